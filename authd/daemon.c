@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Daemon-wide state: the reference-counted configuration and the dummy hash. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+
+struct mamori_daemon mamori_daemon;
+
+struct conf_ref {
+	struct mamori_conf *conf;
+	unsigned refs;
+	struct conf_ref *next; /* retired configurations still referenced */
+};
+
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conf_ref *conf_current;
+static struct conf_ref *conf_retired;
+
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dummy_hash[MAMORI_HASH_MAX];
+static struct mamori_argon2_params dummy_params;
+
+const struct mamori_conf *
+mamori_daemon_conf_get(void)
+{
+	const struct mamori_conf *c;
+
+	pthread_mutex_lock(&conf_lock);
+	conf_current->refs++;
+	c = conf_current->conf;
+	pthread_mutex_unlock(&conf_lock);
+	return c;
+}
+
+static void
+reap_retired(void)
+{
+	struct conf_ref **pp = &conf_retired;
+
+	while (*pp != NULL) {
+		struct conf_ref *r = *pp;
+		if (r->refs == 0) {
+			*pp = r->next;
+			mamori_conf_free(&r->conf);
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+void
+mamori_daemon_conf_put(const struct mamori_conf *conf)
+{
+	pthread_mutex_lock(&conf_lock);
+	if (conf_current != NULL && conf_current->conf == conf) {
+		conf_current->refs--;
+	} else {
+		for (struct conf_ref *r = conf_retired; r != NULL; r = r->next) {
+			if (r->conf == conf) {
+				r->refs--;
+				break;
+			}
+		}
+		reap_retired();
+	}
+	pthread_mutex_unlock(&conf_lock);
+}
+
+int
+mamori_daemon_conf_set(struct mamori_conf *conf)
+{
+	struct conf_ref *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return MAMORI_ERR_NOMEM;
+	r->conf = conf;
+	pthread_mutex_lock(&conf_lock);
+	if (conf_current != NULL) {
+		conf_current->next = conf_retired;
+		conf_retired = conf_current;
+	}
+	conf_current = r;
+	reap_retired();
+	pthread_mutex_unlock(&conf_lock);
+	return MAMORI_OK;
+}
+
+void
+mamori_daemon_conf_release_all(void)
+{
+	pthread_mutex_lock(&conf_lock);
+	if (conf_current != NULL) {
+		conf_current->refs = 0;
+		conf_current->next = conf_retired;
+		conf_retired = conf_current;
+		conf_current = NULL;
+	}
+	for (struct conf_ref *r = conf_retired; r != NULL; r = r->next)
+		r->refs = 0;
+	reap_retired();
+	pthread_mutex_unlock(&conf_lock);
+}
+
+void
+mamori_daemon_argon2_params(const struct mamori_conf *conf, struct mamori_argon2_params *p)
+{
+	p->t_cost = conf->argon2_t;
+	p->m_kib = conf->argon2_m_kib;
+	p->lanes = conf->argon2_p;
+}
+
+int
+mamori_daemon_dummy_hash(const struct mamori_conf *conf, char *out, size_t outlen)
+{
+	struct mamori_argon2_params p;
+	int rc = MAMORI_OK;
+
+	mamori_daemon_argon2_params(conf, &p);
+	pthread_mutex_lock(&dummy_lock);
+	if (dummy_hash[0] == '\0' || memcmp(&p, &dummy_params, sizeof(p)) != 0) {
+		rc = mamori_password_dummy_hash(&p, dummy_hash, sizeof(dummy_hash));
+		if (rc == MAMORI_OK)
+			dummy_params = p;
+		else
+			dummy_hash[0] = '\0';
+	}
+	if (rc == MAMORI_OK) {
+		if (strlen(dummy_hash) >= outlen)
+			rc = MAMORI_ERR_INTERNAL;
+		else
+			memcpy(out, dummy_hash, strlen(dummy_hash) + 1);
+	}
+	pthread_mutex_unlock(&dummy_lock);
+	return rc;
+}

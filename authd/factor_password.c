@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The knowledge factor: Argon2id through libargon2. */
+#include "config.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <argon2.h>
+
+#include "error.h"
+#include "factor_password.h"
+#include "log.h"
+#include "secure.h"
+
+#define SALT_LEN 16
+#define HASH_LEN 32
+
+static sem_t argon2_slots;
+static unsigned argon2_slot_count;
+
+int
+mamori_password_init(unsigned max_parallel)
+{
+	if (max_parallel == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		max_parallel = n > 0 ? (unsigned)n : 1;
+	}
+	argon2_slot_count = max_parallel;
+	return sem_init(&argon2_slots, 0, max_parallel) == 0 ? MAMORI_OK : MAMORI_ERR_INTERNAL;
+}
+
+unsigned
+mamori_password_slots(void)
+{
+	return argon2_slot_count;
+}
+
+static void
+slot_acquire(void)
+{
+	while (sem_wait(&argon2_slots) != 0 && errno == EINTR)
+		;
+}
+
+static void
+slot_release(void)
+{
+	sem_post(&argon2_slots);
+}
+
+int
+mamori_password_hash(const struct mamori_argon2_params *p, const char *pw, size_t pwlen, char *out, size_t outlen)
+{
+	unsigned char salt[SALT_LEN];
+	int rc;
+
+	if (mamori_random_bytes(salt, sizeof(salt)) != 0)
+		return MAMORI_ERR_CRYPTO;
+	slot_acquire();
+	rc = argon2id_hash_encoded(p->t_cost, p->m_kib, p->lanes, pw, pwlen, salt, sizeof(salt), HASH_LEN, out, outlen);
+	slot_release();
+	mamori_wipe(salt, sizeof(salt));
+	if (rc != ARGON2_OK) {
+		mamori_log_err("argon2id_hash_encoded: %s", argon2_error_message(rc));
+		return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? MAMORI_ERR_NOMEM : MAMORI_ERR_CRYPTO;
+	}
+	return MAMORI_OK;
+}
+
+int
+mamori_password_verify(const char *encoded, const char *pw, size_t pwlen)
+{
+	int rc;
+
+	if (strncmp(encoded, "$argon2id$", 10) != 0)
+		return MAMORI_ERR_INVALID;
+	slot_acquire();
+	rc = argon2id_verify(encoded, pw, pwlen);
+	slot_release();
+	if (rc == ARGON2_OK)
+		return MAMORI_OK;
+	if (rc == ARGON2_VERIFY_MISMATCH)
+		return MAMORI_ERR_DENIED;
+	mamori_log_err("argon2id_verify: %s", argon2_error_message(rc));
+	return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? MAMORI_ERR_NOMEM : MAMORI_ERR_CRYPTO;
+}
+
+int
+mamori_password_needs_rehash(const struct mamori_argon2_params *p, const char *encoded)
+{
+	char prefix[96];
+	int n;
+
+	n = snprintf(prefix, sizeof(prefix), "$argon2id$v=%d$m=%u,t=%u,p=%u$", ARGON2_VERSION_13, p->m_kib, p->t_cost,
+	             p->lanes);
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return 1;
+	return strncmp(encoded, prefix, (size_t)n) != 0;
+}
+
+int
+mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size_t outlen)
+{
+	unsigned char secret[32];
+	int rc;
+
+	if (mamori_random_bytes(secret, sizeof(secret)) != 0)
+		return MAMORI_ERR_CRYPTO;
+	rc = mamori_password_hash(p, (const char *)secret, sizeof(secret), out, outlen);
+	mamori_wipe(secret, sizeof(secret));
+	return rc;
+}
+
+int
+mamori_password_generate(char *out, size_t len)
+{
+	/* 54 characters: no 0/O, 1/l/I, to be read out over the phone. */
+	static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	const size_t n = sizeof(alphabet) - 1;
+	unsigned char byte;
+	size_t i = 0;
+
+	while (i < len) {
+		if (mamori_random_bytes(&byte, 1) != 0) {
+			mamori_wipe(out, i);
+			return MAMORI_ERR_CRYPTO;
+		}
+		/* Rejection sampling keeps the choice uniform. */
+		if (byte >= 256 - (256 % n))
+			continue;
+		out[i++] = alphabet[byte % n];
+	}
+	out[len] = '\0';
+	byte = 0;
+	return MAMORI_OK;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_FACTOR_PASSWORD_H
+#define MAMORI_FACTOR_PASSWORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct mamori_argon2_params {
+	uint32_t t_cost;
+	uint32_t m_kib;
+	uint32_t lanes;
+};
+
+/* Bound the number of Argon2 evaluations running at once (0: online CPUs).
+ * Call once at start-up. */
+int mamori_password_init(unsigned max_parallel);
+unsigned mamori_password_slots(void);
+
+/* Hash a password into an Argon2id encoded string with a fresh random salt. */
+int mamori_password_hash(const struct mamori_argon2_params *p, const char *pw, size_t pwlen, char *out, size_t outlen);
+/* MAMORI_OK when pw matches encoded, MAMORI_ERR_DENIED when it does not,
+ * another error when encoded is unusable. */
+int mamori_password_verify(const char *encoded, const char *pw, size_t pwlen);
+/* Whether encoded was made with parameters other than p. */
+int mamori_password_needs_rehash(const struct mamori_argon2_params *p, const char *encoded);
+
+/* An encoded hash of a random secret with parameters p, verified against
+ * when the user is unknown so that unknown users pay the same cost. */
+int mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size_t outlen);
+
+/* A random temporary password of len characters from an alphabet without
+ * look-alike characters.  out must hold len + 1 bytes. */
+int mamori_password_generate(char *out, size_t len);
+
+#endif

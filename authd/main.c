@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* mamori-authd: start-up, hardening, and the main loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "audit.h"
+#include "conf.h"
+#include "daemon.h"
+#include "error.h"
+#include "factor_password.h"
+#include "log.h"
+#include "secure.h"
+#include "server.h"
+#include "store.h"
+
+/* jansson holds passwords while a message is decoded; wipe every block it
+ * frees, including the intermediate buffers of its parser. */
+static void
+wiping_free(void *p)
+{
+	if (p != NULL)
+		mamori_freezero(p, malloc_usable_size(p));
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: mamori-authd [--config FILE] [--foreground] [--debug]\n"
+	             "       mamori-authd --version\n");
+}
+
+static int
+harden_process(void)
+{
+	struct rlimit nocore = { 0, 0 };
+
+	/* No core dumps: they would hold passwords and keys. */
+	if (setrlimit(RLIMIT_CORE, &nocore) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		mamori_log_err("cannot disable core dumps: %s", strerror(errno));
+		return -1;
+	}
+	umask(077);
+	return 0;
+}
+
+static int
+prepare_state_dir(const struct mamori_conf *conf)
+{
+	struct stat st;
+
+	if (mkdir(conf->state_dir, 0700) != 0 && errno != EEXIST) {
+		mamori_log_err("%s: %s", conf->state_dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(conf->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		mamori_log_err("%s: not a directory", conf->state_dir);
+		return -1;
+	}
+	if ((st.st_mode & 022) != 0) {
+		mamori_log_err("%s: writable by others (mode %04o)", conf->state_dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+audit_daemon(const char *result, const char *reason)
+{
+	struct mamori_audit_event ev = {
+		.category = "daemon",
+		.result = result,
+		.reason = reason,
+		.peer_uid = -1,
+		.peer_pid = (int64_t)getpid(),
+	};
+
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return;
+	if (mamori_audit_append(mamori_daemon.store, &ev, mamori_clock_now()) == MAMORI_OK)
+		mamori_store_commit(mamori_daemon.store);
+	else
+		mamori_store_rollback(mamori_daemon.store);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },        { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	const char *config_path = MAMORI_DEFAULT_CONFIG;
+	const struct mamori_conf *conf;
+	struct mamori_conf *loaded;
+	char err[512], dummy[MAMORI_HASH_MAX];
+	int foreground = 0, debug = 0, opt, rc = 1;
+	unsigned left = 0;
+	sigset_t mask;
+
+	while ((opt = getopt_long(argc, argv, "c:fdVh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("mamori-authd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	loaded = mamori_conf_load(config_path, err, sizeof(err));
+	if (loaded == NULL) {
+		fprintf(stderr, "mamori-authd: %s\n", err);
+		return 1;
+	}
+	mamori_log_init("mamori-authd", foreground, debug || loaded->debug);
+	if (harden_process() != 0 || prepare_state_dir(loaded) != 0) {
+		mamori_conf_free(&loaded);
+		return 1;
+	}
+	json_set_alloc_funcs(malloc, wiping_free);
+	mamori_daemon.config_path = config_path;
+	mamori_daemon.started_at = mamori_clock_now();
+	if (mamori_daemon_conf_set(loaded) != MAMORI_OK) {
+		mamori_conf_free(&loaded);
+		return 1;
+	}
+	conf = mamori_daemon_conf_get();
+
+	/* Every thread inherits this mask; signals arrive only on the main
+	 * thread's signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	if (mamori_store_open(conf, &mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("store: %s", err);
+		goto out;
+	}
+	if (mamori_password_init(conf->max_argon2) != MAMORI_OK ||
+	    mamori_daemon_dummy_hash(conf, dummy, sizeof(dummy)) != MAMORI_OK) {
+		mamori_log_err("cannot prepare Argon2id (argon2_m_kib too large?)");
+		goto out;
+	}
+	if (!foreground && daemon(0, 0) != 0) {
+		mamori_log_err("daemon: %s", strerror(errno));
+		goto out;
+	}
+	if (mamori_server_listen(conf) != 0)
+		goto out;
+	mamori_log_notice("mamori-authd %s started (store %s, Argon2id t=%u m=%u KiB p=%u, %u parallel)",
+	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store), conf->argon2_t, conf->argon2_m_kib,
+	                  conf->argon2_p, mamori_password_slots());
+	audit_daemon("success", "daemon started");
+	mamori_daemon_conf_put(conf);
+	conf = NULL;
+
+	rc = mamori_server_run() == 0 ? 0 : 1;
+out:
+	left = mamori_server_shutdown();
+	if (conf != NULL)
+		mamori_daemon_conf_put(conf);
+	if (mamori_daemon.store != NULL && left == 0) {
+		audit_daemon("success", "daemon stopped");
+		mamori_store_close(&mamori_daemon.store);
+	}
+	if (left == 0)
+		mamori_daemon_conf_release_all();
+	mamori_log_notice("mamori-authd stopped");
+	return rc;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_PAM_SERVICE_H
+#define MAMORI_PAM_SERVICE_H
+
+#include <jansson.h>
+
+#include "daemon.h"
+
+/* io.mamori.Pam: handle one call on a pam.sock connection and return the
+ * reply (a new reference).  Answers carrying secrets are wiped here. */
+json_t *mamori_pam_service_handle(struct mamori_conn *conn, const char *method, json_t *params);
+/* Drop the connection's conversation, wiping what it held. */
+void mamori_pam_service_end(struct mamori_conn *conn);
+
+#endif

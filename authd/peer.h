@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_PEER_H
+#define MAMORI_PEER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "names.h"
+
+/* Who is on the other end of a socket, from the kernel (SO_PEERCRED). */
+struct mamori_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uid_t loginuid; /* (uid_t)-1 when unset */
+	/* The user name of uid, empty when it has none. */
+	char name[MAMORI_USER_NAME_MAX + 1];
+};
+
+int mamori_peer_get(int fd, struct mamori_peer *peer);
+/* Whether the peer is root or a member of group gid (primary or
+ * supplementary, from SO_PEERGROUPS). */
+int mamori_peer_in_group(int fd, const struct mamori_peer *peer, gid_t gid);
+/* The acting human, for the audit log: the login uid's name, else the uid's
+ * name, else "uid:N". */
+void mamori_peer_actor(const struct mamori_peer *peer, char *buf, size_t len);
+/* Whether the peer may act for user: root for anyone, others only for the
+ * account named like their own uid's user. */
+int mamori_peer_may_act_for(const struct mamori_peer *peer, const char *user);
+
+#endif

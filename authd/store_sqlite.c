@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* SQLite backend of store.h: WAL, synchronous=FULL, foreign keys, schema
+ * versioned with PRAGMA user_version. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "error.h"
+#include "log.h"
+#include "store.h"
+
+struct mamori_store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	int in_transaction;
+	char path[4096];
+};
+
+/* Forward migrations: migrations[i] takes the schema from version i to
+ * i + 1.  Never edit a released migration; append a new one. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('staff','contractor','shared','dev')),"
+	"  privileged INTEGER NOT NULL DEFAULT 0 CHECK (privileged IN (0,1)),"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','active','disabled','retired')),"
+	"  expires TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE passwords ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  system TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  temporary INTEGER NOT NULL DEFAULT 0,"
+	"  must_change INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER,"
+	"  current INTEGER NOT NULL DEFAULT 1);"
+	"CREATE INDEX passwords_user ON passwords(user_id, system, current);"
+	"CREATE TABLE logins ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  last_success_at INTEGER,"
+	"  last_service TEXT,"
+	"  last_tty TEXT,"
+	"  last_rhost TEXT,"
+	"  failures_since_success INTEGER NOT NULL DEFAULT 0,"
+	"  last_failure_at INTEGER,"
+	"  last_logout_at INTEGER);"
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  service TEXT NOT NULL,"
+	"  tty TEXT,"
+	"  rhost TEXT,"
+	"  leader_pid INTEGER,"
+	"  opened_at INTEGER NOT NULL,"
+	"  closed_at INTEGER);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  actor TEXT,"
+	"  service TEXT,"
+	"  user TEXT,"
+	"  result TEXT,"
+	"  reason TEXT,"
+	"  tty TEXT,"
+	"  rhost TEXT,"
+	"  peer_uid INTEGER,"
+	"  peer_pid INTEGER,"
+	"  detail TEXT,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL);"
+	"CREATE INDEX audit_ts ON audit(ts);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static const char *const kind_names[] = { "staff", "contractor", "shared", "dev" };
+static const char *const state_names[] = { "pending", "active", "disabled", "retired" };
+
+const char *
+mamori_user_kind_name(enum mamori_user_kind kind)
+{
+	return (unsigned)kind < 4 ? kind_names[kind] : "staff";
+}
+
+int
+mamori_user_kind_parse(const char *s, enum mamori_user_kind *out)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (s != NULL && !strcmp(s, kind_names[i])) {
+			*out = (enum mamori_user_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+mamori_user_state_name(enum mamori_user_state state)
+{
+	return (unsigned)state < 4 ? state_names[state] : "disabled";
+}
+
+static int
+state_parse(const char *s, enum mamori_user_state *out)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (s != NULL && !strcmp(s, state_names[i])) {
+			*out = (enum mamori_user_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+db_fail(struct mamori_store *st, const char *what)
+{
+	mamori_log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return MAMORI_ERR_STORE;
+}
+
+static int
+exec_sql(struct mamori_store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		mamori_log_err("store: %s", msg != NULL ? msg : "exec failed");
+		sqlite3_free(msg);
+		return MAMORI_ERR_STORE;
+	}
+	return MAMORI_OK;
+}
+
+static int
+prepare(struct mamori_store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return db_fail(st, "prepare");
+	return MAMORI_OK;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *s)
+{
+	if (s != NULL && s[0] != '\0')
+		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+static void
+copy_column(sqlite3_stmt *stmt, int col, char *buf, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+	size_t n;
+
+	if (len == 0)
+		return;
+	if (s == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	n = strnlen((const char *)s, len - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+/* Create the file 0600 ourselves so that SQLite never creates it with a
+ * laxer mode, and refuse one that others can read. */
+static int
+prepare_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %lu, not by the daemon", path, (unsigned long)st.st_uid);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: mode %04o lets others read it (must be 0600)", path,
+		         (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+migrate(struct mamori_store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int version;
+
+	if (exec_sql(st, "BEGIN IMMEDIATE") != MAMORI_OK)
+		goto fail;
+	if (prepare(st, "PRAGMA user_version", &stmt) != MAMORI_OK)
+		goto fail_rollback;
+	version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	if (version < 0 || version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this mamori (%d)", st->path, version,
+		         SCHEMA_VERSION);
+		exec_sql(st, "ROLLBACK");
+		return -1;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char pragma[64];
+		if (exec_sql(st, migrations[v]) != MAMORI_OK)
+			goto fail_rollback;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (exec_sql(st, pragma) != MAMORI_OK)
+			goto fail_rollback;
+		mamori_log_info("store: migrated %s to schema version %d", st->path, v + 1);
+	}
+	if (exec_sql(st, "COMMIT") != MAMORI_OK)
+		goto fail_rollback;
+	return 0;
+fail_rollback:
+	exec_sql(st, "ROLLBACK");
+fail:
+	snprintf(err, errlen, "%s: cannot migrate schema: %s", st->path, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+int
+mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
+{
+	struct mamori_store *st;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return MAMORI_ERR_NOMEM;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	if (mamori_conf_store_path(conf, st->path, sizeof(st->path)) != 0) {
+		snprintf(err, errlen, "store path too long");
+		goto fail;
+	}
+	if (prepare_file(st->path, err, errlen) != 0)
+		goto fail;
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path, st->db != NULL ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec_sql(st, "PRAGMA journal_mode=WAL") != MAMORI_OK ||
+	    exec_sql(st, "PRAGMA synchronous=FULL") != MAMORI_OK ||
+	    exec_sql(st, "PRAGMA foreign_keys=ON") != MAMORI_OK ||
+	    exec_sql(st, "PRAGMA secure_delete=ON") != MAMORI_OK) {
+		snprintf(err, errlen, "%s: cannot configure: %s", st->path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (migrate(st, err, errlen) != 0)
+		goto fail;
+	*out = st;
+	return MAMORI_OK;
+fail:
+	mamori_store_close(&st);
+	return MAMORI_ERR_STORE;
+}
+
+void
+mamori_store_close(struct mamori_store **stp)
+{
+	struct mamori_store *st;
+
+	if (stp == NULL || *stp == NULL)
+		return;
+	st = *stp;
+	if (st->db != NULL)
+		sqlite3_close_v2(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+	*stp = NULL;
+}
+
+const char *
+mamori_store_backend(const struct mamori_store *store)
+{
+	(void)store;
+	return "sqlite";
+}
+
+const char *
+mamori_store_path(const struct mamori_store *store)
+{
+	return store->path;
+}
+
+int
+mamori_store_begin(struct mamori_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	if (exec_sql(st, "BEGIN IMMEDIATE") != MAMORI_OK) {
+		pthread_mutex_unlock(&st->lock);
+		return MAMORI_ERR_STORE;
+	}
+	st->in_transaction = 1;
+	return MAMORI_OK;
+}
+
+int
+mamori_store_commit(struct mamori_store *st)
+{
+	int rc = exec_sql(st, "COMMIT");
+
+	if (rc != MAMORI_OK)
+		exec_sql(st, "ROLLBACK");
+	st->in_transaction = 0;
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+void
+mamori_store_rollback(struct mamori_store *st)
+{
+	exec_sql(st, "ROLLBACK");
+	st->in_transaction = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* ------------------------------------------------------------------ users */
+
+#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at"
+
+static int
+user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(stmt, 0);
+	copy_column(stmt, 1, u->name, sizeof(u->name));
+	if (mamori_user_kind_parse((const char *)sqlite3_column_text(stmt, 2), &u->kind) != 0)
+		return MAMORI_ERR_STORE;
+	u->privileged = sqlite3_column_int(stmt, 3) != 0;
+	if (state_parse((const char *)sqlite3_column_text(stmt, 4), &u->state) != 0)
+		return MAMORI_ERR_STORE;
+	copy_column(stmt, 5, u->expires, sizeof(u->expires));
+	u->created_at = sqlite3_column_int64(stmt, 6);
+	u->updated_at = sqlite3_column_int64(stmt, 7);
+	return MAMORI_OK;
+}
+
+int
+mamori_store_user_get(struct mamori_store *st, const char *name, struct mamori_user *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT " USER_COLUMNS " FROM users WHERE name = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		rc = user_from_row(stmt, out);
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "user_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_user_insert(struct mamori_store *st, struct mamori_user *u)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st,
+	            "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at) "
+	            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, u->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, u->privileged ? 1 : 0);
+	sqlite3_bind_text(stmt, 4, mamori_user_state_name(u->state), -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 5, u->expires);
+	sqlite3_bind_int64(stmt, 6, u->created_at);
+	sqlite3_bind_int64(stmt, 7, u->updated_at);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		return MAMORI_ERR_EXISTS;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "user_insert");
+	u->id = sqlite3_last_insert_rowid(st->db);
+	return MAMORI_OK;
+}
+
+int
+mamori_store_user_update(struct mamori_store *st, const struct mamori_user *u)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st,
+	            "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ? "
+	            "WHERE id = ?",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, u->privileged ? 1 : 0);
+	sqlite3_bind_text(stmt, 3, mamori_user_state_name(u->state), -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 4, u->expires);
+	sqlite3_bind_int64(stmt, 5, u->updated_at);
+	sqlite3_bind_int64(stmt, 6, u->id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "user_update");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_user_delete(struct mamori_store *st, int64_t user_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "DELETE FROM users WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "user_delete");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_user_foreach(struct mamori_store *st, mamori_store_user_cb cb, void *data)
+{
+	struct mamori_user u;
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK, step;
+
+	if (prepare(st, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "user_foreach");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int
+count_rows(struct mamori_store *st, const char *sql, int64_t *count)
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	if (prepare(st, sql, &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*count = sqlite3_column_int64(stmt, 0);
+	else
+		rc = db_fail(st, "count");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_user_count(struct mamori_store *st, int64_t *count)
+{
+	return count_rows(st, "SELECT count(*) FROM users", count);
+}
+
+/* -------------------------------------------------------------- passwords */
+
+int
+mamori_store_password_current(struct mamori_store *st, int64_t user_id, const char *system, struct mamori_password *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st,
+	            "SELECT id, user_id, system, hash, created_at, temporary, must_change, expires_at "
+	            "FROM passwords WHERE user_id = ? AND system = ? AND current = 1 ORDER BY id DESC LIMIT 1",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, system, -1, SQLITE_TRANSIENT);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(stmt, 0);
+		out->user_id = sqlite3_column_int64(stmt, 1);
+		copy_column(stmt, 2, out->system, sizeof(out->system));
+		copy_column(stmt, 3, out->hash, sizeof(out->hash));
+		out->created_at = sqlite3_column_int64(stmt, 4);
+		out->temporary = sqlite3_column_int(stmt, 5) != 0;
+		out->must_change = sqlite3_column_int(stmt, 6) != 0;
+		out->expires_at = sqlite3_column_int64(stmt, 7);
+		rc = MAMORI_OK;
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "password_current");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_password_set(struct mamori_store *st, int64_t user_id, const char *system, const char *hash, int temporary,
+                          int64_t expires_at, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "UPDATE passwords SET current = 0 WHERE user_id = ? AND system = ? AND current = 1", &stmt) !=
+	    MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, system, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "password_set");
+
+	if (prepare(st,
+	            "INSERT INTO passwords (user_id, system, hash, created_at, temporary, must_change, expires_at, "
+	            "current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, system, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 3, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, now);
+	sqlite3_bind_int(stmt, 5, temporary ? 1 : 0);
+	sqlite3_bind_int(stmt, 6, temporary ? 1 : 0);
+	if (expires_at > 0)
+		sqlite3_bind_int64(stmt, 7, expires_at);
+	else
+		sqlite3_bind_null(stmt, 7);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, "password_set");
+}
+
+int
+mamori_store_password_rehash(struct mamori_store *st, int64_t password_id, const char *hash)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "UPDATE passwords SET hash = ? WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, password_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, "password_rehash");
+}
+
+/* ----------------------------------------------------------------- logins */
+
+int
+mamori_store_login_get(struct mamori_store *st, int64_t user_id, struct mamori_login *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (prepare(st,
+	            "SELECT last_success_at, last_service, last_tty, last_rhost, failures_since_success, "
+	            "last_failure_at, last_logout_at FROM logins WHERE user_id = ?",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		out->last_success_at = sqlite3_column_int64(stmt, 0);
+		copy_column(stmt, 1, out->last_service, sizeof(out->last_service));
+		copy_column(stmt, 2, out->last_tty, sizeof(out->last_tty));
+		copy_column(stmt, 3, out->last_rhost, sizeof(out->last_rhost));
+		out->failures_since_success = sqlite3_column_int64(stmt, 4);
+		out->last_failure_at = sqlite3_column_int64(stmt, 5);
+		out->last_logout_at = sqlite3_column_int64(stmt, 6);
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = db_fail(st, "login_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int
+step_done(struct mamori_store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, what);
+}
+
+int
+mamori_store_login_success(struct mamori_store *st, int64_t user_id, int64_t now, const char *service, const char *tty,
+                           const char *rhost)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO logins (user_id, last_success_at, last_service, last_tty, last_rhost, "
+	            "failures_since_success) VALUES (?1, ?2, ?3, ?4, ?5, 0) "
+	            "ON CONFLICT(user_id) DO UPDATE SET last_success_at = ?2, last_service = ?3, last_tty = ?4, "
+	            "last_rhost = ?5, failures_since_success = 0",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, now);
+	bind_text_or_null(stmt, 3, service);
+	bind_text_or_null(stmt, 4, tty);
+	bind_text_or_null(stmt, 5, rhost);
+	return step_done(st, stmt, "login_success");
+}
+
+int
+mamori_store_login_failure(struct mamori_store *st, int64_t user_id, int64_t now)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO logins (user_id, failures_since_success, last_failure_at) VALUES (?1, 1, ?2) "
+	            "ON CONFLICT(user_id) DO UPDATE SET failures_since_success = failures_since_success + 1, "
+	            "last_failure_at = ?2",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, now);
+	return step_done(st, stmt, "login_failure");
+}
+
+/* --------------------------------------------------------------- sessions */
+
+int
+mamori_store_session_open(struct mamori_store *st, int64_t user_id, const char *service, const char *tty,
+                          const char *rhost, int64_t leader_pid, int64_t now, int64_t *session_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st,
+	            "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, opened_at) "
+	            "VALUES (?, ?, ?, ?, ?, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(stmt, 3, tty);
+	bind_text_or_null(stmt, 4, rhost);
+	if (leader_pid > 0)
+		sqlite3_bind_int64(stmt, 5, leader_pid);
+	else
+		sqlite3_bind_null(stmt, 5);
+	sqlite3_bind_int64(stmt, 6, now);
+	rc = step_done(st, stmt, "session_open");
+	if (rc == MAMORI_OK)
+		*session_id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int
+mamori_store_session_close(struct mamori_store *st, int64_t user_id, const char *service, int64_t session_id,
+                           int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (session_id > 0) {
+		if (prepare(st,
+		            "UPDATE sessions SET closed_at = ?1 WHERE id = ?2 AND user_id = ?3 AND closed_at IS NULL",
+		            &stmt) != MAMORI_OK)
+			return MAMORI_ERR_STORE;
+		sqlite3_bind_int64(stmt, 2, session_id);
+	} else {
+		if (prepare(st,
+		            "UPDATE sessions SET closed_at = ?1 WHERE id = (SELECT id FROM sessions WHERE user_id = ?3 "
+		            "AND service = ?4 AND closed_at IS NULL ORDER BY id DESC LIMIT 1)",
+		            &stmt) != MAMORI_OK)
+			return MAMORI_ERR_STORE;
+		sqlite3_bind_text(stmt, 4, service, -1, SQLITE_TRANSIENT);
+	}
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 3, user_id);
+	rc = step_done(st, stmt, "session_close");
+	if (rc != MAMORI_OK)
+		return rc;
+	if (sqlite3_changes(st->db) != 1)
+		return MAMORI_ERR_NOT_FOUND;
+	if (prepare(st, "UPDATE logins SET last_logout_at = ? WHERE user_id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	return step_done(st, stmt, "session_close");
+}
+
+/* ------------------------------------------------------------------ audit */
+
+int
+mamori_store_audit_tail(struct mamori_store *st, int64_t *last_id, char last_hash[65])
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	if (prepare(st, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		*last_id = sqlite3_column_int64(stmt, 0);
+		copy_column(stmt, 1, last_hash, 65);
+		break;
+	case SQLITE_DONE:
+		*last_id = 0;
+		memset(last_hash, '0', 64);
+		last_hash[64] = '\0';
+		break;
+	default:
+		rc = db_fail(st, "audit_tail");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_audit_insert(struct mamori_store *st, const struct mamori_audit_row *r)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
+	            "peer_uid, peer_pid, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, r->id);
+	sqlite3_bind_int64(stmt, 2, r->ts);
+	sqlite3_bind_text(stmt, 3, r->category, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(stmt, 4, r->actor);
+	bind_text_or_null(stmt, 5, r->service);
+	bind_text_or_null(stmt, 6, r->user);
+	bind_text_or_null(stmt, 7, r->result);
+	bind_text_or_null(stmt, 8, r->reason);
+	bind_text_or_null(stmt, 9, r->tty);
+	bind_text_or_null(stmt, 10, r->rhost);
+	if (r->peer_uid >= 0)
+		sqlite3_bind_int64(stmt, 11, r->peer_uid);
+	else
+		sqlite3_bind_null(stmt, 11);
+	if (r->peer_pid >= 0)
+		sqlite3_bind_int64(stmt, 12, r->peer_pid);
+	else
+		sqlite3_bind_null(stmt, 12);
+	bind_text_or_null(stmt, 13, r->detail);
+	sqlite3_bind_text(stmt, 14, r->prev_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 15, r->hash, -1, SQLITE_TRANSIENT);
+	return step_done(st, stmt, "audit_insert");
+}
+
+static const char *
+column_or_null(sqlite3_stmt *stmt, int col)
+{
+	return (const char *)sqlite3_column_text(stmt, col);
+}
+
+int
+mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t limit, mamori_store_audit_cb cb, void *data)
+{
+	struct mamori_audit_row r;
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK, step;
+
+	if (prepare(st,
+	            "SELECT id, ts, category, actor, service, user, result, reason, tty, rhost, peer_uid, peer_pid, "
+	            "detail, prev_hash, hash FROM audit WHERE ts >= ? ORDER BY id LIMIT ?",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, since);
+	sqlite3_bind_int64(stmt, 2, limit > 0 ? limit : -1);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof(r));
+		r.id = sqlite3_column_int64(stmt, 0);
+		r.ts = sqlite3_column_int64(stmt, 1);
+		r.category = column_or_null(stmt, 2);
+		r.actor = column_or_null(stmt, 3);
+		r.service = column_or_null(stmt, 4);
+		r.user = column_or_null(stmt, 5);
+		r.result = column_or_null(stmt, 6);
+		r.reason = column_or_null(stmt, 7);
+		r.tty = column_or_null(stmt, 8);
+		r.rhost = column_or_null(stmt, 9);
+		r.peer_uid = sqlite3_column_type(stmt, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 10);
+		r.peer_pid = sqlite3_column_type(stmt, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 11);
+		r.detail = column_or_null(stmt, 12);
+		r.prev_hash = column_or_null(stmt, 13);
+		r.hash = column_or_null(stmt, 14);
+		if ((rc = cb(&r, data)) != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "audit_foreach");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_audit_count(struct mamori_store *st, int64_t *count)
+{
+	return count_rows(st, "SELECT count(*) FROM audit", count);
+}

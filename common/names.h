@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_NAMES_H
+#define MAMORI_NAMES_H
+
+#include <stddef.h>
+
+#define MAMORI_USER_NAME_MAX 64
+#define MAMORI_SERVICE_NAME_MAX 64
+#define MAMORI_SECRET_MAX 4096
+#define MAMORI_FIELD_MAX 256
+
+/* A user name mamori will key records by: 1..64 bytes of [A-Za-z0-9._@-],
+ * not starting with '-' or '.', no "..".  Anything else (slashes, spaces,
+ * control characters, non-ASCII) is refused rather than normalised. */
+int mamori_user_name_valid(const char *name);
+/* PAM service names: 1..64 bytes of [A-Za-z0-9._-], not starting with '.'. */
+int mamori_service_name_valid(const char *name);
+/* Free-text fields from PAM (tty, rhost, ruser): printable ASCII or UTF-8,
+ * no control characters, at most MAMORI_FIELD_MAX bytes. */
+int mamori_field_valid(const char *s);
+
+#endif

@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Shared helpers for the integration tests: a TAP producer, a real
+# mamori-authd in a temporary directory, and PAM stacks through pam_wrapper.
+# Sourced by each tests/integration/test-*.sh.
+
+set -u
+
+: "${top_builddir:?top_builddir must be set}"
+: "${top_srcdir:?top_srcdir must be set}"
+
+AUTHD="$top_builddir/authd/mamori-authd"
+CTL="$top_builddir/cli/mamorictl"
+BUILT_PAM_CLIENT="$top_builddir/tests/integration/pam_client"
+BUILT_MODULE="$top_builddir/pam/.libs/pam_mamori.so"
+PAM_WRAPPER_LIB=${PAM_WRAPPER_LIB:-$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
+	[ -e "$d/libpam_wrapper.so" ] && echo "$d/libpam_wrapper.so" && break; done)}
+
+TAP_COUNT=0
+TAP_FAILED=0
+
+# ---------------------------------------------------------------- TAP
+
+tap_ok() {
+	TAP_COUNT=$((TAP_COUNT + 1))
+	echo "ok $TAP_COUNT - $1"
+}
+
+tap_not_ok() {
+	TAP_COUNT=$((TAP_COUNT + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_COUNT - $1"
+}
+
+# run_test NAME FUNCTION: the test passes when FUNCTION returns 0.  Its
+# output is shown as TAP comments only when it fails.
+run_test() {
+	local name=$1 fn=$2 out
+	out=$(mktemp)
+	if ( set -e; "$fn" ) >"$out" 2>&1; then
+		tap_ok "$name"
+	else
+		tap_not_ok "$name"
+		sed 's/^/# /' "$out"
+		if [ -n "${T:-}" ] && [ -f "$T/daemon.log" ]; then
+			echo "# --- daemon log (tail)"
+			tail -n 20 "$T/daemon.log" | sed 's/^/# /'
+		fi
+	fi
+	rm -f "$out"
+}
+
+tap_done() {
+	echo "1..$TAP_COUNT"
+	cleanup_all
+	[ "$TAP_FAILED" -eq 0 ]
+}
+
+# Tests need root (pam_wrapper as other users, mount namespaces); a missing
+# prerequisite is a failure, not a skip, unless MAMORI_ALLOW_SKIP is set.
+require() {
+	local what=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		if [ -n "${MAMORI_ALLOW_SKIP:-}" ]; then
+			echo "1..0 # SKIP $what"
+			exit 0
+		fi
+		echo "Bail out! missing prerequisite: $what"
+		exit 1
+	fi
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	return 1
+}
+
+# expect_eq ACTUAL EXPECTED [WHAT]
+expect_eq() {
+	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"
+}
+
+# expect_match TEXT REGEX [WHAT]
+expect_match() {
+	printf '%s' "$1" | grep -Eq -- "$2" || fail "${3:-text} does not match /$2/: $1"
+}
+
+# ------------------------------------------------------------- daemon
+
+# new_env: a fresh directory $T with a configuration, a pam_wrapper service
+# directory, and clock file.  Fast Argon2 parameters unless ARGON2_M is set.
+new_env() {
+	T=$(mktemp -d /tmp/mamori-test.XXXXXX)
+	chmod 755 "$T"
+	mkdir -p "$T/run" "$T/services"
+	chmod 755 "$T/run" "$T/services"
+	# Copies that other users can reach whatever the build directory's mode.
+	cp "$BUILT_MODULE" "$T/pam_mamori.so"
+	cp "$BUILT_PAM_CLIENT" "$T/pam_client"
+	chmod 755 "$T/pam_mamori.so" "$T/pam_client"
+	MODULE="$T/pam_mamori.so"
+	PAM_CLIENT="$T/pam_client"
+	echo "$(date +%s)" >"$T/clock"
+	chmod 644 "$T/clock"
+	cat >"$T/mamori.conf" <<CONF
+[daemon]
+runtime_dir = $T/run
+state_dir = $T/state
+idle_timeout = ${IDLE_TIMEOUT:-30}
+
+[password]
+argon2_t = ${ARGON2_T:-1}
+argon2_m_kib = ${ARGON2_M:-8192}
+argon2_p = 1
+
+[service mamori-test]
+system = default
+CONF
+	make_service mamori-test
+	cat >"$T/services/other" <<SVC
+auth required pam_deny.so
+account required pam_deny.so
+password required pam_deny.so
+session required pam_deny.so
+SVC
+	ENVS="$ENVS $T"
+}
+ENVS=""
+
+# make_service NAME [MODULE OPTIONS]: a pam_wrapper service using pam_mamori
+# for every module type.
+make_service() {
+	local name=$1
+	shift
+	local opts="socket=$T/run/pam.sock $*"
+	cat >"$T/services/$name" <<SVC
+auth required $MODULE $opts
+account required $MODULE $opts
+password required $MODULE $opts
+session required $MODULE $opts
+SVC
+	chmod 644 "$T/services/$name"
+}
+
+start_daemon() {
+	MAMORI_TEST_CLOCK_FILE="$T/clock" "$AUTHD" --config "$T/mamori.conf" --foreground --debug \
+		>>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	echo "$DAEMON_PID" >"$T/daemon.pid"
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$T/run/admin.sock" ] && [ -S "$T/run/pam.sock" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$T/daemon.log" >&2; return 1; }
+		sleep 0.05
+	done
+	echo "daemon did not start" >&2
+	return 1
+}
+
+stop_daemon() {
+	local pid
+	pid=$(cat "$T/daemon.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	local i
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -f "$T/daemon.pid"
+}
+
+cleanup_all() {
+	local e
+	for e in $ENVS; do
+		T=$e
+		stop_daemon
+		rm -rf "$e"
+	done
+	ENVS=""
+}
+
+# set_clock EPOCH / advance_clock SECONDS
+set_clock() { echo "$1" >"$T/clock"; }
+advance_clock() { echo $(($(cat "$T/clock") + $1)) >"$T/clock"; }
+
+ctl() {
+	"$CTL" --socket "$T/run/admin.sock" "$@"
+}
+
+# pam [-u USER_TO_RUN_AS] ARGS...: pam_client under pam_wrapper.
+pam() {
+	local runas=""
+	if [ "$1" = "-u" ]; then
+		runas=$2
+		shift 2
+	fi
+	if [ -n "$runas" ]; then
+		runuser -u "$runas" -- env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 \
+			PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "$@"
+	else
+		LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+			"$PAM_CLIENT" "$@"
+	fi
+}
+
+# pamtester_run SERVICE USER OPS... with answers on stdin.
+pamtester_run() {
+	LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" pamtester "$@"
+}
+
+# add_user NAME PASSWORD [ARGS...]: an active account whose password is
+# PASSWORD and needs no change (temporary password, then a change).
+add_user() {
+	local name=$1 pw=$2 temp="Temp-$RANDOM-$RANDOM-x"
+	shift 2
+	ctl user add "$name" "$@" >/dev/null
+	printf '%s\n' "$temp" | ctl password temp "$name" --password-stdin >/dev/null
+	pam -p "$temp" -p "$pw" -p "$pw" mamori-test "$name" auth=SUCCESS chauthtok=SUCCESS >/dev/null
+}
+
+# sql QUERY: run a query on the test store.
+sql() {
+	sqlite3 "$T/state/mamori.db" "$@"
+}

@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The password login end to end: real daemon, pam_mamori.so, PAM stacks
+# through pam_wrapper and libpamtest.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_wrapper" test -n "$PAM_WRAPPER_LIB"
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "pam_mamori.so" test -f "$BUILT_MODULE"
+require "pamtester" command -v pamtester
+require "sqlite3" command -v sqlite3
+
+new_env
+start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
+add_user alice 'Correct-Horse-42'
+
+t_correct_password() {
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS acct=SUCCESS
+}
+
+t_wrong_password() {
+	pam -p 'wrong-password' mamori-test alice auth=AUTH_ERR
+}
+
+t_unknown_user_same_prompts() {
+	local known unknown
+	known=$(printf 'nope\n' | pamtester_run mamori-test alice authenticate 2>&1 | sed 's/alice/USER/g') || true
+	unknown=$(printf 'nope\n' | pamtester_run mamori-test nosuchuser authenticate 2>&1 | sed 's/nosuchuser/USER/g') || true
+	echo "known:   $known"
+	echo "unknown: $unknown"
+	expect_eq "$unknown" "$known" "pamtester transcript"
+	expect_match "$known" 'Password: ' "prompt"
+	pam -p 'Correct-Horse-42' mamori-test nosuchuser auth=AUTH_ERR
+}
+
+t_temporary_password_forced_change() {
+	local temp out
+	ctl user add bob >/dev/null
+	temp=$(ctl password temp bob | tail -n 1)
+	[ ${#temp} -ge 12 ] || fail "generated password too short: '$temp'"
+	out=$(pam -p "$temp" -p 'Bobs-New-Secret-9' -p 'Bobs-New-Secret-9' mamori-test bob \
+		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS)
+	echo "$out"
+	expect_match "$out" 'change your temporary password' "account message"
+	pam -p 'Bobs-New-Secret-9' mamori-test bob auth=SUCCESS acct=SUCCESS
+	pam -p "$temp" mamori-test bob auth=AUTH_ERR
+}
+
+t_chauthtok_asks_current_password_without_ticket() {
+	pam -p 'Correct-Horse-42' -p 'Another-Secret-77' -p 'Another-Secret-77' mamori-test alice chauthtok=SUCCESS
+	pam -p 'Another-Secret-77' mamori-test alice auth=SUCCESS
+	pam -p 'wrong-current' -p 'x' -p 'x' mamori-test alice chauthtok=AUTHTOK_RECOVERY_ERR
+	pam -p 'Another-Secret-77' -p 'Third-Secret-88' -p 'Mismatch-99' mamori-test alice chauthtok=AUTHTOK_ERR
+	pam -p 'Another-Secret-77' -p 'Correct-Horse-42' -p 'Correct-Horse-42' mamori-test alice chauthtok=SUCCESS
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+}
+
+t_disabled_user_refused() {
+	add_user carol 'Carols-Secret-11'
+	pam -p 'Carols-Secret-11' mamori-test carol auth=SUCCESS acct=SUCCESS
+	ctl user disable carol >/dev/null
+	pam -p 'Carols-Secret-11' mamori-test carol auth=AUTH_ERR
+	pam mamori-test carol acct=ACCT_EXPIRED
+	ctl user enable carol >/dev/null
+	pam -p 'Carols-Secret-11' mamori-test carol auth=SUCCESS acct=SUCCESS
+}
+
+t_expired_account_refused() {
+	add_user dave 'Daves-Secret-22' --expires 2030-01-31
+	set_clock "$(date -d '2030-01-31 12:00' +%s)"
+	pam -p 'Daves-Secret-22' mamori-test dave auth=SUCCESS acct=SUCCESS
+	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
+	pam -p 'Daves-Secret-22' mamori-test dave auth=SUCCESS acct=ACCT_EXPIRED
+	set_clock "$(date +%s)"
+}
+
+t_unused_temporary_password_expires() {
+	local temp
+	ctl user add erin >/dev/null
+	temp=$(ctl password temp erin | tail -n 1)
+	advance_clock $((72 * 3600 + 1))
+	pam -p "$temp" mamori-test erin auth=AUTH_ERR
+	set_clock "$(date +%s)"
+	pam -p "$temp" mamori-test erin auth=SUCCESS
+}
+
+t_unknown_user_account_check() {
+	pam mamori-test nosuchuser acct=USER_UNKNOWN
+}
+
+t_session_open_close() {
+	local before after
+	before=$(sql "SELECT count(*) FROM sessions WHERE closed_at IS NULL")
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS open=SUCCESS close=SUCCESS
+	after=$(sql "SELECT count(*) FROM sessions WHERE closed_at IS NULL")
+	expect_eq "$after" "$before" "open sessions after close"
+	expect_eq "$(sql "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'alice' AND closed_at IS NOT NULL")" 1 "closed sessions"
+}
+
+t_non_root_caller_only_for_itself() {
+	# nobody is a real local user: it may authenticate as "nobody", never as alice.
+	add_user nobody 'Nobodys-Secret-33'
+	pam -u nobody -p 'Nobodys-Secret-33' mamori-test nobody auth=SUCCESS
+	pam -u nobody -p 'Correct-Horse-42' mamori-test alice auth=AUTH_ERR
+	pam -u nobody mamori-test alice acct=PERM_DENIED
+	grep -q 'may not act for alice' "$T/daemon.log" || fail "refusal not logged"
+}
+
+t_non_root_cannot_use_admin_socket() {
+	local rc=0
+	runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" user list >/dev/null 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] || fail "nobody listed users"
+}
+
+t_audit_records_attempts() {
+	local n
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND user = 'alice' AND result = 'auth_err' AND reason = 'wrong password'")
+	[ "$n" -ge 1 ] || fail "no audit row for the wrong password"
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND user = 'nosuchuser' AND reason = 'unknown user'")
+	[ "$n" -ge 1 ] || fail "no audit row for the unknown user"
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'password temp' AND user = 'bob' AND actor IS NOT NULL")
+	[ "$n" -ge 1 ] || fail "no audit row for the admin action"
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND peer_pid IS NOT NULL AND peer_uid = 0")
+	[ "$n" -ge 1 ] || fail "peer credentials not recorded"
+}
+
+t_audit_verify_detects_tampering() {
+	ctl audit verify
+	sql "UPDATE audit SET result = 'success' WHERE id = (SELECT min(id) FROM audit WHERE result = 'auth_err')"
+	local rc=0 out
+	out=$(ctl audit verify 2>&1) || rc=$?
+	echo "$out"
+	[ "$rc" -ne 0 ] || fail "audit verify passed after tampering"
+	expect_match "$out" 'row [0-9]+' "verify message"
+}
+
+t_secrets_never_logged() {
+	! grep -q 'Correct-Horse-42' "$T/daemon.log" || fail "password in daemon log"
+	! sql .dump | grep -q 'Correct-Horse-42' || fail "password in store"
+}
+
+t_daemon_stopped_authinfo_unavail() {
+	stop_daemon
+	[ ! -e "$T/run/pam.sock" ] || fail "pam.sock left behind after SIGTERM"
+	pam -p 'Correct-Horse-42' mamori-test alice auth=AUTHINFO_UNAVAIL
+	pam mamori-test alice acct=AUTHINFO_UNAVAIL
+	start_daemon
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+}
+
+run_test "correct password succeeds" t_correct_password
+run_test "wrong password gives PAM_AUTH_ERR" t_wrong_password
+run_test "unknown user sees the same prompts and fails" t_unknown_user_same_prompts
+run_test "P-PW-TEMP temporary password forces a change at first login" t_temporary_password_forced_change
+run_test "chauthtok asks for the current password without a ticket" t_chauthtok_asks_current_password_without_ticket
+run_test "disabled user refused" t_disabled_user_refused
+run_test "expired account refused by account management" t_expired_account_refused
+run_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
+run_test "account check of an unknown user" t_unknown_user_account_check
+run_test "sessions are registered and closed" t_session_open_close
+run_test "non-root caller may act only for its own user" t_non_root_caller_only_for_itself
+run_test "non-root caller cannot use the admin socket" t_non_root_cannot_use_admin_socket
+run_test "P-AUDIT attempts and admin actions are audited" t_audit_records_attempts
+run_test "P-AUDIT audit verify detects an altered row" t_audit_verify_detects_tampering
+run_test "P-PW-SECRET passwords are not logged or stored in clear" t_secrets_never_logged
+run_test "daemon stopped gives PAM_AUTHINFO_UNAVAIL" t_daemon_stopped_authinfo_unavail
+tap_done
