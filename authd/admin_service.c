@@ -70,13 +70,20 @@ audit_admin(const struct admin_call *call, const char *result, const char *reaso
 static json_t *
 refused(const struct admin_call *call, const char *error, const char *message)
 {
+	char text[256];
+
 	if (mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
 		if (audit_admin(call, "failure", message, NULL) == MAMORI_OK)
 			mamori_store_commit(mamori_daemon.store);
 		else
 			mamori_store_rollback(mamori_daemon.store);
 	}
-	return error_reply(error, "message", message);
+	/* The CLI prints the message as it is: let it name its subject. */
+	if (call->target != NULL)
+		snprintf(text, sizeof(text), "user %s: %s", call->target, message);
+	else
+		snprintf(text, sizeof(text), "%s", message);
+	return error_reply(error, "message", text);
 }
 
 static json_t *
@@ -235,34 +242,68 @@ user_show(struct admin_call *call, const json_t *params)
 	return commit_with_user(&u, 0);
 }
 
+/* A page of a listing that must fit in one message: items are added until
+ * the next would pass PAGE_BUDGET bytes, and the reply then says "more". */
+#define PAGE_BUDGET 60000
+
+struct page {
+	json_t *items;
+	size_t bytes;
+	int more;
+};
+
+static int
+page_add(struct page *pg, json_t *item)
+{
+	size_t len;
+
+	if (item == NULL)
+		return MAMORI_ERR_NOMEM;
+	len = json_dumpb(item, NULL, 0, JSON_COMPACT) + 1;
+	if (pg->bytes + len > PAGE_BUDGET && json_array_size(pg->items) > 0) {
+		json_decref(item);
+		pg->more = 1;
+		return MAMORI_STOP;
+	}
+	if (json_array_append_new(pg->items, item) != 0)
+		return MAMORI_ERR_NOMEM;
+	pg->bytes += len;
+	return MAMORI_OK;
+}
+
 static int
 list_one(const struct mamori_user *u, void *data)
 {
-	json_t *o = user_json(u);
-
-	if (o == NULL || json_array_append_new(data, o) != 0)
-		return MAMORI_ERR_NOMEM;
-	return MAMORI_OK;
+	return page_add(data, user_json(u));
 }
 
 static json_t *
 user_list(struct admin_call *call, const json_t *params)
 {
-	json_t *users = json_array();
+	struct page pg = { .items = json_array() };
+	const char *after = NULL;
+	json_t *out, *last;
 
 	(void)call;
-	(void)params;
-	if (users == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
-		json_decref(users);
+	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &after) == MAMORI_ERR_INVALID) {
+		json_decref(pg.items);
+		return invalid("after");
+	}
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		json_decref(pg.items);
 		return internal_error();
 	}
-	if (mamori_store_user_foreach(mamori_daemon.store, list_one, users) != MAMORI_OK) {
+	if (mamori_store_user_foreach(mamori_daemon.store, after, list_one, &pg) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
-		json_decref(users);
+		json_decref(pg.items);
 		return internal_error();
 	}
 	mamori_store_commit(mamori_daemon.store);
-	return mamori_wire_reply(json_pack("{s:o}", "users", users));
+	out = json_pack("{s:o,s:b}", "users", pg.items, "more", pg.more);
+	last = json_array_get(pg.items, json_array_size(pg.items) - 1);
+	if (out != NULL && pg.more)
+		json_object_set(out, "next", json_object_get(last, "name"));
+	return mamori_wire_reply(out);
 }
 
 enum state_change { CHANGE_DISABLE, CHANGE_ENABLE, CHANGE_DELETE };
@@ -391,39 +432,46 @@ out:
 static int
 show_one(const struct mamori_audit_row *row, void *data)
 {
-	json_t *o = mamori_audit_row_json(row);
-
-	if (o == NULL || json_array_append_new(data, o) != 0)
-		return MAMORI_ERR_NOMEM;
-	return MAMORI_OK;
+	return page_add(data, mamori_audit_row_json(row));
 }
 
 static json_t *
 audit_show(struct admin_call *call, const json_t *params)
 {
-	long long since = 0, limit = 1000;
-	json_t *records;
+	long long since = 0, limit = 1000000, after = 0;
+	struct page pg = { 0 };
+	json_t *out, *last;
+	int rc;
 
 	if (mamori_wire_get_int(params, "since", 0, INT64_MAX, &since) == MAMORI_ERR_INVALID)
 		return invalid("since");
-	if (mamori_wire_get_int(params, "limit", 1, 100000, &limit) == MAMORI_ERR_INVALID)
+	if (mamori_wire_get_int(params, "limit", 1, 1000000, &limit) == MAMORI_ERR_INVALID)
 		return invalid("limit");
-	records = json_array();
-	if (records == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
-		json_decref(records);
+	if (mamori_wire_get_int(params, "after_id", 0, INT64_MAX, &after) == MAMORI_ERR_INVALID)
+		return invalid("after_id");
+	pg.items = json_array();
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		json_decref(pg.items);
 		return internal_error();
 	}
-	if (mamori_store_audit_foreach(mamori_daemon.store, since, limit, show_one, records) != MAMORI_OK ||
-	    audit_admin(call, "success", "audit show", NULL) != MAMORI_OK) {
+	rc = mamori_store_audit_foreach(mamori_daemon.store, since, after, limit, show_one, &pg);
+	/* Reading the log is itself recorded, once per listing. */
+	if (rc == MAMORI_OK && after == 0)
+		rc = audit_admin(call, "success", "audit show", NULL);
+	if (rc != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
-		json_decref(records);
+		json_decref(pg.items);
 		return internal_error();
 	}
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
-		json_decref(records);
+		json_decref(pg.items);
 		return internal_error();
 	}
-	return mamori_wire_reply(json_pack("{s:o}", "records", records));
+	out = json_pack("{s:o,s:b}", "records", pg.items, "more", pg.more);
+	last = json_array_get(pg.items, json_array_size(pg.items) - 1);
+	if (out != NULL && pg.more)
+		json_object_set(out, "next_after_id", json_object_get(last, "id"));
+	return mamori_wire_reply(out);
 }
 
 static json_t *

@@ -218,5 +218,5 @@ mamori_audit_verify(struct mamori_store *store, struct mamori_audit_verdict *ver
 	ctx.expect_id = 1;
 	memset(ctx.prev, '0', 64);
 	ctx.prev[64] = '\0';
-	return mamori_store_audit_foreach(store, 0, 0, verify_row, &ctx);
+	return mamori_store_audit_foreach(store, 0, 0, 0, verify_row, &ctx);
 }

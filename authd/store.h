@@ -100,8 +100,12 @@ int mamori_store_user_get(struct mamori_store *store, const char *name, struct m
 int mamori_store_user_insert(struct mamori_store *store, struct mamori_user *user);
 int mamori_store_user_update(struct mamori_store *store, const struct mamori_user *user);
 int mamori_store_user_delete(struct mamori_store *store, int64_t user_id);
+/* Iteration callbacks return MAMORI_OK to go on, MAMORI_STOP to end the
+ * walk early (the walk then returns MAMORI_OK), or an error. */
+#define MAMORI_STOP 1
 typedef int (*mamori_store_user_cb)(const struct mamori_user *user, void *data);
-int mamori_store_user_foreach(struct mamori_store *store, mamori_store_user_cb cb, void *data);
+/* Users whose name sorts after `after` (NULL: all), in name order. */
+int mamori_store_user_foreach(struct mamori_store *store, const char *after, mamori_store_user_cb cb, void *data);
 int mamori_store_user_count(struct mamori_store *store, int64_t *count);
 
 /* Passwords: one current password per user and system. */
@@ -132,9 +136,10 @@ int mamori_store_session_close(struct mamori_store *store, int64_t user_id, cons
 int mamori_store_audit_tail(struct mamori_store *store, int64_t *last_id, char last_hash[65]);
 int mamori_store_audit_insert(struct mamori_store *store, const struct mamori_audit_row *row);
 typedef int (*mamori_store_audit_cb)(const struct mamori_audit_row *row, void *data);
-/* Rows with ts >= since in id order, at most limit (0: all). */
-int mamori_store_audit_foreach(struct mamori_store *store, int64_t since, int64_t limit, mamori_store_audit_cb cb,
-                               void *data);
+/* Rows with ts >= since and id > after_id in id order, at most limit (0:
+ * all). */
+int mamori_store_audit_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+                               mamori_store_audit_cb cb, void *data);
 int mamori_store_audit_count(struct mamori_store *store, int64_t *count);
 
 #endif

@@ -466,19 +466,22 @@ mamori_store_user_delete(struct mamori_store *st, int64_t user_id)
 }
 
 int
-mamori_store_user_foreach(struct mamori_store *st, mamori_store_user_cb cb, void *data)
+mamori_store_user_foreach(struct mamori_store *st, const char *after, mamori_store_user_cb cb, void *data)
 {
 	struct mamori_user u;
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK, step;
 
-	if (prepare(st, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &stmt) != MAMORI_OK)
+	if (prepare(st, "SELECT " USER_COLUMNS " FROM users WHERE name > ? ORDER BY name", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, after != NULL ? after : "", -1, SQLITE_TRANSIENT);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if ((rc = user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
 			break;
 	}
-	if (rc == MAMORI_OK && step != SQLITE_DONE)
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
 		rc = db_fail(st, "user_foreach");
 	sqlite3_finalize(stmt);
 	return rc;
@@ -808,7 +811,8 @@ column_or_null(sqlite3_stmt *stmt, int col)
 }
 
 int
-mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t limit, mamori_store_audit_cb cb, void *data)
+mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t after_id, int64_t limit,
+                           mamori_store_audit_cb cb, void *data)
 {
 	struct mamori_audit_row r;
 	sqlite3_stmt *stmt;
@@ -816,11 +820,12 @@ mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t limit
 
 	if (prepare(st,
 	            "SELECT id, ts, category, actor, service, user, result, reason, tty, rhost, peer_uid, peer_pid, "
-	            "detail, prev_hash, hash FROM audit WHERE ts >= ? ORDER BY id LIMIT ?",
+	            "detail, prev_hash, hash FROM audit WHERE ts >= ? AND id > ? ORDER BY id LIMIT ?",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, since);
-	sqlite3_bind_int64(stmt, 2, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(stmt, 2, after_id);
+	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
 		r.id = sqlite3_column_int64(stmt, 0);
@@ -841,7 +846,9 @@ mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t limit
 		if ((rc = cb(&r, data)) != MAMORI_OK)
 			break;
 	}
-	if (rc == MAMORI_OK && step != SQLITE_DONE)
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
 		rc = db_fail(st, "audit_foreach");
 	sqlite3_finalize(stmt);
 	return rc;

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_CLI_COMMANDS_H
+#define MAMORI_CLI_COMMANDS_H
+
+/* Exit statuses, documented in mamorictl(8). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1, /* the daemon refused or failed the operation */
+	CLI_EXIT_USAGE = 2, /* bad command line or configuration */
+	CLI_EXIT_UNREACHABLE = 3, /* no usable reply from the daemon */
+};
+
+/* Seconds to wait for the daemon's reply. */
+#define CLI_REPLY_TIMEOUT 30
+
+/* Longest admin socket path: the size of sockaddr_un's sun_path. */
+#define CLI_SOCKET_PATH_MAX 108
+
+struct cli {
+	const char *socket_opt; /* --socket */
+	const char *config_opt; /* --config */
+	int json; /* --json */
+	/* Resolved on the first call, so usage errors come before any file
+	 * is read. */
+	char socket_path[CLI_SOCKET_PATH_MAX];
+};
+
+/* One function per command.  argv[0] is the command's last word ("add",
+ * "list", "status"); options are parsed with getopt_long from argv[1].
+ * Each returns an enum cli_exit value after printing its result or one
+ * error line. */
+int cmd_user_add(struct cli *cli, int argc, char **argv);
+int cmd_user_show(struct cli *cli, int argc, char **argv);
+int cmd_user_list(struct cli *cli, int argc, char **argv);
+int cmd_user_disable(struct cli *cli, int argc, char **argv);
+int cmd_user_enable(struct cli *cli, int argc, char **argv);
+int cmd_user_delete(struct cli *cli, int argc, char **argv);
+int cmd_password_temp(struct cli *cli, int argc, char **argv);
+int cmd_audit_show(struct cli *cli, int argc, char **argv);
+int cmd_audit_verify(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+
+/* Usage text, shared by --help, help and every command's --help. */
+void cli_usage(void);
+
+/* Parse TIME for audit show --since: epoch seconds, YYYY-MM-DD (local
+ * midnight) or YYYY-MM-DDTHH:MM:SS (local time).  0 or -1. */
+int cli_parse_time(const char *s, long long *epoch);
+/* Check a YYYY-MM-DD calendar date.  0 or -1. */
+int cli_parse_date(const char *s);
+
+#endif

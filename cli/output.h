@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_CLI_OUTPUT_H
+#define MAMORI_CLI_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* What mamorictl prints: human tables and key: value blocks, or the reply's
+ * parameters as JSON.  Every string that came from the daemon goes through
+ * output_sanitize before it reaches a terminal, so a control character in a
+ * tty or rhost field cannot rewrite the administrator's screen. */
+
+/* One diagnostic line on stderr: "mamorictl: <message>". */
+void output_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print params (NULL: an empty object) as indented JSON with sorted keys.
+ * Written with write(2) and wiped afterwards because it may hold a
+ * generated password.  Returns 0 or -1. */
+int output_json(const json_t *params);
+
+/* Write one line (s and a newline) to stdout with write(2), after flushing
+ * what stdio holds, so a secret never sits in a stdio buffer.  0 or -1. */
+int output_secret_line(const char *s);
+
+/* Decode one UTF-8 character from s (len bytes available).  Returns its
+ * length (1..4) and the code point, or 0 when the bytes are not valid
+ * UTF-8 (overlong, surrogate, out of range or truncated). */
+size_t output_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+
+/* Copy in to out, replacing C0/C1 control characters, DEL and invalid UTF-8
+ * with '?', truncating at a character boundary.  out is always terminated. */
+void output_sanitize(const char *in, char *out, size_t outlen);
+
+/* Time and value formatting for human output.  Each writes a terminated
+ * string into buf and returns buf. */
+char *output_time_local(long long epoch, char *buf, size_t len); /* YYYY-MM-DD HH:MM:SS */
+char *output_time_zoned(long long epoch, char *buf, size_t len); /* ... +0900 */
+char *output_time_iso(long long epoch, char *buf, size_t len); /* YYYY-MM-DDTHH:MM:SS+09:00 */
+char *output_duration(long long seconds, char *buf, size_t len); /* [Nd ]HH:MM:SS */
+/* A JSON value as text: strings as they are, integers in decimal, booleans
+ * as yes/no, null or absent as null_text, anything else as compact JSON. */
+char *output_value(const json_t *v, const char *null_text, char *buf, size_t len);
+/* Like output_value, but an integer is an epoch rendered as local time. */
+char *output_value_time(const json_t *v, const char *null_text, char *buf, size_t len);
+
+/* key: value blocks with the values aligned. */
+struct output_field {
+	const char *key;
+	const char *value;
+};
+void output_fields(const struct output_field *fields, size_t n);
+
+/* Aligned tables: a header row, then one row per record. */
+struct output_table;
+struct output_table *output_table_new(size_t ncols, const char *const *headers);
+int output_table_add(struct output_table *t, const char *const *cells);
+void output_table_print(const struct output_table *t);
+void output_table_free(struct output_table **t);
+
+#endif

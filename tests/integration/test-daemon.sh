@@ -1,0 +1,213 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# mamori-authd on its own: protocol limits, configuration, signals, rehash.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "python3" test -x /usr/bin/python3
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
+
+new_env
+start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
+add_user alice 'Correct-Horse-42'
+
+START='{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"mamori-test","user":"alice"}}'
+
+t_getinfo_on_both_sockets() {
+	local out
+	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"interfaces":\["org.varlink.service","io.mamori.Pam"\]' "pam GetInfo"
+	out=$($RAW "$T/run/admin.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"io.mamori.Admin"' "admin GetInfo"
+	expect_match "$out" '"version":"[0-9.]+"' "version"
+}
+
+t_oversized_message_closes() {
+	local out
+	out=$($RAW "$T/run/pam.sock" @big:70000 '{"method":"org.varlink.service.GetInfo"}')
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.Malformed' "oversized reply"
+	expect_match "$(echo "$out" | tail -n 1)" '^CLOSED$' "connection"
+	! echo "$out" | grep -q '"vendor"' || fail "served a call after an oversized message"
+}
+
+t_malformed_message_closes() {
+	local out m
+	for m in 'not json' '[1,2,3]' '{"method":"x","method":"y"}' '{"parameters":{}}' \
+		'{"method":"io.mamori.Pam.Start","parameters":"str"}' '@raw:7b226d6574686f64223a22c3283c227d00'; do
+		out=$($RAW "$T/run/pam.sock" "$m" '{"method":"org.varlink.service.GetInfo"}')
+		echo "$m -> $out"
+		expect_match "$out" 'io.mamori.Error.Malformed' "reply to $m"
+		! echo "$out" | grep -q '"vendor"' || fail "served a call after $m"
+	done
+}
+
+t_unknown_method_and_bad_parameters() {
+	local out
+	out=$($RAW "$T/run/pam.sock" '{"method":"io.mamori.Pam.Nope"}' '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" 'org.varlink.service.MethodNotFound' "unknown method"
+	expect_match "$out" '"vendor"' "connection kept after a well-formed bad call"
+	for u in '../etc' 'a b' 'a/b' '-x' "$(printf 'x%.0s' $(seq 1 65))"; do
+		out=$($RAW "$T/run/pam.sock" "{\"method\":\"io.mamori.Pam.Start\",\"parameters\":{\"op\":\"authenticate\",\"service\":\"mamori-test\",\"user\":\"$u\"}}")
+		expect_match "$out" '"parameter":"user"' "user name '$u'"
+	done
+	out=$($RAW "$T/run/pam.sock" '{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"mamori-test","user":"alice","tty":"a\u0001b"}}')
+	expect_match "$out" '"parameter":"tty"' "control character in tty"
+	out=$($RAW "$T/run/pam.sock" '{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"mamori-test","user":5}}')
+	expect_match "$out" '"parameter":"user"' "wrong type"
+}
+
+t_out_of_order_calls() {
+	local out
+	out=$($RAW "$T/run/pam.sock" '{"method":"io.mamori.Pam.Answer","parameters":{"answers":["x"]}}')
+	expect_match "$out" 'io.mamori.Error.OutOfOrder' "Answer before Start"
+	out=$($RAW "$T/run/pam.sock" "$START" "$START")
+	expect_match "$out" 'io.mamori.Error.OutOfOrder' "Start while waiting"
+	out=$($RAW "$T/run/pam.sock" "$START" '{"method":"io.mamori.Pam.Answer","parameters":{"answers":["a","b"]}}')
+	expect_match "$out" '"parameter":"answers"' "two answers to one prompt"
+}
+
+t_full_conversation_over_raw_socket() {
+	local out
+	out=$($RAW "$T/run/pam.sock" "$START" '{"method":"io.mamori.Pam.Answer","parameters":{"answers":["Correct-Horse-42"]}}')
+	expect_match "$out" '"state":"prompt".*"style":"echo_off"' "prompt"
+	expect_match "$out" '"state":"done","result":"success"' "result"
+}
+
+t_idle_connection_times_out() {
+	# idle_timeout is 2 s in this environment.
+	local start end out
+	start=$(date +%s)
+	out=$($RAW "$T/run/pam.sock" --hold 0 "$START" '@raw:7b22')
+	end=$(date +%s)
+	echo "$out"
+	[ $((end - start)) -le 8 ] || fail "idle connection held for $((end - start)) s"
+}
+
+t_connection_limit_per_uid() {
+	# max_connections_per_uid is 4 here: the fifth concurrent connection is refused.
+	local pids=() i out
+	for i in 1 2 3 4; do
+		$RAW "$T/run/pam.sock" --hold 1.5 "$START" >/dev/null &
+		pids+=($!)
+	done
+	sleep 0.5
+	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.Busy' "fifth connection"
+	wait "${pids[@]}"
+	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"vendor"' "after the others closed"
+}
+
+t_bad_config_refused_at_start() {
+	local conf="$T/bad.conf" out rc=0
+	printf '[daemon]\nruntime_dir = %s/run2\n\n[password]\nargon2_t = lots\n' "$T" >"$conf"
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	echo "$out"
+	[ "$rc" -ne 0 ] || fail "started with a bad value"
+	expect_match "$out" "bad.conf:5: argon2_t must be a whole number" "error"
+	printf '[daemon]\nruntime_dir = %s/run2\nsocket_mode = 777\n' "$T" >"$conf"
+	rc=0
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "started with an unknown key"
+	expect_match "$out" 'bad.conf:3: unknown key "socket_mode" in \[daemon\]' "error"
+	printf '[deamon]\nruntime_dir = /tmp\n' >"$conf"
+	rc=0
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "started with an unknown section"
+	expect_match "$out" 'bad.conf:2: unknown section \[deamon\]' "error"
+}
+
+t_sighup_reload() {
+	local pid
+	pid=$(cat "$T/daemon.pid")
+	cp "$T/mamori.conf" "$T/mamori.conf.good"
+	echo "bogus line without equals" >>"$T/mamori.conf"
+	kill -HUP "$pid"
+	sleep 0.3
+	grep -q 'reload refused, keeping the running configuration' "$T/daemon.log" || fail "bad reload not logged"
+	kill -0 "$pid" || fail "daemon died on a bad reload"
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+	cp "$T/mamori.conf.good" "$T/mamori.conf"
+	sed -i 's/^argon2_t = .*/argon2_t = 2/' "$T/mamori.conf"
+	kill -HUP "$pid"
+	sleep 0.3
+	grep -q 'configuration reloaded' "$T/daemon.log" || fail "reload not logged"
+}
+
+t_rehash_on_login_after_parameter_change() {
+	# The previous test raised argon2_t to 2: the next login rehashes.
+	local before after
+	before=$(sql "SELECT hash FROM passwords p JOIN users u ON u.id = p.user_id WHERE u.name = 'alice' AND current = 1")
+	expect_match "$before" 't=1,' "hash before"
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+	after=$(sql "SELECT hash FROM passwords p JOIN users u ON u.id = p.user_id WHERE u.name = 'alice' AND current = 1")
+	expect_match "$after" '^\$argon2id\$v=19\$m=8192,t=2,p=1\$' "hash after"
+	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+	pam -p 'wrong' mamori-test alice auth=AUTH_ERR
+}
+
+t_sigterm_removes_sockets_and_closes_store() {
+	stop_daemon
+	[ ! -e "$T/run/pam.sock" ] && [ ! -e "$T/run/admin.sock" ] || fail "sockets left behind"
+	grep -q 'mamori-authd stopped' "$T/daemon.log" || fail "no clean stop"
+	expect_eq "$(sql 'PRAGMA integrity_check')" ok "store integrity"
+	[ "$(sql "SELECT reason FROM audit ORDER BY id DESC LIMIT 1")" = "daemon stopped" ] || fail "stop not audited"
+	start_daemon
+}
+
+t_store_file_modes() {
+	expect_eq "$(stat -c %a "$T/state/mamori.db")" 600 "store mode"
+	expect_eq "$(stat -c %a "$T/run/pam.sock")" 666 "pam.sock mode"
+	expect_eq "$(stat -c %a "$T/run/admin.sock")" 600 "admin.sock mode (no mamori-admin group)"
+	stop_daemon
+	chmod 644 "$T/state/mamori.db"
+	local rc=0
+	MAMORI_TEST_CLOCK_FILE="$T/clock" "$AUTHD" --config "$T/mamori.conf" --foreground >"$T/refused.log" 2>&1 || rc=$?
+	cat "$T/refused.log"
+	[ "$rc" -ne 0 ] || fail "started with a readable store"
+	grep -q 'mode 0644' "$T/refused.log" || fail "reason not given"
+	chmod 600 "$T/state/mamori.db"
+	start_daemon
+}
+
+t_admin_group_socket() {
+	local out
+	getent group mamori-admin >/dev/null && fail "host already has mamori-admin"
+	groupadd -r mamori-admin
+	stop_daemon
+	start_daemon
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 mamori-admin" "admin.sock"
+	usermod -a -G mamori-admin nobody
+	out=$(runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	gpasswd -d nobody mamori-admin >/dev/null
+	groupdel mamori-admin
+	echo "$out"
+	expect_match "$out" '"version"' "group member served"
+	stop_daemon
+	start_daemon
+}
+
+# Limits small enough to reach in a test.
+sed -i 's/^idle_timeout = .*/idle_timeout = 2\nmax_connections_per_uid = 4/' "$T/mamori.conf"
+stop_daemon
+start_daemon
+
+run_test "GetInfo answers on both sockets" t_getinfo_on_both_sockets
+run_test "P-INPUT an oversized message gets an error and the connection is closed" t_oversized_message_closes
+run_test "P-INPUT malformed messages get an error and the connection is closed" t_malformed_message_closes
+run_test "P-INPUT unknown methods and invalid parameters are refused" t_unknown_method_and_bad_parameters
+run_test "calls out of order in the conversation are refused" t_out_of_order_calls
+run_test "a whole conversation over the raw socket" t_full_conversation_over_raw_socket
+run_test "an idle connection times out" t_idle_connection_times_out
+run_test "connections per uid are limited" t_connection_limit_per_uid
+run_test "a bad configuration stops start-up with file:line" t_bad_config_refused_at_start
+run_test "SIGHUP reloads, and keeps the old configuration when the new one is bad" t_sighup_reload
+run_test "P-CRED-STORE the password is rehashed when the Argon2 parameters change" t_rehash_on_login_after_parameter_change
+run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_sockets_and_closes_store
+run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
+run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
+tap_done
