@@ -130,6 +130,12 @@ mamori_audit_journal(const struct mamori_audit_row *r)
 	       r->hash ? r->hash : "-");
 }
 
+static const char *
+empty_to_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
 int
 mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event *ev, int64_t now)
 {
@@ -144,16 +150,17 @@ mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event 
 		return rc;
 	if (ev->detail != NULL && (detail = json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return MAMORI_ERR_NOMEM;
+	/* The store keeps "" as NULL: hash what it will keep. */
 	row.id = last_id + 1;
 	row.ts = now;
 	row.category = ev->category;
-	row.actor = ev->actor;
-	row.service = ev->service;
-	row.user = ev->user;
-	row.result = ev->result;
-	row.reason = ev->reason;
-	row.tty = ev->tty != NULL && ev->tty[0] != '\0' ? ev->tty : NULL;
-	row.rhost = ev->rhost != NULL && ev->rhost[0] != '\0' ? ev->rhost : NULL;
+	row.actor = empty_to_null(ev->actor);
+	row.service = empty_to_null(ev->service);
+	row.user = empty_to_null(ev->user);
+	row.result = empty_to_null(ev->result);
+	row.reason = empty_to_null(ev->reason);
+	row.tty = empty_to_null(ev->tty);
+	row.rhost = empty_to_null(ev->rhost);
 	row.peer_uid = ev->peer_uid;
 	row.peer_pid = ev->peer_pid;
 	row.detail = detail;

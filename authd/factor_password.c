@@ -117,7 +117,7 @@ mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size
 int
 mamori_password_generate(char *out, size_t len)
 {
-	/* 54 characters: no 0/O, 1/l/I, to be read out over the phone. */
+	/* 56 characters: no 0/O, 1/l/I, to be read out over the phone. */
 	static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 	const size_t n = sizeof(alphabet) - 1;
 	unsigned char byte;

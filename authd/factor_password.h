@@ -14,7 +14,7 @@ struct mamori_argon2_params {
 };
 
 /* Bound the number of Argon2 evaluations running at once (0: online CPUs).
- * Call once at start-up. */
+ * Call once at start-up, before any evaluation runs. */
 int mamori_password_init(unsigned max_parallel);
 unsigned mamori_password_slots(void);
 

@@ -508,7 +508,10 @@ change_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	now = mamori_clock_now();
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_password_set(mamori_daemon.store, u.id, conv->system, hash, 0, 0, now) != MAMORI_OK ||
+	/* The change replaces the password in effect for this service: the
+	 * system's own, or the default one it falls back to. */
+	if (mamori_store_password_set(mamori_daemon.store, u.id, have_pw ? rec.system : conv->system, hash, 0, 0,
+	                              now) != MAMORI_OK ||
 	    audit_pam(c, &conv->req, "chauthtok", "success", "password changed", now) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		goto fail;

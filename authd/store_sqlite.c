@@ -596,7 +596,9 @@ mamori_store_password_rehash(struct mamori_store *st, int64_t password_id, const
 	sqlite3_bind_int64(stmt, 2, password_id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, "password_rehash");
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "password_rehash");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
 /* ----------------------------------------------------------------- logins */
@@ -736,7 +738,10 @@ mamori_store_session_close(struct mamori_store *st, int64_t user_id, const char 
 		return rc;
 	if (sqlite3_changes(st->db) != 1)
 		return MAMORI_ERR_NOT_FOUND;
-	if (prepare(st, "UPDATE logins SET last_logout_at = ? WHERE user_id = ?", &stmt) != MAMORI_OK)
+	if (prepare(st,
+	            "INSERT INTO logins (user_id, last_logout_at) VALUES (?2, ?1) "
+	            "ON CONFLICT(user_id) DO UPDATE SET last_logout_at = ?1",
+	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, now);
 	sqlite3_bind_int64(stmt, 2, user_id);

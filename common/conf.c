@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,43 +17,110 @@
 #include "conf.h"
 #include "names.h"
 
-enum conf_type { CONF_STRING, CONF_PATH, CONF_UINT, CONF_BOOL, CONF_ENUM };
+enum conf_type { CONF_STRING, CONF_PATH, CONF_UINT, CONF_BOOL, CONF_ENUM, CONF_HOURS };
+
+/* Where a key's value lives: in struct mamori_conf itself, or in the
+ * struct mamori_policy_conf of the section's role. */
+enum conf_scope { SCOPE_GLOBAL, SCOPE_POLICY };
 
 struct conf_key {
-	const char *section;
+	const char *section; /* "policy" for both [policy staff] and [policy privileged] */
 	const char *key;
 	enum conf_type type;
+	enum conf_scope scope;
 	size_t offset;
 	unsigned long min, max;
 	const char *const *choices; /* CONF_ENUM */
 };
 
 static const char *const store_backends[] = { "sqlite", NULL };
+static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
 
-#define OFF(field) offsetof(struct mamori_conf, field)
+/* P-PRIV-NAME: default names a privileged ID may never have. */
+static const char *const builtin_reserved[] = {
+	"root",       "admin",  "administrator", "adm",    "sysadmin", "superuser", "su",
+	"supervisor", "system", "operator",      "guest",  "test",     "user",      "daemon",
+	"bin",        "sys",    "sync",          "nobody", "toor",     NULL,
+};
+
+#define G(field) SCOPE_GLOBAL, offsetof(struct mamori_conf, field)
+#define P(field) SCOPE_POLICY, offsetof(struct mamori_policy_conf, field)
 
 static const struct conf_key conf_keys[] = {
-	{ "daemon", "runtime_dir", CONF_PATH, OFF(runtime_dir), 0, 0, NULL },
-	{ "daemon", "state_dir", CONF_PATH, OFF(state_dir), 0, 0, NULL },
-	{ "daemon", "admin_group", CONF_STRING, OFF(admin_group), 0, 0, NULL },
-	{ "daemon", "max_connections", CONF_UINT, OFF(max_connections), 1, 65536, NULL },
-	{ "daemon", "max_connections_per_uid", CONF_UINT, OFF(max_connections_per_uid), 1, 65536, NULL },
-	{ "daemon", "max_argon2", CONF_UINT, OFF(max_argon2), 0, 1024, NULL },
-	{ "daemon", "idle_timeout", CONF_UINT, OFF(idle_timeout), 1, 3600, NULL },
-	{ "daemon", "debug", CONF_BOOL, OFF(debug), 0, 1, NULL },
-	{ "store", "backend", CONF_ENUM, OFF(store_backend), 0, 0, store_backends },
-	{ "store", "path", CONF_PATH, OFF(store_path), 0, 0, NULL },
-	{ "password", "argon2_t", CONF_UINT, OFF(argon2_t), 1, 64, NULL },
+	{ "daemon", "runtime_dir", CONF_PATH, G(runtime_dir), 0, 0, NULL },
+	{ "daemon", "state_dir", CONF_PATH, G(state_dir), 0, 0, NULL },
+	{ "daemon", "admin_group", CONF_STRING, G(admin_group), 0, 0, NULL },
+	{ "daemon", "max_connections", CONF_UINT, G(max_connections), 1, 65536, NULL },
+	{ "daemon", "max_connections_per_uid", CONF_UINT, G(max_connections_per_uid), 1, 65536, NULL },
+	{ "daemon", "max_argon2", CONF_UINT, G(max_argon2), 0, 1024, NULL },
+	{ "daemon", "idle_timeout", CONF_UINT, G(idle_timeout), 1, 3600, NULL },
+	{ "daemon", "rate_limit", CONF_UINT, G(rate_limit), 1, 100000, NULL },
+	{ "daemon", "clock_check_interval", CONF_UINT, G(clock_check_interval), 10, 86400, NULL },
+	{ "daemon", "debug", CONF_BOOL, G(debug), 0, 1, NULL },
+	{ "store", "backend", CONF_ENUM, G(store_backend), 0, 0, store_backends },
+	{ "store", "path", CONF_PATH, G(store_path), 0, 0, NULL },
+	{ "password", "argon2_t", CONF_UINT, G(argon2_t), 1, 64, NULL },
 	/* libargon2 needs at least 8 KiB per lane; 4 GiB is a sane ceiling. */
-	{ "password", "argon2_m_kib", CONF_UINT, OFF(argon2_m_kib), 8, 4194304, NULL },
-	{ "password", "argon2_p", CONF_UINT, OFF(argon2_p), 1, 64, NULL },
-	{ "password", "temp_length", CONF_UINT, OFF(temp_length), 12, 64, NULL },
+	{ "password", "argon2_m_kib", CONF_UINT, G(argon2_m_kib), 8, 4194304, NULL },
+	{ "password", "argon2_p", CONF_UINT, G(argon2_p), 1, 64, NULL },
+	{ "password", "temp_length", CONF_UINT, G(temp_length), 12, 64, NULL },
+	{ "password", "temp_lifetime", CONF_UINT, G(temp_lifetime), 60, 31536000, NULL },
+	{ "password", "history", CONF_UINT, G(history), 0, 400, NULL },
+	{ "password", "blocklist", CONF_PATH, G(blocklist), 0, 0, NULL },
+	{ "login", "banner", CONF_PATH, G(banner), 0, 0, NULL },
+	{ "accounts", "reserved_names", CONF_STRING, G(reserved_names), 0, 0, NULL },
+	{ "incident", "hook", CONF_PATH, G(incident_hook), 0, 0, NULL },
+	{ "incident", "storm_threshold", CONF_UINT, G(storm_threshold), 2, 100000, NULL },
+	{ "incident", "storm_window", CONF_UINT, G(storm_window), 1, 86400, NULL },
+	{ "policy", "min_length", CONF_UINT, P(min_length), 8, 256, NULL },
+	{ "policy", "max_length", CONF_UINT, P(max_length), 256, 4096, NULL },
+	{ "policy", "min_classes", CONF_UINT, P(min_classes), 0, 4, NULL },
+	{ "policy", "dictionary_check", CONF_BOOL, P(dictionary_check), 0, 1, NULL },
+	{ "policy", "user_check", CONF_BOOL, P(user_check), 0, 1, NULL },
+	{ "policy", "max_age_days", CONF_UINT, P(max_age_days), 0, 3650, NULL },
+	{ "policy", "min_age_days", CONF_UINT, P(min_age_days), 0, 365, NULL },
+	{ "policy", "warn_days", CONF_UINT, P(warn_days), 0, 365, NULL },
+	{ "policy", "lockout_threshold", CONF_UINT, P(lockout_threshold), 0, 1000, NULL },
+	{ "policy", "lockout_window", CONF_UINT, P(lockout_window), 1, 31536000, NULL },
+	{ "policy", "lockout_duration", CONF_UINT, P(lockout_duration), 1, 31536000, NULL },
+	{ "policy", "lockout_max_duration", CONF_UINT, P(lockout_max_duration), 1, 31536000, NULL },
+	{ "policy", "lockout_until_unlock", CONF_BOOL, P(lockout_until_unlock), 0, 1, NULL },
+	{ "policy", "hours", CONF_HOURS, P(hours), 0, 0, NULL },
+	{ "policy", "session_limit", CONF_UINT, P(session_limit), 0, 31536000, NULL },
 };
+
+#define N_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+struct service_seen;
 
 struct parse_ctx {
 	struct mamori_conf *conf;
-	char reason[256];
+	FILE *file;
+	int line; /* the line the reader handed out last */
+	int error_line; /* the first error found by the reader or a handler */
+	char reason[256]; /* its reason */
+	unsigned char seen[N_KEYS][MAMORI_ROLE_COUNT];
+	char *linebuf;
+	size_t linecap;
+	struct service_seen *services_seen;
 };
+
+static int error_at(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Keep the first error only: inih goes on after a refused line. */
+static int
+error_at(struct parse_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->error_line == 0) {
+		ctx->error_line = ctx->line;
+		va_start(ap, fmt);
+		vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
 
 static int
 set_string(char **dst, const char *value)
@@ -71,7 +140,7 @@ parse_uint(const char *value, unsigned long min, unsigned long max, unsigned lon
 	char *end;
 	unsigned long v;
 
-	if (value[0] == '\0' || value[0] == '-' || value[0] == '+')
+	if (value[0] < '0' || value[0] > '9')
 		return -1;
 	errno = 0;
 	v = strtoul(value, &end, 10);
@@ -119,87 +188,102 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 	return s;
 }
 
+/* [service NAME]: keys are checked for repeats through a small bitmask kept
+ * beside the entry while parsing. */
+enum { SERVICE_SEEN_SYSTEM = 1, SERVICE_SEEN_PRIVILEGED = 2 };
+
+struct service_seen {
+	struct mamori_service_conf *service;
+	unsigned seen;
+	struct service_seen *next;
+};
+
 static int
 handle_service(struct parse_ctx *ctx, const char *service, const char *key, const char *value)
 {
 	struct mamori_service_conf *s;
+	struct service_seen *seen;
+	unsigned bit;
+	int b;
 
-	if (!mamori_service_name_valid(service)) {
-		snprintf(ctx->reason, sizeof(ctx->reason), "invalid service name \"%s\"", service);
-		return 0;
-	}
+	if (!mamori_service_name_valid(service))
+		return error_at(ctx, "invalid service name \"%s\"", service);
 	s = service_get(ctx->conf, service, 1);
-	if (s == NULL) {
-		snprintf(ctx->reason, sizeof(ctx->reason), "out of memory");
-		return 0;
+	if (s == NULL)
+		return error_at(ctx, "out of memory");
+	for (seen = ctx->services_seen; seen != NULL && seen->service != s; seen = seen->next)
+		;
+	if (seen == NULL) {
+		if ((seen = calloc(1, sizeof(*seen))) == NULL)
+			return error_at(ctx, "out of memory");
+		seen->service = s;
+		seen->next = ctx->services_seen;
+		ctx->services_seen = seen;
 	}
-	if (key == NULL)
-		return 1;
-	if (!strcmp(key, "system")) {
-		if (!mamori_service_name_valid(value)) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "invalid system name \"%s\"", value);
-			return 0;
-		}
-		if (set_string(&s->system, value) != 0) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "out of memory");
-			return 0;
-		}
+	if (!strcmp(key, "system"))
+		bit = SERVICE_SEEN_SYSTEM;
+	else if (!strcmp(key, "privileged"))
+		bit = SERVICE_SEEN_PRIVILEGED;
+	else
+		return error_at(ctx, "unknown key \"%s\" in [service %s]", key, service);
+	if (seen->seen & bit)
+		return error_at(ctx, "\"%s\" repeated in [service %s]", key, service);
+	seen->seen |= bit;
+	if (bit == SERVICE_SEEN_SYSTEM) {
+		if (!mamori_service_name_valid(value))
+			return error_at(ctx, "invalid system name \"%s\"", value);
+		if (set_string(&s->system, value) != 0)
+			return error_at(ctx, "out of memory");
 		return 1;
 	}
-	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key \"%s\" in [service %s]", key, service);
-	return 0;
+	if (parse_bool(value, &b) != 0)
+		return error_at(ctx, "%s must be yes or no", key);
+	s->privileged = b;
+	return 1;
 }
 
 static int
-handle_key(struct parse_ctx *ctx, const struct conf_key *k, const char *value)
+handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const char *value)
 {
-	char *base = (char *)ctx->conf;
+	char *field = (char *)base + k->offset;
+	char reason[160];
 	unsigned long n;
 	int b;
 
 	switch (k->type) {
 	case CONF_PATH:
-		if (value[0] != '/') {
-			snprintf(ctx->reason, sizeof(ctx->reason), "%s must be an absolute path", k->key);
-			return 0;
-		}
-		if (strlen(value) > 200) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "%s is too long", k->key);
-			return 0;
-		}
+		if (value[0] != '/')
+			return error_at(ctx, "%s must be an absolute path", k->key);
 		/* fall through */
 	case CONF_STRING:
-		if (value[0] == '\0') {
-			snprintf(ctx->reason, sizeof(ctx->reason), "%s must not be empty", k->key);
-			return 0;
-		}
-		if (set_string((char **)(void *)(base + k->offset), value) != 0) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "out of memory");
-			return 0;
-		}
+		if (value[0] == '\0')
+			return error_at(ctx, "%s must not be empty", k->key);
+		if (set_string((char **)(void *)field, value) != 0)
+			return error_at(ctx, "out of memory");
 		return 1;
 	case CONF_ENUM:
 		for (const char *const *c = k->choices; *c != NULL; c++) {
 			if (!strcmp(*c, value))
-				return set_string((char **)(void *)(base + k->offset), value) == 0;
+				return set_string((char **)(void *)field, value) == 0;
 		}
-		snprintf(ctx->reason, sizeof(ctx->reason), "unsupported %s \"%s\"", k->key, value);
-		return 0;
+		return error_at(ctx, "unsupported %s \"%s\"", k->key, value);
 	case CONF_UINT:
 		if (parse_uint(value, k->min, k->max, &n) != 0) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "%s must be a whole number from %lu to %lu", k->key,
-			         k->min, k->max);
-			return 0;
+			snprintf(reason, sizeof(reason), "%s must be a whole number from %lu to %lu", k->key, k->min,
+			         k->max);
+			return error_at(ctx, "%s", reason);
 		}
 		/* Every CONF_UINT field is an unsigned int or a uint32_t. */
-		*(unsigned *)(void *)(base + k->offset) = (unsigned)n;
+		*(unsigned *)(void *)field = (unsigned)n;
 		return 1;
 	case CONF_BOOL:
-		if (parse_bool(value, &b) != 0) {
-			snprintf(ctx->reason, sizeof(ctx->reason), "%s must be yes or no", k->key);
-			return 0;
-		}
-		*(int *)(void *)(base + k->offset) = b;
+		if (parse_bool(value, &b) != 0)
+			return error_at(ctx, "%s must be yes or no", k->key);
+		*(int *)(void *)field = b;
+		return 1;
+	case CONF_HOURS:
+		if (mamori_hours_parse(value, (struct mamori_hours *)(void *)field, reason, sizeof(reason)) != 0)
+			return error_at(ctx, "hours: %s", reason);
 		return 1;
 	}
 	return 0;
@@ -209,28 +293,112 @@ static int
 conf_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
-	int known_section = 0;
+	const char *table_section = section;
+	void *base = ctx->conf;
+	int role = 0, known_section = 0;
 
-	if (ctx->reason[0] != '\0')
+	if (ctx->error_line != 0)
 		return 0;
 	if (!strncmp(section, "service ", 8))
 		return handle_service(ctx, section + 8, name, value);
-	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+	if (!strncmp(section, "policy ", 7)) {
+		for (role = 0; role < MAMORI_ROLE_COUNT; role++) {
+			if (!strcmp(section + 7, role_names[role]))
+				break;
+		}
+		if (role == MAMORI_ROLE_COUNT)
+			return error_at(ctx, "unknown role in [%s] (staff or privileged)", section);
+		table_section = "policy";
+		base = &ctx->conf->policy[role];
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct conf_key *k = &conf_keys[i];
-		if (strcmp(k->section, section) != 0)
+		if (strcmp(k->section, table_section) != 0)
 			continue;
 		known_section = 1;
-		if (name != NULL && !strcmp(k->key, name))
-			return handle_key(ctx, k, value);
+		if (strcmp(k->key, name) != 0)
+			continue;
+		if (ctx->seen[i][role])
+			return error_at(ctx, "\"%s\" repeated in [%s]", name, section);
+		ctx->seen[i][role] = 1;
+		return handle_key(ctx, k, base, value);
 	}
-	if (!known_section) {
-		snprintf(ctx->reason, sizeof(ctx->reason), "unknown section [%s]", section);
-		return 0;
+	if (!known_section)
+		return error_at(ctx, "unknown section [%s]", section);
+	return error_at(ctx, "unknown key \"%s\" in [%s]", name, section);
+}
+
+/* inih's reader: count lines ourselves, and refuse what inih would quietly
+ * misread: lines longer than its buffer (it would split them), section
+ * names longer than its section buffer (it would cut them). */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	ssize_t len;
+	const char *p;
+
+	if (ctx->error_line != 0)
+		return NULL;
+	len = getline(&ctx->linebuf, &ctx->linecap, ctx->file);
+	if (len < 0)
+		return NULL;
+	ctx->line++;
+	if (memchr(ctx->linebuf, '\0', (size_t)len) != NULL) {
+		error_at(ctx, "NUL byte in line");
+		return NULL;
 	}
-	if (name == NULL)
-		return 1;
-	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key \"%s\" in [%s]", name, section);
-	return 0;
+	if (len >= num - 1 || len >= MAMORI_CONF_LINE_MAX) {
+		error_at(ctx, "line longer than %d characters", MAMORI_CONF_LINE_MAX - 2);
+		return NULL;
+	}
+	/* Leading blanks go: inih would read an indented line as the
+	 * continuation of the value above it. */
+	p = ctx->linebuf;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		/* inih keeps 50 bytes of a section name. */
+		if (close != NULL && close - p - 1 > 49) {
+			error_at(ctx, "section name too long");
+			return NULL;
+		}
+	}
+	memcpy(str, p, (size_t)len + 1 - (size_t)(p - ctx->linebuf));
+	return str;
+}
+
+static void
+policy_defaults(struct mamori_conf *c)
+{
+	struct mamori_policy_conf *s = &c->policy[MAMORI_ROLE_STAFF];
+	struct mamori_policy_conf *p = &c->policy[MAMORI_ROLE_PRIVILEGED];
+
+	s->min_length = 12;
+	s->max_length = 256;
+	s->min_classes = 0;
+	s->dictionary_check = 1;
+	s->user_check = 1;
+	s->max_age_days = 90;
+	s->min_age_days = 1;
+	s->warn_days = 14;
+	s->lockout_threshold = 5;
+	s->lockout_window = 900;
+	s->lockout_duration = 900;
+	s->lockout_max_duration = 86400;
+	s->lockout_until_unlock = 0;
+	s->session_limit = 0;
+
+	*p = *s;
+	p->min_length = 15;
+	p->min_classes = 3;
+	p->max_age_days = 30;
+	p->warn_days = 7;
+	p->lockout_threshold = 3;
+	p->lockout_duration = 1800;
+	p->lockout_until_unlock = 1;
+	p->session_limit = 3600;
 }
 
 struct mamori_conf *
@@ -252,27 +420,63 @@ mamori_conf_defaults(void)
 	c->max_connections_per_uid = 16;
 	c->max_argon2 = 0;
 	c->idle_timeout = 120;
+	c->rate_limit = 30;
+	c->clock_check_interval = 3600;
 	c->argon2_t = 3;
 	c->argon2_m_kib = 65536;
 	c->argon2_p = 1;
 	c->temp_length = 16;
+	c->temp_lifetime = 72 * 3600;
+	c->history = 24;
+	c->storm_threshold = 10;
+	c->storm_window = 300;
+	policy_defaults(c);
 	return c;
+}
+
+/* Cross-key checks, once every key is known. */
+static int
+conf_check(const struct mamori_conf *c, char *reason, size_t len)
+{
+	if (c->argon2_m_kib < 8 * c->argon2_p) {
+		snprintf(reason, len, "argon2_m_kib must be at least 8 times argon2_p");
+		return -1;
+	}
+	for (int r = 0; r < MAMORI_ROLE_COUNT; r++) {
+		const struct mamori_policy_conf *p = &c->policy[r];
+		if (p->min_length > p->max_length) {
+			snprintf(reason, len, "[policy %s] min_length is larger than max_length", role_names[r]);
+			return -1;
+		}
+		if (p->max_age_days != 0 && p->min_age_days >= p->max_age_days) {
+			snprintf(reason, len, "[policy %s] min_age_days must be below max_age_days", role_names[r]);
+			return -1;
+		}
+		if (p->lockout_max_duration < p->lockout_duration) {
+			snprintf(reason, len, "[policy %s] lockout_max_duration is below lockout_duration",
+			         role_names[r]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct mamori_conf *
 mamori_conf_load(const char *path, char *err, size_t errlen)
 {
 	struct parse_ctx ctx = { 0 };
+	struct service_seen *seen, *next;
 	struct stat st;
-	FILE *f;
 	int fd, line;
+	char reason[256];
 
 	ctx.conf = mamori_conf_defaults();
 	if (ctx.conf == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK so that a FIFO in the way cannot hang start-up. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -282,21 +486,40 @@ mamori_conf_load(const char *path, char *err, size_t errlen)
 		close(fd);
 		goto fail;
 	}
-	f = fdopen(fd, "r");
-	if (f == NULL) {
+	if ((st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		snprintf(err, errlen, "%s: writable by others or owned by another user (mode %04o, uid %lu)", path,
+		         (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid);
+		close(fd);
+		goto fail;
+	}
+	ctx.file = fdopen(fd, "r");
+	if (ctx.file == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		goto fail;
 	}
-	line = ini_parse_file(f, conf_ini_handler, &ctx);
-	fclose(f);
+	line = ini_parse_stream(conf_reader, &ctx, conf_ini_handler, &ctx);
+	fclose(ctx.file);
+	free(ctx.linebuf);
+	for (seen = ctx.services_seen; seen != NULL; seen = next) {
+		next = seen->next;
+		free(seen);
+	}
+	/* inih reports the first line it could not parse; our reader and
+	 * handler report the first line they refused.  The earlier wins. */
+	if (ctx.error_line != 0 && (line <= 0 || ctx.error_line <= line)) {
+		snprintf(err, errlen, "%s:%d: %s", path, ctx.error_line, ctx.reason);
+		goto fail;
+	}
 	if (line != 0) {
 		if (line < 0)
 			snprintf(err, errlen, "%s: cannot read", path);
-		else if (ctx.reason[0] != '\0')
-			snprintf(err, errlen, "%s:%d: %s", path, line, ctx.reason);
 		else
 			snprintf(err, errlen, "%s:%d: syntax error", path, line);
+		goto fail;
+	}
+	if (conf_check(ctx.conf, reason, sizeof(reason)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, reason);
 		goto fail;
 	}
 	return ctx.conf;
@@ -319,6 +542,10 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->admin_group);
 	free(c->store_backend);
 	free(c->store_path);
+	free(c->blocklist);
+	free(c->banner);
+	free(c->reserved_names);
+	free(c->incident_hook);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);
@@ -329,14 +556,50 @@ mamori_conf_free(struct mamori_conf **confp)
 	*confp = NULL;
 }
 
-const char *
-mamori_conf_service_system(const struct mamori_conf *conf, const char *service)
+const struct mamori_service_conf *
+mamori_conf_service(const struct mamori_conf *conf, const char *service)
 {
 	for (const struct mamori_service_conf *s = conf->services; s != NULL; s = s->next) {
 		if (!strcmp(s->name, service))
-			return s->system;
+			return s;
 	}
-	return "default";
+	return NULL;
+}
+
+const char *
+mamori_conf_service_system(const struct mamori_conf *conf, const char *service)
+{
+	const struct mamori_service_conf *s = mamori_conf_service(conf, service);
+
+	return s != NULL ? s->system : "default";
+}
+
+int
+mamori_conf_name_reserved(const struct mamori_conf *conf, const char *name)
+{
+	const char *p;
+	size_t len = strlen(name);
+
+	for (const char *const *r = builtin_reserved; *r != NULL; r++) {
+		if (strcasecmp(*r, name) == 0)
+			return 1;
+	}
+	for (p = conf->reserved_names; p != NULL && *p != '\0';) {
+		const char *end = strchr(p, ',');
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == len && strncasecmp(p, name, n) == 0)
+			return 1;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return 0;
 }
 
 static int

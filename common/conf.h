@@ -5,15 +5,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* mamori.conf(5): an INI file read with libinih.  Unknown sections and keys
- * and bad values are errors reported as "file:line: reason". */
+#include "hours.h"
+
+/* mamori.conf(5): an INI file read with libinih.  Unknown sections and
+ * keys, repeated keys and bad values are errors reported as
+ * "file:line: reason". */
 
 #define MAMORI_DEFAULT_CONFIG SYSCONFDIR "/mamori/mamori.conf"
+/* The longest line the parser accepts, newline included. */
+#define MAMORI_CONF_LINE_MAX 200
 
 struct mamori_service_conf {
 	char *name; /* PAM service name */
 	char *system; /* the system it belongs to (password reuse is per system) */
+	int privileged; /* sessions are time-boxed (P-PRIV-TIME) */
 	struct mamori_service_conf *next;
+};
+
+/* Rules that differ between ordinary and privileged accounts. */
+enum mamori_role {
+	MAMORI_ROLE_STAFF,
+	MAMORI_ROLE_PRIVILEGED,
+	MAMORI_ROLE_COUNT,
+};
+
+struct mamori_policy_conf {
+	/* P-PW-STRENGTH */
+	unsigned min_length;
+	unsigned max_length;
+	unsigned min_classes; /* of lower, upper, digit, other */
+	int dictionary_check;
+	int user_check;
+	/* P-PW-AGE, days; 0 turns a rule off */
+	unsigned max_age_days;
+	unsigned min_age_days;
+	unsigned warn_days;
+	/* P-LOGIN-UI, P-PRIV-STRICT, seconds */
+	unsigned lockout_threshold; /* failures within lockout_window; 0: never */
+	unsigned lockout_window;
+	unsigned lockout_duration; /* first lock; doubles for each repeat */
+	unsigned lockout_max_duration; /* ceiling of the doubling */
+	int lockout_until_unlock; /* stay locked until an admin unlocks */
+	/* P-PRIV-TIME */
+	struct mamori_hours hours;
+	unsigned session_limit; /* seconds a session of a privileged service may last; 0: none */
 };
 
 struct mamori_conf {
@@ -25,6 +60,8 @@ struct mamori_conf {
 	unsigned max_connections_per_uid;
 	unsigned max_argon2; /* 0: number of online CPUs */
 	unsigned idle_timeout; /* seconds a conversation may wait for input */
+	unsigned rate_limit; /* PAM attempts per minute for each non-root caller uid */
+	unsigned clock_check_interval;
 	int debug;
 	/* [store] */
 	char *store_backend;
@@ -34,6 +71,19 @@ struct mamori_conf {
 	uint32_t argon2_m_kib;
 	uint32_t argon2_p;
 	unsigned temp_length;
+	unsigned temp_lifetime; /* seconds an unused temporary password stays valid */
+	unsigned history; /* passwords remembered per account and system */
+	char *blocklist; /* path of the organisation's block list, or NULL */
+	/* [login] */
+	char *banner; /* path of the banner shown at session start, or NULL */
+	/* [accounts] */
+	char *reserved_names; /* comma-separated, added to the built-in list */
+	/* [incident] */
+	char *incident_hook;
+	unsigned storm_threshold;
+	unsigned storm_window;
+	/* [policy staff], [policy privileged] */
+	struct mamori_policy_conf policy[MAMORI_ROLE_COUNT];
 	/* [service NAME] */
 	struct mamori_service_conf *services;
 };
@@ -45,9 +95,15 @@ struct mamori_conf *mamori_conf_load(const char *path, char *err, size_t errlen)
 struct mamori_conf *mamori_conf_defaults(void);
 void mamori_conf_free(struct mamori_conf **conf);
 
+/* The [service] entry of a PAM service, or NULL. */
+const struct mamori_service_conf *mamori_conf_service(const struct mamori_conf *conf, const char *service);
 /* The system a PAM service belongs to: its [service] entry's system, else
  * "default". */
 const char *mamori_conf_service_system(const struct mamori_conf *conf, const char *service);
+/* Whether name is reserved and may not be a privileged ID (P-PRIV-NAME):
+ * root, admin, administrator and the other built-in names, and
+ * [accounts] reserved_names; compared without regard to case. */
+int mamori_conf_name_reserved(const struct mamori_conf *conf, const char *name);
 /* Paths derived from the configuration, written into buf. */
 int mamori_conf_pam_socket(const struct mamori_conf *conf, char *buf, size_t len);
 int mamori_conf_admin_socket(const struct mamori_conf *conf, char *buf, size_t len);

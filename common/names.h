@@ -13,10 +13,11 @@
  * not starting with '-' or '.', no "..".  Anything else (slashes, spaces,
  * control characters, non-ASCII) is refused rather than normalised. */
 int mamori_user_name_valid(const char *name);
-/* PAM service names: 1..64 bytes of [A-Za-z0-9._-], not starting with '.'. */
+/* PAM service names: 1..64 bytes of [A-Za-z0-9._-], not starting with '-'
+ * or '.', no "..". */
 int mamori_service_name_valid(const char *name);
-/* Free-text fields from PAM (tty, rhost, ruser): printable ASCII or UTF-8,
- * no control characters, at most MAMORI_FIELD_MAX bytes. */
+/* Free-text fields from PAM (tty, rhost, ruser): well-formed UTF-8 without
+ * C0 or C1 control characters, at most MAMORI_FIELD_MAX bytes. */
 int mamori_field_valid(const char *s);
 
 #endif

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -74,7 +75,16 @@ mamori_wire_decode(const char *buf, size_t len, json_t **out)
 int
 mamori_wire_recv(struct mamori_wire *w, json_t **out, int timeout_ms)
 {
+	/* One deadline for the whole message, so that a peer trickling a byte
+	 * at a time cannot hold the connection beyond timeout_ms. */
+	struct timespec now;
+	long long deadline = -1;
+
 	*out = NULL;
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+	}
 	for (;;) {
 		char *nul = memchr(w->buf, '\0', w->len);
 		if (nul != NULL) {
@@ -91,7 +101,14 @@ mamori_wire_recv(struct mamori_wire *w, json_t **out, int timeout_ms)
 			return MAMORI_ERR_TOO_LARGE;
 
 		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
-		int prc = poll(&pfd, 1, timeout_ms);
+		int wait_ms = -1;
+		if (deadline >= 0) {
+			long long left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left = deadline - ((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+			wait_ms = left > 0 ? (int)left : 0;
+		}
+		int prc = poll(&pfd, 1, wait_ms);
 		if (prc < 0) {
 			if (errno == EINTR)
 				continue;

@@ -10,7 +10,8 @@
 #include <jansson.h>
 
 #define MAMORI_WIRE_MAX 65536
-/* Deepest JSON nesting a message may have; real messages use four. */
+/* Deepest JSON nesting a message may have, counting the top-level object
+ * as 1 and every value inside a container one deeper; replies use 5. */
 #define MAMORI_WIRE_MAX_DEPTH 16
 
 /* A bounded, buffered reader for one connection.  It may hold the start of
@@ -26,7 +27,8 @@ void mamori_wire_init(struct mamori_wire *w, int fd);
 /* Wipe whatever the reader still holds. */
 void mamori_wire_clear(struct mamori_wire *w);
 
-/* Receive one message.  timeout_ms < 0 waits for ever.  Returns MAMORI_OK
+/* Receive one message within timeout_ms (for the whole message, not each
+ * read); timeout_ms < 0 waits for ever.  Returns MAMORI_OK
  * and a new reference in *out, or MAMORI_ERR_CLOSED (peer closed cleanly
  * between messages), MAMORI_ERR_TIMEOUT, MAMORI_ERR_TOO_LARGE,
  * MAMORI_ERR_PROTOCOL (malformed, truncated) or MAMORI_ERR_IO. */

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests for common/conf.c: defaults, every key of mamori.conf(5), and
+ * the "file:line: reason" errors an administrator sees. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+
+#define MAX_FILES 8
+/* Short enough that "dir/name" and "path:line: reason" always fit. */
+#define DIR_MAX 256
+#define FILE_MAX 512
+#define ERR_MAX 1024
+
+/* A scratch directory holding the configuration files of one test. */
+struct fixture {
+	char dir[DIR_MAX];
+	char files[MAX_FILES][FILE_MAX];
+	size_t nfiles;
+	char path[FILE_MAX]; /* the file under test */
+	char err[ERR_MAX];
+	struct mamori_conf *conf;
+};
+
+static int
+fixture_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	const char *tmp = getenv("TMPDIR");
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/mamori-test-conf.XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	mamori_conf_free(&fx->conf);
+	for (size_t i = fx->nfiles; i > 0; i--) {
+		if (unlink(fx->files[i - 1]) != 0 && rmdir(fx->files[i - 1]) != 0 && errno != ENOENT)
+			fprintf(stderr, "cannot remove %s: %s\n", fx->files[i - 1], strerror(errno));
+	}
+	if (rmdir(fx->dir) != 0)
+		fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
+	free(fx);
+	return 0;
+}
+
+/* Remember a path inside the scratch directory so teardown removes it. */
+static const char *
+fixture_track(struct fixture *fx, const char *name)
+{
+	char p[FILE_MAX];
+
+	assert_true(strlen(fx->dir) + 1 + strlen(name) < sizeof(p));
+	snprintf(p, sizeof(p), "%s/%s", fx->dir, name);
+	for (size_t i = 0; i < fx->nfiles; i++) {
+		if (!strcmp(fx->files[i], p))
+			return fx->files[i];
+	}
+	assert_true(fx->nfiles < MAX_FILES);
+	memcpy(fx->files[fx->nfiles], p, sizeof(p));
+	return fx->files[fx->nfiles++];
+}
+
+/* Write text to a new file and make it the file under test. */
+static const char *
+write_conf(struct fixture *fx, const char *name, const char *text)
+{
+	const char *p = fixture_track(fx, name);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s", p);
+	return p;
+}
+
+static struct mamori_conf *
+load(struct fixture *fx)
+{
+	mamori_conf_free(&fx->conf);
+	fx->err[0] = '\0';
+	fx->conf = mamori_conf_load(fx->path, fx->err, sizeof(fx->err));
+	return fx->conf;
+}
+
+/* Load text and expect exactly "file:line: reason". */
+static void
+expect_error(struct fixture *fx, const char *text, int line, const char *reason)
+{
+	char expected[ERR_MAX + FILE_MAX];
+
+	write_conf(fx, "mamori.conf", text);
+	snprintf(expected, sizeof(expected), "%s:%d: %s", fx->path, line, reason);
+	assert_null(load(fx));
+	assert_string_equal(fx->err, expected);
+}
+
+/* Load text and expect it to succeed. */
+static struct mamori_conf *
+expect_ok(struct fixture *fx, const char *text)
+{
+	write_conf(fx, "mamori.conf", text);
+	if (load(fx) == NULL)
+		fail_msg("unexpected error: %s", fx->err);
+	return fx->conf;
+}
+
+/* Fill buf with n copies of c and terminate it; buf holds n + 1 bytes.
+ * Stack buffers, so a failed assertion leaks nothing. */
+static char *
+repeat(char *buf, char c, size_t n)
+{
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ------------------------------------------------------------------ defaults */
+
+static void
+test_defaults_match_documentation(void **state)
+{
+	struct mamori_conf *c = mamori_conf_defaults();
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(c->runtime_dir, "/run/mamori");
+	assert_string_equal(c->state_dir, LOCALSTATEDIR "/lib/mamori");
+	assert_string_equal(c->admin_group, "mamori-admin");
+	assert_int_equal(c->max_connections, 256);
+	assert_int_equal(c->max_connections_per_uid, 16);
+	assert_int_equal(c->max_argon2, 0);
+	assert_int_equal(c->idle_timeout, 120);
+	assert_int_equal(c->debug, 0);
+	assert_string_equal(c->store_backend, "sqlite");
+	assert_null(c->store_path);
+	assert_int_equal(c->argon2_t, 3);
+	assert_int_equal(c->argon2_m_kib, 65536);
+	assert_int_equal(c->argon2_p, 1);
+	assert_int_equal(c->temp_length, 16);
+	assert_null(c->services);
+	mamori_conf_free(&c);
+	assert_null(c);
+}
+
+static void
+test_defaults_derive_socket_and_store_paths(void **state)
+{
+	struct mamori_conf *c = mamori_conf_defaults();
+	char buf[256];
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(mamori_conf_pam_socket(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/mamori/pam.sock");
+	assert_int_equal(mamori_conf_admin_socket(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/mamori/admin.sock");
+	assert_int_equal(mamori_conf_store_path(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, LOCALSTATEDIR "/lib/mamori/mamori.db");
+	mamori_conf_free(&c);
+}
+
+static void
+test_derived_paths_refuse_short_buffer(void **state)
+{
+	struct mamori_conf *c = mamori_conf_defaults();
+	char buf[sizeof("/run/mamori/pam.sock")];
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(mamori_conf_pam_socket(c, buf, sizeof(buf)), 0);
+	assert_int_equal(mamori_conf_admin_socket(c, buf, sizeof(buf)), -1);
+	assert_int_equal(mamori_conf_store_path(c, buf, 8), -1);
+	mamori_conf_free(&c);
+}
+
+static void
+test_free_accepts_null(void **state)
+{
+	struct mamori_conf *c = NULL;
+
+	(void)state;
+	mamori_conf_free(&c);
+	mamori_conf_free(NULL);
+	assert_null(c);
+}
+
+/* ------------------------------------------------------------------ valid files */
+
+static void
+test_load_empty_file_gives_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "");
+
+	assert_string_equal(c->runtime_dir, "/run/mamori");
+	assert_int_equal(c->argon2_t, 3);
+	assert_int_equal(c->argon2_m_kib, 65536);
+	assert_int_equal(c->argon2_p, 1);
+	assert_null(c->services);
+}
+
+static void
+test_load_parses_every_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+	char buf[256];
+
+	c = expect_ok(fx, "# mamori.conf(5)\n"
+	                  "[daemon]\n"
+	                  "runtime_dir = /run/mamori-test\n"
+	                  "state_dir = /var/lib/mamori-test\n"
+	                  "admin_group = wheel\n"
+	                  "max_connections = 512\n"
+	                  "max_connections_per_uid = 8\n"
+	                  "max_argon2 = 4\n"
+	                  "idle_timeout = 30\n"
+	                  "debug = yes\n"
+	                  "\n"
+	                  "[store]\n"
+	                  "backend = sqlite\n"
+	                  "path = /srv/mamori/users.db\n"
+	                  "\n"
+	                  "[password]\n"
+	                  "argon2_t = 4\n"
+	                  "argon2_m_kib = 262144\n"
+	                  "argon2_p = 2\n"
+	                  "temp_length = 20\n"
+	                  "\n"
+	                  "[service sshd]\n"
+	                  "system = web\n"
+	                  "[service login]\n"
+	                  "system = console\n");
+	assert_string_equal(c->runtime_dir, "/run/mamori-test");
+	assert_string_equal(c->state_dir, "/var/lib/mamori-test");
+	assert_string_equal(c->admin_group, "wheel");
+	assert_int_equal(c->max_connections, 512);
+	assert_int_equal(c->max_connections_per_uid, 8);
+	assert_int_equal(c->max_argon2, 4);
+	assert_int_equal(c->idle_timeout, 30);
+	assert_int_equal(c->debug, 1);
+	assert_string_equal(c->store_backend, "sqlite");
+	assert_string_equal(c->store_path, "/srv/mamori/users.db");
+	assert_int_equal(c->argon2_t, 4);
+	assert_int_equal(c->argon2_m_kib, 262144);
+	assert_int_equal(c->argon2_p, 2);
+	assert_int_equal(c->temp_length, 20);
+	assert_string_equal(mamori_conf_service_system(c, "sshd"), "web");
+	assert_string_equal(mamori_conf_service_system(c, "login"), "console");
+	assert_int_equal(mamori_conf_pam_socket(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/mamori-test/pam.sock");
+	assert_int_equal(mamori_conf_store_path(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/srv/mamori/users.db");
+}
+
+static void
+test_load_accepts_range_limits(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[daemon]\nmax_connections = 1\nmax_connections_per_uid = 65536\nmax_argon2 = 0\n"
+	                  "idle_timeout = 3600\n"
+	                  "[password]\nargon2_t = 64\nargon2_m_kib = 512\nargon2_p = 64\ntemp_length = 12\n");
+	assert_int_equal(c->max_connections, 1);
+	assert_int_equal(c->max_connections_per_uid, 65536);
+	assert_int_equal(c->max_argon2, 0);
+	assert_int_equal(c->idle_timeout, 3600);
+	assert_int_equal(c->argon2_t, 64);
+	assert_int_equal(c->argon2_m_kib, 512);
+	assert_int_equal(c->argon2_p, 64);
+	assert_int_equal(c->temp_length, 12);
+	c = expect_ok(fx, "[password]\nargon2_m_kib = 8\n");
+	assert_int_equal(c->argon2_m_kib, 8);
+	c = expect_ok(fx, "[password]\nargon2_m_kib = 4194304\n");
+	assert_int_equal(c->argon2_m_kib, 4194304);
+}
+
+static void
+test_load_accepts_every_bool_spelling(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+	char text[64];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[daemon]\ndebug = %s\n", yes[i]);
+		assert_int_equal(expect_ok(fx, text)->debug, 1);
+		snprintf(text, sizeof(text), "[daemon]\ndebug = %s\n", no[i]);
+		assert_int_equal(expect_ok(fx, text)->debug, 0);
+	}
+}
+
+static void
+test_load_ignores_comments_and_whitespace(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "; comment\n# another\n\n  [daemon]  \n  admin_group   =   staff   ; trailing comment\n");
+	assert_string_equal(c->admin_group, "staff");
+}
+
+static void
+test_load_refuses_repeated_key(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\nadmin_group = a\nadmin_group = b\n", 3, "\"admin_group\" repeated in [daemon]");
+	/* The same key in the two roles' sections is no repeat. */
+	expect_ok(fx, "[policy staff]\nmin_length = 12\n[policy privileged]\nmin_length = 20\n");
+	assert_int_equal(fx->conf->policy[MAMORI_ROLE_STAFF].min_length, 12);
+	assert_int_equal(fx->conf->policy[MAMORI_ROLE_PRIVILEGED].min_length, 20);
+}
+
+static void
+test_load_refuses_argon2_memory_below_lanes(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_conf(fx, "mamori.conf", "[password]\nargon2_m_kib = 8\nargon2_p = 2\n");
+	assert_null(load(fx));
+	assert_non_null(strstr(fx->err, "argon2_m_kib must be at least 8 times argon2_p"));
+}
+
+static void
+test_load_indented_key_is_not_a_continuation(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* inih would glue an indented line to the value above it. */
+	expect_ok(fx, "[daemon]\nadmin_group = a\n  idle_timeout = 5\n");
+	assert_string_equal(fx->conf->admin_group, "a");
+	assert_int_equal(fx->conf->idle_timeout, 5);
+}
+
+static void
+test_load_policy_sections(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[policy privileged]\nhours = Mon-Fri 08:00-20:00\nlockout_threshold = 2\n");
+	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].hours.count, 1);
+	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].lockout_threshold, 2);
+	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].lockout_threshold, 5);
+	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].min_length, 12);
+	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].min_length, 15);
+	expect_error(fx, "[policy boss]\nmin_length = 12\n", 2, "unknown role in [policy boss] (staff or privileged)");
+	expect_error(fx, "[policy staff]\nhours = weekdays\n", 2,
+	             "hours: expected periods like \"Mon-Fri 08:00-20:00, Sat 09:00-12:00\"");
+	expect_error(fx, "[policy staff]\nmin_length = 7\n", 2, "min_length must be a whole number from 8 to 256");
+	write_conf(fx, "mamori.conf", "[policy staff]\nmax_age_days = 5\nmin_age_days = 5\n");
+	assert_null(load(fx));
+	assert_non_null(strstr(fx->err, "min_age_days must be below max_age_days"));
+}
+
+static void
+test_reserved_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "[accounts]\nreserved_names = ops, Kanri\n");
+
+	assert_true(mamori_conf_name_reserved(c, "root"));
+	assert_true(mamori_conf_name_reserved(c, "Administrator"));
+	assert_true(mamori_conf_name_reserved(c, "ops"));
+	assert_true(mamori_conf_name_reserved(c, "kanri"));
+	assert_false(mamori_conf_name_reserved(c, "op"));
+	assert_false(mamori_conf_name_reserved(c, "yamada.admin"));
+}
+
+/* ------------------------------------------------------------------ errors with file:line */
+
+static void
+test_load_rejects_unknown_section(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* inih (built without INI_CALL_HANDLER_ON_NEW_SECTION) reports a
+	 * section only with its first key. */
+	expect_error(fx, "[daemon]\ndebug = no\n[deamon]\ndebug = yes\n", 4, "unknown section [deamon]");
+}
+
+static void
+test_load_rejects_key_outside_any_section(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "# top\ndebug = yes\n", 2, "unknown section []");
+}
+
+static void
+test_load_rejects_unknown_key(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\n\n# why\nruntime_dir = /run/x\nruntimedir = /run/y\n", 5,
+	             "unknown key \"runtimedir\" in [daemon]");
+}
+
+static void
+test_load_rejects_key_from_other_section(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[store]\nargon2_t = 3\n", 2, "unknown key \"argon2_t\" in [store]");
+}
+
+static void
+test_load_rejects_bad_number(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[password]\nargon2_t = three\n", 2, "argon2_t must be a whole number from 1 to 64");
+}
+
+static void
+test_load_rejects_number_with_trailing_text(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\n\nidle_timeout = 30s\n", 3, "idle_timeout must be a whole number from 1 to 3600");
+}
+
+static void
+test_load_rejects_signed_and_hex_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	const char *reason = "max_argon2 must be a whole number from 0 to 1024";
+
+	expect_error(fx, "[daemon]\nmax_argon2 = -1\n", 2, reason);
+	expect_error(fx, "[daemon]\nmax_argon2 = +1\n", 2, reason);
+	expect_error(fx, "[daemon]\nmax_argon2 = 0x10\n", 2, reason);
+	expect_error(fx, "[daemon]\nmax_argon2 =\n", 2, reason);
+}
+
+static void
+test_load_rejects_number_overflowing_unsigned_long(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[password]\nargon2_m_kib = 99999999999999999999999\n", 2,
+	             "argon2_m_kib must be a whole number from 8 to 4194304");
+}
+
+static void
+test_load_rejects_out_of_range_number(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[password]\nargon2_t = 3\nargon2_m_kib = 4\n", 3,
+	             "argon2_m_kib must be a whole number from 8 to 4194304");
+}
+
+static void
+test_load_rejects_number_above_range(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[password]\nargon2_m_kib = 4194305\n", 2,
+	             "argon2_m_kib must be a whole number from 8 to 4194304");
+	expect_error(fx, "[daemon]\nidle_timeout = 0\n", 2, "idle_timeout must be a whole number from 1 to 3600");
+	expect_error(fx, "[password]\ntemp_length = 11\n", 2, "temp_length must be a whole number from 12 to 64");
+}
+
+static void
+test_load_rejects_relative_path(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\nruntime_dir = run/mamori\n", 2, "runtime_dir must be an absolute path");
+	expect_error(fx, "[store]\npath = mamori.db\n", 2, "path must be an absolute path");
+	expect_error(fx, "[daemon]\nstate_dir =\n", 2, "state_dir must be an absolute path");
+}
+
+static void
+test_load_rejects_empty_string(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\nadmin_group =\n", 2, "admin_group must not be empty");
+}
+
+static void
+test_load_rejects_bad_bool(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\ndebug = maybe\n", 2, "debug must be yes or no");
+	expect_error(fx, "[daemon]\ndebug = YES\n", 2, "debug must be yes or no");
+}
+
+static void
+test_load_rejects_unknown_backend(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[store]\nbackend = postgres\n", 2, "unsupported backend \"postgres\"");
+}
+
+static void
+test_load_rejects_bad_service_name(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[service ../sshd]\nsystem = web\n", 2, "invalid service name \"../sshd\"");
+	expect_error(fx, "[daemon]\n[service ssh d]\nsystem = web\n", 3, "invalid service name \"ssh d\"");
+}
+
+static void
+test_load_rejects_bad_system_name(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[service sshd]\nsystem = web/prod\n", 2, "invalid system name \"web/prod\"");
+}
+
+static void
+test_load_rejects_unknown_key_in_service(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[service sshd]\nsystem = web\nfactor = totp\n", 3,
+	             "unknown key \"factor\" in [service sshd]");
+}
+
+static void
+test_load_rejects_syntax_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\ndebug = yes\njust words\n", 3, "syntax error");
+}
+
+static void
+test_load_reports_first_of_several_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\nidle_timeout = 0\nbogus = 1\n[nowhere]\nx = 1\n", 2,
+	             "idle_timeout must be a whole number from 1 to 3600");
+}
+
+/* Both the line and the reason must be those of the first error, even when
+ * the first error is a syntax error inih finds on its own. */
+static void
+test_load_reports_syntax_error_before_later_bad_key(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[daemon]\njust words\nbogus = 1\n", 2, "syntax error");
+	expect_error(fx, "[daemon\ndebug = yes\n", 1, "syntax error");
+}
+
+/* ------------------------------------------------------------------ long lines */
+
+/* A comment is a comment however long it is: its tail must never be read
+ * as a key. */
+static void
+test_load_never_reads_tail_of_long_comment_as_key(void **state)
+{
+	struct fixture *fx = *state;
+	char pad[400 + 1];
+	char text[1024];
+
+	repeat(pad, 'x', 400);
+	/* Whichever line buffer the parser uses, one of these lengths splits
+	 * the line right before "runtime_dir". */
+	for (size_t n = 190; n < 400; n++) {
+		snprintf(text, sizeof(text), "[daemon]\n#%.*sruntime_dir = /tmp/evil\n", (int)n, pad);
+		write_conf(fx, "mamori.conf", text);
+		if (load(fx) != NULL && strcmp(fx->conf->runtime_dir, "/run/mamori") != 0)
+			fail_msg("a %zu-byte comment set runtime_dir to %s", n + 1 + strlen("runtime_dir = /tmp/evil"),
+			         fx->conf->runtime_dir);
+	}
+}
+
+/* A value too long for the parser is an error on its own line, never a
+ * silently shortened path. */
+static void
+test_load_reports_overlong_line_on_its_own_line(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[300 + 1];
+	char text[512];
+
+	snprintf(text, sizeof(text), "[store]\npath = /%s\n[daemon]\ndebug = yes\n", repeat(dir, 'd', 300));
+	write_conf(fx, "mamori.conf", text);
+	if (load(fx) != NULL) {
+		/* Accepting it is fine only if the whole path was kept. */
+		assert_int_equal(strlen(fx->conf->store_path), 301);
+	} else {
+		char prefix[FILE_MAX + 16];
+		snprintf(prefix, sizeof(prefix), "%s:2: ", fx->path);
+		if (strncmp(fx->err, prefix, strlen(prefix)) != 0)
+			fail_msg("expected an error on line 2, got \"%s\"", fx->err);
+	}
+}
+
+/* ------------------------------------------------------------------ services */
+
+static void
+test_service_system_maps_configured_service(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "[service sshd]\nsystem = web\n");
+
+	assert_string_equal(mamori_conf_service_system(c, "sshd"), "web");
+}
+
+static void
+test_service_system_defaults_for_unknown_service(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "[service sshd]\nsystem = web\n");
+
+	assert_string_equal(mamori_conf_service_system(c, "login"), "default");
+	assert_string_equal(mamori_conf_service_system(c, "sshd2"), "default");
+	assert_string_equal(mamori_conf_service_system(c, "ssh"), "default");
+	assert_string_equal(mamori_conf_service_system(c, ""), "default");
+}
+
+static void
+test_service_system_defaults_without_config(void **state)
+{
+	struct mamori_conf *c = mamori_conf_defaults();
+
+	(void)state;
+	assert_string_equal(mamori_conf_service_system(c, "sshd"), "default");
+	mamori_conf_free(&c);
+}
+
+static void
+test_service_sections_merge_by_name(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "[service sshd]\nsystem = ops\n[daemon]\ndebug = no\n"
+	                                      "[service sshd]\nprivileged = yes\n");
+	size_t n = 0;
+
+	for (const struct mamori_service_conf *s = c->services; s != NULL; s = s->next)
+		n++;
+	assert_int_equal(n, 1);
+	assert_string_equal(mamori_conf_service_system(c, "sshd"), "ops");
+	assert_true(mamori_conf_service(c, "sshd")->privileged);
+	expect_error(fx, "[service sshd]\nsystem = web\n[service sshd]\nsystem = ops\n", 4,
+	             "\"system\" repeated in [service sshd]");
+}
+
+/* Service names may be 64 bytes long; a [service NAME] section must apply
+ * to exactly that name, not to a shortened one. */
+static void
+test_service_section_with_longest_name_maps_that_name(void **state)
+{
+	struct fixture *fx = *state;
+	char name[64 + 1];
+	char text[256];
+
+	snprintf(text, sizeof(text), "[service %s]\nsystem = web\n", repeat(name, 's', 64));
+	write_conf(fx, "mamori.conf", text);
+	if (load(fx) != NULL) {
+		assert_string_equal(mamori_conf_service_system(fx->conf, name), "web");
+		for (const struct mamori_service_conf *s = fx->conf->services; s != NULL; s = s->next)
+			assert_string_equal(s->name, name);
+	}
+}
+
+/* ------------------------------------------------------------------ the file itself */
+
+static void
+test_load_missing_file_names_the_path(void **state)
+{
+	struct fixture *fx = *state;
+	char expected[ERR_MAX];
+
+	snprintf(fx->path, sizeof(fx->path), "%s", fixture_track(fx, "absent.conf"));
+	snprintf(expected, sizeof(expected), "%s: %s", fx->path, strerror(ENOENT));
+	assert_null(load(fx));
+	assert_string_equal(fx->err, expected);
+}
+
+static void
+test_load_refuses_directory(void **state)
+{
+	struct fixture *fx = *state;
+	char expected[ERR_MAX];
+	const char *dir = fixture_track(fx, "conf.d");
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s", dir);
+	snprintf(expected, sizeof(expected), "%s: not a regular file", dir);
+	assert_null(load(fx));
+	assert_string_equal(fx->err, expected);
+}
+
+static void
+test_load_refuses_symlink(void **state)
+{
+	struct fixture *fx = *state;
+	char target[FILE_MAX];
+	const char *link;
+	char expected[ERR_MAX];
+
+	snprintf(target, sizeof(target), "%s", write_conf(fx, "real.conf", "[daemon]\ndebug = yes\n"));
+	link = fixture_track(fx, "link.conf");
+	assert_int_equal(symlink(target, link), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s", link);
+	/* O_NOFOLLOW fails with ELOOP on a final symlink. */
+	snprintf(expected, sizeof(expected), "%s: %s", link, strerror(ELOOP));
+	assert_null(load(fx));
+	assert_string_equal(fx->err, expected);
+}
+
+static void
+test_load_truncates_error_to_buffer(void **state)
+{
+	struct fixture *fx = *state;
+	char small[16];
+
+	write_conf(fx, "mamori.conf", "[daemon]\nbogus = 1\n");
+	memset(small, 'Z', sizeof(small));
+	assert_null(mamori_conf_load(fx->path, small, sizeof(small)));
+	assert_int_equal(strnlen(small, sizeof(small)), sizeof(small) - 1);
+}
+
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_match_documentation),
+		cmocka_unit_test(test_defaults_derive_socket_and_store_paths),
+		cmocka_unit_test(test_derived_paths_refuse_short_buffer),
+		cmocka_unit_test(test_free_accepts_null),
+		FX_TEST(test_load_empty_file_gives_defaults),
+		FX_TEST(test_load_parses_every_key),
+		FX_TEST(test_load_accepts_range_limits),
+		FX_TEST(test_load_accepts_every_bool_spelling),
+		FX_TEST(test_load_ignores_comments_and_whitespace),
+		FX_TEST(test_load_refuses_repeated_key),
+		FX_TEST(test_load_refuses_argon2_memory_below_lanes),
+		FX_TEST(test_load_indented_key_is_not_a_continuation),
+		FX_TEST(test_load_policy_sections),
+		FX_TEST(test_reserved_names),
+		FX_TEST(test_load_rejects_unknown_section),
+		FX_TEST(test_load_rejects_key_outside_any_section),
+		FX_TEST(test_load_rejects_unknown_key),
+		FX_TEST(test_load_rejects_key_from_other_section),
+		FX_TEST(test_load_rejects_bad_number),
+		FX_TEST(test_load_rejects_number_with_trailing_text),
+		FX_TEST(test_load_rejects_signed_and_hex_numbers),
+		FX_TEST(test_load_rejects_number_overflowing_unsigned_long),
+		FX_TEST(test_load_rejects_out_of_range_number),
+		FX_TEST(test_load_rejects_number_above_range),
+		FX_TEST(test_load_rejects_relative_path),
+		FX_TEST(test_load_rejects_empty_string),
+		FX_TEST(test_load_rejects_bad_bool),
+		FX_TEST(test_load_rejects_unknown_backend),
+		FX_TEST(test_load_rejects_bad_service_name),
+		FX_TEST(test_load_rejects_bad_system_name),
+		FX_TEST(test_load_rejects_unknown_key_in_service),
+		FX_TEST(test_load_rejects_syntax_error),
+		FX_TEST(test_load_reports_first_of_several_errors),
+		FX_TEST(test_load_reports_syntax_error_before_later_bad_key),
+		FX_TEST(test_load_never_reads_tail_of_long_comment_as_key),
+		FX_TEST(test_load_reports_overlong_line_on_its_own_line),
+		FX_TEST(test_service_system_maps_configured_service),
+		FX_TEST(test_service_system_defaults_for_unknown_service),
+		cmocka_unit_test(test_service_system_defaults_without_config),
+		FX_TEST(test_service_sections_merge_by_name),
+		FX_TEST(test_service_section_with_longest_name_maps_that_name),
+		FX_TEST(test_load_missing_file_names_the_path),
+		FX_TEST(test_load_refuses_directory),
+		FX_TEST(test_load_refuses_symlink),
+		FX_TEST(test_load_truncates_error_to_buffer),
+	};
+
+	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}

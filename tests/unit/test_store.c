@@ -1,0 +1,2030 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests for authd/store_sqlite.c (the store.h door) and authd/audit.c
+ * (the hash chain), each against a fresh store in a scratch directory.  The
+ * file is also inspected through a second SQLite connection, so the tests
+ * see what is really on disk rather than what the store says it wrote. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "error.h"
+#include "log.h"
+#include "store.h"
+
+#define DIR_MAX 256
+#define PATH_MAX_LEN 512
+#define ERR_MAX 1024
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct fixture {
+	char dir[DIR_MAX];
+	char path[PATH_MAX_LEN]; /* the store file */
+	char err[ERR_MAX];
+	struct mamori_conf *conf;
+	struct mamori_store *store;
+};
+
+/* ------------------------------------------------------------------ fixture */
+
+static int
+fixture_create(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	const char *tmp = getenv("TMPDIR");
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/mamori-test-store.XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+	if (mkdtemp(fx->dir) == NULL)
+		goto fail;
+	snprintf(fx->path, sizeof(fx->path), "%s/mamori.db", fx->dir);
+	if ((fx->conf = mamori_conf_defaults()) == NULL)
+		goto fail;
+	free(fx->conf->store_path);
+	if ((fx->conf->store_path = strdup(fx->path)) == NULL)
+		goto fail;
+	*state = fx;
+	return 0;
+fail:
+	if (fx->dir[0] != '\0')
+		rmdir(fx->dir);
+	mamori_conf_free(&fx->conf);
+	free(fx);
+	return -1;
+}
+
+/* A scratch directory and a store opened in it. */
+static int
+setup_store(void **state)
+{
+	struct fixture *fx;
+
+	if (fixture_create(state) != 0)
+		return -1;
+	fx = *state;
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK) {
+		fprintf(stderr, "store open: %s\n", fx->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A scratch directory only: the test opens the store itself. */
+static int
+setup_dir(void **state)
+{
+	return fixture_create(state);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	struct dirent *de;
+	DIR *d;
+
+	if (fx == NULL)
+		return 0;
+	mamori_store_close(&fx->store);
+	mamori_conf_free(&fx->conf);
+	if ((d = opendir(fx->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) != 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) != 0)
+				fprintf(stderr, "cannot remove %s/%s: %s\n", fx->dir, de->d_name, strerror(errno));
+		}
+		closedir(d);
+	}
+	if (rmdir(fx->dir) != 0)
+		fprintf(stderr, "cannot remove %s: %s\n", fx->dir, strerror(errno));
+	free(fx);
+	return 0;
+}
+
+static void
+reopen(struct fixture *fx)
+{
+	mamori_store_close(&fx->store);
+	assert_null(fx->store);
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("reopen: %s", fx->err);
+}
+
+static void
+begin(struct fixture *fx)
+{
+	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+}
+
+static void
+commit(struct fixture *fx)
+{
+	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+}
+
+/* ------------------------------------------- a second connection to the file */
+
+static sqlite3 *
+raw_open(const struct fixture *fx)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		fail_msg("sqlite3_open_v2 %s: %s", fx->path, db != NULL ? sqlite3_errmsg(db) : "?");
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void
+raw_exec(const struct fixture *fx, const char *sql)
+{
+	sqlite3 *db = raw_open(fx);
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg != NULL ? msg : "?");
+	sqlite3_close(db);
+}
+
+/* The single integer (0 for NULL) that sql selects. */
+static int64_t raw_int(const struct fixture *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int64_t
+raw_int(const struct fixture *fx, const char *fmt, ...)
+{
+	char sql[1024];
+	sqlite3 *db = raw_open(fx);
+	sqlite3_stmt *stmt = NULL;
+	int64_t v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The single text value sql selects, "(null)" for NULL. */
+static void
+raw_text(const struct fixture *fx, const char *sql, char *buf, size_t len)
+{
+	sqlite3 *db = raw_open(fx);
+	sqlite3_stmt *stmt = NULL;
+	const unsigned char *s;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	s = sqlite3_column_text(stmt, 0);
+	snprintf(buf, len, "%s", s != NULL ? (const char *)s : "(null)");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int64_t
+add_user(struct fixture *fx, const char *name)
+{
+	struct mamori_user u;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	u.kind = MAMORI_KIND_STAFF;
+	u.state = MAMORI_STATE_ACTIVE;
+	u.created_at = 1000;
+	u.updated_at = 1000;
+	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_OK);
+	assert_true(u.id > 0);
+	return u.id;
+}
+
+static int64_t
+add_user_committed(struct fixture *fx, const char *name)
+{
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, name);
+	commit(fx);
+	return id;
+}
+
+static void
+assert_file_private(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		assert_int_equal(errno, ENOENT);
+		return;
+	}
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 077, 0);
+}
+
+/* ------------------------------------------------------------------ open */
+
+static void
+test_open_creates_private_wal_file(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[PATH_MAX_LEN + 8];
+	struct stat st;
+
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_string_equal(mamori_store_backend(fx->store), "sqlite");
+	assert_string_equal(mamori_store_path(fx->store), fx->path);
+
+	/* A write makes SQLite create its side files: they must be as private. */
+	add_user_committed(fx, "alice");
+	snprintf(buf, sizeof(buf), "%s-wal", fx->path);
+	assert_file_private(buf);
+	snprintf(buf, sizeof(buf), "%s-shm", fx->path);
+	assert_file_private(buf);
+
+	assert_true(raw_int(fx, "PRAGMA user_version") >= 1);
+	raw_text(fx, "PRAGMA journal_mode", buf, sizeof(buf));
+	assert_string_equal(buf, "wal");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+	                             "('users', 'passwords', 'logins', 'sessions', 'audit')"),
+	                 5);
+}
+
+static void
+test_open_creates_0600_despite_umask(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat st;
+	mode_t old = umask(0);
+
+	/* Even with a permissive umask the store is created 0600. */
+	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	umask(old);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void
+test_reopen_keeps_data_and_schema(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	int64_t version, id, count = -1;
+
+	id = add_user_committed(fx, "alice");
+	begin(fx);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", 0, 0, 2000), MAMORI_OK);
+	commit(fx);
+	version = raw_int(fx, "PRAGMA user_version");
+
+	/* A second migration would fail on CREATE TABLE and the open with it. */
+	reopen(fx);
+	reopen(fx);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), version);
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.id, id);
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 1);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 1);
+}
+
+static void
+test_open_refuses_group_or_other_readable_file(void **state)
+{
+	static const mode_t modes[] = { 0644, 0640, 0604, 0660, 0606 };
+	struct fixture *fx = *state;
+	char expected[32];
+	int fd;
+
+	fd = open(fx->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(fx->path, modes[i]), 0);
+		fx->err[0] = '\0';
+		assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_ERR_STORE);
+		assert_null(fx->store);
+		snprintf(expected, sizeof(expected), "mode %04o", (unsigned)modes[i]);
+		if (strstr(fx->err, expected) == NULL || strstr(fx->err, fx->path) == NULL)
+			fail_msg("error \"%s\" names neither the path nor %s", fx->err, expected);
+	}
+	/* The refused file was left as it was: not turned into a database. */
+	{
+		struct stat st;
+		assert_int_equal(stat(fx->path, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		assert_int_equal(st.st_mode & 07777, 0606);
+	}
+}
+
+static void
+test_open_refuses_symlink(void **state)
+{
+	struct fixture *fx = *state;
+	char target[PATH_MAX_LEN];
+	struct stat st;
+	int fd;
+
+	snprintf(target, sizeof(target), "%s/target.db", fx->dir);
+	fd = open(target, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(target, fx->path), 0);
+	assert_int_not_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_null(fx->store);
+	assert_non_null(strstr(fx->err, fx->path));
+	/* The target was not touched through the link. */
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 0);
+
+	/* A dangling link is refused too, and nothing is created at its target. */
+	assert_int_equal(unlink(target), 0);
+	assert_int_not_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_null(fx->store);
+	assert_int_equal(stat(target, &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_open_refuses_directory(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(mkdir(fx->path, 0700), 0);
+	assert_int_not_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_null(fx->store);
+	assert_non_null(strstr(fx->err, fx->path));
+}
+
+static void
+test_open_refuses_newer_schema(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	mamori_store_close(&fx->store);
+	raw_exec(fx, "PRAGMA user_version = 999");
+
+	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_ERR_STORE);
+	assert_null(fx->store);
+	if (strstr(fx->err, "999") == NULL || strstr(fx->err, "newer") == NULL)
+		fail_msg("error \"%s\" does not say the schema is newer", fx->err);
+	/* Refusing does not downgrade or otherwise change the file. */
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 999);
+}
+
+static void
+test_open_reports_unusable_path(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX_LEN + 16];
+
+	snprintf(path, sizeof(path), "%s/missing/mamori.db", fx->dir);
+	free(fx->conf->store_path);
+	fx->conf->store_path = strdup(path);
+	assert_non_null(fx->conf->store_path);
+	assert_int_not_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_null(fx->store);
+	assert_non_null(strstr(fx->err, path));
+}
+
+static void
+test_close_tolerates_null(void **state)
+{
+	struct mamori_store *st = NULL;
+
+	(void)state;
+	mamori_store_close(&st);
+	mamori_store_close(NULL);
+	assert_null(st);
+}
+
+/* ------------------------------------------------------------------ users */
+
+static void
+test_user_insert_get_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user in, out;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "carol@example.org");
+	in.kind = MAMORI_KIND_CONTRACTOR;
+	in.privileged = 1;
+	in.state = MAMORI_STATE_DISABLED;
+	snprintf(in.expires, sizeof(in.expires), "2031-12-31");
+	in.created_at = 1700000000;
+	in.updated_at = 1700000042;
+	begin(fx);
+	assert_int_equal(mamori_store_user_insert(fx->store, &in), MAMORI_OK);
+	assert_true(in.id > 0);
+	memset(&out, 0xa5, sizeof(out));
+	assert_int_equal(mamori_store_user_get(fx->store, "carol@example.org", &out), MAMORI_OK);
+	commit(fx);
+
+	assert_int_equal(out.id, in.id);
+	assert_string_equal(out.name, "carol@example.org");
+	assert_int_equal(out.kind, MAMORI_KIND_CONTRACTOR);
+	assert_int_equal(out.privileged, 1);
+	assert_int_equal(out.state, MAMORI_STATE_DISABLED);
+	assert_string_equal(out.expires, "2031-12-31");
+	assert_int_equal(out.created_at, 1700000000);
+	assert_int_equal(out.updated_at, 1700000042);
+}
+
+static void
+test_user_round_trip_of_every_kind_and_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user in, out;
+	char expires_raw[32];
+
+	begin(fx);
+	for (int k = MAMORI_KIND_STAFF; k <= MAMORI_KIND_DEV; k++) {
+		for (int s = MAMORI_STATE_PENDING; s <= MAMORI_STATE_RETIRED; s++) {
+			memset(&in, 0, sizeof(in));
+			snprintf(in.name, sizeof(in.name), "u%d%d", k, s);
+			in.kind = (enum mamori_user_kind)k;
+			in.state = (enum mamori_user_state)s;
+			in.privileged = (k + s) % 2;
+			in.created_at = k * 10 + s;
+			in.updated_at = in.created_at + 1;
+			assert_int_equal(mamori_store_user_insert(fx->store, &in), MAMORI_OK);
+			assert_int_equal(mamori_store_user_get(fx->store, in.name, &out), MAMORI_OK);
+			assert_int_equal(out.kind, k);
+			assert_int_equal(out.state, s);
+			assert_int_equal(out.privileged, (k + s) % 2);
+			assert_string_equal(out.expires, "");
+			assert_int_equal(out.created_at, k * 10 + s);
+			assert_int_equal(out.updated_at, k * 10 + s + 1);
+		}
+	}
+	commit(fx);
+	/* No expiry is stored as NULL, not as an empty date. */
+	raw_text(fx, "SELECT expires FROM users WHERE name = 'u00'", expires_raw, sizeof(expires_raw));
+	assert_string_equal(expires_raw, "(null)");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE kind = 'dev' AND state = 'retired'"), 1);
+}
+
+static void
+test_user_insert_duplicate_name_exists(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	int64_t count = -1;
+
+	begin(fx);
+	add_user(fx, "alice");
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "alice");
+	u.kind = MAMORI_KIND_DEV;
+	u.id = -7;
+	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_ERR_EXISTS);
+	assert_int_equal(u.id, -7);
+	/* The transaction is still usable after the refused statement. */
+	add_user(fx, "Alice");
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.kind, MAMORI_KIND_STAFF);
+	commit(fx);
+}
+
+static void
+test_user_get_unknown_not_found(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->store, "nobody", &u), MAMORI_ERR_NOT_FOUND);
+	add_user(fx, "alice");
+	/* Names are matched exactly: no case folding, no prefix match. */
+	assert_int_equal(mamori_store_user_get(fx->store, "ALICE", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->store, "alic", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice%", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->store, "", &u), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+}
+
+static void
+test_user_update(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u, out;
+
+	begin(fx);
+	add_user(fx, "alice");
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	u.kind = MAMORI_KIND_SHARED;
+	u.privileged = 1;
+	u.state = MAMORI_STATE_RETIRED;
+	snprintf(u.expires, sizeof(u.expires), "2030-01-02");
+	u.created_at = 99; /* not updatable */
+	u.updated_at = 5000;
+	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(out.kind, MAMORI_KIND_SHARED);
+	assert_int_equal(out.privileged, 1);
+	assert_int_equal(out.state, MAMORI_STATE_RETIRED);
+	assert_string_equal(out.expires, "2030-01-02");
+	assert_int_equal(out.created_at, 1000);
+	assert_int_equal(out.updated_at, 5000);
+
+	/* Clearing the expiry. */
+	out.expires[0] = '\0';
+	out.privileged = 0;
+	assert_int_equal(mamori_store_user_update(fx->store, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_string_equal(out.expires, "");
+	assert_int_equal(out.privileged, 0);
+
+	/* An id that does not exist. */
+	out.id += 1000;
+	assert_int_equal(mamori_store_user_update(fx->store, &out), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+}
+
+static void
+add_user_with_history(struct fixture *fx, const char *name, int64_t *id)
+{
+	int64_t sid;
+
+	*id = add_user(fx, name);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$1", 0, 0, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$2", 0, 0, 2001), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "web", "$argon2id$3", 1, 9000, 2002), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, *id, 2003), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->store, *id, 2004, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, *id, "login", "tty1", NULL, 100, 2005, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, *id, "sshd", NULL, "h", 101, 2006, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, *id, "sshd", sid, 2007), MAMORI_OK);
+}
+
+static void
+test_user_delete_cascades(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	int64_t alice, bob;
+
+	begin(fx);
+	add_user_with_history(fx, "alice", &alice);
+	add_user_with_history(fx, "bob", &bob);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE user_id = %lld", (long long)alice), 3);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM logins WHERE user_id = %lld", (long long)alice), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sessions WHERE user_id = %lld", (long long)alice), 2);
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE id = %lld", (long long)alice), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE user_id = %lld", (long long)alice), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM logins WHERE user_id = %lld", (long long)alice), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sessions WHERE user_id = %lld", (long long)alice), 0);
+	/* The other account keeps everything. */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE user_id = %lld", (long long)bob), 3);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM logins WHERE user_id = %lld", (long long)bob), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sessions WHERE user_id = %lld", (long long)bob), 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+}
+
+static void
+test_user_delete_then_reuse_name(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	int64_t old, fresh;
+
+	begin(fx);
+	add_user_with_history(fx, "alice", &old);
+	assert_int_equal(mamori_store_user_delete(fx->store, old), MAMORI_OK);
+	fresh = add_user(fx, "alice");
+	/* A new account of the same name inherits nothing. */
+	assert_int_equal(mamori_store_password_current(fx->store, fresh, "default", &pw), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
+}
+
+struct name_list {
+	char names[8][MAMORI_USER_NAME_MAX + 1];
+	size_t n;
+	size_t stop_after; /* 0: never */
+	int stop_code; /* returned after stop_after names */
+};
+
+static int
+collect_name(const struct mamori_user *u, void *data)
+{
+	struct name_list *l = data;
+
+	if (l->n >= 8)
+		return MAMORI_ERR_INTERNAL;
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", u->name);
+	l->n++;
+	return l->stop_after != 0 && l->n >= l->stop_after ? l->stop_code : MAMORI_OK;
+}
+
+static void
+test_user_foreach_in_name_order(void **state)
+{
+	static const char *const insert[] = { "zed", "alice", "mallory", "bob", "Eve", "alice2" };
+	static const char *const sorted[] = { "Eve", "alice", "alice2", "bob", "mallory", "zed" };
+	struct fixture *fx = *state;
+	struct name_list l;
+
+	begin(fx);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	for (size_t i = 0; i < 6; i++)
+		add_user(fx, insert[i]);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(l.names[i], sorted[i]);
+	commit(fx);
+}
+
+static void
+test_user_foreach_pages_after_name(void **state)
+{
+	static const char *const names[] = { "alice", "alice2", "bob", "carol", "dave" };
+	struct fixture *fx = *state;
+	struct name_list l;
+
+	begin(fx);
+	for (size_t i = 0; i < 5; i++)
+		add_user(fx, names[i]);
+
+	/* "after" is exclusive: the walk resumes with the next name. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, "alice", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.names[0], "alice2");
+	assert_string_equal(l.names[3], "dave");
+
+	/* A name that is not an account still positions the walk. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, "b", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.names[0], "bob");
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, "dave", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, "", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 5);
+
+	/* Pages of two, each starting after the last name of the one before. */
+	{
+		char after[MAMORI_USER_NAME_MAX + 1] = "";
+		size_t seen = 0;
+		for (int page = 0; page < 4; page++) {
+			memset(&l, 0, sizeof(l));
+			l.stop_after = 2;
+			l.stop_code = MAMORI_STOP;
+			assert_int_equal(
+			        mamori_store_user_foreach(fx->store, page == 0 ? NULL : after, collect_name, &l),
+			        MAMORI_OK);
+			for (size_t i = 0; i < l.n; i++)
+				assert_string_equal(l.names[i], names[seen + i]);
+			seen += l.n;
+			if (l.n == 0)
+				break;
+			snprintf(after, sizeof(after), "%s", l.names[l.n - 1]);
+		}
+		assert_int_equal(seen, 5);
+	}
+	commit(fx);
+}
+
+static void
+test_user_foreach_stop_and_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct name_list l;
+
+	begin(fx);
+	add_user(fx, "a");
+	add_user(fx, "b");
+	add_user(fx, "c");
+	/* MAMORI_STOP ends the walk early and is not an error. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	/* A callback error stops the walk and is passed back. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(l.n, 2);
+	commit(fx);
+}
+
+static void
+test_user_count(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t count = -1, id;
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 0);
+	id = add_user(fx, "a");
+	add_user(fx, "b");
+	add_user(fx, "c");
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(mamori_store_user_delete(fx->store, id), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 2);
+	commit(fx);
+}
+
+static void
+test_kind_and_state_names(void **state)
+{
+	static const char *const kinds[] = { "staff", "contractor", "shared", "dev" };
+	static const char *const states[] = { "pending", "active", "disabled", "retired" };
+	enum mamori_user_kind k;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		assert_string_equal(mamori_user_kind_name((enum mamori_user_kind)i), kinds[i]);
+		assert_string_equal(mamori_user_state_name((enum mamori_user_state)i), states[i]);
+		k = (enum mamori_user_kind)99;
+		assert_int_equal(mamori_user_kind_parse(kinds[i], &k), 0);
+		assert_int_equal(k, i);
+	}
+	assert_int_equal(MAMORI_KIND_STAFF, 0);
+	assert_int_equal(MAMORI_STATE_PENDING, 0);
+
+	/* Unknown spellings are refused and leave the output alone. */
+	k = MAMORI_KIND_DEV;
+	assert_int_equal(mamori_user_kind_parse("Staff", &k), -1);
+	assert_int_equal(mamori_user_kind_parse("staff ", &k), -1);
+	assert_int_equal(mamori_user_kind_parse("", &k), -1);
+	assert_int_equal(mamori_user_kind_parse("admin", &k), -1);
+	assert_int_equal(mamori_user_kind_parse("active", &k), -1);
+	assert_int_equal(mamori_user_kind_parse(NULL, &k), -1);
+	assert_int_equal(k, MAMORI_KIND_DEV);
+
+	/* Out-of-range values fall back to the least powerful name. */
+	assert_string_equal(mamori_user_kind_name((enum mamori_user_kind)4), "staff");
+	assert_string_equal(mamori_user_kind_name((enum mamori_user_kind) - 1), "staff");
+	assert_string_equal(mamori_user_state_name((enum mamori_user_state)4), "disabled");
+	assert_string_equal(mamori_user_state_name((enum mamori_user_state) - 1), "disabled");
+}
+
+static void
+test_user_row_with_unknown_state_is_an_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	struct name_list l;
+
+	add_user_committed(fx, "alice");
+	/* Bypass the CHECK constraint to simulate a row from a future schema. */
+	raw_exec(fx, "PRAGMA ignore_check_constraints = ON; UPDATE users SET state = 'frozen' WHERE name = 'alice'");
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_STORE);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_ERR_STORE);
+	commit(fx);
+}
+
+/* ------------------------------------------------------------------ passwords */
+
+static void
+test_password_set_then_current(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(
+	        mamori_store_password_set(fx->store, id, "default", "$argon2id$v=19$m=8,t=1,p=1$abc", 0, 0, 1700000000),
+	        MAMORI_OK);
+	memset(&pw, 0xa5, sizeof(pw));
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	commit(fx);
+	assert_true(pw.id > 0);
+	assert_int_equal(pw.user_id, id);
+	assert_string_equal(pw.system, "default");
+	assert_string_equal(pw.hash, "$argon2id$v=19$m=8,t=1,p=1$abc");
+	assert_int_equal(pw.created_at, 1700000000);
+	assert_int_equal(pw.temporary, 0);
+	assert_int_equal(pw.must_change, 0);
+	assert_int_equal(pw.expires_at, 0);
+}
+
+static void
+test_password_set_again_keeps_history(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password first, second;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$old", 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &first), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$new", 0, 0, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &second), MAMORI_OK);
+	commit(fx);
+
+	assert_string_equal(second.hash, "$argon2id$new");
+	assert_int_equal(second.created_at, 200);
+	assert_true(second.id > first.id);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE user_id = %lld", (long long)id), 2);
+	assert_int_equal(
+	        raw_int(fx, "SELECT count(*) FROM passwords WHERE user_id = %lld AND current = 1", (long long)id), 1);
+	assert_int_equal(raw_int(fx, "SELECT current FROM passwords WHERE id = %lld", (long long)first.id), 0);
+	assert_int_equal(raw_int(fx, "SELECT current FROM passwords WHERE id = %lld", (long long)second.id), 1);
+	{
+		char hash[64];
+		char sql[128];
+		snprintf(sql, sizeof(sql), "SELECT hash FROM passwords WHERE id = %lld", (long long)first.id);
+		raw_text(fx, sql, hash, sizeof(hash));
+		assert_string_equal(hash, "$argon2id$old");
+	}
+}
+
+static void
+test_password_per_system(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	int64_t alice, bob;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a1", 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "b", "$argon2id$b1", 0, 0, 101), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, bob, "a", "$argon2id$bob", 0, 0, 102), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a2", 0, 0, 103), MAMORI_OK);
+
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "a", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$a2");
+	assert_string_equal(pw.system, "a");
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "b", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$b1");
+	assert_string_equal(pw.system, "b");
+	assert_int_equal(mamori_store_password_current(fx->store, bob, "a", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$bob");
+	assert_int_equal(mamori_store_password_current(fx->store, alice, MAMORI_SYSTEM_DEFAULT, &pw),
+	                 MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_current(fx->store, bob, "b", &pw), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE current = 1"), 3);
+}
+
+static void
+test_password_temporary_must_change_and_expires(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$t", 1, 1700086400, 1700000000),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(pw.temporary, 1);
+	assert_int_equal(pw.must_change, 1);
+	assert_int_equal(pw.expires_at, 1700086400);
+
+	/* The user then chooses a permanent one. */
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$p", 0, 0, 1700000100),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(pw.temporary, 0);
+	assert_int_equal(pw.must_change, 0);
+	assert_int_equal(pw.expires_at, 0);
+	commit(fx);
+	/* "Never" is stored as NULL. */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE current = 1 AND expires_at IS NULL"), 1);
+}
+
+static void
+test_password_rehash_in_place(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password before, after;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$weak", 1, 5000, 100),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &before), MAMORI_OK);
+	assert_int_equal(mamori_store_password_rehash(fx->store, before.id, "$argon2id$strong"), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &after), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(after.id, before.id);
+	assert_string_equal(after.hash, "$argon2id$strong");
+	assert_int_equal(after.created_at, before.created_at);
+	assert_int_equal(after.temporary, 1);
+	assert_int_equal(after.must_change, 1);
+	assert_int_equal(after.expires_at, 5000);
+	/* In place: no history row was added. */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 1);
+}
+
+static void
+test_password_longest_hash_round_trips(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	char hash[MAMORI_HASH_MAX];
+	int64_t id;
+
+	memset(hash, 'h', sizeof(hash) - 1);
+	hash[sizeof(hash) - 1] = '\0';
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", hash, 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	commit(fx);
+	assert_string_equal(pw.hash, hash);
+}
+
+/* ------------------------------------------------------------------ logins */
+
+static void
+test_login_get_without_row_is_zero(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	memset(&l, 0xa5, sizeof(l));
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(l.last_success_at, 0);
+	assert_string_equal(l.last_service, "");
+	assert_string_equal(l.last_tty, "");
+	assert_string_equal(l.last_rhost, "");
+	assert_int_equal(l.failures_since_success, 0);
+	assert_int_equal(l.last_failure_at, 0);
+	assert_int_equal(l.last_logout_at, 0);
+}
+
+static void
+test_login_failure_counts(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 1);
+	assert_int_equal(l.last_failure_at, 100);
+	assert_int_equal(l.last_success_at, 0);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 150), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 160), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 3);
+	assert_int_equal(l.last_failure_at, 160);
+	commit(fx);
+}
+
+static void
+test_login_success_resets_failures(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 110), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->store, id, 120, "sshd", "ssh", "203.0.113.7"), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 0);
+	assert_int_equal(l.last_success_at, 120);
+	assert_string_equal(l.last_service, "sshd");
+	assert_string_equal(l.last_tty, "ssh");
+	assert_string_equal(l.last_rhost, "203.0.113.7");
+	assert_int_equal(l.last_failure_at, 110); /* kept for "last failed at" */
+
+	/* A later login without tty or rhost clears the old ones. */
+	assert_int_equal(mamori_store_login_success(fx->store, id, 130, "login", NULL, ""), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_success_at, 130);
+	assert_string_equal(l.last_service, "login");
+	assert_string_equal(l.last_tty, "");
+	assert_string_equal(l.last_rhost, "");
+
+	/* Counting starts again from zero. */
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 140), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 1);
+	assert_int_equal(l.last_success_at, 130);
+	commit(fx);
+}
+
+static void
+test_login_success_first_ever(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_success(fx->store, id, 50, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(l.last_success_at, 50);
+	assert_string_equal(l.last_tty, "tty1");
+	assert_int_equal(l.failures_since_success, 0);
+	assert_int_equal(l.last_failure_at, 0);
+	assert_int_equal(l.last_logout_at, 0);
+}
+
+static void
+test_login_rows_are_per_user(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t alice, bob;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_login_failure(fx->store, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->store, bob, 101, "login", "tty2", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, alice, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 1);
+	assert_int_equal(l.last_success_at, 0);
+	assert_int_equal(mamori_store_login_get(fx->store, bob, &l), MAMORI_OK);
+	assert_int_equal(l.failures_since_success, 0);
+	assert_int_equal(l.last_success_at, 101);
+	commit(fx);
+}
+
+/* ------------------------------------------------------------------ sessions */
+
+static void
+test_session_open_returns_increasing_ids(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id, s1 = 0, s2 = 0, s3 = 0;
+	char sql[128], buf[64];
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1234, 100, &s1), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "sshd", "pts/0", "host", 0, 101, &s2), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", NULL, NULL, -1, 102, &s3), MAMORI_OK);
+	commit(fx);
+	assert_true(s1 > 0);
+	assert_true(s2 > s1);
+	assert_true(s3 > s2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sessions WHERE closed_at IS NULL"), 3);
+	assert_int_equal(raw_int(fx, "SELECT leader_pid FROM sessions WHERE id = %lld", (long long)s1), 1234);
+	assert_int_equal(raw_int(fx, "SELECT opened_at FROM sessions WHERE id = %lld", (long long)s2), 101);
+	/* No leader pid and no tty are stored as NULL. */
+	snprintf(sql, sizeof(sql), "SELECT leader_pid FROM sessions WHERE id = %lld", (long long)s2);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+	snprintf(sql, sizeof(sql), "SELECT tty FROM sessions WHERE id = %lld", (long long)s3);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+	snprintf(sql, sizeof(sql), "SELECT rhost FROM sessions WHERE id = %lld", (long long)s2);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "host");
+}
+
+static void
+test_session_close_by_id(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id, s1, s2;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &s1), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty2", NULL, 2, 101, &s2), MAMORI_OK);
+	/* By id, the older one, even though a newer one is open. */
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", s1, 200), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s1), 200);
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s2), 1);
+}
+
+static void
+test_session_close_without_id_closes_newest(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id, other, s_old, s_new, s_ssh, s_other;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	other = add_user(fx, "bob");
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &s_old), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty2", NULL, 2, 101, &s_new), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "sshd", NULL, "h", 3, 102, &s_ssh), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, other, "login", "tty3", NULL, 4, 103, &s_other),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 200), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s_new), 200);
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_old), 1);
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_ssh), 1);
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_other), 1);
+
+	/* The next one without id takes the remaining login session. */
+	begin(fx);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", -1, 300), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 301), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s_old), 300);
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_ssh), 1);
+}
+
+static void
+test_session_close_twice_not_found(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t id, other, sid;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	other = add_user(fx, "bob");
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	/* Another user cannot close it, by id or otherwise. */
+	assert_int_equal(mamori_store_session_close(fx->store, other, "login", sid, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->store, other, "login", 0, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid + 100, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 201), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 202), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	/* The first close time stands. */
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)sid), 200);
+}
+
+static void
+test_session_close_records_logout(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id, sid;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_logout_at, 0);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 250), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_logout_at, 250);
+	/* The rest of the login record is untouched. */
+	assert_int_equal(l.last_success_at, 90);
+	assert_string_equal(l.last_tty, "tty1");
+	/* A failed close changes nothing. */
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 300), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_logout_at, 250);
+	commit(fx);
+}
+
+/* A session can be opened by a stack in which mamori did not authenticate
+ * (su from root, sshd with a key): its logout must still be recorded. */
+static void
+test_session_close_records_logout_without_prior_login(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id, sid;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_session_open(fx->store, id, "su", "pts/1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "su", sid, 250), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(l.last_logout_at, 250);
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+static void
+test_rollback_discards_insert(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	int64_t count = -1, id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	mamori_store_rollback(fx->store);
+
+	/* The lock was released: a new transaction can start. */
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(count, 0);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
+}
+
+static void
+test_commit_is_visible_to_other_connections(void **state)
+{
+	struct fixture *fx = *state;
+
+	begin(fx);
+	add_user(fx, "alice");
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE name = 'alice'"), 1);
+	/* Foreign keys are enforced on the store's connection. */
+	begin(fx);
+	assert_int_not_equal(mamori_store_password_set(fx->store, 4242, "default", "$argon2id$x", 0, 0, 1), MAMORI_OK);
+	mamori_store_rollback(fx->store);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
+}
+
+/* ------------------------------------------------------------------ audit */
+
+static void
+append_event(struct fixture *fx, const char *category, const char *user, const char *reason, int64_t ts)
+{
+	struct mamori_audit_event ev = {
+		.category = category,
+		.actor = "root",
+		.service = "login",
+		.user = user,
+		.result = "success",
+		.reason = reason,
+		.tty = "tty1",
+		.rhost = NULL,
+		.peer_uid = 0,
+		.peer_pid = 4242,
+		.detail = NULL,
+	};
+
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, ts), MAMORI_OK);
+	commit(fx);
+}
+
+static void
+append_three(struct fixture *fx)
+{
+	struct mamori_audit_event ev = {
+		.category = "admin",
+		.actor = "admin1",
+		.user = "carol",
+		.result = "success",
+		.reason = "user add",
+		.peer_uid = 1000,
+		.peer_pid = 77,
+	};
+	json_t *detail = json_pack("{s:s, s:b, s:n}", "kind", "staff", "privileged", 0, "expires");
+
+	assert_non_null(detail);
+	append_event(fx, "auth", "alice", "password ok", 100);
+	ev.detail = detail;
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	commit(fx);
+	json_decref(detail);
+	/* A daemon event: most fields absent. */
+	memset(&ev, 0, sizeof(ev));
+	ev.category = "daemon";
+	ev.result = "success";
+	ev.reason = "started";
+	ev.peer_uid = -1;
+	ev.peer_pid = -1;
+	ev.tty = "";
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 300), MAMORI_OK);
+	commit(fx);
+}
+
+static struct mamori_audit_verdict
+verify(struct fixture *fx)
+{
+	struct mamori_audit_verdict v;
+
+	memset(&v, 0x5a, sizeof(v));
+	begin(fx);
+	assert_int_equal(mamori_audit_verify(fx->store, &v), MAMORI_OK);
+	commit(fx);
+	return v;
+}
+
+#define MAX_ROWS 8
+
+/* Deep copies of audit rows, as the callback's pointers die with the row. */
+struct row_copy {
+	int64_t id, ts, peer_uid, peer_pid;
+	char category[32], actor[32], service[32], user[32], result[32], reason[64], tty[32], rhost[32];
+	char detail[256];
+	int has_actor, has_service, has_user, has_tty, has_rhost, has_detail;
+	char prev_hash[65], hash[65];
+	char recomputed[65];
+};
+
+struct row_list {
+	struct row_copy rows[MAX_ROWS];
+	size_t n;
+	size_t stop_after;
+	int stop_code;
+};
+
+static void
+copy_opt(char *dst, size_t len, const char *src, int *has)
+{
+	*has = src != NULL;
+	snprintf(dst, len, "%s", src != NULL ? src : "");
+}
+
+static int
+collect_row(const struct mamori_audit_row *r, void *data)
+{
+	struct row_list *l = data;
+	struct row_copy *c;
+	int unused;
+
+	if (l->n >= MAX_ROWS)
+		return MAMORI_ERR_INTERNAL;
+	c = &l->rows[l->n++];
+	memset(c, 0, sizeof(*c));
+	c->id = r->id;
+	c->ts = r->ts;
+	c->peer_uid = r->peer_uid;
+	c->peer_pid = r->peer_pid;
+	copy_opt(c->category, sizeof(c->category), r->category, &unused);
+	copy_opt(c->actor, sizeof(c->actor), r->actor, &c->has_actor);
+	copy_opt(c->service, sizeof(c->service), r->service, &c->has_service);
+	copy_opt(c->user, sizeof(c->user), r->user, &c->has_user);
+	copy_opt(c->result, sizeof(c->result), r->result, &unused);
+	copy_opt(c->reason, sizeof(c->reason), r->reason, &unused);
+	copy_opt(c->tty, sizeof(c->tty), r->tty, &c->has_tty);
+	copy_opt(c->rhost, sizeof(c->rhost), r->rhost, &c->has_rhost);
+	copy_opt(c->detail, sizeof(c->detail), r->detail, &c->has_detail);
+	copy_opt(c->prev_hash, sizeof(c->prev_hash), r->prev_hash, &unused);
+	copy_opt(c->hash, sizeof(c->hash), r->hash, &unused);
+	if (mamori_audit_row_hash(r, c->recomputed) != MAMORI_OK)
+		return MAMORI_ERR_CRYPTO;
+	return l->stop_after != 0 && l->n >= l->stop_after ? l->stop_code : MAMORI_OK;
+}
+
+static void
+collect(struct fixture *fx, int64_t since, int64_t after_id, int64_t limit, struct row_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	begin(fx);
+	assert_int_equal(mamori_store_audit_foreach(fx->store, since, after_id, limit, collect_row, l), MAMORI_OK);
+	commit(fx);
+}
+
+static void
+test_audit_append_three_verifies(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	int64_t count = -1;
+
+	append_three(fx);
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.rows, 3);
+	assert_int_equal(v.first_bad, 0);
+	assert_string_equal(v.reason, "");
+	begin(fx);
+	assert_int_equal(mamori_store_audit_count(fx->store, &count), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(count, 3);
+}
+
+static void
+test_audit_empty_log_verifies(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	char tail[65];
+	int64_t last = -1;
+
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.rows, 0);
+	assert_int_equal(v.first_bad, 0);
+	begin(fx);
+	assert_int_equal(mamori_store_audit_tail(fx->store, &last, tail), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(last, 0);
+	assert_string_equal(tail, ZERO_HASH);
+}
+
+static void
+test_audit_chain_links(void **state)
+{
+	struct fixture *fx = *state;
+	struct row_list l;
+	char tail[65];
+	int64_t last = -1;
+
+	append_three(fx);
+	collect(fx, 0, 0, 0, &l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.rows[0].prev_hash, ZERO_HASH);
+	for (size_t i = 0; i < l.n; i++) {
+		assert_int_equal(l.rows[i].id, (int64_t)i + 1);
+		assert_int_equal(strlen(l.rows[i].hash), 64);
+		assert_int_equal(strspn(l.rows[i].hash, "0123456789abcdef"), 64);
+		assert_string_equal(l.rows[i].hash, l.rows[i].recomputed);
+		if (i > 0)
+			assert_string_equal(l.rows[i].prev_hash, l.rows[i - 1].hash);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(l.rows[i].hash, l.rows[j].hash);
+	}
+	begin(fx);
+	assert_int_equal(mamori_store_audit_tail(fx->store, &last, tail), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(last, 3);
+	assert_string_equal(tail, l.rows[2].hash);
+}
+
+static void
+test_audit_rows_store_event_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct row_list l;
+
+	append_three(fx);
+	collect(fx, 0, 0, 0, &l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.rows[0].category, "auth");
+	assert_string_equal(l.rows[0].actor, "root");
+	assert_string_equal(l.rows[0].service, "login");
+	assert_string_equal(l.rows[0].user, "alice");
+	assert_string_equal(l.rows[0].result, "success");
+	assert_string_equal(l.rows[0].reason, "password ok");
+	assert_string_equal(l.rows[0].tty, "tty1");
+	assert_false(l.rows[0].has_rhost);
+	assert_false(l.rows[0].has_detail);
+	assert_int_equal(l.rows[0].ts, 100);
+	assert_int_equal(l.rows[0].peer_uid, 0);
+	assert_int_equal(l.rows[0].peer_pid, 4242);
+	/* The detail is stored as compact JSON with sorted keys. */
+	assert_true(l.rows[1].has_detail);
+	assert_string_equal(l.rows[1].detail, "{\"expires\":null,\"kind\":\"staff\",\"privileged\":false}");
+	assert_false(l.rows[1].has_service);
+	assert_false(l.rows[1].has_tty);
+	assert_int_equal(l.rows[1].peer_uid, 1000);
+	/* Absent peer ids and empty tty come back as absent. */
+	assert_int_equal(l.rows[2].peer_uid, -1);
+	assert_int_equal(l.rows[2].peer_pid, -1);
+	assert_false(l.rows[2].has_tty);
+	assert_false(l.rows[2].has_actor);
+	assert_false(l.rows[2].has_user);
+}
+
+static void
+test_audit_altered_field_detected(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "UPDATE audit SET reason = 'x' WHERE id = 2");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 2);
+	assert_int_equal(v.rows, 3);
+	assert_true(v.reason[0] != '\0');
+}
+
+static void
+test_audit_every_altered_column_detected(void **state)
+{
+	static const char *const updates[] = {
+		"UPDATE audit SET ts = ts + 1 WHERE id = 2",
+		"UPDATE audit SET category = 'auth' WHERE id = 2",
+		"UPDATE audit SET actor = 'mallory' WHERE id = 2",
+		"UPDATE audit SET actor = NULL WHERE id = 2",
+		"UPDATE audit SET service = 'sshd' WHERE id = 2",
+		"UPDATE audit SET user = 'root' WHERE id = 2",
+		"UPDATE audit SET result = 'failure' WHERE id = 2",
+		"UPDATE audit SET tty = 'pts/9' WHERE id = 2",
+		"UPDATE audit SET rhost = 'evil' WHERE id = 2",
+		"UPDATE audit SET peer_uid = 0 WHERE id = 2",
+		"UPDATE audit SET peer_pid = NULL WHERE id = 2",
+		"UPDATE audit SET detail = '{\"expires\":null,\"kind\":\"dev\",\"privileged\":true}' WHERE id = 2",
+		"UPDATE audit SET detail = NULL WHERE id = 2",
+		"UPDATE audit SET hash = '" ZERO_HASH "' WHERE id = 2",
+		"UPDATE audit SET prev_hash = '" ZERO_HASH "' WHERE id = 2",
+	};
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "CREATE TABLE pristine AS SELECT * FROM audit");
+	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
+		raw_exec(fx, updates[i]);
+		v = verify(fx);
+		if (v.ok || v.first_bad != 2)
+			fail_msg("%s: ok=%d first_bad=%lld", updates[i], v.ok, (long long)v.first_bad);
+		raw_exec(fx, "DELETE FROM audit; INSERT INTO audit SELECT * FROM pristine");
+		v = verify(fx);
+		assert_int_equal(v.ok, 1);
+	}
+}
+
+static void
+test_audit_deleted_middle_row_detected(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "DELETE FROM audit WHERE id = 2");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 3);
+	assert_int_equal(v.rows, 2);
+}
+
+static void
+test_audit_deleted_first_row_detected(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "DELETE FROM audit WHERE id = 1");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 2);
+}
+
+static void
+test_audit_renumbered_rows_detected(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	/* Closing the gap by renumbering breaks the hash (the id is hashed). */
+	append_three(fx);
+	raw_exec(fx, "DELETE FROM audit WHERE id = 2; UPDATE audit SET id = 2 WHERE id = 3");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 2);
+}
+
+static void
+test_audit_consistent_relink_still_detected(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	const char *fake = "abababababababababababababababababababababababababababababababab";
+	char sql[256];
+
+	append_three(fx);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE audit SET hash = '%s' WHERE id = 2; UPDATE audit SET prev_hash = '%s' WHERE id = 3", fake,
+	         fake);
+	raw_exec(fx, sql);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 2);
+}
+
+static void
+test_audit_append_after_tampering_does_not_heal(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "UPDATE audit SET user = 'x' WHERE id = 1");
+	append_event(fx, "auth", "bob", "password ok", 400);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 1);
+	assert_int_equal(v.rows, 4);
+}
+
+/* Strings may be empty as well as NULL: a row must still verify. */
+static void
+test_audit_empty_strings_still_verify(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	struct mamori_audit_event ev = {
+		.category = "admin",
+		.actor = "",
+		.service = "",
+		.user = "",
+		.result = "failure",
+		.reason = "",
+		.peer_uid = 0,
+		.peer_pid = 1,
+	};
+
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 100), MAMORI_OK);
+	commit(fx);
+	v = verify(fx);
+	if (!v.ok)
+		fail_msg("row %lld: %s", (long long)v.first_bad, v.reason);
+}
+
+static const char *const canonical_keys[] = {
+	"actor",  "category", "detail", "id",      "peer_pid", "peer_uid", "prev_hash",
+	"reason", "result",   "rhost",  "service", "ts",       "tty",      "user",
+};
+
+static struct mamori_audit_row
+sample_row(void)
+{
+	struct mamori_audit_row r = {
+		.id = 7,
+		.ts = 1700000000,
+		.category = "auth",
+		.actor = "root",
+		.service = "login",
+		.user = "alice",
+		.result = "success",
+		.reason = "password ok",
+		.tty = "tty1",
+		.rhost = NULL,
+		.peer_uid = 0,
+		.peer_pid = 42,
+		.detail = "{\"b\":1,\"a\":2}",
+		.prev_hash = ZERO_HASH,
+		.hash = "not part of the canonical form",
+	};
+	return r;
+}
+
+static void
+test_audit_canonical_form(void **state)
+{
+	struct mamori_audit_row r = sample_row();
+	char *a, *b;
+	const char *p;
+
+	(void)state;
+	a = mamori_audit_canonical(&r);
+	b = mamori_audit_canonical(&r);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a, b);
+	assert_string_equal(a, "{\"actor\":\"root\",\"category\":\"auth\",\"detail\":\"{\\\"b\\\":1,\\\"a\\\":2}\","
+	                       "\"id\":7,\"peer_pid\":42,\"peer_uid\":0,\"prev_hash\":\"" ZERO_HASH "\","
+	                       "\"reason\":\"password ok\",\"result\":\"success\",\"rhost\":null,\"service\":\"login\","
+	                       "\"ts\":1700000000,\"tty\":\"tty1\",\"user\":\"alice\"}");
+	/* Every key, in sorted order, and never the hash itself. */
+	p = a;
+	for (size_t i = 0; i < sizeof(canonical_keys) / sizeof(canonical_keys[0]); i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "\"%s\":", canonical_keys[i]);
+		p = strstr(p, key);
+		if (p == NULL)
+			fail_msg("key %s missing or out of order in %s", canonical_keys[i], a);
+	}
+	assert_null(strstr(a, "\"hash\""));
+	free(b);
+
+	/* Absent values are null; the hash field does not matter. */
+	r.hash = NULL;
+	r.actor = NULL;
+	r.detail = NULL;
+	r.peer_uid = -1;
+	r.peer_pid = -1;
+	b = mamori_audit_canonical(&r);
+	assert_non_null(b);
+	assert_non_null(strstr(b, "\"actor\":null,"));
+	assert_non_null(strstr(b, "\"detail\":null,"));
+	assert_non_null(strstr(b, "\"peer_pid\":null,\"peer_uid\":null,"));
+	free(a);
+	free(b);
+}
+
+static void
+test_audit_canonical_is_ascii(void **state)
+{
+	struct mamori_audit_row r = sample_row();
+	char *s;
+
+	(void)state;
+	r.rhost = "\xe3\x83\x9b\xe3\x82\xb9\xe3\x83\x88"; /* "ホスト" */
+	s = mamori_audit_canonical(&r);
+	assert_non_null(s);
+	assert_non_null(strstr(s, "\"rhost\":\"\\u30DB\\u30B9\\u30C8\""));
+	for (const char *p = s; *p != '\0'; p++)
+		assert_true((unsigned char)*p < 0x80);
+	free(s);
+}
+
+static void
+test_audit_row_hash_deterministic_and_independent(void **state)
+{
+	struct mamori_audit_row r = sample_row();
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char h1[65], h2[65], expected[65], *canon, *input;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mamori_audit_row_hash(&r, h1), MAMORI_OK);
+	assert_int_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+	assert_string_equal(h1, h2);
+
+	/* SHA-256 over prev_hash "\n" canonical, computed here independently. */
+	canon = mamori_audit_canonical(&r);
+	assert_non_null(canon);
+	len = 64 + 1 + strlen(canon);
+	input = malloc(len + 1);
+	assert_non_null(input);
+	snprintf(input, len + 1, "%s\n%s", r.prev_hash, canon);
+	assert_int_equal(EVP_Digest(input, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(mdlen, 32);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(expected + 2 * i, 3, "%02x", md[i]);
+	assert_string_equal(h1, expected);
+	free(input);
+	free(canon);
+
+	/* Any change to the content or the link changes the hash. */
+	r.hash = NULL;
+	assert_int_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+	assert_string_equal(h1, h2);
+	r.ts++;
+	assert_int_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+	assert_string_not_equal(h1, h2);
+	r.ts--;
+	r.prev_hash = "1000000000000000000000000000000000000000000000000000000000000000";
+	assert_int_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+	assert_string_not_equal(h1, h2);
+	r.prev_hash = ZERO_HASH;
+	r.rhost = "";
+	assert_int_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+	assert_string_not_equal(h1, h2);
+
+	/* Without a link there is nothing to hash. */
+	r.prev_hash = NULL;
+	assert_int_not_equal(mamori_audit_row_hash(&r, h2), MAMORI_OK);
+}
+
+static void
+test_audit_row_json(void **state)
+{
+	struct mamori_audit_row r = sample_row();
+	json_t *o;
+
+	(void)state;
+	r.detail = "{\"a\":1}";
+	o = mamori_audit_row_json(&r);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 7);
+	assert_string_equal(json_string_value(json_object_get(o, "hash")), "not part of the canonical form");
+	assert_true(json_is_null(json_object_get(o, "rhost")));
+	/* The admin view shows the detail as an object, not as text. */
+	assert_true(json_is_object(json_object_get(o, "detail")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "detail"), "a")), 1);
+	json_decref(o);
+}
+
+static void
+test_audit_foreach_since_and_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct row_list l;
+
+	append_event(fx, "auth", "a", "r1", 100);
+	append_event(fx, "auth", "b", "r2", 200);
+	append_event(fx, "auth", "c", "r3", 300);
+	append_event(fx, "auth", "d", "r4", 400);
+
+	collect(fx, 0, 0, 0, &l);
+	assert_int_equal(l.n, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(l.rows[i].id, (int64_t)i + 1);
+
+	collect(fx, 250, 0, 0, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].id, 3);
+	assert_int_equal(l.rows[1].id, 4);
+	assert_string_equal(l.rows[0].user, "c");
+
+	collect(fx, 200, 0, 0, &l); /* since is inclusive */
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.rows[0].ts, 200);
+
+	collect(fx, 0, 0, 2, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].id, 1);
+	assert_int_equal(l.rows[1].id, 2);
+
+	collect(fx, 250, 0, 1, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.rows[0].id, 3);
+
+	collect(fx, 401, 0, 0, &l);
+	assert_int_equal(l.n, 0);
+
+	collect(fx, 0, 0, 100, &l);
+	assert_int_equal(l.n, 4);
+
+	/* after_id is exclusive and combines with since and limit. */
+	collect(fx, 0, 2, 0, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].id, 3);
+	collect(fx, 0, 1, 2, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.rows[0].id, 2);
+	assert_int_equal(l.rows[1].id, 3);
+	collect(fx, 350, 1, 0, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.rows[0].id, 4);
+	collect(fx, 0, 4, 0, &l);
+	assert_int_equal(l.n, 0);
+
+	/* MAMORI_STOP ends the walk without error; an error is passed back. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	begin(fx);
+	assert_int_equal(mamori_store_audit_foreach(fx->store, 0, 0, 0, collect_row, &l), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_ERR_BUSY;
+	begin(fx);
+	assert_int_equal(mamori_store_audit_foreach(fx->store, 0, 0, 0, collect_row, &l), MAMORI_ERR_BUSY);
+	commit(fx);
+	assert_int_equal(l.n, 2);
+}
+
+static void
+test_audit_survives_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	reopen(fx);
+	append_event(fx, "auth", "dave", "after reopen", 500);
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.rows, 4);
+}
+
+static void
+test_audit_rollback_leaves_no_row(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	struct mamori_audit_event ev = {
+		.category = "auth",
+		.result = "success",
+		.peer_uid = -1,
+		.peer_pid = -1,
+	};
+
+	append_event(fx, "auth", "alice", "one", 100);
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	mamori_store_rollback(fx->store);
+	append_event(fx, "auth", "alice", "two", 300);
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.rows, 2);
+}
+
+#define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
+#define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		STORE_TEST(test_open_creates_private_wal_file),
+		DIR_TEST(test_open_creates_0600_despite_umask),
+		STORE_TEST(test_reopen_keeps_data_and_schema),
+		DIR_TEST(test_open_refuses_group_or_other_readable_file),
+		DIR_TEST(test_open_refuses_symlink),
+		DIR_TEST(test_open_refuses_directory),
+		DIR_TEST(test_open_refuses_newer_schema),
+		DIR_TEST(test_open_reports_unusable_path),
+		cmocka_unit_test(test_close_tolerates_null),
+		STORE_TEST(test_user_insert_get_round_trip),
+		STORE_TEST(test_user_round_trip_of_every_kind_and_state),
+		STORE_TEST(test_user_insert_duplicate_name_exists),
+		STORE_TEST(test_user_get_unknown_not_found),
+		STORE_TEST(test_user_update),
+		STORE_TEST(test_user_delete_cascades),
+		STORE_TEST(test_user_delete_then_reuse_name),
+		STORE_TEST(test_user_foreach_in_name_order),
+		STORE_TEST(test_user_foreach_pages_after_name),
+		STORE_TEST(test_user_foreach_stop_and_error),
+		STORE_TEST(test_user_count),
+		cmocka_unit_test(test_kind_and_state_names),
+		STORE_TEST(test_user_row_with_unknown_state_is_an_error),
+		STORE_TEST(test_password_set_then_current),
+		STORE_TEST(test_password_set_again_keeps_history),
+		STORE_TEST(test_password_per_system),
+		STORE_TEST(test_password_temporary_must_change_and_expires),
+		STORE_TEST(test_password_rehash_in_place),
+		STORE_TEST(test_password_longest_hash_round_trips),
+		STORE_TEST(test_login_get_without_row_is_zero),
+		STORE_TEST(test_login_failure_counts),
+		STORE_TEST(test_login_success_resets_failures),
+		STORE_TEST(test_login_success_first_ever),
+		STORE_TEST(test_login_rows_are_per_user),
+		STORE_TEST(test_session_open_returns_increasing_ids),
+		STORE_TEST(test_session_close_by_id),
+		STORE_TEST(test_session_close_without_id_closes_newest),
+		STORE_TEST(test_session_close_twice_not_found),
+		STORE_TEST(test_session_close_records_logout),
+		STORE_TEST(test_session_close_records_logout_without_prior_login),
+		STORE_TEST(test_rollback_discards_insert),
+		STORE_TEST(test_commit_is_visible_to_other_connections),
+		STORE_TEST(test_audit_append_three_verifies),
+		STORE_TEST(test_audit_empty_log_verifies),
+		STORE_TEST(test_audit_chain_links),
+		STORE_TEST(test_audit_rows_store_event_fields),
+		STORE_TEST(test_audit_altered_field_detected),
+		STORE_TEST(test_audit_every_altered_column_detected),
+		STORE_TEST(test_audit_deleted_middle_row_detected),
+		STORE_TEST(test_audit_deleted_first_row_detected),
+		STORE_TEST(test_audit_renumbered_rows_detected),
+		STORE_TEST(test_audit_consistent_relink_still_detected),
+		STORE_TEST(test_audit_append_after_tampering_does_not_heal),
+		STORE_TEST(test_audit_empty_strings_still_verify),
+		cmocka_unit_test(test_audit_canonical_form),
+		cmocka_unit_test(test_audit_canonical_is_ascii),
+		cmocka_unit_test(test_audit_row_hash_deterministic_and_independent),
+		cmocka_unit_test(test_audit_row_json),
+		STORE_TEST(test_audit_foreach_since_and_limit),
+		STORE_TEST(test_audit_survives_reopen),
+		STORE_TEST(test_audit_rollback_leaves_no_row),
+	};
+
+	mamori_log_init("test_store", 1, 0);
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
