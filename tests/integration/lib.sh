@@ -115,8 +115,12 @@ argon2_p = 1
 
 [service mamori-test]
 system = default
+
+[service mamori-mn]
+system = mynumber
 CONF
 	make_service mamori-test
+	make_service mamori-mn
 	cat >"$T/services/other" <<SVC
 auth required pam_deny.so
 account required pam_deny.so

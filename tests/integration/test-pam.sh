@@ -56,6 +56,18 @@ t_chauthtok_asks_current_password_without_ticket() {
 	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
 }
 
+t_change_through_another_system_replaces_the_password_in_effect() {
+	local temp
+	ctl user add fumi >/dev/null
+	temp=$(ctl password temp fumi | tail -n 1)
+	pam -p "$temp" -p 'Fumis-New-Secret-5' -p 'Fumis-New-Secret-5' mamori-mn fumi \
+		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS
+	pam -p 'Fumis-New-Secret-5' mamori-test fumi auth=SUCCESS acct=SUCCESS
+	pam -p 'Fumis-New-Secret-5' mamori-mn fumi auth=SUCCESS acct=SUCCESS
+	pam -p "$temp" mamori-test fumi auth=AUTH_ERR
+	expect_eq "$(ctl --json user show fumi | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["password"]["temporary"])')" False "temporary flag"
+}
+
 t_disabled_user_refused() {
 	add_user carol 'Carols-Secret-11'
 	pam -p 'Carols-Secret-11' mamori-test carol auth=SUCCESS acct=SUCCESS
@@ -154,6 +166,7 @@ run_test "wrong password gives PAM_AUTH_ERR" t_wrong_password
 run_test "unknown user sees the same prompts and fails" t_unknown_user_same_prompts
 run_test "P-PW-TEMP temporary password forces a change at first login" t_temporary_password_forced_change
 run_test "chauthtok asks for the current password without a ticket" t_chauthtok_asks_current_password_without_ticket
+run_test "P-PW-TEMP a change through another system's service replaces the password in effect" t_change_through_another_system_replaces_the_password_in_effect
 run_test "disabled user refused" t_disabled_user_refused
 run_test "expired account refused by account management" t_expired_account_refused
 run_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
