@@ -13,13 +13,14 @@
 #include "daemon.h"
 #include "error.h"
 #include "factor_password.h"
+#include "hours.h"
+#include "incident.h"
+#include "lockout.h"
 #include "log.h"
 #include "names.h"
+#include "password_change.h"
 #include "secure.h"
 #include "server.h"
-
-/* How long an unused temporary password stays valid. */
-#define TEMP_PASSWORD_LIFETIME (72 * 3600)
 
 struct admin_call {
 	struct mamori_conn *conn;
@@ -98,29 +99,79 @@ nullable_time(int64_t t)
 	return t > 0 ? json_integer(t) : json_null();
 }
 
-/* The user object of the admin interface (architecture.md). */
 static json_t *
-user_json(const struct mamori_user *u)
+login_json(int64_t at, const char *service, const char *tty, const char *rhost)
+{
+	if (at <= 0)
+		return json_null();
+	return json_pack("{s:I,s:o,s:o,s:o}", "at", (json_int_t)at, "service", nullable_string(service), "tty",
+	                 nullable_string(tty), "rhost", nullable_string(rhost));
+}
+
+static int
+password_one(const struct mamori_password *pw, void *data)
+{
+	json_t *o = json_pack("{s:s,s:I,s:b,s:b,s:b,s:o}", "system", pw->system, "set_at", (json_int_t)pw->created_at,
+	                      "temporary", pw->temporary, "must_change", pw->must_change, "compromised",
+	                      pw->compromised, "expires_at", nullable_time(pw->expires_at));
+
+	return o != NULL && json_array_append_new(data, o) == 0 ? MAMORI_OK : MAMORI_ERR_NOMEM;
+}
+
+static int
+member_one(const struct mamori_user *u, void *data)
+{
+	return json_array_append_new(data, json_string(u->name)) == 0 ? MAMORI_OK : MAMORI_ERR_NOMEM;
+}
+
+/* The user object of the admin interface (architecture.md), read inside
+ * the caller's transaction. */
+static json_t *
+user_json(const struct mamori_user *u, int64_t now)
 {
 	struct mamori_password pw;
 	struct mamori_login login;
-	json_t *o, *password = json_null(), *last = json_null();
+	struct mamori_lockout lock;
+	json_t *o, *password = json_null(), *passwords = json_array(), *members = json_array();
+	int locked;
 
+	if (passwords == NULL || members == NULL) {
+		json_decref(passwords);
+		json_decref(members);
+		return NULL;
+	}
 	if (mamori_store_password_current(mamori_daemon.store, u->id, MAMORI_SYSTEM_DEFAULT, &pw) == MAMORI_OK)
-		password =
-		        json_pack("{s:I,s:b,s:b,s:o}", "set_at", (json_int_t)pw.created_at, "temporary", pw.temporary,
-		                  "must_change", pw.must_change, "expires_at", nullable_time(pw.expires_at));
+		password = json_pack("{s:I,s:b,s:b,s:b,s:o}", "set_at", (json_int_t)pw.created_at, "temporary",
+		                     pw.temporary, "must_change", pw.must_change, "compromised", pw.compromised,
+		                     "expires_at", nullable_time(pw.expires_at));
+	mamori_wipe(pw.hash, sizeof(pw.hash));
+	mamori_store_password_foreach_current(mamori_daemon.store, u->id, password_one, passwords);
+	if (u->kind == MAMORI_KIND_SHARED)
+		mamori_store_member_foreach(mamori_daemon.store, u->id, member_one, members);
 	if (mamori_store_login_get(mamori_daemon.store, u->id, &login) != MAMORI_OK)
 		memset(&login, 0, sizeof(login));
-	if (login.last_success_at > 0)
-		last = json_pack("{s:I,s:o,s:o,s:o}", "at", (json_int_t)login.last_success_at, "service",
-		                 nullable_string(login.last_service), "tty", nullable_string(login.last_tty), "rhost",
-		                 nullable_string(login.last_rhost));
-	o = json_pack("{s:s,s:s,s:b,s:s,s:o,s:I,s:o,s:o,s:I,s:o}", "name", u->name, "kind",
-	              mamori_user_kind_name(u->kind), "privileged", u->privileged, "state",
-	              mamori_user_state_name(u->state), "expires", nullable_string(u->expires), "created_at",
-	              (json_int_t)u->created_at, "password", password, "last_login", last, "failed_since_last_login",
-	              (json_int_t)login.failures_since_success, "last_logout_at", nullable_time(login.last_logout_at));
+	if (mamori_store_lockout_get(mamori_daemon.store, u->name, &lock) != MAMORI_OK)
+		memset(&lock, 0, sizeof(lock));
+	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
+	o = json_pack("{s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:b,s:o,s:b,s:I}", "name", u->name,
+	              "kind", mamori_user_kind_name(u->kind), "privileged", u->privileged, "state",
+	              mamori_user_state_name(u->state), "expires", nullable_string(u->expires), "hours",
+	              nullable_string(u->hours), "created_at", (json_int_t)u->created_at, "password", password,
+	              "passwords", passwords, "last_login",
+	              login_json(login.last_success_at, login.last_service, login.last_tty, login.last_rhost),
+	              "previous_login",
+	              login_json(login.prev_success_at, login.prev_service, login.prev_tty, login.prev_rhost),
+	              "failed_since_last_login", (json_int_t)login.failures_since_success, "last_logout_at",
+	              nullable_time(login.last_logout_at), "last_used_at", nullable_time(login.last_success_at),
+	              "locked", locked, "locked_until",
+	              locked && lock.locked_until != MAMORI_LOCKED_UNTIL_UNLOCK ? json_integer(lock.locked_until)
+	                                                                        : json_null(),
+	              "until_unlock", locked && lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK, "failed_attempts",
+	              (json_int_t)lock.failures);
+	if (o != NULL && u->kind == MAMORI_KIND_SHARED)
+		json_object_set_new(o, "members", members);
+	else
+		json_decref(members);
 	return o;
 }
 
@@ -141,6 +192,15 @@ date_valid(const char *s)
 	if (mktime(&tm) == (time_t)-1 || strftime(back, sizeof(back), "%Y-%m-%d", &tm) != 10)
 		return 0;
 	return strcmp(back, s) == 0;
+}
+
+static int
+hours_valid(const char *s)
+{
+	struct mamori_hours h;
+	char err[128];
+
+	return strlen(s) < sizeof(((struct mamori_user *)0)->hours) && mamori_hours_parse(s, &h, err, sizeof(err)) == 0;
 }
 
 /* The target account name of a call, validated. */
@@ -172,9 +232,9 @@ load_user(const struct admin_call *call, struct mamori_user *u)
 
 /* Commit and reply with the user object. */
 static json_t *
-commit_with_user(const struct mamori_user *u, int deleted)
+commit_with_user(const struct admin_call *call, const struct mamori_user *u, int deleted)
 {
-	json_t *p = deleted ? json_object() : user_json(u);
+	json_t *p = deleted ? json_object() : user_json(u, call->now);
 
 	if (p == NULL || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
 		json_decref(p);
@@ -183,15 +243,38 @@ commit_with_user(const struct mamori_user *u, int deleted)
 	return mamori_wire_reply(deleted ? p : json_pack("{s:o}", "user", p));
 }
 
+/* P-PRIV-NAME: a privileged ID may not carry a default name. */
+static int
+name_reserved(const char *name)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	int reserved = mamori_conf_name_reserved(conf, name);
+
+	mamori_daemon_conf_put(conf);
+	return reserved;
+}
+
+/* The acting administrator's own account kind is contractor
+ * (P-PRIV-CONTRACTOR); read inside the open transaction. */
+static int
+actor_is_contractor(const struct admin_call *call)
+{
+	struct mamori_user who;
+
+	return mamori_user_name_valid(call->actor) &&
+	       mamori_store_user_get(mamori_daemon.store, call->actor, &who) == MAMORI_OK &&
+	       who.kind == MAMORI_KIND_CONTRACTOR;
+}
+
 /* ------------------------------------------------------------- users */
 
 static json_t *
 user_add(struct admin_call *call, const json_t *params)
 {
 	struct mamori_user u = { 0 };
-	const char *kind = "staff", *expires = NULL;
+	const char *kind = "staff", *expires = NULL, *hours = NULL;
 	int privileged = 0, rc;
-	json_t *reply;
+	json_t *reply, *detail;
 
 	if ((reply = get_name(call, params)) != NULL)
 		return reply;
@@ -203,11 +286,22 @@ user_add(struct admin_call *call, const json_t *params)
 	if (mamori_wire_get_string(params, "expires", 10, &expires) == MAMORI_ERR_INVALID ||
 	    (expires != NULL && !date_valid(expires)))
 		return invalid("expires");
+	if (mamori_wire_get_string(params, "hours", 127, &hours) == MAMORI_ERR_INVALID ||
+	    (hours != NULL && !hours_valid(hours)))
+		return invalid("hours");
+	if (privileged && name_reserved(call->target))
+		return refused(call, "io.mamori.Error.PolicyViolation",
+		               "a privileged ID may not have a default name such as root or admin (P-PRIV-NAME)");
+	if (u.kind == MAMORI_KIND_DEV && expires == NULL)
+		return refused(call, "io.mamori.Error.PolicyViolation",
+		               "a development account needs an expiry date (P-DEV-ID)");
 	memcpy(u.name, call->target, strlen(call->target) + 1);
 	u.privileged = privileged;
 	u.state = MAMORI_STATE_PENDING;
 	if (expires != NULL)
 		memcpy(u.expires, expires, 11);
+	if (hours != NULL)
+		snprintf(u.hours, sizeof(u.hours), "%s", hours);
 	u.created_at = u.updated_at = call->now;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
@@ -216,15 +310,116 @@ user_add(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.Exists", "account exists");
 	}
-	json_t *detail = json_pack("{s:s,s:b,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
-	                           "expires", nullable_string(u.expires));
+	detail = json_pack("{s:s,s:b,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
+	                   "expires", nullable_string(u.expires));
 	rc = rc == MAMORI_OK ? audit_admin(call, "success", "user add", detail) : rc;
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		return internal_error();
 	}
-	return commit_with_user(&u, 0);
+	return commit_with_user(call, &u, 0);
+}
+
+static json_t *
+user_set(struct admin_call *call, const json_t *params)
+{
+	struct mamori_user u;
+	const char *kind = NULL, *expires = NULL, *hours = NULL;
+	int privileged = -1, rc;
+	json_t *reply, *detail;
+
+	if ((reply = get_name(call, params)) != NULL)
+		return reply;
+	if (mamori_wire_get_string(params, "kind", 16, &kind) == MAMORI_ERR_INVALID)
+		return invalid("kind");
+	if (mamori_wire_get_bool(params, "privileged", &privileged) == MAMORI_ERR_INVALID)
+		return invalid("privileged");
+	if (mamori_wire_get_string(params, "expires", 10, &expires) == MAMORI_ERR_INVALID ||
+	    (expires != NULL && expires[0] != '\0' && !date_valid(expires)))
+		return invalid("expires");
+	if (mamori_wire_get_string(params, "hours", 127, &hours) == MAMORI_ERR_INVALID ||
+	    (hours != NULL && !hours_valid(hours)))
+		return invalid("hours");
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	if (kind != NULL && mamori_user_kind_parse(kind, &u.kind) != 0) {
+		mamori_store_rollback(mamori_daemon.store);
+		return invalid("kind");
+	}
+	if (privileged >= 0)
+		u.privileged = privileged;
+	if (expires != NULL)
+		snprintf(u.expires, sizeof(u.expires), "%s", expires);
+	if (hours != NULL)
+		snprintf(u.hours, sizeof(u.hours), "%s", hours);
+	if (u.privileged && name_reserved(u.name)) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.PolicyViolation",
+		               "a privileged ID may not have a default name such as root or admin (P-PRIV-NAME)");
+	}
+	if (u.kind == MAMORI_KIND_DEV && u.expires[0] == '\0') {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.PolicyViolation",
+		               "a development account needs an expiry date (P-DEV-ID)");
+	}
+	u.updated_at = call->now;
+	detail = json_pack("{s:s,s:b,s:o,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
+	                   "expires", nullable_string(u.expires), "hours", nullable_string(u.hours));
+	rc = mamori_store_user_update(mamori_daemon.store, &u);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "user set", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	return commit_with_user(call, &u, 0);
+}
+
+static json_t *
+user_rename(struct admin_call *call, const json_t *params)
+{
+	struct mamori_user u;
+	const char *new_name = NULL;
+	json_t *reply, *detail;
+	int rc;
+
+	if ((reply = get_name(call, params)) != NULL)
+		return reply;
+	if (mamori_wire_get_string(params, "new_name", MAMORI_USER_NAME_MAX, &new_name) != MAMORI_OK ||
+	    !mamori_user_name_valid(new_name))
+		return invalid("new_name");
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	if (u.privileged && name_reserved(new_name)) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(
+		        call, "io.mamori.Error.PolicyViolation",
+		        "a privileged ID may not be renamed to a default name such as root or admin (P-PRIV-NAME)");
+	}
+	rc = mamori_store_user_rename(mamori_daemon.store, u.id, new_name);
+	if (rc == MAMORI_ERR_EXISTS) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.Exists", "an account with the new name exists");
+	}
+	/* The lockout record follows the account. */
+	if (rc == MAMORI_OK)
+		rc = mamori_store_lockout_clear(mamori_daemon.store, new_name);
+	detail = json_pack("{s:s}", "new_name", new_name);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "user rename", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	snprintf(u.name, sizeof(u.name), "%s", new_name);
+	return commit_with_user(call, &u, 0);
 }
 
 static json_t *
@@ -239,7 +434,7 @@ user_show(struct admin_call *call, const json_t *params)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
-	return commit_with_user(&u, 0);
+	return commit_with_user(call, &u, 0);
 }
 
 /* A page of a listing that must fit in one message: items are added until
@@ -250,6 +445,9 @@ struct page {
 	json_t *items;
 	size_t bytes;
 	int more;
+	int privileged_only;
+	int64_t now;
+	const char *last_name;
 };
 
 static int
@@ -274,20 +472,24 @@ page_add(struct page *pg, json_t *item)
 static int
 list_one(const struct mamori_user *u, void *data)
 {
-	return page_add(data, user_json(u));
+	struct page *pg = data;
+
+	if (pg->privileged_only && !u->privileged)
+		return MAMORI_OK;
+	return page_add(pg, user_json(u, pg->now));
 }
 
 static json_t *
 user_list(struct admin_call *call, const json_t *params)
 {
-	struct page pg = { .items = json_array() };
+	struct page pg = { .items = json_array(), .now = call->now };
 	const char *after = NULL;
 	json_t *out, *last;
 
-	(void)call;
-	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &after) == MAMORI_ERR_INVALID) {
+	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &after) == MAMORI_ERR_INVALID ||
+	    mamori_wire_get_bool(params, "privileged", &pg.privileged_only) == MAMORI_ERR_INVALID) {
 		json_decref(pg.items);
-		return invalid("after");
+		return invalid(after == NULL ? "privileged" : "after");
 	}
 	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
 		json_decref(pg.items);
@@ -306,12 +508,13 @@ user_list(struct admin_call *call, const json_t *params)
 	return mamori_wire_reply(out);
 }
 
-enum state_change { CHANGE_DISABLE, CHANGE_ENABLE, CHANGE_DELETE };
+enum state_change { CHANGE_DISABLE, CHANGE_ENABLE, CHANGE_DELETE, CHANGE_LOCK, CHANGE_UNLOCK };
 
 static json_t *
 user_change(struct admin_call *call, const json_t *params, enum state_change change)
 {
-	static const char *const reasons[] = { "user disable", "user enable", "user delete" };
+	static const char *const reasons[] = { "user disable", "user enable", "user delete", "user lock",
+		                               "user unlock" };
 	struct mamori_password pw;
 	struct mamori_user u;
 	json_t *reply;
@@ -332,14 +535,23 @@ user_change(struct admin_call *call, const json_t *params, enum state_change cha
 	case CHANGE_ENABLE:
 		/* Back to active only with a credential to log in with. */
 		rc = mamori_store_password_current(mamori_daemon.store, u.id, MAMORI_SYSTEM_DEFAULT, &pw);
+		mamori_wipe(pw.hash, sizeof(pw.hash));
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			break;
-		u.state = rc == MAMORI_OK ? MAMORI_STATE_ACTIVE : MAMORI_STATE_PENDING;
+		u.state = rc == MAMORI_OK || u.kind == MAMORI_KIND_SHARED ? MAMORI_STATE_ACTIVE : MAMORI_STATE_PENDING;
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(mamori_daemon.store, &u);
 		break;
 	case CHANGE_DELETE:
 		rc = mamori_store_user_delete(mamori_daemon.store, u.id);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+		break;
+	case CHANGE_LOCK:
+		rc = mamori_lockout_lock(mamori_daemon.store, u.name, call->now);
+		break;
+	case CHANGE_UNLOCK:
+		rc = mamori_lockout_unlock(mamori_daemon.store, u.name);
 		break;
 	default:
 		rc = MAMORI_ERR_INTERNAL;
@@ -350,7 +562,57 @@ user_change(struct admin_call *call, const json_t *params, enum state_change cha
 		mamori_store_rollback(mamori_daemon.store);
 		return internal_error();
 	}
-	return commit_with_user(&u, change == CHANGE_DELETE);
+	return commit_with_user(call, &u, change == CHANGE_DELETE);
+}
+
+static json_t *
+user_members(struct admin_call *call, const json_t *params)
+{
+	const char *action = NULL, *member_name = NULL;
+	struct mamori_user u, member;
+	json_t *reply, *detail;
+	int rc, add;
+
+	if ((reply = get_name(call, params)) != NULL)
+		return reply;
+	if (mamori_wire_get_string(params, "action", 16, &action) != MAMORI_OK ||
+	    (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0))
+		return invalid("action");
+	if (mamori_wire_get_string(params, "member", MAMORI_USER_NAME_MAX, &member_name) != MAMORI_OK ||
+	    !mamori_user_name_valid(member_name))
+		return invalid("member");
+	add = strcmp(action, "add") == 0;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	if (u.kind != MAMORI_KIND_SHARED) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.PolicyViolation", "only shared accounts have members");
+	}
+	rc = mamori_store_user_get(mamori_daemon.store, member_name, &member);
+	if (rc == MAMORI_OK && member.kind == MAMORI_KIND_SHARED) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.PolicyViolation", "a member must be a person's own account");
+	}
+	if (rc == MAMORI_OK)
+		rc = add ? mamori_store_member_add(mamori_daemon.store, u.id, member.id, call->now)
+		         : mamori_store_member_remove(mamori_daemon.store, u.id, member.id);
+	if (rc == MAMORI_ERR_NOT_FOUND || rc == MAMORI_ERR_EXISTS) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, rc == MAMORI_ERR_NOT_FOUND ? "io.mamori.Error.NotFound" : "io.mamori.Error.Exists",
+		               rc == MAMORI_ERR_EXISTS ? "already a member"
+		                                       : (add ? "no such member account" : "not a member"));
+	}
+	detail = json_pack("{s:s}", "member", member_name);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", add ? "member add" : "member remove", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	return commit_with_user(call, &u, 0);
 }
 
 /* ---------------------------------------------------------- passwords */
@@ -359,24 +621,47 @@ static json_t *
 password_temp(struct admin_call *call, json_t *params)
 {
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_argon2_params p;
+	struct mamori_new_password np;
+	enum mamori_change_refusal refusal;
 	struct mamori_user u;
-	const char *given = NULL;
-	char generated[65], hash[MAMORI_HASH_MAX];
+	const char *given = NULL, *system = MAMORI_SYSTEM_DEFAULT;
+	char generated[65], message[256];
 	const char *pw;
-	size_t len;
 	int64_t expires_at;
-	json_t *reply = NULL, *out;
+	json_t *reply = NULL, *out, *detail;
 	int rc;
 
+	memset(&np, 0, sizeof(np));
 	generated[0] = '\0';
-	hash[0] = '\0';
-	mamori_daemon_argon2_params(conf, &p);
 	if ((reply = get_name(call, params)) != NULL)
 		goto out;
 	rc = mamori_wire_get_string(params, "password", MAMORI_SECRET_MAX, &given);
 	if (rc == MAMORI_ERR_INVALID || (rc == MAMORI_OK && given[0] == '\0')) {
 		reply = invalid("password");
+		goto out;
+	}
+	if (mamori_wire_get_string(params, "system", MAMORI_SERVICE_NAME_MAX, &system) == MAMORI_ERR_INVALID ||
+	    !mamori_service_name_valid(system)) {
+		reply = invalid("system");
+		goto out;
+	}
+	/* Who is asking, and for whom: read before the slow part. */
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL)
+		goto out;
+	if (u.privileged && actor_is_contractor(call)) {
+		mamori_store_rollback(mamori_daemon.store);
+		reply = refused(call, "io.mamori.Error.PolicyViolation",
+		                "a contractor may not set a privileged ID's password (P-PRIV-CONTRACTOR)");
+		goto out;
+	}
+	mamori_store_commit(mamori_daemon.store);
+	if (u.kind == MAMORI_KIND_SHARED) {
+		reply = refused(call, "io.mamori.Error.PolicyViolation",
+		                "a shared account has no password: its members log in with their own (P-ID-SHARED)");
 		goto out;
 	}
 	if (given != NULL) {
@@ -388,41 +673,83 @@ password_temp(struct admin_call *call, json_t *params)
 		}
 		pw = generated;
 	}
-	len = strlen(pw);
-	if (mamori_password_hash(&p, pw, len, hash, sizeof(hash)) != MAMORI_OK) {
+	/* A temporary password is kept in the history like any other, so that
+	 * the user cannot "change" to it. */
+	rc = mamori_password_prepare(conf, &u, system, pw, strlen(pw), 0, NULL, &np, &refusal, message,
+	                             sizeof(message));
+	if (rc != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	expires_at = call->now + TEMP_PASSWORD_LIFETIME;
+	if (refusal != MAMORI_CHANGE_OK) {
+		reply = refused(call, "io.mamori.Error.PolicyViolation", message);
+		goto out;
+	}
+	expires_at = call->now + conf->temp_lifetime;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
 	if ((reply = load_user(call, &u)) != NULL)
 		goto out;
-	rc = mamori_store_password_set(mamori_daemon.store, u.id, MAMORI_SYSTEM_DEFAULT, hash, 1, expires_at,
-	                               call->now);
+	rc = mamori_password_store(mamori_daemon.store, &u, &np, 1, expires_at, call->now);
 	if (rc == MAMORI_OK && u.state == MAMORI_STATE_PENDING) {
 		u.state = MAMORI_STATE_ACTIVE;
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(mamori_daemon.store, &u);
 	}
+	detail = json_pack("{s:s}", "system", system);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "password temp", NULL);
+		rc = audit_admin(call, "success", "password temp", detail);
+	json_decref(detail);
 	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
 			mamori_store_rollback(mamori_daemon.store);
 		reply = internal_error();
 		goto out;
 	}
-	out = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	out = json_pack("{s:I,s:s}", "expires_at", (json_int_t)expires_at, "system", system);
 	if (out != NULL && generated[0] != '\0')
 		json_object_set_new(out, "password", json_string(generated));
 	reply = mamori_wire_reply(out);
 out:
 	mamori_wipe(generated, sizeof(generated));
-	mamori_wipe(hash, sizeof(hash));
+	mamori_password_prepared_wipe(&np);
 	mamori_wire_wipe_string(json_object_get(params, "password"));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+static json_t *
+password_compromised(struct admin_call *call, const json_t *params)
+{
+	const struct mamori_conf *conf;
+	struct mamori_user u;
+	json_t *reply, *detail;
+	int rc;
+
+	if ((reply = get_name(call, params)) != NULL)
+		return reply;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	rc = mamori_store_password_mark_compromised(mamori_daemon.store, u.id);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		mamori_store_rollback(mamori_daemon.store);
+		return refused(call, "io.mamori.Error.NotFound", "the account has no password");
+	}
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "password compromised", NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	reply = commit_with_user(call, &u, 0);
+	conf = mamori_daemon_conf_get();
+	detail = json_pack("{s:s,s:s}", "reported_by", "administrator", "actor", call->actor);
+	mamori_incident_raise(conf, "password_compromised", u.name, NULL, detail, call->now);
+	json_decref(detail);
 	mamori_daemon_conf_put(conf);
 	return reply;
 }
@@ -547,8 +874,20 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 		return user_change(&call, params, CHANGE_ENABLE);
 	if (!strcmp(method, "io.mamori.Admin.UserDelete"))
 		return user_change(&call, params, CHANGE_DELETE);
+	if (!strcmp(method, "io.mamori.Admin.UserSet"))
+		return user_set(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.UserRename"))
+		return user_rename(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.UserLock"))
+		return user_change(&call, params, CHANGE_LOCK);
+	if (!strcmp(method, "io.mamori.Admin.UserUnlock"))
+		return user_change(&call, params, CHANGE_UNLOCK);
+	if (!strcmp(method, "io.mamori.Admin.UserMembers"))
+		return user_members(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.PasswordTemp"))
 		return password_temp(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.PasswordCompromised"))
+		return password_compromised(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.AuditShow"))
 		return audit_show(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.AuditVerify"))

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "password_policy.h"
 
 struct mamori_daemon mamori_daemon;
 
@@ -139,4 +140,54 @@ mamori_daemon_dummy_hash(const struct mamori_conf *conf, char *out, size_t outle
 	}
 	pthread_mutex_unlock(&dummy_lock);
 	return rc;
+}
+
+static pthread_rwlock_t blocklist_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct mamori_blocklist *blocklist;
+
+int
+mamori_daemon_blocklist_load(const struct mamori_conf *conf, char *err, size_t errlen)
+{
+	struct mamori_blocklist *fresh = NULL, *old;
+	int rc;
+
+	if (conf->blocklist != NULL) {
+		rc = mamori_blocklist_load(conf->blocklist, &fresh, err, errlen);
+		if (rc != MAMORI_OK)
+			return rc;
+		mamori_log_info("block list %s: %zu passwords", conf->blocklist, mamori_blocklist_count(fresh));
+	}
+	pthread_rwlock_wrlock(&blocklist_lock);
+	old = blocklist;
+	blocklist = fresh;
+	pthread_rwlock_unlock(&blocklist_lock);
+	mamori_blocklist_free(&old);
+	return MAMORI_OK;
+}
+
+const struct mamori_blocklist *
+mamori_daemon_blocklist_acquire(void)
+{
+	pthread_rwlock_rdlock(&blocklist_lock);
+	return blocklist;
+}
+
+void
+mamori_daemon_blocklist_release(void)
+{
+	pthread_rwlock_unlock(&blocklist_lock);
+}
+
+void
+mamori_daemon_blocklist_free(void)
+{
+	pthread_rwlock_wrlock(&blocklist_lock);
+	mamori_blocklist_free(&blocklist);
+	pthread_rwlock_unlock(&blocklist_lock);
+}
+
+const struct mamori_policy_conf *
+mamori_daemon_policy(const struct mamori_conf *conf, const struct mamori_user *u)
+{
+	return &conf->policy[u != NULL && u->privileged ? MAMORI_ROLE_PRIVILEGED : MAMORI_ROLE_STAFF];
 }

@@ -33,6 +33,17 @@ void mamori_daemon_argon2_params(const struct mamori_conf *conf, struct mamori_a
  * parameters in force so that it costs what a real one costs. */
 int mamori_daemon_dummy_hash(const struct mamori_conf *conf, char *out, size_t outlen);
 
+/* The organisation's block list (P-PW-STRENGTH), loaded at start-up and on
+ * SIGHUP.  acquire holds it against a reload until release. */
+struct mamori_blocklist;
+int mamori_daemon_blocklist_load(const struct mamori_conf *conf, char *err, size_t errlen);
+const struct mamori_blocklist *mamori_daemon_blocklist_acquire(void);
+void mamori_daemon_blocklist_release(void);
+void mamori_daemon_blocklist_free(void);
+
+/* The policy of an account's role; NULL user: the staff policy. */
+const struct mamori_policy_conf *mamori_daemon_policy(const struct mamori_conf *conf, const struct mamori_user *u);
+
 enum mamori_conn_kind { MAMORI_CONN_PAM, MAMORI_CONN_ADMIN };
 
 struct mamori_pam_conversation;

@@ -115,6 +115,35 @@ mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size
 }
 
 int
+mamori_password_compare_key_new(const struct mamori_argon2_params *p, struct mamori_compare_key *key)
+{
+	if (mamori_random_bytes(key->salt, sizeof(key->salt)) != 0)
+		return MAMORI_ERR_CRYPTO;
+	key->t_cost = p->t_cost;
+	key->m_kib = p->m_kib;
+	key->lanes = p->lanes;
+	return MAMORI_OK;
+}
+
+int
+mamori_password_compare_digest(const struct mamori_compare_key *key, const char *pw, size_t pwlen,
+                               unsigned char out[MAMORI_DIGEST_LEN])
+{
+	int rc;
+
+	slot_acquire();
+	rc = argon2id_hash_raw(key->t_cost, key->m_kib, key->lanes, pw, pwlen, key->salt, sizeof(key->salt), out,
+	                       MAMORI_DIGEST_LEN);
+	slot_release();
+	if (rc != ARGON2_OK) {
+		mamori_log_err("argon2id_hash_raw: %s", argon2_error_message(rc));
+		mamori_wipe(out, MAMORI_DIGEST_LEN);
+		return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? MAMORI_ERR_NOMEM : MAMORI_ERR_CRYPTO;
+	}
+	return MAMORI_OK;
+}
+
+int
 mamori_password_generate(char *out, size_t len)
 {
 	/* 56 characters: no 0/O, 1/l/I, to be read out over the phone. */

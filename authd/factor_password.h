@@ -30,6 +30,12 @@ int mamori_password_needs_rehash(const struct mamori_argon2_params *p, const cha
  * when the user is unknown so that unknown users pay the same cost. */
 int mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size_t outlen);
 
+/* A new comparison key for an account: a random salt and parameters p. */
+int mamori_password_compare_key_new(const struct mamori_argon2_params *p, struct mamori_compare_key *key);
+/* The comparison digest of pw under key: one Argon2id evaluation. */
+int mamori_password_compare_digest(const struct mamori_compare_key *key, const char *pw, size_t pwlen,
+                                   unsigned char out[MAMORI_DIGEST_LEN]);
+
 /* A random temporary password of len characters from an alphabet without
  * look-alike characters.  out must hold len + 1 bytes. */
 int mamori_password_generate(char *out, size_t len);

@@ -22,6 +22,8 @@
 #include "daemon.h"
 #include "error.h"
 #include "factor_password.h"
+#include "housekeeping.h"
+#include "incident.h"
 #include "log.h"
 #include "secure.h"
 #include "server.h"
@@ -176,6 +178,10 @@ main(int argc, char **argv)
 		mamori_log_err("cannot prepare Argon2id (argon2_m_kib too large?)");
 		goto out;
 	}
+	if (mamori_daemon_blocklist_load(conf, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("block list: %s", err);
+		goto out;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
 		goto out;
@@ -185,21 +191,29 @@ main(int argc, char **argv)
 	mamori_log_notice("mamori-authd %s started (store %s, Argon2id t=%u m=%u KiB p=%u, %u parallel)",
 	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store), conf->argon2_t, conf->argon2_m_kib,
 	                  conf->argon2_p, mamori_password_slots());
+	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK) {
+		mamori_log_err("cannot start the background workers");
+		goto out;
+	}
 	audit_daemon("success", "daemon started");
 	mamori_daemon_conf_put(conf);
 	conf = NULL;
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_housekeeping_stop();
 	left = mamori_server_shutdown();
+	mamori_incident_shutdown();
 	if (conf != NULL)
 		mamori_daemon_conf_put(conf);
 	if (mamori_daemon.store != NULL && left == 0) {
 		audit_daemon("success", "daemon stopped");
 		mamori_store_close(&mamori_daemon.store);
 	}
-	if (left == 0)
+	if (left == 0) {
 		mamori_daemon_conf_release_all();
+		mamori_daemon_blocklist_free();
+	}
 	mamori_log_notice("mamori-authd stopped");
 	return rc;
 }

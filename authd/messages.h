@@ -2,30 +2,57 @@
 #ifndef MAMORI_MESSAGES_H
 #define MAMORI_MESSAGES_H
 
+#include <stddef.h>
+
 /* Every text a user sees comes from here, so that it can be translated for
- * the caller's locale.  Message ids are English. */
+ * the caller's locale.  Message ids are English; the comment after each id
+ * gives the arguments its text takes, in order. */
 enum mamori_msg_id {
 	MSG_PASSWORD_PROMPT,
 	MSG_CURRENT_PASSWORD_PROMPT,
 	MSG_NEW_PASSWORD_PROMPT,
 	MSG_RETYPE_PASSWORD_PROMPT,
+	MSG_MEMBER_PROMPT,
+	MSG_MEMBER_PASSWORD_PROMPT, /* member name */
 	MSG_ACCOUNT_DISABLED,
 	MSG_ACCOUNT_EXPIRED,
 	MSG_ACCOUNT_PENDING,
 	MSG_MUST_CHANGE_TEMPORARY,
+	MSG_MUST_CHANGE_COMPROMISED,
+	MSG_PASSWORD_EXPIRED,
+	MSG_PASSWORD_EXPIRES_SOON, /* days (unsigned) */
 	MSG_TEMPORARY_EXPIRED,
 	MSG_PASSWORD_CHANGED,
 	MSG_CURRENT_PASSWORD_WRONG,
 	MSG_PASSWORDS_DIFFER,
 	MSG_PASSWORD_EMPTY,
 	MSG_PASSWORD_TOO_LONG,
-	MSG_PASSWORD_SAME,
+	MSG_PASSWORD_REUSED,
+	MSG_PASSWORD_CROSS_SYSTEM,
+	MSG_PASSWORD_TOO_YOUNG, /* date and time of the earliest change */
 	MSG_CHANGE_NOT_ALLOWED,
+	MSG_CONTRACTOR_PRIVILEGED,
+	MSG_LOCKED_UNTIL, /* date and time */
+	MSG_LOCKED_ADMIN,
+	MSG_RATE_LIMITED,
+	MSG_OUTSIDE_HOURS,
+	MSG_NOT_A_MEMBER,
+	MSG_LAST_LOGIN, /* time, place */
+	MSG_LAST_LOGIN_NEVER,
+	MSG_FAILURES_SINCE, /* count (long long) */
+	MSG_LAST_LOGOUT, /* time */
+	MSG_SESSION_DEADLINE, /* time */
+	MSG_COMPROMISED_REPORTED,
 	MSG_SERVICE_ERROR,
 	MSG_COUNT
 };
 
 /* The text of id for locale (may be NULL; "C" when unknown). */
 const char *mamori_msg(const char *locale, enum mamori_msg_id id);
+/* Format the text of id with its arguments into buf. */
+void mamori_msgf(char *buf, size_t len, const char *locale, enum mamori_msg_id id, ...);
+/* The translation of an English text that comes from a library (libpwquality
+ * reasons); the text itself when there is none. */
+const char *mamori_msg_text(const char *locale, const char *english);
 
 #endif

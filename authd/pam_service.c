@@ -2,21 +2,29 @@
 /* io.mamori.Pam: the conversation state machine the PAM module relays. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "clock.h"
 #include "daemon.h"
 #include "error.h"
 #include "factor_password.h"
+#include "hours.h"
+#include "incident.h"
+#include "lockout.h"
 #include "log.h"
 #include "messages.h"
 #include "names.h"
 #include "pam_service.h"
+#include "password_change.h"
 #include "secure.h"
+#include "session_end.h"
 
 #define LOCALE_MAX 64
 #define TICKET_HEX 64
@@ -32,21 +40,36 @@ struct pam_request {
 	char locale[LOCALE_MAX + 1];
 };
 
+enum conv_op {
+	OP_AUTHENTICATE,
+	OP_CHAUTHTOK,
+	OP_COMPROMISED,
+};
+
 enum conv_step {
 	STEP_NONE,
-	STEP_AUTH_PASSWORD,
+	STEP_MEMBER, /* shared account: which member logs in */
+	STEP_AUTH_PASSWORD, /* authenticate, compromised */
 	STEP_CHANGE_CURRENT,
 	STEP_CHANGE_NEW,
 	STEP_CHANGE_CONFIRM,
 };
 
 struct mamori_pam_conversation {
+	enum conv_op op;
 	enum conv_step step;
 	struct pam_request req;
 	char system[MAMORI_SERVICE_NAME_MAX + 1];
+	/* The member of a shared account who authenticates (P-ID-SHARED). */
+	char member[MAMORI_USER_NAME_MAX + 1];
 	char *new_password;
 	size_t new_len;
 };
+
+/* How long after a successful authentication a session counts as opened by
+ * it, for the last-login notice. */
+#define LOGIN_SESSION_WINDOW 600
+#define BANNER_MAX 4096
 
 /* ------------------------------------------------------------ tickets */
 
@@ -138,6 +161,14 @@ prompt_reply(const char *style, const char *text)
 }
 
 static json_t *
+messages_append(json_t *messages, const char *style, const char *text)
+{
+	if (text != NULL && text[0] != '\0')
+		json_array_append_new(messages, json_pack("{s:s,s:s}", "style", style, "text", text));
+	return messages;
+}
+
+static json_t *
 done_reply(const char *result, const char *style, const char *text, const char *ticket)
 {
 	json_t *p = json_pack("{s:s,s:s,s:[]}", "state", "done", "result", result, "messages");
@@ -213,14 +244,67 @@ parse_request(const struct mamori_conn *c, const json_t *params, struct pam_requ
 	return NULL;
 }
 
+/* ------------------------------------------------------------ rate limit */
+
+/* Non-root callers of pam.sock get conf->rate_limit attempts a minute per
+ * uid (P-CRED-STORE): a token bucket in memory, as a daemon restart gives
+ * an attacker nothing the account lockout does not already count. */
+#define RATE_SLOTS 256
+
+struct rate_slot {
+	uid_t uid;
+	int used;
+	double tokens;
+	int64_t last_ms;
+};
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rate_slot rate_slots[RATE_SLOTS];
+
+static int
+rate_allow(uid_t uid, unsigned per_minute)
+{
+	int64_t now = mamori_clock_monotonic_ms();
+	struct rate_slot *slot = NULL, *oldest = &rate_slots[0];
+	int ok;
+
+	pthread_mutex_lock(&rate_lock);
+	for (size_t i = 0; i < RATE_SLOTS; i++) {
+		if (rate_slots[i].used && rate_slots[i].uid == uid) {
+			slot = &rate_slots[i];
+			break;
+		}
+		if (!rate_slots[i].used || rate_slots[i].last_ms < oldest->last_ms)
+			oldest = &rate_slots[i];
+	}
+	if (slot == NULL) {
+		slot = oldest;
+		slot->used = 1;
+		slot->uid = uid;
+		slot->tokens = per_minute;
+		slot->last_ms = now;
+	}
+	slot->tokens += (double)(now - slot->last_ms) * per_minute / 60000.0;
+	if (slot->tokens > per_minute)
+		slot->tokens = per_minute;
+	slot->last_ms = now;
+	ok = slot->tokens >= 1.0;
+	if (ok)
+		slot->tokens -= 1.0;
+	pthread_mutex_unlock(&rate_lock);
+	return ok;
+}
+
+/* ------------------------------------------------------------- helpers */
+
 /* Record a decision in the audit log inside the caller's transaction. */
 static int
-audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *result,
-          const char *reason, int64_t now)
+audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
+          const char *result, const char *reason, int64_t now)
 {
 	struct mamori_audit_event ev = {
 		.category = category,
-		.actor = req->ruser[0] != '\0' ? req->ruser : NULL,
+		.actor = actor != NULL && actor[0] != '\0' ? actor : (req->ruser[0] != '\0' ? req->ruser : NULL),
 		.service = req->service,
 		.user = req->user,
 		.result = result,
@@ -247,23 +331,32 @@ current_password(int64_t user_id, const char *system, struct mamori_password *ou
 	return rc;
 }
 
-/* Read user and its current password in one short transaction.  *found
- * and *have_pw say what exists. */
+/* What one short read transaction learns about the account a password is
+ * checked for. */
+struct subject {
+	int found;
+	struct mamori_user user;
+	int have_pw;
+	struct mamori_password pw;
+	struct mamori_lock_state lock;
+};
+
 static int
-lookup(const char *name, const char *system, struct mamori_user *u, int *found, struct mamori_password *pw,
-       int *have_pw)
+lookup(const char *name, const char *system, int64_t now, struct subject *s)
 {
 	int rc;
 
-	*found = *have_pw = 0;
+	memset(s, 0, sizeof(*s));
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_user_get(mamori_daemon.store, name, u);
+	rc = mamori_lockout_state(mamori_daemon.store, name, now, &s->lock);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_user_get(mamori_daemon.store, name, &s->user);
 	if (rc == MAMORI_OK) {
-		*found = 1;
-		rc = current_password(u->id, system, pw);
+		s->found = 1;
+		rc = current_password(s->user.id, system, &s->pw);
 		if (rc == MAMORI_OK)
-			*have_pw = 1;
+			s->have_pw = 1;
 	}
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
 		mamori_store_rollback(mamori_daemon.store);
@@ -272,18 +365,17 @@ lookup(const char *name, const char *system, struct mamori_user *u, int *found, 
 	return mamori_store_commit(mamori_daemon.store);
 }
 
-/* Verify pw against the user's hash, or against the dummy hash when there
- * is none, so that every answer costs one Argon2id evaluation. */
+/* Verify pw against the subject's hash, or against the dummy hash when
+ * there is none, so that every answer costs one Argon2id evaluation. */
 static int
-verify_or_pretend(const struct mamori_conf *conf, const struct mamori_password *rec, int have_pw, const char *pw,
-                  size_t len, int *matched)
+verify_or_pretend(const struct mamori_conf *conf, const struct subject *s, const char *pw, size_t len, int *matched)
 {
 	char dummy[MAMORI_HASH_MAX];
 	int rc;
 
 	*matched = 0;
-	if (have_pw) {
-		rc = mamori_password_verify(rec->hash, pw, len);
+	if (s->have_pw) {
+		rc = mamori_password_verify(s->pw.hash, pw, len);
 	} else {
 		rc = mamori_daemon_dummy_hash(conf, dummy, sizeof(dummy));
 		if (rc == MAMORI_OK)
@@ -311,6 +403,63 @@ state_reason(enum mamori_user_state state)
 	return "account state unknown";
 }
 
+static void
+lock_message(const char *locale, const struct mamori_lock_state *lock, char *buf, size_t len)
+{
+	char when[32];
+
+	if (lock->until == MAMORI_LOCKED_UNTIL_UNLOCK) {
+		snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED_ADMIN));
+		return;
+	}
+	mamori_clock_format(lock->until, when, sizeof(when));
+	mamori_msgf(buf, len, locale, MSG_LOCKED_UNTIL, when);
+}
+
+/* Count a failed password for name inside the open transaction; raise the
+ * lockout incident after commit when it locked the account. */
+struct failure_outcome {
+	int locked_now;
+	struct mamori_lock_state lock;
+};
+
+static int
+count_failure(const struct mamori_conf *conf, const struct subject *s, const char *name, int64_t now,
+              struct failure_outcome *out)
+{
+	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, s->found ? &s->user : NULL);
+	int rc;
+
+	rc = mamori_lockout_failure(mamori_daemon.store, policy, name, now, &out->locked_now, &out->lock);
+	if (rc == MAMORI_OK && s->found)
+		rc = mamori_store_login_failure(mamori_daemon.store, s->user.id, now);
+	return rc;
+}
+
+static void
+after_failure(const struct mamori_conf *conf, const struct pam_request *req, const char *name,
+              const struct failure_outcome *out, int64_t now)
+{
+	json_t *detail;
+
+	if (!out->locked_now)
+		return;
+	detail = json_pack("{s:s,s:I}", "name", name, "locked_until", (json_int_t)out->lock.until);
+	mamori_incident_raise(conf, "lockout", name, req->service, detail, now);
+	json_decref(detail);
+	mamori_incident_note_lockout(conf, name, now);
+}
+
+/* P-PW-AGE: whether pw is past its role's maximum age. */
+static int
+password_expired(const struct mamori_conf *conf, const struct mamori_user *u, const struct mamori_password *pw,
+                 int64_t now)
+{
+	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, u);
+
+	return policy->max_age_days > 0 && now >= pw->created_at + (int64_t)policy->max_age_days * 86400;
+}
+
 /* ------------------------------------------------------- authenticate */
 
 static json_t *
@@ -319,64 +468,98 @@ auth_password(struct mamori_conn *c, const char *pw, size_t len)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	const char *name = conv->member[0] != '\0' ? conv->member : req->user;
+	const char *actor = conv->member[0] != '\0' ? conv->member : NULL;
 	struct mamori_argon2_params params;
-	struct mamori_password rec = { 0 };
-	struct mamori_user u;
+	struct failure_outcome failure = { 0 };
+	struct subject s;
+	struct mamori_user login;
 	char rehash[MAMORI_HASH_MAX] = "";
 	char ticket[TICKET_HEX + 1];
-	const char *result = "auth_err", *reason, *style = "error", *text = NULL;
-	int found, have_pw, matched, issue_ticket = 0;
+	char text[256] = "";
+	const char *result = "auth_err", *reason;
+	int matched = 0, issue_ticket = 0, login_found = 0, counts_as_failure = 0;
 	json_t *reply = NULL;
-	int64_t now;
+	int64_t now = mamori_clock_now();
 
 	mamori_daemon_argon2_params(conf, &params);
-	if (lookup(req->user, conv->system, &u, &found, &rec, &have_pw) != MAMORI_OK ||
-	    verify_or_pretend(conf, &rec, have_pw, pw, len, &matched) != MAMORI_OK)
+	if (lookup(name, conv->system, now, &s) != MAMORI_OK)
 		goto fail;
-	if (matched && mamori_password_needs_rehash(&params, rec.hash) &&
-	    mamori_password_hash(&params, pw, len, rehash, sizeof(rehash)) != MAMORI_OK)
-		rehash[0] = '\0'; /* keep the old hash; try again next login */
+	/* A locked account is not even tried: no Argon2 to burn, no count. */
+	if (!s.lock.locked) {
+		if (verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK)
+			goto fail;
+		if (matched && mamori_password_needs_rehash(&params, s.pw.hash) &&
+		    mamori_password_hash(&params, pw, len, rehash, sizeof(rehash)) != MAMORI_OK)
+			rehash[0] = '\0'; /* keep the old hash; try again next login */
+	}
 
 	now = mamori_clock_now();
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	/* Decide on fresh state: an admin may have acted meanwhile. */
-	if (found && mamori_store_user_get(mamori_daemon.store, req->user, &u) != MAMORI_OK)
-		found = matched = 0;
-	if (!found) {
-		reason = "unknown user";
-	} else if (!have_pw) {
+	if (s.found && mamori_store_user_get(mamori_daemon.store, name, &s.user) != MAMORI_OK)
+		s.found = matched = 0;
+	login_found = mamori_store_user_get(mamori_daemon.store, req->user, &login) == MAMORI_OK;
+	if (s.lock.locked) {
+		result = "maxtries";
+		reason = "account locked";
+		lock_message(req->locale, &s.lock, text, sizeof(text));
+	} else if (!s.found) {
+		reason = conv->member[0] != '\0' ? "unknown member" : "unknown user";
+		counts_as_failure = 1;
+	} else if (!s.have_pw) {
 		reason = "no password";
+		counts_as_failure = 1;
 	} else if (!matched) {
 		reason = "wrong password";
-	} else if (u.state != MAMORI_STATE_ACTIVE) {
-		reason = state_reason(u.state);
-		text = mamori_msg(req->locale, MSG_ACCOUNT_DISABLED);
-	} else if (rec.temporary && rec.expires_at > 0 && now >= rec.expires_at) {
+		counts_as_failure = 1;
+	} else if (!login_found) {
+		reason = "unknown user";
+	} else if (conv->member[0] != '\0' &&
+	           mamori_store_member_check(mamori_daemon.store, login.id, s.user.id) != MAMORI_OK) {
+		reason = "not a member";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_NOT_A_MEMBER));
+	} else if (login.state != MAMORI_STATE_ACTIVE || s.user.state != MAMORI_STATE_ACTIVE) {
+		reason = state_reason(login.state != MAMORI_STATE_ACTIVE ? login.state : s.user.state);
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_DISABLED));
+	} else if (s.pw.temporary && s.pw.expires_at > 0 && now >= s.pw.expires_at) {
 		reason = "temporary password expired";
-		text = mamori_msg(req->locale, MSG_TEMPORARY_EXPIRED);
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_TEMPORARY_EXPIRED));
 	} else {
 		result = "success";
 		reason = "password";
-		issue_ticket = rec.must_change;
+		/* Account management will demand a change: let chauthtok in this
+		 * PAM handle skip the password just typed. */
+		issue_ticket =
+		        conv->member[0] == '\0' && (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
 	}
-	if (found && strcmp(result, "success") != 0 && !matched &&
-	    mamori_store_login_failure(mamori_daemon.store, u.id, now) != MAMORI_OK)
-		goto fail_rollback;
+	if (counts_as_failure) {
+		if (count_failure(conf, &s, name, now, &failure) != MAMORI_OK)
+			goto fail_rollback;
+		if (failure.locked_now) {
+			result = "maxtries";
+			reason = "wrong password: account locked";
+			lock_message(req->locale, &failure.lock, text, sizeof(text));
+		}
+	}
 	if (!strcmp(result, "success")) {
-		if (mamori_store_login_success(mamori_daemon.store, u.id, now, req->service, req->tty, req->rhost) !=
-		    MAMORI_OK)
+		if (mamori_lockout_success(mamori_daemon.store, name) != MAMORI_OK ||
+		    mamori_store_login_success(mamori_daemon.store, login.id, now, req->service, req->tty,
+		                               req->rhost) != MAMORI_OK)
 			goto fail_rollback;
-		if (rehash[0] != '\0' && mamori_store_password_rehash(mamori_daemon.store, rec.id, rehash) != MAMORI_OK)
+		if (rehash[0] != '\0' &&
+		    mamori_store_password_rehash(mamori_daemon.store, s.pw.id, rehash) != MAMORI_OK)
 			goto fail_rollback;
 	}
-	if (audit_pam(c, req, "auth", result, reason, now) != MAMORI_OK)
+	if (audit_pam(c, req, "auth", actor, result, reason, now) != MAMORI_OK)
 		goto fail_rollback;
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
+	after_failure(conf, req, name, &failure, now);
 	if (issue_ticket && ticket_issue(req->user, req->service, now, ticket) != MAMORI_OK)
 		issue_ticket = 0;
-	reply = done_reply(result, style, text, issue_ticket ? ticket : NULL);
+	reply = done_reply(result, "error", text, issue_ticket ? ticket : NULL);
 	mamori_wipe(ticket, sizeof(ticket));
 	goto out;
 fail_rollback:
@@ -386,8 +569,68 @@ fail:
 	reply = internal_error();
 out:
 	mamori_wipe(rehash, sizeof(rehash));
+	mamori_wipe(&s.pw, sizeof(s.pw));
 	mamori_daemon_conf_put(conf);
 	conv->step = STEP_NONE;
+	return reply;
+}
+
+/* Self-service report of a compromised password (P-PW-LEAK): the user
+ * proves who they are with the password, then it is marked. */
+static json_t *
+report_compromised(struct mamori_conn *c, const char *pw, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct pam_request *req = &conv->req;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct failure_outcome failure = { 0 };
+	struct subject s;
+	char text[256] = "";
+	const char *result = "auth_err", *reason;
+	int matched = 0;
+	json_t *reply = NULL, *detail;
+	int64_t now = mamori_clock_now();
+
+	conv->step = STEP_NONE;
+	if (lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
+	    (!s.lock.locked && verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
+		goto fail;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		goto fail;
+	if (s.lock.locked) {
+		result = "maxtries";
+		reason = "account locked";
+		lock_message(req->locale, &s.lock, text, sizeof(text));
+	} else if (!matched) {
+		reason = "compromised report: wrong password";
+		if (count_failure(conf, &s, req->user, now, &failure) != MAMORI_OK)
+			goto fail_rollback;
+	} else if (mamori_store_password_mark_compromised(mamori_daemon.store, s.user.id) != MAMORI_OK) {
+		goto fail_rollback;
+	} else {
+		result = "success";
+		reason = "password reported compromised by its owner";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_COMPROMISED_REPORTED));
+	}
+	if (audit_pam(c, req, "account", req->user, result, reason, now) != MAMORI_OK)
+		goto fail_rollback;
+	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+		goto fail;
+	after_failure(conf, req, req->user, &failure, now);
+	if (!strcmp(result, "success")) {
+		detail = json_pack("{s:s}", "reported_by", "owner");
+		mamori_incident_raise(conf, "password_compromised", req->user, req->service, detail, now);
+		json_decref(detail);
+	}
+	reply = done_reply(result, !strcmp(result, "success") ? "info" : "error", text, NULL);
+	goto out;
+fail_rollback:
+	mamori_store_rollback(mamori_daemon.store);
+fail:
+	reply = internal_error();
+out:
+	mamori_wipe(&s.pw, sizeof(s.pw));
+	mamori_daemon_conf_put(conf);
 	return reply;
 }
 
@@ -403,27 +646,29 @@ conversation_reset(struct mamori_pam_conversation *conv)
 	conv->step = STEP_NONE;
 }
 
+/* End a change with result, recording it; text is shown as an error. */
 static json_t *
-change_failed(struct mamori_conn *c, const char *result, const char *reason, enum mamori_msg_id msg, int count_failure)
+change_refused(struct mamori_conn *c, const char *result, const char *reason, const char *text)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
-	struct mamori_user u;
 	int64_t now = mamori_clock_now();
 
 	conversation_reset(conv);
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if (count_failure && mamori_store_user_get(mamori_daemon.store, conv->req.user, &u) == MAMORI_OK &&
-	    mamori_store_login_failure(mamori_daemon.store, u.id, now) != MAMORI_OK)
-		goto fail;
-	if (audit_pam(c, &conv->req, "chauthtok", result, reason, now) != MAMORI_OK)
-		goto fail;
+	if (audit_pam(c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	return done_reply(result, "error", mamori_msg(conv->req.locale, msg), NULL);
-fail:
-	mamori_store_rollback(mamori_daemon.store);
-	return internal_error();
+	return done_reply(result, "error", text, NULL);
+}
+
+static json_t *
+change_failed(struct mamori_conn *c, const char *result, const char *reason, enum mamori_msg_id msg)
+{
+	return change_refused(c, result, reason, mamori_msg(c->conversation->req.locale, msg));
 }
 
 static json_t *
@@ -431,22 +676,50 @@ change_current(struct mamori_conn *c, const char *pw, size_t len)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_password rec;
-	struct mamori_user u;
-	int found, have_pw, matched, rc;
+	struct failure_outcome failure = { 0 };
+	struct subject s;
+	char text[256];
+	int matched = 0, rc;
+	int64_t now = mamori_clock_now();
+	json_t *reply = NULL;
 
-	rc = lookup(conv->req.user, conv->system, &u, &found, &rec, &have_pw);
-	if (rc == MAMORI_OK)
-		rc = verify_or_pretend(conf, &rec, have_pw, pw, len, &matched);
-	mamori_daemon_conf_put(conf);
+	rc = lookup(conv->req.user, conv->system, now, &s);
+	if (rc == MAMORI_OK && !s.lock.locked)
+		rc = verify_or_pretend(conf, &s, pw, len, &matched);
+	mamori_wipe(&s.pw, sizeof(s.pw));
 	if (rc != MAMORI_OK) {
 		conversation_reset(conv);
-		return internal_error();
+		reply = internal_error();
+	} else if (s.lock.locked) {
+		lock_message(conv->req.locale, &s.lock, text, sizeof(text));
+		reply = change_refused(c, "authtok_recover_err", "account locked", text);
+	} else if (!matched) {
+		conversation_reset(conv);
+		now = mamori_clock_now();
+		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+			reply = internal_error();
+		} else if (count_failure(conf, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		           audit_pam(c, &conv->req, "chauthtok", NULL, "authtok_recover_err", "wrong current password",
+		                     now) != MAMORI_OK) {
+			mamori_store_rollback(mamori_daemon.store);
+			reply = internal_error();
+		} else if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+			reply = internal_error();
+		} else {
+			after_failure(conf, &conv->req, conv->req.user, &failure, now);
+			if (failure.locked_now)
+				lock_message(conv->req.locale, &failure.lock, text, sizeof(text));
+			else
+				snprintf(text, sizeof(text), "%s",
+				         mamori_msg(conv->req.locale, MSG_CURRENT_PASSWORD_WRONG));
+			reply = done_reply("authtok_recover_err", "error", text, NULL);
+		}
+	} else {
+		conv->step = STEP_CHANGE_NEW;
+		reply = prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_NEW_PASSWORD_PROMPT));
 	}
-	if (!matched)
-		return change_failed(c, "authtok_recover_err", "wrong current password", MSG_CURRENT_PASSWORD_WRONG, 1);
-	conv->step = STEP_CHANGE_NEW;
-	return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_NEW_PASSWORD_PROMPT));
+	mamori_daemon_conf_put(conf);
+	return reply;
 }
 
 static json_t *
@@ -455,9 +728,9 @@ change_new(struct mamori_conn *c, const char *pw, size_t len)
 	struct mamori_pam_conversation *conv = c->conversation;
 
 	if (len == 0)
-		return change_failed(c, "authtok_err", "empty password", MSG_PASSWORD_EMPTY, 0);
+		return change_failed(c, "authtok_err", "empty password", MSG_PASSWORD_EMPTY);
 	if (len > MAMORI_SECRET_MAX)
-		return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG, 0);
+		return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG);
 	conv->new_password = malloc(len);
 	if (conv->new_password == NULL) {
 		conversation_reset(conv);
@@ -469,72 +742,101 @@ change_new(struct mamori_conn *c, const char *pw, size_t len)
 	return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_RETYPE_PASSWORD_PROMPT));
 }
 
+static const char *
+refusal_reason(enum mamori_change_refusal r)
+{
+	switch (r) {
+	case MAMORI_CHANGE_WEAK:
+		return "new password too weak";
+	case MAMORI_CHANGE_REUSED:
+		return "new password used before";
+	case MAMORI_CHANGE_CROSS:
+		return "new password in use on another system";
+	case MAMORI_CHANGE_OK:
+		break;
+	}
+	return "password changed";
+}
+
 static json_t *
 change_confirm(struct mamori_conn *c, const char *pw, size_t len)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
-	struct mamori_argon2_params params;
-	struct mamori_password rec;
-	struct mamori_user u;
-	char hash[MAMORI_HASH_MAX];
-	int found, have_pw, same = 0, rc;
-	json_t *reply;
-	int64_t now;
+	struct mamori_new_password np;
+	enum mamori_change_refusal refusal;
+	struct subject s;
+	char message[256];
+	int rc;
+	int64_t now = mamori_clock_now();
 
 	if (len != conv->new_len || mamori_memeq_consttime(pw, conv->new_password, len) != 0)
-		return change_failed(c, "authtok_err", "passwords differ", MSG_PASSWORDS_DIFFER, 0);
-	conf = mamori_daemon_conf_get();
-	mamori_daemon_argon2_params(conf, &params);
-	mamori_daemon_conf_put(conf);
-	rc = lookup(conv->req.user, conv->system, &u, &found, &rec, &have_pw);
-	if (rc == MAMORI_OK && !found)
-		rc = MAMORI_ERR_NOT_FOUND;
-	if (rc == MAMORI_OK && have_pw) {
-		rc = mamori_password_verify(rec.hash, pw, len);
-		same = rc == MAMORI_OK;
-		rc = rc == MAMORI_ERR_DENIED ? MAMORI_OK : rc;
-	}
-	if (rc != MAMORI_OK) {
+		return change_failed(c, "authtok_err", "passwords differ", MSG_PASSWORDS_DIFFER);
+	rc = lookup(conv->req.user, conv->system, now, &s);
+	mamori_wipe(&s.pw.hash, sizeof(s.pw.hash));
+	if (rc != MAMORI_OK || !s.found) {
 		conversation_reset(conv);
 		return internal_error();
 	}
-	if (same)
-		return change_failed(c, "authtok_err", "password unchanged", MSG_PASSWORD_SAME, 0);
-	rc = mamori_password_hash(&params, pw, len, hash, sizeof(hash));
+	/* The change replaces the password in effect for this service: the
+	 * system's own, or the default one it falls back to. */
+	conf = mamori_daemon_conf_get();
+	rc = mamori_password_prepare(conf, &s.user, s.have_pw ? s.pw.system : conv->system, pw, len, 1,
+	                             conv->req.locale, &np, &refusal, message, sizeof(message));
+	mamori_daemon_conf_put(conf);
 	conversation_reset(conv);
-	if (rc != MAMORI_OK)
+	if (rc != MAMORI_OK) {
+		mamori_password_prepared_wipe(&np);
 		return internal_error();
+	}
+	if (refusal != MAMORI_CHANGE_OK)
+		return change_refused(c, "authtok_err", refusal_reason(refusal), message);
 	now = mamori_clock_now();
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
-	/* The change replaces the password in effect for this service: the
-	 * system's own, or the default one it falls back to. */
-	if (mamori_store_password_set(mamori_daemon.store, u.id, have_pw ? rec.system : conv->system, hash, 0, 0,
-	                              now) != MAMORI_OK ||
-	    audit_pam(c, &conv->req, "chauthtok", "success", "password changed", now) != MAMORI_OK) {
+	if (mamori_password_store(mamori_daemon.store, &s.user, &np, 0, 0, now) != MAMORI_OK ||
+	    audit_pam(c, &conv->req, "chauthtok", NULL, "success", "password changed", now) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		goto fail;
 	}
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
-	mamori_wipe(hash, sizeof(hash));
-	reply = done_reply("success", "info", mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED), NULL);
-	return reply;
+	mamori_password_prepared_wipe(&np);
+	return done_reply("success", "info", mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED), NULL);
 fail:
-	mamori_wipe(hash, sizeof(hash));
+	mamori_password_prepared_wipe(&np);
 	return internal_error();
 }
 
 /* ---------------------------------------------------------------- Start */
 
+/* The person asking for a change, for P-PRIV-CONTRACTOR: PAM_RUSER when the
+ * application set it, else the caller's login uid. */
+static int
+requester_is_contractor(const struct mamori_conn *c, const struct pam_request *req)
+{
+	char name[MAMORI_USER_NAME_MAX + 16];
+	struct mamori_user who;
+
+	if (req->ruser[0] != '\0' && mamori_user_name_valid(req->ruser))
+		snprintf(name, sizeof(name), "%.64s", req->ruser);
+	else
+		mamori_peer_actor(&c->peer, name, sizeof(name));
+	return mamori_user_name_valid(name) && mamori_store_user_get(mamori_daemon.store, name, &who) == MAMORI_OK &&
+	       who.kind == MAMORI_KIND_CONTRACTOR;
+}
+
 static json_t *
 start_chauthtok(struct mamori_conn *c, const json_t *params)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf;
 	const char *ticket = NULL;
+	struct mamori_password pw;
 	struct mamori_user u;
-	int prelim = 0, rc;
+	int prelim = 0, contractor = 0, have_pw = 0, rc;
+	int64_t now = mamori_clock_now(), earliest = 0;
+	char text[256], when[32];
 
 	if (mamori_wire_get_bool(params, "prelim", &prelim) == MAMORI_ERR_INVALID ||
 	    mamori_wire_get_string(params, "ticket", TICKET_HEX, &ticket) == MAMORI_ERR_INVALID)
@@ -542,13 +844,37 @@ start_chauthtok(struct mamori_conn *c, const json_t *params)
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
 	rc = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u);
+	if (rc == MAMORI_OK) {
+		contractor =
+		        u.privileged && (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(c, &conv->req));
+		rc = current_password(u.id, conv->system, &pw);
+		have_pw = rc == MAMORI_OK;
+		rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
+	}
 	mamori_store_commit(mamori_daemon.store);
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return done_reply("user_unknown", "error", NULL, NULL);
 	if (rc != MAMORI_OK)
 		return internal_error();
-	if (u.state != MAMORI_STATE_ACTIVE)
-		return done_reply("authtok_err", "error", mamori_msg(conv->req.locale, MSG_ACCOUNT_DISABLED), NULL);
+	if (u.state != MAMORI_STATE_ACTIVE || u.kind == MAMORI_KIND_SHARED)
+		return change_failed(c, "authtok_err", "password cannot be changed", MSG_CHANGE_NOT_ALLOWED);
+	if (contractor)
+		return change_failed(c, "perm_denied", "contractor may not change a privileged ID's password",
+		                     MSG_CONTRACTOR_PRIVILEGED);
+	/* P-PW-AGE minimum age, unless the password must change anyway. */
+	conf = mamori_daemon_conf_get();
+	if (have_pw && !pw.must_change && mamori_daemon_policy(conf, &u)->min_age_days > 0)
+		earliest = pw.created_at + (int64_t)mamori_daemon_policy(conf, &u)->min_age_days * 86400;
+	if (have_pw && mamori_daemon_policy(conf, &u)->max_age_days > 0 &&
+	    now >= pw.created_at + (int64_t)mamori_daemon_policy(conf, &u)->max_age_days * 86400)
+		earliest = 0; /* expired: it must change now */
+	mamori_daemon_conf_put(conf);
+	mamori_wipe(&pw, sizeof(pw));
+	if (earliest > now) {
+		mamori_clock_format(earliest, when, sizeof(when));
+		mamori_msgf(text, sizeof(text), conv->req.locale, MSG_PASSWORD_TOO_YOUNG, when);
+		return change_refused(c, "authtok_err", "password too young", text);
+	}
 	if (prelim)
 		return done_reply("success", "info", NULL, NULL);
 	if (ticket_redeem(ticket, conv->req.user, conv->req.service, mamori_clock_now())) {
@@ -565,21 +891,62 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *op = NULL;
+	struct mamori_user u;
+	int shared = 0, limited = 0;
 	json_t *reply;
 
 	if (mamori_wire_get_string(params, "op", 32, &op) != MAMORI_OK ||
-	    (strcmp(op, "authenticate") != 0 && strcmp(op, "chauthtok") != 0))
+	    (strcmp(op, "authenticate") != 0 && strcmp(op, "chauthtok") != 0 && strcmp(op, "compromised") != 0))
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "op");
+	conversation_reset(conv);
+	memset(conv, 0, sizeof(*conv));
 	reply = parse_request(c, params, &conv->req);
 	if (reply != NULL)
 		return reply;
 	conf = mamori_daemon_conf_get();
 	snprintf(conv->system, sizeof(conv->system), "%s", mamori_conf_service_system(conf, conv->req.service));
+	limited = c->peer.uid != 0 && !rate_allow(c->peer.uid, conf->rate_limit);
 	mamori_daemon_conf_put(conf);
-	if (!strcmp(op, "chauthtok"))
+	if (limited) {
+		mamori_log_notice("uid %lu: PAM rate limit reached", (unsigned long)c->peer.uid);
+		return done_reply(strcmp(op, "chauthtok") == 0 ? "authtok_err" : "auth_err", "error",
+		                  mamori_msg(conv->req.locale, MSG_RATE_LIMITED), NULL);
+	}
+	if (!strcmp(op, "chauthtok")) {
+		conv->op = OP_CHAUTHTOK;
 		return start_chauthtok(c, params);
+	}
+	conv->op = strcmp(op, "compromised") == 0 ? OP_COMPROMISED : OP_AUTHENTICATE;
+	if (conv->op == OP_AUTHENTICATE) {
+		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+			return internal_error();
+		shared = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u) == MAMORI_OK &&
+		         u.kind == MAMORI_KIND_SHARED;
+		mamori_store_commit(mamori_daemon.store);
+	}
+	if (shared) {
+		conv->step = STEP_MEMBER;
+		return prompt_reply("echo_on", mamori_msg(conv->req.locale, MSG_MEMBER_PROMPT));
+	}
 	conv->step = STEP_AUTH_PASSWORD;
 	return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
+}
+
+static json_t *
+member_given(struct mamori_conn *c, const char *name, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	char prompt[256];
+
+	/* A name that cannot exist still gets a password prompt, and fails. */
+	if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
+		snprintf(conv->member, sizeof(conv->member), "%s", "-invalid-");
+	else
+		memcpy(conv->member, name, len + 1);
+	conv->step = STEP_AUTH_PASSWORD;
+	mamori_msgf(prompt, sizeof(prompt), conv->req.locale, MSG_MEMBER_PASSWORD_PROMPT,
+	            mamori_user_name_valid(conv->member) ? conv->member : "?");
+	return prompt_reply("echo_off", prompt);
 }
 
 static json_t *
@@ -603,8 +970,10 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
 	switch (conv->step) {
+	case STEP_MEMBER:
+		return member_given(c, pw, len);
 	case STEP_AUTH_PASSWORD:
-		return auth_password(c, pw, len);
+		return conv->op == OP_COMPROMISED ? report_compromised(c, pw, len) : auth_password(c, pw, len);
 	case STEP_CHANGE_CURRENT:
 		return change_current(c, pw, len);
 	case STEP_CHANGE_NEW:
@@ -619,16 +988,32 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 
 /* ------------------------------------------------------ account, session */
 
+static int
+hours_allow(const struct mamori_conf *conf, const struct mamori_user *u, int64_t now)
+{
+	struct mamori_hours own;
+	char err[128];
+
+	if (u->hours[0] != '\0') {
+		/* Stored specs were checked when set; an unreadable one denies. */
+		if (mamori_hours_parse(u->hours, &own, err, sizeof(err)) != 0)
+			return 0;
+		return mamori_hours_allow(&own, now);
+	}
+	return mamori_hours_allow(&mamori_daemon_policy(conf, u)->hours, now);
+}
+
 static json_t *
 handle_account(struct mamori_conn *c, const json_t *params)
 {
 	struct pam_request req;
 	struct mamori_password rec;
 	struct mamori_user u;
-	const char *result = "success", *reason = "ok";
+	struct mamori_lock_state lock;
+	const struct mamori_policy_conf *policy;
 	const struct mamori_conf *conf;
-	enum mamori_msg_id msg = MSG_COUNT;
-	char today[11], system[MAMORI_SERVICE_NAME_MAX + 1];
+	const char *result = "success", *reason = "ok", *style = "error";
+	char text[256] = "", today[11], system[MAMORI_SERVICE_NAME_MAX + 1];
 	int64_t now = mamori_clock_now();
 	json_t *reply;
 	int rc;
@@ -638,84 +1023,240 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		return reply;
 	conf = mamori_daemon_conf_get();
 	snprintf(system, sizeof(system), "%s", mamori_conf_service_system(conf, req.service));
-	mamori_daemon_conf_put(conf);
 	mamori_clock_today(today);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		mamori_daemon_conf_put(conf);
 		return internal_error();
+	}
 	rc = mamori_store_user_get(mamori_daemon.store, req.user, &u);
+	if (rc == MAMORI_OK)
+		rc = mamori_lockout_state(mamori_daemon.store, req.user, now, &lock);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		result = "user_unknown";
 		reason = "unknown user";
-	} else if (rc != MAMORI_OK) {
+		goto decided;
+	}
+	if (rc != MAMORI_OK)
 		goto fail;
-	} else if (u.state == MAMORI_STATE_PENDING) {
+	policy = mamori_daemon_policy(conf, &u);
+	if (u.state == MAMORI_STATE_PENDING) {
 		result = "acct_expired";
 		reason = state_reason(u.state);
-		msg = MSG_ACCOUNT_PENDING;
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCOUNT_PENDING));
 	} else if (u.state != MAMORI_STATE_ACTIVE) {
 		result = "acct_expired";
 		reason = state_reason(u.state);
-		msg = MSG_ACCOUNT_DISABLED;
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCOUNT_DISABLED));
 	} else if (u.expires[0] != '\0' && strcmp(today, u.expires) > 0) {
 		result = "acct_expired";
 		reason = "account expired";
-		msg = MSG_ACCOUNT_EXPIRED;
-	} else {
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCOUNT_EXPIRED));
+	} else if (lock.locked) {
+		result = "perm_denied";
+		reason = "account locked";
+		lock_message(req.locale, &lock, text, sizeof(text));
+	} else if (!hours_allow(conf, &u, now)) {
+		result = "perm_denied";
+		reason = "outside hours of use";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_OUTSIDE_HOURS));
+	} else if (u.kind != MAMORI_KIND_SHARED) {
 		rc = current_password(u.id, system, &rec);
+		mamori_wipe(rec.hash, sizeof(rec.hash));
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			goto fail;
 		if (rc == MAMORI_OK && rec.must_change) {
 			result = "new_authtok_reqd";
-			reason = "temporary password";
-			msg = MSG_MUST_CHANGE_TEMPORARY;
+			reason = rec.compromised ? "password compromised" : "temporary password";
+			style = "info";
+			snprintf(text, sizeof(text), "%s",
+			         mamori_msg(req.locale,
+			                    rec.compromised ? MSG_MUST_CHANGE_COMPROMISED : MSG_MUST_CHANGE_TEMPORARY));
+		} else if (rc == MAMORI_OK && policy->max_age_days > 0) {
+			int64_t expires = rec.created_at + (int64_t)policy->max_age_days * 86400;
+			style = "info";
+			if (now >= expires) {
+				result = "new_authtok_reqd";
+				reason = "password expired";
+				snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_PASSWORD_EXPIRED));
+			} else if (expires - now <= (int64_t)policy->warn_days * 86400) {
+				unsigned days = (unsigned)((expires - now + 86399) / 86400);
+				mamori_msgf(text, sizeof(text), req.locale, MSG_PASSWORD_EXPIRES_SOON, days);
+			}
 		}
 	}
-	if (audit_pam(c, &req, "account", result, reason, now) != MAMORI_OK)
+decided:
+	if (audit_pam(c, &req, "account", NULL, result, reason, now) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		mamori_daemon_conf_put(conf);
 		return internal_error();
+	}
+	mamori_daemon_conf_put(conf);
 	reply = json_pack("{s:s,s:[]}", "result", result, "messages");
-	if (reply != NULL && msg != MSG_COUNT)
-		json_array_append_new(json_object_get(reply, "messages"),
-		                      json_pack("{s:s,s:s}", "style",
-		                                !strcmp(result, "new_authtok_reqd") ? "info" : "error", "text",
-		                                mamori_msg(req.locale, msg)));
+	if (reply != NULL)
+		messages_append(json_object_get(reply, "messages"), style, text);
 	return mamori_wire_reply(reply);
 fail:
 	mamori_store_rollback(mamori_daemon.store);
+	mamori_daemon_conf_put(conf);
 	return internal_error();
+}
+
+/* The banner file's lines, as info messages; control characters are
+ * dropped so that a banner cannot drive the terminal. */
+static void
+append_banner(json_t *messages, const char *path)
+{
+	char buf[BANNER_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		mamori_log_warn("banner %s: cannot open", path);
+		return;
+	}
+	n = read(fd, buf, BANNER_MAX);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = buf, *next; line != NULL && *line != '\0'; line = next) {
+		char clean[512];
+		size_t k = 0;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		for (const unsigned char *p = (const unsigned char *)line; *p != '\0' && k < sizeof(clean) - 1; p++) {
+			if (*p >= 0x20 && *p != 0x7f)
+				clean[k++] = (char)*p;
+		}
+		clean[k] = '\0';
+		/* An empty line still separates paragraphs. */
+		json_array_append_new(messages, json_pack("{s:s,s:s}", "style", "info", "text", k > 0 ? clean : " "));
+	}
+}
+
+/* P-LOGIN-UI: the notices a new session shows. */
+static void
+append_notices(json_t *messages, const struct pam_request *req, const struct mamori_login *l, int64_t now)
+{
+	char when[32], place[600], text[700];
+	int this_login = l->last_success_at > 0 && now - l->last_success_at <= LOGIN_SESSION_WINDOW &&
+	                 strcmp(l->last_service, req->service) == 0;
+	int64_t at = this_login ? l->prev_success_at : l->last_success_at;
+	const char *tty = this_login ? l->prev_tty : l->last_tty;
+	const char *rhost = this_login ? l->prev_rhost : l->last_rhost;
+	long long failures = this_login ? l->failures_before_last : l->failures_since_success;
+	int64_t logout = this_login ? l->logout_before_last : l->last_logout_at;
+
+	if (at > 0) {
+		mamori_clock_format(at, when, sizeof(when));
+		snprintf(place, sizeof(place), "%s%s%s", rhost[0] != '\0' ? rhost : "localhost",
+		         tty[0] != '\0' ? " on " : "", tty);
+		mamori_msgf(text, sizeof(text), req->locale, MSG_LAST_LOGIN, when, place);
+		messages_append(messages, "info", text);
+	} else {
+		messages_append(messages, "info", mamori_msg(req->locale, MSG_LAST_LOGIN_NEVER));
+	}
+	if (failures > 0) {
+		mamori_msgf(text, sizeof(text), req->locale, MSG_FAILURES_SINCE, failures);
+		messages_append(messages, "info", text);
+	}
+	if (logout > 0) {
+		mamori_clock_format(logout, when, sizeof(when));
+		mamori_msgf(text, sizeof(text), req->locale, MSG_LAST_LOGOUT, when);
+		messages_append(messages, "info", text);
+	}
+}
+
+static int
+process_owned_by(pid_t pid, uid_t uid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	return stat(path, &st) == 0 && st.st_uid == uid;
 }
 
 static json_t *
 handle_open_session(struct mamori_conn *c, const json_t *params)
 {
+	const struct mamori_service_conf *svc;
+	const struct mamori_conf *conf;
 	struct pam_request req;
+	struct mamori_session ses = { 0 };
+	struct mamori_login login;
 	struct mamori_user u;
+	const char *logind = NULL;
 	long long leader = 0;
-	int64_t session_id = 0, now = mamori_clock_now();
-	json_t *reply;
+	char when[32], text[256];
+	int64_t now = mamori_clock_now();
+	json_t *reply, *messages;
 
 	reply = parse_request(c, params, &req);
 	if (reply != NULL)
 		return reply;
 	if (mamori_wire_get_int(params, "leader_pid", 0, 4194304, &leader) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "leader_pid");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_wire_get_string(params, "logind_session", sizeof(ses.logind_id) - 1, &logind) ==
+	            MAMORI_ERR_INVALID ||
+	    (logind != NULL && !mamori_service_name_valid(logind)))
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "logind_session");
+	messages = json_array();
+	if (messages == NULL)
 		return internal_error();
+	conf = mamori_daemon_conf_get();
+	snprintf(ses.service, sizeof(ses.service), "%s", req.service);
+	snprintf(ses.tty, sizeof(ses.tty), "%s", req.tty);
+	snprintf(ses.rhost, sizeof(ses.rhost), "%s", req.rhost);
+	snprintf(ses.logind_id, sizeof(ses.logind_id), "%s", logind != NULL ? logind : "");
+	/* The daemon may signal the leader when a time box closes: a non-root
+	 * caller may only name a process of its own. */
+	if (leader > 1 && c->peer.uid != 0 && !process_owned_by((pid_t)leader, c->peer.uid))
+		leader = 0;
+	ses.leader_pid = leader;
+	ses.leader_start = leader > 1 ? mamori_process_start_time((pid_t)leader) : 0;
+	ses.opened_at = now;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		goto fail_nostore;
 	if (mamori_store_user_get(mamori_daemon.store, req.user, &u) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
+		mamori_daemon_conf_put(conf);
+		json_decref(messages);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such account");
 	}
-	if (mamori_store_session_open(mamori_daemon.store, u.id, req.service, req.tty, req.rhost, leader, now,
-	                              &session_id) != MAMORI_OK ||
-	    audit_pam(c, &req, "session", "success", "session opened", now) != MAMORI_OK) {
+	ses.user_id = u.id;
+	/* P-PRIV-TIME: sessions of a privileged service get a deadline. */
+	svc = mamori_conf_service(conf, req.service);
+	if (svc != NULL && svc->privileged && conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit > 0)
+		ses.deadline = now + conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit;
+	if (mamori_store_login_get(mamori_daemon.store, u.id, &login) != MAMORI_OK ||
+	    mamori_store_session_open(mamori_daemon.store, &ses) != MAMORI_OK ||
+	    audit_pam(c, &req, "session", NULL, "success",
+	              ses.deadline > 0 ? "session opened, time-boxed" : "session opened", now) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
-		return internal_error();
+		goto fail_nostore;
 	}
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
-		return internal_error();
-	return mamori_wire_reply(
-	        json_pack("{s:s,s:I,s:[]}", "result", "success", "session_id", (json_int_t)session_id, "messages"));
+		goto fail_nostore;
+	if (conf->banner != NULL)
+		append_banner(messages, conf->banner);
+	append_notices(messages, &req, &login, now);
+	if (ses.deadline > 0) {
+		mamori_clock_format(ses.deadline, when, sizeof(when));
+		mamori_msgf(text, sizeof(text), req.locale, MSG_SESSION_DEADLINE, when);
+		messages_append(messages, "info", text);
+	}
+	mamori_daemon_conf_put(conf);
+	return mamori_wire_reply(json_pack("{s:s,s:I,s:o}", "result", "success", "session_id", (json_int_t)ses.id,
+	                                   "messages", messages));
+fail_nostore:
+	mamori_daemon_conf_put(conf);
+	json_decref(messages);
+	return internal_error();
 }
 
 static json_t *
@@ -744,7 +1285,7 @@ handle_close_session(struct mamori_conn *c, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such session");
 	}
-	if (rc != MAMORI_OK || audit_pam(c, &req, "session", "success", "session closed", now) != MAMORI_OK) {
+	if (rc != MAMORI_OK || audit_pam(c, &req, "session", NULL, "success", "session closed", now) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		return internal_error();
 	}

@@ -271,7 +271,9 @@ conn_register(struct mamori_conn *c, const struct mamori_conf *conf)
 		if (x->conn->peer.uid == c->peer.uid)
 			same_uid++;
 	}
-	if (conns_count >= conf->max_connections || same_uid >= conf->max_connections_per_uid) {
+	/* The per-uid limit keeps one local user from taking every slot; root's
+	 * callers are the system's own login services and meet only the total. */
+	if (conns_count >= conf->max_connections || (c->peer.uid != 0 && same_uid >= conf->max_connections_per_uid)) {
 		pthread_mutex_unlock(&conns_lock);
 		free(e);
 		return MAMORI_ERR_BUSY;
@@ -388,6 +390,8 @@ reload(void)
 	old = mamori_daemon_conf_get();
 	if (mamori_daemon_dummy_hash(old, dummy, sizeof(dummy)) != MAMORI_OK)
 		mamori_log_err("reload: cannot prepare the dummy hash");
+	if (mamori_daemon_blocklist_load(old, err, sizeof(err)) != MAMORI_OK)
+		mamori_log_err("reload: keeping the previous block list: %s", err);
 	mamori_daemon_conf_put(old);
 	mamori_log_notice("configuration reloaded from %s", mamori_daemon.config_path);
 }

@@ -40,12 +40,16 @@ struct mamori_user {
 	int privileged;
 	enum mamori_user_state state;
 	char expires[11]; /* YYYY-MM-DD, last valid day; empty for none */
+	char hours[128]; /* hours of use of this account (hours.h); empty: its role's */
 	int64_t created_at;
 	int64_t updated_at;
 };
 
 #define MAMORI_HASH_MAX 256
 #define MAMORI_SYSTEM_DEFAULT "default"
+/* The comparison digest of a password (DESIGN.md "Password rules"). */
+#define MAMORI_DIGEST_LEN 32
+#define MAMORI_COMPARE_SALT_LEN 16
 
 struct mamori_password {
 	int64_t id;
@@ -55,7 +59,22 @@ struct mamori_password {
 	int64_t created_at;
 	int temporary;
 	int must_change;
+	int compromised;
 	int64_t expires_at; /* 0: never */
+};
+
+/* A remembered password, for the reuse checks. */
+struct mamori_password_digest {
+	char system[MAMORI_SERVICE_NAME_MAX + 1];
+	int current;
+	int64_t created_at;
+	unsigned char digest[MAMORI_DIGEST_LEN];
+};
+
+/* The per-account salt and Argon2id parameters of comparison digests. */
+struct mamori_compare_key {
+	unsigned char salt[MAMORI_COMPARE_SALT_LEN];
+	uint32_t t_cost, m_kib, lanes;
 };
 
 struct mamori_login {
@@ -66,6 +85,42 @@ struct mamori_login {
 	int64_t failures_since_success;
 	int64_t last_failure_at;
 	int64_t last_logout_at;
+	/* The success before the last one, and the failures between the two:
+	 * what a session opened by the last success shows (P-LOGIN-UI). */
+	int64_t prev_success_at;
+	char prev_service[MAMORI_SERVICE_NAME_MAX + 1];
+	char prev_tty[MAMORI_FIELD_MAX + 1];
+	char prev_rhost[MAMORI_FIELD_MAX + 1];
+	int64_t failures_before_last;
+	int64_t logout_before_last;
+};
+
+/* Failure counting and locks, keyed by the name tried so that unknown names
+ * are throttled like real ones. */
+#define MAMORI_LOCKED_UNTIL_UNLOCK (-1)
+
+struct mamori_lockout {
+	int64_t failures; /* within the current window */
+	int64_t window_start; /* when the current window began */
+	int64_t locked_until; /* 0: not locked; MAMORI_LOCKED_UNTIL_UNLOCK: until an admin unlocks */
+	int64_t lock_count; /* locks so far, for the growing back-off */
+	int64_t last_failure_at;
+};
+
+struct mamori_session {
+	int64_t id;
+	int64_t user_id;
+	char user[MAMORI_USER_NAME_MAX + 1]; /* filled by lookups */
+	char service[MAMORI_SERVICE_NAME_MAX + 1];
+	char tty[MAMORI_FIELD_MAX + 1];
+	char rhost[MAMORI_FIELD_MAX + 1];
+	int64_t leader_pid; /* 0: unknown */
+	int64_t leader_start; /* the leader's start time (clock ticks after boot), to recognise it */
+	char logind_id[64]; /* logind session id, empty when none */
+	int64_t opened_at;
+	int64_t closed_at; /* 0: open */
+	int64_t deadline; /* 0: none (P-PRIV-TIME) */
+	char end_reason[64];
 };
 
 struct mamori_audit_row {
@@ -108,13 +163,38 @@ typedef int (*mamori_store_user_cb)(const struct mamori_user *user, void *data);
 int mamori_store_user_foreach(struct mamori_store *store, const char *after, mamori_store_user_cb cb, void *data);
 int mamori_store_user_count(struct mamori_store *store, int64_t *count);
 
+int mamori_store_user_rename(struct mamori_store *store, int64_t user_id, const char *new_name);
+/* Active dev accounts whose expiry date is before today (YYYY-MM-DD). */
+int mamori_store_user_foreach_expired_dev(struct mamori_store *store, const char *today, mamori_store_user_cb cb,
+                                          void *data);
+
+/* The comparison key of an account; MAMORI_ERR_NOT_FOUND when it has none
+ * yet (then set one). */
+int mamori_store_compare_key_get(struct mamori_store *store, int64_t user_id, struct mamori_compare_key *out);
+int mamori_store_compare_key_set(struct mamori_store *store, int64_t user_id, const struct mamori_compare_key *key);
+
 /* Passwords: one current password per user and system. */
 int mamori_store_password_current(struct mamori_store *store, int64_t user_id, const char *system,
                                   struct mamori_password *out);
 /* Make hash the current password of user on system; the previous one is
- * kept as history. */
+ * kept as history.  digest (MAMORI_DIGEST_LEN bytes) is its comparison
+ * digest, or NULL. */
 int mamori_store_password_set(struct mamori_store *store, int64_t user_id, const char *system, const char *hash,
-                              int temporary, int64_t expires_at, int64_t now);
+                              const unsigned char *digest, int temporary, int64_t expires_at, int64_t now);
+/* The passwords a new password of user on system must differ from: the
+ * last depth passwords of that system (the current one included) and the
+ * current password of every other system.  Rows without a digest are
+ * skipped. */
+typedef int (*mamori_store_digest_cb)(const struct mamori_password_digest *d, void *data);
+int mamori_store_password_history(struct mamori_store *store, int64_t user_id, const char *system, unsigned depth,
+                                  mamori_store_digest_cb cb, void *data);
+/* Mark every current password of user compromised: it must be changed at
+ * the next login (P-PW-LEAK).  MAMORI_ERR_NOT_FOUND when there is none. */
+int mamori_store_password_mark_compromised(struct mamori_store *store, int64_t user_id);
+/* Every current password of user, one per system. */
+typedef int (*mamori_store_password_cb)(const struct mamori_password *pw, void *data);
+int mamori_store_password_foreach_current(struct mamori_store *store, int64_t user_id, mamori_store_password_cb cb,
+                                          void *data);
 /* Replace the hash of a password in place (same secret, new parameters). */
 int mamori_store_password_rehash(struct mamori_store *store, int64_t password_id, const char *hash);
 
@@ -124,13 +204,36 @@ int mamori_store_login_success(struct mamori_store *store, int64_t user_id, int6
                                const char *tty, const char *rhost);
 int mamori_store_login_failure(struct mamori_store *store, int64_t user_id, int64_t now);
 
-/* Sessions. */
-int mamori_store_session_open(struct mamori_store *store, int64_t user_id, const char *service, const char *tty,
-                              const char *rhost, int64_t leader_pid, int64_t now, int64_t *session_id);
+/* Lockouts, by the name tried.  get gives zeros when there is no row. */
+int mamori_store_lockout_get(struct mamori_store *store, const char *name, struct mamori_lockout *out);
+int mamori_store_lockout_put(struct mamori_store *store, const char *name, const struct mamori_lockout *lockout);
+int mamori_store_lockout_clear(struct mamori_store *store, const char *name);
+/* Forget rows that hold neither a lock nor failures newer than before. */
+int mamori_store_lockout_prune(struct mamori_store *store, int64_t before);
+
+/* Sessions.  open fills session->id. */
+int mamori_store_session_open(struct mamori_store *store, struct mamori_session *session);
+/* Open sessions whose deadline is at or before now. */
+typedef int (*mamori_store_session_cb)(const struct mamori_session *session, void *data);
+int mamori_store_session_foreach_due(struct mamori_store *store, int64_t now, mamori_store_session_cb cb, void *data);
+/* Open sessions of a user. */
+int mamori_store_session_foreach_open(struct mamori_store *store, int64_t user_id, mamori_store_session_cb cb,
+                                      void *data);
+/* End a session for reason (time box, revocation): end_reason is set, and
+ * closed_at unless the session was closed meanwhile.  MAMORI_ERR_NOT_FOUND
+ * when it already has a reason. */
+int mamori_store_session_end(struct mamori_store *store, int64_t session_id, int64_t now, const char *reason);
 /* Close session_id (> 0), or else the newest open session of the user on
  * service.  MAMORI_ERR_NOT_FOUND when there is none. */
 int mamori_store_session_close(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,
                                int64_t now);
+
+/* Members of shared accounts (P-ID-SHARED). */
+int mamori_store_member_add(struct mamori_store *store, int64_t shared_id, int64_t member_id, int64_t now);
+int mamori_store_member_remove(struct mamori_store *store, int64_t shared_id, int64_t member_id);
+/* MAMORI_OK when member_id is a member of shared_id, else MAMORI_ERR_NOT_FOUND. */
+int mamori_store_member_check(struct mamori_store *store, int64_t shared_id, int64_t member_id);
+int mamori_store_member_foreach(struct mamori_store *store, int64_t shared_id, mamori_store_user_cb cb, void *data);
 
 /* Audit rows, appended with their chain fields already computed (audit.c). */
 int mamori_store_audit_tail(struct mamori_store *store, int64_t *last_id, char last_hash[65]);

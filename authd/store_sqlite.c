@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "error.h"
 #include "log.h"
+#include "secure.h"
 #include "store.h"
 
 struct mamori_store {
@@ -85,6 +86,35 @@ static const char *const migrations[] = {
 	"  prev_hash TEXT NOT NULL,"
 	"  hash TEXT NOT NULL);"
 	"CREATE INDEX audit_ts ON audit(ts);",
+	/* 1 -> 2: password and account rules */
+	"ALTER TABLE users ADD COLUMN hours TEXT;"
+	"ALTER TABLE users ADD COLUMN compare_salt BLOB;"
+	"ALTER TABLE users ADD COLUMN compare_params TEXT;"
+	"ALTER TABLE passwords ADD COLUMN compare_digest BLOB;"
+	"ALTER TABLE passwords ADD COLUMN compromised INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE logins ADD COLUMN prev_success_at INTEGER;"
+	"ALTER TABLE logins ADD COLUMN prev_service TEXT;"
+	"ALTER TABLE logins ADD COLUMN prev_tty TEXT;"
+	"ALTER TABLE logins ADD COLUMN prev_rhost TEXT;"
+	"ALTER TABLE logins ADD COLUMN failures_before_last INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE logins ADD COLUMN logout_before_last INTEGER;"
+	"CREATE TABLE lockouts ("
+	"  name TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  window_start INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0,"
+	"  lock_count INTEGER NOT NULL DEFAULT 0,"
+	"  last_failure_at INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE sessions ADD COLUMN leader_start INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN logind_id TEXT;"
+	"ALTER TABLE sessions ADD COLUMN deadline INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN end_reason TEXT;"
+	"CREATE INDEX sessions_open ON sessions(closed_at, deadline);"
+	"CREATE TABLE members ("
+	"  shared_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  member_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  added_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (shared_id, member_id));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -154,6 +184,15 @@ prepare(struct mamori_store *st, const char *sql, sqlite3_stmt **stmt)
 	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
 		return db_fail(st, "prepare");
 	return MAMORI_OK;
+}
+
+static int
+step_done(struct mamori_store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, what);
 }
 
 static void
@@ -355,7 +394,8 @@ mamori_store_rollback(struct mamori_store *st)
 
 /* ------------------------------------------------------------------ users */
 
-#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at"
+#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours"
+#define USER_COLUMNS_U "u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours"
 
 static int
 user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
@@ -371,6 +411,7 @@ user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 	copy_column(stmt, 5, u->expires, sizeof(u->expires));
 	u->created_at = sqlite3_column_int64(stmt, 6);
 	u->updated_at = sqlite3_column_int64(stmt, 7);
+	copy_column(stmt, 8, u->hours, sizeof(u->hours));
 	return MAMORI_OK;
 }
 
@@ -404,8 +445,8 @@ mamori_store_user_insert(struct mamori_store *st, struct mamori_user *u)
 	int rc;
 
 	if (prepare(st,
-	            "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at) "
-	            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	            "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours) "
+	            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, u->name, -1, SQLITE_TRANSIENT);
@@ -415,6 +456,7 @@ mamori_store_user_insert(struct mamori_store *st, struct mamori_user *u)
 	bind_text_or_null(stmt, 5, u->expires);
 	sqlite3_bind_int64(stmt, 6, u->created_at);
 	sqlite3_bind_int64(stmt, 7, u->updated_at);
+	bind_text_or_null(stmt, 8, u->hours);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -432,7 +474,7 @@ mamori_store_user_update(struct mamori_store *st, const struct mamori_user *u)
 	int rc;
 
 	if (prepare(st,
-	            "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ? "
+	            "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ? "
 	            "WHERE id = ?",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
@@ -441,7 +483,8 @@ mamori_store_user_update(struct mamori_store *st, const struct mamori_user *u)
 	sqlite3_bind_text(stmt, 3, mamori_user_state_name(u->state), -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 4, u->expires);
 	sqlite3_bind_int64(stmt, 5, u->updated_at);
-	sqlite3_bind_int64(stmt, 6, u->id);
+	bind_text_or_null(stmt, 6, u->hours);
+	sqlite3_bind_int64(stmt, 7, u->id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
@@ -511,6 +554,23 @@ mamori_store_user_count(struct mamori_store *st, int64_t *count)
 
 /* -------------------------------------------------------------- passwords */
 
+#define PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"
+
+static void
+password_from_row(sqlite3_stmt *stmt, struct mamori_password *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->user_id = sqlite3_column_int64(stmt, 1);
+	copy_column(stmt, 2, out->system, sizeof(out->system));
+	copy_column(stmt, 3, out->hash, sizeof(out->hash));
+	out->created_at = sqlite3_column_int64(stmt, 4);
+	out->temporary = sqlite3_column_int(stmt, 5) != 0;
+	out->must_change = sqlite3_column_int(stmt, 6) != 0;
+	out->expires_at = sqlite3_column_int64(stmt, 7);
+	out->compromised = sqlite3_column_int(stmt, 8) != 0;
+}
+
 int
 mamori_store_password_current(struct mamori_store *st, int64_t user_id, const char *system, struct mamori_password *out)
 {
@@ -518,23 +578,15 @@ mamori_store_password_current(struct mamori_store *st, int64_t user_id, const ch
 	int rc;
 
 	if (prepare(st,
-	            "SELECT id, user_id, system, hash, created_at, temporary, must_change, expires_at "
-	            "FROM passwords WHERE user_id = ? AND system = ? AND current = 1 ORDER BY id DESC LIMIT 1",
+	            "SELECT " PASSWORD_COLUMNS " FROM passwords WHERE user_id = ? AND system = ? AND current = 1 "
+	            "ORDER BY id DESC LIMIT 1",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_text(stmt, 2, system, -1, SQLITE_TRANSIENT);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(stmt, 0);
-		out->user_id = sqlite3_column_int64(stmt, 1);
-		copy_column(stmt, 2, out->system, sizeof(out->system));
-		copy_column(stmt, 3, out->hash, sizeof(out->hash));
-		out->created_at = sqlite3_column_int64(stmt, 4);
-		out->temporary = sqlite3_column_int(stmt, 5) != 0;
-		out->must_change = sqlite3_column_int(stmt, 6) != 0;
-		out->expires_at = sqlite3_column_int64(stmt, 7);
+		password_from_row(stmt, out);
 		rc = MAMORI_OK;
 		break;
 	case SQLITE_DONE:
@@ -548,8 +600,8 @@ mamori_store_password_current(struct mamori_store *st, int64_t user_id, const ch
 }
 
 int
-mamori_store_password_set(struct mamori_store *st, int64_t user_id, const char *system, const char *hash, int temporary,
-                          int64_t expires_at, int64_t now)
+mamori_store_password_set(struct mamori_store *st, int64_t user_id, const char *system, const char *hash,
+                          const unsigned char *digest, int temporary, int64_t expires_at, int64_t now)
 {
 	sqlite3_stmt *stmt;
 	int rc;
@@ -566,7 +618,7 @@ mamori_store_password_set(struct mamori_store *st, int64_t user_id, const char *
 
 	if (prepare(st,
 	            "INSERT INTO passwords (user_id, system, hash, created_at, temporary, must_change, expires_at, "
-	            "current) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+	            "compare_digest, current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
@@ -579,9 +631,134 @@ mamori_store_password_set(struct mamori_store *st, int64_t user_id, const char *
 		sqlite3_bind_int64(stmt, 7, expires_at);
 	else
 		sqlite3_bind_null(stmt, 7);
+	if (digest != NULL)
+		sqlite3_bind_blob(stmt, 8, digest, MAMORI_DIGEST_LEN, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, 8);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, "password_set");
+}
+
+int
+mamori_store_password_history(struct mamori_store *st, int64_t user_id, const char *system, unsigned depth,
+                              mamori_store_digest_cb cb, void *data)
+{
+	struct mamori_password_digest d;
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK, step;
+
+	if (prepare(st,
+	            "SELECT system, current, created_at, compare_digest FROM ("
+	            "  SELECT * FROM (SELECT * FROM passwords WHERE user_id = ?1 AND system = ?2 "
+	            "                 ORDER BY id DESC LIMIT ?3)"
+	            "  UNION SELECT * FROM passwords WHERE user_id = ?1 AND system <> ?2 AND current = 1) "
+	            "WHERE compare_digest IS NOT NULL",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, system, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, depth);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		memset(&d, 0, sizeof(d));
+		copy_column(stmt, 0, d.system, sizeof(d.system));
+		d.current = sqlite3_column_int(stmt, 1) != 0;
+		d.created_at = sqlite3_column_int64(stmt, 2);
+		if (sqlite3_column_bytes(stmt, 3) != MAMORI_DIGEST_LEN)
+			continue;
+		memcpy(d.digest, sqlite3_column_blob(stmt, 3), MAMORI_DIGEST_LEN);
+		if ((rc = cb(&d, data)) != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "password_history");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_password_mark_compromised(struct mamori_store *st, int64_t user_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "UPDATE passwords SET compromised = 1, must_change = 1 WHERE user_id = ? AND current = 1",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "password_mark_compromised");
+	return sqlite3_changes(st->db) > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_password_foreach_current(struct mamori_store *st, int64_t user_id, mamori_store_password_cb cb, void *data)
+{
+	struct mamori_password pw;
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK, step;
+
+	if (prepare(st, "SELECT " PASSWORD_COLUMNS " FROM passwords WHERE user_id = ? AND current = 1 ORDER BY system",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		password_from_row(stmt, &pw);
+		rc = cb(&pw, data);
+		mamori_wipe(pw.hash, sizeof(pw.hash));
+		if (rc != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "password_foreach_current");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_compare_key_get(struct mamori_store *st, int64_t user_id, struct mamori_compare_key *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT compare_salt, compare_params FROM users WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == MAMORI_COMPARE_SALT_LEN &&
+	    sqlite3_column_text(stmt, 1) != NULL &&
+	    sscanf((const char *)sqlite3_column_text(stmt, 1), "%u,%u,%u", &out->t_cost, &out->m_kib, &out->lanes) ==
+	            3) {
+		memcpy(out->salt, sqlite3_column_blob(stmt, 0), MAMORI_COMPARE_SALT_LEN);
+		rc = MAMORI_OK;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = MAMORI_ERR_NOT_FOUND;
+	} else {
+		rc = db_fail(st, "compare_key_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_compare_key_set(struct mamori_store *st, int64_t user_id, const struct mamori_compare_key *key)
+{
+	sqlite3_stmt *stmt;
+	char params[64];
+
+	snprintf(params, sizeof(params), "%u,%u,%u", key->t_cost, key->m_kib, key->lanes);
+	if (prepare(st, "UPDATE users SET compare_salt = ?, compare_params = ? WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_blob(stmt, 1, key->salt, MAMORI_COMPARE_SALT_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, params, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, user_id);
+	return step_done(st, stmt, "compare_key_set");
 }
 
 int
@@ -612,7 +789,8 @@ mamori_store_login_get(struct mamori_store *st, int64_t user_id, struct mamori_l
 	memset(out, 0, sizeof(*out));
 	if (prepare(st,
 	            "SELECT last_success_at, last_service, last_tty, last_rhost, failures_since_success, "
-	            "last_failure_at, last_logout_at FROM logins WHERE user_id = ?",
+	            "last_failure_at, last_logout_at, prev_success_at, prev_service, prev_tty, prev_rhost, "
+	            "failures_before_last, logout_before_last FROM logins WHERE user_id = ?",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
@@ -625,6 +803,12 @@ mamori_store_login_get(struct mamori_store *st, int64_t user_id, struct mamori_l
 		out->failures_since_success = sqlite3_column_int64(stmt, 4);
 		out->last_failure_at = sqlite3_column_int64(stmt, 5);
 		out->last_logout_at = sqlite3_column_int64(stmt, 6);
+		out->prev_success_at = sqlite3_column_int64(stmt, 7);
+		copy_column(stmt, 8, out->prev_service, sizeof(out->prev_service));
+		copy_column(stmt, 9, out->prev_tty, sizeof(out->prev_tty));
+		copy_column(stmt, 10, out->prev_rhost, sizeof(out->prev_rhost));
+		out->failures_before_last = sqlite3_column_int64(stmt, 11);
+		out->logout_before_last = sqlite3_column_int64(stmt, 12);
 		break;
 	case SQLITE_DONE:
 		break;
@@ -633,15 +817,6 @@ mamori_store_login_get(struct mamori_store *st, int64_t user_id, struct mamori_l
 	}
 	sqlite3_finalize(stmt);
 	return rc;
-}
-
-static int
-step_done(struct mamori_store *st, sqlite3_stmt *stmt, const char *what)
-{
-	int rc = sqlite3_step(stmt);
-
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, what);
 }
 
 int
@@ -653,8 +828,11 @@ mamori_store_login_success(struct mamori_store *st, int64_t user_id, int64_t now
 	if (prepare(st,
 	            "INSERT INTO logins (user_id, last_success_at, last_service, last_tty, last_rhost, "
 	            "failures_since_success) VALUES (?1, ?2, ?3, ?4, ?5, 0) "
-	            "ON CONFLICT(user_id) DO UPDATE SET last_success_at = ?2, last_service = ?3, last_tty = ?4, "
-	            "last_rhost = ?5, failures_since_success = 0",
+	            "ON CONFLICT(user_id) DO UPDATE SET prev_success_at = last_success_at, "
+	            "prev_service = last_service, prev_tty = last_tty, prev_rhost = last_rhost, "
+	            "failures_before_last = failures_since_success, logout_before_last = last_logout_at, "
+	            "last_success_at = ?2, last_service = ?3, last_tty = ?4, last_rhost = ?5, "
+	            "failures_since_success = 0",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
@@ -684,30 +862,124 @@ mamori_store_login_failure(struct mamori_store *st, int64_t user_id, int64_t now
 /* --------------------------------------------------------------- sessions */
 
 int
-mamori_store_session_open(struct mamori_store *st, int64_t user_id, const char *service, const char *tty,
-                          const char *rhost, int64_t leader_pid, int64_t now, int64_t *session_id)
+mamori_store_session_open(struct mamori_store *st, struct mamori_session *ses)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
 	if (prepare(st,
-	            "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, opened_at) "
-	            "VALUES (?, ?, ?, ?, ?, ?)",
+	            "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, leader_start, logind_id, "
+	            "opened_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, ses->user_id);
+	sqlite3_bind_text(stmt, 2, ses->service, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(stmt, 3, ses->tty);
+	bind_text_or_null(stmt, 4, ses->rhost);
+	if (ses->leader_pid > 0)
+		sqlite3_bind_int64(stmt, 5, ses->leader_pid);
+	else
+		sqlite3_bind_null(stmt, 5);
+	if (ses->leader_start > 0)
+		sqlite3_bind_int64(stmt, 6, ses->leader_start);
+	else
+		sqlite3_bind_null(stmt, 6);
+	bind_text_or_null(stmt, 7, ses->logind_id);
+	sqlite3_bind_int64(stmt, 8, ses->opened_at);
+	if (ses->deadline > 0)
+		sqlite3_bind_int64(stmt, 9, ses->deadline);
+	else
+		sqlite3_bind_null(stmt, 9);
+	rc = step_done(st, stmt, "session_open");
+	if (rc == MAMORI_OK)
+		ses->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+#define SESSION_COLUMNS                                                                                                \
+	"s.id, s.user_id, u.name, s.service, s.tty, s.rhost, s.leader_pid, s.leader_start, s.logind_id, "              \
+	"s.opened_at, s.closed_at, s.deadline, s.end_reason"
+
+static int
+session_walk(struct mamori_store *st, sqlite3_stmt *stmt, mamori_store_session_cb cb, void *data)
+{
+	struct mamori_session ses;
+	int rc = MAMORI_OK, step;
+
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		memset(&ses, 0, sizeof(ses));
+		ses.id = sqlite3_column_int64(stmt, 0);
+		ses.user_id = sqlite3_column_int64(stmt, 1);
+		copy_column(stmt, 2, ses.user, sizeof(ses.user));
+		copy_column(stmt, 3, ses.service, sizeof(ses.service));
+		copy_column(stmt, 4, ses.tty, sizeof(ses.tty));
+		copy_column(stmt, 5, ses.rhost, sizeof(ses.rhost));
+		ses.leader_pid = sqlite3_column_int64(stmt, 6);
+		ses.leader_start = sqlite3_column_int64(stmt, 7);
+		copy_column(stmt, 8, ses.logind_id, sizeof(ses.logind_id));
+		ses.opened_at = sqlite3_column_int64(stmt, 9);
+		ses.closed_at = sqlite3_column_int64(stmt, 10);
+		ses.deadline = sqlite3_column_int64(stmt, 11);
+		copy_column(stmt, 12, ses.end_reason, sizeof(ses.end_reason));
+		if ((rc = cb(&ses, data)) != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "session_walk");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_session_foreach_due(struct mamori_store *st, int64_t now, mamori_store_session_cb cb, void *data)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
+	            "WHERE s.closed_at IS NULL AND s.deadline IS NOT NULL AND s.deadline <= ? ORDER BY s.id",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, now);
+	return session_walk(st, stmt, cb, data);
+}
+
+int
+mamori_store_session_foreach_open(struct mamori_store *st, int64_t user_id, mamori_store_session_cb cb, void *data)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
+	            "WHERE s.closed_at IS NULL AND s.user_id = ? ORDER BY s.id",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
-	bind_text_or_null(stmt, 3, tty);
-	bind_text_or_null(stmt, 4, rhost);
-	if (leader_pid > 0)
-		sqlite3_bind_int64(stmt, 5, leader_pid);
-	else
-		sqlite3_bind_null(stmt, 5);
-	sqlite3_bind_int64(stmt, 6, now);
-	rc = step_done(st, stmt, "session_open");
-	if (rc == MAMORI_OK)
-		*session_id = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return session_walk(st, stmt, cb, data);
+}
+
+int
+mamori_store_session_end(struct mamori_store *st, int64_t session_id, int64_t now, const char *reason)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	/* The leader may have closed its session itself while being ended: the
+	 * reason is still recorded. */
+	if (prepare(st,
+	            "UPDATE sessions SET closed_at = COALESCE(closed_at, ?), end_reason = ? "
+	            "WHERE id = ? AND end_reason IS NULL",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, now);
+	bind_text_or_null(stmt, 2, reason);
+	sqlite3_bind_int64(stmt, 3, session_id);
+	rc = step_done(st, stmt, "session_end");
+	if (rc != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
 int
@@ -746,6 +1018,198 @@ mamori_store_session_close(struct mamori_store *st, int64_t user_id, const char 
 	sqlite3_bind_int64(stmt, 1, now);
 	sqlite3_bind_int64(stmt, 2, user_id);
 	return step_done(st, stmt, "session_close");
+}
+
+/* --------------------------------------------------------------- lockouts */
+
+int
+mamori_store_lockout_get(struct mamori_store *st, const char *name, struct mamori_lockout *out)
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (prepare(st,
+	            "SELECT failures, window_start, locked_until, lock_count, last_failure_at FROM lockouts "
+	            "WHERE name = ?",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		out->failures = sqlite3_column_int64(stmt, 0);
+		out->window_start = sqlite3_column_int64(stmt, 1);
+		out->locked_until = sqlite3_column_int64(stmt, 2);
+		out->lock_count = sqlite3_column_int64(stmt, 3);
+		out->last_failure_at = sqlite3_column_int64(stmt, 4);
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = db_fail(st, "lockout_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_lockout_put(struct mamori_store *st, const char *name, const struct mamori_lockout *l)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO lockouts (name, failures, window_start, locked_until, lock_count, last_failure_at) "
+	            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO UPDATE SET failures = ?2, "
+	            "window_start = ?3, locked_until = ?4, lock_count = ?5, last_failure_at = ?6",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, l->failures);
+	sqlite3_bind_int64(stmt, 3, l->window_start);
+	sqlite3_bind_int64(stmt, 4, l->locked_until);
+	sqlite3_bind_int64(stmt, 5, l->lock_count);
+	sqlite3_bind_int64(stmt, 6, l->last_failure_at);
+	return step_done(st, stmt, "lockout_put");
+}
+
+int
+mamori_store_lockout_clear(struct mamori_store *st, const char *name)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st, "DELETE FROM lockouts WHERE name = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	return step_done(st, stmt, "lockout_clear");
+}
+
+int
+mamori_store_lockout_prune(struct mamori_store *st, int64_t before)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st, "DELETE FROM lockouts WHERE locked_until = 0 AND last_failure_at < ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, before);
+	return step_done(st, stmt, "lockout_prune");
+}
+
+/* ---------------------------------------------------------------- members */
+
+int
+mamori_store_member_add(struct mamori_store *st, int64_t shared_id, int64_t member_id, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "INSERT INTO members (shared_id, member_id, added_at) VALUES (?, ?, ?)", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, shared_id);
+	sqlite3_bind_int64(stmt, 2, member_id);
+	sqlite3_bind_int64(stmt, 3, now);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return MAMORI_ERR_EXISTS;
+	return rc == SQLITE_DONE ? MAMORI_OK : db_fail(st, "member_add");
+}
+
+int
+mamori_store_member_remove(struct mamori_store *st, int64_t shared_id, int64_t member_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "DELETE FROM members WHERE shared_id = ? AND member_id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, shared_id);
+	sqlite3_bind_int64(stmt, 2, member_id);
+	rc = step_done(st, stmt, "member_remove");
+	if (rc != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_member_check(struct mamori_store *st, int64_t shared_id, int64_t member_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT 1 FROM members WHERE shared_id = ? AND member_id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, shared_id);
+	sqlite3_bind_int64(stmt, 2, member_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return MAMORI_OK;
+	return rc == SQLITE_DONE ? MAMORI_ERR_NOT_FOUND : db_fail(st, "member_check");
+}
+
+static int
+user_walk(struct mamori_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data)
+{
+	struct mamori_user u;
+	int rc = MAMORI_OK, step;
+
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "user_walk");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_member_foreach(struct mamori_store *st, int64_t shared_id, mamori_store_user_cb cb, void *data)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "SELECT " USER_COLUMNS_U " FROM members m JOIN users u ON u.id = m.member_id "
+	            "WHERE m.shared_id = ? ORDER BY u.name",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, shared_id);
+	return user_walk(st, stmt, cb, data);
+}
+
+int
+mamori_store_user_foreach_expired_dev(struct mamori_store *st, const char *today, mamori_store_user_cb cb, void *data)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "SELECT " USER_COLUMNS " FROM users WHERE kind = 'dev' AND state = 'active' "
+	            "AND expires IS NOT NULL AND expires < ? ORDER BY name",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, today, -1, SQLITE_TRANSIENT);
+	return user_walk(st, stmt, cb, data);
+}
+
+int
+mamori_store_user_rename(struct mamori_store *st, int64_t user_id, const char *new_name)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "UPDATE users SET name = ? WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, new_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		return MAMORI_ERR_EXISTS;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "user_rename");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
 /* ------------------------------------------------------------------ audit */

@@ -2,12 +2,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,12 +21,14 @@
 #include "commands.h"
 #include "conf.h"
 #include "error.h"
+#include "hours.h"
 #include "names.h"
 #include "output.h"
 #include "secure.h"
 #include "wire.h"
 
 #define ADMIN "io.mamori.Admin."
+#define PAM "io.mamori.Pam."
 
 /* Latest time the CLI accepts or sends: 9999-12-31T23:59:59Z. */
 #define CLI_TIME_MAX 253402300799LL
@@ -36,8 +42,13 @@ enum {
 	OPT_JSON = 256,
 	OPT_KIND,
 	OPT_PRIVILEGED,
+	OPT_NO_PRIVILEGED,
 	OPT_EXPIRES,
+	OPT_NO_EXPIRES,
+	OPT_HOURS,
+	OPT_NO_HOURS,
 	OPT_PASSWORD_STDIN,
+	OPT_SYSTEM,
 	OPT_SINCE,
 	OPT_LIMIT,
 };
@@ -57,6 +68,27 @@ static const struct option user_add_options[] = {
 	{ "kind", required_argument, NULL, OPT_KIND },
 	{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ "hours", required_argument, NULL, OPT_HOURS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option user_set_options[] = {
+	{ "kind", required_argument, NULL, OPT_KIND },
+	{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
+	{ "no-privileged", no_argument, NULL, OPT_NO_PRIVILEGED },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ "no-expires", no_argument, NULL, OPT_NO_EXPIRES },
+	{ "hours", required_argument, NULL, OPT_HOURS },
+	{ "no-hours", no_argument, NULL, OPT_NO_HOURS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option user_list_options[] = {
+	{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -64,6 +96,7 @@ static const struct option user_add_options[] = {
 
 static const struct option password_temp_options[] = {
 	{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+	{ "system", required_argument, NULL, OPT_SYSTEM },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -82,30 +115,43 @@ static const char *const user_kinds[] = { "staff", "contractor", "shared", "dev"
 void
 cli_usage(void)
 {
-	fputs("Usage: mamorictl [--socket PATH | --config FILE] [--json] COMMAND [ARGS]\n"
+	fputs("Usage: mamorictl [--socket PATH | --config FILE] [--pam-socket PATH] [--json]\n"
+	      "                 COMMAND [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
 	      "  user add NAME [--kind staff|contractor|shared|dev] [--privileged]\n"
-	      "               [--expires YYYY-MM-DD]\n"
+	      "               [--expires YYYY-MM-DD] [--hours SPEC]\n"
+	      "  user set NAME [--kind staff|contractor|shared|dev]\n"
+	      "               [--privileged | --no-privileged]\n"
+	      "               [--expires YYYY-MM-DD | --no-expires]\n"
+	      "               [--hours SPEC | --no-hours]\n"
+	      "  user rename NAME NEW_NAME\n"
 	      "  user show NAME\n"
-	      "  user list\n"
+	      "  user list [--privileged]\n"
 	      "  user disable NAME\n"
 	      "  user enable NAME\n"
 	      "  user delete NAME\n"
-	      "  password temp NAME [--password-stdin]\n"
+	      "  user members NAME add|remove MEMBER\n"
+	      "  lock NAME                 (also: user lock NAME)\n"
+	      "  unlock NAME               (also: user unlock NAME)\n"
+	      "  password temp NAME [--password-stdin] [--system SYSTEM]\n"
+	      "  password compromised NAME\n"
+	      "  password compromised      (your own password, through the PAM socket)\n"
 	      "  audit show [--since TIME] [--limit N]\n"
 	      "  audit verify\n"
 	      "  status\n"
 	      "  help\n"
 	      "\n"
 	      "Options:\n"
-	      "  --socket PATH  the daemon's admin socket\n"
-	      "  --config FILE  take the admin socket from this mamori.conf\n"
-	      "  --json         print each reply's parameters as JSON\n"
-	      "  -h, --help     show this help\n"
-	      "  --version      show the version\n"
+	      "  --socket PATH      the daemon's admin socket\n"
+	      "  --config FILE      take the sockets from this mamori.conf\n"
+	      "  --pam-socket PATH  the daemon's PAM socket, for password compromised alone\n"
+	      "  --json             print each reply's parameters as JSON\n"
+	      "  -h, --help         show this help\n"
+	      "  --version          show the version\n"
 	      "\n"
 	      "TIME is epoch seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (local time).\n"
+	      "SPEC is the hours of use, such as \"Mon-Fri 08:00-20:00, Sat 09:00-12:00\".\n"
 	      "See mamorictl(8).\n",
 	      stdout);
 }
@@ -219,6 +265,42 @@ parse_limit(const char *s, long long *out)
 	return 0;
 }
 
+/* --kind: the kind's name from user_kinds, or NULL after reporting. */
+static const char *
+parse_kind(const char *cmd, const char *arg)
+{
+	for (size_t i = 0; i < sizeof(user_kinds) / sizeof(user_kinds[0]); i++) {
+		if (!strcmp(arg, user_kinds[i]))
+			return user_kinds[i];
+	}
+	output_error("%s: invalid kind '%.64s' (staff, contractor, shared or dev)", cmd, arg);
+	return NULL;
+}
+
+/* --hours: checked with the parser the daemon uses, so that a typo is a
+ * usage error rather than a round trip.  An empty SPEC is refused because
+ * it would read as "no hours": --no-hours says that.  0 or -1. */
+static int
+check_hours(const char *cmd, const char *spec)
+{
+	struct mamori_hours hours;
+	char why[128] = "";
+
+	if (spec[strspn(spec, " \t")] == '\0') {
+		output_error("%s: empty --hours (use --no-hours to remove the hours of use)", cmd);
+		return -1;
+	}
+	if (!mamori_field_valid(spec)) {
+		output_error("%s: invalid --hours: control characters or longer than %d bytes", cmd, MAMORI_FIELD_MAX);
+		return -1;
+	}
+	if (mamori_hours_parse(spec, &hours, why, sizeof(why)) != 0) {
+		output_error("%s: invalid --hours '%.64s': %s", cmd, spec, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* The options every command shares, and getopt's complaints.  Returns
  * CONTINUE, or the exit status the command ends with. */
 static int
@@ -276,8 +358,19 @@ check_operands(const char *cmd, const char *what, int argc, char **argv, int wan
 	return CONTINUE;
 }
 
-/* The single NAME operand of a user command, checked locally so that a
- * typo is a usage error rather than a round trip. */
+/* A user name operand, checked locally so that a typo is a usage error
+ * rather than a round trip. */
+static int
+check_user_name(const char *cmd, const char *name)
+{
+	if (!mamori_user_name_valid(name)) {
+		output_error("%s: invalid user name '%.*s'", cmd, MAMORI_USER_NAME_MAX + 8, name);
+		return CLI_EXIT_USAGE;
+	}
+	return CONTINUE;
+}
+
+/* The single NAME operand of a user command. */
 static int
 user_name_operand(const char *cmd, int argc, char **argv, const char **name)
 {
@@ -285,24 +378,29 @@ user_name_operand(const char *cmd, int argc, char **argv, const char **name)
 
 	if (rc != CONTINUE)
 		return rc;
-	if (!mamori_user_name_valid(argv[optind])) {
-		output_error("%s: invalid user name '%.*s'", cmd, MAMORI_USER_NAME_MAX + 8, argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	rc = check_user_name(cmd, argv[optind]);
+	if (rc != CONTINUE)
+		return rc;
 	*name = argv[optind];
 	return CONTINUE;
 }
 
 /* ------------------------------------------------------------------ calling */
 
-/* Which socket to use: --socket, then $MAMORI_ADMIN_SOCKET, then --config,
+enum socket_kind { SOCKET_ADMIN, SOCKET_PAM };
+
+/* Which socket to use: the option (--socket or --pam-socket), then the
+ * environment ($MAMORI_ADMIN_SOCKET or $MAMORI_PAM_SOCKET), then --config,
  * then the default configuration file when it exists, then the built-in
  * default.  Returns CLI_EXIT_OK or CLI_EXIT_USAGE after reporting. */
 static int
-resolve_socket(struct cli *cli)
+resolve_socket_kind(struct cli *cli, enum socket_kind kind)
 {
-	const char *path = cli->socket_opt, *env = getenv("MAMORI_ADMIN_SOCKET");
+	const char *path = kind == SOCKET_ADMIN ? cli->socket_opt : cli->pam_socket_opt;
+	const char *env = getenv(kind == SOCKET_ADMIN ? "MAMORI_ADMIN_SOCKET" : "MAMORI_PAM_SOCKET");
 	const char *config = cli->config_opt;
+	char *out = kind == SOCKET_ADMIN ? cli->socket_path : cli->pam_socket_path;
+	size_t outlen = kind == SOCKET_ADMIN ? sizeof(cli->socket_path) : sizeof(cli->pam_socket_path);
 	struct mamori_conf *conf;
 	struct stat st;
 	char err[512];
@@ -311,14 +409,17 @@ resolve_socket(struct cli *cli)
 	if (path == NULL && env != NULL && env[0] != '\0')
 		path = env;
 	if (path != NULL) {
-		n = snprintf(cli->socket_path, sizeof(cli->socket_path), "%s", path);
-		if (path[0] == '\0' || n < 0 || (size_t)n >= sizeof(cli->socket_path)) {
+		n = snprintf(out, outlen, "%s", path);
+		if (path[0] == '\0' || n < 0 || (size_t)n >= outlen) {
 			output_error("socket path '%.64s' is empty or too long", path);
 			return CLI_EXIT_USAGE;
 		}
 		return CLI_EXIT_OK;
 	}
-	if (config == NULL && stat(MAMORI_DEFAULT_CONFIG, &st) == 0)
+	/* Someone reporting their own password need not be able to read the
+	 * administrator's configuration: then the built-in default. */
+	if (config == NULL && stat(MAMORI_DEFAULT_CONFIG, &st) == 0 &&
+	    (kind == SOCKET_ADMIN || access(MAMORI_DEFAULT_CONFIG, R_OK) == 0))
 		config = MAMORI_DEFAULT_CONFIG;
 	if (config != NULL)
 		conf = mamori_conf_load(config, err, sizeof(err));
@@ -328,13 +429,23 @@ resolve_socket(struct cli *cli)
 		output_error("%s", config != NULL ? err : "out of memory");
 		return CLI_EXIT_USAGE;
 	}
-	n = mamori_conf_admin_socket(conf, cli->socket_path, sizeof(cli->socket_path));
+	if (kind == SOCKET_ADMIN)
+		n = mamori_conf_admin_socket(conf, out, outlen);
+	else
+		n = mamori_conf_pam_socket(conf, out, outlen);
 	mamori_conf_free(&conf);
 	if (n != 0) {
-		output_error("%s: the admin socket path is too long", config != NULL ? config : "default");
+		output_error("%s: the %s socket path is too long", config != NULL ? config : "default",
+		             kind == SOCKET_ADMIN ? "admin" : "PAM");
 		return CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;
+}
+
+static int
+resolve_socket(struct cli *cli)
+{
+	return resolve_socket_kind(cli, SOCKET_ADMIN);
 }
 
 static void
@@ -584,9 +695,11 @@ out:
 /* ------------------------------------------------------------------ users */
 
 /* A key: value block being built; values are rendered into v. */
+#define FIELD_LIST_MAX 32
+#define FIELD_VALUE_MAX 1024
 struct field_list {
-	struct output_field f[20];
-	char v[20][256];
+	struct output_field f[FIELD_LIST_MAX];
+	char v[FIELD_LIST_MAX][FIELD_VALUE_MAX];
 	size_t n;
 };
 
@@ -616,21 +729,129 @@ field_time(struct field_list *l, const char *key, const json_t *v, const char *n
 	field_text(l, key, output_value_time(v, null_text, buf, sizeof(buf)));
 }
 
+/* locked: no, or yes and until when. */
+static void
+field_locked(struct field_list *l, const json_t *user)
+{
+	const json_t *locked = json_object_get(user, "locked"), *until = json_object_get(user, "locked_until");
+	char when[64], text[128];
+
+	if (!json_is_boolean(locked)) {
+		field_text(l, "locked", "-");
+	} else if (!json_is_true(locked)) {
+		field_text(l, "locked", "no");
+	} else if (json_is_integer(until)) {
+		snprintf(text, sizeof(text), "yes, until %s",
+		         output_time_local((long long)json_integer_value(until), when, sizeof(when)));
+		field_text(l, "locked", text);
+	} else {
+		field_text(l, "locked", "yes, until an administrator unlocks");
+	}
+}
+
+/* The members of a shared account on one line, cut at a whole name (with
+ * the count) when they do not fit. */
+static void
+field_members(struct field_list *l, const json_t *members)
+{
+	/* Room kept for ", ... (N in all)". */
+	static const size_t reserve = 40;
+	char text[FIELD_VALUE_MAX];
+	const json_t *m;
+	size_t used = 0, i;
+
+	if (!json_is_array(members)) {
+		field_value(l, "members", members, "-");
+		return;
+	}
+	if (json_array_size(members) == 0) {
+		field_text(l, "members", "none");
+		return;
+	}
+	text[0] = '\0';
+	json_array_foreach (members, i, m) {
+		const char *name = json_is_string(m) ? json_string_value(m) : "?";
+		size_t need = strlen(name) + (i > 0 ? 2 : 0);
+
+		if (need >= sizeof(text) - reserve - used) {
+			snprintf(text + used, sizeof(text) - used, "%s... (%zu in all)", i > 0 ? ", " : "",
+			         json_array_size(members));
+			break;
+		}
+		snprintf(text + used, sizeof(text) - used, "%s%s", i > 0 ? ", " : "", name);
+		used += need;
+	}
+	field_text(l, "members", text);
+}
+
+/* A last_login or previous_login object as four lines: "PREFIX",
+ * "PREFIX service", "PREFIX tty", "PREFIX rhost". */
+static void
+field_login(struct field_list *l, const json_t *login, const char *at_key, const char *service_key, const char *tty_key,
+            const char *rhost_key)
+{
+	if (json_is_object(login)) {
+		field_time(l, at_key, json_object_get(login, "at"), "-");
+		field_value(l, service_key, json_object_get(login, "service"), "-");
+		field_value(l, tty_key, json_object_get(login, "tty"), "-");
+		field_value(l, rhost_key, json_object_get(login, "rhost"), "-");
+	} else {
+		field_text(l, at_key, "never");
+		field_text(l, service_key, "-");
+		field_text(l, tty_key, "-");
+		field_text(l, rhost_key, "-");
+	}
+}
+
+/* One block per password system, each after an empty line. */
+static void
+print_password_blocks(const json_t *passwords)
+{
+	const json_t *pw;
+	size_t i;
+
+	json_array_foreach (passwords, i, pw) {
+		struct field_list l = { .n = 0 };
+
+		if (!json_is_object(pw))
+			continue;
+		field_value(&l, "system", json_object_get(pw, "system"), "-");
+		field_time(&l, "set", json_object_get(pw, "set_at"), "never");
+		field_value(&l, "temporary", json_object_get(pw, "temporary"), "no");
+		field_value(&l, "must change", json_object_get(pw, "must_change"), "no");
+		field_value(&l, "compromised", json_object_get(pw, "compromised"), "no");
+		field_time(&l, "expires", json_object_get(pw, "expires_at"), "never");
+		putchar('\n');
+		output_fields(l.f, l.n);
+	}
+}
+
 /* Render every field of a user object as key: value lines. */
 static void
 print_user(const json_t *user)
 {
 	const json_t *password = json_object_get(user, "password");
-	const json_t *login = json_object_get(user, "last_login");
+	const json_t *passwords = json_object_get(user, "passwords");
+	const json_t *members = json_object_get(user, "members");
+	const json_t *kind = json_object_get(user, "kind");
 	struct field_list l = { .n = 0 };
 
 	field_value(&l, "name", json_object_get(user, "name"), "-");
-	field_value(&l, "kind", json_object_get(user, "kind"), "-");
+	field_value(&l, "kind", kind, "-");
 	field_value(&l, "privileged", json_object_get(user, "privileged"), "no");
 	field_value(&l, "state", json_object_get(user, "state"), "-");
 	field_value(&l, "expires", json_object_get(user, "expires"), "never");
+	field_value(&l, "hours", json_object_get(user, "hours"), "-");
 	field_time(&l, "created", json_object_get(user, "created_at"), "-");
-	if (json_is_object(password)) {
+	field_locked(&l, user);
+	field_value(&l, "failed attempts", json_object_get(user, "failed_attempts"), "0");
+	if ((json_is_string(kind) && !strcmp(json_string_value(kind), "shared")) || json_array_size(members) > 0)
+		field_members(&l, members);
+	/* A daemon that predates password systems sends one password. */
+	if (json_is_array(passwords)) {
+		if (json_array_size(passwords) == 0)
+			field_text(&l, "passwords", "none");
+	} else if (json_is_object(password)) {
 		field_time(&l, "password set", json_object_get(password, "set_at"), "-");
 		field_value(&l, "password temporary", json_object_get(password, "temporary"), "no");
 		field_value(&l, "password must change", json_object_get(password, "must_change"), "no");
@@ -641,20 +862,16 @@ print_user(const json_t *user)
 		field_text(&l, "password must change", "-");
 		field_text(&l, "password expires", "-");
 	}
-	if (json_is_object(login)) {
-		field_time(&l, "last login", json_object_get(login, "at"), "-");
-		field_value(&l, "last login service", json_object_get(login, "service"), "-");
-		field_value(&l, "last login tty", json_object_get(login, "tty"), "-");
-		field_value(&l, "last login rhost", json_object_get(login, "rhost"), "-");
-	} else {
-		field_text(&l, "last login", "never");
-		field_text(&l, "last login service", "-");
-		field_text(&l, "last login tty", "-");
-		field_text(&l, "last login rhost", "-");
-	}
+	field_login(&l, json_object_get(user, "last_login"), "last login", "last login service", "last login tty",
+	            "last login rhost");
+	field_login(&l, json_object_get(user, "previous_login"), "previous login", "previous login service",
+	            "previous login tty", "previous login rhost");
 	field_value(&l, "failed since last login", json_object_get(user, "failed_since_last_login"), "0");
 	field_time(&l, "last logout", json_object_get(user, "last_logout_at"), "never");
+	field_time(&l, "last used", json_object_get(user, "last_used_at"), "never");
 	output_fields(l.f, l.n);
+	if (json_is_array(passwords))
+		print_password_blocks(passwords);
 }
 
 /* The user object of a reply, or NULL after reporting its absence. */
@@ -673,28 +890,19 @@ reply_user(const json_t *reply)
 int
 cmd_user_add(struct cli *cli, int argc, char **argv)
 {
-	const char *cmd = "user add", *name = NULL, *kind = "staff", *expires = NULL, *state = NULL;
+	const char *cmd = "user add", *name = NULL, *kind = "staff", *expires = NULL, *hours = NULL, *state = NULL;
 	char subject[MAMORI_USER_NAME_MAX + 8];
 	const json_t *user;
 	json_t *params, *reply;
 	int privileged = 0, c, rc;
-	size_t i;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", user_add_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KIND:
-			for (i = 0; i < sizeof(user_kinds) / sizeof(user_kinds[0]); i++) {
-				if (!strcmp(optarg, user_kinds[i]))
-					break;
-			}
-			if (i == sizeof(user_kinds) / sizeof(user_kinds[0])) {
-				output_error("%s: invalid kind '%.64s' (staff, contractor, shared or dev)", cmd,
-				             optarg);
+			if ((kind = parse_kind(cmd, optarg)) == NULL)
 				return CLI_EXIT_USAGE;
-			}
-			kind = user_kinds[i];
 			break;
 		case OPT_PRIVILEGED:
 			privileged = 1;
@@ -705,6 +913,11 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			}
 			expires = optarg;
+			break;
+		case OPT_HOURS:
+			if (check_hours(cmd, optarg) != 0)
+				return CLI_EXIT_USAGE;
+			hours = optarg;
 			break;
 		default:
 			rc = common_option(cli, cmd, c, argv);
@@ -718,6 +931,12 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 
 	params = json_pack("{s:s, s:s, s:b, s:o}", "name", name, "kind", kind, "privileged", privileged, "expires",
 	                   expires != NULL ? json_string(expires) : json_null());
+	/* hours only when given, so that a daemon without hours of use still
+	 * adds the account. */
+	if (params != NULL && hours != NULL && json_object_set_new(params, "hours", json_string(hours)) != 0) {
+		json_decref(params);
+		params = NULL;
+	}
 	if (params == NULL) {
 		output_error("out of memory");
 		return CLI_EXIT_FAILED;
@@ -767,11 +986,15 @@ cmd_user_show(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* The user list as a table; LAST-USED only for a listing of privileged
+ * IDs, where it tells which ones are still needed. */
 static int
-print_user_table(const json_t *users)
+print_user_table(const json_t *users, int last_used)
 {
-	static const char *const headers[] = { "NAME", "KIND", "PRIV", "STATE", "EXPIRES", "LAST-LOGIN" };
-	struct output_table *t = output_table_new(6, headers);
+	static const char *const headers[] = { "NAME",   "KIND",    "PRIV",       "STATE",
+		                               "LOCKED", "EXPIRES", "LAST-LOGIN", "LAST-USED" };
+	const size_t ncols = last_used ? 8 : 7;
+	struct output_table *t = output_table_new(ncols, headers);
 	const json_t *user;
 	size_t i;
 	int rc = CLI_EXIT_OK;
@@ -781,8 +1004,8 @@ print_user_table(const json_t *users)
 		return CLI_EXIT_FAILED;
 	}
 	json_array_foreach (users, i, user) {
-		char name[256], kind[64], priv[16], state[64], expires[64], login[64];
-		const char *cells[6];
+		char name[256], kind[64], priv[16], state[64], locked[16], expires[64], login[64], used[64];
+		const char *cells[8];
 
 		if (!json_is_object(user)) {
 			rc = unexpected_reply("a user that is not an object");
@@ -792,9 +1015,11 @@ print_user_table(const json_t *users)
 		cells[1] = output_value(json_object_get(user, "kind"), "-", kind, sizeof(kind));
 		cells[2] = output_value(json_object_get(user, "privileged"), "no", priv, sizeof(priv));
 		cells[3] = output_value(json_object_get(user, "state"), "-", state, sizeof(state));
-		cells[4] = output_value(json_object_get(user, "expires"), "-", expires, sizeof(expires));
-		cells[5] = output_value_time(json_object_get(json_object_get(user, "last_login"), "at"), "never", login,
+		cells[4] = output_value(json_object_get(user, "locked"), "-", locked, sizeof(locked));
+		cells[5] = output_value(json_object_get(user, "expires"), "-", expires, sizeof(expires));
+		cells[6] = output_value_time(json_object_get(json_object_get(user, "last_login"), "at"), "never", login,
 		                             sizeof(login));
+		cells[7] = output_value_time(json_object_get(user, "last_used_at"), "never", used, sizeof(used));
 		if (output_table_add(t, cells) != 0) {
 			output_error("out of memory");
 			rc = CLI_EXIT_FAILED;
@@ -812,25 +1037,44 @@ cmd_user_list(struct cli *cli, int argc, char **argv)
 {
 	const char *cmd = "user list";
 	const json_t *users;
-	json_t *reply;
-	int rc;
+	json_t *params, *reply;
+	int privileged = 0, c, rc;
 
-	rc = parse_no_options(cli, cmd, argc, argv);
-	if (rc != CONTINUE)
-		return rc;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", user_list_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_PRIVILEGED:
+			privileged = 1;
+			break;
+		default:
+			rc = common_option(cli, cmd, c, argv);
+			if (rc != CONTINUE)
+				return rc;
+		}
+	}
 	rc = check_operands(cmd, "", argc, argv, 0);
 	if (rc != CONTINUE)
 		return rc;
-	rc = admin_call_paged(cli, ADMIN "UserList", json_object(), "user list", "users", "after", "next", &reply);
+	params = privileged ? json_pack("{s:b}", "privileged", 1) : json_object();
+	rc = admin_call_paged(cli, ADMIN "UserList", params, "user list", "users", "after", "next", &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	users = json_object_get(mamori_wire_parameters(reply), "users");
+	/* A daemon that does not know the filter lists everyone: never show
+	 * an ordinary account as a privileged ID. */
+	if (privileged && json_is_array(users)) {
+		for (size_t i = json_array_size(users); i-- > 0;) {
+			if (!json_is_true(json_object_get(json_array_get(users, i), "privileged")))
+				json_array_remove((json_t *)users, i);
+		}
+	}
 	if (cli->json)
 		rc = print_json_reply(reply);
 	else if (!json_is_array(users))
 		rc = unexpected_reply("no users array");
 	else
-		rc = print_user_table(users);
+		rc = print_user_table(users, privileged);
 	json_decref(reply);
 	return rc;
 }
@@ -887,7 +1131,262 @@ cmd_user_delete(struct cli *cli, int argc, char **argv)
 	return user_state_change(cli, argc, argv, "user delete", ADMIN "UserDelete", "deleted");
 }
 
+/* The end of a call that returns the user: the reply as JSON, or one
+ * confirmation line.  Drops the reply. */
+static int
+user_reply_done(struct cli *cli, json_t *reply, const char *line)
+{
+	int rc = CLI_EXIT_OK;
+
+	if (cli->json)
+		rc = print_json_reply(reply);
+	else if (reply_user(reply) == NULL)
+		rc = CLI_EXIT_FAILED;
+	else
+		printf("%s\n", line);
+	json_decref(reply);
+	return rc;
+}
+
+int
+cmd_user_set(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "user set", *name = NULL, *kind = NULL, *expires = NULL, *hours = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], line[MAMORI_USER_NAME_MAX + 16];
+	json_t *params, *reply;
+	/* -1: not given, so not sent. */
+	int privileged = -1, no_expires = 0, no_hours = 0, c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", user_set_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KIND:
+			if ((kind = parse_kind(cmd, optarg)) == NULL)
+				return CLI_EXIT_USAGE;
+			break;
+		case OPT_PRIVILEGED:
+		case OPT_NO_PRIVILEGED:
+			if (privileged == (c == OPT_PRIVILEGED ? 0 : 1)) {
+				output_error("%s: --privileged and --no-privileged exclude each other", cmd);
+				return CLI_EXIT_USAGE;
+			}
+			privileged = c == OPT_PRIVILEGED;
+			break;
+		case OPT_EXPIRES:
+			if (cli_parse_date(optarg) != 0) {
+				output_error("%s: invalid --expires '%.64s' (want a date YYYY-MM-DD)", cmd, optarg);
+				return CLI_EXIT_USAGE;
+			}
+			expires = optarg;
+			break;
+		case OPT_NO_EXPIRES:
+			no_expires = 1;
+			break;
+		case OPT_HOURS:
+			if (check_hours(cmd, optarg) != 0)
+				return CLI_EXIT_USAGE;
+			hours = optarg;
+			break;
+		case OPT_NO_HOURS:
+			no_hours = 1;
+			break;
+		default:
+			rc = common_option(cli, cmd, c, argv);
+			if (rc != CONTINUE)
+				return rc;
+		}
+	}
+	if (expires != NULL && no_expires) {
+		output_error("%s: --expires and --no-expires exclude each other", cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if (hours != NULL && no_hours) {
+		output_error("%s: --hours and --no-hours exclude each other", cmd);
+		return CLI_EXIT_USAGE;
+	}
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	if (kind == NULL && privileged < 0 && expires == NULL && !no_expires && hours == NULL && !no_hours) {
+		output_error("%s: nothing to change (see mamorictl --help)", cmd);
+		return CLI_EXIT_USAGE;
+	}
+
+	/* Only the fields given are sent; "" clears expires and hours. */
+	params = json_pack("{s:s}", "name", name);
+	if (params == NULL || (kind != NULL && json_object_set_new(params, "kind", json_string(kind)) != 0) ||
+	    (privileged >= 0 && json_object_set_new(params, "privileged", json_boolean(privileged)) != 0) ||
+	    ((expires != NULL || no_expires) &&
+	     json_object_set_new(params, "expires", json_string(no_expires ? "" : expires)) != 0) ||
+	    ((hours != NULL || no_hours) &&
+	     json_object_set_new(params, "hours", json_string(no_hours ? "" : hours)) != 0)) {
+		json_decref(params);
+		output_error("out of memory");
+		return CLI_EXIT_FAILED;
+	}
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "UserSet", params, subject, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	snprintf(line, sizeof(line), "user %s updated", name);
+	return user_reply_done(cli, reply, line);
+}
+
+int
+cmd_user_rename(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "user rename", *name, *new_name;
+	char subject[MAMORI_USER_NAME_MAX + 8], line[2 * MAMORI_USER_NAME_MAX + 32];
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = check_operands(cmd, argc - optind < 1 ? "user name" : "new user name", argc, argv, 2);
+	if (rc != CONTINUE)
+		return rc;
+	name = argv[optind];
+	new_name = argv[optind + 1];
+	if ((rc = check_user_name(cmd, name)) != CONTINUE || (rc = check_user_name(cmd, new_name)) != CONTINUE)
+		return rc;
+	if (!strcmp(name, new_name)) {
+		output_error("%s: the new name is the old one", cmd);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "UserRename", json_pack("{s:s, s:s}", "name", name, "new_name", new_name), subject,
+	                &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	snprintf(line, sizeof(line), "user %s renamed to %s", name, new_name);
+	return user_reply_done(cli, reply, line);
+}
+
+/* lock and unlock.  A lock says until when it holds. */
+static int
+user_lock_change(struct cli *cli, int argc, char **argv, const char *cmd, int lock)
+{
+	const char *name = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], when[64];
+	const json_t *user, *until;
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, lock ? ADMIN "UserLock" : ADMIN "UserUnlock", json_pack("{s:s}", "name", name), subject,
+	                &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->json) {
+		rc = print_json_reply(reply);
+	} else if ((user = reply_user(reply)) == NULL) {
+		rc = CLI_EXIT_FAILED;
+	} else if (!lock) {
+		printf("user %s unlocked\n", name);
+	} else {
+		until = json_object_get(user, "locked_until");
+		if (json_is_integer(until))
+			printf("user %s locked until %s\n", name,
+			       output_time_local((long long)json_integer_value(until), when, sizeof(when)));
+		else
+			printf("user %s locked until an administrator unlocks it\n", name);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+int
+cmd_user_lock(struct cli *cli, int argc, char **argv)
+{
+	return user_lock_change(cli, argc, argv, "user lock", 1);
+}
+
+int
+cmd_user_unlock(struct cli *cli, int argc, char **argv)
+{
+	return user_lock_change(cli, argc, argv, "user unlock", 0);
+}
+
+int
+cmd_lock(struct cli *cli, int argc, char **argv)
+{
+	return user_lock_change(cli, argc, argv, "lock", 1);
+}
+
+int
+cmd_unlock(struct cli *cli, int argc, char **argv)
+{
+	return user_lock_change(cli, argc, argv, "unlock", 0);
+}
+
+int
+cmd_user_members(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "user members", *name, *action, *member;
+	char subject[MAMORI_USER_NAME_MAX + 8], line[2 * MAMORI_USER_NAME_MAX + 32];
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = check_operands(cmd,
+	                    argc - optind < 1   ? "user name"
+	                    : argc - optind < 2 ? "add or remove"
+	                                        : "member name",
+	                    argc, argv, 3);
+	if (rc != CONTINUE)
+		return rc;
+	name = argv[optind];
+	action = argv[optind + 1];
+	member = argv[optind + 2];
+	if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
+		output_error("%s: invalid action '%.64s' (add or remove)", cmd, action);
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = check_user_name(cmd, name)) != CONTINUE || (rc = check_user_name(cmd, member)) != CONTINUE)
+		return rc;
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "UserMembers",
+	                json_pack("{s:s, s:s, s:s}", "name", name, "action", action, "member", member), subject,
+	                &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	snprintf(line, sizeof(line), "user %s: member %s %s", name, member,
+	         !strcmp(action, "add") ? "added" : "removed");
+	return user_reply_done(cli, reply, line);
+}
+
 /* ------------------------------------------------------------------ passwords */
+
+/* What the daemon can hold: no NUL byte, valid UTF-8.  CONTINUE, or
+ * CLI_EXIT_USAGE after reporting what (the password, an answer) broke. */
+static int
+secret_check(const char *cmd, const char *what, const char *buf, size_t len)
+{
+	if (memchr(buf, '\0', len) != NULL) {
+		output_error("%s: %s contains a NUL byte", cmd, what);
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = output_utf8_decode((const unsigned char *)buf + i, len - i, &cp);
+		if (n == 0) {
+			output_error("%s: %s is not valid UTF-8", cmd, what);
+			return CLI_EXIT_USAGE;
+		}
+		i += n;
+	}
+	return CONTINUE;
+}
 
 /* Read one line of at most MAMORI_SECRET_MAX bytes from standard input
  * into buf (MAMORI_SECRET_MAX + 2 bytes), without its line ending.  read(2)
@@ -927,19 +1426,8 @@ read_password_line(const char *cmd, char *buf, size_t size, size_t *lenp)
 		output_error("%s: empty password on standard input", cmd);
 		return CLI_EXIT_USAGE;
 	}
-	if (memchr(buf, '\0', len) != NULL) {
-		output_error("%s: the password contains a NUL byte", cmd);
+	if (secret_check(cmd, "the password", buf, len) != CONTINUE)
 		return CLI_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t n = output_utf8_decode((const unsigned char *)buf + i, len - i, &cp);
-		if (n == 0) {
-			output_error("%s: the password is not valid UTF-8", cmd);
-			return CLI_EXIT_USAGE;
-		}
-		i += n;
-	}
 	*lenp = len;
 	return CONTINUE;
 }
@@ -947,8 +1435,8 @@ read_password_line(const char *cmd, char *buf, size_t size, size_t *lenp)
 int
 cmd_password_temp(struct cli *cli, int argc, char **argv)
 {
-	const char *cmd = "password temp", *name = NULL, *password = NULL;
-	char subject[MAMORI_USER_NAME_MAX + 8], when[64];
+	const char *cmd = "password temp", *name = NULL, *password = NULL, *system = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], when[64], target[MAMORI_USER_NAME_MAX + MAMORI_SERVICE_NAME_MAX + 8];
 	char line[MAMORI_SECRET_MAX + 2];
 	const json_t *params;
 	json_t *call_params, *reply, *pw;
@@ -963,6 +1451,14 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 		case OPT_PASSWORD_STDIN:
 			from_stdin = 1;
 			break;
+		case OPT_SYSTEM:
+			/* System names are written like PAM service names. */
+			if (!mamori_service_name_valid(optarg)) {
+				output_error("%s: invalid --system '%.*s'", cmd, MAMORI_SERVICE_NAME_MAX + 8, optarg);
+				return CLI_EXIT_USAGE;
+			}
+			system = optarg;
+			break;
 		default:
 			rc = common_option(cli, cmd, c, argv);
 			if (rc != CONTINUE)
@@ -974,10 +1470,20 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 		return rc;
 
 	call_params = json_pack("{s:s}", "name", name);
+	if (call_params != NULL && system != NULL &&
+	    json_object_set_new(call_params, "system", json_string(system)) != 0) {
+		json_decref(call_params);
+		call_params = NULL;
+	}
 	if (call_params == NULL) {
 		output_error("out of memory");
 		return CLI_EXIT_FAILED;
 	}
+	/* "tanaka", or "tanaka on mynumber" when a system was named. */
+	if (system != NULL)
+		snprintf(target, sizeof(target), "%s on %s", name, system);
+	else
+		snprintf(target, sizeof(target), "%s", name);
 	if (from_stdin) {
 		rc = read_password_line(cmd, line, sizeof(line), &len);
 		if (rc == CONTINUE) {
@@ -1006,19 +1512,19 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 		rc = print_json_reply(reply);
 	} else if (from_stdin) {
 		if (has_expiry)
-			printf("Temporary password set for %s (expires %s).\n", name,
+			printf("Temporary password set for %s (expires %s).\n", target,
 			       output_time_zoned(expires_at, when, sizeof(when)));
 		else
-			printf("Temporary password set for %s.\n", name);
+			printf("Temporary password set for %s.\n", target);
 	} else if (mamori_wire_get_string(params, "password", MAMORI_SECRET_MAX, &password) != MAMORI_OK ||
 	           password[0] == '\0' || !mamori_field_valid(password)) {
 		rc = unexpected_reply("no usable generated password");
 	} else {
 		if (has_expiry)
-			printf("Temporary password for %s (expires %s):\n", name,
+			printf("Temporary password for %s (expires %s):\n", target,
 			       output_time_zoned(expires_at, when, sizeof(when)));
 		else
-			printf("Temporary password for %s:\n", name);
+			printf("Temporary password for %s:\n", target);
 		/* The password alone, as the last line, for scripts. */
 		if (output_secret_line(password) != 0) {
 			output_error("cannot write to standard output: %s", strerror(errno));
@@ -1028,6 +1534,580 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 	mamori_wire_wipe_string(pw);
 	json_decref(reply);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ password compromised */
+
+/* The daemon's conversation, bounded as pam_mamori(8) bounds it. */
+#define CONV_MAX_ROUNDS 32 /* prompt replies per conversation */
+#define CONV_MAX_PROMPTS 8 /* prompts per reply */
+#define CONV_MAX_MESSAGES 16 /* messages in the final reply */
+#define CONV_TEXT_MAX 511 /* PAM_MAX_MSG_SIZE - 1 */
+#define CONV_WORD_MAX 32 /* "state", "style", "result" values */
+#define CONV_LOCALE_MAX 64
+/* The PAM service name the daemon records for a report made here. */
+#define CONV_SERVICE "mamorictl"
+
+enum conv_style { CONV_ECHO_OFF, CONV_ECHO_ON, CONV_INFO, CONV_ERROR };
+
+struct conv_text {
+	enum conv_style style;
+	const char *text; /* borrowed from the reply */
+};
+
+/* Where the conversation takes place. */
+struct conv {
+	struct cli *cli;
+	const char *cmd;
+	int fd; /* the daemon */
+	/* The controlling terminal for prompts and answers, or -1: prompts
+	 * on standard error, answers from standard input. */
+	int tty;
+};
+
+/* One line of text, no control characters: the module's rule, so that
+ * both show the daemon the same face. */
+static int
+conv_text_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Read params[key], an array of {"style","text"}, into out.  Prompts
+ * (prompts != 0) must be present and non-empty; messages may be absent or
+ * null and are only info or error.  0 or -1. */
+static int
+conv_texts_parse(const json_t *params, const char *key, int prompts, struct conv_text *out, size_t max, size_t *count)
+{
+	const json_t *list = json_object_get(params, key), *item;
+	size_t i;
+
+	*count = 0;
+	if (list == NULL || json_is_null(list))
+		return prompts ? -1 : 0;
+	if (!json_is_array(list) || json_array_size(list) > max || (prompts && json_array_size(list) == 0))
+		return -1;
+	json_array_foreach (list, i, item) {
+		const char *style, *text;
+
+		if (!json_is_object(item) ||
+		    mamori_wire_get_string(item, "style", CONV_WORD_MAX, &style) != MAMORI_OK ||
+		    mamori_wire_get_string(item, "text", CONV_TEXT_MAX, &text) != MAMORI_OK || !conv_text_valid(text))
+			return -1;
+		if (!strcmp(style, "info"))
+			out[i].style = CONV_INFO;
+		else if (!strcmp(style, "error"))
+			out[i].style = CONV_ERROR;
+		else if (prompts && !strcmp(style, "echo_off"))
+			out[i].style = CONV_ECHO_OFF;
+		else if (prompts && !strcmp(style, "echo_on"))
+			out[i].style = CONV_ECHO_ON;
+		else
+			return -1;
+		out[i].text = text;
+	}
+	*count = json_array_size(list);
+	return 0;
+}
+
+static void
+fd_write_text(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0) {
+		ssize_t n = write(fd, s, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The signal that interrupted an answer typed without echo, if any. */
+static volatile sig_atomic_t conv_signal;
+
+static void
+conv_note_signal(int sig)
+{
+	conv_signal = sig;
+}
+
+/* Signals that would leave the terminal without echo: caught while echo is
+ * off, then delivered again once the terminal is restored. */
+static const int conv_signals[] = { SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
+#define CONV_NSIGNALS (sizeof(conv_signals) / sizeof(conv_signals[0]))
+
+/* Read one line from fd a byte at a time, so that the next answer's line
+ * stays unread.  Keeps at most size - 1 bytes and sets *too_long beyond.
+ * 1 a line, 0 end of input before any byte, -1 an error, -2 a caught
+ * signal. */
+static int
+conv_line_read(int fd, char *buf, size_t size, size_t *lenp, int *too_long)
+{
+	size_t len = 0;
+	int any = 0;
+
+	*lenp = 0;
+	*too_long = 0;
+	for (;;) {
+		char ch;
+		ssize_t n;
+
+		if (conv_signal != 0)
+			return -2;
+		n = read(fd, &ch, 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			if (!any)
+				return 0;
+			break;
+		}
+		any = 1;
+		if (ch == '\n')
+			break;
+		if (len + 1 < size)
+			buf[len++] = ch;
+		else
+			*too_long = 1;
+	}
+	*lenp = len;
+	return 1;
+}
+
+/* Show prompt and read its answer into buf: from the terminal, without
+ * echo unless echo is set, or without a terminal from standard input.
+ * Returns CONTINUE with *lenp set, or an exit status after reporting. */
+static int
+conv_answer_read(struct conv *cv, int echo, const char *prompt, char *buf, size_t size, size_t *lenp)
+{
+	struct sigaction sa, saved_sa[CONV_NSIGNALS];
+	struct termios saved, quiet;
+	int in = cv->tty >= 0 ? cv->tty : STDIN_FILENO, out = cv->tty >= 0 ? cv->tty : STDERR_FILENO;
+	int quieted, too_long, r, sig, read_errno;
+	size_t i;
+
+again:
+	quieted = 0;
+	conv_signal = 0;
+	if (!echo && cv->tty >= 0) {
+		if (tcgetattr(cv->tty, &saved) != 0) {
+			output_error("%s: cannot turn off echo on the terminal: %s", cv->cmd, strerror(errno));
+			return CLI_EXIT_FAILED;
+		}
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = conv_note_signal;
+		sigemptyset(&sa.sa_mask);
+		/* No SA_RESTART: read must return so that echo comes back. */
+		for (i = 0; i < CONV_NSIGNALS; i++)
+			sigaction(conv_signals[i], &sa, &saved_sa[i]);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+		if (tcsetattr(cv->tty, TCSAFLUSH, &quiet) != 0) {
+			int saved_errno = errno;
+
+			for (i = 0; i < CONV_NSIGNALS; i++)
+				sigaction(conv_signals[i], &saved_sa[i], NULL);
+			/* In the background: SIGTTOU stops us until the shell
+			 * brings us back; then try again. */
+			if (saved_errno == EINTR && (sig = conv_signal) != 0) {
+				raise(sig);
+				goto again;
+			}
+			output_error("%s: cannot turn off echo on the terminal: %s", cv->cmd, strerror(saved_errno));
+			return CLI_EXIT_FAILED;
+		}
+		quieted = 1;
+	}
+	fflush(stdout);
+	fd_write_text(out, prompt);
+	r = conv_line_read(in, buf, size, lenp, &too_long);
+	read_errno = errno;
+	if (quieted) {
+		tcsetattr(cv->tty, TCSAFLUSH, &saved);
+		/* The newline typed was not echoed either. */
+		fd_write_text(cv->tty, "\n");
+		for (i = 0; i < CONV_NSIGNALS; i++)
+			sigaction(conv_signals[i], &saved_sa[i], NULL);
+	} else if (cv->tty < 0 && r >= 0 && !isatty(STDIN_FILENO)) {
+		/* Nothing echoed the answer's line end: end the prompt's line. */
+		fd_write_text(STDERR_FILENO, "\n");
+	}
+	sig = conv_signal;
+	if (r == -2 && sig != 0) {
+		mamori_wipe(buf, size);
+		*lenp = 0;
+		raise(sig);
+		/* Still running: stopped and continued, or the signal is
+		 * ignored.  Ask again. */
+		goto again;
+	}
+	if (r == -1) {
+		output_error("%s: cannot read the answer: %s", cv->cmd, strerror(read_errno));
+		return CLI_EXIT_FAILED;
+	}
+	if (r == 0) {
+		output_error("%s: no answer (end of input)", cv->cmd);
+		return CLI_EXIT_FAILED;
+	}
+	if (!too_long && *lenp > 0 && buf[*lenp - 1] == '\r')
+		(*lenp)--;
+	if (too_long || *lenp > MAMORI_SECRET_MAX) {
+		mamori_wipe(buf, size);
+		*lenp = 0;
+		output_error("%s: the answer is longer than %d bytes", cv->cmd, MAMORI_SECRET_MAX);
+		return CLI_EXIT_USAGE;
+	}
+	return secret_check(cv->cmd, "the answer", buf, *lenp);
+}
+
+/* Text for the person: info on standard output (or, with --json, which
+ * keeps standard output for the reply, where the prompts go), error on
+ * standard error. */
+static void
+conv_show(const struct conv *cv, enum conv_style style, const char *text)
+{
+	char clean[CONV_TEXT_MAX + 1];
+
+	output_sanitize(text, clean, sizeof(clean));
+	if (style == CONV_INFO && !cv->cli->json) {
+		printf("%s\n", clean);
+		fflush(stdout);
+		return;
+	}
+	fflush(stdout);
+	fd_write_text(style == CONV_INFO && cv->tty >= 0 ? cv->tty : STDERR_FILENO, clean);
+	fd_write_text(style == CONV_INFO && cv->tty >= 0 ? cv->tty : STDERR_FILENO, "\n");
+}
+
+/* Show one reply's prompts, read the answers and send them as Answer.
+ * Every copy of an answer is wiped before this returns. */
+static int
+conv_prompts_answer(struct conv *cv, const json_t *params)
+{
+	struct conv_text prompts[CONV_MAX_PROMPTS] = { { CONV_INFO, NULL } };
+	char line[MAMORI_SECRET_MAX + 2], shown[CONV_TEXT_MAX + 1];
+	json_t *answers, *call = NULL, *answer, *answer_params;
+	size_t count = 0, i, len = 0;
+	int rc = CLI_EXIT_FAILED;
+
+	if (conv_texts_parse(params, "prompts", 1, prompts, CONV_MAX_PROMPTS, &count) != 0)
+		return unexpected_reply("malformed prompts");
+	answers = json_array();
+	if (answers == NULL)
+		goto nomem;
+	for (i = 0; i < count; i++) {
+		switch (prompts[i].style) {
+		case CONV_INFO:
+		case CONV_ERROR:
+			conv_show(cv, prompts[i].style, prompts[i].text);
+			answer = json_null();
+			break;
+		default:
+			output_sanitize(prompts[i].text, shown, sizeof(shown));
+			rc = conv_answer_read(cv, prompts[i].style == CONV_ECHO_ON, shown, line, sizeof(line), &len);
+			if (rc != CONTINUE)
+				goto out;
+			answer = json_stringn(line, len);
+			mamori_wipe(line, sizeof(line));
+			if (answer == NULL)
+				goto nomem;
+			break;
+		}
+		/* json_array_append keeps our reference on failure, so the copy
+		 * is wiped before it is freed. */
+		if (json_array_append(answers, answer) != 0) {
+			mamori_wire_wipe_string(answer);
+			json_decref(answer);
+			goto nomem;
+		}
+		json_decref(answer);
+	}
+	answer_params = json_pack("{s:O}", "answers", answers);
+	call = answer_params != NULL ? mamori_wire_call(PAM "Answer", answer_params) : NULL;
+	if (call == NULL)
+		goto nomem;
+	errno = 0;
+	rc = mamori_wire_send(cv->fd, call);
+	if (rc != MAMORI_OK) {
+		report_transport_error(cv->cli->pam_socket_path, rc, errno);
+		rc = CLI_EXIT_UNREACHABLE;
+		goto out;
+	}
+	rc = CONTINUE;
+	goto out;
+nomem:
+	output_error("out of memory");
+	rc = CLI_EXIT_FAILED;
+out:
+	mamori_wipe(line, sizeof(line));
+	if (answers != NULL) {
+		json_array_foreach (answers, i, answer)
+			mamori_wire_wipe_string(answer);
+	}
+	json_decref(call);
+	json_decref(answers);
+	return rc;
+}
+
+/* The caller's locale, for the daemon to translate its prompts: the first
+ * of LC_ALL, LC_MESSAGES and LANG that is set, sent only when it is short
+ * printable ASCII, as pam_mamori does. */
+static const char *
+conv_locale(void)
+{
+	static const char *const names[] = { "LC_ALL", "LC_MESSAGES", "LANG" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *value = getenv(names[i]);
+		size_t len;
+
+		if (value == NULL || value[0] == '\0')
+			continue;
+		len = strnlen(value, CONV_LOCALE_MAX + 1);
+		if (len > CONV_LOCALE_MAX)
+			return NULL;
+		for (size_t k = 0; k < len; k++) {
+			if ((unsigned char)value[k] <= 0x20 || (unsigned char)value[k] >= 0x7f)
+				return NULL;
+		}
+		return value;
+	}
+	return NULL;
+}
+
+/* The caller's own user name, from the password database. */
+static int
+conv_user_name(const char *cmd, char *name, size_t size)
+{
+	struct passwd pw, *found = NULL;
+	uid_t uid = getuid();
+	size_t buflen = 16384;
+	char *buf = NULL;
+	int rc;
+
+	for (;;) {
+		char *grown = realloc(buf, buflen);
+
+		if (grown == NULL) {
+			free(buf);
+			output_error("out of memory");
+			return CLI_EXIT_FAILED;
+		}
+		buf = grown;
+		rc = getpwuid_r(uid, &pw, buf, buflen, &found);
+		if (rc != ERANGE || buflen >= (size_t)1024 * 1024)
+			break;
+		buflen *= 2;
+	}
+	if (rc != 0 || found == NULL) {
+		output_error("%s: cannot find the user name of uid %lu%s%s", cmd, (unsigned long)uid,
+		             rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
+		free(buf);
+		return CLI_EXIT_FAILED;
+	}
+	if (!mamori_user_name_valid(pw.pw_name) || strlen(pw.pw_name) >= size) {
+		output_error("%s: your user name '%.*s' cannot be a mamori account", cmd, MAMORI_USER_NAME_MAX + 8,
+		             pw.pw_name);
+		free(buf);
+		return CLI_EXIT_FAILED;
+	}
+	snprintf(name, size, "%s", pw.pw_name);
+	free(buf);
+	return CONTINUE;
+}
+
+/* Start{op:"compromised"} for the caller, with the terminal and locale
+ * when there are acceptable ones. */
+static json_t *
+conv_start_call(const char *user)
+{
+	char tty[MAMORI_FIELD_MAX + 1];
+	const char *locale = conv_locale();
+	json_t *params = json_pack("{s:s, s:s, s:s}", "op", "compromised", "service", CONV_SERVICE, "user", user);
+
+	if (params == NULL)
+		return NULL;
+	if ((ttyname_r(STDIN_FILENO, tty, sizeof(tty)) == 0 || ttyname_r(STDERR_FILENO, tty, sizeof(tty)) == 0) &&
+	    mamori_field_valid(tty) && json_object_set_new(params, "tty", json_string(tty)) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	if (locale != NULL && json_object_set_new(params, "locale", json_string(locale)) != 0) {
+		json_decref(params);
+		return NULL;
+	}
+	return mamori_wire_call(PAM "Start", params);
+}
+
+/* The final reply: its messages shown (or the reply printed with --json)
+ * and the exit status from its result. */
+static int
+conv_done(struct conv *cv, const json_t *reply)
+{
+	const json_t *params = mamori_wire_parameters(reply);
+	struct conv_text messages[CONV_MAX_MESSAGES] = { { CONV_INFO, NULL } };
+	const char *result = NULL, *first_error = NULL;
+	char clean[CONV_WORD_MAX + 1];
+	size_t count = 0, i;
+	int success;
+
+	if (mamori_wire_get_string(params, "result", CONV_WORD_MAX, &result) != MAMORI_OK ||
+	    conv_texts_parse(params, "messages", 0, messages, CONV_MAX_MESSAGES, &count) != 0)
+		return unexpected_reply("a malformed final reply");
+	success = !strcmp(result, "success");
+	for (i = 0; i < count; i++) {
+		if (messages[i].style == CONV_ERROR && first_error == NULL)
+			first_error = messages[i].text;
+	}
+	if (cv->cli->json) {
+		if (print_json_reply(reply) != CLI_EXIT_OK)
+			return CLI_EXIT_FAILED;
+		/* One error line on failure, in both output modes. */
+		if (!success && first_error != NULL)
+			output_error("%s", first_error);
+	} else {
+		for (i = 0; i < count; i++) {
+			if (messages[i].style == CONV_INFO)
+				conv_show(cv, CONV_INFO, messages[i].text);
+			else
+				output_error("%s", messages[i].text);
+		}
+	}
+	if (success)
+		return CLI_EXIT_OK;
+	if (first_error == NULL) {
+		output_sanitize(result, clean, sizeof(clean));
+		output_error("%s: not recorded (the daemon answered %s)", cv->cmd, clean);
+	}
+	return CLI_EXIT_FAILED;
+}
+
+/* The caller reports their own password, proving they know it, through
+ * the daemon's PAM socket; the daemon drives the conversation exactly as
+ * it does for pam_mamori. */
+static int
+password_compromised_self(struct cli *cli, const char *cmd)
+{
+	struct conv cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1 };
+	struct mamori_wire wire;
+	char user[MAMORI_USER_NAME_MAX + 1];
+	const char *state, *method = PAM "Start";
+	json_t *call = NULL, *reply = NULL;
+	int rc, saved_errno, rounds = 0, status;
+
+	status = conv_user_name(cmd, user, sizeof(user));
+	if (status != CONTINUE)
+		return status;
+	status = resolve_socket_kind(cli, SOCKET_PAM);
+	if (status != CLI_EXIT_OK)
+		return status;
+	call = conv_start_call(user);
+	if (call == NULL) {
+		output_error("out of memory");
+		return CLI_EXIT_FAILED;
+	}
+	errno = 0;
+	/* Only a root daemon may hear the password. */
+	cv.fd = mamori_client_connect(cli->pam_socket_path, 1);
+	saved_errno = errno;
+	if (cv.fd < 0) {
+		report_connect_error(cli->pam_socket_path, cv.fd, saved_errno);
+		json_decref(call);
+		return CLI_EXIT_UNREACHABLE;
+	}
+	cv.tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	mamori_wire_init(&wire, cv.fd);
+	status = CLI_EXIT_UNREACHABLE;
+	errno = 0;
+	rc = mamori_wire_send(cv.fd, call);
+	if (rc != MAMORI_OK) {
+		report_transport_error(cli->pam_socket_path, rc, errno);
+		goto out;
+	}
+	for (;;) {
+		const json_t *params;
+
+		errno = 0;
+		rc = mamori_wire_recv(&wire, &reply, CLI_REPLY_TIMEOUT * 1000);
+		if (rc != MAMORI_OK) {
+			report_transport_error(cli->pam_socket_path, rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc,
+			                       errno);
+			status = CLI_EXIT_UNREACHABLE;
+			goto out;
+		}
+		status = CLI_EXIT_FAILED;
+		if (json_object_get(reply, "error") != NULL) {
+			report_error_reply(reply, method, cmd);
+			goto out;
+		}
+		params = mamori_wire_parameters(reply);
+		if (params == NULL || mamori_wire_get_string(params, "state", CONV_WORD_MAX, &state) != MAMORI_OK) {
+			status = unexpected_reply("no conversation state");
+			goto out;
+		}
+		if (!strcmp(state, "done"))
+			break;
+		if (strcmp(state, "prompt") != 0) {
+			status = unexpected_reply("an unknown conversation state");
+			goto out;
+		}
+		if (++rounds > CONV_MAX_ROUNDS) {
+			status = unexpected_reply("more than 32 rounds of prompts");
+			goto out;
+		}
+		status = conv_prompts_answer(&cv, params);
+		if (status != CONTINUE)
+			goto out;
+		json_decref(reply);
+		reply = NULL;
+		method = PAM "Answer";
+	}
+	status = conv_done(&cv, reply);
+out:
+	json_decref(reply);
+	json_decref(call);
+	mamori_wire_clear(&wire);
+	close(cv.fd);
+	if (cv.tty >= 0)
+		close(cv.tty);
+	return status;
+}
+
+int
+cmd_password_compromised(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "password compromised", *name = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], line[MAMORI_USER_NAME_MAX + 64];
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	if (argc - optind == 0)
+		return password_compromised_self(cli, cmd);
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "PasswordCompromised", json_pack("{s:s}", "name", name), subject, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	snprintf(line, sizeof(line), "user %s: passwords marked compromised", name);
+	return user_reply_done(cli, reply, line);
 }
 
 /* ------------------------------------------------------------------ audit */

@@ -13,16 +13,18 @@ enum cli_exit {
 /* Seconds to wait for the daemon's reply. */
 #define CLI_REPLY_TIMEOUT 30
 
-/* Longest admin socket path: the size of sockaddr_un's sun_path. */
+/* Longest socket path: the size of sockaddr_un's sun_path. */
 #define CLI_SOCKET_PATH_MAX 108
 
 struct cli {
 	const char *socket_opt; /* --socket */
 	const char *config_opt; /* --config */
+	const char *pam_socket_opt; /* --pam-socket */
 	int json; /* --json */
 	/* Resolved on the first call, so usage errors come before any file
 	 * is read. */
 	char socket_path[CLI_SOCKET_PATH_MAX];
+	char pam_socket_path[CLI_SOCKET_PATH_MAX];
 };
 
 /* One function per command.  argv[0] is the command's last word ("add",
@@ -35,7 +37,17 @@ int cmd_user_list(struct cli *cli, int argc, char **argv);
 int cmd_user_disable(struct cli *cli, int argc, char **argv);
 int cmd_user_enable(struct cli *cli, int argc, char **argv);
 int cmd_user_delete(struct cli *cli, int argc, char **argv);
+int cmd_user_set(struct cli *cli, int argc, char **argv);
+int cmd_user_rename(struct cli *cli, int argc, char **argv);
+int cmd_user_lock(struct cli *cli, int argc, char **argv);
+int cmd_user_unlock(struct cli *cli, int argc, char **argv);
+int cmd_user_members(struct cli *cli, int argc, char **argv);
+/* lock and unlock as one-word commands: the same calls as user lock and
+ * user unlock, with their own name in messages. */
+int cmd_lock(struct cli *cli, int argc, char **argv);
+int cmd_unlock(struct cli *cli, int argc, char **argv);
 int cmd_password_temp(struct cli *cli, int argc, char **argv);
+int cmd_password_compromised(struct cli *cli, int argc, char **argv);
 int cmd_audit_show(struct cli *cli, int argc, char **argv);
 int cmd_audit_verify(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);

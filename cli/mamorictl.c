@@ -19,6 +19,7 @@
 enum {
 	OPT_SOCKET = 256,
 	OPT_CONFIG,
+	OPT_PAM_SOCKET,
 	OPT_JSON,
 	OPT_VERSION,
 };
@@ -28,6 +29,7 @@ enum {
 static const struct option global_options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "pam-socket", required_argument, NULL, OPT_PAM_SOCKET },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -47,7 +49,15 @@ static const struct command commands[] = {
 	{ "user", "disable", cmd_user_disable },
 	{ "user", "enable", cmd_user_enable },
 	{ "user", "delete", cmd_user_delete },
+	{ "user", "set", cmd_user_set },
+	{ "user", "rename", cmd_user_rename },
+	{ "user", "lock", cmd_user_lock },
+	{ "user", "unlock", cmd_user_unlock },
+	{ "user", "members", cmd_user_members },
+	{ "lock", NULL, cmd_lock },
+	{ "unlock", NULL, cmd_unlock },
 	{ "password", "temp", cmd_password_temp },
+	{ "password", "compromised", cmd_password_compromised },
 	{ "audit", "show", cmd_audit_show },
 	{ "audit", "verify", cmd_audit_verify },
 	{ "status", NULL, cmd_status },
@@ -124,7 +134,8 @@ main(int argc, char **argv)
 	struct rlimit no_core = { 0, 0 };
 	int c, status;
 
-	/* Temporary passwords pass through this process: no core dumps. */
+	/* Temporary passwords, and the caller's own password in password
+	 * compromised, pass through this process: no core dumps. */
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	json_set_alloc_funcs(json_alloc, json_free_wiped);
@@ -139,6 +150,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONFIG:
 			cli.config_opt = optarg;
+			break;
+		case OPT_PAM_SOCKET:
+			cli.pam_socket_opt = optarg;
 			break;
 		case OPT_JSON:
 			cli.json = 1;

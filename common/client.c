@@ -51,6 +51,10 @@ mamori_client_call(struct mamori_wire *w, const json_t *call, json_t **reply, in
 
 	*reply = NULL;
 	rc = mamori_wire_send(w->fd, call);
+	/* A daemon that refuses a connection (Busy, PermissionDenied) answers
+	 * and closes before reading the call: its answer may still be there. */
+	if (rc == MAMORI_ERR_IO && mamori_wire_recv(w, reply, 0) == MAMORI_OK)
+		return MAMORI_OK;
 	if (rc != MAMORI_OK)
 		return rc;
 	rc = mamori_wire_recv(w, reply, timeout_ms);

@@ -46,6 +46,7 @@
 #define MAMORI_PAM_TEXT_MAX (PAM_MAX_MSG_SIZE - 1)
 #define MAMORI_PAM_TICKET_MAX 128
 #define MAMORI_PAM_LOCALE_MAX 64
+#define MAMORI_PAM_LOGIND_SESSION_MAX 64
 #define MAMORI_PAM_WORD_MAX 32 /* "state", "style", "result" values */
 #define MAMORI_PAM_ERROR_NAME_MAX 128
 
@@ -218,6 +219,24 @@ locale_valid(const char *s)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch <= 0x20 || ch >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* systemd-logind's session id, as pam_systemd puts it in the PAM
+ * environment: a short token of [A-Za-z0-9_-]. */
+static int
+logind_session_valid(const char *s)
+{
+	size_t len = strnlen(s, MAMORI_PAM_LOGIND_SESSION_MAX + 1);
+
+	if (len == 0 || len > MAMORI_PAM_LOGIND_SESSION_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		      ch == '-'))
 			return 0;
 	}
 	return 1;
@@ -635,9 +654,53 @@ out:
 	return retval;
 }
 
-/* Read a reply that ends a request. */
+/* Login notices (OpenSession's messages: banner lines, last login...) are
+ * shown on a best-effort basis, so one that breaks the rules of texts_parse
+ * is left out and logged instead of failing a session the daemon has
+ * already opened; so are those beyond MAMORI_PAM_MAX_MESSAGES. */
+static void
+notices_parse(struct mamori_pam_conn *c, const json_t *params, struct mamori_pam_done *done)
+{
+	json_t *list = json_object_get(params, "messages"), *item;
+	size_t i, left_out = 0;
+
+	done->message_count = 0;
+	if (list == NULL || json_is_null(list))
+		return;
+	if (!json_is_array(list)) {
+		pam_syslog(c->pamh, LOG_NOTICE, "login notices from mamori-authd are not a list; none shown");
+		return;
+	}
+	json_array_foreach (list, i, item) {
+		const char *style, *text;
+		int msg_style;
+
+		if (done->message_count == MAMORI_PAM_MAX_MESSAGES) {
+			left_out += json_array_size(list) - i;
+			break;
+		}
+		if (!json_is_object(item) ||
+		    mamori_wire_get_string(item, "style", MAMORI_PAM_WORD_MAX, &style) != MAMORI_OK ||
+		    mamori_wire_get_string(item, "text", MAMORI_PAM_TEXT_MAX, &text) != MAMORI_OK ||
+		    !text_valid(text) || (msg_style = style_from_name(style, 0)) < 0) {
+			left_out++;
+			continue;
+		}
+		done->messages[done->message_count].msg_style = msg_style;
+		done->messages[done->message_count].msg = text;
+		done->message_count++;
+	}
+	if (left_out > 0)
+		pam_syslog(c->pamh, LOG_NOTICE,
+		           "left out %zu login notice(s) from mamori-authd: more than %d, longer than %d bytes or "
+		           "with control characters",
+		           left_out, MAMORI_PAM_MAX_MESSAGES, MAMORI_PAM_TEXT_MAX);
+}
+
+/* Read a reply that ends a request.  notices: the messages are login
+ * notices (notices_parse) rather than part of the decision. */
 static int
-done_parse(struct mamori_pam_conn *c, const json_t *params, struct mamori_pam_done *done)
+done_parse(struct mamori_pam_conn *c, const json_t *params, int notices, struct mamori_pam_done *done)
 {
 	int rc;
 
@@ -645,7 +708,9 @@ done_parse(struct mamori_pam_conn *c, const json_t *params, struct mamori_pam_do
 	if (mamori_wire_get_string(params, "result", MAMORI_PAM_WORD_MAX, &done->result) != MAMORI_OK ||
 	    !text_valid(done->result))
 		goto malformed;
-	if (texts_parse(params, "messages", 0, done->messages, MAMORI_PAM_MAX_MESSAGES, &done->message_count) != 0)
+	if (notices)
+		notices_parse(c, params, done);
+	else if (texts_parse(params, "messages", 0, done->messages, MAMORI_PAM_MAX_MESSAGES, &done->message_count) != 0)
 		goto malformed;
 	rc = mamori_wire_get_string(params, "ticket", MAMORI_PAM_TICKET_MAX, &done->ticket);
 	if (rc == MAMORI_ERR_NOT_FOUND)
@@ -911,7 +976,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	rc = done_parse(&c, done_params, &done);
+	rc = done_parse(&c, done_params, 0, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -988,7 +1053,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	rc = done_parse(&c, reply_params, &done);
+	rc = done_parse(&c, reply_params, 0, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -1059,7 +1124,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	rc = done_parse(&c, done_params, &done);
+	rc = done_parse(&c, done_params, 0, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -1086,7 +1151,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
 	json_t *params, *call = NULL, *reply = NULL, *reply_params;
-	const char *user;
+	const char *user, *logind;
 	long long *stored_id = NULL, session_id;
 	pid_t leader;
 	int retval = PAM_SESSION_ERR, rc;
@@ -1108,6 +1173,17 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		json_decref(params);
 		goto out;
 	}
+	/* pam_systemd, earlier in the stack, names the logind session; it
+	 * lets the daemon end a privileged session's time box. */
+	logind = pam_getenv(pamh, "XDG_SESSION_ID");
+	if (logind != NULL && logind[0] != '\0') {
+		if (!logind_session_valid(logind)) {
+			pam_syslog(pamh, LOG_NOTICE, "XDG_SESSION_ID is not a logind session id; not sent");
+		} else if (json_object_set_new(params, "logind_session", json_string(logind)) != 0) {
+			json_decref(params);
+			goto out;
+		}
+	}
 	call = mamori_wire_call(MAMORI_PAM_METHOD_OPEN, params);
 	stored_id = malloc(sizeof(*stored_id));
 	if (call == NULL || stored_id == NULL)
@@ -1123,7 +1199,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	rc = done_parse(&c, reply_params, &done);
+	rc = done_parse(&c, reply_params, 1, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -1199,7 +1275,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	rc = done_parse(&c, reply_params, &done);
+	rc = done_parse(&c, reply_params, 0, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;

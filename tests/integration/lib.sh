@@ -31,12 +31,17 @@ tap_not_ok() {
 	echo "not ok $TAP_COUNT - $1"
 }
 
-# run_test NAME FUNCTION: the test passes when FUNCTION returns 0.  Its
-# output is shown as TAP comments only when it fails.
+# run_test NAME FUNCTION: the test passes when every command of FUNCTION
+# succeeds (it runs under set -e).  Its output is shown as TAP comments only
+# when it fails.
 run_test() {
-	local name=$1 fn=$2 out
+	local name=$1 fn=$2 out rc
 	out=$(mktemp)
-	if ( set -e; "$fn" ) >"$out" 2>&1; then
+	# Not inside an "if": bash ignores set -e in a condition, and every
+	# command of a test must count.
+	( set -e; "$fn" ) >"$out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
 		tap_ok "$name"
 	else
 		tap_not_ok "$name"
@@ -118,9 +123,15 @@ system = default
 
 [service mamori-mn]
 system = mynumber
+
+[service mamori-priv]
+system = default
+privileged = yes
+${EXTRA_CONF:-}
 CONF
 	make_service mamori-test
 	make_service mamori-mn
+	make_service mamori-priv
 	cat >"$T/services/other" <<SVC
 auth required pam_deny.so
 account required pam_deny.so
@@ -147,6 +158,7 @@ SVC
 }
 
 start_daemon() {
+	chmod 644 "$T/mamori.conf"
 	MAMORI_TEST_CLOCK_FILE="$T/clock" "$AUTHD" --config "$T/mamori.conf" --foreground --debug \
 		>>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
@@ -180,6 +192,10 @@ cleanup_all() {
 	for e in $ENVS; do
 		T=$e
 		stop_daemon
+		# Groups a test made on the host, removed even when it failed.
+		if [ -f "$e/cleanup-groups" ]; then
+			while read -r g; do groupdel "$g" 2>/dev/null || true; done <"$e/cleanup-groups"
+		fi
 		rm -rf "$e"
 	done
 	ENVS=""
@@ -221,7 +237,11 @@ add_user() {
 	shift 2
 	ctl user add "$name" "$@" >/dev/null
 	printf '%s\n' "$temp" | ctl password temp "$name" --password-stdin >/dev/null
-	pam -p "$temp" -p "$pw" -p "$pw" mamori-test "$name" auth=SUCCESS chauthtok=SUCCESS >/dev/null
+	local out
+	out=$(pam -p "$temp" -p "$pw" -p "$pw" mamori-test "$name" auth=SUCCESS chauthtok=SUCCESS) || {
+		echo "add_user $name: $out" >&2
+		return 1
+	}
 }
 
 # sql QUERY: run a query on the test store.

@@ -1,25 +1,29 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* A PAM client for the integration tests, built on libpamtest: runs the
- * given operations in one PAM handle, checks each return code, and prints
- * what the modules said.  Run it under pam_wrapper.
+/* A PAM application for the integration tests: runs the given operations
+ * in one PAM handle, checks each return code, and prints every prompt and
+ * message the modules showed.  Run it under pam_wrapper.
  *
- *   pam_client [-p ANSWER]... [-e ANSWER]... SERVICE USER OP=CODE...
+ *   pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER]
+ *              [-S] SERVICE USER OP=CODE...
  *
- * OP is auth, setcred, acct, open, close or chauthtok; CODE is a PAM return
- * code name without the PAM_ prefix (SUCCESS, AUTH_ERR, ...).  Exit status 0
- * when every operation returned its expected code. */
+ * -p answers echo-off prompts in order, -e echo-on prompts.  -S keeps the
+ * process alive after the operations (printing "READY") until a signal
+ * ends it, like the leader of a login session.  OP is auth, setcred, acct,
+ * open, close, chauthtok or chauthtok-expired; CODE is a PAM return code
+ * name without the PAM_ prefix.  Exit status 0 when every operation
+ * returned its expected code. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <libpamtest.h>
 #include <security/pam_appl.h>
 
 #define MAX_ANSWERS 32
-#define MAX_CASES 16
-#define MAX_MESSAGES 32
+#define MAX_OPS 16
 
 struct code_name {
 	const char *name;
@@ -48,6 +52,17 @@ static const struct code_name codes[] = {
 	{ "BUF_ERR", PAM_BUF_ERR },
 };
 
+enum op { OP_AUTH, OP_SETCRED, OP_ACCT, OP_OPEN, OP_CLOSE, OP_CHAUTHTOK, OP_CHAUTHTOK_EXPIRED };
+
+static const char *const op_names[] = { "auth", "setcred", "acct", "open", "close", "chauthtok", "chauthtok-expired" };
+
+struct answers {
+	const char *echo_off[MAX_ANSWERS];
+	size_t n_off, next_off;
+	const char *echo_on[MAX_ANSWERS];
+	size_t n_on, next_on;
+};
+
 static const char *
 code_name(int code)
 {
@@ -59,31 +74,74 @@ code_name(int code)
 }
 
 static int
-parse_case(const char *arg, struct pam_testcase *tc)
+conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
-	static const struct {
-		const char *name;
-		enum pamtest_ops op;
-	} ops[] = {
-		{ "auth", PAMTEST_AUTHENTICATE },   { "setcred", PAMTEST_SETCRED },
-		{ "acct", PAMTEST_ACCOUNT },        { "open", PAMTEST_OPEN_SESSION },
-		{ "close", PAMTEST_CLOSE_SESSION }, { "chauthtok", PAMTEST_CHAUTHTOK },
-	};
+	struct answers *a = data;
+	struct pam_response *r;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		const char *answer = NULL;
+
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+			printf("prompt: %s\n", msg[i]->msg);
+			if (a->next_off < a->n_off)
+				answer = a->echo_off[a->next_off++];
+			break;
+		case PAM_PROMPT_ECHO_ON:
+			printf("prompt-echo: %s\n", msg[i]->msg);
+			if (a->next_on < a->n_on)
+				answer = a->echo_on[a->next_on++];
+			break;
+		case PAM_TEXT_INFO:
+			printf("info: %s\n", msg[i]->msg);
+			break;
+		case PAM_ERROR_MSG:
+			printf("error: %s\n", msg[i]->msg);
+			break;
+		default:
+			break;
+		}
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+			if (answer == NULL) {
+				/* Out of answers: the conversation fails, as a user
+				 * pressing Ctrl-D would. */
+				for (int j = 0; j < i; j++)
+					free(r[j].resp);
+				free(r);
+				return PAM_CONV_ERR;
+			}
+			r[i].resp = strdup(answer);
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static int
+parse_op(const char *arg, enum op *op, int *expected)
+{
 	const char *eq = strchr(arg, '=');
+	int found = 0;
 
 	if (eq == NULL)
 		return -1;
-	memset(tc, 0, sizeof(*tc));
-	tc->pam_operation = (enum pamtest_ops) - 1;
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strlen(ops[i].name) == (size_t)(eq - arg) && !strncmp(arg, ops[i].name, (size_t)(eq - arg)))
-			tc->pam_operation = ops[i].op;
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++) {
+		if (strlen(op_names[i]) == (size_t)(eq - arg) && !strncmp(arg, op_names[i], (size_t)(eq - arg))) {
+			*op = (enum op)i;
+			found = 1;
+		}
 	}
-	if (tc->pam_operation == (enum pamtest_ops) - 1)
+	if (!found)
 		return -1;
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		if (!strcmp(eq + 1, codes[i].name)) {
-			tc->expected_rv = codes[i].code;
+			*expected = codes[i].code;
 			return 0;
 		}
 	}
@@ -93,66 +151,98 @@ parse_case(const char *arg, struct pam_testcase *tc)
 int
 main(int argc, char **argv)
 {
-	const char *echo_off[MAX_ANSWERS + 1] = { NULL }, *echo_on[MAX_ANSWERS + 1] = { NULL };
-	char *out_err[MAX_MESSAGES + 1] = { NULL }, *out_info[MAX_MESSAGES + 1] = { NULL };
-	struct pam_testcase cases[MAX_CASES];
-	struct pamtest_conv_data conv = { 0 };
-	size_t n_off = 0, n_on = 0, n_cases = 0;
-	enum pamtest_err perr;
-	int i, status = 0;
+	static struct answers a;
+	struct pam_conv conv = { conversation, &a };
+	const char *tty = NULL, *rhost = NULL, *ruser = NULL;
+	enum op ops[MAX_OPS];
+	int expected[MAX_OPS];
+	size_t n_ops = 0;
+	int i, hold = 0, status = 0, rc;
+	pam_handle_t *pamh = NULL;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-p") && i + 1 < argc && n_off < MAX_ANSWERS)
-			echo_off[n_off++] = argv[++i];
-		else if (!strcmp(argv[i], "-e") && i + 1 < argc && n_on < MAX_ANSWERS)
-			echo_on[n_on++] = argv[++i];
+		if (!strcmp(argv[i], "-p") && i + 1 < argc && a.n_off < MAX_ANSWERS)
+			a.echo_off[a.n_off++] = argv[++i];
+		else if (!strcmp(argv[i], "-e") && i + 1 < argc && a.n_on < MAX_ANSWERS)
+			a.echo_on[a.n_on++] = argv[++i];
+		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
+			tty = argv[++i];
+		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+			rhost = argv[++i];
+		else if (!strcmp(argv[i], "-R") && i + 1 < argc)
+			ruser = argv[++i];
+		else if (!strcmp(argv[i], "-S"))
+			hold = 1;
 		else
 			break;
 	}
 	if (argc - i < 3) {
-		fprintf(stderr, "usage: pam_client [-p ANSWER]... [-e ANSWER]... SERVICE USER OP=CODE...\n");
+		fprintf(stderr, "usage: pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER] [-S] "
+		                "SERVICE USER OP=CODE...\n");
 		return 2;
 	}
 	const char *service = argv[i], *user = argv[i + 1];
 	for (i += 2; i < argc; i++) {
-		if (n_cases >= MAX_CASES || parse_case(argv[i], &cases[n_cases]) != 0) {
+		if (n_ops >= MAX_OPS || parse_op(argv[i], &ops[n_ops], &expected[n_ops]) != 0) {
 			fprintf(stderr, "pam_client: bad operation \"%s\"\n", argv[i]);
 			return 2;
 		}
-		n_cases++;
+		n_ops++;
 	}
-	for (i = 0; i < MAX_MESSAGES; i++) {
-		out_err[i] = calloc(1, PAM_MAX_MSG_SIZE);
-		out_info[i] = calloc(1, PAM_MAX_MSG_SIZE);
-		if (out_err[i] == NULL || out_info[i] == NULL)
-			return 2;
+	rc = pam_start(service, user, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		printf("FAILED: pam_start: %s\n", code_name(rc));
+		return 1;
 	}
-	conv.in_echo_off = echo_off;
-	conv.in_echo_on = echo_on;
-	conv.out_err = out_err;
-	conv.out_info = out_info;
-
-	/* run_pamtest() is a macro over a fixed-size array; call the function
-	 * it expands to with the number of cases given. */
-	perr = _pamtest(service, user, &conv, cases, n_cases, NULL);
-	for (size_t c = 0; c < n_cases; c++)
-		printf("op %zu: %s (expected %s)\n", c + 1, code_name(cases[c].op_rv), code_name(cases[c].expected_rv));
-	for (i = 0; i < MAX_MESSAGES && out_info[i][0] != '\0'; i++)
-		printf("info: %s\n", out_info[i]);
-	for (i = 0; i < MAX_MESSAGES && out_err[i][0] != '\0'; i++)
-		printf("error: %s\n", out_err[i]);
-	if (perr != PAMTEST_ERR_OK) {
-		const struct pam_testcase *failed = pamtest_failed_case(cases);
-		if (failed != NULL)
-			printf("FAILED: operation %ld returned %s, expected %s\n", (long)(failed - cases) + 1,
-			       code_name(failed->op_rv), code_name(failed->expected_rv));
-		else
-			printf("FAILED: %s\n", pamtest_strerror(perr));
-		status = 1;
+	if ((tty != NULL && pam_set_item(pamh, PAM_TTY, tty) != PAM_SUCCESS) ||
+	    (rhost != NULL && pam_set_item(pamh, PAM_RHOST, rhost) != PAM_SUCCESS) ||
+	    (ruser != NULL && pam_set_item(pamh, PAM_RUSER, ruser) != PAM_SUCCESS)) {
+		printf("FAILED: pam_set_item\n");
+		pam_end(pamh, PAM_SYSTEM_ERR);
+		return 1;
 	}
-	for (i = 0; i < MAX_MESSAGES; i++) {
-		free(out_err[i]);
-		free(out_info[i]);
+	for (size_t k = 0; k < n_ops; k++) {
+		switch (ops[k]) {
+		case OP_AUTH:
+			rc = pam_authenticate(pamh, 0);
+			break;
+		case OP_SETCRED:
+			rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+			break;
+		case OP_ACCT:
+			rc = pam_acct_mgmt(pamh, 0);
+			break;
+		case OP_OPEN:
+			rc = pam_open_session(pamh, 0);
+			break;
+		case OP_CLOSE:
+			rc = pam_close_session(pamh, 0);
+			break;
+		case OP_CHAUTHTOK:
+			rc = pam_chauthtok(pamh, 0);
+			break;
+		case OP_CHAUTHTOK_EXPIRED:
+			rc = pam_chauthtok(pamh, PAM_CHANGE_EXPIRED_AUTHTOK);
+			break;
+		default:
+			rc = PAM_ABORT;
+		}
+		printf("op %zu: %s (expected %s)\n", k + 1, code_name(rc), code_name(expected[k]));
+		if (rc != expected[k]) {
+			printf("FAILED: operation %zu (%s) returned %s, expected %s\n", k + 1, op_names[ops[k]],
+			       code_name(rc), code_name(expected[k]));
+			status = 1;
+			break;
+		}
 	}
+	if (hold && status == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		printf("READY %ld\n", (long)getpid());
+		for (;;)
+			sigsuspend(&none);
+	}
+	pam_end(pamh, status == 0 ? PAM_SUCCESS : PAM_ABORT);
 	return status;
 }

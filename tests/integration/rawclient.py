@@ -40,6 +40,15 @@ def main():
         try:
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
+            # The daemon may have answered (Busy, PermissionDenied) and
+            # closed before reading: print what it sent first.
+            try:
+                d = buf + s.recv(65536)
+            except OSError:
+                d = buf
+            for part in d.split(b"\0"):
+                if part:
+                    print(part.decode())
             print("CLOSED")
             closed = True
             break

@@ -87,18 +87,25 @@ t_idle_connection_times_out() {
 }
 
 t_connection_limit_per_uid() {
-	# max_connections_per_uid is 4 here: the fifth concurrent connection is refused.
-	local pids=() i out
+	# max_connections_per_uid is 4 here: a local user's fifth concurrent
+	# connection is refused.  Root's callers (login services) are not
+	# limited per uid.
+	local pids=() i out nraw
+	cp "$top_srcdir/tests/integration/rawclient.py" "$T/rawclient.py"
+	chmod 755 "$T/rawclient.py"
+	nraw="runuser -u nobody -- /usr/bin/python3 $T/rawclient.py"
 	for i in 1 2 3 4; do
-		$RAW "$T/run/pam.sock" --hold 1.5 "$START" >/dev/null &
+		$nraw "$T/run/pam.sock" --hold 1.5 '{"method":"org.varlink.service.GetInfo"}' >/dev/null &
 		pids+=($!)
 	done
 	sleep 0.5
-	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	out=$($nraw "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
 	echo "$out"
 	expect_match "$out" 'io.mamori.Error.Busy' "fifth connection"
-	wait "${pids[@]}"
 	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"vendor"' "root is not limited per uid"
+	wait "${pids[@]}"
+	out=$($nraw "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
 	expect_match "$out" '"vendor"' "after the others closed"
 }
 
@@ -175,20 +182,22 @@ t_store_file_modes() {
 }
 
 t_admin_group_socket() {
-	local out
-	getent group mamori-admin >/dev/null && fail "host already has mamori-admin"
-	groupadd -r mamori-admin
+	local out group="mamtest$$"
+	getent group "$group" >/dev/null && fail "host already has $group"
+	groupadd -r "$group"
+	echo "$group" >>"$T/cleanup-groups"
 	stop_daemon
+	sed -i "s/^\[daemon\]$/[daemon]\nadmin_group = $group/" "$T/mamori.conf"
 	start_daemon
-	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 mamori-admin" "admin.sock"
-	usermod -a -G mamori-admin nobody
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 $group" "admin.sock"
+	usermod -a -G "$group" nobody
 	out=$(runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
-	gpasswd -d nobody mamori-admin >/dev/null
-	groupdel mamori-admin
+	gpasswd -d nobody "$group" >/dev/null
 	echo "$out"
 	expect_match "$out" '"version"' "group member served"
-	stop_daemon
-	start_daemon
+	out=$(runuser -u daemon -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	echo "$out"
+	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
 }
 
 # Limits small enough to reach in a test.

@@ -11,6 +11,9 @@ require "pam_mamori.so" test -f "$BUILT_MODULE"
 require "pamtester" command -v pamtester
 require "sqlite3" command -v sqlite3
 
+# Minimum password age is tested in test-policy.sh; here passwords change
+# several times a day.
+EXTRA_CONF=$'[policy staff]\nmin_age_days = 0'
 new_env
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 add_user alice 'Correct-Horse-42'
@@ -39,51 +42,53 @@ t_temporary_password_forced_change() {
 	ctl user add bob >/dev/null
 	temp=$(ctl password temp bob | tail -n 1)
 	[ ${#temp} -ge 12 ] || fail "generated password too short: '$temp'"
-	out=$(pam -p "$temp" -p 'Bobs-New-Secret-9' -p 'Bobs-New-Secret-9' mamori-test bob \
+	out=$(pam -p "$temp" -p 'Kaede-no-Aki-2030' -p 'Kaede-no-Aki-2030' mamori-test bob \
 		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'change your temporary password' "account message"
-	pam -p 'Bobs-New-Secret-9' mamori-test bob auth=SUCCESS acct=SUCCESS
+	pam -p 'Kaede-no-Aki-2030' mamori-test bob auth=SUCCESS acct=SUCCESS
 	pam -p "$temp" mamori-test bob auth=AUTH_ERR
 }
 
 t_chauthtok_asks_current_password_without_ticket() {
-	pam -p 'Correct-Horse-42' -p 'Another-Secret-77' -p 'Another-Secret-77' mamori-test alice chauthtok=SUCCESS
-	pam -p 'Another-Secret-77' mamori-test alice auth=SUCCESS
-	pam -p 'wrong-current' -p 'x' -p 'x' mamori-test alice chauthtok=AUTHTOK_RECOVERY_ERR
-	pam -p 'Another-Secret-77' -p 'Third-Secret-88' -p 'Mismatch-99' mamori-test alice chauthtok=AUTHTOK_ERR
-	pam -p 'Another-Secret-77' -p 'Correct-Horse-42' -p 'Correct-Horse-42' mamori-test alice chauthtok=SUCCESS
-	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS
+	add_user greta 'Ichigo-Daifuku-2030'
+	pam -p 'Ichigo-Daifuku-2030' -p 'Another-Secret-77' -p 'Another-Secret-77' mamori-test greta chauthtok=SUCCESS
+	pam -p 'Another-Secret-77' mamori-test greta auth=SUCCESS
+	pam -p 'wrong-current' -p 'x' -p 'x' mamori-test greta chauthtok=AUTHTOK_RECOVERY_ERR
+	pam -p 'Another-Secret-77' -p 'Third-Secret-88' -p 'Mismatch-99' mamori-test greta chauthtok=AUTHTOK_ERR
+	pam -p 'Another-Secret-77' -p 'Fourth-Secret-Kumo-9' -p 'Fourth-Secret-Kumo-9' mamori-test greta chauthtok=SUCCESS
+	pam -p 'Fourth-Secret-Kumo-9' mamori-test greta auth=SUCCESS
 }
 
 t_change_through_another_system_replaces_the_password_in_effect() {
 	local temp
 	ctl user add fumi >/dev/null
 	temp=$(ctl password temp fumi | tail -n 1)
-	pam -p "$temp" -p 'Fumis-New-Secret-5' -p 'Fumis-New-Secret-5' mamori-mn fumi \
+	pam -p "$temp" -p 'Momiji-no-Aka-2030' -p 'Momiji-no-Aka-2030' mamori-mn fumi \
 		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS
-	pam -p 'Fumis-New-Secret-5' mamori-test fumi auth=SUCCESS acct=SUCCESS
-	pam -p 'Fumis-New-Secret-5' mamori-mn fumi auth=SUCCESS acct=SUCCESS
+	pam -p 'Momiji-no-Aka-2030' mamori-test fumi auth=SUCCESS acct=SUCCESS
+	pam -p 'Momiji-no-Aka-2030' mamori-mn fumi auth=SUCCESS acct=SUCCESS
 	pam -p "$temp" mamori-test fumi auth=AUTH_ERR
 	expect_eq "$(ctl --json user show fumi | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["password"]["temporary"])')" False "temporary flag"
 }
 
 t_disabled_user_refused() {
-	add_user carol 'Carols-Secret-11'
-	pam -p 'Carols-Secret-11' mamori-test carol auth=SUCCESS acct=SUCCESS
+	add_user carol 'Tsubaki-no-Hana-11'
+	pam -p 'Tsubaki-no-Hana-11' mamori-test carol auth=SUCCESS acct=SUCCESS
 	ctl user disable carol >/dev/null
-	pam -p 'Carols-Secret-11' mamori-test carol auth=AUTH_ERR
+	pam -p 'Tsubaki-no-Hana-11' mamori-test carol auth=AUTH_ERR
 	pam mamori-test carol acct=ACCT_EXPIRED
 	ctl user enable carol >/dev/null
-	pam -p 'Carols-Secret-11' mamori-test carol auth=SUCCESS acct=SUCCESS
+	pam -p 'Tsubaki-no-Hana-11' mamori-test carol auth=SUCCESS acct=SUCCESS
 }
 
 t_expired_account_refused() {
-	add_user dave 'Daves-Secret-22' --expires 2030-01-31
+	set_clock "$(date -d '2030-01-20 12:00' +%s)"
+	add_user dave 'Ajisai-no-Ame-22' --expires 2030-01-31
 	set_clock "$(date -d '2030-01-31 12:00' +%s)"
-	pam -p 'Daves-Secret-22' mamori-test dave auth=SUCCESS acct=SUCCESS
+	pam -p 'Ajisai-no-Ame-22' mamori-test dave auth=SUCCESS acct=SUCCESS
 	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
-	pam -p 'Daves-Secret-22' mamori-test dave auth=SUCCESS acct=ACCT_EXPIRED
+	pam -p 'Ajisai-no-Ame-22' mamori-test dave auth=SUCCESS acct=ACCT_EXPIRED
 	set_clock "$(date +%s)"
 }
 
@@ -112,8 +117,8 @@ t_session_open_close() {
 
 t_non_root_caller_only_for_itself() {
 	# nobody is a real local user: it may authenticate as "nobody", never as alice.
-	add_user nobody 'Nobodys-Secret-33'
-	pam -u nobody -p 'Nobodys-Secret-33' mamori-test nobody auth=SUCCESS
+	add_user nobody 'Kinmokusei-33x'
+	pam -u nobody -p 'Kinmokusei-33x' mamori-test nobody auth=SUCCESS
 	pam -u nobody -p 'Correct-Horse-42' mamori-test alice auth=AUTH_ERR
 	pam -u nobody mamori-test alice acct=PERM_DENIED
 	grep -q 'may not act for alice' "$T/daemon.log" || fail "refusal not logged"

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The periodic duties: time boxes, dev account expiry, lockout pruning and
+ * the clock check.  Store work happens in short transactions; ending a
+ * session (signals, waiting, D-Bus) happens between them, never inside. */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+
+#include <systemd/sd-bus.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "daemon.h"
+#include "error.h"
+#include "housekeeping.h"
+#include "log.h"
+#include "session_end.h"
+#include "store.h"
+
+#define TICK_MS 1000
+/* Sessions ended per tick, and dev accounts disabled per run. */
+#define DUE_MAX 64
+#define DEV_MAX 64
+/* Grace before SIGKILL: short, since the ends run one after another. */
+#define TERMINATE_GRACE_MS 2000
+#define DEV_INTERVAL 60
+#define PRUNE_INTERVAL 3600
+#define PRUNE_AGE 86400
+/* Sessions that could not be ended: retried after 1, 2, 4 … 60 seconds,
+ * reported in the audit log once. */
+#define FAILED_MAX 128
+#define RETRY_MAX 60
+#define FAILED_FORGET 600
+#define TIMEDATED_TIMEOUT_USEC (3ULL * 1000 * 1000)
+
+#define REASON_TIME_BOX "privileged time box expired"
+
+/* The thread. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	int cond_ready;
+	pthread_t thread;
+	int running;
+	int stopping;
+} hk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct failed_end {
+	int64_t id;
+	int64_t next_try;
+	int64_t last_seen;
+	unsigned tries;
+};
+
+struct schedule {
+	int64_t next;
+	int64_t last;
+};
+
+/* What the duties remember between ticks; tick_lock serialises ticks, so
+ * a test calling mamori_housekeeping_tick() never races the thread. */
+static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int started; /* a tick has run since start */
+	struct schedule dev, prune, clock;
+	int clock_state; /* last mamori_clock_synchronised(), 2: never asked */
+	struct failed_end failed[FAILED_MAX];
+	size_t nfailed;
+	size_t evict; /* next slot to reuse when failed[] is full */
+} duty = { .clock_state = 2 };
+
+static int
+stopping(void)
+{
+	int s;
+
+	pthread_mutex_lock(&hk.lock);
+	s = hk.stopping;
+	pthread_mutex_unlock(&hk.lock);
+	return s;
+}
+
+/* Due at the first tick, when the interval has passed, and when the clock
+ * went back past the last run (so a step back never postpones a duty). */
+static int
+due(struct schedule *sc, int64_t now, int64_t interval)
+{
+	if (duty.started && now >= sc->last && now < sc->next)
+		return 0;
+	sc->last = now;
+	sc->next = now + interval;
+	return 1;
+}
+
+/* ------------------------------------------------------------- time box */
+
+static struct failed_end *
+failed_find(int64_t id)
+{
+	for (size_t i = 0; i < duty.nfailed; i++)
+		if (duty.failed[i].id == id)
+			return &duty.failed[i];
+	return NULL;
+}
+
+static void
+failed_forget(int64_t id)
+{
+	struct failed_end *f = failed_find(id);
+
+	if (f != NULL)
+		*f = duty.failed[--duty.nfailed];
+}
+
+/* Forget sessions that are no longer due (closed some other way). */
+static void
+failed_expire(int64_t now)
+{
+	for (size_t i = 0; i < duty.nfailed;) {
+		if (duty.failed[i].last_seen < now - FAILED_FORGET || duty.failed[i].last_seen > now)
+			duty.failed[i] = duty.failed[--duty.nfailed];
+		else
+			i++;
+	}
+}
+
+struct due_list {
+	struct mamori_session *s;
+	size_t n;
+	int64_t now;
+	int more;
+};
+
+static int
+collect_due(const struct mamori_session *s, void *data)
+{
+	struct due_list *l = data;
+	struct failed_end *f = failed_find(s->id);
+
+	if (f != NULL) {
+		f->last_seen = l->now;
+		if (f->next_try > l->now)
+			return MAMORI_OK;
+	}
+	if (l->n == DUE_MAX) {
+		l->more = 1;
+		return MAMORI_STOP;
+	}
+	l->s[l->n++] = *s;
+	return MAMORI_OK;
+}
+
+static void
+session_event(struct mamori_audit_event *ev, const struct mamori_session *s, const char *result, const char *reason,
+              json_t *detail)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->category = "session";
+	ev->user = s->user;
+	ev->service = s->service;
+	ev->tty = s->tty;
+	ev->rhost = s->rhost;
+	ev->result = result;
+	ev->reason = reason;
+	ev->peer_uid = -1;
+	ev->peer_pid = s->leader_pid > 0 ? s->leader_pid : -1;
+	ev->detail = detail;
+}
+
+/* The session is gone: close its record and say so. */
+static void
+record_ended(struct mamori_store *store, const struct mamori_session *s)
+{
+	struct mamori_audit_event ev;
+	int64_t now = mamori_clock_now();
+	json_t *detail;
+	int rc;
+
+	detail = json_pack("{s:I,s:I}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline);
+	session_event(&ev, s, "ended", REASON_TIME_BOX, detail);
+	if (mamori_store_begin(store) != MAMORI_OK) {
+		mamori_log_err("session %lld of %s ended, but the store is unavailable: recorded later",
+		               (long long)s->id, s->user);
+		json_decref(detail);
+		return;
+	}
+	rc = mamori_store_session_end(store, s->id, now, "time box");
+	/* NOT_FOUND: its own close (the leader's PAM close_session, run on
+	 * SIGTERM) came first; the time box still ended it. */
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		rc = MAMORI_OK;
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_append(store, &ev, now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(store);
+	else
+		mamori_store_rollback(store);
+	json_decref(detail);
+	if (rc != MAMORI_OK) {
+		mamori_log_err("session %lld of %s ended, but its record could not be closed: %s", (long long)s->id,
+		               s->user, mamori_strerror(rc));
+		return;
+	}
+	failed_forget(s->id);
+	mamori_log_notice("session %lld of %s on %s ended: privileged time box expired", (long long)s->id, s->user,
+	                  s->service);
+}
+
+/* The session could not be ended: it stays open and is tried again; the
+ * audit log hears of it once. */
+static void
+record_failed(struct mamori_store *store, const struct mamori_session *s, int why)
+{
+	struct failed_end *f = failed_find(s->id);
+	struct mamori_audit_event ev;
+	int64_t now = mamori_clock_now();
+	unsigned backoff;
+	json_t *detail;
+	int rc;
+
+	if (f == NULL) {
+		if (duty.nfailed < FAILED_MAX) {
+			f = &duty.failed[duty.nfailed++];
+		} else {
+			f = &duty.failed[duty.evict];
+			duty.evict = (duty.evict + 1) % FAILED_MAX;
+		}
+		memset(f, 0, sizeof(*f));
+		f->id = s->id;
+	}
+	f->tries++;
+	f->last_seen = now;
+	backoff = f->tries > 6 ? RETRY_MAX : 1U << (f->tries - 1);
+	if (backoff > RETRY_MAX)
+		backoff = RETRY_MAX;
+	f->next_try = now + backoff;
+	mamori_log_err("session %lld of %s on %s is past its time box but could not be ended (%s): trying again in "
+	               "%u s",
+	               (long long)s->id, s->user, s->service, mamori_strerror(why), backoff);
+	if (f->tries > 1)
+		return;
+
+	detail = json_pack("{s:I,s:I,s:s}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline,
+	                   "error", mamori_strerror(why));
+	session_event(&ev, s, "failed", REASON_TIME_BOX ": session could not be ended", detail);
+	if (mamori_store_begin(store) != MAMORI_OK) {
+		json_decref(detail);
+		f->tries = 0; /* report it at the next try */
+		return;
+	}
+	rc = mamori_audit_append(store, &ev, now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(store);
+	else
+		mamori_store_rollback(store);
+	json_decref(detail);
+	if (rc != MAMORI_OK) {
+		mamori_log_err("cannot audit the failed end of session %lld: %s", (long long)s->id,
+		               mamori_strerror(rc));
+		f->tries = 0;
+	}
+}
+
+static void
+duty_time_box(struct mamori_store *store, int64_t now)
+{
+	struct due_list l = { .now = now };
+	int rc;
+
+	l.s = calloc(DUE_MAX, sizeof(*l.s));
+	if (l.s == NULL) {
+		mamori_log_err("%s: out of memory", __func__);
+		return;
+	}
+	if ((rc = mamori_store_begin(store)) != MAMORI_OK)
+		goto out;
+	rc = mamori_store_session_foreach_due(store, now, collect_due, &l);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(store);
+	else
+		mamori_store_rollback(store);
+	if (rc != MAMORI_OK)
+		goto out;
+	if (!l.more)
+		failed_expire(now);
+
+	for (size_t i = 0; i < l.n && !stopping(); i++) {
+		const struct mamori_session *s = &l.s[i];
+
+		rc = mamori_session_terminate(s, TERMINATE_GRACE_MS);
+		if (rc == MAMORI_OK)
+			record_ended(store, s);
+		else
+			record_failed(store, s, rc);
+	}
+	rc = MAMORI_OK;
+out:
+	if (rc != MAMORI_OK)
+		mamori_log_err("time box check: %s", mamori_strerror(rc));
+	free(l.s);
+}
+
+/* ------------------------------------------------------------ dev accounts */
+
+struct dev_list {
+	struct mamori_user *u;
+	size_t n;
+	int more;
+};
+
+static int
+collect_dev(const struct mamori_user *u, void *data)
+{
+	struct dev_list *l = data;
+
+	if (l->n == DEV_MAX) {
+		l->more = 1;
+		return MAMORI_STOP;
+	}
+	l->u[l->n++] = *u;
+	return MAMORI_OK;
+}
+
+static void
+duty_dev_accounts(struct mamori_store *store, int64_t now)
+{
+	struct dev_list l = { 0 };
+	char today[11];
+	int rc;
+
+	l.u = calloc(DEV_MAX, sizeof(*l.u));
+	if (l.u == NULL) {
+		mamori_log_err("%s: out of memory", __func__);
+		return;
+	}
+	mamori_clock_today(today);
+	if ((rc = mamori_store_begin(store)) != MAMORI_OK)
+		goto out;
+	/* The walk ends before the updates, so they never disturb it. */
+	rc = mamori_store_user_foreach_expired_dev(store, today, collect_dev, &l);
+	for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++) {
+		struct mamori_user *u = &l.u[i];
+		struct mamori_audit_event ev = {
+			.category = "account",
+			.user = u->name,
+			.result = "disabled",
+			.reason = "development account expired",
+			.peer_uid = -1,
+			.peer_pid = -1,
+		};
+
+		u->state = MAMORI_STATE_DISABLED;
+		u->updated_at = now;
+		rc = mamori_store_user_update(store, u);
+		if (rc == MAMORI_OK) {
+			ev.detail = json_pack("{s:s}", "expires", u->expires);
+			rc = mamori_audit_append(store, &ev, now);
+			json_decref(ev.detail);
+		}
+	}
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(store);
+	else
+		mamori_store_rollback(store);
+	if (rc != MAMORI_OK)
+		goto out;
+	for (size_t i = 0; i < l.n; i++)
+		mamori_log_notice("development account %s expired on %s: disabled (P-DEV-ID)", l.u[i].name,
+		                  l.u[i].expires);
+	/* More than one batch: the rest at the next tick. */
+	if (l.more)
+		duty.dev.next = now;
+out:
+	if (rc != MAMORI_OK)
+		mamori_log_err("dev account expiry: %s", mamori_strerror(rc));
+	free(l.u);
+}
+
+/* ---------------------------------------------------------------- lockouts */
+
+static void
+duty_prune_lockouts(struct mamori_store *store, int64_t now)
+{
+	int rc = mamori_store_begin(store);
+
+	if (rc == MAMORI_OK) {
+		rc = mamori_store_lockout_prune(store, now - PRUNE_AGE);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(store);
+		else
+			mamori_store_rollback(store);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_err("lockout pruning: %s", mamori_strerror(rc));
+}
+
+/* ------------------------------------------------------------------- clock */
+
+static int
+timedated_synchronised(void)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+	int r, b = 0;
+
+	r = sd_bus_open_system(&bus);
+	if (r >= 0)
+		r = sd_bus_set_method_call_timeout(bus, TIMEDATED_TIMEOUT_USEC);
+	if (r >= 0)
+		r = sd_bus_get_property_trivial(bus, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+		                                "org.freedesktop.timedate1", "NTPSynchronized", &error, 'b', &b);
+	if (r < 0)
+		mamori_log_debug("timedated NTPSynchronized: %s", error.message != NULL ? error.message : strerror(-r));
+	sd_bus_error_free(&error);
+	sd_bus_flush_close_unref(bus);
+	return r < 0 ? -1 : b != 0;
+}
+
+int
+mamori_clock_synchronised(void)
+{
+	struct timex tx;
+	int state;
+
+#ifdef MAMORI_TEST_HOOKS
+	const char *unsync = getenv("MAMORI_TEST_CLOCK_UNSYNC");
+	if (unsync != NULL && strcmp(unsync, "1") == 0)
+		return 0;
+#endif
+	memset(&tx, 0, sizeof(tx)); /* modes 0: read only */
+	state = adjtimex(&tx);
+	if (state >= 0)
+		return state == TIME_ERROR || (tx.status & STA_UNSYNC) != 0 ? 0 : 1;
+	mamori_log_debug("adjtimex: %s", strerror(errno));
+	return timedated_synchronised();
+}
+
+static void
+duty_clock(void)
+{
+	int s = mamori_clock_synchronised();
+
+	if (s == 0)
+		mamori_log_warn("system clock is not synchronised (P-TIME): log times may be wrong");
+	else if (s < 0)
+		mamori_log_warn("cannot tell whether the clock is synchronised");
+	else if (duty.clock_state != 1)
+		mamori_log_info("system clock is synchronised");
+	duty.clock_state = s;
+}
+
+/* -------------------------------------------------------------------- tick */
+
+void
+mamori_housekeeping_tick(void)
+{
+	struct mamori_store *store = mamori_daemon.store;
+	const struct mamori_conf *conf;
+	int64_t now;
+
+	pthread_mutex_lock(&tick_lock);
+	conf = mamori_daemon_conf_get();
+	now = mamori_clock_now();
+	if (store != NULL) {
+		duty_time_box(store, now);
+		if (due(&duty.dev, now, DEV_INTERVAL))
+			duty_dev_accounts(store, now);
+		if (due(&duty.prune, now, PRUNE_INTERVAL))
+			duty_prune_lockouts(store, now);
+	}
+	if (due(&duty.clock, now, conf->clock_check_interval > 0 ? conf->clock_check_interval : 3600))
+		duty_clock();
+	duty.started = 1;
+	mamori_daemon_conf_put(conf);
+	pthread_mutex_unlock(&tick_lock);
+}
+
+/* ------------------------------------------------------------------ thread */
+
+static void *
+housekeeping_main(void *arg)
+{
+	int64_t next = mamori_clock_monotonic_ms();
+
+	(void)arg;
+	pthread_mutex_lock(&hk.lock);
+	while (!hk.stopping) {
+		int64_t now;
+
+		pthread_mutex_unlock(&hk.lock);
+		mamori_housekeeping_tick();
+		pthread_mutex_lock(&hk.lock);
+		now = mamori_clock_monotonic_ms();
+		next += TICK_MS;
+		if (next < now) /* a long tick: no catching up */
+			next = now + TICK_MS;
+		while (!hk.stopping) {
+			struct timespec ts = { .tv_sec = (time_t)(next / 1000),
+				               .tv_nsec = (long)(next % 1000) * 1000000L };
+			if (pthread_cond_timedwait(&hk.cond, &hk.lock, &ts) == ETIMEDOUT)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&hk.lock);
+	return NULL;
+}
+
+int
+mamori_housekeeping_start(void)
+{
+	pthread_condattr_t attr;
+	sigset_t all, old;
+	int e;
+
+	pthread_mutex_lock(&hk.lock);
+	if (hk.running) {
+		pthread_mutex_unlock(&hk.lock);
+		return MAMORI_OK;
+	}
+	if (!hk.cond_ready) {
+		if ((e = pthread_condattr_init(&attr)) == 0) {
+			e = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+			if (e == 0)
+				e = pthread_cond_init(&hk.cond, &attr);
+			pthread_condattr_destroy(&attr);
+		}
+		if (e != 0) {
+			pthread_mutex_unlock(&hk.lock);
+			mamori_log_err("cannot start housekeeping: %s", strerror(e));
+			return MAMORI_ERR_INTERNAL;
+		}
+		hk.cond_ready = 1;
+	}
+	hk.stopping = 0;
+	hk.running = 1; /* claimed: a second start returns at once */
+	pthread_mutex_unlock(&hk.lock);
+
+	/* The first tick runs every duty. */
+	pthread_mutex_lock(&tick_lock);
+	duty.started = 0;
+	duty.nfailed = 0;
+	duty.evict = 0;
+	duty.clock_state = 2;
+	pthread_mutex_unlock(&tick_lock);
+
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&hk.thread, NULL, housekeeping_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		pthread_mutex_lock(&hk.lock);
+		hk.running = 0;
+		pthread_mutex_unlock(&hk.lock);
+		mamori_log_err("cannot start housekeeping: %s", strerror(e));
+		return MAMORI_ERR_INTERNAL;
+	}
+	return MAMORI_OK;
+}
+
+void
+mamori_housekeeping_stop(void)
+{
+	pthread_mutex_lock(&hk.lock);
+	if (!hk.running || hk.stopping) {
+		pthread_mutex_unlock(&hk.lock);
+		return;
+	}
+	hk.stopping = 1;
+	pthread_cond_broadcast(&hk.cond);
+	pthread_mutex_unlock(&hk.lock);
+	pthread_join(hk.thread, NULL);
+	pthread_mutex_lock(&hk.lock);
+	hk.running = 0;
+	hk.stopping = 0;
+	pthread_mutex_unlock(&hk.lock);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_LOCKOUT_H
+#define MAMORI_LOCKOUT_H
+
+/* Failure counting and account locks (P-LOGIN-UI, P-PRIV-STRICT,
+ * P-CRED-STORE).  Counted by the name tried, known or not, inside the
+ * caller's store transaction, so a count is never lost and unknown names
+ * are throttled exactly like real ones. */
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "store.h"
+
+struct mamori_lock_state {
+	int locked;
+	int64_t until; /* MAMORI_LOCKED_UNTIL_UNLOCK, or an epoch */
+};
+
+/* Whether name is locked now. */
+int mamori_lockout_state(struct mamori_store *store, const char *name, int64_t now, struct mamori_lock_state *out);
+/* Count one failure of name under policy.  *locked_now is set when this
+ * failure locked the account, and *out says the state after it. */
+int mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_conf *policy, const char *name,
+                           int64_t now, int *locked_now, struct mamori_lock_state *out);
+/* A success forgets the failures and the back-off. */
+int mamori_lockout_success(struct mamori_store *store, const char *name);
+/* Administrators' lock (until unlocked) and unlock. */
+int mamori_lockout_lock(struct mamori_store *store, const char *name, int64_t now);
+int mamori_lockout_unlock(struct mamori_store *store, const char *name);
+
+#endif

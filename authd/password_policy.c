@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* P-PW-STRENGTH: whether a new password may be used.  Our own rules (length,
+ * classes, block list, user name) come first; libpwquality and cracklib
+ * follow for the dictionary and the rest of their checks. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pwquality.h>
+
+#include "error.h"
+#include "log.h"
+#include "password_policy.h"
+#include "secure.h"
+
+/* pwquality_set_int_value raises anything lower to this. */
+#define PWQUALITY_MIN_LENGTH 6
+/* cracklib's answers when the check could not be made: its dictionary is
+ * missing, or the daemon's own uid has no passwd entry (cracklib compares
+ * every password with that entry).  They are failures, not verdicts. */
+#define CRACKLIB_NO_DICTIONARY "error loading dictionary"
+#define CRACKLIB_NO_PASSWD_ENTRY "you are not registered in the password file"
+#define CRACKLIB_NO_MEMORY "memory allocation error"
+#define USER_NAME_MIN 3
+#define READ_CHUNK 65536
+/* cracklib looks at no more than 255 bytes of a password. */
+#define CRACKLIB_FILLER_LEN 255
+/* More than libpwquality and cracklib use below our frame for a check. */
+#define STACK_SCRUB_BYTES 32768
+
+/* ------------------------------------------------------------------ block list */
+
+struct blocklist_entry {
+	uint32_t offset; /* into arena; the file is at most 1 GiB */
+	uint32_t length;
+};
+
+struct mamori_blocklist {
+	char *arena; /* the file's bytes, entries lower-cased in place */
+	struct blocklist_entry *entries; /* sorted by bytes, no duplicates */
+	size_t count;
+};
+
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+static int load_error(char *err, size_t errlen, int rc, const char *path, size_t line, const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
+
+static int
+load_error(char *err, size_t errlen, int rc, const char *path, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return rc;
+	if (line > 0)
+		n = snprintf(err, errlen, "%s:%zu: ", path, line);
+	else
+		n = snprintf(err, errlen, "%s: ", path);
+	if (n < 0 || (size_t)n >= errlen)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+errno_error(char *err, size_t errlen, int rc, const char *path, int e)
+{
+	char buf[128];
+
+	return load_error(err, errlen, rc, path, 0, "%s", strerror_r(e, buf, sizeof(buf)));
+}
+
+/* Read the whole of fd; the size from fstat is only a first guess, so a
+ * file that grows while we read is still bounded. */
+static int
+read_all(int fd, size_t hint, char **out, size_t *outlen, const char *path, char *err, size_t errlen)
+{
+	size_t cap = hint + 1, len = 0;
+	char *buf, *grown;
+	ssize_t n;
+
+	if (cap < READ_CHUNK)
+		cap = READ_CHUNK;
+	if ((buf = malloc(cap)) == NULL)
+		return load_error(err, errlen, MAMORI_ERR_NOMEM, path, 0, "out of memory");
+	for (;;) {
+		if (len == cap) {
+			if (cap > MAMORI_BLOCKLIST_FILE_MAX) {
+				free(buf);
+				return load_error(err, errlen, MAMORI_ERR_TOO_LARGE, path, 0, "larger than %zu bytes",
+				                  MAMORI_BLOCKLIST_FILE_MAX);
+			}
+			if ((grown = realloc(buf, cap * 2)) == NULL) {
+				free(buf);
+				return load_error(err, errlen, MAMORI_ERR_NOMEM, path, 0, "out of memory");
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			free(buf);
+			return errno_error(err, errlen, MAMORI_ERR_IO, path, e);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > MAMORI_BLOCKLIST_FILE_MAX) {
+		free(buf);
+		return load_error(err, errlen, MAMORI_ERR_TOO_LARGE, path, 0, "larger than %zu bytes",
+		                  MAMORI_BLOCKLIST_FILE_MAX);
+	}
+	*out = buf;
+	*outlen = len;
+	return MAMORI_OK;
+}
+
+static int
+entry_compare(const void *a, const void *b, void *arg)
+{
+	const struct blocklist_entry *x = a, *y = b;
+	const char *arena = arg;
+	size_t n = x->length < y->length ? x->length : y->length;
+	int c = memcmp(arena + x->offset, arena + y->offset, n);
+
+	if (c != 0)
+		return c;
+	return (x->length > y->length) - (x->length < y->length);
+}
+
+static int
+is_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/* Split buf into lines, lower-case each entry in place and record it. */
+static int
+parse_lines(struct mamori_blocklist *bl, size_t len, const char *path, char *err, size_t errlen)
+{
+	char *buf = bl->arena;
+	size_t pos = 0, line = 0, cap = 0;
+	struct blocklist_entry *grown;
+
+	while (pos < len) {
+		char *start = buf + pos;
+		char *nl = memchr(start, '\n', len - pos);
+		size_t linelen = nl != NULL ? (size_t)(nl - start) : len - pos;
+
+		pos += linelen + (nl != NULL);
+		line++;
+		if (linelen > 0 && start[linelen - 1] == '\r')
+			linelen--;
+		if (linelen > MAMORI_BLOCKLIST_LINE_MAX)
+			return load_error(err, errlen, MAMORI_ERR_INVALID, path, line, "line longer than %d bytes",
+			                  MAMORI_BLOCKLIST_LINE_MAX);
+		if (memchr(start, '\0', linelen) != NULL)
+			return load_error(err, errlen, MAMORI_ERR_INVALID, path, line, "line contains a NUL byte");
+		if (start[0] == '#' || is_blank(start, linelen))
+			continue;
+		for (size_t i = 0; i < linelen; i++)
+			start[i] = (char)ascii_lower((unsigned char)start[i]);
+		if (bl->count == cap) {
+			size_t ncap = cap == 0 ? 1024 : cap * 2;
+			if ((grown = realloc(bl->entries, ncap * sizeof(*grown))) == NULL)
+				return load_error(err, errlen, MAMORI_ERR_NOMEM, path, 0, "out of memory");
+			bl->entries = grown;
+			cap = ncap;
+		}
+		bl->entries[bl->count].offset = (uint32_t)(start - buf);
+		bl->entries[bl->count].length = (uint32_t)linelen;
+		bl->count++;
+	}
+	return MAMORI_OK;
+}
+
+static void
+sort_unique(struct mamori_blocklist *bl)
+{
+	size_t kept = 0;
+
+	if (bl->count < 2)
+		return;
+	qsort_r(bl->entries, bl->count, sizeof(*bl->entries), entry_compare, bl->arena);
+	for (size_t i = 1; i < bl->count; i++)
+		if (entry_compare(&bl->entries[kept], &bl->entries[i], bl->arena) != 0)
+			bl->entries[++kept] = bl->entries[i];
+	bl->count = kept + 1;
+}
+
+int
+mamori_blocklist_load(const char *path, struct mamori_blocklist **out, char *err, size_t errlen)
+{
+	struct mamori_blocklist *bl = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = -1, rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (out == NULL)
+		return MAMORI_ERR_INVALID;
+	*out = NULL;
+	if (path == NULL)
+		return MAMORI_ERR_INVALID;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return load_error(err, errlen, MAMORI_ERR_INVALID, path, 0, "is a symbolic link");
+		return errno_error(err, errlen, MAMORI_ERR_IO, path, errno);
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = errno_error(err, errlen, MAMORI_ERR_IO, path, errno);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = load_error(err, errlen, MAMORI_ERR_INVALID, path, 0, "not a regular file");
+		goto fail;
+	}
+	/* Anyone could take entries off a world-writable list. */
+	if ((st.st_mode & S_IWOTH) != 0) {
+		rc = load_error(err, errlen, MAMORI_ERR_INVALID, path, 0, "writable by everyone");
+		goto fail;
+	}
+	if ((uintmax_t)st.st_size > MAMORI_BLOCKLIST_FILE_MAX) {
+		rc = load_error(err, errlen, MAMORI_ERR_TOO_LARGE, path, 0, "larger than %zu bytes",
+		                MAMORI_BLOCKLIST_FILE_MAX);
+		goto fail;
+	}
+	if ((bl = calloc(1, sizeof(*bl))) == NULL) {
+		rc = load_error(err, errlen, MAMORI_ERR_NOMEM, path, 0, "out of memory");
+		goto fail;
+	}
+	if ((rc = read_all(fd, (size_t)st.st_size, &bl->arena, &len, path, err, errlen)) != MAMORI_OK)
+		goto fail;
+	if ((rc = parse_lines(bl, len, path, err, errlen)) != MAMORI_OK)
+		goto fail;
+	sort_unique(bl);
+	close(fd);
+	*out = bl;
+	return MAMORI_OK;
+
+fail:
+	mamori_blocklist_free(&bl);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+void
+mamori_blocklist_free(struct mamori_blocklist **bl)
+{
+	if (bl == NULL || *bl == NULL)
+		return;
+	free((*bl)->entries);
+	free((*bl)->arena);
+	free(*bl);
+	*bl = NULL;
+}
+
+size_t
+mamori_blocklist_count(const struct mamori_blocklist *bl)
+{
+	return bl != NULL ? bl->count : 0;
+}
+
+/* Compare a candidate, folded to lower case byte by byte so that it is never
+ * copied, with a stored (already lower-case) entry, in entry_compare order. */
+static int
+candidate_compare(const unsigned char *pw, size_t len, const unsigned char *entry, size_t elen)
+{
+	size_t n = len < elen ? len : elen;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = ascii_lower(pw[i]);
+		if (c != entry[i])
+			return c < entry[i] ? -1 : 1;
+	}
+	return (len > elen) - (len < elen);
+}
+
+int
+mamori_blocklist_contains(const struct mamori_blocklist *bl, const char *pw, size_t len)
+{
+	size_t lo = 0, hi;
+
+	if (bl == NULL || pw == NULL || len > MAMORI_BLOCKLIST_LINE_MAX)
+		return 0;
+	hi = bl->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct blocklist_entry *e = &bl->entries[mid];
+		int c = candidate_compare((const unsigned char *)pw, len, (const unsigned char *)bl->arena + e->offset,
+		                          e->length);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ our rules */
+
+/* The number of code points when s is valid UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), else the number of bytes. */
+static size_t
+character_count(const unsigned char *s, size_t len)
+{
+	size_t i = 0, count = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t need;
+		unsigned char lo = 0x80, hi = 0xbf; /* range of the first continuation byte */
+
+		if (c < 0x80)
+			need = 0;
+		else if (c >= 0xc2 && c <= 0xdf)
+			need = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return len;
+		if (need > len - i - 1)
+			return len;
+		for (size_t k = 1; k <= need; k++) {
+			unsigned char d = s[i + k];
+			if (k == 1 ? d < lo || d > hi : d < 0x80 || d > 0xbf)
+				return len;
+		}
+		i += need + 1;
+		count++;
+	}
+	return count;
+}
+
+/* Of lower-case ASCII, upper-case ASCII, digits and everything else. */
+static unsigned
+class_count(const unsigned char *s, size_t len)
+{
+	unsigned lower = 0, upper = 0, digit = 0, other = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] >= 'a' && s[i] <= 'z')
+			lower = 1;
+		else if (s[i] >= 'A' && s[i] <= 'Z')
+			upper = 1;
+		else if (s[i] >= '0' && s[i] <= '9')
+			digit = 1;
+		else
+			other = 1;
+	}
+	return lower + upper + digit + other;
+}
+
+/* Whether pw contains user, forwards or backwards, ignoring ASCII case.
+ * libpwquality does this too, but only for names of four or more bytes. */
+static int
+contains_user_name(const unsigned char *pw, size_t len, const char *user)
+{
+	const unsigned char *u = (const unsigned char *)user;
+	size_t ulen = strlen(user);
+
+	if (ulen < USER_NAME_MIN || ulen > len)
+		return 0;
+	for (size_t i = 0; i + ulen <= len; i++) {
+		int forwards = 1, backwards = 1;
+		for (size_t k = 0; k < ulen && (forwards || backwards); k++) {
+			unsigned char c = ascii_lower(pw[i + k]);
+			if (c != ascii_lower(u[k]))
+				forwards = 0;
+			if (c != ascii_lower(u[ulen - 1 - k]))
+				backwards = 0;
+		}
+		if (forwards || backwards)
+			return 1;
+	}
+	return 0;
+}
+
+static void verdict(struct mamori_pw_verdict *v, enum mamori_pw_rule rule, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+verdict(struct mamori_pw_verdict *v, enum mamori_pw_rule rule, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Library text becomes one line ending in a full stop, like ours. */
+static void
+verdict_from_library(struct mamori_pw_verdict *v, enum mamori_pw_rule rule, const char *text)
+{
+	size_t n;
+
+	v->rule = rule;
+	snprintf(v->reason, sizeof(v->reason), "%s",
+	         text != NULL && text[0] != '\0' ? text : "The password is too weak");
+	for (n = 0; v->reason[n] != '\0'; n++)
+		if ((unsigned char)v->reason[n] < 0x20 || v->reason[n] == 0x7f)
+			v->reason[n] = ' ';
+	if (n > 0 && v->reason[n - 1] != '.' && n + 1 < sizeof(v->reason)) {
+		v->reason[n] = '.';
+		v->reason[n + 1] = '\0';
+	}
+}
+
+/* ------------------------------------------------------------------ libpwquality */
+
+/* libpwquality calls cracklib, which keeps static state and is not
+ * thread-safe; every call into either goes through this lock. */
+static pthread_mutex_t pwquality_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Only the rules we delegate; everything else is ours or off.  The
+ * settings come from pwquality_default_settings and never from
+ * /etc/security/pwquality.conf, so the host cannot weaken them. */
+static int
+pwquality_configure(pwquality_settings_t *settings, const struct mamori_policy_conf *policy)
+{
+	static const int zero[] = {
+		PWQ_SETTING_DIG_CREDIT,       PWQ_SETTING_UP_CREDIT,    PWQ_SETTING_LOW_CREDIT,
+		PWQ_SETTING_OTH_CREDIT,       PWQ_SETTING_MIN_CLASS,    PWQ_SETTING_MAX_REPEAT,
+		PWQ_SETTING_MAX_CLASS_REPEAT, PWQ_SETTING_MAX_SEQUENCE, PWQ_SETTING_GECOS_CHECK,
+	};
+
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		if (pwquality_set_int_value(settings, zero[i], 0) != 0)
+			return -1;
+	if (pwquality_set_int_value(settings, PWQ_SETTING_MIN_LENGTH, PWQUALITY_MIN_LENGTH) != 0 ||
+	    pwquality_set_int_value(settings, PWQ_SETTING_DICT_CHECK, policy->dictionary_check ? 1 : 0) != 0 ||
+	    pwquality_set_int_value(settings, PWQ_SETTING_USER_CHECK, policy->user_check ? 1 : 0) != 0 ||
+	    pwquality_set_int_value(settings, PWQ_SETTING_ENFORCING, 1) != 0)
+		return -1;
+#ifdef MAMORI_TEST_HOOKS
+	{
+		/* Lets tests point cracklib at a missing dictionary. */
+		const char *dict = getenv("MAMORI_TEST_CRACKLIB_DICT");
+		if (dict != NULL && dict[0] != '\0' &&
+		    pwquality_set_str_value(settings, PWQ_SETTING_DICT_PATH, dict) != 0)
+			return -1;
+	}
+#endif
+	return 0;
+}
+
+/* cracklib copies the password into buffers on its stack and leaves them
+ * there; overwrite the stack below our frame, where they were. */
+static __attribute__((noinline)) void
+scrub_stack(void)
+{
+	unsigned char area[STACK_SCRUB_BYTES];
+
+	explicit_bzero(area, sizeof(area));
+	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+/* cracklib also leaves lower-cased, reversed and mangled forms of the last
+ * password it saw in static buffers.  Checking a filler of the longest
+ * length cracklib reads, which meets every condition of cracklib's mangling
+ * rules that the password met, overwrites all of them.  The rules test for
+ * '$', the digits 0 to 5, punctuation, symbols and other non-alphanumeric
+ * characters; the filler carries one of each kind the password has (and no
+ * more, since each costs a sweep of dictionary look-ups) between letters 7
+ * apart in the alphabet, which cracklib does not find "systematic". */
+static void
+cracklib_flush(pwquality_settings_t *settings, const unsigned char *pw, size_t len)
+{
+	char filler[CRACKLIB_FILLER_LEN + 1], special[16];
+	char buf[PWQ_MAX_ERROR_MESSAGE_LEN];
+	int has_digit[6] = { 0 }, has_dollar = 0, has_punct = 0, has_symbol = 0, has_other = 0;
+	size_t nspecial = 0, k = 0;
+	void *aux = NULL;
+	int score;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = pw[i];
+		if (c >= '0' && c <= '5')
+			has_digit[c - '0'] = 1;
+		else if (c == '$')
+			has_dollar = 1;
+		else if (c != '\0' && strchr(".`,:;'!?\"", c) != NULL)
+			has_punct = 1;
+		else if (c != '\0' && strchr("%^&*()-_+=|\\[]{}#@/~", c) != NULL)
+			has_symbol = 1;
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			has_other = 1;
+	}
+	for (int d = 0; d < 6; d++)
+		if (has_digit[d])
+			special[nspecial++] = (char)('0' + d);
+	if (has_dollar)
+		special[nspecial++] = '$';
+	if (has_punct)
+		special[nspecial++] = '!';
+	if (has_symbol)
+		special[nspecial++] = '-';
+	if (has_other)
+		special[nspecial++] = '<';
+	for (size_t i = 0; i < CRACKLIB_FILLER_LEN; i++)
+		filler[i] = (i % 10 == 5 && k < nspecial) ? special[k++] : (char)('a' + (i * 7) % 26);
+	filler[CRACKLIB_FILLER_LEN] = '\0';
+	score = pwquality_check(settings, filler, NULL, NULL, &aux);
+	if (score < 0)
+		(void)pwquality_strerror(buf, sizeof(buf), score, aux);
+}
+
+static int
+pwquality_verdict(const struct mamori_policy_conf *policy, const char *user, const char *pw, size_t len,
+                  struct mamori_pw_verdict *v)
+{
+	pwquality_settings_t *settings = NULL;
+	locale_t c_locale = (locale_t)0, saved;
+	char *copy = NULL;
+	char text[PWQ_MAX_ERROR_MESSAGE_LEN], buf[PWQ_MAX_ERROR_MESSAGE_LEN];
+	void *aux = NULL;
+	const char *cracklib_failure = NULL;
+	int rc = MAMORI_ERR_INTERNAL, score;
+
+	if (len == SIZE_MAX)
+		return MAMORI_ERR_TOO_LARGE;
+	/* pwquality_check wants a C string; this copy is wiped below. */
+	if ((copy = malloc(len + 1)) == NULL)
+		return MAMORI_ERR_NOMEM;
+	memcpy(copy, pw, len);
+	copy[len] = '\0';
+	if ((settings = pwquality_default_settings()) == NULL) {
+		rc = MAMORI_ERR_NOMEM;
+		goto fail;
+	}
+	if (pwquality_configure(settings, policy) != 0) {
+		mamori_log_err("%s: libpwquality refused a setting", __func__);
+		goto fail;
+	}
+	/* Messages in English whatever the daemon's locale: "C" needs no
+	 * allocation and makes gettext return the untranslated text. */
+	if ((c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0)) == (locale_t)0) {
+		rc = MAMORI_ERR_NOMEM;
+		goto fail;
+	}
+	text[0] = '\0';
+	pthread_mutex_lock(&pwquality_lock);
+	saved = uselocale(c_locale);
+	score = pwquality_check(settings, copy, NULL, user, &aux);
+	if (score < 0) {
+		if (score == PWQ_ERROR_CRACKLIB_CHECK && aux != NULL) {
+			if (strcmp(aux, CRACKLIB_NO_DICTIONARY) == 0)
+				cracklib_failure = "could not load its dictionary";
+			else if (strcmp(aux, CRACKLIB_NO_PASSWD_ENTRY) == 0)
+				cracklib_failure = "found no passwd entry for the daemon's uid";
+			else if (strcmp(aux, CRACKLIB_NO_MEMORY) == 0)
+				cracklib_failure = "ran out of memory";
+		}
+		/* Always called, since it frees aux for the errors that allocate it. */
+		snprintf(text, sizeof(text), "%s", pwquality_strerror(buf, sizeof(buf), score, aux));
+	}
+	if (policy->dictionary_check)
+		cracklib_flush(settings, (const unsigned char *)copy, len);
+	uselocale(saved);
+	pthread_mutex_unlock(&pwquality_lock);
+	scrub_stack();
+
+	if (score >= 0) {
+		v->rule = MAMORI_PW_OK;
+		v->reason[0] = '\0';
+		rc = MAMORI_OK;
+	} else if (cracklib_failure != NULL) {
+		mamori_log_err("%s: cracklib %s", __func__, cracklib_failure);
+		rc = MAMORI_ERR_INTERNAL;
+	} else if (score == PWQ_ERROR_MEM_ALLOC) {
+		rc = MAMORI_ERR_NOMEM;
+	} else if (score == PWQ_ERROR_FATAL_FAILURE) {
+		mamori_log_err("%s: %s", __func__, text);
+		rc = MAMORI_ERR_INTERNAL;
+	} else {
+		enum mamori_pw_rule rule = score == PWQ_ERROR_CRACKLIB_CHECK ? MAMORI_PW_DICTIONARY
+		                           : score == PWQ_ERROR_USER_CHECK   ? MAMORI_PW_USER_NAME
+		                                                             : MAMORI_PW_WEAK;
+		verdict_from_library(v, rule, text);
+		rc = MAMORI_OK;
+	}
+
+fail:
+	if (c_locale != (locale_t)0)
+		freelocale(c_locale);
+	pwquality_free_settings(settings);
+	mamori_freezero(copy, len + 1);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ the check */
+
+int
+mamori_password_policy_check(const struct mamori_policy_conf *policy, const struct mamori_blocklist *bl,
+                             const char *user, const char *pw, size_t len, struct mamori_pw_verdict *v)
+{
+	const unsigned char *p = (const unsigned char *)pw;
+	size_t characters;
+	unsigned classes;
+
+	if (v != NULL) {
+		/* Default deny: a caller that ignores rc still sees a refusal. */
+		v->rule = MAMORI_PW_WEAK;
+		snprintf(v->reason, sizeof(v->reason), "The password could not be checked.");
+	}
+	if (policy == NULL || v == NULL || (pw == NULL && len > 0))
+		return MAMORI_ERR_INVALID;
+	if (pw == NULL)
+		pw = "";
+	/* No password can hold a NUL, and libpwquality would stop there. */
+	if (memchr(pw, '\0', len) != NULL)
+		return MAMORI_ERR_INVALID;
+	if (user != NULL && user[0] == '\0')
+		user = NULL;
+
+	characters = character_count(p, len);
+	if (characters < policy->min_length) {
+		verdict(v, MAMORI_PW_TOO_SHORT, "The password must have at least %u characters.", policy->min_length);
+		return MAMORI_OK;
+	}
+	if (characters > policy->max_length) {
+		verdict(v, MAMORI_PW_TOO_LONG, "The password must have at most %u characters.", policy->max_length);
+		return MAMORI_OK;
+	}
+	classes = class_count(p, len);
+	if (classes < policy->min_classes) {
+		verdict(v, MAMORI_PW_CLASSES,
+		        "The password must mix at least %u of: lower-case letters, upper-case letters, digits, other "
+		        "characters.",
+		        policy->min_classes);
+		return MAMORI_OK;
+	}
+	if (mamori_blocklist_contains(bl, pw, len)) {
+		verdict(v, MAMORI_PW_BLOCKLIST, "The password is on the organisation's list of forbidden passwords.");
+		return MAMORI_OK;
+	}
+	if (policy->user_check && user != NULL && contains_user_name(p, len, user)) {
+		verdict(v, MAMORI_PW_USER_NAME, "The password contains the user name in some form.");
+		return MAMORI_OK;
+	}
+	return pwquality_verdict(policy, user, pw, len, v);
+}

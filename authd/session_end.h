@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_SESSION_END_H
+#define MAMORI_SESSION_END_H
+
+/* Ending a live session: the time box of a privileged session (P-PRIV-TIME)
+ * and, later, revocation of the card or key it was opened with. */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+/* The start time of pid (field 22 of /proc/PID/stat, clock ticks after
+ * boot), or 0 when it cannot be read.  Together with the pid it names one
+ * process for good: a reused pid has a later start time. */
+int64_t mamori_process_start_time(pid_t pid);
+
+/* End session s.  When s->logind_id names a logind session of the session's
+ * own user (a session id from another user's login is never trusted) and
+ * logind answers on the system bus, ask it to TerminateSession.  Otherwise
+ * signal the leader: only when s->leader_pid > 1 still runs with start time
+ * s->leader_start (never a reused pid, never an unknown start time, never
+ * this process or its process group), SIGTERM, then SIGKILL when it has not
+ * gone after grace_ms.
+ *
+ * Returns MAMORI_OK when the session is gone or its leader already was
+ * (no such pid, or the pid now runs a process started later);
+ * MAMORI_ERR_NOT_FOUND when there is nothing it may signal (no leader, or
+ * its start time unknown); MAMORI_ERR_INVALID for a leader it must never
+ * signal, or one the record cannot be right about (the pid runs a process
+ * started before the recorded start); MAMORI_ERR_TIMEOUT when the leader
+ * outlived SIGKILL;
+ * MAMORI_ERR_IO or MAMORI_ERR_DENIED when it could not be read or
+ * signalled.  Logs what it did. */
+int mamori_session_terminate(const struct mamori_session *s, int grace_ms);
+
+#endif

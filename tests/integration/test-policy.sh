@@ -1,0 +1,526 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Password and account rules through real PAM stacks (pam_wrapper), with the
+# injectable clock.  Each test names the policy clause it proves.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "python3" test -x /usr/bin/python3
+require "cracklib dictionary" test -e /var/cache/cracklib/cracklib_dict.pwd
+
+DAY=86400
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+# The incident hook writes each event as one line.
+setup_hook() {
+	cat >"$T/hook" <<HOOK
+#!/bin/sh
+cat >>"$T/incidents"
+echo >>"$T/incidents"
+HOOK
+	chmod 700 "$T/hook"
+}
+
+wait_incident() {
+	local kind=$1 i
+	for i in $(seq 1 50); do
+		grep -q "\"kind\": *\"$kind\"" "$T/incidents" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no $kind incident reached the hook"
+}
+
+BLOCKLIST_DIR=$(mktemp -d)
+printf '# forbidden\nSummer-Kyoto-2026!\nKomaki-City-Hall-1\n' >"$BLOCKLIST_DIR/blocklist"
+chmod 644 "$BLOCKLIST_DIR/blocklist"
+EXTRA_CONF="[password]
+history = 3
+blocklist = $BLOCKLIST_DIR/blocklist
+temp_lifetime = 3600
+
+[login]
+banner = $BLOCKLIST_DIR/banner
+
+[incident]
+hook = /tmp/mamori-hook-placeholder
+storm_threshold = 3
+storm_window = 600
+
+[daemon]
+rate_limit = 20
+
+[policy privileged]
+hours = Mon-Fri 08:00-20:00
+session_limit = 600"
+printf 'AUTHORISED USE ONLY\nこの端末は業務専用です\n' >"$BLOCKLIST_DIR/banner"
+chmod 644 "$BLOCKLIST_DIR/banner"
+new_env
+setup_hook
+sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
+# A Wednesday, 10:00 local time.
+set_clock "$(date -d '2030-01-09 10:00' +%s)"
+start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
+
+# ------------------------------------------------------------ strength
+
+t_strength_min_length() {
+	local out
+	add_user s1 'Sora-no-Iro-2030'
+	advance_clock $((2 * DAY))
+	out=$(pam -p 'Sora-no-Iro-2030' -p 'Short-1x' -p 'Short-1x' mamori-test s1 chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: .*at least 12 characters' "refusal"
+	! grep -q 'Short-1x' "$T/daemon.log" || fail "password in the log"
+}
+
+t_strength_privileged_rules() {
+	local out
+	add_user p1.ops 'Kawa-no-Nagare-Hayai-7' --privileged
+	advance_clock $((2 * DAY))
+	# 14 characters: enough for staff, not for a privileged ID.
+	out=$(pam -p 'Kawa-no-Nagare-Hayai-7' -p 'Yama-Kawa-2030' -p 'Yama-Kawa-2030' mamori-test p1.ops \
+		chauthtok=AUTHTOK_ERR)
+	expect_match "$out" 'at least 15 characters' "privileged length"
+	out=$(pam -p 'Kawa-no-Nagare-Hayai-7' -p 'onlylowercaseletterslong' -p 'onlylowercaseletterslong' \
+		mamori-test p1.ops chauthtok=AUTHTOK_ERR)
+	expect_match "$out" 'mix at least 3' "privileged classes"
+}
+
+t_strength_dictionary_and_user_name() {
+	local out
+	add_user tanaka.jiro 'Hoshi-no-Yoru-2030'
+	advance_clock $((2 * DAY))
+	out=$(pam -p 'Hoshi-no-Yoru-2030' -p 'responsibility' -p 'responsibility' mamori-test tanaka.jiro \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: .*(dictionary|simplistic|systematic)' "dictionary refusal"
+	out=$(pam -p 'Hoshi-no-Yoru-2030' -p 'xx-tanaka.jiro-2030' -p 'xx-tanaka.jiro-2030' mamori-test tanaka.jiro \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: .*user name' "user name refusal"
+}
+
+t_strength_block_list() {
+	local out
+	add_user s2 'Tsuki-no-Hikari-2030'
+	advance_clock $((2 * DAY))
+	out=$(pam -p 'Tsuki-no-Hikari-2030' -p 'SUMMER-KYOTO-2026!' -p 'SUMMER-KYOTO-2026!' mamori-test s2 \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" "error: .*forbidden passwords" "block list refusal"
+}
+
+t_strength_long_password_accepted() {
+	local long
+	long=$(printf 'Kawa%03d-' $(seq 1 32))
+	add_user s3 'Kaze-no-Oto-2030x'
+	advance_clock $((2 * DAY))
+	pam -p 'Kaze-no-Oto-2030x' -p "$long" -p "$long" mamori-test s3 chauthtok=SUCCESS
+	pam -p "$long" mamori-test s3 auth=SUCCESS
+}
+
+# ------------------------------------------------------- history, cross
+
+t_history_refuses_reuse() {
+	local out i pw prev='Hana-Saku-Haru-01'
+	add_user h1 "$prev"
+	for i in 2 3 4; do
+		advance_clock $((2 * DAY))
+		pw="Hana-Saku-Haru-0$i"
+		pam -p "$prev" -p "$pw" -p "$pw" mamori-test h1 chauthtok=SUCCESS >/dev/null
+		prev=$pw
+	done
+	advance_clock $((2 * DAY))
+	# history = 3: the last three passwords (04, the current one, 03 and 02)
+	# are refused.
+	out=$(pam -p "$prev" -p 'Hana-Saku-Haru-02' -p 'Hana-Saku-Haru-02' mamori-test h1 chauthtok=AUTHTOK_ERR)
+	expect_match "$out" 'error: .*used before' "reuse refusal"
+	out=$(pam -p "$prev" -p "$prev" -p "$prev" mamori-test h1 chauthtok=AUTHTOK_ERR)
+	expect_match "$out" 'used before' "current password"
+	# The first password has left the history.
+	pam -p "$prev" -p 'Hana-Saku-Haru-01' -p 'Hana-Saku-Haru-01' mamori-test h1 chauthtok=SUCCESS
+}
+
+t_cross_system_reuse_refused() {
+	local temp out
+	add_user c1 'Umi-no-Aosa-2030'
+	temp=$(ctl password temp c1 --system mynumber | tail -n 1)
+	out=$(pam -p "$temp" -p 'Umi-no-Aosa-2030' -p 'Umi-no-Aosa-2030' mamori-mn c1 \
+		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: .*another system' "cross-system refusal"
+	pam -p "$temp" -p 'Mori-no-Midori-2030' -p 'Mori-no-Midori-2030' mamori-mn c1 \
+		auth=SUCCESS chauthtok=SUCCESS
+	pam -p 'Mori-no-Midori-2030' mamori-mn c1 auth=SUCCESS acct=SUCCESS
+	pam -p 'Umi-no-Aosa-2030' mamori-test c1 auth=SUCCESS
+}
+
+# -------------------------------------------------------------- ages
+
+t_age_warning_expiry_and_minimum() {
+	local out
+	add_user a1 'Aki-no-Sora-2030'
+	# Minimum age: a change on the same day is refused.
+	out=$(pam -p 'Aki-no-Sora-2030' -p 'Fuyu-no-Yuki-2030' -p 'Fuyu-no-Yuki-2030' mamori-test a1 \
+		chauthtok=AUTHTOK_ERR)
+	expect_match "$out" 'changed too recently' "minimum age"
+	# 80 days: within the 14-day warning of the 90-day maximum.
+	advance_clock $((80 * DAY))
+	out=$(pam -p 'Aki-no-Sora-2030' mamori-test a1 auth=SUCCESS acct=SUCCESS)
+	expect_match "$out" 'info: Your password expires in 10 days' "warning"
+	advance_clock $((11 * DAY))
+	out=$(pam -p 'Aki-no-Sora-2030' mamori-test a1 auth=SUCCESS acct=NEW_AUTHTOK_REQD)
+	expect_match "$out" 'expired' "expiry"
+	pam -p 'Aki-no-Sora-2030' -p 'Fuyu-no-Yuki-2030' -p 'Fuyu-no-Yuki-2030' mamori-test a1 \
+		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS
+	pam -p 'Fuyu-no-Yuki-2030' mamori-test a1 auth=SUCCESS acct=SUCCESS
+}
+
+t_age_privileged_rotates_sooner() {
+	add_user a2 'Natsu-no-Hi-2030x'
+	add_user a3.admin 'Natsu-no-Umi-2030-Kaze' --privileged
+	advance_clock $((31 * DAY))
+	pam -p 'Natsu-no-Hi-2030x' mamori-test a2 auth=SUCCESS acct=SUCCESS
+	pam -p 'Natsu-no-Umi-2030-Kaze' mamori-test a3.admin auth=SUCCESS acct=NEW_AUTHTOK_REQD
+}
+
+t_temporary_password_lifetime() {
+	local temp
+	ctl user add t1 >/dev/null
+	temp=$(ctl password temp t1 | tail -n 1)
+	advance_clock 3601
+	pam -p "$temp" mamori-test t1 auth=AUTH_ERR
+}
+
+t_compromised_by_admin() {
+	local out
+	add_user k1 'Kumo-no-Ue-2030'
+	: >"$T/incidents"
+	ctl password compromised k1 >/dev/null
+	out=$(pam -p 'Kumo-no-Ue-2030' mamori-test k1 auth=SUCCESS acct=NEW_AUTHTOK_REQD)
+	expect_match "$out" 'reported compromised' "forced change"
+	wait_incident password_compromised
+	pam -p 'Kumo-no-Ue-2030' -p 'Kumo-no-Shita-2030' -p 'Kumo-no-Shita-2030' mamori-test k1 \
+		auth=SUCCESS chauthtok=SUCCESS
+	pam -p 'Kumo-no-Shita-2030' mamori-test k1 auth=SUCCESS acct=SUCCESS
+}
+
+t_compromised_by_the_user() {
+	local out
+	add_user nobody 'Shiranai-Hito-2030'
+	: >"$T/incidents"
+	out=$(printf 'Shiranai-Hito-2030\n' | runuser -u nobody -- "$CTL" --pam-socket "$T/run/pam.sock" \
+		password compromised 2>&1)
+	echo "$out"
+	wait_incident password_compromised
+	pam -p 'Shiranai-Hito-2030' mamori-test nobody auth=SUCCESS acct=NEW_AUTHTOK_REQD
+	# Somebody else's account cannot be reported through the PAM socket.
+	local rc=0
+	printf 'x\n' | runuser -u nobody -- "$CTL" --pam-socket "$T/run/pam.sock" password compromised k1 \
+		>/dev/null 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] || fail "nobody reported k1's password"
+}
+
+# ------------------------------------------------------------ lockout
+
+t_lockout_timed_with_message() {
+	local out i
+	add_user l1 'Ame-no-Hi-2030'
+	: >"$T/incidents"
+	for i in 1 2 3 4; do pam -p 'wrong' mamori-test l1 auth=AUTH_ERR >/dev/null; done
+	out=$(pam -p 'wrong' mamori-test l1 auth=MAXTRIES)
+	echo "$out"
+	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	wait_incident lockout
+	out=$(pam -p 'Ame-no-Hi-2030' mamori-test l1 auth=MAXTRIES)
+	expect_match "$out" 'locked' "right password while locked"
+	expect_eq "$(ctl --json user show l1 | json 'd["user"]["locked"]')" True "user show"
+	advance_clock 901
+	pam -p 'Ame-no-Hi-2030' mamori-test l1 auth=SUCCESS
+}
+
+t_lockout_back_off_grows() {
+	local i
+	add_user l2 'Kiri-no-Asa-2030'
+	for i in 1 2 3 4 5; do pam -p 'wrong' mamori-test l2 auth=AUTH_ERR auth=AUTH_ERR >/dev/null 2>&1 || true; done
+	# First lock: 900 s.  Second: 1800 s.
+	advance_clock 901
+	for i in 1 2 3 4 5; do pam -p 'wrong' mamori-test l2 auth=AUTH_ERR >/dev/null 2>&1 || true; done
+	advance_clock 901
+	pam -p 'Kiri-no-Asa-2030' mamori-test l2 auth=MAXTRIES
+	advance_clock 900
+	pam -p 'Kiri-no-Asa-2030' mamori-test l2 auth=SUCCESS
+}
+
+t_lockout_privileged_until_unlock() {
+	local out i
+	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
+	for i in 1 2; do pam -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
+	expect_match "$out" 'administrator must unlock' "message"
+	advance_clock $((7 * DAY))
+	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
+	ctl unlock l3.admin >/dev/null
+	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=SUCCESS
+	ctl lock l3.admin >/dev/null
+	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
+	pam mamori-test l3.admin acct=PERM_DENIED
+	ctl unlock l3.admin >/dev/null
+}
+
+t_lockout_survives_restart() {
+	local i
+	add_user l4 'Hi-no-De-2030x'
+	for i in 1 2 3; do pam -p 'wrong' mamori-test l4 auth=AUTH_ERR >/dev/null; done
+	stop_daemon
+	start_daemon
+	pam -p 'wrong' mamori-test l4 auth=AUTH_ERR >/dev/null
+	pam -p 'wrong' mamori-test l4 auth=MAXTRIES >/dev/null
+}
+
+t_lockout_unknown_names_like_real_ones() {
+	local real unknown i
+	add_user l5 'Yuki-Doke-2030x'
+	for i in 1 2 3 4; do
+		pam -p 'wrong' mamori-test l5 auth=AUTH_ERR >/dev/null
+		pam -p 'wrong' mamori-test l5-ghost auth=AUTH_ERR >/dev/null
+	done
+	real=$(pam -p 'wrong' mamori-test l5 auth=MAXTRIES | grep '^error:' | sed 's/until .*//')
+	unknown=$(pam -p 'wrong' mamori-test l5-ghost auth=MAXTRIES | grep '^error:' | sed 's/until .*//')
+	expect_eq "$unknown" "$real" "lock message for an unknown name"
+}
+
+t_lockout_exact_under_concurrency() {
+	# 50 concurrent failing clients: every failure is counted, none twice.
+	local i pids=()
+	add_user l6 'Nami-no-Oto-2030' --kind staff
+	sql "UPDATE logins SET failures_since_success = 0 WHERE user_id = (SELECT id FROM users WHERE name = 'l6')"
+	stop_daemon
+	sed -i 's/^\[policy privileged\]/[policy staff]\nlockout_threshold = 1000\n\n[policy privileged]/' "$T/mamori.conf"
+	start_daemon
+	for i in $(seq 1 50); do
+		pam -p "wrong-$i" mamori-test l6 auth=AUTH_ERR >/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || fail "a client did not get PAM_AUTH_ERR"; done
+	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'l6'")" 50 "lockout count"
+	expect_eq "$(sql "SELECT failures_since_success FROM logins WHERE user_id = (SELECT id FROM users WHERE name = 'l6')")" 50 "login failures"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'l6' AND reason = 'wrong password'")" 50 "audit rows"
+	stop_daemon
+	sed -i '/^lockout_threshold = 1000$/d' "$T/mamori.conf"
+	start_daemon
+}
+
+t_lockout_storm_incident() {
+	local u i
+	: >"$T/incidents"
+	for u in st1 st2 st3; do
+		add_user "$u" "Arashi-no-Yoru-2030"
+		for i in 1 2 3 4 5; do pam -p 'wrong' mamori-test "$u" auth=AUTH_ERR >/dev/null 2>&1 || true; done
+	done
+	wait_incident lockout_storm
+}
+
+t_rate_limit_for_non_root_callers() {
+	local i out=""
+	add_user nobody 'Shiranai-Hito-2031' 2>/dev/null || true
+	for i in $(seq 1 25); do
+		out=$(pam -u nobody -p 'wrong' mamori-test nobody auth=AUTH_ERR 2>&1) || true
+	done
+	echo "$out"
+	expect_match "$out" 'Too many attempts' "rate limit message"
+	ctl unlock nobody >/dev/null
+}
+
+# ---------------------------------------------------------- notices
+
+t_login_notices() {
+	local out
+	add_user n1 'Sakura-Saku-2030'
+	pam -p 'Sakura-Saku-2030' -t pts/3 -r 10.1.2.3 mamori-test n1 auth=SUCCESS open=SUCCESS close=SUCCESS >/dev/null
+	pam -p 'wrong' mamori-test n1 auth=AUTH_ERR >/dev/null
+	pam -p 'wrong' mamori-test n1 auth=AUTH_ERR >/dev/null
+	advance_clock 3600
+	out=$(pam -p 'Sakura-Saku-2030' -t pts/4 mamori-test n1 auth=SUCCESS acct=SUCCESS open=SUCCESS)
+	echo "$out"
+	expect_match "$out" 'info: AUTHORISED USE ONLY' "banner"
+	expect_match "$out" 'info: この端末は業務専用です' "banner in Japanese"
+	expect_match "$out" 'info: Last login: [0-9-]+ [0-9:]+ from 10.1.2.3 on pts/3' "last login"
+	expect_match "$out" 'info: Failed login attempts since the last login: 2' "failures"
+	expect_match "$out" 'info: Last logout: ' "last logout"
+	out=$(ctl --json user show n1)
+	expect_eq "$(echo "$out" | json 'd["user"]["previous_login"]["rhost"]')" 10.1.2.3 "user show previous login"
+}
+
+t_clock_not_synchronised_reported() {
+	stop_daemon
+	MAMORI_TEST_CLOCK_UNSYNC=1 start_daemon
+	sleep 1
+	grep -q 'not synchronised' "$T/daemon.log" || fail "no warning"
+	stop_daemon
+	start_daemon
+}
+
+# -------------------------------------------------------- privileged
+
+t_reserved_names() {
+	local rc=0
+	ctl user add root --privileged 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "root as privileged"
+	expect_match "$(cat "$T/err")" 'P-PRIV-NAME' "message"
+	rc=0; ctl user add Administrator --privileged 2>/dev/null || rc=$?
+	expect_eq "$rc" 1 "Administrator"
+	ctl user add admin >/dev/null
+	rc=0; ctl user set admin --privileged 2>/dev/null || rc=$?
+	expect_eq "$rc" 1 "set privileged on admin"
+	ctl user add ops.yamada --privileged >/dev/null
+	rc=0; ctl user rename ops.yamada administrator 2>/dev/null || rc=$?
+	expect_eq "$rc" 1 "rename into a reserved name"
+	ctl user rename ops.yamada ops.kimura >/dev/null
+}
+
+t_contractor_cannot_reset_privileged() {
+	local rc=0 actor
+	add_user pr1.admin 'Tori-no-Uta-2030-Sora' --privileged
+	advance_clock $((2 * DAY))
+	# The acting administrator of these calls is the caller's login uid user.
+	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' ORDER BY id DESC LIMIT 1")
+	ctl user add "$actor" --kind contractor >/dev/null
+	ctl password temp pr1.admin 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "contractor resets a privileged ID"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	ctl password temp t1 >/dev/null
+	# Through PAM: a contractor named as the requesting user.
+	ctl user add itaku.co --kind contractor >/dev/null
+	out=$(pam -R itaku.co -p 'Tori-no-Uta-2030-Sora' -p 'Tori-no-Uta-2031-Umi' -p 'Tori-no-Uta-2031-Umi' \
+		mamori-test pr1.admin chauthtok=PERM_DENIED)
+	expect_match "$out" 'contractor' "message"
+	ctl user delete "$actor" >/dev/null
+	ctl password temp pr1.admin >/dev/null
+}
+
+t_hours_of_use() {
+	local out
+	add_user hr1.admin 'Yoru-no-Shizukesa-2030' --privileged
+	set_clock "$(date -d '2030-01-12 10:00' +%s)" # a Saturday
+	out=$(pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED)
+	expect_match "$out" 'may not be used at this time' "message"
+	set_clock "$(date -d '2030-01-14 21:30' +%s)" # Monday, late
+	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED >/dev/null
+	set_clock "$(date -d '2030-01-15 09:00' +%s)" # Tuesday morning
+	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=SUCCESS >/dev/null
+	# An account's own hours override its role's.
+	ctl user set hr1.admin --hours 'Tue 10:00-11:00' >/dev/null
+	pam mamori-test hr1.admin acct=PERM_DENIED >/dev/null
+	ctl user set hr1.admin --no-hours >/dev/null
+	pam mamori-test hr1.admin acct=SUCCESS >/dev/null
+}
+
+t_privileged_time_box() {
+	local pid out i
+	add_user tb.admin 'Toki-no-Nagare-2030-Hayai' --privileged
+	set_clock "$(date -d '2030-01-16 10:00' +%s)"
+	setsid "$PAM_CLIENT_ENV" -S -p 'Toki-no-Nagare-2030-Hayai' -t pts/9 mamori-priv tb.admin \
+		auth=SUCCESS open=SUCCESS >"$T/leader.out" 2>&1 &
+	for i in $(seq 1 50); do grep -q READY "$T/leader.out" && break; sleep 0.1; done
+	pid=$(sed -n 's/^READY //p' "$T/leader.out")
+	[ -n "$pid" ] || { cat "$T/leader.out"; fail "session did not open"; }
+	cat "$T/leader.out"
+	expect_match "$(cat "$T/leader.out")" 'will be ended at' "deadline notice"
+	kill -0 "$pid" || fail "leader gone early"
+	advance_clock 601
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || { kill "$pid"; fail "time box did not end the session"; }
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE service = 'mamori-priv' ORDER BY id DESC LIMIT 1")" \
+		"time box" "end reason"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'tb.admin' AND reason LIKE '%time box%'")" -ge 1 ] ||
+		fail "not audited"
+}
+
+t_privileged_list() {
+	local out
+	out=$(ctl user list --privileged)
+	echo "$out"
+	expect_match "$out" 'tb\.admin' "privileged ID listed"
+	! echo "$out" | grep -q '^n1 ' || fail "staff account listed"
+	expect_match "$(ctl --json user list --privileged | json 'd["users"][0]["last_used_at"] is not None or True')" True "last use"
+}
+
+# ------------------------------------------------------ account kinds
+
+t_dev_accounts_need_expiry_and_expire() {
+	local rc=0
+	ctl user add dev1 --kind dev 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "dev without expiry"
+	expect_match "$(cat "$T/err")" 'P-DEV-ID' "message"
+	add_user dev2 'Kaihatsu-Yo-2030' --kind dev --expires 2030-02-28
+	set_clock "$(date -d '2030-03-01 09:00' +%s)"
+	for i in $(seq 1 30); do
+		[ "$(ctl --json user show dev2 | json 'd["user"]["state"]')" = disabled ] && break
+		sleep 0.2
+	done
+	expect_eq "$(ctl --json user show dev2 | json 'd["user"]["state"]')" disabled "after expiry"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'dev2' AND reason = 'development account expired'")" -ge 1 ] ||
+		fail "not audited"
+}
+
+t_shared_account_members() {
+	local out
+	ctl user add madoguchi --kind shared >/dev/null
+	add_user sh.sato 'Sato-no-Himitsu-2030'
+	add_user sh.kato 'Kato-no-Himitsu-2030'
+	ctl user members madoguchi add sh.sato >/dev/null
+	ctl user enable madoguchi >/dev/null
+	out=$(pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=SUCCESS acct=SUCCESS)
+	echo "$out"
+	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
+	expect_match "$out" 'prompt: Password of sh.sato: ' "member password prompt"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
+		fail "audit does not name the member"
+	out=$(pam -e sh.kato -p 'Kato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR)
+	expect_match "$out" 'named members' "non-member"
+	pam -e sh.sato -p 'wrong' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'sh.sato'")" 1 "failure counted on the member"
+	ctl user members madoguchi remove sh.sato >/dev/null
+	pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+}
+
+PAM_CLIENT_ENV="$T/pam_client_env"
+cat >"$PAM_CLIENT_ENV" <<SH
+#!/bin/sh
+exec env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "\$@"
+SH
+chmod 755 "$PAM_CLIENT_ENV"
+
+run_test "P-PW-STRENGTH minimum length, one clear line, nothing logged" t_strength_min_length
+run_test "P-PW-STRENGTH privileged IDs: longer and mixed" t_strength_privileged_rules
+run_test "P-PW-STRENGTH dictionary and user-name checks" t_strength_dictionary_and_user_name
+run_test "P-PW-STRENGTH organisation block list, case-insensitive" t_strength_block_list
+run_test "P-PW-STRENGTH a 256-character password is accepted" t_strength_long_password_accepted
+run_test "P-PW-HISTORY the last passwords cannot be reused" t_history_refuses_reuse
+run_test "P-PW-CROSS a password in use on another system is refused" t_cross_system_reuse_refused
+run_test "P-PW-AGE warning, expiry and minimum age" t_age_warning_expiry_and_minimum
+run_test "P-PW-AGE P-PRIV-STRICT privileged passwords rotate sooner" t_age_privileged_rotates_sooner
+run_test "P-PW-TEMP temporary passwords expire after temp_lifetime" t_temporary_password_lifetime
+run_test "P-PW-LEAK P-INCIDENT an administrator marks a password compromised" t_compromised_by_admin
+run_test "P-PW-LEAK a user reports their own password compromised" t_compromised_by_the_user
+run_test "P-LOGIN-UI P-INCIDENT lockout after failures, with its own message" t_lockout_timed_with_message
+run_test "P-LOGIN-UI repeated locks last longer" t_lockout_back_off_grows
+run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked; lock and unlock" t_lockout_privileged_until_unlock
+run_test "P-CRED-STORE failure counts survive a restart" t_lockout_survives_restart
+run_test "P-LOGIN-UI unknown names are throttled like real ones" t_lockout_unknown_names_like_real_ones
+run_test "P-CRED-STORE lockout counts are exact under 50 concurrent clients" t_lockout_exact_under_concurrency
+run_test "P-INCIDENT a lockout storm raises an incident" t_lockout_storm_incident
+run_test "P-CRED-STORE non-root callers are rate-limited per uid" t_rate_limit_for_non_root_callers
+run_test "P-LOGIN-UI banner, last login, failures and last logout at session start" t_login_notices
+run_test "P-TIME an unsynchronised clock is reported" t_clock_not_synchronised_reported
+run_test "P-PRIV-NAME reserved names cannot be privileged IDs" t_reserved_names
+run_test "P-PRIV-CONTRACTOR contractors cannot set privileged IDs' passwords" t_contractor_cannot_reset_privileged
+run_test "P-PRIV-TIME hours of use per role and per account" t_hours_of_use
+run_test "P-PRIV-TIME a privileged session is ended when its time box closes" t_privileged_time_box
+run_test "P-PRIV-MIN privileged IDs are listed with their last use" t_privileged_list
+run_test "P-DEV-ID development accounts need an expiry and are disabled after it" t_dev_accounts_need_expiry_and_expire
+run_test "P-ID-SHARED shared accounts: named members with their own credentials" t_shared_account_members
+rm -rf "$BLOCKLIST_DIR"
+tap_done
