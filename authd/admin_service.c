@@ -13,12 +13,14 @@
 #include "daemon.h"
 #include "error.h"
 #include "factor_password.h"
+#include "factor_totp.h"
 #include "hours.h"
 #include "incident.h"
 #include "lockout.h"
 #include "log.h"
 #include "names.h"
 #include "password_change.h"
+#include "seal.h"
 #include "secure.h"
 #include "server.h"
 
@@ -172,6 +174,17 @@ user_json(const struct mamori_user *u, int64_t now)
 		json_object_set_new(o, "members", members);
 	else
 		json_decref(members);
+	if (o != NULL) {
+		struct mamori_totp_record totp;
+		json_t *factors = json_array();
+		if (json_array_size(passwords) > 0)
+			json_array_append_new(factors, json_string("password"));
+		if (mamori_store_totp_get(mamori_daemon.store, u->id, 1, &totp) == MAMORI_OK)
+			json_array_append_new(factors, json_string("totp"));
+		mamori_wipe(&totp, sizeof(totp));
+		json_object_set_new(o, "factors", factors);
+		json_object_set_new(o, "totp_required", json_boolean(u->totp_required));
+	}
 	return o;
 }
 
@@ -754,6 +767,227 @@ password_compromised(struct admin_call *call, const json_t *params)
 	return reply;
 }
 
+/* --------------------------------------------------------------- TOTP */
+
+static void
+admin_totp_params(const struct mamori_conf *conf, struct mamori_totp_params *p)
+{
+	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p->algorithm) != 0)
+		p->algorithm = MAMORI_TOTP_SHA1;
+	p->digits = conf->totp_digits;
+	p->period = conf->totp_period;
+	p->window = conf->totp_window;
+}
+
+/* A pending factor for the account: its secret goes back to the
+ * administrator once, for the person to load into an authenticator. */
+static json_t *
+totp_enroll(struct admin_call *call, const json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_record r;
+	struct mamori_totp_params p;
+	struct mamori_user u;
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0, sealed_len = 0;
+	char uri[512], b32[160], aad[64];
+	json_t *reply;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((reply = get_name(call, params)) != NULL)
+		goto out;
+	admin_totp_params(conf, &p);
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL)
+		goto out;
+	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_uri(conf->totp_issuer, u.name, secret, secret_len, &p, uri, sizeof(uri));
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_secret_base32(secret, secret_len, b32, sizeof(b32));
+	r.user_id = u.id;
+	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
+	r.digits = p.digits;
+	r.period = p.period;
+	r.created_at = call->now;
+	r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+	if (rc == MAMORI_OK) {
+		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
+		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
+		                 sizeof(r.sealed), &sealed_len);
+	}
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, sealed_len, r.nonce);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "totp enroll", NULL);
+	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (rc != MAMORI_OK)
+			mamori_store_rollback(mamori_daemon.store);
+		reply = internal_error();
+		goto out;
+	}
+	reply = mamori_wire_reply(json_pack("{s:s,s:s,s:s,s:I,s:I}", "uri", uri, "secret", b32, "algorithm",
+	                                    mamori_totp_algorithm_name(p.algorithm), "digits", (json_int_t)p.digits,
+	                                    "period", (json_int_t)p.period));
+out:
+	mamori_wipe(secret, sizeof(secret));
+	mamori_wipe(uri, sizeof(uri));
+	mamori_wipe(b32, sizeof(b32));
+	mamori_wipe(&r, sizeof(r));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+static json_t *
+totp_confirm(struct admin_call *call, json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_record r;
+	struct mamori_totp_params p;
+	struct mamori_user u;
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0;
+	const char *code = NULL;
+	char aad[64];
+	int64_t step = 0;
+	json_t *reply;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((reply = get_name(call, params)) != NULL)
+		goto out;
+	if (mamori_wire_get_string(params, "code", 10, &code) != MAMORI_OK) {
+		reply = invalid("code");
+		goto out;
+	}
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL)
+		goto out;
+	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
+	mamori_store_commit(mamori_daemon.store);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		reply = refused(call, "io.mamori.Error.NotFound", "no TOTP enrolment is waiting for confirmation");
+		goto out;
+	}
+	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
+	if (rc == MAMORI_OK)
+		rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
+		                   sizeof(secret), &secret_len);
+	if (rc != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	admin_totp_params(conf, &p);
+	if (mamori_totp_algorithm_parse(r.algorithm, &p.algorithm) != 0)
+		p.algorithm = MAMORI_TOTP_SHA1;
+	p.digits = r.digits;
+	p.period = r.period;
+	rc = mamori_totp_verify(secret, secret_len, &p, call->now, code, &step);
+	if (rc == MAMORI_ERR_DENIED) {
+		reply = refused(call, "io.mamori.Error.PolicyViolation", "the verification code is not correct");
+		goto out;
+	}
+	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL)
+		goto out;
+	u.totp_required = 0;
+	u.updated_at = call->now;
+	rc = mamori_store_totp_accept_step(mamori_daemon.store, r.id, step, call->now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_activate(mamori_daemon.store, r.id);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_user_update(mamori_daemon.store, &u);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "totp confirm", NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		reply = internal_error();
+		goto out;
+	}
+	reply = commit_with_user(call, &u, 0);
+out:
+	mamori_wipe(secret, sizeof(secret));
+	mamori_wipe(&r, sizeof(r));
+	mamori_wire_wipe_string(json_object_get(params, "code"));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+static json_t *
+totp_change(struct admin_call *call, const json_t *params, int remove)
+{
+	struct mamori_user u;
+	json_t *reply;
+	int rc;
+
+	if ((reply = get_name(call, params)) != NULL)
+		return reply;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	if (remove) {
+		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
+		if (rc == MAMORI_ERR_NOT_FOUND) {
+			mamori_store_rollback(mamori_daemon.store);
+			return refused(call, "io.mamori.Error.NotFound", "no TOTP factor");
+		}
+	} else {
+		u.totp_required = 1;
+		u.updated_at = call->now;
+		rc = mamori_store_user_update(mamori_daemon.store, &u);
+	}
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", remove ? "totp remove" : "totp require", NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	return commit_with_user(call, &u, 0);
+}
+
+static int
+totp_list_one(const struct mamori_totp_record *r, const char *user, void *data)
+{
+	json_t *o =
+	        json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", r->active ? "active" : "pending",
+	                  "algorithm", r->algorithm, "digits", (json_int_t)r->digits, "period", (json_int_t)r->period,
+	                  "created_at", (json_int_t)r->created_at, "last_used_at", nullable_time(r->last_used_at));
+
+	return page_add(data, o);
+}
+
+static json_t *
+totp_list(struct admin_call *call, const json_t *params)
+{
+	struct page pg = { .items = json_array(), .now = call->now };
+
+	(void)params;
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		json_decref(pg.items);
+		return internal_error();
+	}
+	if (mamori_store_totp_foreach(mamori_daemon.store, totp_list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		json_decref(pg.items);
+		return internal_error();
+	}
+	mamori_store_commit(mamori_daemon.store);
+	return mamori_wire_reply(json_pack("{s:o,s:b}", "factors", pg.items, "more", pg.more));
+}
+
 /* -------------------------------------------------------------- audit */
 
 static int
@@ -888,6 +1122,16 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 		return password_temp(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.PasswordCompromised"))
 		return password_compromised(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.TotpEnroll"))
+		return totp_enroll(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.TotpConfirm"))
+		return totp_confirm(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.TotpRemove"))
+		return totp_change(&call, params, 1);
+	if (!strcmp(method, "io.mamori.Admin.TotpRequire"))
+		return totp_change(&call, params, 0);
+	if (!strcmp(method, "io.mamori.Admin.TotpList"))
+		return totp_list(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.AuditShow"))
 		return audit_show(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.AuditVerify"))

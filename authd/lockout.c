@@ -68,8 +68,15 @@ mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_co
 }
 
 int
-mamori_lockout_success(struct mamori_store *store, const char *name)
+mamori_lockout_success(struct mamori_store *store, const char *name, int64_t now)
 {
+	struct mamori_lockout l;
+	int rc = mamori_store_lockout_get(store, name, &l);
+
+	/* A lock placed meanwhile (by an administrator, or by failures on
+	 * another terminal) is never lifted by a success. */
+	if (rc != MAMORI_OK || is_locked(&l, now))
+		return rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
 	return mamori_store_lockout_clear(store, name);
 }
 

@@ -23,8 +23,9 @@ int mamori_lockout_state(struct mamori_store *store, const char *name, int64_t n
  * failure locked the account, and *out says the state after it. */
 int mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_conf *policy, const char *name,
                            int64_t now, int *locked_now, struct mamori_lock_state *out);
-/* A success forgets the failures and the back-off. */
-int mamori_lockout_success(struct mamori_store *store, const char *name);
+/* A success forgets the failures and the back-off; MAMORI_ERR_DENIED when
+ * name is locked (then the success must not stand). */
+int mamori_lockout_success(struct mamori_store *store, const char *name, int64_t now);
 /* Administrators' lock (until unlocked) and unlock. */
 int mamori_lockout_lock(struct mamori_store *store, const char *name, int64_t now);
 int mamori_lockout_unlock(struct mamori_store *store, const char *name);

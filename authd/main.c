@@ -22,9 +22,11 @@
 #include "daemon.h"
 #include "error.h"
 #include "factor_password.h"
+#include "factor_totp.h"
 #include "housekeeping.h"
 #include "incident.h"
 #include "log.h"
+#include "seal.h"
 #include "secure.h"
 #include "server.h"
 #include "store.h"
@@ -182,6 +184,12 @@ main(int argc, char **argv)
 		mamori_log_err("block list: %s", err);
 		goto out;
 	}
+	/* P-CRED-STORE: the key that seals TOTP secrets, made on first start. */
+	if (mamori_totp_init() != MAMORI_OK ||
+	    mamori_seal_key_load(conf->store_key, 1, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("store key: %s", err);
+		goto out;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
 		goto out;
@@ -210,6 +218,7 @@ out:
 		audit_daemon("success", "daemon stopped");
 		mamori_store_close(&mamori_daemon.store);
 	}
+	mamori_seal_key_forget();
 	if (left == 0) {
 		mamori_daemon_conf_release_all();
 		mamori_daemon_blocklist_free();

@@ -43,16 +43,31 @@ enum mamori_msg_id {
 	MSG_LAST_LOGOUT, /* time */
 	MSG_SESSION_DEADLINE, /* time */
 	MSG_COMPROMISED_REPORTED,
+	MSG_TOTP_PROMPT,
+	MSG_CHOOSE_METHOD, /* list of numbered sets, default number (unsigned) */
+	MSG_NO_FACTOR, /* accepted sets */
+	MSG_REMOTE_REFUSED,
+	MSG_ACCESS_DENIED,
+	MSG_TOTP_ENROLL_INTRO,
+	MSG_TOTP_ENROLLED,
+	MSG_TOTP_WRONG,
 	MSG_SERVICE_ERROR,
 	MSG_COUNT
 };
 
-/* The text of id for locale (may be NULL; "C" when unknown). */
+/* Bind the message catalogue and load the ja_JP.UTF-8 locale; call once at
+ * start-up, after mamori_log_init and before any thread starts (it removes
+ * LANGUAGE from the environment).  Returns 0, or -1 when Japanese callers
+ * will be answered in English (logged); the daemon can go on either way. */
+int mamori_messages_init(void);
+/* The text of id for locale (may be NULL; "C" when unknown): Japanese for
+ * "ja" and "ja_*", English otherwise.  Thread-safe. */
 const char *mamori_msg(const char *locale, enum mamori_msg_id id);
 /* Format the text of id with its arguments into buf. */
 void mamori_msgf(char *buf, size_t len, const char *locale, enum mamori_msg_id id, ...);
 /* The translation of an English text that comes from a library (libpwquality
- * reasons); the text itself when there is none. */
+ * reasons); the text itself when there is none.  The result may live in a
+ * per-thread buffer that the thread's next call reuses. */
 const char *mamori_msg_text(const char *locale, const char *english);
 
 #endif

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@
 #include "pam_service.h"
 #include "password_change.h"
 #include "secure.h"
+#include "factor_totp.h"
+#include "seal.h"
 #include "session_end.h"
 
 #define LOCALE_MAX 64
@@ -44,12 +48,16 @@ enum conv_op {
 	OP_AUTHENTICATE,
 	OP_CHAUTHTOK,
 	OP_COMPROMISED,
+	OP_TOTP_ENROLL,
 };
 
 enum conv_step {
 	STEP_NONE,
+	STEP_CHOICE, /* which accepted factor set */
 	STEP_MEMBER, /* shared account: which member logs in */
-	STEP_AUTH_PASSWORD, /* authenticate, compromised */
+	STEP_FACTOR, /* conv->set.factor[conv->next] */
+	STEP_AUTH_PASSWORD, /* compromised-password report */
+	STEP_ENROLL_CODE, /* TOTP enrolment: the first code */
 	STEP_CHANGE_CURRENT,
 	STEP_CHANGE_NEW,
 	STEP_CHANGE_CONFIRM,
@@ -64,6 +72,20 @@ struct mamori_pam_conversation {
 	char member[MAMORI_USER_NAME_MAX + 1];
 	char *new_password;
 	size_t new_len;
+	/* Multi-factor authentication (P-MFA-MN, P-MFA-ALL). */
+	struct mamori_factor_set choices[MAMORI_SETS_MAX]; /* the sets the account can meet */
+	unsigned n_choices;
+	unsigned default_choice;
+	struct mamori_factor_set set; /* the set being asked */
+	unsigned next; /* the factor of set asked next */
+	int unsatisfiable; /* the account can meet no accepted set */
+	int password_ok;
+	int64_t password_id;
+	char rehash[MAMORI_HASH_MAX];
+	int totp_ok;
+	int64_t totp_id;
+	int64_t totp_step;
+	int64_t pending_totp_id; /* enrolment in progress */
 };
 
 /* How long after a successful authentication a session counts as opened by
@@ -462,45 +484,347 @@ password_expired(const struct mamori_conf *conf, const struct mamori_user *u, co
 
 /* ------------------------------------------------------- authenticate */
 
+/* The factors an account has enrolled. */
+static int
+enrolled(const struct subject *s, const struct mamori_totp_record *totp, int have_totp, enum mamori_factor f)
+{
+	(void)totp;
+	switch (f) {
+	case MAMORI_FACTOR_PASSWORD:
+		return s->have_pw;
+	case MAMORI_FACTOR_TOTP:
+		return have_totp;
+	default:
+		/* FIDO2 keys, IC cards and fingerprints cannot be enrolled yet. */
+		return 0;
+	}
+}
+
+static void
+service_sets(const struct mamori_conf *conf, const char *service, struct mamori_factor_set *sets, unsigned *count)
+{
+	const struct mamori_service_conf *svc = mamori_conf_service(conf, service);
+
+	if (svc != NULL && svc->require_count > 0) {
+		memcpy(sets, svc->require, sizeof(svc->require[0]) * svc->require_count);
+		*count = svc->require_count;
+		return;
+	}
+	sets[0].count = 1;
+	sets[0].factor[0] = MAMORI_FACTOR_PASSWORD;
+	*count = 1;
+}
+
+/* "password+totp, card+fingerprint", for messages. */
+static void
+accepted_sets(const struct mamori_conf *conf, const char *service, char *buf, size_t len)
+{
+	struct mamori_factor_set sets[MAMORI_SETS_MAX];
+	unsigned n;
+	size_t used = 0;
+
+	service_sets(conf, service, sets, &n);
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		char one[80];
+		int w;
+
+		mamori_factor_set_format(&sets[i], one, sizeof(one));
+		w = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", one);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static const char *
+subject_name(const struct mamori_pam_conversation *conv)
+{
+	return conv->member[0] != '\0' ? conv->member : conv->req.user;
+}
+
+static json_t *ask_next(struct mamori_conn *c);
+static json_t *auth_decide(struct mamori_conn *c);
+
 static json_t *
-auth_password(struct mamori_conn *c, const char *pw, size_t len)
+choice_prompt(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	char list[400], text[512], one[96];
+	size_t used = 0;
+
+	list[0] = '\0';
+	for (unsigned i = 0; i < conv->n_choices; i++) {
+		char set[80];
+		mamori_factor_set_format(&conv->choices[i], set, sizeof(set));
+		snprintf(one, sizeof(one), "%s%u) %s", i > 0 ? ", " : "", i + 1, set);
+		if (used + strlen(one) < sizeof(list)) {
+			memcpy(list + used, one, strlen(one) + 1);
+			used += strlen(one);
+		}
+	}
+	mamori_msgf(text, sizeof(text), conv->req.locale, MSG_CHOOSE_METHOD, list, conv->default_choice + 1);
+	conv->step = STEP_CHOICE;
+	return prompt_reply("echo_on", text);
+}
+
+/* Decide what to ask the subject (the user, or the member of a shared
+ * account) from the service's accepted sets and the subject's factors. */
+static json_t *
+begin_factors(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_factor_set sets[MAMORI_SETS_MAX];
+	struct mamori_totp_record totp;
+	char last[128] = "";
+	struct subject s;
+	unsigned n_sets;
+	int have_totp = 0, rc;
+
+	service_sets(conf, conv->req.service, sets, &n_sets);
+	mamori_daemon_conf_put(conf);
+	rc = lookup(subject_name(conv), conv->system, mamori_clock_now(), &s);
+	mamori_wipe(s.pw.hash, sizeof(s.pw.hash));
+	if (rc != MAMORI_OK)
+		return internal_error();
+	if (s.found) {
+		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+			return internal_error();
+		have_totp = mamori_store_totp_get(mamori_daemon.store, s.user.id, 1, &totp) == MAMORI_OK;
+		if (mamori_store_choice_get(mamori_daemon.store, s.user.id, conv->req.service, last, sizeof(last)) !=
+		    MAMORI_OK)
+			last[0] = '\0';
+		mamori_store_commit(mamori_daemon.store);
+		mamori_wipe(&totp, sizeof(totp));
+	} else {
+		/* An unknown name is asked what the first set asks, like an
+		 * account that has enrolled it. */
+		conv->choices[0] = sets[0];
+		conv->n_choices = 1;
+	}
+	for (unsigned i = 0; s.found && i < n_sets; i++) {
+		int ok = 1;
+		for (unsigned k = 0; k < sets[i].count; k++)
+			ok = ok && enrolled(&s, &totp, have_totp, sets[i].factor[k]);
+		if (ok)
+			conv->choices[conv->n_choices++] = sets[i];
+	}
+	if (conv->n_choices == 0) {
+		/* Nothing this account has meets the policy: never fewer factors.
+		 * Its password is still asked, so that only its owner learns why. */
+		conv->unsatisfiable = 1;
+		for (unsigned i = 0; i < n_sets && conv->set.count == 0; i++) {
+			if (mamori_factor_set_has(&sets[i], MAMORI_FACTOR_PASSWORD) && s.have_pw) {
+				conv->set.count = 1;
+				conv->set.factor[0] = MAMORI_FACTOR_PASSWORD;
+			}
+		}
+		if (conv->set.count == 0)
+			return auth_decide(c);
+		conv->next = 0;
+		return ask_next(c);
+	}
+	if (conv->n_choices == 1) {
+		conv->set = conv->choices[0];
+		conv->next = 0;
+		return ask_next(c);
+	}
+	conv->default_choice = 0;
+	for (unsigned i = 0; i < conv->n_choices; i++) {
+		char set[128];
+		mamori_factor_set_format(&conv->choices[i], set, sizeof(set));
+		if (strcmp(set, last) == 0)
+			conv->default_choice = i;
+	}
+	return choice_prompt(c);
+}
+
+static json_t *
+choice_given(struct mamori_conn *c, const char *answer, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	unsigned n = conv->default_choice + 1;
+
+	if (len > 0) {
+		if (len > 2 || answer[0] < '1' || answer[0] > '9' || (len == 2 && (answer[1] < '0' || answer[1] > '9')))
+			n = 0;
+		else
+			n = (unsigned)(len == 1 ? answer[0] - '0' : (answer[0] - '0') * 10 + (answer[1] - '0'));
+	}
+	if (n < 1 || n > conv->n_choices)
+		return choice_prompt(c);
+	conv->set = conv->choices[n - 1];
+	conv->next = 0;
+	return ask_next(c);
+}
+
+static json_t *
+ask_next(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	char prompt[256];
+
+	if (conv->next >= conv->set.count)
+		return auth_decide(c);
+	conv->step = STEP_FACTOR;
+	switch (conv->set.factor[conv->next]) {
+	case MAMORI_FACTOR_PASSWORD:
+		if (conv->member[0] != '\0') {
+			mamori_msgf(prompt, sizeof(prompt), conv->req.locale, MSG_MEMBER_PASSWORD_PROMPT,
+			            mamori_user_name_valid(conv->member) ? conv->member : "?");
+			return prompt_reply("echo_off", prompt);
+		}
+		return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
+	case MAMORI_FACTOR_TOTP:
+		return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_TOTP_PROMPT));
+	default:
+		/* Not available in this version: the set cannot be met. */
+		conv->next++;
+		return ask_next(c);
+	}
+}
+
+static void
+totp_params_of(const struct mamori_totp_record *r, unsigned window, struct mamori_totp_params *p)
+{
+	if (mamori_totp_algorithm_parse(r->algorithm, &p->algorithm) != 0)
+		p->algorithm = MAMORI_TOTP_SHA1;
+	p->digits = r->digits;
+	p->period = r->period;
+	p->window = window;
+}
+
+static void
+totp_aad(int64_t user_id, int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "totp:%lld:%lld", (long long)user_id, (long long)id);
+}
+
+/* Check code against the subject's TOTP factor (active, or pending when
+ * enrolling).  The replay check happens in the decision's transaction. */
+static int
+totp_check(int64_t user_id, int active, const char *code, unsigned window, int64_t *id, int64_t *step)
+{
+	struct mamori_totp_record r;
+	struct mamori_totp_params p;
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0;
+	char aad[64];
+	int rc;
+
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	rc = mamori_store_totp_get(mamori_daemon.store, user_id, active, &r);
+	mamori_store_commit(mamori_daemon.store);
+	if (rc != MAMORI_OK)
+		return rc == MAMORI_ERR_NOT_FOUND ? MAMORI_ERR_DENIED : rc;
+	totp_aad(user_id, r.id, aad, sizeof(aad));
+	rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
+	                   sizeof(secret), &secret_len);
+	if (rc == MAMORI_OK) {
+		totp_params_of(&r, window, &p);
+		rc = mamori_totp_verify(secret, secret_len, &p, mamori_clock_now(), code, step);
+		*id = r.id;
+	} else {
+		mamori_log_err("TOTP secret of user id %lld cannot be unsealed", (long long)user_id);
+	}
+	mamori_wipe(secret, sizeof(secret));
+	mamori_wipe(&r, sizeof(r));
+	return rc;
+}
+
+static json_t *
+factor_answer(struct mamori_conn *c, const char *answer, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_argon2_params params;
+	struct subject s;
+	unsigned window = conf->totp_window;
+	int matched = 0, rc = MAMORI_OK;
+
+	switch (conv->set.factor[conv->next]) {
+	case MAMORI_FACTOR_PASSWORD:
+		mamori_daemon_argon2_params(conf, &params);
+		rc = lookup(subject_name(conv), conv->system, mamori_clock_now(), &s);
+		/* A locked account is not even tried: no Argon2 to burn. */
+		if (rc == MAMORI_OK && !s.lock.locked)
+			rc = verify_or_pretend(conf, &s, answer, len, &matched);
+		if (rc == MAMORI_OK && matched) {
+			conv->password_ok = 1;
+			conv->password_id = s.pw.id;
+			if (mamori_password_needs_rehash(&params, s.pw.hash) &&
+			    mamori_password_hash(&params, answer, len, conv->rehash, sizeof(conv->rehash)) != MAMORI_OK)
+				conv->rehash[0] = '\0'; /* keep the old hash; try again next login */
+		}
+		mamori_wipe(&s.pw, sizeof(s.pw));
+		break;
+	case MAMORI_FACTOR_TOTP:
+		rc = lookup(subject_name(conv), conv->system, mamori_clock_now(), &s);
+		mamori_wipe(&s.pw, sizeof(s.pw));
+		if (rc == MAMORI_OK && s.found && !s.lock.locked) {
+			rc = totp_check(s.user.id, 1, answer, window, &conv->totp_id, &conv->totp_step);
+			conv->totp_ok = rc == MAMORI_OK;
+			rc = rc == MAMORI_ERR_DENIED ? MAMORI_OK : rc;
+		}
+		break;
+	default:
+		break;
+	}
+	mamori_daemon_conf_put(conf);
+	if (rc != MAMORI_OK) {
+		conv->step = STEP_NONE;
+		mamori_log_err("authenticate %s on %s: the store or a factor failed", conv->req.user,
+		               conv->req.service);
+		return internal_error();
+	}
+	conv->next++;
+	return ask_next(c);
+}
+
+static json_t *enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name);
+
+/* All factors of the set were asked: decide, count and record it in one
+ * transaction, before the answer is sent. */
+static json_t *
+auth_decide(struct mamori_conn *c)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	const char *name = conv->member[0] != '\0' ? conv->member : req->user;
+	const char *name = subject_name(conv);
 	const char *actor = conv->member[0] != '\0' ? conv->member : NULL;
-	struct mamori_argon2_params params;
 	struct failure_outcome failure = { 0 };
 	struct subject s;
 	struct mamori_user login;
-	char rehash[MAMORI_HASH_MAX] = "";
 	char ticket[TICKET_HEX + 1];
-	char text[256] = "";
+	char text[384] = "", setname[128], sets[200], failed[128];
 	const char *result = "auth_err", *reason;
-	int matched = 0, issue_ticket = 0, login_found = 0, counts_as_failure = 0;
-	json_t *reply = NULL;
+	int issue_ticket = 0, login_found, counts_as_failure = 0, replay = 0, all_ok, enroll = 0;
+	json_t *reply = NULL, *detail = NULL, *used;
 	int64_t now = mamori_clock_now();
 
-	mamori_daemon_argon2_params(conf, &params);
+	conv->step = STEP_NONE;
+	mamori_factor_set_format(&conv->set, setname, sizeof(setname));
 	if (lookup(name, conv->system, now, &s) != MAMORI_OK)
 		goto fail;
-	/* A locked account is not even tried: no Argon2 to burn, no count. */
-	if (!s.lock.locked) {
-		if (verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK)
-			goto fail;
-		if (matched && mamori_password_needs_rehash(&params, s.pw.hash) &&
-		    mamori_password_hash(&params, pw, len, rehash, sizeof(rehash)) != MAMORI_OK)
-			rehash[0] = '\0'; /* keep the old hash; try again next login */
+	all_ok = conv->set.count > 0;
+	for (unsigned i = 0; i < conv->set.count; i++) {
+		if ((conv->set.factor[i] == MAMORI_FACTOR_PASSWORD && !conv->password_ok) ||
+		    (conv->set.factor[i] == MAMORI_FACTOR_TOTP && !conv->totp_ok) ||
+		    (conv->set.factor[i] != MAMORI_FACTOR_PASSWORD && conv->set.factor[i] != MAMORI_FACTOR_TOTP))
+			all_ok = 0;
 	}
-
-	now = mamori_clock_now();
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	/* Decide on fresh state: an admin may have acted meanwhile. */
 	if (s.found && mamori_store_user_get(mamori_daemon.store, name, &s.user) != MAMORI_OK)
-		s.found = matched = 0;
+		s.found = all_ok = 0;
 	login_found = mamori_store_user_get(mamori_daemon.store, req->user, &login) == MAMORI_OK;
+	/* The lock as it stands now, not as it stood before the factors. */
+	if (mamori_lockout_state(mamori_daemon.store, name, now, &s.lock) != MAMORI_OK)
+		goto fail_rollback;
 	if (s.lock.locked) {
 		result = "maxtries";
 		reason = "account locked";
@@ -508,12 +832,36 @@ auth_password(struct mamori_conn *c, const char *pw, size_t len)
 	} else if (!s.found) {
 		reason = conv->member[0] != '\0' ? "unknown member" : "unknown user";
 		counts_as_failure = 1;
-	} else if (!s.have_pw) {
-		reason = "no password";
+	} else if (conv->unsatisfiable && conv->set.count == 0) {
+		reason = "no accepted factor set enrolled";
+		accepted_sets(conf, req->service, sets, sizeof(sets));
+		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
+	} else if (!all_ok) {
+		/* "wrong password", "wrong totp", "wrong password+totp" */
+		size_t flen = (size_t)snprintf(failed, sizeof(failed), "wrong ");
+		for (unsigned i = 0, first = 1; i < conv->set.count; i++) {
+			enum mamori_factor f = conv->set.factor[i];
+			if ((f == MAMORI_FACTOR_PASSWORD && conv->password_ok) ||
+			    (f == MAMORI_FACTOR_TOTP && conv->totp_ok))
+				continue;
+			flen += (size_t)snprintf(failed + flen, sizeof(failed) - flen, "%s%s", first ? "" : "+",
+			                         mamori_factor_name(f));
+			first = 0;
+			if (flen >= sizeof(failed))
+				break;
+		}
+		reason = failed;
 		counts_as_failure = 1;
-	} else if (!matched) {
-		reason = "wrong password";
+	} else if (conv->totp_ok && mamori_store_totp_accept_step(mamori_daemon.store, conv->totp_id, conv->totp_step,
+	                                                          now) != MAMORI_OK) {
+		/* P-CRED-STORE: a code is never accepted twice. */
+		reason = "totp code replayed";
 		counts_as_failure = 1;
+		replay = 1;
+	} else if (conv->unsatisfiable) {
+		reason = "no accepted factor set enrolled";
+		accepted_sets(conf, req->service, sets, sizeof(sets));
+		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
 	} else if (!login_found) {
 		reason = "unknown user";
 	} else if (conv->member[0] != '\0' &&
@@ -523,40 +871,72 @@ auth_password(struct mamori_conn *c, const char *pw, size_t len)
 	} else if (login.state != MAMORI_STATE_ACTIVE || s.user.state != MAMORI_STATE_ACTIVE) {
 		reason = state_reason(login.state != MAMORI_STATE_ACTIVE ? login.state : s.user.state);
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_DISABLED));
-	} else if (s.pw.temporary && s.pw.expires_at > 0 && now >= s.pw.expires_at) {
+	} else if (s.have_pw && mamori_factor_set_has(&conv->set, MAMORI_FACTOR_PASSWORD) && s.pw.temporary &&
+	           s.pw.expires_at > 0 && now >= s.pw.expires_at) {
 		reason = "temporary password expired";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_TEMPORARY_EXPIRED));
 	} else {
 		result = "success";
-		reason = "password";
+		reason = setname;
 		/* Account management will demand a change: let chauthtok in this
 		 * PAM handle skip the password just typed. */
-		issue_ticket =
-		        conv->member[0] == '\0' && (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
+		issue_ticket = conv->member[0] == '\0' && s.have_pw &&
+		               (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
+		enroll = conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0');
 	}
 	if (counts_as_failure) {
 		if (count_failure(conf, &s, name, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 		if (failure.locked_now) {
 			result = "maxtries";
-			reason = "wrong password: account locked";
 			lock_message(req->locale, &failure.lock, text, sizeof(text));
 		}
 	}
 	if (!strcmp(result, "success")) {
-		if (mamori_lockout_success(mamori_daemon.store, name) != MAMORI_OK ||
+		if (mamori_lockout_success(mamori_daemon.store, name, now) != MAMORI_OK ||
 		    mamori_store_login_success(mamori_daemon.store, login.id, now, req->service, req->tty,
-		                               req->rhost) != MAMORI_OK)
+		                               req->rhost) != MAMORI_OK ||
+		    (conv->n_choices > 1 &&
+		     mamori_store_choice_set(mamori_daemon.store, s.user.id, req->service, setname) != MAMORI_OK))
 			goto fail_rollback;
-		if (rehash[0] != '\0' &&
-		    mamori_store_password_rehash(mamori_daemon.store, s.pw.id, rehash) != MAMORI_OK)
+		if (conv->rehash[0] != '\0' &&
+		    mamori_store_password_rehash(mamori_daemon.store, conv->password_id, conv->rehash) != MAMORI_OK)
 			goto fail_rollback;
 	}
-	if (audit_pam(c, req, "auth", actor, result, reason, now) != MAMORI_OK)
-		goto fail_rollback;
+	/* P-AUDIT: the row records the factors used. */
+	detail = json_pack("{s:s,s:[]}", "set", setname, "factors");
+	used = json_object_get(detail, "factors");
+	for (unsigned i = 0; i < conv->set.count; i++)
+		json_array_append_new(used, json_string(mamori_factor_name(conv->set.factor[i])));
+	{
+		struct mamori_audit_event ev = {
+			.category = conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
+			.actor = actor != NULL ? actor : (req->ruser[0] != '\0' ? req->ruser : NULL),
+			.service = req->service,
+			.user = req->user,
+			.result = result,
+			.reason = reason,
+			.tty = req->tty,
+			.rhost = req->rhost,
+			.peer_uid = (int64_t)c->peer.uid,
+			.peer_pid = (int64_t)c->peer.pid,
+			.detail = detail,
+		};
+		if (mamori_audit_append(mamori_daemon.store, &ev, now) != MAMORI_OK)
+			goto fail_rollback;
+	}
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, name, &failure, now);
+	if (replay) {
+		json_t *d = json_pack("{s:s,s:I}", "factor", "totp", "step", (json_int_t)conv->totp_step);
+		mamori_incident_raise(conf, "totp_replay", name, req->service, d, now);
+		json_decref(d);
+	}
+	if (enroll) {
+		reply = enroll_begin(c, s.user.id, s.user.name);
+		goto out;
+	}
 	if (issue_ticket && ticket_issue(req->user, req->service, now, ticket) != MAMORI_OK)
 		issue_ticket = 0;
 	reply = done_reply(result, "error", text, issue_ticket ? ticket : NULL);
@@ -565,14 +945,192 @@ auth_password(struct mamori_conn *c, const char *pw, size_t len)
 fail_rollback:
 	mamori_store_rollback(mamori_daemon.store);
 fail:
-	mamori_log_err("authenticate %s on %s: the store or Argon2 failed", req->user, req->service);
+	mamori_log_err("authenticate %s on %s: the store failed", req->user, req->service);
 	reply = internal_error();
 out:
-	mamori_wipe(rehash, sizeof(rehash));
+	json_decref(detail);
+	mamori_wipe(conv->rehash, sizeof(conv->rehash));
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	mamori_daemon_conf_put(conf);
-	conv->step = STEP_NONE;
 	return reply;
+}
+
+/* ---------------------------------------------------- TOTP enrolment */
+
+/* Make a pending TOTP factor and show it; the next answer confirms it. */
+static json_t *
+enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_record r = { .user_id = user_id };
+	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period };
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0, sealed_len = 0;
+	char uri[512], aad[64];
+	json_t *reply = NULL;
+	int rc;
+
+	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
+		p.algorithm = MAMORI_TOTP_SHA1;
+	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
+	r.digits = p.digits;
+	r.period = p.period;
+	r.created_at = mamori_clock_now();
+	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
+	/* The secret is sealed with the credential's id as associated data:
+	 * insert first for the id, then seal and store. */
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
+		r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
+		memset(r.sealed, 0, sizeof(r.sealed));
+		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+		if (rc == MAMORI_OK) {
+			totp_aad(user_id, r.id, aad, sizeof(aad));
+			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
+			                 sizeof(r.sealed), &sealed_len);
+			r.sealed_len = sealed_len;
+		}
+		if (rc == MAMORI_OK)
+			rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, r.sealed_len, r.nonce);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	} else if (rc == MAMORI_OK) {
+		rc = MAMORI_ERR_STORE;
+	}
+	mamori_wipe(secret, sizeof(secret));
+	if (rc != MAMORI_OK) {
+		mamori_daemon_conf_put(conf);
+		conv->step = STEP_NONE;
+		return internal_error();
+	}
+	conv->pending_totp_id = r.id;
+	conv->step = STEP_ENROLL_CODE;
+	reply = mamori_wire_reply(
+	        json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "state", "prompt", "prompts", "style", "info",
+	                  "text", mamori_msg(conv->req.locale, MSG_TOTP_ENROLL_INTRO), "style", "info", "text", uri,
+	                  "style", "echo_off", "text", mamori_msg(conv->req.locale, MSG_TOTP_PROMPT)));
+	mamori_wipe(uri, sizeof(uri));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+static json_t *
+enroll_confirm(struct mamori_conn *c, const char *code)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct pam_request *req = &conv->req;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_user u;
+	int64_t id = 0, step = 0, now = mamori_clock_now();
+	unsigned window = conf->totp_window;
+	const char *result = "auth_err", *reason = "totp enrolment: wrong code";
+	int rc;
+
+	mamori_daemon_conf_put(conf);
+	conv->step = STEP_NONE;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	rc = mamori_store_user_get(mamori_daemon.store, subject_name(conv), &u);
+	mamori_store_commit(mamori_daemon.store);
+	if (rc != MAMORI_OK)
+		return internal_error();
+	rc = totp_check(u.id, 0, code, window, &id, &step);
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_DENIED)
+		return internal_error();
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if (rc == MAMORI_OK && id == conv->pending_totp_id) {
+		/* The confirming code is used up like any other. */
+		if (mamori_store_totp_accept_step(mamori_daemon.store, id, step, now) != MAMORI_OK ||
+		    mamori_store_totp_activate(mamori_daemon.store, id) != MAMORI_OK)
+			goto fail;
+		u.totp_required = 0;
+		u.updated_at = now;
+		if (mamori_store_user_update(mamori_daemon.store, &u) != MAMORI_OK)
+			goto fail;
+		result = "success";
+		reason = "totp enrolled";
+	}
+	if (audit_pam(c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
+		goto fail;
+	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	return done_reply(result, !strcmp(result, "success") ? "info" : "error",
+	                  mamori_msg(req->locale, !strcmp(result, "success") ? MSG_TOTP_ENROLLED : MSG_TOTP_WRONG),
+	                  NULL);
+fail:
+	mamori_store_rollback(mamori_daemon.store);
+	return internal_error();
+}
+
+/* P-REMOTE: a PAM_RHOST naming another machine. */
+static int
+is_remote(const char *rhost)
+{
+	return rhost[0] != '\0' && strcmp(rhost, "localhost") != 0 && strcmp(rhost, "::1") != 0 &&
+	       strncmp(rhost, "127.", 4) != 0;
+}
+
+/* P-ACCESS: whether user may use the service at all. */
+static int
+access_allowed(const struct mamori_conf *conf, const char *service, const char *user)
+{
+	const struct mamori_service_conf *svc = mamori_conf_service(conf, service);
+	struct passwd pw, *pwres = NULL;
+	gid_t groups[256];
+	int ngroups = 256;
+	char buf[4096];
+
+	if (svc == NULL || (svc->allow_users == NULL && svc->allow_groups == NULL))
+		return 1;
+	for (const char *list = svc->allow_users; list != NULL && *list != '\0';) {
+		const char *end = strchr(list, ',');
+		size_t n;
+		while (*list == ' ')
+			list++;
+		n = end != NULL ? (size_t)(end - list) : strlen(list);
+		while (n > 0 && list[n - 1] == ' ')
+			n--;
+		if (n == strlen(user) && strncmp(list, user, n) == 0)
+			return 1;
+		if (end == NULL)
+			break;
+		list = end + 1;
+	}
+	if (svc->allow_groups == NULL || getpwnam_r(user, &pw, buf, sizeof(buf), &pwres) != 0 || pwres == NULL ||
+	    getgrouplist(user, pw.pw_gid, groups, &ngroups) < 0)
+		return 0;
+	for (const char *list = svc->allow_groups; *list != '\0';) {
+		char name[MAMORI_USER_NAME_MAX + 1];
+		const char *end = strchr(list, ',');
+		size_t n;
+		struct group gr, *grres = NULL;
+		char gbuf[4096];
+
+		while (*list == ' ')
+			list++;
+		n = end != NULL ? (size_t)(end - list) : strlen(list);
+		while (n > 0 && list[n - 1] == ' ')
+			n--;
+		if (n < sizeof(name)) {
+			memcpy(name, list, n);
+			name[n] = '\0';
+			if (getgrnam_r(name, &gr, gbuf, sizeof(gbuf), &grres) == 0 && grres != NULL) {
+				for (int i = 0; i < ngroups; i++) {
+					if (groups[i] == grres->gr_gid)
+						return 1;
+				}
+			}
+		}
+		if (end == NULL)
+			break;
+		list = end + 1;
+	}
+	return 0;
 }
 
 /* Self-service report of a compromised password (P-PW-LEAK): the user
@@ -643,9 +1201,9 @@ conversation_reset(struct mamori_pam_conversation *conv)
 		mamori_freezero(conv->new_password, conv->new_len);
 	conv->new_password = NULL;
 	conv->new_len = 0;
+	mamori_wipe(conv->rehash, sizeof(conv->rehash));
 	conv->step = STEP_NONE;
 }
-
 /* End a change with result, recording it; text is shown as an error. */
 static json_t *
 change_refused(struct mamori_conn *c, const char *result, const char *reason, const char *text)
@@ -892,11 +1450,13 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	const struct mamori_conf *conf;
 	const char *op = NULL;
 	struct mamori_user u;
-	int shared = 0, limited = 0;
+	int shared = 0, limited = 0, remote_refused = 0, access_refused = 0;
+	int64_t now = mamori_clock_now();
 	json_t *reply;
 
 	if (mamori_wire_get_string(params, "op", 32, &op) != MAMORI_OK ||
-	    (strcmp(op, "authenticate") != 0 && strcmp(op, "chauthtok") != 0 && strcmp(op, "compromised") != 0))
+	    (strcmp(op, "authenticate") != 0 && strcmp(op, "chauthtok") != 0 && strcmp(op, "compromised") != 0 &&
+	     strcmp(op, "totp_enroll") != 0))
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "op");
 	conversation_reset(conv);
 	memset(conv, 0, sizeof(*conv));
@@ -906,6 +1466,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	conf = mamori_daemon_conf_get();
 	snprintf(conv->system, sizeof(conv->system), "%s", mamori_conf_service_system(conf, conv->req.service));
 	limited = c->peer.uid != 0 && !rate_allow(c->peer.uid, conf->rate_limit);
+	remote_refused = is_remote(conv->req.rhost) && !mamori_conf_service_remote(conf, conv->req.service);
+	access_refused = !access_allowed(conf, conv->req.service, conv->req.user);
 	mamori_daemon_conf_put(conf);
 	if (limited) {
 		mamori_log_notice("uid %lu: PAM rate limit reached", (unsigned long)c->peer.uid);
@@ -916,7 +1478,28 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		conv->op = OP_CHAUTHTOK;
 		return start_chauthtok(c, params);
 	}
-	conv->op = strcmp(op, "compromised") == 0 ? OP_COMPROMISED : OP_AUTHENTICATE;
+	if (!strcmp(op, "compromised")) {
+		conv->op = OP_COMPROMISED;
+		conv->step = STEP_AUTH_PASSWORD;
+		return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
+	}
+	conv->op = strcmp(op, "totp_enroll") == 0 ? OP_TOTP_ENROLL : OP_AUTHENTICATE;
+	if (remote_refused || access_refused) {
+		/* P-REMOTE, P-ACCESS: refused whoever asks, before any factor. */
+		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+			return internal_error();
+		if (audit_pam(c, &conv->req, "auth", NULL, "auth_err",
+		              remote_refused ? "remote login not permitted" : "service not permitted",
+		              now) != MAMORI_OK) {
+			mamori_store_rollback(mamori_daemon.store);
+			return internal_error();
+		}
+		if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+			return internal_error();
+		return done_reply("auth_err", "error",
+		                  mamori_msg(conv->req.locale, remote_refused ? MSG_REMOTE_REFUSED : MSG_ACCESS_DENIED),
+		                  NULL);
+	}
 	if (conv->op == OP_AUTHENTICATE) {
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 			return internal_error();
@@ -928,25 +1511,20 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		conv->step = STEP_MEMBER;
 		return prompt_reply("echo_on", mamori_msg(conv->req.locale, MSG_MEMBER_PROMPT));
 	}
-	conv->step = STEP_AUTH_PASSWORD;
-	return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
+	return begin_factors(c);
 }
 
 static json_t *
 member_given(struct mamori_conn *c, const char *name, size_t len)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
-	char prompt[256];
 
-	/* A name that cannot exist still gets a password prompt, and fails. */
+	/* A name that cannot exist is asked for a password, and fails. */
 	if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
 		snprintf(conv->member, sizeof(conv->member), "%s", "-invalid-");
 	else
 		memcpy(conv->member, name, len + 1);
-	conv->step = STEP_AUTH_PASSWORD;
-	mamori_msgf(prompt, sizeof(prompt), conv->req.locale, MSG_MEMBER_PASSWORD_PROMPT,
-	            mamori_user_name_valid(conv->member) ? conv->member : "?");
-	return prompt_reply("echo_off", prompt);
+	return begin_factors(c);
 }
 
 static json_t *
@@ -954,15 +1532,23 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	json_t *answers = json_object_get(params, "answers");
-	json_t *answer;
+	json_t *answer = NULL;
 	const char *pw;
-	size_t len;
+	size_t len, i;
 
-	if (!json_is_array(answers) || json_array_size(answers) != 1 || !json_is_string(json_array_get(answers, 0))) {
+	/* One answer per prompt: null for info and error prompts. */
+	if (!json_is_array(answers) || json_array_size(answers) < 1 || json_array_size(answers) > 4) {
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
-	answer = json_array_get(answers, 0);
+	json_array_foreach (answers, i, answer) {
+		if (json_is_string(answer))
+			break;
+	}
+	if (!json_is_string(answer) || (conv->step != STEP_ENROLL_CODE && json_array_size(answers) != 1)) {
+		conversation_reset(conv);
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
+	}
 	pw = json_string_value(answer);
 	len = json_string_length(answer);
 	if (strlen(pw) != len) { /* an embedded NUL cannot be a password */
@@ -970,10 +1556,16 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
 	switch (conv->step) {
+	case STEP_CHOICE:
+		return choice_given(c, pw, len);
 	case STEP_MEMBER:
 		return member_given(c, pw, len);
+	case STEP_FACTOR:
+		return factor_answer(c, pw, len);
 	case STEP_AUTH_PASSWORD:
-		return conv->op == OP_COMPROMISED ? report_compromised(c, pw, len) : auth_password(c, pw, len);
+		return report_compromised(c, pw, len);
+	case STEP_ENROLL_CODE:
+		return enroll_confirm(c, pw);
 	case STEP_CHANGE_CURRENT:
 		return change_current(c, pw, len);
 	case STEP_CHANGE_NEW:

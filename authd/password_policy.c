@@ -23,6 +23,9 @@
 #include "password_policy.h"
 #include "secure.h"
 
+/* Marks the reasons for xgettext; messages.c translates them by their text. */
+#define N_(s) s
+
 /* pwquality_set_int_value raises anything lower to this. */
 #define PWQUALITY_MIN_LENGTH 6
 /* cracklib's answers when the check could not be made: its dictionary is
@@ -438,7 +441,7 @@ verdict_from_library(struct mamori_pw_verdict *v, enum mamori_pw_rule rule, cons
 
 	v->rule = rule;
 	snprintf(v->reason, sizeof(v->reason), "%s",
-	         text != NULL && text[0] != '\0' ? text : "The password is too weak");
+	         text != NULL && text[0] != '\0' ? text : N_("The password is too weak."));
 	for (n = 0; v->reason[n] != '\0'; n++)
 		if ((unsigned char)v->reason[n] < 0x20 || v->reason[n] == 0x7f)
 			v->reason[n] = ' ';
@@ -643,7 +646,7 @@ mamori_password_policy_check(const struct mamori_policy_conf *policy, const stru
 	if (v != NULL) {
 		/* Default deny: a caller that ignores rc still sees a refusal. */
 		v->rule = MAMORI_PW_WEAK;
-		snprintf(v->reason, sizeof(v->reason), "The password could not be checked.");
+		snprintf(v->reason, sizeof(v->reason), "%s", N_("The password could not be checked."));
 	}
 	if (policy == NULL || v == NULL || (pw == NULL && len > 0))
 		return MAMORI_ERR_INVALID;
@@ -657,27 +660,29 @@ mamori_password_policy_check(const struct mamori_policy_conf *policy, const stru
 
 	characters = character_count(p, len);
 	if (characters < policy->min_length) {
-		verdict(v, MAMORI_PW_TOO_SHORT, "The password must have at least %u characters.", policy->min_length);
+		verdict(v, MAMORI_PW_TOO_SHORT, N_("The password must have at least %u characters."),
+		        policy->min_length);
 		return MAMORI_OK;
 	}
 	if (characters > policy->max_length) {
-		verdict(v, MAMORI_PW_TOO_LONG, "The password must have at most %u characters.", policy->max_length);
+		verdict(v, MAMORI_PW_TOO_LONG, N_("The password must have at most %u characters."), policy->max_length);
 		return MAMORI_OK;
 	}
 	classes = class_count(p, len);
 	if (classes < policy->min_classes) {
 		verdict(v, MAMORI_PW_CLASSES,
-		        "The password must mix at least %u of: lower-case letters, upper-case letters, digits, other "
-		        "characters.",
+		        N_("The password must mix at least %u of: lower-case letters, upper-case letters, digits, "
+		           "other characters."),
 		        policy->min_classes);
 		return MAMORI_OK;
 	}
 	if (mamori_blocklist_contains(bl, pw, len)) {
-		verdict(v, MAMORI_PW_BLOCKLIST, "The password is on the organisation's list of forbidden passwords.");
+		verdict(v, MAMORI_PW_BLOCKLIST,
+		        N_("The password is on the organisation's list of forbidden passwords."));
 		return MAMORI_OK;
 	}
 	if (policy->user_check && user != NULL && contains_user_name(p, len, user)) {
-		verdict(v, MAMORI_PW_USER_NAME, "The password contains the user name in some form.");
+		verdict(v, MAMORI_PW_USER_NAME, N_("The password contains the user name in some form."));
 		return MAMORI_OK;
 	}
 	return pwquality_verdict(policy, user, pw, len, v);

@@ -41,6 +41,7 @@ struct mamori_user {
 	enum mamori_user_state state;
 	char expires[11]; /* YYYY-MM-DD, last valid day; empty for none */
 	char hours[128]; /* hours of use of this account (hours.h); empty: its role's */
+	int totp_required; /* must enrol TOTP at the next login */
 	int64_t created_at;
 	int64_t updated_at;
 };
@@ -227,6 +228,45 @@ int mamori_store_session_end(struct mamori_store *store, int64_t session_id, int
  * service.  MAMORI_ERR_NOT_FOUND when there is none. */
 int mamori_store_session_close(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,
                                int64_t now);
+
+/* TOTP factors: at most one active and one pending per account. */
+#define MAMORI_TOTP_SEALED_MAX 128
+
+struct mamori_totp_record {
+	int64_t id;
+	int64_t user_id;
+	int active;
+	char algorithm[8]; /* sha1, sha256, sha512 */
+	unsigned digits;
+	unsigned period;
+	unsigned char sealed[MAMORI_TOTP_SEALED_MAX]; /* AES-256-GCM of the secret, tag appended */
+	size_t sealed_len;
+	unsigned char nonce[12];
+	int64_t last_step; /* the last time step accepted: never again (replay) */
+	int64_t created_at;
+	int64_t last_used_at;
+};
+
+/* The active (active = 1) or pending (0) factor; MAMORI_ERR_NOT_FOUND. */
+int mamori_store_totp_get(struct mamori_store *store, int64_t user_id, int active, struct mamori_totp_record *out);
+/* Insert a pending factor, replacing an older pending one; fills id. */
+int mamori_store_totp_insert(struct mamori_store *store, struct mamori_totp_record *rec);
+/* Store the sealed secret of a factor (sealed with its id as associated
+ * data, so after the insert that gave the id). */
+int mamori_store_totp_set_secret(struct mamori_store *store, int64_t id, const unsigned char *sealed, size_t len,
+                                 const unsigned char nonce[12]);
+/* Make a pending factor active, replacing the active one. */
+int mamori_store_totp_activate(struct mamori_store *store, int64_t id);
+/* Record an accepted step; MAMORI_ERR_DENIED when step is not after the
+ * last accepted one (a replay), decided inside the transaction. */
+int mamori_store_totp_accept_step(struct mamori_store *store, int64_t id, int64_t step, int64_t now);
+int mamori_store_totp_delete(struct mamori_store *store, int64_t user_id);
+typedef int (*mamori_store_totp_cb)(const struct mamori_totp_record *rec, const char *user, void *data);
+int mamori_store_totp_foreach(struct mamori_store *store, mamori_store_totp_cb cb, void *data);
+
+/* The factor set an account last chose on a service ("password+totp"). */
+int mamori_store_choice_get(struct mamori_store *store, int64_t user_id, const char *service, char *out, size_t len);
+int mamori_store_choice_set(struct mamori_store *store, int64_t user_id, const char *service, const char *choice);
 
 /* Members of shared accounts (P-ID-SHARED). */
 int mamori_store_member_add(struct mamori_store *store, int64_t shared_id, int64_t member_id, int64_t now);

@@ -115,6 +115,26 @@ static const char *const migrations[] = {
 	"  member_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  added_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (shared_id, member_id));",
+	/* 2 -> 3: multi-factor policy, TOTP */
+	"ALTER TABLE users ADD COLUMN totp_required INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE totp ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  active INTEGER NOT NULL CHECK (active IN (0,1)),"
+	"  algorithm TEXT NOT NULL CHECK (algorithm IN ('sha1','sha256','sha512')),"
+	"  digits INTEGER NOT NULL,"
+	"  period INTEGER NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  nonce BLOB NOT NULL,"
+	"  last_step INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER);"
+	"CREATE UNIQUE INDEX totp_one_per_state ON totp(user_id, active);"
+	"CREATE TABLE factor_choices ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  service TEXT NOT NULL,"
+	"  choice TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, service));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -394,8 +414,9 @@ mamori_store_rollback(struct mamori_store *st)
 
 /* ------------------------------------------------------------------ users */
 
-#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours"
-#define USER_COLUMNS_U "u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours"
+#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours, totp_required"
+#define USER_COLUMNS_U                                                                                                 \
+	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, u.totp_required"
 
 static int
 user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
@@ -412,6 +433,7 @@ user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 	u->created_at = sqlite3_column_int64(stmt, 6);
 	u->updated_at = sqlite3_column_int64(stmt, 7);
 	copy_column(stmt, 8, u->hours, sizeof(u->hours));
+	u->totp_required = sqlite3_column_int(stmt, 9) != 0;
 	return MAMORI_OK;
 }
 
@@ -474,8 +496,8 @@ mamori_store_user_update(struct mamori_store *st, const struct mamori_user *u)
 	int rc;
 
 	if (prepare(st,
-	            "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ? "
-	            "WHERE id = ?",
+	            "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ?, "
+	            "totp_required = ? WHERE id = ?",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
@@ -484,7 +506,8 @@ mamori_store_user_update(struct mamori_store *st, const struct mamori_user *u)
 	bind_text_or_null(stmt, 4, u->expires);
 	sqlite3_bind_int64(stmt, 5, u->updated_at);
 	bind_text_or_null(stmt, 6, u->hours);
-	sqlite3_bind_int64(stmt, 7, u->id);
+	sqlite3_bind_int(stmt, 7, u->totp_required ? 1 : 0);
+	sqlite3_bind_int64(stmt, 8, u->id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
@@ -1088,7 +1111,11 @@ mamori_store_lockout_prune(struct mamori_store *st, int64_t before)
 {
 	sqlite3_stmt *stmt;
 
-	if (prepare(st, "DELETE FROM lockouts WHERE locked_until = 0 AND last_failure_at < ?", &stmt) != MAMORI_OK)
+	/* Timed locks that have run out count as no lock. */
+	if (prepare(st,
+	            "DELETE FROM lockouts WHERE (locked_until = 0 OR (locked_until > 0 AND locked_until < ?1)) "
+	            "AND last_failure_at < ?1",
+	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, before);
 	return step_done(st, stmt, "lockout_prune");
@@ -1210,6 +1237,228 @@ mamori_store_user_rename(struct mamori_store *st, int64_t user_id, const char *n
 	if (rc != SQLITE_DONE)
 		return db_fail(st, "user_rename");
 	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+/* ------------------------------------------------------------------- totp */
+
+#define TOTP_COLUMNS                                                                                                   \
+	"t.id, t.user_id, t.active, t.algorithm, t.digits, t.period, t.sealed, t.nonce, t.last_step, t.created_at, "   \
+	"t.last_used_at"
+
+static int
+totp_from_row(sqlite3_stmt *stmt, struct mamori_totp_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(stmt, 0);
+	r->user_id = sqlite3_column_int64(stmt, 1);
+	r->active = sqlite3_column_int(stmt, 2) != 0;
+	copy_column(stmt, 3, r->algorithm, sizeof(r->algorithm));
+	r->digits = (unsigned)sqlite3_column_int(stmt, 4);
+	r->period = (unsigned)sqlite3_column_int(stmt, 5);
+	if (sqlite3_column_bytes(stmt, 6) > MAMORI_TOTP_SEALED_MAX || sqlite3_column_bytes(stmt, 7) != 12)
+		return MAMORI_ERR_STORE;
+	r->sealed_len = (size_t)sqlite3_column_bytes(stmt, 6);
+	memcpy(r->sealed, sqlite3_column_blob(stmt, 6), r->sealed_len);
+	memcpy(r->nonce, sqlite3_column_blob(stmt, 7), 12);
+	r->last_step = sqlite3_column_int64(stmt, 8);
+	r->created_at = sqlite3_column_int64(stmt, 9);
+	r->last_used_at = sqlite3_column_int64(stmt, 10);
+	return MAMORI_OK;
+}
+
+int
+mamori_store_totp_get(struct mamori_store *st, int64_t user_id, int active, struct mamori_totp_record *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT " TOTP_COLUMNS " FROM totp t WHERE t.user_id = ? AND t.active = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int(stmt, 2, active ? 1 : 0);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		rc = totp_from_row(stmt, out);
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "totp_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_totp_insert(struct mamori_store *st, struct mamori_totp_record *r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "DELETE FROM totp WHERE user_id = ? AND active = 0", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, r->user_id);
+	if ((rc = step_done(st, stmt, "totp_insert")) != MAMORI_OK)
+		return rc;
+	if (prepare(st,
+	            "INSERT INTO totp (user_id, active, algorithm, digits, period, sealed, nonce, last_step, "
+	            "created_at) VALUES (?, 0, ?, ?, ?, ?, ?, 0, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, r->user_id);
+	sqlite3_bind_text(stmt, 2, r->algorithm, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 3, (int)r->digits);
+	sqlite3_bind_int(stmt, 4, (int)r->period);
+	sqlite3_bind_blob(stmt, 5, r->sealed, (int)r->sealed_len, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 6, r->nonce, 12, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 7, r->created_at);
+	rc = step_done(st, stmt, "totp_insert");
+	if (rc == MAMORI_OK)
+		r->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int
+mamori_store_totp_set_secret(struct mamori_store *st, int64_t id, const unsigned char *sealed, size_t len,
+                             const unsigned char nonce[12])
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (len > MAMORI_TOTP_SEALED_MAX)
+		return MAMORI_ERR_INVALID;
+	if (prepare(st, "UPDATE totp SET sealed = ?, nonce = ? WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_blob(stmt, 1, sealed, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(stmt, 2, nonce, 12, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, id);
+	if ((rc = step_done(st, stmt, "totp_set_secret")) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_totp_activate(struct mamori_store *st, int64_t id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st,
+	            "DELETE FROM totp WHERE active = 1 AND user_id = (SELECT user_id FROM totp WHERE id = ? AND "
+	            "active = 0)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, id);
+	if ((rc = step_done(st, stmt, "totp_activate")) != MAMORI_OK)
+		return rc;
+	if (prepare(st, "UPDATE totp SET active = 1 WHERE id = ? AND active = 0", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, id);
+	if ((rc = step_done(st, stmt, "totp_activate")) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_totp_accept_step(struct mamori_store *st, int64_t id, int64_t step, int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "UPDATE totp SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?", &stmt) !=
+	    MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, step);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, id);
+	sqlite3_bind_int64(stmt, 4, step);
+	if ((rc = step_done(st, stmt, "totp_accept_step")) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_DENIED;
+}
+
+int
+mamori_store_totp_delete(struct mamori_store *st, int64_t user_id)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "DELETE FROM totp WHERE user_id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	if ((rc = step_done(st, stmt, "totp_delete")) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+mamori_store_totp_foreach(struct mamori_store *st, mamori_store_totp_cb cb, void *data)
+{
+	struct mamori_totp_record r;
+	char name[MAMORI_USER_NAME_MAX + 1];
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK, step;
+
+	if (prepare(st, "SELECT " TOTP_COLUMNS ", u.name FROM totp t JOIN users u ON u.id = t.user_id ORDER BY u.name",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = totp_from_row(stmt, &r)) != MAMORI_OK)
+			break;
+		copy_column(stmt, 11, name, sizeof(name));
+		rc = cb(&r, name, data);
+		mamori_wipe(&r, sizeof(r));
+		if (rc != MAMORI_OK)
+			break;
+	}
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = db_fail(st, "totp_foreach");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_choice_get(struct mamori_store *st, int64_t user_id, const char *service, char *out, size_t len)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT choice FROM factor_choices WHERE user_id = ? AND service = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		copy_column(stmt, 0, out, len);
+		rc = MAMORI_OK;
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "choice_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_choice_set(struct mamori_store *st, int64_t user_id, const char *service, const char *choice)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO factor_choices (user_id, service, choice) VALUES (?1, ?2, ?3) "
+	            "ON CONFLICT(user_id, service) DO UPDATE SET choice = ?3",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 3, choice, -1, SQLITE_TRANSIENT);
+	return step_done(st, stmt, "choice_set");
 }
 
 /* ------------------------------------------------------------------ audit */

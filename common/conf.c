@@ -34,6 +34,7 @@ struct conf_key {
 };
 
 static const char *const store_backends[] = { "sqlite", NULL };
+static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512", NULL };
 static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
 
 /* P-PRIV-NAME: default names a privileged ID may never have. */
@@ -59,6 +60,12 @@ static const struct conf_key conf_keys[] = {
 	{ "daemon", "debug", CONF_BOOL, G(debug), 0, 1, NULL },
 	{ "store", "backend", CONF_ENUM, G(store_backend), 0, 0, store_backends },
 	{ "store", "path", CONF_PATH, G(store_path), 0, 0, NULL },
+	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
+	{ "totp", "issuer", CONF_STRING, G(totp_issuer), 0, 0, NULL },
+	{ "totp", "algorithm", CONF_ENUM, G(totp_algorithm), 0, 0, totp_algorithms },
+	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
+	{ "totp", "period", CONF_UINT, G(totp_period), 15, 120, NULL },
+	{ "totp", "window", CONF_UINT, G(totp_window), 0, 10, NULL },
 	{ "password", "argon2_t", CONF_UINT, G(argon2_t), 1, 64, NULL },
 	/* libargon2 needs at least 8 KiB per lane; 4 GiB is a sane ceiling. */
 	{ "password", "argon2_m_kib", CONF_UINT, G(argon2_m_kib), 8, 4194304, NULL },
@@ -183,6 +190,7 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 		}
 		return NULL;
 	}
+	s->remote = -1;
 	s->next = conf->services;
 	conf->services = s;
 	return s;
@@ -190,7 +198,8 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 
 /* [service NAME]: keys are checked for repeats through a small bitmask kept
  * beside the entry while parsing. */
-enum { SERVICE_SEEN_SYSTEM = 1, SERVICE_SEEN_PRIVILEGED = 2 };
+static const char *const service_keys[] = { "system",       "privileged", "require",   "allow_users",
+	                                    "allow_groups", "remote",     "mfa_reuse", NULL };
 
 struct service_seen {
 	struct mamori_service_conf *service;
@@ -199,11 +208,38 @@ struct service_seen {
 };
 
 static int
+comma_list_valid(const char *value)
+{
+	/* Names separated by commas: each a valid user or group name. */
+	char name[MAMORI_USER_NAME_MAX + 1];
+	const char *p = value;
+
+	for (;;) {
+		size_t n = 0;
+		while (*p == ' ')
+			p++;
+		while (*p != '\0' && *p != ',' && *p != ' ' && n < sizeof(name) - 1)
+			name[n++] = *p++;
+		name[n] = '\0';
+		while (*p == ' ')
+			p++;
+		if (!mamori_user_name_valid(name))
+			return 0;
+		if (*p == '\0')
+			return 1;
+		if (*p++ != ',')
+			return 0;
+	}
+}
+
+static int
 handle_service(struct parse_ctx *ctx, const char *service, const char *key, const char *value)
 {
 	struct mamori_service_conf *s;
 	struct service_seen *seen;
-	unsigned bit;
+	unsigned bit = 0, index;
+	unsigned long n;
+	char reason[160];
 	int b;
 
 	if (!mamori_service_name_valid(service))
@@ -220,25 +256,76 @@ handle_service(struct parse_ctx *ctx, const char *service, const char *key, cons
 		seen->next = ctx->services_seen;
 		ctx->services_seen = seen;
 	}
-	if (!strcmp(key, "system"))
-		bit = SERVICE_SEEN_SYSTEM;
-	else if (!strcmp(key, "privileged"))
-		bit = SERVICE_SEEN_PRIVILEGED;
-	else
+	for (index = 0; service_keys[index] != NULL; index++) {
+		if (!strcmp(key, service_keys[index])) {
+			bit = 1u << index;
+			break;
+		}
+	}
+	if (bit == 0)
 		return error_at(ctx, "unknown key \"%s\" in [service %s]", key, service);
 	if (seen->seen & bit)
 		return error_at(ctx, "\"%s\" repeated in [service %s]", key, service);
 	seen->seen |= bit;
-	if (bit == SERVICE_SEEN_SYSTEM) {
+	switch (index) {
+	case 0: /* system */
 		if (!mamori_service_name_valid(value))
 			return error_at(ctx, "invalid system name \"%s\"", value);
-		if (set_string(&s->system, value) != 0)
-			return error_at(ctx, "out of memory");
+		return set_string(&s->system, value) == 0 ? 1 : error_at(ctx, "out of memory");
+	case 1: /* privileged */
+	case 5: /* remote */
+		if (parse_bool(value, &b) != 0)
+			return error_at(ctx, "%s must be yes or no", key);
+		if (index == 1)
+			s->privileged = b;
+		else
+			s->remote = b;
+		return 1;
+	case 2: /* require */
+		if (mamori_factor_sets_parse(value, s->require, &s->require_count, reason, sizeof(reason)) != 0)
+			return error_at(ctx, "require: %s", reason);
+		s->require_line = ctx->line;
+		return 1;
+	case 3: /* allow_users */
+	case 4: /* allow_groups */
+		if (!comma_list_valid(value))
+			return error_at(ctx, "%s must be names separated by commas", key);
+		return set_string(index == 3 ? &s->allow_users : &s->allow_groups, value) == 0
+		               ? 1
+		               : error_at(ctx, "out of memory");
+	case 6: /* mfa_reuse */
+		if (parse_uint(value, 0, 86400, &n) != 0)
+			return error_at(ctx, "mfa_reuse must be a whole number from 0 to 86400");
+		s->mfa_reuse = (unsigned)n;
 		return 1;
 	}
+	return 0;
+}
+
+static int
+handle_system(struct parse_ctx *ctx, const char *system, const char *key, const char *value)
+{
+	struct mamori_system_conf *sys;
+	int b;
+
+	if (!mamori_service_name_valid(system))
+		return error_at(ctx, "invalid system name \"%s\"", system);
+	for (sys = ctx->conf->systems; sys != NULL && strcmp(sys->name, system) != 0; sys = sys->next)
+		;
+	if (sys == NULL) {
+		sys = calloc(1, sizeof(*sys));
+		if (sys == NULL || (sys->name = strdup(system)) == NULL) {
+			free(sys);
+			return error_at(ctx, "out of memory");
+		}
+		sys->next = ctx->conf->systems;
+		ctx->conf->systems = sys;
+	}
+	if (strcmp(key, "mynumber") != 0)
+		return error_at(ctx, "unknown key \"%s\" in [system %s]", key, system);
 	if (parse_bool(value, &b) != 0)
-		return error_at(ctx, "%s must be yes or no", key);
-	s->privileged = b;
+		return error_at(ctx, "mynumber must be yes or no");
+	sys->mynumber = b;
 	return 1;
 }
 
@@ -301,6 +388,8 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 		return 0;
 	if (!strncmp(section, "service ", 8))
 		return handle_service(ctx, section + 8, name, value);
+	if (!strncmp(section, "system ", 7))
+		return handle_system(ctx, section + 7, name, value);
 	if (!strncmp(section, "policy ", 7)) {
 		for (role = 0; role < MAMORI_ROLE_COUNT; role++) {
 			if (!strcmp(section + 7, role_names[role]))
@@ -430,14 +519,51 @@ mamori_conf_defaults(void)
 	c->history = 24;
 	c->storm_threshold = 10;
 	c->storm_window = 300;
+	c->totp_digits = 6;
+	c->totp_period = 30;
+	c->totp_window = 1;
+	c->store_key = strdup(SYSCONFDIR "/mamori/store.key");
+	c->totp_issuer = strdup("mamori");
+	c->totp_algorithm = strdup("sha1");
+	if (c->store_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL) {
+		mamori_conf_free(&c);
+		return NULL;
+	}
 	policy_defaults(c);
 	return c;
 }
 
-/* Cross-key checks, once every key is known. */
+/* Cross-key checks, once every key is known.  *line is set when the
+ * problem belongs to one line. */
 static int
-conf_check(const struct mamori_conf *c, char *reason, size_t len)
+conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 {
+	*line = 0;
+	/* P-MFA-MN: a My Number service whose accepted sets do not all span two
+	 * categories is a configuration error, never a weaker login. */
+	for (const struct mamori_service_conf *s = c->services; s != NULL; s = s->next) {
+		if (!mamori_conf_system_mynumber(c, s->system))
+			continue;
+		if (s->require_count == 0) {
+			snprintf(reason, len,
+			         "[service %s] is on My Number system %s and needs require = with two categories "
+			         "(P-MFA-MN)",
+			         s->name, s->system);
+			return -1;
+		}
+		for (unsigned i = 0; i < s->require_count; i++) {
+			if (mamori_factor_set_span(&s->require[i]) < 2) {
+				char set[128];
+				mamori_factor_set_format(&s->require[i], set, sizeof(set));
+				snprintf(reason, len,
+				         "[service %s] is on My Number system %s: \"%s\" spans one category of "
+				         "knowledge, possession and inherence, two are required (P-MFA-MN)",
+				         s->name, s->system, set);
+				*line = s->require_line;
+				return -1;
+			}
+		}
+	}
 	if (c->argon2_m_kib < 8 * c->argon2_p) {
 		snprintf(reason, len, "argon2_m_kib must be at least 8 times argon2_p");
 		return -1;
@@ -518,8 +644,11 @@ mamori_conf_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: syntax error", path, line);
 		goto fail;
 	}
-	if (conf_check(ctx.conf, reason, sizeof(reason)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, reason);
+	if (conf_check(ctx.conf, reason, sizeof(reason), &line) != 0) {
+		if (line > 0)
+			snprintf(err, errlen, "%s:%d: %s", path, line, reason);
+		else
+			snprintf(err, errlen, "%s: %s", path, reason);
 		goto fail;
 	}
 	return ctx.conf;
@@ -546,11 +675,21 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->banner);
 	free(c->reserved_names);
 	free(c->incident_hook);
+	free(c->store_key);
+	free(c->totp_issuer);
+	free(c->totp_algorithm);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);
 		free(s->system);
+		free(s->allow_users);
+		free(s->allow_groups);
 		free(s);
+	}
+	for (struct mamori_system_conf *sys = c->systems, *sn; sys != NULL; sys = sn) {
+		sn = sys->next;
+		free(sys->name);
+		free(sys);
 	}
 	free(c);
 	*confp = NULL;
@@ -572,6 +711,27 @@ mamori_conf_service_system(const struct mamori_conf *conf, const char *service)
 	const struct mamori_service_conf *s = mamori_conf_service(conf, service);
 
 	return s != NULL ? s->system : "default";
+}
+
+int
+mamori_conf_system_mynumber(const struct mamori_conf *conf, const char *system)
+{
+	for (const struct mamori_system_conf *s = conf->systems; s != NULL; s = s->next) {
+		if (!strcmp(s->name, system))
+			return s->mynumber;
+	}
+	return 0;
+}
+
+int
+mamori_conf_service_remote(const struct mamori_conf *conf, const char *service)
+{
+	const struct mamori_service_conf *s = mamori_conf_service(conf, service);
+
+	if (s != NULL && s->remote >= 0)
+		return s->remote;
+	/* P-REMOTE: off by default on My Number systems. */
+	return !mamori_conf_system_mynumber(conf, s != NULL ? s->system : "default");
 }
 
 int

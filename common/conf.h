@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "factors.h"
 #include "hours.h"
 
 /* mamori.conf(5): an INI file read with libinih.  Unknown sections and
@@ -19,7 +20,22 @@ struct mamori_service_conf {
 	char *name; /* PAM service name */
 	char *system; /* the system it belongs to (password reuse is per system) */
 	int privileged; /* sessions are time-boxed (P-PRIV-TIME) */
+	/* P-MFA-MN, P-MFA-ALL: the accepted factor sets, in order of preference;
+	 * none given means password alone. */
+	struct mamori_factor_set require[MAMORI_SETS_MAX];
+	unsigned require_count;
+	int require_line; /* where require was set, for errors found later */
+	char *allow_users; /* P-ACCESS: comma-separated, NULL: everyone */
+	char *allow_groups; /* P-ACCESS: Unix groups, comma-separated */
+	int remote; /* P-REMOTE: -1 unset (no on My Number systems, else yes) */
+	unsigned mfa_reuse; /* seconds an earlier success may stand in; 0: never */
 	struct mamori_service_conf *next;
+};
+
+struct mamori_system_conf {
+	char *name;
+	int mynumber; /* a My Number business system (P-MFA-MN) */
+	struct mamori_system_conf *next;
 };
 
 /* Rules that differ between ordinary and privileged accounts. */
@@ -66,6 +82,7 @@ struct mamori_conf {
 	/* [store] */
 	char *store_backend;
 	char *store_path; /* NULL: state_dir/mamori.db */
+	char *store_key; /* the key that seals TOTP secrets */
 	/* [password] */
 	uint32_t argon2_t;
 	uint32_t argon2_m_kib;
@@ -82,10 +99,17 @@ struct mamori_conf {
 	char *incident_hook;
 	unsigned storm_threshold;
 	unsigned storm_window;
+	/* [totp] */
+	char *totp_issuer;
+	char *totp_algorithm; /* sha1, sha256, sha512 */
+	unsigned totp_digits;
+	unsigned totp_period;
+	unsigned totp_window;
 	/* [policy staff], [policy privileged] */
 	struct mamori_policy_conf policy[MAMORI_ROLE_COUNT];
-	/* [service NAME] */
+	/* [service NAME], [system NAME] */
 	struct mamori_service_conf *services;
+	struct mamori_system_conf *systems;
 };
 
 /* Parse path into a new configuration.  On failure returns NULL and writes
@@ -100,6 +124,10 @@ const struct mamori_service_conf *mamori_conf_service(const struct mamori_conf *
 /* The system a PAM service belongs to: its [service] entry's system, else
  * "default". */
 const char *mamori_conf_service_system(const struct mamori_conf *conf, const char *service);
+/* Whether a system is a My Number business system. */
+int mamori_conf_system_mynumber(const struct mamori_conf *conf, const char *system);
+/* Whether a service accepts logins from a remote host (P-REMOTE). */
+int mamori_conf_service_remote(const struct mamori_conf *conf, const char *service);
 /* Whether name is reserved and may not be a privileged ID (P-PRIV-NAME):
  * root, admin, administrator and the other built-in names, and
  * [accounts] reserved_names; compared without regard to case. */

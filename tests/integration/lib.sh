@@ -113,6 +113,9 @@ runtime_dir = $T/run
 state_dir = $T/state
 idle_timeout = ${IDLE_TIMEOUT:-30}
 
+[store]
+key = $T/state/store.key
+
 [password]
 argon2_t = ${ARGON2_T:-1}
 argon2_m_kib = ${ARGON2_M:-8192}

@@ -248,6 +248,92 @@ assert_file_private(const char *path)
 	assert_int_equal(st.st_mode & 077, 0);
 }
 
+static int64_t
+add_user_full(struct fixture *fx, const char *name, enum mamori_user_kind kind, enum mamori_user_state state,
+              const char *expires, const char *hours)
+{
+	struct mamori_user u;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	u.kind = kind;
+	u.state = state;
+	snprintf(u.expires, sizeof(u.expires), "%s", expires != NULL ? expires : "");
+	snprintf(u.hours, sizeof(u.hours), "%s", hours != NULL ? hours : "");
+	u.created_at = 1000;
+	u.updated_at = 1000;
+	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_OK);
+	assert_true(u.id > 0);
+	return u.id;
+}
+
+/* A session with the fields of schema version 1 only (no deadline, no
+ * leader start time, no logind id); *sid is set when it was opened. */
+static int
+open_session(struct fixture *fx, int64_t user_id, const char *service, const char *tty, const char *rhost,
+             int64_t leader_pid, int64_t opened_at, int64_t *sid)
+{
+	struct mamori_session s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.id = -1;
+	s.user_id = user_id;
+	snprintf(s.service, sizeof(s.service), "%s", service);
+	snprintf(s.tty, sizeof(s.tty), "%s", tty != NULL ? tty : "");
+	snprintf(s.rhost, sizeof(s.rhost), "%s", rhost != NULL ? rhost : "");
+	s.leader_pid = leader_pid;
+	s.opened_at = opened_at;
+	rc = mamori_store_session_open(fx->store, &s);
+	if (rc == MAMORI_OK) {
+		assert_true(s.id > 0);
+		*sid = s.id;
+	}
+	return rc;
+}
+
+/* A session with a deadline (0: none), as the PAM service opens one for a
+ * time-boxed service. */
+static int64_t
+open_session_due(struct fixture *fx, int64_t user_id, const char *service, int64_t opened_at, int64_t deadline)
+{
+	struct mamori_session s;
+
+	memset(&s, 0, sizeof(s));
+	s.user_id = user_id;
+	snprintf(s.service, sizeof(s.service), "%s", service);
+	s.opened_at = opened_at;
+	s.deadline = deadline;
+	assert_int_equal(mamori_store_session_open(fx->store, &s), MAMORI_OK);
+	assert_true(s.id > 0);
+	return s.id;
+}
+
+/* A comparison digest: every byte v. */
+static void
+fill_digest(unsigned char d[MAMORI_DIGEST_LEN], unsigned char v)
+{
+	memset(d, v, MAMORI_DIGEST_LEN);
+}
+
+struct session_list {
+	struct mamori_session s[8];
+	size_t n;
+	size_t stop_after; /* 0: never */
+	int stop_code;
+};
+
+static int
+collect_session(const struct mamori_session *s, void *data)
+{
+	struct session_list *l = data;
+
+	if (l->n >= 8)
+		return MAMORI_ERR_INTERNAL;
+	l->s[l->n++] = *s;
+	return l->stop_after != 0 && l->n >= l->stop_after ? l->stop_code : MAMORI_OK;
+}
+
 /* ------------------------------------------------------------------ open */
 
 static void
@@ -271,12 +357,12 @@ test_open_creates_private_wal_file(void **state)
 	snprintf(buf, sizeof(buf), "%s-shm", fx->path);
 	assert_file_private(buf);
 
-	assert_true(raw_int(fx, "PRAGMA user_version") >= 1);
+	assert_true(raw_int(fx, "PRAGMA user_version") >= 2);
 	raw_text(fx, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-	                             "('users', 'passwords', 'logins', 'sessions', 'audit')"),
-	                 5);
+	                             "('users', 'passwords', 'logins', 'sessions', 'audit', 'lockouts', 'members')"),
+	                 7);
 }
 
 static void
@@ -302,7 +388,8 @@ test_reopen_keeps_data_and_schema(void **state)
 
 	id = add_user_committed(fx, "alice");
 	begin(fx);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", 0, 0, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", NULL, 0, 0, 2000),
+	                 MAMORI_OK);
 	commit(fx);
 	version = raw_int(fx, "PRAGMA user_version");
 
@@ -404,6 +491,180 @@ test_open_refuses_newer_schema(void **state)
 	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 999);
 }
 
+/* The schema of version 1, as migration 0 -> 1 in store_sqlite.c creates it.
+ * A copy on purpose: a released migration must never change, and a v1 file
+ * in the field was made by exactly this text. */
+static const char v1_schema[] = "CREATE TABLE users ("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  name TEXT NOT NULL UNIQUE,"
+                                "  kind TEXT NOT NULL CHECK (kind IN ('staff','contractor','shared','dev')),"
+                                "  privileged INTEGER NOT NULL DEFAULT 0 CHECK (privileged IN (0,1)),"
+                                "  state TEXT NOT NULL CHECK (state IN ('pending','active','disabled','retired')),"
+                                "  expires TEXT,"
+                                "  created_at INTEGER NOT NULL,"
+                                "  updated_at INTEGER NOT NULL);"
+                                "CREATE TABLE passwords ("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                "  system TEXT NOT NULL,"
+                                "  hash TEXT NOT NULL,"
+                                "  created_at INTEGER NOT NULL,"
+                                "  temporary INTEGER NOT NULL DEFAULT 0,"
+                                "  must_change INTEGER NOT NULL DEFAULT 0,"
+                                "  expires_at INTEGER,"
+                                "  current INTEGER NOT NULL DEFAULT 1);"
+                                "CREATE INDEX passwords_user ON passwords(user_id, system, current);"
+                                "CREATE TABLE logins ("
+                                "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+                                "  last_success_at INTEGER,"
+                                "  last_service TEXT,"
+                                "  last_tty TEXT,"
+                                "  last_rhost TEXT,"
+                                "  failures_since_success INTEGER NOT NULL DEFAULT 0,"
+                                "  last_failure_at INTEGER,"
+                                "  last_logout_at INTEGER);"
+                                "CREATE TABLE sessions ("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                "  service TEXT NOT NULL,"
+                                "  tty TEXT,"
+                                "  rhost TEXT,"
+                                "  leader_pid INTEGER,"
+                                "  opened_at INTEGER NOT NULL,"
+                                "  closed_at INTEGER);"
+                                "CREATE TABLE audit ("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  ts INTEGER NOT NULL,"
+                                "  category TEXT NOT NULL,"
+                                "  actor TEXT,"
+                                "  service TEXT,"
+                                "  user TEXT,"
+                                "  result TEXT,"
+                                "  reason TEXT,"
+                                "  tty TEXT,"
+                                "  rhost TEXT,"
+                                "  peer_uid INTEGER,"
+                                "  peer_pid INTEGER,"
+                                "  detail TEXT,"
+                                "  prev_hash TEXT NOT NULL,"
+                                "  hash TEXT NOT NULL);"
+                                "CREATE INDEX audit_ts ON audit(ts);";
+
+/* The schema version of a store created from scratch: the newest. */
+static int64_t
+fresh_schema_version(const struct fixture *fx)
+{
+	struct mamori_conf *conf = mamori_conf_defaults();
+	struct mamori_store *st = NULL;
+	struct fixture other;
+	char err[ERR_MAX];
+
+	assert_non_null(conf);
+	memset(&other, 0, sizeof(other));
+	snprintf(other.path, sizeof(other.path), "%s/fresh.db", fx->dir);
+	free(conf->store_path);
+	conf->store_path = strdup(other.path);
+	assert_non_null(conf->store_path);
+	if (mamori_store_open(conf, &st, err, sizeof(err)) != MAMORI_OK)
+		fail_msg("open of a fresh store: %s", err);
+	mamori_store_close(&st);
+	mamori_conf_free(&conf);
+	return raw_int(&other, "PRAGMA user_version");
+}
+
+static void
+test_open_migrates_v1_database(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_compare_key key;
+	struct mamori_password pw;
+	struct mamori_lockout lk;
+	struct mamori_login l;
+	struct mamori_user u;
+	struct session_list sl;
+	int64_t newest = fresh_schema_version(fx);
+	int fd;
+
+	assert_true(newest >= 2);
+	/* A version 1 file, made by hand the way mamori 1 left it. */
+	fd = open(fx->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	raw_exec(fx, v1_schema);
+	raw_exec(fx, "INSERT INTO users (id, name, kind, privileged, state, expires, created_at, updated_at) "
+	             "VALUES (7, 'alice', 'dev', 1, 'active', '2031-01-31', 1000, 1001);"
+	             "INSERT INTO passwords (user_id, system, hash, created_at, temporary, must_change, expires_at, "
+	             "current) VALUES (7, 'default', '$argon2id$old', 1100, 0, 0, NULL, 0),"
+	             "(7, 'default', '$argon2id$v1', 1200, 1, 1, 5000, 1);"
+	             "INSERT INTO logins (user_id, last_success_at, last_service, last_tty, last_rhost, "
+	             "failures_since_success, last_failure_at, last_logout_at) "
+	             "VALUES (7, 1300, 'login', 'tty1', NULL, 2, 1310, 1250);"
+	             "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, opened_at, closed_at) "
+	             "VALUES (7, 'login', 'tty1', NULL, 4242, 1300, NULL);"
+	             "PRAGMA user_version = 1");
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 1);
+
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("open of a v1 store: %s", fx->err);
+	/* Migrated through version 2 to the newest. */
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), newest);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+	                             "('lockouts', 'members')"),
+	                 2);
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.id, 7);
+	assert_int_equal(u.kind, MAMORI_KIND_DEV);
+	assert_int_equal(u.privileged, 1);
+	assert_int_equal(u.state, MAMORI_STATE_ACTIVE);
+	assert_string_equal(u.expires, "2031-01-31");
+	assert_string_equal(u.hours, "");
+	assert_int_equal(u.created_at, 1000);
+	assert_int_equal(u.updated_at, 1001);
+	/* Old passwords have no digest, no comparison key, and are not
+	 * compromised. */
+	assert_int_equal(mamori_store_password_current(fx->store, 7, "default", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$v1");
+	assert_int_equal(pw.temporary, 1);
+	assert_int_equal(pw.must_change, 1);
+	assert_int_equal(pw.compromised, 0);
+	assert_int_equal(pw.expires_at, 5000);
+	assert_int_equal(mamori_store_compare_key_get(fx->store, 7, &key), MAMORI_ERR_NOT_FOUND);
+	/* The login record keeps its fields and has no previous login yet. */
+	assert_int_equal(mamori_store_login_get(fx->store, 7, &l), MAMORI_OK);
+	assert_int_equal(l.last_success_at, 1300);
+	assert_string_equal(l.last_service, "login");
+	assert_int_equal(l.failures_since_success, 2);
+	assert_int_equal(l.last_logout_at, 1250);
+	assert_int_equal(l.prev_success_at, 0);
+	assert_int_equal(l.failures_before_last, 0);
+	assert_int_equal(l.logout_before_last, 0);
+	/* The open session is still open, without the new fields. */
+	memset(&sl, 0, sizeof(sl));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, 7, collect_session, &sl), MAMORI_OK);
+	assert_int_equal(sl.n, 1);
+	assert_int_equal(sl.s[0].leader_pid, 4242);
+	assert_int_equal(sl.s[0].deadline, 0);
+	assert_int_equal(sl.s[0].leader_start, 0);
+	assert_string_equal(sl.s[0].logind_id, "");
+	assert_string_equal(sl.s[0].user, "alice");
+	/* The new tables are usable. */
+	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &lk), MAMORI_OK);
+	assert_int_equal(lk.failures, 0);
+	lk.failures = 1;
+	lk.last_failure_at = 1400;
+	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &lk), MAMORI_OK);
+	commit(fx);
+
+	/* Opening again migrates nothing. */
+	reopen(fx);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), newest);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 2);
+	assert_int_equal(raw_int(fx, "SELECT failures FROM lockouts WHERE name = 'alice'"), 1);
+}
+
 static void
 test_open_reports_unusable_path(void **state)
 {
@@ -444,6 +705,7 @@ test_user_insert_get_round_trip(void **state)
 	in.privileged = 1;
 	in.state = MAMORI_STATE_DISABLED;
 	snprintf(in.expires, sizeof(in.expires), "2031-12-31");
+	snprintf(in.hours, sizeof(in.hours), "Mon-Fri 07:00-19:00");
 	in.created_at = 1700000000;
 	in.updated_at = 1700000042;
 	begin(fx);
@@ -459,6 +721,7 @@ test_user_insert_get_round_trip(void **state)
 	assert_int_equal(out.privileged, 1);
 	assert_int_equal(out.state, MAMORI_STATE_DISABLED);
 	assert_string_equal(out.expires, "2031-12-31");
+	assert_string_equal(out.hours, "Mon-Fri 07:00-19:00");
 	assert_int_equal(out.created_at, 1700000000);
 	assert_int_equal(out.updated_at, 1700000042);
 }
@@ -582,13 +845,16 @@ add_user_with_history(struct fixture *fx, const char *name, int64_t *id)
 	int64_t sid;
 
 	*id = add_user(fx, name);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$1", 0, 0, 2000), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$2", 0, 0, 2001), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "web", "$argon2id$3", 1, 9000, 2002), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$1", NULL, 0, 0, 2000),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$2", NULL, 0, 0, 2001),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, *id, "web", "$argon2id$3", NULL, 1, 9000, 2002),
+	                 MAMORI_OK);
 	assert_int_equal(mamori_store_login_failure(fx->store, *id, 2003), MAMORI_OK);
 	assert_int_equal(mamori_store_login_success(fx->store, *id, 2004, "login", "tty1", NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, *id, "login", "tty1", NULL, 100, 2005, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, *id, "sshd", NULL, "h", 101, 2006, &sid), MAMORI_OK);
+	assert_int_equal(open_session(fx, *id, "login", "tty1", NULL, 100, 2005, &sid), MAMORI_OK);
+	assert_int_equal(open_session(fx, *id, "sshd", NULL, "h", 101, 2006, &sid), MAMORI_OK);
 	assert_int_equal(mamori_store_session_close(fx->store, *id, "sshd", sid, 2007), MAMORI_OK);
 }
 
@@ -833,6 +1099,170 @@ test_user_row_with_unknown_state_is_an_error(void **state)
 	commit(fx);
 }
 
+static void
+test_user_hours_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	char raw[64];
+	int64_t id;
+
+	begin(fx);
+	id = add_user_full(fx, "alice", MAMORI_KIND_STAFF, MAMORI_STATE_ACTIVE, NULL, "Mon-Fri 08:00-18:00");
+	add_user(fx, "bob");
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.id, id);
+	assert_string_equal(u.hours, "Mon-Fri 08:00-18:00");
+	/* No hours of its own: empty, its role's hours apply. */
+	assert_int_equal(mamori_store_user_get(fx->store, "bob", &u), MAMORI_OK);
+	assert_string_equal(u.hours, "");
+
+	/* Changed and cleared by an update. */
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	snprintf(u.hours, sizeof(u.hours), "Sat 10:00-12:00");
+	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_string_equal(u.hours, "Sat 10:00-12:00");
+	commit(fx);
+	raw_text(fx, "SELECT hours FROM users WHERE name = 'alice'", raw, sizeof(raw));
+	assert_string_equal(raw, "Sat 10:00-12:00");
+	raw_text(fx, "SELECT hours FROM users WHERE name = 'bob'", raw, sizeof(raw));
+	assert_string_equal(raw, "(null)");
+
+	begin(fx);
+	u.hours[0] = '\0';
+	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_string_equal(u.hours, "");
+	commit(fx);
+	/* Empty is stored as NULL, like an absent expiry. */
+	raw_text(fx, "SELECT hours FROM users WHERE name = 'alice'", raw, sizeof(raw));
+	assert_string_equal(raw, "(null)");
+}
+
+static void
+test_user_hours_longest_round_trips(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	char hours[sizeof(u.hours)];
+
+	memset(hours, 'h', sizeof(hours) - 1);
+	hours[sizeof(hours) - 1] = '\0';
+	begin(fx);
+	add_user_full(fx, "alice", MAMORI_KIND_STAFF, MAMORI_STATE_ACTIVE, NULL, hours);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	commit(fx);
+	assert_string_equal(u.hours, hours);
+}
+
+static void
+test_user_rename(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user before, after;
+	struct mamori_password pw;
+	struct session_list sl;
+	int64_t alice, bob, sid;
+
+	begin(fx);
+	alice = add_user_full(fx, "alice", MAMORI_KIND_CONTRACTOR, MAMORI_STATE_ACTIVE, "2031-01-01",
+	                      "Mon 09:00-17:00");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$a", NULL, 0, 0, 100),
+	                 MAMORI_OK);
+	assert_int_equal(open_session(fx, alice, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &before), MAMORI_OK);
+
+	assert_int_equal(mamori_store_user_rename(fx->store, alice, "alicia"), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->store, "alice", &after), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->store, "alicia", &after), MAMORI_OK);
+	/* The same account: id, fields and everything it owns are kept. */
+	assert_int_equal(after.id, alice);
+	assert_int_equal(after.kind, before.kind);
+	assert_int_equal(after.state, before.state);
+	assert_string_equal(after.expires, before.expires);
+	assert_string_equal(after.hours, before.hours);
+	assert_int_equal(after.created_at, before.created_at);
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$a");
+	memset(&sl, 0, sizeof(sl));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, alice, collect_session, &sl), MAMORI_OK);
+	assert_int_equal(sl.n, 1);
+	assert_string_equal(sl.s[0].user, "alicia");
+
+	/* A name in use is refused, and both accounts stay as they were. */
+	assert_int_equal(mamori_store_user_rename(fx->store, alice, "bob"), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_user_get(fx->store, "alicia", &after), MAMORI_OK);
+	assert_int_equal(after.id, alice);
+	assert_int_equal(mamori_store_user_get(fx->store, "bob", &after), MAMORI_OK);
+	assert_int_equal(after.id, bob);
+	/* Names are exact: a different case is another name. */
+	assert_int_equal(mamori_store_user_rename(fx->store, bob, "Alicia"), MAMORI_OK);
+	/* No such account. */
+	assert_int_equal(mamori_store_user_rename(fx->store, alice + bob + 100, "carol"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->store, "carol", &after), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 2);
+	assert_int_equal(raw_int(fx, "SELECT id FROM users WHERE name = 'alicia'"), alice);
+	assert_int_equal(raw_int(fx, "SELECT id FROM users WHERE name = 'Alicia'"), bob);
+}
+
+static void
+test_user_foreach_expired_dev(void **state)
+{
+	struct fixture *fx = *state;
+	struct name_list l;
+
+	begin(fx);
+	/* Candidates: dev, active, expired before today. */
+	add_user_full(fx, "dev-old", MAMORI_KIND_DEV, MAMORI_STATE_ACTIVE, "2023-12-31", NULL);
+	add_user_full(fx, "dev-a-yesterday", MAMORI_KIND_DEV, MAMORI_STATE_ACTIVE, "2024-06-14", NULL);
+	/* The expiry date is the last valid day: today is still valid. */
+	add_user_full(fx, "dev-today", MAMORI_KIND_DEV, MAMORI_STATE_ACTIVE, "2024-06-15", NULL);
+	add_user_full(fx, "dev-future", MAMORI_KIND_DEV, MAMORI_STATE_ACTIVE, "2025-01-01", NULL);
+	add_user_full(fx, "dev-never", MAMORI_KIND_DEV, MAMORI_STATE_ACTIVE, NULL, NULL);
+	/* Not active. */
+	add_user_full(fx, "dev-disabled", MAMORI_KIND_DEV, MAMORI_STATE_DISABLED, "2024-01-01", NULL);
+	add_user_full(fx, "dev-pending", MAMORI_KIND_DEV, MAMORI_STATE_PENDING, "2024-01-01", NULL);
+	add_user_full(fx, "dev-retired", MAMORI_KIND_DEV, MAMORI_STATE_RETIRED, "2024-01-01", NULL);
+	/* Not dev. */
+	add_user_full(fx, "staff-old", MAMORI_KIND_STAFF, MAMORI_STATE_ACTIVE, "2024-01-01", NULL);
+	add_user_full(fx, "contractor-old", MAMORI_KIND_CONTRACTOR, MAMORI_STATE_ACTIVE, "2024-01-01", NULL);
+	add_user_full(fx, "shared-old", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, "2024-01-01", NULL);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2024-06-15", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.names[0], "dev-a-yesterday");
+	assert_string_equal(l.names[1], "dev-old");
+
+	/* A day later, today's expiry has passed too. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2024-06-16", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.names[0], "dev-a-yesterday");
+	assert_string_equal(l.names[1], "dev-old");
+	assert_string_equal(l.names[2], "dev-today");
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2023-12-31", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+
+	/* MAMORI_STOP and errors, as for the other walks. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2030-01-01", collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2030-01-01", collect_name, &l),
+	                 MAMORI_ERR_BUSY);
+	commit(fx);
+}
+
 /* ------------------------------------------------------------------ passwords */
 
 static void
@@ -845,9 +1275,9 @@ test_password_set_then_current(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(
-	        mamori_store_password_set(fx->store, id, "default", "$argon2id$v=19$m=8,t=1,p=1$abc", 0, 0, 1700000000),
-	        MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$v=19$m=8,t=1,p=1$abc", NULL, 0,
+	                                           0, 1700000000),
+	                 MAMORI_OK);
 	memset(&pw, 0xa5, sizeof(pw));
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
 	commit(fx);
@@ -858,6 +1288,7 @@ test_password_set_then_current(void **state)
 	assert_int_equal(pw.created_at, 1700000000);
 	assert_int_equal(pw.temporary, 0);
 	assert_int_equal(pw.must_change, 0);
+	assert_int_equal(pw.compromised, 0);
 	assert_int_equal(pw.expires_at, 0);
 }
 
@@ -870,9 +1301,11 @@ test_password_set_again_keeps_history(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$old", 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$old", NULL, 0, 0, 100),
+	                 MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &first), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$new", 0, 0, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$new", NULL, 0, 0, 200),
+	                 MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &second), MAMORI_OK);
 	commit(fx);
 
@@ -903,10 +1336,10 @@ test_password_per_system(void **state)
 	begin(fx);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a1", 0, 0, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "b", "$argon2id$b1", 0, 0, 101), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, bob, "a", "$argon2id$bob", 0, 0, 102), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a2", 0, 0, 103), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a1", NULL, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "b", "$argon2id$b1", NULL, 0, 0, 101), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, bob, "a", "$argon2id$bob", NULL, 0, 0, 102), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a2", NULL, 0, 0, 103), MAMORI_OK);
 
 	assert_int_equal(mamori_store_password_current(fx->store, alice, "a", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$a2");
@@ -932,15 +1365,16 @@ test_password_temporary_must_change_and_expires(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$t", 1, 1700086400, 1700000000),
-	                 MAMORI_OK);
+	assert_int_equal(
+	        mamori_store_password_set(fx->store, id, "default", "$argon2id$t", NULL, 1, 1700086400, 1700000000),
+	        MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.temporary, 1);
 	assert_int_equal(pw.must_change, 1);
 	assert_int_equal(pw.expires_at, 1700086400);
 
 	/* The user then chooses a permanent one. */
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$p", 0, 0, 1700000100),
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$p", NULL, 0, 0, 1700000100),
 	                 MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.temporary, 0);
@@ -960,7 +1394,7 @@ test_password_rehash_in_place(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$weak", 1, 5000, 100),
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$weak", NULL, 1, 5000, 100),
 	                 MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &before), MAMORI_OK);
 	assert_int_equal(mamori_store_password_rehash(fx->store, before.id, "$argon2id$strong"), MAMORI_OK);
@@ -988,10 +1422,380 @@ test_password_longest_hash_round_trips(void **state)
 	hash[sizeof(hash) - 1] = '\0';
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", hash, 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", hash, NULL, 0, 0, 1), MAMORI_OK);
 	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
 	commit(fx);
 	assert_string_equal(pw.hash, hash);
+}
+
+static void
+test_password_digest_stored_or_null(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char d[MAMORI_DIGEST_LEN];
+	struct mamori_password pw;
+	char raw[128];
+	int64_t id;
+
+	for (unsigned i = 0; i < MAMORI_DIGEST_LEN; i++)
+		d[i] = (unsigned char)(i * 7 + 1);
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$d", d, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "web", "$argon2id$n", NULL, 0, 0, 101), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(pw.compromised, 0);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT length(compare_digest) FROM passwords WHERE system = 'default'"),
+	                 MAMORI_DIGEST_LEN);
+	raw_text(fx, "SELECT hex(compare_digest) FROM passwords WHERE system = 'default'", raw, sizeof(raw));
+	assert_string_equal(raw, "01080F161D242B323940474E555C636A71787F868D949BA2A9B0B7BEC5CCD3DA");
+	raw_text(fx, "SELECT compare_digest FROM passwords WHERE system = 'web'", raw, sizeof(raw));
+	assert_string_equal(raw, "(null)");
+}
+
+static void
+test_compare_key_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_compare_key in, out, other;
+	int64_t alice, bob;
+
+	memset(&in, 0, sizeof(in));
+	for (unsigned i = 0; i < MAMORI_COMPARE_SALT_LEN; i++)
+		in.salt[i] = (unsigned char)(0xf0 - i);
+	in.t_cost = 3;
+	in.m_kib = 65536;
+	in.lanes = 4;
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	/* None before the first set. */
+	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_set(fx->store, alice, &in), MAMORI_OK);
+	memset(&out, 0xa5, sizeof(out));
+	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
+	assert_int_equal(out.t_cost, 3);
+	assert_int_equal(out.m_kib, 65536);
+	assert_int_equal(out.lanes, 4);
+	/* Per account, and no account has none. */
+	assert_int_equal(mamori_store_compare_key_get(fx->store, bob, &other), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_get(fx->store, alice + bob + 100, &other), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+
+	/* It survives a reopen, and a second set replaces it, extremes included. */
+	reopen(fx);
+	begin(fx);
+	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
+	memset(in.salt, 0, sizeof(in.salt));
+	in.t_cost = UINT32_MAX;
+	in.m_kib = 0;
+	in.lanes = 1;
+	assert_int_equal(mamori_store_compare_key_set(fx->store, alice, &in), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
+	assert_int_equal(out.t_cost, UINT32_MAX);
+	assert_int_equal(out.m_kib, 0);
+	assert_int_equal(out.lanes, 1);
+	assert_int_equal(mamori_store_compare_key_get(fx->store, bob, &other), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT length(compare_salt) FROM users WHERE name = 'alice'"),
+	                 MAMORI_COMPARE_SALT_LEN);
+}
+
+#define DIGESTS_MAX 16
+
+struct digest_list {
+	struct mamori_password_digest d[DIGESTS_MAX];
+	size_t n;
+	size_t stop_after; /* 0: never */
+	int stop_code;
+};
+
+static int
+collect_digest(const struct mamori_password_digest *d, void *data)
+{
+	struct digest_list *l = data;
+
+	if (l->n >= DIGESTS_MAX)
+		return MAMORI_ERR_INTERNAL;
+	l->d[l->n++] = *d;
+	return l->stop_after != 0 && l->n >= l->stop_after ? l->stop_code : MAMORI_OK;
+}
+
+/* The digest whose bytes are all v, or NULL. */
+static const struct mamori_password_digest *
+find_digest(const struct digest_list *l, unsigned char v)
+{
+	unsigned char want[MAMORI_DIGEST_LEN];
+
+	fill_digest(want, v);
+	for (size_t i = 0; i < l->n; i++)
+		if (!memcmp(l->d[i].digest, want, MAMORI_DIGEST_LEN))
+			return &l->d[i];
+	return NULL;
+}
+
+/* The walk's result as a sorted string of digest tags, e.g. "345w". */
+static void
+history(struct fixture *fx, int64_t user_id, const char *system, unsigned depth, struct digest_list *l, char *tags,
+        size_t len)
+{
+	size_t k = 0;
+
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(mamori_store_password_history(fx->store, user_id, system, depth, collect_digest, l),
+	                 MAMORI_OK);
+	for (unsigned char v = 1; v < 128 && k + 1 < len; v++)
+		if (find_digest(l, v) != NULL)
+			tags[k++] = (char)v;
+	tags[k] = '\0';
+	/* Each row once, and none that matched no tag. */
+	assert_int_equal(k, l->n);
+}
+
+static void
+set_with_digest(struct fixture *fx, int64_t user_id, const char *system, unsigned char tag, int64_t now)
+{
+	unsigned char d[MAMORI_DIGEST_LEN];
+	char hash[32];
+
+	fill_digest(d, tag);
+	snprintf(hash, sizeof(hash), "$argon2id$%c", tag);
+	assert_int_equal(mamori_store_password_set(fx->store, user_id, system, hash, d, 0, 0, now), MAMORI_OK);
+}
+
+static void
+test_password_history_depth_and_other_systems(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mamori_password_digest *d;
+	struct digest_list l;
+	char tags[DIGESTS_MAX + 1];
+	int64_t alice, bob;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	/* alice: five on "default" (5 is current), two on "web" (w current),
+	 * one without digest on "vpn"; bob: his own. */
+	set_with_digest(fx, alice, "default", '1', 101);
+	set_with_digest(fx, alice, "default", '2', 102);
+	set_with_digest(fx, alice, "web", 'v', 103);
+	set_with_digest(fx, alice, "default", '3', 104);
+	set_with_digest(fx, alice, "default", '4', 105);
+	set_with_digest(fx, alice, "web", 'w', 106);
+	set_with_digest(fx, alice, "default", '5', 107);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "vpn", "$argon2id$nodigest", NULL, 0, 0, 108),
+	                 MAMORI_OK);
+	set_with_digest(fx, bob, "default", 'b', 109);
+	set_with_digest(fx, bob, "web", 'c', 110);
+
+	/* The last three of "default", the current one included, and the
+	 * current one of every other system that has a digest. */
+	history(fx, alice, "default", 3, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "345w");
+	d = find_digest(&l, '5');
+	assert_string_equal(d->system, "default");
+	assert_int_equal(d->current, 1);
+	assert_int_equal(d->created_at, 107);
+	d = find_digest(&l, '4');
+	assert_string_equal(d->system, "default");
+	assert_int_equal(d->current, 0);
+	assert_int_equal(d->created_at, 105);
+	d = find_digest(&l, 'w');
+	assert_string_equal(d->system, "web");
+	assert_int_equal(d->current, 1);
+	assert_int_equal(d->created_at, 106);
+
+	history(fx, alice, "default", 1, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "5w");
+	history(fx, alice, "default", 10, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "12345w");
+	/* From the other side: web's own history, default's current one. */
+	history(fx, alice, "web", 2, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "5vw");
+	history(fx, alice, "web", 1, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "5w");
+	/* A system without passwords yet: only the current ones elsewhere. */
+	history(fx, alice, "mail", 5, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "5w");
+	/* The row without digest is skipped, not counted as a match. */
+	history(fx, alice, "vpn", 5, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "5w");
+	/* bob sees only his own. */
+	history(fx, bob, "default", 10, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "bc");
+
+	/* A current password without digest counts toward the depth but is
+	 * not reported. */
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$6", NULL, 0, 0, 111),
+	                 MAMORI_OK);
+	history(fx, alice, "default", 3, &l, tags, sizeof(tags));
+	assert_string_equal(tags, "45w");
+	commit(fx);
+}
+
+static void
+test_password_history_stop_and_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct digest_list l;
+	int64_t id;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	set_with_digest(fx, id, "default", '1', 100);
+	set_with_digest(fx, id, "default", '2', 101);
+	set_with_digest(fx, id, "default", '3', 102);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l),
+	                 MAMORI_ERR_BUSY);
+	assert_int_equal(l.n, 2);
+	commit(fx);
+}
+
+static void
+test_password_mark_compromised(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_password pw;
+	int64_t alice, bob, carol;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	carol = add_user(fx, "carol");
+	/* Nothing to mark. */
+	assert_int_equal(mamori_store_password_mark_compromised(fx->store, carol), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice + bob + carol), MAMORI_ERR_NOT_FOUND);
+
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$old", NULL, 0, 0, 100),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$cur", NULL, 0, 0, 101),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$web", NULL, 0, 0, 102),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, bob, "default", "$argon2id$bob", NULL, 0, 0, 103),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, "$argon2id$cur");
+	assert_int_equal(pw.compromised, 1);
+	assert_int_equal(pw.must_change, 1);
+	assert_int_equal(pw.temporary, 0);
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "web", &pw), MAMORI_OK);
+	assert_int_equal(pw.compromised, 1);
+	assert_int_equal(pw.must_change, 1);
+	/* Other accounts are untouched. */
+	assert_int_equal(mamori_store_password_current(fx->store, bob, "default", &pw), MAMORI_OK);
+	assert_int_equal(pw.compromised, 0);
+	assert_int_equal(pw.must_change, 0);
+	/* Marking again is harmless. */
+	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice), MAMORI_OK);
+
+	/* The replacement starts clean; the other system stays marked. */
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$new", NULL, 0, 0, 200),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_int_equal(pw.compromised, 0);
+	assert_int_equal(pw.must_change, 0);
+	assert_int_equal(mamori_store_password_current(fx->store, alice, "web", &pw), MAMORI_OK);
+	assert_int_equal(pw.compromised, 1);
+	commit(fx);
+	/* History rows are not touched: only current ones. */
+	assert_int_equal(raw_int(fx, "SELECT compromised FROM passwords WHERE hash = '$argon2id$old'"), 0);
+	assert_int_equal(raw_int(fx, "SELECT must_change FROM passwords WHERE hash = '$argon2id$old'"), 0);
+	assert_int_equal(raw_int(fx, "SELECT compromised FROM passwords WHERE hash = '$argon2id$cur'"), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE compromised = 1"), 2);
+}
+
+#define PASSWORDS_MAX 8
+
+struct password_list {
+	struct mamori_password p[PASSWORDS_MAX];
+	size_t n;
+	size_t stop_after; /* 0: never */
+	int stop_code;
+};
+
+static int
+collect_password(const struct mamori_password *pw, void *data)
+{
+	struct password_list *l = data;
+
+	if (l->n >= PASSWORDS_MAX)
+		return MAMORI_ERR_INTERNAL;
+	l->p[l->n++] = *pw;
+	return l->stop_after != 0 && l->n >= l->stop_after ? l->stop_code : MAMORI_OK;
+}
+
+static void
+test_password_foreach_current(void **state)
+{
+	struct fixture *fx = *state;
+	struct password_list l;
+	int64_t alice, bob;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$w1", NULL, 0, 0, 100),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$d1", NULL, 0, 0, 101),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$w2", NULL, 1, 7000, 102),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, alice, "mail", "$argon2id$m1", NULL, 0, 0, 103),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, bob, "alpha", "$argon2id$b1", NULL, 0, 0, 104),
+	                 MAMORI_OK);
+
+	/* One per system, the current one, in system order. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.p[0].system, "default");
+	assert_string_equal(l.p[0].hash, "$argon2id$d1");
+	assert_string_equal(l.p[1].system, "mail");
+	assert_string_equal(l.p[1].hash, "$argon2id$m1");
+	assert_string_equal(l.p[2].system, "web");
+	assert_string_equal(l.p[2].hash, "$argon2id$w2");
+	assert_int_equal(l.p[2].user_id, alice);
+	assert_int_equal(l.p[2].created_at, 102);
+	assert_int_equal(l.p[2].temporary, 1);
+	assert_int_equal(l.p[2].must_change, 1);
+	assert_int_equal(l.p[2].expires_at, 7000);
+	assert_true(l.p[2].id > 0);
+
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l),
+	                 MAMORI_ERR_BUSY);
+	assert_int_equal(l.n, 2);
+	commit(fx);
 }
 
 /* ------------------------------------------------------------------ logins */
@@ -1015,6 +1819,12 @@ test_login_get_without_row_is_zero(void **state)
 	assert_int_equal(l.failures_since_success, 0);
 	assert_int_equal(l.last_failure_at, 0);
 	assert_int_equal(l.last_logout_at, 0);
+	assert_int_equal(l.prev_success_at, 0);
+	assert_string_equal(l.prev_service, "");
+	assert_string_equal(l.prev_tty, "");
+	assert_string_equal(l.prev_rhost, "");
+	assert_int_equal(l.failures_before_last, 0);
+	assert_int_equal(l.logout_before_last, 0);
 }
 
 static void
@@ -1115,6 +1925,66 @@ test_login_rows_are_per_user(void **state)
 	commit(fx);
 }
 
+static void
+test_login_success_keeps_previous(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_login l;
+	int64_t id, sid;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 90), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->store, id, 100, "login", "tty1", NULL), MAMORI_OK);
+	/* The first success has no previous one; the failures before it are
+	 * the ones it saw. */
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_success_at, 100);
+	assert_int_equal(l.prev_success_at, 0);
+	assert_string_equal(l.prev_service, "");
+	assert_string_equal(l.prev_tty, "");
+	assert_string_equal(l.prev_rhost, "");
+	assert_int_equal(l.failures_before_last, 1);
+	assert_int_equal(l.logout_before_last, 0);
+
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 140), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 150), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 160), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->store, id, 170), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->store, id, 200, "sshd", "ssh", "203.0.113.9"), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	/* The last one is the new one ... */
+	assert_int_equal(l.last_success_at, 200);
+	assert_string_equal(l.last_service, "sshd");
+	assert_string_equal(l.last_tty, "ssh");
+	assert_string_equal(l.last_rhost, "203.0.113.9");
+	assert_int_equal(l.failures_since_success, 0);
+	assert_int_equal(l.last_failure_at, 170);
+	assert_int_equal(l.last_logout_at, 140);
+	/* ... the previous one is the first, with the failures in between. */
+	assert_int_equal(l.prev_success_at, 100);
+	assert_string_equal(l.prev_service, "login");
+	assert_string_equal(l.prev_tty, "tty1");
+	assert_string_equal(l.prev_rhost, "");
+	assert_int_equal(l.failures_before_last, 3);
+	assert_int_equal(l.logout_before_last, 140);
+
+	/* A third success without failures in between shifts again. */
+	assert_int_equal(mamori_store_login_success(fx->store, id, 300, "su", NULL, NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(l.last_success_at, 300);
+	assert_string_equal(l.last_service, "su");
+	assert_string_equal(l.last_rhost, "");
+	assert_int_equal(l.prev_success_at, 200);
+	assert_string_equal(l.prev_service, "sshd");
+	assert_string_equal(l.prev_tty, "ssh");
+	assert_string_equal(l.prev_rhost, "203.0.113.9");
+	assert_int_equal(l.failures_before_last, 0);
+	assert_int_equal(l.logout_before_last, 140);
+	commit(fx);
+}
+
 /* ------------------------------------------------------------------ sessions */
 
 static void
@@ -1126,9 +1996,9 @@ test_session_open_returns_increasing_ids(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1234, 100, &s1), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "sshd", "pts/0", "host", 0, 101, &s2), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", NULL, NULL, -1, 102, &s3), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1234, 100, &s1), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "sshd", "pts/0", "host", 0, 101, &s2), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", NULL, NULL, -1, 102, &s3), MAMORI_OK);
 	commit(fx);
 	assert_true(s1 > 0);
 	assert_true(s2 > s1);
@@ -1157,8 +2027,8 @@ test_session_close_by_id(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &s1), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty2", NULL, 2, 101, &s2), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &s1), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty2", NULL, 2, 101, &s2), MAMORI_OK);
 	/* By id, the older one, even though a newer one is open. */
 	assert_int_equal(mamori_store_session_close(fx->store, id, "login", s1, 200), MAMORI_OK);
 	commit(fx);
@@ -1175,11 +2045,10 @@ test_session_close_without_id_closes_newest(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	other = add_user(fx, "bob");
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &s_old), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty2", NULL, 2, 101, &s_new), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "sshd", NULL, "h", 3, 102, &s_ssh), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, other, "login", "tty3", NULL, 4, 103, &s_other),
-	                 MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &s_old), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty2", NULL, 2, 101, &s_new), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "sshd", NULL, "h", 3, 102, &s_ssh), MAMORI_OK);
+	assert_int_equal(open_session(fx, other, "login", "tty3", NULL, 4, 103, &s_other), MAMORI_OK);
 	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 200), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s_new), 200);
@@ -1205,7 +2074,7 @@ test_session_close_twice_not_found(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	other = add_user(fx, "bob");
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
 	/* Another user cannot close it, by id or otherwise. */
 	assert_int_equal(mamori_store_session_close(fx->store, other, "login", sid, 150), MAMORI_ERR_NOT_FOUND);
 	assert_int_equal(mamori_store_session_close(fx->store, other, "login", 0, 150), MAMORI_ERR_NOT_FOUND);
@@ -1228,7 +2097,7 @@ test_session_close_records_logout(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_session_open(fx->store, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
 	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_logout_at, 0);
 	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 250), MAMORI_OK);
@@ -1255,11 +2124,482 @@ test_session_close_records_logout_without_prior_login(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_session_open(fx->store, id, "su", "pts/1", NULL, 1, 100, &sid), MAMORI_OK);
+	assert_int_equal(open_session(fx, id, "su", "pts/1", NULL, 1, 100, &sid), MAMORI_OK);
 	assert_int_equal(mamori_store_session_close(fx->store, id, "su", sid, 250), MAMORI_OK);
 	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.last_logout_at, 250);
+}
+
+static void
+test_session_open_fills_id_and_new_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_session s, t;
+	struct session_list l;
+	char sql[128], buf[64];
+	int64_t id, other;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	other = add_user(fx, "bob");
+	memset(&s, 0, sizeof(s));
+	s.id = -5;
+	s.user_id = id;
+	snprintf(s.service, sizeof(s.service), "sudo");
+	snprintf(s.tty, sizeof(s.tty), "pts/3");
+	snprintf(s.rhost, sizeof(s.rhost), "10.0.0.1");
+	s.leader_pid = 4321;
+	s.leader_start = 987654321;
+	snprintf(s.logind_id, sizeof(s.logind_id), "c17");
+	s.opened_at = 1000;
+	s.deadline = 1900;
+	assert_int_equal(mamori_store_session_open(fx->store, &s), MAMORI_OK);
+	assert_true(s.id > 0);
+	/* A second one gets a greater id; one without the new fields. */
+	memset(&t, 0, sizeof(t));
+	t.user_id = id;
+	snprintf(t.service, sizeof(t.service), "login");
+	t.opened_at = 1001;
+	assert_int_equal(mamori_store_session_open(fx->store, &t), MAMORI_OK);
+	assert_true(t.id > s.id);
+	open_session_due(fx, other, "login", 1002, 0);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[0].id, s.id);
+	assert_int_equal(l.s[0].user_id, id);
+	assert_string_equal(l.s[0].user, "alice");
+	assert_string_equal(l.s[0].service, "sudo");
+	assert_string_equal(l.s[0].tty, "pts/3");
+	assert_string_equal(l.s[0].rhost, "10.0.0.1");
+	assert_int_equal(l.s[0].leader_pid, 4321);
+	assert_int_equal(l.s[0].leader_start, 987654321);
+	assert_string_equal(l.s[0].logind_id, "c17");
+	assert_int_equal(l.s[0].opened_at, 1000);
+	assert_int_equal(l.s[0].closed_at, 0);
+	assert_int_equal(l.s[0].deadline, 1900);
+	assert_string_equal(l.s[0].end_reason, "");
+	assert_int_equal(l.s[1].id, t.id);
+	assert_int_equal(l.s[1].leader_pid, 0);
+	assert_int_equal(l.s[1].leader_start, 0);
+	assert_string_equal(l.s[1].logind_id, "");
+	assert_int_equal(l.s[1].deadline, 0);
+	commit(fx);
+	/* Absent values are stored as NULL. */
+	snprintf(sql, sizeof(sql), "SELECT deadline FROM sessions WHERE id = %lld", (long long)t.id);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+	snprintf(sql, sizeof(sql), "SELECT leader_start FROM sessions WHERE id = %lld", (long long)t.id);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+	snprintf(sql, sizeof(sql), "SELECT logind_id FROM sessions WHERE id = %lld", (long long)t.id);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+	snprintf(sql, sizeof(sql), "SELECT logind_id FROM sessions WHERE id = %lld", (long long)s.id);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "c17");
+}
+
+static void
+test_session_foreach_open_only_open_of_user(void **state)
+{
+	struct fixture *fx = *state;
+	struct session_list l;
+	int64_t id, other, s1, s2, s3, s4;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	other = add_user(fx, "bob");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	s1 = open_session_due(fx, id, "login", 100, 0);
+	s2 = open_session_due(fx, id, "sshd", 101, 500);
+	s3 = open_session_due(fx, id, "sudo", 102, 0);
+	s4 = open_session_due(fx, id, "su", 103, 0);
+	open_session_due(fx, other, "login", 104, 0);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "login", s1, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->store, s3, 201, "revoked"), MAMORI_OK);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[0].id, s2);
+	assert_int_equal(l.s[1].id, s4);
+
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_ERR_BUSY);
+	commit(fx);
+}
+
+static void
+test_session_foreach_due(void **state)
+{
+	struct fixture *fx = *state;
+	struct session_list l;
+	int64_t id, other, early, exact, late, none, closed, ended, bobs;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	other = add_user(fx, "bob");
+	early = open_session_due(fx, id, "sudo", 10, 100);
+	exact = open_session_due(fx, id, "sudo", 11, 150);
+	late = open_session_due(fx, id, "sudo", 12, 151);
+	none = open_session_due(fx, id, "login", 13, 0);
+	closed = open_session_due(fx, id, "sudo", 14, 50);
+	ended = open_session_due(fx, id, "sudo", 15, 60);
+	bobs = open_session_due(fx, other, "su", 16, 120);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", closed, 40), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->store, ended, 60, "time box"), MAMORI_OK);
+
+	/* Open, with a deadline at or before now; in id order. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, 150, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.s[0].id, early);
+	assert_string_equal(l.s[0].user, "alice");
+	assert_int_equal(l.s[0].deadline, 100);
+	assert_int_equal(l.s[1].id, exact);
+	assert_int_equal(l.s[2].id, bobs);
+	assert_string_equal(l.s[2].user, "bob");
+	assert_int_equal(l.s[2].user_id, other);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, 99, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	/* A session without deadline is never due. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, INT64_MAX, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.s[2].id, late);
+	for (size_t i = 0; i < l.n; i++)
+		assert_int_not_equal(l.s[i].id, none);
+
+	/* Once ended, it is no longer due. */
+	assert_int_equal(mamori_store_session_end(fx->store, early, 160, "time box"), MAMORI_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.s[0].id, exact);
+
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(l.n, 2);
+	commit(fx);
+}
+
+static void
+test_session_end(void **state)
+{
+	struct fixture *fx = *state;
+	struct session_list l;
+	char sql[128], buf[64];
+	int64_t id, s1, s2, s3;
+
+	begin(fx);
+	id = add_user(fx, "alice");
+	s1 = open_session_due(fx, id, "sudo", 100, 200);
+	s2 = open_session_due(fx, id, "sudo", 101, 0);
+	s3 = open_session_due(fx, id, "login", 102, 0);
+	assert_int_equal(mamori_store_session_end(fx->store, s1, 200, "privileged time box expired"), MAMORI_OK);
+	/* Ended is closed: no longer open, and its leader's own close finds
+	 * nothing to close. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[0].id, s2);
+	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", s1, 210), MAMORI_ERR_NOT_FOUND);
+	/* Already ended: the first end stands. */
+	assert_int_equal(mamori_store_session_end(fx->store, s1, 250, "revoked"), MAMORI_ERR_NOT_FOUND);
+	/* Closed by its leader while being ended: the reason is still
+	 * recorded, the close time is the leader's. */
+	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", s2, 270), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->store, s2, 280, "revoked"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->store, s2, 290, "time box"), MAMORI_ERR_NOT_FOUND);
+	/* No such session. */
+	assert_int_equal(mamori_store_session_end(fx->store, s3 + 100, 290, "revoked"), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s1), 200);
+	snprintf(sql, sizeof(sql), "SELECT end_reason FROM sessions WHERE id = %lld", (long long)s1);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "privileged time box expired");
+	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s2), 270);
+	snprintf(sql, sizeof(sql), "SELECT end_reason FROM sessions WHERE id = %lld", (long long)s2);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "revoked");
+	/* The others are untouched. */
+	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s3), 1);
+	snprintf(sql, sizeof(sql), "SELECT end_reason FROM sessions WHERE id = %lld", (long long)s3);
+	raw_text(fx, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "(null)");
+}
+
+/* ------------------------------------------------------------------ lockouts */
+
+static void
+test_lockout_get_unknown_is_zero(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_lockout l;
+
+	begin(fx);
+	memset(&l, 0xa5, sizeof(l));
+	assert_int_equal(mamori_store_lockout_get(fx->store, "nobody", &l), MAMORI_OK);
+	assert_int_equal(l.failures, 0);
+	assert_int_equal(l.window_start, 0);
+	assert_int_equal(l.locked_until, 0);
+	assert_int_equal(l.lock_count, 0);
+	assert_int_equal(l.last_failure_at, 0);
+	/* Clearing a name without a row is no error. */
+	assert_int_equal(mamori_store_lockout_clear(fx->store, "nobody"), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 0);
+}
+
+static void
+test_lockout_put_get_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_lockout in, out;
+
+	/* No user rows: lockouts are by the name tried. */
+	memset(&in, 0, sizeof(in));
+	in.failures = 2;
+	in.window_start = 1700000000;
+	in.locked_until = 0;
+	in.lock_count = 3;
+	in.last_failure_at = 1700000042;
+	begin(fx);
+	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &in), MAMORI_OK);
+	memset(&out, 0xa5, sizeof(out));
+	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_memory_equal(&out, &in, sizeof(in));
+	/* Names are exact. */
+	assert_int_equal(mamori_store_lockout_get(fx->store, "Alice", &out), MAMORI_OK);
+	assert_int_equal(out.failures, 0);
+	assert_int_equal(out.lock_count, 0);
+
+	/* A second put replaces the row. */
+	in.failures = 0;
+	in.window_start = 0;
+	in.locked_until = MAMORI_LOCKED_UNTIL_UNLOCK;
+	in.lock_count = 4;
+	in.last_failure_at = 1700000100;
+	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &in), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_memory_equal(&out, &in, sizeof(in));
+	in.locked_until = 1700000500;
+	assert_int_equal(mamori_store_lockout_put(fx->store, "bob", &in), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 2);
+	assert_int_equal(raw_int(fx, "SELECT locked_until FROM lockouts WHERE name = 'alice'"),
+	                 MAMORI_LOCKED_UNTIL_UNLOCK);
+
+	/* It survives a reopen; clear forgets one name only. */
+	reopen(fx);
+	begin(fx);
+	assert_int_equal(mamori_store_lockout_get(fx->store, "bob", &out), MAMORI_OK);
+	assert_int_equal(out.locked_until, 1700000500);
+	assert_int_equal(mamori_store_lockout_clear(fx->store, "alice"), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(out.locked_until, 0);
+	assert_int_equal(out.lock_count, 0);
+	assert_int_equal(mamori_store_lockout_get(fx->store, "bob", &out), MAMORI_OK);
+	assert_int_equal(out.lock_count, 4);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 1);
+}
+
+static void
+put_lockout(struct fixture *fx, const char *name, int64_t failures, int64_t locked_until, int64_t lock_count,
+            int64_t last_failure_at)
+{
+	struct mamori_lockout l;
+
+	memset(&l, 0, sizeof(l));
+	l.failures = failures;
+	l.window_start = failures > 0 ? last_failure_at : 0;
+	l.locked_until = locked_until;
+	l.lock_count = lock_count;
+	l.last_failure_at = last_failure_at;
+	assert_int_equal(mamori_store_lockout_put(fx->store, name, &l), MAMORI_OK);
+}
+
+static void
+test_lockout_prune(void **state)
+{
+	struct fixture *fx = *state;
+
+	begin(fx);
+	put_lockout(fx, "old", 2, 0, 0, 100); /* forgotten */
+	put_lockout(fx, "old2", 1, 0, 0, 499); /* forgotten */
+	put_lockout(fx, "edge", 1, 0, 0, 500); /* not older than the cut-off */
+	put_lockout(fx, "recent", 2, 0, 0, 900); /* a recent failure */
+	put_lockout(fx, "forever", 0, MAMORI_LOCKED_UNTIL_UNLOCK, 1, 100);
+	put_lockout(fx, "timed", 0, 10000, 1, 100); /* locked beyond the cut-off */
+	assert_int_equal(mamori_store_lockout_prune(fx->store, 500), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 4);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('old', 'old2')"), 0);
+	assert_int_equal(
+	        raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('edge', 'recent', 'forever', 'timed')"), 4);
+
+	/* Later, with nothing new, only the locks remain. */
+	begin(fx);
+	assert_int_equal(mamori_store_lockout_prune(fx->store, 5000), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('forever', 'timed')"), 2);
+}
+
+/* store.h: prune forgets rows that "hold neither a lock nor failures newer
+ * than before".  A lock that ran out before the cut-off is no lock, yet its
+ * row (locked_until stays at the old epoch) is kept for ever. */
+static void
+test_lockout_prune_forgets_expired_lock(void **state)
+{
+	struct fixture *fx = *state;
+
+	begin(fx);
+	put_lockout(fx, "expired", 0, 200, 1, 190);
+	assert_int_equal(mamori_store_lockout_prune(fx->store, 500), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name = 'expired'"), 0);
+}
+
+/* ------------------------------------------------------------------ members */
+
+static void
+test_member_add_check_remove(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t shared, alice, bob;
+
+	begin(fx);
+	shared = add_user_full(fx, "ops", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->store, shared, bob), MAMORI_ERR_NOT_FOUND);
+	/* Membership has a direction. */
+	assert_int_equal(mamori_store_member_check(fx->store, alice, shared), MAMORI_ERR_NOT_FOUND);
+	/* Twice is refused, and the transaction goes on. */
+	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 101), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_member_add(fx->store, shared, bob, 102), MAMORI_OK);
+	/* Only existing accounts. */
+	assert_int_not_equal(mamori_store_member_add(fx->store, shared, alice + bob + shared, 103), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 2);
+	assert_int_equal(raw_int(fx, "SELECT added_at FROM members WHERE member_id = %lld", (long long)alice), 100);
+
+	begin(fx);
+	assert_int_equal(mamori_store_member_remove(fx->store, shared, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_remove(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_remove(fx->store, bob, shared), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_check(fx->store, shared, bob), MAMORI_OK);
+	/* Removed, then added again. */
+	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 200), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 2);
+}
+
+static void
+test_member_foreach_in_name_order(void **state)
+{
+	static const char *const insert[] = { "zed", "alice", "mallory", "Bob" };
+	struct fixture *fx = *state;
+	struct name_list l;
+	int64_t shared, other, ids[4];
+
+	begin(fx);
+	shared = add_user_full(fx, "ops", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
+	other = add_user_full(fx, "db", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
+	for (size_t i = 0; i < 4; i++)
+		ids[i] = add_user(fx, insert[i]);
+	add_user(fx, "outsider");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(mamori_store_member_add(fx->store, shared, ids[i], 100 + (int64_t)i), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->store, other, ids[0], 200), MAMORI_OK);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.names[0], "Bob");
+	assert_string_equal(l.names[1], "alice");
+	assert_string_equal(l.names[2], "mallory");
+	assert_string_equal(l.names[3], "zed");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_member_foreach(fx->store, other, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "zed");
+
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	l.stop_code = MAMORI_STOP;
+	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(l.n, 1);
+	commit(fx);
+}
+
+static void
+test_member_cascade_on_user_delete(void **state)
+{
+	struct fixture *fx = *state;
+	struct name_list l;
+	int64_t ops, db, alice, bob;
+
+	begin(fx);
+	ops = add_user_full(fx, "ops", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
+	db = add_user_full(fx, "db", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_member_add(fx->store, ops, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->store, ops, bob, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->store, db, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->store, db, bob, 100), MAMORI_OK);
+	/* A member leaves every shared account with its deletion. */
+	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->store, ops, alice), MAMORI_ERR_NOT_FOUND);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_member_foreach(fx->store, ops, collect_name, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.names[0], "bob");
+	/* A shared account takes its member list with it. */
+	assert_int_equal(mamori_store_user_delete(fx->store, db), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members WHERE shared_id = %lld AND member_id = %lld",
+	                         (long long)ops, (long long)bob),
+	                 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
 /* ------------------------------------------------------------------ transactions */
@@ -1273,7 +2613,7 @@ test_rollback_discards_insert(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", NULL, 0, 0, 1), MAMORI_OK);
 	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
 	mamori_store_rollback(fx->store);
 
@@ -1298,7 +2638,8 @@ test_commit_is_visible_to_other_connections(void **state)
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE name = 'alice'"), 1);
 	/* Foreign keys are enforced on the store's connection. */
 	begin(fx);
-	assert_int_not_equal(mamori_store_password_set(fx->store, 4242, "default", "$argon2id$x", 0, 0, 1), MAMORI_OK);
+	assert_int_not_equal(mamori_store_password_set(fx->store, 4242, "default", "$argon2id$x", NULL, 0, 0, 1),
+	                     MAMORI_OK);
 	mamori_store_rollback(fx->store);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
 }
@@ -1970,6 +3311,7 @@ main(void)
 		DIR_TEST(test_open_refuses_symlink),
 		DIR_TEST(test_open_refuses_directory),
 		DIR_TEST(test_open_refuses_newer_schema),
+		DIR_TEST(test_open_migrates_v1_database),
 		DIR_TEST(test_open_reports_unusable_path),
 		cmocka_unit_test(test_close_tolerates_null),
 		STORE_TEST(test_user_insert_get_round_trip),
@@ -1985,23 +3327,45 @@ main(void)
 		STORE_TEST(test_user_count),
 		cmocka_unit_test(test_kind_and_state_names),
 		STORE_TEST(test_user_row_with_unknown_state_is_an_error),
+		STORE_TEST(test_user_hours_round_trip),
+		STORE_TEST(test_user_hours_longest_round_trips),
+		STORE_TEST(test_user_rename),
+		STORE_TEST(test_user_foreach_expired_dev),
 		STORE_TEST(test_password_set_then_current),
 		STORE_TEST(test_password_set_again_keeps_history),
 		STORE_TEST(test_password_per_system),
 		STORE_TEST(test_password_temporary_must_change_and_expires),
 		STORE_TEST(test_password_rehash_in_place),
 		STORE_TEST(test_password_longest_hash_round_trips),
+		STORE_TEST(test_password_digest_stored_or_null),
+		STORE_TEST(test_compare_key_round_trip),
+		STORE_TEST(test_password_history_depth_and_other_systems),
+		STORE_TEST(test_password_history_stop_and_error),
+		STORE_TEST(test_password_mark_compromised),
+		STORE_TEST(test_password_foreach_current),
 		STORE_TEST(test_login_get_without_row_is_zero),
 		STORE_TEST(test_login_failure_counts),
 		STORE_TEST(test_login_success_resets_failures),
 		STORE_TEST(test_login_success_first_ever),
 		STORE_TEST(test_login_rows_are_per_user),
+		STORE_TEST(test_login_success_keeps_previous),
 		STORE_TEST(test_session_open_returns_increasing_ids),
 		STORE_TEST(test_session_close_by_id),
 		STORE_TEST(test_session_close_without_id_closes_newest),
 		STORE_TEST(test_session_close_twice_not_found),
 		STORE_TEST(test_session_close_records_logout),
 		STORE_TEST(test_session_close_records_logout_without_prior_login),
+		STORE_TEST(test_session_open_fills_id_and_new_fields),
+		STORE_TEST(test_session_foreach_open_only_open_of_user),
+		STORE_TEST(test_session_foreach_due),
+		STORE_TEST(test_session_end),
+		STORE_TEST(test_lockout_get_unknown_is_zero),
+		STORE_TEST(test_lockout_put_get_round_trip),
+		STORE_TEST(test_lockout_prune),
+		STORE_TEST(test_lockout_prune_forgets_expired_lock),
+		STORE_TEST(test_member_add_check_remove),
+		STORE_TEST(test_member_foreach_in_name_order),
+		STORE_TEST(test_member_cascade_on_user_delete),
 		STORE_TEST(test_rollback_discards_insert),
 		STORE_TEST(test_commit_is_visible_to_other_connections),
 		STORE_TEST(test_audit_append_three_verifies),

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* AES-256-GCM sealing through OpenSSL EVP under the store key. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "error.h"
+#include "log.h"
+#include "seal.h"
+#include "secure.h"
+
+/* The key sits alone in an anonymous page: locked against swap where the
+ * memlock limit allows, and left out of core dumps. */
+struct key_page {
+	unsigned char *bytes;
+	size_t len;
+	int locked;
+};
+
+static pthread_rwlock_t key_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+static struct key_page current_key;
+
+static int
+key_page_new(struct key_page *page)
+{
+	long pagesize = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	page->len = pagesize >= MAMORI_SEAL_KEY_LEN ? (size_t)pagesize : 4096;
+	p = mmap(NULL, page->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		page->bytes = NULL;
+		return -1;
+	}
+	page->bytes = p;
+	page->locked = mlock(p, page->len) == 0;
+	if (!page->locked)
+		mamori_log_debug("%s: mlock: %s; the store key may be swapped out", __func__, strerror(errno));
+	(void)madvise(p, page->len, MADV_DONTDUMP);
+	return 0;
+}
+
+static void
+key_page_free(struct key_page *page)
+{
+	if (page->bytes == NULL)
+		return;
+	mamori_wipe(page->bytes, page->len);
+	if (page->locked)
+		(void)munlock(page->bytes, page->len);
+	(void)munmap(page->bytes, page->len);
+	page->bytes = NULL;
+	page->len = 0;
+	page->locked = 0;
+}
+
+/* Read exactly MAMORI_SEAL_KEY_LEN bytes from a key file that passes every
+ * check, into key. */
+static int
+key_read(const char *path, unsigned char *key, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t got = 0;
+	unsigned char extra;
+	ssize_t n;
+	int fd, rc = MAMORI_ERR_CONFIG;
+
+	/* O_NONBLOCK so that a FIFO in the way cannot hang start-up. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "store key %s: does not exist", path);
+			return MAMORI_ERR_NOT_FOUND;
+		}
+		if (errno == ELOOP) {
+			snprintf(err, errlen, "store key %s: a symbolic link, refused", path);
+			return MAMORI_ERR_CONFIG;
+		}
+		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		return MAMORI_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		rc = MAMORI_ERR_IO;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "store key %s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "store key %s: owned by uid %lu, not by the daemon (uid %lu)", path,
+		         (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto fail;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(err, errlen, "store key %s: mode %04o lets group or others at it (must be 0600)", path,
+		         (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if (st.st_size != MAMORI_SEAL_KEY_LEN) {
+		snprintf(err, errlen, "store key %s: %lld bytes, not %d", path, (long long)st.st_size,
+		         MAMORI_SEAL_KEY_LEN);
+		goto fail;
+	}
+	while (got < MAMORI_SEAL_KEY_LEN) {
+		n = read(fd, key + got, MAMORI_SEAL_KEY_LEN - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "store key %s: %s", path,
+			         n < 0 ? strerror(errno) : "shorter than its size");
+			rc = n < 0 ? MAMORI_ERR_IO : MAMORI_ERR_CONFIG;
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	/* A file that grew after fstat is not the key we checked. */
+	do
+		n = read(fd, &extra, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 0) {
+		snprintf(err, errlen, "store key %s: changed while being read", path);
+		goto fail;
+	}
+	close(fd);
+	return MAMORI_OK;
+
+fail:
+	mamori_wipe(key, MAMORI_SEAL_KEY_LEN);
+	close(fd);
+	return rc;
+}
+
+static int
+directory_sync(const char *path, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc = MAMORI_OK;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL) {
+		snprintf(err, errlen, "store key %s: out of memory", path);
+		return MAMORI_ERR_NOMEM;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Some file systems cannot fsync a directory (EINVAL); nothing more
+	 * can be done there. */
+	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
+		snprintf(err, errlen, "store key %s: syncing %s: %s", path, dir, strerror(errno));
+		rc = MAMORI_ERR_IO;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+/* Write a new random key under a temporary name and link it into place:
+ * a crash leaves either no key or a whole one, and link() never replaces a
+ * key (or follows a symbolic link) that appeared meanwhile.  A key that
+ * appeared meanwhile is not an error: the caller reads and checks it. */
+static int
+key_create(const char *path, char *err, size_t errlen)
+{
+	unsigned char key[MAMORI_SEAL_KEY_LEN];
+	size_t tmplen = strlen(path) + sizeof(".XXXXXX");
+	size_t done = 0;
+	char *tmp;
+	ssize_t n;
+	int fd, rc = MAMORI_ERR_IO;
+
+	tmp = malloc(tmplen);
+	if (tmp == NULL) {
+		snprintf(err, errlen, "store key %s: out of memory", path);
+		return MAMORI_ERR_NOMEM;
+	}
+	snprintf(tmp, tmplen, "%s.XXXXXX", path);
+	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a link. */
+	fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "store key %s: creating %s: %s", path, tmp, strerror(errno));
+		free(tmp);
+		return MAMORI_ERR_IO;
+	}
+	if (mamori_random_bytes(key, sizeof(key)) != 0) {
+		snprintf(err, errlen, "store key %s: no random bytes: %s", path, strerror(errno));
+		rc = MAMORI_ERR_CRYPTO;
+		goto fail;
+	}
+	/* Exactly 0600 whatever the umask. */
+	if (fchmod(fd, S_IRUSR | S_IWUSR) != 0)
+		goto fail_errno;
+	while (done < sizeof(key)) {
+		n = write(fd, key + done, sizeof(key) - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail_errno;
+		done += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto fail_errno;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail_errno;
+	}
+	fd = -1;
+	if (link(tmp, path) != 0 && errno != EEXIST)
+		goto fail_errno;
+	(void)unlink(tmp);
+	rc = directory_sync(path, err, errlen);
+	if (rc == MAMORI_OK)
+		mamori_log_notice("store key %s: created", path);
+	mamori_wipe(key, sizeof(key));
+	free(tmp);
+	return rc;
+
+fail_errno:
+	snprintf(err, errlen, "store key %s: writing %s: %s", path, tmp, strerror(errno));
+fail:
+	mamori_wipe(key, sizeof(key));
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int
+mamori_seal_key_load(const char *path, int create, char *err, size_t errlen)
+{
+	struct key_page page, old;
+	int rc;
+
+	if (path == NULL || *path == '\0') {
+		snprintf(err, errlen, "store key: no path configured");
+		return MAMORI_ERR_CONFIG;
+	}
+	if (key_page_new(&page) != 0) {
+		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		return MAMORI_ERR_NOMEM;
+	}
+	rc = key_read(path, page.bytes, err, errlen);
+	if (rc == MAMORI_ERR_NOT_FOUND && create) {
+		rc = key_create(path, err, errlen);
+		if (rc == MAMORI_OK)
+			rc = key_read(path, page.bytes, err, errlen);
+	}
+	if (rc != MAMORI_OK) {
+		key_page_free(&page);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&key_rwlock);
+	old = current_key;
+	current_key = page;
+	pthread_rwlock_unlock(&key_rwlock);
+	key_page_free(&old);
+	return MAMORI_OK;
+}
+
+void
+mamori_seal_key_forget(void)
+{
+	struct key_page old;
+
+	pthread_rwlock_wrlock(&key_rwlock);
+	old = current_key;
+	memset(&current_key, 0, sizeof(current_key));
+	pthread_rwlock_unlock(&key_rwlock);
+	key_page_free(&old);
+}
+
+/* Set up ctx for AES-256-GCM with the current key and nonce.  The caller
+ * holds the read lock. */
+static int
+cipher_init(EVP_CIPHER_CTX *ctx, int encrypt, const unsigned char *nonce)
+{
+	if (current_key.bytes == NULL) {
+		mamori_log_err("%s: no store key loaded", __func__);
+		return MAMORI_ERR_INTERNAL;
+	}
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, MAMORI_SEAL_NONCE_LEN, NULL) != 1 ||
+	    EVP_CipherInit_ex(ctx, NULL, NULL, current_key.bytes, nonce, encrypt) != 1) {
+		mamori_log_err("%s: AES-256-GCM set-up failed", __func__);
+		return MAMORI_ERR_CRYPTO;
+	}
+	return MAMORI_OK;
+}
+
+int
+mamori_seal(const unsigned char *plain, size_t len, const unsigned char *aad, size_t aadlen,
+            unsigned char nonce[MAMORI_SEAL_NONCE_LEN], unsigned char *out, size_t outcap, size_t *outlen)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char iv[MAMORI_SEAL_NONCE_LEN];
+	int n = 0, last = 0, rc;
+
+	if ((plain == NULL && len > 0) || (aad == NULL && aadlen > 0) || nonce == NULL || out == NULL || outlen == NULL)
+		return MAMORI_ERR_INVALID;
+	/* EVP counts in int. */
+	if (len > (size_t)INT_MAX - MAMORI_SEAL_TAG_LEN || aadlen > (size_t)INT_MAX ||
+	    outcap < len + MAMORI_SEAL_TAG_LEN)
+		return MAMORI_ERR_TOO_LARGE;
+	/* The caller's nonce changes only with a sealed value to match. */
+	if (mamori_random_bytes(iv, sizeof(iv)) != 0)
+		return MAMORI_ERR_CRYPTO;
+	ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL)
+		return MAMORI_ERR_NOMEM;
+
+	pthread_rwlock_rdlock(&key_rwlock);
+	rc = cipher_init(ctx, 1, iv);
+	if (rc != MAMORI_OK)
+		goto out;
+	rc = MAMORI_ERR_CRYPTO;
+	if (aadlen > 0 && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1)
+		goto out;
+	n = 0;
+	if (len > 0 && EVP_EncryptUpdate(ctx, out, &n, plain, (int)len) != 1)
+		goto out;
+	if (EVP_EncryptFinal_ex(ctx, out + n, &last) != 1 || (size_t)n + (size_t)last != len)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, MAMORI_SEAL_TAG_LEN, out + len) != 1)
+		goto out;
+	memcpy(nonce, iv, sizeof(iv));
+	*outlen = len + MAMORI_SEAL_TAG_LEN;
+	rc = MAMORI_OK;
+out:
+	pthread_rwlock_unlock(&key_rwlock);
+	/* Frees and cleanses the expanded key schedule. */
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc == MAMORI_ERR_CRYPTO)
+		mamori_log_err("%s: AES-256-GCM encryption failed", __func__);
+	if (rc != MAMORI_OK)
+		mamori_wipe(out, outcap);
+	return rc;
+}
+
+int
+mamori_unseal(const unsigned char *sealed, size_t len, const unsigned char nonce[MAMORI_SEAL_NONCE_LEN],
+              const unsigned char *aad, size_t aadlen, unsigned char *plain, size_t plaincap, size_t *plainlen)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char tag[MAMORI_SEAL_TAG_LEN];
+	size_t textlen;
+	int n = 0, last = 0, rc;
+
+	if (sealed == NULL || nonce == NULL || (aad == NULL && aadlen > 0) || plain == NULL || plainlen == NULL)
+		return MAMORI_ERR_INVALID;
+	/* Without a whole tag there is nothing that could match. */
+	if (len < MAMORI_SEAL_TAG_LEN)
+		return MAMORI_ERR_CRYPTO;
+	textlen = len - MAMORI_SEAL_TAG_LEN;
+	if (textlen > (size_t)INT_MAX || aadlen > (size_t)INT_MAX || plaincap < textlen)
+		return MAMORI_ERR_TOO_LARGE;
+	/* EVP wants a writable tag. */
+	memcpy(tag, sealed + textlen, sizeof(tag));
+	ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL)
+		return MAMORI_ERR_NOMEM;
+
+	pthread_rwlock_rdlock(&key_rwlock);
+	rc = cipher_init(ctx, 0, nonce);
+	if (rc != MAMORI_OK)
+		goto out;
+	rc = MAMORI_ERR_CRYPTO;
+	if (aadlen > 0 && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1)
+		goto out;
+	n = 0;
+	if (textlen > 0 && EVP_DecryptUpdate(ctx, plain, &n, sealed, (int)textlen) != 1)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, MAMORI_SEAL_TAG_LEN, tag) != 1)
+		goto out;
+	/* Fails when the tag, the aad, the nonce or the key does not match. */
+	if (EVP_DecryptFinal_ex(ctx, plain + n, &last) != 1 || (size_t)n + (size_t)last != textlen)
+		goto out;
+	*plainlen = textlen;
+	rc = MAMORI_OK;
+out:
+	pthread_rwlock_unlock(&key_rwlock);
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc != MAMORI_OK)
+		mamori_wipe(plain, plaincap);
+	return rc;
+}

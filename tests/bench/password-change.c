@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Benchmark: what a complete password change through mamori-authd costs, as
+ * a multiple of one Argon2id evaluation, at several history depths.
+ *
+ *   password-change-bin [-w WARMUP] [-v] ITERATIONS T M_KIB P DEPTH:SERVICE:USER...
+ *
+ * Standard input holds one line per target, in order: USER's current
+ * password on SERVICE.  Each target is an account on a daemon configured
+ * with [password] history = DEPTH that already has at least DEPTH remembered
+ * passwords on SERVICE's system (tests/bench/password-change sets that up).
+ *
+ * (a) argon2id_verify of a password against a hash made once with t=T,
+ *     m=M_KIB, p=P: the unit the other figures are divided by;
+ * (c) for each target, pam_start + pam_chauthtok + pam_end, answering the
+ *     current password and a fresh new password twice: one whole change,
+ *     which must succeed.  The daemon verifies the current password, makes
+ *     one comparison digest of the new one, compares it with every
+ *     remembered digest, hashes the new one and stores it: about three
+ *     evaluations whatever the depth;
+ * (h) for each depth, the same change done the way pam_pwhistory checks
+ *     history, one salted hash per remembered password, in this process:
+ *     argon2id_verify of the current password, argon2id_verify of the new
+ *     one against each of DEPTH stored hashes (all must mismatch), and
+ *     argon2id_hash_encoded of the new one: DEPTH + 2 evaluations.
+ *
+ * Every round runs (a), each (c) and each (h) once, the order reversed every
+ * other round, after WARMUP unmeasured rounds of (a) and (c); the ratio of
+ * medians c/a and h/a per depth is the figure to read; see
+ * tests/bench/README.  Run under pam_wrapper.  Every new password is fresh
+ * (a random tag and a counter), so the history never refuses one. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <argon2.h>
+#include <security/pam_appl.h>
+
+#define SALT_LEN 16 /* as authd/factor_password.c */
+#define HASH_LEN 32
+#define PASSWORD_MAX 256
+#define NAME_MAX_LEN 64 /* service and user names, as the daemon's wire limits */
+#define TARGETS_MAX 16
+#define DEPTH_MAX 400 /* [password] history's upper bound */
+#define ITERATIONS_MAX 10000
+#define MESSAGE_MAX 256
+#define TAG_LEN 8
+#define TARGET_RATIO 3.3
+
+struct stats {
+	double mean, median, p90, min, max;
+};
+
+struct target {
+	unsigned long depth;
+	char service[NAME_MAX_LEN + 1];
+	char user[NAME_MAX_LEN + 1];
+	char current[PASSWORD_MAX + 2];
+	double *change_ms, *history_ms;
+	size_t nchange, nhistory;
+	struct stats change, history;
+};
+
+struct conv_state {
+	const char *current, *new_password;
+	unsigned prompts; /* echo-off prompts answered in this change */
+	char last_text[MESSAGE_MAX]; /* last info or error message, shown on failure */
+};
+
+/* The pam_pwhistory-style model: DEPTH remembered passwords, each its own
+ * salted hash, and the current password's hash. */
+struct history_model {
+	char **remembered;
+	size_t count;
+	char *current_hash;
+	const char *current;
+	uint32_t t_cost, m_kib, lanes;
+	size_t encoded_len;
+};
+
+static char run_tag[TAG_LEN + 1];
+static unsigned long fresh_counter;
+
+static void
+wipe(void *p, size_t len)
+{
+	explicit_bzero(p, len);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+		perror("password-change: clock_gettime");
+		exit(1);
+	}
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Characters no two of which are neighbours in ASCII: cracklib calls a
+ * password with more than four neighbouring pairs ("ab", "21") "too
+ * simplistic/systematic", and a random tag or a counter in decimal would
+ * sooner or later be refused. */
+static const char step_free[] = "acegikmoqsuwy02468";
+
+static void
+step_free_encode(unsigned long v, char *buf, size_t len)
+{
+	const size_t base = sizeof(step_free) - 1;
+	size_t i = 0;
+
+	do {
+		buf[i++] = step_free[v % base];
+		v /= base;
+	} while (v > 0 && i + 1 < len);
+	buf[i] = '\0';
+}
+
+/* A password that passes the strength rules and was never used: the run's
+ * random tag and a counter. */
+static int
+fresh_password(char *buf, size_t len, const char *what)
+{
+	char counter[24];
+	int n;
+
+	step_free_encode(++fresh_counter, counter, sizeof(counter));
+	n = snprintf(buf, len, "Kumo-no-Ue-%s-%s-%s-Sora", run_tag, what, counter);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int
+conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct conv_state *st = data;
+	struct pam_response *r;
+	int i;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+			/* Current password, new password, new password again. */
+			if (st->prompts >= 3) {
+				snprintf(st->last_text, sizeof(st->last_text), "unexpected fourth prompt: %s",
+				         msg[i]->msg != NULL ? msg[i]->msg : "");
+				goto fail;
+			}
+			r[i].resp = strdup(st->prompts == 0 ? st->current : st->new_password);
+			if (r[i].resp == NULL)
+				goto fail;
+			st->prompts++;
+			break;
+		case PAM_TEXT_INFO:
+		case PAM_ERROR_MSG:
+			snprintf(st->last_text, sizeof(st->last_text), "%s", msg[i]->msg != NULL ? msg[i]->msg : "");
+			break;
+		default:
+			snprintf(st->last_text, sizeof(st->last_text), "unexpected prompt style %d: %s",
+			         msg[i]->msg_style, msg[i]->msg != NULL ? msg[i]->msg : "");
+			goto fail;
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+fail:
+	for (i = 0; i < n; i++) {
+		if (r[i].resp != NULL) {
+			wipe(r[i].resp, strlen(r[i].resp));
+			free(r[i].resp);
+		}
+	}
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+/* One complete change of tg's password to a fresh one; on success the new
+ * password becomes tg->current.  Returns its duration in ms, or a negative
+ * number after saying why it failed. */
+static double
+run_change(struct target *tg)
+{
+	char new_password[PASSWORD_MAX + 2];
+	struct conv_state st = { .current = tg->current, .new_password = new_password, .prompts = 0, .last_text = "" };
+	struct pam_conv conv = { conversation, &st };
+	pam_handle_t *pamh = NULL;
+	double start, end, result = -1;
+	int rc, end_rc;
+
+	if (fresh_password(new_password, sizeof(new_password), "c") != 0) {
+		fprintf(stderr, "password-change: new password too long\n");
+		return -1;
+	}
+	start = now_ms();
+	rc = pam_start(tg->service, tg->user, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		fprintf(stderr, "password-change: pam_start(%s, %s): %s\n", tg->service, tg->user,
+		        pam_strerror(NULL, rc));
+		goto out;
+	}
+	rc = pam_chauthtok(pamh, 0);
+	end_rc = pam_end(pamh, rc);
+	end = now_ms();
+	if (rc != PAM_SUCCESS) {
+		fprintf(stderr, "password-change: pam_chauthtok(%s, %s): %s (%d)%s%s\n", tg->service, tg->user,
+		        pam_strerror(NULL, rc), rc, st.last_text[0] != '\0' ? "; module said: " : "", st.last_text);
+		goto out;
+	}
+	if (end_rc != PAM_SUCCESS) {
+		fprintf(stderr, "password-change: pam_end: %s\n", pam_strerror(NULL, end_rc));
+		goto out;
+	}
+	if (st.prompts != 3) {
+		/* Current, new, retype is the change being measured; fewer would
+		 * mean the current password was not asked (a ticket). */
+		fprintf(stderr, "password-change: expected three password prompts, got %u\n", st.prompts);
+		goto out;
+	}
+	memcpy(tg->current, new_password, sizeof(tg->current));
+	result = end - start;
+out:
+	wipe(new_password, sizeof(new_password));
+	return result;
+}
+
+static int
+model_verify(const char *encoded, const char *password, int expected)
+{
+	int rc = argon2id_verify(encoded, password, strlen(password));
+
+	if (rc != expected) {
+		fprintf(stderr, "password-change: argon2id_verify: %s (expected %s)\n", argon2_error_message(rc),
+		        argon2_error_message(expected));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+model_hash(const struct history_model *hm, const char *password, char *encoded)
+{
+	unsigned char salt[SALT_LEN];
+	int rc;
+
+	if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt)) {
+		perror("password-change: getrandom");
+		return -1;
+	}
+	rc = argon2id_hash_encoded(hm->t_cost, hm->m_kib, hm->lanes, password, strlen(password), salt, sizeof(salt),
+	                           HASH_LEN, encoded, hm->encoded_len);
+	wipe(salt, sizeof(salt));
+	if (rc != ARGON2_OK) {
+		fprintf(stderr, "password-change: argon2id_hash_encoded: %s\n", argon2_error_message(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* One Argon2id verification of the current password; returns its duration
+ * in ms, or a negative number after saying why it failed. */
+static double
+run_argon2(const struct history_model *hm)
+{
+	double start, end;
+
+	start = now_ms();
+	if (model_verify(hm->current_hash, hm->current, ARGON2_OK) != 0)
+		return -1;
+	end = now_ms();
+	return end - start;
+}
+
+/* A change checked the pam_pwhistory way against depth remembered hashes;
+ * returns its duration in ms, or a negative number after saying why it
+ * failed. */
+static double
+run_history_model(const struct history_model *hm, unsigned long depth)
+{
+	char candidate[PASSWORD_MAX + 2], *encoded;
+	double start, end, result = -1;
+	size_t i;
+
+	if ((encoded = calloc(1, hm->encoded_len)) == NULL) {
+		fprintf(stderr, "password-change: out of memory\n");
+		return -1;
+	}
+	if (fresh_password(candidate, sizeof(candidate), "h") != 0)
+		goto out;
+	start = now_ms();
+	if (model_verify(hm->current_hash, hm->current, ARGON2_OK) != 0)
+		goto out;
+	for (i = 0; i < depth; i++) {
+		if (model_verify(hm->remembered[i], candidate, ARGON2_VERIFY_MISMATCH) != 0)
+			goto out;
+	}
+	if (model_hash(hm, candidate, encoded) != 0)
+		goto out;
+	end = now_ms();
+	result = end - start;
+out:
+	wipe(candidate, sizeof(candidate));
+	free(encoded);
+	return result;
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+stats_compute(const double *samples, size_t n, struct stats *s)
+{
+	double *sorted, sum = 0;
+	size_t i, rank;
+
+	if (n == 0 || (sorted = calloc(n, sizeof(*sorted))) == NULL)
+		return -1;
+	memcpy(sorted, samples, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), compare_double);
+	for (i = 0; i < n; i++)
+		sum += sorted[i];
+	s->mean = sum / (double)n;
+	s->median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	/* Nearest rank: the smallest sample with at least 90 % at or below. */
+	rank = (9 * n + 9) / 10;
+	s->p90 = sorted[rank - 1];
+	s->min = sorted[0];
+	s->max = sorted[n - 1];
+	free(sorted);
+	return 0;
+}
+
+/* The median of the ratios num[k] / den[k]: each pair ran in one round. */
+static int
+paired_ratio(const double *num, const double *den, size_t n, double *out)
+{
+	double *ratio;
+	struct stats s;
+	size_t k;
+
+	if ((ratio = calloc(n, sizeof(*ratio))) == NULL)
+		return -1;
+	for (k = 0; k < n; k++)
+		ratio[k] = num[k] / den[k];
+	if (stats_compute(ratio, n, &s) != 0) {
+		free(ratio);
+		return -1;
+	}
+	free(ratio);
+	*out = s.median;
+	return 0;
+}
+
+static int
+parse_number(const char *what, const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "password-change: %s must be a number from %lu to %lu, not \"%.32s\"\n", what, lo, hi,
+		        s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* DEPTH:SERVICE:USER */
+static int
+parse_target(const char *arg, struct target *tg)
+{
+	char depth[16];
+	const char *colon1 = strchr(arg, ':'), *colon2;
+	size_t len;
+
+	if (colon1 == NULL || (colon2 = strchr(colon1 + 1, ':')) == NULL)
+		goto bad;
+	len = (size_t)(colon1 - arg);
+	if (len == 0 || len >= sizeof(depth))
+		goto bad;
+	memcpy(depth, arg, len);
+	depth[len] = '\0';
+	if (parse_number("DEPTH", depth, 1, DEPTH_MAX, &tg->depth) != 0)
+		return -1;
+	len = (size_t)(colon2 - colon1 - 1);
+	if (len == 0 || len > NAME_MAX_LEN)
+		goto bad;
+	memcpy(tg->service, colon1 + 1, len);
+	tg->service[len] = '\0';
+	len = strlen(colon2 + 1);
+	if (len == 0 || len > NAME_MAX_LEN || strchr(colon2 + 1, ':') != NULL)
+		goto bad;
+	memcpy(tg->user, colon2 + 1, len + 1);
+	return 0;
+bad:
+	fprintf(stderr, "password-change: a target is DEPTH:SERVICE:USER (names of at most %d bytes), not \"%.80s\"\n",
+	        NAME_MAX_LEN, arg);
+	return -1;
+}
+
+static int
+read_password(char *buf, size_t len, const char *user)
+{
+	size_t n;
+
+	if (fgets(buf, (int)len, stdin) == NULL) {
+		fprintf(stderr, "password-change: no password for %s on standard input\n", user);
+		return -1;
+	}
+	n = strcspn(buf, "\n");
+	if (buf[n] != '\n' && !feof(stdin)) {
+		fprintf(stderr, "password-change: password longer than %zu bytes\n", len - 2);
+		return -1;
+	}
+	buf[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "password-change: empty password for %s\n", user);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: password-change-bin [-w WARMUP] [-v] ITERATIONS T M_KIB P DEPTH:SERVICE:USER...\n"
+	                "       (one current password per target on standard input)\n");
+}
+
+static void
+print_stats(const char *name, unsigned long depth, const struct stats *s)
+{
+	char label[32];
+
+	if (depth > 0)
+		snprintf(label, sizeof(label), "%s %lu", name, depth);
+	else
+		snprintf(label, sizeof(label), "%s", name);
+	printf("%-13s mean %9.2f ms  median %9.2f ms  p90 %9.2f ms  min %9.2f ms  max %9.2f ms\n", label, s->mean,
+	       s->median, s->p90, s->min, s->max);
+}
+
+/* The measured rounds: (a), every (c), every (h); reversed every other
+ * round so that no kind always follows the same one. */
+static int
+run_rounds(struct target *targets, size_t ntargets, const struct history_model *hm, double *a_ms,
+           unsigned long iterations, int verbose)
+{
+	size_t nkinds = 1 + 2 * ntargets, na = 0, round, slot;
+	double d;
+
+	for (round = 0; round < iterations; round++) {
+		for (slot = 0; slot < nkinds; slot++) {
+			size_t kind = round % 2 ? nkinds - 1 - slot : slot;
+			if (kind == 0) {
+				if ((d = run_argon2(hm)) < 0)
+					return -1;
+				a_ms[na++] = d;
+				if (verbose)
+					printf("  argon2       %4zu %10.2f ms\n", na, d);
+			} else if (kind <= ntargets) {
+				struct target *tg = &targets[kind - 1];
+				if ((d = run_change(tg)) < 0)
+					return -1;
+				tg->change_ms[tg->nchange++] = d;
+				if (verbose)
+					printf("  change %-5lu %4zu %10.2f ms\n", tg->depth, tg->nchange, d);
+			} else {
+				struct target *tg = &targets[kind - 1 - ntargets];
+				if ((d = run_history_model(hm, tg->depth)) < 0)
+					return -1;
+				tg->history_ms[tg->nhistory++] = d;
+				if (verbose)
+					printf("  pwhistory %-3lu%4zu %10.2f ms\n", tg->depth, tg->nhistory, d);
+			}
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct target targets[TARGETS_MAX];
+	struct history_model hm = { 0 };
+	char current[PASSWORD_MAX + 2], remembered[PASSWORD_MAX + 2];
+	unsigned char tag[TAG_LEN];
+	unsigned long iterations, t_cost, m_kib, lanes, warmup = 2, max_depth = 0, k;
+	double *a_ms = NULL, paired[TARGETS_MAX], start;
+	struct stats a;
+	size_t ntargets, i;
+	int c, verbose = 0, status = 1, all_met = 1;
+
+	memset(targets, 0, sizeof(targets));
+	while ((c = getopt(argc, argv, "w:v")) != -1) {
+		switch (c) {
+		case 'w':
+			if (parse_number("WARMUP", optarg, 0, 1000, &warmup) != 0)
+				return 2;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (argc - optind < 5 || argc - optind > 4 + TARGETS_MAX) {
+		usage();
+		return 2;
+	}
+	if (parse_number("ITERATIONS", argv[optind], 1, ITERATIONS_MAX, &iterations) != 0 ||
+	    parse_number("T", argv[optind + 1], 1, 64, &t_cost) != 0 ||
+	    parse_number("P", argv[optind + 3], 1, 64, &lanes) != 0 ||
+	    parse_number("M_KIB", argv[optind + 2], 8 * lanes, 4194304, &m_kib) != 0)
+		return 2;
+	ntargets = (size_t)(argc - optind - 4);
+	for (i = 0; i < ntargets; i++) {
+		if (parse_target(argv[optind + 4 + (int)i], &targets[i]) != 0)
+			return 2;
+		if (targets[i].depth > max_depth)
+			max_depth = targets[i].depth;
+	}
+	for (i = 0; i < ntargets; i++) {
+		if (read_password(targets[i].current, sizeof(targets[i].current), targets[i].user) != 0)
+			goto out;
+	}
+
+	if (getrandom(tag, sizeof(tag), 0) != (ssize_t)sizeof(tag)) {
+		perror("password-change: getrandom");
+		goto out;
+	}
+	for (i = 0; i < sizeof(tag); i++)
+		run_tag[i] = step_free[tag[i] % (sizeof(step_free) - 1)];
+	run_tag[TAG_LEN] = '\0';
+
+	hm.t_cost = (uint32_t)t_cost;
+	hm.m_kib = (uint32_t)m_kib;
+	hm.lanes = (uint32_t)lanes;
+	hm.encoded_len = argon2_encodedlen(hm.t_cost, hm.m_kib, hm.lanes, SALT_LEN, HASH_LEN, Argon2_id);
+	hm.count = max_depth;
+	hm.current = current;
+	hm.current_hash = calloc(1, hm.encoded_len);
+	hm.remembered = calloc(max_depth, sizeof(*hm.remembered));
+	a_ms = calloc(iterations, sizeof(*a_ms));
+	if (hm.current_hash == NULL || hm.remembered == NULL || a_ms == NULL)
+		goto nomem;
+	for (i = 0; i < ntargets; i++) {
+		targets[i].change_ms = calloc(iterations, sizeof(double));
+		targets[i].history_ms = calloc(iterations, sizeof(double));
+		if (targets[i].change_ms == NULL || targets[i].history_ms == NULL)
+			goto nomem;
+	}
+
+	printf("password-change: %zu target(s), argon2id t=%lu m=%lu KiB p=%lu, %lu iterations (+%lu warm-up)\n",
+	       ntargets, t_cost, m_kib, lanes, iterations, warmup);
+	fflush(stdout);
+
+	/* The model's hashes: the current password's (also the reference for
+	 * (a)) and one per remembered password, each with its own salt. */
+	start = now_ms();
+	if (fresh_password(current, sizeof(current), "m") != 0 || model_hash(&hm, current, hm.current_hash) != 0)
+		goto out;
+	for (k = 0; k < max_depth; k++) {
+		if ((hm.remembered[k] = calloc(1, hm.encoded_len)) == NULL)
+			goto nomem;
+		if (fresh_password(remembered, sizeof(remembered), "r") != 0 ||
+		    model_hash(&hm, remembered, hm.remembered[k]) != 0)
+			goto out;
+	}
+	if (verbose)
+		printf("  %lu model hashes made in %.0f ms\n", max_depth + 1, now_ms() - start);
+
+	/* Warm-up: page cache, dynamic loader, the daemons' SQLite caches. */
+	for (k = 0; k < warmup; k++) {
+		if (run_argon2(&hm) < 0)
+			goto out;
+		for (i = 0; i < ntargets; i++) {
+			if (run_change(&targets[i]) < 0)
+				goto out;
+		}
+	}
+
+	if (run_rounds(targets, ntargets, &hm, a_ms, iterations, verbose) != 0)
+		goto out;
+
+	if (stats_compute(a_ms, iterations, &a) != 0)
+		goto nomem;
+	print_stats("argon2", 0, &a);
+	for (i = 0; i < ntargets; i++) {
+		if (stats_compute(targets[i].change_ms, iterations, &targets[i].change) != 0 ||
+		    stats_compute(targets[i].history_ms, iterations, &targets[i].history) != 0 ||
+		    paired_ratio(targets[i].change_ms, a_ms, iterations, &paired[i]) != 0)
+			goto nomem;
+		print_stats("change", targets[i].depth, &targets[i].change);
+	}
+	for (i = 0; i < ntargets; i++)
+		print_stats("pwhistory", targets[i].depth, &targets[i].history);
+
+	printf("\n%6s %11s %11s %9s %8s %8s %14s %10s\n", "depth", "change ms", "argon2 ms", "overhead", "ratio",
+	       "paired", "pwhistory ms", "pwh ratio");
+	for (i = 0; i < ntargets; i++) {
+		const struct target *tg = &targets[i];
+		double ratio = tg->change.median / a.median;
+		if (ratio > TARGET_RATIO)
+			all_met = 0;
+		printf("%6lu %11.1f %11.1f %+9.1f %8.3f %8.3f %14.1f %10.2f\n", tg->depth, tg->change.median, a.median,
+		       tg->change.median - 3 * a.median, ratio, paired[i], tg->history.median,
+		       tg->history.median / a.median);
+	}
+	printf("target: change ratio <= %.1f at every depth (t=3 m=65536): %s\n", TARGET_RATIO,
+	       all_met ? "met" : "NOT met");
+
+	printf("password-change:");
+	for (i = 0; i < ntargets; i++)
+		printf(" depth=%lu ratio=%.3f", targets[i].depth, targets[i].change.median / a.median);
+	printf(" (pwhistory-style:");
+	for (i = 0; i < ntargets; i++)
+		printf(" depth=%lu ratio=%.2f", targets[i].depth, targets[i].history.median / a.median);
+	printf("; argon2=%.1f ms t=%lu m=%lu p=%lu N=%lu)\n", a.median, t_cost, m_kib, lanes, iterations);
+	status = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "password-change: out of memory\n");
+out:
+	wipe(current, sizeof(current));
+	wipe(remembered, sizeof(remembered));
+	for (i = 0; i < TARGETS_MAX; i++) {
+		wipe(targets[i].current, sizeof(targets[i].current));
+		free(targets[i].change_ms);
+		free(targets[i].history_ms);
+	}
+	if (hm.remembered != NULL) {
+		for (k = 0; k < hm.count; k++)
+			free(hm.remembered[k]);
+		free(hm.remembered);
+	}
+	free(hm.current_hash);
+	free(a_ms);
+	return status;
+}
