@@ -98,7 +98,7 @@ mamori_factor_sets_parse(const char *spec, struct mamori_factor_set *sets, unsig
 			while (is_blank(*p))
 				p++;
 			start = p;
-			while (*p >= 'a' && *p <= 'z')
+			while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
 				p++;
 			if (p == start || mamori_factor_parse(start, (size_t)(p - start), &f) != 0) {
 				snprintf(err, errlen,

@@ -1,0 +1,306 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The multi-factor policy engine and TOTP through real PAM stacks
+# (pam_wrapper), with the injectable clock.  Codes come from oathtool.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "python3" test -x /usr/bin/python3
+require "oathtool" command -v oathtool
+
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+EXTRA_CONF="[system mn]
+mynumber = yes
+
+[service mn-login]
+system = mn
+require = password+totp
+
+[service mn-remote]
+system = mn
+require = password+totp
+remote = yes
+
+[service two-ways]
+require = password+totp, password
+
+[service counter-only]
+allow_users = alice, carol
+allow_groups = nogroup
+
+[incident]
+hook = /tmp/mamori-hook-placeholder
+
+[policy staff]
+min_age_days = 0"
+new_env
+cat >"$T/hook" <<HOOK
+#!/bin/sh
+cat >>"$T/incidents"
+echo >>"$T/incidents"
+HOOK
+chmod 700 "$T/hook"
+sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
+for s in mn-login mn-remote two-ways counter-only; do make_service "$s"; done
+set_clock "$(date -d '2030-02-04 10:00:00' +%s)"
+start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
+
+# The code for the test clock (plus OFFSET seconds).
+totp_code() {
+	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
+}
+
+# enroll_totp NAME: enrol a TOTP factor through the admin socket; prints
+# the secret.  The confirming code uses up the current step.
+enroll_totp() {
+	local out secret code
+	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
+	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+	code=$(totp_code "$secret")
+	out=$($RAW "$T/run/admin.sock" \
+		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
+	echo "$out" | grep -q '"totp"' || { echo "confirm failed: $out" >&2; return 1; }
+	echo "$secret"
+}
+
+add_user taro 'Sakura-no-Ki-2030'
+TARO_SECRET=$(enroll_totp taro)
+add_user jiro 'Ume-no-Hana-2030x'
+add_user alice 'Correct-Horse-42'
+
+t_mynumber_password_and_totp() {
+	local out
+	advance_clock 30
+	out=$(pam -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=SUCCESS acct=SUCCESS)
+	echo "$out"
+	expect_match "$out" 'prompt: Password: ' "password prompt"
+	expect_match "$out" 'prompt: Verification code: ' "code prompt"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'mn-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"password\",\"totp\"]%'")" -ge 1 ] ||
+		fail "the audit row does not record the factors"
+}
+
+t_mynumber_password_alone_refused() {
+	local out
+	advance_clock 30
+	out=$(pam -p 'Sakura-no-Ki-2030' -p '000000' mn-login taro auth=AUTH_ERR)
+	echo "$out"
+	# The same answer whichever factor was wrong.
+	! echo "$out" | grep -q '^error:' || fail "the failure says which factor"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong totp'")" -ge 1 ] || fail "not audited"
+	out=$(pam -p 'wrong-password' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=AUTH_ERR)
+	expect_match "$out" 'prompt: Verification code: ' "every factor is asked"
+}
+
+t_no_second_factor_refused_with_reason() {
+	local out
+	out=$(pam -p 'Ume-no-Hana-2030x' mn-login jiro auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: This service requires password\+totp, which is not set up' "message"
+	! echo "$out" | grep -q 'Verification code' || fail "asked for a factor the account does not have"
+	# Unknown users see what a real account with the factors sees.
+	out=$(pam -p 'x' -p '123456' mn-login nosuchuser auth=AUTH_ERR)
+	expect_match "$out" 'prompt: Verification code: ' "unknown user prompts"
+}
+
+t_choice_offered_and_remembered() {
+	local out
+	advance_clock 30
+	out=$(pam -e 2 -p 'Sakura-no-Ki-2030' two-ways taro auth=SUCCESS)
+	echo "$out"
+	expect_match "$out" 'prompt-echo: Choose a method: 1\) password\+totp, 2\) password \[1\]: ' "choice prompt"
+	! echo "$out" | grep -q 'Verification code' || fail "asked for TOTP after choosing password"
+	out=$(pam -e '' -p 'Sakura-no-Ki-2030' two-ways taro auth=SUCCESS)
+	expect_match "$out" '\[2\]: ' "the last choice is the default"
+	# One way only: no choice.
+	out=$(pam -p 'Ume-no-Hana-2030x' two-ways jiro auth=SUCCESS)
+	! echo "$out" | grep -q 'Choose' || fail "choice offered with one way"
+}
+
+t_totp_replay_refused() {
+	local code out
+	advance_clock 30
+	: >"$T/incidents"
+	code=$(totp_code "$TARO_SECRET")
+	pam -p 'Sakura-no-Ki-2030' -p "$code" mn-login taro auth=SUCCESS >/dev/null
+	out=$(pam -p 'Sakura-no-Ki-2030' -p "$code" mn-login taro auth=AUTH_ERR)
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'totp code replayed'")" -ge 1 ] ||
+		fail "replay not audited"
+	for i in $(seq 1 50); do grep -q '"totp_replay"' "$T/incidents" 2>/dev/null && break; sleep 0.1; done
+	grep -q '"totp_replay"' "$T/incidents" || fail "no incident"
+	# A code of the step before, already used, stays used.
+	advance_clock 30
+	pam -p 'Sakura-no-Ki-2030' -p "$code" mn-login taro auth=AUTH_ERR >/dev/null
+	pam -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=SUCCESS >/dev/null
+}
+
+t_totp_failures_count_toward_lockout() {
+	local i
+	add_user hanako 'Fuji-no-Yama-2030'
+	HANAKO=$(enroll_totp hanako)
+	for i in 1 2 3 4; do
+		pam -p 'Fuji-no-Yama-2030' -p '111111' mn-login hanako auth=AUTH_ERR >/dev/null
+	done
+	pam -p 'Fuji-no-Yama-2030' -p '111111' mn-login hanako auth=MAXTRIES >/dev/null
+	advance_clock 30
+	pam -p 'Fuji-no-Yama-2030' -p "$(totp_code "$HANAKO")" mn-login hanako auth=MAXTRIES >/dev/null
+	ctl unlock hanako >/dev/null
+}
+
+t_wrong_category_refused_at_start() {
+	local conf="$T/bad-mfa.conf" out rc=0
+	cat >"$conf" <<CONF
+[daemon]
+runtime_dir = $T/run-bad
+state_dir = $T/state-bad
+
+[system mn]
+mynumber = yes
+
+[service mn-weak]
+system = mn
+require = password+totp, password
+CONF
+	chmod 644 "$conf"
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	echo "$out"
+	[ "$rc" -ne 0 ] || fail "started with a one-category set"
+	expect_match "$out" 'bad-mfa.conf:10: .*"password" spans one category.*P-MFA-MN' "error"
+	sed -i 's/^require = .*/require = password+fido2, card, fingerprint+totp/' "$conf"
+	out=$("$AUTHD" --config "$conf" --foreground --version 2>&1) || true
+	sed -i 's/^require = .*/require = totp+fido2/' "$conf"
+	rc=0
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	expect_match "$out" '"totp\+fido2" spans one category' "two possession factors are one category"
+	sed -i '/^require = /d' "$conf"
+	rc=0
+	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "a My Number service without require started"
+}
+
+t_remote_login() {
+	local out
+	advance_clock 30
+	out=$(pam -r 203.0.113.5 -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: Logins from other hosts are not allowed' "refusal"
+	! echo "$out" | grep -q 'prompt:' || fail "factors were asked before refusing"
+	pam -r 203.0.113.5 -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-remote taro auth=SUCCESS >/dev/null
+	advance_clock 30
+	pam -r localhost -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=SUCCESS >/dev/null
+	# Other systems allow remote logins unless configured.
+	pam -r 203.0.113.5 -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS >/dev/null
+}
+
+t_access_by_user_and_group() {
+	local out
+	out=$(pam -p 'Correct-Horse-42' counter-only alice auth=SUCCESS)
+	out=$(pam -p 'Ume-no-Hana-2030x' counter-only jiro auth=AUTH_ERR)
+	expect_match "$out" 'not permitted to use this service' "refusal"
+	# nobody's primary group is nogroup.
+	add_user nobody 'Dare-mo-Inai-2030'
+	pam -p 'Dare-mo-Inai-2030' counter-only nobody auth=SUCCESS >/dev/null
+}
+
+t_step_up_asks_again() {
+	local out
+	advance_clock 30
+	pam -p 'Sakura-no-Ki-2030' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=SUCCESS open=SUCCESS >/dev/null
+	advance_clock 5
+	out=$(pam -p 'Sakura-no-Ki-2030' -p '000000' mn-login taro auth=AUTH_ERR)
+	expect_match "$out" 'prompt: Verification code: ' "asked again"
+}
+
+t_totp_required_at_next_login() {
+	local out uri secret
+	add_user mika 'Yuzu-no-Kaori-2030'
+	ctl totp require mika >/dev/null 2>&1 ||
+		$RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpRequire","parameters":{"name":"mika"}}' >/dev/null
+	# First run: read the URI, then answer with its code in a second handle.
+	cat >"$T/enroll.py" <<'PY'
+import json, socket, subprocess, sys
+path, user, pw, now = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX); s.connect(path); buf = b""
+def call(m):
+    global buf
+    s.sendall(json.dumps(m).encode() + b"\0")
+    while b"\0" not in buf:
+        buf += s.recv(65536)
+    r, buf = buf.split(b"\0", 1)
+    return json.loads(r)
+r = call({"method": "io.mamori.Pam.Start", "parameters": {"op": "authenticate", "service": "mamori-test", "user": user}})
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
+prompts = r["parameters"]["prompts"]
+uri = prompts[1]["text"]
+secret = uri.split("secret=")[1].split("&")[0]
+code = subprocess.check_output(["oathtool", "--totp", "-b", secret, "--now", "@" + now]).decode().strip()
+print("URI", uri)
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [None, None, code]}})
+print("RESULT", r["parameters"]["result"])
+PY
+	out=$(/usr/bin/python3 "$T/enroll.py" "$T/run/pam.sock" mika 'Yuzu-no-Kaori-2030' "$(cat "$T/clock")")
+	echo "$out"
+	expect_match "$out" 'URI otpauth://totp/mamori:mika\?secret=' "otpauth URI"
+	expect_match "$out" 'RESULT success' "enrolment"
+	expect_eq "$(ctl --json user show mika | json '"totp" in d["user"]["factors"]')" True "factor listed"
+	expect_eq "$(ctl --json user show mika | json 'd["user"]["totp_required"]')" False "requirement cleared"
+}
+
+t_self_service_enrolment() {
+	local out
+	add_user kenji 'Kaki-no-Tane-2030'
+	cat >"$T/self.py" <<'PY'
+import json, socket, subprocess, sys
+path, user, pw, now = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX); s.connect(path); buf = b""
+def call(m):
+    global buf
+    s.sendall(json.dumps(m).encode() + b"\0")
+    while b"\0" not in buf:
+        buf += s.recv(65536)
+    r, buf = buf.split(b"\0", 1)
+    return json.loads(r)
+r = call({"method": "io.mamori.Pam.Start", "parameters": {"op": "totp_enroll", "service": "mamori-test", "user": user}})
+print("PROMPT", r["parameters"]["prompts"][0]["text"])
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
+p = r["parameters"]
+if p.get("state") != "prompt":
+    print("RESULT", p.get("result")); sys.exit(0)
+uri = p["prompts"][1]["text"]
+secret = uri.split("secret=")[1].split("&")[0]
+code = subprocess.check_output(["oathtool", "--totp", "-b", secret, "--now", "@" + now]).decode().strip()
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [None, None, code]}})
+print("RESULT", r["parameters"]["result"])
+PY
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'wrong-password' "$(cat "$T/clock")")
+	expect_match "$out" 'RESULT auth_err' "enrolment needs the current factors"
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'Kaki-no-Tane-2030' "$(cat "$T/clock")")
+	echo "$out"
+	expect_match "$out" 'RESULT success' "self-service enrolment"
+	expect_eq "$(ctl --json user show kenji | json '"totp" in d["user"]["factors"]')" True "factor listed"
+}
+
+t_totp_secret_sealed() {
+	# P-CRED-STORE: the store holds the secret only sealed.
+	local b32hex
+	b32hex=$(/usr/bin/python3 -c "import base64,sys; s=sys.argv[1]; print(base64.b32decode(s + '=' * (-len(s) % 8)).hex())" "$TARO_SECRET")
+	! sql "SELECT hex(sealed) FROM totp" | tr 'A-F' 'a-f' | grep -q "$b32hex" || fail "secret stored in clear"
+	expect_eq "$(stat -c %a "$T/state/store.key")" 600 "key mode"
+}
+
+run_test "P-MFA-MN a My Number service accepts password and TOTP" t_mynumber_password_and_totp
+run_test "P-MFA-MN password alone is refused; every factor is asked" t_mynumber_password_alone_refused
+run_test "P-MFA-MN a user without a second factor is refused with the reason" t_no_second_factor_refused_with_reason
+run_test "P-MFA-ALL two acceptable sets: a choice, remembered" t_choice_offered_and_remembered
+run_test "P-CRED-STORE P-INCIDENT a TOTP code is never accepted twice" t_totp_replay_refused
+run_test "P-LOGIN-UI TOTP failures count toward the lockout" t_totp_failures_count_toward_lockout
+run_test "P-MFA-MN a one-category set on a My Number system stops start-up" t_wrong_category_refused_at_start
+run_test "P-REMOTE remote logins refused on My Number services unless permitted" t_remote_login
+run_test "P-ACCESS who may use a service, by user and group" t_access_by_user_and_group
+run_test "P-MFA-MN step-up: factors are asked again at every authentication" t_step_up_asks_again
+run_test "P-MFA-ALL an administrator requires TOTP enrolment at next login" t_totp_required_at_next_login
+run_test "P-MFA-ALL self-service TOTP enrolment after authenticating" t_self_service_enrolment
+run_test "P-CRED-STORE TOTP secrets are sealed; the key file is 0600" t_totp_secret_sealed
+tap_done
