@@ -26,6 +26,7 @@
 #include "housekeeping.h"
 #include "incident.h"
 #include "log.h"
+#include "messages.h"
 #include "seal.h"
 #include "secure.h"
 #include "server.h"
@@ -149,6 +150,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	mamori_log_init("mamori-authd", foreground, debug || loaded->debug);
+	/* Before any thread: it drops LANGUAGE from the environment. */
+	(void)mamori_messages_init();
 	if (harden_process() != 0 || prepare_state_dir(loaded) != 0) {
 		mamori_conf_free(&loaded);
 		return 1;

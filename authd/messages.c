@@ -36,6 +36,7 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_NEW_PASSWORD_PROMPT] = N_("New password: "),
 	[MSG_RETYPE_PASSWORD_PROMPT] = N_("Retype new password: "),
 	[MSG_MEMBER_PROMPT] = N_("Member name: "),
+	/* TRANSLATORS: %s is the member's user name.  Prompts end in ": ". */
 	[MSG_MEMBER_PASSWORD_PROMPT] = N_("Password of %s: "),
 	[MSG_ACCOUNT_DISABLED] = N_("This account is disabled. Contact your administrator."),
 	[MSG_ACCOUNT_EXPIRED] = N_("This account has expired. Contact your administrator."),
@@ -52,6 +53,7 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_PASSWORD_TOO_LONG] = N_("The new password is too long."),
 	[MSG_PASSWORD_REUSED] = N_("The new password was used before. Choose one you have not used."),
 	[MSG_PASSWORD_CROSS_SYSTEM] = N_("The new password is in use on another system. Choose a different one."),
+	/* TRANSLATORS: %s is a date and time, "2030-01-09 10:15:00". */
 	[MSG_PASSWORD_TOO_YOUNG] = N_("Your password was changed too recently. You can change it after %s."),
 	[MSG_CHANGE_NOT_ALLOWED] = N_("The password of this account cannot be changed here."),
 	[MSG_CONTRACTOR_PRIVILEGED] = N_("A contractor may not change the password of a privileged ID."),
@@ -60,6 +62,7 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_RATE_LIMITED] = N_("Too many attempts. Wait a minute and try again."),
 	[MSG_OUTSIDE_HOURS] = N_("This account may not be used at this time."),
 	[MSG_NOT_A_MEMBER] = N_("Only named members may use this shared account."),
+	/* TRANSLATORS: a date and time, then a host name or "HOST on TTY". */
 	[MSG_LAST_LOGIN] = N_("Last login: %s from %s"),
 	[MSG_LAST_LOGIN_NEVER] = N_("This is the first login of this account."),
 	[MSG_FAILURES_SINCE] = N_("Failed login attempts since the last login: %lld"),
@@ -68,9 +71,11 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_COMPROMISED_REPORTED] = N_("Your password is marked compromised; you must change it at your next login. "
 	                                "The security manager has been told."),
 	[MSG_TOTP_PROMPT] = N_("Verification code: "),
+	/* TRANSLATORS: %s lists the choices ("1) password+totp, 2) password+card"), %u is the default. */
 	[MSG_CHOOSE_METHOD] = N_("Choose a method: %s [%u]: "),
-	[MSG_NO_FACTOR] =
-	        N_("This service requires %s, which is not set up for your account. Contact your administrator."),
+	/* TRANSLATORS: %s lists the accepted factor sets, "password+totp". */
+	[MSG_NO_FACTOR] = N_("This service requires %s, which is not set up for your account. "
+	                     "Contact your administrator."),
 	[MSG_REMOTE_REFUSED] = N_("Logins from other hosts are not allowed for this service."),
 	[MSG_ACCESS_DENIED] = N_("You are not permitted to use this service."),
 	[MSG_TOTP_ENROLL_INTRO] = N_("Add this key to your authenticator app, then enter the code it shows:"),

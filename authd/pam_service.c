@@ -1763,6 +1763,20 @@ append_notices(json_t *messages, const struct pam_request *req, const struct mam
 	}
 }
 
+/* The account a session belongs to: the PAM user, or, when that is not a
+ * mamori account (sudo opens its session for the target user, root), the
+ * person who asked for it (PAM_RUSER), so that their time box still holds.
+ * Inside the caller's transaction. */
+static int
+session_owner(const struct pam_request *req, struct mamori_user *u)
+{
+	int rc = mamori_store_user_get(mamori_daemon.store, req->user, u);
+
+	if (rc == MAMORI_ERR_NOT_FOUND && req->ruser[0] != '\0' && mamori_user_name_valid(req->ruser))
+		rc = mamori_store_user_get(mamori_daemon.store, req->ruser, u);
+	return rc;
+}
+
 static int
 process_owned_by(pid_t pid, uid_t uid)
 {
@@ -1814,7 +1828,7 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	ses.opened_at = now;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail_nostore;
-	if (mamori_store_user_get(mamori_daemon.store, req.user, &u) != MAMORI_OK) {
+	if (session_owner(&req, &u) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);
@@ -1868,7 +1882,7 @@ handle_close_session(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "session_id");
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if (mamori_store_user_get(mamori_daemon.store, req.user, &u) != MAMORI_OK) {
+	if (session_owner(&req, &u) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such account");
 	}

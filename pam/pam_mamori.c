@@ -1164,9 +1164,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	leader = getsid(0);
-	if (leader <= 0)
-		leader = getpid();
+	/* The process opening the session (login, su, sudo, sshd's process
+	 * for this connection) is the one to end when a time box closes; the
+	 * caller's session leader may be shared by other sessions. */
+	leader = getpid();
 	params = request_params(
 	        &c, user, MAMORI_PAM_CTX_TTY | MAMORI_PAM_CTX_RHOST | MAMORI_PAM_CTX_RUSER | MAMORI_PAM_CTX_LOCALE);
 	if (params == NULL || json_object_set_new(params, "leader_pid", json_integer(leader)) != 0) {

@@ -162,7 +162,9 @@ SVC
 
 start_daemon() {
 	chmod 644 "$T/mamori.conf"
-	MAMORI_TEST_CLOCK_FILE="$T/clock" "$AUTHD" --config "$T/mamori.conf" --foreground --debug \
+	# In a session of its own, as under systemd: the daemon never signals
+	# its own process group, where the tests' processes would otherwise be.
+	MAMORI_TEST_CLOCK_FILE="$T/clock" setsid "$AUTHD" --config "$T/mamori.conf" --foreground --debug \
 		>>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	echo "$DAEMON_PID" >"$T/daemon.pid"
@@ -250,4 +252,54 @@ add_user() {
 # sql QUERY: run a query on the test store.
 sql() {
 	sqlite3 "$T/state/mamori.db" "$@"
+}
+
+# ------------------------------------------------------ mount namespace
+
+# ns_setup: a private copy of /etc/pam.d, passwd, shadow, group and sudoers
+# under $T/etc, with the local test account mamori-ns (uid 40001) added.
+# Real su, sudo and login run against them inside ns_run; the host's files
+# are never touched.
+ns_setup() {
+	mkdir -p "$T/etc/pam.d" "$T/var"
+	cp -a /etc/pam.d/. "$T/etc/pam.d/"
+	for f in passwd shadow group; do cp "/etc/$f" "$T/etc/$f"; done
+	echo "mamori-ns:x:40001:40001:mamori test account:$T/home:/bin/sh" >>"$T/etc/passwd"
+	echo "mamori-ns:!:20000:0:99999:7:::" >>"$T/etc/shadow"
+	echo "mamori-ns:x:40001:" >>"$T/etc/group"
+	mkdir -p "$T/home" && chown 40001:40001 "$T/home"
+	printf 'Defaults !lecture, !fqdn, passwd_tries=1, timestamp_timeout=0\nroot ALL=(ALL) ALL\nmamori-ns ALL=(ALL) ALL\n' >"$T/etc/sudoers"
+	chmod 440 "$T/etc/sudoers"
+	: >"$T/var/wtmp"
+	: >"$T/var/btmp"
+	: >"$T/var/lastlog"
+	mkdir -p "$T/var/sudo-ts"
+}
+
+# ns_pam SERVICE [TYPES...]: /etc/pam.d/SERVICE in the namespace uses only
+# the built module (auth, account, password and session).
+ns_pam() {
+	local svc=$1
+	cat >"$T/etc/pam.d/$svc" <<SVC
+auth     required $MODULE socket=$T/run/pam.sock
+account  required $MODULE socket=$T/run/pam.sock
+password required $MODULE socket=$T/run/pam.sock
+session  required $MODULE socket=$T/run/pam.sock
+SVC
+}
+
+# ns_run SCRIPT [ARGS...]: run a bash script in a private mount namespace
+# where the files above are bound over the real ones.
+ns_run() {
+	local script=$1
+	shift
+	cat >"$T/ns-wrapper.sh" <<IN
+set -e
+for f in pam.d passwd shadow group sudoers; do mount --bind "$T/etc/\$f" "/etc/\$f"; done
+for f in wtmp btmp lastlog; do [ -e "/var/log/\$f" ] && mount --bind "$T/var/\$f" "/var/log/\$f"; done
+[ -d /var/lib/sudo/ts ] && mount --bind "$T/var/sudo-ts" /var/lib/sudo/ts
+set +e
+exec bash "$script" "\$@"
+IN
+	unshare -m --propagation private bash "$T/ns-wrapper.sh" "$@"
 }

@@ -12,7 +12,8 @@ require "pam_wrapper" test -n "$PAM_WRAPPER_LIB"
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "pam_mamori.so" test -f "$BUILT_MODULE"
 require "pamtester" command -v pamtester
-require "gettext tools (msgfmt, xgettext)" command -v msgfmt xgettext
+require "msgfmt" command -v msgfmt
+require "xgettext" command -v xgettext
 require "locale ja_JP.UTF-8 (./quickstart deps generates it)" sh -c "locale -a | grep -qix 'ja_JP.utf-\\?8'"
 require "cracklib dictionary" test -e /var/cache/cracklib/cracklib_dict.pwd
 

@@ -1,0 +1,111 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The real sudo, in a private mount namespace whose /etc/pam.d/sudo uses the
+# built module and a privileged service policy: password + TOTP, and a time
+# box that ends a long-running command.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "unshare" command -v unshare
+require "sudo" test -u "$(command -v sudo)"
+require "oathtool" command -v oathtool
+require "python3" test -x /usr/bin/python3
+
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+EXTRA_CONF="[service sudo]
+privileged = yes
+require = password+totp
+
+[policy staff]
+min_age_days = 0
+
+[policy privileged]
+session_limit = 600"
+new_env
+set_clock "$(date -d '2030-03-05 10:00:00' +%s)"
+start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
+ns_setup
+ns_pam sudo
+
+totp_code() { oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"; }
+add_user mamori-ns 'Sudo-no-Kagi-2030'
+out=$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"mamori-ns"}}')
+SECRET=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+$RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"mamori-ns\",\"code\":\"$(totp_code "$SECRET")\"}}" >/dev/null
+
+# sudo_as ANSWERS COMMAND...: the test account runs sudo -S COMMAND, typing
+# ANSWERS (one per line); prints sudo's output and exit status.
+cat >"$T/sudo.sh" <<'SH'
+answers=$1
+shift
+rc=0
+printf '%b' "$answers" | runuser -u mamori-ns -- sudo -S "$@" 2>&1 || rc=$?
+echo "rc=$rc"
+SH
+
+t_sudo_password_and_totp() {
+	local out
+	advance_clock 30
+	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" id -un)
+	echo "$out"
+	expect_match "$out" 'Verification code: ' "code prompt"
+	expect_match "$out" '(^|: )root$' "command ran as root"
+	expect_match "$out" 'rc=0' "sudo status"
+	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'sudo' AND user = 'mamori-ns' AND result = 'success' AND category = 'auth'")" -ge 1 ] ||
+		fail "not audited"
+}
+
+t_sudo_wrong_factors_refused() {
+	local out
+	advance_clock 30
+	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n000000\n" id -un)
+	echo "$out"
+	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with a wrong code"
+	expect_match "$out" 'rc=1' "sudo status"
+	out=$(ns_run "$T/sudo.sh" "wrong-password\n$(totp_code "$SECRET")\n" id -un)
+	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with a wrong password"
+	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n" id -un)
+	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with the password alone"
+}
+
+t_sudo_time_box_ends_long_command() {
+	local i pid
+	advance_clock 30
+	ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" sleep 1000 >"$T/sudo-long.out" 2>&1 &
+	local nspid=$!
+	for i in $(seq 1 100); do
+		pid=$(pgrep -f '^sleep 1000$' | head -n 1)
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || { cat "$T/sudo-long.out"; fail "the command did not start"; }
+	advance_clock 601
+	for i in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid"
+		sql "SELECT * FROM sessions WHERE service = 'sudo'"
+		tail -n 15 "$T/daemon.log"
+		fail "the time box did not end the command"
+	fi
+	wait "$nspid" || true
+	cat "$T/sudo-long.out"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND service = 'sudo' AND reason LIKE '%time box%'")" -ge 1 ] ||
+		fail "not audited"
+}
+
+t_sudo_daemon_down_fails_closed() {
+	local out
+	stop_daemon
+	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n123456\n" id -un)
+	echo "$out"
+	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran without the daemon"
+	start_daemon
+}
+
+run_test "P-MFA-ALL real sudo -S needs password and TOTP" t_sudo_password_and_totp
+run_test "P-PRIV-STRICT real sudo refuses wrong or missing factors" t_sudo_wrong_factors_refused
+run_test "P-PRIV-TIME the privileged time box ends a long sudo command" t_sudo_time_box_ends_long_command
+run_test "real sudo fails closed when the daemon is down" t_sudo_daemon_down_fails_closed
+tap_done
