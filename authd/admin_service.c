@@ -420,9 +420,17 @@ user_rename(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.Exists", "an account with the new name exists");
 	}
-	/* The lockout record follows the account. */
-	if (rc == MAMORI_OK)
-		rc = mamori_store_lockout_clear(mamori_daemon.store, new_name);
+	/* The lockout record follows the account: a rename never unlocks. */
+	if (rc == MAMORI_OK) {
+		struct mamori_lockout lock;
+		rc = mamori_store_lockout_get(mamori_daemon.store, u.name, &lock);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_lockout_clear(mamori_daemon.store, new_name);
+		if (rc == MAMORI_OK && (lock.failures > 0 || lock.locked_until != 0 || lock.lock_count > 0))
+			rc = mamori_store_lockout_put(mamori_daemon.store, new_name, &lock);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+	}
 	detail = json_pack("{s:s}", "new_name", new_name);
 	if (rc == MAMORI_OK)
 		rc = audit_admin(call, "success", "user rename", detail);

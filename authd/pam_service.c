@@ -79,6 +79,7 @@ struct mamori_pam_conversation {
 	struct mamori_factor_set set; /* the set being asked */
 	unsigned next; /* the factor of set asked next */
 	int unsatisfiable; /* the account can meet no accepted set */
+	int pretend; /* ... and has not even a password to ask */
 	int password_ok;
 	int64_t password_id;
 	char rehash[MAMORI_HASH_MAX];
@@ -620,8 +621,12 @@ begin_factors(struct mamori_conn *c)
 				conv->set.factor[0] = MAMORI_FACTOR_PASSWORD;
 			}
 		}
-		if (conv->set.count == 0)
-			return auth_decide(c);
+		if (conv->set.count == 0) {
+			/* Nothing to verify the account with: it is asked what an
+			 * unknown name is asked, and fails the same way. */
+			conv->set = sets[0];
+			conv->pretend = 1;
+		}
 		conv->next = 0;
 		return ask_next(c);
 	}
@@ -832,10 +837,9 @@ auth_decide(struct mamori_conn *c)
 	} else if (!s.found) {
 		reason = conv->member[0] != '\0' ? "unknown member" : "unknown user";
 		counts_as_failure = 1;
-	} else if (conv->unsatisfiable && conv->set.count == 0) {
-		reason = "no accepted factor set enrolled";
-		accepted_sets(conf, req->service, sets, sizeof(sets));
-		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
+	} else if (conv->pretend) {
+		reason = "no factor enrolled";
+		counts_as_failure = 1;
 	} else if (!all_ok) {
 		/* "wrong password", "wrong totp", "wrong password+totp" */
 		size_t flen = (size_t)snprintf(failed, sizeof(failed), "wrong ");

@@ -100,9 +100,14 @@ t_no_second_factor_refused_with_reason() {
 	echo "$out"
 	expect_match "$out" 'error: This service requires password\+totp, which is not set up' "message"
 	! echo "$out" | grep -q 'Verification code' || fail "asked for a factor the account does not have"
-	# Unknown users see what a real account with the factors sees.
-	out=$(pam -p 'x' -p '123456' mn-login nosuchuser auth=AUTH_ERR)
-	expect_match "$out" 'prompt: Verification code: ' "unknown user prompts"
+	# Unknown users see what a real account with the factors sees, and so
+	# does an account with nothing to verify it with.
+	local unknown pending
+	unknown=$(pam -p 'x' -p '123456' mn-login nosuchuser auth=AUTH_ERR | sed 's/nosuchuser/U/g')
+	expect_match "$unknown" 'prompt: Verification code: ' "unknown user prompts"
+	ctl user add no.password >/dev/null
+	pending=$(pam -p 'x' -p '123456' mn-login no.password auth=AUTH_ERR | sed 's/no.password/U/g')
+	expect_eq "$pending" "$unknown" "an account without factors"
 }
 
 t_choice_offered_and_remembered() {

@@ -379,7 +379,11 @@ t_reserved_names() {
 	ctl user add ops.yamada --privileged >/dev/null
 	rc=0; ctl user rename ops.yamada administrator 2>/dev/null || rc=$?
 	expect_eq "$rc" 1 "rename into a reserved name"
+	# A rename keeps the lock.
+	ctl lock ops.yamada >/dev/null
 	ctl user rename ops.yamada ops.kimura >/dev/null
+	expect_eq "$(ctl --json user show ops.kimura | json 'd["user"]["locked"]')" True "lock after rename"
+	ctl unlock ops.kimura >/dev/null
 }
 
 t_contractor_cannot_reset_privileged() {
