@@ -969,11 +969,18 @@ totp_change(struct admin_call *call, const json_t *params, int remove)
 static int
 totp_list_one(const struct mamori_totp_record *r, const char *user, void *data)
 {
-	json_t *o =
-	        json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", r->active ? "active" : "pending",
-	                  "algorithm", r->algorithm, "digits", (json_int_t)r->digits, "period", (json_int_t)r->period,
-	                  "created_at", (json_int_t)r->created_at, "last_used_at", nullable_time(r->last_used_at));
+	struct page *pg = data;
+	enum mamori_totp_algorithm alg;
+	json_t *o;
 
+	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
+		return MAMORI_OK;
+	if (mamori_totp_algorithm_parse(r->algorithm, &alg) != 0)
+		alg = MAMORI_TOTP_SHA1;
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", r->active ? "active" : "pending",
+	              "algorithm", mamori_totp_algorithm_name(alg), "digits", (json_int_t)r->digits, "period",
+	              (json_int_t)r->period, "created_at", (json_int_t)r->created_at, "last_used_at",
+	              nullable_time(r->last_used_at));
 	return page_add(data, o);
 }
 
@@ -981,8 +988,13 @@ static json_t *
 totp_list(struct admin_call *call, const json_t *params)
 {
 	struct page pg = { .items = json_array(), .now = call->now };
+	json_t *out, *last;
 
-	(void)params;
+	/* Paged by name like UserList: "after" in, "next" out. */
+	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &pg.last_name) == MAMORI_ERR_INVALID) {
+		json_decref(pg.items);
+		return invalid("after");
+	}
 	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
 		json_decref(pg.items);
 		return internal_error();
@@ -993,7 +1005,11 @@ totp_list(struct admin_call *call, const json_t *params)
 		return internal_error();
 	}
 	mamori_store_commit(mamori_daemon.store);
-	return mamori_wire_reply(json_pack("{s:o,s:b}", "factors", pg.items, "more", pg.more));
+	out = json_pack("{s:o,s:b}", "factors", pg.items, "more", pg.more);
+	last = json_array_get(pg.items, json_array_size(pg.items) - 1);
+	if (out != NULL && pg.more)
+		json_object_set(out, "next", json_object_get(last, "name"));
+	return mamori_wire_reply(out);
 }
 
 /* -------------------------------------------------------------- audit */

@@ -81,6 +81,7 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_TOTP_ENROLL_INTRO] = N_("Add this key to your authenticator app, then enter the code it shows:"),
 	[MSG_TOTP_ENROLLED] = N_("Your authenticator app is set up."),
 	[MSG_TOTP_WRONG] = N_("The verification code is not correct."),
+	[MSG_CHANGE_PASSWORD_FIRST] = N_("Change your password before setting up an authenticator app."),
 	[MSG_SERVICE_ERROR] = N_("The authentication service failed. Try again later."),
 };
 

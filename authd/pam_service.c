@@ -604,6 +604,22 @@ begin_factors(struct mamori_conn *c)
 		conv->choices[0] = sets[0];
 		conv->n_choices = 1;
 	}
+	/* Enrolling a new authenticator over an active one needs the active
+	 * one: a password alone must not be enough to replace it. */
+	if (conv->op == OP_TOTP_ENROLL && have_totp) {
+		unsigned kept = 0;
+		for (unsigned i = 0; i < n_sets; i++) {
+			if (mamori_factor_set_has(&sets[i], MAMORI_FACTOR_TOTP))
+				sets[kept++] = sets[i];
+		}
+		if (kept == 0) {
+			sets[0].count = 2;
+			sets[0].factor[0] = MAMORI_FACTOR_PASSWORD;
+			sets[0].factor[1] = MAMORI_FACTOR_TOTP;
+			kept = 1;
+		}
+		n_sets = kept;
+	}
 	for (unsigned i = 0; s.found && i < n_sets; i++) {
 		int ok = 1;
 		for (unsigned k = 0; k < sets[i].count; k++)
@@ -887,6 +903,16 @@ auth_decide(struct mamori_conn *c)
 		issue_ticket = conv->member[0] == '\0' && s.have_pw &&
 		               (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
 		enroll = conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0');
+		/* A password that must change (temporary, compromised, expired)
+		 * may be in other hands: it does not enrol an authenticator. */
+		if (enroll && issue_ticket) {
+			enroll = 0;
+			if (conv->op == OP_TOTP_ENROLL) {
+				result = "auth_err";
+				reason = "totp enrolment refused: the password must be changed first";
+				snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_CHANGE_PASSWORD_FIRST));
+			}
+		}
 	}
 	if (counts_as_failure) {
 		if (count_failure(conf, &s, name, now, &failure) != MAMORI_OK)

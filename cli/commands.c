@@ -2,16 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +16,7 @@
 #include "client.h"
 #include "commands.h"
 #include "conf.h"
+#include "conversation.h"
 #include "error.h"
 #include "hours.h"
 #include "names.h"
@@ -51,10 +48,12 @@ enum {
 	OPT_SYSTEM,
 	OPT_SINCE,
 	OPT_LIMIT,
+	OPT_CODE,
+	OPT_NO_QR,
 };
 
 /* common_option's answer when the option was handled and parsing goes on. */
-#define CONTINUE (-1)
+#define CONTINUE CLI_CONTINUE
 
 /* Every command also takes --json and --help, so that
  * "mamorictl user list --json" works. */
@@ -110,6 +109,14 @@ static const struct option audit_show_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option totp_enroll_options[] = {
+	{ "code", required_argument, NULL, OPT_CODE },
+	{ "no-qr", no_argument, NULL, OPT_NO_QR },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const char *const user_kinds[] = { "staff", "contractor", "shared", "dev" };
 
 void
@@ -137,6 +144,11 @@ cli_usage(void)
 	      "  password temp NAME [--password-stdin] [--system SYSTEM]\n"
 	      "  password compromised NAME\n"
 	      "  password compromised      (your own password, through the PAM socket)\n"
+	      "  totp enroll NAME [--code CODE] [--no-qr]\n"
+	      "  totp enroll [--no-qr]     (your own account, through the PAM socket)\n"
+	      "  totp remove NAME\n"
+	      "  totp require NAME\n"
+	      "  totp list\n"
 	      "  audit show [--since TIME] [--limit N]\n"
 	      "  audit verify\n"
 	      "  status\n"
@@ -145,7 +157,8 @@ cli_usage(void)
 	      "Options:\n"
 	      "  --socket PATH      the daemon's admin socket\n"
 	      "  --config FILE      take the sockets from this mamori.conf\n"
-	      "  --pam-socket PATH  the daemon's PAM socket, for password compromised alone\n"
+	      "  --pam-socket PATH  the daemon's PAM socket, for password compromised and\n"
+	      "                     totp enroll without NAME\n"
 	      "  --json             print each reply's parameters as JSON\n"
 	      "  -h, --help         show this help\n"
 	      "  --version          show the version\n"
@@ -387,20 +400,18 @@ user_name_operand(const char *cmd, int argc, char **argv, const char **name)
 
 /* ------------------------------------------------------------------ calling */
 
-enum socket_kind { SOCKET_ADMIN, SOCKET_PAM };
-
 /* Which socket to use: the option (--socket or --pam-socket), then the
  * environment ($MAMORI_ADMIN_SOCKET or $MAMORI_PAM_SOCKET), then --config,
  * then the default configuration file when it exists, then the built-in
  * default.  Returns CLI_EXIT_OK or CLI_EXIT_USAGE after reporting. */
-static int
-resolve_socket_kind(struct cli *cli, enum socket_kind kind)
+int
+cli_resolve_socket(struct cli *cli, enum cli_socket kind)
 {
-	const char *path = kind == SOCKET_ADMIN ? cli->socket_opt : cli->pam_socket_opt;
-	const char *env = getenv(kind == SOCKET_ADMIN ? "MAMORI_ADMIN_SOCKET" : "MAMORI_PAM_SOCKET");
+	const char *path = kind == CLI_SOCKET_ADMIN ? cli->socket_opt : cli->pam_socket_opt;
+	const char *env = getenv(kind == CLI_SOCKET_ADMIN ? "MAMORI_ADMIN_SOCKET" : "MAMORI_PAM_SOCKET");
 	const char *config = cli->config_opt;
-	char *out = kind == SOCKET_ADMIN ? cli->socket_path : cli->pam_socket_path;
-	size_t outlen = kind == SOCKET_ADMIN ? sizeof(cli->socket_path) : sizeof(cli->pam_socket_path);
+	char *out = kind == CLI_SOCKET_ADMIN ? cli->socket_path : cli->pam_socket_path;
+	size_t outlen = kind == CLI_SOCKET_ADMIN ? sizeof(cli->socket_path) : sizeof(cli->pam_socket_path);
 	struct mamori_conf *conf;
 	struct stat st;
 	char err[512];
@@ -419,7 +430,7 @@ resolve_socket_kind(struct cli *cli, enum socket_kind kind)
 	/* Someone reporting their own password need not be able to read the
 	 * administrator's configuration: then the built-in default. */
 	if (config == NULL && stat(MAMORI_DEFAULT_CONFIG, &st) == 0 &&
-	    (kind == SOCKET_ADMIN || access(MAMORI_DEFAULT_CONFIG, R_OK) == 0))
+	    (kind == CLI_SOCKET_ADMIN || access(MAMORI_DEFAULT_CONFIG, R_OK) == 0))
 		config = MAMORI_DEFAULT_CONFIG;
 	if (config != NULL)
 		conf = mamori_conf_load(config, err, sizeof(err));
@@ -429,14 +440,14 @@ resolve_socket_kind(struct cli *cli, enum socket_kind kind)
 		output_error("%s", config != NULL ? err : "out of memory");
 		return CLI_EXIT_USAGE;
 	}
-	if (kind == SOCKET_ADMIN)
+	if (kind == CLI_SOCKET_ADMIN)
 		n = mamori_conf_admin_socket(conf, out, outlen);
 	else
 		n = mamori_conf_pam_socket(conf, out, outlen);
 	mamori_conf_free(&conf);
 	if (n != 0) {
 		output_error("%s: the %s socket path is too long", config != NULL ? config : "default",
-		             kind == SOCKET_ADMIN ? "admin" : "PAM");
+		             kind == CLI_SOCKET_ADMIN ? "admin" : "PAM");
 		return CLI_EXIT_USAGE;
 	}
 	return CLI_EXIT_OK;
@@ -445,11 +456,11 @@ resolve_socket_kind(struct cli *cli, enum socket_kind kind)
 static int
 resolve_socket(struct cli *cli)
 {
-	return resolve_socket_kind(cli, SOCKET_ADMIN);
+	return cli_resolve_socket(cli, CLI_SOCKET_ADMIN);
 }
 
-static void
-report_connect_error(const char *path, int rc, int saved_errno)
+void
+cli_report_connect_error(const char *path, int rc, int saved_errno)
 {
 	struct stat st;
 	const char *why;
@@ -478,8 +489,8 @@ report_connect_error(const char *path, int rc, int saved_errno)
 	output_error("cannot connect to %s: %s", path, why);
 }
 
-static void
-report_transport_error(const char *path, int rc, int saved_errno)
+void
+cli_report_transport_error(const char *path, int rc, int saved_errno)
 {
 	switch (rc) {
 	case MAMORI_ERR_TIMEOUT:
@@ -503,8 +514,8 @@ report_transport_error(const char *path, int rc, int saved_errno)
 
 /* An error reply: the daemon's message when it sent one, else a sentence
  * made from the error name. */
-static void
-report_error_reply(const json_t *reply, const char *method, const char *subject)
+void
+cli_report_error_reply(const json_t *reply, const char *method, const char *subject)
 {
 	const json_t *params = mamori_wire_parameters(reply);
 	const char *name = mamori_wire_error_name(reply);
@@ -585,7 +596,7 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 	fd = mamori_client_connect(cli->socket_path, 1);
 	saved_errno = errno;
 	if (fd < 0) {
-		report_connect_error(cli->socket_path, fd, saved_errno);
+		cli_report_connect_error(cli->socket_path, fd, saved_errno);
 		goto out;
 	}
 	mamori_wire_init(&wire, fd);
@@ -595,12 +606,12 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 	mamori_wire_clear(&wire);
 	close(fd);
 	if (rc != MAMORI_OK) {
-		report_transport_error(cli->socket_path, rc, saved_errno);
+		cli_report_transport_error(cli->socket_path, rc, saved_errno);
 		goto out;
 	}
 	status = CLI_EXIT_FAILED;
 	if (json_object_get(*reply, "error") != NULL) {
-		report_error_reply(*reply, method, subject);
+		cli_report_error_reply(*reply, method, subject);
 		goto out;
 	}
 	if (mamori_wire_parameters(*reply) == NULL) {
@@ -618,8 +629,8 @@ out:
 	return status;
 }
 
-static int
-print_json_reply(const json_t *reply)
+int
+cli_print_json_reply(const json_t *reply)
 {
 	if (output_json(mamori_wire_parameters(reply)) != 0) {
 		output_error("cannot write to standard output: %s", strerror(errno));
@@ -628,8 +639,8 @@ print_json_reply(const json_t *reply)
 	return CLI_EXIT_OK;
 }
 
-static int
-unexpected_reply(const char *what)
+int
+cli_unexpected_reply(const char *what)
 {
 	output_error("unexpected reply from the daemon: %s", what);
 	return CLI_EXIT_FAILED;
@@ -665,7 +676,7 @@ admin_call_paged(struct cli *cli, const char *method, json_t *params, const char
 		p = mamori_wire_parameters(page);
 		items = json_object_get(p, array_key);
 		if (!json_is_array(items)) {
-			rc = unexpected_reply(array_key);
+			rc = cli_unexpected_reply(array_key);
 			goto out;
 		}
 		json_array_extend(all, (json_t *)items);
@@ -784,6 +795,34 @@ field_members(struct field_list *l, const json_t *members)
 	field_text(l, "members", text);
 }
 
+/* The enrolled factors on one line: "password, totp". */
+static void
+field_factors(struct field_list *l, const json_t *factors)
+{
+	char text[FIELD_VALUE_MAX];
+	const json_t *f;
+	size_t used = 0, i;
+
+	if (!json_is_array(factors)) {
+		field_value(l, "factors", factors, "-");
+		return;
+	}
+	if (json_array_size(factors) == 0) {
+		field_text(l, "factors", "none");
+		return;
+	}
+	text[0] = '\0';
+	json_array_foreach (factors, i, f) {
+		int n = snprintf(text + used, sizeof(text) - used, "%s%s", i > 0 ? ", " : "",
+		                 json_is_string(f) ? json_string_value(f) : "?");
+
+		if (n < 0 || (size_t)n >= sizeof(text) - used)
+			break;
+		used += (size_t)n;
+	}
+	field_text(l, "factors", text);
+}
+
 /* A last_login or previous_login object as four lines: "PREFIX",
  * "PREFIX service", "PREFIX tty", "PREFIX rhost". */
 static void
@@ -847,6 +886,8 @@ print_user(const json_t *user)
 	field_value(&l, "failed attempts", json_object_get(user, "failed_attempts"), "0");
 	if ((json_is_string(kind) && !strcmp(json_string_value(kind), "shared")) || json_array_size(members) > 0)
 		field_members(&l, members);
+	field_factors(&l, json_object_get(user, "factors"));
+	field_value(&l, "totp required", json_object_get(user, "totp_required"), "-");
 	/* A daemon that predates password systems sends one password. */
 	if (json_is_array(passwords)) {
 		if (json_array_size(passwords) == 0)
@@ -881,7 +922,7 @@ reply_user(const json_t *reply)
 	const json_t *user = json_object_get(mamori_wire_parameters(reply), "user");
 
 	if (!json_is_object(user)) {
-		unexpected_reply("no user object");
+		cli_unexpected_reply("no user object");
 		return NULL;
 	}
 	return user;
@@ -946,7 +987,7 @@ cmd_user_add(struct cli *cli, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	} else if ((user = reply_user(reply)) == NULL) {
 		rc = CLI_EXIT_FAILED;
 	} else {
@@ -977,7 +1018,7 @@ cmd_user_show(struct cli *cli, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (cli->json)
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	else if ((user = reply_user(reply)) == NULL)
 		rc = CLI_EXIT_FAILED;
 	else
@@ -1008,7 +1049,7 @@ print_user_table(const json_t *users, int last_used)
 		const char *cells[8];
 
 		if (!json_is_object(user)) {
-			rc = unexpected_reply("a user that is not an object");
+			rc = cli_unexpected_reply("a user that is not an object");
 			goto out;
 		}
 		cells[0] = output_value(json_object_get(user, "name"), "-", name, sizeof(name));
@@ -1070,9 +1111,9 @@ cmd_user_list(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (cli->json)
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	else if (!json_is_array(users))
-		rc = unexpected_reply("no users array");
+		rc = cli_unexpected_reply("no users array");
 	else
 		rc = print_user_table(users, privileged);
 	json_decref(reply);
@@ -1100,7 +1141,7 @@ user_state_change(struct cli *cli, int argc, char **argv, const char *cmd, const
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	} else if (!strcmp(method, ADMIN "UserDelete")) {
 		printf("user %s %s\n", name, done);
 	} else if ((user = reply_user(reply)) == NULL) {
@@ -1139,7 +1180,7 @@ user_reply_done(struct cli *cli, json_t *reply, const char *line)
 	int rc = CLI_EXIT_OK;
 
 	if (cli->json)
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	else if (reply_user(reply) == NULL)
 		rc = CLI_EXIT_FAILED;
 	else
@@ -1286,7 +1327,7 @@ user_lock_change(struct cli *cli, int argc, char **argv, const char *cmd, int lo
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	} else if ((user = reply_user(reply)) == NULL) {
 		rc = CLI_EXIT_FAILED;
 	} else if (!lock) {
@@ -1369,8 +1410,8 @@ cmd_user_members(struct cli *cli, int argc, char **argv)
 
 /* What the daemon can hold: no NUL byte, valid UTF-8.  CONTINUE, or
  * CLI_EXIT_USAGE after reporting what (the password, an answer) broke. */
-static int
-secret_check(const char *cmd, const char *what, const char *buf, size_t len)
+int
+cli_secret_check(const char *cmd, const char *what, const char *buf, size_t len)
 {
 	if (memchr(buf, '\0', len) != NULL) {
 		output_error("%s: %s contains a NUL byte", cmd, what);
@@ -1426,7 +1467,7 @@ read_password_line(const char *cmd, char *buf, size_t size, size_t *lenp)
 		output_error("%s: empty password on standard input", cmd);
 		return CLI_EXIT_USAGE;
 	}
-	if (secret_check(cmd, "the password", buf, len) != CONTINUE)
+	if (cli_secret_check(cmd, "the password", buf, len) != CONTINUE)
 		return CLI_EXIT_USAGE;
 	*lenp = len;
 	return CONTINUE;
@@ -1509,7 +1550,7 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 	pw = json_object_get(params, "password");
 	has_expiry = mamori_wire_get_int(params, "expires_at", 0, CLI_TIME_MAX, &expires_at) == MAMORI_OK;
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	} else if (from_stdin) {
 		if (has_expiry)
 			printf("Temporary password set for %s (expires %s).\n", target,
@@ -1518,7 +1559,7 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 			printf("Temporary password set for %s.\n", target);
 	} else if (mamori_wire_get_string(params, "password", MAMORI_SECRET_MAX, &password) != MAMORI_OK ||
 	           password[0] == '\0' || !mamori_field_valid(password)) {
-		rc = unexpected_reply("no usable generated password");
+		rc = cli_unexpected_reply("no usable generated password");
 	} else {
 		if (has_expiry)
 			printf("Temporary password for %s (expires %s):\n", target,
@@ -1536,556 +1577,6 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* ------------------------------------------------------------------ password compromised */
-
-/* The daemon's conversation, bounded as pam_mamori(8) bounds it. */
-#define CONV_MAX_ROUNDS 32 /* prompt replies per conversation */
-#define CONV_MAX_PROMPTS 8 /* prompts per reply */
-#define CONV_MAX_MESSAGES 16 /* messages in the final reply */
-#define CONV_TEXT_MAX 511 /* PAM_MAX_MSG_SIZE - 1 */
-#define CONV_WORD_MAX 32 /* "state", "style", "result" values */
-#define CONV_LOCALE_MAX 64
-/* The PAM service name the daemon records for a report made here. */
-#define CONV_SERVICE "mamorictl"
-
-enum conv_style { CONV_ECHO_OFF, CONV_ECHO_ON, CONV_INFO, CONV_ERROR };
-
-struct conv_text {
-	enum conv_style style;
-	const char *text; /* borrowed from the reply */
-};
-
-/* Where the conversation takes place. */
-struct conv {
-	struct cli *cli;
-	const char *cmd;
-	int fd; /* the daemon */
-	/* The controlling terminal for prompts and answers, or -1: prompts
-	 * on standard error, answers from standard input. */
-	int tty;
-};
-
-/* One line of text, no control characters: the module's rule, so that
- * both show the daemon the same face. */
-static int
-conv_text_valid(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch < 0x20 || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Read params[key], an array of {"style","text"}, into out.  Prompts
- * (prompts != 0) must be present and non-empty; messages may be absent or
- * null and are only info or error.  0 or -1. */
-static int
-conv_texts_parse(const json_t *params, const char *key, int prompts, struct conv_text *out, size_t max, size_t *count)
-{
-	const json_t *list = json_object_get(params, key), *item;
-	size_t i;
-
-	*count = 0;
-	if (list == NULL || json_is_null(list))
-		return prompts ? -1 : 0;
-	if (!json_is_array(list) || json_array_size(list) > max || (prompts && json_array_size(list) == 0))
-		return -1;
-	json_array_foreach (list, i, item) {
-		const char *style, *text;
-
-		if (!json_is_object(item) ||
-		    mamori_wire_get_string(item, "style", CONV_WORD_MAX, &style) != MAMORI_OK ||
-		    mamori_wire_get_string(item, "text", CONV_TEXT_MAX, &text) != MAMORI_OK || !conv_text_valid(text))
-			return -1;
-		if (!strcmp(style, "info"))
-			out[i].style = CONV_INFO;
-		else if (!strcmp(style, "error"))
-			out[i].style = CONV_ERROR;
-		else if (prompts && !strcmp(style, "echo_off"))
-			out[i].style = CONV_ECHO_OFF;
-		else if (prompts && !strcmp(style, "echo_on"))
-			out[i].style = CONV_ECHO_ON;
-		else
-			return -1;
-		out[i].text = text;
-	}
-	*count = json_array_size(list);
-	return 0;
-}
-
-static void
-fd_write_text(int fd, const char *s)
-{
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-/* The signal that interrupted an answer typed without echo, if any. */
-static volatile sig_atomic_t conv_signal;
-
-static void
-conv_note_signal(int sig)
-{
-	conv_signal = sig;
-}
-
-/* Signals that would leave the terminal without echo: caught while echo is
- * off, then delivered again once the terminal is restored. */
-static const int conv_signals[] = { SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
-#define CONV_NSIGNALS (sizeof(conv_signals) / sizeof(conv_signals[0]))
-
-/* Read one line from fd a byte at a time, so that the next answer's line
- * stays unread.  Keeps at most size - 1 bytes and sets *too_long beyond.
- * 1 a line, 0 end of input before any byte, -1 an error, -2 a caught
- * signal. */
-static int
-conv_line_read(int fd, char *buf, size_t size, size_t *lenp, int *too_long)
-{
-	size_t len = 0;
-	int any = 0;
-
-	*lenp = 0;
-	*too_long = 0;
-	for (;;) {
-		char ch;
-		ssize_t n;
-
-		if (conv_signal != 0)
-			return -2;
-		n = read(fd, &ch, 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			if (!any)
-				return 0;
-			break;
-		}
-		any = 1;
-		if (ch == '\n')
-			break;
-		if (len + 1 < size)
-			buf[len++] = ch;
-		else
-			*too_long = 1;
-	}
-	*lenp = len;
-	return 1;
-}
-
-/* Show prompt and read its answer into buf: from the terminal, without
- * echo unless echo is set, or without a terminal from standard input.
- * Returns CONTINUE with *lenp set, or an exit status after reporting. */
-static int
-conv_answer_read(struct conv *cv, int echo, const char *prompt, char *buf, size_t size, size_t *lenp)
-{
-	struct sigaction sa, saved_sa[CONV_NSIGNALS];
-	struct termios saved, quiet;
-	int in = cv->tty >= 0 ? cv->tty : STDIN_FILENO, out = cv->tty >= 0 ? cv->tty : STDERR_FILENO;
-	int quieted, too_long, r, sig, read_errno;
-	size_t i;
-
-again:
-	quieted = 0;
-	conv_signal = 0;
-	if (!echo && cv->tty >= 0) {
-		if (tcgetattr(cv->tty, &saved) != 0) {
-			output_error("%s: cannot turn off echo on the terminal: %s", cv->cmd, strerror(errno));
-			return CLI_EXIT_FAILED;
-		}
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = conv_note_signal;
-		sigemptyset(&sa.sa_mask);
-		/* No SA_RESTART: read must return so that echo comes back. */
-		for (i = 0; i < CONV_NSIGNALS; i++)
-			sigaction(conv_signals[i], &sa, &saved_sa[i]);
-		quiet = saved;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-		if (tcsetattr(cv->tty, TCSAFLUSH, &quiet) != 0) {
-			int saved_errno = errno;
-
-			for (i = 0; i < CONV_NSIGNALS; i++)
-				sigaction(conv_signals[i], &saved_sa[i], NULL);
-			/* In the background: SIGTTOU stops us until the shell
-			 * brings us back; then try again. */
-			if (saved_errno == EINTR && (sig = conv_signal) != 0) {
-				raise(sig);
-				goto again;
-			}
-			output_error("%s: cannot turn off echo on the terminal: %s", cv->cmd, strerror(saved_errno));
-			return CLI_EXIT_FAILED;
-		}
-		quieted = 1;
-	}
-	fflush(stdout);
-	fd_write_text(out, prompt);
-	r = conv_line_read(in, buf, size, lenp, &too_long);
-	read_errno = errno;
-	if (quieted) {
-		tcsetattr(cv->tty, TCSAFLUSH, &saved);
-		/* The newline typed was not echoed either. */
-		fd_write_text(cv->tty, "\n");
-		for (i = 0; i < CONV_NSIGNALS; i++)
-			sigaction(conv_signals[i], &saved_sa[i], NULL);
-	} else if (cv->tty < 0 && r >= 0 && !isatty(STDIN_FILENO)) {
-		/* Nothing echoed the answer's line end: end the prompt's line. */
-		fd_write_text(STDERR_FILENO, "\n");
-	}
-	sig = conv_signal;
-	if (r == -2 && sig != 0) {
-		mamori_wipe(buf, size);
-		*lenp = 0;
-		raise(sig);
-		/* Still running: stopped and continued, or the signal is
-		 * ignored.  Ask again. */
-		goto again;
-	}
-	if (r == -1) {
-		output_error("%s: cannot read the answer: %s", cv->cmd, strerror(read_errno));
-		return CLI_EXIT_FAILED;
-	}
-	if (r == 0) {
-		output_error("%s: no answer (end of input)", cv->cmd);
-		return CLI_EXIT_FAILED;
-	}
-	if (!too_long && *lenp > 0 && buf[*lenp - 1] == '\r')
-		(*lenp)--;
-	if (too_long || *lenp > MAMORI_SECRET_MAX) {
-		mamori_wipe(buf, size);
-		*lenp = 0;
-		output_error("%s: the answer is longer than %d bytes", cv->cmd, MAMORI_SECRET_MAX);
-		return CLI_EXIT_USAGE;
-	}
-	return secret_check(cv->cmd, "the answer", buf, *lenp);
-}
-
-/* Text for the person: info on standard output (or, with --json, which
- * keeps standard output for the reply, where the prompts go), error on
- * standard error. */
-static void
-conv_show(const struct conv *cv, enum conv_style style, const char *text)
-{
-	char clean[CONV_TEXT_MAX + 1];
-
-	output_sanitize(text, clean, sizeof(clean));
-	if (style == CONV_INFO && !cv->cli->json) {
-		printf("%s\n", clean);
-		fflush(stdout);
-		return;
-	}
-	fflush(stdout);
-	fd_write_text(style == CONV_INFO && cv->tty >= 0 ? cv->tty : STDERR_FILENO, clean);
-	fd_write_text(style == CONV_INFO && cv->tty >= 0 ? cv->tty : STDERR_FILENO, "\n");
-}
-
-/* Show one reply's prompts, read the answers and send them as Answer.
- * Every copy of an answer is wiped before this returns. */
-static int
-conv_prompts_answer(struct conv *cv, const json_t *params)
-{
-	struct conv_text prompts[CONV_MAX_PROMPTS] = { { CONV_INFO, NULL } };
-	char line[MAMORI_SECRET_MAX + 2], shown[CONV_TEXT_MAX + 1];
-	json_t *answers, *call = NULL, *answer, *answer_params;
-	size_t count = 0, i, len = 0;
-	int rc = CLI_EXIT_FAILED;
-
-	if (conv_texts_parse(params, "prompts", 1, prompts, CONV_MAX_PROMPTS, &count) != 0)
-		return unexpected_reply("malformed prompts");
-	answers = json_array();
-	if (answers == NULL)
-		goto nomem;
-	for (i = 0; i < count; i++) {
-		switch (prompts[i].style) {
-		case CONV_INFO:
-		case CONV_ERROR:
-			conv_show(cv, prompts[i].style, prompts[i].text);
-			answer = json_null();
-			break;
-		default:
-			output_sanitize(prompts[i].text, shown, sizeof(shown));
-			rc = conv_answer_read(cv, prompts[i].style == CONV_ECHO_ON, shown, line, sizeof(line), &len);
-			if (rc != CONTINUE)
-				goto out;
-			answer = json_stringn(line, len);
-			mamori_wipe(line, sizeof(line));
-			if (answer == NULL)
-				goto nomem;
-			break;
-		}
-		/* json_array_append keeps our reference on failure, so the copy
-		 * is wiped before it is freed. */
-		if (json_array_append(answers, answer) != 0) {
-			mamori_wire_wipe_string(answer);
-			json_decref(answer);
-			goto nomem;
-		}
-		json_decref(answer);
-	}
-	answer_params = json_pack("{s:O}", "answers", answers);
-	call = answer_params != NULL ? mamori_wire_call(PAM "Answer", answer_params) : NULL;
-	if (call == NULL)
-		goto nomem;
-	errno = 0;
-	rc = mamori_wire_send(cv->fd, call);
-	if (rc != MAMORI_OK) {
-		report_transport_error(cv->cli->pam_socket_path, rc, errno);
-		rc = CLI_EXIT_UNREACHABLE;
-		goto out;
-	}
-	rc = CONTINUE;
-	goto out;
-nomem:
-	output_error("out of memory");
-	rc = CLI_EXIT_FAILED;
-out:
-	mamori_wipe(line, sizeof(line));
-	if (answers != NULL) {
-		json_array_foreach (answers, i, answer)
-			mamori_wire_wipe_string(answer);
-	}
-	json_decref(call);
-	json_decref(answers);
-	return rc;
-}
-
-/* The caller's locale, for the daemon to translate its prompts: the first
- * of LC_ALL, LC_MESSAGES and LANG that is set, sent only when it is short
- * printable ASCII, as pam_mamori does. */
-static const char *
-conv_locale(void)
-{
-	static const char *const names[] = { "LC_ALL", "LC_MESSAGES", "LANG" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *value = getenv(names[i]);
-		size_t len;
-
-		if (value == NULL || value[0] == '\0')
-			continue;
-		len = strnlen(value, CONV_LOCALE_MAX + 1);
-		if (len > CONV_LOCALE_MAX)
-			return NULL;
-		for (size_t k = 0; k < len; k++) {
-			if ((unsigned char)value[k] <= 0x20 || (unsigned char)value[k] >= 0x7f)
-				return NULL;
-		}
-		return value;
-	}
-	return NULL;
-}
-
-/* The caller's own user name, from the password database. */
-static int
-conv_user_name(const char *cmd, char *name, size_t size)
-{
-	struct passwd pw, *found = NULL;
-	uid_t uid = getuid();
-	size_t buflen = 16384;
-	char *buf = NULL;
-	int rc;
-
-	for (;;) {
-		char *grown = realloc(buf, buflen);
-
-		if (grown == NULL) {
-			free(buf);
-			output_error("out of memory");
-			return CLI_EXIT_FAILED;
-		}
-		buf = grown;
-		rc = getpwuid_r(uid, &pw, buf, buflen, &found);
-		if (rc != ERANGE || buflen >= (size_t)1024 * 1024)
-			break;
-		buflen *= 2;
-	}
-	if (rc != 0 || found == NULL) {
-		output_error("%s: cannot find the user name of uid %lu%s%s", cmd, (unsigned long)uid,
-		             rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
-		free(buf);
-		return CLI_EXIT_FAILED;
-	}
-	if (!mamori_user_name_valid(pw.pw_name) || strlen(pw.pw_name) >= size) {
-		output_error("%s: your user name '%.*s' cannot be a mamori account", cmd, MAMORI_USER_NAME_MAX + 8,
-		             pw.pw_name);
-		free(buf);
-		return CLI_EXIT_FAILED;
-	}
-	snprintf(name, size, "%s", pw.pw_name);
-	free(buf);
-	return CONTINUE;
-}
-
-/* Start{op:"compromised"} for the caller, with the terminal and locale
- * when there are acceptable ones. */
-static json_t *
-conv_start_call(const char *user)
-{
-	char tty[MAMORI_FIELD_MAX + 1];
-	const char *locale = conv_locale();
-	json_t *params = json_pack("{s:s, s:s, s:s}", "op", "compromised", "service", CONV_SERVICE, "user", user);
-
-	if (params == NULL)
-		return NULL;
-	if ((ttyname_r(STDIN_FILENO, tty, sizeof(tty)) == 0 || ttyname_r(STDERR_FILENO, tty, sizeof(tty)) == 0) &&
-	    mamori_field_valid(tty) && json_object_set_new(params, "tty", json_string(tty)) != 0) {
-		json_decref(params);
-		return NULL;
-	}
-	if (locale != NULL && json_object_set_new(params, "locale", json_string(locale)) != 0) {
-		json_decref(params);
-		return NULL;
-	}
-	return mamori_wire_call(PAM "Start", params);
-}
-
-/* The final reply: its messages shown (or the reply printed with --json)
- * and the exit status from its result. */
-static int
-conv_done(struct conv *cv, const json_t *reply)
-{
-	const json_t *params = mamori_wire_parameters(reply);
-	struct conv_text messages[CONV_MAX_MESSAGES] = { { CONV_INFO, NULL } };
-	const char *result = NULL, *first_error = NULL;
-	char clean[CONV_WORD_MAX + 1];
-	size_t count = 0, i;
-	int success;
-
-	if (mamori_wire_get_string(params, "result", CONV_WORD_MAX, &result) != MAMORI_OK ||
-	    conv_texts_parse(params, "messages", 0, messages, CONV_MAX_MESSAGES, &count) != 0)
-		return unexpected_reply("a malformed final reply");
-	success = !strcmp(result, "success");
-	for (i = 0; i < count; i++) {
-		if (messages[i].style == CONV_ERROR && first_error == NULL)
-			first_error = messages[i].text;
-	}
-	if (cv->cli->json) {
-		if (print_json_reply(reply) != CLI_EXIT_OK)
-			return CLI_EXIT_FAILED;
-		/* One error line on failure, in both output modes. */
-		if (!success && first_error != NULL)
-			output_error("%s", first_error);
-	} else {
-		for (i = 0; i < count; i++) {
-			if (messages[i].style == CONV_INFO)
-				conv_show(cv, CONV_INFO, messages[i].text);
-			else
-				output_error("%s", messages[i].text);
-		}
-	}
-	if (success)
-		return CLI_EXIT_OK;
-	if (first_error == NULL) {
-		output_sanitize(result, clean, sizeof(clean));
-		output_error("%s: not recorded (the daemon answered %s)", cv->cmd, clean);
-	}
-	return CLI_EXIT_FAILED;
-}
-
-/* The caller reports their own password, proving they know it, through
- * the daemon's PAM socket; the daemon drives the conversation exactly as
- * it does for pam_mamori. */
-static int
-password_compromised_self(struct cli *cli, const char *cmd)
-{
-	struct conv cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1 };
-	struct mamori_wire wire;
-	char user[MAMORI_USER_NAME_MAX + 1];
-	const char *state, *method = PAM "Start";
-	json_t *call = NULL, *reply = NULL;
-	int rc, saved_errno, rounds = 0, status;
-
-	status = conv_user_name(cmd, user, sizeof(user));
-	if (status != CONTINUE)
-		return status;
-	status = resolve_socket_kind(cli, SOCKET_PAM);
-	if (status != CLI_EXIT_OK)
-		return status;
-	call = conv_start_call(user);
-	if (call == NULL) {
-		output_error("out of memory");
-		return CLI_EXIT_FAILED;
-	}
-	errno = 0;
-	/* Only a root daemon may hear the password. */
-	cv.fd = mamori_client_connect(cli->pam_socket_path, 1);
-	saved_errno = errno;
-	if (cv.fd < 0) {
-		report_connect_error(cli->pam_socket_path, cv.fd, saved_errno);
-		json_decref(call);
-		return CLI_EXIT_UNREACHABLE;
-	}
-	cv.tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	mamori_wire_init(&wire, cv.fd);
-	status = CLI_EXIT_UNREACHABLE;
-	errno = 0;
-	rc = mamori_wire_send(cv.fd, call);
-	if (rc != MAMORI_OK) {
-		report_transport_error(cli->pam_socket_path, rc, errno);
-		goto out;
-	}
-	for (;;) {
-		const json_t *params;
-
-		errno = 0;
-		rc = mamori_wire_recv(&wire, &reply, CLI_REPLY_TIMEOUT * 1000);
-		if (rc != MAMORI_OK) {
-			report_transport_error(cli->pam_socket_path, rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc,
-			                       errno);
-			status = CLI_EXIT_UNREACHABLE;
-			goto out;
-		}
-		status = CLI_EXIT_FAILED;
-		if (json_object_get(reply, "error") != NULL) {
-			report_error_reply(reply, method, cmd);
-			goto out;
-		}
-		params = mamori_wire_parameters(reply);
-		if (params == NULL || mamori_wire_get_string(params, "state", CONV_WORD_MAX, &state) != MAMORI_OK) {
-			status = unexpected_reply("no conversation state");
-			goto out;
-		}
-		if (!strcmp(state, "done"))
-			break;
-		if (strcmp(state, "prompt") != 0) {
-			status = unexpected_reply("an unknown conversation state");
-			goto out;
-		}
-		if (++rounds > CONV_MAX_ROUNDS) {
-			status = unexpected_reply("more than 32 rounds of prompts");
-			goto out;
-		}
-		status = conv_prompts_answer(&cv, params);
-		if (status != CONTINUE)
-			goto out;
-		json_decref(reply);
-		reply = NULL;
-		method = PAM "Answer";
-	}
-	status = conv_done(&cv, reply);
-out:
-	json_decref(reply);
-	json_decref(call);
-	mamori_wire_clear(&wire);
-	close(cv.fd);
-	if (cv.tty >= 0)
-		close(cv.tty);
-	return status;
-}
-
 int
 cmd_password_compromised(struct cli *cli, int argc, char **argv)
 {
@@ -2097,8 +1588,9 @@ cmd_password_compromised(struct cli *cli, int argc, char **argv)
 	rc = parse_no_options(cli, cmd, argc, argv);
 	if (rc != CONTINUE)
 		return rc;
+	/* Your own password, proving you know it, through the PAM socket. */
 	if (argc - optind == 0)
-		return password_compromised_self(cli, cmd);
+		return conversation_run(cli, cmd, "compromised", "not recorded", 0);
 	rc = user_name_operand(cmd, argc, argv, &name);
 	if (rc != CONTINUE)
 		return rc;
@@ -2108,6 +1600,315 @@ cmd_password_compromised(struct cli *cli, int argc, char **argv)
 		return rc;
 	snprintf(line, sizeof(line), "user %s: passwords marked compromised", name);
 	return user_reply_done(cli, reply, line);
+}
+
+/* ------------------------------------------------------------------ TOTP */
+
+/* The daemon's limit on a verification code. */
+#define CLI_TOTP_CODE_MAX 10
+/* Longest URI and base32 secret shown; the daemon's are far shorter. */
+#define CLI_TOTP_URI_MAX 2048
+#define CLI_TOTP_SECRET_MAX 256
+#define CLI_TOTP_PROMPT "Verification code: "
+
+/* A verification code as typed: spaces dropped ("123 456", as
+ * authenticator apps show it), then 1 to CLI_TOTP_CODE_MAX digits.
+ * Rewritten in place.  CLI_CONTINUE, or CLI_EXIT_USAGE after reporting
+ * (without the code: it is a secret until used). */
+static int
+totp_code_check(const char *cmd, char *code, size_t *lenp)
+{
+	size_t out = 0;
+
+	for (size_t in = 0; in < *lenp; in++) {
+		if (code[in] == ' ')
+			continue;
+		if (code[in] < '0' || code[in] > '9' || out >= CLI_TOTP_CODE_MAX) {
+			out = 0;
+			break;
+		}
+		code[out++] = code[in];
+	}
+	mamori_wipe(code + out, *lenp - out);
+	*lenp = out;
+	if (out == 0) {
+		output_error("%s: invalid verification code (want the digits the authenticator shows)", cmd);
+		return CLI_EXIT_USAGE;
+	}
+	return CONTINUE;
+}
+
+/* Printable ASCII without spaces, as a URI and a base32 secret are. */
+static int
+totp_text_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s <= 0x20 || *s >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* The pending factor for the person to load into an authenticator: its
+ * URI, secret and parameters as key: value lines, then the QR code unless
+ * cv->qr is 0.  Written with write(2) to conversation_info_fd and wiped.
+ * CLI_CONTINUE, or an exit status after reporting. */
+static int
+totp_enroll_show(const struct conversation *cv, const json_t *params)
+{
+	const char *uri = NULL, *secret = NULL;
+	char line[CLI_TOTP_URI_MAX + 32], algorithm[64], digits[64], period[64];
+	const char *const labels[] = { "uri:      ", "secret:   ", "algorithm:", "digits:   ", "period:   " };
+	const char *values[5];
+	int fd = conversation_info_fd(cv), rc = CONTINUE;
+
+	if (mamori_wire_get_string(params, "uri", CLI_TOTP_URI_MAX, &uri) != MAMORI_OK ||
+	    strncmp(uri, "otpauth://", 10) != 0 || !totp_text_valid(uri))
+		return cli_unexpected_reply("no usable otpauth:// URI");
+	if (mamori_wire_get_string(params, "secret", CLI_TOTP_SECRET_MAX, &secret) != MAMORI_OK || secret[0] == '\0' ||
+	    strspn(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567=") != strlen(secret))
+		return cli_unexpected_reply("no usable base32 secret");
+	output_value(json_object_get(params, "algorithm"), "-", line, sizeof(line));
+	output_sanitize(line, algorithm, sizeof(algorithm));
+	output_value(json_object_get(params, "digits"), "-", line, sizeof(line));
+	output_sanitize(line, digits, sizeof(digits));
+	if (json_is_integer(json_object_get(params, "period")))
+		snprintf(period, sizeof(period), "%lld seconds",
+		         (long long)json_integer_value(json_object_get(params, "period")));
+	else
+		snprintf(period, sizeof(period), "-");
+	values[0] = uri;
+	values[1] = secret;
+	values[2] = algorithm;
+	values[3] = digits;
+	values[4] = period;
+	for (size_t i = 0; i < 5 && rc == CONTINUE; i++) {
+		snprintf(line, sizeof(line), "%s %s", labels[i], values[i]);
+		if (output_secret_line_fd(fd, line) != 0)
+			rc = CLI_EXIT_FAILED;
+	}
+	if (rc == CONTINUE && cv->qr && output_qr(fd, uri) != 0)
+		rc = CLI_EXIT_FAILED;
+	if (rc != CONTINUE)
+		output_error("%s: cannot show the new factor: %s", cv->cmd, strerror(errno));
+	mamori_wipe(line, sizeof(line));
+	return rc;
+}
+
+/* TotpEnroll, then TotpConfirm with the code the person reads from the
+ * authenticator that loaded the secret. */
+static int
+totp_enroll_admin(struct conversation *cv, const char *name, const char *code_opt)
+{
+	struct cli *cli = cv->cli;
+	char subject[MAMORI_USER_NAME_MAX + 8], code[MAMORI_SECRET_MAX + 2];
+	json_t *enroll = NULL, *confirm = NULL, *both = NULL, *params;
+	size_t len = 0;
+	int rc;
+
+	/* A usage error before anything is enrolled. */
+	if (code_opt != NULL) {
+		len = strnlen(code_opt, sizeof(code) - 1);
+		memcpy(code, code_opt, len);
+		code[len] = '\0';
+		rc = totp_code_check(cv->cmd, code, &len);
+		if (rc != CONTINUE)
+			goto out;
+	}
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "TotpEnroll", json_pack("{s:s}", "name", name), subject, &enroll);
+	if (rc != CLI_EXIT_OK)
+		goto out;
+	rc = CONTINUE;
+	/* With --json and --code nobody is there to read it. */
+	if (code_opt == NULL || !cli->json) {
+		if (code_opt == NULL)
+			conversation_open_tty(cv);
+		rc = totp_enroll_show(cv, mamori_wire_parameters(enroll));
+	}
+	if (rc == CONTINUE && code_opt == NULL) {
+		rc = conversation_ask(cv, 0, CLI_TOTP_PROMPT, code, sizeof(code), &len);
+		if (rc == CONTINUE)
+			rc = totp_code_check(cv->cmd, code, &len);
+	}
+	if (rc != CONTINUE)
+		goto out;
+	params = json_pack("{s:s, s:s%}", "name", name, "code", code, len);
+	mamori_wipe(code, sizeof(code));
+	rc = admin_call(cli, ADMIN "TotpConfirm", params, subject, &confirm);
+	if (rc != CLI_EXIT_OK)
+		goto out;
+	if (cli->json) {
+		both = json_pack("{s:O, s:O}", "enroll", mamori_wire_parameters(enroll), "confirm",
+		                 mamori_wire_parameters(confirm));
+		if (both == NULL) {
+			output_error("out of memory");
+			rc = CLI_EXIT_FAILED;
+		} else if (output_json(both) != 0) {
+			output_error("cannot write to standard output: %s", strerror(errno));
+			rc = CLI_EXIT_FAILED;
+		}
+	} else if (reply_user(confirm) == NULL) {
+		rc = CLI_EXIT_FAILED;
+	} else {
+		printf("TOTP enrolled for %s\n", name);
+	}
+out:
+	mamori_wipe(code, sizeof(code));
+	params = mamori_wire_parameters(enroll);
+	mamori_wire_wipe_string(json_object_get(params, "uri"));
+	mamori_wire_wipe_string(json_object_get(params, "secret"));
+	json_decref(both);
+	json_decref(confirm);
+	json_decref(enroll);
+	conversation_close(cv);
+	return rc;
+}
+
+int
+cmd_totp_enroll(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "totp enroll", *name = NULL, *code_opt = NULL;
+	struct conversation cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1, .qr = 1 };
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", totp_enroll_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CODE:
+			code_opt = optarg;
+			break;
+		case OPT_NO_QR:
+			cv.qr = 0;
+			break;
+		default:
+			rc = common_option(cli, cmd, c, argv);
+			if (rc != CONTINUE)
+				return rc;
+		}
+	}
+	/* Your own account, proving who you are, through the PAM socket. */
+	if (argc - optind == 0) {
+		if (code_opt != NULL) {
+			output_error("%s: --code needs a user name (see mamorictl --help)", cmd);
+			return CLI_EXIT_USAGE;
+		}
+		return conversation_run(cli, cmd, "totp_enroll", "not enrolled", cv.qr);
+	}
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	return totp_enroll_admin(&cv, name, code_opt);
+}
+
+/* remove and require: NAME in, one confirmation line out. */
+static int
+totp_change(struct cli *cli, int argc, char **argv, int require)
+{
+	const char *cmd = require ? "totp require" : "totp remove";
+	const char *name = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], line[MAMORI_USER_NAME_MAX + 64];
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, require ? ADMIN "TotpRequire" : ADMIN "TotpRemove", json_pack("{s:s}", "name", name),
+	                subject, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (require)
+		snprintf(line, sizeof(line), "user %s must enrol TOTP at the next login", name);
+	else
+		snprintf(line, sizeof(line), "TOTP removed for %s", name);
+	return user_reply_done(cli, reply, line);
+}
+
+int
+cmd_totp_remove(struct cli *cli, int argc, char **argv)
+{
+	return totp_change(cli, argc, argv, 0);
+}
+
+int
+cmd_totp_require(struct cli *cli, int argc, char **argv)
+{
+	return totp_change(cli, argc, argv, 1);
+}
+
+static int
+print_totp_table(const json_t *factors)
+{
+	static const char *const headers[] = {
+		"NAME", "STATE", "ALGORITHM", "DIGITS", "PERIOD", "CREATED", "LAST-USED"
+	};
+	static const char *const keys[] = { "name", "state", "algorithm", "digits", "period" };
+	struct output_table *t = output_table_new(7, headers);
+	const json_t *factor;
+	size_t i;
+	int rc = CLI_EXIT_OK;
+
+	if (t == NULL) {
+		output_error("out of memory");
+		return CLI_EXIT_FAILED;
+	}
+	json_array_foreach (factors, i, factor) {
+		char cell[7][256];
+		const char *cells[7];
+
+		if (!json_is_object(factor)) {
+			rc = cli_unexpected_reply("a factor that is not an object");
+			goto out;
+		}
+		for (size_t k = 0; k < 5; k++)
+			cells[k] = output_value(json_object_get(factor, keys[k]), "-", cell[k], sizeof(cell[k]));
+		cells[5] = output_value_time(json_object_get(factor, "created_at"), "-", cell[5], sizeof(cell[5]));
+		cells[6] =
+		        output_value_time(json_object_get(factor, "last_used_at"), "never", cell[6], sizeof(cell[6]));
+		if (output_table_add(t, cells) != 0) {
+			output_error("out of memory");
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+	}
+	output_table_print(t);
+out:
+	output_table_free(&t);
+	return rc;
+}
+
+int
+cmd_totp_list(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "totp list";
+	const json_t *factors;
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = check_operands(cmd, "", argc, argv, 0);
+	if (rc != CONTINUE)
+		return rc;
+	rc = admin_call_paged(cli, ADMIN "TotpList", json_object(), cmd, "factors", "after", "next", &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	factors = json_object_get(mamori_wire_parameters(reply), "factors");
+	if (cli->json)
+		rc = cli_print_json_reply(reply);
+	else if (!json_is_array(factors))
+		rc = cli_unexpected_reply("no factors array");
+	else
+		rc = print_totp_table(factors);
+	json_decref(reply);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ audit */
@@ -2134,7 +1935,7 @@ print_audit_table(const json_t *records)
 		const json_t *ts;
 
 		if (!json_is_object(record)) {
-			rc = unexpected_reply("an audit record that is not an object");
+			rc = cli_unexpected_reply("an audit record that is not an object");
 			goto out;
 		}
 		ts = json_object_get(record, "ts");
@@ -2207,9 +2008,9 @@ cmd_audit_show(struct cli *cli, int argc, char **argv)
 		return rc;
 	records = json_object_get(mamori_wire_parameters(reply), "records");
 	if (cli->json)
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	else if (!json_is_array(records))
-		rc = unexpected_reply("no records array");
+		rc = cli_unexpected_reply("no records array");
 	else
 		rc = print_audit_table(records);
 	json_decref(reply);
@@ -2237,11 +2038,11 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 	params = mamori_wire_parameters(reply);
 	if (mamori_wire_get_bool(params, "ok", &ok) != MAMORI_OK) {
 		json_decref(reply);
-		return unexpected_reply("no ok flag");
+		return cli_unexpected_reply("no ok flag");
 	}
 	mamori_wire_get_int(params, "rows", 0, INT64_MAX, &rows);
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 	} else if (ok) {
 		printf("audit chain intact: %lld rows\n", rows);
 	}
@@ -2282,7 +2083,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (cli->json) {
-		rc = print_json_reply(reply);
+		rc = cli_print_json_reply(reply);
 		json_decref(reply);
 		return rc;
 	}

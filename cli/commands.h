@@ -2,6 +2,10 @@
 #ifndef MAMORI_CLI_COMMANDS_H
 #define MAMORI_CLI_COMMANDS_H
 
+#include <stddef.h>
+
+#include <jansson.h>
+
 /* Exit statuses, documented in mamorictl(8). */
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -15,6 +19,10 @@ enum cli_exit {
 
 /* Longest socket path: the size of sockaddr_un's sun_path. */
 #define CLI_SOCKET_PATH_MAX 108
+
+/* A helper's answer when nothing went wrong and the command goes on;
+ * never an exit status. */
+#define CLI_CONTINUE (-1)
 
 struct cli {
 	const char *socket_opt; /* --socket */
@@ -48,6 +56,10 @@ int cmd_lock(struct cli *cli, int argc, char **argv);
 int cmd_unlock(struct cli *cli, int argc, char **argv);
 int cmd_password_temp(struct cli *cli, int argc, char **argv);
 int cmd_password_compromised(struct cli *cli, int argc, char **argv);
+int cmd_totp_enroll(struct cli *cli, int argc, char **argv);
+int cmd_totp_remove(struct cli *cli, int argc, char **argv);
+int cmd_totp_list(struct cli *cli, int argc, char **argv);
+int cmd_totp_require(struct cli *cli, int argc, char **argv);
 int cmd_audit_show(struct cli *cli, int argc, char **argv);
 int cmd_audit_verify(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
@@ -60,5 +72,24 @@ void cli_usage(void);
 int cli_parse_time(const char *s, long long *epoch);
 /* Check a YYYY-MM-DD calendar date.  0 or -1. */
 int cli_parse_date(const char *s);
+
+/* Talking to the daemon, shared by commands.c and conversation.c.  Each
+ * reporting function prints the one error line of the command. */
+enum cli_socket { CLI_SOCKET_ADMIN, CLI_SOCKET_PAM };
+/* Fill cli->socket_path or cli->pam_socket_path (see mamorictl(8) for the
+ * order of the sources).  CLI_EXIT_OK, or CLI_EXIT_USAGE after reporting. */
+int cli_resolve_socket(struct cli *cli, enum cli_socket kind);
+void cli_report_connect_error(const char *path, int rc, int saved_errno);
+void cli_report_transport_error(const char *path, int rc, int saved_errno);
+/* An error reply: its message, or a sentence made from its name. */
+void cli_report_error_reply(const json_t *reply, const char *method, const char *subject);
+/* "unexpected reply from the daemon: WHAT"; returns CLI_EXIT_FAILED. */
+int cli_unexpected_reply(const char *what);
+/* The reply's parameters as JSON on standard output. */
+int cli_print_json_reply(const json_t *reply);
+/* What the daemon can hold as a secret: no NUL byte, valid UTF-8.
+ * CLI_CONTINUE, or CLI_EXIT_USAGE after reporting what (the password, an
+ * answer) broke. */
+int cli_secret_check(const char *cmd, const char *what, const char *buf, size_t len);
 
 #endif

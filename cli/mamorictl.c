@@ -58,6 +58,10 @@ static const struct command commands[] = {
 	{ "unlock", NULL, cmd_unlock },
 	{ "password", "temp", cmd_password_temp },
 	{ "password", "compromised", cmd_password_compromised },
+	{ "totp", "enroll", cmd_totp_enroll },
+	{ "totp", "remove", cmd_totp_remove },
+	{ "totp", "list", cmd_totp_list },
+	{ "totp", "require", cmd_totp_require },
 	{ "audit", "show", cmd_audit_show },
 	{ "audit", "verify", cmd_audit_verify },
 	{ "status", NULL, cmd_status },
@@ -134,8 +138,9 @@ main(int argc, char **argv)
 	struct rlimit no_core = { 0, 0 };
 	int c, status;
 
-	/* Temporary passwords, and the caller's own password in password
-	 * compromised, pass through this process: no core dumps. */
+	/* Temporary passwords, the caller's own password in password
+	 * compromised and TOTP secrets pass through this process: no core
+	 * dumps. */
 	setrlimit(RLIMIT_CORE, &no_core);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	json_set_alloc_funcs(json_alloc, json_free_wiped);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include <qrencode.h>
+
 #include "output.h"
 #include "secure.h"
 
@@ -50,13 +52,19 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 int
-output_secret_line(const char *s)
+output_secret_line_fd(int fd, const char *s)
 {
 	if (fflush(stdout) != 0)
 		return -1;
-	if (write_all(STDOUT_FILENO, s, strlen(s)) != 0 || write_all(STDOUT_FILENO, "\n", 1) != 0)
+	if (write_all(fd, s, strlen(s)) != 0 || write_all(fd, "\n", 1) != 0)
 		return -1;
 	return 0;
+}
+
+int
+output_secret_line(const char *s)
+{
+	return output_secret_line_fd(STDOUT_FILENO, s);
 }
 
 int
@@ -78,6 +86,70 @@ output_json(const json_t *params)
 		return -1;
 	rc = output_secret_line(text);
 	mamori_string_freezero(&text);
+	return rc;
+}
+
+/* Light modules around the symbol, on each side. */
+#define OUTPUT_QR_QUIET 2
+
+/* Whether the module at (x, y) of the drawing, quiet zone included, is
+ * dark; beyond the drawing counts as dark, the terminal's background. */
+static int
+qr_dark(const QRcode *qr, int x, int y)
+{
+	int size = qr->width + 2 * OUTPUT_QR_QUIET;
+
+	if (x < 0 || y < 0 || x >= size || y >= size)
+		return 1;
+	x -= OUTPUT_QR_QUIET;
+	y -= OUTPUT_QR_QUIET;
+	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
+		return 0;
+	return qr->data[(size_t)y * (size_t)qr->width + (size_t)x] & 1;
+}
+
+int
+output_qr(int fd, const char *text)
+{
+	/* Indexed by upper light * 2 + lower light: space, lower half block,
+	 * upper half block, full block. */
+	static const char *const cells[4] = { " ", "\xe2\x96\x84", "\xe2\x96\x80", "\xe2\x96\x88" };
+	QRcode *qr;
+	char *buf = NULL;
+	size_t size, len = 0, cap;
+	int rc = -1, saved_errno;
+
+	/* libqrencode frees its working copies of text unwiped; the process
+	 * is short-lived and never dumps core (see main). */
+	qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (qr == NULL)
+		return -1;
+	/* Version 40 is 177 modules wide: no overflow below. */
+	size = (size_t)qr->width + 2 * OUTPUT_QR_QUIET;
+	cap = (size + 1) / 2 * (size * 3 + 1);
+	buf = malloc(cap);
+	if (buf == NULL)
+		goto out;
+	for (int y = 0; y < (int)size; y += 2) {
+		for (int x = 0; x < (int)size; x++) {
+			int upper_light = !qr_dark(qr, x, y), lower_light = !qr_dark(qr, x, y + 1);
+			const char *cell = cells[upper_light * 2 + lower_light];
+			size_t n = strlen(cell);
+
+			memcpy(buf + len, cell, n);
+			len += n;
+		}
+		buf[len++] = '\n';
+	}
+	if (fd == STDOUT_FILENO && fflush(stdout) != 0)
+		goto out;
+	rc = write_all(fd, buf, len);
+out:
+	saved_errno = errno;
+	mamori_freezero(buf, cap);
+	mamori_wipe(qr->data, (size_t)qr->width * (size_t)qr->width);
+	QRcode_free(qr);
+	errno = saved_errno;
 	return rc;
 }
 

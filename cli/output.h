@@ -23,6 +23,16 @@ int output_json(const json_t *params);
 /* Write one line (s and a newline) to stdout with write(2), after flushing
  * what stdio holds, so a secret never sits in a stdio buffer.  0 or -1. */
 int output_secret_line(const char *s);
+/* The same on fd: the terminal, or standard error. */
+int output_secret_line_fd(int fd, const char *s);
+
+/* Draw text as a QR code (error correction level M) on fd: UTF-8 half
+ * blocks, two rows of modules a line, a quiet zone of 2 modules.  Light
+ * modules are blocks and dark ones spaces, as qrencode -t UTF8 draws, so
+ * the code scans on a terminal with light text on a dark background.  The
+ * code holds what text holds (a TOTP secret): it is wiped once written.
+ * 0, or -1 with errno set. */
+int output_qr(int fd, const char *text);
 
 /* Decode one UTF-8 character from s (len bytes available).  Returns its
  * length (1..4) and the code point, or 0 when the bytes are not valid

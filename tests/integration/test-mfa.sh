@@ -273,6 +273,8 @@ r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
 p = r["parameters"]
 if p.get("state") != "prompt":
     print("RESULT", p.get("result")); sys.exit(0)
+if len(p["prompts"]) == 1:
+    print("NEXT", p["prompts"][0]["text"]); sys.exit(0)
 uri = p["prompts"][1]["text"]
 secret = uri.split("secret=")[1].split("&")[0]
 code = subprocess.check_output(["oathtool", "--totp", "-b", secret, "--now", "@" + now]).decode().strip()
@@ -285,6 +287,17 @@ PY
 	echo "$out"
 	expect_match "$out" 'RESULT success' "self-service enrolment"
 	expect_eq "$(ctl --json user show kenji | json '"totp" in d["user"]["factors"]')" True "factor listed"
+	# Replacing it needs the current code, not the password alone.
+	advance_clock 30
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'Kaki-no-Tane-2030' "$(cat "$T/clock")")
+	expect_match "$out" 'PROMPT Password: ' "password first"
+	expect_match "$out" 'NEXT Verification code: ' "then the current code"
+	# A password that must change does not enrol anything.
+	local temp
+	ctl user add shin >/dev/null
+	temp=$(ctl password temp shin | tail -n 1)
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" shin "$temp" "$(cat "$T/clock")")
+	expect_match "$out" 'RESULT auth_err' "temporary password"
 }
 
 t_totp_secret_sealed() {
