@@ -198,8 +198,8 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 
 /* [service NAME]: keys are checked for repeats through a small bitmask kept
  * beside the entry while parsing. */
-static const char *const service_keys[] = { "system",       "privileged", "require",   "allow_users",
-	                                    "allow_groups", "remote",     "mfa_reuse", NULL };
+static const char *const service_keys[] = { "system",       "privileged", "require", "allow_users",
+	                                    "allow_groups", "remote",     NULL };
 
 struct service_seen {
 	struct mamori_service_conf *service;
@@ -238,7 +238,6 @@ handle_service(struct parse_ctx *ctx, const char *service, const char *key, cons
 	struct mamori_service_conf *s;
 	struct service_seen *seen;
 	unsigned bit = 0, index;
-	unsigned long n;
 	char reason[160];
 	int b;
 
@@ -293,11 +292,6 @@ handle_service(struct parse_ctx *ctx, const char *service, const char *key, cons
 		return set_string(index == 3 ? &s->allow_users : &s->allow_groups, value) == 0
 		               ? 1
 		               : error_at(ctx, "out of memory");
-	case 6: /* mfa_reuse */
-		if (parse_uint(value, 0, 86400, &n) != 0)
-			return error_at(ctx, "mfa_reuse must be a whole number from 0 to 86400");
-		s->mfa_reuse = (unsigned)n;
-		return 1;
 	}
 	return 0;
 }

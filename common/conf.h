@@ -28,7 +28,6 @@ struct mamori_service_conf {
 	char *allow_users; /* P-ACCESS: comma-separated, NULL: everyone */
 	char *allow_groups; /* P-ACCESS: Unix groups, comma-separated */
 	int remote; /* P-REMOTE: -1 unset (no on My Number systems, else yes) */
-	unsigned mfa_reuse; /* seconds an earlier success may stand in; 0: never */
 	struct mamori_service_conf *next;
 };
 
