@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "admin_service.h"
 #include "daemon.h"
 #include "error.h"
@@ -26,6 +29,7 @@
 
 struct listener {
 	int fd;
+	int activated; /* passed by systemd: not ours to unlink */
 	enum mamori_conn_kind kind;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -108,6 +112,45 @@ make_listener(struct listener *l, const char *path, mode_t mode, gid_t gid)
 	return 0;
 }
 
+/* Socket activation: take the sockets systemd passed (LISTEN_FDS), matched
+ * to their role by path; a socket we do not know is an error rather than
+ * something to guess about.  The mode and group of passed sockets are the
+ * .socket unit's (SocketMode=, SocketGroup=). */
+static int
+activated_listeners(const char *pam_path, const char *admin_path)
+{
+	int n = sd_listen_fds(1);
+
+	if (n < 0) {
+		mamori_log_err("socket activation: %s", strerror(-n));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		struct listener *l = NULL;
+
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, pam_path, 0) > 0)
+			l = &listeners[0];
+		else if (sd_is_socket_unix(fd, SOCK_STREAM, 1, admin_path, 0) > 0)
+			l = &listeners[1];
+		if (l == NULL || l->fd >= 0) {
+			mamori_log_err("socket activation: passed socket %d is neither %s nor %s", fd, pam_path,
+			               admin_path);
+			return -1;
+		}
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+			mamori_log_err("socket activation: socket %d: %s", fd, strerror(errno));
+			return -1;
+		}
+		l->fd = fd;
+		l->activated = 1;
+		/* sd_is_socket_unix matched the path, so it fits sun_path. */
+		snprintf(l->path, sizeof(l->path), "%.107s", l == &listeners[0] ? pam_path : admin_path);
+		mamori_log_info("using %s passed by the service manager", l->path);
+	}
+	return 0;
+}
+
 int
 mamori_server_listen(const struct mamori_conf *conf)
 {
@@ -141,10 +184,12 @@ mamori_server_listen(const struct mamori_conf *conf)
 	}
 	listeners[0].kind = MAMORI_CONN_PAM;
 	listeners[1].kind = MAMORI_CONN_ADMIN;
-	if (make_listener(&listeners[0], pam_path, 0666, (gid_t)-1) != 0)
+	if (activated_listeners(pam_path, admin_path) != 0)
 		return -1;
-	if (make_listener(&listeners[1], admin_path, admin_group_exists ? 0660 : 0600,
-	                  admin_group_exists ? admin_gid : (gid_t)-1) != 0)
+	if (listeners[0].fd < 0 && make_listener(&listeners[0], pam_path, 0666, (gid_t)-1) != 0)
+		return -1;
+	if (listeners[1].fd < 0 && make_listener(&listeners[1], admin_path, admin_group_exists ? 0660 : 0600,
+	                                         admin_group_exists ? admin_gid : (gid_t)-1) != 0)
 		return -1;
 	mamori_log_info("listening on %s and %s (admin group %s)", pam_path, admin_path,
 	                admin_group_exists ? conf->admin_group : "absent: root only");
@@ -452,7 +497,8 @@ mamori_server_shutdown(void)
 	for (int i = 0; i < 2; i++) {
 		if (listeners[i].fd >= 0) {
 			close(listeners[i].fd);
-			unlink(listeners[i].path);
+			if (!listeners[i].activated)
+				unlink(listeners[i].path);
 			listeners[i].fd = -1;
 		}
 	}

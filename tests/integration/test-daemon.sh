@@ -200,6 +200,30 @@ t_admin_group_socket() {
 	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
 }
 
+t_socket_activation() {
+	# The service manager passes the sockets: the daemon uses them, and
+	# leaves them in place when it stops.
+	local out pid i
+	command -v systemd-socket-activate >/dev/null || fail "systemd-socket-activate is missing"
+	stop_daemon
+	rm -f "$T/run/pam.sock" "$T/run/admin.sock"
+	MAMORI_TEST_CLOCK_FILE="$T/clock" setsid systemd-socket-activate -l "$T/run/pam.sock" -l "$T/run/admin.sock" \
+		"$AUTHD" --config "$T/mamori.conf" --foreground >>"$T/daemon.log" 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do [ -S "$T/run/admin.sock" ] && break; sleep 0.1; done
+	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"io.mamori.Pam"' "pam.sock served"
+	out=$($RAW "$T/run/admin.sock" '{"method":"org.varlink.service.GetInfo"}')
+	expect_match "$out" '"io.mamori.Admin"' "admin.sock served"
+	grep -q 'passed by the service manager' "$T/daemon.log" || fail "the passed sockets were not used"
+	kill -TERM "$pid"
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null || true
+	[ -S "$T/run/pam.sock" ] || fail "the service manager's socket was removed"
+	rm -f "$T/run/pam.sock" "$T/run/admin.sock"
+	start_daemon
+}
+
 # Limits small enough to reach in a test.
 sed -i 's/^idle_timeout = .*/idle_timeout = 2\nmax_connections_per_uid = 4/' "$T/mamori.conf"
 stop_daemon
@@ -219,4 +243,5 @@ run_test "P-CRED-STORE the password is rehashed when the Argon2 parameters chang
 run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_sockets_and_closes_store
 run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
+run_test "socket activation: passed sockets are used and left in place" t_socket_activation
 tap_done
