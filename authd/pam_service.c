@@ -822,7 +822,7 @@ auth_decide(struct mamori_conn *c)
 	char ticket[TICKET_HEX + 1];
 	char text[384] = "", setname[128], sets[200], failed[128];
 	const char *result = "auth_err", *reason;
-	int issue_ticket = 0, login_found, counts_as_failure = 0, replay = 0, all_ok, enroll = 0;
+	int issue_ticket = 0, login_found, counts_as_failure = 0, replay = 0, all_ok, enroll = 0, step_rc;
 	json_t *reply = NULL, *detail = NULL, *used;
 	int64_t now = mamori_clock_now();
 
@@ -872,9 +872,11 @@ auth_decide(struct mamori_conn *c)
 		}
 		reason = failed;
 		counts_as_failure = 1;
-	} else if (conv->totp_ok && mamori_store_totp_accept_step(mamori_daemon.store, conv->totp_id, conv->totp_step,
-	                                                          now) != MAMORI_OK) {
+	} else if (conv->totp_ok && (step_rc = mamori_store_totp_accept_step(mamori_daemon.store, conv->totp_id,
+	                                                                     conv->totp_step, now)) != MAMORI_OK) {
 		/* P-CRED-STORE: a code is never accepted twice. */
+		if (step_rc != MAMORI_ERR_DENIED)
+			goto fail_rollback;
 		reason = "totp code replayed";
 		counts_as_failure = 1;
 		replay = 1;
@@ -1677,6 +1679,16 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		result = "perm_denied";
 		reason = "account locked";
 		lock_message(req.locale, &lock, text, sizeof(text));
+	} else if (!access_allowed(conf, req.service, req.user)) {
+		/* P-ACCESS, P-REMOTE: also for stacks where another module
+		 * authenticated. */
+		result = "perm_denied";
+		reason = "service not permitted";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCESS_DENIED));
+	} else if (is_remote(req.rhost) && !mamori_conf_service_remote(conf, req.service)) {
+		result = "perm_denied";
+		reason = "remote login not permitted";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_REMOTE_REFUSED));
 	} else if (!hours_allow(conf, &u, now)) {
 		result = "perm_denied";
 		reason = "outside hours of use";

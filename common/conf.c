@@ -317,6 +317,9 @@ handle_system(struct parse_ctx *ctx, const char *system, const char *key, const 
 	}
 	if (strcmp(key, "mynumber") != 0)
 		return error_at(ctx, "unknown key \"%s\" in [system %s]", key, system);
+	if (sys->seen)
+		return error_at(ctx, "\"%s\" repeated in [system %s]", key, system);
+	sys->seen = 1;
 	if (parse_bool(value, &b) != 0)
 		return error_at(ctx, "mynumber must be yes or no");
 	sys->mynumber = b;
@@ -533,6 +536,17 @@ static int
 conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 {
 	*line = 0;
+	if (c->totp_digits != 6 && c->totp_digits != 8) {
+		snprintf(reason, len, "[totp] digits must be 6 or 8");
+		return -1;
+	}
+	/* Services without a [service] section belong to the default system and
+	 * ask for a password alone: it cannot be a My Number system. */
+	if (mamori_conf_system_mynumber(c, "default")) {
+		snprintf(reason, len,
+		         "[system default] cannot be a My Number system: name one for its services (P-MFA-MN)");
+		return -1;
+	}
 	/* P-MFA-MN: a My Number service whose accepted sets do not all span two
 	 * categories is a configuration error, never a weaker login. */
 	for (const struct mamori_service_conf *s = c->services; s != NULL; s = s->next) {

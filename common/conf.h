@@ -34,6 +34,7 @@ struct mamori_service_conf {
 struct mamori_system_conf {
 	char *name;
 	int mynumber; /* a My Number business system (P-MFA-MN) */
+	int seen; /* parser bookkeeping: mynumber was set */
 	struct mamori_system_conf *next;
 };
 
