@@ -401,6 +401,10 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 		const struct conf_key *k = &conf_keys[i];
 		if (strcmp(k->section, table_section) != 0)
 			continue;
+		/* Policy keys live in a role's struct: only [policy ROLE] may set
+		 * them, never a bare [policy] (found by fuzz_conf). */
+		if ((k->scope == SCOPE_POLICY) != (base != (void *)ctx->conf))
+			continue;
 		known_section = 1;
 		if (strcmp(k->key, name) != 0)
 			continue;

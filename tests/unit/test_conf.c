@@ -374,6 +374,8 @@ test_load_policy_sections(void **state)
 	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].min_length, 12);
 	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].min_length, 15);
 	expect_error(fx, "[policy boss]\nmin_length = 12\n", 2, "unknown role in [policy boss] (staff or privileged)");
+	/* A bare [policy] has no role to write to. */
+	expect_error(fx, "[policy]\nmin_length=25\n", 2, "unknown section [policy]");
 	expect_error(fx, "[policy staff]\nhours = weekdays\n", 2,
 	             "hours: expected periods like \"Mon-Fri 08:00-20:00, Sat 09:00-12:00\"");
 	expect_error(fx, "[policy staff]\nmin_length = 7\n", 2, "min_length must be a whole number from 8 to 256");
