@@ -3,9 +3,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <argon2.h>
@@ -88,6 +90,59 @@ mamori_password_verify(const char *encoded, const char *pw, size_t pwlen)
 	return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? MAMORI_ERR_NOMEM : MAMORI_ERR_CRYPTO;
 }
 
+/* A running estimate of one evaluation with the current parameters, in
+ * microseconds, from the evaluations the daemon makes with them. */
+static pthread_mutex_t estimate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mamori_argon2_params estimate_params;
+static int64_t estimate_us;
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+estimate_note(const struct mamori_argon2_params *p, int64_t us)
+{
+	pthread_mutex_lock(&estimate_lock);
+	if (memcmp(p, &estimate_params, sizeof(*p)) != 0 || estimate_us == 0) {
+		estimate_params = *p;
+		estimate_us = us;
+	} else {
+		estimate_us = (estimate_us * 7 + us) / 8;
+	}
+	pthread_mutex_unlock(&estimate_lock);
+}
+
+int
+mamori_password_verify_padded(const struct mamori_argon2_params *current, const char *encoded, const char *pw,
+                              size_t pwlen)
+{
+	int64_t start = now_us(), spent, target = 0;
+	int rc = mamori_password_verify(encoded, pw, pwlen);
+
+	spent = now_us() - start;
+	if (!mamori_password_needs_rehash(current, encoded)) {
+		estimate_note(current, spent);
+		return rc;
+	}
+	pthread_mutex_lock(&estimate_lock);
+	if (memcmp(current, &estimate_params, sizeof(*current)) == 0)
+		target = estimate_us;
+	pthread_mutex_unlock(&estimate_lock);
+	if (target > spent) {
+		struct timespec pause = { .tv_sec = (time_t)((target - spent) / 1000000),
+			                  .tv_nsec = (long)(((target - spent) % 1000000) * 1000) };
+		while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+			;
+	}
+	return rc;
+}
+
 int
 mamori_password_needs_rehash(const struct mamori_argon2_params *p, const char *encoded)
 {
@@ -107,10 +162,15 @@ mamori_password_dummy_hash(const struct mamori_argon2_params *p, char *out, size
 	unsigned char secret[32];
 	int rc;
 
+	int64_t start = now_us();
+
 	if (mamori_random_bytes(secret, sizeof(secret)) != 0)
 		return MAMORI_ERR_CRYPTO;
 	rc = mamori_password_hash(p, (const char *)secret, sizeof(secret), out, outlen);
 	mamori_wipe(secret, sizeof(secret));
+	/* Hashing costs what verifying costs: the first estimate. */
+	if (rc == MAMORI_OK)
+		estimate_note(p, now_us() - start);
 	return rc;
 }
 

@@ -23,6 +23,12 @@ int mamori_password_hash(const struct mamori_argon2_params *p, const char *pw, s
 /* MAMORI_OK when pw matches encoded, MAMORI_ERR_DENIED when it does not,
  * another error when encoded is unusable. */
 int mamori_password_verify(const char *encoded, const char *pw, size_t pwlen);
+/* Like mamori_password_verify, but a hash made with parameters other than
+ * current (older, cheaper ones) takes as long as an evaluation with the
+ * current parameters would: the time of a failure does not tell an account
+ * whose hash predates a parameter change from an unknown name. */
+int mamori_password_verify_padded(const struct mamori_argon2_params *current, const char *encoded, const char *pw,
+                                  size_t pwlen);
 /* Whether encoded was made with parameters other than p. */
 int mamori_password_needs_rehash(const struct mamori_argon2_params *p, const char *encoded);
 

@@ -393,16 +393,18 @@ lookup(const char *name, const char *system, int64_t now, struct subject *s)
 static int
 verify_or_pretend(const struct mamori_conf *conf, const struct subject *s, const char *pw, size_t len, int *matched)
 {
+	struct mamori_argon2_params current;
 	char dummy[MAMORI_HASH_MAX];
 	int rc;
 
 	*matched = 0;
+	mamori_daemon_argon2_params(conf, &current);
 	if (s->have_pw) {
-		rc = mamori_password_verify(s->pw.hash, pw, len);
+		rc = mamori_password_verify_padded(&current, s->pw.hash, pw, len);
 	} else {
 		rc = mamori_daemon_dummy_hash(conf, dummy, sizeof(dummy));
 		if (rc == MAMORI_OK)
-			rc = mamori_password_verify(dummy, pw, len);
+			rc = mamori_password_verify_padded(&current, dummy, pw, len);
 		rc = rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
 	}
 	if (rc == MAMORI_OK)
@@ -1428,8 +1430,9 @@ start_chauthtok(struct mamori_conn *c, const json_t *params)
 	int64_t now = mamori_clock_now(), earliest = 0;
 	char text[256], when[32];
 
-	if (mamori_wire_get_bool(params, "prelim", &prelim) == MAMORI_ERR_INVALID ||
-	    mamori_wire_get_string(params, "ticket", TICKET_HEX, &ticket) == MAMORI_ERR_INVALID)
+	if (mamori_wire_get_bool(params, "prelim", &prelim) == MAMORI_ERR_INVALID)
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "prelim");
+	if (mamori_wire_get_string(params, "ticket", TICKET_HEX, &ticket) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "ticket");
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
@@ -1583,7 +1586,9 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	}
 	pw = json_string_value(answer);
 	len = json_string_length(answer);
-	if (strlen(pw) != len) { /* an embedded NUL cannot be a password */
+	/* The module never sends more; nothing longer is worth an Argon2id
+	 * evaluation or a failure count. */
+	if (len > MAMORI_SECRET_MAX || strlen(pw) != len) { /* an embedded NUL cannot be a password */
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}

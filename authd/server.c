@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -211,18 +212,29 @@ get_info(enum mamori_conn_kind kind)
 	                                   kind == MAMORI_CONN_PAM ? "io.mamori.Pam" : "io.mamori.Admin"));
 }
 
-static void
+/* Send reply and drop it; MAMORI_OK when it was delivered.  A reply that
+ * cannot be delivered (the client stopped reading: the socket's send
+ * timeout is idle_timeout) ends the connection. */
+static int
 send_and_drop(struct mamori_conn *c, json_t *reply)
 {
+	int rc;
+
 	if (reply == NULL) {
 		reply = error_reply("io.mamori.Error.Internal", "out of memory");
 		if (reply == NULL)
-			return;
+			return MAMORI_ERR_NOMEM;
 	}
-	if (mamori_wire_send(c->fd, reply) != MAMORI_OK)
-		mamori_log_debug("connection %d: reply not delivered", c->fd);
+	rc = mamori_wire_send(c->fd, reply);
+	if (rc != MAMORI_OK)
+		mamori_log_debug("connection %d: reply not delivered: %s", c->fd, mamori_strerror(rc));
 	json_decref(reply);
+	return rc;
 }
+
+/* The longest method name served; a longer one could not even be echoed in
+ * a MethodNotFound reply within the message limit. */
+#define METHOD_NAME_MAX 256
 
 static void
 serve(struct mamori_conn *c)
@@ -258,14 +270,18 @@ serve(struct mamori_conn *c)
 			params = json_object();
 			json_object_set_new(msg, "parameters", params);
 		}
-		if (!strcmp(method, "org.varlink.service.GetInfo"))
+		if (strlen(method) > METHOD_NAME_MAX)
+			reply = mamori_wire_error("org.varlink.service.MethodNotFound",
+			                          json_pack("{s:s}", "method", "(name too long)"));
+		else if (!strcmp(method, "org.varlink.service.GetInfo"))
 			reply = get_info(c->kind);
 		else if (c->kind == MAMORI_CONN_PAM)
 			reply = mamori_pam_service_handle(c, method, params);
 		else
 			reply = mamori_admin_service_handle(c, method, params);
 		json_decref(msg);
-		send_and_drop(c, reply);
+		if (send_and_drop(c, reply) != MAMORI_OK)
+			return;
 	}
 }
 
@@ -366,6 +382,13 @@ accept_one(struct listener *l)
 	}
 	c->fd = fd;
 	c->kind = l->kind;
+	/* A client that stops reading cannot hold a thread longer than one
+	 * that stops writing. */
+	conf = mamori_daemon_conf_get();
+	struct timeval sndtimeo = { .tv_sec = (time_t)conf->idle_timeout, .tv_usec = 0 };
+	mamori_daemon_conf_put(conf);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sndtimeo, sizeof(sndtimeo)) != 0)
+		mamori_log_warn("SO_SNDTIMEO: %s", strerror(errno));
 	mamori_wire_init(c->wire, fd);
 	if (mamori_peer_get(fd, &c->peer) != 0) {
 		free(c->wire);

@@ -182,7 +182,7 @@ mamori_wire_send(int fd, const json_t *msg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = MAMORI_ERR_IO;
+			rc = errno == EAGAIN || errno == EWOULDBLOCK ? MAMORI_ERR_TIMEOUT : MAMORI_ERR_IO;
 			break;
 		}
 		off += (size_t)n;
