@@ -1587,7 +1587,7 @@ def pamapp(argv):
 
     ctypes.CDLL("libpam.so.0", mode=ctypes.RTLD_GLOBAL)
     g = ctypes.CDLL(None)  # the global scope: pam_wrapper's symbols come first
-    libc = ctypes.CDLL("libc.so.6")
+    libc = ctypes.CDLL(None)  # malloc as the module's free() sees it: ASan's when preloaded
     libc.calloc.restype = ctypes.c_void_p
     libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
     libc.malloc.restype = ctypes.c_void_p

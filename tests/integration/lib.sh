@@ -15,6 +15,45 @@ BUILT_MODULE="$top_builddir/pam/.libs/pam_mamori.so"
 PAM_WRAPPER_LIB=${PAM_WRAPPER_LIB:-$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
 	[ -e "$d/libpam_wrapper.so" ] && echo "$d/libpam_wrapper.so" && break; done)}
 
+# ------------------------------------------------ sanitizers, valgrind
+# Set by ./quickstart's sanitizer pass and valgrind check; unset in a plain
+# make check, where none of this changes anything.
+#
+# MAMORI_SANITIZER_PRELOAD: the ASan runtime (libasan.so).  An ASan-built
+# pam_client or pam_mamori.so under pam_wrapper needs it FIRST in LD_PRELOAD,
+# so every pam_wrapper run preloads "$PAM_PRELOAD", never the wrapper alone.
+# ASan and LeakSanitizer reports of every process of the script (daemon,
+# mamorictl, pam_client, pamtester) then go to files in $SANITIZER_LOGS,
+# which tap_done turns into a failing test: a report from a process whose
+# exit status a test ignores still fails the run.  (UBSan in a combined
+# ASan+UBSan build ignores log_path and writes to stderr; it aborts the
+# process, and tap_done also scans the daemon logs for it.)
+PAM_PRELOAD=$PAM_WRAPPER_LIB
+SANITIZER_LOGS=""
+if [ -n "${MAMORI_SANITIZER_PRELOAD:-}" ]; then
+	PAM_PRELOAD="$MAMORI_SANITIZER_PRELOAD $PAM_WRAPPER_LIB"
+	SANITIZER_LOGS=$(mktemp -d /tmp/mamori-sanitizer.XXXXXX)
+	chmod 1777 "$SANITIZER_LOGS" # processes run as nobody write here too
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SANITIZER_LOGS/asan"
+fi
+# MAMORI_PLAIN_MODULE: a pam_mamori.so built without sanitizers, for the real
+# setuid su and sudo and for login in a mount namespace (ns_pam, test-su.sh,
+# test-i18n.sh's sudo), where LD_PRELOAD cannot bring in the ASan runtime.
+# NS_MODULE (set by new_env) is the module those stacks load.
+#
+# MAMORI_VALGRIND: run pam_client (the `pam` helper) under valgrind memcheck;
+# an error or a definite leak makes pam_client exit 99, and tap_done fails
+# the script if any valgrind log of it reports an error.
+VALGRIND=()
+VALGRIND_LOGS=""
+if [ -n "${MAMORI_VALGRIND:-}" ]; then
+	VALGRIND_LOGS=$(mktemp -d /tmp/mamori-valgrind.XXXXXX)
+	chmod 1777 "$VALGRIND_LOGS"
+	VALGRIND=(valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full
+		--errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes --keep-debuginfo=yes
+		--suppressions="$top_srcdir/tests/integration/valgrind.supp" --log-file="$VALGRIND_LOGS/vg.%p")
+fi
+
 TAP_COUNT=0
 TAP_FAILED=0
 
@@ -55,9 +94,46 @@ run_test() {
 }
 
 tap_done() {
+	sanitizer_check
 	echo "1..$TAP_COUNT"
 	cleanup_all
 	[ "$TAP_FAILED" -eq 0 ]
+}
+
+# sanitizer_check: in the sanitizer pass or under valgrind, one more test
+# that fails when any process of the script reported an error.  Daemons are
+# stopped first: LeakSanitizer reports when the daemon exits.
+SANITIZER_REPORT='ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)Sanitizer'
+sanitizer_check() {
+	[ -n "$SANITIZER_LOGS$VALGRIND_LOGS" ] || return 0
+	local e f reports=""
+	for e in $ENVS; do
+		T=$e
+		stop_daemon
+		# Sanitizer output that went to a daemon's stderr (UBSan).
+		for f in "$e"/*.log; do
+			[ -f "$f" ] && grep -qE "$SANITIZER_REPORT" "$f" && reports="$reports $f"
+		done
+	done
+	# Report files: ASan and LeakSanitizer (log_path), valgrind (--log-file;
+	# -q leaves them empty when there is nothing to say).
+	for f in ${SANITIZER_LOGS:+"$SANITIZER_LOGS"/*} ${VALGRIND_LOGS:+"$VALGRIND_LOGS"/*}; do
+		[ -s "$f" ] && reports="$reports $f"
+	done
+	local name="${SANITIZER_LOGS:+sanitizers}${VALGRIND_LOGS:+valgrind}: no process of this script reported an error"
+	if [ -z "$reports" ]; then
+		tap_ok "$name"
+	else
+		tap_not_ok "$name"
+		for f in $reports; do
+			echo "# --- $f"
+			case $f in
+			*.log) grep -E -A 30 "$SANITIZER_REPORT" "$f" | sed 's/^/# /' ;;
+			*) sed 's/^/# /' "$f" ;;
+			esac
+		done
+	fi
+	rm -rf "$SANITIZER_LOGS" "$VALGRIND_LOGS"
 }
 
 # Tests need root (pam_wrapper as other users, mount namespaces); a missing
@@ -104,6 +180,12 @@ new_env() {
 	cp "$BUILT_PAM_CLIENT" "$T/pam_client"
 	chmod 755 "$T/pam_mamori.so" "$T/pam_client"
 	MODULE="$T/pam_mamori.so"
+	NS_MODULE=$MODULE
+	if [ -n "${MAMORI_PLAIN_MODULE:-}" ]; then # see MAMORI_PLAIN_MODULE above
+		cp "$MAMORI_PLAIN_MODULE" "$T/pam_mamori-plain.so"
+		chmod 755 "$T/pam_mamori-plain.so"
+		NS_MODULE="$T/pam_mamori-plain.so"
+	fi
 	PAM_CLIENT="$T/pam_client"
 	echo "$(date +%s)" >"$T/clock"
 	chmod 644 "$T/clock"
@@ -221,18 +303,19 @@ pam() {
 		runas=$2
 		shift 2
 	fi
+	# "${VALGRIND[@]}" is empty unless MAMORI_VALGRIND is set.
 	if [ -n "$runas" ]; then
-		runuser -u "$runas" -- env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 \
-			PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "$@"
+		runuser -u "$runas" -- env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
+			PAM_WRAPPER_SERVICE_DIR="$T/services" "${VALGRIND[@]}" "$PAM_CLIENT" "$@"
 	else
-		LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
-			"$PAM_CLIENT" "$@"
+		LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+			"${VALGRIND[@]}" "$PAM_CLIENT" "$@"
 	fi
 }
 
 # pamtester_run SERVICE USER OPS... with answers on stdin.
 pamtester_run() {
-	LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" pamtester "$@"
+	LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" pamtester "$@"
 }
 
 # add_user NAME PASSWORD [ARGS...]: an active account whose password is
@@ -277,14 +360,15 @@ ns_setup() {
 }
 
 # ns_pam SERVICE [TYPES...]: /etc/pam.d/SERVICE in the namespace uses only
-# the built module (auth, account, password and session).
+# the built module (auth, account, password and session); NS_MODULE, the
+# one without sanitizers in the sanitizer pass.
 ns_pam() {
 	local svc=$1
 	cat >"$T/etc/pam.d/$svc" <<SVC
-auth     required $MODULE socket=$T/run/pam.sock
-account  required $MODULE socket=$T/run/pam.sock
-password required $MODULE socket=$T/run/pam.sock
-session  required $MODULE socket=$T/run/pam.sock
+auth     required $NS_MODULE socket=$T/run/pam.sock
+account  required $NS_MODULE socket=$T/run/pam.sock
+password required $NS_MODULE socket=$T/run/pam.sock
+session  required $NS_MODULE socket=$T/run/pam.sock
 SVC
 }
 

@@ -220,10 +220,11 @@ t_sudo_stdin_in_japanese() {
 	add_user nobody 'Kinmokusei-33x'
 	mkdir -p "$T/etc/pam.d"
 	cp -a /etc/pam.d/. "$T/etc/pam.d/"
+	# NS_MODULE: without sanitizers in the sanitizer pass; setuid sudo ignores LD_PRELOAD (lib.sh).
 	cat >"$T/etc/pam.d/sudo" <<SVC
-auth     required $MODULE socket=$T/run/pam.sock
-account  required $MODULE socket=$T/run/pam.sock
-session  required $MODULE socket=$T/run/pam.sock
+auth     required $NS_MODULE socket=$T/run/pam.sock
+account  required $NS_MODULE socket=$T/run/pam.sock
+session  required $NS_MODULE socket=$T/run/pam.sock
 SVC
 	printf 'Defaults !fqdn, !lecture, passwd_tries=1, timestamp_timeout=0\nnobody ALL=(root) /usr/bin/id\n' \
 		>"$T/etc/sudoers"
@@ -319,7 +320,7 @@ t_catalogue_complete() {
 SHELL_PAM="$T/pam-under-wrapper"
 cat >"$SHELL_PAM" <<SH
 #!/bin/sh
-LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" exec "$PAM_CLIENT" "\$@"
+LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" exec "$PAM_CLIENT" "\$@"
 SH
 chmod 755 "$SHELL_PAM"
 

@@ -500,7 +500,7 @@ t_shared_account_members() {
 PAM_CLIENT_ENV="$T/pam_client_env"
 cat >"$PAM_CLIENT_ENV" <<SH
 #!/bin/sh
-exec env LD_PRELOAD="$PAM_WRAPPER_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "\$@"
+exec env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "\$@"
 SH
 chmod 755 "$PAM_CLIENT_ENV"
 

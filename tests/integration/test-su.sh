@@ -16,10 +16,11 @@ add_user mamori-su 'Su-Target-Secret-1'
 
 mkdir -p "$T/etc/pam.d"
 cp -a /etc/pam.d/. "$T/etc/pam.d/"
+# NS_MODULE: without sanitizers in the sanitizer pass; setuid su ignores LD_PRELOAD (lib.sh).
 cat >"$T/etc/pam.d/su" <<SVC
-auth     required $MODULE socket=$T/run/pam.sock
-account  required $MODULE socket=$T/run/pam.sock
-session  required $MODULE socket=$T/run/pam.sock
+auth     required $NS_MODULE socket=$T/run/pam.sock
+account  required $NS_MODULE socket=$T/run/pam.sock
+session  required $NS_MODULE socket=$T/run/pam.sock
 SVC
 for f in passwd shadow group; do cp "/etc/$f" "$T/etc/$f"; done
 echo "mamori-su:x:40001:40001:mamori su target:/tmp:/bin/sh" >>"$T/etc/passwd"
