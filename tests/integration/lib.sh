@@ -297,6 +297,27 @@ ctl() {
 }
 
 # pam [-u USER_TO_RUN_AS] ARGS...: pam_client under pam_wrapper.
+# pam_wrapper picks its private directory /tmp/pam.X with lstat() then
+# mkdir(): two clients starting at the same moment can pick the same one,
+# and one then fails (it says "Failed to create pam_wrapper config dir")
+# before talking to the daemon.  pwrap_retry runs such a client again; any
+# other outcome, right or wrong, stands.
+PWRAP_RACE='pwrap_init: Failed to create pam_wrapper config dir'
+
+pwrap_retry() {
+	local out rc try
+	out=$(mktemp)
+	for try in 1 2 3 4 5; do
+		rc=0
+		"$@" >"$out" 2>&1 || rc=$?
+		grep -q "$PWRAP_RACE" "$out" || break
+		sleep "0.$((RANDOM % 5 + 1))"
+	done
+	cat "$out"
+	rm -f "$out"
+	return "$rc"
+}
+
 pam() {
 	local runas=""
 	if [ "$1" = "-u" ]; then
@@ -305,17 +326,23 @@ pam() {
 	fi
 	# "${VALGRIND[@]}" is empty unless MAMORI_VALGRIND is set.
 	if [ -n "$runas" ]; then
-		runuser -u "$runas" -- env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
+		pwrap_retry runuser -u "$runas" -- env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
 			PAM_WRAPPER_SERVICE_DIR="$T/services" "${VALGRIND[@]}" "$PAM_CLIENT" "$@"
 	else
-		LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
+		pwrap_retry env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
 			"${VALGRIND[@]}" "$PAM_CLIENT" "$@"
 	fi
 }
 
 # pamtester_run SERVICE USER OPS... with answers on stdin.
 pamtester_run() {
-	LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" pamtester "$@"
+	local input rc=0
+	input=$(mktemp)
+	cat >"$input"
+	pwrap_retry sh -c 'exec "$@" <"$0"' "$input" env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$T/services" pamtester "$@" || rc=$?
+	rm -f "$input"
+	return "$rc"
 }
 
 # add_user NAME PASSWORD [ARGS...]: an active account whose password is
