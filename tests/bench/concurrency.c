@@ -125,8 +125,7 @@ wipe(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
-static void
-say_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 say_failure(const char *fmt, ...)
@@ -906,7 +905,8 @@ main(int argc, char **argv)
 		printf("CPU in the measured time, in CPUs of %u: daemon %.2f, clients %.2f, everything else %.2f, "
 		       "idle %.2f, stolen by the hypervisor %.2f%s\n",
 		       cpus, d, self, other > 0 ? other : 0.0, idle_cpus > 0 ? idle_cpus : 0.0, steal,
-		       other > 0.05 * cpus || steal > 0.05 * cpus ? " (a busy machine: the figures are not reliable)" : "");
+		       other > 0.05 * cpus || steal > 0.05 * cpus ? " (a busy machine: the figures are not reliable)"
+		                                                  : "");
 	}
 	printf("concurrency: rate=%.2f/s limit=%.2f/s fraction=%.3f p50=%.0fms p99=%.0fms peak_rss=%.1fMiB "
 	       "budget=%.1fMiB",
