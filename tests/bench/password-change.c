@@ -679,7 +679,8 @@ main(int argc, char **argv)
 	printf(" (pwhistory-style:");
 	for (i = 0; i < ntargets; i++)
 		printf(" depth=%lu ratio=%.2f", targets[i].depth, targets[i].history.median / a.median);
-	printf("; argon2=%.1f ms t=%lu m=%lu p=%lu N=%lu)\n", a.median, t_cost, m_kib, lanes, iterations);
+	printf("; argon2=%.1f ms check=%+.1f%% t=%lu m=%lu p=%lu N=%lu)\n", a.median, 100 * off, t_cost, m_kib, lanes,
+	       iterations);
 	status = 0;
 	goto out;
 nomem:
