@@ -907,6 +907,10 @@ main(int argc, char **argv)
 		       cpus, d, self, other > 0 ? other : 0.0, idle_cpus > 0 ? idle_cpus : 0.0, steal,
 		       other > 0.05 * cpus || steal > 0.05 * cpus ? " (a busy machine: the figures are not reliable)"
 		                                                  : "");
+		if (d > 0)
+			printf("  per CPU-second the daemon used: %.2f logins, %.3f of one evaluation's rate "
+			       "(what the fraction would be with every CPU its own)\n",
+			       rate / d, rate / d * t_eval);
 	}
 	printf("concurrency: rate=%.2f/s limit=%.2f/s fraction=%.3f p50=%.0fms p99=%.0fms peak_rss=%.1fMiB "
 	       "budget=%.1fMiB",
