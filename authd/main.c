@@ -32,6 +32,24 @@
 #include "server.h"
 #include "store.h"
 
+/* Whether standard error is the journal's stream (systemd sets
+ * JOURNAL_STREAM to its device and inode): syslog() reaches the journal
+ * already, and the same line twice would be noise. */
+static int
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* jansson holds passwords while a message is decoded; wipe every block it
  * frees, including the intermediate buffers of its parser. */
 static void
@@ -149,7 +167,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "mamori-authd: %s\n", err);
 		return 1;
 	}
-	mamori_log_init("mamori-authd", foreground, debug || loaded->debug);
+	mamori_log_init("mamori-authd", foreground && !stderr_is_journal(), debug || loaded->debug);
 	/* Before any thread: it drops LANGUAGE from the environment. */
 	(void)mamori_messages_init();
 	if (harden_process() != 0 || prepare_state_dir(loaded) != 0) {
