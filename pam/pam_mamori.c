@@ -789,18 +789,27 @@ conversation_run(struct mamori_pam_conn *c, const json_t *start, int max_rounds,
 	}
 }
 
-/* Send one call and wait for its one reply. */
+/* A call answered at once: connect, send it, wait for its one reply and
+ * read the reply's outcome.  The reply (*reply_out, whose parameters are
+ * *params_out) is the caller's to free, whatever is returned. */
 static int
-request_run(struct mamori_pam_conn *c, const json_t *call, json_t **reply_out, json_t **params_out)
+request_run(struct mamori_pam_conn *c, const json_t *call, int notices, json_t **reply_out, json_t **params_out,
+            struct mamori_pam_done *done)
 {
-	int rc = conn_send(c, call);
+	int rc;
 
-	if (rc != PAM_SUCCESS) {
-		*reply_out = NULL;
-		*params_out = NULL;
+	*reply_out = NULL;
+	*params_out = NULL;
+	rc = conn_open(c);
+	if (rc != PAM_SUCCESS)
 		return rc;
-	}
-	return conn_recv(c, reply_out, params_out);
+	rc = conn_send(c, call);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	rc = conn_recv(c, reply_out, params_out);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	return done_parse(c, *params_out, notices, done);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -1043,17 +1052,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (call == NULL)
 		goto out;
 
-	rc = conn_open(&c);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = request_run(&c, call, &reply, &reply_params);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = done_parse(&c, reply_params, 0, &done);
+	rc = request_run(&c, call, 0, &reply, &reply_params, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -1190,17 +1189,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (call == NULL || stored_id == NULL)
 		goto out;
 
-	rc = conn_open(&c);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = request_run(&c, call, &reply, &reply_params);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = done_parse(&c, reply_params, 1, &done);
+	rc = request_run(&c, call, 1, &reply, &reply_params, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
@@ -1266,17 +1255,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (call == NULL)
 		goto out;
 
-	rc = conn_open(&c);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = request_run(&c, call, &reply, &reply_params);
-	if (rc != PAM_SUCCESS) {
-		retval = rc;
-		goto out;
-	}
-	rc = done_parse(&c, reply_params, 0, &done);
+	rc = request_run(&c, call, 0, &reply, &reply_params, &done);
 	if (rc != PAM_SUCCESS) {
 		retval = rc;
 		goto out;
