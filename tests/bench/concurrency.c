@@ -35,42 +35,32 @@
  * See tests/bench/README. */
 #include "config.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <argon2.h>
-#include <security/pam_appl.h>
 
-#define SALT_LEN 16 /* as authd/factor_password.c */
-#define HASH_LEN 32
+#include "common.h"
+
 #define PASSWORD_MAX 1024
 #define NAME_MAX_LEN 64 /* the daemon's limit on service and user names */
 #define CLIENTS_MAX 1000
-#define MESSAGE_MAX 256
 #define SAMPLE_MS 100
 #define TARGET_FRACTION 0.9
 #define BUDGET_EXTRA_KIB (32 * 1024)
 #define DRAIN_MAX_S 600 /* after the measured time, how long the last logins may take */
 
-struct conv_state {
-	const char *password;
-	unsigned prompts; /* echo-off prompts answered in this authentication */
-	char last_text[MESSAGE_MAX]; /* last info or error message, shown on failure */
-};
-
 struct client {
 	pthread_t tid;
 	unsigned index;
 	char user[NAME_MAX_LEN + 1];
-	char password[PASSWORD_MAX + 16];
+	char password[PASSWORD_MAX + 24]; /* PASSWORD, a dash and the index: room for any size_t */
 	double *latency; /* seconds, of the logins started in the measured time */
 	size_t nlatency, cap;
 	unsigned long ended_in_window; /* logins that ended in the measured time */
@@ -95,7 +85,6 @@ struct memory {
 static const char *service;
 static double t_start, t_window, t_end; /* CLOCK_MONOTONIC seconds */
 static volatile int stop_clients, stop_sampler, failed;
-static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start_barrier;
 static unsigned long *per_second; /* logins ended in each second since t_start */
 static size_t per_second_len;
@@ -107,24 +96,6 @@ static double rss_max_at;
 static unsigned long *rss_per_second; /* highest VmRSS sample in each second */
 static struct smaps_summary at_peak;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-		perror("concurrency: clock_gettime");
-		exit(1);
-	}
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-wipe(void *p, size_t len)
-{
-	explicit_bzero(p, len);
-}
-
 static void say_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
@@ -132,58 +103,11 @@ say_failure(const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&print_lock);
-	fputs("concurrency: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	bench_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	pthread_mutex_unlock(&print_lock);
 	failed = 1;
 	stop_clients = 1;
-}
-
-static int
-conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct conv_state *st = data;
-	struct pam_response *r;
-	int i;
-
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
-		return PAM_CONV_ERR;
-	r = calloc((size_t)n, sizeof(*r));
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++) {
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-			r[i].resp = strdup(st->password);
-			if (r[i].resp == NULL)
-				goto fail;
-			st->prompts++;
-			break;
-		case PAM_TEXT_INFO:
-		case PAM_ERROR_MSG:
-			snprintf(st->last_text, sizeof(st->last_text), "%s", msg[i]->msg != NULL ? msg[i]->msg : "");
-			break;
-		default:
-			snprintf(st->last_text, sizeof(st->last_text), "unexpected prompt style %d: %s",
-			         msg[i]->msg_style, msg[i]->msg != NULL ? msg[i]->msg : "");
-			goto fail;
-		}
-	}
-	*resp = r;
-	return PAM_SUCCESS;
-fail:
-	for (i = 0; i < n; i++) {
-		if (r[i].resp != NULL) {
-			wipe(r[i].resp, strlen(r[i].resp));
-			free(r[i].resp);
-		}
-	}
-	free(r);
-	return PAM_CONV_ERR;
 }
 
 /* One complete authentication; 0, or -1 after saying why it failed. */
@@ -191,24 +115,10 @@ static int
 login(const struct client *c)
 {
 	struct conv_state st = { .password = c->password, .prompts = 0, .last_text = "" };
-	struct pam_conv conv = { conversation, &st };
-	pam_handle_t *pamh = NULL;
-	int rc, end_rc;
 
-	rc = pam_start(service, c->user, &conv, &pamh);
-	if (rc != PAM_SUCCESS) {
-		say_failure("pam_start(%s, %s): %s", service, c->user, pam_strerror(NULL, rc));
-		return -1;
-	}
-	rc = pam_authenticate(pamh, 0);
-	end_rc = pam_end(pamh, rc);
-	if (rc != PAM_SUCCESS) {
-		say_failure("pam_authenticate(%s, %s): %s (%d)%s%s", service, c->user, pam_strerror(NULL, rc), rc,
-		            st.last_text[0] != '\0' ? "; module said: " : "", st.last_text);
-		return -1;
-	}
-	if (end_rc != PAM_SUCCESS) {
-		say_failure("pam_end: %s", pam_strerror(NULL, end_rc));
+	if (pam_run(service, c->user, 0, &st) < 0) {
+		failed = 1;
+		stop_clients = 1;
 		return -1;
 	}
 	if (st.prompts != 1) {
@@ -485,24 +395,6 @@ struct parallel {
 	int rc;
 };
 
-/* One evaluation; its duration in seconds, or a negative number after
- * saying why it failed. */
-static double
-run_argon2(const char *encoded, const char *password)
-{
-	double start, end;
-	int rc;
-
-	start = now_s();
-	rc = argon2id_verify(encoded, password, strlen(password));
-	end = now_s();
-	if (rc != ARGON2_OK) {
-		fprintf(stderr, "concurrency: argon2id_verify: %s\n", argon2_error_message(rc));
-		return -1;
-	}
-	return end - start;
-}
-
 static void *
 parallel_thread(void *arg)
 {
@@ -561,21 +453,6 @@ run_parallel(unsigned cpus, double seconds, const char *encoded, const char *pas
 
 /* ------------------------------------------------------------ figures */
 
-static int
-compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median_of(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), compare_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Nearest rank in sorted v: the smallest sample with at least q of them at
  * or below it. */
 static double
@@ -596,44 +473,6 @@ mib(unsigned long kib)
 	return (double)kib / 1024.0;
 }
 
-static int
-parse_number(const char *what, const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, "concurrency: %s must be a number from %lu to %lu, not \"%.32s\"\n", what, lo, hi, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-read_password(char *buf, size_t len)
-{
-	size_t n;
-
-	if (fgets(buf, (int)len, stdin) == NULL) {
-		fprintf(stderr, "concurrency: no password on standard input\n");
-		return -1;
-	}
-	n = strcspn(buf, "\n");
-	if (buf[n] != '\n' && !feof(stdin)) {
-		fprintf(stderr, "concurrency: password longer than %zu bytes\n", len - 2);
-		return -1;
-	}
-	buf[n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, "concurrency: empty password\n");
-		return -1;
-	}
-	return 0;
-}
-
 static void
 usage(void)
 {
@@ -645,7 +484,6 @@ int
 main(int argc, char **argv)
 {
 	char password[PASSWORD_MAX + 2], *encoded = NULL;
-	unsigned char salt[SALT_LEN];
 	unsigned long clients = 64, duration = 30, warmup = 3, evals = 5, par_seconds = 5, t_cost, lanes, pid, v;
 	struct client *cl = NULL;
 	double *eval_s = NULL, *lat = NULL, t_eval, before, after, limit, par_rate = 0, rate, fraction, budget_mib;
@@ -656,42 +494,16 @@ main(int argc, char **argv)
 	pthread_t sampler;
 	unsigned cpus;
 	long ncpu;
-	int c, verbose = 0, status = 1, rc, peak_reset;
+	int verbose = 0, status = 1, rc, peak_reset;
+	const struct number_option opts[] = {
+		{ 'c', "CLIENTS", 1, CLIENTS_MAX, &clients },   { 'd', "SECONDS (-d)", 1, 86400, &duration },
+		{ 'w', "SECONDS (-w)", 0, 3600, &warmup },      { 'e', "EVALS", 1, 1000, &evals },
+		{ 's', "SECONDS (-s)", 0, 3600, &par_seconds },
+	};
 
-	while ((c = getopt(argc, argv, "c:d:w:e:s:v")) != -1) {
-		switch (c) {
-		case 'c':
-			if (parse_number("CLIENTS", optarg, 1, CLIENTS_MAX, &clients) != 0)
-				return 2;
-			break;
-		case 'd':
-			if (parse_number("SECONDS (-d)", optarg, 1, 86400, &duration) != 0)
-				return 2;
-			break;
-		case 'w':
-			if (parse_number("SECONDS (-w)", optarg, 0, 3600, &warmup) != 0)
-				return 2;
-			break;
-		case 'e':
-			if (parse_number("EVALS", optarg, 1, 1000, &evals) != 0)
-				return 2;
-			break;
-		case 's':
-			if (parse_number("SECONDS (-s)", optarg, 0, 3600, &par_seconds) != 0)
-				return 2;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-			return 2;
-		}
-	}
-	if (argc - optind != 7) {
-		usage();
+	bench_prog = "concurrency";
+	if (parse_options(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), &verbose, 7, 7, usage) != 0)
 		return 2;
-	}
 	if (parse_number("DAEMON_PID", argv[optind], 2, 4194304, &pid) != 0)
 		return 2;
 	daemon_pid = (pid_t)pid;
@@ -701,17 +513,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "concurrency: SERVICE or USER_PREFIX too long\n");
 		return 2;
 	}
-	if (parse_number("T", argv[optind + 4], 1, 64, &t_cost) != 0 ||
-	    parse_number("P", argv[optind + 6], 1, 64, &lanes) != 0 ||
-	    parse_number("M_KIB", argv[optind + 5], 8 * lanes, 4194304, &m_kib) != 0)
+	if (parse_cost(&argv[optind + 4], &t_cost, &m_kib, &lanes) != 0)
 		return 2;
-	if (!strcmp(argv[optind + 3], "-")) {
-		if (read_password(password, sizeof(password)) != 0)
-			goto out;
-	} else if (snprintf(password, sizeof(password), "%s", argv[optind + 3]) > PASSWORD_MAX) {
-		fprintf(stderr, "concurrency: password longer than %d bytes\n", PASSWORD_MAX);
+	if (password_argument(argv[optind + 3], password, sizeof(password)) != 0)
 		goto out;
-	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	cpus = ncpu > 0 ? (unsigned)ncpu : 1;
 	if (read_status(&idle) != 0) {
@@ -732,16 +537,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "concurrency: out of memory\n");
 		goto out;
 	}
-	if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt)) {
-		perror("concurrency: getrandom");
+	if (hash_password((uint32_t)t_cost, (uint32_t)m_kib, (uint32_t)lanes, password, encoded, encoded_len) != 0)
 		goto out;
-	}
-	rc = argon2id_hash_encoded((uint32_t)t_cost, (uint32_t)m_kib, (uint32_t)lanes, password, strlen(password), salt,
-	                           sizeof(salt), HASH_LEN, encoded, encoded_len);
-	if (rc != ARGON2_OK) {
-		fprintf(stderr, "concurrency: argon2id_hash_encoded: %s\n", argon2_error_message(rc));
-		goto out;
-	}
 	for (k = 0; k < clients; k++) {
 		cl[k].index = (unsigned)k;
 		snprintf(cl[k].user, sizeof(cl[k].user), "%s%02zu", user_prefix, k);
@@ -755,10 +552,10 @@ main(int argc, char **argv)
 	fflush(stdout);
 
 	/* (a), before: one unmeasured evaluation first (page faults, caches). */
-	if (run_argon2(encoded, password) < 0)
+	if (timed_verify(encoded, password, now_s) < 0)
 		goto out;
 	for (v = 0; v < evals; v++) {
-		if ((eval_s[neval++] = run_argon2(encoded, password)) < 0)
+		if ((eval_s[neval++] = timed_verify(encoded, password, now_s)) < 0)
 			goto out;
 	}
 	/* (p) */
@@ -816,7 +613,7 @@ main(int argc, char **argv)
 
 	/* (a), after. */
 	for (v = 0; v < evals; v++) {
-		if ((eval_s[neval++] = run_argon2(encoded, password)) < 0)
+		if ((eval_s[neval++] = timed_verify(encoded, password, now_s)) < 0)
 			goto out;
 	}
 	before = median_of(eval_s, evals);
@@ -922,7 +719,6 @@ main(int argc, char **argv)
 	status = 0;
 out:
 	wipe(password, sizeof(password));
-	wipe(salt, sizeof(salt));
 	if (cl != NULL) {
 		for (k = 0; k < clients; k++) {
 			wipe(cl[k].password, sizeof(cl[k].password));

@@ -33,32 +33,24 @@
  * (a random tag and a counter), so the history never refuses one. */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <argon2.h>
-#include <security/pam_appl.h>
 
-#define SALT_LEN 16 /* as authd/factor_password.c */
-#define HASH_LEN 32
+#include "common.h"
+
 #define PASSWORD_MAX 256
 #define NAME_MAX_LEN 64 /* service and user names, as the daemon's wire limits */
 #define TARGETS_MAX 16
 #define DEPTH_MAX 400 /* [password] history's upper bound */
 #define ITERATIONS_MAX 10000
-#define MESSAGE_MAX 256
 #define TAG_LEN 8
 #define TARGET_RATIO 3.3
 #define CONSISTENCY 0.05 /* how far one evaluation in a row may be from (a) */
-
-struct stats {
-	double mean, median, p90, min, max;
-};
 
 struct target {
 	unsigned long depth;
@@ -68,12 +60,6 @@ struct target {
 	double *argon2_ms, *change_ms, *history_ms; /* argon2_ms[k] ran beside change_ms[k] */
 	size_t nargon2, nchange, nhistory;
 	struct stats change, history;
-};
-
-struct conv_state {
-	const char *current, *new_password;
-	unsigned prompts; /* echo-off prompts answered in this change */
-	char last_text[MESSAGE_MAX]; /* last info or error message, shown on failure */
 };
 
 /* The pam_pwhistory-style model: DEPTH remembered passwords, each its own
@@ -89,24 +75,6 @@ struct history_model {
 
 static char run_tag[TAG_LEN + 1];
 static unsigned long fresh_counter;
-
-static void
-wipe(void *p, size_t len)
-{
-	explicit_bzero(p, len);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-		perror("password-change: clock_gettime");
-		exit(1);
-	}
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Characters no two of which are neighbours in ASCII: cracklib calls a
  * password with more than four neighbouring pairs ("ab", "21") "too
@@ -140,55 +108,6 @@ fresh_password(char *buf, size_t len, const char *what)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int
-conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
-{
-	struct conv_state *st = data;
-	struct pam_response *r;
-	int i;
-
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
-		return PAM_CONV_ERR;
-	r = calloc((size_t)n, sizeof(*r));
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (i = 0; i < n; i++) {
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-			/* Current password, new password, new password again. */
-			if (st->prompts >= 3) {
-				snprintf(st->last_text, sizeof(st->last_text), "unexpected fourth prompt: %s",
-				         msg[i]->msg != NULL ? msg[i]->msg : "");
-				goto fail;
-			}
-			r[i].resp = strdup(st->prompts == 0 ? st->current : st->new_password);
-			if (r[i].resp == NULL)
-				goto fail;
-			st->prompts++;
-			break;
-		case PAM_TEXT_INFO:
-		case PAM_ERROR_MSG:
-			snprintf(st->last_text, sizeof(st->last_text), "%s", msg[i]->msg != NULL ? msg[i]->msg : "");
-			break;
-		default:
-			snprintf(st->last_text, sizeof(st->last_text), "unexpected prompt style %d: %s",
-			         msg[i]->msg_style, msg[i]->msg != NULL ? msg[i]->msg : "");
-			goto fail;
-		}
-	}
-	*resp = r;
-	return PAM_SUCCESS;
-fail:
-	for (i = 0; i < n; i++) {
-		if (r[i].resp != NULL) {
-			wipe(r[i].resp, strlen(r[i].resp));
-			free(r[i].resp);
-		}
-	}
-	free(r);
-	return PAM_CONV_ERR;
-}
-
 /* One complete change of tg's password to a fresh one; on success the new
  * password becomes tg->current.  Returns its duration in ms, or a negative
  * number after saying why it failed. */
@@ -196,35 +115,15 @@ static double
 run_change(struct target *tg)
 {
 	char new_password[PASSWORD_MAX + 2];
-	struct conv_state st = { .current = tg->current, .new_password = new_password, .prompts = 0, .last_text = "" };
-	struct pam_conv conv = { conversation, &st };
-	pam_handle_t *pamh = NULL;
-	double start, end, result = -1;
-	int rc, end_rc;
+	struct conv_state st = { .password = tg->current, .new_password = new_password, .prompts = 0, .last_text = "" };
+	double d, result = -1;
 
 	if (fresh_password(new_password, sizeof(new_password), "c") != 0) {
 		fprintf(stderr, "password-change: new password too long\n");
 		return -1;
 	}
-	start = now_ms();
-	rc = pam_start(tg->service, tg->user, &conv, &pamh);
-	if (rc != PAM_SUCCESS) {
-		fprintf(stderr, "password-change: pam_start(%s, %s): %s\n", tg->service, tg->user,
-		        pam_strerror(NULL, rc));
+	if ((d = pam_run(tg->service, tg->user, 1, &st)) < 0)
 		goto out;
-	}
-	rc = pam_chauthtok(pamh, 0);
-	end_rc = pam_end(pamh, rc);
-	end = now_ms();
-	if (rc != PAM_SUCCESS) {
-		fprintf(stderr, "password-change: pam_chauthtok(%s, %s): %s (%d)%s%s\n", tg->service, tg->user,
-		        pam_strerror(NULL, rc), rc, st.last_text[0] != '\0' ? "; module said: " : "", st.last_text);
-		goto out;
-	}
-	if (end_rc != PAM_SUCCESS) {
-		fprintf(stderr, "password-change: pam_end: %s\n", pam_strerror(NULL, end_rc));
-		goto out;
-	}
 	if (st.prompts != 3) {
 		/* Current, new, retype is the change being measured; fewer would
 		 * mean the current password was not asked (a ticket). */
@@ -232,7 +131,7 @@ run_change(struct target *tg)
 		goto out;
 	}
 	memcpy(tg->current, new_password, sizeof(tg->current));
-	result = end - start;
+	result = d;
 out:
 	wipe(new_password, sizeof(new_password));
 	return result;
@@ -254,21 +153,7 @@ model_verify(const char *encoded, const char *password, int expected)
 static int
 model_hash(const struct history_model *hm, const char *password, char *encoded)
 {
-	unsigned char salt[SALT_LEN];
-	int rc;
-
-	if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt)) {
-		perror("password-change: getrandom");
-		return -1;
-	}
-	rc = argon2id_hash_encoded(hm->t_cost, hm->m_kib, hm->lanes, password, strlen(password), salt, sizeof(salt),
-	                           HASH_LEN, encoded, hm->encoded_len);
-	wipe(salt, sizeof(salt));
-	if (rc != ARGON2_OK) {
-		fprintf(stderr, "password-change: argon2id_hash_encoded: %s\n", argon2_error_message(rc));
-		return -1;
-	}
-	return 0;
+	return hash_password(hm->t_cost, hm->m_kib, hm->lanes, password, encoded, hm->encoded_len);
 }
 
 /* One Argon2id verification of the current password; returns its duration
@@ -318,37 +203,6 @@ out:
 	return result;
 }
 
-static int
-compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int
-stats_compute(const double *samples, size_t n, struct stats *s)
-{
-	double *sorted, sum = 0;
-	size_t i, rank;
-
-	if (n == 0 || (sorted = calloc(n, sizeof(*sorted))) == NULL)
-		return -1;
-	memcpy(sorted, samples, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), compare_double);
-	for (i = 0; i < n; i++)
-		sum += sorted[i];
-	s->mean = sum / (double)n;
-	s->median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-	/* Nearest rank: the smallest sample with at least 90 % at or below. */
-	rank = (9 * n + 9) / 10;
-	s->p90 = sorted[rank - 1];
-	s->min = sorted[0];
-	s->max = sorted[n - 1];
-	free(sorted);
-	return 0;
-}
-
 /* The median of the ratios num[k] / den[k]: each pair ran in one round. */
 static int
 paired_ratio(const double *num, const double *den, size_t n, double *out)
@@ -367,23 +221,6 @@ paired_ratio(const double *num, const double *den, size_t n, double *out)
 	}
 	free(ratio);
 	*out = s.median;
-	return 0;
-}
-
-static int
-parse_number(const char *what, const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, "password-change: %s must be a number from %lu to %lu, not \"%.32s\"\n", what, lo, hi,
-		        s);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
@@ -418,28 +255,6 @@ bad:
 	fprintf(stderr, "password-change: a target is DEPTH:SERVICE:USER (names of at most %d bytes), not \"%.80s\"\n",
 	        NAME_MAX_LEN, arg);
 	return -1;
-}
-
-static int
-read_password(char *buf, size_t len, const char *user)
-{
-	size_t n;
-
-	if (fgets(buf, (int)len, stdin) == NULL) {
-		fprintf(stderr, "password-change: no password for %s on standard input\n", user);
-		return -1;
-	}
-	n = strcspn(buf, "\n");
-	if (buf[n] != '\n' && !feof(stdin)) {
-		fprintf(stderr, "password-change: password longer than %zu bytes\n", len - 2);
-		return -1;
-	}
-	buf[n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, "password-change: empty password for %s\n", user);
-		return -1;
-	}
-	return 0;
 }
 
 static void
@@ -515,31 +330,17 @@ main(int argc, char **argv)
 	double *a_ms = NULL, paired[TARGETS_MAX], start, per_eval, off;
 	struct stats a;
 	size_t ntargets, i;
-	int c, verbose = 0, status = 1, all_met = 1;
+	int verbose = 0, status = 1, all_met = 1;
+	const struct number_option opts[] = {
+		{ 'w', "WARMUP", 0, 1000, &warmup },
+	};
 
+	bench_prog = "password-change";
 	memset(targets, 0, sizeof(targets));
-	while ((c = getopt(argc, argv, "w:v")) != -1) {
-		switch (c) {
-		case 'w':
-			if (parse_number("WARMUP", optarg, 0, 1000, &warmup) != 0)
-				return 2;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-			return 2;
-		}
-	}
-	if (argc - optind < 5 || argc - optind > 4 + TARGETS_MAX) {
-		usage();
+	if (parse_options(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), &verbose, 5, 4 + TARGETS_MAX, usage) != 0)
 		return 2;
-	}
 	if (parse_number("ITERATIONS", argv[optind], 1, ITERATIONS_MAX, &iterations) != 0 ||
-	    parse_number("T", argv[optind + 1], 1, 64, &t_cost) != 0 ||
-	    parse_number("P", argv[optind + 3], 1, 64, &lanes) != 0 ||
-	    parse_number("M_KIB", argv[optind + 2], 8 * lanes, 4194304, &m_kib) != 0)
+	    parse_cost(&argv[optind + 1], &t_cost, &m_kib, &lanes) != 0)
 		return 2;
 	ntargets = (size_t)(argc - optind - 4);
 	for (i = 0; i < ntargets; i++) {
