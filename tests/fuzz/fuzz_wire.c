@@ -17,19 +17,13 @@
 
 #include <jansson.h>
 
+#include "check.h"
 #include "error.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char encoded[MAMORI_WIRE_MAX];
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void
 exercise_string(const json_t *params, const char *key, const json_t *v, size_t maxlen)

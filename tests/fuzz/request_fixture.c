@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "admin_service.h"
+#include "check.h"
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
@@ -58,13 +59,6 @@ static size_t template_len;
 static char encoded[MAMORI_WIRE_MAX];
 /* MAMORI_FUZZ_VERBOSE set: every call and reply goes to stderr. */
 static int verbose;
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static void
 setup_failed(const char *what, const json_t *reply)
