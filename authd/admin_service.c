@@ -281,11 +281,23 @@ actor_is_contractor(const struct admin_call *call)
 
 /* ------------------------------------------------------------- users */
 
+/* What an account must meet whenever it is made or changed: why it does
+ * not, or NULL. */
+static const char *
+account_rule_broken(const struct mamori_user *u)
+{
+	if (u->privileged && name_reserved(u->name))
+		return "a privileged ID may not have a default name such as root or admin (P-PRIV-NAME)";
+	if (u->kind == MAMORI_KIND_DEV && u->expires[0] == '\0')
+		return "a development account needs an expiry date (P-DEV-ID)";
+	return NULL;
+}
+
 static json_t *
 user_add(struct admin_call *call, const json_t *params)
 {
 	struct mamori_user u = { 0 };
-	const char *kind = "staff", *expires = NULL, *hours = NULL;
+	const char *kind = "staff", *expires = NULL, *hours = NULL, *why;
 	int privileged = 0, rc;
 	json_t *reply, *detail;
 
@@ -302,12 +314,6 @@ user_add(struct admin_call *call, const json_t *params)
 	if (mamori_wire_get_string(params, "hours", 127, &hours) == MAMORI_ERR_INVALID ||
 	    (hours != NULL && !hours_valid(hours)))
 		return invalid("hours");
-	if (privileged && name_reserved(call->target))
-		return refused(call, "io.mamori.Error.PolicyViolation",
-		               "a privileged ID may not have a default name such as root or admin (P-PRIV-NAME)");
-	if (u.kind == MAMORI_KIND_DEV && expires == NULL)
-		return refused(call, "io.mamori.Error.PolicyViolation",
-		               "a development account needs an expiry date (P-DEV-ID)");
 	memcpy(u.name, call->target, strlen(call->target) + 1);
 	u.privileged = privileged;
 	u.state = MAMORI_STATE_PENDING;
@@ -316,6 +322,8 @@ user_add(struct admin_call *call, const json_t *params)
 	if (hours != NULL)
 		snprintf(u.hours, sizeof(u.hours), "%s", hours);
 	u.created_at = u.updated_at = call->now;
+	if ((why = account_rule_broken(&u)) != NULL)
+		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
 	rc = mamori_store_user_insert(mamori_daemon.store, &u);
@@ -338,7 +346,7 @@ static json_t *
 user_set(struct admin_call *call, const json_t *params)
 {
 	struct mamori_user u;
-	const char *kind = NULL, *expires = NULL, *hours = NULL;
+	const char *kind = NULL, *expires = NULL, *hours = NULL, *why;
 	int privileged = -1, rc;
 	json_t *reply, *detail;
 
@@ -368,15 +376,9 @@ user_set(struct admin_call *call, const json_t *params)
 		snprintf(u.expires, sizeof(u.expires), "%s", expires);
 	if (hours != NULL)
 		snprintf(u.hours, sizeof(u.hours), "%s", hours);
-	if (u.privileged && name_reserved(u.name)) {
+	if ((why = account_rule_broken(&u)) != NULL) {
 		mamori_store_rollback(mamori_daemon.store);
-		return refused(call, "io.mamori.Error.PolicyViolation",
-		               "a privileged ID may not have a default name such as root or admin (P-PRIV-NAME)");
-	}
-	if (u.kind == MAMORI_KIND_DEV && u.expires[0] == '\0') {
-		mamori_store_rollback(mamori_daemon.store);
-		return refused(call, "io.mamori.Error.PolicyViolation",
-		               "a development account needs an expiry date (P-DEV-ID)");
+		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	}
 	u.updated_at = call->now;
 	detail = json_pack("{s:s,s:b,s:o,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
