@@ -320,10 +320,12 @@ rate_allow(uid_t uid, unsigned per_minute)
 
 /* ------------------------------------------------------------- helpers */
 
-/* Record a decision in the audit log inside the caller's transaction. */
+/* Record a decision in the audit log inside the caller's transaction,
+ * with detail (NULL for none); the actor is the member of a shared
+ * account, else the requesting user (PAM_RUSER) if known. */
 static int
-audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-          const char *result, const char *reason, int64_t now)
+audit_pam_detail(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
+                 const char *result, const char *reason, json_t *detail, int64_t now)
 {
 	struct mamori_audit_event ev = {
 		.category = category,
@@ -336,10 +338,17 @@ audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char
 		.rhost = req->rhost,
 		.peer_uid = (int64_t)c->peer.uid,
 		.peer_pid = (int64_t)c->peer.pid,
-		.detail = NULL,
+		.detail = detail,
 	};
 
 	return mamori_audit_append(mamori_daemon.store, &ev, now);
+}
+
+static int
+audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
+          const char *result, const char *reason, int64_t now)
+{
+	return audit_pam_detail(c, req, category, actor, result, reason, NULL, now);
 }
 
 /* The user's current password for system, falling back to the default
@@ -942,23 +951,9 @@ auth_decide(struct mamori_conn *c)
 	used = json_object_get(detail, "factors");
 	for (unsigned i = 0; i < conv->set.count; i++)
 		json_array_append_new(used, json_string(mamori_factor_name(conv->set.factor[i])));
-	{
-		struct mamori_audit_event ev = {
-			.category = conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
-			.actor = actor != NULL ? actor : (req->ruser[0] != '\0' ? req->ruser : NULL),
-			.service = req->service,
-			.user = req->user,
-			.result = result,
-			.reason = reason,
-			.tty = req->tty,
-			.rhost = req->rhost,
-			.peer_uid = (int64_t)c->peer.uid,
-			.peer_pid = (int64_t)c->peer.pid,
-			.detail = detail,
-		};
-		if (mamori_audit_append(mamori_daemon.store, &ev, now) != MAMORI_OK)
-			goto fail_rollback;
-	}
+	if (audit_pam_detail(c, req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, result, reason, detail,
+	                     now) != MAMORI_OK)
+		goto fail_rollback;
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, name, &failure, now);
