@@ -281,6 +281,14 @@ actor_is_contractor(const struct admin_call *call)
 
 /* ------------------------------------------------------------- users */
 
+/* The audit detail of an account made or changed: what was set. */
+static json_t *
+account_detail(const struct mamori_user *u)
+{
+	return json_pack("{s:s,s:b,s:o,s:o}", "kind", mamori_user_kind_name(u->kind), "privileged", u->privileged,
+	                 "expires", nullable_string(u->expires), "hours", nullable_string(u->hours));
+}
+
 /* What an account must meet whenever it is made or changed: why it does
  * not, or NULL. */
 static const char *
@@ -331,8 +339,7 @@ user_add(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.Exists", "account exists");
 	}
-	detail = json_pack("{s:s,s:b,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
-	                   "expires", nullable_string(u.expires));
+	detail = account_detail(&u);
 	rc = rc == MAMORI_OK ? audit_admin(call, "success", "user add", detail) : rc;
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
@@ -381,8 +388,7 @@ user_set(struct admin_call *call, const json_t *params)
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	}
 	u.updated_at = call->now;
-	detail = json_pack("{s:s,s:b,s:o,s:o}", "kind", mamori_user_kind_name(u.kind), "privileged", u.privileged,
-	                   "expires", nullable_string(u.expires), "hours", nullable_string(u.hours));
+	detail = account_detail(&u);
 	rc = mamori_store_user_update(mamori_daemon.store, &u);
 	if (rc == MAMORI_OK)
 		rc = audit_admin(call, "success", "user set", detail);

@@ -91,6 +91,14 @@ t_audit_show_and_since() {
 	expect_eq "$(echo "$out" | json 'd["records"][0]["reason"]')" "user add" "first record since"
 	out=$(ctl audit show)
 	expect_match "$out" 'user add' "human audit listing"
+	# The row of an account made or changed records what was set.
+	ctl user add early.bird --hours 'Mon-Fri 07:00-09:00' >/dev/null
+	ctl user set early.bird --kind contractor >/dev/null
+	out=$(ctl --json audit show --since "$(cat "$T/clock")")
+	expect_eq "$(echo "$out" | json '[r["detail"]["hours"] for r in d["records"] if r["user"] == "early.bird"]')" \
+		"['Mon-Fri 07:00-09:00', 'Mon-Fri 07:00-09:00']" "hours in the user add and user set rows"
+	expect_eq "$(echo "$out" | json '[r["detail"]["kind"] for r in d["records"] if r["user"] == "early.bird"]')" \
+		"['staff', 'contractor']" "kind in the user add and user set rows"
 	set_clock "$(date +%s)"
 }
 
