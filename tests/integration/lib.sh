@@ -361,6 +361,18 @@ add_user() {
 	}
 }
 
+# pids_by_cmdline REGEX: the pids whose command line (its arguments joined
+# by spaces) matches the extended REGEX, as `pgrep -f` would find them,
+# read from /proc: procps is not on a minimal image.
+pids_by_cmdline() {
+	local d cmd
+	for d in /proc/[0-9]*; do
+		{ cmd=$(tr '\0' ' ' <"$d/cmdline"); } 2>/dev/null || continue # the process has gone
+		[[ ${cmd% } =~ $1 ]] && echo "${d#/proc/}"
+	done
+	return 0
+}
+
 # sql QUERY: run a query on the test store.
 sql() {
 	sqlite3 "$T/state/mamori.db" "$@"

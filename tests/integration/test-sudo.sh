@@ -76,7 +76,8 @@ t_sudo_time_box_ends_long_command() {
 	ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" sleep 1000 >"$T/sudo-long.out" 2>&1 &
 	local nspid=$!
 	for i in $(seq 1 100); do
-		pid=$(pgrep -f '^sleep 1000$' | head -n 1)
+		pid=$(pids_by_cmdline '^sleep 1000$')
+		pid=${pid%%$'\n'*} # the first
 		[ -n "$pid" ] && break
 		sleep 0.1
 	done
