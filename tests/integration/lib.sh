@@ -46,12 +46,17 @@ fi
 # the script if any valgrind log of it reports an error.
 VALGRIND=()
 VALGRIND_LOGS=""
+VALGRIND_SUPP=""
 if [ -n "${MAMORI_VALGRIND:-}" ]; then
 	VALGRIND_LOGS=$(mktemp -d /tmp/mamori-valgrind.XXXXXX)
 	chmod 1777 "$VALGRIND_LOGS"
+	# A copy clients run as nobody can read, wherever the source tree is.
+	VALGRIND_SUPP=$(mktemp /tmp/mamori-valgrind-supp.XXXXXX)
+	cp "$top_srcdir/tests/integration/valgrind.supp" "$VALGRIND_SUPP"
+	chmod 644 "$VALGRIND_SUPP"
 	VALGRIND=(valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full
 		--errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes --keep-debuginfo=yes
-		--suppressions="$top_srcdir/tests/integration/valgrind.supp" --log-file="$VALGRIND_LOGS/vg.%p")
+		--suppressions="$VALGRIND_SUPP" --log-file="$VALGRIND_LOGS/vg.%p")
 fi
 
 TAP_COUNT=0
@@ -133,7 +138,7 @@ sanitizer_check() {
 			esac
 		done
 	fi
-	rm -rf "$SANITIZER_LOGS" "$VALGRIND_LOGS"
+	rm -rf "$SANITIZER_LOGS" "$VALGRIND_LOGS" "$VALGRIND_SUPP"
 }
 
 # Tests need root (pam_wrapper as other users, mount namespaces); a missing
@@ -175,10 +180,14 @@ new_env() {
 	chmod 755 "$T"
 	mkdir -p "$T/run" "$T/services"
 	chmod 755 "$T/run" "$T/services"
-	# Copies that other users can reach whatever the build directory's mode.
+	# Copies that other users can reach whatever the build directory's mode
+	# (a clone under /root, mode 0700): run mamorictl as another user
+	# through $RUNAS_CTL, never $CTL.
 	cp "$BUILT_MODULE" "$T/pam_mamori.so"
 	cp "$BUILT_PAM_CLIENT" "$T/pam_client"
-	chmod 755 "$T/pam_mamori.so" "$T/pam_client"
+	cp "$CTL" "$T/mamorictl"
+	chmod 755 "$T/pam_mamori.so" "$T/pam_client" "$T/mamorictl"
+	RUNAS_CTL="$T/mamorictl"
 	MODULE="$T/pam_mamori.so"
 	NS_MODULE=$MODULE
 	if [ -n "${MAMORI_PLAIN_MODULE:-}" ]; then # see MAMORI_PLAIN_MODULE above
@@ -328,8 +337,10 @@ pam() {
 	fi
 	# "${VALGRIND[@]}" is empty unless MAMORI_VALGRIND is set.
 	if [ -n "$runas" ]; then
-		pwrap_retry runuser -u "$runas" -- env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
-			PAM_WRAPPER_SERVICE_DIR="$T/services" "${VALGRIND[@]}" "$PAM_CLIENT" "$@"
+		# From $T: the other user may not reach the working directory (a
+		# clone under /root), and valgrind refuses to start without it.
+		(cd "$T" && pwrap_retry runuser -u "$runas" -- env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 \
+			PAM_WRAPPER_SERVICE_DIR="$T/services" "${VALGRIND[@]}" "$PAM_CLIENT" "$@")
 	else
 		pwrap_retry env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" \
 			"${VALGRIND[@]}" "$PAM_CLIENT" "$@"

@@ -216,11 +216,11 @@ t_admin_group_socket() {
 	start_daemon
 	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 $group" "admin.sock"
 	usermod -a -G "$group" nobody
-	out=$(runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	out=$(runuser -u nobody -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
 	gpasswd -d nobody "$group" >/dev/null
 	echo "$out"
 	expect_match "$out" '"version"' "group member served"
-	out=$(runuser -u daemon -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	out=$(runuser -u daemon -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
 	echo "$out"
 	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
 }

@@ -125,9 +125,13 @@ t_non_root_caller_only_for_itself() {
 }
 
 t_non_root_cannot_use_admin_socket() {
-	local rc=0
-	runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" user list >/dev/null 2>&1 || rc=$?
+	local rc=0 out
+	# The program itself runs as nobody: the refusal below is the socket's.
+	runuser -u nobody -- "$RUNAS_CTL" --version >/dev/null || fail "nobody cannot run mamorictl"
+	out=$(runuser -u nobody -- "$RUNAS_CTL" --socket "$T/run/admin.sock" user list 2>&1) || rc=$?
+	echo "$out"
 	[ "$rc" -ne 0 ] || fail "nobody listed users"
+	expect_match "$out" 'cannot connect to .*/admin\.sock: Permission denied' "the refusal"
 }
 
 t_audit_records_attempts() {

@@ -210,14 +210,14 @@ t_compromised_by_the_user() {
 	local out
 	add_user nobody 'Shiranai-Hito-2030'
 	: >"$T/incidents"
-	out=$(printf 'Shiranai-Hito-2030\n' | runuser -u nobody -- "$CTL" --pam-socket "$T/run/pam.sock" \
+	out=$(printf 'Shiranai-Hito-2030\n' | runuser -u nobody -- "$RUNAS_CTL" --pam-socket "$T/run/pam.sock" \
 		password compromised 2>&1)
 	echo "$out"
 	wait_incident password_compromised
 	pam -p 'Shiranai-Hito-2030' mamori-test nobody auth=SUCCESS acct=NEW_AUTHTOK_REQD
 	# Somebody else's account cannot be reported through the PAM socket.
 	local rc=0
-	printf 'x\n' | runuser -u nobody -- "$CTL" --pam-socket "$T/run/pam.sock" password compromised k1 \
+	printf 'x\n' | runuser -u nobody -- "$RUNAS_CTL" --pam-socket "$T/run/pam.sock" password compromised k1 \
 		>/dev/null 2>&1 || rc=$?
 	[ "$rc" -ne 0 ] || fail "nobody reported k1's password"
 }
