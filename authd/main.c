@@ -229,6 +229,10 @@ main(int argc, char **argv)
 	mamori_log_notice("mamori-authd %s started (store %s, Argon2id t=%u m=%u KiB p=%u, %u parallel)",
 	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store), conf->argon2_t, conf->argon2_m_kib,
 	                  conf->argon2_p, mamori_password_slots());
+#ifdef MAMORI_TEST_HOOKS
+	mamori_log_warn("built with --enable-test-hooks: the clock and other test seams can be set through "
+	                "MAMORI_TEST_* variables; never deploy this build");
+#endif
 	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK) {
 		mamori_log_err("cannot start the background workers");
 		goto out;

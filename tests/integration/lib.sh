@@ -59,6 +59,19 @@ if [ -n "${MAMORI_VALGRIND:-}" ]; then
 		--suppressions="$VALGRIND_SUPP" --log-file="$VALGRIND_LOGS/vg.%p")
 fi
 
+# ------------------------------------------------------------ test hooks
+# A build configured without --enable-test-hooks (the one people deploy)
+# has no injectable clock: the daemon ignores MAMORI_TEST_CLOCK_FILE.  Tests
+# that move the clock are then skipped, visibly (run_clock_test,
+# require_test_hooks); set_clock and advance_clock fail there, so a test
+# that moves the clock without saying so fails rather than passes.
+TEST_HOOKS_SKIP="build configured without --enable-test-hooks"
+if grep -q '^#define MAMORI_TEST_HOOKS 1' "$top_builddir/config.h" 2>/dev/null; then
+	HAVE_TEST_HOOKS=1
+else
+	HAVE_TEST_HOOKS=0
+fi
+
 TAP_COUNT=0
 TAP_FAILED=0
 
@@ -73,6 +86,30 @@ tap_not_ok() {
 	TAP_COUNT=$((TAP_COUNT + 1))
 	TAP_FAILED=$((TAP_FAILED + 1))
 	echo "not ok $TAP_COUNT - $1"
+}
+
+tap_skip() {
+	TAP_COUNT=$((TAP_COUNT + 1))
+	echo "ok $TAP_COUNT - $1 # SKIP $2"
+}
+
+# run_clock_test NAME FUNCTION: run_test for a test that needs the test
+# clock; a visible SKIP on a build without test hooks.
+run_clock_test() {
+	if [ "$HAVE_TEST_HOOKS" = 1 ]; then
+		run_test "$@"
+	else
+		tap_skip "$1" "needs the test clock: $TEST_HOOKS_SKIP"
+	fi
+}
+
+# require_test_hooks WHY: the whole script needs a test hook (WHY: "needs
+# the test clock"); without test hooks it is one visible SKIP.
+require_test_hooks() {
+	if [ "$HAVE_TEST_HOOKS" != 1 ]; then
+		echo "1..0 # SKIP $1: $TEST_HOOKS_SKIP"
+		exit 0
+	fi
 }
 
 # run_test NAME FUNCTION: the test passes when every command of FUNCTION
@@ -297,9 +334,19 @@ cleanup_all() {
 	ENVS=""
 }
 
-# set_clock EPOCH / advance_clock SECONDS
-set_clock() { echo "$1" >"$T/clock"; }
-advance_clock() { echo $(($(cat "$T/clock") + $1)) >"$T/clock"; }
+# set_clock EPOCH / advance_clock SECONDS (only in a test hooks build:
+# see run_clock_test)
+clock_needed() {
+	[ "$HAVE_TEST_HOOKS" = 1 ] || fail "the test clock is not compiled in: use run_clock_test"
+}
+set_clock() {
+	clock_needed || return 1
+	echo "$1" >"$T/clock"
+}
+advance_clock() {
+	clock_needed || return 1
+	echo $(($(cat "$T/clock") + $1)) >"$T/clock"
+}
 
 ctl() {
 	"$CTL" --socket "$T/run/admin.sock" "$@"

@@ -17,6 +17,8 @@ require "pam_wrapper" test -n "$PAM_WRAPPER_LIB"
 require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 require "sqlite3" command -v sqlite3
+# The driver moves the test clock (lockouts, TOTP steps).
+require_test_hooks "needs the test clock"
 
 RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 DRIVER="$top_srcdir/tests/integration/chaos_driver.py"

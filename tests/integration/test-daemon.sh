@@ -225,6 +225,17 @@ t_admin_group_socket() {
 	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
 }
 
+t_test_hooks_warned_at_start() {
+	# The daemon started by start_daemon above, with --debug.
+	if [ "$HAVE_TEST_HOOKS" = 1 ]; then
+		grep -q 'built with --enable-test-hooks.*never deploy this build' "$T/daemon.log" ||
+			fail "a test-hooks daemon started without a warning"
+	else
+		! grep -q 'enable-test-hooks' "$T/daemon.log" || fail "a release build warned of test hooks"
+	fi
+	grep -q 'started (store' "$T/daemon.log" || fail "no start-up line: wrong log"
+}
+
 t_socket_activation() {
 	# The service manager passes the sockets: the daemon uses them, and
 	# leaves them in place when it stops.
@@ -273,4 +284,5 @@ run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_so
 run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
 run_test "socket activation: passed sockets are used and left in place" t_socket_activation
+run_test "a test-hooks build says so at start-up" t_test_hooks_warned_at_start
 tap_done

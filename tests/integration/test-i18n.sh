@@ -13,6 +13,9 @@ require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "pam_mamori.so" test -f "$BUILT_MODULE"
 require "pamtester" command -v pamtester
 require "msgfmt" command -v msgfmt
+# The daemon finds the catalogue the build made through MAMORI_TEST_LOCALEDIR,
+# a test hook.
+require_test_hooks "needs MAMORI_TEST_LOCALEDIR"
 require "xgettext" command -v xgettext
 require "locale ja_JP.UTF-8 (./quickstart deps generates it)" sh -c "locale -a | grep -qix 'ja_JP.utf-\\?8'"
 require "cracklib dictionary" test -e /var/cache/cracklib/cracklib_dict.pwd

@@ -8,6 +8,8 @@ require "root" test "$(id -u)" = 0
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
+# TOTP codes are computed for the test clock, which the script moves.
+require_test_hooks "needs the test clock"
 
 RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }

@@ -177,8 +177,8 @@ run_test "P-PW-TEMP temporary password forces a change at first login" t_tempora
 run_test "chauthtok asks for the current password without a ticket" t_chauthtok_asks_current_password_without_ticket
 run_test "P-PW-TEMP a change through another system's service replaces the password in effect" t_change_through_another_system_replaces_the_password_in_effect
 run_test "disabled user refused" t_disabled_user_refused
-run_test "expired account refused by account management" t_expired_account_refused
-run_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
+run_clock_test "expired account refused by account management" t_expired_account_refused
+run_clock_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
 run_test "account check of an unknown user" t_unknown_user_account_check
 run_test "sessions are registered and closed" t_session_open_close
 run_test "non-root caller may act only for its own user" t_non_root_caller_only_for_itself

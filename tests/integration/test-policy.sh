@@ -8,6 +8,8 @@ require "root" test "$(id -u)" = 0
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "python3" test -x /usr/bin/python3
 require "cracklib dictionary" test -e /var/cache/cracklib/cracklib_dict.pwd
+# The policies are tested at a date the script sets on the test clock.
+require_test_hooks "needs the test clock"
 
 DAY=86400
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }

@@ -298,7 +298,9 @@ setup(void **state)
 		goto fail;
 	}
 	close(fd);
+#ifdef MAMORI_TEST_HOOKS
 	mamori_incident_set_hook_timeout_ms(30000);
+#endif
 	if (mamori_incident_init() != 0)
 		goto fail;
 	*state = fx;
@@ -701,6 +703,12 @@ test_p_incident_oversized_detail_truncated(void **state)
 static void
 test_p_incident_hung_hook_killed(void **state)
 {
+#ifndef MAMORI_TEST_HOOKS
+	/* The time limit is shortened through a test hook: without it the test
+	 * would wait the full 30 s limit. */
+	(void)state;
+	skip();
+#else
 	struct fixture *fx = *state;
 	char *pids, *events, *p;
 	long pid;
@@ -722,6 +730,7 @@ test_p_incident_hung_hook_killed(void **state)
 	assert_int_equal(count_lines(events), 2);
 	assert_non_null(strstr(events, "\"kind\":\"totp_replay\""));
 	free(events);
+#endif
 }
 
 /* P-INCIDENT: raising never waits for the hook: with the hook hung and the

@@ -35,8 +35,14 @@
 #include "store.h"
 
 #ifndef MAMORI_TEST_HOOKS
-#error "test_session_end needs a build configured with --enable-test-hooks"
-#endif
+/* Every test here moves the test clock: without it, one visible SKIP. */
+int
+main(void)
+{
+	puts("1..0 # SKIP needs the test clock: build configured without --enable-test-hooks");
+	return 0;
+}
+#else
 
 #define DIR_MAX 256
 #define PATH_MAX_LEN 512
@@ -802,3 +808,5 @@ main(void)
 	mamori_log_init("test_session_end", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+#endif /* MAMORI_TEST_HOOKS */
