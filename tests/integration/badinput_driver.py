@@ -795,7 +795,7 @@ def case_never_reads_replies(ctx):
                "released after %s" % (base["Threads"], proc_stats(pid)["Threads"], conns,
                                       "%.1f s" % released if released is not None else "never (%.0f s)" % (time.monotonic() - t0)))
         check(released is not None,
-              "DAEMON BUG: a client that stops reading holds its connection and thread %.0f s after it stopped "
+              "a client that stops reading holds its connection and thread %.0f s after it stopped "
               "sending (idle_timeout %d s): the thread blocks in send() with no time-out"
               % (time.monotonic() - t0, IDLE_TIMEOUT))
     finally:
@@ -1175,8 +1175,8 @@ TABLE = [
                               X(INVALID("privileged")), M(call(GETINFO)), X(INFO)]),
     dict(name="wrong-type-admin-name", desc="UserDelete name 42: InvalidParameter name",
          sock="admin", steps=[M(call("io.mamori.Admin.UserDelete", {"name": 42})), X(INVALID("name"))]),
-    # DAEMON BUG (expected to fail): start_chauthtok names "ticket" for an
-    # invalid "prelim" (authd/pam_service.c, one error for both checks).
+    # An invalid "prelim" is named as such, not as "ticket"
+    # (start_chauthtok in authd/pam_service.c once had one error for both).
     dict(name="wrong-type-prelim", desc="chauthtok prelim \"yes\": InvalidParameter prelim",
          sock="pam", steps=[M(start("bob", op="chauthtok", prelim="yes")), X(INVALID("prelim"))]),
     dict(name="invalid-utf8-user", desc="invalid UTF-8 in user: Malformed",
@@ -1272,10 +1272,9 @@ TABLE = [
     dict(name="answer-1mib-raw", desc="a 1 MiB password as Answer: Malformed, closed, nothing counted",
          sock="pam", steps=[M(start("alice")), X(PASSWORD_PROMPT), S(big_answer_call(MIB) + b"\0"), X(MALFORMED),
                             CLOSED()]),
-    # DAEMON BUG (expected to fail): the daemon does not bound an
-    # authentication answer by MAMORI_SECRET_MAX (4096) as the module and
-    # change_new do: a 60,000-byte password is verified with Argon2id and
-    # counted as a failure (logins, lockouts change).
+    # An authentication answer is bounded by MAMORI_SECRET_MAX (4096), as
+    # in the module and change_new: a 60,000-byte password is refused before
+    # Argon2id and counted nowhere (logins and lockouts unchanged).
     dict(name="answer-60k-raw", desc="a 60,000-byte password as Answer: refused (InvalidParameter answers), "
                                      "nothing counted",
          sock="pam", steps=[M(start("alice")), X(PASSWORD_PROMPT), M(big_answer_call(60000)),
@@ -1312,10 +1311,9 @@ TABLE = [
     dict(name="method-interface-description", desc="GetInterfaceDescription: MethodNotFound",
          sock="admin", steps=[M(call("org.varlink.service.GetInterfaceDescription", {"interface": "io.mamori.Admin"})),
                               X(NOTFOUND_METHOD)]),
-    # DAEMON BUG (expected to fail): MethodNotFound echoes the method name;
-    # for a name near 64 KiB the reply no longer fits in a message, the
-    # daemon sends nothing (server.c send_and_drop only logs it) and the
-    # client waits until idle_timeout closes the connection.
+    # MethodNotFound echoes the method name: for a name near 64 KiB the
+    # client still gets a clear error at once, not silence until
+    # idle_timeout closes the connection (a reply too long for a message).
     dict(name="method-unknown-65000", desc="an unknown method name of 65,500 bytes: a clear error",
          sock="pam", steps=[M(b'{"method":"' + b"m" * (WIRE_MAX - 1 - 13) + b'"}'),
                             X(Err(("org.varlink.service.MethodNotFound", "io.mamori.Error.Malformed")))]),
@@ -1387,7 +1385,8 @@ TABLE = [
     # ---- slow clients and limits
     dict(name="slow-client-never-answers", desc="a client that never answers its prompt: closed after idle_timeout",
          func=case_slow_client_never_answers),
-    # DAEMON BUG (expected to fail): no send time-out; see the function.
+    # A client that stops reading is let go by the send time-out; see the
+    # function.
     dict(name="client-never-reads", desc="a client that never reads its replies: others served, connection let go",
          func=case_never_reads_replies),
     dict(name="per-uid-limit", desc="nobody's 17th connection: Busy; root and uid daemon still served",
@@ -1430,7 +1429,7 @@ def run_case(name):
     try:
         os.kill(pid, 0)
     except OSError:
-        raise Failure("DAEMON BUG: mamori-authd (pid %d) is gone" % pid)
+        raise Failure("mamori-authd (pid %d) is gone" % pid)
     served("after the case")
     after = store_dump()
     if digest(after) != digest(before):

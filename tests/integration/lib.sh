@@ -4,6 +4,9 @@
 # Sourced by each tests/integration/test-*.sh.
 
 set -u
+# A pipeline fails when any of its commands does: a test's command never
+# hides behind a grep or a sed.
+set -o pipefail
 
 : "${top_builddir:?top_builddir must be set}"
 : "${top_srcdir:?top_srcdir must be set}"
@@ -309,14 +312,14 @@ start_daemon() {
 stop_daemon() {
 	local pid
 	pid=$(cat "$T/daemon.pid" 2>/dev/null) || return 0
-	kill -TERM "$pid" 2>/dev/null || true
+	kill -TERM "$pid" 2>/dev/null || true # it may have exited: stopped either way
 	local i
 	for i in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	kill -KILL "$pid" 2>/dev/null || true # likewise
+	wait "$pid" 2>/dev/null || true       # its status is not what stopping judges
 	rm -f "$T/daemon.pid"
 }
 
@@ -327,6 +330,7 @@ cleanup_all() {
 		stop_daemon
 		# Groups a test made on the host, removed even when it failed.
 		if [ -f "$e/cleanup-groups" ]; then
+			# (a group a test already removed is not an error here)
 			while read -r g; do groupdel "$g" 2>/dev/null || true; done <"$e/cleanup-groups"
 		fi
 		rm -rf "$e"
@@ -417,6 +421,42 @@ add_user() {
 		echo "add_user $name: $out" >&2
 		return 1
 	}
+}
+
+# expect_not_in_store WHAT NEEDLE...: fails unless every NEEDLE is absent
+# from the whole store: every file of the state directory, read raw (the
+# database, its -wal and -shm, the key, anything else), and every table of
+# the database as `sqlite3 .dump` shows it.  A NEEDLE is text, or hex:HEX
+# for bytes; each is also looked for as hex text, and letters in any case.
+# A dump that fails or holds no table fails too.
+expect_not_in_store() {
+	local what=$1 dump rc=0
+	shift
+	dump=$(mktemp)
+	sql .dump >"$dump" || rc=$?
+	if [ "$rc" -ne 0 ] || ! grep -q '^CREATE TABLE' "$dump"; then
+		rm -f "$dump"
+		fail "the store could not be dumped (status $rc)"
+		return 1
+	fi
+	/usr/bin/python3 - "$T/state" "$dump" "$@" <<'PY' || rc=$?
+import os, sys
+state, dump, needles = sys.argv[1], sys.argv[2], sys.argv[3:]
+pats = set()
+for n in needles:
+    b = bytes.fromhex(n[4:]) if n.startswith("hex:") else n.encode()
+    assert len(b) >= 8, "needle too short to mean anything: %r" % n
+    pats |= {b.lower(), b.hex().encode()}
+files = [dump] + [os.path.join(d, f) for d, _, fs in os.walk(state) for f in fs]
+assert any(f.endswith("/mamori.db") for f in files), "no database in %s" % state
+found = [f for f in files for p in pats if p in open(f, "rb").read().lower()]
+for f in sorted(set(found)):
+    print("found in %s" % f)
+print("%d files and the dump searched" % (len(files) - 1))
+sys.exit(1 if found else 0)
+PY
+	rm -f "$dump"
+	[ "$rc" -eq 0 ] || fail "$what found in the store, or the search failed"
 }
 
 # pids_by_cmdline REGEX: the pids whose command line (its arguments joined

@@ -66,6 +66,7 @@ in_locale() {
 # held a newline would leave a line without its prefix.
 expect_one_line_each() {
 	local out=$1 bad
+	# (grep finding no line, status 1, is the good case)
 	bad=$(printf '%s\n' "$out" | grep -Ev '^(prompt|prompt-echo|info|error): |^op [0-9]+: |^$' || true)
 	[ -z "$bad" ] || fail "lines not from pam_client (a text with a newline?): $bad"
 	bad=$(printf '%s\n' "$out" | grep -E '^prompt(-echo)?: ' | grep -Ev ': $' || true)

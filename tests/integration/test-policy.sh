@@ -188,11 +188,17 @@ t_age_privileged_rotates_sooner() {
 }
 
 t_temporary_password_lifetime() {
-	local temp
+	local out temp
 	ctl user add t1 >/dev/null
-	temp=$(ctl password temp t1 | tail -n 1)
+	out=$(ctl password temp t1)
+	temp=$(tail -n 1 <<<"$out")
+	[ -n "$temp" ] || fail "password temp printed no password: $out"
+	# It works within its lifetime, and is refused as expired after it.
+	pam -p "$temp" mamori-test t1 auth=SUCCESS
 	advance_clock 3601
 	pam -p "$temp" mamori-test t1 auth=AUTH_ERR
+	expect_eq "$(sql "SELECT reason FROM audit WHERE user = 't1' AND category = 'auth' ORDER BY id DESC LIMIT 1")" \
+		"temporary password expired" "audit reason"
 }
 
 t_compromised_by_admin() {
@@ -245,6 +251,7 @@ t_lockout_timed_with_message() {
 t_lockout_back_off_grows() {
 	local i
 	add_user l2 'Kiri-no-Asa-2030'
+	# (|| true: the last tries answer MAXTRIES; the lock is what is checked)
 	for i in 1 2 3 4 5; do pam -p 'wrong' mamori-test l2 auth=AUTH_ERR auth=AUTH_ERR >/dev/null 2>&1 || true; done
 	# First lock: 900 s.  Second: 1800 s.
 	advance_clock 901
@@ -288,8 +295,13 @@ t_lockout_unknown_names_like_real_ones() {
 		pam -p 'wrong' mamori-test l5 auth=AUTH_ERR >/dev/null
 		pam -p 'wrong' mamori-test l5-ghost auth=AUTH_ERR >/dev/null
 	done
-	real=$(pam -p 'wrong' mamori-test l5 auth=MAXTRIES | grep '^error:' | sed 's/until .*//')
-	unknown=$(pam -p 'wrong' mamori-test l5-ghost auth=MAXTRIES | grep '^error:' | sed 's/until .*//')
+	# Each client's status counts (pam fails when the result is not
+	# MAXTRIES), and each must show a message: two empty ones are no match.
+	real=$(pam -p 'wrong' mamori-test l5 auth=MAXTRIES)
+	unknown=$(pam -p 'wrong' mamori-test l5-ghost auth=MAXTRIES)
+	real=$(grep '^error:' <<<"$real" | sed 's/until .*//') || fail "no message for the real account: $real"
+	unknown=$(grep '^error:' <<<"$unknown" | sed 's/until .*//') || fail "no message for the unknown name: $unknown"
+	expect_match "$real" '^error: .*[[:alpha:]]' "lock message for the real account"
 	expect_eq "$unknown" "$real" "lock message for an unknown name"
 }
 
@@ -321,6 +333,7 @@ t_lockout_storm_incident() {
 	: >"$T/incidents"
 	for u in st1 st2 st3; do
 		add_user "$u" "Arashi-no-Yoru-2030"
+		# (the fifth answers MAXTRIES: the storm incident is what is checked)
 		for i in 1 2 3 4 5; do pam -p 'wrong' mamori-test "$u" auth=AUTH_ERR >/dev/null 2>&1 || true; done
 	done
 	wait_incident lockout_storm
@@ -328,8 +341,9 @@ t_lockout_storm_incident() {
 
 t_rate_limit_for_non_root_callers() {
 	local i out=""
-	add_user nobody 'Shiranai-Hito-2031' 2>/dev/null || true
+	add_user nobody 'Shiranai-Hito-2031' 2>/dev/null || true # an earlier test may have added it
 	for i in $(seq 1 25); do
+		# (the late tries are refused otherwise: the last message is checked)
 		out=$(pam -u nobody -p 'wrong' mamori-test nobody auth=AUTH_ERR 2>&1) || true
 	done
 	echo "$out"
@@ -457,7 +471,8 @@ t_privileged_list() {
 	echo "$out"
 	expect_match "$out" 'tb\.admin' "privileged ID listed"
 	! echo "$out" | grep -q '^n1 ' || fail "staff account listed"
-	expect_match "$(ctl --json user list --privileged | json 'd["users"][0]["last_used_at"] is not None or True')" True "last use"
+	expect_eq "$(ctl --json user list --privileged | json '[u["last_used_at"] is not None for u in d["users"] if u["name"] == "tb.admin"] == [True]')" \
+		True "tb.admin listed with its last use"
 }
 
 # ------------------------------------------------------ account kinds
