@@ -13,9 +13,17 @@
  * Invariants checked on every reply (abort() on violation):
  *   - it is a well-formed reply or error that fits in one message;
  *   - non-error replies have the shape docs/architecture.md gives;
- *   - a non-root peer gets nothing but errors for another user's name;
- *   - authenticate, totp_enroll and compromised end in success only after
- *     an answer, chauthtok only after two (or with prelim);
+ *   - a non-root peer gets nothing but errors for another user's name, and
+ *     no call of theirs opens or closes a session of another account,
+ *     whatever PAM_RUSER they name (only root peers may name ruser);
+ *   - authenticate ends in success only when the answers since its Start
+ *     hold the factors the service requires of that account: its password
+ *     (a member's, for the shared account), a valid code of the fixture's
+ *     TOTP secret where the account has it (dave; erin's pending factor),
+ *     both on mn-login, the code alone on totp-only (an account whose
+ *     password a chauthtok of the same input changed needs an answer only);
+ *   - totp_enroll and compromised end in success only after an answer,
+ *     chauthtok only after two (or with prelim);
  *   - AccountCheck and authenticate succeed only for accounts in the store;
  *   - secrets in the request (answers, password, code) are wiped;
  *   - no store transaction is left open (the probe would hang: a timeout). */
@@ -32,6 +40,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <liboath/oath.h>
 
 #include "admin_service.h"
 #include "check.h"
@@ -501,8 +510,10 @@ pick_peer(struct mamori_peer *peer, uint8_t byte)
 	static const struct {
 		uid_t uid;
 		const char *name;
-	} peers[4] = { { 0, "root" }, { 1000, "alice" }, { 1001, "carol" }, { 1002, "" } };
-	unsigned i = byte & 3u;
+	} peers[5] = { { 0, "root" }, { 1000, "alice" }, { 1001, "carol" }, { 1002, "" }, { 1003, "zed" } };
+	/* zed: a local user with no account, whose calls could otherwise fall
+	 * back on the PAM_RUSER they name. */
+	unsigned i = byte % 5u;
 
 	memset(peer, 0, sizeof(*peer));
 	peer->pid = 4242;
@@ -558,15 +569,111 @@ check_messages(const json_t *messages, const char *const *styles)
 	}
 }
 
+/* The accounts make_accounts() leaves, with the password each has then
+ * (temporary for bob, frank, devon and hana; none for team and gina). */
+static const struct {
+	const char *name;
+	const char *password;
+} accounts[] = {
+	{ "alice", "Kq7#mW2p!xRt9zAb" },
+	{ "bob", "Bx4$hN8v@Lc3qYw" },
+	{ "carol", "Cw9%tR3e&Yk6uIo" },
+	{ "dave", "Dp2^gF7j*Vb4nMs" },
+	{ "erin", "Ej5(kL8o)Zx1cQa" },
+	{ "opsadmin1", "Pv9!rT4#wQ8$zL2m" },
+	{ "team", NULL },
+	{ "frank", "Fr4-Nk7t-Mp2w-Qz" },
+	{ "devon", "Dv5-Xe8r-Wq3t-Yu" },
+	{ "hana", "Hh3+jK6-lM9=nB2x" },
+	{ "gina", NULL },
+};
+#define ACCOUNTS (sizeof(accounts) / sizeof(accounts[0]))
+
+static int
+account_index(const char *name)
+{
+	for (size_t i = 0; i < ACCOUNTS; i++)
+		if (!strcmp(accounts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static unsigned
+account_bit(const char *name)
+{
+	int i = account_index(name);
+
+	return i >= 0 ? 1u << i : 0;
+}
+
+static int
+count_one(const struct mamori_session *session, void *data)
+{
+	(void)session;
+	(*(unsigned *)data)++;
+	return 0;
+}
+
+/* The open sessions of each account of accounts[]. */
+static void
+count_open_sessions(unsigned *counts)
+{
+	struct mamori_user u;
+
+	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
+	for (size_t i = 0; i < ACCOUNTS; i++) {
+		counts[i] = 0;
+		if (mamori_store_user_get(mamori_daemon.store, accounts[i].name, &u) == MAMORI_OK)
+			check(mamori_store_session_foreach_open(mamori_daemon.store, u.id, count_one, &counts[i]) ==
+			      MAMORI_OK);
+	}
+	mamori_store_rollback(mamori_daemon.store);
+}
+
 /* What one input has said and heard so far on its connection. */
 struct run {
 	struct mamori_conn conn;
 	char op[32]; /* of the last Start */
+	char service[64];
 	int prelim;
 	unsigned answers; /* since the last Start */
+	unsigned pw_given; /* account bits: its password among those answers */
+	int code_given; /* a valid code of totp_secret among them */
+	unsigned changed; /* account bits: password changed by a chauthtok of this input */
 	char user[MAMORI_USER_NAME_MAX + 1];
 	char ticket[80];
+	unsigned open_before[ACCOUNTS]; /* open sessions before a non-root peer's call */
 };
+
+/* A code of totp_secret valid at FUZZ_CLOCK (within the widest window a
+ * configuration may give). */
+static int
+totp_code_valid(const char *answer)
+{
+	return strlen(answer) == 6 &&
+	       oath_totp_validate((const char *)totp_secret, sizeof(totp_secret) - 1, (time_t)FUZZ_CLOCK, 30, 0,
+	                          MAMORI_TOTP_WINDOW_MAX, answer) >= 0;
+}
+
+/* An authenticate success: the answers since Start held what the service
+ * requires of the account. */
+static void
+check_factors(const struct run *r)
+{
+	unsigned me = account_bit(r->user), pw_ok, code_ok;
+
+	check(me != 0); /* a PAM connection cannot add accounts */
+	if (r->changed & me)
+		return; /* its password is one this input chose */
+	pw_ok = r->pw_given & (!strcmp(r->user, "team") ? account_bit("alice") | account_bit("dave") : me);
+	code_ok = r->code_given && (me & (account_bit("dave") | account_bit("erin") | account_bit("team")));
+	if (!strcmp(r->service, "totp-only"))
+		check(code_ok);
+	else if (!strcmp(r->service, "mn-login"))
+		check(pw_ok && code_ok);
+	else
+		check(pw_ok);
+}
 
 static void
 check_pam_reply(struct run *r, const char *method, const json_t *params)
@@ -605,8 +712,12 @@ check_pam_reply(struct run *r, const char *method, const json_t *params)
 			check(r->prelim || r->answers >= 2);
 		else
 			check(r->answers >= 1);
-		if (!strcmp(r->op, "authenticate"))
+		if (!strcmp(r->op, "chauthtok") && !r->prelim)
+			r->changed |= account_bit(r->user);
+		if (!strcmp(r->op, "authenticate")) {
 			check(user_exists(r->user));
+			check_factors(r);
+		}
 		return;
 	}
 	if (!strcmp(method, "io.mamori.Pam.AccountCheck")) {
@@ -711,8 +822,23 @@ note_call(struct run *r, const char *method, json_t *params)
 
 	if (r->conn.kind != MAMORI_CONN_PAM)
 		return;
+	if (r->conn.peer.uid != 0)
+		count_open_sessions(r->open_before);
 	if (!strcmp(method, "io.mamori.Pam.Answer")) {
+		const json_t *a;
+		size_t i, k;
+
 		r->answers++;
+		/* Before the handler wipes them. */
+		json_array_foreach (json_object_get(params, "answers"), i, a) {
+			if (!json_is_string(a))
+				continue;
+			for (k = 0; k < ACCOUNTS; k++)
+				if (accounts[k].password != NULL && !strcmp(json_string_value(a), accounts[k].password))
+					r->pw_given |= 1u << k;
+			if (totp_code_valid(json_string_value(a)))
+				r->code_given = 1;
+		}
 		return;
 	}
 	if (!names_user(method))
@@ -723,8 +849,12 @@ note_call(struct run *r, const char *method, json_t *params)
 		return;
 	s = json_string_value(json_object_get(params, "op"));
 	snprintf(r->op, sizeof(r->op), "%s", s != NULL ? s : "");
+	s = json_string_value(json_object_get(params, "service"));
+	snprintf(r->service, sizeof(r->service), "%s", s != NULL ? s : "");
 	r->prelim = json_is_true(json_object_get(params, "prelim"));
 	r->answers = 0;
+	r->pw_given = 0;
+	r->code_given = 0;
 	if (string_is(json_object_get(params, "ticket"), FUZZ_TICKET_PLACEHOLDER) && r->ticket[0] != '\0')
 		json_object_set_new(params, "ticket", json_string(r->ticket));
 }
@@ -750,6 +880,15 @@ check_after(struct run *r, const char *method, const json_t *params, const json_
 	}
 	if (r->conn.peer.uid != 0 && names_user(method) && json_object_get(reply, "error") == NULL)
 		check(r->conn.peer.name[0] != '\0' && strcmp(r->user, r->conn.peer.name) == 0);
+	if (r->conn.peer.uid != 0) {
+		/* Whatever ruser said: only the peer's own sessions may change. */
+		unsigned after[ACCOUNTS];
+
+		count_open_sessions(after);
+		for (i = 0; i < ACCOUNTS; i++)
+			if (strcmp(accounts[i].name, r->conn.peer.name) != 0)
+				check(after[i] == r->open_before[i]);
+	}
 }
 
 static void
