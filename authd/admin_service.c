@@ -155,6 +155,10 @@ user_json(const struct mamori_user *u, int64_t now)
 	if (mamori_store_lockout_get(mamori_daemon.store, u->name, &lock) != MAMORI_OK)
 		memset(&lock, 0, sizeof(lock));
 	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
+	/* Failures count while their window is open or the lock they caused
+	 * holds; after a lock ran out, none are pending. */
+	if (!locked && lock.window_start == 0)
+		lock.failures = 0;
 	o = json_pack("{s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:b,s:o,s:b,s:I}", "name", u->name,
 	              "kind", mamori_user_kind_name(u->kind), "privileged", u->privileged, "state",
 	              mamori_user_state_name(u->state), "expires", nullable_string(u->expires), "hours",

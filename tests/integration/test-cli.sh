@@ -137,6 +137,26 @@ t_acting_admin_recorded() {
 	fi
 }
 
+t_failed_attempts_count_the_locking_failure() {
+	# The failure that locks an account is one of its failed attempts.
+	local i
+	add_user fa.kudo 'Hoshi-no-Yoru-2030'
+	for i in 1 2 3 4; do pam -p 'wrong' mamori-test fa.kudo auth=AUTH_ERR >/dev/null; done
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 4 "after 4 failures"
+	pam -p 'wrong' mamori-test fa.kudo auth=MAXTRIES >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["locked"]')" True "locked after 5"
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 5 "after the 5th, which locked"
+	expect_match "$(ctl user show fa.kudo)" 'failed attempts: *5' "human user show"
+	# Once the lock has run out, the next failure opens a new window.
+	advance_clock 901
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 0 "after the lock ran out"
+	pam -p 'wrong' mamori-test fa.kudo auth=AUTH_ERR >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 1 "a new window"
+	pam -p 'Hoshi-no-Yoru-2030' mamori-test fa.kudo auth=SUCCESS >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 0 "after a success"
+	set_clock "$(date +%s)"
+}
+
 run_test "user add, show, list, disable, enable, delete" t_user_lifecycle
 run_test "errors are one line on stderr with a non-zero exit" t_errors_are_one_line_and_nonzero
 run_test "P-PW-TEMP a generated temporary password is the last line" t_password_temp_generated_is_last_line
@@ -145,4 +165,5 @@ run_test "P-AUDIT audit show and --since" t_audit_show_and_since
 run_test "listings longer than one message are paged" t_listings_longer_than_one_message
 run_test "status" t_status
 run_test "P-AUDIT the acting administrator is recorded" t_acting_admin_recorded
+run_test "P-LOGIN-UI user show counts the failure that locked the account" t_failed_attempts_count_the_locking_failure
 tap_done
