@@ -225,6 +225,82 @@ t_admin_group_socket() {
 	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
 }
 
+t_admin_group_reload() {
+	# SIGHUP reads admin_group again: the socket's group and who is served
+	# follow at once, for a connection already open too.
+	local out old new="mamnew$$" i
+	old=$(sed -n 's/^admin_group = //p' "$T/mamori.conf")
+	[ -n "$old" ] || fail "the previous test set no admin_group"
+	getent group "$new" >/dev/null && fail "host already has $new"
+	groupadd -r "$new"
+	echo "$new" >>"$T/cleanup-groups"
+	usermod -a -G "$old" nobody
+	usermod -a -G "$new" daemon
+	# nobody, a member of the old group, opens a connection and keeps it.
+	rm -f "$T/hup-done"
+	runuser -u nobody -- /usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def call(method):
+    s.sendall(b"{\"method\":\"" + method + b"\"}\0")
+    buf = b""
+    while not buf.endswith(b"\0"):
+        d = s.recv(65536)
+        if not d:
+            return "CLOSED"
+        buf += d
+    return buf[:-1].decode()
+print(call(b"io.mamori.Admin.Status"), flush=True)
+# Calls keep the connection from timing out (idle_timeout is short here);
+# the first one after the reload must be refused.
+while True:
+    if os.path.exists(sys.argv[2]):
+        print(call(b"io.mamori.Admin.Status"), flush=True)
+        break
+    r = call(b"org.varlink.service.GetInfo")
+    if "io.mamori.Admin" not in r:
+        print(r, flush=True)
+        break
+    time.sleep(0.2)
+' "$T/run/admin.sock" "$T/hup-done" >"$T/held.out" 2>&1 &
+	local held=$!
+	for i in $(seq 1 100); do [ -s "$T/held.out" ] && break; sleep 0.05; done
+	sed -i "s/^admin_group = .*/admin_group = $new/" "$T/mamori.conf"
+	: >"$T/reload.mark"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	for i in $(seq 1 100); do
+		[ "$(stat -c %G "$T/run/admin.sock")" = "$new" ] && break
+		sleep 0.05
+	done
+	touch "$T/hup-done"
+	wait "$held" || true
+	gpasswd -d nobody "$old" >/dev/null
+	cat "$T/held.out"
+	expect_match "$(sed -n 1p "$T/held.out")" '"version"' "open connection served before the reload"
+	expect_match "$(sed -n 2p "$T/held.out")" 'PermissionDenied' "open connection after the reload"
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 $new" "admin.sock after the reload"
+	out=$(runuser -u daemon -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	gpasswd -d daemon "$new" >/dev/null
+	echo "$out"
+	expect_match "$out" '"version"' "member of the new group served"
+	usermod -a -G "$old" nobody
+	out=$(runuser -u nobody -- "$CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	gpasswd -d nobody "$old" >/dev/null
+	echo "$out"
+	! echo "$out" | grep -q '"version"' || fail "a member of the old group was served"
+	# A group that does not exist: root only, mode 0600.
+	sed -i "s/^admin_group = .*/admin_group = mamori-none-$$/" "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	for i in $(seq 1 100); do
+		[ "$(stat -c %a "$T/run/admin.sock")" = 600 ] && break
+		sleep 0.05
+	done
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "600 root" "admin.sock without a group"
+	ctl status >/dev/null
+}
+
 t_socket_activation() {
 	# The service manager passes the sockets: the daemon uses them, and
 	# leaves them in place when it stops.
@@ -272,5 +348,6 @@ run_test "P-CRED-STORE the password is rehashed when the Argon2 parameters chang
 run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_sockets_and_closes_store
 run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
+run_test "SIGHUP reads admin_group again: socket group and who is served" t_admin_group_reload
 run_test "socket activation: passed sockets are used and left in place" t_socket_activation
 tap_done
