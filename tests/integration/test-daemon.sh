@@ -301,6 +301,43 @@ while True:
 	ctl status >/dev/null
 }
 
+t_lost_store_key_refused() {
+	# A store that holds sealed TOTP secrets never gets a new key: the
+	# daemon refuses to start, naming the file and what to do.
+	local rc key="$T/state/store.key"
+	expect_match "$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"alice"}}')" \
+		'"secret"' "a pending TOTP factor"
+	[ "$(sql 'SELECT count(*) FROM totp')" -ge 1 ] || fail "no sealed secret in the store"
+	stop_daemon
+	mv "$key" "$T/store.key.saved"
+	rc=0
+	MAMORI_TEST_CLOCK_FILE="$T/clock" timeout 20 "$AUTHD" --config "$T/mamori.conf" --foreground \
+		>"$T/nokey.log" 2>&1 || rc=$?
+	cat "$T/nokey.log"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "started without its store key (status $rc)"
+	[ ! -e "$key" ] || fail "a new store key was made"
+	grep -qF "$key is missing, but the store holds 1 sealed TOTP secrets" "$T/nokey.log" || fail "no reason given"
+	grep -q 'restore it from a backup' "$T/nokey.log" || fail "what to do not said"
+	# Another key does not open them either.
+	head -c 32 /dev/urandom >"$key"
+	chmod 600 "$key"
+	rc=0
+	MAMORI_TEST_CLOCK_FILE="$T/clock" timeout 20 "$AUTHD" --config "$T/mamori.conf" --foreground \
+		>"$T/badkey.log" 2>&1 || rc=$?
+	cat "$T/badkey.log"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "started with another key (status $rc)"
+	grep -qF "$key does not open the sealed TOTP secrets" "$T/badkey.log" || fail "no reason given for another key"
+	# The right key back: it starts.
+	mv "$T/store.key.saved" "$key"
+	start_daemon
+	# Without sealed secrets a missing key is made, as on first start.
+	ctl totp remove alice >/dev/null
+	stop_daemon
+	rm "$key"
+	start_daemon
+	expect_eq "$(stat -c '%a %s' "$key")" "600 32" "new store key"
+}
+
 t_socket_activation() {
 	# The service manager passes the sockets: the daemon uses them, and
 	# leaves them in place when it stops.
@@ -349,5 +386,6 @@ run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_so
 run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
 run_test "SIGHUP reads admin_group again: socket group and who is served" t_admin_group_reload
+run_test "P-CRED-STORE a lost store key is not replaced while sealed secrets exist" t_lost_store_key_refused
 run_test "socket activation: passed sockets are used and left in place" t_socket_activation
 tap_done
