@@ -28,6 +28,8 @@ struct admin_call {
 	struct mamori_conn *conn;
 	const char *method;
 	char actor[MAMORI_USER_NAME_MAX + 16];
+	/* actor is the login uid's name: the person is known (P-PRIV-CONTRACTOR). */
+	int person_known;
 	const char *target;
 	int64_t now;
 };
@@ -271,16 +273,72 @@ name_reserved(const char *name)
 	return reserved;
 }
 
-/* The acting administrator's own account kind is contractor
- * (P-PRIV-CONTRACTOR); read inside the open transaction. */
+/* P-PRIV-CONTRACTOR: the one rule for every admin action that changes an
+ * account, given the account as it is (before; NULL for UserAdd) and as
+ * the action leaves it (after; NULL for UserDelete).  A contractor, and a
+ * person who is unknown (no login uid: it might be a contractor), takes no
+ * action on a privileged ID, changes no account's kind or privilege, and
+ * does not rename or delete their own account (which would lift the rule).
+ * MAMORI_ERR_DENIED with *why; read inside the action's transaction. */
 static int
-actor_is_contractor(const struct admin_call *call)
+admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
+           const char **why)
 {
+	/* [0] a contractor, [1] an unknown person */
+	static const char *const on_privileged[] = {
+		"a contractor may take no action on a privileged ID (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): privileged IDs are administered only from a login "
+		"session (P-PRIV-CONTRACTOR)",
+	};
+	static const char *const kind_change[] = {
+		"a contractor may not change an account's kind or privilege (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): an account's kind or privilege is changed only from a "
+		"login session (P-PRIV-CONTRACTOR)",
+	};
+	static const char *const own_account[] = {
+		"a contractor may not rename or delete their own account (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): the caller's own account is renamed or deleted only "
+		"from a login session (P-PRIV-CONTRACTOR)",
+	};
 	struct mamori_user who;
+	int unknown = !call->person_known, rc;
 
-	return mamori_user_name_valid(call->actor) &&
-	       mamori_store_user_get(mamori_daemon.store, call->actor, &who) == MAMORI_OK &&
-	       who.kind == MAMORI_KIND_CONTRACTOR;
+	if (!unknown) {
+		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(mamori_daemon.store, call->actor, &who)
+		                                         : MAMORI_ERR_NOT_FOUND;
+		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+			return rc;
+		if (rc == MAMORI_ERR_NOT_FOUND || who.kind != MAMORI_KIND_CONTRACTOR)
+			return MAMORI_OK;
+	}
+	if ((before != NULL && before->privileged) || (after != NULL && after->privileged))
+		*why = on_privileged[unknown];
+	else if (before != NULL && after != NULL &&
+	         (before->kind != after->kind || before->privileged != after->privileged))
+		*why = kind_change[unknown];
+	else if (before != NULL && strcmp(before->name, call->actor) == 0 &&
+	         (after == NULL || strcmp(after->name, before->name) != 0))
+		*why = own_account[unknown];
+	else
+		return MAMORI_OK;
+	return MAMORI_ERR_DENIED;
+}
+
+/* admin_rule inside the open transaction: NULL when the action may go on;
+ * otherwise the transaction is rolled back and the reply is the refusal,
+ * audited. */
+static json_t *
+admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after)
+{
+	const char *why = NULL;
+	int rc = admin_rule(call, before, after, &why);
+
+	if (rc == MAMORI_OK)
+		return NULL;
+	mamori_store_rollback(mamori_daemon.store);
+	if (rc == MAMORI_ERR_DENIED)
+		return refused(call, "io.mamori.Error.PolicyViolation", why);
+	return internal_error();
 }
 
 /* ------------------------------------------------------------- users */
@@ -338,6 +396,8 @@ user_add(struct admin_call *call, const json_t *params)
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
+	if ((reply = admin_check(call, NULL, &u)) != NULL)
+		return reply;
 	rc = mamori_store_user_insert(mamori_daemon.store, &u);
 	if (rc == MAMORI_ERR_EXISTS) {
 		mamori_store_rollback(mamori_daemon.store);
@@ -356,7 +416,7 @@ user_add(struct admin_call *call, const json_t *params)
 static json_t *
 user_set(struct admin_call *call, const json_t *params)
 {
-	struct mamori_user u;
+	struct mamori_user u, before;
 	const char *kind = NULL, *expires = NULL, *hours = NULL, *why;
 	int privileged = -1, rc;
 	json_t *reply, *detail;
@@ -377,6 +437,7 @@ user_set(struct admin_call *call, const json_t *params)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	before = u;
 	if (kind != NULL && mamori_user_kind_parse(kind, &u.kind) != 0) {
 		mamori_store_rollback(mamori_daemon.store);
 		return invalid("kind");
@@ -391,6 +452,8 @@ user_set(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	}
+	if ((reply = admin_check(call, &before, &u)) != NULL)
+		return reply;
 	u.updated_at = call->now;
 	detail = account_detail(&u);
 	rc = mamori_store_user_update(mamori_daemon.store, &u);
@@ -407,7 +470,7 @@ user_set(struct admin_call *call, const json_t *params)
 static json_t *
 user_rename(struct admin_call *call, const json_t *params)
 {
-	struct mamori_user u;
+	struct mamori_user u, after;
 	const char *new_name = NULL;
 	json_t *reply, *detail;
 	int rc;
@@ -420,6 +483,10 @@ user_rename(struct admin_call *call, const json_t *params)
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	after = u;
+	snprintf(after.name, sizeof(after.name), "%s", new_name);
+	if ((reply = admin_check(call, &u, &after)) != NULL)
 		return reply;
 	if (u.privileged && name_reserved(new_name)) {
 		mamori_store_rollback(mamori_daemon.store);
@@ -559,6 +626,8 @@ user_change(struct admin_call *call, const json_t *params, enum state_change cha
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	if ((reply = admin_check(call, &u, change == CHANGE_DELETE ? NULL : &u)) != NULL)
+		return reply;
 	switch (change) {
 	case CHANGE_DISABLE:
 		u.state = MAMORI_STATE_DISABLED;
@@ -619,6 +688,8 @@ user_members(struct admin_call *call, const json_t *params)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	if ((reply = admin_check(call, &u, &u)) != NULL)
+		return reply;
 	if (u.kind != MAMORI_KIND_SHARED) {
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", "only shared accounts have members");
@@ -628,6 +699,9 @@ user_members(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", "a member must be a person's own account");
 	}
+	/* The member's account is acted on too. */
+	if (rc == MAMORI_OK && (reply = admin_check(call, &member, &member)) != NULL)
+		return reply;
 	if (rc == MAMORI_OK)
 		rc = add ? mamori_store_member_add(mamori_daemon.store, u.id, member.id, call->now)
 		         : mamori_store_member_remove(mamori_daemon.store, u.id, member.id);
@@ -683,14 +757,8 @@ password_temp(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
-	if (u.privileged && actor_is_contractor(call)) {
-		mamori_store_rollback(mamori_daemon.store);
-		reply = refused(call, "io.mamori.Error.PolicyViolation",
-		                "a contractor may not set a privileged ID's password (P-PRIV-CONTRACTOR)");
-		goto out;
-	}
 	mamori_store_commit(mamori_daemon.store);
 	if (u.kind == MAMORI_KIND_SHARED) {
 		reply = refused(call, "io.mamori.Error.PolicyViolation",
@@ -723,7 +791,9 @@ password_temp(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	/* Checked again where the password is stored: the account may have
+	 * changed during the slow part. */
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_password_store(mamori_daemon.store, &u, &np, 1, expires_at, call->now);
 	if (rc == MAMORI_OK && u.state == MAMORI_STATE_PENDING) {
@@ -765,7 +835,7 @@ password_compromised(struct admin_call *call, const json_t *params)
 		return reply;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		return reply;
 	rc = mamori_store_password_mark_compromised(mamori_daemon.store, u.id);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
@@ -822,7 +892,7 @@ totp_enroll(struct admin_call *call, const json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
@@ -890,7 +960,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
 	mamori_store_commit(mamori_daemon.store);
@@ -920,7 +990,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	u.totp_required = 0;
 	u.updated_at = call->now;
@@ -956,7 +1026,7 @@ totp_change(struct admin_call *call, const json_t *params, int remove)
 		return reply;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		return reply;
 	if (remove) {
 		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
@@ -1131,7 +1201,9 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 {
 	struct admin_call call = { .conn = conn, .method = method, .now = mamori_clock_now() };
 
-	mamori_peer_actor(&conn->peer, call.actor, sizeof(call.actor));
+	call.person_known = mamori_peer_login_name(&conn->peer, call.actor, sizeof(call.actor)) == 0;
+	if (!call.person_known)
+		mamori_peer_actor(&conn->peer, call.actor, sizeof(call.actor));
 	if (!strcmp(method, "io.mamori.Admin.UserAdd"))
 		return user_add(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.UserShow"))

@@ -316,7 +316,9 @@ static const char conf_template[] = "[daemon]\n"
 static void
 make_accounts(void)
 {
-	struct mamori_conn adm = { .fd = -1, .kind = MAMORI_CONN_ADMIN, .peer = { .loginuid = (uid_t)-1 } };
+	/* root logged in: a known person may administer privileged IDs
+	 * (P-PRIV-CONTRACTOR). */
+	struct mamori_conn adm = { .fd = -1, .kind = MAMORI_CONN_ADMIN, .peer = { .loginuid = 0 } };
 	struct mamori_conn pam = { .fd = -1, .kind = MAMORI_CONN_PAM, .peer = { .loginuid = (uid_t)-1 } };
 
 	snprintf(adm.peer.name, sizeof(adm.peer.name), "root");
@@ -508,7 +510,8 @@ pick_peer(struct mamori_peer *peer, uint8_t byte)
 	peer->pid = 4242;
 	peer->uid = peers[i].uid;
 	peer->gid = peers[i].uid;
-	peer->loginuid = (uid_t)-1;
+	/* root with its own login uid, or with none (an unknown person). */
+	peer->loginuid = i == 0 && (byte & 4u) != 0 ? 0 : (uid_t)-1;
 	snprintf(peer->name, sizeof(peer->name), "%s", peers[i].name);
 }
 
