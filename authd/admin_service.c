@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "daemon.h"
+#include "enroll_code.h"
 #include "error.h"
 #include "factor_password.h"
 #include "factor_totp.h"
@@ -1015,6 +1016,49 @@ out:
 	return reply;
 }
 
+/* A one-time enrolment code: the person it is handed to binds their first
+ * authenticator by self-enrolment with it ([totp] first_enroll = code).
+ * It replaces the account's previous code; the store keeps its digest. */
+static json_t *
+totp_enroll_code(struct admin_call *call, const json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
+	int64_t expires_at = call->now + (int64_t)conf->totp_enroll_code_lifetime;
+	struct mamori_user u;
+	json_t *reply, *detail;
+	int rc;
+
+	mamori_daemon_conf_put(conf);
+	if ((reply = get_name(call, params)) != NULL)
+		goto out;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+		goto out;
+	rc = mamori_enroll_code_new(code, digest);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, call->now, expires_at);
+	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "totp enroll-code", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (rc != MAMORI_OK)
+			mamori_store_rollback(mamori_daemon.store);
+		reply = internal_error();
+		goto out;
+	}
+	reply = mamori_wire_reply(json_pack("{s:s,s:I}", "code", code, "expires_at", (json_int_t)expires_at));
+out:
+	mamori_wipe(code, sizeof(code));
+	mamori_wipe(digest, sizeof(digest));
+	return reply;
+}
+
 static json_t *
 totp_change(struct admin_call *call, const json_t *params, int remove)
 {
@@ -1234,6 +1278,8 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 		return totp_enroll(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.TotpConfirm"))
 		return totp_confirm(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.TotpEnrollCode"))
+		return totp_enroll_code(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.TotpRemove"))
 		return totp_change(&call, params, 1);
 	if (!strcmp(method, "io.mamori.Admin.TotpRequire"))
