@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "enroll_code.h"
 #include "error.h"
 #include "factor_password.h"
 #include "factor_totp.h"
@@ -268,6 +269,22 @@ install_totp(const char *user, int active)
 	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
 }
 
+/* An enrolment code for user that inputs can give (README), expiring a
+ * day after the fuzz clock. */
+static void
+install_enroll_code(const char *user, const char *code)
+{
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	struct mamori_user u;
+
+	check(mamori_enroll_code_digest(code, strlen(code), digest) == MAMORI_OK);
+	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
+	check(mamori_store_user_get(mamori_daemon.store, user, &u) == MAMORI_OK);
+	check(mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, FUZZ_CLOCK, FUZZ_CLOCK + 86400) ==
+	      MAMORI_OK);
+	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
+}
+
 static const char banner[] = "Authorised use only.\n"
                              "\n"
                              "\033[31mred\033[0m\ttab\r\x7f\n"
@@ -347,6 +364,7 @@ make_accounts(void)
 	change_password(&pam, "erin", "Nm4-Qw7e-Rt1y-Ui", "Ej5(kL8o)Zx1cQa");
 	install_totp("erin", 0);
 	admin(&adm, "io.mamori.Admin.TotpRequire", "{\"name\":\"erin\"}");
+	install_enroll_code("erin", "ERIN-CODE-2345-6777");
 
 	admin(&adm, "io.mamori.Admin.UserAdd", "{\"name\":\"opsadmin1\",\"privileged\":true}");
 	temp_password(&adm, "opsadmin1", "Op7-As2d-Fg5h-Jk9l");
