@@ -238,6 +238,8 @@ t_contractor_totp_enroll_privileged() {
 		WHERE u.name = 'pc.admin'")" "$factors" "pc.admin's factors"
 	refused_to ctl_as "$CONTRACTOR" totp remove pc.admin
 	refused_to ctl_as "$CONTRACTOR" totp require pc.admin
+	refused_to ctl_as "$CONTRACTOR" totp enroll-code pc.admin
+	expect_eq "$(sql "SELECT count(*) FROM enroll_codes")" 0 "no enrolment code issued"
 	expect_eq "$(pc_admin 'd["user"]["totp_required"]')" False "totp required"
 	ctl totp remove pc.admin >/dev/null
 }
@@ -294,6 +296,7 @@ t_unknown_person_no_privileged_administration() {
 	refused_to ctl_nologin root lock pc.admin
 	refused_to ctl_nologin root password temp pc.admin
 	refused_to ctl_nologin root totp enroll pc.admin --no-qr
+	refused_to ctl_nologin root totp enroll-code pc.admin
 	refused_to ctl_nologin root user add pc.new2 --privileged
 	refused_to ctl_nologin root user set pc.staff --privileged
 	refused_to ctl_nologin root user set pc.staff --kind contractor
