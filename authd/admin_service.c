@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "daemon.h"
+#include "enroll_code.h"
 #include "error.h"
 #include "factor_password.h"
 #include "factor_totp.h"
@@ -28,6 +29,8 @@ struct admin_call {
 	struct mamori_conn *conn;
 	const char *method;
 	char actor[MAMORI_USER_NAME_MAX + 16];
+	/* actor is the login uid's name: the person is known (P-PRIV-CONTRACTOR). */
+	int person_known;
 	const char *target;
 	int64_t now;
 };
@@ -155,6 +158,10 @@ user_json(const struct mamori_user *u, int64_t now)
 	if (mamori_store_lockout_get(mamori_daemon.store, u->name, &lock) != MAMORI_OK)
 		memset(&lock, 0, sizeof(lock));
 	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
+	/* Failures count while their window is open or the lock they caused
+	 * holds; after a lock ran out, none are pending. */
+	if (!locked && lock.window_start == 0)
+		lock.failures = 0;
 	o = json_pack("{s:s,s:s,s:b,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:b,s:o,s:b,s:I}", "name", u->name,
 	              "kind", mamori_user_kind_name(u->kind), "privileged", u->privileged, "state",
 	              mamori_user_state_name(u->state), "expires", nullable_string(u->expires), "hours",
@@ -267,16 +274,72 @@ name_reserved(const char *name)
 	return reserved;
 }
 
-/* The acting administrator's own account kind is contractor
- * (P-PRIV-CONTRACTOR); read inside the open transaction. */
+/* P-PRIV-CONTRACTOR: the one rule for every admin action that changes an
+ * account, given the account as it is (before; NULL for UserAdd) and as
+ * the action leaves it (after; NULL for UserDelete).  A contractor, and a
+ * person who is unknown (no login uid: it might be a contractor), takes no
+ * action on a privileged ID, changes no account's kind or privilege, and
+ * does not rename or delete their own account (which would lift the rule).
+ * MAMORI_ERR_DENIED with *why; read inside the action's transaction. */
 static int
-actor_is_contractor(const struct admin_call *call)
+admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
+           const char **why)
 {
+	/* [0] a contractor, [1] an unknown person */
+	static const char *const on_privileged[] = {
+		"a contractor may take no action on a privileged ID (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): privileged IDs are administered only from a login "
+		"session (P-PRIV-CONTRACTOR)",
+	};
+	static const char *const kind_change[] = {
+		"a contractor may not change an account's kind or privilege (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): an account's kind or privilege is changed only from a "
+		"login session (P-PRIV-CONTRACTOR)",
+	};
+	static const char *const own_account[] = {
+		"a contractor may not rename or delete their own account (P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): the caller's own account is renamed or deleted only "
+		"from a login session (P-PRIV-CONTRACTOR)",
+	};
 	struct mamori_user who;
+	int unknown = !call->person_known, rc;
 
-	return mamori_user_name_valid(call->actor) &&
-	       mamori_store_user_get(mamori_daemon.store, call->actor, &who) == MAMORI_OK &&
-	       who.kind == MAMORI_KIND_CONTRACTOR;
+	if (!unknown) {
+		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(mamori_daemon.store, call->actor, &who)
+		                                         : MAMORI_ERR_NOT_FOUND;
+		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+			return rc;
+		if (rc == MAMORI_ERR_NOT_FOUND || who.kind != MAMORI_KIND_CONTRACTOR)
+			return MAMORI_OK;
+	}
+	if ((before != NULL && before->privileged) || (after != NULL && after->privileged))
+		*why = on_privileged[unknown];
+	else if (before != NULL && after != NULL &&
+	         (before->kind != after->kind || before->privileged != after->privileged))
+		*why = kind_change[unknown];
+	else if (before != NULL && strcmp(before->name, call->actor) == 0 &&
+	         (after == NULL || strcmp(after->name, before->name) != 0))
+		*why = own_account[unknown];
+	else
+		return MAMORI_OK;
+	return MAMORI_ERR_DENIED;
+}
+
+/* admin_rule inside the open transaction: NULL when the action may go on;
+ * otherwise the transaction is rolled back and the reply is the refusal,
+ * audited. */
+static json_t *
+admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after)
+{
+	const char *why = NULL;
+	int rc = admin_rule(call, before, after, &why);
+
+	if (rc == MAMORI_OK)
+		return NULL;
+	mamori_store_rollback(mamori_daemon.store);
+	if (rc == MAMORI_ERR_DENIED)
+		return refused(call, "io.mamori.Error.PolicyViolation", why);
+	return internal_error();
 }
 
 /* ------------------------------------------------------------- users */
@@ -334,6 +397,8 @@ user_add(struct admin_call *call, const json_t *params)
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
+	if ((reply = admin_check(call, NULL, &u)) != NULL)
+		return reply;
 	rc = mamori_store_user_insert(mamori_daemon.store, &u);
 	if (rc == MAMORI_ERR_EXISTS) {
 		mamori_store_rollback(mamori_daemon.store);
@@ -352,7 +417,7 @@ user_add(struct admin_call *call, const json_t *params)
 static json_t *
 user_set(struct admin_call *call, const json_t *params)
 {
-	struct mamori_user u;
+	struct mamori_user u, before;
 	const char *kind = NULL, *expires = NULL, *hours = NULL, *why;
 	int privileged = -1, rc;
 	json_t *reply, *detail;
@@ -373,6 +438,7 @@ user_set(struct admin_call *call, const json_t *params)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	before = u;
 	if (kind != NULL && mamori_user_kind_parse(kind, &u.kind) != 0) {
 		mamori_store_rollback(mamori_daemon.store);
 		return invalid("kind");
@@ -387,6 +453,8 @@ user_set(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	}
+	if ((reply = admin_check(call, &before, &u)) != NULL)
+		return reply;
 	u.updated_at = call->now;
 	detail = account_detail(&u);
 	rc = mamori_store_user_update(mamori_daemon.store, &u);
@@ -403,7 +471,7 @@ user_set(struct admin_call *call, const json_t *params)
 static json_t *
 user_rename(struct admin_call *call, const json_t *params)
 {
-	struct mamori_user u;
+	struct mamori_user u, after;
 	const char *new_name = NULL;
 	json_t *reply, *detail;
 	int rc;
@@ -416,6 +484,10 @@ user_rename(struct admin_call *call, const json_t *params)
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
+		return reply;
+	after = u;
+	snprintf(after.name, sizeof(after.name), "%s", new_name);
+	if ((reply = admin_check(call, &u, &after)) != NULL)
 		return reply;
 	if (u.privileged && name_reserved(new_name)) {
 		mamori_store_rollback(mamori_daemon.store);
@@ -555,6 +627,8 @@ user_change(struct admin_call *call, const json_t *params, enum state_change cha
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	if ((reply = admin_check(call, &u, change == CHANGE_DELETE ? NULL : &u)) != NULL)
+		return reply;
 	switch (change) {
 	case CHANGE_DISABLE:
 		u.state = MAMORI_STATE_DISABLED;
@@ -615,6 +689,8 @@ user_members(struct admin_call *call, const json_t *params)
 		return internal_error();
 	if ((reply = load_user(call, &u)) != NULL)
 		return reply;
+	if ((reply = admin_check(call, &u, &u)) != NULL)
+		return reply;
 	if (u.kind != MAMORI_KIND_SHARED) {
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", "only shared accounts have members");
@@ -624,6 +700,9 @@ user_members(struct admin_call *call, const json_t *params)
 		mamori_store_rollback(mamori_daemon.store);
 		return refused(call, "io.mamori.Error.PolicyViolation", "a member must be a person's own account");
 	}
+	/* The member's account is acted on too. */
+	if (rc == MAMORI_OK && (reply = admin_check(call, &member, &member)) != NULL)
+		return reply;
 	if (rc == MAMORI_OK)
 		rc = add ? mamori_store_member_add(mamori_daemon.store, u.id, member.id, call->now)
 		         : mamori_store_member_remove(mamori_daemon.store, u.id, member.id);
@@ -679,14 +758,8 @@ password_temp(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
-	if (u.privileged && actor_is_contractor(call)) {
-		mamori_store_rollback(mamori_daemon.store);
-		reply = refused(call, "io.mamori.Error.PolicyViolation",
-		                "a contractor may not set a privileged ID's password (P-PRIV-CONTRACTOR)");
-		goto out;
-	}
 	mamori_store_commit(mamori_daemon.store);
 	if (u.kind == MAMORI_KIND_SHARED) {
 		reply = refused(call, "io.mamori.Error.PolicyViolation",
@@ -719,7 +792,9 @@ password_temp(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	/* Checked again where the password is stored: the account may have
+	 * changed during the slow part. */
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_password_store(mamori_daemon.store, &u, &np, 1, expires_at, call->now);
 	if (rc == MAMORI_OK && u.state == MAMORI_STATE_PENDING) {
@@ -761,7 +836,7 @@ password_compromised(struct admin_call *call, const json_t *params)
 		return reply;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		return reply;
 	rc = mamori_store_password_mark_compromised(mamori_daemon.store, u.id);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
@@ -818,7 +893,7 @@ totp_enroll(struct admin_call *call, const json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
@@ -886,7 +961,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
 	mamori_store_commit(mamori_daemon.store);
@@ -916,7 +991,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		goto out;
 	u.totp_required = 0;
 	u.updated_at = call->now;
@@ -941,6 +1016,49 @@ out:
 	return reply;
 }
 
+/* A one-time enrolment code: the person it is handed to binds their first
+ * authenticator by self-enrolment with it ([totp] first_enroll = code).
+ * It replaces the account's previous code; the store keeps its digest. */
+static json_t *
+totp_enroll_code(struct admin_call *call, const json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
+	int64_t expires_at = call->now + (int64_t)conf->totp_enroll_code_lifetime;
+	struct mamori_user u;
+	json_t *reply, *detail;
+	int rc;
+
+	mamori_daemon_conf_put(conf);
+	if ((reply = get_name(call, params)) != NULL)
+		goto out;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+		goto out;
+	rc = mamori_enroll_code_new(code, digest);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, call->now, expires_at);
+	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	if (rc == MAMORI_OK)
+		rc = audit_admin(call, "success", "totp enroll-code", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (rc != MAMORI_OK)
+			mamori_store_rollback(mamori_daemon.store);
+		reply = internal_error();
+		goto out;
+	}
+	reply = mamori_wire_reply(json_pack("{s:s,s:I}", "code", code, "expires_at", (json_int_t)expires_at));
+out:
+	mamori_wipe(code, sizeof(code));
+	mamori_wipe(digest, sizeof(digest));
+	return reply;
+}
+
 static json_t *
 totp_change(struct admin_call *call, const json_t *params, int remove)
 {
@@ -952,7 +1070,7 @@ totp_change(struct admin_call *call, const json_t *params, int remove)
 		return reply;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
 		return reply;
 	if (remove) {
 		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
@@ -1127,7 +1245,9 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 {
 	struct admin_call call = { .conn = conn, .method = method, .now = mamori_clock_now() };
 
-	mamori_peer_actor(&conn->peer, call.actor, sizeof(call.actor));
+	call.person_known = mamori_peer_login_name(&conn->peer, call.actor, sizeof(call.actor)) == 0;
+	if (!call.person_known)
+		mamori_peer_actor(&conn->peer, call.actor, sizeof(call.actor));
 	if (!strcmp(method, "io.mamori.Admin.UserAdd"))
 		return user_add(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.UserShow"))
@@ -1158,6 +1278,8 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 		return totp_enroll(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.TotpConfirm"))
 		return totp_confirm(&call, params);
+	if (!strcmp(method, "io.mamori.Admin.TotpEnrollCode"))
+		return totp_enroll_code(&call, params);
 	if (!strcmp(method, "io.mamori.Admin.TotpRemove"))
 		return totp_change(&call, params, 1);
 	if (!strcmp(method, "io.mamori.Admin.TotpRequire"))

@@ -56,7 +56,8 @@ mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_co
 				duration = policy->lockout_max_duration;
 			l.lock_count++;
 			l.locked_until = policy->lockout_until_unlock ? MAMORI_LOCKED_UNTIL_UNLOCK : now + duration;
-			l.failures = 0;
+			/* The failures that locked stay shown while the lock holds;
+			 * no window is open, so the next failure starts from one. */
 			l.window_start = 0;
 			*locked_now = 1;
 			out->locked = 1;

@@ -119,6 +119,75 @@ audit_daemon(const char *result, const char *reason)
 		mamori_store_rollback(mamori_daemon.store);
 }
 
+/* The sealed TOTP secrets in the store: how many, and the first one, to
+ * check the key against. */
+struct sealed_census {
+	int64_t count;
+	struct mamori_totp_record first;
+};
+
+static int
+sealed_count_one(const struct mamori_totp_record *r, const char *user, void *data)
+{
+	struct sealed_census *census = data;
+
+	(void)user;
+	if (census->count++ == 0)
+		census->first = *r;
+	return MAMORI_OK;
+}
+
+/* P-CRED-STORE: load the key that seals TOTP secrets.  It is made only for
+ * a store that holds no sealed secret: a new key would never open the old
+ * ones, and every TOTP login would fail.  When secrets exist, the key must
+ * be there and open one of them. */
+static int
+store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
+{
+	struct sealed_census census = { 0 };
+	unsigned char plain[MAMORI_TOTP_SEALED_MAX];
+	size_t plain_len = 0;
+	char aad[64];
+	int rc;
+
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		snprintf(err, errlen, "the store failed");
+		return MAMORI_ERR_STORE;
+	}
+	rc = mamori_store_totp_foreach(mamori_daemon.store, sealed_count_one, &census);
+	mamori_store_commit(mamori_daemon.store);
+	if (rc != MAMORI_OK) {
+		snprintf(err, errlen, "the store failed");
+		goto out;
+	}
+	rc = mamori_seal_key_load(conf->store_key, census.count == 0, err, errlen);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		snprintf(err, errlen,
+		         "%s is missing, but the store holds %lld sealed TOTP secrets that only that key opens: "
+		         "restore it from a backup and start again; if it is lost, see SEALED SECRETS in "
+		         "mamori-authd(8) (a new key would make every TOTP login fail)",
+		         conf->store_key, (long long)census.count);
+		goto out;
+	}
+	if (rc != MAMORI_OK || census.count == 0)
+		goto out;
+	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)census.first.user_id, (long long)census.first.id);
+	rc = mamori_unseal(census.first.sealed, census.first.sealed_len, census.first.nonce, (const unsigned char *)aad,
+	                   strlen(aad), plain, sizeof(plain), &plain_len);
+	if (rc != MAMORI_OK) {
+		mamori_seal_key_forget();
+		snprintf(err, errlen,
+		         "%s does not open the sealed TOTP secrets in the store (another key?): restore the key "
+		         "they were sealed with; see SEALED SECRETS in mamori-authd(8)",
+		         conf->store_key);
+		rc = MAMORI_ERR_CONFIG;
+	}
+out:
+	mamori_wipe(plain, sizeof(plain));
+	mamori_wipe(&census, sizeof(census));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -215,8 +284,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* P-CRED-STORE: the key that seals TOTP secrets, made on first start. */
-	if (mamori_totp_init() != MAMORI_OK ||
-	    mamori_seal_key_load(conf->store_key, 1, err, sizeof(err)) != MAMORI_OK) {
+	if (mamori_totp_init() != MAMORI_OK || store_key_load(conf, err, sizeof(err)) != MAMORI_OK) {
 		mamori_log_err("store key: %s", err);
 		goto out;
 	}

@@ -82,6 +82,10 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_TOTP_ENROLLED] = N_("Your authenticator app is set up."),
 	[MSG_TOTP_WRONG] = N_("The verification code is not correct."),
 	[MSG_CHANGE_PASSWORD_FIRST] = N_("Change your password before setting up an authenticator app."),
+	/* TRANSLATORS: the one-time code an administrator hands out for setting up an authenticator app. */
+	[MSG_ENROLL_CODE_PROMPT] = N_("Enrolment code from your administrator: "),
+	[MSG_ENROLL_CODE_WRONG] = N_("The enrolment code is not correct or has expired. "
+	                             "Ask your administrator for a new one."),
 	[MSG_SERVICE_ERROR] = N_("The authentication service failed. Try again later."),
 };
 

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "daemon.h"
+#include "enroll_code.h"
 #include "error.h"
 #include "factor_password.h"
 #include "hours.h"
@@ -57,6 +58,7 @@ enum conv_step {
 	STEP_MEMBER, /* shared account: which member logs in */
 	STEP_FACTOR, /* conv->set.factor[conv->next] */
 	STEP_AUTH_PASSWORD, /* compromised-password report */
+	STEP_ENROLL_AUTHZ, /* TOTP enrolment: the administrator's enrolment code */
 	STEP_ENROLL_CODE, /* TOTP enrolment: the first code */
 	STEP_CHANGE_CURRENT,
 	STEP_CHANGE_NEW,
@@ -87,6 +89,11 @@ struct mamori_pam_conversation {
 	int64_t totp_id;
 	int64_t totp_step;
 	int64_t pending_totp_id; /* enrolment in progress */
+	/* The account enrolling, and the enrolment code it gave (P-MFA-ALL). */
+	int64_t enroll_user_id;
+	char enroll_name[MAMORI_USER_NAME_MAX + 1];
+	int enroll_code_given;
+	unsigned char enroll_digest[MAMORI_ENROLL_DIGEST_LEN];
 };
 
 /* How long after a successful authentication a session counts as opened by
@@ -815,7 +822,7 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	return ask_next(c);
 }
 
-static json_t *enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name);
+static json_t *enroll_authorise(struct mamori_conn *c, int64_t user_id, const char *name);
 
 /* All factors of the set were asked: decide, count and record it in one
  * transaction, before the answer is sent. */
@@ -963,7 +970,7 @@ auth_decide(struct mamori_conn *c)
 		json_decref(d);
 	}
 	if (enroll) {
-		reply = enroll_begin(c, s.user.id, s.user.name);
+		reply = enroll_authorise(c, s.user.id, s.user.name);
 		goto out;
 	}
 	if (issue_ticket && ticket_issue(req->user, req->service, now, ticket) != MAMORI_OK)
@@ -985,6 +992,76 @@ out:
 }
 
 /* ---------------------------------------------------- TOTP enrolment */
+
+static json_t *enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name);
+
+/* P-MFA-ALL: who may bind an authenticator.  A conversation that proved
+ * the possession of the active one may replace it; otherwise (a first
+ * authenticator, or one replaced on a service that did not ask for it)
+ * the password alone is not enough: the person also gives the one-time
+ * enrolment code an administrator handed them ([totp] first_enroll =
+ * code, the default). */
+static json_t *
+enroll_authorise(struct mamori_conn *c, int64_t user_id, const char *name)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	int need_code = strcmp(conf->totp_first_enroll, "password") != 0 && !conv->totp_ok;
+
+	mamori_daemon_conf_put(conf);
+	conv->enroll_user_id = user_id;
+	snprintf(conv->enroll_name, sizeof(conv->enroll_name), "%s", name);
+	conv->enroll_code_given = 0;
+	if (!need_code)
+		return enroll_begin(c, user_id, name);
+	conv->step = STEP_ENROLL_AUTHZ;
+	return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_ENROLL_CODE_PROMPT));
+}
+
+/* The enrolment code was given: a valid one (the account's, not expired)
+ * lets the enrolment go on; it is used up when the enrolment is
+ * confirmed, so that a wrong first TOTP code does not cost it. */
+static json_t *
+enroll_code_answer(struct mamori_conn *c, const char *answer, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct pam_request *req = &conv->req;
+	unsigned char stored[MAMORI_ENROLL_DIGEST_LEN];
+	int64_t expires_at = 0, now = mamori_clock_now();
+	int rc, valid = 0;
+
+	conv->step = STEP_NONE;
+	rc = mamori_enroll_code_digest(answer, len, conv->enroll_digest);
+	if (rc == MAMORI_OK) {
+		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+			return internal_error();
+		rc = mamori_store_enroll_code_get(mamori_daemon.store, conv->enroll_user_id, stored, &expires_at);
+		mamori_store_commit(mamori_daemon.store);
+		valid = rc == MAMORI_OK && now < expires_at && mamori_enroll_code_equal(stored, conv->enroll_digest);
+		mamori_wipe(stored, sizeof(stored));
+		if (rc == MAMORI_ERR_NOT_FOUND)
+			rc = MAMORI_OK;
+	} else if (rc == MAMORI_ERR_INVALID) {
+		rc = MAMORI_OK;
+	}
+	if (rc != MAMORI_OK)
+		return internal_error();
+	if (valid) {
+		conv->enroll_code_given = 1;
+		return enroll_begin(c, conv->enroll_user_id, conv->enroll_name);
+	}
+	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	if (audit_pam(c, req, "enroll", conv->member, "auth_err", "totp enrolment refused: no valid enrolment code",
+	              now) != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return internal_error();
+	}
+	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+		return internal_error();
+	return done_reply("auth_err", "error", mamori_msg(req->locale, MSG_ENROLL_CODE_WRONG), NULL);
+}
 
 /* Make a pending TOTP factor and show it; the next answer confirms it. */
 static json_t *
@@ -1057,7 +1134,8 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 	int64_t id = 0, step = 0, now = mamori_clock_now();
 	unsigned window = conf->totp_window;
 	const char *result = "auth_err", *reason = "totp enrolment: wrong code";
-	int rc;
+	enum mamori_msg_id text = MSG_TOTP_WRONG;
+	int rc, code_rc = MAMORI_OK;
 
 	mamori_daemon_conf_put(conf);
 	conv->step = STEP_NONE;
@@ -1072,7 +1150,19 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 		return internal_error();
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if (rc == MAMORI_OK && id == conv->pending_totp_id) {
+	/* The enrolment code is used up with the enrolment it allowed, in its
+	 * transaction: a code already used, replaced or expired meanwhile
+	 * allows nothing. */
+	if (rc == MAMORI_OK && id == conv->pending_totp_id && conv->enroll_code_given) {
+		code_rc = mamori_store_enroll_code_take(mamori_daemon.store, u.id, conv->enroll_digest, now);
+		if (code_rc != MAMORI_OK && code_rc != MAMORI_ERR_NOT_FOUND)
+			goto fail;
+		if (code_rc == MAMORI_ERR_NOT_FOUND) {
+			reason = "totp enrolment refused: the enrolment code was used, replaced or expired meanwhile";
+			text = MSG_ENROLL_CODE_WRONG;
+		}
+	}
+	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
 		/* The confirming code is used up like any other. */
 		if (mamori_store_totp_accept_step(mamori_daemon.store, id, step, now) != MAMORI_OK ||
 		    mamori_store_totp_activate(mamori_daemon.store, id) != MAMORI_OK)
@@ -1082,15 +1172,15 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 		if (mamori_store_user_update(mamori_daemon.store, &u) != MAMORI_OK)
 			goto fail;
 		result = "success";
-		reason = "totp enrolled";
+		reason = conv->enroll_code_given ? "totp enrolled with an enrolment code" : "totp enrolled";
 	}
 	if (audit_pam(c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
 		goto fail;
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
+	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	return done_reply(result, !strcmp(result, "success") ? "info" : "error",
-	                  mamori_msg(req->locale, !strcmp(result, "success") ? MSG_TOTP_ENROLLED : MSG_TOTP_WRONG),
-	                  NULL);
+	                  mamori_msg(req->locale, !strcmp(result, "success") ? MSG_TOTP_ENROLLED : text), NULL);
 fail:
 	mamori_store_rollback(mamori_daemon.store);
 	return internal_error();
@@ -1231,6 +1321,7 @@ conversation_reset(struct mamori_pam_conversation *conv)
 	conv->new_password = NULL;
 	conv->new_len = 0;
 	mamori_wipe(conv->rehash, sizeof(conv->rehash));
+	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	conv->step = STEP_NONE;
 }
 /* End a change with result, recording it; text is shown as an error. */
@@ -1596,6 +1687,8 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 		return factor_answer(c, pw, len);
 	case STEP_AUTH_PASSWORD:
 		return report_compromised(c, pw, len);
+	case STEP_ENROLL_AUTHZ:
+		return enroll_code_answer(c, pw, len);
 	case STEP_ENROLL_CODE:
 		return enroll_confirm(c, pw);
 	case STEP_CHANGE_CURRENT:

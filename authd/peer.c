@@ -99,6 +99,14 @@ mamori_peer_actor(const struct mamori_peer *peer, char *buf, size_t len)
 }
 
 int
+mamori_peer_login_name(const struct mamori_peer *peer, char *buf, size_t len)
+{
+	if (peer->loginuid == (uid_t)-1)
+		return -1;
+	return uid_name(peer->loginuid, buf, len);
+}
+
+int
 mamori_peer_may_act_for(const struct mamori_peer *peer, const char *user)
 {
 	if (peer->uid == 0)

@@ -24,6 +24,10 @@ int mamori_peer_in_group(int fd, const struct mamori_peer *peer, gid_t gid);
 /* The acting human, for the audit log: the login uid's name, else the uid's
  * name, else "uid:N". */
 void mamori_peer_actor(const struct mamori_peer *peer, char *buf, size_t len);
+/* The user name of the peer's login uid: the person behind the peer, as
+ * the kernel recorded at login.  -1 when no login uid is set or it has no
+ * name: the person is unknown. */
+int mamori_peer_login_name(const struct mamori_peer *peer, char *buf, size_t len);
 /* Whether the peer may act for user: root for anyone, others only for the
  * account named like their own uid's user. */
 int mamori_peer_may_act_for(const struct mamori_peer *peer, const char *user);

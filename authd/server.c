@@ -36,6 +36,9 @@ struct listener {
 };
 
 static struct listener listeners[2] = { { .fd = -1 }, { .fd = -1 } };
+/* The admin group in force: replaced by a reload, read by every admin
+ * call, so that a change holds for connections already open too. */
+static pthread_mutex_t admin_group_lock = PTHREAD_MUTEX_INITIALIZER;
 static gid_t admin_gid;
 static int admin_group_exists;
 
@@ -152,12 +155,39 @@ activated_listeners(const char *pam_path, const char *admin_path)
 	return 0;
 }
 
+/* Whether conf's admin_group exists, and its gid.  A group that cannot be
+ * looked up counts as absent: root only. */
+static int
+admin_group_resolve(const struct mamori_conf *conf, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return 0;
+	*gid = gr.gr_gid;
+	return 1;
+}
+
+/* Whether the admin peer of c may be served now: root, or a member of the
+ * admin group in force (root only when it does not exist). */
+static int
+admin_peer_allowed(const struct mamori_conn *c)
+{
+	gid_t gid;
+	int exists;
+
+	pthread_mutex_lock(&admin_group_lock);
+	gid = admin_gid;
+	exists = admin_group_exists;
+	pthread_mutex_unlock(&admin_group_lock);
+	return exists ? mamori_peer_in_group(c->fd, &c->peer, gid) : c->peer.uid == 0;
+}
+
 int
 mamori_server_listen(const struct mamori_conf *conf)
 {
 	char pam_path[512], admin_path[512];
-	struct group gr, *res = NULL;
-	char buf[4096];
 	struct stat st;
 
 	if (mkdir(conf->runtime_dir, 0755) == 0) {
@@ -179,10 +209,7 @@ mamori_server_listen(const struct mamori_conf *conf)
 		mamori_log_err("%s: runtime_dir too long", conf->runtime_dir);
 		return -1;
 	}
-	if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf), &res) == 0 && res != NULL) {
-		admin_gid = gr.gr_gid;
-		admin_group_exists = 1;
-	}
+	admin_group_exists = admin_group_resolve(conf, &admin_gid);
 	listeners[0].kind = MAMORI_CONN_PAM;
 	listeners[1].kind = MAMORI_CONN_ADMIN;
 	if (activated_listeners(pam_path, admin_path) != 0)
@@ -269,6 +296,15 @@ serve(struct mamori_conn *c)
 		if (params == NULL) {
 			params = json_object();
 			json_object_set_new(msg, "parameters", params);
+		}
+		if (c->kind == MAMORI_CONN_ADMIN && !admin_peer_allowed(c)) {
+			/* The admin group changed (SIGHUP) since this connection
+			 * was accepted. */
+			json_decref(msg);
+			mamori_log_notice("admin socket: uid %lu no longer an administrator",
+			                  (unsigned long)c->peer.uid);
+			send_and_drop(c, error_reply("io.mamori.Error.PermissionDenied", "not an administrator"));
+			return;
 		}
 		if (strlen(method) > METHOD_NAME_MAX)
 			reply = mamori_wire_error("org.varlink.service.MethodNotFound",
@@ -396,8 +432,7 @@ accept_one(struct listener *l)
 		close(fd);
 		return;
 	}
-	if (l->kind == MAMORI_CONN_ADMIN &&
-	    !(admin_group_exists ? mamori_peer_in_group(fd, &c->peer, admin_gid) : c->peer.uid == 0)) {
+	if (l->kind == MAMORI_CONN_ADMIN && !admin_peer_allowed(c)) {
 		mamori_log_notice("admin socket: uid %lu refused", (unsigned long)c->peer.uid);
 		free(c->wire);
 		free(c);
@@ -427,6 +462,36 @@ accept_one(struct listener *l)
 		free(c);
 		refuse(fd, "io.mamori.Error.Busy", "cannot serve now");
 	}
+}
+
+/* Reload: the admin group of the new configuration takes effect at once,
+ * for the check on every call and for the socket we made (a socket passed
+ * by the service manager keeps the .socket unit's SocketGroup=). */
+static void
+admin_group_apply(const struct mamori_conf *conf)
+{
+	const struct listener *l = &listeners[1];
+	struct stat st;
+	gid_t gid = 0;
+	int exists = admin_group_resolve(conf, &gid);
+
+	pthread_mutex_lock(&admin_group_lock);
+	admin_gid = gid;
+	admin_group_exists = exists;
+	pthread_mutex_unlock(&admin_group_lock);
+	if (l->fd < 0)
+		return;
+	if (l->activated) {
+		mamori_log_notice("reload: admin group %s; %s keeps the group and mode its socket unit gave it",
+		                  exists ? conf->admin_group : "absent: root only", l->path);
+		return;
+	}
+	if (lstat(l->path, &st) != 0 || !S_ISSOCK(st.st_mode) || chown(l->path, 0, exists ? gid : 0) != 0 ||
+	    chmod(l->path, exists ? 0660 : 0600) != 0) {
+		mamori_log_err("reload: %s: cannot set owner or mode: %s", l->path, strerror(errno));
+		return;
+	}
+	mamori_log_info("reload: %s: admin group %s", l->path, exists ? conf->admin_group : "absent: root only");
 }
 
 static void
@@ -460,6 +525,7 @@ reload(void)
 		mamori_log_err("reload: cannot prepare the dummy hash");
 	if (mamori_daemon_blocklist_load(old, err, sizeof(err)) != MAMORI_OK)
 		mamori_log_err("reload: keeping the previous block list: %s", err);
+	admin_group_apply(old);
 	mamori_daemon_conf_put(old);
 	mamori_log_notice("configuration reloaded from %s", mamori_daemon.config_path);
 }

@@ -264,6 +264,20 @@ int mamori_store_totp_delete(struct mamori_store *store, int64_t user_id);
 typedef int (*mamori_store_totp_cb)(const struct mamori_totp_record *rec, const char *user, void *data);
 int mamori_store_totp_foreach(struct mamori_store *store, mamori_store_totp_cb cb, void *data);
 
+/* One-time TOTP enrolment codes (one per account, kept as a SHA-256
+ * digest): put replaces the account's code; get reads it
+ * (MAMORI_ERR_NOT_FOUND); take deletes it when the digest matches and it
+ * has not expired at now, MAMORI_ERR_NOT_FOUND otherwise, so that a code
+ * is used once. */
+#define MAMORI_ENROLL_DIGEST_LEN 32
+int mamori_store_enroll_code_put(struct mamori_store *store, int64_t user_id,
+                                 const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
+                                 int64_t expires_at);
+int mamori_store_enroll_code_get(struct mamori_store *store, int64_t user_id,
+                                 unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t *expires_at);
+int mamori_store_enroll_code_take(struct mamori_store *store, int64_t user_id,
+                                  const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t now);
+
 /* The factor set an account last chose on a service ("password+totp"). */
 int mamori_store_choice_get(struct mamori_store *store, int64_t user_id, const char *service, char *out, size_t len);
 int mamori_store_choice_set(struct mamori_store *store, int64_t user_id, const char *service, const char *choice);

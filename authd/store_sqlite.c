@@ -135,6 +135,12 @@ static const char *const migrations[] = {
 	"  service TEXT NOT NULL,"
 	"  choice TEXT NOT NULL,"
 	"  PRIMARY KEY (user_id, service));",
+	/* 3 -> 4: one-time TOTP enrolment codes, stored as SHA-256 digests */
+	"CREATE TABLE enroll_codes ("
+	"  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+	"  digest BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1459,6 +1465,77 @@ mamori_store_choice_set(struct mamori_store *st, int64_t user_id, const char *se
 	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 3, choice, -1, SQLITE_TRANSIENT);
 	return step_done(st, stmt, "choice_set");
+}
+
+/* ----------------------------------------------------------- enrol codes */
+
+int
+mamori_store_enroll_code_put(struct mamori_store *st, int64_t user_id,
+                             const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
+                             int64_t expires_at)
+{
+	sqlite3_stmt *stmt;
+
+	if (prepare(st,
+	            "INSERT INTO enroll_codes (user_id, digest, created_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
+	            "ON CONFLICT(user_id) DO UPDATE SET digest = ?2, created_at = ?3, expires_at = ?4",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_blob(stmt, 2, digest, MAMORI_ENROLL_DIGEST_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, created_at);
+	sqlite3_bind_int64(stmt, 4, expires_at);
+	return step_done(st, stmt, "enroll_code_put");
+}
+
+int
+mamori_store_enroll_code_get(struct mamori_store *st, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                             int64_t *expires_at)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "SELECT digest, expires_at FROM enroll_codes WHERE user_id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		if (sqlite3_column_bytes(stmt, 0) != MAMORI_ENROLL_DIGEST_LEN) {
+			rc = MAMORI_ERR_STORE;
+			break;
+		}
+		memcpy(digest, sqlite3_column_blob(stmt, 0), MAMORI_ENROLL_DIGEST_LEN);
+		*expires_at = sqlite3_column_int64(stmt, 1);
+		rc = MAMORI_OK;
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "enroll_code_get");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_enroll_code_take(struct mamori_store *st, int64_t user_id,
+                              const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t now)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (prepare(st, "DELETE FROM enroll_codes WHERE user_id = ? AND digest = ? AND expires_at > ?", &stmt) !=
+	    MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_blob(stmt, 2, digest, MAMORI_ENROLL_DIGEST_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, now);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "enroll_code_take");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
 /* ------------------------------------------------------------------ audit */

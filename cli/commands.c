@@ -148,6 +148,7 @@ cli_usage(void)
 	      "  totp enroll [--no-qr]     (your own account, through the PAM socket)\n"
 	      "  totp remove NAME\n"
 	      "  totp require NAME\n"
+	      "  totp enroll-code NAME\n"
 	      "  totp list\n"
 	      "  audit show [--since TIME] [--limit N]\n"
 	      "  audit verify\n"
@@ -1828,6 +1829,48 @@ totp_change(struct cli *cli, int argc, char **argv, int require)
 	else
 		snprintf(line, sizeof(line), "TOTP removed for %s", name);
 	return user_reply_done(cli, reply, line);
+}
+
+/* A one-time enrolment code for NAME's first self-enrolment; the code
+ * alone is the last line, for scripts. */
+int
+cmd_totp_enroll_code(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "totp enroll-code", *name = NULL, *code = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], when[64];
+	long long expires_at = 0;
+	const json_t *params;
+	json_t *reply;
+	int rc;
+
+	rc = parse_no_options(cli, cmd, argc, argv);
+	if (rc != CONTINUE)
+		return rc;
+	rc = user_name_operand(cmd, argc, argv, &name);
+	if (rc != CONTINUE)
+		return rc;
+	snprintf(subject, sizeof(subject), "user %s", name);
+	rc = admin_call(cli, ADMIN "TotpEnrollCode", json_pack("{s:s}", "name", name), subject, &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	params = mamori_wire_parameters(reply);
+	if (cli->json) {
+		rc = cli_print_json_reply(reply);
+	} else if (mamori_wire_get_string(params, "code", 64, &code) != MAMORI_OK || code[0] == '\0' ||
+	           !mamori_field_valid(code) ||
+	           mamori_wire_get_int(params, "expires_at", 0, CLI_TIME_MAX, &expires_at) != MAMORI_OK) {
+		rc = cli_unexpected_reply("no usable enrolment code");
+	} else {
+		printf("Enrolment code for %s (one use, expires %s):\n", name,
+		       output_time_zoned(expires_at, when, sizeof(when)));
+		if (output_secret_line(code) != 0) {
+			output_error("cannot write to standard output: %s", strerror(errno));
+			rc = CLI_EXIT_FAILED;
+		}
+	}
+	mamori_wire_wipe_string(json_object_get(params, "code"));
+	json_decref(reply);
+	return rc;
 }
 
 int

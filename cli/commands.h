@@ -60,6 +60,7 @@ int cmd_totp_enroll(struct cli *cli, int argc, char **argv);
 int cmd_totp_remove(struct cli *cli, int argc, char **argv);
 int cmd_totp_list(struct cli *cli, int argc, char **argv);
 int cmd_totp_require(struct cli *cli, int argc, char **argv);
+int cmd_totp_enroll_code(struct cli *cli, int argc, char **argv);
 int cmd_audit_show(struct cli *cli, int argc, char **argv);
 int cmd_audit_verify(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);

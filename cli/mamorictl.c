@@ -62,6 +62,7 @@ static const struct command commands[] = {
 	{ "totp", "remove", cmd_totp_remove },
 	{ "totp", "list", cmd_totp_list },
 	{ "totp", "require", cmd_totp_require },
+	{ "totp", "enroll-code", cmd_totp_enroll_code },
 	{ "audit", "show", cmd_audit_show },
 	{ "audit", "verify", cmd_audit_verify },
 	{ "status", NULL, cmd_status },

@@ -35,6 +35,7 @@ struct conf_key {
 
 static const char *const store_backends[] = { "sqlite", NULL };
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512", NULL };
+static const char *const totp_first_enrolls[] = { "code", "password", NULL };
 static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
 
 /* P-PRIV-NAME: default names a privileged ID may never have. */
@@ -66,6 +67,8 @@ static const struct conf_key conf_keys[] = {
 	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
 	{ "totp", "period", CONF_UINT, G(totp_period), 15, 120, NULL },
 	{ "totp", "window", CONF_UINT, G(totp_window), 0, 10, NULL },
+	{ "totp", "first_enroll", CONF_ENUM, G(totp_first_enroll), 0, 0, totp_first_enrolls },
+	{ "totp", "enroll_code_lifetime", CONF_UINT, G(totp_enroll_code_lifetime), 300, 2592000, NULL },
 	{ "password", "argon2_t", CONF_UINT, G(argon2_t), 1, 64, NULL },
 	/* libargon2 needs at least 8 KiB per lane; 4 GiB is a sane ceiling. */
 	{ "password", "argon2_m_kib", CONF_UINT, G(argon2_m_kib), 8, 4194304, NULL },
@@ -523,10 +526,13 @@ mamori_conf_defaults(void)
 	c->totp_digits = 6;
 	c->totp_period = 30;
 	c->totp_window = 1;
+	c->totp_enroll_code_lifetime = 86400;
 	c->store_key = strdup(SYSCONFDIR "/mamori/store.key");
 	c->totp_issuer = strdup("mamori");
 	c->totp_algorithm = strdup("sha1");
-	if (c->store_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL) {
+	c->totp_first_enroll = strdup("code");
+	if (c->store_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL ||
+	    c->totp_first_enroll == NULL) {
 		mamori_conf_free(&c);
 		return NULL;
 	}
@@ -690,6 +696,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_key);
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
+	free(c->totp_first_enroll);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);

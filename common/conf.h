@@ -105,6 +105,10 @@ struct mamori_conf {
 	unsigned totp_digits;
 	unsigned totp_period;
 	unsigned totp_window;
+	/* Who binds a first authenticator by self-enrolment: "code" (an
+	 * administrator's one-time enrolment code) or "password". */
+	char *totp_first_enroll;
+	unsigned totp_enroll_code_lifetime; /* seconds */
 	/* [policy staff], [policy privileged] */
 	struct mamori_policy_conf policy[MAMORI_ROLE_COUNT];
 	/* [service NAME], [system NAME] */

@@ -47,6 +47,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "enroll_code.h"
 #include "error.h"
 #include "factor_password.h"
 #include "factor_totp.h"
@@ -277,6 +278,22 @@ install_totp(const char *user, int active)
 	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
 }
 
+/* An enrolment code for user that inputs can give (README), expiring a
+ * day after the fuzz clock. */
+static void
+install_enroll_code(const char *user, const char *code)
+{
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	struct mamori_user u;
+
+	check(mamori_enroll_code_digest(code, strlen(code), digest) == MAMORI_OK);
+	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
+	check(mamori_store_user_get(mamori_daemon.store, user, &u) == MAMORI_OK);
+	check(mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, FUZZ_CLOCK, FUZZ_CLOCK + 86400) ==
+	      MAMORI_OK);
+	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
+}
+
 static const char banner[] = "Authorised use only.\n"
                              "\n"
                              "\033[31mred\033[0m\ttab\r\x7f\n"
@@ -325,7 +342,9 @@ static const char conf_template[] = "[daemon]\n"
 static void
 make_accounts(void)
 {
-	struct mamori_conn adm = { .fd = -1, .kind = MAMORI_CONN_ADMIN, .peer = { .loginuid = (uid_t)-1 } };
+	/* root logged in: a known person may administer privileged IDs
+	 * (P-PRIV-CONTRACTOR). */
+	struct mamori_conn adm = { .fd = -1, .kind = MAMORI_CONN_ADMIN, .peer = { .loginuid = 0 } };
 	struct mamori_conn pam = { .fd = -1, .kind = MAMORI_CONN_PAM, .peer = { .loginuid = (uid_t)-1 } };
 
 	snprintf(adm.peer.name, sizeof(adm.peer.name), "root");
@@ -354,6 +373,7 @@ make_accounts(void)
 	change_password(&pam, "erin", "Nm4-Qw7e-Rt1y-Ui", "Ej5(kL8o)Zx1cQa");
 	install_totp("erin", 0);
 	admin(&adm, "io.mamori.Admin.TotpRequire", "{\"name\":\"erin\"}");
+	install_enroll_code("erin", "ERIN-CODE-2345-6777");
 
 	admin(&adm, "io.mamori.Admin.UserAdd", "{\"name\":\"opsadmin1\",\"privileged\":true}");
 	temp_password(&adm, "opsadmin1", "Op7-As2d-Fg5h-Jk9l");
@@ -519,7 +539,8 @@ pick_peer(struct mamori_peer *peer, uint8_t byte)
 	peer->pid = 4242;
 	peer->uid = peers[i].uid;
 	peer->gid = peers[i].uid;
-	peer->loginuid = (uid_t)-1;
+	/* root with its own login uid, or with none (an unknown person). */
+	peer->loginuid = i == 0 && (byte & 4u) != 0 ? 0 : (uid_t)-1;
 	snprintf(peer->name, sizeof(peer->name), "%s", peers[i].name);
 }
 

@@ -216,6 +216,12 @@ expect_match() {
 # new_env: a fresh directory $T with a configuration, a pam_wrapper service
 # directory, and clock file.  Fast Argon2 parameters unless ARGON2_M is set.
 new_env() {
+	# ctl sets the login uid of mamorictl (CAP_AUDIT_CONTROL, a kernel
+	# with audit support, no immutable login uids).
+	if ! (echo 0 >/proc/self/loginuid) 2>/dev/null; then
+		echo "Bail out! cannot set a login uid (/proc/self/loginuid): ctl needs one"
+		exit 1
+	fi
 	T=$(mktemp -d /tmp/mamori-test.XXXXXX)
 	chmod 755 "$T"
 	mkdir -p "$T/run" "$T/services"
@@ -328,7 +334,10 @@ cleanup_all() {
 	for e in $ENVS; do
 		T=$e
 		stop_daemon
-		# Groups a test made on the host, removed even when it failed.
+		# Users and groups a test made on the host, removed even when it failed.
+		if [ -f "$e/cleanup-users" ]; then
+			while read -r u; do userdel "$u" 2>/dev/null || true; done <"$e/cleanup-users"
+		fi
 		if [ -f "$e/cleanup-groups" ]; then
 			# (a group a test already removed is not an error here)
 			while read -r g; do groupdel "$g" 2>/dev/null || true; done <"$e/cleanup-groups"
@@ -352,8 +361,35 @@ advance_clock() {
 	echo $(($(cat "$T/clock") + $1)) >"$T/clock"
 }
 
+# ctl ARGS...: mamorictl as root with root's login uid, so that the acting
+# administrator is a known person: with no login uid, privileged IDs may
+# not be administered (P-PRIV-CONTRACTOR).  new_env checks that a login uid
+# can be set here.
 ctl() {
-	"$CTL" --socket "$T/run/admin.sock" "$@"
+	(
+		echo 0 >/proc/self/loginuid
+		exec "$CTL" --socket "$T/run/admin.sock" "$@"
+	)
+}
+
+# ctl_as NAME ARGS...: mamorictl run by the local user NAME, whose login
+# uid it is, as after NAME logged in.
+ctl_as() {
+	local name=$1
+	shift
+	(
+		echo "$(id -u "$name")" >/proc/self/loginuid
+		exec runuser -u "$name" -- "$CTL" --socket "$T/run/admin.sock" "$@"
+	)
+}
+
+# ctl_nologin ARGS...: mamorictl as root with no login uid (as from a
+# service or a container): the acting person is unknown.
+ctl_nologin() {
+	(
+		echo 4294967295 >/proc/self/loginuid
+		exec "$CTL" --socket "$T/run/admin.sock" "$@"
+	)
 }
 
 # pam [-u USER_TO_RUN_AS] ARGS...: pam_client under pam_wrapper.

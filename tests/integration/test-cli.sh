@@ -125,16 +125,197 @@ t_status() {
 }
 
 t_acting_admin_recorded() {
-	# The audit row names the login uid of the caller when one is set.
+	# The audit row names the person of the caller's login uid: ctl runs
+	# with root's; through sudo, a root process keeps the login uid of the
+	# person who logged in (nobody's, here).
 	local actor
 	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' AND reason = 'user add' LIMIT 1")
-	[ -n "$actor" ] || fail "no actor recorded"
-	expected=$(cat /proc/self/loginuid 2>/dev/null || echo 4294967295)
-	if [ "$expected" = 4294967295 ]; then
-		expect_eq "$actor" root "actor without a login uid"
-	else
-		expect_eq "$actor" "$(getent passwd "$expected" | cut -d: -f1)" "actor from the login uid"
-	fi
+	expect_eq "$actor" root "actor with root's login uid"
+	( echo 65534 >/proc/self/loginuid && exec "$CTL" --socket "$T/run/admin.sock" user add by.sudo ) >/dev/null
+	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' AND user = 'by.sudo'")
+	expect_eq "$actor" "$(getent passwd 65534 | cut -d: -f1)" "actor from the login uid"
+}
+
+t_failed_attempts_count_the_locking_failure() {
+	# The failure that locks an account is one of its failed attempts.
+	local i
+	add_user fa.kudo 'Hoshi-no-Yoru-2030'
+	for i in 1 2 3 4; do pam -p 'wrong' mamori-test fa.kudo auth=AUTH_ERR >/dev/null; done
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 4 "after 4 failures"
+	pam -p 'wrong' mamori-test fa.kudo auth=MAXTRIES >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["locked"]')" True "locked after 5"
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 5 "after the 5th, which locked"
+	expect_match "$(ctl user show fa.kudo)" 'failed attempts: *5' "human user show"
+	# Once the lock has run out, the next failure opens a new window.
+	advance_clock 901
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 0 "after the lock ran out"
+	pam -p 'wrong' mamori-test fa.kudo auth=AUTH_ERR >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 1 "a new window"
+	pam -p 'Hoshi-no-Yoru-2030' mamori-test fa.kudo auth=SUCCESS >/dev/null
+	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 0 "after a success"
+	set_clock "$(date +%s)"
+}
+
+# ------------------------------------------------- P-PRIV-CONTRACTOR
+
+# A contractor in the admin group, a local user of its own, logged in
+# (login uid) as themselves; a privileged ID, a staff account and a shared
+# account to act on.
+CONTRACTOR="itaku-c$$"
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
+
+contractor_setup() {
+	local group="mamadm$$"
+	groupadd -r "$group"
+	echo "$group" >>"$T/cleanup-groups"
+	useradd -r -M -N -g "$group" -s /usr/sbin/nologin "$CONTRACTOR"
+	echo "$CONTRACTOR" >>"$T/cleanup-users"
+	stop_daemon
+	sed -i "s/^\[daemon\]$/[daemon]\nadmin_group = $group/" "$T/mamori.conf"
+	start_daemon
+	ctl user add "$CONTRACTOR" --kind contractor >/dev/null
+	add_user pc.admin 'Kaze-no-Oto-2030-Yama' --privileged
+	add_user pc.staff 'Mizu-no-Oto-2030-Kawa'
+	ctl user add pc.shared --kind shared >/dev/null
+}
+
+# refusals ACTOR: the audited refusals of ACTOR's calls under P-PRIV-CONTRACTOR.
+refusals() {
+	sql "SELECT count(*) FROM audit WHERE category = 'admin' AND actor = '$1' AND result = 'failure'
+		AND reason LIKE '%P-PRIV-CONTRACTOR%'"
+}
+
+# refused_to RUNNER ACTOR ARGS...: mamorictl ARGS through RUNNER (ctl_as
+# NAME, ctl_nologin) is refused under P-PRIV-CONTRACTOR, shows nothing
+# else, and the refusal is audited under ACTOR.
+refused_to() {
+	local runner=$1 actor=$2 before rc=0
+	shift 2
+	[ "$runner" = ctl_nologin ] || runner="$runner $actor"
+	before=$(refusals "$actor")
+	$runner "$@" </dev/null >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/out" "$T/err"
+	expect_eq "$rc" 1 "$*: exit status"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "$*: message"
+	[ ! -s "$T/out" ] || fail "$*: output on a refusal"
+	expect_eq "$(refusals "$actor")" "$((before + 1))" "$*: refusal audited"
+}
+
+pc_admin() { ctl --json user show pc.admin | json "$1"; }
+
+t_contractor_unprivilege_then_reset() {
+	refused_to ctl_as "$CONTRACTOR" user set pc.admin --no-privileged
+	expect_eq "$(pc_admin 'd["user"]["privileged"]')" True "pc.admin still privileged"
+	refused_to ctl_as "$CONTRACTOR" password temp pc.admin
+	pam -p 'Kaze-no-Oto-2030-Yama' mamori-test pc.admin auth=SUCCESS acct=SUCCESS >/dev/null
+}
+
+t_contractor_own_kind() {
+	refused_to ctl_as "$CONTRACTOR" user set "$CONTRACTOR" --kind staff
+	refused_to ctl_as "$CONTRACTOR" user set "$CONTRACTOR" --privileged
+	expect_eq "$(ctl --json user show "$CONTRACTOR" | json 'd["user"]["kind"]')" contractor "own kind"
+	refused_to ctl_as "$CONTRACTOR" password temp pc.admin
+	# Nor away from the rule by renaming or deleting their own account.
+	refused_to ctl_as "$CONTRACTOR" user rename "$CONTRACTOR" itaku-free
+	refused_to ctl_as "$CONTRACTOR" user delete "$CONTRACTOR"
+	refused_to ctl_as "$CONTRACTOR" password temp pc.admin
+	expect_eq "$(ctl --json user show "$CONTRACTOR" | json 'd["user"]["kind"]')" contractor "own account kept"
+}
+
+t_contractor_totp_enroll_privileged() {
+	local factors
+	# pc.admin has a factor waiting for its confirmation.
+	( echo 0 >/proc/self/loginuid && exec $RAW "$T/run/admin.sock" \
+		'{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"pc.admin"}}' ) >"$T/enroll.out"
+	grep -q '"secret"' "$T/enroll.out" || fail "root could not enrol pc.admin"
+	factors=$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM totp t JOIN users u ON u.id = t.user_id
+		WHERE u.name = 'pc.admin'")
+	[ -n "$factors" ] || fail "no factor"
+	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --no-qr
+	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --code 123456
+	! grep -qi 'otpauth\|secret' "$T/out" "$T/err" || fail "the secret was shown"
+	expect_eq "$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM totp t JOIN users u ON u.id = t.user_id
+		WHERE u.name = 'pc.admin'")" "$factors" "pc.admin's factors"
+	refused_to ctl_as "$CONTRACTOR" totp remove pc.admin
+	refused_to ctl_as "$CONTRACTOR" totp require pc.admin
+	refused_to ctl_as "$CONTRACTOR" totp enroll-code pc.admin
+	expect_eq "$(sql "SELECT count(*) FROM enroll_codes")" 0 "no enrolment code issued"
+	expect_eq "$(pc_admin 'd["user"]["totp_required"]')" False "totp required"
+	ctl totp remove pc.admin >/dev/null
+}
+
+t_contractor_no_action_on_privileged() {
+	refused_to ctl_as "$CONTRACTOR" password compromised pc.admin
+	refused_to ctl_as "$CONTRACTOR" lock pc.admin
+	expect_eq "$(pc_admin 'd["user"]["locked"]')" False "after lock"
+	ctl lock pc.admin >/dev/null
+	refused_to ctl_as "$CONTRACTOR" unlock pc.admin
+	expect_eq "$(pc_admin 'd["user"]["locked"]')" True "after unlock"
+	ctl unlock pc.admin >/dev/null
+	refused_to ctl_as "$CONTRACTOR" user set pc.admin --hours 'Mon-Sun 00:00-23:59'
+	refused_to ctl_as "$CONTRACTOR" user set pc.admin --expires 2031-01-01
+	expect_eq "$(pc_admin '(d["user"]["hours"], d["user"]["expires"])')" "(None, None)" "hours and expiry"
+	refused_to ctl_as "$CONTRACTOR" user disable pc.admin
+	expect_eq "$(pc_admin 'd["user"]["state"]')" active "after disable"
+	ctl user disable pc.admin >/dev/null
+	refused_to ctl_as "$CONTRACTOR" user enable pc.admin
+	expect_eq "$(pc_admin 'd["user"]["state"]')" disabled "after enable"
+	ctl user enable pc.admin >/dev/null
+	refused_to ctl_as "$CONTRACTOR" user rename pc.admin pc.admin2
+	refused_to ctl_as "$CONTRACTOR" user members pc.shared add pc.admin
+	refused_to ctl_as "$CONTRACTOR" user delete pc.admin
+	expect_eq "$(pc_admin '(d["user"]["name"], d["user"]["privileged"], d["user"]["state"], d["user"]["members"] if "members" in d["user"] else None)')" \
+		"('pc.admin', True, 'active', None)" "pc.admin after every refusal"
+	expect_eq "$(ctl --json user show pc.shared | json 'd["user"]["members"]')" "[]" "pc.shared members"
+	pam -p 'Kaze-no-Oto-2030-Yama' mamori-test pc.admin auth=SUCCESS acct=SUCCESS >/dev/null
+	expect_eq "$(pc_admin 'd["user"]["factors"]')" "['password']" "pc.admin factors"
+}
+
+t_contractor_no_kind_or_privilege_change() {
+	refused_to ctl_as "$CONTRACTOR" user set pc.staff --kind contractor
+	refused_to ctl_as "$CONTRACTOR" user set pc.staff --privileged
+	refused_to ctl_as "$CONTRACTOR" user add pc.new --privileged
+	expect_eq "$(ctl --json user show pc.staff | json '(d["user"]["kind"], d["user"]["privileged"])')" \
+		"('staff', False)" "pc.staff"
+	! ctl user show pc.new >/dev/null 2>&1 || fail "pc.new was made"
+	# The rest of the work on other accounts stays the contractor's to do.
+	ctl_as "$CONTRACTOR" lock pc.staff >/dev/null
+	ctl_as "$CONTRACTOR" unlock pc.staff >/dev/null
+	ctl_as "$CONTRACTOR" user set pc.staff --hours 'Mon-Fri 08:00-20:00' >/dev/null
+	ctl_as "$CONTRACTOR" user add pc.temp --kind contractor --expires 2031-03-31 >/dev/null
+	ctl_as "$CONTRACTOR" user members pc.shared add pc.staff >/dev/null
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE actor = '$CONTRACTOR' AND result = 'success'")" 5 \
+		"the contractor's own actions, recorded under their name"
+}
+
+t_unknown_person_no_privileged_administration() {
+	# No login uid (a service, a container): the uid's name is not taken
+	# for the person.
+	[ "$(sh -c 'echo 4294967295 >/proc/self/loginuid && cat /proc/self/loginuid')" = 4294967295 ] ||
+		fail "cannot unset the login uid"
+	refused_to ctl_nologin root lock pc.admin
+	refused_to ctl_nologin root password temp pc.admin
+	refused_to ctl_nologin root totp enroll pc.admin --no-qr
+	refused_to ctl_nologin root totp enroll-code pc.admin
+	refused_to ctl_nologin root user add pc.new2 --privileged
+	refused_to ctl_nologin root user set pc.staff --privileged
+	refused_to ctl_nologin root user set pc.staff --kind contractor
+	expect_match "$(cat "$T/err")" 'no login uid' "message names the reason"
+	expect_eq "$(pc_admin 'd["user"]["locked"]')" False "pc.admin not locked"
+	# A contractor without a login uid is not let through either.
+	refused_to ctl_nologin_as "$CONTRACTOR" lock pc.admin
+	# Accounts that are not privileged are administered as before.
+	ctl_nologin lock pc.staff >/dev/null
+	ctl_nologin unlock pc.staff >/dev/null
+}
+
+ctl_nologin_as() {
+	local name=$1
+	shift
+	(
+		echo 4294967295 >/proc/self/loginuid
+		exec runuser -u "$name" -- "$CTL" --socket "$T/run/admin.sock" "$@"
+	)
 }
 
 run_test "user add, show, list, disable, enable, delete" t_user_lifecycle
@@ -145,4 +326,15 @@ run_clock_test "P-AUDIT audit show and --since" t_audit_show_and_since
 run_test "listings longer than one message are paged" t_listings_longer_than_one_message
 run_test "status" t_status
 run_test "P-AUDIT the acting administrator is recorded" t_acting_admin_recorded
+run_test "P-LOGIN-UI user show counts the failure that locked the account" t_failed_attempts_count_the_locking_failure
+contractor_setup >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; echo "Bail out! contractor set-up failed"; exit 1; }
+run_test "P-PRIV-CONTRACTOR unprivileging a privileged ID, then resetting its password" \
+	t_contractor_unprivilege_then_reset
+run_test "P-PRIV-CONTRACTOR a contractor's own kind, rename and delete" t_contractor_own_kind
+run_test "P-PRIV-CONTRACTOR totp enroll, remove, require on a privileged ID" t_contractor_totp_enroll_privileged
+run_test "P-PRIV-CONTRACTOR compromised, lock, unlock, hours, disable, enable, delete on a privileged ID" \
+	t_contractor_no_action_on_privileged
+run_test "P-PRIV-CONTRACTOR no kind or privilege change on any account" t_contractor_no_kind_or_privilege_change
+run_test "P-PRIV-CONTRACTOR no login uid: privileged IDs are not administered" \
+	t_unknown_person_no_privileged_administration
 tap_done

@@ -245,6 +245,119 @@ t_test_hooks_warned_at_start() {
 	grep -q 'started (store' "$T/daemon.log" || fail "no start-up line: wrong log"
 }
 
+t_admin_group_reload() {
+	# SIGHUP reads admin_group again: the socket's group and who is served
+	# follow at once, for a connection already open too.
+	local out old new="mamnew$$" i
+	old=$(sed -n 's/^admin_group = //p' "$T/mamori.conf")
+	[ -n "$old" ] || fail "the previous test set no admin_group"
+	getent group "$new" >/dev/null && fail "host already has $new"
+	groupadd -r "$new"
+	echo "$new" >>"$T/cleanup-groups"
+	usermod -a -G "$old" nobody
+	usermod -a -G "$new" daemon
+	# nobody, a member of the old group, opens a connection and keeps it.
+	rm -f "$T/hup-done"
+	runuser -u nobody -- /usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def call(method):
+    s.sendall(b"{\"method\":\"" + method + b"\"}\0")
+    buf = b""
+    while not buf.endswith(b"\0"):
+        d = s.recv(65536)
+        if not d:
+            return "CLOSED"
+        buf += d
+    return buf[:-1].decode()
+print(call(b"io.mamori.Admin.Status"), flush=True)
+# Calls keep the connection from timing out (idle_timeout is short here);
+# the first one after the reload must be refused.
+while True:
+    if os.path.exists(sys.argv[2]):
+        print(call(b"io.mamori.Admin.Status"), flush=True)
+        break
+    r = call(b"org.varlink.service.GetInfo")
+    if "io.mamori.Admin" not in r:
+        print(r, flush=True)
+        break
+    time.sleep(0.2)
+' "$T/run/admin.sock" "$T/hup-done" >"$T/held.out" 2>&1 &
+	local held=$!
+	for i in $(seq 1 100); do [ -s "$T/held.out" ] && break; sleep 0.05; done
+	sed -i "s/^admin_group = .*/admin_group = $new/" "$T/mamori.conf"
+	: >"$T/reload.mark"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	for i in $(seq 1 100); do
+		[ "$(stat -c %G "$T/run/admin.sock")" = "$new" ] && break
+		sleep 0.05
+	done
+	touch "$T/hup-done"
+	wait "$held" || true
+	gpasswd -d nobody "$old" >/dev/null
+	cat "$T/held.out"
+	expect_match "$(sed -n 1p "$T/held.out")" '"version"' "open connection served before the reload"
+	expect_match "$(sed -n 2p "$T/held.out")" 'PermissionDenied' "open connection after the reload"
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "660 $new" "admin.sock after the reload"
+	out=$(runuser -u daemon -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	gpasswd -d daemon "$new" >/dev/null
+	echo "$out"
+	expect_match "$out" '"version"' "member of the new group served"
+	usermod -a -G "$old" nobody
+	out=$(runuser -u nobody -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
+	gpasswd -d nobody "$old" >/dev/null
+	echo "$out"
+	! echo "$out" | grep -q '"version"' || fail "a member of the old group was served"
+	# A group that does not exist: root only, mode 0600.
+	sed -i "s/^admin_group = .*/admin_group = mamori-none-$$/" "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	for i in $(seq 1 100); do
+		[ "$(stat -c %a "$T/run/admin.sock")" = 600 ] && break
+		sleep 0.05
+	done
+	expect_eq "$(stat -c '%a %G' "$T/run/admin.sock")" "600 root" "admin.sock without a group"
+	ctl status >/dev/null
+}
+
+t_lost_store_key_refused() {
+	# A store that holds sealed TOTP secrets never gets a new key: the
+	# daemon refuses to start, naming the file and what to do.
+	local rc key="$T/state/store.key"
+	expect_match "$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"alice"}}')" \
+		'"secret"' "a pending TOTP factor"
+	[ "$(sql 'SELECT count(*) FROM totp')" -ge 1 ] || fail "no sealed secret in the store"
+	stop_daemon
+	mv "$key" "$T/store.key.saved"
+	rc=0
+	MAMORI_TEST_CLOCK_FILE="$T/clock" timeout 20 "$AUTHD" --config "$T/mamori.conf" --foreground \
+		>"$T/nokey.log" 2>&1 || rc=$?
+	cat "$T/nokey.log"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "started without its store key (status $rc)"
+	[ ! -e "$key" ] || fail "a new store key was made"
+	grep -qF "$key is missing, but the store holds 1 sealed TOTP secrets" "$T/nokey.log" || fail "no reason given"
+	grep -q 'restore it from a backup' "$T/nokey.log" || fail "what to do not said"
+	# Another key does not open them either.
+	head -c 32 /dev/urandom >"$key"
+	chmod 600 "$key"
+	rc=0
+	MAMORI_TEST_CLOCK_FILE="$T/clock" timeout 20 "$AUTHD" --config "$T/mamori.conf" --foreground \
+		>"$T/badkey.log" 2>&1 || rc=$?
+	cat "$T/badkey.log"
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "started with another key (status $rc)"
+	grep -qF "$key does not open the sealed TOTP secrets" "$T/badkey.log" || fail "no reason given for another key"
+	# The right key back: it starts.
+	mv "$T/store.key.saved" "$key"
+	start_daemon
+	# Without sealed secrets a missing key is made, as on first start.
+	ctl totp remove alice >/dev/null
+	stop_daemon
+	rm "$key"
+	start_daemon
+	expect_eq "$(stat -c '%a %s' "$key")" "600 32" "new store key"
+}
+
 t_socket_activation() {
 	# The service manager passes the sockets: the daemon uses them, and
 	# leaves them in place when it stops.
@@ -295,6 +408,8 @@ run_test "P-CRED-STORE the password is rehashed when the Argon2 parameters chang
 run_test "SIGTERM removes the sockets and closes the store" t_sigterm_removes_sockets_and_closes_store
 run_test "P-CRED-STORE store and socket modes; a readable store is refused" t_store_file_modes
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
+run_test "SIGHUP reads admin_group again: socket group and who is served" t_admin_group_reload
+run_test "P-CRED-STORE a lost store key is not replaced while sealed secrets exist" t_lost_store_key_refused
 run_test "socket activation: passed sockets are used and left in place" t_socket_activation
 run_test "a test-hooks build says so at start-up" t_test_hooks_warned_at_start
 tap_done

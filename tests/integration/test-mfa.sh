@@ -239,12 +239,11 @@ t_step_up_asks_again() {
 t_totp_required_at_next_login() {
 	local out uri secret
 	add_user mika 'Yuzu-no-Kaori-2030'
-	ctl totp require mika >/dev/null 2>&1 ||
-		$RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpRequire","parameters":{"name":"mika"}}' >/dev/null
+	ctl totp require mika >/dev/null
 	# First run: read the URI, then answer with its code in a second handle.
 	cat >"$T/enroll.py" <<'PY'
 import json, socket, subprocess, sys
-path, user, pw, now = sys.argv[1:5]
+path, user, pw, now, enrol_code = sys.argv[1:6]
 s = socket.socket(socket.AF_UNIX); s.connect(path); buf = b""
 def call(m):
     global buf
@@ -256,6 +255,13 @@ def call(m):
 r = call({"method": "io.mamori.Pam.Start", "parameters": {"op": "authenticate", "service": "mamori-test", "user": user}})
 r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
 prompts = r["parameters"]["prompts"]
+if len(prompts) == 1 and prompts[0]["text"].startswith("Enrolment code"):
+    print("CODE-PROMPT", prompts[0]["style"])
+    r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [enrol_code]}})
+    if r["parameters"].get("state") != "prompt":
+        print("RESULT", r["parameters"]["result"], r["parameters"].get("messages"))
+        sys.exit(0)
+    prompts = r["parameters"]["prompts"]
 uri = prompts[1]["text"]
 secret = uri.split("secret=")[1].split("&")[0]
 code = subprocess.check_output(["oathtool", "--totp", "-b", secret, "--now", "@" + now]).decode().strip()
@@ -263,7 +269,13 @@ print("URI", uri)
 r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [None, None, code]}})
 print("RESULT", r["parameters"]["result"])
 PY
-	out=$(/usr/bin/python3 "$T/enroll.py" "$T/run/pam.sock" mika 'Yuzu-no-Kaori-2030' "$(cat "$T/clock")")
+	# P-MFA-ALL: the password alone does not bind the first authenticator.
+	out=$(/usr/bin/python3 "$T/enroll.py" "$T/run/pam.sock" mika 'Yuzu-no-Kaori-2030' "$(cat "$T/clock")" '')
+	echo "$out"
+	expect_match "$out" 'CODE-PROMPT echo_off' "enrolment code asked"
+	expect_match "$out" 'RESULT auth_err' "refused without a code"
+	out=$(/usr/bin/python3 "$T/enroll.py" "$T/run/pam.sock" mika 'Yuzu-no-Kaori-2030' "$(cat "$T/clock")" \
+		"$(ctl totp enroll-code mika | tail -n 1)")
 	echo "$out"
 	expect_match "$out" 'URI otpauth://totp/mamori:mika\?secret=' "otpauth URI"
 	expect_match "$out" 'RESULT success' "enrolment"
@@ -285,12 +297,19 @@ def call(m):
         buf += s.recv(65536)
     r, buf = buf.split(b"\0", 1)
     return json.loads(r)
+enrol_code = sys.argv[5] if len(sys.argv) > 5 else None
 r = call({"method": "io.mamori.Pam.Start", "parameters": {"op": "totp_enroll", "service": "mamori-test", "user": user}})
 print("PROMPT", r["parameters"]["prompts"][0]["text"])
 r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
 p = r["parameters"]
 if p.get("state") != "prompt":
     print("RESULT", p.get("result")); sys.exit(0)
+if enrol_code is not None and len(p["prompts"]) == 1 and p["prompts"][0]["text"].startswith("Enrolment code"):
+    print("CODE-PROMPT", p["prompts"][0]["style"])
+    r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [enrol_code]}})
+    p = r["parameters"]
+    if p.get("state") != "prompt":
+        print("RESULT", p.get("result"), p.get("messages")); sys.exit(0)
 if len(p["prompts"]) == 1:
     print("NEXT", p["prompts"][0]["text"]); sys.exit(0)
 uri = p["prompts"][1]["text"]
@@ -301,7 +320,8 @@ print("RESULT", r["parameters"]["result"])
 PY
 	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'wrong-password' "$(cat "$T/clock")")
 	expect_match "$out" 'RESULT auth_err' "enrolment needs the current factors"
-	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'Kaki-no-Tane-2030' "$(cat "$T/clock")")
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" kenji 'Kaki-no-Tane-2030' "$(cat "$T/clock")" \
+		"$(ctl totp enroll-code kenji | tail -n 1)")
 	echo "$out"
 	expect_match "$out" 'RESULT success' "self-service enrolment"
 	expect_eq "$(ctl --json user show kenji | json '"totp" in d["user"]["factors"]')" True "factor listed"
@@ -316,6 +336,60 @@ PY
 	temp=$(ctl password temp shin | tail -n 1)
 	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" shin "$temp" "$(cat "$T/clock")")
 	expect_match "$out" 'RESULT auth_err' "temporary password"
+}
+
+# totp_rows NAME: the TOTP factors of NAME, id:active.
+totp_rows() {
+	sql "SELECT group_concat(t.id || ':' || t.active) FROM totp t JOIN users u ON u.id = t.user_id
+		WHERE u.name = '$1'"
+}
+
+t_first_enrolment_needs_a_code() {
+	local out code1 code2 code3 wrong
+	add_user nao 'Nashi-no-Hana-2030'
+	# The password alone no longer binds the first authenticator.
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" '')
+	echo "$out"
+	expect_match "$out" 'CODE-PROMPT echo_off' "enrolment code asked after the password"
+	expect_match "$out" 'RESULT auth_err .*enrolment code is not correct or has expired' "no code"
+	expect_eq "$(totp_rows nao)" "" "nothing bound without a code"
+	expect_eq "$(sql "SELECT result || ': ' || reason FROM audit WHERE category = 'enroll' AND user = 'nao'
+		ORDER BY id DESC LIMIT 1")" "auth_err: totp enrolment refused: no valid enrolment code" "refusal audited"
+	# An administrator issues a code: single use, stored as a digest only.
+	code1=$(ctl totp enroll-code nao | tail -n 1)
+	expect_match "$code1" '^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$' "code format"
+	expect_eq "$(sql "SELECT actor || ' ' || reason FROM audit WHERE category = 'admin' AND user = 'nao'
+		ORDER BY id DESC LIMIT 1")" "root totp enroll-code" "issue audited"
+	expect_eq "$(sql "SELECT length(digest) FROM enroll_codes e JOIN users u ON u.id = e.user_id
+		WHERE u.name = 'nao'")" 32 "digest stored"
+	! cat "$T/state/mamori.db"* | grep -aqF "$code1" || fail "code stored in clear"
+	! cat "$T/state/mamori.db"* | grep -aqF "$(echo "$code1" | tr -d -)" || fail "code stored in clear"
+	wrong=$(echo "$code1" | tr 'A-Z2-7' 'B-Z2-7A')
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" "$wrong")
+	expect_match "$out" 'RESULT auth_err' "a wrong code"
+	# Typed in lower case without dashes, it binds the authenticator.
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" \
+		"$(echo "$code1" | tr -d - | tr 'A-Z' 'a-z')")
+	echo "$out"
+	expect_match "$out" 'RESULT success' "enrolment with the code"
+	expect_match "$(totp_rows nao)" '^[0-9]+:1$' "factor active"
+	expect_eq "$(sql "SELECT reason FROM audit WHERE category = 'enroll' AND user = 'nao' ORDER BY id DESC LIMIT 1")" \
+		"totp enrolled with an enrolment code" "enrolment audited"
+	# Used once: with the factor gone, the same code binds nothing.
+	ctl totp remove nao >/dev/null
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" "$code1")
+	expect_match "$out" 'RESULT auth_err' "a used code"
+	expect_eq "$(totp_rows nao)" "" "nothing bound with a used code"
+	# A code expires after [totp] enroll_code_lifetime (a day by default).
+	code2=$(ctl totp enroll-code nao | tail -n 1)
+	advance_clock 86400
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" "$code2")
+	expect_match "$out" 'RESULT auth_err' "an expired code"
+	code3=$(ctl totp enroll-code nao | tail -n 1)
+	advance_clock 86399
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" nao 'Nashi-no-Hana-2030' "$(cat "$T/clock")" "$code3")
+	expect_match "$out" 'RESULT success' "a code just before it expires"
+	expect_eq "$(sql "SELECT count(*) FROM enroll_codes")" 0 "codes used up"
 }
 
 t_totp_secret_sealed() {
@@ -338,5 +412,6 @@ run_test "P-ACCESS who may use a service, by user and group" t_access_by_user_an
 run_test "P-MFA-MN step-up: factors are asked again at every authentication" t_step_up_asks_again
 run_test "P-MFA-ALL an administrator requires TOTP enrolment at next login" t_totp_required_at_next_login
 run_test "P-MFA-ALL self-service TOTP enrolment after authenticating" t_self_service_enrolment
+run_test "P-MFA-ALL the first TOTP self-enrolment needs a one-time enrolment code" t_first_enrolment_needs_a_code
 run_test "P-CRED-STORE TOTP secrets are sealed; the key file is 0600" t_totp_secret_sealed
 tap_done

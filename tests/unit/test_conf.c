@@ -328,6 +328,28 @@ test_load_ignores_comments_and_whitespace(void **state)
 	assert_string_equal(c->admin_group, "staff");
 }
 
+/* P-MFA-ALL: who binds a first authenticator, and how long a code lasts. */
+static void
+test_totp_first_enroll(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = mamori_conf_defaults();
+
+	assert_non_null(c);
+	assert_string_equal(c->totp_first_enroll, "code");
+	assert_int_equal(c->totp_enroll_code_lifetime, 86400);
+	mamori_conf_free(&c);
+	c = expect_ok(fx, "[totp]\nfirst_enroll = password\nenroll_code_lifetime = 300\n");
+	assert_string_equal(c->totp_first_enroll, "password");
+	assert_int_equal(c->totp_enroll_code_lifetime, 300);
+	c = expect_ok(fx, "[totp]\nfirst_enroll = code\nenroll_code_lifetime = 2592000\n");
+	assert_string_equal(c->totp_first_enroll, "code");
+	assert_int_equal(c->totp_enroll_code_lifetime, 2592000);
+	expect_error(fx, "[totp]\nfirst_enroll = console\n", 2, "unsupported first_enroll \"console\"");
+	expect_error(fx, "[totp]\nenroll_code_lifetime = 299\n", 2,
+	             "enroll_code_lifetime must be a whole number from 300 to 2592000");
+}
+
 static void
 test_load_refuses_repeated_key(void **state)
 {
@@ -767,6 +789,7 @@ main(void)
 		FX_TEST(test_load_accepts_range_limits),
 		FX_TEST(test_load_accepts_every_bool_spelling),
 		FX_TEST(test_load_ignores_comments_and_whitespace),
+		FX_TEST(test_totp_first_enroll),
 		FX_TEST(test_load_refuses_repeated_key),
 		FX_TEST(test_load_refuses_argon2_memory_below_lanes),
 		FX_TEST(test_load_indented_key_is_not_a_continuation),

@@ -313,9 +313,16 @@ test_threshold_locks_for_duration(void **state)
 	assert_unlocked(fx, "alice", T0 + 1000);
 	l = row(fx, "alice");
 	assert_int_equal(l.lock_count, 1);
-	assert_int_equal(l.failures, 0);
+	/* The failure that locked is counted (user show), and no window is
+	 * open: the next failure starts a new one. */
+	assert_int_equal(l.failures, THRESHOLD);
+	assert_int_equal(l.window_start, 0);
 	assert_int_equal(l.locked_until, T0 + 12);
 	assert_int_equal(l.last_failure_at, T0 + 2);
+	fail_unlocked(fx, "alice", T0 + 20);
+	l = row(fx, "alice");
+	assert_int_equal(l.failures, 1);
+	assert_int_equal(l.window_start, T0 + 20);
 }
 
 static void

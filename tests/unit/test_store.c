@@ -2569,6 +2569,46 @@ test_member_foreach_in_name_order(void **state)
 	commit(fx);
 }
 
+/* One-time enrolment codes: one per account, replaced by a new one, taken
+ * once, only with its digest and before it expires, gone with the
+ * account. */
+static void
+test_enroll_code_put_get_take(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char d1[MAMORI_ENROLL_DIGEST_LEN], d2[MAMORI_ENROLL_DIGEST_LEN], got[MAMORI_ENROLL_DIGEST_LEN];
+	int64_t alice, bob, expires = 0;
+
+	memset(d1, 0x11, sizeof(d1));
+	memset(d2, 0x22, sizeof(d2));
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_put(fx->store, alice, d1, 1000, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_OK);
+	assert_memory_equal(got, d1, sizeof(d1));
+	assert_int_equal(expires, 2000);
+	/* A new code replaces the old one. */
+	assert_int_equal(mamori_store_enroll_code_put(fx->store, alice, d2, 1500, 2500), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_OK);
+	assert_memory_equal(got, d2, sizeof(d2));
+	assert_int_equal(expires, 2500);
+	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d1, 1600), MAMORI_ERR_NOT_FOUND);
+	/* Not another account's, not at or after its expiry. */
+	assert_int_equal(mamori_store_enroll_code_take(fx->store, bob, d2, 1600), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2500), MAMORI_ERR_NOT_FOUND);
+	/* Once. */
+	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2499), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2499), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
+	/* Gone with the account. */
+	assert_int_equal(mamori_store_enroll_code_put(fx->store, bob, d1, 1000, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_user_delete(fx->store, bob), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->store, bob, got, &expires), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+}
+
 static void
 test_member_cascade_on_user_delete(void **state)
 {
@@ -3366,6 +3406,7 @@ main(void)
 		STORE_TEST(test_member_add_check_remove),
 		STORE_TEST(test_member_foreach_in_name_order),
 		STORE_TEST(test_member_cascade_on_user_delete),
+		STORE_TEST(test_enroll_code_put_get_take),
 		STORE_TEST(test_rollback_discards_insert),
 		STORE_TEST(test_commit_is_visible_to_other_connections),
 		STORE_TEST(test_audit_append_three_verifies),
