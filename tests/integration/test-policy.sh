@@ -253,6 +253,53 @@ t_lockout_back_off_grows() {
 	pam -p 'Kiri-no-Asa-2030' mamori-test l2 auth=SUCCESS
 }
 
+# advance_and_prune SECONDS: move the clock on (atomically: the daemon never
+# reads a half-written file) and wait for the housekeeping thread to prune
+# the lockout records at that very time (it prunes at its first tick after
+# an hour has passed).
+advance_and_prune() {
+	local now i
+	now=$(($(cat "$T/clock") + $1))
+	echo "$now" >"$T/clock.new"
+	chmod 644 "$T/clock.new"
+	mv -f "$T/clock.new" "$T/clock"
+	for i in $(seq 1 100); do
+		grep -q "lockout pruning at $now: [0-9]* records removed" "$T/daemon.log" && return 0
+		sleep 0.1
+	done
+	fail "housekeeping did not prune the lockout records at $now"
+}
+
+# Before: housekeeping forgot a name a day after its last failure, so
+# bursts spaced more than a day apart never locked under a longer window,
+# and the lock after a quiet day was the first again.
+t_lockout_memory_outlasts_a_day() {
+	local out i
+	add_user lm 'Tsuki-no-Michi-2030'
+	stop_daemon
+	sed -i 's/^\[policy privileged\]/[policy staff]\nlockout_threshold = 3\nlockout_window = 259200\n\n[policy privileged]/' "$T/mamori.conf"
+	# The next tests get the usual policy back, whatever happens here.
+	trap 'stop_daemon; sed -i "/^\[policy staff\]$/,/^$/d" "$T/mamori.conf"; start_daemon' EXIT
+	start_daemon
+	pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null
+	advance_and_prune $((25 * 3600))
+	pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null
+	advance_and_prune $((25 * 3600))
+	out=$(pam -p 'wrong' mamori-test lm auth=MAXTRIES)
+	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=MAXTRIES >/dev/null
+	# The first lock (900 s) runs out; a day later the back-off still
+	# holds: the next lock lasts 1800 s.
+	advance_and_prune $((900 + DAY + 1))
+	expect_eq "$(sql "SELECT lock_count FROM lockouts WHERE name = 'lm'")" 1 "locks remembered"
+	for i in 1 2; do pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null; done
+	pam -p 'wrong' mamori-test lm auth=MAXTRIES >/dev/null
+	advance_clock 901
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=MAXTRIES >/dev/null
+	advance_clock 900
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=SUCCESS
+}
+
 t_lockout_privileged_until_unlock() {
 	local out i
 	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
@@ -518,6 +565,7 @@ run_test "P-PW-LEAK P-INCIDENT an administrator marks a password compromised" t_
 run_test "P-PW-LEAK a user reports their own password compromised" t_compromised_by_the_user
 run_test "P-LOGIN-UI P-INCIDENT lockout after failures, with its own message" t_lockout_timed_with_message
 run_test "P-LOGIN-UI repeated locks last longer" t_lockout_back_off_grows
+run_test "P-LOGIN-UI failures and locks are remembered beyond a day, as the window and back-off need" t_lockout_memory_outlasts_a_day
 run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked; lock and unlock" t_lockout_privileged_until_unlock
 run_test "P-CRED-STORE failure counts survive a restart" t_lockout_survives_restart
 run_test "P-LOGIN-UI unknown names are throttled like real ones" t_lockout_unknown_names_like_real_ones
