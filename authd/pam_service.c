@@ -1562,7 +1562,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	json_t *answers = json_object_get(params, "answers");
-	json_t *answer = NULL;
+	json_t *answer = NULL, *too_long;
 	const char *pw;
 	size_t len, i;
 
@@ -1586,6 +1586,27 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	if (len > MAMORI_SECRET_MAX || strlen(pw) != len) { /* an embedded NUL cannot be a password */
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
+	}
+	/* An answer longer than MAMORI_SECRET_MAX bytes is not sent: the
+	 * module sends "" and too_long instead, so that the user hears why. */
+	too_long = json_object_get(params, "too_long");
+	if (too_long != NULL && (!json_is_boolean(too_long) || (json_is_true(too_long) && len != 0))) {
+		conversation_reset(conv);
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
+	}
+	if (json_is_true(too_long)) {
+		switch (conv->step) {
+		case STEP_CHANGE_NEW:
+		case STEP_CHANGE_CONFIRM:
+			return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG);
+		case STEP_FACTOR:
+		case STEP_CHANGE_CURRENT:
+		case STEP_AUTH_PASSWORD:
+			break; /* no password is that long: "" is as wrong, and costs the same */
+		default:
+			conversation_reset(conv);
+			return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
+		}
 	}
 	switch (conv->step) {
 	case STEP_CHOICE:
