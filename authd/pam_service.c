@@ -1594,19 +1594,14 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
 	}
+	/* No password is that long: no Argon2id, nothing counted. */
 	if (json_is_true(too_long)) {
-		switch (conv->step) {
-		case STEP_CHANGE_NEW:
-		case STEP_CHANGE_CONFIRM:
+		if (conv->step == STEP_CHANGE_NEW || conv->step == STEP_CHANGE_CONFIRM)
 			return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG);
-		case STEP_FACTOR:
-		case STEP_CHANGE_CURRENT:
-		case STEP_AUTH_PASSWORD:
-			break; /* no password is that long: "" is as wrong, and costs the same */
-		default:
-			conversation_reset(conv);
-			return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
-		}
+		if (conv->step == STEP_CHANGE_CURRENT)
+			return change_failed(c, "authtok_err", "current password too long", MSG_CURRENT_PASSWORD_WRONG);
+		conversation_reset(conv);
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
 	switch (conv->step) {
 	case STEP_CHOICE:

@@ -604,9 +604,14 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 			text = resp[i].resp != NULL ? resp[i].resp : "";
 			len = strnlen(text, MAMORI_SECRET_MAX + 1);
 			if (len > MAMORI_SECRET_MAX) {
-				/* Not sent: mamori-authd hears that it was too
-				 * long, and tells the user so. */
 				pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
+				/* No password is that long.  A password change
+				 * is told so by mamori-authd, in the user's
+				 * language; anything else ends here. */
+				if (c->codes != &mamori_pam_chauthtok_codes) {
+					retval = c->codes->rejected;
+					goto out;
+				}
 				too_long = 1;
 				text = "";
 				len = 0;

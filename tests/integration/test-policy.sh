@@ -180,9 +180,12 @@ t_strength_too_long_says_so() {
 	out=$(pam -p 'Mizu-no-Oto-2030x' -p "$huge" -p "$huge" mamori-test s4 chauthtok=AUTHTOK_ERR)
 	echo "$out" | cut -c1-200
 	expect_match "$out" 'error: The new password is too long\.' "over 4096 bytes"
-	# At login it is a wrong password like any other, counted and audited.
+	out=$(pam -p "$huge" -p 'Mizu-no-Oto-2031x' -p 'Mizu-no-Oto-2031x' mamori-test s4 chauthtok=AUTHTOK_ERR)
+	echo "$out" | cut -c1-200
+	expect_match "$out" 'error: The current password is not correct\.' "current password over 4096 bytes"
+	# At login, as before: refused, with nothing counted (test-badinput.sh).
 	pam -p "$huge" mamori-test s4 auth=AUTH_ERR >/dev/null
-	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 's4'")" 1 "failure counted"
+	expect_eq "$(sql "SELECT count(*) FROM lockouts WHERE name = 's4'")" 0 "nothing counted"
 	pam -p 'Mizu-no-Oto-2030x' mamori-test s4 auth=SUCCESS
 }
 
