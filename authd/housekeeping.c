@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "housekeeping.h"
+#include "lockout.h"
 #include "log.h"
 #include "session_end.h"
 #include "store.h"
@@ -32,7 +33,6 @@
 #define TERMINATE_GRACE_MS 2000
 #define DEV_INTERVAL 60
 #define PRUNE_INTERVAL 3600
-#define PRUNE_AGE 86400
 /* Sessions that could not be ended: retried after 1, 2, 4 … 60 seconds,
  * reported in the audit log once. */
 #define FAILED_MAX 128
@@ -385,13 +385,16 @@ out:
 
 /* ---------------------------------------------------------------- lockouts */
 
+/* Records are kept as long as the window and the back-off need them
+ * (lockout.c), so spacing failures or locks never resets a name. */
 static void
-duty_prune_lockouts(struct mamori_store *store, int64_t now)
+duty_prune_lockouts(struct mamori_store *store, const struct mamori_conf *conf, int64_t now)
 {
+	int64_t removed = 0;
 	int rc = mamori_store_begin(store);
 
 	if (rc == MAMORI_OK) {
-		rc = mamori_store_lockout_prune(store, now - PRUNE_AGE);
+		rc = mamori_lockout_prune(store, conf, now, &removed);
 		if (rc == MAMORI_OK)
 			rc = mamori_store_commit(store);
 		else
@@ -399,6 +402,8 @@ duty_prune_lockouts(struct mamori_store *store, int64_t now)
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_err("lockout pruning: %s", mamori_strerror(rc));
+	else
+		mamori_log_debug("lockout pruning at %lld: %lld records removed", (long long)now, (long long)removed);
 }
 
 /* ------------------------------------------------------------------- clock */
@@ -473,7 +478,7 @@ mamori_housekeeping_tick(void)
 		if (due(&duty.dev, now, DEV_INTERVAL))
 			duty_dev_accounts(store, now);
 		if (due(&duty.prune, now, PRUNE_INTERVAL))
-			duty_prune_lockouts(store, now);
+			duty_prune_lockouts(store, conf, now);
 	}
 	if (due(&duty.clock, now, conf->clock_check_interval > 0 ? conf->clock_check_interval : 3600))
 		duty_clock();

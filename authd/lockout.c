@@ -102,3 +102,65 @@ mamori_lockout_unlock(struct mamori_store *store, const char *name)
 {
 	return mamori_store_lockout_clear(store, name);
 }
+
+int64_t
+mamori_lockout_keep_failures(const struct mamori_policy_conf *policy)
+{
+	return policy->lockout_window;
+}
+
+/* The back-off: lock i (from 0) lasts min(d * 2^i, M), d the first lock's
+ * duration and M the ceiling.  Let n be the number of locks shorter than M
+ * and C = d * (2^n - 1) their total.  A guesser at the ceiling, locked at
+ * the failure t, may fail again at t + M, t + 2M, ... : the (j+1)-th locking
+ * burst comes at t + (j+1)M at the soonest.  If the record were forgotten
+ * Q seconds after t, the bursts could come at t + Q, then after locks of
+ * d, 2d, ... : the (j+1)-th at t + Q + d * (2^j - 1) for j <= n, and M apart
+ * after that.  Forgetting gains the guesser nothing exactly when
+ * Q + d * (2^j - 1) >= (j+1)M for every j, and the right-hand side minus
+ * the left grows with j up to j = n: Q = (n+1)M - C.  A record with fewer
+ * locks needs less, so this bounds every record.  With locks until
+ * unlocked, the back-off plays no part (an unlock deletes the record). */
+static int64_t
+keep_back_off(const struct mamori_policy_conf *policy)
+{
+	int64_t max = policy->lockout_max_duration, len = policy->lockout_duration, climb = 0, n = 0;
+
+	if (policy->lockout_until_unlock || policy->lockout_threshold == 0 || len <= 0)
+		return 0;
+	if (len > max) /* every lock lasts the ceiling */
+		len = max;
+	while (len < max) {
+		climb += len;
+		len *= 2;
+		n++;
+	}
+	return (n + 1) * max - climb;
+}
+
+int64_t
+mamori_lockout_keep_locks(const struct mamori_policy_conf *policy)
+{
+	int64_t back_off = keep_back_off(policy);
+
+	return back_off > (int64_t)policy->lockout_window ? back_off : (int64_t)policy->lockout_window;
+}
+
+int
+mamori_lockout_prune(struct mamori_store *store, const struct mamori_conf *conf, int64_t now, int64_t *removed)
+{
+	int64_t keep_failures = 0, keep_locks = 0;
+
+	/* A name is counted under the policy of its account's role (staff for
+	 * a name without one), and a role can change: what any role needs. */
+	for (int r = 0; r < MAMORI_ROLE_COUNT; r++) {
+		int64_t f = mamori_lockout_keep_failures(&conf->policy[r]);
+		int64_t l = mamori_lockout_keep_locks(&conf->policy[r]);
+
+		if (f > keep_failures)
+			keep_failures = f;
+		if (l > keep_locks)
+			keep_locks = l;
+	}
+	return mamori_store_lockout_prune(store, now, now - keep_failures, now - keep_locks, removed);
+}

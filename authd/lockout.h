@@ -30,4 +30,13 @@ int mamori_lockout_success(struct mamori_store *store, const char *name, int64_t
 int mamori_lockout_lock(struct mamori_store *store, const char *name, int64_t now);
 int mamori_lockout_unlock(struct mamori_store *store, const char *name);
 
+/* How long after its last failure a name's record is still needed under
+ * policy: while it has had no lock, for the window its failures count in;
+ * once it has been locked, also for the back-off (see the comment in
+ * lockout.c).  Seconds. */
+int64_t mamori_lockout_keep_failures(const struct mamori_policy_conf *policy);
+int64_t mamori_lockout_keep_locks(const struct mamori_policy_conf *policy);
+/* Forget the records that no policy of conf needs any more at now. */
+int mamori_lockout_prune(struct mamori_store *store, const struct mamori_conf *conf, int64_t now, int64_t *removed);
+
 #endif

@@ -1653,7 +1653,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	json_t *answers = json_object_get(params, "answers");
-	json_t *answer = NULL;
+	json_t *answer = NULL, *too_long;
 	const char *pw;
 	size_t len, i;
 
@@ -1675,6 +1675,22 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	/* The module never sends more; nothing longer is worth an Argon2id
 	 * evaluation or a failure count. */
 	if (len > MAMORI_SECRET_MAX || strlen(pw) != len) { /* an embedded NUL cannot be a password */
+		conversation_reset(conv);
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
+	}
+	/* An answer longer than MAMORI_SECRET_MAX bytes is not sent: the
+	 * module sends "" and too_long instead, so that the user hears why. */
+	too_long = json_object_get(params, "too_long");
+	if (too_long != NULL && (!json_is_boolean(too_long) || (json_is_true(too_long) && len != 0))) {
+		conversation_reset(conv);
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
+	}
+	/* No password is that long: no Argon2id, nothing counted. */
+	if (json_is_true(too_long)) {
+		if (conv->step == STEP_CHANGE_NEW || conv->step == STEP_CHANGE_CONFIRM)
+			return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG);
+		if (conv->step == STEP_CHANGE_CURRENT)
+			return change_failed(c, "authtok_err", "current password too long", MSG_CURRENT_PASSWORD_WRONG);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}

@@ -50,7 +50,7 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 
 	if (check_strength) {
 		const struct mamori_blocklist *bl = mamori_daemon_blocklist_acquire();
-		rc = mamori_password_policy_check(policy, bl, u->name, pw, len, &verdict);
+		rc = mamori_password_policy_check(policy, bl, conf->org_words, u->name, pw, len, &verdict);
 		mamori_daemon_blocklist_release();
 		if (rc != MAMORI_OK)
 			return rc;

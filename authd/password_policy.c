@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* P-PW-STRENGTH: whether a new password may be used.  Our own rules (length,
- * classes, block list, user name) come first; libpwquality and cracklib
- * follow for the dictionary and the rest of their checks. */
+ * classes, block list, user name and its parts, the organisation's words)
+ * come first; libpwquality and cracklib follow for the dictionary and the
+ * rest of their checks, then zxcvbn's estimate of the guesses needed.  The
+ * block list and the dictionary also see the candidate normalised: years
+ * taken out, digits and symbols at either end stripped, leetspeak folded,
+ * so that "Password2024!" is "password". */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,9 +22,11 @@
 #include <unistd.h>
 
 #include <pwquality.h>
+#include <zxcvbn.h>
 
 #include "error.h"
 #include "log.h"
+#include "names.h"
 #include "password_policy.h"
 #include "secure.h"
 
@@ -52,12 +59,97 @@ struct mamori_blocklist {
 	char *arena; /* the file's bytes, entries lower-cased in place */
 	struct blocklist_entry *entries; /* sorted by bytes, no duplicates */
 	size_t count;
+	/* The entries normalised (see normalise()), those not empty. */
+	char *norm_arena;
+	struct blocklist_entry *norm_entries;
+	size_t norm_count;
 };
 
 static unsigned char
 ascii_lower(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* ------------------------------------------------------------------ normalising */
+
+/* Leetspeak: the letter a digit or symbol stands for, or 0. */
+static unsigned char
+leet_letter(unsigned char c)
+{
+	switch (c) {
+	case '0':
+		return 'o';
+	case '1':
+	case '!':
+		return 'i';
+	case '|':
+		return 'l';
+	case '3':
+		return 'e';
+	case '4':
+	case '@':
+		return 'a';
+	case '5':
+	case '$':
+		return 's';
+	case '6':
+	case '9':
+		return 'g';
+	case '7':
+	case '+':
+		return 't';
+	case '8':
+		return 'b';
+	default:
+		return 0;
+	}
+}
+
+/* A letter: ASCII or any byte of a multi-byte UTF-8 character. */
+static int
+is_letter(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Write the normalised form of s (len bytes) into out (len bytes at least)
+ * and return its length: years (1900 to 2099, four digits standing alone)
+ * taken out, then everything before the first letter and after the last
+ * stripped, then lower case with leetspeak folded ("P@ssw0rd-2024!" is
+ * "password").  0 when no letter is left. */
+static size_t
+normalise(const unsigned char *s, size_t len, unsigned char *out)
+{
+	size_t n = 0, first, last;
+
+	for (size_t i = 0; i < len;) {
+		if (i + 4 <= len && ((s[i] == '1' && s[i + 1] == '9') || (s[i] == '2' && s[i + 1] == '0')) &&
+		    is_digit(s[i + 2]) && is_digit(s[i + 3]) && (i == 0 || !is_digit(s[i - 1])) &&
+		    (i + 4 == len || !is_digit(s[i + 4]))) {
+			i += 4;
+			continue;
+		}
+		out[n++] = s[i++];
+	}
+	for (first = 0; first < n && !is_letter(out[first]); first++)
+		;
+	if (first == n)
+		return 0;
+	for (last = n; !is_letter(out[last - 1]); last--)
+		;
+	n = 0;
+	for (size_t i = first; i < last; i++) {
+		unsigned char c = out[i], l = leet_letter(c);
+		out[n++] = l != 0 ? l : ascii_lower(c);
+	}
+	return n;
 }
 
 static int load_error(char *err, size_t errlen, int rc, const char *path, size_t line, const char *fmt, ...)
@@ -203,17 +295,44 @@ parse_lines(struct mamori_blocklist *bl, size_t len, const char *path, char *err
 }
 
 static void
-sort_unique(struct mamori_blocklist *bl)
+sort_unique(struct blocklist_entry *entries, size_t *count, char *arena)
 {
 	size_t kept = 0;
 
-	if (bl->count < 2)
+	if (*count < 2)
 		return;
-	qsort_r(bl->entries, bl->count, sizeof(*bl->entries), entry_compare, bl->arena);
-	for (size_t i = 1; i < bl->count; i++)
-		if (entry_compare(&bl->entries[kept], &bl->entries[i], bl->arena) != 0)
-			bl->entries[++kept] = bl->entries[i];
-	bl->count = kept + 1;
+	qsort_r(entries, *count, sizeof(*entries), entry_compare, arena);
+	for (size_t i = 1; i < *count; i++)
+		if (entry_compare(&entries[kept], &entries[i], arena) != 0)
+			entries[++kept] = entries[i];
+	*count = kept + 1;
+}
+
+/* The normalised entries, for candidates normalised the same way. */
+static int
+normalise_entries(struct mamori_blocklist *bl, size_t len, const char *path, char *err, size_t errlen)
+{
+	size_t used = 0;
+
+	if (bl->count == 0)
+		return MAMORI_OK;
+	if ((bl->norm_arena = malloc(len)) == NULL ||
+	    (bl->norm_entries = calloc(bl->count, sizeof(*bl->norm_entries))) == NULL)
+		return load_error(err, errlen, MAMORI_ERR_NOMEM, path, 0, "out of memory");
+	for (size_t i = 0; i < bl->count; i++) {
+		const struct blocklist_entry *e = &bl->entries[i];
+		size_t n = normalise((const unsigned char *)bl->arena + e->offset, e->length,
+		                     (unsigned char *)bl->norm_arena + used);
+
+		if (n == 0)
+			continue;
+		bl->norm_entries[bl->norm_count].offset = (uint32_t)used;
+		bl->norm_entries[bl->norm_count].length = (uint32_t)n;
+		bl->norm_count++;
+		used += n;
+	}
+	sort_unique(bl->norm_entries, &bl->norm_count, bl->norm_arena);
+	return MAMORI_OK;
 }
 
 int
@@ -263,7 +382,9 @@ mamori_blocklist_load(const char *path, struct mamori_blocklist **out, char *err
 		goto fail;
 	if ((rc = parse_lines(bl, len, path, err, errlen)) != MAMORI_OK)
 		goto fail;
-	sort_unique(bl);
+	sort_unique(bl->entries, &bl->count, bl->arena);
+	if ((rc = normalise_entries(bl, len, path, err, errlen)) != MAMORI_OK)
+		goto fail;
 	close(fd);
 	*out = bl;
 	return MAMORI_OK;
@@ -282,6 +403,8 @@ mamori_blocklist_free(struct mamori_blocklist **bl)
 		return;
 	free((*bl)->entries);
 	free((*bl)->arena);
+	free((*bl)->norm_entries);
+	free((*bl)->norm_arena);
 	free(*bl);
 	*bl = NULL;
 }
@@ -307,18 +430,17 @@ candidate_compare(const unsigned char *pw, size_t len, const unsigned char *entr
 	return (len > elen) - (len < elen);
 }
 
-int
-mamori_blocklist_contains(const struct mamori_blocklist *bl, const char *pw, size_t len)
+static int
+entries_contain(const struct blocklist_entry *entries, size_t count, const char *arena, const char *pw, size_t len)
 {
-	size_t lo = 0, hi;
+	size_t lo = 0, hi = count;
 
-	if (bl == NULL || pw == NULL || len > MAMORI_BLOCKLIST_LINE_MAX)
+	if (len > MAMORI_BLOCKLIST_LINE_MAX)
 		return 0;
-	hi = bl->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct blocklist_entry *e = &bl->entries[mid];
-		int c = candidate_compare((const unsigned char *)pw, len, (const unsigned char *)bl->arena + e->offset,
+		const struct blocklist_entry *e = &entries[mid];
+		int c = candidate_compare((const unsigned char *)pw, len, (const unsigned char *)arena + e->offset,
 		                          e->length);
 		if (c == 0)
 			return 1;
@@ -328,6 +450,23 @@ mamori_blocklist_contains(const struct mamori_blocklist *bl, const char *pw, siz
 			lo = mid + 1;
 	}
 	return 0;
+}
+
+int
+mamori_blocklist_contains(const struct mamori_blocklist *bl, const char *pw, size_t len)
+{
+	if (bl == NULL || pw == NULL)
+		return 0;
+	return entries_contain(bl->entries, bl->count, bl->arena, pw, len);
+}
+
+/* Whether a normalised candidate is the normalised form of an entry. */
+static int
+blocklist_contains_normalised(const struct mamori_blocklist *bl, const char *norm, size_t len)
+{
+	if (bl == NULL || len == 0)
+		return 0;
+	return entries_contain(bl->norm_entries, bl->norm_count, bl->norm_arena, norm, len);
 }
 
 /* ------------------------------------------------------------------ our rules */
@@ -417,6 +556,72 @@ contains_user_name(const unsigned char *pw, size_t len, const char *user)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether byte c of a candidate can stand for byte w of a word (lower
+ * case): the same letter in either case, or leetspeak for it ('1' for 'l'
+ * as well as 'i'). */
+static int
+stands_for(unsigned char c, unsigned char w)
+{
+	unsigned char l = leet_letter(c);
+
+	return ascii_lower(c) == w || l == w || (c == '1' && w == 'l');
+}
+
+/* Whether pw contains word (wlen bytes, lower case), forwards or backwards,
+ * read through stands_for. */
+static int
+contains_word(const unsigned char *pw, size_t len, const unsigned char *word, size_t wlen)
+{
+	if (wlen == 0 || wlen > len)
+		return 0;
+	for (size_t i = 0; i + wlen <= len; i++) {
+		int forwards = 1, backwards = 1;
+		for (size_t k = 0; k < wlen && (forwards || backwards); k++) {
+			if (!stands_for(pw[i + k], word[k]))
+				forwards = 0;
+			if (!stands_for(pw[i + k], word[wlen - 1 - k]))
+				backwards = 0;
+		}
+		if (forwards || backwards)
+			return 1;
+	}
+	return 0;
+}
+
+/* Split list at any of seps into words of at least min bytes, ASCII
+ * letters lower-cased, written into buf from *used on (which moves past
+ * them), with their starts in words[], at most max of them; returns how
+ * many.  With trim, spaces and tabs around each word are dropped. */
+static size_t
+split_words(const char *list, const char *seps, int trim, size_t min, char *buf, size_t buflen, size_t *used,
+            const char **words, size_t max)
+{
+	size_t count = 0;
+
+	for (const char *p = list; p != NULL && *p != '\0' && count < max;) {
+		size_t n = strcspn(p, seps);
+		const char *start = p;
+
+		p = p[n] != '\0' ? p + n + 1 : NULL;
+		if (trim) {
+			while (n > 0 && (*start == ' ' || *start == '\t')) {
+				start++;
+				n--;
+			}
+			while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+				n--;
+		}
+		if (n < min || n + 1 > buflen - *used)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			buf[*used + k] = (char)ascii_lower((unsigned char)start[k]);
+		buf[*used + n] = '\0';
+		words[count++] = buf + *used;
+		*used += n + 1;
+	}
+	return count;
 }
 
 static void verdict(struct mamori_pw_verdict *v, enum mamori_pw_rule rule, const char *fmt, ...)
@@ -633,15 +838,41 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ zxcvbn */
+
+/* zxcvbn's estimate of the guesses an attacker needs, as log10, with the
+ * user's name, its parts and the organisation's words as its own most
+ * likely words.  zxcvbn copies the password into buffers on the heap and
+ * the stack; the stack below our frame is scrubbed after it. */
+static double
+zxcvbn_guesses_log10(const char *pw, const char *const *dict)
+{
+	double bits = ZxcvbnMatch(pw, (const char **)(uintptr_t)dict, NULL);
+
+	scrub_stack();
+	return bits * log10(2.0);
+}
+
 /* ------------------------------------------------------------------ the check */
+
+/* Room for the words the check compares with: the user name, its parts
+ * and the organisation's words. */
+#define NAME_PARTS_MAX 8
+#define WORDS_MAX (1 + NAME_PARTS_MAX + MAMORI_ORG_WORDS_MAX)
+#define WORDS_BUF (2 * (MAMORI_USER_NAME_MAX + 1) + MAMORI_ORG_WORDS_MAX * (MAMORI_ORG_WORD_MAX + 1))
 
 int
 mamori_password_policy_check(const struct mamori_policy_conf *policy, const struct mamori_blocklist *bl,
-                             const char *user, const char *pw, size_t len, struct mamori_pw_verdict *v)
+                             const char *org_words, const char *user, const char *pw, size_t len,
+                             struct mamori_pw_verdict *v)
 {
 	const unsigned char *p = (const unsigned char *)pw;
-	size_t characters;
+	const char *words[WORDS_MAX + 1];
+	char wordbuf[WORDS_BUF];
+	size_t characters, nparts = 0, norg = 0, nwords = 0, nlen = 0, used = 0;
+	unsigned char *norm = NULL;
 	unsigned classes;
+	int rc = MAMORI_OK;
 
 	if (v != NULL) {
 		/* Default deny: a caller that ignores rc still sees a refusal. */
@@ -657,6 +888,8 @@ mamori_password_policy_check(const struct mamori_policy_conf *policy, const stru
 		return MAMORI_ERR_INVALID;
 	if (user != NULL && user[0] == '\0')
 		user = NULL;
+	if (user != NULL && strlen(user) > MAMORI_USER_NAME_MAX)
+		return MAMORI_ERR_INVALID;
 
 	characters = character_count(p, len);
 	if (characters < policy->min_length) {
@@ -681,9 +914,86 @@ mamori_password_policy_check(const struct mamori_policy_conf *policy, const stru
 		        N_("The password is on the organisation's list of forbidden passwords."));
 		return MAMORI_OK;
 	}
-	if (policy->user_check && user != NULL && contains_user_name(p, len, user)) {
-		verdict(v, MAMORI_PW_USER_NAME, N_("The password contains the user name in some form."));
-		return MAMORI_OK;
+	if ((norm = malloc(len + 1)) == NULL)
+		return MAMORI_ERR_NOMEM;
+	nlen = normalise(p, len, norm);
+	norm[nlen] = '\0';
+	if (blocklist_contains_normalised(bl, (const char *)norm, nlen)) {
+		verdict(v, MAMORI_PW_BLOCKLIST,
+		        N_("The password is a forbidden password with digits, symbols or a year added."));
+		goto out;
 	}
-	return pwquality_verdict(policy, user, pw, len, v);
+
+	/* The words: the whole user name, its parts (split at '.', '_', '-'),
+	 * the organisation's. */
+	if (user != NULL)
+		nwords = split_words(user, "", 0, 1, wordbuf, sizeof(wordbuf), &used, words, 1);
+	if (user != NULL)
+		nparts = split_words(user, "._-", 0, USER_NAME_MIN, wordbuf, sizeof(wordbuf), &used, words + nwords,
+		                     NAME_PARTS_MAX);
+	nwords += nparts;
+	norg = split_words(org_words, ",", 1, MAMORI_ORG_WORD_MIN, wordbuf, sizeof(wordbuf), &used, words + nwords,
+	                   MAMORI_ORG_WORDS_MAX);
+	words[nwords + norg] = NULL;
+
+	if (policy->user_check && user != NULL) {
+		int found = contains_user_name(p, len, user);
+		for (size_t i = 1; !found && i <= nparts; i++)
+			found = contains_word(p, len, (const unsigned char *)words[i], strlen(words[i]));
+		if (found) {
+			verdict(v, MAMORI_PW_USER_NAME, N_("The password contains the user name in some form."));
+			goto out;
+		}
+	}
+	for (size_t i = nwords; i < nwords + norg; i++) {
+		if (contains_word(p, len, (const unsigned char *)words[i], strlen(words[i]))) {
+			verdict(v, MAMORI_PW_ORG_WORD,
+			        N_("The password contains the name of the organisation or of a place it names."));
+			goto out;
+		}
+	}
+	nwords += norg;
+
+	rc = pwquality_verdict(policy, user, pw, len, v);
+	if (rc != MAMORI_OK || v->rule != MAMORI_PW_OK)
+		goto out;
+	/* The dictionary again, on the normalised form, when it differs and
+	 * is long enough for cracklib to judge on its merits. */
+	if (policy->dictionary_check && nlen >= PWQUALITY_MIN_LENGTH && (nlen != len || memcmp(norm, pw, len) != 0)) {
+		rc = pwquality_verdict(policy, user, (const char *)norm, nlen, v);
+		if (rc != MAMORI_OK)
+			goto out;
+		if (v->rule == MAMORI_PW_DICTIONARY)
+			goto out;
+		v->rule = MAMORI_PW_OK;
+		v->reason[0] = '\0';
+	}
+	if (policy->min_guesses_log10 > 0) {
+		char *copy = malloc(len + 1);
+		double guesses;
+
+		if (copy == NULL) {
+			rc = MAMORI_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(copy, pw, len);
+		copy[len] = '\0';
+		guesses = zxcvbn_guesses_log10(copy, words);
+		mamori_freezero(copy, len + 1);
+		if (guesses < (double)policy->min_guesses_log10) {
+			verdict(v, MAMORI_PW_WEAK,
+			        N_("The password is too easy to guess. A longer phrase of unrelated words is better."));
+			goto out;
+		}
+	}
+	v->rule = MAMORI_PW_OK;
+	v->reason[0] = '\0';
+out:
+	if (rc != MAMORI_OK && v->rule == MAMORI_PW_OK) {
+		v->rule = MAMORI_PW_WEAK;
+		snprintf(v->reason, sizeof(v->reason), "%s", N_("The password could not be checked."));
+	}
+	mamori_wipe(wordbuf, sizeof(wordbuf));
+	mamori_freezero(norm, len + 1);
+	return rc;
 }

@@ -209,8 +209,12 @@ int mamori_store_login_failure(struct mamori_store *store, int64_t user_id, int6
 int mamori_store_lockout_get(struct mamori_store *store, const char *name, struct mamori_lockout *out);
 int mamori_store_lockout_put(struct mamori_store *store, const char *name, const struct mamori_lockout *lockout);
 int mamori_store_lockout_clear(struct mamori_store *store, const char *name);
-/* Forget rows that hold neither a lock nor failures newer than before. */
-int mamori_store_lockout_prune(struct mamori_store *store, int64_t before);
+/* Forget the rows that hold no lock at now (a timed lock that has run out
+ * is none) and whose last failure is before failures_before (rows without
+ * a lock so far) or before locks_before (rows with lock_count > 0);
+ * *removed: how many. */
+int mamori_store_lockout_prune(struct mamori_store *store, int64_t now, int64_t failures_before, int64_t locks_before,
+                               int64_t *removed);
 
 /* Sessions.  open fills session->id. */
 int mamori_store_session_open(struct mamori_store *store, struct mamori_session *session);

@@ -1113,18 +1113,26 @@ mamori_store_lockout_clear(struct mamori_store *st, const char *name)
 }
 
 int
-mamori_store_lockout_prune(struct mamori_store *st, int64_t before)
+mamori_store_lockout_prune(struct mamori_store *st, int64_t now, int64_t failures_before, int64_t locks_before,
+                           int64_t *removed)
 {
 	sqlite3_stmt *stmt;
+	int rc;
 
-	/* Timed locks that have run out count as no lock. */
+	*removed = 0;
+	/* A timed lock that has run out counts as no lock. */
 	if (prepare(st,
-	            "DELETE FROM lockouts WHERE (locked_until = 0 OR (locked_until > 0 AND locked_until < ?1)) "
-	            "AND last_failure_at < ?1",
+	            "DELETE FROM lockouts WHERE (locked_until = 0 OR (locked_until > 0 AND locked_until <= ?1)) "
+	            "AND last_failure_at < CASE WHEN lock_count > 0 THEN ?3 ELSE ?2 END",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, before);
-	return step_done(st, stmt, "lockout_prune");
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, failures_before);
+	sqlite3_bind_int64(stmt, 3, locks_before);
+	rc = step_done(st, stmt, "lockout_prune");
+	if (rc == MAMORI_OK)
+		*removed = sqlite3_changes(st->db);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- members */

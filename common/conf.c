@@ -77,6 +77,7 @@ static const struct conf_key conf_keys[] = {
 	{ "password", "temp_lifetime", CONF_UINT, G(temp_lifetime), 60, 31536000, NULL },
 	{ "password", "history", CONF_UINT, G(history), 0, 400, NULL },
 	{ "password", "blocklist", CONF_PATH, G(blocklist), 0, 0, NULL },
+	{ "password", "org_words", CONF_STRING, G(org_words), 0, 0, NULL },
 	{ "login", "banner", CONF_PATH, G(banner), 0, 0, NULL },
 	{ "accounts", "reserved_names", CONF_STRING, G(reserved_names), 0, 0, NULL },
 	{ "incident", "hook", CONF_PATH, G(incident_hook), 0, 0, NULL },
@@ -84,6 +85,7 @@ static const struct conf_key conf_keys[] = {
 	{ "incident", "storm_window", CONF_UINT, G(storm_window), 1, 86400, NULL },
 	{ "policy", "min_length", CONF_UINT, P(min_length), 8, 256, NULL },
 	{ "policy", "max_length", CONF_UINT, P(max_length), 256, 4096, NULL },
+	{ "policy", "min_guesses_log10", CONF_UINT, P(min_guesses_log10), 0, 40, NULL },
 	{ "policy", "min_classes", CONF_UINT, P(min_classes), 0, 4, NULL },
 	{ "policy", "dictionary_check", CONF_BOOL, P(dictionary_check), 0, 1, NULL },
 	{ "policy", "user_check", CONF_BOOL, P(user_check), 0, 1, NULL },
@@ -469,7 +471,8 @@ policy_defaults(struct mamori_conf *c)
 	struct mamori_policy_conf *p = &c->policy[MAMORI_ROLE_PRIVILEGED];
 
 	s->min_length = 12;
-	s->max_length = 256;
+	s->max_length = 1024;
+	s->min_guesses_log10 = 10;
 	s->min_classes = 0;
 	s->dictionary_check = 1;
 	s->user_check = 1;
@@ -485,6 +488,7 @@ policy_defaults(struct mamori_conf *c)
 
 	*p = *s;
 	p->min_length = 15;
+	p->min_guesses_log10 = 12;
 	p->min_classes = 3;
 	p->max_age_days = 30;
 	p->warn_days = 7;
@@ -540,6 +544,36 @@ mamori_conf_defaults(void)
 	return c;
 }
 
+/* [password] org_words: words of MAMORI_ORG_WORD_MIN to MAMORI_ORG_WORD_MAX
+ * bytes, split at commas, spaces around each trimmed. */
+static int
+org_words_check(const char *list, char *reason, size_t len)
+{
+	unsigned count = 0;
+
+	for (const char *p = list; p != NULL;) {
+		const char *end = strchr(p, ',');
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n < MAMORI_ORG_WORD_MIN || n > MAMORI_ORG_WORD_MAX) {
+			snprintf(reason, len, "[password] org_words: each word must have %d to %d bytes",
+			         MAMORI_ORG_WORD_MIN, MAMORI_ORG_WORD_MAX);
+			return -1;
+		}
+		if (++count > MAMORI_ORG_WORDS_MAX) {
+			snprintf(reason, len, "[password] org_words: at most %d words", MAMORI_ORG_WORDS_MAX);
+			return -1;
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return 0;
+}
+
 /* Cross-key checks, once every key is known.  *line is set when the
  * problem belongs to one line. */
 static int
@@ -582,6 +616,8 @@ conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 			}
 		}
 	}
+	if (org_words_check(c->org_words, reason, len) != 0)
+		return -1;
 	if (c->argon2_m_kib < 8 * c->argon2_p) {
 		snprintf(reason, len, "argon2_m_kib must be at least 8 times argon2_p");
 		return -1;
@@ -690,6 +726,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_backend);
 	free(c->store_path);
 	free(c->blocklist);
+	free(c->org_words);
 	free(c->banner);
 	free(c->reserved_names);
 	free(c->incident_hook);

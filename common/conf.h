@@ -52,6 +52,7 @@ struct mamori_policy_conf {
 	unsigned min_classes; /* of lower, upper, digit, other */
 	int dictionary_check;
 	int user_check;
+	unsigned min_guesses_log10; /* zxcvbn's estimate, 10^N guesses at least; 0: off */
 	/* P-PW-AGE, days; 0 turns a rule off */
 	unsigned max_age_days;
 	unsigned min_age_days;
@@ -91,6 +92,7 @@ struct mamori_conf {
 	unsigned temp_lifetime; /* seconds an unused temporary password stays valid */
 	unsigned history; /* passwords remembered per account and system */
 	char *blocklist; /* path of the organisation's block list, or NULL */
+	char *org_words; /* P-PW-STRENGTH: comma-separated names no password may contain, or NULL */
 	/* [login] */
 	char *banner; /* path of the banner shown at session start, or NULL */
 	/* [accounts] */
@@ -115,6 +117,12 @@ struct mamori_conf {
 	struct mamori_service_conf *services;
 	struct mamori_system_conf *systems;
 };
+
+/* [password] org_words: at most this many words, each of
+ * MAMORI_ORG_WORD_MIN to MAMORI_ORG_WORD_MAX bytes once trimmed. */
+#define MAMORI_ORG_WORDS_MAX 32
+#define MAMORI_ORG_WORD_MIN 3
+#define MAMORI_ORG_WORD_MAX 64
 
 /* Parse path into a new configuration.  On failure returns NULL and writes
  * "file:line: reason" (or "file: reason") into err. */

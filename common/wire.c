@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,25 +169,79 @@ mamori_wire_encode(const json_t *msg, char *buf, size_t bufsize, size_t *outlen)
 	return MAMORI_OK;
 }
 
+static long long
+monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The socket's send timeout in milliseconds, or -1 for none (0, or not a
+ * socket). */
+static long long
+send_timeout_ms(int fd)
+{
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) != 0 || len != sizeof(tv) ||
+	    (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return -1;
+	return (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+}
+
 int
 mamori_wire_send(int fd, const json_t *msg)
 {
 	char buf[MAMORI_WIRE_MAX];
 	size_t len, off = 0;
+	long long timeout = send_timeout_ms(fd), deadline = -1;
 	int rc;
 
 	rc = mamori_wire_encode(msg, buf, sizeof(buf), &len);
 	if (rc != MAMORI_OK)
 		return rc;
+	/* One deadline for the whole message: the kernel's send timeout
+	 * restarts at every partial send, so a peer reading a little at a
+	 * time could hold the sender for as long as it liked.  The sends never
+	 * block; poll waits for room with what is left of the deadline. */
+	if (timeout >= 0)
+		deadline = monotonic_ms() + timeout;
 	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = errno == EAGAIN || errno == EWOULDBLOCK ? MAMORI_ERR_TIMEOUT : MAMORI_ERR_IO;
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			rc = MAMORI_ERR_IO;
 			break;
 		}
-		off += (size_t)n;
+
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int wait_ms = -1;
+		if (deadline >= 0) {
+			long long left = deadline - monotonic_ms();
+			if (left <= 0) {
+				rc = MAMORI_ERR_TIMEOUT;
+				break;
+			}
+			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		int prc = poll(&pfd, 1, wait_ms);
+		if (prc < 0 && errno != EINTR) {
+			rc = MAMORI_ERR_IO;
+			break;
+		}
+		if (prc == 0) {
+			rc = MAMORI_ERR_TIMEOUT;
+			break;
+		}
+		/* Writable, or an error or hang-up that the next send reports. */
 	}
 	mamori_wipe(buf, len);
 	return rc;

@@ -43,7 +43,11 @@ int mamori_wire_decode(const char *buf, size_t len, json_t **out);
  * caller owns buf and wipes it when the message held a secret. */
 int mamori_wire_encode(const json_t *msg, char *buf, size_t bufsize, size_t *outlen);
 
-/* Encode and send msg on fd, wiping the encoding afterwards. */
+/* Encode and send msg on fd, wiping the encoding afterwards.  The socket's
+ * send timeout (SO_SNDTIMEO; none when 0) is one deadline for the whole
+ * message, however the peer reads it: past it, MAMORI_ERR_TIMEOUT, with
+ * part of the message perhaps sent (the connection is then unusable).
+ * Otherwise MAMORI_OK, MAMORI_ERR_IO (peer gone), or an encoding error. */
 int mamori_wire_send(int fd, const json_t *msg);
 
 /* Helpers to build calls, replies and errors. */

@@ -573,7 +573,7 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 	struct pam_response *resp = NULL;
 	json_t *answers = NULL, *answer_params = NULL, *call = NULL, *answer;
 	size_t count = 0, i;
-	int retval = c->codes->failure, rc;
+	int retval = c->codes->failure, rc, too_long = 0;
 
 	if (texts_parse(params, "prompts", 1, msgs, MAMORI_PAM_MAX_PROMPTS, &count) != 0) {
 		pam_syslog(c->pamh, LOG_ERR, "malformed prompt reply from mamori-authd");
@@ -605,8 +605,16 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 			len = strnlen(text, MAMORI_SECRET_MAX + 1);
 			if (len > MAMORI_SECRET_MAX) {
 				pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
-				retval = c->codes->rejected;
-				goto out;
+				/* No password is that long.  A password change
+				 * is told so by mamori-authd, in the user's
+				 * language; anything else ends here. */
+				if (c->codes != &mamori_pam_chauthtok_codes) {
+					retval = c->codes->rejected;
+					goto out;
+				}
+				too_long = 1;
+				text = "";
+				len = 0;
 			}
 			/* jansson refuses invalid UTF-8; mamori stores only UTF-8,
 			 * so such an answer could never be right. */
@@ -632,7 +640,8 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 	/* Keep our own reference to answers so that they are wiped below even
 	 * if building the call fails and drops the parameters. */
 	answer_params = json_object();
-	if (answer_params == NULL || json_object_set(answer_params, "answers", answers) != 0) {
+	if (answer_params == NULL || json_object_set(answer_params, "answers", answers) != 0 ||
+	    (too_long && json_object_set_new(answer_params, "too_long", json_true()) != 0)) {
 		json_decref(answer_params);
 		retval = PAM_BUF_ERR;
 		goto out;

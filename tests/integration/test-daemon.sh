@@ -116,6 +116,41 @@ t_idle_connection_times_out() {
 	[ "$tenths" -ge 18 ] && [ "$tenths" -le 80 ] || fail "closed after $tenths tenths of a second, not at the idle timeout (2 s)"
 }
 
+# Before: the daemon's sends restarted the socket's send timeout at every
+# partial send, so a client reading 4 KiB every 0.1 s (each part of a reply
+# got through within idle_timeout) was served for as long as it kept
+# reading.  Each reply now has one deadline, idle_timeout.  Its own daemon,
+# with an audit log of filler rows (the chain does not matter here) so that
+# each AuditShow page is about 60000 bytes.
+t_slow_reader_cut_off_at_the_send_deadline() {
+	local out secs
+	IDLE_TIMEOUT=2 new_env
+	trap 'stop_daemon; rm -rf "$T"' EXIT
+	start_daemon
+	sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+	     INSERT INTO audit (ts, category, actor, user, result, reason, detail, prev_hash, hash)
+	     SELECT 1700000000 + i, 'admin', 'root', 'filler', 'success', 'filler', '{\"pad\":\"' || hex(zeroblob(150)) || '\"}',
+	            'x', 'x' FROM n"
+	# Pages are full: the replies are large.
+	out=$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.AuditShow","parameters":{"after_id":1}}')
+	[ "${#out}" -gt 50000 ] || fail "an AuditShow page is only ${#out} bytes"
+	# A reader that lets each part through in time, 30 replies queued.
+	out=$(/usr/bin/python3 "$top_srcdir/tests/integration/slow_reader.py" "$T/run/admin.sock" 30 4096 0.1 12)
+	echo "trickle: $out"
+	expect_match "$out" '^CUT ' "a reader taking 4 KiB every 0.1 s"
+	secs=$(echo "$out" | awk '{ print int($2) }')
+	[ "$secs" -le 5 ] || fail "cut off after $secs s, idle_timeout is 2 s"
+	# One byte a second.
+	out=$(/usr/bin/python3 "$top_srcdir/tests/integration/slow_reader.py" "$T/run/admin.sock" 30 1 1 12)
+	echo "byte a second: $out"
+	expect_match "$out" '^CUT ' "a reader taking a byte a second"
+	secs=$(echo "$out" | awk '{ print int($2) }')
+	[ "$secs" -le 5 ] || fail "cut off after $secs s, idle_timeout is 2 s"
+	# The daemon serves others meanwhile and after.
+	out=$($RAW "$T/run/pam.sock" '{"method":"org.varlink.service.GetInfo","parameters":{}}')
+	expect_match "$out" '"product":"mamori-authd"' "GetInfo after the slow readers"
+}
+
 t_connection_limit_per_uid() {
 	# max_connections_per_uid is 4 here: a local user's fifth concurrent
 	# connection is refused.  Root's callers (login services) are not
@@ -401,6 +436,7 @@ else
 		"under AddressSanitizer, whose allocator replaces glibc's"
 fi
 run_test "an idle connection times out" t_idle_connection_times_out
+run_test "a client reading its replies slowly is cut off at the send deadline (idle_timeout)" t_slow_reader_cut_off_at_the_send_deadline
 run_test "connections per uid are limited" t_connection_limit_per_uid
 run_test "a bad configuration stops start-up with file:line" t_bad_config_refused_at_start
 run_test "SIGHUP reloads, and keeps the old configuration when the new one is bad" t_sighup_reload

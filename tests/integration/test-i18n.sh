@@ -150,6 +150,28 @@ t_ja_password_change_prompts_and_reasons() {
 
 # ---------------------------------------------------------------- refusals
 
+# P-PW-STRENGTH: a new password too long to send, and zxcvbn's reason, in
+# Japanese (the too-long case used to end with a bare PAM_AUTHTOK_ERR).
+t_ja_too_long_and_too_easy() {
+	local out huge
+	add_user kaede 'Momiji-no-Aki-2033'
+	huge=$(printf 'Kawa%03d-' $(seq 1 520))
+	out=$(in_locale ja_JP.UTF-8 pam -p 'Momiji-no-Aki-2033' -p "$huge" -p "$huge" mamori-test kaede \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out" | cut -c1-200
+	printf '%s\n' "$out" | grep -qxF 'error: 新しいパスワードが長すぎます。' || fail "too long"
+	expect_one_line_each "$out"
+	out=$(in_locale ja_JP.UTF-8 pam -p 'Momiji-no-Aki-2033' -p 'Monkey-Dragon-1' -p 'Monkey-Dragon-1' \
+		mamori-test kaede chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	printf '%s\n' "$out" |
+		grep -qxF 'error: パスワードが推測されやすすぎます。関連のない単語を並べた長いフレーズをおすすめします。' ||
+		fail "too easy to guess"
+	out=$(in_locale en_US.UTF-8 pam -p 'Momiji-no-Aki-2033' -p "$huge" -p "$huge" mamori-test kaede \
+		chauthtok=AUTHTOK_ERR)
+	printf '%s\n' "$out" | grep -qxF 'error: The new password is too long.' || fail "too long in English"
+}
+
 t_ja_lockout_message() {
 	local out i
 	add_user hiro 'Yuki-no-Yoru-2030'
@@ -333,6 +355,7 @@ run_test "P-LOGIN-UI LANG=en_US.UTF-8, LANG=C and no LANG: the prompt is English
 run_test "P-LOGIN-UI ja_JP.utf8, ja_JP and ja are Japanese too" t_other_japanese_spellings
 run_test "P-LOGIN-UI LC_ALL and LC_MESSAGES come before LANG" t_lc_all_and_lc_messages_come_first
 run_test "P-LOGIN-UI password change prompts and refusal reasons in Japanese" t_ja_password_change_prompts_and_reasons
+run_test "P-PW-STRENGTH P-LOGIN-UI a password too long, or too easy to guess, is told in Japanese" t_ja_too_long_and_too_easy
 run_test "P-LOGIN-UI the lockout message in Japanese, English for en_US and C" t_ja_lockout_message
 run_test "P-LOGIN-UI the account-expired message in Japanese, English for en_US and C" t_ja_account_expired_message
 run_test "P-LOGIN-UI forced change and session notices in Japanese" t_ja_temporary_password_and_session_notices

@@ -40,6 +40,7 @@ EXTRA_CONF="[password]
 history = 3
 blocklist = $BLOCKLIST_DIR/blocklist
 temp_lifetime = 3600
+org_words = komaki, komakishi, komakiyama, aichi, owari
 
 [login]
 banner = $BLOCKLIST_DIR/banner
@@ -113,13 +114,81 @@ t_strength_block_list() {
 	expect_match "$out" "error: .*forbidden passwords" "block list refusal"
 }
 
+# Issue #9: each of these was accepted.
+t_strength_issue_examples_refused() {
+	local out pw
+	add_user suzuki.ichiro 'Aki-no-Tsuki-2030'
+	add_user yamada.hanako 'Haru-no-Umi-2026'
+	advance_clock $((2 * DAY))
+	for pw in 'Komaki2024!!' 'Komaki-2024!' 'Komakishi2024!'; do
+		out=$(pam -p 'Aki-no-Tsuki-2030' -p "$pw" -p "$pw" mamori-test suzuki.ichiro chauthtok=AUTHTOK_ERR)
+		echo "$out"
+		expect_match "$out" "error: The password contains the name of the organisation" "$pw"
+	done
+	out=$(pam -p 'Aki-no-Tsuki-2030' -p 'Password2024!' -p 'Password2024!' mamori-test suzuki.ichiro \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: .*based on a dictionary word' "Password2024!"
+	for pw in 'Yamada-Hanako-2026' 'HanakoYamada2026'; do
+		out=$(pam -p 'Haru-no-Umi-2026' -p "$pw" -p "$pw" mamori-test yamada.hanako chauthtok=AUTHTOK_ERR)
+		echo "$out"
+		expect_match "$out" 'error: The password contains the user name in some form' "$pw"
+	done
+	# A block list entry with another year and symbol is still forbidden.
+	out=$(pam -p 'Aki-no-Tsuki-2030' -p 'Summer-Kyoto-2031?' -p 'Summer-Kyoto-2031?' mamori-test suzuki.ichiro \
+		chauthtok=AUTHTOK_ERR)
+	echo "$out"
+	expect_match "$out" 'error: The password is a forbidden password with digits, symbols or a year added' \
+		"normalised block list"
+	# The old passwords still work: nothing was changed.
+	pam -p 'Aki-no-Tsuki-2030' mamori-test suzuki.ichiro auth=SUCCESS
+	pam -p 'Haru-no-Umi-2026' mamori-test yamada.hanako auth=SUCCESS
+	! grep -q 'Komaki2024\|HanakoYamada' "$T/daemon.log" || fail "password in the log"
+}
+
+# Long passphrases are what users should choose: 300 and 1024 characters
+# are accepted by default.
 t_strength_long_password_accepted() {
-	local long
-	long=$(printf 'Kawa%03d-' $(seq 1 32))
+	local long prev
+	long=$(printf 'Kawa%03d-' $(seq 1 38))
+	[ "${#long}" -eq 304 ] || fail "built ${#long} characters"
 	add_user s3 'Kaze-no-Oto-2030x'
 	advance_clock $((2 * DAY))
 	pam -p 'Kaze-no-Oto-2030x' -p "$long" -p "$long" mamori-test s3 chauthtok=SUCCESS
 	pam -p "$long" mamori-test s3 auth=SUCCESS
+	advance_clock $((2 * DAY))
+	prev=$long
+	long=$(printf 'Sora%03d-' $(seq 1 128))
+	[ "${#long}" -eq 1024 ] || fail "built ${#long} characters"
+	pam -p "$prev" -p "$long" -p "$long" mamori-test s3 chauthtok=SUCCESS
+	pam -p "$long" mamori-test s3 auth=SUCCESS
+}
+
+# Too long says so: over max_length (1024), and over what the module sends
+# (4096 bytes), where it used to end with a bare PAM_AUTHTOK_ERR.
+t_strength_too_long_says_so() {
+	local out long huge
+	add_user s4 'Mizu-no-Oto-2030x'
+	# 3 days: with the 4 of the two tests above, a week, so that the later
+	# tests see the weekdays and hours they were written for.
+	advance_clock $((3 * DAY))
+	long=$(printf 'Kawa%03d-' $(seq 1 129))x
+	[ "${#long}" -eq 1033 ] || fail "built ${#long} characters"
+	out=$(pam -p 'Mizu-no-Oto-2030x' -p "$long" -p "$long" mamori-test s4 chauthtok=AUTHTOK_ERR)
+	echo "$out" | cut -c1-200
+	expect_match "$out" 'error: The password must have at most 1024 characters\.' "over max_length"
+	huge=$(printf 'Kawa%03d-' $(seq 1 520))
+	[ "${#huge}" -eq 4160 ] || fail "built ${#huge} characters"
+	out=$(pam -p 'Mizu-no-Oto-2030x' -p "$huge" -p "$huge" mamori-test s4 chauthtok=AUTHTOK_ERR)
+	echo "$out" | cut -c1-200
+	expect_match "$out" 'error: The new password is too long\.' "over 4096 bytes"
+	out=$(pam -p "$huge" -p 'Mizu-no-Oto-2031x' -p 'Mizu-no-Oto-2031x' mamori-test s4 chauthtok=AUTHTOK_ERR)
+	echo "$out" | cut -c1-200
+	expect_match "$out" 'error: The current password is not correct\.' "current password over 4096 bytes"
+	# At login, as before: refused, with nothing counted (test-badinput.sh).
+	pam -p "$huge" mamori-test s4 auth=AUTH_ERR >/dev/null
+	expect_eq "$(sql "SELECT count(*) FROM lockouts WHERE name = 's4'")" 0 "nothing counted"
+	pam -p 'Mizu-no-Oto-2030x' mamori-test s4 auth=SUCCESS
 }
 
 # ------------------------------------------------------- history, cross
@@ -260,6 +329,58 @@ t_lockout_back_off_grows() {
 	pam -p 'Kiri-no-Asa-2030' mamori-test l2 auth=MAXTRIES
 	advance_clock 900
 	pam -p 'Kiri-no-Asa-2030' mamori-test l2 auth=SUCCESS
+}
+
+# advance_and_prune SECONDS: move the clock on (atomically: the daemon never
+# reads a half-written file) and wait for the housekeeping thread to prune
+# the lockout records at that very time (it prunes at its first tick after
+# an hour has passed).
+advance_and_prune() {
+	local now i
+	now=$(($(cat "$T/clock") + $1))
+	echo "$now" >"$T/clock.new"
+	chmod 644 "$T/clock.new"
+	mv -f "$T/clock.new" "$T/clock"
+	for i in $(seq 1 100); do
+		grep -q "lockout pruning at $now: [0-9]* records removed" "$T/daemon.log" && return 0
+		sleep 0.1
+	done
+	fail "housekeeping did not prune the lockout records at $now"
+}
+
+# Before: housekeeping forgot a name a day after its last failure, so
+# bursts spaced more than a day apart never locked under a longer window,
+# and the lock after a quiet day was the first again.
+t_lockout_memory_outlasts_a_day() {
+	local out i start
+	start=$(cat "$T/clock")
+	add_user lm 'Tsuki-no-Michi-2030'
+	stop_daemon
+	sed -i 's/^\[policy privileged\]/[policy staff]\nlockout_threshold = 3\nlockout_window = 259200\n\n[policy privileged]/' "$T/mamori.conf"
+	# The next tests get the usual policy back, whatever happens here.
+	trap 'stop_daemon; sed -i "/^\[policy staff\]$/,/^$/d" "$T/mamori.conf"; start_daemon' EXIT
+	start_daemon
+	pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null
+	advance_and_prune $((25 * 3600))
+	pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null
+	advance_and_prune $((25 * 3600))
+	out=$(pam -p 'wrong' mamori-test lm auth=MAXTRIES)
+	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=MAXTRIES >/dev/null
+	# The first lock (900 s) runs out; a day later the back-off still
+	# holds: the next lock lasts 1800 s.
+	advance_and_prune $((900 + DAY + 1))
+	expect_eq "$(sql "SELECT lock_count FROM lockouts WHERE name = 'lm'")" 1 "locks remembered"
+	for i in 1 2; do pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null; done
+	pam -p 'wrong' mamori-test lm auth=MAXTRIES >/dev/null
+	advance_clock 901
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=MAXTRIES >/dev/null
+	advance_clock 900
+	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=SUCCESS
+	# A week on from the start: the later tests see the weekdays and hours
+	# they were written for.
+	[ "$(cat "$T/clock")" -lt $((start + 7 * DAY)) ] || fail "the test took more than a week of clock"
+	set_clock $((start + 7 * DAY))
 }
 
 t_lockout_privileged_until_unlock() {
@@ -498,22 +619,22 @@ t_dev_accounts_need_expiry_and_expire() {
 t_shared_account_members() {
 	local out
 	ctl user add madoguchi --kind shared >/dev/null
-	add_user sh.sato 'Sato-no-Himitsu-2030'
-	add_user sh.kato 'Kato-no-Himitsu-2030'
+	add_user sh.sato 'Suzume-no-Himitsu-2030'
+	add_user sh.kato 'Kaki-no-Himitsu-2030'
 	ctl user members madoguchi add sh.sato >/dev/null
 	ctl user enable madoguchi >/dev/null
-	out=$(pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=SUCCESS acct=SUCCESS)
+	out=$(pam -e sh.sato -p 'Suzume-no-Himitsu-2030' mamori-test madoguchi auth=SUCCESS acct=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
 	expect_match "$out" 'prompt: Password of sh.sato: ' "member password prompt"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
 		fail "audit does not name the member"
-	out=$(pam -e sh.kato -p 'Kato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR)
+	out=$(pam -e sh.kato -p 'Kaki-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR)
 	expect_match "$out" 'named members' "non-member"
 	pam -e sh.sato -p 'wrong' mamori-test madoguchi auth=AUTH_ERR >/dev/null
 	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'sh.sato'")" 1 "failure counted on the member"
 	ctl user members madoguchi remove sh.sato >/dev/null
-	pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	pam -e sh.sato -p 'Suzume-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR >/dev/null
 }
 
 PAM_CLIENT_ENV="$T/pam_client_env"
@@ -527,7 +648,9 @@ run_test "P-PW-STRENGTH minimum length, one clear line, nothing logged" t_streng
 run_test "P-PW-STRENGTH privileged IDs: longer and mixed" t_strength_privileged_rules
 run_test "P-PW-STRENGTH dictionary and user-name checks" t_strength_dictionary_and_user_name
 run_test "P-PW-STRENGTH organisation block list, case-insensitive" t_strength_block_list
-run_test "P-PW-STRENGTH a 256-character password is accepted" t_strength_long_password_accepted
+run_test "P-PW-STRENGTH the issue's examples are refused: organisation's words, name parts, normalised" t_strength_issue_examples_refused
+run_test "P-PW-STRENGTH a 300- and a 1024-character passphrase are accepted" t_strength_long_password_accepted
+run_test "P-PW-STRENGTH a password too long gets a message saying so" t_strength_too_long_says_so
 run_test "P-PW-HISTORY the last passwords cannot be reused" t_history_refuses_reuse
 run_test "P-PW-CROSS a password in use on another system is refused" t_cross_system_reuse_refused
 run_test "P-PW-AGE warning, expiry and minimum age" t_age_warning_expiry_and_minimum
@@ -537,6 +660,7 @@ run_test "P-PW-LEAK P-INCIDENT an administrator marks a password compromised" t_
 run_test "P-PW-LEAK a user reports their own password compromised" t_compromised_by_the_user
 run_test "P-LOGIN-UI P-INCIDENT lockout after failures, with its own message" t_lockout_timed_with_message
 run_test "P-LOGIN-UI repeated locks last longer" t_lockout_back_off_grows
+run_test "P-LOGIN-UI failures and locks are remembered beyond a day, as the window and back-off need" t_lockout_memory_outlasts_a_day
 run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked; lock and unlock" t_lockout_privileged_until_unlock
 run_test "P-CRED-STORE failure counts survive a restart" t_lockout_survives_restart
 run_test "P-LOGIN-UI unknown names are throttled like real ones" t_lockout_unknown_names_like_real_ones

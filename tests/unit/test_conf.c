@@ -406,6 +406,38 @@ test_load_policy_sections(void **state)
 	assert_non_null(strstr(fx->err, "min_age_days must be below max_age_days"));
 }
 
+/* P-PW-STRENGTH: [password] org_words and min_guesses_log10; max_length
+ * 1024 by default. */
+static void
+test_P_PW_STRENGTH_org_words_and_guesses(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[daemon]\ndebug = no\n");
+	assert_null(c->org_words);
+	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].max_length, 1024);
+	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].max_length, 1024);
+	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].min_guesses_log10, 10);
+	assert_int_equal(c->policy[MAMORI_ROLE_PRIVILEGED].min_guesses_log10, 12);
+	c = expect_ok(fx, "[password]\norg_words = komaki, komakishi , aichi\n[policy staff]\nmin_guesses_log10 = 0\n");
+	assert_string_equal(c->org_words, "komaki, komakishi , aichi");
+	assert_int_equal(c->policy[MAMORI_ROLE_STAFF].min_guesses_log10, 0);
+	expect_error(fx, "[policy staff]\nmin_guesses_log10 = 41\n", 2,
+	             "min_guesses_log10 must be a whole number from 0 to 40");
+	write_conf(fx, "mamori.conf", "[password]\norg_words = komaki, ab\n");
+	assert_null(load(fx));
+	assert_non_null(strstr(fx->err, "org_words: each word must have 3 to 64 bytes"));
+	write_conf(fx, "mamori.conf", "[password]\norg_words = komaki,,aichi\n");
+	assert_null(load(fx));
+	assert_non_null(strstr(fx->err, "org_words: each word must have 3 to 64 bytes"));
+	write_conf(fx, "mamori.conf",
+	           "[password]\norg_words = aaa,bbb,ccc,ddd,eee,fff,ggg,hhh,iii,jjj,kkk,lll,mmm,nnn,ooo,ppp,qqq,rrr,"
+	           "sss,ttt,uuu,vvv,www,xxx,yyy,zzz,aab,aac,aad,aae,aaf,aag,aah\n");
+	assert_null(load(fx));
+	assert_non_null(strstr(fx->err, "org_words: at most 32 words"));
+}
+
 static void
 test_reserved_names(void **state)
 {
@@ -795,6 +827,7 @@ main(void)
 		FX_TEST(test_load_indented_key_is_not_a_continuation),
 		FX_TEST(test_load_policy_sections),
 		FX_TEST(test_reserved_names),
+		FX_TEST(test_P_PW_STRENGTH_org_words_and_guesses),
 		FX_TEST(test_load_rejects_unknown_section),
 		FX_TEST(test_load_rejects_key_outside_any_section),
 		FX_TEST(test_load_rejects_unknown_key),

@@ -2,7 +2,8 @@
 /* Unit tests for authd/lockout.c (failure counting, doubling locks,
  * until-unlock locks and administrators' locks) on top of the lockouts table
  * of a real store in a scratch directory.  Time is the `now` argument: the
- * tests move it by hand. */
+ * tests move it by hand.  The tests of how long records are kept run the
+ * daemon's housekeeping tick with the test clock (test-hooks builds). */
 #include "config.h"
 
 #include <dirent.h>
@@ -19,8 +20,11 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "conf.h"
+#include "daemon.h"
 #include "error.h"
+#include "housekeeping.h"
 #include "lockout.h"
 #include "log.h"
 #include "store.h"
@@ -31,6 +35,8 @@
 
 /* An arbitrary start, far from 0 (which the window treats as "none"). */
 #define T0 ((int64_t)1700000000)
+#define HOUR ((int64_t)3600)
+#define DAY ((int64_t)86400)
 #define YEAR ((int64_t)365 * 86400)
 
 /* The policy under test: 3 failures within 100 s lock for 10 s, doubling
@@ -43,6 +49,7 @@
 struct fixture {
 	char dir[DIR_MAX];
 	char path[PATH_MAX_LEN];
+	char clock[PATH_MAX_LEN];
 	char err[ERR_MAX];
 	struct mamori_conf *conf;
 	struct mamori_store *store;
@@ -107,6 +114,11 @@ teardown(void **state)
 
 	if (fx == NULL)
 		return 0;
+	if (fx->clock[0] != '\0') {
+		mamori_daemon.store = NULL;
+		mamori_daemon_conf_release_all();
+		unsetenv("MAMORI_TEST_CLOCK_FILE");
+	}
 	mamori_store_close(&fx->store);
 	mamori_conf_free(&fx->conf);
 	if ((d = opendir(fx->dir)) != NULL) {
@@ -370,19 +382,151 @@ test_repeated_locks_double_up_to_max(void **state)
 	}
 }
 
+/* ------------------------------------------- records kept (housekeeping) */
+
+/* The retention follows from the rules (lockout.c): the window for a name
+ * never locked; for one locked, also (n+1)M - d(2^n - 1), n the number of
+ * locks shorter than the ceiling M. */
 static void
-test_backoff_survives_time_but_not_success(void **state)
+test_keep_times_follow_the_rules_P_LOGIN_UI(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t at;
+	struct mamori_policy_conf p = fx->policy;
+	const struct mamori_policy_conf *staff = &fx->conf->policy[MAMORI_ROLE_STAFF];
+	const struct mamori_policy_conf *priv = &fx->conf->policy[MAMORI_ROLE_PRIVILEGED];
 
-	at = lock_by_failures(fx, "alice", T0, 10);
-	/* A week later, the back-off is still remembered. */
-	at = lock_by_failures(fx, "alice", at + 7 * 86400, 20);
+	/* 10, 20, then 35: n = 2, 3 * 35 - 30 = 75, below the 100 s window. */
+	assert_int_equal(mamori_lockout_keep_failures(&p), WINDOW);
+	assert_int_equal(mamori_lockout_keep_locks(&p), WINDOW);
+	p.lockout_window = 50;
+	assert_int_equal(mamori_lockout_keep_locks(&p), 75);
+	/* No doubling at all: the ceiling. */
+	p.lockout_window = 10;
+	p.lockout_duration = MAX_DURATION;
+	assert_int_equal(mamori_lockout_keep_locks(&p), MAX_DURATION);
+	p.lockout_duration = 1000;
+	assert_int_equal(mamori_lockout_keep_locks(&p), MAX_DURATION);
+	/* The defaults: 900 s doubling to a day takes 7 locks (114300 s), so
+	 * 8 days less that. */
+	assert_int_equal(mamori_lockout_keep_failures(staff), 900);
+	assert_int_equal(mamori_lockout_keep_locks(staff), 8 * DAY - 114300);
+	/* Locks until unlocked: no back-off to remember. */
+	assert_int_equal(mamori_lockout_keep_locks(priv), priv->lockout_window);
+}
+
+#ifdef MAMORI_TEST_HOOKS
+static void
+set_clock(struct fixture *fx, int64_t t)
+{
+	char buf[32];
+	FILE *f;
+
+	snprintf(buf, sizeof(buf), "%lld\n", (long long)t);
+	f = fopen(fx->clock, "w");
+	assert_non_null(f);
+	assert_true(fputs(buf, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(mamori_clock_now(), t);
+}
+
+/* The daemon's view: window seconds, locks of 900 s doubling up to a day
+ * (the defaults), with this policy in force for staff and in fx->policy. */
+static void
+daemon_policy(struct fixture *fx, unsigned window)
+{
+	struct mamori_conf *conf = mamori_conf_defaults();
+	struct mamori_policy_conf *staff;
+
+	assert_non_null(conf);
+	staff = &conf->policy[MAMORI_ROLE_STAFF];
+	staff->lockout_threshold = THRESHOLD;
+	staff->lockout_window = window;
+	staff->lockout_duration = 900;
+	staff->lockout_max_duration = DAY;
+	staff->lockout_until_unlock = 0;
+	fx->policy = *staff;
+	assert_int_equal(mamori_daemon_conf_set(conf), MAMORI_OK);
+	mamori_daemon.store = fx->store;
+	snprintf(fx->clock, sizeof(fx->clock), "%s/clock", fx->dir);
+	assert_int_equal(setenv("MAMORI_TEST_CLOCK_FILE", fx->clock, 1), 0);
+}
+
+/* Housekeeping's tick at t, as the daemon's thread runs it. */
+static void
+tick_at(struct fixture *fx, int64_t t)
+{
+	set_clock(fx, t);
+	mamori_housekeeping_tick();
+}
+#endif
+
+/* Before: housekeeping forgot a name a day after its last failure, so the
+ * second lock a day later was the first again. */
+static void
+test_backoff_survives_housekeeping_P_LOGIN_UI(void **state)
+{
+#ifdef MAMORI_TEST_HOOKS
+	struct fixture *fx = *state;
+	int64_t at, keep;
+
+	daemon_policy(fx, 900);
+	keep = mamori_lockout_keep_locks(&fx->policy);
+	at = lock_by_failures(fx, "alice", T0, 900);
+	/* Housekeeping runs hourly: a day and more after the lock ran out,
+	 * the back-off is still remembered. */
+	for (int64_t t = at + HOUR; t <= at + 900 + DAY + HOUR; t += HOUR)
+		tick_at(fx, t);
+	assert_int_equal(row(fx, "alice").lock_count, 1);
+	at = lock_by_failures(fx, "alice", at + 900 + DAY + HOUR, 1800);
 	/* A success forgets it: the next lock is the first again. */
-	success(fx, "alice", at + 20);
+	success(fx, "alice", at + 1800);
 	assert_no_row(fx, "alice");
-	lock_by_failures(fx, "alice", at + 20, 10);
+	at = lock_by_failures(fx, "alice", at + 1800, 900);
+	/* Kept for exactly `keep` after the last failure, then forgotten at
+	 * the next hourly run. */
+	tick_at(fx, at + keep - 1);
+	assert_int_equal(row(fx, "alice").lock_count, 1);
+	tick_at(fx, at + keep - 1 + HOUR);
+	assert_no_row(fx, "alice");
+	lock_by_failures(fx, "alice", at + keep + HOUR, 900);
+#else
+	(void)state;
+	print_message("SKIP: needs the test clock (configure --enable-test-hooks)\n");
+	skip();
+#endif
+}
+
+/* Before: failures more than a day apart never locked under a longer
+ * window, since housekeeping forgot each one after a day. */
+static void
+test_window_longer_than_a_day_survives_housekeeping_P_LOGIN_UI(void **state)
+{
+#ifdef MAMORI_TEST_HOOKS
+	struct fixture *fx = *state;
+	struct mamori_lock_state st;
+
+	daemon_policy(fx, 3 * DAY);
+	tick_at(fx, T0);
+	fail_unlocked(fx, "alice", T0);
+	fail_unlocked(fx, "bob", T0);
+	for (int64_t t = T0 + HOUR; t <= T0 + 25 * HOUR; t += HOUR)
+		tick_at(fx, t);
+	fail_unlocked(fx, "alice", T0 + 25 * HOUR);
+	for (int64_t t = T0 + 26 * HOUR; t <= T0 + 50 * HOUR; t += HOUR)
+		tick_at(fx, t);
+	assert_int_equal(fail_at(fx, "alice", T0 + 50 * HOUR, &st), 1);
+	assert_int_equal(st.until, T0 + 50 * HOUR + 900);
+	/* A name never locked is kept for the window, no longer. */
+	assert_int_equal(row(fx, "bob").failures, 1);
+	tick_at(fx, T0 + 3 * DAY - 1);
+	assert_int_equal(row(fx, "bob").failures, 1);
+	tick_at(fx, T0 + 3 * DAY - 1 + HOUR);
+	assert_no_row(fx, "bob");
+#else
+	(void)state;
+	print_message("SKIP: needs the test clock (configure --enable-test-hooks)\n");
+	skip();
+#endif
 }
 
 static void
@@ -586,7 +730,9 @@ main(void)
 		TEST(test_threshold_locks_for_duration),
 		TEST(test_failures_while_locked_do_not_extend_or_count),
 		TEST(test_repeated_locks_double_up_to_max),
-		TEST(test_backoff_survives_time_but_not_success),
+		TEST(test_keep_times_follow_the_rules_P_LOGIN_UI),
+		TEST(test_backoff_survives_housekeeping_P_LOGIN_UI),
+		TEST(test_window_longer_than_a_day_survives_housekeeping_P_LOGIN_UI),
 		TEST(test_failures_wider_than_window_never_lock),
 		TEST(test_success_clears_everything),
 		TEST(test_until_unlock_policy),

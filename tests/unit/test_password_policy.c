@@ -117,6 +117,9 @@ has(const struct mamori_blocklist *bl, const char *pw)
 	return mamori_blocklist_contains(bl, pw, strlen(pw));
 }
 
+/* [password] org_words for the checks below; NULL: none. */
+static const char *org_words;
+
 /* The defaults of mamori.conf(5) for each role. */
 static struct mamori_policy_conf
 staff(void)
@@ -124,7 +127,8 @@ staff(void)
 	struct mamori_policy_conf p = { 0 };
 
 	p.min_length = 12;
-	p.max_length = 256;
+	p.max_length = 1024;
+	p.min_guesses_log10 = 10;
 	p.min_classes = 0;
 	p.dictionary_check = 1;
 	p.user_check = 1;
@@ -137,6 +141,7 @@ privileged(void)
 	struct mamori_policy_conf p = staff();
 
 	p.min_length = 15;
+	p.min_guesses_log10 = 12;
 	p.min_classes = 3;
 	return p;
 }
@@ -150,7 +155,7 @@ expect_rule(const struct mamori_policy_conf *p, const struct mamori_blocklist *b
 	struct mamori_pw_verdict v;
 
 	memset(&v, 0x55, sizeof(v));
-	assert_int_equal(mamori_password_policy_check(p, bl, user, pw, len, &v), MAMORI_OK);
+	assert_int_equal(mamori_password_policy_check(p, bl, org_words, user, pw, len, &v), MAMORI_OK);
 	if (v.rule != rule)
 		fail_msg("rule %d, expected %d (%s)", (int)v.rule, (int)rule, v.reason);
 	assert_non_null(memchr(v.reason, '\0', sizeof(v.reason)));
@@ -179,7 +184,7 @@ expect_reason(const struct mamori_policy_conf *p, const char *user, const char *
 {
 	struct mamori_pw_verdict v;
 
-	assert_int_equal(mamori_password_policy_check(p, NULL, user, pw, strlen(pw), &v), MAMORI_OK);
+	assert_int_equal(mamori_password_policy_check(p, NULL, org_words, user, pw, strlen(pw), &v), MAMORI_OK);
 	assert_int_equal(v.rule, rule);
 	assert_string_equal(v.reason, reason);
 }
@@ -529,7 +534,7 @@ static void
 test_too_long(void **state)
 {
 	struct mamori_policy_conf s = staff();
-	char pw[300];
+	char pw[1100];
 
 	(void)state;
 	s.max_length = 20;
@@ -539,9 +544,9 @@ test_too_long(void **state)
 	              "The password must have at most 20 characters.");
 
 	s = staff();
-	memset(pw, 'x', 257);
+	memset(pw, 'x', 1025);
 	memcpy(pw, GOOD, strlen(GOOD));
-	pw[257] = '\0';
+	pw[1025] = '\0';
 	expect(&s, NULL, "tanaka", pw, MAMORI_PW_TOO_LONG);
 }
 
@@ -640,11 +645,14 @@ test_blocklist_rule(void **state)
 	bl = load_ok(write_text("rule", "# organisation list\nkumo-no-ue-2026!\n"));
 	expect(&s, bl, "tanaka", GOOD, MAMORI_PW_BLOCKLIST);
 	expect(&s, bl, "tanaka", "KUMO-NO-UE-2026!", MAMORI_PW_BLOCKLIST);
-	expect(&s, bl, "tanaka", "Kumo-no-Ue-2026?", MAMORI_PW_OK);
+	/* Normalised, "Kumo-no-Ue-2026?" is the entry too. */
+	expect(&s, bl, "tanaka", "Kumo-no-Ue-2026?", MAMORI_PW_BLOCKLIST);
+	expect(&s, bl, "tanaka", "Kumo-no-Ue-Yoru-Sora-2026!", MAMORI_PW_OK);
 	expect(&s, NULL, "tanaka", GOOD, MAMORI_PW_OK);
 	{
 		struct mamori_pw_verdict v;
-		assert_int_equal(mamori_password_policy_check(&s, bl, "tanaka", GOOD, strlen(GOOD), &v), MAMORI_OK);
+		assert_int_equal(mamori_password_policy_check(&s, bl, org_words, "tanaka", GOOD, strlen(GOOD), &v),
+		                 MAMORI_OK);
 		assert_string_equal(v.reason, "The password is on the organisation's list of forbidden passwords.");
 	}
 	mamori_blocklist_free(&bl);
@@ -717,9 +725,11 @@ test_dictionary_word(void **state)
 	expect(&s, NULL, "tanaka", "Understanding1", MAMORI_PW_DICTIONARY);
 	expect(&s, NULL, "tanaka", "responsibility", MAMORI_PW_DICTIONARY);
 	expect(&s, NULL, "tanaka", "password123456", MAMORI_PW_DICTIONARY);
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", "Understanding1", 14, &v), MAMORI_OK);
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", "Understanding1", 14, &v),
+	                 MAMORI_OK);
 	assert_string_equal(v.reason, "The password fails the dictionary check - it is based on a dictionary word.");
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", "password123456", 14, &v), MAMORI_OK);
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", "password123456", 14, &v),
+	                 MAMORI_OK);
 	assert_string_equal(v.reason, "The password fails the dictionary check - it is too simplistic/systematic.");
 }
 
@@ -731,6 +741,7 @@ test_dictionary_check_off(void **state)
 
 	(void)state;
 	s.dictionary_check = 0;
+	s.min_guesses_log10 = 0; /* zxcvbn would refuse them too */
 	expect(&s, NULL, "tanaka", "Understanding1", MAMORI_PW_OK);
 	expect(&s, NULL, "tanaka", "password123456", MAMORI_PW_OK);
 }
@@ -763,11 +774,176 @@ test_rule_order(void **state)
 	expect(&p, bl, "tanaka", "tanakatanakatanaka", MAMORI_PW_CLASSES);
 	/* listed, user name, dictionary */
 	expect(&p, bl, "tanaka", "Tanaka-Understanding1", MAMORI_PW_BLOCKLIST);
+	/* listed once normalised, user name, dictionary */
+	expect(&p, bl, "tanaka", "Tanaka-Understanding2", MAMORI_PW_BLOCKLIST);
 	/* user name, dictionary */
-	expect(&p, bl, "tanaka", "Tanaka-Understanding2", MAMORI_PW_USER_NAME);
+	expect(&p, bl, "tanaka", "Understanding-Tanaka2", MAMORI_PW_USER_NAME);
 	/* dictionary alone */
 	expect(&p, bl, "suzuki", "Understanding12", MAMORI_PW_DICTIONARY);
 	mamori_blocklist_free(&bl);
+}
+
+/* P-PW-STRENGTH, issue #9: each of these was accepted. */
+static void
+test_P_PW_STRENGTH_issue_examples_refused(void **state)
+{
+	struct mamori_policy_conf s = staff();
+
+	(void)state;
+	org_words = "komaki, komakishi, komakiyama, aichi, owari";
+	expect(&s, NULL, "suzuki.ichiro", "Komaki2024!!", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "suzuki.ichiro", "Komaki-2024!", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "suzuki.ichiro", "Komakishi2024!", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "suzuki.ichiro", "Password2024!", MAMORI_PW_DICTIONARY);
+	expect(&s, NULL, "yamada.hanako", "Yamada-Hanako-2026", MAMORI_PW_USER_NAME);
+	expect(&s, NULL, "yamada.hanako", "HanakoYamada2026", MAMORI_PW_USER_NAME);
+	expect_reason(&s, "suzuki.ichiro", "Komaki-2024!", MAMORI_PW_ORG_WORD,
+	              "The password contains the name of the organisation or of a place it names.");
+	expect_reason(&s, "suzuki.ichiro", "Password2024!", MAMORI_PW_DICTIONARY,
+	              "The password fails the dictionary check - it is based on a dictionary word.");
+	/* The demo's password passes. */
+	expect(&s, NULL, "yamada.hanako", "Haru-no-Umi-2026", MAMORI_PW_OK);
+	/* Without the organisation's words, zxcvbn still refuses the short
+	 * ones with a year. */
+	org_words = NULL;
+	expect(&s, NULL, "suzuki.ichiro", "Password2024!", MAMORI_PW_DICTIONARY);
+	s.dictionary_check = 0;
+	expect(&s, NULL, "suzuki.ichiro", "Password2024!", MAMORI_PW_WEAK);
+}
+
+/* P-PW-STRENGTH: each part of the user name (split at '.', '_', '-', three
+ * characters or more) is refused anywhere, in any case, in leetspeak or
+ * reversed; shorter parts are not. */
+static void
+test_P_PW_STRENGTH_user_name_parts(void **state)
+{
+	struct mamori_policy_conf s = staff();
+
+	(void)state;
+	expect(&s, NULL, "yamada.hanako", "Kumo-no-Ue-hanako-77", MAMORI_PW_USER_NAME);
+	expect(&s, NULL, "yamada_hanako", "Kumo-no-Ue-YAMADA-77", MAMORI_PW_USER_NAME);
+	expect(&s, NULL, "yamada-hanako", "Kumo-no-Ue-Y4m4d4-77", MAMORI_PW_USER_NAME);
+	expect(&s, NULL, "yamada.hanako", "Kumo-no-Ue-okanah-77", MAMORI_PW_USER_NAME);
+	expect(&s, NULL, "sh.kato", "Kumo-no-Ue-K@t0-Yoru", MAMORI_PW_USER_NAME);
+	/* "sh" is too short to be refused on its own. */
+	expect(&s, NULL, "sh.kato", "Kumo-no-Ue-sh-Yoru", MAMORI_PW_OK);
+	/* user_check = no turns it off. */
+	s.user_check = 0;
+	s.min_guesses_log10 = 0;
+	expect(&s, NULL, "yamada.hanako", "Kumo-no-Ue-hanako-77", MAMORI_PW_OK);
+}
+
+/* P-PW-STRENGTH: [password] org_words, in any case, leetspeak or reversed,
+ * whatever the role and user_check. */
+static void
+test_P_PW_STRENGTH_org_words(void **state)
+{
+	struct mamori_policy_conf s = staff(), p = privileged();
+
+	(void)state;
+	org_words = " komaki ,  aichi,owari ";
+	expect(&s, NULL, "tanaka", "Kumo-KOMAKI-no-Ue", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "tanaka", "Kumo-K0m4k1-no-Ue", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "tanaka", "Kumo-ikamok-no-Ue", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "tanaka", "Kumo-no-Ue-Aichi", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "tanaka", "Kumo-no-Ue-Owari", MAMORI_PW_ORG_WORD);
+	expect(&p, NULL, "tanaka", "Kumo-no-Ue-Owari-Tsuki", MAMORI_PW_ORG_WORD);
+	s.user_check = 0;
+	expect(&s, NULL, "tanaka", "Kumo-KOMAKI-no-Ue", MAMORI_PW_ORG_WORD);
+	expect(&s, NULL, "tanaka", GOOD, MAMORI_PW_OK);
+	/* Not configured: no such rule. */
+	org_words = NULL;
+	s.min_guesses_log10 = 0;
+	expect(&s, NULL, "tanaka", "Kumo-KOMAKI-no-Ue", MAMORI_PW_OK);
+}
+
+/* P-PW-STRENGTH: the block list sees candidates and entries normalised:
+ * years out, digits and symbols at either end stripped, leetspeak folded. */
+static void
+test_P_PW_STRENGTH_blocklist_normalised(void **state)
+{
+	struct mamori_policy_conf s = staff();
+	struct mamori_blocklist *bl;
+
+	(void)state;
+	bl = load_ok(write_text("normalised", "Summer-Kyoto-2026!\nKomaki-City-Hall-1\n"));
+	expect(&s, bl, "tanaka", "Summer-Kyoto-2027?", MAMORI_PW_BLOCKLIST);
+	expect(&s, bl, "tanaka", "2031-Summer-Kyoto", MAMORI_PW_BLOCKLIST);
+	expect(&s, bl, "tanaka", "Summ3r-Ky0to-1999", MAMORI_PW_BLOCKLIST);
+	expect(&s, bl, "tanaka", "Komaki-City-Hall-2", MAMORI_PW_BLOCKLIST);
+	expect_reason(&s, "tanaka", GOOD, MAMORI_PW_OK, "");
+	{
+		struct mamori_pw_verdict v;
+		assert_int_equal(mamori_password_policy_check(&s, bl, NULL, "tanaka", "Summer-Kyoto-2027?", 18, &v),
+		                 MAMORI_OK);
+		assert_string_equal(v.reason,
+		                    "The password is a forbidden password with digits, symbols or a year added.");
+	}
+	/* A year inside a longer number is not a year. */
+	expect(&s, bl, "tanaka", "Summer-Kyoto-Natsu-120269", MAMORI_PW_OK);
+	mamori_blocklist_free(&bl);
+}
+
+/* P-PW-STRENGTH: the dictionary check sees the normalised form too. */
+static void
+test_P_PW_STRENGTH_dictionary_normalised(void **state)
+{
+	struct mamori_policy_conf s = staff();
+
+	(void)state;
+	s.min_guesses_log10 = 0; /* the dictionary alone */
+	expect(&s, NULL, "tanaka", "Password2024!", MAMORI_PW_DICTIONARY);
+	expect(&s, NULL, "tanaka", "!!P@ssw0rd-2026", MAMORI_PW_DICTIONARY);
+	expect(&s, NULL, "tanaka", "2026-Understanding!", MAMORI_PW_DICTIONARY);
+	s.dictionary_check = 0;
+	expect(&s, NULL, "tanaka", "Password2024!", MAMORI_PW_OK);
+}
+
+/* P-PW-STRENGTH: zxcvbn's estimate, 10^min_guesses_log10 guesses at least;
+ * 0 turns it off. */
+static void
+test_P_PW_STRENGTH_zxcvbn_minimum(void **state)
+{
+	struct mamori_policy_conf s = staff();
+
+	(void)state;
+	s.dictionary_check = 0;
+	expect(&s, NULL, "tanaka", "qwertyuiop123", MAMORI_PW_WEAK);
+	expect_reason(&s, "tanaka", "qwertyuiop123", MAMORI_PW_WEAK,
+	              "The password is too easy to guess. A longer phrase of unrelated words is better.");
+	expect(&s, NULL, "tanaka", "Amber-Lantern-Field-31", MAMORI_PW_OK);
+	/* The user's name counts as a likely word, even with user_check off. */
+	s.user_check = 0;
+	expect(&s, NULL, "suzuki.ichiro", "IchiroSuzuki2026", MAMORI_PW_WEAK);
+	s.min_guesses_log10 = 0;
+	expect(&s, NULL, "tanaka", "qwertyuiop123", MAMORI_PW_OK);
+	s.min_guesses_log10 = 40;
+	expect(&s, NULL, "tanaka", "Amber-Lantern-Field-31", MAMORI_PW_WEAK);
+}
+
+/* P-PW-STRENGTH: a long passphrase is what users should choose: 300 and
+ * 1024 characters pass by default; 1025 is too long, and says so. */
+static void
+test_P_PW_STRENGTH_long_passphrase_accepted(void **state)
+{
+	struct mamori_policy_conf s = staff(), p = privileged();
+	char pw[1100];
+	size_t n = 0;
+
+	(void)state;
+	while (n < 1024) {
+		int k = snprintf(pw + n, sizeof(pw) - n, "Kawa%03zu-", n / 8);
+		n += (size_t)k;
+	}
+	pw[300] = '\0';
+	expect(&s, NULL, "tanaka", pw, MAMORI_PW_OK);
+	expect(&p, NULL, "tanaka", pw, MAMORI_PW_OK);
+	pw[300] = 'K';
+	pw[1024] = '\0';
+	expect(&s, NULL, "tanaka", pw, MAMORI_PW_OK);
+	pw[1024] = 'x';
+	pw[1025] = '\0';
+	expect_reason(&s, "tanaka", pw, MAMORI_PW_TOO_LONG, "The password must have at most 1024 characters.");
 }
 
 /* P-PW-STRENGTH: a check that cannot be made is an error, never a pass. */
@@ -778,15 +954,15 @@ test_invalid_arguments(void **state)
 	struct mamori_pw_verdict v;
 
 	(void)state;
-	assert_int_equal(mamori_password_policy_check(NULL, NULL, "tanaka", GOOD, strlen(GOOD), &v),
+	assert_int_equal(mamori_password_policy_check(NULL, NULL, org_words, "tanaka", GOOD, strlen(GOOD), &v),
 	                 MAMORI_ERR_INVALID);
 	assert_int_not_equal(v.rule, MAMORI_PW_OK);
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", NULL, 16, &v), MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", NULL, 16, &v), MAMORI_ERR_INVALID);
 	assert_int_not_equal(v.rule, MAMORI_PW_OK);
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", GOOD, strlen(GOOD), NULL),
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", GOOD, strlen(GOOD), NULL),
 	                 MAMORI_ERR_INVALID);
 	/* An embedded NUL: libpwquality would see only the part before it. */
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", "Kumo-no-Ue\0-2026!", 17, &v),
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", "Kumo-no-Ue\0-2026!", 17, &v),
 	                 MAMORI_ERR_INVALID);
 	assert_int_not_equal(v.rule, MAMORI_PW_OK);
 }
@@ -804,7 +980,8 @@ test_missing_dictionary_fails_closed(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/no-such-dict", dir);
 	assert_int_equal(setenv("MAMORI_TEST_CRACKLIB_DICT", path, 1), 0);
-	assert_int_equal(mamori_password_policy_check(&s, NULL, "tanaka", GOOD, strlen(GOOD), &v), MAMORI_ERR_INTERNAL);
+	assert_int_equal(mamori_password_policy_check(&s, NULL, org_words, "tanaka", GOOD, strlen(GOOD), &v),
+	                 MAMORI_ERR_INTERNAL);
 	assert_int_not_equal(v.rule, MAMORI_PW_OK);
 	/* Rules before the dictionary still answer; without the dictionary
 	 * check the password passes. */
@@ -853,7 +1030,7 @@ test_uid_without_passwd_entry_fails_closed(void **state)
 		if (setresgid(nobody_known, nobody_known, nobody_known) != 0 ||
 		    setresuid(nobody_known, nobody_known, nobody_known) != 0)
 			_exit(2);
-		rc = mamori_password_policy_check(&s, NULL, "tanaka", GOOD, strlen(GOOD), &v);
+		rc = mamori_password_policy_check(&s, NULL, org_words, "tanaka", GOOD, strlen(GOOD), &v);
 		_exit(rc == MAMORI_ERR_INTERNAL && v.rule != MAMORI_PW_OK ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -944,7 +1121,8 @@ thread_main(void *p)
 		const struct thread_case *c =
 		        &thread_cases[(a->seed + i) % (sizeof(thread_cases) / sizeof(thread_cases[0]))];
 		struct mamori_pw_verdict v;
-		if (mamori_password_policy_check(&s, a->bl, c->user, c->pw, strlen(c->pw), &v) != MAMORI_OK ||
+		if (mamori_password_policy_check(&s, a->bl, org_words, c->user, c->pw, strlen(c->pw), &v) !=
+		            MAMORI_OK ||
 		    v.rule != c->rule || strstr(v.reason, c->pw) != NULL)
 			a->failures++;
 	}
@@ -972,10 +1150,25 @@ test_thread_safety(void **state)
 	mamori_blocklist_free(&bl);
 }
 
+static int
+reset_org_words(void **state)
+{
+	(void)state;
+	org_words = NULL;
+	return 0;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_issue_examples_refused, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_user_name_parts, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_org_words, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_blocklist_normalised, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_dictionary_normalised, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_zxcvbn_minimum, reset_org_words),
+		cmocka_unit_test_teardown(test_P_PW_STRENGTH_long_passphrase_accepted, reset_org_words),
 		cmocka_unit_test(test_blocklist_case_insensitive),
 		cmocka_unit_test(test_blocklist_non_ascii_exact),
 		cmocka_unit_test(test_blocklist_comments_and_blank_lines),

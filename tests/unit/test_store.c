@@ -2443,6 +2443,18 @@ put_lockout(struct fixture *fx, const char *name, int64_t failures, int64_t lock
 }
 
 static void
+prune(struct fixture *fx, int64_t now, int64_t failures_before, int64_t locks_before, int64_t expect_removed)
+{
+	int64_t removed = -1;
+
+	begin(fx);
+	assert_int_equal(mamori_store_lockout_prune(fx->store, now, failures_before, locks_before, &removed),
+	                 MAMORI_OK);
+	commit(fx);
+	assert_int_equal(removed, expect_removed);
+}
+
+static void
 test_lockout_prune(void **state)
 {
 	struct fixture *fx = *state;
@@ -2453,25 +2465,22 @@ test_lockout_prune(void **state)
 	put_lockout(fx, "edge", 1, 0, 0, 500); /* not older than the cut-off */
 	put_lockout(fx, "recent", 2, 0, 0, 900); /* a recent failure */
 	put_lockout(fx, "forever", 0, MAMORI_LOCKED_UNTIL_UNLOCK, 1, 100);
-	put_lockout(fx, "timed", 0, 10000, 1, 100); /* locked beyond the cut-off */
-	assert_int_equal(mamori_store_lockout_prune(fx->store, 500), MAMORI_OK);
+	put_lockout(fx, "timed", 0, 10000, 1, 100); /* locked beyond now */
 	commit(fx);
+	prune(fx, 1000, 500, 500, 2);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 4);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('old', 'old2')"), 0);
 	assert_int_equal(
 	        raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('edge', 'recent', 'forever', 'timed')"), 4);
 
 	/* Later, with nothing new, only the locks remain. */
-	begin(fx);
-	assert_int_equal(mamori_store_lockout_prune(fx->store, 5000), MAMORI_OK);
-	commit(fx);
+	prune(fx, 5000, 5000, 5000, 2);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 2);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('forever', 'timed')"), 2);
 }
 
-/* store.h: prune forgets rows that "hold neither a lock nor failures newer
- * than before".  A lock that ran out before the cut-off is no lock, yet its
- * row (locked_until stays at the old epoch) is kept for ever. */
+/* A lock that has run out is no lock: its row goes with its failures' age,
+ * and a lock that runs to now exactly has run out. */
 static void
 test_lockout_prune_forgets_expired_lock(void **state)
 {
@@ -2479,9 +2488,31 @@ test_lockout_prune_forgets_expired_lock(void **state)
 
 	begin(fx);
 	put_lockout(fx, "expired", 0, 200, 1, 190);
-	assert_int_equal(mamori_store_lockout_prune(fx->store, 500), MAMORI_OK);
+	put_lockout(fx, "ends-now", 0, 500, 1, 190);
+	put_lockout(fx, "running", 0, 501, 1, 190);
 	commit(fx);
-	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name = 'expired'"), 0);
+	prune(fx, 500, 500, 500, 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name IN ('expired', 'ends-now')"), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name = 'running'"), 1);
+}
+
+/* P-LOGIN-UI: a name that has been locked keeps its row (its back-off) to
+ * the later cut-off; one never locked goes at the earlier. */
+static void
+test_lockout_prune_keeps_locked_names_longer_P_LOGIN_UI(void **state)
+{
+	struct fixture *fx = *state;
+
+	begin(fx);
+	put_lockout(fx, "failed", 2, 0, 0, 300);
+	put_lockout(fx, "was-locked", 0, 310, 2, 300);
+	put_lockout(fx, "was-locked-failing", 1, 310, 1, 300);
+	commit(fx);
+	prune(fx, 1000, 400, 200, 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts WHERE name = 'failed'"), 0);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 2);
+	prune(fx, 1000, 400, 301, 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 0);
 }
 
 /* ------------------------------------------------------------------ members */
@@ -3403,6 +3434,7 @@ main(void)
 		STORE_TEST(test_lockout_put_get_round_trip),
 		STORE_TEST(test_lockout_prune),
 		STORE_TEST(test_lockout_prune_forgets_expired_lock),
+		STORE_TEST(test_lockout_prune_keeps_locked_names_longer_P_LOGIN_UI),
 		STORE_TEST(test_member_add_check_remove),
 		STORE_TEST(test_member_foreach_in_name_order),
 		STORE_TEST(test_member_cascade_on_user_delete),

@@ -10,7 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -726,6 +730,184 @@ test_send_then_recv_round_trips(void **state)
 	json_decref(got);
 }
 
+/* ------------------------------------------------------------------ send deadline */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reply of about 60000 bytes: one large message. */
+static json_t *
+large_reply(void)
+{
+	static char text[60001];
+	json_t *msg;
+
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	msg = mamori_wire_reply(json_pack("{s:s}", "text", text));
+	assert_non_null(msg);
+	return msg;
+}
+
+/* A child process that reads chunk bytes from the reading end every
+ * interval_ms until end of file, and exits 0 when it read expect bytes. */
+static pid_t
+slow_reader(struct conn *c, size_t chunk, int interval_ms, size_t expect)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[4096];
+		size_t total = 0;
+		struct timespec pause = { .tv_sec = interval_ms / 1000,
+			                  .tv_nsec = (long)(interval_ms % 1000) * 1000000L };
+
+		close(c->fds[1]);
+		for (;;) {
+			ssize_t n = read(c->fds[0], buf, chunk < sizeof(buf) ? chunk : sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+			nanosleep(&pause, NULL);
+		}
+		_exit(total == expect ? 0 : 1);
+	}
+	return pid;
+}
+
+static int
+reader_status(pid_t pid)
+{
+	int status = -1;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The sending end with a small buffer, so that a large message goes out in
+ * many partial sends, and a send timeout (0: none). */
+static void
+sender_setup(struct conn *c, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int size = 4096;
+
+	assert_int_equal(setsockopt(c->fds[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+	assert_int_equal(setsockopt(c->fds[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+}
+
+/* Before: the kernel's send timeout restarted at every partial send, so a
+ * reader taking 1 KiB every 10 ms (60000 bytes in about 0.6 s) was served
+ * whole, far past a 300 ms timeout.  Now the message has one deadline. */
+static void
+test_send_deadline_bounds_a_slow_reader(void **state)
+{
+	struct conn *c = *state;
+	json_t *msg = large_reply();
+	long long start, elapsed;
+	pid_t pid;
+	int rc;
+
+	sender_setup(c, 300);
+	pid = slow_reader(c, 1024, 10, 0);
+	start = now_ms();
+	rc = mamori_wire_send(c->fds[1], msg);
+	elapsed = now_ms() - start;
+	json_decref(msg);
+	conn_close_peer(c);
+	reader_status(pid);
+	assert_int_equal(rc, MAMORI_ERR_TIMEOUT);
+	if (elapsed < 290 || elapsed > 2000)
+		fail_msg("send gave up after %lld ms, expected the 300 ms deadline", elapsed);
+}
+
+/* A reader that takes a byte at a time never lets a large message through:
+ * cut off at the deadline too. */
+static void
+test_send_deadline_bounds_a_byte_at_a_time_reader(void **state)
+{
+	struct conn *c = *state;
+	json_t *msg = large_reply();
+	long long start, elapsed;
+	pid_t pid;
+	int rc;
+
+	sender_setup(c, 300);
+	pid = slow_reader(c, 1, 10, 0);
+	start = now_ms();
+	rc = mamori_wire_send(c->fds[1], msg);
+	elapsed = now_ms() - start;
+	json_decref(msg);
+	conn_close_peer(c);
+	reader_status(pid);
+	assert_int_equal(rc, MAMORI_ERR_TIMEOUT);
+	if (elapsed < 290 || elapsed > 2000)
+		fail_msg("send gave up after %lld ms, expected the 300 ms deadline", elapsed);
+}
+
+/* Within the deadline, or without one, the message arrives whole, however
+ * many partial sends it takes. */
+static void
+test_send_delivers_whole_within_deadline(void **state)
+{
+	struct conn *c = *state;
+	json_t *msg = large_reply();
+	char buf[MAMORI_WIRE_MAX];
+	size_t len;
+	pid_t pid;
+
+	assert_int_equal(mamori_wire_encode(msg, buf, sizeof(buf), &len), MAMORI_OK);
+	/* A prompt reader, 5 s to spare. */
+	sender_setup(c, 5000);
+	pid = slow_reader(c, 4096, 0, len);
+	assert_int_equal(mamori_wire_send(c->fds[1], msg), MAMORI_OK);
+	conn_close_peer(c);
+	assert_int_equal(reader_status(pid), 0);
+	json_decref(msg);
+}
+
+static void
+test_send_without_timeout_waits_for_a_slow_reader(void **state)
+{
+	struct conn *c = *state;
+	json_t *msg = large_reply();
+	char buf[MAMORI_WIRE_MAX];
+	size_t len;
+	pid_t pid;
+
+	assert_int_equal(mamori_wire_encode(msg, buf, sizeof(buf), &len), MAMORI_OK);
+	/* About 0.6 s at 1 KiB every 10 ms, and no deadline. */
+	sender_setup(c, 0);
+	pid = slow_reader(c, 1024, 10, len);
+	assert_int_equal(mamori_wire_send(c->fds[1], msg), MAMORI_OK);
+	conn_close_peer(c);
+	assert_int_equal(reader_status(pid), 0);
+	json_decref(msg);
+}
+
+/* A peer that has gone is an I/O error at once, not a wait. */
+static void
+test_send_to_closed_peer_fails(void **state)
+{
+	struct conn *c = *state;
+	json_t *msg = large_reply();
+
+	sender_setup(c, 5000);
+	close(c->fds[0]);
+	c->fds[0] = -1;
+	assert_int_equal(mamori_wire_send(c->fds[1], msg), MAMORI_ERR_IO);
+	json_decref(msg);
+}
+
 /* ------------------------------------------------------------------ encode */
 
 static void
@@ -1267,6 +1449,11 @@ main(void)
 		CONN_TEST(test_recv_wipes_consumed_bytes),
 		CONN_TEST(test_clear_wipes_pending_bytes),
 		CONN_TEST(test_send_then_recv_round_trips),
+		CONN_TEST(test_send_deadline_bounds_a_slow_reader),
+		CONN_TEST(test_send_deadline_bounds_a_byte_at_a_time_reader),
+		CONN_TEST(test_send_delivers_whole_within_deadline),
+		CONN_TEST(test_send_without_timeout_waits_for_a_slow_reader),
+		CONN_TEST(test_send_to_closed_peer_fails),
 		cmocka_unit_test(test_encode_round_trips),
 		cmocka_unit_test(test_encode_terminates_with_nul_counted_in_length),
 		cmocka_unit_test(test_encode_fits_exact_buffer),
