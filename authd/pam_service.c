@@ -73,16 +73,18 @@ struct mamori_pam_conversation {
 	char *new_password;
 	size_t new_len;
 	/* Multi-factor authentication (P-MFA-MN, P-MFA-ALL). */
-	struct mamori_factor_set choices[MAMORI_SETS_MAX]; /* the sets the account can meet */
+	struct mamori_factor_set choices[MAMORI_SETS_MAX]; /* the service's accepted sets */
 	unsigned n_choices;
 	unsigned default_choice;
 	struct mamori_factor_set set; /* the set being asked */
 	unsigned next; /* the factor of set asked next */
-	int unsatisfiable; /* the account can meet no accepted set */
-	int pretend; /* ... and has not even a password to ask */
+	int unsatisfiable; /* the subject can meet no accepted set (or is unknown) */
 	int password_ok;
 	int64_t password_id;
-	char rehash[MAMORI_HASH_MAX];
+	/* A right password whose hash predates the current Argon2id
+	 * parameters, kept until the decision to rehash it after that. */
+	char *rehash_pw;
+	size_t rehash_len;
 	int totp_ok;
 	int64_t totp_id;
 	int64_t totp_step;
@@ -580,8 +582,12 @@ choice_prompt(struct mamori_conn *c)
 	return prompt_reply("echo_on", text);
 }
 
-/* Decide what to ask the subject (the user, or the member of a shared
- * account) from the service's accepted sets and the subject's factors. */
+/* P-INPUT: what is asked until the decision depends on the service's
+ * configuration only: every name, known or not, with or without the
+ * factors, sees the service's accepted sets (a choice when there are
+ * several, the first the default) and then every factor of the set chosen.
+ * What the subject (the user, or the member of a shared account) has
+ * enrolled is looked up here only for the decision. */
 static json_t *
 begin_factors(struct mamori_conn *c)
 {
@@ -589,7 +595,6 @@ begin_factors(struct mamori_conn *c)
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
 	struct mamori_totp_record totp;
-	char last[128] = "";
 	struct subject s;
 	unsigned n_sets;
 	int have_totp = 0, rc;
@@ -604,19 +609,12 @@ begin_factors(struct mamori_conn *c)
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 			return internal_error();
 		have_totp = mamori_store_totp_get(mamori_daemon.store, s.user.id, 1, &totp) == MAMORI_OK;
-		if (mamori_store_choice_get(mamori_daemon.store, s.user.id, conv->req.service, last, sizeof(last)) !=
-		    MAMORI_OK)
-			last[0] = '\0';
 		mamori_store_commit(mamori_daemon.store);
 		mamori_wipe(&totp, sizeof(totp));
-	} else {
-		/* An unknown name is asked what the first set asks, like an
-		 * account that has enrolled it. */
-		conv->choices[0] = sets[0];
-		conv->n_choices = 1;
 	}
 	/* Enrolling a new authenticator over an active one needs the active
-	 * one: a password alone must not be enough to replace it. */
+	 * one: a password alone must not be enough to replace it.  (Only the
+	 * account's owner, or root, may start an enrolment.) */
 	if (conv->op == OP_TOTP_ENROLL && have_totp) {
 		unsigned kept = 0;
 		for (unsigned i = 0; i < n_sets; i++) {
@@ -631,43 +629,20 @@ begin_factors(struct mamori_conn *c)
 		}
 		n_sets = kept;
 	}
-	for (unsigned i = 0; s.found && i < n_sets; i++) {
-		int ok = 1;
+	conv->unsatisfiable = 1;
+	for (unsigned i = 0; i < n_sets; i++) {
+		int ok = s.found;
 		for (unsigned k = 0; k < sets[i].count; k++)
 			ok = ok && enrolled(&s, &totp, have_totp, sets[i].factor[k]);
 		if (ok)
-			conv->choices[conv->n_choices++] = sets[i];
+			conv->unsatisfiable = 0;
+		conv->choices[conv->n_choices++] = sets[i];
 	}
-	if (conv->n_choices == 0) {
-		/* Nothing this account has meets the policy: never fewer factors.
-		 * Its password is still asked, so that only its owner learns why. */
-		conv->unsatisfiable = 1;
-		for (unsigned i = 0; i < n_sets && conv->set.count == 0; i++) {
-			if (mamori_factor_set_has(&sets[i], MAMORI_FACTOR_PASSWORD) && s.have_pw) {
-				conv->set.count = 1;
-				conv->set.factor[0] = MAMORI_FACTOR_PASSWORD;
-			}
-		}
-		if (conv->set.count == 0) {
-			/* Nothing to verify the account with: it is asked what an
-			 * unknown name is asked, and fails the same way. */
-			conv->set = sets[0];
-			conv->pretend = 1;
-		}
-		conv->next = 0;
-		return ask_next(c);
-	}
+	conv->default_choice = 0;
 	if (conv->n_choices == 1) {
 		conv->set = conv->choices[0];
 		conv->next = 0;
 		return ask_next(c);
-	}
-	conv->default_choice = 0;
-	for (unsigned i = 0; i < conv->n_choices; i++) {
-		char set[128];
-		mamori_factor_set_format(&conv->choices[i], set, sizeof(set));
-		if (strcmp(set, last) == 0)
-			conv->default_choice = i;
 	}
 	return choice_prompt(c);
 }
@@ -733,6 +708,33 @@ totp_aad(int64_t user_id, int64_t id, char *buf, size_t len)
 	snprintf(buf, len, "totp:%lld:%lld", (long long)user_id, (long long)id);
 }
 
+/* P-INPUT: what checking a code costs, for a name without a TOTP factor
+ * (or without an account), so that it takes as long as a real check. */
+static void
+totp_dummy(const char *code, unsigned window)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period, .window = window };
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	unsigned char sealed[MAMORI_SEAL_TAG_LEN + MAMORI_TOTP_SECRET_MAX], nonce[MAMORI_SEAL_NONCE_LEN];
+	size_t len, plain_len = 0;
+	int64_t step = 0;
+
+	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
+		p.algorithm = MAMORI_TOTP_SHA1;
+	mamori_daemon_conf_put(conf);
+	len = p.algorithm == MAMORI_TOTP_SHA512 ? 64 : p.algorithm == MAMORI_TOTP_SHA256 ? 32 : 20;
+	/* A real check unseals the secret: this one opens a zero value, which
+	 * fails its tag check after the same AES-GCM work. */
+	memset(sealed, 0, sizeof(sealed));
+	memset(nonce, 0, sizeof(nonce));
+	(void)mamori_unseal(sealed, MAMORI_SEAL_TAG_LEN + len, nonce, (const unsigned char *)"totp:0:0", 8, secret,
+	                    sizeof(secret), &plain_len);
+	memset(secret, 0, sizeof(secret));
+	(void)mamori_totp_verify(secret, len, &p, mamori_clock_now(), code, &step);
+	mamori_wipe(secret, sizeof(secret));
+}
+
 /* Check code against the subject's TOTP factor (active, or pending when
  * enrolling).  The replay check happens in the decision's transaction. */
 static int
@@ -749,8 +751,12 @@ totp_check(int64_t user_id, int active, const char *code, unsigned window, int64
 		return MAMORI_ERR_STORE;
 	rc = mamori_store_totp_get(mamori_daemon.store, user_id, active, &r);
 	mamori_store_commit(mamori_daemon.store);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		totp_dummy(code, window);
+		return MAMORI_ERR_DENIED;
+	}
 	if (rc != MAMORI_OK)
-		return rc == MAMORI_ERR_NOT_FOUND ? MAMORI_ERR_DENIED : rc;
+		return rc;
 	totp_aad(user_id, r.id, aad, sizeof(aad));
 	rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
 	                   sizeof(secret), &secret_len);
@@ -786,15 +792,23 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 		if (rc == MAMORI_OK && matched) {
 			conv->password_ok = 1;
 			conv->password_id = s.pw.id;
-			if (mamori_password_needs_rehash(&params, s.pw.hash) &&
-			    mamori_password_hash(&params, answer, len, conv->rehash, sizeof(conv->rehash)) != MAMORI_OK)
-				conv->rehash[0] = '\0'; /* keep the old hash; try again next login */
+			/* P-LOGIN-UI: the rehash costs an Argon2id evaluation, so it
+			 * waits for the decision; the next prompt must not come
+			 * later for a right password than for a wrong one. */
+			if (mamori_password_needs_rehash(&params, s.pw.hash) && conv->rehash_pw == NULL &&
+			    (conv->rehash_pw = malloc(len + 1)) != NULL) {
+				memcpy(conv->rehash_pw, answer, len);
+				conv->rehash_pw[len] = '\0';
+				conv->rehash_len = len;
+			}
 		}
 		mamori_wipe(&s.pw, sizeof(s.pw));
 		break;
 	case MAMORI_FACTOR_TOTP:
 		rc = lookup(subject_name(conv), conv->system, mamori_clock_now(), &s);
 		mamori_wipe(&s.pw, sizeof(s.pw));
+		if (rc == MAMORI_OK && !s.found && !s.lock.locked)
+			totp_dummy(answer, window);
 		if (rc == MAMORI_OK && s.found && !s.lock.locked) {
 			rc = totp_check(s.user.id, 1, answer, window, &conv->totp_id, &conv->totp_step);
 			conv->totp_ok = rc == MAMORI_OK;
@@ -816,6 +830,45 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 }
 
 static json_t *enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name);
+
+static void
+discard_rehash(struct mamori_pam_conversation *conv)
+{
+	if (conv->rehash_pw != NULL)
+		mamori_freezero(conv->rehash_pw, conv->rehash_len + 1);
+	conv->rehash_pw = NULL;
+	conv->rehash_len = 0;
+}
+
+/* After a successful decision: store the password's hash again with the
+ * current Argon2id parameters, in a transaction of its own.  A failure
+ * keeps the old hash (the next login tries again) and changes nothing
+ * that was decided. */
+static void
+rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversation *conv)
+{
+	struct mamori_argon2_params params;
+	char hash[MAMORI_HASH_MAX];
+	int rc;
+
+	if (conv->rehash_pw == NULL)
+		return;
+	mamori_daemon_argon2_params(conf, &params);
+	rc = mamori_password_hash(&params, conv->rehash_pw, conv->rehash_len, hash, sizeof(hash));
+	discard_rehash(conv);
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	else if (rc == MAMORI_OK) {
+		rc = mamori_store_password_rehash(mamori_daemon.store, conv->password_id, hash);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_warn("authenticate %s: the password could not be rehashed", conv->req.user);
+	mamori_wipe(hash, sizeof(hash));
+}
 
 /* All factors of the set were asked: decide, count and record it in one
  * transaction, before the answer is sent. */
@@ -864,9 +917,20 @@ auth_decide(struct mamori_conn *c)
 	} else if (!s.found) {
 		reason = conv->member[0] != '\0' ? "unknown member" : "unknown user";
 		counts_as_failure = 1;
-	} else if (conv->pretend) {
-		reason = "no factor enrolled";
+	} else if (conv->unsatisfiable && (!s.have_pw || !mamori_factor_set_has(&conv->set, MAMORI_FACTOR_PASSWORD))) {
+		/* Nothing to verify the account with: it fails as an unknown
+		 * name does. */
+		reason = s.user.kind == MAMORI_KIND_SHARED && conv->member[0] == '\0'
+		                 ? "shared account without a member"
+		                 : "no factor enrolled";
 		counts_as_failure = 1;
+	} else if (conv->unsatisfiable && conv->password_ok) {
+		/* Nothing this account has meets the policy: never fewer
+		 * factors.  Its password was right, so only its owner learns
+		 * why. */
+		reason = "no accepted factor set enrolled";
+		accepted_sets(conf, req->service, sets, sizeof(sets));
+		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
 	} else if (!all_ok) {
 		/* "wrong password", "wrong totp", "wrong password+totp" */
 		size_t flen = (size_t)snprintf(failed, sizeof(failed), "wrong ");
@@ -891,10 +955,6 @@ auth_decide(struct mamori_conn *c)
 		reason = "totp code replayed";
 		counts_as_failure = 1;
 		replay = 1;
-	} else if (conv->unsatisfiable) {
-		reason = "no accepted factor set enrolled";
-		accepted_sets(conf, req->service, sets, sizeof(sets));
-		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
 	} else if (!login_found) {
 		reason = "unknown user";
 	} else if (conv->member[0] != '\0' &&
@@ -942,9 +1002,6 @@ auth_decide(struct mamori_conn *c)
 		    (conv->n_choices > 1 &&
 		     mamori_store_choice_set(mamori_daemon.store, s.user.id, req->service, setname) != MAMORI_OK))
 			goto fail_rollback;
-		if (conv->rehash[0] != '\0' &&
-		    mamori_store_password_rehash(mamori_daemon.store, conv->password_id, conv->rehash) != MAMORI_OK)
-			goto fail_rollback;
 	}
 	/* P-AUDIT: the row records the factors used. */
 	detail = json_pack("{s:s,s:[]}", "set", setname, "factors");
@@ -957,6 +1014,8 @@ auth_decide(struct mamori_conn *c)
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, name, &failure, now);
+	if (!strcmp(result, "success"))
+		rehash_after_decision(conf, conv);
 	if (replay) {
 		json_t *d = json_pack("{s:s,s:I}", "factor", "totp", "step", (json_int_t)conv->totp_step);
 		mamori_incident_raise(conf, "totp_replay", name, req->service, d, now);
@@ -978,10 +1037,64 @@ fail:
 	reply = internal_error();
 out:
 	json_decref(detail);
-	mamori_wipe(conv->rehash, sizeof(conv->rehash));
+	discard_rehash(conv);
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	mamori_daemon_conf_put(conf);
 	return reply;
+}
+
+/* P-LOGIN-UI, P-AUDIT: an authentication that ends without a decision
+ * after at least one factor was answered (the client disconnected or
+ * idled out, started another conversation, sent an invalid answer, or the
+ * daemon stopped) is a failure of the name tried, counted and audited as
+ * a wrong answer would be: otherwise a client could test passwords and
+ * hang up before the decision.  A conversation left before its first
+ * answer tested nothing and is not counted. */
+static void
+conversation_abandoned(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf;
+	struct failure_outcome failure = { 0 };
+	struct subject s;
+	char reason[64], setname[128];
+	const char *name;
+	json_t *detail;
+	int64_t now;
+	int rc;
+
+	if (conv == NULL || conv->step != STEP_FACTOR || conv->next == 0 ||
+	    (conv->op != OP_AUTHENTICATE && conv->op != OP_TOTP_ENROLL))
+		return;
+	conv->step = STEP_NONE;
+	conf = mamori_daemon_conf_get();
+	name = subject_name(conv);
+	now = mamori_clock_now();
+	snprintf(reason, sizeof(reason), "abandoned after factor %u", conv->next);
+	mamori_factor_set_format(&conv->set, setname, sizeof(setname));
+	detail = json_pack("{s:s,s:i}", "set", setname, "answered", (int)conv->next);
+	rc = lookup(name, conv->system, now, &s);
+	mamori_wipe(&s.pw, sizeof(s.pw));
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	else if (rc == MAMORI_OK) {
+		rc = count_failure(conf, &s, name, now, &failure);
+		if (rc == MAMORI_OK)
+			rc = audit_pam_detail(c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
+			                      conv->member[0] != '\0' ? conv->member : NULL,
+			                      failure.locked_now ? "maxtries" : "auth_err", reason, detail, now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	}
+	json_decref(detail);
+	if (rc == MAMORI_OK)
+		after_failure(conf, &conv->req, name, &failure, now);
+	else
+		mamori_log_err("authenticate %s on %s: an abandoned conversation could not be recorded", conv->req.user,
+		               conv->req.service);
+	mamori_daemon_conf_put(conf);
 }
 
 /* ---------------------------------------------------- TOTP enrolment */
@@ -1230,7 +1343,7 @@ conversation_reset(struct mamori_pam_conversation *conv)
 		mamori_freezero(conv->new_password, conv->new_len);
 	conv->new_password = NULL;
 	conv->new_len = 0;
-	mamori_wipe(conv->rehash, sizeof(conv->rehash));
+	discard_rehash(conv);
 	conv->step = STEP_NONE;
 }
 /* End a change with result, recording it; text is shown as an error. */
@@ -1479,8 +1592,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *op = NULL;
-	struct mamori_user u;
-	int shared = 0, limited = 0, remote_refused = 0, access_refused = 0;
+	const struct mamori_service_conf *svc;
+	int member_prompt = 0, limited = 0, remote_refused = 0, access_refused = 0;
 	int64_t now = mamori_clock_now();
 	json_t *reply;
 
@@ -1498,6 +1611,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	limited = c->peer.uid != 0 && !rate_allow(c->peer.uid, conf->rate_limit);
 	remote_refused = is_remote(conv->req.rhost) && !mamori_conf_service_remote(conf, conv->req.service);
 	access_refused = !access_allowed(conf, conv->req.service, conv->req.user);
+	svc = mamori_conf_service(conf, conv->req.service);
+	member_prompt = svc != NULL && svc->member_prompt;
 	mamori_daemon_conf_put(conf);
 	if (limited) {
 		mamori_log_notice("uid %lu: PAM rate limit reached", (unsigned long)c->peer.uid);
@@ -1530,14 +1645,11 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		                  mamori_msg(conv->req.locale, remote_refused ? MSG_REMOTE_REFUSED : MSG_ACCESS_DENIED),
 		                  NULL);
 	}
-	if (conv->op == OP_AUTHENTICATE) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
-			return internal_error();
-		shared = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u) == MAMORI_OK &&
-		         u.kind == MAMORI_KIND_SHARED;
-		mamori_store_commit(mamori_daemon.store);
-	}
-	if (shared) {
+	/* P-ID-SHARED, P-INPUT: the member prompt belongs to the service, not
+	 * to the account: on a service with member_prompt every name is asked
+	 * it, and elsewhere a shared account is asked what any name is asked
+	 * (and fails, having no factor of its own). */
+	if (conv->op == OP_AUTHENTICATE && member_prompt) {
 		conv->step = STEP_MEMBER;
 		return prompt_reply("echo_on", mamori_msg(conv->req.locale, MSG_MEMBER_PROMPT));
 	}
@@ -1549,8 +1661,11 @@ member_given(struct mamori_conn *c, const char *name, size_t len)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 
-	/* A name that cannot exist is asked for a password, and fails. */
-	if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
+	/* No name, or the account's own: the person logs in for themselves.
+	 * A name that cannot exist is asked for a password, and fails. */
+	if (len == 0 || strcmp(name, conv->req.user) == 0)
+		conv->member[0] = '\0';
+	else if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
 		snprintf(conv->member, sizeof(conv->member), "%s", "-invalid-");
 	else
 		memcpy(conv->member, name, len + 1);
@@ -1568,6 +1683,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 
 	/* One answer per prompt: null for info and error prompts. */
 	if (!json_is_array(answers) || json_array_size(answers) < 1 || json_array_size(answers) > 4) {
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -1576,6 +1692,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 			break;
 	}
 	if (!json_is_string(answer) || (conv->step != STEP_ENROLL_CODE && json_array_size(answers) != 1)) {
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -1584,6 +1701,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	/* The module never sends more; nothing longer is worth an Argon2id
 	 * evaluation or a failure count. */
 	if (len > MAMORI_SECRET_MAX || strlen(pw) != len) { /* an embedded NUL cannot be a password */
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -1977,6 +2095,7 @@ mamori_pam_service_handle(struct mamori_conn *c, const char *method, json_t *par
 		return reply;
 	}
 	if (c->conversation->step != STEP_NONE) {
+		conversation_abandoned(c);
 		conversation_reset(c->conversation);
 		return error_reply("io.mamori.Error.OutOfOrder", "message", "a conversation is waiting for its answer");
 	}
@@ -1996,6 +2115,7 @@ mamori_pam_service_end(struct mamori_conn *c)
 {
 	if (c->conversation == NULL)
 		return;
+	conversation_abandoned(c);
 	conversation_reset(c->conversation);
 	mamori_wipe(c->conversation, sizeof(*c->conversation));
 	free(c->conversation);

@@ -50,12 +50,16 @@ storm_window = 600
 [daemon]
 rate_limit = 20
 
+[service front-desk]
+member_prompt = yes
+
 [policy privileged]
 hours = Mon-Fri 08:00-20:00
 session_limit = 600"
 printf 'AUTHORISED USE ONLY\nこの端末は業務専用です\n' >"$BLOCKLIST_DIR/banner"
 chmod 644 "$BLOCKLIST_DIR/banner"
 new_env
+make_service front-desk
 setup_hook
 sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
 # A Wednesday, 10:00 local time.
@@ -477,24 +481,36 @@ t_dev_accounts_need_expiry_and_expire() {
 }
 
 t_shared_account_members() {
-	local out
+	local out shared personal unknown
 	ctl user add madoguchi --kind shared >/dev/null
 	add_user sh.sato 'Sato-no-Himitsu-2030'
 	add_user sh.kato 'Kato-no-Himitsu-2030'
 	ctl user members madoguchi add sh.sato >/dev/null
 	ctl user enable madoguchi >/dev/null
-	out=$(pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=SUCCESS acct=SUCCESS)
+	out=$(pam -e sh.sato -p 'Sato-no-Himitsu-2030' front-desk madoguchi auth=SUCCESS acct=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
 	expect_match "$out" 'prompt: Password of sh.sato: ' "member password prompt"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
 		fail "audit does not name the member"
-	out=$(pam -e sh.kato -p 'Kato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR)
+	out=$(pam -e sh.kato -p 'Kato-no-Himitsu-2030' front-desk madoguchi auth=AUTH_ERR)
 	expect_match "$out" 'named members' "non-member"
-	pam -e sh.sato -p 'wrong' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	pam -e sh.sato -p 'wrong' front-desk madoguchi auth=AUTH_ERR >/dev/null
 	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'sh.sato'")" 1 "failure counted on the member"
+	# P-INPUT: the member prompt belongs to the service.  There every name
+	# is asked it (a person answers with their own name, or nothing);
+	# elsewhere a shared account is asked what any name is asked.
+	out=$(pam -e '' -p 'Kato-no-Himitsu-2030' front-desk sh.kato auth=SUCCESS)
+	expect_match "$out" 'prompt-echo: Member name: ' "member prompt for a personal account"
+	shared=$(pam -p 'x' mamori-test madoguchi auth=AUTH_ERR | sed 's/madoguchi/U/g')
+	personal=$(pam -p 'x' mamori-test sh.kato auth=AUTH_ERR | sed 's/sh.kato/U/g')
+	unknown=$(pam -p 'x' mamori-test no.such.desk auth=AUTH_ERR | sed 's/no.such.desk/U/g')
+	echo "$shared"
+	! echo "$shared" | grep -q 'Member name' || fail "member prompt outside a member_prompt service"
+	expect_eq "$shared" "$personal" "shared and personal accounts"
+	expect_eq "$shared" "$unknown" "shared account and unknown name"
 	ctl user members madoguchi remove sh.sato >/dev/null
-	pam -e sh.sato -p 'Sato-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	pam -e sh.sato -p 'Sato-no-Himitsu-2030' front-desk madoguchi auth=AUTH_ERR >/dev/null
 }
 
 PAM_CLIENT_ENV="$T/pam_client_env"
@@ -532,6 +548,7 @@ run_test "P-PRIV-TIME hours of use per role and per account" t_hours_of_use
 run_test "P-PRIV-TIME a privileged session is ended when its time box closes" t_privileged_time_box
 run_test "P-PRIV-MIN privileged IDs are listed with their last use" t_privileged_list
 run_test "P-DEV-ID development accounts need an expiry and are disabled after it" t_dev_accounts_need_expiry_and_expire
-run_test "P-ID-SHARED shared accounts: named members with their own credentials" t_shared_account_members
+run_test "P-ID-SHARED P-INPUT shared accounts: named members; the member prompt is the service's, not the account's" \
+	t_shared_account_members
 rm -rf "$BLOCKLIST_DIR"
 tap_done
