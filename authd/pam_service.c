@@ -830,6 +830,18 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 }
 
 static json_t *enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name);
+static int hours_allow(const struct mamori_conf *conf, const struct mamori_user *u, int64_t now);
+
+/* P-DEV-ID, P-PRIV-*: past the account's expiry date (the last day it may
+ * be used), as AccountCheck sees it. */
+static int
+account_expired(const struct mamori_user *u)
+{
+	char today[11];
+
+	mamori_clock_today(today);
+	return u->expires[0] != '\0' && strcmp(today, u->expires) > 0;
+}
 
 static void
 discard_rehash(struct mamori_pam_conversation *conv)
@@ -964,6 +976,14 @@ auth_decide(struct mamori_conn *c)
 	} else if (login.state != MAMORI_STATE_ACTIVE || s.user.state != MAMORI_STATE_ACTIVE) {
 		reason = state_reason(login.state != MAMORI_STATE_ACTIVE ? login.state : s.user.state);
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_DISABLED));
+	} else if (account_expired(&login) || account_expired(&s.user)) {
+		/* The rules AccountCheck applies hold here too, for stacks that
+		 * call only pam_authenticate (screen lockers, some VPNs). */
+		reason = "account expired";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_EXPIRED));
+	} else if (!hours_allow(conf, &login, now)) {
+		reason = "outside hours of use";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_OUTSIDE_HOURS));
 	} else if (s.have_pw && mamori_factor_set_has(&conv->set, MAMORI_FACTOR_PASSWORD) && s.pw.temporary &&
 	           s.pw.expires_at > 0 && now >= s.pw.expires_at) {
 		reason = "temporary password expired";

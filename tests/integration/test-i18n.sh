@@ -170,7 +170,11 @@ t_ja_account_expired_message() {
 	set_clock "$(date -d '2030-01-20 12:00' +%s)"
 	add_user daichi 'Ajisai-no-Ame-22' --expires 2030-01-31
 	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
-	out=$(in_locale ja_JP.UTF-8 pam -p 'Ajisai-no-Ame-22' mamori-test daichi auth=SUCCESS acct=ACCT_EXPIRED)
+	# The authentication itself refuses it, with the same message.
+	out=$(in_locale ja_JP.UTF-8 pam -p 'Ajisai-no-Ame-22' mamori-test daichi auth=AUTH_ERR)
+	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
+		fail "Japanese expiry message at authentication"
+	out=$(in_locale ja_JP.UTF-8 pam mamori-test daichi acct=ACCT_EXPIRED)
 	echo "$out"
 	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
 		fail "Japanese expiry message"

@@ -66,6 +66,14 @@ sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
 set_clock "$(date -d '2030-01-09 10:00' +%s)"
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 
+# working_hours: move the test clock on to 10:00 of the next weekday (the
+# same day when it is one), inside [policy privileged] hours: privileged
+# IDs cannot even authenticate outside them.
+working_hours() {
+	while [ "$(date -d "@$(cat "$T/clock")" +%u)" -gt 5 ]; do advance_clock "$DAY"; done
+	set_clock "$(date -d "$(date -d "@$(cat "$T/clock")" +%F) 10:00" +%s)"
+}
+
 # ------------------------------------------------------------ strength
 
 t_strength_min_length() {
@@ -182,9 +190,11 @@ t_age_warning_expiry_and_minimum() {
 }
 
 t_age_privileged_rotates_sooner() {
+	working_hours
 	add_user a2 'Natsu-no-Hi-2030x'
 	add_user a3.admin 'Natsu-no-Umi-2030-Kaze' --privileged
 	advance_clock $((31 * DAY))
+	working_hours
 	pam -p 'Natsu-no-Hi-2030x' mamori-test a2 auth=SUCCESS acct=SUCCESS
 	pam -p 'Natsu-no-Umi-2030-Kaze' mamori-test a3.admin auth=SUCCESS acct=NEW_AUTHTOK_REQD
 }
@@ -259,6 +269,7 @@ t_lockout_back_off_grows() {
 
 t_lockout_privileged_until_unlock() {
 	local out i
+	working_hours
 	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
 	for i in 1 2; do pam -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
 	out=$(pam -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
@@ -392,8 +403,10 @@ t_reserved_names() {
 
 t_contractor_cannot_reset_privileged() {
 	local rc=0 actor
+	working_hours
 	add_user pr1.admin 'Tori-no-Uta-2030-Sora' --privileged
 	advance_clock $((2 * DAY))
+	working_hours
 	# The acting administrator of these calls is the caller's login uid user.
 	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' ORDER BY id DESC LIMIT 1")
 	ctl user add "$actor" --kind contractor >/dev/null
@@ -412,12 +425,18 @@ t_contractor_cannot_reset_privileged() {
 
 t_hours_of_use() {
 	local out
+	working_hours
 	add_user hr1.admin 'Yoru-no-Shizukesa-2030' --privileged
 	set_clock "$(date -d '2030-01-12 10:00' +%s)" # a Saturday
-	out=$(pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED)
+	# Refused by the authentication itself (for stacks without account
+	# management), and by account management.
+	out=$(pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=AUTH_ERR)
+	expect_match "$out" 'may not be used at this time' "message"
+	out=$(pam mamori-test hr1.admin acct=PERM_DENIED)
 	expect_match "$out" 'may not be used at this time' "message"
 	set_clock "$(date -d '2030-01-14 21:30' +%s)" # Monday, late
-	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED >/dev/null
+	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=AUTH_ERR >/dev/null
+	pam mamori-test hr1.admin acct=PERM_DENIED >/dev/null
 	set_clock "$(date -d '2030-01-15 09:00' +%s)" # Tuesday morning
 	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=SUCCESS >/dev/null
 	# An account's own hours override its role's.
@@ -429,6 +448,7 @@ t_hours_of_use() {
 
 t_privileged_time_box() {
 	local pid out i
+	working_hours
 	add_user tb.admin 'Toki-no-Nagare-2030-Hayai' --privileged
 	set_clock "$(date -d '2030-01-16 10:00' +%s)"
 	setsid "$PAM_CLIENT_ENV" -S -p 'Toki-no-Nagare-2030-Hayai' -t pts/9 mamori-priv tb.admin \
@@ -478,6 +498,36 @@ t_dev_accounts_need_expiry_and_expire() {
 	expect_eq "$(ctl --json user show dev2 | json 'd["user"]["state"]')" disabled "after expiry"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'dev2' AND reason = 'development account expired'")" -ge 1 ] ||
 		fail "not audited"
+}
+
+# Stacks that call only pam_authenticate (screen lockers, some VPNs): the
+# authentication itself refuses what account management would, with the
+# answer of any refusal (auth_err and a message), and only after the
+# factors were right.
+t_authenticate_only_applies_account_rules() {
+	local out today
+	today=$(date -d "@$(cat "$T/clock")" +%F)
+	add_user ao.expired 'Kareha-no-Oto-2030' --expires "$today"
+	add_user ao.hours 'Yuugure-no-Kane-2030'
+	add_user ao.disabled 'Hatsuyuki-no-Asa-2030'
+	ctl user set ao.hours --hours 'Sun 00:00-00:01' >/dev/null
+	ctl user disable ao.disabled >/dev/null
+	advance_clock $((2 * DAY))
+	out=$(pam -p 'Kareha-no-Oto-2030' mamori-test ao.expired auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: This account has expired' "expired account"
+	out=$(pam -p 'Yuugure-no-Kane-2030' mamori-test ao.hours auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: This account may not be used at this time' "outside hours"
+	out=$(pam -p 'Hatsuyuki-no-Asa-2030' mamori-test ao.disabled auth=AUTH_ERR)
+	expect_match "$out" 'error: This account is disabled' "disabled account"
+	# A wrong password learns nothing of it.
+	out=$(pam -p 'wrong-password' mamori-test ao.expired auth=AUTH_ERR)
+	! echo "$out" | grep -q 'expired' || fail "the refusal shown without the password"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.expired' AND category = 'auth' AND reason = 'account expired'")" = 1 ] ||
+		fail "expiry refusal not audited"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.hours' AND category = 'auth' AND reason = 'outside hours of use'")" = 1 ] ||
+		fail "hours refusal not audited"
 }
 
 t_shared_account_members() {
@@ -548,6 +598,8 @@ run_test "P-PRIV-TIME hours of use per role and per account" t_hours_of_use
 run_test "P-PRIV-TIME a privileged session is ended when its time box closes" t_privileged_time_box
 run_test "P-PRIV-MIN privileged IDs are listed with their last use" t_privileged_list
 run_test "P-DEV-ID development accounts need an expiry and are disabled after it" t_dev_accounts_need_expiry_and_expire
+run_test "P-ACCESS P-DEV-ID an authentication alone refuses expired, disabled and out-of-hours accounts" \
+	t_authenticate_only_applies_account_rules
 run_test "P-ID-SHARED P-INPUT shared accounts: named members; the member prompt is the service's, not the account's" \
 	t_shared_account_members
 rm -rf "$BLOCKLIST_DIR"
