@@ -439,33 +439,54 @@ state_reason(enum mamori_user_state state)
 	return "account state unknown";
 }
 
+/* P-LOGIN-UI, P-PRIV-STRICT: one message for every lock, whatever the
+ * account's kind and however long the lock lasts, so that it tells nobody
+ * which names are privileged IDs. */
 static void
 lock_message(const char *locale, const struct mamori_lock_state *lock, char *buf, size_t len)
 {
-	char when[32];
+	(void)lock;
+	snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED));
+}
 
-	if (lock->until == MAMORI_LOCKED_UNTIL_UNLOCK) {
-		snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED_ADMIN));
-		return;
-	}
-	mamori_clock_format(lock->until, when, sizeof(when));
-	mamori_msgf(buf, len, locale, MSG_LOCKED_UNTIL, when);
+static int is_remote(const char *rhost);
+
+/* A failure seen at the console: a terminal, and no remote host. */
+static int
+at_console(const struct pam_request *req)
+{
+	return req->tty[0] != '\0' && !is_remote(req->rhost);
 }
 
 /* Count a failed password for name inside the open transaction; raise the
  * lockout incident after commit when it locked the account. */
 struct failure_outcome {
 	int locked_now;
+	int withheld; /* a lock until unlocked was made a timed one */
 	struct mamori_lock_state lock;
 };
 
 static int
-count_failure(const struct mamori_conf *conf, const struct subject *s, const char *name, int64_t now,
-              struct failure_outcome *out)
+count_failure(const struct mamori_conf *conf, const struct pam_request *req, const struct subject *s, const char *name,
+              int64_t now, struct failure_outcome *out)
 {
 	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, s->found ? &s->user : NULL);
+	struct mamori_policy_conf timed;
 	int rc;
 
+	/* P-PRIV-STRICT: a lock until an administrator unlocks is placed only
+	 * by failures seen at the console.  Failures from elsewhere (a remote
+	 * host, or no terminal: a VPN, a web front end) lock for
+	 * lockout_max_duration and raise the lockout incident, so that a
+	 * guesser who can reach the name cannot lock it for good. */
+	out->withheld = 0;
+	if (policy->lockout_until_unlock && !at_console(req)) {
+		timed = *policy;
+		timed.lockout_until_unlock = 0;
+		timed.lockout_duration = policy->lockout_max_duration;
+		policy = &timed;
+		out->withheld = 1;
+	}
 	rc = mamori_lockout_failure(mamori_daemon.store, policy, name, now, &out->locked_now, &out->lock);
 	if (rc == MAMORI_OK && s->found)
 		rc = mamori_store_login_failure(mamori_daemon.store, s->user.id, now);
@@ -480,7 +501,8 @@ after_failure(const struct mamori_conf *conf, const struct pam_request *req, con
 
 	if (!out->locked_now)
 		return;
-	detail = json_pack("{s:s,s:I}", "name", name, "locked_until", (json_int_t)out->lock.until);
+	detail = json_pack("{s:s,s:I,s:s,s:b}", "name", name, "locked_until", (json_int_t)out->lock.until, "source",
+	                   at_console(req) ? "console" : "other", "until_unlock_withheld", out->withheld);
 	mamori_incident_raise(conf, "lockout", name, req->service, detail, now);
 	json_decref(detail);
 	mamori_incident_note_lockout(conf, name, now);
@@ -1008,7 +1030,7 @@ auth_decide(struct mamori_conn *c)
 		}
 	}
 	if (counts_as_failure) {
-		if (count_failure(conf, &s, name, now, &failure) != MAMORI_OK)
+		if (count_failure(conf, req, &s, name, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 		if (failure.locked_now) {
 			result = "maxtries";
@@ -1098,7 +1120,7 @@ conversation_abandoned(struct mamori_conn *c)
 	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	else if (rc == MAMORI_OK) {
-		rc = count_failure(conf, &s, name, now, &failure);
+		rc = count_failure(conf, &conv->req, &s, name, now, &failure);
 		if (rc == MAMORI_OK)
 			rc = audit_pam_detail(c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
 			                      conv->member[0] != '\0' ? conv->member : NULL,
@@ -1323,7 +1345,7 @@ report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 		lock_message(req->locale, &s.lock, text, sizeof(text));
 	} else if (!matched) {
 		reason = "compromised report: wrong password";
-		if (count_failure(conf, &s, req->user, now, &failure) != MAMORI_OK)
+		if (count_failure(conf, req, &s, req->user, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 	} else if (mamori_store_password_mark_compromised(mamori_daemon.store, s.user.id) != MAMORI_OK) {
 		goto fail_rollback;
@@ -1418,7 +1440,7 @@ change_current(struct mamori_conn *c, const char *pw, size_t len)
 		now = mamori_clock_now();
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
 			reply = internal_error();
-		} else if (count_failure(conf, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		} else if (count_failure(conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
 		           audit_pam(c, &conv->req, "chauthtok", NULL, "authtok_recover_err", "wrong current password",
 		                     now) != MAMORI_OK) {
 			mamori_store_rollback(mamori_daemon.store);

@@ -153,12 +153,12 @@ t_ja_lockout_message() {
 	out=$(in_locale ja_JP.UTF-8 pam -p 'wrong' mamori-test hiro auth=MAXTRIES)
 	echo "$out"
 	expect_match "$out" \
-		'error: ログインの失敗が続いたため、このアカウントは [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]+ までロックされています。' \
+		'error: ログインの失敗が続いたため、このアカウントはロックされています。後で再試行するか、管理者に解除を依頼してください。' \
 		"Japanese lock message"
 	expect_one_line_each "$out"
 	out=$(in_locale en_US.UTF-8 pam -p 'Yuki-no-Yoru-2030' mamori-test hiro auth=MAXTRIES)
 	echo "$out"
-	expect_match "$out" 'error: This account is locked after too many failed attempts until [0-9]{4}-' \
+	expect_match "$out" 'error: This account is locked after too many failed attempts\. Try again later' \
 		"English lock message"
 	out=$(in_locale C pam -p 'Yuki-no-Yoru-2030' mamori-test hiro auth=MAXTRIES)
 	expect_match "$out" 'error: This account is locked after too many failed attempts' "C lock message"

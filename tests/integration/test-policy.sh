@@ -238,6 +238,10 @@ t_compromised_by_the_user() {
 
 # ------------------------------------------------------------ lockout
 
+# P-LOGIN-UI, P-PRIV-STRICT: the one lock message, for every account and
+# every kind of lock (it must not tell which names are privileged IDs).
+LOCK_MESSAGE='error: This account is locked after too many failed attempts. Try again later, or ask an administrator to unlock it.'
+
 t_lockout_timed_with_message() {
 	local out i
 	add_user l1 'Ame-no-Hi-2030'
@@ -245,7 +249,7 @@ t_lockout_timed_with_message() {
 	for i in 1 2 3 4; do pam -p 'wrong' mamori-test l1 auth=AUTH_ERR >/dev/null; done
 	out=$(pam -p 'wrong' mamori-test l1 auth=MAXTRIES)
 	echo "$out"
-	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "lock message"
 	wait_incident lockout
 	out=$(pam -p 'Ame-no-Hi-2030' mamori-test l1 auth=MAXTRIES)
 	expect_match "$out" 'locked' "right password while locked"
@@ -271,9 +275,11 @@ t_lockout_privileged_until_unlock() {
 	local out i
 	working_hours
 	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
-	for i in 1 2; do pam -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
-	out=$(pam -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
-	expect_match "$out" 'administrator must unlock' "message"
+	# Failures at the console (a terminal, no remote host).
+	for i in 1 2; do pam -t tty1 -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -t tty1 -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "the message every account gets"
+	expect_eq "$(ctl --json user show l3.admin | json 'd["user"]["until_unlock"]')" True "until unlocked"
 	advance_clock $((7 * DAY))
 	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
 	ctl unlock l3.admin >/dev/null
@@ -282,6 +288,36 @@ t_lockout_privileged_until_unlock() {
 	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
 	pam mamori-test l3.admin acct=PERM_DENIED
 	ctl unlock l3.admin >/dev/null
+}
+
+# P-PRIV-STRICT: failures from a remote host (or without a terminal) lock a
+# privileged ID for lockout_max_duration, with an incident, never until
+# an administrator unlocks; the message is the one every account gets.
+t_lockout_privileged_remote_timed() {
+	local out i until now
+	working_hours
+	add_user l4.admin 'Oboro-Zuki-no-Yoru-2030' --privileged
+	: >"$T/incidents"
+	for i in 1 2; do pam -t pts/4 -r 198.51.100.7 -p 'wrong' mamori-test l4.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -t pts/4 -r 198.51.100.7 -p 'wrong' mamori-test l4.admin auth=MAXTRIES)
+	echo "$out"
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "the message every account gets"
+	expect_eq "$(ctl --json user show l4.admin | json 'd["user"]["until_unlock"]')" False "not until unlocked"
+	until=$(ctl --json user show l4.admin | json 'd["user"]["locked_until"]')
+	now=$(cat "$T/clock")
+	expect_eq "$((until - now))" 86400 "locked for lockout_max_duration"
+	wait_incident lockout
+	grep -q '"until_unlock_withheld": *true' "$T/incidents" || fail "incident does not say the lock was withheld"
+	grep -q '"source": *"other"' "$T/incidents" || fail "incident does not name the source"
+	# No terminal (a VPN, a web front end) is not the console either.
+	add_user l5.admin 'Kagerou-no-Michi-2030' --privileged
+	for i in 1 2; do pam -p 'wrong' mamori-test l5.admin auth=AUTH_ERR >/dev/null; done
+	pam -p 'wrong' mamori-test l5.admin auth=MAXTRIES >/dev/null
+	expect_eq "$(ctl --json user show l5.admin | json 'd["user"]["until_unlock"]')" False "no terminal: timed"
+	expect_eq "$(ctl --json user show l5.admin | json 'd["user"]["locked"]')" True "no terminal: locked"
+	advance_clock 86401
+	working_hours
+	pam -t pts/4 -r 198.51.100.7 -p 'Oboro-Zuki-no-Yoru-2030' mamori-test l4.admin auth=SUCCESS >/dev/null
 }
 
 t_lockout_survives_restart() {
@@ -584,7 +620,10 @@ run_test "P-PW-LEAK P-INCIDENT an administrator marks a password compromised" t_
 run_test "P-PW-LEAK a user reports their own password compromised" t_compromised_by_the_user
 run_test "P-LOGIN-UI P-INCIDENT lockout after failures, with its own message" t_lockout_timed_with_message
 run_test "P-LOGIN-UI repeated locks last longer" t_lockout_back_off_grows
-run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked; lock and unlock" t_lockout_privileged_until_unlock
+run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked after failures at the console; the message every account gets" \
+	t_lockout_privileged_until_unlock
+run_test "P-PRIV-STRICT P-INCIDENT remote failures lock a privileged ID for a long time, never until unlocked" \
+	t_lockout_privileged_remote_timed
 run_test "P-CRED-STORE failure counts survive a restart" t_lockout_survives_restart
 run_test "P-LOGIN-UI unknown names are throttled like real ones" t_lockout_unknown_names_like_real_ones
 run_test "P-CRED-STORE lockout counts are exact under 50 concurrent clients" t_lockout_exact_under_concurrency
