@@ -89,6 +89,7 @@ struct mamori_pam_conversation {
 	int64_t totp_id;
 	int64_t totp_step;
 	int64_t pending_totp_id; /* enrolment in progress */
+	int authonly; /* the stack calls only pam_authenticate */
 };
 
 /* How long after a successful authentication a session counts as opened by
@@ -1017,7 +1018,22 @@ auth_decide(struct mamori_conn *c)
 		 * PAM handle skip the password just typed. */
 		issue_ticket = conv->member[0] == '\0' && s.have_pw &&
 		               (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
-		enroll = conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0');
+		if (issue_ticket && conv->authonly) {
+			/* No password change follows in this stack: a password
+			 * that must change (temporary, compromised, past its
+			 * maximum age) is refused as AccountCheck would, with its
+			 * message. */
+			result = "auth_err";
+			reason = s.pw.must_change ? (s.pw.compromised ? "password compromised" : "temporary password")
+			                          : "password expired";
+			snprintf(text, sizeof(text), "%s",
+			         mamori_msg(req->locale, !s.pw.must_change  ? MSG_PASSWORD_EXPIRED
+			                                 : s.pw.compromised ? MSG_MUST_CHANGE_COMPROMISED
+			                                                    : MSG_MUST_CHANGE_TEMPORARY));
+			issue_ticket = 0;
+		}
+		enroll = !strcmp(result, "success") &&
+		         (conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0'));
 		/* A password that must change (temporary, compromised, expired)
 		 * may be in other hands: it does not enrol an authenticator. */
 		if (enroll && issue_ticket) {
@@ -1671,6 +1687,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
 	}
 	conv->op = strcmp(op, "totp_enroll") == 0 ? OP_TOTP_ENROLL : OP_AUTHENTICATE;
+	if (mamori_wire_get_bool(params, "authonly", &conv->authonly) == MAMORI_ERR_INVALID)
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "authonly");
 	if (remote_refused || access_refused) {
 		/* P-REMOTE, P-ACCESS: refused whoever asks, before any factor. */
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)

@@ -60,6 +60,7 @@ printf 'AUTHORISED USE ONLY\nこの端末は業務専用です\n' >"$BLOCKLIST_D
 chmod 644 "$BLOCKLIST_DIR/banner"
 new_env
 make_service front-desk
+make_service mamori-authonly authonly
 setup_hook
 sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
 # A Wednesday, 10:00 local time.
@@ -566,6 +567,32 @@ t_authenticate_only_applies_account_rules() {
 		fail "hours refusal not audited"
 }
 
+# P-PW-TEMP, P-PW-LEAK, P-PW-AGE: a stack that calls only pam_authenticate
+# (pam_mamori.so authonly) never changes a password, so a password that
+# must be changed is refused there, with account management's message;
+# full stacks still authenticate it and change it.
+t_authonly_refuses_password_to_change() {
+	local out temp='Harusame-Kari-2030-x'
+	ctl user add ao.temp >/dev/null
+	printf '%s\n' "$temp" | ctl password temp ao.temp --password-stdin >/dev/null
+	out=$(pam -p "$temp" mamori-authonly ao.temp auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: You must change your temporary password now' "temporary password"
+	pam -p "$temp" mamori-test ao.temp auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+	add_user ao.leak 'Kogarashi-no-Koe-2030'
+	pam -p 'Kogarashi-no-Koe-2030' mamori-authonly ao.leak auth=SUCCESS >/dev/null
+	ctl password compromised ao.leak >/dev/null
+	out=$(pam -p 'Kogarashi-no-Koe-2030' mamori-authonly ao.leak auth=AUTH_ERR)
+	expect_match "$out" 'error: Your password was reported compromised' "compromised password"
+	add_user ao.old 'Hiyori-no-Sora-2030x'
+	advance_clock $((91 * DAY))
+	out=$(pam -p 'Hiyori-no-Sora-2030x' mamori-authonly ao.old auth=AUTH_ERR)
+	expect_match "$out" 'error: Your password has expired' "password past its maximum age"
+	pam -p 'Hiyori-no-Sora-2030x' mamori-test ao.old auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.temp' AND category = 'auth' AND result = 'auth_err' AND reason = 'temporary password'")" = 1 ] ||
+		fail "refusal not audited"
+}
+
 t_shared_account_members() {
 	local out shared personal unknown
 	ctl user add madoguchi --kind shared >/dev/null
@@ -639,6 +666,8 @@ run_test "P-PRIV-MIN privileged IDs are listed with their last use" t_privileged
 run_test "P-DEV-ID development accounts need an expiry and are disabled after it" t_dev_accounts_need_expiry_and_expire
 run_test "P-ACCESS P-DEV-ID an authentication alone refuses expired, disabled and out-of-hours accounts" \
 	t_authenticate_only_applies_account_rules
+run_test "P-PW-TEMP P-PW-LEAK P-PW-AGE an authentication-only stack refuses a password that must be changed" \
+	t_authonly_refuses_password_to_change
 run_test "P-ID-SHARED P-INPUT shared accounts: named members; the member prompt is the service's, not the account's" \
 	t_shared_account_members
 rm -rf "$BLOCKLIST_DIR"
