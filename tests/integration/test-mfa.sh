@@ -329,7 +329,7 @@ t_totp_secret_sealed() {
 # P-LOGIN-UI, P-AUDIT: a conversation that ends at the second prompt, with
 # no decision, is a failure of the name tried: counted and audited.
 t_abandoned_conversation_counts() {
-	local out start pw
+	local out start pw i
 	add_user hanzo 'Kusunoki-no-Ha-2030'
 	enroll_totp hanzo >/dev/null
 	start='{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"mn-login","user":"hanzo"}}'
@@ -359,6 +359,26 @@ t_abandoned_conversation_counts() {
 	$RAW "$T/run/pam.sock" "$start" >/dev/null
 	sleep 0.5
 	expect_eq "$(hanzo_failed)" 3 "nothing answered, nothing counted"
+	# A client that stays silent at the code prompt past idle_timeout.
+	sed -i 's/^idle_timeout = .*/idle_timeout = 2/' "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	sleep 0.5
+	$RAW "$T/run/pam.sock" --hold 4 "$start" "$pw" >/dev/null
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 4 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 4 "idle timeout counted"
+	sed -i 's/^idle_timeout = .*/idle_timeout = 30/' "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	# The daemon stopping while a conversation waits at the code prompt.
+	$RAW "$T/run/pam.sock" --hold 5 "$start" "$pw" >"$T/held.out" 2>&1 &
+	for i in $(seq 1 50); do grep -q 'Verification code' "$T/held.out" && break; sleep 0.1; done
+	stop_daemon
+	wait
+	start_daemon
+	# The fifth failure locks the name (lockout_threshold 5).
+	expect_eq "$(ctl --json user show hanzo | json 'd["user"]["locked"]')" True "daemon stop counted: locked"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 5 "all five audited"
+	expect_eq "$(sql "SELECT result FROM audit WHERE user = 'hanzo' ORDER BY id DESC LIMIT 1")" maxtries "the locking one"
+	ctl unlock hanzo >/dev/null
 	ctl audit verify >/dev/null
 }
 
