@@ -57,8 +57,8 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_PASSWORD_TOO_YOUNG] = N_("Your password was changed too recently. You can change it after %s."),
 	[MSG_CHANGE_NOT_ALLOWED] = N_("The password of this account cannot be changed here."),
 	[MSG_CONTRACTOR_PRIVILEGED] = N_("A contractor may not change the password of a privileged ID."),
-	[MSG_LOCKED_UNTIL] = N_("This account is locked after too many failed attempts until %s."),
-	[MSG_LOCKED_ADMIN] = N_("This account is locked. An administrator must unlock it."),
+	[MSG_LOCKED] = N_("This account is locked after too many failed attempts. Try again later, or ask an "
+	                  "administrator to unlock it."),
 	[MSG_RATE_LIMITED] = N_("Too many attempts. Wait a minute and try again."),
 	[MSG_OUTSIDE_HOURS] = N_("This account may not be used at this time."),
 	[MSG_NOT_A_MEMBER] = N_("Only named members may use this shared account."),

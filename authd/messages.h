@@ -32,8 +32,7 @@ enum mamori_msg_id {
 	MSG_PASSWORD_TOO_YOUNG, /* date and time of the earliest change */
 	MSG_CHANGE_NOT_ALLOWED,
 	MSG_CONTRACTOR_PRIVILEGED,
-	MSG_LOCKED_UNTIL, /* date and time */
-	MSG_LOCKED_ADMIN,
+	MSG_LOCKED, /* the same for every account and every kind of lock */
 	MSG_RATE_LIMITED,
 	MSG_OUTSIDE_HOURS,
 	MSG_NOT_A_MEMBER,

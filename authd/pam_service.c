@@ -75,16 +75,18 @@ struct mamori_pam_conversation {
 	char *new_password;
 	size_t new_len;
 	/* Multi-factor authentication (P-MFA-MN, P-MFA-ALL). */
-	struct mamori_factor_set choices[MAMORI_SETS_MAX]; /* the sets the account can meet */
+	struct mamori_factor_set choices[MAMORI_SETS_MAX]; /* the service's accepted sets */
 	unsigned n_choices;
 	unsigned default_choice;
 	struct mamori_factor_set set; /* the set being asked */
 	unsigned next; /* the factor of set asked next */
-	int unsatisfiable; /* the account can meet no accepted set */
-	int pretend; /* ... and has not even a password to ask */
+	int unsatisfiable; /* the subject can meet no accepted set (or is unknown) */
 	int password_ok;
 	int64_t password_id;
-	char rehash[MAMORI_HASH_MAX];
+	/* A right password whose hash predates the current Argon2id
+	 * parameters, kept until the decision to rehash it after that. */
+	char *rehash_pw;
+	size_t rehash_len;
 	int totp_ok;
 	int64_t totp_id;
 	int64_t totp_step;
@@ -94,6 +96,7 @@ struct mamori_pam_conversation {
 	char enroll_name[MAMORI_USER_NAME_MAX + 1];
 	int enroll_code_given;
 	unsigned char enroll_digest[MAMORI_ENROLL_DIGEST_LEN];
+	int authonly; /* the stack calls only pam_authenticate */
 };
 
 /* How long after a successful authentication a session counts as opened by
@@ -444,33 +447,54 @@ state_reason(enum mamori_user_state state)
 	return "account state unknown";
 }
 
+/* P-LOGIN-UI, P-PRIV-STRICT: one message for every lock, whatever the
+ * account's kind and however long the lock lasts, so that it tells nobody
+ * which names are privileged IDs. */
 static void
 lock_message(const char *locale, const struct mamori_lock_state *lock, char *buf, size_t len)
 {
-	char when[32];
+	(void)lock;
+	snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED));
+}
 
-	if (lock->until == MAMORI_LOCKED_UNTIL_UNLOCK) {
-		snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED_ADMIN));
-		return;
-	}
-	mamori_clock_format(lock->until, when, sizeof(when));
-	mamori_msgf(buf, len, locale, MSG_LOCKED_UNTIL, when);
+static int is_remote(const char *rhost);
+
+/* A failure seen at the console: a terminal, and no remote host. */
+static int
+at_console(const struct pam_request *req)
+{
+	return req->tty[0] != '\0' && !is_remote(req->rhost);
 }
 
 /* Count a failed password for name inside the open transaction; raise the
  * lockout incident after commit when it locked the account. */
 struct failure_outcome {
 	int locked_now;
+	int withheld; /* a lock until unlocked was made a timed one */
 	struct mamori_lock_state lock;
 };
 
 static int
-count_failure(const struct mamori_conf *conf, const struct subject *s, const char *name, int64_t now,
-              struct failure_outcome *out)
+count_failure(const struct mamori_conf *conf, const struct pam_request *req, const struct subject *s, const char *name,
+              int64_t now, struct failure_outcome *out)
 {
 	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, s->found ? &s->user : NULL);
+	struct mamori_policy_conf timed;
 	int rc;
 
+	/* P-PRIV-STRICT: a lock until an administrator unlocks is placed only
+	 * by failures seen at the console.  Failures from elsewhere (a remote
+	 * host, or no terminal: a VPN, a web front end) lock for
+	 * lockout_max_duration and raise the lockout incident, so that a
+	 * guesser who can reach the name cannot lock it for good. */
+	out->withheld = 0;
+	if (policy->lockout_until_unlock && !at_console(req)) {
+		timed = *policy;
+		timed.lockout_until_unlock = 0;
+		timed.lockout_duration = policy->lockout_max_duration;
+		policy = &timed;
+		out->withheld = 1;
+	}
 	rc = mamori_lockout_failure(mamori_daemon.store, policy, name, now, &out->locked_now, &out->lock);
 	if (rc == MAMORI_OK && s->found)
 		rc = mamori_store_login_failure(mamori_daemon.store, s->user.id, now);
@@ -485,7 +509,8 @@ after_failure(const struct mamori_conf *conf, const struct pam_request *req, con
 
 	if (!out->locked_now)
 		return;
-	detail = json_pack("{s:s,s:I}", "name", name, "locked_until", (json_int_t)out->lock.until);
+	detail = json_pack("{s:s,s:I,s:s,s:b}", "name", name, "locked_until", (json_int_t)out->lock.until, "source",
+	                   at_console(req) ? "console" : "other", "until_unlock_withheld", out->withheld);
 	mamori_incident_raise(conf, "lockout", name, req->service, detail, now);
 	json_decref(detail);
 	mamori_incident_note_lockout(conf, name, now);
@@ -587,8 +612,12 @@ choice_prompt(struct mamori_conn *c)
 	return prompt_reply("echo_on", text);
 }
 
-/* Decide what to ask the subject (the user, or the member of a shared
- * account) from the service's accepted sets and the subject's factors. */
+/* P-INPUT: what is asked until the decision depends on the service's
+ * configuration only: every name, known or not, with or without the
+ * factors, sees the service's accepted sets (a choice when there are
+ * several, the first the default) and then every factor of the set chosen.
+ * What the subject (the user, or the member of a shared account) has
+ * enrolled is looked up here only for the decision. */
 static json_t *
 begin_factors(struct mamori_conn *c)
 {
@@ -596,7 +625,6 @@ begin_factors(struct mamori_conn *c)
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
 	struct mamori_totp_record totp;
-	char last[128] = "";
 	struct subject s;
 	unsigned n_sets;
 	int have_totp = 0, rc;
@@ -611,19 +639,12 @@ begin_factors(struct mamori_conn *c)
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 			return internal_error();
 		have_totp = mamori_store_totp_get(mamori_daemon.store, s.user.id, 1, &totp) == MAMORI_OK;
-		if (mamori_store_choice_get(mamori_daemon.store, s.user.id, conv->req.service, last, sizeof(last)) !=
-		    MAMORI_OK)
-			last[0] = '\0';
 		mamori_store_commit(mamori_daemon.store);
 		mamori_wipe(&totp, sizeof(totp));
-	} else {
-		/* An unknown name is asked what the first set asks, like an
-		 * account that has enrolled it. */
-		conv->choices[0] = sets[0];
-		conv->n_choices = 1;
 	}
 	/* Enrolling a new authenticator over an active one needs the active
-	 * one: a password alone must not be enough to replace it. */
+	 * one: a password alone must not be enough to replace it.  (Only the
+	 * account's owner, or root, may start an enrolment.) */
 	if (conv->op == OP_TOTP_ENROLL && have_totp) {
 		unsigned kept = 0;
 		for (unsigned i = 0; i < n_sets; i++) {
@@ -638,43 +659,20 @@ begin_factors(struct mamori_conn *c)
 		}
 		n_sets = kept;
 	}
-	for (unsigned i = 0; s.found && i < n_sets; i++) {
-		int ok = 1;
+	conv->unsatisfiable = 1;
+	for (unsigned i = 0; i < n_sets; i++) {
+		int ok = s.found;
 		for (unsigned k = 0; k < sets[i].count; k++)
 			ok = ok && enrolled(&s, &totp, have_totp, sets[i].factor[k]);
 		if (ok)
-			conv->choices[conv->n_choices++] = sets[i];
+			conv->unsatisfiable = 0;
+		conv->choices[conv->n_choices++] = sets[i];
 	}
-	if (conv->n_choices == 0) {
-		/* Nothing this account has meets the policy: never fewer factors.
-		 * Its password is still asked, so that only its owner learns why. */
-		conv->unsatisfiable = 1;
-		for (unsigned i = 0; i < n_sets && conv->set.count == 0; i++) {
-			if (mamori_factor_set_has(&sets[i], MAMORI_FACTOR_PASSWORD) && s.have_pw) {
-				conv->set.count = 1;
-				conv->set.factor[0] = MAMORI_FACTOR_PASSWORD;
-			}
-		}
-		if (conv->set.count == 0) {
-			/* Nothing to verify the account with: it is asked what an
-			 * unknown name is asked, and fails the same way. */
-			conv->set = sets[0];
-			conv->pretend = 1;
-		}
-		conv->next = 0;
-		return ask_next(c);
-	}
+	conv->default_choice = 0;
 	if (conv->n_choices == 1) {
 		conv->set = conv->choices[0];
 		conv->next = 0;
 		return ask_next(c);
-	}
-	conv->default_choice = 0;
-	for (unsigned i = 0; i < conv->n_choices; i++) {
-		char set[128];
-		mamori_factor_set_format(&conv->choices[i], set, sizeof(set));
-		if (strcmp(set, last) == 0)
-			conv->default_choice = i;
 	}
 	return choice_prompt(c);
 }
@@ -740,6 +738,33 @@ totp_aad(int64_t user_id, int64_t id, char *buf, size_t len)
 	snprintf(buf, len, "totp:%lld:%lld", (long long)user_id, (long long)id);
 }
 
+/* P-INPUT: what checking a code costs, for a name without a TOTP factor
+ * (or without an account), so that it takes as long as a real check. */
+static void
+totp_dummy(const char *code, unsigned window)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period, .window = window };
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	unsigned char sealed[MAMORI_SEAL_TAG_LEN + MAMORI_TOTP_SECRET_MAX], nonce[MAMORI_SEAL_NONCE_LEN];
+	size_t len, plain_len = 0;
+	int64_t step = 0;
+
+	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
+		p.algorithm = MAMORI_TOTP_SHA1;
+	mamori_daemon_conf_put(conf);
+	len = p.algorithm == MAMORI_TOTP_SHA512 ? 64 : p.algorithm == MAMORI_TOTP_SHA256 ? 32 : 20;
+	/* A real check unseals the secret: this one opens a zero value, which
+	 * fails its tag check after the same AES-GCM work. */
+	memset(sealed, 0, sizeof(sealed));
+	memset(nonce, 0, sizeof(nonce));
+	(void)mamori_unseal(sealed, MAMORI_SEAL_TAG_LEN + len, nonce, (const unsigned char *)"totp:0:0", 8, secret,
+	                    sizeof(secret), &plain_len);
+	memset(secret, 0, sizeof(secret));
+	(void)mamori_totp_verify(secret, len, &p, mamori_clock_now(), code, &step);
+	mamori_wipe(secret, sizeof(secret));
+}
+
 /* Check code against the subject's TOTP factor (active, or pending when
  * enrolling).  The replay check happens in the decision's transaction. */
 static int
@@ -756,8 +781,12 @@ totp_check(int64_t user_id, int active, const char *code, unsigned window, int64
 		return MAMORI_ERR_STORE;
 	rc = mamori_store_totp_get(mamori_daemon.store, user_id, active, &r);
 	mamori_store_commit(mamori_daemon.store);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		totp_dummy(code, window);
+		return MAMORI_ERR_DENIED;
+	}
 	if (rc != MAMORI_OK)
-		return rc == MAMORI_ERR_NOT_FOUND ? MAMORI_ERR_DENIED : rc;
+		return rc;
 	totp_aad(user_id, r.id, aad, sizeof(aad));
 	rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
 	                   sizeof(secret), &secret_len);
@@ -793,15 +822,23 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 		if (rc == MAMORI_OK && matched) {
 			conv->password_ok = 1;
 			conv->password_id = s.pw.id;
-			if (mamori_password_needs_rehash(&params, s.pw.hash) &&
-			    mamori_password_hash(&params, answer, len, conv->rehash, sizeof(conv->rehash)) != MAMORI_OK)
-				conv->rehash[0] = '\0'; /* keep the old hash; try again next login */
+			/* P-LOGIN-UI: the rehash costs an Argon2id evaluation, so it
+			 * waits for the decision; the next prompt must not come
+			 * later for a right password than for a wrong one. */
+			if (mamori_password_needs_rehash(&params, s.pw.hash) && conv->rehash_pw == NULL &&
+			    (conv->rehash_pw = malloc(len + 1)) != NULL) {
+				memcpy(conv->rehash_pw, answer, len);
+				conv->rehash_pw[len] = '\0';
+				conv->rehash_len = len;
+			}
 		}
 		mamori_wipe(&s.pw, sizeof(s.pw));
 		break;
 	case MAMORI_FACTOR_TOTP:
 		rc = lookup(subject_name(conv), conv->system, mamori_clock_now(), &s);
 		mamori_wipe(&s.pw, sizeof(s.pw));
+		if (rc == MAMORI_OK && !s.found && !s.lock.locked)
+			totp_dummy(answer, window);
 		if (rc == MAMORI_OK && s.found && !s.lock.locked) {
 			rc = totp_check(s.user.id, 1, answer, window, &conv->totp_id, &conv->totp_step);
 			conv->totp_ok = rc == MAMORI_OK;
@@ -823,6 +860,57 @@ factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 }
 
 static json_t *enroll_authorise(struct mamori_conn *c, int64_t user_id, const char *name);
+static int hours_allow(const struct mamori_conf *conf, const struct mamori_user *u, int64_t now);
+
+/* P-DEV-ID, P-PRIV-*: past the account's expiry date (the last day it may
+ * be used), as AccountCheck sees it. */
+static int
+account_expired(const struct mamori_user *u)
+{
+	char today[11];
+
+	mamori_clock_today(today);
+	return u->expires[0] != '\0' && strcmp(today, u->expires) > 0;
+}
+
+static void
+discard_rehash(struct mamori_pam_conversation *conv)
+{
+	if (conv->rehash_pw != NULL)
+		mamori_freezero(conv->rehash_pw, conv->rehash_len + 1);
+	conv->rehash_pw = NULL;
+	conv->rehash_len = 0;
+}
+
+/* After a successful decision: store the password's hash again with the
+ * current Argon2id parameters, in a transaction of its own.  A failure
+ * keeps the old hash (the next login tries again) and changes nothing
+ * that was decided. */
+static void
+rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversation *conv)
+{
+	struct mamori_argon2_params params;
+	char hash[MAMORI_HASH_MAX];
+	int rc;
+
+	if (conv->rehash_pw == NULL)
+		return;
+	mamori_daemon_argon2_params(conf, &params);
+	rc = mamori_password_hash(&params, conv->rehash_pw, conv->rehash_len, hash, sizeof(hash));
+	discard_rehash(conv);
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	else if (rc == MAMORI_OK) {
+		rc = mamori_store_password_rehash(mamori_daemon.store, conv->password_id, hash);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_warn("authenticate %s: the password could not be rehashed", conv->req.user);
+	mamori_wipe(hash, sizeof(hash));
+}
 
 /* All factors of the set were asked: decide, count and record it in one
  * transaction, before the answer is sent. */
@@ -871,9 +959,20 @@ auth_decide(struct mamori_conn *c)
 	} else if (!s.found) {
 		reason = conv->member[0] != '\0' ? "unknown member" : "unknown user";
 		counts_as_failure = 1;
-	} else if (conv->pretend) {
-		reason = "no factor enrolled";
+	} else if (conv->unsatisfiable && (!s.have_pw || !mamori_factor_set_has(&conv->set, MAMORI_FACTOR_PASSWORD))) {
+		/* Nothing to verify the account with: it fails as an unknown
+		 * name does. */
+		reason = s.user.kind == MAMORI_KIND_SHARED && conv->member[0] == '\0'
+		                 ? "shared account without a member"
+		                 : "no factor enrolled";
 		counts_as_failure = 1;
+	} else if (conv->unsatisfiable && conv->password_ok) {
+		/* Nothing this account has meets the policy: never fewer
+		 * factors.  Its password was right, so only its owner learns
+		 * why. */
+		reason = "no accepted factor set enrolled";
+		accepted_sets(conf, req->service, sets, sizeof(sets));
+		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
 	} else if (!all_ok) {
 		/* "wrong password", "wrong totp", "wrong password+totp" */
 		size_t flen = (size_t)snprintf(failed, sizeof(failed), "wrong ");
@@ -898,10 +997,6 @@ auth_decide(struct mamori_conn *c)
 		reason = "totp code replayed";
 		counts_as_failure = 1;
 		replay = 1;
-	} else if (conv->unsatisfiable) {
-		reason = "no accepted factor set enrolled";
-		accepted_sets(conf, req->service, sets, sizeof(sets));
-		mamori_msgf(text, sizeof(text), req->locale, MSG_NO_FACTOR, sets);
 	} else if (!login_found) {
 		reason = "unknown user";
 	} else if (conv->member[0] != '\0' &&
@@ -911,6 +1006,14 @@ auth_decide(struct mamori_conn *c)
 	} else if (login.state != MAMORI_STATE_ACTIVE || s.user.state != MAMORI_STATE_ACTIVE) {
 		reason = state_reason(login.state != MAMORI_STATE_ACTIVE ? login.state : s.user.state);
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_DISABLED));
+	} else if (account_expired(&login) || account_expired(&s.user)) {
+		/* The rules AccountCheck applies hold here too, for stacks that
+		 * call only pam_authenticate (screen lockers, some VPNs). */
+		reason = "account expired";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_ACCOUNT_EXPIRED));
+	} else if (!hours_allow(conf, &login, now)) {
+		reason = "outside hours of use";
+		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_OUTSIDE_HOURS));
 	} else if (s.have_pw && mamori_factor_set_has(&conv->set, MAMORI_FACTOR_PASSWORD) && s.pw.temporary &&
 	           s.pw.expires_at > 0 && now >= s.pw.expires_at) {
 		reason = "temporary password expired";
@@ -922,7 +1025,22 @@ auth_decide(struct mamori_conn *c)
 		 * PAM handle skip the password just typed. */
 		issue_ticket = conv->member[0] == '\0' && s.have_pw &&
 		               (s.pw.must_change || password_expired(conf, &s.user, &s.pw, now));
-		enroll = conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0');
+		if (issue_ticket && conv->authonly) {
+			/* No password change follows in this stack: a password
+			 * that must change (temporary, compromised, past its
+			 * maximum age) is refused as AccountCheck would, with its
+			 * message. */
+			result = "auth_err";
+			reason = s.pw.must_change ? (s.pw.compromised ? "password compromised" : "temporary password")
+			                          : "password expired";
+			snprintf(text, sizeof(text), "%s",
+			         mamori_msg(req->locale, !s.pw.must_change  ? MSG_PASSWORD_EXPIRED
+			                                 : s.pw.compromised ? MSG_MUST_CHANGE_COMPROMISED
+			                                                    : MSG_MUST_CHANGE_TEMPORARY));
+			issue_ticket = 0;
+		}
+		enroll = !strcmp(result, "success") &&
+		         (conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0'));
 		/* A password that must change (temporary, compromised, expired)
 		 * may be in other hands: it does not enrol an authenticator. */
 		if (enroll && issue_ticket) {
@@ -935,7 +1053,7 @@ auth_decide(struct mamori_conn *c)
 		}
 	}
 	if (counts_as_failure) {
-		if (count_failure(conf, &s, name, now, &failure) != MAMORI_OK)
+		if (count_failure(conf, req, &s, name, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 		if (failure.locked_now) {
 			result = "maxtries";
@@ -949,9 +1067,6 @@ auth_decide(struct mamori_conn *c)
 		    (conv->n_choices > 1 &&
 		     mamori_store_choice_set(mamori_daemon.store, s.user.id, req->service, setname) != MAMORI_OK))
 			goto fail_rollback;
-		if (conv->rehash[0] != '\0' &&
-		    mamori_store_password_rehash(mamori_daemon.store, conv->password_id, conv->rehash) != MAMORI_OK)
-			goto fail_rollback;
 	}
 	/* P-AUDIT: the row records the factors used. */
 	detail = json_pack("{s:s,s:[]}", "set", setname, "factors");
@@ -964,6 +1079,8 @@ auth_decide(struct mamori_conn *c)
 	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, name, &failure, now);
+	if (!strcmp(result, "success"))
+		rehash_after_decision(conf, conv);
 	if (replay) {
 		json_t *d = json_pack("{s:s,s:I}", "factor", "totp", "step", (json_int_t)conv->totp_step);
 		mamori_incident_raise(conf, "totp_replay", name, req->service, d, now);
@@ -985,10 +1102,64 @@ fail:
 	reply = internal_error();
 out:
 	json_decref(detail);
-	mamori_wipe(conv->rehash, sizeof(conv->rehash));
+	discard_rehash(conv);
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	mamori_daemon_conf_put(conf);
 	return reply;
+}
+
+/* P-LOGIN-UI, P-AUDIT: an authentication that ends without a decision
+ * after at least one factor was answered (the client disconnected or
+ * idled out, started another conversation, sent an invalid answer, or the
+ * daemon stopped) is a failure of the name tried, counted and audited as
+ * a wrong answer would be: otherwise a client could test passwords and
+ * hang up before the decision.  A conversation left before its first
+ * answer tested nothing and is not counted. */
+static void
+conversation_abandoned(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_conf *conf;
+	struct failure_outcome failure = { 0 };
+	struct subject s;
+	char reason[64], setname[128];
+	const char *name;
+	json_t *detail;
+	int64_t now;
+	int rc;
+
+	if (conv == NULL || conv->step != STEP_FACTOR || conv->next == 0 ||
+	    (conv->op != OP_AUTHENTICATE && conv->op != OP_TOTP_ENROLL))
+		return;
+	conv->step = STEP_NONE;
+	conf = mamori_daemon_conf_get();
+	name = subject_name(conv);
+	now = mamori_clock_now();
+	snprintf(reason, sizeof(reason), "abandoned after factor %u", conv->next);
+	mamori_factor_set_format(&conv->set, setname, sizeof(setname));
+	detail = json_pack("{s:s,s:i}", "set", setname, "answered", (int)conv->next);
+	rc = lookup(name, conv->system, now, &s);
+	mamori_wipe(&s.pw, sizeof(s.pw));
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	else if (rc == MAMORI_OK) {
+		rc = count_failure(conf, &conv->req, &s, name, now, &failure);
+		if (rc == MAMORI_OK)
+			rc = audit_pam_detail(c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
+			                      conv->member[0] != '\0' ? conv->member : NULL,
+			                      failure.locked_now ? "maxtries" : "auth_err", reason, detail, now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	}
+	json_decref(detail);
+	if (rc == MAMORI_OK)
+		after_failure(conf, &conv->req, name, &failure, now);
+	else
+		mamori_log_err("authenticate %s on %s: an abandoned conversation could not be recorded", conv->req.user,
+		               conv->req.service);
+	mamori_daemon_conf_put(conf);
 }
 
 /* ---------------------------------------------------- TOTP enrolment */
@@ -1280,7 +1451,7 @@ report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 		lock_message(req->locale, &s.lock, text, sizeof(text));
 	} else if (!matched) {
 		reason = "compromised report: wrong password";
-		if (count_failure(conf, &s, req->user, now, &failure) != MAMORI_OK)
+		if (count_failure(conf, req, &s, req->user, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 	} else if (mamori_store_password_mark_compromised(mamori_daemon.store, s.user.id) != MAMORI_OK) {
 		goto fail_rollback;
@@ -1320,7 +1491,7 @@ conversation_reset(struct mamori_pam_conversation *conv)
 		mamori_freezero(conv->new_password, conv->new_len);
 	conv->new_password = NULL;
 	conv->new_len = 0;
-	mamori_wipe(conv->rehash, sizeof(conv->rehash));
+	discard_rehash(conv);
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	conv->step = STEP_NONE;
 }
@@ -1376,7 +1547,7 @@ change_current(struct mamori_conn *c, const char *pw, size_t len)
 		now = mamori_clock_now();
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
 			reply = internal_error();
-		} else if (count_failure(conf, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		} else if (count_failure(conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
 		           audit_pam(c, &conv->req, "chauthtok", NULL, "authtok_recover_err", "wrong current password",
 		                     now) != MAMORI_OK) {
 			mamori_store_rollback(mamori_daemon.store);
@@ -1570,8 +1741,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *op = NULL;
-	struct mamori_user u;
-	int shared = 0, limited = 0, remote_refused = 0, access_refused = 0;
+	const struct mamori_service_conf *svc;
+	int member_prompt = 0, limited = 0, remote_refused = 0, access_refused = 0;
 	int64_t now = mamori_clock_now();
 	json_t *reply;
 
@@ -1589,6 +1760,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	limited = c->peer.uid != 0 && !rate_allow(c->peer.uid, conf->rate_limit);
 	remote_refused = is_remote(conv->req.rhost) && !mamori_conf_service_remote(conf, conv->req.service);
 	access_refused = !access_allowed(conf, conv->req.service, conv->req.user);
+	svc = mamori_conf_service(conf, conv->req.service);
+	member_prompt = svc != NULL && svc->member_prompt;
 	mamori_daemon_conf_put(conf);
 	if (limited) {
 		mamori_log_notice("uid %lu: PAM rate limit reached", (unsigned long)c->peer.uid);
@@ -1605,6 +1778,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		return prompt_reply("echo_off", mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
 	}
 	conv->op = strcmp(op, "totp_enroll") == 0 ? OP_TOTP_ENROLL : OP_AUTHENTICATE;
+	if (mamori_wire_get_bool(params, "authonly", &conv->authonly) == MAMORI_ERR_INVALID)
+		return error_reply("org.varlink.service.InvalidParameter", "parameter", "authonly");
 	if (remote_refused || access_refused) {
 		/* P-REMOTE, P-ACCESS: refused whoever asks, before any factor. */
 		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
@@ -1621,14 +1796,11 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		                  mamori_msg(conv->req.locale, remote_refused ? MSG_REMOTE_REFUSED : MSG_ACCESS_DENIED),
 		                  NULL);
 	}
-	if (conv->op == OP_AUTHENTICATE) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
-			return internal_error();
-		shared = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u) == MAMORI_OK &&
-		         u.kind == MAMORI_KIND_SHARED;
-		mamori_store_commit(mamori_daemon.store);
-	}
-	if (shared) {
+	/* P-ID-SHARED, P-INPUT: the member prompt belongs to the service, not
+	 * to the account: on a service with member_prompt every name is asked
+	 * it, and elsewhere a shared account is asked what any name is asked
+	 * (and fails, having no factor of its own). */
+	if (conv->op == OP_AUTHENTICATE && member_prompt) {
 		conv->step = STEP_MEMBER;
 		return prompt_reply("echo_on", mamori_msg(conv->req.locale, MSG_MEMBER_PROMPT));
 	}
@@ -1640,8 +1812,11 @@ member_given(struct mamori_conn *c, const char *name, size_t len)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 
-	/* A name that cannot exist is asked for a password, and fails. */
-	if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
+	/* No name, or the account's own: the person logs in for themselves.
+	 * A name that cannot exist is asked for a password, and fails. */
+	if (len == 0 || strcmp(name, conv->req.user) == 0)
+		conv->member[0] = '\0';
+	else if (len > MAMORI_USER_NAME_MAX || !mamori_user_name_valid(name))
 		snprintf(conv->member, sizeof(conv->member), "%s", "-invalid-");
 	else
 		memcpy(conv->member, name, len + 1);
@@ -1659,6 +1834,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 
 	/* One answer per prompt: null for info and error prompts. */
 	if (!json_is_array(answers) || json_array_size(answers) < 1 || json_array_size(answers) > 4) {
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -1667,6 +1843,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 			break;
 	}
 	if (!json_is_string(answer) || (conv->step != STEP_ENROLL_CODE && json_array_size(answers) != 1)) {
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -1675,6 +1852,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	/* The module never sends more; nothing longer is worth an Argon2id
 	 * evaluation or a failure count. */
 	if (len > MAMORI_SECRET_MAX || strlen(pw) != len) { /* an embedded NUL cannot be a password */
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}
@@ -2086,6 +2264,7 @@ mamori_pam_service_handle(struct mamori_conn *c, const char *method, json_t *par
 		return reply;
 	}
 	if (c->conversation->step != STEP_NONE) {
+		conversation_abandoned(c);
 		conversation_reset(c->conversation);
 		return error_reply("io.mamori.Error.OutOfOrder", "message", "a conversation is waiting for its answer");
 	}
@@ -2105,6 +2284,7 @@ mamori_pam_service_end(struct mamori_conn *c)
 {
 	if (c->conversation == NULL)
 		return;
+	conversation_abandoned(c);
 	conversation_reset(c->conversation);
 	mamori_wipe(c->conversation, sizeof(*c->conversation));
 	free(c->conversation);

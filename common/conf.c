@@ -203,8 +203,8 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 
 /* [service NAME]: keys are checked for repeats through a small bitmask kept
  * beside the entry while parsing. */
-static const char *const service_keys[] = { "system",       "privileged", "require", "allow_users",
-	                                    "allow_groups", "remote",     NULL };
+static const char *const service_keys[] = { "system",       "privileged", "require",       "allow_users",
+	                                    "allow_groups", "remote",     "member_prompt", NULL };
 
 struct service_seen {
 	struct mamori_service_conf *service;
@@ -278,12 +278,15 @@ handle_service(struct parse_ctx *ctx, const char *service, const char *key, cons
 		return set_string(&s->system, value) == 0 ? 1 : error_at(ctx, "out of memory");
 	case 1: /* privileged */
 	case 5: /* remote */
+	case 6: /* member_prompt */
 		if (parse_bool(value, &b) != 0)
 			return error_at(ctx, "%s must be yes or no", key);
 		if (index == 1)
 			s->privileged = b;
-		else
+		else if (index == 5)
 			s->remote = b;
+		else
+			s->member_prompt = b;
 		return 1;
 	case 2: /* require */
 		if (mamori_factor_sets_parse(value, s->require, &s->require_count, reason, sizeof(reason)) != 0)

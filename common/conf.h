@@ -28,6 +28,9 @@ struct mamori_service_conf {
 	char *allow_users; /* P-ACCESS: comma-separated, NULL: everyone */
 	char *allow_groups; /* P-ACCESS: Unix groups, comma-separated */
 	int remote; /* P-REMOTE: -1 unset (no on My Number systems, else yes) */
+	/* P-ID-SHARED, P-INPUT: every name is first asked "Member name:", so
+	 * that shared accounts can be used here without standing out. */
+	int member_prompt;
 	struct mamori_service_conf *next;
 };
 

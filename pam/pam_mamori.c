@@ -63,6 +63,9 @@ struct mamori_pam_options {
 	const char *socket_path;
 	int debug;
 	int timeout_ms; /* per daemon reply */
+	/* The stack calls only pam_authenticate (a screen locker, some VPNs):
+	 * the daemon then refuses a password that must be changed. */
+	int authonly;
 };
 
 /* The failure codes of one PAM function: each function has its own set of
@@ -142,6 +145,7 @@ options_parse(pam_handle_t *pamh, int argc, const char **argv, struct mamori_pam
 	opt->socket_path = MAMORI_PAM_DEFAULT_SOCKET;
 	opt->debug = 0;
 	opt->timeout_ms = MAMORI_PAM_DEFAULT_TIMEOUT * 1000;
+	opt->authonly = 0;
 
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
@@ -150,6 +154,8 @@ options_parse(pam_handle_t *pamh, int argc, const char **argv, struct mamori_pam
 			continue;
 		if (strcmp(arg, "debug") == 0) {
 			opt->debug = 1;
+		} else if (strcmp(arg, "authonly") == 0) {
+			opt->authonly = 1;
 		} else if (strncmp(arg, "socket=", strlen("socket=")) == 0) {
 			const char *path = arg + strlen("socket=");
 			/* A relative path would depend on the host's working directory. */
@@ -976,7 +982,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	params = request_params(
 	        &c, user, MAMORI_PAM_CTX_TTY | MAMORI_PAM_CTX_RHOST | MAMORI_PAM_CTX_RUSER | MAMORI_PAM_CTX_LOCALE);
-	if (params == NULL || json_object_set_new(params, "op", json_string("authenticate")) != 0) {
+	if (params == NULL || json_object_set_new(params, "op", json_string("authenticate")) != 0 ||
+	    (opt.authonly && json_object_set_new(params, "authonly", json_true()) != 0)) {
 		json_decref(params);
 		goto out;
 	}

@@ -11,6 +11,10 @@ badinput_driver.py run NAME        run one case, then check that the daemon
 badinput_driver.py timing USER [RUNS]
                                    USER (an account) vs a name without one:
                                    prompts, and latency over RUNS runs each
+badinput_driver.py nextprompt USER PASSWORD RUNS SERVICE
+                                   on SERVICE (password+totp), the time to the
+                                   code prompt after PASSWORD and after a
+                                   wrong one, RUNS pairs
 badinput_driver.py pamapp [-p ANSWER]... SERVICE USER OP=CODE...
                                    a PAM application through ctypes (run under
                                    pam_wrapper), for answers too long for argv:
@@ -39,6 +43,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timing as timing_mod  # noqa: E402
 
 T = os.environ.get("T", "")
 PAM_SOCK = os.path.join(T, "run", "pam.sock")
@@ -1462,12 +1469,6 @@ def auth_once(user, password):
     return took, m1, m2
 
 
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
 def stored_params(user):
     r = subprocess.run(["sqlite3", "-readonly", DB, "SELECT p.hash FROM passwords p JOIN users u ON u.id = p.user_id "
                         "WHERE u.name = '%s' AND p.current = 1 AND p.system = 'default'" % user],
@@ -1476,18 +1477,13 @@ def stored_params(user):
     return h.split("$")[3] if h.count("$") >= 4 else "?"
 
 
-def timing(known, runs):
-    """known (an account) with a wrong password vs a name without an
-    account, interleaved (ABBA), through Start+Answer on pam.sock: the same
-    prompts and final replies, and medians within 5%."""
-    unknown = known[:-1] + "q"
-    wrong = "Wrong-Password-0"
-    # Other work on the machine is noise, not what is compared: the daemon
-    # (its connection threads inherit the main thread's nice value) and
-    # this client run at the highest priority while measuring.  With
-    # autogroup scheduling a nice value counts only within a session, so
-    # this client gets a session of its own and both sessions' groups get
-    # nice -20 too (the daemon already has its own session).
+def nice_measurer():
+    """Other work on the machine is noise, not what is compared: the daemon
+    (its connection threads inherit the main thread's nice value) and this
+    client run at the highest priority while measuring.  With autogroup
+    scheduling a nice value counts only within a session, so this client
+    gets a session of its own and both sessions' groups get nice -20 too
+    (the daemon already has its own session).  Returns the autogroups."""
     pid = daemon_pid()
     for tid in os.listdir("/proc/%d/task" % pid):
         os.setpriority(os.PRIO_PROCESS, int(tid), -20)
@@ -1503,42 +1499,96 @@ def timing(known, runs):
                 f.write("-20")
             with open("/proc/%d/autogroup" % p) as f:
                 groups.append(f.read().strip())
+    return groups
+
+
+def timing(known, runs):
+    """known (an account) with a wrong password vs a name without an
+    account, in interleaved pairs (ABBA), through Start+Answer on pam.sock:
+    the same prompts and final replies, and no difference beyond 5% by the
+    paired sign test of timing.py."""
+    unknown = known[:-1] + "q"
+    wrong = "Wrong-Password-0"
+    groups = nice_measurer()
     conf = open(os.path.join(T, "mamori.conf")).read()
     params = ",".join(l.split("=")[1].strip() for l in conf.splitlines() if l.startswith("argon2_"))
     # Warm-up (not counted).
     for _ in range(2):
         auth_once(known, wrong)
         auth_once(unknown, wrong)
-    tk, tu = [], []
     ref = {}
-    for i in range(runs):
-        order = [(known, tk), (unknown, tu)] if i % 2 == 0 else [(unknown, tu), (known, tk)]
-        for user, acc in order:
-            took, m1, m2 = auth_once(user, wrong)
-            acc.append(took)
-            p1 = m1.get("parameters")
-            p2 = m2.get("parameters")
-            ref.setdefault(user, (p1, p2))
-            check((p1, p2) == ref[user], "%s: replies changed between runs: %s %s" % (user, p1, p2))
+
+    def measure(user):
+        took, m1, m2 = auth_once(user, wrong)
+        p1 = m1.get("parameters")
+        p2 = m2.get("parameters")
+        ref.setdefault(user, (p1, p2))
+        check((p1, p2) == ref[user], "%s: replies changed between runs: %s %s" % (user, p1, p2))
+        return took
+
+    pairs = timing_mod.collect(lambda: measure(known), lambda: measure(unknown), runs)
     pk, dk = ref[known]
     pu, du = ref[unknown]
     log("  known:   %s -> %s" % (json.dumps(pk), json.dumps(dk)))
     log("  unknown: %s -> %s" % (json.dumps(pu), json.dumps(du)))
-    mk, mu = median(tk), median(tu)
-    ratio = mk / mu
-    paired = median([a / b for a, b in zip(tk, tu)])
-    figure("timing %s/%s: daemon Argon2id t,m,p = %s; %s's stored hash %s; %d runs each, interleaved; daemon and "
-           "client at nice -20 (autogroups: %s)" % (known, unknown, params, known, stored_params(known), runs,
-                                                    "; ".join(groups) or "none"))
-    figure("timing %s/%s: known user, wrong password: median %.1f ms [min %.1f, max %.1f]; unknown user: median "
-           "%.1f ms [min %.1f, max %.1f]; ratio of medians %.4f (|ratio-1| %.2f%%, limit 5%%); median of the "
-           "paired ratios %.4f" % (known, unknown, mk * 1000, min(tk) * 1000, max(tk) * 1000, mu * 1000,
-                                    min(tu) * 1000, max(tu) * 1000, ratio, abs(ratio - 1) * 100, paired))
+    ok, lines = timing_mod.sign_test(pairs, names=("known", "unknown"))
+    figure("timing %s/%s: daemon Argon2id t,m,p = %s; %s's stored hash %s; daemon and client at nice -20 "
+           "(autogroups: %s)" % (known, unknown, params, known, stored_params(known), "; ".join(groups) or "none"))
+    for line in lines:
+        figure("timing %s/%s: %s" % (known, unknown, line))
     figure("timing %s/%s: prompts identical: %s; final replies identical: %s (%s)"
            % (known, unknown, pk == pu, dk == du, dk.get("result")))
     check(pk == pu, "prompts differ: %s vs %s" % (pk, pu))
     check(dk == du and dk.get("result") == "auth_err", "results differ: %s vs %s" % (dk, du))
-    check(abs(ratio - 1) <= 0.05, "known and unknown users are distinguishable by time: ratio %.4f" % ratio)
+    check(ok, "known and unknown users are distinguishable by time: " + lines[-1])
+
+
+def next_prompt_once(user, password, service):
+    """Start, then the password: seconds from sending the password to the
+    next prompt, and that prompt.  The conversation is then abandoned."""
+    c = Conn(PAM_SOCK, timeout=30)
+    try:
+        c.send(start(user, service=service) + b"\0")
+        k1, m1, raw1 = c.recv(30)
+        check(k1 == "msg" and m1["parameters"].get("state") == "prompt", "%s: %s" % (user, show(raw1)))
+        t0 = time.perf_counter()
+        c.send(answer(password) + b"\0")
+        k2, m2, raw2 = c.recv(30)
+        took = time.perf_counter() - t0
+    finally:
+        c.close()
+    check(k2 == "msg" and m2["parameters"].get("state") == "prompt", "%s: no next prompt: %s" % (user, show(raw2)))
+    # The abandoned conversation is recorded when the daemon sees the
+    # connection end: let that finish outside the next measurement.
+    time.sleep(0.05)
+    return took, m2["parameters"]
+
+
+def next_prompt(user, password, runs, service):
+    """P-LOGIN-UI: on a password+totp service, the time from a password to
+    the code prompt is the same for a right and a wrong password (a hash
+    made with older Argon2id parameters is rehashed only after the
+    decision), by the paired sign test of timing.py."""
+    wrong = "Wrong-Password-0"
+    groups = nice_measurer()
+    prompts = {}
+
+    def measure(pw, key):
+        took, p = next_prompt_once(user, pw, service)
+        prompts.setdefault(key, p)
+        return took
+
+    for _ in range(2):
+        measure(password, "right")
+        measure(wrong, "wrong")
+    pairs = timing_mod.collect(lambda: measure(password, "right"), lambda: measure(wrong, "wrong"), runs)
+    ok, lines = timing_mod.sign_test(pairs, names=("right", "wrong"))
+    figure("next prompt %s on %s: %s's stored hash %s; daemon and client at nice -20 (autogroups: %s)"
+           % (user, service, user, stored_params(user), "; ".join(groups) or "none"))
+    for line in lines:
+        figure("next prompt %s: %s" % (user, line))
+    check(prompts["right"] == prompts["wrong"], "next prompts differ: %s vs %s" % (prompts["right"], prompts["wrong"]))
+    check(ok, "a right password is told from a wrong one by the time to the next prompt: " + lines[-1])
 
 
 def timing_pam(known):
@@ -1662,6 +1712,8 @@ def main():
     try:
         if args[0] == "run":
             run_case(args[1])
+        elif args[0] == "nextprompt":
+            next_prompt(args[1], args[2], int(args[3]), args[4])
         elif args[0] == "timing":
             timing_pam(args[1])
             timing(args[1], int(args[2]) if len(args) > 2 else 41)

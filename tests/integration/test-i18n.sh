@@ -179,12 +179,12 @@ t_ja_lockout_message() {
 	out=$(in_locale ja_JP.UTF-8 pam -p 'wrong' mamori-test hiro auth=MAXTRIES)
 	echo "$out"
 	expect_match "$out" \
-		'error: ログインの失敗が続いたため、このアカウントは [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]+ までロックされています。' \
+		'error: ログインの失敗が続いたため、このアカウントはロックされています。後で再試行するか、管理者に解除を依頼してください。' \
 		"Japanese lock message"
 	expect_one_line_each "$out"
 	out=$(in_locale en_US.UTF-8 pam -p 'Yuki-no-Yoru-2030' mamori-test hiro auth=MAXTRIES)
 	echo "$out"
-	expect_match "$out" 'error: This account is locked after too many failed attempts until [0-9]{4}-' \
+	expect_match "$out" 'error: This account is locked after too many failed attempts\. Try again later' \
 		"English lock message"
 	out=$(in_locale C pam -p 'Yuki-no-Yoru-2030' mamori-test hiro auth=MAXTRIES)
 	expect_match "$out" 'error: This account is locked after too many failed attempts' "C lock message"
@@ -196,7 +196,11 @@ t_ja_account_expired_message() {
 	set_clock "$(date -d '2030-01-20 12:00' +%s)"
 	add_user daichi 'Ajisai-no-Ame-22' --expires 2030-01-31
 	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
-	out=$(in_locale ja_JP.UTF-8 pam -p 'Ajisai-no-Ame-22' mamori-test daichi auth=SUCCESS acct=ACCT_EXPIRED)
+	# The authentication itself refuses it, with the same message.
+	out=$(in_locale ja_JP.UTF-8 pam -p 'Ajisai-no-Ame-22' mamori-test daichi auth=AUTH_ERR)
+	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
+		fail "Japanese expiry message at authentication"
+	out=$(in_locale ja_JP.UTF-8 pam mamori-test daichi acct=ACCT_EXPIRED)
 	echo "$out"
 	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
 		fail "Japanese expiry message"

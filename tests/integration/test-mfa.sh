@@ -98,32 +98,50 @@ t_mynumber_password_alone_refused() {
 
 t_no_second_factor_refused_with_reason() {
 	local out
-	out=$(pam -p 'Ume-no-Hana-2030x' mn-login jiro auth=AUTH_ERR)
+	# P-INPUT: an account without TOTP is asked every factor of the
+	# service, like any other name; the reason comes after the decision,
+	# to the owner of the password only.
+	out=$(pam -p 'Ume-no-Hana-2030x' -p '123456' mn-login jiro auth=AUTH_ERR)
 	echo "$out"
 	expect_match "$out" 'error: This service requires password\+totp, which is not set up' "message"
-	! echo "$out" | grep -q 'Verification code' || fail "asked for a factor the account does not have"
-	# Unknown users see what a real account with the factors sees, and so
-	# does an account with nothing to verify it with.
-	local unknown pending
+	expect_match "$out" 'prompt: Verification code: ' "asked every factor of the service"
+	out=$(pam -p 'wrong-password' -p '123456' mn-login jiro auth=AUTH_ERR)
+	! echo "$out" | grep -q 'not set up' || fail "the reason shown without the password"
+	# Unknown users, an account with the factors, an account without TOTP
+	# and an account with nothing to verify it with see the same prompts
+	# and the same answer.
+	local unknown pending enrolled without
+	advance_clock 30
 	unknown=$(pam -p 'x' -p '123456' mn-login nosuchuser auth=AUTH_ERR | sed 's/nosuchuser/U/g')
 	expect_match "$unknown" 'prompt: Verification code: ' "unknown user prompts"
 	ctl user add no.password >/dev/null
 	pending=$(pam -p 'x' -p '123456' mn-login no.password auth=AUTH_ERR | sed 's/no.password/U/g')
 	expect_eq "$pending" "$unknown" "an account without factors"
+	enrolled=$(pam -p 'x' -p '123456' mn-login taro auth=AUTH_ERR | sed 's/taro/U/g')
+	expect_eq "$enrolled" "$unknown" "an account with TOTP"
+	without=$(pam -p 'x' -p '123456' mn-login jiro auth=AUTH_ERR | sed 's/jiro/U/g')
+	expect_eq "$without" "$unknown" "an account without TOTP"
 }
 
-t_choice_offered_and_remembered() {
-	local out
+t_choice_offered_to_every_name() {
+	local out ref
 	advance_clock 30
 	out=$(pam -e 2 -p 'Sakura-no-Ki-2030' two-ways taro auth=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Choose a method: 1\) password\+totp, 2\) password \[1\]: ' "choice prompt"
 	! echo "$out" | grep -q 'Verification code' || fail "asked for TOTP after choosing password"
-	out=$(pam -e '' -p 'Sakura-no-Ki-2030' two-ways taro auth=SUCCESS)
-	expect_match "$out" '\[2\]: ' "the last choice is the default"
-	# One way only: no choice.
-	out=$(pam -p 'Ume-no-Hana-2030x' two-ways jiro auth=SUCCESS)
-	! echo "$out" | grep -q 'Choose' || fail "choice offered with one way"
+	# P-INPUT: the default is the service's first set, whatever the name
+	# chose before (a remembered default would tell names apart).
+	out=$(pam -e 2 -p 'Sakura-no-Ki-2030' two-ways taro auth=SUCCESS)
+	expect_match "$out" '\[1\]: ' "the default is the service's"
+	# Every name sees the same choice: with TOTP, without, or unknown.
+	ref=$(pam -e 1 -p 'x' -p '123456' two-ways taro auth=AUTH_ERR | sed 's/taro/U/g')
+	expect_match "$ref" 'Choose a method' "choice with TOTP"
+	expect_eq "$(pam -e 1 -p 'x' -p '123456' two-ways jiro auth=AUTH_ERR | sed 's/jiro/U/g')" "$ref" "without TOTP"
+	expect_eq "$(pam -e 1 -p 'x' -p '123456' two-ways nosuchuser auth=AUTH_ERR | sed 's/nosuchuser/U/g')" "$ref" \
+		"unknown name"
+	# An account without TOTP logs in by choosing password.
+	pam -e 2 -p 'Ume-no-Hana-2030x' two-ways jiro auth=SUCCESS >/dev/null
 }
 
 t_totp_replay_refused() {
@@ -400,10 +418,67 @@ t_totp_secret_sealed() {
 	expect_eq "$(stat -c %a "$T/state/store.key")" 600 "key mode"
 }
 
+# P-LOGIN-UI, P-AUDIT: a conversation that ends at the second prompt, with
+# no decision, is a failure of the name tried: counted and audited.
+t_abandoned_conversation_counts() {
+	local out start pw i
+	add_user hanzo 'Kusunoki-no-Ha-2030'
+	enroll_totp hanzo >/dev/null
+	start='{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"mn-login","user":"hanzo"}}'
+	pw='{"method":"io.mamori.Pam.Answer","parameters":{"answers":["Kusunoki-no-Ha-2030"]}}'
+	hanzo_failed() { ctl user show hanzo | sed -n 's/^ *failed attempts: *//p'; }
+	expect_eq "$(hanzo_failed)" 0 "no failure yet"
+	# The client hangs up at the code prompt, after a right password.
+	out=$($RAW "$T/run/pam.sock" "$start" "$pw")
+	echo "$out"
+	expect_match "$out" 'Verification code' "second prompt reached"
+	expect_match "$out" 'CLOSED' "client hung up"
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 1 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 1 "abandonment counted"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND category = 'auth' AND result = 'auth_err' AND reason = 'abandoned after factor 1'")" 1 "abandonment audited"
+	# A new Start on the same connection abandons the first conversation.
+	out=$($RAW "$T/run/pam.sock" "$start" "$pw" "$start")
+	echo "$out"
+	expect_match "$out" 'OutOfOrder' "second Start refused"
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 2 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 2 "second abandonment counted"
+	# A wrong password then a hang-up counts once, like the right one.
+	out=$($RAW "$T/run/pam.sock" "$start" '{"method":"io.mamori.Pam.Answer","parameters":{"answers":["wrong"]}}')
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 3 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 3 "wrong password abandoned counted"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 3 "every abandonment audited"
+	# Hanging up at the first prompt tested nothing: not counted.
+	$RAW "$T/run/pam.sock" "$start" >/dev/null
+	sleep 0.5
+	expect_eq "$(hanzo_failed)" 3 "nothing answered, nothing counted"
+	# A client that stays silent at the code prompt past idle_timeout.
+	sed -i 's/^idle_timeout = .*/idle_timeout = 2/' "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	sleep 0.5
+	$RAW "$T/run/pam.sock" --hold 4 "$start" "$pw" >/dev/null
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 4 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 4 "idle timeout counted"
+	sed -i 's/^idle_timeout = .*/idle_timeout = 30/' "$T/mamori.conf"
+	kill -HUP "$(cat "$T/daemon.pid")"
+	# The daemon stopping while a conversation waits at the code prompt.
+	$RAW "$T/run/pam.sock" --hold 5 "$start" "$pw" >"$T/held.out" 2>&1 &
+	for i in $(seq 1 50); do grep -q 'Verification code' "$T/held.out" && break; sleep 0.1; done
+	stop_daemon
+	wait
+	start_daemon
+	# The fifth failure locks the name (lockout_threshold 5).
+	expect_eq "$(ctl --json user show hanzo | json 'd["user"]["locked"]')" True "daemon stop counted: locked"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 5 "all five audited"
+	expect_eq "$(sql "SELECT result FROM audit WHERE user = 'hanzo' ORDER BY id DESC LIMIT 1")" maxtries "the locking one"
+	ctl unlock hanzo >/dev/null
+	ctl audit verify >/dev/null
+}
+
 run_test "P-MFA-MN a My Number service accepts password and TOTP" t_mynumber_password_and_totp
 run_test "P-MFA-MN password alone is refused; every factor is asked" t_mynumber_password_alone_refused
-run_test "P-MFA-MN a user without a second factor is refused with the reason" t_no_second_factor_refused_with_reason
-run_test "P-MFA-ALL two acceptable sets: a choice, remembered" t_choice_offered_and_remembered
+run_test "P-MFA-MN P-INPUT a user without a second factor is asked every factor, then refused with the reason" \
+	t_no_second_factor_refused_with_reason
+run_test "P-MFA-ALL P-INPUT two acceptable sets: the same choice for every name" t_choice_offered_to_every_name
 run_test "P-CRED-STORE P-INCIDENT a TOTP code is never accepted twice" t_totp_replay_refused
 run_test "P-LOGIN-UI TOTP failures count toward the lockout" t_totp_failures_count_toward_lockout
 run_test "P-MFA-MN a one-category set on a My Number system stops start-up" t_wrong_category_refused_at_start
@@ -414,4 +489,6 @@ run_test "P-MFA-ALL an administrator requires TOTP enrolment at next login" t_to
 run_test "P-MFA-ALL self-service TOTP enrolment after authenticating" t_self_service_enrolment
 run_test "P-MFA-ALL the first TOTP self-enrolment needs a one-time enrolment code" t_first_enrolment_needs_a_code
 run_test "P-CRED-STORE TOTP secrets are sealed; the key file is 0600" t_totp_secret_sealed
+run_test "P-LOGIN-UI P-AUDIT a conversation abandoned at the second prompt counts as a failure and is audited" \
+	t_abandoned_conversation_counts
 tap_done

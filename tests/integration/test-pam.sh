@@ -91,7 +91,10 @@ t_expired_account_refused() {
 	set_clock "$(date -d '2030-01-31 12:00' +%s)"
 	pam -p 'Ajisai-no-Ame-22' mamori-test dave auth=SUCCESS acct=SUCCESS
 	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
-	pam -p 'Ajisai-no-Ame-22' mamori-test dave auth=SUCCESS acct=ACCT_EXPIRED
+	pam mamori-test dave acct=ACCT_EXPIRED
+	# The authentication alone refuses it too (stacks without account
+	# management).
+	pam -p 'Ajisai-no-Ame-22' mamori-test dave auth=AUTH_ERR
 	set_clock "$(date +%s)"
 }
 

@@ -53,17 +53,30 @@ storm_window = 600
 [daemon]
 rate_limit = 20
 
+[service front-desk]
+member_prompt = yes
+
 [policy privileged]
 hours = Mon-Fri 08:00-20:00
 session_limit = 600"
 printf 'AUTHORISED USE ONLY\nこの端末は業務専用です\n' >"$BLOCKLIST_DIR/banner"
 chmod 644 "$BLOCKLIST_DIR/banner"
 new_env
+make_service front-desk
+make_service mamori-authonly authonly
 setup_hook
 sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
 # A Wednesday, 10:00 local time.
 set_clock "$(date -d '2030-01-09 10:00' +%s)"
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
+
+# working_hours: move the test clock on to 10:00 of the next weekday (the
+# same day when it is one), inside [policy privileged] hours: privileged
+# IDs cannot even authenticate outside them.
+working_hours() {
+	while [ "$(date -d "@$(cat "$T/clock")" +%u)" -gt 5 ]; do advance_clock "$DAY"; done
+	set_clock "$(date -d "$(date -d "@$(cat "$T/clock")" +%F) 10:00" +%s)"
+}
 
 # ------------------------------------------------------------ strength
 
@@ -249,9 +262,11 @@ t_age_warning_expiry_and_minimum() {
 }
 
 t_age_privileged_rotates_sooner() {
+	working_hours
 	add_user a2 'Natsu-no-Hi-2030x'
 	add_user a3.admin 'Natsu-no-Umi-2030-Kaze' --privileged
 	advance_clock $((31 * DAY))
+	working_hours
 	pam -p 'Natsu-no-Hi-2030x' mamori-test a2 auth=SUCCESS acct=SUCCESS
 	pam -p 'Natsu-no-Umi-2030-Kaze' mamori-test a3.admin auth=SUCCESS acct=NEW_AUTHTOK_REQD
 }
@@ -301,6 +316,10 @@ t_compromised_by_the_user() {
 
 # ------------------------------------------------------------ lockout
 
+# P-LOGIN-UI, P-PRIV-STRICT: the one lock message, for every account and
+# every kind of lock (it must not tell which names are privileged IDs).
+LOCK_MESSAGE='error: This account is locked after too many failed attempts. Try again later, or ask an administrator to unlock it.'
+
 t_lockout_timed_with_message() {
 	local out i
 	add_user l1 'Ame-no-Hi-2030'
@@ -308,7 +327,7 @@ t_lockout_timed_with_message() {
 	for i in 1 2 3 4; do pam -p 'wrong' mamori-test l1 auth=AUTH_ERR >/dev/null; done
 	out=$(pam -p 'wrong' mamori-test l1 auth=MAXTRIES)
 	echo "$out"
-	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "lock message"
 	wait_incident lockout
 	out=$(pam -p 'Ame-no-Hi-2030' mamori-test l1 auth=MAXTRIES)
 	expect_match "$out" 'locked' "right password while locked"
@@ -365,7 +384,7 @@ t_lockout_memory_outlasts_a_day() {
 	pam -p 'wrong' mamori-test lm auth=AUTH_ERR >/dev/null
 	advance_and_prune $((25 * 3600))
 	out=$(pam -p 'wrong' mamori-test lm auth=MAXTRIES)
-	expect_match "$out" 'error: This account is locked .* until [0-9]{4}-' "lock message"
+	expect_eq "$(echo "$out" | grep "^error:")" "$LOCK_MESSAGE" "lock message"
 	pam -p 'Tsuki-no-Michi-2030' mamori-test lm auth=MAXTRIES >/dev/null
 	# The first lock (900 s) runs out; a day later the back-off still
 	# holds: the next lock lasts 1800 s.
@@ -385,10 +404,13 @@ t_lockout_memory_outlasts_a_day() {
 
 t_lockout_privileged_until_unlock() {
 	local out i
+	working_hours
 	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
-	for i in 1 2; do pam -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
-	out=$(pam -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
-	expect_match "$out" 'administrator must unlock' "message"
+	# Failures at the console (a terminal, no remote host).
+	for i in 1 2; do pam -t tty1 -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -t tty1 -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "the message every account gets"
+	expect_eq "$(ctl --json user show l3.admin | json 'd["user"]["until_unlock"]')" True "until unlocked"
 	advance_clock $((7 * DAY))
 	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
 	ctl unlock l3.admin >/dev/null
@@ -397,6 +419,36 @@ t_lockout_privileged_until_unlock() {
 	pam -p 'Shimo-no-Asa-2030-Yoru' mamori-test l3.admin auth=MAXTRIES
 	pam mamori-test l3.admin acct=PERM_DENIED
 	ctl unlock l3.admin >/dev/null
+}
+
+# P-PRIV-STRICT: failures from a remote host (or without a terminal) lock a
+# privileged ID for lockout_max_duration, with an incident, never until
+# an administrator unlocks; the message is the one every account gets.
+t_lockout_privileged_remote_timed() {
+	local out i until now
+	working_hours
+	add_user l4.admin 'Oboro-Zuki-no-Yoru-2030' --privileged
+	: >"$T/incidents"
+	for i in 1 2; do pam -t pts/4 -r 198.51.100.7 -p 'wrong' mamori-test l4.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -t pts/4 -r 198.51.100.7 -p 'wrong' mamori-test l4.admin auth=MAXTRIES)
+	echo "$out"
+	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "the message every account gets"
+	expect_eq "$(ctl --json user show l4.admin | json 'd["user"]["until_unlock"]')" False "not until unlocked"
+	until=$(ctl --json user show l4.admin | json 'd["user"]["locked_until"]')
+	now=$(cat "$T/clock")
+	expect_eq "$((until - now))" 86400 "locked for lockout_max_duration"
+	wait_incident lockout
+	grep -q '"until_unlock_withheld": *true' "$T/incidents" || fail "incident does not say the lock was withheld"
+	grep -q '"source": *"other"' "$T/incidents" || fail "incident does not name the source"
+	# No terminal (a VPN, a web front end) is not the console either.
+	add_user l5.admin 'Kagerou-no-Michi-2030' --privileged
+	for i in 1 2; do pam -p 'wrong' mamori-test l5.admin auth=AUTH_ERR >/dev/null; done
+	pam -p 'wrong' mamori-test l5.admin auth=MAXTRIES >/dev/null
+	expect_eq "$(ctl --json user show l5.admin | json 'd["user"]["until_unlock"]')" False "no terminal: timed"
+	expect_eq "$(ctl --json user show l5.admin | json 'd["user"]["locked"]')" True "no terminal: locked"
+	advance_clock 86401
+	working_hours
+	pam -t pts/4 -r 198.51.100.7 -p 'Oboro-Zuki-no-Yoru-2030' mamori-test l4.admin auth=SUCCESS >/dev/null
 }
 
 t_lockout_survives_restart() {
@@ -525,8 +577,10 @@ t_reserved_names() {
 
 t_contractor_cannot_reset_privileged() {
 	local rc=0 actor=daemon
+	working_hours
 	add_user pr1.admin 'Tori-no-Uta-2030-Sora' --privileged
 	advance_clock $((2 * DAY))
+	working_hours
 	# The acting administrator is the caller's login uid's user: here a
 	# contractor (the local user daemon) who runs mamorictl through sudo.
 	ctl user add "$actor" --kind contractor >/dev/null
@@ -547,12 +601,18 @@ t_contractor_cannot_reset_privileged() {
 
 t_hours_of_use() {
 	local out
+	working_hours
 	add_user hr1.admin 'Yoru-no-Shizukesa-2030' --privileged
 	set_clock "$(date -d '2030-01-12 10:00' +%s)" # a Saturday
-	out=$(pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED)
+	# Refused by the authentication itself (for stacks without account
+	# management), and by account management.
+	out=$(pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=AUTH_ERR)
+	expect_match "$out" 'may not be used at this time' "message"
+	out=$(pam mamori-test hr1.admin acct=PERM_DENIED)
 	expect_match "$out" 'may not be used at this time' "message"
 	set_clock "$(date -d '2030-01-14 21:30' +%s)" # Monday, late
-	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=PERM_DENIED >/dev/null
+	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=AUTH_ERR >/dev/null
+	pam mamori-test hr1.admin acct=PERM_DENIED >/dev/null
 	set_clock "$(date -d '2030-01-15 09:00' +%s)" # Tuesday morning
 	pam -p 'Yoru-no-Shizukesa-2030' mamori-test hr1.admin auth=SUCCESS acct=SUCCESS >/dev/null
 	# An account's own hours override its role's.
@@ -564,6 +624,7 @@ t_hours_of_use() {
 
 t_privileged_time_box() {
 	local pid out i
+	working_hours
 	add_user tb.admin 'Toki-no-Nagare-2030-Hayai' --privileged
 	set_clock "$(date -d '2030-01-16 10:00' +%s)"
 	setsid "$PAM_CLIENT_ENV" -S -p 'Toki-no-Nagare-2030-Hayai' -t pts/9 mamori-priv tb.admin \
@@ -616,25 +677,93 @@ t_dev_accounts_need_expiry_and_expire() {
 		fail "not audited"
 }
 
+# Stacks that call only pam_authenticate (screen lockers, some VPNs): the
+# authentication itself refuses what account management would, with the
+# answer of any refusal (auth_err and a message), and only after the
+# factors were right.
+t_authenticate_only_applies_account_rules() {
+	local out today
+	today=$(date -d "@$(cat "$T/clock")" +%F)
+	add_user ao.expired 'Kareha-no-Oto-2030' --expires "$today"
+	add_user ao.hours 'Yuugure-no-Kane-2030'
+	add_user ao.disabled 'Hatsuyuki-no-Asa-2030'
+	ctl user set ao.hours --hours 'Sun 00:00-00:01' >/dev/null
+	ctl user disable ao.disabled >/dev/null
+	advance_clock $((2 * DAY))
+	out=$(pam -p 'Kareha-no-Oto-2030' mamori-test ao.expired auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: This account has expired' "expired account"
+	out=$(pam -p 'Yuugure-no-Kane-2030' mamori-test ao.hours auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: This account may not be used at this time' "outside hours"
+	out=$(pam -p 'Hatsuyuki-no-Asa-2030' mamori-test ao.disabled auth=AUTH_ERR)
+	expect_match "$out" 'error: This account is disabled' "disabled account"
+	# A wrong password learns nothing of it.
+	out=$(pam -p 'wrong-password' mamori-test ao.expired auth=AUTH_ERR)
+	! echo "$out" | grep -q 'expired' || fail "the refusal shown without the password"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.expired' AND category = 'auth' AND reason = 'account expired'")" = 1 ] ||
+		fail "expiry refusal not audited"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.hours' AND category = 'auth' AND reason = 'outside hours of use'")" = 1 ] ||
+		fail "hours refusal not audited"
+}
+
+# P-PW-TEMP, P-PW-LEAK, P-PW-AGE: a stack that calls only pam_authenticate
+# (pam_mamori.so authonly) never changes a password, so a password that
+# must be changed is refused there, with account management's message;
+# full stacks still authenticate it and change it.
+t_authonly_refuses_password_to_change() {
+	local out temp='Harusame-Kari-2030-x'
+	ctl user add ao.temp >/dev/null
+	printf '%s\n' "$temp" | ctl password temp ao.temp --password-stdin >/dev/null
+	out=$(pam -p "$temp" mamori-authonly ao.temp auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'error: You must change your temporary password now' "temporary password"
+	pam -p "$temp" mamori-test ao.temp auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+	add_user ao.leak 'Kogarashi-no-Koe-2030'
+	pam -p 'Kogarashi-no-Koe-2030' mamori-authonly ao.leak auth=SUCCESS >/dev/null
+	ctl password compromised ao.leak >/dev/null
+	out=$(pam -p 'Kogarashi-no-Koe-2030' mamori-authonly ao.leak auth=AUTH_ERR)
+	expect_match "$out" 'error: Your password was reported compromised' "compromised password"
+	add_user ao.old 'Hiyori-no-Sora-2030x'
+	advance_clock $((91 * DAY))
+	out=$(pam -p 'Hiyori-no-Sora-2030x' mamori-authonly ao.old auth=AUTH_ERR)
+	expect_match "$out" 'error: Your password has expired' "password past its maximum age"
+	pam -p 'Hiyori-no-Sora-2030x' mamori-test ao.old auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.temp' AND category = 'auth' AND result = 'auth_err' AND reason = 'temporary password'")" = 1 ] ||
+		fail "refusal not audited"
+}
+
 t_shared_account_members() {
-	local out
+	local out shared personal unknown
 	ctl user add madoguchi --kind shared >/dev/null
 	add_user sh.sato 'Suzume-no-Himitsu-2030'
 	add_user sh.kato 'Kaki-no-Himitsu-2030'
 	ctl user members madoguchi add sh.sato >/dev/null
 	ctl user enable madoguchi >/dev/null
-	out=$(pam -e sh.sato -p 'Suzume-no-Himitsu-2030' mamori-test madoguchi auth=SUCCESS acct=SUCCESS)
+	out=$(pam -e sh.sato -p 'Suzume-no-Himitsu-2030' front-desk madoguchi auth=SUCCESS acct=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
 	expect_match "$out" 'prompt: Password of sh.sato: ' "member password prompt"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
 		fail "audit does not name the member"
-	out=$(pam -e sh.kato -p 'Kaki-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR)
+	out=$(pam -e sh.kato -p 'Kaki-no-Himitsu-2030' front-desk madoguchi auth=AUTH_ERR)
 	expect_match "$out" 'named members' "non-member"
-	pam -e sh.sato -p 'wrong' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	pam -e sh.sato -p 'wrong' front-desk madoguchi auth=AUTH_ERR >/dev/null
 	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'sh.sato'")" 1 "failure counted on the member"
+	# P-INPUT: the member prompt belongs to the service.  There every name
+	# is asked it (a person answers with their own name, or nothing);
+	# elsewhere a shared account is asked what any name is asked.
+	out=$(pam -e '' -p 'Kaki-no-Himitsu-2030' front-desk sh.kato auth=SUCCESS)
+	expect_match "$out" 'prompt-echo: Member name: ' "member prompt for a personal account"
+	shared=$(pam -p 'x' mamori-test madoguchi auth=AUTH_ERR | sed 's/madoguchi/U/g')
+	personal=$(pam -p 'x' mamori-test sh.kato auth=AUTH_ERR | sed 's/sh.kato/U/g')
+	unknown=$(pam -p 'x' mamori-test no.such.desk auth=AUTH_ERR | sed 's/no.such.desk/U/g')
+	echo "$shared"
+	! echo "$shared" | grep -q 'Member name' || fail "member prompt outside a member_prompt service"
+	expect_eq "$shared" "$personal" "shared and personal accounts"
+	expect_eq "$shared" "$unknown" "shared account and unknown name"
 	ctl user members madoguchi remove sh.sato >/dev/null
-	pam -e sh.sato -p 'Suzume-no-Himitsu-2030' mamori-test madoguchi auth=AUTH_ERR >/dev/null
+	pam -e sh.sato -p 'Suzume-no-Himitsu-2030' front-desk madoguchi auth=AUTH_ERR >/dev/null
 }
 
 PAM_CLIENT_ENV="$T/pam_client_env"
@@ -661,7 +790,10 @@ run_test "P-PW-LEAK a user reports their own password compromised" t_compromised
 run_test "P-LOGIN-UI P-INCIDENT lockout after failures, with its own message" t_lockout_timed_with_message
 run_test "P-LOGIN-UI repeated locks last longer" t_lockout_back_off_grows
 run_test "P-LOGIN-UI failures and locks are remembered beyond a day, as the window and back-off need" t_lockout_memory_outlasts_a_day
-run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked; lock and unlock" t_lockout_privileged_until_unlock
+run_test "P-PRIV-STRICT privileged IDs stay locked until unlocked after failures at the console; the message every account gets" \
+	t_lockout_privileged_until_unlock
+run_test "P-PRIV-STRICT P-INCIDENT remote failures lock a privileged ID for a long time, never until unlocked" \
+	t_lockout_privileged_remote_timed
 run_test "P-CRED-STORE failure counts survive a restart" t_lockout_survives_restart
 run_test "P-LOGIN-UI unknown names are throttled like real ones" t_lockout_unknown_names_like_real_ones
 run_test "P-CRED-STORE lockout counts are exact under 50 concurrent clients" t_lockout_exact_under_concurrency
@@ -675,6 +807,11 @@ run_test "P-PRIV-TIME hours of use per role and per account" t_hours_of_use
 run_test "P-PRIV-TIME a privileged session is ended when its time box closes" t_privileged_time_box
 run_test "P-PRIV-MIN privileged IDs are listed with their last use" t_privileged_list
 run_test "P-DEV-ID development accounts need an expiry and are disabled after it" t_dev_accounts_need_expiry_and_expire
-run_test "P-ID-SHARED shared accounts: named members with their own credentials" t_shared_account_members
+run_test "P-ACCESS P-DEV-ID an authentication alone refuses expired, disabled and out-of-hours accounts" \
+	t_authenticate_only_applies_account_rules
+run_test "P-PW-TEMP P-PW-LEAK P-PW-AGE an authentication-only stack refuses a password that must be changed" \
+	t_authonly_refuses_password_to_change
+run_test "P-ID-SHARED P-INPUT shared accounts: named members; the member prompt is the service's, not the account's" \
+	t_shared_account_members
 rm -rf "$BLOCKLIST_DIR"
 tap_done

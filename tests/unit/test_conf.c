@@ -703,6 +703,22 @@ test_service_system_defaults_for_unknown_service(void **state)
 	assert_string_equal(mamori_conf_service_system(c, ""), "default");
 }
 
+/* P-ID-SHARED, P-INPUT: the member prompt is a service setting, off unless
+ * set, repeated keys refused. */
+static void
+test_service_member_prompt(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c =
+	        expect_ok(fx, "[service front-desk]\nmember_prompt = yes\n[service sshd]\nsystem = web\n");
+
+	assert_true(mamori_conf_service(c, "front-desk")->member_prompt);
+	assert_false(mamori_conf_service(c, "sshd")->member_prompt);
+	expect_error(fx, "[service a]\nmember_prompt = maybe\n", 2, "member_prompt must be yes or no");
+	expect_error(fx, "[service a]\nmember_prompt = no\nmember_prompt = yes\n", 3,
+	             "\"member_prompt\" repeated in [service a]");
+}
+
 static void
 test_service_system_defaults_without_config(void **state)
 {
@@ -852,6 +868,7 @@ main(void)
 		FX_TEST(test_load_reports_overlong_line_on_its_own_line),
 		FX_TEST(test_service_system_maps_configured_service),
 		FX_TEST(test_service_system_defaults_for_unknown_service),
+		FX_TEST(test_service_member_prompt),
 		cmocka_unit_test(test_service_system_defaults_without_config),
 		FX_TEST(test_service_sections_merge_by_name),
 		FX_TEST(test_service_section_with_longest_name_maps_that_name),
