@@ -135,6 +135,22 @@ mamori_process_start_time(pid_t pid)
 	return st.start;
 }
 
+int
+mamori_session_leader_state(const struct mamori_session *s)
+{
+	struct proc_stat st;
+
+	if (s->leader_pid <= 1 || s->leader_pid > INT_MAX || s->leader_start <= 0)
+		return -1;
+	if (read_stat((pid_t)s->leader_pid, &st) != 0)
+		return errno == ENOENT || errno == ESRCH ? 1 : -1;
+	/* A later start: the pid was reused.  An earlier one: the record
+	 * cannot be right, and nothing is concluded from it. */
+	if (st.start > s->leader_start || st.state == 'Z' || st.state == 'X' || st.state == 'x')
+		return 1;
+	return st.start == s->leader_start ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ logind */
 
 static int
