@@ -2,6 +2,7 @@
 /* io.mamori.Pam: the conversation state machine the PAM module relays. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1405,12 +1407,28 @@ fail:
 	return internal_error();
 }
 
-/* P-REMOTE: a PAM_RHOST naming another machine. */
+/* P-REMOTE: whether a login on service with this PAM_RHOST comes from
+ * another machine.  Local: an IPv4 or IPv6 loopback address (127.0.0.0/8,
+ * ::1, ::ffff:127.x.y.z, parsed by inet_pton), the name "localhost" as
+ * such, and an empty PAM_RHOST where the service is a console client's
+ * (mamori_conf_rhost_empty_local).  Anything else is remote: another
+ * address, and any other host name (a name is only what the client or DNS
+ * says; "127.example.org" is a name). */
 static int
-is_remote(const char *rhost)
+is_remote(const struct mamori_conf *conf, const char *service, const char *rhost)
 {
-	return rhost[0] != '\0' && strcmp(rhost, "localhost") != 0 && strcmp(rhost, "::1") != 0 &&
-	       strncmp(rhost, "127.", 4) != 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (rhost[0] == '\0')
+		return !mamori_conf_rhost_empty_local(conf, service);
+	if (strcmp(rhost, "localhost") == 0)
+		return 0;
+	if (inet_pton(AF_INET, rhost, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) != 127;
+	if (inet_pton(AF_INET6, rhost, &a6) == 1)
+		return !(IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
+	return 1;
 }
 
 /* P-ACCESS: whether user may use the service at all. */
@@ -1806,7 +1824,8 @@ handle_start(struct mamori_conn *c, const json_t *params)
 	conf = mamori_daemon_conf_get();
 	snprintf(conv->system, sizeof(conv->system), "%s", mamori_conf_service_system(conf, conv->req.service));
 	limited = peer_limited(c, RATE_START, conf->rate_limit);
-	remote_refused = is_remote(conv->req.rhost) && !mamori_conf_service_remote(conf, conv->req.service);
+	remote_refused = is_remote(conf, conv->req.service, conv->req.rhost) &&
+	                 !mamori_conf_service_remote(conf, conv->req.service);
 	access_refused = !access_allowed(conf, conv->req.service, conv->req.user);
 	mamori_daemon_conf_put(conf);
 	if (limited) {
@@ -2010,7 +2029,7 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		result = "perm_denied";
 		reason = "service not permitted";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCESS_DENIED));
-	} else if (is_remote(req.rhost) && !mamori_conf_service_remote(conf, req.service)) {
+	} else if (is_remote(conf, req.service, req.rhost) && !mamori_conf_service_remote(conf, req.service)) {
 		result = "perm_denied";
 		reason = "remote login not permitted";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_REMOTE_REFUSED));

@@ -13,8 +13,12 @@ require "sqlite3" command -v sqlite3
 
 # Minimum password age is tested in test-policy.sh; here passwords change
 # several times a day.
-EXTRA_CONF=$'[policy staff]\nmin_age_days = 0'
+# console-only and no-remote refuse remote logins (P-REMOTE); an empty
+# PAM_RHOST is local on the first only.
+EXTRA_CONF=$'[policy staff]\nmin_age_days = 0\n\n[service console-only]\nremote = no\nrhost_empty = local\n\n[service no-remote]\nremote = no'
 new_env
+make_service console-only
+make_service no-remote
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 add_user alice 'Correct-Horse-42'
 
@@ -280,6 +284,29 @@ t_account_and_session_calls_rate_limited() {
 	expect_eq "$(echo "$out" | grep -c '"result":"success"')" 40 "real root's account checks"
 }
 
+t_remote_hosts() {
+	local h
+	# Loopback addresses, by inet_pton, and the name localhost: local.
+	for h in localhost 127.0.0.1 127.1.2.3 ::1 0:0:0:0:0:0:0:1 ::ffff:127.0.0.1; do
+		echo "local: $h"
+		pam -r "$h" -p 'Correct-Horse-42' console-only alice auth=SUCCESS acct=SUCCESS >/dev/null
+	done
+	# Other addresses, and every other host name, however it starts.
+	for h in 127.example.org 127.0.0.1.example.org 127.0.0.1x localhost.example.org 203.0.113.5 10.0.0.1 \
+		::ffff:10.0.0.1 2001:db8::1 ::1%lo "$(hostname)"; do
+		echo "remote: $h"
+		pam -r "$h" -p 'Correct-Horse-42' console-only alice auth=AUTH_ERR >/dev/null
+		pam -r "$h" console-only alice acct=PERM_DENIED >/dev/null
+	done
+	# No PAM_RHOST: local where the service says so, remote elsewhere.
+	pam -p 'Correct-Horse-42' console-only alice auth=SUCCESS acct=SUCCESS >/dev/null
+	pam -p 'Correct-Horse-42' no-remote alice auth=AUTH_ERR >/dev/null
+	pam no-remote alice acct=PERM_DENIED >/dev/null
+	pam -r 127.0.0.1 -p 'Correct-Horse-42' no-remote alice auth=SUCCESS acct=SUCCESS >/dev/null
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'alice' AND service = 'console-only' AND rhost = '127.example.org' AND reason = 'remote login not permitted'")" -ge 2 ] ||
+		fail "refusal not audited"
+}
+
 t_non_root_cannot_use_admin_socket() {
 	local rc=0 out
 	# The program itself runs as nobody: the refusal below is the socket's.
@@ -346,6 +373,7 @@ run_test "P-AUDIT the actor of a non-root caller's row is its own uid's name, no
 run_test "P-AUDIT refusals to act for another user are audited, summarised" t_refusals_audited_and_summarised
 run_test "P-CRED-STORE AccountCheck, OpenSession and CloseSession are rate-limited per real uid" \
 	t_account_and_session_calls_rate_limited
+run_test "P-REMOTE loopback addresses and localhost are local, other names and addresses remote" t_remote_hosts
 run_test "non-root caller cannot use the admin socket" t_non_root_cannot_use_admin_socket
 run_test "P-AUDIT attempts and admin actions are audited" t_audit_records_attempts
 run_test "P-AUDIT audit verify detects an altered row" t_audit_verify_detects_tampering
