@@ -308,7 +308,7 @@ static void
 duty_time_box(struct mamori_store *store, int64_t now)
 {
 	struct due_list l = { .now = now };
-	int rc;
+	int rc, already_gone;
 
 	l.s = calloc(DUE_MAX, sizeof(*l.s));
 	if (l.s == NULL) {
@@ -336,8 +336,10 @@ duty_time_box(struct mamori_store *store, int64_t now)
 			record_closed(store, s);
 			continue;
 		}
-		rc = mamori_session_terminate(s, TERMINATE_GRACE_MS);
-		if (rc == MAMORI_OK)
+		rc = mamori_session_terminate_ex(s, TERMINATE_GRACE_MS, &already_gone);
+		if (rc == MAMORI_OK && already_gone)
+			record_closed(store, s); /* it went in the meantime */
+		else if (rc == MAMORI_OK)
 			record_ended(store, s);
 		else
 			record_failed(store, s, rc);

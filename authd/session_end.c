@@ -307,7 +307,7 @@ wait_gone(pid_t pid, int pidfd, int64_t start, int ms)
 }
 
 static int
-terminate_leader(const struct mamori_session *s, int grace_ms)
+terminate_leader(const struct mamori_session *s, int grace_ms, int *already_gone)
 {
 	struct proc_stat st;
 	pid_t pid, pgid;
@@ -402,6 +402,7 @@ terminate_leader(const struct mamori_session *s, int grace_ms)
 
 gone:
 	mamori_log_notice("session %lld of %s: leader %d had already gone", (long long)s->id, s->user, (int)pid);
+	*already_gone = 1;
 	rc = MAMORI_OK;
 out:
 	if (pidfd >= 0)
@@ -412,6 +413,15 @@ out:
 int
 mamori_session_terminate(const struct mamori_session *s, int grace_ms)
 {
+	int already_gone;
+
+	return mamori_session_terminate_ex(s, grace_ms, &already_gone);
+}
+
+int
+mamori_session_terminate_ex(const struct mamori_session *s, int grace_ms, int *already_gone)
+{
+	*already_gone = 0;
 	if (s == NULL)
 		return MAMORI_ERR_INVALID;
 	if (grace_ms < 0)
@@ -420,5 +430,5 @@ mamori_session_terminate(const struct mamori_session *s, int grace_ms)
 		grace_ms = GRACE_MAX_MS;
 	if (s->logind_id[0] != '\0' && terminate_logind(s) == MAMORI_OK)
 		return MAMORI_OK;
-	return terminate_leader(s, grace_ms);
+	return terminate_leader(s, grace_ms, already_gone);
 }

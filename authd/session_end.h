@@ -40,5 +40,8 @@ int mamori_session_leader_state(const struct mamori_session *s);
  * MAMORI_ERR_IO or MAMORI_ERR_DENIED when it could not be read or
  * signalled.  Logs what it did. */
 int mamori_session_terminate(const struct mamori_session *s, int grace_ms);
+/* The same; *already_gone is set when the leader had gone before it was
+ * signalled (the session was not ended by this call). */
+int mamori_session_terminate_ex(const struct mamori_session *s, int grace_ms, int *already_gone);
 
 #endif

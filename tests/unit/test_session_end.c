@@ -228,11 +228,12 @@ test_terminate_sends_sigterm(void **state)
 {
 	struct child ch = spawn(CHILD_OWN_SESSION);
 	struct mamori_session s;
-	int status;
+	int status, already_gone = -1;
 
 	(void)state;
 	session_for(&s, ch.pid, mamori_process_start_time(ch.pid));
-	assert_int_equal(mamori_session_terminate(&s, 2000), MAMORI_OK);
+	assert_int_equal(mamori_session_terminate_ex(&s, 2000, &already_gone), MAMORI_OK);
+	assert_int_equal(already_gone, 0); /* ended by this call */
 	status = reap(ch.pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGTERM);
@@ -349,6 +350,7 @@ test_terminate_leader_already_gone(void **state)
 {
 	struct child ch = spawn(CHILD_OWN_SESSION);
 	struct mamori_session s;
+	int already_gone = 0;
 
 	(void)state;
 	session_for(&s, ch.pid, mamori_process_start_time(ch.pid));
@@ -356,6 +358,10 @@ test_terminate_leader_already_gone(void **state)
 	reap(ch.pid);
 	ch.pid = -1;
 	assert_int_equal(mamori_session_terminate(&s, 300), MAMORI_OK);
+	/* P-PRIV-TIME: housekeeping hears that it was not this call that
+	 * ended it. */
+	assert_int_equal(mamori_session_terminate_ex(&s, 300, &already_gone), MAMORI_OK);
+	assert_int_equal(already_gone, 1);
 	child_end(&ch);
 }
 
