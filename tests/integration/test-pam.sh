@@ -366,12 +366,12 @@ run_test "account check of an unknown user" t_unknown_user_account_check
 run_test "sessions are registered and closed" t_session_open_close
 run_test "non-root caller may act only for its own user" t_non_root_caller_only_for_itself
 run_test "P-PRIV-TIME a non-root caller cannot open, close or read another user's sessions" t_sessions_of_others
-run_test "P-PRIV-TIME a non-root caller cannot close a session whose leader still runs" \
+run_clock_test "P-PRIV-TIME a non-root caller cannot close a session whose leader still runs" \
 	t_leader_running_session_not_closed_by_others
 run_test "P-AUDIT the actor of a non-root caller's row is its own uid's name, not PAM_RUSER" \
 	t_pam_actor_is_the_kernel_attested_uid
-run_test "P-AUDIT refusals to act for another user are audited, summarised" t_refusals_audited_and_summarised
-run_test "P-CRED-STORE AccountCheck, OpenSession and CloseSession are rate-limited per real uid" \
+run_clock_test "P-AUDIT refusals to act for another user are audited, summarised" t_refusals_audited_and_summarised
+run_clock_test "P-CRED-STORE AccountCheck, OpenSession and CloseSession are rate-limited per real uid" \
 	t_account_and_session_calls_rate_limited
 run_test "P-REMOTE loopback addresses and localhost are local, other names and addresses remote" t_remote_hosts
 run_test "non-root caller cannot use the admin socket" t_non_root_cannot_use_admin_socket
