@@ -22,6 +22,7 @@
 #include "housekeeping.h"
 #include "lockout.h"
 #include "log.h"
+#include "pam_service.h"
 #include "session_end.h"
 #include "store.h"
 
@@ -213,6 +214,41 @@ record_ended(struct mamori_store *store, const struct mamori_session *s)
 	                  s->service);
 }
 
+/* The session's leader had exited before its time box closed: the session
+ * ended then, not by the time box, and is recorded as a normal end. */
+static void
+record_closed(struct mamori_store *store, const struct mamori_session *s)
+{
+	struct mamori_audit_event ev;
+	int64_t now = mamori_clock_now();
+	json_t *detail;
+	int rc;
+
+	detail = json_pack("{s:I,s:I}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline);
+	session_event(&ev, s, "success", "session closed: its leader had exited", detail);
+	if (mamori_store_begin(store) != MAMORI_OK) {
+		json_decref(detail);
+		return;
+	}
+	rc = mamori_store_session_end(store, s->id, now, "leader exited");
+	/* NOT_FOUND: closed meanwhile; nothing more to say. */
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_append(store, &ev, now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(store);
+	else
+		mamori_store_rollback(store);
+	json_decref(detail);
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
+		mamori_log_err("session %lld of %s: its end could not be recorded: %s", (long long)s->id, s->user,
+		               mamori_strerror(rc));
+		return;
+	}
+	failed_forget(s->id);
+	mamori_log_info("session %lld of %s on %s: its leader had exited; recorded closed", (long long)s->id, s->user,
+	                s->service);
+}
+
 /* The session could not be ended: it stays open and is tried again; the
  * audit log hears of it once. */
 static void
@@ -272,7 +308,7 @@ static void
 duty_time_box(struct mamori_store *store, int64_t now)
 {
 	struct due_list l = { .now = now };
-	int rc;
+	int rc, already_gone;
 
 	l.s = calloc(DUE_MAX, sizeof(*l.s));
 	if (l.s == NULL) {
@@ -294,8 +330,16 @@ duty_time_box(struct mamori_store *store, int64_t now)
 	for (size_t i = 0; i < l.n && !stopping(); i++) {
 		const struct mamori_session *s = &l.s[i];
 
-		rc = mamori_session_terminate(s, TERMINATE_GRACE_MS);
-		if (rc == MAMORI_OK)
+		/* P-PRIV-TIME: a session whose leader had already gone was not
+		 * ended by its time box. */
+		if (mamori_session_leader_state(s) == 1) {
+			record_closed(store, s);
+			continue;
+		}
+		rc = mamori_session_terminate_ex(s, TERMINATE_GRACE_MS, &already_gone);
+		if (rc == MAMORI_OK && already_gone)
+			record_closed(store, s); /* it went in the meantime */
+		else if (rc == MAMORI_OK)
 			record_ended(store, s);
 		else
 			record_failed(store, s, rc);
@@ -479,6 +523,7 @@ mamori_housekeeping_tick(void)
 			duty_dev_accounts(store, now);
 		if (due(&duty.prune, now, PRUNE_INTERVAL))
 			duty_prune_lockouts(store, conf, now);
+		mamori_pam_service_refusals_flush(now, 0);
 	}
 	if (due(&duty.clock, now, conf->clock_check_interval > 0 ? conf->clock_check_interval : 3600))
 		duty_clock();

@@ -27,6 +27,7 @@
 #include "incident.h"
 #include "log.h"
 #include "messages.h"
+#include "pam_service.h"
 #include "seal.h"
 #include "secure.h"
 #include "server.h"
@@ -317,6 +318,7 @@ out:
 	if (conf != NULL)
 		mamori_daemon_conf_put(conf);
 	if (mamori_daemon.store != NULL && left == 0) {
+		mamori_pam_service_refusals_flush(mamori_clock_now(), 1);
 		audit_daemon("success", "daemon stopped");
 		mamori_store_close(&mamori_daemon.store);
 	}

@@ -2,6 +2,7 @@
 /* io.mamori.Pam: the conversation state machine the PAM module relays. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -9,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <systemd/sd-login.h>
 
 #include "audit.h"
 #include "clock.h"
@@ -244,9 +248,20 @@ locale_valid(const char *s)
 	return 1;
 }
 
-/* Fill req from params; on error returns the reply to send. */
+enum refusal_kind {
+	REFUSED_PERMISSION, /* PermissionDenied: acting for another user */
+	REFUSED_RATE, /* the rate limit */
+	REFUSAL_KINDS,
+};
+
+static void refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category,
+                          const struct pam_request *req, const char *reason);
+
+/* Fill req from params; on error returns the reply to send.  A refusal to
+ * act for another user is audited as category (summarised, see
+ * refusal_audit). */
 static json_t *
-parse_request(const struct mamori_conn *c, const json_t *params, struct pam_request *req)
+parse_request(const struct mamori_conn *c, const json_t *params, struct pam_request *req, const char *category)
 {
 	const char *bad = NULL;
 
@@ -272,20 +287,40 @@ parse_request(const struct mamori_conn *c, const json_t *params, struct pam_requ
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", bad);
 	if (!mamori_peer_may_act_for(&c->peer, req->user)) {
 		mamori_log_notice("uid %lu may not act for %s", (unsigned long)c->peer.uid, req->user);
+		refusal_audit(c, REFUSED_PERMISSION, category, req, "caller may act only for itself");
 		return error_reply("io.mamori.Error.PermissionDenied", "message", "you may act only for yourself");
+	}
+	/* P-PRIV-TIME: the requesting user (PAM_RUSER) is the word of the
+	 * caller; only root's (the system's login services) is taken.  Another
+	 * caller may name only itself. */
+	if (c->peer.uid != 0 && req->ruser[0] != '\0' && strcmp(req->ruser, c->peer.name) != 0) {
+		mamori_log_notice("uid %lu may not name %s as the requesting user", (unsigned long)c->peer.uid,
+		                  req->ruser);
+		refusal_audit(c, REFUSED_PERMISSION, category, req, "caller named another requesting user");
+		return error_reply("io.mamori.Error.PermissionDenied", "message",
+		                   "only root may name the requesting user");
 	}
 	return NULL;
 }
 
 /* ------------------------------------------------------------ rate limit */
 
-/* Non-root callers of pam.sock get conf->rate_limit attempts a minute per
- * uid (P-CRED-STORE): a token bucket in memory, as a daemon restart gives
- * an attacker nothing the account lockout does not already count. */
+/* Callers of pam.sock get conf->rate_limit conversations (Start) a minute,
+ * and as many account and session calls (AccountCheck, OpenSession,
+ * CloseSession), per accounting uid (P-CRED-STORE): a setuid su or sudo
+ * counts against the user who ran it; only real root is not limited.  A
+ * token bucket in memory, as a daemon restart gives an attacker nothing the
+ * account lockout does not already count. */
 #define RATE_SLOTS 256
+
+enum rate_class {
+	RATE_START,
+	RATE_ACCOUNT_SESSION,
+};
 
 struct rate_slot {
 	uid_t uid;
+	enum rate_class class;
 	int used;
 	double tokens;
 	int64_t last_ms;
@@ -295,7 +330,7 @@ static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rate_slot rate_slots[RATE_SLOTS];
 
 static int
-rate_allow(uid_t uid, unsigned per_minute)
+rate_allow(uid_t uid, enum rate_class class, unsigned per_minute)
 {
 	int64_t now = mamori_clock_monotonic_ms();
 	struct rate_slot *slot = NULL, *oldest = &rate_slots[0];
@@ -303,7 +338,7 @@ rate_allow(uid_t uid, unsigned per_minute)
 
 	pthread_mutex_lock(&rate_lock);
 	for (size_t i = 0; i < RATE_SLOTS; i++) {
-		if (rate_slots[i].used && rate_slots[i].uid == uid) {
+		if (rate_slots[i].used && rate_slots[i].uid == uid && rate_slots[i].class == class) {
 			slot = &rate_slots[i];
 			break;
 		}
@@ -314,6 +349,7 @@ rate_allow(uid_t uid, unsigned per_minute)
 		slot = oldest;
 		slot->used = 1;
 		slot->uid = uid;
+		slot->class = class;
 		slot->tokens = per_minute;
 		slot->last_ms = now;
 	}
@@ -328,18 +364,203 @@ rate_allow(uid_t uid, unsigned per_minute)
 	return ok;
 }
 
+/* Whether the caller is over its rate; real root never is. */
+static int
+peer_limited(const struct mamori_conn *c, enum rate_class class, unsigned per_minute)
+{
+	return c->peer.acct_uid != 0 && !rate_allow(c->peer.acct_uid, class, per_minute);
+}
+
+/* ------------------------------------------------------------- refusals */
+
+/* P-AUDIT: refusals before any conversation (PermissionDenied, the rate
+ * limit) are audited, summarised so that a flood cannot grow the log
+ * without bound: for each accounting uid and kind, the first refusal is
+ * one row; the ones that follow within REFUSAL_INTERVAL seconds are only
+ * counted, and one summary row gives their number when the interval is
+ * over (at the next refusal, or from housekeeping).  So at most two rows
+ * per uid, kind and interval, and REFUSAL_SLOTS uids are followed at once
+ * (a uid pushed out has its summary written first). */
+#define REFUSAL_INTERVAL 60
+#define REFUSAL_SLOTS 64
+
+struct refusal_slot {
+	int used;
+	uid_t uid;
+	int64_t since;
+	unsigned long suppressed;
+	char category[16];
+	char service[MAMORI_SERVICE_NAME_MAX + 1];
+	char user[MAMORI_USER_NAME_MAX + 1];
+};
+
+static pthread_mutex_t refusals_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct refusal_slot refusals[REFUSAL_KINDS][REFUSAL_SLOTS];
+
+static const char *
+refusal_result(enum refusal_kind kind)
+{
+	return kind == REFUSED_RATE ? "rate_limited" : "perm_denied";
+}
+
+/* Append the summary of slot (inside the caller's transaction). */
+static int
+refusal_summary_append(enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
+{
+	struct mamori_audit_event ev = {
+		.category = slot->category,
+		.service = slot->service,
+		.user = slot->user,
+		.result = refusal_result(kind),
+		.reason = "further refusals summarised",
+		.peer_uid = slot->uid == MAMORI_PEER_UID_UNKNOWN ? -1 : (int64_t)slot->uid,
+		.peer_pid = -1,
+	};
+	json_t *detail = json_pack("{s:I,s:I,s:I}", "count", (json_int_t)slot->suppressed, "since",
+	                           (json_int_t)slot->since, "until", (json_int_t)now);
+	int rc;
+
+	if (detail == NULL)
+		return MAMORI_ERR_NOMEM;
+	ev.detail = detail;
+	rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+	json_decref(detail);
+	return rc;
+}
+
+static void
+refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category, const struct pam_request *req,
+              const char *reason)
+{
+	struct refusal_slot *slot = NULL, *oldest = NULL, pending = { 0 };
+	struct refusal_slot *table = refusals[kind];
+	int64_t now = mamori_clock_now();
+	char actor[MAMORI_USER_NAME_MAX + 16];
+	int rc;
+
+	pthread_mutex_lock(&refusals_lock);
+	for (size_t i = 0; i < REFUSAL_SLOTS; i++) {
+		if (table[i].used && table[i].uid == c->peer.acct_uid) {
+			slot = &table[i];
+			break;
+		}
+		if (oldest == NULL || !table[i].used || (oldest->used && table[i].since < oldest->since))
+			oldest = &table[i];
+	}
+	if (slot != NULL && now >= slot->since && now < slot->since + REFUSAL_INTERVAL) {
+		slot->suppressed++;
+		snprintf(slot->category, sizeof(slot->category), "%s", category);
+		snprintf(slot->service, sizeof(slot->service), "%s", req->service);
+		snprintf(slot->user, sizeof(slot->user), "%s", req->user);
+		pthread_mutex_unlock(&refusals_lock);
+		return;
+	}
+	if (slot == NULL)
+		slot = oldest;
+	if (slot->used && slot->suppressed > 0)
+		pending = *slot;
+	memset(slot, 0, sizeof(*slot));
+	slot->used = 1;
+	slot->uid = c->peer.acct_uid;
+	slot->since = now;
+	pthread_mutex_unlock(&refusals_lock);
+
+	mamori_peer_actor(&c->peer, actor, sizeof(actor));
+	struct mamori_audit_event ev = {
+		.category = category,
+		.actor = actor,
+		.service = req->service,
+		.user = req->user,
+		.result = refusal_result(kind),
+		.reason = reason,
+		.tty = req->tty,
+		.rhost = req->rhost,
+		.peer_uid = (int64_t)c->peer.uid,
+		.peer_pid = (int64_t)c->peer.pid,
+	};
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		mamori_log_err("cannot audit a refusal: the store is unavailable");
+		return;
+	}
+	rc = pending.used ? refusal_summary_append(kind, &pending, now) : MAMORI_OK;
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(mamori_daemon.store);
+	else
+		mamori_store_rollback(mamori_daemon.store);
+	if (rc != MAMORI_OK)
+		mamori_log_err("cannot audit a refusal: %s", mamori_strerror(rc));
+}
+
+void
+mamori_pam_service_refusals_flush(int64_t now, int all)
+{
+	struct refusal_slot *due;
+	enum refusal_kind *kinds;
+	size_t n = 0;
+	int rc = MAMORI_OK;
+
+	due = calloc(REFUSAL_KINDS * REFUSAL_SLOTS, sizeof(*due));
+	kinds = calloc(REFUSAL_KINDS * REFUSAL_SLOTS, sizeof(*kinds));
+	if (due == NULL || kinds == NULL) {
+		free(due);
+		free(kinds);
+		return;
+	}
+	pthread_mutex_lock(&refusals_lock);
+	for (int k = 0; k < REFUSAL_KINDS; k++) {
+		for (size_t i = 0; i < REFUSAL_SLOTS; i++) {
+			struct refusal_slot *slot = &refusals[k][i];
+			/* A clock that went back ends the interval too. */
+			if (!slot->used || (!all && now >= slot->since && now < slot->since + REFUSAL_INTERVAL))
+				continue;
+			if (slot->suppressed > 0) {
+				kinds[n] = (enum refusal_kind)k;
+				due[n++] = *slot;
+			}
+			memset(slot, 0, sizeof(*slot));
+		}
+	}
+	pthread_mutex_unlock(&refusals_lock);
+	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store)) == MAMORI_OK) {
+		for (size_t i = 0; i < n && rc == MAMORI_OK; i++)
+			rc = refusal_summary_append(kinds[i], &due[i], now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(mamori_daemon.store);
+		else
+			mamori_store_rollback(mamori_daemon.store);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_err("cannot audit the summary of %zu refusals: %s", n, mamori_strerror(rc));
+	free(due);
+	free(kinds);
+}
+
 /* ------------------------------------------------------------- helpers */
 
 /* Record a decision in the audit log inside the caller's transaction,
  * with detail (NULL for none); the actor is the member of a shared
- * account, else the requesting user (PAM_RUSER) if known. */
+ * account, else, for root's calls, the requesting user (PAM_RUSER) if
+ * known, and for anyone else's the name of the uid the kernel attests
+ * (P-AUDIT: a caller's own word does not name the actor). */
 static int
 audit_pam_detail(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
                  const char *result, const char *reason, json_t *detail, int64_t now)
 {
+	char peer_name[MAMORI_USER_NAME_MAX + 16];
+
+	if (c->peer.uid != 0) {
+		if (c->peer.name[0] != '\0')
+			snprintf(peer_name, sizeof(peer_name), "%s", c->peer.name);
+		else
+			snprintf(peer_name, sizeof(peer_name), "uid:%lu", (unsigned long)c->peer.uid);
+	}
 	struct mamori_audit_event ev = {
 		.category = category,
-		.actor = actor != NULL && actor[0] != '\0' ? actor : (req->ruser[0] != '\0' ? req->ruser : NULL),
+		.actor = actor != NULL && actor[0] != '\0'
+		                 ? actor
+		                 : (c->peer.uid != 0 ? peer_name : (req->ruser[0] != '\0' ? req->ruser : NULL)),
 		.service = req->service,
 		.user = req->user,
 		.result = result,
@@ -1357,12 +1578,28 @@ fail:
 	return internal_error();
 }
 
-/* P-REMOTE: a PAM_RHOST naming another machine. */
+/* P-REMOTE: whether a login on service with this PAM_RHOST comes from
+ * another machine.  Local: an IPv4 or IPv6 loopback address (127.0.0.0/8,
+ * ::1, ::ffff:127.x.y.z, parsed by inet_pton), the name "localhost" as
+ * such, and an empty PAM_RHOST where the service is a console client's
+ * (mamori_conf_rhost_empty_local).  Anything else is remote: another
+ * address, and any other host name (a name is only what the client or DNS
+ * says; "127.example.org" is a name). */
 static int
-is_remote(const char *rhost)
+is_remote(const struct mamori_conf *conf, const char *service, const char *rhost)
 {
-	return rhost[0] != '\0' && strcmp(rhost, "localhost") != 0 && strcmp(rhost, "::1") != 0 &&
-	       strncmp(rhost, "127.", 4) != 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (rhost[0] == '\0')
+		return !mamori_conf_rhost_empty_local(conf, service);
+	if (strcmp(rhost, "localhost") == 0)
+		return 0;
+	if (inet_pton(AF_INET, rhost, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) != 127;
+	if (inet_pton(AF_INET6, rhost, &a6) == 1)
+		return !(IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
+	return 1;
 }
 
 /* P-ACCESS: whether user may use the service at all. */
@@ -1752,19 +1989,22 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "op");
 	conversation_reset(conv);
 	memset(conv, 0, sizeof(*conv));
-	reply = parse_request(c, params, &conv->req);
+	reply = parse_request(c, params, &conv->req, "auth");
 	if (reply != NULL)
 		return reply;
 	conf = mamori_daemon_conf_get();
 	snprintf(conv->system, sizeof(conv->system), "%s", mamori_conf_service_system(conf, conv->req.service));
-	limited = c->peer.uid != 0 && !rate_allow(c->peer.uid, conf->rate_limit);
-	remote_refused = is_remote(conv->req.rhost) && !mamori_conf_service_remote(conf, conv->req.service);
+	limited = peer_limited(c, RATE_START, conf->rate_limit);
+	remote_refused = is_remote(conf, conv->req.service, conv->req.rhost) &&
+	                 !mamori_conf_service_remote(conf, conv->req.service);
 	access_refused = !access_allowed(conf, conv->req.service, conv->req.user);
 	svc = mamori_conf_service(conf, conv->req.service);
 	member_prompt = svc != NULL && svc->member_prompt;
 	mamori_daemon_conf_put(conf);
 	if (limited) {
-		mamori_log_notice("uid %lu: PAM rate limit reached", (unsigned long)c->peer.uid);
+		mamori_log_notice("uid %lu (real uid %ld): PAM rate limit reached", (unsigned long)c->peer.uid,
+		                  c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
+		refusal_audit(c, REFUSED_RATE, "auth", &conv->req, "rate limit reached");
 		return done_reply(strcmp(op, "chauthtok") == 0 ? "authtok_err" : "auth_err", "error",
 		                  mamori_msg(conv->req.locale, MSG_RATE_LIMITED), NULL);
 	}
@@ -1929,10 +2169,21 @@ handle_account(struct mamori_conn *c, const json_t *params)
 	json_t *reply;
 	int rc;
 
-	reply = parse_request(c, params, &req);
+	reply = parse_request(c, params, &req, "account");
 	if (reply != NULL)
 		return reply;
 	conf = mamori_daemon_conf_get();
+	if (peer_limited(c, RATE_ACCOUNT_SESSION, conf->rate_limit)) {
+		mamori_daemon_conf_put(conf);
+		mamori_log_notice("uid %lu (real uid %ld): PAM rate limit reached", (unsigned long)c->peer.uid,
+		                  c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
+		refusal_audit(c, REFUSED_RATE, "account", &req, "rate limit reached");
+		reply = json_pack("{s:s,s:[]}", "result", "perm_denied", "messages");
+		if (reply != NULL)
+			messages_append(json_object_get(reply, "messages"), "error",
+			                mamori_msg(req.locale, MSG_RATE_LIMITED));
+		return mamori_wire_reply(reply);
+	}
 	snprintf(system, sizeof(system), "%s", mamori_conf_service_system(conf, req.service));
 	mamori_clock_today(today);
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
@@ -1972,7 +2223,7 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		result = "perm_denied";
 		reason = "service not permitted";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_ACCESS_DENIED));
-	} else if (is_remote(req.rhost) && !mamori_conf_service_remote(conf, req.service)) {
+	} else if (is_remote(conf, req.service, req.rhost) && !mamori_conf_service_remote(conf, req.service)) {
 		result = "perm_denied";
 		reason = "remote login not permitted";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_REMOTE_REFUSED));
@@ -2093,17 +2344,35 @@ append_notices(json_t *messages, const struct pam_request *req, const struct mam
 }
 
 /* The account a session belongs to: the PAM user, or, when that is not a
- * mamori account (sudo opens its session for the target user, root), the
- * person who asked for it (PAM_RUSER), so that their time box still holds.
- * Inside the caller's transaction. */
+ * mamori account (sudo opens its session for the target user, root) and
+ * root's login service asks, the person who asked for it (PAM_RUSER), so
+ * that their time box still holds.  Another caller's PAM_RUSER is never
+ * taken (parse_request refuses it).  Inside the caller's transaction. */
 static int
-session_owner(const struct pam_request *req, struct mamori_user *u)
+session_owner(const struct mamori_conn *c, const struct pam_request *req, struct mamori_user *u)
 {
 	int rc = mamori_store_user_get(mamori_daemon.store, req->user, u);
 
-	if (rc == MAMORI_ERR_NOT_FOUND && req->ruser[0] != '\0' && mamori_user_name_valid(req->ruser))
+	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && req->ruser[0] != '\0' &&
+	    mamori_user_name_valid(req->ruser))
 		rc = mamori_store_user_get(mamori_daemon.store, req->ruser, u);
 	return rc;
+}
+
+/* A session call over the caller's rate: refused, and audited. */
+static json_t *
+session_rate_refused(struct mamori_conn *c, const struct pam_request *req)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	int limited = peer_limited(c, RATE_ACCOUNT_SESSION, conf->rate_limit);
+
+	mamori_daemon_conf_put(conf);
+	if (!limited)
+		return NULL;
+	mamori_log_notice("uid %lu (real uid %ld): PAM rate limit reached", (unsigned long)c->peer.uid,
+	                  c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
+	refusal_audit(c, REFUSED_RATE, "session", req, "rate limit reached");
+	return error_reply("io.mamori.Error.Busy", "message", "rate limit reached: try again later");
 }
 
 static int
@@ -2131,8 +2400,10 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	int64_t now = mamori_clock_now();
 	json_t *reply, *messages;
 
-	reply = parse_request(c, params, &req);
+	reply = parse_request(c, params, &req, "session");
 	if (reply != NULL)
+		return reply;
+	if ((reply = session_rate_refused(c, &req)) != NULL)
 		return reply;
 	if (mamori_wire_get_int(params, "leader_pid", 0, 4194304, &leader) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "leader_pid");
@@ -2148,6 +2419,16 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	snprintf(ses.tty, sizeof(ses.tty), "%s", req.tty);
 	snprintf(ses.rhost, sizeof(ses.rhost), "%s", req.rhost);
 	snprintf(ses.logind_id, sizeof(ses.logind_id), "%s", logind != NULL ? logind : "");
+	/* A logind session named by a non-root caller must be its own: the
+	 * time box may end it. */
+	if (ses.logind_id[0] != '\0' && c->peer.uid != 0) {
+		uid_t owner;
+		if (sd_session_get_uid(ses.logind_id, &owner) < 0 || owner != c->peer.uid) {
+			mamori_log_notice("uid %lu named logind session %s, not its own: not kept",
+			                  (unsigned long)c->peer.uid, ses.logind_id);
+			ses.logind_id[0] = '\0';
+		}
+	}
 	/* The daemon may signal the leader when a time box closes: a non-root
 	 * caller may only name a process of its own. */
 	if (leader > 1 && c->peer.uid != 0 && !process_owned_by((pid_t)leader, c->peer.uid))
@@ -2157,7 +2438,7 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	ses.opened_at = now;
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		goto fail_nostore;
-	if (session_owner(&req, &u) != MAMORI_OK) {
+	if (session_owner(c, &req, &u) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);
@@ -2194,32 +2475,79 @@ fail_nostore:
 	return internal_error();
 }
 
+/* P-PRIV-TIME: whether a non-root caller may close ses.  Its time box
+ * holds until its leader exits: a session whose leader still runs is
+ * closed only by the leader itself, and only when it has no time box. */
+static int
+close_allowed(const struct mamori_conn *c, const struct mamori_session *ses)
+{
+	int state;
+
+	if (c->peer.uid == 0)
+		return 1;
+	state = mamori_session_leader_state(ses);
+	if (state == 1)
+		return 1;
+	if (ses->deadline > 0)
+		return 0;
+	if (state == 0)
+		return (pid_t)ses->leader_pid == c->peer.pid;
+	/* No leader was recorded (nothing to wait for), or /proc cannot
+	 * tell about the one that was (refused). */
+	return ses->leader_pid == 0;
+}
+
+/* Close a session under the owner it was opened with: the session the PAM
+ * handle was given (session_id), else the newest open one of the owner on
+ * this service. */
 static json_t *
 handle_close_session(struct mamori_conn *c, const json_t *params)
 {
 	struct pam_request req;
+	struct mamori_session ses;
 	struct mamori_user u;
 	long long session_id = 0;
 	int64_t now = mamori_clock_now();
 	json_t *reply;
 	int rc;
 
-	reply = parse_request(c, params, &req);
+	reply = parse_request(c, params, &req, "session");
 	if (reply != NULL)
+		return reply;
+	if ((reply = session_rate_refused(c, &req)) != NULL)
 		return reply;
 	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "session_id");
 	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
 		return internal_error();
-	if (session_owner(&req, &u) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
-		return error_reply("io.mamori.Error.NotFound", "message", "no such account");
+	rc = session_owner(c, &req, &u);
+	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && session_id > 0) {
+		/* sudo closes with PAM_USER=root the session it opened for the
+		 * person who asked: the id its PAM handle kept names it. */
+		u.id = 0;
+		rc = MAMORI_OK;
 	}
-	rc = mamori_store_session_close(mamori_daemon.store, u.id, req.service, session_id, now);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return rc == MAMORI_ERR_NOT_FOUND
+		               ? error_reply("io.mamori.Error.NotFound", "message", "no such account")
+		               : internal_error();
+	}
+	rc = mamori_store_session_find(mamori_daemon.store, u.id, req.service, session_id, &ses);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		mamori_store_rollback(mamori_daemon.store);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such session");
 	}
+	if (rc == MAMORI_OK && !close_allowed(c, &ses)) {
+		mamori_store_rollback(mamori_daemon.store);
+		mamori_log_notice("uid %lu may not close session %lld of %s: its leader %lld still runs",
+		                  (unsigned long)c->peer.uid, (long long)ses.id, ses.user, (long long)ses.leader_pid);
+		refusal_audit(c, REFUSED_PERMISSION, "session", &req, "session leader still running");
+		return error_reply("io.mamori.Error.PermissionDenied", "message",
+		                   "the session's leader is still running");
+	}
+	if (rc == MAMORI_OK)
+		rc = mamori_store_session_close(mamori_daemon.store, ses.user_id, req.service, ses.id, now);
 	if (rc != MAMORI_OK || audit_pam(c, &req, "session", NULL, "success", "session closed", now) != MAMORI_OK) {
 		mamori_store_rollback(mamori_daemon.store);
 		return internal_error();

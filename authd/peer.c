@@ -51,6 +51,68 @@ read_loginuid(pid_t pid)
 	return (uid_t)v;
 }
 
+/* One uid field of a /proc status line ("Uid:\t1000\t0\t0\t0"). */
+static int
+parse_uid(const char **p, uid_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	while (**p == '\t' || **p == ' ')
+		(*p)++;
+	if (**p < '0' || **p > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(*p, &end, 10);
+	if (errno != 0 || v >= 4294967295UL)
+		return -1;
+	*p = end;
+	*out = (uid_t)v;
+	return 0;
+}
+
+int
+mamori_peer_real_uid(pid_t pid, uid_t euid, uid_t *ruid)
+{
+	char path[64], buf[4096];
+	const char *line;
+	uid_t real, eff;
+	size_t have = 0;
+	int fd;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	while (have < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	buf[have] = '\0';
+	if (have == 0 || strlen(buf) != have)
+		return -1;
+	/* "Uid:" starts a line; the name (first line) cannot hold a newline. */
+	line = strstr(buf, "\nUid:");
+	if (line == NULL)
+		return -1;
+	line += strlen("\nUid:");
+	if (parse_uid(&line, &real) != 0 || parse_uid(&line, &eff) != 0)
+		return -1;
+	/* The pid may have been reused since it connected: a process whose
+	 * effective uid is not the one the kernel attested is not believed. */
+	if (eff != euid)
+		return -1;
+	*ruid = real;
+	return 0;
+}
+
 int
 mamori_peer_get(int fd, struct mamori_peer *peer)
 {
@@ -64,6 +126,9 @@ mamori_peer_get(int fd, struct mamori_peer *peer)
 	peer->uid = cred.uid;
 	peer->gid = cred.gid;
 	peer->loginuid = read_loginuid(cred.pid);
+	peer->acct_uid = cred.uid;
+	if (cred.uid == 0 && mamori_peer_real_uid(cred.pid, cred.uid, &peer->acct_uid) != 0)
+		peer->acct_uid = MAMORI_PEER_UID_UNKNOWN;
 	if (uid_name(cred.uid, peer->name, sizeof(peer->name)) != 0)
 		peer->name[0] = '\0';
 	return 0;

@@ -346,6 +346,9 @@ conn_thread(void *arg)
 	serve(c);
 	mamori_pam_service_end(c);
 	mamori_wire_clear(c->wire);
+	/* The client sees the end before the slot is free for another
+	 * connection: it never holds more connections than the limits count. */
+	shutdown(c->fd, SHUT_RDWR);
 	conn_unregister(c);
 	close(c->fd);
 	free(c->wire);
@@ -353,24 +356,42 @@ conn_thread(void *arg)
 	return NULL;
 }
 
-/* Register c if the limits allow it. */
+/* The connections kept for real root (root at the console, the system's
+ * own services): a sixteenth of max_connections, at least one. */
+static unsigned
+root_reserve(const struct mamori_conf *conf)
+{
+	unsigned r = conf->max_connections / 16;
+
+	return r == 0 && conf->max_connections > 1 ? 1 : r;
+}
+
+/* Register c if the limits allow it.  Connections are counted against the
+ * peer's accounting uid: a setuid su, sudo or passwd against the user who
+ * ran it, not root. */
 static int
 conn_register(struct mamori_conn *c, const struct mamori_conf *conf)
 {
 	struct conn_entry *e;
 	unsigned same_uid = 0;
+	int refused;
 
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return MAMORI_ERR_NOMEM;
 	pthread_mutex_lock(&conns_lock);
 	for (struct conn_entry *x = conns; x != NULL; x = x->next) {
-		if (x->conn->peer.uid == c->peer.uid)
+		if (x->conn->peer.acct_uid == c->peer.acct_uid)
 			same_uid++;
 	}
-	/* The per-uid limit keeps one local user from taking every slot; root's
-	 * callers are the system's own login services and meet only the total. */
-	if (conns_count >= conf->max_connections || (c->peer.uid != 0 && same_uid >= conf->max_connections_per_uid)) {
+	/* The per-uid limit keeps one local user from taking every slot, and
+	 * the reserve keeps the last ones for real root; real root meets only
+	 * the total. */
+	refused = conns_count >= conf->max_connections;
+	if (c->peer.acct_uid != 0)
+		refused = refused || same_uid >= conf->max_connections_per_uid ||
+		          conns_count >= conf->max_connections - root_reserve(conf);
+	if (refused) {
 		pthread_mutex_unlock(&conns_lock);
 		free(e);
 		return MAMORI_ERR_BUSY;
@@ -443,7 +464,9 @@ accept_one(struct listener *l)
 	rc = conn_register(c, conf);
 	mamori_daemon_conf_put(conf);
 	if (rc != MAMORI_OK) {
-		mamori_log_warn("connection from uid %lu refused: too many connections", (unsigned long)c->peer.uid);
+		mamori_log_warn("connection from uid %lu (counted as uid %ld) refused: too many connections",
+		                (unsigned long)c->peer.uid,
+		                c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
 		free(c->wire);
 		free(c);
 		refuse(fd, "io.mamori.Error.Busy", "too many connections");

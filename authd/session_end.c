@@ -135,6 +135,22 @@ mamori_process_start_time(pid_t pid)
 	return st.start;
 }
 
+int
+mamori_session_leader_state(const struct mamori_session *s)
+{
+	struct proc_stat st;
+
+	if (s->leader_pid <= 1 || s->leader_pid > INT_MAX || s->leader_start <= 0)
+		return -1;
+	if (read_stat((pid_t)s->leader_pid, &st) != 0)
+		return errno == ENOENT || errno == ESRCH ? 1 : -1;
+	/* A later start: the pid was reused.  An earlier one: the record
+	 * cannot be right, and nothing is concluded from it. */
+	if (st.start > s->leader_start || st.state == 'Z' || st.state == 'X' || st.state == 'x')
+		return 1;
+	return st.start == s->leader_start ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------ logind */
 
 static int
@@ -291,7 +307,7 @@ wait_gone(pid_t pid, int pidfd, int64_t start, int ms)
 }
 
 static int
-terminate_leader(const struct mamori_session *s, int grace_ms)
+terminate_leader(const struct mamori_session *s, int grace_ms, int *already_gone)
 {
 	struct proc_stat st;
 	pid_t pid, pgid;
@@ -386,6 +402,7 @@ terminate_leader(const struct mamori_session *s, int grace_ms)
 
 gone:
 	mamori_log_notice("session %lld of %s: leader %d had already gone", (long long)s->id, s->user, (int)pid);
+	*already_gone = 1;
 	rc = MAMORI_OK;
 out:
 	if (pidfd >= 0)
@@ -396,6 +413,15 @@ out:
 int
 mamori_session_terminate(const struct mamori_session *s, int grace_ms)
 {
+	int already_gone;
+
+	return mamori_session_terminate_ex(s, grace_ms, &already_gone);
+}
+
+int
+mamori_session_terminate_ex(const struct mamori_session *s, int grace_ms, int *already_gone)
+{
+	*already_gone = 0;
 	if (s == NULL)
 		return MAMORI_ERR_INVALID;
 	if (grace_ms < 0)
@@ -404,5 +430,5 @@ mamori_session_terminate(const struct mamori_session *s, int grace_ms)
 		grace_ms = GRACE_MAX_MS;
 	if (s->logind_id[0] != '\0' && terminate_logind(s) == MAMORI_OK)
 		return MAMORI_OK;
-	return terminate_leader(s, grace_ms);
+	return terminate_leader(s, grace_ms, already_gone);
 }

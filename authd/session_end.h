@@ -15,6 +15,13 @@
  * process for good: a reused pid has a later start time. */
 int64_t mamori_process_start_time(pid_t pid);
 
+/* Whether the leader of session s has exited: 1 when it has (no such
+ * process, a zombie, or its pid now runs a process started later), 0 when
+ * it still runs, -1 when that cannot be told (no leader or start time
+ * recorded, /proc unreadable, or a process started before the recorded
+ * leader holds the pid). */
+int mamori_session_leader_state(const struct mamori_session *s);
+
 /* End session s.  When s->logind_id names a logind session of the session's
  * own user (a session id from another user's login is never trusted) and
  * logind answers on the system bus, ask it to TerminateSession.  Otherwise
@@ -33,5 +40,8 @@ int64_t mamori_process_start_time(pid_t pid);
  * MAMORI_ERR_IO or MAMORI_ERR_DENIED when it could not be read or
  * signalled.  Logs what it did. */
 int mamori_session_terminate(const struct mamori_session *s, int grace_ms);
+/* The same; *already_gone is set when the leader had gone before it was
+ * signalled (the session was not ended by this call). */
+int mamori_session_terminate_ex(const struct mamori_session *s, int grace_ms, int *already_gone);
 
 #endif

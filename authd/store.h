@@ -228,6 +228,11 @@ int mamori_store_session_foreach_open(struct mamori_store *store, int64_t user_i
  * closed_at unless the session was closed meanwhile.  MAMORI_ERR_NOT_FOUND
  * when it already has a reason. */
 int mamori_store_session_end(struct mamori_store *store, int64_t session_id, int64_t now, const char *reason);
+/* The open session session_id (> 0) on service, of user_id unless it is 0;
+ * or, when session_id is 0, the newest open session of user_id on service.
+ * MAMORI_ERR_NOT_FOUND when there is none. */
+int mamori_store_session_find(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,
+                              struct mamori_session *out);
 /* Close session_id (> 0), or else the newest open session of the user on
  * service.  MAMORI_ERR_NOT_FOUND when there is none. */
 int mamori_store_session_close(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,

@@ -989,6 +989,47 @@ mamori_store_session_foreach_open(struct mamori_store *st, int64_t user_id, mamo
 	return session_walk(st, stmt, cb, data);
 }
 
+static int
+session_first(const struct mamori_session *ses, void *data)
+{
+	struct mamori_session *out = data;
+
+	*out = *ses;
+	return MAMORI_STOP;
+}
+
+int
+mamori_store_session_find(struct mamori_store *st, int64_t user_id, const char *service, int64_t session_id,
+                          struct mamori_session *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (session_id > 0) {
+		if (prepare(st,
+		            "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
+		            "WHERE s.id = ?1 AND s.service = ?2 AND s.closed_at IS NULL AND (?3 = 0 OR s.user_id = ?3)",
+		            &stmt) != MAMORI_OK)
+			return MAMORI_ERR_STORE;
+	} else {
+		if (prepare(st,
+		            "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
+		            "WHERE s.service = ?2 AND s.closed_at IS NULL AND s.user_id = ?3 ORDER BY s.id DESC LIMIT "
+		            "1",
+		            &stmt) != MAMORI_OK)
+			return MAMORI_ERR_STORE;
+	}
+	if (session_id > 0)
+		sqlite3_bind_int64(stmt, 1, session_id);
+	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, user_id);
+	memset(out, 0, sizeof(*out));
+	rc = session_walk(st, stmt, session_first, out);
+	if (rc != MAMORI_OK)
+		return rc;
+	return out->id > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
 int
 mamori_store_session_end(struct mamori_store *st, int64_t session_id, int64_t now, const char *reason)
 {

@@ -196,6 +196,7 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 		return NULL;
 	}
 	s->remote = -1;
+	s->rhost_empty_local = -1;
 	s->next = conf->services;
 	conf->services = s;
 	return s;
@@ -203,8 +204,8 @@ service_get(struct mamori_conf *conf, const char *name, int create)
 
 /* [service NAME]: keys are checked for repeats through a small bitmask kept
  * beside the entry while parsing. */
-static const char *const service_keys[] = { "system",       "privileged", "require",       "allow_users",
-	                                    "allow_groups", "remote",     "member_prompt", NULL };
+static const char *const service_keys[] = { "system", "privileged",    "require",     "allow_users", "allow_groups",
+	                                    "remote", "member_prompt", "rhost_empty", NULL };
 
 struct service_seen {
 	struct mamori_service_conf *service;
@@ -292,6 +293,11 @@ handle_service(struct parse_ctx *ctx, const char *service, const char *key, cons
 		if (mamori_factor_sets_parse(value, s->require, &s->require_count, reason, sizeof(reason)) != 0)
 			return error_at(ctx, "require: %s", reason);
 		s->require_line = ctx->line;
+		return 1;
+	case 7: /* rhost_empty */
+		if (strcmp(value, "local") != 0 && strcmp(value, "remote") != 0)
+			return error_at(ctx, "rhost_empty must be local or remote");
+		s->rhost_empty_local = strcmp(value, "local") == 0;
 		return 1;
 	case 3: /* allow_users */
 	case 4: /* allow_groups */
@@ -791,6 +797,36 @@ mamori_conf_service_remote(const struct mamori_conf *conf, const char *service)
 		return s->remote;
 	/* P-REMOTE: off by default on My Number systems. */
 	return !mamori_conf_system_mynumber(conf, s != NULL ? s->system : "default");
+}
+
+/* The PAM services of clients that run at the machine itself, where no
+ * PAM_RHOST means the console (or the session the user is already in). */
+static const char *const console_services[] = {
+	"login",         "su",
+	"su-l",          "sudo",
+	"sudo-i",        "runuser",
+	"runuser-l",     "passwd",
+	"gdm-password",  "gdm-fingerprint",
+	"gdm-smartcard", "gdm-autologin",
+	"lightdm",       "lightdm-autologin",
+	"sddm",          "sddm-autologin",
+	"xdm",           "kde",
+	"xscreensaver",  "i3lock",
+	"swaylock",      NULL,
+};
+
+int
+mamori_conf_rhost_empty_local(const struct mamori_conf *conf, const char *service)
+{
+	const struct mamori_service_conf *s = mamori_conf_service(conf, service);
+
+	if (s != NULL && s->rhost_empty_local >= 0)
+		return s->rhost_empty_local;
+	for (size_t i = 0; console_services[i] != NULL; i++) {
+		if (!strcmp(service, console_services[i]))
+			return 1;
+	}
+	return 0;
 }
 
 int

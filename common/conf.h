@@ -31,6 +31,9 @@ struct mamori_service_conf {
 	/* P-ID-SHARED, P-INPUT: every name is first asked "Member name:", so
 	 * that shared accounts can be used here without standing out. */
 	int member_prompt;
+	/* P-REMOTE: whether an empty PAM_RHOST means a local login; -1 unset
+	 * (local only for the console clients of mamori_conf_rhost_empty_local) */
+	int rhost_empty_local;
 	struct mamori_service_conf *next;
 };
 
@@ -143,6 +146,12 @@ const char *mamori_conf_service_system(const struct mamori_conf *conf, const cha
 int mamori_conf_system_mynumber(const struct mamori_conf *conf, const char *system);
 /* Whether a service accepts logins from a remote host (P-REMOTE). */
 int mamori_conf_service_remote(const struct mamori_conf *conf, const char *service);
+/* P-REMOTE: whether an empty PAM_RHOST counts as a local login on service:
+ * its rhost_empty when set, else yes only for the PAM services of local
+ * console clients (login, su, sudo, runuser, display managers, screen
+ * lockers, passwd; see mamori.conf(5)), no for anything else (sshd, a
+ * service mamori cannot tell about). */
+int mamori_conf_rhost_empty_local(const struct mamori_conf *conf, const char *service);
 /* Whether name is reserved and may not be a privileged ID (P-PRIV-NAME):
  * root, admin, administrator and the other built-in names, and
  * [accounts] reserved_names; compared without regard to case. */

@@ -1257,7 +1257,9 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	params = request_params(&c, user, 0);
+	/* PAM_RUSER: sudo opens and closes its session for root, recorded
+	 * under the person who asked (root's word only; see the daemon). */
+	params = request_params(&c, user, MAMORI_PAM_CTX_RUSER);
 	if (params == NULL)
 		goto out;
 	/* Without an id the daemon closes the newest open session of this

@@ -539,6 +539,7 @@ pick_peer(struct mamori_peer *peer, uint8_t byte)
 	peer->pid = 4242;
 	peer->uid = peers[i].uid;
 	peer->gid = peers[i].uid;
+	peer->acct_uid = peers[i].uid; /* as mamori_peer_get: a non-root peer counts as itself */
 	/* root with its own login uid, or with none (an unknown person). */
 	peer->loginuid = i == 0 && (byte & 4u) != 0 ? 0 : (uid_t)-1;
 	snprintf(peer->name, sizeof(peer->name), "%s", peers[i].name);

@@ -33,6 +33,7 @@ mynumber = yes
 [service mn-login]
 system = mn
 require = password+totp
+rhost_empty = local
 
 [password]
 history = 2

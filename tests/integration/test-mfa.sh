@@ -20,6 +20,7 @@ mynumber = yes
 [service mn-login]
 system = mn
 require = password+totp
+rhost_empty = local
 
 [service mn-remote]
 system = mn

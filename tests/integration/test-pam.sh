@@ -13,8 +13,12 @@ require "sqlite3" command -v sqlite3
 
 # Minimum password age is tested in test-policy.sh; here passwords change
 # several times a day.
-EXTRA_CONF=$'[policy staff]\nmin_age_days = 0'
+# console-only and no-remote refuse remote logins (P-REMOTE); an empty
+# PAM_RHOST is local on the first only.
+EXTRA_CONF=$'[policy staff]\nmin_age_days = 0\n\n[service console-only]\nremote = no\nrhost_empty = local\n\n[service no-remote]\nremote = no'
 new_env
+make_service console-only
+make_service no-remote
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 add_user alice 'Correct-Horse-42'
 
@@ -130,6 +134,182 @@ t_non_root_caller_only_for_itself() {
 	grep -q 'may not act for alice' "$T/daemon.log" || fail "refusal not logged"
 }
 
+# raw_as USER MESSAGE...: calls on pam.sock as USER, through rawclient.py
+# (copied where every user can read it).
+raw_as() {
+	local who=$1
+	shift
+	cp -f "$top_srcdir/tests/integration/rawclient.py" "$T/rawclient.py"
+	chmod 755 "$T/rawclient.py"
+	runuser -u "$who" -- /usr/bin/python3 "$T/rawclient.py" "$T/run/pam.sock" "$@"
+}
+
+open_sessions() {
+	sql "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = '$1' AND s.closed_at IS NULL"
+}
+
+ensure_nobody() {
+	[ "$(sql "SELECT count(*) FROM users WHERE name = 'nobody'")" = 1 ] || add_user nobody 'Kinmokusei-33x'
+}
+
+t_sessions_of_others() {
+	local out n id
+	ensure_nobody
+	pam -p 'Correct-Horse-42' -t pts/7 mamori-test alice auth=SUCCESS open=SUCCESS >/dev/null
+	n=$(open_sessions alice)
+	[ "$n" -ge 1 ] || fail "alice has no open session"
+	# uid daemon has no mamori account; it names alice as PAM_RUSER.
+	out=$(raw_as daemon '{"method":"io.mamori.Pam.CloseSession","parameters":{"service":"mamori-test","user":"daemon","ruser":"alice"}}')
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.PermissionDenied' "close naming alice"
+	expect_eq "$(open_sessions alice)" "$n" "alice's open sessions"
+	out=$(raw_as daemon '{"method":"io.mamori.Pam.OpenSession","parameters":{"service":"mamori-priv","user":"daemon","ruser":"alice","tty":"pts/8"}}')
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.PermissionDenied' "open naming alice"
+	! echo "$out" | grep -q 'Last login' || fail "alice's last login shown to uid daemon"
+	expect_eq "$(sql "SELECT count(*) FROM sessions WHERE tty = 'pts/8'")" 0 "session opened for alice"
+	# Through PAM, with PAM_RUSER set by the application: the same.
+	pam -u daemon -R alice mamori-test daemon open=SESSION_ERR close=SESSION_ERR
+	expect_eq "$(open_sessions alice)" "$n" "alice's open sessions"
+	# nobody has an account of its own: alice's session id does not close
+	# alice's session under nobody's name.
+	id=$(sql "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'alice' AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1")
+	out=$(raw_as nobody "{\"method\":\"io.mamori.Pam.CloseSession\",\"parameters\":{\"service\":\"mamori-test\",\"user\":\"nobody\",\"session_id\":$id}}")
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.NotFound' "close of alice's session id"
+	expect_eq "$(open_sessions alice)" "$n" "alice's open sessions"
+}
+
+t_leader_running_session_not_closed_by_others() {
+	local out pid id i
+	ensure_nobody
+	cat >"$T/pam_client_env" <<SH
+#!/bin/sh
+exec env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" "\$@"
+SH
+	chmod 755 "$T/pam_client_env"
+	# A privileged session whose leader (root's login service) runs on.
+	setsid "$T/pam_client_env" -S -p 'Kinmokusei-33x' -t pts/5 mamori-priv nobody auth=SUCCESS open=SUCCESS \
+		>"$T/leader.out" 2>&1 &
+	for i in $(seq 1 50); do grep -q READY "$T/leader.out" && break; sleep 0.1; done
+	pid=$(sed -n 's/^READY //p' "$T/leader.out")
+	[ -n "$pid" ] || { cat "$T/leader.out"; fail "session did not open"; }
+	id=$(sql "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'nobody' AND s.service = 'mamori-priv' AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1")
+	[ -n "$id" ] || fail "no open session"
+	# From inside it, the user tries to close it: the newest, and by id.
+	# (A new interval of the refusal summary: the first refusal is a row.)
+	advance_clock 61
+	out=$(raw_as nobody '{"method":"io.mamori.Pam.CloseSession","parameters":{"service":"mamori-priv","user":"nobody"}}')
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.PermissionDenied' "close of the newest session"
+	out=$(raw_as nobody "{\"method\":\"io.mamori.Pam.CloseSession\",\"parameters\":{\"service\":\"mamori-priv\",\"user\":\"nobody\",\"session_id\":$id}}")
+	echo "$out"
+	expect_match "$out" 'io.mamori.Error.PermissionDenied' "close by id"
+	pam -u nobody mamori-priv nobody close=SESSION_ERR
+	expect_eq "$(sql "SELECT count(*) FROM sessions WHERE id = $id AND closed_at IS NULL")" 1 "session still open"
+	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'perm_denied' AND reason = 'session leader still running'")" -ge 1 ] ||
+		fail "refusal not audited"
+	# Once the leader has gone, its owner may close the record.
+	kill "$pid"
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	out=$(raw_as nobody "{\"method\":\"io.mamori.Pam.CloseSession\",\"parameters\":{\"service\":\"mamori-priv\",\"user\":\"nobody\",\"session_id\":$id}}")
+	echo "$out"
+	expect_match "$out" '"result":"success"' "close after the leader exited"
+}
+
+# raw_many WHO N MESSAGE: N copies of MESSAGE on one connection to pam.sock,
+# as user WHO, or, when WHO is setuid:UID, as a setuid program run by UID
+# is (real uid UID, effective uid 0), or as root when WHO is root.
+raw_many() {
+	local who=$1 n=$2 msg=$3 i args=()
+	for i in $(seq 1 "$n"); do args+=("$msg"); done
+	cp -f "$top_srcdir/tests/integration/rawclient.py" "$T/rawclient.py"
+	chmod 755 "$T/rawclient.py"
+	case $who in
+	root) /usr/bin/python3 "$T/rawclient.py" "$T/run/pam.sock" "${args[@]}" ;;
+	setuid:*)
+		/usr/bin/python3 -c 'import os, sys; os.setresuid(int(sys.argv[1]), 0, 0); sys.argv = sys.argv[2:]; exec(open(sys.argv[0]).read())' \
+			"${who#setuid:}" "$T/rawclient.py" "$T/run/pam.sock" "${args[@]}"
+		;;
+	*) runuser -u "$who" -- /usr/bin/python3 "$T/rawclient.py" "$T/run/pam.sock" "${args[@]}" ;;
+	esac
+}
+
+t_pam_actor_is_the_kernel_attested_uid() {
+	local actor out
+	ensure_nobody
+	pam -u nobody -p 'Kinmokusei-33x' mamori-test nobody auth=SUCCESS >/dev/null
+	actor=$(sql "SELECT actor FROM audit WHERE category = 'auth' AND user = 'nobody' AND peer_uid = 65534 ORDER BY id DESC LIMIT 1")
+	expect_eq "$actor" nobody "actor"
+	# PAM_RUSER from a non-root caller names nobody else.
+	out=$(pam -u nobody -R alice -p 'Kinmokusei-33x' mamori-test nobody auth=AUTHINFO_UNAVAIL auth=AUTHINFO_UNAVAIL 2>&1 || true)
+	echo "$out"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE actor = 'alice' AND peer_uid = 65534")" 0 "rows naming alice as actor"
+}
+
+t_refusals_audited_and_summarised() {
+	local out n
+	advance_clock 61 # a new interval of the summary
+	n=$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied'")
+	# uid daemon tries 50 times to act for alice: one row, then a summary.
+	out=$(raw_many daemon 50 '{"method":"io.mamori.Pam.AccountCheck","parameters":{"service":"mamori-test","user":"alice"}}')
+	expect_eq "$(echo "$out" | grep -c 'io.mamori.Error.PermissionDenied')" 50 "refusals"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied'")" $((n + 1)) "rows during the interval"
+	expect_eq "$(sql "SELECT actor || ' ' || user || ' ' || reason FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
+		"daemon alice caller may act only for itself" "the first refusal's row"
+	advance_clock 61
+	sleep 2.5 # housekeeping writes the summary
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied'")" $((n + 2)) "rows after the interval"
+	expect_eq "$(sql "SELECT reason || ' ' || json_extract(detail, '\$.count') FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
+		"further refusals summarised 49" "summary row"
+}
+
+t_account_and_session_calls_rate_limited() {
+	local out n
+	ensure_nobody
+	advance_clock 61
+	n=$(sql "SELECT count(*) FROM audit WHERE result = 'rate_limited'")
+	# A setuid-like client (real uid nobody, effective uid 0), as su or
+	# sudo is: counted against nobody, rate-limited like Start.
+	out=$(raw_many setuid:65534 40 '{"method":"io.mamori.Pam.AccountCheck","parameters":{"service":"mamori-test","user":"alice"}}')
+	echo "$out" | sort | uniq -c
+	[ "$(echo "$out" | grep -c '"result":"perm_denied"')" -ge 5 ] || fail "AccountCheck not rate-limited"
+	expect_match "$out" 'Too many attempts' "message"
+	# OpenSession and CloseSession by nobody itself.
+	out=$(raw_many nobody 40 '{"method":"io.mamori.Pam.CloseSession","parameters":{"service":"mamori-test","user":"nobody"}}')
+	[ "$(echo "$out" | grep -c 'io.mamori.Error.Busy')" -ge 5 ] || fail "CloseSession not rate-limited"
+	out=$(raw_many nobody 40 '{"method":"io.mamori.Pam.OpenSession","parameters":{"service":"mamori-test","user":"nobody"}}')
+	[ "$(echo "$out" | grep -c 'io.mamori.Error.Busy')" -ge 35 ] || fail "OpenSession not rate-limited"
+	# Audited, summarised: one row for the first refusal in this interval.
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE result = 'rate_limited'")" $((n + 1)) "rate-limit rows"
+	# Real root is not limited.
+	out=$(raw_many root 40 '{"method":"io.mamori.Pam.AccountCheck","parameters":{"service":"mamori-test","user":"alice"}}')
+	expect_eq "$(echo "$out" | grep -c '"result":"success"')" 40 "real root's account checks"
+}
+
+t_remote_hosts() {
+	local h
+	# Loopback addresses, by inet_pton, and the name localhost: local.
+	for h in localhost 127.0.0.1 127.1.2.3 ::1 0:0:0:0:0:0:0:1 ::ffff:127.0.0.1; do
+		echo "local: $h"
+		pam -r "$h" -p 'Correct-Horse-42' console-only alice auth=SUCCESS acct=SUCCESS >/dev/null
+	done
+	# Other addresses, and every other host name, however it starts.
+	for h in 127.example.org 127.0.0.1.example.org 127.0.0.1x localhost.example.org 203.0.113.5 10.0.0.1 \
+		::ffff:10.0.0.1 2001:db8::1 ::1%lo "$(hostname)"; do
+		echo "remote: $h"
+		pam -r "$h" -p 'Correct-Horse-42' console-only alice auth=AUTH_ERR >/dev/null
+		pam -r "$h" console-only alice acct=PERM_DENIED >/dev/null
+	done
+	# No PAM_RHOST: local where the service says so, remote elsewhere.
+	pam -p 'Correct-Horse-42' console-only alice auth=SUCCESS acct=SUCCESS >/dev/null
+	pam -p 'Correct-Horse-42' no-remote alice auth=AUTH_ERR >/dev/null
+	pam no-remote alice acct=PERM_DENIED >/dev/null
+	pam -r 127.0.0.1 -p 'Correct-Horse-42' no-remote alice auth=SUCCESS acct=SUCCESS >/dev/null
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'alice' AND service = 'console-only' AND rhost = '127.example.org' AND reason = 'remote login not permitted'")" -ge 2 ] ||
+		fail "refusal not audited"
+}
+
 t_non_root_cannot_use_admin_socket() {
 	local rc=0 out
 	# The program itself runs as nobody: the refusal below is the socket's.
@@ -188,6 +368,15 @@ run_clock_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_
 run_test "account check of an unknown user" t_unknown_user_account_check
 run_test "sessions are registered and closed" t_session_open_close
 run_test "non-root caller may act only for its own user" t_non_root_caller_only_for_itself
+run_test "P-PRIV-TIME a non-root caller cannot open, close or read another user's sessions" t_sessions_of_others
+run_clock_test "P-PRIV-TIME a non-root caller cannot close a session whose leader still runs" \
+	t_leader_running_session_not_closed_by_others
+run_test "P-AUDIT the actor of a non-root caller's row is its own uid's name, not PAM_RUSER" \
+	t_pam_actor_is_the_kernel_attested_uid
+run_clock_test "P-AUDIT refusals to act for another user are audited, summarised" t_refusals_audited_and_summarised
+run_clock_test "P-CRED-STORE AccountCheck, OpenSession and CloseSession are rate-limited per real uid" \
+	t_account_and_session_calls_rate_limited
+run_test "P-REMOTE loopback addresses and localhost are local, other names and addresses remote" t_remote_hosts
 run_test "non-root caller cannot use the admin socket" t_non_root_cannot_use_admin_socket
 run_test "P-AUDIT attempts and admin actions are audited" t_audit_records_attempts
 run_test "P-AUDIT audit verify detects an altered row" t_audit_verify_detects_tampering

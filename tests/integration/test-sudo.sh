@@ -72,6 +72,48 @@ t_sudo_wrong_factors_refused() {
 	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with the password alone"
 }
 
+time_box_rows() {
+	sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND reason LIKE '%time box%'"
+}
+
+# Housekeeping runs every second: wait for two of its ticks.
+housekeeping_ticks() { sleep 2.5; }
+
+t_sudo_session_closed_never_time_boxed() {
+	local out before
+	advance_clock 30
+	before=$(time_box_rows)
+	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" id -un)
+	echo "$out"
+	expect_match "$out" 'rc=0' "sudo status"
+	# sudo opened its session for root, recorded under mamori-ns; its close
+	# (PAM_USER root) closes that record.
+	expect_eq "$(sql "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'mamori-ns' AND s.service = 'sudo' AND s.closed_at IS NULL")" 0 "open sudo sessions"
+	[ "$(sql "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'mamori-ns' AND s.service = 'sudo' AND s.closed_at IS NOT NULL")" -ge 1 ] ||
+		fail "no closed sudo session"
+	# An hour later, the time box has nothing to say about it.
+	advance_clock 3600
+	housekeeping_ticks
+	expect_eq "$(time_box_rows)" "$before" "time box rows"
+}
+
+t_exited_leader_recorded_as_a_normal_end() {
+	local id before
+	advance_clock 30
+	before=$(time_box_rows)
+	# A privileged session whose leader exits without closing it.
+	pam -p 'Sudo-no-Kagi-2030' mamori-priv mamori-ns auth=SUCCESS open=SUCCESS >/dev/null
+	id=$(sql "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'mamori-ns' AND s.service = 'mamori-priv' AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1")
+	[ -n "$id" ] || fail "no open session"
+	[ "$(sql "SELECT deadline FROM sessions WHERE id = $id")" -gt 0 ] || fail "no time box"
+	advance_clock 601
+	housekeeping_ticks
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" "leader exited" "end reason"
+	expect_eq "$(time_box_rows)" "$before" "time box rows"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND service = 'mamori-priv' AND category = 'session' AND reason = 'session closed: its leader had exited'")" = 1 ] ||
+		fail "the end is not audited"
+}
+
 t_sudo_time_box_ends_long_command() {
 	local i pid
 	advance_clock 30
@@ -109,6 +151,10 @@ t_sudo_daemon_down_fails_closed() {
 
 run_test "P-MFA-ALL real sudo -S needs password and TOTP" t_sudo_password_and_totp
 run_test "P-PRIV-STRICT real sudo refuses wrong or missing factors" t_sudo_wrong_factors_refused
+run_test "P-PRIV-TIME real sudo's session is recorded closed, and no time box ends it afterwards" \
+	t_sudo_session_closed_never_time_boxed
+run_test "P-PRIV-TIME a session whose leader had exited is recorded closed, not ended by its time box" \
+	t_exited_leader_recorded_as_a_normal_end
 run_test "P-PRIV-TIME the privileged time box ends a long sudo command" t_sudo_time_box_ends_long_command
 run_test "real sudo fails closed when the daemon is down" t_sudo_daemon_down_fails_closed
 tap_done

@@ -452,6 +452,27 @@ test_reserved_names(void **state)
 	assert_false(mamori_conf_name_reserved(c, "yamada.admin"));
 }
 
+/* P-REMOTE: what an empty PAM_RHOST means, per service. */
+static void
+test_rhost_empty(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = expect_ok(fx, "[service counter]\nrhost_empty = local\n"
+	                                      "[service login]\nrhost_empty = remote\n"
+	                                      "[service kiosk]\nremote = no\n");
+
+	assert_true(mamori_conf_rhost_empty_local(c, "counter"));
+	assert_false(mamori_conf_rhost_empty_local(c, "login"));
+	/* Unset: local for console clients, remote for anything else. */
+	assert_false(mamori_conf_rhost_empty_local(c, "kiosk"));
+	assert_false(mamori_conf_rhost_empty_local(c, "sshd"));
+	assert_false(mamori_conf_rhost_empty_local(c, "unlisted"));
+	assert_true(mamori_conf_rhost_empty_local(c, "su"));
+	assert_true(mamori_conf_rhost_empty_local(c, "sudo"));
+	assert_true(mamori_conf_rhost_empty_local(c, "gdm-password"));
+	expect_error(fx, "[service x]\nrhost_empty = yes\n", 2, "rhost_empty must be local or remote");
+}
+
 /* ------------------------------------------------------------------ errors with file:line */
 
 static void
@@ -844,6 +865,7 @@ main(void)
 		FX_TEST(test_load_policy_sections),
 		FX_TEST(test_reserved_names),
 		FX_TEST(test_P_PW_STRENGTH_org_words_and_guesses),
+		FX_TEST(test_rhost_empty),
 		FX_TEST(test_load_rejects_unknown_section),
 		FX_TEST(test_load_rejects_key_outside_any_section),
 		FX_TEST(test_load_rejects_unknown_key),

@@ -228,11 +228,12 @@ test_terminate_sends_sigterm(void **state)
 {
 	struct child ch = spawn(CHILD_OWN_SESSION);
 	struct mamori_session s;
-	int status;
+	int status, already_gone = -1;
 
 	(void)state;
 	session_for(&s, ch.pid, mamori_process_start_time(ch.pid));
-	assert_int_equal(mamori_session_terminate(&s, 2000), MAMORI_OK);
+	assert_int_equal(mamori_session_terminate_ex(&s, 2000, &already_gone), MAMORI_OK);
+	assert_int_equal(already_gone, 0); /* ended by this call */
 	status = reap(ch.pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGTERM);
@@ -349,6 +350,7 @@ test_terminate_leader_already_gone(void **state)
 {
 	struct child ch = spawn(CHILD_OWN_SESSION);
 	struct mamori_session s;
+	int already_gone = 0;
 
 	(void)state;
 	session_for(&s, ch.pid, mamori_process_start_time(ch.pid));
@@ -356,6 +358,10 @@ test_terminate_leader_already_gone(void **state)
 	reap(ch.pid);
 	ch.pid = -1;
 	assert_int_equal(mamori_session_terminate(&s, 300), MAMORI_OK);
+	/* P-PRIV-TIME: housekeeping hears that it was not this call that
+	 * ended it. */
+	assert_int_equal(mamori_session_terminate_ex(&s, 300, &already_gone), MAMORI_OK);
+	assert_int_equal(already_gone, 1);
 	child_end(&ch);
 }
 
@@ -701,8 +707,9 @@ test_tick_failed_end_is_retried_and_audited_once(void **state)
 	assert_int_equal(closed_at, 0);
 	assert_int_equal(audit_count(fx, "session", "admin.suzuki", "failed", failed, 0), 1);
 
-	/* The leader goes (its pid is not reused this soon): the record is
-	 * closed at the next try. */
+	/* The leader goes by itself (its pid is not reused this soon): the
+	 * record is closed at the next try, as a normal end, since the time
+	 * box did not end it (P-PRIV-TIME). */
 	kill(ch.pid, SIGKILL);
 	reap(ch.pid);
 	ch.pid = -1;
@@ -710,8 +717,10 @@ test_tick_failed_end_is_retried_and_audited_once(void **state)
 	mamori_housekeeping_tick();
 	session_row(fx, sid, &closed_at, reason, sizeof(reason));
 	assert_int_equal(closed_at, fx->now);
-	assert_string_equal(reason, "time box");
-	assert_int_equal(audit_count(fx, "session", "admin.suzuki", "ended", "privileged time box expired", 0), 1);
+	assert_string_equal(reason, "leader exited");
+	assert_int_equal(audit_count(fx, "session", "admin.suzuki", "ended", "privileged time box expired", 0), 0);
+	assert_int_equal(
+	        audit_count(fx, "session", "admin.suzuki", "success", "session closed: its leader had exited", 0), 1);
 	child_end(&ch);
 }
 
@@ -778,6 +787,42 @@ test_thread_runs_and_stops_promptly(void **state)
 	child_end(&ch);
 }
 
+/* P-PRIV-TIME: housekeeping asks whether a leader had exited before ending
+ * a session by its time box. */
+static void
+test_leader_state(void **state)
+{
+	struct child ch = spawn(0);
+	int64_t start = mamori_process_start_time(ch.pid);
+	struct mamori_session s;
+
+	(void)state;
+	session_for(&s, ch.pid, start);
+	assert_int_equal(mamori_session_leader_state(&s), 0);
+	/* Unknown start time, no leader, an earlier start: cannot tell. */
+	session_for(&s, ch.pid, 0);
+	assert_int_equal(mamori_session_leader_state(&s), -1);
+	session_for(&s, 0, start);
+	assert_int_equal(mamori_session_leader_state(&s), -1);
+	session_for(&s, ch.pid, start + 1);
+	assert_int_equal(mamori_session_leader_state(&s), -1);
+	/* A later start: the pid was reused, the leader has gone. */
+	session_for(&s, ch.pid, start - 1);
+	assert_int_equal(mamori_session_leader_state(&s), 1);
+	/* A zombie has exited; so has a reaped process. */
+	kill(ch.pid, SIGKILL);
+	for (int i = 0; i < 200 && mamori_session_leader_state(&(struct mamori_session){ .leader_pid = ch.pid,
+	                                                                                 .leader_start = start }) == 0;
+	     i++)
+		usleep(5000);
+	session_for(&s, ch.pid, start);
+	assert_int_equal(mamori_session_leader_state(&s), 1);
+	reap(ch.pid);
+	assert_int_equal(mamori_session_leader_state(&s), 1);
+	ch.pid = -1;
+	child_end(&ch);
+}
+
 #define DAEMON_TEST(f) cmocka_unit_test_setup_teardown(f, setup_daemon, teardown_daemon)
 
 int
@@ -799,6 +844,7 @@ main(void)
 		cmocka_unit_test(test_terminate_zombie_leader_is_gone),
 		cmocka_unit_test(test_terminate_unknown_logind_session_falls_back),
 		cmocka_unit_test(test_clock_unsync_hook),
+		cmocka_unit_test(test_leader_state),
 		DAEMON_TEST(test_tick_ends_session_past_time_box),
 		DAEMON_TEST(test_tick_failed_end_is_retried_and_audited_once),
 		DAEMON_TEST(test_tick_disables_expired_dev_accounts),
