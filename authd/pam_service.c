@@ -678,13 +678,13 @@ lock_message(const char *locale, const struct mamori_lock_state *lock, char *buf
 	snprintf(buf, len, "%s", mamori_msg(locale, MSG_LOCKED));
 }
 
-static int is_remote(const char *rhost);
+static int is_remote(const struct mamori_conf *conf, const char *service, const char *rhost);
 
 /* A failure seen at the console: a terminal, and no remote host. */
 static int
-at_console(const struct pam_request *req)
+at_console(const struct mamori_conf *conf, const struct pam_request *req)
 {
-	return req->tty[0] != '\0' && !is_remote(req->rhost);
+	return req->tty[0] != '\0' && !is_remote(conf, req->service, req->rhost);
 }
 
 /* Count a failed password for name inside the open transaction; raise the
@@ -709,7 +709,7 @@ count_failure(const struct mamori_conf *conf, const struct pam_request *req, con
 	 * lockout_max_duration and raise the lockout incident, so that a
 	 * guesser who can reach the name cannot lock it for good. */
 	out->withheld = 0;
-	if (policy->lockout_until_unlock && !at_console(req)) {
+	if (policy->lockout_until_unlock && !at_console(conf, req)) {
 		timed = *policy;
 		timed.lockout_until_unlock = 0;
 		timed.lockout_duration = policy->lockout_max_duration;
@@ -731,7 +731,7 @@ after_failure(const struct mamori_conf *conf, const struct pam_request *req, con
 	if (!out->locked_now)
 		return;
 	detail = json_pack("{s:s,s:I,s:s,s:b}", "name", name, "locked_until", (json_int_t)out->lock.until, "source",
-	                   at_console(req) ? "console" : "other", "until_unlock_withheld", out->withheld);
+	                   at_console(conf, req) ? "console" : "other", "until_unlock_withheld", out->withheld);
 	mamori_incident_raise(conf, "lockout", name, req->service, detail, now);
 	json_decref(detail);
 	mamori_incident_note_lockout(conf, name, now);
