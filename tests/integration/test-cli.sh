@@ -356,6 +356,39 @@ t_unknown_person_no_privileged_administration() {
 	ctl_nologin unlock pc.staff >/dev/null
 }
 
+# When the admin group cannot be looked up (an NSS error), any account
+# might be an administrator's: a restricted person is refused (fail
+# closed).  The daemon runs in a mount namespace whose /etc is an overlay
+# where the group database is "files" only and /etc/group a directory, so
+# getgrnam_r fails (EISDIR).  The restricted person is one without a login
+# uid: with the group unreadable, admin.sock is root's only.
+t_nss_error_refuses_restricted() {
+	local real=$AUTHD
+	rm -rf "$T/nss-etc" "$T/nss-work"
+	mkdir -p "$T/nss-etc/group" "$T/nss-work"
+	printf 'passwd: files\ngroup: files\n' >"$T/nss-etc/nsswitch.conf"
+	cat >"$T/authd-nss-error" <<EOF
+#!/bin/sh
+exec unshare -m sh -c 'mount -t overlay overlay -o lowerdir=/etc,upperdir=$T/nss-etc,workdir=$T/nss-work /etc &&
+	exec "\$0" "\$@"' "$real" "\$@"
+EOF
+	chmod 755 "$T/authd-nss-error"
+	stop_daemon
+	AUTHD="$T/authd-nss-error" start_daemon
+	refused_to ctl_nologin root lock pc.staff
+	expect_match "$(cat "$T/err")" 'Unix groups could not be looked up' "message names the reason"
+	grep -q 'the groups of pc.staff could not be looked up' "$T/daemon.log" || fail "no warning in the log"
+	expect_eq "$(ctl --json user show pc.staff | json 'd["user"]["locked"]')" False "pc.staff not locked"
+	# A known administrator who is no contractor needs no lookup.
+	ctl lock pc.staff >/dev/null
+	ctl unlock pc.staff >/dev/null
+	stop_daemon
+	start_daemon
+	# With the groups readable again, the same call goes through.
+	ctl_nologin lock pc.staff >/dev/null
+	ctl_nologin unlock pc.staff >/dev/null
+}
+
 ctl_nologin_as() {
 	local name=$1
 	shift
@@ -386,4 +419,6 @@ run_test "P-PRIV-CONTRACTOR no action on an administrator's account (admin group
 	t_contractor_no_action_on_admin_account
 run_test "P-PRIV-CONTRACTOR no login uid: privileged IDs are not administered" \
 	t_unknown_person_no_privileged_administration
+run_test "P-PRIV-CONTRACTOR an NSS error looking up the admin group refuses a restricted person" \
+	t_nss_error_refuses_restricted
 tap_done
