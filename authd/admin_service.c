@@ -2,6 +2,9 @@
 /* io.mamori.Admin: account administration and the audit log. */
 #include "config.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,13 +277,103 @@ name_reserved(const char *name)
 	return reserved;
 }
 
+/* The largest buffer an NSS entry may need before its lookup counts as
+ * failed, and the most groups a user may be in. */
+#define NSS_BUF_MAX (1024 * 1024)
+#define NSS_GROUPS_MAX 65536
+
+/* Whether the Unix user NAME is an administrator: uid 0, or a member of
+ * the admin group in force (its primary group, a member listed in the
+ * group, or one of its groups through NSS).  1 when it is, 0 when it is
+ * not (no such user, or no admin group: root only), -1 when a lookup
+ * failed, which the caller takes as "may be". */
+static int
+unix_administrator(const char *name)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct passwd pw, *pwres = NULL;
+	struct group gr, *grres = NULL;
+	char *pwbuf = NULL, *grbuf = NULL, *p;
+	gid_t *groups = NULL, *g;
+	int ngroups = 64, size = 0, rc = 0, result = -1;
+
+	do {
+		size = size == 0 ? 4096 : size * 2;
+		if ((p = realloc(pwbuf, (size_t)size)) == NULL)
+			goto out;
+		pwbuf = p;
+		rc = getpwnam_r(name, &pw, pwbuf, (size_t)size, &pwres);
+	} while (rc == ERANGE && size < NSS_BUF_MAX);
+	if (rc != 0)
+		goto out;
+	if (pwres != NULL && pw.pw_uid == 0) {
+		result = 1;
+		goto out;
+	}
+	size = 0;
+	do {
+		size = size == 0 ? 4096 : size * 2;
+		if ((p = realloc(grbuf, (size_t)size)) == NULL)
+			goto out;
+		grbuf = p;
+		rc = getgrnam_r(conf->admin_group, &gr, grbuf, (size_t)size, &grres);
+	} while (rc == ERANGE && size < NSS_BUF_MAX);
+	if (rc != 0)
+		goto out;
+	result = 0;
+	if (grres == NULL)
+		goto out;
+	for (char **m = gr.gr_mem; m != NULL && *m != NULL; m++) {
+		if (strcmp(*m, name) == 0)
+			result = 1;
+	}
+	if (pwres == NULL || result == 1)
+		goto out;
+	if (pw.pw_gid == gr.gr_gid) {
+		result = 1;
+		goto out;
+	}
+	for (;;) {
+		int n = ngroups;
+		if ((g = realloc(groups, (size_t)ngroups * sizeof(*groups))) == NULL) {
+			result = -1;
+			goto out;
+		}
+		groups = g;
+		if (getgrouplist(name, pw.pw_gid, groups, &ngroups) >= 0)
+			break;
+		/* ngroups now says how many there are. */
+		if (ngroups <= n || ngroups > NSS_GROUPS_MAX) {
+			result = -1;
+			goto out;
+		}
+	}
+	for (int i = 0; i < ngroups; i++) {
+		if (groups[i] == gr.gr_gid)
+			result = 1;
+	}
+out:
+	if (result < 0)
+		mamori_log_warn("admin: the groups of %s could not be looked up (%s): taken as an administrator's",
+		                name, rc != 0 ? strerror(rc) : "out of memory or too many groups");
+	free(groups);
+	free(grbuf);
+	free(pwbuf);
+	mamori_daemon_conf_put(conf);
+	return result;
+}
+
 /* P-PRIV-CONTRACTOR: the one rule for every admin action that changes an
  * account, given the account as it is (before; NULL for UserAdd) and as
  * the action leaves it (after; NULL for UserDelete).  A contractor, and a
  * person who is unknown (no login uid: it might be a contractor), takes no
- * action on a privileged ID, changes no account's kind or privilege, and
+ * action on a privileged ID, nor on an administrator's account (its Unix
+ * user is uid 0 or in the admin group: whoever resets its password
+ * administers everything), changes no account's kind or privilege, and
  * does not rename or delete their own account (which would lift the rule).
- * MAMORI_ERR_DENIED with *why; read inside the action's transaction. */
+ * When the Unix user's groups cannot be looked up, the account is taken
+ * for an administrator's.  MAMORI_ERR_DENIED with *why; read inside the
+ * action's transaction. */
 static int
 admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
            const char **why)
@@ -290,6 +383,12 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
 		"a contractor may take no action on a privileged ID (P-PRIV-CONTRACTOR)",
 		"the acting person is unknown (no login uid): privileged IDs are administered only from a login "
 		"session (P-PRIV-CONTRACTOR)",
+	};
+	static const char *const on_administrator[] = {
+		"a contractor may take no action on an administrator's account (uid 0 or in the admin group) "
+		"(P-PRIV-CONTRACTOR)",
+		"the acting person is unknown (no login uid): an administrator's account (uid 0 or in the admin "
+		"group) is administered only from a login session (P-PRIV-CONTRACTOR)",
 	};
 	static const char *const kind_change[] = {
 		"a contractor may not change an account's kind or privilege (P-PRIV-CONTRACTOR)",
@@ -302,7 +401,7 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
 		"from a login session (P-PRIV-CONTRACTOR)",
 	};
 	struct mamori_user who;
-	int unknown = !call->person_known, rc;
+	int unknown = !call->person_known, rc, privileged, administrator = 0;
 
 	if (!unknown) {
 		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(mamori_daemon.store, call->actor, &who)
@@ -312,8 +411,19 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
 		if (rc == MAMORI_ERR_NOT_FOUND || who.kind != MAMORI_KIND_CONTRACTOR)
 			return MAMORI_OK;
 	}
-	if ((before != NULL && before->privileged) || (after != NULL && after->privileged))
+	privileged = (before != NULL && before->privileged) || (after != NULL && after->privileged);
+	if (!privileged && before != NULL)
+		administrator = unix_administrator(before->name);
+	if (!privileged && administrator == 0 && after != NULL &&
+	    (before == NULL || strcmp(after->name, before->name) != 0))
+		administrator = unix_administrator(after->name);
+	if (privileged)
 		*why = on_privileged[unknown];
+	else if (administrator < 0)
+		*why = "the account's Unix groups could not be looked up: it might be an administrator's "
+		       "(P-PRIV-CONTRACTOR)";
+	else if (administrator > 0)
+		*why = on_administrator[unknown];
 	else if (before != NULL && after != NULL &&
 	         (before->kind != after->kind || before->privileged != after->privileged))
 		*why = kind_change[unknown];

@@ -288,6 +288,53 @@ t_contractor_no_kind_or_privilege_change() {
 		"the contractor's own actions, recorded under their name"
 }
 
+# An administrator's own account (their Unix user is in the admin group,
+# as primary or supplementary group, or is uid 0) is not privileged, but
+# whoever resets its password logs in as someone who administers
+# everything: it is kept from a contractor like a privileged ID.
+t_contractor_no_action_on_admin_account() {
+	local group="mamadm$$" sup="pcadm-s$$" pri="pcadm-p$$" new="pcadm-n$$" usr="pcusr-$$" u
+	useradd -r -M -N -g nogroup -G "$group" -s /usr/sbin/nologin "$sup"
+	echo "$sup" >>"$T/cleanup-users"
+	useradd -r -M -N -g "$group" -s /usr/sbin/nologin "$pri"
+	echo "$pri" >>"$T/cleanup-users"
+	useradd -r -M -N -g "$group" -s /usr/sbin/nologin "$new"
+	echo "$new" >>"$T/cleanup-users"
+	useradd -r -M -N -g nogroup -s /usr/sbin/nologin "$usr"
+	echo "$usr" >>"$T/cleanup-users"
+	for u in "$sup" "$pri" root "$usr"; do
+		add_user "$u" 'Hoshi-no-Oto-2030-Sora' || return 1
+	done
+	for u in "$sup" "$pri" root; do
+		refused_to ctl_as "$CONTRACTOR" password temp "$u"
+		refused_to ctl_as "$CONTRACTOR" password compromised "$u"
+		refused_to ctl_as "$CONTRACTOR" lock "$u"
+		refused_to ctl_as "$CONTRACTOR" user disable "$u"
+		refused_to ctl_as "$CONTRACTOR" totp enroll-code "$u"
+		refused_to ctl_as "$CONTRACTOR" user delete "$u"
+		expect_eq "$(ctl --json user show "$u" | json '(d["user"]["locked"], d["user"]["state"], d["user"]["password"]["temporary"], d["user"]["password"]["compromised"])')" \
+			"(False, 'active', False, False)" "$u after every refusal"
+		pam -p 'Hoshi-no-Oto-2030-Sora' mamori-test "$u" auth=SUCCESS acct=SUCCESS >/dev/null
+	done
+	expect_eq "$(sql "SELECT count(*) FROM enroll_codes")" 0 "no enrolment code issued"
+	# Nor is an account made, or renamed, onto an administrator's name.
+	refused_to ctl_as "$CONTRACTOR" user add "$new"
+	refused_to ctl_as "$CONTRACTOR" user rename "$usr" "$new"
+	! ctl user show "$new" >/dev/null 2>&1 || fail "$new was made"
+	# A person who is unknown (no login uid) is kept away too.
+	refused_to ctl_nologin root password temp "$sup"
+	# Positive control: an ordinary staff account, a Unix user outside the
+	# admin group, is still the contractor's to administer.
+	ctl_as "$CONTRACTOR" password temp "$usr" >/dev/null
+	ctl_as "$CONTRACTOR" lock "$usr" >/dev/null
+	ctl_as "$CONTRACTOR" unlock "$usr" >/dev/null
+	ctl_as "$CONTRACTOR" user disable "$usr" >/dev/null
+	ctl_as "$CONTRACTOR" user enable "$usr" >/dev/null
+	expect_eq "$(ctl --json user show "$usr" | json '(d["user"]["locked"], d["user"]["state"], d["user"]["password"]["temporary"])')" \
+		"(False, 'active', True)" "$usr after the contractor's actions"
+	ctl user delete root >/dev/null
+}
+
 t_unknown_person_no_privileged_administration() {
 	# No login uid (a service, a container): the uid's name is not taken
 	# for the person.
@@ -305,6 +352,39 @@ t_unknown_person_no_privileged_administration() {
 	# A contractor without a login uid is not let through either.
 	refused_to ctl_nologin_as "$CONTRACTOR" lock pc.admin
 	# Accounts that are not privileged are administered as before.
+	ctl_nologin lock pc.staff >/dev/null
+	ctl_nologin unlock pc.staff >/dev/null
+}
+
+# When the admin group cannot be looked up (an NSS error), any account
+# might be an administrator's: a restricted person is refused (fail
+# closed).  The daemon runs in a mount namespace whose /etc is an overlay
+# where the group database is "files" only and /etc/group a directory, so
+# getgrnam_r fails (EISDIR).  The restricted person is one without a login
+# uid: with the group unreadable, admin.sock is root's only.
+t_nss_error_refuses_restricted() {
+	local real=$AUTHD
+	rm -rf "$T/nss-etc" "$T/nss-work"
+	mkdir -p "$T/nss-etc/group" "$T/nss-work"
+	printf 'passwd: files\ngroup: files\n' >"$T/nss-etc/nsswitch.conf"
+	cat >"$T/authd-nss-error" <<EOF
+#!/bin/sh
+exec unshare -m sh -c 'mount -t overlay overlay -o lowerdir=/etc,upperdir=$T/nss-etc,workdir=$T/nss-work /etc &&
+	exec "\$0" "\$@"' "$real" "\$@"
+EOF
+	chmod 755 "$T/authd-nss-error"
+	stop_daemon
+	AUTHD="$T/authd-nss-error" start_daemon
+	refused_to ctl_nologin root lock pc.staff
+	expect_match "$(cat "$T/err")" 'Unix groups could not be looked up' "message names the reason"
+	grep -q 'the groups of pc.staff could not be looked up' "$T/daemon.log" || fail "no warning in the log"
+	expect_eq "$(ctl --json user show pc.staff | json 'd["user"]["locked"]')" False "pc.staff not locked"
+	# A known administrator who is no contractor needs no lookup.
+	ctl lock pc.staff >/dev/null
+	ctl unlock pc.staff >/dev/null
+	stop_daemon
+	start_daemon
+	# With the groups readable again, the same call goes through.
 	ctl_nologin lock pc.staff >/dev/null
 	ctl_nologin unlock pc.staff >/dev/null
 }
@@ -335,6 +415,10 @@ run_test "P-PRIV-CONTRACTOR totp enroll, remove, require on a privileged ID" t_c
 run_test "P-PRIV-CONTRACTOR compromised, lock, unlock, hours, disable, enable, delete on a privileged ID" \
 	t_contractor_no_action_on_privileged
 run_test "P-PRIV-CONTRACTOR no kind or privilege change on any account" t_contractor_no_kind_or_privilege_change
+run_test "P-PRIV-CONTRACTOR no action on an administrator's account (admin group, uid 0)" \
+	t_contractor_no_action_on_admin_account
 run_test "P-PRIV-CONTRACTOR no login uid: privileged IDs are not administered" \
 	t_unknown_person_no_privileged_administration
+run_test "P-PRIV-CONTRACTOR an NSS error looking up the admin group refuses a restricted person" \
+	t_nss_error_refuses_restricted
 tap_done
