@@ -208,7 +208,7 @@ expect_eq() {
 
 # expect_match TEXT REGEX [WHAT]
 expect_match() {
-	printf '%s' "$1" | grep -Eq -- "$2" || fail "${3:-text} does not match /$2/: $1"
+	grep -Eq -- "$2" <<<"$1" || fail "${3:-text} does not match /$2/: $1"
 }
 
 # ------------------------------------------------------------- daemon

@@ -57,7 +57,7 @@ enroll_totp() {
 	code=$(totp_code "$secret")
 	out=$($RAW "$T/run/admin.sock" \
 		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
-	echo "$out" | grep -q '"totp"' || { echo "confirm failed: $out" >&2; return 1; }
+	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
 	echo "$secret"
 }
 

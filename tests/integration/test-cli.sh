@@ -72,7 +72,7 @@ t_password_temp_stdin() {
 	local out
 	ctl user add kato >/dev/null
 	out=$(printf 'Kato-Temp-Pass-1\n' | ctl password temp kato --password-stdin)
-	! echo "$out" | grep -q 'Kato-Temp-Pass-1' || fail "password echoed"
+	! grep -q 'Kato-Temp-Pass-1' <<<"$out" || fail "password echoed"
 	pam -p 'Kato-Temp-Pass-1' mamori-test kato auth=SUCCESS
 	local rc=0
 	printf '\n' | ctl password temp kato --password-stdin 2>/dev/null || rc=$?

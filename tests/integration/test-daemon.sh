@@ -30,7 +30,7 @@ t_oversized_message_closes() {
 	echo "$out"
 	expect_match "$out" 'io.mamori.Error.Malformed' "oversized reply"
 	expect_match "$(echo "$out" | tail -n 1)" '^CLOSED$' "connection"
-	! echo "$out" | grep -q '"vendor"' || fail "served a call after an oversized message"
+	! grep -q '"vendor"' <<<"$out" || fail "served a call after an oversized message"
 }
 
 t_malformed_message_closes() {
@@ -40,7 +40,7 @@ t_malformed_message_closes() {
 		out=$($RAW "$T/run/pam.sock" "$m" '{"method":"org.varlink.service.GetInfo"}')
 		echo "$m -> $out"
 		expect_match "$out" 'io.mamori.Error.Malformed' "reply to $m"
-		! echo "$out" | grep -q '"vendor"' || fail "served a call after $m"
+		! grep -q '"vendor"' <<<"$out" || fail "served a call after $m"
 	done
 }
 
@@ -266,7 +266,7 @@ t_admin_group_socket() {
 	out=$(runuser -u daemon -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || rc=$?
 	echo "$out"
 	[ "$rc" -ne 0 ] || fail "a non-member's mamorictl succeeded"
-	! echo "$out" | grep -q '"version"' || fail "a non-member was served"
+	! grep -q '"version"' <<<"$out" || fail "a non-member was served"
 }
 
 t_test_hooks_warned_at_start() {
@@ -344,7 +344,7 @@ while True:
 	out=$(runuser -u nobody -- "$RUNAS_CTL" --socket "$T/run/admin.sock" --json status 2>&1) || true
 	gpasswd -d nobody "$old" >/dev/null
 	echo "$out"
-	! echo "$out" | grep -q '"version"' || fail "a member of the old group was served"
+	! grep -q '"version"' <<<"$out" || fail "a member of the old group was served"
 	# A group that does not exist: root only, mode 0600.
 	sed -i "s/^admin_group = .*/admin_group = mamori-none-$$/" "$T/mamori.conf"
 	kill -HUP "$(cat "$T/daemon.pid")"

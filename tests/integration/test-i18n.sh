@@ -79,8 +79,8 @@ t_ja_password_prompt() {
 	local out
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS acct=SUCCESS)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF "prompt: $JA_PROMPT" || fail "no Japanese password prompt"
-	! printf '%s\n' "$out" | grep -qF "$EN_PROMPT" || fail "English prompt shown to a Japanese caller"
+	grep -qxF "prompt: $JA_PROMPT" <<<"$out" || fail "no Japanese password prompt"
+	! grep -qF "$EN_PROMPT" <<<"$out" || fail "English prompt shown to a Japanese caller"
 	expect_one_line_each "$out"
 }
 
@@ -89,7 +89,7 @@ t_en_password_prompt() {
 	for loc in en_US.UTF-8 C -; do
 		out=$(in_locale "$loc" pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS)
 		echo "[$loc] $out"
-		printf '%s\n' "$out" | grep -qxF "prompt: $EN_PROMPT" || fail "no English prompt for LANG=$loc"
+		grep -qxF "prompt: $EN_PROMPT" <<<"$out" || fail "no English prompt for LANG=$loc"
 		expect_one_line_each "$out"
 	done
 }
@@ -99,7 +99,7 @@ t_other_japanese_spellings() {
 	for loc in ja_JP.utf8 ja_JP ja; do
 		out=$(in_locale "$loc" pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS)
 		echo "[$loc] $out"
-		printf '%s\n' "$out" | grep -qxF "prompt: $JA_PROMPT" || fail "no Japanese prompt for LANG=$loc"
+		grep -qxF "prompt: $JA_PROMPT" <<<"$out" || fail "no Japanese prompt for LANG=$loc"
 	done
 }
 
@@ -108,9 +108,9 @@ t_lc_all_and_lc_messages_come_first() {
 	local out
 	out=$(in_locale C env LC_ALL=ja_JP.UTF-8 LC_MESSAGES=C \
 		"$SHELL_PAM" -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS)
-	printf '%s\n' "$out" | grep -qxF "prompt: $JA_PROMPT" || fail "LC_ALL=ja_JP.UTF-8 LANG=C: $out"
+	grep -qxF "prompt: $JA_PROMPT" <<<"$out" || fail "LC_ALL=ja_JP.UTF-8 LANG=C: $out"
 	out=$(in_locale ja_JP.UTF-8 env LC_MESSAGES=C "$SHELL_PAM" -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS)
-	printf '%s\n' "$out" | grep -qxF "prompt: $EN_PROMPT" || fail "LC_MESSAGES=C LANG=ja_JP.UTF-8: $out"
+	grep -qxF "prompt: $EN_PROMPT" <<<"$out" || fail "LC_MESSAGES=C LANG=ja_JP.UTF-8: $out"
 }
 
 t_ja_password_change_prompts_and_reasons() {
@@ -120,32 +120,32 @@ t_ja_password_change_prompts_and_reasons() {
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Sakura-no-Hana-2030' -p 'Mijikai-1' -p 'Mijikai-1' mamori-test chika \
 		chauthtok=AUTHTOK_ERR)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'prompt: 現在のパスワード: ' || fail "current password prompt"
-	printf '%s\n' "$out" | grep -qxF 'prompt: 新しいパスワード: ' || fail "new password prompt"
-	printf '%s\n' "$out" | grep -qxF 'error: パスワードは 12 文字以上にしてください。' || fail "length reason"
+	grep -qxF 'prompt: 現在のパスワード: ' <<<"$out" || fail "current password prompt"
+	grep -qxF 'prompt: 新しいパスワード: ' <<<"$out" || fail "new password prompt"
+	grep -qxF 'error: パスワードは 12 文字以上にしてください。' <<<"$out" || fail "length reason"
 	expect_one_line_each "$out"
 	# A cracklib verdict, translated from libpwquality's English.
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Sakura-no-Hana-2030' -p 'abcdefghijklmnop' -p 'abcdefghijklmnop' \
 		mamori-test chika chauthtok=AUTHTOK_ERR)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'error: パスワードが単純または規則的すぎるため、辞書検査に合格しませんでした。' ||
+	grep -qxF 'error: パスワードが単純または規則的すぎるため、辞書検査に合格しませんでした。' <<<"$out" ||
 		fail "dictionary reason"
 	# Mismatch, then a good change.
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Sakura-no-Hana-2030' -p 'Momiji-no-Aki-2031' -p 'Momiji-no-Aki-2032' \
 		mamori-test chika chauthtok=AUTHTOK_ERR)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'prompt: 新しいパスワード（確認）: ' || fail "retype prompt"
-	printf '%s\n' "$out" | grep -qxF 'error: 入力された 2 つのパスワードが一致しません。' || fail "mismatch message"
+	grep -qxF 'prompt: 新しいパスワード（確認）: ' <<<"$out" || fail "retype prompt"
+	grep -qxF 'error: 入力された 2 つのパスワードが一致しません。' <<<"$out" || fail "mismatch message"
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Sakura-no-Hana-2030' -p 'Momiji-no-Aki-2031' -p 'Momiji-no-Aki-2031' \
 		mamori-test chika chauthtok=SUCCESS)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'info: パスワードを変更しました。' || fail "changed message"
+	grep -qxF 'info: パスワードを変更しました。' <<<"$out" || fail "changed message"
 	expect_one_line_each "$out"
 	# The same refusal in English.
 	out=$(in_locale en_US.UTF-8 pam -p 'Momiji-no-Aki-2031' -p 'Mijikai-1' -p 'Mijikai-1' mamori-test chika \
 		chauthtok=AUTHTOK_ERR)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'error: The password must have at least 12 characters.' || fail "English reason"
+	grep -qxF 'error: The password must have at least 12 characters.' <<<"$out" || fail "English reason"
 }
 
 # ---------------------------------------------------------------- refusals
@@ -159,7 +159,7 @@ t_ja_too_long_and_too_easy() {
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Momiji-no-Aki-2033' -p "$huge" -p "$huge" mamori-test kaede \
 		chauthtok=AUTHTOK_ERR)
 	echo "$out" | cut -c1-200
-	printf '%s\n' "$out" | grep -qxF 'error: 新しいパスワードが長すぎます。' || fail "too long"
+	grep -qxF 'error: 新しいパスワードが長すぎます。' <<<"$out" || fail "too long"
 	expect_one_line_each "$out"
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Momiji-no-Aki-2033' -p 'Monkey-Dragon-1' -p 'Monkey-Dragon-1' \
 		mamori-test kaede chauthtok=AUTHTOK_ERR)
@@ -169,7 +169,7 @@ t_ja_too_long_and_too_easy() {
 		fail "too easy to guess"
 	out=$(in_locale en_US.UTF-8 pam -p 'Momiji-no-Aki-2033' -p "$huge" -p "$huge" mamori-test kaede \
 		chauthtok=AUTHTOK_ERR)
-	printf '%s\n' "$out" | grep -qxF 'error: The new password is too long.' || fail "too long in English"
+	grep -qxF 'error: The new password is too long.' <<<"$out" || fail "too long in English"
 }
 
 t_ja_lockout_message() {
@@ -198,19 +198,19 @@ t_ja_account_expired_message() {
 	set_clock "$(date -d '2030-02-01 00:00:01' +%s)"
 	# The authentication itself refuses it, with the same message.
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Ajisai-no-Ame-22' mamori-test daichi auth=AUTH_ERR)
-	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
+	grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' <<<"$out" ||
 		fail "Japanese expiry message at authentication"
 	out=$(in_locale ja_JP.UTF-8 pam mamori-test daichi acct=ACCT_EXPIRED)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' ||
+	grep -qxF 'error: このアカウントは有効期限が切れています。管理者に連絡してください。' <<<"$out" ||
 		fail "Japanese expiry message"
 	expect_one_line_each "$out"
 	out=$(in_locale en_US.UTF-8 pam mamori-test daichi acct=ACCT_EXPIRED)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qxF 'error: This account has expired. Contact your administrator.' ||
+	grep -qxF 'error: This account has expired. Contact your administrator.' <<<"$out" ||
 		fail "English expiry message"
 	out=$(in_locale C pam mamori-test daichi acct=ACCT_EXPIRED)
-	printf '%s\n' "$out" | grep -qxF 'error: This account has expired. Contact your administrator.' ||
+	grep -qxF 'error: This account has expired. Contact your administrator.' <<<"$out" ||
 		fail "C expiry message"
 	set_clock "$(date +%s)"
 }
@@ -222,12 +222,12 @@ t_ja_temporary_password_and_session_notices() {
 	out=$(in_locale ja_JP.UTF-8 pam -p "$temp" -p 'Kaede-no-Aki-2030' -p 'Kaede-no-Aki-2030' mamori-test emi \
 		auth=SUCCESS acct=NEW_AUTHTOK_REQD chauthtok=SUCCESS)
 	echo "$out"
-	printf '%s\n' "$out" | grep -qF '仮パスワードを今すぐ変更してください。' || fail "forced change message"
+	grep -qF '仮パスワードを今すぐ変更してください。' <<<"$out" || fail "forced change message"
 	out=$(in_locale ja_JP.UTF-8 pam -p 'Kaede-no-Aki-2030' mamori-test emi auth=SUCCESS acct=SUCCESS open=SUCCESS \
 		close=SUCCESS)
 	echo "$out"
 	expect_match "$out" 'info: (前回のログイン: |このアカウントでの初めてのログインです。)' "session notice"
-	! printf '%s\n' "$out" | grep -q '^info: Last login' || fail "English notice to a Japanese caller"
+	! grep -q '^info: Last login' <<<"$out" || fail "English notice to a Japanese caller"
 	expect_one_line_each "$out"
 }
 
@@ -322,7 +322,7 @@ t_daemon_language_variable_ignored() {
 	echo "$out"
 	stop_daemon
 	LANG=C LC_ALL=C start_daemon
-	printf '%s\n' "$out" | grep -qxF "prompt: $JA_PROMPT" || fail "LANGUAGE=en in the daemon's environment won"
+	grep -qxF "prompt: $JA_PROMPT" <<<"$out" || fail "LANGUAGE=en in the daemon's environment won"
 }
 
 # ---------------------------------------------------------------- catalogue

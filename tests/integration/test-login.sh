@@ -66,7 +66,7 @@ send echo AGAIN-\$(id -un)
 expect AGAIN-mamori-ns
 send exit")
 	echo "$out"
-	! echo "$out" | grep -q 'New password' || fail "asked to change again"
+	! grep -q 'New password' <<<"$out" || fail "asked to change again"
 	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'login' AND user = 'mamori-ns' AND category = 'session' AND reason LIKE 'session opened%'")" -ge 2 ] ||
 		fail "sessions not recorded"
 }
@@ -78,7 +78,7 @@ send not-the-password
 expect Login incorrect") || rc=$?
 	echo "$out"
 	[ "$rc" -eq 0 ] || fail "login did not say the login was incorrect"
-	! echo "$out" | grep -q 'Last login' || fail "a session was opened"
+	! grep -q 'Last login' <<<"$out" || fail "a session was opened"
 }
 
 run_test "P-PW-TEMP P-LOGIN-UI real login: temporary password, forced change, banner" t_first_login_forced_change

@@ -166,7 +166,7 @@ t_sessions_of_others() {
 	out=$(raw_as daemon '{"method":"io.mamori.Pam.OpenSession","parameters":{"service":"mamori-priv","user":"daemon","ruser":"alice","tty":"pts/8"}}')
 	echo "$out"
 	expect_match "$out" 'io.mamori.Error.PermissionDenied' "open naming alice"
-	! echo "$out" | grep -q 'Last login' || fail "alice's last login shown to uid daemon"
+	! grep -q 'Last login' <<<"$out" || fail "alice's last login shown to uid daemon"
 	expect_eq "$(sql "SELECT count(*) FROM sessions WHERE tty = 'pts/8'")" 0 "session opened for alice"
 	# Through PAM, with PAM_RUSER set by the application: the same.
 	pam -u daemon -R alice mamori-test daemon open=SESSION_ERR close=SESSION_ERR

@@ -654,7 +654,7 @@ t_privileged_list() {
 	out=$(ctl user list --privileged)
 	echo "$out"
 	expect_match "$out" 'tb\.admin' "privileged ID listed"
-	! echo "$out" | grep -q '^n1 ' || fail "staff account listed"
+	! grep -q '^n1 ' <<<"$out" || fail "staff account listed"
 	expect_eq "$(ctl --json user list --privileged | json '[u["last_used_at"] is not None for u in d["users"] if u["name"] == "tb.admin"] == [True]')" \
 		True "tb.admin listed with its last use"
 }
@@ -700,7 +700,7 @@ t_authenticate_only_applies_account_rules() {
 	expect_match "$out" 'error: This account is disabled' "disabled account"
 	# A wrong password learns nothing of it.
 	out=$(pam -p 'wrong-password' mamori-test ao.expired auth=AUTH_ERR)
-	! echo "$out" | grep -q 'expired' || fail "the refusal shown without the password"
+	! grep -q 'expired' <<<"$out" || fail "the refusal shown without the password"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.expired' AND category = 'auth' AND reason = 'account expired'")" = 1 ] ||
 		fail "expiry refusal not audited"
 	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.hours' AND category = 'auth' AND reason = 'outside hours of use'")" = 1 ] ||
@@ -759,7 +759,7 @@ t_shared_account_members() {
 	personal=$(pam -p 'x' mamori-test sh.kato auth=AUTH_ERR | sed 's/sh.kato/U/g')
 	unknown=$(pam -p 'x' mamori-test no.such.desk auth=AUTH_ERR | sed 's/no.such.desk/U/g')
 	echo "$shared"
-	! echo "$shared" | grep -q 'Member name' || fail "member prompt outside a member_prompt service"
+	! grep -q 'Member name' <<<"$shared" || fail "member prompt outside a member_prompt service"
 	expect_eq "$shared" "$personal" "shared and personal accounts"
 	expect_eq "$shared" "$unknown" "shared account and unknown name"
 	ctl user members madoguchi remove sh.sato >/dev/null

@@ -64,12 +64,12 @@ t_sudo_wrong_factors_refused() {
 	advance_clock 30
 	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n000000\n" id -un)
 	echo "$out"
-	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with a wrong code"
+	! grep -Eq '(^|: )root$' <<<"$out" || fail "command ran with a wrong code"
 	expect_match "$out" 'rc=1' "sudo status"
 	out=$(ns_run "$T/sudo.sh" "wrong-password\n$(totp_code "$SECRET")\n" id -un)
-	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with a wrong password"
+	! grep -Eq '(^|: )root$' <<<"$out" || fail "command ran with a wrong password"
 	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n" id -un)
-	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran with the password alone"
+	! grep -Eq '(^|: )root$' <<<"$out" || fail "command ran with the password alone"
 }
 
 time_box_rows() {
@@ -145,7 +145,7 @@ t_sudo_daemon_down_fails_closed() {
 	stop_daemon
 	out=$(ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n123456\n" id -un)
 	echo "$out"
-	! echo "$out" | grep -Eq '(^|: )root$' || fail "command ran without the daemon"
+	! grep -Eq '(^|: )root$' <<<"$out" || fail "command ran without the daemon"
 	start_daemon
 }
 
