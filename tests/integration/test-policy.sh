@@ -56,6 +56,10 @@ rate_limit = 20
 [service front-desk]
 member_prompt = yes
 
+; A console client's service: an empty PAM_RHOST is local there (rhost_empty).
+[service login]
+system = default
+
 [policy privileged]
 hours = Mon-Fri 08:00-20:00
 session_limit = 600"
@@ -63,6 +67,7 @@ printf 'AUTHORISED USE ONLY\nこの端末は業務専用です\n' >"$BLOCKLIST_D
 chmod 644 "$BLOCKLIST_DIR/banner"
 new_env
 make_service front-desk
+make_service login
 make_service mamori-authonly authonly
 setup_hook
 sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
@@ -406,9 +411,9 @@ t_lockout_privileged_until_unlock() {
 	local out i
 	working_hours
 	add_user l3.admin 'Shimo-no-Asa-2030-Yoru' --privileged
-	# Failures at the console (a terminal, no remote host).
-	for i in 1 2; do pam -t tty1 -p 'wrong' mamori-test l3.admin auth=AUTH_ERR >/dev/null; done
-	out=$(pam -t tty1 -p 'wrong' mamori-test l3.admin auth=MAXTRIES)
+	# Failures at the console: a terminal, no remote host, a console client's service.
+	for i in 1 2; do pam -t tty1 -p 'wrong' login l3.admin auth=AUTH_ERR >/dev/null; done
+	out=$(pam -t tty1 -p 'wrong' login l3.admin auth=MAXTRIES)
 	expect_eq "$(echo "$out" | grep '^error:')" "$LOCK_MESSAGE" "the message every account gets"
 	expect_eq "$(ctl --json user show l3.admin | json 'd["user"]["until_unlock"]')" True "until unlocked"
 	advance_clock $((7 * DAY))
