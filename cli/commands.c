@@ -2048,13 +2048,14 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (!ok) {
 		/* A broken chain is a failure in both output modes. */
-		if (mamori_wire_get_int(params, "first_bad", 0, INT64_MAX, &first_bad) == MAMORI_OK)
-			output_error("audit chain broken at row %lld: %s", first_bad,
-			             mamori_wire_get_string(params, "reason", CLI_MESSAGE_MAX, &reason) == MAMORI_OK
-			                     ? reason
-			                     : "no reason given");
+		if (mamori_wire_get_string(params, "reason", CLI_MESSAGE_MAX, &reason) != MAMORI_OK)
+			reason = "no reason given";
+		/* Rows that are only missing (truncation) have no first bad row;
+		 * the reason says how many are missing. */
+		if (mamori_wire_get_int(params, "first_bad", 1, INT64_MAX, &first_bad) == MAMORI_OK)
+			output_error("audit chain broken at row %lld: %s", first_bad, reason);
 		else
-			output_error("audit chain broken");
+			output_error("audit chain broken: %s", reason);
 		rc = CLI_EXIT_FAILED;
 	}
 	json_decref(reply);

@@ -197,6 +197,7 @@ idle_timeout = ${IDLE_TIMEOUT:-30}
 
 [store]
 key = $T/state/store.key
+audit_key = $T/state/audit.key
 
 [password]
 argon2_t = ${ARGON2_T:-1}
