@@ -153,7 +153,7 @@ int mamori_store_begin(struct mamori_store *store);
  * 1 after a COMMIT that succeeded and 0 after a rollback (or a COMMIT that
  * failed); then, when end returned non-zero, after_unlock once the lock is
  * released.  audit.c uses them to send rows to the journal only once they
- * are committed. */
+ * are committed.  Set them while no transaction runs. */
 struct mamori_store_txn_hooks {
 	int (*end)(void *data, int committed);
 	void (*after_unlock)(void *data);
