@@ -575,7 +575,7 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 {
 	struct mamori_wire wire;
 	json_t *call;
-	int fd, rc, saved_errno, status = CLI_EXIT_UNREACHABLE;
+	int fd, rc, saved_errno, timeout, status = CLI_EXIT_UNREACHABLE;
 
 	*reply = NULL;
 	rc = resolve_socket(cli);
@@ -601,10 +601,17 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 	}
 	mamori_wire_init(&wire, fd);
 	errno = 0;
-	rc = mamori_client_call(&wire, call, reply, CLI_REPLY_TIMEOUT * 1000);
+	/* Verifying walks the whole audit log: a million rows take tens of
+	 * seconds on a loaded machine. */
+	timeout = !strcmp(method, ADMIN "AuditVerify") ? CLI_VERIFY_TIMEOUT : CLI_REPLY_TIMEOUT;
+	rc = mamori_client_call(&wire, call, reply, timeout * 1000);
 	saved_errno = errno;
 	mamori_wire_clear(&wire);
 	close(fd);
+	if (rc == MAMORI_ERR_TIMEOUT) {
+		output_error("no reply from the daemon on %s within %d seconds", cli->socket_path, timeout);
+		goto out;
+	}
 	if (rc != MAMORI_OK) {
 		cli_report_transport_error(cli->socket_path, rc, saved_errno);
 		goto out;
