@@ -631,8 +631,9 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 				snprintf(why, sizeof(why), "row %lld is not the row it records", (long long)cp.rows);
 		}
 	} else if (cprc == MAMORI_ERR_NOT_FOUND && first_mac > 0) {
-		/* The log has been keyed, so a checkpoint existed: anchor anew,
-		 * and say so in the log itself. */
+		/* The log has been keyed, so a checkpoint existed: anchor anew
+		 * (moving it aside is how an administrator acknowledges a
+		 * mismatch), with an alert. */
 		mamori_log(LOG_ALERT,
 		           "audit checkpoint %s was missing: anchored anew at row %lld; rows deleted while it was "
 		           "missing cannot be counted",
