@@ -477,7 +477,7 @@ txn_flush(void *data)
 			snprintf(cp.mac, sizeof(cp.mac), "-");
 		mamori_audit_journal(&l->rows[i].row, &cp);
 	}
-	if (l->n > 0 && !audit.tampered && audit.checkpoint_path[0] != '\0')
+	if (l->n > 0 && !mamori_audit_tampered() && audit.checkpoint_path[0] != '\0')
 		(void)mamori_audit_checkpoint_write(audit.checkpoint_path, &cp);
 	pending_clear(l);
 	pthread_mutex_unlock(&flush_lock);
@@ -513,8 +513,8 @@ mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event 
 	 * stays as it is, the evidence verify reports. */
 	want_id = audit.pending.n > 0 ? audit.txn_head_id : audit.head_id;
 	want_hash = audit.pending.n > 0 ? audit.txn_head_hash : audit.head_hash;
-	if (!audit.tampered && (last_id != want_id || strcmp(prev, want_hash) != 0)) {
-		audit.tampered = 1;
+	if (!mamori_audit_tampered() && (last_id != want_id || strcmp(prev, want_hash) != 0)) {
+		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
 		mamori_log(
 		        LOG_ALERT,
 		        "audit log changed outside the daemon: it ends at row %lld, the daemon wrote up to row %lld; "
@@ -645,7 +645,7 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 	audit.head_id = last_id;
 	memcpy(audit.head_hash, tail, 65);
 	if (why[0] != '\0') {
-		audit.tampered = 1;
+		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
 		mamori_log(LOG_ALERT,
 		           "audit log does not match its checkpoint %s: %s; the checkpoint is kept as evidence and not "
 		           "updated until it is moved aside (mamorictl audit verify)",
@@ -678,7 +678,7 @@ mamori_audit_shutdown(void)
 	pending_free(&audit.flushing);
 	pthread_mutex_unlock(&flush_lock);
 	audit.store = NULL;
-	audit.tampered = 0;
+	__atomic_store_n(&audit.tampered, 0, __ATOMIC_RELEASE);
 	audit.head_id = audit.txn_head_id = 0;
 	audit.mac_from = 1;
 	audit.checkpoint_path[0] = '\0';
@@ -688,7 +688,8 @@ mamori_audit_shutdown(void)
 int
 mamori_audit_tampered(void)
 {
-	return audit.tampered;
+	/* Set under the store's lock, read also by the flush outside it. */
+	return __atomic_load_n(&audit.tampered, __ATOMIC_ACQUIRE);
 }
 
 /* ------------------------------------------------------------- verify */

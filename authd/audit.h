@@ -38,7 +38,8 @@ struct mamori_audit_checkpoint {
  * or write the first one.  Call before any append; again replaces it. */
 int mamori_audit_init(struct mamori_store *store, const char *key_path, const char *checkpoint_path, char *err,
                       size_t errlen);
-/* Detach, forget the key and the rows not yet sent. */
+/* Detach, forget the key and the rows not yet sent.  Call it before the
+ * store is closed (init calls it too, on the store attached before). */
 void mamori_audit_shutdown(void);
 /* Whether the log was found changed outside the daemon since init. */
 int mamori_audit_tampered(void);

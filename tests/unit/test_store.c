@@ -140,6 +140,7 @@ teardown(void **state)
 static void
 reopen(struct fixture *fx)
 {
+	mamori_audit_shutdown();
 	mamori_store_close(&fx->store);
 	assert_null(fx->store);
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
