@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Append-only, hash-chained audit log (DESIGN.md "Audit"). */
+/* Append-only, hash-chained audit log (DESIGN.md "Audit"), keyed with
+ * HMAC-SHA-256 under the audit key and anchored outside the store by
+ * checkpoints in a file and in the journal. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
@@ -15,6 +22,7 @@
 #include "audit.h"
 #include "error.h"
 #include "log.h"
+#include "seal.h"
 
 static json_t *
 string_or_null(const char *s)
@@ -99,8 +107,233 @@ fail:
 	return rc;
 }
 
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define CHECKPOINT_FORMAT "mamori-audit-checkpoint-v1"
+#define CHECKPOINT_FILE_MAX 4096
+
+/* A row kept until its transaction ends, for the journal. */
+struct pending_row {
+	struct mamori_audit_row row;
+	char *strings[11];
+};
+
+struct pending_list {
+	struct pending_row *rows;
+	size_t n, cap;
+};
+
+/* Everything below belongs to the one store mamori_audit_init attached to.
+ * pending, head_* and tampered change only under the store's lock (inside
+ * a transaction, or in its end hook); flushing and the checkpoint file
+ * under flush_lock, which the end hook takes before the store's lock is
+ * released, so rows reach the journal in commit order. */
+static struct {
+	struct mamori_store *store;
+	char checkpoint_path[4096];
+	int64_t mac_from; /* the first row that carries a MAC */
+	int64_t head_id; /* the last committed row, as this daemon knows it */
+	char head_hash[65];
+	int64_t txn_head_id; /* the last row of the open transaction */
+	char txn_head_hash[65];
+	int tampered; /* the log did not match its checkpoint: keep the file as evidence */
+	struct pending_list pending, flushing;
+} audit = { .mac_from = 1 };
+
+static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+to_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+mac_hex(const char *text, char out[65])
+{
+	unsigned char mac[MAMORI_AUDIT_MAC_LEN];
+	int rc = mamori_audit_key_mac(text, strlen(text), mac);
+
+	if (rc == MAMORI_OK)
+		to_hex(mac, sizeof(mac), out);
+	return rc;
+}
+
+/* Constant-time comparison of two hex MACs. */
+static int
+mac_equal(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strlen(a) == 64 && strlen(b) == 64 && CRYPTO_memcmp(a, b, 64) == 0;
+}
+
+int
+mamori_audit_row_mac(const char *hash, char out[65])
+{
+	char text[128];
+
+	if (hash == NULL || strlen(hash) != 64)
+		return MAMORI_ERR_INVALID;
+	snprintf(text, sizeof(text), "mamori-audit-row-v1\n%s", hash);
+	return mac_hex(text, out);
+}
+
+int
+mamori_audit_checkpoint_mac(const struct mamori_audit_checkpoint *cp, char out[65])
+{
+	char text[160];
+
+	if (strlen(cp->head_hash) != 64)
+		return MAMORI_ERR_INVALID;
+	snprintf(text, sizeof(text), CHECKPOINT_FORMAT "\n%lld\n%s\n%lld", (long long)cp->rows, cp->head_hash,
+	         (long long)cp->mac_from);
+	return mac_hex(text, out);
+}
+
+/* ---------------------------------------------------------- checkpoint file */
+
+int
+mamori_audit_checkpoint_read(const char *path, struct mamori_audit_checkpoint *cp, char *err, size_t errlen)
+{
+	char buf[CHECKPOINT_FILE_MAX + 1];
+	json_t *o = NULL;
+	json_error_t jerr;
+	const char *format = NULL, *head = NULL, *mac = NULL;
+	json_int_t rows = -1, mac_from = -1;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc = MAMORI_ERR_CONFIG;
+
+	memset(cp, 0, sizeof(*cp));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, errlen, "audit checkpoint %s: %s", path,
+		         errno == ENOENT  ? "missing"
+		         : errno == ELOOP ? "a symbolic link, refused"
+		                          : strerror(errno));
+		return errno == ENOENT ? MAMORI_ERR_NOT_FOUND : errno == ELOOP ? MAMORI_ERR_CONFIG : MAMORI_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "audit checkpoint %s: not a regular file", path);
+		goto out;
+	}
+	while (got < CHECKPOINT_FILE_MAX) {
+		n = read(fd, buf + got, CHECKPOINT_FILE_MAX - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "audit checkpoint %s: %s", path, strerror(errno));
+			rc = MAMORI_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	o = json_loads(buf, JSON_REJECT_DUPLICATES, &jerr);
+	if (got == CHECKPOINT_FILE_MAX || o == NULL ||
+	    json_unpack(o, "{s:s, s:I, s:s, s:I, s:s}", "format", &format, "rows", &rows, "head_hash", &head,
+	                "mac_from", &mac_from, "mac", &mac) != 0 ||
+	    strcmp(format, CHECKPOINT_FORMAT) != 0 || rows < 0 || mac_from < 1 || strlen(head) != 64 ||
+	    strspn(head, "0123456789abcdef") != 64 || strlen(mac) != 64) {
+		snprintf(err, errlen, "audit checkpoint %s: not a checkpoint of this format", path);
+		goto out;
+	}
+	cp->rows = rows;
+	cp->mac_from = mac_from;
+	memcpy(cp->head_hash, head, 65);
+	memcpy(cp->mac, mac, 65);
+	rc = MAMORI_OK;
+out:
+	json_decref(o);
+	close(fd);
+	return rc;
+}
+
+/* The checkpoint's MAC, checked: MAMORI_OK, or MAMORI_ERR_CRYPTO. */
+static int
+checkpoint_check(const struct mamori_audit_checkpoint *cp)
+{
+	char want[65];
+
+	if (mamori_audit_checkpoint_mac(cp, want) != MAMORI_OK)
+		return MAMORI_ERR_INTERNAL;
+	return mac_equal(want, cp->mac) ? MAMORI_OK : MAMORI_ERR_CRYPTO;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write cp to path: a temporary file beside it, fsynced, renamed over it,
+ * and the directory fsynced, so the file always holds a whole checkpoint. */
+int
+mamori_audit_checkpoint_write(const char *path, struct mamori_audit_checkpoint *cp)
+{
+	char tmp[4096 + 8], line[512], dir[4096];
+	const char *slash;
+	struct stat st;
+	int fd, n, dfd;
+
+	if (mamori_audit_checkpoint_mac(cp, cp->mac) != MAMORI_OK)
+		return MAMORI_ERR_CRYPTO;
+	n = snprintf(line, sizeof(line),
+	             "{\"format\":\"" CHECKPOINT_FORMAT "\",\"rows\":%lld,\"head_hash\":\"%s\",\"mac_from\":%lld,"
+	             "\"mac\":\"%s\"}\n",
+	             (long long)cp->rows, cp->head_hash, (long long)cp->mac_from, cp->mac);
+	if (n < 0 || (size_t)n >= sizeof(line) || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return MAMORI_ERR_TOO_LARGE;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		goto fail;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) != 0 ||
+	    write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		goto fail;
+	slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s",
+	         slash == NULL   ? 1
+	         : slash == path ? 1
+	                         : (int)(slash - path),
+	         slash == NULL ? "." : path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL)) {
+		if (dfd >= 0)
+			close(dfd);
+		goto fail;
+	}
+	close(dfd);
+	return MAMORI_OK;
+fail:
+	mamori_log_err("audit checkpoint %s: cannot write: %s", path, strerror(errno));
+	(void)unlink(tmp);
+	return MAMORI_ERR_IO;
+}
+
+/* ------------------------------------------------------------- journal */
+
 void
-mamori_audit_journal(const struct mamori_audit_row *r)
+mamori_audit_journal(const struct mamori_audit_row *r, const struct mamori_audit_checkpoint *cp)
 {
 	char uid[32] = "", pid[32] = "";
 
@@ -108,6 +341,8 @@ mamori_audit_journal(const struct mamori_audit_row *r)
 		snprintf(uid, sizeof(uid), "%lld", (long long)r->peer_uid);
 	if (r->peer_pid >= 0)
 		snprintf(pid, sizeof(pid), "%lld", (long long)r->peer_pid);
+	/* Each row carries the checkpoint that ends at it, so a copy of the
+	 * journal (or of a remote syslog) anchors the log up to that row. */
 	if (access("/run/systemd/journal/socket", W_OK) == 0) {
 		sd_journal_send("MESSAGE=mamori %s: service=%s user=%s result=%s reason=%s actor=%s", r->category,
 		                r->service ? r->service : "-", r->user ? r->user : "-", r->result ? r->result : "-",
@@ -118,17 +353,137 @@ mamori_audit_journal(const struct mamori_audit_row *r)
 		                r->result ? r->result : "", "MAMORI_REASON=%s", r->reason ? r->reason : "",
 		                "MAMORI_ACTOR=%s", r->actor ? r->actor : "", "MAMORI_TTY=%s", r->tty ? r->tty : "",
 		                "MAMORI_RHOST=%s", r->rhost ? r->rhost : "", "MAMORI_PEER_UID=%s", uid,
-		                "MAMORI_PEER_PID=%s", pid, "MAMORI_HASH=%s", r->hash ? r->hash : "", NULL);
+		                "MAMORI_PEER_PID=%s", pid, "MAMORI_HASH=%s", r->hash ? r->hash : "", "MAMORI_MAC=%s",
+		                r->mac ? r->mac : "", "MAMORI_CHECKPOINT_ROWS=%lld", (long long)cp->rows,
+		                "MAMORI_CHECKPOINT_MAC_FROM=%lld", (long long)cp->mac_from, "MAMORI_CHECKPOINT_MAC=%s",
+		                cp->mac, NULL);
 		return;
 	}
-	syslog(LOG_AUTHPRIV | LOG_NOTICE,
-	       "audit id=%lld category=%s service=%s user=%s result=%s reason=%s actor=%s tty=%s rhost=%s peer_uid=%s "
-	       "peer_pid=%s hash=%s",
-	       (long long)r->id, r->category, r->service ? r->service : "-", r->user ? r->user : "-",
-	       r->result ? r->result : "-", r->reason ? r->reason : "-", r->actor ? r->actor : "-",
-	       r->tty ? r->tty : "-", r->rhost ? r->rhost : "-", uid[0] ? uid : "-", pid[0] ? pid : "-",
-	       r->hash ? r->hash : "-");
+	/* Through the daemon's log: syslog, and standard error too in the
+	 * foreground. */
+	mamori_log(LOG_AUTHPRIV | LOG_NOTICE,
+	           "audit id=%lld category=%s service=%s user=%s result=%s reason=%s actor=%s tty=%s rhost=%s "
+	           "peer_uid=%s peer_pid=%s hash=%s mac=%s checkpoint_rows=%lld checkpoint_mac_from=%lld "
+	           "checkpoint_mac=%s",
+	           (long long)r->id, r->category, r->service ? r->service : "-", r->user ? r->user : "-",
+	           r->result ? r->result : "-", r->reason ? r->reason : "-", r->actor ? r->actor : "-",
+	           r->tty ? r->tty : "-", r->rhost ? r->rhost : "-", uid[0] ? uid : "-", pid[0] ? pid : "-",
+	           r->hash ? r->hash : "-", r->mac ? r->mac : "-", (long long)cp->rows, (long long)cp->mac_from,
+	           cp->mac);
 }
+
+/* ------------------------------------------------------ pending rows */
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static int
+pending_add(struct pending_list *l, const struct mamori_audit_row *r)
+{
+	const char *src[11] = { r->category, r->actor, r->service, r->user, r->result, r->reason,
+		                r->tty,      r->rhost, r->detail,  r->hash, r->mac };
+	struct pending_row *p;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct pending_row *rows = realloc(l->rows, cap * sizeof(*rows));
+		if (rows == NULL)
+			return MAMORI_ERR_NOMEM;
+		l->rows = rows;
+		l->cap = cap;
+	}
+	p = &l->rows[l->n];
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < 11; i++) {
+		p->strings[i] = dup_or_null(src[i]);
+		if (src[i] != NULL && p->strings[i] == NULL) {
+			while (i-- > 0)
+				free(p->strings[i]);
+			return MAMORI_ERR_NOMEM;
+		}
+	}
+	p->row = *r;
+	p->row.category = p->strings[0];
+	p->row.actor = p->strings[1];
+	p->row.service = p->strings[2];
+	p->row.user = p->strings[3];
+	p->row.result = p->strings[4];
+	p->row.reason = p->strings[5];
+	p->row.tty = p->strings[6];
+	p->row.rhost = p->strings[7];
+	p->row.detail = p->strings[8];
+	p->row.hash = p->strings[9];
+	p->row.mac = p->strings[10];
+	p->row.prev_hash = NULL;
+	l->n++;
+	return MAMORI_OK;
+}
+
+static void
+pending_clear(struct pending_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		for (int j = 0; j < 11; j++)
+			free(l->rows[i].strings[j]);
+	l->n = 0;
+}
+
+static void
+pending_free(struct pending_list *l)
+{
+	pending_clear(l);
+	free(l->rows);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Store lock held.  Committed rows become the new head and go to the
+ * journal once the lock is released; rolled-back rows are forgotten. */
+static int
+txn_end(void *data, int committed)
+{
+	struct pending_list swap;
+
+	(void)data;
+	if (!committed || audit.pending.n == 0) {
+		pending_clear(&audit.pending);
+		return 0;
+	}
+	audit.head_id = audit.txn_head_id;
+	memcpy(audit.head_hash, audit.txn_head_hash, 65);
+	pthread_mutex_lock(&flush_lock);
+	swap = audit.flushing;
+	audit.flushing = audit.pending;
+	audit.pending = swap;
+	pending_clear(&audit.pending);
+	return 1;
+}
+
+/* flush_lock held (taken by txn_end); the store's lock is not. */
+static void
+txn_flush(void *data)
+{
+	struct mamori_audit_checkpoint cp = { 0 };
+	struct pending_list *l = &audit.flushing;
+
+	(void)data;
+	cp.mac_from = audit.mac_from;
+	for (size_t i = 0; i < l->n; i++) {
+		cp.rows = l->rows[i].row.id;
+		snprintf(cp.head_hash, sizeof(cp.head_hash), "%s", l->rows[i].row.hash);
+		if (mamori_audit_checkpoint_mac(&cp, cp.mac) != MAMORI_OK)
+			snprintf(cp.mac, sizeof(cp.mac), "-");
+		mamori_audit_journal(&l->rows[i].row, &cp);
+	}
+	if (l->n > 0 && !mamori_audit_tampered() && audit.checkpoint_path[0] != '\0')
+		(void)mamori_audit_checkpoint_write(audit.checkpoint_path, &cp);
+	pending_clear(l);
+	pthread_mutex_unlock(&flush_lock);
+}
+
+/* ------------------------------------------------------------- append */
 
 static const char *
 empty_to_null(const char *s)
@@ -140,14 +495,32 @@ int
 mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event *ev, int64_t now)
 {
 	struct mamori_audit_row row = { 0 };
-	char prev[65], hash[65];
+	char prev[65], hash[65], mac[65];
 	char *detail = NULL;
-	int64_t last_id;
+	int64_t last_id, want_id;
+	const char *want_hash;
 	int rc;
 
+	if (store != audit.store) {
+		mamori_log_err("audit: the log of this store is not set up (mamori_audit_init)");
+		return MAMORI_ERR_INTERNAL;
+	}
 	rc = mamori_store_audit_tail(store, &last_id, prev);
 	if (rc != MAMORI_OK)
 		return rc;
+	/* The log must end where this daemon left it: anything else was
+	 * deleted or rewritten behind its back.  The checkpoint file then
+	 * stays as it is, the evidence verify reports. */
+	want_id = audit.pending.n > 0 ? audit.txn_head_id : audit.head_id;
+	want_hash = audit.pending.n > 0 ? audit.txn_head_hash : audit.head_hash;
+	if (!mamori_audit_tampered() && (last_id != want_id || strcmp(prev, want_hash) != 0)) {
+		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
+		mamori_log(
+		        LOG_ALERT,
+		        "audit log changed outside the daemon: it ends at row %lld, the daemon wrote up to row %lld; "
+		        "the checkpoint %s is kept as evidence and no longer updated (mamorictl audit verify)",
+		        (long long)last_id, (long long)want_id, audit.checkpoint_path);
+	}
 	if (ev->detail != NULL && (detail = json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return MAMORI_ERR_NOMEM;
 	/* The store keeps "" as NULL: hash what it will keep. */
@@ -168,16 +541,163 @@ mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event 
 	rc = mamori_audit_row_hash(&row, hash);
 	if (rc == MAMORI_OK) {
 		row.hash = hash;
+		rc = mamori_audit_row_mac(hash, mac);
+	}
+	if (rc == MAMORI_OK) {
+		row.mac = mac;
 		rc = mamori_store_audit_insert(store, &row);
 	}
+	/* Sent to the journal when (and only if) the transaction commits. */
 	if (rc == MAMORI_OK)
-		mamori_audit_journal(&row);
+		rc = pending_add(&audit.pending, &row);
+	if (rc == MAMORI_OK) {
+		audit.txn_head_id = row.id;
+		memcpy(audit.txn_head_hash, hash, 65);
+	}
 	free(detail);
 	return rc;
 }
 
+/* ------------------------------------------------------------- set-up */
+
+int
+mamori_audit_init(struct mamori_store *store, const char *key_path, const char *checkpoint_path, char *err,
+                  size_t errlen)
+{
+	struct mamori_store_txn_hooks hooks = { .end = txn_end, .after_unlock = txn_flush };
+	struct mamori_audit_checkpoint cp;
+	char tail[65], hash[65], mac[65], cperr[512], why[512] = "";
+	int64_t last_id = 0, first_mac = 0;
+	int cprc, rc;
+
+	mamori_audit_shutdown();
+	if (checkpoint_path == NULL || snprintf(audit.checkpoint_path, sizeof(audit.checkpoint_path), "%s",
+	                                        checkpoint_path) >= (int)sizeof(audit.checkpoint_path)) {
+		snprintf(err, errlen, "audit checkpoint: no path, or too long");
+		return MAMORI_ERR_CONFIG;
+	}
+	if (mamori_store_begin(store) != MAMORI_OK) {
+		snprintf(err, errlen, "audit log: cannot read the store");
+		return MAMORI_ERR_STORE;
+	}
+	rc = mamori_store_audit_tail(store, &last_id, tail);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_audit_first_mac(store, &first_mac);
+	mamori_store_rollback(store);
+	if (rc != MAMORI_OK) {
+		snprintf(err, errlen, "audit log: cannot read the store");
+		return rc;
+	}
+	cprc = mamori_audit_checkpoint_read(checkpoint_path, &cp, cperr, sizeof(cperr));
+	if (cprc == MAMORI_ERR_IO) {
+		snprintf(err, errlen, "%s", cperr);
+		return cprc;
+	}
+	/* Like the store key, never made anew once the log depends on it:
+	 * rows MAC'd under a lost key would all fail verification. */
+	rc = mamori_audit_key_load(key_path, 0, err, errlen);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		if (first_mac > 0 || cprc != MAMORI_ERR_NOT_FOUND) {
+			snprintf(err, errlen,
+			         "audit key %s: missing, but the audit log already uses it (%s): restore the key from "
+			         "its backup; a new key would make the log fail verification",
+			         key_path, first_mac > 0 ? "its rows are MAC'd with it" : "its checkpoint is");
+			return MAMORI_ERR_CONFIG;
+		}
+		rc = mamori_audit_key_load(key_path, 1, err, errlen);
+	}
+	if (rc != MAMORI_OK)
+		return rc;
+
+	audit.mac_from = first_mac > 0 ? first_mac : last_id + 1;
+	if (cprc == MAMORI_OK) {
+		audit.mac_from = cp.mac_from;
+		if (checkpoint_check(&cp) != MAMORI_OK) {
+			snprintf(why, sizeof(why), "its MAC does not match");
+		} else if (last_id < cp.rows) {
+			snprintf(why, sizeof(why),
+			         "%lld rows missing: the checkpoint records %lld rows, the log has %lld",
+			         (long long)(cp.rows - last_id), (long long)cp.rows, (long long)last_id);
+		} else {
+			if (cp.rows == 0)
+				snprintf(hash, sizeof(hash), ZERO_HASH);
+			else if (mamori_store_begin(store) == MAMORI_OK) {
+				rc = mamori_store_audit_hash_at(store, cp.rows, hash, mac);
+				mamori_store_rollback(store);
+				if (rc != MAMORI_OK)
+					snprintf(hash, sizeof(hash), "?");
+			}
+			if (strcmp(hash, cp.head_hash) != 0)
+				snprintf(why, sizeof(why), "row %lld is not the row it records", (long long)cp.rows);
+		}
+	} else if (cprc == MAMORI_ERR_NOT_FOUND && first_mac > 0) {
+		/* The log has been keyed, so a checkpoint existed: anchor anew
+		 * (moving it aside is how an administrator acknowledges a
+		 * mismatch), with an alert. */
+		mamori_log(LOG_ALERT,
+		           "audit checkpoint %s was missing: anchored anew at row %lld; rows deleted while it was "
+		           "missing cannot be counted",
+		           checkpoint_path, (long long)last_id);
+	} else if (cprc != MAMORI_ERR_NOT_FOUND) {
+		snprintf(why, sizeof(why), "%s", cperr);
+	}
+	audit.store = store;
+	audit.head_id = last_id;
+	memcpy(audit.head_hash, tail, 65);
+	if (why[0] != '\0') {
+		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
+		mamori_log(LOG_ALERT,
+		           "audit log does not match its checkpoint %s: %s; the checkpoint is kept as evidence and not "
+		           "updated until it is moved aside (mamorictl audit verify)",
+		           checkpoint_path, why);
+	} else if (cprc == MAMORI_ERR_NOT_FOUND) {
+		cp.rows = last_id;
+		cp.mac_from = audit.mac_from;
+		memcpy(cp.head_hash, tail, 65);
+		if (mamori_audit_checkpoint_write(checkpoint_path, &cp) != MAMORI_OK) {
+			snprintf(err, errlen, "audit checkpoint %s: cannot write", checkpoint_path);
+			audit.store = NULL;
+			return MAMORI_ERR_IO;
+		}
+		if (first_mac == 0 && last_id > 0)
+			mamori_log_notice("audit log: rows 1 to %lld predate the audit key; they are anchored by the "
+			                  "checkpoint %s, and rows from %lld on carry a MAC",
+			                  (long long)last_id, checkpoint_path, (long long)audit.mac_from);
+	}
+	mamori_store_set_txn_hooks(store, &hooks);
+	return MAMORI_OK;
+}
+
+void
+mamori_audit_shutdown(void)
+{
+	if (audit.store != NULL)
+		mamori_store_set_txn_hooks(audit.store, NULL);
+	pthread_mutex_lock(&flush_lock);
+	pending_free(&audit.pending);
+	pending_free(&audit.flushing);
+	pthread_mutex_unlock(&flush_lock);
+	audit.store = NULL;
+	__atomic_store_n(&audit.tampered, 0, __ATOMIC_RELEASE);
+	audit.head_id = audit.txn_head_id = 0;
+	audit.mac_from = 1;
+	audit.checkpoint_path[0] = '\0';
+	mamori_audit_key_forget();
+}
+
+int
+mamori_audit_tampered(void)
+{
+	/* Set under the store's lock, read also by the flush outside it. */
+	return __atomic_load_n(&audit.tampered, __ATOMIC_ACQUIRE);
+}
+
+/* ------------------------------------------------------------- verify */
+
 struct verify_ctx {
 	struct mamori_audit_verdict *v;
+	const struct mamori_audit_checkpoint *cp; /* NULL: none to compare with */
+	int64_t mac_from; /* 0: from the first row that has one */
 	char prev[65];
 	int64_t expect_id;
 };
@@ -187,7 +707,7 @@ verify_row(const struct mamori_audit_row *row, void *data)
 {
 	struct verify_ctx *ctx = data;
 	struct mamori_audit_verdict *v = ctx->v;
-	char hash[65];
+	char hash[65], mac[65];
 
 	v->rows++;
 	if (!v->ok)
@@ -205,6 +725,19 @@ verify_row(const struct mamori_audit_row *row, void *data)
 		snprintf(v->reason, sizeof(v->reason), "row contents do not match its hash");
 		goto bad;
 	}
+	/* Rows from mac_from on carry a MAC: a row rewritten (and the chain
+	 * after it rehashed) by someone without the audit key fails here. */
+	if (ctx->mac_from == 0 && row->mac != NULL)
+		ctx->mac_from = row->id;
+	if (ctx->mac_from > 0 && row->id >= ctx->mac_from &&
+	    (row->mac == NULL || mamori_audit_row_mac(row->hash, mac) != MAMORI_OK || !mac_equal(mac, row->mac))) {
+		snprintf(v->reason, sizeof(v->reason), "row MAC does not match (changed without the audit key)");
+		goto bad;
+	}
+	if (ctx->cp != NULL && row->id == ctx->cp->rows && strcmp(row->hash, ctx->cp->head_hash) != 0) {
+		snprintf(v->reason, sizeof(v->reason), "row is not the row the checkpoint records");
+		goto bad;
+	}
 	memcpy(ctx->prev, row->hash, 65);
 	ctx->expect_id++;
 	return MAMORI_OK;
@@ -217,13 +750,49 @@ bad:
 int
 mamori_audit_verify(struct mamori_store *store, struct mamori_audit_verdict *verdict)
 {
+	struct mamori_audit_checkpoint cp;
 	struct verify_ctx ctx;
+	char cperr[512];
+	int cprc, rc;
 
 	memset(verdict, 0, sizeof(*verdict));
 	verdict->ok = 1;
+	verdict->checkpoint_rows = -1;
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.v = verdict;
 	ctx.expect_id = 1;
 	memset(ctx.prev, '0', 64);
 	ctx.prev[64] = '\0';
-	return mamori_store_audit_foreach(store, 0, 0, 0, verify_row, &ctx);
+	/* The checkpoint first: it is written after its rows commit, so the
+	 * snapshot read next holds every row it records. */
+	cprc = audit.checkpoint_path[0] != '\0'
+	               ? mamori_audit_checkpoint_read(audit.checkpoint_path, &cp, cperr, sizeof(cperr))
+	               : MAMORI_ERR_NOT_FOUND;
+	if (cprc == MAMORI_OK && checkpoint_check(&cp) != MAMORI_OK) {
+		snprintf(cperr, sizeof(cperr), "audit checkpoint %.400s: its MAC does not match",
+		         audit.checkpoint_path);
+		cprc = MAMORI_ERR_CRYPTO;
+	}
+	if (cprc == MAMORI_OK) {
+		ctx.cp = &cp;
+		ctx.mac_from = cp.mac_from;
+		verdict->checkpoint_rows = cp.rows;
+	}
+	rc = mamori_store_audit_snapshot_foreach(store, 0, 0, 0, verify_row, &ctx);
+	if (rc != MAMORI_OK)
+		return rc;
+	if (!verdict->ok)
+		return MAMORI_OK;
+	if (cprc != MAMORI_OK) {
+		verdict->ok = 0;
+		snprintf(verdict->reason, sizeof(verdict->reason), "%s", cperr);
+	} else if (verdict->rows < cp.rows) {
+		/* Truncation: the newest rows, or all of them, are gone. */
+		verdict->ok = 0;
+		verdict->missing = cp.rows - verdict->rows;
+		snprintf(verdict->reason, sizeof(verdict->reason),
+		         "%lld rows missing: the checkpoint records %lld rows, the log has %lld",
+		         (long long)verdict->missing, (long long)cp.rows, (long long)verdict->rows);
+	}
+	return MAMORI_OK;
 }

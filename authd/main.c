@@ -200,7 +200,7 @@ main(int argc, char **argv)
 	const char *config_path = MAMORI_DEFAULT_CONFIG;
 	const struct mamori_conf *conf;
 	struct mamori_conf *loaded;
-	char err[512], dummy[MAMORI_HASH_MAX];
+	char err[512], dummy[MAMORI_HASH_MAX], path[4096];
 	int foreground = 0, debug = 0, opt, rc = 1;
 	unsigned left = 0;
 	sigset_t mask;
@@ -289,6 +289,12 @@ main(int argc, char **argv)
 		mamori_log_err("store key: %s", err);
 		goto out;
 	}
+	/* P-AUDIT: the key that MACs the audit chain, and its checkpoint. */
+	if (mamori_conf_audit_checkpoint_path(conf, path, sizeof(path)) != 0 ||
+	    mamori_audit_init(mamori_daemon.store, conf->audit_key, path, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("audit log: %s", err);
+		goto out;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
 		goto out;
@@ -320,9 +326,11 @@ out:
 	if (mamori_daemon.store != NULL && left == 0) {
 		mamori_pam_service_refusals_flush(mamori_clock_now(), 1);
 		audit_daemon("success", "daemon stopped");
+		mamori_audit_shutdown();
 		mamori_store_close(&mamori_daemon.store);
 	}
 	mamori_seal_key_forget();
+	mamori_audit_key_forget();
 	if (left == 0) {
 		mamori_daemon_conf_release_all();
 		mamori_daemon_blocklist_free();

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* AES-256-GCM sealing through OpenSSL EVP under the store key. */
+/* AES-256-GCM sealing through OpenSSL EVP under the store key, and the
+ * HMAC-SHA-256 key of the audit chain. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "error.h"
 #include "log.h"
@@ -30,6 +32,8 @@ struct key_page {
 
 static pthread_rwlock_t key_rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static struct key_page current_key;
+/* The key that MACs the audit chain (audit.c), kept the same way. */
+static struct key_page audit_key;
 
 static int
 key_page_new(struct key_page *page)
@@ -68,7 +72,7 @@ key_page_free(struct key_page *page)
 /* Read exactly MAMORI_SEAL_KEY_LEN bytes from a key file that passes every
  * check, into key. */
 static int
-key_read(const char *path, unsigned char *key, char *err, size_t errlen)
+key_read(const char *what, const char *path, unsigned char *key, char *err, size_t errlen)
 {
 	struct stat st;
 	size_t got = 0;
@@ -80,37 +84,37 @@ key_read(const char *path, unsigned char *key, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT) {
-			snprintf(err, errlen, "store key %s: does not exist", path);
+			snprintf(err, errlen, "%s %s: does not exist", what, path);
 			return MAMORI_ERR_NOT_FOUND;
 		}
 		if (errno == ELOOP) {
-			snprintf(err, errlen, "store key %s: a symbolic link, refused", path);
+			snprintf(err, errlen, "%s %s: a symbolic link, refused", what, path);
 			return MAMORI_ERR_CONFIG;
 		}
-		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		return MAMORI_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		rc = MAMORI_ERR_IO;
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "store key %s: not a regular file", path);
+		snprintf(err, errlen, "%s %s: not a regular file", what, path);
 		goto fail;
 	}
 	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen, "store key %s: owned by uid %lu, not by the daemon (uid %lu)", path,
+		snprintf(err, errlen, "%s %s: owned by uid %lu, not by the daemon (uid %lu)", what, path,
 		         (unsigned long)st.st_uid, (unsigned long)geteuid());
 		goto fail;
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "store key %s: mode %04o lets group or others at it (must be 0600)", path,
+		snprintf(err, errlen, "%s %s: mode %04o lets group or others at it (must be 0600)", what, path,
 		         (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (st.st_size != MAMORI_SEAL_KEY_LEN) {
-		snprintf(err, errlen, "store key %s: %lld bytes, not %d", path, (long long)st.st_size,
+		snprintf(err, errlen, "%s %s: %lld bytes, not %d", what, path, (long long)st.st_size,
 		         MAMORI_SEAL_KEY_LEN);
 		goto fail;
 	}
@@ -119,7 +123,7 @@ key_read(const char *path, unsigned char *key, char *err, size_t errlen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			snprintf(err, errlen, "store key %s: %s", path,
+			snprintf(err, errlen, "%s %s: %s", what, path,
 			         n < 0 ? strerror(errno) : "shorter than its size");
 			rc = n < 0 ? MAMORI_ERR_IO : MAMORI_ERR_CONFIG;
 			goto fail;
@@ -131,7 +135,7 @@ key_read(const char *path, unsigned char *key, char *err, size_t errlen)
 		n = read(fd, &extra, 1);
 	while (n < 0 && errno == EINTR);
 	if (n != 0) {
-		snprintf(err, errlen, "store key %s: changed while being read", path);
+		snprintf(err, errlen, "%s %s: changed while being read", what, path);
 		goto fail;
 	}
 	close(fd);
@@ -144,7 +148,7 @@ fail:
 }
 
 static int
-directory_sync(const char *path, char *err, size_t errlen)
+directory_sync(const char *what, const char *path, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir;
@@ -157,14 +161,14 @@ directory_sync(const char *path, char *err, size_t errlen)
 	else
 		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL) {
-		snprintf(err, errlen, "store key %s: out of memory", path);
+		snprintf(err, errlen, "%s %s: out of memory", what, path);
 		return MAMORI_ERR_NOMEM;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* Some file systems cannot fsync a directory (EINVAL); nothing more
 	 * can be done there. */
 	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
-		snprintf(err, errlen, "store key %s: syncing %s: %s", path, dir, strerror(errno));
+		snprintf(err, errlen, "%s %s: syncing %s: %s", what, path, dir, strerror(errno));
 		rc = MAMORI_ERR_IO;
 	}
 	if (fd >= 0)
@@ -178,7 +182,7 @@ directory_sync(const char *path, char *err, size_t errlen)
  * key (or follows a symbolic link) that appeared meanwhile.  A key that
  * appeared meanwhile is not an error: the caller reads and checks it. */
 static int
-key_create(const char *path, char *err, size_t errlen)
+key_create(const char *what, const char *path, char *err, size_t errlen)
 {
 	unsigned char key[MAMORI_SEAL_KEY_LEN];
 	size_t tmplen = strlen(path) + sizeof(".XXXXXX");
@@ -189,19 +193,19 @@ key_create(const char *path, char *err, size_t errlen)
 
 	tmp = malloc(tmplen);
 	if (tmp == NULL) {
-		snprintf(err, errlen, "store key %s: out of memory", path);
+		snprintf(err, errlen, "%s %s: out of memory", what, path);
 		return MAMORI_ERR_NOMEM;
 	}
 	snprintf(tmp, tmplen, "%s.XXXXXX", path);
 	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a link. */
 	fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		snprintf(err, errlen, "store key %s: creating %s: %s", path, tmp, strerror(errno));
+		snprintf(err, errlen, "%s %s: creating %s: %s", what, path, tmp, strerror(errno));
 		free(tmp);
 		return MAMORI_ERR_IO;
 	}
 	if (mamori_random_bytes(key, sizeof(key)) != 0) {
-		snprintf(err, errlen, "store key %s: no random bytes: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: no random bytes: %s", what, path, strerror(errno));
 		rc = MAMORI_ERR_CRYPTO;
 		goto fail;
 	}
@@ -226,15 +230,15 @@ key_create(const char *path, char *err, size_t errlen)
 	if (link(tmp, path) != 0 && errno != EEXIST)
 		goto fail_errno;
 	(void)unlink(tmp);
-	rc = directory_sync(path, err, errlen);
+	rc = directory_sync(what, path, err, errlen);
 	if (rc == MAMORI_OK)
-		mamori_log_notice("store key %s: created", path);
+		mamori_log_notice("%s %s: created", what, path);
 	mamori_wipe(key, sizeof(key));
 	free(tmp);
 	return rc;
 
 fail_errno:
-	snprintf(err, errlen, "store key %s: writing %s: %s", path, tmp, strerror(errno));
+	snprintf(err, errlen, "%s %s: writing %s: %s", what, path, tmp, strerror(errno));
 fail:
 	mamori_wipe(key, sizeof(key));
 	if (fd >= 0)
@@ -244,48 +248,92 @@ fail:
 	return rc;
 }
 
-int
-mamori_seal_key_load(const char *path, int create, char *err, size_t errlen)
+/* Load the key file at path into slot (see mamori_seal_key_load). */
+static int
+key_slot_load(struct key_page *slot, const char *what, const char *path, int create, char *err, size_t errlen)
 {
 	struct key_page page, old;
 	int rc;
 
 	if (path == NULL || *path == '\0') {
-		snprintf(err, errlen, "store key: no path configured");
+		snprintf(err, errlen, "%s: no path configured", what);
 		return MAMORI_ERR_CONFIG;
 	}
 	if (key_page_new(&page) != 0) {
-		snprintf(err, errlen, "store key %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		return MAMORI_ERR_NOMEM;
 	}
-	rc = key_read(path, page.bytes, err, errlen);
+	rc = key_read(what, path, page.bytes, err, errlen);
 	if (rc == MAMORI_ERR_NOT_FOUND && create) {
-		rc = key_create(path, err, errlen);
+		rc = key_create(what, path, err, errlen);
 		if (rc == MAMORI_OK)
-			rc = key_read(path, page.bytes, err, errlen);
+			rc = key_read(what, path, page.bytes, err, errlen);
 	}
 	if (rc != MAMORI_OK) {
 		key_page_free(&page);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&key_rwlock);
-	old = current_key;
-	current_key = page;
+	old = *slot;
+	*slot = page;
 	pthread_rwlock_unlock(&key_rwlock);
 	key_page_free(&old);
 	return MAMORI_OK;
 }
 
-void
-mamori_seal_key_forget(void)
+static void
+key_slot_forget(struct key_page *slot)
 {
 	struct key_page old;
 
 	pthread_rwlock_wrlock(&key_rwlock);
-	old = current_key;
-	memset(&current_key, 0, sizeof(current_key));
+	old = *slot;
+	memset(slot, 0, sizeof(*slot));
 	pthread_rwlock_unlock(&key_rwlock);
 	key_page_free(&old);
+}
+
+int
+mamori_seal_key_load(const char *path, int create, char *err, size_t errlen)
+{
+	return key_slot_load(&current_key, "store key", path, create, err, errlen);
+}
+
+void
+mamori_seal_key_forget(void)
+{
+	key_slot_forget(&current_key);
+}
+
+int
+mamori_audit_key_load(const char *path, int create, char *err, size_t errlen)
+{
+	return key_slot_load(&audit_key, "audit key", path, create, err, errlen);
+}
+
+void
+mamori_audit_key_forget(void)
+{
+	key_slot_forget(&audit_key);
+}
+
+int
+mamori_audit_key_mac(const void *data, size_t len, unsigned char out[MAMORI_AUDIT_MAC_LEN])
+{
+	unsigned int outlen = 0;
+	int rc = MAMORI_ERR_CRYPTO;
+
+	pthread_rwlock_rdlock(&key_rwlock);
+	if (audit_key.bytes == NULL) {
+		rc = MAMORI_ERR_INTERNAL;
+	} else if (HMAC(EVP_sha256(), audit_key.bytes, MAMORI_SEAL_KEY_LEN, data, len, out, &outlen) != NULL &&
+	           outlen == MAMORI_AUDIT_MAC_LEN) {
+		rc = MAMORI_OK;
+	}
+	pthread_rwlock_unlock(&key_rwlock);
+	if (rc != MAMORI_OK)
+		mamori_log_err("%s: %s", __func__, rc == MAMORI_ERR_INTERNAL ? "no audit key loaded" : "HMAC failed");
+	return rc;
 }
 
 /* Set up ctx for AES-256-GCM with the current key and nonce.  The caller

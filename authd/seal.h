@@ -26,6 +26,15 @@ int mamori_seal_key_load(const char *path, int create, char *err, size_t errlen)
 /* Wipe and release the key; seal and unseal fail until the next load. */
 void mamori_seal_key_forget(void);
 
+/* The audit key ([store] audit_key): loaded, created and checked exactly as
+ * the store key above (errors name it "audit key"), held in a page of its
+ * own.  mamori_audit_key_mac computes HMAC-SHA-256 under it; it fails with
+ * MAMORI_ERR_INTERNAL when no audit key is loaded. */
+#define MAMORI_AUDIT_MAC_LEN 32
+int mamori_audit_key_load(const char *path, int create, char *err, size_t errlen);
+void mamori_audit_key_forget(void);
+int mamori_audit_key_mac(const void *data, size_t len, unsigned char out[MAMORI_AUDIT_MAC_LEN]);
+
 /* Seal plain (len bytes) with a fresh random nonce, written to nonce; out
  * receives len + MAMORI_SEAL_TAG_LEN bytes (ciphertext then tag).  aad binds
  * the sealed value to its owner (e.g. "totp:<user id>:<credential id>").

@@ -140,6 +140,7 @@ struct mamori_audit_row {
 	const char *detail; /* compact JSON object or NULL */
 	const char *prev_hash;
 	const char *hash;
+	const char *mac; /* HMAC-SHA-256 of the row under the audit key (hex); NULL in rows older than 0.2 */
 };
 
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
@@ -148,6 +149,17 @@ const char *mamori_store_backend(const struct mamori_store *store);
 const char *mamori_store_path(const struct mamori_store *store);
 
 int mamori_store_begin(struct mamori_store *store);
+/* Called when a transaction ends: end with the store's lock held, committed
+ * 1 after a COMMIT that succeeded and 0 after a rollback (or a COMMIT that
+ * failed); then, when end returned non-zero, after_unlock once the lock is
+ * released.  audit.c uses them to send rows to the journal only once they
+ * are committed.  Set them while no transaction runs. */
+struct mamori_store_txn_hooks {
+	int (*end)(void *data, int committed);
+	void (*after_unlock)(void *data);
+	void *data;
+};
+void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_store_txn_hooks *hooks);
 int mamori_store_commit(struct mamori_store *store);
 void mamori_store_rollback(struct mamori_store *store);
 
@@ -306,6 +318,15 @@ typedef int (*mamori_store_audit_cb)(const struct mamori_audit_row *row, void *d
  * all). */
 int mamori_store_audit_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
                                mamori_store_audit_cb cb, void *data);
+/* The same walk on a read-only connection of its own, outside any
+ * transaction of the store: it sees one committed state of the log and
+ * does not take the store's lock, so logins go on while it runs. */
+int mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+                                        mamori_store_audit_cb cb, void *data);
 int mamori_store_audit_count(struct mamori_store *store, int64_t *count);
+/* The hash and MAC (empty when none) of row id; MAMORI_ERR_NOT_FOUND. */
+int mamori_store_audit_hash_at(struct mamori_store *store, int64_t id, char hash[65], char mac[65]);
+/* The id of the first row with a MAC, 0 when none has one. */
+int mamori_store_audit_first_mac(struct mamori_store *store, int64_t *id);
 
 #endif

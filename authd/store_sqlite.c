@@ -25,6 +25,7 @@ struct mamori_store {
 	pthread_mutex_t lock;
 	int in_transaction;
 	char path[4096];
+	struct mamori_store_txn_hooks hooks;
 };
 
 /* Forward migrations: migrations[i] takes the schema from version i to
@@ -141,6 +142,9 @@ static const char *const migrations[] = {
 	"  digest BLOB NOT NULL,"
 	"  created_at INTEGER NOT NULL,"
 	"  expires_at INTEGER NOT NULL);",
+	/* 4 -> 5: the audit chain's keyed MAC (rows of older versions have
+	 * none; see audit.c) */
+	"ALTER TABLE audit ADD COLUMN mac TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -386,6 +390,33 @@ mamori_store_path(const struct mamori_store *store)
 	return store->path;
 }
 
+void
+mamori_store_set_txn_hooks(struct mamori_store *st, const struct mamori_store_txn_hooks *hooks)
+{
+	/* Set at start and at shutdown, when no transaction runs (and a test
+	 * that failed inside one still tears down). */
+	if (hooks != NULL)
+		st->hooks = *hooks;
+	else
+		memset(&st->hooks, 0, sizeof(st->hooks));
+}
+
+/* End the transaction: tell the hooks, release the lock, then let them
+ * finish outside it. */
+static void
+txn_end(struct mamori_store *st, int committed)
+{
+	struct mamori_store_txn_hooks hooks = st->hooks;
+	int more = 0;
+
+	if (hooks.end != NULL)
+		more = hooks.end(hooks.data, committed);
+	st->in_transaction = 0;
+	pthread_mutex_unlock(&st->lock);
+	if (more && hooks.after_unlock != NULL)
+		hooks.after_unlock(hooks.data);
+}
+
 int
 mamori_store_begin(struct mamori_store *st)
 {
@@ -405,8 +436,7 @@ mamori_store_commit(struct mamori_store *st)
 
 	if (rc != MAMORI_OK)
 		exec_sql(st, "ROLLBACK");
-	st->in_transaction = 0;
-	pthread_mutex_unlock(&st->lock);
+	txn_end(st, rc == MAMORI_OK);
 	return rc;
 }
 
@@ -414,8 +444,7 @@ void
 mamori_store_rollback(struct mamori_store *st)
 {
 	exec_sql(st, "ROLLBACK");
-	st->in_transaction = 0;
-	pthread_mutex_unlock(&st->lock);
+	txn_end(st, 0);
 }
 
 /* ------------------------------------------------------------------ users */
@@ -1621,7 +1650,7 @@ mamori_store_audit_insert(struct mamori_store *st, const struct mamori_audit_row
 
 	if (prepare(st,
 	            "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
-	            "peer_uid, peer_pid, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	            "peer_uid, peer_pid, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, r->id);
@@ -1645,6 +1674,7 @@ mamori_store_audit_insert(struct mamori_store *st, const struct mamori_audit_row
 	bind_text_or_null(stmt, 13, r->detail);
 	sqlite3_bind_text(stmt, 14, r->prev_hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 15, r->hash, -1, SQLITE_TRANSIENT);
+	bind_text_or_null(stmt, 16, r->mac);
 	return step_done(st, stmt, "audit_insert");
 }
 
@@ -1654,19 +1684,26 @@ column_or_null(sqlite3_stmt *stmt, int col)
 	return (const char *)sqlite3_column_text(stmt, col);
 }
 
-int
-mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t after_id, int64_t limit,
-                           mamori_store_audit_cb cb, void *data)
+#define AUDIT_SELECT                                                                                                   \
+	"SELECT id, ts, category, actor, service, user, result, reason, tty, rhost, peer_uid, peer_pid, detail, "      \
+	"prev_hash, hash, mac FROM audit "
+
+static int
+audit_walk(struct mamori_store *st, sqlite3 *db, int64_t since, int64_t after_id, int64_t limit,
+           mamori_store_audit_cb cb, void *data)
 {
 	struct mamori_audit_row r;
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK, step;
 
-	if (prepare(st,
-	            "SELECT id, ts, category, actor, service, user, result, reason, tty, rhost, peer_uid, peer_pid, "
-	            "detail, prev_hash, hash FROM audit WHERE ts >= ? AND id > ? ORDER BY id LIMIT ?",
-	            &stmt) != MAMORI_OK)
+	/* Without a since, walk the primary key alone. */
+	if (sqlite3_prepare_v2(db,
+	                       since > 0 ? AUDIT_SELECT "WHERE ts >= ? AND id > ? ORDER BY id LIMIT ?"
+	                                 : AUDIT_SELECT "WHERE ?1 >= 0 AND id > ?2 ORDER BY id LIMIT ?3",
+	                       -1, &stmt, NULL) != SQLITE_OK) {
+		mamori_log_err("store: audit walk: %s", sqlite3_errmsg(db));
 		return MAMORI_ERR_STORE;
+	}
 	sqlite3_bind_int64(stmt, 1, since);
 	sqlite3_bind_int64(stmt, 2, after_id);
 	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
@@ -1687,13 +1724,93 @@ mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t after
 		r.detail = column_or_null(stmt, 12);
 		r.prev_hash = column_or_null(stmt, 13);
 		r.hash = column_or_null(stmt, 14);
+		r.mac = column_or_null(stmt, 15);
 		if ((rc = cb(&r, data)) != MAMORI_OK)
 			break;
 	}
-	if (rc == MAMORI_STOP)
+	if (rc == MAMORI_STOP) {
 		rc = MAMORI_OK;
-	else if (rc == MAMORI_OK && step != SQLITE_DONE)
-		rc = db_fail(st, "audit_foreach");
+	} else if (rc == MAMORI_OK && step != SQLITE_DONE) {
+		mamori_log_err("store: audit walk (%s): %s", st->path, sqlite3_errmsg(db));
+		rc = MAMORI_ERR_STORE;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_audit_foreach(struct mamori_store *st, int64_t since, int64_t after_id, int64_t limit,
+                           mamori_store_audit_cb cb, void *data)
+{
+	return audit_walk(st, st->db, since, after_id, limit, cb, data);
+}
+
+int
+mamori_store_audit_snapshot_foreach(struct mamori_store *st, int64_t since, int64_t after_id, int64_t limit,
+                                    mamori_store_audit_cb cb, void *data)
+{
+	sqlite3 *db = NULL;
+	int rc = MAMORI_ERR_STORE;
+
+	/* A connection of its own, read-only: in WAL mode its read
+	 * transaction sees one consistent state of the log while the store's
+	 * own connection goes on committing, and the store's lock is not
+	 * taken. */
+	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		mamori_log_err("store: %s: read connection: %s", st->path,
+		               db != NULL ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		mamori_log_err("store: %s: read transaction: %s", st->path, sqlite3_errmsg(db));
+		goto out;
+	}
+	rc = audit_walk(st, db, since, after_id, limit, cb, data);
+	(void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+out:
+	sqlite3_close_v2(db);
+	return rc;
+}
+
+int
+mamori_store_audit_hash_at(struct mamori_store *st, int64_t id, char hash[65], char mac[65])
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	if (prepare(st, "SELECT hash, mac FROM audit WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, id);
+	switch (sqlite3_step(stmt)) {
+	case SQLITE_ROW:
+		copy_column(stmt, 0, hash, 65);
+		copy_column(stmt, 1, mac, 65);
+		break;
+	case SQLITE_DONE:
+		rc = MAMORI_ERR_NOT_FOUND;
+		break;
+	default:
+		rc = db_fail(st, "audit_hash_at");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+mamori_store_audit_first_mac(struct mamori_store *st, int64_t *id)
+{
+	sqlite3_stmt *stmt;
+	int rc = MAMORI_OK;
+
+	if (prepare(st, "SELECT min(id) FROM audit WHERE mac IS NOT NULL", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*id = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(stmt, 0);
+	else
+		rc = db_fail(st, "audit_first_mac");
 	sqlite3_finalize(stmt);
 	return rc;
 }

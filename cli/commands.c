@@ -576,7 +576,7 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 {
 	struct mamori_wire wire;
 	json_t *call;
-	int fd, rc, saved_errno, status = CLI_EXIT_UNREACHABLE;
+	int fd, rc, saved_errno, timeout, status = CLI_EXIT_UNREACHABLE;
 
 	*reply = NULL;
 	rc = resolve_socket(cli);
@@ -602,10 +602,17 @@ admin_call(struct cli *cli, const char *method, json_t *params, const char *subj
 	}
 	mamori_wire_init(&wire, fd);
 	errno = 0;
-	rc = mamori_client_call(&wire, call, reply, CLI_REPLY_TIMEOUT * 1000);
+	/* Verifying walks the whole audit log: a million rows take tens of
+	 * seconds on a loaded machine. */
+	timeout = !strcmp(method, ADMIN "AuditVerify") ? CLI_VERIFY_TIMEOUT : CLI_REPLY_TIMEOUT;
+	rc = mamori_client_call(&wire, call, reply, timeout * 1000);
 	saved_errno = errno;
 	mamori_wire_clear(&wire);
 	close(fd);
+	if (rc == MAMORI_ERR_TIMEOUT) {
+		output_error("no reply from the daemon on %s within %d seconds", cli->socket_path, timeout);
+		goto out;
+	}
 	if (rc != MAMORI_OK) {
 		cli_report_transport_error(cli->socket_path, rc, saved_errno);
 		goto out;
@@ -2091,13 +2098,14 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (!ok) {
 		/* A broken chain is a failure in both output modes. */
-		if (mamori_wire_get_int(params, "first_bad", 0, INT64_MAX, &first_bad) == MAMORI_OK)
-			output_error("audit chain broken at row %lld: %s", first_bad,
-			             mamori_wire_get_string(params, "reason", CLI_MESSAGE_MAX, &reason) == MAMORI_OK
-			                     ? reason
-			                     : "no reason given");
+		if (mamori_wire_get_string(params, "reason", CLI_MESSAGE_MAX, &reason) != MAMORI_OK)
+			reason = "no reason given";
+		/* Rows that are only missing (truncation) have no first bad row;
+		 * the reason says how many are missing. */
+		if (mamori_wire_get_int(params, "first_bad", 1, INT64_MAX, &first_bad) == MAMORI_OK)
+			output_error("audit chain broken at row %lld: %s", first_bad, reason);
 		else
-			output_error("audit chain broken");
+			output_error("audit chain broken: %s", reason);
 		rc = CLI_EXIT_FAILED;
 	}
 	json_decref(reply);

@@ -16,6 +16,8 @@ enum cli_exit {
 
 /* Seconds to wait for the daemon's reply. */
 #define CLI_REPLY_TIMEOUT 30
+/* audit verify: the daemon walks the whole log before it answers. */
+#define CLI_VERIFY_TIMEOUT 3600
 
 /* Longest socket path: the size of sockaddr_un's sun_path. */
 #define CLI_SOCKET_PATH_MAX 108

@@ -62,6 +62,8 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "backend", CONF_ENUM, G(store_backend), 0, 0, store_backends },
 	{ "store", "path", CONF_PATH, G(store_path), 0, 0, NULL },
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
+	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
+	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
 	{ "totp", "issuer", CONF_STRING, G(totp_issuer), 0, 0, NULL },
 	{ "totp", "algorithm", CONF_ENUM, G(totp_algorithm), 0, 0, totp_algorithms },
 	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
@@ -541,10 +543,11 @@ mamori_conf_defaults(void)
 	c->totp_window = 1;
 	c->totp_enroll_code_lifetime = 86400;
 	c->store_key = strdup(SYSCONFDIR "/mamori/store.key");
+	c->audit_key = strdup(SYSCONFDIR "/mamori/audit.key");
 	c->totp_issuer = strdup("mamori");
 	c->totp_algorithm = strdup("sha1");
 	c->totp_first_enroll = strdup("code");
-	if (c->store_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL ||
+	if (c->store_key == NULL || c->audit_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL ||
 	    c->totp_first_enroll == NULL) {
 		mamori_conf_free(&c);
 		return NULL;
@@ -740,6 +743,8 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->reserved_names);
 	free(c->incident_hook);
 	free(c->store_key);
+	free(c->audit_key);
+	free(c->audit_checkpoint);
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
 	free(c->totp_first_enroll);
@@ -885,4 +890,14 @@ mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len)
 		return (n < 0 || (size_t)n >= len) ? -1 : 0;
 	}
 	return join(buf, len, conf->state_dir, "mamori.db");
+}
+
+int
+mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	if (conf->audit_checkpoint != NULL) {
+		int n = snprintf(buf, len, "%s", conf->audit_checkpoint);
+		return (n < 0 || (size_t)n >= len) ? -1 : 0;
+	}
+	return join(buf, len, conf->state_dir, "audit.checkpoint");
 }

@@ -90,6 +90,8 @@ struct mamori_conf {
 	char *store_backend;
 	char *store_path; /* NULL: state_dir/mamori.db */
 	char *store_key; /* the key that seals TOTP secrets */
+	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
+	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
 	/* [password] */
 	uint32_t argon2_t;
 	uint32_t argon2_m_kib;
@@ -160,5 +162,7 @@ int mamori_conf_name_reserved(const struct mamori_conf *conf, const char *name);
 int mamori_conf_pam_socket(const struct mamori_conf *conf, char *buf, size_t len);
 int mamori_conf_admin_socket(const struct mamori_conf *conf, char *buf, size_t len);
 int mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len);
+/* The audit checkpoint file: [store] audit_checkpoint, or state_dir/audit.checkpoint. */
+int mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len);
 
 #endif

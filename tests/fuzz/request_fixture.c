@@ -43,6 +43,7 @@
 #include <liboath/oath.h>
 
 #include "admin_service.h"
+#include "audit.h"
 #include "check.h"
 #include "clock.h"
 #include "conf.h"
@@ -66,6 +67,9 @@ static char dir[256];
 static char db_path[512];
 static unsigned char *template_db;
 static size_t template_len;
+/* The audit checkpoint that goes with the template store. */
+static unsigned char *template_checkpoint;
+static size_t template_checkpoint_len;
 static char encoded[MAMORI_WIRE_MAX];
 /* MAMORI_FUZZ_VERBOSE set: every call and reply goes to stderr. */
 static int verbose;
@@ -148,19 +152,30 @@ store_open(void)
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	char err[512];
 
+	char key[600], checkpoint[600];
+
 	if (mamori_store_open(conf, &mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
 		fprintf(stderr, "fuzz fixture: store: %s\n", err);
 		abort();
 	}
 	mamori_daemon_conf_put(conf);
+	path_in_dir(key, sizeof(key), "audit.key");
+	path_in_dir(checkpoint, sizeof(checkpoint), "audit.checkpoint");
+	if (mamori_audit_init(mamori_daemon.store, key, checkpoint, err, sizeof(err)) != MAMORI_OK) {
+		fprintf(stderr, "fuzz fixture: audit: %s\n", err);
+		abort();
+	}
 }
 
 static void
 cleanup(void)
 {
-	static const char *const names[] = { "store.key", "clock", "mamori.conf", "banner", "run", "" };
+	static const char *const names[] = {
+		"store.key", "audit.key", "audit.checkpoint", "clock", "mamori.conf", "banner", "run", ""
+	};
 	char p[600];
 
+	mamori_audit_shutdown();
 	mamori_store_close(&mamori_daemon.store);
 	mamori_seal_key_forget();
 	mamori_daemon_conf_release_all();
@@ -173,6 +188,8 @@ cleanup(void)
 	rmdir(dir);
 	free(template_db);
 	template_db = NULL;
+	free(template_checkpoint);
+	template_checkpoint = NULL;
 }
 
 /* ------------------------------------------------------------ messages */
@@ -456,8 +473,11 @@ fuzz_fixture_init(void)
 	make_accounts();
 
 	/* The template every input starts from. */
+	mamori_audit_shutdown();
 	mamori_store_close(&mamori_daemon.store);
 	read_file(db_path, &template_db, &template_len);
+	path_in_dir(p, sizeof(p), "audit.checkpoint");
+	read_file(p, &template_checkpoint, &template_checkpoint_len);
 }
 
 /* --------------------------------------------------------------- runs */
@@ -491,11 +511,16 @@ store_written(void)
 static void
 store_restore(void)
 {
+	char p[600];
+
 	if (mamori_daemon.store != NULL && !store_written())
 		return;
+	mamori_audit_shutdown();
 	mamori_store_close(&mamori_daemon.store);
 	remove_store_files();
 	write_file(db_path, template_db, template_len);
+	path_in_dir(p, sizeof(p), "audit.checkpoint");
+	write_file(p, template_checkpoint, template_checkpoint_len);
 	store_open();
 	check(stat(db_path, &restored) == 0);
 	check(!store_written());

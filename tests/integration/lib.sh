@@ -252,6 +252,7 @@ idle_timeout = ${IDLE_TIMEOUT:-30}
 
 [store]
 key = $T/state/store.key
+audit_key = $T/state/audit.key
 
 [password]
 argon2_t = ${ARGON2_T:-1}
@@ -379,7 +380,7 @@ ctl_as() {
 	shift
 	(
 		echo "$(id -u "$name")" >/proc/self/loginuid
-		exec runuser -u "$name" -- "$CTL" --socket "$T/run/admin.sock" "$@"
+		exec runuser -u "$name" -- "$RUNAS_CTL" --socket "$T/run/admin.sock" "$@"
 	)
 }
 

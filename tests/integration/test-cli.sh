@@ -394,7 +394,7 @@ ctl_nologin_as() {
 	shift
 	(
 		echo 4294967295 >/proc/self/loginuid
-		exec runuser -u "$name" -- "$CTL" --socket "$T/run/admin.sock" "$@"
+		exec runuser -u "$name" -- "$RUNAS_CTL" --socket "$T/run/admin.sock" "$@"
 	)
 }
 
@@ -421,4 +421,125 @@ run_test "P-PRIV-CONTRACTOR no login uid: privileged IDs are not administered" \
 	t_unknown_person_no_privileged_administration
 run_test "P-PRIV-CONTRACTOR an NSS error looking up the admin group refuses a restricted person" \
 	t_nss_error_refuses_restricted
+# ------------------------------------------------------------ P-AUDIT anchoring
+# Each test below tampers with the log, so it runs its own daemon (in the
+# test's subshell; stopped and removed when the subshell exits).
+own_daemon() {
+	new_env
+	trap 'stop_daemon; rm -rf "$T"' EXIT
+	start_daemon
+}
+
+# verify_fails PATTERN [CTL OPTIONS]: audit verify exits 1 with PATTERN in
+# its message (the reply, with --json, in $T/out).
+verify_fails() {
+	local rc=0
+	ctl "${@:2}" audit verify >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/out" "$T/err"
+	expect_eq "$rc" 1 "audit verify exit status"
+	expect_match "$(cat "$T/err")" "$1" "audit verify message"
+}
+
+t_audit_deleted_newest_rows() {
+	own_daemon
+	local i max
+	for i in 1 2 3 4 5; do ctl user add "trunc$i" >/dev/null; done
+	ctl audit verify
+	max=$(sql "SELECT max(id) FROM audit")
+	sql "DELETE FROM audit WHERE id > $((max - 3))"
+	verify_fails "^mamorictl: audit chain broken: 3 rows missing" --json
+	expect_eq "$(json 'd["missing"]' <"$T/out")" 3 "missing rows in --json"
+	expect_eq "$(json 'd["checkpoint_rows"]' <"$T/out")" "$max" "checkpoint rows in --json"
+}
+
+t_audit_deleted_all_rows() {
+	own_daemon
+	local max
+	ctl user add gone1 >/dev/null
+	max=$(sql "SELECT max(id) FROM audit")
+	sql "DELETE FROM audit"
+	verify_fails "audit chain broken: $max rows missing"
+}
+
+# The newest row edited and its hash recomputed, as anyone who can write
+# the store can: the links hold, the MAC (under a key the store lacks)
+# does not.
+t_audit_edited_row_mac() {
+	own_daemon
+	ctl user add edit.me >/dev/null
+	/usr/bin/python3 - "$T/state/mamori.db" <<'PY'
+import hashlib, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.row_factory = sqlite3.Row
+r = dict(db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT 1").fetchone())
+r["user"] = "mallory"
+canon = {k: r[k] for k in ("actor", "category", "detail", "id", "peer_pid", "peer_uid", "prev_hash",
+                          "reason", "result", "rhost", "service", "ts", "tty", "user")}
+text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+h = hashlib.sha256((r["prev_hash"] + "\n" + text).encode()).hexdigest()
+db.execute("UPDATE audit SET user = ?, hash = ? WHERE id = ?", ("mallory", h, r["id"]))
+db.commit()
+PY
+	verify_fails "audit chain broken at row [0-9]+: row MAC does not match"
+}
+
+t_audit_checkpoint_missing_or_tampered() {
+	own_daemon
+	ctl user add cp.user >/dev/null
+	[ -f "$T/state/audit.checkpoint" ] || fail "no checkpoint file"
+	expect_eq "$(stat -c %a "$T/state/audit.checkpoint")" 600 "checkpoint mode"
+	expect_eq "$(stat -c %a "$T/state/audit.key")" 600 "audit key mode"
+	rm "$T/state/audit.checkpoint"
+	verify_fails "audit checkpoint .*: missing"
+	# The verify's own row rewrote it from what the daemon wrote.
+	ctl audit verify
+	sed -i 's/"rows":[0-9]*/"rows":1/' "$T/state/audit.checkpoint"
+	verify_fails "audit checkpoint .*: its MAC does not match"
+}
+
+# A transaction that fails at COMMIT (a deferred foreign key, checked only
+# then) rolls back: its audit row never reaches the log (the daemon's log
+# stands in for syslog here: in the foreground it copies every line there).
+t_audit_rollback_not_logged() {
+	own_daemon
+	sql "CREATE TABLE trap (x INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
+	     CREATE TRIGGER trap_t AFTER INSERT ON audit WHEN NEW.user = 'rolled.back'
+	     BEGIN INSERT INTO trap VALUES (424242); END;"
+	local rc=0
+	ctl user add rolled.back 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "user add whose commit fails"
+	sql "DROP TRIGGER trap_t; DROP TABLE trap;"
+	ctl user add committed.user >/dev/null
+	grep -q 'audit id=[0-9]* category=admin .*user=committed\.user' "$T/daemon.log" ||
+		fail "the committed row is not in the daemon's log"
+	! grep 'user=rolled\.back' "$T/daemon.log" || fail "a rolled-back row reached the log"
+	ctl audit verify
+}
+
+# Verify walks a snapshot of its own: a login completes while it runs.
+t_audit_login_during_verify() {
+	own_daemon
+	add_user walker 'Quiet-Harbor-7391x'
+	stop_daemon
+	"$top_builddir/tests/bench/audit-fill" "$T/mamori.conf" 150000
+	start_daemon
+	ctl audit verify >"$T/verify.out" 2>&1 &
+	local vpid=$! i
+	# Wait until the daemon is walking (its read connection is open).
+	for i in $(seq 1 100); do
+		[ "$(ls -l /proc/"$(cat "$T/daemon.pid")"/fd 2>/dev/null | grep -c 'mamori\.db$')" -ge 2 ] && break
+		sleep 0.02
+	done
+	pam -p 'Quiet-Harbor-7391x' mamori-test walker auth=SUCCESS
+	kill -0 "$vpid" 2>/dev/null || fail "verify ended before the login did: the log is too small to tell"
+	wait "$vpid"
+	expect_match "$(cat "$T/verify.out")" 'audit chain intact: 1500[0-9][0-9] rows' "verify"
+}
+
+run_test "P-AUDIT verify reports deleted newest rows and how many are missing" t_audit_deleted_newest_rows
+run_test "P-AUDIT verify reports a log whose rows were all deleted" t_audit_deleted_all_rows
+run_test "P-AUDIT verify finds an edited row whose hash was recomputed (MAC)" t_audit_edited_row_mac
+run_test "P-AUDIT verify reports a missing or tampered checkpoint file" t_audit_checkpoint_missing_or_tampered
+run_test "P-AUDIT a rolled-back transaction leaves no audit line in the log" t_audit_rollback_not_logged
+run_test "P-AUDIT a login completes while verify walks a large log" t_audit_login_during_verify
 tap_done

@@ -185,6 +185,27 @@ test_defaults_derive_socket_and_store_paths(void **state)
 	mamori_conf_free(&c);
 }
 
+/* P-AUDIT: the audit key and the checkpoint file. */
+static void
+test_P_AUDIT_audit_key_and_checkpoint(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = mamori_conf_defaults();
+	char buf[256];
+
+	assert_non_null(c);
+	assert_string_equal(c->audit_key, SYSCONFDIR "/mamori/audit.key");
+	assert_null(c->audit_checkpoint);
+	assert_int_equal(mamori_conf_audit_checkpoint_path(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, LOCALSTATEDIR "/lib/mamori/audit.checkpoint");
+	mamori_conf_free(&c);
+	c = expect_ok(fx, "[store]\naudit_key = /srv/keys/audit.key\naudit_checkpoint = /srv/anchor/audit.cp\n");
+	assert_string_equal(c->audit_key, "/srv/keys/audit.key");
+	assert_int_equal(mamori_conf_audit_checkpoint_path(c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/srv/anchor/audit.cp");
+	expect_error(fx, "[store]\naudit_checkpoint = audit.cp\n", 2, "audit_checkpoint must be an absolute path");
+}
+
 static void
 test_derived_paths_refuse_short_buffer(void **state)
 {
@@ -852,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_defaults_match_documentation),
 		cmocka_unit_test(test_defaults_derive_socket_and_store_paths),
 		cmocka_unit_test(test_derived_paths_refuse_short_buffer),
+		FX_TEST(test_P_AUDIT_audit_key_and_checkpoint),
 		cmocka_unit_test(test_free_accepts_null),
 		FX_TEST(test_load_empty_file_gives_defaults),
 		FX_TEST(test_load_parses_every_key),

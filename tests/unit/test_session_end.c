@@ -472,6 +472,16 @@ setup_daemon(void **state)
 		fprintf(stderr, "store open: %s\n", fx->err);
 		goto fail;
 	}
+	{
+		char key[sizeof(fx->dir) + 16], checkpoint[sizeof(fx->dir) + 24];
+
+		snprintf(key, sizeof(key), "%s/audit.key", fx->dir);
+		snprintf(checkpoint, sizeof(checkpoint), "%s/audit.checkpoint", fx->dir);
+		if (mamori_audit_init(fx->store, key, checkpoint, fx->err, sizeof(fx->err)) != MAMORI_OK) {
+			fprintf(stderr, "audit: %s\n", fx->err);
+			goto fail;
+		}
+	}
 	if (mamori_daemon_conf_set(conf) != MAMORI_OK)
 		goto fail;
 	conf = NULL;
@@ -482,6 +492,7 @@ setup_daemon(void **state)
 	*state = fx;
 	return 0;
 fail:
+	mamori_audit_shutdown();
 	mamori_store_close(&fx->store);
 	mamori_conf_free(&conf);
 	if (fx->dir[0] != '\0')
@@ -499,6 +510,7 @@ teardown_daemon(void **state)
 
 	mamori_housekeeping_stop();
 	mamori_daemon.store = NULL;
+	mamori_audit_shutdown();
 	mamori_store_close(&fx->store);
 	mamori_daemon_conf_release_all();
 	unsetenv("MAMORI_TEST_CLOCK_FILE");

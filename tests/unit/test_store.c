@@ -71,6 +71,18 @@ fail:
 	return -1;
 }
 
+/* The audit log of the fixture's store: its key and checkpoint in the
+ * scratch directory. */
+static int
+audit_attach(struct fixture *fx)
+{
+	char key[PATH_MAX_LEN + 16], checkpoint[PATH_MAX_LEN + 16];
+
+	snprintf(key, sizeof(key), "%s/audit.key", fx->dir);
+	snprintf(checkpoint, sizeof(checkpoint), "%s/audit.checkpoint", fx->dir);
+	return mamori_audit_init(fx->store, key, checkpoint, fx->err, sizeof(fx->err));
+}
+
 /* A scratch directory and a store opened in it. */
 static int
 setup_store(void **state)
@@ -82,6 +94,10 @@ setup_store(void **state)
 	fx = *state;
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK) {
 		fprintf(stderr, "store open: %s\n", fx->err);
+		return -1;
+	}
+	if (audit_attach(fx) != MAMORI_OK) {
+		fprintf(stderr, "audit: %s\n", fx->err);
 		return -1;
 	}
 	return 0;
@@ -103,6 +119,7 @@ teardown(void **state)
 
 	if (fx == NULL)
 		return 0;
+	mamori_audit_shutdown();
 	mamori_store_close(&fx->store);
 	mamori_conf_free(&fx->conf);
 	if ((d = opendir(fx->dir)) != NULL) {
@@ -123,10 +140,13 @@ teardown(void **state)
 static void
 reopen(struct fixture *fx)
 {
+	mamori_audit_shutdown();
 	mamori_store_close(&fx->store);
 	assert_null(fx->store);
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
 		fail_msg("reopen: %s", fx->err);
+	if (audit_attach(fx) != MAMORI_OK)
+		fail_msg("reopen: audit: %s", fx->err);
 }
 
 static void
@@ -3368,6 +3388,397 @@ test_audit_rollback_leaves_no_row(void **state)
 	assert_int_equal(v.rows, 2);
 }
 
+/* ------------------------------------------------------------------ P-AUDIT anchoring */
+
+static void
+append_n(struct fixture *fx, int n, int64_t ts)
+{
+	for (int i = 0; i < n; i++)
+		append_event(fx, "auth", "bob", "password ok", ts + i);
+}
+
+static void
+checkpoint_path(const struct fixture *fx, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/audit.checkpoint", fx->dir);
+}
+
+/* Deleting the newest rows leaves an intact chain: only the checkpoint
+ * outside the store shows them missing, and says how many. */
+static void
+test_P_AUDIT_deleted_newest_rows_reported_missing(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	append_n(fx, 4, 400);
+	raw_exec(fx, "DELETE FROM audit WHERE id > 4");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.rows, 4);
+	assert_int_equal(v.missing, 3);
+	assert_int_equal(v.checkpoint_rows, 7);
+	if (strstr(v.reason, "3 rows missing") == NULL)
+		fail_msg("reason: %s", v.reason);
+}
+
+static void
+test_P_AUDIT_deleted_all_rows_reported_missing(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	raw_exec(fx, "DELETE FROM audit");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.rows, 0);
+	assert_int_equal(v.missing, 3);
+	if (strstr(v.reason, "3 rows missing") == NULL)
+		fail_msg("reason: %s", v.reason);
+}
+
+/* Rewrite the newest row and its hash, as someone with the store but not
+ * the key can: the chain links still hold. */
+static void
+rehash_newest(struct fixture *fx, const char *set)
+{
+	struct row_list l;
+	struct mamori_audit_row r;
+	char sql[512], hash[65];
+	struct row_copy *c;
+
+	snprintf(sql, sizeof(sql), "UPDATE audit SET %s WHERE id = (SELECT max(id) FROM audit)", set);
+	raw_exec(fx, sql);
+	collect(fx, 0, 0, 0, &l);
+	assert_true(l.n > 0);
+	c = &l.rows[l.n - 1];
+	memset(&r, 0, sizeof(r));
+	r.id = c->id;
+	r.ts = c->ts;
+	r.category = c->category;
+	r.actor = c->has_actor ? c->actor : NULL;
+	r.service = c->has_service ? c->service : NULL;
+	r.user = c->has_user ? c->user : NULL;
+	r.result = c->result;
+	r.reason = c->reason;
+	r.tty = c->has_tty ? c->tty : NULL;
+	r.rhost = c->has_rhost ? c->rhost : NULL;
+	r.peer_uid = c->peer_uid;
+	r.peer_pid = c->peer_pid;
+	r.detail = c->has_detail ? c->detail : NULL;
+	r.prev_hash = c->prev_hash;
+	assert_int_equal(mamori_audit_row_hash(&r, hash), MAMORI_OK);
+	snprintf(sql, sizeof(sql), "UPDATE audit SET hash = '%s' WHERE id = %lld", hash, (long long)c->id);
+	raw_exec(fx, sql);
+}
+
+static void
+test_P_AUDIT_rehashed_edit_detected_by_mac(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	char path[PATH_MAX_LEN + 32];
+
+	append_three(fx);
+	append_event(fx, "auth", "bob", "password ok", 400);
+	/* Without the checkpoint the MAC alone must catch it. */
+	rehash_newest(fx, "user = 'mallory'");
+	checkpoint_path(fx, path, sizeof(path));
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 4);
+	if (strstr(v.reason, "MAC") == NULL)
+		fail_msg("reason: %s", v.reason);
+	/* A MAC copied from another row does not fit either. */
+	raw_exec(fx, "UPDATE audit SET mac = (SELECT mac FROM audit WHERE id = 1) WHERE id = 4");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 4);
+	/* Nor does a row whose MAC was taken away. */
+	raw_exec(fx, "UPDATE audit SET mac = NULL WHERE id = 4");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 4);
+}
+
+static void
+test_P_AUDIT_checkpoint_missing_reported(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	char path[PATH_MAX_LEN + 32];
+
+	append_three(fx);
+	checkpoint_path(fx, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.rows, 3);
+	if (strstr(v.reason, "missing") == NULL)
+		fail_msg("reason: %s", v.reason);
+	/* The next commit writes it again, from what the daemon wrote. */
+	append_event(fx, "auth", "bob", "password ok", 400);
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.checkpoint_rows, 4);
+}
+
+static void
+test_P_AUDIT_checkpoint_tampered_reported(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_checkpoint cp;
+	struct mamori_audit_verdict v;
+	char path[PATH_MAX_LEN + 32], line[512];
+	FILE *f;
+
+	append_three(fx);
+	append_n(fx, 2, 400);
+	checkpoint_path(fx, path, sizeof(path));
+	assert_int_equal(mamori_audit_checkpoint_read(path, &cp, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_int_equal(cp.rows, 5);
+	/* Two rows deleted, and the checkpoint edited to match them, with
+	 * the MAC it had. */
+	raw_exec(fx, "DELETE FROM audit WHERE id > 3");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	snprintf(line, sizeof(line),
+	         "{\"format\":\"mamori-audit-checkpoint-v1\",\"rows\":3,\"head_hash\":\"%s\",\"mac_from\":%lld,"
+	         "\"mac\":\"%s\"}\n",
+	         cp.head_hash, (long long)cp.mac_from, cp.mac);
+	fputs(line, f);
+	fclose(f);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	if (strstr(v.reason, "MAC does not match") == NULL)
+		fail_msg("reason: %s", v.reason);
+	/* Something that is not a checkpoint at all. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"rows\": 3}\n", f);
+	fclose(f);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	if (strstr(v.reason, "not a checkpoint") == NULL)
+		fail_msg("reason: %s", v.reason);
+}
+
+/* Rows deleted behind the daemon's back, then more appended: the
+ * checkpoint is not moved down to the shortened log, so verify still
+ * sees the loss. */
+static void
+test_P_AUDIT_append_after_truncation_keeps_evidence(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	append_n(fx, 3, 400);
+	raw_exec(fx, "DELETE FROM audit WHERE id > 2");
+	append_event(fx, "auth", "carol", "password ok", 500);
+	assert_true(mamori_audit_tampered());
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.checkpoint_rows, 6);
+	assert_int_equal(v.missing, 3);
+}
+
+/* The same found when the daemon starts again. */
+static void
+test_P_AUDIT_truncation_found_at_start(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+
+	append_three(fx);
+	append_n(fx, 2, 400);
+	mamori_audit_shutdown();
+	raw_exec(fx, "DELETE FROM audit WHERE id > 3");
+	reopen(fx);
+	assert_true(mamori_audit_tampered());
+	append_event(fx, "auth", "carol", "password ok", 500);
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.checkpoint_rows, 5);
+	assert_int_equal(v.missing, 1);
+}
+
+/* A lost audit key is never made anew once the log uses it. */
+static void
+test_P_AUDIT_lost_key_not_recreated(void **state)
+{
+	struct fixture *fx = *state;
+	char key[PATH_MAX_LEN + 32], checkpoint[PATH_MAX_LEN + 32];
+
+	append_three(fx);
+	mamori_audit_shutdown();
+	snprintf(key, sizeof(key), "%s/audit.key", fx->dir);
+	checkpoint_path(fx, checkpoint, sizeof(checkpoint));
+	assert_int_equal(unlink(key), 0);
+	assert_int_equal(mamori_audit_init(fx->store, key, checkpoint, fx->err, sizeof(fx->err)), MAMORI_ERR_CONFIG);
+	assert_non_null(strstr(fx->err, "missing, but the audit log already uses it"));
+	assert_int_equal(access(key, F_OK), -1);
+	/* Also when only the checkpoint is left to show it. */
+	raw_exec(fx, "UPDATE audit SET mac = NULL");
+	assert_int_equal(mamori_audit_init(fx->store, key, checkpoint, fx->err, sizeof(fx->err)), MAMORI_ERR_CONFIG);
+	assert_int_equal(access(key, F_OK), -1);
+}
+
+/* A log written before the audit key existed (mamori 0.1.0: no MACs, no
+ * checkpoint) is anchored at the first start: its rows still verify,
+ * new rows carry MACs, and rows deleted from it afterwards are counted. */
+static void
+test_P_AUDIT_log_without_macs_is_anchored(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_verdict v;
+	char key[PATH_MAX_LEN + 32], checkpoint[PATH_MAX_LEN + 32];
+
+	append_three(fx);
+	mamori_audit_shutdown();
+	raw_exec(fx, "UPDATE audit SET mac = NULL");
+	snprintf(key, sizeof(key), "%s/audit.key", fx->dir);
+	checkpoint_path(fx, checkpoint, sizeof(checkpoint));
+	assert_int_equal(unlink(key), 0);
+	assert_int_equal(unlink(checkpoint), 0);
+	assert_int_equal(mamori_audit_init(fx->store, key, checkpoint, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_false(mamori_audit_tampered());
+	append_event(fx, "auth", "dave", "password ok", 400);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit WHERE mac IS NULL"), 3);
+	v = verify(fx);
+	if (!v.ok)
+		fail_msg("row %lld: %s", (long long)v.first_bad, v.reason);
+	assert_int_equal(v.rows, 4);
+	/* An edited old row breaks the chain into the first MAC'd row. */
+	raw_exec(fx, "UPDATE audit SET user = 'x' WHERE id = 2");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.first_bad, 2);
+	raw_exec(fx, "DELETE FROM audit");
+	v = verify(fx);
+	assert_int_equal(v.ok, 0);
+	assert_int_equal(v.missing, 4);
+}
+
+/* Standard error stands in for syslog (the daemon's log copies audit lines
+ * there in the foreground): collect what a block of code logged. */
+static int saved_stderr = -1;
+
+static void
+capture_start(const struct fixture *fx)
+{
+	char path[PATH_MAX_LEN + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stderr.log", fx->dir);
+	fflush(stderr);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	close(fd);
+}
+
+static char *
+capture_end(const struct fixture *fx)
+{
+	char path[PATH_MAX_LEN + 32];
+	char *buf = calloc(1, 65536);
+	FILE *f;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	snprintf(path, sizeof(path), "%s/stderr.log", fx->dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(buf);
+	if (fread(buf, 1, 65535, f) == 0 && ferror(f))
+		fail_msg("cannot read %s", path);
+	fclose(f);
+	return buf;
+}
+
+static void
+test_P_AUDIT_rows_reach_the_journal_only_after_commit(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_event ev = {
+		.category = "auth",
+		.user = "rolled.back",
+		.result = "success",
+		.peer_uid = -1,
+		.peer_pid = -1,
+	};
+	char *log;
+
+	append_event(fx, "auth", "alice", "one", 100);
+	capture_start(fx);
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	log = capture_end(fx);
+	/* Not while the transaction is open... */
+	if (strstr(log, "user=rolled.back") != NULL)
+		fail_msg("sent before commit: %s", log);
+	free(log);
+	capture_start(fx);
+	mamori_store_rollback(fx->store);
+	log = capture_end(fx);
+	/* ...nor after it rolled back. */
+	if (strstr(log, "user=rolled.back") != NULL)
+		fail_msg("rolled-back row sent: %s", log);
+	free(log);
+	ev.user = "committed";
+	capture_start(fx);
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 300), MAMORI_OK);
+	commit(fx);
+	log = capture_end(fx);
+	/* A committed row is sent once, with the checkpoint that ends at it. */
+	if (strstr(log, "audit id=2 ") == NULL || strstr(log, "user=committed") == NULL ||
+	    strstr(log, "checkpoint_rows=2 ") == NULL || strstr(strstr(log, "user=committed") + 1, "user=committed"))
+		fail_msg("committed row not sent once: %s", log);
+	free(log);
+}
+
+/* A failing COMMIT (here a deferred foreign key, checked only then) rolls
+ * back: the row is neither kept nor sent. */
+static void
+test_P_AUDIT_failed_commit_sends_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_audit_event ev = {
+		.category = "auth",
+		.user = "rolled.back",
+		.result = "success",
+		.peer_uid = -1,
+		.peer_pid = -1,
+	};
+	struct mamori_audit_verdict v;
+	char *log;
+
+	append_event(fx, "auth", "alice", "one", 100);
+	raw_exec(fx, "CREATE TABLE trap (x INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);"
+	             "CREATE TRIGGER trap_t AFTER INSERT ON audit WHEN NEW.user = 'rolled.back' "
+	             "BEGIN INSERT INTO trap VALUES (424242); END;");
+	capture_start(fx);
+	begin(fx);
+	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	assert_int_not_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	log = capture_end(fx);
+	if (strstr(log, "user=rolled.back") != NULL)
+		fail_msg("row of a failed commit sent: %s", log);
+	free(log);
+	append_event(fx, "auth", "alice", "two", 300);
+	v = verify(fx);
+	assert_int_equal(v.ok, 1);
+	assert_int_equal(v.rows, 2);
+	assert_false(mamori_audit_tampered());
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 
@@ -3460,6 +3871,17 @@ main(void)
 		STORE_TEST(test_audit_foreach_since_and_limit),
 		STORE_TEST(test_audit_survives_reopen),
 		STORE_TEST(test_audit_rollback_leaves_no_row),
+		STORE_TEST(test_P_AUDIT_deleted_newest_rows_reported_missing),
+		STORE_TEST(test_P_AUDIT_deleted_all_rows_reported_missing),
+		STORE_TEST(test_P_AUDIT_rehashed_edit_detected_by_mac),
+		STORE_TEST(test_P_AUDIT_checkpoint_missing_reported),
+		STORE_TEST(test_P_AUDIT_checkpoint_tampered_reported),
+		STORE_TEST(test_P_AUDIT_append_after_truncation_keeps_evidence),
+		STORE_TEST(test_P_AUDIT_truncation_found_at_start),
+		STORE_TEST(test_P_AUDIT_lost_key_not_recreated),
+		STORE_TEST(test_P_AUDIT_log_without_macs_is_anchored),
+		STORE_TEST(test_P_AUDIT_rows_reach_the_journal_only_after_commit),
+		STORE_TEST(test_P_AUDIT_failed_commit_sends_nothing),
 	};
 
 	mamori_log_init("test_store", 1, 0);
