@@ -191,6 +191,7 @@ require = password+totp, password
 
 [store]
 key = $T/state-bad/store.key
+audit_key = $T/state-bad/audit.key
 CONF
 	chmod 644 "$conf"
 	out=$("$AUTHD" --config "$conf" --foreground 2>&1) || rc=$?
