@@ -175,9 +175,12 @@ session_event(struct mamori_audit_event *ev, const struct mamori_session *s, con
 	ev->detail = detail;
 }
 
-/* The session is gone: close its record and say so. */
+/* The session is gone: close its record and say so.  by_time_box: the
+ * time box ended it; otherwise its leader had exited before the box
+ * closed, and the session is recorded as a normal end (P-PRIV-TIME: no
+ * time-box end for a session that had already ended). */
 static void
-record_ended(struct mamori_store *store, const struct mamori_session *s)
+record_end(struct mamori_store *store, const struct mamori_session *s, int by_time_box)
 {
 	struct mamori_audit_event ev;
 	int64_t now = mamori_clock_now();
@@ -185,17 +188,21 @@ record_ended(struct mamori_store *store, const struct mamori_session *s)
 	int rc;
 
 	detail = json_pack("{s:I,s:I}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline);
-	session_event(&ev, s, "ended", REASON_TIME_BOX, detail);
+	if (by_time_box)
+		session_event(&ev, s, "ended", REASON_TIME_BOX, detail);
+	else
+		session_event(&ev, s, "success", "session closed: its leader had exited", detail);
 	if (mamori_store_begin(store) != MAMORI_OK) {
 		mamori_log_err("session %lld of %s ended, but the store is unavailable: recorded later",
 		               (long long)s->id, s->user);
 		json_decref(detail);
 		return;
 	}
-	rc = mamori_store_session_end(store, s->id, now, "time box");
-	/* NOT_FOUND: its own close (the leader's PAM close_session, run on
-	 * SIGTERM) came first; the time box still ended it. */
-	if (rc == MAMORI_ERR_NOT_FOUND)
+	rc = mamori_store_session_end(store, s->id, now, by_time_box ? "time box" : "leader exited");
+	/* NOT_FOUND: its own close came first (the leader's PAM close_session,
+	 * run on SIGTERM).  The time box still ended it; a leader that had
+	 * exited leaves nothing more to say. */
+	if (rc == MAMORI_ERR_NOT_FOUND && by_time_box)
 		rc = MAMORI_OK;
 	if (rc == MAMORI_OK)
 		rc = mamori_audit_append(store, &ev, now);
@@ -204,49 +211,18 @@ record_ended(struct mamori_store *store, const struct mamori_session *s)
 	else
 		mamori_store_rollback(store);
 	json_decref(detail);
-	if (rc != MAMORI_OK) {
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
 		mamori_log_err("session %lld of %s ended, but its record could not be closed: %s", (long long)s->id,
 		               s->user, mamori_strerror(rc));
 		return;
 	}
 	failed_forget(s->id);
-	mamori_log_notice("session %lld of %s on %s ended: privileged time box expired", (long long)s->id, s->user,
-	                  s->service);
-}
-
-/* The session's leader had exited before its time box closed: the session
- * ended then, not by the time box, and is recorded as a normal end. */
-static void
-record_closed(struct mamori_store *store, const struct mamori_session *s)
-{
-	struct mamori_audit_event ev;
-	int64_t now = mamori_clock_now();
-	json_t *detail;
-	int rc;
-
-	detail = json_pack("{s:I,s:I}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline);
-	session_event(&ev, s, "success", "session closed: its leader had exited", detail);
-	if (mamori_store_begin(store) != MAMORI_OK) {
-		json_decref(detail);
-		return;
-	}
-	rc = mamori_store_session_end(store, s->id, now, "leader exited");
-	/* NOT_FOUND: closed meanwhile; nothing more to say. */
-	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(store, &ev, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(store);
+	if (by_time_box)
+		mamori_log_notice("session %lld of %s on %s ended: privileged time box expired", (long long)s->id,
+		                  s->user, s->service);
 	else
-		mamori_store_rollback(store);
-	json_decref(detail);
-	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
-		mamori_log_err("session %lld of %s: its end could not be recorded: %s", (long long)s->id, s->user,
-		               mamori_strerror(rc));
-		return;
-	}
-	failed_forget(s->id);
-	mamori_log_info("session %lld of %s on %s: its leader had exited; recorded closed", (long long)s->id, s->user,
-	                s->service);
+		mamori_log_info("session %lld of %s on %s: its leader had exited; recorded closed", (long long)s->id,
+		                s->user, s->service);
 }
 
 /* The session could not be ended: it stays open and is tried again; the
@@ -333,14 +309,14 @@ duty_time_box(struct mamori_store *store, int64_t now)
 		/* P-PRIV-TIME: a session whose leader had already gone was not
 		 * ended by its time box. */
 		if (mamori_session_leader_state(s) == 1) {
-			record_closed(store, s);
+			record_end(store, s, 0);
 			continue;
 		}
 		rc = mamori_session_terminate_ex(s, TERMINATE_GRACE_MS, &already_gone);
 		if (rc == MAMORI_OK && already_gone)
-			record_closed(store, s); /* it went in the meantime */
+			record_end(store, s, 0); /* it went in the meantime */
 		else if (rc == MAMORI_OK)
-			record_ended(store, s);
+			record_end(store, s, 1);
 		else
 			record_failed(store, s, rc);
 	}
