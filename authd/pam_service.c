@@ -2100,6 +2100,7 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 	 * module sends "" and too_long instead, so that the user hears why. */
 	too_long = json_object_get(params, "too_long");
 	if (too_long != NULL && (!json_is_boolean(too_long) || (json_is_true(too_long) && len != 0))) {
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "too_long");
 	}
@@ -2109,6 +2110,9 @@ handle_answer(struct mamori_conn *c, const json_t *params)
 			return change_failed(c, "authtok_err", "password too long", MSG_PASSWORD_TOO_LONG);
 		if (conv->step == STEP_CHANGE_CURRENT)
 			return change_failed(c, "authtok_err", "current password too long", MSG_CURRENT_PASSWORD_WRONG);
+		/* A login prompt: the module refuses such an answer itself, so
+		 * this client ends the conversation without a decision. */
+		conversation_abandoned(c);
 		conversation_reset(conv);
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "answers");
 	}

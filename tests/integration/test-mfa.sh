@@ -472,6 +472,19 @@ t_abandoned_conversation_counts() {
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 5 "all five audited"
 	expect_eq "$(sql "SELECT result FROM audit WHERE user = 'hanzo' ORDER BY id DESC LIMIT 1")" maxtries "the locking one"
 	ctl unlock hanzo >/dev/null
+	# An answer refused as invalid ends the conversation too: too_long at a
+	# login prompt (only a password change takes it), or not a boolean.
+	out=$($RAW "$T/run/pam.sock" "$start" "$pw" \
+		'{"method":"io.mamori.Pam.Answer","parameters":{"answers":[""],"too_long":true}}')
+	expect_match "$out" 'InvalidParameter' "too_long at a login prompt"
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 1 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 1 "too_long at the code prompt counted"
+	out=$($RAW "$T/run/pam.sock" "$start" "$pw" \
+		'{"method":"io.mamori.Pam.Answer","parameters":{"answers":["123456"],"too_long":"no"}}')
+	expect_match "$out" 'InvalidParameter' "too_long not a boolean"
+	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 2 ] && break; sleep 0.1; done
+	expect_eq "$(hanzo_failed)" 2 "an invalid too_long at the code prompt counted"
+	ctl unlock hanzo >/dev/null
 	ctl audit verify >/dev/null
 }
 
