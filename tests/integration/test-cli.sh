@@ -406,7 +406,7 @@ run_clock_test "P-AUDIT audit show and --since" t_audit_show_and_since
 run_test "listings longer than one message are paged" t_listings_longer_than_one_message
 run_test "status" t_status
 run_test "P-AUDIT the acting administrator is recorded" t_acting_admin_recorded
-run_test "P-LOGIN-UI user show counts the failure that locked the account" t_failed_attempts_count_the_locking_failure
+run_clock_test "P-LOGIN-UI user show counts the failure that locked the account" t_failed_attempts_count_the_locking_failure
 contractor_setup >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; echo "Bail out! contractor set-up failed"; exit 1; }
 run_test "P-PRIV-CONTRACTOR unprivileging a privileged ID, then resetting its password" \
 	t_contractor_unprivilege_then_reset
