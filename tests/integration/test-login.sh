@@ -37,7 +37,7 @@ SH
 }
 
 t_first_login_forced_change() {
-	local temp out
+	local temp out rc=0
 	ctl user add mamori-ns >/dev/null
 	temp=$(ctl password temp mamori-ns | tail -n 1)
 	out=$(login_session "expect Password: 
@@ -50,22 +50,24 @@ expect authorised use only
 expect This is the first login
 send echo LOGGED-IN-AS-\$(id -un)
 expect LOGGED-IN-AS-mamori-ns
-send exit")
+send exit") || rc=$?
 	echo "$out"
+	[ "$rc" -eq 0 ] || fail "the login session did not follow its script (status $rc)"
 	expect_match "$out" 'You must change your temporary password now' "forced change notice"
 	expect_match "$out" 'Your password has been changed' "change confirmed"
 }
 
 t_second_login_shows_last_login() {
-	local out
+	local out rc=0
 	out=$(login_session "expect Password: 
 send Hoshizora-no-Shita-7
 expect authorised use only
 expect Last login: 
 send echo AGAIN-\$(id -un)
 expect AGAIN-mamori-ns
-send exit")
+send exit") || rc=$?
 	echo "$out"
+	[ "$rc" -eq 0 ] || fail "the login session did not follow its script (status $rc)"
 	! grep -q 'New password' <<<"$out" || fail "asked to change again"
 	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'login' AND user = 'mamori-ns' AND category = 'session' AND reason LIKE 'session opened%'")" -ge 2 ] ||
 		fail "sessions not recorded"
