@@ -16,22 +16,22 @@
 
 #include <jansson.h>
 
-#include "clock.h"
-#include "audit.h"
+#include "core/clock.h"
+#include "core/audit.h"
 #include "conf.h"
-#include "daemon.h"
+#include "core/daemon.h"
 #include "error.h"
-#include "factor_password.h"
-#include "factor_totp.h"
-#include "housekeeping.h"
-#include "incident.h"
+#include "factors/password.h"
+#include "factors/totp.h"
+#include "core/housekeeping.h"
+#include "rules/incident.h"
 #include "log.h"
-#include "messages.h"
-#include "pam_service.h"
-#include "seal.h"
+#include "core/messages.h"
+#include "service_pam/pam_service.h"
+#include "core/seal.h"
 #include "secure.h"
-#include "server.h"
-#include "store.h"
+#include "core/server.h"
+#include "store/store.h"
 
 /* Whether standard error is the journal's stream (systemd sets
  * JOURNAL_STREAM to its device and inode): syslog() reaches the journal

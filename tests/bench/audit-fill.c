@@ -12,11 +12,11 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "core/audit.h"
 #include "conf.h"
 #include "error.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 
 #define BATCH 10000
 

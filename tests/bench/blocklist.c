@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "password_policy.h"
+#include "rules/password_policy.h"
 
 #define RUNS_MAX 101
 #define ENTRIES_MAX 50000000UL

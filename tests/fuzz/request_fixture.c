@@ -42,22 +42,22 @@
 #include <jansson.h>
 #include <liboath/oath.h>
 
-#include "admin_service.h"
-#include "audit.h"
+#include "service_admin/admin_service.h"
+#include "core/audit.h"
 #include "check.h"
-#include "clock.h"
+#include "core/clock.h"
 #include "conf.h"
-#include "daemon.h"
-#include "enroll_code.h"
+#include "core/daemon.h"
+#include "rules/enroll_code.h"
 #include "error.h"
-#include "factor_password.h"
-#include "factor_totp.h"
-#include "messages.h"
-#include "pam_service.h"
+#include "factors/password.h"
+#include "factors/totp.h"
+#include "core/messages.h"
+#include "service_pam/pam_service.h"
 #include "request_fixture.h"
-#include "seal.h"
+#include "core/seal.h"
 #include "secure.h"
-#include "store.h"
+#include "store/store.h"
 #include "wire.h"
 
 /* The RFC 6238 test secret: its codes at FUZZ_CLOCK are in the seeds. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 /* The wall clock every run sees (MAMORI_TEST_CLOCK_FILE; needs
  * --enable-test-hooks): Thursday 2026-01-15 10:00:00 JST. */

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "enroll_code.h"
+#include "rules/enroll_code.h"
 #include "error.h"
 
 /* SHA-256("mamori enrolment code\nABCDEFGHIJKLMN23"), from Python's hashlib. */

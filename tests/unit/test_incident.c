@@ -26,9 +26,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "conf.h"
-#include "incident.h"
+#include "rules/incident.h"
 #include "log.h"
 
 #define DIR_MAX 256

@@ -20,14 +20,14 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "conf.h"
-#include "daemon.h"
+#include "core/daemon.h"
 #include "error.h"
-#include "housekeeping.h"
-#include "lockout.h"
+#include "core/housekeeping.h"
+#include "rules/lockout.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 
 #define DIR_MAX 256
 #define PATH_MAX_LEN 512

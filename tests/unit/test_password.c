@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "error.h"
-#include "factor_password.h"
+#include "factors/password.h"
 #include "log.h"
 #include "names.h"
 

@@ -29,7 +29,7 @@
 
 #include "conf.h"
 #include "error.h"
-#include "password_policy.h"
+#include "rules/password_policy.h"
 
 #define DIR_MAX 256
 #define PATH_LEN 512

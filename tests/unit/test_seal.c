@@ -22,7 +22,7 @@
 
 #include "error.h"
 #include "log.h"
-#include "seal.h"
+#include "core/seal.h"
 
 struct fixture {
 	char dir[64];

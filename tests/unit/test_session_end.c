@@ -24,15 +24,15 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "audit.h"
-#include "clock.h"
+#include "core/audit.h"
+#include "core/clock.h"
 #include "conf.h"
-#include "daemon.h"
+#include "core/daemon.h"
 #include "error.h"
-#include "housekeeping.h"
+#include "core/housekeeping.h"
 #include "log.h"
-#include "session_end.h"
-#include "store.h"
+#include "rules/session_end.h"
+#include "store/store.h"
 
 #ifndef MAMORI_TEST_HOOKS
 /* Every test here moves the test clock: without it, one visible SKIP. */

@@ -23,11 +23,11 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "audit.h"
+#include "core/audit.h"
 #include "conf.h"
 #include "error.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 
 #define DIR_MAX 256
 #define PATH_MAX_LEN 512

@@ -16,7 +16,7 @@
 #include <oath.h>
 
 #include "error.h"
-#include "factor_totp.h"
+#include "factors/totp.h"
 #include "log.h"
 
 static const unsigned char key_sha1[] = "12345678901234567890";

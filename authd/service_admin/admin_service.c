@@ -10,23 +10,23 @@
 #include <string.h>
 #include <time.h>
 
-#include "admin_service.h"
-#include "audit.h"
-#include "clock.h"
-#include "daemon.h"
-#include "enroll_code.h"
+#include "service_admin/admin_service.h"
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/daemon.h"
+#include "rules/enroll_code.h"
 #include "error.h"
-#include "factor_password.h"
-#include "factor_totp.h"
+#include "factors/password.h"
+#include "factors/totp.h"
 #include "hours.h"
-#include "incident.h"
-#include "lockout.h"
+#include "rules/incident.h"
+#include "rules/lockout.h"
 #include "log.h"
 #include "names.h"
-#include "password_change.h"
-#include "seal.h"
+#include "rules/password_change.h"
+#include "core/seal.h"
 #include "secure.h"
-#include "server.h"
+#include "core/server.h"
 
 struct admin_call {
 	struct mamori_conn *conn;

@@ -20,10 +20,10 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "error.h"
 #include "log.h"
-#include "session_end.h"
+#include "rules/session_end.h"
 
 /* How long a logind call may take before the leader is signalled instead. */
 #define LOGIND_TIMEOUT_USEC (3ULL * 1000 * 1000)

@@ -13,7 +13,7 @@
 #include <argon2.h>
 
 #include "error.h"
-#include "factor_password.h"
+#include "factors/password.h"
 #include "log.h"
 #include "secure.h"
 

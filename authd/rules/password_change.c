@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 #include "error.h"
-#include "factor_password.h"
+#include "factors/password.h"
 #include "log.h"
-#include "messages.h"
-#include "password_change.h"
-#include "password_policy.h"
+#include "core/messages.h"
+#include "rules/password_change.h"
+#include "rules/password_policy.h"
 #include "secure.h"
 
 struct reuse_ctx {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "conf.h"
-#include "store.h"
+#include "store/store.h"
 
 struct mamori_new_password {
 	char system[MAMORI_SERVICE_NAME_MAX + 1];

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "conf.h"
-#include "store.h"
+#include "store/store.h"
 
 struct mamori_lock_state {
 	int locked;

@@ -16,24 +16,24 @@
 
 #include <systemd/sd-login.h>
 
-#include "audit.h"
-#include "clock.h"
-#include "daemon.h"
-#include "enroll_code.h"
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/daemon.h"
+#include "rules/enroll_code.h"
 #include "error.h"
-#include "factor_password.h"
+#include "factors/password.h"
 #include "hours.h"
-#include "incident.h"
-#include "lockout.h"
+#include "rules/incident.h"
+#include "rules/lockout.h"
 #include "log.h"
-#include "messages.h"
+#include "core/messages.h"
 #include "names.h"
-#include "pam_service.h"
-#include "password_change.h"
+#include "service_pam/pam_service.h"
+#include "rules/password_change.h"
 #include "secure.h"
-#include "factor_totp.h"
-#include "seal.h"
-#include "session_end.h"
+#include "factors/totp.h"
+#include "core/seal.h"
+#include "rules/session_end.h"
 
 #define LOCALE_MAX 64
 #define TICKET_HEX 64

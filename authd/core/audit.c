@@ -19,10 +19,10 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
-#include "audit.h"
+#include "core/audit.h"
 #include "error.h"
 #include "log.h"
-#include "seal.h"
+#include "core/seal.h"
 
 static json_t *
 string_or_null(const char *s)

@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 /* io.mamori.Pam: handle one call on a pam.sock connection and return the
  * reply (a new reference).  Answers carrying secrets are wiped here. */

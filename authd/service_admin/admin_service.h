@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 /* io.mamori.Admin: handle one call on an admin.sock connection and return
  * the reply (a new reference). */

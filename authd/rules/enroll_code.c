@@ -7,7 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "enroll_code.h"
+#include "rules/enroll_code.h"
 #include "error.h"
 #include "secure.h"
 

@@ -27,7 +27,7 @@
 #include "error.h"
 #include "log.h"
 #include "names.h"
-#include "password_policy.h"
+#include "rules/password_policy.h"
 #include "secure.h"
 
 /* Marks the reasons for xgettext; messages.c translates them by their text. */

@@ -14,7 +14,7 @@
 #include <oath.h>
 
 #include "error.h"
-#include "factor_totp.h"
+#include "factors/totp.h"
 #include "log.h"
 #include "secure.h"
 

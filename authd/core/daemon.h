@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 #include "conf.h"
-#include "factor_password.h"
-#include "peer.h"
-#include "store.h"
+#include "factors/password.h"
+#include "core/peer.h"
+#include "store/store.h"
 #include "wire.h"
 
 /* State shared by every connection thread. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* The start time of pid (field 22 of /proc/PID/stat, clock ticks after
  * boot), or 0 when it cannot be read.  Together with the pid it names one

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "lockout.h"
+#include "rules/lockout.h"
 
 static int
 is_locked(const struct mamori_lockout *l, int64_t now)

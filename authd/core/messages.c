@@ -18,7 +18,7 @@
 #endif
 
 #include "log.h"
-#include "messages.h"
+#include "core/messages.h"
 
 #define N_(s) s
 

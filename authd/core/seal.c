@@ -19,7 +19,7 @@
 
 #include "error.h"
 #include "log.h"
-#include "seal.h"
+#include "core/seal.h"
 #include "secure.h"
 
 /* The key sits alone in an anonymous page: locked against swap where the

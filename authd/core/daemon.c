@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 #include "error.h"
 #include "log.h"
-#include "password_policy.h"
+#include "rules/password_policy.h"
 
 struct mamori_daemon mamori_daemon;
 

@@ -18,7 +18,7 @@
 #include "error.h"
 #include "log.h"
 #include "secure.h"
-#include "store.h"
+#include "store/store.h"
 
 struct mamori_store {
 	sqlite3 *db;

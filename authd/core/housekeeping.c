@@ -15,16 +15,16 @@
 
 #include <systemd/sd-bus.h>
 
-#include "audit.h"
-#include "clock.h"
-#include "daemon.h"
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/daemon.h"
 #include "error.h"
-#include "housekeeping.h"
-#include "lockout.h"
+#include "core/housekeeping.h"
+#include "rules/lockout.h"
 #include "log.h"
-#include "pam_service.h"
-#include "session_end.h"
-#include "store.h"
+#include "service_pam/pam_service.h"
+#include "rules/session_end.h"
+#include "store/store.h"
 
 #define TICK_MS 1000
 /* Sessions ended per tick, and dev accounts disabled per run. */

@@ -24,9 +24,9 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "error.h"
-#include "incident.h"
+#include "rules/incident.h"
 #include "log.h"
 
 #define HOOK_TIMEOUT_MS_DEFAULT 30000

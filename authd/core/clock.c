@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "log.h"
 
 #ifdef MAMORI_TEST_HOOKS

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* 16 characters of the RFC 4648 base32 alphabet (80 random bits), shown
  * as four groups of four: XXXX-XXXX-XXXX-XXXX. */

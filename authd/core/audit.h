@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* One decision or action.  Strings may be NULL. */
 struct mamori_audit_event {

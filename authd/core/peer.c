@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "peer.h"
+#include "core/peer.h"
 
 static int
 uid_name(uid_t uid, char *buf, size_t len)

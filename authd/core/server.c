@@ -20,13 +20,13 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "admin_service.h"
-#include "daemon.h"
+#include "service_admin/admin_service.h"
+#include "core/daemon.h"
 #include "error.h"
 #include "log.h"
-#include "pam_service.h"
+#include "service_pam/pam_service.h"
 #include "secure.h"
-#include "server.h"
+#include "core/server.h"
 
 struct listener {
 	int fd;
