@@ -143,6 +143,52 @@ struct mamori_audit_row {
 	const char *mac; /* HMAC-SHA-256 of the row under the audit key (hex); NULL in rows older than 0.2 */
 };
 
+/* ---------------------------------------------------------------------
+ * THE NEW API (issue #10) — to be implemented by the store work; every
+ * function below takes the caller's transaction handle.
+ * ------------------------------------------------------------------- */
+
+/* One transaction, from mamori_store_begin() to commit or rollback.  A
+ * backend may run several at once (a pooled PostgreSQL backend); SQLite
+ * runs one at a time. */
+struct mamori_txn;
+
+/* Credentials of every factor, in one table (DESIGN.md "Factors and
+ * categories").  The store does not know what a factor is: factor is its
+ * name ("totp"), public data and the sealed secret are the factor's bytes. */
+enum mamori_cred_state {
+	MAMORI_CRED_PENDING, /* enrolment begun, not confirmed */
+	MAMORI_CRED_ACTIVE,
+	MAMORI_CRED_REVOKED,
+};
+const char *mamori_cred_state_name(enum mamori_cred_state state);
+
+#define MAMORI_CRED_FACTOR_MAX 15
+#define MAMORI_CRED_LABEL_MAX 64
+#define MAMORI_CRED_PUBLIC_MAX 4096 /* a certificate, a COSE key, TOTP parameters */
+#define MAMORI_CRED_SEALED_MAX 256 /* AES-256-GCM of the secret, tag appended */
+#define MAMORI_CRED_REASON_MAX 200
+#define MAMORI_CRED_ACTOR_MAX (MAMORI_USER_NAME_MAX + 16)
+
+struct mamori_credential {
+	int64_t id;
+	int64_t user_id;
+	char factor[MAMORI_CRED_FACTOR_MAX + 1];
+	char label[MAMORI_CRED_LABEL_MAX + 1];
+	enum mamori_cred_state state;
+	unsigned char public_data[MAMORI_CRED_PUBLIC_MAX];
+	size_t public_len;
+	unsigned char sealed[MAMORI_CRED_SEALED_MAX];
+	size_t sealed_len;
+	unsigned char nonce[12];
+	int64_t counter; /* replay counter: the last TOTP step, the FIDO2 signature count */
+	int64_t created_at;
+	int64_t last_used_at; /* 0: never */
+	int64_t revoked_at; /* 0: not revoked */
+	char revoke_reason[MAMORI_CRED_REASON_MAX + 1];
+	char revoked_by[MAMORI_CRED_ACTOR_MAX + 1];
+};
+
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 void mamori_store_close(struct mamori_store **store);
 const char *mamori_store_backend(const struct mamori_store *store);
@@ -302,6 +348,38 @@ int mamori_store_enroll_code_take(struct mamori_store *store, int64_t user_id,
 /* The factor set an account last chose on a service ("password+totp"). */
 int mamori_store_choice_get(struct mamori_store *store, int64_t user_id, const char *service, char *out, size_t len);
 int mamori_store_choice_set(struct mamori_store *store, int64_t user_id, const char *service, const char *choice);
+
+/* Credentials (new API).  Lookups return MAMORI_ERR_NOT_FOUND. */
+/* Insert c (id filled in).  The sealed secret is usually set after, with
+ * the id as associated data. */
+int mamori_store_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
+int mamori_store_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                                 const unsigned char nonce[12]);
+int mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
+/* Credentials of user_id, of factor (NULL: every factor), in id order;
+ * revoked ones only when with_revoked is set. */
+typedef int (*mamori_store_cred_cb)(const struct mamori_credential *c, const char *user, void *data);
+int mamori_store_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+                                   mamori_store_cred_cb cb, void *data);
+/* Credentials of every user whose name sorts after `after` (NULL: all), of
+ * factor (NULL: every factor), in name then id order; revoked ones only
+ * when with_revoked is set. */
+int mamori_store_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
+                              mamori_store_cred_cb cb, void *data);
+/* pending -> active.  MAMORI_ERR_NOT_FOUND when id is not pending. */
+int mamori_store_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now);
+/* Record a use with its replay counter, decided inside the transaction:
+ * MAMORI_ERR_DENIED when counter is not above the stored one (a replay),
+ * else the counter and last_used_at are stored. */
+int mamori_store_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
+/* Record a use without a counter. */
+int mamori_store_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
+/* Revoke (the row stays, with when, why and by whom).  MAMORI_ERR_NOT_FOUND
+ * when id is already revoked or does not exist. */
+int mamori_store_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
+/* Delete the pending credentials of user_id and factor (an enrolment begun
+ * again replaces the one waiting). */
+int mamori_store_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
 
 /* Members of shared accounts (P-ID-SHARED). */
 int mamori_store_member_add(struct mamori_store *store, int64_t shared_id, int64_t member_id, int64_t now);

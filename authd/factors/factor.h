@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_FACTOR_H
+#define MAMORI_FACTOR_H
+
+/* One interface for every authentication factor (DESIGN.md "Factors and
+ * categories"), a table of operations in the manner of OpenSSH's
+ * Authmethod: the conversation engine (service_pam/) and the admin service
+ * (service_admin/) reach a factor only through it and never name one.
+ *
+ * A factor is one file in factors/ that defines one
+ * `const struct mamori_factor_ops mamori_factor_<name>` and is listed in
+ * factors/registry.c.  Its credentials live in the store's one credential
+ * table (store.h "Credentials"); the password, which has its own history
+ * and rules, is the one factor that keeps its own tables.
+ *
+ * The calls of one authentication step, for the factor being answered:
+ *
+ *   prompt        what to ask; depends on the service's configuration only
+ *                 (P-INPUT), never on what the account has;
+ *   load          in the step's read transaction: what verify needs (the
+ *                 hash, the sealed secret) into proof->state;
+ *   verify        outside any transaction (Argon2id, unsealing, device
+ *                 I/O): whether the answer is right.  Costs the same for an
+ *                 unknown name, a name without the factor and a locked one
+ *                 that is not tried.  May ask again (more->count > 0) for
+ *                 factors of several rounds (an IC card: insert, PIN);
+ *   decide        in the decision's write transaction, once every factor of
+ *                 the set was right: records the use (the replay counter)
+ *                 and may still refuse (a replayed code, an expired
+ *                 temporary password);
+ *   after_success after the decision was committed (a rehash);
+ *   release       always, to wipe what proof->state holds.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "factors.h"
+#include "store/store.h"
+
+struct mamori_conf;
+struct mamori_txn;
+
+/* What a factor sees of the conversation and of its subject (the account
+ * whose factors are checked: the user, or the member of a shared account). */
+struct mamori_factor_ctx {
+	const struct mamori_conf *conf; /* a reference held by the caller */
+	const char *locale;
+	const char *service;
+	const char *system; /* the service's password system */
+	const char *member; /* the member of a shared account who authenticates; "" when none */
+	int64_t now;
+	int found; /* the subject exists; when 0, user is NULL and verify pretends */
+	const struct mamori_user *user;
+	int locked; /* the name is locked: verify only pretends, and burns nothing slow */
+};
+
+#define MAMORI_PROMPTS_MAX 4
+#define MAMORI_PROMPT_TEXT_MAX 512
+
+struct mamori_prompt {
+	const char *style; /* MAMORI_STYLE_* of protocol.h */
+	char text[MAMORI_PROMPT_TEXT_MAX];
+};
+
+struct mamori_prompts {
+	unsigned count;
+	struct mamori_prompt p[MAMORI_PROMPTS_MAX];
+};
+
+/* What one factor's answer left for the decision; kept in the conversation
+ * from load to release. */
+struct mamori_factor_proof {
+	int ok; /* the answer was right */
+	int64_t credential_id; /* the credential that matched, 0: none */
+	int64_t counter; /* the replay counter to record, when has_counter */
+	int has_counter;
+	unsigned rounds; /* answers given so far (factors of several rounds) */
+	void *state; /* the factor's own; wiped and freed by release */
+};
+
+/* What decide says. */
+struct mamori_factor_verdict {
+	const char *reason; /* NULL: the success stands; else the refusal, for the audit row */
+	int msg; /* enum mamori_msg_id shown with a refusal; -1: none */
+	int counts_as_failure; /* the refusal counts towards the lockout */
+	const char *incident; /* raised after commit ("totp_replay"), or NULL */
+	json_t *incident_detail; /* its detail (a new reference), or NULL */
+	/* The credential must be renewed before the account is used (a
+	 * temporary, compromised or expired password): AccountCheck demands
+	 * it, and a stack that only authenticates refuses with renew_msg. */
+	int renew;
+	const char *renew_reason;
+	int renew_msg;
+};
+
+/* What enrol_begin made: a pending credential, and what to show. */
+struct mamori_enrolment {
+	int64_t credential_id;
+	struct mamori_prompts show; /* in a conversation: what to show, then what to ask */
+	json_t *handover; /* for an administrator: what to hand over (a URI, a secret); a new reference, secret */
+};
+
+enum {
+	/* At most one active credential per account: activating one revokes
+	 * the one it replaces. */
+	MAMORI_FACTOR_SINGLE = 1,
+	/* Kept in the credential table (the password keeps its own). */
+	MAMORI_FACTOR_CREDENTIALS = 2,
+	/* May be enrolled by its owner in a conversation (op "enroll"). */
+	MAMORI_FACTOR_SELF_ENROL = 4,
+};
+
+struct mamori_factor_ops {
+	enum mamori_factor factor; /* name and categories: common/factors.h */
+	unsigned flags;
+	int (*prompt)(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out);
+	/* Whether the subject has the factor (an active credential), in the
+	 * step's read transaction. */
+	int (*enrolled)(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, int *out);
+	int (*load)(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof);
+	int (*verify)(const struct mamori_factor_ctx *ctx, const char *answer, size_t len,
+	              struct mamori_factor_proof *proof, struct mamori_prompts *more);
+	int (*decide)(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof,
+	              struct mamori_factor_verdict *v);
+	void (*after_success)(const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof);
+	void (*release)(struct mamori_factor_proof *proof);
+
+	/* Enrolment: begin makes a pending credential (in tx); the answer that
+	 * confirms it is checked by load + verify with proof->credential_id
+	 * set to the pending one, and decide records it; then
+	 * mamori_factor_activate().  NULL when the factor is not enrolled
+	 * through mamori (the password). */
+	int (*enrol_begin)(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, const char *label,
+	                   struct mamori_enrolment *out);
+	/* The factor's own fields of a credential, for listings (a new
+	 * object; never a secret). */
+	json_t *(*describe)(const struct mamori_credential *c);
+};
+
+/* The factor's operations; NULL when this build does not have it. */
+const struct mamori_factor_ops *mamori_factor_ops(enum mamori_factor f);
+/* The factors this build has, in enum order, for loops. */
+const struct mamori_factor_ops *const *mamori_factor_all(unsigned *count);
+
+/* pending -> active, revoking the credential it replaces for a
+ * MAMORI_FACTOR_SINGLE factor (reason "replaced", by actor). */
+int mamori_factor_activate(struct mamori_txn *tx, const struct mamori_factor_ops *ops, int64_t user_id,
+                           int64_t credential_id, int64_t now, const char *actor);
+/* The associated data a credential's secret is sealed with:
+ * "<factor>:<user id>:<credential id>". */
+void mamori_factor_seal_aad(const char *factor, int64_t user_id, int64_t credential_id, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_PROTOCOL_H
+#define MAMORI_PROTOCOL_H
+
+/* The names of the varlink protocol between the PAM module, mamorictl and
+ * mamori-authd: interfaces, methods, errors, conversation states, prompt
+ * styles and results.  Every part spells them through this header only. */
+
+/* Interfaces. */
+#define MAMORI_IF_PAM "io.mamori.Pam"
+#define MAMORI_IF_ADMIN "io.mamori.Admin"
+#define MAMORI_IF_VARLINK "org.varlink.service"
+
+/* io.mamori.Pam methods (pam.sock). */
+#define MAMORI_PAM_START MAMORI_IF_PAM ".Start"
+#define MAMORI_PAM_ANSWER MAMORI_IF_PAM ".Answer"
+#define MAMORI_PAM_ACCOUNT_CHECK MAMORI_IF_PAM ".AccountCheck"
+#define MAMORI_PAM_OPEN_SESSION MAMORI_IF_PAM ".OpenSession"
+#define MAMORI_PAM_CLOSE_SESSION MAMORI_IF_PAM ".CloseSession"
+
+/* io.mamori.Admin methods (admin.sock). */
+#define MAMORI_ADMIN_STATUS MAMORI_IF_ADMIN ".Status"
+#define MAMORI_ADMIN_USER_ADD MAMORI_IF_ADMIN ".UserAdd"
+#define MAMORI_ADMIN_USER_SET MAMORI_IF_ADMIN ".UserSet"
+#define MAMORI_ADMIN_USER_RENAME MAMORI_IF_ADMIN ".UserRename"
+#define MAMORI_ADMIN_USER_SHOW MAMORI_IF_ADMIN ".UserShow"
+#define MAMORI_ADMIN_USER_LIST MAMORI_IF_ADMIN ".UserList"
+#define MAMORI_ADMIN_USER_ENABLE MAMORI_IF_ADMIN ".UserEnable"
+#define MAMORI_ADMIN_USER_DISABLE MAMORI_IF_ADMIN ".UserDisable"
+#define MAMORI_ADMIN_USER_DELETE MAMORI_IF_ADMIN ".UserDelete"
+#define MAMORI_ADMIN_USER_LOCK MAMORI_IF_ADMIN ".UserLock"
+#define MAMORI_ADMIN_USER_UNLOCK MAMORI_IF_ADMIN ".UserUnlock"
+#define MAMORI_ADMIN_USER_MEMBERS MAMORI_IF_ADMIN ".UserMembers"
+#define MAMORI_ADMIN_PASSWORD_TEMP MAMORI_IF_ADMIN ".PasswordTemp"
+#define MAMORI_ADMIN_PASSWORD_COMPROMISED MAMORI_IF_ADMIN ".PasswordCompromised"
+/* Credentials of any factor: {name, factor, ...}. */
+#define MAMORI_ADMIN_FACTOR_ENROLL MAMORI_IF_ADMIN ".FactorEnroll"
+#define MAMORI_ADMIN_FACTOR_CONFIRM MAMORI_IF_ADMIN ".FactorConfirm"
+#define MAMORI_ADMIN_FACTOR_LIST MAMORI_IF_ADMIN ".FactorList"
+#define MAMORI_ADMIN_FACTOR_REVOKE MAMORI_IF_ADMIN ".FactorRevoke"
+#define MAMORI_ADMIN_FACTOR_REQUIRE MAMORI_IF_ADMIN ".FactorRequire"
+#define MAMORI_ADMIN_ENROLL_CODE MAMORI_IF_ADMIN ".EnrollCode"
+/* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
+ * factor "totp". */
+#define MAMORI_ADMIN_TOTP_ENROLL MAMORI_IF_ADMIN ".TotpEnroll"
+#define MAMORI_ADMIN_TOTP_CONFIRM MAMORI_IF_ADMIN ".TotpConfirm"
+#define MAMORI_ADMIN_TOTP_LIST MAMORI_IF_ADMIN ".TotpList"
+#define MAMORI_ADMIN_TOTP_REMOVE MAMORI_IF_ADMIN ".TotpRemove"
+#define MAMORI_ADMIN_TOTP_REQUIRE MAMORI_IF_ADMIN ".TotpRequire"
+#define MAMORI_ADMIN_TOTP_ENROLL_CODE MAMORI_IF_ADMIN ".TotpEnrollCode"
+#define MAMORI_ADMIN_AUDIT_SHOW MAMORI_IF_ADMIN ".AuditShow"
+#define MAMORI_ADMIN_AUDIT_VERIFY MAMORI_IF_ADMIN ".AuditVerify"
+
+/* org.varlink.service (both sockets). */
+#define MAMORI_VARLINK_GET_INFO MAMORI_IF_VARLINK ".GetInfo"
+#define MAMORI_VARLINK_GET_INTERFACE MAMORI_IF_VARLINK ".GetInterfaceDescription"
+
+/* Errors. */
+#define MAMORI_ERROR_INVALID_PARAMETER MAMORI_IF_VARLINK ".InvalidParameter"
+#define MAMORI_ERROR_METHOD_NOT_FOUND MAMORI_IF_VARLINK ".MethodNotFound"
+#define MAMORI_ERROR_INTERNAL "io.mamori.Error.Internal"
+#define MAMORI_ERROR_MALFORMED "io.mamori.Error.Malformed"
+#define MAMORI_ERROR_BUSY "io.mamori.Error.Busy"
+#define MAMORI_ERROR_PERMISSION_DENIED "io.mamori.Error.PermissionDenied"
+#define MAMORI_ERROR_POLICY_VIOLATION "io.mamori.Error.PolicyViolation"
+#define MAMORI_ERROR_NOT_FOUND "io.mamori.Error.NotFound"
+#define MAMORI_ERROR_EXISTS "io.mamori.Error.Exists"
+#define MAMORI_ERROR_OUT_OF_ORDER "io.mamori.Error.OutOfOrder"
+
+/* Conversation states and prompt styles (io.mamori.Pam). */
+#define MAMORI_STATE_PROMPT "prompt"
+#define MAMORI_STATE_DONE "done"
+#define MAMORI_STYLE_ECHO_OFF "echo_off"
+#define MAMORI_STYLE_ECHO_ON "echo_on"
+#define MAMORI_STYLE_INFO "info"
+#define MAMORI_STYLE_ERROR "error"
+
+/* Results of a conversation, AccountCheck and the sessions; the module maps
+ * each to its PAM code. */
+#define MAMORI_RESULT_SUCCESS "success"
+#define MAMORI_RESULT_AUTH_ERR "auth_err"
+#define MAMORI_RESULT_CRED_INSUFFICIENT "cred_insufficient"
+#define MAMORI_RESULT_MAXTRIES "maxtries"
+#define MAMORI_RESULT_ACCT_EXPIRED "acct_expired"
+#define MAMORI_RESULT_NEW_AUTHTOK_REQD "new_authtok_reqd"
+#define MAMORI_RESULT_PERM_DENIED "perm_denied"
+#define MAMORI_RESULT_USER_UNKNOWN "user_unknown"
+#define MAMORI_RESULT_AUTHTOK_ERR "authtok_err"
+#define MAMORI_RESULT_AUTHTOK_RECOVER_ERR "authtok_recover_err"
+#define MAMORI_RESULT_TRY_AGAIN "try_again"
+#define MAMORI_RESULT_AUTHINFO_UNAVAIL "authinfo_unavail"
+#define MAMORI_RESULT_RATE_LIMITED "rate_limited"
+
+#endif
