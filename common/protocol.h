@@ -33,7 +33,16 @@
 #define MAMORI_ADMIN_USER_MEMBERS MAMORI_IF_ADMIN ".UserMembers"
 #define MAMORI_ADMIN_PASSWORD_TEMP MAMORI_IF_ADMIN ".PasswordTemp"
 #define MAMORI_ADMIN_PASSWORD_COMPROMISED MAMORI_IF_ADMIN ".PasswordCompromised"
-/* Credentials of any factor: {name, factor, ...}. */
+/* Credentials of any factor (factor: its name, "totp"):
+ *   FactorEnroll  {name, factor, label?}      -> {id, factor, label, ...the factor's handover (a URI, a secret)}
+ *   FactorConfirm {name, factor, code}        -> the account, as UserShow
+ *   FactorList    {factor?, name?, after?, revoked?: bool}
+ *                 -> {credentials: [{id, name, factor, label, state, created_at, last_used_at,
+ *                     revoked_at, reason, revoked_by, ...the factor's own fields}], more, next?}
+ *   FactorRevoke  {name, factor, id?, reason} -> the account; every active or pending
+ *                 credential of the factor, or only credential id
+ *   FactorRequire {name, factor}              -> the account (must enrol it at the next login)
+ *   EnrollCode    {name}                      -> {code, expires_at} (first self-enrolment) */
 #define MAMORI_ADMIN_FACTOR_ENROLL MAMORI_IF_ADMIN ".FactorEnroll"
 #define MAMORI_ADMIN_FACTOR_CONFIRM MAMORI_IF_ADMIN ".FactorConfirm"
 #define MAMORI_ADMIN_FACTOR_LIST MAMORI_IF_ADMIN ".FactorList"
