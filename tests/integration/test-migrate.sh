@@ -187,7 +187,7 @@ run_test "P-AUDIT the 0.1.0 audit chain still verifies" t_audit_chain_verifies
 run_clock_test "P-CRED-STORE the TOTP step 0.1.0 last accepted stays used" t_replay_counter_carried_over
 run_clock_test "P-MFA-ALL password and a TOTP code of the secret 0.1.0 sealed" t_password_and_totp_from_0_1_0
 run_clock_test "P-CRED-STORE P-INCIDENT the same code again is refused as a replay" t_same_code_refused_as_replay
-run_test "P-ID-SHARED the member of a 0.1.0 shared account logs in as themselves" t_member_of_shared_account
+run_clock_test "P-ID-SHARED the member of a 0.1.0 shared account logs in as themselves" t_member_of_shared_account
 run_clock_test "P-MFA-ALL an enrolment 0.1.0 began is confirmed with a code of its secret" t_pending_enrolment_confirmed
-run_test "P-MFA-ALL an account 0.1.0 required to enrol TOTP is asked to enrol" t_required_enrolment_asked
+run_clock_test "P-MFA-ALL an account 0.1.0 required to enrol TOTP is asked to enrol" t_required_enrolment_asked
 tap_done
