@@ -19,10 +19,9 @@
 #include "error.h"
 #include "names.h"
 #include "output.h"
+#include "protocol.h"
 #include "secure.h"
 #include "wire.h"
-
-#define PAM "io.mamori.Pam."
 
 /* The daemon's conversation, bounded as pam_mamori(8) bounds it. */
 #define CONV_MAX_ROUNDS 32 /* prompt replies per conversation */
@@ -365,7 +364,7 @@ conv_prompts_answer(struct conversation *cv, const json_t *params)
 		json_decref(answer);
 	}
 	answer_params = json_pack("{s:O}", "answers", answers);
-	call = answer_params != NULL ? mamori_wire_call(PAM "Answer", answer_params) : NULL;
+	call = answer_params != NULL ? mamori_wire_call(MAMORI_PAM_ANSWER, answer_params) : NULL;
 	if (call == NULL)
 		goto nomem;
 	errno = 0;
@@ -478,7 +477,7 @@ conv_start_call(const char *op, const char *user)
 		json_decref(params);
 		return NULL;
 	}
-	return mamori_wire_call(PAM "Start", params);
+	return mamori_wire_call(MAMORI_PAM_START, params);
 }
 
 /* The final reply: its messages shown (or the reply printed with --json)
@@ -544,7 +543,7 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	struct conversation cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1, .qr = qr };
 	struct mamori_wire wire;
 	char user[MAMORI_USER_NAME_MAX + 1];
-	const char *state, *method = PAM "Start";
+	const char *state, *method = MAMORI_PAM_START;
 	json_t *call = NULL, *reply = NULL;
 	int rc, saved_errno, rounds = 0, status;
 
@@ -614,7 +613,7 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 		conv_texts_wipe(reply, "prompts");
 		json_decref(reply);
 		reply = NULL;
-		method = PAM "Answer";
+		method = MAMORI_PAM_ANSWER;
 	}
 	status = conv_done(&cv, reply, not_done);
 out:
