@@ -192,7 +192,7 @@ cmd_password_compromised(struct cli *cli, int argc, char **argv)
 		return rc;
 	/* Your own password, proving you know it, through the PAM socket. */
 	if (argc - optind == 0)
-		return conversation_run(cli, cmd, "compromised", "not recorded", 0);
+		return conversation_run(cli, cmd, MAMORI_OP_COMPROMISED, "not recorded", 0);
 	rc = cli_user_name_operand(cmd, argc, argv, &name);
 	if (rc != CLI_CONTINUE)
 		return rc;

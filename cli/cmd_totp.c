@@ -130,7 +130,7 @@ cmd_totp_enroll(struct cli *cli, int argc, char **argv)
 			output_error("%s: --code needs a user name (see mamorictl --help)", cmd);
 			return CLI_EXIT_USAGE;
 		}
-		return conversation_run(cli, cmd, "totp_enroll", "not enrolled", cv.qr);
+		return conversation_run(cli, cmd, MAMORI_OP_TOTP_ENROLL, "not enrolled", cv.qr);
 	}
 	rc = cli_user_name_operand(cmd, argc, argv, &name);
 	if (rc != CLI_CONTINUE)

@@ -20,78 +20,19 @@
 #include "names.h"
 #include "output.h"
 #include "protocol.h"
+#include "reply.h"
 #include "secure.h"
 #include "wire.h"
 
-/* The daemon's conversation, bounded as pam_mamori(8) bounds it. */
+/* The daemon's conversation, bounded as pam_mamori(8) bounds it: each
+ * reply by common/reply.c, the rounds here. */
 #define CONV_MAX_ROUNDS 32 /* prompt replies per conversation */
-#define CONV_MAX_PROMPTS 8 /* prompts per reply */
-#define CONV_MAX_MESSAGES 16 /* messages in the final reply */
-#define CONV_TEXT_MAX 511 /* PAM_MAX_MSG_SIZE - 1 */
-#define CONV_WORD_MAX 32 /* "state", "style", "result" values */
 #define CONV_LOCALE_MAX 64
 /* The PAM service name the daemon records for a report made here. */
 #define CONV_SERVICE "mamorictl"
 
-enum conv_style { CONV_ECHO_OFF, CONV_ECHO_ON, CONV_INFO, CONV_ERROR };
-
-struct conv_text {
-	enum conv_style style;
-	const char *text; /* borrowed from the reply */
-};
-
 /* What marks an info text as a TOTP enrolment to draw as a QR code. */
 #define CONV_OTPAUTH "otpauth://"
-
-/* One line of text, no control characters: the module's rule, so that
- * both show the daemon the same face. */
-static int
-conv_text_valid(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch < 0x20 || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Read params[key], an array of {"style","text"}, into out.  Prompts
- * (prompts != 0) must be present and non-empty; messages may be absent or
- * null and are only info or error.  0 or -1. */
-static int
-conv_texts_parse(const json_t *params, const char *key, int prompts, struct conv_text *out, size_t max, size_t *count)
-{
-	const json_t *list = json_object_get(params, key), *item;
-	size_t i;
-
-	*count = 0;
-	if (list == NULL || json_is_null(list))
-		return prompts ? -1 : 0;
-	if (!json_is_array(list) || json_array_size(list) > max || (prompts && json_array_size(list) == 0))
-		return -1;
-	json_array_foreach (list, i, item) {
-		const char *style, *text;
-
-		if (!json_is_object(item) ||
-		    mamori_wire_get_string(item, "style", CONV_WORD_MAX, &style) != MAMORI_OK ||
-		    mamori_wire_get_string(item, "text", CONV_TEXT_MAX, &text) != MAMORI_OK || !conv_text_valid(text))
-			return -1;
-		if (!strcmp(style, "info"))
-			out[i].style = CONV_INFO;
-		else if (!strcmp(style, "error"))
-			out[i].style = CONV_ERROR;
-		else if (prompts && !strcmp(style, "echo_off"))
-			out[i].style = CONV_ECHO_OFF;
-		else if (prompts && !strcmp(style, "echo_on"))
-			out[i].style = CONV_ECHO_ON;
-		else
-			return -1;
-		out[i].text = text;
-	}
-	*count = json_array_size(list);
-	return 0;
-}
 
 static void
 fd_write_text(int fd, const char *s)
@@ -275,10 +216,10 @@ conversation_info_fd(const struct conversation *cv)
 /* Text for the person: info where conversation_info_fd says, error on
  * standard error. */
 static void
-conv_show(const struct conversation *cv, enum conv_style style, const char *text)
+conv_show(const struct conversation *cv, enum mamori_reply_style style, const char *text)
 {
-	int fd = style == CONV_INFO ? conversation_info_fd(cv) : STDERR_FILENO;
-	char clean[CONV_TEXT_MAX + 1];
+	int fd = style == MAMORI_REPLY_INFO ? conversation_info_fd(cv) : STDERR_FILENO;
+	char clean[MAMORI_REPLY_TEXT_MAX + 1];
 
 	output_sanitize(text, clean, sizeof(clean));
 	if (fd == STDOUT_FILENO) {
@@ -297,7 +238,7 @@ conv_show(const struct conversation *cv, enum conv_style style, const char *text
 static int
 conv_show_uri(const struct conversation *cv, const char *uri)
 {
-	char clean[CONV_TEXT_MAX + 1];
+	char clean[MAMORI_REPLY_TEXT_MAX + 1];
 	int fd = conversation_info_fd(cv);
 
 	/* The URI holds the secret: write(2), not stdio, and wiped. */
@@ -318,22 +259,24 @@ conv_show_uri(const struct conversation *cv, const char *uri)
 static int
 conv_prompts_answer(struct conversation *cv, const json_t *params)
 {
-	struct conv_text prompts[CONV_MAX_PROMPTS] = { { CONV_INFO, NULL } };
-	char line[MAMORI_SECRET_MAX + 2], shown[CONV_TEXT_MAX + 1];
+	struct mamori_reply_prompts p;
+	const struct mamori_reply_text *prompts = p.prompt;
+	char line[MAMORI_SECRET_MAX + 2], shown[MAMORI_REPLY_TEXT_MAX + 1];
 	json_t *answers, *call = NULL, *answer, *answer_params;
 	size_t count = 0, i, len = 0;
 	int rc = CLI_EXIT_FAILED;
 
-	if (conv_texts_parse(params, "prompts", 1, prompts, CONV_MAX_PROMPTS, &count) != 0)
+	if (mamori_reply_prompts(params, &p) != MAMORI_OK)
 		return cli_unexpected_reply("malformed prompts");
+	count = p.count;
 	answers = json_array();
 	if (answers == NULL)
 		goto nomem;
 	for (i = 0; i < count; i++) {
 		switch (prompts[i].style) {
-		case CONV_INFO:
-		case CONV_ERROR:
-			if (prompts[i].style == CONV_INFO &&
+		case MAMORI_REPLY_INFO:
+		case MAMORI_REPLY_ERROR:
+			if (prompts[i].style == MAMORI_REPLY_INFO &&
 			    !strncmp(prompts[i].text, CONV_OTPAUTH, strlen(CONV_OTPAUTH))) {
 				rc = conv_show_uri(cv, prompts[i].text);
 				if (rc != CLI_CONTINUE)
@@ -345,7 +288,8 @@ conv_prompts_answer(struct conversation *cv, const json_t *params)
 			break;
 		default:
 			output_sanitize(prompts[i].text, shown, sizeof(shown));
-			rc = conversation_ask(cv, prompts[i].style == CONV_ECHO_ON, shown, line, sizeof(line), &len);
+			rc = conversation_ask(cv, prompts[i].style == MAMORI_REPLY_ECHO_ON, shown, line, sizeof(line),
+			                      &len);
 			if (rc != CLI_CONTINUE)
 				goto out;
 			answer = json_stringn(line, len);
@@ -486,19 +430,18 @@ static int
 conv_done(struct conversation *cv, const json_t *reply, const char *not_done)
 {
 	const json_t *params = mamori_wire_parameters(reply);
-	struct conv_text messages[CONV_MAX_MESSAGES] = { { CONV_INFO, NULL } };
-	const char *result = NULL, *first_error = NULL;
-	char clean[CONV_WORD_MAX + 1];
-	size_t count = 0, i;
+	struct mamori_reply_done done;
+	const char *first_error = NULL;
+	char clean[MAMORI_REPLY_WORD_MAX + 1];
+	size_t i;
 	int success;
 
-	if (mamori_wire_get_string(params, "result", CONV_WORD_MAX, &result) != MAMORI_OK ||
-	    conv_texts_parse(params, "messages", 0, messages, CONV_MAX_MESSAGES, &count) != 0)
+	if (mamori_reply_done(params, 0, &done) != MAMORI_OK)
 		return cli_unexpected_reply("a malformed final reply");
-	success = !strcmp(result, "success");
-	for (i = 0; i < count; i++) {
-		if (messages[i].style == CONV_ERROR && first_error == NULL)
-			first_error = messages[i].text;
+	success = !strcmp(done.result, MAMORI_RESULT_SUCCESS);
+	for (i = 0; i < done.message_count; i++) {
+		if (done.message[i].style == MAMORI_REPLY_ERROR && first_error == NULL)
+			first_error = done.message[i].text;
 	}
 	if (cv->cli->json) {
 		if (cli_print_json_reply(reply) != CLI_EXIT_OK)
@@ -507,17 +450,17 @@ conv_done(struct conversation *cv, const json_t *reply, const char *not_done)
 		if (!success && first_error != NULL)
 			output_error("%s", first_error);
 	} else {
-		for (i = 0; i < count; i++) {
-			if (messages[i].style == CONV_INFO)
-				conv_show(cv, CONV_INFO, messages[i].text);
+		for (i = 0; i < done.message_count; i++) {
+			if (done.message[i].style == MAMORI_REPLY_INFO)
+				conv_show(cv, MAMORI_REPLY_INFO, done.message[i].text);
 			else
-				output_error("%s", messages[i].text);
+				output_error("%s", done.message[i].text);
 		}
 	}
 	if (success)
 		return CLI_EXIT_OK;
 	if (first_error == NULL) {
-		output_sanitize(result, clean, sizeof(clean));
+		output_sanitize(done.result, clean, sizeof(clean));
 		output_error("%s: %s (the daemon answered %s)", cv->cmd, not_done, clean);
 	}
 	return CLI_EXIT_FAILED;
@@ -543,7 +486,8 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	struct conversation cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1, .qr = qr };
 	struct mamori_wire wire;
 	char user[MAMORI_USER_NAME_MAX + 1];
-	const char *state, *method = MAMORI_PAM_START;
+	const char *state_name, *method = MAMORI_PAM_START;
+	enum mamori_reply_state state;
 	json_t *call = NULL, *reply = NULL;
 	int rc, saved_errno, rounds = 0, status;
 
@@ -587,22 +531,21 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 			status = CLI_EXIT_UNREACHABLE;
 			goto out;
 		}
-		status = CLI_EXIT_FAILED;
-		if (json_object_get(reply, "error") != NULL) {
-			cli_report_error_reply(reply, method, cmd);
+		status = cli_reply_check(reply, method, cmd, &params);
+		if (status != CLI_EXIT_OK)
 			goto out;
-		}
-		params = mamori_wire_parameters(reply);
-		if (params == NULL || mamori_wire_get_string(params, "state", CONV_WORD_MAX, &state) != MAMORI_OK) {
+		status = CLI_EXIT_FAILED;
+		rc = mamori_reply_state(params, &state, &state_name);
+		if (rc == MAMORI_ERR_PROTOCOL) {
 			status = cli_unexpected_reply("no conversation state");
 			goto out;
 		}
-		if (!strcmp(state, "done"))
-			break;
-		if (strcmp(state, "prompt") != 0) {
+		if (rc != MAMORI_OK) {
 			status = cli_unexpected_reply("an unknown conversation state");
 			goto out;
 		}
+		if (state == MAMORI_REPLY_DONE)
+			break;
 		if (++rounds > CONV_MAX_ROUNDS) {
 			status = cli_unexpected_reply("more than 32 rounds of prompts");
 			goto out;

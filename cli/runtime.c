@@ -18,11 +18,9 @@
 #include "error.h"
 #include "output.h"
 #include "protocol.h"
+#include "reply.h"
 #include "runtime.h"
 #include "wire.h"
-
-/* Longest daemon message or reason shown. */
-#define CLI_MESSAGE_MAX 1024
 
 /* ------------------------------------------------------------------ calling */
 
@@ -140,44 +138,59 @@ cli_report_transport_error(const char *path, int rc, int saved_errno)
 
 /* An error reply: the daemon's message when it sent one, else a sentence
  * made from the error name. */
-void
-cli_report_error_reply(const json_t *reply, const char *method, const char *subject)
+static void
+report_error_reply(const struct mamori_reply *r, const char *method, const char *subject)
 {
-	const json_t *params = mamori_wire_parameters(reply);
-	const char *name = mamori_wire_error_name(reply);
-	const char *message = NULL, *detail = NULL;
+	const char *name = r->error;
 
-	if (name == NULL) {
-		output_error("%s: malformed error reply from the daemon", method);
-		return;
-	}
-	if (params != NULL && mamori_wire_get_string(params, "message", CLI_MESSAGE_MAX, &message) == MAMORI_OK &&
-	    message[0] != '\0') {
-		output_error("%s", message);
+	if (r->message != NULL && r->message[0] != '\0') {
+		output_error("%s", r->message);
 		return;
 	}
 	if (subject == NULL)
 		subject = method;
-	if (!strcmp(name, "io.mamori.Error.NotFound")) {
+	if (!strcmp(name, MAMORI_ERROR_NOT_FOUND)) {
 		output_error("%s: not found", subject);
-	} else if (!strcmp(name, "io.mamori.Error.Exists")) {
+	} else if (!strcmp(name, MAMORI_ERROR_EXISTS)) {
 		output_error("%s: already exists", subject);
-	} else if (!strcmp(name, "io.mamori.Error.PermissionDenied")) {
+	} else if (!strcmp(name, MAMORI_ERROR_PERMISSION_DENIED)) {
 		output_error("%s: permission denied", subject);
-	} else if (!strcmp(name, "io.mamori.Error.Busy")) {
+	} else if (!strcmp(name, MAMORI_ERROR_BUSY)) {
 		output_error("the daemon is busy; try again later");
-	} else if (!strcmp(name, "io.mamori.Error.Internal")) {
+	} else if (!strcmp(name, MAMORI_ERROR_INTERNAL)) {
 		output_error("%s: the daemon failed; nothing was changed", subject);
-	} else if (!strcmp(name, "org.varlink.service.MethodNotFound")) {
+	} else if (!strcmp(name, MAMORI_ERROR_METHOD_NOT_FOUND)) {
 		output_error("the daemon does not know %s", method);
-	} else if (!strcmp(name, "org.varlink.service.InvalidParameter")) {
-		if (params != NULL && mamori_wire_get_string(params, "parameter", 64, &detail) == MAMORI_OK)
-			output_error("%s: the daemon refused parameter '%s'", subject, detail);
+	} else if (!strcmp(name, MAMORI_ERROR_INVALID_PARAMETER)) {
+		if (r->parameter != NULL)
+			output_error("%s: the daemon refused parameter '%s'", subject, r->parameter);
 		else
 			output_error("%s: the daemon refused a parameter", subject);
 	} else {
 		output_error("%s: %s", subject, name);
 	}
+}
+
+int
+cli_reply_check(const json_t *reply, const char *method, const char *subject, const json_t **params)
+{
+	struct mamori_reply r;
+	int rc = mamori_reply_read(reply, &r);
+
+	*params = NULL;
+	if (rc != MAMORI_OK) {
+		if (r.is_error)
+			output_error("%s: malformed error reply from the daemon", method);
+		else
+			output_error("%s: unexpected reply from the daemon", method);
+		return CLI_EXIT_FAILED;
+	}
+	if (r.is_error) {
+		report_error_reply(&r, method, subject);
+		return CLI_EXIT_FAILED;
+	}
+	*params = r.params;
+	return CLI_EXIT_OK;
 }
 
 /* Wipe every string among a call's parameters: one of them may be a
@@ -200,6 +213,7 @@ int
 cli_admin_call(struct cli *cli, const char *method, json_t *params, const char *subject, json_t **reply)
 {
 	struct mamori_wire wire;
+	const json_t *reply_params;
 	json_t *call;
 	int fd, rc, saved_errno, timeout, status = CLI_EXIT_UNREACHABLE;
 
@@ -242,16 +256,7 @@ cli_admin_call(struct cli *cli, const char *method, json_t *params, const char *
 		cli_report_transport_error(cli->socket_path, rc, saved_errno);
 		goto out;
 	}
-	status = CLI_EXIT_FAILED;
-	if (json_object_get(*reply, "error") != NULL) {
-		cli_report_error_reply(*reply, method, subject);
-		goto out;
-	}
-	if (mamori_wire_parameters(*reply) == NULL) {
-		output_error("%s: unexpected reply from the daemon", method);
-		goto out;
-	}
-	status = CLI_EXIT_OK;
+	status = cli_reply_check(*reply, method, subject, &reply_params);
 out:
 	cli_wipe_parameters(mamori_wire_parameters(call));
 	json_decref(call);

@@ -52,8 +52,10 @@ enum cli_socket { CLI_SOCKET_ADMIN, CLI_SOCKET_PAM };
 int cli_resolve_socket(struct cli *cli, enum cli_socket kind);
 void cli_report_connect_error(const char *path, int rc, int saved_errno);
 void cli_report_transport_error(const char *path, int rc, int saved_errno);
-/* An error reply: its message, or a sentence made from its name. */
-void cli_report_error_reply(const json_t *reply, const char *method, const char *subject);
+/* Read a reply (common/reply.c).  CLI_EXIT_OK with *params its parameters
+ * object; or CLI_EXIT_FAILED after reporting an error reply (its message,
+ * or a sentence made from its name and subject) or a malformed reply. */
+int cli_reply_check(const json_t *reply, const char *method, const char *subject, const json_t **params);
 /* "unexpected reply from the daemon: WHAT"; returns CLI_EXIT_FAILED. */
 int cli_unexpected_reply(const char *what);
 /* The reply's parameters as JSON on standard output. */

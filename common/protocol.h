@@ -76,6 +76,12 @@
 #define MAMORI_ERROR_EXISTS "io.mamori.Error.Exists"
 #define MAMORI_ERROR_OUT_OF_ORDER "io.mamori.Error.OutOfOrder"
 
+/* What a conversation is for: io.mamori.Pam.Start's "op". */
+#define MAMORI_OP_AUTHENTICATE "authenticate"
+#define MAMORI_OP_CHAUTHTOK "chauthtok"
+#define MAMORI_OP_COMPROMISED "compromised" /* mamorictl password compromised */
+#define MAMORI_OP_TOTP_ENROLL "totp_enroll" /* mamorictl totp enroll */
+
 /* Conversation states and prompt styles (io.mamori.Pam). */
 #define MAMORI_STATE_PROMPT "prompt"
 #define MAMORI_STATE_DONE "done"
