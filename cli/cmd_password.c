@@ -75,17 +75,53 @@ read_password_line(const char *cmd, char *buf, size_t size, size_t *lenp)
 	return CLI_CONTINUE;
 }
 
+/* PasswordTemp's reply: as JSON, one line when the password came from
+ * standard input, or the generated password alone as the last line, for
+ * scripts. */
+static int
+password_temp_print(struct cli *cli, const json_t *reply, const char *target, int from_stdin)
+{
+	const json_t *params = mamori_wire_parameters(reply);
+	const char *password = NULL;
+	long long expires_at = 0;
+	char when[64];
+	int has_expiry, rc = CLI_EXIT_OK;
+
+	has_expiry = mamori_wire_get_int(params, "expires_at", 0, CLI_TIME_MAX, &expires_at) == MAMORI_OK;
+	if (cli->json) {
+		rc = cli_print_json_reply(reply);
+	} else if (from_stdin) {
+		if (has_expiry)
+			printf("Temporary password set for %s (expires %s).\n", target,
+			       output_time_zoned(expires_at, when, sizeof(when)));
+		else
+			printf("Temporary password set for %s.\n", target);
+	} else if (mamori_wire_get_string(params, "password", MAMORI_SECRET_MAX, &password) != MAMORI_OK ||
+	           password[0] == '\0' || !mamori_field_valid(password)) {
+		rc = cli_unexpected_reply("no usable generated password");
+	} else {
+		if (has_expiry)
+			printf("Temporary password for %s (expires %s):\n", target,
+			       output_time_zoned(expires_at, when, sizeof(when)));
+		else
+			printf("Temporary password for %s:\n", target);
+		if (output_secret_line(password) != 0) {
+			output_error("cannot write to standard output: %s", strerror(errno));
+			rc = CLI_EXIT_FAILED;
+		}
+	}
+	return rc;
+}
+
 int
 cmd_password_temp(struct cli *cli, int argc, char **argv)
 {
-	const char *cmd = "password temp", *name = NULL, *password = NULL, *system = NULL;
-	char subject[MAMORI_USER_NAME_MAX + 8], when[64], target[MAMORI_USER_NAME_MAX + MAMORI_SERVICE_NAME_MAX + 8];
+	const char *cmd = "password temp", *name = NULL, *system = NULL;
+	char subject[MAMORI_USER_NAME_MAX + 8], target[MAMORI_USER_NAME_MAX + MAMORI_SERVICE_NAME_MAX + 8];
 	char line[MAMORI_SECRET_MAX + 2];
-	const json_t *params;
 	json_t *call_params, *reply, *pw;
-	long long expires_at = 0;
 	size_t len = 0;
-	int from_stdin = 0, c, rc, has_expiry;
+	int from_stdin = 0, c, rc;
 
 	optind = 0;
 	opterr = 0;
@@ -148,33 +184,8 @@ cmd_password_temp(struct cli *cli, int argc, char **argv)
 	rc = cli_admin_call(cli, MAMORI_ADMIN_PASSWORD_TEMP, call_params, subject, &reply);
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	params = mamori_wire_parameters(reply);
-	pw = json_object_get(params, "password");
-	has_expiry = mamori_wire_get_int(params, "expires_at", 0, CLI_TIME_MAX, &expires_at) == MAMORI_OK;
-	if (cli->json) {
-		rc = cli_print_json_reply(reply);
-	} else if (from_stdin) {
-		if (has_expiry)
-			printf("Temporary password set for %s (expires %s).\n", target,
-			       output_time_zoned(expires_at, when, sizeof(when)));
-		else
-			printf("Temporary password set for %s.\n", target);
-	} else if (mamori_wire_get_string(params, "password", MAMORI_SECRET_MAX, &password) != MAMORI_OK ||
-	           password[0] == '\0' || !mamori_field_valid(password)) {
-		rc = cli_unexpected_reply("no usable generated password");
-	} else {
-		if (has_expiry)
-			printf("Temporary password for %s (expires %s):\n", target,
-			       output_time_zoned(expires_at, when, sizeof(when)));
-		else
-			printf("Temporary password for %s:\n", target);
-		/* The password alone, as the last line, for scripts. */
-		if (output_secret_line(password) != 0) {
-			output_error("cannot write to standard output: %s", strerror(errno));
-			rc = CLI_EXIT_FAILED;
-		}
-	}
-	mamori_wire_wipe_string(pw);
+	rc = password_temp_print(cli, reply, target, from_stdin);
+	mamori_wire_wipe_string(json_object_get(mamori_wire_parameters(reply), "password"));
 	json_decref(reply);
 	return rc;
 }

@@ -478,6 +478,34 @@ conv_texts_wipe(json_t *reply, const char *key)
 		mamori_wire_wipe_string(json_object_get(item, "text"));
 }
 
+/* Wait for the daemon's next reply to method and read its state.
+ * CLI_CONTINUE with *reply (the caller's to drop), *params and *state set;
+ * or an exit status after reporting. */
+static int
+conv_next(struct conversation *cv, struct mamori_wire *wire, const char *method, json_t **reply, const json_t **params,
+          enum mamori_reply_state *state)
+{
+	const char *state_name;
+	int rc, status;
+
+	errno = 0;
+	rc = mamori_wire_recv(wire, reply, CLI_REPLY_TIMEOUT * 1000);
+	if (rc != MAMORI_OK) {
+		cli_report_transport_error(cv->cli->pam_socket_path, rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc,
+		                           errno);
+		return CLI_EXIT_UNREACHABLE;
+	}
+	status = cli_reply_check(*reply, method, cv->cmd, params);
+	if (status != CLI_EXIT_OK)
+		return status;
+	rc = mamori_reply_state(*params, state, &state_name);
+	if (rc == MAMORI_ERR_PROTOCOL)
+		return cli_unexpected_reply("no conversation state");
+	if (rc != MAMORI_OK)
+		return cli_unexpected_reply("an unknown conversation state");
+	return CLI_CONTINUE;
+}
+
 /* The daemon drives the conversation exactly as it does for pam_mamori;
  * the person proves who they are by its prompts. */
 int
@@ -486,7 +514,7 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	struct conversation cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1, .qr = qr };
 	struct mamori_wire wire;
 	char user[MAMORI_USER_NAME_MAX + 1];
-	const char *state_name, *method = MAMORI_PAM_START;
+	const char *method = MAMORI_PAM_START;
 	enum mamori_reply_state state;
 	json_t *call = NULL, *reply = NULL;
 	int rc, saved_errno, rounds = 0, status;
@@ -523,27 +551,9 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	for (;;) {
 		const json_t *params;
 
-		errno = 0;
-		rc = mamori_wire_recv(&wire, &reply, CLI_REPLY_TIMEOUT * 1000);
-		if (rc != MAMORI_OK) {
-			cli_report_transport_error(cli->pam_socket_path,
-			                           rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc, errno);
-			status = CLI_EXIT_UNREACHABLE;
+		status = conv_next(&cv, &wire, method, &reply, &params, &state);
+		if (status != CLI_CONTINUE)
 			goto out;
-		}
-		status = cli_reply_check(reply, method, cmd, &params);
-		if (status != CLI_EXIT_OK)
-			goto out;
-		status = CLI_EXIT_FAILED;
-		rc = mamori_reply_state(params, &state, &state_name);
-		if (rc == MAMORI_ERR_PROTOCOL) {
-			status = cli_unexpected_reply("no conversation state");
-			goto out;
-		}
-		if (rc != MAMORI_OK) {
-			status = cli_unexpected_reply("an unknown conversation state");
-			goto out;
-		}
 		if (state == MAMORI_REPLY_DONE)
 			break;
 		if (++rounds > CONV_MAX_ROUNDS) {

@@ -513,6 +513,49 @@ converse(struct mamori_pam_conn *c, const struct pam_message *msgs, size_t count
 	return PAM_SUCCESS;
 }
 
+/* The answer to one message: the response to a prompt, null for a text.
+ * On PAM_SUCCESS *answer is a new reference.  An answer longer than any
+ * password ends a password change's conversation with too_long set (the
+ * daemon says so in the user's language), and anything else's at once. */
+static int
+answer_make(struct mamori_pam_conn *c, const struct pam_message *msg, const struct pam_response *resp, int *too_long,
+            json_t **answer)
+{
+	const char *text;
+	size_t len;
+
+	*answer = NULL;
+	if (msg->msg_style != PAM_PROMPT_ECHO_OFF && msg->msg_style != PAM_PROMPT_ECHO_ON) {
+		*answer = json_null();
+		return PAM_SUCCESS;
+	}
+	if (resp == NULL) {
+		pam_syslog(c->pamh, LOG_ERR, "the conversation function returned no answers");
+		return PAM_CONV_ERR;
+	}
+	text = resp->resp != NULL ? resp->resp : "";
+	len = strnlen(text, MAMORI_SECRET_MAX + 1);
+	if (len > MAMORI_SECRET_MAX) {
+		pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
+		/* No password is that long.  A password change is told so by
+		 * mamori-authd, in the user's language; anything else ends
+		 * here. */
+		if (c->codes != &mamori_pam_chauthtok_codes)
+			return c->codes->rejected;
+		*too_long = 1;
+		text = "";
+		len = 0;
+	}
+	/* jansson refuses invalid UTF-8; mamori stores only UTF-8, so such an
+	 * answer could never be right. */
+	*answer = json_stringn(text, len);
+	if (*answer == NULL) {
+		pam_syslog(c->pamh, LOG_NOTICE, "an answer is not valid UTF-8");
+		return c->codes->rejected;
+	}
+	return PAM_SUCCESS;
+}
+
 /* Show one reply's prompts, collect the answers and send them as Answer.
  * Every copy of an answer (the conversation's, jansson's, the encoding) is
  * wiped before this returns. */
@@ -545,41 +588,9 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
-		if (msgs[i].msg_style == PAM_PROMPT_ECHO_OFF || msgs[i].msg_style == PAM_PROMPT_ECHO_ON) {
-			const char *text;
-			size_t len;
-
-			if (resp == NULL) {
-				pam_syslog(c->pamh, LOG_ERR, "the conversation function returned no answers");
-				retval = PAM_CONV_ERR;
-				goto out;
-			}
-			text = resp[i].resp != NULL ? resp[i].resp : "";
-			len = strnlen(text, MAMORI_SECRET_MAX + 1);
-			if (len > MAMORI_SECRET_MAX) {
-				pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
-				/* No password is that long.  A password change
-				 * is told so by mamori-authd, in the user's
-				 * language; anything else ends here. */
-				if (c->codes != &mamori_pam_chauthtok_codes) {
-					retval = c->codes->rejected;
-					goto out;
-				}
-				too_long = 1;
-				text = "";
-				len = 0;
-			}
-			/* jansson refuses invalid UTF-8; mamori stores only UTF-8,
-			 * so such an answer could never be right. */
-			answer = json_stringn(text, len);
-			if (answer == NULL) {
-				pam_syslog(c->pamh, LOG_NOTICE, "an answer is not valid UTF-8");
-				retval = c->codes->rejected;
-				goto out;
-			}
-		} else {
-			answer = json_null();
-		}
+		retval = answer_make(c, &msgs[i], resp != NULL ? &resp[i] : NULL, &too_long, &answer);
+		if (retval != PAM_SUCCESS)
+			goto out;
 		/* json_array_append keeps our reference on failure, so the
 		 * copy is wiped before it is freed. */
 		if (json_array_append(answers, answer) != 0) {
@@ -590,6 +601,7 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 		}
 		json_decref(answer);
 	}
+	retval = c->codes->failure;
 	/* Keep our own reference to answers so that they are wiped below even
 	 * if building the call fails and drops the parameters. */
 	answer_params = json_object();
