@@ -26,7 +26,6 @@
 #include "rules/password_change.h"
 #include "core/seal.h"
 #include "secure.h"
-#include "core/server.h"
 
 struct admin_call {
 	struct mamori_conn *conn;
@@ -1368,7 +1367,7 @@ status(struct admin_call *call, const json_t *params)
 	        (json_int_t)mamori_daemon.started_at, "uptime", (json_int_t)(call->now - mamori_daemon.started_at),
 	        "store", "backend", mamori_store_backend(mamori_daemon.store), "path",
 	        mamori_store_path(mamori_daemon.store), "users", (json_int_t)users, "audit_rows", (json_int_t)rows,
-	        "connections", (json_int_t)mamori_server_connections(), "argon2_slots",
+	        "connections", (json_int_t)mamori_daemon_connections(), "argon2_slots",
 	        (json_int_t)mamori_password_slots()));
 }
 
