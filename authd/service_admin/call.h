@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_ADMIN_CALL_H
+#define MAMORI_ADMIN_CALL_H
+
+/* Inside io.mamori.Admin: one call as the gate (service.c) hands it to its
+ * method, and the helpers the methods share.  Not for use outside
+ * service_admin/. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/daemon.h"
+#include "names.h"
+#include "store/store.h"
+
+/* What a method is, for the gate (the table in service.c). */
+enum {
+	/* It names an account ("name"): the gate validates it into
+	 * call->target before the method runs. */
+	ADMIN_TARGET = 1,
+	/* load_target() applies the contractor rule (P-PRIV-CONTRACTOR) to the
+	 * account as it is: the call changes the account, but not its name,
+	 * kind, privilege or existence.  The calls that do change those apply
+	 * admin_check() themselves, with the account before and after. */
+	ADMIN_RULE = 2,
+	/* It changes the store beyond its own audit row. */
+	ADMIN_WRITES = 4,
+};
+
+struct admin_call;
+typedef json_t *(*admin_handler)(struct admin_call *call, json_t *params);
+
+struct admin_method {
+	const char *name; /* MAMORI_ADMIN_* of protocol.h */
+	admin_handler handler;
+	unsigned flags;
+	int arg; /* for handlers that serve several methods */
+	const char *secret; /* a parameter the gate wipes after the call, or NULL */
+};
+
+struct admin_call {
+	struct mamori_conn *conn;
+	const struct admin_method *method;
+	char actor[MAMORI_USER_NAME_MAX + 16];
+	/* actor is the login uid's name: the person is known (P-PRIV-CONTRACTOR). */
+	int person_known;
+	const char *target; /* the account named by the call (ADMIN_TARGET), or NULL */
+	int64_t now;
+};
+
+/* Replies (service.c). */
+json_t *admin_error(const char *error, const char *key, const char *value);
+json_t *admin_invalid(const char *parameter);
+json_t *admin_internal_error(void);
+/* Record a refused action in its own transaction and reply with error. */
+json_t *admin_refused(const struct admin_call *call, const char *error, const char *message);
+/* Append the action to the audit log inside the open transaction. */
+int admin_audit(const struct admin_call *call, const char *result, const char *reason, json_t *detail);
+/* Load the target account inside the open transaction, and apply the
+ * contractor rule when the method has ADMIN_RULE: NULL when the call may go
+ * on; otherwise the transaction is rolled back and the reply says why. */
+json_t *admin_load_target(const struct admin_call *call, struct mamori_user *u);
+/* Commit and reply with the user object ({} after a deletion). */
+json_t *admin_commit_with_user(const struct admin_call *call, const struct mamori_user *u, int deleted);
+json_t *admin_nullable_string(const char *s);
+json_t *admin_nullable_time(int64_t t);
+
+/* A page of a listing that must fit in one message: items are added until
+ * the next would pass ADMIN_PAGE_BUDGET bytes, and the reply then says
+ * "more". */
+#define ADMIN_PAGE_BUDGET 60000
+
+struct admin_page {
+	json_t *items;
+	size_t bytes;
+	int more;
+	int privileged_only;
+	int64_t now;
+	const char *last_name;
+};
+
+/* MAMORI_OK, MAMORI_STOP when the page is full (item dropped), or an error;
+ * item is stolen. */
+int admin_page_add(struct admin_page *pg, json_t *item);
+/* The reply of a listing paged by name: {key: items, more, next?}; takes
+ * pg->items. */
+json_t *admin_page_reply(struct admin_page *pg, const char *key, const char *next_key, const char *from);
+
+/* The contractor rule (rule.c). */
+int admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
+               const char **why);
+json_t *admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after);
+/* P-PRIV-NAME: a privileged ID may not carry a default name. */
+int admin_name_reserved(const char *name);
+
+/* The user object of the admin interface, read inside the caller's
+ * transaction (users.c). */
+json_t *admin_user_json(const struct mamori_user *u, int64_t now);
+
+/* The methods. */
+json_t *admin_user_add(struct admin_call *call, json_t *params);
+json_t *admin_user_set(struct admin_call *call, json_t *params);
+json_t *admin_user_rename(struct admin_call *call, json_t *params);
+json_t *admin_user_show(struct admin_call *call, json_t *params);
+json_t *admin_user_list(struct admin_call *call, json_t *params);
+/* arg: enum admin_state_change */
+json_t *admin_user_change(struct admin_call *call, json_t *params);
+json_t *admin_user_members(struct admin_call *call, json_t *params);
+enum admin_state_change {
+	ADMIN_CHANGE_DISABLE,
+	ADMIN_CHANGE_ENABLE,
+	ADMIN_CHANGE_DELETE,
+	ADMIN_CHANGE_LOCK,
+	ADMIN_CHANGE_UNLOCK
+};
+
+json_t *admin_password_temp(struct admin_call *call, json_t *params);
+json_t *admin_password_compromised(struct admin_call *call, json_t *params);
+
+json_t *admin_totp_enroll(struct admin_call *call, json_t *params);
+json_t *admin_totp_confirm(struct admin_call *call, json_t *params);
+json_t *admin_totp_enroll_code(struct admin_call *call, json_t *params);
+/* arg: 1 remove, 0 require */
+json_t *admin_totp_change(struct admin_call *call, json_t *params);
+json_t *admin_totp_list(struct admin_call *call, json_t *params);
+
+json_t *admin_audit_show(struct admin_call *call, json_t *params);
+json_t *admin_audit_verify(struct admin_call *call, json_t *params);
+
+json_t *admin_status(struct admin_call *call, json_t *params);
+
+#endif

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* io.mamori.Admin: the credentials of second factors (the Totp* calls). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/seal.h"
+#include "error.h"
+#include "factors/totp.h"
+#include "protocol.h"
+#include "rules/enroll_code.h"
+#include "secure.h"
+#include "service_admin/call.h"
+
+static void
+totp_params(const struct mamori_conf *conf, struct mamori_totp_params *p)
+{
+	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p->algorithm) != 0)
+		p->algorithm = MAMORI_TOTP_SHA1;
+	p->digits = conf->totp_digits;
+	p->period = conf->totp_period;
+	p->window = conf->totp_window;
+}
+
+/* A pending factor for the account: its secret goes back to the
+ * administrator once, for the person to load into an authenticator. */
+json_t *
+admin_totp_enroll(struct admin_call *call, json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_record r;
+	struct mamori_totp_params p;
+	struct mamori_user u;
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0, sealed_len = 0;
+	char uri[512], b32[160], aad[64];
+	json_t *reply;
+	int rc;
+
+	(void)params;
+	memset(&r, 0, sizeof(r));
+	totp_params(conf, &p);
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
+	if ((reply = admin_load_target(call, &u)) != NULL)
+		goto out;
+	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_uri(conf->totp_issuer, u.name, secret, secret_len, &p, uri, sizeof(uri));
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_secret_base32(secret, secret_len, b32, sizeof(b32));
+	r.user_id = u.id;
+	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
+	r.digits = p.digits;
+	r.period = p.period;
+	r.created_at = call->now;
+	r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+	if (rc == MAMORI_OK) {
+		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
+		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
+		                 sizeof(r.sealed), &sealed_len);
+	}
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, sealed_len, r.nonce);
+	if (rc == MAMORI_OK)
+		rc = admin_audit(call, "success", "totp enroll", NULL);
+	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (rc != MAMORI_OK)
+			mamori_store_rollback(mamori_daemon.store);
+		reply = admin_internal_error();
+		goto out;
+	}
+	reply = mamori_wire_reply(json_pack("{s:s,s:s,s:s,s:I,s:I}", "uri", uri, "secret", b32, "algorithm",
+	                                    mamori_totp_algorithm_name(p.algorithm), "digits", (json_int_t)p.digits,
+	                                    "period", (json_int_t)p.period));
+out:
+	mamori_wipe(secret, sizeof(secret));
+	mamori_wipe(uri, sizeof(uri));
+	mamori_wipe(b32, sizeof(b32));
+	mamori_wipe(&r, sizeof(r));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+/* The code parameter is wiped by the gate. */
+json_t *
+admin_totp_confirm(struct admin_call *call, json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_totp_record r;
+	struct mamori_totp_params p;
+	struct mamori_user u;
+	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
+	size_t secret_len = 0;
+	const char *code = NULL;
+	char aad[64];
+	int64_t step = 0;
+	json_t *reply;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (mamori_wire_get_string(params, "code", 10, &code) != MAMORI_OK) {
+		reply = admin_invalid("code");
+		goto out;
+	}
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
+	if ((reply = admin_load_target(call, &u)) != NULL)
+		goto out;
+	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
+	mamori_store_commit(mamori_daemon.store);
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		reply = admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP enrolment is waiting for confirmation");
+		goto out;
+	}
+	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
+	if (rc == MAMORI_OK)
+		rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
+		                   sizeof(secret), &secret_len);
+	if (rc != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
+	totp_params(conf, &p);
+	if (mamori_totp_algorithm_parse(r.algorithm, &p.algorithm) != 0)
+		p.algorithm = MAMORI_TOTP_SHA1;
+	p.digits = r.digits;
+	p.period = r.period;
+	rc = mamori_totp_verify(secret, secret_len, &p, call->now, code, &step);
+	if (rc == MAMORI_ERR_DENIED) {
+		reply = admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "the verification code is not correct");
+		goto out;
+	}
+	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
+	if ((reply = admin_load_target(call, &u)) != NULL)
+		goto out;
+	u.totp_required = 0;
+	u.updated_at = call->now;
+	rc = mamori_store_totp_accept_step(mamori_daemon.store, r.id, step, call->now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_totp_activate(mamori_daemon.store, r.id);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_user_update(mamori_daemon.store, &u);
+	if (rc == MAMORI_OK)
+		rc = admin_audit(call, "success", "totp confirm", NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		reply = admin_internal_error();
+		goto out;
+	}
+	reply = admin_commit_with_user(call, &u, 0);
+out:
+	mamori_wipe(secret, sizeof(secret));
+	mamori_wipe(&r, sizeof(r));
+	mamori_daemon_conf_put(conf);
+	return reply;
+}
+
+/* A one-time enrolment code: the person it is handed to binds their first
+ * authenticator by self-enrolment with it ([totp] first_enroll = code).
+ * It replaces the account's previous code; the store keeps its digest. */
+json_t *
+admin_totp_enroll_code(struct admin_call *call, json_t *params)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
+	int64_t expires_at = call->now + (int64_t)conf->totp_enroll_code_lifetime;
+	struct mamori_user u;
+	json_t *reply, *detail;
+	int rc;
+
+	(void)params;
+	mamori_daemon_conf_put(conf);
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
+	if ((reply = admin_load_target(call, &u)) != NULL)
+		goto out;
+	rc = mamori_enroll_code_new(code, digest);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, call->now, expires_at);
+	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	if (rc == MAMORI_OK)
+		rc = admin_audit(call, "success", "totp enroll-code", detail);
+	json_decref(detail);
+	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (rc != MAMORI_OK)
+			mamori_store_rollback(mamori_daemon.store);
+		reply = admin_internal_error();
+		goto out;
+	}
+	reply = mamori_wire_reply(json_pack("{s:s,s:I}", "code", code, "expires_at", (json_int_t)expires_at));
+out:
+	mamori_wipe(code, sizeof(code));
+	mamori_wipe(digest, sizeof(digest));
+	return reply;
+}
+
+json_t *
+admin_totp_change(struct admin_call *call, json_t *params)
+{
+	int remove = call->method->arg;
+	struct mamori_user u;
+	json_t *reply;
+	int rc;
+
+	(void)params;
+	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		return admin_internal_error();
+	if ((reply = admin_load_target(call, &u)) != NULL)
+		return reply;
+	if (remove) {
+		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
+		if (rc == MAMORI_ERR_NOT_FOUND) {
+			mamori_store_rollback(mamori_daemon.store);
+			return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP factor");
+		}
+	} else {
+		u.totp_required = 1;
+		u.updated_at = call->now;
+		rc = mamori_store_user_update(mamori_daemon.store, &u);
+	}
+	if (rc == MAMORI_OK)
+		rc = admin_audit(call, "success", remove ? "totp remove" : "totp require", NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		return admin_internal_error();
+	}
+	return admin_commit_with_user(call, &u, 0);
+}
+
+static int
+totp_list_one(const struct mamori_totp_record *r, const char *user, void *data)
+{
+	struct admin_page *pg = data;
+	enum mamori_totp_algorithm alg;
+	json_t *o;
+
+	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
+		return MAMORI_OK;
+	if (mamori_totp_algorithm_parse(r->algorithm, &alg) != 0)
+		alg = MAMORI_TOTP_SHA1;
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", r->active ? "active" : "pending",
+	              "algorithm", mamori_totp_algorithm_name(alg), "digits", (json_int_t)r->digits, "period",
+	              (json_int_t)r->period, "created_at", (json_int_t)r->created_at, "last_used_at",
+	              admin_nullable_time(r->last_used_at));
+	return admin_page_add(data, o);
+}
+
+json_t *
+admin_totp_list(struct admin_call *call, json_t *params)
+{
+	struct admin_page pg = { .items = json_array(), .now = call->now };
+
+	/* Paged by name like UserList: "after" in, "next" out. */
+	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &pg.last_name) == MAMORI_ERR_INVALID) {
+		json_decref(pg.items);
+		return admin_invalid("after");
+	}
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		json_decref(pg.items);
+		return admin_internal_error();
+	}
+	if (mamori_store_totp_foreach(mamori_daemon.store, totp_list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(mamori_daemon.store);
+		json_decref(pg.items);
+		return admin_internal_error();
+	}
+	mamori_store_commit(mamori_daemon.store);
+	return admin_page_reply(&pg, "factors", "next", "name");
+}
