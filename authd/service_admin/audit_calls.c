@@ -18,6 +18,7 @@ show_one(const struct mamori_audit_row *row, void *data)
 json_t *
 admin_audit_show(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	long long since = 0, limit = 1000000, after = 0;
 	struct admin_page pg = { 0 };
 	int rc;
@@ -39,16 +40,16 @@ admin_audit_show(struct admin_call *call, json_t *params)
 	}
 	/* Reading the log is itself recorded, once per listing. */
 	if (after == 0) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 			json_decref(pg.items);
 			return admin_internal_error();
 		}
-		if (admin_audit(call, "success", "audit show", NULL) != MAMORI_OK) {
-			mamori_store_rollback(mamori_daemon.store);
+		if (admin_audit(tx, call, "success", "audit show", NULL) != MAMORI_OK) {
+			mamori_store_rollback(&tx);
 			json_decref(pg.items);
 			return admin_internal_error();
 		}
-		if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_commit(&tx) != MAMORI_OK) {
 			json_decref(pg.items);
 			return admin_internal_error();
 		}
@@ -59,6 +60,7 @@ admin_audit_show(struct admin_call *call, json_t *params)
 json_t *
 admin_audit_verify(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_audit_verdict v;
 	json_t *out;
 
@@ -79,14 +81,14 @@ admin_audit_verify(struct admin_call *call, json_t *params)
 		json_decref(detail);
 		mamori_daemon_conf_put(conf);
 	}
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if (admin_audit(call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
+	if (admin_audit(tx, call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
 	                NULL) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return admin_internal_error();
 	out = json_pack("{s:b,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows);
 	if (out != NULL && v.checkpoint_rows >= 0)

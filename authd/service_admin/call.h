@@ -54,16 +54,22 @@ struct admin_call {
 json_t *admin_error(const char *error, const char *key, const char *value);
 json_t *admin_invalid(const char *parameter);
 json_t *admin_internal_error(void);
-/* Record a refused action in its own transaction and reply with error. */
+/* Record a refused action in its own transaction and reply with error;
+ * a refusal that cannot be recorded is an internal error.  No transaction
+ * of the call may be open. */
 json_t *admin_refused(const struct admin_call *call, const char *error, const char *message);
-/* Append the action to the audit log inside the open transaction. */
-int admin_audit(const struct admin_call *call, const char *result, const char *reason, json_t *detail);
+/* Append the action to the audit log inside the open transaction tx. */
+int admin_audit(struct mamori_txn *tx, const struct admin_call *call, const char *result, const char *reason,
+                json_t *detail);
+/* Helpers that may end the caller's transaction take its handle's address
+ * and clear it when they do. */
 /* Load the target account inside the open transaction, and apply the
  * contractor rule when the method has ADMIN_RULE: NULL when the call may go
  * on; otherwise the transaction is rolled back and the reply says why. */
-json_t *admin_load_target(const struct admin_call *call, struct mamori_user *u);
+json_t *admin_load_target(struct mamori_txn **tx, const struct admin_call *call, struct mamori_user *u);
 /* Commit and reply with the user object ({} after a deletion). */
-json_t *admin_commit_with_user(const struct admin_call *call, const struct mamori_user *u, int deleted);
+json_t *admin_commit_with_user(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *u,
+                               int deleted);
 json_t *admin_nullable_string(const char *s);
 json_t *admin_nullable_time(int64_t t);
 
@@ -78,6 +84,7 @@ struct admin_page {
 	int more;
 	int privileged_only;
 	int64_t now;
+	struct mamori_txn *tx; /* the walk's transaction */
 	const char *last_name;
 };
 
@@ -89,15 +96,16 @@ int admin_page_add(struct admin_page *pg, json_t *item);
 json_t *admin_page_reply(struct admin_page *pg, const char *key, const char *next_key, const char *from);
 
 /* The contractor rule (rule.c). */
-int admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
-               const char **why);
-json_t *admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after);
+int admin_rule(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_user *before,
+               const struct mamori_user *after, const char **why);
+json_t *admin_check(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *before,
+                    const struct mamori_user *after);
 /* P-PRIV-NAME: a privileged ID may not carry a default name. */
 int admin_name_reserved(const char *name);
 
 /* The user object of the admin interface, read inside the caller's
  * transaction (users.c). */
-json_t *admin_user_json(const struct mamori_user *u, int64_t now);
+json_t *admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now);
 
 /* The methods. */
 json_t *admin_user_add(struct admin_call *call, json_t *params);

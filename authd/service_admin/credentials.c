@@ -28,6 +28,7 @@ totp_params(const struct mamori_conf *conf, struct mamori_totp_params *p)
 json_t *
 admin_totp_enroll(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
@@ -41,11 +42,11 @@ admin_totp_enroll(struct admin_call *call, json_t *params)
 	(void)params;
 	memset(&r, 0, sizeof(r));
 	totp_params(conf, &p);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
 	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
@@ -59,19 +60,19 @@ admin_totp_enroll(struct admin_call *call, json_t *params)
 	r.created_at = call->now;
 	r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+		rc = mamori_store_totp_insert(tx, &r);
 	if (rc == MAMORI_OK) {
 		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
 		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
 		                 sizeof(r.sealed), &sealed_len);
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, sealed_len, r.nonce);
+		rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "totp enroll", NULL);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		rc = admin_audit(tx, call, "success", "totp enroll", NULL);
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		reply = admin_internal_error();
 		goto out;
 	}
@@ -91,6 +92,7 @@ out:
 json_t *
 admin_totp_confirm(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
@@ -108,14 +110,15 @@ admin_totp_confirm(struct admin_call *call, json_t *params)
 		reply = admin_invalid("code");
 		goto out;
 	}
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
-	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_totp_get(tx, u.id, 0, &r);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		reply = admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP enrolment is waiting for confirmation");
 		goto out;
@@ -138,27 +141,27 @@ admin_totp_confirm(struct admin_call *call, json_t *params)
 		reply = admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "the verification code is not correct");
 		goto out;
 	}
-	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
 	u.totp_required = 0;
 	u.updated_at = call->now;
-	rc = mamori_store_totp_accept_step(mamori_daemon.store, r.id, step, call->now);
+	rc = mamori_store_totp_accept_step(tx, r.id, step, call->now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_activate(mamori_daemon.store, r.id);
+		rc = mamori_store_totp_activate(tx, r.id);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "totp confirm", NULL);
+		rc = admin_audit(tx, call, "success", "totp confirm", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		reply = admin_internal_error();
 		goto out;
 	}
-	reply = admin_commit_with_user(call, &u, 0);
+	reply = admin_commit_with_user(&tx, call, &u, 0);
 out:
 	mamori_wipe(secret, sizeof(secret));
 	mamori_wipe(&r, sizeof(r));
@@ -172,6 +175,7 @@ out:
 json_t *
 admin_totp_enroll_code(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
 	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
@@ -182,22 +186,22 @@ admin_totp_enroll_code(struct admin_call *call, json_t *params)
 
 	(void)params;
 	mamori_daemon_conf_put(conf);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
 	rc = mamori_enroll_code_new(code, digest);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, call->now, expires_at);
+		rc = mamori_store_enroll_code_put(tx, u.id, digest, call->now, expires_at);
 	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "totp enroll-code", detail);
+		rc = admin_audit(tx, call, "success", "totp enroll-code", detail);
 	json_decref(detail);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		reply = admin_internal_error();
 		goto out;
 	}
@@ -211,34 +215,35 @@ out:
 json_t *
 admin_totp_change(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	int remove = call->method->arg;
 	struct mamori_user u;
 	json_t *reply;
 	int rc;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
 	if (remove) {
-		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
+		rc = mamori_store_totp_delete(tx, u.id);
 		if (rc == MAMORI_ERR_NOT_FOUND) {
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 			return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP factor");
 		}
 	} else {
 		u.totp_required = 1;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	}
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", remove ? "totp remove" : "totp require", NULL);
+		rc = admin_audit(tx, call, "success", remove ? "totp remove" : "totp require", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 static int
@@ -269,15 +274,18 @@ admin_totp_list(struct admin_call *call, json_t *params)
 		json_decref(pg.items);
 		return admin_invalid("after");
 	}
-	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
 		json_decref(pg.items);
 		return admin_internal_error();
 	}
-	if (mamori_store_totp_foreach(mamori_daemon.store, totp_list_one, &pg) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_store_totp_foreach(pg.tx, totp_list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(&pg.tx);
 		json_decref(pg.items);
 		return admin_internal_error();
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&pg.tx) != MAMORI_OK) {
+		json_decref(pg.items);
+		return admin_internal_error();
+	}
 	return admin_page_reply(&pg, "factors", "next", "name");
 }

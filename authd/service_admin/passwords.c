@@ -43,29 +43,30 @@ temp_prepare(const struct admin_call *call, const struct mamori_conf *conf, cons
 static json_t *
 temp_store(const struct admin_call *call, const struct mamori_new_password *np, const char *system, int64_t expires_at)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply, *detail;
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
 	/* Checked again where the password is stored: the account may have
 	 * changed during the slow part. */
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	rc = mamori_password_store(mamori_daemon.store, &u, np, 1, expires_at, call->now);
+	rc = mamori_password_store(tx, &u, np, 1, expires_at, call->now);
 	if (rc == MAMORI_OK && u.state == MAMORI_STATE_PENDING) {
 		u.state = MAMORI_STATE_ACTIVE;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	}
 	detail = json_pack("{s:s}", "system", system);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "password temp", detail);
+		rc = admin_audit(tx, call, "success", "password temp", detail);
 	json_decref(detail);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
 	return NULL;
@@ -75,6 +76,7 @@ temp_store(const struct admin_call *call, const struct mamori_new_password *np, 
 json_t *
 admin_password_temp(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_new_password np;
 	struct mamori_user u;
@@ -97,13 +99,16 @@ admin_password_temp(struct admin_call *call, json_t *params)
 		goto out;
 	}
 	/* Who is asking, and for whom: read before the slow part. */
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&tx) != MAMORI_OK) {
+		reply = admin_internal_error();
+		goto out;
+	}
 	if (u.kind == MAMORI_KIND_SHARED) {
 		reply = admin_refused(
 		        call, MAMORI_ERROR_POLICY_VIOLATION,
@@ -129,28 +134,29 @@ out:
 json_t *
 admin_password_compromised(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf;
 	struct mamori_user u;
 	json_t *reply, *detail;
 	int rc;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	rc = mamori_store_password_mark_compromised(mamori_daemon.store, u.id);
+	rc = mamori_store_password_mark_compromised(tx, u.id);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "the account has no password");
 	}
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "password compromised", NULL);
+		rc = admin_audit(tx, call, "success", "password compromised", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	reply = admin_commit_with_user(call, &u, 0);
+	reply = admin_commit_with_user(&tx, call, &u, 0);
 	conf = mamori_daemon_conf_get();
 	detail = json_pack("{s:s,s:s}", "reported_by", "administrator", "actor", call->actor);
 	mamori_incident_raise(conf, "password_compromised", u.name, NULL, detail, call->now);

@@ -153,8 +153,8 @@ out:
  * administrator's.  MAMORI_ERR_DENIED with *why; read inside the action's
  * transaction. */
 int
-admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
-           const char **why)
+admin_rule(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_user *before,
+           const struct mamori_user *after, const char **why)
 {
 	/* [0] a contractor, [1] an unknown person */
 	static const char *const on_privileged[] = {
@@ -182,7 +182,7 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
 	int unknown = !call->person_known, rc, privileged, administrator = 0;
 
 	if (!unknown) {
-		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(mamori_daemon.store, call->actor, &who)
+		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(tx, call->actor, &who)
 		                                         : MAMORI_ERR_NOT_FOUND;
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			return rc;
@@ -217,14 +217,15 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
  * otherwise the transaction is rolled back and the reply is the refusal,
  * audited. */
 json_t *
-admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after)
+admin_check(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *before,
+            const struct mamori_user *after)
 {
 	const char *why = NULL;
-	int rc = admin_rule(call, before, after, &why);
+	int rc = admin_rule(*tx, call, before, after, &why);
 
 	if (rc == MAMORI_OK)
 		return NULL;
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(tx);
 	if (rc == MAMORI_ERR_DENIED)
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
 	return admin_internal_error();

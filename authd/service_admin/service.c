@@ -65,7 +65,8 @@ admin_internal_error(void)
 }
 
 int
-admin_audit(const struct admin_call *call, const char *result, const char *reason, json_t *detail)
+admin_audit(struct mamori_txn *tx, const struct admin_call *call, const char *result, const char *reason,
+            json_t *detail)
 {
 	struct mamori_audit_event ev = {
 		.category = "admin",
@@ -79,20 +80,24 @@ admin_audit(const struct admin_call *call, const char *result, const char *reaso
 		.detail = detail,
 	};
 
-	return mamori_audit_append(mamori_daemon.store, &ev, call->now);
+	return mamori_audit_append(tx, &ev, call->now);
 }
 
 json_t *
 admin_refused(const struct admin_call *call, const char *error, const char *message)
 {
+	struct mamori_txn *tx = NULL;
 	char text[256];
 
-	if (mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
-		if (admin_audit(call, "failure", message, NULL) == MAMORI_OK)
-			mamori_store_commit(mamori_daemon.store);
-		else
-			mamori_store_rollback(mamori_daemon.store);
+	/* The refusal is recorded, or the request fails. */
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	if (admin_audit(tx, call, "failure", message, NULL) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return admin_internal_error();
 	}
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		return admin_internal_error();
 	/* The CLI prints the message as it is: let it name its subject. */
 	if (call->target != NULL)
 		snprintf(text, sizeof(text), "user %s: %s", call->target, message);
@@ -114,24 +119,28 @@ admin_nullable_time(int64_t t)
 }
 
 json_t *
-admin_load_target(const struct admin_call *call, struct mamori_user *u)
+admin_load_target(struct mamori_txn **tx, const struct admin_call *call, struct mamori_user *u)
 {
-	int rc = mamori_store_user_get(mamori_daemon.store, call->target, u);
+	int rc = mamori_store_user_get(*tx, call->target, u);
 
 	if (rc == MAMORI_OK)
-		return call->method->flags & ADMIN_RULE ? admin_check(call, u, u) : NULL;
-	mamori_store_rollback(mamori_daemon.store);
+		return call->method->flags & ADMIN_RULE ? admin_check(tx, call, u, u) : NULL;
+	mamori_store_rollback(tx);
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no such account");
 	return admin_internal_error();
 }
 
 json_t *
-admin_commit_with_user(const struct admin_call *call, const struct mamori_user *u, int deleted)
+admin_commit_with_user(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *u, int deleted)
 {
-	json_t *p = deleted ? json_object() : admin_user_json(u, call->now);
+	json_t *p = deleted ? json_object() : admin_user_json(*tx, u, call->now);
 
-	if (p == NULL || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (p == NULL) {
+		mamori_store_rollback(tx);
+		return admin_internal_error();
+	}
+	if (mamori_store_commit(tx) != MAMORI_OK) {
 		json_decref(p);
 		return admin_internal_error();
 	}

@@ -40,7 +40,7 @@ member_one(const struct mamori_user *u, void *data)
 
 /* The user object of the admin interface (architecture.md). */
 json_t *
-admin_user_json(const struct mamori_user *u, int64_t now)
+admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 {
 	struct mamori_password pw;
 	struct mamori_login login;
@@ -53,17 +53,17 @@ admin_user_json(const struct mamori_user *u, int64_t now)
 		json_decref(members);
 		return NULL;
 	}
-	if (mamori_store_password_current(mamori_daemon.store, u->id, MAMORI_SYSTEM_DEFAULT, &pw) == MAMORI_OK)
+	if (mamori_store_password_current(tx, u->id, MAMORI_SYSTEM_DEFAULT, &pw) == MAMORI_OK)
 		password = json_pack("{s:I,s:b,s:b,s:b,s:o}", "set_at", (json_int_t)pw.created_at, "temporary",
 		                     pw.temporary, "must_change", pw.must_change, "compromised", pw.compromised,
 		                     "expires_at", admin_nullable_time(pw.expires_at));
 	mamori_wipe(pw.hash, sizeof(pw.hash));
-	mamori_store_password_foreach_current(mamori_daemon.store, u->id, password_one, passwords);
+	mamori_store_password_foreach_current(tx, u->id, password_one, passwords);
 	if (u->kind == MAMORI_KIND_SHARED)
-		mamori_store_member_foreach(mamori_daemon.store, u->id, member_one, members);
-	if (mamori_store_login_get(mamori_daemon.store, u->id, &login) != MAMORI_OK)
+		mamori_store_member_foreach(tx, u->id, member_one, members);
+	if (mamori_store_login_get(tx, u->id, &login) != MAMORI_OK)
 		memset(&login, 0, sizeof(login));
-	if (mamori_store_lockout_get(mamori_daemon.store, u->name, &lock) != MAMORI_OK)
+	if (mamori_store_lockout_get(tx, u->name, &lock) != MAMORI_OK)
 		memset(&lock, 0, sizeof(lock));
 	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
 	/* Failures count while their window is open or the lock they caused
@@ -94,7 +94,7 @@ admin_user_json(const struct mamori_user *u, int64_t now)
 		json_t *factors = json_array();
 		if (json_array_size(passwords) > 0)
 			json_array_append_new(factors, json_string("password"));
-		if (mamori_store_totp_get(mamori_daemon.store, u->id, 1, &totp) == MAMORI_OK)
+		if (mamori_store_totp_get(tx, u->id, 1, &totp) == MAMORI_OK)
 			json_array_append_new(factors, json_string("totp"));
 		mamori_wipe(&totp, sizeof(totp));
 		json_object_set_new(o, "factors", factors);
@@ -156,6 +156,7 @@ account_rule_broken(const struct mamori_user *u)
 json_t *
 admin_user_add(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u = { 0 };
 	const char *kind = "staff", *expires = NULL, *hours = NULL, *why;
 	int privileged = 0, rc;
@@ -182,28 +183,29 @@ admin_user_add(struct admin_call *call, json_t *params)
 	u.created_at = u.updated_at = call->now;
 	if ((why = account_rule_broken(&u)) != NULL)
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_check(call, NULL, &u)) != NULL)
+	if ((reply = admin_check(&tx, call, NULL, &u)) != NULL)
 		return reply;
-	rc = mamori_store_user_insert(mamori_daemon.store, &u);
+	rc = mamori_store_user_insert(tx, &u);
 	if (rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_EXISTS, "account exists");
 	}
 	detail = account_detail(&u);
-	rc = rc == MAMORI_OK ? admin_audit(call, "success", "user add", detail) : rc;
+	rc = rc == MAMORI_OK ? admin_audit(tx, call, "success", "user add", detail) : rc;
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 json_t *
 admin_user_set(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u, before;
 	const char *kind = NULL, *expires = NULL, *hours = NULL, *why;
 	int privileged = -1, rc;
@@ -219,13 +221,13 @@ admin_user_set(struct admin_call *call, json_t *params)
 	if (mamori_wire_get_string(params, "hours", 127, &hours) == MAMORI_ERR_INVALID ||
 	    (hours != NULL && !hours_valid(hours)))
 		return admin_invalid("hours");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
 	before = u;
 	if (kind != NULL && mamori_user_kind_parse(kind, &u.kind) != 0) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_invalid("kind");
 	}
 	if (privileged >= 0)
@@ -235,27 +237,28 @@ admin_user_set(struct admin_call *call, json_t *params)
 	if (hours != NULL)
 		snprintf(u.hours, sizeof(u.hours), "%s", hours);
 	if ((why = account_rule_broken(&u)) != NULL) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
 	}
-	if ((reply = admin_check(call, &before, &u)) != NULL)
+	if ((reply = admin_check(&tx, call, &before, &u)) != NULL)
 		return reply;
 	u.updated_at = call->now;
 	detail = account_detail(&u);
-	rc = mamori_store_user_update(mamori_daemon.store, &u);
+	rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "user set", detail);
+		rc = admin_audit(tx, call, "success", "user set", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 json_t *
 admin_user_rename(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u, after;
 	const char *new_name = NULL;
 	json_t *reply, *detail;
@@ -264,60 +267,61 @@ admin_user_rename(struct admin_call *call, json_t *params)
 	if (mamori_wire_get_string(params, "new_name", MAMORI_USER_NAME_MAX, &new_name) != MAMORI_OK ||
 	    !mamori_user_name_valid(new_name))
 		return admin_invalid("new_name");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
 	after = u;
 	snprintf(after.name, sizeof(after.name), "%s", new_name);
-	if ((reply = admin_check(call, &u, &after)) != NULL)
+	if ((reply = admin_check(&tx, call, &u, &after)) != NULL)
 		return reply;
 	if (u.privileged && admin_name_reserved(new_name)) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(
 		        call, MAMORI_ERROR_POLICY_VIOLATION,
 		        "a privileged ID may not be renamed to a default name such as root or admin (P-PRIV-NAME)");
 	}
-	rc = mamori_store_user_rename(mamori_daemon.store, u.id, new_name);
+	rc = mamori_store_user_rename(tx, u.id, new_name);
 	if (rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_EXISTS, "an account with the new name exists");
 	}
 	/* The lockout record follows the account: a rename never unlocks. */
 	if (rc == MAMORI_OK) {
 		struct mamori_lockout lock;
-		rc = mamori_store_lockout_get(mamori_daemon.store, u.name, &lock);
+		rc = mamori_store_lockout_get(tx, u.name, &lock);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, new_name);
+			rc = mamori_store_lockout_clear(tx, new_name);
 		if (rc == MAMORI_OK && (lock.failures > 0 || lock.locked_until != 0 || lock.lock_count > 0))
-			rc = mamori_store_lockout_put(mamori_daemon.store, new_name, &lock);
+			rc = mamori_store_lockout_put(tx, new_name, &lock);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+			rc = mamori_store_lockout_clear(tx, u.name);
 	}
 	detail = json_pack("{s:s}", "new_name", new_name);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", "user rename", detail);
+		rc = admin_audit(tx, call, "success", "user rename", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
 	snprintf(u.name, sizeof(u.name), "%s", new_name);
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 json_t *
 admin_user_show(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 static int
@@ -327,7 +331,7 @@ list_one(const struct mamori_user *u, void *data)
 
 	if (pg->privileged_only && !u->privileged)
 		return MAMORI_OK;
-	return admin_page_add(pg, admin_user_json(u, pg->now));
+	return admin_page_add(pg, admin_user_json(pg->tx, u, pg->now));
 }
 
 json_t *
@@ -341,22 +345,26 @@ admin_user_list(struct admin_call *call, json_t *params)
 		json_decref(pg.items);
 		return admin_invalid(after == NULL ? "privileged" : "after");
 	}
-	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
 		json_decref(pg.items);
 		return admin_internal_error();
 	}
-	if (mamori_store_user_foreach(mamori_daemon.store, after, list_one, &pg) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_store_user_foreach(pg.tx, after, list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(&pg.tx);
 		json_decref(pg.items);
 		return admin_internal_error();
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&pg.tx) != MAMORI_OK) {
+		json_decref(pg.items);
+		return admin_internal_error();
+	}
 	return admin_page_reply(&pg, "users", "next", "name");
 }
 
 json_t *
 admin_user_change(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	static const char *const reasons[] = { "user disable", "user enable", "user delete", "user lock",
 		                               "user unlock" };
 	enum admin_state_change change = (enum admin_state_change)call->method->arg;
@@ -366,55 +374,56 @@ admin_user_change(struct admin_call *call, json_t *params)
 	int rc;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
 	/* The other changes had the rule applied by admin_load_target. */
-	if (change == ADMIN_CHANGE_DELETE && (reply = admin_check(call, &u, NULL)) != NULL)
+	if (change == ADMIN_CHANGE_DELETE && (reply = admin_check(&tx, call, &u, NULL)) != NULL)
 		return reply;
 	switch (change) {
 	case ADMIN_CHANGE_DISABLE:
 		u.state = MAMORI_STATE_DISABLED;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 		break;
 	case ADMIN_CHANGE_ENABLE:
 		/* Back to active only with a credential to log in with. */
-		rc = mamori_store_password_current(mamori_daemon.store, u.id, MAMORI_SYSTEM_DEFAULT, &pw);
+		rc = mamori_store_password_current(tx, u.id, MAMORI_SYSTEM_DEFAULT, &pw);
 		mamori_wipe(pw.hash, sizeof(pw.hash));
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			break;
 		u.state = rc == MAMORI_OK || u.kind == MAMORI_KIND_SHARED ? MAMORI_STATE_ACTIVE : MAMORI_STATE_PENDING;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 		break;
 	case ADMIN_CHANGE_DELETE:
-		rc = mamori_store_user_delete(mamori_daemon.store, u.id);
+		rc = mamori_store_user_delete(tx, u.id);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+			rc = mamori_store_lockout_clear(tx, u.name);
 		break;
 	case ADMIN_CHANGE_LOCK:
-		rc = mamori_lockout_lock(mamori_daemon.store, u.name, call->now);
+		rc = mamori_lockout_lock(tx, u.name, call->now);
 		break;
 	case ADMIN_CHANGE_UNLOCK:
-		rc = mamori_lockout_unlock(mamori_daemon.store, u.name);
+		rc = mamori_lockout_unlock(tx, u.name);
 		break;
 	default:
 		rc = MAMORI_ERR_INTERNAL;
 	}
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", reasons[change], NULL);
+		rc = admin_audit(tx, call, "success", reasons[change], NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(call, &u, change == ADMIN_CHANGE_DELETE);
+	return admin_commit_with_user(&tx, call, &u, change == ADMIN_CHANGE_DELETE);
 }
 
 json_t *
 admin_user_members(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const char *action = NULL, *member_name = NULL;
 	struct mamori_user u, member;
 	json_t *reply, *detail;
@@ -427,38 +436,38 @@ admin_user_members(struct admin_call *call, json_t *params)
 	    !mamori_user_name_valid(member_name))
 		return admin_invalid("member");
 	add = strcmp(action, "add") == 0;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	if ((reply = admin_load_target(call, &u)) != NULL)
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
 	if (u.kind != MAMORI_KIND_SHARED) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "only shared accounts have members");
 	}
-	rc = mamori_store_user_get(mamori_daemon.store, member_name, &member);
+	rc = mamori_store_user_get(tx, member_name, &member);
 	if (rc == MAMORI_OK && member.kind == MAMORI_KIND_SHARED) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "a member must be a person's own account");
 	}
 	/* The member's account is acted on too. */
-	if (rc == MAMORI_OK && (reply = admin_check(call, &member, &member)) != NULL)
+	if (rc == MAMORI_OK && (reply = admin_check(&tx, call, &member, &member)) != NULL)
 		return reply;
 	if (rc == MAMORI_OK)
-		rc = add ? mamori_store_member_add(mamori_daemon.store, u.id, member.id, call->now)
-		         : mamori_store_member_remove(mamori_daemon.store, u.id, member.id);
+		rc = add ? mamori_store_member_add(tx, u.id, member.id, call->now)
+		         : mamori_store_member_remove(tx, u.id, member.id);
 	if (rc == MAMORI_ERR_NOT_FOUND || rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_refused(call, rc == MAMORI_ERR_NOT_FOUND ? MAMORI_ERROR_NOT_FOUND : MAMORI_ERROR_EXISTS,
 		                     rc == MAMORI_ERR_EXISTS ? "already a member"
 		                                             : (add ? "no such member account" : "not a member"));
 	}
 	detail = json_pack("{s:s}", "member", member_name);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(call, "success", add ? "member add" : "member remove", detail);
+		rc = admin_audit(tx, call, "success", add ? "member add" : "member remove", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(call, &u, 0);
+	return admin_commit_with_user(&tx, call, &u, 0);
 }

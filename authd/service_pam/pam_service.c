@@ -405,7 +405,7 @@ refusal_result(enum refusal_kind kind)
 
 /* Append the summary of slot (inside the caller's transaction). */
 static int
-refusal_summary_append(enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
+refusal_summary_append(struct mamori_txn *tx, enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
 {
 	struct mamori_audit_event ev = {
 		.category = slot->category,
@@ -423,7 +423,7 @@ refusal_summary_append(enum refusal_kind kind, const struct refusal_slot *slot, 
 	if (detail == NULL)
 		return MAMORI_ERR_NOMEM;
 	ev.detail = detail;
-	rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+	rc = mamori_audit_append(tx, &ev, now);
 	json_decref(detail);
 	return rc;
 }
@@ -432,6 +432,7 @@ static void
 refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category, const struct pam_request *req,
               const char *reason)
 {
+	struct mamori_txn *tx = NULL;
 	struct refusal_slot *slot = NULL, *oldest = NULL, pending = { 0 };
 	struct refusal_slot *table = refusals[kind];
 	int64_t now = mamori_clock_now();
@@ -478,17 +479,17 @@ refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *c
 		.peer_uid = (int64_t)c->peer.uid,
 		.peer_pid = (int64_t)c->peer.pid,
 	};
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		mamori_log_err("cannot audit a refusal: the store is unavailable");
 		return;
 	}
-	rc = pending.used ? refusal_summary_append(kind, &pending, now) : MAMORI_OK;
+	rc = pending.used ? refusal_summary_append(tx, kind, &pending, now) : MAMORI_OK;
 	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+		rc = mamori_audit_append(tx, &ev, now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(mamori_daemon.store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		mamori_log_err("cannot audit a refusal: %s", mamori_strerror(rc));
 }
@@ -496,6 +497,7 @@ refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *c
 void
 mamori_pam_service_refusals_flush(int64_t now, int all)
 {
+	struct mamori_txn *tx = NULL;
 	struct refusal_slot *due;
 	enum refusal_kind *kinds;
 	size_t n = 0;
@@ -523,13 +525,13 @@ mamori_pam_service_refusals_flush(int64_t now, int all)
 		}
 	}
 	pthread_mutex_unlock(&refusals_lock);
-	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store)) == MAMORI_OK) {
+	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
 		for (size_t i = 0; i < n && rc == MAMORI_OK; i++)
-			rc = refusal_summary_append(kinds[i], &due[i], now);
+			rc = refusal_summary_append(tx, kinds[i], &due[i], now);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_err("cannot audit the summary of %zu refusals: %s", n, mamori_strerror(rc));
@@ -545,8 +547,9 @@ mamori_pam_service_refusals_flush(int64_t now, int all)
  * known, and for anyone else's the name of the uid the kernel attests
  * (P-AUDIT: a caller's own word does not name the actor). */
 static int
-audit_pam_detail(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-                 const char *result, const char *reason, json_t *detail, int64_t now)
+audit_pam_detail(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req,
+                 const char *category, const char *actor, const char *result, const char *reason, json_t *detail,
+                 int64_t now)
 {
 	char peer_name[MAMORI_USER_NAME_MAX + 16];
 
@@ -572,25 +575,25 @@ audit_pam_detail(const struct mamori_conn *c, const struct pam_request *req, con
 		.detail = detail,
 	};
 
-	return mamori_audit_append(mamori_daemon.store, &ev, now);
+	return mamori_audit_append(tx, &ev, now);
 }
 
 static int
-audit_pam(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-          const char *result, const char *reason, int64_t now)
+audit_pam(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req, const char *category,
+          const char *actor, const char *result, const char *reason, int64_t now)
 {
-	return audit_pam_detail(c, req, category, actor, result, reason, NULL, now);
+	return audit_pam_detail(tx, c, req, category, actor, result, reason, NULL, now);
 }
 
 /* The user's current password for system, falling back to the default
  * system's. */
 static int
-current_password(int64_t user_id, const char *system, struct mamori_password *out)
+current_password(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
 {
-	int rc = mamori_store_password_current(mamori_daemon.store, user_id, system, out);
+	int rc = mamori_store_password_current(tx, user_id, system, out);
 
 	if (rc == MAMORI_ERR_NOT_FOUND && strcmp(system, MAMORI_SYSTEM_DEFAULT) != 0)
-		rc = mamori_store_password_current(mamori_daemon.store, user_id, MAMORI_SYSTEM_DEFAULT, out);
+		rc = mamori_store_password_current(tx, user_id, MAMORI_SYSTEM_DEFAULT, out);
 	return rc;
 }
 
@@ -607,25 +610,26 @@ struct subject {
 static int
 lookup(const char *name, const char *system, int64_t now, struct subject *s)
 {
+	struct mamori_txn *tx = NULL;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_lockout_state(mamori_daemon.store, name, now, &s->lock);
+	rc = mamori_lockout_state(tx, name, now, &s->lock);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_user_get(mamori_daemon.store, name, &s->user);
+		rc = mamori_store_user_get(tx, name, &s->user);
 	if (rc == MAMORI_OK) {
 		s->found = 1;
-		rc = current_password(s->user.id, system, &s->pw);
+		rc = current_password(tx, s->user.id, system, &s->pw);
 		if (rc == MAMORI_OK)
 			s->have_pw = 1;
 	}
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return rc;
 	}
-	return mamori_store_commit(mamori_daemon.store);
+	return mamori_store_commit(&tx);
 }
 
 /* Verify pw against the subject's hash, or against the dummy hash when
@@ -696,8 +700,8 @@ struct failure_outcome {
 };
 
 static int
-count_failure(const struct mamori_conf *conf, const struct pam_request *req, const struct subject *s, const char *name,
-              int64_t now, struct failure_outcome *out)
+count_failure(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
+              const struct subject *s, const char *name, int64_t now, struct failure_outcome *out)
 {
 	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, s->found ? &s->user : NULL);
 	struct mamori_policy_conf timed;
@@ -716,9 +720,9 @@ count_failure(const struct mamori_conf *conf, const struct pam_request *req, con
 		policy = &timed;
 		out->withheld = 1;
 	}
-	rc = mamori_lockout_failure(mamori_daemon.store, policy, name, now, &out->locked_now, &out->lock);
+	rc = mamori_lockout_failure(tx, policy, name, now, &out->locked_now, &out->lock);
 	if (rc == MAMORI_OK && s->found)
-		rc = mamori_store_login_failure(mamori_daemon.store, s->user.id, now);
+		rc = mamori_store_login_failure(tx, s->user.id, now);
 	return rc;
 }
 
@@ -842,6 +846,7 @@ choice_prompt(struct mamori_conn *c)
 static json_t *
 begin_factors(struct mamori_conn *c)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
@@ -857,11 +862,12 @@ begin_factors(struct mamori_conn *c)
 	if (rc != MAMORI_OK)
 		return internal_error();
 	if (s.found) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return internal_error();
-		have_totp = mamori_store_totp_get(mamori_daemon.store, s.user.id, 1, &totp) == MAMORI_OK;
-		mamori_store_commit(mamori_daemon.store);
+		have_totp = mamori_store_totp_get(tx, s.user.id, 1, &totp) == MAMORI_OK;
 		mamori_wipe(&totp, sizeof(totp));
+		if (mamori_store_commit(&tx) != MAMORI_OK)
+			return internal_error();
 	}
 	/* Enrolling a new authenticator over an active one needs the active
 	 * one: a password alone must not be enough to replace it.  (Only the
@@ -991,6 +997,7 @@ totp_dummy(const char *code, unsigned window)
 static int
 totp_check(int64_t user_id, int active, const char *code, unsigned window, int64_t *id, int64_t *step)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
@@ -998,10 +1005,11 @@ totp_check(int64_t user_id, int active, const char *code, unsigned window, int64
 	char aad[64];
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_totp_get(mamori_daemon.store, user_id, active, &r);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_totp_get(tx, user_id, active, &r);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		totp_dummy(code, window);
 		return MAMORI_ERR_DENIED;
@@ -1110,6 +1118,7 @@ discard_rehash(struct mamori_pam_conversation *conv)
 static void
 rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversation *conv)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_argon2_params params;
 	char hash[MAMORI_HASH_MAX];
 	int rc;
@@ -1119,14 +1128,14 @@ rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversa
 	mamori_daemon_argon2_params(conf, &params);
 	rc = mamori_password_hash(&params, conv->rehash_pw, conv->rehash_len, hash, sizeof(hash));
 	discard_rehash(conv);
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	else if (rc == MAMORI_OK) {
-		rc = mamori_store_password_rehash(mamori_daemon.store, conv->password_id, hash);
+		rc = mamori_store_password_rehash(tx, conv->password_id, hash);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_warn("authenticate %s: the password could not be rehashed", conv->req.user);
@@ -1138,6 +1147,7 @@ rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversa
 static json_t *
 auth_decide(struct mamori_conn *c)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
@@ -1164,14 +1174,14 @@ auth_decide(struct mamori_conn *c)
 		    (conv->set.factor[i] != MAMORI_FACTOR_PASSWORD && conv->set.factor[i] != MAMORI_FACTOR_TOTP))
 			all_ok = 0;
 	}
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
 	/* Decide on fresh state: an admin may have acted meanwhile. */
-	if (s.found && mamori_store_user_get(mamori_daemon.store, name, &s.user) != MAMORI_OK)
+	if (s.found && mamori_store_user_get(tx, name, &s.user) != MAMORI_OK)
 		s.found = all_ok = 0;
-	login_found = mamori_store_user_get(mamori_daemon.store, req->user, &login) == MAMORI_OK;
+	login_found = mamori_store_user_get(tx, req->user, &login) == MAMORI_OK;
 	/* The lock as it stands now, not as it stood before the factors. */
-	if (mamori_lockout_state(mamori_daemon.store, name, now, &s.lock) != MAMORI_OK)
+	if (mamori_lockout_state(tx, name, now, &s.lock) != MAMORI_OK)
 		goto fail_rollback;
 	if (s.lock.locked) {
 		result = "maxtries";
@@ -1210,8 +1220,8 @@ auth_decide(struct mamori_conn *c)
 		}
 		reason = failed;
 		counts_as_failure = 1;
-	} else if (conv->totp_ok && (step_rc = mamori_store_totp_accept_step(mamori_daemon.store, conv->totp_id,
-	                                                                     conv->totp_step, now)) != MAMORI_OK) {
+	} else if (conv->totp_ok &&
+	           (step_rc = mamori_store_totp_accept_step(tx, conv->totp_id, conv->totp_step, now)) != MAMORI_OK) {
 		/* P-CRED-STORE: a code is never accepted twice. */
 		if (step_rc != MAMORI_ERR_DENIED)
 			goto fail_rollback;
@@ -1220,8 +1230,7 @@ auth_decide(struct mamori_conn *c)
 		replay = 1;
 	} else if (!login_found) {
 		reason = "unknown user";
-	} else if (conv->member[0] != '\0' &&
-	           mamori_store_member_check(mamori_daemon.store, login.id, s.user.id) != MAMORI_OK) {
+	} else if (conv->member[0] != '\0' && mamori_store_member_check(tx, login.id, s.user.id) != MAMORI_OK) {
 		reason = "not a member";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_NOT_A_MEMBER));
 	} else if (login.state != MAMORI_STATE_ACTIVE || s.user.state != MAMORI_STATE_ACTIVE) {
@@ -1274,7 +1283,7 @@ auth_decide(struct mamori_conn *c)
 		}
 	}
 	if (counts_as_failure) {
-		if (count_failure(conf, req, &s, name, now, &failure) != MAMORI_OK)
+		if (count_failure(tx, conf, req, &s, name, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 		if (failure.locked_now) {
 			result = "maxtries";
@@ -1282,11 +1291,9 @@ auth_decide(struct mamori_conn *c)
 		}
 	}
 	if (!strcmp(result, "success")) {
-		if (mamori_lockout_success(mamori_daemon.store, name, now) != MAMORI_OK ||
-		    mamori_store_login_success(mamori_daemon.store, login.id, now, req->service, req->tty,
-		                               req->rhost) != MAMORI_OK ||
-		    (conv->n_choices > 1 &&
-		     mamori_store_choice_set(mamori_daemon.store, s.user.id, req->service, setname) != MAMORI_OK))
+		if (mamori_lockout_success(tx, name, now) != MAMORI_OK ||
+		    mamori_store_login_success(tx, login.id, now, req->service, req->tty, req->rhost) != MAMORI_OK ||
+		    (conv->n_choices > 1 && mamori_store_choice_set(tx, s.user.id, req->service, setname) != MAMORI_OK))
 			goto fail_rollback;
 	}
 	/* P-AUDIT: the row records the factors used. */
@@ -1294,10 +1301,10 @@ auth_decide(struct mamori_conn *c)
 	used = json_object_get(detail, "factors");
 	for (unsigned i = 0; i < conv->set.count; i++)
 		json_array_append_new(used, json_string(mamori_factor_name(conv->set.factor[i])));
-	if (audit_pam_detail(c, req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, result, reason, detail,
+	if (audit_pam_detail(tx, c, req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, result, reason, detail,
 	                     now) != MAMORI_OK)
 		goto fail_rollback;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, name, &failure, now);
 	if (!strcmp(result, "success"))
@@ -1317,7 +1324,7 @@ auth_decide(struct mamori_conn *c)
 	mamori_wipe(ticket, sizeof(ticket));
 	goto out;
 fail_rollback:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 fail:
 	mamori_log_err("authenticate %s on %s: the store failed", req->user, req->service);
 	reply = internal_error();
@@ -1339,6 +1346,7 @@ out:
 static void
 conversation_abandoned(struct mamori_conn *c)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	struct failure_outcome failure = { 0 };
@@ -1361,18 +1369,18 @@ conversation_abandoned(struct mamori_conn *c)
 	detail = json_pack("{s:s,s:i}", "set", setname, "answered", (int)conv->next);
 	rc = lookup(name, conv->system, now, &s);
 	mamori_wipe(&s.pw, sizeof(s.pw));
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	else if (rc == MAMORI_OK) {
-		rc = count_failure(conf, &conv->req, &s, name, now, &failure);
+		rc = count_failure(tx, conf, &conv->req, &s, name, now, &failure);
 		if (rc == MAMORI_OK)
-			rc = audit_pam_detail(c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
+			rc = audit_pam_detail(tx, c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
 			                      conv->member[0] != '\0' ? conv->member : NULL,
 			                      failure.locked_now ? "maxtries" : "auth_err", reason, detail, now);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	json_decref(detail);
 	if (rc == MAMORI_OK)
@@ -1416,6 +1424,7 @@ enroll_authorise(struct mamori_conn *c, int64_t user_id, const char *name)
 static json_t *
 enroll_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	unsigned char stored[MAMORI_ENROLL_DIGEST_LEN];
@@ -1425,10 +1434,11 @@ enroll_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 	conv->step = STEP_NONE;
 	rc = mamori_enroll_code_digest(answer, len, conv->enroll_digest);
 	if (rc == MAMORI_OK) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return internal_error();
-		rc = mamori_store_enroll_code_get(mamori_daemon.store, conv->enroll_user_id, stored, &expires_at);
-		mamori_store_commit(mamori_daemon.store);
+		rc = mamori_store_enroll_code_get(tx, conv->enroll_user_id, stored, &expires_at);
+		if (mamori_store_commit(&tx) != MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
 		valid = rc == MAMORI_OK && now < expires_at && mamori_enroll_code_equal(stored, conv->enroll_digest);
 		mamori_wipe(stored, sizeof(stored));
 		if (rc == MAMORI_ERR_NOT_FOUND)
@@ -1443,14 +1453,14 @@ enroll_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 		return enroll_begin(c, conv->enroll_user_id, conv->enroll_name);
 	}
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if (audit_pam(c, req, "enroll", conv->member, "auth_err", "totp enrolment refused: no valid enrolment code",
+	if (audit_pam(tx, c, req, "enroll", conv->member, "auth_err", "totp enrolment refused: no valid enrolment code",
 	              now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return internal_error();
 	return done_reply("auth_err", "error", mamori_msg(req->locale, MSG_ENROLL_CODE_WRONG), NULL);
 }
@@ -1459,6 +1469,7 @@ enroll_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 static json_t *
 enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r = { .user_id = user_id };
@@ -1480,10 +1491,10 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
 	/* The secret is sealed with the credential's id as associated data:
 	 * insert first for the id, then seal and store. */
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
 		r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
 		memset(r.sealed, 0, sizeof(r.sealed));
-		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+		rc = mamori_store_totp_insert(tx, &r);
 		if (rc == MAMORI_OK) {
 			totp_aad(user_id, r.id, aad, sizeof(aad));
 			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
@@ -1491,11 +1502,11 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 			r.sealed_len = sealed_len;
 		}
 		if (rc == MAMORI_OK)
-			rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, r.sealed_len, r.nonce);
+			rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	} else if (rc == MAMORI_OK) {
 		rc = MAMORI_ERR_STORE;
 	}
@@ -1519,6 +1530,7 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 static json_t *
 enroll_confirm(struct mamori_conn *c, const char *code)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
@@ -1531,22 +1543,23 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 
 	mamori_daemon_conf_put(conf);
 	conv->step = STEP_NONE;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	rc = mamori_store_user_get(mamori_daemon.store, subject_name(conv), &u);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_user_get(tx, subject_name(conv), &u);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc != MAMORI_OK)
 		return internal_error();
 	rc = totp_check(u.id, 0, code, window, &id, &step);
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_DENIED)
 		return internal_error();
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
 	/* The enrolment code is used up with the enrolment it allowed, in its
 	 * transaction: a code already used, replaced or expired meanwhile
 	 * allows nothing. */
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && conv->enroll_code_given) {
-		code_rc = mamori_store_enroll_code_take(mamori_daemon.store, u.id, conv->enroll_digest, now);
+		code_rc = mamori_store_enroll_code_take(tx, u.id, conv->enroll_digest, now);
 		if (code_rc != MAMORI_OK && code_rc != MAMORI_ERR_NOT_FOUND)
 			goto fail;
 		if (code_rc == MAMORI_ERR_NOT_FOUND) {
@@ -1556,25 +1569,25 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 	}
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
 		/* The confirming code is used up like any other. */
-		if (mamori_store_totp_accept_step(mamori_daemon.store, id, step, now) != MAMORI_OK ||
-		    mamori_store_totp_activate(mamori_daemon.store, id) != MAMORI_OK)
+		if (mamori_store_totp_accept_step(tx, id, step, now) != MAMORI_OK ||
+		    mamori_store_totp_activate(tx, id) != MAMORI_OK)
 			goto fail;
 		u.totp_required = 0;
 		u.updated_at = now;
-		if (mamori_store_user_update(mamori_daemon.store, &u) != MAMORI_OK)
+		if (mamori_store_user_update(tx, &u) != MAMORI_OK)
 			goto fail;
 		result = "success";
 		reason = conv->enroll_code_given ? "totp enrolled with an enrolment code" : "totp enrolled";
 	}
-	if (audit_pam(c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
+	if (audit_pam(tx, c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return internal_error();
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	return done_reply(result, !strcmp(result, "success") ? "info" : "error",
 	                  mamori_msg(req->locale, !strcmp(result, "success") ? MSG_TOTP_ENROLLED : text), NULL);
 fail:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 	return internal_error();
 }
 
@@ -1665,6 +1678,7 @@ access_allowed(const struct mamori_conf *conf, const char *service, const char *
 static json_t *
 report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
@@ -1680,7 +1694,7 @@ report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	if (lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
 	    (!s.lock.locked && verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
 		goto fail;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
 	if (s.lock.locked) {
 		result = "maxtries";
@@ -1688,18 +1702,18 @@ report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 		lock_message(req->locale, &s.lock, text, sizeof(text));
 	} else if (!matched) {
 		reason = "compromised report: wrong password";
-		if (count_failure(conf, req, &s, req->user, now, &failure) != MAMORI_OK)
+		if (count_failure(tx, conf, req, &s, req->user, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
-	} else if (mamori_store_password_mark_compromised(mamori_daemon.store, s.user.id) != MAMORI_OK) {
+	} else if (mamori_store_password_mark_compromised(tx, s.user.id) != MAMORI_OK) {
 		goto fail_rollback;
 	} else {
 		result = "success";
 		reason = "password reported compromised by its owner";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_COMPROMISED_REPORTED));
 	}
-	if (audit_pam(c, req, "account", req->user, result, reason, now) != MAMORI_OK)
+	if (audit_pam(tx, c, req, "account", req->user, result, reason, now) != MAMORI_OK)
 		goto fail_rollback;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
 	after_failure(conf, req, req->user, &failure, now);
 	if (!strcmp(result, "success")) {
@@ -1710,7 +1724,7 @@ report_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	reply = done_reply(result, !strcmp(result, "success") ? "info" : "error", text, NULL);
 	goto out;
 fail_rollback:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 fail:
 	reply = internal_error();
 out:
@@ -1736,17 +1750,18 @@ conversation_reset(struct mamori_pam_conversation *conv)
 static json_t *
 change_refused(struct mamori_conn *c, const char *result, const char *reason, const char *text)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	int64_t now = mamori_clock_now();
 
 	conversation_reset(conv);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if (audit_pam(c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (audit_pam(tx, c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return internal_error();
 	return done_reply(result, "error", text, NULL);
 }
@@ -1760,6 +1775,7 @@ change_failed(struct mamori_conn *c, const char *result, const char *reason, enu
 static json_t *
 change_current(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct failure_outcome failure = { 0 };
@@ -1782,14 +1798,14 @@ change_current(struct mamori_conn *c, const char *pw, size_t len)
 	} else if (!matched) {
 		conversation_reset(conv);
 		now = mamori_clock_now();
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 			reply = internal_error();
-		} else if (count_failure(conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
-		           audit_pam(c, &conv->req, "chauthtok", NULL, "authtok_recover_err", "wrong current password",
-		                     now) != MAMORI_OK) {
-			mamori_store_rollback(mamori_daemon.store);
+		} else if (count_failure(tx, conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		           audit_pam(tx, c, &conv->req, "chauthtok", NULL, "authtok_recover_err",
+		                     "wrong current password", now) != MAMORI_OK) {
+			mamori_store_rollback(&tx);
 			reply = internal_error();
-		} else if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		} else if (mamori_store_commit(&tx) != MAMORI_OK) {
 			reply = internal_error();
 		} else {
 			after_failure(conf, &conv->req, conv->req.user, &failure, now);
@@ -1847,6 +1863,7 @@ refusal_reason(enum mamori_change_refusal r)
 static json_t *
 change_confirm(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	struct mamori_new_password np;
@@ -1878,14 +1895,14 @@ change_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	if (refusal != MAMORI_CHANGE_OK)
 		return change_refused(c, "authtok_err", refusal_reason(refusal), message);
 	now = mamori_clock_now();
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
-	if (mamori_password_store(mamori_daemon.store, &s.user, &np, 0, 0, now) != MAMORI_OK ||
-	    audit_pam(c, &conv->req, "chauthtok", NULL, "success", "password changed", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_password_store(tx, &s.user, &np, 0, 0, now) != MAMORI_OK ||
+	    audit_pam(tx, c, &conv->req, "chauthtok", NULL, "success", "password changed", now) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		goto fail;
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
 	mamori_password_prepared_wipe(&np);
 	return done_reply("success", "info", mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED), NULL);
@@ -1899,7 +1916,7 @@ fail:
 /* The person asking for a change, for P-PRIV-CONTRACTOR: PAM_RUSER when the
  * application set it, else the caller's login uid. */
 static int
-requester_is_contractor(const struct mamori_conn *c, const struct pam_request *req)
+requester_is_contractor(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req)
 {
 	char name[MAMORI_USER_NAME_MAX + 16];
 	struct mamori_user who;
@@ -1908,13 +1925,14 @@ requester_is_contractor(const struct mamori_conn *c, const struct pam_request *r
 		snprintf(name, sizeof(name), "%.64s", req->ruser);
 	else
 		mamori_peer_actor(&c->peer, name, sizeof(name));
-	return mamori_user_name_valid(name) && mamori_store_user_get(mamori_daemon.store, name, &who) == MAMORI_OK &&
+	return mamori_user_name_valid(name) && mamori_store_user_get(tx, name, &who) == MAMORI_OK &&
 	       who.kind == MAMORI_KIND_CONTRACTOR;
 }
 
 static json_t *
 start_chauthtok(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *ticket = NULL;
@@ -1928,17 +1946,18 @@ start_chauthtok(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "prelim");
 	if (mamori_wire_get_string(params, "ticket", TICKET_HEX, &ticket) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "ticket");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	rc = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u);
+	rc = mamori_store_user_get(tx, conv->req.user, &u);
 	if (rc == MAMORI_OK) {
-		contractor =
-		        u.privileged && (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(c, &conv->req));
-		rc = current_password(u.id, conv->system, &pw);
+		contractor = u.privileged &&
+		             (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(tx, c, &conv->req));
+		rc = current_password(tx, u.id, conv->system, &pw);
 		have_pw = rc == MAMORI_OK;
 		rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return done_reply("user_unknown", "error", NULL, NULL);
 	if (rc != MAMORI_OK)
@@ -1975,6 +1994,7 @@ start_chauthtok(struct mamori_conn *c, const json_t *params)
 static json_t *
 handle_start(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *op = NULL;
@@ -2022,15 +2042,15 @@ handle_start(struct mamori_conn *c, const json_t *params)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "authonly");
 	if (remote_refused || access_refused) {
 		/* P-REMOTE, P-ACCESS: refused whoever asks, before any factor. */
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return internal_error();
-		if (audit_pam(c, &conv->req, "auth", NULL, "auth_err",
+		if (audit_pam(tx, c, &conv->req, "auth", NULL, "auth_err",
 		              remote_refused ? "remote login not permitted" : "service not permitted",
 		              now) != MAMORI_OK) {
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 			return internal_error();
 		}
-		if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_commit(&tx) != MAMORI_OK)
 			return internal_error();
 		return done_reply("auth_err", "error",
 		                  mamori_msg(conv->req.locale, remote_refused ? MSG_REMOTE_REFUSED : MSG_ACCESS_DENIED),
@@ -2161,6 +2181,7 @@ hours_allow(const struct mamori_conf *conf, const struct mamori_user *u, int64_t
 static json_t *
 handle_account(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct pam_request req;
 	struct mamori_password rec;
 	struct mamori_user u;
@@ -2190,13 +2211,13 @@ handle_account(struct mamori_conn *c, const json_t *params)
 	}
 	snprintf(system, sizeof(system), "%s", mamori_conf_service_system(conf, req.service));
 	mamori_clock_today(today);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		mamori_daemon_conf_put(conf);
 		return internal_error();
 	}
-	rc = mamori_store_user_get(mamori_daemon.store, req.user, &u);
+	rc = mamori_store_user_get(tx, req.user, &u);
 	if (rc == MAMORI_OK)
-		rc = mamori_lockout_state(mamori_daemon.store, req.user, now, &lock);
+		rc = mamori_lockout_state(tx, req.user, now, &lock);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		result = "user_unknown";
 		reason = "unknown user";
@@ -2236,7 +2257,7 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		reason = "outside hours of use";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req.locale, MSG_OUTSIDE_HOURS));
 	} else if (u.kind != MAMORI_KIND_SHARED) {
-		rc = current_password(u.id, system, &rec);
+		rc = current_password(tx, u.id, system, &rec);
 		mamori_wipe(rec.hash, sizeof(rec.hash));
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			goto fail;
@@ -2261,9 +2282,9 @@ handle_account(struct mamori_conn *c, const json_t *params)
 		}
 	}
 decided:
-	if (audit_pam(c, &req, "account", NULL, result, reason, now) != MAMORI_OK)
+	if (audit_pam(tx, c, &req, "account", NULL, result, reason, now) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_commit(&tx) != MAMORI_OK) {
 		mamori_daemon_conf_put(conf);
 		return internal_error();
 	}
@@ -2273,7 +2294,7 @@ decided:
 		messages_append(json_object_get(reply, "messages"), style, text);
 	return mamori_wire_reply(reply);
 fail:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 	mamori_daemon_conf_put(conf);
 	return internal_error();
 }
@@ -2353,13 +2374,13 @@ append_notices(json_t *messages, const struct pam_request *req, const struct mam
  * that their time box still holds.  Another caller's PAM_RUSER is never
  * taken (parse_request refuses it).  Inside the caller's transaction. */
 static int
-session_owner(const struct mamori_conn *c, const struct pam_request *req, struct mamori_user *u)
+session_owner(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req, struct mamori_user *u)
 {
-	int rc = mamori_store_user_get(mamori_daemon.store, req->user, u);
+	int rc = mamori_store_user_get(tx, req->user, u);
 
 	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && req->ruser[0] != '\0' &&
 	    mamori_user_name_valid(req->ruser))
-		rc = mamori_store_user_get(mamori_daemon.store, req->ruser, u);
+		rc = mamori_store_user_get(tx, req->ruser, u);
 	return rc;
 }
 
@@ -2392,6 +2413,7 @@ process_owned_by(pid_t pid, uid_t uid)
 static json_t *
 handle_open_session(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_service_conf *svc;
 	const struct mamori_conf *conf;
 	struct pam_request req;
@@ -2440,10 +2462,10 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	ses.leader_pid = leader;
 	ses.leader_start = leader > 1 ? mamori_process_start_time((pid_t)leader) : 0;
 	ses.opened_at = now;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail_nostore;
-	if (session_owner(c, &req, &u) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (session_owner(tx, c, &req, &u) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such account");
@@ -2453,14 +2475,13 @@ handle_open_session(struct mamori_conn *c, const json_t *params)
 	svc = mamori_conf_service(conf, req.service);
 	if (svc != NULL && svc->privileged && conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit > 0)
 		ses.deadline = now + conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit;
-	if (mamori_store_login_get(mamori_daemon.store, u.id, &login) != MAMORI_OK ||
-	    mamori_store_session_open(mamori_daemon.store, &ses) != MAMORI_OK ||
-	    audit_pam(c, &req, "session", NULL, "success",
+	if (mamori_store_login_get(tx, u.id, &login) != MAMORI_OK || mamori_store_session_open(tx, &ses) != MAMORI_OK ||
+	    audit_pam(tx, c, &req, "session", NULL, "success",
 	              ses.deadline > 0 ? "session opened, time-boxed" : "session opened", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		goto fail_nostore;
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail_nostore;
 	if (conf->banner != NULL)
 		append_banner(messages, conf->banner);
@@ -2507,6 +2528,7 @@ close_allowed(const struct mamori_conn *c, const struct mamori_session *ses)
 static json_t *
 handle_close_session(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct pam_request req;
 	struct mamori_session ses;
 	struct mamori_user u;
@@ -2522,9 +2544,9 @@ handle_close_session(struct mamori_conn *c, const json_t *params)
 		return reply;
 	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
 		return error_reply("org.varlink.service.InvalidParameter", "parameter", "session_id");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	rc = session_owner(c, &req, &u);
+	rc = session_owner(tx, c, &req, &u);
 	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && session_id > 0) {
 		/* sudo closes with PAM_USER=root the session it opened for the
 		 * person who asked: the id its PAM handle kept names it. */
@@ -2532,18 +2554,18 @@ handle_close_session(struct mamori_conn *c, const json_t *params)
 		rc = MAMORI_OK;
 	}
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return rc == MAMORI_ERR_NOT_FOUND
 		               ? error_reply("io.mamori.Error.NotFound", "message", "no such account")
 		               : internal_error();
 	}
-	rc = mamori_store_session_find(mamori_daemon.store, u.id, req.service, session_id, &ses);
+	rc = mamori_store_session_find(tx, u.id, req.service, session_id, &ses);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return error_reply("io.mamori.Error.NotFound", "message", "no such session");
 	}
 	if (rc == MAMORI_OK && !close_allowed(c, &ses)) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		mamori_log_notice("uid %lu may not close session %lld of %s: its leader %lld still runs",
 		                  (unsigned long)c->peer.uid, (long long)ses.id, ses.user, (long long)ses.leader_pid);
 		refusal_audit(c, REFUSED_PERMISSION, "session", &req, "session leader still running");
@@ -2551,12 +2573,12 @@ handle_close_session(struct mamori_conn *c, const json_t *params)
 		                   "the session's leader is still running");
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_session_close(mamori_daemon.store, ses.user_id, req.service, ses.id, now);
-	if (rc != MAMORI_OK || audit_pam(c, &req, "session", NULL, "success", "session closed", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		rc = mamori_store_session_close(tx, ses.user_id, req.service, ses.id, now);
+	if (rc != MAMORI_OK || audit_pam(tx, c, &req, "session", NULL, "success", "session closed", now) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return internal_error();
 	return mamori_wire_reply(json_pack("{s:s}", "result", "success"));
 }
