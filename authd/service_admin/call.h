@@ -127,6 +127,10 @@ enum admin_state_change {
 json_t *admin_password_temp(struct admin_call *call, json_t *params);
 json_t *admin_password_compromised(struct admin_call *call, json_t *params);
 
+/* The account's TOTP credential in state (active or pending);
+ * MAMORI_ERR_NOT_FOUND. */
+int admin_totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state,
+                        struct mamori_credential *out);
 json_t *admin_totp_enroll(struct admin_call *call, json_t *params);
 json_t *admin_totp_confirm(struct admin_call *call, json_t *params);
 json_t *admin_totp_enroll_code(struct admin_call *call, json_t *params);

@@ -90,15 +90,16 @@ admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 	else
 		json_decref(members);
 	if (o != NULL) {
-		struct mamori_totp_record totp;
+		struct mamori_credential totp;
 		json_t *factors = json_array();
 		if (json_array_size(passwords) > 0)
 			json_array_append_new(factors, json_string("password"));
-		if (mamori_store_totp_get(tx, u->id, 1, &totp) == MAMORI_OK)
+		if (admin_totp_cred_get(tx, u->id, MAMORI_CRED_ACTIVE, &totp) == MAMORI_OK)
 			json_array_append_new(factors, json_string("totp"));
 		mamori_wipe(&totp, sizeof(totp));
 		json_object_set_new(o, "factors", factors);
-		json_object_set_new(o, "totp_required", json_boolean(u->totp_required));
+		json_object_set_new(o, "totp_required",
+		                    json_boolean((u->enroll_required & (1u << MAMORI_FACTOR_TOTP)) != 0));
 	}
 	return o;
 }

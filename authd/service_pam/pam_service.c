@@ -753,9 +753,129 @@ password_expired(const struct mamori_conf *conf, const struct mamori_user *u, co
 
 /* ------------------------------------------------------- authenticate */
 
+/* TOTP in the credential table (factor "totp"): what the old
+ * mamori_store_totp_* calls did, written with mamori_store_cred_*.  The
+ * parameters are the public data, compact JSON
+ * {"algorithm":"sha1","digits":6,"period":30}. */
+struct totp_cred_find {
+	enum mamori_cred_state state;
+	struct mamori_credential *out;
+	int found;
+};
+
+static int
+totp_cred_one(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_find *f = data;
+
+	(void)user;
+	/* The newest in the state asked. */
+	if (cred->state == f->state) {
+		*f->out = *cred;
+		f->found = 1;
+	}
+	return MAMORI_OK;
+}
+
+/* The account's TOTP credential in state (active or pending);
+ * MAMORI_ERR_NOT_FOUND. */
+static int
+totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state, struct mamori_credential *out)
+{
+	struct totp_cred_find f = { .state = state, .out = out };
+	int rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_one, &f);
+
+	if (rc != MAMORI_OK) {
+		mamori_wipe(out, sizeof(*out));
+		return rc;
+	}
+	return f.found ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+/* The parameters in a TOTP credential's public data. */
+static int
+totp_cred_params(const struct mamori_credential *cred, struct mamori_totp_params *p)
+{
+	json_t *o = json_loadb((const char *)cred->public_data, cred->public_len, 0, NULL);
+	const char *algorithm = NULL;
+	int digits = 0, period = 0, rc = MAMORI_ERR_STORE;
+
+	if (o != NULL &&
+	    json_unpack(o, "{s:s,s:i,s:i}", "algorithm", &algorithm, "digits", &digits, "period", &period) == 0 &&
+	    mamori_totp_algorithm_parse(algorithm, &p->algorithm) == 0 && digits > 0 && period > 0) {
+		p->digits = (unsigned)digits;
+		p->period = (unsigned)period;
+		rc = MAMORI_OK;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* Set a new TOTP credential's public data to its parameters. */
+static int
+totp_cred_public(struct mamori_credential *cred, const struct mamori_totp_params *p)
+{
+	json_t *o = json_pack("{s:s,s:i,s:i}", "algorithm", mamori_totp_algorithm_name(p->algorithm), "digits",
+	                      (int)p->digits, "period", (int)p->period);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = MAMORI_ERR_NOMEM;
+
+	if (s != NULL && strlen(s) <= sizeof(cred->public_data)) {
+		cred->public_len = strlen(s);
+		memcpy(cred->public_data, s, cred->public_len);
+		rc = MAMORI_OK;
+	}
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+struct totp_cred_ids {
+	int only_active;
+	size_t n;
+	int64_t id[8];
+};
+
+static int
+totp_cred_id(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_ids *l = data;
+
+	(void)user;
+	if (l->only_active && cred->state != MAMORI_CRED_ACTIVE)
+		return MAMORI_OK;
+	if (l->n == sizeof(l->id) / sizeof(l->id[0]))
+		return MAMORI_STOP;
+	l->id[l->n++] = cred->id;
+	return MAMORI_OK;
+}
+
+/* Revoke the account's TOTP credentials (only the active ones, or every
+ * one not revoked yet): what replacing or deleting did.
+ * MAMORI_ERR_NOT_FOUND when there was none. */
+static int
+totp_cred_revoke(struct mamori_txn *tx, int64_t user_id, int only_active, int64_t now, const char *reason,
+                 const char *by)
+{
+	int revoked = 0, rc;
+
+	for (;;) {
+		struct totp_cred_ids l = { .only_active = only_active };
+
+		rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_id, &l);
+		for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
+			rc = mamori_store_cred_revoke(tx, l.id[i], now, reason, by);
+		if (rc != MAMORI_OK)
+			return rc;
+		if (l.n == 0)
+			return revoked ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+		revoked = 1;
+	}
+}
+
 /* The factors an account has enrolled. */
 static int
-enrolled(const struct subject *s, const struct mamori_totp_record *totp, int have_totp, enum mamori_factor f)
+enrolled(const struct subject *s, const struct mamori_credential *totp, int have_totp, enum mamori_factor f)
 {
 	(void)totp;
 	switch (f) {
@@ -850,7 +970,7 @@ begin_factors(struct mamori_conn *c)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
-	struct mamori_totp_record totp;
+	struct mamori_credential totp;
 	struct subject s;
 	unsigned n_sets;
 	int have_totp = 0, rc;
@@ -864,7 +984,7 @@ begin_factors(struct mamori_conn *c)
 	if (s.found) {
 		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return internal_error();
-		have_totp = mamori_store_totp_get(tx, s.user.id, 1, &totp) == MAMORI_OK;
+		have_totp = totp_cred_get(tx, s.user.id, MAMORI_CRED_ACTIVE, &totp) == MAMORI_OK;
 		mamori_wipe(&totp, sizeof(totp));
 		if (mamori_store_commit(&tx) != MAMORI_OK)
 			return internal_error();
@@ -950,16 +1070,6 @@ ask_next(struct mamori_conn *c)
 }
 
 static void
-totp_params_of(const struct mamori_totp_record *r, unsigned window, struct mamori_totp_params *p)
-{
-	if (mamori_totp_algorithm_parse(r->algorithm, &p->algorithm) != 0)
-		p->algorithm = MAMORI_TOTP_SHA1;
-	p->digits = r->digits;
-	p->period = r->period;
-	p->window = window;
-}
-
-static void
 totp_aad(int64_t user_id, int64_t id, char *buf, size_t len)
 {
 	snprintf(buf, len, "totp:%lld:%lld", (long long)user_id, (long long)id);
@@ -998,7 +1108,7 @@ static int
 totp_check(int64_t user_id, int active, const char *code, unsigned window, int64_t *id, int64_t *step)
 {
 	struct mamori_txn *tx = NULL;
-	struct mamori_totp_record r;
+	struct mamori_credential r;
 	struct mamori_totp_params p;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
 	size_t secret_len = 0;
@@ -1007,7 +1117,7 @@ totp_check(int64_t user_id, int active, const char *code, unsigned window, int64
 
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_totp_get(tx, user_id, active, &r);
+	rc = totp_cred_get(tx, user_id, active ? MAMORI_CRED_ACTIVE : MAMORI_CRED_PENDING, &r);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
@@ -1019,8 +1129,8 @@ totp_check(int64_t user_id, int active, const char *code, unsigned window, int64
 	totp_aad(user_id, r.id, aad, sizeof(aad));
 	rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
 	                   sizeof(secret), &secret_len);
-	if (rc == MAMORI_OK) {
-		totp_params_of(&r, window, &p);
+	if (rc == MAMORI_OK && (rc = totp_cred_params(&r, &p)) == MAMORI_OK) {
+		p.window = window;
 		rc = mamori_totp_verify(secret, secret_len, &p, mamori_clock_now(), code, step);
 		*id = r.id;
 	} else {
@@ -1221,7 +1331,7 @@ auth_decide(struct mamori_conn *c)
 		reason = failed;
 		counts_as_failure = 1;
 	} else if (conv->totp_ok &&
-	           (step_rc = mamori_store_totp_accept_step(tx, conv->totp_id, conv->totp_step, now)) != MAMORI_OK) {
+	           (step_rc = mamori_store_cred_accept_counter(tx, conv->totp_id, conv->totp_step, now)) != MAMORI_OK) {
 		/* P-CRED-STORE: a code is never accepted twice. */
 		if (step_rc != MAMORI_ERR_DENIED)
 			goto fail_rollback;
@@ -1270,7 +1380,8 @@ auth_decide(struct mamori_conn *c)
 			issue_ticket = 0;
 		}
 		enroll = !strcmp(result, "success") &&
-		         (conv->op == OP_TOTP_ENROLL || (s.user.totp_required && conv->member[0] == '\0'));
+		         (conv->op == OP_TOTP_ENROLL ||
+		          ((s.user.enroll_required & (1u << MAMORI_FACTOR_TOTP)) && conv->member[0] == '\0'));
 		/* A password that must change (temporary, compromised, expired)
 		 * may be in other hands: it does not enrol an authenticator. */
 		if (enroll && issue_ticket) {
@@ -1472,7 +1583,7 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_totp_record r = { .user_id = user_id };
+	struct mamori_credential r = { .user_id = user_id, .factor = "totp", .state = MAMORI_CRED_PENDING };
 	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period };
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
 	size_t secret_len = 0, sealed_len = 0;
@@ -1482,19 +1593,18 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 
 	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
 		p.algorithm = MAMORI_TOTP_SHA1;
-	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
-	r.digits = p.digits;
-	r.period = p.period;
 	r.created_at = mamori_clock_now();
-	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	rc = totp_cred_public(&r, &p);
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
 		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
 	/* The secret is sealed with the credential's id as associated data:
 	 * insert first for the id, then seal and store. */
 	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
-		r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
-		memset(r.sealed, 0, sizeof(r.sealed));
-		rc = mamori_store_totp_insert(tx, &r);
+		rc = mamori_store_cred_delete_pending(tx, user_id, "totp");
+		if (rc == MAMORI_OK)
+			rc = mamori_store_cred_insert(tx, &r);
 		if (rc == MAMORI_OK) {
 			totp_aad(user_id, r.id, aad, sizeof(aad));
 			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
@@ -1502,7 +1612,7 @@ enroll_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 			r.sealed_len = sealed_len;
 		}
 		if (rc == MAMORI_OK)
-			rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
+			rc = mamori_store_cred_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
 		if (rc == MAMORI_OK)
 			rc = mamori_store_commit(&tx);
 		else
@@ -1569,10 +1679,12 @@ enroll_confirm(struct mamori_conn *c, const char *code)
 	}
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
 		/* The confirming code is used up like any other. */
-		if (mamori_store_totp_accept_step(tx, id, step, now) != MAMORI_OK ||
-		    mamori_store_totp_activate(tx, id) != MAMORI_OK)
+		rc = totp_cred_revoke(tx, u.id, 1, now, "replaced by a new enrolment", subject_name(conv));
+		if ((rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) ||
+		    mamori_store_cred_accept_counter(tx, id, step, now) != MAMORI_OK ||
+		    mamori_store_cred_activate(tx, id, now) != MAMORI_OK)
 			goto fail;
-		u.totp_required = 0;
+		u.enroll_required &= ~(1u << MAMORI_FACTOR_TOTP);
 		u.updated_at = now;
 		if (mamori_store_user_update(tx, &u) != MAMORI_OK)
 			goto fail;
