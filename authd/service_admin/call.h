@@ -27,6 +27,9 @@ enum {
 	ADMIN_RULE = 2,
 	/* It changes the store beyond its own audit row. */
 	ADMIN_WRITES = 4,
+	/* A 0.1/0.2 name kept for the same call (protocol.h): its old reply
+	 * and parameters where they differ. */
+	ADMIN_LEGACY = 8,
 };
 
 struct admin_call;
@@ -38,6 +41,7 @@ struct admin_method {
 	unsigned flags;
 	int arg; /* for handlers that serve several methods */
 	const char *secret; /* a parameter the gate wipes after the call, or NULL */
+	const char *factor; /* the factor of a Totp* name; NULL: the "factor" parameter */
 };
 
 struct admin_call {
@@ -127,16 +131,22 @@ enum admin_state_change {
 json_t *admin_password_temp(struct admin_call *call, json_t *params);
 json_t *admin_password_compromised(struct admin_call *call, json_t *params);
 
-/* The account's TOTP credential in state (active or pending);
- * MAMORI_ERR_NOT_FOUND. */
-int admin_totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state,
-                        struct mamori_credential *out);
-json_t *admin_totp_enroll(struct admin_call *call, json_t *params);
-json_t *admin_totp_confirm(struct admin_call *call, json_t *params);
-json_t *admin_totp_enroll_code(struct admin_call *call, json_t *params);
-/* arg: 1 remove, 0 require */
-json_t *admin_totp_change(struct admin_call *call, json_t *params);
-json_t *admin_totp_list(struct admin_call *call, json_t *params);
+/* Credentials of every factor, through factors/factor.h (credentials.c,
+ * credential_list.c). */
+struct mamori_factor_ops;
+/* The factor of a call (the method's, or the "factor" parameter), one this
+ * build has and that keeps credentials: NULL, or the InvalidParameter
+ * "factor" reply. */
+json_t *admin_factor_get(const struct admin_call *call, const json_t *params, const struct mamori_factor_ops **ops);
+/* "factors", "enroll_required" and "<factor>_required" of the user
+ * object, set in o. */
+int admin_user_factors(struct mamori_txn *tx, const struct mamori_user *u, int has_password, json_t *o);
+json_t *admin_factor_enroll(struct admin_call *call, json_t *params);
+json_t *admin_factor_confirm(struct admin_call *call, json_t *params);
+json_t *admin_factor_list(struct admin_call *call, json_t *params);
+json_t *admin_factor_revoke(struct admin_call *call, json_t *params);
+json_t *admin_factor_require(struct admin_call *call, json_t *params);
+json_t *admin_enroll_code(struct admin_call *call, json_t *params);
 
 json_t *admin_audit_show(struct admin_call *call, json_t *params);
 json_t *admin_audit_verify(struct admin_call *call, json_t *params);

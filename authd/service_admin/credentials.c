@@ -1,316 +1,423 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* io.mamori.Admin: the credentials of second factors (the Totp* calls). */
+/* io.mamori.Admin: the credentials of every factor (FactorEnroll,
+ * FactorConfirm, FactorRevoke, FactorRequire, EnrollCode; FactorList in
+ * credential_list.c), through factors/factor.h only: no factor is named
+ * here.  The 0.1/0.2 Totp* names are entries of the gate's table that give
+ * the factor. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/seal.h"
 #include "error.h"
-#include "factors/totp.h"
+#include "factors/factor.h"
 #include "protocol.h"
 #include "rules/enroll_code.h"
 #include "secure.h"
 #include "service_admin/call.h"
 
-/* TOTP in the credential table (factor "totp"): what the old
- * mamori_store_totp_* calls did, written with mamori_store_cred_*.  The
- * parameters are the public data, compact JSON
- * {"algorithm":"sha1","digits":6,"period":30}. */
-struct totp_cred_find {
-	enum mamori_cred_state state;
-	struct mamori_credential *out;
-	int found;
-};
+/* The longest confirmation code taken (the CLI's bound). */
+#define CODE_MAX 64
 
-static int
-totp_cred_one(const struct mamori_credential *cred, const char *user, void *data)
-{
-	struct totp_cred_find *f = data;
-
-	(void)user;
-	/* The newest in the state asked. */
-	if (cred->state == f->state) {
-		*f->out = *cred;
-		f->found = 1;
-	}
-	return MAMORI_OK;
-}
-
-/* The account's TOTP credential in state (active or pending);
- * MAMORI_ERR_NOT_FOUND. */
-int
-admin_totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state, struct mamori_credential *out)
-{
-	struct totp_cred_find f = { .state = state, .out = out };
-	int rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_one, &f);
-
-	if (rc != MAMORI_OK) {
-		mamori_wipe(out, sizeof(*out));
-		return rc;
-	}
-	return f.found ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
-}
-
-/* The parameters in a TOTP credential's public data. */
-static int
-totp_cred_params(const struct mamori_credential *cred, struct mamori_totp_params *p)
-{
-	json_t *o = json_loadb((const char *)cred->public_data, cred->public_len, 0, NULL);
-	const char *algorithm = NULL;
-	int digits = 0, period = 0, rc = MAMORI_ERR_STORE;
-
-	if (o != NULL &&
-	    json_unpack(o, "{s:s,s:i,s:i}", "algorithm", &algorithm, "digits", &digits, "period", &period) == 0 &&
-	    mamori_totp_algorithm_parse(algorithm, &p->algorithm) == 0 && digits > 0 && period > 0) {
-		p->digits = (unsigned)digits;
-		p->period = (unsigned)period;
-		rc = MAMORI_OK;
-	}
-	json_decref(o);
-	return rc;
-}
-
-/* Set a new TOTP credential's public data to its parameters. */
-static int
-totp_cred_public(struct mamori_credential *cred, const struct mamori_totp_params *p)
-{
-	json_t *o = json_pack("{s:s,s:i,s:i}", "algorithm", mamori_totp_algorithm_name(p->algorithm), "digits",
-	                      (int)p->digits, "period", (int)p->period);
-	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = MAMORI_ERR_NOMEM;
-
-	if (s != NULL && strlen(s) <= sizeof(cred->public_data)) {
-		cred->public_len = strlen(s);
-		memcpy(cred->public_data, s, cred->public_len);
-		rc = MAMORI_OK;
-	}
-	free(s);
-	json_decref(o);
-	return rc;
-}
-
-struct totp_cred_ids {
-	int only_active;
-	size_t n;
-	int64_t id[8];
-};
-
-static int
-totp_cred_id(const struct mamori_credential *cred, const char *user, void *data)
-{
-	struct totp_cred_ids *l = data;
-
-	(void)user;
-	if (l->only_active && cred->state != MAMORI_CRED_ACTIVE)
-		return MAMORI_OK;
-	if (l->n == sizeof(l->id) / sizeof(l->id[0]))
-		return MAMORI_STOP;
-	l->id[l->n++] = cred->id;
-	return MAMORI_OK;
-}
-
-/* Revoke the account's TOTP credentials (only the active ones, or every
- * one not revoked yet): what replacing or deleting did.
- * MAMORI_ERR_NOT_FOUND when there was none. */
-static int
-totp_cred_revoke(struct mamori_txn *tx, int64_t user_id, int only_active, int64_t now, const char *reason,
-                 const char *by)
-{
-	int revoked = 0, rc;
-
-	for (;;) {
-		struct totp_cred_ids l = { .only_active = only_active };
-
-		rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_id, &l);
-		for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
-			rc = mamori_store_cred_revoke(tx, l.id[i], now, reason, by);
-		if (rc != MAMORI_OK)
-			return rc;
-		if (l.n == 0)
-			return revoked ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
-		revoked = 1;
-	}
-}
-
-static void
-totp_params(const struct mamori_conf *conf, struct mamori_totp_params *p)
-{
-	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p->algorithm) != 0)
-		p->algorithm = MAMORI_TOTP_SHA1;
-	p->digits = conf->totp_digits;
-	p->period = conf->totp_period;
-	p->window = conf->totp_window;
-}
-
-/* A pending factor for the account: its secret goes back to the
- * administrator once, for the person to load into an authenticator. */
 json_t *
-admin_totp_enroll(struct admin_call *call, json_t *params)
+admin_factor_get(const struct admin_call *call, const json_t *params, const struct mamori_factor_ops **ops)
 {
+	const char *name = call->method->factor;
+	enum mamori_factor f;
+
+	if (name == NULL && mamori_wire_get_string(params, "factor", MAMORI_CRED_FACTOR_MAX, &name) != MAMORI_OK)
+		return admin_invalid("factor");
+	/* Unknown, not in this build, or without credentials of its own
+	 * (the password has PasswordTemp). */
+	if (mamori_factor_parse(name, strlen(name), &f) != 0 || (*ops = mamori_factor_ops(f)) == NULL ||
+	    !((*ops)->flags & MAMORI_FACTOR_CREDENTIALS))
+		return admin_invalid("factor");
+	return NULL;
+}
+
+/* What a factor sees of an administrator's call: the account, known and
+ * not locked (an administrator acts on it whatever its lockout). */
+static void
+factor_ctx(const struct admin_call *call, const struct mamori_conf *conf, const struct mamori_user *u,
+           struct mamori_factor_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->conf = conf;
+	ctx->locale = NULL; /* mamorictl speaks English */
+	ctx->service = "";
+	ctx->system = MAMORI_SYSTEM_DEFAULT;
+	ctx->member = "";
+	ctx->now = call->now;
+	ctx->found = 1;
+	ctx->user = u;
+}
+
+/* "<factor> <what>", the reason of an audit row. */
+static const char *
+audit_reason(const struct mamori_factor_ops *ops, const char *what, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s", mamori_factor_name(ops->factor), what);
+	return buf;
+}
+
+static json_t *
+enroll_reply(const struct mamori_enrolment *en, const struct mamori_factor_ops *ops, const char *label)
+{
+	json_t *o = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)en->credential_id, "factor",
+	                      mamori_factor_name(ops->factor), "label", label != NULL ? label : "");
+
+	if (o != NULL && en->handover != NULL && json_object_update_missing(o, en->handover) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o != NULL ? mamori_wire_reply(o) : admin_internal_error();
+}
+
+/* A pending credential for the account; what the factor hands over (a
+ * secret, a URI) goes back to the administrator once. */
+json_t *
+admin_factor_enroll(struct admin_call *call, json_t *params)
+{
+	const struct mamori_factor_ops *ops = NULL;
+	const struct mamori_conf *conf;
+	struct mamori_enrolment en = { .handover = NULL };
+	struct mamori_factor_ctx ctx;
 	struct mamori_txn *tx = NULL;
-	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_credential r;
-	struct mamori_totp_params p;
 	struct mamori_user u;
-	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
-	size_t secret_len = 0, sealed_len = 0;
-	char uri[512], b32[160], aad[64];
-	json_t *reply;
+	const char *label = NULL;
+	char reason[64];
+	json_t *reply, *detail;
 	int rc;
 
-	(void)params;
-	memset(&r, 0, sizeof(r));
-	totp_params(conf, &p);
+	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
+		return reply;
+	if (ops->enrol_begin == NULL)
+		return admin_invalid("factor");
+	if (mamori_wire_get_string(params, "label", MAMORI_CRED_LABEL_MAX, &label) == MAMORI_ERR_INVALID)
+		return admin_invalid("label");
+	conf = mamori_daemon_conf_get();
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
 	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
-	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	factor_ctx(call, conf, &u, &ctx);
+	rc = ops->enrol_begin(tx, &ctx, label, &en);
+	detail = json_pack("{s:I}", "credential", (json_int_t)en.credential_id);
 	if (rc == MAMORI_OK)
-		rc = mamori_totp_uri(conf->totp_issuer, u.name, secret, secret_len, &p, uri, sizeof(uri));
-	if (rc == MAMORI_OK)
-		rc = mamori_totp_secret_base32(secret, secret_len, b32, sizeof(b32));
-	r.user_id = u.id;
-	snprintf(r.factor, sizeof(r.factor), "totp");
-	r.state = MAMORI_CRED_PENDING;
-	r.created_at = call->now;
-	if (rc == MAMORI_OK)
-		rc = totp_cred_public(&r, &p);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_delete_pending(tx, u.id, "totp");
-	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_insert(tx, &r);
-	if (rc == MAMORI_OK) {
-		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
-		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
-		                 sizeof(r.sealed), &sealed_len);
-	}
-	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce);
-	if (rc == MAMORI_OK)
-		rc = admin_audit(tx, call, "success", "totp enroll", NULL);
+		rc = admin_audit(tx, call, "success", audit_reason(ops, "enroll", reason, sizeof(reason)), detail);
+	json_decref(detail);
 	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
 			mamori_store_rollback(&tx);
 		reply = admin_internal_error();
 		goto out;
 	}
-	reply = mamori_wire_reply(json_pack("{s:s,s:s,s:s,s:I,s:I}", "uri", uri, "secret", b32, "algorithm",
-	                                    mamori_totp_algorithm_name(p.algorithm), "digits", (json_int_t)p.digits,
-	                                    "period", (json_int_t)p.period));
+	reply = enroll_reply(&en, ops, label);
 out:
-	mamori_wipe(secret, sizeof(secret));
-	mamori_wipe(uri, sizeof(uri));
-	mamori_wipe(b32, sizeof(b32));
-	mamori_wipe(&r, sizeof(r));
+	json_decref(en.handover);
+	mamori_wipe(&en, sizeof(en));
 	mamori_daemon_conf_put(conf);
 	return reply;
 }
 
-/* The code parameter is wiped by the gate. */
-json_t *
-admin_totp_confirm(struct admin_call *call, json_t *params)
+/* The account's pending credential of a factor (the newest). */
+struct pending_find {
+	int64_t id;
+};
+
+static int
+pending_one(const struct mamori_credential *c, const char *user, void *data)
 {
+	struct pending_find *f = data;
+
+	(void)user;
+	if (c->state == MAMORI_CRED_PENDING)
+		f->id = c->id;
+	return MAMORI_OK;
+}
+
+/* Confirmation, first part: the pending credential loaded into proof and
+ * the account read, in one read transaction.  NULL when proof is loaded. */
+static json_t *
+confirm_load(struct admin_call *call, const struct mamori_factor_ops *ops, struct mamori_factor_ctx *ctx,
+             struct mamori_user *u, struct mamori_factor_proof *proof)
+{
+	struct pending_find f = { 0 };
 	struct mamori_txn *tx = NULL;
-	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_credential r;
-	struct mamori_totp_params p;
-	struct mamori_user u;
-	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
-	size_t secret_len = 0;
-	const char *code = NULL;
-	char aad[64];
-	int64_t step = 0;
+	char message[128];
 	json_t *reply;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	if (mamori_wire_get_string(params, "code", 10, &code) != MAMORI_OK) {
-		reply = admin_invalid("code");
-		goto out;
-	}
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-		reply = admin_internal_error();
-		goto out;
-	}
-	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
-		goto out;
-	rc = admin_totp_cred_get(tx, u.id, MAMORI_CRED_PENDING, &r);
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	if ((reply = admin_load_target(&tx, call, u)) != NULL)
+		return reply;
+	rc = mamori_store_cred_foreach_user(tx, u->id, mamori_factor_name(ops->factor), 0, pending_one, &f);
+	proof->credential_id = f.id;
+	if (rc == MAMORI_OK && f.id != 0)
+		rc = ops->load(tx, ctx, proof);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
-	if (rc == MAMORI_ERR_NOT_FOUND) {
-		reply = admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP enrolment is waiting for confirmation");
-		goto out;
+	if (rc != MAMORI_OK)
+		return admin_internal_error();
+	if (f.id == 0) {
+		snprintf(message, sizeof(message), "no %s enrolment is waiting for confirmation",
+		         mamori_factor_name(ops->factor));
+		return admin_refused(call, MAMORI_ERROR_NOT_FOUND, message);
 	}
-	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
-	if (rc == MAMORI_OK)
-		rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
-		                   sizeof(secret), &secret_len);
-	if (rc != MAMORI_OK) {
-		reply = admin_internal_error();
-		goto out;
-	}
-	totp_params(conf, &p);
-	if (totp_cred_params(&r, &p) != MAMORI_OK) {
-		reply = admin_internal_error();
-		goto out;
-	}
-	rc = mamori_totp_verify(secret, secret_len, &p, call->now, code, &step);
-	if (rc == MAMORI_ERR_DENIED) {
-		reply = admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "the verification code is not correct");
-		goto out;
-	}
-	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-		reply = admin_internal_error();
-		goto out;
-	}
+	return NULL;
+}
+
+/* Confirmation, last part, in one write transaction: the factor records
+ * the use (decide), the credential becomes active (replacing the one
+ * before it), and the account need not enrol the factor any more. */
+static json_t *
+confirm_decide(struct admin_call *call, const struct mamori_factor_ops *ops, struct mamori_factor_ctx *ctx,
+               struct mamori_factor_proof *proof)
+{
+	struct mamori_factor_verdict v = { .reason = NULL, .msg = -1 };
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+	char reason[64];
+	json_t *reply;
+	int rc;
+
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	/* Checked again: the account may have changed meanwhile. */
 	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
-		goto out;
-	u.enroll_required &= ~(1u << MAMORI_FACTOR_TOTP);
-	u.updated_at = call->now;
-	rc = totp_cred_revoke(tx, u.id, 1, call->now, "replaced by a new enrolment", call->actor);
-	if (rc == MAMORI_OK || rc == MAMORI_ERR_NOT_FOUND)
-		rc = mamori_store_cred_accept_counter(tx, r.id, step, call->now);
+		return reply;
+	ctx->user = &u;
+	rc = ops->decide(tx, ctx, proof, &v);
+	json_decref(v.incident_detail);
+	if (rc == MAMORI_OK && v.reason != NULL) {
+		mamori_store_rollback(&tx);
+		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "the verification code is not correct");
+	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_activate(tx, r.id, call->now);
+		rc = mamori_factor_activate(tx, ops, u.id, proof->credential_id, call->now, call->actor);
+	u.enroll_required &= ~(1u << ops->factor);
+	u.updated_at = call->now;
 	if (rc == MAMORI_OK)
 		rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(tx, call, "success", "totp confirm", NULL);
+		rc = admin_audit(tx, call, "success", audit_reason(ops, "confirm", reason, sizeof(reason)), NULL);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(&tx);
+		/* Enrolled again, or revoked, since it was loaded. */
+		if (rc == MAMORI_ERR_NOT_FOUND)
+			return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "the enrolment was replaced or revoked");
+		return admin_internal_error();
+	}
+	return admin_commit_with_user(&tx, call, &u, 0);
+}
+
+/* The pending credential checked with the code the authenticator shows:
+ * load and verify as at a login, then decide and activate.  The code is
+ * wiped by the gate. */
+json_t *
+admin_factor_confirm(struct admin_call *call, json_t *params)
+{
+	const struct mamori_factor_ops *ops = NULL;
+	const struct mamori_conf *conf;
+	struct mamori_factor_proof proof = { .state = NULL };
+	struct mamori_factor_ctx ctx;
+	struct mamori_prompts more;
+	struct mamori_user u;
+	const char *code = NULL;
+	json_t *reply;
+	int rc;
+
+	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
+		return reply;
+	if (ops->enrol_begin == NULL)
+		return admin_invalid("factor");
+	if (mamori_wire_get_string(params, "code", CODE_MAX, &code) != MAMORI_OK)
+		return admin_invalid("code");
+	conf = mamori_daemon_conf_get();
+	factor_ctx(call, conf, &u, &ctx);
+	if ((reply = confirm_load(call, ops, &ctx, &u, &proof)) != NULL)
+		goto out;
+	/* Outside any transaction: unsealing, the check itself. */
+	rc = ops->verify(&ctx, code, strlen(code), &proof, &more);
+	mamori_wipe(&more, sizeof(more));
+	if (rc != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
 	}
-	reply = admin_commit_with_user(&tx, call, &u, 0);
+	if (!proof.ok) {
+		reply = admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, "the verification code is not correct");
+		goto out;
+	}
+	reply = confirm_decide(call, ops, &ctx, &proof);
 out:
-	mamori_wipe(secret, sizeof(secret));
-	mamori_wipe(&r, sizeof(r));
+	ops->release(&proof);
 	mamori_daemon_conf_put(conf);
 	return reply;
+}
+
+/* The credentials a revocation ends: every active or pending one of the
+ * factor, or only the one asked for. */
+struct revoke_ids {
+	int64_t only;
+	int64_t *ids;
+	size_t count, cap;
+};
+
+static int
+revoke_collect(const struct mamori_credential *c, const char *user, void *data)
+{
+	struct revoke_ids *r = data;
+	int64_t *grown;
+
+	(void)user;
+	if (c->state == MAMORI_CRED_REVOKED || (r->only != 0 && c->id != r->only))
+		return MAMORI_OK;
+	if (r->count == r->cap) {
+		size_t cap = r->cap == 0 ? 4 : r->cap * 2;
+		if ((grown = realloc(r->ids, cap * sizeof(*grown))) == NULL)
+			return MAMORI_ERR_NOMEM;
+		r->ids = grown;
+		r->cap = cap;
+	}
+	r->ids[r->count++] = c->id;
+	return MAMORI_OK;
+}
+
+/* Revoke them in the open transaction, and write the audit row. */
+static int
+revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_factor_ops *ops,
+           const struct revoke_ids *r, const char *why)
+{
+	json_t *detail = json_pack("{s:s,s:[]}", "reason", why, "credentials");
+	char reason[64];
+	int rc = detail != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
+
+	for (size_t i = 0; rc == MAMORI_OK && i < r->count; i++) {
+		rc = mamori_store_cred_revoke(tx, r->ids[i], call->now, why, call->actor);
+		if (rc == MAMORI_OK &&
+		    json_array_append_new(json_object_get(detail, "credentials"), json_integer(r->ids[i])) != 0)
+			rc = MAMORI_ERR_NOMEM;
+	}
+	/* The old TotpRemove kept its audit reason. */
+	if (rc == MAMORI_OK)
+		rc = admin_audit(tx, call, "success",
+		                 audit_reason(ops, call->method->flags & ADMIN_LEGACY ? "remove" : "revoke", reason,
+		                              sizeof(reason)),
+		                 detail);
+	json_decref(detail);
+	return rc;
+}
+
+/* The reason of a revocation (required; the old TotpRemove has none) and
+ * the credential id (none: all of the factor).  NULL when they are
+ * valid. */
+static json_t *
+revoke_params(const struct admin_call *call, const json_t *params, const char **why, long long *id)
+{
+	int rc = mamori_wire_get_string(params, "reason", MAMORI_CRED_REASON_MAX, why);
+
+	if (rc == MAMORI_ERR_NOT_FOUND && (call->method->flags & ADMIN_LEGACY))
+		*why = "removed by an administrator";
+	else if (rc != MAMORI_OK || (*why)[0] == '\0')
+		return admin_invalid("reason");
+	if (mamori_wire_get_int(params, "id", 1, INT64_MAX, id) == MAMORI_ERR_INVALID)
+		return admin_invalid("id");
+	return NULL;
+}
+
+/* Revoked credentials stay listed, with when, why and by whom. */
+json_t *
+admin_factor_revoke(struct admin_call *call, json_t *params)
+{
+	const struct mamori_factor_ops *ops = NULL;
+	struct revoke_ids r = { .ids = NULL };
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+	const char *why = NULL;
+	char message[128];
+	long long id = 0;
+	json_t *reply;
+	int rc;
+
+	if ((reply = admin_factor_get(call, params, &ops)) != NULL ||
+	    (reply = revoke_params(call, params, &why, &id)) != NULL)
+		return reply;
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
+		return reply;
+	r.only = (int64_t)id;
+	rc = mamori_store_cred_foreach_user(tx, u.id, mamori_factor_name(ops->factor), 0, revoke_collect, &r);
+	if (rc == MAMORI_OK && r.count == 0) {
+		mamori_store_rollback(&tx);
+		free(r.ids);
+		snprintf(message, sizeof(message), id != 0 ? "no such %s credential" : "no %s credential",
+		         mamori_factor_name(ops->factor));
+		return admin_refused(call, MAMORI_ERROR_NOT_FOUND, message);
+	}
+	if (rc == MAMORI_OK)
+		rc = revoke_all(tx, call, ops, &r, why);
+	free(r.ids);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return admin_internal_error();
+	}
+	return admin_commit_with_user(&tx, call, &u, 0);
+}
+
+/* The account must enrol the factor at its next login. */
+json_t *
+admin_factor_require(struct admin_call *call, json_t *params)
+{
+	const struct mamori_factor_ops *ops = NULL;
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+	char reason[64];
+	json_t *reply;
+	int rc;
+
+	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
+		return reply;
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
+		return reply;
+	u.enroll_required |= 1u << ops->factor;
+	u.updated_at = call->now;
+	rc = mamori_store_user_update(tx, &u);
+	if (rc == MAMORI_OK)
+		rc = admin_audit(tx, call, "success", audit_reason(ops, "require", reason, sizeof(reason)), NULL);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return admin_internal_error();
+	}
+	return admin_commit_with_user(&tx, call, &u, 0);
 }
 
 /* A one-time enrolment code: the person it is handed to binds their first
  * authenticator by self-enrolment with it ([totp] first_enroll = code).
  * It replaces the account's previous code; the store keeps its digest. */
 json_t *
-admin_totp_enroll_code(struct admin_call *call, json_t *params)
+admin_enroll_code(struct admin_call *call, json_t *params)
 {
-	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
-	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
+	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "", reason[64] = "enroll-code";
 	int64_t expires_at = call->now + (int64_t)conf->totp_enroll_code_lifetime;
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply, *detail;
 	int rc;
 
 	(void)params;
 	mamori_daemon_conf_put(conf);
+	/* The old TotpEnrollCode kept its audit reason. */
+	if (call->method->factor != NULL)
+		snprintf(reason, sizeof(reason), "%s enroll-code", call->method->factor);
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = admin_internal_error();
 		goto out;
@@ -322,7 +429,7 @@ admin_totp_enroll_code(struct admin_call *call, json_t *params)
 		rc = mamori_store_enroll_code_put(tx, u.id, digest, call->now, expires_at);
 	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
 	if (rc == MAMORI_OK)
-		rc = admin_audit(tx, call, "success", "totp enroll-code", detail);
+		rc = admin_audit(tx, call, "success", reason, detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
@@ -335,82 +442,4 @@ out:
 	mamori_wipe(code, sizeof(code));
 	mamori_wipe(digest, sizeof(digest));
 	return reply;
-}
-
-json_t *
-admin_totp_change(struct admin_call *call, json_t *params)
-{
-	struct mamori_txn *tx = NULL;
-	int remove = call->method->arg;
-	struct mamori_user u;
-	json_t *reply;
-	int rc;
-
-	(void)params;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return admin_internal_error();
-	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
-		return reply;
-	if (remove) {
-		rc = totp_cred_revoke(tx, u.id, 0, call->now, "removed by an administrator", call->actor);
-		if (rc == MAMORI_ERR_NOT_FOUND) {
-			mamori_store_rollback(&tx);
-			return admin_refused(call, MAMORI_ERROR_NOT_FOUND, "no TOTP factor");
-		}
-	} else {
-		u.enroll_required |= 1u << MAMORI_FACTOR_TOTP;
-		u.updated_at = call->now;
-		rc = mamori_store_user_update(tx, &u);
-	}
-	if (rc == MAMORI_OK)
-		rc = admin_audit(tx, call, "success", remove ? "totp remove" : "totp require", NULL);
-	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return admin_internal_error();
-	}
-	return admin_commit_with_user(&tx, call, &u, 0);
-}
-
-static int
-totp_list_one(const struct mamori_credential *r, const char *user, void *data)
-{
-	struct admin_page *pg = data;
-	struct mamori_totp_params p;
-	json_t *o;
-
-	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
-		return MAMORI_OK;
-	if (totp_cred_params(r, &p) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", mamori_cred_state_name(r->state),
-	              "algorithm", mamori_totp_algorithm_name(p.algorithm), "digits", (json_int_t)p.digits, "period",
-	              (json_int_t)p.period, "created_at", (json_int_t)r->created_at, "last_used_at",
-	              admin_nullable_time(r->last_used_at));
-	return admin_page_add(data, o);
-}
-
-json_t *
-admin_totp_list(struct admin_call *call, json_t *params)
-{
-	struct admin_page pg = { .items = json_array(), .now = call->now };
-
-	/* Paged by name like UserList: "after" in, "next" out. */
-	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &pg.last_name) == MAMORI_ERR_INVALID) {
-		json_decref(pg.items);
-		return admin_invalid("after");
-	}
-	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
-		json_decref(pg.items);
-		return admin_internal_error();
-	}
-	if (mamori_store_cred_foreach(pg.tx, "totp", NULL, 0, totp_list_one, &pg) != MAMORI_OK) {
-		mamori_store_rollback(&pg.tx);
-		json_decref(pg.items);
-		return admin_internal_error();
-	}
-	if (mamori_store_commit(&pg.tx) != MAMORI_OK) {
-		json_decref(pg.items);
-		return admin_internal_error();
-	}
-	return admin_page_reply(&pg, "factors", "next", "name");
 }

@@ -89,17 +89,9 @@ admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 		json_object_set_new(o, "members", members);
 	else
 		json_decref(members);
-	if (o != NULL) {
-		struct mamori_credential totp;
-		json_t *factors = json_array();
-		if (json_array_size(passwords) > 0)
-			json_array_append_new(factors, json_string("password"));
-		if (admin_totp_cred_get(tx, u->id, MAMORI_CRED_ACTIVE, &totp) == MAMORI_OK)
-			json_array_append_new(factors, json_string("totp"));
-		mamori_wipe(&totp, sizeof(totp));
-		json_object_set_new(o, "factors", factors);
-		json_object_set_new(o, "totp_required",
-		                    json_boolean((u->enroll_required & (1u << MAMORI_FACTOR_TOTP)) != 0));
+	if (o != NULL && admin_user_factors(tx, u, json_array_size(passwords) > 0, o) != MAMORI_OK) {
+		json_decref(o);
+		o = NULL;
 	}
 	return o;
 }
