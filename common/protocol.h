@@ -50,7 +50,9 @@
 #define MAMORI_ADMIN_FACTOR_REQUIRE MAMORI_IF_ADMIN ".FactorRequire"
 #define MAMORI_ADMIN_ENROLL_CODE MAMORI_IF_ADMIN ".EnrollCode"
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
- * factor "totp". */
+ * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
+ * reason). */
+#define MAMORI_ADMIN_TOTP_FACTOR "totp"
 #define MAMORI_ADMIN_TOTP_ENROLL MAMORI_IF_ADMIN ".TotpEnroll"
 #define MAMORI_ADMIN_TOTP_CONFIRM MAMORI_IF_ADMIN ".TotpConfirm"
 #define MAMORI_ADMIN_TOTP_LIST MAMORI_IF_ADMIN ".TotpList"
