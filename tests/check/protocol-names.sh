@@ -12,10 +12,21 @@ CPP=${CPP:-cpp}
 failed=0
 n=0
 
-macros=$(sed -n 's/^#define \(MAMORI_\(IF\|PAM\|ADMIN\|VARLINK\|ERROR\|STATE\|STYLE\|RESULT\)_[A-Z0-9_]*\) .*/\1/p' common/protocol.h)
-# Each macro expanded by the preprocessor, its string literals joined.
-names=$( { echo '#include "protocol.h"'; for m in $macros; do echo "$m"; done; } |
-	"$CPP" -P -I common - | sed -n 's/^"\(.*\)"$/\1/p' | sed 's/" *"//g')
+# expand GROUPS: the value of each MAMORI_<GROUP>_* macro, as the
+# preprocessor expands it, its string literals joined.
+expand() {
+	local macros
+	macros=$(sed -n "s/^#define \(MAMORI_\($1\)_[A-Z0-9_]*\) .*/\1/p" common/protocol.h)
+	{ echo '#include "protocol.h"'; for m in $macros; do echo "$m"; done; } |
+		"$CPP" -P -I common - | sed -n 's/^"\(.*\)"$/\1/p' | sed 's/" *"//g'
+}
+# Interfaces, methods and errors are dotted names (a macro of these groups
+# without a dot, such as a factor's name, is not one of them); states,
+# styles and results are words.
+names=$(
+	expand 'IF\|PAM\|ADMIN\|VARLINK\|ERROR' | grep '\.'
+	expand 'STATE\|STYLE\|RESULT'
+)
 [ -n "$names" ] || { echo "Bail out! no names read from common/protocol.h"; exit 1; }
 
 # check DESCRIPTION FILES...: no literal of a name in FILES.
