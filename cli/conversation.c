@@ -19,80 +19,20 @@
 #include "error.h"
 #include "names.h"
 #include "output.h"
+#include "protocol.h"
+#include "reply.h"
 #include "secure.h"
 #include "wire.h"
 
-#define PAM "io.mamori.Pam."
-
-/* The daemon's conversation, bounded as pam_mamori(8) bounds it. */
+/* The daemon's conversation, bounded as pam_mamori(8) bounds it: each
+ * reply by common/reply.c, the rounds here. */
 #define CONV_MAX_ROUNDS 32 /* prompt replies per conversation */
-#define CONV_MAX_PROMPTS 8 /* prompts per reply */
-#define CONV_MAX_MESSAGES 16 /* messages in the final reply */
-#define CONV_TEXT_MAX 511 /* PAM_MAX_MSG_SIZE - 1 */
-#define CONV_WORD_MAX 32 /* "state", "style", "result" values */
 #define CONV_LOCALE_MAX 64
 /* The PAM service name the daemon records for a report made here. */
 #define CONV_SERVICE "mamorictl"
 
-enum conv_style { CONV_ECHO_OFF, CONV_ECHO_ON, CONV_INFO, CONV_ERROR };
-
-struct conv_text {
-	enum conv_style style;
-	const char *text; /* borrowed from the reply */
-};
-
 /* What marks an info text as a TOTP enrolment to draw as a QR code. */
 #define CONV_OTPAUTH "otpauth://"
-
-/* One line of text, no control characters: the module's rule, so that
- * both show the daemon the same face. */
-static int
-conv_text_valid(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch < 0x20 || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* Read params[key], an array of {"style","text"}, into out.  Prompts
- * (prompts != 0) must be present and non-empty; messages may be absent or
- * null and are only info or error.  0 or -1. */
-static int
-conv_texts_parse(const json_t *params, const char *key, int prompts, struct conv_text *out, size_t max, size_t *count)
-{
-	const json_t *list = json_object_get(params, key), *item;
-	size_t i;
-
-	*count = 0;
-	if (list == NULL || json_is_null(list))
-		return prompts ? -1 : 0;
-	if (!json_is_array(list) || json_array_size(list) > max || (prompts && json_array_size(list) == 0))
-		return -1;
-	json_array_foreach (list, i, item) {
-		const char *style, *text;
-
-		if (!json_is_object(item) ||
-		    mamori_wire_get_string(item, "style", CONV_WORD_MAX, &style) != MAMORI_OK ||
-		    mamori_wire_get_string(item, "text", CONV_TEXT_MAX, &text) != MAMORI_OK || !conv_text_valid(text))
-			return -1;
-		if (!strcmp(style, "info"))
-			out[i].style = CONV_INFO;
-		else if (!strcmp(style, "error"))
-			out[i].style = CONV_ERROR;
-		else if (prompts && !strcmp(style, "echo_off"))
-			out[i].style = CONV_ECHO_OFF;
-		else if (prompts && !strcmp(style, "echo_on"))
-			out[i].style = CONV_ECHO_ON;
-		else
-			return -1;
-		out[i].text = text;
-	}
-	*count = json_array_size(list);
-	return 0;
-}
 
 static void
 fd_write_text(int fd, const char *s)
@@ -276,10 +216,10 @@ conversation_info_fd(const struct conversation *cv)
 /* Text for the person: info where conversation_info_fd says, error on
  * standard error. */
 static void
-conv_show(const struct conversation *cv, enum conv_style style, const char *text)
+conv_show(const struct conversation *cv, enum mamori_reply_style style, const char *text)
 {
-	int fd = style == CONV_INFO ? conversation_info_fd(cv) : STDERR_FILENO;
-	char clean[CONV_TEXT_MAX + 1];
+	int fd = style == MAMORI_REPLY_INFO ? conversation_info_fd(cv) : STDERR_FILENO;
+	char clean[MAMORI_REPLY_TEXT_MAX + 1];
 
 	output_sanitize(text, clean, sizeof(clean));
 	if (fd == STDOUT_FILENO) {
@@ -298,7 +238,7 @@ conv_show(const struct conversation *cv, enum conv_style style, const char *text
 static int
 conv_show_uri(const struct conversation *cv, const char *uri)
 {
-	char clean[CONV_TEXT_MAX + 1];
+	char clean[MAMORI_REPLY_TEXT_MAX + 1];
 	int fd = conversation_info_fd(cv);
 
 	/* The URI holds the secret: write(2), not stdio, and wiped. */
@@ -319,22 +259,24 @@ conv_show_uri(const struct conversation *cv, const char *uri)
 static int
 conv_prompts_answer(struct conversation *cv, const json_t *params)
 {
-	struct conv_text prompts[CONV_MAX_PROMPTS] = { { CONV_INFO, NULL } };
-	char line[MAMORI_SECRET_MAX + 2], shown[CONV_TEXT_MAX + 1];
+	struct mamori_reply_prompts p;
+	const struct mamori_reply_text *prompts = p.prompt;
+	char line[MAMORI_SECRET_MAX + 2], shown[MAMORI_REPLY_TEXT_MAX + 1];
 	json_t *answers, *call = NULL, *answer, *answer_params;
 	size_t count = 0, i, len = 0;
 	int rc = CLI_EXIT_FAILED;
 
-	if (conv_texts_parse(params, "prompts", 1, prompts, CONV_MAX_PROMPTS, &count) != 0)
+	if (mamori_reply_prompts(params, &p) != MAMORI_OK)
 		return cli_unexpected_reply("malformed prompts");
+	count = p.count;
 	answers = json_array();
 	if (answers == NULL)
 		goto nomem;
 	for (i = 0; i < count; i++) {
 		switch (prompts[i].style) {
-		case CONV_INFO:
-		case CONV_ERROR:
-			if (prompts[i].style == CONV_INFO &&
+		case MAMORI_REPLY_INFO:
+		case MAMORI_REPLY_ERROR:
+			if (prompts[i].style == MAMORI_REPLY_INFO &&
 			    !strncmp(prompts[i].text, CONV_OTPAUTH, strlen(CONV_OTPAUTH))) {
 				rc = conv_show_uri(cv, prompts[i].text);
 				if (rc != CLI_CONTINUE)
@@ -346,7 +288,8 @@ conv_prompts_answer(struct conversation *cv, const json_t *params)
 			break;
 		default:
 			output_sanitize(prompts[i].text, shown, sizeof(shown));
-			rc = conversation_ask(cv, prompts[i].style == CONV_ECHO_ON, shown, line, sizeof(line), &len);
+			rc = conversation_ask(cv, prompts[i].style == MAMORI_REPLY_ECHO_ON, shown, line, sizeof(line),
+			                      &len);
 			if (rc != CLI_CONTINUE)
 				goto out;
 			answer = json_stringn(line, len);
@@ -365,7 +308,7 @@ conv_prompts_answer(struct conversation *cv, const json_t *params)
 		json_decref(answer);
 	}
 	answer_params = json_pack("{s:O}", "answers", answers);
-	call = answer_params != NULL ? mamori_wire_call(PAM "Answer", answer_params) : NULL;
+	call = answer_params != NULL ? mamori_wire_call(MAMORI_PAM_ANSWER, answer_params) : NULL;
 	if (call == NULL)
 		goto nomem;
 	errno = 0;
@@ -478,7 +421,7 @@ conv_start_call(const char *op, const char *user)
 		json_decref(params);
 		return NULL;
 	}
-	return mamori_wire_call(PAM "Start", params);
+	return mamori_wire_call(MAMORI_PAM_START, params);
 }
 
 /* The final reply: its messages shown (or the reply printed with --json)
@@ -487,19 +430,18 @@ static int
 conv_done(struct conversation *cv, const json_t *reply, const char *not_done)
 {
 	const json_t *params = mamori_wire_parameters(reply);
-	struct conv_text messages[CONV_MAX_MESSAGES] = { { CONV_INFO, NULL } };
-	const char *result = NULL, *first_error = NULL;
-	char clean[CONV_WORD_MAX + 1];
-	size_t count = 0, i;
+	struct mamori_reply_done done;
+	const char *first_error = NULL;
+	char clean[MAMORI_REPLY_WORD_MAX + 1];
+	size_t i;
 	int success;
 
-	if (mamori_wire_get_string(params, "result", CONV_WORD_MAX, &result) != MAMORI_OK ||
-	    conv_texts_parse(params, "messages", 0, messages, CONV_MAX_MESSAGES, &count) != 0)
+	if (mamori_reply_done(params, 0, &done) != MAMORI_OK)
 		return cli_unexpected_reply("a malformed final reply");
-	success = !strcmp(result, "success");
-	for (i = 0; i < count; i++) {
-		if (messages[i].style == CONV_ERROR && first_error == NULL)
-			first_error = messages[i].text;
+	success = !strcmp(done.result, MAMORI_RESULT_SUCCESS);
+	for (i = 0; i < done.message_count; i++) {
+		if (done.message[i].style == MAMORI_REPLY_ERROR && first_error == NULL)
+			first_error = done.message[i].text;
 	}
 	if (cv->cli->json) {
 		if (cli_print_json_reply(reply) != CLI_EXIT_OK)
@@ -508,17 +450,17 @@ conv_done(struct conversation *cv, const json_t *reply, const char *not_done)
 		if (!success && first_error != NULL)
 			output_error("%s", first_error);
 	} else {
-		for (i = 0; i < count; i++) {
-			if (messages[i].style == CONV_INFO)
-				conv_show(cv, CONV_INFO, messages[i].text);
+		for (i = 0; i < done.message_count; i++) {
+			if (done.message[i].style == MAMORI_REPLY_INFO)
+				conv_show(cv, MAMORI_REPLY_INFO, done.message[i].text);
 			else
-				output_error("%s", messages[i].text);
+				output_error("%s", done.message[i].text);
 		}
 	}
 	if (success)
 		return CLI_EXIT_OK;
 	if (first_error == NULL) {
-		output_sanitize(result, clean, sizeof(clean));
+		output_sanitize(done.result, clean, sizeof(clean));
 		output_error("%s: %s (the daemon answered %s)", cv->cmd, not_done, clean);
 	}
 	return CLI_EXIT_FAILED;
@@ -536,6 +478,34 @@ conv_texts_wipe(json_t *reply, const char *key)
 		mamori_wire_wipe_string(json_object_get(item, "text"));
 }
 
+/* Wait for the daemon's next reply to method and read its state.
+ * CLI_CONTINUE with *reply (the caller's to drop), *params and *state set;
+ * or an exit status after reporting. */
+static int
+conv_next(struct conversation *cv, struct mamori_wire *wire, const char *method, json_t **reply, const json_t **params,
+          enum mamori_reply_state *state)
+{
+	const char *state_name;
+	int rc, status;
+
+	errno = 0;
+	rc = mamori_wire_recv(wire, reply, CLI_REPLY_TIMEOUT * 1000);
+	if (rc != MAMORI_OK) {
+		cli_report_transport_error(cv->cli->pam_socket_path, rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc,
+		                           errno);
+		return CLI_EXIT_UNREACHABLE;
+	}
+	status = cli_reply_check(*reply, method, cv->cmd, params);
+	if (status != CLI_EXIT_OK)
+		return status;
+	rc = mamori_reply_state(*params, state, &state_name);
+	if (rc == MAMORI_ERR_PROTOCOL)
+		return cli_unexpected_reply("no conversation state");
+	if (rc != MAMORI_OK)
+		return cli_unexpected_reply("an unknown conversation state");
+	return CLI_CONTINUE;
+}
+
 /* The daemon drives the conversation exactly as it does for pam_mamori;
  * the person proves who they are by its prompts. */
 int
@@ -544,7 +514,8 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	struct conversation cv = { .cli = cli, .cmd = cmd, .fd = -1, .tty = -1, .qr = qr };
 	struct mamori_wire wire;
 	char user[MAMORI_USER_NAME_MAX + 1];
-	const char *state, *method = PAM "Start";
+	const char *method = MAMORI_PAM_START;
+	enum mamori_reply_state state;
 	json_t *call = NULL, *reply = NULL;
 	int rc, saved_errno, rounds = 0, status;
 
@@ -580,30 +551,11 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 	for (;;) {
 		const json_t *params;
 
-		errno = 0;
-		rc = mamori_wire_recv(&wire, &reply, CLI_REPLY_TIMEOUT * 1000);
-		if (rc != MAMORI_OK) {
-			cli_report_transport_error(cli->pam_socket_path,
-			                           rc == MAMORI_ERR_CLOSED ? MAMORI_ERR_PROTOCOL : rc, errno);
-			status = CLI_EXIT_UNREACHABLE;
+		status = conv_next(&cv, &wire, method, &reply, &params, &state);
+		if (status != CLI_CONTINUE)
 			goto out;
-		}
-		status = CLI_EXIT_FAILED;
-		if (json_object_get(reply, "error") != NULL) {
-			cli_report_error_reply(reply, method, cmd);
-			goto out;
-		}
-		params = mamori_wire_parameters(reply);
-		if (params == NULL || mamori_wire_get_string(params, "state", CONV_WORD_MAX, &state) != MAMORI_OK) {
-			status = cli_unexpected_reply("no conversation state");
-			goto out;
-		}
-		if (!strcmp(state, "done"))
+		if (state == MAMORI_REPLY_DONE)
 			break;
-		if (strcmp(state, "prompt") != 0) {
-			status = cli_unexpected_reply("an unknown conversation state");
-			goto out;
-		}
 		if (++rounds > CONV_MAX_ROUNDS) {
 			status = cli_unexpected_reply("more than 32 rounds of prompts");
 			goto out;
@@ -614,7 +566,7 @@ conversation_run(struct cli *cli, const char *cmd, const char *op, const char *n
 		conv_texts_wipe(reply, "prompts");
 		json_decref(reply);
 		reply = NULL;
-		method = PAM "Answer";
+		method = MAMORI_PAM_ANSWER;
 	}
 	status = conv_done(&cv, reply, not_done);
 out:

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "commands.h"
+#include "runtime.h"
 
 /* The commands a user runs for themselves (password compromised, totp
  * enroll) talk to the daemon's PAM socket as pam_mamori(8) does: the daemon

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "args.h"
 #include "commands.h"
 #include "output.h"
 
@@ -36,37 +37,6 @@ static const struct option global_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-struct command {
-	const char *group;
-	const char *verb; /* NULL: a one-word command */
-	int (*run)(struct cli *cli, int argc, char **argv);
-};
-
-static const struct command commands[] = {
-	{ "user", "add", cmd_user_add },
-	{ "user", "show", cmd_user_show },
-	{ "user", "list", cmd_user_list },
-	{ "user", "disable", cmd_user_disable },
-	{ "user", "enable", cmd_user_enable },
-	{ "user", "delete", cmd_user_delete },
-	{ "user", "set", cmd_user_set },
-	{ "user", "rename", cmd_user_rename },
-	{ "user", "lock", cmd_user_lock },
-	{ "user", "unlock", cmd_user_unlock },
-	{ "user", "members", cmd_user_members },
-	{ "lock", NULL, cmd_lock },
-	{ "unlock", NULL, cmd_unlock },
-	{ "password", "temp", cmd_password_temp },
-	{ "password", "compromised", cmd_password_compromised },
-	{ "totp", "enroll", cmd_totp_enroll },
-	{ "totp", "remove", cmd_totp_remove },
-	{ "totp", "list", cmd_totp_list },
-	{ "totp", "require", cmd_totp_require },
-	{ "totp", "enroll-code", cmd_totp_enroll_code },
-	{ "audit", "show", cmd_audit_show },
-	{ "audit", "verify", cmd_audit_verify },
-	{ "status", NULL, cmd_status },
-};
 /* clang-format on */
 
 /* jansson keeps copies of every string it parses or builds (a generated
@@ -84,40 +54,6 @@ json_free_wiped(void *p)
 		return;
 	explicit_bzero(p, malloc_usable_size(p));
 	free(p);
-}
-
-static int
-dispatch(struct cli *cli, int argc, char **argv)
-{
-	const char *group = argv[0];
-	int known_group = 0;
-
-	if (!strcmp(group, "help")) {
-		if (argc > 1) {
-			output_error("help: unexpected argument '%.64s'", argv[1]);
-			return CLI_EXIT_USAGE;
-		}
-		cli_usage();
-		return CLI_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct command *c = &commands[i];
-
-		if (strcmp(c->group, group) != 0)
-			continue;
-		if (c->verb == NULL)
-			return c->run(cli, argc, argv);
-		known_group = 1;
-		if (argc > 1 && !strcmp(c->verb, argv[1]))
-			return c->run(cli, argc - 1, argv + 1);
-	}
-	if (!known_group)
-		output_error("unknown command '%.64s' (see mamorictl --help)", group);
-	else if (argc < 2)
-		output_error("%s: missing subcommand (see mamorictl --help)", group);
-	else
-		output_error("unknown command '%s %.64s' (see mamorictl --help)", group, argv[1]);
-	return CLI_EXIT_USAGE;
 }
 
 /* Report a failed write to stdout (a full disk, a closed pipe) as a
@@ -188,6 +124,6 @@ main(int argc, char **argv)
 		output_error("missing command (see mamorictl --help)");
 		return CLI_EXIT_USAGE;
 	}
-	status = dispatch(&cli, argc - optind, argv + optind);
+	status = cli_dispatch(&cli, argc - optind, argv + optind);
 	return close_stdout(status);
 }

@@ -372,6 +372,38 @@ output_fields(const struct output_field *fields, size_t n)
 	}
 }
 
+void
+output_list_text(struct output_list *l, const char *key, const char *text)
+{
+	if (l->n >= OUTPUT_LIST_MAX)
+		return;
+	snprintf(l->v[l->n], sizeof(l->v[l->n]), "%s", text);
+	l->f[l->n] = (struct output_field){ key, l->v[l->n] };
+	l->n++;
+}
+
+void
+output_list_value(struct output_list *l, const char *key, const json_t *v, const char *null_text)
+{
+	char buf[256];
+
+	output_list_text(l, key, output_value(v, null_text, buf, sizeof(buf)));
+}
+
+void
+output_list_time(struct output_list *l, const char *key, const json_t *v, const char *null_text)
+{
+	char buf[256];
+
+	output_list_text(l, key, output_value_time(v, null_text, buf, sizeof(buf)));
+}
+
+void
+output_list_print(const struct output_list *l)
+{
+	output_fields(l->f, l->n);
+}
+
 struct output_table {
 	size_t ncols;
 	size_t nrows; /* including the header */

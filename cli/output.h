@@ -62,6 +62,22 @@ struct output_field {
 };
 void output_fields(const struct output_field *fields, size_t n);
 
+/* A key: value block being built: each value is rendered into the list,
+ * and fields beyond OUTPUT_LIST_MAX are left out. */
+#define OUTPUT_LIST_MAX 32
+#define OUTPUT_LIST_VALUE_MAX 1024
+struct output_list {
+	struct output_field f[OUTPUT_LIST_MAX];
+	char v[OUTPUT_LIST_MAX][OUTPUT_LIST_VALUE_MAX];
+	size_t n;
+};
+void output_list_text(struct output_list *l, const char *key, const char *text);
+/* A JSON value as output_value renders it. */
+void output_list_value(struct output_list *l, const char *key, const json_t *v, const char *null_text);
+/* A JSON value as output_value_time renders it. */
+void output_list_time(struct output_list *l, const char *key, const json_t *v, const char *null_text);
+void output_list_print(const struct output_list *l);
+
 /* Aligned tables: a header row, then one row per record. */
 struct output_table;
 struct output_table *output_table_new(size_t ncols, const char *const *headers);

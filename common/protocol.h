@@ -50,7 +50,9 @@
 #define MAMORI_ADMIN_FACTOR_REQUIRE MAMORI_IF_ADMIN ".FactorRequire"
 #define MAMORI_ADMIN_ENROLL_CODE MAMORI_IF_ADMIN ".EnrollCode"
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
- * factor "totp". */
+ * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
+ * reason). */
+#define MAMORI_ADMIN_TOTP_FACTOR "totp"
 #define MAMORI_ADMIN_TOTP_ENROLL MAMORI_IF_ADMIN ".TotpEnroll"
 #define MAMORI_ADMIN_TOTP_CONFIRM MAMORI_IF_ADMIN ".TotpConfirm"
 #define MAMORI_ADMIN_TOTP_LIST MAMORI_IF_ADMIN ".TotpList"
@@ -75,6 +77,12 @@
 #define MAMORI_ERROR_NOT_FOUND "io.mamori.Error.NotFound"
 #define MAMORI_ERROR_EXISTS "io.mamori.Error.Exists"
 #define MAMORI_ERROR_OUT_OF_ORDER "io.mamori.Error.OutOfOrder"
+
+/* What a conversation is for: io.mamori.Pam.Start's "op". */
+#define MAMORI_OP_AUTHENTICATE "authenticate"
+#define MAMORI_OP_CHAUTHTOK "chauthtok"
+#define MAMORI_OP_COMPROMISED "compromised" /* mamorictl password compromised */
+#define MAMORI_OP_TOTP_ENROLL "totp_enroll" /* mamorictl totp enroll */
 
 /* Conversation states and prompt styles (io.mamori.Pam). */
 #define MAMORI_STATE_PROMPT "prompt"

@@ -30,6 +30,8 @@
 #include "client.h"
 #include "error.h"
 #include "names.h"
+#include "protocol.h"
+#include "reply.h"
 #include "secure.h"
 #include "wire.h"
 
@@ -38,26 +40,19 @@
 #define MAMORI_PAM_TIMEOUT_MIN 1
 #define MAMORI_PAM_TIMEOUT_MAX 3600
 
-/* Bounds on what the daemon may ask of the module in one authentication. */
+/* Bounds on what the daemon may ask of the module in one authentication;
+ * the bounds of each reply are common/reply.h's. */
 #define MAMORI_PAM_MAX_ROUNDS 32 /* prompt replies per conversation */
-#define MAMORI_PAM_MAX_PROMPTS 8 /* prompts per reply */
-#define MAMORI_PAM_MAX_MESSAGES 16 /* messages in a final reply */
-/* Some applications copy conversation text into PAM_MAX_MSG_SIZE buffers. */
-#define MAMORI_PAM_TEXT_MAX (PAM_MAX_MSG_SIZE - 1)
-#define MAMORI_PAM_TICKET_MAX 128
+#define MAMORI_PAM_MAX_MESSAGES MAMORI_REPLY_MAX_MESSAGES
 #define MAMORI_PAM_LOCALE_MAX 64
 #define MAMORI_PAM_LOGIND_SESSION_MAX 64
-#define MAMORI_PAM_WORD_MAX 32 /* "state", "style", "result" values */
-#define MAMORI_PAM_ERROR_NAME_MAX 128
+
+/* Some applications copy conversation text into PAM_MAX_MSG_SIZE buffers. */
+_Static_assert(MAMORI_REPLY_TEXT_MAX <= PAM_MAX_MSG_SIZE - 1, "conversation text longer than PAM_MAX_MSG_SIZE");
+_Static_assert(MAMORI_REPLY_MAX_PROMPTS <= MAMORI_PAM_MAX_MESSAGES, "more prompts than messages");
 
 #define MAMORI_PAM_DATA_TICKET "mamori_ticket"
 #define MAMORI_PAM_DATA_SESSION "mamori_session_id"
-
-#define MAMORI_PAM_METHOD_START "io.mamori.Pam.Start"
-#define MAMORI_PAM_METHOD_ANSWER "io.mamori.Pam.Answer"
-#define MAMORI_PAM_METHOD_ACCOUNT "io.mamori.Pam.AccountCheck"
-#define MAMORI_PAM_METHOD_OPEN "io.mamori.Pam.OpenSession"
-#define MAMORI_PAM_METHOD_CLOSE "io.mamori.Pam.CloseSession"
 
 struct mamori_pam_options {
 	const char *socket_path;
@@ -187,32 +182,6 @@ options_parse(pam_handle_t *pamh, int argc, const char **argv, struct mamori_pam
 }
 
 /* ------------------------------------------------------------ validation */
-
-/* Text shown to the user: one line, no control characters (the daemon may
- * quote things like a remote host name into it). */
-static int
-text_valid(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch < 0x20 || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-ticket_valid(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
-			return 0;
-	}
-	return 1;
-}
 
 /* Locale names are short printable ASCII ("ja_JP.UTF-8", "sr_RS@latin"). */
 static int
@@ -412,27 +381,18 @@ conn_send(struct mamori_pam_conn *c, const json_t *msg)
 }
 
 static int
-reply_error_code(struct mamori_pam_conn *c, const json_t *reply)
+reply_error_code(struct mamori_pam_conn *c, const struct mamori_reply *r)
 {
-	const json_t *params = mamori_wire_parameters(reply);
-	const char *error = mamori_wire_error_name(reply);
-	const char *detail = NULL;
+	const char *detail = r->message != NULL ? r->message : r->parameter;
 
-	if (error == NULL || strlen(error) > MAMORI_PAM_ERROR_NAME_MAX || !text_valid(error)) {
-		pam_syslog(c->pamh, LOG_ERR, "malformed error reply from mamori-authd");
-		return c->codes->failure;
-	}
-	if (params != NULL && mamori_wire_get_string(params, "message", MAMORI_FIELD_MAX, &detail) != MAMORI_OK &&
-	    mamori_wire_get_string(params, "parameter", MAMORI_FIELD_MAX, &detail) != MAMORI_OK)
+	if (detail != NULL && !mamori_reply_text_valid(detail))
 		detail = NULL;
-	if (detail != NULL && !text_valid(detail))
-		detail = NULL;
-	pam_syslog(c->pamh, LOG_ERR, "mamori-authd refused the request: %s%s%s", error, detail != NULL ? ": " : "",
+	pam_syslog(c->pamh, LOG_ERR, "mamori-authd refused the request: %s%s%s", r->error, detail != NULL ? ": " : "",
 	           detail != NULL ? detail : "");
 
-	if (strcmp(error, "io.mamori.Error.PermissionDenied") == 0)
+	if (strcmp(r->error, MAMORI_ERROR_PERMISSION_DENIED) == 0)
 		return c->codes->denied;
-	if (strcmp(error, "io.mamori.Error.Busy") == 0)
+	if (strcmp(r->error, MAMORI_ERROR_BUSY) == 0)
 		return c->codes->unavailable;
 	return c->codes->failure;
 }
@@ -440,9 +400,10 @@ reply_error_code(struct mamori_pam_conn *c, const json_t *reply)
 /* Wait for one reply.  On PAM_SUCCESS *reply_out is a new reference to a
  * reply that is not an error and *params_out its parameters object. */
 static int
-conn_recv(struct mamori_pam_conn *c, json_t **reply_out, json_t **params_out)
+conn_recv(struct mamori_pam_conn *c, json_t **reply_out, const json_t **params_out)
 {
-	json_t *reply = NULL, *params;
+	struct mamori_reply r;
+	json_t *reply = NULL;
 	int rc;
 
 	*reply_out = NULL;
@@ -455,68 +416,51 @@ conn_recv(struct mamori_pam_conn *c, json_t **reply_out, json_t **params_out)
 			return c->codes->unavailable;
 		return c->codes->failure;
 	}
-	if (json_object_get(reply, "error") != NULL) {
-		rc = reply_error_code(c, reply);
-		json_decref(reply);
-		return rc;
-	}
-	params = mamori_wire_parameters(reply);
-	if (params == NULL) {
-		pam_syslog(c->pamh, LOG_ERR, "malformed reply from mamori-authd: no parameters");
+	rc = mamori_reply_read(reply, &r);
+	if (rc != MAMORI_OK) {
+		pam_syslog(c->pamh, LOG_ERR,
+		           r.is_error ? "malformed error reply from mamori-authd"
+		                      : "malformed reply from mamori-authd: no parameters");
 		json_decref(reply);
 		return c->codes->failure;
 	}
+	if (r.is_error) {
+		rc = reply_error_code(c, &r);
+		json_decref(reply);
+		return rc;
+	}
 	*reply_out = reply;
-	*params_out = params;
+	*params_out = r.params;
 	return PAM_SUCCESS;
 }
 
 /* ------------------------------------------------------------ conversation */
 
 static int
-style_from_name(const char *name, int prompts)
+style_to_pam(enum mamori_reply_style style)
 {
-	if (strcmp(name, "info") == 0)
-		return PAM_TEXT_INFO;
-	if (strcmp(name, "error") == 0)
-		return PAM_ERROR_MSG;
-	if (prompts && strcmp(name, "echo_off") == 0)
+	switch (style) {
+	case MAMORI_REPLY_ECHO_OFF:
 		return PAM_PROMPT_ECHO_OFF;
-	if (prompts && strcmp(name, "echo_on") == 0)
+	case MAMORI_REPLY_ECHO_ON:
 		return PAM_PROMPT_ECHO_ON;
-	return -1;
+	case MAMORI_REPLY_INFO:
+		return PAM_TEXT_INFO;
+	case MAMORI_REPLY_ERROR:
+	default:
+		return PAM_ERROR_MSG;
+	}
 }
 
-/* Read params[key], an array of {"style","text"} objects, into msgs.  The
- * texts are borrowed from params.  Prompts (prompts != 0) must be present
- * and non-empty; messages may be absent or null. */
-static int
-texts_parse(const json_t *params, const char *key, int prompts, struct pam_message *msgs, size_t max, size_t *count)
+/* Texts read by common/reply.c as PAM messages; the texts stay borrowed
+ * from the reply. */
+static void
+texts_to_pam(const struct mamori_reply_text *texts, size_t count, struct pam_message *msgs)
 {
-	json_t *list = json_object_get(params, key), *item;
-	size_t i;
-
-	*count = 0;
-	if (list == NULL || json_is_null(list))
-		return prompts ? -1 : 0;
-	if (!json_is_array(list) || json_array_size(list) > max || (prompts && json_array_size(list) == 0))
-		return -1;
-	json_array_foreach (list, i, item) {
-		const char *style, *text;
-		int msg_style;
-
-		if (!json_is_object(item) ||
-		    mamori_wire_get_string(item, "style", MAMORI_PAM_WORD_MAX, &style) != MAMORI_OK ||
-		    mamori_wire_get_string(item, "text", MAMORI_PAM_TEXT_MAX, &text) != MAMORI_OK || !text_valid(text))
-			return -1;
-		msg_style = style_from_name(style, prompts);
-		if (msg_style < 0)
-			return -1;
-		msgs[i].msg_style = msg_style;
-		msgs[i].msg = text;
+	for (size_t i = 0; i < count; i++) {
+		msgs[i].msg_style = style_to_pam(texts[i].style);
+		msgs[i].msg = texts[i].text;
 	}
-	*count = json_array_size(list);
-	return 0;
 }
 
 static void
@@ -569,22 +513,68 @@ converse(struct mamori_pam_conn *c, const struct pam_message *msgs, size_t count
 	return PAM_SUCCESS;
 }
 
+/* The answer to one message: the response to a prompt, null for a text.
+ * On PAM_SUCCESS *answer is a new reference.  An answer longer than any
+ * password ends a password change's conversation with too_long set (the
+ * daemon says so in the user's language), and anything else's at once. */
+static int
+answer_make(struct mamori_pam_conn *c, const struct pam_message *msg, const struct pam_response *resp, int *too_long,
+            json_t **answer)
+{
+	const char *text;
+	size_t len;
+
+	*answer = NULL;
+	if (msg->msg_style != PAM_PROMPT_ECHO_OFF && msg->msg_style != PAM_PROMPT_ECHO_ON) {
+		*answer = json_null();
+		return PAM_SUCCESS;
+	}
+	if (resp == NULL) {
+		pam_syslog(c->pamh, LOG_ERR, "the conversation function returned no answers");
+		return PAM_CONV_ERR;
+	}
+	text = resp->resp != NULL ? resp->resp : "";
+	len = strnlen(text, MAMORI_SECRET_MAX + 1);
+	if (len > MAMORI_SECRET_MAX) {
+		pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
+		/* No password is that long.  A password change is told so by
+		 * mamori-authd, in the user's language; anything else ends
+		 * here. */
+		if (c->codes != &mamori_pam_chauthtok_codes)
+			return c->codes->rejected;
+		*too_long = 1;
+		text = "";
+		len = 0;
+	}
+	/* jansson refuses invalid UTF-8; mamori stores only UTF-8, so such an
+	 * answer could never be right. */
+	*answer = json_stringn(text, len);
+	if (*answer == NULL) {
+		pam_syslog(c->pamh, LOG_NOTICE, "an answer is not valid UTF-8");
+		return c->codes->rejected;
+	}
+	return PAM_SUCCESS;
+}
+
 /* Show one reply's prompts, collect the answers and send them as Answer.
  * Every copy of an answer (the conversation's, jansson's, the encoding) is
  * wiped before this returns. */
 static int
 prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 {
-	struct pam_message msgs[MAMORI_PAM_MAX_PROMPTS];
+	struct mamori_reply_prompts prompts;
+	struct pam_message msgs[MAMORI_REPLY_MAX_PROMPTS];
 	struct pam_response *resp = NULL;
 	json_t *answers = NULL, *answer_params = NULL, *call = NULL, *answer;
 	size_t count = 0, i;
 	int retval = c->codes->failure, rc, too_long = 0;
 
-	if (texts_parse(params, "prompts", 1, msgs, MAMORI_PAM_MAX_PROMPTS, &count) != 0) {
+	if (mamori_reply_prompts(params, &prompts) != MAMORI_OK) {
 		pam_syslog(c->pamh, LOG_ERR, "malformed prompt reply from mamori-authd");
 		goto out;
 	}
+	count = prompts.count;
+	texts_to_pam(prompts.prompt, count, msgs);
 	mamori_pam_debug(c, "mamori-authd sent %zu prompt(s)", count);
 
 	rc = converse(c, msgs, count, &resp);
@@ -598,41 +588,9 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
-		if (msgs[i].msg_style == PAM_PROMPT_ECHO_OFF || msgs[i].msg_style == PAM_PROMPT_ECHO_ON) {
-			const char *text;
-			size_t len;
-
-			if (resp == NULL) {
-				pam_syslog(c->pamh, LOG_ERR, "the conversation function returned no answers");
-				retval = PAM_CONV_ERR;
-				goto out;
-			}
-			text = resp[i].resp != NULL ? resp[i].resp : "";
-			len = strnlen(text, MAMORI_SECRET_MAX + 1);
-			if (len > MAMORI_SECRET_MAX) {
-				pam_syslog(c->pamh, LOG_NOTICE, "an answer is longer than %d bytes", MAMORI_SECRET_MAX);
-				/* No password is that long.  A password change
-				 * is told so by mamori-authd, in the user's
-				 * language; anything else ends here. */
-				if (c->codes != &mamori_pam_chauthtok_codes) {
-					retval = c->codes->rejected;
-					goto out;
-				}
-				too_long = 1;
-				text = "";
-				len = 0;
-			}
-			/* jansson refuses invalid UTF-8; mamori stores only UTF-8,
-			 * so such an answer could never be right. */
-			answer = json_stringn(text, len);
-			if (answer == NULL) {
-				pam_syslog(c->pamh, LOG_NOTICE, "an answer is not valid UTF-8");
-				retval = c->codes->rejected;
-				goto out;
-			}
-		} else {
-			answer = json_null();
-		}
+		retval = answer_make(c, &msgs[i], resp != NULL ? &resp[i] : NULL, &too_long, &answer);
+		if (retval != PAM_SUCCESS)
+			goto out;
 		/* json_array_append keeps our reference on failure, so the
 		 * copy is wiped before it is freed. */
 		if (json_array_append(answers, answer) != 0) {
@@ -643,6 +601,7 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 		}
 		json_decref(answer);
 	}
+	retval = c->codes->failure;
 	/* Keep our own reference to answers so that they are wiped below even
 	 * if building the call fails and drops the parameters. */
 	answer_params = json_object();
@@ -652,7 +611,7 @@ prompts_relay(struct mamori_pam_conn *c, const json_t *params)
 		retval = PAM_BUF_ERR;
 		goto out;
 	}
-	call = mamori_wire_call(MAMORI_PAM_METHOD_ANSWER, answer_params);
+	call = mamori_wire_call(MAMORI_PAM_ANSWER, answer_params);
 	if (call == NULL) {
 		retval = PAM_BUF_ERR;
 		goto out;
@@ -669,74 +628,33 @@ out:
 	return retval;
 }
 
-/* Login notices (OpenSession's messages: banner lines, last login...) are
- * shown on a best-effort basis, so one that breaks the rules of texts_parse
- * is left out and logged instead of failing a session the daemon has
- * already opened; so are those beyond MAMORI_PAM_MAX_MESSAGES. */
-static void
-notices_parse(struct mamori_pam_conn *c, const json_t *params, struct mamori_pam_done *done)
-{
-	json_t *list = json_object_get(params, "messages"), *item;
-	size_t i, left_out = 0;
-
-	done->message_count = 0;
-	if (list == NULL || json_is_null(list))
-		return;
-	if (!json_is_array(list)) {
-		pam_syslog(c->pamh, LOG_NOTICE, "login notices from mamori-authd are not a list; none shown");
-		return;
-	}
-	json_array_foreach (list, i, item) {
-		const char *style, *text;
-		int msg_style;
-
-		if (done->message_count == MAMORI_PAM_MAX_MESSAGES) {
-			left_out += json_array_size(list) - i;
-			break;
-		}
-		if (!json_is_object(item) ||
-		    mamori_wire_get_string(item, "style", MAMORI_PAM_WORD_MAX, &style) != MAMORI_OK ||
-		    mamori_wire_get_string(item, "text", MAMORI_PAM_TEXT_MAX, &text) != MAMORI_OK ||
-		    !text_valid(text) || (msg_style = style_from_name(style, 0)) < 0) {
-			left_out++;
-			continue;
-		}
-		done->messages[done->message_count].msg_style = msg_style;
-		done->messages[done->message_count].msg = text;
-		done->message_count++;
-	}
-	if (left_out > 0)
-		pam_syslog(c->pamh, LOG_NOTICE,
-		           "left out %zu login notice(s) from mamori-authd: more than %d, longer than %d bytes or "
-		           "with control characters",
-		           left_out, MAMORI_PAM_MAX_MESSAGES, MAMORI_PAM_TEXT_MAX);
-}
-
 /* Read a reply that ends a request.  notices: the messages are login
- * notices (notices_parse) rather than part of the decision. */
+ * notices (OpenSession's banner lines, last login...), shown on a
+ * best-effort basis, so one that breaks the rules of common/reply.c is
+ * left out and logged instead of failing a session the daemon has already
+ * opened; so are those beyond MAMORI_REPLY_MAX_MESSAGES. */
 static int
 done_parse(struct mamori_pam_conn *c, const json_t *params, int notices, struct mamori_pam_done *done)
 {
-	int rc;
+	struct mamori_reply_done d;
 
 	*done = (struct mamori_pam_done){ .result = NULL };
-	if (mamori_wire_get_string(params, "result", MAMORI_PAM_WORD_MAX, &done->result) != MAMORI_OK ||
-	    !text_valid(done->result))
-		goto malformed;
-	if (notices)
-		notices_parse(c, params, done);
-	else if (texts_parse(params, "messages", 0, done->messages, MAMORI_PAM_MAX_MESSAGES, &done->message_count) != 0)
-		goto malformed;
-	rc = mamori_wire_get_string(params, "ticket", MAMORI_PAM_TICKET_MAX, &done->ticket);
-	if (rc == MAMORI_ERR_NOT_FOUND)
-		done->ticket = NULL;
-	else if (rc != MAMORI_OK || !ticket_valid(done->ticket))
-		goto malformed;
+	if (mamori_reply_done(params, notices ? MAMORI_REPLY_NOTICES : 0, &d) != MAMORI_OK) {
+		pam_syslog(c->pamh, LOG_ERR, "malformed final reply from mamori-authd");
+		return c->codes->failure;
+	}
+	if (d.not_a_list)
+		pam_syslog(c->pamh, LOG_NOTICE, "login notices from mamori-authd are not a list; none shown");
+	if (d.left_out > 0)
+		pam_syslog(c->pamh, LOG_NOTICE,
+		           "left out %zu login notice(s) from mamori-authd: more than %d, longer than %d bytes or "
+		           "with control characters",
+		           d.left_out, MAMORI_REPLY_MAX_MESSAGES, MAMORI_REPLY_TEXT_MAX);
+	done->result = d.result;
+	done->ticket = d.ticket;
+	done->message_count = d.message_count;
+	texts_to_pam(d.message, d.message_count, done->messages);
 	return PAM_SUCCESS;
-
-malformed:
-	pam_syslog(c->pamh, LOG_ERR, "malformed final reply from mamori-authd");
-	return c->codes->failure;
 }
 
 /* Show the messages of a final reply.  The daemon has decided by now, so,
@@ -766,10 +684,12 @@ messages_show(struct mamori_pam_conn *c, int flags, const struct mamori_pam_done
  * final reply and *params_out its parameters. */
 static int
 conversation_run(struct mamori_pam_conn *c, const json_t *start, int max_rounds, json_t **reply_out,
-                 json_t **params_out)
+                 const json_t **params_out)
 {
-	json_t *reply, *params;
-	const char *state;
+	enum mamori_reply_state state;
+	const json_t *params;
+	const char *state_name;
+	json_t *reply;
 	int rc, rounds = 0;
 
 	*reply_out = NULL;
@@ -781,19 +701,23 @@ conversation_run(struct mamori_pam_conn *c, const json_t *start, int max_rounds,
 		rc = conn_recv(c, &reply, &params);
 		if (rc != PAM_SUCCESS)
 			return rc;
-		if (mamori_wire_get_string(params, "state", MAMORI_PAM_WORD_MAX, &state) != MAMORI_OK) {
+		rc = mamori_reply_state(params, &state, &state_name);
+		if (rc == MAMORI_ERR_PROTOCOL) {
 			pam_syslog(c->pamh, LOG_ERR, "malformed reply from mamori-authd: no state");
 			json_decref(reply);
 			return c->codes->failure;
 		}
-		if (strcmp(state, "done") == 0) {
+		if (rc == MAMORI_OK && state == MAMORI_REPLY_DONE) {
 			*reply_out = reply;
 			*params_out = params;
 			return PAM_SUCCESS;
 		}
-		if (strcmp(state, "prompt") != 0 || ++rounds > max_rounds) {
+		if (rc != MAMORI_OK || ++rounds > max_rounds) {
 			pam_syslog(c->pamh, LOG_ERR, "unexpected reply from mamori-authd: state %s after %d round(s)",
-			           text_valid(state) ? state : "?", rounds);
+			           rc == MAMORI_OK      ? MAMORI_STATE_PROMPT
+			           : state_name != NULL ? state_name
+			                                : "?",
+			           rounds);
 			json_decref(reply);
 			return c->codes->failure;
 		}
@@ -808,7 +732,7 @@ conversation_run(struct mamori_pam_conn *c, const json_t *start, int max_rounds,
  * read the reply's outcome.  The reply (*reply_out, whose parameters are
  * *params_out) is the caller's to free, whatever is returned. */
 static int
-request_run(struct mamori_pam_conn *c, const json_t *call, int notices, json_t **reply_out, json_t **params_out,
+request_run(struct mamori_pam_conn *c, const json_t *call, int notices, json_t **reply_out, const json_t **params_out,
             struct mamori_pam_done *done)
 {
 	int rc;
@@ -920,18 +844,18 @@ struct mamori_pam_result {
 
 /* docs/architecture.md, io.mamori.Pam. */
 static const struct mamori_pam_result mamori_pam_results[] = {
-	{ "success", PAM_SUCCESS },
-	{ "auth_err", PAM_AUTH_ERR },
-	{ "cred_insufficient", PAM_CRED_INSUFFICIENT },
-	{ "maxtries", PAM_MAXTRIES },
-	{ "acct_expired", PAM_ACCT_EXPIRED },
-	{ "new_authtok_reqd", PAM_NEW_AUTHTOK_REQD },
-	{ "perm_denied", PAM_PERM_DENIED },
-	{ "user_unknown", PAM_USER_UNKNOWN },
-	{ "authtok_err", PAM_AUTHTOK_ERR },
-	{ "authtok_recover_err", PAM_AUTHTOK_RECOVERY_ERR },
-	{ "try_again", PAM_TRY_AGAIN },
-	{ "authinfo_unavail", PAM_AUTHINFO_UNAVAIL },
+	{ MAMORI_RESULT_SUCCESS, PAM_SUCCESS },
+	{ MAMORI_RESULT_AUTH_ERR, PAM_AUTH_ERR },
+	{ MAMORI_RESULT_CRED_INSUFFICIENT, PAM_CRED_INSUFFICIENT },
+	{ MAMORI_RESULT_MAXTRIES, PAM_MAXTRIES },
+	{ MAMORI_RESULT_ACCT_EXPIRED, PAM_ACCT_EXPIRED },
+	{ MAMORI_RESULT_NEW_AUTHTOK_REQD, PAM_NEW_AUTHTOK_REQD },
+	{ MAMORI_RESULT_PERM_DENIED, PAM_PERM_DENIED },
+	{ MAMORI_RESULT_USER_UNKNOWN, PAM_USER_UNKNOWN },
+	{ MAMORI_RESULT_AUTHTOK_ERR, PAM_AUTHTOK_ERR },
+	{ MAMORI_RESULT_AUTHTOK_RECOVER_ERR, PAM_AUTHTOK_RECOVERY_ERR },
+	{ MAMORI_RESULT_TRY_AGAIN, PAM_TRY_AGAIN },
+	{ MAMORI_RESULT_AUTHINFO_UNAVAIL, PAM_AUTHINFO_UNAVAIL },
 };
 
 static int
@@ -948,8 +872,9 @@ result_map(const char *result)
 static int
 account_result_map(const char *result)
 {
-	static const char *const allowed[] = { "success", "acct_expired", "new_authtok_reqd", "user_unknown",
-		                               "perm_denied" };
+	static const char *const allowed[] = { MAMORI_RESULT_SUCCESS, MAMORI_RESULT_ACCT_EXPIRED,
+		                               MAMORI_RESULT_NEW_AUTHTOK_REQD, MAMORI_RESULT_USER_UNKNOWN,
+		                               MAMORI_RESULT_PERM_DENIED };
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		if (strcmp(result, allowed[i]) == 0)
@@ -966,7 +891,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_options opt;
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
-	json_t *params, *start = NULL, *reply = NULL, *done_params = NULL;
+	json_t *params, *start = NULL, *reply = NULL;
+	const json_t *done_params = NULL;
 	const char *user;
 	int retval = PAM_SYSTEM_ERR, rc;
 
@@ -982,12 +908,12 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	params = request_params(
 	        &c, user, MAMORI_PAM_CTX_TTY | MAMORI_PAM_CTX_RHOST | MAMORI_PAM_CTX_RUSER | MAMORI_PAM_CTX_LOCALE);
-	if (params == NULL || json_object_set_new(params, "op", json_string("authenticate")) != 0 ||
+	if (params == NULL || json_object_set_new(params, "op", json_string(MAMORI_OP_AUTHENTICATE)) != 0 ||
 	    (opt.authonly && json_object_set_new(params, "authonly", json_true()) != 0)) {
 		json_decref(params);
 		goto out;
 	}
-	start = mamori_wire_call(MAMORI_PAM_METHOD_START, params);
+	start = mamori_wire_call(MAMORI_PAM_START, params);
 	if (start == NULL)
 		goto out;
 
@@ -1049,7 +975,8 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_options opt;
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
-	json_t *params, *call = NULL, *reply = NULL, *reply_params;
+	json_t *params, *call = NULL, *reply = NULL;
+	const json_t *reply_params;
 	const char *user;
 	int retval = PAM_SYSTEM_ERR, rc;
 
@@ -1064,7 +991,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	params = request_params(&c, user, MAMORI_PAM_CTX_TTY | MAMORI_PAM_CTX_RHOST | MAMORI_PAM_CTX_LOCALE);
 	if (params == NULL)
 		goto out;
-	call = mamori_wire_call(MAMORI_PAM_METHOD_ACCOUNT, params);
+	call = mamori_wire_call(MAMORI_PAM_ACCOUNT_CHECK, params);
 	if (call == NULL)
 		goto out;
 
@@ -1090,7 +1017,8 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_options opt;
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
-	json_t *params, *start = NULL, *reply = NULL, *done_params = NULL;
+	json_t *params, *start = NULL, *reply = NULL;
+	const json_t *done_params = NULL;
 	const char *user, *ticket;
 	int retval = PAM_SYSTEM_ERR, rc, prelim;
 
@@ -1114,7 +1042,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	params = request_params(
 	        &c, user, MAMORI_PAM_CTX_TTY | MAMORI_PAM_CTX_RHOST | MAMORI_PAM_CTX_RUSER | MAMORI_PAM_CTX_LOCALE);
-	if (params == NULL || json_object_set_new(params, "op", json_string("chauthtok")) != 0 ||
+	if (params == NULL || json_object_set_new(params, "op", json_string(MAMORI_OP_CHAUTHTOK)) != 0 ||
 	    json_object_set_new(params, "prelim", json_boolean(prelim)) != 0) {
 		json_decref(params);
 		goto out;
@@ -1124,7 +1052,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		json_decref(params);
 		goto out;
 	}
-	start = mamori_wire_call(MAMORI_PAM_METHOD_START, params);
+	start = mamori_wire_call(MAMORI_PAM_START, params);
 	if (start == NULL)
 		goto out;
 
@@ -1165,7 +1093,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_options opt;
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
-	json_t *params, *call = NULL, *reply = NULL, *reply_params;
+	json_t *params, *call = NULL, *reply = NULL;
+	const json_t *reply_params;
 	const char *user, *logind;
 	long long *stored_id = NULL, session_id;
 	pid_t leader;
@@ -1200,7 +1129,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			goto out;
 		}
 	}
-	call = mamori_wire_call(MAMORI_PAM_METHOD_OPEN, params);
+	call = mamori_wire_call(MAMORI_PAM_OPEN_SESSION, params);
 	stored_id = malloc(sizeof(*stored_id));
 	if (call == NULL || stored_id == NULL)
 		goto out;
@@ -1210,7 +1139,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	if (strcmp(done.result, "success") != 0) {
+	if (strcmp(done.result, MAMORI_RESULT_SUCCESS) != 0) {
 		pam_syslog(pamh, LOG_ERR, "mamori-authd did not open the session: %s", done.result);
 		goto out;
 	}
@@ -1244,7 +1173,8 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct mamori_pam_options opt;
 	struct mamori_pam_conn c;
 	struct mamori_pam_done done;
-	json_t *params, *call = NULL, *reply = NULL, *reply_params;
+	json_t *params, *call = NULL, *reply = NULL;
+	const json_t *reply_params;
 	const char *user;
 	long long session_id;
 	int retval = PAM_SESSION_ERR, rc, have_id;
@@ -1269,7 +1199,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		json_decref(params);
 		goto out;
 	}
-	call = mamori_wire_call(MAMORI_PAM_METHOD_CLOSE, params);
+	call = mamori_wire_call(MAMORI_PAM_CLOSE_SESSION, params);
 	if (call == NULL)
 		goto out;
 
@@ -1278,7 +1208,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		retval = rc;
 		goto out;
 	}
-	if (strcmp(done.result, "success") != 0) {
+	if (strcmp(done.result, MAMORI_RESULT_SUCCESS) != 0) {
 		pam_syslog(pamh, LOG_ERR, "mamori-authd did not close the session: %s", done.result);
 		goto out;
 	}

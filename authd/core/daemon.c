@@ -13,6 +13,20 @@
 
 struct mamori_daemon mamori_daemon;
 
+static unsigned connections;
+
+void
+mamori_daemon_connections_set(unsigned n)
+{
+	__atomic_store_n(&connections, n, __ATOMIC_RELAXED);
+}
+
+unsigned
+mamori_daemon_connections(void)
+{
+	return __atomic_load_n(&connections, __ATOMIC_RELAXED);
+}
+
 struct conf_ref {
 	struct mamori_conf *conf;
 	unsigned refs;

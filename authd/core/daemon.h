@@ -57,7 +57,9 @@ struct mamori_conn {
 	struct mamori_pam_conversation *conversation; /* pam.sock only */
 };
 
-/* Live connection count, for Status. */
-unsigned mamori_server_connections(void);
+/* The live connection count: server.c sets it as connections come and go,
+ * Status reads it. */
+void mamori_daemon_connections_set(unsigned n);
+unsigned mamori_daemon_connections(void);
 
 #endif

@@ -42,7 +42,8 @@ static pthread_mutex_t admin_group_lock = PTHREAD_MUTEX_INITIALIZER;
 static gid_t admin_gid;
 static int admin_group_exists;
 
-/* Live connections, for limits and for shutdown. */
+/* Live connections, for limits and for shutdown; their count is published
+ * in daemon.c for Status. */
 struct conn_entry {
 	struct mamori_conn *conn;
 	struct conn_entry *next;
@@ -51,17 +52,6 @@ static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t conns_cond = PTHREAD_COND_INITIALIZER;
 static struct conn_entry *conns;
 static unsigned conns_count;
-
-unsigned
-mamori_server_connections(void)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&conns_lock);
-	n = conns_count;
-	pthread_mutex_unlock(&conns_lock);
-	return n;
-}
 
 static int
 make_listener(struct listener *l, const char *path, mode_t mode, gid_t gid)
@@ -331,6 +321,7 @@ conn_unregister(struct mamori_conn *c)
 			*pp = e->next;
 			free(e);
 			conns_count--;
+			mamori_daemon_connections_set(conns_count);
 			break;
 		}
 	}
@@ -400,6 +391,7 @@ conn_register(struct mamori_conn *c, const struct mamori_conf *conf)
 	e->next = conns;
 	conns = e;
 	conns_count++;
+	mamori_daemon_connections_set(conns_count);
 	pthread_mutex_unlock(&conns_lock);
 	return MAMORI_OK;
 }

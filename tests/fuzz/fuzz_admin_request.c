@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* libFuzzer target for authd/admin_service.c: io.mamori.Admin on
+/* libFuzzer target for authd/service_admin/: io.mamori.Admin on
  * admin.sock, the calls behind mamorictl (accounts, passwords, TOTP
  * factors, the audit log).
  *

@@ -8,7 +8,11 @@
  *     to an equal value (json_equal);
  *   - encoding into a buffer one byte short fails and leaves zeros;
  *   - the getters honour their bounds and only report NOT_FOUND for absent
- *     or null keys. */
+ *     or null keys;
+ *   - common/reply.c (the replies pam_mamori and mamorictl read) hands out
+ *     only what its bounds allow: an error with a text name, or an object
+ *     of parameters; prompts, messages, results and tickets within their
+ *     limits and free of control characters. */
 #include "config.h"
 
 #include <stdint.h>
@@ -19,6 +23,7 @@
 
 #include "check.h"
 #include "error.h"
+#include "reply.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -144,6 +149,57 @@ round_trip(const json_t *msg)
 		check(encoded[i] == '\0');
 }
 
+static void
+check_texts(const struct mamori_reply_text *t, size_t count, int prompt)
+{
+	for (size_t i = 0; i < count; i++) {
+		check(strlen(t[i].text) <= MAMORI_REPLY_TEXT_MAX && mamori_reply_text_valid(t[i].text));
+		check(prompt || t[i].style == MAMORI_REPLY_INFO || t[i].style == MAMORI_REPLY_ERROR);
+	}
+}
+
+/* The message read as a reply, and its parameters (or the message itself)
+ * as a conversation reply. */
+static void
+exercise_reply(const json_t *msg)
+{
+	const json_t *params =
+	        json_is_object(json_object_get(msg, "parameters")) ? json_object_get(msg, "parameters") : msg;
+	struct mamori_reply r;
+	struct mamori_reply_prompts p;
+	struct mamori_reply_done d;
+	enum mamori_reply_state state;
+	const char *name;
+
+	if (mamori_reply_read(msg, &r) == MAMORI_OK) {
+		check(r.is_error ? r.error != NULL && r.params == NULL : r.error == NULL && json_is_object(r.params));
+		check(!r.is_error ||
+		      (strlen(r.error) <= MAMORI_REPLY_ERROR_NAME_MAX && mamori_reply_text_valid(r.error)));
+		check(r.message == NULL || strlen(r.message) <= MAMORI_REPLY_MESSAGE_MAX);
+		check(r.parameter == NULL || mamori_reply_text_valid(r.parameter));
+	} else {
+		check(r.error == NULL && r.params == NULL);
+	}
+	if (mamori_reply_state(params, &state, &name) == MAMORI_OK)
+		check(state == MAMORI_REPLY_PROMPT || state == MAMORI_REPLY_DONE);
+	if (mamori_reply_prompts(params, &p) == MAMORI_OK) {
+		check(p.count >= 1 && p.count <= MAMORI_REPLY_MAX_PROMPTS);
+		check_texts(p.prompt, p.count, 1);
+	} else {
+		check(p.count == 0);
+	}
+	for (unsigned flags = 0; flags <= MAMORI_REPLY_NOTICES; flags++) {
+		if (mamori_reply_done(params, flags, &d) != MAMORI_OK) {
+			check(d.result == NULL && d.ticket == NULL && d.message_count == 0);
+			continue;
+		}
+		check(strlen(d.result) <= MAMORI_REPLY_WORD_MAX && mamori_reply_text_valid(d.result));
+		check(d.ticket == NULL || strlen(d.ticket) <= MAMORI_REPLY_TICKET_MAX);
+		check(d.message_count <= MAMORI_REPLY_MAX_MESSAGES);
+		check_texts(d.message, d.message_count, 0);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -158,6 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(json_is_object(msg) && size < MAMORI_WIRE_MAX && memchr(data, '\0', size) == NULL);
 	exercise_getters(msg);
+	exercise_reply(msg);
 	round_trip(msg);
 	json_decref(msg);
 	return 0;

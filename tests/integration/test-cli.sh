@@ -7,7 +7,11 @@ require "root" test "$(id -u)" = 0
 require "mamorictl" test -x "$CTL"
 require "python3" test -x /usr/bin/python3
 
+# A service that asks for the password and a TOTP code (the factor calls).
+EXTRA_CONF="[service cli-mfa]
+require = password+totp"
 new_env
+make_service cli-mfa
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
@@ -153,6 +157,115 @@ t_failed_attempts_count_the_locking_failure() {
 	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 1 "a new window"
 	pam -p 'Hoshi-no-Yoru-2030' mamori-test fa.kudo auth=SUCCESS >/dev/null
 	expect_eq "$(ctl --json user show fa.kudo | json 'd["user"]["failed_attempts"]')" 0 "after a success"
+	set_clock "$(date +%s)"
+}
+
+# ------------------------------------------------------- factor calls
+
+# admin CALL PARAMS: io.mamori.Admin.CALL through the raw client, as root
+# with root's login uid; prints the reply.
+admin() {
+	local out
+	out=$(
+		echo 0 >/proc/self/loginuid
+		exec /usr/bin/python3 "$top_srcdir/tests/integration/rawclient.py" "$T/run/admin.sock" \
+			"{\"method\":\"io.mamori.Admin.$1\",\"parameters\":$2}"
+	)
+	head -n 1 <<<"$out"
+}
+
+# The TOTP code for the test clock (plus OFFSET seconds).
+totp_code() {
+	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
+}
+
+t_factor_enrol_confirm_list_revoke() {
+	local out id secret now
+	command -v oathtool >/dev/null || fail "oathtool is not installed"
+	add_user fumi 'Fuji-no-Yama-2030x'
+	out=$(admin FactorEnroll '{"name":"fumi","factor":"totp","label":"phone"}')
+	expect_eq "$(echo "$out" | json '(d["parameters"]["factor"], d["parameters"]["label"])')" "('totp', 'phone')" \
+		"enrolment reply"
+	id=$(echo "$out" | json 'd["parameters"]["id"]')
+	secret=$(echo "$out" | json 'd["parameters"]["secret"]')
+	expect_match "$(echo "$out" | json 'd["parameters"]["uri"]')" '^otpauth://totp/' "handover"
+	# Pending: not a factor of the account yet, and a wrong code is refused.
+	expect_eq "$(ctl --json user show fumi | json '"totp" in d["user"]["factors"]')" False "pending"
+	out=$(admin FactorConfirm "{\"name\":\"fumi\",\"factor\":\"totp\",\"code\":\"$(totp_code "$secret" 3600)\"}")
+	expect_eq "$(echo "$out" | json 'd["error"]')" io.mamori.Error.PolicyViolation "wrong code"
+	out=$(admin FactorConfirm "{\"name\":\"fumi\",\"factor\":\"totp\",\"code\":\"$(totp_code "$secret")\"}")
+	expect_eq "$(echo "$out" | json '"totp" in d["parameters"]["user"]["factors"]')" True "confirmed"
+	# Listed with its own fields, never its secret.
+	out=$(admin FactorList '{"name":"fumi"}')
+	echo "$out"
+	expect_eq "$(echo "$out" | json '[(c["id"], c["name"], c["factor"], c["label"], c["state"], c["algorithm"]) for c in d["parameters"]["credentials"]]')" \
+		"[($id, 'fumi', 'totp', 'phone', 'active', 'SHA1')]" "listing"
+	! grep -q "$secret" <<<"$out" || fail "the secret is listed"
+	advance_clock 30
+	pam -p 'Fuji-no-Yama-2030x' -p "$(totp_code "$secret")" cli-mfa fumi auth=SUCCESS >/dev/null
+	# A revocation says why.
+	out=$(admin FactorRevoke '{"name":"fumi","factor":"totp"}')
+	expect_eq "$(echo "$out" | json '(d["error"], d["parameters"]["parameter"])')" \
+		"('org.varlink.service.InvalidParameter', 'reason')" "no reason"
+	out=$(admin FactorRevoke '{"name":"fumi","factor":"totp","reason":"phone lost"}')
+	expect_eq "$(echo "$out" | json '"totp" in d["parameters"]["user"]["factors"]')" False "revoked"
+	now=$(cat "$T/clock")
+	expect_eq "$(admin FactorList '{"name":"fumi"}' | json 'd["parameters"]["credentials"]')" "[]" \
+		"revoked ones are not listed by default"
+	out=$(admin FactorList '{"name":"fumi","factor":"totp","revoked":true}')
+	echo "$out"
+	expect_eq "$(echo "$out" | json '[(c["id"], c["state"], c["reason"], c["revoked_by"], c["revoked_at"]) for c in d["parameters"]["credentials"]]')" \
+		"[($id, 'revoked', 'phone lost', 'root', $now)]" "revoked listing"
+	expect_eq "$(sql "SELECT reason || ' ' || actor FROM audit WHERE category = 'admin' AND user = 'fumi'
+		ORDER BY id DESC LIMIT 1")" "totp revoke root" "revocation audited"
+	# The revoked credential logs in no more.
+	advance_clock 30
+	pam -p 'Fuji-no-Yama-2030x' -p "$(totp_code "$secret")" cli-mfa fumi auth=AUTH_ERR >/dev/null
+	out=$(admin FactorRevoke '{"name":"fumi","factor":"totp","reason":"again"}')
+	expect_eq "$(echo "$out" | json 'd["error"]')" io.mamori.Error.NotFound "nothing left to revoke"
+	# Required at the next login.
+	out=$(admin FactorRequire '{"name":"fumi","factor":"totp"}')
+	expect_eq "$(echo "$out" | json '(d["parameters"]["user"]["totp_required"], d["parameters"]["user"]["enroll_required"])')" \
+		"(True, ['totp'])" "required"
+	set_clock "$(date +%s)"
+}
+
+t_factor_unknown_refused() {
+	local f out
+	ctl user add kumi >/dev/null
+	# Unknown, not in this build, or without credentials of its own.
+	for f in retina fido2 password '' 7; do
+		out=$(admin FactorEnroll "{\"name\":\"kumi\",\"factor\":$(printf '%s' "$f" | /usr/bin/python3 -c 'import json,sys; s=sys.stdin.read(); print(s if s.isdigit() else json.dumps(s))')}")
+		expect_eq "$(echo "$out" | json '(d["error"], d["parameters"]["parameter"])')" \
+			"('org.varlink.service.InvalidParameter', 'factor')" "FactorEnroll factor $f"
+	done
+	for call in FactorConfirm FactorRequire FactorList; do
+		out=$(admin "$call" '{"name":"kumi","factor":"retina","code":"123456"}')
+		expect_eq "$(echo "$out" | json 'd["parameters"]["parameter"]')" factor "$call"
+	done
+	out=$(admin FactorRevoke '{"name":"kumi","reason":"x"}')
+	expect_eq "$(echo "$out" | json 'd["parameters"]["parameter"]')" factor "FactorRevoke without a factor"
+	expect_eq "$(ctl --json user show kumi | json '(d["user"]["factors"], d["user"]["enroll_required"])')" \
+		"([], [])" "nothing changed"
+}
+
+t_factor_totp_names_are_the_same_calls() {
+	local out secret
+	command -v oathtool >/dev/null || fail "oathtool is not installed"
+	ctl user add nami >/dev/null
+	out=$(admin TotpEnroll '{"name":"nami"}')
+	secret=$(echo "$out" | json 'd["parameters"]["secret"]')
+	out=$(admin TotpConfirm "{\"name\":\"nami\",\"code\":\"$(totp_code "$secret")\"}")
+	expect_eq "$(echo "$out" | json 'd["parameters"]["user"]["factors"]')" "['totp']" "TotpConfirm"
+	# TotpList keeps its key; FactorList lists the same credential.
+	expect_eq "$(admin TotpList '{}' | json '[(c["name"], c["state"], c["digits"]) for c in d["parameters"]["factors"] if c["name"] == "nami"]')" \
+		"[('nami', 'active', 6)]" "TotpList"
+	expect_eq "$(admin FactorList '{"factor":"totp"}' | json '[c["state"] for c in d["parameters"]["credentials"] if c["name"] == "nami"]')" \
+		"['active']" "FactorList"
+	# TotpRemove needs no reason; the credential stays, revoked.
+	admin TotpRemove '{"name":"nami"}' >/dev/null
+	expect_eq "$(admin FactorList '{"name":"nami","revoked":true}' | json '[(c["state"], c["reason"]) for c in d["parameters"]["credentials"]]')" \
+		"[('revoked', 'removed by an administrator')]" "TotpRemove"
 	set_clock "$(date +%s)"
 }
 
@@ -389,6 +502,56 @@ EOF
 	ctl_nologin unlock pc.staff >/dev/null
 }
 
+# admin_as NAME CALL PARAMS: admin, run by the local user NAME with its
+# login uid.
+admin_as() {
+	cp "$top_srcdir/tests/integration/rawclient.py" "$T/rawclient.py"
+	chmod 644 "$T/rawclient.py"
+	local out
+	out=$(
+		echo "$(id -u "$1")" >/proc/self/loginuid
+		exec runuser -u "$1" -- /usr/bin/python3 "$T/rawclient.py" "$T/run/admin.sock" \
+			"{\"method\":\"io.mamori.Admin.$2\",\"parameters\":$3}"
+	)
+	head -n 1 <<<"$out"
+}
+
+# factor_refused RUNNER CALL PARAMS: refused under P-PRIV-CONTRACTOR, audited.
+factor_refused() {
+	local before out
+	before=$(refusals "$CONTRACTOR")
+	out=$("$@")
+	echo "$out"
+	expect_eq "$(echo "$out" | json 'd["error"]')" io.mamori.Error.PolicyViolation "$2: error"
+	expect_match "$(echo "$out" | json 'd["parameters"]["message"]')" 'P-PRIV-CONTRACTOR' "$2: message"
+	expect_eq "$(refusals "$CONTRACTOR")" "$((before + 1))" "$2: refusal audited"
+}
+
+t_contractor_factor_calls() {
+	local out
+	factor_refused admin_as "$CONTRACTOR" FactorEnroll '{"name":"pc.admin","factor":"totp"}'
+	factor_refused admin_as "$CONTRACTOR" FactorConfirm '{"name":"pc.admin","factor":"totp","code":"123456"}'
+	factor_refused admin_as "$CONTRACTOR" FactorRevoke '{"name":"pc.admin","factor":"totp","reason":"x"}'
+	factor_refused admin_as "$CONTRACTOR" FactorRequire '{"name":"pc.admin","factor":"totp"}'
+	factor_refused admin_as "$CONTRACTOR" EnrollCode '{"name":"pc.admin"}'
+	expect_eq "$(pc_admin '(d["user"]["factors"], d["user"]["enroll_required"])')" "(['password'], [])" \
+		"pc.admin unchanged"
+	expect_eq "$(sql "SELECT count(*) FROM enroll_codes")" 0 "no enrolment code issued"
+	# The acting person unknown (no login uid): refused as well.
+	out=$(
+		echo 4294967295 >/proc/self/loginuid
+		exec /usr/bin/python3 "$top_srcdir/tests/integration/rawclient.py" "$T/run/admin.sock" \
+			'{"method":"io.mamori.Admin.FactorEnroll","parameters":{"name":"pc.admin","factor":"totp"}}'
+	)
+	expect_match "$(head -n 1 <<<"$out")" 'no login uid' "no login uid"
+	# Positive control: an ordinary account is the contractor's to administer.
+	ctl user add fk.staff >/dev/null
+	out=$(admin_as "$CONTRACTOR" FactorRequire '{"name":"fk.staff","factor":"totp"}')
+	expect_eq "$(echo "$out" | json 'd["parameters"]["user"]["enroll_required"]')" "['totp']" "staff account"
+	out=$(admin_as "$CONTRACTOR" FactorEnroll '{"name":"fk.staff","factor":"totp"}')
+	expect_match "$(echo "$out" | json 'd["parameters"]["uri"]')" '^otpauth://' "staff account enrolment"
+}
+
 ctl_nologin_as() {
 	local name=$1
 	shift
@@ -407,6 +570,10 @@ run_test "listings longer than one message are paged" t_listings_longer_than_one
 run_test "status" t_status
 run_test "P-AUDIT the acting administrator is recorded" t_acting_admin_recorded
 run_clock_test "P-LOGIN-UI user show counts the failure that locked the account" t_failed_attempts_count_the_locking_failure
+run_clock_test "P-CRED-STORE factor enrol, confirm, list, revoke with a reason, require" \
+	t_factor_enrol_confirm_list_revoke
+run_test "factor calls refuse an unknown factor, or one without credentials" t_factor_unknown_refused
+run_clock_test "the Totp* names are the factor calls for totp" t_factor_totp_names_are_the_same_calls
 contractor_setup >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; echo "Bail out! contractor set-up failed"; exit 1; }
 run_test "P-PRIV-CONTRACTOR unprivileging a privileged ID, then resetting its password" \
 	t_contractor_unprivilege_then_reset
@@ -421,6 +588,7 @@ run_test "P-PRIV-CONTRACTOR no login uid: privileged IDs are not administered" \
 	t_unknown_person_no_privileged_administration
 run_test "P-PRIV-CONTRACTOR an NSS error looking up the admin group refuses a restricted person" \
 	t_nss_error_refuses_restricted
+run_test "P-PRIV-CONTRACTOR the factor calls on a privileged ID" t_contractor_factor_calls
 # ------------------------------------------------------------ P-AUDIT anchoring
 # Each test below tampers with the log, so it runs its own daemon (in the
 # test's subshell; stopped and removed when the subshell exits).

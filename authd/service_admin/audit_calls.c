@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* io.mamori.Admin: AuditShow and AuditVerify. */
+#include "config.h"
+
+#include "core/audit.h"
+#include "error.h"
+#include "log.h"
+#include "protocol.h"
+#include "rules/incident.h"
+#include "service_admin/call.h"
+
+static int
+show_one(const struct mamori_audit_row *row, void *data)
+{
+	return admin_page_add(data, mamori_audit_row_json(row));
+}
+
+json_t *
+admin_audit_show(struct admin_call *call, json_t *params)
+{
+	struct mamori_txn *tx = NULL;
+	long long since = 0, limit = 1000000, after = 0;
+	struct admin_page pg = { 0 };
+	int rc;
+
+	if (mamori_wire_get_int(params, "since", 0, INT64_MAX, &since) == MAMORI_ERR_INVALID)
+		return admin_invalid("since");
+	if (mamori_wire_get_int(params, "limit", 1, 1000000, &limit) == MAMORI_ERR_INVALID)
+		return admin_invalid("limit");
+	if (mamori_wire_get_int(params, "after_id", 0, INT64_MAX, &after) == MAMORI_ERR_INVALID)
+		return admin_invalid("after_id");
+	pg.items = json_array();
+	if (pg.items == NULL)
+		return admin_internal_error();
+	/* On a snapshot of its own, so that logins go on while it reads. */
+	rc = mamori_store_audit_snapshot_foreach(mamori_daemon.store, since, after, limit, show_one, &pg);
+	if (rc != MAMORI_OK) {
+		json_decref(pg.items);
+		return admin_internal_error();
+	}
+	/* Reading the log is itself recorded, once per listing. */
+	if (after == 0) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
+			json_decref(pg.items);
+			return admin_internal_error();
+		}
+		if (admin_audit(tx, call, "success", "audit show", NULL) != MAMORI_OK) {
+			mamori_store_rollback(&tx);
+			json_decref(pg.items);
+			return admin_internal_error();
+		}
+		if (mamori_store_commit(&tx) != MAMORI_OK) {
+			json_decref(pg.items);
+			return admin_internal_error();
+		}
+	}
+	return admin_page_reply(&pg, "records", "next_after_id", "id");
+}
+
+json_t *
+admin_audit_verify(struct admin_call *call, json_t *params)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_audit_verdict v;
+	json_t *out;
+
+	(void)params;
+	/* The walk holds no lock (a snapshot of its own); only the row
+	 * recording it is written in a transaction. */
+	if (mamori_audit_verify(mamori_daemon.store, &v) != MAMORI_OK)
+		return admin_internal_error();
+	if (!v.ok) {
+		const struct mamori_conf *conf = mamori_daemon_conf_get();
+		json_t *detail =
+		        json_pack("{s:I,s:I,s:I,s:s}", "rows", (json_int_t)v.rows, "first_bad", (json_int_t)v.first_bad,
+		                  "missing", (json_int_t)v.missing, "reason", v.reason);
+
+		mamori_log(LOG_ALERT, "audit log verification failed (row %lld): %s", (long long)v.first_bad, v.reason);
+		/* P-INCIDENT: a tampered log is an incident. */
+		mamori_incident_raise(conf, "audit_tampered", NULL, NULL, detail, call->now);
+		json_decref(detail);
+		mamori_daemon_conf_put(conf);
+	}
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return admin_internal_error();
+	if (admin_audit(tx, call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
+	                NULL) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return admin_internal_error();
+	}
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		return admin_internal_error();
+	out = json_pack("{s:b,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows);
+	if (out != NULL && v.checkpoint_rows >= 0)
+		json_object_set_new(out, "checkpoint_rows", json_integer(v.checkpoint_rows));
+	if (out != NULL && !v.ok) {
+		if (v.first_bad > 0)
+			json_object_set_new(out, "first_bad", json_integer(v.first_bad));
+		if (v.missing > 0)
+			json_object_set_new(out, "missing", json_integer(v.missing));
+		json_object_set_new(out, "reason", json_string(v.reason));
+	}
+	return mamori_wire_reply(out);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* mamorictl status: the daemon at a glance. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "args.h"
+#include "commands.h"
+#include "output.h"
+#include "protocol.h"
+#include "wire.h"
+
+int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	const char *cmd = "status";
+	const json_t *params, *store, *uptime;
+	struct output_list l = { .n = 0 };
+	char buf[64];
+	json_t *reply;
+	int rc;
+
+	rc = cli_parse_no_options(cli, cmd, argc, argv);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_check_operands(cmd, "", argc, argv, 0);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_admin_call(cli, MAMORI_ADMIN_STATUS, json_object(), "status", &reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->json) {
+		rc = cli_print_json_reply(reply);
+		json_decref(reply);
+		return rc;
+	}
+	params = mamori_wire_parameters(reply);
+	store = json_object_get(params, "store");
+	uptime = json_object_get(params, "uptime");
+	output_list_text(&l, "socket", cli->socket_path);
+	output_list_value(&l, "version", json_object_get(params, "version"), "-");
+	output_list_time(&l, "started", json_object_get(params, "started_at"), "-");
+	if (json_is_integer(uptime))
+		output_list_text(&l, "uptime",
+		                 output_duration((long long)json_integer_value(uptime), buf, sizeof(buf)));
+	else
+		output_list_value(&l, "uptime", uptime, "-");
+	output_list_value(&l, "store backend", json_object_get(store, "backend"), "-");
+	output_list_value(&l, "store path", json_object_get(store, "path"), "-");
+	output_list_value(&l, "users", json_object_get(params, "users"), "-");
+	output_list_value(&l, "audit rows", json_object_get(params, "audit_rows"), "-");
+	output_list_value(&l, "connections", json_object_get(params, "connections"), "-");
+	output_list_print(&l);
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
