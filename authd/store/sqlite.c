@@ -29,7 +29,7 @@
 static const char *const migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  name TEXT NOT NULL UNIQUE,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('staff','contractor','shared','dev')),"
 	"  privileged INTEGER NOT NULL DEFAULT 0 CHECK (privileged IN (0,1)),"
@@ -38,7 +38,7 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE TABLE passwords ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  system TEXT NOT NULL,"
 	"  hash TEXT NOT NULL,"
@@ -58,7 +58,7 @@ static const char *const migrations[] = {
 	"  last_failure_at INTEGER,"
 	"  last_logout_at INTEGER);"
 	"CREATE TABLE sessions ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  service TEXT NOT NULL,"
 	"  tty TEXT,"
@@ -67,7 +67,7 @@ static const char *const migrations[] = {
 	"  opened_at INTEGER NOT NULL,"
 	"  closed_at INTEGER);"
 	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  ts INTEGER NOT NULL,"
 	"  category TEXT NOT NULL,"
 	"  actor TEXT,"
@@ -115,7 +115,7 @@ static const char *const migrations[] = {
 	/* 2 -> 3: multi-factor policy, TOTP */
 	"ALTER TABLE users ADD COLUMN totp_required INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE totp ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  active INTEGER NOT NULL CHECK (active IN (0,1)),"
 	"  algorithm TEXT NOT NULL CHECK (algorithm IN ('sha1','sha256','sha512')),"
@@ -146,7 +146,7 @@ static const char *const migrations[] = {
 	 * data), their parameters become the public data.  "Enrolment
 	 * required" becomes a set of factor names. */
 	"CREATE TABLE credentials ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  factor TEXT NOT NULL,"
 	"  label TEXT NOT NULL DEFAULT '',"
