@@ -793,15 +793,23 @@ check_pam_reply(struct run *r, const char *method, const json_t *params)
 static void
 check_admin_reply(const char *method, const json_t *params)
 {
-	static const char *const user_methods[] = {
-		"io.mamori.Admin.UserAdd",     "io.mamori.Admin.UserShow",
-		"io.mamori.Admin.UserDisable", "io.mamori.Admin.UserEnable",
-		"io.mamori.Admin.UserSet",     "io.mamori.Admin.UserRename",
-		"io.mamori.Admin.UserLock",    "io.mamori.Admin.UserUnlock",
-		"io.mamori.Admin.UserMembers", "io.mamori.Admin.PasswordCompromised",
-		"io.mamori.Admin.TotpConfirm", "io.mamori.Admin.TotpRemove",
-		"io.mamori.Admin.TotpRequire", NULL
-	};
+	static const char *const user_methods[] = { "io.mamori.Admin.UserAdd",
+		                                    "io.mamori.Admin.UserShow",
+		                                    "io.mamori.Admin.UserDisable",
+		                                    "io.mamori.Admin.UserEnable",
+		                                    "io.mamori.Admin.UserSet",
+		                                    "io.mamori.Admin.UserRename",
+		                                    "io.mamori.Admin.UserLock",
+		                                    "io.mamori.Admin.UserUnlock",
+		                                    "io.mamori.Admin.UserMembers",
+		                                    "io.mamori.Admin.PasswordCompromised",
+		                                    "io.mamori.Admin.TotpConfirm",
+		                                    "io.mamori.Admin.TotpRemove",
+		                                    "io.mamori.Admin.TotpRequire",
+		                                    "io.mamori.Admin.FactorConfirm",
+		                                    "io.mamori.Admin.FactorRevoke",
+		                                    "io.mamori.Admin.FactorRequire",
+		                                    NULL };
 
 	for (size_t i = 0; user_methods[i] != NULL; i++) {
 		if (!strcmp(method, user_methods[i])) {
@@ -815,6 +823,14 @@ check_admin_reply(const char *method, const json_t *params)
 		check(json_is_array(json_object_get(params, "users")));
 	else if (!strcmp(method, "io.mamori.Admin.TotpList"))
 		check(json_is_array(json_object_get(params, "factors")));
+	else if (!strcmp(method, "io.mamori.Admin.FactorList"))
+		check(json_is_array(json_object_get(params, "credentials")));
+	else if (!strcmp(method, "io.mamori.Admin.FactorEnroll"))
+		check(json_is_integer(json_object_get(params, "id")) &&
+		      json_is_string(json_object_get(params, "factor")));
+	else if (!strcmp(method, "io.mamori.Admin.EnrollCode") || !strcmp(method, "io.mamori.Admin.TotpEnrollCode"))
+		check(json_is_string(json_object_get(params, "code")) &&
+		      json_is_integer(json_object_get(params, "expires_at")));
 	else if (!strcmp(method, "io.mamori.Admin.AuditShow"))
 		check(json_is_array(json_object_get(params, "records")));
 	else if (!strcmp(method, "io.mamori.Admin.AuditVerify"))

@@ -249,6 +249,21 @@ t_factor_unknown_refused() {
 		"([], [])" "nothing changed"
 }
 
+t_factor_revoke_one_credential() {
+	local out id
+	ctl user add rumi >/dev/null
+	id=$(admin FactorEnroll '{"name":"rumi","factor":"totp"}' | json 'd["parameters"]["id"]')
+	# Only a credential of this account and factor, not revoked yet.
+	out=$(admin FactorRevoke "{\"name\":\"rumi\",\"factor\":\"totp\",\"id\":$((id + 1000)),\"reason\":\"x\"}")
+	expect_eq "$(echo "$out" | json 'd["error"]')" io.mamori.Error.NotFound "another id"
+	out=$(admin FactorRevoke "{\"name\":\"rumi\",\"factor\":\"totp\",\"id\":$id,\"reason\":\"handed to the wrong person\"}")
+	expect_eq "$(echo "$out" | json 'd["parameters"]["user"]["name"]')" rumi "revoked by id"
+	expect_eq "$(admin FactorList '{"name":"rumi","revoked":true}' | json '[(c["id"], c["state"], c["reason"]) for c in d["parameters"]["credentials"]]')" \
+		"[($id, 'revoked', 'handed to the wrong person')]" "the pending credential revoked"
+	out=$(admin FactorRevoke "{\"name\":\"rumi\",\"factor\":\"totp\",\"id\":$id,\"reason\":\"again\"}")
+	expect_eq "$(echo "$out" | json 'd["error"]')" io.mamori.Error.NotFound "already revoked"
+}
+
 t_factor_totp_names_are_the_same_calls() {
 	local out secret
 	command -v oathtool >/dev/null || fail "oathtool is not installed"
@@ -573,6 +588,7 @@ run_clock_test "P-LOGIN-UI user show counts the failure that locked the account"
 run_clock_test "P-CRED-STORE factor enrol, confirm, list, revoke with a reason, require" \
 	t_factor_enrol_confirm_list_revoke
 run_test "factor calls refuse an unknown factor, or one without credentials" t_factor_unknown_refused
+run_test "P-CRED-STORE factor revoke of one credential by its id" t_factor_revoke_one_credential
 run_clock_test "the Totp* names are the factor calls for totp" t_factor_totp_names_are_the_same_calls
 contractor_setup >"$T/setup.log" 2>&1 || { cat "$T/setup.log"; echo "Bail out! contractor set-up failed"; exit 1; }
 run_test "P-PRIV-CONTRACTOR unprivileging a privileged ID, then resetting its password" \
