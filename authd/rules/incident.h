@@ -49,6 +49,14 @@ void mamori_incident_note_lockout(const struct mamori_conf *conf, const char *us
 #ifdef MAMORI_TEST_HOOKS
 /* How long a hook may run before it is killed (default 30000 ms). */
 void mamori_incident_set_hook_timeout_ms(int ms);
+/* Forget the accounts counted toward a storm (incident_storm.c; at
+ * shutdown). */
+void mamori_incident_storm_reset(void);
+
 #endif
+
+/* Forget the accounts counted toward a storm (incident_storm.c; at
+ * shutdown). */
+void mamori_incident_storm_reset(void);
 
 #endif

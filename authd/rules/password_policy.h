@@ -9,28 +9,7 @@
 /* P-PW-STRENGTH: the rules a new password must pass, and the organisation's
  * block list of forbidden passwords. */
 
-/* The longest block list line accepted, in bytes, without its line end. */
-#define MAMORI_BLOCKLIST_LINE_MAX 4096
-/* The largest block list file accepted, in bytes. */
-#define MAMORI_BLOCKLIST_FILE_MAX ((size_t)1 << 30)
-
-struct mamori_blocklist;
-
-/* Load an organisation block list: one password per line, compared without
- * regard to ASCII case.  Empty lines, lines of only spaces and tabs, and
- * lines starting with '#' are ignored; a trailing "\n" or "\r\n" is
- * stripped; a line longer than MAMORI_BLOCKLIST_LINE_MAX bytes or holding a
- * NUL byte is refused.  The file must be a regular file, not a symbolic link
- * and not writable by everyone.  Returns MAMORI_OK, or an error with *out set
- * to NULL and err filled with "PATH:LINE: reason" or "PATH: reason". */
-int mamori_blocklist_load(const char *path, struct mamori_blocklist **out, char *err, size_t errlen);
-/* Free a block list and set *bl to NULL; NULL and *bl == NULL are fine. */
-void mamori_blocklist_free(struct mamori_blocklist **bl);
-/* The number of distinct entries; 0 for NULL. */
-size_t mamori_blocklist_count(const struct mamori_blocklist *bl);
-/* 1 when pw (len bytes, any byte but NUL) is on the list, else 0; O(log n).
- * bl may be NULL (an empty list).  Safe to call from many threads at once. */
-int mamori_blocklist_contains(const struct mamori_blocklist *bl, const char *pw, size_t len);
+#include "rules/blocklist.h"
 
 enum mamori_pw_rule {
 	MAMORI_PW_OK,
