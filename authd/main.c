@@ -104,6 +104,7 @@ prepare_state_dir(const struct mamori_conf *conf)
 static void
 audit_daemon(const char *result, const char *reason)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_audit_event ev = {
 		.category = "daemon",
 		.result = result,
@@ -112,12 +113,12 @@ audit_daemon(const char *result, const char *reason)
 		.peer_pid = (int64_t)getpid(),
 	};
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return;
-	if (mamori_audit_append(mamori_daemon.store, &ev, mamori_clock_now()) == MAMORI_OK)
-		mamori_store_commit(mamori_daemon.store);
-	else
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_audit_append(tx, &ev, mamori_clock_now()) != MAMORI_OK)
+		mamori_store_rollback(&tx);
+	else if (mamori_store_commit(&tx) != MAMORI_OK)
+		mamori_log_err("audit: the daemon's %s event was not committed", result);
 }
 
 /* The sealed TOTP secrets in the store: how many, and the first one, to
@@ -145,18 +146,20 @@ sealed_count_one(const struct mamori_totp_record *r, const char *user, void *dat
 static int
 store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 {
+	struct mamori_txn *tx = NULL;
 	struct sealed_census census = { 0 };
 	unsigned char plain[MAMORI_TOTP_SEALED_MAX];
 	size_t plain_len = 0;
 	char aad[64];
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		snprintf(err, errlen, "the store failed");
 		return MAMORI_ERR_STORE;
 	}
-	rc = mamori_store_totp_foreach(mamori_daemon.store, sealed_count_one, &census);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_totp_foreach(tx, sealed_count_one, &census);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc != MAMORI_OK) {
 		snprintf(err, errlen, "the store failed");
 		goto out;

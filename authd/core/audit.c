@@ -492,7 +492,7 @@ empty_to_null(const char *s)
 }
 
 int
-mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event *ev, int64_t now)
+mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, int64_t now)
 {
 	struct mamori_audit_row row = { 0 };
 	char prev[65], hash[65], mac[65];
@@ -501,11 +501,11 @@ mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event 
 	const char *want_hash;
 	int rc;
 
-	if (store != audit.store) {
+	if (mamori_store_txn_store(tx) != audit.store) {
 		mamori_log_err("audit: the log of this store is not set up (mamori_audit_init)");
 		return MAMORI_ERR_INTERNAL;
 	}
-	rc = mamori_store_audit_tail(store, &last_id, prev);
+	rc = mamori_store_audit_tail(tx, &last_id, prev);
 	if (rc != MAMORI_OK)
 		return rc;
 	/* The log must end where this daemon left it: anything else was
@@ -545,7 +545,7 @@ mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event 
 	}
 	if (rc == MAMORI_OK) {
 		row.mac = mac;
-		rc = mamori_store_audit_insert(store, &row);
+		rc = mamori_store_audit_insert(tx, &row);
 	}
 	/* Sent to the journal when (and only if) the transaction commits. */
 	if (rc == MAMORI_OK)
@@ -564,6 +564,7 @@ int
 mamori_audit_init(struct mamori_store *store, const char *key_path, const char *checkpoint_path, char *err,
                   size_t errlen)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_store_txn_hooks hooks = { .end = txn_end, .after_unlock = txn_flush };
 	struct mamori_audit_checkpoint cp;
 	char tail[65], hash[65], mac[65], cperr[512], why[512] = "";
@@ -576,14 +577,14 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		snprintf(err, errlen, "audit checkpoint: no path, or too long");
 		return MAMORI_ERR_CONFIG;
 	}
-	if (mamori_store_begin(store) != MAMORI_OK) {
+	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
 		snprintf(err, errlen, "audit log: cannot read the store");
 		return MAMORI_ERR_STORE;
 	}
-	rc = mamori_store_audit_tail(store, &last_id, tail);
+	rc = mamori_store_audit_tail(tx, &last_id, tail);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_audit_first_mac(store, &first_mac);
-	mamori_store_rollback(store);
+		rc = mamori_store_audit_first_mac(tx, &first_mac);
+	mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK) {
 		snprintf(err, errlen, "audit log: cannot read the store");
 		return rc;
@@ -621,9 +622,9 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		} else {
 			if (cp.rows == 0)
 				snprintf(hash, sizeof(hash), ZERO_HASH);
-			else if (mamori_store_begin(store) == MAMORI_OK) {
-				rc = mamori_store_audit_hash_at(store, cp.rows, hash, mac);
-				mamori_store_rollback(store);
+			else if (mamori_store_begin(store, &tx) == MAMORI_OK) {
+				rc = mamori_store_audit_hash_at(tx, cp.rows, hash, mac);
+				mamori_store_rollback(&tx);
 				if (rc != MAMORI_OK)
 					snprintf(hash, sizeof(hash), "?");
 			}

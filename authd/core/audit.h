@@ -47,7 +47,7 @@ int mamori_audit_tampered(void);
 /* Append ev to the hash-chained log inside the caller's store transaction.
  * The row is sent to the journal (and the checkpoint file rewritten) only
  * after the transaction commits; a rolled-back row is never sent. */
-int mamori_audit_append(struct mamori_store *store, const struct mamori_audit_event *ev, int64_t now);
+int mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, int64_t now);
 
 /* HMAC-SHA-256 under the audit key, as 64 hex digits, of a row (over its
  * hash) and of a checkpoint. */

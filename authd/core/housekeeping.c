@@ -182,6 +182,7 @@ session_event(struct mamori_audit_event *ev, const struct mamori_session *s, con
 static void
 record_end(struct mamori_store *store, const struct mamori_session *s, int by_time_box)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_audit_event ev;
 	int64_t now = mamori_clock_now();
 	json_t *detail;
@@ -192,24 +193,24 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 		session_event(&ev, s, "ended", REASON_TIME_BOX, detail);
 	else
 		session_event(&ev, s, "success", "session closed: its leader had exited", detail);
-	if (mamori_store_begin(store) != MAMORI_OK) {
+	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
 		mamori_log_err("session %lld of %s ended, but the store is unavailable: recorded later",
 		               (long long)s->id, s->user);
 		json_decref(detail);
 		return;
 	}
-	rc = mamori_store_session_end(store, s->id, now, by_time_box ? "time box" : "leader exited");
+	rc = mamori_store_session_end(tx, s->id, now, by_time_box ? "time box" : "leader exited");
 	/* NOT_FOUND: its own close came first (the leader's PAM close_session,
 	 * run on SIGTERM).  The time box still ended it; a leader that had
 	 * exited leaves nothing more to say. */
 	if (rc == MAMORI_ERR_NOT_FOUND && by_time_box)
 		rc = MAMORI_OK;
 	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(store, &ev, now);
+		rc = mamori_audit_append(tx, &ev, now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(store);
+		mamori_store_rollback(&tx);
 	json_decref(detail);
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
 		mamori_log_err("session %lld of %s ended, but its record could not be closed: %s", (long long)s->id,
@@ -230,6 +231,7 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 static void
 record_failed(struct mamori_store *store, const struct mamori_session *s, int why)
 {
+	struct mamori_txn *tx = NULL;
 	struct failed_end *f = failed_find(s->id);
 	struct mamori_audit_event ev;
 	int64_t now = mamori_clock_now();
@@ -262,16 +264,16 @@ record_failed(struct mamori_store *store, const struct mamori_session *s, int wh
 	detail = json_pack("{s:I,s:I,s:s}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline,
 	                   "error", mamori_strerror(why));
 	session_event(&ev, s, "failed", REASON_TIME_BOX ": session could not be ended", detail);
-	if (mamori_store_begin(store) != MAMORI_OK) {
+	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
 		json_decref(detail);
 		f->tries = 0; /* report it at the next try */
 		return;
 	}
-	rc = mamori_audit_append(store, &ev, now);
+	rc = mamori_audit_append(tx, &ev, now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(store);
+		mamori_store_rollback(&tx);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
 		mamori_log_err("cannot audit the failed end of session %lld: %s", (long long)s->id,
@@ -283,6 +285,7 @@ record_failed(struct mamori_store *store, const struct mamori_session *s, int wh
 static void
 duty_time_box(struct mamori_store *store, int64_t now)
 {
+	struct mamori_txn *tx = NULL;
 	struct due_list l = { .now = now };
 	int rc, already_gone;
 
@@ -291,13 +294,13 @@ duty_time_box(struct mamori_store *store, int64_t now)
 		mamori_log_err("%s: out of memory", __func__);
 		return;
 	}
-	if ((rc = mamori_store_begin(store)) != MAMORI_OK)
+	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
 		goto out;
-	rc = mamori_store_session_foreach_due(store, now, collect_due, &l);
+	rc = mamori_store_session_foreach_due(tx, now, collect_due, &l);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(store);
+		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		goto out;
 	if (!l.more)
@@ -351,6 +354,7 @@ collect_dev(const struct mamori_user *u, void *data)
 static void
 duty_dev_accounts(struct mamori_store *store, int64_t now)
 {
+	struct mamori_txn *tx = NULL;
 	struct dev_list l = { 0 };
 	char today[11];
 	int rc;
@@ -361,10 +365,10 @@ duty_dev_accounts(struct mamori_store *store, int64_t now)
 		return;
 	}
 	mamori_clock_today(today);
-	if ((rc = mamori_store_begin(store)) != MAMORI_OK)
+	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
 		goto out;
 	/* The walk ends before the updates, so they never disturb it. */
-	rc = mamori_store_user_foreach_expired_dev(store, today, collect_dev, &l);
+	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, &l);
 	for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++) {
 		struct mamori_user *u = &l.u[i];
 		struct mamori_audit_event ev = {
@@ -378,17 +382,17 @@ duty_dev_accounts(struct mamori_store *store, int64_t now)
 
 		u->state = MAMORI_STATE_DISABLED;
 		u->updated_at = now;
-		rc = mamori_store_user_update(store, u);
+		rc = mamori_store_user_update(tx, u);
 		if (rc == MAMORI_OK) {
 			ev.detail = json_pack("{s:s}", "expires", u->expires);
-			rc = mamori_audit_append(store, &ev, now);
+			rc = mamori_audit_append(tx, &ev, now);
 			json_decref(ev.detail);
 		}
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(store);
+		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		goto out;
 	for (size_t i = 0; i < l.n; i++)
@@ -410,15 +414,16 @@ out:
 static void
 duty_prune_lockouts(struct mamori_store *store, const struct mamori_conf *conf, int64_t now)
 {
+	struct mamori_txn *tx = NULL;
 	int64_t removed = 0;
-	int rc = mamori_store_begin(store);
+	int rc = mamori_store_begin(store, &tx);
 
 	if (rc == MAMORI_OK) {
-		rc = mamori_lockout_prune(store, conf, now, &removed);
+		rc = mamori_lockout_prune(tx, conf, now, &removed);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(store);
+			mamori_store_rollback(&tx);
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_err("lockout pruning: %s", mamori_strerror(rc));

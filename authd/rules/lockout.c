@@ -13,10 +13,10 @@ is_locked(const struct mamori_lockout *l, int64_t now)
 }
 
 int
-mamori_lockout_state(struct mamori_store *store, const char *name, int64_t now, struct mamori_lock_state *out)
+mamori_lockout_state(struct mamori_txn *tx, const char *name, int64_t now, struct mamori_lock_state *out)
 {
 	struct mamori_lockout l;
-	int rc = mamori_store_lockout_get(store, name, &l);
+	int rc = mamori_store_lockout_get(tx, name, &l);
 
 	memset(out, 0, sizeof(*out));
 	if (rc != MAMORI_OK)
@@ -27,15 +27,15 @@ mamori_lockout_state(struct mamori_store *store, const char *name, int64_t now, 
 }
 
 int
-mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_conf *policy, const char *name,
-                       int64_t now, int *locked_now, struct mamori_lock_state *out)
+mamori_lockout_failure(struct mamori_txn *tx, const struct mamori_policy_conf *policy, const char *name, int64_t now,
+                       int *locked_now, struct mamori_lock_state *out)
 {
 	struct mamori_lockout l;
 	int rc;
 
 	*locked_now = 0;
 	memset(out, 0, sizeof(*out));
-	rc = mamori_store_lockout_get(store, name, &l);
+	rc = mamori_store_lockout_get(tx, name, &l);
 	if (rc != MAMORI_OK)
 		return rc;
 	if (is_locked(&l, now)) {
@@ -65,27 +65,27 @@ mamori_lockout_failure(struct mamori_store *store, const struct mamori_policy_co
 		}
 	}
 	l.last_failure_at = now;
-	return mamori_store_lockout_put(store, name, &l);
+	return mamori_store_lockout_put(tx, name, &l);
 }
 
 int
-mamori_lockout_success(struct mamori_store *store, const char *name, int64_t now)
+mamori_lockout_success(struct mamori_txn *tx, const char *name, int64_t now)
 {
 	struct mamori_lockout l;
-	int rc = mamori_store_lockout_get(store, name, &l);
+	int rc = mamori_store_lockout_get(tx, name, &l);
 
 	/* A lock placed meanwhile (by an administrator, or by failures on
 	 * another terminal) is never lifted by a success. */
 	if (rc != MAMORI_OK || is_locked(&l, now))
 		return rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
-	return mamori_store_lockout_clear(store, name);
+	return mamori_store_lockout_clear(tx, name);
 }
 
 int
-mamori_lockout_lock(struct mamori_store *store, const char *name, int64_t now)
+mamori_lockout_lock(struct mamori_txn *tx, const char *name, int64_t now)
 {
 	struct mamori_lockout l;
-	int rc = mamori_store_lockout_get(store, name, &l);
+	int rc = mamori_store_lockout_get(tx, name, &l);
 
 	if (rc != MAMORI_OK)
 		return rc;
@@ -94,13 +94,13 @@ mamori_lockout_lock(struct mamori_store *store, const char *name, int64_t now)
 	l.window_start = 0;
 	if (l.last_failure_at == 0)
 		l.last_failure_at = now;
-	return mamori_store_lockout_put(store, name, &l);
+	return mamori_store_lockout_put(tx, name, &l);
 }
 
 int
-mamori_lockout_unlock(struct mamori_store *store, const char *name)
+mamori_lockout_unlock(struct mamori_txn *tx, const char *name)
 {
-	return mamori_store_lockout_clear(store, name);
+	return mamori_store_lockout_clear(tx, name);
 }
 
 int64_t
@@ -147,7 +147,7 @@ mamori_lockout_keep_locks(const struct mamori_policy_conf *policy)
 }
 
 int
-mamori_lockout_prune(struct mamori_store *store, const struct mamori_conf *conf, int64_t now, int64_t *removed)
+mamori_lockout_prune(struct mamori_txn *tx, const struct mamori_conf *conf, int64_t now, int64_t *removed)
 {
 	int64_t keep_failures = 0, keep_locks = 0;
 
@@ -162,5 +162,5 @@ mamori_lockout_prune(struct mamori_store *store, const struct mamori_conf *conf,
 		if (l > keep_locks)
 			keep_locks = l;
 	}
-	return mamori_store_lockout_prune(store, now, now - keep_failures, now - keep_locks, removed);
+	return mamori_store_lockout_prune(tx, now, now - keep_failures, now - keep_locks, removed);
 }

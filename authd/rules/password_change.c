@@ -35,6 +35,7 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
                         size_t len, int check_strength, const char *locale, struct mamori_new_password *out,
                         enum mamori_change_refusal *refusal, char *message, size_t msglen)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_policy_conf *policy =
 	        &conf->policy[u->privileged ? MAMORI_ROLE_PRIVILEGED : MAMORI_ROLE_STAFF];
 	struct mamori_argon2_params params;
@@ -62,10 +63,11 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 	}
 
 	/* The account's comparison key, made on its first password. */
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_compare_key_get(mamori_daemon.store, u->id, &out->key);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_compare_key_get(tx, u->id, &out->key);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		rc = mamori_password_compare_key_new(&params, &out->key);
 		out->key_is_new = 1;
@@ -80,13 +82,14 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 		return rc;
 	if (!out->key_is_new) {
 		reuse.digest = out->digest;
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return MAMORI_ERR_STORE;
 		/* The last `history` passwords, the current one included: a new
 		 * password always differs from the current one. */
-		rc = mamori_store_password_history(mamori_daemon.store, u->id, system,
-		                                   conf->history > 0 ? conf->history : 1, compare_one, &reuse);
-		mamori_store_commit(mamori_daemon.store);
+		rc = mamori_store_password_history(tx, u->id, system, conf->history > 0 ? conf->history : 1,
+		                                   compare_one, &reuse);
+		if (mamori_store_commit(&tx) != MAMORI_OK)
+			return MAMORI_ERR_STORE;
 		if (rc != MAMORI_OK)
 			return rc;
 		if (reuse.found != MAMORI_CHANGE_OK) {
@@ -102,7 +105,7 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 }
 
 int
-mamori_password_store(struct mamori_store *store, const struct mamori_user *u, const struct mamori_new_password *np,
+mamori_password_store(struct mamori_txn *tx, const struct mamori_user *u, const struct mamori_new_password *np,
                       int temporary, int64_t expires_at, int64_t now)
 {
 	int rc;
@@ -111,16 +114,16 @@ mamori_password_store(struct mamori_store *store, const struct mamori_user *u, c
 		struct mamori_compare_key existing;
 		/* Another change may have made a key meanwhile: its digests would
 		 * not compare with ours. */
-		rc = mamori_store_compare_key_get(store, u->id, &existing);
+		rc = mamori_store_compare_key_get(tx, u->id, &existing);
 		if (rc == MAMORI_OK)
 			return MAMORI_ERR_BUSY;
 		if (rc != MAMORI_ERR_NOT_FOUND)
 			return rc;
-		rc = mamori_store_compare_key_set(store, u->id, &np->key);
+		rc = mamori_store_compare_key_set(tx, u->id, &np->key);
 		if (rc != MAMORI_OK)
 			return rc;
 	}
-	return mamori_store_password_set(store, u->id, np->system, np->hash, np->digest, temporary, expires_at, now);
+	return mamori_store_password_set(tx, u->id, np->system, np->hash, np->digest, temporary, expires_at, now);
 }
 
 void

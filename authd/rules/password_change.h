@@ -36,7 +36,7 @@ int mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_
                             struct mamori_new_password *out, enum mamori_change_refusal *refusal, char *message,
                             size_t msglen);
 /* Store a prepared password inside the caller's transaction. */
-int mamori_password_store(struct mamori_store *store, const struct mamori_user *u, const struct mamori_new_password *np,
+int mamori_password_store(struct mamori_txn *tx, const struct mamori_user *u, const struct mamori_new_password *np,
                           int temporary, int64_t expires_at, int64_t now);
 void mamori_password_prepared_wipe(struct mamori_new_password *np);
 

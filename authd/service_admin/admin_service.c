@@ -58,7 +58,8 @@ internal_error(void)
 
 /* Append the admin action to the audit log inside the open transaction. */
 static int
-audit_admin(const struct admin_call *call, const char *result, const char *reason, json_t *detail)
+audit_admin(struct mamori_txn *tx, const struct admin_call *call, const char *result, const char *reason,
+            json_t *detail)
 {
 	struct mamori_audit_event ev = {
 		.category = "admin",
@@ -72,21 +73,25 @@ audit_admin(const struct admin_call *call, const char *result, const char *reaso
 		.detail = detail,
 	};
 
-	return mamori_audit_append(mamori_daemon.store, &ev, call->now);
+	return mamori_audit_append(tx, &ev, call->now);
 }
 
 /* Record a refused action in its own transaction. */
 static json_t *
 refused(const struct admin_call *call, const char *error, const char *message)
 {
+	struct mamori_txn *tx = NULL;
 	char text[256];
 
-	if (mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
-		if (audit_admin(call, "failure", message, NULL) == MAMORI_OK)
-			mamori_store_commit(mamori_daemon.store);
-		else
-			mamori_store_rollback(mamori_daemon.store);
+	/* The refusal is recorded, or the request fails. */
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return internal_error();
+	if (audit_admin(tx, call, "failure", message, NULL) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return internal_error();
 	}
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		return internal_error();
 	/* The CLI prints the message as it is: let it name its subject. */
 	if (call->target != NULL)
 		snprintf(text, sizeof(text), "user %s: %s", call->target, message);
@@ -135,7 +140,7 @@ member_one(const struct mamori_user *u, void *data)
 /* The user object of the admin interface (architecture.md), read inside
  * the caller's transaction. */
 static json_t *
-user_json(const struct mamori_user *u, int64_t now)
+user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 {
 	struct mamori_password pw;
 	struct mamori_login login;
@@ -148,17 +153,17 @@ user_json(const struct mamori_user *u, int64_t now)
 		json_decref(members);
 		return NULL;
 	}
-	if (mamori_store_password_current(mamori_daemon.store, u->id, MAMORI_SYSTEM_DEFAULT, &pw) == MAMORI_OK)
+	if (mamori_store_password_current(tx, u->id, MAMORI_SYSTEM_DEFAULT, &pw) == MAMORI_OK)
 		password = json_pack("{s:I,s:b,s:b,s:b,s:o}", "set_at", (json_int_t)pw.created_at, "temporary",
 		                     pw.temporary, "must_change", pw.must_change, "compromised", pw.compromised,
 		                     "expires_at", nullable_time(pw.expires_at));
 	mamori_wipe(pw.hash, sizeof(pw.hash));
-	mamori_store_password_foreach_current(mamori_daemon.store, u->id, password_one, passwords);
+	mamori_store_password_foreach_current(tx, u->id, password_one, passwords);
 	if (u->kind == MAMORI_KIND_SHARED)
-		mamori_store_member_foreach(mamori_daemon.store, u->id, member_one, members);
-	if (mamori_store_login_get(mamori_daemon.store, u->id, &login) != MAMORI_OK)
+		mamori_store_member_foreach(tx, u->id, member_one, members);
+	if (mamori_store_login_get(tx, u->id, &login) != MAMORI_OK)
 		memset(&login, 0, sizeof(login));
-	if (mamori_store_lockout_get(mamori_daemon.store, u->name, &lock) != MAMORI_OK)
+	if (mamori_store_lockout_get(tx, u->name, &lock) != MAMORI_OK)
 		memset(&lock, 0, sizeof(lock));
 	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
 	/* Failures count while their window is open or the lock they caused
@@ -189,7 +194,7 @@ user_json(const struct mamori_user *u, int64_t now)
 		json_t *factors = json_array();
 		if (json_array_size(passwords) > 0)
 			json_array_append_new(factors, json_string("password"));
-		if (mamori_store_totp_get(mamori_daemon.store, u->id, 1, &totp) == MAMORI_OK)
+		if (mamori_store_totp_get(tx, u->id, 1, &totp) == MAMORI_OK)
 			json_array_append_new(factors, json_string("totp"));
 		mamori_wipe(&totp, sizeof(totp));
 		json_object_set_new(o, "factors", factors);
@@ -241,13 +246,13 @@ get_name(struct admin_call *call, const json_t *params)
 
 /* Load the target user inside an open transaction. */
 static json_t *
-load_user(const struct admin_call *call, struct mamori_user *u)
+load_user(struct mamori_txn **tx, const struct admin_call *call, struct mamori_user *u)
 {
-	int rc = mamori_store_user_get(mamori_daemon.store, call->target, u);
+	int rc = mamori_store_user_get(*tx, call->target, u);
 
 	if (rc == MAMORI_OK)
 		return NULL;
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(tx);
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return refused(call, "io.mamori.Error.NotFound", "no such account");
 	return internal_error();
@@ -255,11 +260,15 @@ load_user(const struct admin_call *call, struct mamori_user *u)
 
 /* Commit and reply with the user object. */
 static json_t *
-commit_with_user(const struct admin_call *call, const struct mamori_user *u, int deleted)
+commit_with_user(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *u, int deleted)
 {
-	json_t *p = deleted ? json_object() : user_json(u, call->now);
+	json_t *p = deleted ? json_object() : user_json(*tx, u, call->now);
 
-	if (p == NULL || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (p == NULL) {
+		mamori_store_rollback(tx);
+		return internal_error();
+	}
+	if (mamori_store_commit(tx) != MAMORI_OK) {
 		json_decref(p);
 		return internal_error();
 	}
@@ -375,8 +384,8 @@ out:
  * for an administrator's.  MAMORI_ERR_DENIED with *why; read inside the
  * action's transaction. */
 static int
-admin_rule(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after,
-           const char **why)
+admin_rule(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_user *before,
+           const struct mamori_user *after, const char **why)
 {
 	/* [0] a contractor, [1] an unknown person */
 	static const char *const on_privileged[] = {
@@ -404,7 +413,7 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
 	int unknown = !call->person_known, rc, privileged, administrator = 0;
 
 	if (!unknown) {
-		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(mamori_daemon.store, call->actor, &who)
+		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(tx, call->actor, &who)
 		                                         : MAMORI_ERR_NOT_FOUND;
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			return rc;
@@ -439,14 +448,15 @@ admin_rule(const struct admin_call *call, const struct mamori_user *before, cons
  * otherwise the transaction is rolled back and the reply is the refusal,
  * audited. */
 static json_t *
-admin_check(const struct admin_call *call, const struct mamori_user *before, const struct mamori_user *after)
+admin_check(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *before,
+            const struct mamori_user *after)
 {
 	const char *why = NULL;
-	int rc = admin_rule(call, before, after, &why);
+	int rc = admin_rule(*tx, call, before, after, &why);
 
 	if (rc == MAMORI_OK)
 		return NULL;
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(tx);
 	if (rc == MAMORI_ERR_DENIED)
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	return internal_error();
@@ -477,6 +487,7 @@ account_rule_broken(const struct mamori_user *u)
 static json_t *
 user_add(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u = { 0 };
 	const char *kind = "staff", *expires = NULL, *hours = NULL, *why;
 	int privileged = 0, rc;
@@ -505,28 +516,29 @@ user_add(struct admin_call *call, const json_t *params)
 	u.created_at = u.updated_at = call->now;
 	if ((why = account_rule_broken(&u)) != NULL)
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = admin_check(call, NULL, &u)) != NULL)
+	if ((reply = admin_check(&tx, call, NULL, &u)) != NULL)
 		return reply;
-	rc = mamori_store_user_insert(mamori_daemon.store, &u);
+	rc = mamori_store_user_insert(tx, &u);
 	if (rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.Exists", "account exists");
 	}
 	detail = account_detail(&u);
-	rc = rc == MAMORI_OK ? audit_admin(call, "success", "user add", detail) : rc;
+	rc = rc == MAMORI_OK ? audit_admin(tx, call, "success", "user add", detail) : rc;
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 static json_t *
 user_set(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u, before;
 	const char *kind = NULL, *expires = NULL, *hours = NULL, *why;
 	int privileged = -1, rc;
@@ -544,13 +556,13 @@ user_set(struct admin_call *call, const json_t *params)
 	if (mamori_wire_get_string(params, "hours", 127, &hours) == MAMORI_ERR_INVALID ||
 	    (hours != NULL && !hours_valid(hours)))
 		return invalid("hours");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL)
 		return reply;
 	before = u;
 	if (kind != NULL && mamori_user_kind_parse(kind, &u.kind) != 0) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return invalid("kind");
 	}
 	if (privileged >= 0)
@@ -560,27 +572,28 @@ user_set(struct admin_call *call, const json_t *params)
 	if (hours != NULL)
 		snprintf(u.hours, sizeof(u.hours), "%s", hours);
 	if ((why = account_rule_broken(&u)) != NULL) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.PolicyViolation", why);
 	}
-	if ((reply = admin_check(call, &before, &u)) != NULL)
+	if ((reply = admin_check(&tx, call, &before, &u)) != NULL)
 		return reply;
 	u.updated_at = call->now;
 	detail = account_detail(&u);
-	rc = mamori_store_user_update(mamori_daemon.store, &u);
+	rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "user set", detail);
+		rc = audit_admin(tx, call, "success", "user set", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 static json_t *
 user_rename(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u, after;
 	const char *new_name = NULL;
 	json_t *reply, *detail;
@@ -591,61 +604,62 @@ user_rename(struct admin_call *call, const json_t *params)
 	if (mamori_wire_get_string(params, "new_name", MAMORI_USER_NAME_MAX, &new_name) != MAMORI_OK ||
 	    !mamori_user_name_valid(new_name))
 		return invalid("new_name");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL)
 		return reply;
 	after = u;
 	snprintf(after.name, sizeof(after.name), "%s", new_name);
-	if ((reply = admin_check(call, &u, &after)) != NULL)
+	if ((reply = admin_check(&tx, call, &u, &after)) != NULL)
 		return reply;
 	if (u.privileged && name_reserved(new_name)) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(
 		        call, "io.mamori.Error.PolicyViolation",
 		        "a privileged ID may not be renamed to a default name such as root or admin (P-PRIV-NAME)");
 	}
-	rc = mamori_store_user_rename(mamori_daemon.store, u.id, new_name);
+	rc = mamori_store_user_rename(tx, u.id, new_name);
 	if (rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.Exists", "an account with the new name exists");
 	}
 	/* The lockout record follows the account: a rename never unlocks. */
 	if (rc == MAMORI_OK) {
 		struct mamori_lockout lock;
-		rc = mamori_store_lockout_get(mamori_daemon.store, u.name, &lock);
+		rc = mamori_store_lockout_get(tx, u.name, &lock);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, new_name);
+			rc = mamori_store_lockout_clear(tx, new_name);
 		if (rc == MAMORI_OK && (lock.failures > 0 || lock.locked_until != 0 || lock.lock_count > 0))
-			rc = mamori_store_lockout_put(mamori_daemon.store, new_name, &lock);
+			rc = mamori_store_lockout_put(tx, new_name, &lock);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+			rc = mamori_store_lockout_clear(tx, u.name);
 	}
 	detail = json_pack("{s:s}", "new_name", new_name);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "user rename", detail);
+		rc = audit_admin(tx, call, "success", "user rename", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
 	snprintf(u.name, sizeof(u.name), "%s", new_name);
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 static json_t *
 user_show(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply;
 
 	if ((reply = get_name(call, params)) != NULL)
 		return reply;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL)
 		return reply;
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 /* A page of a listing that must fit in one message: items are added until
@@ -659,6 +673,7 @@ struct page {
 	int privileged_only;
 	int64_t now;
 	const char *last_name;
+	struct mamori_txn *tx; /* the walk's transaction */
 };
 
 static int
@@ -687,7 +702,7 @@ list_one(const struct mamori_user *u, void *data)
 
 	if (pg->privileged_only && !u->privileged)
 		return MAMORI_OK;
-	return page_add(pg, user_json(u, pg->now));
+	return page_add(pg, user_json(pg->tx, u, pg->now));
 }
 
 static json_t *
@@ -702,16 +717,19 @@ user_list(struct admin_call *call, const json_t *params)
 		json_decref(pg.items);
 		return invalid(after == NULL ? "privileged" : "after");
 	}
-	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
 		json_decref(pg.items);
 		return internal_error();
 	}
-	if (mamori_store_user_foreach(mamori_daemon.store, after, list_one, &pg) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_store_user_foreach(pg.tx, after, list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(&pg.tx);
 		json_decref(pg.items);
 		return internal_error();
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&pg.tx) != MAMORI_OK) {
+		json_decref(pg.items);
+		return internal_error();
+	}
 	out = json_pack("{s:o,s:b}", "users", pg.items, "more", pg.more);
 	last = json_array_get(pg.items, json_array_size(pg.items) - 1);
 	if (out != NULL && pg.more)
@@ -724,6 +742,7 @@ enum state_change { CHANGE_DISABLE, CHANGE_ENABLE, CHANGE_DELETE, CHANGE_LOCK, C
 static json_t *
 user_change(struct admin_call *call, const json_t *params, enum state_change change)
 {
+	struct mamori_txn *tx = NULL;
 	static const char *const reasons[] = { "user disable", "user enable", "user delete", "user lock",
 		                               "user unlock" };
 	struct mamori_password pw;
@@ -733,54 +752,55 @@ user_change(struct admin_call *call, const json_t *params, enum state_change cha
 
 	if ((reply = get_name(call, params)) != NULL)
 		return reply;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL)
 		return reply;
-	if ((reply = admin_check(call, &u, change == CHANGE_DELETE ? NULL : &u)) != NULL)
+	if ((reply = admin_check(&tx, call, &u, change == CHANGE_DELETE ? NULL : &u)) != NULL)
 		return reply;
 	switch (change) {
 	case CHANGE_DISABLE:
 		u.state = MAMORI_STATE_DISABLED;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 		break;
 	case CHANGE_ENABLE:
 		/* Back to active only with a credential to log in with. */
-		rc = mamori_store_password_current(mamori_daemon.store, u.id, MAMORI_SYSTEM_DEFAULT, &pw);
+		rc = mamori_store_password_current(tx, u.id, MAMORI_SYSTEM_DEFAULT, &pw);
 		mamori_wipe(pw.hash, sizeof(pw.hash));
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			break;
 		u.state = rc == MAMORI_OK || u.kind == MAMORI_KIND_SHARED ? MAMORI_STATE_ACTIVE : MAMORI_STATE_PENDING;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 		break;
 	case CHANGE_DELETE:
-		rc = mamori_store_user_delete(mamori_daemon.store, u.id);
+		rc = mamori_store_user_delete(tx, u.id);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_lockout_clear(mamori_daemon.store, u.name);
+			rc = mamori_store_lockout_clear(tx, u.name);
 		break;
 	case CHANGE_LOCK:
-		rc = mamori_lockout_lock(mamori_daemon.store, u.name, call->now);
+		rc = mamori_lockout_lock(tx, u.name, call->now);
 		break;
 	case CHANGE_UNLOCK:
-		rc = mamori_lockout_unlock(mamori_daemon.store, u.name);
+		rc = mamori_lockout_unlock(tx, u.name);
 		break;
 	default:
 		rc = MAMORI_ERR_INTERNAL;
 	}
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", reasons[change], NULL);
+		rc = audit_admin(tx, call, "success", reasons[change], NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	return commit_with_user(call, &u, change == CHANGE_DELETE);
+	return commit_with_user(&tx, call, &u, change == CHANGE_DELETE);
 }
 
 static json_t *
 user_members(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const char *action = NULL, *member_name = NULL;
 	struct mamori_user u, member;
 	json_t *reply, *detail;
@@ -795,42 +815,42 @@ user_members(struct admin_call *call, const json_t *params)
 	    !mamori_user_name_valid(member_name))
 		return invalid("member");
 	add = strcmp(action, "add") == 0;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL)
 		return reply;
-	if ((reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = admin_check(&tx, call, &u, &u)) != NULL)
 		return reply;
 	if (u.kind != MAMORI_KIND_SHARED) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.PolicyViolation", "only shared accounts have members");
 	}
-	rc = mamori_store_user_get(mamori_daemon.store, member_name, &member);
+	rc = mamori_store_user_get(tx, member_name, &member);
 	if (rc == MAMORI_OK && member.kind == MAMORI_KIND_SHARED) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.PolicyViolation", "a member must be a person's own account");
 	}
 	/* The member's account is acted on too. */
-	if (rc == MAMORI_OK && (reply = admin_check(call, &member, &member)) != NULL)
+	if (rc == MAMORI_OK && (reply = admin_check(&tx, call, &member, &member)) != NULL)
 		return reply;
 	if (rc == MAMORI_OK)
-		rc = add ? mamori_store_member_add(mamori_daemon.store, u.id, member.id, call->now)
-		         : mamori_store_member_remove(mamori_daemon.store, u.id, member.id);
+		rc = add ? mamori_store_member_add(tx, u.id, member.id, call->now)
+		         : mamori_store_member_remove(tx, u.id, member.id);
 	if (rc == MAMORI_ERR_NOT_FOUND || rc == MAMORI_ERR_EXISTS) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, rc == MAMORI_ERR_NOT_FOUND ? "io.mamori.Error.NotFound" : "io.mamori.Error.Exists",
 		               rc == MAMORI_ERR_EXISTS ? "already a member"
 		                                       : (add ? "no such member account" : "not a member"));
 	}
 	detail = json_pack("{s:s}", "member", member_name);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", add ? "member add" : "member remove", detail);
+		rc = audit_admin(tx, call, "success", add ? "member add" : "member remove", detail);
 	json_decref(detail);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 /* ---------------------------------------------------------- passwords */
@@ -838,6 +858,7 @@ user_members(struct admin_call *call, const json_t *params)
 static json_t *
 password_temp(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_new_password np;
 	enum mamori_change_refusal refusal;
@@ -864,13 +885,16 @@ password_temp(struct admin_call *call, json_t *params)
 		goto out;
 	}
 	/* Who is asking, and for whom: read before the slow part. */
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&tx) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
 	if (u.kind == MAMORI_KIND_SHARED) {
 		reply = refused(call, "io.mamori.Error.PolicyViolation",
 		                "a shared account has no password: its members log in with their own (P-ID-SHARED)");
@@ -898,27 +922,27 @@ password_temp(struct admin_call *call, json_t *params)
 		goto out;
 	}
 	expires_at = call->now + conf->temp_lifetime;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
 	/* Checked again where the password is stored: the account may have
 	 * changed during the slow part. */
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
-	rc = mamori_password_store(mamori_daemon.store, &u, &np, 1, expires_at, call->now);
+	rc = mamori_password_store(tx, &u, &np, 1, expires_at, call->now);
 	if (rc == MAMORI_OK && u.state == MAMORI_STATE_PENDING) {
 		u.state = MAMORI_STATE_ACTIVE;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	}
 	detail = json_pack("{s:s}", "system", system);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "password temp", detail);
+		rc = audit_admin(tx, call, "success", "password temp", detail);
 	json_decref(detail);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		reply = internal_error();
 		goto out;
 	}
@@ -937,6 +961,7 @@ out:
 static json_t *
 password_compromised(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf;
 	struct mamori_user u;
 	json_t *reply, *detail;
@@ -944,22 +969,22 @@ password_compromised(struct admin_call *call, const json_t *params)
 
 	if ((reply = get_name(call, params)) != NULL)
 		return reply;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		return reply;
-	rc = mamori_store_password_mark_compromised(mamori_daemon.store, u.id);
+	rc = mamori_store_password_mark_compromised(tx, u.id);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return refused(call, "io.mamori.Error.NotFound", "the account has no password");
 	}
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "password compromised", NULL);
+		rc = audit_admin(tx, call, "success", "password compromised", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	reply = commit_with_user(call, &u, 0);
+	reply = commit_with_user(&tx, call, &u, 0);
 	conf = mamori_daemon_conf_get();
 	detail = json_pack("{s:s,s:s}", "reported_by", "administrator", "actor", call->actor);
 	mamori_incident_raise(conf, "password_compromised", u.name, NULL, detail, call->now);
@@ -985,6 +1010,7 @@ admin_totp_params(const struct mamori_conf *conf, struct mamori_totp_params *p)
 static json_t *
 totp_enroll(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
@@ -999,11 +1025,11 @@ totp_enroll(struct admin_call *call, const json_t *params)
 	if ((reply = get_name(call, params)) != NULL)
 		goto out;
 	admin_totp_params(conf, &p);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
@@ -1017,19 +1043,19 @@ totp_enroll(struct admin_call *call, const json_t *params)
 	r.created_at = call->now;
 	r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+		rc = mamori_store_totp_insert(tx, &r);
 	if (rc == MAMORI_OK) {
 		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
 		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
 		                 sizeof(r.sealed), &sealed_len);
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, sealed_len, r.nonce);
+		rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "totp enroll", NULL);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		rc = audit_admin(tx, call, "success", "totp enroll", NULL);
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		reply = internal_error();
 		goto out;
 	}
@@ -1048,6 +1074,7 @@ out:
 static json_t *
 totp_confirm(struct admin_call *call, json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
@@ -1067,14 +1094,15 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = invalid("code");
 		goto out;
 	}
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
-	rc = mamori_store_totp_get(mamori_daemon.store, u.id, 0, &r);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_totp_get(tx, u.id, 0, &r);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		reply = refused(call, "io.mamori.Error.NotFound", "no TOTP enrolment is waiting for confirmation");
 		goto out;
@@ -1097,27 +1125,27 @@ totp_confirm(struct admin_call *call, json_t *params)
 		reply = refused(call, "io.mamori.Error.PolicyViolation", "the verification code is not correct");
 		goto out;
 	}
-	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
 	u.totp_required = 0;
 	u.updated_at = call->now;
-	rc = mamori_store_totp_accept_step(mamori_daemon.store, r.id, step, call->now);
+	rc = mamori_store_totp_accept_step(tx, r.id, step, call->now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_activate(mamori_daemon.store, r.id);
+		rc = mamori_store_totp_activate(tx, r.id);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "totp confirm", NULL);
+		rc = audit_admin(tx, call, "success", "totp confirm", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		reply = internal_error();
 		goto out;
 	}
-	reply = commit_with_user(call, &u, 0);
+	reply = commit_with_user(&tx, call, &u, 0);
 out:
 	mamori_wipe(secret, sizeof(secret));
 	mamori_wipe(&r, sizeof(r));
@@ -1132,6 +1160,7 @@ out:
 static json_t *
 totp_enroll_code(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
 	char code[MAMORI_ENROLL_CODE_TEXT_LEN + 1] = "";
@@ -1143,22 +1172,22 @@ totp_enroll_code(struct admin_call *call, const json_t *params)
 	mamori_daemon_conf_put(conf);
 	if ((reply = get_name(call, params)) != NULL)
 		goto out;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		reply = internal_error();
 		goto out;
 	}
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
 	rc = mamori_enroll_code_new(code, digest);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, call->now, expires_at);
+		rc = mamori_store_enroll_code_put(tx, u.id, digest, call->now, expires_at);
 	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", "totp enroll-code", detail);
+		rc = audit_admin(tx, call, "success", "totp enroll-code", detail);
 	json_decref(detail);
-	if (rc != MAMORI_OK || mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (rc != MAMORI_OK)
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 		reply = internal_error();
 		goto out;
 	}
@@ -1172,34 +1201,35 @@ out:
 static json_t *
 totp_change(struct admin_call *call, const json_t *params, int remove)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply;
 	int rc;
 
 	if ((reply = get_name(call, params)) != NULL)
 		return reply;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if ((reply = load_user(call, &u)) != NULL || (reply = admin_check(call, &u, &u)) != NULL)
+	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		return reply;
 	if (remove) {
-		rc = mamori_store_totp_delete(mamori_daemon.store, u.id);
+		rc = mamori_store_totp_delete(tx, u.id);
 		if (rc == MAMORI_ERR_NOT_FOUND) {
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 			return refused(call, "io.mamori.Error.NotFound", "no TOTP factor");
 		}
 	} else {
 		u.totp_required = 1;
 		u.updated_at = call->now;
-		rc = mamori_store_user_update(mamori_daemon.store, &u);
+		rc = mamori_store_user_update(tx, &u);
 	}
 	if (rc == MAMORI_OK)
-		rc = audit_admin(call, "success", remove ? "totp remove" : "totp require", NULL);
+		rc = audit_admin(tx, call, "success", remove ? "totp remove" : "totp require", NULL);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	return commit_with_user(call, &u, 0);
+	return commit_with_user(&tx, call, &u, 0);
 }
 
 static int
@@ -1231,16 +1261,19 @@ totp_list(struct admin_call *call, const json_t *params)
 		json_decref(pg.items);
 		return invalid("after");
 	}
-	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
 		json_decref(pg.items);
 		return internal_error();
 	}
-	if (mamori_store_totp_foreach(mamori_daemon.store, totp_list_one, &pg) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_store_totp_foreach(pg.tx, totp_list_one, &pg) != MAMORI_OK) {
+		mamori_store_rollback(&pg.tx);
 		json_decref(pg.items);
 		return internal_error();
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&pg.tx) != MAMORI_OK) {
+		json_decref(pg.items);
+		return internal_error();
+	}
 	out = json_pack("{s:o,s:b}", "factors", pg.items, "more", pg.more);
 	last = json_array_get(pg.items, json_array_size(pg.items) - 1);
 	if (out != NULL && pg.more)
@@ -1259,6 +1292,7 @@ show_one(const struct mamori_audit_row *row, void *data)
 static json_t *
 audit_show(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	long long since = 0, limit = 1000000, after = 0;
 	struct page pg = { 0 };
 	json_t *out, *last;
@@ -1281,16 +1315,16 @@ audit_show(struct admin_call *call, const json_t *params)
 	}
 	/* Reading the log is itself recorded, once per listing. */
 	if (after == 0) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 			json_decref(pg.items);
 			return internal_error();
 		}
-		if (audit_admin(call, "success", "audit show", NULL) != MAMORI_OK) {
-			mamori_store_rollback(mamori_daemon.store);
+		if (audit_admin(tx, call, "success", "audit show", NULL) != MAMORI_OK) {
+			mamori_store_rollback(&tx);
 			json_decref(pg.items);
 			return internal_error();
 		}
-		if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_commit(&tx) != MAMORI_OK) {
 			json_decref(pg.items);
 			return internal_error();
 		}
@@ -1305,6 +1339,7 @@ audit_show(struct admin_call *call, const json_t *params)
 static json_t *
 audit_verify(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_audit_verdict v;
 	json_t *out;
 
@@ -1325,14 +1360,14 @@ audit_verify(struct admin_call *call, const json_t *params)
 		json_decref(detail);
 		mamori_daemon_conf_put(conf);
 	}
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if (audit_admin(call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
+	if (audit_admin(tx, call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
 	                NULL) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return internal_error();
 	out = json_pack("{s:b,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows);
 	if (out != NULL && v.checkpoint_rows >= 0)
@@ -1352,17 +1387,18 @@ audit_verify(struct admin_call *call, const json_t *params)
 static json_t *
 status(struct admin_call *call, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	int64_t users = 0, rows = 0;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return internal_error();
-	if (mamori_store_user_count(mamori_daemon.store, &users) != MAMORI_OK ||
-	    mamori_store_audit_count(mamori_daemon.store, &rows) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_store_user_count(tx, &users) != MAMORI_OK || mamori_store_audit_count(tx, &rows) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		return internal_error();
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		return internal_error();
 	return mamori_wire_reply(json_pack(
 	        "{s:s,s:I,s:I,s:{s:s,s:s},s:I,s:I,s:I,s:I}", "version", PACKAGE_VERSION, "started_at",
 	        (json_int_t)mamori_daemon.started_at, "uptime", (json_int_t)(call->now - mamori_daemon.started_at),

@@ -93,15 +93,15 @@ account_refused(const struct mamori_conf *conf, const struct pam_request *req, c
 /* P-PW-TEMP, P-PW-LEAK, P-PW-AGE: whether the password must change now,
  * or soon (inside the caller's transaction). */
 static int
-account_password(const struct mamori_conf *conf, const struct pam_request *req, const struct mamori_user *u,
-                 int64_t now, struct account_verdict *v)
+account_password(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
+                 const struct mamori_user *u, int64_t now, struct account_verdict *v)
 {
 	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, u);
 	struct mamori_password rec;
 	int64_t expires;
 	int rc;
 
-	rc = pam_current_password(u->id, mamori_conf_service_system(conf, req->service), &rec);
+	rc = pam_current_password(tx, u->id, mamori_conf_service_system(conf, req->service), &rec);
 	mamori_wipe(rec.hash, sizeof(rec.hash));
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return MAMORI_OK;
@@ -128,15 +128,16 @@ account_password(const struct mamori_conf *conf, const struct pam_request *req, 
 
 /* Decide inside the caller's transaction. */
 static int
-account_decide(const struct mamori_conf *conf, const struct pam_request *req, int64_t now, struct account_verdict *v)
+account_decide(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req, int64_t now,
+               struct account_verdict *v)
 {
 	struct mamori_user u;
 	struct mamori_lock_state lock;
 	int rc;
 
-	rc = mamori_store_user_get(mamori_daemon.store, req->user, &u);
+	rc = mamori_store_user_get(tx, req->user, &u);
 	if (rc == MAMORI_OK)
-		rc = mamori_lockout_state(mamori_daemon.store, req->user, now, &lock);
+		rc = mamori_lockout_state(tx, req->user, now, &lock);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		v->result = MAMORI_RESULT_USER_UNKNOWN;
 		v->reason = "unknown user";
@@ -146,12 +147,13 @@ account_decide(const struct mamori_conf *conf, const struct pam_request *req, in
 		return rc;
 	if (account_refused(conf, req, &u, &lock, now, v) || u.kind == MAMORI_KIND_SHARED)
 		return MAMORI_OK;
-	return account_password(conf, req, &u, now, v);
+	return account_password(tx, conf, req, &u, now, v);
 }
 
 json_t *
 pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
+	struct mamori_txn *tx = NULL;
 	struct account_verdict v = { .result = MAMORI_RESULT_SUCCESS, .reason = "ok", .style = MAMORI_STYLE_ERROR };
 	const struct mamori_conf *conf;
 	int64_t now = mamori_clock_now();
@@ -159,18 +161,18 @@ pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_
 	int rc;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
 	conf = mamori_daemon_conf_get();
-	rc = account_decide(conf, req, now, &v);
+	rc = account_decide(tx, conf, req, now, &v);
 	mamori_daemon_conf_put(conf);
 	if (rc == MAMORI_OK)
-		rc = pam_audit(c, req, "account", NULL, v.result, v.reason, now);
+		rc = pam_audit(tx, c, req, "account", NULL, v.result, v.reason, now);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return pam_internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
 	reply = json_pack("{s:s,s:[]}", "result", v.result, "messages");
 	if (reply != NULL)
@@ -254,13 +256,13 @@ append_notices(json_t *messages, const struct pam_request *req, const struct mam
  * that their time box still holds.  Another caller's PAM_RUSER is never
  * taken (pam_parse_request refuses it).  Inside the caller's transaction. */
 static int
-session_owner(const struct mamori_conn *c, const struct pam_request *req, struct mamori_user *u)
+session_owner(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req, struct mamori_user *u)
 {
-	int rc = mamori_store_user_get(mamori_daemon.store, req->user, u);
+	int rc = mamori_store_user_get(tx, req->user, u);
 
 	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && req->ruser[0] != '\0' &&
 	    mamori_user_name_valid(req->ruser))
-		rc = mamori_store_user_get(mamori_daemon.store, req->ruser, u);
+		rc = mamori_store_user_get(tx, req->ruser, u);
 	return rc;
 }
 
@@ -328,15 +330,16 @@ static int
 session_record(const struct mamori_conn *c, const struct mamori_conf *conf, const struct pam_request *req,
                struct mamori_session *ses, struct mamori_login *login)
 {
+	struct mamori_txn *tx = NULL;
 	const struct mamori_service_conf *svc;
 	struct mamori_user u;
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = session_owner(c, req, &u);
+	rc = session_owner(tx, c, req, &u);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return MAMORI_ERR_NOT_FOUND; /* any failure answers "no such account" */
 	}
 	ses->user_id = u.id;
@@ -344,15 +347,14 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 	svc = mamori_conf_service(conf, req->service);
 	if (svc != NULL && svc->privileged && conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit > 0)
 		ses->deadline = ses->opened_at + conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit;
-	if (mamori_store_login_get(mamori_daemon.store, u.id, login) != MAMORI_OK ||
-	    mamori_store_session_open(mamori_daemon.store, ses) != MAMORI_OK ||
-	    pam_audit(c, req, "session", NULL, MAMORI_RESULT_SUCCESS,
+	if (mamori_store_login_get(tx, u.id, login) != MAMORI_OK || mamori_store_session_open(tx, ses) != MAMORI_OK ||
+	    pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS,
 	              ses->deadline > 0 ? "session opened, time-boxed" : "session opened",
 	              ses->opened_at) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return MAMORI_ERR_STORE;
 	}
-	return mamori_store_commit(mamori_daemon.store) == MAMORI_OK ? MAMORI_OK : MAMORI_ERR_STORE;
+	return mamori_store_commit(&tx) == MAMORI_OK ? MAMORI_OK : MAMORI_ERR_STORE;
 }
 
 json_t *
@@ -420,6 +422,7 @@ close_allowed(const struct mamori_conn *c, const struct mamori_session *ses)
 json_t *
 pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_session ses;
 	struct mamori_user u;
 	long long session_id = 0;
@@ -428,9 +431,9 @@ pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_
 
 	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "session_id");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	rc = session_owner(c, req, &u);
+	rc = session_owner(tx, c, req, &u);
 	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && session_id > 0) {
 		/* sudo closes with PAM_USER=root the session it opened for the
 		 * person who asked: the id its PAM handle kept names it. */
@@ -438,30 +441,30 @@ pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_
 		rc = MAMORI_OK;
 	}
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return rc == MAMORI_ERR_NOT_FOUND ? pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such account")
 		                                  : pam_internal_error();
 	}
-	rc = mamori_store_session_find(mamori_daemon.store, u.id, req->service, session_id, &ses);
+	rc = mamori_store_session_find(tx, u.id, req->service, session_id, &ses);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such session");
 	}
 	if (rc == MAMORI_OK && !close_allowed(c, &ses)) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		mamori_log_notice("uid %lu may not close session %lld of %s: its leader %lld still runs",
 		                  (unsigned long)c->peer.uid, (long long)ses.id, ses.user, (long long)ses.leader_pid);
 		pam_refusal_audit(c, REFUSED_PERMISSION, "session", req, "session leader still running");
 		return pam_error(MAMORI_ERROR_PERMISSION_DENIED, "message", "the session's leader is still running");
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_session_close(mamori_daemon.store, ses.user_id, req->service, ses.id, now);
+		rc = mamori_store_session_close(tx, ses.user_id, req->service, ses.id, now);
 	if (rc != MAMORI_OK ||
-	    pam_audit(c, req, "session", NULL, MAMORI_RESULT_SUCCESS, "session closed", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	    pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS, "session closed", now) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		return pam_internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
 	return mamori_wire_reply(json_pack("{s:s}", "result", MAMORI_RESULT_SUCCESS));
 }

@@ -94,6 +94,7 @@ choice_prompt(struct mamori_conn *c)
 json_t *
 auth_begin_factors(struct mamori_conn *c)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
@@ -109,11 +110,12 @@ auth_begin_factors(struct mamori_conn *c)
 	if (rc != MAMORI_OK)
 		return pam_internal_error();
 	if (s.found) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return pam_internal_error();
-		have_totp = mamori_store_totp_get(mamori_daemon.store, s.user.id, 1, &totp) == MAMORI_OK;
-		mamori_store_commit(mamori_daemon.store);
+		have_totp = mamori_store_totp_get(tx, s.user.id, 1, &totp) == MAMORI_OK;
 		mamori_wipe(&totp, sizeof(totp));
+		if (mamori_store_commit(&tx) != MAMORI_OK)
+			return pam_internal_error();
 	}
 	/* Enrolling a new authenticator over an active one needs the active
 	 * one: a password alone must not be enough to replace it.  (Only the
@@ -243,6 +245,7 @@ totp_dummy(const char *code, unsigned window)
 int
 auth_totp_check(int64_t user_id, int active, const char *code, unsigned window, int64_t *id, int64_t *step)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_totp_record r;
 	struct mamori_totp_params p;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
@@ -250,10 +253,11 @@ auth_totp_check(int64_t user_id, int active, const char *code, unsigned window, 
 	char aad[64];
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_totp_get(mamori_daemon.store, user_id, active, &r);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_totp_get(tx, user_id, active, &r);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		totp_dummy(code, window);
 		return MAMORI_ERR_DENIED;
@@ -342,6 +346,7 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 void
 auth_abandoned(struct mamori_conn *c)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	struct failure_outcome failure = { 0 };
@@ -364,19 +369,19 @@ auth_abandoned(struct mamori_conn *c)
 	detail = json_pack("{s:s,s:i}", "set", setname, "answered", (int)conv->next);
 	rc = pam_subject_lookup(name, conv->system, now, &s);
 	mamori_wipe(&s.pw, sizeof(s.pw));
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	else if (rc == MAMORI_OK) {
-		rc = pam_count_failure(conf, &conv->req, &s, name, now, &failure);
+		rc = pam_count_failure(tx, conf, &conv->req, &s, name, now, &failure);
 		if (rc == MAMORI_OK)
-			rc = pam_audit_detail(c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
+			rc = pam_audit_detail(tx, c, &conv->req, conv->op == OP_TOTP_ENROLL ? "enroll" : "auth",
 			                      conv->member[0] != '\0' ? conv->member : NULL,
 			                      failure.locked_now ? MAMORI_RESULT_MAXTRIES : MAMORI_RESULT_AUTH_ERR,
 			                      reason, detail, now);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	json_decref(detail);
 	if (rc == MAMORI_OK)

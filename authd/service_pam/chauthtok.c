@@ -25,6 +25,7 @@
 json_t *
 chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
@@ -40,7 +41,7 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	if (pam_subject_lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
 	    (!s.lock.locked && pam_verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
 		goto fail;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
 	if (s.lock.locked) {
 		result = MAMORI_RESULT_MAXTRIES;
@@ -48,18 +49,18 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 		pam_lock_message(req->locale, &s.lock, text, sizeof(text));
 	} else if (!matched) {
 		reason = "compromised report: wrong password";
-		if (pam_count_failure(conf, req, &s, req->user, now, &failure) != MAMORI_OK)
+		if (pam_count_failure(tx, conf, req, &s, req->user, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
-	} else if (mamori_store_password_mark_compromised(mamori_daemon.store, s.user.id) != MAMORI_OK) {
+	} else if (mamori_store_password_mark_compromised(tx, s.user.id) != MAMORI_OK) {
 		goto fail_rollback;
 	} else {
 		result = MAMORI_RESULT_SUCCESS;
 		reason = "password reported compromised by its owner";
 		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_COMPROMISED_REPORTED));
 	}
-	if (pam_audit(c, req, "account", req->user, result, reason, now) != MAMORI_OK)
+	if (pam_audit(tx, c, req, "account", req->user, result, reason, now) != MAMORI_OK)
 		goto fail_rollback;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
 	pam_after_failure(conf, req, req->user, &failure, now);
 	if (!strcmp(result, MAMORI_RESULT_SUCCESS)) {
@@ -71,7 +72,7 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	                 NULL);
 	goto out;
 fail_rollback:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 fail:
 	reply = pam_internal_error();
 out:
@@ -83,17 +84,18 @@ out:
 static json_t *
 chauthtok_refused(struct mamori_conn *c, const char *result, const char *reason, const char *text)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	int64_t now = mamori_clock_now();
 
 	pam_conversation_reset(conv);
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	if (pam_audit(c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (pam_audit(tx, c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		return pam_internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
 	return pam_done(result, MAMORI_STYLE_ERROR, text, NULL);
 }
@@ -107,6 +109,7 @@ chauthtok_failed(struct mamori_conn *c, const char *result, const char *reason, 
 json_t *
 chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct failure_outcome failure = { 0 };
@@ -129,14 +132,14 @@ chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 	} else if (!matched) {
 		pam_conversation_reset(conv);
 		now = mamori_clock_now();
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 			reply = pam_internal_error();
-		} else if (pam_count_failure(conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
-		           pam_audit(c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_AUTHTOK_RECOVER_ERR,
+		} else if (pam_count_failure(tx, conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		           pam_audit(tx, c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_AUTHTOK_RECOVER_ERR,
 		                     "wrong current password", now) != MAMORI_OK) {
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 			reply = pam_internal_error();
-		} else if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK) {
+		} else if (mamori_store_commit(&tx) != MAMORI_OK) {
 			reply = pam_internal_error();
 		} else {
 			pam_after_failure(conf, &conv->req, conv->req.user, &failure, now);
@@ -194,6 +197,7 @@ refusal_reason(enum mamori_change_refusal r)
 json_t *
 chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	struct mamori_new_password np;
@@ -225,14 +229,15 @@ chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	if (refusal != MAMORI_CHANGE_OK)
 		return chauthtok_refused(c, MAMORI_RESULT_AUTHTOK_ERR, refusal_reason(refusal), message);
 	now = mamori_clock_now();
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
-	if (mamori_password_store(mamori_daemon.store, &s.user, &np, 0, 0, now) != MAMORI_OK ||
-	    pam_audit(c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_SUCCESS, "password changed", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+	if (mamori_password_store(tx, &s.user, &np, 0, 0, now) != MAMORI_OK ||
+	    pam_audit(tx, c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_SUCCESS, "password changed", now) !=
+	            MAMORI_OK) {
+		mamori_store_rollback(&tx);
 		goto fail;
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
 	mamori_password_prepared_wipe(&np);
 	return pam_done(MAMORI_RESULT_SUCCESS, MAMORI_STYLE_INFO, mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED),
@@ -247,7 +252,7 @@ fail:
 /* The person asking for a change, for P-PRIV-CONTRACTOR: PAM_RUSER when the
  * application set it, else the caller's login uid. */
 static int
-requester_is_contractor(const struct mamori_conn *c, const struct pam_request *req)
+requester_is_contractor(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req)
 {
 	char name[MAMORI_USER_NAME_MAX + 16];
 	struct mamori_user who;
@@ -256,13 +261,14 @@ requester_is_contractor(const struct mamori_conn *c, const struct pam_request *r
 		snprintf(name, sizeof(name), "%.64s", req->ruser);
 	else
 		mamori_peer_actor(&c->peer, name, sizeof(name));
-	return mamori_user_name_valid(name) && mamori_store_user_get(mamori_daemon.store, name, &who) == MAMORI_OK &&
+	return mamori_user_name_valid(name) && mamori_store_user_get(tx, name, &who) == MAMORI_OK &&
 	       who.kind == MAMORI_KIND_CONTRACTOR;
 }
 
 json_t *
 chauthtok_start(struct mamori_conn *c, const json_t *params)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	const char *ticket = NULL;
@@ -276,17 +282,18 @@ chauthtok_start(struct mamori_conn *c, const json_t *params)
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "prelim");
 	if (mamori_wire_get_string(params, "ticket", TICKET_HEX, &ticket) == MAMORI_ERR_INVALID)
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "ticket");
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	rc = mamori_store_user_get(mamori_daemon.store, conv->req.user, &u);
+	rc = mamori_store_user_get(tx, conv->req.user, &u);
 	if (rc == MAMORI_OK) {
-		contractor =
-		        u.privileged && (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(c, &conv->req));
-		rc = pam_current_password(u.id, conv->system, &pw);
+		contractor = u.privileged &&
+		             (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(tx, c, &conv->req));
+		rc = pam_current_password(tx, u.id, conv->system, &pw);
 		have_pw = rc == MAMORI_OK;
 		rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
 	}
-	mamori_store_commit(mamori_daemon.store);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND)
 		return pam_done(MAMORI_RESULT_USER_UNKNOWN, MAMORI_STYLE_ERROR, NULL, NULL);
 	if (rc != MAMORI_OK)

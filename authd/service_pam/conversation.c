@@ -34,8 +34,9 @@
  * known, and for anyone else's the name of the uid the kernel attests
  * (P-AUDIT: a caller's own word does not name the actor). */
 int
-pam_audit_detail(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-                 const char *result, const char *reason, json_t *detail, int64_t now)
+pam_audit_detail(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req,
+                 const char *category, const char *actor, const char *result, const char *reason, json_t *detail,
+                 int64_t now)
 {
 	char peer_name[MAMORI_USER_NAME_MAX + 16];
 
@@ -61,14 +62,14 @@ pam_audit_detail(const struct mamori_conn *c, const struct pam_request *req, con
 		.detail = detail,
 	};
 
-	return mamori_audit_append(mamori_daemon.store, &ev, now);
+	return mamori_audit_append(tx, &ev, now);
 }
 
 int
-pam_audit(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-          const char *result, const char *reason, int64_t now)
+pam_audit(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req, const char *category,
+          const char *actor, const char *result, const char *reason, int64_t now)
 {
-	return pam_audit_detail(c, req, category, actor, result, reason, NULL, now);
+	return pam_audit_detail(tx, c, req, category, actor, result, reason, NULL, now);
 }
 
 /* One audit row in a transaction of its own. */
@@ -76,52 +77,54 @@ int
 pam_audit_alone(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
                 const char *result, const char *reason)
 {
+	struct mamori_txn *tx = NULL;
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = pam_audit(c, req, category, actor, result, reason, mamori_clock_now());
+	rc = pam_audit(tx, c, req, category, actor, result, reason, mamori_clock_now());
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return rc;
 	}
-	return mamori_store_commit(mamori_daemon.store);
+	return mamori_store_commit(&tx);
 }
 
 /* The user's current password for system, falling back to the default
  * system's. */
 int
-pam_current_password(int64_t user_id, const char *system, struct mamori_password *out)
+pam_current_password(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
 {
-	int rc = mamori_store_password_current(mamori_daemon.store, user_id, system, out);
+	int rc = mamori_store_password_current(tx, user_id, system, out);
 
 	if (rc == MAMORI_ERR_NOT_FOUND && strcmp(system, MAMORI_SYSTEM_DEFAULT) != 0)
-		rc = mamori_store_password_current(mamori_daemon.store, user_id, MAMORI_SYSTEM_DEFAULT, out);
+		rc = mamori_store_password_current(tx, user_id, MAMORI_SYSTEM_DEFAULT, out);
 	return rc;
 }
 
 int
 pam_subject_lookup(const char *name, const char *system, int64_t now, struct subject *s)
 {
+	struct mamori_txn *tx = NULL;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_lockout_state(mamori_daemon.store, name, now, &s->lock);
+	rc = mamori_lockout_state(tx, name, now, &s->lock);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_user_get(mamori_daemon.store, name, &s->user);
+		rc = mamori_store_user_get(tx, name, &s->user);
 	if (rc == MAMORI_OK) {
 		s->found = 1;
-		rc = pam_current_password(s->user.id, system, &s->pw);
+		rc = pam_current_password(tx, s->user.id, system, &s->pw);
 		if (rc == MAMORI_OK)
 			s->have_pw = 1;
 	}
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return rc;
 	}
-	return mamori_store_commit(mamori_daemon.store);
+	return mamori_store_commit(&tx);
 }
 
 /* Verify pw against the subject's hash, or against the dummy hash when
@@ -182,8 +185,8 @@ at_console(const struct mamori_conf *conf, const struct pam_request *req)
 }
 
 int
-pam_count_failure(const struct mamori_conf *conf, const struct pam_request *req, const struct subject *s,
-                  const char *name, int64_t now, struct failure_outcome *out)
+pam_count_failure(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
+                  const struct subject *s, const char *name, int64_t now, struct failure_outcome *out)
 {
 	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, s->found ? &s->user : NULL);
 	struct mamori_policy_conf timed;
@@ -202,9 +205,9 @@ pam_count_failure(const struct mamori_conf *conf, const struct pam_request *req,
 		policy = &timed;
 		out->withheld = 1;
 	}
-	rc = mamori_lockout_failure(mamori_daemon.store, policy, name, now, &out->locked_now, &out->lock);
+	rc = mamori_lockout_failure(tx, policy, name, now, &out->locked_now, &out->lock);
 	if (rc == MAMORI_OK && s->found)
-		rc = mamori_store_login_failure(mamori_daemon.store, s->user.id, now);
+		rc = mamori_store_login_failure(tx, s->user.id, now);
 	return rc;
 }
 

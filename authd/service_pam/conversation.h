@@ -97,10 +97,11 @@ json_t *pam_done(const char *result, const char *style, const char *text, const 
 /* ------------------------------------------------------------ records */
 
 /* Record a decision in the audit log inside the caller's transaction. */
-int pam_audit_detail(const struct mamori_conn *c, const struct pam_request *req, const char *category,
-                     const char *actor, const char *result, const char *reason, json_t *detail, int64_t now);
-int pam_audit(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
-              const char *result, const char *reason, int64_t now);
+int pam_audit_detail(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req,
+                     const char *category, const char *actor, const char *result, const char *reason, json_t *detail,
+                     int64_t now);
+int pam_audit(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req, const char *category,
+              const char *actor, const char *result, const char *reason, int64_t now);
 /* Record one audit row in a transaction of its own. */
 int pam_audit_alone(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
                     const char *result, const char *reason);
@@ -109,7 +110,7 @@ int pam_audit_alone(const struct mamori_conn *c, const struct pam_request *req, 
 
 /* The user's current password for system, falling back to the default
  * system's (inside the caller's transaction). */
-int pam_current_password(int64_t user_id, const char *system, struct mamori_password *out);
+int pam_current_password(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out);
 
 /* What one short read transaction learns about the account a password is
  * checked for. */
@@ -133,8 +134,8 @@ struct failure_outcome {
 	struct mamori_lock_state lock;
 };
 
-int pam_count_failure(const struct mamori_conf *conf, const struct pam_request *req, const struct subject *s,
-                      const char *name, int64_t now, struct failure_outcome *out);
+int pam_count_failure(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
+                      const struct subject *s, const char *name, int64_t now, struct failure_outcome *out);
 void pam_after_failure(const struct mamori_conf *conf, const struct pam_request *req, const char *name,
                        const struct failure_outcome *out, int64_t now);
 

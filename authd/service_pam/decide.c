@@ -25,6 +25,7 @@
 /* What the decision learns and decides. */
 struct decision {
 	struct mamori_conn *c;
+	struct mamori_txn *tx; /* the decision's write transaction */
 	struct mamori_pam_conversation *conv;
 	const struct pam_request *req;
 	const struct mamori_conf *conf;
@@ -170,7 +171,7 @@ check_replay(struct decision *d)
 
 	if (!d->conv->totp_ok)
 		return CHECK_PASS;
-	rc = mamori_store_totp_accept_step(mamori_daemon.store, d->conv->totp_id, d->conv->totp_step, d->now);
+	rc = mamori_store_totp_accept_step(d->tx, d->conv->totp_id, d->conv->totp_step, d->now);
 	if (rc == MAMORI_OK)
 		return CHECK_PASS;
 	if (rc != MAMORI_ERR_DENIED)
@@ -193,8 +194,7 @@ check_login_unknown(struct decision *d)
 static int
 check_member(struct decision *d)
 {
-	if (d->conv->member[0] == '\0' ||
-	    mamori_store_member_check(mamori_daemon.store, d->login.id, d->s.user.id) == MAMORI_OK)
+	if (d->conv->member[0] == '\0' || mamori_store_member_check(d->tx, d->login.id, d->s.user.id) == MAMORI_OK)
 		return CHECK_PASS;
 	return refuse(d, "not a member", MSG_NOT_A_MEMBER);
 }
@@ -290,11 +290,11 @@ decide_success(struct decision *d)
 static int
 decide(struct decision *d)
 {
-	if (d->s.found && mamori_store_user_get(mamori_daemon.store, d->name, &d->s.user) != MAMORI_OK)
+	if (d->s.found && mamori_store_user_get(d->tx, d->name, &d->s.user) != MAMORI_OK)
 		d->s.found = d->all_ok = 0;
-	d->login_found = mamori_store_user_get(mamori_daemon.store, d->req->user, &d->login) == MAMORI_OK;
+	d->login_found = mamori_store_user_get(d->tx, d->req->user, &d->login) == MAMORI_OK;
 	/* The lock as it stands now, not as it stood before the factors. */
-	if (mamori_lockout_state(mamori_daemon.store, d->name, d->now, &d->s.lock) != MAMORI_OK)
+	if (mamori_lockout_state(d->tx, d->name, d->now, &d->s.lock) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	for (size_t i = 0; i < sizeof(decision_checks) / sizeof(decision_checks[0]); i++) {
 		int verdict = decision_checks[i](d);
@@ -317,7 +317,7 @@ decision_record(struct decision *d)
 	int rc;
 
 	if (d->counts_as_failure) {
-		if (pam_count_failure(d->conf, d->req, &d->s, d->name, d->now, &d->failure) != MAMORI_OK)
+		if (pam_count_failure(d->tx, d->conf, d->req, &d->s, d->name, d->now, &d->failure) != MAMORI_OK)
 			return MAMORI_ERR_STORE;
 		if (d->failure.locked_now) {
 			d->result = MAMORI_RESULT_MAXTRIES;
@@ -325,18 +325,18 @@ decision_record(struct decision *d)
 		}
 	}
 	if (!strcmp(d->result, MAMORI_RESULT_SUCCESS)) {
-		if (mamori_lockout_success(mamori_daemon.store, d->name, d->now) != MAMORI_OK ||
-		    mamori_store_login_success(mamori_daemon.store, d->login.id, d->now, d->req->service, d->req->tty,
+		if (mamori_lockout_success(d->tx, d->name, d->now) != MAMORI_OK ||
+		    mamori_store_login_success(d->tx, d->login.id, d->now, d->req->service, d->req->tty,
 		                               d->req->rhost) != MAMORI_OK ||
-		    (d->conv->n_choices > 1 && mamori_store_choice_set(mamori_daemon.store, d->s.user.id,
-		                                                       d->req->service, d->setname) != MAMORI_OK))
+		    (d->conv->n_choices > 1 &&
+		     mamori_store_choice_set(d->tx, d->s.user.id, d->req->service, d->setname) != MAMORI_OK))
 			return MAMORI_ERR_STORE;
 	}
 	detail = json_pack("{s:s,s:[]}", "set", d->setname, "factors");
 	used = json_object_get(detail, "factors");
 	for (unsigned i = 0; i < d->conv->set.count; i++)
 		json_array_append_new(used, json_string(mamori_factor_name(d->conv->set.factor[i])));
-	rc = pam_audit_detail(d->c, d->req, d->conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, d->result,
+	rc = pam_audit_detail(d->tx, d->c, d->req, d->conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, d->result,
 	                      d->reason, detail, d->now);
 	json_decref(detail);
 	return rc;
@@ -349,6 +349,7 @@ decision_record(struct decision *d)
 static void
 rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversation *conv)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_argon2_params params;
 	char hash[MAMORI_HASH_MAX];
 	int rc;
@@ -358,14 +359,14 @@ rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversa
 	mamori_daemon_argon2_params(conf, &params);
 	rc = mamori_password_hash(&params, conv->rehash_pw, conv->rehash_len, hash, sizeof(hash));
 	pam_discard_rehash(conv);
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	else if (rc == MAMORI_OK) {
-		rc = mamori_store_password_rehash(mamori_daemon.store, conv->password_id, hash);
+		rc = mamori_store_password_rehash(tx, conv->password_id, hash);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_warn("authenticate %s: the password could not be rehashed", conv->req.user);
@@ -416,14 +417,14 @@ auth_decide(struct mamori_conn *c)
 	d.all_ok = d.conv->set.count > 0;
 	for (unsigned i = 0; i < d.conv->set.count; i++)
 		d.all_ok = d.all_ok && factor_ok(d.conv, d.conv->set.factor[i]);
-	if (rc == MAMORI_OK && (rc = mamori_store_begin(mamori_daemon.store)) == MAMORI_OK) {
+	if (rc == MAMORI_OK && (rc = mamori_store_begin(mamori_daemon.store, &d.tx)) == MAMORI_OK) {
 		rc = decide(&d);
 		if (rc == MAMORI_OK)
 			rc = decision_record(&d);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&d.tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&d.tx);
 	}
 	if (rc == MAMORI_OK) {
 		reply = decision_reply(&d);

@@ -51,6 +51,7 @@ enrol_authorise(struct mamori_conn *c, int64_t user_id, const char *name)
 json_t *
 enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	unsigned char stored[MAMORI_ENROLL_DIGEST_LEN];
@@ -60,10 +61,11 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 	conv->step = STEP_NONE;
 	rc = mamori_enroll_code_digest(answer, len, conv->enroll_digest);
 	if (rc == MAMORI_OK) {
-		if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return pam_internal_error();
-		rc = mamori_store_enroll_code_get(mamori_daemon.store, conv->enroll_user_id, stored, &expires_at);
-		mamori_store_commit(mamori_daemon.store);
+		rc = mamori_store_enroll_code_get(tx, conv->enroll_user_id, stored, &expires_at);
+		if (mamori_store_commit(&tx) != MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
 		valid = rc == MAMORI_OK && now < expires_at && mamori_enroll_code_equal(stored, conv->enroll_digest);
 		mamori_wipe(stored, sizeof(stored));
 		if (rc == MAMORI_ERR_NOT_FOUND)
@@ -78,14 +80,14 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 		return enrol_begin(c, conv->enroll_user_id, conv->enroll_name);
 	}
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	if (pam_audit(c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR,
+	if (pam_audit(tx, c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR,
 	              "totp enrolment refused: no valid enrolment code", now) != MAMORI_OK) {
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 		return pam_internal_error();
 	}
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
 	return pam_done(MAMORI_RESULT_AUTH_ERR, MAMORI_STYLE_ERROR, mamori_msg(req->locale, MSG_ENROLL_CODE_WRONG),
 	                NULL);
@@ -95,6 +97,7 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 static json_t *
 enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_totp_record r = { .user_id = user_id };
@@ -116,10 +119,10 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
 	/* The secret is sealed with the credential's id as associated data:
 	 * insert first for the id, then seal and store. */
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store) == MAMORI_OK) {
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
 		r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
 		memset(r.sealed, 0, sizeof(r.sealed));
-		rc = mamori_store_totp_insert(mamori_daemon.store, &r);
+		rc = mamori_store_totp_insert(tx, &r);
 		if (rc == MAMORI_OK) {
 			auth_totp_aad(user_id, r.id, aad, sizeof(aad));
 			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
@@ -127,11 +130,11 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 			r.sealed_len = sealed_len;
 		}
 		if (rc == MAMORI_OK)
-			rc = mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, r.sealed_len, r.nonce);
+			rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	} else if (rc == MAMORI_OK) {
 		rc = MAMORI_ERR_STORE;
 	}
@@ -156,6 +159,7 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 json_t *
 enrol_confirm(struct mamori_conn *c, const char *code, size_t len)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
@@ -169,22 +173,23 @@ enrol_confirm(struct mamori_conn *c, const char *code, size_t len)
 	(void)len;
 	mamori_daemon_conf_put(conf);
 	conv->step = STEP_NONE;
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	rc = mamori_store_user_get(mamori_daemon.store, pam_subject_name(conv), &u);
-	mamori_store_commit(mamori_daemon.store);
+	rc = mamori_store_user_get(tx, pam_subject_name(conv), &u);
+	if (mamori_store_commit(&tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
 	if (rc != MAMORI_OK)
 		return pam_internal_error();
 	rc = auth_totp_check(u.id, 0, code, window, &id, &step);
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_DENIED)
 		return pam_internal_error();
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
 	/* The enrolment code is used up with the enrolment it allowed, in its
 	 * transaction: a code already used, replaced or expired meanwhile
 	 * allows nothing. */
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && conv->enroll_code_given) {
-		code_rc = mamori_store_enroll_code_take(mamori_daemon.store, u.id, conv->enroll_digest, now);
+		code_rc = mamori_store_enroll_code_take(tx, u.id, conv->enroll_digest, now);
 		if (code_rc != MAMORI_OK && code_rc != MAMORI_ERR_NOT_FOUND)
 			goto fail;
 		if (code_rc == MAMORI_ERR_NOT_FOUND) {
@@ -194,25 +199,25 @@ enrol_confirm(struct mamori_conn *c, const char *code, size_t len)
 	}
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
 		/* The confirming code is used up like any other. */
-		if (mamori_store_totp_accept_step(mamori_daemon.store, id, step, now) != MAMORI_OK ||
-		    mamori_store_totp_activate(mamori_daemon.store, id) != MAMORI_OK)
+		if (mamori_store_totp_accept_step(tx, id, step, now) != MAMORI_OK ||
+		    mamori_store_totp_activate(tx, id) != MAMORI_OK)
 			goto fail;
 		u.totp_required = 0;
 		u.updated_at = now;
-		if (mamori_store_user_update(mamori_daemon.store, &u) != MAMORI_OK)
+		if (mamori_store_user_update(tx, &u) != MAMORI_OK)
 			goto fail;
 		result = MAMORI_RESULT_SUCCESS;
 		reason = conv->enroll_code_given ? "totp enrolled with an enrolment code" : "totp enrolled";
 	}
-	if (pam_audit(c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
+	if (pam_audit(tx, c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_commit(mamori_daemon.store) != MAMORI_OK)
+	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	return pam_done(result, !strcmp(result, MAMORI_RESULT_SUCCESS) ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR,
 	                mamori_msg(req->locale, !strcmp(result, MAMORI_RESULT_SUCCESS) ? MSG_TOTP_ENROLLED : text),
 	                NULL);
 fail:
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 	return pam_internal_error();
 }

@@ -306,7 +306,7 @@ refusal_result(enum refusal_kind kind)
 
 /* Append the summary of slot (inside the caller's transaction). */
 static int
-refusal_summary_append(enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
+refusal_summary_append(struct mamori_txn *tx, enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
 {
 	struct mamori_audit_event ev = {
 		.category = slot->category,
@@ -324,7 +324,7 @@ refusal_summary_append(enum refusal_kind kind, const struct refusal_slot *slot, 
 	if (detail == NULL)
 		return MAMORI_ERR_NOMEM;
 	ev.detail = detail;
-	rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+	rc = mamori_audit_append(tx, &ev, now);
 	json_decref(detail);
 	return rc;
 }
@@ -333,6 +333,7 @@ void
 pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category,
                   const struct pam_request *req, const char *reason)
 {
+	struct mamori_txn *tx = NULL;
 	struct refusal_slot *slot = NULL, *oldest = NULL, pending = { 0 };
 	struct refusal_slot *table = refusals[kind];
 	int64_t now = mamori_clock_now();
@@ -379,17 +380,17 @@ pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const cha
 		.peer_uid = (int64_t)c->peer.uid,
 		.peer_pid = (int64_t)c->peer.pid,
 	};
-	if (mamori_store_begin(mamori_daemon.store) != MAMORI_OK) {
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 		mamori_log_err("cannot audit a refusal: the store is unavailable");
 		return;
 	}
-	rc = pending.used ? refusal_summary_append(kind, &pending, now) : MAMORI_OK;
+	rc = pending.used ? refusal_summary_append(tx, kind, &pending, now) : MAMORI_OK;
 	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(mamori_daemon.store, &ev, now);
+		rc = mamori_audit_append(tx, &ev, now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(mamori_daemon.store);
+		rc = mamori_store_commit(&tx);
 	else
-		mamori_store_rollback(mamori_daemon.store);
+		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		mamori_log_err("cannot audit a refusal: %s", mamori_strerror(rc));
 }
@@ -397,6 +398,7 @@ pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const cha
 void
 mamori_pam_service_refusals_flush(int64_t now, int all)
 {
+	struct mamori_txn *tx = NULL;
 	struct refusal_slot *due;
 	enum refusal_kind *kinds;
 	size_t n = 0;
@@ -424,13 +426,13 @@ mamori_pam_service_refusals_flush(int64_t now, int all)
 		}
 	}
 	pthread_mutex_unlock(&refusals_lock);
-	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store)) == MAMORI_OK) {
+	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
 		for (size_t i = 0; i < n && rc == MAMORI_OK; i++)
-			rc = refusal_summary_append(kinds[i], &due[i], now);
+			rc = refusal_summary_append(tx, kinds[i], &due[i], now);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(mamori_daemon.store);
+			rc = mamori_store_commit(&tx);
 		else
-			mamori_store_rollback(mamori_daemon.store);
+			mamori_store_rollback(&tx);
 	}
 	if (rc != MAMORI_OK)
 		mamori_log_err("cannot audit the summary of %zu refusals: %s", n, mamori_strerror(rc));

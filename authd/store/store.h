@@ -2,10 +2,13 @@
 #ifndef MAMORI_STORE_H
 #define MAMORI_STORE_H
 
-/* The only door to persistent state.  Every call except open/close must be
- * made between mamori_store_begin() and mamori_store_commit() or
- * mamori_store_rollback(); a transaction holds the store's lock, so keep
- * slow work (Argon2) outside it. */
+/* The only door to persistent state.  Every data call takes the caller's
+ * transaction handle, from mamori_store_begin() to mamori_store_commit()
+ * or mamori_store_rollback(); only open, close, backend, path,
+ * set_txn_hooks and audit_snapshot_foreach take the store itself.  The
+ * backend (authd/store/backend.h) is chosen at run time by [store]
+ * backend.  The SQLite backend runs one transaction at a time (begin waits
+ * for the one running), so keep slow work (Argon2) outside them. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -194,7 +197,10 @@ void mamori_store_close(struct mamori_store **store);
 const char *mamori_store_backend(const struct mamori_store *store);
 const char *mamori_store_path(const struct mamori_store *store);
 
-int mamori_store_begin(struct mamori_store *store);
+/* Begin a transaction: *tx is its handle.  commit ends it either way
+ * (*tx is set to NULL) and returns MAMORI_OK only when the COMMIT
+ * succeeded; rollback ends it without changes.  Both accept a NULL *tx. */
+int mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx);
 /* Called when a transaction ends: end with the store's lock held, committed
  * 1 after a COMMIT that succeeded and 0 after a rollback (or a COMMIT that
  * failed); then, when end returned non-zero, after_unlock once the lock is
@@ -206,94 +212,95 @@ struct mamori_store_txn_hooks {
 	void *data;
 };
 void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_store_txn_hooks *hooks);
-int mamori_store_commit(struct mamori_store *store);
-void mamori_store_rollback(struct mamori_store *store);
+int mamori_store_commit(struct mamori_txn **tx);
+/* The store a transaction belongs to. */
+struct mamori_store *mamori_store_txn_store(const struct mamori_txn *tx);
+void mamori_store_rollback(struct mamori_txn **tx);
 
 /* Users.  Lookups return MAMORI_ERR_NOT_FOUND for no such user. */
-int mamori_store_user_get(struct mamori_store *store, const char *name, struct mamori_user *out);
-int mamori_store_user_insert(struct mamori_store *store, struct mamori_user *user);
-int mamori_store_user_update(struct mamori_store *store, const struct mamori_user *user);
-int mamori_store_user_delete(struct mamori_store *store, int64_t user_id);
+int mamori_store_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
+int mamori_store_user_insert(struct mamori_txn *tx, struct mamori_user *user);
+int mamori_store_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int mamori_store_user_delete(struct mamori_txn *tx, int64_t user_id);
 /* Iteration callbacks return MAMORI_OK to go on, MAMORI_STOP to end the
  * walk early (the walk then returns MAMORI_OK), or an error. */
 #define MAMORI_STOP 1
 typedef int (*mamori_store_user_cb)(const struct mamori_user *user, void *data);
 /* Users whose name sorts after `after` (NULL: all), in name order. */
-int mamori_store_user_foreach(struct mamori_store *store, const char *after, mamori_store_user_cb cb, void *data);
-int mamori_store_user_count(struct mamori_store *store, int64_t *count);
+int mamori_store_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
+int mamori_store_user_count(struct mamori_txn *tx, int64_t *count);
 
-int mamori_store_user_rename(struct mamori_store *store, int64_t user_id, const char *new_name);
+int mamori_store_user_rename(struct mamori_txn *tx, int64_t user_id, const char *new_name);
 /* Active dev accounts whose expiry date is before today (YYYY-MM-DD). */
-int mamori_store_user_foreach_expired_dev(struct mamori_store *store, const char *today, mamori_store_user_cb cb,
+int mamori_store_user_foreach_expired_dev(struct mamori_txn *tx, const char *today, mamori_store_user_cb cb,
                                           void *data);
 
 /* The comparison key of an account; MAMORI_ERR_NOT_FOUND when it has none
  * yet (then set one). */
-int mamori_store_compare_key_get(struct mamori_store *store, int64_t user_id, struct mamori_compare_key *out);
-int mamori_store_compare_key_set(struct mamori_store *store, int64_t user_id, const struct mamori_compare_key *key);
+int mamori_store_compare_key_get(struct mamori_txn *tx, int64_t user_id, struct mamori_compare_key *out);
+int mamori_store_compare_key_set(struct mamori_txn *tx, int64_t user_id, const struct mamori_compare_key *key);
 
 /* Passwords: one current password per user and system. */
-int mamori_store_password_current(struct mamori_store *store, int64_t user_id, const char *system,
+int mamori_store_password_current(struct mamori_txn *tx, int64_t user_id, const char *system,
                                   struct mamori_password *out);
 /* Make hash the current password of user on system; the previous one is
  * kept as history.  digest (MAMORI_DIGEST_LEN bytes) is its comparison
  * digest, or NULL. */
-int mamori_store_password_set(struct mamori_store *store, int64_t user_id, const char *system, const char *hash,
+int mamori_store_password_set(struct mamori_txn *tx, int64_t user_id, const char *system, const char *hash,
                               const unsigned char *digest, int temporary, int64_t expires_at, int64_t now);
 /* The passwords a new password of user on system must differ from: the
  * last depth passwords of that system (the current one included) and the
  * current password of every other system.  Rows without a digest are
  * skipped. */
 typedef int (*mamori_store_digest_cb)(const struct mamori_password_digest *d, void *data);
-int mamori_store_password_history(struct mamori_store *store, int64_t user_id, const char *system, unsigned depth,
+int mamori_store_password_history(struct mamori_txn *tx, int64_t user_id, const char *system, unsigned depth,
                                   mamori_store_digest_cb cb, void *data);
 /* Mark every current password of user compromised: it must be changed at
  * the next login (P-PW-LEAK).  MAMORI_ERR_NOT_FOUND when there is none. */
-int mamori_store_password_mark_compromised(struct mamori_store *store, int64_t user_id);
+int mamori_store_password_mark_compromised(struct mamori_txn *tx, int64_t user_id);
 /* Every current password of user, one per system. */
 typedef int (*mamori_store_password_cb)(const struct mamori_password *pw, void *data);
-int mamori_store_password_foreach_current(struct mamori_store *store, int64_t user_id, mamori_store_password_cb cb,
+int mamori_store_password_foreach_current(struct mamori_txn *tx, int64_t user_id, mamori_store_password_cb cb,
                                           void *data);
 /* Replace the hash of a password in place (same secret, new parameters). */
-int mamori_store_password_rehash(struct mamori_store *store, int64_t password_id, const char *hash);
+int mamori_store_password_rehash(struct mamori_txn *tx, int64_t password_id, const char *hash);
 
 /* Login bookkeeping. */
-int mamori_store_login_get(struct mamori_store *store, int64_t user_id, struct mamori_login *out);
-int mamori_store_login_success(struct mamori_store *store, int64_t user_id, int64_t now, const char *service,
+int mamori_store_login_get(struct mamori_txn *tx, int64_t user_id, struct mamori_login *out);
+int mamori_store_login_success(struct mamori_txn *tx, int64_t user_id, int64_t now, const char *service,
                                const char *tty, const char *rhost);
-int mamori_store_login_failure(struct mamori_store *store, int64_t user_id, int64_t now);
+int mamori_store_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t now);
 
 /* Lockouts, by the name tried.  get gives zeros when there is no row. */
-int mamori_store_lockout_get(struct mamori_store *store, const char *name, struct mamori_lockout *out);
-int mamori_store_lockout_put(struct mamori_store *store, const char *name, const struct mamori_lockout *lockout);
-int mamori_store_lockout_clear(struct mamori_store *store, const char *name);
+int mamori_store_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int mamori_store_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
+int mamori_store_lockout_clear(struct mamori_txn *tx, const char *name);
 /* Forget the rows that hold no lock at now (a timed lock that has run out
  * is none) and whose last failure is before failures_before (rows without
  * a lock so far) or before locks_before (rows with lock_count > 0);
  * *removed: how many. */
-int mamori_store_lockout_prune(struct mamori_store *store, int64_t now, int64_t failures_before, int64_t locks_before,
+int mamori_store_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
                                int64_t *removed);
 
 /* Sessions.  open fills session->id. */
-int mamori_store_session_open(struct mamori_store *store, struct mamori_session *session);
+int mamori_store_session_open(struct mamori_txn *tx, struct mamori_session *session);
 /* Open sessions whose deadline is at or before now. */
 typedef int (*mamori_store_session_cb)(const struct mamori_session *session, void *data);
-int mamori_store_session_foreach_due(struct mamori_store *store, int64_t now, mamori_store_session_cb cb, void *data);
+int mamori_store_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data);
 /* Open sessions of a user. */
-int mamori_store_session_foreach_open(struct mamori_store *store, int64_t user_id, mamori_store_session_cb cb,
-                                      void *data);
+int mamori_store_session_foreach_open(struct mamori_txn *tx, int64_t user_id, mamori_store_session_cb cb, void *data);
 /* End a session for reason (time box, revocation): end_reason is set, and
  * closed_at unless the session was closed meanwhile.  MAMORI_ERR_NOT_FOUND
  * when it already has a reason. */
-int mamori_store_session_end(struct mamori_store *store, int64_t session_id, int64_t now, const char *reason);
+int mamori_store_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const char *reason);
 /* The open session session_id (> 0) on service, of user_id unless it is 0;
  * or, when session_id is 0, the newest open session of user_id on service.
  * MAMORI_ERR_NOT_FOUND when there is none. */
-int mamori_store_session_find(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,
+int mamori_store_session_find(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
                               struct mamori_session *out);
 /* Close session_id (> 0), or else the newest open session of the user on
  * service.  MAMORI_ERR_NOT_FOUND when there is none. */
-int mamori_store_session_close(struct mamori_store *store, int64_t user_id, const char *service, int64_t session_id,
+int mamori_store_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
                                int64_t now);
 
 /* TOTP factors: at most one active and one pending per account. */
@@ -315,21 +322,21 @@ struct mamori_totp_record {
 };
 
 /* The active (active = 1) or pending (0) factor; MAMORI_ERR_NOT_FOUND. */
-int mamori_store_totp_get(struct mamori_store *store, int64_t user_id, int active, struct mamori_totp_record *out);
+int mamori_store_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
 /* Insert a pending factor, replacing an older pending one; fills id. */
-int mamori_store_totp_insert(struct mamori_store *store, struct mamori_totp_record *rec);
+int mamori_store_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *rec);
 /* Store the sealed secret of a factor (sealed with its id as associated
  * data, so after the insert that gave the id). */
-int mamori_store_totp_set_secret(struct mamori_store *store, int64_t id, const unsigned char *sealed, size_t len,
+int mamori_store_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                                  const unsigned char nonce[12]);
 /* Make a pending factor active, replacing the active one. */
-int mamori_store_totp_activate(struct mamori_store *store, int64_t id);
+int mamori_store_totp_activate(struct mamori_txn *tx, int64_t id);
 /* Record an accepted step; MAMORI_ERR_DENIED when step is not after the
  * last accepted one (a replay), decided inside the transaction. */
-int mamori_store_totp_accept_step(struct mamori_store *store, int64_t id, int64_t step, int64_t now);
-int mamori_store_totp_delete(struct mamori_store *store, int64_t user_id);
+int mamori_store_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
+int mamori_store_totp_delete(struct mamori_txn *tx, int64_t user_id);
 typedef int (*mamori_store_totp_cb)(const struct mamori_totp_record *rec, const char *user, void *data);
-int mamori_store_totp_foreach(struct mamori_store *store, mamori_store_totp_cb cb, void *data);
+int mamori_store_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
 
 /* One-time TOTP enrolment codes (one per account, kept as a SHA-256
  * digest): put replaces the account's code; get reads it
@@ -337,17 +344,17 @@ int mamori_store_totp_foreach(struct mamori_store *store, mamori_store_totp_cb c
  * has not expired at now, MAMORI_ERR_NOT_FOUND otherwise, so that a code
  * is used once. */
 #define MAMORI_ENROLL_DIGEST_LEN 32
-int mamori_store_enroll_code_put(struct mamori_store *store, int64_t user_id,
+int mamori_store_enroll_code_put(struct mamori_txn *tx, int64_t user_id,
                                  const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
                                  int64_t expires_at);
-int mamori_store_enroll_code_get(struct mamori_store *store, int64_t user_id,
-                                 unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t *expires_at);
-int mamori_store_enroll_code_take(struct mamori_store *store, int64_t user_id,
+int mamori_store_enroll_code_get(struct mamori_txn *tx, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                                 int64_t *expires_at);
+int mamori_store_enroll_code_take(struct mamori_txn *tx, int64_t user_id,
                                   const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t now);
 
 /* The factor set an account last chose on a service ("password+totp"). */
-int mamori_store_choice_get(struct mamori_store *store, int64_t user_id, const char *service, char *out, size_t len);
-int mamori_store_choice_set(struct mamori_store *store, int64_t user_id, const char *service, const char *choice);
+int mamori_store_choice_get(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len);
+int mamori_store_choice_set(struct mamori_txn *tx, int64_t user_id, const char *service, const char *choice);
 
 /* Credentials (new API).  Lookups return MAMORI_ERR_NOT_FOUND. */
 /* Insert c (id filled in).  The sealed secret is usually set after, with
@@ -382,29 +389,29 @@ int mamori_store_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, con
 int mamori_store_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
 
 /* Members of shared accounts (P-ID-SHARED). */
-int mamori_store_member_add(struct mamori_store *store, int64_t shared_id, int64_t member_id, int64_t now);
-int mamori_store_member_remove(struct mamori_store *store, int64_t shared_id, int64_t member_id);
+int mamori_store_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);
+int mamori_store_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 /* MAMORI_OK when member_id is a member of shared_id, else MAMORI_ERR_NOT_FOUND. */
-int mamori_store_member_check(struct mamori_store *store, int64_t shared_id, int64_t member_id);
-int mamori_store_member_foreach(struct mamori_store *store, int64_t shared_id, mamori_store_user_cb cb, void *data);
+int mamori_store_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+int mamori_store_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
 
 /* Audit rows, appended with their chain fields already computed (audit.c). */
-int mamori_store_audit_tail(struct mamori_store *store, int64_t *last_id, char last_hash[65]);
-int mamori_store_audit_insert(struct mamori_store *store, const struct mamori_audit_row *row);
+int mamori_store_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+int mamori_store_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
 typedef int (*mamori_store_audit_cb)(const struct mamori_audit_row *row, void *data);
 /* Rows with ts >= since and id > after_id in id order, at most limit (0:
  * all). */
-int mamori_store_audit_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+int mamori_store_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit,
                                mamori_store_audit_cb cb, void *data);
 /* The same walk on a read-only connection of its own, outside any
  * transaction of the store: it sees one committed state of the log and
  * does not take the store's lock, so logins go on while it runs. */
 int mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
                                         mamori_store_audit_cb cb, void *data);
-int mamori_store_audit_count(struct mamori_store *store, int64_t *count);
+int mamori_store_audit_count(struct mamori_txn *tx, int64_t *count);
 /* The hash and MAC (empty when none) of row id; MAMORI_ERR_NOT_FOUND. */
-int mamori_store_audit_hash_at(struct mamori_store *store, int64_t id, char hash[65], char mac[65]);
+int mamori_store_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
 /* The id of the first row with a MAC, 0 when none has one. */
-int mamori_store_audit_first_mac(struct mamori_store *store, int64_t *id);
+int mamori_store_audit_first_mac(struct mamori_txn *tx, int64_t *id);
 
 #endif

@@ -23,6 +23,7 @@
 int
 main(int argc, char **argv)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_store *store = NULL;
 	struct mamori_conf *conf;
 	char err[1024], path[4096];
@@ -46,7 +47,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	while (done < n) {
-		if (mamori_store_begin(store) != MAMORI_OK)
+		if (mamori_store_begin(store, &tx) != MAMORI_OK)
 			goto out;
 		for (int i = 0; i < BATCH && done < n; i++, done++) {
 			/* Rows the size of a login's. */
@@ -62,13 +63,13 @@ main(int argc, char **argv)
 				.peer_uid = 0,
 				.peer_pid = 1000 + (done % 30000),
 			};
-			if (mamori_audit_append(store, &ev, 1700000000 + done) != MAMORI_OK) {
-				mamori_store_rollback(store);
+			if (mamori_audit_append(tx, &ev, 1700000000 + done) != MAMORI_OK) {
+				mamori_store_rollback(&tx);
 				fprintf(stderr, "audit-fill: append failed at row %lld\n", done);
 				goto out;
 			}
 		}
-		if (mamori_store_commit(store) != MAMORI_OK)
+		if (mamori_store_commit(&tx) != MAMORI_OK)
 			goto out;
 	}
 	rc = 0;

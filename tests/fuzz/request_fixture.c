@@ -272,27 +272,28 @@ temp_password(struct mamori_conn *adm, const char *user, const char *temp)
 static void
 install_totp(const char *user, int active)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_totp_record r = { 0 };
 	struct mamori_user u;
 	size_t sealed_len = 0;
 	char aad[64];
 
-	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
-	check(mamori_store_user_get(mamori_daemon.store, user, &u) == MAMORI_OK);
+	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
+	check(mamori_store_user_get(tx, user, &u) == MAMORI_OK);
 	r.user_id = u.id;
 	snprintf(r.algorithm, sizeof(r.algorithm), "sha1");
 	r.digits = 6;
 	r.period = 30;
 	r.created_at = FUZZ_CLOCK - 86400;
 	r.sealed_len = MAMORI_SEAL_TAG_LEN + sizeof(totp_secret) - 1;
-	check(mamori_store_totp_insert(mamori_daemon.store, &r) == MAMORI_OK);
+	check(mamori_store_totp_insert(tx, &r) == MAMORI_OK);
 	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
 	check(mamori_seal(totp_secret, sizeof(totp_secret) - 1, (const unsigned char *)aad, strlen(aad), r.nonce,
 	                  r.sealed, sizeof(r.sealed), &sealed_len) == MAMORI_OK);
-	check(mamori_store_totp_set_secret(mamori_daemon.store, r.id, r.sealed, sealed_len, r.nonce) == MAMORI_OK);
+	check(mamori_store_totp_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce) == MAMORI_OK);
 	if (active)
-		check(mamori_store_totp_activate(mamori_daemon.store, r.id) == MAMORI_OK);
-	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
+		check(mamori_store_totp_activate(tx, r.id) == MAMORI_OK);
+	check(mamori_store_commit(&tx) == MAMORI_OK);
 }
 
 /* An enrolment code for user that inputs can give (README), expiring a
@@ -300,15 +301,15 @@ install_totp(const char *user, int active)
 static void
 install_enroll_code(const char *user, const char *code)
 {
+	struct mamori_txn *tx = NULL;
 	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
 	struct mamori_user u;
 
 	check(mamori_enroll_code_digest(code, strlen(code), digest) == MAMORI_OK);
-	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
-	check(mamori_store_user_get(mamori_daemon.store, user, &u) == MAMORI_OK);
-	check(mamori_store_enroll_code_put(mamori_daemon.store, u.id, digest, FUZZ_CLOCK, FUZZ_CLOCK + 86400) ==
-	      MAMORI_OK);
-	check(mamori_store_commit(mamori_daemon.store) == MAMORI_OK);
+	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
+	check(mamori_store_user_get(tx, user, &u) == MAMORI_OK);
+	check(mamori_store_enroll_code_put(tx, u.id, digest, FUZZ_CLOCK, FUZZ_CLOCK + 86400) == MAMORI_OK);
+	check(mamori_store_commit(&tx) == MAMORI_OK);
 }
 
 static const char banner[] = "Authorised use only.\n"
@@ -531,21 +532,23 @@ store_restore(void)
 static void
 check_no_transaction(void)
 {
-	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
-	mamori_store_rollback(mamori_daemon.store);
+	struct mamori_txn *tx = NULL;
+	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
+	mamori_store_rollback(&tx);
 }
 
 static int
 user_exists(const char *name)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	int rc;
 
 	if (name == NULL)
 		return 0;
-	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
-	rc = mamori_store_user_get(mamori_daemon.store, name, &u);
-	mamori_store_rollback(mamori_daemon.store);
+	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
+	rc = mamori_store_user_get(tx, name, &u);
+	mamori_store_rollback(&tx);
 	return rc == MAMORI_OK;
 }
 
@@ -665,16 +668,16 @@ count_one(const struct mamori_session *session, void *data)
 static void
 count_open_sessions(unsigned *counts)
 {
+	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 
-	check(mamori_store_begin(mamori_daemon.store) == MAMORI_OK);
+	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
 	for (size_t i = 0; i < ACCOUNTS; i++) {
 		counts[i] = 0;
-		if (mamori_store_user_get(mamori_daemon.store, accounts[i].name, &u) == MAMORI_OK)
-			check(mamori_store_session_foreach_open(mamori_daemon.store, u.id, count_one, &counts[i]) ==
-			      MAMORI_OK);
+		if (mamori_store_user_get(tx, accounts[i].name, &u) == MAMORI_OK)
+			check(mamori_store_session_foreach_open(tx, u.id, count_one, &counts[i]) == MAMORI_OK);
 	}
-	mamori_store_rollback(mamori_daemon.store);
+	mamori_store_rollback(&tx);
 }
 
 /* What one input has said and heard so far on its connection. */

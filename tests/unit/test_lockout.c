@@ -53,6 +53,7 @@ struct fixture {
 	char err[ERR_MAX];
 	struct mamori_conf *conf;
 	struct mamori_store *store;
+	struct mamori_txn *tx; /* the transaction running */
 	struct mamori_policy_conf policy;
 };
 
@@ -146,10 +147,10 @@ fail_at(struct fixture *fx, const char *name, int64_t now, struct mamori_lock_st
 	struct mamori_lock_state st;
 	int locked_now = -1;
 
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
 	memset(&st, 0xa5, sizeof(st));
-	assert_int_equal(mamori_lockout_failure(fx->store, &fx->policy, name, now, &locked_now, &st), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_lockout_failure(fx->tx, &fx->policy, name, now, &locked_now, &st), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	assert_true(locked_now == 0 || locked_now == 1);
 	/* The state reported with the failure is the state after it. */
 	if (locked_now)
@@ -196,10 +197,10 @@ state_at(struct fixture *fx, const char *name, int64_t now)
 {
 	struct mamori_lock_state st;
 
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
 	memset(&st, 0xa5, sizeof(st));
-	assert_int_equal(mamori_lockout_state(fx->store, name, now, &st), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_lockout_state(fx->tx, name, now, &st), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	return st;
 }
 
@@ -228,9 +229,9 @@ row(struct fixture *fx, const char *name)
 {
 	struct mamori_lockout l;
 
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
-	assert_int_equal(mamori_store_lockout_get(fx->store, name, &l), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	return l;
 }
 
@@ -249,20 +250,20 @@ assert_no_row(struct fixture *fx, const char *name)
 static void
 admin(struct fixture *fx, int lock, const char *name, int64_t now)
 {
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
 	if (lock)
-		assert_int_equal(mamori_lockout_lock(fx->store, name, now), MAMORI_OK);
+		assert_int_equal(mamori_lockout_lock(fx->tx, name, now), MAMORI_OK);
 	else
-		assert_int_equal(mamori_lockout_unlock(fx->store, name), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+		assert_int_equal(mamori_lockout_unlock(fx->tx, name), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 }
 
 static void
 success(struct fixture *fx, const char *name, int64_t now)
 {
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
-	assert_int_equal(mamori_lockout_success(fx->store, name, now), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
+	assert_int_equal(mamori_lockout_success(fx->tx, name, now), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 }
 
 /* A success never lifts a lock placed meanwhile. */
@@ -271,10 +272,10 @@ test_success_does_not_lift_a_lock(void **state)
 {
 	struct fixture *fx = *state;
 
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
-	assert_int_equal(mamori_lockout_lock(fx->store, "alice", T0), MAMORI_OK);
-	assert_int_equal(mamori_lockout_success(fx->store, "alice", T0 + 1), MAMORI_ERR_DENIED);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
+	assert_int_equal(mamori_lockout_lock(fx->tx, "alice", T0), MAMORI_OK);
+	assert_int_equal(mamori_lockout_success(fx->tx, "alice", T0 + 1), MAMORI_ERR_DENIED);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	assert_locked(fx, "alice", T0 + 2, MAMORI_LOCKED_UNTIL_UNLOCK);
 }
 
@@ -653,9 +654,9 @@ test_unknown_names_work_the_same(void **state)
 	int64_t at;
 
 	/* No account at all: lockout is by the name tried. */
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	assert_int_equal(count, 0);
 
 	at = lock_by_failures(fx, "no-such-user", T0, 10);
@@ -710,10 +711,10 @@ test_rollback_forgets_failure(void **state)
 	/* Counted inside the caller's transaction: a rollback undoes it. */
 	fail_unlocked(fx, "alice", T0);
 	fail_unlocked(fx, "alice", T0 + 1);
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
-	assert_int_equal(mamori_lockout_failure(fx->store, &fx->policy, "alice", T0 + 2, &locked_now, &st), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
+	assert_int_equal(mamori_lockout_failure(fx->tx, &fx->policy, "alice", T0 + 2, &locked_now, &st), MAMORI_OK);
 	assert_int_equal(locked_now, 1);
-	mamori_store_rollback(fx->store);
+	mamori_store_rollback(&fx->tx);
 	assert_unlocked(fx, "alice", T0 + 2);
 	assert_int_equal(row(fx, "alice").failures, 2);
 }

@@ -427,6 +427,7 @@ struct fixture {
 	char clock[PATH_MAX_LEN];
 	char err[ERR_MAX];
 	struct mamori_store *store;
+	struct mamori_txn *tx; /* the transaction running */
 	int64_t now;
 };
 
@@ -529,13 +530,13 @@ teardown_daemon(void **state)
 static void
 begin(struct fixture *fx)
 {
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
 }
 
 static void
 commit(struct fixture *fx)
 {
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 }
 
 static int64_t
@@ -552,7 +553,7 @@ add_user(struct fixture *fx, const char *name, enum mamori_user_kind kind, const
 	u.created_at = fx->now - 1000;
 	u.updated_at = u.created_at;
 	begin(fx);
-	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_OK);
 	commit(fx);
 	return u.id;
 }
@@ -563,7 +564,7 @@ user_state(struct fixture *fx, const char *name)
 	struct mamori_user u;
 
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, name, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, name, &u), MAMORI_OK);
 	commit(fx);
 	return u.state;
 }
@@ -583,7 +584,7 @@ open_session(struct fixture *fx, int64_t user_id, pid_t leader, int64_t leader_s
 	s.opened_at = fx->now - 3600;
 	s.deadline = deadline;
 	begin(fx);
-	assert_int_equal(mamori_store_session_open(fx->store, &s), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->tx, &s), MAMORI_OK);
 	commit(fx);
 	assert_true(s.id > 0);
 	return s.id;
@@ -637,7 +638,7 @@ audit_count(struct fixture *fx, const char *category, const char *user, const ch
 	struct mamori_audit_verdict v;
 
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->store, 0, 0, 0, match_row, &m), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, match_row, &m), MAMORI_OK);
 	assert_int_equal(mamori_audit_verify(fx->store, &v), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(v.ok, 1);

@@ -40,6 +40,7 @@ struct fixture {
 	char err[ERR_MAX];
 	struct mamori_conf *conf;
 	struct mamori_store *store;
+	struct mamori_txn *tx; /* the transaction running */
 };
 
 /* ------------------------------------------------------------------ fixture */
@@ -152,13 +153,13 @@ reopen(struct fixture *fx)
 static void
 begin(struct fixture *fx)
 {
-	assert_int_equal(mamori_store_begin(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(fx->store, &fx->tx), MAMORI_OK);
 }
 
 static void
 commit(struct fixture *fx)
 {
-	assert_int_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 }
 
 /* ------------------------------------------- a second connection to the file */
@@ -239,7 +240,7 @@ add_user(struct fixture *fx, const char *name)
 	u.state = MAMORI_STATE_ACTIVE;
 	u.created_at = 1000;
 	u.updated_at = 1000;
-	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_OK);
 	assert_true(u.id > 0);
 	return u.id;
 }
@@ -282,7 +283,7 @@ add_user_full(struct fixture *fx, const char *name, enum mamori_user_kind kind, 
 	snprintf(u.hours, sizeof(u.hours), "%s", hours != NULL ? hours : "");
 	u.created_at = 1000;
 	u.updated_at = 1000;
-	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_OK);
 	assert_true(u.id > 0);
 	return u.id;
 }
@@ -304,7 +305,7 @@ open_session(struct fixture *fx, int64_t user_id, const char *service, const cha
 	snprintf(s.rhost, sizeof(s.rhost), "%s", rhost != NULL ? rhost : "");
 	s.leader_pid = leader_pid;
 	s.opened_at = opened_at;
-	rc = mamori_store_session_open(fx->store, &s);
+	rc = mamori_store_session_open(fx->tx, &s);
 	if (rc == MAMORI_OK) {
 		assert_true(s.id > 0);
 		*sid = s.id;
@@ -324,7 +325,7 @@ open_session_due(struct fixture *fx, int64_t user_id, const char *service, int64
 	snprintf(s.service, sizeof(s.service), "%s", service);
 	s.opened_at = opened_at;
 	s.deadline = deadline;
-	assert_int_equal(mamori_store_session_open(fx->store, &s), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->tx, &s), MAMORI_OK);
 	assert_true(s.id > 0);
 	return s.id;
 }
@@ -355,6 +356,128 @@ collect_session(const struct mamori_session *s, void *data)
 }
 
 /* ------------------------------------------------------------------ open */
+
+/* --------------------------------------------------- transactions, backends */
+
+struct hook_log {
+	int ends, committed, after;
+};
+
+static int
+hook_end(void *data, int committed)
+{
+	struct hook_log *h = data;
+
+	h->ends++;
+	h->committed += committed;
+	return 1;
+}
+
+static void
+hook_after(void *data)
+{
+	((struct hook_log *)data)->after++;
+}
+
+static void
+open_with_hooks(struct fixture *fx, struct hook_log *h)
+{
+	struct mamori_store_txn_hooks hooks = { .end = hook_end, .after_unlock = hook_after, .data = h };
+
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("store open: %s", fx->err);
+	mamori_store_set_txn_hooks(fx->store, &hooks);
+}
+
+/* Two handles, one after the other: each sees what the one before
+ * committed, and each is cleared when it ends. */
+static void
+test_txn_handles_one_after_the_other(void **state)
+{
+	struct fixture *fx = *state;
+	struct hook_log h = { 0 };
+	struct mamori_txn *a = NULL, *b = NULL;
+	struct mamori_user u = { 0 };
+
+	open_with_hooks(fx, &h);
+	assert_int_equal(mamori_store_begin(fx->store, &a), MAMORI_OK);
+	assert_non_null(a);
+	assert_ptr_equal(mamori_store_txn_store(a), fx->store);
+	snprintf(u.name, sizeof(u.name), "alice");
+	u.state = MAMORI_STATE_ACTIVE;
+	assert_int_equal(mamori_store_user_insert(a, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&a), MAMORI_OK);
+	assert_null(a);
+
+	assert_int_equal(mamori_store_begin(fx->store, &b), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(b, "alice", &u), MAMORI_OK);
+	mamori_store_rollback(&b);
+	assert_null(b);
+	assert_int_equal(h.ends, 2);
+	assert_int_equal(h.committed, 1);
+	assert_int_equal(h.after, 2);
+
+	/* An ended handle is no transaction: refused, never a success. */
+	assert_int_equal(mamori_store_commit(&a), MAMORI_ERR_STORE);
+	mamori_store_rollback(&b);
+	assert_int_equal(mamori_store_user_get(NULL, "alice", &u), MAMORI_ERR_INVALID);
+	assert_int_equal(h.ends, 2);
+	mamori_store_set_txn_hooks(fx->store, NULL);
+}
+
+/* A COMMIT that fails is reported, its changes are gone, the hooks hear
+ * "not committed", and the store goes on.  The failure: a deferred
+ * foreign key, checked only at COMMIT. */
+static void
+test_commit_failure_is_reported(void **state)
+{
+	struct fixture *fx = *state;
+	struct hook_log h = { 0 };
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u = { 0 };
+
+	open_with_hooks(fx, &h);
+	raw_exec(fx, "CREATE TABLE trap (user_id INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);"
+	             "CREATE TRIGGER trap_user AFTER INSERT ON users WHEN NEW.name = 'trap' "
+	             "BEGIN INSERT INTO trap VALUES (NEW.id + 1000000); END;");
+	assert_int_equal(mamori_store_begin(fx->store, &tx), MAMORI_OK);
+	snprintf(u.name, sizeof(u.name), "trap");
+	u.state = MAMORI_STATE_ACTIVE;
+	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_ERR_STORE);
+	assert_null(tx);
+	assert_int_equal(h.ends, 1);
+	assert_int_equal(h.committed, 0);
+
+	assert_int_equal(mamori_store_begin(fx->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "trap", &u), MAMORI_ERR_NOT_FOUND);
+	snprintf(u.name, sizeof(u.name), "bob");
+	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	assert_int_equal(h.committed, 1);
+	mamori_store_set_txn_hooks(fx->store, NULL);
+}
+
+/* The backend is picked by name; an unknown one is refused, naming the
+ * known ones. */
+static void
+test_unknown_backend_refused(void **state)
+{
+	struct fixture *fx = *state;
+
+	free(fx->conf->store_backend);
+	fx->conf->store_backend = strdup("postgres");
+	assert_non_null(fx->conf->store_backend);
+	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_ERR_CONFIG);
+	assert_null(fx->store);
+	assert_string_equal(fx->err, "unknown store backend \"postgres\" (known: sqlite)");
+
+	free(fx->conf->store_backend);
+	fx->conf->store_backend = strdup("sqlite");
+	assert_non_null(fx->conf->store_backend);
+	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_string_equal(mamori_store_backend(fx->store), "sqlite");
+}
 
 static void
 test_open_creates_private_wal_file(void **state)
@@ -408,8 +531,7 @@ test_reopen_keeps_data_and_schema(void **state)
 
 	id = add_user_committed(fx, "alice");
 	begin(fx);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", NULL, 0, 0, 2000),
-	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$x", NULL, 0, 0, 2000), MAMORI_OK);
 	commit(fx);
 	version = raw_int(fx, "PRAGMA user_version");
 
@@ -418,9 +540,9 @@ test_reopen_keeps_data_and_schema(void **state)
 	reopen(fx);
 	assert_int_equal(raw_int(fx, "PRAGMA user_version"), version);
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_int_equal(u.id, id);
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 1);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 1);
@@ -633,7 +755,7 @@ test_open_migrates_v1_database(void **state)
 	                 2);
 
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_int_equal(u.id, 7);
 	assert_int_equal(u.kind, MAMORI_KIND_DEV);
 	assert_int_equal(u.privileged, 1);
@@ -644,15 +766,15 @@ test_open_migrates_v1_database(void **state)
 	assert_int_equal(u.updated_at, 1001);
 	/* Old passwords have no digest, no comparison key, and are not
 	 * compromised. */
-	assert_int_equal(mamori_store_password_current(fx->store, 7, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, 7, "default", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$v1");
 	assert_int_equal(pw.temporary, 1);
 	assert_int_equal(pw.must_change, 1);
 	assert_int_equal(pw.compromised, 0);
 	assert_int_equal(pw.expires_at, 5000);
-	assert_int_equal(mamori_store_compare_key_get(fx->store, 7, &key), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, 7, &key), MAMORI_ERR_NOT_FOUND);
 	/* The login record keeps its fields and has no previous login yet. */
-	assert_int_equal(mamori_store_login_get(fx->store, 7, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, 7, &l), MAMORI_OK);
 	assert_int_equal(l.last_success_at, 1300);
 	assert_string_equal(l.last_service, "login");
 	assert_int_equal(l.failures_since_success, 2);
@@ -662,7 +784,7 @@ test_open_migrates_v1_database(void **state)
 	assert_int_equal(l.logout_before_last, 0);
 	/* The open session is still open, without the new fields. */
 	memset(&sl, 0, sizeof(sl));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, 7, collect_session, &sl), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, 7, collect_session, &sl), MAMORI_OK);
 	assert_int_equal(sl.n, 1);
 	assert_int_equal(sl.s[0].leader_pid, 4242);
 	assert_int_equal(sl.s[0].deadline, 0);
@@ -670,11 +792,11 @@ test_open_migrates_v1_database(void **state)
 	assert_string_equal(sl.s[0].logind_id, "");
 	assert_string_equal(sl.s[0].user, "alice");
 	/* The new tables are usable. */
-	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &lk), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "alice", &lk), MAMORI_OK);
 	assert_int_equal(lk.failures, 0);
 	lk.failures = 1;
 	lk.last_failure_at = 1400;
-	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &lk), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(fx->tx, "alice", &lk), MAMORI_OK);
 	commit(fx);
 
 	/* Opening again migrates nothing. */
@@ -729,10 +851,10 @@ test_user_insert_get_round_trip(void **state)
 	in.created_at = 1700000000;
 	in.updated_at = 1700000042;
 	begin(fx);
-	assert_int_equal(mamori_store_user_insert(fx->store, &in), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &in), MAMORI_OK);
 	assert_true(in.id > 0);
 	memset(&out, 0xa5, sizeof(out));
-	assert_int_equal(mamori_store_user_get(fx->store, "carol@example.org", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "carol@example.org", &out), MAMORI_OK);
 	commit(fx);
 
 	assert_int_equal(out.id, in.id);
@@ -763,8 +885,8 @@ test_user_round_trip_of_every_kind_and_state(void **state)
 			in.privileged = (k + s) % 2;
 			in.created_at = k * 10 + s;
 			in.updated_at = in.created_at + 1;
-			assert_int_equal(mamori_store_user_insert(fx->store, &in), MAMORI_OK);
-			assert_int_equal(mamori_store_user_get(fx->store, in.name, &out), MAMORI_OK);
+			assert_int_equal(mamori_store_user_insert(fx->tx, &in), MAMORI_OK);
+			assert_int_equal(mamori_store_user_get(fx->tx, in.name, &out), MAMORI_OK);
 			assert_int_equal(out.kind, k);
 			assert_int_equal(out.state, s);
 			assert_int_equal(out.privileged, (k + s) % 2);
@@ -793,13 +915,13 @@ test_user_insert_duplicate_name_exists(void **state)
 	snprintf(u.name, sizeof(u.name), "alice");
 	u.kind = MAMORI_KIND_DEV;
 	u.id = -7;
-	assert_int_equal(mamori_store_user_insert(fx->store, &u), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_ERR_EXISTS);
 	assert_int_equal(u.id, -7);
 	/* The transaction is still usable after the refused statement. */
 	add_user(fx, "Alice");
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 2);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_int_equal(u.kind, MAMORI_KIND_STAFF);
 	commit(fx);
 }
@@ -811,13 +933,13 @@ test_user_get_unknown_not_found(void **state)
 	struct mamori_user u;
 
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, "nobody", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "nobody", &u), MAMORI_ERR_NOT_FOUND);
 	add_user(fx, "alice");
 	/* Names are matched exactly: no case folding, no prefix match. */
-	assert_int_equal(mamori_store_user_get(fx->store, "ALICE", &u), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_get(fx->store, "alic", &u), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice%", &u), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_get(fx->store, "", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "ALICE", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alic", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice%", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "", &u), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 }
 
@@ -829,15 +951,15 @@ test_user_update(void **state)
 
 	begin(fx);
 	add_user(fx, "alice");
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	u.kind = MAMORI_KIND_SHARED;
 	u.privileged = 1;
 	u.state = MAMORI_STATE_RETIRED;
 	snprintf(u.expires, sizeof(u.expires), "2030-01-02");
 	u.created_at = 99; /* not updatable */
 	u.updated_at = 5000;
-	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_int_equal(out.kind, MAMORI_KIND_SHARED);
 	assert_int_equal(out.privileged, 1);
 	assert_int_equal(out.state, MAMORI_STATE_RETIRED);
@@ -848,14 +970,14 @@ test_user_update(void **state)
 	/* Clearing the expiry. */
 	out.expires[0] = '\0';
 	out.privileged = 0;
-	assert_int_equal(mamori_store_user_update(fx->store, &out), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_user_update(fx->tx, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_string_equal(out.expires, "");
 	assert_int_equal(out.privileged, 0);
 
 	/* An id that does not exist. */
 	out.id += 1000;
-	assert_int_equal(mamori_store_user_update(fx->store, &out), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_update(fx->tx, &out), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 }
 
@@ -865,17 +987,14 @@ add_user_with_history(struct fixture *fx, const char *name, int64_t *id)
 	int64_t sid;
 
 	*id = add_user(fx, name);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$1", NULL, 0, 0, 2000),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "default", "$argon2id$2", NULL, 0, 0, 2001),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, *id, "web", "$argon2id$3", NULL, 1, 9000, 2002),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, *id, 2003), MAMORI_OK);
-	assert_int_equal(mamori_store_login_success(fx->store, *id, 2004, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, *id, "default", "$argon2id$1", NULL, 0, 0, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, *id, "default", "$argon2id$2", NULL, 0, 0, 2001), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, *id, "web", "$argon2id$3", NULL, 1, 9000, 2002), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, *id, 2003), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, *id, 2004, "login", "tty1", NULL), MAMORI_OK);
 	assert_int_equal(open_session(fx, *id, "login", "tty1", NULL, 100, 2005, &sid), MAMORI_OK);
 	assert_int_equal(open_session(fx, *id, "sshd", NULL, "h", 101, 2006, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, *id, "sshd", sid, 2007), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, *id, "sshd", sid, 2007), MAMORI_OK);
 }
 
 static void
@@ -894,9 +1013,9 @@ test_user_delete_cascades(void **state)
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sessions WHERE user_id = %lld", (long long)alice), 2);
 
 	begin(fx);
-	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_delete(fx->tx, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_delete(fx->tx, alice), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE id = %lld", (long long)alice), 0);
@@ -919,10 +1038,10 @@ test_user_delete_then_reuse_name(void **state)
 
 	begin(fx);
 	add_user_with_history(fx, "alice", &old);
-	assert_int_equal(mamori_store_user_delete(fx->store, old), MAMORI_OK);
+	assert_int_equal(mamori_store_user_delete(fx->tx, old), MAMORI_OK);
 	fresh = add_user(fx, "alice");
 	/* A new account of the same name inherits nothing. */
-	assert_int_equal(mamori_store_password_current(fx->store, fresh, "default", &pw), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_current(fx->tx, fresh, "default", &pw), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
 }
@@ -956,12 +1075,12 @@ test_user_foreach_in_name_order(void **state)
 
 	begin(fx);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, NULL, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	for (size_t i = 0; i < 6; i++)
 		add_user(fx, insert[i]);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, NULL, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 6);
 	for (size_t i = 0; i < 6; i++)
 		assert_string_equal(l.names[i], sorted[i]);
@@ -981,22 +1100,22 @@ test_user_foreach_pages_after_name(void **state)
 
 	/* "after" is exclusive: the walk resumes with the next name. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, "alice", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, "alice", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.names[0], "alice2");
 	assert_string_equal(l.names[3], "dave");
 
 	/* A name that is not an account still positions the walk. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, "b", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, "b", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.names[0], "bob");
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, "dave", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, "dave", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, "", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, "", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 5);
 
 	/* Pages of two, each starting after the last name of the one before. */
@@ -1007,9 +1126,8 @@ test_user_foreach_pages_after_name(void **state)
 			memset(&l, 0, sizeof(l));
 			l.stop_after = 2;
 			l.stop_code = MAMORI_STOP;
-			assert_int_equal(
-			        mamori_store_user_foreach(fx->store, page == 0 ? NULL : after, collect_name, &l),
-			        MAMORI_OK);
+			assert_int_equal(mamori_store_user_foreach(fx->tx, page == 0 ? NULL : after, collect_name, &l),
+			                 MAMORI_OK);
 			for (size_t i = 0; i < l.n; i++)
 				assert_string_equal(l.names[i], names[seen + i]);
 			seen += l.n;
@@ -1036,13 +1154,13 @@ test_user_foreach_stop_and_error(void **state)
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, NULL, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	/* A callback error stops the walk and is passed back. */
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, NULL, collect_name, &l), MAMORI_ERR_BUSY);
 	assert_int_equal(l.n, 2);
 	commit(fx);
 }
@@ -1054,15 +1172,15 @@ test_user_count(void **state)
 	int64_t count = -1, id;
 
 	begin(fx);
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 0);
 	id = add_user(fx, "a");
 	add_user(fx, "b");
 	add_user(fx, "c");
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 3);
-	assert_int_equal(mamori_store_user_delete(fx->store, id), MAMORI_OK);
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_delete(fx->tx, id), MAMORI_OK);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 2);
 	commit(fx);
 }
@@ -1113,9 +1231,9 @@ test_user_row_with_unknown_state_is_an_error(void **state)
 	/* Bypass the CHECK constraint to simulate a row from a future schema. */
 	raw_exec(fx, "PRAGMA ignore_check_constraints = ON; UPDATE users SET state = 'frozen' WHERE name = 'alice'");
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_STORE);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_ERR_STORE);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach(fx->store, NULL, collect_name, &l), MAMORI_ERR_STORE);
+	assert_int_equal(mamori_store_user_foreach(fx->tx, NULL, collect_name, &l), MAMORI_ERR_STORE);
 	commit(fx);
 }
 
@@ -1130,18 +1248,18 @@ test_user_hours_round_trip(void **state)
 	begin(fx);
 	id = add_user_full(fx, "alice", MAMORI_KIND_STAFF, MAMORI_STATE_ACTIVE, NULL, "Mon-Fri 08:00-18:00");
 	add_user(fx, "bob");
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_int_equal(u.id, id);
 	assert_string_equal(u.hours, "Mon-Fri 08:00-18:00");
 	/* No hours of its own: empty, its role's hours apply. */
-	assert_int_equal(mamori_store_user_get(fx->store, "bob", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "bob", &u), MAMORI_OK);
 	assert_string_equal(u.hours, "");
 
 	/* Changed and cleared by an update. */
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	snprintf(u.hours, sizeof(u.hours), "Sat 10:00-12:00");
-	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_string_equal(u.hours, "Sat 10:00-12:00");
 	commit(fx);
 	raw_text(fx, "SELECT hours FROM users WHERE name = 'alice'", raw, sizeof(raw));
@@ -1151,8 +1269,8 @@ test_user_hours_round_trip(void **state)
 
 	begin(fx);
 	u.hours[0] = '\0';
-	assert_int_equal(mamori_store_user_update(fx->store, &u), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	assert_string_equal(u.hours, "");
 	commit(fx);
 	/* Empty is stored as NULL, like an absent expiry. */
@@ -1171,7 +1289,7 @@ test_user_hours_longest_round_trips(void **state)
 	hours[sizeof(hours) - 1] = '\0';
 	begin(fx);
 	add_user_full(fx, "alice", MAMORI_KIND_STAFF, MAMORI_STATE_ACTIVE, NULL, hours);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
 	commit(fx);
 	assert_string_equal(u.hours, hours);
 }
@@ -1189,14 +1307,14 @@ test_user_rename(void **state)
 	alice = add_user_full(fx, "alice", MAMORI_KIND_CONTRACTOR, MAMORI_STATE_ACTIVE, "2031-01-01",
 	                      "Mon 09:00-17:00");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$a", NULL, 0, 0, 100),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$a", NULL, 0, 0, 100),
 	                 MAMORI_OK);
 	assert_int_equal(open_session(fx, alice, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &before), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &before), MAMORI_OK);
 
-	assert_int_equal(mamori_store_user_rename(fx->store, alice, "alicia"), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &after), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_get(fx->store, "alicia", &after), MAMORI_OK);
+	assert_int_equal(mamori_store_user_rename(fx->tx, alice, "alicia"), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &after), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alicia", &after), MAMORI_OK);
 	/* The same account: id, fields and everything it owns are kept. */
 	assert_int_equal(after.id, alice);
 	assert_int_equal(after.kind, before.kind);
@@ -1204,24 +1322,24 @@ test_user_rename(void **state)
 	assert_string_equal(after.expires, before.expires);
 	assert_string_equal(after.hours, before.hours);
 	assert_int_equal(after.created_at, before.created_at);
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "default", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$a");
 	memset(&sl, 0, sizeof(sl));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, alice, collect_session, &sl), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, alice, collect_session, &sl), MAMORI_OK);
 	assert_int_equal(sl.n, 1);
 	assert_string_equal(sl.s[0].user, "alicia");
 
 	/* A name in use is refused, and both accounts stay as they were. */
-	assert_int_equal(mamori_store_user_rename(fx->store, alice, "bob"), MAMORI_ERR_EXISTS);
-	assert_int_equal(mamori_store_user_get(fx->store, "alicia", &after), MAMORI_OK);
+	assert_int_equal(mamori_store_user_rename(fx->tx, alice, "bob"), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alicia", &after), MAMORI_OK);
 	assert_int_equal(after.id, alice);
-	assert_int_equal(mamori_store_user_get(fx->store, "bob", &after), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "bob", &after), MAMORI_OK);
 	assert_int_equal(after.id, bob);
 	/* Names are exact: a different case is another name. */
-	assert_int_equal(mamori_store_user_rename(fx->store, bob, "Alicia"), MAMORI_OK);
+	assert_int_equal(mamori_store_user_rename(fx->tx, bob, "Alicia"), MAMORI_OK);
 	/* No such account. */
-	assert_int_equal(mamori_store_user_rename(fx->store, alice + bob + 100, "carol"), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_get(fx->store, "carol", &after), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_rename(fx->tx, alice + bob + 100, "carol"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_get(fx->tx, "carol", &after), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 2);
 	assert_int_equal(raw_int(fx, "SELECT id FROM users WHERE name = 'alicia'"), alice);
@@ -1252,33 +1370,33 @@ test_user_foreach_expired_dev(void **state)
 	add_user_full(fx, "shared-old", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, "2024-01-01", NULL);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2024-06-15", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->tx, "2024-06-15", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.names[0], "dev-a-yesterday");
 	assert_string_equal(l.names[1], "dev-old");
 
 	/* A day later, today's expiry has passed too. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2024-06-16", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->tx, "2024-06-16", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.names[0], "dev-a-yesterday");
 	assert_string_equal(l.names[1], "dev-old");
 	assert_string_equal(l.names[2], "dev-today");
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2023-12-31", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->tx, "2023-12-31", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 
 	/* MAMORI_STOP and errors, as for the other walks. */
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2030-01-01", collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->tx, "2030-01-01", collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->store, "2030-01-01", collect_name, &l),
+	assert_int_equal(mamori_store_user_foreach_expired_dev(fx->tx, "2030-01-01", collect_name, &l),
 	                 MAMORI_ERR_BUSY);
 	commit(fx);
 }
@@ -1294,12 +1412,12 @@ test_password_set_then_current(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$v=19$m=8,t=1,p=1$abc", NULL, 0,
-	                                           0, 1700000000),
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$v=19$m=8,t=1,p=1$abc", NULL, 0, 0,
+	                                           1700000000),
 	                 MAMORI_OK);
 	memset(&pw, 0xa5, sizeof(pw));
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_OK);
 	commit(fx);
 	assert_true(pw.id > 0);
 	assert_int_equal(pw.user_id, id);
@@ -1321,12 +1439,10 @@ test_password_set_again_keeps_history(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$old", NULL, 0, 0, 100),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &first), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$new", NULL, 0, 0, 200),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &second), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$old", NULL, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &first), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$new", NULL, 0, 0, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &second), MAMORI_OK);
 	commit(fx);
 
 	assert_string_equal(second.hash, "$argon2id$new");
@@ -1356,22 +1472,22 @@ test_password_per_system(void **state)
 	begin(fx);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a1", NULL, 0, 0, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "b", "$argon2id$b1", NULL, 0, 0, 101), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, bob, "a", "$argon2id$bob", NULL, 0, 0, 102), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "a", "$argon2id$a2", NULL, 0, 0, 103), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "a", "$argon2id$a1", NULL, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "b", "$argon2id$b1", NULL, 0, 0, 101), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, bob, "a", "$argon2id$bob", NULL, 0, 0, 102), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "a", "$argon2id$a2", NULL, 0, 0, 103), MAMORI_OK);
 
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "a", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "a", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$a2");
 	assert_string_equal(pw.system, "a");
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "b", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "b", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$b1");
 	assert_string_equal(pw.system, "b");
-	assert_int_equal(mamori_store_password_current(fx->store, bob, "a", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, bob, "a", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$bob");
-	assert_int_equal(mamori_store_password_current(fx->store, alice, MAMORI_SYSTEM_DEFAULT, &pw),
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, MAMORI_SYSTEM_DEFAULT, &pw),
 	                 MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_password_current(fx->store, bob, "b", &pw), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_current(fx->tx, bob, "b", &pw), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords WHERE current = 1"), 3);
 }
@@ -1386,17 +1502,17 @@ test_password_temporary_must_change_and_expires(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	assert_int_equal(
-	        mamori_store_password_set(fx->store, id, "default", "$argon2id$t", NULL, 1, 1700086400, 1700000000),
+	        mamori_store_password_set(fx->tx, id, "default", "$argon2id$t", NULL, 1, 1700086400, 1700000000),
 	        MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.temporary, 1);
 	assert_int_equal(pw.must_change, 1);
 	assert_int_equal(pw.expires_at, 1700086400);
 
 	/* The user then chooses a permanent one. */
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$p", NULL, 0, 0, 1700000100),
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$p", NULL, 0, 0, 1700000100),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.temporary, 0);
 	assert_int_equal(pw.must_change, 0);
 	assert_int_equal(pw.expires_at, 0);
@@ -1414,11 +1530,11 @@ test_password_rehash_in_place(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$weak", NULL, 1, 5000, 100),
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$weak", NULL, 1, 5000, 100),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &before), MAMORI_OK);
-	assert_int_equal(mamori_store_password_rehash(fx->store, before.id, "$argon2id$strong"), MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &after), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &before), MAMORI_OK);
+	assert_int_equal(mamori_store_password_rehash(fx->tx, before.id, "$argon2id$strong"), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &after), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(after.id, before.id);
 	assert_string_equal(after.hash, "$argon2id$strong");
@@ -1442,8 +1558,8 @@ test_password_longest_hash_round_trips(void **state)
 	hash[sizeof(hash) - 1] = '\0';
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", hash, NULL, 0, 0, 1), MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", hash, NULL, 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_OK);
 	commit(fx);
 	assert_string_equal(pw.hash, hash);
 }
@@ -1461,9 +1577,9 @@ test_password_digest_stored_or_null(void **state)
 		d[i] = (unsigned char)(i * 7 + 1);
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$d", d, 0, 0, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, id, "web", "$argon2id$n", NULL, 0, 0, 101), MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, id, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$d", d, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "web", "$argon2id$n", NULL, 0, 0, 101), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, id, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.compromised, 0);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT length(compare_digest) FROM passwords WHERE system = 'default'"),
@@ -1491,35 +1607,35 @@ test_compare_key_round_trip(void **state)
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
 	/* None before the first set. */
-	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_compare_key_set(fx->store, alice, &in), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, alice, &out), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_set(fx->tx, alice, &in), MAMORI_OK);
 	memset(&out, 0xa5, sizeof(out));
-	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, alice, &out), MAMORI_OK);
 	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
 	assert_int_equal(out.t_cost, 3);
 	assert_int_equal(out.m_kib, 65536);
 	assert_int_equal(out.lanes, 4);
 	/* Per account, and no account has none. */
-	assert_int_equal(mamori_store_compare_key_get(fx->store, bob, &other), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_compare_key_get(fx->store, alice + bob + 100, &other), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, bob, &other), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, alice + bob + 100, &other), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 
 	/* It survives a reopen, and a second set replaces it, extremes included. */
 	reopen(fx);
 	begin(fx);
-	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, alice, &out), MAMORI_OK);
 	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
 	memset(in.salt, 0, sizeof(in.salt));
 	in.t_cost = UINT32_MAX;
 	in.m_kib = 0;
 	in.lanes = 1;
-	assert_int_equal(mamori_store_compare_key_set(fx->store, alice, &in), MAMORI_OK);
-	assert_int_equal(mamori_store_compare_key_get(fx->store, alice, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_set(fx->tx, alice, &in), MAMORI_OK);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, alice, &out), MAMORI_OK);
 	assert_memory_equal(out.salt, in.salt, MAMORI_COMPARE_SALT_LEN);
 	assert_int_equal(out.t_cost, UINT32_MAX);
 	assert_int_equal(out.m_kib, 0);
 	assert_int_equal(out.lanes, 1);
-	assert_int_equal(mamori_store_compare_key_get(fx->store, bob, &other), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_compare_key_get(fx->tx, bob, &other), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT length(compare_salt) FROM users WHERE name = 'alice'"),
 	                 MAMORI_COMPARE_SALT_LEN);
@@ -1566,8 +1682,7 @@ history(struct fixture *fx, int64_t user_id, const char *system, unsigned depth,
 	size_t k = 0;
 
 	memset(l, 0, sizeof(*l));
-	assert_int_equal(mamori_store_password_history(fx->store, user_id, system, depth, collect_digest, l),
-	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_history(fx->tx, user_id, system, depth, collect_digest, l), MAMORI_OK);
 	for (unsigned char v = 1; v < 128 && k + 1 < len; v++)
 		if (find_digest(l, v) != NULL)
 			tags[k++] = (char)v;
@@ -1584,7 +1699,7 @@ set_with_digest(struct fixture *fx, int64_t user_id, const char *system, unsigne
 
 	fill_digest(d, tag);
 	snprintf(hash, sizeof(hash), "$argon2id$%c", tag);
-	assert_int_equal(mamori_store_password_set(fx->store, user_id, system, hash, d, 0, 0, now), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, user_id, system, hash, d, 0, 0, now), MAMORI_OK);
 }
 
 static void
@@ -1608,7 +1723,7 @@ test_password_history_depth_and_other_systems(void **state)
 	set_with_digest(fx, alice, "default", '4', 105);
 	set_with_digest(fx, alice, "web", 'w', 106);
 	set_with_digest(fx, alice, "default", '5', 107);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "vpn", "$argon2id$nodigest", NULL, 0, 0, 108),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "vpn", "$argon2id$nodigest", NULL, 0, 0, 108),
 	                 MAMORI_OK);
 	set_with_digest(fx, bob, "default", 'b', 109);
 	set_with_digest(fx, bob, "web", 'c', 110);
@@ -1651,7 +1766,7 @@ test_password_history_depth_and_other_systems(void **state)
 
 	/* A current password without digest counts toward the depth but is
 	 * not reported. */
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$6", NULL, 0, 0, 111),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$6", NULL, 0, 0, 111),
 	                 MAMORI_OK);
 	history(fx, alice, "default", 3, &l, tags, sizeof(tags));
 	assert_string_equal(tags, "45w");
@@ -1668,7 +1783,7 @@ test_password_history_stop_and_error(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_password_history(fx->tx, id, "default", 5, collect_digest, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	set_with_digest(fx, id, "default", '1', 100);
 	set_with_digest(fx, id, "default", '2', 101);
@@ -1676,13 +1791,12 @@ test_password_history_stop_and_error(void **state)
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_password_history(fx->tx, id, "default", 5, collect_digest, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_password_history(fx->store, id, "default", 5, collect_digest, &l),
-	                 MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_password_history(fx->tx, id, "default", 5, collect_digest, &l), MAMORI_ERR_BUSY);
 	assert_int_equal(l.n, 2);
 	commit(fx);
 }
@@ -1699,40 +1813,39 @@ test_password_mark_compromised(void **state)
 	bob = add_user(fx, "bob");
 	carol = add_user(fx, "carol");
 	/* Nothing to mark. */
-	assert_int_equal(mamori_store_password_mark_compromised(fx->store, carol), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice + bob + carol), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->tx, carol), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->tx, alice + bob + carol), MAMORI_ERR_NOT_FOUND);
 
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$old", NULL, 0, 0, 100),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$old", NULL, 0, 0, 100),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$cur", NULL, 0, 0, 101),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$cur", NULL, 0, 0, 101),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$web", NULL, 0, 0, 102),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "web", "$argon2id$web", NULL, 0, 0, 102), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, bob, "default", "$argon2id$bob", NULL, 0, 0, 103),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, bob, "default", "$argon2id$bob", NULL, 0, 0, 103),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice), MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->tx, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "default", &pw), MAMORI_OK);
 	assert_string_equal(pw.hash, "$argon2id$cur");
 	assert_int_equal(pw.compromised, 1);
 	assert_int_equal(pw.must_change, 1);
 	assert_int_equal(pw.temporary, 0);
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "web", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "web", &pw), MAMORI_OK);
 	assert_int_equal(pw.compromised, 1);
 	assert_int_equal(pw.must_change, 1);
 	/* Other accounts are untouched. */
-	assert_int_equal(mamori_store_password_current(fx->store, bob, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, bob, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.compromised, 0);
 	assert_int_equal(pw.must_change, 0);
 	/* Marking again is harmless. */
-	assert_int_equal(mamori_store_password_mark_compromised(fx->store, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_password_mark_compromised(fx->tx, alice), MAMORI_OK);
 
 	/* The replacement starts clean; the other system stays marked. */
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$new", NULL, 0, 0, 200),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$new", NULL, 0, 0, 200),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "default", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "default", &pw), MAMORI_OK);
 	assert_int_equal(pw.compromised, 0);
 	assert_int_equal(pw.must_change, 0);
-	assert_int_equal(mamori_store_password_current(fx->store, alice, "web", &pw), MAMORI_OK);
+	assert_int_equal(mamori_store_password_current(fx->tx, alice, "web", &pw), MAMORI_OK);
 	assert_int_equal(pw.compromised, 1);
 	commit(fx);
 	/* History rows are not touched: only current ones. */
@@ -1773,23 +1886,20 @@ test_password_foreach_current(void **state)
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_password_foreach_current(fx->tx, alice, collect_password, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$w1", NULL, 0, 0, 100),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "web", "$argon2id$w1", NULL, 0, 0, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "default", "$argon2id$d1", NULL, 0, 0, 101),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "default", "$argon2id$d1", NULL, 0, 0, 101),
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "web", "$argon2id$w2", NULL, 1, 7000, 102),
 	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "web", "$argon2id$w2", NULL, 1, 7000, 102),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, alice, "mail", "$argon2id$m1", NULL, 0, 0, 103),
-	                 MAMORI_OK);
-	assert_int_equal(mamori_store_password_set(fx->store, bob, "alpha", "$argon2id$b1", NULL, 0, 0, 104),
-	                 MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, alice, "mail", "$argon2id$m1", NULL, 0, 0, 103), MAMORI_OK);
+	assert_int_equal(mamori_store_password_set(fx->tx, bob, "alpha", "$argon2id$b1", NULL, 0, 0, 104), MAMORI_OK);
 
 	/* One per system, the current one, in system order. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_password_foreach_current(fx->tx, alice, collect_password, &l), MAMORI_OK);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.p[0].system, "default");
 	assert_string_equal(l.p[0].hash, "$argon2id$d1");
@@ -1807,13 +1917,12 @@ test_password_foreach_current(void **state)
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_password_foreach_current(fx->tx, alice, collect_password, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_password_foreach_current(fx->store, alice, collect_password, &l),
-	                 MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_password_foreach_current(fx->tx, alice, collect_password, &l), MAMORI_ERR_BUSY);
 	assert_int_equal(l.n, 2);
 	commit(fx);
 }
@@ -1830,7 +1939,7 @@ test_login_get_without_row_is_zero(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	memset(&l, 0xa5, sizeof(l));
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.last_success_at, 0);
 	assert_string_equal(l.last_service, "");
@@ -1856,14 +1965,14 @@ test_login_failure_counts(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 1);
 	assert_int_equal(l.last_failure_at, 100);
 	assert_int_equal(l.last_success_at, 0);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 150), MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 160), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 150), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 160), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 3);
 	assert_int_equal(l.last_failure_at, 160);
 	commit(fx);
@@ -1878,10 +1987,10 @@ test_login_success_resets_failures(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 110), MAMORI_OK);
-	assert_int_equal(mamori_store_login_success(fx->store, id, 120, "sshd", "ssh", "203.0.113.7"), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 110), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 120, "sshd", "ssh", "203.0.113.7"), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 0);
 	assert_int_equal(l.last_success_at, 120);
 	assert_string_equal(l.last_service, "sshd");
@@ -1890,16 +1999,16 @@ test_login_success_resets_failures(void **state)
 	assert_int_equal(l.last_failure_at, 110); /* kept for "last failed at" */
 
 	/* A later login without tty or rhost clears the old ones. */
-	assert_int_equal(mamori_store_login_success(fx->store, id, 130, "login", NULL, ""), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 130, "login", NULL, ""), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_success_at, 130);
 	assert_string_equal(l.last_service, "login");
 	assert_string_equal(l.last_tty, "");
 	assert_string_equal(l.last_rhost, "");
 
 	/* Counting starts again from zero. */
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 140), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 140), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 1);
 	assert_int_equal(l.last_success_at, 130);
 	commit(fx);
@@ -1914,8 +2023,8 @@ test_login_success_first_ever(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_success(fx->store, id, 50, "login", "tty1", NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 50, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.last_success_at, 50);
 	assert_string_equal(l.last_tty, "tty1");
@@ -1934,12 +2043,12 @@ test_login_rows_are_per_user(void **state)
 	begin(fx);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_login_failure(fx->store, alice, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_login_success(fx->store, bob, 101, "login", "tty2", NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, alice, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, bob, 101, "login", "tty2", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, alice, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 1);
 	assert_int_equal(l.last_success_at, 0);
-	assert_int_equal(mamori_store_login_get(fx->store, bob, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, bob, &l), MAMORI_OK);
 	assert_int_equal(l.failures_since_success, 0);
 	assert_int_equal(l.last_success_at, 101);
 	commit(fx);
@@ -1954,11 +2063,11 @@ test_login_success_keeps_previous(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 90), MAMORI_OK);
-	assert_int_equal(mamori_store_login_success(fx->store, id, 100, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 90), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 100, "login", "tty1", NULL), MAMORI_OK);
 	/* The first success has no previous one; the failures before it are
 	 * the ones it saw. */
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_success_at, 100);
 	assert_int_equal(l.prev_success_at, 0);
 	assert_string_equal(l.prev_service, "");
@@ -1968,12 +2077,12 @@ test_login_success_keeps_previous(void **state)
 	assert_int_equal(l.logout_before_last, 0);
 
 	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 140), MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 150), MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 160), MAMORI_OK);
-	assert_int_equal(mamori_store_login_failure(fx->store, id, 170), MAMORI_OK);
-	assert_int_equal(mamori_store_login_success(fx->store, id, 200, "sshd", "ssh", "203.0.113.9"), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid, 140), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 150), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 160), MAMORI_OK);
+	assert_int_equal(mamori_store_login_failure(fx->tx, id, 170), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 200, "sshd", "ssh", "203.0.113.9"), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	/* The last one is the new one ... */
 	assert_int_equal(l.last_success_at, 200);
 	assert_string_equal(l.last_service, "sshd");
@@ -1991,8 +2100,8 @@ test_login_success_keeps_previous(void **state)
 	assert_int_equal(l.logout_before_last, 140);
 
 	/* A third success without failures in between shifts again. */
-	assert_int_equal(mamori_store_login_success(fx->store, id, 300, "su", NULL, NULL), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 300, "su", NULL, NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_success_at, 300);
 	assert_string_equal(l.last_service, "su");
 	assert_string_equal(l.last_rhost, "");
@@ -2046,11 +2155,11 @@ test_session_close_by_id(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 90, "login", "tty1", NULL), MAMORI_OK);
 	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &s1), MAMORI_OK);
 	assert_int_equal(open_session(fx, id, "login", "tty2", NULL, 2, 101, &s2), MAMORI_OK);
 	/* By id, the older one, even though a newer one is open. */
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", s1, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", s1, 200), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s1), 200);
 	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s2), 1);
@@ -2069,7 +2178,7 @@ test_session_close_without_id_closes_newest(void **state)
 	assert_int_equal(open_session(fx, id, "login", "tty2", NULL, 2, 101, &s_new), MAMORI_OK);
 	assert_int_equal(open_session(fx, id, "sshd", NULL, "h", 3, 102, &s_ssh), MAMORI_OK);
 	assert_int_equal(open_session(fx, other, "login", "tty3", NULL, 4, 103, &s_other), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", 0, 200), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s_new), 200);
 	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_old), 1);
@@ -2078,8 +2187,8 @@ test_session_close_without_id_closes_newest(void **state)
 
 	/* The next one without id takes the remaining login session. */
 	begin(fx);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", -1, 300), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 301), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", -1, 300), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", 0, 301), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s_old), 300);
 	assert_int_equal(raw_int(fx, "SELECT closed_at IS NULL FROM sessions WHERE id = %lld", (long long)s_ssh), 1);
@@ -2096,12 +2205,12 @@ test_session_close_twice_not_found(void **state)
 	other = add_user(fx, "bob");
 	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
 	/* Another user cannot close it, by id or otherwise. */
-	assert_int_equal(mamori_store_session_close(fx->store, other, "login", sid, 150), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_session_close(fx->store, other, "login", 0, 150), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid + 100, 150), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 200), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 201), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", 0, 202), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, other, "login", sid, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, other, "login", 0, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid + 100, 150), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid, 201), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", 0, 202), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 	/* The first close time stands. */
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)sid), 200);
@@ -2116,19 +2225,19 @@ test_session_close_records_logout(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_login_success(fx->store, id, 90, "login", "tty1", NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, id, 90, "login", "tty1", NULL), MAMORI_OK);
 	assert_int_equal(open_session(fx, id, "login", "tty1", NULL, 1, 100, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_logout_at, 0);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 250), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid, 250), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_logout_at, 250);
 	/* The rest of the login record is untouched. */
 	assert_int_equal(l.last_success_at, 90);
 	assert_string_equal(l.last_tty, "tty1");
 	/* A failed close changes nothing. */
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", sid, 300), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", sid, 300), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	assert_int_equal(l.last_logout_at, 250);
 	commit(fx);
 }
@@ -2145,8 +2254,8 @@ test_session_close_records_logout_without_prior_login(void **state)
 	begin(fx);
 	id = add_user(fx, "alice");
 	assert_int_equal(open_session(fx, id, "su", "pts/1", NULL, 1, 100, &sid), MAMORI_OK);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "su", sid, 250), MAMORI_OK);
-	assert_int_equal(mamori_store_login_get(fx->store, id, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "su", sid, 250), MAMORI_OK);
+	assert_int_equal(mamori_store_login_get(fx->tx, id, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.last_logout_at, 250);
 }
@@ -2174,19 +2283,19 @@ test_session_open_fills_id_and_new_fields(void **state)
 	snprintf(s.logind_id, sizeof(s.logind_id), "c17");
 	s.opened_at = 1000;
 	s.deadline = 1900;
-	assert_int_equal(mamori_store_session_open(fx->store, &s), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->tx, &s), MAMORI_OK);
 	assert_true(s.id > 0);
 	/* A second one gets a greater id; one without the new fields. */
 	memset(&t, 0, sizeof(t));
 	t.user_id = id;
 	snprintf(t.service, sizeof(t.service), "login");
 	t.opened_at = 1001;
-	assert_int_equal(mamori_store_session_open(fx->store, &t), MAMORI_OK);
+	assert_int_equal(mamori_store_session_open(fx->tx, &t), MAMORI_OK);
 	assert_true(t.id > s.id);
 	open_session_due(fx, other, "login", 1002, 0);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.s[0].id, s.id);
 	assert_int_equal(l.s[0].user_id, id);
@@ -2233,18 +2342,18 @@ test_session_foreach_open_only_open_of_user(void **state)
 	id = add_user(fx, "alice");
 	other = add_user(fx, "bob");
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	s1 = open_session_due(fx, id, "login", 100, 0);
 	s2 = open_session_due(fx, id, "sshd", 101, 500);
 	s3 = open_session_due(fx, id, "sudo", 102, 0);
 	s4 = open_session_due(fx, id, "su", 103, 0);
 	open_session_due(fx, other, "login", 104, 0);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "login", s1, 200), MAMORI_OK);
-	assert_int_equal(mamori_store_session_end(fx->store, s3, 201, "revoked"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "login", s1, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, s3, 201, "revoked"), MAMORI_OK);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.s[0].id, s2);
 	assert_int_equal(l.s[1].id, s4);
@@ -2252,12 +2361,12 @@ test_session_foreach_open_only_open_of_user(void **state)
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_ERR_BUSY);
 	commit(fx);
 }
 
@@ -2278,12 +2387,12 @@ test_session_foreach_due(void **state)
 	closed = open_session_due(fx, id, "sudo", 14, 50);
 	ended = open_session_due(fx, id, "sudo", 15, 60);
 	bobs = open_session_due(fx, other, "su", 16, 120);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", closed, 40), MAMORI_OK);
-	assert_int_equal(mamori_store_session_end(fx->store, ended, 60, "time box"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "sudo", closed, 40), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, ended, 60, "time box"), MAMORI_OK);
 
 	/* Open, with a deadline at or before now; in id order. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, 150, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 150, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.s[0].id, early);
 	assert_string_equal(l.s[0].user, "alice");
@@ -2294,32 +2403,32 @@ test_session_foreach_due(void **state)
 	assert_int_equal(l.s[2].user_id, other);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, 99, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 99, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	/* A session without deadline is never due. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, INT64_MAX, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, INT64_MAX, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 4);
 	assert_int_equal(l.s[2].id, late);
 	for (size_t i = 0; i < l.n; i++)
 		assert_int_not_equal(l.s[i].id, none);
 
 	/* Once ended, it is no longer due. */
-	assert_int_equal(mamori_store_session_end(fx->store, early, 160, "time box"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, early, 160, "time box"), MAMORI_OK);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 160, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.s[0].id, exact);
 
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 160, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_session_foreach_due(fx->store, 160, collect_session, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 160, collect_session, &l), MAMORI_ERR_BUSY);
 	assert_int_equal(l.n, 2);
 	commit(fx);
 }
@@ -2337,23 +2446,23 @@ test_session_end(void **state)
 	s1 = open_session_due(fx, id, "sudo", 100, 200);
 	s2 = open_session_due(fx, id, "sudo", 101, 0);
 	s3 = open_session_due(fx, id, "login", 102, 0);
-	assert_int_equal(mamori_store_session_end(fx->store, s1, 200, "privileged time box expired"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, s1, 200, "privileged time box expired"), MAMORI_OK);
 	/* Ended is closed: no longer open, and its leader's own close finds
 	 * nothing to close. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_session_foreach_open(fx->store, id, collect_session, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, id, collect_session, &l), MAMORI_OK);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.s[0].id, s2);
-	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", s1, 210), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "sudo", s1, 210), MAMORI_ERR_NOT_FOUND);
 	/* Already ended: the first end stands. */
-	assert_int_equal(mamori_store_session_end(fx->store, s1, 250, "revoked"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_end(fx->tx, s1, 250, "revoked"), MAMORI_ERR_NOT_FOUND);
 	/* Closed by its leader while being ended: the reason is still
 	 * recorded, the close time is the leader's. */
-	assert_int_equal(mamori_store_session_close(fx->store, id, "sudo", s2, 270), MAMORI_OK);
-	assert_int_equal(mamori_store_session_end(fx->store, s2, 280, "revoked"), MAMORI_OK);
-	assert_int_equal(mamori_store_session_end(fx->store, s2, 290, "time box"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_close(fx->tx, id, "sudo", s2, 270), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, s2, 280, "revoked"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_end(fx->tx, s2, 290, "time box"), MAMORI_ERR_NOT_FOUND);
 	/* No such session. */
-	assert_int_equal(mamori_store_session_end(fx->store, s3 + 100, 290, "revoked"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_end(fx->tx, s3 + 100, 290, "revoked"), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 
 	assert_int_equal(raw_int(fx, "SELECT closed_at FROM sessions WHERE id = %lld", (long long)s1), 200);
@@ -2381,14 +2490,14 @@ test_lockout_get_unknown_is_zero(void **state)
 
 	begin(fx);
 	memset(&l, 0xa5, sizeof(l));
-	assert_int_equal(mamori_store_lockout_get(fx->store, "nobody", &l), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "nobody", &l), MAMORI_OK);
 	assert_int_equal(l.failures, 0);
 	assert_int_equal(l.window_start, 0);
 	assert_int_equal(l.locked_until, 0);
 	assert_int_equal(l.lock_count, 0);
 	assert_int_equal(l.last_failure_at, 0);
 	/* Clearing a name without a row is no error. */
-	assert_int_equal(mamori_store_lockout_clear(fx->store, "nobody"), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_clear(fx->tx, "nobody"), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 0);
 }
@@ -2407,12 +2516,12 @@ test_lockout_put_get_round_trip(void **state)
 	in.lock_count = 3;
 	in.last_failure_at = 1700000042;
 	begin(fx);
-	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &in), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(fx->tx, "alice", &in), MAMORI_OK);
 	memset(&out, 0xa5, sizeof(out));
-	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_memory_equal(&out, &in, sizeof(in));
 	/* Names are exact. */
-	assert_int_equal(mamori_store_lockout_get(fx->store, "Alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "Alice", &out), MAMORI_OK);
 	assert_int_equal(out.failures, 0);
 	assert_int_equal(out.lock_count, 0);
 
@@ -2422,11 +2531,11 @@ test_lockout_put_get_round_trip(void **state)
 	in.locked_until = MAMORI_LOCKED_UNTIL_UNLOCK;
 	in.lock_count = 4;
 	in.last_failure_at = 1700000100;
-	assert_int_equal(mamori_store_lockout_put(fx->store, "alice", &in), MAMORI_OK);
-	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(fx->tx, "alice", &in), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_memory_equal(&out, &in, sizeof(in));
 	in.locked_until = 1700000500;
-	assert_int_equal(mamori_store_lockout_put(fx->store, "bob", &in), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(fx->tx, "bob", &in), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 2);
 	assert_int_equal(raw_int(fx, "SELECT locked_until FROM lockouts WHERE name = 'alice'"),
@@ -2435,13 +2544,13 @@ test_lockout_put_get_round_trip(void **state)
 	/* It survives a reopen; clear forgets one name only. */
 	reopen(fx);
 	begin(fx);
-	assert_int_equal(mamori_store_lockout_get(fx->store, "bob", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "bob", &out), MAMORI_OK);
 	assert_int_equal(out.locked_until, 1700000500);
-	assert_int_equal(mamori_store_lockout_clear(fx->store, "alice"), MAMORI_OK);
-	assert_int_equal(mamori_store_lockout_get(fx->store, "alice", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_clear(fx->tx, "alice"), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_int_equal(out.locked_until, 0);
 	assert_int_equal(out.lock_count, 0);
-	assert_int_equal(mamori_store_lockout_get(fx->store, "bob", &out), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(fx->tx, "bob", &out), MAMORI_OK);
 	assert_int_equal(out.lock_count, 4);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM lockouts"), 1);
@@ -2459,7 +2568,7 @@ put_lockout(struct fixture *fx, const char *name, int64_t failures, int64_t lock
 	l.locked_until = locked_until;
 	l.lock_count = lock_count;
 	l.last_failure_at = last_failure_at;
-	assert_int_equal(mamori_store_lockout_put(fx->store, name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(fx->tx, name, &l), MAMORI_OK);
 }
 
 static void
@@ -2468,8 +2577,7 @@ prune(struct fixture *fx, int64_t now, int64_t failures_before, int64_t locks_be
 	int64_t removed = -1;
 
 	begin(fx);
-	assert_int_equal(mamori_store_lockout_prune(fx->store, now, failures_before, locks_before, &removed),
-	                 MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_prune(fx->tx, now, failures_before, locks_before, &removed), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(removed, expect_removed);
 }
@@ -2547,29 +2655,29 @@ test_member_add_check_remove(void **state)
 	shared = add_user_full(fx, "ops", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_OK);
-	assert_int_equal(mamori_store_member_check(fx->store, shared, bob), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_check(fx->tx, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_add(fx->tx, shared, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->tx, shared, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->tx, shared, bob), MAMORI_ERR_NOT_FOUND);
 	/* Membership has a direction. */
-	assert_int_equal(mamori_store_member_check(fx->store, alice, shared), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_check(fx->tx, alice, shared), MAMORI_ERR_NOT_FOUND);
 	/* Twice is refused, and the transaction goes on. */
-	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 101), MAMORI_ERR_EXISTS);
-	assert_int_equal(mamori_store_member_add(fx->store, shared, bob, 102), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, shared, alice, 101), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_member_add(fx->tx, shared, bob, 102), MAMORI_OK);
 	/* Only existing accounts. */
-	assert_int_not_equal(mamori_store_member_add(fx->store, shared, alice + bob + shared, 103), MAMORI_OK);
+	assert_int_not_equal(mamori_store_member_add(fx->tx, shared, alice + bob + shared, 103), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 2);
 	assert_int_equal(raw_int(fx, "SELECT added_at FROM members WHERE member_id = %lld", (long long)alice), 100);
 
 	begin(fx);
-	assert_int_equal(mamori_store_member_remove(fx->store, shared, alice), MAMORI_OK);
-	assert_int_equal(mamori_store_member_check(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_member_remove(fx->store, shared, alice), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_member_remove(fx->store, bob, shared), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_member_check(fx->store, shared, bob), MAMORI_OK);
+	assert_int_equal(mamori_store_member_remove(fx->tx, shared, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->tx, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_remove(fx->tx, shared, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_remove(fx->tx, bob, shared), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_member_check(fx->tx, shared, bob), MAMORI_OK);
 	/* Removed, then added again. */
-	assert_int_equal(mamori_store_member_add(fx->store, shared, alice, 200), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, shared, alice, 200), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 2);
 }
@@ -2589,33 +2697,33 @@ test_member_foreach_in_name_order(void **state)
 		ids[i] = add_user(fx, insert[i]);
 	add_user(fx, "outsider");
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, shared, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 0);
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(mamori_store_member_add(fx->store, shared, ids[i], 100 + (int64_t)i), MAMORI_OK);
-	assert_int_equal(mamori_store_member_add(fx->store, other, ids[0], 200), MAMORI_OK);
+		assert_int_equal(mamori_store_member_add(fx->tx, shared, ids[i], 100 + (int64_t)i), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, other, ids[0], 200), MAMORI_OK);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, shared, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.names[0], "Bob");
 	assert_string_equal(l.names[1], "alice");
 	assert_string_equal(l.names[2], "mallory");
 	assert_string_equal(l.names[3], "zed");
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_member_foreach(fx->store, other, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, other, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.names[0], "zed");
 
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_STOP;
-	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, shared, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 2);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 1;
 	l.stop_code = MAMORI_ERR_BUSY;
-	assert_int_equal(mamori_store_member_foreach(fx->store, shared, collect_name, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, shared, collect_name, &l), MAMORI_ERR_BUSY);
 	assert_int_equal(l.n, 1);
 	commit(fx);
 }
@@ -2635,28 +2743,28 @@ test_enroll_code_put_get_take(void **state)
 	begin(fx);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_enroll_code_put(fx->store, alice, d1, 1000, 2000), MAMORI_OK);
-	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->tx, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_put(fx->tx, alice, d1, 1000, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->tx, alice, got, &expires), MAMORI_OK);
 	assert_memory_equal(got, d1, sizeof(d1));
 	assert_int_equal(expires, 2000);
 	/* A new code replaces the old one. */
-	assert_int_equal(mamori_store_enroll_code_put(fx->store, alice, d2, 1500, 2500), MAMORI_OK);
-	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_put(fx->tx, alice, d2, 1500, 2500), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->tx, alice, got, &expires), MAMORI_OK);
 	assert_memory_equal(got, d2, sizeof(d2));
 	assert_int_equal(expires, 2500);
-	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d1, 1600), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_take(fx->tx, alice, d1, 1600), MAMORI_ERR_NOT_FOUND);
 	/* Not another account's, not at or after its expiry. */
-	assert_int_equal(mamori_store_enroll_code_take(fx->store, bob, d2, 1600), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2500), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_take(fx->tx, bob, d2, 1600), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_take(fx->tx, alice, d2, 2500), MAMORI_ERR_NOT_FOUND);
 	/* Once. */
-	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2499), MAMORI_OK);
-	assert_int_equal(mamori_store_enroll_code_take(fx->store, alice, d2, 2499), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_enroll_code_get(fx->store, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_take(fx->tx, alice, d2, 2499), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_take(fx->tx, alice, d2, 2499), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_get(fx->tx, alice, got, &expires), MAMORI_ERR_NOT_FOUND);
 	/* Gone with the account. */
-	assert_int_equal(mamori_store_enroll_code_put(fx->store, bob, d1, 1000, 2000), MAMORI_OK);
-	assert_int_equal(mamori_store_user_delete(fx->store, bob), MAMORI_OK);
-	assert_int_equal(mamori_store_enroll_code_get(fx->store, bob, got, &expires), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_enroll_code_put(fx->tx, bob, d1, 1000, 2000), MAMORI_OK);
+	assert_int_equal(mamori_store_user_delete(fx->tx, bob), MAMORI_OK);
+	assert_int_equal(mamori_store_enroll_code_get(fx->tx, bob, got, &expires), MAMORI_ERR_NOT_FOUND);
 	commit(fx);
 }
 
@@ -2672,19 +2780,19 @@ test_member_cascade_on_user_delete(void **state)
 	db = add_user_full(fx, "db", MAMORI_KIND_SHARED, MAMORI_STATE_ACTIVE, NULL, NULL);
 	alice = add_user(fx, "alice");
 	bob = add_user(fx, "bob");
-	assert_int_equal(mamori_store_member_add(fx->store, ops, alice, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_member_add(fx->store, ops, bob, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_member_add(fx->store, db, alice, 100), MAMORI_OK);
-	assert_int_equal(mamori_store_member_add(fx->store, db, bob, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, ops, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, ops, bob, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, db, alice, 100), MAMORI_OK);
+	assert_int_equal(mamori_store_member_add(fx->tx, db, bob, 100), MAMORI_OK);
 	/* A member leaves every shared account with its deletion. */
-	assert_int_equal(mamori_store_user_delete(fx->store, alice), MAMORI_OK);
-	assert_int_equal(mamori_store_member_check(fx->store, ops, alice), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_delete(fx->tx, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_member_check(fx->tx, ops, alice), MAMORI_ERR_NOT_FOUND);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(mamori_store_member_foreach(fx->store, ops, collect_name, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_member_foreach(fx->tx, ops, collect_name, &l), MAMORI_OK);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.names[0], "bob");
 	/* A shared account takes its member list with it. */
-	assert_int_equal(mamori_store_user_delete(fx->store, db), MAMORI_OK);
+	assert_int_equal(mamori_store_user_delete(fx->tx, db), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members"), 1);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM members WHERE shared_id = %lld AND member_id = %lld",
@@ -2704,14 +2812,14 @@ test_rollback_discards_insert(void **state)
 
 	begin(fx);
 	id = add_user(fx, "alice");
-	assert_int_equal(mamori_store_password_set(fx->store, id, "default", "$argon2id$x", NULL, 0, 0, 1), MAMORI_OK);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_OK);
-	mamori_store_rollback(fx->store);
+	assert_int_equal(mamori_store_password_set(fx->tx, id, "default", "$argon2id$x", NULL, 0, 0, 1), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	mamori_store_rollback(&fx->tx);
 
 	/* The lock was released: a new transaction can start. */
 	begin(fx);
-	assert_int_equal(mamori_store_user_get(fx->store, "alice", &u), MAMORI_ERR_NOT_FOUND);
-	assert_int_equal(mamori_store_user_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_user_count(fx->tx, &count), MAMORI_OK);
 	assert_int_equal(count, 0);
 	commit(fx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 0);
@@ -2729,9 +2837,9 @@ test_commit_is_visible_to_other_connections(void **state)
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE name = 'alice'"), 1);
 	/* Foreign keys are enforced on the store's connection. */
 	begin(fx);
-	assert_int_not_equal(mamori_store_password_set(fx->store, 4242, "default", "$argon2id$x", NULL, 0, 0, 1),
+	assert_int_not_equal(mamori_store_password_set(fx->tx, 4242, "default", "$argon2id$x", NULL, 0, 0, 1),
 	                     MAMORI_OK);
-	mamori_store_rollback(fx->store);
+	mamori_store_rollback(&fx->tx);
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM passwords"), 0);
 }
 
@@ -2755,7 +2863,7 @@ append_event(struct fixture *fx, const char *category, const char *user, const c
 	};
 
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, ts), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, ts), MAMORI_OK);
 	commit(fx);
 }
 
@@ -2777,7 +2885,7 @@ append_three(struct fixture *fx)
 	append_event(fx, "auth", "alice", "password ok", 100);
 	ev.detail = detail;
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 200), MAMORI_OK);
 	commit(fx);
 	json_decref(detail);
 	/* A daemon event: most fields absent. */
@@ -2789,7 +2897,7 @@ append_three(struct fixture *fx)
 	ev.peer_pid = -1;
 	ev.tty = "";
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 300), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 300), MAMORI_OK);
 	commit(fx);
 }
 
@@ -2867,7 +2975,7 @@ collect(struct fixture *fx, int64_t since, int64_t after_id, int64_t limit, stru
 {
 	memset(l, 0, sizeof(*l));
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->store, since, after_id, limit, collect_row, l), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, since, after_id, limit, collect_row, l), MAMORI_OK);
 	commit(fx);
 }
 
@@ -2885,7 +2993,7 @@ test_audit_append_three_verifies(void **state)
 	assert_int_equal(v.first_bad, 0);
 	assert_string_equal(v.reason, "");
 	begin(fx);
-	assert_int_equal(mamori_store_audit_count(fx->store, &count), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_count(fx->tx, &count), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(count, 3);
 }
@@ -2903,7 +3011,7 @@ test_audit_empty_log_verifies(void **state)
 	assert_int_equal(v.rows, 0);
 	assert_int_equal(v.first_bad, 0);
 	begin(fx);
-	assert_int_equal(mamori_store_audit_tail(fx->store, &last, tail), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(fx->tx, &last, tail), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(last, 0);
 	assert_string_equal(tail, ZERO_HASH);
@@ -2932,7 +3040,7 @@ test_audit_chain_links(void **state)
 			assert_string_not_equal(l.rows[i].hash, l.rows[j].hash);
 	}
 	begin(fx);
-	assert_int_equal(mamori_store_audit_tail(fx->store, &last, tail), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(fx->tx, &last, tail), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(last, 3);
 	assert_string_equal(tail, l.rows[2].hash);
@@ -3116,7 +3224,7 @@ test_audit_empty_strings_still_verify(void **state)
 	};
 
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 100), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 100), MAMORI_OK);
 	commit(fx);
 	v = verify(fx);
 	if (!v.ok)
@@ -3340,14 +3448,14 @@ test_audit_foreach_since_and_limit(void **state)
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->store, 0, 0, 0, collect_row, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, collect_row, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->store, 0, 0, 0, collect_row, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, collect_row, &l), MAMORI_ERR_BUSY);
 	commit(fx);
 	assert_int_equal(l.n, 2);
 }
@@ -3380,8 +3488,8 @@ test_audit_rollback_leaves_no_row(void **state)
 
 	append_event(fx, "auth", "alice", "one", 100);
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
-	mamori_store_rollback(fx->store);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 200), MAMORI_OK);
+	mamori_store_rollback(&fx->tx);
 	append_event(fx, "auth", "alice", "two", 300);
 	v = verify(fx);
 	assert_int_equal(v.ok, 1);
@@ -3718,14 +3826,14 @@ test_P_AUDIT_rows_reach_the_journal_only_after_commit(void **state)
 	append_event(fx, "auth", "alice", "one", 100);
 	capture_start(fx);
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 200), MAMORI_OK);
 	log = capture_end(fx);
 	/* Not while the transaction is open... */
 	if (strstr(log, "user=rolled.back") != NULL)
 		fail_msg("sent before commit: %s", log);
 	free(log);
 	capture_start(fx);
-	mamori_store_rollback(fx->store);
+	mamori_store_rollback(&fx->tx);
 	log = capture_end(fx);
 	/* ...nor after it rolled back. */
 	if (strstr(log, "user=rolled.back") != NULL)
@@ -3734,7 +3842,7 @@ test_P_AUDIT_rows_reach_the_journal_only_after_commit(void **state)
 	ev.user = "committed";
 	capture_start(fx);
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 300), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 300), MAMORI_OK);
 	commit(fx);
 	log = capture_end(fx);
 	/* A committed row is sent once, with the checkpoint that ends at it. */
@@ -3766,8 +3874,8 @@ test_P_AUDIT_failed_commit_sends_nothing(void **state)
 	             "BEGIN INSERT INTO trap VALUES (424242); END;");
 	capture_start(fx);
 	begin(fx);
-	assert_int_equal(mamori_audit_append(fx->store, &ev, 200), MAMORI_OK);
-	assert_int_not_equal(mamori_store_commit(fx->store), MAMORI_OK);
+	assert_int_equal(mamori_audit_append(fx->tx, &ev, 200), MAMORI_OK);
+	assert_int_not_equal(mamori_store_commit(&fx->tx), MAMORI_OK);
 	log = capture_end(fx);
 	if (strstr(log, "user=rolled.back") != NULL)
 		fail_msg("row of a failed commit sent: %s", log);
@@ -3787,6 +3895,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_TEST(test_open_creates_private_wal_file),
+		DIR_TEST(test_txn_handles_one_after_the_other),
+		DIR_TEST(test_commit_failure_is_reported),
+		DIR_TEST(test_unknown_backend_refused),
 		DIR_TEST(test_open_creates_0600_despite_umask),
 		STORE_TEST(test_reopen_keeps_data_and_schema),
 		DIR_TEST(test_open_refuses_group_or_other_readable_file),

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_STORE_BACKEND_H
+#define MAMORI_STORE_BACKEND_H
+
+/* The seam between store.c (the public mamori_store_* calls, backend
+ * neutral: argument checks, names, the transaction hooks) and a backend
+ * (sqlite.c ...).  Only store.c and the backends include this header.
+ *
+ * A backend is a `const struct mamori_store_ops` listed in store.c's
+ * table of backends, chosen by the name given in [store] backend.  Its
+ * open returns a struct that begins with a struct mamori_store, and its
+ * begin a struct that begins with a struct mamori_txn: the backend's own
+ * state follows.  Transactions are handles: a backend may run several at
+ * once (a pool of connections) or one at a time (SQLite's lock). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct mamori_store_ops;
+
+struct mamori_store {
+	const struct mamori_store_ops *ops;
+	struct mamori_store_txn_hooks hooks;
+};
+
+struct mamori_txn {
+	struct mamori_store *store;
+};
+
+struct mamori_store_ops {
+	const char *name;
+	/* Open the store that conf names, migrating its schema. */
+	int (*open)(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
+	void (*close)(struct mamori_store *store);
+	const char *(*path)(const struct mamori_store *store);
+	/* Transactions.  commit returns MAMORI_OK only when the COMMIT
+	 * succeeded (it rolls back otherwise); neither commit nor rollback
+	 * frees the handle: release does, once store.c called the end hook,
+	 * and lets the next transaction begin. */
+	int (*begin)(struct mamori_store *store, struct mamori_txn **tx);
+	int (*commit)(struct mamori_txn *tx);
+	void (*rollback)(struct mamori_txn *tx);
+	void (*release)(struct mamori_txn *tx);
+	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+	                              mamori_store_audit_cb cb, void *data);
+
+	/* The data calls, as in store.h; store.c has checked tx and the
+	 * arguments. */
+	int (*user_get)(struct mamori_txn *tx, const char *name, struct mamori_user *out);
+	int (*user_insert)(struct mamori_txn *tx, struct mamori_user *user);
+	int (*user_update)(struct mamori_txn *tx, const struct mamori_user *user);
+	int (*user_delete)(struct mamori_txn *tx, int64_t user_id);
+	int (*user_foreach)(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
+	int (*user_count)(struct mamori_txn *tx, int64_t *count);
+	int (*user_rename)(struct mamori_txn *tx, int64_t user_id, const char *new_name);
+	int (*user_foreach_expired_dev)(struct mamori_txn *tx, const char *today, mamori_store_user_cb cb, void *data);
+	int (*compare_key_get)(struct mamori_txn *tx, int64_t user_id, struct mamori_compare_key *out);
+	int (*compare_key_set)(struct mamori_txn *tx, int64_t user_id, const struct mamori_compare_key *key);
+	int (*password_current)(struct mamori_txn *tx, int64_t user_id, const char *system,
+	                        struct mamori_password *out);
+	int (*password_set)(struct mamori_txn *tx, int64_t user_id, const char *system, const char *hash,
+	                    const unsigned char *digest, int temporary, int64_t expires_at, int64_t now);
+	int (*password_history)(struct mamori_txn *tx, int64_t user_id, const char *system, unsigned depth,
+	                        mamori_store_digest_cb cb, void *data);
+	int (*password_mark_compromised)(struct mamori_txn *tx, int64_t user_id);
+	int (*password_foreach_current)(struct mamori_txn *tx, int64_t user_id, mamori_store_password_cb cb,
+	                                void *data);
+	int (*password_rehash)(struct mamori_txn *tx, int64_t password_id, const char *hash);
+	int (*login_get)(struct mamori_txn *tx, int64_t user_id, struct mamori_login *out);
+	int (*login_success)(struct mamori_txn *tx, int64_t user_id, int64_t now, const char *service, const char *tty,
+	                     const char *rhost);
+	int (*login_failure)(struct mamori_txn *tx, int64_t user_id, int64_t now);
+	int (*lockout_get)(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+	int (*lockout_put)(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
+	int (*lockout_clear)(struct mamori_txn *tx, const char *name);
+	int (*lockout_prune)(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
+	                     int64_t *removed);
+	int (*session_open)(struct mamori_txn *tx, struct mamori_session *session);
+	int (*session_foreach_due)(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data);
+	int (*session_foreach_open)(struct mamori_txn *tx, int64_t user_id, mamori_store_session_cb cb, void *data);
+	int (*session_end)(struct mamori_txn *tx, int64_t session_id, int64_t now, const char *reason);
+	int (*session_find)(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
+	                    struct mamori_session *out);
+	int (*session_close)(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
+	                     int64_t now);
+	int (*totp_get)(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
+	int (*totp_insert)(struct mamori_txn *tx, struct mamori_totp_record *rec);
+	int (*totp_set_secret)(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+	                       const unsigned char nonce[12]);
+	int (*totp_activate)(struct mamori_txn *tx, int64_t id);
+	int (*totp_accept_step)(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
+	int (*totp_delete)(struct mamori_txn *tx, int64_t user_id);
+	int (*totp_foreach)(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
+	int (*enroll_code_put)(struct mamori_txn *tx, int64_t user_id,
+	                       const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
+	                       int64_t expires_at);
+	int (*enroll_code_get)(struct mamori_txn *tx, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+	                       int64_t *expires_at);
+	int (*enroll_code_take)(struct mamori_txn *tx, int64_t user_id,
+	                        const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t now);
+	int (*choice_get)(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len);
+	int (*choice_set)(struct mamori_txn *tx, int64_t user_id, const char *service, const char *choice);
+	int (*member_add)(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);
+	int (*member_remove)(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+	int (*member_check)(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+	int (*member_foreach)(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
+	int (*audit_tail)(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+	int (*audit_insert)(struct mamori_txn *tx, const struct mamori_audit_row *row);
+	int (*audit_foreach)(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit,
+	                     mamori_store_audit_cb cb, void *data);
+	int (*audit_count)(struct mamori_txn *tx, int64_t *count);
+	int (*audit_hash_at)(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
+	int (*audit_first_mac)(struct mamori_txn *tx, int64_t *id);
+};
+
+extern const struct mamori_store_ops mamori_store_sqlite_ops;
+
+/* Backend-neutral helpers of store.c. */
+int mamori_user_state_parse(const char *s, enum mamori_user_state *out);
+int mamori_cred_state_parse(const char *s, enum mamori_cred_state *out);
+
+#endif

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_STORE_SQLITE_INTERNAL_H
+#define MAMORI_STORE_SQLITE_INTERNAL_H
+
+/* Shared by the files of the SQLite backend (sqlite*.c) only. */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/backend.h"
+
+struct sqlite_store {
+	struct mamori_store base;
+	sqlite3 *db;
+	pthread_mutex_t lock; /* held from begin to release: one transaction at a time */
+	char path[4096];
+};
+
+struct sqlite_txn {
+	struct mamori_txn base;
+};
+
+static inline struct sqlite_store *
+sq_store(struct mamori_txn *tx)
+{
+	return (struct sqlite_store *)tx->store;
+}
+
+/* Helpers (sqlite.c). */
+int sq_fail(struct sqlite_store *st, const char *what);
+int sq_exec(struct sqlite_store *st, const char *sql);
+int sq_prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **stmt);
+/* Step a statement that returns no row, and finalize it. */
+int sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what);
+/* Bind s, or NULL when s is NULL or empty. */
+void sq_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+void sq_copy_column(sqlite3_stmt *stmt, int col, char *buf, size_t len);
+int sq_count(struct sqlite_store *st, const char *sql, int64_t *count);
+
+int sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+                              mamori_store_audit_cb cb, void *data);
+
+/* The data calls (backend.h). */
+int sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
+int sq_user_insert(struct mamori_txn *tx, struct mamori_user *user);
+int sq_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int sq_user_delete(struct mamori_txn *tx, int64_t user_id);
+int sq_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
+int sq_user_count(struct mamori_txn *tx, int64_t *count);
+int sq_user_rename(struct mamori_txn *tx, int64_t user_id, const char *new_name);
+int sq_user_foreach_expired_dev(struct mamori_txn *tx, const char *today, mamori_store_user_cb cb, void *data);
+int sq_compare_key_get(struct mamori_txn *tx, int64_t user_id, struct mamori_compare_key *out);
+int sq_compare_key_set(struct mamori_txn *tx, int64_t user_id, const struct mamori_compare_key *key);
+int sq_password_current(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out);
+int sq_password_set(struct mamori_txn *tx, int64_t user_id, const char *system, const char *hash,
+                    const unsigned char *digest, int temporary, int64_t expires_at, int64_t now);
+int sq_password_history(struct mamori_txn *tx, int64_t user_id, const char *system, unsigned depth,
+                        mamori_store_digest_cb cb, void *data);
+int sq_password_mark_compromised(struct mamori_txn *tx, int64_t user_id);
+int sq_password_foreach_current(struct mamori_txn *tx, int64_t user_id, mamori_store_password_cb cb, void *data);
+int sq_password_rehash(struct mamori_txn *tx, int64_t password_id, const char *hash);
+int sq_login_get(struct mamori_txn *tx, int64_t user_id, struct mamori_login *out);
+int sq_login_success(struct mamori_txn *tx, int64_t user_id, int64_t now, const char *service, const char *tty,
+                     const char *rhost);
+int sq_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t now);
+int sq_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int sq_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
+int sq_lockout_clear(struct mamori_txn *tx, const char *name);
+int sq_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
+                     int64_t *removed);
+int sq_session_open(struct mamori_txn *tx, struct mamori_session *session);
+int sq_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data);
+int sq_session_foreach_open(struct mamori_txn *tx, int64_t user_id, mamori_store_session_cb cb, void *data);
+int sq_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const char *reason);
+int sq_session_find(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
+                    struct mamori_session *out);
+int sq_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id, int64_t now);
+int sq_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
+int sq_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *rec);
+int sq_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                       const unsigned char nonce[12]);
+int sq_totp_activate(struct mamori_txn *tx, int64_t id);
+int sq_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
+int sq_totp_delete(struct mamori_txn *tx, int64_t user_id);
+int sq_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
+int sq_enroll_code_put(struct mamori_txn *tx, int64_t user_id, const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                       int64_t created_at, int64_t expires_at);
+int sq_enroll_code_get(struct mamori_txn *tx, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                       int64_t *expires_at);
+int sq_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                        int64_t now);
+int sq_choice_get(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len);
+int sq_choice_set(struct mamori_txn *tx, int64_t user_id, const char *service, const char *choice);
+int sq_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);
+int sq_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+int sq_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+int sq_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
+int sq_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+int sq_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
+int sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
+                     void *data);
+int sq_audit_count(struct mamori_txn *tx, int64_t *count);
+int sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
+int sq_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+
+#endif
