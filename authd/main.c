@@ -125,15 +125,17 @@ audit_daemon(const char *result, const char *reason)
  * check the key against. */
 struct sealed_census {
 	int64_t count;
-	struct mamori_totp_record first;
+	struct mamori_credential first;
 };
 
 static int
-sealed_count_one(const struct mamori_totp_record *r, const char *user, void *data)
+sealed_count_one(const struct mamori_credential *r, const char *user, void *data)
 {
 	struct sealed_census *census = data;
 
 	(void)user;
+	if (r->sealed_len == 0)
+		return MAMORI_OK;
 	if (census->count++ == 0)
 		census->first = *r;
 	return MAMORI_OK;
@@ -148,7 +150,7 @@ store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 {
 	struct mamori_txn *tx = NULL;
 	struct sealed_census census = { 0 };
-	unsigned char plain[MAMORI_TOTP_SEALED_MAX];
+	unsigned char plain[MAMORI_CRED_SEALED_MAX];
 	size_t plain_len = 0;
 	char aad[64];
 	int rc;
@@ -157,7 +159,7 @@ store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "the store failed");
 		return MAMORI_ERR_STORE;
 	}
-	rc = mamori_store_totp_foreach(tx, sealed_count_one, &census);
+	rc = mamori_store_cred_foreach(tx, "totp", NULL, 0, sealed_count_one, &census);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	if (rc != MAMORI_OK) {

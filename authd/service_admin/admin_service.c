@@ -137,6 +137,126 @@ member_one(const struct mamori_user *u, void *data)
 	return json_array_append_new(data, json_string(u->name)) == 0 ? MAMORI_OK : MAMORI_ERR_NOMEM;
 }
 
+/* TOTP in the credential table (factor "totp"): what the old
+ * mamori_store_totp_* calls did, written with mamori_store_cred_*.  The
+ * parameters are the public data, compact JSON
+ * {"algorithm":"sha1","digits":6,"period":30}. */
+struct totp_cred_find {
+	enum mamori_cred_state state;
+	struct mamori_credential *out;
+	int found;
+};
+
+static int
+totp_cred_one(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_find *f = data;
+
+	(void)user;
+	/* The newest in the state asked. */
+	if (cred->state == f->state) {
+		*f->out = *cred;
+		f->found = 1;
+	}
+	return MAMORI_OK;
+}
+
+/* The account's TOTP credential in state (active or pending);
+ * MAMORI_ERR_NOT_FOUND. */
+static int
+totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state, struct mamori_credential *out)
+{
+	struct totp_cred_find f = { .state = state, .out = out };
+	int rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_one, &f);
+
+	if (rc != MAMORI_OK) {
+		mamori_wipe(out, sizeof(*out));
+		return rc;
+	}
+	return f.found ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+/* The parameters in a TOTP credential's public data. */
+static int
+totp_cred_params(const struct mamori_credential *cred, struct mamori_totp_params *p)
+{
+	json_t *o = json_loadb((const char *)cred->public_data, cred->public_len, 0, NULL);
+	const char *algorithm = NULL;
+	int digits = 0, period = 0, rc = MAMORI_ERR_STORE;
+
+	if (o != NULL &&
+	    json_unpack(o, "{s:s,s:i,s:i}", "algorithm", &algorithm, "digits", &digits, "period", &period) == 0 &&
+	    mamori_totp_algorithm_parse(algorithm, &p->algorithm) == 0 && digits > 0 && period > 0) {
+		p->digits = (unsigned)digits;
+		p->period = (unsigned)period;
+		rc = MAMORI_OK;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* Set a new TOTP credential's public data to its parameters. */
+static int
+totp_cred_public(struct mamori_credential *cred, const struct mamori_totp_params *p)
+{
+	json_t *o = json_pack("{s:s,s:i,s:i}", "algorithm", mamori_totp_algorithm_name(p->algorithm), "digits",
+	                      (int)p->digits, "period", (int)p->period);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = MAMORI_ERR_NOMEM;
+
+	if (s != NULL && strlen(s) <= sizeof(cred->public_data)) {
+		cred->public_len = strlen(s);
+		memcpy(cred->public_data, s, cred->public_len);
+		rc = MAMORI_OK;
+	}
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+struct totp_cred_ids {
+	int only_active;
+	size_t n;
+	int64_t id[8];
+};
+
+static int
+totp_cred_id(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_ids *l = data;
+
+	(void)user;
+	if (l->only_active && cred->state != MAMORI_CRED_ACTIVE)
+		return MAMORI_OK;
+	if (l->n == sizeof(l->id) / sizeof(l->id[0]))
+		return MAMORI_STOP;
+	l->id[l->n++] = cred->id;
+	return MAMORI_OK;
+}
+
+/* Revoke the account's TOTP credentials (only the active ones, or every
+ * one not revoked yet): what replacing or deleting did.
+ * MAMORI_ERR_NOT_FOUND when there was none. */
+static int
+totp_cred_revoke(struct mamori_txn *tx, int64_t user_id, int only_active, int64_t now, const char *reason,
+                 const char *by)
+{
+	int revoked = 0, rc;
+
+	for (;;) {
+		struct totp_cred_ids l = { .only_active = only_active };
+
+		rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_id, &l);
+		for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
+			rc = mamori_store_cred_revoke(tx, l.id[i], now, reason, by);
+		if (rc != MAMORI_OK)
+			return rc;
+		if (l.n == 0)
+			return revoked ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+		revoked = 1;
+	}
+}
+
 /* The user object of the admin interface (architecture.md), read inside
  * the caller's transaction. */
 static json_t *
@@ -190,15 +310,16 @@ user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 	else
 		json_decref(members);
 	if (o != NULL) {
-		struct mamori_totp_record totp;
+		struct mamori_credential totp;
 		json_t *factors = json_array();
 		if (json_array_size(passwords) > 0)
 			json_array_append_new(factors, json_string("password"));
-		if (mamori_store_totp_get(tx, u->id, 1, &totp) == MAMORI_OK)
+		if (totp_cred_get(tx, u->id, MAMORI_CRED_ACTIVE, &totp) == MAMORI_OK)
 			json_array_append_new(factors, json_string("totp"));
 		mamori_wipe(&totp, sizeof(totp));
 		json_object_set_new(o, "factors", factors);
-		json_object_set_new(o, "totp_required", json_boolean(u->totp_required));
+		json_object_set_new(o, "totp_required",
+		                    json_boolean((u->enroll_required & (1u << MAMORI_FACTOR_TOTP)) != 0));
 	}
 	return o;
 }
@@ -1012,7 +1133,7 @@ totp_enroll(struct admin_call *call, const json_t *params)
 {
 	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_totp_record r;
+	struct mamori_credential r;
 	struct mamori_totp_params p;
 	struct mamori_user u;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
@@ -1037,20 +1158,22 @@ totp_enroll(struct admin_call *call, const json_t *params)
 	if (rc == MAMORI_OK)
 		rc = mamori_totp_secret_base32(secret, secret_len, b32, sizeof(b32));
 	r.user_id = u.id;
-	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
-	r.digits = p.digits;
-	r.period = p.period;
+	snprintf(r.factor, sizeof(r.factor), "totp");
+	r.state = MAMORI_CRED_PENDING;
 	r.created_at = call->now;
-	r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_insert(tx, &r);
+		rc = totp_cred_public(&r, &p);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_cred_delete_pending(tx, u.id, "totp");
+	if (rc == MAMORI_OK)
+		rc = mamori_store_cred_insert(tx, &r);
 	if (rc == MAMORI_OK) {
 		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
 		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
 		                 sizeof(r.sealed), &sealed_len);
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce);
+		rc = mamori_store_cred_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce);
 	if (rc == MAMORI_OK)
 		rc = audit_admin(tx, call, "success", "totp enroll", NULL);
 	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
@@ -1076,7 +1199,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 {
 	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_totp_record r;
+	struct mamori_credential r;
 	struct mamori_totp_params p;
 	struct mamori_user u;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
@@ -1100,7 +1223,7 @@ totp_confirm(struct admin_call *call, json_t *params)
 	}
 	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
-	rc = mamori_store_totp_get(tx, u.id, 0, &r);
+	rc = totp_cred_get(tx, u.id, MAMORI_CRED_PENDING, &r);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
@@ -1116,10 +1239,10 @@ totp_confirm(struct admin_call *call, json_t *params)
 		goto out;
 	}
 	admin_totp_params(conf, &p);
-	if (mamori_totp_algorithm_parse(r.algorithm, &p.algorithm) != 0)
-		p.algorithm = MAMORI_TOTP_SHA1;
-	p.digits = r.digits;
-	p.period = r.period;
+	if (totp_cred_params(&r, &p) != MAMORI_OK) {
+		reply = internal_error();
+		goto out;
+	}
 	rc = mamori_totp_verify(secret, secret_len, &p, call->now, code, &step);
 	if (rc == MAMORI_ERR_DENIED) {
 		reply = refused(call, "io.mamori.Error.PolicyViolation", "the verification code is not correct");
@@ -1131,11 +1254,13 @@ totp_confirm(struct admin_call *call, json_t *params)
 	}
 	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		goto out;
-	u.totp_required = 0;
+	u.enroll_required &= ~(1u << MAMORI_FACTOR_TOTP);
 	u.updated_at = call->now;
-	rc = mamori_store_totp_accept_step(tx, r.id, step, call->now);
+	rc = totp_cred_revoke(tx, u.id, 1, call->now, "replaced by a new enrolment", call->actor);
+	if (rc == MAMORI_OK || rc == MAMORI_ERR_NOT_FOUND)
+		rc = mamori_store_cred_accept_counter(tx, r.id, step, call->now);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_totp_activate(tx, r.id);
+		rc = mamori_store_cred_activate(tx, r.id, call->now);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_user_update(tx, &u);
 	if (rc == MAMORI_OK)
@@ -1213,13 +1338,13 @@ totp_change(struct admin_call *call, const json_t *params, int remove)
 	if ((reply = load_user(&tx, call, &u)) != NULL || (reply = admin_check(&tx, call, &u, &u)) != NULL)
 		return reply;
 	if (remove) {
-		rc = mamori_store_totp_delete(tx, u.id);
+		rc = totp_cred_revoke(tx, u.id, 0, call->now, "removed by an administrator", call->actor);
 		if (rc == MAMORI_ERR_NOT_FOUND) {
 			mamori_store_rollback(&tx);
 			return refused(call, "io.mamori.Error.NotFound", "no TOTP factor");
 		}
 	} else {
-		u.totp_required = 1;
+		u.enroll_required |= 1u << MAMORI_FACTOR_TOTP;
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(tx, &u);
 	}
@@ -1233,19 +1358,19 @@ totp_change(struct admin_call *call, const json_t *params, int remove)
 }
 
 static int
-totp_list_one(const struct mamori_totp_record *r, const char *user, void *data)
+totp_list_one(const struct mamori_credential *r, const char *user, void *data)
 {
 	struct page *pg = data;
-	enum mamori_totp_algorithm alg;
+	struct mamori_totp_params p;
 	json_t *o;
 
 	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
 		return MAMORI_OK;
-	if (mamori_totp_algorithm_parse(r->algorithm, &alg) != 0)
-		alg = MAMORI_TOTP_SHA1;
-	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", r->active ? "active" : "pending",
-	              "algorithm", mamori_totp_algorithm_name(alg), "digits", (json_int_t)r->digits, "period",
-	              (json_int_t)r->period, "created_at", (json_int_t)r->created_at, "last_used_at",
+	if (totp_cred_params(r, &p) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "name", user, "state", mamori_cred_state_name(r->state),
+	              "algorithm", mamori_totp_algorithm_name(p.algorithm), "digits", (json_int_t)p.digits, "period",
+	              (json_int_t)p.period, "created_at", (json_int_t)r->created_at, "last_used_at",
 	              nullable_time(r->last_used_at));
 	return page_add(data, o);
 }
@@ -1265,7 +1390,7 @@ totp_list(struct admin_call *call, const json_t *params)
 		json_decref(pg.items);
 		return internal_error();
 	}
-	if (mamori_store_totp_foreach(pg.tx, totp_list_one, &pg) != MAMORI_OK) {
+	if (mamori_store_cred_foreach(pg.tx, "totp", NULL, 0, totp_list_one, &pg) != MAMORI_OK) {
 		mamori_store_rollback(&pg.tx);
 		json_decref(pg.items);
 		return internal_error();

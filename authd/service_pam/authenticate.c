@@ -24,9 +24,67 @@
 
 /* ------------------------------------------------------- authenticate */
 
+/* TOTP in the credential table (factor "totp"): what the old
+ * mamori_store_totp_* calls did, written with mamori_store_cred_*.  The
+ * parameters are the public data, compact JSON
+ * {"algorithm":"sha1","digits":6,"period":30}. */
+struct totp_cred_find {
+	enum mamori_cred_state state;
+	struct mamori_credential *out;
+	int found;
+};
+
+static int
+totp_cred_one(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_find *f = data;
+
+	(void)user;
+	/* The newest in the state asked. */
+	if (cred->state == f->state) {
+		*f->out = *cred;
+		f->found = 1;
+	}
+	return MAMORI_OK;
+}
+
+/* The account's TOTP credential in state (active or pending);
+ * MAMORI_ERR_NOT_FOUND. */
+static int
+totp_cred_get(struct mamori_txn *tx, int64_t user_id, enum mamori_cred_state state, struct mamori_credential *out)
+{
+	struct totp_cred_find f = { .state = state, .out = out };
+	int rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_one, &f);
+
+	if (rc != MAMORI_OK) {
+		mamori_wipe(out, sizeof(*out));
+		return rc;
+	}
+	return f.found ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+/* The parameters in a TOTP credential's public data. */
+static int
+totp_cred_params(const struct mamori_credential *cred, struct mamori_totp_params *p)
+{
+	json_t *o = json_loadb((const char *)cred->public_data, cred->public_len, 0, NULL);
+	const char *algorithm = NULL;
+	int digits = 0, period = 0, rc = MAMORI_ERR_STORE;
+
+	if (o != NULL &&
+	    json_unpack(o, "{s:s,s:i,s:i}", "algorithm", &algorithm, "digits", &digits, "period", &period) == 0 &&
+	    mamori_totp_algorithm_parse(algorithm, &p->algorithm) == 0 && digits > 0 && period > 0) {
+		p->digits = (unsigned)digits;
+		p->period = (unsigned)period;
+		rc = MAMORI_OK;
+	}
+	json_decref(o);
+	return rc;
+}
+
 /* The factors an account has enrolled. */
 static int
-enrolled(const struct subject *s, const struct mamori_totp_record *totp, int have_totp, enum mamori_factor f)
+enrolled(const struct subject *s, const struct mamori_credential *totp, int have_totp, enum mamori_factor f)
 {
 	(void)totp;
 	switch (f) {
@@ -98,7 +156,7 @@ auth_begin_factors(struct mamori_conn *c)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
-	struct mamori_totp_record totp;
+	struct mamori_credential totp;
 	struct subject s;
 	unsigned n_sets;
 	int have_totp = 0, rc;
@@ -112,7 +170,7 @@ auth_begin_factors(struct mamori_conn *c)
 	if (s.found) {
 		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 			return pam_internal_error();
-		have_totp = mamori_store_totp_get(tx, s.user.id, 1, &totp) == MAMORI_OK;
+		have_totp = totp_cred_get(tx, s.user.id, MAMORI_CRED_ACTIVE, &totp) == MAMORI_OK;
 		mamori_wipe(&totp, sizeof(totp));
 		if (mamori_store_commit(&tx) != MAMORI_OK)
 			return pam_internal_error();
@@ -197,16 +255,6 @@ ask_next(struct mamori_conn *c)
 	}
 }
 
-static void
-totp_params_of(const struct mamori_totp_record *r, unsigned window, struct mamori_totp_params *p)
-{
-	if (mamori_totp_algorithm_parse(r->algorithm, &p->algorithm) != 0)
-		p->algorithm = MAMORI_TOTP_SHA1;
-	p->digits = r->digits;
-	p->period = r->period;
-	p->window = window;
-}
-
 void
 auth_totp_aad(int64_t user_id, int64_t id, char *buf, size_t len)
 {
@@ -246,7 +294,7 @@ int
 auth_totp_check(int64_t user_id, int active, const char *code, unsigned window, int64_t *id, int64_t *step)
 {
 	struct mamori_txn *tx = NULL;
-	struct mamori_totp_record r;
+	struct mamori_credential r;
 	struct mamori_totp_params p;
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
 	size_t secret_len = 0;
@@ -255,7 +303,7 @@ auth_totp_check(int64_t user_id, int active, const char *code, unsigned window, 
 
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = mamori_store_totp_get(tx, user_id, active, &r);
+	rc = totp_cred_get(tx, user_id, active ? MAMORI_CRED_ACTIVE : MAMORI_CRED_PENDING, &r);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	if (rc == MAMORI_ERR_NOT_FOUND) {
@@ -267,8 +315,8 @@ auth_totp_check(int64_t user_id, int active, const char *code, unsigned window, 
 	auth_totp_aad(user_id, r.id, aad, sizeof(aad));
 	rc = mamori_unseal(r.sealed, r.sealed_len, r.nonce, (const unsigned char *)aad, strlen(aad), secret,
 	                   sizeof(secret), &secret_len);
-	if (rc == MAMORI_OK) {
-		totp_params_of(&r, window, &p);
+	if (rc == MAMORI_OK && (rc = totp_cred_params(&r, &p)) == MAMORI_OK) {
+		p.window = window;
 		rc = mamori_totp_verify(secret, secret_len, &p, mamori_clock_now(), code, step);
 		*id = r.id;
 	} else {

@@ -171,7 +171,7 @@ check_replay(struct decision *d)
 
 	if (!d->conv->totp_ok)
 		return CHECK_PASS;
-	rc = mamori_store_totp_accept_step(d->tx, d->conv->totp_id, d->conv->totp_step, d->now);
+	rc = mamori_store_cred_accept_counter(d->tx, d->conv->totp_id, d->conv->totp_step, d->now);
 	if (rc == MAMORI_OK)
 		return CHECK_PASS;
 	if (rc != MAMORI_ERR_DENIED)
@@ -273,7 +273,8 @@ decide_success(struct decision *d)
 		d->issue_ticket = 0;
 		return;
 	}
-	d->enroll = op_enrol || (d->s.user.totp_required && d->conv->member[0] == '\0');
+	d->enroll =
+	        op_enrol || ((d->s.user.enroll_required & (1u << MAMORI_FACTOR_TOTP)) && d->conv->member[0] == '\0');
 	/* A password that must change (temporary, compromised, expired) may be
 	 * in other hands: it does not enrol an authenticator. */
 	if (d->enroll && d->issue_ticket) {

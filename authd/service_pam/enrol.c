@@ -20,6 +20,69 @@
 
 /* ---------------------------------------------------- TOTP enrolment */
 
+/* TOTP in the credential table (see authenticate.c). */
+/* Set a new TOTP credential's public data to its parameters. */
+static int
+totp_cred_public(struct mamori_credential *cred, const struct mamori_totp_params *p)
+{
+	json_t *o = json_pack("{s:s,s:i,s:i}", "algorithm", mamori_totp_algorithm_name(p->algorithm), "digits",
+	                      (int)p->digits, "period", (int)p->period);
+	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rc = MAMORI_ERR_NOMEM;
+
+	if (s != NULL && strlen(s) <= sizeof(cred->public_data)) {
+		cred->public_len = strlen(s);
+		memcpy(cred->public_data, s, cred->public_len);
+		rc = MAMORI_OK;
+	}
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+struct totp_cred_ids {
+	int only_active;
+	size_t n;
+	int64_t id[8];
+};
+
+static int
+totp_cred_id(const struct mamori_credential *cred, const char *user, void *data)
+{
+	struct totp_cred_ids *l = data;
+
+	(void)user;
+	if (l->only_active && cred->state != MAMORI_CRED_ACTIVE)
+		return MAMORI_OK;
+	if (l->n == sizeof(l->id) / sizeof(l->id[0]))
+		return MAMORI_STOP;
+	l->id[l->n++] = cred->id;
+	return MAMORI_OK;
+}
+
+/* Revoke the account's TOTP credentials (only the active ones, or every
+ * one not revoked yet): what replacing or deleting did.
+ * MAMORI_ERR_NOT_FOUND when there was none. */
+static int
+totp_cred_revoke(struct mamori_txn *tx, int64_t user_id, int only_active, int64_t now, const char *reason,
+                 const char *by)
+{
+	int revoked = 0, rc;
+
+	for (;;) {
+		struct totp_cred_ids l = { .only_active = only_active };
+
+		rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_id, &l);
+		for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
+			rc = mamori_store_cred_revoke(tx, l.id[i], now, reason, by);
+		if (rc != MAMORI_OK)
+			return rc;
+		if (l.n == 0)
+			return revoked ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+		revoked = 1;
+	}
+}
+
 static json_t *enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name);
 
 /* P-MFA-ALL: who may bind an authenticator.  A conversation that proved
@@ -100,7 +163,7 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_totp_record r = { .user_id = user_id };
+	struct mamori_credential r = { .user_id = user_id, .factor = "totp", .state = MAMORI_CRED_PENDING };
 	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period };
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
 	size_t secret_len = 0, sealed_len = 0;
@@ -110,19 +173,18 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 
 	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
 		p.algorithm = MAMORI_TOTP_SHA1;
-	snprintf(r.algorithm, sizeof(r.algorithm), "%s", conf->totp_algorithm);
-	r.digits = p.digits;
-	r.period = p.period;
 	r.created_at = mamori_clock_now();
-	rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
+	rc = totp_cred_public(&r, &p);
+	if (rc == MAMORI_OK)
+		rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
 	if (rc == MAMORI_OK)
 		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
 	/* The secret is sealed with the credential's id as associated data:
 	 * insert first for the id, then seal and store. */
 	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
-		r.sealed_len = MAMORI_SEAL_TAG_LEN + secret_len;
-		memset(r.sealed, 0, sizeof(r.sealed));
-		rc = mamori_store_totp_insert(tx, &r);
+		rc = mamori_store_cred_delete_pending(tx, user_id, "totp");
+		if (rc == MAMORI_OK)
+			rc = mamori_store_cred_insert(tx, &r);
 		if (rc == MAMORI_OK) {
 			auth_totp_aad(user_id, r.id, aad, sizeof(aad));
 			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
@@ -130,7 +192,7 @@ enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
 			r.sealed_len = sealed_len;
 		}
 		if (rc == MAMORI_OK)
-			rc = mamori_store_totp_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
+			rc = mamori_store_cred_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
 		if (rc == MAMORI_OK)
 			rc = mamori_store_commit(&tx);
 		else
@@ -199,10 +261,12 @@ enrol_confirm(struct mamori_conn *c, const char *code, size_t len)
 	}
 	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
 		/* The confirming code is used up like any other. */
-		if (mamori_store_totp_accept_step(tx, id, step, now) != MAMORI_OK ||
-		    mamori_store_totp_activate(tx, id) != MAMORI_OK)
+		rc = totp_cred_revoke(tx, u.id, 1, now, "replaced by a new enrolment", pam_subject_name(conv));
+		if ((rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) ||
+		    mamori_store_cred_accept_counter(tx, id, step, now) != MAMORI_OK ||
+		    mamori_store_cred_activate(tx, id, now) != MAMORI_OK)
 			goto fail;
-		u.totp_required = 0;
+		u.enroll_required &= ~(1u << MAMORI_FACTOR_TOTP);
 		u.updated_at = now;
 		if (mamori_store_user_update(tx, &u) != MAMORI_OK)
 			goto fail;

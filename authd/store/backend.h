@@ -85,14 +85,6 @@ struct mamori_store_ops {
 	                    struct mamori_session *out);
 	int (*session_close)(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
 	                     int64_t now);
-	int (*totp_get)(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
-	int (*totp_insert)(struct mamori_txn *tx, struct mamori_totp_record *rec);
-	int (*totp_set_secret)(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-	                       const unsigned char nonce[12]);
-	int (*totp_activate)(struct mamori_txn *tx, int64_t id);
-	int (*totp_accept_step)(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
-	int (*totp_delete)(struct mamori_txn *tx, int64_t user_id);
-	int (*totp_foreach)(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
 	int (*enroll_code_put)(struct mamori_txn *tx, int64_t user_id,
 	                       const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
 	                       int64_t expires_at);
@@ -113,6 +105,19 @@ struct mamori_store_ops {
 	int (*audit_count)(struct mamori_txn *tx, int64_t *count);
 	int (*audit_hash_at)(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
 	int (*audit_first_mac)(struct mamori_txn *tx, int64_t *id);
+	int (*cred_insert)(struct mamori_txn *tx, struct mamori_credential *c);
+	int (*cred_set_secret)(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+	                       const unsigned char nonce[12]);
+	int (*cred_get)(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
+	int (*cred_foreach_user)(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+	                         mamori_store_cred_cb cb, void *data);
+	int (*cred_foreach)(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
+	                    mamori_store_cred_cb cb, void *data);
+	int (*cred_activate)(struct mamori_txn *tx, int64_t id, int64_t now);
+	int (*cred_accept_counter)(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
+	int (*cred_touch)(struct mamori_txn *tx, int64_t id, int64_t now);
+	int (*cred_revoke)(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
+	int (*cred_delete_pending)(struct mamori_txn *tx, int64_t user_id, const char *factor);
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;
@@ -120,5 +125,10 @@ extern const struct mamori_store_ops mamori_store_sqlite_ops;
 /* Backend-neutral helpers of store.c. */
 int mamori_user_state_parse(const char *s, enum mamori_user_state *out);
 int mamori_cred_state_parse(const char *s, enum mamori_cred_state *out);
+/* A set of factors (bits 1u << enum mamori_factor) as stored: their names
+ * in factor order, joined by ','; "" for none.  parse refuses an unknown
+ * name (-1). */
+int mamori_store_factor_set_format(unsigned set, char *buf, size_t len);
+int mamori_store_factor_set_parse(const char *s, unsigned *out);
 
 #endif

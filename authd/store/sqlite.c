@@ -141,6 +141,35 @@ static const char *const migrations[] = {
 	/* 4 -> 5: the audit chain's keyed MAC (rows of older versions have
 	 * none; see audit.c) */
 	"ALTER TABLE audit ADD COLUMN mac TEXT;",
+	/* 5 -> 6: one credential table for every factor; TOTP rows keep
+	 * their ids (their secrets are sealed with the id as associated
+	 * data), their parameters become the public data.  "Enrolment
+	 * required" becomes a set of factor names. */
+	"CREATE TABLE credentials ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  factor TEXT NOT NULL,"
+	"  label TEXT NOT NULL DEFAULT '',"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','active','revoked')),"
+	"  public_data BLOB,"
+	"  sealed BLOB,"
+	"  nonce BLOB,"
+	"  counter INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER,"
+	"  revoked_at INTEGER,"
+	"  revoke_reason TEXT,"
+	"  revoked_by TEXT);"
+	"CREATE INDEX credentials_user ON credentials(user_id, factor, state);"
+	"INSERT INTO credentials (id, user_id, factor, label, state, public_data, sealed, nonce, counter, "
+	"  created_at, last_used_at) "
+	"SELECT id, user_id, 'totp', '', CASE active WHEN 1 THEN 'active' ELSE 'pending' END, "
+	"  CAST(json_object('algorithm', algorithm, 'digits', digits, 'period', period) AS BLOB), "
+	"  sealed, nonce, last_step, created_at, last_used_at FROM totp;"
+	"DROP TABLE totp;"
+	"ALTER TABLE users ADD COLUMN enroll_required TEXT NOT NULL DEFAULT '';"
+	"UPDATE users SET enroll_required = 'totp' WHERE totp_required = 1;"
+	"ALTER TABLE users DROP COLUMN totp_required;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -437,13 +466,6 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.session_end = sq_session_end,
 	.session_find = sq_session_find,
 	.session_close = sq_session_close,
-	.totp_get = sq_totp_get,
-	.totp_insert = sq_totp_insert,
-	.totp_set_secret = sq_totp_set_secret,
-	.totp_activate = sq_totp_activate,
-	.totp_accept_step = sq_totp_accept_step,
-	.totp_delete = sq_totp_delete,
-	.totp_foreach = sq_totp_foreach,
 	.enroll_code_put = sq_enroll_code_put,
 	.enroll_code_get = sq_enroll_code_get,
 	.enroll_code_take = sq_enroll_code_take,
@@ -459,4 +481,14 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.audit_count = sq_audit_count,
 	.audit_hash_at = sq_audit_hash_at,
 	.audit_first_mac = sq_audit_first_mac,
+	.cred_insert = sq_cred_insert,
+	.cred_set_secret = sq_cred_set_secret,
+	.cred_get = sq_cred_get,
+	.cred_foreach_user = sq_cred_foreach_user,
+	.cred_foreach = sq_cred_foreach,
+	.cred_activate = sq_cred_activate,
+	.cred_accept_counter = sq_cred_accept_counter,
+	.cred_touch = sq_cred_touch,
+	.cred_revoke = sq_cred_revoke,
+	.cred_delete_pending = sq_cred_delete_pending,
 };

@@ -15,9 +15,10 @@
 
 /* ------------------------------------------------------------------ users */
 
-#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours, totp_required"
+#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours, enroll_required"
 #define USER_COLUMNS_U                                                                                                 \
-	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, u.totp_required"
+	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, "                \
+	"u.enroll_required"
 
 static int
 user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
@@ -34,7 +35,8 @@ user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 	u->created_at = sqlite3_column_int64(stmt, 6);
 	u->updated_at = sqlite3_column_int64(stmt, 7);
 	sq_copy_column(stmt, 8, u->hours, sizeof(u->hours));
-	u->totp_required = sqlite3_column_int(stmt, 9) != 0;
+	if (mamori_store_factor_set_parse((const char *)sqlite3_column_text(stmt, 9), &u->enroll_required) != 0)
+		return MAMORI_ERR_STORE;
 	return MAMORI_OK;
 }
 
@@ -66,14 +68,19 @@ int
 sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 {
 	struct sqlite_store *st = sq_store(tx);
+	char required[128];
 	sqlite3_stmt *stmt;
 	int rc;
 
 	if (sq_prepare(st,
-	               "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours) "
-	               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	               "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours, "
+	               "enroll_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
+		sqlite3_finalize(stmt);
+		return MAMORI_ERR_INVALID;
+	}
 	sqlite3_bind_text(stmt, 1, u->name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 3, u->privileged ? 1 : 0);
@@ -82,6 +89,7 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	sqlite3_bind_int64(stmt, 6, u->created_at);
 	sqlite3_bind_int64(stmt, 7, u->updated_at);
 	sq_bind_text(stmt, 8, u->hours);
+	sqlite3_bind_text(stmt, 9, required, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -96,21 +104,26 @@ int
 sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 {
 	struct sqlite_store *st = sq_store(tx);
+	char required[128];
 	sqlite3_stmt *stmt;
 	int rc;
 
 	if (sq_prepare(st,
 	               "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ?, "
-	               "totp_required = ? WHERE id = ?",
+	               "enroll_required = ? WHERE id = ?",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
+		sqlite3_finalize(stmt);
+		return MAMORI_ERR_INVALID;
+	}
 	sqlite3_bind_text(stmt, 1, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, u->privileged ? 1 : 0);
 	sqlite3_bind_text(stmt, 3, mamori_user_state_name(u->state), -1, SQLITE_STATIC);
 	sq_bind_text(stmt, 4, u->expires);
 	sqlite3_bind_int64(stmt, 5, u->updated_at);
 	sq_bind_text(stmt, 6, u->hours);
-	sqlite3_bind_int(stmt, 7, u->totp_required ? 1 : 0);
+	sqlite3_bind_text(stmt, 7, required, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 8, u->id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);

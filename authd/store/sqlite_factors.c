@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* SQLite backend: TOTP factors, factor choices, enrolment codes. */
+/* SQLite backend: credentials, factor choices, enrolment codes. */
 #include "config.h"
 
 #include <stdio.h>
@@ -13,195 +13,284 @@
 #include "secure.h"
 #include "store/sqlite_internal.h"
 
-/* ------------------------------------------------------------------- totp */
+/* ------------------------------------------------------------ credentials */
 
-#define TOTP_COLUMNS                                                                                                   \
-	"t.id, t.user_id, t.active, t.algorithm, t.digits, t.period, t.sealed, t.nonce, t.last_step, t.created_at, "   \
-	"t.last_used_at"
+#define CRED_COLUMNS                                                                                                   \
+	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
+	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name"
+#define CRED_FROM " FROM credentials c JOIN users u ON u.id = c.user_id "
 
 static int
-totp_from_row(sqlite3_stmt *stmt, struct mamori_totp_record *r)
+blob_column(sqlite3_stmt *stmt, int col, unsigned char *buf, size_t max, size_t *len)
 {
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(stmt, 0);
-	r->user_id = sqlite3_column_int64(stmt, 1);
-	r->active = sqlite3_column_int(stmt, 2) != 0;
-	sq_copy_column(stmt, 3, r->algorithm, sizeof(r->algorithm));
-	r->digits = (unsigned)sqlite3_column_int(stmt, 4);
-	r->period = (unsigned)sqlite3_column_int(stmt, 5);
-	if (sqlite3_column_bytes(stmt, 6) > MAMORI_TOTP_SEALED_MAX || sqlite3_column_bytes(stmt, 7) != 12)
+	int n = sqlite3_column_bytes(stmt, col);
+
+	if (n < 0 || (size_t)n > max)
 		return MAMORI_ERR_STORE;
-	r->sealed_len = (size_t)sqlite3_column_bytes(stmt, 6);
-	memcpy(r->sealed, sqlite3_column_blob(stmt, 6), r->sealed_len);
-	memcpy(r->nonce, sqlite3_column_blob(stmt, 7), 12);
-	r->last_step = sqlite3_column_int64(stmt, 8);
-	r->created_at = sqlite3_column_int64(stmt, 9);
-	r->last_used_at = sqlite3_column_int64(stmt, 10);
+	if (n > 0)
+		memcpy(buf, sqlite3_column_blob(stmt, col), (size_t)n);
+	*len = (size_t)n;
 	return MAMORI_OK;
 }
 
-int
-sq_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out)
+static int
+cred_from_row(sqlite3_stmt *stmt, struct mamori_credential *c)
 {
-	struct sqlite_store *st = sq_store(tx);
-	sqlite3_stmt *stmt;
-	int rc;
+	size_t nonce_len = 0;
 
-	if (sq_prepare(st, "SELECT " TOTP_COLUMNS " FROM totp t WHERE t.user_id = ? AND t.active = ?", &stmt) !=
-	    MAMORI_OK)
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(stmt, 0);
+	c->user_id = sqlite3_column_int64(stmt, 1);
+	sq_copy_column(stmt, 2, c->factor, sizeof(c->factor));
+	sq_copy_column(stmt, 3, c->label, sizeof(c->label));
+	if (mamori_cred_state_parse((const char *)sqlite3_column_text(stmt, 4), &c->state) != 0)
 		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, user_id);
-	sqlite3_bind_int(stmt, 2, active ? 1 : 0);
-	switch (sqlite3_step(stmt)) {
-	case SQLITE_ROW:
-		rc = totp_from_row(stmt, out);
-		break;
-	case SQLITE_DONE:
-		rc = MAMORI_ERR_NOT_FOUND;
-		break;
-	default:
-		rc = sq_fail(st, "totp_get");
+	if (blob_column(stmt, 5, c->public_data, sizeof(c->public_data), &c->public_len) != MAMORI_OK ||
+	    blob_column(stmt, 6, c->sealed, sizeof(c->sealed), &c->sealed_len) != MAMORI_OK ||
+	    blob_column(stmt, 7, c->nonce, sizeof(c->nonce), &nonce_len) != MAMORI_OK ||
+	    (nonce_len != 0 && nonce_len != sizeof(c->nonce)) || (c->sealed_len > 0 && nonce_len == 0))
+		return MAMORI_ERR_STORE;
+	c->counter = sqlite3_column_int64(stmt, 8);
+	c->created_at = sqlite3_column_int64(stmt, 9);
+	c->last_used_at = sqlite3_column_int64(stmt, 10);
+	c->revoked_at = sqlite3_column_int64(stmt, 11);
+	sq_copy_column(stmt, 12, c->revoke_reason, sizeof(c->revoke_reason));
+	sq_copy_column(stmt, 13, c->revoked_by, sizeof(c->revoked_by));
+	return MAMORI_OK;
+}
+
+/* Walk the rows of stmt (CRED_COLUMNS), finalize it. */
+static int
+cred_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_cred_cb cb, void *data)
+{
+	struct mamori_credential c;
+	char name[MAMORI_USER_NAME_MAX + 1];
+	int rc = MAMORI_OK, step;
+
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((rc = cred_from_row(stmt, &c)) != MAMORI_OK)
+			break;
+		sq_copy_column(stmt, 14, name, sizeof(name));
+		rc = cb(&c, name, data);
+		mamori_wipe(&c, sizeof(c));
+		if (rc != MAMORI_OK)
+			break;
 	}
+	mamori_wipe(&c, sizeof(c));
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && step != SQLITE_DONE)
+		rc = sq_fail(st, "credential walk");
 	sqlite3_finalize(stmt);
 	return rc;
 }
 
+static void
+bind_blob_or_null(sqlite3_stmt *stmt, int idx, const unsigned char *b, size_t len)
+{
+	if (len > 0)
+		sqlite3_bind_blob(stmt, idx, b, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
 int
-sq_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *r)
+sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "DELETE FROM totp WHERE user_id = ? AND active = 0", &stmt) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, r->user_id);
-	if ((rc = sq_step_done(st, stmt, "totp_insert")) != MAMORI_OK)
-		return rc;
 	if (sq_prepare(st,
-	               "INSERT INTO totp (user_id, active, algorithm, digits, period, sealed, nonce, last_step, "
-	               "created_at) VALUES (?, 0, ?, ?, ?, ?, ?, 0, ?)",
+	               "INSERT INTO credentials (user_id, factor, label, state, public_data, sealed, nonce, counter, "
+	               "created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, r->user_id);
-	sqlite3_bind_text(stmt, 2, r->algorithm, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(stmt, 3, (int)r->digits);
-	sqlite3_bind_int(stmt, 4, (int)r->period);
-	sqlite3_bind_blob(stmt, 5, r->sealed, (int)r->sealed_len, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(stmt, 6, r->nonce, 12, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 7, r->created_at);
-	rc = sq_step_done(st, stmt, "totp_insert");
-	if (rc == MAMORI_OK)
-		r->id = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	sqlite3_bind_int64(stmt, 1, c->user_id);
+	sqlite3_bind_text(stmt, 2, c->factor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 3, c->label, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 4, mamori_cred_state_name(c->state), -1, SQLITE_STATIC);
+	bind_blob_or_null(stmt, 5, c->public_data, c->public_len);
+	bind_blob_or_null(stmt, 6, c->sealed, c->sealed_len);
+	bind_blob_or_null(stmt, 7, c->nonce, c->sealed_len > 0 ? sizeof(c->nonce) : 0);
+	sqlite3_bind_int64(stmt, 8, c->counter);
+	sqlite3_bind_int64(stmt, 9, c->created_at);
+	if (c->last_used_at > 0)
+		sqlite3_bind_int64(stmt, 10, c->last_used_at);
+	else
+		sqlite3_bind_null(stmt, 10);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return MAMORI_ERR_NOT_FOUND;
+	if (rc != SQLITE_DONE)
+		return sq_fail(st, "cred_insert");
+	c->id = sqlite3_last_insert_rowid(st->db);
+	return MAMORI_OK;
 }
 
 int
-sq_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                    const unsigned char nonce[12])
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (len > MAMORI_TOTP_SEALED_MAX)
-		return MAMORI_ERR_INVALID;
-	if (sq_prepare(st, "UPDATE totp SET sealed = ?, nonce = ? WHERE id = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare(st, "UPDATE credentials SET sealed = ?, nonce = ? WHERE id = ? AND state <> 'revoked'", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_blob(stmt, 1, sealed, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(stmt, 2, nonce, 12, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, id);
-	if ((rc = sq_step_done(st, stmt, "totp_set_secret")) != MAMORI_OK)
+	if ((rc = sq_step_done(st, stmt, "cred_set_secret")) != MAMORI_OK)
 		return rc;
 	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
+static int
+cred_first(const struct mamori_credential *c, const char *user, void *data)
+{
+	(void)user;
+	*(struct mamori_credential *)data = *c;
+	return MAMORI_STOP;
+}
+
 int
-sq_totp_activate(struct mamori_txn *tx, int64_t id)
+sq_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc;
+
+	if (sq_prepare(st, "SELECT " CRED_COLUMNS CRED_FROM "WHERE c.id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, id);
+	memset(out, 0, sizeof(*out));
+	rc = cred_walk(st, stmt, cred_first, out);
+	if (rc != MAMORI_OK) {
+		mamori_wipe(out, sizeof(*out));
+		return rc;
+	}
+	return out->id > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+sq_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+                     mamori_store_cred_cb cb, void *data)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
 
 	if (sq_prepare(st,
-	               "DELETE FROM totp WHERE active = 1 AND user_id = (SELECT user_id FROM totp WHERE id = ? AND "
-	               "active = 0)",
+	               "SELECT " CRED_COLUMNS CRED_FROM "WHERE c.user_id = ?1 AND (?2 IS NULL OR c.factor = ?2) "
+	               "AND (?3 OR c.state <> 'revoked') ORDER BY c.id",
 	               &stmt) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, id);
-	if ((rc = sq_step_done(st, stmt, "totp_activate")) != MAMORI_OK)
-		return rc;
-	if (sq_prepare(st, "UPDATE totp SET active = 1 WHERE id = ? AND active = 0", &stmt) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, id);
-	if ((rc = sq_step_done(st, stmt, "totp_activate")) != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
-}
-
-int
-sq_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now)
-{
-	struct sqlite_store *st = sq_store(tx);
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if (sq_prepare(st, "UPDATE totp SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?", &stmt) !=
-	    MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, step);
-	sqlite3_bind_int64(stmt, 2, now);
-	sqlite3_bind_int64(stmt, 3, id);
-	sqlite3_bind_int64(stmt, 4, step);
-	if ((rc = sq_step_done(st, stmt, "totp_accept_step")) != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_DENIED;
-}
-
-int
-sq_totp_delete(struct mamori_txn *tx, int64_t user_id)
-{
-	struct sqlite_store *st = sq_store(tx);
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if (sq_prepare(st, "DELETE FROM totp WHERE user_id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	if ((rc = sq_step_done(st, stmt, "totp_delete")) != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	if (factor != NULL)
+		sqlite3_bind_text(stmt, 2, factor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 3, with_revoked ? 1 : 0);
+	return cred_walk(st, stmt, cb, data);
 }
 
 int
-sq_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data)
+sq_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked, mamori_store_cred_cb cb,
+                void *data)
 {
 	struct sqlite_store *st = sq_store(tx);
-	struct mamori_totp_record r;
-	char name[MAMORI_USER_NAME_MAX + 1];
 	sqlite3_stmt *stmt;
-	int rc = MAMORI_OK, step;
 
 	if (sq_prepare(st,
-	               "SELECT " TOTP_COLUMNS ", u.name FROM totp t JOIN users u ON u.id = t.user_id ORDER BY u.name",
+	               "SELECT " CRED_COLUMNS CRED_FROM "WHERE u.name > ?1 AND (?2 IS NULL OR c.factor = ?2) "
+	               "AND (?3 OR c.state <> 'revoked') ORDER BY u.name, c.id",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if ((rc = totp_from_row(stmt, &r)) != MAMORI_OK)
-			break;
-		sq_copy_column(stmt, 11, name, sizeof(name));
-		rc = cb(&r, name, data);
-		mamori_wipe(&r, sizeof(r));
-		if (rc != MAMORI_OK)
-			break;
-	}
-	if (rc == MAMORI_STOP)
-		rc = MAMORI_OK;
-	else if (rc == MAMORI_OK && step != SQLITE_DONE)
-		rc = sq_fail(st, "totp_foreach");
-	sqlite3_finalize(stmt);
-	return rc;
+	sqlite3_bind_text(stmt, 1, after != NULL ? after : "", -1, SQLITE_TRANSIENT);
+	if (factor != NULL)
+		sqlite3_bind_text(stmt, 2, factor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 3, with_revoked ? 1 : 0);
+	return cred_walk(st, stmt, cb, data);
 }
+
+/* Run an UPDATE or DELETE on one credential, bound by bind; not_changed
+ * is the answer when no row changed. */
+static int
+cred_change(struct sqlite_store *st, const char *sql, const int64_t *ints, unsigned n_ints, const char *text1,
+            const char *text2, int not_changed, const char *what)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st, sql, &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	for (unsigned i = 0; i < n_ints; i++)
+		sqlite3_bind_int64(stmt, (int)i + 1, ints[i]);
+	if (text1 != NULL)
+		sqlite3_bind_text(stmt, (int)n_ints + 1, text1, -1, SQLITE_TRANSIENT);
+	if (text2 != NULL)
+		sqlite3_bind_text(stmt, (int)n_ints + 2, text2, -1, SQLITE_TRANSIENT);
+	if ((rc = sq_step_done(st, stmt, what)) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) >= 1 ? MAMORI_OK : not_changed;
+}
+
+int
+sq_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now)
+{
+	const int64_t ints[] = { id };
+
+	/* now: this schema keeps no activation time (created_at and last_used_at
+	 * tell it). */
+	(void)now;
+	return cred_change(sq_store(tx), "UPDATE credentials SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+	                   ints, 1, NULL, NULL, MAMORI_ERR_NOT_FOUND, "cred_activate");
+}
+
+int
+sq_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now)
+{
+	const int64_t ints[] = { id, counter, now };
+
+	return cred_change(sq_store(tx),
+	                   "UPDATE credentials SET counter = ?2, last_used_at = ?3 "
+	                   "WHERE id = ?1 AND state <> 'revoked' AND counter < ?2",
+	                   ints, 3, NULL, NULL, MAMORI_ERR_DENIED, "cred_accept_counter");
+}
+
+int
+sq_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now)
+{
+	const int64_t ints[] = { id, now };
+
+	return cred_change(sq_store(tx),
+	                   "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1 AND state <> 'revoked'", ints, 2,
+	                   NULL, NULL, MAMORI_ERR_NOT_FOUND, "cred_touch");
+}
+
+int
+sq_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by)
+{
+	const int64_t ints[] = { id, now };
+
+	/* The secret goes; when, why and by whom stay. */
+	return cred_change(sq_store(tx),
+	                   "UPDATE credentials SET state = 'revoked', revoked_at = ?2, revoke_reason = ?3, "
+	                   "revoked_by = ?4, sealed = NULL, nonce = NULL WHERE id = ?1 AND state <> 'revoked'",
+	                   ints, 2, reason, by, MAMORI_ERR_NOT_FOUND, "cred_revoke");
+}
+
+int
+sq_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor)
+{
+	const int64_t ints[] = { user_id };
+
+	return cred_change(sq_store(tx),
+	                   "DELETE FROM credentials WHERE user_id = ?1 AND factor = ?2 AND state = 'pending'", ints, 1,
+	                   factor, NULL, MAMORI_OK, "cred_delete_pending");
+}
+
+/* ----------------------------------------------------------------- choices */
 
 int
 sq_choice_get(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len)

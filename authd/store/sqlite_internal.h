@@ -77,14 +77,6 @@ int sq_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const
 int sq_session_find(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
                     struct mamori_session *out);
 int sq_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id, int64_t now);
-int sq_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
-int sq_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *rec);
-int sq_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                       const unsigned char nonce[12]);
-int sq_totp_activate(struct mamori_txn *tx, int64_t id);
-int sq_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
-int sq_totp_delete(struct mamori_txn *tx, int64_t user_id);
-int sq_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
 int sq_enroll_code_put(struct mamori_txn *tx, int64_t user_id, const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
                        int64_t created_at, int64_t expires_at);
 int sq_enroll_code_get(struct mamori_txn *tx, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
@@ -104,5 +96,18 @@ int sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int
 int sq_audit_count(struct mamori_txn *tx, int64_t *count);
 int sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
 int sq_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+int sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
+int sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                       const unsigned char nonce[12]);
+int sq_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
+int sq_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+                         mamori_store_cred_cb cb, void *data);
+int sq_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
+                    mamori_store_cred_cb cb, void *data);
+int sq_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now);
+int sq_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
+int sq_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
+int sq_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
+int sq_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "error.h"
+#include "factors.h"
 #include "store/backend.h"
 
 static const struct mamori_store_ops *const backends[] = {
@@ -83,6 +84,52 @@ mamori_cred_state_parse(const char *s, enum mamori_cred_state *out)
 	if (i < 0)
 		return -1;
 	*out = (enum mamori_cred_state)i;
+	return 0;
+}
+
+/* A set of factors is stored as their names joined by ','. */
+int
+mamori_store_factor_set_format(unsigned set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	if ((set >> MAMORI_FACTOR_COUNT) != 0)
+		return -1;
+	for (unsigned f = 0; f < MAMORI_FACTOR_COUNT; f++) {
+		int n;
+
+		if (!(set & (1u << f)))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? "," : "",
+		             mamori_factor_name((enum mamori_factor)f));
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+int
+mamori_store_factor_set_parse(const char *s, unsigned *out)
+{
+	unsigned set = 0;
+
+	*out = 0;
+	while (s != NULL && *s != '\0') {
+		size_t n = strcspn(s, ",");
+		enum mamori_factor f;
+
+		if (n == 0 || mamori_factor_parse(s, n, &f) != 0)
+			return -1;
+		set |= 1u << f;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	*out = set;
 	return 0;
 }
 
@@ -459,63 +506,6 @@ mamori_store_session_close(struct mamori_txn *tx, int64_t user_id, const char *s
 }
 
 int
-mamori_store_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_get(tx, user_id, active, out);
-}
-
-int
-mamori_store_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *rec)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_insert(tx, rec);
-}
-
-int
-mamori_store_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                             const unsigned char nonce[12])
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_set_secret(tx, id, sealed, len, nonce);
-}
-
-int
-mamori_store_totp_activate(struct mamori_txn *tx, int64_t id)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_activate(tx, id);
-}
-
-int
-mamori_store_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_accept_step(tx, id, step, now);
-}
-
-int
-mamori_store_totp_delete(struct mamori_txn *tx, int64_t user_id)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_delete(tx, user_id);
-}
-
-int
-mamori_store_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data)
-{
-	if (tx == NULL)
-		return MAMORI_ERR_INVALID;
-	return tx->store->ops->totp_foreach(tx, cb, data);
-}
-
-int
 mamori_store_enroll_code_put(struct mamori_txn *tx, int64_t user_id,
                              const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN], int64_t created_at,
                              int64_t expires_at)
@@ -638,4 +628,100 @@ mamori_store_audit_first_mac(struct mamori_txn *tx, int64_t *id)
 	if (tx == NULL)
 		return MAMORI_ERR_INVALID;
 	return tx->store->ops->audit_first_mac(tx, id);
+}
+
+/* ------------------------------------------------------------ credentials */
+
+static int
+factor_valid(const char *factor)
+{
+	size_t n = factor != NULL ? strlen(factor) : 0;
+
+	return n > 0 && n <= MAMORI_CRED_FACTOR_MAX;
+}
+
+int
+mamori_store_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
+{
+	if (tx == NULL || c == NULL || strnlen(c->factor, sizeof(c->factor)) == sizeof(c->factor) ||
+	    !factor_valid(c->factor) || c->public_len > sizeof(c->public_data) || c->sealed_len > sizeof(c->sealed) ||
+	    (unsigned)c->state > MAMORI_CRED_REVOKED || strnlen(c->label, sizeof(c->label)) > MAMORI_CRED_LABEL_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_insert(tx, c);
+}
+
+int
+mamori_store_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                             const unsigned char nonce[12])
+{
+	if (tx == NULL || sealed == NULL || nonce == NULL || len == 0 || len > MAMORI_CRED_SEALED_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_set_secret(tx, id, sealed, len, nonce);
+}
+
+int
+mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out)
+{
+	if (tx == NULL || out == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_get(tx, id, out);
+}
+
+int
+mamori_store_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+                               mamori_store_cred_cb cb, void *data)
+{
+	if (tx == NULL || cb == NULL || (factor != NULL && !factor_valid(factor)))
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_foreach_user(tx, user_id, factor, with_revoked, cb, data);
+}
+
+int
+mamori_store_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
+                          mamori_store_cred_cb cb, void *data)
+{
+	if (tx == NULL || cb == NULL || (factor != NULL && !factor_valid(factor)))
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_foreach(tx, factor, after, with_revoked, cb, data);
+}
+
+int
+mamori_store_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_activate(tx, id, now);
+}
+
+int
+mamori_store_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_accept_counter(tx, id, counter, now);
+}
+
+int
+mamori_store_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_touch(tx, id, now);
+}
+
+int
+mamori_store_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by)
+{
+	if (tx == NULL || reason == NULL || by == NULL || strlen(reason) > MAMORI_CRED_REASON_MAX ||
+	    strlen(by) > MAMORI_CRED_ACTOR_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_revoke(tx, id, now, reason, by);
+}
+
+int
+mamori_store_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor)
+{
+	if (tx == NULL || !factor_valid(factor))
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_delete_pending(tx, user_id, factor);
 }

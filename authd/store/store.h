@@ -44,7 +44,7 @@ struct mamori_user {
 	enum mamori_user_state state;
 	char expires[11]; /* YYYY-MM-DD, last valid day; empty for none */
 	char hours[128]; /* hours of use of this account (hours.h); empty: its role's */
-	int totp_required; /* must enrol TOTP at the next login */
+	unsigned enroll_required; /* factors to enrol at the next login: bits 1u << enum mamori_factor */
 	int64_t created_at;
 	int64_t updated_at;
 };
@@ -145,11 +145,6 @@ struct mamori_audit_row {
 	const char *hash;
 	const char *mac; /* HMAC-SHA-256 of the row under the audit key (hex); NULL in rows older than 0.2 */
 };
-
-/* ---------------------------------------------------------------------
- * THE NEW API (issue #10) — to be implemented by the store work; every
- * function below takes the caller's transaction handle.
- * ------------------------------------------------------------------- */
 
 /* One transaction, from mamori_store_begin() to commit or rollback.  A
  * backend may run several at once (a pooled PostgreSQL backend); SQLite
@@ -303,41 +298,6 @@ int mamori_store_session_find(struct mamori_txn *tx, int64_t user_id, const char
 int mamori_store_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
                                int64_t now);
 
-/* TOTP factors: at most one active and one pending per account. */
-#define MAMORI_TOTP_SEALED_MAX 128
-
-struct mamori_totp_record {
-	int64_t id;
-	int64_t user_id;
-	int active;
-	char algorithm[8]; /* sha1, sha256, sha512 */
-	unsigned digits;
-	unsigned period;
-	unsigned char sealed[MAMORI_TOTP_SEALED_MAX]; /* AES-256-GCM of the secret, tag appended */
-	size_t sealed_len;
-	unsigned char nonce[12];
-	int64_t last_step; /* the last time step accepted: never again (replay) */
-	int64_t created_at;
-	int64_t last_used_at;
-};
-
-/* The active (active = 1) or pending (0) factor; MAMORI_ERR_NOT_FOUND. */
-int mamori_store_totp_get(struct mamori_txn *tx, int64_t user_id, int active, struct mamori_totp_record *out);
-/* Insert a pending factor, replacing an older pending one; fills id. */
-int mamori_store_totp_insert(struct mamori_txn *tx, struct mamori_totp_record *rec);
-/* Store the sealed secret of a factor (sealed with its id as associated
- * data, so after the insert that gave the id). */
-int mamori_store_totp_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                                 const unsigned char nonce[12]);
-/* Make a pending factor active, replacing the active one. */
-int mamori_store_totp_activate(struct mamori_txn *tx, int64_t id);
-/* Record an accepted step; MAMORI_ERR_DENIED when step is not after the
- * last accepted one (a replay), decided inside the transaction. */
-int mamori_store_totp_accept_step(struct mamori_txn *tx, int64_t id, int64_t step, int64_t now);
-int mamori_store_totp_delete(struct mamori_txn *tx, int64_t user_id);
-typedef int (*mamori_store_totp_cb)(const struct mamori_totp_record *rec, const char *user, void *data);
-int mamori_store_totp_foreach(struct mamori_txn *tx, mamori_store_totp_cb cb, void *data);
-
 /* One-time TOTP enrolment codes (one per account, kept as a SHA-256
  * digest): put replaces the account's code; get reads it
  * (MAMORI_ERR_NOT_FOUND); take deletes it when the digest matches and it
@@ -356,7 +316,8 @@ int mamori_store_enroll_code_take(struct mamori_txn *tx, int64_t user_id,
 int mamori_store_choice_get(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len);
 int mamori_store_choice_set(struct mamori_txn *tx, int64_t user_id, const char *service, const char *choice);
 
-/* Credentials (new API).  Lookups return MAMORI_ERR_NOT_FOUND. */
+/* Credentials.  Lookups return MAMORI_ERR_NOT_FOUND.  A revoked
+ * credential's sealed secret is erased; its other fields stay. */
 /* Insert c (id filled in).  The sealed secret is usually set after, with
  * the id as associated data. */
 int mamori_store_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);

@@ -273,7 +273,8 @@ static void
 install_totp(const char *user, int active)
 {
 	struct mamori_txn *tx = NULL;
-	struct mamori_totp_record r = { 0 };
+	static const char public_data[] = "{\"algorithm\":\"sha1\",\"digits\":6,\"period\":30}";
+	struct mamori_credential r = { .factor = "totp", .state = MAMORI_CRED_PENDING };
 	struct mamori_user u;
 	size_t sealed_len = 0;
 	char aad[64];
@@ -281,18 +282,16 @@ install_totp(const char *user, int active)
 	check(mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK);
 	check(mamori_store_user_get(tx, user, &u) == MAMORI_OK);
 	r.user_id = u.id;
-	snprintf(r.algorithm, sizeof(r.algorithm), "sha1");
-	r.digits = 6;
-	r.period = 30;
+	memcpy(r.public_data, public_data, sizeof(public_data) - 1);
+	r.public_len = sizeof(public_data) - 1;
 	r.created_at = FUZZ_CLOCK - 86400;
-	r.sealed_len = MAMORI_SEAL_TAG_LEN + sizeof(totp_secret) - 1;
-	check(mamori_store_totp_insert(tx, &r) == MAMORI_OK);
+	check(mamori_store_cred_insert(tx, &r) == MAMORI_OK);
 	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)u.id, (long long)r.id);
 	check(mamori_seal(totp_secret, sizeof(totp_secret) - 1, (const unsigned char *)aad, strlen(aad), r.nonce,
 	                  r.sealed, sizeof(r.sealed), &sealed_len) == MAMORI_OK);
-	check(mamori_store_totp_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce) == MAMORI_OK);
+	check(mamori_store_cred_set_secret(tx, r.id, r.sealed, sealed_len, r.nonce) == MAMORI_OK);
 	if (active)
-		check(mamori_store_totp_activate(tx, r.id) == MAMORI_OK);
+		check(mamori_store_cred_activate(tx, r.id, FUZZ_CLOCK - 86400) == MAMORI_OK);
 	check(mamori_store_commit(&tx) == MAMORI_OK);
 }
 

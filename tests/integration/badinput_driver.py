@@ -465,7 +465,7 @@ def as_user(name, fn, timeout=120.0):
 # ---------------------------------------------------------------- store
 
 
-TABLES = ["users", "passwords", "logins", "sessions", "lockouts", "members", "totp", "factor_choices"]
+TABLES = ["users", "passwords", "logins", "sessions", "lockouts", "members", "credentials", "factor_choices"]
 
 
 def store_dump():

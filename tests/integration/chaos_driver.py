@@ -20,7 +20,7 @@ whether the daemon's final reply was received:
             the audit rows) always agree.
   totp      password+TOTP logins on a My Number service.  No (user, step)
             may get two success replies; every accepted code stays used
-            after a restart (replayed, it is refused; totp.last_step is at
+            after a restart (replayed, it is refused; the credential's counter is at
             least its step).
   pwchange  password changes.  After a restart the password is the last
             one whose change was confirmed or one sent after it, never an
@@ -618,11 +618,11 @@ class Chaos:
             steps = [s for (u, s), n in self.t_success.items() if u == user and n > 0]
             if not steps:
                 continue
-            row = self.query(db, "SELECT t.last_step FROM totp t JOIN users u ON u.id = t.user_id "
-                                 "WHERE u.name = ? AND t.active = 1", user)
+            row = self.query(db, "SELECT t.counter FROM credentials t JOIN users u ON u.id = t.user_id "
+                                 "WHERE u.name = ? AND t.factor = 'totp' AND t.state = 'active'", user)
             last = row[0][0] if row else None
             self.v["totp_once"].check(last is not None and last >= max(steps),
-                                      "round %d: %s: totp.last_step %r below the accepted step %d" %
+                                      "round %d: %s: TOTP counter %r below the accepted step %d" %
                                       (self.round, user, last, max(steps)))
         # Replay every accepted code the clock still allows: the kill must
         # not have forgotten that it was used.

@@ -4,7 +4,7 @@
 # in badinput_driver.py, one TAP line each.  After every case the daemon
 # must still serve a fresh GetInfo on both sockets, the store's
 # user-visible state (users, passwords, logins, sessions, lockouts, members,
-# totp, factor_choices; not the audit log, which records refusals) must be
+# credentials, factor_choices; not the audit log, which records refusals) must be
 # unchanged, and the audit chain must verify.  Then known and unknown users
 # are compared by prompts and by response time with the default Argon2id
 # parameters.  Measured figures are printed as TAP comments.
@@ -60,7 +60,7 @@ setup() {
 	ctl user add carol >/dev/null
 	# No code to confirm it: the enrolment fails and leaves a pending factor.
 	if ctl totp enroll carol --no-qr </dev/null >/dev/null 2>&1; then fail "TOTP confirmed without a code"; fi
-	[ "$(sql 'SELECT count(*) FROM totp')" = 1 ] || fail "no pending TOTP factor"
+	[ "$(sql "SELECT count(*) FROM credentials WHERE factor = 'totp'")" = 1 ] || fail "no pending TOTP factor"
 	pam -p 'not-the-password' mamori-test ghost auth=AUTH_ERR >/dev/null
 	pam -p 'Correct-Horse-42' mamori-test alice auth=SUCCESS open=SUCCESS >/dev/null
 	[ "$(sql 'SELECT count(*) FROM sessions WHERE closed_at IS NULL')" = 1 ] || fail "no open session"

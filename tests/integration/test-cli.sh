@@ -228,14 +228,14 @@ t_contractor_totp_enroll_privileged() {
 	( echo 0 >/proc/self/loginuid && exec $RAW "$T/run/admin.sock" \
 		'{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"pc.admin"}}' ) >"$T/enroll.out"
 	grep -q '"secret"' "$T/enroll.out" || fail "root could not enrol pc.admin"
-	factors=$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM totp t JOIN users u ON u.id = t.user_id
-		WHERE u.name = 'pc.admin'")
+	factors=$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM credentials t JOIN users u ON u.id = t.user_id
+		WHERE u.name = 'pc.admin' AND t.factor = 'totp' AND t.state <> 'revoked'")
 	[ -n "$factors" ] || fail "no factor"
 	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --no-qr
 	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --code 123456
 	! grep -qi 'otpauth\|secret' "$T/out" "$T/err" || fail "the secret was shown"
-	expect_eq "$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM totp t JOIN users u ON u.id = t.user_id
-		WHERE u.name = 'pc.admin'")" "$factors" "pc.admin's factors"
+	expect_eq "$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM credentials t JOIN users u ON u.id = t.user_id
+		WHERE u.name = 'pc.admin' AND t.factor = 'totp' AND t.state <> 'revoked'")" "$factors" "pc.admin's factors"
 	refused_to ctl_as "$CONTRACTOR" totp remove pc.admin
 	refused_to ctl_as "$CONTRACTOR" totp require pc.admin
 	refused_to ctl_as "$CONTRACTOR" totp enroll-code pc.admin

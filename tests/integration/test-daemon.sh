@@ -362,7 +362,7 @@ t_lost_store_key_refused() {
 	local rc key="$T/state/store.key"
 	expect_match "$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"alice"}}')" \
 		'"secret"' "a pending TOTP factor"
-	[ "$(sql 'SELECT count(*) FROM totp')" -ge 1 ] || fail "no sealed secret in the store"
+	[ "$(sql "SELECT count(*) FROM credentials WHERE factor = 'totp'")" -ge 1 ] || fail "no sealed secret in the store"
 	stop_daemon
 	mv "$key" "$T/store.key.saved"
 	rc=0

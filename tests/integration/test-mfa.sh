@@ -358,10 +358,10 @@ PY
 	expect_match "$out" 'RESULT auth_err' "temporary password"
 }
 
-# totp_rows NAME: the TOTP factors of NAME, id:active.
+# totp_rows NAME: the TOTP factors of NAME (not revoked), id:active.
 totp_rows() {
-	sql "SELECT group_concat(t.id || ':' || t.active) FROM totp t JOIN users u ON u.id = t.user_id
-		WHERE u.name = '$1'"
+	sql "SELECT group_concat(t.id || ':' || (t.state = 'active')) FROM credentials t JOIN users u ON u.id = t.user_id
+		WHERE u.name = '$1' AND t.factor = 'totp' AND t.state <> 'revoked'"
 }
 
 t_first_enrolment_needs_a_code() {

@@ -24,9 +24,12 @@
 #include <sqlite3.h>
 
 #include "core/audit.h"
+#include "core/seal.h"
 #include "conf.h"
 #include "error.h"
+#include "factors.h"
 #include "log.h"
+#include "secure.h"
 #include "store/store.h"
 
 #define DIR_MAX 256
@@ -3887,6 +3890,501 @@ test_P_AUDIT_failed_commit_sends_nothing(void **state)
 	assert_false(mamori_audit_tampered());
 }
 
+/* ------------------------------------------------------------ credentials */
+
+static const char totp_public[] = "{\"algorithm\":\"sha1\",\"digits\":6,\"period\":30}";
+
+/* A credential of factor for user_id, not yet in the store. */
+static struct mamori_credential
+cred_new(int64_t user_id, const char *factor, enum mamori_cred_state state, int64_t created_at)
+{
+	struct mamori_credential c;
+
+	memset(&c, 0, sizeof(c));
+	c.user_id = user_id;
+	snprintf(c.factor, sizeof(c.factor), "%s", factor);
+	snprintf(c.label, sizeof(c.label), "%s key", factor);
+	c.state = state;
+	memcpy(c.public_data, totp_public, sizeof(totp_public) - 1);
+	c.public_len = sizeof(totp_public) - 1;
+	c.created_at = created_at;
+	return c;
+}
+
+static int64_t
+cred_add(struct fixture *fx, int64_t user_id, const char *factor, enum mamori_cred_state state)
+{
+	struct mamori_credential c = cred_new(user_id, factor, state, 3000);
+
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_OK);
+	assert_true(c.id > 0);
+	return c.id;
+}
+
+#define CRED_LIST_MAX 16
+
+struct cred_list {
+	size_t n;
+	int64_t id[CRED_LIST_MAX];
+	char user[CRED_LIST_MAX][MAMORI_USER_NAME_MAX + 1];
+	enum mamori_cred_state state[CRED_LIST_MAX];
+	size_t stop_after; /* 0: never */
+};
+
+static int
+collect_cred(const struct mamori_credential *c, const char *user, void *data)
+{
+	struct cred_list *l = data;
+
+	assert_true(l->n < CRED_LIST_MAX);
+	l->id[l->n] = c->id;
+	snprintf(l->user[l->n], sizeof(l->user[0]), "%s", user);
+	l->state[l->n] = c->state;
+	l->n++;
+	return l->stop_after != 0 && l->n == l->stop_after ? MAMORI_STOP : MAMORI_OK;
+}
+
+static void
+test_cred_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(mamori_cred_state_name(MAMORI_CRED_PENDING), "pending");
+	assert_string_equal(mamori_cred_state_name(MAMORI_CRED_ACTIVE), "active");
+	assert_string_equal(mamori_cred_state_name(MAMORI_CRED_REVOKED), "revoked");
+	/* An unknown state is never usable. */
+	assert_string_equal(mamori_cred_state_name((enum mamori_cred_state)9), "revoked");
+}
+
+static void
+test_cred_insert_get_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char nonce[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	unsigned char sealed[MAMORI_CRED_SEALED_MAX];
+	struct mamori_credential c, out;
+	int64_t uid = add_user_committed(fx, "alice");
+
+	for (size_t i = 0; i < sizeof(sealed); i++)
+		sealed[i] = (unsigned char)i;
+	begin(fx);
+	c = cred_new(uid, "totp", MAMORI_CRED_PENDING, 3000);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, c.id, &out), MAMORI_OK);
+	assert_int_equal(out.id, c.id);
+	assert_int_equal(out.user_id, uid);
+	assert_string_equal(out.factor, "totp");
+	assert_string_equal(out.label, "totp key");
+	assert_int_equal(out.state, MAMORI_CRED_PENDING);
+	assert_int_equal(out.public_len, sizeof(totp_public) - 1);
+	assert_memory_equal(out.public_data, totp_public, out.public_len);
+	assert_int_equal(out.sealed_len, 0);
+	assert_int_equal(out.counter, 0);
+	assert_int_equal(out.created_at, 3000);
+	assert_int_equal(out.last_used_at, 0);
+	assert_int_equal(out.revoked_at, 0);
+
+	/* The secret comes after the insert, sealed with the id. */
+	assert_int_equal(mamori_store_cred_set_secret(fx->tx, c.id, sealed, sizeof(sealed), nonce), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, c.id, &out), MAMORI_OK);
+	assert_int_equal(out.sealed_len, sizeof(sealed));
+	assert_memory_equal(out.sealed, sealed, sizeof(sealed));
+	assert_memory_equal(out.nonce, nonce, sizeof(nonce));
+
+	/* Refused: too long a secret, a missing id, an unknown user, no factor. */
+	assert_int_equal(mamori_store_cred_set_secret(fx->tx, c.id, sealed, sizeof(sealed) + 1, nonce),
+	                 MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_store_cred_set_secret(fx->tx, c.id + 100, sealed, 16, nonce), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_get(fx->tx, c.id + 100, &out), MAMORI_ERR_NOT_FOUND);
+	c = cred_new(uid + 100, "totp", MAMORI_CRED_PENDING, 3000);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_ERR_NOT_FOUND);
+	c = cred_new(uid, "", MAMORI_CRED_PENDING, 3000);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_ERR_INVALID);
+	c = cred_new(uid, "totp", MAMORI_CRED_PENDING, 3000);
+	c.public_len = sizeof(c.public_data) + 1;
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_ERR_INVALID);
+	commit(fx);
+
+	/* Deleting the account deletes its credentials. */
+	begin(fx);
+	assert_int_equal(mamori_store_user_delete(fx->tx, uid), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM credentials"), 0);
+}
+
+static void
+test_cred_foreach_user_filters(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = add_user_committed(fx, "alice"), b = add_user_committed(fx, "bob");
+	int64_t t1, f1, t2, other;
+	struct cred_list l;
+
+	begin(fx);
+	t1 = cred_add(fx, a, "totp", MAMORI_CRED_ACTIVE);
+	other = cred_add(fx, b, "totp", MAMORI_CRED_ACTIVE);
+	f1 = cred_add(fx, a, "fido2", MAMORI_CRED_PENDING);
+	t2 = cred_add(fx, a, "totp", MAMORI_CRED_PENDING);
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, t1, 4000, "lost", "root"), MAMORI_OK);
+
+	/* Every factor, in id order, without the revoked one. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach_user(fx->tx, a, NULL, 0, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.id[0], f1);
+	assert_int_equal(l.id[1], t2);
+	assert_string_equal(l.user[0], "alice");
+	/* With the revoked one. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach_user(fx->tx, a, NULL, 1, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.id[0], t1);
+	assert_int_equal(l.state[0], MAMORI_CRED_REVOKED);
+	/* One factor. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach_user(fx->tx, a, "totp", 1, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.id[0], t1);
+	assert_int_equal(l.id[1], t2);
+	/* Stopped early. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	assert_int_equal(mamori_store_cred_foreach_user(fx->tx, a, NULL, 1, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	/* Another account's are not listed. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach_user(fx->tx, b, "fido2", 1, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 0);
+	assert_true(other > 0);
+	commit(fx);
+}
+
+static void
+test_cred_foreach_pages_by_name(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t c = add_user_committed(fx, "carol"), a = add_user_committed(fx, "alice"),
+	        b = add_user_committed(fx, "bob");
+	int64_t c1, a1, a2, b1, bf;
+	struct cred_list l;
+
+	begin(fx);
+	c1 = cred_add(fx, c, "totp", MAMORI_CRED_ACTIVE);
+	a1 = cred_add(fx, a, "totp", MAMORI_CRED_ACTIVE);
+	bf = cred_add(fx, b, "fido2", MAMORI_CRED_ACTIVE);
+	a2 = cred_add(fx, a, "totp", MAMORI_CRED_PENDING);
+	b1 = cred_add(fx, b, "totp", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, b1, 4000, "lost", "root"), MAMORI_OK);
+
+	/* Name, then id order; the factor filter; no revoked ones. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach(fx->tx, "totp", NULL, 0, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.id[0], a1);
+	assert_int_equal(l.id[1], a2);
+	assert_int_equal(l.id[2], c1);
+	assert_string_equal(l.user[2], "carol");
+	/* The next page begins after a name. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach(fx->tx, "totp", "alice", 1, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.id[0], b1);
+	assert_int_equal(l.id[1], c1);
+	/* Every factor. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach(fx->tx, NULL, "alice", 0, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.id[0], bf);
+	assert_int_equal(l.id[1], c1);
+	assert_int_equal(mamori_store_cred_foreach(fx->tx, "a-factor-name-too-long", NULL, 0, collect_cred, &l),
+	                 MAMORI_ERR_INVALID);
+	commit(fx);
+}
+
+static void
+test_cred_activate_accept_counter_touch(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t uid = add_user_committed(fx, "alice"), id, active;
+	struct mamori_credential out;
+
+	begin(fx);
+	id = cred_add(fx, uid, "totp", MAMORI_CRED_PENDING);
+	active = cred_add(fx, uid, "totp", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_activate(fx->tx, id, 5000), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, id, &out), MAMORI_OK);
+	assert_int_equal(out.state, MAMORI_CRED_ACTIVE);
+	/* Only a pending one is activated. */
+	assert_int_equal(mamori_store_cred_activate(fx->tx, id, 5000), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_activate(fx->tx, active, 5000), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_activate(fx->tx, id + 100, 5000), MAMORI_ERR_NOT_FOUND);
+
+	/* A counter is accepted once, and only going up: a replay is refused. */
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 100, 5001), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 100, 5002), MAMORI_ERR_DENIED);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 99, 5003), MAMORI_ERR_DENIED);
+	assert_int_equal(mamori_store_cred_get(fx->tx, id, &out), MAMORI_OK);
+	assert_int_equal(out.counter, 100);
+	assert_int_equal(out.last_used_at, 5001);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 101, 5004), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, id, &out), MAMORI_OK);
+	assert_int_equal(out.counter, 101);
+	assert_int_equal(out.last_used_at, 5004);
+
+	/* A use without a counter. */
+	assert_int_equal(mamori_store_cred_touch(fx->tx, active, 6000), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, active, &out), MAMORI_OK);
+	assert_int_equal(out.last_used_at, 6000);
+	assert_int_equal(out.counter, 0);
+	assert_int_equal(mamori_store_cred_touch(fx->tx, active + 100, 6000), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+
+	/* The replay refusal holds across transactions. */
+	begin(fx);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 101, 7000), MAMORI_ERR_DENIED);
+	commit(fx);
+}
+
+static void
+test_cred_revoke_records_why_when_who(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char nonce[12] = { 7 };
+	static const unsigned char sealed[32] = { 1, 2, 3 };
+	int64_t uid = add_user_committed(fx, "alice"), id;
+	struct mamori_credential out;
+	char reason[MAMORI_CRED_REASON_MAX + 2];
+
+	begin(fx);
+	id = cred_add(fx, uid, "totp", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_set_secret(fx->tx, id, sealed, sizeof(sealed), nonce), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 10, 4500), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, id, 5000, "phone lost", "admin1"), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, id, &out), MAMORI_OK);
+	assert_int_equal(out.state, MAMORI_CRED_REVOKED);
+	assert_int_equal(out.revoked_at, 5000);
+	assert_string_equal(out.revoke_reason, "phone lost");
+	assert_string_equal(out.revoked_by, "admin1");
+	/* The rest stays; the secret is erased. */
+	assert_int_equal(out.counter, 10);
+	assert_int_equal(out.last_used_at, 4500);
+	assert_int_equal(out.public_len, sizeof(totp_public) - 1);
+	assert_int_equal(out.sealed_len, 0);
+	/* Once only; and a revoked credential is never used again. */
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, id, 5001, "again", "admin1"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, id + 100, 5001, "none", "admin1"), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_accept_counter(fx->tx, id, 11, 5002), MAMORI_ERR_DENIED);
+	assert_int_equal(mamori_store_cred_touch(fx->tx, id, 5002), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_activate(fx->tx, id, 5002), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_set_secret(fx->tx, id, sealed, sizeof(sealed), nonce), MAMORI_ERR_NOT_FOUND);
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	id = cred_add(fx, uid, "totp", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, id, 5003, reason, "admin1"), MAMORI_ERR_INVALID);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM credentials WHERE sealed IS NOT NULL"), 0);
+}
+
+static void
+test_cred_delete_pending(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = add_user_committed(fx, "alice"), b = add_user_committed(fx, "bob");
+	int64_t pending, active, fido, other;
+	struct mamori_credential out;
+
+	begin(fx);
+	pending = cred_add(fx, a, "totp", MAMORI_CRED_PENDING);
+	active = cred_add(fx, a, "totp", MAMORI_CRED_ACTIVE);
+	fido = cred_add(fx, a, "fido2", MAMORI_CRED_PENDING);
+	other = cred_add(fx, b, "totp", MAMORI_CRED_PENDING);
+	assert_int_equal(mamori_store_cred_delete_pending(fx->tx, a, "totp"), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, pending, &out), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_get(fx->tx, active, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, fido, &out), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, other, &out), MAMORI_OK);
+	/* Nothing waiting is no error. */
+	assert_int_equal(mamori_store_cred_delete_pending(fx->tx, a, "totp"), MAMORI_OK);
+	commit(fx);
+}
+
+static void
+test_user_enroll_required_set(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+
+	add_user_committed(fx, "alice");
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.enroll_required, 0);
+	u.enroll_required = (1u << MAMORI_FACTOR_TOTP) | (1u << MAMORI_FACTOR_FIDO2);
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT enroll_required = 'totp,fido2' FROM users WHERE name = 'alice'"), 1);
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.enroll_required, (1u << MAMORI_FACTOR_TOTP) | (1u << MAMORI_FACTOR_FIDO2));
+	/* Not a factor: refused. */
+	u.enroll_required = 1u << MAMORI_FACTOR_COUNT;
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_ERR_INVALID);
+	commit(fx);
+	/* A stored name this version does not know is an error, not "none". */
+	raw_exec(fx, "UPDATE users SET enroll_required = 'totp,smoke' WHERE name = 'alice'");
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_ERR_STORE);
+	commit(fx);
+}
+
+/* The schema of version 5 (0.1.x and 0.2 before the credential table):
+ * version 1, then the migrations 1 -> 5 as they were released. */
+static const char v2_to_v5_schema[] = "ALTER TABLE users ADD COLUMN hours TEXT;"
+                                      "ALTER TABLE users ADD COLUMN compare_salt BLOB;"
+                                      "ALTER TABLE users ADD COLUMN compare_params TEXT;"
+                                      "ALTER TABLE passwords ADD COLUMN compare_digest BLOB;"
+                                      "ALTER TABLE passwords ADD COLUMN compromised INTEGER NOT NULL DEFAULT 0;"
+                                      "ALTER TABLE logins ADD COLUMN prev_success_at INTEGER;"
+                                      "ALTER TABLE logins ADD COLUMN prev_service TEXT;"
+                                      "ALTER TABLE logins ADD COLUMN prev_tty TEXT;"
+                                      "ALTER TABLE logins ADD COLUMN prev_rhost TEXT;"
+                                      "ALTER TABLE logins ADD COLUMN failures_before_last INTEGER NOT NULL DEFAULT 0;"
+                                      "ALTER TABLE logins ADD COLUMN logout_before_last INTEGER;"
+                                      "CREATE TABLE lockouts ("
+                                      "  name TEXT PRIMARY KEY,"
+                                      "  failures INTEGER NOT NULL DEFAULT 0,"
+                                      "  window_start INTEGER NOT NULL DEFAULT 0,"
+                                      "  locked_until INTEGER NOT NULL DEFAULT 0,"
+                                      "  lock_count INTEGER NOT NULL DEFAULT 0,"
+                                      "  last_failure_at INTEGER NOT NULL DEFAULT 0);"
+                                      "ALTER TABLE sessions ADD COLUMN leader_start INTEGER;"
+                                      "ALTER TABLE sessions ADD COLUMN logind_id TEXT;"
+                                      "ALTER TABLE sessions ADD COLUMN deadline INTEGER;"
+                                      "ALTER TABLE sessions ADD COLUMN end_reason TEXT;"
+                                      "CREATE INDEX sessions_open ON sessions(closed_at, deadline);"
+                                      "CREATE TABLE members ("
+                                      "  shared_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                      "  member_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                      "  added_at INTEGER NOT NULL,"
+                                      "  PRIMARY KEY (shared_id, member_id));"
+                                      "ALTER TABLE users ADD COLUMN totp_required INTEGER NOT NULL DEFAULT 0;"
+                                      "CREATE TABLE totp ("
+                                      "  id INTEGER PRIMARY KEY,"
+                                      "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                      "  active INTEGER NOT NULL CHECK (active IN (0,1)),"
+                                      "  algorithm TEXT NOT NULL CHECK (algorithm IN ('sha1','sha256','sha512')),"
+                                      "  digits INTEGER NOT NULL,"
+                                      "  period INTEGER NOT NULL,"
+                                      "  sealed BLOB NOT NULL,"
+                                      "  nonce BLOB NOT NULL,"
+                                      "  last_step INTEGER NOT NULL DEFAULT 0,"
+                                      "  created_at INTEGER NOT NULL,"
+                                      "  last_used_at INTEGER);"
+                                      "CREATE UNIQUE INDEX totp_one_per_state ON totp(user_id, active);"
+                                      "CREATE TABLE factor_choices ("
+                                      "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                                      "  service TEXT NOT NULL,"
+                                      "  choice TEXT NOT NULL,"
+                                      "  PRIMARY KEY (user_id, service));"
+                                      "CREATE TABLE enroll_codes ("
+                                      "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+                                      "  digest BLOB NOT NULL,"
+                                      "  created_at INTEGER NOT NULL,"
+                                      "  expires_at INTEGER NOT NULL);"
+                                      "ALTER TABLE audit ADD COLUMN mac TEXT;";
+
+static void
+test_open_migrates_v5_totp(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char secret[] = "12345678901234567890";
+	unsigned char sealed[64], nonce[12], plain[64];
+	size_t sealed_len = 0, plain_len = 0;
+	char key[PATH_MAX_LEN + 16], sql[1024], hex[129];
+	struct mamori_credential c;
+	struct mamori_user u;
+	struct cred_list l;
+	int fd;
+
+	/* A TOTP secret sealed as 0.1.0 sealed it: "totp:<user id>:<id>". */
+	snprintf(key, sizeof(key), "%s/store.key", fx->dir);
+	assert_int_equal(mamori_seal_key_load(key, 1, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_int_equal(mamori_seal(secret, sizeof(secret) - 1, (const unsigned char *)"totp:7:3", 8, nonce, sealed,
+	                             sizeof(sealed), &sealed_len),
+	                 MAMORI_OK);
+	for (size_t i = 0; i < sealed_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sealed[i]);
+
+	fd = open(fx->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	raw_exec(fx, v1_schema);
+	raw_exec(fx, v2_to_v5_schema);
+	raw_exec(fx, "INSERT INTO users (id, name, kind, privileged, state, created_at, updated_at, totp_required) "
+	             "VALUES (7, 'alice', 'staff', 0, 'active', 1000, 1000, 1), "
+	             "(8, 'bob', 'staff', 0, 'active', 1000, 1000, 0);");
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO totp (id, user_id, active, algorithm, digits, period, sealed, nonce, last_step, "
+	         "created_at, last_used_at) VALUES (3, 7, 1, 'sha1', 6, 30, X'%s', X'%02x%02x%02x%02x%02x%02x%02x%02x"
+	         "%02x%02x%02x%02x', 55555, 1100, 1200)",
+	         hex, nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7], nonce[8],
+	         nonce[9], nonce[10], nonce[11]);
+	raw_exec(fx, sql);
+	raw_exec(fx,
+	         "INSERT INTO totp (id, user_id, active, algorithm, digits, period, sealed, nonce, last_step, "
+	         "created_at, last_used_at) VALUES (5, 7, 0, 'sha256', 8, 60, X'0102', X'000000000000000000000000', "
+	         "0, 1300, NULL), (9, 8, 1, 'sha1', 6, 30, X'0304', X'000000000000000000000000', 77, 1400, 1500);"
+	         "PRAGMA user_version = 5");
+
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("open of a v5 store: %s", fx->err);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), fresh_schema_version(fx));
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'totp'"), 0);
+
+	begin(fx);
+	/* Ids, states, parameters, counters and times are kept. */
+	assert_int_equal(mamori_store_cred_get(fx->tx, 3, &c), MAMORI_OK);
+	assert_int_equal(c.user_id, 7);
+	assert_string_equal(c.factor, "totp");
+	assert_int_equal(c.state, MAMORI_CRED_ACTIVE);
+	assert_int_equal(c.public_len, sizeof(totp_public) - 1);
+	assert_memory_equal(c.public_data, totp_public, c.public_len);
+	assert_int_equal(c.counter, 55555);
+	assert_int_equal(c.created_at, 1100);
+	assert_int_equal(c.last_used_at, 1200);
+	assert_int_equal(c.revoked_at, 0);
+	/* The sealed secret is the same bytes, and still opens with its id. */
+	assert_int_equal(c.sealed_len, sealed_len);
+	assert_memory_equal(c.sealed, sealed, sealed_len);
+	assert_memory_equal(c.nonce, nonce, sizeof(nonce));
+	assert_int_equal(mamori_unseal(c.sealed, c.sealed_len, c.nonce, (const unsigned char *)"totp:7:3", 8, plain,
+	                               sizeof(plain), &plain_len),
+	                 MAMORI_OK);
+	assert_int_equal(plain_len, sizeof(secret) - 1);
+	assert_memory_equal(plain, secret, plain_len);
+	assert_int_equal(mamori_store_cred_get(fx->tx, 5, &c), MAMORI_OK);
+	assert_int_equal(c.state, MAMORI_CRED_PENDING);
+	assert_int_equal(c.public_len, strlen("{\"algorithm\":\"sha256\",\"digits\":8,\"period\":60}"));
+	assert_memory_equal(c.public_data, "{\"algorithm\":\"sha256\",\"digits\":8,\"period\":60}", c.public_len);
+	assert_int_equal(c.counter, 0);
+	assert_int_equal(c.last_used_at, 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_cred_foreach(fx->tx, "totp", NULL, 0, collect_cred, &l), MAMORI_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.id[2], 9);
+	assert_string_equal(l.user[2], "bob");
+	/* totp_required = 1 is the totp bit of enroll_required. */
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.enroll_required, 1u << MAMORI_FACTOR_TOTP);
+	assert_int_equal(mamori_store_user_get(fx->tx, "bob", &u), MAMORI_OK);
+	assert_int_equal(u.enroll_required, 0);
+	/* A new credential does not take an old id. */
+	c = cred_new(8, "totp", MAMORI_CRED_PENDING, 2000);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_OK);
+	assert_true(c.id > 9);
+	commit(fx);
+	mamori_wipe(plain, sizeof(plain));
+	mamori_seal_key_forget();
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 
@@ -3898,6 +4396,15 @@ main(void)
 		DIR_TEST(test_txn_handles_one_after_the_other),
 		DIR_TEST(test_commit_failure_is_reported),
 		DIR_TEST(test_unknown_backend_refused),
+		cmocka_unit_test(test_cred_state_names),
+		STORE_TEST(test_cred_insert_get_round_trip),
+		STORE_TEST(test_cred_foreach_user_filters),
+		STORE_TEST(test_cred_foreach_pages_by_name),
+		STORE_TEST(test_cred_activate_accept_counter_touch),
+		STORE_TEST(test_cred_revoke_records_why_when_who),
+		STORE_TEST(test_cred_delete_pending),
+		STORE_TEST(test_user_enroll_required_set),
+		DIR_TEST(test_open_migrates_v5_totp),
 		DIR_TEST(test_open_creates_0600_despite_umask),
 		STORE_TEST(test_reopen_keeps_data_and_schema),
 		DIR_TEST(test_open_refuses_group_or_other_readable_file),
