@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The knowledge factor: Argon2id through libargon2. */
+/* The knowledge factor: Argon2id through libargon2, and the password
+ * behind the factor interface (factor.h). */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <argon2.h>
 
+#include "conf.h"
+#include "core/daemon.h"
+#include "core/messages.h"
 #include "error.h"
+#include "factors/factor.h"
 #include "factors/password.h"
 #include "log.h"
+#include "names.h"
+#include "protocol.h"
 #include "secure.h"
 
 #define SALT_LEN 16
@@ -226,3 +234,259 @@ mamori_password_generate(char *out, size_t len)
 	byte = 0;
 	return MAMORI_OK;
 }
+
+/* --------------------------------------------------------- the factor */
+
+/* What load found for verify, and what verify keeps for after_success. */
+struct password_state {
+	int have;
+	struct mamori_password pw;
+	/* A right password whose hash predates the current Argon2id
+	 * parameters, kept until after the decision to rehash it. */
+	char *rehash;
+	size_t rehash_len;
+};
+
+/* The subject's current password for system, falling back to the default
+ * system's. */
+static int
+current_password(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
+{
+	int rc = mamori_store_password_current(tx, user_id, system, out);
+
+	if (rc == MAMORI_ERR_NOT_FOUND && strcmp(system, MAMORI_SYSTEM_DEFAULT) != 0)
+		rc = mamori_store_password_current(tx, user_id, MAMORI_SYSTEM_DEFAULT, out);
+	return rc;
+}
+
+static const char *
+ctx_system(const struct mamori_factor_ctx *ctx)
+{
+	return ctx->system != NULL && ctx->system[0] != '\0' ? ctx->system : MAMORI_SYSTEM_DEFAULT;
+}
+
+static int
+pw_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
+{
+	out->count = 1;
+	out->p[0].style = MAMORI_STYLE_ECHO_OFF;
+	if (ctx->member != NULL && ctx->member[0] != '\0')
+		mamori_msgf(out->p[0].text, sizeof(out->p[0].text), ctx->locale, MSG_MEMBER_PASSWORD_PROMPT,
+		            mamori_user_name_valid(ctx->member) ? ctx->member : "?");
+	else
+		snprintf(out->p[0].text, sizeof(out->p[0].text), "%s", mamori_msg(ctx->locale, MSG_PASSWORD_PROMPT));
+	return MAMORI_OK;
+}
+
+static int
+pw_enrolled(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, int *out)
+{
+	struct mamori_password pw;
+	int rc;
+
+	*out = 0;
+	if (!ctx->found || ctx->user == NULL)
+		return MAMORI_OK;
+	rc = current_password(tx, ctx->user->id, ctx_system(ctx), &pw);
+	mamori_wipe(&pw, sizeof(pw));
+	if (rc == MAMORI_OK)
+		*out = 1;
+	return rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
+}
+
+static void pw_release(struct mamori_factor_proof *proof);
+
+static int
+pw_load(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof)
+{
+	struct password_state *st;
+	int rc = MAMORI_OK;
+
+	pw_release(proof);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return MAMORI_ERR_NOMEM;
+	if (ctx->found && ctx->user != NULL) {
+		rc = current_password(tx, ctx->user->id, ctx_system(ctx), &st->pw);
+		st->have = rc == MAMORI_OK;
+		rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
+	}
+	if (rc != MAMORI_OK) {
+		mamori_freezero(st, sizeof(*st));
+		return rc;
+	}
+	proof->state = st;
+	return MAMORI_OK;
+}
+
+/* Every answer costs one Argon2id evaluation: against the subject's hash,
+ * or the dummy hash when there is none; a locked name is not even tried
+ * (no Argon2 to burn). */
+static int
+pw_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len, struct mamori_factor_proof *proof,
+          struct mamori_prompts *more)
+{
+	struct password_state *st = proof->state;
+	struct mamori_argon2_params current;
+	char dummy[MAMORI_HASH_MAX];
+	int rc;
+
+	if (more != NULL)
+		more->count = 0;
+	proof->rounds++;
+	proof->ok = 0;
+	proof->credential_id = 0;
+	proof->has_counter = 0;
+	if (ctx->locked)
+		return MAMORI_OK;
+	if (answer == NULL)
+		answer = "";
+	mamori_daemon_argon2_params(ctx->conf, &current);
+	if (st != NULL && st->have && ctx->found) {
+		rc = mamori_password_verify_padded(&current, st->pw.hash, answer, len);
+	} else {
+		rc = mamori_daemon_dummy_hash(ctx->conf, dummy, sizeof(dummy));
+		if (rc == MAMORI_OK)
+			rc = mamori_password_verify_padded(&current, dummy, answer, len);
+		rc = rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
+	}
+	if (rc == MAMORI_OK) {
+		proof->ok = 1;
+		proof->credential_id = st->pw.id;
+		/* P-LOGIN-UI: the rehash costs an Argon2id evaluation, so it
+		 * waits for the decision; the next prompt must not come later
+		 * for a right password than for a wrong one. */
+		if (mamori_password_needs_rehash(&current, st->pw.hash) && st->rehash == NULL &&
+		    (st->rehash = malloc(len + 1)) != NULL) {
+			memcpy(st->rehash, answer, len);
+			st->rehash[len] = '\0';
+			st->rehash_len = len;
+		}
+	}
+	return rc == MAMORI_OK || rc == MAMORI_ERR_DENIED ? MAMORI_OK : rc;
+}
+
+/* P-PW-AGE: whether pw is past its role's maximum age. */
+static int
+pw_past_max_age(const struct mamori_factor_ctx *ctx, const struct mamori_password *pw)
+{
+	const struct mamori_policy_conf *policy = mamori_daemon_policy(ctx->conf, ctx->user);
+
+	return policy->max_age_days > 0 && ctx->now >= pw->created_at + (int64_t)policy->max_age_days * 86400;
+}
+
+static void
+pw_verdict_clear(struct mamori_factor_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->msg = -1;
+	v->renew_msg = -1;
+}
+
+/* On the password as it stands in the decision's transaction: a temporary
+ * password past its expiry is refused; one that must change (temporary,
+ * compromised) or is past its maximum age must be renewed before the
+ * account is used. */
+static int
+pw_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof,
+          struct mamori_factor_verdict *v)
+{
+	struct mamori_password pw;
+	int rc;
+
+	pw_verdict_clear(v);
+	if (!proof->ok || !ctx->found || ctx->user == NULL) {
+		v->reason = "wrong password";
+		v->counts_as_failure = 1;
+		return MAMORI_OK;
+	}
+	rc = current_password(tx, ctx->user->id, ctx_system(ctx), &pw);
+	mamori_wipe(pw.hash, sizeof(pw.hash));
+	if (rc == MAMORI_ERR_NOT_FOUND) {
+		/* Removed since it was verified: nothing is left to let in. */
+		v->reason = "password removed";
+		return MAMORI_OK;
+	}
+	if (rc != MAMORI_OK)
+		return rc;
+	if (pw.temporary && pw.expires_at > 0 && ctx->now >= pw.expires_at) {
+		v->reason = "temporary password expired";
+		v->msg = MSG_TEMPORARY_EXPIRED;
+	} else if (pw.must_change || pw_past_max_age(ctx, &pw)) {
+		v->renew = 1;
+		v->renew_reason = !pw.must_change  ? "password expired"
+		                  : pw.compromised ? "password compromised"
+		                                   : "temporary password";
+		v->renew_msg = !pw.must_change  ? MSG_PASSWORD_EXPIRED
+		               : pw.compromised ? MSG_MUST_CHANGE_COMPROMISED
+		                                : MSG_MUST_CHANGE_TEMPORARY;
+	}
+	return MAMORI_OK;
+}
+
+static void
+pw_forget_rehash(struct password_state *st)
+{
+	if (st->rehash != NULL)
+		mamori_freezero(st->rehash, st->rehash_len + 1);
+	st->rehash = NULL;
+	st->rehash_len = 0;
+}
+
+/* After a successful decision: store the password's hash again with the
+ * current Argon2id parameters, in a transaction of its own.  A failure
+ * keeps the old hash (the next login tries again) and changes nothing
+ * that was decided. */
+static void
+pw_after_success(const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof)
+{
+	struct password_state *st = proof->state;
+	struct mamori_argon2_params params;
+	struct mamori_txn *tx = NULL;
+	char hash[MAMORI_HASH_MAX];
+	int rc;
+
+	if (st == NULL || st->rehash == NULL || !proof->ok)
+		return;
+	mamori_daemon_argon2_params(ctx->conf, &params);
+	rc = mamori_password_hash(&params, st->rehash, st->rehash_len, hash, sizeof(hash));
+	pw_forget_rehash(st);
+	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	else if (rc == MAMORI_OK) {
+		rc = mamori_store_password_rehash(tx, st->pw.id, hash);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(&tx);
+		else
+			mamori_store_rollback(&tx);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_warn("authenticate %s: the password could not be rehashed",
+		                ctx->user != NULL ? ctx->user->name : "?");
+	mamori_wipe(hash, sizeof(hash));
+}
+
+static void
+pw_release(struct mamori_factor_proof *proof)
+{
+	struct password_state *st = proof->state;
+
+	if (st != NULL) {
+		pw_forget_rehash(st);
+		mamori_freezero(st, sizeof(*st));
+	}
+	proof->state = NULL;
+}
+
+const struct mamori_factor_ops mamori_factor_password = {
+	.factor = MAMORI_FACTOR_PASSWORD,
+	.flags = 0,
+	.prompt = pw_prompt,
+	.enrolled = pw_enrolled,
+	.load = pw_load,
+	.verify = pw_verify,
+	.decide = pw_decide,
+	.after_success = pw_after_success,
+	.release = pw_release,
+	.enrol_begin = NULL,
+	.describe = NULL,
+};

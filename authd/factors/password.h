@@ -7,6 +7,11 @@
 
 #include "store/store.h"
 
+/* The password behind the factor interface (factor.h); it keeps its own
+ * tables (history, systems), not the credential table. */
+struct mamori_factor_ops;
+extern const struct mamori_factor_ops mamori_factor_password;
+
 struct mamori_argon2_params {
 	uint32_t t_cost;
 	uint32_t m_kib;

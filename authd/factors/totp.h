@@ -6,6 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* TOTP behind the factor interface (factor.h).  A credential's public data
+ * is {"algorithm": "SHA1" (any case), "digits": 6, "period": 30}; its
+ * sealed secret is the raw key, sealed with mamori_factor_seal_aad("totp",
+ * user id, credential id). */
+struct mamori_factor_ops;
+extern const struct mamori_factor_ops mamori_factor_totp;
+
 enum mamori_totp_algorithm {
 	MAMORI_TOTP_SHA1,
 	MAMORI_TOTP_SHA256,
