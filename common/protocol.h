@@ -22,6 +22,8 @@
 #define MAMORI_OP_AUTHENTICATE "authenticate"
 #define MAMORI_OP_CHAUTHTOK "chauthtok"
 #define MAMORI_OP_COMPROMISED "compromised"
+/* "<factor>_enroll": self-enrolment of a factor that allows it. */
+#define MAMORI_OP_ENROL_SUFFIX "_enroll"
 #define MAMORI_OP_TOTP_ENROLL "totp_enroll"
 
 /* io.mamori.Admin methods (admin.sock). */

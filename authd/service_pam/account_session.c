@@ -90,39 +90,25 @@ account_refused(const struct mamori_conf *conf, const struct pam_request *req, c
 	return 0;
 }
 
-/* P-PW-TEMP, P-PW-LEAK, P-PW-AGE: whether the password must change now,
- * or soon (inside the caller's transaction). */
+/* P-PW-TEMP, P-PW-LEAK, P-PW-AGE: the password's own service says whether
+ * it must change now, or soon. */
 static int
 account_password(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
                  const struct mamori_user *u, int64_t now, struct account_verdict *v)
 {
-	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, u);
-	struct mamori_password rec;
-	int64_t expires;
-	int rc;
+	struct password_state_verdict pw;
+	int rc = chauthtok_account_state(tx, conf, req, u, now, &pw);
 
-	rc = pam_current_password(tx, u->id, mamori_conf_service_system(conf, req->service), &rec);
-	mamori_wipe(rec.hash, sizeof(rec.hash));
-	if (rc == MAMORI_ERR_NOT_FOUND)
-		return MAMORI_OK;
 	if (rc != MAMORI_OK)
 		return rc;
-	if (rec.must_change) {
-		refuse(v, MAMORI_RESULT_NEW_AUTHTOK_REQD,
-		       rec.compromised ? "password compromised" : "temporary password", req->locale,
-		       rec.compromised ? MSG_MUST_CHANGE_COMPROMISED : MSG_MUST_CHANGE_TEMPORARY);
-		v->style = MAMORI_STYLE_INFO;
+	if (pw.result == NULL && pw.text[0] == '\0' && mamori_daemon_policy(conf, u)->max_age_days == 0)
 		return MAMORI_OK;
-	}
-	if (policy->max_age_days == 0)
-		return MAMORI_OK;
-	expires = rec.created_at + (int64_t)policy->max_age_days * 86400;
 	v->style = MAMORI_STYLE_INFO;
-	if (now >= expires)
-		refuse(v, MAMORI_RESULT_NEW_AUTHTOK_REQD, "password expired", req->locale, MSG_PASSWORD_EXPIRED);
-	else if (expires - now <= (int64_t)policy->warn_days * 86400)
-		mamori_msgf(v->text, sizeof(v->text), req->locale, MSG_PASSWORD_EXPIRES_SOON,
-		            (unsigned)((expires - now + 86399) / 86400));
+	if (pw.result != NULL) {
+		v->result = pw.result;
+		v->reason = pw.reason;
+	}
+	snprintf(v->text, sizeof(v->text), "%s", pw.text);
 	return MAMORI_OK;
 }
 

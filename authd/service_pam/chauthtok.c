@@ -20,6 +20,97 @@
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
 
+/* What one short read transaction learns about the account whose
+ * password is checked. */
+struct pw_subject {
+	int found;
+	struct mamori_user user;
+	struct mamori_lock_state lock;
+	int have_pw;
+	struct mamori_password pw;
+};
+
+/* The subject as the failure count sees it. */
+static const struct subject *
+as_subject(const struct pw_subject *p, struct subject *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->found = p->found;
+	s->user = p->user;
+	s->lock = p->lock;
+	return s;
+}
+
+/* The user's current password for system, falling back to the default
+ * system's. */
+static int
+pw_current(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
+{
+	int rc = mamori_store_password_current(tx, user_id, system, out);
+
+	if (rc == MAMORI_ERR_NOT_FOUND && strcmp(system, MAMORI_SYSTEM_DEFAULT) != 0)
+		rc = mamori_store_password_current(tx, user_id, MAMORI_SYSTEM_DEFAULT, out);
+	return rc;
+}
+
+static int
+pw_subject_lookup(const char *name, const char *system, int64_t now, struct pw_subject *s)
+{
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	rc = mamori_lockout_state(tx, name, now, &s->lock);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_user_get(tx, name, &s->user);
+	if (rc == MAMORI_OK) {
+		s->found = 1;
+		rc = pw_current(tx, s->user.id, system, &s->pw);
+		if (rc == MAMORI_OK)
+			s->have_pw = 1;
+	}
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
+		mamori_store_rollback(&tx);
+		return rc;
+	}
+	return mamori_store_commit(&tx);
+}
+
+/* Verify pw against the subject's hash, or against the dummy hash when
+ * there is none, so that every answer costs one Argon2id evaluation. */
+static int
+pw_verify_or_pretend(const struct mamori_conf *conf, const struct pw_subject *s, const char *pw, size_t len,
+                     int *matched)
+{
+	struct mamori_argon2_params current;
+	char dummy[MAMORI_HASH_MAX];
+	int rc;
+
+	*matched = 0;
+	mamori_daemon_argon2_params(conf, &current);
+	if (s->have_pw) {
+		rc = mamori_password_verify_padded(&current, s->pw.hash, pw, len);
+	} else {
+		rc = mamori_daemon_dummy_hash(conf, dummy, sizeof(dummy));
+		if (rc == MAMORI_OK)
+			rc = mamori_password_verify_padded(&current, dummy, pw, len);
+		rc = rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
+	}
+	if (rc == MAMORI_OK)
+		*matched = 1;
+	return rc == MAMORI_OK || rc == MAMORI_ERR_DENIED ? MAMORI_OK : rc;
+}
+
+/* Start of a compromised-password report: the password is asked. */
+json_t *
+chauthtok_compromised_start(struct mamori_conn *c)
+{
+	c->conversation->step = STEP_AUTH_PASSWORD;
+	return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(c->conversation->req.locale, MSG_PASSWORD_PROMPT));
+}
+
 /* Self-service report of a compromised password (P-PW-LEAK): the user
  * proves who they are with the password, then it is marked. */
 json_t *
@@ -30,7 +121,8 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct failure_outcome failure = { 0 };
-	struct subject s;
+	struct pw_subject s;
+	struct subject as;
 	char text[256] = "";
 	const char *result = MAMORI_RESULT_AUTH_ERR, *reason;
 	int matched = 0;
@@ -38,8 +130,8 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	int64_t now = mamori_clock_now();
 
 	conv->step = STEP_NONE;
-	if (pam_subject_lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
-	    (!s.lock.locked && pam_verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
+	if (pw_subject_lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
+	    (!s.lock.locked && pw_verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
 		goto fail;
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
@@ -49,7 +141,7 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 		pam_lock_message(req->locale, &s.lock, text, sizeof(text));
 	} else if (!matched) {
 		reason = "compromised report: wrong password";
-		if (pam_count_failure(tx, conf, req, &s, req->user, now, &failure) != MAMORI_OK)
+		if (pam_count_failure(tx, conf, req, as_subject(&s, &as), req->user, now, &failure) != MAMORI_OK)
 			goto fail_rollback;
 	} else if (mamori_store_password_mark_compromised(tx, s.user.id) != MAMORI_OK) {
 		goto fail_rollback;
@@ -113,15 +205,16 @@ chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct failure_outcome failure = { 0 };
-	struct subject s;
+	struct pw_subject s;
+	struct subject as;
 	char text[256];
 	int matched = 0, rc;
 	int64_t now = mamori_clock_now();
 	json_t *reply = NULL;
 
-	rc = pam_subject_lookup(conv->req.user, conv->system, now, &s);
+	rc = pw_subject_lookup(conv->req.user, conv->system, now, &s);
 	if (rc == MAMORI_OK && !s.lock.locked)
-		rc = pam_verify_or_pretend(conf, &s, pw, len, &matched);
+		rc = pw_verify_or_pretend(conf, &s, pw, len, &matched);
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	if (rc != MAMORI_OK) {
 		pam_conversation_reset(conv);
@@ -134,7 +227,8 @@ chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 		now = mamori_clock_now();
 		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
 			reply = pam_internal_error();
-		} else if (pam_count_failure(tx, conf, &conv->req, &s, conv->req.user, now, &failure) != MAMORI_OK ||
+		} else if (pam_count_failure(tx, conf, &conv->req, as_subject(&s, &as), conv->req.user, now,
+		                             &failure) != MAMORI_OK ||
 		           pam_audit(tx, c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_AUTHTOK_RECOVER_ERR,
 		                     "wrong current password", now) != MAMORI_OK) {
 			mamori_store_rollback(&tx);
@@ -202,14 +296,14 @@ chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	const struct mamori_conf *conf;
 	struct mamori_new_password np;
 	enum mamori_change_refusal refusal;
-	struct subject s;
+	struct pw_subject s;
 	char message[256];
 	int rc;
 	int64_t now = mamori_clock_now();
 
 	if (len != conv->new_len || mamori_memeq_consttime(pw, conv->new_password, len) != 0)
 		return chauthtok_failed(c, MAMORI_RESULT_AUTHTOK_ERR, "passwords differ", MSG_PASSWORDS_DIFFER);
-	rc = pam_subject_lookup(conv->req.user, conv->system, now, &s);
+	rc = pw_subject_lookup(conv->req.user, conv->system, now, &s);
 	mamori_wipe(&s.pw.hash, sizeof(s.pw.hash));
 	if (rc != MAMORI_OK || !s.found) {
 		pam_conversation_reset(conv);
@@ -288,7 +382,7 @@ chauthtok_start(struct mamori_conn *c, const json_t *params)
 	if (rc == MAMORI_OK) {
 		contractor = u.privileged &&
 		             (u.kind == MAMORI_KIND_CONTRACTOR || requester_is_contractor(tx, c, &conv->req));
-		rc = pam_current_password(tx, u.id, conv->system, &pw);
+		rc = pw_current(tx, u.id, conv->system, &pw);
 		have_pw = rc == MAMORI_OK;
 		rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
 	}
@@ -327,4 +421,54 @@ chauthtok_start(struct mamori_conn *c, const json_t *params)
 	}
 	conv->step = STEP_CHANGE_CURRENT;
 	return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(conv->req.locale, MSG_CURRENT_PASSWORD_PROMPT));
+}
+
+/* AccountCheck's part: the password in effect for the service. */
+int
+chauthtok_account_state(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
+                        const struct mamori_user *u, int64_t now, struct password_state_verdict *v)
+{
+	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, u);
+	struct mamori_password rec;
+	int64_t expires;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = pw_current(tx, u->id, mamori_conf_service_system(conf, req->service), &rec);
+	mamori_wipe(rec.hash, sizeof(rec.hash));
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		return MAMORI_OK;
+	if (rc != MAMORI_OK)
+		return rc;
+	if (rec.must_change) {
+		v->result = MAMORI_RESULT_NEW_AUTHTOK_REQD;
+		v->reason = rec.compromised ? "password compromised" : "temporary password";
+		snprintf(v->text, sizeof(v->text), "%s",
+		         mamori_msg(req->locale,
+		                    rec.compromised ? MSG_MUST_CHANGE_COMPROMISED : MSG_MUST_CHANGE_TEMPORARY));
+		return MAMORI_OK;
+	}
+	if (policy->max_age_days == 0)
+		return MAMORI_OK;
+	expires = rec.created_at + (int64_t)policy->max_age_days * 86400;
+	if (now >= expires) {
+		v->result = MAMORI_RESULT_NEW_AUTHTOK_REQD;
+		v->reason = "password expired";
+		snprintf(v->text, sizeof(v->text), "%s", mamori_msg(req->locale, MSG_PASSWORD_EXPIRED));
+	} else if (expires - now <= (int64_t)policy->warn_days * 86400) {
+		mamori_msgf(v->text, sizeof(v->text), req->locale, MSG_PASSWORD_EXPIRES_SOON,
+		            (unsigned)((expires - now + 86399) / 86400));
+	}
+	return MAMORI_OK;
+}
+
+/* An answer to a step of the change that no password can be: no Argon2id,
+ * nothing counted. */
+json_t *
+chauthtok_too_long(struct mamori_conn *c)
+{
+	if (c->conversation->step == STEP_CHANGE_CURRENT)
+		return chauthtok_failed(c, MAMORI_RESULT_AUTHTOK_ERR, "current password too long",
+		                        MSG_CURRENT_PASSWORD_WRONG);
+	return chauthtok_failed(c, MAMORI_RESULT_AUTHTOK_ERR, "password too long", MSG_PASSWORD_TOO_LONG);
 }

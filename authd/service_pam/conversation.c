@@ -17,12 +17,12 @@
 #include "core/clock.h"
 #include "core/daemon.h"
 #include "error.h"
-#include "factors/password.h"
 #include "hours.h"
 #include "log.h"
 #include "protocol.h"
 #include "rules/incident.h"
 #include "secure.h"
+#include "factors/factor.h"
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
 
@@ -88,67 +88,6 @@ pam_audit_alone(const struct mamori_conn *c, const struct pam_request *req, cons
 		return rc;
 	}
 	return mamori_store_commit(&tx);
-}
-
-/* The user's current password for system, falling back to the default
- * system's. */
-int
-pam_current_password(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
-{
-	int rc = mamori_store_password_current(tx, user_id, system, out);
-
-	if (rc == MAMORI_ERR_NOT_FOUND && strcmp(system, MAMORI_SYSTEM_DEFAULT) != 0)
-		rc = mamori_store_password_current(tx, user_id, MAMORI_SYSTEM_DEFAULT, out);
-	return rc;
-}
-
-int
-pam_subject_lookup(const char *name, const char *system, int64_t now, struct subject *s)
-{
-	struct mamori_txn *tx = NULL;
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	rc = mamori_lockout_state(tx, name, now, &s->lock);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_user_get(tx, name, &s->user);
-	if (rc == MAMORI_OK) {
-		s->found = 1;
-		rc = pam_current_password(tx, s->user.id, system, &s->pw);
-		if (rc == MAMORI_OK)
-			s->have_pw = 1;
-	}
-	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
-}
-
-/* Verify pw against the subject's hash, or against the dummy hash when
- * there is none, so that every answer costs one Argon2id evaluation. */
-int
-pam_verify_or_pretend(const struct mamori_conf *conf, const struct subject *s, const char *pw, size_t len, int *matched)
-{
-	struct mamori_argon2_params current;
-	char dummy[MAMORI_HASH_MAX];
-	int rc;
-
-	*matched = 0;
-	mamori_daemon_argon2_params(conf, &current);
-	if (s->have_pw) {
-		rc = mamori_password_verify_padded(&current, s->pw.hash, pw, len);
-	} else {
-		rc = mamori_daemon_dummy_hash(conf, dummy, sizeof(dummy));
-		if (rc == MAMORI_OK)
-			rc = mamori_password_verify_padded(&current, dummy, pw, len);
-		rc = rc == MAMORI_OK ? MAMORI_ERR_DENIED : rc;
-	}
-	if (rc == MAMORI_OK)
-		*matched = 1;
-	return rc == MAMORI_OK || rc == MAMORI_ERR_DENIED ? MAMORI_OK : rc;
 }
 
 const char *
@@ -226,16 +165,6 @@ pam_after_failure(const struct mamori_conf *conf, const struct pam_request *req,
 	mamori_incident_note_lockout(conf, name, now);
 }
 
-/* P-PW-AGE: whether pw is past its role's maximum age. */
-int
-pam_password_expired(const struct mamori_conf *conf, const struct mamori_user *u, const struct mamori_password *pw,
-                     int64_t now)
-{
-	const struct mamori_policy_conf *policy = mamori_daemon_policy(conf, u);
-
-	return policy->max_age_days > 0 && now >= pw->created_at + (int64_t)policy->max_age_days * 86400;
-}
-
 /* P-DEV-ID, P-PRIV-*: past the account's expiry date (the last day it may
  * be used), as AccountCheck sees it. */
 int
@@ -245,15 +174,6 @@ pam_account_expired(const struct mamori_user *u)
 
 	mamori_clock_today(today);
 	return u->expires[0] != '\0' && strcmp(today, u->expires) > 0;
-}
-
-void
-pam_discard_rehash(struct mamori_pam_conversation *conv)
-{
-	if (conv->rehash_pw != NULL)
-		mamori_freezero(conv->rehash_pw, conv->rehash_len + 1);
-	conv->rehash_pw = NULL;
-	conv->rehash_len = 0;
 }
 
 /* P-REMOTE: whether a login on service with this PAM_RHOST comes from
@@ -347,7 +267,7 @@ pam_conversation_reset(struct mamori_pam_conversation *conv)
 		mamori_freezero(conv->new_password, conv->new_len);
 	conv->new_password = NULL;
 	conv->new_len = 0;
-	pam_discard_rehash(conv);
+	pam_proofs_release(conv);
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	conv->step = STEP_NONE;
 }
@@ -375,11 +295,24 @@ static const struct {
 	{ MAMORI_OP_AUTHENTICATE, OP_AUTHENTICATE },
 	{ MAMORI_OP_CHAUTHTOK, OP_CHAUTHTOK },
 	{ MAMORI_OP_COMPROMISED, OP_COMPROMISED },
-	{ MAMORI_OP_TOTP_ENROLL, OP_TOTP_ENROLL },
 };
 
+/* "<factor>_enroll": the self-enrolment of a factor that allows it. */
 static int
-start_op(const json_t *params, enum conv_op *out)
+start_enrol_op(const char *op, enum mamori_factor *factor)
+{
+	size_t len = strlen(op), suffix = strlen(MAMORI_OP_ENROL_SUFFIX);
+	const struct mamori_factor_ops *ops;
+
+	if (len <= suffix || strcmp(op + len - suffix, MAMORI_OP_ENROL_SUFFIX) != 0 ||
+	    mamori_factor_parse(op, len - suffix, factor) != 0)
+		return 0;
+	ops = mamori_factor_ops(*factor);
+	return ops != NULL && (ops->flags & MAMORI_FACTOR_SELF_ENROL) && ops->enrol_begin != NULL;
+}
+
+static int
+start_op(const json_t *params, enum conv_op *out, enum mamori_factor *factor)
 {
 	const char *op = NULL;
 
@@ -391,16 +324,18 @@ start_op(const json_t *params, enum conv_op *out)
 			return 1;
 		}
 	}
-	return 0;
+	*out = OP_ENROL;
+	return start_enrol_op(op, factor);
 }
 
 /* Before the request: the operation, and a clean conversation. */
 json_t *
 pam_start_prepare(struct mamori_conn *c, const json_t *params)
 {
+	enum mamori_factor factor;
 	enum conv_op op;
 
-	if (!start_op(params, &op))
+	if (!start_op(params, &op, &factor))
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "op");
 	pam_conversation_reset(c->conversation);
 	memset(c->conversation, 0, sizeof(*c->conversation));
@@ -411,9 +346,10 @@ json_t *
 pam_start_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
 	enum conv_op op = OP_AUTHENTICATE;
+	enum mamori_factor factor;
 
 	(void)c;
-	(void)start_op(params, &op);
+	(void)start_op(params, &op, &factor);
 	return pam_done(op == OP_CHAUTHTOK ? MAMORI_RESULT_AUTHTOK_ERR : MAMORI_RESULT_AUTH_ERR, MAMORI_STYLE_ERROR,
 	                mamori_msg(req->locale, MSG_RATE_LIMITED), NULL);
 }
@@ -440,7 +376,7 @@ pam_start(struct mamori_conn *c, const json_t *params, const struct pam_request 
 	int member_prompt = 0, remote_refused = 0, access_refused = 0;
 
 	conv->req = *req;
-	(void)start_op(params, &conv->op);
+	(void)start_op(params, &conv->op, &conv->enrol_factor);
 	conf = mamori_daemon_conf_get();
 	snprintf(conv->system, sizeof(conv->system), "%s", mamori_conf_service_system(conf, conv->req.service));
 	remote_refused = pam_is_remote(conf, conv->req.service, conv->req.rhost) &&
@@ -451,10 +387,8 @@ pam_start(struct mamori_conn *c, const json_t *params, const struct pam_request 
 	mamori_daemon_conf_put(conf);
 	if (conv->op == OP_CHAUTHTOK)
 		return chauthtok_start(c, params);
-	if (conv->op == OP_COMPROMISED) {
-		conv->step = STEP_AUTH_PASSWORD;
-		return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(conv->req.locale, MSG_PASSWORD_PROMPT));
-	}
+	if (conv->op == OP_COMPROMISED)
+		return chauthtok_compromised_start(c);
 	if (mamori_wire_get_bool(params, "authonly", &conv->authonly) == MAMORI_ERR_INVALID)
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "authonly");
 	if (remote_refused || access_refused)
@@ -512,11 +446,8 @@ answer_too_long(struct mamori_conn *c)
 {
 	enum conv_step step = c->conversation->step;
 
-	if (step == STEP_CHANGE_NEW || step == STEP_CHANGE_CONFIRM)
-		return chauthtok_failed(c, MAMORI_RESULT_AUTHTOK_ERR, "password too long", MSG_PASSWORD_TOO_LONG);
-	if (step == STEP_CHANGE_CURRENT)
-		return chauthtok_failed(c, MAMORI_RESULT_AUTHTOK_ERR, "current password too long",
-		                        MSG_CURRENT_PASSWORD_WRONG);
+	if (step == STEP_CHANGE_CURRENT || step == STEP_CHANGE_NEW || step == STEP_CHANGE_CONFIRM)
+		return chauthtok_too_long(c);
 	/* A login prompt: the module refuses such an answer itself, so this
 	 * client ends the conversation without a decision. */
 	return answer_invalid(c, "answers");

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* io.mamori.Pam: the decision of an authentication, once every factor of
- * the set was answered.  In one write transaction, on fresh state: the
- * checks that refuse, in order (decision_checks), then what is recorded
- * (the failure and its lockout, or the success), the audit row; after the
- * commit, the reply (a ticket, the enrolment, a message). */
+ * the set was answered.  In one write transaction, on fresh state (the
+ * account and its lockout read again): the checks that refuse, in order
+ * (decision_checks), each factor's own (ops->decide: the replay counter, a
+ * temporary password's expiry, a renewal), then what is recorded (the
+ * failure and its lockout, or the success), the audit row; after the
+ * commit, the factors' after_success, the incidents and the reply (a
+ * ticket, the enrolment, a message). */
 #include "config.h"
 
 #include <stdio.h>
@@ -14,7 +17,7 @@
 #include "core/clock.h"
 #include "core/daemon.h"
 #include "error.h"
-#include "factors/password.h"
+#include "factors/factor.h"
 #include "log.h"
 #include "protocol.h"
 #include "rules/incident.h"
@@ -34,6 +37,7 @@ struct decision {
 	struct subject s; /* the subject, on fresh state */
 	struct mamori_user login; /* the account logged in to */
 	int login_found;
+	struct mamori_factor_ctx ctx;
 	int all_ok; /* every factor of the set was right */
 	const char *result;
 	const char *reason;
@@ -41,25 +45,40 @@ struct decision {
 	char setname[128];
 	char failed[128];
 	int counts_as_failure;
-	int replay;
 	int issue_ticket;
 	int enroll;
+	enum mamori_factor enrol_factor;
 	struct failure_outcome failure;
+	/* What the factors' decide said: the refusal that counts (a replay)
+	 * is made at once; one that does not (an expired temporary password)
+	 * is held until the account's own rules have spoken; a renewal. */
+	struct mamori_factor_verdict held;
+	struct mamori_factor_verdict renew;
+	enum mamori_factor renew_factor;
+	const char *incident;
+	json_t *incident_detail;
 };
 
 /* What a check says. */
 enum {
-	CHECK_ERROR = -1, /* the store failed */
+	CHECK_ERROR = -1, /* the store or a factor failed */
 	CHECK_PASS = 0, /* go on to the next check */
 	CHECK_DECIDED = 1, /* the check decided (a refusal) */
 };
 
 static int
-refuse(struct decision *d, const char *reason, enum mamori_msg_id msg)
+refuse(struct decision *d, const char *reason, int msg)
 {
 	d->reason = reason;
-	snprintf(d->text, sizeof(d->text), "%s", mamori_msg(d->req->locale, msg));
+	if (msg >= 0)
+		snprintf(d->text, sizeof(d->text), "%s", mamori_msg(d->req->locale, (enum mamori_msg_id)msg));
 	return CHECK_DECIDED;
+}
+
+static int
+factor_known(enum mamori_factor f)
+{
+	return (mamori_factor_categories(f) & MAMORI_CATEGORY_KNOWLEDGE) != 0;
 }
 
 static int
@@ -83,12 +102,19 @@ check_unknown(struct decision *d)
 	return CHECK_DECIDED;
 }
 
-/* Nothing to verify the account with: it fails as an unknown name does. */
+/* Nothing to verify the account with (no knowledge factor of the set
+ * enrolled): it fails as an unknown name does. */
 static int
 check_nothing_enrolled(struct decision *d)
 {
-	if (!d->conv->unsatisfiable || (d->s.have_pw && mamori_factor_set_has(&d->conv->set, MAMORI_FACTOR_PASSWORD)))
+	const struct mamori_factor_set *set = &d->conv->set;
+
+	if (!d->conv->unsatisfiable)
 		return CHECK_PASS;
+	for (unsigned i = 0; i < set->count; i++) {
+		if (factor_known(set->factor[i]) && (d->conv->enrolled & FACTOR_BIT(set->factor[i])))
+			return CHECK_PASS;
+	}
 	d->reason = d->s.user.kind == MAMORI_KIND_SHARED && d->conv->member[0] == '\0'
 	                    ? "shared account without a member"
 	                    : "no factor enrolled";
@@ -118,25 +144,23 @@ accepted_sets(const struct mamori_conf *conf, const char *service, char *buf, si
 	}
 }
 
-/* Nothing this account has meets the policy: never fewer factors.  Its
- * password was right, so only its owner learns why. */
+/* Nothing this account has meets the policy: never fewer factors.  What it
+ * knows was right, so only its owner learns why. */
 static int
 check_no_accepted_set(struct decision *d)
 {
+	const struct mamori_factor_set *set = &d->conv->set;
 	char sets[200];
+	int known_ok = 0;
 
-	if (!d->conv->unsatisfiable || !d->conv->password_ok)
+	for (unsigned i = 0; i < set->count; i++)
+		known_ok = known_ok || (factor_known(set->factor[i]) && d->conv->proofs[i].ok);
+	if (!d->conv->unsatisfiable || !known_ok)
 		return CHECK_PASS;
 	d->reason = "no accepted factor set enrolled";
 	accepted_sets(d->conf, d->req->service, sets, sizeof(sets));
 	mamori_msgf(d->text, sizeof(d->text), d->req->locale, MSG_NO_FACTOR, sets);
 	return CHECK_DECIDED;
-}
-
-static int
-factor_ok(const struct mamori_pam_conversation *conv, enum mamori_factor f)
-{
-	return (f == MAMORI_FACTOR_PASSWORD && conv->password_ok) || (f == MAMORI_FACTOR_TOTP && conv->totp_ok);
 }
 
 /* "wrong password", "wrong totp", "wrong password+totp" */
@@ -150,7 +174,7 @@ check_wrong(struct decision *d)
 		return CHECK_PASS;
 	flen = (size_t)snprintf(d->failed, sizeof(d->failed), "wrong ");
 	for (unsigned i = 0, first = 1; i < set->count; i++) {
-		if (factor_ok(d->conv, set->factor[i]))
+		if (d->conv->proofs[i].ok)
 			continue;
 		flen += (size_t)snprintf(d->failed + flen, sizeof(d->failed) - flen, "%s%s", first ? "" : "+",
 		                         mamori_factor_name(set->factor[i]));
@@ -163,23 +187,37 @@ check_wrong(struct decision *d)
 	return CHECK_DECIDED;
 }
 
-/* P-CRED-STORE: a code is never accepted twice. */
+/* Each factor's own decision, in its place: it records the use (P-CRED-STORE:
+ * a code is never accepted twice) and may refuse. */
 static int
-check_replay(struct decision *d)
+check_factors(struct decision *d)
 {
-	int rc;
+	const struct mamori_factor_set *set = &d->conv->set;
+	struct mamori_factor_verdict v;
 
-	if (!d->conv->totp_ok)
-		return CHECK_PASS;
-	rc = mamori_store_cred_accept_counter(d->tx, d->conv->totp_id, d->conv->totp_step, d->now);
-	if (rc == MAMORI_OK)
-		return CHECK_PASS;
-	if (rc != MAMORI_ERR_DENIED)
-		return CHECK_ERROR;
-	d->reason = "totp code replayed";
-	d->counts_as_failure = 1;
-	d->replay = 1;
-	return CHECK_DECIDED;
+	for (unsigned i = 0; i < set->count; i++) {
+		const struct mamori_factor_ops *ops = mamori_factor_ops(set->factor[i]);
+
+		memset(&v, 0, sizeof(v));
+		if (ops->decide != NULL && ops->decide(d->tx, &d->ctx, &d->conv->proofs[i], &v) != MAMORI_OK) {
+			json_decref(v.incident_detail);
+			return CHECK_ERROR;
+		}
+		if (v.reason != NULL && v.counts_as_failure) {
+			d->counts_as_failure = 1;
+			d->incident = v.incident;
+			d->incident_detail = v.incident_detail;
+			return refuse(d, v.reason, v.msg);
+		}
+		json_decref(v.incident_detail);
+		if (v.reason != NULL && d->held.reason == NULL)
+			d->held = v;
+		else if (v.reason == NULL && v.renew && !d->renew.renew) {
+			d->renew = v;
+			d->renew_factor = set->factor[i];
+		}
+	}
+	return CHECK_PASS;
 }
 
 static int
@@ -226,63 +264,57 @@ check_hours(struct decision *d)
 	return refuse(d, "outside hours of use", MSG_OUTSIDE_HOURS);
 }
 
+/* A factor's refusal that does not count as a failure (a temporary
+ * password past its expiry), after the account's rules. */
 static int
-check_temporary_expired(struct decision *d)
+check_held(struct decision *d)
 {
-	const struct mamori_password *pw = &d->s.pw;
-
-	if (!d->s.have_pw || !mamori_factor_set_has(&d->conv->set, MAMORI_FACTOR_PASSWORD) || !pw->temporary ||
-	    pw->expires_at <= 0 || d->now < pw->expires_at)
+	if (d->held.reason == NULL)
 		return CHECK_PASS;
-	return refuse(d, "temporary password expired", MSG_TEMPORARY_EXPIRED);
+	return refuse(d, d->held.reason, d->held.msg);
 }
 
 /* The checks that may refuse, in the order they are made: the first that
  * decides ends the walk. */
 static int (*const decision_checks[])(struct decision *) = {
-	check_locked, check_unknown,           check_nothing_enrolled, check_no_accepted_set, check_wrong,
-	check_replay, check_login_unknown,     check_member,           check_state,           check_expired,
-	check_hours,  check_temporary_expired,
+	check_locked,  check_unknown,       check_nothing_enrolled, check_no_accepted_set, check_wrong,
+	check_factors, check_login_unknown, check_member,           check_state,           check_expired,
+	check_hours,   check_held,
 };
 
-/* Every check passed: a success, unless the password must change in a stack
- * that cannot change it; and whether an authenticator is enrolled next. */
+/* Every check passed: a success, unless a credential must be renewed in a
+ * stack that cannot renew it; and whether a factor is enrolled next. */
 static void
 decide_success(struct decision *d)
 {
-	const struct mamori_password *pw = &d->s.pw;
-	int op_enrol = d->conv->op == OP_TOTP_ENROLL;
-
 	d->result = MAMORI_RESULT_SUCCESS;
 	d->reason = d->setname;
 	/* Account management will demand a change: let chauthtok in this PAM
 	 * handle skip the password just typed. */
-	d->issue_ticket = d->conv->member[0] == '\0' && d->s.have_pw &&
-	                  (pw->must_change || pam_password_expired(d->conf, &d->s.user, pw, d->now));
+	d->issue_ticket = d->conv->member[0] == '\0' && d->renew.renew;
 	if (d->issue_ticket && d->conv->authonly) {
-		/* No password change follows in this stack: a password that
-		 * must change (temporary, compromised, past its maximum age)
-		 * is refused as AccountCheck would, with its message. */
+		/* No change follows in this stack: a credential that must be
+		 * renewed (a temporary, compromised or expired password) is
+		 * refused as AccountCheck would, with its message. */
 		d->result = MAMORI_RESULT_AUTH_ERR;
-		d->reason = pw->must_change ? (pw->compromised ? "password compromised" : "temporary password")
-		                            : "password expired";
-		snprintf(d->text, sizeof(d->text), "%s",
-		         mamori_msg(d->req->locale, !pw->must_change  ? MSG_PASSWORD_EXPIRED
-		                                    : pw->compromised ? MSG_MUST_CHANGE_COMPROMISED
-		                                                      : MSG_MUST_CHANGE_TEMPORARY));
+		refuse(d, d->renew.renew_reason, d->renew.renew_msg);
 		d->issue_ticket = 0;
 		return;
 	}
-	d->enroll =
-	        op_enrol || ((d->s.user.enroll_required & (1u << MAMORI_FACTOR_TOTP)) && d->conv->member[0] == '\0');
-	/* A password that must change (temporary, compromised, expired) may be
-	 * in other hands: it does not enrol an authenticator. */
+	d->enroll = (d->conv->op == OP_ENROL || d->conv->member[0] == '\0') &&
+	            enrol_factor_of(d->conv, d->s.user.enroll_required, &d->enrol_factor);
+	/* A credential that must be renewed may be in other hands: it does not
+	 * enrol another factor. */
 	if (d->enroll && d->issue_ticket) {
 		d->enroll = 0;
-		if (op_enrol) {
+		if (d->conv->op == OP_ENROL) {
 			d->result = MAMORI_RESULT_AUTH_ERR;
-			d->reason = "totp enrolment refused: the password must be changed first";
-			snprintf(d->text, sizeof(d->text), "%s", mamori_msg(d->req->locale, MSG_CHANGE_PASSWORD_FIRST));
+			snprintf(d->failed, sizeof(d->failed), "%s enrolment refused: the %s must be changed first",
+			         mamori_factor_name(d->enrol_factor), mamori_factor_name(d->renew_factor));
+			d->reason = d->failed;
+			snprintf(d->text, sizeof(d->text), "%s",
+			         mamori_msg(d->req->locale,
+			                    mamori_msg_factor(d->enrol_factor, MAMORI_FMSG_RENEW_FIRST)));
 		}
 	}
 }
@@ -291,12 +323,24 @@ decide_success(struct decision *d)
 static int
 decide(struct decision *d)
 {
-	if (d->s.found && mamori_store_user_get(d->tx, d->name, &d->s.user) != MAMORI_OK)
-		d->s.found = d->all_ok = 0;
-	d->login_found = mamori_store_user_get(d->tx, d->req->user, &d->login) == MAMORI_OK;
+	int rc = mamori_store_user_get(d->tx, d->name, &d->s.user);
+
+	d->s.found = rc == MAMORI_OK;
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+		return rc;
+	d->all_ok = d->all_ok && d->s.found;
+	/* The account logged in to: the subject itself, unless a member of a
+	 * shared account logs in. */
+	if (d->conv->member[0] == '\0') {
+		d->login = d->s.user;
+		d->login_found = d->s.found;
+	} else {
+		d->login_found = mamori_store_user_get(d->tx, d->req->user, &d->login) == MAMORI_OK;
+	}
 	/* The lock as it stands now, not as it stood before the factors. */
 	if (mamori_lockout_state(d->tx, d->name, d->now, &d->s.lock) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	pam_factor_ctx(d->conv, d->conf, &d->s, d->now, &d->ctx);
 	for (size_t i = 0; i < sizeof(decision_checks) / sizeof(decision_checks[0]); i++) {
 		int verdict = decision_checks[i](d);
 		if (verdict == CHECK_ERROR)
@@ -337,44 +381,14 @@ decision_record(struct decision *d)
 	used = json_object_get(detail, "factors");
 	for (unsigned i = 0; i < d->conv->set.count; i++)
 		json_array_append_new(used, json_string(mamori_factor_name(d->conv->set.factor[i])));
-	rc = pam_audit_detail(d->tx, d->c, d->req, d->conv->op == OP_TOTP_ENROLL ? "enroll" : "auth", actor, d->result,
+	rc = pam_audit_detail(d->tx, d->c, d->req, d->conv->op == OP_ENROL ? "enroll" : "auth", actor, d->result,
 	                      d->reason, detail, d->now);
 	json_decref(detail);
 	return rc;
 }
 
-/* After a successful decision: store the password's hash again with the
- * current Argon2id parameters, in a transaction of its own.  A failure
- * keeps the old hash (the next login tries again) and changes nothing
- * that was decided. */
-static void
-rehash_after_decision(const struct mamori_conf *conf, struct mamori_pam_conversation *conv)
-{
-	struct mamori_txn *tx = NULL;
-	struct mamori_argon2_params params;
-	char hash[MAMORI_HASH_MAX];
-	int rc;
-
-	if (conv->rehash_pw == NULL)
-		return;
-	mamori_daemon_argon2_params(conf, &params);
-	rc = mamori_password_hash(&params, conv->rehash_pw, conv->rehash_len, hash, sizeof(hash));
-	pam_discard_rehash(conv);
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		rc = MAMORI_ERR_STORE;
-	else if (rc == MAMORI_OK) {
-		rc = mamori_store_password_rehash(tx, conv->password_id, hash);
-		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(&tx);
-		else
-			mamori_store_rollback(&tx);
-	}
-	if (rc != MAMORI_OK)
-		mamori_log_warn("authenticate %s: the password could not be rehashed", conv->req.user);
-	mamori_wipe(hash, sizeof(hash));
-}
-
-/* After the commit: the incidents, the rehash, and the reply. */
+/* After the commit: the factors' work after a success (a rehash), the
+ * incidents, and the reply. */
 static json_t *
 decision_reply(struct decision *d)
 {
@@ -382,16 +396,20 @@ decision_reply(struct decision *d)
 	json_t *reply;
 
 	pam_after_failure(d->conf, d->req, d->name, &d->failure, d->now);
-	if (!strcmp(d->result, MAMORI_RESULT_SUCCESS))
-		rehash_after_decision(d->conf, d->conv);
-	if (d->replay) {
-		json_t *detail = json_pack("{s:s,s:I}", "factor", mamori_factor_name(MAMORI_FACTOR_TOTP), "step",
-		                           (json_int_t)d->conv->totp_step);
-		mamori_incident_raise(d->conf, "totp_replay", d->name, d->req->service, detail, d->now);
-		json_decref(detail);
+	for (unsigned i = 0; i < d->conv->set.count; i++) {
+		const struct mamori_factor_ops *ops = mamori_factor_ops(d->conv->set.factor[i]);
+		if (d->conv->proofs[i].ok)
+			d->conv->proved |= FACTOR_BIT(d->conv->set.factor[i]);
+		if (!strcmp(d->result, MAMORI_RESULT_SUCCESS) && ops->after_success != NULL)
+			ops->after_success(&d->ctx, &d->conv->proofs[i]);
 	}
-	if (d->enroll)
-		return enrol_authorise(d->c, d->s.user.id, d->s.user.name);
+	if (d->incident != NULL)
+		mamori_incident_raise(d->conf, d->incident, d->name, d->req->service, d->incident_detail, d->now);
+	if (d->enroll) {
+		d->conv->enrol_factor = d->enrol_factor;
+		return enrol_authorise(d->c, d->s.user.id, d->s.user.name,
+		                       (d->conv->proved & FACTOR_BIT(d->enrol_factor)) != 0);
+	}
 	if (d->issue_ticket && pam_ticket_issue(d->req->user, d->req->service, d->now, ticket) != MAMORI_OK)
 		d->issue_ticket = 0;
 	reply = pam_done(d->result, MAMORI_STYLE_ERROR, d->text, d->issue_ticket ? ticket : NULL);
@@ -413,12 +431,13 @@ auth_decide(struct mamori_conn *c)
 	d.name = pam_subject_name(d.conv);
 	d.now = mamori_clock_now();
 	d.conv->step = STEP_NONE;
+	d.conv->proved = 0;
 	mamori_factor_set_format(&d.conv->set, d.setname, sizeof(d.setname));
-	rc = pam_subject_lookup(d.name, d.conv->system, d.now, &d.s);
 	d.all_ok = d.conv->set.count > 0;
 	for (unsigned i = 0; i < d.conv->set.count; i++)
-		d.all_ok = d.all_ok && factor_ok(d.conv, d.conv->set.factor[i]);
-	if (rc == MAMORI_OK && (rc = mamori_store_begin(mamori_daemon.store, &d.tx)) == MAMORI_OK) {
+		d.all_ok = d.all_ok && mamori_factor_ops(d.conv->set.factor[i]) != NULL && d.conv->proofs[i].ok;
+	rc = mamori_store_begin(mamori_daemon.store, &d.tx);
+	if (rc == MAMORI_OK) {
 		rc = decide(&d);
 		if (rc == MAMORI_OK)
 			rc = decision_record(&d);
@@ -433,8 +452,8 @@ auth_decide(struct mamori_conn *c)
 		mamori_log_err("authenticate %s on %s: the store failed", d.req->user, d.req->service);
 		reply = pam_internal_error();
 	}
-	pam_discard_rehash(d.conv);
-	mamori_wipe(&d.s.pw, sizeof(d.s.pw));
+	json_decref(d.incident_detail);
+	pam_proofs_release(d.conv);
 	mamori_daemon_conf_put(d.conf);
 	return reply;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* io.mamori.Pam: self-enrolment in a conversation (P-MFA-ALL): the
- * administrator's enrolment code, the pending authenticator shown, and the
- * first code that confirms it. */
+/* io.mamori.Pam: self-enrolment in a conversation (P-MFA-ALL), for any
+ * factor with MAMORI_FACTOR_SELF_ENROL: the administrator's enrolment
+ * code, the pending credential the factor makes and shows (enrol_begin),
+ * and the answer that confirms it (load, verify, decide, then
+ * mamori_factor_activate). */
 #include "config.h"
 
 #include <stdio.h>
@@ -10,107 +12,60 @@
 
 #include "core/clock.h"
 #include "core/daemon.h"
-#include "core/seal.h"
 #include "error.h"
-#include "factors/totp.h"
+#include "factors/factor.h"
 #include "log.h"
 #include "protocol.h"
 #include "secure.h"
 #include "service_pam/conversation.h"
 
-/* ---------------------------------------------------- TOTP enrolment */
+static json_t *enrol_begin(struct mamori_conn *c);
 
-/* TOTP in the credential table (see authenticate.c). */
-/* Set a new TOTP credential's public data to its parameters. */
-static int
-totp_cred_public(struct mamori_credential *cred, const struct mamori_totp_params *p)
+int
+enrol_factor_of(const struct mamori_pam_conversation *conv, unsigned required, enum mamori_factor *out)
 {
-	json_t *o = json_pack("{s:s,s:i,s:i}", "algorithm", mamori_totp_algorithm_name(p->algorithm), "digits",
-	                      (int)p->digits, "period", (int)p->period);
-	char *s = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int rc = MAMORI_ERR_NOMEM;
-
-	if (s != NULL && strlen(s) <= sizeof(cred->public_data)) {
-		cred->public_len = strlen(s);
-		memcpy(cred->public_data, s, cred->public_len);
-		rc = MAMORI_OK;
+	if (conv->op == OP_ENROL) {
+		*out = conv->enrol_factor;
+		return 1;
 	}
-	free(s);
-	json_decref(o);
-	return rc;
-}
+	for (unsigned f = 0; f < MAMORI_FACTOR_COUNT; f++) {
+		const struct mamori_factor_ops *ops = mamori_factor_ops((enum mamori_factor)f);
 
-struct totp_cred_ids {
-	int only_active;
-	size_t n;
-	int64_t id[8];
-};
-
-static int
-totp_cred_id(const struct mamori_credential *cred, const char *user, void *data)
-{
-	struct totp_cred_ids *l = data;
-
-	(void)user;
-	if (l->only_active && cred->state != MAMORI_CRED_ACTIVE)
-		return MAMORI_OK;
-	if (l->n == sizeof(l->id) / sizeof(l->id[0]))
-		return MAMORI_STOP;
-	l->id[l->n++] = cred->id;
-	return MAMORI_OK;
-}
-
-/* Revoke the account's TOTP credentials (only the active ones, or every
- * one not revoked yet): what replacing or deleting did.
- * MAMORI_ERR_NOT_FOUND when there was none. */
-static int
-totp_cred_revoke(struct mamori_txn *tx, int64_t user_id, int only_active, int64_t now, const char *reason,
-                 const char *by)
-{
-	int revoked = 0, rc;
-
-	for (;;) {
-		struct totp_cred_ids l = { .only_active = only_active };
-
-		rc = mamori_store_cred_foreach_user(tx, user_id, "totp", 0, totp_cred_id, &l);
-		for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
-			rc = mamori_store_cred_revoke(tx, l.id[i], now, reason, by);
-		if (rc != MAMORI_OK)
-			return rc;
-		if (l.n == 0)
-			return revoked ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
-		revoked = 1;
+		if ((required & FACTOR_BIT(f)) && ops != NULL && ops->enrol_begin != NULL &&
+		    (ops->flags & MAMORI_FACTOR_SELF_ENROL)) {
+			*out = (enum mamori_factor)f;
+			return 1;
+		}
 	}
+	return 0;
 }
 
-static json_t *enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name);
-
-/* P-MFA-ALL: who may bind an authenticator.  A conversation that proved
- * the possession of the active one may replace it; otherwise (a first
- * authenticator, or one replaced on a service that did not ask for it)
- * the password alone is not enough: the person also gives the one-time
- * enrolment code an administrator handed them ([totp] first_enroll =
- * code, the default). */
+/* P-MFA-ALL: who may bind a credential.  A conversation that proved the
+ * possession of the active one may replace it; otherwise (a first one, or
+ * one replaced on a service that did not ask for it) what the person
+ * already has is not enough: they also give the one-time enrolment code
+ * an administrator handed them ([totp] first_enroll = code, the
+ * default). */
 json_t *
-enrol_authorise(struct mamori_conn *c, int64_t user_id, const char *name)
+enrol_authorise(struct mamori_conn *c, int64_t user_id, const char *name, int proved)
 {
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	int need_code = strcmp(conf->totp_first_enroll, "password") != 0 && !conv->totp_ok;
+	int need_code = strcmp(conf->totp_first_enroll, "code") == 0 && !proved;
 
 	mamori_daemon_conf_put(conf);
 	conv->enroll_user_id = user_id;
 	snprintf(conv->enroll_name, sizeof(conv->enroll_name), "%s", name);
 	conv->enroll_code_given = 0;
 	if (!need_code)
-		return enrol_begin(c, user_id, name);
+		return enrol_begin(c);
 	conv->step = STEP_ENROLL_AUTHZ;
 	return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(conv->req.locale, MSG_ENROLL_CODE_PROMPT));
 }
 
 /* The enrolment code was given: a valid one (the account's, not expired)
  * lets the enrolment go on; it is used up when the enrolment is
- * confirmed, so that a wrong first TOTP code does not cost it. */
+ * confirmed, so that a wrong first answer does not cost it. */
 json_t *
 enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 {
@@ -119,6 +74,7 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 	const struct pam_request *req = &conv->req;
 	unsigned char stored[MAMORI_ENROLL_DIGEST_LEN];
 	int64_t expires_at = 0, now = mamori_clock_now();
+	char reason[96];
 	int rc, valid = 0;
 
 	conv->step = STEP_NONE;
@@ -140,13 +96,14 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 		return pam_internal_error();
 	if (valid) {
 		conv->enroll_code_given = 1;
-		return enrol_begin(c, conv->enroll_user_id, conv->enroll_name);
+		return enrol_begin(c);
 	}
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return pam_internal_error();
-	if (pam_audit(tx, c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR,
-	              "totp enrolment refused: no valid enrolment code", now) != MAMORI_OK) {
+	snprintf(reason, sizeof(reason), "%s enrolment refused: no valid enrolment code",
+	         mamori_factor_name(conv->enrol_factor));
+	if (pam_audit(tx, c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR, reason, now) != MAMORI_OK) {
 		mamori_store_rollback(&tx);
 		return pam_internal_error();
 	}
@@ -156,132 +113,164 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 	                NULL);
 }
 
-/* Make a pending TOTP factor and show it; the next answer confirms it. */
-static json_t *
-enrol_begin(struct mamori_conn *c, int64_t user_id, const char *name)
+/* Wipe and drop what an administrator would have been handed: in a
+ * conversation the person sees only what the factor shows. */
+static void
+handover_drop(json_t *handover)
 {
-	struct mamori_txn *tx = NULL;
-	struct mamori_pam_conversation *conv = c->conversation;
-	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_credential r = { .user_id = user_id, .factor = "totp", .state = MAMORI_CRED_PENDING };
-	struct mamori_totp_params p = { .digits = conf->totp_digits, .period = conf->totp_period };
-	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
-	size_t secret_len = 0, sealed_len = 0;
-	char uri[512], aad[64];
-	json_t *reply = NULL;
-	int rc;
+	const char *key;
+	json_t *value;
 
-	if (mamori_totp_algorithm_parse(conf->totp_algorithm, &p.algorithm) != 0)
-		p.algorithm = MAMORI_TOTP_SHA1;
-	r.created_at = mamori_clock_now();
-	rc = totp_cred_public(&r, &p);
-	if (rc == MAMORI_OK)
-		rc = mamori_totp_secret_new(p.algorithm, secret, sizeof(secret), &secret_len);
-	if (rc == MAMORI_OK)
-		rc = mamori_totp_uri(conf->totp_issuer, name, secret, secret_len, &p, uri, sizeof(uri));
-	/* The secret is sealed with the credential's id as associated data:
-	 * insert first for the id, then seal and store. */
-	if (rc == MAMORI_OK && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
-		rc = mamori_store_cred_delete_pending(tx, user_id, "totp");
+	json_object_foreach (handover, key, value) {
+		mamori_wire_wipe_string(value);
+	}
+	json_decref(handover);
+}
+
+/* The factor makes a pending credential for the account enrolling, in one
+ * transaction, and shows it; the next answer confirms it. */
+static json_t *
+enrol_begin(struct mamori_conn *c)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_factor_ops *ops = mamori_factor_ops(conv->enrol_factor);
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_enrolment out = { 0 };
+	struct mamori_factor_ctx ctx;
+	struct mamori_txn *tx = NULL;
+	struct subject s = { .found = 1 };
+	json_t *reply;
+	int rc = MAMORI_ERR_STORE;
+
+	conv->step = STEP_NONE;
+	if (ops != NULL && ops->enrol_begin != NULL && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
+		rc = mamori_store_user_get(tx, conv->enroll_name, &s.user);
+		pam_factor_ctx(conv, conf, &s, mamori_clock_now(), &ctx);
 		if (rc == MAMORI_OK)
-			rc = mamori_store_cred_insert(tx, &r);
-		if (rc == MAMORI_OK) {
-			auth_totp_aad(user_id, r.id, aad, sizeof(aad));
-			rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), r.nonce, r.sealed,
-			                 sizeof(r.sealed), &sealed_len);
-			r.sealed_len = sealed_len;
-		}
-		if (rc == MAMORI_OK)
-			rc = mamori_store_cred_set_secret(tx, r.id, r.sealed, r.sealed_len, r.nonce);
+			rc = ops->enrol_begin(tx, &ctx, "", &out);
 		if (rc == MAMORI_OK)
 			rc = mamori_store_commit(&tx);
 		else
 			mamori_store_rollback(&tx);
-	} else if (rc == MAMORI_OK) {
-		rc = MAMORI_ERR_STORE;
 	}
-	mamori_wipe(secret, sizeof(secret));
-	if (rc != MAMORI_OK) {
-		mamori_daemon_conf_put(conf);
-		conv->step = STEP_NONE;
+	mamori_daemon_conf_put(conf);
+	handover_drop(out.handover);
+	if (rc != MAMORI_OK || out.show.count == 0) {
+		mamori_log_err("enrol %s: the pending credential could not be made", conv->enroll_name);
+		mamori_wipe(&out, sizeof(out));
 		return pam_internal_error();
 	}
-	conv->pending_totp_id = r.id;
+	conv->pending_id = out.credential_id;
 	conv->step = STEP_ENROLL_CODE;
-	reply = mamori_wire_reply(json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "state", MAMORI_STATE_PROMPT,
-	                                    "prompts", "style", MAMORI_STYLE_INFO, "text",
-	                                    mamori_msg(conv->req.locale, MSG_TOTP_ENROLL_INTRO), "style",
-	                                    MAMORI_STYLE_INFO, "text", uri, "style", MAMORI_STYLE_ECHO_OFF, "text",
-	                                    mamori_msg(conv->req.locale, MSG_TOTP_PROMPT)));
-	mamori_wipe(uri, sizeof(uri));
-	mamori_daemon_conf_put(conf);
+	reply = pam_prompts_reply(&out.show);
+	mamori_wipe(&out, sizeof(out));
 	return reply;
 }
 
-json_t *
-enrol_confirm(struct mamori_conn *c, const char *code, size_t len)
-{
-	struct mamori_txn *tx = NULL;
-	struct mamori_pam_conversation *conv = c->conversation;
-	const struct pam_request *req = &conv->req;
-	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct mamori_user u;
-	int64_t id = 0, step = 0, now = mamori_clock_now();
-	unsigned window = conf->totp_window;
-	const char *result = MAMORI_RESULT_AUTH_ERR, *reason = "totp enrolment: wrong code";
-	enum mamori_msg_id text = MSG_TOTP_WRONG;
-	int rc, code_rc = MAMORI_OK;
+/* What confirming an enrolment decided. */
+struct confirmation {
+	const char *result;
+	char reason[128];
+	enum mamori_msg_id msg;
+};
 
-	(void)len;
-	mamori_daemon_conf_put(conf);
-	conv->step = STEP_NONE;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
-	rc = mamori_store_user_get(tx, pam_subject_name(conv), &u);
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		rc = MAMORI_ERR_STORE;
-	if (rc != MAMORI_OK)
-		return pam_internal_error();
-	rc = auth_totp_check(u.id, 0, code, window, &id, &step);
-	if (rc != MAMORI_OK && rc != MAMORI_ERR_DENIED)
-		return pam_internal_error();
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
+/* Inside the confirmation's transaction: the enrolment code used up, the
+ * factor's decision (the confirming answer is used up like any other),
+ * the credential activated, the factor no longer required. */
+static int
+confirm_record(struct mamori_txn *tx, struct mamori_pam_conversation *conv, const struct mamori_factor_ops *ops,
+               const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof, struct confirmation *k)
+{
+	const char *name = mamori_factor_name(conv->enrol_factor);
+	struct mamori_factor_verdict v = { 0 };
+	struct mamori_user u;
+	int rc;
+
+	if (!proof->ok || proof->credential_id != conv->pending_id)
+		return MAMORI_OK;
 	/* The enrolment code is used up with the enrolment it allowed, in its
 	 * transaction: a code already used, replaced or expired meanwhile
 	 * allows nothing. */
-	if (rc == MAMORI_OK && id == conv->pending_totp_id && conv->enroll_code_given) {
-		code_rc = mamori_store_enroll_code_take(tx, u.id, conv->enroll_digest, now);
-		if (code_rc != MAMORI_OK && code_rc != MAMORI_ERR_NOT_FOUND)
-			goto fail;
-		if (code_rc == MAMORI_ERR_NOT_FOUND) {
-			reason = "totp enrolment refused: the enrolment code was used, replaced or expired meanwhile";
-			text = MSG_ENROLL_CODE_WRONG;
+	if (conv->enroll_code_given) {
+		rc = mamori_store_enroll_code_take(tx, conv->enroll_user_id, conv->enroll_digest, ctx->now);
+		if (rc == MAMORI_ERR_NOT_FOUND) {
+			snprintf(k->reason, sizeof(k->reason),
+			         "%s enrolment refused: the enrolment code was used, replaced or expired meanwhile",
+			         name);
+			k->msg = MSG_ENROLL_CODE_WRONG;
+			return MAMORI_OK;
 		}
+		if (rc != MAMORI_OK)
+			return rc;
 	}
-	if (rc == MAMORI_OK && id == conv->pending_totp_id && code_rc == MAMORI_OK) {
-		/* The confirming code is used up like any other. */
-		rc = totp_cred_revoke(tx, u.id, 1, now, "replaced by a new enrolment", pam_subject_name(conv));
-		if ((rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) ||
-		    mamori_store_cred_accept_counter(tx, id, step, now) != MAMORI_OK ||
-		    mamori_store_cred_activate(tx, id, now) != MAMORI_OK)
-			goto fail;
-		u.enroll_required &= ~(1u << MAMORI_FACTOR_TOTP);
-		u.updated_at = now;
-		if (mamori_store_user_update(tx, &u) != MAMORI_OK)
-			goto fail;
-		result = MAMORI_RESULT_SUCCESS;
-		reason = conv->enroll_code_given ? "totp enrolled with an enrolment code" : "totp enrolled";
+	rc = ops->decide != NULL ? ops->decide(tx, ctx, proof, &v) : MAMORI_OK;
+	json_decref(v.incident_detail);
+	if (rc != MAMORI_OK || v.reason != NULL)
+		return rc != MAMORI_OK ? rc : MAMORI_ERR_DENIED;
+	rc = mamori_factor_activate(tx, ops, conv->enroll_user_id, conv->pending_id, ctx->now, conv->enroll_name);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_user_get(tx, conv->enroll_name, &u);
+	if (rc != MAMORI_OK)
+		return rc;
+	u.enroll_required &= ~FACTOR_BIT(conv->enrol_factor);
+	u.updated_at = ctx->now;
+	if ((rc = mamori_store_user_update(tx, &u)) != MAMORI_OK)
+		return rc;
+	k->result = MAMORI_RESULT_SUCCESS;
+	snprintf(k->reason, sizeof(k->reason),
+	         conv->enroll_code_given ? "%s enrolled with an enrolment code" : "%s enrolled", name);
+	k->msg = mamori_msg_factor(conv->enrol_factor, MAMORI_FMSG_ENROLLED);
+	return MAMORI_OK;
+}
+
+/* The answer that confirms the pending credential: the subject read once
+ * with the pending credential (load), verified outside any transaction,
+ * then decided and recorded in one transaction. */
+json_t *
+enrol_confirm(struct mamori_conn *c, const char *answer, size_t len)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	const struct mamori_factor_ops *ops = mamori_factor_ops(conv->enrol_factor);
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	struct mamori_factor_proof proof = { .credential_id = conv->pending_id };
+	struct confirmation k = { .result = MAMORI_RESULT_AUTH_ERR,
+		                  .msg = mamori_msg_factor(conv->enrol_factor, MAMORI_FMSG_WRONG) };
+	struct mamori_prompts more = { 0 };
+	struct mamori_factor_ctx ctx;
+	struct mamori_txn *tx = NULL;
+	struct subject s;
+	int64_t now = mamori_clock_now();
+	int rc = MAMORI_ERR_INTERNAL;
+
+	conv->step = STEP_NONE;
+	snprintf(k.reason, sizeof(k.reason), "%s enrolment: wrong code", mamori_factor_name(conv->enrol_factor));
+	if (ops != NULL)
+		rc = pam_subject_load(conv, conf, now, 0, ops, &proof, &s);
+	if (rc == MAMORI_OK && !s.found)
+		rc = MAMORI_ERR_NOT_FOUND;
+	pam_factor_ctx(conv, conf, &s, now, &ctx);
+	/* An enrolment under way is confirmed whatever the lock says, as the
+	 * conversation that began it was decided. */
+	ctx.locked = 0;
+	if (rc == MAMORI_OK)
+		rc = ops->verify(&ctx, answer, len, &proof, &more);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_begin(mamori_daemon.store, &tx);
+	if (rc == MAMORI_OK) {
+		rc = confirm_record(tx, conv, ops, &ctx, &proof, &k);
+		if (rc == MAMORI_OK)
+			rc = pam_audit(tx, c, &conv->req, "enroll", conv->member, k.result, k.reason, now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(&tx);
+		else
+			mamori_store_rollback(&tx);
 	}
-	if (pam_audit(tx, c, req, "enroll", conv->member, result, reason, now) != MAMORI_OK)
-		goto fail;
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return pam_internal_error();
+	if (ops != NULL && ops->release != NULL)
+		ops->release(&proof);
+	mamori_daemon_conf_put(conf);
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
-	return pam_done(result, !strcmp(result, MAMORI_RESULT_SUCCESS) ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR,
-	                mamori_msg(req->locale, !strcmp(result, MAMORI_RESULT_SUCCESS) ? MSG_TOTP_ENROLLED : text),
-	                NULL);
-fail:
-	mamori_store_rollback(&tx);
-	return pam_internal_error();
+	if (rc != MAMORI_OK)
+		return pam_internal_error();
+	return pam_done(k.result, !strcmp(k.result, MAMORI_RESULT_SUCCESS) ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR,
+	                mamori_msg(conv->req.locale, k.msg), NULL);
 }
