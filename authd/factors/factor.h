@@ -27,8 +27,11 @@
  *   decide        in the decision's write transaction, once every factor of
  *                 the set was right: records the use (the replay counter)
  *                 and may still refuse (a replayed code, an expired
- *                 temporary password);
- *   after_success after the decision was committed (a rehash);
+ *                 temporary password).  It fills the whole verdict (msg
+ *                 and renew_msg -1 when none); the caller drops
+ *                 incident_detail;
+ *   after_success after the decision was committed (a rehash, in a
+ *                 transaction of its own on mamori_daemon.store);
  *   release       always, to wipe what proof->state holds.
  */
 
