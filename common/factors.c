@@ -147,3 +147,11 @@ mamori_factor_set_format(const struct mamori_factor_set *set, char *buf, size_t 
 		used += (size_t)n;
 	}
 }
+
+void
+mamori_factor_set_default(struct mamori_factor_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	set->count = 1;
+	set->factor[0] = MAMORI_FACTOR_PASSWORD;
+}

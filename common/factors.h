@@ -43,6 +43,8 @@ int mamori_factor_set_has(const struct mamori_factor_set *set, enum mamori_facto
  * most MAMORI_SET_FACTORS_MAX distinct factors.  0, or -1 with a reason. */
 int mamori_factor_sets_parse(const char *spec, struct mamori_factor_set *sets, unsigned *count, char *err,
                              size_t errlen);
+/* The set a service that names none accepts: the password alone. */
+void mamori_factor_set_default(struct mamori_factor_set *set);
 /* "password+totp". */
 void mamori_factor_set_format(const struct mamori_factor_set *set, char *buf, size_t len);
 

@@ -18,6 +18,14 @@
 #define MAMORI_PAM_OPEN_SESSION MAMORI_IF_PAM ".OpenSession"
 #define MAMORI_PAM_CLOSE_SESSION MAMORI_IF_PAM ".CloseSession"
 
+/* What io.mamori.Pam.Start begins (its parameter op). */
+#define MAMORI_OP_AUTHENTICATE "authenticate"
+#define MAMORI_OP_CHAUTHTOK "chauthtok"
+#define MAMORI_OP_COMPROMISED "compromised"
+/* "<factor>_enroll": self-enrolment of a factor that allows it. */
+#define MAMORI_OP_ENROL_SUFFIX "_enroll"
+#define MAMORI_OP_TOTP_ENROLL "totp_enroll"
+
 /* io.mamori.Admin methods (admin.sock). */
 #define MAMORI_ADMIN_STATUS MAMORI_IF_ADMIN ".Status"
 #define MAMORI_ADMIN_USER_ADD MAMORI_IF_ADMIN ".UserAdd"

@@ -330,3 +330,17 @@ mamori_msg_text(const char *locale, const char *english)
 		utf8_trim_partial(formatted, sizeof(formatted) - 1);
 	return formatted;
 }
+
+enum mamori_msg_id
+mamori_msg_factor(enum mamori_factor f, enum mamori_factor_msg which)
+{
+	static const enum mamori_msg_id totp[] = {
+		[MAMORI_FMSG_ENROLLED] = MSG_TOTP_ENROLLED,
+		[MAMORI_FMSG_WRONG] = MSG_TOTP_WRONG,
+		[MAMORI_FMSG_RENEW_FIRST] = MSG_CHANGE_PASSWORD_FIRST,
+	};
+
+	/* Every factor that enrols in a conversation today is TOTP. */
+	(void)f;
+	return (size_t)which < sizeof(totp) / sizeof(totp[0]) ? totp[which] : MSG_SERVICE_ERROR;
+}

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "factors.h"
+
 /* Every text a user sees comes from here, so that it can be translated for
  * the caller's locale.  Message ids are English; the comment after each id
  * gives the arguments its text takes, in order. */
@@ -71,5 +73,15 @@ void mamori_msgf(char *buf, size_t len, const char *locale, enum mamori_msg_id i
  * reasons); the text itself when there is none.  The result may live in a
  * per-thread buffer that the thread's next call reuses. */
 const char *mamori_msg_text(const char *locale, const char *english);
+
+/* The messages of a factor's self-enrolment in a conversation, for the
+ * engine that does not name factors.  A factor that has none of its own
+ * gets the authenticator app's. */
+enum mamori_factor_msg {
+	MAMORI_FMSG_ENROLLED, /* it is set up */
+	MAMORI_FMSG_WRONG, /* the answer that was to confirm it is wrong */
+	MAMORI_FMSG_RENEW_FIRST, /* another credential must be renewed first */
+};
+enum mamori_msg_id mamori_msg_factor(enum mamori_factor f, enum mamori_factor_msg which);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* libFuzzer target for authd/pam_service.c: io.mamori.Pam on pam.sock,
+/* libFuzzer target for authd/service_pam/: io.mamori.Pam on pam.sock,
  * the conversation state machine behind pam_mamori (authenticate with
  * every factor set, chauthtok, compromised reports, TOTP enrolment,
  * AccountCheck, Open/CloseSession).

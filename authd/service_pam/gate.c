@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* io.mamori.Pam: the request gate.  Every call on pam.sock passes here:
+ * the dispatch table, the request's fields and the peer's right to name
+ * them, the rate limit, the summarised audit of refusals, and the one-time
+ * tickets that link an authentication to the password change after it. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/daemon.h"
+#include "error.h"
+#include "log.h"
+#include "names.h"
+#include "protocol.h"
+#include "secure.h"
+#include "service_pam/gate.h"
+#include "service_pam/pam_service.h"
+
+#define TICKET_LIFETIME 300
+#define TICKET_SLOTS 64
+
+/* ------------------------------------------------------------ tickets */
+
+/* One-time tickets that let chauthtok skip the current password right after
+ * a successful authentication in the same PAM handle.  Memory only. */
+struct ticket {
+	char hex[TICKET_HEX + 1];
+	char user[MAMORI_USER_NAME_MAX + 1];
+	char service[MAMORI_SERVICE_NAME_MAX + 1];
+	int64_t expires;
+};
+
+static pthread_mutex_t tickets_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ticket tickets[TICKET_SLOTS];
+
+int
+pam_ticket_issue(const char *user, const char *service, int64_t now, char hex[TICKET_HEX + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[TICKET_HEX / 2];
+	struct ticket *slot = NULL;
+
+	if (mamori_random_bytes(raw, sizeof(raw)) != 0)
+		return MAMORI_ERR_CRYPTO;
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex[TICKET_HEX] = '\0';
+	mamori_wipe(raw, sizeof(raw));
+	pthread_mutex_lock(&tickets_lock);
+	for (size_t i = 0; i < TICKET_SLOTS; i++) {
+		/* An empty or expired slot, else the one closest to expiry. */
+		if (tickets[i].expires <= now) {
+			slot = &tickets[i];
+			break;
+		}
+		if (slot == NULL || tickets[i].expires < slot->expires)
+			slot = &tickets[i];
+	}
+	memcpy(slot->hex, hex, sizeof(slot->hex));
+	snprintf(slot->user, sizeof(slot->user), "%s", user);
+	snprintf(slot->service, sizeof(slot->service), "%s", service);
+	slot->expires = now + TICKET_LIFETIME;
+	pthread_mutex_unlock(&tickets_lock);
+	return MAMORI_OK;
+}
+
+/* Consume a ticket: 1 when it was valid for user and service. */
+int
+pam_ticket_redeem(const char *hex, const char *user, const char *service, int64_t now)
+{
+	int ok = 0;
+
+	if (hex == NULL || strlen(hex) != TICKET_HEX)
+		return 0;
+	pthread_mutex_lock(&tickets_lock);
+	for (size_t i = 0; i < TICKET_SLOTS; i++) {
+		struct ticket *t = &tickets[i];
+		if (t->expires <= now || mamori_memeq_consttime(t->hex, hex, TICKET_HEX) != 0)
+			continue;
+		ok = !strcmp(t->user, user) && !strcmp(t->service, service);
+		mamori_wipe(t, sizeof(*t));
+		break;
+	}
+	pthread_mutex_unlock(&tickets_lock);
+	return ok;
+}
+
+/* ------------------------------------------------------------ replies */
+
+json_t *
+pam_error(const char *error, const char *key, const char *value)
+{
+	return mamori_wire_error(error, json_pack("{s:s}", key, value));
+}
+
+json_t *
+pam_internal_error(void)
+{
+	return pam_error(MAMORI_ERROR_INTERNAL, "message", "the authentication service failed");
+}
+
+json_t *
+pam_prompt(const char *style, const char *text)
+{
+	return mamori_wire_reply(json_pack("{s:s,s:[{s:s,s:s}]}", "state", MAMORI_STATE_PROMPT, "prompts", "style",
+	                                   style, "text", text));
+}
+
+json_t *
+pam_messages_append(json_t *messages, const char *style, const char *text)
+{
+	if (text != NULL && text[0] != '\0')
+		json_array_append_new(messages, json_pack("{s:s,s:s}", "style", style, "text", text));
+	return messages;
+}
+
+json_t *
+pam_done(const char *result, const char *style, const char *text, const char *ticket)
+{
+	json_t *p = json_pack("{s:s,s:s,s:[]}", "state", MAMORI_STATE_DONE, "result", result, "messages");
+
+	if (p == NULL)
+		return NULL;
+	if (text != NULL && text[0] != '\0')
+		json_array_append_new(json_object_get(p, "messages"),
+		                      json_pack("{s:s,s:s}", "style", style, "text", text));
+	if (ticket != NULL)
+		json_object_set_new(p, "ticket", json_string(ticket));
+	return mamori_wire_reply(p);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int
+copy_field(const json_t *params, const char *key, char *out, size_t outlen, int required)
+{
+	const char *v = NULL;
+	int rc = mamori_wire_get_string(params, key, outlen - 1, &v);
+
+	out[0] = '\0';
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		return required ? MAMORI_ERR_INVALID : MAMORI_OK;
+	if (rc != MAMORI_OK)
+		return rc;
+	memcpy(out, v, strlen(v) + 1);
+	return MAMORI_OK;
+}
+
+static int
+locale_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= 0x20 || c >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Fill req from params; on error returns the reply to send.  A refusal to
+ * act for another user is audited as category (summarised, see
+ * pam_refusal_audit). */
+static json_t *
+pam_parse_request(const struct mamori_conn *c, const json_t *params, struct pam_request *req, const char *category)
+{
+	const char *bad = NULL;
+
+	memset(req, 0, sizeof(*req));
+	if (copy_field(params, "service", req->service, sizeof(req->service), 1) != MAMORI_OK ||
+	    !mamori_service_name_valid(req->service))
+		bad = "service";
+	else if (copy_field(params, "user", req->user, sizeof(req->user), 1) != MAMORI_OK ||
+	         !mamori_user_name_valid(req->user))
+		bad = "user";
+	else if (copy_field(params, "tty", req->tty, sizeof(req->tty), 0) != MAMORI_OK || !mamori_field_valid(req->tty))
+		bad = "tty";
+	else if (copy_field(params, "rhost", req->rhost, sizeof(req->rhost), 0) != MAMORI_OK ||
+	         !mamori_field_valid(req->rhost))
+		bad = "rhost";
+	else if (copy_field(params, "ruser", req->ruser, sizeof(req->ruser), 0) != MAMORI_OK ||
+	         !mamori_field_valid(req->ruser))
+		bad = "ruser";
+	else if (copy_field(params, "locale", req->locale, sizeof(req->locale), 0) != MAMORI_OK ||
+	         !locale_valid(req->locale))
+		bad = "locale";
+	if (bad != NULL)
+		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", bad);
+	if (!mamori_peer_may_act_for(&c->peer, req->user)) {
+		mamori_log_notice("uid %lu may not act for %s", (unsigned long)c->peer.uid, req->user);
+		pam_refusal_audit(c, REFUSED_PERMISSION, category, req, "caller may act only for itself");
+		return pam_error(MAMORI_ERROR_PERMISSION_DENIED, "message", "you may act only for yourself");
+	}
+	/* P-PRIV-TIME: the requesting user (PAM_RUSER) is the word of the
+	 * caller; only root's (the system's login services) is taken.  Another
+	 * caller may name only itself. */
+	if (c->peer.uid != 0 && req->ruser[0] != '\0' && strcmp(req->ruser, c->peer.name) != 0) {
+		mamori_log_notice("uid %lu may not name %s as the requesting user", (unsigned long)c->peer.uid,
+		                  req->ruser);
+		pam_refusal_audit(c, REFUSED_PERMISSION, category, req, "caller named another requesting user");
+		return pam_error(MAMORI_ERROR_PERMISSION_DENIED, "message", "only root may name the requesting user");
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ rate limit */
+
+/* Callers of pam.sock get conf->rate_limit conversations (Start) a minute,
+ * and as many account and session calls (AccountCheck, OpenSession,
+ * CloseSession), per accounting uid (P-CRED-STORE): a setuid su or sudo
+ * counts against the user who ran it; only real root is not limited.  A
+ * token bucket in memory, as a daemon restart gives an attacker nothing the
+ * account lockout does not already count. */
+#define RATE_SLOTS 256
+
+struct rate_slot {
+	uid_t uid;
+	enum rate_class class;
+	int used;
+	double tokens;
+	int64_t last_ms;
+};
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rate_slot rate_slots[RATE_SLOTS];
+
+static int
+rate_allow(uid_t uid, enum rate_class class, unsigned per_minute)
+{
+	int64_t now = mamori_clock_monotonic_ms();
+	struct rate_slot *slot = NULL, *oldest = &rate_slots[0];
+	int ok;
+
+	pthread_mutex_lock(&rate_lock);
+	for (size_t i = 0; i < RATE_SLOTS; i++) {
+		if (rate_slots[i].used && rate_slots[i].uid == uid && rate_slots[i].class == class) {
+			slot = &rate_slots[i];
+			break;
+		}
+		if (!rate_slots[i].used || rate_slots[i].last_ms < oldest->last_ms)
+			oldest = &rate_slots[i];
+	}
+	if (slot == NULL) {
+		slot = oldest;
+		slot->used = 1;
+		slot->uid = uid;
+		slot->class = class;
+		slot->tokens = per_minute;
+		slot->last_ms = now;
+	}
+	slot->tokens += (double)(now - slot->last_ms) * per_minute / 60000.0;
+	if (slot->tokens > per_minute)
+		slot->tokens = per_minute;
+	slot->last_ms = now;
+	ok = slot->tokens >= 1.0;
+	if (ok)
+		slot->tokens -= 1.0;
+	pthread_mutex_unlock(&rate_lock);
+	return ok;
+}
+
+/* Whether the caller is over its rate; real root never is. */
+static int
+peer_limited(const struct mamori_conn *c, enum rate_class class, unsigned per_minute)
+{
+	return c->peer.acct_uid != 0 && !rate_allow(c->peer.acct_uid, class, per_minute);
+}
+
+/* ------------------------------------------------------------- refusals */
+
+/* P-AUDIT: refusals before any conversation (PermissionDenied, the rate
+ * limit) are audited, summarised so that a flood cannot grow the log
+ * without bound: for each accounting uid and kind, the first refusal is
+ * one row; the ones that follow within REFUSAL_INTERVAL seconds are only
+ * counted, and one summary row gives their number when the interval is
+ * over (at the next refusal, or from housekeeping).  So at most two rows
+ * per uid, kind and interval, and REFUSAL_SLOTS uids are followed at once
+ * (a uid pushed out has its summary written first). */
+#define REFUSAL_INTERVAL 60
+#define REFUSAL_SLOTS 64
+
+struct refusal_slot {
+	int used;
+	uid_t uid;
+	int64_t since;
+	unsigned long suppressed;
+	char category[16];
+	char service[MAMORI_SERVICE_NAME_MAX + 1];
+	char user[MAMORI_USER_NAME_MAX + 1];
+};
+
+static pthread_mutex_t refusals_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct refusal_slot refusals[REFUSAL_KINDS][REFUSAL_SLOTS];
+
+static const char *
+refusal_result(enum refusal_kind kind)
+{
+	return kind == REFUSED_RATE ? MAMORI_RESULT_RATE_LIMITED : MAMORI_RESULT_PERM_DENIED;
+}
+
+/* Append the summary of slot (inside the caller's transaction). */
+static int
+refusal_summary_append(struct mamori_txn *tx, enum refusal_kind kind, const struct refusal_slot *slot, int64_t now)
+{
+	struct mamori_audit_event ev = {
+		.category = slot->category,
+		.service = slot->service,
+		.user = slot->user,
+		.result = refusal_result(kind),
+		.reason = "further refusals summarised",
+		.peer_uid = slot->uid == MAMORI_PEER_UID_UNKNOWN ? -1 : (int64_t)slot->uid,
+		.peer_pid = -1,
+	};
+	json_t *detail = json_pack("{s:I,s:I,s:I}", "count", (json_int_t)slot->suppressed, "since",
+	                           (json_int_t)slot->since, "until", (json_int_t)now);
+	int rc;
+
+	if (detail == NULL)
+		return MAMORI_ERR_NOMEM;
+	ev.detail = detail;
+	rc = mamori_audit_append(tx, &ev, now);
+	json_decref(detail);
+	return rc;
+}
+
+void
+pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category,
+                  const struct pam_request *req, const char *reason)
+{
+	struct mamori_txn *tx = NULL;
+	struct refusal_slot *slot = NULL, *oldest = NULL, pending = { 0 };
+	struct refusal_slot *table = refusals[kind];
+	int64_t now = mamori_clock_now();
+	char actor[MAMORI_USER_NAME_MAX + 16];
+	int rc;
+
+	pthread_mutex_lock(&refusals_lock);
+	for (size_t i = 0; i < REFUSAL_SLOTS; i++) {
+		if (table[i].used && table[i].uid == c->peer.acct_uid) {
+			slot = &table[i];
+			break;
+		}
+		if (oldest == NULL || !table[i].used || (oldest->used && table[i].since < oldest->since))
+			oldest = &table[i];
+	}
+	if (slot != NULL && now >= slot->since && now < slot->since + REFUSAL_INTERVAL) {
+		slot->suppressed++;
+		snprintf(slot->category, sizeof(slot->category), "%s", category);
+		snprintf(slot->service, sizeof(slot->service), "%s", req->service);
+		snprintf(slot->user, sizeof(slot->user), "%s", req->user);
+		pthread_mutex_unlock(&refusals_lock);
+		return;
+	}
+	if (slot == NULL)
+		slot = oldest;
+	if (slot->used && slot->suppressed > 0)
+		pending = *slot;
+	memset(slot, 0, sizeof(*slot));
+	slot->used = 1;
+	slot->uid = c->peer.acct_uid;
+	slot->since = now;
+	pthread_mutex_unlock(&refusals_lock);
+
+	mamori_peer_actor(&c->peer, actor, sizeof(actor));
+	struct mamori_audit_event ev = {
+		.category = category,
+		.actor = actor,
+		.service = req->service,
+		.user = req->user,
+		.result = refusal_result(kind),
+		.reason = reason,
+		.tty = req->tty,
+		.rhost = req->rhost,
+		.peer_uid = (int64_t)c->peer.uid,
+		.peer_pid = (int64_t)c->peer.pid,
+	};
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
+		mamori_log_err("cannot audit a refusal: the store is unavailable");
+		return;
+	}
+	rc = pending.used ? refusal_summary_append(tx, kind, &pending, now) : MAMORI_OK;
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_append(tx, &ev, now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(&tx);
+	else
+		mamori_store_rollback(&tx);
+	if (rc != MAMORI_OK)
+		mamori_log_err("cannot audit a refusal: %s", mamori_strerror(rc));
+}
+
+void
+mamori_pam_service_refusals_flush(int64_t now, int all)
+{
+	struct mamori_txn *tx = NULL;
+	struct refusal_slot *due;
+	enum refusal_kind *kinds;
+	size_t n = 0;
+	int rc = MAMORI_OK;
+
+	due = calloc(REFUSAL_KINDS * REFUSAL_SLOTS, sizeof(*due));
+	kinds = calloc(REFUSAL_KINDS * REFUSAL_SLOTS, sizeof(*kinds));
+	if (due == NULL || kinds == NULL) {
+		free(due);
+		free(kinds);
+		return;
+	}
+	pthread_mutex_lock(&refusals_lock);
+	for (int k = 0; k < REFUSAL_KINDS; k++) {
+		for (size_t i = 0; i < REFUSAL_SLOTS; i++) {
+			struct refusal_slot *slot = &refusals[k][i];
+			/* A clock that went back ends the interval too. */
+			if (!slot->used || (!all && now >= slot->since && now < slot->since + REFUSAL_INTERVAL))
+				continue;
+			if (slot->suppressed > 0) {
+				kinds[n] = (enum refusal_kind)k;
+				due[n++] = *slot;
+			}
+			memset(slot, 0, sizeof(*slot));
+		}
+	}
+	pthread_mutex_unlock(&refusals_lock);
+	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
+		for (size_t i = 0; i < n && rc == MAMORI_OK; i++)
+			rc = refusal_summary_append(tx, kinds[i], &due[i], now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(&tx);
+		else
+			mamori_store_rollback(&tx);
+	}
+	if (rc != MAMORI_OK)
+		mamori_log_err("cannot audit the summary of %zu refusals: %s", n, mamori_strerror(rc));
+	free(due);
+	free(kinds);
+}
+
+/* -------------------------------------------------------------- dispatch */
+
+static void
+wipe_answers(json_t *params)
+{
+	json_t *answers = json_object_get(params, "answers");
+	json_t *a;
+	size_t i;
+
+	if (json_is_array(answers)) {
+		json_array_foreach (answers, i, a) {
+			mamori_wire_wipe_string(a);
+		}
+	}
+}
+
+/* The methods of io.mamori.Pam.  Every one writes audit rows. */
+static const struct pam_method methods[] = {
+	{
+	        .name = MAMORI_PAM_START,
+	        .flags = PAM_METHOD_RATE_LIMITED | PAM_METHOD_WRITES,
+	        .rate = RATE_START,
+	        .category = "auth",
+	        .prepare = pam_start_prepare,
+	        .limited = pam_start_limited,
+	        .handle = pam_start,
+	},
+	{
+	        .name = MAMORI_PAM_ANSWER,
+	        .flags = PAM_METHOD_CONTINUES | PAM_METHOD_WRITES,
+	        .handle = pam_answer,
+	},
+	{
+	        .name = MAMORI_PAM_ACCOUNT_CHECK,
+	        .flags = PAM_METHOD_RATE_LIMITED | PAM_METHOD_WRITES,
+	        .rate = RATE_ACCOUNT_SESSION,
+	        .category = "account",
+	        .limited = pam_account_limited,
+	        .handle = pam_account_check,
+	},
+	{
+	        .name = MAMORI_PAM_OPEN_SESSION,
+	        .flags = PAM_METHOD_RATE_LIMITED | PAM_METHOD_WRITES,
+	        .rate = RATE_ACCOUNT_SESSION,
+	        .category = "session",
+	        .limited = pam_session_limited,
+	        .handle = pam_open_session,
+	},
+	{
+	        .name = MAMORI_PAM_CLOSE_SESSION,
+	        .flags = PAM_METHOD_RATE_LIMITED | PAM_METHOD_WRITES,
+	        .rate = RATE_ACCOUNT_SESSION,
+	        .category = "session",
+	        .limited = pam_session_limited,
+	        .handle = pam_close_session,
+	},
+};
+
+static const struct pam_method *
+method_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(methods[i].name, name) == 0)
+			return &methods[i];
+	}
+	return NULL;
+}
+
+/* Whether the caller is over the method's rate: then audited (summarised)
+ * and logged. */
+static int
+method_limited(struct mamori_conn *c, const struct pam_method *m, const struct pam_request *req)
+{
+	const struct mamori_conf *conf;
+	int limited;
+
+	if (!(m->flags & PAM_METHOD_RATE_LIMITED))
+		return 0;
+	conf = mamori_daemon_conf_get();
+	limited = peer_limited(c, m->rate, conf->rate_limit);
+	mamori_daemon_conf_put(conf);
+	if (!limited)
+		return 0;
+	mamori_log_notice("uid %lu (real uid %ld): PAM rate limit reached", (unsigned long)c->peer.uid,
+	                  c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
+	pam_refusal_audit(c, REFUSED_RATE, m->category, req, "rate limit reached");
+	return 1;
+}
+
+/* A call that starts something: the method's own first parameters, the
+ * request, the rate, then the handler. */
+static json_t *
+method_call(struct mamori_conn *c, const struct pam_method *m, const json_t *params)
+{
+	struct pam_request req;
+	json_t *reply;
+
+	if (m->prepare != NULL && (reply = m->prepare(c, params)) != NULL)
+		return reply;
+	reply = pam_parse_request(c, params, &req, m->category);
+	if (reply != NULL)
+		return reply;
+	if (method_limited(c, m, &req))
+		return m->limited(c, params, &req);
+	return m->handle(c, params, &req);
+}
+
+json_t *
+mamori_pam_service_handle(struct mamori_conn *c, const char *method, json_t *params)
+{
+	const struct pam_method *m = method_find(method);
+	json_t *reply;
+
+	if (c->conversation == NULL) {
+		c->conversation = calloc(1, sizeof(*c->conversation));
+		if (c->conversation == NULL)
+			return pam_internal_error();
+	}
+	if (m != NULL && (m->flags & PAM_METHOD_CONTINUES)) {
+		if (c->conversation->step == STEP_NONE)
+			reply = pam_error(MAMORI_ERROR_OUT_OF_ORDER, "message", "no conversation is waiting");
+		else
+			reply = m->handle(c, params, &c->conversation->req);
+		wipe_answers(params);
+		return reply;
+	}
+	if (c->conversation->step != STEP_NONE) {
+		auth_abandoned(c);
+		pam_conversation_reset(c->conversation);
+		return pam_error(MAMORI_ERROR_OUT_OF_ORDER, "message", "a conversation is waiting for its answer");
+	}
+	if (m == NULL)
+		return pam_error(MAMORI_ERROR_METHOD_NOT_FOUND, "method", method);
+	return method_call(c, m, params);
+}
+
+void
+mamori_pam_service_end(struct mamori_conn *c)
+{
+	if (c->conversation == NULL)
+		return;
+	auth_abandoned(c);
+	pam_conversation_reset(c->conversation);
+	mamori_wipe(c->conversation, sizeof(*c->conversation));
+	free(c->conversation);
+	c->conversation = NULL;
+}
