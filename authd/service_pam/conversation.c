@@ -24,7 +24,6 @@
 #include "secure.h"
 #include "factors/factor.h"
 #include "service_pam/conversation.h"
-#include "service_pam/gate.h"
 
 /* ------------------------------------------------------------- helpers */
 

@@ -19,6 +19,7 @@
 #include "protocol.h"
 #include "rules/enroll_code.h"
 #include "rules/lockout.h"
+#include "service_pam/replies.h"
 #include "store/store.h"
 
 #define LOCALE_MAX 64
@@ -87,14 +88,6 @@ struct mamori_pam_conversation {
 	unsigned char enroll_digest[MAMORI_ENROLL_DIGEST_LEN];
 	int authonly; /* the stack calls only pam_authenticate */
 };
-
-/* ------------------------------------------------------------ replies */
-
-json_t *pam_error(const char *error, const char *key, const char *value);
-json_t *pam_internal_error(void);
-json_t *pam_prompt(const char *style, const char *text);
-json_t *pam_messages_append(json_t *messages, const char *style, const char *text);
-json_t *pam_done(const char *result, const char *style, const char *text, const char *ticket);
 
 /* ------------------------------------------------------------ records */
 
@@ -202,5 +195,11 @@ struct password_state_verdict {
 };
 int chauthtok_account_state(struct mamori_txn *tx, const struct mamori_conf *conf, const struct pam_request *req,
                             const struct mamori_user *u, int64_t now, struct password_state_verdict *v);
+
+/* The handlers of Start and Answer (conversation.c), called by the gate. */
+json_t *pam_start_prepare(struct mamori_conn *c, const json_t *params);
+json_t *pam_start_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
+json_t *pam_start(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
+json_t *pam_answer(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 
 #endif

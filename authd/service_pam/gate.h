@@ -12,14 +12,7 @@
 #include <jansson.h>
 
 #include "service_pam/conversation.h"
-
-#define TICKET_HEX 64
-
-/* One-time tickets that let chauthtok skip the current password right after
- * a successful authentication in the same PAM handle.  Memory only. */
-int pam_ticket_issue(const char *user, const char *service, int64_t now, char hex[TICKET_HEX + 1]);
-/* Consume a ticket: 1 when it was valid for user and service. */
-int pam_ticket_redeem(const char *hex, const char *user, const char *service, int64_t now);
+#include "service_pam/replies.h"
 
 enum refusal_kind {
 	REFUSED_PERMISSION, /* PermissionDenied: acting for another user */
@@ -62,10 +55,6 @@ struct pam_method {
 };
 
 /* The handlers (authenticate.c, account_session.c). */
-json_t *pam_start_prepare(struct mamori_conn *c, const json_t *params);
-json_t *pam_start_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
-json_t *pam_start(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
-json_t *pam_answer(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 json_t *pam_account_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 json_t *pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 json_t *pam_session_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
