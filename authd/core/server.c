@@ -24,6 +24,7 @@
 #include "core/daemon.h"
 #include "error.h"
 #include "log.h"
+#include "protocol.h"
 #include "service_pam/pam_service.h"
 #include "secure.h"
 #include "core/server.h"
@@ -225,8 +226,8 @@ get_info(enum mamori_conn_kind kind)
 {
 	return mamori_wire_reply(json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "vendor", "mamori", "product", "mamori-authd",
 	                                   "version", PACKAGE_VERSION, "url", PACKAGE_URL, "interfaces",
-	                                   "org.varlink.service",
-	                                   kind == MAMORI_CONN_PAM ? "io.mamori.Pam" : "io.mamori.Admin"));
+	                                   MAMORI_IF_VARLINK,
+	                                   kind == MAMORI_CONN_PAM ? MAMORI_IF_PAM : MAMORI_IF_ADMIN));
 }
 
 /* Send reply and drop it; MAMORI_OK when it was delivered.  A reply that
@@ -238,7 +239,7 @@ send_and_drop(struct mamori_conn *c, json_t *reply)
 	int rc;
 
 	if (reply == NULL) {
-		reply = error_reply("io.mamori.Error.Internal", "out of memory");
+		reply = error_reply(MAMORI_ERROR_INTERNAL, "out of memory");
 		if (reply == NULL)
 			return MAMORI_ERR_NOMEM;
 	}
@@ -266,9 +267,9 @@ serve(struct mamori_conn *c)
 		mamori_daemon_conf_put(conf);
 		rc = mamori_wire_recv(c->wire, &msg, timeout_ms);
 		if (rc == MAMORI_ERR_TOO_LARGE || rc == MAMORI_ERR_PROTOCOL) {
-			send_and_drop(c, error_reply("io.mamori.Error.Malformed", rc == MAMORI_ERR_TOO_LARGE
-			                                                                  ? "message too large"
-			                                                                  : "malformed message"));
+			send_and_drop(c, error_reply(MAMORI_ERROR_MALFORMED, rc == MAMORI_ERR_TOO_LARGE
+			                                                             ? "message too large"
+			                                                             : "malformed message"));
 			return;
 		}
 		if (rc != MAMORI_OK) {
@@ -280,7 +281,7 @@ serve(struct mamori_conn *c)
 		params = json_object_get(msg, "parameters");
 		if (method == NULL || (params != NULL && !json_is_object(params))) {
 			json_decref(msg);
-			send_and_drop(c, error_reply("io.mamori.Error.Malformed", "not a varlink call"));
+			send_and_drop(c, error_reply(MAMORI_ERROR_MALFORMED, "not a varlink call"));
 			return;
 		}
 		if (params == NULL) {
@@ -293,13 +294,13 @@ serve(struct mamori_conn *c)
 			json_decref(msg);
 			mamori_log_notice("admin socket: uid %lu no longer an administrator",
 			                  (unsigned long)c->peer.uid);
-			send_and_drop(c, error_reply("io.mamori.Error.PermissionDenied", "not an administrator"));
+			send_and_drop(c, error_reply(MAMORI_ERROR_PERMISSION_DENIED, "not an administrator"));
 			return;
 		}
 		if (strlen(method) > METHOD_NAME_MAX)
-			reply = mamori_wire_error("org.varlink.service.MethodNotFound",
+			reply = mamori_wire_error(MAMORI_ERROR_METHOD_NOT_FOUND,
 			                          json_pack("{s:s}", "method", "(name too long)"));
-		else if (!strcmp(method, "org.varlink.service.GetInfo"))
+		else if (!strcmp(method, MAMORI_VARLINK_GET_INFO))
 			reply = get_info(c->kind);
 		else if (c->kind == MAMORI_CONN_PAM)
 			reply = mamori_pam_service_handle(c, method, params);
@@ -426,7 +427,7 @@ accept_one(struct listener *l)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->wire = calloc(1, sizeof(*c->wire))) == NULL) {
 		free(c);
-		refuse(fd, "io.mamori.Error.Busy", "out of memory");
+		refuse(fd, MAMORI_ERROR_BUSY, "out of memory");
 		return;
 	}
 	c->fd = fd;
@@ -449,7 +450,7 @@ accept_one(struct listener *l)
 		mamori_log_notice("admin socket: uid %lu refused", (unsigned long)c->peer.uid);
 		free(c->wire);
 		free(c);
-		refuse(fd, "io.mamori.Error.PermissionDenied", "not an administrator");
+		refuse(fd, MAMORI_ERROR_PERMISSION_DENIED, "not an administrator");
 		return;
 	}
 	conf = mamori_daemon_conf_get();
@@ -461,7 +462,7 @@ accept_one(struct listener *l)
 		                c->peer.acct_uid == MAMORI_PEER_UID_UNKNOWN ? -1L : (long)c->peer.acct_uid);
 		free(c->wire);
 		free(c);
-		refuse(fd, "io.mamori.Error.Busy", "too many connections");
+		refuse(fd, MAMORI_ERROR_BUSY, "too many connections");
 		return;
 	}
 	pthread_attr_init(&attr);
@@ -475,7 +476,7 @@ accept_one(struct listener *l)
 		conn_unregister(c);
 		free(c->wire);
 		free(c);
-		refuse(fd, "io.mamori.Error.Busy", "cannot serve now");
+		refuse(fd, MAMORI_ERROR_BUSY, "cannot serve now");
 	}
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The protocol's names (interfaces, methods, errors, conversation states,
 # prompt styles, results) are spelled in common/protocol.h only: the PAM
-# module, mamorictl and the rest of common/ use its MAMORI_* macros.  A
+# module, mamorictl, mamori-authd and the rest of common/ use its MAMORI_*
+# macros.  A
 # string literal holding one of them, or any "io.mamori..." or
 # "org.varlink..." literal, outside protocol.h fails this check.
 : "${top_srcdir:?top_srcdir must be set}"
@@ -56,6 +57,7 @@ check "cli/: protocol names only from protocol.h" cli/*.c cli/*.h
 # common/ also holds the envelope's "error" member and strerror's
 # "success": only the dotted names there.
 names=$(echo "$names" | grep '\.')
+check "authd/: protocol names only from protocol.h" $(find authd -name '*.[ch]' | sort)
 check "common/: protocol names only from protocol.h" $(ls common/*.c common/*.h | grep -v '^common/protocol\.h$')
 echo "1..$n"
 exit $failed
