@@ -207,7 +207,9 @@ struct mamori_store_txn_hooks {
 	void *data;
 };
 void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_store_txn_hooks *hooks);
-int mamori_store_commit(struct mamori_txn **tx);
+/* Its result must be checked (the compiler says so): a COMMIT that failed
+ * made nothing of the transaction happen. */
+int mamori_store_commit(struct mamori_txn **tx) __attribute__((warn_unused_result));
 /* The store a transaction belongs to. */
 struct mamori_store *mamori_store_txn_store(const struct mamori_txn *tx);
 void mamori_store_rollback(struct mamori_txn **tx);
