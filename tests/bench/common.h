@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SALT_LEN 16 /* as authd/factor_password.c */
+#define SALT_LEN 16 /* as authd/factors/password.c */
 #define HASH_LEN 32
 #define MESSAGE_MAX 256
 

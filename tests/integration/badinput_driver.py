@@ -1317,7 +1317,7 @@ TABLE = [
     dict(name="wrong-type-admin-name", desc="UserDelete name 42: InvalidParameter name",
          sock="admin", steps=[M(call("io.mamori.Admin.UserDelete", {"name": 42})), X(INVALID("name"))]),
     # An invalid "prelim" is named as such, not as "ticket"
-    # (start_chauthtok in authd/pam_service.c once had one error for both).
+    # (start_chauthtok in authd/service_pam/, formerly pam_service.c once had one error for both).
     dict(name="wrong-type-prelim", desc="chauthtok prelim \"yes\": InvalidParameter prelim",
          sock="pam", steps=[M(start("bob", op="chauthtok", prelim="yes")), X(INVALID("prelim"))]),
     dict(name="invalid-utf8-user", desc="invalid UTF-8 in user: Malformed",

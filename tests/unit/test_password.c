@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests for authd/factor_password.c: Argon2id hashing and verification
+/* Unit tests for authd/factors/password.c: Argon2id hashing and verification
  * through libargon2, rehash decisions, the dummy hash for unknown users,
  * temporary password generation and the semaphore that bounds how many
  * Argon2 evaluations run at once. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests for authd/store_sqlite.c (the store.h door) and authd/audit.c
+/* Unit tests for authd/store/ (the store.h door) and authd/core/audit.c
  * (the hash chain), each against a fresh store in a scratch directory.  The
  * file is also inspected through a second SQLite connection, so the tests
  * see what is really on disk rather than what the store says it wrote. */
@@ -636,7 +636,7 @@ test_open_refuses_newer_schema(void **state)
 	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 999);
 }
 
-/* The schema of version 1, as migration 0 -> 1 in store_sqlite.c creates it.
+/* The schema of version 1, as migration 0 -> 1 in authd/store/sqlite.c creates it.
  * A copy on purpose: a released migration must never change, and a v1 file
  * in the field was made by exactly this text. */
 static const char v1_schema[] = "CREATE TABLE users ("

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests for authd/factor_totp.c: RFC 6238 Appendix B and RFC 4226
+/* Unit tests for authd/factors/totp.c: RFC 6238 Appendix B and RFC 4226
  * Appendix D vectors through liboath, the verification window and the step
  * it reports, code syntax, otpauth:// URIs, base32 and new secrets. */
 #include "config.h"
