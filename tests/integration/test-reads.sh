@@ -13,10 +13,11 @@ require "gdb" command -v gdb
 require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 require_test_hooks "needs the test clock"
-# gdb and the sanitizers' runtimes do not mix: the count is a plain build's.
+# LeakSanitizer does not work under ptrace: in the sanitizer build this
+# script (its daemon runs under gdb) keeps AddressSanitizer and UBSan but
+# leaves leak checking out; every other test checks leaks.
 if [ -n "${MAMORI_SANITIZER_PRELOAD:-}" ]; then
-	echo "1..0 # SKIP not under the sanitizers"
-	exit 0
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 fi
 
 RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
