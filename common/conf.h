@@ -119,11 +119,26 @@ struct mamori_conf {
 	 * administrator's one-time enrolment code) or "password". */
 	char *totp_first_enroll;
 	unsigned totp_enroll_code_lifetime; /* seconds */
+	/* [card] (IC cards over PC/SC: authd/card/card.h) */
+	unsigned card_wait; /* seconds to wait for a card in any reader; default 30 */
+	char *card_profiles; /* the applets tried, in order: "piv, jpki" (default) */
+	char *card_helper; /* default LIBEXECDIR "/mamori/mamori-card-helper" */
+	char *card_helper_user; /* the helper's user when the daemon is root; default "nobody" */
+	char *card_ca_file; /* enrolment: the certificate must chain to these CAs (PEM), or NULL */
+	char *card_crl_file; /* enrolment and login: and not be on this CRL (PEM), or NULL */
+	int card_check_validity; /* the certificate's validity period is checked (default 1) */
+	int card_on_removal; /* enum mamori_card_removal: what happens when the card leaves (default lock) */
 	/* [policy staff], [policy privileged] */
 	struct mamori_policy_conf policy[MAMORI_ROLE_COUNT];
 	/* [service NAME], [system NAME] */
 	struct mamori_service_conf *services;
 	struct mamori_system_conf *systems;
+};
+
+enum mamori_card_removal {
+	MAMORI_CARD_REMOVAL_LOCK, /* logind LockSession */
+	MAMORI_CARD_REMOVAL_TERMINATE, /* logind TerminateSession, else the leader is signalled */
+	MAMORI_CARD_REMOVAL_NONE,
 };
 
 /* [password] org_words: at most this many words, each of

@@ -17,6 +17,10 @@
 #define MAMORI_PAM_ACCOUNT_CHECK MAMORI_IF_PAM ".AccountCheck"
 #define MAMORI_PAM_OPEN_SESSION MAMORI_IF_PAM ".OpenSession"
 #define MAMORI_PAM_CLOSE_SESSION MAMORI_IF_PAM ".CloseSession"
+/* A user reports their own cards lost (mamorictl card report-lost): the
+ * caller's uid (SO_PEERCRED) names the account; no parameters.
+ *   -> {revoked: N, sessions_ended: N} */
+#define MAMORI_PAM_CARD_REPORT_LOST MAMORI_IF_PAM ".CardReportLost"
 
 /* What io.mamori.Pam.Start begins (its parameter op). */
 #define MAMORI_OP_AUTHENTICATE "authenticate"
@@ -57,6 +61,31 @@
 #define MAMORI_ADMIN_FACTOR_REVOKE MAMORI_IF_ADMIN ".FactorRevoke"
 #define MAMORI_ADMIN_FACTOR_REQUIRE MAMORI_IF_ADMIN ".FactorRequire"
 #define MAMORI_ADMIN_ENROLL_CODE MAMORI_IF_ADMIN ".EnrollCode"
+/* IC cards (P-CARD-SHARE, P-CARD-LOST):
+ *   CardEnroll {name, label?, timeout?}  -> the card's credential as in CardList
+ *               (reads the card in a reader and binds its certificate)
+ *   CardList   {name?, after?}          -> {cards: [{id, name, label, state, serial, issuer, subject,
+ *               fingerprint, not_before, not_after, created_at, last_used_at, revoked_at, reason,
+ *               revoked_by}], more, next?}; state is one of MAMORI_CARD_STATE_*
+ *   CardRevoke {name? | serial?, reason}  -> {revoked: N, sessions_ended: N}
+ *               reason: MAMORI_CARD_REASON_* */
+#define MAMORI_ADMIN_CARD_ENROLL MAMORI_IF_ADMIN ".CardEnroll"
+#define MAMORI_ADMIN_CARD_LIST MAMORI_IF_ADMIN ".CardList"
+#define MAMORI_ADMIN_CARD_REVOKE MAMORI_IF_ADMIN ".CardRevoke"
+/* The inventory states of a card. */
+#define MAMORI_CARD_STATE_ISSUED "issued" /* bound, never used */
+#define MAMORI_CARD_STATE_ACTIVE "active" /* used to log in */
+#define MAMORI_CARD_STATE_LOST "lost"
+#define MAMORI_CARD_STATE_DAMAGED "damaged"
+#define MAMORI_CARD_STATE_RETURNED "returned"
+#define MAMORI_CARD_STATE_REVOKED "revoked" /* revoked for another reason */
+/* Why a card is revoked (CardRevoke's reason; the credential's revoke reason). */
+#define MAMORI_CARD_REASON_LOST "lost"
+#define MAMORI_CARD_REASON_DAMAGED "damaged"
+#define MAMORI_CARD_REASON_RETURNED "returned"
+/* Incidents of the card factor. */
+#define MAMORI_INCIDENT_CARD_MISUSE "card_misuse" /* a card presented for an account it is not bound to */
+#define MAMORI_INCIDENT_CARD_LOST "card_lost" /* a card revoked as lost (by an admin or its owner) */
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
  * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
  * reason). */

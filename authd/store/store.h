@@ -167,6 +167,7 @@ const char *mamori_cred_state_name(enum mamori_cred_state state);
 #define MAMORI_CRED_SEALED_MAX 256 /* AES-256-GCM of the secret, tag appended */
 #define MAMORI_CRED_REASON_MAX 200
 #define MAMORI_CRED_ACTOR_MAX (MAMORI_USER_NAME_MAX + 16)
+#define MAMORI_CRED_KEY_ID_MAX 128
 
 struct mamori_credential {
 	int64_t id;
@@ -185,6 +186,10 @@ struct mamori_credential {
 	int64_t revoked_at; /* 0: not revoked */
 	char revoke_reason[MAMORI_CRED_REASON_MAX + 1];
 	char revoked_by[MAMORI_CRED_ACTOR_MAX + 1];
+	/* What names the device across accounts, for factors whose device
+	 * must belong to one person (a card's certificate fingerprint, a
+	 * FIDO2 credential id); "" when none.  Indexed. */
+	char key_id[MAMORI_CRED_KEY_ID_MAX + 1];
 };
 
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
@@ -350,6 +355,27 @@ int mamori_store_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, con
 /* Delete the pending credentials of user_id and factor (an enrolment begun
  * again replaces the one waiting). */
 int mamori_store_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
+
+/* The newest credential of factor whose key_id is key_id, of any user,
+ * in any state (*user_out, when not NULL, gets its user's name);
+ * MAMORI_ERR_NOT_FOUND when none. */
+int mamori_store_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id,
+                               struct mamori_credential *out, char user_out[MAMORI_USER_NAME_MAX + 1]);
+
+/* The credentials a live session was authenticated with (a card, a key),
+ * and where the device was (a card's reader; "" when none): revoking the
+ * credential or pulling the card ends or locks the session (P-CARD-LOST). */
+int mamori_store_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id,
+                                        const char *reader);
+/* Open sessions authenticated with credential_id. */
+int mamori_store_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb,
+                                            void *data);
+/* Open sessions authenticated with a device in reader (a card's reader),
+ * with the credential each used. */
+typedef int (*mamori_store_session_reader_cb)(const struct mamori_session *session, int64_t credential_id,
+                                              void *data);
+int mamori_store_session_foreach_reader(struct mamori_txn *tx, const char *reader,
+                                        mamori_store_session_reader_cb cb, void *data);
 
 /* Members of shared accounts (P-ID-SHARED). */
 int mamori_store_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);
