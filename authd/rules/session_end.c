@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
-#include <systemd/sd-login.h>
 
 #include "core/clock.h"
 #include "error.h"
@@ -27,6 +26,10 @@
 
 /* How long a logind call may take before the leader is signalled instead. */
 #define LOGIND_TIMEOUT_USEC (3ULL * 1000 * 1000)
+#define LOGIND_NAME "org.freedesktop.login1"
+#define LOGIND_PATH "/org/freedesktop/login1"
+#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
+#define LOGIND_SESSION "org.freedesktop.login1.Session"
 /* How long a SIGKILLed leader may take to go (it may be in uninterruptible
  * sleep); after that the caller tries again later. */
 #define KILL_WAIT_MS 2000
@@ -179,54 +182,161 @@ user_uid(const char *name, uid_t *uid)
 	return e == 0 && res != NULL ? 0 : -1;
 }
 
-/* A session id given by a PAM client is only trusted to name a logind
- * session of that same user: another user's login is never ended, and a
- * session opened inside someone else's login (su, sudo) is ended through its
- * leader instead. */
+/* The system bus (DBUS_SYSTEM_BUS_ADDRESS when set, as tests set it),
+ * with the logind time-out on every call. */
 static int
-terminate_logind(const struct mamori_session *s)
+logind_bus(sd_bus **bus)
 {
-	sd_bus_error error = SD_BUS_ERROR_NULL;
-	sd_bus_message *m = NULL, *reply = NULL;
-	sd_bus *bus = NULL;
-	uid_t owner, uid;
-	int r, rc = MAMORI_ERR_IO;
+	int r = sd_bus_open_system(bus);
 
-	r = sd_session_get_uid(s->logind_id, &owner);
+	if (r >= 0)
+		r = sd_bus_set_method_call_timeout(*bus, LOGIND_TIMEOUT_USEC);
 	if (r < 0) {
-		mamori_log_info("session %lld of %s: logind does not know session %s: %s", (long long)s->id, s->user,
-		                s->logind_id, strerror(-r));
-		return MAMORI_ERR_NOT_FOUND;
-	}
-	if (user_uid(s->user, &uid) != 0 || uid != owner) {
-		mamori_log_warn("session %lld of %s: logind session %s belongs to uid %lu, not to %s: not ended "
-		                "through logind",
-		                (long long)s->id, s->user, s->logind_id, (unsigned long)owner, s->user);
-		return MAMORI_ERR_DENIED;
-	}
-	r = sd_bus_open_system(&bus);
-	if (r < 0) {
-		mamori_log_info("session %lld of %s: no system bus: %s", (long long)s->id, s->user, strerror(-r));
+		mamori_log_info("no system bus: %s", strerror(-r));
+		*bus = sd_bus_flush_close_unref(*bus);
 		return MAMORI_ERR_IO;
 	}
-	r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.login1", "/org/freedesktop/login1",
-	                                   "org.freedesktop.login1.Manager", "TerminateSession");
+	return MAMORI_OK;
+}
+
+/* logind's answer for a session it does not have (the mock answers a
+ * property read of a missing object with UnknownObject). */
+static int
+logind_error_is_unknown(const sd_bus_error *e)
+{
+	return sd_bus_error_has_name(e, "org.freedesktop.login1.NoSuchSession") ||
+	       sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+	       sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE) ||
+	       sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD) ||
+	       sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY);
+}
+
+int
+mamori_session_logind_owner(const char *logind_id, uid_t *owner)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	sd_bus *bus = NULL;
+	const char *path = NULL, *user_path = NULL;
+	uint32_t uid = 0;
+	int r, rc;
+
+	if (logind_id == NULL || logind_id[0] == '\0')
+		return MAMORI_ERR_NOT_FOUND;
+	rc = logind_bus(&bus);
+	if (rc != MAMORI_OK)
+		return rc;
+	r = sd_bus_call_method(bus, LOGIND_NAME, LOGIND_PATH, LOGIND_MANAGER, "GetSession", &error, &reply, "s",
+	                       logind_id);
 	if (r >= 0)
-		r = sd_bus_message_append(m, "s", s->logind_id);
-	if (r >= 0)
-		r = sd_bus_call(bus, m, LOGIND_TIMEOUT_USEC, &error, &reply);
+		r = sd_bus_message_read(reply, "o", &path);
 	if (r < 0) {
-		mamori_log_warn("session %lld of %s: logind TerminateSession(%s): %s", (long long)s->id, s->user,
-		                s->logind_id, error.message != NULL ? error.message : strerror(-r));
+		mamori_log_info("logind does not know session %s: %s", logind_id,
+		                error.message != NULL ? error.message : strerror(-r));
+		rc = logind_error_is_unknown(&error) ? MAMORI_ERR_NOT_FOUND : MAMORI_ERR_IO;
 		goto out;
 	}
-	mamori_log_notice("session %lld of %s: logind session %s terminated", (long long)s->id, s->user, s->logind_id);
+	/* path points into reply, which stays until the property is read. */
+	{
+		sd_bus_message *prop = NULL;
+
+		r = sd_bus_get_property(bus, LOGIND_NAME, path, LOGIND_SESSION, "User", &error, &prop, "(uo)");
+		if (r >= 0)
+			r = sd_bus_message_read(prop, "(uo)", &uid, &user_path);
+		sd_bus_message_unref(prop);
+	}
+	if (r < 0) {
+		mamori_log_info("logind session %s: no owner: %s", logind_id,
+		                error.message != NULL ? error.message : strerror(-r));
+		rc = logind_error_is_unknown(&error) ? MAMORI_ERR_NOT_FOUND : MAMORI_ERR_IO;
+		goto out;
+	}
+	*owner = (uid_t)uid;
 	rc = MAMORI_OK;
 out:
 	sd_bus_error_free(&error);
 	sd_bus_message_unref(reply);
-	sd_bus_message_unref(m);
 	sd_bus_flush_close_unref(bus);
+	return rc;
+}
+
+/* A session id given by a PAM client is only trusted to name a logind
+ * session of that same user: another user's login is never ended or
+ * locked, and a session opened inside someone else's login (su, sudo) is
+ * ended through its leader instead. */
+static int
+logind_owner_check(const struct mamori_session *s)
+{
+	uid_t owner, uid;
+	int rc;
+
+	rc = mamori_session_logind_owner(s->logind_id, &owner);
+	if (rc != MAMORI_OK)
+		return rc;
+	if (user_uid(s->user, &uid) != 0 || uid != owner) {
+		mamori_log_warn("session %lld of %s: logind session %s belongs to uid %lu, not to %s: not trusted",
+		                (long long)s->id, s->user, s->logind_id, (unsigned long)owner, s->user);
+		return MAMORI_ERR_DENIED;
+	}
+	return MAMORI_OK;
+}
+
+/* Call Manager.method(s->logind_id) once the session is known to be its
+ * user's own. */
+static int
+logind_session_call(const struct mamori_session *s, const char *method)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+	int r, rc;
+
+	rc = logind_owner_check(s);
+	if (rc != MAMORI_OK)
+		return rc;
+	rc = logind_bus(&bus);
+	if (rc != MAMORI_OK)
+		return rc;
+	r = sd_bus_call_method(bus, LOGIND_NAME, LOGIND_PATH, LOGIND_MANAGER, method, &error, NULL, "s", s->logind_id);
+	if (r < 0) {
+		mamori_log_warn("session %lld of %s: logind %s(%s): %s", (long long)s->id, s->user, method,
+		                s->logind_id, error.message != NULL ? error.message : strerror(-r));
+		rc = logind_error_is_unknown(&error) ? MAMORI_ERR_NOT_FOUND : MAMORI_ERR_IO;
+	}
+	sd_bus_error_free(&error);
+	sd_bus_flush_close_unref(bus);
+	return rc;
+}
+
+static int
+terminate_logind(const struct mamori_session *s)
+{
+	int rc = logind_session_call(s, "TerminateSession");
+
+	if (rc == MAMORI_OK)
+		mamori_log_notice("session %lld of %s: logind session %s terminated", (long long)s->id, s->user,
+		                  s->logind_id);
+	return rc;
+}
+
+int
+mamori_session_lock(const struct mamori_session *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return MAMORI_ERR_INVALID;
+	if (s->logind_id[0] == '\0') {
+		mamori_log_warn("session %lld of %s: no logind session recorded: cannot be locked", (long long)s->id,
+		                s->user);
+		return MAMORI_ERR_NOT_FOUND;
+	}
+	rc = logind_session_call(s, "LockSession");
+	if (rc == MAMORI_OK)
+		mamori_log_notice("session %lld of %s: logind session %s locked", (long long)s->id, s->user,
+		                  s->logind_id);
+	else
+		mamori_log_err("session %lld of %s: logind session %s could not be locked: %s", (long long)s->id,
+		               s->user, s->logind_id, mamori_strerror(rc));
 	return rc;
 }
 

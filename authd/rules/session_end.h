@@ -2,8 +2,13 @@
 #ifndef MAMORI_SESSION_END_H
 #define MAMORI_SESSION_END_H
 
-/* Ending a live session: the time box of a privileged session (P-PRIV-TIME)
- * and, later, revocation of the card or key it was opened with. */
+/* Ending or locking a live session: the time box of a privileged session
+ * (P-PRIV-TIME), revocation of the card it was opened with (P-CARD-LOST),
+ * and the card leaving its reader (rules/card_watch.h).
+ *
+ * logind is asked over the system bus (DBUS_SYSTEM_BUS_ADDRESS when set),
+ * never through /run/systemd/sessions, so that the same code speaks to
+ * logind and to a test's python3-dbusmock logind. */
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +26,22 @@ int64_t mamori_process_start_time(pid_t pid);
  * recorded, /proc unreadable, or a process started before the recorded
  * leader holds the pid). */
 int mamori_session_leader_state(const struct mamori_session *s);
+
+/* The uid owning logind session logind_id: Manager.GetSession(id) gives its
+ * object, whose "User" property is (uid, path).  MAMORI_OK with *owner set;
+ * MAMORI_ERR_NOT_FOUND when logind has no such session (or logind_id is
+ * empty); MAMORI_ERR_IO when the bus or logind cannot be reached. */
+int mamori_session_logind_owner(const char *logind_id, uid_t *owner);
+
+/* Lock session s: logind LockSession(s->logind_id), only when that logind
+ * session belongs to the session's own user (a session id from another
+ * user's login is never trusted).  There is no fallback: a session that
+ * cannot be locked stays as it is, and the caller audits that.  MAMORI_OK
+ * when logind accepted; MAMORI_ERR_NOT_FOUND when no logind session is
+ * recorded or logind does not know it; MAMORI_ERR_DENIED when it is
+ * another user's; MAMORI_ERR_IO when logind could not be reached or
+ * refused.  Logs what it did. */
+int mamori_session_lock(const struct mamori_session *s);
 
 /* End session s.  When s->logind_id names a logind session of the session's
  * own user (a session id from another user's login is never trusted) and
