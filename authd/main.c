@@ -24,6 +24,7 @@
 #include "factors/password.h"
 #include "factors/totp.h"
 #include "core/housekeeping.h"
+#include "rules/card_watch.h"
 #include "rules/incident.h"
 #include "log.h"
 #include "core/messages.h"
@@ -313,7 +314,8 @@ main(int argc, char **argv)
 	mamori_log_warn("built with --enable-test-hooks: the clock and other test seams can be set through "
 	                "MAMORI_TEST_* variables; never deploy this build");
 #endif
-	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK) {
+	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK ||
+	    mamori_card_watch_start() != MAMORI_OK) {
 		mamori_log_err("cannot start the background workers");
 		goto out;
 	}
@@ -323,6 +325,7 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_card_watch_stop();
 	mamori_housekeeping_stop();
 	left = mamori_server_shutdown();
 	mamori_incident_shutdown();

@@ -36,6 +36,7 @@ struct conf_ref {
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf_ref *conf_current;
 static struct conf_ref *conf_retired;
+static unsigned conf_generation;
 
 static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dummy_hash[MAMORI_HASH_MAX];
@@ -102,6 +103,7 @@ mamori_daemon_conf_set(struct mamori_conf *conf)
 		conf_retired = conf_current;
 	}
 	conf_current = r;
+	__atomic_add_fetch(&conf_generation, 1, __ATOMIC_RELEASE);
 	reap_retired();
 	pthread_mutex_unlock(&conf_lock);
 	return MAMORI_OK;
@@ -121,6 +123,12 @@ mamori_daemon_conf_release_all(void)
 		r->refs = 0;
 	reap_retired();
 	pthread_mutex_unlock(&conf_lock);
+}
+
+unsigned
+mamori_daemon_conf_generation(void)
+{
+	return __atomic_load_n(&conf_generation, __ATOMIC_ACQUIRE);
 }
 
 void

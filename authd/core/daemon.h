@@ -27,6 +27,9 @@ void mamori_daemon_conf_put(const struct mamori_conf *conf);
 /* Install conf (taking ownership) as the configuration in force. */
 int mamori_daemon_conf_set(struct mamori_conf *conf);
 void mamori_daemon_conf_release_all(void);
+/* Bumped by every mamori_daemon_conf_set: a thread that follows the
+ * configuration (the card watcher) compares it to see a reload. */
+unsigned mamori_daemon_conf_generation(void);
 
 void mamori_daemon_argon2_params(const struct mamori_conf *conf, struct mamori_argon2_params *p);
 /* The hash that unknown users are verified against, made with the
