@@ -405,6 +405,7 @@ decision_reply(struct decision *d)
 	}
 	if (d->incident != NULL)
 		mamori_incident_raise(d->conf, d->incident, d->name, d->req->service, d->incident_detail, d->now);
+	pam_proofs_incidents(d->conv, d->conf, d->name, d->now);
 	if (d->enroll) {
 		d->conv->enrol_factor = d->enrol_factor;
 		return enrol_authorise(d->c, d->s.user.id, d->s.user.name,
