@@ -577,19 +577,24 @@ test_removal_never_trusts_another_users_logind_session(void **state)
 
 /* ---------------------------------------------------------------- thread */
 
-/* A helper speaking card.h's --watch protocol: the reader's state, then
- * the card leaves; it runs until its stdin closes.  (The environment is
- * empty: absolute paths only.) */
+/* A helper speaking card.h's --watch protocol (kind 0): the readers'
+ * states, then the card in reader 0 leaves; it runs until its stdin
+ * closes.  Kind 1 exits at once; kind 2 sends an event the protocol does
+ * not have.  (The environment is empty: absolute paths only.) */
 static void
-write_helper(struct fixture *fx, char *path, size_t len, int exit_at_once)
+write_helper(struct fixture *fx, char *path, size_t len, int kind)
 {
 	FILE *f;
 
 	snprintf(path, len, "%s/helper.sh", fx->dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	if (exit_at_once)
+	if (kind == 1)
 		fprintf(f, "#!/bin/sh\nexit 1\n");
+	else if (kind == 2) /* an event that breaks the protocol, then silence */
+		fprintf(f,
+		        "#!/bin/sh\nprintf '{\"event\":\"gone\",\"reader\":\"%s\"}\\000'\nexec /bin/cat >/dev/null\n",
+		        READER0);
 	else
 		fprintf(f,
 		        "#!/bin/sh\n"
@@ -702,6 +707,30 @@ test_watcher_restarts_a_dead_helper(void **state)
 	assert_true(mamori_clock_monotonic_ms() - t0 < 1000);
 }
 
+/* A helper that breaks the protocol is not read on: it is closed (killed
+ * when it does not exit) and started again, and nothing is acted on. */
+static void
+test_watcher_restarts_a_helper_that_breaks_the_protocol(void **state)
+{
+	struct fixture *fx = *state;
+	char helper[400], text[1024];
+
+	write_helper(fx, helper, sizeof(helper), 2);
+	snprintf(text, sizeof(text), "[card]\nhelper = %s\nhelper_user = %s\n[service login]\nrequire = card\n", helper,
+	         self_name);
+	assert_int_equal(conf_install(fx, text), 0);
+	begin(fx);
+	add_card_user(fx);
+	(void)add_session(fx, "own1", 0, READER0);
+	commit(fx);
+	assert_int_equal(mamori_card_watch_start(), MAMORI_OK);
+	for (int waited = 0; mamori_card_watch_restarts() < 2 && waited < 5000; waited += 50)
+		usleep(50000);
+	assert_true(mamori_card_watch_restarts() >= 2);
+	assert_int_equal(logind_mock_calls("LockSession", NULL), 0);
+	mamori_card_watch_stop();
+}
+
 #define MOCK_TEST(f) cmocka_unit_test_setup(f, clear_calls)
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown_store)
 
@@ -723,6 +752,7 @@ main(void)
 		STORE_TEST(test_watcher_locks_on_removal_and_stops),
 		STORE_TEST(test_watcher_not_wanted),
 		STORE_TEST(test_watcher_restarts_a_dead_helper),
+		STORE_TEST(test_watcher_restarts_a_helper_that_breaks_the_protocol),
 	};
 
 	mamori_log_init("test_card_watch", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
