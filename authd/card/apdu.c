@@ -234,8 +234,8 @@ mamori_tlv_next(const uint8_t *in, size_t len, uint32_t *tag, const uint8_t **va
 int
 mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **cert, size_t *cert_len)
 {
-	const uint8_t *obj, *v;
-	size_t olen, vlen, next, off = 0;
+	const uint8_t *obj, *v, *c = NULL;
+	size_t olen, vlen, next, clen = 0, off = 0;
 	uint32_t tag;
 	int have_info = 0;
 
@@ -247,9 +247,9 @@ mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **
 		if (mamori_tlv_next(obj + off, olen - off, &tag, &v, &vlen, &next) != 0)
 			return -1;
 		off += next;
-		if (tag == 0x70 && *cert == NULL) {
-			*cert = v;
-			*cert_len = vlen;
+		if (tag == 0x70 && c == NULL) {
+			c = v;
+			clen = vlen;
 		} else if (tag == 0x71 && !have_info) {
 			/* CertInfo: bit 01 says the certificate is gzip'ed. */
 			if (vlen != 1 || (v[0] & 0x01) != 0)
@@ -259,11 +259,10 @@ mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **
 			return -1;
 		}
 	}
-	if (*cert == NULL || !have_info || *cert_len == 0 || *cert_len > max) {
-		*cert = NULL;
-		*cert_len = 0;
+	if (c == NULL || !have_info || clen == 0 || clen > max)
 		return -1;
-	}
+	*cert = c;
+	*cert_len = clen;
 	return 0;
 }
 

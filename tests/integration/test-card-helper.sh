@@ -288,5 +288,41 @@ t_protocol() {
 }
 run_test "requests out of the protocol get the protocol error" t_protocol
 
+# A helper that breaks the protocol (fake_card_helper.py, one symlink per
+# mode): the daemon's side refuses the reply and kills the helper.
+fake() {
+	local mode=$1 out pid
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-$mode"
+	rm -f "$T/fake-$mode.pid"
+	out=$(cc "$T/fake-$mode" wait 0 || true)
+	pid=$(cat "$T/fake-$mode.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "fake-$mode still runs"
+		return 0
+	fi
+	echo "$out"
+}
+
+t_untrusted_helper() {
+	local m
+	card_pki
+	echo "$(card_cert_der piv)" >"$T/fake-cert-path"
+	expect_eq "$(fake ok)" "ok $R0 piv 3 rsa2048 $(card_fingerprint piv)" "a well-formed reply"
+	for m in extra-key tries-string tries-big cert-bad-b64 cert-b64-nl cert-big reader-ctrl reader-long \
+		profile-other ok-string unknown-error trailing huge not-json duplicate-key exit; do
+		expect_eq "$(fake "$m")" "error protocol" "$m"
+	done
+}
+run_test "the daemon's side refuses every reply out of the protocol, and kills the helper" t_untrusted_helper
+
+t_silent_helper() {
+	local start end
+	start=$(date +%s)
+	expect_eq "$(fake silent)" "error protocol" "a helper that never answers"
+	end=$(date +%s)
+	[ $((end - start)) -le 15 ] || fail "took $((end - start)) s"
+}
+run_test "a helper that does not answer in time is killed" t_silent_helper
+
 card_cleanup
 tap_done
