@@ -552,15 +552,15 @@ sign_jpki(struct helper *h, const uint8_t digest[32], uint8_t *sig, size_t *sig_
 	return NULL;
 }
 
-/* A PIN the profile can take: PIV 6 to 8 printable characters, JPKI 4
- * digits. */
+/* A PIN the profile can take: digits only, PIV 6 to 8 (SP 800-73-4
+ * part 2, 2.4.3), JPKI 4. */
 static int
 pin_fits(enum helper_profile p, const char *pin, size_t len)
 {
 	if (p == HELPER_PIV ? len < 6 || len > 8 : len != 4)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
-		if (p == HELPER_PIV ? pin[i] < 0x21 || pin[i] > 0x7e : pin[i] < '0' || pin[i] > '9')
+		if (pin[i] < '0' || pin[i] > '9')
 			return 0;
 	}
 	return 1;

@@ -113,30 +113,34 @@ helper_send(int fd, const char *msg)
 	return 0;
 }
 
-/* One request up to its NUL into buf (MAMORI_CARD_MSG_MAX + 1 bytes).  0,
- * or -1 at EOF, on an error, or for a request too long or followed by
- * more bytes than it (one request at a time). */
+/* One request up to its NUL, moved to the front of buf (MAMORI_CARD_MSG_MAX
+ * + 1 bytes), *len its length; *have counts the bytes read so far (a
+ * request may follow the one before it at once).  0, or -1 at EOF, on an
+ * error, or for a request too long. */
 static int
-read_request(int fd, char *buf, size_t *len)
+read_request(int fd, char *buf, size_t *have, size_t *len)
 {
-	*len = 0;
+	static size_t used; /* the request handed out last, with its NUL */
+
+	*have -= used;
+	memmove(buf, buf + used, *have);
+	used = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf + *len, MAMORI_CARD_MSG_MAX + 1 - *len);
-		char *nul;
+		char *nul = memchr(buf, '\0', *have);
+		ssize_t n;
+		if (nul != NULL) {
+			*len = (size_t)(nul - buf);
+			used = *len + 1;
+			return 0;
+		}
+		if (*have > MAMORI_CARD_MSG_MAX)
+			return -1;
+		n = read(fd, buf + *have, MAMORI_CARD_MSG_MAX + 1 - *have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
-		nul = memchr(buf + *len, '\0', (size_t)n);
-		*len += (size_t)n;
-		if (nul != NULL) {
-			if ((size_t)(nul - buf) + 1 != *len)
-				return -1;
-			*len = (size_t)(nul - buf);
-			return 0;
-		}
-		if (*len > MAMORI_CARD_MSG_MAX)
-			return -1;
+		*have += (size_t)n;
 	}
 }
 
@@ -220,15 +224,15 @@ static int
 serve(struct helper *h)
 {
 	static char buf[MAMORI_CARD_MSG_MAX + 1];
-	size_t len;
+	size_t len, have = 0;
 
-	while (read_request(STDIN_FILENO, buf, &len) == 0) {
+	while (read_request(STDIN_FILENO, buf, &have, &len) == 0) {
 		json_t *req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 		json_t *op = json_object_get(req, "op");
 		const char *o = json_is_string(op) ? json_string_value(op) : "";
 		int rc;
 
-		mamori_wipe(buf, sizeof(buf));
+		mamori_wipe(buf, len);
 		if (!strcmp(o, "wait"))
 			rc = op_wait(h, req, STDOUT_FILENO);
 		else if (!strcmp(o, "sign"))

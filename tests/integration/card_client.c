@@ -9,7 +9,8 @@
  *       turn until one works: a line per attempt, "wrong_pin TRIES",
  *       "locked", "error NAME", or "signed LEN verified" when
  *       mamori_card_cert_verify accepts the signature under the card's
- *       certificate (and "signed LEN REFUSED" when it does not)
+ *       certificate (and "signed LEN REFUSED" when it does not); a PIN
+ *       "wait:PATH" prints "paused" and waits until PATH exists
  *   card_client [--profiles LIST] HELPER tries TIMEOUT_MS
  *       waits, then "tries N"
  *   card_client [--profiles LIST] HELPER watch EVENTS SECONDS
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "card/card.h"
 #include "card/cert.h"
@@ -50,6 +52,20 @@ do_wait(struct mamori_card_session *s, int timeout, struct mamori_card_info *inf
 	return 0;
 }
 
+/* A "PIN" wait:PATH is no attempt: it says "paused" and waits (10 s at
+ * most) until PATH exists, so that a test can act on the card between two
+ * requests. */
+static void
+pause_for(const char *path)
+{
+	printf("paused\n");
+	fflush(stdout);
+	for (int i = 0; i < 200 && access(path, F_OK) != 0; i++) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int
 do_sign(struct mamori_card_session *s, const struct mamori_card_info *info, char **pins, int npins)
 {
@@ -59,6 +75,10 @@ do_sign(struct mamori_card_session *s, const struct mamori_card_info *info, char
 	int tries = -1, rc = -1;
 
 	for (int i = 0; i < npins; i++) {
+		if (!strncmp(pins[i], "wait:", 5)) {
+			pause_for(pins[i] + 5);
+			continue;
+		}
 		if (mamori_random_bytes(challenge, sizeof(challenge)) != 0)
 			return -1;
 		rc = mamori_card_sign(s, pins[i], strlen(pins[i]), challenge, sig, &sig_len, &tries, &err);
