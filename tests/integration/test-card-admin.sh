@@ -284,6 +284,26 @@ t_lost_card_ends_live_session_P_CARD_LOST() {
 	expect_match "$(cat "$T/err")" 'P-CARD-SHARE: this card was reported lost' "message"
 }
 
+t_admin_rule_applies_P_PRIV_CONTRACTOR() {
+	local rc=0 serial
+	add_user pv.admin 'Sora-no-Iro-2031-Kumo' --privileged
+	card_make c4 --key p256 >/dev/null
+	card_use c4 --key p256
+	# No known person (no login uid): not for a privileged ID, and before
+	# any card is read.
+	ctl_nologin card enroll pv.admin --timeout 5 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "enroll refused"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	expect_eq "$(card_count c4 '^00A4')" 0 "the card was not even selected"
+	ctl card enroll pv.admin --timeout 5 >/dev/null
+	serial=$(card_serial c4)
+	! ctl_nologin card revoke pv.admin --reason lost 2>"$T/err" || fail "revoke by name"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	! ctl_nologin card revoke "$serial" --reason lost 2>"$T/err" || fail "revoke by serial"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	expect_eq "$(ctl --json card list pv.admin | json "[c['state'] for c in d['cards']]")" "['issued']" "untouched"
+}
+
 # ----------------------------------------------------------- report-lost
 
 LOCAL_USER=mamori-cl1
@@ -363,6 +383,7 @@ run_test "card enroll with no card in time says so" t_no_card_in_time
 run_test "card list --json: the inventory's shape; the table" t_list_json_shapes
 run_test "P-CARD-LOST card revoke by serial and by name, with its reason; a returned card is issued again" \
 	t_revoke_by_name_and_serial_with_reasons
+run_test "P-PRIV-CONTRACTOR card enroll and card revoke follow the admin rule" t_admin_rule_applies_P_PRIV_CONTRACTOR
 run_test "P-CARD-LOST a lost card's live session ends within 1 s of card revoke, audited, card_lost raised" \
 	t_lost_card_ends_live_session_P_CARD_LOST
 run_test "P-CARD-LOST card report-lost: by its owner without admin, never another's; the session ends within 1 s" \
