@@ -325,6 +325,27 @@ t_admin_rule_applies_P_PRIV_CONTRACTOR() {
 	expect_eq "$(ctl --json card list pv.admin | json "[c['state'] for c in d['cards']]")" "['issued']" "untouched"
 }
 
+t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
+	local id pid sid start ms
+	add_user dave 'Umi-no-Kaze-2031-Fune'
+	card_make c5 --key rsa2048 >/dev/null
+	card_use c5 --key rsa2048 --pin "$PIN"
+	ctl card enroll dave --timeout 5 >/dev/null
+	id=$(ctl --json card list dave | json "d['cards'][0]['id']")
+	pid=$(open_card_session dave)
+	sid=$(session_used_card "$pid" "$id")
+	start=$(date +%s%3N)
+	ctl factor revoke dave --factor card --reason 'left the company' >/dev/null
+	ms=$(ms_until_gone "$pid" "$start")
+	echo "leader gone ${ms} ms after the revocation began"
+	[ "$ms" -le 1000 ] || fail "the session outlived the revocation by ${ms} ms"
+	expect_eq "$(card_field dave "$id" state)" revoked "revoked for another reason"
+	expect_eq "$(card_field dave "$id" reason)" "left the company" "reason"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND json_extract(detail, '$.session_id') = $sid")" \
+		1 "the end audited"
+}
+
 # ----------------------------------------------------------- report-lost
 
 LOCAL_USER="mamori-cl$$"
@@ -407,6 +428,8 @@ run_test "P-CARD-LOST card revoke by serial and by name, with its reason; a retu
 run_test "P-PRIV-CONTRACTOR card enroll and card revoke follow the admin rule" t_admin_rule_applies_P_PRIV_CONTRACTOR
 run_test "P-CARD-LOST a card login makes the card active; its live session ends within 1 s of card revoke --reason lost, audited, card_lost raised; the card is refused after" \
 	t_lost_card_ends_live_session_P_CARD_LOST
+run_test "P-CARD-LOST factor revoke --factor card ends the card's sessions too" \
+	t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST
 run_test "P-CARD-LOST card report-lost: by its owner without admin, never another's; the session ends within 1 s" \
 	t_report_lost_by_its_owner_P_CARD_LOST
 run_test "P-CARD-LOST CardReportLost takes no parameter (the account is the caller's uid)" \
