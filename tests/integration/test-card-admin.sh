@@ -169,6 +169,19 @@ t_enroll_binds_and_lists_issued() {
 	expect_eq "$(ctl --json card list alice | json "len(d['cards'])")" 2 "two cards"
 }
 
+t_enroll_jpki_card() {
+	add_user erin 'Hana-no-Michi-2031-Haru'
+	card_make j1 --key rsa2048 >/dev/null
+	card_use j1 --profile jpki --pin 1234
+	ctl card enroll erin --timeout 5 --label 'my number' >/dev/null
+	expect_eq "$(ctl --json card list erin | json "[(c['state'], c['key'], c['serial']) for c in d['cards']]")" \
+		"[('issued', 'rsa2048', '$(card_serial j1)')]" "the JPKI card's certificate"
+	expect_eq "$(sql "SELECT json_extract(detail, '$.profile') FROM audit WHERE user = 'erin' AND reason = 'card enroll'")" \
+		jpki "read through the JPKI applet"
+	# The enrolment never sent a PIN.
+	expect_eq "$(card_verify_with_data j1)" 0 "VERIFY commands with a PIN"
+}
+
 t_share_refused_and_audited() {
 	local rc=0 out
 	add_user bob 'Kawa-no-Nagare-2031-Asa'
@@ -235,9 +248,11 @@ t_list_json_shapes() {
 	expect_eq "$(echo "$out" | json "sorted(d['cards'][0].keys())")" \
 		"['created_at', 'fingerprint', 'id', 'issuer', 'key', 'label', 'last_used_at', 'name', 'not_after', 'not_before', 'reason', 'revoked_at', 'revoked_by', 'serial', 'state', 'subject']" \
 		"card keys"
-	expect_eq "$(echo "$out" | json "sorted(set(c['name'] for c in d['cards']))")" "['alice']" "names"
-	expect_eq "$(echo "$out" | json "[type(c['not_after']).__name__ for c in d['cards']]")" "['int', 'int']" "times"
-	expect_eq "$(echo "$out" | json "[c['last_used_at'] for c in d['cards']]")" "[None, None]" "never used"
+	expect_eq "$(echo "$out" | json "[c['name'] for c in d['cards']]")" "['alice', 'alice', 'erin']" "by name"
+	expect_eq "$(echo "$out" | json "[type(c['not_after']).__name__ for c in d['cards']]")" "['int', 'int', 'int']" "times"
+	expect_eq "$(echo "$out" | json "[c['last_used_at'] for c in d['cards']]")" "[None, None, None]" "never used"
+	# One account's.
+	expect_eq "$(ctl --json card list erin | json "[c['name'] for c in d['cards']]")" "['erin']" "one account"
 	out=$(ctl card list)
 	echo "$out"
 	expect_match "$(head -n 1 <<<"$out")" '^ID +NAME +LABEL +STATE +SERIAL +ISSUER +EXPIRES' "table header"
@@ -420,6 +435,7 @@ PY
 run_test "P-CARD-SHARE card enroll binds the card in the reader to one account, listed as issued" \
 	t_enroll_binds_and_lists_issued
 run_test "P-CARD-SHARE a card bound to another account is refused and audited" t_share_refused_and_audited
+run_test "P-CARD-SHARE card enroll reads a My Number card (JPKI) too, without a PIN" t_enroll_jpki_card
 run_test "P-CARD-SHARE the CA, CRL and validity checks refuse a bad certificate" t_certificate_checks_refuse
 run_test "card enroll with no card in time says so" t_no_card_in_time
 run_test "card list --json: the inventory's shape; the table" t_list_json_shapes
