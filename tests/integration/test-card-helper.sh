@@ -174,7 +174,7 @@ t_privileges() {
 	timeout 60 "$CLIENT" "$HELPER" watch 9 20 >"$T/priv.out" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do
-		helper=$(pgrep -f "^$HELPER .*--watch" || true)
+		helper=$(pids_by_cmdline "^$HELPER .*--watch")
 		[ -n "$helper" ] && [ "$(wc -l <"$T/priv.out")" -ge 2 ] && break
 		sleep 0.05
 	done
@@ -314,6 +314,15 @@ t_untrusted_helper() {
 	done
 }
 run_test "the daemon's side refuses every reply out of the protocol, and kills the helper" t_untrusted_helper
+
+t_untrusted_watcher() {
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-watch-bad"
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-watch-huge"
+	expect_eq "$(cc "$T/fake-watch-bad" watch 1 10 || true)" "removed R 0" "bad events skipped"
+	expect_eq "$(cc "$T/fake-watch-huge" watch 1 10 || true)" "error helper_gone" "an event too long"
+	if kill -0 "$(cat "$T/fake-watch-huge.pid")" 2>/dev/null; then fail "the watcher still runs"; fi
+}
+run_test "the watcher's events out of the protocol are skipped; one too long ends it" t_untrusted_watcher
 
 t_silent_helper() {
 	local start end
