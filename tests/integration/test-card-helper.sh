@@ -288,6 +288,20 @@ t_protocol() {
 }
 run_test "requests out of the protocol get the protocol error" t_protocol
 
+t_refuses_root() {
+	local rc=0 err
+	err=$("$HELPER" --user root </dev/null 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "exit status with --user root"
+	expect_match "$err" "no user root to run as \(or it is root\)" "message"
+	rc=0
+	"$HELPER" --user mamori-no-such-user </dev/null >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 1 "exit status with a user that does not exist"
+	rc=0
+	"$HELPER" --profiles piv,cac </dev/null >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "exit status with an unknown profile"
+}
+run_test "as root, the helper refuses to stay root or to run as no one" t_refuses_root
+
 # A helper that breaks the protocol (fake_card_helper.py, one symlink per
 # mode): the daemon's side refuses the reply and kills the helper.
 fake() {
