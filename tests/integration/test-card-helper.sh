@@ -171,7 +171,8 @@ run_test "--watch: every reader's state, then the removal and the insertion" t_w
 
 t_privileges() {
 	local pid helper="" status nobody
-	timeout 60 "$CLIENT" "$HELPER" watch 9 20 >"$T/priv.out" 2>&1 &
+	# fd 9, open in card_client without O_CLOEXEC, must not reach the helper.
+	timeout 60 "$CLIENT" "$HELPER" watch 9 20 >"$T/priv.out" 2>&1 9>"$T/leak" &
 	pid=$!
 	for _ in $(seq 1 100); do
 		helper=$(pids_by_cmdline "^$HELPER .*--watch")
@@ -186,6 +187,16 @@ t_privileges() {
 	expect_match "$status" "NoNewPrivs:[[:space:]]+1" "no_new_privs"
 	expect_eq "$(tr '\0' '\n' <"/proc/$helper/environ")" "PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME" "environment"
 	expect_match "$(grep 'Max core' "/proc/$helper/limits")" "Max core file size +0 +0" "core limit"
+	# Its fds: the socketpair on 0 and 1, stderr, and sockets (pcscd) only.
+	local fd target
+	for fd in /proc/"$helper"/fd/*; do
+		target=$(readlink "$fd") || continue
+		case ${fd##*/}:$target in
+		0:socket:* | 1:socket:* | 2:*) ;;
+		*:socket:*) [ "${fd##*/}" -ge 3 ] || fail "fd ${fd##*/} is $target" ;;
+		*) fail "the helper has fd ${fd##*/} open on $target" ;;
+		esac
+	done
 	# Its parent killed, the helper dies with it.
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
