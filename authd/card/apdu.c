@@ -44,17 +44,19 @@ header(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
 }
 
 size_t
-mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len)
+mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len, int with_fci)
 {
 	size_t n;
 
 	if (aid == NULL || aid_len < 5 || aid_len > 16)
 		return 0;
-	/* P2 0C: no response data (JPKI answers nothing else). */
-	n = header(out, 0x00, 0xA4, 0x04, 0x0C);
+	n = header(out, 0x00, 0xA4, 0x04, with_fci ? 0x00 : 0x0C);
 	out[n++] = (uint8_t)aid_len;
 	memcpy(out + n, aid, aid_len);
-	return n + aid_len;
+	n += aid_len;
+	if (with_fci)
+		out[n++] = 0x00;
+	return n;
 }
 
 size_t

@@ -26,6 +26,9 @@ Modes (the reply to the first request):
     duplicate-key   "tries" twice
     exit            exits without answering
     silent          reads the request and never answers
+With --watch:
+    watch-bad       three events that break the protocol, then "removed R 0"
+    watch-huge      40000 bytes without a NUL
 """
 import base64
 import json
@@ -40,6 +43,21 @@ with open(os.path.join(here, "fake-%s.pid" % mode), "w") as f:
 with open(os.path.join(here, "fake-cert-path")) as f:
     cert = open(f.readline().strip(), "rb").read()
 
+
+def send(raw):
+    os.write(1, raw)
+
+
+if "--watch" in sys.argv:
+    if mode == "watch-huge":
+        send(b" " * 40000)
+    elif mode == "watch-bad":
+        send(b'{"event":"gone","reader":"R 0"}\0{"event":"present","reader":"R\\n0"}\0'
+             b'{"event":"present","reader":"R 0","x":1}\0{"event":"removed","reader":"R 0"}\0')
+    while os.read(0, 65536):
+        pass
+    sys.exit(0)
+
 buf = b""
 while b"\0" not in buf:
     chunk = os.read(0, 65536)
@@ -49,10 +67,6 @@ while b"\0" not in buf:
 
 b64 = base64.b64encode(cert).decode()
 good = {"ok": True, "reader": "Virtual PCD 00 00", "profile": "piv", "cert": b64, "tries": 3}
-
-
-def send(raw):
-    os.write(1, raw)
 
 
 def reply(obj):
