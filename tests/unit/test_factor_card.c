@@ -176,7 +176,7 @@ card_add(struct fixture *fx, const struct mamori_user *u)
 	assert_int_equal(mamori_card_cert_parse(fx->der, fx->der_len, &cert), MAMORI_OK);
 	c->user_id = u->id;
 	snprintf(c->factor, sizeof(c->factor), "%s", MAMORI_CARD_FACTOR_NAME);
-	snprintf(c->label, sizeof(c->label), "%s", cert.serial);
+	snprintf(c->label, sizeof(c->label), "%s", "test card");
 	snprintf(c->key_id, sizeof(c->key_id), "%s", cert.fingerprint);
 	c->state = MAMORI_CRED_ACTIVE;
 	memcpy(c->public_data, fx->der, fx->der_len);
