@@ -16,8 +16,22 @@ require_test_hooks "needs the test clock (certificates made during the run)"
 
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
+# card-login: the card alone logs in (a My Number service: possession, and
+# the PIN the card checks).
+EXTRA_CONF="[system mn]
+mynumber = yes
+
+[service card-login]
+system = mn
+require = card
+rhost_empty = local"
 new_env
 trap 'cards_stop_all; card_cleanup; cleanup_all' EXIT
+make_service card-login
+# The helper runs as nobody: a copy it can reach whatever the build
+# directory's mode.
+cp "$top_builddir/authd/card/mamori-card-helper" "$T/mamori-card-helper"
+chmod 755 "$T/mamori-card-helper"
 card_pki
 # The daemon's clock a day on: the certificates made during the run are
 # valid then (mkcard dates them from now).
@@ -31,7 +45,8 @@ chmod 700 "$T/hook"
 cat >>"$T/mamori.conf" <<CONF
 
 [card]
-helper = $top_builddir/authd/card/mamori-card-helper
+helper = $T/mamori-card-helper
+helper_user = nobody
 wait = 5
 ca_file = $CARD_PKI/ca.pem
 crl_file = $CARD_PKI/crl.pem
@@ -84,26 +99,27 @@ wait_incident() {
 	fail "no $kind incident reached the hook"
 }
 
-# A live session of USER opened through PAM with a real leader process
-# (pam_client -S stays, as a login's leader does); prints the leader's pid.
-open_session() {
-	local user=$1 pw=$2 out=$T/leader-$1-$RANDOM.out i pid
-	setsid "$PAM_CLIENT_ENV" -S -p "$pw" -t pts/7 mamori-test "$user" auth=SUCCESS open=SUCCESS >"$out" 2>&1 &
-	for i in $(seq 1 50); do grep -q READY "$out" && break; sleep 0.1; done
+PIN=123456
+
+# A live session of USER opened through PAM after a card login (the card in
+# the reader, its PIN), with a real leader process; prints the leader's pid.
+open_card_session() {
+	local user=$1 out=$T/leader-$1-$RANDOM.out i pid
+	setsid "$PAM_CLIENT_ENV" -S -p "$PIN" -t pts/8 card-login "$user" auth=SUCCESS open=SUCCESS >"$out" 2>&1 &
+	for i in $(seq 1 100); do grep -q READY "$out" && break; sleep 0.1; done
 	pid=$(sed -n 's/^READY //p' "$out")
 	[ -n "$pid" ] || { cat "$out" >&2; return 1; }
 	echo "$pid"
 }
 
-# The session of leader PID was authenticated with card credential ID.
-# (A card login records this itself, through the card factor; this script
-# exercises the inventory and revocation, so it records it as that login
-# would: the session's row and the credential's.)
+# The session of leader PID, which the card login recorded as authenticated
+# with card credential ID in the reader: its id.
 session_used_card() {
 	local pid=$1 cred=$2 sid
 	sid=$(sql "SELECT id FROM sessions WHERE leader_pid = $pid AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
 	[ -n "$sid" ] || fail "no open session with leader $pid"
-	sql "INSERT INTO session_credentials (session_id, credential_id, reader) VALUES ($sid, $cred, 'Virtual PCD 00 00')"
+	expect_eq "$(sql "SELECT count(*) FROM session_credentials WHERE session_id = $sid AND credential_id = $cred AND reader LIKE 'Virtual PCD%'")" \
+		1 "the card login recorded the card for the session"
 	echo "$sid"
 }
 
@@ -151,6 +167,19 @@ t_enroll_binds_and_lists_issued() {
 	card_use c2 --key rsa2048
 	ctl --json card enroll alice --label 'desk 3' | json "d['label']" | grep -qx 'desk 3' || fail "label"
 	expect_eq "$(ctl --json card list alice | json "len(d['cards'])")" 2 "two cards"
+}
+
+t_enroll_jpki_card() {
+	add_user erin 'Hana-no-Michi-2031-Haru'
+	card_make j1 --key rsa2048 >/dev/null
+	card_use j1 --profile jpki --pin 1234
+	ctl card enroll erin --timeout 5 --label 'my number' >/dev/null
+	expect_eq "$(ctl --json card list erin | json "[(c['state'], c['key'], c['serial']) for c in d['cards']]")" \
+		"[('issued', 'rsa2048', '$(card_serial j1)')]" "the JPKI card's certificate"
+	expect_eq "$(sql "SELECT json_extract(detail, '$.profile') FROM audit WHERE user = 'erin' AND reason = 'card enroll'")" \
+		jpki "read through the JPKI applet"
+	# The enrolment never sent a PIN.
+	expect_eq "$(card_verify_with_data j1)" 0 "VERIFY commands with a PIN"
 }
 
 t_share_refused_and_audited() {
@@ -219,9 +248,11 @@ t_list_json_shapes() {
 	expect_eq "$(echo "$out" | json "sorted(d['cards'][0].keys())")" \
 		"['created_at', 'fingerprint', 'id', 'issuer', 'key', 'label', 'last_used_at', 'name', 'not_after', 'not_before', 'reason', 'revoked_at', 'revoked_by', 'serial', 'state', 'subject']" \
 		"card keys"
-	expect_eq "$(echo "$out" | json "sorted(set(c['name'] for c in d['cards']))")" "['alice']" "names"
-	expect_eq "$(echo "$out" | json "[type(c['not_after']).__name__ for c in d['cards']]")" "['int', 'int']" "times"
-	expect_eq "$(echo "$out" | json "[c['last_used_at'] for c in d['cards']]")" "[None, None]" "never used"
+	expect_eq "$(echo "$out" | json "[c['name'] for c in d['cards']]")" "['alice', 'alice', 'erin']" "by name"
+	expect_eq "$(echo "$out" | json "[type(c['not_after']).__name__ for c in d['cards']]")" "['int', 'int', 'int']" "times"
+	expect_eq "$(echo "$out" | json "[c['last_used_at'] for c in d['cards']]")" "[None, None, None]" "never used"
+	# One account's.
+	expect_eq "$(ctl --json card list erin | json "[c['name'] for c in d['cards']]")" "['erin']" "one account"
 	out=$(ctl card list)
 	echo "$out"
 	expect_match "$(head -n 1 <<<"$out")" '^ID +NAME +LABEL +STATE +SERIAL +ISSUER +EXPIRES' "table header"
@@ -261,9 +292,13 @@ t_revoke_by_name_and_serial_with_reasons() {
 
 t_lost_card_ends_live_session_P_CARD_LOST() {
 	local id pid sid start ms
-	id=$(ctl --json card list alice | json "[c['id'] for c in d['cards'] if c['state'] == 'issued'][0]")
-	pid=$(open_session alice 'Kado-no-Akari-2031-Yoru')
+	id=$(ctl --json card list alice | json "[c['id'] for c in d['cards'] if c['serial'] == '$(card_serial c1)'][0]")
+	expect_eq "$(card_field alice "$id" state)" issued "before its first use"
+	card_use c1 --key p256 --pin "$PIN"
+	pid=$(open_card_session alice)
 	sid=$(session_used_card "$pid" "$id")
+	expect_eq "$(card_field alice "$id" state)" active "used to log in"
+	[ "$(card_field alice "$id" last_used_at)" != None ] || fail "last use not listed"
 	: >"$T/incidents"
 	start=$(date +%s%3N)
 	ctl --json card revoke alice --reason lost >"$T/revoke.out"
@@ -278,16 +313,58 @@ t_lost_card_ends_live_session_P_CARD_LOST() {
 	wait_incident card_lost
 	grep '"card_lost"' "$T/incidents" | grep -q '"user": *"alice"' || fail "incident names alice"
 	expect_eq "$(card_field alice "$id" state)" lost "lost"
+	# The revoked card lets no one in.
+	pam -p "$PIN" card-login alice auth=AUTH_ERR >/dev/null
 	# A lost card never comes back, to anyone.
-	card_use c1 --key p256
 	! ctl card enroll carol --timeout 5 2>"$T/err" || fail "lost card re-issued"
 	expect_match "$(cat "$T/err")" 'P-CARD-SHARE: this card was reported lost' "message"
 }
 
+t_admin_rule_applies_P_PRIV_CONTRACTOR() {
+	local rc=0 serial
+	add_user pv.admin 'Sora-no-Iro-2031-Kumo' --privileged
+	card_make c4 --key p256 >/dev/null
+	card_use c4 --key p256
+	# No known person (no login uid): not for a privileged ID, and before
+	# any card is read.
+	ctl_nologin card enroll pv.admin --timeout 5 2>"$T/err" || rc=$?
+	expect_eq "$rc" 1 "enroll refused"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	expect_eq "$(card_count c4 '^00A4')" 0 "the card was not even selected"
+	ctl card enroll pv.admin --timeout 5 >/dev/null
+	serial=$(card_serial c4)
+	! ctl_nologin card revoke pv.admin --reason lost 2>"$T/err" || fail "revoke by name"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	! ctl_nologin card revoke "$serial" --reason lost 2>"$T/err" || fail "revoke by serial"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	expect_eq "$(ctl --json card list pv.admin | json "[c['state'] for c in d['cards']]")" "['issued']" "untouched"
+}
+
+t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
+	local id pid sid start ms
+	add_user dave 'Umi-no-Kaze-2031-Fune'
+	card_make c5 --key rsa2048 >/dev/null
+	card_use c5 --key rsa2048 --pin "$PIN"
+	ctl card enroll dave --timeout 5 >/dev/null
+	id=$(ctl --json card list dave | json "d['cards'][0]['id']")
+	pid=$(open_card_session dave)
+	sid=$(session_used_card "$pid" "$id")
+	start=$(date +%s%3N)
+	ctl factor revoke dave --factor card --reason 'left the company' >/dev/null
+	ms=$(ms_until_gone "$pid" "$start")
+	echo "leader gone ${ms} ms after the revocation began"
+	[ "$ms" -le 1000 ] || fail "the session outlived the revocation by ${ms} ms"
+	expect_eq "$(card_field dave "$id" state)" revoked "revoked for another reason"
+	expect_eq "$(card_field dave "$id" reason)" "left the company" "reason"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND json_extract(detail, '$.session_id') = $sid")" \
+		1 "the end audited"
+}
+
 # ----------------------------------------------------------- report-lost
 
-LOCAL_USER=mamori-cl1
-OTHER_USER=mamori-cl2
+LOCAL_USER="mamori-cl$$"
+OTHER_USER="mamori-cm$$"
 
 t_report_lost_by_its_owner_P_CARD_LOST() {
 	local id pid sid start ms out
@@ -298,20 +375,20 @@ t_report_lost_by_its_owner_P_CARD_LOST() {
 	add_user "$LOCAL_USER" 'Hoshi-no-Kakera-2031-Mado'
 	add_user "$OTHER_USER" 'Tsuki-no-Kage-2031-Niwa'
 	card_make c3 --key p256 >/dev/null
-	card_use c3 --key p256
+	card_use c3 --key p256 --pin "$PIN"
 	ctl card enroll "$LOCAL_USER" --timeout 5 >/dev/null
 	id=$(ctl --json card list "$LOCAL_USER" | json "d['cards'][0]['id']")
-	pid=$(open_session "$LOCAL_USER" 'Hoshi-no-Kakera-2031-Mado')
+	pid=$(open_card_session "$LOCAL_USER")
 	sid=$(session_used_card "$pid" "$id")
 	# Someone else's report touches nothing of theirs.
 	! runuser -u "$OTHER_USER" -- "$RUNAS_CTL" --pam-socket "$T/run/pam.sock" card report-lost 2>"$T/err" ||
 		fail "a user without a card reported one"
 	expect_match "$(cat "$T/err")" 'you have no card in use' "message"
-	expect_eq "$(card_field "$LOCAL_USER" "$id" state)" issued "untouched by another's report"
+	expect_eq "$(card_field "$LOCAL_USER" "$id" state)" active "untouched by another's report"
 	running "$pid" || fail "session ended by another's report"
 	# Root has no name parameter to give: it reports for root, no one else.
 	! "$CTL" --pam-socket "$T/run/pam.sock" card report-lost 2>/dev/null || fail "root reported"
-	expect_eq "$(card_field "$LOCAL_USER" "$id" state)" issued "untouched by root's report"
+	expect_eq "$(card_field "$LOCAL_USER" "$id" state)" active "untouched by root's report"
 	# The owner, no admin: revoked as lost, and the session ended.
 	: >"$T/incidents"
 	start=$(date +%s%3N)
@@ -358,13 +435,17 @@ PY
 run_test "P-CARD-SHARE card enroll binds the card in the reader to one account, listed as issued" \
 	t_enroll_binds_and_lists_issued
 run_test "P-CARD-SHARE a card bound to another account is refused and audited" t_share_refused_and_audited
+run_test "P-CARD-SHARE card enroll reads a My Number card (JPKI) too, without a PIN" t_enroll_jpki_card
 run_test "P-CARD-SHARE the CA, CRL and validity checks refuse a bad certificate" t_certificate_checks_refuse
 run_test "card enroll with no card in time says so" t_no_card_in_time
 run_test "card list --json: the inventory's shape; the table" t_list_json_shapes
 run_test "P-CARD-LOST card revoke by serial and by name, with its reason; a returned card is issued again" \
 	t_revoke_by_name_and_serial_with_reasons
-run_test "P-CARD-LOST a lost card's live session ends within 1 s of card revoke, audited, card_lost raised" \
+run_test "P-PRIV-CONTRACTOR card enroll and card revoke follow the admin rule" t_admin_rule_applies_P_PRIV_CONTRACTOR
+run_test "P-CARD-LOST a card login makes the card active; its live session ends within 1 s of card revoke --reason lost, audited, card_lost raised; the card is refused after" \
 	t_lost_card_ends_live_session_P_CARD_LOST
+run_test "P-CARD-LOST factor revoke --factor card ends the card's sessions too" \
+	t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST
 run_test "P-CARD-LOST card report-lost: by its owner without admin, never another's; the session ends within 1 s" \
 	t_report_lost_by_its_owner_P_CARD_LOST
 run_test "P-CARD-LOST CardReportLost takes no parameter (the account is the caller's uid)" \
