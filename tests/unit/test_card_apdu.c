@@ -88,11 +88,11 @@ test_builders(void **state)
 	size_t n;
 
 	(void)state;
-	n = mamori_apdu_select_aid(c, mamori_apdu_piv_aid, sizeof(mamori_apdu_piv_aid));
-	expect_bytes(c, n, "00A4040C 0B A0000003080000100001 00");
-	n = mamori_apdu_select_aid(c, mamori_apdu_jpki_aid, sizeof(mamori_apdu_jpki_aid));
+	n = mamori_apdu_select_aid(c, mamori_apdu_piv_aid, sizeof(mamori_apdu_piv_aid), 1);
+	expect_bytes(c, n, "00A40400 0B A0000003080000100001 00 00");
+	n = mamori_apdu_select_aid(c, mamori_apdu_jpki_aid, sizeof(mamori_apdu_jpki_aid), 0);
 	expect_bytes(c, n, "00A4040C 0A D392F000260100000001");
-	assert_int_equal(mamori_apdu_select_aid(c, mamori_apdu_jpki_aid, 4), 0);
+	assert_int_equal(mamori_apdu_select_aid(c, mamori_apdu_jpki_aid, 4, 0), 0);
 	n = mamori_apdu_select_ef(c, 0x000A);
 	expect_bytes(c, n, "00A4020C 02 000A");
 	n = mamori_apdu_piv_get_cert(c);
