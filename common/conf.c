@@ -17,7 +17,10 @@
 #include "conf.h"
 #include "names.h"
 
-enum conf_type { CONF_STRING, CONF_PATH, CONF_UINT, CONF_BOOL, CONF_ENUM, CONF_HOURS };
+/* CONF_ENUM keeps the chosen string; CONF_CHOICE its index in choices, as an
+ * int (an enum of conf.h in the same order); CONF_PROFILES a card profile
+ * list ("piv, jpki"). */
+enum conf_type { CONF_STRING, CONF_PATH, CONF_UINT, CONF_BOOL, CONF_ENUM, CONF_CHOICE, CONF_PROFILES, CONF_HOURS };
 
 /* Where a key's value lives: in struct mamori_conf itself, or in the
  * struct mamori_policy_conf of the section's role. */
@@ -36,6 +39,8 @@ struct conf_key {
 static const char *const store_backends[] = { "sqlite", NULL };
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512", NULL };
 static const char *const totp_first_enrolls[] = { "code", "password", NULL };
+/* In the order of enum mamori_card_removal. */
+static const char *const card_removals[] = { "lock", "terminate", "none", NULL };
 static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
 
 /* P-PRIV-NAME: default names a privileged ID may never have. */
@@ -71,6 +76,14 @@ static const struct conf_key conf_keys[] = {
 	{ "totp", "window", CONF_UINT, G(totp_window), 0, 10, NULL },
 	{ "totp", "first_enroll", CONF_ENUM, G(totp_first_enroll), 0, 0, totp_first_enrolls },
 	{ "totp", "enroll_code_lifetime", CONF_UINT, G(totp_enroll_code_lifetime), 300, 2592000, NULL },
+	{ "card", "wait", CONF_UINT, G(card_wait), 1, 3600, NULL },
+	{ "card", "profiles", CONF_PROFILES, G(card_profiles), 0, 0, NULL },
+	{ "card", "helper", CONF_PATH, G(card_helper), 0, 0, NULL },
+	{ "card", "helper_user", CONF_STRING, G(card_helper_user), 0, 0, NULL },
+	{ "card", "ca_file", CONF_PATH, G(card_ca_file), 0, 0, NULL },
+	{ "card", "crl_file", CONF_PATH, G(card_crl_file), 0, 0, NULL },
+	{ "card", "check_validity", CONF_BOOL, G(card_check_validity), 0, 1, NULL },
+	{ "card", "on_removal", CONF_CHOICE, G(card_on_removal), 0, 0, card_removals },
 	{ "password", "argon2_t", CONF_UINT, G(argon2_t), 1, 64, NULL },
 	/* libargon2 needs at least 8 KiB per lane; 4 GiB is a sane ceiling. */
 	{ "password", "argon2_m_kib", CONF_UINT, G(argon2_m_kib), 8, 4194304, NULL },
@@ -240,6 +253,36 @@ comma_list_valid(const char *value)
 	}
 }
 
+/* [card] profiles: "piv" and "jpki", separated by commas, each once, in
+ * the order they are tried. */
+static int
+profiles_valid(const char *value)
+{
+	int seen_piv = 0, seen_jpki = 0;
+	const char *p = value;
+
+	for (;;) {
+		size_t n = 0;
+		while (*p == ' ')
+			p++;
+		while (p[n] != '\0' && p[n] != ',' && p[n] != ' ')
+			n++;
+		if (n == 3 && !strncmp(p, "piv", 3) && !seen_piv)
+			seen_piv = 1;
+		else if (n == 4 && !strncmp(p, "jpki", 4) && !seen_jpki)
+			seen_jpki = 1;
+		else
+			return 0;
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 1;
+		if (*p++ != ',')
+			return 0;
+	}
+}
+
 static int
 handle_service(struct parse_ctx *ctx, const char *service, const char *key, const char *value)
 {
@@ -367,6 +410,20 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 				return set_string((char **)(void *)field, value) == 0;
 		}
 		return error_at(ctx, "unsupported %s \"%s\"", k->key, value);
+	case CONF_CHOICE:
+		for (int i = 0; k->choices[i] != NULL; i++) {
+			if (!strcmp(k->choices[i], value)) {
+				*(int *)(void *)field = i;
+				return 1;
+			}
+		}
+		return error_at(ctx, "unsupported %s \"%s\"", k->key, value);
+	case CONF_PROFILES:
+		if (!profiles_valid(value))
+			return error_at(ctx, "%s must be piv, jpki or both, separated by a comma", k->key);
+		if (set_string((char **)(void *)field, value) != 0)
+			return error_at(ctx, "out of memory");
+		return 1;
 	case CONF_UINT:
 		if (parse_uint(value, k->min, k->max, &n) != 0) {
 			snprintf(reason, sizeof(reason), "%s must be a whole number from %lu to %lu", k->key, k->min,
@@ -547,8 +604,15 @@ mamori_conf_defaults(void)
 	c->totp_issuer = strdup("mamori");
 	c->totp_algorithm = strdup("sha1");
 	c->totp_first_enroll = strdup("code");
+	c->card_wait = 30;
+	c->card_check_validity = 1;
+	c->card_on_removal = MAMORI_CARD_REMOVAL_LOCK;
+	c->card_profiles = strdup("piv, jpki");
+	c->card_helper = strdup(LIBEXECDIR "/mamori/mamori-card-helper");
+	c->card_helper_user = strdup("nobody");
 	if (c->store_key == NULL || c->audit_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL ||
-	    c->totp_first_enroll == NULL) {
+	    c->totp_first_enroll == NULL || c->card_profiles == NULL || c->card_helper == NULL ||
+	    c->card_helper_user == NULL) {
 		mamori_conf_free(&c);
 		return NULL;
 	}
@@ -748,6 +812,11 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
 	free(c->totp_first_enroll);
+	free(c->card_profiles);
+	free(c->card_helper);
+	free(c->card_helper_user);
+	free(c->card_ca_file);
+	free(c->card_crl_file);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);

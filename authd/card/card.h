@@ -108,7 +108,10 @@ void mamori_card_close(struct mamori_card_session **s);
 struct mamori_card_watch;
 int mamori_card_watch_open(const struct mamori_conf *conf, struct mamori_card_watch **out);
 int mamori_card_watch_fd(const struct mamori_card_watch *w);
-/* *present: 1 present, 0 removed. */
+/* *present: 1 present, 0 removed.  MAMORI_ERR_BUSY when no whole event
+ * has arrived yet: call it until then each time fd is readable (one read
+ * may bring several events); MAMORI_ERR_PROTOCOL for an event that breaks
+ * the protocol (skipped: the next call reads on). */
 int mamori_card_watch_next(struct mamori_card_watch *w, char reader[MAMORI_CARD_READER_MAX + 1], int *present);
 void mamori_card_watch_close(struct mamori_card_watch **w);
 

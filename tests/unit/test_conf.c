@@ -350,6 +350,62 @@ test_load_ignores_comments_and_whitespace(void **state)
 }
 
 /* P-MFA-ALL: who binds a first authenticator, and how long a code lasts. */
+/* [card]: the defaults, every key, and the errors of each. */
+static void
+test_card_section(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c = mamori_conf_defaults();
+
+	assert_non_null(c);
+	assert_int_equal(c->card_wait, 30);
+	assert_string_equal(c->card_profiles, "piv, jpki");
+	assert_string_equal(c->card_helper, LIBEXECDIR "/mamori/mamori-card-helper");
+	assert_string_equal(c->card_helper_user, "nobody");
+	assert_null(c->card_ca_file);
+	assert_null(c->card_crl_file);
+	assert_int_equal(c->card_check_validity, 1);
+	assert_int_equal(c->card_on_removal, MAMORI_CARD_REMOVAL_LOCK);
+	mamori_conf_free(&c);
+	c = expect_ok(fx, "[card]\nwait = 1\nprofiles = jpki\nhelper = /opt/helper\nhelper_user = mamori-card\n"
+	                  "ca_file = /etc/mamori/ca.pem\ncrl_file = /etc/mamori/crl.pem\ncheck_validity = no\n"
+	                  "on_removal = terminate\n");
+	assert_int_equal(c->card_wait, 1);
+	assert_string_equal(c->card_profiles, "jpki");
+	assert_string_equal(c->card_helper, "/opt/helper");
+	assert_string_equal(c->card_helper_user, "mamori-card");
+	assert_string_equal(c->card_ca_file, "/etc/mamori/ca.pem");
+	assert_string_equal(c->card_crl_file, "/etc/mamori/crl.pem");
+	assert_int_equal(c->card_check_validity, 0);
+	assert_int_equal(c->card_on_removal, MAMORI_CARD_REMOVAL_TERMINATE);
+	c = expect_ok(fx, "[card]\nwait = 3600\nprofiles = jpki,piv\non_removal = none\n");
+	assert_int_equal(c->card_wait, 3600);
+	assert_string_equal(c->card_profiles, "jpki,piv");
+	assert_int_equal(c->card_on_removal, MAMORI_CARD_REMOVAL_NONE);
+	c = expect_ok(fx, "[card]\non_removal = lock\nprofiles =  piv , jpki \n");
+	assert_int_equal(c->card_on_removal, MAMORI_CARD_REMOVAL_LOCK);
+	expect_error(fx, "[card]\nwait = 0\n", 2, "wait must be a whole number from 1 to 3600");
+	expect_error(fx, "[card]\nwait = 3601\n", 2, "wait must be a whole number from 1 to 3600");
+	expect_error(fx, "[card]\n\non_removal = logout\n", 3, "unsupported on_removal \"logout\"");
+	expect_error(fx, "[card]\non_removal = LOCK\n", 2, "unsupported on_removal \"LOCK\"");
+	expect_error(fx, "[card]\non_removal =\n", 2, "unsupported on_removal \"\"");
+	expect_error(fx, "[card]\nprofiles = piv, cac\n", 2,
+	             "profiles must be piv, jpki or both, separated by a comma");
+	expect_error(fx, "[card]\nprofiles = piv, piv\n", 2,
+	             "profiles must be piv, jpki or both, separated by a comma");
+	expect_error(fx, "[card]\nprofiles = piv jpki\n", 2,
+	             "profiles must be piv, jpki or both, separated by a comma");
+	expect_error(fx, "[card]\nprofiles = piv,\n", 2, "profiles must be piv, jpki or both, separated by a comma");
+	expect_error(fx, "[card]\nprofiles =\n", 2, "profiles must be piv, jpki or both, separated by a comma");
+	expect_error(fx, "[card]\nhelper = mamori-card-helper\n", 2, "helper must be an absolute path");
+	expect_error(fx, "[card]\nca_file = ca.pem\n", 2, "ca_file must be an absolute path");
+	expect_error(fx, "[card]\ncrl_file =\n", 2, "crl_file must be an absolute path");
+	expect_error(fx, "[card]\nhelper_user =\n", 2, "helper_user must not be empty");
+	expect_error(fx, "[card]\ncheck_validity = sometimes\n", 2, "check_validity must be yes or no");
+	expect_error(fx, "[card]\nwait = 5\nwait = 6\n", 3, "\"wait\" repeated in [card]");
+	expect_error(fx, "[card]\npin = 1234\n", 2, "unknown key \"pin\" in [card]");
+}
+
 static void
 test_totp_first_enroll(void **state)
 {
@@ -881,6 +937,7 @@ main(void)
 		FX_TEST(test_load_accepts_every_bool_spelling),
 		FX_TEST(test_load_ignores_comments_and_whitespace),
 		FX_TEST(test_totp_first_enroll),
+		FX_TEST(test_card_section),
 		FX_TEST(test_load_refuses_repeated_key),
 		FX_TEST(test_load_refuses_argon2_memory_below_lanes),
 		FX_TEST(test_load_indented_key_is_not_a_continuation),

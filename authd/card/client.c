@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The daemon's side of mamori-card-helper (card/card.h): the helper is
+ * started on one end of a socketpair, and every reply it sends is checked
+ * here (types, lengths, values) before anything of it is used: the helper
+ * parses card data, and is not trusted. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "card/card.h"
+#include "conf.h"
+#include "error.h"
+#include "log.h"
+#include "secure.h"
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define HAVE_SPAWN_CLOSEFROM 1
+#endif
+
+/* What a helper may take beyond the time a request names: starting,
+ * connecting to pcscd and reading a certificate (vpcd: ~0.6 s for the
+ * first APDU), or a PIN check and a signature (real cards: up to ~1 s). */
+#define CARD_MARGIN_MS 10000
+#define CARD_SIGN_MS 20000
+#define CARD_TRIES_MS 10000
+#define CARD_CLOSE_MS 500
+#define CARD_TRIES_MAX 255
+
+struct mamori_card_session {
+	pid_t pid;
+	int fd;
+};
+
+struct mamori_card_watch {
+	pid_t pid;
+	int fd;
+	size_t len;
+	char buf[MAMORI_CARD_MSG_MAX + 1];
+};
+
+extern char **environ;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reap pid, killing it unless it exits within grace_ms (EOF on its stdin
+ * ends a helper). */
+static void
+reap(pid_t pid, int grace_ms)
+{
+	int64_t deadline = now_ms() + grace_ms;
+	int status;
+	pid_t w;
+
+	if (pid <= 0)
+		return;
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return;
+		if (w == 0 && now_ms() >= deadline)
+			break;
+		if (w == 0) {
+			struct timespec ts = { 0, 5 * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	kill(pid, SIGKILL);
+	do
+		w = waitpid(pid, &status, 0);
+	while (w < 0 && errno == EINTR);
+}
+
+/* Start conf's helper with fd 0 and 1 on one end of a socketpair, a clean
+ * environment (PCSCLITE_CSOCK_NAME alone passes through), no signal
+ * blocked, every disposition at its default, no other fd open. */
+static int
+spawn_helper(const struct mamori_conf *conf, int watch, pid_t *pid, int *fd)
+{
+	const char *csock = getenv("PCSCLITE_CSOCK_NAME");
+	char *env_csock = NULL;
+	char *envp[] = { NULL, NULL };
+	char *argv[8];
+	int argc = 0, sv[2], e;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+
+	if (conf->card_helper == NULL || conf->card_helper_user == NULL || conf->card_profiles == NULL)
+		return MAMORI_ERR_CONFIG;
+	if (csock != NULL && csock[0] != '\0') {
+		if (asprintf(&env_csock, "PCSCLITE_CSOCK_NAME=%s", csock) < 0)
+			return MAMORI_ERR_NOMEM;
+		envp[0] = env_csock;
+	}
+	argv[argc++] = conf->card_helper;
+	argv[argc++] = "--user";
+	argv[argc++] = conf->card_helper_user;
+	argv[argc++] = "--profiles";
+	argv[argc++] = conf->card_profiles;
+	if (watch)
+		argv[argc++] = "--watch";
+	argv[argc] = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(env_csock);
+		return MAMORI_ERR_IO;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	e = posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
+	if (e == 0)
+		e = posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
+#ifdef HAVE_SPAWN_CLOSEFROM
+	if (e == 0)
+		e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+#endif
+	if (e == 0)
+		e = posix_spawnattr_setsigmask(&attr, &none);
+	if (e == 0)
+		e = posix_spawnattr_setsigdefault(&attr, &all);
+	if (e == 0)
+		e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (e == 0)
+		e = posix_spawn(pid, conf->card_helper, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(env_csock);
+	close(sv[1]);
+	if (e != 0) {
+		mamori_log_err("cannot run the card helper %s: %s", conf->card_helper, strerror(e));
+		close(sv[0]);
+		return MAMORI_ERR_IO;
+	}
+	*fd = sv[0];
+	return MAMORI_OK;
+}
+
+int
+mamori_card_open(const struct mamori_conf *conf, struct mamori_card_session **out)
+{
+	struct mamori_card_session *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = spawn_helper(conf, 0, &s->pid, &s->fd);
+	if (rc != MAMORI_OK) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return MAMORI_OK;
+}
+
+/* The session is of no more use: the helper is killed. */
+static void
+session_kill(struct mamori_card_session *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		reap(s->pid, 0);
+	}
+	s->pid = -1;
+}
+
+static int
+send_all(int fd, const char *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return MAMORI_ERR_TIMEOUT;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return MAMORI_ERR_IO;
+		n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0)
+			return MAMORI_ERR_IO;
+		off += (size_t)n;
+	}
+	return MAMORI_OK;
+}
+
+/* Read one message up to its NUL into buf (MAMORI_CARD_MSG_MAX + 1). */
+static int
+recv_msg(int fd, char *buf, size_t *len, int64_t deadline)
+{
+	*len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		char *nul;
+		ssize_t n;
+
+		if (left <= 0)
+			return MAMORI_ERR_TIMEOUT;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return MAMORI_ERR_IO;
+		n = recv(fd, buf + *len, MAMORI_CARD_MSG_MAX + 1 - *len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0)
+			return MAMORI_ERR_IO;
+		nul = memchr(buf + *len, '\0', (size_t)n);
+		*len += (size_t)n;
+		if (nul != NULL) {
+			/* One reply per request: nothing may follow it. */
+			if ((size_t)(nul - buf) + 1 != *len)
+				return MAMORI_ERR_PROTOCOL;
+			*len = (size_t)(nul - buf);
+			return MAMORI_OK;
+		}
+		if (*len > MAMORI_CARD_MSG_MAX)
+			return MAMORI_ERR_PROTOCOL;
+	}
+}
+
+/* Strict base64 (RFC 4648 alphabet, padded, no white space) of at most
+ * max bytes; EVP_DecodeBlock counts the padding in its result. */
+static int
+b64_decode(const char *in, unsigned char *out, size_t max, size_t *outlen)
+{
+	size_t len = strlen(in), pad = 0;
+	unsigned char tmp[MAMORI_CARD_CERT_MAX + 3];
+	int n;
+
+	if (len == 0 || len % 4 != 0 || len / 4 * 3 > sizeof(tmp))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '=' && i >= len - 2 && (i == len - 1 || in[len - 1] == '='))
+			pad++;
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+		           c == '/'))
+			return -1;
+	}
+	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max || (size_t)n - pad == 0)
+		return -1;
+	*outlen = (size_t)n - pad;
+	memcpy(out, tmp, *outlen);
+	return 0;
+}
+
+/* The static name of a helper error, or NULL for one not in card.h. */
+static const char *
+error_name(const char *e)
+{
+	static const char *const names[] = {
+		MAMORI_CARD_E_TIMEOUT,   MAMORI_CARD_E_NO_READER, MAMORI_CARD_E_NO_APPLET,
+		MAMORI_CARD_E_WRONG_PIN, MAMORI_CARD_E_LOCKED,    MAMORI_CARD_E_REMOVED,
+		MAMORI_CARD_E_CARD,      MAMORI_CARD_E_PCSC,      MAMORI_CARD_E_PROTOCOL,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(e, names[i]))
+			return names[i];
+	}
+	return NULL;
+}
+
+/* tries: an integer from -1 to CARD_TRIES_MAX. */
+static int
+get_tries(json_t *reply, int *tries)
+{
+	json_t *t = json_object_get(reply, "tries");
+	json_int_t v;
+
+	if (!json_is_integer(t))
+		return -1;
+	v = json_integer_value(t);
+	if (v < -1 || v > CARD_TRIES_MAX)
+		return -1;
+	*tries = (int)v;
+	return 0;
+}
+
+/* Send request (NUL added) and read the reply: an object whose "ok" is
+ * true (*reply set), or a known error (MAMORI_ERR_DENIED, *error set;
+ * *tries from its "tries" when it has one).  Any other outcome kills the
+ * helper. */
+static int
+exchange(struct mamori_card_session *s, const char *request, int timeout_ms, json_t **reply, int *tries,
+         const char **error)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char *buf = NULL;
+	size_t len = 0;
+	json_t *r = NULL, *ok, *e;
+	int rc;
+
+	*reply = NULL;
+	*error = MAMORI_CARD_E_PROTOCOL;
+	if (s == NULL || s->fd < 0)
+		return MAMORI_ERR_IO;
+	buf = malloc(MAMORI_CARD_MSG_MAX + 1);
+	if (buf == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = send_all(s->fd, request, strlen(request) + 1, deadline);
+	if (rc == MAMORI_OK)
+		rc = recv_msg(s->fd, buf, &len, deadline);
+	if (rc == MAMORI_OK) {
+		r = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+		ok = json_object_get(r, "ok");
+		rc = json_is_object(r) && json_is_boolean(ok) ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
+	}
+	if (rc == MAMORI_OK && !json_is_true(json_object_get(r, "ok"))) {
+		e = json_object_get(r, "error");
+		*error = json_is_string(e) ? error_name(json_string_value(e)) : NULL;
+		if (*error == NULL || (json_object_get(r, "tries") != NULL && get_tries(r, tries) != 0) ||
+		    (!strcmp(*error, MAMORI_CARD_E_WRONG_PIN) && (tries == NULL || *tries < 0))) {
+			*error = MAMORI_CARD_E_PROTOCOL;
+			rc = MAMORI_ERR_PROTOCOL;
+		} else {
+			rc = MAMORI_ERR_DENIED;
+		}
+	}
+	mamori_wipe(buf, MAMORI_CARD_MSG_MAX + 1);
+	free(buf);
+	if (rc == MAMORI_OK) {
+		*reply = r;
+		*error = NULL;
+		return MAMORI_OK;
+	}
+	json_decref(r);
+	if (rc != MAMORI_ERR_DENIED) {
+		if (rc == MAMORI_ERR_TIMEOUT)
+			rc = MAMORI_ERR_IO;
+		mamori_log_err("card helper: %s",
+		               rc == MAMORI_ERR_IO ? "no answer, or it went away" : "a reply that breaks the protocol");
+		session_kill(s);
+	}
+	return rc;
+}
+
+/* A reply that broke the protocol's limits: the helper is killed. */
+static int
+protocol_error(struct mamori_card_session *s, const char **error)
+{
+	mamori_log_err("card helper: a reply out of the protocol's limits");
+	session_kill(s);
+	*error = MAMORI_CARD_E_PROTOCOL;
+	return MAMORI_ERR_PROTOCOL;
+}
+
+/* A reader name: printable, 1 to MAMORI_CARD_READER_MAX bytes. */
+static int
+reader_valid(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n == 0 || n > MAMORI_CARD_READER_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int
+mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamori_card_info *info, const char **error)
+{
+	char req[64];
+	json_t *r, *reader, *profile, *cert;
+	int rc, tries = -1;
+
+	memset(info, 0, sizeof(*info));
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"timeout_ms\":%d}", timeout_ms);
+	rc = exchange(s, req, timeout_ms + CARD_MARGIN_MS, &r, &tries, error);
+	if (rc != MAMORI_OK)
+		return rc;
+	reader = json_object_get(r, "reader");
+	profile = json_object_get(r, "profile");
+	cert = json_object_get(r, "cert");
+	rc = json_object_size(r) == 5 && json_is_string(reader) && reader_valid(json_string_value(reader)) &&
+	                     json_is_string(profile) &&
+	                     (!strcmp(json_string_value(profile), MAMORI_CARD_PROFILE_PIV) ||
+	                      !strcmp(json_string_value(profile), MAMORI_CARD_PROFILE_JPKI)) &&
+	                     json_is_string(cert) &&
+	                     b64_decode(json_string_value(cert), info->cert, sizeof(info->cert), &info->cert_len) ==
+	                             0 &&
+	                     get_tries(r, &info->tries) == 0
+	             ? MAMORI_OK
+	             : MAMORI_ERR_PROTOCOL;
+	if (rc == MAMORI_OK) {
+		snprintf(info->reader, sizeof(info->reader), "%s", json_string_value(reader));
+		snprintf(info->profile, sizeof(info->profile), "%s", json_string_value(profile));
+	}
+	json_decref(r);
+	if (rc != MAMORI_OK) {
+		memset(info, 0, sizeof(*info));
+		return protocol_error(s, error);
+	}
+	return MAMORI_OK;
+}
+
+/* {"op":"sign","pin":"...","challenge":"..."} into req; the PIN is
+ * printable ASCII, '"' and '\' escaped. */
+static int
+sign_request(char *req, size_t reqlen, const char *pin, size_t pin_len,
+             const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN])
+{
+	char b64[4 * ((MAMORI_CARD_CHALLENGE_LEN + 2) / 3) + 1];
+	size_t off = 0;
+	int n;
+
+	if (pin == NULL || pin_len == 0 || pin_len > MAMORI_CARD_PIN_MAX)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)b64, challenge, MAMORI_CARD_CHALLENGE_LEN);
+	n = snprintf(req, reqlen, "{\"op\":\"sign\",\"pin\":\"");
+	off = (size_t)n;
+	for (size_t i = 0; i < pin_len; i++) {
+		unsigned char c = (unsigned char)pin[i];
+		if (c < 0x20 || c > 0x7e)
+			return -1;
+		if (c == '"' || c == '\\')
+			req[off++] = '\\';
+		req[off++] = (char)c;
+	}
+	n = snprintf(req + off, reqlen - off, "\",\"challenge\":\"%s\"}", b64);
+	return n > 0 && (size_t)n < reqlen - off ? 0 : -1;
+}
+
+int
+mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                 const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
+                 int *tries, const char **error)
+{
+	char req[160];
+	json_t *r, *sj;
+	int rc;
+
+	*sig_len = 0;
+	if (sign_request(req, sizeof(req), pin, pin_len, challenge) != 0) {
+		mamori_wipe(req, sizeof(req));
+		*error = MAMORI_CARD_E_PROTOCOL;
+		return MAMORI_ERR_INVALID;
+	}
+	rc = exchange(s, req, CARD_SIGN_MS, &r, tries, error);
+	mamori_wipe(req, sizeof(req));
+	if (rc != MAMORI_OK)
+		return rc;
+	sj = json_object_get(r, "signature");
+	rc = json_object_size(r) == 2 && json_is_string(sj) &&
+	                     b64_decode(json_string_value(sj), sig, MAMORI_CARD_SIG_MAX, sig_len) == 0
+	             ? MAMORI_OK
+	             : MAMORI_ERR_PROTOCOL;
+	json_decref(r);
+	if (rc != MAMORI_OK) {
+		*sig_len = 0;
+		return protocol_error(s, error);
+	}
+	return MAMORI_OK;
+}
+
+int
+mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error)
+{
+	json_t *r;
+	int rc;
+
+	rc = exchange(s, "{\"op\":\"tries\"}", CARD_TRIES_MS, &r, tries, error);
+	if (rc != MAMORI_OK)
+		return rc;
+	rc = json_object_size(r) == 2 && get_tries(r, tries) == 0 ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
+	json_decref(r);
+	return rc == MAMORI_OK ? MAMORI_OK : protocol_error(s, error);
+}
+
+void
+mamori_card_close(struct mamori_card_session **sp)
+{
+	struct mamori_card_session *s;
+
+	if (sp == NULL || *sp == NULL)
+		return;
+	s = *sp;
+	if (s->fd >= 0)
+		close(s->fd);
+	/* EOF on its stdin ends the helper (after it reset the card). */
+	reap(s->pid, CARD_CLOSE_MS);
+	free(s);
+	*sp = NULL;
+}
+
+/* ------------------------------------------------------------------ watch */
+
+int
+mamori_card_watch_open(const struct mamori_conf *conf, struct mamori_card_watch **out)
+{
+	struct mamori_card_watch *w = calloc(1, sizeof(*w));
+	int rc;
+
+	*out = NULL;
+	if (w == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = spawn_helper(conf, 1, &w->pid, &w->fd);
+	if (rc != MAMORI_OK) {
+		free(w);
+		return rc;
+	}
+	if (fcntl(w->fd, F_SETFL, O_NONBLOCK) != 0) {
+		mamori_card_watch_close(&w);
+		return MAMORI_ERR_IO;
+	}
+	*out = w;
+	return MAMORI_OK;
+}
+
+int
+mamori_card_watch_fd(const struct mamori_card_watch *w)
+{
+	return w != NULL ? w->fd : -1;
+}
+
+/* One event from the front of w->buf, which holds a whole message. */
+static int
+watch_event(struct mamori_card_watch *w, size_t msglen, char reader[MAMORI_CARD_READER_MAX + 1], int *present)
+{
+	json_t *m = json_loadb(w->buf, msglen, JSON_REJECT_DUPLICATES, NULL);
+	json_t *ev = json_object_get(m, "event"), *rd = json_object_get(m, "reader");
+	int rc = MAMORI_ERR_PROTOCOL;
+
+	if (json_object_size(m) == 2 && json_is_string(ev) && json_is_string(rd) &&
+	    reader_valid(json_string_value(rd))) {
+		if (!strcmp(json_string_value(ev), "present"))
+			*present = 1, rc = MAMORI_OK;
+		else if (!strcmp(json_string_value(ev), "removed"))
+			*present = 0, rc = MAMORI_OK;
+		if (rc == MAMORI_OK)
+			snprintf(reader, MAMORI_CARD_READER_MAX + 1, "%s", json_string_value(rd));
+	}
+	json_decref(m);
+	w->len -= msglen + 1;
+	memmove(w->buf, w->buf + msglen + 1, w->len);
+	return rc;
+}
+
+int
+mamori_card_watch_next(struct mamori_card_watch *w, char reader[MAMORI_CARD_READER_MAX + 1], int *present)
+{
+	char *nul;
+	ssize_t n;
+
+	if (w == NULL || w->fd < 0)
+		return MAMORI_ERR_IO;
+	for (;;) {
+		nul = memchr(w->buf, '\0', w->len);
+		if (nul != NULL)
+			return watch_event(w, (size_t)(nul - w->buf), reader, present);
+		if (w->len > MAMORI_CARD_MSG_MAX)
+			return MAMORI_ERR_PROTOCOL;
+		n = recv(w->fd, w->buf + w->len, MAMORI_CARD_MSG_MAX + 1 - w->len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return MAMORI_ERR_BUSY;
+		if (n <= 0)
+			return MAMORI_ERR_IO;
+		w->len += (size_t)n;
+	}
+}
+
+void
+mamori_card_watch_close(struct mamori_card_watch **wp)
+{
+	struct mamori_card_watch *w;
+
+	if (wp == NULL || *wp == NULL)
+		return;
+	w = *wp;
+	if (w->fd >= 0)
+		close(w->fd);
+	reap(w->pid, CARD_CLOSE_MS);
+	free(w);
+	*wp = NULL;
+}
