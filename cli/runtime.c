@@ -212,10 +212,21 @@ cli_wipe_parameters(json_t *params)
 int
 cli_admin_call(struct cli *cli, const char *method, json_t *params, const char *subject, json_t **reply)
 {
+	/* Verifying walks the whole audit log: a million rows take tens of
+	 * seconds on a loaded machine. */
+	return cli_admin_call_timeout(
+	        cli, method, params, subject,
+	        !strcmp(method, MAMORI_ADMIN_AUDIT_VERIFY) ? CLI_VERIFY_TIMEOUT : CLI_REPLY_TIMEOUT, reply);
+}
+
+int
+cli_admin_call_timeout(struct cli *cli, const char *method, json_t *params, const char *subject, int timeout,
+                       json_t **reply)
+{
 	struct mamori_wire wire;
 	const json_t *reply_params;
 	json_t *call;
-	int fd, rc, saved_errno, timeout, status = CLI_EXIT_UNREACHABLE;
+	int fd, rc, saved_errno, status = CLI_EXIT_UNREACHABLE;
 
 	*reply = NULL;
 	rc = resolve_socket(cli);
@@ -241,9 +252,6 @@ cli_admin_call(struct cli *cli, const char *method, json_t *params, const char *
 	}
 	mamori_wire_init(&wire, fd);
 	errno = 0;
-	/* Verifying walks the whole audit log: a million rows take tens of
-	 * seconds on a loaded machine. */
-	timeout = !strcmp(method, MAMORI_ADMIN_AUDIT_VERIFY) ? CLI_VERIFY_TIMEOUT : CLI_REPLY_TIMEOUT;
 	rc = mamori_client_call(&wire, call, reply, timeout * 1000);
 	saved_errno = errno;
 	mamori_wire_clear(&wire);

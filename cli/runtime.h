@@ -74,6 +74,10 @@ void cli_wipe_parameters(json_t *params);
  * is returned.  subject names what the call is about ("user alice") for
  * errors without a message. */
 int cli_admin_call(struct cli *cli, const char *method, json_t *params, const char *subject, json_t **reply);
+/* The same, waiting up to timeout seconds for the reply (card enroll
+ * waits for a card first). */
+int cli_admin_call_timeout(struct cli *cli, const char *method, json_t *params, const char *subject, int timeout,
+                           json_t **reply);
 /* Listings come in pages that each fit in one message: call method until
  * the daemon says there is no more, passing back its cursor (reply key
  * cursor_key, call parameter cursor_param), and hand back one reply holding

@@ -148,6 +148,11 @@ json_t *admin_factor_revoke(struct admin_call *call, json_t *params);
 json_t *admin_factor_require(struct admin_call *call, json_t *params);
 json_t *admin_enroll_code(struct admin_call *call, json_t *params);
 
+/* IC cards (cards.c). */
+json_t *admin_card_enroll(struct admin_call *call, json_t *params);
+json_t *admin_card_list(struct admin_call *call, json_t *params);
+json_t *admin_card_revoke(struct admin_call *call, json_t *params);
+
 json_t *admin_audit_show(struct admin_call *call, json_t *params);
 json_t *admin_audit_verify(struct admin_call *call, json_t *params);
 

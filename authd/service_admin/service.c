@@ -54,6 +54,11 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_FACTOR_REVOKE, .handler = admin_factor_revoke, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_FACTOR_REQUIRE, .handler = admin_factor_require, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_ENROLL_CODE, .handler = admin_enroll_code, .flags = ACCOUNT },
+	/* IC cards (cards.c).  CardRevoke names an account or a serial
+	 * number: it applies the rule to every owner itself. */
+	{ .name = MAMORI_ADMIN_CARD_ENROLL, .handler = admin_card_enroll, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_CARD_LIST, .handler = admin_card_list },
+	{ .name = MAMORI_ADMIN_CARD_REVOKE, .handler = admin_card_revoke, .flags = ADMIN_RULE | ADMIN_WRITES },
 	/* The 0.1/0.2 names: the same calls, for the factor they name. */
 	{ .name = MAMORI_ADMIN_TOTP_ENROLL, .handler = admin_factor_enroll, TOTP_ALIAS },
 	{ .name = MAMORI_ADMIN_TOTP_CONFIRM, .handler = admin_factor_confirm, TOTP_ALIAS, .secret = "code" },

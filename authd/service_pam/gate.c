@@ -92,6 +92,22 @@ pam_parse_request(const struct mamori_conn *c, const json_t *params, struct pam_
 	return NULL;
 }
 
+/* The request of a PAM_METHOD_SELF call: the caller's own account, named
+ * by its uid, never by a parameter. */
+static json_t *
+pam_self_request(const struct mamori_conn *c, const json_t *params, struct pam_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	if (params != NULL && json_object_size(params) > 0)
+		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter",
+		                 json_object_iter_key(json_object_iter((json_t *)params)));
+	if (c->peer.name[0] == '\0' || !mamori_user_name_valid(c->peer.name))
+		return pam_error(MAMORI_ERROR_PERMISSION_DENIED, "message", "your uid has no user name");
+	snprintf(req->service, sizeof(req->service), "%s", "mamorictl");
+	snprintf(req->user, sizeof(req->user), "%s", c->peer.name);
+	return NULL;
+}
+
 /* ------------------------------------------------------------ rate limit */
 
 /* Callers of pam.sock get conf->rate_limit conversations (Start) a minute,
@@ -379,6 +395,14 @@ static const struct pam_method methods[] = {
 	        .limited = pam_session_limited,
 	        .handle = pam_close_session,
 	},
+	{
+	        .name = MAMORI_PAM_CARD_REPORT_LOST,
+	        .flags = PAM_METHOD_RATE_LIMITED | PAM_METHOD_WRITES | PAM_METHOD_SELF,
+	        .rate = RATE_CARD,
+	        .category = "card",
+	        .limited = pam_card_report_limited,
+	        .handle = pam_card_report_lost,
+	},
 };
 
 static const struct pam_method *
@@ -422,7 +446,10 @@ method_call(struct mamori_conn *c, const struct pam_method *m, const json_t *par
 
 	if (m->prepare != NULL && (reply = m->prepare(c, params)) != NULL)
 		return reply;
-	reply = pam_parse_request(c, params, &req, m->category);
+	if (m->flags & PAM_METHOD_SELF)
+		reply = pam_self_request(c, params, &req);
+	else
+		reply = pam_parse_request(c, params, &req, m->category);
 	if (reply != NULL)
 		return reply;
 	if (method_limited(c, m, &req))

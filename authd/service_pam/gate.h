@@ -27,6 +27,7 @@ void pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, cons
 enum rate_class {
 	RATE_START,
 	RATE_ACCOUNT_SESSION,
+	RATE_CARD, /* CardReportLost */
 };
 
 /* The flags of a method in the dispatch table. */
@@ -38,6 +39,10 @@ enum {
 	PAM_METHOD_RATE_LIMITED = 2,
 	/* Writes to the store (the audit log at least). */
 	PAM_METHOD_WRITES = 4,
+	/* Acts on the caller's own account, named by its uid (SO_PEERCRED):
+	 * it takes no parameter at all, and the gate makes the request (user:
+	 * the uid's name; service "mamorictl") instead of reading one. */
+	PAM_METHOD_SELF = 8,
 };
 
 /* One method of io.mamori.Pam.  For a method that is not PAM_METHOD_CONTINUES
@@ -60,5 +65,8 @@ json_t *pam_account_check(struct mamori_conn *c, const json_t *params, const str
 json_t *pam_session_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 json_t *pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 json_t *pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
+/* card_report.c */
+json_t *pam_card_report_limited(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
+json_t *pam_card_report_lost(struct mamori_conn *c, const json_t *params, const struct pam_request *req);
 
 #endif

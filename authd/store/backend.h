@@ -118,6 +118,14 @@ struct mamori_store_ops {
 	int (*cred_touch)(struct mamori_txn *tx, int64_t id, int64_t now);
 	int (*cred_revoke)(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
 	int (*cred_delete_pending)(struct mamori_txn *tx, int64_t user_id, const char *factor);
+	int (*cred_find_key)(struct mamori_txn *tx, const char *factor, const char *key_id,
+	                     struct mamori_credential *out, char user_out[MAMORI_USER_NAME_MAX + 1]);
+	int (*session_credential_add)(struct mamori_txn *tx, int64_t session_id, int64_t credential_id,
+	                              const char *reader);
+	int (*session_foreach_credential)(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb,
+	                                  void *data);
+	int (*session_foreach_reader)(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb,
+	                              void *data);
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;

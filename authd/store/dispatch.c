@@ -645,7 +645,8 @@ mamori_store_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 {
 	if (tx == NULL || c == NULL || strnlen(c->factor, sizeof(c->factor)) == sizeof(c->factor) ||
 	    !factor_valid(c->factor) || c->public_len > sizeof(c->public_data) || c->sealed_len > sizeof(c->sealed) ||
-	    (unsigned)c->state > MAMORI_CRED_REVOKED || strnlen(c->label, sizeof(c->label)) > MAMORI_CRED_LABEL_MAX)
+	    (unsigned)c->state > MAMORI_CRED_REVOKED || strnlen(c->label, sizeof(c->label)) > MAMORI_CRED_LABEL_MAX ||
+	    strnlen(c->key_id, sizeof(c->key_id)) > MAMORI_CRED_KEY_ID_MAX)
 		return MAMORI_ERR_INVALID;
 	return tx->store->ops->cred_insert(tx, c);
 }
@@ -724,4 +725,44 @@ mamori_store_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const c
 	if (tx == NULL || !factor_valid(factor))
 		return MAMORI_ERR_INVALID;
 	return tx->store->ops->cred_delete_pending(tx, user_id, factor);
+}
+
+int
+mamori_store_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, struct mamori_credential *out,
+                           char user_out[MAMORI_USER_NAME_MAX + 1])
+{
+	if (tx == NULL || out == NULL || !factor_valid(factor) || key_id == NULL || key_id[0] == '\0' ||
+	    strlen(key_id) > MAMORI_CRED_KEY_ID_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_find_key(tx, factor, key_id, out, user_out);
+}
+
+/* ----------------------------------------------------- session credentials */
+
+int
+mamori_store_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id,
+                                    const char *reader)
+{
+	if (tx == NULL || session_id <= 0 || credential_id <= 0 ||
+	    (reader != NULL && strlen(reader) > MAMORI_FIELD_MAX))
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->session_credential_add(tx, session_id, credential_id, reader != NULL ? reader : "");
+}
+
+int
+mamori_store_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb,
+                                        void *data)
+{
+	if (tx == NULL || cb == NULL || credential_id <= 0)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->session_foreach_credential(tx, credential_id, cb, data);
+}
+
+int
+mamori_store_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb,
+                                    void *data)
+{
+	if (tx == NULL || cb == NULL || reader == NULL || reader[0] == '\0' || strlen(reader) > MAMORI_FIELD_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->session_foreach_reader(tx, reader, cb, data);
 }

@@ -170,6 +170,20 @@ static const char *const migrations[] = {
 	"ALTER TABLE users ADD COLUMN enroll_required TEXT NOT NULL DEFAULT '';"
 	"UPDATE users SET enroll_required = 'totp' WHERE totp_required = 1;"
 	"ALTER TABLE users DROP COLUMN totp_required;",
+	/* 6 -> 7: IC cards.  A credential's key_id names its device across
+	 * accounts (a card's certificate fingerprint: P-CARD-SHARE); a session
+	 * remembers the credentials it was authenticated with, and the reader
+	 * of a card, so that revoking or pulling the card reaches it
+	 * (P-CARD-LOST). */
+	"ALTER TABLE credentials ADD COLUMN key_id TEXT;"
+	"CREATE INDEX credentials_key ON credentials(factor, key_id);"
+	"CREATE TABLE session_credentials ("
+	"  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+	"  credential_id INTEGER NOT NULL REFERENCES credentials(id) ON DELETE CASCADE,"
+	"  reader TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (session_id, credential_id));"
+	"CREATE INDEX session_credentials_credential ON session_credentials(credential_id);"
+	"CREATE INDEX session_credentials_reader ON session_credentials(reader);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -491,4 +505,8 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.cred_touch = sq_cred_touch,
 	.cred_revoke = sq_cred_revoke,
 	.cred_delete_pending = sq_cred_delete_pending,
+	.cred_find_key = sq_cred_find_key,
+	.session_credential_add = sq_session_credential_add,
+	.session_foreach_credential = sq_session_foreach_credential,
+	.session_foreach_reader = sq_session_foreach_reader,
 };

@@ -139,28 +139,41 @@ sq_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 	"s.id, s.user_id, u.name, s.service, s.tty, s.rhost, s.leader_pid, s.leader_start, s.logind_id, "              \
 	"s.opened_at, s.closed_at, s.deadline, s.end_reason"
 
+static void
+session_from_row(sqlite3_stmt *stmt, struct mamori_session *ses)
+{
+	memset(ses, 0, sizeof(*ses));
+	ses->id = sqlite3_column_int64(stmt, 0);
+	ses->user_id = sqlite3_column_int64(stmt, 1);
+	sq_copy_column(stmt, 2, ses->user, sizeof(ses->user));
+	sq_copy_column(stmt, 3, ses->service, sizeof(ses->service));
+	sq_copy_column(stmt, 4, ses->tty, sizeof(ses->tty));
+	sq_copy_column(stmt, 5, ses->rhost, sizeof(ses->rhost));
+	ses->leader_pid = sqlite3_column_int64(stmt, 6);
+	ses->leader_start = sqlite3_column_int64(stmt, 7);
+	sq_copy_column(stmt, 8, ses->logind_id, sizeof(ses->logind_id));
+	ses->opened_at = sqlite3_column_int64(stmt, 9);
+	ses->closed_at = sqlite3_column_int64(stmt, 10);
+	ses->deadline = sqlite3_column_int64(stmt, 11);
+	sq_copy_column(stmt, 12, ses->end_reason, sizeof(ses->end_reason));
+}
+
+/* Walk the rows of stmt (SESSION_COLUMNS, then a credential id when
+ * reader_cb is used), finalize it. */
 static int
-session_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_session_cb cb, void *data)
+session_walk2(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_session_cb cb,
+              mamori_store_session_reader_cb reader_cb, void *data)
 {
 	struct mamori_session ses;
 	int rc = MAMORI_OK, step;
 
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		memset(&ses, 0, sizeof(ses));
-		ses.id = sqlite3_column_int64(stmt, 0);
-		ses.user_id = sqlite3_column_int64(stmt, 1);
-		sq_copy_column(stmt, 2, ses.user, sizeof(ses.user));
-		sq_copy_column(stmt, 3, ses.service, sizeof(ses.service));
-		sq_copy_column(stmt, 4, ses.tty, sizeof(ses.tty));
-		sq_copy_column(stmt, 5, ses.rhost, sizeof(ses.rhost));
-		ses.leader_pid = sqlite3_column_int64(stmt, 6);
-		ses.leader_start = sqlite3_column_int64(stmt, 7);
-		sq_copy_column(stmt, 8, ses.logind_id, sizeof(ses.logind_id));
-		ses.opened_at = sqlite3_column_int64(stmt, 9);
-		ses.closed_at = sqlite3_column_int64(stmt, 10);
-		ses.deadline = sqlite3_column_int64(stmt, 11);
-		sq_copy_column(stmt, 12, ses.end_reason, sizeof(ses.end_reason));
-		if ((rc = cb(&ses, data)) != MAMORI_OK)
+		session_from_row(stmt, &ses);
+		if (reader_cb != NULL)
+			rc = reader_cb(&ses, sqlite3_column_int64(stmt, 13), data);
+		else
+			rc = cb(&ses, data);
+		if (rc != MAMORI_OK)
 			break;
 	}
 	if (rc == MAMORI_STOP)
@@ -169,6 +182,12 @@ session_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_session_c
 		rc = sq_fail(st, "session_walk");
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+static int
+session_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_session_cb cb, void *data)
+{
+	return session_walk2(st, stmt, cb, NULL, data);
 }
 
 int
@@ -395,4 +414,60 @@ sq_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, in
 	if (rc == MAMORI_OK)
 		*removed = sqlite3_changes(st->db);
 	return rc;
+}
+
+/* ---------------------------------------------------- session credentials */
+
+int
+sq_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st,
+	               "INSERT INTO session_credentials (session_id, credential_id, reader) VALUES (?1, ?2, ?3) "
+	               "ON CONFLICT(session_id, credential_id) DO UPDATE SET reader = ?3",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, session_id);
+	sqlite3_bind_int64(stmt, 2, credential_id);
+	sqlite3_bind_text(stmt, 3, reader, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return MAMORI_ERR_NOT_FOUND;
+	return rc == SQLITE_DONE ? MAMORI_OK : sq_fail(st, "session_credential_add");
+}
+
+int
+sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+
+	if (sq_prepare(st,
+	               "SELECT " SESSION_COLUMNS " FROM session_credentials sc JOIN sessions s ON s.id = sc.session_id "
+	               "JOIN users u ON u.id = s.user_id WHERE sc.credential_id = ? AND s.closed_at IS NULL "
+	               "ORDER BY s.id",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, credential_id);
+	return session_walk(st, stmt, cb, data);
+}
+
+int
+sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+
+	if (sq_prepare(st,
+	               "SELECT " SESSION_COLUMNS ", sc.credential_id FROM session_credentials sc "
+	               "JOIN sessions s ON s.id = sc.session_id JOIN users u ON u.id = s.user_id "
+	               "WHERE sc.reader = ? AND s.closed_at IS NULL ORDER BY s.id, sc.credential_id",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, reader, -1, SQLITE_TRANSIENT);
+	return session_walk2(st, stmt, NULL, cb, data);
 }

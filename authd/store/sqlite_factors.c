@@ -17,7 +17,7 @@
 
 #define CRED_COLUMNS                                                                                                   \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
-	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name"
+	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id"
 #define CRED_FROM " FROM credentials c JOIN users u ON u.id = c.user_id "
 
 static int
@@ -56,6 +56,7 @@ cred_from_row(sqlite3_stmt *stmt, struct mamori_credential *c)
 	c->revoked_at = sqlite3_column_int64(stmt, 11);
 	sq_copy_column(stmt, 12, c->revoke_reason, sizeof(c->revoke_reason));
 	sq_copy_column(stmt, 13, c->revoked_by, sizeof(c->revoked_by));
+	sq_copy_column(stmt, 15, c->key_id, sizeof(c->key_id));
 	return MAMORI_OK;
 }
 
@@ -103,7 +104,7 @@ sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 
 	if (sq_prepare(st,
 	               "INSERT INTO credentials (user_id, factor, label, state, public_data, sealed, nonce, counter, "
-	               "created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	               "created_at, last_used_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, c->user_id);
@@ -119,6 +120,7 @@ sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 		sqlite3_bind_int64(stmt, 10, c->last_used_at);
 	else
 		sqlite3_bind_null(stmt, 10);
+	sq_bind_text(stmt, 11, c->key_id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -288,6 +290,49 @@ sq_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *facto
 	return cred_change(sq_store(tx),
 	                   "DELETE FROM credentials WHERE user_id = ?1 AND factor = ?2 AND state = 'pending'", ints, 1,
 	                   factor, NULL, MAMORI_OK, "cred_delete_pending");
+}
+
+struct cred_with_user {
+	struct mamori_credential *cred;
+	char *user; /* MAMORI_USER_NAME_MAX + 1, or NULL */
+};
+
+static int
+cred_first_with_user(const struct mamori_credential *c, const char *user, void *data)
+{
+	struct cred_with_user *out = data;
+
+	*out->cred = *c;
+	if (out->user != NULL)
+		snprintf(out->user, MAMORI_USER_NAME_MAX + 1, "%s", user);
+	return MAMORI_STOP;
+}
+
+int
+sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, struct mamori_credential *out,
+                 char user_out[MAMORI_USER_NAME_MAX + 1])
+{
+	struct sqlite_store *st = sq_store(tx);
+	struct cred_with_user found = { out, user_out };
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st,
+	               "SELECT " CRED_COLUMNS CRED_FROM "WHERE c.factor = ?1 AND c.key_id = ?2 ORDER BY c.id DESC "
+	               "LIMIT 1",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, factor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, key_id, -1, SQLITE_TRANSIENT);
+	memset(out, 0, sizeof(*out));
+	if (user_out != NULL)
+		user_out[0] = '\0';
+	rc = cred_walk(st, stmt, cred_first_with_user, &found);
+	if (rc != MAMORI_OK) {
+		mamori_wipe(out, sizeof(*out));
+		return rc;
+	}
+	return out->id > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
 
 /* ----------------------------------------------------------------- choices */

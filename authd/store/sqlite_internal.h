@@ -109,5 +109,10 @@ int sq_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, i
 int sq_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
 int sq_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
 int sq_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
+int sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, struct mamori_credential *out,
+                     char user_out[MAMORI_USER_NAME_MAX + 1]);
+int sq_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader);
+int sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
+int sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
 
 #endif

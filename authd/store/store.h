@@ -372,10 +372,9 @@ int mamori_store_session_foreach_credential(struct mamori_txn *tx, int64_t crede
                                             void *data);
 /* Open sessions authenticated with a device in reader (a card's reader),
  * with the credential each used. */
-typedef int (*mamori_store_session_reader_cb)(const struct mamori_session *session, int64_t credential_id,
-                                              void *data);
-int mamori_store_session_foreach_reader(struct mamori_txn *tx, const char *reader,
-                                        mamori_store_session_reader_cb cb, void *data);
+typedef int (*mamori_store_session_reader_cb)(const struct mamori_session *session, int64_t credential_id, void *data);
+int mamori_store_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb,
+                                        void *data);
 
 /* Members of shared accounts (P-ID-SHARED). */
 int mamori_store_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);

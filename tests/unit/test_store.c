@@ -4385,6 +4385,166 @@ test_open_migrates_v5_totp(void **state)
 	mamori_seal_key_forget();
 }
 
+/* ----------------------------------------------------------------- cards */
+
+struct reader_list {
+	size_t n;
+	int64_t session[4], cred[4];
+};
+
+static int
+reader_collect(const struct mamori_session *s, int64_t credential_id, void *data)
+{
+	struct reader_list *r = data;
+
+	if (r->n >= 4)
+		return MAMORI_ERR_INTERNAL;
+	r->session[r->n] = s->id;
+	r->cred[r->n++] = credential_id;
+	return MAMORI_OK;
+}
+
+/* A card credential of user_id whose key_id is fpr. */
+static int64_t
+card_add(struct fixture *fx, int64_t user_id, const char *fpr, enum mamori_cred_state state)
+{
+	struct mamori_credential c = cred_new(user_id, "card", state, 3000);
+
+	snprintf(c.key_id, sizeof(c.key_id), "%s", fpr);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_OK);
+	return c.id;
+}
+
+static void
+test_cred_key_id_round_trip_and_find_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_credential c, out;
+	char user[MAMORI_USER_NAME_MAX + 1];
+	int64_t a, b, first, second, other;
+
+	/* The schema: key_id, and an index on (factor, key_id). */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_table_info('credentials') WHERE name = 'key_id'"), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+	                             "name = 'credentials_key'"),
+	                 1);
+	begin(fx);
+	a = add_user(fx, "alice");
+	b = add_user(fx, "bob");
+	first = card_add(fx, a, "aa11", MAMORI_CRED_ACTIVE);
+	other = card_add(fx, b, "bb22", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_get(fx->tx, first, &out), MAMORI_OK);
+	assert_string_equal(out.key_id, "aa11");
+	/* A credential without a key id keeps "" (stored as NULL). */
+	c = cred_new(a, "totp", MAMORI_CRED_ACTIVE, 3000);
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, c.id, &out), MAMORI_OK);
+	assert_string_equal(out.key_id, "");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM credentials WHERE key_id IS NULL"), 0);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM credentials WHERE key_id IS NULL"), 1);
+
+	begin(fx);
+	/* find_key: of any user, in any state, the newest. */
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", "bb22", &out, user), MAMORI_OK);
+	assert_int_equal(out.id, other);
+	assert_string_equal(user, "bob");
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, first, 4000, "returned", "root"), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", "aa11", &out, NULL), MAMORI_OK);
+	assert_int_equal(out.id, first);
+	assert_int_equal(out.state, MAMORI_CRED_REVOKED);
+	assert_string_equal(out.revoke_reason, "returned");
+	second = card_add(fx, b, "aa11", MAMORI_CRED_ACTIVE);
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", "aa11", &out, user), MAMORI_OK);
+	assert_int_equal(out.id, second);
+	assert_string_equal(user, "bob");
+	/* Another factor's key ids are another name space. */
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "fido2", "aa11", &out, user), MAMORI_ERR_NOT_FOUND);
+	assert_string_equal(user, "");
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", "cc33", &out, NULL), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", "", &out, NULL), MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "card", NULL, &out, NULL), MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_store_cred_find_key(fx->tx, "", "aa11", &out, NULL), MAMORI_ERR_INVALID);
+	/* A key id too long is refused (not cut). */
+	c = cred_new(a, "card", MAMORI_CRED_ACTIVE, 3000);
+	memset(c.key_id, 'f', sizeof(c.key_id));
+	assert_int_equal(mamori_store_cred_insert(fx->tx, &c), MAMORI_ERR_INVALID);
+	commit(fx);
+}
+
+static void
+test_session_credentials_P_CARD_LOST(void **state)
+{
+	struct fixture *fx = *state;
+	struct session_list l;
+	struct reader_list r;
+	int64_t a, b, card_a, card_b, s1, s2, s3, sb;
+
+	begin(fx);
+	a = add_user(fx, "alice");
+	b = add_user(fx, "bob");
+	card_a = card_add(fx, a, "aa11", MAMORI_CRED_ACTIVE);
+	card_b = card_add(fx, b, "bb22", MAMORI_CRED_ACTIVE);
+	s1 = open_session_due(fx, a, "login", 100, 0);
+	s2 = open_session_due(fx, a, "sudo", 101, 0);
+	s3 = open_session_due(fx, a, "gdm-smartcard", 102, 0);
+	sb = open_session_due(fx, b, "login", 103, 0);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, s1, card_a, "Virtual PCD 00 00"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, s2, card_a, NULL), MAMORI_OK);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, s3, card_a, "Virtual PCD 00 00"), MAMORI_OK);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, sb, card_b, "Virtual PCD 00 01"), MAMORI_OK);
+	/* Twice: the reader is updated, no second row. */
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, s2, card_a, "Virtual PCD 00 00"), MAMORI_OK);
+	/* Unknown session or credential; bad arguments. */
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, sb + 100, card_a, ""), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, s1, card_b + 100, ""), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, 0, card_a, ""), MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_store_session_foreach_credential(fx->tx, 0, collect_session, &l), MAMORI_ERR_INVALID);
+	/* Ended and closed sessions are not walked. */
+	assert_int_equal(mamori_store_session_close(fx->tx, a, "login", s1, 200), MAMORI_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_credential(fx->tx, card_a, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[0].id, s2);
+	assert_string_equal(l.s[0].user, "alice");
+	assert_string_equal(l.s[0].service, "sudo");
+	assert_int_equal(l.s[1].id, s3);
+	assert_int_equal(mamori_store_session_end(fx->tx, s3, 201, "card revoked"), MAMORI_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_credential(fx->tx, card_a, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].id, s2);
+	/* A callback's error stops the walk and is returned. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	l.stop_code = MAMORI_ERR_BUSY;
+	assert_int_equal(mamori_store_session_foreach_credential(fx->tx, card_b, collect_session, &l), MAMORI_ERR_BUSY);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM session_credentials"), 4);
+
+	begin(fx);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_reader(fx->tx, "Virtual PCD 00 00", reader_collect, &r),
+	                 MAMORI_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.session[0], s2);
+	assert_int_equal(r.cred[0], card_a);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_reader(fx->tx, "Virtual PCD 00 01", reader_collect, &r),
+	                 MAMORI_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.session[0], sb);
+	assert_int_equal(r.cred[0], card_b);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_reader(fx->tx, "", reader_collect, &r), MAMORI_ERR_INVALID);
+	assert_int_equal(mamori_store_session_foreach_reader(fx->tx, "nowhere", reader_collect, &r), MAMORI_OK);
+	assert_int_equal(r.n, 0);
+	/* Deleting the account deletes its sessions' links. */
+	assert_int_equal(mamori_store_user_delete(fx->tx, a), MAMORI_OK);
+	commit(fx);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM session_credentials"), 1);
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 
@@ -4404,6 +4564,8 @@ main(void)
 		STORE_TEST(test_cred_revoke_records_why_when_who),
 		STORE_TEST(test_cred_delete_pending),
 		STORE_TEST(test_user_enroll_required_set),
+		STORE_TEST(test_cred_key_id_round_trip_and_find_key),
+		STORE_TEST(test_session_credentials_P_CARD_LOST),
 		DIR_TEST(test_open_migrates_v5_totp),
 		DIR_TEST(test_open_creates_0600_despite_umask),
 		STORE_TEST(test_reopen_keeps_data_and_schema),
