@@ -87,6 +87,17 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_ENROLL_CODE_WRONG] = N_("The enrolment code is not correct or has expired. "
 	                             "Ask your administrator for a new one."),
 	[MSG_SERVICE_ERROR] = N_("The authentication service failed. Try again later."),
+	/* TRANSLATORS: an IC card (a staff card, the My Number card) in a card reader. */
+	[MSG_CARD_INSERT] = N_("Insert your card."),
+	[MSG_CARD_PIN_PROMPT] = N_("PIN: "),
+	/* TRANSLATORS: %d is the number of PIN attempts the card allows before it locks (2 or more). */
+	[MSG_CARD_PIN_TRIES_PROMPT] = N_("PIN (%d tries left): "),
+	[MSG_CARD_PIN_LAST_TRY_PROMPT] = N_("PIN (1 try left; a wrong PIN locks the card): "),
+	[MSG_CARD_LOCKED] = N_("This card is locked: its PIN was entered wrongly too many times. "
+	                       "Take your card to the counter."),
+	[MSG_CARD_NONE] = N_("No card was inserted in time."),
+	[MSG_CARD_UNREADABLE] = N_("The card could not be read. Try again, or take your card to the counter."),
+	[MSG_CARD_REVOKED] = N_("This card is no longer valid. Contact your administrator."),
 };
 
 /* The refusals libpwquality and cracklib word, as password_policy.c passes

@@ -61,6 +61,7 @@ struct mamori_factor_ctx {
 };
 
 #define MAMORI_PROMPTS_MAX 4
+#define MAMORI_FACTOR_DEVICE_MAX 127 /* = MAMORI_CARD_READER_MAX */
 #define MAMORI_PROMPT_TEXT_MAX 512
 
 struct mamori_prompt {
@@ -82,6 +83,21 @@ struct mamori_factor_proof {
 	int has_counter;
 	unsigned rounds; /* answers given so far (factors of several rounds) */
 	void *state; /* the factor's own; wiped and freed by release */
+	/* An incident the answer itself showed, right or wrong (a card
+	 * presented for an account it is not bound to: card_misuse,
+	 * P-CARD-SHARE).  The engine raises it after the decision committed,
+	 * whatever the verdict, or when the conversation is abandoned, and
+	 * drops incident_detail (a new reference, or NULL). */
+	const char *incident;
+	json_t *incident_detail;
+	/* The device the answer came from, for the session that follows:
+	 * when link_session is set and the decision is a success, the engine
+	 * links credential_id and device (a card's reader; "" when none) to
+	 * the session the same client opens next for the same user and
+	 * service (mamori_store_session_credential_add), so that revoking the
+	 * credential or pulling the card finds it. */
+	int link_session;
+	char device[MAMORI_FACTOR_DEVICE_MAX + 1];
 };
 
 /* What decide says. */

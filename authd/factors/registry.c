@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "factors/card.h"
 #include "factors/factor.h"
 #include "factors/password.h"
 #include "factors/totp.h"
@@ -19,6 +20,7 @@
 static const struct mamori_factor_ops *const factors[] = {
 	&mamori_factor_password,
 	&mamori_factor_totp,
+	&mamori_factor_card,
 };
 
 #define FACTOR_COUNT (sizeof(factors) / sizeof(factors[0]))

@@ -23,6 +23,7 @@
 #include "rules/session_end.h"
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
+#include "service_pam/session_link.h"
 
 /* How long after a successful authentication a session counts as opened by
  * it, for the last-login notice. */
@@ -334,6 +335,7 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 	if (svc != NULL && svc->privileged && conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit > 0)
 		ses->deadline = ses->opened_at + conf->policy[MAMORI_ROLE_PRIVILEGED].session_limit;
 	if (mamori_store_login_get(tx, u.id, login) != MAMORI_OK || mamori_store_session_open(tx, ses) != MAMORI_OK ||
+	    pam_session_link_apply(tx, c, u.name, req->service, ses->id, ses->opened_at) != MAMORI_OK ||
 	    pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS,
 	              ses->deadline > 0 ? "session opened, time-boxed" : "session opened",
 	              ses->opened_at) != MAMORI_OK) {

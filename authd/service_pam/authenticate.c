@@ -283,6 +283,7 @@ auth_abandoned(struct mamori_conn *c)
 	else
 		mamori_log_err("authenticate %s on %s: an abandoned conversation could not be recorded", conv->req.user,
 		               conv->req.service);
+	pam_proofs_incidents(conv, conf, pam_subject_name(conv), now);
 	mamori_daemon_conf_put(conf);
 }
 

@@ -430,6 +430,24 @@ answer_of(const struct mamori_pam_conversation *conv, const json_t *params)
 	return answer;
 }
 
+/* Whether an Answer answers only texts (info and error messages: null
+ * each), as the module does at once for a factor's message ("Insert your
+ * card."). */
+static int
+texts_only(const json_t *params)
+{
+	json_t *answers = json_object_get(params, "answers"), *answer;
+	size_t i;
+
+	if (!json_is_array(answers) || json_array_size(answers) < 1 || json_array_size(answers) > 4)
+		return 0;
+	json_array_foreach (answers, i, answer) {
+		if (!json_is_null(answer))
+			return 0;
+	}
+	return 1;
+}
+
 /* An Answer that cannot go on: the conversation ends without a decision. */
 static json_t *
 answer_invalid(struct mamori_conn *c, const char *parameter)
@@ -468,6 +486,9 @@ pam_answer(struct mamori_conn *c, const json_t *params, const struct pam_request
 	json_t *answer, *too_long;
 
 	(void)req;
+	/* A factor's message, answered: the factor goes on (an empty answer). */
+	if (step == STEP_FACTOR && texts_only(params) && json_object_get(params, "too_long") == NULL)
+		return auth_factor_answer(c, "", 0);
 	answer = answer_of(c->conversation, params);
 	if (answer == NULL)
 		return answer_invalid(c, "answers");

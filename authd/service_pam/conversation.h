@@ -124,6 +124,11 @@ void pam_factor_ctx(const struct mamori_pam_conversation *conv, const struct mam
                     int64_t now, struct mamori_factor_ctx *ctx);
 /* Release what every proof of the conversation holds. */
 void pam_proofs_release(struct mamori_pam_conversation *conv);
+/* Raise the incidents the factors' answers showed (proof->incident),
+ * after the decision committed or when the conversation is abandoned;
+ * name is the subject's. */
+void pam_proofs_incidents(struct mamori_pam_conversation *conv, const struct mamori_conf *conf, const char *name,
+                          int64_t now);
 /* A reply that asks the prompts of a factor. */
 json_t *pam_prompts_reply(const struct mamori_prompts *p);
 

@@ -24,6 +24,7 @@
 #include "secure.h"
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
+#include "service_pam/session_link.h"
 
 /* What the decision learns and decides. */
 struct decision {
@@ -405,6 +406,9 @@ decision_reply(struct decision *d)
 	}
 	if (d->incident != NULL)
 		mamori_incident_raise(d->conf, d->incident, d->name, d->req->service, d->incident_detail, d->now);
+	pam_proofs_incidents(d->conv, d->conf, d->name, d->now);
+	if (!strcmp(d->result, MAMORI_RESULT_SUCCESS))
+		pam_session_link_remember(d->c, d->login.name, d->req->service, d->conv, d->now);
 	if (d->enroll) {
 		d->conv->enrol_factor = d->enrol_factor;
 		return enrol_authorise(d->c, d->s.user.id, d->s.user.name,

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "factors/factor.h"
 #include "protocol.h"
+#include "rules/incident.h"
 #include "secure.h"
 #include "service_pam/conversation.h"
 
@@ -93,6 +94,7 @@ pam_proofs_release(struct mamori_pam_conversation *conv)
 
 		if (ops != NULL && ops->release != NULL)
 			ops->release(&conv->proofs[i]);
+		json_decref(conv->proofs[i].incident_detail);
 		/* A factor's state is its own to free; nothing is left of it. */
 		mamori_wipe(&conv->proofs[i], sizeof(conv->proofs[i]));
 	}
@@ -108,4 +110,20 @@ pam_prompts_reply(const struct mamori_prompts *p)
 	for (unsigned i = 0; i < p->count && i < MAMORI_PROMPTS_MAX; i++)
 		json_array_append_new(prompts, json_pack("{s:s,s:s}", "style", p->p[i].style, "text", p->p[i].text));
 	return mamori_wire_reply(json_pack("{s:s,s:o}", "state", MAMORI_STATE_PROMPT, "prompts", prompts));
+}
+
+void
+pam_proofs_incidents(struct mamori_pam_conversation *conv, const struct mamori_conf *conf, const char *name,
+                     int64_t now)
+{
+	for (unsigned i = 0; i < conv->set.count && i < MAMORI_SET_FACTORS_MAX; i++) {
+		struct mamori_factor_proof *proof = &conv->proofs[i];
+
+		if (proof->incident != NULL)
+			mamori_incident_raise(conf, proof->incident, name, conv->req.service, proof->incident_detail,
+			                      now);
+		proof->incident = NULL;
+		json_decref(proof->incident_detail);
+		proof->incident_detail = NULL;
+	}
 }
