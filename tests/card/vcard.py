@@ -23,6 +23,10 @@ Control socket (--control PATH): one command a line, one answer a line.
     latency MS [SIGNMS] set the added latency per APDU and per signature
     state               a JSON object: inserted, connected, powered,
                         verified, tries, profile, apdus
+    stats               a JSON object: apdus (C-APDUs answered) and busy_ms,
+                        the card's own time on them (from a C-APDU's
+                        arrival to its answer sent, latency included)
+    stats-reset         both back to 0
     quit                exit
 
 APDU log (--log PATH): one line per C-APDU, "<C-APDU hex> <SW hex>"
@@ -557,6 +561,8 @@ class Runner:
         self.buf = b""
         self.powered = False
         self.apdus = 0
+        self.stat_apdus = 0
+        self.stat_busy_ns = 0
         self.log = open(args.log, "a", buffering=1) if args.log else None
         self.ctl = None
         self.clients = {}
@@ -643,15 +649,19 @@ class Runner:
                 self.logline("# atr")
                 self.send_frame(self.card.atr())
             return
+        t0 = time.monotonic_ns()
         self.apdus += 1
         if self.card.latency > 0:
             time.sleep(self.card.latency)
         resp = self.card.process(body)
+        # Logged before the answer goes: whoever got the answer finds the line.
         self.logline("%s %s" % (body.hex().upper(), resp[-2:].hex().upper()))
         try:
             self.send_frame(resp)
         except OSError:
             self.disconnect("vpcd closed")
+        self.stat_apdus += 1
+        self.stat_busy_ns += time.monotonic_ns() - t0
 
     # ------------------------------------------------------------ control
     def on_control(self, c):
@@ -705,6 +715,12 @@ class Runner:
                                    "powered": self.powered, "verified": self.card.verified,
                                    "tries": self.card.tries(), "profile": self.card.profile,
                                    "apdus": self.apdus})
+            if cmd == "stats":
+                return json.dumps({"apdus": self.stat_apdus, "busy_ms": self.stat_busy_ns / 1e6})
+            if cmd == "stats-reset":
+                self.stat_apdus = 0
+                self.stat_busy_ns = 0
+                return "ok"
             if cmd == "quit":
                 return "bye"
         except (IndexError, ValueError):

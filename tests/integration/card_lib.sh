@@ -292,6 +292,19 @@ card_latency() {
 	card_ctl "$name" latency "$@" >/dev/null
 }
 
+# card_stats NAME [KEY]: the card's counters since the last card_stats_reset
+# (JSON: apdus, busy_ms: its own time on them, latency included), or one.
+card_stats() {
+	local s
+	s=$(card_ctl "$1" stats) || return 1
+	if [ $# -gt 1 ]; then
+		/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$s" "$2"
+	else
+		echo "$s"
+	fi
+}
+card_stats_reset() { card_ctl "$1" stats-reset >/dev/null; }
+
 # card_apdus NAME: the C-APDUs the card got so far, one a line: "CAPDU SW"
 # (hex, upper case); card_log_clear NAME forgets them.
 card_apdus() { grep -v '^#' "$CARD_DIR/$1.log" 2>/dev/null || true; }

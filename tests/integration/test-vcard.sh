@@ -131,6 +131,24 @@ t_piv_no_auth_without_pin() {
 }
 run_test "PIV: GENERAL AUTHENTICATE is refused (69 82) until the PIN is verified" t_piv_no_auth_without_pin
 
+t_latency_stats() {
+	card_latency piv-rsa 30 200
+	card_log_clear piv-rsa
+	card_stats_reset piv-rsa
+	local s e n busy
+	s=$(date +%s%N)
+	p11 --slot-index 0 --login --pin 123456 --sign -m SHA256-RSA-PKCS --id 01 -i "$MSG" -o "$T/sig" >/dev/null
+	e=$(date +%s%N)
+	card_latency piv-rsa 0 0
+	n=$(card_stats piv-rsa apdus)
+	busy=$(card_stats piv-rsa busy_ms)
+	expect_eq "$n" "$(card_apdus piv-rsa | wc -l)" "APDUs counted"
+	# every APDU took its 30 ms, the signature 200 ms more; all of it within the client's time
+	/usr/bin/python3 -c "import sys; n,b,w=int(sys.argv[1]),float(sys.argv[2]),(int(sys.argv[4])-int(sys.argv[3]))/1e6
+assert n > 5 and 30*n + 200 <= b < w, (n, b, w)" "$n" "$busy" "$s" "$e"
+}
+run_test "latency per APDU and per signature, and the card's own time (stats)" t_latency_stats
+
 t_status_words() {
 	local out
 	out=$(apdus 0 $SELECT_PIV 00:FF:00:00 A0:A4:04:00:01:A0 00:20:00:80:03:31:32:33 \
