@@ -23,6 +23,8 @@ Control socket (--control PATH): one command a line, one answer a line.
     latency MS [SIGNMS] set the added latency per APDU and per signature
     state               a JSON object: inserted, connected, powered,
                         verified, tries, profile, apdus
+    load CERT KEYFILE   another certificate and key (of the same type), PIN
+                        counters back to full: a new card; only while removed
     stats               a JSON object: apdus (C-APDUs answered) and busy_ms,
                         the card's own time on them (from a C-APDU's
                         arrival to its answer sent, latency included)
@@ -208,19 +210,10 @@ class Card:
     def __init__(self, args):
         self.profile = args.profile
         self.keytype = args.key if args.profile == "piv" else "rsa2048"
-        with open(args.cert, "rb") as f:
-            pem = f.read()
-        self.cert = x509.load_pem_x509_certificate(pem) if b"-----BEGIN" in pem else x509.load_der_x509_certificate(pem)
-        self.cert_der = self.cert.public_bytes(Encoding.DER)
-        with open(args.key_file, "rb") as f:
-            self.key = serialization.load_pem_private_key(f.read(), password=None)
-        if self.keytype == "rsa2048":
-            if not isinstance(self.key, rsa.RSAPrivateKey) or self.key.key_size != 2048:
-                sys.exit("vcard: --key rsa2048 needs an RSA-2048 --key-file")
-        elif not isinstance(self.key, ec.EllipticCurvePrivateKey) or self.key.curve.name != "secp256r1":
-            sys.exit("vcard: --key p256 needs a P-256 --key-file")
-        if self.key.public_key().public_numbers() != self.cert.public_key().public_numbers():
-            sys.exit("vcard: the certificate does not match the key")
+        try:
+            self.load(args.cert, args.key_file)
+        except ValueError as e:
+            sys.exit("vcard: %s" % e)
         self.ca_der = b""
         if args.ca:
             with open(args.ca, "rb") as f:
@@ -242,6 +235,24 @@ class Card:
         self.latency = args.latency_ms / 1000.0
         self.sign_latency = args.sign_latency_ms / 1000.0
         self.reset()
+
+    def load(self, cert_path, key_path):
+        """The card's certificate and key (a new card in the same process:
+        the control command "load"); raises ValueError when they do not fit."""
+        with open(cert_path, "rb") as f:
+            pem = f.read()
+        cert = x509.load_pem_x509_certificate(pem) if b"-----BEGIN" in pem else x509.load_der_x509_certificate(pem)
+        with open(key_path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        if self.keytype == "rsa2048":
+            if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != 2048:
+                raise ValueError("--key rsa2048 needs an RSA-2048 key")
+        elif not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+            raise ValueError("--key p256 needs a P-256 key")
+        if key.public_key().public_numbers() != cert.public_key().public_numbers():
+            raise ValueError("the certificate does not match the key")
+        self.cert, self.key = cert, key
+        self.cert_der = cert.public_bytes(Encoding.DER)
 
     # ------------------------------------------------------------ state
     def reset(self):
@@ -715,6 +726,16 @@ class Runner:
                                    "powered": self.powered, "verified": self.card.verified,
                                    "tries": self.card.tries(), "profile": self.card.profile,
                                    "apdus": self.apdus})
+            if cmd == "load":
+                if self.sock:
+                    return "error remove the card first"
+                try:
+                    self.card.load(rest[0], rest[1])
+                except (OSError, ValueError) as e:
+                    return "error %s" % e
+                self.card.pins.set("pin", self.card.max_tries)
+                self.card.pins.set("sign_pin", self.card.max_sign_tries)
+                return "ok"
             if cmd == "stats":
                 return json.dumps({"apdus": self.stat_apdus, "busy_ms": self.stat_busy_ns / 1e6})
             if cmd == "stats-reset":
