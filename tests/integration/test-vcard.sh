@@ -176,6 +176,19 @@ t_removal() {
 }
 run_test "remove empties the reader, insert fills it again" t_removal
 
+t_load() {
+	card_make piv-ec2 --key p256 >/dev/null
+	card_ctl piv-ec load "$(card_cert piv-ec2)" "$CARD_PKI/piv-ec2.key" && fail "load while in the reader"
+	card_make piv-rsa2 --key rsa2048 >/dev/null
+	card_remove piv-ec
+	card_ctl piv-ec load "$(card_cert piv-rsa2)" "$CARD_PKI/piv-rsa2.key" && fail "an RSA key in a P-256 card"
+	card_ctl piv-ec load "$(card_cert piv-ec2)" "$CARD_PKI/piv-ec2.key"
+	card_insert piv-ec
+	expect_match "$(timeout 30 pkcs15-tool --reader 1 --list-certificates | tr -d ' ' | tr 'a-f' 'A-F')" \
+		"$(card_serial piv-ec2)" "the new card's serial"
+}
+run_test "load: a new certificate and key in the same card process, only while removed" t_load
+
 # ------------------------------------------------------------------ JPKI
 card_stop piv-rsa
 card_stop piv-ec
