@@ -44,17 +44,19 @@ header(uint8_t *out, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2)
 }
 
 size_t
-mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len)
+mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len, int with_fci)
 {
 	size_t n;
 
 	if (aid == NULL || aid_len < 5 || aid_len > 16)
 		return 0;
-	/* P2 0C: no response data (JPKI answers nothing else). */
-	n = header(out, 0x00, 0xA4, 0x04, 0x0C);
+	n = header(out, 0x00, 0xA4, 0x04, with_fci ? 0x00 : 0x0C);
 	out[n++] = (uint8_t)aid_len;
 	memcpy(out + n, aid, aid_len);
-	return n + aid_len;
+	n += aid_len;
+	if (with_fci)
+		out[n++] = 0x00;
+	return n;
 }
 
 size_t
@@ -234,8 +236,8 @@ mamori_tlv_next(const uint8_t *in, size_t len, uint32_t *tag, const uint8_t **va
 int
 mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **cert, size_t *cert_len)
 {
-	const uint8_t *obj, *v;
-	size_t olen, vlen, next, off = 0;
+	const uint8_t *obj, *v, *c = NULL;
+	size_t olen, vlen, next, clen = 0, off = 0;
 	uint32_t tag;
 	int have_info = 0;
 
@@ -247,9 +249,9 @@ mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **
 		if (mamori_tlv_next(obj + off, olen - off, &tag, &v, &vlen, &next) != 0)
 			return -1;
 		off += next;
-		if (tag == 0x70 && *cert == NULL) {
-			*cert = v;
-			*cert_len = vlen;
+		if (tag == 0x70 && c == NULL) {
+			c = v;
+			clen = vlen;
 		} else if (tag == 0x71 && !have_info) {
 			/* CertInfo: bit 01 says the certificate is gzip'ed. */
 			if (vlen != 1 || (v[0] & 0x01) != 0)
@@ -259,11 +261,10 @@ mamori_apdu_piv_cert(const uint8_t *in, size_t len, size_t max, const uint8_t **
 			return -1;
 		}
 	}
-	if (*cert == NULL || !have_info || *cert_len == 0 || *cert_len > max) {
-		*cert = NULL;
-		*cert_len = 0;
+	if (c == NULL || !have_info || clen == 0 || clen > max)
 		return -1;
-	}
+	*cert = c;
+	*cert_len = clen;
 	return 0;
 }
 

@@ -34,7 +34,10 @@ int mamori_apdu_tries(uint16_t sw);
 
 /* Builders: each writes one short C-APDU into out (MAMORI_APDU_MAX) and
  * returns its length, or 0 when the arguments do not fit. */
-size_t mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len);
+/* SELECT by AID.  with_fci: P2 00 and Le 00, the answer PIV defines (its
+ * application property template, SP 800-73-4); else P2 0C, no answer
+ * data (JPKI). */
+size_t mamori_apdu_select_aid(uint8_t *out, const uint8_t *aid, size_t aid_len, int with_fci);
 size_t mamori_apdu_select_ef(uint8_t *out, uint16_t fid);
 size_t mamori_apdu_get_response(uint8_t *out, uint8_t le);
 size_t mamori_apdu_piv_get_cert(uint8_t *out); /* GET DATA 5FC105 */

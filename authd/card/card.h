@@ -95,7 +95,13 @@ int mamori_card_open(const struct mamori_conf *conf, struct mamori_card_session 
  * above is MAMORI_ERR_PROTOCOL.  Each call waits at most its own timeout
  * plus a margin; a helper that does not answer in time is killed. */
 int mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamori_card_info *info, const char **error);
-/* pin is wiped from every buffer this makes; *tries is set on wrong_pin. */
+/* pin is wiped from every buffer this makes; *tries is set on wrong_pin
+ * (0 when this wrong PIN used the last try: the card is now blocked;
+ * "locked" means no VERIFY was sent at all).  A PIN the card's profile
+ * cannot take (PIV: 6 to 8 digits; JPKI: 4) is not sent and costs no try:
+ * wrong_pin with the tries unchanged.  MAMORI_ERR_INVALID (*error
+ * "protocol", the helper untouched) for a pin of 0 or more than
+ * MAMORI_CARD_PIN_MAX bytes, or with a byte outside printable ASCII. */
 int mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
                      const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
                      int *tries, const char **error);

@@ -193,7 +193,7 @@ chain_check(X509 *x, const char *ca_file, const char *crl_file, int check_validi
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	unsigned long flags = X509_V_FLAG_X509_STRICT;
+	unsigned long flags = 0;
 	int rc = MAMORI_ERR_DENIED;
 
 	if (store == NULL || ctx == NULL) {

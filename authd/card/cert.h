@@ -20,7 +20,7 @@ struct mamori_card_cert {
 	char issuer[MAMORI_CARD_NAME_MAX + 1];
 	char subject[MAMORI_CARD_NAME_MAX + 1];
 	int64_t not_before, not_after; /* seconds since the epoch */
-	char key[16]; /* "rsa2048", "p256"; other keys are refused */
+	char key[16]; /* "rsa2048" (or "rsa3072", "rsa4096"), "p256"; other keys are refused */
 };
 
 /* Parse der.  MAMORI_ERR_INVALID when it is not one whole X.509

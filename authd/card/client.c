@@ -582,8 +582,14 @@ mamori_card_watch_next(struct mamori_card_watch *w, char reader[MAMORI_CARD_READ
 		nul = memchr(w->buf, '\0', w->len);
 		if (nul != NULL)
 			return watch_event(w, (size_t)(nul - w->buf), reader, present);
-		if (w->len > MAMORI_CARD_MSG_MAX)
-			return MAMORI_ERR_PROTOCOL;
+		if (w->len > MAMORI_CARD_MSG_MAX) {
+			/* An event too long for any reader: the watcher is broken. */
+			mamori_log_err("card watcher: an event over %d bytes", MAMORI_CARD_MSG_MAX);
+			close(w->fd);
+			w->fd = -1;
+			kill(w->pid, SIGKILL);
+			return MAMORI_ERR_IO;
+		}
 		n = recv(w->fd, w->buf + w->len, MAMORI_CARD_MSG_MAX + 1 - w->len, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -309,16 +309,23 @@ card_probe(struct helper *h, int *tries)
 	size_t len;
 	const char *e;
 
+	uint8_t fci[MAMORI_APDU_RESP_MAX * 2];
+	size_t flen;
+	uint16_t sw;
+
 	for (int i = 0; h->order[i] != HELPER_NONE; i++) {
+		/* PIV answers its application property template (read, not used). */
 		if (h->order[i] == HELPER_PIV)
-			len = mamori_apdu_select_aid(cmd, mamori_apdu_piv_aid, sizeof(mamori_apdu_piv_aid));
+			len = mamori_apdu_select_aid(cmd, mamori_apdu_piv_aid, sizeof(mamori_apdu_piv_aid), 1);
 		else
-			len = mamori_apdu_select_aid(cmd, mamori_apdu_jpki_aid, sizeof(mamori_apdu_jpki_aid));
-		e = xmit_ok(h, cmd, len);
-		if (is(e, MAMORI_CARD_E_CARD))
+			len = mamori_apdu_select_aid(cmd, mamori_apdu_jpki_aid, sizeof(mamori_apdu_jpki_aid), 0);
+		e = xmit(h, cmd, len, fci, sizeof(fci), &flen, &sw);
+		if (is(e, MAMORI_CARD_E_CARD) || (e == NULL && sw != MAMORI_SW_OK))
 			continue; /* not this applet */
 		if (e != NULL)
 			return e;
+		if (h->order[i] == HELPER_JPKI && flen != 0)
+			return MAMORI_CARD_E_CARD;
 		h->profile = h->order[i];
 		e = h->profile == HELPER_PIV ? piv_read_cert(h) : jpki_read_cert(h);
 		if (e == NULL)

@@ -83,6 +83,9 @@ harden(const char *user)
 	close_others();
 	if (setrlimit(RLIMIT_CORE, &none) != 0 || drop_privileges(user) != 0)
 		return -1;
+	/* Whatever the user lookup left open (NSS) goes too. */
+	endpwent();
+	close_others();
 	/* After the change of ids, which clears both. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {

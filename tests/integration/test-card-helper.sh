@@ -171,10 +171,11 @@ run_test "--watch: every reader's state, then the removal and the insertion" t_w
 
 t_privileges() {
 	local pid helper="" status nobody
-	timeout 60 "$CLIENT" "$HELPER" watch 9 20 >"$T/priv.out" 2>&1 &
+	# fd 9, open in card_client without O_CLOEXEC, must not reach the helper.
+	timeout 60 "$CLIENT" "$HELPER" watch 9 20 >"$T/priv.out" 2>&1 9>"$T/leak" &
 	pid=$!
 	for _ in $(seq 1 100); do
-		helper=$(pgrep -f "^$HELPER .*--watch" || true)
+		helper=$(pids_by_cmdline "^$HELPER .*--watch")
 		[ -n "$helper" ] && [ "$(wc -l <"$T/priv.out")" -ge 2 ] && break
 		sleep 0.05
 	done
@@ -186,6 +187,16 @@ t_privileges() {
 	expect_match "$status" "NoNewPrivs:[[:space:]]+1" "no_new_privs"
 	expect_eq "$(tr '\0' '\n' <"/proc/$helper/environ")" "PCSCLITE_CSOCK_NAME=$PCSCLITE_CSOCK_NAME" "environment"
 	expect_match "$(grep 'Max core' "/proc/$helper/limits")" "Max core file size +0 +0" "core limit"
+	# Its fds: the socketpair on 0 and 1, stderr, and sockets (pcscd) only.
+	local fd target
+	for fd in /proc/"$helper"/fd/*; do
+		target=$(readlink "$fd") || continue
+		case ${fd##*/}:$target in
+		0:socket:* | 1:socket:* | 2:*) ;;
+		*:socket:*) [ "${fd##*/}" -ge 3 ] || fail "fd ${fd##*/} is $target" ;;
+		*) fail "the helper has fd ${fd##*/} open on $target" ;;
+		esac
+	done
 	# Its parent killed, the helper dies with it.
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
@@ -287,6 +298,65 @@ t_protocol() {
 {"ok":false,"error":"protocol"}' "replies"
 }
 run_test "requests out of the protocol get the protocol error" t_protocol
+
+t_refuses_root() {
+	local rc=0 err
+	err=$("$HELPER" --user root </dev/null 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "exit status with --user root"
+	expect_match "$err" "no user root to run as \(or it is root\)" "message"
+	rc=0
+	"$HELPER" --user mamori-no-such-user </dev/null >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 1 "exit status with a user that does not exist"
+	rc=0
+	"$HELPER" --profiles piv,cac </dev/null >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "exit status with an unknown profile"
+}
+run_test "as root, the helper refuses to stay root or to run as no one" t_refuses_root
+
+# A helper that breaks the protocol (fake_card_helper.py, one symlink per
+# mode): the daemon's side refuses the reply and kills the helper.
+fake() {
+	local mode=$1 out pid
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-$mode"
+	rm -f "$T/fake-$mode.pid"
+	out=$(cc "$T/fake-$mode" wait 0 || true)
+	pid=$(cat "$T/fake-$mode.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "fake-$mode still runs"
+		return 0
+	fi
+	echo "$out"
+}
+
+t_untrusted_helper() {
+	local m
+	card_pki
+	echo "$(card_cert_der piv)" >"$T/fake-cert-path"
+	expect_eq "$(fake ok)" "ok $R0 piv 3 rsa2048 $(card_fingerprint piv)" "a well-formed reply"
+	for m in extra-key tries-string tries-big cert-bad-b64 cert-b64-nl cert-big reader-ctrl reader-long \
+		profile-other ok-string unknown-error trailing huge not-json duplicate-key exit; do
+		expect_eq "$(fake "$m")" "error protocol" "$m"
+	done
+}
+run_test "the daemon's side refuses every reply out of the protocol, and kills the helper" t_untrusted_helper
+
+t_untrusted_watcher() {
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-watch-bad"
+	ln -sf "$top_srcdir/tests/integration/fake_card_helper.py" "$T/fake-watch-huge"
+	expect_eq "$(cc "$T/fake-watch-bad" watch 1 10 || true)" "removed R 0" "bad events skipped"
+	expect_eq "$(cc "$T/fake-watch-huge" watch 1 10 || true)" "error helper_gone" "an event too long"
+	if kill -0 "$(cat "$T/fake-watch-huge.pid")" 2>/dev/null; then fail "the watcher still runs"; fi
+}
+run_test "the watcher's events out of the protocol are skipped; one too long ends it" t_untrusted_watcher
+
+t_silent_helper() {
+	local start end
+	start=$(date +%s)
+	expect_eq "$(fake silent)" "error protocol" "a helper that never answers"
+	end=$(date +%s)
+	[ $((end - start)) -le 15 ] || fail "took $((end - start)) s"
+}
+run_test "a helper that does not answer in time is killed" t_silent_helper
 
 card_cleanup
 tap_done
