@@ -27,7 +27,7 @@
 #define CARD_TIMEOUT_MAX 600
 /* Without --timeout the daemon waits [card] card_wait, which the CLI does
  * not read: it waits for the longest. */
-#define CARD_WAIT_DEFAULT_MAX CARD_TIMEOUT_MAX
+#define CARD_WAIT_DEFAULT_MAX 3600 /* [card] wait at most */
 /* A serial number given without --serial: colons, or this many hex digits
  * (certificate serials carry at least 64 bits). */
 #define CARD_SERIAL_MIN_DIGITS 16

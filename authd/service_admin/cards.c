@@ -343,10 +343,13 @@ admin_card_list(struct admin_call *call, json_t *params)
 	int rc;
 
 	if (mamori_wire_get_string(params, "name", MAMORI_USER_NAME_MAX, &call->target) == MAMORI_ERR_INVALID ||
-	    (call->target != NULL && !mamori_user_name_valid(call->target)) ||
-	    mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &pg.last_name) == MAMORI_ERR_INVALID) {
+	    (call->target != NULL && !mamori_user_name_valid(call->target))) {
 		json_decref(pg.items);
-		return admin_invalid(call->target != NULL && !mamori_user_name_valid(call->target) ? "name" : "after");
+		return admin_invalid("name");
+	}
+	if (mamori_wire_get_string(params, "after", MAMORI_USER_NAME_MAX, &pg.last_name) == MAMORI_ERR_INVALID) {
+		json_decref(pg.items);
+		return admin_invalid("after");
 	}
 	if (pg.items == NULL || mamori_store_begin(mamori_daemon.store, &pg.tx) != MAMORI_OK) {
 		json_decref(pg.items);

@@ -2,7 +2,8 @@
 /* io.mamori.Admin: the credentials of every factor (FactorEnroll,
  * FactorConfirm, FactorRevoke, FactorRequire, EnrollCode; FactorList in
  * credential_list.c), through factors/factor.h only: no factor is named
- * here.  The 0.1/0.2 Totp* names are entries of the gate's table that give
+ * here, but for one rule: revoking an IC card ends the sessions that used
+ * it, whichever call revokes it (rules/card_revoke.h, P-CARD-LOST).  The 0.1/0.2 Totp* names are entries of the gate's table that give
  * the factor. */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include "error.h"
 #include "factors/factor.h"
 #include "protocol.h"
+#include "rules/card_revoke.h"
 #include "rules/enroll_code.h"
 #include "secure.h"
 #include "service_admin/call.h"
@@ -287,17 +289,35 @@ revoke_collect(const struct mamori_credential *c, const char *user, void *data)
 	return MAMORI_OK;
 }
 
+/* Revoke one; an IC card through rules/card_revoke.h (rv), which also
+ * collects the sessions to end after the commit (P-CARD-LOST). */
+static int
+revoke_one(struct mamori_txn *tx, const struct admin_call *call, int64_t id, const char *why,
+           struct mamori_card_revocation *rv, const char *user)
+{
+	struct mamori_credential c;
+	int rc;
+
+	if (rv == NULL)
+		return mamori_store_cred_revoke(tx, id, call->now, why, call->actor);
+	rc = mamori_store_cred_get(tx, id, &c);
+	if (rc == MAMORI_OK)
+		rc = mamori_card_revoke_one(tx, rv, &c, user);
+	mamori_wipe(&c, sizeof(c));
+	return rc;
+}
+
 /* Revoke them in the open transaction, and write the audit row. */
 static int
 revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_factor_ops *ops,
-           const struct revoke_ids *r, const char *why)
+           const struct revoke_ids *r, const char *why, struct mamori_card_revocation *rv, const char *user)
 {
 	json_t *detail = json_pack("{s:s,s:[]}", "reason", why, "credentials");
 	char reason[64];
 	int rc = detail != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
 
 	for (size_t i = 0; rc == MAMORI_OK && i < r->count; i++) {
-		rc = mamori_store_cred_revoke(tx, r->ids[i], call->now, why, call->actor);
+		rc = revoke_one(tx, call, r->ids[i], why, rv, user);
 		if (rc == MAMORI_OK &&
 		    json_array_append_new(json_object_get(detail, "credentials"), json_integer(r->ids[i])) != 0)
 			rc = MAMORI_ERR_NOMEM;
@@ -310,6 +330,16 @@ revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct ma
 		                 detail);
 	json_decref(detail);
 	return rc;
+}
+
+/* After the commit: the sessions that used the cards end. */
+static void
+factor_revoke_finish(struct mamori_card_revocation *rv)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+
+	mamori_card_revoke_finish(mamori_daemon.store, conf, rv);
+	mamori_daemon_conf_put(conf);
 }
 
 /* The reason of a revocation (required; the old TotpRemove has none) and
@@ -329,10 +359,12 @@ revoke_params(const struct admin_call *call, const json_t *params, const char **
 	return NULL;
 }
 
-/* Revoked credentials stay listed, with when, why and by whom. */
+/* Revoked credentials stay listed, with when, why and by whom.  A card's
+ * revocation also ends the sessions that used it, as CardRevoke does. */
 json_t *
 admin_factor_revoke(struct admin_call *call, json_t *params)
 {
+	struct mamori_card_revocation rv = { .now = call->now, .actor = call->actor };
 	const struct mamori_factor_ops *ops = NULL;
 	struct revoke_ids r = { .ids = NULL };
 	struct mamori_txn *tx = NULL;
@@ -359,14 +391,20 @@ admin_factor_revoke(struct admin_call *call, json_t *params)
 		         mamori_factor_name(ops->factor));
 		return admin_refused(call, MAMORI_ERROR_NOT_FOUND, message);
 	}
+	rv.reason = why;
 	if (rc == MAMORI_OK)
-		rc = revoke_all(tx, call, ops, &r, why);
+		rc = revoke_all(tx, call, ops, &r, why, ops->factor == MAMORI_FACTOR_CARD ? &rv : NULL, u.name);
 	free(r.ids);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(&tx);
+		mamori_card_revocation_free(&rv);
 		return admin_internal_error();
 	}
-	return admin_commit_with_user(&tx, call, &u, 0);
+	reply = admin_commit_with_user(&tx, call, &u, 0);
+	if (rv.ncards > 0 && mamori_wire_error_name(reply) == NULL)
+		factor_revoke_finish(&rv);
+	mamori_card_revocation_free(&rv);
+	return reply;
 }
 
 /* The account must enrol the factor at its next login. */
