@@ -159,6 +159,18 @@ auth_choice_given(struct mamori_conn *c, const char *answer, size_t len)
 	return ask_next(c);
 }
 
+/* A factor's prompts, remembering whether they were messages only. */
+static json_t *
+factor_prompts(struct mamori_pam_conversation *conv, const struct mamori_prompts *p)
+{
+	conv->texts_only = 1;
+	for (unsigned i = 0; i < p->count && i < MAMORI_PROMPTS_MAX; i++) {
+		if (strcmp(p->p[i].style, MAMORI_STYLE_INFO) != 0 && strcmp(p->p[i].style, MAMORI_STYLE_ERROR) != 0)
+			conv->texts_only = 0;
+	}
+	return pam_prompts_reply(p);
+}
+
 /* Ask the next factor of the set, or decide when none is left.  A factor
  * this build does not have cannot be met, and is not asked. */
 static json_t *
@@ -185,7 +197,7 @@ ask_next(struct mamori_conn *c)
 		conv->step = STEP_NONE;
 		return pam_internal_error();
 	}
-	return pam_prompts_reply(&prompts);
+	return factor_prompts(conv, &prompts);
 }
 
 /* The answer to the factor asked: the step's subject read once (its
@@ -218,7 +230,7 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 		return pam_internal_error();
 	}
 	if (more.count > 0)
-		return pam_prompts_reply(&more);
+		return factor_prompts(conv, &more);
 	conv->next++;
 	return ask_next(c);
 }

@@ -434,7 +434,7 @@ answer_of(const struct mamori_pam_conversation *conv, const json_t *params)
  * each), as the module does at once for a factor's message ("Insert your
  * card."). */
 static int
-texts_only(const json_t *params)
+nulls_only(const json_t *params)
 {
 	json_t *answers = json_object_get(params, "answers"), *answer;
 	size_t i;
@@ -486,8 +486,10 @@ pam_answer(struct mamori_conn *c, const json_t *params, const struct pam_request
 	json_t *answer, *too_long;
 
 	(void)req;
-	/* A factor's message, answered: the factor goes on (an empty answer). */
-	if (step == STEP_FACTOR && texts_only(params) && json_object_get(params, "too_long") == NULL)
+	/* A factor's messages, answered: the factor goes on (an empty answer).
+	 * A prompt that asks is never answered by nulls. */
+	if (step == STEP_FACTOR && c->conversation->texts_only && nulls_only(params) &&
+	    json_object_get(params, "too_long") == NULL)
 		return auth_factor_answer(c, "", 0);
 	answer = answer_of(c->conversation, params);
 	if (answer == NULL)

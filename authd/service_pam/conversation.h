@@ -78,6 +78,9 @@ struct mamori_pam_conversation {
 	/* What each factor of set answered, kept from load to release. */
 	struct mamori_factor_proof proofs[MAMORI_SET_FACTORS_MAX];
 	unsigned proved; /* the factors proved right in the decision (FACTOR_BIT) */
+	/* The factor's last prompts were messages only ("Insert your card."):
+	 * the module answers them with nulls, taken as an empty answer. */
+	int texts_only;
 	/* Self-enrolment (P-MFA-ALL): the factor, its pending credential, the
 	 * account enrolling, and the enrolment code it gave. */
 	enum mamori_factor enrol_factor;
