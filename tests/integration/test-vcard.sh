@@ -162,19 +162,28 @@ t_status_words() {
 run_test "malformed commands get status words (6D 00, 6E 00, 67 00, 6A 82, ...), never a crash" t_status_words
 
 t_removal() {
-	card_remove piv-ec
-	local i out
-	for i in $(seq 1 40); do
-		out=$(timeout 30 opensc-tool -l)
-		grep -Eq '1 +No +Virtual PCD 00 01' <<<"$out" && break
-		sleep 0.05
-	done
+	card_remove piv-ec # (returns once pcscd has seen it)
+	local out
+	out=$(timeout 30 opensc-tool -l)
 	expect_match "$out" '1 +No +Virtual PCD 00 01' "reader 1 after remove"
 	expect_eq "$(card_state piv-ec connected)" false "connected"
 	card_insert piv-ec
 	expect_match "$(timeout 30 opensc-tool -l)" '1 +Yes +Virtual PCD 00 01' "reader 1 after insert"
 }
 run_test "remove empties the reader, insert fills it again" t_removal
+
+t_load() {
+	card_make piv-ec2 --key p256 >/dev/null
+	card_ctl piv-ec load "$(card_cert piv-ec2)" "$CARD_PKI/piv-ec2.key" && fail "load while in the reader"
+	card_make piv-rsa2 --key rsa2048 >/dev/null
+	card_remove piv-ec
+	card_ctl piv-ec load "$(card_cert piv-rsa2)" "$CARD_PKI/piv-rsa2.key" && fail "an RSA key in a P-256 card"
+	card_ctl piv-ec load "$(card_cert piv-ec2)" "$CARD_PKI/piv-ec2.key"
+	card_insert piv-ec
+	expect_match "$(timeout 30 pkcs15-tool --reader 1 --list-certificates | tr -d ' ' | tr 'a-f' 'A-F')" \
+		"$(card_serial piv-ec2)" "the new card's serial"
+}
+run_test "load: a new certificate and key in the same card process, only while removed" t_load
 
 # ------------------------------------------------------------------ JPKI
 card_stop piv-rsa
@@ -222,11 +231,11 @@ t_jpki_sign_needs_pin() {
 run_test "JPKI: no signature before the PIN (69 82)" t_jpki_sign_needs_pin
 
 t_jpki_wrong_then_blocked() {
-	local i
+	local _
 	p11 --slot-index 0 --login --pin 0000 --sign -m SHA256-RSA-PKCS --id 01 -i "$MSG" -o "$T/sig" >/dev/null 2>&1 && fail "a wrong PIN signed"
 	expect_eq "$(card_tries mynumber)" 2 "tries"
 	expect_eq "$(apdus 0 $SELECT_JPKI 00:A4:02:0C:02:00:18 00:20:00:80 | tail -n 1)" 63C2 "VERIFY without data"
-	for i in 1 2; do
+	for _ in 1 2; do
 		apdus 0 $SELECT_JPKI 00:A4:02:0C:02:00:18 00:20:00:80:04:30:30:30:30 >/dev/null
 	done
 	expect_eq "$(card_tries mynumber)" 0 "tries"
