@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <systemd/sd-login.h>
 
 #include "core/audit.h"
 #include "core/clock.h"
@@ -296,7 +295,7 @@ session_new(const struct mamori_conn *c, const json_t *params, const struct pam_
 	 * time box may end it. */
 	if (ses->logind_id[0] != '\0' && c->peer.uid != 0) {
 		uid_t owner;
-		if (sd_session_get_uid(ses->logind_id, &owner) < 0 || owner != c->peer.uid) {
+		if (mamori_session_logind_owner(ses->logind_id, &owner) != MAMORI_OK || owner != c->peer.uid) {
 			mamori_log_notice("uid %lu named logind session %s, not its own: not kept",
 			                  (unsigned long)c->peer.uid, ses->logind_id);
 			ses->logind_id[0] = '\0';

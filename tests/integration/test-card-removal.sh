@@ -45,6 +45,8 @@ require = card
 require = card
 [service card-c5]
 require = card
+[service card-c6]
+require = card
 [service pw-c9]
 require = password
 
@@ -85,7 +87,7 @@ session required $MODULE $opts
 SVC
 	chmod 644 "$T/services/$name"
 }
-for i in 1 2 3 4 5; do make_logind_service "card-c$i" "c$i"; done
+for i in 1 2 3 4 5 6; do make_logind_service "card-c$i" "c$i"; done
 make_logind_service pw-c9 c9
 
 PAM_CLIENT_ENV="$T/pam_client_env"
@@ -99,7 +101,7 @@ pcscd_start || { echo "Bail out! pcscd did not start"; exit 1; }
 logind_start || { echo "Bail out! the logind mock did not start"; exit 1; }
 LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 
-for id in c1 c2 c3 c5 c9; do
+for id in c1 c2 c3 c5 c6 c9; do
 	logind_add_session "$id" seat0 "$USER_UID" "$USER_NAME" 1 >/dev/null ||
 		{ echo "Bail out! AddSession $id"; exit 1; }
 done
@@ -269,6 +271,28 @@ t_helper_restarted() {
 	end_leader "$pid"
 }
 
+# P-CARD-LOST: revoking the card ends its live session through logind's
+# TerminateSession (the session has a logind id of its own user) within a
+# second of the call.  Last: the card stays revoked.
+t_revoke_terminates_through_logind() {
+	local pid sid t0 t1
+	on_removal none
+	card_insert card
+	pid=$(leader card-c6)
+	sid=$(session_of c6)
+	[ -n "$sid" ] || fail "the session was not recorded with its logind id"
+	logind_clear_calls
+	t0=$(date +%s%N)
+	ctl card revoke "$USER_NAME" --reason lost >/dev/null || fail "card revoke failed"
+	logind_wait_call TerminateSession c6 1 >/dev/null || fail "no TerminateSession(c6) within 1 s of the revocation"
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -le 1000 ] || fail "TerminateSession came $(((t1 - t0) / 1000000)) ms after the call"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "the session's end"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended'
+		AND reason LIKE 'P-CARD-LOST%' AND json_extract(detail, '$.session_id') = $sid")" 1 "the end is audited"
+	end_leader "$pid"
+}
+
 run_test "card removal: on_removal = lock calls logind LockSession for the card's session only, audited" \
 	t_lock_on_removal
 run_test "card removal: on_removal = terminate calls TerminateSession, the session closed 'card removed'" \
@@ -277,6 +301,8 @@ run_test "card removal: on_removal = none does nothing (and the watcher stops on
 run_test "card removal: a logind session of another uid is never trusted (lock fails, terminate signals the leader)" \
 	t_other_uid_never_trusted
 run_test "card removal: a helper that dies is started again and removals still act" t_helper_restarted
+run_test "P-CARD-LOST card revoke ends the card's live session through logind TerminateSession within 1 s" \
+	t_revoke_terminates_through_logind
 
 card_cleanup
 tap_done
