@@ -168,48 +168,24 @@ cmd_card_enroll(struct cli *cli, int argc, char **argv)
 static int
 print_card_table(const json_t *cards)
 {
-	static const char *const headers[] = { "ID",      "NAME",   "LABEL",     "STATE",   "SERIAL",    "ISSUER",
-		                               "EXPIRES", "ISSUED", "LAST-USED", "REVOKED", "REVOKED-BY" };
-	static const char *const keys[] = { "id",           "name",       "label",     "state",
-		                            "serial",       "issuer",     "not_after", "created_at",
-		                            "last_used_at", "revoked_at", "revoked_by" };
-	struct output_table *t = output_table_new(11, headers);
-	const json_t *card;
-	size_t i;
-	int rc = CLI_EXIT_OK;
+	static const struct output_column cols[] = {
+		{ "ID", "id", OUTPUT_CELL_TEXT },
+		{ "NAME", "name", OUTPUT_CELL_TEXT },
+		{ "LABEL", "label", OUTPUT_CELL_TEXT },
+		{ "STATE", "state", OUTPUT_CELL_TEXT },
+		{ "SERIAL", "serial", OUTPUT_CELL_TEXT },
+		{ "ISSUER", "issuer", OUTPUT_CELL_TEXT },
+		{ "EXPIRES", "not_after", OUTPUT_CELL_TIME },
+		{ "ISSUED", "created_at", OUTPUT_CELL_TIME },
+		{ "LAST-USED", "last_used_at", OUTPUT_CELL_TIME_NEVER },
+		{ "REVOKED", "revoked_at", OUTPUT_CELL_TIME },
+		{ "REVOKED-BY", "revoked_by", OUTPUT_CELL_TEXT },
+	};
+	int rc = output_objects_table(cards, cols, sizeof(cols) / sizeof(cols[0]));
 
-	if (t == NULL) {
-		output_error("out of memory");
-		return CLI_EXIT_FAILED;
-	}
-	json_array_foreach (cards, i, card) {
-		char cell[11][320];
-		const char *cells[11];
-
-		if (!json_is_object(card)) {
-			rc = cli_unexpected_reply("a card that is not an object");
-			break;
-		}
-		for (size_t k = 0; k < 11; k++) {
-			const json_t *v = json_object_get(card, keys[k]);
-
-			if (k == 6 || k == 7 || k == 9)
-				cells[k] = output_value_time(v, "-", cell[k], sizeof(cell[k]));
-			else if (k == 8)
-				cells[k] = output_value_time(v, "never", cell[k], sizeof(cell[k]));
-			else
-				cells[k] = output_value(v, "-", cell[k], sizeof(cell[k]));
-		}
-		if (output_table_add(t, cells) != 0) {
-			output_error("out of memory");
-			rc = CLI_EXIT_FAILED;
-			break;
-		}
-	}
-	if (rc == CLI_EXIT_OK)
-		output_table_print(t);
-	output_table_free(&t);
-	return rc;
+	if (rc > 0)
+		return cli_unexpected_reply("a card that is not an object");
+	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }
 
 int

@@ -334,48 +334,23 @@ cmd_factor_confirm(struct cli *cli, int argc, char **argv)
 static int
 print_credential_table(const json_t *credentials, int revoked)
 {
-	static const char *const headers[] = { "ID",      "NAME",      "FACTOR",  "LABEL",  "STATE",
-		                               "CREATED", "LAST-USED", "REVOKED", "REASON", "REVOKED-BY" };
-	static const char *const keys[] = { "id",         "name",         "factor",     "label",  "state",
-		                            "created_at", "last_used_at", "revoked_at", "reason", "revoked_by" };
-	const size_t ncols = revoked ? 10 : 7;
-	struct output_table *t = output_table_new(ncols, headers);
-	const json_t *cred;
-	size_t i;
-	int rc = CLI_EXIT_OK;
+	static const struct output_column cols[] = {
+		{ "ID", "id", OUTPUT_CELL_TEXT },
+		{ "NAME", "name", OUTPUT_CELL_TEXT },
+		{ "FACTOR", "factor", OUTPUT_CELL_TEXT },
+		{ "LABEL", "label", OUTPUT_CELL_TEXT },
+		{ "STATE", "state", OUTPUT_CELL_TEXT },
+		{ "CREATED", "created_at", OUTPUT_CELL_TIME },
+		{ "LAST-USED", "last_used_at", OUTPUT_CELL_TIME_NEVER },
+		{ "REVOKED", "revoked_at", OUTPUT_CELL_TIME },
+		{ "REASON", "reason", OUTPUT_CELL_TEXT },
+		{ "REVOKED-BY", "revoked_by", OUTPUT_CELL_TEXT },
+	};
+	int rc = output_objects_table(credentials, cols, revoked ? 10 : 7);
 
-	if (t == NULL) {
-		output_error("out of memory");
-		return CLI_EXIT_FAILED;
-	}
-	json_array_foreach (credentials, i, cred) {
-		char cell[10][256];
-		const char *cells[10];
-
-		if (!json_is_object(cred)) {
-			rc = cli_unexpected_reply("a credential that is not an object");
-			goto out;
-		}
-		for (size_t k = 0; k < ncols; k++) {
-			const json_t *v = json_object_get(cred, keys[k]);
-
-			if (k == 5 || k == 7)
-				cells[k] = output_value_time(v, "-", cell[k], sizeof(cell[k]));
-			else if (k == 6)
-				cells[k] = output_value_time(v, "never", cell[k], sizeof(cell[k]));
-			else
-				cells[k] = output_value(v, "-", cell[k], sizeof(cell[k]));
-		}
-		if (output_table_add(t, cells) != 0) {
-			output_error("out of memory");
-			rc = CLI_EXIT_FAILED;
-			goto out;
-		}
-	}
-	output_table_print(t);
-out:
-	output_table_free(&t);
-	return rc;
+	if (rc > 0)
+		return cli_unexpected_reply("a credential that is not an object");
+	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }
 
 int

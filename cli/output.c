@@ -504,3 +504,50 @@ output_table_free(struct output_table **tp)
 	free(t);
 	*tp = NULL;
 }
+
+#define OUTPUT_COLUMNS_MAX 16
+#define OUTPUT_CELL_MAX 320
+
+int
+output_objects_table(const json_t *items, const struct output_column *cols, size_t ncols)
+{
+	const char *headers[OUTPUT_COLUMNS_MAX], *cells[OUTPUT_COLUMNS_MAX];
+	char cell[OUTPUT_COLUMNS_MAX][OUTPUT_CELL_MAX];
+	struct output_table *t;
+	const json_t *item;
+	size_t i;
+	int rc = 0;
+
+	if (ncols > OUTPUT_COLUMNS_MAX)
+		ncols = OUTPUT_COLUMNS_MAX;
+	for (size_t k = 0; k < ncols; k++)
+		headers[k] = cols[k].header;
+	if ((t = output_table_new(ncols, headers)) == NULL) {
+		output_error("out of memory");
+		return -1;
+	}
+	json_array_foreach (items, i, item) {
+		if (!json_is_object(item)) {
+			rc = 1;
+			break;
+		}
+		for (size_t k = 0; k < ncols; k++) {
+			const json_t *v = json_object_get(item, cols[k].key);
+
+			if (cols[k].kind == OUTPUT_CELL_TEXT)
+				cells[k] = output_value(v, "-", cell[k], sizeof(cell[k]));
+			else
+				cells[k] = output_value_time(v, cols[k].kind == OUTPUT_CELL_TIME ? "-" : "never",
+				                             cell[k], sizeof(cell[k]));
+		}
+		if (output_table_add(t, cells) != 0) {
+			output_error("out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0)
+		output_table_print(t);
+	output_table_free(&t);
+	return rc;
+}

@@ -85,4 +85,16 @@ int output_table_add(struct output_table *t, const char *const *cells);
 void output_table_print(const struct output_table *t);
 void output_table_free(struct output_table **t);
 
+/* A listing's table drawn from the objects of a reply: one column per
+ * key, its value shown as text, or as a time ("-" or "never" when unset). */
+enum output_cell { OUTPUT_CELL_TEXT, OUTPUT_CELL_TIME, OUTPUT_CELL_TIME_NEVER };
+struct output_column {
+	const char *header;
+	const char *key;
+	enum output_cell kind;
+};
+/* Print items as a table of the ncols first columns.  0; -1 out of memory
+ * (said); 1 when an item is not an object (nothing printed). */
+int output_objects_table(const json_t *items, const struct output_column *cols, size_t ncols);
+
 #endif

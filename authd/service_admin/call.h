@@ -95,6 +95,12 @@ struct admin_page {
 /* MAMORI_OK, MAMORI_STOP when the page is full (item dropped), or an error;
  * item is stolen. */
 int admin_page_add(struct admin_page *pg, json_t *item);
+/* The same for listings paged by account (credentials, cards): an item of
+ * account user is skipped when the listing restarts after it
+ * (pg->last_name; item is still stolen), and a full page ends with a
+ * whole account, so that "next" (the last name) loses none of its items;
+ * unless the account fills the page alone. */
+int admin_page_add_account(struct admin_page *pg, const char *user, json_t *item);
 /* The reply of a listing paged by name: {key: items, more, next?}; takes
  * pg->items. */
 json_t *admin_page_reply(struct admin_page *pg, const char *key, const char *next_key, const char *from);

@@ -304,32 +304,10 @@ admin_card_enroll(struct admin_call *call, json_t *params)
 
 /* --------------------------------------------------------------- listing */
 
-/* A page ends with a whole account, so that "next" (the last name) loses
- * none of its cards; unless the account fills the page alone. */
-static void
-page_trim(struct admin_page *pg, const char *user)
-{
-	size_t n = json_array_size(pg->items), keep = n;
-
-	while (keep > 0 &&
-	       strcmp(json_string_value(json_object_get(json_array_get(pg->items, keep - 1), "name")), user) == 0)
-		keep--;
-	while (keep > 0 && json_array_size(pg->items) > keep)
-		json_array_remove(pg->items, json_array_size(pg->items) - 1);
-}
-
 static int
 list_one(const struct mamori_credential *c, const char *user, void *data)
 {
-	struct admin_page *pg = data;
-	int rc;
-
-	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
-		return MAMORI_OK;
-	rc = admin_page_add(pg, card_json(c, user));
-	if (rc == MAMORI_STOP)
-		page_trim(pg, user);
-	return rc;
+	return admin_page_add_account(data, user, card_json(c, user));
 }
 
 /* Every card, revoked ones included (the history), of one account or of

@@ -42,33 +42,10 @@ credential_json(const struct mamori_credential *c, const char *user)
 	return o;
 }
 
-/* A page ends with a whole account, so that "next" (the last name) loses
- * none of its credentials; unless the account fills the page alone. */
-static void
-page_trim(struct admin_page *pg, const char *user)
-{
-	size_t n = json_array_size(pg->items), keep = n;
-
-	while (keep > 0 &&
-	       strcmp(json_string_value(json_object_get(json_array_get(pg->items, keep - 1), "name")), user) == 0)
-		keep--;
-	while (keep > 0 && json_array_size(pg->items) > keep)
-		json_array_remove(pg->items, json_array_size(pg->items) - 1);
-}
-
 static int
 list_one(const struct mamori_credential *c, const char *user, void *data)
 {
-	struct admin_page *pg = data;
-	int rc;
-
-	/* One account's listing restarts after "after" too. */
-	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0)
-		return MAMORI_OK;
-	rc = admin_page_add(pg, credential_json(c, user));
-	if (rc == MAMORI_STOP)
-		page_trim(pg, user);
-	return rc;
+	return admin_page_add_account(data, user, credential_json(c, user));
 }
 
 /* The parameters of a listing: the factor (NULL: every one), the account

@@ -193,6 +193,28 @@ admin_page_add(struct admin_page *pg, json_t *item)
 	return MAMORI_OK;
 }
 
+int
+admin_page_add_account(struct admin_page *pg, const char *user, json_t *item)
+{
+	size_t keep;
+	int rc;
+
+	if (pg->last_name != NULL && strcmp(user, pg->last_name) <= 0) {
+		json_decref(item);
+		return MAMORI_OK;
+	}
+	rc = admin_page_add(pg, item);
+	if (rc != MAMORI_STOP)
+		return rc;
+	keep = json_array_size(pg->items);
+	while (keep > 0 &&
+	       strcmp(json_string_value(json_object_get(json_array_get(pg->items, keep - 1), "name")), user) == 0)
+		keep--;
+	while (keep > 0 && json_array_size(pg->items) > keep)
+		json_array_remove(pg->items, json_array_size(pg->items) - 1);
+	return rc;
+}
+
 json_t *
 admin_page_reply(struct admin_page *pg, const char *key, const char *next_key, const char *from)
 {
