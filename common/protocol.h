@@ -86,6 +86,7 @@
 /* Incidents of the card factor. */
 #define MAMORI_INCIDENT_CARD_MISUSE "card_misuse" /* a card presented for an account it is not bound to */
 #define MAMORI_INCIDENT_CARD_LOST "card_lost" /* a card revoked as lost (by an admin or its owner) */
+#define MAMORI_INCIDENT_CARD_REVOKED "card_revoked" /* a card revoked for another reason */
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
  * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
  * reason). */

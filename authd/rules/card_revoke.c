@@ -199,17 +199,20 @@ end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t
 	return rc;
 }
 
+/* P-CARD-LOST: every revocation is an incident for the security manager:
+ * card_lost for a lost card, card_revoked for any other reason. */
 static void
 incidents(const struct mamori_conf *conf, const struct mamori_card_revocation *r)
 {
-	if (strcmp(r->reason, MAMORI_CARD_REASON_LOST) != 0)
-		return;
+	const char *kind = strcmp(r->reason, MAMORI_CARD_REASON_LOST) == 0 ? MAMORI_INCIDENT_CARD_LOST
+	                                                                   : MAMORI_INCIDENT_CARD_REVOKED;
+
 	for (size_t i = 0; i < r->ncards; i++) {
 		const struct mamori_card_revoked *k = &r->cards[i];
-		json_t *detail = json_pack("{s:I,s:s,s:s,s:s}", "credential", (json_int_t)k->id, "label", k->label,
-		                           "fingerprint", k->key_id, "by", r->actor);
+		json_t *detail = json_pack("{s:I,s:s,s:s,s:s,s:s}", "credential", (json_int_t)k->id, "label", k->label,
+		                           "fingerprint", k->key_id, "reason", r->reason, "by", r->actor);
 
-		mamori_incident_raise(conf, MAMORI_INCIDENT_CARD_LOST, k->user, NULL, detail, r->now);
+		mamori_incident_raise(conf, kind, k->user, NULL, detail, r->now);
 		json_decref(detail);
 	}
 }

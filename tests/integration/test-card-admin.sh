@@ -274,6 +274,9 @@ t_revoke_by_name_and_serial_with_reasons() {
 	expect_eq "$(card_field alice "$id2" state)" returned "c2 returned"
 	expect_eq "$(card_field alice "$id2" revoked_by)" root "revoked by"
 	expect_eq "$(card_field alice "$id1" state)" issued "c1 untouched"
+	# P-CARD-LOST: a revocation for another reason than loss is an incident too.
+	wait_incident card_revoked
+	grep '"card_revoked"' "$T/incidents" | grep -q '"reason": *"returned"' || fail "card_revoked names the reason"
 	# A returned card may be issued again, to someone else.
 	card_use c2 --key rsa2048
 	ctl card enroll bob --timeout 5 >/dev/null
