@@ -45,6 +45,7 @@ enum card_phase {
 struct card_state {
 	enum card_phase phase;
 	struct mamori_card_session *session;
+	int waiting; /* the session's wait was sent by card_prepare */
 	struct mamori_card_info info; /* what the helper read */
 	struct mamori_card_cert cert; /* the card's certificate as the daemon reads it */
 	int have_cert;
@@ -61,7 +62,7 @@ card_release(struct mamori_factor_proof *proof)
 	struct card_state *st = proof->state;
 
 	if (st != NULL) {
-		mamori_card_close(&st->session);
+		mamori_card_close_nowait(&st->session);
 		mamori_freezero(st, sizeof(*st));
 	}
 	proof->state = NULL;
@@ -81,6 +82,47 @@ card_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
 {
 	prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_CARD_INSERT));
 	return MAMORI_OK;
+}
+
+static struct card_state *
+card_state_new(struct mamori_factor_proof *proof)
+{
+	struct card_state *st = calloc(1, sizeof(*st));
+
+	if (st != NULL) {
+		st->phase = CARD_INSERT;
+		proof->state = st;
+	}
+	return st;
+}
+
+static int
+card_wait_ms(const struct mamori_factor_ctx *ctx)
+{
+	unsigned wait_s = ctx->conf->card_wait < CARD_WAIT_MAX_S ? ctx->conf->card_wait : CARD_WAIT_MAX_S;
+
+	return (int)wait_s * 1000;
+}
+
+/* As "Insert your card." goes out: the helper is started and its wait sent
+ * now, for every name alike (P-INPUT), so that its start, the user lookup,
+ * pcscd and the card's power-up overlap the client's round trip; the first
+ * answer reads what it found (card_read).  When this fails, card_read
+ * starts a helper itself. */
+static void
+card_prepare(const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof)
+{
+	struct card_state *st = proof->state;
+
+	if (st == NULL && (st = card_state_new(proof)) == NULL)
+		return;
+	if (st->phase != CARD_INSERT || st->session != NULL)
+		return;
+	if (mamori_card_open(ctx->conf, &st->session) == MAMORI_OK &&
+	    mamori_card_wait_begin(st->session, card_wait_ms(ctx)) == MAMORI_OK)
+		st->waiting = 1;
+	else
+		mamori_card_close_nowait(&st->session);
 }
 
 static int
@@ -149,13 +191,8 @@ card_load(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mam
 {
 	struct card_state *st = proof->state;
 
-	if (st == NULL) {
-		if ((st = calloc(1, sizeof(*st))) == NULL)
-			return MAMORI_ERR_NOMEM;
-		st->phase = CARD_INSERT;
-		proof->state = st;
-		return MAMORI_OK;
-	}
+	if (st == NULL)
+		return card_state_new(proof) != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
 	st->cred_id = 0;
 	mamori_wipe(st->enrolled, sizeof(st->enrolled));
 	st->enrolled_len = 0;
@@ -170,7 +207,7 @@ card_refuse(const struct mamori_factor_ctx *ctx, struct card_state *st, enum mam
             struct mamori_prompts *more)
 {
 	st->phase = CARD_REFUSED;
-	mamori_card_close(&st->session);
+	mamori_card_close_nowait(&st->session);
 	prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
 }
 
@@ -179,14 +216,18 @@ card_refuse(const struct mamori_factor_ctx *ctx, struct card_state *st, enum mam
 static int
 card_read(const struct mamori_factor_ctx *ctx, struct card_state *st, struct mamori_prompts *more)
 {
-	unsigned wait_s = ctx->conf->card_wait < CARD_WAIT_MAX_S ? ctx->conf->card_wait : CARD_WAIT_MAX_S;
 	const char *error = MAMORI_CARD_E_PROTOCOL;
 	char text[MAMORI_PROMPT_TEXT_MAX];
 	int rc;
 
-	rc = mamori_card_open(ctx->conf, &st->session);
-	if (rc == MAMORI_OK)
-		rc = mamori_card_wait(st->session, (int)wait_s * 1000, &st->info, &error);
+	if (st->waiting) {
+		st->waiting = 0;
+		rc = mamori_card_wait_end(st->session, &st->info, &error);
+	} else {
+		rc = mamori_card_open(ctx->conf, &st->session);
+		if (rc == MAMORI_OK)
+			rc = mamori_card_wait(st->session, card_wait_ms(ctx), &st->info, &error);
+	}
 	if (rc == MAMORI_OK && mamori_card_cert_parse(st->info.cert, st->info.cert_len, &st->cert) != MAMORI_OK) {
 		mamori_log_notice("card in %s: its certificate is not usable", st->info.reader);
 		rc = MAMORI_ERR_DENIED;
@@ -271,6 +312,8 @@ card_sign(const struct mamori_factor_ctx *ctx, struct card_state *st, const char
 	if (RAND_bytes(challenge, sizeof(challenge)) != 1)
 		return MAMORI_ERR_CRYPTO;
 	rc = mamori_card_sign(st->session, pin, len, challenge, sig, &sig_len, &tries, &error);
+	/* The helper resets the card and exits meanwhile. */
+	mamori_card_close_nowait(&st->session);
 	if (rc != MAMORI_OK) {
 		if (rc == MAMORI_ERR_DENIED)
 			mamori_log_info("card %s in %s: %s (tries left %d)", st->cert.serial, st->info.reader, error,
@@ -331,7 +374,7 @@ card_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len,
 		rc = card_sign(ctx, st, answer, len, proof);
 	card_misuse(st, proof);
 	st->phase = CARD_DONE;
-	mamori_card_close(&st->session);
+	mamori_card_close_nowait(&st->session);
 	return rc;
 }
 
@@ -394,6 +437,7 @@ const struct mamori_factor_ops mamori_factor_card = {
 	.factor = MAMORI_FACTOR_CARD,
 	.flags = MAMORI_FACTOR_CREDENTIALS,
 	.prompt = card_prompt,
+	.prepare = card_prepare,
 	.enrolled = card_enrolled,
 	.load = card_load,
 	.verify = card_verify,
