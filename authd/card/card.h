@@ -116,6 +116,15 @@ int mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info 
 int mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
                      const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
                      int *tries, const char **error);
+/* mamori_card_sign in two halves, so that the daemon's own checks run
+ * while the card works: begin sends the request (MAMORI_ERR_INVALID as
+ * above; MAMORI_ERR_IO, the helper killed, when it cannot be sent), end
+ * reads the reply, as mamori_card_sign does.  No other call may come
+ * between. */
+int mamori_card_sign_begin(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                           const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], const char **error);
+int mamori_card_sign_end(struct mamori_card_session *s, unsigned char *sig, size_t *sig_len, int *tries,
+                         const char **error);
 int mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error);
 /* Stop the helper (SIGKILL if it does not exit on EOF at once) and free. */
 void mamori_card_close(struct mamori_card_session **s);

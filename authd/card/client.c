@@ -47,9 +47,11 @@
 struct mamori_card_session {
 	pid_t pid;
 	int fd;
-	int waiting; /* a wait was sent (mamori_card_wait_begin), its reply not read */
-	int64_t wait_deadline;
+	int pending; /* a request sent by a _begin, its reply not read: PENDING_* */
+	int64_t deadline; /* the pending reply's */
 };
+
+enum { PENDING_NONE, PENDING_WAIT, PENDING_SIGN };
 
 struct mamori_card_watch {
 	pid_t pid;
@@ -375,7 +377,7 @@ exchange(struct mamori_card_session *s, const char *request, int timeout_ms, jso
 	int64_t deadline = now_ms() + timeout_ms;
 	int rc = MAMORI_ERR_IO;
 
-	if (s != NULL && s->fd >= 0 && !s->waiting)
+	if (s != NULL && s->fd >= 0 && s->pending == PENDING_NONE)
 		rc = send_all(s->fd, request, strlen(request) + 1, deadline);
 	return exchange_reply(s, rc, deadline, reply, tries, error);
 }
@@ -411,12 +413,12 @@ mamori_card_wait_begin(struct mamori_card_session *s, int timeout_ms)
 	char req[64];
 	int rc;
 
-	if (s == NULL || s->fd < 0 || s->waiting)
+	if (s == NULL || s->fd < 0 || s->pending != PENDING_NONE)
 		return MAMORI_ERR_IO;
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"timeout_ms\":%d}", timeout_ms);
-	s->wait_deadline = now_ms() + timeout_ms + CARD_MARGIN_MS;
+	s->deadline = now_ms() + timeout_ms + CARD_MARGIN_MS;
 	/* A request this short fits the socket's empty buffer at once. */
 	rc = send_all(s->fd, req, strlen(req) + 1, now_ms() + CARD_CLOSE_MS);
 	if (rc != MAMORI_OK) {
@@ -424,7 +426,7 @@ mamori_card_wait_begin(struct mamori_card_session *s, int timeout_ms)
 		session_kill(s);
 		return MAMORI_ERR_IO;
 	}
-	s->waiting = 1;
+	s->pending = PENDING_WAIT;
 	return MAMORI_OK;
 }
 
@@ -448,12 +450,12 @@ mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info *inf
 	int rc, tries = -1;
 
 	memset(info, 0, sizeof(*info));
-	if (s == NULL || !s->waiting) {
+	if (s == NULL || s->pending != PENDING_WAIT) {
 		*error = MAMORI_CARD_E_PROTOCOL;
 		return MAMORI_ERR_IO;
 	}
-	s->waiting = 0;
-	rc = exchange_reply(s, MAMORI_OK, s->wait_deadline, &r, &tries, error);
+	s->pending = PENDING_NONE;
+	rc = exchange_reply(s, MAMORI_OK, s->deadline, &r, &tries, error);
 	if (rc != MAMORI_OK)
 		return rc;
 	reader = json_object_get(r, "reader");
@@ -509,22 +511,47 @@ sign_request(char *req, size_t reqlen, const char *pin, size_t pin_len,
 }
 
 int
-mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
-                 const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
-                 int *tries, const char **error)
+mamori_card_sign_begin(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                       const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], const char **error)
 {
 	char req[160];
+	int rc;
+
+	*error = MAMORI_CARD_E_PROTOCOL;
+	if (sign_request(req, sizeof(req), pin, pin_len, challenge) != 0) {
+		mamori_wipe(req, sizeof(req));
+		return MAMORI_ERR_INVALID;
+	}
+	if (s == NULL || s->fd < 0 || s->pending != PENDING_NONE) {
+		mamori_wipe(req, sizeof(req));
+		return MAMORI_ERR_IO;
+	}
+	s->deadline = now_ms() + CARD_SIGN_MS;
+	rc = send_all(s->fd, req, strlen(req) + 1, s->deadline);
+	mamori_wipe(req, sizeof(req));
+	if (rc != MAMORI_OK) {
+		mamori_log_err("card helper: the sign could not be sent");
+		session_kill(s);
+		return MAMORI_ERR_IO;
+	}
+	s->pending = PENDING_SIGN;
+	*error = NULL;
+	return MAMORI_OK;
+}
+
+int
+mamori_card_sign_end(struct mamori_card_session *s, unsigned char *sig, size_t *sig_len, int *tries, const char **error)
+{
 	json_t *r, *sj;
 	int rc;
 
 	*sig_len = 0;
-	if (sign_request(req, sizeof(req), pin, pin_len, challenge) != 0) {
-		mamori_wipe(req, sizeof(req));
+	if (s == NULL || s->pending != PENDING_SIGN) {
 		*error = MAMORI_CARD_E_PROTOCOL;
-		return MAMORI_ERR_INVALID;
+		return MAMORI_ERR_IO;
 	}
-	rc = exchange(s, req, CARD_SIGN_MS, &r, tries, error);
-	mamori_wipe(req, sizeof(req));
+	s->pending = PENDING_NONE;
+	rc = exchange_reply(s, MAMORI_OK, s->deadline, &r, tries, error);
 	if (rc != MAMORI_OK)
 		return rc;
 	sj = json_object_get(r, "signature");
@@ -538,6 +565,19 @@ mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
 		return protocol_error(s, error);
 	}
 	return MAMORI_OK;
+}
+
+int
+mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                 const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
+                 int *tries, const char **error)
+{
+	int rc = mamori_card_sign_begin(s, pin, pin_len, challenge, error);
+
+	*sig_len = 0;
+	if (rc != MAMORI_OK)
+		return rc;
+	return mamori_card_sign_end(s, sig, sig_len, tries, error);
 }
 
 int

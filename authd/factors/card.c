@@ -276,19 +276,14 @@ pin_well_formed(const struct card_state *st, const char *pin, size_t len)
 }
 
 /* The checks of [card] at login on the enrolled certificate (crl_file, the
- * CA chain, the validity period). */
+ * CA chain, the validity period); 0 with err set when it fails them. */
 static int
-card_cert_ok(const struct mamori_factor_ctx *ctx, const struct card_state *st)
+card_cert_ok(const struct mamori_factor_ctx *ctx, const struct card_state *st, char *err, size_t errlen)
 {
-	char err[256] = "";
-	int rc = mamori_card_cert_check(st->enrolled, st->enrolled_len, ctx->conf->card_ca_file,
-	                                ctx->conf->card_crl_file, ctx->conf->card_check_validity, ctx->now, err,
-	                                sizeof(err));
-
-	if (rc != MAMORI_OK)
-		mamori_log_notice("card %s (credential %lld) refused: %s", st->cert.serial, (long long)st->cred_id,
-		                  err);
-	return rc == MAMORI_OK;
+	if (st->cred_id == 0 || !ctx->found)
+		return 0;
+	return mamori_card_cert_check(st->enrolled, st->enrolled_len, ctx->conf->card_ca_file, ctx->conf->card_crl_file,
+	                              ctx->conf->card_check_validity, ctx->now, err, errlen) == MAMORI_OK;
 }
 
 /* The second answer, the PIN: the card signs the daemon's fresh challenge
@@ -302,16 +297,22 @@ card_sign(const struct mamori_factor_ctx *ctx, struct card_state *st, const char
           struct mamori_factor_proof *proof)
 {
 	unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], sig[MAMORI_CARD_SIG_MAX];
-	size_t sig_len = sizeof(sig);
+	size_t sig_len = 0;
 	const char *error = MAMORI_CARD_E_PROTOCOL;
-	int tries = -1, rc, right;
+	char err[256] = "";
+	int tries = -1, rc, right, cert_ok = 0;
 
 	/* A locked name is not tried: its card keeps its tries. */
 	if (ctx->locked || !pin_well_formed(st, pin, len))
 		return MAMORI_OK;
 	if (RAND_bytes(challenge, sizeof(challenge)) != 1)
 		return MAMORI_ERR_CRYPTO;
-	rc = mamori_card_sign(st->session, pin, len, challenge, sig, &sig_len, &tries, &error);
+	rc = mamori_card_sign_begin(st->session, pin, len, challenge, &error);
+	if (rc == MAMORI_OK) {
+		/* While the card works: its certificate's checks. */
+		cert_ok = card_cert_ok(ctx, st, err, sizeof(err));
+		rc = mamori_card_sign_end(st->session, sig, &sig_len, &tries, &error);
+	}
 	/* The helper resets the card and exits meanwhile. */
 	mamori_card_close_nowait(&st->session);
 	if (rc != MAMORI_OK) {
@@ -333,7 +334,10 @@ card_sign(const struct mamori_factor_ctx *ctx, struct card_state *st, const char
 	}
 	mamori_wipe(challenge, sizeof(challenge));
 	mamori_wipe(sig, sizeof(sig));
-	if (right && ctx->found && card_cert_ok(ctx, st)) {
+	if (right && ctx->found && !cert_ok)
+		mamori_log_notice("card %s (credential %lld) refused: %s", st->cert.serial, (long long)st->cred_id,
+		                  err);
+	if (right && ctx->found && cert_ok) {
 		proof->ok = 1;
 		proof->credential_id = st->cred_id;
 		proof->link_session = 1;
