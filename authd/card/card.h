@@ -36,7 +36,11 @@
  *        GENERAL AUTHENTICATE with key 9A, RSA-2048 over the PKCS#1 v1.5
  *        padded DigestInfo, or ECC P-256 over the digest; JPKI: select EF
  *        0017, COMPUTE DIGITAL SIGNATURE over the DigestInfo).  A helper
- *        never sends a PIN when the tries left are 0.
+ *        never sends a PIN when the tries left are 0 (those of the wait,
+ *        kept up to date by each VERIFY: the connection is exclusive).
+ *        The card is reset (SCARD_RESET_CARD) right after the reply to a
+ *        sign that ends the card's work (a signature, or a failure other
+ *        than wrong_pin and locked), before the next request is read.
  *     -> {"ok":true,"signature":"<base64>"}  (RSA: the PKCS#1 v1.5
  *         signature; ECC: DER ECDSA-Sig-Value)
  *     or {"ok":false,"error":"wrong_pin","tries":N}, "locked", "removed"...
@@ -95,6 +99,13 @@ int mamori_card_open(const struct mamori_conf *conf, struct mamori_card_session 
  * above is MAMORI_ERR_PROTOCOL.  Each call waits at most its own timeout
  * plus a margin; a helper that does not answer in time is killed. */
 int mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamori_card_info *info, const char **error);
+/* mamori_card_wait in two halves, so that the helper's start, its
+ * connection to pcscd and the card's power-up overlap other work: begin
+ * sends the wait and returns at once (MAMORI_ERR_IO, the helper killed,
+ * when it cannot); end reads its reply, waiting at most until timeout_ms
+ * plus the margin after begin.  No other call may come between. */
+int mamori_card_wait_begin(struct mamori_card_session *s, int timeout_ms);
+int mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info *info, const char **error);
 /* pin is wiped from every buffer this makes; *tries is set on wrong_pin
  * (0 when this wrong PIN used the last try: the card is now blocked;
  * "locked" means no VERIFY was sent at all).  A PIN the card's profile
@@ -105,9 +116,23 @@ int mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamor
 int mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
                      const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
                      int *tries, const char **error);
+/* mamori_card_sign in two halves, so that the daemon's own checks run
+ * while the card works: begin sends the request (MAMORI_ERR_INVALID as
+ * above; MAMORI_ERR_IO, the helper killed, when it cannot be sent), end
+ * reads the reply, as mamori_card_sign does.  No other call may come
+ * between. */
+int mamori_card_sign_begin(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                           const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], const char **error);
+int mamori_card_sign_end(struct mamori_card_session *s, unsigned char *sig, size_t *sig_len, int *tries,
+                         const char **error);
 int mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error);
 /* Stop the helper (SIGKILL if it does not exit on EOF at once) and free. */
 void mamori_card_close(struct mamori_card_session **s);
+/* The same without waiting for the helper: its end of the socketpair is
+ * closed, which ends the helper once it has reset its card, and a detached
+ * thread reaps it (SIGKILL after 3 s; pcscd resets the card of a client
+ * that dies holding it exclusively). */
+void mamori_card_close_nowait(struct mamori_card_session **s);
 
 /* The watcher: a helper run with --watch.  fd is readable when an event
  * waits; next reads one.  MAMORI_ERR_IO when the helper went away. */

@@ -6,8 +6,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -37,12 +39,19 @@
 #define CARD_SIGN_MS 20000
 #define CARD_TRIES_MS 10000
 #define CARD_CLOSE_MS 500
+/* What a closed session's helper has to reset its card and exit before it
+ * is killed (mamori_card_close does not wait for it). */
+#define CARD_REAP_MS 3000
 #define CARD_TRIES_MAX 255
 
 struct mamori_card_session {
 	pid_t pid;
 	int fd;
+	int pending; /* a request sent by a _begin, its reply not read: PENDING_* */
+	int64_t deadline; /* the pending reply's */
 };
+
+enum { PENDING_NONE, PENDING_WAIT, PENDING_SIGN };
 
 struct mamori_card_watch {
 	pid_t pid;
@@ -306,19 +315,16 @@ get_tries(json_t *reply, int *tries)
 	return 0;
 }
 
-/* Send request (NUL added) and read the reply: an object whose "ok" is
- * true (*reply set), or a known error (MAMORI_ERR_DENIED, *error set;
- * *tries from its "tries" when it has one).  Any other outcome kills the
- * helper. */
+/* The helper's reply to the request sent (by the deadline): an object
+ * whose "ok" is true (*reply set), or a known error (MAMORI_ERR_DENIED,
+ * *error set; *tries from its "tries" when it has one).  Any other outcome
+ * kills the helper.  rc: how the sending went. */
 static int
-exchange(struct mamori_card_session *s, const char *request, int timeout_ms, json_t **reply, int *tries,
-         const char **error)
+exchange_reply(struct mamori_card_session *s, int rc, int64_t deadline, json_t **reply, int *tries, const char **error)
 {
-	int64_t deadline = now_ms() + timeout_ms;
 	char *buf = NULL;
 	size_t len = 0;
 	json_t *r = NULL, *ok, *e;
-	int rc;
 
 	*reply = NULL;
 	*error = MAMORI_CARD_E_PROTOCOL;
@@ -327,7 +333,6 @@ exchange(struct mamori_card_session *s, const char *request, int timeout_ms, jso
 	buf = malloc(MAMORI_CARD_MSG_MAX + 1);
 	if (buf == NULL)
 		return MAMORI_ERR_NOMEM;
-	rc = send_all(s->fd, request, strlen(request) + 1, deadline);
 	if (rc == MAMORI_OK)
 		rc = recv_msg(s->fd, buf, &len, deadline);
 	if (rc == MAMORI_OK) {
@@ -364,6 +369,19 @@ exchange(struct mamori_card_session *s, const char *request, int timeout_ms, jso
 	return rc;
 }
 
+/* Send request (NUL added) and read its reply (exchange_reply). */
+static int
+exchange(struct mamori_card_session *s, const char *request, int timeout_ms, json_t **reply, int *tries,
+         const char **error)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int rc = MAMORI_ERR_IO;
+
+	if (s != NULL && s->fd >= 0 && s->pending == PENDING_NONE)
+		rc = send_all(s->fd, request, strlen(request) + 1, deadline);
+	return exchange_reply(s, rc, deadline, reply, tries, error);
+}
+
 /* A reply that broke the protocol's limits: the helper is killed. */
 static int
 protocol_error(struct mamori_card_session *s, const char **error)
@@ -390,17 +408,54 @@ reader_valid(const char *r)
 }
 
 int
-mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamori_card_info *info, const char **error)
+mamori_card_wait_begin(struct mamori_card_session *s, int timeout_ms)
 {
 	char req[64];
+	int rc;
+
+	if (s == NULL || s->fd < 0 || s->pending != PENDING_NONE)
+		return MAMORI_ERR_IO;
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"timeout_ms\":%d}", timeout_ms);
+	s->deadline = now_ms() + timeout_ms + CARD_MARGIN_MS;
+	/* A request this short fits the socket's empty buffer at once. */
+	rc = send_all(s->fd, req, strlen(req) + 1, now_ms() + CARD_CLOSE_MS);
+	if (rc != MAMORI_OK) {
+		mamori_log_err("card helper: the wait could not be sent");
+		session_kill(s);
+		return MAMORI_ERR_IO;
+	}
+	s->pending = PENDING_WAIT;
+	return MAMORI_OK;
+}
+
+int
+mamori_card_wait(struct mamori_card_session *s, int timeout_ms, struct mamori_card_info *info, const char **error)
+{
+	int rc = mamori_card_wait_begin(s, timeout_ms);
+
+	if (rc != MAMORI_OK) {
+		memset(info, 0, sizeof(*info));
+		*error = MAMORI_CARD_E_PROTOCOL;
+		return rc;
+	}
+	return mamori_card_wait_end(s, info, error);
+}
+
+int
+mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info *info, const char **error)
+{
 	json_t *r, *reader, *profile, *cert;
 	int rc, tries = -1;
 
 	memset(info, 0, sizeof(*info));
-	if (timeout_ms < 0)
-		timeout_ms = 0;
-	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"timeout_ms\":%d}", timeout_ms);
-	rc = exchange(s, req, timeout_ms + CARD_MARGIN_MS, &r, &tries, error);
+	if (s == NULL || s->pending != PENDING_WAIT) {
+		*error = MAMORI_CARD_E_PROTOCOL;
+		return MAMORI_ERR_IO;
+	}
+	s->pending = PENDING_NONE;
+	rc = exchange_reply(s, MAMORI_OK, s->deadline, &r, &tries, error);
 	if (rc != MAMORI_OK)
 		return rc;
 	reader = json_object_get(r, "reader");
@@ -456,22 +511,47 @@ sign_request(char *req, size_t reqlen, const char *pin, size_t pin_len,
 }
 
 int
-mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
-                 const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
-                 int *tries, const char **error)
+mamori_card_sign_begin(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                       const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], const char **error)
 {
 	char req[160];
+	int rc;
+
+	*error = MAMORI_CARD_E_PROTOCOL;
+	if (sign_request(req, sizeof(req), pin, pin_len, challenge) != 0) {
+		mamori_wipe(req, sizeof(req));
+		return MAMORI_ERR_INVALID;
+	}
+	if (s == NULL || s->fd < 0 || s->pending != PENDING_NONE) {
+		mamori_wipe(req, sizeof(req));
+		return MAMORI_ERR_IO;
+	}
+	s->deadline = now_ms() + CARD_SIGN_MS;
+	rc = send_all(s->fd, req, strlen(req) + 1, s->deadline);
+	mamori_wipe(req, sizeof(req));
+	if (rc != MAMORI_OK) {
+		mamori_log_err("card helper: the sign could not be sent");
+		session_kill(s);
+		return MAMORI_ERR_IO;
+	}
+	s->pending = PENDING_SIGN;
+	*error = NULL;
+	return MAMORI_OK;
+}
+
+int
+mamori_card_sign_end(struct mamori_card_session *s, unsigned char *sig, size_t *sig_len, int *tries, const char **error)
+{
 	json_t *r, *sj;
 	int rc;
 
 	*sig_len = 0;
-	if (sign_request(req, sizeof(req), pin, pin_len, challenge) != 0) {
-		mamori_wipe(req, sizeof(req));
+	if (s == NULL || s->pending != PENDING_SIGN) {
 		*error = MAMORI_CARD_E_PROTOCOL;
-		return MAMORI_ERR_INVALID;
+		return MAMORI_ERR_IO;
 	}
-	rc = exchange(s, req, CARD_SIGN_MS, &r, tries, error);
-	mamori_wipe(req, sizeof(req));
+	s->pending = PENDING_NONE;
+	rc = exchange_reply(s, MAMORI_OK, s->deadline, &r, tries, error);
 	if (rc != MAMORI_OK)
 		return rc;
 	sj = json_object_get(r, "signature");
@@ -488,6 +568,19 @@ mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
 }
 
 int
+mamori_card_sign(struct mamori_card_session *s, const char *pin, size_t pin_len,
+                 const unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], unsigned char *sig, size_t *sig_len,
+                 int *tries, const char **error)
+{
+	int rc = mamori_card_sign_begin(s, pin, pin_len, challenge, error);
+
+	*sig_len = 0;
+	if (rc != MAMORI_OK)
+		return rc;
+	return mamori_card_sign_end(s, sig, sig_len, tries, error);
+}
+
+int
 mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error)
 {
 	json_t *r;
@@ -501,8 +594,40 @@ mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error)
 	return rc == MAMORI_OK ? MAMORI_OK : protocol_error(s, error);
 }
 
-void
-mamori_card_close(struct mamori_card_session **sp)
+static void *
+reaper(void *arg)
+{
+	reap((pid_t)(intptr_t)arg, CARD_REAP_MS);
+	return NULL;
+}
+
+/* EOF on its stdin ends the helper, after it reset the card: that is not
+ * waited for.  A detached thread reaps it, killing it after CARD_REAP_MS;
+ * a helper killed before its reset has its card reset by pcscd, which
+ * disconnects a dead client's exclusive handle with SCARD_RESET_CARD
+ * (pcsc-lite's MSGCleanupClient).  Without a thread, it is reaped here. */
+static void
+reap_later(pid_t pid)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int status, e;
+
+	if (pid <= 0 || waitpid(pid, &status, WNOHANG) == pid)
+		return;
+	e = pthread_attr_init(&attr);
+	if (e == 0) {
+		e = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (e == 0)
+			e = pthread_create(&t, &attr, reaper, (void *)(intptr_t)pid);
+		pthread_attr_destroy(&attr);
+	}
+	if (e != 0)
+		reap(pid, CARD_CLOSE_MS);
+}
+
+static void
+session_close(struct mamori_card_session **sp, int wait)
 {
 	struct mamori_card_session *s;
 
@@ -511,10 +636,24 @@ mamori_card_close(struct mamori_card_session **sp)
 	s = *sp;
 	if (s->fd >= 0)
 		close(s->fd);
-	/* EOF on its stdin ends the helper (after it reset the card). */
-	reap(s->pid, CARD_CLOSE_MS);
+	if (wait)
+		reap(s->pid, CARD_CLOSE_MS);
+	else
+		reap_later(s->pid);
 	free(s);
 	*sp = NULL;
+}
+
+void
+mamori_card_close(struct mamori_card_session **sp)
+{
+	session_close(sp, 1);
+}
+
+void
+mamori_card_close_nowait(struct mamori_card_session **sp)
+{
+	session_close(sp, 0);
 }
 
 /* ------------------------------------------------------------------ watch */

@@ -31,6 +31,14 @@ struct helper {
 	char reader[MAMORI_CARD_READER_MAX + 1];
 	uint8_t cert[MAMORI_CARD_CERT_MAX];
 	size_t cert_len;
+	/* The PIN tries read at the wait, kept up to date by every VERIFY: in
+	 * one exclusive connection nothing else can change them, so a sign
+	 * does not read them again.  tries_known: 0 before the first read. */
+	int tries;
+	int tries_known;
+	/* The sign is over: the card is to be reset (helper_release) once its
+	 * reply has gone, so that the daemon does not wait for the reset. */
+	int release_pending;
 };
 
 /* profiles: "piv, jpki" as in [card] profiles.  -1 when it is not that. */
@@ -39,7 +47,10 @@ int helper_set_profiles(struct helper *h, const char *profiles);
 const char *helper_context(struct helper *h);
 const char *helper_wait(struct helper *h, int timeout_ms, int *tries);
 const char *helper_tries(struct helper *h, int *tries);
-/* sig holds MAMORI_CARD_SIG_MAX bytes.  *tries is set on wrong_pin. */
+/* sig holds MAMORI_CARD_SIG_MAX bytes.  *tries is set on wrong_pin.  When
+ * the card's work is over (a signature, or a failure other than wrong_pin
+ * and locked), h->release_pending is set: the caller answers, then calls
+ * helper_release before it reads another request. */
 const char *helper_sign(struct helper *h, const char *pin, size_t pin_len,
                         const uint8_t challenge[MAMORI_CARD_CHALLENGE_LEN], uint8_t *sig, size_t *sig_len, int *tries);
 /* Disconnect with SCARD_RESET_CARD: no verified PIN stays on the card. */

@@ -119,6 +119,8 @@ helper_release(struct helper *h)
 		SCardDisconnect(h->card, SCARD_RESET_CARD);
 	h->connected = 0;
 	h->profile = HELPER_NONE;
+	h->tries_known = 0;
+	h->release_pending = 0;
 }
 
 /* One exchange: apdu out, the response's data appended to resp[*rlen..cap)
@@ -202,6 +204,15 @@ xmit_ok(struct helper *h, const uint8_t *apdu, size_t len)
 	return sw == MAMORI_SW_OK && rlen == 0 ? NULL : MAMORI_CARD_E_CARD;
 }
 
+static const char *
+jpki_select_pin(struct helper *h)
+{
+	uint8_t cmd[MAMORI_APDU_MAX];
+	size_t len = mamori_apdu_select_ef(cmd, JPKI_EF_AUTH_PIN);
+
+	return xmit_ok(h, cmd, len);
+}
+
 /* VERIFY without data (JPKI: on EF 0018, selected first). */
 static const char *
 read_tries(struct helper *h, int *tries)
@@ -211,16 +222,17 @@ read_tries(struct helper *h, int *tries)
 	uint16_t sw;
 	const char *e;
 
-	if (h->profile == HELPER_JPKI) {
-		len = mamori_apdu_select_ef(cmd, JPKI_EF_AUTH_PIN);
-		if ((e = xmit_ok(h, cmd, len)) != NULL)
-			return e;
-	}
+	if (h->profile == HELPER_JPKI && (e = jpki_select_pin(h)) != NULL)
+		return e;
 	len = mamori_apdu_verify(cmd, NULL, 0, h->profile == HELPER_PIV);
 	if ((e = xmit(h, cmd, len, resp, sizeof(resp), &rlen, &sw)) != NULL)
 		return e;
 	*tries = mamori_apdu_tries(sw);
-	return rlen == 0 && *tries >= -1 ? NULL : MAMORI_CARD_E_CARD;
+	if (rlen != 0 || *tries < -1)
+		return MAMORI_CARD_E_CARD;
+	h->tries = *tries;
+	h->tries_known = 1;
+	return NULL;
 }
 
 /* The PIV algorithm of the certificate's key: RSA-2048 or P-256 only. */
@@ -504,6 +516,8 @@ verify_pin(struct helper *h, const char *pin, size_t pin_len, int *tries)
 		return NULL;
 	*tries = mamori_apdu_tries(sw);
 	/* 63 Cx, or 69 83 / 69 84 when this wrong PIN used the last try. */
+	h->tries = *tries;
+	h->tries_known = *tries >= 0;
 	return *tries >= 0 ? MAMORI_CARD_E_WRONG_PIN : MAMORI_CARD_E_CARD;
 }
 
@@ -584,9 +598,18 @@ helper_sign(struct helper *h, const char *pin, size_t pin_len, const uint8_t cha
 	*sig_len = 0;
 	if (!h->connected)
 		return MAMORI_CARD_E_PROTOCOL;
-	/* The tries first: a PIN is never sent to a card with none left. */
-	if ((e = read_tries(h, tries)) != NULL)
-		goto fail;
+	/* The tries first: a PIN is never sent to a card with none left.  Those
+	 * of the wait (or of the last VERIFY) stand: the connection is
+	 * exclusive, and a card pulled since answers no APDU on it. */
+	if (!h->tries_known) {
+		if ((e = read_tries(h, tries)) != NULL)
+			goto fail;
+	} else {
+		*tries = h->tries;
+		/* JPKI: VERIFY goes to EF 0018, selected again rather than assumed. */
+		if (h->profile == HELPER_JPKI && (e = jpki_select_pin(h)) != NULL)
+			goto fail;
+	}
 	if (*tries == 0)
 		return MAMORI_CARD_E_LOCKED;
 	/* A PIN that cannot be right costs no try. */
@@ -603,8 +626,9 @@ helper_sign(struct helper *h, const char *pin, size_t pin_len, const uint8_t cha
 	}
 	e = h->profile == HELPER_PIV ? sign_piv(h, digest, sig, sig_len) : sign_jpki(h, digest, sig, sig_len);
 fail:
-	/* Done with this card: reset it, so that no verified PIN stays. */
-	helper_release(h);
+	/* Done with this card: it is reset (no verified PIN stays) as soon as
+	 * the reply has gone, before the next request is read. */
+	h->release_pending = 1;
 	return e;
 }
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/decoder.h>
 #include <openssl/evp.h>
 
 #include "card/helper.h"
@@ -194,7 +196,7 @@ op_sign(struct helper *h, json_t *req, int fd)
 	char b64[4 * ((MAMORI_CARD_SIG_MAX + 2) / 3) + 1];
 	size_t sig_len = 0;
 	const char *e;
-	int tries = -1;
+	int tries = -1, rc;
 
 	/* The challenge: exactly 32 bytes, so 44 characters ending in one '='. */
 	if (json_object_size(req) != 3 || !json_is_string(pin) || json_string_length(pin) == 0 ||
@@ -203,10 +205,19 @@ op_sign(struct helper *h, json_t *req, int fd)
 	    EVP_DecodeBlock(challenge, (const unsigned char *)json_string_value(ch), 44) != 33)
 		return reply_error(fd, MAMORI_CARD_E_PROTOCOL, 0, 0);
 	e = helper_sign(h, json_string_value(pin), json_string_length(pin), challenge, sig, &sig_len, &tries);
-	if (e != NULL)
-		return reply_error(fd, e, tries, !strcmp(e, MAMORI_CARD_E_WRONG_PIN));
-	EVP_EncodeBlock((unsigned char *)b64, sig, (int)sig_len);
-	return reply(fd, json_pack("{sbss}", "ok", 1, "signature", b64));
+	if (e != NULL) {
+		rc = reply_error(fd, e, tries, !strcmp(e, MAMORI_CARD_E_WRONG_PIN));
+	} else {
+		EVP_EncodeBlock((unsigned char *)b64, sig, (int)sig_len);
+		rc = reply(fd, json_pack("{sbss}", "ok", 1, "signature", b64));
+	}
+	/* The answer first, then the reset (SCARD_RESET_CARD: the verified
+	 * PIN goes), before anything else is read: the daemon checks the
+	 * signature meanwhile.  Should this process die before, pcscd resets
+	 * the card it held exclusively when its socket closes. */
+	if (h->release_pending)
+		helper_release(h);
+	return rc;
 }
 
 static int
@@ -253,12 +264,30 @@ serve(struct helper *h)
 	return 0;
 }
 
+/* OpenSSL 3 loads its configuration, providers and key decoders at their
+ * first use, several milliseconds: done here, beside the first APDUs,
+ * rather than between the certificate's last piece and the next command
+ * (piv_alg parses the certificate). */
+static void *
+openssl_warm_up(void *arg)
+{
+	EVP_PKEY *key = NULL;
+	OSSL_DECODER_CTX *d;
+
+	(void)arg;
+	d = OSSL_DECODER_CTX_new_for_pkey(&key, "DER", "SubjectPublicKeyInfo", NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+	OSSL_DECODER_CTX_free(d);
+	EVP_MD_free(EVP_MD_fetch(NULL, "SHA256", NULL));
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct helper h;
 	const char *user = "nobody", *profiles = "piv, jpki";
-	int watch = 0;
+	pthread_t warmer;
+	int watch = 0, warm, rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--user") && i + 1 < argc)
@@ -281,5 +310,9 @@ main(int argc, char **argv)
 	json_set_alloc_funcs(malloc, wiping_free);
 	if (watch)
 		return helper_watch(&h, STDIN_FILENO, STDOUT_FILENO);
-	return serve(&h);
+	warm = pthread_create(&warmer, NULL, openssl_warm_up, NULL) == 0;
+	rc = serve(&h);
+	if (warm)
+		pthread_join(warmer, NULL);
+	return rc;
 }

@@ -45,6 +45,7 @@ enum card_phase {
 struct card_state {
 	enum card_phase phase;
 	struct mamori_card_session *session;
+	int waiting; /* the session's wait was sent by card_prepare */
 	struct mamori_card_info info; /* what the helper read */
 	struct mamori_card_cert cert; /* the card's certificate as the daemon reads it */
 	int have_cert;
@@ -61,7 +62,7 @@ card_release(struct mamori_factor_proof *proof)
 	struct card_state *st = proof->state;
 
 	if (st != NULL) {
-		mamori_card_close(&st->session);
+		mamori_card_close_nowait(&st->session);
 		mamori_freezero(st, sizeof(*st));
 	}
 	proof->state = NULL;
@@ -81,6 +82,47 @@ card_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
 {
 	prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_CARD_INSERT));
 	return MAMORI_OK;
+}
+
+static struct card_state *
+card_state_new(struct mamori_factor_proof *proof)
+{
+	struct card_state *st = calloc(1, sizeof(*st));
+
+	if (st != NULL) {
+		st->phase = CARD_INSERT;
+		proof->state = st;
+	}
+	return st;
+}
+
+static int
+card_wait_ms(const struct mamori_factor_ctx *ctx)
+{
+	unsigned wait_s = ctx->conf->card_wait < CARD_WAIT_MAX_S ? ctx->conf->card_wait : CARD_WAIT_MAX_S;
+
+	return (int)wait_s * 1000;
+}
+
+/* As "Insert your card." goes out: the helper is started and its wait sent
+ * now, for every name alike (P-INPUT), so that its start, the user lookup,
+ * pcscd and the card's power-up overlap the client's round trip; the first
+ * answer reads what it found (card_read).  When this fails, card_read
+ * starts a helper itself. */
+static void
+card_prepare(const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof)
+{
+	struct card_state *st = proof->state;
+
+	if (st == NULL && (st = card_state_new(proof)) == NULL)
+		return;
+	if (st->phase != CARD_INSERT || st->session != NULL)
+		return;
+	if (mamori_card_open(ctx->conf, &st->session) == MAMORI_OK &&
+	    mamori_card_wait_begin(st->session, card_wait_ms(ctx)) == MAMORI_OK)
+		st->waiting = 1;
+	else
+		mamori_card_close_nowait(&st->session);
 }
 
 static int
@@ -149,13 +191,8 @@ card_load(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mam
 {
 	struct card_state *st = proof->state;
 
-	if (st == NULL) {
-		if ((st = calloc(1, sizeof(*st))) == NULL)
-			return MAMORI_ERR_NOMEM;
-		st->phase = CARD_INSERT;
-		proof->state = st;
-		return MAMORI_OK;
-	}
+	if (st == NULL)
+		return card_state_new(proof) != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
 	st->cred_id = 0;
 	mamori_wipe(st->enrolled, sizeof(st->enrolled));
 	st->enrolled_len = 0;
@@ -170,7 +207,7 @@ card_refuse(const struct mamori_factor_ctx *ctx, struct card_state *st, enum mam
             struct mamori_prompts *more)
 {
 	st->phase = CARD_REFUSED;
-	mamori_card_close(&st->session);
+	mamori_card_close_nowait(&st->session);
 	prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
 }
 
@@ -179,14 +216,18 @@ card_refuse(const struct mamori_factor_ctx *ctx, struct card_state *st, enum mam
 static int
 card_read(const struct mamori_factor_ctx *ctx, struct card_state *st, struct mamori_prompts *more)
 {
-	unsigned wait_s = ctx->conf->card_wait < CARD_WAIT_MAX_S ? ctx->conf->card_wait : CARD_WAIT_MAX_S;
 	const char *error = MAMORI_CARD_E_PROTOCOL;
 	char text[MAMORI_PROMPT_TEXT_MAX];
 	int rc;
 
-	rc = mamori_card_open(ctx->conf, &st->session);
-	if (rc == MAMORI_OK)
-		rc = mamori_card_wait(st->session, (int)wait_s * 1000, &st->info, &error);
+	if (st->waiting) {
+		st->waiting = 0;
+		rc = mamori_card_wait_end(st->session, &st->info, &error);
+	} else {
+		rc = mamori_card_open(ctx->conf, &st->session);
+		if (rc == MAMORI_OK)
+			rc = mamori_card_wait(st->session, card_wait_ms(ctx), &st->info, &error);
+	}
 	if (rc == MAMORI_OK && mamori_card_cert_parse(st->info.cert, st->info.cert_len, &st->cert) != MAMORI_OK) {
 		mamori_log_notice("card in %s: its certificate is not usable", st->info.reader);
 		rc = MAMORI_ERR_DENIED;
@@ -235,19 +276,14 @@ pin_well_formed(const struct card_state *st, const char *pin, size_t len)
 }
 
 /* The checks of [card] at login on the enrolled certificate (crl_file, the
- * CA chain, the validity period). */
+ * CA chain, the validity period); 0 with err set when it fails them. */
 static int
-card_cert_ok(const struct mamori_factor_ctx *ctx, const struct card_state *st)
+card_cert_ok(const struct mamori_factor_ctx *ctx, const struct card_state *st, char *err, size_t errlen)
 {
-	char err[256] = "";
-	int rc = mamori_card_cert_check(st->enrolled, st->enrolled_len, ctx->conf->card_ca_file,
-	                                ctx->conf->card_crl_file, ctx->conf->card_check_validity, ctx->now, err,
-	                                sizeof(err));
-
-	if (rc != MAMORI_OK)
-		mamori_log_notice("card %s (credential %lld) refused: %s", st->cert.serial, (long long)st->cred_id,
-		                  err);
-	return rc == MAMORI_OK;
+	if (st->cred_id == 0 || !ctx->found)
+		return 0;
+	return mamori_card_cert_check(st->enrolled, st->enrolled_len, ctx->conf->card_ca_file, ctx->conf->card_crl_file,
+	                              ctx->conf->card_check_validity, ctx->now, err, errlen) == MAMORI_OK;
 }
 
 /* The second answer, the PIN: the card signs the daemon's fresh challenge
@@ -261,16 +297,24 @@ card_sign(const struct mamori_factor_ctx *ctx, struct card_state *st, const char
           struct mamori_factor_proof *proof)
 {
 	unsigned char challenge[MAMORI_CARD_CHALLENGE_LEN], sig[MAMORI_CARD_SIG_MAX];
-	size_t sig_len = sizeof(sig);
+	size_t sig_len = 0;
 	const char *error = MAMORI_CARD_E_PROTOCOL;
-	int tries = -1, rc, right;
+	char err[256] = "";
+	int tries = -1, rc, right, cert_ok = 0;
 
 	/* A locked name is not tried: its card keeps its tries. */
 	if (ctx->locked || !pin_well_formed(st, pin, len))
 		return MAMORI_OK;
 	if (RAND_bytes(challenge, sizeof(challenge)) != 1)
 		return MAMORI_ERR_CRYPTO;
-	rc = mamori_card_sign(st->session, pin, len, challenge, sig, &sig_len, &tries, &error);
+	rc = mamori_card_sign_begin(st->session, pin, len, challenge, &error);
+	if (rc == MAMORI_OK) {
+		/* While the card works: its certificate's checks. */
+		cert_ok = card_cert_ok(ctx, st, err, sizeof(err));
+		rc = mamori_card_sign_end(st->session, sig, &sig_len, &tries, &error);
+	}
+	/* The helper resets the card and exits meanwhile. */
+	mamori_card_close_nowait(&st->session);
 	if (rc != MAMORI_OK) {
 		if (rc == MAMORI_ERR_DENIED)
 			mamori_log_info("card %s in %s: %s (tries left %d)", st->cert.serial, st->info.reader, error,
@@ -290,7 +334,10 @@ card_sign(const struct mamori_factor_ctx *ctx, struct card_state *st, const char
 	}
 	mamori_wipe(challenge, sizeof(challenge));
 	mamori_wipe(sig, sizeof(sig));
-	if (right && ctx->found && card_cert_ok(ctx, st)) {
+	if (right && ctx->found && !cert_ok)
+		mamori_log_notice("card %s (credential %lld) refused: %s", st->cert.serial, (long long)st->cred_id,
+		                  err);
+	if (right && ctx->found && cert_ok) {
 		proof->ok = 1;
 		proof->credential_id = st->cred_id;
 		proof->link_session = 1;
@@ -331,7 +378,7 @@ card_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len,
 		rc = card_sign(ctx, st, answer, len, proof);
 	card_misuse(st, proof);
 	st->phase = CARD_DONE;
-	mamori_card_close(&st->session);
+	mamori_card_close_nowait(&st->session);
 	return rc;
 }
 
@@ -394,6 +441,7 @@ const struct mamori_factor_ops mamori_factor_card = {
 	.factor = MAMORI_FACTOR_CARD,
 	.flags = MAMORI_FACTOR_CREDENTIALS,
 	.prompt = card_prompt,
+	.prepare = card_prepare,
 	.enrolled = card_enrolled,
 	.load = card_load,
 	.verify = card_verify,

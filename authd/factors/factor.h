@@ -17,6 +17,13 @@
  *
  *   prompt        what to ask; depends on the service's configuration only
  *                 (P-INPUT), never on what the account has;
+ *   prepare       (may be NULL) right after prompt, as the prompt goes out:
+ *                 may start slow work its first answer needs (an IC card:
+ *                 the helper's start and its wait for a card) so that it
+ *                 overlaps the client's round trip.  The same for every
+ *                 name (P-INPUT); what it starts is kept in proof->state
+ *                 (load must keep a state it finds) and ended by release,
+ *                 which the engine calls however the conversation ends;
  *   load          in the step's read transaction: what verify needs (the
  *                 hash, the sealed secret) into proof->state;
  *   verify        outside any transaction (Argon2id, unsealing, device
@@ -136,6 +143,8 @@ struct mamori_factor_ops {
 	enum mamori_factor factor; /* name and categories: common/factors.h */
 	unsigned flags;
 	int (*prompt)(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out);
+	/* Failures are the factor's own: verify sees what was not started. */
+	void (*prepare)(const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof);
 	/* Whether the subject has the factor (an active credential), in the
 	 * step's read transaction. */
 	int (*enrolled)(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, int *out);

@@ -192,6 +192,8 @@ ask_next(struct mamori_conn *c)
 	conf = mamori_daemon_conf_get();
 	pam_factor_ctx(conv, conf, NULL, mamori_clock_now(), &ctx);
 	rc = ops->prompt(&ctx, &prompts);
+	if (rc == MAMORI_OK && prompts.count > 0 && ops->prepare != NULL)
+		ops->prepare(&ctx, &conv->proofs[conv->next]);
 	mamori_daemon_conf_put(conf);
 	if (rc != MAMORI_OK || prompts.count == 0) {
 		conv->step = STEP_NONE;

@@ -19,6 +19,7 @@ require_test_hooks "needs the test clock"
 
 HELPER="$top_builddir/authd/card/mamori-card-helper"
 require "the card helper" test -x "$HELPER"
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 
 EXTRA_CONF="[system mn]
 mynumber = yes
@@ -355,6 +356,41 @@ t_session_not_linked_for_non_root_caller() {
 		fail "no session recorded"
 }
 
+# The conversation's helpers (not the removal watcher's).
+login_helpers() { pgrep -f "^$T/mamori-card-helper " | while read -r p; do
+	grep -qa -- --watch "/proc/$p/cmdline" 2>/dev/null || echo "$p"
+done | wc -l; }
+
+# abandon_at_prompt: a client that hangs up 1 s after "Insert your card.";
+# the helper runs meanwhile (started as the prompt went out), and none is
+# left soon after the hang-up, well before [card] wait (3 s) could end it.
+abandon_at_prompt() {
+	local start out i n
+	start='{"method":"io.mamori.Pam.Start","parameters":{"op":"authenticate","service":"card-login","user":"taro"}}'
+	$RAW "$T/run/pam.sock" --hold 1 "$start" >"$T/abandon.out" 2>&1 &
+	sleep 0.6
+	n=$(login_helpers)
+	wait $!
+	out=$(cat "$T/abandon.out")
+	expect_match "$out" 'Insert your card' "the prompt"
+	expect_eq "$n" 1 "a helper runs while the prompt is shown"
+	for i in $(seq 1 15); do [ "$(login_helpers)" = 0 ] && break; sleep 0.1; done
+	expect_eq "$(login_helpers)" 0 "helpers left 1.5 s after the hang-up"
+}
+
+t_abandoned_prompt_leaves_no_helper() {
+	local out
+	no_card
+	abandon_at_prompt
+	# With the card in its reader: read by the helper, then released, so
+	# that the next login has it at once.
+	only_card taro-piv
+	abandon_at_prompt
+	out=$(card_login taro taro-piv "$PIV_PIN" auth=SUCCESS)
+	expect_match "$out" '^prompt: PIN \(3 tries left\): $' "the next login reads the card"
+	expect_eq "$(login_helpers)" 0 "helpers left after that login"
+}
+
 run_test "card: PIV RSA-2048, the right PIN logs in; the session is linked to the card" t_piv_rsa_right_pin
 run_test "card: PIV ECC P-256, the right PIN logs in" t_piv_p256_right_pin
 run_test "card: JPKI (My Number card), the right PIN logs in" t_jpki_right_pin
@@ -371,5 +407,7 @@ run_test "P-MFA-MN card: the set card alone meets a My Number service" t_card_al
 run_test "card: Japanese prompts under ja_JP.UTF-8" t_japanese_prompts
 run_test "card: the real sudo with a card and its PIN; its session is linked to the card" t_real_sudo_with_card
 run_test "card: a non-root caller's session is not linked" t_session_not_linked_for_non_root_caller
+run_test "card: a conversation abandoned at \"Insert your card.\" leaves no helper running" \
+	t_abandoned_prompt_leaves_no_helper
 card_cleanup
 tap_done
