@@ -41,6 +41,8 @@ static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512", NULL 
 static const char *const totp_first_enrolls[] = { "code", "password", NULL };
 /* In the order of enum mamori_card_removal. */
 static const char *const card_removals[] = { "lock", "terminate", "none", NULL };
+/* In the order of enum mamori_fido2_uv. */
+static const char *const fido2_uvs[] = { "required", "preferred", "discouraged", NULL };
 static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
 
 /* P-PRIV-NAME: default names a privileged ID may never have. */
@@ -84,6 +86,13 @@ static const struct conf_key conf_keys[] = {
 	{ "card", "crl_file", CONF_PATH, G(card_crl_file), 0, 0, NULL },
 	{ "card", "check_validity", CONF_BOOL, G(card_check_validity), 0, 1, NULL },
 	{ "card", "on_removal", CONF_CHOICE, G(card_on_removal), 0, 0, card_removals },
+	{ "fido2", "rp_id", CONF_STRING, G(fido2_rp_id), 0, 0, NULL },
+	{ "fido2", "user_verification", CONF_CHOICE, G(fido2_uv), 0, 0, fido2_uvs },
+	{ "fido2", "wait", CONF_UINT, G(fido2_wait), 1, 3600, NULL },
+	{ "fido2", "helper", CONF_PATH, G(fido2_helper), 0, 0, NULL },
+	{ "fido2", "helper_user", CONF_STRING, G(fido2_helper_user), 0, 0, NULL },
+	{ "fido2", "helper_group", CONF_STRING, G(fido2_helper_group), 0, 0, NULL },
+	{ "fingerprint", "timeout", CONF_UINT, G(fingerprint_timeout), 1, 600, NULL },
 	{ "password", "argon2_t", CONF_UINT, G(argon2_t), 1, 64, NULL },
 	/* libargon2 needs at least 8 KiB per lane; 4 GiB is a sane ceiling. */
 	{ "password", "argon2_m_kib", CONF_UINT, G(argon2_m_kib), 8, 4194304, NULL },
@@ -610,6 +619,18 @@ mamori_conf_defaults(void)
 	c->card_profiles = strdup("piv, jpki");
 	c->card_helper = strdup(LIBEXECDIR "/mamori/mamori-card-helper");
 	c->card_helper_user = strdup("nobody");
+	c->fido2_rp_id = strdup("mamori");
+	c->fido2_uv = MAMORI_FIDO2_UV_REQUIRED;
+	c->fido2_wait = 30;
+	c->fido2_helper = strdup(LIBEXECDIR "/mamori/mamori-fido2-helper");
+	c->fido2_helper_user = strdup("nobody");
+	c->fido2_helper_group = strdup("mamori-fido");
+	c->fingerprint_timeout = 30;
+	if (c->fido2_rp_id == NULL || c->fido2_helper == NULL || c->fido2_helper_user == NULL ||
+	    c->fido2_helper_group == NULL) {
+		mamori_conf_free(&c);
+		return NULL;
+	}
 	if (c->store_key == NULL || c->audit_key == NULL || c->totp_issuer == NULL || c->totp_algorithm == NULL ||
 	    c->totp_first_enroll == NULL || c->card_profiles == NULL || c->card_helper == NULL ||
 	    c->card_helper_user == NULL) {
@@ -660,6 +681,10 @@ conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 		snprintf(reason, len, "[totp] digits must be 6 or 8");
 		return -1;
 	}
+	if (c->fido2_rp_id[0] == '\0' || strlen(c->fido2_rp_id) > 253 || strpbrk(c->fido2_rp_id, " \t/:") != NULL) {
+		snprintf(reason, len, "[fido2] rp_id must be a name like \"example.lg.jp\" (no spaces, '/' or ':')");
+		return -1;
+	}
 	/* Services without a [service] section belong to the default system and
 	 * ask for a password alone: it cannot be a My Number system. */
 	if (mamori_conf_system_mynumber(c, "default")) {
@@ -667,8 +692,10 @@ conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 		         "[system default] cannot be a My Number system: name one for its services (P-MFA-MN)");
 		return -1;
 	}
-	/* P-MFA-MN: a My Number service whose accepted sets do not all span two
-	 * categories is a configuration error, never a weaker login. */
+	/* P-MFA-MN: a My Number service whose accepted sets cannot all span two
+	 * categories is a configuration error, never a weaker login.  A set
+	 * that reaches two only through what a FIDO2 key's answer shows (its
+	 * user verification) is checked again at each decision. */
 	for (const struct mamori_service_conf *s = c->services; s != NULL; s = s->next) {
 		if (!mamori_conf_system_mynumber(c, s->system))
 			continue;
@@ -680,12 +707,25 @@ conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 			return -1;
 		}
 		for (unsigned i = 0; i < s->require_count; i++) {
-			if (mamori_factor_set_span(&s->require[i]) < 2) {
+			if (mamori_factor_set_span_max(&s->require[i]) < 2) {
 				char set[128];
 				mamori_factor_set_format(&s->require[i], set, sizeof(set));
 				snprintf(reason, len,
 				         "[service %s] is on My Number system %s: \"%s\" spans one category of "
 				         "knowledge, possession and inherence, two are required (P-MFA-MN)",
+				         s->name, s->system, set);
+				*line = s->require_line;
+				return -1;
+			}
+			/* A fingerprint only together with a possession factor
+			 * (as NIST SP 800-63B requires of biometrics). */
+			if (mamori_factor_set_has(&s->require[i], MAMORI_FACTOR_FINGERPRINT) &&
+			    !(mamori_factor_set_categories(&s->require[i]) & MAMORI_CATEGORY_POSSESSION)) {
+				char set[128];
+				mamori_factor_set_format(&s->require[i], set, sizeof(set));
+				snprintf(reason, len,
+				         "[service %s] is on My Number system %s: \"%s\" has a fingerprint without a "
+				         "possession factor (card, fido2 or totp) (P-MFA-MN)",
 				         s->name, s->system, set);
 				*line = s->require_line;
 				return -1;
@@ -817,6 +857,10 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->card_helper_user);
 	free(c->card_ca_file);
 	free(c->card_crl_file);
+	free(c->fido2_rp_id);
+	free(c->fido2_helper);
+	free(c->fido2_helper_user);
+	free(c->fido2_helper_group);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);

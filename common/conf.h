@@ -128,6 +128,15 @@ struct mamori_conf {
 	char *card_crl_file; /* enrolment and login: and not be on this CRL (PEM), or NULL */
 	int card_check_validity; /* the certificate's validity period is checked (default 1) */
 	int card_on_removal; /* enum mamori_card_removal: what happens when the card leaves (default lock) */
+	/* [fido2] (FIDO2 security keys: authd/fido2/fido2.h) */
+	char *fido2_rp_id; /* the relying-party id keys are made for and asked with; default "mamori" */
+	int fido2_uv; /* enum mamori_fido2_uv: user verification asked of the key (default required) */
+	unsigned fido2_wait; /* seconds to wait for a key and for its touch; default 30 */
+	char *fido2_helper; /* default LIBEXECDIR "/mamori/mamori-fido2-helper" */
+	char *fido2_helper_user; /* the helper's user when the daemon is root; default "nobody" */
+	char *fido2_helper_group; /* and its one group, which may open FIDO hidraw nodes; default "mamori-fido" */
+	/* [fingerprint] (fprintd over the system bus: authd/fprint/fprint.h) */
+	unsigned fingerprint_timeout; /* seconds to wait for a finger; default 30 */
 	/* [policy staff], [policy privileged] */
 	struct mamori_policy_conf policy[MAMORI_ROLE_COUNT];
 	/* [service NAME], [system NAME] */
@@ -139,6 +148,12 @@ enum mamori_card_removal {
 	MAMORI_CARD_REMOVAL_LOCK, /* logind LockSession */
 	MAMORI_CARD_REMOVAL_TERMINATE, /* logind TerminateSession, else the leader is signalled */
 	MAMORI_CARD_REMOVAL_NONE,
+};
+
+enum mamori_fido2_uv {
+	MAMORI_FIDO2_UV_REQUIRED, /* the key must verify its user (PIN or built-in biometrics), by its signed UV flag */
+	MAMORI_FIDO2_UV_PREFERRED, /* asked where the key can; counted only where its UV flag says so */
+	MAMORI_FIDO2_UV_DISCOURAGED, /* presence only */
 };
 
 /* [password] org_words: at most this many words, each of

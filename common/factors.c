@@ -8,14 +8,17 @@
 
 static const struct {
 	const char *name;
-	unsigned categories;
+	unsigned categories; /* always */
+	unsigned extra; /* when the answer shows them */
 } factors[MAMORI_FACTOR_COUNT] = {
-	[MAMORI_FACTOR_PASSWORD] = { "password", MAMORI_CATEGORY_KNOWLEDGE },
-	[MAMORI_FACTOR_TOTP] = { "totp", MAMORI_CATEGORY_POSSESSION },
-	[MAMORI_FACTOR_FIDO2] = { "fido2", MAMORI_CATEGORY_POSSESSION },
+	[MAMORI_FACTOR_PASSWORD] = { "password", MAMORI_CATEGORY_KNOWLEDGE, 0 },
+	[MAMORI_FACTOR_TOTP] = { "totp", MAMORI_CATEGORY_POSSESSION, 0 },
+	/* The key's signed UV flag, by its PIN or its own fingerprint reader. */
+	[MAMORI_FACTOR_FIDO2] = { "fido2", MAMORI_CATEGORY_POSSESSION,
+	                          MAMORI_CATEGORY_KNOWLEDGE | MAMORI_CATEGORY_INHERENCE },
 	/* The card verifies its PIN: possession and knowledge in one. */
-	[MAMORI_FACTOR_CARD] = { "card", MAMORI_CATEGORY_POSSESSION | MAMORI_CATEGORY_KNOWLEDGE },
-	[MAMORI_FACTOR_FINGERPRINT] = { "fingerprint", MAMORI_CATEGORY_INHERENCE },
+	[MAMORI_FACTOR_CARD] = { "card", MAMORI_CATEGORY_POSSESSION | MAMORI_CATEGORY_KNOWLEDGE, 0 },
+	[MAMORI_FACTOR_FINGERPRINT] = { "fingerprint", MAMORI_CATEGORY_INHERENCE, 0 },
 };
 
 const char *
@@ -43,6 +46,22 @@ mamori_factor_categories(enum mamori_factor f)
 }
 
 unsigned
+mamori_factor_categories_max(enum mamori_factor f)
+{
+	return (unsigned)f < MAMORI_FACTOR_COUNT ? factors[f].categories | factors[f].extra : 0;
+}
+
+unsigned
+mamori_category_span(unsigned categories)
+{
+	unsigned n = 0;
+
+	for (; categories != 0; categories >>= 1)
+		n += categories & 1u;
+	return n;
+}
+
+unsigned
 mamori_factor_set_categories(const struct mamori_factor_set *set)
 {
 	unsigned c = 0;
@@ -55,11 +74,17 @@ mamori_factor_set_categories(const struct mamori_factor_set *set)
 unsigned
 mamori_factor_set_span(const struct mamori_factor_set *set)
 {
-	unsigned c = mamori_factor_set_categories(set), n = 0;
+	return mamori_category_span(mamori_factor_set_categories(set));
+}
 
-	for (; c != 0; c >>= 1)
-		n += c & 1u;
-	return n;
+unsigned
+mamori_factor_set_span_max(const struct mamori_factor_set *set)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < set->count; i++)
+		c |= mamori_factor_categories_max(set->factor[i]);
+	return mamori_category_span(c);
 }
 
 int

@@ -33,11 +33,20 @@ struct mamori_factor_set {
 
 const char *mamori_factor_name(enum mamori_factor f);
 int mamori_factor_parse(const char *name, size_t len, enum mamori_factor *out);
-/* The categories (MAMORI_CATEGORY_* bits) a factor supplies. */
+/* The categories (MAMORI_CATEGORY_* bits) a factor always supplies. */
 unsigned mamori_factor_categories(enum mamori_factor f);
+/* The categories it may supply when its answer shows more (a FIDO2 key:
+ * + knowledge when the user was verified by the key's PIN, + inherence by
+ * its built-in fingerprint reader); the factor sets the proof's categories
+ * (factor.h) at each login. */
+unsigned mamori_factor_categories_max(enum mamori_factor f);
 unsigned mamori_factor_set_categories(const struct mamori_factor_set *set);
 /* The number of distinct categories a set spans. */
 unsigned mamori_factor_set_span(const struct mamori_factor_set *set);
+/* The same with every factor's mamori_factor_categories_max. */
+unsigned mamori_factor_set_span_max(const struct mamori_factor_set *set);
+/* The number of distinct categories in a MAMORI_CATEGORY_* mask. */
+unsigned mamori_category_span(unsigned categories);
 int mamori_factor_set_has(const struct mamori_factor_set *set, enum mamori_factor f);
 /* "password+totp, card+fingerprint": at most MAMORI_SETS_MAX sets of at
  * most MAMORI_SET_FACTORS_MAX distinct factors.  0, or -1 with a reason. */

@@ -87,6 +87,35 @@
 #define MAMORI_INCIDENT_CARD_MISUSE "card_misuse" /* a card presented for an account it is not bound to */
 #define MAMORI_INCIDENT_CARD_LOST "card_lost" /* a card revoked as lost (by an admin or its owner) */
 #define MAMORI_INCIDENT_CARD_REVOKED "card_revoked" /* a card revoked for another reason */
+/* FIDO2 security keys (authd/fido2/fido2.h):
+ *   Fido2Enroll {name, label?, timeout?}  -> the key's credential as in Fido2List
+ *               (makes a credential on a key plugged into this machine)
+ *   Fido2List   {name?, after?, revoked?: bool}
+ *               -> {keys: [{id, name, label, state, aaguid, uv, bio, pin, rk, sign_count,
+ *                   created_at, last_used_at, revoked_at, reason, revoked_by}], more, next?}
+ *   Fido2Revoke {name, id?, reason}     -> {revoked: N, sessions_ended: N}
+ *               reason: MAMORI_FIDO2_REASON_*; every active or pending key of the
+ *               account, or only key id.  `mamorictl fido2 remove` is reason "removed". */
+#define MAMORI_ADMIN_FIDO2_ENROLL MAMORI_IF_ADMIN ".Fido2Enroll"
+#define MAMORI_ADMIN_FIDO2_LIST MAMORI_IF_ADMIN ".Fido2List"
+#define MAMORI_ADMIN_FIDO2_REVOKE MAMORI_IF_ADMIN ".Fido2Revoke"
+#define MAMORI_FIDO2_REASON_LOST "lost"
+#define MAMORI_FIDO2_REASON_REMOVED "removed"
+#define MAMORI_FIDO2_REASON_DAMAGED "damaged"
+/* Incidents of the fido2 factor. */
+#define MAMORI_INCIDENT_FIDO2_CLONE "fido2_clone_suspected" /* a sign count that did not grow */
+#define MAMORI_INCIDENT_FIDO2_LOST "fido2_lost" /* a key revoked as lost */
+/* Fingerprints (authd/fprint/fprint.h): prints are enrolled with fprintd
+ * (fprintd-enroll); an administrator approves a person's fingerprint for
+ * login.
+ *   FingerAllow  {name}                 -> the approval as in FingerList
+ *   FingerRevoke {name, reason?}        -> {revoked: N}
+ *   FingerList   {name?, after?, revoked?: bool}
+ *                -> {approvals: [{id, name, state, created_at, last_used_at, revoked_at, reason,
+ *                    revoked_by}], more, next?} */
+#define MAMORI_ADMIN_FINGER_ALLOW MAMORI_IF_ADMIN ".FingerAllow"
+#define MAMORI_ADMIN_FINGER_REVOKE MAMORI_IF_ADMIN ".FingerRevoke"
+#define MAMORI_ADMIN_FINGER_LIST MAMORI_IF_ADMIN ".FingerList"
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
  * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
  * reason). */

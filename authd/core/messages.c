@@ -98,6 +98,8 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_CARD_NONE] = N_("No card was inserted in time."),
 	[MSG_CARD_UNREADABLE] = N_("The card could not be read. Try again, or take your card to the counter."),
 	[MSG_CARD_REVOKED] = N_("This card is no longer valid. Contact your administrator."),
+	[MSG_FACTOR_CATEGORIES] =
+	        N_("This login needs two kinds of factor: your security key did not verify you (PIN or fingerprint)."),
 };
 
 /* The refusals libpwquality and cracklib word, as password_policy.c passes

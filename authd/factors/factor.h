@@ -90,6 +90,12 @@ struct mamori_factor_proof {
 	int has_counter;
 	unsigned rounds; /* answers given so far (factors of several rounds) */
 	void *state; /* the factor's own; wiped and freed by release */
+	/* Categories the answer showed beyond mamori_factor_categories (a
+	 * FIDO2 key's signed UV flag: knowledge by its PIN, inherence by its
+	 * own fingerprint reader), within mamori_factor_categories_max; set
+	 * by verify with ok.  The decision counts the set's categories with
+	 * these (P-MFA-MN). */
+	unsigned categories;
 	/* An incident the answer itself showed, right or wrong (a card
 	 * presented for an account it is not bound to: card_misuse,
 	 * P-CARD-SHARE).  The engine raises it after the decision committed,

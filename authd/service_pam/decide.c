@@ -221,6 +221,26 @@ check_factors(struct decision *d)
 	return CHECK_PASS;
 }
 
+/* P-MFA-MN: on a My Number system the categories the answers showed must
+ * span two.  conf.c let a set in that reaches two only through a FIDO2
+ * key's user verification; a key that did not verify its user (its signed
+ * UV flag) leaves such a set at possession alone. */
+static int
+check_categories(struct decision *d)
+{
+	const struct mamori_factor_set *set = &d->conv->set;
+	unsigned shown = mamori_factor_set_categories(set);
+
+	if (!mamori_conf_system_mynumber(d->conf, mamori_conf_service_system(d->conf, d->req->service)))
+		return CHECK_PASS;
+	for (unsigned i = 0; i < set->count; i++)
+		shown |= d->conv->proofs[i].categories & mamori_factor_categories_max(set->factor[i]);
+	if (mamori_category_span(shown) >= 2)
+		return CHECK_PASS;
+	d->counts_as_failure = 1;
+	return refuse(d, "one category of factor", MSG_FACTOR_CATEGORIES);
+}
+
 static int
 check_login_unknown(struct decision *d)
 {
@@ -278,9 +298,10 @@ check_held(struct decision *d)
 /* The checks that may refuse, in the order they are made: the first that
  * decides ends the walk. */
 static int (*const decision_checks[])(struct decision *) = {
-	check_locked,  check_unknown,       check_nothing_enrolled, check_no_accepted_set, check_wrong,
-	check_factors, check_login_unknown, check_member,           check_state,           check_expired,
-	check_hours,   check_held,
+	check_locked, check_unknown, check_nothing_enrolled, check_no_accepted_set,
+	check_wrong,  check_factors, check_categories,       check_login_unknown,
+	check_member, check_state,   check_expired,          check_hours,
+	check_held,
 };
 
 /* Every check passed: a success, unless a credential must be renewed in a

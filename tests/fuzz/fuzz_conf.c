@@ -178,7 +178,7 @@ exercise_conf(const struct mamori_conf *c)
 			/* P-MFA-MN: never a single-category login. */
 			check(s->require_count > 0);
 			for (unsigned i = 0; i < s->require_count; i++)
-				check(mamori_factor_set_span(&s->require[i]) >= 2);
+				check(mamori_factor_set_span_max(&s->require[i]) >= 2);
 		}
 		(void)mamori_conf_service_remote(c, s->name);
 		(void)mamori_conf_name_reserved(c, s->name);
