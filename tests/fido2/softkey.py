@@ -16,7 +16,8 @@ Command line:
 
   --pin PIN        a PIN is set (getInfo clientPin true); without it the
                    option is false (supported, not set)
-  --pin-retries N  PIN retries left (default 8); 0: blocked
+  --pin-retries N  PIN retries left (default 8; a right PIN gives 8 back);
+                   0: blocked
   --uv builtin     the key verifies its user itself (getInfo "uv": true):
                    an assertion or make_cred with option uv true gets the
                    UV flag without a PIN
