@@ -94,7 +94,7 @@ admin_factor_enroll(struct admin_call *call, json_t *params)
 
 	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
 		return reply;
-	if (ops->enrol_begin == NULL)
+	if (ops->enrol_begin == NULL || (ops->flags & MAMORI_FACTOR_DEVICE_ENROL))
 		return admin_invalid("factor");
 	if (mamori_wire_get_string(params, "label", MAMORI_CRED_LABEL_MAX, &label) == MAMORI_ERR_INVALID)
 		return admin_invalid("label");
@@ -235,7 +235,7 @@ admin_factor_confirm(struct admin_call *call, json_t *params)
 
 	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
 		return reply;
-	if (ops->enrol_begin == NULL)
+	if (ops->enrol_begin == NULL || (ops->flags & MAMORI_FACTOR_DEVICE_ENROL))
 		return admin_invalid("factor");
 	if (mamori_wire_get_string(params, "code", CODE_MAX, &code) != MAMORI_OK)
 		return admin_invalid("code");
