@@ -757,8 +757,7 @@ fido2_describe(const struct mamori_credential *c)
 		return NULL;
 	mamori_fido2_key_id(k.cred_id, k.cred_id_len, key_id);
 	return json_pack("{s:s,s:s,s:i,s:b,s:b,s:b,s:b,s:I}", "key_id", key_id, "aaguid", k.aaguid, "alg", k.cose_alg,
-	                 "uv", k.uv, "bio", k.bio, "pin_set", k.pin_set, "rk", k.rk, "sign_count",
-	                 (json_int_t)c->counter);
+	                 "uv", k.uv, "bio", k.bio, "pin", k.pin_set, "rk", k.rk, "sign_count", (json_int_t)c->counter);
 }
 
 /* An account may hold several keys. */
