@@ -19,21 +19,25 @@
 #include "names.h"
 #include "output.h"
 #include "protocol.h"
+#include "secure.h"
 #include "wire.h"
 
 /* The daemon waits [fido2] wait (at most 3600 s) for a key and its touch. */
+#define MAMORI_FIDO2_PIN_LINE 80
 #define FIDO2_WAIT_MAX 3600
 
 enum {
 	OPT_LABEL = CLI_OPT_FIRST,
 	OPT_REASON,
 	OPT_ID,
+	OPT_PIN_STDIN,
 };
 
 static const struct option fido2_options[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "id", required_argument, NULL, OPT_ID },
+	{ "pin-stdin", no_argument, NULL, OPT_PIN_STDIN },
 	CLI_OPTIONS_END,
 };
 
@@ -42,6 +46,7 @@ struct fido2_args {
 	unsigned allowed;
 	const char *label, *reason;
 	long long id;
+	int pin_stdin;
 };
 
 #define ALLOW(opt) (1u << ((opt)-CLI_OPT_FIRST))
@@ -79,6 +84,9 @@ fido2_option(struct cli *cli, struct fido2_args *a, int c, int longindex, char *
 			return CLI_EXIT_USAGE;
 		}
 		return CLI_CONTINUE;
+	case OPT_PIN_STDIN:
+		a->pin_stdin = 1;
+		return CLI_CONTINUE;
 	default:
 		return cli_common_option(cli, a->cmd, c, argv);
 	}
@@ -105,10 +113,36 @@ fido2_args_parse(struct cli *cli, struct fido2_args *a, int argc, char **argv, i
 	return CLI_CONTINUE;
 }
 
+/* The key's PIN, one line on stdin, into params ("pin"; wiped by the
+ * daemon's gate and by cli_wipe_parameters). */
+static int
+pin_from_stdin(const char *cmd, json_t *params)
+{
+	char line[MAMORI_FIDO2_PIN_LINE];
+	size_t len;
+	int rc = CLI_CONTINUE;
+
+	if (fgets(line, sizeof(line), stdin) == NULL) {
+		output_error("%s: no PIN on stdin", cmd);
+		return CLI_EXIT_USAGE;
+	}
+	len = strcspn(line, "\n");
+	line[len] = '\0';
+	if (len < 4 || len > 63) {
+		output_error("%s: the PIN must have 4 to 63 bytes", cmd);
+		rc = CLI_EXIT_USAGE;
+	} else if (json_object_set_new(params, "pin", json_stringn(line, len)) != 0) {
+		output_error("out of memory");
+		rc = CLI_EXIT_FAILED;
+	}
+	mamori_wipe(line, sizeof(line));
+	return rc;
+}
+
 int
 cmd_fido2_enroll(struct cli *cli, int argc, char **argv)
 {
-	struct fido2_args a = { .cmd = "fido2 enroll", .allowed = ALLOW(OPT_LABEL) };
+	struct fido2_args a = { .cmd = "fido2 enroll", .allowed = ALLOW(OPT_LABEL) | ALLOW(OPT_PIN_STDIN) };
 	char subject[MAMORI_USER_NAME_MAX + 8], label[128], key_id[80];
 	const json_t *p;
 	json_t *params, *reply;
@@ -121,6 +155,11 @@ cmd_fido2_enroll(struct cli *cli, int argc, char **argv)
 	if (params != NULL && a.label != NULL && json_object_set_new(params, "label", json_string(a.label)) != 0) {
 		json_decref(params);
 		params = NULL;
+	}
+	if (params != NULL && a.pin_stdin && (rc = pin_from_stdin(a.cmd, params)) != CLI_CONTINUE) {
+		cli_wipe_parameters(params);
+		json_decref(params);
+		return rc;
 	}
 	if (!cli->json && isatty(STDERR_FILENO))
 		fprintf(stderr, "Connect the security key and touch it when it blinks...\n");

@@ -88,7 +88,8 @@
 #define MAMORI_INCIDENT_CARD_LOST "card_lost" /* a card revoked as lost (by an admin or its owner) */
 #define MAMORI_INCIDENT_CARD_REVOKED "card_revoked" /* a card revoked for another reason */
 /* FIDO2 security keys (authd/fido2/fido2.h):
- *   Fido2Enroll {name, label?, timeout?}  -> the key's credential as in Fido2List
+ *   Fido2Enroll {name, label?, timeout?, pin?}  -> the key's credential as in Fido2List
+ *               (pin: the key's PIN, for a key that has one; wiped by the gate)
  *               (makes a credential on a key plugged into this machine)
  *   Fido2List   {name?, after?, revoked?: bool}
  *               -> {keys: [{id, name, label, state, aaguid, uv, bio, pin, rk, sign_count,

@@ -132,7 +132,7 @@ admin_fido2_enroll(struct admin_call *call, json_t *params)
 {
 	struct mamori_fido2_key *keys, made;
 	const struct mamori_conf *conf;
-	const char *label = NULL, *error = MAMORI_FIDO2_E_PROTOCOL;
+	const char *label = NULL, *pin = NULL, *error = MAMORI_FIDO2_E_PROTOCOL;
 	char why[128];
 	unsigned n = 0;
 	json_t *reply;
@@ -141,6 +141,10 @@ admin_fido2_enroll(struct admin_call *call, json_t *params)
 	if (mamori_wire_get_string(params, "label", MAMORI_CRED_LABEL_MAX, &label) == MAMORI_ERR_INVALID ||
 	    (label != NULL && !mamori_field_valid(label)))
 		return admin_invalid("label");
+	/* The key's PIN, for a key that has one (the gate wipes it). */
+	if (mamori_wire_get_string(params, "pin", MAMORI_FIDO2_PIN_MAX, &pin) == MAMORI_ERR_INVALID ||
+	    (pin != NULL && strlen(pin) < 4))
+		return admin_invalid("pin");
 	if ((keys = calloc(MAMORI_FIDO2_ALLOW_MAX, sizeof(*keys))) == NULL)
 		return admin_internal_error();
 	if ((reply = enroll_precheck(call, keys, &n)) != NULL) {
@@ -148,7 +152,7 @@ admin_fido2_enroll(struct admin_call *call, json_t *params)
 		return reply;
 	}
 	conf = mamori_daemon_conf_get();
-	rc = mamori_fido2_enrol_key(conf, call->target, keys, n, NULL, 0, &made, &error);
+	rc = mamori_fido2_enrol_key(conf, call->target, keys, n, pin, pin != NULL ? strlen(pin) : 0, &made, &error);
 	mamori_daemon_conf_put(conf);
 	free(keys);
 	if (rc == MAMORI_ERR_DENIED) {

@@ -60,7 +60,7 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_CARD_ENROLL, .handler = admin_card_enroll, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_CARD_LIST, .handler = admin_card_list },
 	{ .name = MAMORI_ADMIN_CARD_REVOKE, .handler = admin_card_revoke, .flags = ADMIN_RULE | ADMIN_WRITES },
-	{ .name = MAMORI_ADMIN_FIDO2_ENROLL, .handler = admin_fido2_enroll, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_FIDO2_ENROLL, .handler = admin_fido2_enroll, .flags = ACCOUNT, .secret = "pin" },
 	{ .name = MAMORI_ADMIN_FIDO2_LIST,
 	  .handler = admin_factor_list,
 	  .arg = ADMIN_LIST_KEYS,

@@ -1,0 +1,362 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# The fido2 factor end to end through real PAM (pam_wrapper + pam_client,
+# and the real sudo in a mount namespace): the real daemon and
+# mamori-fido2-helper, the suite's software authenticators
+# (tests/fido2/softkey.py, real P-256 keys, PIN, UV, counter) over the test
+# transport (MAMORI_TEST_FIDO2_DEVICES), keys enrolled with `mamorictl
+# fido2 enroll` and by their owner (op "fido2_enroll").
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/softkey_lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "python3-cbor2" /usr/bin/python3 -c "import cbor2, cryptography"
+require "unshare" command -v unshare
+require "sudo" test -u "$(command -v sudo)"
+require_test_hooks "needs the software authenticator's transport"
+
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+HELPER="$top_builddir/authd/fido2/mamori-fido2-helper"
+require "the fido2 helper" test -x "$HELPER"
+GROUP=$(getent group nogroup >/dev/null && echo nogroup || echo nobody)
+
+EXTRA_CONF="[system mn]
+mynumber = yes
+
+[service fido2-login]
+require = fido2
+rhost_empty = local
+
+[service fido2-mn]
+system = mn
+require = fido2
+rhost_empty = local
+
+[service sudo]
+require = fido2
+
+[fido2]
+rp_id = mamori.example
+wait = 3
+helper = $HELPER
+helper_user = nobody
+helper_group = $GROUP
+
+[incident]
+hook = /tmp/mamori-hook-placeholder
+
+[daemon]
+rate_limit = 1000"
+new_env
+cp "$HELPER" "$T/mamori-fido2-helper"
+chmod 755 "$T/mamori-fido2-helper"
+sed -i "s|^helper = .*|helper = $T/mamori-fido2-helper|" "$T/mamori.conf"
+cat >"$T/hook" <<HOOK
+#!/bin/sh
+cat >>"$T/incidents"
+echo >>"$T/incidents"
+HOOK
+chmod 700 "$T/hook"
+sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
+for s in fido2-login fido2-mn; do make_service "$s"; done
+
+PIN=4321
+# The keys a test may plug in: each one listens only while it is plugged.
+SOFTKEY_DIR=$(mktemp -d /tmp/mamori-softkey.XXXXXX)
+chmod 755 "$SOFTKEY_DIR"
+export MAMORI_TEST_FIDO2_DEVICES="$SOFTKEY_DIR/k1:$SOFTKEY_DIR/k2:$SOFTKEY_DIR/k3"
+LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
+
+# plug NAME [softkey options]: NAME (k1..k3) is the only key plugged in,
+# started with the options the first time (it keeps its credentials while
+# plugged; unplugged, it is stopped).
+plug() {
+	local name=$1 n
+	shift
+	for n in k1 k2 k3; do
+		[ "$n" = "$name" ] && continue
+		[ -s "$SOFTKEY_DIR/$n.pid" ] && softkey_stop "$n"
+	done
+	[ -s "$SOFTKEY_DIR/$name.pid" ] || softkey_start "$name" "$@"
+}
+unplug_all() {
+	local n
+	for n in k1 k2 k3; do softkey_stop "$n"; done
+}
+
+wait_incident() {
+	local kind=$1 i
+	for i in $(seq 1 50); do
+		grep -q "\"kind\": *\"$kind\"" "$T/incidents" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no $kind incident reached the hook"
+}
+
+key_id_of() { # USER N: the id of USER's Nth key (1-based)
+	ctl --json fido2 list "$1" | json "[k['id'] for k in d['keys'] if k['state'] == 'active'][$2 - 1]"
+}
+
+add_user taro 'Sakura-no-Ki-2030'
+add_user hanako 'Ume-no-Hana-2030x'
+add_user nokey 'Take-no-Ha-2030w'
+
+t_admin_enroll() {
+	local out
+	plug k1 --pin "$PIN"
+	out=$(echo "$PIN" | ctl fido2 enroll taro --label blue --pin-stdin) || fail "fido2 enroll: $out"
+	echo "$out"
+	expect_match "$out" '^security key blue enrolled for taro \(id [0-9]+, key [0-9a-f]{16}\)$' "enroll line"
+	out=$(ctl --json fido2 list taro)
+	echo "$out"
+	expect_eq "$(echo "$out" | json '[(k["label"], k["state"], k["aaguid"], k["pin"]) for k in d["keys"]]')" \
+		"[('blue', 'active', '6d616d6f726920736f66746b65790001', True)]" "listed"
+	expect_match "$(ctl fido2 list)" 'taro +blue +active' "the table"
+	# One credential, one key: the same key enrolled again makes another credential.
+	expect_eq "$(softkey_state k1 credentials)" 1 "credentials on the key"
+	[ "$(sql "SELECT count(*) FROM audit WHERE reason = 'fido2 enroll' AND result = 'success'")" -ge 1 ] ||
+		fail "not audited"
+}
+run_test "fido2: mamorictl fido2 enroll makes a credential on the key, checked and listed" t_admin_enroll
+
+t_right_key() {
+	local out
+	plug k1 --pin "$PIN"
+	out=$(pam -p "$PIN" fido2-login taro auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS)
+	echo "$out"
+	expect_match "$out" '^info: Connect your security key\.$' "connect message"
+	expect_match "$out" '^prompt: Security key PIN \(8 tries left\): $' "PIN prompt with the retries"
+	expect_match "$out" '^info: Touch your security key\.$' "touch message"
+	expect_eq "$(softkey_state k1 signatures)" 1 "the key signed once"
+	[ "$(sql "SELECT counter FROM credentials WHERE factor = 'fido2' AND user_id = (SELECT id FROM users WHERE name = 'taro')")" -ge 1 ] ||
+		fail "the sign count is not stored"
+	[ "$(sql "SELECT count(*) FROM session_credentials sc JOIN credentials c ON c.id = sc.credential_id WHERE c.factor = 'fido2' AND sc.reader LIKE 'fido2:unix:%'")" -ge 1 ] ||
+		fail "the session is not linked to the key"
+}
+run_test "fido2: the right key with its PIN logs in; the count is stored and the session linked" t_right_key
+
+t_refused_modes() {
+	local mode out before
+	plug k1 --pin "$PIN"
+	for mode in wrong_rp wrong_cdh replay; do
+		softkey_set k1 "{\"mode\":\"$mode\"}"
+		before=$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong fido2'")
+		out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
+		echo "$mode: $out"
+		expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong fido2'")" \
+			"$((before + 1))" "$mode refused as a wrong factor"
+	done
+	softkey_set k1 '{"mode":"normal"}'
+	pam -p "$PIN" fido2-login taro auth=SUCCESS >/dev/null || fail "the key works again"
+}
+run_test "fido2: the wrong rp id, a signature over another challenge, a replayed assertion are refused" t_refused_modes
+
+t_clone() {
+	local out
+	plug k1 --pin "$PIN"
+	: >"$T/incidents"
+	softkey_set k1 '{"counter":1}'
+	out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" '^error: This security key cannot be used: it may have been copied\. Contact your administrator\.$' \
+		"clone message"
+	wait_incident fido2_clone_suspected
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'fido2 sign count did not grow'")" -ge 1 ] ||
+		fail "not audited"
+	softkey_set k1 '{"counter":1000}'
+	pam -p "$PIN" fido2-login taro auth=SUCCESS >/dev/null || fail "a count that grows again works"
+}
+run_test "fido2: a sign count that goes back is refused with fido2_clone_suspected" t_clone
+
+t_unknown_credential() {
+	local out
+	plug k2 --pin "$PIN"
+	out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
+	echo "$out"
+	! grep -q 'not registered' <<<"$out" || fail "told before the decision"
+}
+run_test "fido2: a key that holds no credential of the account is refused" t_unknown_credential
+
+t_uv_required_not_given() {
+	local out
+	# A key with neither a PIN nor its own verification.
+	plug k3
+	ctl fido2 enroll hanako --label plain >/dev/null || fail "enroll"
+	out=$(pam fido2-login hanako auth=AUTH_ERR)
+	echo "$out"
+	! grep -q '^prompt: ' <<<"$out" || fail "a PIN was asked of a key without one"
+	softkey_stop k3
+}
+run_test "fido2: user verification required and not given is refused" t_uv_required_not_given
+
+t_pin_wrong_then_blocked() {
+	local out
+	plug k1 --pin "$PIN"
+	out=$(pam -p 0000 fido2-login taro auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" '^error: Wrong security key PIN \(7 tries left\)\.$' "wrong PIN with the retries"
+	expect_eq "$(softkey_state k1 pin_retries)" 7 "the key counted it"
+	softkey_set k1 '{"pin_retries":0}'
+	out=$(pam fido2-login taro auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" "^error: This security key's PIN is blocked" "blocked message"
+	! grep -q '^prompt: ' <<<"$out" || fail "a PIN was asked for a blocked key"
+	expect_eq "$(softkey_state k1 pin_retries)" 0 "no PIN was sent"
+	softkey_set k1 '{"pin_retries":8}'
+}
+run_test "fido2: a wrong PIN counts down; a blocked PIN is told and never sent" t_pin_wrong_then_blocked
+
+t_several_keys() {
+	local out
+	plug k2 --pin "$PIN"
+	echo "$PIN" | ctl fido2 enroll taro --label green --pin-stdin >/dev/null || fail "a second key"
+	expect_eq "$(ctl --json fido2 list taro | json 'len([k for k in d["keys"] if k["state"] == "active"])')" 2 "two keys"
+	pam -p "$PIN" fido2-login taro auth=SUCCESS >/dev/null || fail "the second key"
+	plug k1 --pin "$PIN"
+	pam -p "$PIN" fido2-login taro auth=SUCCESS >/dev/null || fail "the first key"
+}
+run_test "fido2: an account with several keys logs in with each" t_several_keys
+
+t_mynumber_uv() {
+	local out
+	# P-MFA-MN: fido2 alone passes with the key's PIN (knowledge) ...
+	plug k1 --pin "$PIN"
+	pam -p "$PIN" fido2-mn taro auth=SUCCESS >/dev/null || fail "knowledge by the PIN"
+	# ... or its own fingerprint (inherence); its own UV that is no
+	# fingerprint is possession alone.
+	unplug_all
+	plug k3 --uv builtin --bio
+	ctl fido2 enroll nokey --label bio >/dev/null || fail "enroll a bio key"
+	out=$(pam fido2-mn nokey auth=SUCCESS) || fail "inherence by the key's fingerprint: $out"
+	softkey_stop k3
+	ctl fido2 revoke nokey --reason removed >/dev/null
+	plug k3 --uv builtin
+	ctl fido2 enroll nokey --label uvonly >/dev/null || fail "enroll a uv key"
+	out=$(pam fido2-mn nokey auth=AUTH_ERR)
+	echo "$out"
+	expect_match "$out" 'two kinds of factor' "one category refused"
+	pam fido2-login nokey auth=SUCCESS >/dev/null || fail "the same key elsewhere"
+	softkey_stop k3
+	ctl fido2 remove nokey >/dev/null
+}
+run_test "P-MFA-MN fido2 alone on a My Number service passes only with the key's PIN or its fingerprint" t_mynumber_uv
+
+t_same_prompts() {
+	local unknown nokey
+	plug k1 --pin "$PIN"
+	unknown=$(pam -p "$PIN" fido2-login nosuchuser auth=AUTH_ERR | sed 's/nosuchuser/U/g')
+	echo "$unknown"
+	nokey=$(pam -p "$PIN" fido2-login nokey auth=AUTH_ERR | sed 's/nokey/U/g')
+	expect_eq "$nokey" "$unknown" "an account without a key"
+	expect_match "$unknown" 'Touch your security key' "the same steps"
+}
+run_test "P-INPUT fido2: unknown names and names without a key see the same prompts" t_same_prompts
+
+t_revoked_key_session_ended() {
+	local out id pid i start
+	plug k1 --pin "$PIN"
+	id=$(key_id_of taro 1)
+	pam -p "$PIN" -S fido2-login taro auth=SUCCESS acct=SUCCESS open=SUCCESS >"$T/held" 2>&1 &
+	pid=$!
+	for i in $(seq 1 100); do grep -q READY "$T/held" && break; sleep 0.05; done
+	grep -q READY "$T/held" || { kill "$pid"; fail "no session: $(cat "$T/held")"; }
+	: >"$T/incidents"
+	start=$(date +%s%N)
+	out=$(ctl fido2 revoke taro --id "$id" --reason lost) || fail "revoke: $out"
+	echo "$out"
+	expect_match "$out" '^1 security key\(s\) of taro revoked; 1 session\(s\) ended$' "revoked, session ended"
+	for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.025; done
+	! kill -0 "$pid" 2>/dev/null || { kill "$pid"; fail "the session's process lives on"; }
+	[ $((($(date +%s%N) - start) / 1000000)) -le 1000 ] || fail "the session took more than 1 s to end"
+	wait_incident fido2_lost
+	out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
+	expect_eq "$(ctl --json fido2 list taro | json '[k["reason"] for k in d["keys"] if k["id"] == '"$id"']')" \
+		"['lost']" "listed as lost"
+}
+run_test "fido2: a key revoked as lost ends its live session within 1 s, raises fido2_lost, and is refused after" \
+	t_revoked_key_session_ended
+
+t_self_enrolment() {
+	local out code
+	plug k2 --pin "$PIN"
+	cat >"$T/self.py" <<'PY'
+import json, socket, sys
+path, user, pw, code, pin = sys.argv[1:6]
+s = socket.socket(socket.AF_UNIX); s.connect(path); buf = b""
+def call(m):
+    global buf
+    s.sendall(json.dumps(m).encode() + b"\0")
+    while b"\0" not in buf:
+        buf += s.recv(65536)
+    r, buf = buf.split(b"\0", 1)
+    return json.loads(r)
+r = call({"method": "io.mamori.Pam.Start", "parameters": {"op": "fido2_enroll", "service": "mamori-test", "user": user}})
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [pw]}})
+p = r["parameters"]
+if p.get("state") == "prompt" and p["prompts"][0]["text"].startswith("Enrolment code"):
+    r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [code]}})
+    p = r["parameters"]
+if p.get("state") != "prompt":
+    print("RESULT", p.get("result")); sys.exit(0)
+for q in p["prompts"]:
+    print("SHOW", q["style"], q["text"])
+r = call({"method": "io.mamori.Pam.Answer", "parameters": {"answers": [None, pin]}})
+print("RESULT", r["parameters"]["result"], r["parameters"].get("messages"))
+PY
+	code=$(ctl totp enroll-code hanako | tail -n 1)
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" hanako 'Ume-no-Hana-2030x' "$code" "$PIN")
+	echo "$out"
+	expect_match "$out" 'SHOW echo_off Security key PIN \(empty if it has none\): ' "the PIN asked"
+	expect_match "$out" 'RESULT success' "enrolled by its owner"
+	expect_match "$(ctl fido2 list hanako)" 'hanako +active' "listed"
+	pam -p "$PIN" fido2-login hanako auth=SUCCESS >/dev/null || fail "the new key logs in"
+	# The same credential cannot be enrolled twice; the key's other
+	# credentials are excluded (the key holds one of the account's).
+	code=$(ctl totp enroll-code hanako | tail -n 1)
+	out=$(/usr/bin/python3 "$T/self.py" "$T/run/pam.sock" hanako 'Ume-no-Hana-2030x' "$code" "$PIN")
+	echo "$out"
+	expect_match "$out" 'RESULT auth_err' "a key already enrolled is excluded"
+}
+run_test "fido2: self-enrolment (op fido2_enroll) with the key's PIN, confirmed by its attestation" t_self_enrolment
+
+t_remove() {
+	local out
+	out=$(ctl fido2 remove hanako) || fail "remove: $out"
+	echo "$out"
+	expect_match "$out" 'security key\(s\) of hanako revoked' "removed"
+	expect_eq "$(ctl --json fido2 list hanako | json '[k["state"] for k in d["keys"] if k["state"] == "active"]')" \
+		"[]" "none active"
+	out=$(ctl fido2 revoke hanako --reason stolen 2>&1) && fail "an unknown reason was accepted"
+	expect_match "$out" 'invalid --reason' "reason checked"
+}
+run_test "fido2: mamorictl fido2 remove and revoke" t_remove
+
+# The real sudo: a key of the test account, its PIN typed on stdin.
+cat >"$T/sudo.sh" <<'SH'
+answers=$1
+shift
+rc=0
+printf '%b' "$answers" | runuser -u mamori-ns -- sudo -S "$@" 2>&1 || rc=$?
+echo "rc=$rc"
+SH
+ns_setup
+ns_pam sudo
+
+t_real_sudo() {
+	local out
+	ctl user add mamori-ns >/dev/null 2>&1 || true
+	plug k3 --pin "$PIN"
+	echo "$PIN" | ctl fido2 enroll mamori-ns --pin-stdin >/dev/null || fail "enroll"
+	out=$(ns_run "$T/sudo.sh" "$PIN\n" id -un)
+	echo "$out"
+	expect_match "$out" '^root$' "sudo ran the command"
+	expect_match "$out" 'rc=0' "sudo status"
+	out=$(ns_run "$T/sudo.sh" "0000\n" id -un)
+	expect_match "$out" 'rc=1' "a wrong PIN"
+}
+run_test "fido2: the real sudo with a key and its PIN" t_real_sudo
+
+softkey_cleanup
+tap_done
