@@ -235,6 +235,7 @@ end_round(struct mamori_store *store, struct mamori_card_revocation *r, size_t f
 {
 	struct end_job jobs[CARD_END_PARALLEL];
 	struct mamori_txn *tx = NULL;
+	const char *what = is_fido2(r) ? "security key" : "card";
 	unsigned ended = 0;
 	int64_t now;
 	int rc;
@@ -254,17 +255,18 @@ end_round(struct mamori_store *store, struct mamori_card_revocation *r, size_t f
 	else if (tx != NULL)
 		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
-		mamori_log_err("card revoked: %u session(s) ended, but their records could not be written: %s", ended,
-		               mamori_strerror(rc));
+		mamori_log_err("%s revoked: %u session(s) ended, but their records could not be written: %s", what,
+		               ended, mamori_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
 		const struct mamori_session *s = jobs[i].s;
 		if (jobs[i].rc == MAMORI_OK)
-			mamori_log_notice("session %lld of %s on %s ended: card revoked (%s)", (long long)s->id,
-			                  s->user, s->service, r->reason);
+			mamori_log_notice("session %lld of %s on %s ended: %s revoked (%s)", (long long)s->id, s->user,
+			                  s->service, what, r->reason);
 		else
-			mamori_log_err("session %lld of %s on %s: card revoked (%s), but the session could not be "
+			mamori_log_err("session %lld of %s on %s: %s revoked (%s), but the session could not be "
 			               "ended: %s",
-			               (long long)s->id, s->user, s->service, r->reason, mamori_strerror(jobs[i].rc));
+			               (long long)s->id, s->user, s->service, what, r->reason,
+			               mamori_strerror(jobs[i].rc));
 	}
 	return ended;
 }
