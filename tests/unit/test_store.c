@@ -4184,6 +4184,36 @@ test_cred_revoke_records_why_when_who(void **state)
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM credentials WHERE sealed IS NOT NULL"), 0);
 }
 
+/* A pending credential learns its device's public data when the device
+ * confirms it (a FIDO2 key): pending only. */
+static void
+test_cred_set_public_pending_only(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t uid = add_user_committed(fx, "alice"), pending, active;
+	static const char pub[] = "{\"v\":1}";
+	struct mamori_credential out;
+
+	begin(fx);
+	pending = cred_add(fx, uid, "fido2", MAMORI_CRED_PENDING);
+	active = cred_add(fx, uid, "fido2", MAMORI_CRED_ACTIVE);
+	assert_int_equal(
+	        mamori_store_cred_set_public(fx->tx, pending, (const unsigned char *)pub, strlen(pub), "ab12", 7),
+	        MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(fx->tx, pending, &out), MAMORI_OK);
+	assert_int_equal(out.public_len, strlen(pub));
+	assert_memory_equal(out.public_data, pub, strlen(pub));
+	assert_string_equal(out.key_id, "ab12");
+	assert_int_equal(out.counter, 7);
+	assert_int_equal(mamori_store_cred_set_public(fx->tx, active, (const unsigned char *)pub, strlen(pub), "cd", 1),
+	                 MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_cred_set_public(fx->tx, pending, NULL, 0, "x", 1), MAMORI_ERR_INVALID);
+	assert_int_equal(
+	        mamori_store_cred_set_public(fx->tx, pending, (const unsigned char *)pub, strlen(pub), "x", -1),
+	        MAMORI_ERR_INVALID);
+	commit(fx);
+}
+
 static void
 test_cred_delete_pending(void **state)
 {
@@ -4557,6 +4587,7 @@ main(void)
 		DIR_TEST(test_commit_failure_is_reported),
 		DIR_TEST(test_unknown_backend_refused),
 		cmocka_unit_test(test_cred_state_names),
+		STORE_TEST(test_cred_set_public_pending_only),
 		STORE_TEST(test_cred_insert_get_round_trip),
 		STORE_TEST(test_cred_foreach_user_filters),
 		STORE_TEST(test_cred_foreach_pages_by_name),
