@@ -43,7 +43,9 @@ t_privileges() {
 	pid=$!
 	for _ in $(seq 1 100); do
 		helper=$(pids_by_cmdline "^$HELPER --user nobody --group $GROUP$")
-		[ -n "$helper" ] && grep -q NoNewPrivs:.*1 "/proc/$helper/status" 2>/dev/null && break
+		# Confined, and its environment readable (past its exec).
+		[ -n "$helper" ] && grep -q 'NoNewPrivs:[[:space:]]*1' "/proc/$helper/status" 2>/dev/null &&
+			[ -n "$(tr '\0' '\n' <"/proc/$helper/environ" 2>/dev/null)" ] && break
 		sleep 0.05
 	done
 	[ -n "$helper" ] || fail "no helper process"
