@@ -107,14 +107,7 @@ mamori_card_open(const struct mamori_conf *conf, struct mamori_card_session **ou
 static void
 session_kill(struct mamori_card_session *s)
 {
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		mamori_helper_reap(s->pid, 0);
-	}
-	s->pid = -1;
+	mamori_helper_kill(&s->pid, &s->fd);
 }
 
 /* The static name of a helper error, or NULL for one not in card.h. */
@@ -157,24 +150,16 @@ get_tries(json_t *reply, int *tries)
 static int
 exchange_reply(struct mamori_card_session *s, int rc, int64_t deadline, json_t **reply, int *tries, const char **error)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	json_t *r = NULL, *ok, *e;
+	json_t *r = NULL, *e;
 
 	*reply = NULL;
 	*error = MAMORI_CARD_E_PROTOCOL;
 	if (s == NULL || s->fd < 0)
 		return MAMORI_ERR_IO;
-	buf = malloc(MAMORI_CARD_MSG_MAX + 1);
-	if (buf == NULL)
-		return MAMORI_ERR_NOMEM;
 	if (rc == MAMORI_OK)
-		rc = mamori_helper_recv(s->fd, buf, MAMORI_CARD_MSG_MAX, &len, deadline);
-	if (rc == MAMORI_OK) {
-		r = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-		ok = json_object_get(r, "ok");
-		rc = json_is_object(r) && json_is_boolean(ok) ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
-	}
+		rc = mamori_helper_recv_json(s->fd, MAMORI_CARD_MSG_MAX, deadline, &r);
+	if (rc == MAMORI_ERR_NOMEM)
+		return rc;
 	if (rc == MAMORI_OK && !json_is_true(json_object_get(r, "ok"))) {
 		e = json_object_get(r, "error");
 		*error = json_is_string(e) ? error_name(json_string_value(e)) : NULL;
@@ -186,8 +171,6 @@ exchange_reply(struct mamori_card_session *s, int rc, int64_t deadline, json_t *
 			rc = MAMORI_ERR_DENIED;
 		}
 	}
-	mamori_wipe(buf, MAMORI_CARD_MSG_MAX + 1);
-	free(buf);
 	if (rc == MAMORI_OK) {
 		*reply = r;
 		*error = NULL;
@@ -302,7 +285,7 @@ mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info *inf
 	                      !strcmp(json_string_value(profile), MAMORI_CARD_PROFILE_JPKI)) &&
 	                     json_is_string(cert) &&
 	                     mamori_b64_decode(json_string_value(cert), info->cert, sizeof(info->cert),
-	                                              &info->cert_len) == 0 &&
+	                                       &info->cert_len) == 0 &&
 	                     get_tries(r, &info->tries) == 0
 	             ? MAMORI_OK
 	             : MAMORI_ERR_PROTOCOL;
@@ -437,18 +420,10 @@ mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error)
 static void
 session_close(struct mamori_card_session **sp, int wait)
 {
-	struct mamori_card_session *s;
-
 	if (sp == NULL || *sp == NULL)
 		return;
-	s = *sp;
-	if (s->fd >= 0)
-		close(s->fd);
-	if (wait)
-		mamori_helper_reap(s->pid, CARD_CLOSE_MS);
-	else
-		mamori_helper_reap_later(s->pid, CARD_REAP_MS, CARD_CLOSE_MS);
-	free(s);
+	mamori_helper_stop((*sp)->pid, (*sp)->fd, wait, CARD_CLOSE_MS, CARD_REAP_MS);
+	free(*sp);
 	*sp = NULL;
 }
 

@@ -17,6 +17,7 @@
 #include "core/helper_proc.h"
 #include "error.h"
 #include "log.h"
+#include "secure.h"
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 #define HAVE_SPAWN_CLOSEFROM 1
@@ -194,4 +195,53 @@ mamori_helper_recv(int fd, char *buf, size_t max, size_t *len, int64_t deadline)
 		if (*len > max)
 			return MAMORI_ERR_PROTOCOL;
 	}
+}
+
+int
+mamori_helper_recv_json(int fd, size_t max, int64_t deadline, json_t **reply)
+{
+	char *buf = malloc(max + 1);
+	size_t len = 0;
+	json_t *r = NULL;
+	int rc;
+
+	*reply = NULL;
+	if (buf == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = mamori_helper_recv(fd, buf, max, &len, deadline);
+	if (rc == MAMORI_OK) {
+		r = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+		rc = json_is_object(r) && json_is_boolean(json_object_get(r, "ok")) ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
+	}
+	mamori_freezero(buf, max + 1);
+	if (rc != MAMORI_OK) {
+		json_decref(r);
+		return rc;
+	}
+	*reply = r;
+	return MAMORI_OK;
+}
+
+void
+mamori_helper_kill(pid_t *pid, int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		mamori_helper_reap(*pid, 0);
+	}
+	*pid = -1;
+}
+
+void
+mamori_helper_stop(pid_t pid, int fd, int wait, int close_ms, int reap_ms)
+{
+	if (fd >= 0)
+		close(fd);
+	if (wait)
+		mamori_helper_reap(pid, close_ms);
+	else
+		mamori_helper_reap_later(pid, reap_ms, close_ms);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 int64_t mamori_helper_now_ms(void);
 /* Start path with argv and envp (a clean environment), fd 0 and 1 on one
  * end of a socketpair (the other in *fd), no signal blocked, every
@@ -29,4 +31,16 @@ int mamori_helper_send_all(int fd, const char *buf, size_t len, int64_t deadline
  * nothing may follow it.  MAMORI_ERR_PROTOCOL for a message longer than
  * max or followed by more. */
 int mamori_helper_recv(int fd, char *buf, size_t max, size_t *len, int64_t deadline);
+/* One reply by deadline, parsed (duplicate keys refused): an object with
+ * a boolean "ok" in *reply (json_decref it), or MAMORI_ERR_IO,
+ * MAMORI_ERR_TIMEOUT, MAMORI_ERR_PROTOCOL, MAMORI_ERR_NOMEM.  The buffer
+ * it was read into (max + 1 bytes) is wiped. */
+int mamori_helper_recv_json(int fd, size_t max, int64_t deadline, json_t **reply);
+/* The helper is of no more use: *fd closed (-1), *pid killed and reaped
+ * (-1). */
+void mamori_helper_kill(pid_t *pid, int *fd);
+/* End a helper: fd closed (EOF ends a helper), then pid reaped within
+ * close_ms when wait, else by a detached thread within reap_ms. */
+void mamori_helper_stop(pid_t pid, int fd, int wait, int close_ms, int reap_ms);
+
 #endif

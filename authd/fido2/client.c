@@ -83,14 +83,7 @@ mamori_fido2_open(const struct mamori_conf *conf, struct mamori_fido2_session **
 static void
 session_kill(struct mamori_fido2_session *s)
 {
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		mamori_helper_reap(s->pid, 0);
-	}
-	s->pid = -1;
+	mamori_helper_kill(&s->pid, &s->fd);
 	s->pending = 0;
 }
 
@@ -156,26 +149,18 @@ static int
 exchange_reply(struct mamori_fido2_session *s, int rc, int64_t deadline, json_t **reply, int *retries,
                const char **error)
 {
-	char *buf;
-	size_t len = 0;
 	json_t *r = NULL;
 
 	*reply = NULL;
 	*error = MAMORI_FIDO2_E_PROTOCOL;
 	if (s == NULL || s->fd < 0)
 		return MAMORI_ERR_IO;
-	buf = malloc(MAMORI_FIDO2_MSG_MAX + 1);
-	if (buf == NULL)
-		return MAMORI_ERR_NOMEM;
 	if (rc == MAMORI_OK)
-		rc = mamori_helper_recv(s->fd, buf, MAMORI_FIDO2_MSG_MAX, &len, deadline);
-	if (rc == MAMORI_OK) {
-		r = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-		rc = json_is_object(r) && json_is_boolean(json_object_get(r, "ok")) ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
-	}
+		rc = mamori_helper_recv_json(s->fd, MAMORI_FIDO2_MSG_MAX, deadline, &r);
+	if (rc == MAMORI_ERR_NOMEM)
+		return rc;
 	if (rc == MAMORI_OK && !json_is_true(json_object_get(r, "ok")))
 		rc = failure(r, retries, error);
-	mamori_freezero(buf, MAMORI_FIDO2_MSG_MAX + 1);
 	if (rc == MAMORI_OK) {
 		*reply = r;
 		*error = NULL;
@@ -524,18 +509,10 @@ mamori_fido2_make_cred(struct mamori_fido2_session *s, const struct mamori_fido2
 static void
 session_close(struct mamori_fido2_session **sp, int wait)
 {
-	struct mamori_fido2_session *s;
-
 	if (sp == NULL || *sp == NULL)
 		return;
-	s = *sp;
-	if (s->fd >= 0)
-		close(s->fd);
-	if (wait)
-		mamori_helper_reap(s->pid, FIDO2_CLOSE_MS);
-	else
-		mamori_helper_reap_later(s->pid, FIDO2_REAP_MS, FIDO2_CLOSE_MS);
-	free(s);
+	mamori_helper_stop((*sp)->pid, (*sp)->fd, wait, FIDO2_CLOSE_MS, FIDO2_REAP_MS);
+	free(*sp);
 	*sp = NULL;
 }
 

@@ -19,6 +19,8 @@
  *                    verified with fido_assert_verify under the stored
  *                    key of its id: "asserted PATH verified up=B uv=B
  *                    pin_used=B count=N"
+ *   pause PATH       "paused", then waits (10 s at most) until PATH exists,
+ *                    so that a test can act on a key between two requests
  * and a failure prints "error NAME" (with " retries=N" for wrong_pin).
  * The exit status is 0 when the last step worked. */
 #include "config.h"
@@ -26,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <fido.h>
 #include <fido/es256.h>
@@ -284,6 +288,18 @@ do_assert(struct mamori_fido2_session *s, int ms, char **argv, int argc, int *i)
 	return 0;
 }
 
+static int
+do_pause(const char *path)
+{
+	printf("paused\n");
+	fflush(stdout);
+	for (int i = 0; i < 200 && access(path, F_OK) != 0; i++) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,7 +338,9 @@ main(int argc, char **argv)
 		const char *step = argv[i];
 		int ms = atoi(argv[i + 1]);
 		i += 2;
-		if (!strcmp(step, "probe"))
+		if (!strcmp(step, "pause"))
+			rc = do_pause(argv[i - 1]);
+		else if (!strcmp(step, "probe"))
 			rc = do_probe(s, ms);
 		else if (!strcmp(step, "make"))
 			rc = do_make(s, ms, argv, argc, &i);

@@ -43,7 +43,9 @@ t_privileges() {
 	pid=$!
 	for _ in $(seq 1 100); do
 		helper=$(pids_by_cmdline "^$HELPER --user nobody --group $GROUP$")
-		[ -n "$helper" ] && grep -q NoNewPrivs:.*1 "/proc/$helper/status" 2>/dev/null && break
+		# Confined, and its environment readable (past its exec).
+		[ -n "$helper" ] && grep -q 'NoNewPrivs:[[:space:]]*1' "/proc/$helper/status" 2>/dev/null &&
+			[ -n "$(tr '\0' '\n' <"/proc/$helper/environ" 2>/dev/null)" ] && break
 		sleep 0.05
 	done
 	[ -n "$helper" ] || fail "no helper process"
@@ -198,7 +200,7 @@ t_pin() {
 run_test "PIN: make_cred and assert with the PIN verify; uv without a PIN is pin_required" t_pin
 
 t_wrong_pin() {
-	local out
+	local out pid
 	out=$(on "$PIN" probe 2000 assert 5000 uv pin:9999 assert 5000 uv pin:0000 assert 5000 uv pin:12 \
 		assert 5000 uv pin:1234)
 	expect_eq "$(tail -n 4 <<<"$out")" "error wrong_pin retries=7
@@ -207,16 +209,23 @@ error wrong_pin retries=6
 $(tail -n 1 <<<"$out")" "attempts"
 	expect_match "$(tail -n 1 <<<"$out")" "^asserted unix:$PIN verified up=1 uv=1 pin_used=1" "the right PIN"
 	expect_eq "$(softkey_state pin pin_retries)" 8 "retries after the right PIN"
-	# No retries left: the probe shows 0, and the helper answers
-	# pin_blocked.
+	# No retries left at the probe: pin_blocked, and no PIN is sent.  The
+	# key is given its retries back between the probe and the assert: a
+	# helper that sent the (right) PIN would get an assertion.
 	softkey_set pin '{"pin_retries":0}'
-	out=$(on "$PIN" probe 2000 assert 5000 uv pin:1234 || true)
-	expect_eq "$out" "key unix:$PIN pin_set=1 uv=0 bio=0 retries=0
-error pin_blocked" "a blocked PIN"
-	expect_eq "$(softkey_state pin pin_retries)" 0 "retries"
+	rm -f "$T/go"
+	on "$PIN" probe 2000 pause "$T/go" assert 5000 uv pin:1234 >"$T/blocked.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 100); do grep -q paused "$T/blocked.out" && break; sleep 0.05; done
 	softkey_set pin '{"pin_retries":8}'
+	touch "$T/go"
+	wait "$pid" || true
+	expect_eq "$(cat "$T/blocked.out")" "key unix:$PIN pin_set=1 uv=0 bio=0 retries=0
+paused
+error pin_blocked" "a blocked PIN"
+	expect_eq "$(softkey_state pin pin_retries)" 8 "retries (no PIN reached the key)"
 }
-run_test "PIN: a wrong one counts down, one too short costs nothing, 0 retries is pin_blocked" t_wrong_pin
+run_test "PIN: a wrong one counts down, one too short costs nothing, 0 retries is pin_blocked and no PIN is sent" t_wrong_pin
 
 t_builtin_uv() {
 	local out
