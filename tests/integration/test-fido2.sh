@@ -68,6 +68,7 @@ SOFTKEY_DIR=$(mktemp -d /tmp/mamori-softkey.XXXXXX)
 chmod 755 "$SOFTKEY_DIR"
 KEYS="k1 k2 k3 k4 k5 k6"
 export MAMORI_TEST_FIDO2_DEVICES="$SOFTKEY_DIR/k1:$SOFTKEY_DIR/k2:$SOFTKEY_DIR/k3:$SOFTKEY_DIR/k4:$SOFTKEY_DIR/k5:$SOFTKEY_DIR/k6"
+trap 'for n in $KEYS; do softkey_stop "$n"; done; rm -rf "$SOFTKEY_DIR"; cleanup_all' EXIT
 LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 
 # plug NAME [softkey options]: NAME (k1..k6) is the only key plugged in,
@@ -380,5 +381,7 @@ t_real_sudo() {
 }
 run_test "fido2: the real sudo with a key and its PIN" t_real_sudo
 
-softkey_cleanup
+# Each test runs in a subshell: the keys are stopped by their pid files.
+for n in $KEYS; do softkey_stop "$n"; done
+rm -rf "$SOFTKEY_DIR"
 tap_done
