@@ -8,15 +8,11 @@
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -24,13 +20,11 @@
 
 #include "card/card.h"
 #include "conf.h"
+#include "core/b64.h"
+#include "core/helper_proc.h"
 #include "error.h"
 #include "log.h"
 #include "secure.h"
-
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#define HAVE_SPAWN_CLOSEFROM 1
-#endif
 
 /* What a helper may take beyond the time a request names: starting,
  * connecting to pcscd and reading a certificate (vpcd: ~0.6 s for the
@@ -60,48 +54,8 @@ struct mamori_card_watch {
 	char buf[MAMORI_CARD_MSG_MAX + 1];
 };
 
-extern char **environ;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reap pid, killing it unless it exits within grace_ms (EOF on its stdin
- * ends a helper). */
-static void
-reap(pid_t pid, int grace_ms)
-{
-	int64_t deadline = now_ms() + grace_ms;
-	int status;
-	pid_t w;
-
-	if (pid <= 0)
-		return;
-	for (;;) {
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			return;
-		if (w == 0 && now_ms() >= deadline)
-			break;
-		if (w == 0) {
-			struct timespec ts = { 0, 5 * 1000000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	kill(pid, SIGKILL);
-	do
-		w = waitpid(pid, &status, 0);
-	while (w < 0 && errno == EINTR);
-}
-
-/* Start conf's helper with fd 0 and 1 on one end of a socketpair, a clean
- * environment (PCSCLITE_CSOCK_NAME alone passes through), no signal
- * blocked, every disposition at its default, no other fd open. */
+/* Start conf's helper (core/helper_proc.h), with a clean environment:
+ * PCSCLITE_CSOCK_NAME alone passes through. */
 static int
 spawn_helper(const struct mamori_conf *conf, int watch, pid_t *pid, int *fd)
 {
@@ -109,10 +63,7 @@ spawn_helper(const struct mamori_conf *conf, int watch, pid_t *pid, int *fd)
 	char *env_csock = NULL;
 	char *envp[] = { NULL, NULL };
 	char *argv[8];
-	int argc = 0, sv[2], e;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
+	int argc = 0, rc;
 
 	if (conf->card_helper == NULL || conf->card_helper_user == NULL || conf->card_profiles == NULL)
 		return MAMORI_ERR_CONFIG;
@@ -129,40 +80,9 @@ spawn_helper(const struct mamori_conf *conf, int watch, pid_t *pid, int *fd)
 	if (watch)
 		argv[argc++] = "--watch";
 	argv[argc] = NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		free(env_csock);
-		return MAMORI_ERR_IO;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	e = posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
-	if (e == 0)
-		e = posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
-#ifdef HAVE_SPAWN_CLOSEFROM
-	if (e == 0)
-		e = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-#endif
-	if (e == 0)
-		e = posix_spawnattr_setsigmask(&attr, &none);
-	if (e == 0)
-		e = posix_spawnattr_setsigdefault(&attr, &all);
-	if (e == 0)
-		e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (e == 0)
-		e = posix_spawn(pid, conf->card_helper, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = mamori_helper_spawn(conf->card_helper, argv, envp, "card helper", pid, fd);
 	free(env_csock);
-	close(sv[1]);
-	if (e != 0) {
-		mamori_log_err("cannot run the card helper %s: %s", conf->card_helper, strerror(e));
-		close(sv[0]);
-		return MAMORI_ERR_IO;
-	}
-	*fd = sv[0];
-	return MAMORI_OK;
+	return rc;
 }
 
 int
@@ -187,99 +107,7 @@ mamori_card_open(const struct mamori_conf *conf, struct mamori_card_session **ou
 static void
 session_kill(struct mamori_card_session *s)
 {
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		reap(s->pid, 0);
-	}
-	s->pid = -1;
-}
-
-static int
-send_all(int fd, const char *buf, size_t len, int64_t deadline)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0)
-			return MAMORI_ERR_TIMEOUT;
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			return MAMORI_ERR_IO;
-		n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-			continue;
-		if (n <= 0)
-			return MAMORI_ERR_IO;
-		off += (size_t)n;
-	}
-	return MAMORI_OK;
-}
-
-/* Read one message up to its NUL into buf (MAMORI_CARD_MSG_MAX + 1). */
-static int
-recv_msg(int fd, char *buf, size_t *len, int64_t deadline)
-{
-	*len = 0;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		char *nul;
-		ssize_t n;
-
-		if (left <= 0)
-			return MAMORI_ERR_TIMEOUT;
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			return MAMORI_ERR_IO;
-		n = recv(fd, buf + *len, MAMORI_CARD_MSG_MAX + 1 - *len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-			continue;
-		if (n <= 0)
-			return MAMORI_ERR_IO;
-		nul = memchr(buf + *len, '\0', (size_t)n);
-		*len += (size_t)n;
-		if (nul != NULL) {
-			/* One reply per request: nothing may follow it. */
-			if ((size_t)(nul - buf) + 1 != *len)
-				return MAMORI_ERR_PROTOCOL;
-			*len = (size_t)(nul - buf);
-			return MAMORI_OK;
-		}
-		if (*len > MAMORI_CARD_MSG_MAX)
-			return MAMORI_ERR_PROTOCOL;
-	}
-}
-
-/* Strict base64 (RFC 4648 alphabet, padded, no white space) of at most
- * max bytes; EVP_DecodeBlock counts the padding in its result. */
-static int
-b64_decode(const char *in, unsigned char *out, size_t max, size_t *outlen)
-{
-	size_t len = strlen(in), pad = 0;
-	unsigned char tmp[MAMORI_CARD_CERT_MAX + 3];
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len / 4 * 3 > sizeof(tmp))
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '=' && i >= len - 2 && (i == len - 1 || in[len - 1] == '='))
-			pad++;
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-		           c == '/'))
-			return -1;
-	}
-	n = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max || (size_t)n - pad == 0)
-		return -1;
-	*outlen = (size_t)n - pad;
-	memcpy(out, tmp, *outlen);
-	return 0;
+	mamori_helper_kill(&s->pid, &s->fd);
 }
 
 /* The static name of a helper error, or NULL for one not in card.h. */
@@ -322,24 +150,16 @@ get_tries(json_t *reply, int *tries)
 static int
 exchange_reply(struct mamori_card_session *s, int rc, int64_t deadline, json_t **reply, int *tries, const char **error)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	json_t *r = NULL, *ok, *e;
+	json_t *r = NULL, *e;
 
 	*reply = NULL;
 	*error = MAMORI_CARD_E_PROTOCOL;
 	if (s == NULL || s->fd < 0)
 		return MAMORI_ERR_IO;
-	buf = malloc(MAMORI_CARD_MSG_MAX + 1);
-	if (buf == NULL)
-		return MAMORI_ERR_NOMEM;
 	if (rc == MAMORI_OK)
-		rc = recv_msg(s->fd, buf, &len, deadline);
-	if (rc == MAMORI_OK) {
-		r = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-		ok = json_object_get(r, "ok");
-		rc = json_is_object(r) && json_is_boolean(ok) ? MAMORI_OK : MAMORI_ERR_PROTOCOL;
-	}
+		rc = mamori_helper_recv_json(s->fd, MAMORI_CARD_MSG_MAX, deadline, &r);
+	if (rc == MAMORI_ERR_NOMEM)
+		return rc;
 	if (rc == MAMORI_OK && !json_is_true(json_object_get(r, "ok"))) {
 		e = json_object_get(r, "error");
 		*error = json_is_string(e) ? error_name(json_string_value(e)) : NULL;
@@ -351,8 +171,6 @@ exchange_reply(struct mamori_card_session *s, int rc, int64_t deadline, json_t *
 			rc = MAMORI_ERR_DENIED;
 		}
 	}
-	mamori_wipe(buf, MAMORI_CARD_MSG_MAX + 1);
-	free(buf);
 	if (rc == MAMORI_OK) {
 		*reply = r;
 		*error = NULL;
@@ -374,11 +192,11 @@ static int
 exchange(struct mamori_card_session *s, const char *request, int timeout_ms, json_t **reply, int *tries,
          const char **error)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mamori_helper_now_ms() + timeout_ms;
 	int rc = MAMORI_ERR_IO;
 
 	if (s != NULL && s->fd >= 0 && s->pending == PENDING_NONE)
-		rc = send_all(s->fd, request, strlen(request) + 1, deadline);
+		rc = mamori_helper_send_all(s->fd, request, strlen(request) + 1, deadline);
 	return exchange_reply(s, rc, deadline, reply, tries, error);
 }
 
@@ -418,9 +236,9 @@ mamori_card_wait_begin(struct mamori_card_session *s, int timeout_ms)
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"timeout_ms\":%d}", timeout_ms);
-	s->deadline = now_ms() + timeout_ms + CARD_MARGIN_MS;
+	s->deadline = mamori_helper_now_ms() + timeout_ms + CARD_MARGIN_MS;
 	/* A request this short fits the socket's empty buffer at once. */
-	rc = send_all(s->fd, req, strlen(req) + 1, now_ms() + CARD_CLOSE_MS);
+	rc = mamori_helper_send_all(s->fd, req, strlen(req) + 1, mamori_helper_now_ms() + CARD_CLOSE_MS);
 	if (rc != MAMORI_OK) {
 		mamori_log_err("card helper: the wait could not be sent");
 		session_kill(s);
@@ -466,8 +284,8 @@ mamori_card_wait_end(struct mamori_card_session *s, struct mamori_card_info *inf
 	                     (!strcmp(json_string_value(profile), MAMORI_CARD_PROFILE_PIV) ||
 	                      !strcmp(json_string_value(profile), MAMORI_CARD_PROFILE_JPKI)) &&
 	                     json_is_string(cert) &&
-	                     b64_decode(json_string_value(cert), info->cert, sizeof(info->cert), &info->cert_len) ==
-	                             0 &&
+	                     mamori_b64_decode(json_string_value(cert), info->cert, sizeof(info->cert),
+	                                       &info->cert_len) == 0 &&
 	                     get_tries(r, &info->tries) == 0
 	             ? MAMORI_OK
 	             : MAMORI_ERR_PROTOCOL;
@@ -526,8 +344,8 @@ mamori_card_sign_begin(struct mamori_card_session *s, const char *pin, size_t pi
 		mamori_wipe(req, sizeof(req));
 		return MAMORI_ERR_IO;
 	}
-	s->deadline = now_ms() + CARD_SIGN_MS;
-	rc = send_all(s->fd, req, strlen(req) + 1, s->deadline);
+	s->deadline = mamori_helper_now_ms() + CARD_SIGN_MS;
+	rc = mamori_helper_send_all(s->fd, req, strlen(req) + 1, s->deadline);
 	mamori_wipe(req, sizeof(req));
 	if (rc != MAMORI_OK) {
 		mamori_log_err("card helper: the sign could not be sent");
@@ -556,7 +374,7 @@ mamori_card_sign_end(struct mamori_card_session *s, unsigned char *sig, size_t *
 		return rc;
 	sj = json_object_get(r, "signature");
 	rc = json_object_size(r) == 2 && json_is_string(sj) &&
-	                     b64_decode(json_string_value(sj), sig, MAMORI_CARD_SIG_MAX, sig_len) == 0
+	                     mamori_b64_decode(json_string_value(sj), sig, MAMORI_CARD_SIG_MAX, sig_len) == 0
 	             ? MAMORI_OK
 	             : MAMORI_ERR_PROTOCOL;
 	json_decref(r);
@@ -594,53 +412,18 @@ mamori_card_tries(struct mamori_card_session *s, int *tries, const char **error)
 	return rc == MAMORI_OK ? MAMORI_OK : protocol_error(s, error);
 }
 
-static void *
-reaper(void *arg)
-{
-	reap((pid_t)(intptr_t)arg, CARD_REAP_MS);
-	return NULL;
-}
-
 /* EOF on its stdin ends the helper, after it reset the card: that is not
  * waited for.  A detached thread reaps it, killing it after CARD_REAP_MS;
  * a helper killed before its reset has its card reset by pcscd, which
  * disconnects a dead client's exclusive handle with SCARD_RESET_CARD
- * (pcsc-lite's MSGCleanupClient).  Without a thread, it is reaped here. */
-static void
-reap_later(pid_t pid)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	int status, e;
-
-	if (pid <= 0 || waitpid(pid, &status, WNOHANG) == pid)
-		return;
-	e = pthread_attr_init(&attr);
-	if (e == 0) {
-		e = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (e == 0)
-			e = pthread_create(&t, &attr, reaper, (void *)(intptr_t)pid);
-		pthread_attr_destroy(&attr);
-	}
-	if (e != 0)
-		reap(pid, CARD_CLOSE_MS);
-}
-
+ * (pcsc-lite's MSGCleanupClient). */
 static void
 session_close(struct mamori_card_session **sp, int wait)
 {
-	struct mamori_card_session *s;
-
 	if (sp == NULL || *sp == NULL)
 		return;
-	s = *sp;
-	if (s->fd >= 0)
-		close(s->fd);
-	if (wait)
-		reap(s->pid, CARD_CLOSE_MS);
-	else
-		reap_later(s->pid);
-	free(s);
+	mamori_helper_stop((*sp)->pid, (*sp)->fd, wait, CARD_CLOSE_MS, CARD_REAP_MS);
+	free(*sp);
 	*sp = NULL;
 }
 
@@ -750,7 +533,7 @@ mamori_card_watch_close(struct mamori_card_watch **wp)
 	w = *wp;
 	if (w->fd >= 0)
 		close(w->fd);
-	reap(w->pid, CARD_CLOSE_MS);
+	mamori_helper_reap(w->pid, CARD_CLOSE_MS);
 	free(w);
 	*wp = NULL;
 }

@@ -58,7 +58,5 @@ void helper_release(struct helper *h);
 /* --watch: events to out_fd until in_fd reaches EOF.  Returns the exit
  * status. */
 int helper_watch(struct helper *h, int in_fd, int out_fd);
-/* Write one message (NUL added); -1 when the daemon went away. */
-int helper_send(int fd, const char *msg);
 
 #endif

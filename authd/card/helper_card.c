@@ -16,6 +16,7 @@
 
 #include "card/apdu.h"
 #include "card/helper.h"
+#include "core/sandbox.h"
 #include "secure.h"
 
 #define PNP_READER "\\\\?PnP?\\Notification"
@@ -652,7 +653,7 @@ watch_emit(int fd, const char *event, const char *reader)
 			*p++ = (char)*r;
 	}
 	snprintf(p, 3, "\"}");
-	return helper_send(fd, msg);
+	return mamori_sandbox_send(fd, msg);
 }
 
 /* Re-list the readers: one that went is removed (when it had a card), one

@@ -12,19 +12,10 @@
  * resets the card before it exits. */
 #include "config.h"
 
-#include <errno.h>
-#include <grp.h>
-#include <malloc.h>
 #include <pthread.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -32,128 +23,16 @@
 #include <openssl/evp.h>
 
 #include "card/helper.h"
+#include "core/sandbox.h"
 #include "secure.h"
 
 #define TIMEOUT_MAX_MS 3600000
-
-static void
-wiping_free(void *p)
-{
-	if (p != NULL)
-		mamori_freezero(p, malloc_usable_size(p));
-}
-
-static void
-close_others(void)
-{
-#ifdef __NR_close_range
-	if (syscall(__NR_close_range, 3U, ~0U, 0U) == 0)
-		return;
-#endif
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
-}
-
-/* As root: to user, for good.  Never root afterwards, either way. */
-static int
-drop_privileges(const char *user)
-{
-	if (getuid() == 0 || geteuid() == 0) {
-		struct passwd *pw = getpwnam(user);
-		if (pw == NULL || pw->pw_uid == 0) {
-			fprintf(stderr, "mamori-card-helper: no user %s to run as (or it is root)\n", user);
-			return -1;
-		}
-		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-			fprintf(stderr, "mamori-card-helper: cannot drop to %s: %s\n", user, strerror(errno));
-			return -1;
-		}
-	}
-	if (getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
-		fprintf(stderr, "mamori-card-helper: refusing to run as root\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-harden(const char *user)
-{
-	struct rlimit none = { 0, 0 };
-	pid_t parent = getppid();
-
-	close_others();
-	if (setrlimit(RLIMIT_CORE, &none) != 0 || drop_privileges(user) != 0)
-		return -1;
-	/* Whatever the user lookup left open (NSS) goes too. */
-	endpwent();
-	close_others();
-	/* After the change of ids, which clears both. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
-		fprintf(stderr, "mamori-card-helper: prctl: %s\n", strerror(errno));
-		return -1;
-	}
-	if (getppid() != parent)
-		return -1; /* the daemon is gone already */
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-int
-helper_send(int fd, const char *msg)
-{
-	size_t len = strlen(msg) + 1, off = 0;
-
-	while (off < len) {
-		ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, msg + off, len - off);
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* One request up to its NUL, moved to the front of buf (MAMORI_CARD_MSG_MAX
- * + 1 bytes), *len its length; *have counts the bytes read so far (a
- * request may follow the one before it at once).  0, or -1 at EOF, on an
- * error, or for a request too long. */
-static int
-read_request(int fd, char *buf, size_t *have, size_t *len)
-{
-	static size_t used; /* the request handed out last, with its NUL */
-
-	*have -= used;
-	memmove(buf, buf + used, *have);
-	used = 0;
-	for (;;) {
-		char *nul = memchr(buf, '\0', *have);
-		ssize_t n;
-		if (nul != NULL) {
-			*len = (size_t)(nul - buf);
-			used = *len + 1;
-			return 0;
-		}
-		if (*have > MAMORI_CARD_MSG_MAX)
-			return -1;
-		n = read(fd, buf + *have, MAMORI_CARD_MSG_MAX + 1 - *have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		*have += (size_t)n;
-	}
-}
 
 static int
 reply(int fd, json_t *r)
 {
 	char *s = r != NULL ? json_dumps(r, JSON_COMPACT) : NULL;
-	int rc = s != NULL ? helper_send(fd, s) : -1;
+	int rc = s != NULL ? mamori_sandbox_send(fd, s) : -1;
 
 	free(s);
 	json_decref(r);
@@ -238,9 +117,10 @@ static int
 serve(struct helper *h)
 {
 	static char buf[MAMORI_CARD_MSG_MAX + 1];
-	size_t len, have = 0;
+	struct mamori_sandbox_reader in = { .buf = buf, .max = MAMORI_CARD_MSG_MAX };
+	size_t len;
 
-	while (read_request(STDIN_FILENO, buf, &have, &len) == 0) {
+	while (mamori_sandbox_read(&in, STDIN_FILENO, &len) == 0) {
 		json_t *req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 		json_t *op = json_object_get(req, "op");
 		const char *o = json_is_string(op) ? json_string_value(op) : "";
@@ -305,9 +185,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "mamori-card-helper: bad --profiles \"%s\"\n", profiles);
 		return 2;
 	}
-	if (harden(user) != 0)
+	if (mamori_sandbox_enter("mamori-card-helper", user, NULL) != 0)
 		return 1;
-	json_set_alloc_funcs(malloc, wiping_free);
+	json_set_alloc_funcs(malloc, mamori_sandbox_wiping_free);
 	if (watch)
 		return helper_watch(&h, STDIN_FILENO, STDOUT_FILENO);
 	warm = pthread_create(&warmer, NULL, openssl_warm_up, NULL) == 0;
