@@ -100,6 +100,27 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_CARD_REVOKED] = N_("This card is no longer valid. Contact your administrator."),
 	[MSG_FACTOR_CATEGORIES] =
 	        N_("This login needs two kinds of factor: your security key did not verify you (PIN or fingerprint)."),
+	[MSG_FIDO2_CONNECT] = N_("Connect your security key."),
+	[MSG_FIDO2_TOUCH] = N_("Touch your security key."),
+	[MSG_FIDO2_PIN_PROMPT] = N_("Security key PIN: "),
+	/* TRANSLATORS: %d is the number of PIN attempts the security key allows before it blocks its PIN. */
+	[MSG_FIDO2_PIN_TRIES_PROMPT] = N_("Security key PIN (%d tries left): "),
+	/* TRANSLATORS: %d is the number of PIN attempts left. */
+	[MSG_FIDO2_PIN_WRONG] = N_("Wrong security key PIN (%d tries left)."),
+	[MSG_FIDO2_PIN_BLOCKED] = N_("This security key's PIN is blocked: it was entered wrongly too many times. "
+	                             "Reset the key or ask your administrator for help."),
+	[MSG_FIDO2_NONE] = N_("No security key was found."),
+	[MSG_FIDO2_NO_TOUCH] = N_("The security key was not touched in time."),
+	[MSG_FIDO2_UNREADABLE] = N_("The security key could not be used. Connect it again and retry."),
+	[MSG_FIDO2_NOT_REGISTERED] = N_("This security key is not registered for this account."),
+	[MSG_FIDO2_CLONED] =
+	        N_("This security key cannot be used: it may have been copied. Contact your administrator."),
+	[MSG_FIDO2_REVOKED] = N_("This security key is no longer valid. Contact your administrator."),
+	[MSG_FIDO2_ENROLL_INTRO] =
+	        N_("Connect the security key to register, enter its PIN, then touch the key when it asks."),
+	[MSG_FIDO2_ENROLL_PIN_PROMPT] = N_("Security key PIN (empty if it has none): "),
+	[MSG_FIDO2_ENROLLED] = N_("Your security key is registered."),
+	[MSG_FIDO2_ENROLL_FAILED] = N_("The security key could not be registered."),
 };
 
 /* The refusals libpwquality and cracklib word, as password_policy.c passes
@@ -353,7 +374,13 @@ mamori_msg_factor(enum mamori_factor f, enum mamori_factor_msg which)
 		[MAMORI_FMSG_RENEW_FIRST] = MSG_CHANGE_PASSWORD_FIRST,
 	};
 
-	/* Every factor that enrols in a conversation today is TOTP. */
-	(void)f;
+	static const enum mamori_msg_id fido2[] = {
+		[MAMORI_FMSG_ENROLLED] = MSG_FIDO2_ENROLLED,
+		[MAMORI_FMSG_WRONG] = MSG_FIDO2_ENROLL_FAILED,
+		[MAMORI_FMSG_RENEW_FIRST] = MSG_CHANGE_PASSWORD_FIRST,
+	};
+
+	if (f == MAMORI_FACTOR_FIDO2)
+		return (size_t)which < sizeof(fido2) / sizeof(fido2[0]) ? fido2[which] : MSG_SERVICE_ERROR;
 	return (size_t)which < sizeof(totp) / sizeof(totp[0]) ? totp[which] : MSG_SERVICE_ERROR;
 }

@@ -143,6 +143,10 @@ enum {
 	MAMORI_FACTOR_CREDENTIALS = 2,
 	/* May be enrolled by its owner in a conversation (op "enroll"). */
 	MAMORI_FACTOR_SELF_ENROL = 4,
+	/* Its device must answer at the daemon when it is enrolled (a FIDO2
+	 * key's make_cred): an administrator enrols it through the factor's
+	 * own call (Fido2Enroll), never FactorEnroll + FactorConfirm. */
+	MAMORI_FACTOR_DEVICE_ENROL = 8,
 };
 
 struct mamori_factor_ops {

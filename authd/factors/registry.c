@@ -11,6 +11,7 @@
 #include "error.h"
 #include "factors/card.h"
 #include "factors/factor.h"
+#include "factors/fido2.h"
 #include "factors/password.h"
 #include "factors/totp.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 static const struct mamori_factor_ops *const factors[] = {
 	&mamori_factor_password,
 	&mamori_factor_totp,
+	&mamori_factor_fido2,
 	&mamori_factor_card,
 };
 

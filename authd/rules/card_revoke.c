@@ -155,6 +155,12 @@ end_all(struct end_job *jobs, size_t n)
 			pthread_join(jobs[i].thread, NULL);
 }
 
+static int
+is_fido2(const struct mamori_card_revocation *r)
+{
+	return r->factor != NULL && strcmp(r->factor, "fido2") == 0;
+}
+
 /* The audit row of one end (or of a failed one). */
 static int
 end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t i, const struct end_job *j,
@@ -171,8 +177,8 @@ end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t
 		return MAMORI_ERR_NOMEM;
 	if (j->rc != MAMORI_OK)
 		json_object_set_new(detail, "error", json_string(mamori_strerror(j->rc)));
-	snprintf(reason, sizeof(reason), "P-CARD-LOST: card revoked (%s)%s", r->reason,
-	         j->rc != MAMORI_OK ? ": session could not be ended" : "");
+	snprintf(reason, sizeof(reason), "P-CARD-LOST: %s revoked (%s)%s", is_fido2(r) ? "security key" : "card",
+	         r->reason, j->rc != MAMORI_OK ? ": session could not be ended" : "");
 	struct mamori_audit_event ev = {
 		.category = "session",
 		.actor = r->actor,
@@ -189,7 +195,7 @@ end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t
 	/* NOT_FOUND: its own close came first (the leader's close_session on
 	 * SIGTERM); the revocation still ended it. */
 	if (j->rc == MAMORI_OK) {
-		rc = mamori_store_session_end(tx, s->id, now, "card revoked");
+		rc = mamori_store_session_end(tx, s->id, now, is_fido2(r) ? "security key revoked" : "card revoked");
 		if (rc == MAMORI_ERR_NOT_FOUND)
 			rc = MAMORI_OK;
 	}
@@ -207,10 +213,17 @@ incidents(const struct mamori_conf *conf, const struct mamori_card_revocation *r
 	const char *kind = strcmp(r->reason, MAMORI_CARD_REASON_LOST) == 0 ? MAMORI_INCIDENT_CARD_LOST
 	                                                                   : MAMORI_INCIDENT_CARD_REVOKED;
 
+	if (is_fido2(r)) {
+		if (strcmp(r->reason, MAMORI_FIDO2_REASON_LOST) != 0)
+			return;
+		kind = MAMORI_INCIDENT_FIDO2_LOST;
+	}
+
 	for (size_t i = 0; i < r->ncards; i++) {
 		const struct mamori_card_revoked *k = &r->cards[i];
-		json_t *detail = json_pack("{s:I,s:s,s:s,s:s,s:s}", "credential", (json_int_t)k->id, "label", k->label,
-		                           "fingerprint", k->key_id, "reason", r->reason, "by", r->actor);
+		json_t *detail = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "credential", (json_int_t)k->id, "label",
+		                           k->label, is_fido2(r) ? "key_id" : "fingerprint", k->key_id, "reason",
+		                           r->reason, "by", r->actor, "factor", is_fido2(r) ? "fido2" : "card");
 
 		mamori_incident_raise(conf, kind, k->user, NULL, detail, r->now);
 		json_decref(detail);

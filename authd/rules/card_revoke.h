@@ -28,7 +28,11 @@ struct mamori_card_revoked {
 };
 
 struct mamori_card_revocation {
-	const char *reason; /* MAMORI_CARD_REASON_* */
+	/* The factor revoked: NULL or "card" for IC cards, "fido2" for
+	 * security keys (their sessions end alike; a lost key raises
+	 * fido2_lost, and no other reason raises an incident). */
+	const char *factor;
+	const char *reason; /* MAMORI_CARD_REASON_* or MAMORI_FIDO2_REASON_* */
 	const char *actor; /* who revoked: the administrator, or the owner */
 	int64_t now;
 	struct mamori_card_revoked *cards;

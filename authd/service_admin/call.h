@@ -154,6 +154,12 @@ json_t *admin_factor_revoke(struct admin_call *call, json_t *params);
 json_t *admin_factor_require(struct admin_call *call, json_t *params);
 json_t *admin_enroll_code(struct admin_call *call, json_t *params);
 
+/* FIDO2 security keys (fido2.c); Fido2List is FactorList for "fido2",
+ * answering with "keys" (.arg ADMIN_LIST_KEYS). */
+#define ADMIN_LIST_KEYS 1
+json_t *admin_fido2_enroll(struct admin_call *call, json_t *params);
+json_t *admin_fido2_revoke(struct admin_call *call, json_t *params);
+
 /* IC cards (cards.c). */
 json_t *admin_card_enroll(struct admin_call *call, json_t *params);
 json_t *admin_card_list(struct admin_call *call, json_t *params);

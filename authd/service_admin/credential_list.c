@@ -112,7 +112,11 @@ admin_factor_list(struct admin_call *call, json_t *params)
 		json_decref(pg.items);
 		return admin_internal_error();
 	}
-	return admin_page_reply(&pg, call->method->flags & ADMIN_LEGACY ? "factors" : "credentials", "next", "name");
+	return admin_page_reply(&pg,
+	                        call->method->flags & ADMIN_LEGACY     ? "factors"
+	                        : call->method->arg == ADMIN_LIST_KEYS ? "keys"
+	                                                               : "credentials",
+	                        "next", "name");
 }
 
 /* The factors of the user object: "factors" (the password when it has

@@ -94,7 +94,7 @@ admin_factor_enroll(struct admin_call *call, json_t *params)
 
 	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
 		return reply;
-	if (ops->enrol_begin == NULL)
+	if (ops->enrol_begin == NULL || (ops->flags & MAMORI_FACTOR_DEVICE_ENROL))
 		return admin_invalid("factor");
 	if (mamori_wire_get_string(params, "label", MAMORI_CRED_LABEL_MAX, &label) == MAMORI_ERR_INVALID)
 		return admin_invalid("label");
@@ -235,7 +235,7 @@ admin_factor_confirm(struct admin_call *call, json_t *params)
 
 	if ((reply = admin_factor_get(call, params, &ops)) != NULL)
 		return reply;
-	if (ops->enrol_begin == NULL)
+	if (ops->enrol_begin == NULL || (ops->flags & MAMORI_FACTOR_DEVICE_ENROL))
 		return admin_invalid("factor");
 	if (mamori_wire_get_string(params, "code", CODE_MAX, &code) != MAMORI_OK)
 		return admin_invalid("code");
@@ -332,14 +332,15 @@ revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct ma
 	return rc;
 }
 
-/* After the commit: the sessions that used the cards end. */
-static void
+/* After the commit: the sessions that used the cards or keys end. */
+static unsigned
 factor_revoke_finish(struct mamori_card_revocation *rv)
 {
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	unsigned ended = mamori_card_revoke_finish(mamori_daemon.store, conf, rv);
 
-	mamori_card_revoke_finish(mamori_daemon.store, conf, rv);
 	mamori_daemon_conf_put(conf);
+	return ended;
 }
 
 /* The reason of a revocation (required; the old TotpRemove has none) and
@@ -372,6 +373,8 @@ admin_factor_revoke(struct admin_call *call, json_t *params)
 	const char *why = NULL;
 	char message[128];
 	long long id = 0;
+	unsigned ended = 0;
+	size_t revoked;
 	json_t *reply;
 	int rc;
 
@@ -393,7 +396,11 @@ admin_factor_revoke(struct admin_call *call, json_t *params)
 	}
 	rv.reason = why;
 	if (rc == MAMORI_OK)
-		rc = revoke_all(tx, call, ops, &r, why, ops->factor == MAMORI_FACTOR_CARD ? &rv : NULL, u.name);
+		rc = revoke_all(tx, call, ops, &r, why,
+		                ops->factor == MAMORI_FACTOR_CARD || ops->factor == MAMORI_FACTOR_FIDO2 ? &rv : NULL,
+		                u.name);
+	rv.factor = mamori_factor_name(ops->factor);
+	revoked = r.count;
 	free(r.ids);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(&tx);
@@ -402,8 +409,14 @@ admin_factor_revoke(struct admin_call *call, json_t *params)
 	}
 	reply = admin_commit_with_user(&tx, call, &u, 0);
 	if (rv.ncards > 0 && mamori_wire_error_name(reply) == NULL)
-		factor_revoke_finish(&rv);
+		ended = factor_revoke_finish(&rv);
 	mamori_card_revocation_free(&rv);
+	/* Fido2Revoke answers as CardRevoke does. */
+	if (call->method->arg == ADMIN_LIST_KEYS && mamori_wire_error_name(reply) == NULL) {
+		json_decref(reply);
+		reply = mamori_wire_reply(
+		        json_pack("{s:I,s:I}", "revoked", (json_int_t)revoked, "sessions_ended", (json_int_t)ended));
+	}
 	return reply;
 }
 

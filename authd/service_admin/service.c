@@ -10,6 +10,7 @@
 #include "core/audit.h"
 #include "core/clock.h"
 #include "error.h"
+#include "factors/fido2.h"
 #include "protocol.h"
 #include "service_admin/admin_service.h"
 #include "service_admin/call.h"
@@ -59,6 +60,16 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_CARD_ENROLL, .handler = admin_card_enroll, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_CARD_LIST, .handler = admin_card_list },
 	{ .name = MAMORI_ADMIN_CARD_REVOKE, .handler = admin_card_revoke, .flags = ADMIN_RULE | ADMIN_WRITES },
+	{ .name = MAMORI_ADMIN_FIDO2_ENROLL, .handler = admin_fido2_enroll, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_FIDO2_LIST,
+	  .handler = admin_factor_list,
+	  .arg = ADMIN_LIST_KEYS,
+	  .factor = MAMORI_FIDO2_FACTOR_NAME },
+	{ .name = MAMORI_ADMIN_FIDO2_REVOKE,
+	  .handler = admin_fido2_revoke,
+	  .flags = ACCOUNT,
+	  .arg = ADMIN_LIST_KEYS,
+	  .factor = MAMORI_FIDO2_FACTOR_NAME },
 	/* The 0.1/0.2 names: the same calls, for the factor they name. */
 	{ .name = MAMORI_ADMIN_TOTP_ENROLL, .handler = admin_factor_enroll, TOTP_ALIAS },
 	{ .name = MAMORI_ADMIN_TOTP_CONFIRM, .handler = admin_factor_confirm, TOTP_ALIAS, .secret = "code" },

@@ -116,6 +116,8 @@ struct mamori_store_ops {
 	int (*cred_activate)(struct mamori_txn *tx, int64_t id, int64_t now);
 	int (*cred_accept_counter)(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
 	int (*cred_touch)(struct mamori_txn *tx, int64_t id, int64_t now);
+	int (*cred_set_public)(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len,
+	                       const char *key_id, int64_t counter);
 	int (*cred_revoke)(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
 	int (*cred_delete_pending)(struct mamori_txn *tx, int64_t user_id, const char *factor);
 	int (*cred_find_key)(struct mamori_txn *tx, const char *factor, const char *key_id,

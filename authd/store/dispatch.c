@@ -703,6 +703,16 @@ mamori_store_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t coun
 }
 
 int
+mamori_store_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len,
+                             const char *key_id, int64_t counter)
+{
+	if (tx == NULL || public_data == NULL || len == 0 || len > MAMORI_CRED_PUBLIC_MAX || key_id == NULL ||
+	    strlen(key_id) > MAMORI_CRED_KEY_ID_MAX || counter < 0)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_set_public(tx, id, public_data, len, key_id, counter);
+}
+
+int
 mamori_store_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now)
 {
 	if (tx == NULL)

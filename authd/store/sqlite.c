@@ -503,6 +503,7 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.cred_activate = sq_cred_activate,
 	.cred_accept_counter = sq_cred_accept_counter,
 	.cred_touch = sq_cred_touch,
+	.cred_set_public = sq_cred_set_public,
 	.cred_revoke = sq_cred_revoke,
 	.cred_delete_pending = sq_cred_delete_pending,
 	.cred_find_key = sq_cred_find_key,

@@ -261,6 +261,28 @@ sq_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64
 }
 
 int
+sq_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len, const char *key_id,
+                   int64_t counter)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st,
+	               "UPDATE credentials SET public_data = ?, key_id = ?, counter = ? WHERE id = ? AND state = "
+	               "'pending'",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_blob(stmt, 1, public_data, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, key_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, counter);
+	sqlite3_bind_int64(stmt, 4, id);
+	if ((rc = sq_step_done(st, stmt, "cred_set_public")) != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
 sq_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now)
 {
 	const int64_t ints[] = { id, now };

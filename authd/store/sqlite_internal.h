@@ -107,6 +107,8 @@ int sq_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after
 int sq_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now);
 int sq_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
 int sq_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
+int sq_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len,
+                       const char *key_id, int64_t counter);
 int sq_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
 int sq_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
 int sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, struct mamori_credential *out,

@@ -347,6 +347,11 @@ int mamori_store_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now);
  * MAMORI_ERR_DENIED when counter is not above the stored one (a replay),
  * else the counter and last_used_at are stored. */
 int mamori_store_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
+/* What a pending credential learnt when its device confirmed it (a FIDO2
+ * key's public data, key_id and sign count, known only after the key
+ * answered).  MAMORI_ERR_NOT_FOUND when id is not pending. */
+int mamori_store_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len,
+                                 const char *key_id, int64_t counter);
 /* Record a use without a counter. */
 int mamori_store_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
 /* Revoke (the row stays, with when, why and by whom).  MAMORI_ERR_NOT_FOUND

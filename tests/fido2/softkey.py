@@ -12,7 +12,7 @@ CTAP2.0 key with real P-256 keys (python3-cryptography, python3-cbor2).
 Command line:
   softkey.py --socket PATH [--pin PIN] [--pin-retries N] [--uv builtin]
              [--bio] [--no-counter] [--counter N] [--aaguid HEX32]
-             [--latency-ms N] [--pid-file F]
+             [--latency-ms N] [--pid-file F] [--trace F]
 
   --pin PIN        a PIN is set (getInfo clientPin true); without it the
                    option is false (supported, not set)
@@ -29,6 +29,10 @@ Command line:
   --latency-ms N   slept before every signature: a real key's touch and
                    signing time, for the benchmark (tests/bench/fido2)
   --pid-file F     written once both sockets listen (readiness)
+  --trace F        appends a line per message and signature: the wall
+                   clock (time.time(), s), the connection, what
+                   ("open", "close", "in CMD LEN [CBOR-COMMAND]", "out CMD
+                   LEN [STATUS]", "sign MS"): where a login's time goes
 
 What it answers (exactly what libfido2 1.12 sends):
   CTAPHID INIT (0x06): the 8-byte nonce echoed, a channel id, CTAPHID
@@ -149,6 +153,18 @@ class Fail(Exception):
 
 def now_ms():
     return time.monotonic() * 1000.0
+
+
+TRACE = None
+TRACE_LOCK = threading.Lock()
+
+
+def trace(conn_id, what):
+    if TRACE is None:
+        return
+    with TRACE_LOCK:
+        TRACE.write("%.6f %d %s\n" % (time.time(), conn_id, what))
+        TRACE.flush()
 
 
 def cose_key(pub, alg):
@@ -313,6 +329,7 @@ class Key:
             time.sleep(self.latency_ms / 1000.0)
         sig = priv.sign(data, ec.ECDSA(hashes.SHA256()))
         ms = now_ms() - t0
+        trace(0, "sign %.3f" % ms)
         with self.lock:
             self.signatures += 1
             self.last_sign_ms = ms
@@ -504,8 +521,9 @@ class Key:
 
 
 class Conn:
-    def __init__(self, sock):
+    def __init__(self, sock, conn_id=0):
         self.sock = sock
+        self.conn_id = conn_id
 
     def recv_exact(self, n):
         buf = b""
@@ -529,9 +547,11 @@ class Conn:
         payload = self.recv_exact(length) if length else b""
         if payload is None:
             return None
+        trace(self.conn_id, "in %#x %d%s" % (cmd, length, " %#x" % payload[0] if cmd == CMD_CBOR and payload else ""))
         return cmd, payload
 
     def send_msg(self, cmd, payload):
+        trace(self.conn_id, "out %#x %d%s" % (cmd, len(payload), " %#x" % payload[0] if cmd == CMD_CBOR else ""))
         try:
             self.sock.sendall(bytes([cmd]) + struct.pack(">I", len(payload)) + payload)
             return True
@@ -540,14 +560,16 @@ class Conn:
 
 
 def serve_device(key, sock):
-    conn = Conn(sock)
     with key.lock:
         cid = key.next_cid
         key.next_cid += 1
+    conn = Conn(sock, cid)
+    trace(cid, "open")
     try:
         while True:
             msg = conn.recv_msg()
             if msg is None:
+                trace(cid, "close")
                 return
             cmd, payload = msg
             if cmd == CMD_INIT:
@@ -627,7 +649,11 @@ def main():
     ap.add_argument("--aaguid", default="6d616d6f726920736f66746b65790001")
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--pid-file")
+    ap.add_argument("--trace")
     args = ap.parse_args()
+    global TRACE  # noqa: PLW0603 - set once, before any thread
+    if args.trace:
+        TRACE = open(args.trace, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
     if len(bytes.fromhex(args.aaguid)) != 16:
         ap.error("--aaguid wants 32 hex digits")
     if args.pin is not None and not 4 <= len(args.pin.encode()) <= 63:

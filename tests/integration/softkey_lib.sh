@@ -14,7 +14,7 @@ SOFTKEY_DIR=${SOFTKEY_DIR:-}
 SOFTKEY_NAMES=""
 
 softkey_start() {
-	local name=$1 i
+	local name=$1
 	shift
 	if [ -z "$SOFTKEY_DIR" ]; then
 		SOFTKEY_DIR=$(mktemp -d /tmp/mamori-softkey.XXXXXX)
@@ -24,7 +24,7 @@ softkey_start() {
 	/usr/bin/python3 "$SOFTKEY_PY" --socket "$SOFTKEY_DIR/$name" --pid-file "$SOFTKEY_DIR/$name.pid" "$@" \
 		>"$SOFTKEY_DIR/$name.log" 2>&1 &
 	SOFTKEY_NAMES="$SOFTKEY_NAMES $name"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$SOFTKEY_DIR/$name.pid" ] && return 0
 		sleep 0.05
 	done
