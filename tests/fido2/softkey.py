@@ -26,8 +26,10 @@ Command line:
   --counter N      the sign count to start from (default 0); every
                    signature of an assertion adds 1 first
   --aaguid HEX32   the AAGUID (default 6d616d6f726920736f66746b65790001)
-  --latency-ms N   slept before every signature: a real key's touch and
-                   signing time, for the benchmark (tests/bench/fido2)
+  --latency-ms N   slept before every signature the user touched the key
+                   for (not before a silent one, up false): a real key's
+                   touch and signing time, for the benchmark
+                   (tests/bench/fido2)
   --pid-file F     written once both sockets listen (readiness)
   --trace F        appends a line per message and signature: the wall
                    clock (time.time(), s), the connection, what
@@ -322,10 +324,12 @@ class Key:
                 return
         raise Fail(ERR_USER_ACTION_TIMEOUT)
 
-    def sign(self, priv, data):
-        """A signature, with the latency first; the key's own time counted."""
+    def sign(self, priv, data, touched=True):
+        """A signature, with the latency first when the user touched the key
+        (a silent assertion, up false, signs at once); the key's own time
+        counted."""
         t0 = now_ms()
-        if self.latency_ms > 0:
+        if touched and self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000.0)
         sig = priv.sign(data, ec.ECDSA(hashes.SHA256()))
         ms = now_ms() - t0
@@ -381,7 +385,7 @@ class Key:
         rp_hash = hashlib.sha256((rp_id if mode != "wrong_rp" else "other." + rp_id).encode()).digest()
         auth_data = rp_hash + bytes([flags]) + struct.pack(">I", count)
         signed_cdh = cdh if mode != "wrong_cdh" else hashlib.sha256(b"another challenge" + cdh).digest()
-        sig = self.sign(cred.key, auth_data + signed_cdh)
+        sig = self.sign(cred.key, auth_data + signed_cdh, touched=bool(flags & FLAG_UP))
         answer = {1: {"id": cred.cred_id, "type": "public-key"}, 2: auth_data, 3: sig}
         if cred.rk:
             answer[4] = {"id": cred.user["id"]}
