@@ -96,6 +96,12 @@ struct mamori_factor_proof {
 	 * by verify with ok.  The decision counts the set's categories with
 	 * these (P-MFA-MN). */
 	unsigned categories;
+	/* A message the answer itself earned, shown with the refusal once
+	 * the decision found this factor wrong (a FIDO2 key that holds none
+	 * of the credentials asked for: "not registered for this account").
+	 * It depends on the answer only, so every name sees it alike
+	 * (P-INPUT).  0: none; else an enum mamori_msg_id + 1. */
+	int wrong_msg;
 	/* An incident the answer itself showed, right or wrong (a card
 	 * presented for an account it is not bound to: card_misuse,
 	 * P-CARD-SHARE).  The engine raises it after the decision committed,

@@ -473,8 +473,10 @@ fido2_assert(const struct mamori_factor_ctx *ctx, struct fido2_state *st, struct
 	else if (!strcmp(error, MAMORI_FIDO2_E_WRONG_PIN)) {
 		mamori_msgf(text, sizeof(text), ctx->locale, MSG_FIDO2_PIN_WRONG, retries);
 		refuse(ctx, st, text, more);
-	} else if (strcmp(error, MAMORI_FIDO2_E_NO_CREDENTIAL) != 0) {
-		/* no_credential is told only after the decision (P-INPUT) */
+	} else if (strcmp(error, MAMORI_FIDO2_E_NO_CREDENTIAL) == 0) {
+		/* told only after the decision, to every name alike (P-INPUT) */
+		proof->wrong_msg = MSG_FIDO2_NOT_REGISTERED + 1;
+	} else {
 		refuse_msg(ctx, st, error_msg(error), more);
 	}
 	mamori_freezero(a, sizeof(*a));
@@ -516,6 +518,7 @@ fido2_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len
 	proof->link_session = 0;
 	proof->categories = 0;
 	proof->has_counter = 0;
+	proof->wrong_msg = 0;
 	if (st == NULL)
 		return MAMORI_ERR_INTERNAL;
 	if (st->enrolling) {

@@ -82,6 +82,20 @@ factor_known(enum mamori_factor f)
 	return (mamori_factor_categories(f) & MAMORI_CATEGORY_KNOWLEDGE) != 0;
 }
 
+/* The message a wrong factor's answer earned (factor.h wrong_msg), the
+ * same whatever the name (P-INPUT). */
+static void
+wrong_message(struct decision *d)
+{
+	for (unsigned i = 0; i < d->conv->set.count && d->text[0] == '\0'; i++) {
+		const struct mamori_factor_proof *p = &d->conv->proofs[i];
+
+		if (!p->ok && p->wrong_msg > 0 && p->wrong_msg <= MSG_COUNT)
+			snprintf(d->text, sizeof(d->text), "%s",
+			         mamori_msg(d->req->locale, (enum mamori_msg_id)(p->wrong_msg - 1)));
+	}
+}
+
 static int
 check_locked(struct decision *d)
 {
@@ -100,6 +114,7 @@ check_unknown(struct decision *d)
 		return CHECK_PASS;
 	d->reason = d->conv->member[0] != '\0' ? "unknown member" : "unknown user";
 	d->counts_as_failure = 1;
+	wrong_message(d);
 	return CHECK_DECIDED;
 }
 
@@ -120,6 +135,7 @@ check_nothing_enrolled(struct decision *d)
 	                    ? "shared account without a member"
 	                    : "no factor enrolled";
 	d->counts_as_failure = 1;
+	wrong_message(d);
 	return CHECK_DECIDED;
 }
 
@@ -185,6 +201,7 @@ check_wrong(struct decision *d)
 	}
 	d->reason = d->failed;
 	d->counts_as_failure = 1;
+	wrong_message(d);
 	return CHECK_DECIDED;
 }
 

@@ -182,7 +182,9 @@ t_unknown_credential() {
 	plug k2 --pin "$PIN"
 	out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
 	echo "$out"
-	! grep -q 'not registered' <<<"$out" || fail "told before the decision"
+	# Told with the decision, after the touch.
+	expect_match "$(tail -n 2 <<<"$out" | head -n 1)" \
+		'^error: This security key is not registered for this account\.$' "told after the decision"
 }
 run_test "fido2: a key that holds no credential of the account is refused" t_unknown_credential
 
