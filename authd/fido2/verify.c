@@ -31,6 +31,8 @@
 /* The version of the public data's layout. */
 #define KEY_FORMAT 1
 
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {
