@@ -4,7 +4,7 @@
  * its certificate here (card/cert.h) and binds it to one account;
  * CardList shows every card with its state and history; CardRevoke
  * revokes cards by account or serial number and ends the sessions that
- * used them (rules/card_revoke.h). */
+ * used them (rules/cred_revoke.h). */
 #include "config.h"
 
 #include <ctype.h>
@@ -18,7 +18,7 @@
 #include "factors.h"
 #include "log.h"
 #include "protocol.h"
-#include "rules/card_revoke.h"
+#include "rules/cred_revoke.h"
 #include "secure.h"
 #include "service_admin/call.h"
 
@@ -483,7 +483,7 @@ revoke_params(struct admin_call *call, const json_t *params, char serial[MAMORI_
 json_t *
 admin_card_revoke(struct admin_call *call, json_t *params)
 {
-	struct mamori_card_revocation rv = { .now = call->now, .actor = call->actor };
+	struct mamori_cred_revocation rv = { .now = call->now, .actor = call->actor };
 	char serial[MAMORI_CARD_SERIAL_MAX + 1] = "";
 	struct revoke_find f = { .serial = NULL };
 	struct mamori_txn *tx = NULL;
@@ -502,9 +502,9 @@ admin_card_revoke(struct admin_call *call, json_t *params)
 	/* The audit row names the account when there is one. */
 	call->target = f.users[0];
 	for (size_t i = 0; rc == MAMORI_OK && i < f.n; i++)
-		rc = mamori_card_revoke_one(tx, &rv, &f.cards[i], f.users[i]);
+		rc = mamori_cred_revoke_one(tx, &rv, &f.cards[i], f.users[i]);
 	if (rc == MAMORI_OK)
-		rc = (detail = json_pack("{s:s,s:o}", "reason", rv.reason, "cards", mamori_card_revoked_json(&rv))) !=
+		rc = (detail = json_pack("{s:s,s:o}", "reason", rv.reason, "cards", mamori_cred_revoked_json(&rv))) !=
 		                     NULL
 		             ? admin_audit(tx, call, "success", "P-CARD-LOST: card revoke", detail)
 		             : MAMORI_ERR_NOMEM;
@@ -515,13 +515,13 @@ admin_card_revoke(struct admin_call *call, json_t *params)
 		goto out;
 	}
 	conf = mamori_daemon_conf_get();
-	ended = mamori_card_revoke_finish(mamori_daemon.store, conf, &rv);
+	ended = mamori_cred_revoke_finish(mamori_daemon.store, conf, &rv);
 	mamori_daemon_conf_put(conf);
 	reply = mamori_wire_reply(
-	        json_pack("{s:I,s:I}", "revoked", (json_int_t)rv.ncards, "sessions_ended", (json_int_t)ended));
+	        json_pack("{s:I,s:I}", "revoked", (json_int_t)rv.ncreds, "sessions_ended", (json_int_t)ended));
 out:
 	json_decref(detail);
-	mamori_card_revocation_free(&rv);
+	mamori_cred_revocation_free(&rv);
 	if (f.cards != NULL)
 		mamori_wipe(f.cards, f.cap * sizeof(*f.cards));
 	free(f.cards);

@@ -3,7 +3,7 @@
  * FactorConfirm, FactorRevoke, FactorRequire, EnrollCode; FactorList in
  * credential_list.c), through factors/factor.h only: no factor is named
  * here, but for one rule: revoking an IC card ends the sessions that used
- * it, whichever call revokes it (rules/card_revoke.h, P-CARD-LOST).  The 0.1/0.2 Totp* names are entries of the gate's table that give
+ * it, whichever call revokes it (rules/cred_revoke.h, P-CARD-LOST).  The 0.1/0.2 Totp* names are entries of the gate's table that give
  * the factor. */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 #include "error.h"
 #include "factors/factor.h"
 #include "protocol.h"
-#include "rules/card_revoke.h"
+#include "rules/cred_revoke.h"
 #include "rules/enroll_code.h"
 #include "secure.h"
 #include "service_admin/call.h"
@@ -289,11 +289,11 @@ revoke_collect(const struct mamori_credential *c, const char *user, void *data)
 	return MAMORI_OK;
 }
 
-/* Revoke one; an IC card through rules/card_revoke.h (rv), which also
+/* Revoke one; an IC card through rules/cred_revoke.h (rv), which also
  * collects the sessions to end after the commit (P-CARD-LOST). */
 static int
 revoke_one(struct mamori_txn *tx, const struct admin_call *call, int64_t id, const char *why,
-           struct mamori_card_revocation *rv, const char *user)
+           struct mamori_cred_revocation *rv, const char *user)
 {
 	struct mamori_credential c;
 	int rc;
@@ -302,7 +302,7 @@ revoke_one(struct mamori_txn *tx, const struct admin_call *call, int64_t id, con
 		return mamori_store_cred_revoke(tx, id, call->now, why, call->actor);
 	rc = mamori_store_cred_get(tx, id, &c);
 	if (rc == MAMORI_OK)
-		rc = mamori_card_revoke_one(tx, rv, &c, user);
+		rc = mamori_cred_revoke_one(tx, rv, &c, user);
 	mamori_wipe(&c, sizeof(c));
 	return rc;
 }
@@ -310,7 +310,7 @@ revoke_one(struct mamori_txn *tx, const struct admin_call *call, int64_t id, con
 /* Revoke them in the open transaction, and write the audit row. */
 static int
 revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct mamori_factor_ops *ops,
-           const struct revoke_ids *r, const char *why, struct mamori_card_revocation *rv, const char *user)
+           const struct revoke_ids *r, const char *why, struct mamori_cred_revocation *rv, const char *user)
 {
 	json_t *detail = json_pack("{s:s,s:[]}", "reason", why, "credentials");
 	char reason[64];
@@ -334,10 +334,10 @@ revoke_all(struct mamori_txn *tx, const struct admin_call *call, const struct ma
 
 /* After the commit: the sessions that used the cards or keys end. */
 static unsigned
-factor_revoke_finish(struct mamori_card_revocation *rv)
+factor_revoke_finish(struct mamori_cred_revocation *rv)
 {
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	unsigned ended = mamori_card_revoke_finish(mamori_daemon.store, conf, rv);
+	unsigned ended = mamori_cred_revoke_finish(mamori_daemon.store, conf, rv);
 
 	mamori_daemon_conf_put(conf);
 	return ended;
@@ -365,7 +365,7 @@ revoke_params(const struct admin_call *call, const json_t *params, const char **
 json_t *
 admin_factor_revoke(struct admin_call *call, json_t *params)
 {
-	struct mamori_card_revocation rv = { .now = call->now, .actor = call->actor };
+	struct mamori_cred_revocation rv = { .now = call->now, .actor = call->actor };
 	const struct mamori_factor_ops *ops = NULL;
 	struct revoke_ids r = { .ids = NULL };
 	struct mamori_txn *tx = NULL;
@@ -404,13 +404,13 @@ admin_factor_revoke(struct admin_call *call, json_t *params)
 	free(r.ids);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(&tx);
-		mamori_card_revocation_free(&rv);
+		mamori_cred_revocation_free(&rv);
 		return admin_internal_error();
 	}
 	reply = admin_commit_with_user(&tx, call, &u, 0);
-	if (rv.ncards > 0 && mamori_wire_error_name(reply) == NULL)
+	if (rv.ncreds > 0 && mamori_wire_error_name(reply) == NULL)
 		ended = factor_revoke_finish(&rv);
-	mamori_card_revocation_free(&rv);
+	mamori_cred_revocation_free(&rv);
 	/* Fido2Revoke answers as CardRevoke does. */
 	if (call->method->arg == ADMIN_LIST_KEYS && mamori_wire_error_name(reply) == NULL) {
 		json_decref(reply);

@@ -6,7 +6,7 @@
  * Fido2List and Fido2Revoke are the factor calls for "fido2"
  * (credential_list.c, credentials.c): a revocation ends the sessions that
  * used the key within a second and raises fido2_lost for a lost key
- * (rules/card_revoke.h). */
+ * (rules/cred_revoke.h). */
 #include "config.h"
 
 #include <stdio.h>

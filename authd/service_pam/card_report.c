@@ -5,7 +5,7 @@
  * parameter, so no one reports another's card, root included; no admin
  * is needed.  Every card of the account in use is revoked as lost at once,
  * card_lost is raised, and the sessions that used them are ended
- * (rules/card_revoke.h). */
+ * (rules/cred_revoke.h). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #include "factors.h"
 #include "log.h"
 #include "protocol.h"
-#include "rules/card_revoke.h"
+#include "rules/cred_revoke.h"
 #include "service_pam/gate.h"
 
 json_t *
@@ -97,16 +97,16 @@ report_nothing(struct mamori_txn **tx, const struct mamori_conn *c, const struct
  * audit row. */
 static int
 report_revoke(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_request *req,
-              struct mamori_card_revocation *rv, const struct in_use *u)
+              struct mamori_cred_revocation *rv, const struct in_use *u)
 {
 	json_t *detail;
 	int rc = MAMORI_OK;
 
 	for (size_t i = 0; rc == MAMORI_OK && i < u->n; i++)
-		rc = mamori_card_revoke_one(tx, rv, &u->cards[i], req->user);
+		rc = mamori_cred_revoke_one(tx, rv, &u->cards[i], req->user);
 	if (rc != MAMORI_OK)
 		return rc;
-	detail = json_pack("{s:s,s:o}", "reason", MAMORI_CARD_REASON_LOST, "cards", mamori_card_revoked_json(rv));
+	detail = json_pack("{s:s,s:o}", "reason", MAMORI_CARD_REASON_LOST, "cards", mamori_cred_revoked_json(rv));
 	if (detail == NULL)
 		return MAMORI_ERR_NOMEM;
 	rc = report_audit(tx, c, req, "success", "P-CARD-LOST: card reported lost by its owner", detail, rv->now);
@@ -117,7 +117,7 @@ report_revoke(struct mamori_txn *tx, const struct mamori_conn *c, const struct p
 json_t *
 pam_card_report_lost(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
-	struct mamori_card_revocation rv = { .reason = MAMORI_CARD_REASON_LOST, .now = mamori_clock_now() };
+	struct mamori_cred_revocation rv = { .reason = MAMORI_CARD_REASON_LOST, .now = mamori_clock_now() };
 	struct mamori_txn *tx = NULL;
 	struct in_use u = { .cards = NULL };
 	const struct mamori_conf *conf;
@@ -146,15 +146,15 @@ pam_card_report_lost(struct mamori_conn *c, const json_t *params, const struct p
 	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
 		if (tx != NULL)
 			mamori_store_rollback(&tx);
-		mamori_card_revocation_free(&rv);
+		mamori_cred_revocation_free(&rv);
 		return pam_internal_error();
 	}
-	mamori_log_notice("%s reported %zu card(s) lost: revoked", req->user, rv.ncards);
+	mamori_log_notice("%s reported %zu card(s) lost: revoked", req->user, rv.ncreds);
 	conf = mamori_daemon_conf_get();
-	ended = mamori_card_revoke_finish(mamori_daemon.store, conf, &rv);
+	ended = mamori_cred_revoke_finish(mamori_daemon.store, conf, &rv);
 	mamori_daemon_conf_put(conf);
 	reply = mamori_wire_reply(
-	        json_pack("{s:I,s:I}", "revoked", (json_int_t)rv.ncards, "sessions_ended", (json_int_t)ended));
-	mamori_card_revocation_free(&rv);
+	        json_pack("{s:I,s:I}", "revoked", (json_int_t)rv.ncreds, "sessions_ended", (json_int_t)ended));
+	mamori_cred_revocation_free(&rv);
 	return reply;
 }

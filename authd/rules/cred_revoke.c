@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* P-CARD-LOST: revoking IC cards and ending the sessions that used them
- * (card_revoke.h).  Store work happens in the caller's transaction and in
+/* P-CARD-LOST: revoking IC cards and security keys and ending the sessions
+ * that used them (cred_revoke.h).  Store work happens in the caller's transaction and in
  * one short transaction after the ends; the ends themselves (D-Bus,
  * signals, waiting) happen between them, never inside, one thread per
  * session so that all end within the second. */
@@ -17,7 +17,7 @@
 #include "factors.h"
 #include "log.h"
 #include "protocol.h"
-#include "rules/card_revoke.h"
+#include "rules/cred_revoke.h"
 #include "rules/incident.h"
 #include "rules/session_end.h"
 
@@ -52,7 +52,7 @@ grow(void **p, size_t *cap, size_t n, size_t size)
 }
 
 struct collect {
-	struct mamori_card_revocation *r;
+	struct mamori_cred_revocation *r;
 	int64_t credential_id;
 };
 
@@ -60,7 +60,7 @@ static int
 session_collect(const struct mamori_session *s, void *data)
 {
 	struct collect *c = data;
-	struct mamori_card_revocation *r = c->r;
+	struct mamori_cred_revocation *r = c->r;
 
 	/* A session that used two revoked cards is ended once. */
 	for (size_t i = 0; i < r->nsessions; i++)
@@ -85,21 +85,21 @@ session_collect(const struct mamori_session *s, void *data)
 }
 
 int
-mamori_card_revoke_one(struct mamori_txn *tx, struct mamori_card_revocation *r, const struct mamori_credential *c,
+mamori_cred_revoke_one(struct mamori_txn *tx, struct mamori_cred_revocation *r, const struct mamori_credential *c,
                        const char *user)
 {
 	struct collect col = { .r = r, .credential_id = c->id };
-	struct mamori_card_revoked *k;
+	struct mamori_cred_revoked *k;
 	int rc;
 
-	if (grow((void **)&r->cards, &r->cards_cap, r->ncards, sizeof(*r->cards)) != MAMORI_OK)
+	if (grow((void **)&r->creds, &r->creds_cap, r->ncreds, sizeof(*r->creds)) != MAMORI_OK)
 		return MAMORI_ERR_NOMEM;
 	rc = mamori_store_cred_revoke(tx, c->id, r->now, r->reason, r->actor);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_session_foreach_credential(tx, c->id, session_collect, &col);
 	if (rc != MAMORI_OK)
 		return rc;
-	k = &r->cards[r->ncards++];
+	k = &r->creds[r->ncreds++];
 	memset(k, 0, sizeof(*k));
 	k->id = c->id;
 	snprintf(k->user, sizeof(k->user), "%s", user);
@@ -109,12 +109,12 @@ mamori_card_revoke_one(struct mamori_txn *tx, struct mamori_card_revocation *r, 
 }
 
 json_t *
-mamori_card_revoked_json(const struct mamori_card_revocation *r)
+mamori_cred_revoked_json(const struct mamori_cred_revocation *r)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < r->ncards; i++) {
-		const struct mamori_card_revoked *k = &r->cards[i];
+	for (size_t i = 0; a != NULL && i < r->ncreds; i++) {
+		const struct mamori_cred_revoked *k = &r->creds[i];
 		if (json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)k->id, "name", k->user,
 		                                       "label", k->label, "fingerprint", k->key_id)) != 0) {
 			json_decref(a);
@@ -156,14 +156,14 @@ end_all(struct end_job *jobs, size_t n)
 }
 
 static int
-is_fido2(const struct mamori_card_revocation *r)
+is_fido2(const struct mamori_cred_revocation *r)
 {
 	return r->factor != NULL && strcmp(r->factor, "fido2") == 0;
 }
 
 /* The audit row of one end (or of a failed one). */
 static int
-end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t i, const struct end_job *j,
+end_record(struct mamori_txn *tx, const struct mamori_cred_revocation *r, size_t i, const struct end_job *j,
            int64_t now)
 {
 	const struct mamori_session *s = &r->sessions[i];
@@ -208,7 +208,7 @@ end_record(struct mamori_txn *tx, const struct mamori_card_revocation *r, size_t
 /* P-CARD-LOST: every revocation is an incident for the security manager:
  * card_lost for a lost card, card_revoked for any other reason. */
 static void
-incidents(const struct mamori_conf *conf, const struct mamori_card_revocation *r)
+incidents(const struct mamori_conf *conf, const struct mamori_cred_revocation *r)
 {
 	const char *kind = strcmp(r->reason, MAMORI_CARD_REASON_LOST) == 0 ? MAMORI_INCIDENT_CARD_LOST
 	                                                                   : MAMORI_INCIDENT_CARD_REVOKED;
@@ -219,8 +219,8 @@ incidents(const struct mamori_conf *conf, const struct mamori_card_revocation *r
 		kind = MAMORI_INCIDENT_FIDO2_LOST;
 	}
 
-	for (size_t i = 0; i < r->ncards; i++) {
-		const struct mamori_card_revoked *k = &r->cards[i];
+	for (size_t i = 0; i < r->ncreds; i++) {
+		const struct mamori_cred_revoked *k = &r->creds[i];
 		json_t *detail = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "credential", (json_int_t)k->id, "label",
 		                           k->label, is_fido2(r) ? "key_id" : "fingerprint", k->key_id, "reason",
 		                           r->reason, "by", r->actor, "factor", is_fido2(r) ? "fido2" : "card");
@@ -231,7 +231,7 @@ incidents(const struct mamori_conf *conf, const struct mamori_card_revocation *r
 }
 
 static unsigned
-end_round(struct mamori_store *store, struct mamori_card_revocation *r, size_t from, size_t n)
+end_round(struct mamori_store *store, struct mamori_cred_revocation *r, size_t from, size_t n)
 {
 	struct end_job jobs[CARD_END_PARALLEL];
 	struct mamori_txn *tx = NULL;
@@ -272,7 +272,7 @@ end_round(struct mamori_store *store, struct mamori_card_revocation *r, size_t f
 }
 
 unsigned
-mamori_card_revoke_finish(struct mamori_store *store, const struct mamori_conf *conf, struct mamori_card_revocation *r)
+mamori_cred_revoke_finish(struct mamori_store *store, const struct mamori_conf *conf, struct mamori_cred_revocation *r)
 {
 	unsigned ended = 0;
 
@@ -285,13 +285,13 @@ mamori_card_revoke_finish(struct mamori_store *store, const struct mamori_conf *
 }
 
 void
-mamori_card_revocation_free(struct mamori_card_revocation *r)
+mamori_cred_revocation_free(struct mamori_cred_revocation *r)
 {
-	free(r->cards);
+	free(r->creds);
 	free(r->sessions);
 	free(r->session_cred);
-	r->cards = NULL;
+	r->creds = NULL;
 	r->sessions = NULL;
 	r->session_cred = NULL;
-	r->ncards = r->cards_cap = r->nsessions = r->sessions_cap = 0;
+	r->ncreds = r->creds_cap = r->nsessions = r->sessions_cap = 0;
 }
