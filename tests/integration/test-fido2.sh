@@ -383,6 +383,30 @@ t_real_sudo() {
 }
 run_test "fido2: the real sudo with a key and its PIN" t_real_sudo
 
+# [fido2] user_verification = preferred: asked where the key can, and
+# counted only where its signed UV flag says so.
+stop_daemon
+sed -i 's/^\[fido2\]$/[fido2]\nuser_verification = preferred/' "$T/mamori.conf"
+LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not restart"; cat "$T/daemon.log"; exit 1; }
+
+t_uv_preferred() {
+	local out
+	# A key without a PIN or its own verification: presence is enough ...
+	plug k3
+	ctl fido2 enroll hanako --label plain2 >/dev/null || fail "enroll"
+	out=$(pam fido2-login hanako auth=SUCCESS) || fail "presence only: $out"
+	echo "$out"
+	! grep -q '^prompt: ' <<<"$out" || fail "a PIN was asked of a key without one"
+	# ... but it is one category on a My Number service.
+	out=$(pam fido2-mn hanako auth=AUTH_ERR)
+	expect_match "$out" 'two kinds of factor' "one category refused"
+	# A key with a PIN is still asked for it, and then counts as knowledge.
+	plug k6
+	out=$(pam -p "$PIN" fido2-mn mamori-ns auth=SUCCESS) || fail "knowledge by the PIN: $out"
+	expect_match "$out" '^prompt: Security key PIN' "the PIN asked"
+}
+run_test "P-MFA-MN fido2 with user_verification = preferred: UV asked where the key can, counted only when shown" t_uv_preferred
+
 # Each test runs in a subshell: the keys are stopped by their pid files.
 for n in $KEYS; do softkey_stop "$n"; done
 rm -rf "$SOFTKEY_DIR"
