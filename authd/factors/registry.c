@@ -11,6 +11,7 @@
 #include "error.h"
 #include "factors/card.h"
 #include "factors/factor.h"
+#include "factors/fingerprint.h"
 #include "factors/password.h"
 #include "factors/totp.h"
 #include "log.h"
@@ -21,6 +22,7 @@ static const struct mamori_factor_ops *const factors[] = {
 	&mamori_factor_password,
 	&mamori_factor_totp,
 	&mamori_factor_card,
+	&mamori_factor_fingerprint,
 };
 
 #define FACTOR_COUNT (sizeof(factors) / sizeof(factors[0]))
