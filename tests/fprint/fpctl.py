@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""fprintd and libfprint's virtual device, for the integration tests.
+"""fprintd and libfprint's virtual device, for the integration tests and
+tests/bench/fingerprint.
 
     fpctl.py wait-ready SECONDS          fprintd is on the bus with a device
     fpctl.py enroll USER ID              enrol print ID for USER (D-Bus Enroll calls)
-    fpctl.py send CMD...                 send each command (or "CMD|CMD") ("SCAN id", "RETRY n",
-                                         "ERROR n", "UNPLUG") once the device
-                                         wants a finger (finger-needed true)
-    fpctl.py verify-time USER ID N       N verifications by a direct D-Bus
-                                         client; prints VerifyStart->VerifyStatus
-                                         times in ms, one a line
+    fpctl.py send [--delay MS] CMD...    send each command ("SCAN id", "RETRY n",
+                                         "ERROR n"; or "CMD|CMD") MS ms (0)
+                                         after the device wants a finger
+                                         (finger-needed true)
+    fpctl.py verify-time USER ID N [MS]  N verifications by a direct D-Bus
+                                         client, the finger placed MS ms (20)
+                                         after the device wants it; prints
+                                         VerifyStart->VerifyStatus in ms, one
+                                         a line
 
 Environment: DBUS_SYSTEM_BUS_ADDRESS (the private bus), FP_VIRTUAL_DEVICE
 (the virtual device's socket).  Every wait is bounded."""
@@ -59,10 +63,11 @@ def raw_send(cmd):
     s.close()
 
 
-def send(b, cmds, timeout=10.0):
+def send(b, cmds, timeout=10.0, delay=0.0):
     path, _ = device(b)
     for cmd in cmds:
         wait_finger_needed(b, path, timeout)
+        time.sleep(delay)
         raw_send(cmd)
         # A retry leaves finger-needed true: let the device take it first.
         time.sleep(0.05)
@@ -137,7 +142,7 @@ def enroll(user, pid):
     return 0
 
 
-def verify_time(user, pid, n):
+def verify_time(user, pid, n, delay):
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     b = bus()
     path, dev = device(b)
@@ -148,7 +153,7 @@ def verify_time(user, pid, n):
         def action():
             t0[0] = time.monotonic()
             dev.VerifyStart("any")
-            send_when_needed(b, path, "SCAN %s" % pid)
+            send_when_needed(b, path, "SCAN %s" % pid, delay)
 
         seen = run_loop_until(b, path, "VerifyStatus", lambda a: bool(a[1]), action, 20)
         dev.VerifyStop()
@@ -170,10 +175,14 @@ def main(argv):
     if cmd == "enroll":
         return enroll(argv[2], argv[3])
     if cmd == "send":
-        send(bus(), [c for a in argv[2:] for c in a.split("|")])
+        delay, args = 0.0, argv[2:]
+        if args[:1] == ["--delay"]:
+            delay, args = float(args[1]) / 1000.0, args[2:]
+        send(bus(), [c for a in args for c in a.split("|")], 20.0, delay)
         return 0
     if cmd == "verify-time":
-        return verify_time(argv[2], argv[3], int(argv[4]))
+        delay = float(argv[5]) / 1000.0 if len(argv) > 5 else 0.02
+        return verify_time(argv[2], argv[3], int(argv[4]), delay)
     print(__doc__, file=sys.stderr)
     return 2
 
