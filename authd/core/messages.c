@@ -121,6 +121,15 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_FIDO2_ENROLL_PIN_PROMPT] = N_("Security key PIN (empty if it has none): "),
 	[MSG_FIDO2_ENROLLED] = N_("Your security key is registered."),
 	[MSG_FIDO2_ENROLL_FAILED] = N_("The security key could not be registered."),
+	/* TRANSLATORS: a fingerprint reader (fprintd). */
+	[MSG_FINGER_PLACE] = N_("Place your finger on the reader."),
+	[MSG_FINGER_RETRY_SCAN] = N_("The reader could not read your finger. Place it on the reader again."),
+	[MSG_FINGER_SWIPE_TOO_SHORT] = N_("The swipe was too short. Swipe your finger again."),
+	[MSG_FINGER_NOT_CENTERED] = N_("Your finger was not in the middle of the reader. Place it again."),
+	[MSG_FINGER_REMOVE_AND_RETRY] = N_("Lift your finger, then place it on the reader again."),
+	[MSG_FINGER_NO_READER] = N_("No fingerprint reader is available. Contact your administrator."),
+	[MSG_FINGER_DISCONNECTED] = N_("The fingerprint reader was disconnected."),
+	[MSG_FINGER_NOT_APPROVED] = N_("Your fingerprint is not approved for login. Contact your administrator."),
 };
 
 /* The refusals libpwquality and cracklib word, as password_policy.c passes

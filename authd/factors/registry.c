@@ -12,6 +12,7 @@
 #include "factors/card.h"
 #include "factors/factor.h"
 #include "factors/fido2.h"
+#include "factors/fingerprint.h"
 #include "factors/password.h"
 #include "factors/totp.h"
 #include "log.h"
@@ -23,6 +24,7 @@ static const struct mamori_factor_ops *const factors[] = {
 	&mamori_factor_totp,
 	&mamori_factor_fido2,
 	&mamori_factor_card,
+	&mamori_factor_fingerprint,
 };
 
 #define FACTOR_COUNT (sizeof(factors) / sizeof(factors[0]))

@@ -159,6 +159,10 @@ json_t *admin_enroll_code(struct admin_call *call, json_t *params);
 #define ADMIN_LIST_KEYS 1
 json_t *admin_fido2_enroll(struct admin_call *call, json_t *params);
 json_t *admin_fido2_revoke(struct admin_call *call, json_t *params);
+/* Fingerprint approvals (fingers.c). */
+json_t *admin_finger_allow(struct admin_call *call, json_t *params);
+json_t *admin_finger_revoke(struct admin_call *call, json_t *params);
+json_t *admin_finger_list(struct admin_call *call, json_t *params);
 
 /* IC cards (cards.c). */
 json_t *admin_card_enroll(struct admin_call *call, json_t *params);

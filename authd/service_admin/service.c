@@ -70,6 +70,10 @@ static const struct admin_method methods[] = {
 	  .flags = ACCOUNT,
 	  .arg = ADMIN_LIST_KEYS,
 	  .factor = MAMORI_FIDO2_FACTOR_NAME },
+	/* Fingerprint approvals (fingers.c). */
+	{ .name = MAMORI_ADMIN_FINGER_ALLOW, .handler = admin_finger_allow, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_FINGER_REVOKE, .handler = admin_finger_revoke, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_FINGER_LIST, .handler = admin_finger_list },
 	/* The 0.1/0.2 names: the same calls, for the factor they name. */
 	{ .name = MAMORI_ADMIN_TOTP_ENROLL, .handler = admin_factor_enroll, TOTP_ALIAS },
 	{ .name = MAMORI_ADMIN_TOTP_CONFIRM, .handler = admin_factor_confirm, TOTP_ALIAS, .secret = "code" },

@@ -406,6 +406,31 @@ test_card_section(void **state)
 	expect_error(fx, "[card]\npin = 1234\n", 2, "unknown key \"pin\" in [card]");
 }
 
+/* P-MFA-MN: on a My Number system a set with a fingerprint must hold a
+ * possession factor too (NIST SP 800-63B: biometrics only with a
+ * possession factor), as "FILE:LINE" of the require key. */
+static void
+test_P_MFA_MN_fingerprint_needs_possession(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	expect_error(fx,
+	             "[system mn]\nmynumber = yes\n\n[service login]\nsystem = mn\n"
+	             "require = card+fingerprint, password+fingerprint\n",
+	             6,
+	             "[service login] is on My Number system mn: \"password+fingerprint\" has a fingerprint without "
+	             "a possession factor (card, fido2 or totp) (P-MFA-MN)");
+	c = expect_ok(fx, "[system mn]\nmynumber = yes\n\n[service login]\nsystem = mn\n"
+	                  "require = card+fingerprint, fido2+fingerprint, password+totp+fingerprint\n"
+	                  "[fingerprint]\ntimeout = 12\n");
+	assert_int_equal(c->fingerprint_timeout, 12);
+	/* Elsewhere a fingerprint alone is a set like any other. */
+	c = expect_ok(fx, "[service login]\nrequire = fingerprint\n");
+	assert_int_equal(c->fingerprint_timeout, 30);
+	expect_error(fx, "[fingerprint]\ntimeout = 0\n", 2, "timeout must be a whole number from 1 to 600");
+}
+
 static void
 test_totp_first_enroll(void **state)
 {
@@ -938,6 +963,7 @@ main(void)
 		FX_TEST(test_load_ignores_comments_and_whitespace),
 		FX_TEST(test_totp_first_enroll),
 		FX_TEST(test_card_section),
+		FX_TEST(test_P_MFA_MN_fingerprint_needs_possession),
 		FX_TEST(test_load_refuses_repeated_key),
 		FX_TEST(test_load_refuses_argon2_memory_below_lanes),
 		FX_TEST(test_load_indented_key_is_not_a_continuation),

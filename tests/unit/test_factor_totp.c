@@ -266,27 +266,29 @@ test_registry_lists_password_and_totp(void **state)
 
 	(void)state;
 	all = mamori_factor_all(&n);
-	/* password and totp, the security key (issue #12), then the IC card
-	 * (issue #11), in enum order. */
-	assert_int_equal(n, 4);
+	/* password and totp, the security key and the fingerprint (issue
+	 * #12) around the IC card (issue #11), in enum order. */
+	assert_int_equal(n, 5);
 	assert_int_equal(all[0]->factor, MAMORI_FACTOR_PASSWORD);
 	assert_int_equal(all[1]->factor, MAMORI_FACTOR_TOTP);
 	assert_int_equal(all[2]->factor, MAMORI_FACTOR_FIDO2);
 	assert_int_equal(all[3]->factor, MAMORI_FACTOR_CARD);
+	assert_int_equal(all[4]->factor, MAMORI_FACTOR_FINGERPRINT);
 	assert_int_equal(mamori_factor_categories(all[0]->factor), MAMORI_CATEGORY_KNOWLEDGE);
 	assert_int_equal(mamori_factor_categories(all[1]->factor), MAMORI_CATEGORY_POSSESSION);
 	assert_int_equal(mamori_factor_categories(all[2]->factor), MAMORI_CATEGORY_POSSESSION);
 	assert_int_equal(mamori_factor_categories(all[3]->factor),
 	                 MAMORI_CATEGORY_POSSESSION | MAMORI_CATEGORY_KNOWLEDGE);
+	assert_int_equal(mamori_factor_categories(all[4]->factor), MAMORI_CATEGORY_INHERENCE);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_PASSWORD), all[0]);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_TOTP), all[1]);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_FIDO2), all[2]);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_CARD), all[3]);
+	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_FINGERPRINT), all[4]);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_TOTP), &mamori_factor_totp);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_PASSWORD), &mamori_factor_password);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_FIDO2), &mamori_factor_fido2);
 	assert_ptr_equal(mamori_factor_ops(MAMORI_FACTOR_CARD), &mamori_factor_card);
-	assert_null(mamori_factor_ops(MAMORI_FACTOR_FINGERPRINT));
 	/* Every listed factor has what a step calls. */
 	for (unsigned i = 0; i < n; i++) {
 		assert_non_null(all[i]->prompt);
