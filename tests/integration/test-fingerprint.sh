@@ -5,10 +5,13 @@
 # private system bus (fprint_lib.sh), prints enrolled with fprintd's own
 # Enroll calls, approvals given with `mamorictl finger allow`; and the set
 # card+fingerprint on a My Number service, with a real pcscd and the
-# suite's virtual cards (card_lib.sh).
+# suite's virtual cards (card_lib.sh), and fido2+fingerprint with the
+# suite's software authenticator (softkey_lib.sh) and the real
+# mamori-fido2-helper.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/card_lib.sh"
 . "$(dirname "$0")/fprint_lib.sh"
+. "$(dirname "$0")/softkey_lib.sh"
 
 require "root" test "$(id -u)" = 0
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
@@ -19,6 +22,10 @@ require_test_hooks "needs the test clock"
 
 HELPER="$top_builddir/authd/card/mamori-card-helper"
 require "the card helper" test -x "$HELPER"
+FIDO2_HELPER="$top_builddir/authd/fido2/mamori-fido2-helper"
+require "the fido2 helper" test -x "$FIDO2_HELPER"
+require "python3-cbor2" /usr/bin/python3 -c "import cbor2, cryptography"
+FIDO2_GROUP=$(getent group nogroup >/dev/null && echo nogroup || echo nobody)
 
 EXTRA_CONF="[system mn]
 mynumber = yes
@@ -30,6 +37,18 @@ require = fingerprint
 system = mn
 require = card+fingerprint
 rhost_empty = local
+
+[service mn-fido2-finger]
+system = mn
+require = fido2+fingerprint
+rhost_empty = local
+
+[fido2]
+rp_id = mamori.example
+wait = 3
+helper = $FIDO2_HELPER
+helper_user = nobody
+helper_group = $FIDO2_GROUP
 
 [fingerprint]
 timeout = 5
@@ -47,8 +66,11 @@ rate_limit = 1000"
 new_env
 cp "$HELPER" "$T/mamori-card-helper"
 chmod 755 "$T/mamori-card-helper"
-sed -i "s|^helper = .*|helper = $T/mamori-card-helper|" "$T/mamori.conf"
-for s in finger-login mn-card-finger; do make_service "$s"; done
+sed -i "s|^helper = $HELPER\$|helper = $T/mamori-card-helper|" "$T/mamori.conf"
+cp "$FIDO2_HELPER" "$T/mamori-fido2-helper"
+chmod 755 "$T/mamori-fido2-helper"
+sed -i "s|^helper = $FIDO2_HELPER\$|helper = $T/mamori-fido2-helper|" "$T/mamori.conf"
+for s in finger-login mn-card-finger mn-fido2-finger; do make_service "$s"; done
 
 mkdir -p "$T/locale/ja/LC_MESSAGES"
 msgfmt --check -o "$T/locale/ja/LC_MESSAGES/mamori.mo" "$top_srcdir/po/ja.po" ||
@@ -58,6 +80,9 @@ export MAMORI_TEST_LOCALEDIR="$T/locale"
 
 fprint_start || { echo "Bail out! fprintd did not start"; exit 1; }
 pcscd_start || { echo "Bail out! pcscd did not start"; exit 1; }
+FIDO2_PIN=4321
+softkey_start k1 --pin "$FIDO2_PIN" || { echo "Bail out! the software key did not start"; exit 1; }
+export MAMORI_TEST_FIDO2_DEVICES="$(softkey_sock k1)"
 # The daemon inherits DBUS_SYSTEM_BUS_ADDRESS: it reaches fprintd there.
 LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 set_clock $(($(date +%s) + 600))
@@ -239,6 +264,21 @@ t_card_and_fingerprint_on_mynumber() {
 	expect_eq "$(audit_reason taro mn-card-finger)" "wrong fingerprint" "audit reason"
 }
 
+t_fido2_and_fingerprint_on_mynumber() {
+	local out
+	out=$(echo "$FIDO2_PIN" | ctl fido2 enroll taro --label blue --pin-stdin) || fail "fido2 enroll: $out"
+	out=$(FP_CMDS="SCAN 1" finger -p "$FIDO2_PIN" mn-fido2-finger taro auth=SUCCESS acct=SUCCESS)
+	echo "$out"
+	expect_match "$out" '^info: Touch your security key\.$' "the key first"
+	expect_match "$out" '^info: Place your finger on the reader\.$' "then the finger"
+	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'mn-fido2-finger' AND result = 'success' AND detail LIKE '%\"factors\":[\"fido2\",\"fingerprint\"]%'")" -ge 1 ] ||
+		fail "the audit row does not record both"
+	# The right key with another finger fails.
+	out=$(FP_CMDS="SCAN 4" finger -p "$FIDO2_PIN" mn-fido2-finger taro auth=AUTH_ERR)
+	echo "$out"
+	expect_eq "$(audit_reason taro mn-fido2-finger)" "wrong fingerprint" "audit reason"
+}
+
 t_P_MFA_MN_fingerprint_needs_possession() {
 	local conf="$T/bad.conf" out rc=0
 	sed 's/^require = card+fingerprint$/require = password+fingerprint/' "$T/mamori.conf" >"$conf"
@@ -262,8 +302,10 @@ run_test "P-INPUT fingerprint: unknown names, names without a print, not approve
 	t_unknown_noprint_unapproved_see_the_same
 run_test "fingerprint: mamorictl finger allow, list, revoke (audited)" t_cli_allow_list_revoke
 run_test "P-MFA-MN fingerprint: card+fingerprint on a My Number service" t_card_and_fingerprint_on_mynumber
+run_test "P-MFA-MN fingerprint: fido2+fingerprint on a My Number service" t_fido2_and_fingerprint_on_mynumber
 run_test "P-MFA-MN fingerprint: a My Number set with a fingerprint and no possession factor does not start" \
 	t_P_MFA_MN_fingerprint_needs_possession
 card_cleanup
+softkey_cleanup
 fprint_stop
 tap_done
