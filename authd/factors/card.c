@@ -68,19 +68,11 @@ card_release(struct mamori_factor_proof *proof)
 	proof->state = NULL;
 }
 
-static void
-prompt_set(struct mamori_prompts *out, const char *style, const char *text)
-{
-	out->count = 1;
-	out->p[0].style = style;
-	snprintf(out->p[0].text, sizeof(out->p[0].text), "%s", text);
-}
-
 /* P-INPUT: the same for every name, with or without a card. */
 static int
 card_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
 {
-	prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_CARD_INSERT));
+	mamori_prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_CARD_INSERT));
 	return MAMORI_OK;
 }
 
@@ -208,7 +200,7 @@ card_refuse(const struct mamori_factor_ctx *ctx, struct card_state *st, enum mam
 {
 	st->phase = CARD_REFUSED;
 	mamori_card_close_nowait(&st->session);
-	prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
+	mamori_prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
 }
 
 /* The first answer: wait for a card in any reader, read its certificate
@@ -256,7 +248,7 @@ card_read(const struct mamori_factor_ctx *ctx, struct card_state *st, struct mam
 		snprintf(text, sizeof(text), "%s", mamori_msg(ctx->locale, MSG_CARD_PIN_LAST_TRY_PROMPT));
 	else
 		mamori_msgf(text, sizeof(text), ctx->locale, MSG_CARD_PIN_TRIES_PROMPT, st->info.tries);
-	prompt_set(more, MAMORI_STYLE_ECHO_OFF, text);
+	mamori_prompt_set(more, MAMORI_STYLE_ECHO_OFF, text);
 	return MAMORI_OK;
 }
 
@@ -382,43 +374,26 @@ card_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len,
 	return rc;
 }
 
-static void
-verdict_clear(struct mamori_factor_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->msg = -1;
-	v->renew_msg = -1;
-}
-
 /* P-CARD-LOST: the credential read again in the decision's transaction; a
  * card revoked since its certificate was looked up is refused. */
 static int
 card_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof,
             struct mamori_factor_verdict *v)
 {
-	struct mamori_credential *c;
-	int rc;
+	int current, rc;
 
-	verdict_clear(v);
+	mamori_factor_verdict_clear(v);
 	if (!proof->ok || proof->credential_id == 0 || ctx->user == NULL) {
 		v->reason = "wrong card";
 		v->counts_as_failure = 1;
 		return MAMORI_OK;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return MAMORI_ERR_NOMEM;
-	rc = mamori_store_cred_get(tx, proof->credential_id, c);
-	if (rc == MAMORI_ERR_NOT_FOUND ||
-	    (rc == MAMORI_OK && (c->state != MAMORI_CRED_ACTIVE || c->user_id != ctx->user->id ||
-	                         strcmp(c->factor, MAMORI_CARD_FACTOR_NAME) != 0))) {
+	rc = mamori_factor_cred_current(tx, ctx, MAMORI_CARD_FACTOR_NAME, proof->credential_id, &current);
+	if (rc == MAMORI_OK && !current) {
 		v->reason = "card revoked";
 		v->msg = MSG_CARD_REVOKED;
 		v->counts_as_failure = 1;
-		rc = MAMORI_OK;
-	} else if (rc == MAMORI_OK) {
-		rc = mamori_store_cred_touch(tx, proof->credential_id, ctx->now);
 	}
-	mamori_freezero(c, sizeof(*c));
 	return rc;
 }
 

@@ -193,6 +193,15 @@ const struct mamori_factor_ops *const *mamori_factor_all(unsigned *count);
  * MAMORI_FACTOR_SINGLE factor (reason "replaced", by actor). */
 int mamori_factor_activate(struct mamori_txn *tx, const struct mamori_factor_ops *ops, int64_t user_id,
                            int64_t credential_id, int64_t now, const char *actor);
+/* What the factors share: one prompt of style and text; a verdict with
+ * nothing said (msg and renew_msg -1). */
+void mamori_prompt_set(struct mamori_prompts *out, const char *style, const char *text);
+void mamori_factor_verdict_clear(struct mamori_factor_verdict *v);
+/* In the decision's transaction: whether credential id is still an active
+ * credential of factor for ctx->user (one revoked or replaced since the
+ * answer is not); when it is, its use is recorded (last used). */
+int mamori_factor_cred_current(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, const char *factor,
+                               int64_t id, int *current);
 /* The associated data a credential's secret is sealed with:
  * "<factor>:<user id>:<credential id>". */
 void mamori_factor_seal_aad(const char *factor, int64_t user_id, int64_t credential_id, char *buf, size_t len);

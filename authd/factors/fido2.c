@@ -84,19 +84,11 @@ fido2_release(struct mamori_factor_proof *proof)
 	proof->state = NULL;
 }
 
-static void
-prompt_set(struct mamori_prompts *out, const char *style, const char *text)
-{
-	out->count = 1;
-	out->p[0].style = style;
-	snprintf(out->p[0].text, sizeof(out->p[0].text), "%s", text);
-}
-
 /* P-INPUT: the same for every name, with or without a key. */
 static int
 fido2_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
 {
-	prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_CONNECT));
+	mamori_prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_CONNECT));
 	return MAMORI_OK;
 }
 
@@ -238,7 +230,7 @@ refuse(const struct mamori_factor_ctx *ctx, struct fido2_state *st, const char *
 	(void)ctx;
 	st->phase = F2_REFUSED;
 	mamori_fido2_close_nowait(&st->session);
-	prompt_set(more, MAMORI_STYLE_ERROR, text);
+	mamori_prompt_set(more, MAMORI_STYLE_ERROR, text);
 }
 
 static void
@@ -339,11 +331,11 @@ fido2_connect(const struct mamori_factor_ctx *ctx, struct fido2_state *st, struc
 			snprintf(text, sizeof(text), "%s", mamori_msg(ctx->locale, MSG_FIDO2_PIN_PROMPT));
 		else
 			mamori_msgf(text, sizeof(text), ctx->locale, MSG_FIDO2_PIN_TRIES_PROMPT, retries);
-		prompt_set(more, MAMORI_STYLE_ECHO_OFF, text);
+		mamori_prompt_set(more, MAMORI_STYLE_ECHO_OFF, text);
 		return MAMORI_OK;
 	}
 	st->phase = F2_TOUCH;
-	prompt_set(more, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_TOUCH));
+	mamori_prompt_set(more, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_TOUCH));
 	return MAMORI_OK;
 }
 
@@ -360,7 +352,7 @@ fido2_pin(const struct mamori_factor_ctx *ctx, struct fido2_state *st, const cha
 		st->have_pin = 1;
 	}
 	st->phase = F2_TOUCH;
-	prompt_set(more, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_TOUCH));
+	mamori_prompt_set(more, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FIDO2_TOUCH));
 	return MAMORI_OK;
 }
 
@@ -538,14 +530,6 @@ fido2_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len
 	return MAMORI_OK;
 }
 
-static void
-verdict_clear(struct mamori_factor_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->msg = -1;
-	v->renew_msg = -1;
-}
-
 int
 mamori_fido2_store_key(struct mamori_txn *tx, int64_t id, const struct mamori_fido2_key *key)
 {
@@ -623,7 +607,7 @@ fido2_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct 
 	struct mamori_credential *c;
 	int rc;
 
-	verdict_clear(v);
+	mamori_factor_verdict_clear(v);
 	if (!proof->ok || proof->credential_id == 0 || ctx->user == NULL || st == NULL) {
 		v->reason = "wrong fido2";
 		v->counts_as_failure = 1;

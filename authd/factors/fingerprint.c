@@ -56,19 +56,11 @@ finger_release(struct mamori_factor_proof *proof)
 	proof->state = NULL;
 }
 
-static void
-prompt_set(struct mamori_prompts *out, const char *style, const char *text)
-{
-	out->count = 1;
-	out->p[0].style = style;
-	snprintf(out->p[0].text, sizeof(out->p[0].text), "%s", text);
-}
-
 /* P-INPUT: the same for every name. */
 static int
 finger_prompt(const struct mamori_factor_ctx *ctx, struct mamori_prompts *out)
 {
-	prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FINGER_PLACE));
+	mamori_prompt_set(out, MAMORI_STYLE_INFO, mamori_msg(ctx->locale, MSG_FINGER_PLACE));
 	return MAMORI_OK;
 }
 
@@ -133,7 +125,7 @@ finger_refuse(const struct mamori_factor_ctx *ctx, struct finger_state *st, enum
 {
 	st->phase = FINGER_REFUSED;
 	mamori_fprint_close(&st->fp);
-	prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
+	mamori_prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, msg));
 }
 
 static enum mamori_msg_id
@@ -162,7 +154,7 @@ finger_wait(const struct mamori_factor_ctx *ctx, struct finger_state *st, struct
 	(void)mamori_fprint_verify_wait(st->fp, st->deadline, &r);
 	if (mamori_fprint_result_retry(r)) {
 		st->phase = FINGER_SCANNING;
-		prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, retry_msg(r)));
+		mamori_prompt_set(more, MAMORI_STYLE_ERROR, mamori_msg(ctx->locale, retry_msg(r)));
 		return MAMORI_OK;
 	}
 	st->phase = FINGER_DONE;
@@ -240,43 +232,26 @@ finger_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t le
 	return MAMORI_OK;
 }
 
-static void
-verdict_clear(struct mamori_factor_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->msg = -1;
-	v->renew_msg = -1;
-}
-
 /* The approval read again in the decision's transaction: one revoked since
  * the match is refused. */
 static int
 finger_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof,
               struct mamori_factor_verdict *v)
 {
-	struct mamori_credential *c;
-	int rc;
+	int current, rc;
 
-	verdict_clear(v);
+	mamori_factor_verdict_clear(v);
 	if (!proof->ok || proof->credential_id == 0 || ctx->user == NULL) {
 		v->reason = "wrong fingerprint";
 		v->counts_as_failure = 1;
 		return MAMORI_OK;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return MAMORI_ERR_NOMEM;
-	rc = mamori_store_cred_get(tx, proof->credential_id, c);
-	if (rc == MAMORI_ERR_NOT_FOUND ||
-	    (rc == MAMORI_OK && (c->state != MAMORI_CRED_ACTIVE || c->user_id != ctx->user->id ||
-	                         strcmp(c->factor, MAMORI_FINGERPRINT_FACTOR_NAME) != 0))) {
+	rc = mamori_factor_cred_current(tx, ctx, MAMORI_FINGERPRINT_FACTOR_NAME, proof->credential_id, &current);
+	if (rc == MAMORI_OK && !current) {
 		v->reason = "fingerprint not approved";
 		v->msg = MSG_FINGER_NOT_APPROVED;
 		v->counts_as_failure = 1;
-		rc = MAMORI_OK;
-	} else if (rc == MAMORI_OK) {
-		rc = mamori_store_cred_touch(tx, proof->credential_id, ctx->now);
 	}
-	mamori_freezero(c, sizeof(*c));
 	return rc;
 }
 

@@ -374,14 +374,6 @@ pw_past_max_age(const struct mamori_factor_ctx *ctx, const struct mamori_passwor
 	return policy->max_age_days > 0 && ctx->now >= pw->created_at + (int64_t)policy->max_age_days * 86400;
 }
 
-static void
-pw_verdict_clear(struct mamori_factor_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->msg = -1;
-	v->renew_msg = -1;
-}
-
 /* On the password as it stands in the decision's transaction: a temporary
  * password past its expiry is refused; one that must change (temporary,
  * compromised) or is past its maximum age must be renewed before the
@@ -393,7 +385,7 @@ pw_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mam
 	struct mamori_password pw;
 	int rc;
 
-	pw_verdict_clear(v);
+	mamori_factor_verdict_clear(v);
 	if (!proof->ok || !ctx->found || ctx->user == NULL) {
 		v->reason = "wrong password";
 		v->counts_as_failure = 1;

@@ -20,11 +20,8 @@
 
 /* In enum mamori_factor order. */
 static const struct mamori_factor_ops *const factors[] = {
-	&mamori_factor_password,
-	&mamori_factor_totp,
-	&mamori_factor_fido2,
-	&mamori_factor_card,
-	&mamori_factor_fingerprint,
+	&mamori_factor_password, &mamori_factor_totp,        &mamori_factor_fido2,
+	&mamori_factor_card,     &mamori_factor_fingerprint,
 };
 
 #define FACTOR_COUNT (sizeof(factors) / sizeof(factors[0]))
@@ -44,6 +41,46 @@ mamori_factor_all(unsigned *count)
 	if (count != NULL)
 		*count = (unsigned)FACTOR_COUNT;
 	return factors;
+}
+
+void
+mamori_prompt_set(struct mamori_prompts *out, const char *style, const char *text)
+{
+	out->count = 1;
+	out->p[0].style = style;
+	snprintf(out->p[0].text, sizeof(out->p[0].text), "%s", text);
+}
+
+void
+mamori_factor_verdict_clear(struct mamori_factor_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->msg = -1;
+	v->renew_msg = -1;
+}
+
+int
+mamori_factor_cred_current(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, const char *factor, int64_t id,
+                           int *current)
+{
+	struct mamori_credential *c;
+	int rc;
+
+	*current = 0;
+	if (ctx->user == NULL || id == 0)
+		return MAMORI_OK;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = mamori_store_cred_get(tx, id, c);
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		rc = MAMORI_OK;
+	else if (rc == MAMORI_OK && c->state == MAMORI_CRED_ACTIVE && c->user_id == ctx->user->id &&
+	         strcmp(c->factor, factor) == 0)
+		*current = 1;
+	mamori_freezero(c, sizeof(*c));
+	if (rc == MAMORI_OK && *current)
+		rc = mamori_store_cred_touch(tx, id, ctx->now);
+	return rc;
 }
 
 void

@@ -564,21 +564,13 @@ totp_verify(const struct mamori_factor_ctx *ctx, const char *answer, size_t len,
 	return rc;
 }
 
-static void
-verdict_clear(struct mamori_factor_verdict *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->msg = -1;
-	v->renew_msg = -1;
-}
-
 static int
 totp_decide(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mamori_factor_proof *proof,
             struct mamori_factor_verdict *v)
 {
 	int rc;
 
-	verdict_clear(v);
+	mamori_factor_verdict_clear(v);
 	if (!proof->ok || !proof->has_counter || proof->credential_id == 0) {
 		v->reason = "wrong totp";
 		v->counts_as_failure = 1;
