@@ -4,11 +4,14 @@
  * message the modules showed.  Run it under pam_wrapper.
  *
  *   pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER]
- *              [-S] SERVICE USER OP=CODE...
+ *              [-S] [-T FILE] SERVICE USER OP=CODE...
  *
  * -p answers echo-off prompts in order, -e echo-on prompts.  -S keeps the
  * process alive after the operations (printing "READY") until a signal
- * ends it, like the leader of a login session.  OP is auth, setcred, acct,
+ * ends it, like the leader of a login session.  -T writes to FILE the PAM
+ * transaction's own time in microseconds (pam_start to pam_end, without
+ * the process's start and exit: what a login costs inside a display
+ * manager or sudo that is already running), for the benchmarks.  OP is auth, setcred, acct,
  * open, close, chauthtok or chauthtok-expired; CODE is a PAM return code
  * name without the PAM_ prefix.  Exit status 0 when every operation
  * returned its expected code. */
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -153,7 +157,8 @@ main(int argc, char **argv)
 {
 	static struct answers a;
 	struct pam_conv conv = { conversation, &a };
-	const char *tty = NULL, *rhost = NULL, *ruser = NULL;
+	const char *tty = NULL, *rhost = NULL, *ruser = NULL, *timing = NULL;
+	struct timespec t0, t1;
 	enum op ops[MAX_OPS];
 	int expected[MAX_OPS];
 	size_t n_ops = 0;
@@ -174,12 +179,15 @@ main(int argc, char **argv)
 			ruser = argv[++i];
 		else if (!strcmp(argv[i], "-S"))
 			hold = 1;
+		else if (!strcmp(argv[i], "-T") && i + 1 < argc)
+			timing = argv[++i];
 		else
 			break;
 	}
 	if (argc - i < 3) {
-		fprintf(stderr, "usage: pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER] [-S] "
-		                "SERVICE USER OP=CODE...\n");
+		fprintf(stderr,
+		        "usage: pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER] [-S] [-T FILE] "
+		        "SERVICE USER OP=CODE...\n");
 		return 2;
 	}
 	const char *service = argv[i], *user = argv[i + 1];
@@ -190,6 +198,7 @@ main(int argc, char **argv)
 		}
 		n_ops++;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = pam_start(service, user, &conv, &pamh);
 	if (rc != PAM_SUCCESS) {
 		printf("FAILED: pam_start: %s\n", code_name(rc));
@@ -244,5 +253,19 @@ main(int argc, char **argv)
 			sigsuspend(&none);
 	}
 	pam_end(pamh, status == 0 ? PAM_SUCCESS : PAM_ABORT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* -T: the PAM transaction's own time (pam_start to pam_end), in
+	 * microseconds, without the process's start and exit (benchmarks). */
+	if (timing != NULL) {
+		long long us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		FILE *f = fopen(timing, "w");
+
+		if (f == NULL)
+			return 1;
+		if (fprintf(f, "%lld\n", us) < 0)
+			status = 1;
+		if (fclose(f) != 0)
+			status = 1;
+	}
 	return status;
 }
