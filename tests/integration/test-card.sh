@@ -357,7 +357,7 @@ t_session_not_linked_for_non_root_caller() {
 }
 
 # The conversation's helpers (not the removal watcher's).
-login_helpers() { pgrep -f "^$T/mamori-card-helper " | while read -r p; do
+login_helpers() { pids_by_cmdline "^$T/mamori-card-helper( |$)" | while read -r p; do
 	grep -qa -- --watch "/proc/$p/cmdline" 2>/dev/null || echo "$p"
 done | wc -l; }
 
