@@ -74,6 +74,68 @@ struct mamori_policy_conf {
 	unsigned session_limit; /* seconds a session of a privileged service may last; 0: none */
 };
 
+/* [directory]: the HR directory (OpenLDAP) that drives the ID lifecycle
+ * (authd/directory/directory.h).  NULL in struct mamori_conf when the
+ * section is absent.  Checked at load, errors as FILE:LINE. */
+enum mamori_dir_bind {
+	MAMORI_DIR_BIND_SIMPLE, /* bind_dn, password read from bind_password_file (never in mamori.conf) */
+	MAMORI_DIR_BIND_EXTERNAL, /* SASL EXTERNAL: only over ldapi:// (peer credentials) */
+};
+enum mamori_dir_tls {
+	MAMORI_DIR_TLS_STARTTLS, /* ldap:// with StartTLS, the server's certificate checked (default) */
+	MAMORI_DIR_TLS_NONE, /* allowed only when every URI is ldapi:// or an ldap:// on the loopback */
+};
+/* ldaps:// URIs are TLS from the start whatever tls says. */
+enum mamori_dir_scope {
+	MAMORI_DIR_SCOPE_SUB,
+	MAMORI_DIR_SCOPE_ONE,
+	MAMORI_DIR_SCOPE_BASE,
+};
+enum mamori_dir_mode {
+	MAMORI_DIR_MODE_AUTO, /* refreshAndPersist where the root DSE offers syncprov, else poll */
+	MAMORI_DIR_MODE_PERSIST, /* RFC 4533 refreshAndPersist (ldap_sync_*) */
+	MAMORI_DIR_MODE_POLL, /* a search on modifyTimestamp every poll_interval */
+};
+
+struct mamori_dir_conf {
+	char *uris[8]; /* "uri": one or more, space- or comma-separated, tried in order */
+	unsigned nuris;
+	int bind; /* enum mamori_dir_bind; "bind = simple | external" */
+	char *bind_dn;
+	char *bind_password_file; /* root-owned, not readable by others: checked when read */
+	int tls; /* enum mamori_dir_tls; "tls = starttls | none" */
+	char *ca_file; /* PEM CAs the server certificate must chain to; NULL: the system's */
+	char *ca_dir;
+	char *base; /* required */
+	char *filter; /* default "(objectClass=inetOrgPerson)" */
+	int scope; /* enum mamori_dir_scope; default sub */
+	/* The attribute map ("attr_employee_number = employeeNumber", ...).
+	 * NULL: the attribute is not used (start, end and the secondment
+	 * dates have no default). */
+	char *attr_employee_number; /* default employeeNumber; required in every entry */
+	char *attr_uid; /* default uid: the account name */
+	char *attr_display_name; /* default displayName */
+	char *attr_department; /* default departmentNumber */
+	char *attr_status; /* default employeeType: employment status or type */
+	char *attr_start; /* first day of employment */
+	char *attr_end; /* last day of employment */
+	char *attr_secondment_start; /* first day away on secondment */
+	char *attr_secondment_end; /* last day away */
+	char *attr_manager; /* default manager */
+	/* Values of attr_status, comma-separated, compared without regard to
+	 * case: retired_values (default "retired,terminated") retire the
+	 * account; contractor_values (default "contractor") make it a
+	 * contractor (委託事業者) rather than staff. */
+	char *retired_values;
+	char *contractor_values;
+	int mode; /* enum mamori_dir_mode; default auto */
+	unsigned poll_interval; /* seconds between polls; default 60 */
+	unsigned timeout; /* seconds for a network operation; default 10 */
+	unsigned backoff_max; /* seconds, the ceiling of the reconnection back-off; default 300 */
+	unsigned max_disable_percent; /* the safety stop; default 5 */
+	int line; /* where [directory] began, for errors found later */
+};
+
 struct mamori_conf {
 	/* [daemon] */
 	char *runtime_dir;
@@ -105,6 +167,10 @@ struct mamori_conf {
 	char *banner; /* path of the banner shown at session start, or NULL */
 	/* [accounts] */
 	char *reserved_names; /* comma-separated, added to the built-in list */
+	unsigned stale_after_days; /* P-ID-STALE: unused this long is stale; default 90, 0: off */
+	int stale_disable; /* stale accounts are disabled, not only reported; default no */
+	/* [directory] */
+	struct mamori_dir_conf *directory;
 	/* [incident] */
 	char *incident_hook;
 	unsigned storm_threshold;

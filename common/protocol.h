@@ -117,6 +117,30 @@
 #define MAMORI_ADMIN_FINGER_ALLOW MAMORI_IF_ADMIN ".FingerAllow"
 #define MAMORI_ADMIN_FINGER_REVOKE MAMORI_IF_ADMIN ".FingerRevoke"
 #define MAMORI_ADMIN_FINGER_LIST MAMORI_IF_ADMIN ".FingerList"
+/* The HR directory (authd/directory/directory.h) and the stale-ID report.
+ *   DirectorySync    {dry_run?: bool, force?: bool}
+ *                    -> summary {created, changed, disabled, enabled, retired, refused, unchanged, total,
+ *                       sessions_ended, safety_stop, would_disable, managed_active}
+ *                    (error "safety_stop" with the summary under "summary" when stopped;
+ *                     "unavailable" when the directory cannot be read; "not_configured"; "busy")
+ *   DirectoryStatus  {} -> as mamori_directory_status()
+ *   DirectoryApprove {name} -> the user object (review_required cleared; P-ID-LIFECYCLE transfer)
+ *   ReportStale      {} -> {stale_after_days, disable: bool, generated_at,
+ *                       accounts: [{name, kind, state, state_reason, privileged, managed, department|null,
+ *                       last_used, created_at, days_unused, expires|null}],
+ *                       dev_expired: [{name, expires, state, state_reason}]}
+ * Stale accounts (P-ID-STALE): active accounts unused for [accounts]
+ * stale_after_days; disabled by housekeeping when stale_disable is set. */
+#define MAMORI_ADMIN_DIRECTORY_SYNC MAMORI_IF_ADMIN ".DirectorySync"
+#define MAMORI_ADMIN_DIRECTORY_STATUS MAMORI_IF_ADMIN ".DirectoryStatus"
+#define MAMORI_ADMIN_DIRECTORY_APPROVE MAMORI_IF_ADMIN ".DirectoryApprove"
+#define MAMORI_ADMIN_REPORT_STALE MAMORI_IF_ADMIN ".ReportStale"
+#define MAMORI_INCIDENT_DIRECTORY_RETIRED "directory_retired" /* an account retired or removed in the HR directory */
+#define MAMORI_INCIDENT_DIRECTORY_CONFLICT "directory_conflict" /* a directory name that mamori refused to take */
+#define MAMORI_INCIDENT_DIRECTORY_SAFETY "directory_safety_stop" /* a sync that would disable too many */
+#define MAMORI_INCIDENT_DIRECTORY_UNREACHABLE "directory_unreachable" /* the directory cannot be read */
+#define MAMORI_INCIDENT_STALE_DISABLED "stale_disabled" /* accounts disabled as unused (P-ID-STALE) */
+
 /* The 0.1/0.2 names of the TOTP calls, kept as the same calls with
  * factor "totp" (TotpList answers {factors: [...]}, TotpRemove needs no
  * reason). */

@@ -45,9 +45,25 @@ struct mamori_user {
 	char expires[11]; /* YYYY-MM-DD, last valid day; empty for none */
 	char hours[128]; /* hours of use of this account (hours.h); empty: its role's */
 	unsigned enroll_required; /* factors to enrol at the next login: bits 1u << enum mamori_factor */
+	/* Why the account is disabled or retired, when mamori did it:
+	 * MAMORI_STATE_REASON_*; "" for an administrator's UserDisable and for
+	 * any other state.  A secondment's end enables again only an account
+	 * whose reason is still "secondment". */
+	char state_reason[24];
+	/* P-ID-LIFECYCLE: a transfer seen in the HR directory; until an
+	 * administrator re-approves (DirectoryApprove), a privileged account
+	 * is refused everywhere and any account is refused on services bound
+	 * to groups (allow_groups). */
+	int review_required;
 	int64_t created_at;
 	int64_t updated_at;
 };
+
+#define MAMORI_STATE_REASON_SECONDMENT "secondment"
+#define MAMORI_STATE_REASON_RETIRED "retired" /* retired in the directory */
+#define MAMORI_STATE_REASON_REMOVED "removed" /* gone from the directory */
+#define MAMORI_STATE_REASON_STALE "stale" /* P-ID-STALE */
+#define MAMORI_STATE_REASON_DEV_EXPIRED "dev-expired" /* P-DEV-ID */
 
 #define MAMORI_HASH_MAX 256
 #define MAMORI_SYSTEM_DEFAULT "default"
@@ -406,5 +422,48 @@ int mamori_store_audit_count(struct mamori_txn *tx, int64_t *count);
 int mamori_store_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
 /* The id of the first row with a MAC, 0 when none has one. */
 int mamori_store_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+
+/* The HR directory (authd/directory/).  An account is managed by the
+ * directory exactly when a directory row names it (user_id); the row stays
+ * after a retirement, with removed_at set, so history is kept.  Strings
+ * are the struct mamori_dir_person fields (authd/directory/person.h). */
+struct mamori_dir_record {
+	int64_t user_id;
+	char uuid[37];
+	char dn[1025];
+	char employee_number[65];
+	char display_name[257];
+	char department[257];
+	char manager[257];
+	char status[257];
+	char start[11], end[11], secondment_start[11], secondment_end[11];
+	char review_from[257]; /* the department before a transfer under review; "" when none */
+	int64_t review_since; /* 0: none */
+	int64_t seen_at; /* the last sync that saw the entry */
+	int64_t removed_at; /* 0: present in the directory */
+	int64_t updated_at;
+};
+/* Lookups return MAMORI_ERR_NOT_FOUND. */
+int mamori_store_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
+int mamori_store_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);
+int mamori_store_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct mamori_dir_record *out);
+/* Insert or replace the row of r->uuid. */
+int mamori_store_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r);
+/* Every row, in uuid order; with_removed: also those removed. */
+typedef int (*mamori_store_dir_cb)(const struct mamori_dir_record *r, void *data);
+int mamori_store_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
+/* Rows not removed whose account is active (the base of the safety stop). */
+int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
+/* The engine's own state, small strings by key ("cookie", "last_sync",
+ * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
+int mamori_store_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
+int mamori_store_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+
+/* P-ID-STALE: active accounts whose last successful login (or creation,
+ * when they never logged in) is before unused_since, in name order; cb
+ * gets the account and that time. */
+typedef int (*mamori_store_stale_cb)(const struct mamori_user *user, int64_t last_used, void *data);
+int mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb,
+                                    void *data);
 
 #endif
