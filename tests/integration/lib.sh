@@ -412,7 +412,13 @@ pwrap_retry() {
 		[ "$rc" -ne 0 ] && grep -q "$PWRAP_RACE" "$out" || break
 		sleep "0.$((RANDOM % 5 + 1))"
 	done
-	cat "$out"
+	# pam_wrapper's own diagnostics ("PWRAP_ERROR[...]", printed by the
+	# library whatever PAM_WRAPPER_DEBUGLEVEL says when its checks of other
+	# clients' /tmp/pam.X directories race with them) are not the client's
+	# output: they go to stderr, so that a test comparing the client's
+	# lines sees only those.
+	grep -v '^PWRAP_' "$out" || true
+	grep '^PWRAP_' "$out" >&2 || true
 	rm -f "$out"
 	return "$rc"
 }
