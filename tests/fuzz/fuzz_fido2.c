@@ -65,7 +65,7 @@ fuzz_cred(const uint8_t *data, size_t size)
 	if (size < 2)
 		return;
 	memset(&att, 0, sizeof(att));
-	strcpy(att.fmt, fmts[data[0] % 4]);
+	snprintf(att.fmt, sizeof(att.fmt), "%s", fmts[data[0] % 4]);
 	n = data[1];
 	data += 2;
 	size -= 2;

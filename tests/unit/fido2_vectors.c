@@ -128,8 +128,8 @@ tv_attest(const struct tv_key *k, const char *rp_id, const unsigned char *sign_c
 	size_t n = authdata_raw(k, rp_id, flags, count, 1, raw);
 
 	memset(out, 0, sizeof(*out));
-	strcpy(out->path, "unix:/test/key");
-	strcpy(out->fmt, "packed");
+	snprintf(out->path, sizeof(out->path), "%s", "unix:/test/key");
+	snprintf(out->fmt, sizeof(out->fmt), "%s", "packed");
 	out->authdata_len = wrap(raw, n, out->authdata, sizeof(out->authdata));
 	out->sig_len = sign(k, raw, n, sign_cdh, out->sig, sizeof(out->sig));
 	out->uv = (flags & TV_UV) != 0;
@@ -143,7 +143,7 @@ tv_assert(const struct tv_key *k, const char *rp_id, const unsigned char *sign_c
 	size_t n = authdata_raw(k, rp_id, flags, count, 0, raw);
 
 	memset(out, 0, sizeof(*out));
-	strcpy(out->path, "unix:/test/key");
+	snprintf(out->path, sizeof(out->path), "%s", "unix:/test/key");
 	memcpy(out->cred_id, k->cred_id, k->cred_id_len);
 	out->cred_id_len = k->cred_id_len;
 	out->authdata_len = wrap(raw, n, out->authdata, sizeof(out->authdata));

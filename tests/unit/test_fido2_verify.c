@@ -104,7 +104,7 @@ test_cred_refusals(void **state)
 	assert_int_equal(mamori_fido2_cred_check(RP, f->cdh, &att, 0, &key, err, sizeof(err)), MAMORI_OK);
 	assert_false(key.uv);
 	/* "none": nothing proves the key */
-	strcpy(att.fmt, "none");
+	snprintf(att.fmt, sizeof(att.fmt), "%s", "none");
 	assert_int_equal(mamori_fido2_cred_check(RP, f->cdh, &att, 0, &key, err, sizeof(err)), MAMORI_ERR_DENIED);
 	/* malformed authdata */
 	tv_attest(&f->k, RP, f->cdh, TV_UP, 1, &att);
@@ -316,6 +316,7 @@ test_key_decode_malformed(void **state)
 {
 	struct fx *f = *state;
 	char *good = mamori_fido2_key_encode(&f->key), *bad;
+	size_t n;
 	json_t *o;
 	struct {
 		const char *key;
@@ -364,9 +365,10 @@ test_key_decode_malformed(void **state)
 		json_decref(o);
 	}
 	/* a duplicate key */
-	bad = malloc(strlen(good) + 16);
+	n = strlen(good) + 16;
+	bad = malloc(n);
 	assert_non_null(bad);
-	sprintf(bad, "{\"v\":1,%s", good + 1);
+	snprintf(bad, n, "{\"v\":1,%s", good + 1);
 	decode_refused(bad);
 	free(bad);
 	/* cut short */
