@@ -167,11 +167,14 @@ sync_exchange(struct cli *cli, json_t *params, json_t **reply)
 	errno = 0;
 	rc = mamori_wire_send(fd, call);
 	/* The reply, with a look at the progress each time none came. */
-	while (rc == MAMORI_OK && (rc = mamori_wire_recv(&wire, reply, PROGRESS_MS)) == MAMORI_ERR_TIMEOUT) {
+	for (;;) {
+		if (rc != MAMORI_OK || (rc = mamori_wire_recv(&wire, reply, PROGRESS_MS)) != MAMORI_ERR_TIMEOUT)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= SYNC_TIMEOUT)
 			break;
 		progress_poll(&p);
+		rc = MAMORI_OK;
 	}
 	saved_errno = errno;
 	progress_end(&p);
