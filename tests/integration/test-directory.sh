@@ -267,18 +267,18 @@ t_secondment_disables_then_enables() {
 	set_attr t000004 hrSecondmentStart "$(gtime 10)"
 	set_attr t000004 hrSecondmentEnd "$(gtime 20)"
 	sleep 1
-	ctl directory sync >/dev/null
+	sync_retry directory sync >/dev/null
 	expect_eq "$(ustate t000004)" active "before the secondment"
 	advance_clock $((15 * 86400))
-	ctl directory sync >/dev/null
+	sync_retry directory sync >/dev/null
 	expect_eq "$(ustate t000004)" disabled "during the secondment"
 	expect_eq "$(ufield t000004 state_reason)" secondment "reason"
 	not pam -p 'Shukko-Saki-2031x' mamori-test t000004 auth=SUCCESS acct=SUCCESS >/dev/null
 	advance_clock $((10 * 86400))
-	ctl directory sync >/dev/null
+	sync_retry directory sync >/dev/null
 	expect_eq "$(ustate t000004)" active "after the secondment"
 	set_clock "$t0"
-	ctl directory sync >/dev/null
+	sync_retry directory sync >/dev/null
 }
 
 # Retirement written to LDAP, reflected in persist mode: the account is
@@ -334,7 +334,7 @@ t_conflicting_names_refused() {
 	add_person admin
 	add_person hanako
 	sleep 1
-	out=$(ctl --json directory sync)
+	out=$(sync_retry --json directory sync)
 	echo "$out"
 	[ "$(json 'd["refused"]' <<<"$out")" -ge 3 ] || fail "three names refused"
 	# A system account and a reserved name are not taken; the local
@@ -425,13 +425,13 @@ t_dry_run_and_json() {
 	local out
 	add_person b000100
 	set_attr b000020 departmentNumber "Dry Run Department"
-	out=$(ctl --json directory sync --dry-run)
+	out=$(sync_retry --json directory sync --dry-run)
 	echo "$out"
 	expect_eq "$(json 'd["created"]' <<<"$out")" 1 "created (dry run)"
 	[ "$(json 'd["changed"]' <<<"$out")" -ge 1 ] || fail "changed (dry run)"
 	not exists b000100
 	expect_eq "$(ufield b000020 review_required)" False "no review after a dry run"
-	out=$(ctl --json directory sync)
+	out=$(sync_retry --json directory sync)
 	echo "$out"
 	json '[d[k] for k in ("created", "changed", "disabled", "refused", "unchanged", "total")]' <<<"$out" >/dev/null
 	expect_eq "$(json 'd["created"]' <<<"$out")" 1 "created"
@@ -448,7 +448,7 @@ t_dry_run_and_json() {
 t_stale_report_and_csv() {
 	local out
 	add_person b000200 '=HYPERLINK("http://example.test/x","y")'
-	ctl directory sync >/dev/null
+	sync_retry directory sync >/dev/null
 	issue_password b000200 'Furui-Kouza-2031x'
 	ctl user add b.dev --kind dev --expires "$(date -d "@$(cat "$T/clock")" +%Y-%m-%d)" >/dev/null
 	advance_clock $((45 * 86400))
