@@ -300,6 +300,9 @@ dir_refresh_entry(const struct mamori_dir_entry *e, void *data)
 		r->sum.refused++;
 		if (refusal_add(r, e->dn != NULL ? e->dn : "", why) != MAMORI_OK)
 			fail(r, MAMORI_ERR_NOMEM, "planning");
+		/* Refused, but present: its account is not swept as removed. */
+		if (e->uuid != NULL && strlen(e->uuid) <= MAMORI_DIR_UUID_MAX && seen_add(r, e->uuid) != MAMORI_OK)
+			fail(r, MAMORI_ERR_NOMEM, "planning");
 		return r->rc;
 	}
 	if (seen_add(r, r->batch[r->nbatch].uuid) != MAMORI_OK)
