@@ -184,6 +184,34 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (session_id, credential_id));"
 	"CREATE INDEX session_credentials_credential ON session_credentials(credential_id);"
 	"CREATE INDEX session_credentials_reader ON session_credentials(reader);",
+	/* 7 -> 8: the HR directory (P-ID-LIFECYCLE).  Why mamori disabled or
+	 * retired an account, the review after a transfer, one row per
+	 * directory entry (kept after a removal), and the engine's own state
+	 * (the sync cookie). */
+	"ALTER TABLE users ADD COLUMN state_reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE users ADD COLUMN review_required INTEGER NOT NULL DEFAULT 0 CHECK (review_required IN (0,1));"
+	"CREATE TABLE directory_people ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  user_id INTEGER UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+	"  dn TEXT NOT NULL,"
+	"  employee_number TEXT UNIQUE,"
+	"  display_name TEXT NOT NULL DEFAULT '',"
+	"  department TEXT NOT NULL DEFAULT '',"
+	"  manager TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  start_date TEXT NOT NULL DEFAULT '',"
+	"  end_date TEXT NOT NULL DEFAULT '',"
+	"  secondment_start TEXT NOT NULL DEFAULT '',"
+	"  secondment_end TEXT NOT NULL DEFAULT '',"
+	"  review_from TEXT NOT NULL DEFAULT '',"
+	"  review_since INTEGER NOT NULL DEFAULT 0,"
+	"  seen_at INTEGER NOT NULL DEFAULT 0,"
+	"  removed_at INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX directory_people_user ON directory_people(user_id);"
+	"CREATE TABLE directory_state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -510,4 +538,14 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.session_credential_add = sq_session_credential_add,
 	.session_foreach_credential = sq_session_foreach_credential,
 	.session_foreach_reader = sq_session_foreach_reader,
+	.dir_get = sq_dir_get,
+	.dir_get_user = sq_dir_get_user,
+	.dir_get_employee = sq_dir_get_employee,
+	.dir_put = sq_dir_put,
+	.dir_foreach = sq_dir_foreach,
+	.dir_count_active = sq_dir_count_active,
+	.dir_state_get = sq_dir_state_get,
+	.dir_state_set = sq_dir_state_set,
+	.user_get_id = sq_user_get_id,
+	.user_foreach_stale = sq_user_foreach_stale,
 };

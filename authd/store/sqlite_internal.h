@@ -39,6 +39,17 @@ void sq_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 void sq_copy_column(sqlite3_stmt *stmt, int col, char *buf, size_t len);
 int sq_count(struct sqlite_store *st, const char *sql, int64_t *count);
 
+/* The columns of a user (sqlite_accounts.c), plain and as "u." */
+#define SQ_USER_COLUMNS                                                                                                \
+	"id, name, kind, privileged, state, expires, created_at, updated_at, hours, enroll_required, state_reason, "   \
+	"review_required"
+#define SQ_USER_COLUMNS_U                                                                                              \
+	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, "                \
+	"u.enroll_required, u.state_reason, u.review_required"
+int sq_user_from_row(sqlite3_stmt *stmt, struct mamori_user *u);
+/* Step stmt, calling cb with each user, and finalize it. */
+int sq_user_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data);
+
 int sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
                               mamori_store_audit_cb cb, void *data);
 
@@ -116,5 +127,15 @@ int sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_
 int sq_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader);
 int sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
 int sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
+int sq_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
+int sq_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);
+int sq_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct mamori_dir_record *out);
+int sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r);
+int sq_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
+int sq_dir_count_active(struct mamori_txn *tx, int64_t *count);
+int sq_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
+int sq_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+int sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+int sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 
 #endif
