@@ -81,7 +81,8 @@ progress_end(struct progress *p)
 static void
 progress_draw(struct progress *p, const json_t *running)
 {
-	const json_t *done = json_object_get(running, "done"), *total = json_object_get(running, "total");
+	const json_t *done = json_object_get(running, MAMORI_DIRECTORY_KEY_DONE),
+	             *total = json_object_get(running, "total");
 	char phase[32], bar[BAR_WIDTH + 1];
 	long long d, t;
 	size_t fill;
@@ -167,11 +168,14 @@ sync_exchange(struct cli *cli, json_t *params, json_t **reply)
 	errno = 0;
 	rc = mamori_wire_send(fd, call);
 	/* The reply, with a look at the progress each time none came. */
-	while (rc == MAMORI_OK && (rc = mamori_wire_recv(&wire, reply, PROGRESS_MS)) == MAMORI_ERR_TIMEOUT) {
+	for (;;) {
+		if (rc != MAMORI_OK || (rc = mamori_wire_recv(&wire, reply, PROGRESS_MS)) != MAMORI_ERR_TIMEOUT)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= SYNC_TIMEOUT)
 			break;
 		progress_poll(&p);
+		rc = MAMORI_OK;
 	}
 	saved_errno = errno;
 	progress_end(&p);
@@ -343,7 +347,7 @@ print_status(const json_t *p)
 	else
 		output_list_value(&l, "cookie age", age, "-");
 	output_list_value(&l, "halted", json_object_get(p, "halted"), "no");
-	output_list_value(&l, "last error", json_object_get(p, "error"), "none");
+	output_list_value(&l, "last error", json_object_get(p, MAMORI_DIRECTORY_KEY_ERROR), "none");
 	list_iso(&l, "error at", json_object_get(p, "error_at"), "-");
 	output_list_value(&l, "failures", json_object_get(p, "failures"), "0");
 	output_list_value(&l, "managed accounts", json_object_get(p, "managed"), "-");
@@ -351,7 +355,8 @@ print_status(const json_t *p)
 		char phase[32];
 
 		output_value(json_object_get(running, "phase"), "-", phase, sizeof(phase));
-		snprintf(buf, sizeof(buf), "%s %lld/%lld", phase, figure(running, "done"), figure(running, "total"));
+		snprintf(buf, sizeof(buf), "%s %lld/%lld", phase, figure(running, MAMORI_DIRECTORY_KEY_DONE),
+		         figure(running, "total"));
 		output_list_text(&l, "running", buf);
 	}
 	list_summary(&l, json_object_get(p, "last"));

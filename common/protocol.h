@@ -143,6 +143,10 @@
 #define MAMORI_ADMIN_DIRECTORY_STATUS MAMORI_IF_ADMIN ".DirectoryStatus"
 #define MAMORI_ADMIN_DIRECTORY_APPROVE MAMORI_IF_ADMIN ".DirectoryApprove"
 #define MAMORI_ADMIN_REPORT_STALE MAMORI_IF_ADMIN ".ReportStale"
+/* Keys of the DirectoryStatus reply that are also words of the
+ * conversation protocol (a state, a style), for mamorictl to name them. */
+#define MAMORI_DIRECTORY_KEY_DONE "done"
+#define MAMORI_DIRECTORY_KEY_ERROR "error"
 #define MAMORI_INCIDENT_DIRECTORY_RETIRED "directory_retired" /* an account retired or removed in the HR directory */
 #define MAMORI_INCIDENT_DIRECTORY_CONFLICT "directory_conflict" /* a directory name that mamori refused to take */
 #define MAMORI_INCIDENT_DIRECTORY_SAFETY "directory_safety_stop" /* a sync that would disable too many */
