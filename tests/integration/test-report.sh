@@ -230,11 +230,24 @@ t_directory_approve() {
 	out=$(ctl --json directory approve st.old)
 	expect_eq "$(json 'd["user"]["name"]' <<<"$out")" st.old "the user object"
 	expect_eq "$(json 'd["user"]["review_required"]' <<<"$out")" False "review_required in the reply"
+	# P-PRIV-CONTRACTOR: approving gives back privileged access; a
+	# contractor (the local user daemon, as login uid) may not.
+	ctl user add pr.transfer --privileged >/dev/null
+	sql "UPDATE users SET review_required = 1 WHERE name = 'pr.transfer'"
+	ctl user add daemon --kind contractor >/dev/null
+	rc=0
+	(echo "$(id -u daemon)" >/proc/self/loginuid && exec "$CTL" --socket "$T/run/admin.sock" \
+		directory approve pr.transfer) 2>"$T/err" || rc=$?
+	ctl user delete daemon >/dev/null
+	expect_eq "$rc" 1 "a contractor approves a privileged ID"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "message"
+	expect_eq "$(sql "SELECT review_required FROM users WHERE name = 'pr.transfer'")" 1 "still under review"
 }
 
 run_test "P-ID-LIFECYCLE directory status and sync without [directory]: not configured, audited" \
 	t_directory_not_configured
-run_test "P-ID-LIFECYCLE directory approve: refusals (unknown, not under review) and approval" t_directory_approve
+run_test "P-ID-LIFECYCLE P-PRIV-CONTRACTOR directory approve: refusals (unknown, not under review, contractor) and approval" \
+	t_directory_approve
 stop_daemon
 
 # ------------------------------- directory sync against a scripted socket
