@@ -907,7 +907,13 @@ directory_check(struct parse_ctx *ctx, char *reason, size_t len, int *line)
 	lines.bind_dn = dir_key_line(ctx, "bind_dn");
 	lines.bind_password_file = dir_key_line(ctx, "bind_password_file");
 	lines.tls = dir_key_line(ctx, "tls");
-	return mamori_conf_dir_check(ctx->conf->directory, &lines, reason, len, line);
+	if (mamori_conf_dir_check(ctx->conf->directory, &lines, reason, len, line) != 0)
+		return -1;
+	if (mamori_conf_dir_attrs_build(ctx->conf->directory) != 0) {
+		snprintf(reason, len, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct mamori_conf *

@@ -134,6 +134,11 @@ struct mamori_dir_conf {
 	unsigned backoff_max; /* seconds, the ceiling of the reconnection back-off; default 300 */
 	unsigned max_disable_percent; /* the safety stop; default 5 */
 	int line; /* where [directory] began, for errors found later */
+	/* The attributes a search asks for (the mapped ones, entryUUID,
+	 * modifyTimestamp), NULL-terminated: made at load by
+	 * mamori_conf_dir_attrs_build (common/conf_dir.h), returned by
+	 * mamori_dir_attrs (authd/directory/ldap.h). */
+	char **attrs;
 };
 
 struct mamori_conf {

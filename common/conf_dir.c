@@ -79,6 +79,9 @@ mamori_conf_dir_free(struct mamori_dir_conf **dcp)
 	free(dc->attr_manager);
 	free(dc->retired_values);
 	free(dc->contractor_values);
+	for (size_t i = 0; dc->attrs != NULL && dc->attrs[i] != NULL; i++)
+		free(dc->attrs[i]);
+	free(dc->attrs);
 	free(dc);
 	*dcp = NULL;
 }
@@ -320,5 +323,38 @@ mamori_conf_dir_check(const struct mamori_dir_conf *dc, const struct mamori_conf
 			}
 		}
 	}
+	return 0;
+}
+
+int
+mamori_conf_dir_attrs_build(struct mamori_dir_conf *dc)
+{
+	const char *names[] = {
+		dc->attr_employee_number, dc->attr_uid,     dc->attr_display_name, dc->attr_department,
+		dc->attr_status,          dc->attr_start,   dc->attr_end,          dc->attr_secondment_start,
+		dc->attr_secondment_end,  dc->attr_manager, "entryUUID",           "modifyTimestamp",
+	};
+	size_t count = sizeof(names) / sizeof(names[0]), n = 0;
+	char **attrs = calloc(count + 1, sizeof(*attrs));
+
+	if (attrs == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		int dup = names[i] == NULL;
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcasecmp(attrs[j], names[i]) == 0;
+		if (dup)
+			continue;
+		if ((attrs[n++] = strdup(names[i])) == NULL) {
+			for (size_t j = 0; j < n; j++)
+				free(attrs[j]);
+			free(attrs);
+			return -1;
+		}
+	}
+	for (size_t i = 0; dc->attrs != NULL && dc->attrs[i] != NULL; i++)
+		free(dc->attrs[i]);
+	free(dc->attrs);
+	dc->attrs = attrs;
 	return 0;
 }

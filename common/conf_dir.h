@@ -46,4 +46,9 @@ struct mamori_conf_dir_lines {
 int mamori_conf_dir_check(const struct mamori_dir_conf *dc, const struct mamori_conf_dir_lines *lines, char *reason,
                           size_t len, int *line);
 
+/* Fill dc->attrs from the attr_* keys (each once, without regard to
+ * case), entryUUID and modifyTimestamp: 0, or -1 out of memory.  Done by
+ * mamori_conf_load; a hand-made dc (tests) calls it itself. */
+int mamori_conf_dir_attrs_build(struct mamori_dir_conf *dc);
+
 #endif

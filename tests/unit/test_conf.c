@@ -1007,6 +1007,14 @@ test_directory_defaults(void **state)
 	assert_int_equal(d->timeout, 10);
 	assert_int_equal(d->backoff_max, 300);
 	assert_int_equal(d->max_disable_percent, 5);
+	/* What a search asks for: the mapped attributes and the two the
+	 * engine needs, each once. */
+	static const char *const attrs[] = { "employeeNumber", "uid",     "displayName", "departmentNumber",
+		                             "employeeType",   "manager", "entryUUID",   "modifyTimestamp" };
+	assert_non_null(d->attrs);
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		assert_string_equal(d->attrs[i], attrs[i]);
+	assert_null(d->attrs[sizeof(attrs) / sizeof(attrs[0])]);
 }
 
 static void
@@ -1073,6 +1081,20 @@ test_directory_full_section(void **state)
 	assert_int_equal(d->timeout, 3);
 	assert_int_equal(d->backoff_max, 60);
 	assert_int_equal(d->max_disable_percent, 0);
+	static const char *const attrs[] = { "2.16.840.1.113730.3.1.3",
+		                             "uid",
+		                             "cn",
+		                             "ou",
+		                             "employeeType",
+		                             "hrStartDate",
+		                             "hrEndDate",
+		                             "hrSecondmentStart",
+		                             "hrSecondmentEnd",
+		                             "entryUUID",
+		                             "modifyTimestamp" };
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		assert_string_equal(d->attrs[i], attrs[i]);
+	assert_null(d->attrs[sizeof(attrs) / sizeof(attrs[0])]);
 	/* Persist mode and the other scope. */
 	expect_ok(fx, DIR_MIN "mode = persist\nscope = base\nmax_disable_percent = 100\n");
 	assert_int_equal(fx->conf->directory->mode, MAMORI_DIR_MODE_PERSIST);
