@@ -148,6 +148,17 @@ set_options(LDAP *ld, const struct mamori_dir_conf *dc, int tls)
 	return ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_OPT_SUCCESS ? 0 : -1;
 }
 
+/* SASL EXTERNAL asks nothing: the identity is the peer's credentials. */
+static int
+sasl_quiet(LDAP *ld, unsigned flags, void *defaults, void *interact)
+{
+	(void)ld;
+	(void)flags;
+	(void)defaults;
+	(void)interact;
+	return LDAP_SUCCESS;
+}
+
 /* One URI: initialise, TLS, bind.  MAMORI_OK with *out, or MAMORI_ERR_IO
  * with the reason appended to err. */
 static int
@@ -156,7 +167,7 @@ connect_one(const struct mamori_dir_conf *dc, const char *uri, const char *pw, s
 {
 	int ldaps = strncasecmp(uri, "ldaps://", 8) == 0, ldapi = mamori_conf_dir_uri_ldapi(uri);
 	int starttls = !ldaps && !ldapi && dc->tls == MAMORI_DIR_TLS_STARTTLS;
-	struct berval cred = { 0, NULL };
+	struct berval cred;
 	char diag[256];
 	LDAP *ld = NULL;
 	int rc;
@@ -170,13 +181,20 @@ connect_one(const struct mamori_dir_conf *dc, const char *uri, const char *pw, s
 		errf(err, errlen, "%s: cannot set the connection's options (TLS)", uri);
 		goto fail;
 	}
+	/* Connect first, so that an unreachable server says so (for ldaps://
+	 * the TLS handshake is part of it). */
+	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
+		diagnostic(ld, diag, sizeof(diag));
+		errf(err, errlen, "%s: %s%s%s", uri, ldap_err2string(rc), ldaps ? " (TLS)" : "", diag);
+		goto fail;
+	}
 	if (starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
 		diagnostic(ld, diag, sizeof(diag));
 		errf(err, errlen, "%s: StartTLS: %s%s", uri, ldap_err2string(rc), diag);
 		goto fail;
 	}
 	if (dc->bind == MAMORI_DIR_BIND_EXTERNAL) {
-		rc = ldap_sasl_bind_s(ld, NULL, "EXTERNAL", &cred, NULL, NULL, NULL);
+		rc = ldap_sasl_interactive_bind_s(ld, NULL, "EXTERNAL", NULL, NULL, LDAP_SASL_QUIET, sasl_quiet, NULL);
 	} else {
 		cred.bv_val = (char *)(uintptr_t)pw;
 		cred.bv_len = pwlen;

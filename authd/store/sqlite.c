@@ -245,6 +245,22 @@ sq_prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **stmt)
 }
 
 int
+sq_prepare_cached(struct sqlite_store *st, enum sq_cached which, const char *sql, sqlite3_stmt **stmt)
+{
+	if (st->cached[which] == NULL && sq_prepare(st, sql, &st->cached[which]) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	*stmt = st->cached[which];
+	return MAMORI_OK;
+}
+
+void
+sq_cached_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+int
 sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt);
@@ -396,6 +412,8 @@ sq_close(struct mamori_store *store)
 {
 	struct sqlite_store *st = (struct sqlite_store *)store;
 
+	for (unsigned i = 0; i < SQ_CACHED_COUNT; i++)
+		sqlite3_finalize(st->cached[i]);
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);

@@ -38,9 +38,10 @@ dir_from_row(sqlite3_stmt *stmt, struct mamori_dir_record *r)
 	r->updated_at = sqlite3_column_int64(stmt, 16);
 }
 
-/* One row by the statement's single bound key. */
+/* One row by the statement's single bound key; the statement is finalized,
+ * or given back when cached. */
 static int
-dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, struct mamori_dir_record *out)
+dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, int cached, struct mamori_dir_record *out)
 {
 	int rc;
 
@@ -55,7 +56,10 @@ dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, struct mamori_dir_recor
 	default:
 		rc = sq_fail(st, "dir_get");
 	}
-	sqlite3_finalize(stmt);
+	if (cached)
+		sq_cached_done(stmt);
+	else
+		sqlite3_finalize(stmt);
 	return rc;
 }
 
@@ -65,10 +69,11 @@ sq_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *ou
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 
-	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE uuid = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_DIR_GET, "SELECT " DIR_COLUMNS " FROM directory_people WHERE uuid = ?",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 1, out);
 }
 
 int
@@ -80,7 +85,7 @@ sq_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record
 	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE user_id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 0, out);
 }
 
 int
@@ -93,7 +98,7 @@ sq_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct m
 	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, employee_number, -1, SQLITE_TRANSIENT);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 0, out);
 }
 
 int
@@ -228,7 +233,8 @@ sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_USER_GET_ID, "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	switch (sqlite3_step(stmt)) {
@@ -241,7 +247,7 @@ sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out)
 	default:
 		rc = sq_fail(st, "user_get_id");
 	}
-	sqlite3_finalize(stmt);
+	sq_cached_done(stmt);
 	return rc;
 }
 
