@@ -176,17 +176,18 @@ csv_field(const char *raw, int first)
 {
 	char clean[OUTPUT_LIST_VALUE_MAX];
 	const char *s = clean;
+	int defuse;
 
 	output_sanitize(raw, clean, sizeof(clean));
+	defuse = clean[0] != '\0' && strchr("=+-@\t\r", clean[0]) != NULL;
 	if (!first)
 		putchar(',');
-	if (strchr("=+-@\t\r", clean[0]) != NULL && clean[0] != '\0')
-		putchar('\'');
 	if (strpbrk(clean, ",\"\r\n") == NULL) {
-		fputs(clean, stdout);
+		printf("%s%s", defuse ? "'" : "", clean);
 		return;
 	}
-	putchar('"');
+	/* The quote that defuses is inside the quoted field. */
+	printf("\"%s", defuse ? "'" : "");
 	for (; *s != '\0'; s++) {
 		if (*s == '"')
 			putchar('"');

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,22 @@ sq_prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **stmt)
 }
 
 int
+sq_prepare_cached(struct sqlite_store *st, enum sq_cached which, const char *sql, sqlite3_stmt **stmt)
+{
+	if (st->cached[which] == NULL && sq_prepare(st, sql, &st->cached[which]) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	*stmt = st->cached[which];
+	return MAMORI_OK;
+}
+
+void
+sq_cached_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+int
 sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what)
 {
 	int rc = sqlite3_step(stmt);
@@ -351,6 +368,13 @@ fail:
 
 static void sq_close(struct mamori_store *store);
 
+/* The CHECK constraints of users (kind IN (...), state IN (...)) make
+ * SQLite build and free two ephemeral tables at every insert or update of
+ * an account; glibc would give the top of the heap back to the kernel
+ * after each (brk, TLB flushes), which is half the cost of a directory
+ * sync's hires.  Keep up to 16 MiB of freed heap instead. */
+#define STORE_TRIM_THRESHOLD (16 * 1024 * 1024)
+
 static int
 sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
 {
@@ -363,6 +387,7 @@ sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		return MAMORI_ERR_NOMEM;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	mallopt(M_TRIM_THRESHOLD, STORE_TRIM_THRESHOLD);
 	if (mamori_conf_store_path(conf, st->path, sizeof(st->path)) != 0) {
 		snprintf(err, errlen, "store path too long");
 		goto fail;
@@ -396,6 +421,8 @@ sq_close(struct mamori_store *store)
 {
 	struct sqlite_store *st = (struct sqlite_store *)store;
 
+	for (unsigned i = 0; i < SQ_CACHED_COUNT; i++)
+		sqlite3_finalize(st->cached[i]);
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);

@@ -38,9 +38,10 @@ dir_from_row(sqlite3_stmt *stmt, struct mamori_dir_record *r)
 	r->updated_at = sqlite3_column_int64(stmt, 16);
 }
 
-/* One row by the statement's single bound key. */
+/* One row by the statement's single bound key; the statement is finalized,
+ * or given back when cached. */
 static int
-dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, struct mamori_dir_record *out)
+dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, int cached, struct mamori_dir_record *out)
 {
 	int rc;
 
@@ -55,7 +56,10 @@ dir_get_one(struct sqlite_store *st, sqlite3_stmt *stmt, struct mamori_dir_recor
 	default:
 		rc = sq_fail(st, "dir_get");
 	}
-	sqlite3_finalize(stmt);
+	if (cached)
+		sq_cached_done(stmt);
+	else
+		sqlite3_finalize(stmt);
 	return rc;
 }
 
@@ -65,10 +69,11 @@ sq_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *ou
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 
-	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE uuid = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_DIR_GET, "SELECT " DIR_COLUMNS " FROM directory_people WHERE uuid = ?",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 1, out);
 }
 
 int
@@ -80,7 +85,7 @@ sq_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record
 	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE user_id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 0, out);
 }
 
 int
@@ -89,11 +94,12 @@ sq_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct m
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 
-	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE employee_number = ?", &stmt) !=
-	    MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_DIR_GET_EMPLOYEE,
+	                      "SELECT " DIR_COLUMNS " FROM directory_people WHERE employee_number = ?",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, employee_number, -1, SQLITE_TRANSIENT);
-	return dir_get_one(st, stmt, out);
+	return dir_get_one(st, stmt, 1, out);
 }
 
 int
@@ -103,17 +109,18 @@ sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st,
-	               "INSERT INTO directory_people (" DIR_COLUMNS ") "
-	               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-	               "ON CONFLICT (uuid) DO UPDATE SET user_id = excluded.user_id, dn = excluded.dn, "
-	               "employee_number = excluded.employee_number, display_name = excluded.display_name, "
-	               "department = excluded.department, manager = excluded.manager, status = excluded.status, "
-	               "start_date = excluded.start_date, end_date = excluded.end_date, "
-	               "secondment_start = excluded.secondment_start, secondment_end = excluded.secondment_end, "
-	               "review_from = excluded.review_from, review_since = excluded.review_since, "
-	               "seen_at = excluded.seen_at, removed_at = excluded.removed_at, updated_at = excluded.updated_at",
-	               &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(
+	            st, SQ_CACHED_DIR_PUT,
+	            "INSERT INTO directory_people (" DIR_COLUMNS ") "
+	            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	            "ON CONFLICT (uuid) DO UPDATE SET user_id = excluded.user_id, dn = excluded.dn, "
+	            "employee_number = excluded.employee_number, display_name = excluded.display_name, "
+	            "department = excluded.department, manager = excluded.manager, status = excluded.status, "
+	            "start_date = excluded.start_date, end_date = excluded.end_date, "
+	            "secondment_start = excluded.secondment_start, secondment_end = excluded.secondment_end, "
+	            "review_from = excluded.review_from, review_since = excluded.review_since, "
+	            "seen_at = excluded.seen_at, removed_at = excluded.removed_at, updated_at = excluded.updated_at",
+	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	if (r->user_id > 0)
 		sqlite3_bind_int64(stmt, 1, r->user_id);
@@ -136,12 +143,14 @@ sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r)
 	sqlite3_bind_int64(stmt, 16, r->removed_at);
 	sqlite3_bind_int64(stmt, 17, r->updated_at);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_UNIQUE && rc != SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = sq_fail(st, "dir_put");
+	sq_cached_done(stmt);
 	/* Only the row of this uuid is replaced: one that would take another
 	 * row's account or employee number is refused. */
 	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return MAMORI_ERR_EXISTS;
-	return rc == SQLITE_DONE ? MAMORI_OK : sq_fail(st, "dir_put");
+	return rc == SQLITE_DONE ? MAMORI_OK : MAMORI_ERR_STORE;
 }
 
 int
@@ -228,7 +237,8 @@ sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_USER_GET_ID, "SELECT " SQ_USER_COLUMNS " FROM users WHERE id = ?", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	switch (sqlite3_step(stmt)) {
@@ -241,7 +251,7 @@ sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out)
 	default:
 		rc = sq_fail(st, "user_get_id");
 	}
-	sqlite3_finalize(stmt);
+	sq_cached_done(stmt);
 	return rc;
 }
 

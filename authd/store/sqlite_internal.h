@@ -11,9 +11,22 @@
 
 #include "store/backend.h"
 
+/* Statements kept prepared for the whole life of the connection: those a
+ * directory sync runs once per person (100,000 in a few seconds). */
+enum sq_cached {
+	SQ_CACHED_DIR_GET,
+	SQ_CACHED_USER_GET_ID,
+	SQ_CACHED_USER_GET,
+	SQ_CACHED_USER_INSERT,
+	SQ_CACHED_DIR_GET_EMPLOYEE,
+	SQ_CACHED_DIR_PUT,
+	SQ_CACHED_COUNT,
+};
+
 struct sqlite_store {
 	struct mamori_store base;
 	sqlite3 *db;
+	sqlite3_stmt *cached[SQ_CACHED_COUNT]; /* used under lock, reset after each use */
 	pthread_mutex_t lock; /* held from begin to release: one transaction at a time */
 	char path[4096];
 };
@@ -32,6 +45,10 @@ sq_store(struct mamori_txn *tx)
 int sq_fail(struct sqlite_store *st, const char *what);
 int sq_exec(struct sqlite_store *st, const char *sql);
 int sq_prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **stmt);
+/* The cached statement which (prepared from sql the first time); give it
+ * back with sq_cached_done, never finalize it. */
+int sq_prepare_cached(struct sqlite_store *st, enum sq_cached which, const char *sql, sqlite3_stmt **stmt);
+void sq_cached_done(sqlite3_stmt *stmt);
 /* Step a statement that returns no row, and finalize it. */
 int sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what);
 /* Bind s, or NULL when s is NULL or empty. */

@@ -109,6 +109,7 @@ sync_retry() {
 		sleep 0.5
 	done
 	echo "$out"
+	[ "$rc" = 0 ] || echo "directory sync exited $rc: $out" >&2
 	return "$rc"
 }
 
@@ -474,7 +475,7 @@ assert any(f.startswith("'=HYPERLINK(") for r in rows for f in r), "the departme
 PY
 }
 
-run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 3 and an incident; --force applies" t_safety_stop
+run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies" t_safety_stop
 run_test "P-ID-LIFECYCLE directory sync --dry-run changes nothing; --json summary" t_dry_run_and_json
 run_clock_test "P-ID-STALE P-DEV-ID report stale lists unused and expired development IDs; CSV defused" t_stale_report_and_csv
 stop_daemon
