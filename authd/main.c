@@ -24,6 +24,7 @@
 #include "factors/password.h"
 #include "factors/totp.h"
 #include "core/housekeeping.h"
+#include "directory/directory.h"
 #include "rules/card_watch.h"
 #include "rules/incident.h"
 #include "log.h"
@@ -315,7 +316,7 @@ main(int argc, char **argv)
 	                "MAMORI_TEST_* variables; never deploy this build");
 #endif
 	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK ||
-	    mamori_card_watch_start() != MAMORI_OK) {
+	    mamori_card_watch_start() != MAMORI_OK || mamori_directory_start() != MAMORI_OK) {
 		mamori_log_err("cannot start the background workers");
 		goto out;
 	}
@@ -325,6 +326,7 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_directory_stop();
 	mamori_card_watch_stop();
 	mamori_housekeeping_stop();
 	left = mamori_server_shutdown();

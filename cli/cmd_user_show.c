@@ -150,6 +150,24 @@ print_password_blocks(const json_t *passwords)
 	}
 }
 
+/* P-ID-LIFECYCLE: why mamori changed the state, a transfer under review,
+ * and whether the HR directory manages the account (an older daemon sends
+ * none of them). */
+static void
+field_lifecycle(struct output_list *l, const json_t *user)
+{
+	const json_t *reason = json_object_get(user, "state_reason");
+	const json_t *review = json_object_get(user, "review_required");
+	const json_t *managed = json_object_get(user, "managed");
+
+	if (json_is_string(reason) && json_string_value(reason)[0] != '\0')
+		output_list_value(l, "state reason", reason, "-");
+	if (json_is_boolean(review))
+		output_list_text(l, "review required", json_is_true(review) ? "yes (transfer)" : "no");
+	if (json_is_boolean(managed))
+		output_list_text(l, "managed by directory", json_is_true(managed) ? "yes" : "no");
+}
+
 /* Render every field of a user object as key: value lines. */
 static void
 print_user(const json_t *user)
@@ -164,6 +182,7 @@ print_user(const json_t *user)
 	output_list_value(&l, "kind", kind, "-");
 	output_list_value(&l, "privileged", json_object_get(user, "privileged"), "no");
 	output_list_value(&l, "state", json_object_get(user, "state"), "-");
+	field_lifecycle(&l, user);
 	output_list_value(&l, "expires", json_object_get(user, "expires"), "never");
 	output_list_value(&l, "hours", json_object_get(user, "hours"), "-");
 	output_list_time(&l, "created", json_object_get(user, "created_at"), "-");

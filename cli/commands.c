@@ -56,6 +56,10 @@ static const struct command commands[] = {
 	{ "finger", "list", cmd_finger_list },
 	{ "audit", "show", cmd_audit_show },
 	{ "audit", "verify", cmd_audit_verify },
+	{ "directory", "sync", cmd_directory_sync },
+	{ "directory", "status", cmd_directory_status },
+	{ "directory", "approve", cmd_directory_approve },
+	{ "report", "stale", cmd_report_stale },
 	{ "status", NULL, cmd_status },
 };
 /* clang-format on */

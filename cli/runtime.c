@@ -223,8 +223,22 @@ int
 cli_admin_call_timeout(struct cli *cli, const char *method, json_t *params, const char *subject, int timeout,
                        json_t **reply)
 {
-	struct mamori_wire wire;
 	const json_t *reply_params;
+	int status = cli_admin_exchange(cli, method, params, timeout, reply);
+
+	if (status == CLI_EXIT_OK)
+		status = cli_reply_check(*reply, method, subject, &reply_params);
+	if (status != CLI_EXIT_OK) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return status;
+}
+
+int
+cli_admin_exchange(struct cli *cli, const char *method, json_t *params, int timeout, json_t **reply)
+{
+	struct mamori_wire wire;
 	json_t *call;
 	int fd, rc, saved_errno, status = CLI_EXIT_UNREACHABLE;
 
@@ -256,15 +270,12 @@ cli_admin_call_timeout(struct cli *cli, const char *method, json_t *params, cons
 	saved_errno = errno;
 	mamori_wire_clear(&wire);
 	close(fd);
-	if (rc == MAMORI_ERR_TIMEOUT) {
+	if (rc == MAMORI_ERR_TIMEOUT)
 		output_error("no reply from the daemon on %s within %d seconds", cli->socket_path, timeout);
-		goto out;
-	}
-	if (rc != MAMORI_OK) {
+	else if (rc != MAMORI_OK)
 		cli_report_transport_error(cli->socket_path, rc, saved_errno);
-		goto out;
-	}
-	status = cli_reply_check(*reply, method, subject, &reply_params);
+	else
+		status = CLI_EXIT_OK;
 out:
 	cli_wipe_parameters(mamori_wire_parameters(call));
 	json_decref(call);

@@ -16,6 +16,8 @@ enum cli_exit {
 	CLI_EXIT_FAILED = 1, /* the daemon refused or failed the operation */
 	CLI_EXIT_USAGE = 2, /* bad command line or configuration */
 	CLI_EXIT_UNREACHABLE = 3, /* no usable reply from the daemon */
+	CLI_EXIT_SAFETY_STOP = 4, /* directory sync: stopped before disabling too many accounts */
+	CLI_EXIT_DIRECTORY_UNAVAILABLE = 5, /* directory sync: the HR directory cannot be read */
 };
 
 /* Seconds to wait for the daemon's reply. */
@@ -78,6 +80,12 @@ int cli_admin_call(struct cli *cli, const char *method, json_t *params, const ch
  * waits for a card first). */
 int cli_admin_call_timeout(struct cli *cli, const char *method, json_t *params, const char *subject, int timeout,
                            json_t **reply);
+/* The exchange itself: CLI_EXIT_OK with *reply whatever message came back,
+ * an error reply included (the caller reads it, as directory sync reads a
+ * safety stop); otherwise the failure to reach the daemon or to read its
+ * reply has been reported and the exit status is returned.  params is
+ * stolen. */
+int cli_admin_exchange(struct cli *cli, const char *method, json_t *params, int timeout, json_t **reply);
 /* Listings come in pages that each fit in one message: call method until
  * the daemon says there is no more, passing back its cursor (reply key
  * cursor_key, call parameter cursor_param), and hand back one reply holding

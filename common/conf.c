@@ -19,12 +19,30 @@
 
 /* CONF_ENUM keeps the chosen string; CONF_CHOICE its index in choices, as an
  * int (an enum of conf.h in the same order); CONF_PROFILES a card profile
- * list ("piv, jpki"). */
-enum conf_type { CONF_STRING, CONF_PATH, CONF_UINT, CONF_BOOL, CONF_ENUM, CONF_CHOICE, CONF_PROFILES, CONF_HOURS };
+ * list ("piv, jpki").  The [directory] types (conf.h): CONF_URIS the
+ * uri list; CONF_ATTR an attribute name, empty for "not mapped" unless min
+ * is 1; CONF_DN a distinguished name; CONF_FILTER a search filter;
+ * CONF_VALUES a comma-separated list of values. */
+enum conf_type {
+	CONF_STRING,
+	CONF_PATH,
+	CONF_UINT,
+	CONF_BOOL,
+	CONF_ENUM,
+	CONF_CHOICE,
+	CONF_PROFILES,
+	CONF_HOURS,
+	CONF_URIS,
+	CONF_ATTR,
+	CONF_DN,
+	CONF_FILTER,
+	CONF_VALUES,
+};
 
-/* Where a key's value lives: in struct mamori_conf itself, or in the
- * struct mamori_policy_conf of the section's role. */
-enum conf_scope { SCOPE_GLOBAL, SCOPE_POLICY };
+/* Where a key's value lives: in struct mamori_conf itself, in the struct
+ * mamori_policy_conf of the section's role, or in its struct
+ * mamori_dir_conf. */
+enum conf_scope { SCOPE_GLOBAL, SCOPE_POLICY, SCOPE_DIRECTORY };
 
 struct conf_key {
 	const char *section; /* "policy" for both [policy staff] and [policy privileged] */
@@ -44,6 +62,11 @@ static const char *const card_removals[] = { "lock", "terminate", "none", NULL }
 /* In the order of enum mamori_fido2_uv. */
 static const char *const fido2_uvs[] = { "required", "preferred", "discouraged", NULL };
 static const char *const role_names[MAMORI_ROLE_COUNT] = { "staff", "privileged" };
+/* In the order of the enums of conf.h. */
+static const char *const dir_binds[] = { "simple", "external", NULL };
+static const char *const dir_tlss[] = { "starttls", "none", NULL };
+static const char *const dir_scopes[] = { "sub", "one", "base", NULL };
+static const char *const dir_modes[] = { "auto", "persist", "poll", NULL };
 
 /* P-PRIV-NAME: default names a privileged ID may never have. */
 static const char *const builtin_reserved[] = {
@@ -54,6 +77,7 @@ static const char *const builtin_reserved[] = {
 
 #define G(field) SCOPE_GLOBAL, offsetof(struct mamori_conf, field)
 #define P(field) SCOPE_POLICY, offsetof(struct mamori_policy_conf, field)
+#define D(field) SCOPE_DIRECTORY, offsetof(struct mamori_dir_conf, field)
 
 static const struct conf_key conf_keys[] = {
 	{ "daemon", "runtime_dir", CONF_PATH, G(runtime_dir), 0, 0, NULL },
@@ -104,6 +128,35 @@ static const struct conf_key conf_keys[] = {
 	{ "password", "org_words", CONF_STRING, G(org_words), 0, 0, NULL },
 	{ "login", "banner", CONF_PATH, G(banner), 0, 0, NULL },
 	{ "accounts", "reserved_names", CONF_STRING, G(reserved_names), 0, 0, NULL },
+	{ "accounts", "stale_after_days", CONF_UINT, G(stale_after_days), 0, 36500, NULL },
+	{ "accounts", "stale_disable", CONF_BOOL, G(stale_disable), 0, 1, NULL },
+	{ "directory", "uri", CONF_URIS, D(uris), 0, 0, NULL },
+	{ "directory", "bind", CONF_CHOICE, D(bind), 0, 0, dir_binds },
+	{ "directory", "bind_dn", CONF_DN, D(bind_dn), 0, 0, NULL },
+	{ "directory", "bind_password_file", CONF_PATH, D(bind_password_file), 0, 0, NULL },
+	{ "directory", "tls", CONF_CHOICE, D(tls), 0, 0, dir_tlss },
+	{ "directory", "ca_file", CONF_PATH, D(ca_file), 0, 0, NULL },
+	{ "directory", "ca_dir", CONF_PATH, D(ca_dir), 0, 0, NULL },
+	{ "directory", "base", CONF_DN, D(base), 0, 0, NULL },
+	{ "directory", "filter", CONF_FILTER, D(filter), 0, 0, NULL },
+	{ "directory", "scope", CONF_CHOICE, D(scope), 0, 0, dir_scopes },
+	{ "directory", "attr_employee_number", CONF_ATTR, D(attr_employee_number), 1, 0, NULL },
+	{ "directory", "attr_uid", CONF_ATTR, D(attr_uid), 1, 0, NULL },
+	{ "directory", "attr_display_name", CONF_ATTR, D(attr_display_name), 0, 0, NULL },
+	{ "directory", "attr_department", CONF_ATTR, D(attr_department), 0, 0, NULL },
+	{ "directory", "attr_status", CONF_ATTR, D(attr_status), 0, 0, NULL },
+	{ "directory", "attr_start", CONF_ATTR, D(attr_start), 0, 0, NULL },
+	{ "directory", "attr_end", CONF_ATTR, D(attr_end), 0, 0, NULL },
+	{ "directory", "attr_secondment_start", CONF_ATTR, D(attr_secondment_start), 0, 0, NULL },
+	{ "directory", "attr_secondment_end", CONF_ATTR, D(attr_secondment_end), 0, 0, NULL },
+	{ "directory", "attr_manager", CONF_ATTR, D(attr_manager), 0, 0, NULL },
+	{ "directory", "retired_values", CONF_VALUES, D(retired_values), 0, 0, NULL },
+	{ "directory", "contractor_values", CONF_VALUES, D(contractor_values), 0, 0, NULL },
+	{ "directory", "mode", CONF_CHOICE, D(mode), 0, 0, dir_modes },
+	{ "directory", "poll_interval", CONF_UINT, D(poll_interval), 5, 86400, NULL },
+	{ "directory", "timeout", CONF_UINT, D(timeout), 1, 600, NULL },
+	{ "directory", "backoff_max", CONF_UINT, D(backoff_max), 1, 86400, NULL },
+	{ "directory", "max_disable_percent", CONF_UINT, D(max_disable_percent), 0, 100, NULL },
 	{ "incident", "hook", CONF_PATH, G(incident_hook), 0, 0, NULL },
 	{ "incident", "storm_threshold", CONF_UINT, G(storm_threshold), 2, 100000, NULL },
 	{ "incident", "storm_window", CONF_UINT, G(storm_window), 1, 86400, NULL },
@@ -136,6 +189,8 @@ struct parse_ctx {
 	int error_line; /* the first error found by the reader or a handler */
 	char reason[256]; /* its reason */
 	unsigned char seen[N_KEYS][MAMORI_ROLE_COUNT];
+	int key_line[N_KEYS]; /* where each global or [directory] key was set */
+	int directory_line; /* the first [directory] line */
 	char *linebuf;
 	size_t linecap;
 	struct service_seen *services_seen;
@@ -394,6 +449,48 @@ handle_system(struct parse_ctx *ctx, const char *system, const char *key, const 
 	return 1;
 }
 
+/* The value types of [directory] (conf.h). */
+static int
+handle_dir_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const char *value)
+{
+	char *field = (char *)base + k->offset;
+	char reason[256];
+
+	switch (k->type) {
+	case CONF_URIS:
+		if (mamori_conf_dir_set_uris(base, value, reason, sizeof(reason)) != 0)
+			return error_at(ctx, "%s", reason);
+		return 1;
+	case CONF_ATTR:
+		if (value[0] == '\0' && k->min == 0) {
+			free(*(char **)(void *)field);
+			*(char **)(void *)field = NULL;
+			return 1;
+		}
+		if (!mamori_conf_dir_attr_valid(value))
+			return error_at(ctx, "%s must be an attribute name (letters, digits, '-') or an OID", k->key);
+		break;
+	case CONF_DN:
+		if (!mamori_conf_dir_dn_valid(value) || value[0] == '\0')
+			return error_at(ctx, "%s \"%s\" is not a distinguished name", k->key, value);
+		break;
+	case CONF_FILTER:
+		if (!mamori_conf_dir_filter_valid(value))
+			return error_at(ctx, "filter must be one LDAP filter in balanced parentheses, at most %d bytes",
+			                MAMORI_DIR_FILTER_MAX);
+		break;
+	case CONF_VALUES:
+		if (!mamori_conf_dir_values_valid(value))
+			return error_at(ctx, "%s must be values separated by commas", k->key);
+		break;
+	default:
+		return error_at(ctx, "internal error: type of %s", k->key);
+	}
+	if (set_string((char **)(void *)field, value) != 0)
+		return error_at(ctx, "out of memory");
+	return 1;
+}
+
 static int
 handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const char *value)
 {
@@ -451,6 +548,12 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 		if (mamori_hours_parse(value, (struct mamori_hours *)(void *)field, reason, sizeof(reason)) != 0)
 			return error_at(ctx, "hours: %s", reason);
 		return 1;
+	case CONF_URIS:
+	case CONF_ATTR:
+	case CONF_DN:
+	case CONF_FILTER:
+	case CONF_VALUES:
+		return handle_dir_key(ctx, k, base, value);
 	}
 	return 0;
 }
@@ -461,6 +564,7 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 	struct parse_ctx *ctx = user;
 	const char *table_section = section;
 	void *base = ctx->conf;
+	enum conf_scope scope = SCOPE_GLOBAL;
 	int role = 0, known_section = 0;
 
 	if (ctx->error_line != 0)
@@ -478,6 +582,14 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 			return error_at(ctx, "unknown role in [%s] (staff or privileged)", section);
 		table_section = "policy";
 		base = &ctx->conf->policy[role];
+		scope = SCOPE_POLICY;
+	}
+	if (!strcmp(section, "directory")) {
+		if (ctx->conf->directory == NULL && (ctx->conf->directory = mamori_conf_dir_new()) == NULL)
+			return error_at(ctx, "out of memory");
+		ctx->conf->directory->line = ctx->directory_line != 0 ? ctx->directory_line : ctx->line;
+		base = ctx->conf->directory;
+		scope = SCOPE_DIRECTORY;
 	}
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct conf_key *k = &conf_keys[i];
@@ -485,7 +597,7 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 			continue;
 		/* Policy keys live in a role's struct: only [policy ROLE] may set
 		 * them, never a bare [policy] (found by fuzz_conf). */
-		if ((k->scope == SCOPE_POLICY) != (base != (void *)ctx->conf))
+		if (k->scope != scope)
 			continue;
 		known_section = 1;
 		if (strcmp(k->key, name) != 0)
@@ -493,6 +605,7 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 		if (ctx->seen[i][role])
 			return error_at(ctx, "\"%s\" repeated in [%s]", name, section);
 		ctx->seen[i][role] = 1;
+		ctx->key_line[i] = ctx->line;
 		return handle_key(ctx, k, base, value);
 	}
 	if (!known_section)
@@ -536,6 +649,8 @@ conf_reader(char *str, int num, void *stream)
 			error_at(ctx, "section name too long");
 			return NULL;
 		}
+		if (close != NULL && close - p - 1 == 9 && !strncmp(p + 1, "directory", 9) && ctx->directory_line == 0)
+			ctx->directory_line = ctx->line;
 	}
 	memcpy(str, p, (size_t)len + 1 - (size_t)(p - ctx->linebuf));
 	return str;
@@ -626,6 +741,7 @@ mamori_conf_defaults(void)
 	c->fido2_helper_user = strdup("nobody");
 	c->fido2_helper_group = strdup("mamori-fido");
 	c->fingerprint_timeout = 30;
+	c->stale_after_days = 90;
 	if (c->fido2_rp_id == NULL || c->fido2_helper == NULL || c->fido2_helper_user == NULL ||
 	    c->fido2_helper_group == NULL) {
 		mamori_conf_free(&c);
@@ -757,6 +873,48 @@ conf_check(const struct mamori_conf *c, char *reason, size_t len, int *line)
 	return 0;
 }
 
+/* The line where [directory] KEY was set, 0 when it was not. */
+static int
+dir_key_line(const struct parse_ctx *ctx, const char *key)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!strcmp(conf_keys[i].section, "directory") && !strcmp(conf_keys[i].key, key))
+			return ctx->key_line[i];
+	}
+	return 0;
+}
+
+/* [directory], once read whole: a section without keys still needs its
+ * uri and base. */
+static int
+directory_check(struct parse_ctx *ctx, char *reason, size_t len, int *line)
+{
+	struct mamori_conf_dir_lines lines;
+
+	*line = 0;
+	if (ctx->directory_line != 0 && ctx->conf->directory == NULL) {
+		if ((ctx->conf->directory = mamori_conf_dir_new()) == NULL) {
+			snprintf(reason, len, "out of memory");
+			return -1;
+		}
+		ctx->conf->directory->line = ctx->directory_line;
+	}
+	if (ctx->conf->directory == NULL)
+		return 0;
+	lines.uri = dir_key_line(ctx, "uri");
+	lines.bind = dir_key_line(ctx, "bind");
+	lines.bind_dn = dir_key_line(ctx, "bind_dn");
+	lines.bind_password_file = dir_key_line(ctx, "bind_password_file");
+	lines.tls = dir_key_line(ctx, "tls");
+	if (mamori_conf_dir_check(ctx->conf->directory, &lines, reason, len, line) != 0)
+		return -1;
+	if (mamori_conf_dir_attrs_build(ctx->conf->directory) != 0) {
+		snprintf(reason, len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 struct mamori_conf *
 mamori_conf_load(const char *path, char *err, size_t errlen)
 {
@@ -814,7 +972,8 @@ mamori_conf_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: syntax error", path, line);
 		goto fail;
 	}
-	if (conf_check(ctx.conf, reason, sizeof(reason), &line) != 0) {
+	if (directory_check(&ctx, reason, sizeof(reason), &line) != 0 ||
+	    conf_check(ctx.conf, reason, sizeof(reason), &line) != 0) {
 		if (line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, line, reason);
 		else
@@ -861,6 +1020,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->fido2_helper);
 	free(c->fido2_helper_user);
 	free(c->fido2_helper_group);
+	mamori_conf_dir_free(&c->directory);
 	for (s = c->services; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);

@@ -82,14 +82,22 @@ utf8_sequence(const unsigned char *s, size_t len)
 int
 mamori_field_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, i = 0;
+	size_t len;
 
 	if (s == NULL)
 		return 0;
 	len = strnlen(s, MAMORI_FIELD_MAX + 1);
 	if (len > MAMORI_FIELD_MAX)
 		return 0;
+	return mamori_text_valid(s, len);
+}
+
+int
+mamori_text_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
 	while (i < len) {
 		size_t n;
 		if (p[i] < 0x20 || p[i] == 0x7f)

@@ -19,5 +19,8 @@ int mamori_service_name_valid(const char *name);
 /* Free-text fields from PAM (tty, rhost, ruser): well-formed UTF-8 without
  * C0 or C1 control characters, at most MAMORI_FIELD_MAX bytes. */
 int mamori_field_valid(const char *s);
+/* The same check of len bytes at s, of any length: well-formed UTF-8
+ * without C0 (NUL included) or C1 control characters or DEL. */
+int mamori_text_valid(const char *s, size_t len);
 
 #endif

@@ -120,21 +120,33 @@
 /* The HR directory (authd/directory/directory.h) and the stale-ID report.
  *   DirectorySync    {dry_run?: bool, force?: bool}
  *                    -> summary {created, changed, disabled, enabled, retired, refused, unchanged, total,
- *                       sessions_ended, safety_stop, would_disable, managed_active}
- *                    (error "safety_stop" with the summary under "summary" when stopped;
- *                     "unavailable" when the directory cannot be read; "not_configured"; "busy")
+ *                       sessions_ended, safety_stop, would_disable, managed_active, dry_run, force}
+ *                    (error "safety_stop" (MAMORI_ERROR_SAFETY_STOP) with the summary under "summary"
+ *                     when stopped; "unavailable" (MAMORI_ERROR_UNAVAILABLE) when the directory cannot
+ *                     be read; "not_configured" (MAMORI_ERROR_NOT_CONFIGURED); "busy"
+ *                     (MAMORI_ERROR_BUSY: another sync runs); each with a "message")
  *   DirectoryStatus  {} -> as mamori_directory_status()
  *   DirectoryApprove {name} -> the user object (review_required cleared; P-ID-LIFECYCLE transfer)
- *   ReportStale      {} -> {stale_after_days, disable: bool, generated_at,
+ *                    (MAMORI_ERROR_OUT_OF_ORDER when the account is not under review)
+ *   ReportStale      {after?: name, dev_after?: name}
+ *                    -> {stale_after_days, disable: bool, generated_at,
  *                       accounts: [{name, kind, state, state_reason, privileged, managed, department|null,
  *                       last_used, created_at, days_unused, expires|null}],
- *                       dev_expired: [{name, expires, state, state_reason}]}
+ *                       dev_expired: [{name, expires, state, state_reason}], more, next?, dev_next?}
+ *                    Paged (ADMIN_PAGE_BUDGET): the accounts after "after", then, once they are all
+ *                    given, the dev_expired after "dev_after"; a page that is full says "more" and
+ *                    either "next" (call again with after = next) or "dev_next" (call again with
+ *                    dev_after = dev_next: the accounts are then done, none is listed).
  * Stale accounts (P-ID-STALE): active accounts unused for [accounts]
  * stale_after_days; disabled by housekeeping when stale_disable is set. */
 #define MAMORI_ADMIN_DIRECTORY_SYNC MAMORI_IF_ADMIN ".DirectorySync"
 #define MAMORI_ADMIN_DIRECTORY_STATUS MAMORI_IF_ADMIN ".DirectoryStatus"
 #define MAMORI_ADMIN_DIRECTORY_APPROVE MAMORI_IF_ADMIN ".DirectoryApprove"
 #define MAMORI_ADMIN_REPORT_STALE MAMORI_IF_ADMIN ".ReportStale"
+/* Keys of the DirectoryStatus reply that are also words of the
+ * conversation protocol (a state, a style), for mamorictl to name them. */
+#define MAMORI_DIRECTORY_KEY_DONE "done"
+#define MAMORI_DIRECTORY_KEY_ERROR "error"
 #define MAMORI_INCIDENT_DIRECTORY_RETIRED "directory_retired" /* an account retired or removed in the HR directory */
 #define MAMORI_INCIDENT_DIRECTORY_CONFLICT "directory_conflict" /* a directory name that mamori refused to take */
 #define MAMORI_INCIDENT_DIRECTORY_SAFETY "directory_safety_stop" /* a sync that would disable too many */
@@ -169,6 +181,10 @@
 #define MAMORI_ERROR_NOT_FOUND "io.mamori.Error.NotFound"
 #define MAMORI_ERROR_EXISTS "io.mamori.Error.Exists"
 #define MAMORI_ERROR_OUT_OF_ORDER "io.mamori.Error.OutOfOrder"
+/* The HR directory's DirectorySync (see above). */
+#define MAMORI_ERROR_SAFETY_STOP "io.mamori.Error.SafetyStop"
+#define MAMORI_ERROR_UNAVAILABLE "io.mamori.Error.Unavailable"
+#define MAMORI_ERROR_NOT_CONFIGURED "io.mamori.Error.NotConfigured"
 
 /* What a conversation is for: io.mamori.Pam.Start's "op". */
 #define MAMORI_OP_AUTHENTICATE "authenticate"

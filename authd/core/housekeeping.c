@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timex.h>
@@ -22,6 +23,8 @@
 #include "core/housekeeping.h"
 #include "rules/lockout.h"
 #include "log.h"
+#include "protocol.h"
+#include "rules/incident.h"
 #include "service_pam/pam_service.h"
 #include "rules/session_end.h"
 #include "store/store.h"
@@ -34,6 +37,7 @@
 #define TERMINATE_GRACE_MS 2000
 #define DEV_INTERVAL 60
 #define PRUNE_INTERVAL 3600
+#define STALE_INTERVAL 3600
 /* Sessions that could not be ended: retried after 1, 2, 4 … 60 seconds,
  * reported in the audit log once. */
 #define FAILED_MAX 128
@@ -70,7 +74,7 @@ struct schedule {
 static pthread_mutex_t tick_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	int started; /* a tick has run since start */
-	struct schedule dev, prune, clock;
+	struct schedule dev, prune, clock, stale;
 	int clock_state; /* last mamori_clock_synchronised(), 2: never asked */
 	struct failed_end failed[FAILED_MAX];
 	size_t nfailed;
@@ -381,6 +385,7 @@ duty_dev_accounts(struct mamori_store *store, int64_t now)
 		};
 
 		u->state = MAMORI_STATE_DISABLED;
+		snprintf(u->state_reason, sizeof(u->state_reason), "%s", MAMORI_STATE_REASON_DEV_EXPIRED);
 		u->updated_at = now;
 		rc = mamori_store_user_update(tx, u);
 		if (rc == MAMORI_OK) {
@@ -405,6 +410,99 @@ out:
 	if (rc != MAMORI_OK)
 		mamori_log_err("dev account expiry: %s", mamori_strerror(rc));
 	free(l.u);
+}
+
+/* ---------------------------------------------------------- stale accounts */
+
+struct stale_list {
+	struct mamori_user *u;
+	int64_t *last_used;
+	size_t n;
+	int more;
+};
+
+static int
+collect_stale(const struct mamori_user *u, int64_t last_used, void *data)
+{
+	struct stale_list *l = data;
+
+	if (l->n == DEV_MAX) {
+		l->more = 1;
+		return MAMORI_STOP;
+	}
+	l->last_used[l->n] = last_used;
+	l->u[l->n++] = *u;
+	return MAMORI_OK;
+}
+
+static int
+stale_disable_one(struct mamori_txn *tx, struct mamori_user *u, int64_t last_used, int64_t now)
+{
+	struct mamori_audit_event ev = {
+		.category = "account",
+		.user = u->name,
+		.result = "disabled",
+		.reason = "P-ID-STALE: unused",
+		.peer_uid = -1,
+		.peer_pid = -1,
+	};
+	int rc;
+
+	u->state = MAMORI_STATE_DISABLED;
+	snprintf(u->state_reason, sizeof(u->state_reason), "%s", MAMORI_STATE_REASON_STALE);
+	u->updated_at = now;
+	if ((rc = mamori_store_user_update(tx, u)) != MAMORI_OK)
+		return rc;
+	if ((ev.detail = json_pack("{s:I,s:I}", "last_used", (json_int_t)last_used, "days_unused",
+	                           (json_int_t)((now - last_used) / 86400))) == NULL)
+		return MAMORI_ERR_NOMEM;
+	rc = mamori_audit_append(tx, &ev, now);
+	json_decref(ev.detail);
+	return rc;
+}
+
+/* P-ID-STALE: active accounts unused for stale_after_days are disabled
+ * (state_reason "stale"), audited, and reported as one incident. */
+static void
+duty_stale_accounts(struct mamori_store *store, const struct mamori_conf *conf, int64_t now)
+{
+	struct mamori_txn *tx = NULL;
+	struct stale_list l = { 0 };
+	json_t *names = NULL;
+	int rc = MAMORI_ERR_NOMEM;
+
+	l.u = calloc(DEV_MAX, sizeof(*l.u));
+	l.last_used = calloc(DEV_MAX, sizeof(*l.last_used));
+	if (l.u == NULL || l.last_used == NULL)
+		goto out;
+	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
+		goto out;
+	/* The walk ends before the updates, so they never disturb it. */
+	rc = mamori_store_user_foreach_stale(tx, now - (int64_t)conf->stale_after_days * 86400, collect_stale, &l);
+	for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
+		rc = stale_disable_one(tx, &l.u[i], l.last_used[i], now);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(&tx);
+	else
+		mamori_store_rollback(&tx);
+	if (rc != MAMORI_OK || l.n == 0)
+		goto out;
+	names = json_array();
+	for (size_t i = 0; i < l.n; i++) {
+		mamori_log_notice("account %s unused for %u days: disabled (P-ID-STALE)", l.u[i].name,
+		                  conf->stale_after_days);
+		json_array_append_new(names, json_string(l.u[i].name));
+	}
+	json_t *detail = json_pack("{s:o,s:I}", "names", names, "stale_after_days", (json_int_t)conf->stale_after_days);
+	mamori_incident_raise(conf, MAMORI_INCIDENT_STALE_DISABLED, NULL, NULL, detail, now);
+	json_decref(detail);
+	if (l.more)
+		duty.stale.next = now;
+out:
+	if (rc != MAMORI_OK)
+		mamori_log_err("stale accounts: %s", mamori_strerror(rc));
+	free(l.u);
+	free(l.last_used);
 }
 
 /* ---------------------------------------------------------------- lockouts */
@@ -504,6 +602,8 @@ mamori_housekeeping_tick(void)
 			duty_dev_accounts(store, now);
 		if (due(&duty.prune, now, PRUNE_INTERVAL))
 			duty_prune_lockouts(store, conf, now);
+		if (conf->stale_disable && conf->stale_after_days > 0 && due(&duty.stale, now, STALE_INTERVAL))
+			duty_stale_accounts(store, conf, now);
 		mamori_pam_service_refusals_flush(now, 0);
 	}
 	if (due(&duty.clock, now, conf->clock_check_interval > 0 ? conf->clock_check_interval : 3600))

@@ -130,6 +130,7 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_FINGER_NO_READER] = N_("No fingerprint reader is available. Contact your administrator."),
 	[MSG_FINGER_DISCONNECTED] = N_("The fingerprint reader was disconnected."),
 	[MSG_FINGER_NOT_APPROVED] = N_("Your fingerprint is not approved for login. Contact your administrator."),
+	[MSG_ACCOUNT_REVIEW] = N_("This account is under review after a transfer. Ask an administrator."),
 };
 
 /* The refusals libpwquality and cracklib word, as password_policy.c passes

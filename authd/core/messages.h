@@ -89,6 +89,7 @@ enum mamori_msg_id {
 	MSG_FINGER_NO_READER,
 	MSG_FINGER_DISCONNECTED,
 	MSG_FINGER_NOT_APPROVED,
+	MSG_ACCOUNT_REVIEW, /* P-ID-LIFECYCLE: a transfer not yet re-approved */
 	MSG_COUNT
 };
 

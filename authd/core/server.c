@@ -22,6 +22,7 @@
 
 #include "service_admin/admin_service.h"
 #include "core/daemon.h"
+#include "directory/directory.h"
 #include "error.h"
 #include "log.h"
 #include "protocol.h"
@@ -543,6 +544,9 @@ reload(void)
 		mamori_log_err("reload: keeping the previous block list: %s", err);
 	admin_group_apply(old);
 	mamori_daemon_conf_put(old);
+	/* The directory engine follows the new [directory] (or stops). */
+	if (mamori_directory_reload() != MAMORI_OK)
+		mamori_log_err("reload: the directory engine could not be restarted");
 	mamori_log_notice("configuration reloaded from %s", mamori_daemon.config_path);
 }
 

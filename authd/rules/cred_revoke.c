@@ -161,6 +161,20 @@ is_fido2(const struct mamori_cred_revocation *r)
 	return r->factor != NULL && strcmp(r->factor, "fido2") == 0;
 }
 
+/* P-ID-LIFECYCLE: every credential of an account, and its sessions, for
+ * the account's retirement or secondment (directory/apply.h). */
+static int
+is_account(const struct mamori_cred_revocation *r)
+{
+	return r->factor != NULL && strcmp(r->factor, MAMORI_CRED_REVOKE_ACCOUNT) == 0;
+}
+
+static const char *
+revoked_what(const struct mamori_cred_revocation *r)
+{
+	return is_account(r) ? "account" : is_fido2(r) ? "security key" : "card";
+}
+
 /* The audit row of one end (or of a failed one). */
 static int
 end_record(struct mamori_txn *tx, const struct mamori_cred_revocation *r, size_t i, const struct end_job *j,
@@ -172,13 +186,18 @@ end_record(struct mamori_txn *tx, const struct mamori_cred_revocation *r, size_t
 	int rc = MAMORI_OK;
 
 	detail = json_pack("{s:I,s:I,s:s,s:s}", "session_id", (json_int_t)s->id, "credential",
-	                   (json_int_t)r->session_cred[i], "card_reason", r->reason, "by", r->actor);
+	                   (json_int_t)r->session_cred[i], is_account(r) ? "lifecycle" : "card_reason", r->reason, "by",
+	                   r->actor);
 	if (detail == NULL)
 		return MAMORI_ERR_NOMEM;
 	if (j->rc != MAMORI_OK)
 		json_object_set_new(detail, "error", json_string(mamori_strerror(j->rc)));
-	snprintf(reason, sizeof(reason), "P-CARD-LOST: %s revoked (%s)%s", is_fido2(r) ? "security key" : "card",
-	         r->reason, j->rc != MAMORI_OK ? ": session could not be ended" : "");
+	if (is_account(r))
+		snprintf(reason, sizeof(reason), "P-ID-LIFECYCLE: account %s%s", r->reason,
+		         j->rc != MAMORI_OK ? ": session could not be ended" : "");
+	else
+		snprintf(reason, sizeof(reason), "P-CARD-LOST: %s revoked (%s)%s", revoked_what(r), r->reason,
+		         j->rc != MAMORI_OK ? ": session could not be ended" : "");
 	struct mamori_audit_event ev = {
 		.category = "session",
 		.actor = r->actor,
@@ -195,7 +214,10 @@ end_record(struct mamori_txn *tx, const struct mamori_cred_revocation *r, size_t
 	/* NOT_FOUND: its own close came first (the leader's close_session on
 	 * SIGTERM); the revocation still ended it. */
 	if (j->rc == MAMORI_OK) {
-		rc = mamori_store_session_end(tx, s->id, now, is_fido2(r) ? "security key revoked" : "card revoked");
+		rc = mamori_store_session_end(tx, s->id, now,
+		                              is_account(r) ? r->reason
+		                              : is_fido2(r) ? "security key revoked"
+		                                            : "card revoked");
 		if (rc == MAMORI_ERR_NOT_FOUND)
 			rc = MAMORI_OK;
 	}
@@ -213,6 +235,9 @@ incidents(const struct mamori_conf *conf, const struct mamori_cred_revocation *r
 	const char *kind = strcmp(r->reason, MAMORI_CARD_REASON_LOST) == 0 ? MAMORI_INCIDENT_CARD_LOST
 	                                                                   : MAMORI_INCIDENT_CARD_REVOKED;
 
+	/* The account's own incident (directory_retired) is its caller's. */
+	if (is_account(r))
+		return;
 	if (is_fido2(r)) {
 		if (strcmp(r->reason, MAMORI_FIDO2_REASON_LOST) != 0)
 			return;
@@ -235,7 +260,7 @@ end_round(struct mamori_store *store, struct mamori_cred_revocation *r, size_t f
 {
 	struct end_job jobs[CARD_END_PARALLEL];
 	struct mamori_txn *tx = NULL;
-	const char *what = is_fido2(r) ? "security key" : "card";
+	const char *what = revoked_what(r);
 	unsigned ended = 0;
 	int64_t now;
 	int rc;
@@ -281,6 +306,35 @@ mamori_cred_revoke_finish(struct mamori_store *store, const struct mamori_conf *
 		size_t n = r->nsessions - from < CARD_END_PARALLEL ? r->nsessions - from : CARD_END_PARALLEL;
 		ended += end_round(store, r, from, n);
 	}
+	return ended;
+}
+
+unsigned
+mamori_sessions_end_lifecycle(struct mamori_store *store, const struct mamori_conf *conf,
+                              const struct mamori_session *sessions, size_t n, const char *reason, const char *actor,
+                              int64_t now)
+{
+	struct mamori_cred_revocation r = {
+		.factor = MAMORI_CRED_REVOKE_ACCOUNT,
+		.reason = reason,
+		.actor = actor,
+		.now = now,
+	};
+	unsigned ended;
+
+	if (n == 0)
+		return 0;
+	r.sessions = malloc(n * sizeof(*r.sessions));
+	r.session_cred = calloc(n, sizeof(*r.session_cred));
+	if (r.sessions == NULL || r.session_cred == NULL) {
+		mamori_log_err("%u session(s) to end (account %s): out of memory", (unsigned)n, reason);
+		mamori_cred_revocation_free(&r);
+		return 0;
+	}
+	memcpy(r.sessions, sessions, n * sizeof(*r.sessions));
+	r.nsessions = r.sessions_cap = n;
+	ended = mamori_cred_revoke_finish(store, conf, &r);
+	mamori_cred_revocation_free(&r);
 	return ended;
 }
 

@@ -33,7 +33,7 @@ struct mamori_cred_revocation {
 	/* The factor revoked: NULL or "card" for IC cards, "fido2" for
 	 * security keys (their sessions end alike; a lost key raises
 	 * fido2_lost, and no other reason raises an incident). */
-	const char *factor;
+	const char *factor; /* or MAMORI_CRED_REVOKE_ACCOUNT: every factor of an account */
 	const char *reason; /* MAMORI_CARD_REASON_* or MAMORI_FIDO2_REASON_* */
 	const char *actor; /* who revoked: the administrator, or the owner */
 	int64_t now;
@@ -59,5 +59,16 @@ json_t *mamori_cred_revoked_json(const struct mamori_cred_revocation *r);
 unsigned mamori_cred_revoke_finish(struct mamori_store *store, const struct mamori_conf *conf,
                                    struct mamori_cred_revocation *r);
 void mamori_cred_revocation_free(struct mamori_cred_revocation *r);
+
+/* P-ID-LIFECYCLE: the factor of a revocation of every credential of an
+ * account (its retirement): no card or key incident is raised, the
+ * sessions end with r->reason ("retired") and are audited as such. */
+#define MAMORI_CRED_REVOKE_ACCOUNT "account"
+/* End sessions[0..n) of accounts retired or seconded, as finish ends a
+ * revocation's (in parallel, each end audited, end_reason reason).
+ * Returns the number ended. */
+unsigned mamori_sessions_end_lifecycle(struct mamori_store *store, const struct mamori_conf *conf,
+                                       const struct mamori_session *sessions, size_t n, const char *reason,
+                                       const char *actor, int64_t now);
 
 #endif

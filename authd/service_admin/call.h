@@ -174,4 +174,10 @@ json_t *admin_audit_verify(struct admin_call *call, json_t *params);
 
 json_t *admin_status(struct admin_call *call, json_t *params);
 
+/* The HR directory and the stale-ID report (directory.c). */
+json_t *admin_directory_sync(struct admin_call *call, json_t *params);
+json_t *admin_directory_status(struct admin_call *call, json_t *params);
+json_t *admin_directory_approve(struct admin_call *call, json_t *params);
+json_t *admin_report_stale(struct admin_call *call, json_t *params);
+
 #endif

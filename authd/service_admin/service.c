@@ -74,6 +74,13 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_FINGER_ALLOW, .handler = admin_finger_allow, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_FINGER_REVOKE, .handler = admin_finger_revoke, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_FINGER_LIST, .handler = admin_finger_list },
+	/* The HR directory and the stale-ID report (directory.c).  Approving
+	 * a transfer gives back the access it suspended: the contractor rule
+	 * applies to the account. */
+	{ .name = MAMORI_ADMIN_DIRECTORY_SYNC, .handler = admin_directory_sync, .flags = ADMIN_WRITES },
+	{ .name = MAMORI_ADMIN_DIRECTORY_STATUS, .handler = admin_directory_status },
+	{ .name = MAMORI_ADMIN_DIRECTORY_APPROVE, .handler = admin_directory_approve, .flags = ACCOUNT },
+	{ .name = MAMORI_ADMIN_REPORT_STALE, .handler = admin_report_stale },
 	/* The 0.1/0.2 names: the same calls, for the factor they name. */
 	{ .name = MAMORI_ADMIN_TOTP_ENROLL, .handler = admin_factor_enroll, TOTP_ALIAS },
 	{ .name = MAMORI_ADMIN_TOTP_CONFIRM, .handler = admin_factor_confirm, TOTP_ALIAS, .secret = "code" },

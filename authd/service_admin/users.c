@@ -38,6 +38,23 @@ member_one(const struct mamori_user *u, void *data)
 	return json_array_append_new(data, json_string(u->name)) == 0 ? MAMORI_OK : MAMORI_ERR_NOMEM;
 }
 
+/* P-ID-LIFECYCLE: why mamori changed the state, the review after a
+ * transfer, and whether the HR directory manages the account. */
+static int
+admin_user_lifecycle_json(struct mamori_txn *tx, const struct mamori_user *u, json_t *o)
+{
+	struct mamori_dir_record r;
+	int rc = mamori_store_dir_get_user(tx, u->id, &r);
+
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+		return rc;
+	if (json_object_set_new(o, "state_reason", json_string(u->state_reason)) != 0 ||
+	    json_object_set_new(o, "review_required", json_boolean(u->review_required)) != 0 ||
+	    json_object_set_new(o, "managed", json_boolean(rc == MAMORI_OK)) != 0)
+		return MAMORI_ERR_NOMEM;
+	return MAMORI_OK;
+}
+
 /* The user object of the admin interface (architecture.md). */
 json_t *
 admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
@@ -85,6 +102,10 @@ admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 	                                                                        : json_null(),
 	              "until_unlock", locked && lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK, "failed_attempts",
 	              (json_int_t)lock.failures);
+	if (o != NULL && admin_user_lifecycle_json(tx, u, o) != MAMORI_OK) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o != NULL && u->kind == MAMORI_KIND_SHARED)
 		json_object_set_new(o, "members", members);
 	else
@@ -376,7 +397,9 @@ admin_user_change(struct admin_call *call, json_t *params)
 		return reply;
 	switch (change) {
 	case ADMIN_CHANGE_DISABLE:
+		/* An administrator's decision replaces mamori's own reason. */
 		u.state = MAMORI_STATE_DISABLED;
+		u.state_reason[0] = '\0';
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(tx, &u);
 		break;
@@ -387,6 +410,7 @@ admin_user_change(struct admin_call *call, json_t *params)
 		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
 			break;
 		u.state = rc == MAMORI_OK || u.kind == MAMORI_KIND_SHARED ? MAMORI_STATE_ACTIVE : MAMORI_STATE_PENDING;
+		u.state_reason[0] = '\0';
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(tx, &u);
 		break;

@@ -69,6 +69,8 @@ account_refused(const struct mamori_conf *conf, const struct pam_request *req, c
 	if (u->state != MAMORI_STATE_ACTIVE)
 		return refuse(v, MAMORI_RESULT_ACCT_EXPIRED, pam_state_reason(u->state), req->locale,
 		              MSG_ACCOUNT_DISABLED);
+	if (pam_review_refused(conf, req->service, u))
+		return refuse(v, MAMORI_RESULT_PERM_DENIED, "account under review", req->locale, MSG_ACCOUNT_REVIEW);
 	if (pam_account_expired(u))
 		return refuse(v, MAMORI_RESULT_ACCT_EXPIRED, "account expired", req->locale, MSG_ACCOUNT_EXPIRED);
 	if (lock->locked) {

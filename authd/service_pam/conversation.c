@@ -199,6 +199,19 @@ pam_is_remote(const struct mamori_conf *conf, const char *service, const char *r
 	return 1;
 }
 
+int
+pam_review_refused(const struct mamori_conf *conf, const char *service, const struct mamori_user *u)
+{
+	const struct mamori_service_conf *svc;
+
+	if (!u->review_required)
+		return 0;
+	if (u->privileged)
+		return 1;
+	svc = mamori_conf_service(conf, service);
+	return svc != NULL && svc->allow_groups != NULL && svc->allow_groups[0] != '\0';
+}
+
 /* P-ACCESS: whether user may use the service at all. */
 int
 pam_access_allowed(const struct mamori_conf *conf, const char *service, const char *user)

@@ -154,6 +154,10 @@ const char *pam_state_reason(enum mamori_user_state state);
 void pam_lock_message(const char *locale, const struct mamori_lock_state *lock, char *buf, size_t len);
 int pam_is_remote(const struct mamori_conf *conf, const char *service, const char *rhost);
 int pam_access_allowed(const struct mamori_conf *conf, const char *service, const char *user);
+/* P-ID-LIFECYCLE: whether account u, under review after a transfer, is
+ * refused on service: when it is privileged, and on any service bound to
+ * groups (allow_groups). */
+int pam_review_refused(const struct mamori_conf *conf, const char *service, const struct mamori_user *u);
 int pam_hours_allow(const struct mamori_conf *conf, const struct mamori_user *u, int64_t now);
 int pam_account_expired(const struct mamori_user *u);
 

@@ -278,8 +278,12 @@ check_member(struct decision *d)
 static int
 check_state(struct decision *d)
 {
-	if (d->login.state == MAMORI_STATE_ACTIVE && d->s.user.state == MAMORI_STATE_ACTIVE)
+	if (d->login.state == MAMORI_STATE_ACTIVE && d->s.user.state == MAMORI_STATE_ACTIVE) {
+		if (pam_review_refused(d->conf, d->req->service, &d->login) ||
+		    pam_review_refused(d->conf, d->req->service, &d->s.user))
+			return refuse(d, "account under review", MSG_ACCOUNT_REVIEW);
 		return CHECK_PASS;
+	}
 	return refuse(d, pam_state_reason(d->login.state != MAMORI_STATE_ACTIVE ? d->login.state : d->s.user.state),
 	              MSG_ACCOUNT_DISABLED);
 }

@@ -128,6 +128,16 @@ struct mamori_store_ops {
 	                                  void *data);
 	int (*session_foreach_reader)(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb,
 	                              void *data);
+	int (*dir_get)(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
+	int (*dir_get_user)(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);
+	int (*dir_get_employee)(struct mamori_txn *tx, const char *employee_number, struct mamori_dir_record *out);
+	int (*dir_put)(struct mamori_txn *tx, const struct mamori_dir_record *r);
+	int (*dir_foreach)(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
+	int (*dir_count_active)(struct mamori_txn *tx, int64_t *count);
+	int (*dir_state_get)(struct mamori_txn *tx, const char *key, char *out, size_t len);
+	int (*dir_state_set)(struct mamori_txn *tx, const char *key, const char *value);
+	int (*user_get_id)(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+	int (*user_foreach_stale)(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;

@@ -15,13 +15,8 @@
 
 /* ------------------------------------------------------------------ users */
 
-#define USER_COLUMNS "id, name, kind, privileged, state, expires, created_at, updated_at, hours, enroll_required"
-#define USER_COLUMNS_U                                                                                                 \
-	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, "                \
-	"u.enroll_required"
-
-static int
-user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
+int
+sq_user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->id = sqlite3_column_int64(stmt, 0);
@@ -37,6 +32,8 @@ user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 	sq_copy_column(stmt, 8, u->hours, sizeof(u->hours));
 	if (mamori_store_factor_set_parse((const char *)sqlite3_column_text(stmt, 9), &u->enroll_required) != 0)
 		return MAMORI_ERR_STORE;
+	sq_copy_column(stmt, 10, u->state_reason, sizeof(u->state_reason));
+	u->review_required = sqlite3_column_int(stmt, 11) != 0;
 	return MAMORI_OK;
 }
 
@@ -47,12 +44,13 @@ sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "SELECT " USER_COLUMNS " FROM users WHERE name = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_USER_GET, "SELECT " SQ_USER_COLUMNS " FROM users WHERE name = ?", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
-		rc = user_from_row(stmt, out);
+		rc = sq_user_from_row(stmt, out);
 		break;
 	case SQLITE_DONE:
 		rc = MAMORI_ERR_NOT_FOUND;
@@ -60,7 +58,7 @@ sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out)
 	default:
 		rc = sq_fail(st, "user_get");
 	}
-	sqlite3_finalize(stmt);
+	sq_cached_done(stmt);
 	return rc;
 }
 
@@ -72,15 +70,14 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st,
-	               "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours, "
-	               "enroll_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	               &stmt) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
-		sqlite3_finalize(stmt);
+	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0)
 		return MAMORI_ERR_INVALID;
-	}
+	if (sq_prepare_cached(
+	            st, SQ_CACHED_USER_INSERT,
+	            "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours, "
+	            "enroll_required, state_reason, review_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, u->name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 3, u->privileged ? 1 : 0);
@@ -90,12 +87,16 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	sqlite3_bind_int64(stmt, 7, u->updated_at);
 	sq_bind_text(stmt, 8, u->hours);
 	sqlite3_bind_text(stmt, 9, required, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 10, u->state_reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 11, u->review_required ? 1 : 0);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_UNIQUE)
+		rc = sq_fail(st, "user_insert");
+	sq_cached_done(stmt);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		return MAMORI_ERR_EXISTS;
 	if (rc != SQLITE_DONE)
-		return sq_fail(st, "user_insert");
+		return MAMORI_ERR_STORE;
 	u->id = sqlite3_last_insert_rowid(st->db);
 	return MAMORI_OK;
 }
@@ -110,7 +111,7 @@ sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 
 	if (sq_prepare(st,
 	               "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ?, "
-	               "enroll_required = ? WHERE id = ?",
+	               "enroll_required = ?, state_reason = ?, review_required = ? WHERE id = ?",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
@@ -124,7 +125,9 @@ sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 	sqlite3_bind_int64(stmt, 5, u->updated_at);
 	sq_bind_text(stmt, 6, u->hours);
 	sqlite3_bind_text(stmt, 7, required, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 8, u->id);
+	sqlite3_bind_text(stmt, 8, u->state_reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 9, u->review_required ? 1 : 0);
+	sqlite3_bind_int64(stmt, 10, u->id);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
@@ -157,11 +160,11 @@ sq_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb c
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK, step;
 
-	if (sq_prepare(st, "SELECT " USER_COLUMNS " FROM users WHERE name > ? ORDER BY name", &stmt) != MAMORI_OK)
+	if (sq_prepare(st, "SELECT " SQ_USER_COLUMNS " FROM users WHERE name > ? ORDER BY name", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, after != NULL ? after : "", -1, SQLITE_TRANSIENT);
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if ((rc = user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
+		if ((rc = sq_user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
 			break;
 	}
 	if (rc == MAMORI_STOP)
@@ -470,14 +473,14 @@ sq_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id)
 	return rc == SQLITE_DONE ? MAMORI_ERR_NOT_FOUND : sq_fail(st, "member_check");
 }
 
-static int
-user_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data)
+int
+sq_user_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data)
 {
 	struct mamori_user u;
 	int rc = MAMORI_OK, step;
 
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if ((rc = user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
+		if ((rc = sq_user_from_row(stmt, &u)) != MAMORI_OK || (rc = cb(&u, data)) != MAMORI_OK)
 			break;
 	}
 	if (rc == MAMORI_STOP)
@@ -495,12 +498,12 @@ sq_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb
 	sqlite3_stmt *stmt;
 
 	if (sq_prepare(st,
-	               "SELECT " USER_COLUMNS_U " FROM members m JOIN users u ON u.id = m.member_id "
+	               "SELECT " SQ_USER_COLUMNS_U " FROM members m JOIN users u ON u.id = m.member_id "
 	               "WHERE m.shared_id = ? ORDER BY u.name",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, shared_id);
-	return user_walk(st, stmt, cb, data);
+	return sq_user_walk(st, stmt, cb, data);
 }
 
 int
@@ -510,12 +513,12 @@ sq_user_foreach_expired_dev(struct mamori_txn *tx, const char *today, mamori_sto
 	sqlite3_stmt *stmt;
 
 	if (sq_prepare(st,
-	               "SELECT " USER_COLUMNS " FROM users WHERE kind = 'dev' AND state = 'active' "
+	               "SELECT " SQ_USER_COLUMNS " FROM users WHERE kind = 'dev' AND state = 'active' "
 	               "AND expires IS NOT NULL AND expires < ? ORDER BY name",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, today, -1, SQLITE_TRANSIENT);
-	return user_walk(st, stmt, cb, data);
+	return sq_user_walk(st, stmt, cb, data);
 }
 
 int

@@ -11,9 +11,22 @@
 
 #include "store/backend.h"
 
+/* Statements kept prepared for the whole life of the connection: those a
+ * directory sync runs once per person (100,000 in a few seconds). */
+enum sq_cached {
+	SQ_CACHED_DIR_GET,
+	SQ_CACHED_USER_GET_ID,
+	SQ_CACHED_USER_GET,
+	SQ_CACHED_USER_INSERT,
+	SQ_CACHED_DIR_GET_EMPLOYEE,
+	SQ_CACHED_DIR_PUT,
+	SQ_CACHED_COUNT,
+};
+
 struct sqlite_store {
 	struct mamori_store base;
 	sqlite3 *db;
+	sqlite3_stmt *cached[SQ_CACHED_COUNT]; /* used under lock, reset after each use */
 	pthread_mutex_t lock; /* held from begin to release: one transaction at a time */
 	char path[4096];
 };
@@ -32,12 +45,27 @@ sq_store(struct mamori_txn *tx)
 int sq_fail(struct sqlite_store *st, const char *what);
 int sq_exec(struct sqlite_store *st, const char *sql);
 int sq_prepare(struct sqlite_store *st, const char *sql, sqlite3_stmt **stmt);
+/* The cached statement which (prepared from sql the first time); give it
+ * back with sq_cached_done, never finalize it. */
+int sq_prepare_cached(struct sqlite_store *st, enum sq_cached which, const char *sql, sqlite3_stmt **stmt);
+void sq_cached_done(sqlite3_stmt *stmt);
 /* Step a statement that returns no row, and finalize it. */
 int sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what);
 /* Bind s, or NULL when s is NULL or empty. */
 void sq_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 void sq_copy_column(sqlite3_stmt *stmt, int col, char *buf, size_t len);
 int sq_count(struct sqlite_store *st, const char *sql, int64_t *count);
+
+/* The columns of a user (sqlite_accounts.c), plain and as "u." */
+#define SQ_USER_COLUMNS                                                                                                \
+	"id, name, kind, privileged, state, expires, created_at, updated_at, hours, enroll_required, state_reason, "   \
+	"review_required"
+#define SQ_USER_COLUMNS_U                                                                                              \
+	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, "                \
+	"u.enroll_required, u.state_reason, u.review_required"
+int sq_user_from_row(sqlite3_stmt *stmt, struct mamori_user *u);
+/* Step stmt, calling cb with each user, and finalize it. */
+int sq_user_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data);
 
 int sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
                               mamori_store_audit_cb cb, void *data);
@@ -116,5 +144,15 @@ int sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_
 int sq_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader);
 int sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
 int sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
+int sq_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
+int sq_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);
+int sq_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct mamori_dir_record *out);
+int sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r);
+int sq_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
+int sq_dir_count_active(struct mamori_txn *tx, int64_t *count);
+int sq_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
+int sq_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+int sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+int sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 
 #endif

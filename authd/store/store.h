@@ -458,6 +458,8 @@ int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
  * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
 int mamori_store_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int mamori_store_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+/* The account of a directory row, by its id (MAMORI_ERR_NOT_FOUND). */
+int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 
 /* P-ID-STALE: active accounts whose last successful login (or creation,
  * when they never logged in) is before unused_since, in name order; cb

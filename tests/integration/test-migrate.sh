@@ -72,6 +72,16 @@ t_migrated_to_current_schema() {
 	expect_eq "$(sql 'PRAGMA foreign_key_check' | wc -l)" 0 "foreign keys"
 }
 
+# P-ID-LIFECYCLE: the HR directory's columns and tables (schema 8): no
+# account has a reason or a review, none is managed by the directory.
+t_directory_schema_after_migration() {
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE state_reason <> '' OR review_required <> 0")" 0 "no reason, no review"
+	expect_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('directory_people', 'directory_state')")" \
+		2 "directory tables"
+	expect_eq "$(ctl --json user show tanaka | json '(d["user"]["state_reason"], d["user"]["review_required"], d["user"]["managed"])')" \
+		"('', False, False)" "tanaka's lifecycle fields"
+}
+
 t_accounts_carried_over() {
 	local out
 	out=$(ctl user list)
@@ -183,6 +193,7 @@ t_required_enrolment_asked() {
 
 run_test "the 0.1.0 store is migrated to the current schema at start-up" t_migrated_to_current_schema
 run_test "P-ID-LIFECYCLE accounts, factors, requirements and members carried over" t_accounts_carried_over
+run_test "P-ID-LIFECYCLE the directory's columns and tables after the migration" t_directory_schema_after_migration
 run_test "P-AUDIT the 0.1.0 audit chain still verifies" t_audit_chain_verifies
 run_clock_test "P-CRED-STORE the TOTP step 0.1.0 last accepted stays used" t_replay_counter_carried_over
 run_clock_test "P-MFA-ALL password and a TOTP code of the secret 0.1.0 sealed" t_password_and_totp_from_0_1_0

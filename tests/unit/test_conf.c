@@ -945,6 +945,271 @@ test_load_truncates_error_to_buffer(void **state)
 	assert_int_equal(strnlen(small, sizeof(small)), sizeof(small) - 1);
 }
 
+/* ------------------------------------------------------------------ [accounts] stale, [directory] */
+
+static void
+test_P_ID_STALE_stale_keys(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_ok(fx, "");
+	assert_int_equal(fx->conf->stale_after_days, 90);
+	assert_int_equal(fx->conf->stale_disable, 0);
+	assert_null(fx->conf->directory);
+	expect_ok(fx, "[accounts]\nstale_after_days = 0\nstale_disable = yes\n");
+	assert_int_equal(fx->conf->stale_after_days, 0);
+	assert_int_equal(fx->conf->stale_disable, 1);
+	expect_ok(fx, "[accounts]\nstale_after_days = 30\nstale_disable = no\n");
+	assert_int_equal(fx->conf->stale_after_days, 30);
+	assert_int_equal(fx->conf->stale_disable, 0);
+	expect_error(fx, "[accounts]\n\nstale_after_days = -1\n", 3,
+	             "stale_after_days must be a whole number from 0 to 36500");
+	expect_error(fx, "[accounts]\nstale_disable = sometimes\n", 2, "stale_disable must be yes or no");
+}
+
+#define DIR_MIN "[directory]\nuri = ldapi://%2Frun%2Fslapd%2Fldapi\nbind = external\nbase = dc=example,dc=test\n"
+
+static void
+test_directory_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mamori_dir_conf *d;
+
+	expect_ok(fx, "[daemon]\ndebug = no\n\n" DIR_MIN);
+	d = fx->conf->directory;
+	assert_non_null(d);
+	assert_int_equal(d->line, 4);
+	assert_int_equal(d->nuris, 1);
+	assert_string_equal(d->uris[0], "ldapi://%2Frun%2Fslapd%2Fldapi");
+	assert_int_equal(d->bind, MAMORI_DIR_BIND_EXTERNAL);
+	assert_null(d->bind_dn);
+	assert_null(d->bind_password_file);
+	assert_int_equal(d->tls, MAMORI_DIR_TLS_STARTTLS);
+	assert_null(d->ca_file);
+	assert_null(d->ca_dir);
+	assert_string_equal(d->base, "dc=example,dc=test");
+	assert_string_equal(d->filter, "(objectClass=inetOrgPerson)");
+	assert_int_equal(d->scope, MAMORI_DIR_SCOPE_SUB);
+	assert_string_equal(d->attr_employee_number, "employeeNumber");
+	assert_string_equal(d->attr_uid, "uid");
+	assert_string_equal(d->attr_display_name, "displayName");
+	assert_string_equal(d->attr_department, "departmentNumber");
+	assert_string_equal(d->attr_status, "employeeType");
+	assert_string_equal(d->attr_manager, "manager");
+	assert_null(d->attr_start);
+	assert_null(d->attr_end);
+	assert_null(d->attr_secondment_start);
+	assert_null(d->attr_secondment_end);
+	assert_string_equal(d->retired_values, "retired,terminated");
+	assert_string_equal(d->contractor_values, "contractor");
+	assert_int_equal(d->mode, MAMORI_DIR_MODE_AUTO);
+	assert_int_equal(d->poll_interval, 60);
+	assert_int_equal(d->timeout, 10);
+	assert_int_equal(d->backoff_max, 300);
+	assert_int_equal(d->max_disable_percent, 5);
+	/* What a search asks for: the mapped attributes and the two the
+	 * engine needs, each once. */
+	static const char *const attrs[] = { "employeeNumber", "uid",     "displayName", "departmentNumber",
+		                             "employeeType",   "manager", "entryUUID",   "modifyTimestamp" };
+	assert_non_null(d->attrs);
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		assert_string_equal(d->attrs[i], attrs[i]);
+	assert_null(d->attrs[sizeof(attrs) / sizeof(attrs[0])]);
+}
+
+static void
+test_directory_full_section(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mamori_dir_conf *d;
+
+	expect_ok(fx, "[directory]\n"
+	              "uri = ldap://ldap1.example.lg.jp:389, ldaps://ldap2.example.lg.jp ldap://[2001:db8::1]:3389/\n"
+	              "bind = simple\n"
+	              "bind_dn = cn=mamori,ou=services,dc=example,dc=test\n"
+	              "bind_password_file = /etc/mamori/ldap.secret\n"
+	              "tls = starttls\n"
+	              "ca_file = /etc/ssl/certs/hr-ca.pem\n"
+	              "ca_dir = /etc/ssl/certs\n"
+	              "base = ou=people,dc=example,dc=test\n"
+	              "filter = (&(objectClass=inetOrgPerson)(!(employeeType=guest)))\n"
+	              "scope = one\n"
+	              "attr_employee_number = 2.16.840.1.113730.3.1.3\n"
+	              "attr_uid = uid\n"
+	              "attr_display_name = cn\n"
+	              "attr_department = ou\n"
+	              "attr_status = employeeType\n"
+	              "attr_start = hrStartDate\n"
+	              "attr_end = hrEndDate\n"
+	              "attr_secondment_start = hrSecondmentStart\n"
+	              "attr_secondment_end = hrSecondmentEnd\n"
+	              "attr_manager =\n"
+	              "retired_values = retired, 退職\n"
+	              "contractor_values = contractor,委託\n"
+	              "mode = poll\n"
+	              "poll_interval = 5\n"
+	              "timeout = 3\n"
+	              "backoff_max = 60\n"
+	              "max_disable_percent = 0\n");
+	d = fx->conf->directory;
+	assert_non_null(d);
+	assert_int_equal(d->line, 1);
+	assert_int_equal(d->nuris, 3);
+	assert_string_equal(d->uris[0], "ldap://ldap1.example.lg.jp:389");
+	assert_string_equal(d->uris[1], "ldaps://ldap2.example.lg.jp");
+	assert_string_equal(d->uris[2], "ldap://[2001:db8::1]:3389/");
+	assert_int_equal(d->bind, MAMORI_DIR_BIND_SIMPLE);
+	assert_string_equal(d->bind_dn, "cn=mamori,ou=services,dc=example,dc=test");
+	assert_string_equal(d->bind_password_file, "/etc/mamori/ldap.secret");
+	assert_string_equal(d->ca_file, "/etc/ssl/certs/hr-ca.pem");
+	assert_string_equal(d->ca_dir, "/etc/ssl/certs");
+	assert_string_equal(d->base, "ou=people,dc=example,dc=test");
+	assert_string_equal(d->filter, "(&(objectClass=inetOrgPerson)(!(employeeType=guest)))");
+	assert_int_equal(d->scope, MAMORI_DIR_SCOPE_ONE);
+	assert_string_equal(d->attr_employee_number, "2.16.840.1.113730.3.1.3");
+	assert_string_equal(d->attr_display_name, "cn");
+	assert_string_equal(d->attr_department, "ou");
+	assert_string_equal(d->attr_start, "hrStartDate");
+	assert_string_equal(d->attr_end, "hrEndDate");
+	assert_string_equal(d->attr_secondment_start, "hrSecondmentStart");
+	assert_string_equal(d->attr_secondment_end, "hrSecondmentEnd");
+	assert_null(d->attr_manager);
+	assert_string_equal(d->retired_values, "retired, 退職");
+	assert_string_equal(d->contractor_values, "contractor,委託");
+	assert_int_equal(d->mode, MAMORI_DIR_MODE_POLL);
+	assert_int_equal(d->poll_interval, 5);
+	assert_int_equal(d->timeout, 3);
+	assert_int_equal(d->backoff_max, 60);
+	assert_int_equal(d->max_disable_percent, 0);
+	static const char *const attrs[] = { "2.16.840.1.113730.3.1.3",
+		                             "uid",
+		                             "cn",
+		                             "ou",
+		                             "employeeType",
+		                             "hrStartDate",
+		                             "hrEndDate",
+		                             "hrSecondmentStart",
+		                             "hrSecondmentEnd",
+		                             "entryUUID",
+		                             "modifyTimestamp" };
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		assert_string_equal(d->attrs[i], attrs[i]);
+	assert_null(d->attrs[sizeof(attrs) / sizeof(attrs[0])]);
+	/* Persist mode and the other scope. */
+	expect_ok(fx, DIR_MIN "mode = persist\nscope = base\nmax_disable_percent = 100\n");
+	assert_int_equal(fx->conf->directory->mode, MAMORI_DIR_MODE_PERSIST);
+	assert_int_equal(fx->conf->directory->scope, MAMORI_DIR_SCOPE_BASE);
+	assert_int_equal(fx->conf->directory->max_disable_percent, 100);
+}
+
+static void
+test_directory_missing_keys_blame_the_section_line(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* A section without a key at all still needs uri and base. */
+	expect_error(fx, "[daemon]\ndebug = no\n[directory]\n[login]\n", 3, "[directory] needs uri");
+	expect_error(fx, "[directory]\n# nothing\n", 1, "[directory] needs uri");
+	expect_error(fx, "\n[directory]\nuri = ldapi://\nbind = external\n", 2, "[directory] needs base");
+	/* bind = simple is the default. */
+	expect_error(fx, "[directory]\nuri = ldap://127.0.0.1\nbase = dc=x\n", 1,
+	             "[directory] bind = simple needs bind_dn and bind_password_file");
+	expect_error(fx, "[directory]\nuri = ldap://127.0.0.1\nbase = dc=x\nbind = simple\nbind_dn = cn=a,dc=x\n", 4,
+	             "[directory] bind = simple needs bind_dn and bind_password_file");
+}
+
+static void
+test_directory_uri_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[directory]\nbase = dc=x\nuri = http://ldap.example.lg.jp\n", 3,
+	             "uri \"http://ldap.example.lg.jp\" is not an LDAP URL (ldap://host[:port], ldaps://... or "
+	             "ldapi://...)");
+	expect_error(fx, "[directory]\nuri = ldap://h.example/dc=x\n", 2,
+	             "uri \"ldap://h.example/dc=x\" has a DN: set base instead");
+	expect_error(
+	        fx, "[directory]\nuri = ldap://h.example/??sub\n", 2,
+	        "uri \"ldap://h.example/??sub\" is not an LDAP URL (ldap://host[:port], ldaps://... or ldapi://...)");
+	expect_error(fx, "[directory]\nuri = ldap:///\n", 2, "uri \"ldap:///\" names no host");
+	expect_error(fx, "[directory]\nuri = ldap://h:65536\n", 2,
+	             "uri \"ldap://h:65536\": the port must be 1 to 65535");
+	expect_error(fx, "[directory]\nuri = , ,\n", 2, "uri must name at least one URI");
+	expect_error(
+	        fx,
+	        "[directory]\nuri = ldapi:// ldapi:// ldapi:// ldapi:// ldapi:// ldapi:// ldapi:// ldapi:// ldapi://\n",
+	        2, "uri: at most 8 URIs");
+	expect_error(fx, "[directory]\nuri = ldapi://\nuri = ldapi://\n", 3, "\"uri\" repeated in [directory]");
+	expect_error(fx, "[directory]\nurl = ldapi://\n", 2, "unknown key \"url\" in [directory]");
+}
+
+static void
+test_directory_bind_and_tls_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[directory]\nuri = ldap://127.0.0.1 ldapi://\nbase = dc=x\nbind = external\n", 4,
+	             "[directory] bind = external needs every uri to be ldapi://, not \"ldap://127.0.0.1\"");
+	expect_error(fx, DIR_MIN "bind_dn = cn=a,dc=x\n", 5,
+	             "[directory] bind_dn and bind_password_file are for bind = simple");
+	expect_error(fx, "[directory]\nbind = kerberos\n", 2, "unsupported bind \"kerberos\"");
+	expect_error(fx, "[directory]\nbind_password_file = ldap.secret\n", 2,
+	             "bind_password_file must be an absolute path");
+	expect_error(fx, "[directory]\nbind_dn = mamori\n", 2, "bind_dn \"mamori\" is not a distinguished name");
+	expect_error(fx, "[directory]\nbase = \n", 2, "base \"\" is not a distinguished name");
+	/* No TLS only on the loopback and ldapi://; ldaps:// is TLS anyway. */
+	expect_error(fx,
+	             "[directory]\nuri = ldap://127.0.0.1 ldap://ldap.example.lg.jp\nbase = dc=x\nbind_dn = cn=a\n"
+	             "bind_password_file = /etc/p\ntls = none\n",
+	             6,
+	             "[directory] tls = none only for ldapi:// and the loopback: \"ldap://ldap.example.lg.jp\" needs "
+	             "starttls or ldaps://");
+	expect_error(fx, "[directory]\ntls = off\n", 2, "unsupported tls \"off\"");
+	expect_ok(fx, "[directory]\nuri = ldap://127.0.0.1:3389 ldap://127.9.9.9 ldap://localhost ldap://[::1]:389 "
+	              "ldapi:// ldaps://ldap.example.lg.jp\nbase = dc=x\nbind_dn = cn=a\n"
+	              "bind_password_file = /etc/p\ntls = none\n");
+	assert_int_equal(fx->conf->directory->tls, MAMORI_DIR_TLS_NONE);
+	assert_int_equal(fx->conf->directory->nuris, 6);
+}
+
+static void
+test_directory_value_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect_error(fx, "[directory]\nmax_disable_percent = 101\n", 2,
+	             "max_disable_percent must be a whole number from 0 to 100");
+	expect_error(fx, "[directory]\npoll_interval = 4\n", 2, "poll_interval must be a whole number from 5 to 86400");
+	expect_error(fx, "[directory]\ntimeout = 0\n", 2, "timeout must be a whole number from 1 to 600");
+	expect_error(fx, "[directory]\nmode = push\n", 2, "unsupported mode \"push\"");
+	expect_error(fx, "[directory]\nscope = subtree\n", 2, "unsupported scope \"subtree\"");
+	static const char *const bad_filters[] = {
+		"objectClass=person", "(objectClass=person", "(a=1))(", "(a=1)(b=2)", "()", "(&(a=1)", ")a=1(",
+	};
+	for (size_t i = 0; i < sizeof(bad_filters) / sizeof(bad_filters[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "[directory]\nfilter = %s\n", bad_filters[i]);
+		expect_error(fx, text, 2, "filter must be one LDAP filter in balanced parentheses, at most 1024 bytes");
+	}
+	static const char *const bad_attrs[] = { "1uid", "u_id", "uid;binary", "1..2", "1.", "01.2", "7", "ü" };
+	for (size_t i = 0; i < sizeof(bad_attrs) / sizeof(bad_attrs[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "[directory]\nattr_department = %s\n", bad_attrs[i]);
+		expect_error(fx, text, 2, "attr_department must be an attribute name (letters, digits, '-') or an OID");
+	}
+	/* The employee number and the uid are always mapped. */
+	expect_error(fx, "[directory]\nattr_uid =\n", 2,
+	             "attr_uid must be an attribute name (letters, digits, '-') or an OID");
+	expect_error(fx, "[directory]\nattr_employee_number =\n", 2,
+	             "attr_employee_number must be an attribute name (letters, digits, '-') or an OID");
+	expect_error(fx, "[directory]\nretired_values = retired,,gone\n", 2,
+	             "retired_values must be values separated by commas");
+	expect_error(fx, "[directory]\ncontractor_values = ,\n", 2,
+	             "contractor_values must be values separated by commas");
+	/* The first error wins, even when the section would be incomplete. */
+	expect_error(fx, "[directory]\nbase = dc=x\nscope = all\n", 3, "unsupported scope \"all\"");
+}
+
 #define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int
@@ -1003,6 +1268,13 @@ main(void)
 		FX_TEST(test_load_refuses_directory),
 		FX_TEST(test_load_refuses_symlink),
 		FX_TEST(test_load_truncates_error_to_buffer),
+		FX_TEST(test_P_ID_STALE_stale_keys),
+		FX_TEST(test_directory_defaults),
+		FX_TEST(test_directory_full_section),
+		FX_TEST(test_directory_missing_keys_blame_the_section_line),
+		FX_TEST(test_directory_uri_errors),
+		FX_TEST(test_directory_bind_and_tls_errors),
+		FX_TEST(test_directory_value_errors),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

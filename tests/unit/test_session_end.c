@@ -767,6 +767,69 @@ test_tick_disables_expired_dev_accounts(void **state)
 	assert_int_equal(audit_count(fx, "account", "dev.old", "disabled", "development account expired", 0), 1);
 }
 
+static struct mamori_user
+user_get(struct fixture *fx, const char *name)
+{
+	struct mamori_user u;
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->tx, name, &u), MAMORI_OK);
+	commit(fx);
+	return u;
+}
+
+/* P-ID-STALE: with stale_disable, accounts unused for stale_after_days
+ * are disabled once an hour with state_reason "stale", each audited; P-DEV-ID:
+ * an expired dev ID says why it was disabled. */
+static void
+test_tick_disables_stale_accounts_P_ID_STALE(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *conf = mamori_conf_defaults();
+	struct mamori_user u;
+	int64_t id;
+
+	assert_non_null(conf);
+	free(conf->store_path);
+	conf->store_path = strdup(fx->db);
+	conf->stale_after_days = 90;
+	conf->stale_disable = 1;
+	assert_int_equal(mamori_daemon_conf_set(conf), MAMORI_OK);
+	/* Made 100 days ago: one never used, one used 10 days ago. */
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "stale.sato");
+	u.state = MAMORI_STATE_ACTIVE;
+	u.created_at = u.updated_at = fx->now - 100 * 86400;
+	begin(fx);
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_OK);
+	u.id = 0;
+	snprintf(u.name, sizeof(u.name), "used.kato");
+	assert_int_equal(mamori_store_user_insert(fx->tx, &u), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(fx->tx, u.id, fx->now - 10 * 86400, "login", "tty1", NULL),
+	                 MAMORI_OK);
+	commit(fx);
+	id = add_user(fx, "new.ito", MAMORI_KIND_STAFF, NULL);
+	assert_true(id > 0);
+	add_user(fx, "dev.gone", MAMORI_KIND_DEV, "2000-01-01");
+
+	mamori_housekeeping_tick();
+	u = user_get(fx, "stale.sato");
+	assert_int_equal(u.state, MAMORI_STATE_DISABLED);
+	assert_string_equal(u.state_reason, MAMORI_STATE_REASON_STALE);
+	assert_int_equal(audit_count(fx, "account", "stale.sato", "disabled", "P-ID-STALE: unused", 0), 1);
+	assert_int_equal(user_state(fx, "used.kato"), MAMORI_STATE_ACTIVE);
+	assert_int_equal(user_state(fx, "new.ito"), MAMORI_STATE_ACTIVE);
+	u = user_get(fx, "dev.gone");
+	assert_int_equal(u.state, MAMORI_STATE_DISABLED);
+	assert_string_equal(u.state_reason, MAMORI_STATE_REASON_DEV_EXPIRED);
+
+	/* Once an hour: used.kato turns stale 80 days on, at the next run. */
+	set_clock(fx, fx->now + 80 * 86400 + 1);
+	mamori_housekeeping_tick();
+	assert_int_equal(user_state(fx, "used.kato"), MAMORI_STATE_DISABLED);
+	assert_int_equal(audit_count(fx, "account", "stale.sato", "disabled", "P-ID-STALE: unused", 0), 1);
+}
+
 /* The thread runs the duties by itself and stops promptly. */
 static void
 test_thread_runs_and_stops_promptly(void **state)
@@ -861,6 +924,7 @@ main(void)
 		DAEMON_TEST(test_tick_ends_session_past_time_box),
 		DAEMON_TEST(test_tick_failed_end_is_retried_and_audited_once),
 		DAEMON_TEST(test_tick_disables_expired_dev_accounts),
+		DAEMON_TEST(test_tick_disables_stale_accounts_P_ID_STALE),
 		DAEMON_TEST(test_thread_runs_and_stops_promptly),
 	};
 

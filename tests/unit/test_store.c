@@ -4575,6 +4575,197 @@ test_session_credentials_P_CARD_LOST(void **state)
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM session_credentials"), 1);
 }
 
+/* ------------------------------------------------- the HR directory (#13) */
+
+/* A store of schema 7 (before the directory) takes migration 7 -> 8: its
+ * accounts gain no reason and no review, the directory tables appear. */
+static void
+test_open_migrates_v7_directory(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t newest = fresh_schema_version(fx);
+	struct mamori_user u;
+
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("open: %s", fx->err);
+	add_user_committed(fx, "alice");
+	mamori_store_close(&fx->store);
+	raw_exec(fx, "DROP TABLE directory_people; DROP TABLE directory_state;"
+	             "ALTER TABLE users DROP COLUMN state_reason; ALTER TABLE users DROP COLUMN review_required;"
+	             "PRAGMA user_version = 7");
+	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
+		fail_msg("open of a v7 store: %s", fx->err);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), newest);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+	                             "('directory_people', 'directory_state')"),
+	                 2);
+	begin(fx);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	assert_string_equal(u.state_reason, "");
+	assert_int_equal(u.review_required, 0);
+	commit(fx);
+}
+
+static void
+test_user_state_reason_and_review_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_user u;
+	int64_t id = add_user_committed(fx, "alice");
+
+	begin(fx);
+	assert_int_equal(mamori_store_user_get_id(fx->tx, id, &u), MAMORI_OK);
+	assert_string_equal(u.name, "alice");
+	u.state = MAMORI_STATE_DISABLED;
+	snprintf(u.state_reason, sizeof(u.state_reason), "%s", MAMORI_STATE_REASON_SECONDMENT);
+	u.review_required = 1;
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &u), MAMORI_OK);
+	assert_string_equal(u.state_reason, "secondment");
+	assert_int_equal(u.review_required, 1);
+	assert_int_equal(mamori_store_user_get_id(fx->tx, id + 100, &u), MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+}
+
+static struct mamori_dir_record
+dir_row(const char *uuid, int64_t user_id, const char *employee, const char *department)
+{
+	struct mamori_dir_record r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.uuid, sizeof(r.uuid), "%s", uuid);
+	snprintf(r.dn, sizeof(r.dn), "uid=x%lld,ou=people,dc=example,dc=invalid", (long long)user_id);
+	snprintf(r.employee_number, sizeof(r.employee_number), "%s", employee);
+	snprintf(r.department, sizeof(r.department), "%s", department);
+	snprintf(r.end, sizeof(r.end), "2031-03-31");
+	r.user_id = user_id;
+	r.seen_at = 5000;
+	r.updated_at = 5000;
+	return r;
+}
+
+static int
+count_dir(const struct mamori_dir_record *r, void *data)
+{
+	(void)r;
+	(*(int *)data)++;
+	return MAMORI_OK;
+}
+
+static void
+test_dir_rows_P_ID_LIFECYCLE(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_dir_record r, got;
+	int64_t alice, bob, active = -1;
+	char value[16];
+	int n = 0;
+
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	r = dir_row("aaaaaaaa-0000-4000-8000-000000000001", alice, "E1", "Finance");
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_get(fx->tx, r.uuid, &got), MAMORI_OK);
+	assert_int_equal(got.user_id, alice);
+	assert_string_equal(got.department, "Finance");
+	assert_string_equal(got.end, "2031-03-31");
+	assert_int_equal(got.seen_at, 5000);
+	assert_int_equal(mamori_store_dir_get_user(fx->tx, alice, &got), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_get_employee(fx->tx, "E1", &got), MAMORI_OK);
+	assert_string_equal(got.uuid, r.uuid);
+	assert_int_equal(mamori_store_dir_get_user(fx->tx, bob, &got), MAMORI_ERR_NOT_FOUND);
+	/* Another entry never takes alice's account or employee number. */
+	r = dir_row("aaaaaaaa-0000-4000-8000-000000000002", alice, "E2", "Works");
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_ERR_EXISTS);
+	r = dir_row("aaaaaaaa-0000-4000-8000-000000000002", bob, "E1", "Works");
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_ERR_EXISTS);
+	assert_int_equal(mamori_store_dir_get_user(fx->tx, alice, &got), MAMORI_OK);
+	assert_string_equal(got.department, "Finance");
+	r = dir_row("aaaaaaaa-0000-4000-8000-000000000002", bob, "E2", "Works");
+	r.removed_at = 6000;
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_OK);
+	/* In place by uuid. */
+	r = dir_row("aaaaaaaa-0000-4000-8000-000000000001", alice, "E1", "Welfare");
+	snprintf(r.review_from, sizeof(r.review_from), "Finance");
+	r.review_since = 5500;
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_get(fx->tx, r.uuid, &got), MAMORI_OK);
+	assert_string_equal(got.review_from, "Finance");
+	assert_int_equal(got.review_since, 5500);
+	assert_int_equal(mamori_store_dir_foreach(fx->tx, 0, count_dir, &n), MAMORI_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(mamori_store_dir_foreach(fx->tx, 1, count_dir, &n), MAMORI_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(mamori_store_dir_count_active(fx->tx, &active), MAMORI_OK);
+	assert_int_equal(active, 1);
+	/* Bad input loses nothing. */
+	memset(r.dn, 'x', sizeof(r.dn));
+	assert_int_equal(mamori_store_dir_put(fx->tx, &r), MAMORI_ERR_INVALID);
+	/* The engine's state. */
+	assert_int_equal(mamori_store_dir_state_get(fx->tx, "cookie", value, sizeof(value)), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_dir_state_set(fx->tx, "cookie", "rid=001,csn=1"), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_set(fx->tx, "cookie", "rid=001,csn=2"), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_get(fx->tx, "cookie", value, sizeof(value)), MAMORI_OK);
+	assert_string_equal(value, "rid=001,csn=2");
+	assert_int_equal(mamori_store_dir_state_get(fx->tx, "cookie", value, 4), MAMORI_ERR_INVALID);
+	/* Deleting the account deletes its row. */
+	assert_int_equal(mamori_store_user_delete(fx->tx, alice), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_get(fx->tx, "aaaaaaaa-0000-4000-8000-000000000001", &got),
+	                 MAMORI_ERR_NOT_FOUND);
+	commit(fx);
+}
+
+struct stale_seen {
+	int n;
+	char name[4][MAMORI_USER_NAME_MAX + 1];
+	int64_t last_used[4];
+};
+
+static int
+stale_one(const struct mamori_user *u, int64_t last_used, void *data)
+{
+	struct stale_seen *s = data;
+
+	if (s->n < 4) {
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", u->name);
+		s->last_used[s->n] = last_used;
+	}
+	s->n++;
+	return MAMORI_OK;
+}
+
+static void
+test_user_foreach_stale_P_ID_STALE(void **state)
+{
+	struct fixture *fx = *state;
+	struct stale_seen s;
+	struct mamori_user u;
+	int64_t used;
+
+	begin(fx);
+	add_user(fx, "old"); /* created at 1000, never used */
+	used = add_user(fx, "used");
+	assert_int_equal(mamori_store_login_success(fx->tx, used, 5000, "login", "tty1", NULL), MAMORI_OK);
+	add_user(fx, "off");
+	assert_int_equal(mamori_store_user_get(fx->tx, "off", &u), MAMORI_OK);
+	u.state = MAMORI_STATE_DISABLED;
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(mamori_store_user_foreach_stale(fx->tx, 3000, stale_one, &s), MAMORI_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.name[0], "old");
+	assert_int_equal(s.last_used[0], 1000);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(mamori_store_user_foreach_stale(fx->tx, 5001, stale_one, &s), MAMORI_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.name[1], "used");
+	assert_int_equal(s.last_used[1], 5000);
+	commit(fx);
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 
@@ -4624,6 +4815,10 @@ main(void)
 		STORE_TEST(test_user_hours_longest_round_trips),
 		STORE_TEST(test_user_rename),
 		STORE_TEST(test_user_foreach_expired_dev),
+		DIR_TEST(test_open_migrates_v7_directory),
+		STORE_TEST(test_user_state_reason_and_review_round_trip),
+		STORE_TEST(test_dir_rows_P_ID_LIFECYCLE),
+		STORE_TEST(test_user_foreach_stale_P_ID_STALE),
 		STORE_TEST(test_password_set_then_current),
 		STORE_TEST(test_password_set_again_keeps_history),
 		STORE_TEST(test_password_per_system),
