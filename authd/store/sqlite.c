@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,13 @@ fail:
 
 static void sq_close(struct mamori_store *store);
 
+/* The CHECK constraints of users (kind IN (...), state IN (...)) make
+ * SQLite build and free two ephemeral tables at every insert or update of
+ * an account; glibc would give the top of the heap back to the kernel
+ * after each (brk, TLB flushes), which is half the cost of a directory
+ * sync's hires.  Keep up to 16 MiB of freed heap instead. */
+#define STORE_TRIM_THRESHOLD (16 * 1024 * 1024)
+
 static int
 sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
 {
@@ -379,6 +387,7 @@ sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		return MAMORI_ERR_NOMEM;
 	}
 	pthread_mutex_init(&st->lock, NULL);
+	mallopt(M_TRIM_THRESHOLD, STORE_TRIM_THRESHOLD);
 	if (mamori_conf_store_path(conf, st->path, sizeof(st->path)) != 0) {
 		snprintf(err, errlen, "store path too long");
 		goto fail;

@@ -44,7 +44,8 @@ sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "SELECT " SQ_USER_COLUMNS " FROM users WHERE name = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_USER_GET, "SELECT " SQ_USER_COLUMNS " FROM users WHERE name = ?", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
 	switch (sqlite3_step(stmt)) {
@@ -57,7 +58,7 @@ sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out)
 	default:
 		rc = sq_fail(st, "user_get");
 	}
-	sqlite3_finalize(stmt);
+	sq_cached_done(stmt);
 	return rc;
 }
 
@@ -69,15 +70,14 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st,
-	               "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours, "
-	               "enroll_required, state_reason, review_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	               &stmt) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
-		sqlite3_finalize(stmt);
+	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0)
 		return MAMORI_ERR_INVALID;
-	}
+	if (sq_prepare_cached(
+	            st, SQ_CACHED_USER_INSERT,
+	            "INSERT INTO users (name, kind, privileged, state, expires, created_at, updated_at, hours, "
+	            "enroll_required, state_reason, review_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	            &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, u->name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, mamori_user_kind_name(u->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 3, u->privileged ? 1 : 0);
@@ -90,11 +90,13 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	sqlite3_bind_text(stmt, 10, u->state_reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 11, u->review_required ? 1 : 0);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_UNIQUE)
+		rc = sq_fail(st, "user_insert");
+	sq_cached_done(stmt);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		return MAMORI_ERR_EXISTS;
 	if (rc != SQLITE_DONE)
-		return sq_fail(st, "user_insert");
+		return MAMORI_ERR_STORE;
 	u->id = sqlite3_last_insert_rowid(st->db);
 	return MAMORI_OK;
 }

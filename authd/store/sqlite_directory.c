@@ -94,11 +94,12 @@ sq_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct m
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 
-	if (sq_prepare(st, "SELECT " DIR_COLUMNS " FROM directory_people WHERE employee_number = ?", &stmt) !=
-	    MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_DIR_GET_EMPLOYEE,
+	                      "SELECT " DIR_COLUMNS " FROM directory_people WHERE employee_number = ?",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, employee_number, -1, SQLITE_TRANSIENT);
-	return dir_get_one(st, stmt, 0, out);
+	return dir_get_one(st, stmt, 1, out);
 }
 
 int
@@ -108,17 +109,18 @@ sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r)
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st,
-	               "INSERT INTO directory_people (" DIR_COLUMNS ") "
-	               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-	               "ON CONFLICT (uuid) DO UPDATE SET user_id = excluded.user_id, dn = excluded.dn, "
-	               "employee_number = excluded.employee_number, display_name = excluded.display_name, "
-	               "department = excluded.department, manager = excluded.manager, status = excluded.status, "
-	               "start_date = excluded.start_date, end_date = excluded.end_date, "
-	               "secondment_start = excluded.secondment_start, secondment_end = excluded.secondment_end, "
-	               "review_from = excluded.review_from, review_since = excluded.review_since, "
-	               "seen_at = excluded.seen_at, removed_at = excluded.removed_at, updated_at = excluded.updated_at",
-	               &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(
+	            st, SQ_CACHED_DIR_PUT,
+	            "INSERT INTO directory_people (" DIR_COLUMNS ") "
+	            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	            "ON CONFLICT (uuid) DO UPDATE SET user_id = excluded.user_id, dn = excluded.dn, "
+	            "employee_number = excluded.employee_number, display_name = excluded.display_name, "
+	            "department = excluded.department, manager = excluded.manager, status = excluded.status, "
+	            "start_date = excluded.start_date, end_date = excluded.end_date, "
+	            "secondment_start = excluded.secondment_start, secondment_end = excluded.secondment_end, "
+	            "review_from = excluded.review_from, review_since = excluded.review_since, "
+	            "seen_at = excluded.seen_at, removed_at = excluded.removed_at, updated_at = excluded.updated_at",
+	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	if (r->user_id > 0)
 		sqlite3_bind_int64(stmt, 1, r->user_id);
@@ -141,12 +143,14 @@ sq_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r)
 	sqlite3_bind_int64(stmt, 16, r->removed_at);
 	sqlite3_bind_int64(stmt, 17, r->updated_at);
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_UNIQUE && rc != SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = sq_fail(st, "dir_put");
+	sq_cached_done(stmt);
 	/* Only the row of this uuid is replaced: one that would take another
 	 * row's account or employee number is refused. */
 	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return MAMORI_ERR_EXISTS;
-	return rc == SQLITE_DONE ? MAMORI_OK : sq_fail(st, "dir_put");
+	return rc == SQLITE_DONE ? MAMORI_OK : MAMORI_ERR_STORE;
 }
 
 int
