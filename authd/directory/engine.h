@@ -5,7 +5,7 @@
 /* The inside of the directory engine (directory.h): a full refresh
  * (refresh.c), one change applied at once (refresh.c), RFC 4533
  * refreshAndPersist (persist.c), and what the thread and DirectorySync
- * share (directory.c).  Not for use outside authd/directory/. */
+ * share (engine.c).  Not for use outside authd/directory/. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -85,7 +85,7 @@ int dir_store_cookie(struct mamori_store *store, const char *cookie);
 /* The dates rule alone (once a minute). */
 int dir_apply_dates(struct mamori_store *store, const struct mamori_conf *conf, struct mamori_dir_summary *sum);
 
-/* Shared with directory.c.  The engine's lock: held while the store is
+/* Shared with engine.c.  The engine's lock: held while the store is
  * planned or changed by the engine (never while waiting on the network),
  * and by DirectorySync throughout. */
 void dir_engine_lock(void);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The HR directory engine (directory.h): its thread, which connects,
  * follows the directory (persist.c, or polling here) and reconnects with
- * a back-off; DirectorySync; the state DirectoryStatus shows. */
+ * a back-off; DirectorySync; the state DirectoryStatus shows.  Named
+ * engine.c, not directory.c: engine.h, which the engine's files share,
+ * includes directory.h, and a directory.c including engine.h would make an
+ * include cycle (tests/layout/include-cycles). */
 #include "config.h"
 
 #include <errno.h>
