@@ -452,6 +452,8 @@ t_stale_report_and_csv() {
 	sync_retry directory sync >/dev/null
 	issue_password b000200 'Furui-Kouza-2031x'
 	ctl user add b.dev --kind dev --expires "$(date -d "@$(cat "$T/clock")" +%Y-%m-%d)" >/dev/null
+	# Active (a password issued): housekeeping disables active ones.
+	printf 'Temp-%s-%s-xd\n' "$RANDOM" "$RANDOM" | ctl password temp b.dev --password-stdin >/dev/null
 	advance_clock $((45 * 86400))
 	sleep 2.5 # housekeeping: the development ID past its expiry
 	out=$(ctl --json report stale)
