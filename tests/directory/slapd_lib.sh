@@ -227,6 +227,9 @@ slapd_start() {
 	fi
 	rm -f "$d/port"
 	case " $SLAPD_DIRS " in *" $d "*) ;; *) SLAPD_DIRS="$SLAPD_DIRS $d" ;; esac
+	# A slapd started in a subshell (a test function) is known to the
+	# parent's slapd_cleanup_all through this file.
+	[ -z "${SLAPD_REGISTRY:-}" ] || echo "$d" >>"$SLAPD_REGISTRY"
 	slapd_run "$d"
 }
 
@@ -341,9 +344,14 @@ slapd_ldap() {
 }
 
 # slapd_cleanup_all: stop every slapd this script started and remove their
-# directories.
+# directories (with SLAPD_REGISTRY set to a file, also those started in
+# subshells).
 slapd_cleanup_all() {
 	local d
+	if [ -n "${SLAPD_REGISTRY:-}" ] && [ -f "$SLAPD_REGISTRY" ]; then
+		SLAPD_DIRS="$SLAPD_DIRS $(tr '\n' ' ' <"$SLAPD_REGISTRY")"
+		rm -f "$SLAPD_REGISTRY"
+	fi
 	for d in $SLAPD_DIRS; do
 		slapd_stop "$d"
 		rm -rf "$d"

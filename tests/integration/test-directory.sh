@@ -28,7 +28,17 @@ PEOPLE="/usr/bin/python3 $top_srcdir/tests/directory/people.py"
 RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 SLAPD_ROOT=$(mktemp -d /tmp/mamori-slapd.XXXXXX)
-trap 'slapd_cleanup_all; cleanup_all; rm -rf "$SLAPD_ROOT"' EXIT
+# Slapds and daemons started inside a test (a subshell) are stopped too.
+SLAPD_REGISTRY="$SLAPD_ROOT/slapds"
+ENV_REGISTRY="$SLAPD_ROOT/envs"
+cleanup_directory() {
+	local e
+	slapd_cleanup_all
+	for e in $(cat "$ENV_REGISTRY" 2>/dev/null); do ENVS="$ENVS $e"; done
+	cleanup_all
+	rm -rf "$SLAPD_ROOT"
+}
+trap cleanup_directory EXIT
 
 # ------------------------------------------------------------- helpers
 
@@ -40,6 +50,7 @@ trap 'slapd_cleanup_all; cleanup_all; rm -rf "$SLAPD_ROOT"' EXIT
 dir_env() {
 	local name=$1 sd=$2 keys=$3
 	new_env
+	echo "$T" >>"$ENV_REGISTRY"
 	eval "T_$name=\$T"
 	slapd_set_current "$sd"
 	install -m 600 "$SLAPD_READER_PW" "$T/dir.pw"
@@ -452,6 +463,8 @@ t_stale_report_and_csv() {
 	sync_retry directory sync >/dev/null
 	issue_password b000200 'Furui-Kouza-2031x'
 	ctl user add b.dev --kind dev --expires "$(date -d "@$(cat "$T/clock")" +%Y-%m-%d)" >/dev/null
+	# Active (a password issued): housekeeping disables active ones.
+	printf 'Temp-%s-%s-xd\n' "$RANDOM" "$RANDOM" | ctl password temp b.dev --password-stdin >/dev/null
 	advance_clock $((45 * 86400))
 	sleep 2.5 # housekeeping: the development ID past its expiry
 	out=$(ctl --json report stale)
@@ -645,6 +658,7 @@ stale_disable = yes
 [incident]
 hook = /tmp/mamori-hook-placeholder"
 	new_env
+	echo "$T" >>"$ENV_REGISTRY"
 	EXTRA_CONF=""
 	cat >"$T/hook" <<HOOK
 #!/bin/sh
