@@ -5,11 +5,14 @@
  * one audit row.  The effects after the commit are in apply_effects.c. */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/audit.h"
 #include "directory/apply.h"
@@ -39,15 +42,121 @@ mamori_dir_action_disables(enum mamori_dir_action a)
 
 /* ------------------------------------------------------------- planning */
 
-/* Whether name is a local system account: getpwnam finds it with a uid
- * below 1000.  An error of the lookup counts as one (fail closed). */
+/* The system accounts (uid below SYSTEM_UID_MAX) that NSS enumerates,
+ * taken at most every SYSTEM_SNAPSHOT_SECONDS: one getpwnam_r per name
+ * costs hundreds of microseconds where nss-systemd is configured, and a
+ * first sync plans a hire for every person of the directory.  Only when
+ * the enumeration fails is each name looked up on its own. */
+#define SYSTEM_SNAPSHOT_SECONDS 60
+
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **system_names; /* sorted */
+static size_t system_count;
+static struct timespec system_taken;
+static int system_valid;
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+system_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Enumerate the system accounts into a new sorted list.  MAMORI_OK, or an
+ * error when NSS could not be read to the end. */
+static int
+system_names_take(char ***out, size_t *count)
+{
+	struct passwd pw, *res;
+	char buf[4096];
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc, err = MAMORI_OK;
+
+	setpwent();
+	while ((rc = getpwent_r(&pw, buf, sizeof(buf), &res)) == 0) {
+		if (pw.pw_uid >= SYSTEM_UID_MAX)
+			continue;
+		if (n == cap) {
+			size_t want = cap == 0 ? 64 : cap * 2;
+			char **p = realloc(names, want * sizeof(*p));
+
+			if (p == NULL) {
+				err = MAMORI_ERR_NOMEM;
+				break;
+			}
+			names = p;
+			cap = want;
+		}
+		if ((names[n] = strdup(pw.pw_name)) == NULL) {
+			err = MAMORI_ERR_NOMEM;
+			break;
+		}
+		n++;
+	}
+	endpwent();
+	if (err == MAMORI_OK && rc != ENOENT)
+		err = MAMORI_ERR_IO; /* ERANGE (an entry larger than buf) or an NSS error */
+	if (err != MAMORI_OK) {
+		system_names_free(names, n);
+		return err;
+	}
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
+	*out = names;
+	*count = n;
+	return MAMORI_OK;
+}
+
+/* 1 when name is a system account, 0 when not, -1 when the snapshot
+ * cannot be had (then the caller asks NSS for the name itself). */
+static int
+system_snapshot_has(const char *name)
+{
+	struct timespec now;
+	int found = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&system_lock);
+	if (!system_valid || now.tv_sec - system_taken.tv_sec >= SYSTEM_SNAPSHOT_SECONDS) {
+		char **names;
+		size_t n;
+
+		if (system_names_take(&names, &n) == MAMORI_OK) {
+			system_names_free(system_names, system_count);
+			system_names = names;
+			system_count = n;
+			system_taken = now;
+			system_valid = 1;
+		} else {
+			system_valid = 0;
+		}
+	}
+	if (system_valid)
+		found = bsearch(&name, system_names, system_count, sizeof(*system_names), name_cmp) != NULL;
+	pthread_mutex_unlock(&system_lock);
+	return found;
+}
+
+/* Whether name is a local system account: NSS knows it with a uid below
+ * 1000.  An error of the lookup counts as one (fail closed). */
 static int
 local_system_account(const char *name)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
-	int rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	int rc = system_snapshot_has(name);
 
+	if (rc >= 0)
+		return rc;
+	rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
 	if (rc != 0)
 		return 1;
 	return res != NULL && pw.pw_uid < SYSTEM_UID_MAX;
