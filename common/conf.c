@@ -15,12 +15,11 @@
 #include <ini.h>
 
 #include "conf.h"
-#include "conf_dir.h"
 #include "names.h"
 
 /* CONF_ENUM keeps the chosen string; CONF_CHOICE its index in choices, as an
  * int (an enum of conf.h in the same order); CONF_PROFILES a card profile
- * list ("piv, jpki").  The [directory] types (conf_dir.h): CONF_URIS the
+ * list ("piv, jpki").  The [directory] types (conf.h): CONF_URIS the
  * uri list; CONF_ATTR an attribute name, empty for "not mapped" unless min
  * is 1; CONF_DN a distinguished name; CONF_FILTER a search filter;
  * CONF_VALUES a comma-separated list of values. */
@@ -450,7 +449,7 @@ handle_system(struct parse_ctx *ctx, const char *system, const char *key, const 
 	return 1;
 }
 
-/* The value types of [directory] (conf_dir.h). */
+/* The value types of [directory] (conf.h). */
 static int
 handle_dir_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const char *value)
 {

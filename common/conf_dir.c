@@ -9,7 +9,7 @@
 
 #include <ldap.h>
 
-#include "conf_dir.h"
+#include "conf.h"
 
 struct mamori_dir_conf *
 mamori_conf_dir_new(void)

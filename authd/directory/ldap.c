@@ -16,7 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "conf_dir.h"
+#include "conf.h"
 #include "error.h"
 #include "secure.h"
 #include "directory/ldap.h"

@@ -28,7 +28,6 @@
 
 #include "check.h"
 #include "conf.h"
-#include "conf_dir.h"
 #include "error.h"
 #include "names.h"
 #include "directory/person.h"

@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include "conf.h"
-#include "conf_dir.h"
 #include "error.h"
 #include "directory/person.h"
 
