@@ -70,9 +70,16 @@ dir_store_cookie(struct mamori_store *store, const char *cookie)
 }
 
 /* Whether a disabling plan may be applied now: not while halted, and not
- * past the safety stop counted over 10 minutes. */
+ * past the safety stop counted over 10 minutes (then *halt gets the
+ * figures: the caller halts once the transaction is over). */
+struct halt {
+	int needed;
+	unsigned would, managed;
+};
+
 static int
-disable_allowed(struct mamori_txn *tx, const struct mamori_conf *conf, const struct mamori_dir_plan *plan)
+disable_allowed(struct mamori_txn *tx, const struct mamori_conf *conf, const struct mamori_dir_plan *plan,
+                struct halt *h)
 {
 	int64_t managed = 0;
 
@@ -85,7 +92,13 @@ disable_allowed(struct mamori_txn *tx, const struct mamori_conf *conf, const str
 	}
 	if (mamori_store_dir_count_active(tx, &managed) != MAMORI_OK)
 		return 0;
-	return dir_engine_disable_allowed(conf, managed < 0 ? 0 : (unsigned)managed);
+	h->managed = managed < 0 ? 0 : (unsigned)managed;
+	if (dir_engine_disable_allowed(conf, h->managed, &h->would))
+		return 1;
+	h->needed = 1;
+	mamori_log_notice("directory: %s not applied to %s: past the safety stop", mamori_dir_action_name(plan->action),
+	                  plan->person.name);
+	return 0;
 }
 
 int
@@ -95,6 +108,7 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 	struct mamori_dir_effects fx = { 0 };
 	struct mamori_txn *tx = NULL;
 	struct mamori_dir_plan plan;
+	struct halt halt = { 0 };
 	int64_t now = mamori_clock_now();
 	char today[11];
 	int rc, applied = 0;
@@ -105,7 +119,7 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 	if (rc == MAMORI_OK)
 		rc = p != NULL ? mamori_dir_plan_person(tx, conf, p, today, &plan)
 		               : mamori_dir_plan_removed(tx, gone_uuid, &plan);
-	if (rc == MAMORI_OK && plan.action != MAMORI_DIR_UNCHANGED && disable_allowed(tx, conf, &plan)) {
+	if (rc == MAMORI_OK && plan.action != MAMORI_DIR_UNCHANGED && disable_allowed(tx, conf, &plan, &halt)) {
 		rc = mamori_dir_apply(tx, conf, &plan, DIR_ACTOR, today, now, now, &fx);
 		applied = 1;
 	}
@@ -124,6 +138,8 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 	}
 	dir_engine_unlock();
 	mamori_dir_effects_free(&fx);
+	if (halt.needed)
+		dir_engine_halt(conf, halt.would, halt.managed);
 	if (rc != MAMORI_OK)
 		mamori_log_err("directory: cannot apply a change of %s: %s",
 		               p != NULL ? p->name : (gone_uuid != NULL ? gone_uuid : "?"), mamori_strerror(rc));

@@ -5,7 +5,7 @@
 /* The inside of the directory engine (directory.h): a full refresh
  * (refresh.c), one change applied at once (refresh.c), RFC 4533
  * refreshAndPersist (persist.c), and what the thread and DirectorySync
- * share (directory.c).  Not for use outside authd/directory/. */
+ * share (engine.c).  Not for use outside authd/directory/. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -85,7 +85,7 @@ int dir_store_cookie(struct mamori_store *store, const char *cookie);
 /* The dates rule alone (once a minute). */
 int dir_apply_dates(struct mamori_store *store, const struct mamori_conf *conf, struct mamori_dir_summary *sum);
 
-/* Shared with directory.c.  The engine's lock: held while the store is
+/* Shared with engine.c.  The engine's lock: held while the store is
  * planned or changed by the engine (never while waiting on the network),
  * and by DirectorySync throughout. */
 void dir_engine_lock(void);
@@ -94,8 +94,10 @@ void dir_engine_progress(enum dir_phase phase, size_t done, size_t total);
 int dir_engine_halted(void);
 void dir_engine_halt(const struct mamori_conf *conf, unsigned would_disable, unsigned managed_active);
 /* An incremental disable about to be applied: 1 when it is allowed by the
- * 10-minute window, 0 when it halts the engine (then it is skipped). */
-int dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active);
+ * 10-minute window, 0 when it is past the safety stop (it is skipped, and
+ * the caller halts the engine with *would once its transaction is over:
+ * the halt writes the store). */
+int dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active, unsigned *would);
 void dir_engine_managed(unsigned managed);
 /* Whether (dn, why) was reported by the last sync; remembers it for the next. */
 int dir_engine_refusal_known(const char *key);

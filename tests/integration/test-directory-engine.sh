@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# The HR directory engine itself (issue #13, authd/directory/directory.c,
+# The HR directory engine itself (issue #13, authd/directory/engine.c,
 # persist.c): what test-directory.sh does not look at.  A real
 # mamori-authd following a real slapd with syncprov (persist mode),
 # synthetic people only (P-TESTDATA):

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The HR directory engine (directory.h): its thread, which connects,
  * follows the directory (persist.c, or polling here) and reconnects with
- * a back-off; DirectorySync; the state DirectoryStatus shows. */
+ * a back-off; DirectorySync; the state DirectoryStatus shows.  Named
+ * engine.c, not directory.c: engine.h, which the engine's files share,
+ * includes directory.h, and a directory.c including engine.h would make an
+ * include cycle (tests/layout/include-cycles). */
 #include "config.h"
 
 #include <errno.h>
@@ -156,7 +159,7 @@ dir_engine_halt(const struct mamori_conf *conf, unsigned would_disable, unsigned
 }
 
 int
-dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active)
+dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active, unsigned *would)
 {
 	int64_t now = mamori_clock_now(), *w;
 	size_t kept = 0, count;
@@ -168,10 +171,10 @@ dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_acti
 			eng.window[kept++] = eng.window[i];
 	eng.nwindow = kept;
 	count = kept + 1;
+	*would = (unsigned)count;
 	if ((uint64_t)count * 100 > (uint64_t)pct * managed_active) {
 		pthread_mutex_unlock(&eng.lock);
-		dir_engine_halt(conf, (unsigned)count, managed_active);
-		return 0;
+		return 0; /* the caller halts, once its transaction is over */
 	}
 	if (eng.nwindow == eng.window_cap) {
 		size_t cap = eng.window_cap == 0 ? 64 : eng.window_cap * 2;
