@@ -184,7 +184,7 @@ sq_dir_count_active(struct mamori_txn *tx, int64_t *count)
 {
 	return sq_count(sq_store(tx),
 	                "SELECT count(*) FROM directory_people d JOIN users u ON u.id = d.user_id "
-	                "WHERE d.removed_at = 0 AND u.state = 'active'",
+	                "WHERE d.removed_at = 0 AND u.state <> 'retired'",
 	                count);
 }
 

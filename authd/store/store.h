@@ -452,7 +452,9 @@ int mamori_store_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *
 /* Every row, in uuid order; with_removed: also those removed. */
 typedef int (*mamori_store_dir_cb)(const struct mamori_dir_record *r, void *data);
 int mamori_store_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
-/* Rows not removed whose account is active (the base of the safety stop). */
+/* Rows not removed whose account is not retired (pending, active or
+ * disabled): the managed accounts, the base of the safety stop.  A first
+ * sync leaves every hire pending, and retiring one of them disables it. */
 int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
 /* The engine's own state, small strings by key ("cookie", "last_sync",
  * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
