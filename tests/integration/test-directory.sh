@@ -95,6 +95,11 @@ wait_for() {
 	done
 	fail "not within ${limit}s: $*"
 }
+# For wait_for, which runs its command again at each try: the value is
+# read anew every time.
+ufield_is() { [ "$(ufield "$1" "$2")" = "$3" ]; }
+dstatus_is() { [ "$(dstatus "$1")" = "$2" ]; }
+dstatus_not() { [ "$(dstatus "$1")" != "$2" ]; }
 # not CMD...: CMD must fail (a bare "! CMD" would never fail a test: set -e
 # ignores it).
 not() {
@@ -255,8 +260,8 @@ t_transfer_needs_review() {
 	pam -p 'Hashi-no-Ue-2031x' grp-svc t000003 auth=SUCCESS acct=SUCCESS >/dev/null
 	set_attr t000002 departmentNumber "Transfer Target A"
 	set_attr t000003 departmentNumber "Transfer Target B"
-	wait_for 10 test "$(ufield t000002 review_required)" = True
-	wait_for 10 test "$(ufield t000003 review_required)" = True
+	wait_for 10 ufield_is t000002 review_required True
+	wait_for 10 ufield_is t000003 review_required True
 	expect_eq "$(ustate t000002)" active "a transfer does not disable"
 	# The privileged account is refused everywhere, the group-bound service
 	# refuses the other; a service bound to no group still admits it.
@@ -365,7 +370,7 @@ t_conflicting_names_refused() {
 # down is applied, and the accounts already made are not made again.
 t_restart_resumes_from_cookie() {
 	local created_before id_before
-	wait_for 10 test "$(dstatus cookie_age)" != None
+	wait_for 10 dstatus_not cookie_age None
 	id_before=$(sql "SELECT id FROM users WHERE name = 't000010'")
 	created_before=$(sql "SELECT created_at FROM users WHERE name = 't000010'")
 	stop_daemon
@@ -373,7 +378,7 @@ t_restart_resumes_from_cookie() {
 	add_person t000042
 	start_env
 	wait_for 10 exists t000042
-	wait_for 10 test "$(ufield t000011 review_required)" = True
+	wait_for 10 ufield_is t000011 review_required True
 	expect_eq "$(sql "SELECT id FROM users WHERE name = 't000010'")" "$id_before" "t000010 kept its id"
 	expect_eq "$(sql "SELECT created_at FROM users WHERE name = 't000010'")" "$created_before" "t000010 not made again"
 	expect_eq "$(sql "SELECT count(*) FROM users WHERE name LIKE 't0000%'")" \
@@ -515,7 +520,7 @@ t_polling_sees_a_change() {
 	set_attr c000002 departmentNumber "Polled Department"
 	add_person c000006
 	wait_for 12 exists c000006
-	wait_for 12 test "$(ufield c000002 review_required)" = True
+	wait_for 12 ufield_is c000002 review_required True
 }
 run_test "P-ID-LIFECYCLE polling mode (no syncprov) sees a change within poll_interval" t_polling_sees_a_change
 stop_daemon
@@ -547,7 +552,7 @@ mode = poll
 poll_interval = 3600"
 	echo "$SLAPD_ROOT/c" >"$T/slapd-dir"
 	start_env
-	wait_for 10 test "$(dstatus error)" != None
+	wait_for 10 dstatus_not error None
 	dstatus error
 	not exists c000001
 	rc=0
@@ -576,7 +581,7 @@ poll_interval = 3600"
 	echo "$SLAPD_ROOT/c" >"$T/slapd-dir"
 	printf 'not-the-password' >"$T/dir.pw"
 	start_env
-	wait_for 10 test "$(dstatus error)" != None
+	wait_for 10 dstatus_not error None
 	dstatus error
 	not exists c000001
 	rc=0
@@ -615,7 +620,7 @@ not_active_or_pending() { sql "SELECT count(*) FROM users WHERE name LIKE 'h%' A
 t_directory_goes_away_mid_sync() {
 	local delay rc out phase killed=0 spid
 	wait_for 60 exists h003000
-	wait_for 20 test "$(dstatus running)" = None
+	wait_for 20 dstatus_is running None
 	for delay in 0.2 0.1 0.05 0.02 0.01 0; do
 		ctl --json directory sync >"$T/sync.out" 2>&1 &
 		spid=$!
