@@ -58,7 +58,8 @@ struct mamori_dir_plan {
 	enum mamori_dir_action action;
 	struct mamori_dir_person person; /* empty for REMOVE but uuid and name */
 	int64_t user_id; /* 0 for CREATE and for a refusal of an unknown name */
-	char reason[200]; /* for REFUSE: why ("local system account", "reserved name", "not managed by the directory") */
+	char reason
+	        [200]; /* for REFUSE: why ("local system account", "reserved name", "not managed by the directory") */
 };
 
 /* Decide what person p means on day today (YYYY-MM-DD). */

@@ -467,7 +467,6 @@ int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamo
  * when they never logged in) is before unused_since, in name order; cb
  * gets the account and that time. */
 typedef int (*mamori_store_stale_cb)(const struct mamori_user *user, int64_t last_used, void *data);
-int mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb,
-                                    void *data);
+int mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 
 #endif
