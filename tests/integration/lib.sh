@@ -513,7 +513,9 @@ pids_by_cmdline() {
 		# (the process may have gone: its cmdline cannot be opened)
 		{
 			cmd=""
-			while IFS= read -r -d '' a || [ -n "$a" ]; do cmd+="$a "; done
+			# (a is emptied before each read: a read that fails without
+			# assigning must end the loop, not see the last word again)
+			while a="" && { IFS= read -r -d '' a || [ -n "$a" ]; }; do cmd+="$a "; done
 		} <"$d/cmdline" 2>/dev/null || continue
 		[[ ${cmd% } =~ $1 ]] && echo "${d#/proc/}"
 	done
