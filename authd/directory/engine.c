@@ -229,7 +229,8 @@ known_free(void)
 void
 dir_engine_refusals_replace(char **keys, size_t n)
 {
-	qsort(keys, n, sizeof(char *), key_cmp);
+	if (n > 1) /* (qsort must not be given NULL, even for no element) */
+		qsort(keys, n, sizeof(char *), key_cmp);
 	pthread_mutex_lock(&eng.lock);
 	known_free();
 	eng.known = keys;

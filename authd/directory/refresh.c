@@ -361,7 +361,7 @@ collect_gone(const struct mamori_dir_record *row, void *data)
 {
 	struct gone *g = data;
 
-	if (bsearch(row->uuid, g->r->seen, g->r->nseen, sizeof(*g->r->seen), uuid_cmp) != NULL)
+	if (g->r->nseen > 0 && bsearch(row->uuid, g->r->seen, g->r->nseen, sizeof(*g->r->seen), uuid_cmp) != NULL)
 		return MAMORI_OK;
 	if (grow((void **)&g->uuids, &g->cap, g->n + 1, sizeof(*g->uuids)) != MAMORI_OK)
 		return MAMORI_ERR_NOMEM;
@@ -379,7 +379,8 @@ plan_sweep(struct dir_refresh *r)
 	int rc;
 
 	if (!r->seen_sorted) {
-		qsort(r->seen, r->nseen, sizeof(*r->seen), uuid_cmp);
+		if (r->nseen > 1)
+			qsort(r->seen, r->nseen, sizeof(*r->seen), uuid_cmp);
 		r->seen_sorted = 1;
 	}
 	lock(r);
