@@ -155,7 +155,14 @@ struct mamori_conf {
 	int debug;
 	/* [store] */
 	char *store_backend;
-	char *store_path; /* NULL: state_dir/mamori.db */
+	char *store_path; /* NULL: state_dir/mamori.db (sqlite) */
+	/* backend = postgresql: a libpq connection string (keyword=value or
+	 * a postgresql:// URI).  It may not hold a secret: password= is
+	 * refused (FILE:LINE); use passfile= or a client certificate.  Off the
+	 * loopback and Unix sockets, sslmode must be verify-full. */
+	char *store_conninfo;
+	unsigned store_pool_size; /* connections kept open; default 4, 1..64 */
+	unsigned store_connect_timeout; /* seconds; default 5 */
 	char *store_key; /* the key that seals TOTP secrets */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */

@@ -35,6 +35,8 @@ mamori_strerror(int err)
 		return "invalid argument";
 	case MAMORI_ERR_DENIED:
 		return "permission denied";
+	case MAMORI_ERR_RETRY:
+		return "transaction to be retried";
 	case MAMORI_ERR_BUSY:
 		return "too busy";
 	case MAMORI_ERR_CRYPTO:

@@ -21,6 +21,10 @@ enum mamori_error {
 	MAMORI_ERR_DENIED = -13,
 	MAMORI_ERR_BUSY = -14,
 	MAMORI_ERR_CRYPTO = -15,
+	/* The store refused the transaction (a serialization failure or a
+	 * deadlock, SQLSTATE 40001/40P01): nothing of it happened; the caller
+	 * may run the whole transaction again (store.h). */
+	MAMORI_ERR_RETRY = -16,
 };
 
 const char *mamori_strerror(int err);

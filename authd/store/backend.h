@@ -27,10 +27,17 @@ struct mamori_store {
 
 struct mamori_txn {
 	struct mamori_store *store;
+	/* The transaction hooks' own pointer (store.h
+	 * mamori_store_txn_slot): NULL at begin, left alone by backends. */
+	void *hook_slot;
 };
 
 struct mamori_store_ops {
 	const char *name;
+	/* Non-zero when other daemons may write the same store at the same
+	 * time (PostgreSQL): the audit log's tail may then move under this
+	 * daemon (audit.c), and transactions may fail with MAMORI_ERR_RETRY. */
+	int shared;
 	/* Open the store that conf names, migrating its schema. */
 	int (*open)(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 	void (*close)(struct mamori_store *store);
@@ -141,6 +148,7 @@ struct mamori_store_ops {
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;
+extern const struct mamori_store_ops mamori_store_pg_ops; /* pg.c */
 
 /* Backend-neutral helpers of store.c. */
 int mamori_user_state_parse(const char *s, enum mamori_user_state *out);

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_STORE_PG_INTERNAL_H
+#define MAMORI_STORE_PG_INTERNAL_H
+
+/* Shared by the files of the PostgreSQL backend (pg*.c) only.
+ *
+ * A pool of libpq connections (pool_size in [store]); a transaction holds
+ * one from begin to release.  Isolation is READ COMMITTED: what must not
+ * be lost under concurrency (lockout failures, TOTP steps, FIDO2 sign
+ * counts, one-time codes, the audit chain's tail) is read with a row lock
+ * or a transaction-level advisory lock (SELECT ... FOR UPDATE,
+ * pg_advisory_xact_lock) or changed by one conditional UPDATE, in the
+ * decision's transaction.  A serialization failure or a deadlock (SQLSTATE
+ * 40001, 40P01) dooms the transaction: every later call of it, and its
+ * commit, returns MAMORI_ERR_RETRY, and the caller runs it again.
+ *
+ * Statements are prepared once per connection, the first time they run:
+ * each call site keeps a static struct pg_stmt. */
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store/backend.h"
+
+/* How many distinct statements the backend may prepare (pg_stmt.idx). */
+#define PG_STMT_MAX 256
+
+/* A statement: its name on the server is "m" followed by its index. */
+struct pg_stmt {
+	const char *sql; /* $1, $2 ... */
+	int nparams;
+	int idx; /* 0 until first use, then 1..PG_STMT_MAX (set atomically by pg_run) */
+};
+
+#define PG_STMT(var, n, text) static struct pg_stmt var = { .sql = (text), .nparams = (n), .idx = 0 }
+
+struct pg_conn {
+	PGconn *conn;
+	unsigned char prepared[PG_STMT_MAX + 1]; /* prepared[idx]: on this connection */
+	int in_use;
+	int broken; /* lost: reset (PQreset) before its next use */
+};
+
+struct pg_store {
+	struct mamori_store base;
+	pthread_mutex_t lock;
+	pthread_cond_t free_conn;
+	struct pg_conn *conns;
+	unsigned n_conns;
+	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
+	char where[256]; /* host/port/dbname for messages: never the conninfo */
+};
+
+struct pg_txn {
+	struct mamori_txn base;
+	struct pg_conn *c;
+	/* MAMORI_OK, or the error that doomed the transaction (RETRY, STORE):
+	 * once set, pg_run refuses and commit rolls back and returns it. */
+	int failed;
+	/* Rows of this transaction's own INSERTs are visible to it: nothing
+	 * to keep here, but a place for what one statement hands the next. */
+};
+
+static inline struct pg_txn *
+pg_tx(struct mamori_txn *tx)
+{
+	return (struct pg_txn *)tx;
+}
+
+/* ---------------------------------------------------------------- pg.c */
+
+/* Run a statement in tx with n parameters.  values[i] NULL is SQL NULL;
+ * lengths/formats may be NULL (all text), else formats[i] 1 marks a binary
+ * parameter (bytea) of lengths[i] bytes.  Results are in text format.
+ * On MAMORI_OK, *res (when res is not NULL) holds a PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result to PQclear.  Errors, each logged once with the
+ * statement's first words and never its parameters; every error dooms the
+ * transaction (PostgreSQL aborts it), so a statement that may meet a
+ * unique constraint the caller expects to meet uses ON CONFLICT DO NOTHING
+ * and reports MAMORI_ERR_EXISTS itself:
+ *   23505 unique violation           -> MAMORI_ERR_EXISTS (tx doomed)
+ *   40001, 40P01                     -> MAMORI_ERR_RETRY (tx doomed)
+ *   the connection lost              -> MAMORI_ERR_STORE (tx doomed, the
+ *                                       connection reset at its next use)
+ *   anything else                    -> MAMORI_ERR_STORE (tx doomed) */
+int pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
+           const int *formats, PGresult **res);
+/* pg_run for statements that return no row, or whose rows do not matter:
+ * *changed (when not NULL) gets PQcmdTuples. */
+int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed);
+/* Run a statement that returns one bigint in its first row and column
+ * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
+int pg_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
+
+/* Text parameters. */
+struct pg_i64 {
+	char s[24];
+};
+const char *pg_i64(struct pg_i64 *buf, int64_t v);
+/* NULL for NULL or "" (the SQLite backend keeps "" as NULL too). */
+const char *pg_text_or_null(const char *s);
+
+/* Columns of a text-format result.  NULL columns read as 0 and "". */
+int64_t pg_get_i64(const PGresult *res, int row, int col);
+void pg_get_text(const PGresult *res, int row, int col, char *buf, size_t len);
+/* A bytea column into buf (cap bytes): MAMORI_ERR_TOO_LARGE if it does
+ * not fit; *len gets its length (0 for NULL). */
+int pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size_t cap, size_t *len);
+
+/* The columns of a user, as in sqlite_internal.h, and the row reader
+ * (pg_accounts.c); a walk calls cb with each row of res, stopping at
+ * cb's first non-zero return, which it returns. */
+#define PG_USER_COLUMNS                                                                                                \
+	"id, name, kind, privileged, state, expires, created_at, updated_at, hours, enroll_required, state_reason, "   \
+	"review_required"
+#define PG_USER_COLUMNS_U                                                                                              \
+	"u.id, u.name, u.kind, u.privileged, u.state, u.expires, u.created_at, u.updated_at, u.hours, "                \
+	"u.enroll_required, u.state_reason, u.review_required"
+int pg_user_from_row(const PGresult *res, int row, struct mamori_user *u);
+int pg_user_walk(const PGresult *res, mamori_store_user_cb cb, void *data);
+
+int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+                              mamori_store_audit_cb cb, void *data);
+
+/* The data calls (backend.h), one per line of struct mamori_store_ops, in
+ * pg_accounts.c (users, passwords, logins, members, choices, compare
+ * keys), pg_activity.c (lockouts, sessions, enrolment codes),
+ * pg_factors.c (credentials, session credentials), pg_audit.c (audit) and
+ * pg_directory.c (directory people and state, stale accounts). */
+int pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
+int pg_user_insert(struct mamori_txn *tx, struct mamori_user *user);
+int pg_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int pg_user_delete(struct mamori_txn *tx, int64_t user_id);
+int pg_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
+int pg_user_count(struct mamori_txn *tx, int64_t *count);
+int pg_user_rename(struct mamori_txn *tx, int64_t user_id, const char *new_name);
+int pg_user_foreach_expired_dev(struct mamori_txn *tx, const char *today, mamori_store_user_cb cb, void *data);
+int pg_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+int pg_compare_key_get(struct mamori_txn *tx, int64_t user_id, struct mamori_compare_key *out);
+int pg_compare_key_set(struct mamori_txn *tx, int64_t user_id, const struct mamori_compare_key *key);
+int pg_password_current(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out);
+int pg_password_set(struct mamori_txn *tx, int64_t user_id, const char *system, const char *hash,
+                    const unsigned char *digest, int temporary, int64_t expires_at, int64_t now);
+int pg_password_history(struct mamori_txn *tx, int64_t user_id, const char *system, unsigned depth,
+                        mamori_store_digest_cb cb, void *data);
+int pg_password_mark_compromised(struct mamori_txn *tx, int64_t user_id);
+int pg_password_foreach_current(struct mamori_txn *tx, int64_t user_id, mamori_store_password_cb cb, void *data);
+int pg_password_rehash(struct mamori_txn *tx, int64_t password_id, const char *hash);
+int pg_login_get(struct mamori_txn *tx, int64_t user_id, struct mamori_login *out);
+int pg_login_success(struct mamori_txn *tx, int64_t user_id, int64_t now, const char *service, const char *tty,
+                     const char *rhost);
+int pg_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t now);
+int pg_choice_get(struct mamori_txn *tx, int64_t user_id, const char *service, char *out, size_t len);
+int pg_choice_set(struct mamori_txn *tx, int64_t user_id, const char *service, const char *choice);
+int pg_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);
+int pg_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+int pg_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
+int pg_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
+
+int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
+int pg_lockout_clear(struct mamori_txn *tx, const char *name);
+int pg_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
+                     int64_t *removed);
+int pg_session_open(struct mamori_txn *tx, struct mamori_session *session);
+int pg_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data);
+int pg_session_foreach_open(struct mamori_txn *tx, int64_t user_id, mamori_store_session_cb cb, void *data);
+int pg_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const char *reason);
+int pg_session_find(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id,
+                    struct mamori_session *out);
+int pg_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, int64_t session_id, int64_t now);
+int pg_enroll_code_put(struct mamori_txn *tx, int64_t user_id, const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                       int64_t created_at, int64_t expires_at);
+int pg_enroll_code_get(struct mamori_txn *tx, int64_t user_id, unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                       int64_t *expires_at);
+int pg_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char digest[MAMORI_ENROLL_DIGEST_LEN],
+                        int64_t now);
+
+int pg_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
+int pg_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                       const unsigned char nonce[12]);
+int pg_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
+int pg_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
+                         mamori_store_cred_cb cb, void *data);
+int pg_cred_foreach(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
+                    mamori_store_cred_cb cb, void *data);
+int pg_cred_activate(struct mamori_txn *tx, int64_t id, int64_t now);
+int pg_cred_accept_counter(struct mamori_txn *tx, int64_t id, int64_t counter, int64_t now);
+int pg_cred_touch(struct mamori_txn *tx, int64_t id, int64_t now);
+int pg_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *public_data, size_t len,
+                       const char *key_id, int64_t counter);
+int pg_cred_revoke(struct mamori_txn *tx, int64_t id, int64_t now, const char *reason, const char *by);
+int pg_cred_delete_pending(struct mamori_txn *tx, int64_t user_id, const char *factor);
+int pg_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, struct mamori_credential *out,
+                     char user_out[MAMORI_USER_NAME_MAX + 1]);
+int pg_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader);
+int pg_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
+int pg_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
+
+int pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+int pg_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
+int pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
+                     void *data);
+int pg_audit_count(struct mamori_txn *tx, int64_t *count);
+int pg_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
+int pg_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+
+int pg_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
+int pg_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);
+int pg_dir_get_employee(struct mamori_txn *tx, const char *employee_number, struct mamori_dir_record *out);
+int pg_dir_put(struct mamori_txn *tx, const struct mamori_dir_record *r);
+int pg_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb cb, void *data);
+int pg_dir_count_active(struct mamori_txn *tx, int64_t *count);
+int pg_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
+int pg_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+int pg_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+
+#endif
