@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* PostgreSQL backend: lockouts, sessions, one-time enrolment codes.  The
- * same calls as sqlite_activity.c and sqlite_factors.c, with the same
- * answers; what differs is that several daemons run them at once on
- * pooled connections (READ COMMITTED):
+/* PostgreSQL backend: lockouts, sessions and the credentials they were
+ * opened with, one-time enrolment codes.  The same calls as
+ * sqlite_activity.c and sqlite_factors.c, with the same answers; what
+ * differs is that several daemons run them at once on pooled connections
+ * (READ COMMITTED):
  *
  * - lockout_get takes a transaction-level advisory lock on the name
  *   (PG_LOCK_LOCKOUT, hashtext(name)) before it reads the row, and the row
@@ -383,4 +384,52 @@ pg_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char 
 	rc = PQntuples(res) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 	PQclear(res);
 	return rc;
+}
+
+/* ---------------------------------------------------- session credentials */
+
+int
+pg_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader)
+{
+	/* No row for a session or a credential that does not exist
+	 * (MAMORI_ERR_NOT_FOUND, as SQLite's foreign key): a foreign key
+	 * violation would doom the transaction. */
+	PG_STMT(stmt, 3,
+	        "INSERT INTO session_credentials (session_id, credential_id, reader) SELECT $1::bigint, $2::bigint, "
+	        "$3::text WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1::bigint) AND EXISTS (SELECT 1 FROM "
+	        "credentials WHERE id = $2::bigint) ON CONFLICT (session_id, credential_id) DO UPDATE SET reader = "
+	        "excluded.reader");
+	struct pg_i64 a, b;
+	const char *values[] = { pg_i64(&a, session_id), pg_i64(&b, credential_id), reader };
+	int64_t changed = 0;
+	int rc = pg_exec(tx, &stmt, 3, values, &changed);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	return changed == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+pg_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data)
+{
+	PG_STMT(stmt, 1,
+	        "SELECT " SESSION_COLUMNS " FROM session_credentials sc JOIN sessions s ON s.id = sc.session_id "
+	        "JOIN users u ON u.id = s.user_id WHERE sc.credential_id = $1::bigint AND s.closed_at IS NULL "
+	        "ORDER BY s.id");
+	struct pg_i64 a;
+	const char *values[] = { pg_i64(&a, credential_id) };
+
+	return session_walk(tx, &stmt, 1, values, cb, data);
+}
+
+int
+pg_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data)
+{
+	PG_STMT(stmt, 1,
+	        "SELECT " SESSION_COLUMNS ", sc.credential_id FROM session_credentials sc "
+	        "JOIN sessions s ON s.id = sc.session_id JOIN users u ON u.id = s.user_id "
+	        "WHERE sc.reader = $1::text AND s.closed_at IS NULL ORDER BY s.id, sc.credential_id");
+	const char *values[] = { reader };
+
+	return session_walk2(tx, &stmt, 1, values, NULL, cb, data);
 }

@@ -137,7 +137,8 @@ int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t
 /* The data calls (backend.h), one per line of struct mamori_store_ops, in
  * pg_accounts.c (users, passwords, logins, members, choices, compare
  * keys), pg_activity.c (lockouts, sessions, enrolment codes),
- * pg_factors.c (credentials, session credentials), pg_audit.c (audit) and
+ * pg_factors.c (credentials; session credentials are in pg_activity.c,
+ * beside the other session walks), pg_audit.c (audit) and
  * pg_directory.c (directory people and state, stale accounts). */
 int pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int pg_user_insert(struct mamori_txn *tx, struct mamori_user *user);
