@@ -61,6 +61,10 @@ struct pg_store {
 	unsigned n_conns;
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
 	char where[256]; /* host/port/dbname for messages: never the conninfo */
+	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
+	 * dbname), connect_timeout, application_name. */
+	char *conninfo;
+	char timeout[16];
 };
 
 struct pg_txn {
@@ -78,6 +82,15 @@ pg_tx(struct mamori_txn *tx)
 {
 	return (struct pg_txn *)tx;
 }
+
+/* ---------------------------------------------------------- pg_schema.c */
+
+/* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
+#define PG_SCHEMA_VERSION 8
+
+/* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
+ * lock (several daemons may start at once): 0, or -1 with err set. */
+int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- pg.c */
 
