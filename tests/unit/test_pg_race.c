@@ -63,6 +63,13 @@ struct worker {
 
 /* ------------------------------------------------------------- database */
 
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static int
 admin_exec(const char *conninfo, const char *sql)
 {
@@ -75,6 +82,7 @@ admin_exec(const char *conninfo, const char *sql)
 		PQfinish(conn);
 		return -1;
 	}
+	PQsetNoticeProcessor(conn, quiet, NULL); /* "does not exist, skipping" */
 	res = PQexec(conn, sql);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
