@@ -32,6 +32,12 @@
 
 #define AUDIT_PAGE 1000
 
+static const struct pg_store *
+pg_store_of(const struct mamori_txn *tx)
+{
+	return (const struct pg_store *)tx->store;
+}
+
 int
 pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
 {
@@ -182,11 +188,29 @@ pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t
 	return audit_walk(tx, since, after_id, limit, cb, data);
 }
 
+/* The first statement of tx: REPEATABLE READ, READ ONLY.  Not a
+ * statement that can be prepared, so sent as it is. */
+static int
+snapshot_begin(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+	PGresult *res = PQexec(t->c->conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+	int rc = MAMORI_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		mamori_log_err("store: %s: audit snapshot: %s", pg_store_of(tx)->where, PQerrorMessage(t->c->conn));
+		if (PQstatus(t->c->conn) != CONNECTION_OK)
+			t->c->broken = 1;
+		t->failed = rc = MAMORI_ERR_STORE;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
                           mamori_store_audit_cb cb, void *data)
 {
-	PG_STMT(snapshot, 0, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	struct mamori_txn *tx = NULL;
 	int rc;
 
@@ -194,7 +218,8 @@ pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t aft
 	 * store's transaction hooks (nothing is written). */
 	if ((rc = store->ops->begin(store, &tx)) != MAMORI_OK)
 		return rc;
-	rc = pg_exec(tx, &snapshot, 0, NULL, NULL);
+	tx->store = store;
+	rc = snapshot_begin(tx);
 	if (rc == MAMORI_OK)
 		rc = audit_walk(tx, since, after_id, limit, cb, data);
 	store->ops->rollback(tx);
