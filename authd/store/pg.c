@@ -55,6 +55,23 @@ stmt_words(const char *sql, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* libpq's last message on conn, on one line. */
+static const char *
+conn_msg(PGconn *conn, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\t')
+			buf[i] = ' ';
+	}
+	return buf;
+}
+
 /* Map an error result to a MAMORI_ERR_*, logging it once.  The primary
  * message of a data exception (class 22) may quote a parameter's value:
  * only its SQLSTATE is logged. */
@@ -63,10 +80,11 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char lost[256];
 
 	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
 		c->broken = 1;
-		mamori_log_err("store: %s: connection lost: %s", what, PQerrorMessage(c->conn));
+		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
 		return MAMORI_ERR_STORE;
 	}
 	if (!strncmp(state, "22", 2) || msg == NULL)
@@ -236,23 +254,6 @@ quiet(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message; /* NOTICEs ("already exists, skipping") are not ours to print */
-}
-
-/* libpq's last message on conn, on one line. */
-static const char *
-conn_msg(PGconn *conn, char *buf, size_t len)
-{
-	size_t n;
-
-	snprintf(buf, len, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\n' || buf[i] == '\t')
-			buf[i] = ' ';
-	}
-	return buf;
 }
 
 static PGconn *
