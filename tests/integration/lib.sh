@@ -124,13 +124,16 @@ psql_on() {
 	psql -X -q -v ON_ERROR_STOP=1 -d "$MAMORI_TEST_PG_CONNINFO dbname=$db" "$@"
 }
 
-# pg_new_db: a database named after the test script, its pid and a
-# sequence number (a script may make several environments).
+# pg_new_db: a database named after the test script, its pid and the
+# environment's directory (a script may make several environments, some in
+# the subshell of a test, whose counters the script never sees).  A
+# database an environment cleaned up by a trap of its own leaves behind
+# goes with the throw-away cluster.
 pg_new_db() {
 	local base db
 	base=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_')
 	PG_DB_SEQ=$((PG_DB_SEQ + 1))
-	db="mamori_${base:0:30}_$$_$PG_DB_SEQ"
+	db="mamori_${base:0:24}_$$_$(basename "$T" | tr -c 'a-zA-Z0-9\n' '_' | tr A-Z a-z)_$PG_DB_SEQ"
 	psql_on postgres -c "CREATE DATABASE $db" >/dev/null || return 1
 	echo "$db"
 }
