@@ -576,6 +576,14 @@ pg_path(const struct mamori_store *store)
 	return ((const struct pg_store *)store)->where;
 }
 
+/* A transaction PostgreSQL refused (40001, 40P01): its caller runs it
+ * again (store.h mamori_store_end). */
+static int
+pg_refused(struct mamori_txn *tx)
+{
+	return pg_tx(tx)->failed == MAMORI_ERR_RETRY;
+}
+
 const struct mamori_store_ops mamori_store_pg_ops = {
 	.name = "postgresql",
 	.shared = 1,
@@ -586,6 +594,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.release = pg_release,
+	.refused = pg_refused,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
 	.user_get = pg_user_get,
 	.user_insert = pg_user_insert,
