@@ -22,8 +22,9 @@
  * list ("piv, jpki").  The [directory] types (conf.h): CONF_URIS the
  * uri list; CONF_ATTR an attribute name, empty for "not mapped" unless min
  * is 1; CONF_DN a distinguished name; CONF_FILTER a search filter;
- * CONF_VALUES a comma-separated list of values.  CONF_NODE a terminal's
- * name ([store] node: mamori_conf_node_valid). */
+ * CONF_VALUES a comma-separated list of values.  CONF_CONNINFO a libpq
+ * connection string (conf_store.c).  CONF_NODE a terminal's name
+ * ([store] node: mamori_conf_node_valid). */
 enum conf_type {
 	CONF_STRING,
 	CONF_PATH,
@@ -39,6 +40,7 @@ enum conf_type {
 	CONF_FILTER,
 	CONF_VALUES,
 	CONF_NODE,
+	CONF_CONNINFO,
 };
 
 /* Where a key's value lives: in struct mamori_conf itself, in the struct
@@ -56,7 +58,7 @@ struct conf_key {
 	const char *const *choices; /* CONF_ENUM */
 };
 
-static const char *const store_backends[] = { "sqlite", NULL };
+static const char *const store_backends[] = { "sqlite", "postgresql", NULL };
 static const char *const totp_algorithms[] = { "sha1", "sha256", "sha512", NULL };
 static const char *const totp_first_enrolls[] = { "code", "password", NULL };
 /* In the order of enum mamori_card_removal. */
@@ -94,6 +96,9 @@ static const struct conf_key conf_keys[] = {
 	{ "daemon", "debug", CONF_BOOL, G(debug), 0, 1, NULL },
 	{ "store", "backend", CONF_ENUM, G(store_backend), 0, 0, store_backends },
 	{ "store", "path", CONF_PATH, G(store_path), 0, 0, NULL },
+	{ "store", "conninfo", CONF_CONNINFO, G(store_conninfo), 0, 0, NULL },
+	{ "store", "pool_size", CONF_UINT, G(store_pool_size), 1, 64, NULL },
+	{ "store", "connect_timeout", CONF_UINT, G(store_connect_timeout), 1, 600, NULL },
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
@@ -559,6 +564,12 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 		if (mamori_hours_parse(value, (struct mamori_hours *)(void *)field, reason, sizeof(reason)) != 0)
 			return error_at(ctx, "hours: %s", reason);
 		return 1;
+	case CONF_CONNINFO:
+		if (mamori_conf_conninfo_check(value, reason, sizeof(reason)) != 0)
+			return error_at(ctx, "%s", reason);
+		if (set_string((char **)(void *)field, value) != 0)
+			return error_at(ctx, "out of memory");
+		return 1;
 	case CONF_URIS:
 	case CONF_ATTR:
 	case CONF_DN:
@@ -744,6 +755,8 @@ mamori_conf_defaults(void)
 		mamori_conf_free(&c);
 		return NULL;
 	}
+	c->store_pool_size = 4;
+	c->store_connect_timeout = 5;
 	c->max_connections = 256;
 	c->max_connections_per_uid = 16;
 	c->max_argon2 = 0;
@@ -924,6 +937,22 @@ dir_key_line(const struct parse_ctx *ctx, const char *key)
 	return 0;
 }
 
+/* [store] backend = postgresql needs its conninfo: blame the backend's
+ * line. */
+static int
+store_check(const struct parse_ctx *ctx, char *reason, size_t len, int *line)
+{
+	*line = 0;
+	if (strcmp(ctx->conf->store_backend, "postgresql") != 0 || ctx->conf->store_conninfo != NULL)
+		return 0;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!strcmp(conf_keys[i].section, "store") && !strcmp(conf_keys[i].key, "backend"))
+			*line = ctx->key_line[i];
+	}
+	snprintf(reason, len, "backend = postgresql needs a conninfo");
+	return -1;
+}
+
 /* [directory], once read whole: a section without keys still needs its
  * uri and base. */
 static int
@@ -1012,7 +1041,8 @@ mamori_conf_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: syntax error", path, line);
 		goto fail;
 	}
-	if (directory_check(&ctx, reason, sizeof(reason), &line) != 0 ||
+	if (store_check(&ctx, reason, sizeof(reason), &line) != 0 ||
+	    directory_check(&ctx, reason, sizeof(reason), &line) != 0 ||
 	    conf_check(ctx.conf, reason, sizeof(reason), &line) != 0) {
 		if (line > 0)
 			snprintf(err, errlen, "%s:%d: %s", path, line, reason);
@@ -1041,6 +1071,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_backend);
 	free(c->store_path);
 	free(c->store_node);
+	free(c->store_conninfo);
 	free(c->blocklist);
 	free(c->org_words);
 	free(c->banner);

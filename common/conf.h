@@ -313,6 +313,12 @@ int mamori_conf_dir_values_valid(const char *list);
 int mamori_conf_dir_uri_ldapi(const char *uri);
 int mamori_conf_dir_uri_loopback(const char *uri);
 
+/* [store] conninfo (conf_store.c, with libpq's parser): no password
+ * keyword, no service=, and sslmode=verify-full unless every host (and
+ * hostaddr) is a Unix socket or the loopback.  0, or -1 with reason set
+ * (never quoting the conninfo). */
+int mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len);
+
 /* The lines of the keys the cross-checks blame (0: not given). */
 struct mamori_conf_dir_lines {
 	int uri, bind, bind_dn, bind_password_file, tls;

@@ -15,6 +15,7 @@
 
 static const struct mamori_store_ops *const backends[] = {
 	&mamori_store_sqlite_ops,
+	&mamori_store_pg_ops,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))

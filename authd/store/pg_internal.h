@@ -35,6 +35,15 @@ struct pg_stmt {
 	int idx; /* 0 until first use, then 1..PG_STMT_MAX (set atomically by pg_run) */
 };
 
+/* Transaction-level advisory locks (pg_advisory_xact_lock(class, key),
+ * the two-int4 form): the class, as SQL text, names what is locked, so
+ * that no two uses of advisory locks ever share a key.  lockouts: key
+ * hashtext(name), taken by lockout_get (pg_activity.c); audit: key 0, the
+ * chain's tail, taken by audit_tail (pg_audit.c).  Others take a class of
+ * their own here. */
+#define PG_LOCK_LOCKOUT "1835232363" /* "mclk" */
+#define PG_LOCK_AUDIT "1835229556" /* "mcat" */
+
 #define PG_STMT(var, n, text) static struct pg_stmt var = { .sql = (text), .nparams = (n), .idx = 0 }
 
 struct pg_conn {
@@ -52,6 +61,10 @@ struct pg_store {
 	unsigned n_conns;
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
 	char where[256]; /* host/port/dbname for messages: never the conninfo */
+	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
+	 * dbname), connect_timeout, application_name. */
+	char *conninfo;
+	char timeout[16];
 };
 
 struct pg_txn {
@@ -69,6 +82,15 @@ pg_tx(struct mamori_txn *tx)
 {
 	return (struct pg_txn *)tx;
 }
+
+/* ---------------------------------------------------------- pg_schema.c */
+
+/* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
+#define PG_SCHEMA_VERSION 9
+
+/* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
+ * lock (several daemons may start at once): 0, or -1 with err set. */
+int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- pg.c */
 
@@ -93,7 +115,7 @@ int pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const
 int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed);
 /* Run a statement that returns one bigint in its first row and column
  * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
-int pg_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
+int pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
 
 /* Text parameters. */
 struct pg_i64 {
@@ -128,7 +150,8 @@ int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t
 /* The data calls (backend.h), one per line of struct mamori_store_ops, in
  * pg_accounts.c (users, passwords, logins, members, choices, compare
  * keys), pg_activity.c (lockouts, sessions, enrolment codes),
- * pg_factors.c (credentials, session credentials), pg_audit.c (audit) and
+ * pg_factors.c (credentials; session credentials are in pg_activity.c,
+ * beside the other session walks), pg_audit.c (audit) and
  * pg_directory.c (directory people and state, stale accounts). */
 int pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int pg_user_insert(struct mamori_txn *tx, struct mamori_user *user);
@@ -160,6 +183,12 @@ int pg_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id
 int pg_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 int pg_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
 
+/* Events (pg_notify.c). */
+int pg_notify(struct mamori_txn *tx, const char *event);
+int pg_events_open(struct mamori_store *store, struct mamori_store_events **out);
+int pg_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, size_t len);
+void pg_events_close(struct mamori_store_events *ev);
+int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int pg_lockout_clear(struct mamori_txn *tx, const char *name);

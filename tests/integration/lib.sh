@@ -75,6 +75,96 @@ else
 	HAVE_TEST_HOOKS=0
 fi
 
+# ------------------------------------------------------------ the store
+# The integration suite runs on both backends of the store.  Unset (or
+# "sqlite"): the embedded SQLite file, as deployed by default.
+# MAMORI_TEST_BACKEND=postgresql with MAMORI_TEST_PG_CONNINFO naming a
+# throw-away cluster (tests/pg/cluster.sh, started by `make
+# check-postgresql`): each environment (new_env) gets a database of its
+# own, created here and dropped by cleanup_all, so that tests stay
+# independent; `sql` runs psql on it with the output sqlite3 gives.
+MAMORI_TEST_BACKEND=${MAMORI_TEST_BACKEND:-sqlite}
+case $MAMORI_TEST_BACKEND in
+sqlite) ;;
+postgresql)
+	if [ -z "${MAMORI_TEST_PG_CONNINFO:-}" ] || ! command -v psql >/dev/null 2>&1; then
+		echo "Bail out! MAMORI_TEST_BACKEND=postgresql needs psql and MAMORI_TEST_PG_CONNINFO (see tests/pg/cluster.sh)"
+		exit 1
+	fi
+	PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+	;;
+*)
+	echo "Bail out! MAMORI_TEST_BACKEND: unknown backend '$MAMORI_TEST_BACKEND'"
+	exit 1
+	;;
+esac
+PG_DB_SEQ=0
+
+# on_postgresql: the suite runs on the PostgreSQL backend.
+on_postgresql() {
+	[ "$MAMORI_TEST_BACKEND" = postgresql ]
+}
+
+# sqlite_only WHY: the whole script is about the SQLite file itself (its
+# mode, schema upgrades of a file, crash consistency of the file): a
+# visible SKIP in the PostgreSQL pass.  (Makefile.am keeps such scripts out
+# of that pass; this guards a direct run.)
+sqlite_only() {
+	if on_postgresql; then
+		echo "1..0 # SKIP $1: about the SQLite store only"
+		exit 0
+	fi
+}
+
+# psql_on DATABASE ARGS...: psql on a database of the test cluster,
+# without ~/.psqlrc, stopping at the first error.
+psql_on() {
+	local db=$1
+	shift
+	psql -X -q -v ON_ERROR_STOP=1 -d "$MAMORI_TEST_PG_CONNINFO dbname=$db" "$@"
+}
+
+# pg_new_db: a database named after the test script, its pid and a
+# sequence number (a script may make several environments).
+pg_new_db() {
+	local base db
+	base=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_')
+	PG_DB_SEQ=$((PG_DB_SEQ + 1))
+	db="mamori_${base:0:30}_$$_$PG_DB_SEQ"
+	psql_on postgres -c "CREATE DATABASE $db" >/dev/null || return 1
+	echo "$db"
+}
+
+# store_conf: the [store] lines naming the backend (new_env).
+store_conf() {
+	if on_postgresql; then
+		echo "backend = postgresql"
+		echo "conninfo = $MAMORI_TEST_PG_CONNINFO dbname=$(cat "$T/pgdb")"
+	fi
+}
+
+# Fragments of SQL for what SQLite and PostgreSQL spell differently, so
+# that a test's query checks the same thing on both:
+#   sql_hex EXPR          the bytes of a blob as upper-case hex
+#   sql_json EXPR KEY     a text member of a JSON text
+#   sql_json_int EXPR KEY an integer member of a JSON text
+#   sql_group_concat EXPR the values joined by commas
+# (A condition's value, 1 or 0 in SQLite and t or f in PostgreSQL, is
+# written CASE WHEN ... THEN 1 ELSE 0 END; the audit's column "user" is
+# quoted, a reserved word in PostgreSQL.)
+sql_hex() {
+	if on_postgresql; then echo "upper(encode($1, 'hex'))"; else echo "hex($1)"; fi
+}
+sql_json() {
+	if on_postgresql; then echo "(($1)::json ->> '$2')"; else echo "json_extract($1, '\$.$2')"; fi
+}
+sql_json_int() {
+	if on_postgresql; then echo "(($1)::json ->> '$2')::bigint"; else echo "json_extract($1, '\$.$2')"; fi
+}
+sql_group_concat() {
+	if on_postgresql; then echo "string_agg(($1)::text, ',')"; else echo "group_concat($1)"; fi
+}
+
 TAP_COUNT=0
 TAP_FAILED=0
 
@@ -244,6 +334,21 @@ new_env() {
 	PAM_CLIENT="$T/pam_client"
 	echo "$(date +%s)" >"$T/clock"
 	chmod 644 "$T/clock"
+	ENVS="$ENVS $T"
+	if on_postgresql; then
+		# MAMORI_TEST_SHARE_DB: the database of another environment, for a
+		# second daemon on the same store (test-fleet.sh); cleanup_all drops
+		# only the database an environment made.
+		if [ -n "${MAMORI_TEST_SHARE_DB:-}" ]; then
+			echo "$MAMORI_TEST_SHARE_DB" >"$T/pgdb"
+		else
+			pg_new_db >"$T/pgdb" || {
+				echo "Bail out! cannot create a database in the test cluster"
+				exit 1
+			}
+			touch "$T/pgdb-owned"
+		fi
+	fi
 	cat >"$T/mamori.conf" <<CONF
 [daemon]
 runtime_dir = $T/run
@@ -251,6 +356,7 @@ state_dir = $T/state
 idle_timeout = ${IDLE_TIMEOUT:-30}
 
 [store]
+$(store_conf)
 key = $T/state/store.key
 audit_key = $T/state/audit.key
 
@@ -279,7 +385,6 @@ account required pam_deny.so
 password required pam_deny.so
 session required pam_deny.so
 SVC
-	ENVS="$ENVS $T"
 }
 ENVS=""
 
@@ -332,9 +437,13 @@ stop_daemon() {
 
 cleanup_all() {
 	local e
+	# Every daemon first: two of them may share a store.
 	for e in $ENVS; do
 		T=$e
 		stop_daemon
+	done
+	for e in $ENVS; do
+		T=$e
 		# Users and groups a test made on the host, removed even when it failed.
 		if [ -f "$e/cleanup-users" ]; then
 			while read -r u; do userdel "$u" 2>/dev/null || true; done <"$e/cleanup-users"
@@ -342,6 +451,12 @@ cleanup_all() {
 		if [ -f "$e/cleanup-groups" ]; then
 			# (a group a test already removed is not an error here)
 			while read -r g; do groupdel "$g" 2>/dev/null || true; done <"$e/cleanup-groups"
+		fi
+		# The environment's own database, once every daemon on it stopped
+		# (FORCE: a second daemon of the test may still hold connections).
+		if [ -f "$e/pgdb-owned" ]; then
+			psql_on postgres -c "DROP DATABASE IF EXISTS $(cat "$e/pgdb") WITH (FORCE)" >/dev/null ||
+				echo "# could not drop the database $(cat "$e/pgdb")"
 		fi
 		rm -rf "$e"
 	done
@@ -469,7 +584,8 @@ add_user() {
 # expect_not_in_store WHAT NEEDLE...: fails unless every NEEDLE is absent
 # from the whole store: every file of the state directory, read raw (the
 # database, its -wal and -shm, the key, anything else), and every table of
-# the database as `sqlite3 .dump` shows it.  A NEEDLE is text, or hex:HEX
+# the database as `sqlite3 .dump` shows it (on PostgreSQL: pg_dump's plain
+# format of the test's database, bytea as hex).  A NEEDLE is text, or hex:HEX
 # for bytes; each is also looked for as hex text, and letters in any case.
 # A dump that fails or holds no table fails too.
 expect_not_in_store() {
@@ -482,16 +598,18 @@ expect_not_in_store() {
 		fail "the store could not be dumped (status $rc)"
 		return 1
 	fi
-	/usr/bin/python3 - "$T/state" "$dump" "$@" <<'PY' || rc=$?
+	/usr/bin/python3 - "$MAMORI_TEST_BACKEND" "$T/state" "$dump" "$@" <<'PY' || rc=$?
 import os, sys
-state, dump, needles = sys.argv[1], sys.argv[2], sys.argv[3:]
+backend, state, dump, needles = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 pats = set()
 for n in needles:
     b = bytes.fromhex(n[4:]) if n.startswith("hex:") else n.encode()
     assert len(b) >= 8, "needle too short to mean anything: %r" % n
     pats |= {b.lower(), b.hex().encode()}
 files = [dump] + [os.path.join(d, f) for d, _, fs in os.walk(state) for f in fs]
-assert any(f.endswith("/mamori.db") for f in files), "no database in %s" % state
+# (On PostgreSQL the database is the dump; the state directory keeps the
+# keys and the audit checkpoint.)
+assert backend != "sqlite" or any(f.endswith("/mamori.db") for f in files), "no database in %s" % state
 found = [f for f in files for p in pats if p in open(f, "rb").read().lower()]
 for f in sorted(set(found)):
     print("found in %s" % f)
@@ -522,9 +640,48 @@ pids_by_cmdline() {
 	return 0
 }
 
-# sql QUERY: run a query on the test store.
+# sql QUERY: run a query on the test store: sqlite3 on the file, or psql
+# on the environment's database with the same output (no header, columns
+# joined by "|", NULL as nothing, every statement's rows).  sql .dump: the
+# whole database as SQL text (sqlite3 .dump, pg_dump's plain format).
 sql() {
-	sqlite3 "$T/state/mamori.db" "$@"
+	if ! on_postgresql; then
+		sqlite3 "$T/state/mamori.db" "$@"
+		return
+	fi
+	[ $# -eq 1 ] || fail "sql: one query at a time on PostgreSQL" || return 1
+	if [ "$1" = .dump ]; then
+		"${PG_BINDIR:+$PG_BINDIR/}pg_dump" --format=plain --no-owner -d "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$T/pgdb")"
+		return
+	fi
+	printf '%s\n' "$1" | psql_on "$(cat "$T/pgdb")" -A -t -F'|' -f -
+}
+
+# store_integrity: "ok" when the store's own check finds nothing wrong:
+# SQLite's integrity_check, or amcheck over every B-tree index of the
+# PostgreSQL database (each index against its table's rows).
+store_integrity() {
+	if ! on_postgresql; then
+		sql 'PRAGMA integrity_check'
+		return
+	fi
+	psql_on "$(cat "$T/pgdb")" -A -t -c "CREATE EXTENSION IF NOT EXISTS amcheck" \
+		-c "SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		    JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace
+		    WHERE a.amname = 'btree' AND n.nspname = 'public'" >/dev/null || return 1
+	echo ok
+}
+
+# use_env DIR: make the environment DIR (made by new_env) the one that
+# ctl, pam, sql and the daemon helpers act on (a test with two daemons).
+use_env() {
+	T=$1
+	RUNAS_CTL="$T/mamorictl"
+	MODULE="$T/pam_mamori.so"
+	NS_MODULE=$MODULE
+	[ -f "$T/pam_mamori-plain.so" ] && NS_MODULE="$T/pam_mamori-plain.so"
+	PAM_CLIENT="$T/pam_client"
+	DAEMON_PID=$(cat "$T/daemon.pid" 2>/dev/null || true)
 }
 
 # ------------------------------------------------------ mount namespace

@@ -704,6 +704,54 @@ test_load_rejects_unknown_backend(void **state)
 	expect_error(fx, "[store]\nbackend = postgres\n", 2, "unsupported backend \"postgres\"");
 }
 
+/* [store] backend = postgresql (P-CRED-STORE): the conninfo is required,
+ * never holds a secret, and needs TLS with a verified server name off the
+ * loopback; no message quotes it. */
+static void
+test_load_postgresql_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/postgresql dbname=mamori\n");
+	assert_string_equal(c->store_backend, "postgresql");
+	assert_string_equal(c->store_conninfo, "host=/run/postgresql dbname=mamori");
+	assert_int_equal(c->store_pool_size, 4);
+	assert_int_equal(c->store_connect_timeout, 5);
+	c = expect_ok(fx, "[store]\nbackend = postgresql\n"
+	                  "conninfo = host=pg1.lg.jp,pg2.lg.jp user=mamori sslmode=verify-full "
+	                  "sslrootcert=/etc/mamori/ca.crt sslcert=/etc/mamori/pg.crt sslkey=/etc/mamori/pg.key "
+	                  "target_session_attrs=read-write\n"
+	                  "pool_size = 8\nconnect_timeout = 2\n");
+	assert_int_equal(c->store_pool_size, 8);
+	assert_int_equal(c->store_connect_timeout, 2);
+	expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = postgresql://127.0.0.1:5433/mamori\n");
+	expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=localhost,::1 passfile=/etc/mamori/pgpass\n");
+	/* The conninfo is required, and blamed on the backend's line. */
+	expect_error(fx, "[store]\npath = /srv/m.db\nbackend = postgresql\n", 3,
+	             "backend = postgresql needs a conninfo");
+	/* No secret in mamori.conf, in either syntax. */
+	expect_error(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/pg password=Sw0rdfish\n", 3,
+	             "conninfo must not hold a password: use passfile= or a client certificate (sslcert=, sslkey=)");
+	expect_error(fx, "[store]\nconninfo = postgresql://mamori:Sw0rdfish@localhost/mamori\n", 2,
+	             "conninfo must not hold a password: use passfile= or a client certificate (sslcert=, sslkey=)");
+	/* Off the loopback, every host needs verify-full. */
+	expect_error(fx, "[store]\nconninfo = host=db.example.lg.jp sslmode=require\n", 2,
+	             "conninfo reaches a host off the loopback: sslmode must be verify-full");
+	expect_error(fx, "[store]\nconninfo = host=127.0.0.1,10.0.0.2\n", 2,
+	             "conninfo reaches a host off the loopback: sslmode must be verify-full");
+	expect_error(fx, "[store]\nconninfo = host=localhost hostaddr=192.0.2.7\n", 2,
+	             "conninfo reaches a host off the loopback: sslmode must be verify-full");
+	expect_error(fx, "[store]\nconninfo = service=mamori\n", 2,
+	             "conninfo must name its hosts itself, not a service= of pg_service.conf");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg Sw0rdfish\n", 2,
+	             "conninfo is not a libpq connection string (keyword=value ... or postgresql://)");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg\npool_size = 65\n", 3,
+	             "pool_size must be a whole number from 1 to 64");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg\nconnect_timeout = 0\n", 3,
+	             "connect_timeout must be a whole number from 1 to 600");
+}
+
 static void
 test_load_rejects_bad_service_name(void **state)
 {
@@ -1288,6 +1336,7 @@ main(void)
 		FX_TEST(test_load_rejects_empty_string),
 		FX_TEST(test_load_rejects_bad_bool),
 		FX_TEST(test_load_rejects_unknown_backend),
+		FX_TEST(test_load_postgresql_store),
 		FX_TEST(test_load_rejects_bad_service_name),
 		FX_TEST(test_load_rejects_bad_system_name),
 		FX_TEST(test_load_rejects_unknown_key_in_service),

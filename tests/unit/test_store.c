@@ -473,7 +473,7 @@ test_unknown_backend_refused(void **state)
 	assert_non_null(fx->conf->store_backend);
 	assert_int_equal(mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)), MAMORI_ERR_CONFIG);
 	assert_null(fx->store);
-	assert_string_equal(fx->err, "unknown store backend \"postgres\" (known: sqlite)");
+	assert_string_equal(fx->err, "unknown store backend \"postgres\" (known: sqlite, postgresql)");
 
 	free(fx->conf->store_backend);
 	fx->conf->store_backend = strdup("sqlite");

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* PostgreSQL backend of store.h (backend.h, pg_internal.h): the pool of
+ * libpq connections, the schema and its migrations, transactions,
+ * prepared statements and their errors, the table of operations.  The
+ * data calls are in pg_*.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "error.h"
+#include "log.h"
+#include "secure.h"
+#include "store/pg_internal.h"
+
+/* ------------------------------------------------------------- statements */
+
+static pthread_mutex_t stmt_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stmt_next;
+
+/* The statement's index, given on its first use (1..PG_STMT_MAX), or 0
+ * when there are more statements than PG_STMT_MAX. */
+static int
+stmt_index(struct pg_stmt *stmt)
+{
+	int idx = __atomic_load_n(&stmt->idx, __ATOMIC_ACQUIRE);
+
+	if (idx != 0)
+		return idx;
+	pthread_mutex_lock(&stmt_lock);
+	idx = stmt->idx;
+	if (idx == 0 && stmt_next < PG_STMT_MAX) {
+		idx = ++stmt_next;
+		__atomic_store_n(&stmt->idx, idx, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&stmt_lock);
+	return idx;
+}
+
+/* The statement's first words, for messages: never its parameters. */
+static void
+stmt_words(const char *sql, char *buf, size_t len)
+{
+	size_t n = strnlen(sql, len - 1);
+
+	if (n > 48)
+		n = 48;
+	memcpy(buf, sql, n);
+	buf[n] = '\0';
+}
+
+/* libpq's last message on conn, on one line. */
+static const char *
+conn_msg(PGconn *conn, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\t')
+			buf[i] = ' ';
+	}
+	return buf;
+}
+
+/* Map an error result to a MAMORI_ERR_*, logging it once.  The primary
+ * message of a data exception (class 22) may quote a parameter's value:
+ * only its SQLSTATE is logged. */
+static int
+pg_error(struct pg_conn *c, const PGresult *res, const char *what)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char lost[256];
+
+	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+		c->broken = 1;
+		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
+		return MAMORI_ERR_STORE;
+	}
+	if (!strncmp(state, "22", 2) || msg == NULL)
+		msg = "";
+	mamori_log_err("store: %s: SQLSTATE %s%s%s", what, state, msg[0] != '\0' ? ": " : "", msg);
+	if (!strcmp(state, "23505"))
+		return MAMORI_ERR_EXISTS;
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
+		return MAMORI_ERR_RETRY;
+	return MAMORI_ERR_STORE;
+}
+
+static int
+prepare(struct pg_txn *t, struct pg_stmt *stmt, int idx, char name[16], const char *what)
+{
+	PGresult *res;
+	int rc = MAMORI_OK;
+
+	snprintf(name, 16, "m%d", idx);
+	if (t->c->prepared[idx])
+		return MAMORI_OK;
+	res = PQprepare(t->c->conn, name, stmt->sql, stmt->nparams, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_error(t->c, res, what);
+	else
+		t->c->prepared[idx] = 1;
+	PQclear(res);
+	return rc;
+}
+
+int
+pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
+       const int *formats, PGresult **res)
+{
+	struct pg_txn *t = pg_tx(tx);
+	char what[64], name[16];
+	PGresult *r;
+	int idx, rc;
+
+	if (res != NULL)
+		*res = NULL;
+	if (t->failed != MAMORI_OK)
+		return t->failed;
+	stmt_words(stmt->sql, what, sizeof(what));
+	if (n != stmt->nparams || (idx = stmt_index(stmt)) == 0) {
+		mamori_log_err("store: %s: %s", what,
+		               n != stmt->nparams ? "wrong parameter count" : "too many statements");
+		t->failed = MAMORI_ERR_STORE;
+		return t->failed;
+	}
+	if ((rc = prepare(t, stmt, idx, name, what)) != MAMORI_OK) {
+		t->failed = rc;
+		return rc;
+	}
+	r = PQexecPrepared(t->c->conn, name, n, values, lengths, formats, 0);
+	if (r == NULL || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)) {
+		t->failed = pg_error(t->c, r, what);
+		PQclear(r);
+		return t->failed;
+	}
+	if (res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return MAMORI_OK;
+}
+
+int
+pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed)
+{
+	PGresult *res;
+	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	if (changed != NULL)
+		*changed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return MAMORI_OK;
+}
+
+int
+pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out)
+{
+	PGresult *res;
+	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+		rc = MAMORI_ERR_NOT_FOUND;
+	} else {
+		*out = pg_get_i64(res, 0, 0);
+	}
+	PQclear(res);
+	return rc;
+}
+
+const char *
+pg_i64(struct pg_i64 *buf, int64_t v)
+{
+	snprintf(buf->s, sizeof(buf->s), "%lld", (long long)v);
+	return buf->s;
+}
+
+const char *
+pg_text_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int64_t
+pg_get_i64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+void
+pg_get_text(const PGresult *res, int row, int col, char *buf, size_t len)
+{
+	const char *s;
+	size_t n;
+
+	if (len == 0)
+		return;
+	if (PQgetisnull(res, row, col)) {
+		buf[0] = '\0';
+		return;
+	}
+	s = PQgetvalue(res, row, col);
+	n = strnlen(s, len - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+int
+pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size_t cap, size_t *len)
+{
+	unsigned char *raw;
+	size_t n = 0;
+	int rc = MAMORI_OK;
+
+	*len = 0;
+	if (PQgetisnull(res, row, col))
+		return MAMORI_OK;
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &n);
+	if (raw == NULL)
+		return MAMORI_ERR_NOMEM;
+	if (n > cap) {
+		rc = MAMORI_ERR_TOO_LARGE;
+	} else {
+		if (n > 0)
+			memcpy(buf, raw, n);
+		*len = n;
+	}
+	mamori_wipe(raw, n); /* it may be a sealed secret */
+	PQfreemem(raw);
+	return rc;
+}
+
+/* ----------------------------------------------------------- connections */
+
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* NOTICEs ("already exists, skipping") are not ours to print */
+}
+
+static PGconn *
+pg_connect(struct pg_store *st)
+{
+	static const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *const values[] = { st->conninfo, st->timeout, "mamori-authd", NULL };
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+
+	if (conn != NULL)
+		PQsetNoticeProcessor(conn, quiet, NULL);
+	return conn;
+}
+
+/* Make c usable: connect it the first time, reset it when it was lost
+ * (with a multi-host conninfo, PQreset tries every host again: after a
+ * failover it reaches the new primary). */
+static int
+conn_ready(struct pg_store *st, struct pg_conn *c)
+{
+	char msg[256];
+
+	if (c->conn == NULL) {
+		c->conn = pg_connect(st);
+		memset(c->prepared, 0, sizeof(c->prepared));
+	} else if (c->broken || PQstatus(c->conn) != CONNECTION_OK) {
+		PQreset(c->conn);
+		memset(c->prepared, 0, sizeof(c->prepared));
+	}
+	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
+		c->broken = 1;
+		return MAMORI_ERR_STORE;
+	}
+	c->broken = 0;
+	return MAMORI_OK;
+}
+
+/* A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK). */
+static int
+conn_simple(struct pg_conn *c, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(c->conn, sql);
+	int rc = MAMORI_OK;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_error(c, res, what);
+	PQclear(res);
+	return rc;
+}
+
+/* After a transaction: the connection must be idle, or it is reset
+ * before its next use. */
+static void
+conn_settle(struct pg_conn *c)
+{
+	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK) {
+		c->broken = 1;
+		return;
+	}
+	if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+		PQclear(PQexec(c->conn, "ROLLBACK"));
+		if (PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+			c->broken = 1;
+	}
+}
+
+/* A free connection, waiting up to connect_timeout for one: one already
+ * connected first, so that the pool grows only when it must. */
+static int
+pool_take(struct pg_store *st, struct pg_conn **out)
+{
+	struct timespec deadline;
+	int waited = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += st->connect_timeout;
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		struct pg_conn *c = NULL;
+
+		for (unsigned i = 0; i < st->n_conns; i++) {
+			struct pg_conn *e = &st->conns[i];
+			if (e->in_use)
+				continue;
+			if (c == NULL || (c->conn == NULL && e->conn != NULL))
+				c = e;
+		}
+		if (c != NULL) {
+			c->in_use = 1;
+			pthread_mutex_unlock(&st->lock);
+			*out = c;
+			return MAMORI_OK;
+		}
+		if (waited == ETIMEDOUT)
+			break;
+		waited = pthread_cond_timedwait(&st->free_conn, &st->lock, &deadline);
+	}
+	pthread_mutex_unlock(&st->lock);
+	mamori_log_warn("store: no free connection to %s after %u s", st->where, st->connect_timeout);
+	return MAMORI_ERR_BUSY;
+}
+
+static void
+pool_give(struct pg_store *st, struct pg_conn *c)
+{
+	pthread_mutex_lock(&st->lock);
+	c->in_use = 0;
+	pthread_cond_signal(&st->free_conn);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* ---------------------------------------------------------- transactions */
+
+/* READ COMMITTED whatever the server's or the role's default: the data
+ * calls take the row and advisory locks they need (pg_internal.h). */
+#define PG_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+static int
+pg_begin(struct mamori_store *store, struct mamori_txn **out)
+{
+	struct pg_store *st = (struct pg_store *)store;
+	struct pg_txn *t = calloc(1, sizeof(*t));
+	struct pg_conn *c;
+	int rc;
+
+	if (t == NULL)
+		return MAMORI_ERR_NOMEM;
+	if ((rc = pool_take(st, &c)) != MAMORI_OK) {
+		free(t);
+		return rc;
+	}
+	rc = conn_ready(st, c);
+	if (rc == MAMORI_OK && (rc = conn_simple(c, PG_BEGIN, "begin")) != MAMORI_OK && c->broken) {
+		/* The server went away while the connection was idle (a restart,
+		 * a failover): once more, on a new connection. */
+		rc = conn_ready(st, c);
+		if (rc == MAMORI_OK)
+			rc = conn_simple(c, PG_BEGIN, "begin");
+	}
+	if (rc != MAMORI_OK) {
+		conn_settle(c);
+		pool_give(st, c);
+		free(t);
+		return rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
+	}
+	t->base.store = store;
+	t->c = c;
+	t->failed = MAMORI_OK;
+	*out = &t->base;
+	return MAMORI_OK;
+}
+
+static void
+pg_rollback(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+
+	if (t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK)
+		conn_simple(t->c, "ROLLBACK", "rollback");
+	conn_settle(t->c);
+}
+
+static int
+pg_commit(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+	PGresult *res;
+	int rc = MAMORI_OK;
+
+	if (t->failed != MAMORI_OK) {
+		pg_rollback(tx);
+		return t->failed;
+	}
+	res = PQexec(t->c->conn, "COMMIT");
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = pg_error(t->c, res, "commit");
+		if (rc != MAMORI_ERR_RETRY)
+			rc = MAMORI_ERR_STORE;
+	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		mamori_log_err("store: commit: the server rolled the transaction back");
+		rc = MAMORI_ERR_STORE;
+	}
+	PQclear(res);
+	if (rc != MAMORI_OK)
+		t->failed = rc;
+	conn_settle(t->c);
+	return rc;
+}
+
+static void
+pg_release(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+	struct pg_store *st = (struct pg_store *)tx->store;
+
+	conn_settle(t->c);
+	pool_give(st, t->c);
+	free(t);
+}
+
+/* ------------------------------------------------------------ the store */
+
+static const char *
+option(const PQconninfoOption *opts, const char *keyword)
+{
+	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (!strcmp(o->keyword, keyword))
+			return o->val != NULL ? o->val : "";
+	}
+	return "";
+}
+
+/* "postgresql://host:port/dbname" for messages and mamorictl status: no
+ * user, never a secret.  What the conninfo leaves out is what conn
+ * reached. */
+static void
+set_where(struct pg_store *st, PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
+	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
+
+	if (host[0] == '\0')
+		host = option(opts, "hostaddr");
+	if (host[0] == '\0' && conn != NULL && PQhost(conn) != NULL)
+		host = PQhost(conn);
+	if (port[0] == '\0' && conn != NULL && PQport(conn) != NULL)
+		port = PQport(conn);
+	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
+		db = PQdb(conn);
+	snprintf(st->where, sizeof(st->where), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	PQconninfoFree(opts);
+}
+
+static void pg_close(struct mamori_store *store);
+
+static int
+pg_open_conf(struct pg_store *st, const struct mamori_conf *conf, char *err, size_t errlen)
+{
+	pthread_condattr_t attr;
+
+	if (conf->store_conninfo == NULL || conf->store_conninfo[0] == '\0') {
+		snprintf(err, errlen, "[store] backend = postgresql needs a conninfo");
+		return -1;
+	}
+	st->conninfo = strdup(conf->store_conninfo);
+	st->n_conns = conf->store_pool_size > 0 ? conf->store_pool_size : 4;
+	st->connect_timeout = conf->store_connect_timeout > 0 ? conf->store_connect_timeout : 5;
+	st->conns = calloc(st->n_conns, sizeof(*st->conns));
+	if (st->conninfo == NULL || st->conns == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(st->timeout, sizeof(st->timeout), "%u", st->connect_timeout);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->free_conn, &attr);
+	pthread_condattr_destroy(&attr);
+	return 0;
+}
+
+/* Connect the pool's first connection (the server must be reachable at
+ * start) and migrate the schema with it; the others connect when the
+ * pool first needs them. */
+static int
+pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
+{
+	struct pg_store *st;
+	char msg[256];
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return MAMORI_ERR_NOMEM;
+	}
+	if (pg_open_conf(st, conf, err, errlen) != 0) {
+		free(st->conns);
+		free(st->conninfo);
+		free(st);
+		return MAMORI_ERR_STORE;
+	}
+	set_where(st, NULL);
+	st->conns[0].conn = pg_connect(st);
+	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "%s: cannot connect: %s", st->where,
+		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
+		goto fail;
+	}
+	set_where(st, st->conns[0].conn);
+	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
+		goto fail;
+	*out = &st->base;
+	return MAMORI_OK;
+fail:
+	pg_close(&st->base);
+	return MAMORI_ERR_STORE;
+}
+
+static void
+pg_close(struct mamori_store *store)
+{
+	struct pg_store *st = (struct pg_store *)store;
+
+	for (unsigned i = 0; i < st->n_conns; i++) {
+		if (st->conns[i].conn != NULL)
+			PQfinish(st->conns[i].conn);
+	}
+	pthread_cond_destroy(&st->free_conn);
+	pthread_mutex_destroy(&st->lock);
+	free(st->conns);
+	free(st->conninfo);
+	free(st);
+}
+
+static const char *
+pg_path(const struct mamori_store *store)
+{
+	return ((const struct pg_store *)store)->where;
+}
+
+const struct mamori_store_ops mamori_store_pg_ops = {
+	.name = "postgresql",
+	.shared = 1,
+	.open = pg_open,
+	.close = pg_close,
+	.path = pg_path,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.release = pg_release,
+	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
+	.user_get = pg_user_get,
+	.user_insert = pg_user_insert,
+	.user_update = pg_user_update,
+	.user_delete = pg_user_delete,
+	.user_foreach = pg_user_foreach,
+	.user_count = pg_user_count,
+	.user_rename = pg_user_rename,
+	.user_foreach_expired_dev = pg_user_foreach_expired_dev,
+	.compare_key_get = pg_compare_key_get,
+	.compare_key_set = pg_compare_key_set,
+	.password_current = pg_password_current,
+	.password_set = pg_password_set,
+	.password_history = pg_password_history,
+	.password_mark_compromised = pg_password_mark_compromised,
+	.password_foreach_current = pg_password_foreach_current,
+	.password_rehash = pg_password_rehash,
+	.login_get = pg_login_get,
+	.login_success = pg_login_success,
+	.login_failure = pg_login_failure,
+	.lockout_get = pg_lockout_get,
+	.lockout_put = pg_lockout_put,
+	.lockout_clear = pg_lockout_clear,
+	.lockout_prune = pg_lockout_prune,
+	.session_open = pg_session_open,
+	.session_foreach_due = pg_session_foreach_due,
+	.session_foreach_open = pg_session_foreach_open,
+	.session_end = pg_session_end,
+	.session_find = pg_session_find,
+	.session_close = pg_session_close,
+	.enroll_code_put = pg_enroll_code_put,
+	.enroll_code_get = pg_enroll_code_get,
+	.enroll_code_take = pg_enroll_code_take,
+	.choice_get = pg_choice_get,
+	.choice_set = pg_choice_set,
+	.member_add = pg_member_add,
+	.member_remove = pg_member_remove,
+	.member_check = pg_member_check,
+	.member_foreach = pg_member_foreach,
+	.audit_tail = pg_audit_tail,
+	.audit_insert = pg_audit_insert,
+	.audit_foreach = pg_audit_foreach,
+	.audit_count = pg_audit_count,
+	.audit_hash_at = pg_audit_hash_at,
+	.audit_first_mac = pg_audit_first_mac,
+	.cred_insert = pg_cred_insert,
+	.cred_set_secret = pg_cred_set_secret,
+	.cred_get = pg_cred_get,
+	.cred_foreach_user = pg_cred_foreach_user,
+	.cred_foreach = pg_cred_foreach,
+	.cred_activate = pg_cred_activate,
+	.cred_accept_counter = pg_cred_accept_counter,
+	.cred_touch = pg_cred_touch,
+	.cred_set_public = pg_cred_set_public,
+	.cred_revoke = pg_cred_revoke,
+	.cred_delete_pending = pg_cred_delete_pending,
+	.cred_find_key = pg_cred_find_key,
+	.session_credential_add = pg_session_credential_add,
+	.session_foreach_credential = pg_session_foreach_credential,
+	.session_foreach_reader = pg_session_foreach_reader,
+	.dir_get = pg_dir_get,
+	.dir_get_user = pg_dir_get_user,
+	.dir_get_employee = pg_dir_get_employee,
+	.dir_put = pg_dir_put,
+	.dir_foreach = pg_dir_foreach,
+	.dir_count_active = pg_dir_count_active,
+	.dir_state_get = pg_dir_state_get,
+	.dir_state_set = pg_dir_state_set,
+	.notify = pg_notify,
+	.events_open = pg_events_open,
+	.events_wait = pg_events_wait,
+	.events_close = pg_events_close,
+	.session_foreach_revoked = pg_session_foreach_revoked,
+	.user_get_id = pg_user_get_id,
+	.user_foreach_stale = pg_user_foreach_stale,
+};

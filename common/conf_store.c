@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* [store] conninfo (backend = postgresql): what conf.c checks of a libpq
+ * connection string when it loads mamori.conf, with libpq's own parser.
+ * Nothing here prints the conninfo or a part of it. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+
+/* One entry of a host or hostaddr list: a Unix socket directory, the
+ * loopback, or empty (libpq's default: the Unix socket). */
+static int
+host_local(const char *h, size_t n)
+{
+	char buf[256];
+	unsigned char a[16];
+
+	if (n == 0 || h[0] == '/' || h[0] == '@')
+		return 1;
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	if (strcasecmp(buf, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, buf, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, buf, a) == 1)
+		return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+	return 0;
+}
+
+/* Every host of a comma-separated list (host=a,b) is local. */
+static int
+hosts_local(const char *list)
+{
+	while (list != NULL) {
+		const char *comma = strchr(list, ',');
+		size_t n = comma != NULL ? (size_t)(comma - list) : strlen(list);
+		if (!host_local(list, n))
+			return 0;
+		list = comma != NULL ? comma + 1 : NULL;
+	}
+	return 1;
+}
+
+static const char *
+option(const PQconninfoOption *opts, const char *keyword)
+{
+	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (!strcmp(o->keyword, keyword))
+			return o->val;
+	}
+	return NULL;
+}
+
+int
+mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len)
+{
+	PQconninfoOption *opts;
+	const char *v, *mode;
+	char *msg = NULL;
+	int rc = -1;
+
+	opts = PQconninfoParse(conninfo, &msg);
+	PQfreemem(msg); /* it may quote the conninfo */
+	if (opts == NULL) {
+		snprintf(reason, len, "conninfo is not a libpq connection string (keyword=value ... or postgresql://)");
+		return -1;
+	}
+	mode = option(opts, "sslmode");
+	if (option(opts, "password") != NULL) {
+		snprintf(reason, len,
+		         "conninfo must not hold a password: use passfile= or a client certificate "
+		         "(sslcert=, sslkey=)");
+	} else if (option(opts, "service") != NULL) {
+		snprintf(reason, len, "conninfo must name its hosts itself, not a service= of pg_service.conf");
+	} else if ((v = option(opts, "dbname")) != NULL && (strchr(v, '=') != NULL || strstr(v, "://") != NULL)) {
+		snprintf(reason, len, "conninfo: dbname must be a database name");
+	} else if ((!hosts_local(option(opts, "host")) || !hosts_local(option(opts, "hostaddr"))) &&
+	           (mode == NULL || strcmp(mode, "verify-full") != 0)) {
+		snprintf(reason, len, "conninfo reaches a host off the loopback: sslmode must be verify-full");
+	} else {
+		rc = 0;
+	}
+	PQconninfoFree(opts);
+	return rc;
+}

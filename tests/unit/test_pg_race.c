@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The PostgreSQL backend under concurrency (issue #14): two threads, each
+ * with its own transaction on its own pooled connection of one store, as
+ * two daemons sharing a database would be, race on
+ *   (a) a lockout failure count for one name (P-LOCKOUT): no failure is
+ *       lost, the final count is exactly the number counted;
+ *   (b) a credential's replay counter, the same TOTP step at once
+ *       (P-CRED-STORE): exactly one is accepted;
+ *   (c) a one-time enrolment code taken at once: exactly one takes it;
+ *   (d) audit appends: every append commits, the ids are strictly
+ *       consecutive and each row chains to the one before (no fork).
+ * and the audit walks, which read the log in pages, give every row once
+ * across pages.
+ * Each side holds its transaction open a moment after its read so that
+ * the two always overlap: without the backend's locks (a) loses counts
+ * and (d) collides on the same id.
+ *
+ * It needs a PostgreSQL server: MAMORI_TEST_PG_CONNINFO names a database
+ * whose role may create databases (./quickstart test starts a throw-away
+ * cluster and sets it); the test creates a database of its own and drops
+ * it at the end.  Without the variable it is one visible SKIP, which
+ * quickstart counts as a failure. */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "conf.h"
+#include "error.h"
+#include "log.h"
+#include "store/store.h"
+
+#define ROUNDS 40
+#define THREADS 2
+#define HOLD_US 3000 /* how long each side keeps its transaction open after its read */
+#define MAX_TRIES 20
+
+struct race {
+	char admin[1024]; /* the conninfo given, to create and drop the database */
+	char dbname[64];
+	struct mamori_conf *conf;
+	struct mamori_store *store;
+	pthread_barrier_t barrier;
+	int64_t user_id, cred_id;
+};
+
+struct worker {
+	struct race *race;
+	int index;
+	int errors; /* calls that failed otherwise than the race allows */
+	int retries; /* MAMORI_ERR_RETRY seen (the transaction run again) */
+	int rc[ROUNDS]; /* the answer of each round */
+};
+
+/* ------------------------------------------------------------- database */
+
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int
+admin_exec(const char *conninfo, const char *sql)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+	PGresult *res;
+	int ok;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		print_error("cannot connect: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return -1;
+	}
+	PQsetNoticeProcessor(conn, quiet, NULL); /* "does not exist, skipping" */
+	res = PQexec(conn, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		print_error("%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return ok ? 0 : -1;
+}
+
+/* conninfo with its dbname replaced (keyword=value or URI given). */
+static int
+conninfo_with_db(const char *conninfo, const char *dbname, char *out, size_t len)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	size_t used = 0;
+	int n;
+
+	if (opts == NULL)
+		return -1;
+	out[0] = '\0';
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
+
+		if (v == NULL)
+			continue;
+		n = snprintf(out + used, len - used, "%s%s='", used > 0 ? " " : "", o->keyword);
+		if (n < 0 || (size_t)n >= len - used)
+			goto fail;
+		used += (size_t)n;
+		for (const char *p = v; *p != '\0'; p++) {
+			if (used + 3 >= len)
+				goto fail;
+			if (*p == '\'' || *p == '\\')
+				out[used++] = '\\';
+			out[used++] = *p;
+		}
+		out[used++] = '\'';
+		out[used] = '\0';
+	}
+	PQconninfoFree(opts);
+	return strstr(out, "dbname=") != NULL ? 0 : -1;
+fail:
+	PQconninfoFree(opts);
+	return -1;
+}
+
+static int
+setup(void **state)
+{
+	const char *given = getenv("MAMORI_TEST_PG_CONNINFO");
+	struct race *r = calloc(1, sizeof(*r));
+	char sql[128], ci[2048], err[256];
+
+	if (r == NULL || given == NULL || strlen(given) >= sizeof(r->admin))
+		goto fail;
+	snprintf(r->admin, sizeof(r->admin), "%s", given);
+	snprintf(r->dbname, sizeof(r->dbname), "mamori_race_%ld", (long)getpid());
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", r->dbname);
+	if (admin_exec(r->admin, sql) != 0)
+		goto fail;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", r->dbname);
+	if (admin_exec(r->admin, sql) != 0)
+		goto fail;
+	if (conninfo_with_db(r->admin, r->dbname, ci, sizeof(ci)) != 0 || (r->conf = mamori_conf_defaults()) == NULL)
+		goto fail;
+	free(r->conf->store_backend);
+	free(r->conf->store_conninfo);
+	r->conf->store_backend = strdup("postgresql");
+	r->conf->store_conninfo = strdup(ci);
+	r->conf->store_pool_size = 4;
+	if (r->conf->store_backend == NULL || r->conf->store_conninfo == NULL ||
+	    mamori_store_open(r->conf, &r->store, err, sizeof(err)) != MAMORI_OK) {
+		print_error("store: %s\n", err);
+		goto fail;
+	}
+	pthread_barrier_init(&r->barrier, NULL, THREADS);
+	*state = r;
+	return 0;
+fail:
+	if (r != NULL)
+		mamori_conf_free(&r->conf);
+	free(r);
+	return -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct race *r = *state;
+	char sql[160];
+
+	mamori_store_close(&r->store);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", r->dbname);
+	(void)admin_exec(r->admin, sql);
+	pthread_barrier_destroy(&r->barrier);
+	mamori_conf_free(&r->conf);
+	free(r);
+	return 0;
+}
+
+/* --------------------------------------------------------------- helpers */
+
+/* Run two workers of fn and wait for both. */
+static void
+race_run(struct race *r, void *(*fn)(void *), struct worker w[THREADS])
+{
+	pthread_t t[THREADS];
+
+	for (int i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].race = r;
+		w[i].index = i;
+		assert_int_equal(pthread_create(&t[i], NULL, fn, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(w[i].errors, 0);
+}
+
+/* End tx: commit when rc is MAMORI_OK (its answer then), else roll back
+ * and return rc. */
+static int
+txn_end(struct mamori_txn **tx, int rc)
+{
+	if (rc == MAMORI_OK)
+		return mamori_store_commit(tx);
+	mamori_store_rollback(tx);
+	return rc;
+}
+
+/* ------------------------------------------------------------- lockouts */
+
+static void *
+lockout_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mamori_txn *tx = NULL;
+	struct mamori_lockout l;
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			/* authd/rules/lockout.c's read-modify-write */
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			rc = mamori_store_lockout_get(tx, "race-name", &l);
+			if (rc == MAMORI_OK) {
+				l.failures++;
+				l.last_failure_at = 1000 + round;
+				usleep(HOLD_US);
+				rc = mamori_store_lockout_put(tx, "race-name", &l);
+			}
+			if ((rc = txn_end(&tx, rc)) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK)
+			w->errors++;
+	}
+	return NULL;
+}
+
+/* P-LOCKOUT: two daemons counting failures for one name lose none, the
+ * first of them creating the row. */
+static void
+test_lockout_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+	struct mamori_txn *tx = NULL;
+	struct mamori_lockout l;
+
+	race_run(r, lockout_worker, w);
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(tx, "race-name", &l), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_int_equal(l.failures, THREADS * ROUNDS);
+}
+
+/* -------------------------------------------------------- replay counter */
+
+static void
+make_credential(struct race *r)
+{
+	struct mamori_credential c;
+	struct mamori_user u;
+	struct mamori_txn *tx = NULL;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "racer");
+	u.kind = MAMORI_KIND_STAFF;
+	u.state = MAMORI_STATE_ACTIVE;
+	u.created_at = u.updated_at = 1000;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.factor, sizeof(c.factor), "totp");
+	c.state = MAMORI_CRED_ACTIVE;
+	c.created_at = 1000;
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
+	c.user_id = u.id;
+	assert_int_equal(mamori_store_cred_insert(tx, &c), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	r->user_id = u.id;
+	r->cred_id = c.id;
+}
+
+static void *
+counter_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			/* The same TOTP step on both sides. */
+			rc = mamori_store_cred_accept_counter(tx, w->race->cred_id, 100 + round, 2000 + round);
+			usleep(HOLD_US);
+			if ((rc = txn_end(&tx, rc)) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK && rc != MAMORI_ERR_DENIED)
+			w->errors++;
+	}
+	return NULL;
+}
+
+/* P-CRED-STORE: a TOTP code accepted on one daemon is refused on the other
+ * even when both try in the same instant. */
+static void
+test_counter_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+	struct mamori_credential c;
+	struct mamori_txn *tx = NULL;
+
+	make_credential(r);
+	race_run(r, counter_worker, w);
+	for (int round = 0; round < ROUNDS; round++) {
+		int won = 0, denied = 0;
+		for (int i = 0; i < THREADS; i++) {
+			won += w[i].rc[round] == MAMORI_OK;
+			denied += w[i].rc[round] == MAMORI_ERR_DENIED;
+		}
+		assert_int_equal(won, 1);
+		assert_int_equal(denied, THREADS - 1);
+	}
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(tx, r->cred_id, &c), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_int_equal(c.counter, 100 + ROUNDS - 1);
+}
+
+/* ------------------------------------------------------ enrolment codes */
+
+static void *
+enroll_worker(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char digest[MAMORI_ENROLL_DIGEST_LEN];
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		memset(digest, 0x40 + round, sizeof(digest));
+		if (w->index == 0) {
+			/* a new code, issued before either side takes it */
+			rc = mamori_store_begin(w->race->store, &tx);
+			if (rc == MAMORI_OK)
+				rc = txn_end(&tx,
+				             mamori_store_enroll_code_put(tx, w->race->user_id, digest, 3000, 9000));
+			if (rc != MAMORI_OK)
+				w->errors++;
+		}
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			rc = mamori_store_enroll_code_take(tx, w->race->user_id, digest, 3000 + round);
+			usleep(HOLD_US);
+			if ((rc = txn_end(&tx, rc)) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+			w->errors++;
+		pthread_barrier_wait(&w->race->barrier);
+	}
+	return NULL;
+}
+
+/* A one-time enrolment code is consumed once across the fleet. */
+static void
+test_enroll_code_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+
+	if (r->user_id == 0)
+		make_credential(r);
+	race_run(r, enroll_worker, w);
+	for (int round = 0; round < ROUNDS; round++) {
+		int took = 0, missed = 0;
+		for (int i = 0; i < THREADS; i++) {
+			took += w[i].rc[round] == MAMORI_OK;
+			missed += w[i].rc[round] == MAMORI_ERR_NOT_FOUND;
+		}
+		assert_int_equal(took, 1);
+		assert_int_equal(missed, THREADS - 1);
+	}
+}
+
+/* ------------------------------------------------------------------ audit */
+
+static void
+hash_hex(const char *prev, int64_t id, int thread, char out[65])
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	char buf[160];
+
+	snprintf(buf, sizeof(buf), "%s|%lld|%d", prev, (long long)id, thread);
+	EVP_Digest(buf, strlen(buf), md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* audit.c's append: the tail, the next id and hash, the row. */
+static int
+append(struct mamori_txn *tx, int thread, int hold)
+{
+	struct mamori_audit_row row;
+	char prev[65], hash[65];
+	int64_t last = 0;
+	int rc;
+
+	if ((rc = mamori_store_audit_tail(tx, &last, prev)) != MAMORI_OK)
+		return rc;
+	hash_hex(prev, last + 1, thread, hash);
+	memset(&row, 0, sizeof(row));
+	row.id = last + 1;
+	row.ts = 5000;
+	row.category = "race";
+	row.actor = thread == 0 ? "a" : "b";
+	row.peer_uid = row.peer_pid = -1;
+	row.prev_hash = prev;
+	row.hash = hash;
+	if (hold)
+		usleep(HOLD_US);
+	return mamori_store_audit_insert(tx, &row);
+}
+
+static void *
+audit_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			if ((rc = txn_end(&tx, append(tx, w->index, 1))) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK)
+			w->errors++;
+	}
+	return NULL;
+}
+
+struct chain {
+	int64_t next_id;
+	char prev[65];
+	int rows, broken;
+};
+
+static int
+chain_check(const struct mamori_audit_row *row, void *data)
+{
+	struct chain *ch = data;
+
+	if (row->id != ch->next_id || row->prev_hash == NULL || strcmp(row->prev_hash, ch->prev) != 0 ||
+	    row->hash == NULL)
+		ch->broken++;
+	ch->next_id = row->id + 1;
+	snprintf(ch->prev, sizeof(ch->prev), "%s", row->hash != NULL ? row->hash : "");
+	ch->rows++;
+	return MAMORI_OK;
+}
+
+/* The audit log stays one chain when two daemons append at once. */
+static void
+test_audit_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+	struct mamori_txn *tx = NULL;
+	struct chain ch;
+
+	memset(&ch, 0, sizeof(ch));
+	race_run(r, audit_worker, w);
+	ch.next_id = 1;
+	memset(ch.prev, '0', 64);
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(tx, 0, 0, 0, chain_check, &ch), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_int_equal(ch.broken, 0);
+	assert_int_equal(ch.rows, THREADS * ROUNDS);
+	/* The same walk on a connection of its own, in pages. */
+	memset(&ch, 0, sizeof(ch));
+	ch.next_id = 1;
+	memset(ch.prev, '0', 64);
+	assert_int_equal(mamori_store_audit_snapshot_foreach(r->store, 0, 0, 0, chain_check, &ch), MAMORI_OK);
+	assert_int_equal(ch.broken, 0);
+	assert_int_equal(ch.rows, THREADS * ROUNDS);
+}
+
+struct walk {
+	int64_t first, last, rows, out_of_order, stop_at;
+};
+
+static int
+walk_count(const struct mamori_audit_row *row, void *data)
+{
+	struct walk *wk = data;
+
+	if (wk->rows == 0)
+		wk->first = row->id;
+	else if (row->id != wk->last + 1)
+		wk->out_of_order++;
+	wk->last = row->id;
+	wk->rows++;
+	return wk->stop_at > 0 && wk->rows == wk->stop_at ? MAMORI_STOP : MAMORI_OK;
+}
+
+static void
+walk(struct race *r, int snapshot, int64_t since, int64_t after_id, int64_t limit, int64_t stop_at, struct walk *wk)
+{
+	struct mamori_txn *tx = NULL;
+
+	memset(wk, 0, sizeof(*wk));
+	wk->stop_at = stop_at;
+	if (snapshot) {
+		assert_int_equal(mamori_store_audit_snapshot_foreach(r->store, since, after_id, limit, walk_count, wk),
+		                 MAMORI_OK);
+		return;
+	}
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(tx, since, after_id, limit, walk_count, wk), MAMORI_OK);
+	mamori_store_rollback(&tx);
+}
+
+/* The walks read the log in pages (1000 rows): a walk across pages gives
+ * every row once, in order, up to its limit, and stops when told. */
+static void
+test_audit_pages(void **state)
+{
+	struct race *r = *state;
+	struct mamori_txn *tx = NULL;
+	struct walk wk;
+	int64_t base = 0, total;
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	for (int i = 0; i < 2500; i++) {
+		if (i == 0) {
+			char prev[65];
+			assert_int_equal(mamori_store_audit_tail(tx, &base, prev), MAMORI_OK);
+		}
+		assert_int_equal(append(tx, 2, 0), MAMORI_OK);
+	}
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	total = base + 2500;
+	for (int snapshot = 0; snapshot < 2; snapshot++) {
+		walk(r, snapshot, 0, 0, 0, 0, &wk);
+		assert_int_equal(wk.rows, total);
+		assert_int_equal(wk.first, 1);
+		assert_int_equal(wk.last, total);
+		assert_int_equal(wk.out_of_order, 0);
+		walk(r, snapshot, 0, base, 1500, 0, &wk);
+		assert_int_equal(wk.rows, 1500);
+		assert_int_equal(wk.first, base + 1);
+		assert_int_equal(wk.last, base + 1500);
+		assert_int_equal(wk.out_of_order, 0);
+		walk(r, snapshot, 0, 500, 1000, 0, &wk);
+		assert_int_equal(wk.rows, 1000);
+		assert_int_equal(wk.first, 501);
+		walk(r, snapshot, 0, 0, 0, 1200, &wk);
+		assert_int_equal(wk.rows, 1200);
+		walk(r, snapshot, 5000, base + 100, 0, 0, &wk); /* since: every row has ts 5000 */
+		assert_int_equal(wk.rows, 2400);
+		walk(r, snapshot, 5001, 0, 0, 0, &wk);
+		assert_int_equal(wk.rows, 0);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lockout_race),     cmocka_unit_test(test_counter_race),
+		cmocka_unit_test(test_enroll_code_race), cmocka_unit_test(test_audit_race),
+		cmocka_unit_test(test_audit_pages),
+	};
+
+	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
+	if (getenv("MAMORI_TEST_PG_CONNINFO") == NULL || getenv("MAMORI_TEST_PG_CONNINFO")[0] == '\0') {
+		puts("1..0 # SKIP MAMORI_TEST_PG_CONNINFO is not set: no PostgreSQL server to race on");
+		return 0;
+	}
+	return cmocka_run_group_tests_name("pg_race", tests, setup, teardown);
+}
