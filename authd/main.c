@@ -20,6 +20,7 @@
 #include "core/audit.h"
 #include "conf.h"
 #include "core/daemon.h"
+#include "core/fleet.h"
 #include "error.h"
 #include "factors/password.h"
 #include "factors/totp.h"
@@ -316,7 +317,8 @@ main(int argc, char **argv)
 	                "MAMORI_TEST_* variables; never deploy this build");
 #endif
 	if (mamori_incident_init() != MAMORI_OK || mamori_housekeeping_start() != MAMORI_OK ||
-	    mamori_card_watch_start() != MAMORI_OK || mamori_directory_start() != MAMORI_OK) {
+	    mamori_card_watch_start() != MAMORI_OK || mamori_directory_start() != MAMORI_OK ||
+	    mamori_fleet_start() != MAMORI_OK) {
 		mamori_log_err("cannot start the background workers");
 		goto out;
 	}
@@ -326,6 +328,7 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_fleet_stop();
 	mamori_directory_stop();
 	mamori_card_watch_stop();
 	mamori_housekeeping_stop();

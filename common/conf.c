@@ -23,7 +23,8 @@
  * uri list; CONF_ATTR an attribute name, empty for "not mapped" unless min
  * is 1; CONF_DN a distinguished name; CONF_FILTER a search filter;
  * CONF_VALUES a comma-separated list of values.  CONF_CONNINFO a libpq
- * connection string (conf_store.c). */
+ * connection string (conf_store.c).  CONF_NODE a terminal's name
+ * ([store] node: mamori_conf_node_valid). */
 enum conf_type {
 	CONF_STRING,
 	CONF_PATH,
@@ -38,6 +39,7 @@ enum conf_type {
 	CONF_DN,
 	CONF_FILTER,
 	CONF_VALUES,
+	CONF_NODE,
 	CONF_CONNINFO,
 };
 
@@ -100,6 +102,8 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
+	{ "store", "node", CONF_NODE, G(store_node), 0, 0, NULL },
+	{ "store", "sweep_interval", CONF_UINT, G(store_sweep_interval), 1, 86400, NULL },
 	{ "totp", "issuer", CONF_STRING, G(totp_issuer), 0, 0, NULL },
 	{ "totp", "algorithm", CONF_ENUM, G(totp_algorithm), 0, 0, totp_algorithms },
 	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
@@ -549,6 +553,13 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 			return error_at(ctx, "%s must be yes or no", k->key);
 		*(int *)(void *)field = b;
 		return 1;
+	case CONF_NODE:
+		if (!mamori_conf_node_valid(value))
+			return error_at(ctx, "%s must be 1 to %d printable characters without spaces", k->key,
+			                MAMORI_NODE_MAX);
+		if (set_string((char **)(void *)field, value) != 0)
+			return error_at(ctx, "out of memory");
+		return 1;
 	case CONF_HOURS:
 		if (mamori_hours_parse(value, (struct mamori_hours *)(void *)field, reason, sizeof(reason)) != 0)
 			return error_at(ctx, "hours: %s", reason);
@@ -701,6 +712,32 @@ policy_defaults(struct mamori_conf *c)
 	p->session_limit = 3600;
 }
 
+int
+mamori_conf_node_valid(const char *node)
+{
+	size_t n = node != NULL ? strlen(node) : 0;
+
+	if (n == 0 || n > MAMORI_NODE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (node[i] <= ' ' || node[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* The default [store] node: the host name, cut to MAMORI_NODE_MAX bytes;
+ * "localhost" when it cannot be read or is no valid node name. */
+static char *
+default_node(void)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	host[MAMORI_NODE_MAX] = '\0';
+	return strdup(mamori_conf_node_valid(host) ? host : "localhost");
+}
+
 struct mamori_conf *
 mamori_conf_defaults(void)
 {
@@ -712,7 +749,9 @@ mamori_conf_defaults(void)
 	c->state_dir = strdup(LOCALSTATEDIR "/lib/mamori");
 	c->admin_group = strdup("mamori-admin");
 	c->store_backend = strdup("sqlite");
-	if (c->runtime_dir == NULL || c->state_dir == NULL || c->admin_group == NULL || c->store_backend == NULL) {
+	c->store_node = default_node();
+	if (c->runtime_dir == NULL || c->state_dir == NULL || c->admin_group == NULL || c->store_backend == NULL ||
+	    c->store_node == NULL) {
 		mamori_conf_free(&c);
 		return NULL;
 	}
@@ -724,6 +763,7 @@ mamori_conf_defaults(void)
 	c->idle_timeout = 120;
 	c->rate_limit = 30;
 	c->clock_check_interval = 3600;
+	c->store_sweep_interval = 30;
 	c->argon2_t = 3;
 	c->argon2_m_kib = 65536;
 	c->argon2_p = 1;
@@ -1030,6 +1070,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->admin_group);
 	free(c->store_backend);
 	free(c->store_path);
+	free(c->store_node);
 	free(c->store_conninfo);
 	free(c->blocklist);
 	free(c->org_words);

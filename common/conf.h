@@ -7,6 +7,7 @@
 
 #include "factors.h"
 #include "hours.h"
+#include "names.h"
 
 /* mamori.conf(5): an INI file read with libinih.  Unknown sections and
  * keys, repeated keys and bad values are errors reported as
@@ -163,6 +164,13 @@ struct mamori_conf {
 	char *store_conninfo;
 	unsigned store_pool_size; /* connections kept open; default 4, 1..64 */
 	unsigned store_connect_timeout; /* seconds; default 5 */
+	/* This terminal's name in a shared store: the sessions it opens carry
+	 * it, and only its own sessions are acted on here.  Printable ASCII
+	 * without spaces, 1 to MAMORI_NODE_MAX bytes; default: the host name. */
+	char *store_node;
+	/* Seconds between two fleet sweeps (sessions of accounts no longer
+	 * active, or of revoked credentials) when no event came; default 30. */
+	unsigned store_sweep_interval;
 	char *store_key; /* the key that seals TOTP secrets */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
@@ -269,6 +277,9 @@ int mamori_conf_name_reserved(const struct mamori_conf *conf, const char *name);
 /* Paths derived from the configuration, written into buf. */
 int mamori_conf_pam_socket(const struct mamori_conf *conf, char *buf, size_t len);
 int mamori_conf_admin_socket(const struct mamori_conf *conf, char *buf, size_t len);
+/* Whether node is a valid [store] node: 1 to MAMORI_NODE_MAX printable
+ * ASCII characters, no space. */
+int mamori_conf_node_valid(const char *node);
 int mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len);
 /* The audit checkpoint file: [store] audit_checkpoint, or state_dir/audit.checkpoint. */
 int mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len);

@@ -23,4 +23,7 @@ int mamori_field_valid(const char *s);
  * without C0 (NUL included) or C1 control characters or DEL. */
 int mamori_text_valid(const char *s, size_t len);
 
+/* The longest name of a terminal ([store] node), in bytes. */
+#define MAMORI_NODE_MAX 63
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/audit.h"
 #include "directory/apply.h"
+#include "core/fleet.h"
 #include "error.h"
 #include "secure.h"
 
@@ -639,12 +640,17 @@ static int
 apply_state(struct mamori_txn *tx, const struct mamori_dir_plan *plan, struct mamori_user *u, const char *actor,
             int64_t now, struct mamori_dir_effects *fx)
 {
+	int rc;
+
 	switch (plan->action) {
 	case MAMORI_DIR_SECOND:
 		u->state = MAMORI_STATE_DISABLED;
 		snprintf(u->state_reason, sizeof(u->state_reason), "%s", MAMORI_STATE_REASON_SECONDMENT);
 		if (fx->revocation.actor == NULL)
 			fx->revocation.actor = actor;
+		/* The other terminals' sweeps end their sessions. */
+		if ((rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT)) != MAMORI_OK)
+			return rc;
 		return mamori_store_session_foreach_open(tx, u->id, session_collect, fx);
 	case MAMORI_DIR_RETURN:
 		u->state_reason[0] = '\0';

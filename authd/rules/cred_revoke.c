@@ -13,6 +13,7 @@
 
 #include "core/audit.h"
 #include "core/clock.h"
+#include "core/fleet.h"
 #include "error.h"
 #include "factors.h"
 #include "log.h"
@@ -81,6 +82,7 @@ session_collect(const struct mamori_session *s, void *data)
 	}
 	r->sessions[r->nsessions] = *s;
 	r->session_cred[r->nsessions++] = c->credential_id;
+	mamori_fleet_mark_ending(s->id);
 	return MAMORI_OK;
 }
 
@@ -97,6 +99,9 @@ mamori_cred_revoke_one(struct mamori_txn *tx, struct mamori_cred_revocation *r, 
 	rc = mamori_store_cred_revoke(tx, c->id, r->now, r->reason, r->actor);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_session_foreach_credential(tx, c->id, session_collect, &col);
+	/* The other terminals' sweeps end their sessions of it. */
+	if (rc == MAMORI_OK)
+		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 	if (rc != MAMORI_OK)
 		return rc;
 	k = &r->creds[r->ncreds++];
@@ -302,6 +307,8 @@ mamori_cred_revoke_finish(struct mamori_store *store, const struct mamori_conf *
 	unsigned ended = 0;
 
 	incidents(conf, r);
+	for (size_t i = 0; i < r->nsessions; i++)
+		mamori_fleet_mark_ending(r->sessions[i].id);
 	for (size_t from = 0; from < r->nsessions; from += CARD_END_PARALLEL) {
 		size_t n = r->nsessions - from < CARD_END_PARALLEL ? r->nsessions - from : CARD_END_PARALLEL;
 		ended += end_round(store, r, from, n);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fleet.h"
 #include "error.h"
 #include "hours.h"
 #include "protocol.h"
@@ -402,6 +403,9 @@ admin_user_change(struct admin_call *call, json_t *params)
 		u.state_reason[0] = '\0';
 		u.updated_at = call->now;
 		rc = mamori_store_user_update(tx, &u);
+		/* In a shared store, every terminal's sweep ends its sessions. */
+		if (rc == MAMORI_OK)
+			rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 		break;
 	case ADMIN_CHANGE_ENABLE:
 		/* Back to active only with a credential to log in with. */

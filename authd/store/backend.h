@@ -23,6 +23,15 @@ struct mamori_store_ops;
 struct mamori_store {
 	const struct mamori_store_ops *ops;
 	struct mamori_store_txn_hooks hooks;
+	/* [store] node, set by store.c before open returns (a backend's open
+	 * reads conf->store_node). */
+	char node[MAMORI_NODE_MAX + 1];
+};
+
+/* A listener (store.h mamori_store_events_open): a backend's begins with
+ * this. */
+struct mamori_store_events {
+	struct mamori_store *store;
 };
 
 struct mamori_txn {
@@ -148,6 +157,13 @@ struct mamori_store_ops {
 	int (*dir_count_active)(struct mamori_txn *tx, int64_t *count);
 	int (*dir_state_get)(struct mamori_txn *tx, const char *key, char *out, size_t len);
 	int (*dir_state_set)(struct mamori_txn *tx, const char *key, const char *value);
+	/* Events (store.h); NULL in a backend of one daemon: notify then
+	 * does nothing and a listener only sleeps. */
+	int (*notify)(struct mamori_txn *tx, const char *event);
+	int (*events_open)(struct mamori_store *store, struct mamori_store_events **out);
+	int (*events_wait)(struct mamori_store_events *ev, int timeout_ms, char *buf, size_t len);
+	void (*events_close)(struct mamori_store_events *ev);
+	int (*session_foreach_revoked)(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 	int (*user_get_id)(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 	int (*user_foreach_stale)(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 };

@@ -152,6 +152,7 @@ mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, cha
 			return rc;
 		(*out)->ops = backends[i];
 		memset(&(*out)->hooks, 0, sizeof((*out)->hooks));
+		snprintf((*out)->node, sizeof((*out)->node), "%s", conf->store_node != NULL ? conf->store_node : "");
 		return MAMORI_OK;
 	}
 	for (size_t i = 0; i < N_BACKENDS; i++) {
@@ -463,8 +464,9 @@ mamori_store_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_
 int
 mamori_store_session_open(struct mamori_txn *tx, struct mamori_session *session)
 {
-	if (tx == NULL)
+	if (tx == NULL || session == NULL)
 		return MAMORI_ERR_INVALID;
+	snprintf(session->node, sizeof(session->node), "%s", tx->store->node);
 	return tx->store->ops->session_open(tx, session);
 }
 

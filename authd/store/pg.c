@@ -663,6 +663,11 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.dir_count_active = pg_dir_count_active,
 	.dir_state_get = pg_dir_state_get,
 	.dir_state_set = pg_dir_state_set,
+	.notify = pg_notify,
+	.events_open = pg_events_open,
+	.events_wait = pg_events_wait,
+	.events_close = pg_events_close,
+	.session_foreach_revoked = pg_session_foreach_revoked,
 	.user_get_id = pg_user_get_id,
 	.user_foreach_stale = pg_user_foreach_stale,
 };

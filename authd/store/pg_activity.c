@@ -36,12 +36,12 @@
 int
 pg_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 {
-	PG_STMT(stmt, 9,
+	PG_STMT(stmt, 10,
 	        "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, leader_start, logind_id, opened_at, "
-	        "deadline) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text, "
-	        "$8::bigint, $9::bigint) RETURNING id");
+	        "deadline, node) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text, "
+	        "$8::bigint, $9::bigint, $10::text) RETURNING id");
 	struct pg_i64 user_id, pid, start, opened, deadline;
-	const char *values[9];
+	const char *values[10];
 	PGresult *res = NULL;
 	int rc;
 
@@ -54,7 +54,8 @@ pg_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 	values[6] = pg_text_or_null(ses->logind_id);
 	values[7] = pg_i64(&opened, ses->opened_at);
 	values[8] = ses->deadline > 0 ? pg_i64(&deadline, ses->deadline) : NULL;
-	if ((rc = pg_run(tx, &stmt, 9, values, NULL, NULL, &res)) != MAMORI_OK)
+	values[9] = ses->node;
+	if ((rc = pg_run(tx, &stmt, 10, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	/* The id comes from the database's sequence: unique across daemons. */
 	if (PQntuples(res) == 1)
@@ -67,7 +68,7 @@ pg_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 
 #define SESSION_COLUMNS                                                                                                \
 	"s.id, s.user_id, u.name, s.service, s.tty, s.rhost, s.leader_pid, s.leader_start, s.logind_id, "              \
-	"s.opened_at, s.closed_at, s.deadline, s.end_reason"
+	"s.opened_at, s.closed_at, s.deadline, s.end_reason, s.node"
 #define SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id "
 
 static void
@@ -87,9 +88,10 @@ session_from_row(const PGresult *res, int row, struct mamori_session *ses)
 	ses->closed_at = pg_get_i64(res, row, 10);
 	ses->deadline = pg_get_i64(res, row, 11);
 	pg_get_text(res, row, 12, ses->end_reason, sizeof(ses->end_reason));
+	pg_get_text(res, row, 13, ses->node, sizeof(ses->node));
 }
 
-/* Run stmt and call cb (or reader_cb, with column 13: a credential id)
+/* Run stmt and call cb (or reader_cb, with column 14: a credential id)
  * with each session, stopping at the first non-zero answer. */
 static int
 session_walk2(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, mamori_store_session_cb cb,
@@ -105,7 +107,7 @@ session_walk2(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *co
 	for (int i = 0; i < rows && rc == MAMORI_OK; i++) {
 		session_from_row(res, i, &ses);
 		if (reader_cb != NULL)
-			rc = reader_cb(&ses, pg_get_i64(res, i, 13), data);
+			rc = reader_cb(&ses, pg_get_i64(res, i, 14), data);
 		else
 			rc = cb(&ses, data);
 	}
@@ -123,25 +125,25 @@ session_walk(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *con
 int
 pg_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data)
 {
-	PG_STMT(stmt, 1,
+	PG_STMT(stmt, 2,
 	        "SELECT " SESSION_COLUMNS SESSION_FROM "WHERE s.closed_at IS NULL AND s.deadline IS NOT NULL AND "
-	        "s.deadline <= $1::bigint ORDER BY s.id");
+	        "s.deadline <= $1::bigint AND s.node = $2::text ORDER BY s.id");
 	struct pg_i64 a;
-	const char *values[] = { pg_i64(&a, now) };
+	const char *values[] = { pg_i64(&a, now), tx->store->node };
 
-	return session_walk(tx, &stmt, 1, values, cb, data);
+	return session_walk(tx, &stmt, 2, values, cb, data);
 }
 
 int
 pg_session_foreach_open(struct mamori_txn *tx, int64_t user_id, mamori_store_session_cb cb, void *data)
 {
-	PG_STMT(stmt, 1,
+	PG_STMT(stmt, 2,
 	        "SELECT " SESSION_COLUMNS SESSION_FROM
-	        "WHERE s.closed_at IS NULL AND s.user_id = $1::bigint ORDER BY s.id");
+	        "WHERE s.closed_at IS NULL AND s.user_id = $1::bigint AND s.node = $2::text ORDER BY s.id");
 	struct pg_i64 a;
-	const char *values[] = { pg_i64(&a, user_id) };
+	const char *values[] = { pg_i64(&a, user_id), tx->store->node };
 
-	return session_walk(tx, &stmt, 1, values, cb, data);
+	return session_walk(tx, &stmt, 2, values, cb, data);
 }
 
 static int
@@ -412,24 +414,40 @@ pg_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t cre
 int
 pg_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data)
 {
-	PG_STMT(stmt, 1,
+	PG_STMT(stmt, 2,
 	        "SELECT " SESSION_COLUMNS " FROM session_credentials sc JOIN sessions s ON s.id = sc.session_id "
 	        "JOIN users u ON u.id = s.user_id WHERE sc.credential_id = $1::bigint AND s.closed_at IS NULL "
-	        "ORDER BY s.id");
+	        "AND s.node = $2::text ORDER BY s.id");
 	struct pg_i64 a;
-	const char *values[] = { pg_i64(&a, credential_id) };
+	const char *values[] = { pg_i64(&a, credential_id), tx->store->node };
 
-	return session_walk(tx, &stmt, 1, values, cb, data);
+	return session_walk(tx, &stmt, 2, values, cb, data);
 }
 
 int
 pg_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data)
 {
-	PG_STMT(stmt, 1,
+	PG_STMT(stmt, 2,
 	        "SELECT " SESSION_COLUMNS ", sc.credential_id FROM session_credentials sc "
 	        "JOIN sessions s ON s.id = sc.session_id JOIN users u ON u.id = s.user_id "
-	        "WHERE sc.reader = $1::text AND s.closed_at IS NULL ORDER BY s.id, sc.credential_id");
-	const char *values[] = { reader };
+	        "WHERE sc.reader = $1::text AND s.closed_at IS NULL AND s.node = $2::text "
+	        "ORDER BY s.id, sc.credential_id");
+	const char *values[] = { reader, tx->store->node };
+
+	return session_walk2(tx, &stmt, 2, values, NULL, cb, data);
+}
+
+/* The fleet sweep's sessions (sqlite_activity.c's query). */
+int
+pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data)
+{
+	PG_STMT(stmt, 1,
+	        "SELECT * FROM (SELECT " SESSION_COLUMNS ", COALESCE((SELECT min(sc.credential_id) FROM "
+	        "session_credentials sc JOIN credentials c ON c.id = sc.credential_id WHERE sc.session_id = s.id "
+	        "AND c.state = 'revoked'), 0) AS revoked, u.state AS ustate" SESSION_FROM
+	        "WHERE s.closed_at IS NULL AND s.node = $1::text) x "
+	        "WHERE x.ustate IN ('disabled', 'retired') OR x.revoked > 0 ORDER BY x.id");
+	const char *values[] = { tx->store->node };
 
 	return session_walk2(tx, &stmt, 1, values, NULL, cb, data);
 }

@@ -86,7 +86,7 @@ pg_tx(struct mamori_txn *tx)
 /* ---------------------------------------------------------- pg_schema.c */
 
 /* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
-#define PG_SCHEMA_VERSION 8
+#define PG_SCHEMA_VERSION 9
 
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
@@ -183,6 +183,12 @@ int pg_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id
 int pg_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 int pg_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
 
+/* Events (pg_notify.c). */
+int pg_notify(struct mamori_txn *tx, const char *event);
+int pg_events_open(struct mamori_store *store, struct mamori_store_events **out);
+int pg_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, size_t len);
+void pg_events_close(struct mamori_store_events *ev);
+int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int pg_lockout_clear(struct mamori_txn *tx, const char *name);

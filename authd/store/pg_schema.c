@@ -194,6 +194,10 @@ static const struct {
 	const char *sql;
 } migrations[] = {
 	{ 0, 8, schema_8 },
+	/* sqlite.c's 8 -> 9: sessions belong to a node. */
+	{ 8, 9,
+	  "ALTER TABLE sessions ADD COLUMN node text NOT NULL DEFAULT '';"
+	  "CREATE INDEX sessions_node_open ON sessions(node, closed_at);" },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -213,6 +213,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE directory_state ("
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);",
+	/* 8 -> 9: sessions belong to the terminal that opened them ([store]
+	 * node): its walks act on its own only.  Rows of before are claimed
+	 * at open (claim_sessions). */
+	"ALTER TABLE sessions ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX sessions_node_open ON sessions(node, closed_at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -375,6 +380,28 @@ static void sq_close(struct mamori_store *store);
  * sync's hires.  Keep up to 16 MiB of freed heap instead. */
 #define STORE_TRIM_THRESHOLD (16 * 1024 * 1024)
 
+/* A SQLite store is one terminal's: its open sessions are this node's,
+ * those from before schema 9 ('') and those of a name the terminal had
+ * before ([store] node changed) alike. */
+static int
+claim_sessions(struct sqlite_store *st, const struct mamori_conf *conf, char *err, size_t errlen)
+{
+	const char *node = conf->store_node != NULL ? conf->store_node : "";
+	sqlite3_stmt *stmt;
+
+	if (sq_prepare(st, "UPDATE sessions SET node = ?1 WHERE node <> ?1 AND closed_at IS NULL", &stmt) !=
+	    MAMORI_OK) {
+		snprintf(err, errlen, "%s: cannot claim the open sessions: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, node, -1, SQLITE_TRANSIENT);
+	if (sq_step_done(st, stmt, "claim sessions") != MAMORI_OK) {
+		snprintf(err, errlen, "%s: cannot claim the open sessions", st->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
 {
@@ -407,7 +434,7 @@ sq_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		snprintf(err, errlen, "%s: cannot configure: %s", st->path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (migrate(st, err, errlen) != 0)
+	if (migrate(st, err, errlen) != 0 || claim_sessions(st, conf, err, errlen) != 0)
 		goto fail;
 	*out = &st->base;
 	return MAMORI_OK;
@@ -573,6 +600,7 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.dir_count_active = sq_dir_count_active,
 	.dir_state_get = sq_dir_state_get,
 	.dir_state_set = sq_dir_state_set,
+	.session_foreach_revoked = sq_session_foreach_revoked,
 	.user_get_id = sq_user_get_id,
 	.user_foreach_stale = sq_user_foreach_stale,
 };

@@ -108,7 +108,7 @@ sq_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 
 	if (sq_prepare(st,
 	               "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, leader_start, logind_id, "
-	               "opened_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	               "opened_at, deadline, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, ses->user_id);
@@ -129,6 +129,7 @@ sq_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 		sqlite3_bind_int64(stmt, 9, ses->deadline);
 	else
 		sqlite3_bind_null(stmt, 9);
+	sqlite3_bind_text(stmt, 10, ses->node, -1, SQLITE_TRANSIENT);
 	rc = sq_step_done(st, stmt, "session_open");
 	if (rc == MAMORI_OK)
 		ses->id = sqlite3_last_insert_rowid(st->db);
@@ -137,7 +138,7 @@ sq_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 
 #define SESSION_COLUMNS                                                                                                \
 	"s.id, s.user_id, u.name, s.service, s.tty, s.rhost, s.leader_pid, s.leader_start, s.logind_id, "              \
-	"s.opened_at, s.closed_at, s.deadline, s.end_reason"
+	"s.opened_at, s.closed_at, s.deadline, s.end_reason, s.node"
 
 static void
 session_from_row(sqlite3_stmt *stmt, struct mamori_session *ses)
@@ -156,6 +157,7 @@ session_from_row(sqlite3_stmt *stmt, struct mamori_session *ses)
 	ses->closed_at = sqlite3_column_int64(stmt, 10);
 	ses->deadline = sqlite3_column_int64(stmt, 11);
 	sq_copy_column(stmt, 12, ses->end_reason, sizeof(ses->end_reason));
+	sq_copy_column(stmt, 13, ses->node, sizeof(ses->node));
 }
 
 /* Walk the rows of stmt (SESSION_COLUMNS, then a credential id when
@@ -170,7 +172,7 @@ session_walk2(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_session_
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		session_from_row(stmt, &ses);
 		if (reader_cb != NULL)
-			rc = reader_cb(&ses, sqlite3_column_int64(stmt, 13), data);
+			rc = reader_cb(&ses, sqlite3_column_int64(stmt, 14), data);
 		else
 			rc = cb(&ses, data);
 		if (rc != MAMORI_OK)
@@ -198,10 +200,12 @@ sq_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_
 
 	if (sq_prepare(st,
 	               "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
-	               "WHERE s.closed_at IS NULL AND s.deadline IS NOT NULL AND s.deadline <= ? ORDER BY s.id",
+	               "WHERE s.closed_at IS NULL AND s.deadline IS NOT NULL AND s.deadline <= ?1 AND s.node = ?2 "
+	               "ORDER BY s.id",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_text(stmt, 2, tx->store->node, -1, SQLITE_TRANSIENT);
 	return session_walk(st, stmt, cb, data);
 }
 
@@ -213,10 +217,11 @@ sq_session_foreach_open(struct mamori_txn *tx, int64_t user_id, mamori_store_ses
 
 	if (sq_prepare(st,
 	               "SELECT " SESSION_COLUMNS " FROM sessions s JOIN users u ON u.id = s.user_id "
-	               "WHERE s.closed_at IS NULL AND s.user_id = ? ORDER BY s.id",
+	               "WHERE s.closed_at IS NULL AND s.user_id = ?1 AND s.node = ?2 ORDER BY s.id",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_text(stmt, 2, tx->store->node, -1, SQLITE_TRANSIENT);
 	return session_walk(st, stmt, cb, data);
 }
 
@@ -448,11 +453,12 @@ sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamo
 
 	if (sq_prepare(st,
 	               "SELECT " SESSION_COLUMNS " FROM session_credentials sc JOIN sessions s ON s.id = sc.session_id "
-	               "JOIN users u ON u.id = s.user_id WHERE sc.credential_id = ? AND s.closed_at IS NULL "
-	               "ORDER BY s.id",
+	               "JOIN users u ON u.id = s.user_id WHERE sc.credential_id = ?1 AND s.closed_at IS NULL "
+	               "AND s.node = ?2 ORDER BY s.id",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, credential_id);
+	sqlite3_bind_text(stmt, 2, tx->store->node, -1, SQLITE_TRANSIENT);
 	return session_walk(st, stmt, cb, data);
 }
 
@@ -465,9 +471,31 @@ sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_stor
 	if (sq_prepare(st,
 	               "SELECT " SESSION_COLUMNS ", sc.credential_id FROM session_credentials sc "
 	               "JOIN sessions s ON s.id = sc.session_id JOIN users u ON u.id = s.user_id "
-	               "WHERE sc.reader = ? AND s.closed_at IS NULL ORDER BY s.id, sc.credential_id",
+	               "WHERE sc.reader = ?1 AND s.closed_at IS NULL AND s.node = ?2 ORDER BY s.id, sc.credential_id",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, reader, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, tx->store->node, -1, SQLITE_TRANSIENT);
+	return session_walk2(st, stmt, NULL, cb, data);
+}
+
+/* The fleet sweep's sessions: this node's open sessions of accounts no
+ * longer active, or authenticated with a revoked credential (the lowest
+ * such id; 0 when only the account is the reason). */
+int
+sq_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+
+	if (sq_prepare(st,
+	               "SELECT " SESSION_COLUMNS ", COALESCE((SELECT MIN(sc.credential_id) FROM session_credentials sc "
+	               "JOIN credentials c ON c.id = sc.credential_id WHERE sc.session_id = s.id "
+	               "AND c.state = 'revoked'), 0) AS revoked FROM sessions s JOIN users u ON u.id = s.user_id "
+	               "WHERE s.closed_at IS NULL AND s.node = ?1 "
+	               "AND (u.state IN ('disabled', 'retired') OR revoked > 0) ORDER BY s.id",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, tx->store->node, -1, SQLITE_TRANSIENT);
 	return session_walk2(st, stmt, NULL, cb, data);
 }

@@ -143,6 +143,7 @@ int sq_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_
                      char user_out[MAMORI_USER_NAME_MAX + 1]);
 int sq_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t credential_id, const char *reader);
 int sq_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
+int sq_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int sq_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
 int sq_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
 int sq_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);

@@ -142,6 +142,10 @@ struct mamori_session {
 	int64_t closed_at; /* 0: open */
 	int64_t deadline; /* 0: none (P-PRIV-TIME) */
 	char end_reason[64];
+	/* The terminal that opened it ([store] node): its leader pid, start
+	 * time and logind id mean something there only.  session_open writes
+	 * the store's own node, whatever this holds. */
+	char node[MAMORI_NODE_MAX + 1];
 };
 
 struct mamori_audit_row {
@@ -338,8 +342,15 @@ int mamori_store_lockout_clear(struct mamori_txn *tx, const char *name);
 int mamori_store_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
                                int64_t *removed);
 
-/* Sessions.  open fills session->id. */
+/* Sessions.  open fills session->id and session->node (the store's node).
+ * In a store shared by several terminals, the walks below that return
+ * sessions to act on (foreach_due, foreach_open, foreach_credential,
+ * foreach_reader, foreach_revoked) return only this terminal's: another
+ * terminal's leader pid means nothing here.  session_find does not filter:
+ * a session id names one session. */
 int mamori_store_session_open(struct mamori_txn *tx, struct mamori_session *session);
+/* The node ([store] node) this store was opened for. */
+const char *mamori_store_node(const struct mamori_store *store);
 /* Open sessions whose deadline is at or before now. */
 typedef int (*mamori_store_session_cb)(const struct mamori_session *session, void *data);
 int mamori_store_session_foreach_due(struct mamori_txn *tx, int64_t now, mamori_store_session_cb cb, void *data);
@@ -434,6 +445,30 @@ int mamori_store_session_foreach_credential(struct mamori_txn *tx, int64_t crede
 typedef int (*mamori_store_session_reader_cb)(const struct mamori_session *session, int64_t credential_id, void *data);
 int mamori_store_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb,
                                         void *data);
+
+/* Open sessions of this node that must end: those whose account is
+ * disabled or retired (credential_id 0), and those authenticated with a
+ * credential now revoked (credential_id: the lowest such), once each, in
+ * id order.  The fleet sweep's one query (core/fleet.h). */
+int mamori_store_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
+
+/* Events between the daemons sharing a store.  notify sends event (1 to
+ * MAMORI_STORE_EVENT_MAX bytes of printable ASCII) to every daemon
+ * listening when, and only when, tx commits; a store of one daemon
+ * (SQLite) sends nothing.  An event is a hint that something changed,
+ * never trusted for what it says: a listener looks in the store. */
+#define MAMORI_STORE_EVENT_MAX 255
+int mamori_store_notify(struct mamori_txn *tx, const char *event);
+/* A listener of its own (PostgreSQL: a dedicated connection, LISTEN).
+ * wait waits up to timeout_ms for the next event: MAMORI_OK with it in buf
+ * (cut to len - 1 bytes), MAMORI_ERR_TIMEOUT when none came (SQLite: it
+ * just sleeps), MAMORI_ERR_IO when the connection was lost (events may have
+ * been missed: look in the store; the next wait reconnects, with a growing
+ * pause).  One thread uses a listener at a time. */
+struct mamori_store_events;
+int mamori_store_events_open(struct mamori_store *store, struct mamori_store_events **out);
+int mamori_store_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, size_t len);
+void mamori_store_events_close(struct mamori_store_events **ev);
 
 /* Members of shared accounts (P-ID-SHARED). */
 int mamori_store_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, int64_t now);

@@ -1015,6 +1015,43 @@ test_P_ID_STALE_stale_keys(void **state)
 	expect_error(fx, "[accounts]\nstale_disable = sometimes\n", 2, "stale_disable must be yes or no");
 }
 
+/* ------------------------------------------------------------------ [store] node, sweep_interval */
+
+static void
+test_store_node_and_sweep_interval(void **state)
+{
+	struct fixture *fx = *state;
+	char host[256] = "", long_name[MAMORI_NODE_MAX + 2];
+
+	expect_ok(fx, "");
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	host[MAMORI_NODE_MAX] = '\0';
+	assert_string_equal(fx->conf->store_node, host);
+	assert_int_equal(fx->conf->store_sweep_interval, 30);
+	memset(long_name, 'n', MAMORI_NODE_MAX);
+	long_name[MAMORI_NODE_MAX] = '\0';
+	{
+		char text[128];
+		snprintf(text, sizeof(text), "[store]\nnode = %s\nsweep_interval = 1\n", long_name);
+		expect_ok(fx, text);
+		assert_string_equal(fx->conf->store_node, long_name);
+		assert_int_equal(fx->conf->store_sweep_interval, 1);
+		long_name[MAMORI_NODE_MAX] = 'n';
+		long_name[MAMORI_NODE_MAX + 1] = '\0';
+		snprintf(text, sizeof(text), "[store]\n\nnode = %s\n", long_name);
+		expect_error(fx, text, 3, "node must be 1 to 63 printable characters without spaces");
+	}
+	expect_ok(fx, "[store]\nnode = term-042.city.example\n");
+	assert_string_equal(fx->conf->store_node, "term-042.city.example");
+	expect_error(fx, "[store]\nnode = term 42\n", 2, "node must be 1 to 63 printable characters without spaces");
+	expect_error(fx, "[store]\nnode = t\x01\n", 2, "node must be 1 to 63 printable characters without spaces");
+	expect_error(fx, "[store]\nnode = t\xc3\xa9\n", 2, "node must be 1 to 63 printable characters without spaces");
+	expect_error(fx, "[store]\nsweep_interval = 0\n", 2, "sweep_interval must be a whole number from 1 to 86400");
+	assert_int_equal(mamori_conf_node_valid(""), 0);
+	assert_int_equal(mamori_conf_node_valid(NULL), 0);
+	assert_int_equal(mamori_conf_node_valid("a"), 1);
+}
+
 #define DIR_MIN "[directory]\nuri = ldapi://%2Frun%2Fslapd%2Fldapi\nbind = external\nbase = dc=example,dc=test\n"
 
 static void
@@ -1269,6 +1306,7 @@ main(void)
 		cmocka_unit_test(test_derived_paths_refuse_short_buffer),
 		FX_TEST(test_P_AUDIT_audit_key_and_checkpoint),
 		cmocka_unit_test(test_free_accepts_null),
+		FX_TEST(test_store_node_and_sweep_interval),
 		FX_TEST(test_load_empty_file_gives_defaults),
 		FX_TEST(test_load_parses_every_key),
 		FX_TEST(test_load_accepts_range_limits),

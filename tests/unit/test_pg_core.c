@@ -196,15 +196,15 @@ test_open_migrates_once(void **state)
 	}
 	assert_int_equal(sql_on(f->db, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
 	                 0);
-	assert_string_equal(out, "8");
+	assert_string_equal(out, "9"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
 	assert_string_equal(mamori_store_backend(f->store), "postgresql");
 	assert_null(strstr(mamori_store_path(f->store), "user"));
 	assert_int_equal(strncmp(mamori_store_path(f->store), "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
-	assert_int_equal(sql_on(f->db, "UPDATE schema_version SET version = 9", NULL, 0), 0);
+	assert_int_equal(sql_on(f->db, "UPDATE schema_version SET version = 10", NULL, 0), 0);
 	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
-	assert_non_null(strstr(err, "schema version 9 is newer than this mamori (8)"));
+	assert_non_null(strstr(err, "schema version 10 is newer than this mamori (9)"));
 }
 
 /* ---------------------------------------------------------------- pool */

@@ -4653,8 +4653,10 @@ test_open_migrates_v7_directory(void **state)
 		fail_msg("open: %s", fx->err);
 	add_user_committed(fx, "alice");
 	mamori_store_close(&fx->store);
+	/* Schema 9's session node goes too: a store of schema 7 had none. */
 	raw_exec(fx, "DROP TABLE directory_people; DROP TABLE directory_state;"
 	             "ALTER TABLE users DROP COLUMN state_reason; ALTER TABLE users DROP COLUMN review_required;"
+	             "DROP INDEX sessions_node_open; ALTER TABLE sessions DROP COLUMN node;"
 	             "PRAGMA user_version = 7");
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
 		fail_msg("open of a v7 store: %s", fx->err);
@@ -4832,6 +4834,119 @@ test_user_foreach_stale_P_ID_STALE(void **state)
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown)
 #define DIR_TEST(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown)
 
+/* ------------------------------------------------- sessions of a node (#14) */
+
+/* A store on the fixture's file for terminal node. */
+static struct mamori_store *
+open_node(struct fixture *fx, const char *node)
+{
+	struct mamori_store *st = NULL;
+
+	free(fx->conf->store_node);
+	fx->conf->store_node = strdup(node);
+	assert_non_null(fx->conf->store_node);
+	assert_int_equal(mamori_store_open(fx->conf, &st, fx->err, sizeof(fx->err)), MAMORI_OK);
+	assert_string_equal(mamori_store_node(st), node);
+	return st;
+}
+
+/* Sessions carry the node that opened them; the walks that act on their
+ * processes return this node's only (P-CARD-LOST, P-PRIV-TIME), and the
+ * fleet sweep's walk returns the node's sessions to end. */
+static void
+test_session_node_written_and_filtered(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_store *a = open_node(fx, "term-a"), *b = open_node(fx, "term-b");
+	struct mamori_session found;
+	struct session_list l;
+	struct reader_list r;
+	struct mamori_user u;
+	int64_t alice, bob, card, sa1, sa2, sb1;
+	char buf[80];
+
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'node'"), 1);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 9);
+	fx->store = b;
+	begin(fx);
+	alice = add_user(fx, "alice");
+	bob = add_user(fx, "bob");
+	card = card_add(fx, alice, "aa11", MAMORI_CRED_ACTIVE);
+	sb1 = open_session_due(fx, alice, "login", 100, 120);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, sb1, card, "Virtual PCD 00 00"), MAMORI_OK);
+	commit(fx);
+	fx->store = a;
+	begin(fx);
+	sa1 = open_session_due(fx, alice, "login", 101, 120);
+	sa2 = open_session_due(fx, bob, "sudo", 102, 0);
+	assert_int_equal(mamori_store_session_credential_add(fx->tx, sa1, card, "Virtual PCD 00 00"), MAMORI_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_due(fx->tx, 150, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].id, sa1);
+	assert_string_equal(l.s[0].node, "term-a");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, alice, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].id, sa1);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_credential(fx->tx, card, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].id, sa1);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_reader(fx->tx, "Virtual PCD 00 00", reader_collect, &r),
+	                 MAMORI_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.session[0], sa1);
+	/* A session id names one session, whichever node opened it. */
+	assert_int_equal(mamori_store_session_find(fx->tx, alice, "login", sb1, &found), MAMORI_OK);
+	assert_string_equal(found.node, "term-b");
+	/* Nothing to sweep yet. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_revoked(fx->tx, reader_collect, &r), MAMORI_OK);
+	assert_int_equal(r.n, 0);
+	/* The card revoked, bob disabled: this node's sessions of both. */
+	assert_int_equal(mamori_store_cred_revoke(fx->tx, card, 130, "lost", "admin"), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(fx->tx, "bob", &u), MAMORI_OK);
+	u.state = MAMORI_STATE_DISABLED;
+	assert_int_equal(mamori_store_user_update(fx->tx, &u), MAMORI_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_revoked(fx->tx, reader_collect, &r), MAMORI_OK);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.session[0], sa1);
+	assert_int_equal(r.cred[0], card);
+	assert_int_equal(r.session[1], sa2);
+	assert_int_equal(r.cred[1], 0);
+	assert_int_equal(mamori_store_session_foreach_revoked(fx->tx, NULL, &r), MAMORI_ERR_INVALID);
+	/* Ended sessions are not swept again. */
+	assert_int_equal(mamori_store_session_end(fx->tx, sa2, 140, "disabled"), MAMORI_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_revoked(fx->tx, reader_collect, &r), MAMORI_OK);
+	assert_int_equal(r.n, 1);
+	commit(fx);
+	fx->store = b;
+	begin(fx);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mamori_store_session_foreach_revoked(fx->tx, reader_collect, &r), MAMORI_OK);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.session[0], sb1);
+	commit(fx);
+	snprintf(buf, sizeof(buf), "SELECT node FROM sessions WHERE id = %lld", (long long)sb1);
+	raw_text(fx, buf, buf, sizeof(buf));
+	assert_string_equal(buf, "term-b");
+	mamori_store_close(&a);
+	mamori_store_close(&b);
+	/* A SQLite store is one terminal's: renamed, it keeps its open
+	 * sessions. */
+	fx->store = open_node(fx, "term-c");
+	begin(fx);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(mamori_store_session_foreach_open(fx->tx, alice, collect_session, &l), MAMORI_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.s[0].node, "term-c");
+	commit(fx);
+}
+
 int
 main(void)
 {
@@ -4911,6 +5026,7 @@ main(void)
 		STORE_TEST(test_session_open_fills_id_and_new_fields),
 		STORE_TEST(test_session_foreach_open_only_open_of_user),
 		STORE_TEST(test_session_foreach_due),
+		DIR_TEST(test_session_node_written_and_filtered),
 		STORE_TEST(test_session_end),
 		STORE_TEST(test_lockout_get_unknown_is_zero),
 		STORE_TEST(test_lockout_put_get_round_trip),
