@@ -573,6 +573,27 @@ ca_file = $SLAPD_CA"
 	stop_daemon
 }
 
+# libldap reads ldaprc and .ldaprc in the working directory: the daemon
+# started from a directory holding one that trusts the test CA (TLS_CACERT)
+# must not trust it, since [directory] names no ca_file.  (Without the
+# daemon's chdir("/") at start, StartTLS succeeds and the people are made.)
+t_ldaprc_in_cwd_ignored() {
+	dir_env RC "$SLAPD_ROOT/t" "tls = starttls
+mode = poll
+poll_interval = 3600"
+	echo "$SLAPD_ROOT/t" >"$T/slapd-dir"
+	mkdir "$T/cwd"
+	printf 'TLS_CACERT %s\nTLS_REQCERT never\n' "$SLAPD_CA" >"$T/cwd/ldaprc"
+	cp "$T/cwd/ldaprc" "$T/cwd/.ldaprc"
+	cd "$T/cwd"
+	start_env
+	cd /
+	wait_for 10 dstatus_not error None
+	dstatus error
+	not exists s000001
+	stop_daemon
+}
+
 t_wrong_bind_password() {
 	local rc
 	dir_env WB "$SLAPD_ROOT/c" "tls = none
@@ -596,6 +617,7 @@ poll_interval = 3600"
 run_test "P-ID-LIFECYCLE tls = none off the loopback is refused at start (FILE:LINE)" t_tls_none_refused_off_loopback
 run_test "P-ID-LIFECYCLE StartTLS required: a slapd without TLS changes nothing; with TLS it works" t_starttls_required
 run_test "P-ID-LIFECYCLE a wrong bind password changes nothing and is reported" t_wrong_bind_password
+run_test "P-ID-LIFECYCLE an ldaprc in the daemon's working directory is not read (its CA is not trusted)" t_ldaprc_in_cwd_ignored
 
 # ================ H: the directory going away in the middle of a sync
 
