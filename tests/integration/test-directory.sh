@@ -430,6 +430,17 @@ t_safety_stop() {
 	for i in $(seq -w 1 10); do expect_eq "$(ustate "b0000$i")" active "b0000$i after the stop"; done
 	wait_incident directory_safety_stop
 	expect_eq "$(dstatus halted)" True "halted"
+	# P-PRIV-CONTRACTOR: --force from a caller with no login uid (who might
+	# be a contractor) is refused, audited, and changes nothing.
+	rc=0
+	ctl_nologin directory sync --force >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/out" "$T/err"
+	expect_eq "$rc" 1 "exit status of a forced sync with no login uid"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "the refusal"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND result = 'failure'
+		AND reason LIKE '%force a directory sync%P-PRIV-CONTRACTOR%'")" 1 "the refusal audited"
+	for i in $(seq -w 1 10); do expect_eq "$(ustate "b0000$i")" active "b0000$i after the refused --force"; done
+	expect_eq "$(dstatus halted)" True "still halted"
 	out=$(ctl --json directory sync --force)
 	echo "$out"
 	expect_eq "$(json 'd["retired"] + d["disabled"]' <<<"$out")" 10 "disabled with --force"
@@ -494,7 +505,7 @@ assert any(f.startswith("'=HYPERLINK(") for r in rows for f in r), "the departme
 PY
 }
 
-run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies" t_safety_stop
+run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies (P-PRIV-CONTRACTOR: not from a caller with no login uid)" t_safety_stop
 run_test "P-ID-LIFECYCLE directory sync --dry-run changes nothing; --json summary" t_dry_run_and_json
 run_clock_test "P-ID-STALE P-DEV-ID report stale lists unused and expired development IDs; CSV defused" t_stale_report_and_csv
 stop_daemon
