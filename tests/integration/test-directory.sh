@@ -586,8 +586,9 @@ ca_file = $SLAPD_CA"
 
 # libldap reads ldaprc and .ldaprc in the working directory: the daemon
 # started from a directory holding one that trusts the test CA (TLS_CACERT)
-# must not trust it, since [directory] names no ca_file.  (Without the
-# daemon's chdir("/") at start, StartTLS succeeds and the people are made.)
+# must not trust it, since [directory] names no ca_file.  (The daemon works
+# from "/"; the handle's own TLS context, LDAP_OPT_X_TLS_NEWCTX, does not
+# take the file's CA either: this guards both.)
 t_ldaprc_in_cwd_ignored() {
 	dir_env RC "$SLAPD_ROOT/t" "tls = starttls
 mode = poll
@@ -628,7 +629,7 @@ poll_interval = 3600"
 run_test "P-ID-LIFECYCLE tls = none off the loopback is refused at start (FILE:LINE)" t_tls_none_refused_off_loopback
 run_test "P-ID-LIFECYCLE StartTLS required: a slapd without TLS changes nothing; with TLS it works" t_starttls_required
 run_test "P-ID-LIFECYCLE a wrong bind password changes nothing and is reported" t_wrong_bind_password
-run_test "P-ID-LIFECYCLE an ldaprc in the daemon's working directory is not read (its CA is not trusted)" t_ldaprc_in_cwd_ignored
+run_test "P-ID-LIFECYCLE an ldaprc in the daemon's working directory does not make its CA trusted" t_ldaprc_in_cwd_ignored
 
 # ================ H: the directory going away in the middle of a sync
 
