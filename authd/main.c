@@ -197,6 +197,34 @@ out:
 	return rc;
 }
 
+/* The daemon works from "/", in the foreground as after daemon(3): libldap
+ * reads ldaprc and .ldaprc in the working directory on its first use, and
+ * a file there (wherever the daemon happened to be started) could send
+ * the HR directory's connection elsewhere or weaken its TLS.  A relative
+ * --config is made absolute first, so that a reload (SIGHUP) reads the
+ * same file.  0, or -1 with the error on standard error. */
+static int
+leave_working_directory(const char **config_path, char *abs, size_t len)
+{
+	char *real;
+
+	if ((*config_path)[0] != '/' && (real = realpath(*config_path, NULL)) != NULL) {
+		int n = snprintf(abs, len, "%s", real);
+
+		free(real);
+		if (n < 0 || (size_t)n >= len) {
+			fprintf(stderr, "mamori-authd: %s: path too long\n", *config_path);
+			return -1;
+		}
+		*config_path = abs;
+	}
+	if (chdir("/") != 0) {
+		fprintf(stderr, "mamori-authd: chdir /: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -208,7 +236,7 @@ main(int argc, char **argv)
 	const char *config_path = MAMORI_DEFAULT_CONFIG;
 	const struct mamori_conf *conf;
 	struct mamori_conf *loaded;
-	char err[512], dummy[MAMORI_HASH_MAX], path[4096];
+	char err[512], dummy[MAMORI_HASH_MAX], path[4096], config_abs[4096];
 	int foreground = 0, debug = 0, opt, rc = 1;
 	unsigned left = 0;
 	sigset_t mask;
@@ -249,6 +277,8 @@ main(int argc, char **argv)
 	 * (tests/bench/concurrency).  A threshold set once stays where it is.
 	 * (Not an error when a sanitizer's allocator ignores it.) */
 	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	if (leave_working_directory(&config_path, config_abs, sizeof(config_abs)) != 0)
+		return 1;
 	loaded = mamori_conf_load(config_path, err, sizeof(err));
 	if (loaded == NULL) {
 		fprintf(stderr, "mamori-authd: %s\n", err);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+#include <paths.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -20,6 +23,26 @@ mamori_log_init(const char *ident, int to_stderr, int debug)
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 }
 
+/* Whether syslog's socket (/dev/log) is there, looked at again once a
+ * second.  While it is not (no syslog daemon, as in a container or the
+ * tests), glibc's syslog() tries to connect at every call (socket,
+ * connect, close: the audit log's copy of a row cost that much per row in
+ * a bulk directory sync) and drops the message anyway. */
+static int
+syslog_present(void)
+{
+	static _Atomic long long checked = -1;
+	static atomic_int present = 1;
+	struct timespec now;
+	struct stat st;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &now) != 0)
+		return 1;
+	if (atomic_exchange(&checked, (long long)now.tv_sec) != (long long)now.tv_sec)
+		atomic_store(&present, stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode));
+	return atomic_load(&present);
+}
+
 void
 mamori_log(int priority, const char *fmt, ...)
 {
@@ -31,7 +54,8 @@ mamori_log(int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	syslog(priority, "%s", line);
+	if (syslog_present())
+		syslog(priority, "%s", line);
 	if (log_to_stderr) {
 		pthread_mutex_lock(&log_lock);
 		fprintf(stderr, "%s\n", line);

@@ -363,11 +363,15 @@ person_of_row(const struct mamori_conf *conf, const struct mamori_dir_record *r,
 }
 
 struct dates_walk {
-	struct mamori_dir_record *rows;
+	mamori_dir_skip_cb skip;
+	void *skip_data;
+	int64_t *ids;
 	size_t n, cap;
 };
 
-/* Only rows with a date can change meaning as days pass. */
+/* Only rows with a date can change meaning as days pass.  The user ids
+ * only: a whole row is 3 KiB, and a directory of 100,000 people has a
+ * date in every row. */
 static int
 dates_collect(const struct mamori_dir_record *r, void *data)
 {
@@ -375,53 +379,77 @@ dates_collect(const struct mamori_dir_record *r, void *data)
 
 	if (r->start[0] == '\0' && r->end[0] == '\0' && r->secondment_start[0] == '\0' && r->secondment_end[0] == '\0')
 		return MAMORI_OK;
+	if (w->skip != NULL && w->skip(r->uuid, w->skip_data))
+		return MAMORI_OK;
 	if (w->n == w->cap) {
 		size_t cap = w->cap == 0 ? 16 : w->cap * 2;
-		struct mamori_dir_record *rows = realloc(w->rows, cap * sizeof(*rows));
+		int64_t *ids = realloc(w->ids, cap * sizeof(*ids));
 
-		if (rows == NULL)
+		if (ids == NULL)
 			return MAMORI_ERR_NOMEM;
-		w->rows = rows;
+		w->ids = ids;
 		w->cap = cap;
 	}
-	w->rows[w->n++] = *r;
+	w->ids[w->n++] = r->user_id;
 	return MAMORI_OK;
+}
+
+/* The plan of the row of user id on day today, given to cb unless it
+ * changes nothing the dates decide. */
+static int
+date_plan_one(struct mamori_txn *tx, const struct mamori_conf *conf, int64_t id, const char *today,
+              struct mamori_dir_record *row, struct mamori_dir_person *p, struct mamori_dir_plan *plan,
+              mamori_dir_plan_cb cb, void *data)
+{
+	struct mamori_user u;
+	int rc;
+
+	if ((rc = mamori_store_dir_get_user(tx, id, row)) != MAMORI_OK ||
+	    (rc = mamori_store_user_get_id(tx, id, &u)) != MAMORI_OK)
+		return rc;
+	person_of_row(conf, row, u.name, p);
+	rc = mamori_dir_plan_person(tx, conf, p, today, plan);
+	if (rc == MAMORI_OK && plan->action != MAMORI_DIR_UNCHANGED && plan->action != MAMORI_DIR_UPDATE &&
+	    plan->action != MAMORI_DIR_REFUSE && plan->action != MAMORI_DIR_TRANSFER)
+		rc = cb(plan, data);
+	return rc;
+}
+
+int
+mamori_dir_plan_dates_except(struct mamori_txn *tx, const struct mamori_conf *conf, const char *today,
+                             mamori_dir_skip_cb skip, void *skip_data, mamori_dir_plan_cb cb, void *data)
+{
+	struct dates_walk w = { .skip = skip, .skip_data = skip_data };
+	struct mamori_dir_plan *plan = malloc(sizeof(*plan));
+	struct mamori_dir_person *p = malloc(sizeof(*p));
+	struct mamori_dir_record *row = malloc(sizeof(*row));
+	int rc;
+
+	if (tx == NULL || conf == NULL || today == NULL || cb == NULL || plan == NULL || p == NULL || row == NULL) {
+		free(plan);
+		free(p);
+		free(row);
+		return tx == NULL || conf == NULL || today == NULL || cb == NULL ? MAMORI_ERR_INVALID
+		                                                                 : MAMORI_ERR_NOMEM;
+	}
+	/* The walk ends before any planning, so that cb may write. */
+	rc = mamori_store_dir_foreach(tx, 0, dates_collect, &w);
+	for (size_t i = 0; rc == MAMORI_OK && i < w.n; i++)
+		rc = date_plan_one(tx, conf, w.ids[i], today, row, p, plan, cb, data);
+	if (rc == MAMORI_STOP)
+		rc = MAMORI_OK;
+	free(w.ids);
+	free(plan);
+	free(p);
+	free(row);
+	return rc;
 }
 
 int
 mamori_dir_plan_dates(struct mamori_txn *tx, const struct mamori_conf *conf, const char *today, mamori_dir_plan_cb cb,
                       void *data)
 {
-	struct dates_walk w = { 0 };
-	struct mamori_dir_plan *plan = malloc(sizeof(*plan));
-	struct mamori_dir_person *p = malloc(sizeof(*p));
-	int rc;
-
-	if (tx == NULL || conf == NULL || today == NULL || cb == NULL || plan == NULL || p == NULL) {
-		free(plan);
-		free(p);
-		return tx == NULL || conf == NULL || today == NULL || cb == NULL ? MAMORI_ERR_INVALID
-		                                                                 : MAMORI_ERR_NOMEM;
-	}
-	/* The walk ends before any planning, so that cb may write. */
-	rc = mamori_store_dir_foreach(tx, 0, dates_collect, &w);
-	for (size_t i = 0; rc == MAMORI_OK && i < w.n; i++) {
-		struct mamori_user u;
-
-		if ((rc = mamori_store_user_get_id(tx, w.rows[i].user_id, &u)) != MAMORI_OK)
-			break;
-		person_of_row(conf, &w.rows[i], u.name, p);
-		rc = mamori_dir_plan_person(tx, conf, p, today, plan);
-		if (rc == MAMORI_OK && plan->action != MAMORI_DIR_UNCHANGED && plan->action != MAMORI_DIR_UPDATE &&
-		    plan->action != MAMORI_DIR_REFUSE && plan->action != MAMORI_DIR_TRANSFER)
-			rc = cb(plan, data);
-	}
-	if (rc == MAMORI_STOP)
-		rc = MAMORI_OK;
-	free(w.rows);
-	free(plan);
-	free(p);
-	return rc;
+	return mamori_dir_plan_dates_except(tx, conf, today, NULL, NULL, cb, data);
 }
 
 /* ------------------------------------------------------------- applying */

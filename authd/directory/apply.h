@@ -99,6 +99,11 @@ void mamori_dir_effects_free(struct mamori_dir_effects *fx);
 typedef int (*mamori_dir_plan_cb)(const struct mamori_dir_plan *plan, void *data);
 int mamori_dir_plan_dates(struct mamori_txn *tx, const struct mamori_conf *conf, const char *today,
                           mamori_dir_plan_cb cb, void *data);
+/* The same, without the rows whose uuid skip says to leave (those a full
+ * refresh has just planned on the same day: nonzero). */
+typedef int (*mamori_dir_skip_cb)(const char *uuid, void *data);
+int mamori_dir_plan_dates_except(struct mamori_txn *tx, const struct mamori_conf *conf, const char *today,
+                                 mamori_dir_skip_cb skip, void *skip_data, mamori_dir_plan_cb cb, void *data);
 
 /* DirectoryApprove: clear review_required of user (audited by the caller). */
 int mamori_dir_approve(struct mamori_txn *tx, struct mamori_user *user);

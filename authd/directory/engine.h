@@ -49,6 +49,10 @@ struct dir_refresh {
 	char (*seen)[MAMORI_DIR_UUID_MAX + 1];
 	size_t nseen, seen_cap;
 	int seen_sorted;
+	/* the entries mapped and planned on day today (not those refused,
+	 * nor those only said present): their dates need no second plan */
+	char (*planned)[MAMORI_DIR_UUID_MAX + 1];
+	size_t nplanned, planned_cap;
 	struct dir_plans plans;
 	char **refusals; /* "dn\nerror" of entries the mapping refused */
 	size_t nrefusals, refusals_cap;

@@ -110,6 +110,12 @@ int admin_rule(struct mamori_txn *tx, const struct admin_call *call, const struc
                const struct mamori_user *after, const char **why);
 json_t *admin_check(struct mamori_txn **tx, const struct admin_call *call, const struct mamori_user *before,
                     const struct mamori_user *after);
+/* P-PRIV-CONTRACTOR for an action on accounts in bulk, whichever they are
+ * (DirectorySync with force: past the safety stop it disables accounts,
+ * privileged IDs and administrators' among them): a contractor, or an
+ * unknown person, is refused.  NULL when the action may go on; otherwise
+ * the refusal, audited. */
+json_t *admin_check_bulk(const struct admin_call *call, const char *what);
 /* P-PRIV-NAME: a privileged ID may not carry a default name. */
 int admin_name_reserved(const char *name);
 

@@ -97,6 +97,11 @@ admin_directory_sync(struct admin_call *call, json_t *params)
 		return admin_invalid("dry_run");
 	if (mamori_wire_get_bool(params, "force", &force) == MAMORI_ERR_INVALID)
 		return admin_invalid("force");
+	/* Past a safety stop, --force disables accounts in bulk, whichever
+	 * they are: the contractor rule.  A dry run changes nothing. */
+	if (force && !dry_run &&
+	    (reply = admin_check_bulk(call, "force a directory sync past the safety stop")) != NULL)
+		return reply;
 	memset(&s, 0, sizeof(s));
 	rc = mamori_directory_sync_now(dry_run, force, call->actor, &s, err, sizeof(err));
 	error = sync_error(rc, &s, dry_run, err, msg, sizeof(msg));

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,4 +230,31 @@ admin_check(struct mamori_txn **tx, const struct admin_call *call, const struct 
 	if (rc == MAMORI_ERR_DENIED)
 		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
 	return admin_internal_error();
+}
+
+json_t *
+admin_check_bulk(const struct admin_call *call, const char *what)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_user who;
+	char why[256];
+	int rc;
+
+	if (call->person_known) {
+		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
+			return admin_internal_error();
+		rc = mamori_user_name_valid(call->actor) ? mamori_store_user_get(tx, call->actor, &who)
+		                                         : MAMORI_ERR_NOT_FOUND;
+		mamori_store_rollback(&tx);
+		if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+			return admin_internal_error();
+		if (rc == MAMORI_ERR_NOT_FOUND || who.kind != MAMORI_KIND_CONTRACTOR)
+			return NULL;
+		snprintf(why, sizeof(why), "a contractor may not %s (P-PRIV-CONTRACTOR)", what);
+	} else
+		snprintf(why, sizeof(why),
+		         "the acting person is unknown (no login uid): only a person from a login session may %s "
+		         "(P-PRIV-CONTRACTOR)",
+		         what);
+	return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
 }

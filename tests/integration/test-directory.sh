@@ -430,6 +430,17 @@ t_safety_stop() {
 	for i in $(seq -w 1 10); do expect_eq "$(ustate "b0000$i")" active "b0000$i after the stop"; done
 	wait_incident directory_safety_stop
 	expect_eq "$(dstatus halted)" True "halted"
+	# P-PRIV-CONTRACTOR: --force from a caller with no login uid (who might
+	# be a contractor) is refused, audited, and changes nothing.
+	rc=0
+	ctl_nologin directory sync --force >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/out" "$T/err"
+	expect_eq "$rc" 1 "exit status of a forced sync with no login uid"
+	expect_match "$(cat "$T/err")" 'P-PRIV-CONTRACTOR' "the refusal"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND result = 'failure'
+		AND reason LIKE '%force a directory sync%P-PRIV-CONTRACTOR%'")" 1 "the refusal audited"
+	for i in $(seq -w 1 10); do expect_eq "$(ustate "b0000$i")" active "b0000$i after the refused --force"; done
+	expect_eq "$(dstatus halted)" True "still halted"
 	out=$(ctl --json directory sync --force)
 	echo "$out"
 	expect_eq "$(json 'd["retired"] + d["disabled"]' <<<"$out")" 10 "disabled with --force"
@@ -494,7 +505,7 @@ assert any(f.startswith("'=HYPERLINK(") for r in rows for f in r), "the departme
 PY
 }
 
-run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies" t_safety_stop
+run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies (P-PRIV-CONTRACTOR: not from a caller with no login uid)" t_safety_stop
 run_test "P-ID-LIFECYCLE directory sync --dry-run changes nothing; --json summary" t_dry_run_and_json
 run_clock_test "P-ID-STALE P-DEV-ID report stale lists unused and expired development IDs; CSV defused" t_stale_report_and_csv
 stop_daemon
@@ -573,6 +584,28 @@ ca_file = $SLAPD_CA"
 	stop_daemon
 }
 
+# libldap reads ldaprc and .ldaprc in the working directory: the daemon
+# started from a directory holding one that trusts the test CA (TLS_CACERT)
+# must not trust it, since [directory] names no ca_file.  (The daemon works
+# from "/"; the handle's own TLS context, LDAP_OPT_X_TLS_NEWCTX, does not
+# take the file's CA either: this guards both.)
+t_ldaprc_in_cwd_ignored() {
+	dir_env RC "$SLAPD_ROOT/t" "tls = starttls
+mode = poll
+poll_interval = 3600"
+	echo "$SLAPD_ROOT/t" >"$T/slapd-dir"
+	mkdir "$T/cwd"
+	printf 'TLS_CACERT %s\nTLS_REQCERT never\n' "$SLAPD_CA" >"$T/cwd/ldaprc"
+	cp "$T/cwd/ldaprc" "$T/cwd/.ldaprc"
+	cd "$T/cwd"
+	start_env
+	cd /
+	wait_for 10 dstatus_not error None
+	dstatus error
+	not exists s000001
+	stop_daemon
+}
+
 t_wrong_bind_password() {
 	local rc
 	dir_env WB "$SLAPD_ROOT/c" "tls = none
@@ -596,6 +629,7 @@ poll_interval = 3600"
 run_test "P-ID-LIFECYCLE tls = none off the loopback is refused at start (FILE:LINE)" t_tls_none_refused_off_loopback
 run_test "P-ID-LIFECYCLE StartTLS required: a slapd without TLS changes nothing; with TLS it works" t_starttls_required
 run_test "P-ID-LIFECYCLE a wrong bind password changes nothing and is reported" t_wrong_bind_password
+run_test "P-ID-LIFECYCLE an ldaprc in the daemon's working directory does not make its CA trusted" t_ldaprc_in_cwd_ignored
 
 # ================ H: the directory going away in the middle of a sync
 
