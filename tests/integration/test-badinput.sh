@@ -142,7 +142,7 @@ t_next_prompt_timing() {
 	# Abandoned, never decided: the old hash stays.
 	sql "SELECT hash FROM passwords p JOIN users u ON u.id = p.user_id WHERE u.name = 'yuki' AND current = 1" |
 		grep -q '^\$argon2id\$v=19\$m=8192,t=1,p=1\$'
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'yuki' AND reason = 'abandoned after factor 1'")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'yuki' AND reason = 'abandoned after factor 1'")" \
 		$((2 * TIMING_RUNS + 4)) "every abandoned sample audited"
 }
 run_test "P-LOGIN-UI the next prompt comes as soon after a right password as after a wrong one (paired sign test, 5% margin)" \

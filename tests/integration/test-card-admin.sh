@@ -159,9 +159,9 @@ t_enroll_binds_and_lists_issued() {
 	expect_eq "$(card_field alice "$id" key)" p256 "key"
 	# The store keeps the DER and the fingerprint as the key id.
 	expect_eq "$(sql "SELECT key_id FROM credentials WHERE id = $id")" "$(card_fingerprint c1)" "key_id"
-	expect_eq "$(sql "SELECT hex(public_data) FROM credentials WHERE id = $id")" \
+	expect_eq "$(sql "SELECT $(sql_hex public_data) FROM credentials WHERE id = $id")" \
 		"$(od -An -tx1 -v "$(card_cert_der c1)" | tr -d ' \n' | tr a-f A-F)" "public data: the DER"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'card enroll' AND user = 'alice' AND result = 'success'")" 1 \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'card enroll' AND \"user\" = 'alice' AND result = 'success'")" 1 \
 		"audited"
 	# A label of one's own.
 	card_use c2 --key rsa2048
@@ -176,7 +176,7 @@ t_enroll_jpki_card() {
 	ctl card enroll erin --timeout 5 --label 'my number' >/dev/null
 	expect_eq "$(ctl --json card list erin | json "[(c['state'], c['key'], c['serial']) for c in d['cards']]")" \
 		"[('issued', 'rsa2048', '$(card_serial j1)')]" "the JPKI card's certificate"
-	expect_eq "$(sql "SELECT json_extract(detail, '$.profile') FROM audit WHERE user = 'erin' AND reason = 'card enroll'")" \
+	expect_eq "$(sql "SELECT $(sql_json detail profile) FROM audit WHERE \"user\" = 'erin' AND reason = 'card enroll'")" \
 		jpki "read through the JPKI applet"
 	# The enrolment never sent a PIN.
 	expect_eq "$(card_verify_with_data j1)" 0 "VERIFY commands with a PIN"
@@ -190,9 +190,9 @@ t_share_refused_and_audited() {
 	echo "$out"
 	expect_eq "$rc" 1 "exit status"
 	expect_match "$out" 'P-CARD-SHARE: this card is bound to another account \(alice\)' "message"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'bob' AND result = 'failure' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'bob' AND result = 'failure' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
 		"audited"
-	expect_eq "$(sql "SELECT json_extract(detail, '$.fingerprint') FROM audit WHERE user = 'bob' AND reason LIKE 'P-CARD-SHARE%'")" \
+	expect_eq "$(sql "SELECT $(sql_json detail fingerprint) FROM audit WHERE \"user\" = 'bob' AND reason LIKE 'P-CARD-SHARE%'")" \
 		"$(card_fingerprint c2)" "the audit row names the card"
 	expect_eq "$(ctl --json card list bob | json "len(d['cards'])")" 0 "bob has no card"
 	# Its owner cannot bind it twice either.
@@ -228,7 +228,7 @@ t_certificate_checks_refuse() {
 	expect_eq "$rc" 1 "on the CRL"
 	expect_match "$out" "certificate is refused" "CRL message"
 	expect_eq "$(ctl --json card list carol | json "len(d['cards'])")" 0 "nothing bound"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'carol' AND result = 'failure' AND reason LIKE '%certificate is refused%'")" -ge 3 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'carol' AND result = 'failure' AND reason LIKE '%certificate is refused%'")" -ge 3 ] ||
 		fail "refusals audited"
 }
 
@@ -311,7 +311,7 @@ t_lost_card_ends_live_session_P_CARD_LOST() {
 	[ "$ms" -le 1000 ] || fail "the session outlived the revocation by ${ms} ms"
 	expect_eq "$(json "(d['revoked'], d['sessions_ended'])" <"$T/revoke.out")" "(1, 1)" "reply"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND user = 'alice' AND reason = 'P-CARD-LOST: card revoked (lost)' AND json_extract(detail, '$.session_id') = $sid")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND \"user\" = 'alice' AND reason = 'P-CARD-LOST: card revoked (lost)' AND $(sql_json_int detail session_id) = $sid")" \
 		1 "the end audited"
 	wait_incident card_lost
 	grep '"card_lost"' "$T/incidents" | grep -q '"user": *"alice"' || fail "incident names alice"
@@ -360,7 +360,7 @@ t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
 	expect_eq "$(card_field dave "$id" state)" revoked "revoked for another reason"
 	expect_eq "$(card_field dave "$id" reason)" "left the company" "reason"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND json_extract(detail, '$.session_id') = $sid")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND $(sql_json_int detail session_id) = $sid")" \
 		1 "the end audited"
 }
 
@@ -404,9 +404,9 @@ t_report_lost_by_its_owner_P_CARD_LOST() {
 	expect_eq "$(card_field "$LOCAL_USER" "$id" state)" lost "lost"
 	expect_eq "$(card_field "$LOCAL_USER" "$id" revoked_by)" "$LOCAL_USER" "revoked by its owner"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'card' AND user = '$LOCAL_USER' AND result = 'success' AND reason = 'P-CARD-LOST: card reported lost by its owner'")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'card' AND \"user\" = '$LOCAL_USER' AND result = 'success' AND reason = 'P-CARD-LOST: card reported lost by its owner'")" \
 		1 "the report audited"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND json_extract(detail, '$.session_id') = $sid")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND $(sql_json_int detail session_id) = $sid")" \
 		1 "the end audited"
 	wait_incident card_lost
 	# Again: nothing left.

@@ -157,7 +157,7 @@ session_of() { sql "SELECT id FROM sessions WHERE logind_id = '$1' ORDER BY id D
 # audit_removal SID RESULT: card-removal audit rows of session SID.
 audit_removal() {
 	sql "SELECT count(*) FROM audit WHERE category = 'session' AND reason LIKE 'card removed%'
-		AND result = '$2' AND json_extract(detail, '$.session_id') = $1"
+		AND result = '$2' AND $(sql_json_int detail session_id) = $1"
 }
 
 t_lock_on_removal() {
@@ -180,7 +180,7 @@ t_lock_on_removal() {
 	logind_called LockSession c9 && fail "the password session was locked"
 	logind_called TerminateSession c1 && fail "the card session was terminated, not locked"
 	running "$card_pid" || fail "the locked session's leader was ended"
-	expect_eq "$(sql "SELECT closed_at IS NULL FROM sessions WHERE id = $sid")" 1 "a locked session stays open"
+	expect_eq "$(sql "SELECT CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END FROM sessions WHERE id = $sid")" 1 "a locked session stays open"
 	expect_eq "$(audit_removal "$sid" locked)" 1 "the lock is audited"
 	end_leader "$card_pid"
 	end_leader "$pw_pid"
@@ -217,8 +217,8 @@ t_none_on_removal() {
 	logind_called LockSession c3 && fail "locked with on_removal = none"
 	logind_called TerminateSession c3 && fail "terminated with on_removal = none"
 	running "$pid" || fail "the leader was ended"
-	expect_eq "$(sql "SELECT closed_at IS NULL FROM sessions WHERE id = $sid")" 1 "the session stays open"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'card removed%' AND json_extract(detail, '$.session_id') = $sid")" \
+	expect_eq "$(sql "SELECT CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END FROM sessions WHERE id = $sid")" 1 "the session stays open"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'card removed%' AND $(sql_json_int detail session_id) = $sid")" \
 		0 "nothing audited"
 	grep -q 'card watcher: stopped' "$T/daemon.log" || fail "the watcher did not stop for none"
 	end_leader "$pid"
@@ -289,7 +289,7 @@ t_revoke_terminates_through_logind() {
 	[ $(((t1 - t0) / 1000000)) -le 1000 ] || fail "TerminateSession came $(((t1 - t0) / 1000000)) ms after the call"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "the session's end"
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended'
-		AND reason LIKE 'P-CARD-LOST%' AND json_extract(detail, '$.session_id') = $sid")" 1 "the end is audited"
+		AND reason LIKE 'P-CARD-LOST%' AND $(sql_json_int detail session_id) = $sid")" 1 "the end is audited"
 	end_leader "$pid"
 }
 

@@ -155,7 +155,7 @@ t_piv_rsa_right_pin() {
 	expect_match "$out" '^prompt: PIN \(3 tries left\): $' "PIN prompt with the tries"
 	# The card signed: a GENERAL AUTHENTICATE with key 9A (chained: CLA 10, then 00).
 	[ "$(card_count taro-piv '^[01]087079A')" -ge 1 ] || fail "no GENERAL AUTHENTICATE (RSA) reached the card"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'card-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"card\"]%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'card-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"card\"]%'")" -ge 1 ] ||
 		fail "the audit row does not record the card"
 	[ "$(sql "SELECT last_used_at FROM credentials WHERE factor = 'card' AND user_id = (SELECT id FROM users WHERE name = 'taro')")" -gt 0 ] ||
 		fail "the use is not recorded"
@@ -190,7 +190,7 @@ t_wrong_pin_counts_down() {
 	echo "$out"
 	expect_match "$out" '^prompt: PIN \(1 try left; a wrong PIN locks the card\): $' "the last try"
 	expect_eq "$(card_tries taro-piv)" 3 "a right PIN resets the card's counter"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'card-login' AND reason = 'wrong card'")" -ge 2 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'card-login' AND reason = 'wrong card'")" -ge 2 ] ||
 		fail "not audited"
 }
 
@@ -214,7 +214,7 @@ t_revoked_card_refused() {
 	out=$(card_login ume ume-piv "$PIV_PIN" auth=AUTH_ERR)
 	echo "$out"
 	expect_match "$out" '^prompt: PIN \(3 tries left\): $' "asked as any card"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ume' AND service = 'card-login' AND result <> 'success' AND category = 'auth'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'ume' AND service = 'card-login' AND result <> 'success' AND category = 'auth'")" -ge 1 ] ||
 		fail "not audited"
 }
 
@@ -277,7 +277,7 @@ t_card_alone_meets_mynumber() {
 	out=$(card_login hanako hanako-p256 "$PIV_PIN8" auth=SUCCESS acct=SUCCESS)
 	echo "$out"
 	! grep -q '^prompt: Password' <<<"$out" || fail "a password was asked"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'hanako' AND service = 'card-login' AND result = 'success' AND reason = 'card'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'hanako' AND service = 'card-login' AND result = 'success' AND reason = 'card'")" -ge 1 ] ||
 		fail "the set is not audited"
 }
 

@@ -122,7 +122,7 @@ t_listings_longer_than_one_message() {
 t_status() {
 	local out
 	out=$(ctl --json status)
-	expect_match "$(echo "$out" | json 'd["store"]["backend"]')" sqlite "backend"
+	expect_match "$(echo "$out" | json 'd["store"]["backend"]')" "$MAMORI_TEST_BACKEND" "backend"
 	[ "$(echo "$out" | json 'd["users"]')" -ge 1 ] || fail "users"
 	out=$(ctl status)
 	expect_match "$out" 'version' "human status"
@@ -136,7 +136,7 @@ t_acting_admin_recorded() {
 	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' AND reason = 'user add' LIMIT 1")
 	expect_eq "$actor" root "actor with root's login uid"
 	( echo 65534 >/proc/self/loginuid && exec "$CTL" --socket "$T/run/admin.sock" user add by.sudo ) >/dev/null
-	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' AND user = 'by.sudo'")
+	actor=$(sql "SELECT actor FROM audit WHERE category = 'admin' AND \"user\" = 'by.sudo'")
 	expect_eq "$actor" "$(getent passwd 65534 | cut -d: -f1)" "actor from the login uid"
 }
 
@@ -216,7 +216,7 @@ t_factor_enrol_confirm_list_revoke() {
 	echo "$out"
 	expect_eq "$(echo "$out" | json '[(c["id"], c["state"], c["reason"], c["revoked_by"], c["revoked_at"]) for c in d["parameters"]["credentials"]]')" \
 		"[($id, 'revoked', 'phone lost', 'root', $now)]" "revoked listing"
-	expect_eq "$(sql "SELECT reason || ' ' || actor FROM audit WHERE category = 'admin' AND user = 'fumi'
+	expect_eq "$(sql "SELECT reason || ' ' || actor FROM audit WHERE category = 'admin' AND \"user\" = 'fumi'
 		ORDER BY id DESC LIMIT 1")" "totp revoke root" "revocation audited"
 	# The revoked credential logs in no more.
 	advance_clock 30
@@ -356,13 +356,13 @@ t_contractor_totp_enroll_privileged() {
 	( echo 0 >/proc/self/loginuid && exec $RAW "$T/run/admin.sock" \
 		'{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"pc.admin"}}' ) >"$T/enroll.out"
 	grep -q '"secret"' "$T/enroll.out" || fail "root could not enrol pc.admin"
-	factors=$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM credentials t JOIN users u ON u.id = t.user_id
+	factors=$(sql "SELECT $(sql_group_concat "t.id || ':' || $(sql_hex t.sealed)") FROM credentials t JOIN users u ON u.id = t.user_id
 		WHERE u.name = 'pc.admin' AND t.factor = 'totp' AND t.state <> 'revoked'")
 	[ -n "$factors" ] || fail "no factor"
 	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --no-qr
 	refused_to ctl_as "$CONTRACTOR" totp enroll pc.admin --code 123456
 	! grep -qi 'otpauth\|secret' "$T/out" "$T/err" || fail "the secret was shown"
-	expect_eq "$(sql "SELECT group_concat(t.id || ':' || hex(t.sealed)) FROM credentials t JOIN users u ON u.id = t.user_id
+	expect_eq "$(sql "SELECT $(sql_group_concat "t.id || ':' || $(sql_hex t.sealed)") FROM credentials t JOIN users u ON u.id = t.user_id
 		WHERE u.name = 'pc.admin' AND t.factor = 'totp' AND t.state <> 'revoked'")" "$factors" "pc.admin's factors"
 	refused_to ctl_as "$CONTRACTOR" totp remove pc.admin
 	refused_to ctl_as "$CONTRACTOR" totp require pc.admin
@@ -651,19 +651,25 @@ t_audit_deleted_all_rows() {
 t_audit_edited_row_mac() {
 	own_daemon
 	ctl user add edit.me >/dev/null
-	/usr/bin/python3 - "$T/state/mamori.db" <<'PY'
-import hashlib, json, sqlite3, sys
+	# The row as JSON (either backend), its hash recomputed here, written back.
+	local row h id
+	if on_postgresql; then
+		row=$(sql "SELECT row_to_json(a) FROM audit a ORDER BY id DESC LIMIT 1")
+	else
+		row=$(/usr/bin/python3 -c 'import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.row_factory = sqlite3.Row
-r = dict(db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT 1").fetchone())
+print(json.dumps(dict(db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT 1").fetchone())))' "$T/state/mamori.db")
+	fi
+	read -r id h < <(/usr/bin/python3 -c 'import hashlib, json, sys
+r = json.loads(sys.argv[1])
 r["user"] = "mallory"
 canon = {k: r[k] for k in ("actor", "category", "detail", "id", "peer_pid", "peer_uid", "prev_hash",
                           "reason", "result", "rhost", "service", "ts", "tty", "user")}
 text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-h = hashlib.sha256((r["prev_hash"] + "\n" + text).encode()).hexdigest()
-db.execute("UPDATE audit SET user = ?, hash = ? WHERE id = ?", ("mallory", h, r["id"]))
-db.commit()
-PY
+print(r["id"], hashlib.sha256((r["prev_hash"] + "\n" + text).encode()).hexdigest())' "$row")
+	[ -n "$h" ] || fail "no row to edit"
+	sql "UPDATE audit SET \"user\" = 'mallory', hash = '$h' WHERE id = $id"
 	verify_fails "audit chain broken at row [0-9]+: row MAC does not match"
 }
 
@@ -686,13 +692,30 @@ t_audit_checkpoint_missing_or_tampered() {
 # stands in for syslog here: in the foreground it copies every line there).
 t_audit_rollback_not_logged() {
 	own_daemon
-	sql "CREATE TABLE trap (x INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
-	     CREATE TRIGGER trap_t AFTER INSERT ON audit WHEN NEW.user = 'rolled.back'
-	     BEGIN INSERT INTO trap VALUES (424242); END;"
+	if on_postgresql; then
+		sql "$(cat <<'SQL'
+CREATE TABLE trap (x bigint REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE FUNCTION trap_f() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	IF NEW."user" = 'rolled.back' THEN INSERT INTO trap VALUES (424242); END IF;
+	RETURN NEW;
+END $f$;
+CREATE TRIGGER trap_t AFTER INSERT ON audit FOR EACH ROW EXECUTE FUNCTION trap_f();
+SQL
+)"
+	else
+		sql "CREATE TABLE trap (x INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED);
+		     CREATE TRIGGER trap_t AFTER INSERT ON audit WHEN NEW.user = 'rolled.back'
+		     BEGIN INSERT INTO trap VALUES (424242); END;"
+	fi
 	local rc=0
 	ctl user add rolled.back 2>"$T/err" || rc=$?
 	expect_eq "$rc" 1 "user add whose commit fails"
-	sql "DROP TRIGGER trap_t; DROP TABLE trap;"
+	if on_postgresql; then
+		sql "DROP TRIGGER trap_t ON audit; DROP FUNCTION trap_f(); DROP TABLE trap;"
+	else
+		sql "DROP TRIGGER trap_t; DROP TABLE trap;"
+	fi
 	ctl user add committed.user >/dev/null
 	grep -q 'audit id=[0-9]* category=admin .*user=committed\.user' "$T/daemon.log" ||
 		fail "the committed row is not in the daemon's log"

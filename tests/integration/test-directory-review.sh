@@ -48,7 +48,7 @@ t_review_refuses_group_bound_services() {
 	expect_match "$out" 'under review after a transfer' "account step"
 	# A service not bound to groups: an unprivileged account logs in.
 	pam -p "$SATO_PW" mamori-test rv.sato auth=SUCCESS acct=SUCCESS >/dev/null
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'rv.sato' AND service = 'group-bound'
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'rv.sato' AND service = 'group-bound'
 		AND reason = 'account under review'")" -ge 2 ] || fail "refusals not audited"
 	expect_eq "$(ctl --json user show rv.sato | json 'd["user"]["review_required"]')" True "user show"
 	expect_match "$(ctl user show rv.sato)" 'review required: *yes' "human user show"

@@ -110,7 +110,7 @@ exists() { ctl user show "$1" >/dev/null 2>&1; }
 
 # audited NAME: the audit log has a row of category directory about NAME.
 audited() {
-	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'directory' AND user = '$1'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'directory' AND \"user\" = '$1'")" -ge 1 ] ||
 		fail "no directory audit row for $1"
 }
 
@@ -321,7 +321,7 @@ t_retirement_revokes_and_ends_sessions() {
 	expect_eq "$(ufield t000005 state_reason)" retired "reason"
 	for i in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
 	! running "$pid" || fail "the session's leader still runs"
-	expect_eq "$(sql "SELECT closed_at IS NOT NULL FROM sessions WHERE id = $sid")" 1 "session recorded ended"
+	expect_eq "$(sql "SELECT CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END FROM sessions WHERE id = $sid")" 1 "session recorded ended"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" retired "end reason"
 	ctl --json factor list --user t000005 --revoked | json '[c for c in d["credentials"] if c["factor"] == "totp" and c["state"] == "revoked"][0]' >/dev/null ||
 		fail "the TOTP factor is not revoked"

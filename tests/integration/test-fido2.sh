@@ -149,10 +149,10 @@ t_refused_modes() {
 	plug k1 --pin "$PIN"
 	for mode in wrong_rp wrong_cdh replay; do
 		softkey_set k1 "{\"mode\":\"$mode\"}"
-		before=$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong fido2'")
+		before=$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND reason = 'wrong fido2'")
 		out=$(pam -p "$PIN" fido2-login taro auth=AUTH_ERR)
 		echo "$mode: $out"
-		expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong fido2'")" \
+		expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND reason = 'wrong fido2'")" \
 			"$((before + 1))" "$mode refused as a wrong factor"
 	done
 	softkey_set k1 '{"mode":"normal"}'
@@ -170,7 +170,7 @@ t_clone() {
 	expect_match "$out" '^error: This security key cannot be used: it may have been copied\. Contact your administrator\.$' \
 		"clone message"
 	wait_incident fido2_clone_suspected
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'fido2 sign count did not grow'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND reason = 'fido2 sign count did not grow'")" -ge 1 ] ||
 		fail "not audited"
 	softkey_set k1 '{"counter":1000}'
 	pam -p "$PIN" fido2-login taro auth=SUCCESS >/dev/null || fail "a count that grows again works"

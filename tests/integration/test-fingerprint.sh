@@ -119,7 +119,7 @@ jget() { # EXPR: a field of the JSON on stdin, e.g. "['approvals'][0]['state']"
 }
 
 audit_reason() { # USER SERVICE: the reason of USER's last auth row on SERVICE
-	sql "SELECT reason FROM audit WHERE user = '$1' AND service = '$2' AND category = 'auth' ORDER BY id DESC LIMIT 1"
+	sql "SELECT reason FROM audit WHERE \"user\" = '$1' AND service = '$2' AND category = 'auth' ORDER BY id DESC LIMIT 1"
 }
 
 t_matching_finger() {
@@ -127,7 +127,7 @@ t_matching_finger() {
 	out=$(FP_CMDS="SCAN 1" finger finger-login taro auth=SUCCESS acct=SUCCESS)
 	echo "$out"
 	expect_match "$out" '^info: Place your finger on the reader\.$' "the prompt"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'finger-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"fingerprint\"]%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'finger-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"fingerprint\"]%'")" -ge 1 ] ||
 		fail "the audit row does not record the fingerprint"
 	[ "$(sql "SELECT last_used_at FROM credentials WHERE factor = 'fingerprint' AND state = 'active' AND user_id = (SELECT id FROM users WHERE name = 'taro')")" -gt 0 ] ||
 		fail "the use is not recorded"
@@ -195,7 +195,7 @@ t_not_approved_refused() {
 	out=$(FP_CMDS="SCAN 3" finger finger-login jiro auth=AUTH_ERR)
 	echo "$out"
 	grep -q 'fingerprint of jiro matched, but is not approved' "$T/daemon.log" || fail "the log does not say why"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'jiro' AND service = 'finger-login' AND result <> 'success' AND category = 'auth'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'jiro' AND service = 'finger-login' AND result <> 'success' AND category = 'auth'")" -ge 1 ] ||
 		fail "not audited"
 }
 
@@ -235,9 +235,9 @@ t_cli_allow_list_revoke() {
 	echo "$out"
 	[ "$(jget "['approvals'][0]['reason']" <<<"$out")" = "left the office" ] || fail "reason"
 	[ "$(jget "['approvals'][0]['revoked_by']" <<<"$out")" = root ] || fail "revoked_by"
-	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND user = 'jiro' AND reason = 'fingerprint revoke'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND \"user\" = 'jiro' AND reason = 'fingerprint revoke'")" = 1 ] ||
 		fail "revocation not audited"
-	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND user = 'jiro' AND reason = 'fingerprint allow'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND \"user\" = 'jiro' AND reason = 'fingerprint allow'")" = 1 ] ||
 		fail "approval not audited"
 	out=$(FP_CMDS="SCAN 3" finger finger-login jiro auth=AUTH_ERR)
 	rc=0
@@ -256,7 +256,7 @@ t_card_and_fingerprint_on_mynumber() {
 	echo "$out"
 	expect_match "$out" '^info: Insert your card\.$' "the card first"
 	expect_match "$out" '^info: Place your finger on the reader\.$' "then the finger"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'mn-card-finger' AND result = 'success' AND detail LIKE '%\"factors\":[\"card\",\"fingerprint\"]%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'mn-card-finger' AND result = 'success' AND detail LIKE '%\"factors\":[\"card\",\"fingerprint\"]%'")" -ge 1 ] ||
 		fail "the audit row does not record both"
 	# Another finger with the right card fails.
 	out=$(FP_CMDS="SCAN 4" finger -p "$PIV_PIN" mn-card-finger taro auth=AUTH_ERR)
@@ -271,7 +271,7 @@ t_fido2_and_fingerprint_on_mynumber() {
 	echo "$out"
 	expect_match "$out" '^info: Touch your security key\.$' "the key first"
 	expect_match "$out" '^info: Place your finger on the reader\.$' "then the finger"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'mn-fido2-finger' AND result = 'success' AND detail LIKE '%\"factors\":[\"fido2\",\"fingerprint\"]%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'mn-fido2-finger' AND result = 'success' AND detail LIKE '%\"factors\":[\"fido2\",\"fingerprint\"]%'")" -ge 1 ] ||
 		fail "the audit row does not record both"
 	# The right key with another finger fails.
 	out=$(FP_CMDS="SCAN 4" finger -p "$FIDO2_PIN" mn-fido2-finger taro auth=AUTH_ERR)

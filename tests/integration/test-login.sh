@@ -69,7 +69,7 @@ send exit") || rc=$?
 	echo "$out"
 	[ "$rc" -eq 0 ] || fail "the login session did not follow its script (status $rc)"
 	! grep -q 'New password' <<<"$out" || fail "asked to change again"
-	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'login' AND user = 'mamori-ns' AND category = 'session' AND reason LIKE 'session opened%'")" -ge 2 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'login' AND \"user\" = 'mamori-ns' AND category = 'session' AND reason LIKE 'session opened%'")" -ge 2 ] ||
 		fail "sessions not recorded"
 }
 

@@ -81,7 +81,7 @@ t_mynumber_password_and_totp() {
 	echo "$out"
 	expect_match "$out" 'prompt: Password: ' "password prompt"
 	expect_match "$out" 'prompt: Verification code: ' "code prompt"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND service = 'mn-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"password\",\"totp\"]%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND service = 'mn-login' AND result = 'success' AND detail LIKE '%\"factors\":[\"password\",\"totp\"]%'")" -ge 1 ] ||
 		fail "the audit row does not record the factors"
 }
 
@@ -92,7 +92,7 @@ t_mynumber_password_alone_refused() {
 	echo "$out"
 	# The same answer whichever factor was wrong.
 	! grep -q '^error:' <<<"$out" || fail "the failure says which factor"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'wrong totp'")" -ge 1 ] || fail "not audited"
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND reason = 'wrong totp'")" -ge 1 ] || fail "not audited"
 	out=$(pam -p 'wrong-password' -p "$(totp_code "$TARO_SECRET")" mn-login taro auth=AUTH_ERR)
 	expect_match "$out" 'prompt: Verification code: ' "every factor is asked"
 }
@@ -152,7 +152,7 @@ t_totp_replay_refused() {
 	code=$(totp_code "$TARO_SECRET")
 	pam -p 'Sakura-no-Ki-2030' -p "$code" mn-login taro auth=SUCCESS >/dev/null
 	out=$(pam -p 'Sakura-no-Ki-2030' -p "$code" mn-login taro auth=AUTH_ERR)
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'taro' AND reason = 'totp code replayed'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'taro' AND reason = 'totp code replayed'")" -ge 1 ] ||
 		fail "replay not audited"
 	for i in $(seq 1 50); do grep -q '"totp_replay"' "$T/incidents" 2>/dev/null && break; sleep 0.1; done
 	grep -q '"totp_replay"' "$T/incidents" || fail "no incident"
@@ -370,7 +370,7 @@ PY
 
 # totp_rows NAME: the TOTP factors of NAME (not revoked), id:active.
 totp_rows() {
-	sql "SELECT group_concat(t.id || ':' || (t.state = 'active')) FROM credentials t JOIN users u ON u.id = t.user_id
+	sql "SELECT $(sql_group_concat "t.id || ':' || CASE WHEN t.state = 'active' THEN 1 ELSE 0 END") FROM credentials t JOIN users u ON u.id = t.user_id
 		WHERE u.name = '$1' AND t.factor = 'totp' AND t.state <> 'revoked'"
 }
 
@@ -383,12 +383,12 @@ t_first_enrolment_needs_a_code() {
 	expect_match "$out" 'CODE-PROMPT echo_off' "enrolment code asked after the password"
 	expect_match "$out" 'RESULT auth_err .*enrolment code is not correct or has expired' "no code"
 	expect_eq "$(totp_rows nao)" "" "nothing bound without a code"
-	expect_eq "$(sql "SELECT result || ': ' || reason FROM audit WHERE category = 'enroll' AND user = 'nao'
+	expect_eq "$(sql "SELECT result || ': ' || reason FROM audit WHERE category = 'enroll' AND \"user\" = 'nao'
 		ORDER BY id DESC LIMIT 1")" "auth_err: totp enrolment refused: no valid enrolment code" "refusal audited"
 	# An administrator issues a code: single use, stored as a digest only.
 	code1=$(ctl totp enroll-code nao | tail -n 1)
 	expect_match "$code1" '^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$' "code format"
-	expect_eq "$(sql "SELECT actor || ' ' || reason FROM audit WHERE category = 'admin' AND user = 'nao'
+	expect_eq "$(sql "SELECT actor || ' ' || reason FROM audit WHERE category = 'admin' AND \"user\" = 'nao'
 		ORDER BY id DESC LIMIT 1")" "root totp enroll-code" "issue audited"
 	expect_eq "$(sql "SELECT length(digest) FROM enroll_codes e JOIN users u ON u.id = e.user_id
 		WHERE u.name = 'nao'")" 32 "digest stored"
@@ -402,7 +402,7 @@ t_first_enrolment_needs_a_code() {
 	echo "$out"
 	expect_match "$out" 'RESULT success' "enrolment with the code"
 	expect_match "$(totp_rows nao)" '^[0-9]+:1$' "factor active"
-	expect_eq "$(sql "SELECT reason FROM audit WHERE category = 'enroll' AND user = 'nao' ORDER BY id DESC LIMIT 1")" \
+	expect_eq "$(sql "SELECT reason FROM audit WHERE category = 'enroll' AND \"user\" = 'nao' ORDER BY id DESC LIMIT 1")" \
 		"totp enrolled with an enrolment code" "enrolment audited"
 	# Used once: with the factor gone, the same code binds nothing.
 	ctl totp remove nao >/dev/null
@@ -446,7 +446,7 @@ t_abandoned_conversation_counts() {
 	expect_match "$out" 'CLOSED' "client hung up"
 	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 1 ] && break; sleep 0.1; done
 	expect_eq "$(hanzo_failed)" 1 "abandonment counted"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND category = 'auth' AND result = 'auth_err' AND reason = 'abandoned after factor 1'")" 1 "abandonment audited"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'hanzo' AND category = 'auth' AND result = 'auth_err' AND reason = 'abandoned after factor 1'")" 1 "abandonment audited"
 	# A new Start on the same connection abandons the first conversation.
 	out=$($RAW "$T/run/pam.sock" "$start" "$pw" "$start")
 	echo "$out"
@@ -457,7 +457,7 @@ t_abandoned_conversation_counts() {
 	out=$($RAW "$T/run/pam.sock" "$start" '{"method":"io.mamori.Pam.Answer","parameters":{"answers":["wrong"]}}')
 	for i in $(seq 1 50); do [ "$(hanzo_failed)" = 3 ] && break; sleep 0.1; done
 	expect_eq "$(hanzo_failed)" 3 "wrong password abandoned counted"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 3 "every abandonment audited"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'hanzo' AND reason = 'abandoned after factor 1'")" 3 "every abandonment audited"
 	# Hanging up at the first prompt tested nothing: not counted.
 	$RAW "$T/run/pam.sock" "$start" >/dev/null
 	sleep 0.5
@@ -479,8 +479,8 @@ t_abandoned_conversation_counts() {
 	start_daemon
 	# The fifth failure locks the name (lockout_threshold 5).
 	expect_eq "$(ctl --json user show hanzo | json 'd["user"]["locked"]')" True "daemon stop counted: locked"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'hanzo' AND reason = 'abandoned after factor 1'")" 5 "all five audited"
-	expect_eq "$(sql "SELECT result FROM audit WHERE user = 'hanzo' ORDER BY id DESC LIMIT 1")" maxtries "the locking one"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'hanzo' AND reason = 'abandoned after factor 1'")" 5 "all five audited"
+	expect_eq "$(sql "SELECT result FROM audit WHERE \"user\" = 'hanzo' ORDER BY id DESC LIMIT 1")" maxtries "the locking one"
 	ctl unlock hanzo >/dev/null
 	# An answer refused as invalid ends the conversation too: too_long at a
 	# login prompt (only a password change takes it), or not a boolean.

@@ -118,7 +118,7 @@ t_replay_counter_carried_over() {
 	# The code of the step 0.1.0 last accepted for tanaka was used there.
 	out=$(pam -p "$TANAKA_PW" -p "$(totp_code "$TANAKA_SECRET")" totp-login tanaka auth=AUTH_ERR)
 	echo "$out"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'tanaka' AND reason = 'totp code replayed'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'tanaka' AND reason = 'totp code replayed'")" -ge 1 ] ||
 		fail "not refused as a replay"
 }
 
@@ -130,7 +130,7 @@ t_password_and_totp_from_0_1_0() {
 	echo "$out"
 	expect_match "$out" 'prompt: Password: ' "password prompt"
 	expect_match "$out" 'prompt: Verification code: ' "code prompt"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'tanaka' AND service = 'totp-login' AND result = 'success'
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'tanaka' AND service = 'totp-login' AND result = 'success'
 		AND ts > $FIXTURE_DONE AND detail LIKE '%\"factors\":[\"password\",\"totp\"]%'")" -ge 1 ] ||
 		fail "the login is not audited with its factors"
 }
@@ -138,9 +138,9 @@ t_password_and_totp_from_0_1_0() {
 t_same_code_refused_as_replay() {
 	local code before
 	code=$(totp_code "$TANAKA_SECRET")
-	before=$(sql "SELECT count(*) FROM audit WHERE user = 'tanaka' AND reason = 'totp code replayed'")
+	before=$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'tanaka' AND reason = 'totp code replayed'")
 	pam -p "$TANAKA_PW" -p "$code" totp-login tanaka auth=AUTH_ERR
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'tanaka' AND reason = 'totp code replayed'")" \
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'tanaka' AND reason = 'totp code replayed'")" \
 		$((before + 1)) "replay audited"
 	grep -q "incident kind=totp_replay user=tanaka .*\"step\":$(($(cat "$T/clock") / 30))}" "$T/daemon.log" ||
 		fail "no incident raised"
@@ -157,7 +157,7 @@ t_member_of_shared_account() {
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
 	expect_match "$out" 'prompt: Password of tanaka: ' "member password prompt"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'tanaka' AND result = 'success'
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'madoguchi' AND actor = 'tanaka' AND result = 'success'
 		AND ts > $FIXTURE_DONE")" -ge 1 ] || fail "audit does not name the member"
 }
 

@@ -239,7 +239,7 @@ t_pam_actor_is_the_kernel_attested_uid() {
 	local actor out
 	ensure_nobody
 	pam -u nobody -p 'Kinmokusei-33x' mamori-test nobody auth=SUCCESS >/dev/null
-	actor=$(sql "SELECT actor FROM audit WHERE category = 'auth' AND user = 'nobody' AND peer_uid = 65534 ORDER BY id DESC LIMIT 1")
+	actor=$(sql "SELECT actor FROM audit WHERE category = 'auth' AND \"user\" = 'nobody' AND peer_uid = 65534 ORDER BY id DESC LIMIT 1")
 	expect_eq "$actor" nobody "actor"
 	# PAM_RUSER from a non-root caller names nobody else.
 	out=$(pam -u nobody -R alice -p 'Kinmokusei-33x' mamori-test nobody auth=AUTHINFO_UNAVAIL auth=AUTHINFO_UNAVAIL 2>&1 || true)
@@ -258,12 +258,12 @@ t_refusals_audited_and_summarised() {
 	out=$(raw_many daemon 50 '{"method":"io.mamori.Pam.AccountCheck","parameters":{"service":"mamori-test","user":"alice"}}')
 	expect_eq "$(echo "$out" | grep -c 'io.mamori.Error.PermissionDenied')" 50 "refusals"
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied'")" $((n + 1)) "rows during the interval"
-	expect_eq "$(sql "SELECT actor || ' ' || user || ' ' || reason FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
+	expect_eq "$(sql "SELECT actor || ' ' || \"user\" || ' ' || reason FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
 		"daemon alice caller may act only for itself" "the first refusal's row"
 	advance_clock 61
 	sleep 2.5 # housekeeping writes the summary
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied'")" $((n + 2)) "rows after the interval"
-	expect_eq "$(sql "SELECT reason || ' ' || json_extract(detail, '\$.count') FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
+	expect_eq "$(sql "SELECT reason || ' ' || $(sql_json detail count) FROM audit WHERE peer_uid = 1 AND result = 'perm_denied' ORDER BY id DESC LIMIT 1")" \
 		"further refusals summarised 49" "summary row"
 }
 
@@ -309,7 +309,7 @@ t_remote_hosts() {
 	pam -p 'Correct-Horse-42' no-remote alice auth=AUTH_ERR >/dev/null
 	pam no-remote alice acct=PERM_DENIED >/dev/null
 	pam -r 127.0.0.1 -p 'Correct-Horse-42' no-remote alice auth=SUCCESS acct=SUCCESS >/dev/null
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'alice' AND service = 'console-only' AND rhost = '127.example.org' AND reason = 'remote login not permitted'")" -ge 2 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'alice' AND service = 'console-only' AND rhost = '127.example.org' AND reason = 'remote login not permitted'")" -ge 2 ] ||
 		fail "refusal not audited"
 }
 
@@ -325,11 +325,11 @@ t_non_root_cannot_use_admin_socket() {
 
 t_audit_records_attempts() {
 	local n
-	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND user = 'alice' AND result = 'auth_err' AND reason = 'wrong password'")
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND \"user\" = 'alice' AND result = 'auth_err' AND reason = 'wrong password'")
 	[ "$n" -ge 1 ] || fail "no audit row for the wrong password"
-	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND user = 'nosuchuser' AND reason = 'unknown user'")
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND \"user\" = 'nosuchuser' AND reason = 'unknown user'")
 	[ "$n" -ge 1 ] || fail "no audit row for the unknown user"
-	n=$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'password temp' AND user = 'bob' AND actor IS NOT NULL")
+	n=$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'password temp' AND \"user\" = 'bob' AND actor IS NOT NULL")
 	[ "$n" -ge 1 ] || fail "no audit row for the admin action"
 	n=$(sql "SELECT count(*) FROM audit WHERE category = 'auth' AND peer_pid IS NOT NULL AND peer_uid = 0")
 	[ "$n" -ge 1 ] || fail "peer credentials not recorded"

@@ -286,7 +286,7 @@ t_temporary_password_lifetime() {
 	pam -p "$temp" mamori-test t1 auth=SUCCESS
 	advance_clock 3601
 	pam -p "$temp" mamori-test t1 auth=AUTH_ERR
-	expect_eq "$(sql "SELECT reason FROM audit WHERE user = 't1' AND category = 'auth' ORDER BY id DESC LIMIT 1")" \
+	expect_eq "$(sql "SELECT reason FROM audit WHERE \"user\" = 't1' AND category = 'auth' ORDER BY id DESC LIMIT 1")" \
 		"temporary password expired" "audit reason"
 }
 
@@ -498,7 +498,7 @@ t_lockout_exact_under_concurrency() {
 	for i in "${pids[@]}"; do wait "$i" || fail "a client did not get PAM_AUTH_ERR"; done
 	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'l6'")" 50 "lockout count"
 	expect_eq "$(sql "SELECT failures_since_success FROM logins WHERE user_id = (SELECT id FROM users WHERE name = 'l6')")" 50 "login failures"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE user = 'l6' AND reason = 'wrong password'")" 50 "audit rows"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'l6' AND reason = 'wrong password'")" 50 "audit rows"
 	stop_daemon
 	sed -i '/^lockout_threshold = 1000$/d' "$T/mamori.conf"
 	start_daemon
@@ -541,7 +541,7 @@ t_rate_limit_for_non_root_callers() {
 	expect_match "$out" 'Too many attempts' "rate limit message"
 	[ "$allowed" -le $((20 + elapsed / 3 + 1)) ] || fail "$allowed tries allowed in ${elapsed} s with rate_limit = 20"
 	# (refusals are audited, but not each one: see pam_refusal_audit)
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'nobody' AND result = 'rate_limited'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'nobody' AND result = 'rate_limited'")" -ge 1 ] ||
 		fail "the refusal is not audited"
 	ctl unlock nobody >/dev/null
 }
@@ -667,7 +667,7 @@ t_privileged_time_box() {
 	done
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE service = 'mamori-priv' ORDER BY id DESC LIMIT 1")" \
 		"time box" "end reason"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'tb.admin' AND reason LIKE '%time box%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'tb.admin' AND reason LIKE '%time box%'")" -ge 1 ] ||
 		fail "not audited"
 }
 
@@ -695,7 +695,7 @@ t_dev_accounts_need_expiry_and_expire() {
 		sleep 0.2
 	done
 	expect_eq "$(ctl --json user show dev2 | json 'd["user"]["state"]')" disabled "after expiry"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'dev2' AND reason = 'development account expired'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'dev2' AND reason = 'development account expired'")" -ge 1 ] ||
 		fail "not audited"
 }
 
@@ -723,9 +723,9 @@ t_authenticate_only_applies_account_rules() {
 	# A wrong password learns nothing of it.
 	out=$(pam -p 'wrong-password' mamori-test ao.expired auth=AUTH_ERR)
 	! grep -q 'expired' <<<"$out" || fail "the refusal shown without the password"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.expired' AND category = 'auth' AND reason = 'account expired'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'ao.expired' AND category = 'auth' AND reason = 'account expired'")" = 1 ] ||
 		fail "expiry refusal not audited"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.hours' AND category = 'auth' AND reason = 'outside hours of use'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'ao.hours' AND category = 'auth' AND reason = 'outside hours of use'")" = 1 ] ||
 		fail "hours refusal not audited"
 }
 
@@ -751,7 +751,7 @@ t_authonly_refuses_password_to_change() {
 	out=$(pam -p 'Hiyori-no-Sora-2030x' mamori-authonly ao.old auth=AUTH_ERR)
 	expect_match "$out" 'error: Your password has expired' "password past its maximum age"
 	pam -p 'Hiyori-no-Sora-2030x' mamori-test ao.old auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'ao.temp' AND category = 'auth' AND result = 'auth_err' AND reason = 'temporary password'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'ao.temp' AND category = 'auth' AND result = 'auth_err' AND reason = 'temporary password'")" = 1 ] ||
 		fail "refusal not audited"
 }
 
@@ -766,7 +766,7 @@ t_shared_account_members() {
 	echo "$out"
 	expect_match "$out" 'prompt-echo: Member name: ' "member prompt"
 	expect_match "$out" 'prompt: Password of sh.sato: ' "member password prompt"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'madoguchi' AND actor = 'sh.sato' AND result = 'success'")" -ge 1 ] ||
 		fail "audit does not name the member"
 	out=$(pam -e sh.kato -p 'Kaki-no-Himitsu-2030' front-desk madoguchi auth=AUTH_ERR)
 	expect_match "$out" 'named members' "non-member"

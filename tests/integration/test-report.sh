@@ -42,7 +42,7 @@ audit_rows() {
 # would write it (the tests here have no directory).
 manage() {
 	sql "INSERT INTO directory_people (uuid, user_id, dn, employee_number, department, updated_at)
-	     SELECT lower(hex(randomblob(16))), id, 'uid=$1,ou=people,dc=example,dc=test', 'E-$1', '$2', 0
+	     SELECT 'uuid-$1', id, 'uid=$1,ou=people,dc=example,dc=test', 'E-$1', '$2', 0
 	     FROM users WHERE name = '$1'"
 }
 
@@ -136,10 +136,10 @@ t_stale_paged() {
 	local out old=$((START - 100 * DAY))
 	sql "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 700)
 	     INSERT INTO users (name, kind, state, created_at, updated_at)
-	     SELECT printf('bulk%04d', i), 'staff', 'active', $old, $old FROM c"
+	     SELECT 'bulk' || substr('0000' || i, length('0000' || i) - 3), 'staff', 'active', $old, $old FROM c"
 	sql "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 700)
 	     INSERT INTO users (name, kind, state, expires, created_at, updated_at)
-	     SELECT printf('dev%04d', i), 'dev', 'disabled', '2029-01-01', $old, $old FROM c"
+	     SELECT 'dev' || substr('0000' || i, length('0000' || i) - 3), 'dev', 'disabled', '2029-01-01', $old, $old FROM c"
 	# One page is not all of it.
 	out=$(raw '{"method":"io.mamori.Admin.ReportStale","parameters":{}}')
 	expect_eq "$(json 'd["parameters"]["more"]' <<<"$out")" True "a first page that says more"

@@ -46,7 +46,7 @@ t_su_right_password() {
 	echo "$out"
 	expect_match "$out" '^Password: mamori-su' "su output"
 	expect_match "$out" 'rc=0' "su status"
-	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'su' AND user = 'mamori-su' AND result = 'success' AND category = 'auth' AND actor = 'nobody'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'su' AND \"user\" = 'mamori-su' AND result = 'success' AND category = 'auth' AND actor = 'nobody'")" -ge 1 ] ||
 		fail "no audit row naming su, the target and the calling user"
 	[ "$(sql "SELECT count(*) FROM sessions WHERE service = 'su'")" -ge 1 ] || fail "no session registered"
 }

@@ -55,7 +55,7 @@ t_sudo_password_and_totp() {
 	expect_match "$out" 'Verification code: ' "code prompt"
 	expect_match "$out" '(^|: )root$' "command ran as root"
 	expect_match "$out" 'rc=0' "sudo status"
-	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'sudo' AND user = 'mamori-ns' AND result = 'success' AND category = 'auth'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE service = 'sudo' AND \"user\" = 'mamori-ns' AND result = 'success' AND category = 'auth'")" -ge 1 ] ||
 		fail "not audited"
 }
 
@@ -73,7 +73,7 @@ t_sudo_wrong_factors_refused() {
 }
 
 time_box_rows() {
-	sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND reason LIKE '%time box%'"
+	sql "SELECT count(*) FROM audit WHERE \"user\" = 'mamori-ns' AND reason LIKE '%time box%'"
 }
 
 # Housekeeping runs every second: wait for two of its ticks.
@@ -110,7 +110,7 @@ t_exited_leader_recorded_as_a_normal_end() {
 	housekeeping_ticks
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" "leader exited" "end reason"
 	expect_eq "$(time_box_rows)" "$before" "time box rows"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND service = 'mamori-priv' AND category = 'session' AND reason = 'session closed: its leader had exited'")" = 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'mamori-ns' AND service = 'mamori-priv' AND category = 'session' AND reason = 'session closed: its leader had exited'")" = 1 ] ||
 		fail "the end is not audited"
 }
 
@@ -136,7 +136,7 @@ t_sudo_time_box_ends_long_command() {
 	fi
 	wait "$nspid" || true # sudo ended by the time box fails: its status says nothing here
 	cat "$T/sudo-long.out"
-	[ "$(sql "SELECT count(*) FROM audit WHERE user = 'mamori-ns' AND service = 'sudo' AND reason LIKE '%time box%'")" -ge 1 ] ||
+	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'mamori-ns' AND service = 'sudo' AND reason LIKE '%time box%'")" -ge 1 ] ||
 		fail "not audited"
 }
 
