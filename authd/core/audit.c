@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <systemd/sd-journal.h>
 
 #include "core/audit.h"
+#include "core/audit_internal.h"
 #include "error.h"
 #include "log.h"
 #include "core/seal.h"
@@ -111,35 +111,14 @@ fail:
 #define CHECKPOINT_FORMAT "mamori-audit-checkpoint-v1"
 #define CHECKPOINT_FILE_MAX 4096
 
-/* A row kept until its transaction ends, for the journal. */
-struct pending_row {
-	struct mamori_audit_row row;
-	char *strings[11];
-};
-
-struct pending_list {
-	struct pending_row *rows;
-	size_t n, cap;
-};
-
-/* Everything below belongs to the one store mamori_audit_init attached to.
- * pending, head_* and tampered change only under the store's lock (inside
- * a transaction, or in its end hook); flushing and the checkpoint file
- * under flush_lock, which the end hook takes before the store's lock is
- * released, so rows reach the journal in commit order. */
+/* Everything below belongs to the one store mamori_audit_init attached to;
+ * the rows of each transaction, the last row this daemon committed and
+ * the checkpoint file's updates are audit_txn.c's. */
 static struct {
 	struct mamori_store *store;
 	char checkpoint_path[4096];
-	int64_t mac_from; /* the first row that carries a MAC */
-	int64_t head_id; /* the last committed row, as this daemon knows it */
-	char head_hash[65];
-	int64_t txn_head_id; /* the last row of the open transaction */
-	char txn_head_hash[65];
 	int tampered; /* the log did not match its checkpoint: keep the file as evidence */
-	struct pending_list pending, flushing;
-} audit = { .mac_from = 1 };
-
-static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+} audit;
 
 static void
 to_hex(const unsigned char *in, size_t len, char *out)
@@ -372,117 +351,6 @@ mamori_audit_journal(const struct mamori_audit_row *r, const struct mamori_audit
 	           cp->mac);
 }
 
-/* ------------------------------------------------------ pending rows */
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-static int
-pending_add(struct pending_list *l, const struct mamori_audit_row *r)
-{
-	const char *src[11] = { r->category, r->actor, r->service, r->user, r->result, r->reason,
-		                r->tty,      r->rhost, r->detail,  r->hash, r->mac };
-	struct pending_row *p;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct pending_row *rows = realloc(l->rows, cap * sizeof(*rows));
-		if (rows == NULL)
-			return MAMORI_ERR_NOMEM;
-		l->rows = rows;
-		l->cap = cap;
-	}
-	p = &l->rows[l->n];
-	memset(p, 0, sizeof(*p));
-	for (int i = 0; i < 11; i++) {
-		p->strings[i] = dup_or_null(src[i]);
-		if (src[i] != NULL && p->strings[i] == NULL) {
-			while (i-- > 0)
-				free(p->strings[i]);
-			return MAMORI_ERR_NOMEM;
-		}
-	}
-	p->row = *r;
-	p->row.category = p->strings[0];
-	p->row.actor = p->strings[1];
-	p->row.service = p->strings[2];
-	p->row.user = p->strings[3];
-	p->row.result = p->strings[4];
-	p->row.reason = p->strings[5];
-	p->row.tty = p->strings[6];
-	p->row.rhost = p->strings[7];
-	p->row.detail = p->strings[8];
-	p->row.hash = p->strings[9];
-	p->row.mac = p->strings[10];
-	p->row.prev_hash = NULL;
-	l->n++;
-	return MAMORI_OK;
-}
-
-static void
-pending_clear(struct pending_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		for (int j = 0; j < 11; j++)
-			free(l->rows[i].strings[j]);
-	l->n = 0;
-}
-
-static void
-pending_free(struct pending_list *l)
-{
-	pending_clear(l);
-	free(l->rows);
-	memset(l, 0, sizeof(*l));
-}
-
-/* Store lock held.  Committed rows become the new head and go to the
- * journal once the lock is released; rolled-back rows are forgotten. */
-static int
-txn_end(void *data, int committed)
-{
-	struct pending_list swap;
-
-	(void)data;
-	if (!committed || audit.pending.n == 0) {
-		pending_clear(&audit.pending);
-		return 0;
-	}
-	audit.head_id = audit.txn_head_id;
-	memcpy(audit.head_hash, audit.txn_head_hash, 65);
-	pthread_mutex_lock(&flush_lock);
-	swap = audit.flushing;
-	audit.flushing = audit.pending;
-	audit.pending = swap;
-	pending_clear(&audit.pending);
-	return 1;
-}
-
-/* flush_lock held (taken by txn_end); the store's lock is not. */
-static void
-txn_flush(void *data)
-{
-	struct mamori_audit_checkpoint cp = { 0 };
-	struct pending_list *l = &audit.flushing;
-
-	(void)data;
-	cp.mac_from = audit.mac_from;
-	for (size_t i = 0; i < l->n; i++) {
-		cp.rows = l->rows[i].row.id;
-		snprintf(cp.head_hash, sizeof(cp.head_hash), "%s", l->rows[i].row.hash);
-		if (mamori_audit_checkpoint_mac(&cp, cp.mac) != MAMORI_OK)
-			snprintf(cp.mac, sizeof(cp.mac), "-");
-		mamori_audit_journal(&l->rows[i].row, &cp);
-	}
-	if (l->n > 0 && !mamori_audit_tampered() && audit.checkpoint_path[0] != '\0')
-		(void)mamori_audit_checkpoint_write(audit.checkpoint_path, &cp);
-	pending_clear(l);
-	pthread_mutex_unlock(&flush_lock);
-}
-
 /* ------------------------------------------------------------- append */
 
 static const char *
@@ -491,14 +359,66 @@ empty_to_null(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+static void
+tampered(const char *what, int64_t last_id, int64_t want_id)
+{
+	__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
+	mamori_log(LOG_ALERT,
+	           "audit log changed outside the daemon: %s (it ends at row %lld, the daemon wrote up to row %lld); "
+	           "the checkpoint %s is kept as evidence and no longer updated (mamorictl audit verify)",
+	           what, (long long)last_id, (long long)want_id, audit.checkpoint_path);
+}
+
+/* The tail read in tx under the store's lock, compared with what this
+ * daemon knows.  Alone on the store (SQLite), or after tx's own first row,
+ * the log must end where this daemon left it: anything else was deleted or
+ * rewritten behind its back.  On a shared store other daemons append too:
+ * the tail never goes back, and the last row this daemon committed is
+ * still there with the same hash.  The checkpoint file then stays as it
+ * is, the evidence verify reports.  An error only when the store cannot
+ * be read. */
+static int
+tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
+{
+	char want_hash[65], hash[65], mac[65];
+	int64_t want_id, seen;
+	int own = mamori_audit_txn_expect(tx, &want_id, want_hash, &seen);
+	int rc;
+
+	mamori_audit_txn_saw(last_id);
+	if (mamori_audit_tampered())
+		return MAMORI_OK;
+	if (own || !mamori_store_shared(audit.store)) {
+		if (last_id != want_id || strcmp(prev, want_hash) != 0)
+			tampered("it does not end where the daemon left it", last_id, want_id);
+		return MAMORI_OK;
+	}
+	if (last_id < want_id || last_id < seen) {
+		tampered("its tail went back", last_id, want_id > seen ? want_id : seen);
+		return MAMORI_OK;
+	}
+	if (last_id == want_id) {
+		if (strcmp(prev, want_hash) != 0)
+			tampered("the last row the daemon wrote was changed", last_id, want_id);
+		return MAMORI_OK;
+	}
+	if (want_id == 0)
+		return MAMORI_OK;
+	rc = mamori_store_audit_hash_at(tx, want_id, hash, mac);
+	if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && strcmp(hash, want_hash) != 0)) {
+		tampered("the last row the daemon wrote was changed or removed", last_id, want_id);
+		return MAMORI_OK;
+	}
+	return rc;
+}
+
 int
 mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, int64_t now)
 {
 	struct mamori_audit_row row = { 0 };
 	char prev[65], hash[65], mac[65];
 	char *detail = NULL;
-	int64_t last_id, want_id;
-	const char *want_hash;
+	int64_t last_id;
 	int rc;
 
 	if (mamori_store_txn_store(tx) != audit.store) {
@@ -506,21 +426,10 @@ mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, 
 		return MAMORI_ERR_INTERNAL;
 	}
 	rc = mamori_store_audit_tail(tx, &last_id, prev);
+	if (rc == MAMORI_OK)
+		rc = tail_check(tx, last_id, prev);
 	if (rc != MAMORI_OK)
 		return rc;
-	/* The log must end where this daemon left it: anything else was
-	 * deleted or rewritten behind its back.  The checkpoint file then
-	 * stays as it is, the evidence verify reports. */
-	want_id = audit.pending.n > 0 ? audit.txn_head_id : audit.head_id;
-	want_hash = audit.pending.n > 0 ? audit.txn_head_hash : audit.head_hash;
-	if (!mamori_audit_tampered() && (last_id != want_id || strcmp(prev, want_hash) != 0)) {
-		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
-		mamori_log(
-		        LOG_ALERT,
-		        "audit log changed outside the daemon: it ends at row %lld, the daemon wrote up to row %lld; "
-		        "the checkpoint %s is kept as evidence and no longer updated (mamorictl audit verify)",
-		        (long long)last_id, (long long)want_id, audit.checkpoint_path);
-	}
 	if (ev->detail != NULL && (detail = json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return MAMORI_ERR_NOMEM;
 	/* The store keeps "" as NULL: hash what it will keep. */
@@ -549,11 +458,7 @@ mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, 
 	}
 	/* Sent to the journal when (and only if) the transaction commits. */
 	if (rc == MAMORI_OK)
-		rc = pending_add(&audit.pending, &row);
-	if (rc == MAMORI_OK) {
-		audit.txn_head_id = row.id;
-		memcpy(audit.txn_head_hash, hash, 65);
-	}
+		rc = mamori_audit_txn_add(tx, &row);
 	free(detail);
 	return rc;
 }
@@ -565,10 +470,10 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
                   size_t errlen)
 {
 	struct mamori_txn *tx = NULL;
-	struct mamori_store_txn_hooks hooks = { .end = txn_end, .after_unlock = txn_flush };
+	struct mamori_store_txn_hooks hooks = { .end = mamori_audit_txn_end, .after_release = mamori_audit_txn_flush };
 	struct mamori_audit_checkpoint cp;
 	char tail[65], hash[65], mac[65], cperr[512], why[512] = "";
-	int64_t last_id = 0, first_mac = 0;
+	int64_t last_id = 0, first_mac = 0, mac_from;
 	int cprc, rc;
 
 	mamori_audit_shutdown();
@@ -610,9 +515,9 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 	if (rc != MAMORI_OK)
 		return rc;
 
-	audit.mac_from = first_mac > 0 ? first_mac : last_id + 1;
+	mac_from = first_mac > 0 ? first_mac : last_id + 1;
 	if (cprc == MAMORI_OK) {
-		audit.mac_from = cp.mac_from;
+		mac_from = cp.mac_from;
 		if (checkpoint_check(&cp) != MAMORI_OK) {
 			snprintf(why, sizeof(why), "its MAC does not match");
 		} else if (last_id < cp.rows) {
@@ -643,8 +548,6 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		snprintf(why, sizeof(why), "%s", cperr);
 	}
 	audit.store = store;
-	audit.head_id = last_id;
-	memcpy(audit.head_hash, tail, 65);
 	if (why[0] != '\0') {
 		__atomic_store_n(&audit.tampered, 1, __ATOMIC_RELEASE);
 		mamori_log(LOG_ALERT,
@@ -653,7 +556,7 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		           checkpoint_path, why);
 	} else if (cprc == MAMORI_ERR_NOT_FOUND) {
 		cp.rows = last_id;
-		cp.mac_from = audit.mac_from;
+		cp.mac_from = mac_from;
 		memcpy(cp.head_hash, tail, 65);
 		if (mamori_audit_checkpoint_write(checkpoint_path, &cp) != MAMORI_OK) {
 			snprintf(err, errlen, "audit checkpoint %s: cannot write", checkpoint_path);
@@ -663,8 +566,9 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		if (first_mac == 0 && last_id > 0)
 			mamori_log_notice("audit log: rows 1 to %lld predate the audit key; they are anchored by the "
 			                  "checkpoint %s, and rows from %lld on carry a MAC",
-			                  (long long)last_id, checkpoint_path, (long long)audit.mac_from);
+			                  (long long)last_id, checkpoint_path, (long long)mac_from);
 	}
+	mamori_audit_txn_start(checkpoint_path, mac_from, last_id, tail, cprc == MAMORI_OK ? cp.rows : last_id);
 	mamori_store_set_txn_hooks(store, &hooks);
 	return MAMORI_OK;
 }
@@ -674,14 +578,9 @@ mamori_audit_shutdown(void)
 {
 	if (audit.store != NULL)
 		mamori_store_set_txn_hooks(audit.store, NULL);
-	pthread_mutex_lock(&flush_lock);
-	pending_free(&audit.pending);
-	pending_free(&audit.flushing);
-	pthread_mutex_unlock(&flush_lock);
+	mamori_audit_txn_stop();
 	audit.store = NULL;
 	__atomic_store_n(&audit.tampered, 0, __ATOMIC_RELEASE);
-	audit.head_id = audit.txn_head_id = 0;
-	audit.mac_from = 1;
 	audit.checkpoint_path[0] = '\0';
 	mamori_audit_key_forget();
 }

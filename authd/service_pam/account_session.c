@@ -322,12 +322,13 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 	struct mamori_user u;
 	int rc;
 
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
 	rc = session_owner(tx, c, req, &u);
 	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return MAMORI_ERR_NOT_FOUND; /* any failure answers "no such account" */
+		/* any failure answers "no such account", unless the store
+		 * refused the transaction: it runs again */
+		return mamori_store_end(&tx, rc) == MAMORI_ERR_RETRY ? MAMORI_ERR_RETRY : MAMORI_ERR_NOT_FOUND;
 	}
 	ses->user_id = u.id;
 	/* P-PRIV-TIME: sessions of a privileged service get a deadline. */
@@ -337,12 +338,12 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 	if (mamori_store_login_get(tx, u.id, login) != MAMORI_OK || mamori_store_session_open(tx, ses) != MAMORI_OK ||
 	    pam_session_link_apply(tx, c, u.name, req->service, ses->id, ses->opened_at) != MAMORI_OK ||
 	    pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS,
-	              ses->deadline > 0 ? "session opened, time-boxed" : "session opened",
-	              ses->opened_at) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return MAMORI_ERR_STORE;
-	}
-	return mamori_store_commit(&tx) == MAMORI_OK ? MAMORI_OK : MAMORI_ERR_STORE;
+	              ses->deadline > 0 ? "session opened, time-boxed" : "session opened", ses->opened_at) != MAMORI_OK)
+		rc = MAMORI_ERR_STORE;
+	rc = mamori_store_end(&tx, rc);
+	if (rc == MAMORI_OK)
+		pam_session_link_forget(c, u.name, req->service, ses->opened_at);
+	return rc;
 }
 
 json_t *
@@ -353,7 +354,7 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 	struct mamori_login login;
 	char when[32], text[256];
 	json_t *reply, *messages;
-	int rc;
+	int rc, attempt = 0;
 
 	if ((reply = session_new(c, params, req, &ses)) != NULL)
 		return reply;
@@ -362,12 +363,14 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 		return pam_internal_error();
 	ses.opened_at = mamori_clock_now();
 	conf = mamori_daemon_conf_get();
-	rc = session_record(c, conf, req, &ses, &login);
+	do
+		rc = session_record(c, conf, req, &ses, &login);
+	while (mamori_store_retry(&rc, &attempt));
 	if (rc != MAMORI_OK) {
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);
 		return rc == MAMORI_ERR_NOT_FOUND ? pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such account")
-		                                  : pam_internal_error();
+		                                  : pam_store_error(rc);
 	}
 	if (conf->banner != NULL)
 		append_banner(messages, conf->banner);
@@ -404,55 +407,69 @@ close_allowed(const struct mamori_conn *c, const struct mamori_session *ses)
 	return ses->leader_pid == 0;
 }
 
-/* Close a session under the owner it was opened with: the session the PAM
- * handle was given (session_id), else the newest open one of the owner on
- * this service. */
-json_t *
-pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
+/* One run of CloseSession's transaction: the reply, or NULL with *rc the
+ * store's error (MAMORI_ERR_RETRY: run it again). */
+static json_t *
+close_once(struct mamori_conn *c, const struct pam_request *req, long long session_id, int64_t now, int *rc)
 {
 	struct mamori_txn *tx = NULL;
 	struct mamori_session ses;
 	struct mamori_user u;
-	long long session_id = 0;
-	int64_t now = mamori_clock_now();
-	int rc;
 
-	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
-		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "session_id");
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
-	rc = session_owner(tx, c, req, &u);
-	if (rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && session_id > 0) {
+	if ((*rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return NULL;
+	*rc = session_owner(tx, c, req, &u);
+	if (*rc == MAMORI_ERR_NOT_FOUND && c->peer.uid == 0 && session_id > 0) {
 		/* sudo closes with PAM_USER=root the session it opened for the
 		 * person who asked: the id its PAM handle kept names it. */
 		u.id = 0;
-		rc = MAMORI_OK;
+		*rc = MAMORI_OK;
 	}
-	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return rc == MAMORI_ERR_NOT_FOUND ? pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such account")
-		                                  : pam_internal_error();
+	if (*rc != MAMORI_OK) {
+		int why = *rc;
+
+		if ((*rc = mamori_store_end(&tx, why)) == MAMORI_ERR_RETRY)
+			return NULL;
+		return why == MAMORI_ERR_NOT_FOUND ? pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such account")
+		                                   : pam_internal_error();
 	}
-	rc = mamori_store_session_find(tx, u.id, req->service, session_id, &ses);
-	if (rc == MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(&tx);
+	*rc = mamori_store_session_find(tx, u.id, req->service, session_id, &ses);
+	if (*rc == MAMORI_ERR_NOT_FOUND) {
+		if ((*rc = mamori_store_end(&tx, MAMORI_ERR_NOT_FOUND)) == MAMORI_ERR_RETRY)
+			return NULL;
 		return pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such session");
 	}
-	if (rc == MAMORI_OK && !close_allowed(c, &ses)) {
+	if (*rc == MAMORI_OK && !close_allowed(c, &ses)) {
 		mamori_store_rollback(&tx);
 		mamori_log_notice("uid %lu may not close session %lld of %s: its leader %lld still runs",
 		                  (unsigned long)c->peer.uid, (long long)ses.id, ses.user, (long long)ses.leader_pid);
 		pam_refusal_audit(c, REFUSED_PERMISSION, "session", req, "session leader still running");
 		return pam_error(MAMORI_ERROR_PERMISSION_DENIED, "message", "the session's leader is still running");
 	}
-	if (rc == MAMORI_OK)
-		rc = mamori_store_session_close(tx, ses.user_id, req->service, ses.id, now);
-	if (rc != MAMORI_OK ||
-	    pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS, "session closed", now) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return pam_internal_error();
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return pam_internal_error();
+	if (*rc == MAMORI_OK)
+		*rc = mamori_store_session_close(tx, ses.user_id, req->service, ses.id, now);
+	if (*rc == MAMORI_OK)
+		*rc = pam_audit(tx, c, req, "session", NULL, MAMORI_RESULT_SUCCESS, "session closed", now);
+	if ((*rc = mamori_store_end(&tx, *rc)) != MAMORI_OK)
+		return NULL;
 	return mamori_wire_reply(json_pack("{s:s}", "result", MAMORI_RESULT_SUCCESS));
+}
+
+/* Close a session under the owner it was opened with: the session the PAM
+ * handle was given (session_id), else the newest open one of the owner on
+ * this service. */
+json_t *
+pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
+{
+	long long session_id = 0;
+	int64_t now = mamori_clock_now();
+	json_t *reply;
+	int rc, attempt = 0;
+
+	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
+		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "session_id");
+	do
+		reply = close_once(c, req, session_id, now, &rc);
+	while (reply == NULL && mamori_store_retry(&rc, &attempt));
+	return reply != NULL ? reply : pam_store_error(rc);
 }

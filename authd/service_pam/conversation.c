@@ -71,22 +71,22 @@ pam_audit(struct mamori_txn *tx, const struct mamori_conn *c, const struct pam_r
 	return pam_audit_detail(tx, c, req, category, actor, result, reason, NULL, now);
 }
 
-/* One audit row in a transaction of its own. */
+/* One audit row in a transaction of its own, run again when a shared
+ * store refuses it. */
 int
 pam_audit_alone(const struct mamori_conn *c, const struct pam_request *req, const char *category, const char *actor,
                 const char *result, const char *reason)
 {
 	struct mamori_txn *tx = NULL;
-	int rc;
+	int rc, attempt = 0;
 
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
-	rc = pam_audit(tx, c, req, category, actor, result, reason, mamori_clock_now());
-	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
+	do {
+		rc = mamori_store_begin(mamori_daemon.store, &tx);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_end(
+			        &tx, pam_audit(tx, c, req, category, actor, result, reason, mamori_clock_now()));
+	} while (mamori_store_retry(&rc, &attempt));
+	return rc;
 }
 
 const char *

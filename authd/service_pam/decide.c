@@ -463,14 +463,31 @@ decision_reply(struct decision *d)
 	return reply;
 }
 
+/* One run of the decision's transaction.  A shared store may refuse it
+ * (MAMORI_ERR_RETRY): then nothing of it happened, and it runs again from
+ * what auth_decide set up; everything counted outside the store (the
+ * incidents, the session link, the reply) comes after the commit. */
+static int
+decide_once(struct decision *d)
+{
+	int rc = mamori_store_begin(mamori_daemon.store, &d->tx);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	rc = decide(d);
+	if (rc == MAMORI_OK)
+		rc = decision_record(d);
+	return mamori_store_end(&d->tx, rc);
+}
+
 /* All factors of the set were asked: decide, count and record it in one
  * transaction, before the answer is sent. */
 json_t *
 auth_decide(struct mamori_conn *c)
 {
-	struct decision d = { .c = c, .conv = c->conversation, .result = MAMORI_RESULT_AUTH_ERR };
+	struct decision d = { .c = c, .conv = c->conversation, .result = MAMORI_RESULT_AUTH_ERR }, start;
 	json_t *reply = NULL;
-	int rc;
+	int rc, attempt = 0;
 
 	d.req = &d.conv->req;
 	d.conf = mamori_daemon_conf_get();
@@ -482,21 +499,21 @@ auth_decide(struct mamori_conn *c)
 	d.all_ok = d.conv->set.count > 0;
 	for (unsigned i = 0; i < d.conv->set.count; i++)
 		d.all_ok = d.all_ok && mamori_factor_ops(d.conv->set.factor[i]) != NULL && d.conv->proofs[i].ok;
-	rc = mamori_store_begin(mamori_daemon.store, &d.tx);
-	if (rc == MAMORI_OK) {
-		rc = decide(&d);
-		if (rc == MAMORI_OK)
-			rc = decision_record(&d);
-		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(&d.tx);
-		else
-			mamori_store_rollback(&d.tx);
-	}
+	start = d;
+	do {
+		json_decref(d.incident_detail);
+		d = start;
+		rc = decide_once(&d);
+	} while (mamori_store_retry(&rc, &attempt));
 	if (rc == MAMORI_OK) {
 		reply = decision_reply(&d);
 	} else {
 		mamori_log_err("authenticate %s on %s: the store failed", d.req->user, d.req->service);
-		reply = pam_internal_error();
+		/* Refused each time it ran: recorded as a refusal of its own. */
+		if (rc == MAMORI_ERR_BUSY)
+			(void)pam_audit_alone(c, d.req, d.conv->op == OP_ENROL ? "enroll" : "auth", NULL,
+			                      MAMORI_RESULT_AUTH_ERR, "store busy");
+		reply = pam_store_error(rc);
 	}
 	json_decref(d.incident_detail);
 	pam_proofs_release(d.conv);

@@ -100,6 +100,16 @@ pam_internal_error(void)
 }
 
 json_t *
+pam_store_error(int rc)
+{
+	/* A shared store refused the transaction each time it ran: nothing of
+	 * it happened, and the client may try again. */
+	if (rc == MAMORI_ERR_BUSY)
+		return pam_error(MAMORI_ERROR_BUSY, "message", "the store is busy: try again");
+	return pam_internal_error();
+}
+
+json_t *
 pam_prompt(const char *style, const char *text)
 {
 	return mamori_wire_reply(json_pack("{s:s,s:[{s:s,s:s}]}", "state", MAMORI_STATE_PROMPT, "prompts", "style",

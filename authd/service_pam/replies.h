@@ -19,6 +19,9 @@ int pam_ticket_redeem(const char *hex, const char *user, const char *service, in
 
 json_t *pam_error(const char *error, const char *key, const char *value);
 json_t *pam_internal_error(void);
+/* The reply to a store that failed with rc: busy (MAMORI_ERR_BUSY, after
+ * mamori_store_retry gave up), else an internal error; never a success. */
+json_t *pam_store_error(int rc);
 json_t *pam_prompt(const char *style, const char *text);
 json_t *pam_messages_append(json_t *messages, const char *style, const char *text);
 json_t *pam_done(const char *result, const char *style, const char *text, const char *ticket);

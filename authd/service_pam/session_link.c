@@ -84,9 +84,10 @@ pam_session_link_remember(const struct mamori_conn *c, const char *user, const c
 	pthread_mutex_unlock(&links_lock);
 }
 
-/* Take (and forget) the links of this client, user and service. */
+/* Copy (forget too) the links of this client, user and service. */
 static unsigned
-links_take(pid_t pid, int64_t start, const char *user, const char *service, int64_t now, struct link *out, unsigned cap)
+links_take(pid_t pid, int64_t start, const char *user, const char *service, int64_t now, struct link *out, unsigned cap,
+           int forget)
 {
 	unsigned n = 0;
 
@@ -97,9 +98,10 @@ links_take(pid_t pid, int64_t start, const char *user, const char *service, int6
 		if (!l->used || l->pid != pid || l->start != start || strcmp(l->user, user) != 0 ||
 		    strcmp(l->service, service) != 0)
 			continue;
-		if (!link_expired(l, now))
+		if (!link_expired(l, now) && out != NULL)
 			out[n++] = *l;
-		memset(l, 0, sizeof(*l));
+		if (forget)
+			memset(l, 0, sizeof(*l));
 	}
 	pthread_mutex_unlock(&links_lock);
 	return n;
@@ -119,7 +121,7 @@ pam_session_link_apply(struct mamori_txn *tx, const struct mamori_conn *c, const
 	start = mamori_process_start_time(c->peer.pid);
 	if (start <= 0)
 		return MAMORI_OK;
-	n = links_take(c->peer.pid, start, user, service, now, taken, MAMORI_SET_FACTORS_MAX);
+	n = links_take(c->peer.pid, start, user, service, now, taken, MAMORI_SET_FACTORS_MAX, 0);
 	for (unsigned i = 0; i < n && rc == MAMORI_OK; i++) {
 		rc = mamori_store_session_credential_add(tx, session_id, taken[i].credential_id, taken[i].device);
 		if (rc != MAMORI_OK)
@@ -128,4 +130,14 @@ pam_session_link_apply(struct mamori_txn *tx, const struct mamori_conn *c, const
 	}
 	mamori_wipe(taken, sizeof(taken));
 	return rc;
+}
+
+void
+pam_session_link_forget(const struct mamori_conn *c, const char *user, const char *service, int64_t now)
+{
+	int64_t start;
+
+	if (c->peer.uid != 0 || (start = mamori_process_start_time(c->peer.pid)) <= 0)
+		return;
+	(void)links_take(c->peer.pid, start, user, service, now, NULL, PAM_SESSION_LINK_MAX, 1);
 }

@@ -28,9 +28,12 @@ struct mamori_pam_conversation;
 void pam_session_link_remember(const struct mamori_conn *c, const char *user, const char *service,
                                const struct mamori_pam_conversation *conv, int64_t now);
 /* Inside OpenSession's transaction: link what this client remembered for
- * user and service to session_id, and forget it.  MAMORI_OK when there was
- * nothing to link. */
+ * user and service to session_id.  MAMORI_OK when there was nothing to
+ * link.  It is forgotten only once the transaction committed
+ * (pam_session_link_forget), so that a transaction a shared store refused
+ * links it again when it runs again. */
 int pam_session_link_apply(struct mamori_txn *tx, const struct mamori_conn *c, const char *user, const char *service,
                            int64_t session_id, int64_t now);
+void pam_session_link_forget(const struct mamori_conn *c, const char *user, const char *service, int64_t now);
 
 #endif

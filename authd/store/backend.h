@@ -50,6 +50,11 @@ struct mamori_store_ops {
 	int (*commit)(struct mamori_txn *tx);
 	void (*rollback)(struct mamori_txn *tx);
 	void (*release)(struct mamori_txn *tx);
+	/* Non-zero when the backend refused tx (a serialization failure, a
+	 * deadlock: its calls returned MAMORI_ERR_RETRY), so that a caller
+	 * that turned that error into its own still runs it again
+	 * (mamori_store_end); NULL for a backend that never refuses. */
+	int (*refused)(struct mamori_txn *tx);
 	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
 	                              mamori_store_audit_cb cb, void *data);
 

@@ -209,19 +209,21 @@ mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx)
 }
 
 /* End the transaction: tell the hooks, let the backend release it, then let
- * the hooks finish outside it. */
+ * the hooks finish outside it, with what end left in the slot. */
 static void
 txn_end(struct mamori_txn *tx, int committed)
 {
 	struct mamori_store *store = tx->store;
 	struct mamori_store_txn_hooks hooks = store->hooks;
+	void *slot = NULL;
 	int more = 0;
 
 	if (hooks.end != NULL)
-		more = hooks.end(hooks.data, committed);
+		more = hooks.end(hooks.data, &tx->hook_slot, committed);
+	slot = tx->hook_slot;
 	store->ops->release(tx);
-	if (more && hooks.after_unlock != NULL)
-		hooks.after_unlock(hooks.data);
+	if (more && hooks.after_release != NULL)
+		hooks.after_release(hooks.data, slot);
 }
 
 int
@@ -236,7 +238,8 @@ mamori_store_commit(struct mamori_txn **txp)
 	*txp = NULL;
 	rc = tx->store->ops->commit(tx);
 	txn_end(tx, rc == MAMORI_OK);
-	return rc == MAMORI_OK ? MAMORI_OK : MAMORI_ERR_STORE;
+	/* RETRY: refused by a shared backend, nothing of it happened. */
+	return rc == MAMORI_OK || rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
 }
 
 void

@@ -8,7 +8,8 @@
  * set_txn_hooks and audit_snapshot_foreach take the store itself.  The
  * backend (authd/store/backend.h) is chosen at run time by [store]
  * backend.  The SQLite backend runs one transaction at a time (begin waits
- * for the one running), so keep slow work (Argon2) outside them. */
+ * for the one running), so keep slow work (Argon2) outside them; the
+ * PostgreSQL backend runs several at once, on a pool of connections. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -217,14 +218,20 @@ const char *mamori_store_path(const struct mamori_store *store);
  * (*tx is set to NULL) and returns MAMORI_OK only when the COMMIT
  * succeeded; rollback ends it without changes.  Both accept a NULL *tx. */
 int mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx);
-/* Called when a transaction ends: end with the store's lock held, committed
- * 1 after a COMMIT that succeeded and 0 after a rollback (or a COMMIT that
- * failed); then, when end returned non-zero, after_unlock once the lock is
- * released.  audit.c uses them to send rows to the journal only once they
- * are committed.  Set them while no transaction runs. */
+/* Called when a transaction ends, each with the transaction's own slot
+ * (mamori_store_txn_slot): end before the handle is released, committed 1
+ * after a COMMIT that succeeded and 0 after a rollback (or a COMMIT that
+ * failed), and then, when end returned non-zero, after_release once the
+ * backend released the transaction (SQLite: its lock; PostgreSQL: its
+ * pooled connection) with the slot as end left it.  A backend may run
+ * several transactions at once, so the hooks keep what belongs to one
+ * transaction in its slot, never in globals; end owns what the slot holds
+ * (after_release gets it to finish and free).  audit.c uses them to send
+ * rows to the journal only once they are committed.  Set them while no
+ * transaction runs. */
 struct mamori_store_txn_hooks {
-	int (*end)(void *data, int committed);
-	void (*after_unlock)(void *data);
+	int (*end)(void *data, void **slot, int committed);
+	void (*after_release)(void *data, void *slot);
 	void *data;
 };
 void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_store_txn_hooks *hooks);
@@ -233,6 +240,37 @@ void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_
 int mamori_store_commit(struct mamori_txn **tx) __attribute__((warn_unused_result));
 /* The store a transaction belongs to. */
 struct mamori_store *mamori_store_txn_store(const struct mamori_txn *tx);
+/* The transaction's slot for the hooks: NULL at begin; only the code that
+ * set the hooks (audit.c) uses it. */
+void **mamori_store_txn_slot(struct mamori_txn *tx);
+/* Non-zero when other daemons may write the same store at the same time
+ * (PostgreSQL): the audit log's tail then moves under this daemon, and a
+ * transaction may fail with MAMORI_ERR_RETRY. */
+int mamori_store_shared(const struct mamori_store *store);
+/* Running a transaction again.  A shared backend may refuse a transaction
+ * (a serialization failure, a deadlock): its calls and its commit then
+ * return MAMORI_ERR_RETRY, and nothing of it happened.  The caller runs
+ * the whole transaction again, from begin, with everything it computed in
+ * memory on the way computed anew:
+ *
+ *	int attempt = 0;
+ *	do
+ *		rc = run_once(...);
+ *	while (mamori_store_retry(&rc, &attempt));
+ *
+ * mamori_store_retry returns 1, after a short randomized back-off, when
+ * *rc is MAMORI_ERR_RETRY and attempts are left (MAMORI_STORE_RETRIES in
+ * all); otherwise 0, with a MAMORI_ERR_RETRY left in *rc turned into
+ * MAMORI_ERR_BUSY (fail closed: never a success).  run_once must not have
+ * counted anything outside the store (rate-limit tokens, incidents,
+ * messages for the client) before its commit succeeded. */
+#define MAMORI_STORE_RETRIES 4
+int mamori_store_retry(int *rc, int *attempt);
+/* End *tx as run_once does: commit when rc is MAMORI_OK (the commit's
+ * result, MAMORI_ERR_RETRY included), else roll back and return rc, or
+ * MAMORI_ERR_RETRY when the backend refused the transaction, whatever
+ * error the caller made of it on the way. */
+int mamori_store_end(struct mamori_txn **tx, int rc) __attribute__((warn_unused_result));
 void mamori_store_rollback(struct mamori_txn **tx);
 
 /* Users.  Lookups return MAMORI_ERR_NOT_FOUND for no such user. */

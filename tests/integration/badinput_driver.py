@@ -51,6 +51,8 @@ T = os.environ.get("T", "")
 PAM_SOCK = os.path.join(T, "run", "pam.sock")
 ADMIN_SOCK = os.path.join(T, "run", "admin.sock")
 DB = os.path.join(T, "state", "mamori.db")
+PG_DB = (open(os.path.join(T, "pgdb")).read().strip()
+         if os.environ.get("MAMORI_TEST_BACKEND") == "postgresql" else "")
 CTL = os.environ.get("CTL", "")
 PAM_CLIENT = os.environ.get("PAM_CLIENT", os.path.join(T, "pam_client"))
 PAM_WRAPPER_LIB = os.environ.get("PAM_WRAPPER_LIB", "")
@@ -474,9 +476,22 @@ def store_dump():
     script = ".mode quote\n" + "".join(
         "SELECT '== %s';\nSELECT * FROM %s ORDER BY rowid;\n" % (t, t) for t in TABLES
     )
-    r = subprocess.run(["sqlite3", "-readonly", DB], input=script.encode(), capture_output=True, timeout=30)
-    check(r.returncode == 0 and not r.stderr, "sqlite3 failed: %s" % r.stderr.decode(errors="replace"))
+    if PG_DB:
+        script = "".join("SELECT '== %s';\nSELECT * FROM %s ORDER BY 1, 2;\n" % (t, t) for t in TABLES)
+    r = query(script)
+    check(r.returncode == 0 and not r.stderr, "%s failed: %s" % ("psql" if PG_DB else "sqlite3",
+                                                               r.stderr.decode(errors="replace")))
     return r.stdout.decode(errors="replace")
+
+
+def query(script):
+    """The store read with sqlite3 -readonly, or with psql on the test's
+    database in the PostgreSQL pass (tests/integration/lib.sh)."""
+    if PG_DB:
+        return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F|", "-v", "ON_ERROR_STOP=1", "-d",
+                               "%s dbname=%s" % (os.environ["MAMORI_TEST_PG_CONNINFO"], PG_DB), "-f", "-"],
+                              input=script.encode(), capture_output=True, timeout=30)
+    return subprocess.run(["sqlite3", "-readonly", DB], input=script.encode(), capture_output=True, timeout=30)
 
 
 def digest(dump):
@@ -1606,9 +1621,8 @@ def auth_once(user, password):
 
 
 def stored_params(user):
-    r = subprocess.run(["sqlite3", "-readonly", DB, "SELECT p.hash FROM passwords p JOIN users u ON u.id = p.user_id "
-                        "WHERE u.name = '%s' AND p.current = 1 AND p.system = 'default'" % user],
-                       capture_output=True, timeout=30)
+    r = query("SELECT p.hash FROM passwords p JOIN users u ON u.id = p.user_id "
+              "WHERE u.name = '%s' AND p.current = 1 AND p.system = 'default';\n" % user)
     h = r.stdout.decode().strip()
     return h.split("$")[3] if h.count("$") >= 4 else "?"
 

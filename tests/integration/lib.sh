@@ -83,7 +83,7 @@ fi
 # check-postgresql`): each environment (new_env) gets a database of its
 # own, created here and dropped by cleanup_all, so that tests stay
 # independent; `sql` runs psql on it with the output sqlite3 gives.
-MAMORI_TEST_BACKEND=${MAMORI_TEST_BACKEND:-sqlite}
+export MAMORI_TEST_BACKEND=${MAMORI_TEST_BACKEND:-sqlite}
 case $MAMORI_TEST_BACKEND in
 sqlite) ;;
 postgresql)

@@ -364,28 +364,34 @@ collect_session(const struct mamori_session *s, void *data)
 
 struct hook_log {
 	int ends, committed, after;
+	void *end_slot, *after_slot; /* what end found in the slot, and what after got */
 };
 
 static int
-hook_end(void *data, int committed)
+hook_end(void *data, void **slot, int committed)
 {
 	struct hook_log *h = data;
 
 	h->ends++;
 	h->committed += committed;
+	h->end_slot = *slot;
+	*slot = &h->after; /* what after_release gets */
 	return 1;
 }
 
 static void
-hook_after(void *data)
+hook_after(void *data, void *slot)
 {
-	((struct hook_log *)data)->after++;
+	struct hook_log *h = data;
+
+	h->after++;
+	h->after_slot = slot;
 }
 
 static void
 open_with_hooks(struct fixture *fx, struct hook_log *h)
 {
-	struct mamori_store_txn_hooks hooks = { .end = hook_end, .after_unlock = hook_after, .data = h };
+	struct mamori_store_txn_hooks hooks = { .end = hook_end, .after_release = hook_after, .data = h };
 
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
 		fail_msg("store open: %s", fx->err);
@@ -426,6 +432,63 @@ test_txn_handles_one_after_the_other(void **state)
 	assert_int_equal(mamori_store_user_get(NULL, "alice", &u), MAMORI_ERR_INVALID);
 	assert_int_equal(h.ends, 2);
 	mamori_store_set_txn_hooks(fx->store, NULL);
+}
+
+/* Each transaction has its own slot for the hooks: NULL at begin, given to
+ * end, and what end left there given to after_release. */
+static void
+test_txn_slot_reaches_the_hooks(void **state)
+{
+	struct fixture *fx = *state;
+	struct hook_log h = { 0 };
+	struct mamori_txn *tx = NULL;
+	int mine = 0;
+
+	open_with_hooks(fx, &h);
+	assert_int_equal(mamori_store_shared(fx->store), 0);
+	assert_int_equal(mamori_store_begin(fx->store, &tx), MAMORI_OK);
+	assert_null(*mamori_store_txn_slot(tx));
+	*mamori_store_txn_slot(tx) = &mine;
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	assert_ptr_equal(h.end_slot, &mine);
+	assert_ptr_equal(h.after_slot, &h.after);
+
+	assert_int_equal(mamori_store_begin(fx->store, &tx), MAMORI_OK);
+	assert_null(*mamori_store_txn_slot(tx));
+	mamori_store_rollback(&tx);
+	assert_null(h.end_slot);
+	assert_int_equal(h.ends, 2);
+	assert_int_equal(h.after, 2);
+	mamori_store_set_txn_hooks(fx->store, NULL);
+}
+
+/* The retry helper: MAMORI_ERR_RETRY runs again a few times, then turns
+ * into MAMORI_ERR_BUSY (never a success); any other result ends at once. */
+static void
+test_retry_helper(void **state)
+{
+	int rc, attempt = 0, runs = 0;
+
+	(void)state;
+	do {
+		runs++;
+		rc = MAMORI_ERR_RETRY;
+	} while (mamori_store_retry(&rc, &attempt));
+	assert_int_equal(rc, MAMORI_ERR_BUSY);
+	assert_int_equal(runs, MAMORI_STORE_RETRIES);
+
+	attempt = 0;
+	runs = 0;
+	do
+		rc = ++runs < 2 ? MAMORI_ERR_RETRY : MAMORI_OK;
+	while (mamori_store_retry(&rc, &attempt));
+	assert_int_equal(rc, MAMORI_OK);
+	assert_int_equal(runs, 2);
+
+	attempt = 0;
+	rc = MAMORI_ERR_STORE;
+	assert_int_equal(mamori_store_retry(&rc, &attempt), 0);
+	assert_int_equal(rc, MAMORI_ERR_STORE);
 }
 
 /* A COMMIT that fails is reported, its changes are gone, the hooks hear
@@ -4775,6 +4838,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STORE_TEST(test_open_creates_private_wal_file),
 		DIR_TEST(test_txn_handles_one_after_the_other),
+		DIR_TEST(test_txn_slot_reaches_the_hooks),
+		DIR_TEST(test_retry_helper),
 		DIR_TEST(test_commit_failure_is_reported),
 		DIR_TEST(test_unknown_backend_refused),
 		cmocka_unit_test(test_cred_state_names),

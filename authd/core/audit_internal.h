@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MAMORI_AUDIT_INTERNAL_H
+#define MAMORI_AUDIT_INTERNAL_H
+
+/* Between audit.c and audit_txn.c (the rows of each transaction until it
+ * ends, then the journal and the checkpoint file). */
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Forget every transaction's rows and start from head (the log's tail at
+ * init), with the checkpoint file at path holding checkpoint_rows rows;
+ * stop forgets everything (audit shutdown). */
+void mamori_audit_txn_start(const char *checkpoint_path, int64_t mac_from, int64_t head_id, const char *head_hash,
+                            int64_t checkpoint_rows);
+void mamori_audit_txn_stop(void);
+/* The row tx's next append must follow: the last row tx appended (returns
+ * 1), else the last row this daemon committed (returns 0); *seen gets the
+ * highest tail this daemon read. */
+int mamori_audit_txn_expect(struct mamori_txn *tx, int64_t *id, char hash[65], int64_t *seen);
+/* A tail read under the store's lock: the highest one is remembered. */
+void mamori_audit_txn_saw(int64_t tail_id);
+/* Keep row (copied) in tx's slot until tx ends. */
+int mamori_audit_txn_add(struct mamori_txn *tx, const struct mamori_audit_row *row);
+/* The store's transaction hooks (store.h). */
+int mamori_audit_txn_end(void *data, void **slot, int committed);
+void mamori_audit_txn_flush(void *data, void *slot);
+
+#endif
