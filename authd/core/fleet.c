@@ -270,7 +270,7 @@ mamori_fleet_start(void)
 	sigset_t all, old;
 	int e;
 
-	if (mamori_daemon.store == NULL || strcmp(mamori_store_backend(mamori_daemon.store), "sqlite") == 0)
+	if (mamori_daemon.store == NULL || !mamori_store_shared(mamori_daemon.store))
 		return MAMORI_OK;
 	pthread_mutex_lock(&fl.lock);
 	fl.stopping = 0;
