@@ -732,9 +732,16 @@ t_audit_login_during_verify() {
 	start_daemon
 	ctl audit verify >"$T/verify.out" 2>&1 &
 	local vpid=$! i
-	# Wait until the daemon is walking (its read connection is open).
+	# Wait until the daemon is walking (its read connection is open: a
+	# second file descriptor on the SQLite file, or a transaction of the
+	# daemon's open on the PostgreSQL server).
 	for i in $(seq 1 100); do
-		[ "$(ls -l /proc/"$(cat "$T/daemon.pid")"/fd 2>/dev/null | grep -c 'mamori\.db$')" -ge 2 ] && break
+		if on_postgresql; then
+			[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			          AND application_name = 'mamori-authd' AND xact_start IS NOT NULL")" -ge 1 ] && break
+		else
+			[ "$(ls -l /proc/"$(cat "$T/daemon.pid")"/fd 2>/dev/null | grep -c 'mamori\.db$')" -ge 2 ] && break
+		fi
 		sleep 0.02
 	done
 	pam -p 'Quiet-Harbor-7391x' mamori-test walker auth=SUCCESS

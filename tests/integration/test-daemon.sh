@@ -128,8 +128,8 @@ t_slow_reader_cut_off_at_the_send_deadline() {
 	trap 'stop_daemon; rm -rf "$T"' EXIT
 	start_daemon
 	sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
-	     INSERT INTO audit (ts, category, actor, \"user\", result, reason, detail, prev_hash, hash)
-	     SELECT 1700000000 + i, 'admin', 'root', 'filler', 'success', 'filler', '{\"pad\":\"$(printf '0%.0s' $(seq 300))\"}',
+	     INSERT INTO audit (id, ts, category, actor, \"user\", result, reason, detail, prev_hash, hash)
+	     SELECT (SELECT COALESCE(MAX(id), 0) FROM audit) + i, 1700000000 + i, 'admin', 'root', 'filler', 'success', 'filler', '{\"pad\":\"$(printf '0%.0s' $(seq 300))\"}',
 	            'x', 'x' FROM n"
 	# Pages are full: the replies are large.
 	out=$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.AuditShow","parameters":{"after_id":1}}')
