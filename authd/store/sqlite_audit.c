@@ -22,7 +22,8 @@ sq_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK;
 
-	if (sq_prepare(st, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_AUDIT_TAIL, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &stmt) !=
+	    MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
@@ -37,7 +38,7 @@ sq_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
 	default:
 		rc = sq_fail(st, "audit_tail");
 	}
-	sqlite3_finalize(stmt);
+	sq_cached_done(stmt);
 	return rc;
 }
 
@@ -46,11 +47,14 @@ sq_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
+	int rc;
 
-	if (sq_prepare(st,
-	               "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
-	               "peer_uid, peer_pid, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	               &stmt) != MAMORI_OK)
+	/* Cached: one insert per audit row, 100,000 in a first directory sync. */
+	if (sq_prepare_cached(
+	            st, SQ_CACHED_AUDIT_INSERT,
+	            "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
+	            "peer_uid, peer_pid, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	            &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, r->id);
 	sqlite3_bind_int64(stmt, 2, r->ts);
@@ -74,7 +78,9 @@ sq_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 	sqlite3_bind_text(stmt, 14, r->prev_hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 15, r->hash, -1, SQLITE_TRANSIENT);
 	sq_bind_text(stmt, 16, r->mac);
-	return sq_step_done(st, stmt, "audit_insert");
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? MAMORI_OK : sq_fail(st, "audit_insert");
+	sq_cached_done(stmt);
+	return rc;
 }
 
 static const char *
