@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 
 #include "conf.h"
+#include "pg_testdb.h"
 #include "core/audit.h"
 #include "error.h"
 #include "log.h"
@@ -50,72 +51,6 @@ struct fx {
 
 /* ------------------------------------------------------------- database */
 
-static void
-quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static int
-admin_exec(const char *conninfo, const char *sql)
-{
-	PGconn *conn = PQconnectdb(conninfo);
-	PGresult *res;
-	int ok;
-
-	if (PQstatus(conn) != CONNECTION_OK) {
-		print_error("cannot connect: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return -1;
-	}
-	PQsetNoticeProcessor(conn, quiet, NULL); /* "does not exist, skipping" */
-	res = PQexec(conn, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		print_error("%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-	return ok ? 0 : -1;
-}
-
-/* conninfo with its dbname replaced (keyword=value or URI given). */
-static int
-conninfo_with_db(const char *conninfo, const char *dbname, char *out, size_t len)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	size_t used = 0;
-	int n;
-
-	if (opts == NULL)
-		return -1;
-	out[0] = '\0';
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-
-		if (v == NULL)
-			continue;
-		n = snprintf(out + used, len - used, "%s%s='", used > 0 ? " " : "", o->keyword);
-		if (n < 0 || (size_t)n >= len - used)
-			goto fail;
-		used += (size_t)n;
-		for (const char *p = v; *p != '\0'; p++) {
-			if (used + 3 >= len)
-				goto fail;
-			if (*p == '\'' || *p == '\\')
-				out[used++] = '\\';
-			out[used++] = *p;
-		}
-		out[used++] = '\'';
-		out[used] = '\0';
-	}
-	PQconninfoFree(opts);
-	return strstr(out, "dbname=") != NULL ? 0 : -1;
-fail:
-	PQconninfoFree(opts);
-	return -1;
-}
-
 static int
 setup(void **state)
 {
@@ -135,12 +70,13 @@ setup(void **state)
 	snprintf(f->checkpoint, sizeof(f->checkpoint), "%s/audit.checkpoint", f->dir);
 	snprintf(f->journal, sizeof(f->journal), "%s/journal", f->dir);
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", f->dbname);
-	if (admin_exec(f->admin, sql) != 0)
+	if (pgt_sql(f->admin, sql, NULL, 0) != 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	if (admin_exec(f->admin, sql) != 0)
+	if (pgt_sql(f->admin, sql, NULL, 0) != 0)
 		goto fail;
-	if (conninfo_with_db(f->admin, f->dbname, ci, sizeof(ci)) != 0 || (f->conf = mamori_conf_defaults()) == NULL)
+	if (pgt_conninfo_with_db(f->admin, f->dbname, ci, sizeof(ci)) != 0 ||
+	    (f->conf = mamori_conf_defaults()) == NULL)
 		goto fail;
 	free(f->conf->store_backend);
 	free(f->conf->store_conninfo);
@@ -189,7 +125,7 @@ teardown(void **state)
 	mamori_audit_shutdown();
 	mamori_store_close(&f->store);
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-	(void)admin_exec(f->admin, sql);
+	(void)pgt_sql(f->admin, sql, NULL, 0);
 	pthread_barrier_destroy(&f->barrier);
 	mamori_conf_free(&f->conf);
 	unlink(f->key);

@@ -29,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "conf.h"
+#include "pg_testdb.h"
 #include "error.h"
 #include "log.h"
 #include "store/store.h"
@@ -40,38 +41,6 @@ struct fx {
 	struct mamori_conf *conf;
 	struct mamori_store *store;
 };
-
-static void
-quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* Run sql on conninfo; the first column of the first row into out. */
-static int
-sql_on(const char *conninfo, const char *sql, char *out, size_t len)
-{
-	PGconn *conn = PQconnectdb(conninfo);
-	PGresult *res;
-	int ok;
-
-	if (PQstatus(conn) != CONNECTION_OK) {
-		print_error("cannot connect: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return -1;
-	}
-	PQsetNoticeProcessor(conn, quiet, NULL);
-	res = PQexec(conn, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-	if (!ok)
-		print_error("%s: %s", sql, PQerrorMessage(conn));
-	if (ok && out != NULL)
-		snprintf(out, len, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	PQfinish(conn);
-	return ok ? 0 : -1;
-}
 
 static int
 setup(void **state)
@@ -87,7 +56,7 @@ setup(void **state)
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
 	/* A later dbname= overrides the one given. */
 	snprintf(f->db, sizeof(f->db), "%s dbname=%s", f->admin, f->dbname);
-	if (sql_on(f->admin, sql, NULL, 0) != 0 || (f->conf = mamori_conf_defaults()) == NULL)
+	if (pgt_sql(f->admin, sql, NULL, 0) != 0 || (f->conf = mamori_conf_defaults()) == NULL)
 		goto fail;
 	free(f->conf->store_backend);
 	f->conf->store_backend = strdup("postgresql");
@@ -111,7 +80,7 @@ teardown(void **state)
 
 	mamori_store_close(&f->store);
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-	(void)sql_on(f->admin, sql, NULL, 0);
+	(void)pgt_sql(f->admin, sql, NULL, 0);
 	mamori_conf_free(&f->conf);
 	free(f);
 	return 0;
@@ -194,7 +163,7 @@ test_open_migrates_once(void **state)
 		assert_int_equal(pthread_join(t[i], &rc), 0);
 		assert_int_equal((intptr_t)rc, MAMORI_OK);
 	}
-	assert_int_equal(sql_on(f->db, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
+	assert_int_equal(pgt_sql(f->db, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
 	                 0);
 	assert_string_equal(out, "9"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
@@ -202,7 +171,7 @@ test_open_migrates_once(void **state)
 	assert_null(strstr(mamori_store_path(f->store), "user"));
 	assert_int_equal(strncmp(mamori_store_path(f->store), "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
-	assert_int_equal(sql_on(f->db, "UPDATE schema_version SET version = 10", NULL, 0), 0);
+	assert_int_equal(pgt_sql(f->db, "UPDATE schema_version SET version = 10", NULL, 0), 0);
 	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
 	assert_non_null(strstr(err, "schema version 10 is newer than this mamori (9)"));
 }
@@ -250,7 +219,7 @@ test_pool_resets_lost_connection(void **state)
 	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
 	         "AND application_name = 'mamori-authd'",
 	         f->dbname);
-	assert_int_equal(sql_on(f->admin, sql, out, sizeof(out)), 0);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
 	assert_true(atoi(out) >= 1);
 	usleep(100000);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);

@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 
 #include "conf.h"
+#include "pg_testdb.h"
 #include "error.h"
 #include "log.h"
 #include "store/store.h"
@@ -65,72 +66,6 @@ struct worker {
 
 /* ------------------------------------------------------------- database */
 
-static void
-quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static int
-admin_exec(const char *conninfo, const char *sql)
-{
-	PGconn *conn = PQconnectdb(conninfo);
-	PGresult *res;
-	int ok;
-
-	if (PQstatus(conn) != CONNECTION_OK) {
-		print_error("cannot connect: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return -1;
-	}
-	PQsetNoticeProcessor(conn, quiet, NULL); /* "does not exist, skipping" */
-	res = PQexec(conn, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		print_error("%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-	return ok ? 0 : -1;
-}
-
-/* conninfo with its dbname replaced (keyword=value or URI given). */
-static int
-conninfo_with_db(const char *conninfo, const char *dbname, char *out, size_t len)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	size_t used = 0;
-	int n;
-
-	if (opts == NULL)
-		return -1;
-	out[0] = '\0';
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-
-		if (v == NULL)
-			continue;
-		n = snprintf(out + used, len - used, "%s%s='", used > 0 ? " " : "", o->keyword);
-		if (n < 0 || (size_t)n >= len - used)
-			goto fail;
-		used += (size_t)n;
-		for (const char *p = v; *p != '\0'; p++) {
-			if (used + 3 >= len)
-				goto fail;
-			if (*p == '\'' || *p == '\\')
-				out[used++] = '\\';
-			out[used++] = *p;
-		}
-		out[used++] = '\'';
-		out[used] = '\0';
-	}
-	PQconninfoFree(opts);
-	return strstr(out, "dbname=") != NULL ? 0 : -1;
-fail:
-	PQconninfoFree(opts);
-	return -1;
-}
-
 static int
 setup(void **state)
 {
@@ -143,12 +78,13 @@ setup(void **state)
 	snprintf(r->admin, sizeof(r->admin), "%s", given);
 	snprintf(r->dbname, sizeof(r->dbname), "mamori_race_%ld", (long)getpid());
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", r->dbname);
-	if (admin_exec(r->admin, sql) != 0)
+	if (pgt_sql(r->admin, sql, NULL, 0) != 0)
 		goto fail;
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", r->dbname);
-	if (admin_exec(r->admin, sql) != 0)
+	if (pgt_sql(r->admin, sql, NULL, 0) != 0)
 		goto fail;
-	if (conninfo_with_db(r->admin, r->dbname, ci, sizeof(ci)) != 0 || (r->conf = mamori_conf_defaults()) == NULL)
+	if (pgt_conninfo_with_db(r->admin, r->dbname, ci, sizeof(ci)) != 0 ||
+	    (r->conf = mamori_conf_defaults()) == NULL)
 		goto fail;
 	free(r->conf->store_backend);
 	free(r->conf->store_conninfo);
@@ -178,7 +114,7 @@ teardown(void **state)
 
 	mamori_store_close(&r->store);
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", r->dbname);
-	(void)admin_exec(r->admin, sql);
+	(void)pgt_sql(r->admin, sql, NULL, 0);
 	pthread_barrier_destroy(&r->barrier);
 	mamori_conf_free(&r->conf);
 	free(r);
