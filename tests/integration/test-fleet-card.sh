@@ -134,5 +134,8 @@ SH
 run_test "P-CARD-LOST a card revoked on A: the card session on B ends within 1 s, ended and audited by B" \
 	t_card_revoked_on_a_ends_session_on_b
 sed 's/^/# /' "$A/times" 2>/dev/null || true
+# The card and pcscd before tap_done, which removes the card's directory.
 end_leader
+card_stop c1
+card_cleanup
 tap_done
