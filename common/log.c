@@ -54,6 +54,11 @@ mamori_log(int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* One message, one line: a value that reached a message (a name, a
+	 * store event's text) cannot forge a second line or move the cursor. */
+	for (char *p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (syslog_present())
 		syslog(priority, "%s", line);
 	if (log_to_stderr) {

@@ -27,6 +27,8 @@
 #define MARK_MS 30000
 /* Sessions that could not be ended: tried once per daemon, audited once. */
 #define FAILED_SLOTS 256
+/* Events already received that one sweep answers for. */
+#define EVENTS_PER_SWEEP 1024
 /* The longest wait on the listener, so that stop is seen soon. */
 #define WAIT_SLICE_MS 500
 
@@ -255,8 +257,17 @@ fleet_main(void *arg)
 			sleep_ms(left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS);
 		if (rc == MAMORI_ERR_TIMEOUT && mamori_clock_monotonic_ms() < next)
 			continue;
-		if (rc == MAMORI_OK)
+		if (rc == MAMORI_OK) {
+			/* A burst of events (a bulk disable, a directory sync)
+			 * is one sweep: those already received are taken now. */
+			unsigned more = 0;
 			mamori_log_debug("fleet sweep: event \"%s\"", buf);
+			while (more < EVENTS_PER_SWEEP &&
+			       mamori_store_events_wait(ev, 0, buf, sizeof(buf)) == MAMORI_OK)
+				more++;
+			if (more > 0)
+				mamori_log_debug("fleet sweep: %u more events, one sweep", more);
+		}
 		sweep_now();
 		next = 0;
 	}
