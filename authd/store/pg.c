@@ -104,23 +104,120 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 	return MAMORI_ERR_STORE;
 }
 
-static int
-prepare(struct pg_txn *t, struct pg_stmt *stmt, int idx, char name[16], const char *what)
+void
+pg_round_trip(struct mamori_txn *tx)
 {
-	PGresult *res;
+	pg_tx(tx)->round_trips++;
+}
+
+/* The results of one query of a pipeline, up to the NULL that ends them:
+ * MAMORI_OK with the last in *out (when out is not NULL; else cleared), or
+ * the error of a failed query (logged once, as pg_error does), or
+ * MAMORI_ERR_STORE for a query the pipeline skipped after an earlier
+ * error (*err already says why). */
+static int
+pipeline_result(struct pg_conn *c, PGresult **out, const char *what)
+{
+	PGresult *r = PQgetResult(c->conn), *next;
 	int rc = MAMORI_OK;
 
-	snprintf(name, 16, "m%d", idx);
-	if (t->c->prepared[idx])
-		return MAMORI_OK;
-	res = PQprepare(t->c->conn, name, stmt->sql, stmt->nparams, NULL);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = pg_error(t->c, res, what);
+	if (r == NULL)
+		return pg_error(c, NULL, what);
+	while ((next = PQgetResult(c->conn)) != NULL) { /* (one result a query, but be sure) */
+		PQclear(r);
+		r = next;
+	}
+	switch (PQresultStatus(r)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		rc = MAMORI_ERR_STORE;
+		break;
+	default:
+		rc = pg_error(c, r, what);
+		break;
+	}
+	if (rc == MAMORI_OK && out != NULL)
+		*out = r;
 	else
-		t->c->prepared[idx] = 1;
-	PQclear(res);
+		PQclear(r);
 	return rc;
 }
+
+/* Read a sent pipeline: BEGIN (begin), PREPARE (prep), the statement, the
+ * sync.  The first error is the pipeline's; *out the statement's result. */
+static int
+pipeline_read(struct pg_txn *t, int begin, int prep, int idx, PGresult **out, const char *what)
+{
+	struct pg_conn *c = t->c;
+	PGresult *sync;
+	int rc = MAMORI_OK, r;
+
+	if (begin && (rc = pipeline_result(c, NULL, "begin")) == MAMORI_OK)
+		t->begun = 1;
+	if (prep) {
+		r = pipeline_result(c, NULL, what);
+		if (r == MAMORI_OK)
+			c->prepared[idx] = 1;
+		else if (rc == MAMORI_OK)
+			rc = r;
+	}
+	r = pipeline_result(c, out, what);
+	if (rc == MAMORI_OK)
+		rc = r;
+	if (c->broken)
+		return rc != MAMORI_OK ? rc : MAMORI_ERR_STORE;
+	sync = PQgetResult(c->conn);
+	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+		c->broken = 1;
+		mamori_log_err("store: %s: the pipeline did not end as sent", what);
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	PQclear(sync);
+	if (rc != MAMORI_OK && out != NULL && *out != NULL) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* One round trip, one pipeline: the transaction's BEGIN when it was not
+ * sent yet, the statement's PREPARE when this connection has not seen it,
+ * the statement, a sync.  MAMORI_OK with its result in *out. */
+static int
+pipeline_run(struct pg_txn *t, struct pg_stmt *stmt, int idx, const char *name, int n, const char *const *values,
+             const int *lengths, const int *formats, PGresult **out, const char *what)
+{
+	PGconn *conn = t->c->conn;
+	int begin = !t->begun, prep = !t->c->prepared[idx], rc;
+
+	*out = NULL;
+	t->round_trips++;
+	if (!PQenterPipelineMode(conn) ||
+	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)) ||
+	    (prep && !PQsendPrepare(conn, name, stmt->sql, stmt->nparams, NULL)) ||
+	    !PQsendQueryPrepared(conn, name, n, values, lengths, formats, 0) || !PQpipelineSync(conn))
+		rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */
+	else
+		rc = pipeline_read(t, begin, prep, idx, out, what);
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
+		/* Results left unread: this connection is not used again. */
+		PQfinish(conn);
+		t->c->conn = NULL;
+		t->c->broken = 1;
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	if (rc != MAMORI_OK && *out != NULL) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int conn_ready(struct pg_store *st, struct pg_conn *c);
 
 int
 pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
@@ -142,15 +239,18 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 		t->failed = MAMORI_ERR_STORE;
 		return t->failed;
 	}
-	if ((rc = prepare(t, stmt, idx, name, what)) != MAMORI_OK) {
+	snprintf(name, sizeof(name), "m%d", idx);
+	rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
+	if (rc != MAMORI_OK && !t->begun && t->c->broken) {
+		/* The server went away while the connection was idle (a restart,
+		 * a failover), and nothing of this transaction was done: once
+		 * more, on a new connection. */
+		if ((rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
+			rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
+	}
+	if (rc != MAMORI_OK) {
 		t->failed = rc;
 		return rc;
-	}
-	r = PQexecPrepared(t->c->conn, name, n, values, lengths, formats, 0);
-	if (r == NULL || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)) {
-		t->failed = pg_error(t->c, r, what);
-		PQclear(r);
-		return t->failed;
 	}
 	if (res != NULL)
 		*res = r;
@@ -340,19 +440,21 @@ conn_simple(struct pg_conn *c, const char *sql, const char *what)
 }
 
 /* After a transaction: the connection must be idle, or it is reset
- * before its next use. */
-static void
+ * before its next use.  Returns the round trips it made (0 or 1). */
+static unsigned
 conn_settle(struct pg_conn *c)
 {
 	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK) {
 		c->broken = 1;
-		return;
+		return 0;
 	}
 	if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
 		PQclear(PQexec(c->conn, "ROLLBACK"));
 		if (PQtransactionStatus(c->conn) != PQTRANS_IDLE)
 			c->broken = 1;
+		return 1;
 	}
+	return 0;
 }
 
 /* A free connection, waiting up to connect_timeout for one: one already
@@ -420,14 +522,9 @@ pg_begin(struct mamori_store *store, struct mamori_txn **out)
 		free(t);
 		return rc;
 	}
+	/* BEGIN goes with the transaction's first statement, in one pipeline
+	 * (pg_run): no round trip of its own. */
 	rc = conn_ready(st, c);
-	if (rc == MAMORI_OK && (rc = conn_simple(c, PG_BEGIN, "begin")) != MAMORI_OK && c->broken) {
-		/* The server went away while the connection was idle (a restart,
-		 * a failover): once more, on a new connection. */
-		rc = conn_ready(st, c);
-		if (rc == MAMORI_OK)
-			rc = conn_simple(c, PG_BEGIN, "begin");
-	}
 	if (rc != MAMORI_OK) {
 		/* No server to write to (the primary gone, no standby promoted
 		 * yet): busy, fail closed; the next begin tries every host again. */
@@ -439,6 +536,7 @@ pg_begin(struct mamori_store *store, struct mamori_txn **out)
 	t->base.store = store;
 	t->c = c;
 	t->failed = MAMORI_OK;
+	t->begin_sql = PG_BEGIN;
 	*out = &t->base;
 	return MAMORI_OK;
 }
@@ -448,9 +546,11 @@ pg_rollback(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
 
-	if (t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK)
+	if (t->begun && t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK) {
+		t->round_trips++;
 		conn_simple(t->c, "ROLLBACK", "rollback");
-	conn_settle(t->c);
+	}
+	t->round_trips += conn_settle(t->c);
 }
 
 static int
@@ -464,6 +564,9 @@ pg_commit(struct mamori_txn *tx)
 		pg_rollback(tx);
 		return t->failed;
 	}
+	if (!t->begun)
+		return MAMORI_OK; /* no statement: nothing began on the server */
+	t->round_trips++;
 	res = PQexec(t->c->conn, "COMMIT");
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = pg_error(t->c, res, "commit");
@@ -483,7 +586,7 @@ pg_commit(struct mamori_txn *tx)
 	PQclear(res);
 	if (rc != MAMORI_OK)
 		t->failed = rc;
-	conn_settle(t->c);
+	t->round_trips += conn_settle(t->c);
 	return rc;
 }
 
@@ -492,9 +595,13 @@ pg_release(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
 	struct pg_store *st = (struct pg_store *)tx->store;
+	unsigned long long n, all;
 
-	conn_settle(t->c);
+	t->round_trips += conn_settle(t->c);
 	pool_give(st, t->c);
+	n = __atomic_add_fetch(&st->txns, 1, __ATOMIC_RELAXED);
+	all = __atomic_add_fetch(&st->round_trips, t->round_trips, __ATOMIC_RELAXED);
+	mamori_log_debug("store: txn %llu: %u round trips, %llu in all", n, t->round_trips, all);
 	free(t);
 }
 

@@ -73,6 +73,10 @@ struct pg_store {
 	/* "SET statement_timeout = ...; SET lock_timeout = ..." ([store]),
 	 * run on every new connection of the pool. */
 	char session_sql[96];
+	/* Round trips to the server (pg.c pg_round_trip), all transactions
+	 * together, and transactions ended: read and added to atomically. */
+	uint64_t round_trips;
+	uint64_t txns;
 };
 
 struct pg_txn {
@@ -81,6 +85,14 @@ struct pg_txn {
 	/* MAMORI_OK, or the error that doomed the transaction (RETRY, STORE):
 	 * once set, pg_run refuses and commit rolls back and returns it. */
 	int failed;
+	/* Synchronous exchanges with the server in this transaction (each
+	 * PQexec, PQprepare, PQexecPrepared, pipeline sync): logged at debug
+	 * level when it ends ("store: txn N: R round trips, T in all"). */
+	unsigned round_trips;
+	/* BEGIN is sent with the first statement, in its pipeline (pg.c
+	 * pg_run): begin_sql is what is sent, begun says it was. */
+	const char *begin_sql;
+	int begun;
 	/* Rows of this transaction's own INSERTs are visible to it: nothing
 	 * to keep here, but a place for what one statement hands the next. */
 };
@@ -101,6 +113,10 @@ pg_tx(struct mamori_txn *tx)
 int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- pg.c */
+
+/* Count one synchronous exchange with the server in tx (pg_txn
+ * round_trips): every call that waits for the server calls it once. */
+void pg_round_trip(struct mamori_txn *tx);
 
 /* Run a statement in tx with n parameters.  values[i] NULL is SQL NULL;
  * lengths/formats may be NULL (all text), else formats[i] 1 marks a binary
