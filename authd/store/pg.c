@@ -74,7 +74,11 @@ conn_msg(PGconn *conn, char *buf, size_t len)
 
 /* Map an error result to a MAMORI_ERR_*, logging it once.  The primary
  * message of a data exception (class 22) may quote a parameter's value:
- * only its SQLSTATE is logged. */
+ * only its SQLSTATE is logged.  A lost connection is MAMORI_ERR_RETRY:
+ * before COMMIT the server commits nothing of a transaction whose
+ * connection ends, so running it again from begin (on a new connection:
+ * after a failover, the new primary) cannot count anything twice; commit
+ * itself makes an unknown outcome of it (pg_commit). */
 static int
 pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 {
@@ -85,7 +89,7 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
 		c->broken = 1;
 		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
-		return MAMORI_ERR_STORE;
+		return MAMORI_ERR_RETRY;
 	}
 	if (!strncmp(state, "22", 2) || msg == NULL)
 		msg = "";
@@ -94,6 +98,9 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 		return MAMORI_ERR_EXISTS;
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
 		return MAMORI_ERR_RETRY;
+	/* lock_timeout, statement_timeout ([store]): busy, fail closed. */
+	if (!strcmp(state, "55P03") || !strcmp(state, "57014"))
+		return MAMORI_ERR_BUSY;
 	return MAMORI_ERR_STORE;
 }
 
@@ -356,17 +363,35 @@ quiet(void *arg, const char *message)
 	(void)message; /* NOTICEs ("already exists, skipping") are not ours to print */
 }
 
+/* TCP keepalives unless the conninfo sets its own (the keys before
+ * dbname give way to the conninfo's): a primary that vanished without a
+ * word (a power cut, a partition) is seen gone within about 30 s even on
+ * an idle connection, not after the system's two hours. */
 static PGconn *
 pg_connect(struct pg_store *st)
 {
-	static const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *const values[] = { st->conninfo, st->timeout, "mamori-authd", NULL };
+	static const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+		                            "dbname",     "connect_timeout", "application_name",    NULL };
+	const char *const values[] = { "1", "15", "5", "3", st->conninfo, st->timeout, "mamori-authd", NULL };
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 
 	if (conn != NULL)
 		PQsetNoticeProcessor(conn, quiet, NULL);
 	return conn;
 }
+
+/* A new connection's session: the timeouts of [store]. */
+static int
+conn_session(struct pg_store *st, PGconn *conn)
+{
+	PGresult *res = PQexec(conn, st->session_sql);
+	int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static void set_where(struct pg_store *st, PGconn *conn);
 
 /* Make c usable: connect it the first time, reset it when it was lost
  * (with a multi-host conninfo, PQreset tries every host again: after a
@@ -376,17 +401,26 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 {
 	char msg[256];
 
+	int fresh = 0;
+
 	if (c->conn == NULL) {
 		c->conn = pg_connect(st);
-		memset(c->prepared, 0, sizeof(c->prepared));
+		fresh = 1;
 	} else if (c->broken || PQstatus(c->conn) != CONNECTION_OK) {
 		PQreset(c->conn);
-		memset(c->prepared, 0, sizeof(c->prepared));
+		fresh = 1;
 	}
-	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+	if (fresh)
+		memset(c->prepared, 0, sizeof(c->prepared));
+	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
 		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
-		return MAMORI_ERR_STORE;
+		return MAMORI_ERR_BUSY;
+	}
+	if (fresh) {
+		pthread_mutex_lock(&st->lock);
+		set_where(st, c->conn);
+		pthread_mutex_unlock(&st->lock);
 	}
 	c->broken = 0;
 	return MAMORI_OK;
@@ -492,10 +526,12 @@ pg_begin(struct mamori_store *store, struct mamori_txn **out)
 	 * (pg_run): no round trip of its own. */
 	rc = conn_ready(st, c);
 	if (rc != MAMORI_OK) {
+		/* No server to write to (the primary gone, no standby promoted
+		 * yet): busy, fail closed; the next begin tries every host again. */
 		conn_settle(c);
 		pool_give(st, c);
 		free(t);
-		return MAMORI_ERR_STORE;
+		return rc == MAMORI_ERR_RETRY || rc == MAMORI_ERR_BUSY ? rc : MAMORI_ERR_STORE;
 	}
 	t->base.store = store;
 	t->c = c;
@@ -534,8 +570,15 @@ pg_commit(struct mamori_txn *tx)
 	res = PQexec(t->c->conn, "COMMIT");
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = pg_error(t->c, res, "commit");
-		if (rc != MAMORI_ERR_RETRY)
+		/* COMMIT sent and the connection lost: it may have committed
+		 * (or, waiting for the synchronous standby, be committed on the
+		 * primary only).  Never a success, and never run again. */
+		if (t->c->broken) {
+			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
 			rc = MAMORI_ERR_STORE;
+		} else if (rc != MAMORI_ERR_RETRY) {
+			rc = MAMORI_ERR_STORE;
+		}
 	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		mamori_log_err("store: commit: the server rolled the transaction back");
 		rc = MAMORI_ERR_STORE;
@@ -575,23 +618,27 @@ option(const PQconninfoOption *opts, const char *keyword)
 }
 
 /* "postgresql://host:port/dbname" for messages and mamorictl status: no
- * user, never a secret.  What the conninfo leaves out is what conn
- * reached. */
+ * user, never a secret.  Once connected, the host and port conn reached
+ * (of a multi-host conninfo, the primary found); before, the conninfo's
+ * lists.  Written into the buffer not in use, then published (under
+ * st->lock once the pool is shared). */
 static void
 set_where(struct pg_store *st, PGconn *conn)
 {
 	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
 	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
+	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
 
 	if (host[0] == '\0')
 		host = option(opts, "hostaddr");
-	if (host[0] == '\0' && conn != NULL && PQhost(conn) != NULL)
+	if (conn != NULL && PQhost(conn) != NULL && PQhost(conn)[0] != '\0')
 		host = PQhost(conn);
-	if (port[0] == '\0' && conn != NULL && PQport(conn) != NULL)
+	if (conn != NULL && PQport(conn) != NULL && PQport(conn)[0] != '\0')
 		port = PQport(conn);
 	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
 		db = PQdb(conn);
-	snprintf(st->where, sizeof(st->where), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
 	PQconninfoFree(opts);
 }
 
@@ -615,6 +662,9 @@ pg_open_conf(struct pg_store *st, const struct mamori_conf *conf, char *err, siz
 		return -1;
 	}
 	snprintf(st->timeout, sizeof(st->timeout), "%u", st->connect_timeout);
+	snprintf(st->session_sql, sizeof(st->session_sql), "SET statement_timeout = %u; SET lock_timeout = %u",
+	         (conf->store_statement_timeout > 0 ? conf->store_statement_timeout : 5) * 1000u,
+	         (conf->store_lock_timeout > 0 ? conf->store_lock_timeout : 2) * 1000u);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -652,8 +702,15 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		goto fail;
 	}
 	set_where(st, st->conns[0].conn);
+	/* The timeouts after the migration: a daemon waits for another's
+	 * (pg_advisory_lock) as long as it takes. */
 	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
 		goto fail;
+	if (conn_session(st, st->conns[0].conn) != 0) {
+		snprintf(err, errlen, "%s: cannot set the timeouts: %s", st->where,
+		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
+		goto fail;
+	}
 	*out = &st->base;
 	return MAMORI_OK;
 fail:
@@ -680,7 +737,7 @@ pg_close(struct mamori_store *store)
 static const char *
 pg_path(const struct mamori_store *store)
 {
-	return ((const struct pg_store *)store)->where;
+	return __atomic_load_n(&((const struct pg_store *)store)->where, __ATOMIC_ACQUIRE);
 }
 
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it

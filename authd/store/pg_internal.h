@@ -60,11 +60,19 @@ struct pg_store {
 	struct pg_conn *conns;
 	unsigned n_conns;
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
-	char where[256]; /* host/port/dbname for messages: never the conninfo */
+	/* postgresql://host:port/dbname for messages and mamorictl status,
+	 * never the conninfo: the server last connected to (after a failover,
+	 * the new primary).  One of where_buf, replaced by a whole new string
+	 * (pg.c set_where), so that a reader never sees one half-written. */
+	const char *where;
+	char where_buf[2][256];
 	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
 	 * dbname), connect_timeout, application_name. */
 	char *conninfo;
 	char timeout[16];
+	/* "SET statement_timeout = ...; SET lock_timeout = ..." ([store]),
+	 * run on every new connection of the pool. */
+	char session_sql[96];
 	/* Round trips to the server (pg.c pg_round_trip), all transactions
 	 * together, and transactions ended: read and added to atomically. */
 	uint64_t round_trips;
@@ -121,8 +129,12 @@ void pg_round_trip(struct mamori_txn *tx);
  * and reports MAMORI_ERR_EXISTS itself:
  *   23505 unique violation           -> MAMORI_ERR_EXISTS (tx doomed)
  *   40001, 40P01                     -> MAMORI_ERR_RETRY (tx doomed)
- *   the connection lost              -> MAMORI_ERR_STORE (tx doomed, the
- *                                       connection reset at its next use)
+ *   the connection lost              -> MAMORI_ERR_RETRY (tx doomed, the
+ *                                       connection reset at its next use):
+ *                                       COMMIT was not sent, so the
+ *                                       server committed nothing of it
+ *   55P03 lock_timeout, 57014        -> MAMORI_ERR_BUSY (tx doomed)
+ *         statement_timeout
  *   anything else                    -> MAMORI_ERR_STORE (tx doomed) */
 int pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
            const int *formats, PGresult **res);
