@@ -2,7 +2,7 @@
 /* PostgreSQL backend of store.h (backend.h, pg_internal.h): the pool of
  * libpq connections, the schema and its migrations, transactions,
  * prepared statements and their errors, the table of operations.  The
- * data calls are in pg_*.c. */
+ * data calls are in pg_*.c, the column readers in pg_columns.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -257,101 +257,6 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 	else
 		PQclear(r);
 	return MAMORI_OK;
-}
-
-int
-pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed)
-{
-	PGresult *res;
-	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
-
-	if (rc != MAMORI_OK)
-		return rc;
-	if (changed != NULL)
-		*changed = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return MAMORI_OK;
-}
-
-int
-pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out)
-{
-	PGresult *res;
-	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
-
-	if (rc != MAMORI_OK)
-		return rc;
-	if (PQntuples(res) < 1 || PQnfields(res) < 1) {
-		rc = MAMORI_ERR_NOT_FOUND;
-	} else {
-		*out = pg_get_i64(res, 0, 0);
-	}
-	PQclear(res);
-	return rc;
-}
-
-const char *
-pg_i64(struct pg_i64 *buf, int64_t v)
-{
-	snprintf(buf->s, sizeof(buf->s), "%lld", (long long)v);
-	return buf->s;
-}
-
-const char *
-pg_text_or_null(const char *s)
-{
-	return s != NULL && s[0] != '\0' ? s : NULL;
-}
-
-int64_t
-pg_get_i64(const PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return 0;
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-void
-pg_get_text(const PGresult *res, int row, int col, char *buf, size_t len)
-{
-	const char *s;
-	size_t n;
-
-	if (len == 0)
-		return;
-	if (PQgetisnull(res, row, col)) {
-		buf[0] = '\0';
-		return;
-	}
-	s = PQgetvalue(res, row, col);
-	n = strnlen(s, len - 1);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-}
-
-int
-pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size_t cap, size_t *len)
-{
-	unsigned char *raw;
-	size_t n = 0;
-	int rc = MAMORI_OK;
-
-	*len = 0;
-	if (PQgetisnull(res, row, col))
-		return MAMORI_OK;
-	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &n);
-	if (raw == NULL)
-		return MAMORI_ERR_NOMEM;
-	if (n > cap) {
-		rc = MAMORI_ERR_TOO_LARGE;
-	} else {
-		if (n > 0)
-			memcpy(buf, raw, n);
-		*len = n;
-	}
-	mamori_wipe(raw, n); /* it may be a sealed secret */
-	PQfreemem(raw);
-	return rc;
 }
 
 /* ----------------------------------------------------------- connections */

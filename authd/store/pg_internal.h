@@ -112,7 +112,7 @@ pg_tx(struct mamori_txn *tx)
  * lock (several daemons may start at once): 0, or -1 with err set. */
 int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
 
-/* ---------------------------------------------------------------- pg.c */
+/* ------------------------- pg.c (pg_exec, pg_run_int64, columns: pg_columns.c) */
 
 /* Count one synchronous exchange with the server in tx (pg_txn
  * round_trips): every call that waits for the server calls it once. */
