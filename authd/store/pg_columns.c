@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* PostgreSQL backend (pg_internal.h): what the data calls build on
+ * pg_run (pg.c) with, and the readers of result columns. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "secure.h"
+#include "store/pg_internal.h"
+
+int
+pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed)
+{
+	PGresult *res;
+	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	if (changed != NULL)
+		*changed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return MAMORI_OK;
+}
+
+int
+pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out)
+{
+	PGresult *res;
+	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+		rc = MAMORI_ERR_NOT_FOUND;
+	} else {
+		*out = pg_get_i64(res, 0, 0);
+	}
+	PQclear(res);
+	return rc;
+}
+
+const char *
+pg_i64(struct pg_i64 *buf, int64_t v)
+{
+	snprintf(buf->s, sizeof(buf->s), "%lld", (long long)v);
+	return buf->s;
+}
+
+const char *
+pg_text_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int64_t
+pg_get_i64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+void
+pg_get_text(const PGresult *res, int row, int col, char *buf, size_t len)
+{
+	const char *s;
+	size_t n;
+
+	if (len == 0)
+		return;
+	if (PQgetisnull(res, row, col)) {
+		buf[0] = '\0';
+		return;
+	}
+	s = PQgetvalue(res, row, col);
+	n = strnlen(s, len - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+int
+pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size_t cap, size_t *len)
+{
+	unsigned char *raw;
+	size_t n = 0;
+	int rc = MAMORI_OK;
+
+	*len = 0;
+	if (PQgetisnull(res, row, col))
+		return MAMORI_OK;
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &n);
+	if (raw == NULL)
+		return MAMORI_ERR_NOMEM;
+	if (n > cap) {
+		rc = MAMORI_ERR_TOO_LARGE;
+	} else {
+		if (n > 0)
+			memcpy(buf, raw, n);
+		*len = n;
+	}
+	mamori_wipe(raw, n); /* it may be a sealed secret */
+	PQfreemem(raw);
+	return rc;
+}
