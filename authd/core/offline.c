@@ -334,12 +334,12 @@ static const char *
 policy_refusal(const struct mamori_conf *conf, const struct mamori_offline_request *r, const struct offline_entry *e,
                int found, int64_t now)
 {
-	if (!r->password_only)
-		return "offline: the service needs more than a password";
 	if (r->service_mynumber && !conf->offline_allow_mynumber)
 		return "offline: My Number service";
 	if (r->service_privileged && !conf->offline_allow_privileged)
 		return "offline: privileged service";
+	if (!r->password_only)
+		return "offline: the service needs more than a password";
 	if (!found)
 		return "offline: not cached on this terminal";
 	if (e->privileged && !conf->offline_allow_privileged)

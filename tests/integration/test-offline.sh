@@ -45,7 +45,15 @@ probe_interval = 1
 
 [service mamori-mfa]
 system = default
-require = password+totp"
+require = password+totp
+
+[system mn]
+mynumber = yes
+
+[service mn-login]
+system = mn
+require = password+totp
+rhost_empty = local"
 
 # Daemon B: offline logins off (the default).
 EXTRA_CONF="" new_env
@@ -55,6 +63,7 @@ start_daemon || { echo "Bail out! daemon B did not start"; exit 1; }
 new_env
 A=$T
 make_service mamori-mfa
+make_service mn-login
 start_daemon || { echo "Bail out! daemon A did not start"; exit 1; }
 on_a() { use_env "$A"; }
 on_b() { use_env "$B"; }
@@ -85,13 +94,13 @@ t_disabled_refused() {
 	pg_down
 	on_b
 	if pam -p "$PW" mamori-test off.bob auth=SUCCESS >/dev/null; then fail "B let a login through offline"; fi
-	grep -q "offline" "$B/daemon.log" && fail "B speaks of offline logins"
+	grep -q "offline logins\|offline:" "$B/daemon.log" && fail "B speaks of offline logins"
 	true
 }
 
 t_cached_allowed() {
 	on_a
-	pam -p "$PW" mamori-test off.alice auth=SUCCESS account=SUCCESS
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS acct=SUCCESS
 	grep -q "store: unreachable" "$A/daemon.log" || fail "the transition was not logged"
 }
 
@@ -127,14 +136,16 @@ t_privileged_refused() {
 
 t_mynumber_refused() {
 	on_a
-	pam -p "$PW" mamori-mn off.alice auth=AUTH_ERR >/dev/null
+	pam -p "$PW" -p 123456 mn-login off.alice auth=AUTH_ERR >/dev/null
+	sqlite3 "$A/state/offline.db" "SELECT row FROM journal ORDER BY seq DESC LIMIT 1" |
+		grep -q '"reason":"offline: My Number service"' || fail "not refused as a My Number service"
 	# A service a password alone does not meet.
 	pam -p "$PW" -p 123456 mamori-mfa off.alice auth=AUTH_ERR >/dev/null
 }
 
 t_status_offline() {
 	on_a
-	ctl status | tee "$A/status.out" | grep -E "store +offline since .* \(1 logins, [0-9]+ audit rows waiting\)" ||
+	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(1 logins, [0-9]+ audit rows waiting\)" ||
 		{ cat "$A/status.out"; fail "status does not say offline"; }
 }
 
@@ -177,7 +188,7 @@ t_replayed_in_order() {
 	central_rows >"$A/central-1"
 	diff "$A/journal-1" "$A/central-1" || fail "the central rows are not the journal's, in order"
 	ctl audit verify
-	ctl status | grep -E "store +online \(0 offline audit rows waiting\)"
+	ctl status | grep -E "store: +online \(0 offline audit rows waiting\)"
 	grep -q "store: reachable again" "$A/daemon.log" || fail "the transition back was not logged"
 }
 
