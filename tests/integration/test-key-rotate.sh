@@ -78,7 +78,7 @@ t_rows_name_their_key() {
 		enroll_totp "kr.u$i" >"$A/secret.kr.u$i"
 	done
 	# Secrets only for the rotation's volume: accounts without a password.
-	for i in $(seq 1 30); do
+	for i in $(seq 1 80); do
 		ctl user add "kr.v$i" >/dev/null
 		enroll_totp "kr.v$i" >/dev/null
 	done
@@ -86,8 +86,8 @@ t_rows_name_their_key() {
 	echo "$OLD_ID" >"$A/old.id"
 	[[ $OLD_ID =~ ^[0-9a-f]{16}$ ]] || fail "no current key id: $OLD_ID"
 	expect_eq "$(key_id next)" None "no next key yet"
-	expect_eq "$(rows_under "$OLD_ID")" 33 "every secret names the current key"
-	expect_eq "$(rows_sealed)" 33 "secrets"
+	expect_eq "$(rows_under "$OLD_ID")" 83 "every secret names the current key"
+	expect_eq "$(rows_sealed)" 83 "secrets"
 	login kr.u1 "$(sec kr.u1)"
 }
 
@@ -97,7 +97,7 @@ t_rotate_refused_without_next_key() {
 	out=$(ctl key rotate 2>&1) || rc=$?
 	[ "$rc" -ne 0 ] || fail "key rotate ran without a next key"
 	expect_match "$out" "no next store key is loaded" "the refusal"
-	expect_eq "$(rows_under "$OLD_ID")" 33 "nothing re-sealed"
+	expect_eq "$(rows_under "$OLD_ID")" 83 "nothing re-sealed"
 	login kr.u2 "$(sec kr.u2)"
 }
 
@@ -117,7 +117,7 @@ t_key_new_then_reload() {
 	# New enrolments are still sealed under the current key.
 	add_user kr.u4 "$PW"
 	enroll_totp kr.u4 >"$A/secret.kr.u4"
-	expect_eq "$(rows_under "$OLD_ID")" 34 "a new secret under the current key"
+	expect_eq "$(rows_under "$OLD_ID")" 84 "a new secret under the current key"
 }
 
 t_logins_go_on_during_rotation() {
@@ -139,11 +139,11 @@ t_logins_go_on_during_rotation() {
 	[ "$mixed" -ge 1 ] || fail "no login happened while both keys sealed rows ($n logins)"
 	echo "# $n logins during the rotation, $mixed with rows under both keys" >"$A/during"
 	out=$(cat "$T/rotate.out")
-	expect_match "$out" "34 secrets re-sealed under store key $NEW_ID" "the final count"
+	expect_match "$out" "84 secrets re-sealed under store key $NEW_ID" "the final count"
 	grep -q "to go" "$T/rotate.err" || fail "no progress shown"
 	expect_eq "$(rows_under "$OLD_ID")" 0 "no row under the old key"
-	expect_eq "$(rows_under "$NEW_ID")" 34 "every row under the next key"
-	[ "$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")" -ge 34 ] || fail "batches not audited"
+	expect_eq "$(rows_under "$NEW_ID")" 84 "every row under the next key"
+	[ "$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")" -ge 84 ] || fail "batches not audited"
 	# A second run finds nothing to do.
 	expect_match "$(ctl key rotate)" "^0 secrets re-sealed" "a second run"
 	for u in kr.u1 kr.u2 kr.u3 kr.u4; do login "$u" "$(sec "$u")"; done
@@ -163,9 +163,9 @@ t_switch_then_old_key_removed() {
 	expect_eq "$(key_id next)" None "no next key"
 	add_user kr.u5 "$PW"
 	enroll_totp kr.u5 >"$A/secret.kr.u5"
-	expect_eq "$(rows_under "$NEW_ID")" 35 "new secrets under the new key"
+	expect_eq "$(rows_under "$NEW_ID")" 85 "new secrets under the new key"
 	# No row names the old key: it goes.
-	expect_match "$(ctl key status)" "under $NEW_ID +35" "key status"
+	expect_match "$(ctl key status)" "under $NEW_ID +85" "key status"
 	rm "$T/state/store.key.previous"
 	reload_daemon
 	expect_eq "$(key_id previous)" None "the old key gone"
@@ -184,14 +184,14 @@ t_missing_key_fails_closed() {
 	reload_daemon
 	lost=$(key_id next)
 	ctl key rotate >/dev/null
-	expect_eq "$(rows_under "$lost")" 35 "all under the third key"
+	expect_eq "$(rows_under "$lost")" 85 "all under the third key"
 	rm "$T/state/store.key.next"
 	reload_daemon
 	echo $(($(cat "$A/clock") + 30)) >"$A/clock"
 	# As any secret that does not open: io.mamori.Error.Internal, PAM_SYSTEM_ERR.
 	pam -p "$PW" -p "$(totp_code "$(sec kr.u1)")" mn-login kr.u1 auth=SYSTEM_ERR
 	grep -q "sealed under store key $lost, which is not loaded" "$T/daemon.log" || fail "the key id is not named"
-	expect_match "$(ctl key status)" "under $lost +35 +NOT LOADED HERE" "key status names it"
+	expect_match "$(ctl key status)" "under $lost +85 +NOT LOADED HERE" "key status names it"
 	# A rotation to a new next key cannot open them: it says which.
 	new_key "$T/state/store.key.next"
 	reload_daemon
@@ -242,7 +242,7 @@ t_fleet_rotate_on_a_while_b_logs_in() {
 	on_a
 	out=$(ctl key rotate 2>&1) && fail "A rotated without a next key"
 	for i in 1 2; do enroll_totp "kr.u$i" >"$A/secret.kr.u$i"; done
-	for i in $(seq 1 30); do enroll_totp "kr.v$i" >/dev/null; done
+	for i in $(seq 1 60); do enroll_totp "kr.v$i" >/dev/null; done
 	cur=$(key_id current)
 	# Step 1: the next key on every terminal, each daemon reloaded.
 	new_key "$A/state/store.key.next"
@@ -306,7 +306,7 @@ t_fleet_b_without_next_key() {
 	out=$(ctl key rotate 2>&1) || rc=$?
 	[ "$rc" -ne 0 ] || fail "B rotated without a next key"
 	expect_match "$out" "no next store key is loaded" "B's refusal"
-	expect_eq "$(rows_under "$cur")" 32 "nothing re-sealed"
+	expect_eq "$(rows_under "$cur")" 62 "nothing re-sealed"
 	login kr.u1 "$(sec kr.u1)"
 	login kr.u2 "$(sec kr.u2)"
 }
