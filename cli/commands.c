@@ -61,6 +61,7 @@ static const struct command commands[] = {
 	{ "directory", "approve", cmd_directory_approve },
 	{ "report", "stale", cmd_report_stale },
 	{ "status", NULL, cmd_status },
+	{ "store", "migrate", cmd_store_migrate },
 };
 /* clang-format on */
 
