@@ -212,6 +212,51 @@ t_tampered_source_chain_refused() {
 	[ "$before" = "$after" ] || fail "the refused migration changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
 }
 
+t_killed_half_way_leaves_nothing_then_reruns() {
+	local before after pid i waiting=0
+	terminal term-5
+	S5=$T
+	add_user mg.fay 'Hana-no-Iro-2030'
+	add_user mg.gus 'Kumo-no-Ue-2030'
+	stop_daemon
+	use_env "$C"
+	# Sequences are not transactional: ids the killed transaction drew
+	# stay drawn.  Every table's rows must be as they were.
+	before=$(central_dump | grep -v 'pg_catalog.setval')
+	# A session holds mg.gus's lockout lock: the move blocks there, after
+	# mg.fay and mg.gus were inserted in its transaction, and is killed.
+	PGAPPNAME=mamori-migrate-holder psql_on "$(cat "$C/pgdb")" \
+		-c "SELECT pg_advisory_lock(1835232363, hashtext('mg.gus'))" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	for i in $(seq 1 100); do
+		[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+		sleep 0.1
+	done
+	# exec: $! is mamorictl itself, so that the kill below reaches it.
+	(
+		exec "$CTL" --config "$S5/mamori.conf" store migrate --to postgresql \
+			--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+			--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S5/migrate.out" 2>&1
+	) &
+	pid=$!
+	for i in $(seq 1 100); do
+		waiting=$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+		[ "$waiting" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$waiting" -ge 1 ] || fail "the move never waited on the lock: $(cat "$S5/migrate.out")"
+	[ "$(sql "SELECT count(*) FROM users WHERE name IN ('mg.fay', 'mg.gus')")" = 0 ] ||
+		fail "rows visible before the commit"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mamori-migrate-holder'" >/dev/null
+	wait
+	after=$(central_dump | grep -v 'pg_catalog.setval')
+	[ "$before" = "$after" ] || fail "the killed move left rows: $(diff <(echo "$before") <(echo "$after") | head)"
+	migrate "$S5" || fail "the run after the killed one failed: $(cat "$S5/migrate.out")"
+	grep -q '2 to add, 0 already there' "$S5/migrate.out" || fail "plan: $(cat "$S5/migrate.out")"
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name IN ('mg.fay', 'mg.gus')")" 2 "accounts after the rerun"
+}
+
 run_test "store migrate refuses while the terminal's daemon runs" t_refused_while_daemon_runs
 run_test "store migrate --dry-run prints the plan and writes nothing (pg_dump unchanged)" t_dry_run_writes_nothing
 run_test "P-CRED-STORE P-AUDIT migrated accounts log in on the central store (re-sealed TOTP, step kept, lockout count carried); audit verify passes" \
@@ -223,4 +268,6 @@ run_test "P-CRED-STORE a second terminal with colliding ids moves too; its TOTP 
 	t_second_terminal_ids_collide_totp_resealed
 run_test "a conflicting account stops the migration with nothing changed" t_conflicting_account_stops_everything
 run_test "P-AUDIT a tampered source audit chain is refused, nothing changed" t_tampered_source_chain_refused
+run_test "a move killed half-way (in its transaction) leaves nothing; the next run moves everything" \
+	t_killed_half_way_leaves_nothing_then_reruns
 tap_done
