@@ -265,10 +265,11 @@ abandoned_record(struct mamori_conn *c, const struct mamori_conf *conf, int64_t 
 	json_t *detail;
 	int rc;
 
+	memset(failure, 0, sizeof(*failure));
 	snprintf(reason, sizeof(reason), "abandoned after factor %u", conv->next);
 	mamori_factor_set_format(&conv->set, setname, sizeof(setname));
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
 	rc = mamori_store_user_get(tx, name, &s.user);
 	s.found = rc == MAMORI_OK;
 	rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
@@ -281,11 +282,7 @@ abandoned_record(struct mamori_conn *c, const struct mamori_conf *conf, int64_t 
 		                      failure->locked_now ? MAMORI_RESULT_MAXTRIES : MAMORI_RESULT_AUTH_ERR, reason,
 		                      detail, now);
 	json_decref(detail);
-	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
+	return mamori_store_end(&tx, rc);
 }
 
 void
@@ -295,6 +292,7 @@ auth_abandoned(struct mamori_conn *c)
 	struct failure_outcome failure = { 0 };
 	const struct mamori_conf *conf;
 	int64_t now;
+	int rc, attempt = 0;
 
 	if (conv == NULL || conv->step != STEP_FACTOR || (conv->next == 0 && conv->proofs[0].rounds == 0) ||
 	    (conv->op != OP_AUTHENTICATE && conv->op != OP_ENROL))
@@ -302,7 +300,10 @@ auth_abandoned(struct mamori_conn *c)
 	conv->step = STEP_NONE;
 	conf = mamori_daemon_conf_get();
 	now = mamori_clock_now();
-	if (abandoned_record(c, conf, now, &failure) == MAMORI_OK)
+	do
+		rc = abandoned_record(c, conf, now, &failure);
+	while (mamori_store_retry(&rc, &attempt));
+	if (rc == MAMORI_OK)
 		pam_after_failure(conf, &conv->req, pam_subject_name(conv), &failure, now);
 	else
 		mamori_log_err("authenticate %s on %s: an abandoned conversation could not be recorded", conv->req.user,
