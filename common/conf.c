@@ -102,6 +102,8 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
+	{ "store", "next_key", CONF_PATH, G(store_next_key), 0, 0, NULL },
+	{ "store", "previous_key", CONF_PATH, G(store_previous_key), 0, 0, NULL },
 	{ "store", "node", CONF_NODE, G(store_node), 0, 0, NULL },
 	{ "store", "sweep_interval", CONF_UINT, G(store_sweep_interval), 1, 86400, NULL },
 	{ "offline", "enabled", CONF_BOOL, G(offline_enabled), 0, 1, NULL },
@@ -1101,6 +1103,8 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_key);
 	free(c->audit_key);
 	free(c->audit_checkpoint);
+	free(c->store_next_key);
+	free(c->store_previous_key);
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
 	free(c->totp_first_enroll);
@@ -1266,4 +1270,24 @@ mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, siz
 		return (n < 0 || (size_t)n >= len) ? -1 : 0;
 	}
 	return join(buf, len, conf->state_dir, "audit.checkpoint");
+}
+
+static int
+key_beside(const char *set, const char *key, const char *suffix, char *buf, size_t len)
+{
+	int n = set != NULL ? snprintf(buf, len, "%s", set) : snprintf(buf, len, "%s%s", key, suffix);
+
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+int
+mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_next_key, conf->store_key, ".next", buf, len);
+}
+
+int
+mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_previous_key, conf->store_key, ".previous", buf, len);
 }

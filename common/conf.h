@@ -172,6 +172,8 @@ struct mamori_conf {
 	 * active, or of revoked credentials) when no event came; default 30. */
 	unsigned store_sweep_interval;
 	char *store_key; /* the key that seals TOTP secrets */
+	char *store_next_key; /* NULL: store_key + ".next"; opens, the rotation's target */
+	char *store_previous_key; /* NULL: store_key + ".previous"; opens only */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
 	/* [offline] (backend = postgresql only): password logins from a local
@@ -293,6 +295,10 @@ int mamori_conf_node_valid(const char *node);
 int mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len);
 /* The audit checkpoint file: [store] audit_checkpoint, or state_dir/audit.checkpoint. */
 int mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len);
+/* [store] next_key, or the store key's path with ".next"; previous_key, or
+ * with ".previous".  0, or -1 when it does not fit. */
+int mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len);
+int mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len);
 
 /* [directory]: the defaults and the checks of conf.c (common/conf_dir.c),
  * with libldap's own URL and DN parsers.  Each check returns 0 or -1
