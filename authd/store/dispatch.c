@@ -239,7 +239,7 @@ mamori_store_commit(struct mamori_txn **txp)
 		return MAMORI_ERR_STORE;
 	tx = *txp;
 	*txp = NULL;
-	if (mamori_store_test_refuse()) {
+	if (mamori_store_test_refuse(tx)) {
 		/* the test hook: refused as a shared backend would */
 		tx->store->ops->rollback(tx);
 		txn_end(tx, 0);

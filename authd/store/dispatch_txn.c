@@ -48,10 +48,11 @@ mamori_store_tally_add(enum mamori_store_tally_kind kind)
 }
 
 #ifdef MAMORI_TEST_HOOKS
-/* MAMORI_TEST_STORE_REFUSE_FILE holds how many commits of request threads
- * to refuse; each refusal counts one down. */
+/* MAMORI_TEST_STORE_REFUSE_FILE holds how many commits to refuse, of
+ * request threads' transactions that appended to the audit log (their
+ * hooks' slot is set): the writing ones; each refusal counts one down. */
 int
-mamori_store_test_refuse(void)
+mamori_store_test_refuse(const struct mamori_txn *tx)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	const char *path = getenv("MAMORI_TEST_STORE_REFUSE_FILE");
@@ -59,7 +60,7 @@ mamori_store_test_refuse(void)
 	long n = 0;
 	FILE *f;
 
-	if (!tally_armed || path == NULL || path[0] == '\0')
+	if (!tally_armed || tx->hook_slot == NULL || path == NULL || path[0] == '\0')
 		return 0;
 	pthread_mutex_lock(&lock);
 	if ((f = fopen(path, "r+e")) != NULL) {
@@ -76,8 +77,9 @@ mamori_store_test_refuse(void)
 }
 #else
 int
-mamori_store_test_refuse(void)
+mamori_store_test_refuse(const struct mamori_txn *tx)
 {
+	(void)tx;
 	return 0;
 }
 #endif

@@ -283,7 +283,8 @@ int mamori_store_retry(int *rc, int *attempt);
  * whole request again (io.mamori.Admin) does so only when none of the
  * request's transactions committed.  Under --enable-test-hooks, a thread
  * that reset its tally is also one whose commits the file named by
- * MAMORI_TEST_STORE_REFUSE_FILE can refuse (it holds how many). */
+ * MAMORI_TEST_STORE_REFUSE_FILE can refuse (it holds how many; only
+ * transactions that appended to the audit log). */
 struct mamori_store_tally {
 	unsigned committed, refused, busy;
 };
