@@ -180,7 +180,7 @@ static int
 reseal(struct migrate *m, const struct mamori_credential *from, struct mamori_credential *to)
 {
 	unsigned char plain[MAMORI_CRED_SEALED_MAX];
-	char aad[64];
+	char aad[64], used[MAMORI_SEAL_KEY_ID_LEN + 1];
 	size_t plen = 0;
 	int rc = MAMORI_OK;
 
@@ -196,12 +196,13 @@ reseal(struct migrate *m, const struct mamori_credential *from, struct mamori_cr
 	if (rc == MAMORI_OK && strcmp(m->source_key, m->target_key) != 0)
 		rc = mamori_seal_key_load(m->target_key, 0, m->err, m->errlen);
 	mamori_factor_seal_aad(to->factor, to->user_id, to->id, aad, sizeof(aad));
+	/* Under the target's current key, whose id the row records. */
 	if (rc == MAMORI_OK)
-		rc = mamori_seal(plain, plen, (const unsigned char *)aad, strlen(aad), to->nonce, to->sealed,
-		                 sizeof(to->sealed), &to->sealed_len);
+		rc = mamori_seal_with(NULL, plain, plen, (const unsigned char *)aad, strlen(aad), to->nonce, to->sealed,
+		                      sizeof(to->sealed), &to->sealed_len, used);
 	explicit_bzero(plain, sizeof(plain));
 	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_set_secret(m->dtx, to->id, to->sealed, to->sealed_len, to->nonce);
+		rc = mamori_store_cred_set_sealed(m->dtx, to->id, to->sealed, to->sealed_len, to->nonce, used);
 	return rc;
 }
 
@@ -220,6 +221,7 @@ copy_cred(const struct mamori_credential *c, const char *user, void *data)
 	t->id = 0;
 	t->user_id = cc->mu->target_id;
 	t->sealed_len = 0;
+	t->seal_key_id[0] = '\0'; /* set with the secret, sealed anew */
 	if (t->state == MAMORI_CRED_REVOKED)
 		t->state = MAMORI_CRED_ACTIVE; /* revoked below, with when, why and by whom */
 	rc = mamori_store_cred_insert(m->dtx, t);

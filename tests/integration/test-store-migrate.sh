@@ -180,6 +180,9 @@ t_second_terminal_ids_collide_totp_resealed() {
 		fail "mg.alice's TOTP refused after terminal 2 moved"
 	ctl audit verify >"$C/verify.out" || fail "audit verify: $(cat "$C/verify.out")"
 	stop_daemon
+	# Both terminals' secrets (two keys) now name one key: the central one.
+	expect_eq "$(sql "SELECT count(DISTINCT seal_key_id) || ',' || count(*) FROM credentials WHERE seal_key_id <> ''")" \
+		"1,2" "sealing key ids of the moved secrets"
 }
 
 t_conflicting_account_stops_everything() {
