@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "core/daemon.h"
 #include "core/fleet.h"
+#include "core/offline.h"
 #include "error.h"
 #include "factors/password.h"
 #include "factors/totp.h"
@@ -394,6 +395,11 @@ main(int argc, char **argv)
 		mamori_log_err("audit log: %s", err);
 		goto out;
 	}
+	/* Offline logins ([offline] enabled): the local cache and journal. */
+	if (mamori_offline_init(conf, mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("offline cache: %s", err);
+		goto out;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
 		goto out;
@@ -419,6 +425,7 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_offline_shutdown();
 	mamori_fleet_stop();
 	mamori_directory_stop();
 	mamori_card_watch_stop();

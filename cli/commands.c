@@ -64,6 +64,7 @@ static const struct command commands[] = {
 	{ "key", "status", cmd_key_status },
 	{ "key", "rotate", cmd_key_rotate },
 	{ "status", NULL, cmd_status },
+	{ "store", "migrate", cmd_store_migrate },
 };
 /* clang-format on */
 

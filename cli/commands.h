@@ -57,6 +57,8 @@ int cmd_directory_status(struct cli *cli, int argc, char **argv);
 int cmd_directory_approve(struct cli *cli, int argc, char **argv);
 int cmd_report_stale(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
+/* store migrate runs locally, without the daemon (cmd_store.c). */
+int cmd_store_migrate(struct cli *cli, int argc, char **argv);
 
 /* Run the command argv[0] [argv[1]] names, from the one table of commands
  * (commands.c).  An enum cli_exit value. */

@@ -106,6 +106,13 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "previous_key", CONF_PATH, G(store_previous_key), 0, 0, NULL },
 	{ "store", "node", CONF_NODE, G(store_node), 0, 0, NULL },
 	{ "store", "sweep_interval", CONF_UINT, G(store_sweep_interval), 1, 86400, NULL },
+	{ "offline", "enabled", CONF_BOOL, G(offline_enabled), 0, 1, NULL },
+	{ "offline", "max_hours", CONF_UINT, G(offline_max_hours), 1, 8760, NULL },
+	{ "offline", "max_entries", CONF_UINT, G(offline_max_entries), 1, 65536, NULL },
+	{ "offline", "max_failures", CONF_UINT, G(offline_max_failures), 1, 100, NULL },
+	{ "offline", "allow_privileged", CONF_BOOL, G(offline_allow_privileged), 0, 1, NULL },
+	{ "offline", "allow_mynumber", CONF_BOOL, G(offline_allow_mynumber), 0, 1, NULL },
+	{ "offline", "probe_interval", CONF_UINT, G(offline_probe_interval), 1, 3600, NULL },
 	{ "totp", "issuer", CONF_STRING, G(totp_issuer), 0, 0, NULL },
 	{ "totp", "algorithm", CONF_ENUM, G(totp_algorithm), 0, 0, totp_algorithms },
 	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
@@ -766,6 +773,10 @@ mamori_conf_defaults(void)
 	c->rate_limit = 30;
 	c->clock_check_interval = 3600;
 	c->store_sweep_interval = 30;
+	c->offline_max_hours = 72;
+	c->offline_max_entries = 256;
+	c->offline_max_failures = 5;
+	c->offline_probe_interval = 10;
 	c->argon2_t = 3;
 	c->argon2_m_kib = 65536;
 	c->argon2_p = 1;
@@ -945,6 +956,16 @@ static int
 store_check(const struct parse_ctx *ctx, char *reason, size_t len, int *line)
 {
 	*line = 0;
+	/* Offline logins stand in for a shared store out of reach: a local
+	 * SQLite store is never out of reach, and the key is refused there. */
+	if (ctx->conf->offline_enabled && strcmp(ctx->conf->store_backend, "postgresql") != 0) {
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (!strcmp(conf_keys[i].section, "offline") && !strcmp(conf_keys[i].key, "enabled"))
+				*line = ctx->key_line[i];
+		}
+		snprintf(reason, len, "offline logins need backend = postgresql");
+		return -1;
+	}
 	if (strcmp(ctx->conf->store_backend, "postgresql") != 0 || ctx->conf->store_conninfo != NULL)
 		return 0;
 	for (size_t i = 0; i < N_KEYS; i++) {

@@ -176,6 +176,16 @@ struct mamori_conf {
 	char *store_previous_key; /* NULL: store_key + ".previous"; opens only */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
+	/* [offline] (backend = postgresql only): password logins from a local
+	 * cache while the store cannot be reached (docs/architecture.md
+	 * "Offline logins").  Off by default: unreachable store, no login. */
+	int offline_enabled;
+	unsigned offline_max_hours; /* a cached login older than this is refused; default 72 */
+	unsigned offline_max_entries; /* accounts cached, least recently used evicted; default 256 */
+	unsigned offline_max_failures; /* wrong passwords offline that lock the entry; default 5 */
+	int offline_allow_privileged; /* default no */
+	int offline_allow_mynumber; /* default no */
+	unsigned offline_probe_interval; /* seconds between probes while offline; default 10 */
 	/* [password] */
 	uint32_t argon2_t;
 	uint32_t argon2_m_kib;

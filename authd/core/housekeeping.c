@@ -19,6 +19,7 @@
 #include "core/audit.h"
 #include "core/clock.h"
 #include "core/daemon.h"
+#include "core/fleet.h"
 #include "error.h"
 #include "core/housekeeping.h"
 #include "rules/lockout.h"
@@ -355,26 +356,23 @@ collect_dev(const struct mamori_user *u, void *data)
 	return MAMORI_OK;
 }
 
-static void
-duty_dev_accounts(struct mamori_store *store, int64_t now)
+/* One run of the expiry: the batch collected, disabled and audited in one
+ * transaction, with the fleet event (every daemon's sweep ends the
+ * sessions); l is filled anew at each run. */
+static int
+dev_disable_run(struct mamori_store *store, const char *today, int64_t now, struct dev_list *l)
 {
 	struct mamori_txn *tx = NULL;
-	struct dev_list l = { 0 };
-	char today[11];
 	int rc;
 
-	l.u = calloc(DEV_MAX, sizeof(*l.u));
-	if (l.u == NULL) {
-		mamori_log_err("%s: out of memory", __func__);
-		return;
-	}
-	mamori_clock_today(today);
+	l->n = 0;
+	l->more = 0;
 	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
-		goto out;
+		return rc;
 	/* The walk ends before the updates, so they never disturb it. */
-	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, &l);
-	for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++) {
-		struct mamori_user *u = &l.u[i];
+	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, l);
+	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
+		struct mamori_user *u = &l->u[i];
 		struct mamori_audit_event ev = {
 			.category = "account",
 			.user = u->name,
@@ -394,10 +392,27 @@ duty_dev_accounts(struct mamori_store *store, int64_t now)
 			json_decref(ev.detail);
 		}
 	}
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	if (rc == MAMORI_OK && l->n > 0)
+		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
+	return mamori_store_end(&tx, rc);
+}
+
+static void
+duty_dev_accounts(struct mamori_store *store, int64_t now)
+{
+	struct dev_list l = { 0 };
+	char today[11];
+	int rc, attempt = 0;
+
+	l.u = calloc(DEV_MAX, sizeof(*l.u));
+	if (l.u == NULL) {
+		mamori_log_err("%s: out of memory", __func__);
+		return;
+	}
+	mamori_clock_today(today);
+	do
+		rc = dev_disable_run(store, today, now, &l);
+	while (mamori_store_retry(&rc, &attempt));
 	if (rc != MAMORI_OK)
 		goto out;
 	for (size_t i = 0; i < l.n; i++)
@@ -411,7 +426,6 @@ out:
 		mamori_log_err("dev account expiry: %s", mamori_strerror(rc));
 	free(l.u);
 }
-
 /* ---------------------------------------------------------- stale accounts */
 
 struct stale_list {
@@ -461,30 +475,44 @@ stale_disable_one(struct mamori_txn *tx, struct mamori_user *u, int64_t last_use
 	return rc;
 }
 
+/* One run: the batch collected, disabled and audited in one transaction,
+ * with the fleet event (every daemon's sweep ends the sessions); l is
+ * filled anew at each run. */
+static int
+stale_disable_run(struct mamori_store *store, int64_t before, int64_t now, struct stale_list *l)
+{
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	l->n = 0;
+	l->more = 0;
+	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
+		return rc;
+	/* The walk ends before the updates, so they never disturb it. */
+	rc = mamori_store_user_foreach_stale(tx, before, collect_stale, l);
+	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
+		rc = stale_disable_one(tx, &l->u[i], l->last_used[i], now);
+	if (rc == MAMORI_OK && l->n > 0)
+		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
+	return mamori_store_end(&tx, rc);
+}
+
 /* P-ID-STALE: active accounts unused for stale_after_days are disabled
  * (state_reason "stale"), audited, and reported as one incident. */
 static void
 duty_stale_accounts(struct mamori_store *store, const struct mamori_conf *conf, int64_t now)
 {
-	struct mamori_txn *tx = NULL;
 	struct stale_list l = { 0 };
 	json_t *names = NULL;
-	int rc = MAMORI_ERR_NOMEM;
+	int rc = MAMORI_ERR_NOMEM, attempt = 0;
 
 	l.u = calloc(DEV_MAX, sizeof(*l.u));
 	l.last_used = calloc(DEV_MAX, sizeof(*l.last_used));
 	if (l.u == NULL || l.last_used == NULL)
 		goto out;
-	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
-		goto out;
-	/* The walk ends before the updates, so they never disturb it. */
-	rc = mamori_store_user_foreach_stale(tx, now - (int64_t)conf->stale_after_days * 86400, collect_stale, &l);
-	for (size_t i = 0; rc == MAMORI_OK && i < l.n; i++)
-		rc = stale_disable_one(tx, &l.u[i], l.last_used[i], now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	do
+		rc = stale_disable_run(store, now - (int64_t)conf->stale_after_days * 86400, now, &l);
+	while (mamori_store_retry(&rc, &attempt));
 	if (rc != MAMORI_OK || l.n == 0)
 		goto out;
 	names = json_array();

@@ -30,6 +30,9 @@ enum {
 	/* A 0.1/0.2 name kept for the same call (protocol.h): its old reply
 	 * and parameters where they differ. */
 	ADMIN_LEGACY = 8,
+	/* It acts on a device before its transaction (a FIDO2 key made): the
+	 * gate does not run it again when the store refuses it (busy). */
+	ADMIN_ONCE = 16,
 };
 
 struct admin_call;

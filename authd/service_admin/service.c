@@ -10,6 +10,7 @@
 #include "core/audit.h"
 #include "core/clock.h"
 #include "error.h"
+#include "log.h"
 #include "factors/fido2.h"
 #include "protocol.h"
 #include "service_admin/admin_service.h"
@@ -60,7 +61,10 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_CARD_ENROLL, .handler = admin_card_enroll, .flags = ACCOUNT },
 	{ .name = MAMORI_ADMIN_CARD_LIST, .handler = admin_card_list },
 	{ .name = MAMORI_ADMIN_CARD_REVOKE, .handler = admin_card_revoke, .flags = ADMIN_RULE | ADMIN_WRITES },
-	{ .name = MAMORI_ADMIN_FIDO2_ENROLL, .handler = admin_fido2_enroll, .flags = ACCOUNT, .secret = "pin" },
+	{ .name = MAMORI_ADMIN_FIDO2_ENROLL,
+	  .handler = admin_fido2_enroll,
+	  .flags = ACCOUNT | ADMIN_ONCE,
+	  .secret = "pin" },
 	{ .name = MAMORI_ADMIN_FIDO2_LIST,
 	  .handler = admin_factor_list,
 	  .arg = ADMIN_LIST_KEYS,
@@ -274,6 +278,37 @@ target_get(const json_t *params, const char **out)
 	return 0;
 }
 
+/* Run the method, and run it again when a shared store refused one of its
+ * transactions (a serialization failure, a deadlock) and none of them
+ * committed: nothing of the attempt happened, and nothing left the daemon
+ * (the methods reply, notify and signal only after their commit).  When
+ * the retries are spent, or no connection was free, the call fails closed
+ * with "busy".  A method that acts on a device before its transaction
+ * (ADMIN_ONCE) is not run again. */
+static json_t *
+call_run(struct admin_call *call, json_t *params)
+{
+	struct mamori_store_tally t;
+	json_t *reply;
+	int rc, attempt = 0;
+
+	for (;;) {
+		mamori_store_tally_reset();
+		reply = call->method->handler(call, params);
+		t = mamori_store_tally_get();
+		if (t.committed > 0 || (t.refused == 0 && t.busy == 0) || mamori_wire_error_name(reply) == NULL)
+			return reply;
+		rc = t.refused > 0 && !(call->method->flags & ADMIN_ONCE) ? MAMORI_ERR_RETRY : MAMORI_ERR_BUSY;
+		if (!mamori_store_retry(&rc, &attempt))
+			break;
+		mamori_log_info("admin: %s refused by the store, run again", call->method->name);
+		json_decref(reply);
+		call->now = mamori_clock_now();
+	}
+	json_decref(reply);
+	return admin_error(MAMORI_ERROR_BUSY, "message", "the store is busy, try again; nothing was changed");
+}
+
 json_t *
 mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t *params)
 {
@@ -289,7 +324,7 @@ mamori_admin_service_handle(struct mamori_conn *conn, const char *method, json_t
 	if ((call.method->flags & ADMIN_TARGET) && target_get(params, &call.target) != 0)
 		reply = admin_invalid("name");
 	else
-		reply = call.method->handler(&call, params);
+		reply = call_run(&call, params);
 	/* A secret parameter is wiped on every path, the refusals included. */
 	if (call.method->secret != NULL)
 		mamori_wire_wipe_string(json_object_get(params, call.method->secret));

@@ -119,7 +119,7 @@ auth_begin_factors(struct mamori_conn *c)
 	                      sets_factors(sets, n_sets) | (conv->op == OP_ENROL ? FACTOR_BIT(conv->enrol_factor) : 0),
 	                      NULL, NULL, &s);
 	mamori_daemon_conf_put(conf);
-	if (rc != MAMORI_OK)
+	if (rc != MAMORI_OK && !offline_fallback(conv, rc))
 		return pam_internal_error();
 	conv->enrolled = s.enrolled;
 	if (conv->op == OP_ENROL && (s.enrolled & FACTOR_BIT(conv->enrol_factor)))
@@ -218,11 +218,21 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	int64_t now = mamori_clock_now();
 	int rc = MAMORI_ERR_INTERNAL;
 
-	if (ops != NULL)
+	if (ops != NULL && !conv->offline)
 		rc = pam_subject_load(conv, conf, now, 0, ops, proof, &s);
+	if (ops != NULL && (conv->offline || (rc != MAMORI_OK && offline_fallback(conv, rc)))) {
+		/* Offline: the answer is kept for the offline decision only. */
+		mamori_daemon_conf_put(conf);
+		if (conv->set.factor[conv->next] == MAMORI_FACTOR_PASSWORD)
+			offline_keep_password(conv, answer, len);
+		conv->next++;
+		return ask_next(c);
+	}
 	if (rc == MAMORI_OK) {
 		pam_factor_ctx(conv, conf, &s, now, &ctx);
 		rc = ops->verify(&ctx, answer, len, proof, &more);
+		if (rc == MAMORI_OK && proof->ok && conv->set.factor[conv->next] == MAMORI_FACTOR_PASSWORD)
+			offline_keep_password(conv, answer, len);
 	}
 	mamori_daemon_conf_put(conf);
 	if (rc != MAMORI_OK) {
@@ -255,10 +265,11 @@ abandoned_record(struct mamori_conn *c, const struct mamori_conf *conf, int64_t 
 	json_t *detail;
 	int rc;
 
+	memset(failure, 0, sizeof(*failure));
 	snprintf(reason, sizeof(reason), "abandoned after factor %u", conv->next);
 	mamori_factor_set_format(&conv->set, setname, sizeof(setname));
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
 	rc = mamori_store_user_get(tx, name, &s.user);
 	s.found = rc == MAMORI_OK;
 	rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
@@ -271,11 +282,7 @@ abandoned_record(struct mamori_conn *c, const struct mamori_conf *conf, int64_t 
 		                      failure->locked_now ? MAMORI_RESULT_MAXTRIES : MAMORI_RESULT_AUTH_ERR, reason,
 		                      detail, now);
 	json_decref(detail);
-	if (rc != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
+	return mamori_store_end(&tx, rc);
 }
 
 void
@@ -285,6 +292,7 @@ auth_abandoned(struct mamori_conn *c)
 	struct failure_outcome failure = { 0 };
 	const struct mamori_conf *conf;
 	int64_t now;
+	int rc, attempt = 0;
 
 	if (conv == NULL || conv->step != STEP_FACTOR || (conv->next == 0 && conv->proofs[0].rounds == 0) ||
 	    (conv->op != OP_AUTHENTICATE && conv->op != OP_ENROL))
@@ -292,7 +300,10 @@ auth_abandoned(struct mamori_conn *c)
 	conv->step = STEP_NONE;
 	conf = mamori_daemon_conf_get();
 	now = mamori_clock_now();
-	if (abandoned_record(c, conf, now, &failure) == MAMORI_OK)
+	do
+		rc = abandoned_record(c, conf, now, &failure);
+	while (mamori_store_retry(&rc, &attempt));
+	if (rc == MAMORI_OK)
 		pam_after_failure(conf, &conv->req, pam_subject_name(conv), &failure, now);
 	else
 		mamori_log_err("authenticate %s on %s: an abandoned conversation could not be recorded", conv->req.user,

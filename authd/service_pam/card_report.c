@@ -77,22 +77,6 @@ report_audit(struct mamori_txn *tx, const struct mamori_conn *c, const struct pa
 	return mamori_audit_append(tx, &ev, now);
 }
 
-/* Nothing to report (no account, no card in use): audited, and said. */
-static json_t *
-report_nothing(struct mamori_txn **tx, const struct mamori_conn *c, const struct pam_request *req, const char *why,
-               int64_t now)
-{
-	int rc = report_audit(*tx, c, req, "failure", why, NULL, now);
-
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(tx);
-	else
-		mamori_store_rollback(tx);
-	if (rc != MAMORI_OK)
-		return pam_internal_error();
-	return pam_error(MAMORI_ERROR_NOT_FOUND, "message", why);
-}
-
 /* Revoke them all as lost in the open transaction, with the report's
  * audit row. */
 static int
@@ -114,40 +98,56 @@ report_revoke(struct mamori_txn *tx, const struct mamori_conn *c, const struct p
 	return rc;
 }
 
+/* The report's transaction, run again when a shared store refuses it:
+ * rv is filled anew each time; *why says when there was nothing to report
+ * (no account, no card in use), which is audited. */
+static int
+report_record(const struct mamori_conn *c, const struct pam_request *req, struct mamori_cred_revocation *rv,
+              const char **why)
+{
+	struct mamori_txn *tx = NULL;
+	struct in_use u = { .cards = NULL };
+	struct mamori_user user;
+	int rc;
+
+	*why = NULL;
+	mamori_cred_revocation_free(rv);
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = mamori_store_user_get(tx, req->user, &user);
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		*why = "no such account";
+	else if (rc == MAMORI_OK)
+		rc = mamori_store_cred_foreach_user(tx, user.id, mamori_factor_name(MAMORI_FACTOR_CARD), 0, in_use_one,
+		                                    &u);
+	if (rc == MAMORI_OK && u.n == 0)
+		*why = "you have no card in use";
+	if (*why != NULL)
+		rc = report_audit(tx, c, req, "failure", *why, NULL, rv->now);
+	else if (rc == MAMORI_OK)
+		rc = report_revoke(tx, c, req, rv, &u);
+	free(u.cards);
+	return mamori_store_end(&tx, rc);
+}
+
 json_t *
 pam_card_report_lost(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
 	struct mamori_cred_revocation rv = { .reason = MAMORI_CARD_REASON_LOST, .now = mamori_clock_now() };
-	struct mamori_txn *tx = NULL;
-	struct in_use u = { .cards = NULL };
 	const struct mamori_conf *conf;
-	struct mamori_user user;
+	const char *why = NULL;
 	json_t *reply;
 	unsigned ended;
-	int rc;
+	int rc, attempt = 0;
 
 	(void)params;
 	rv.actor = req->user;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
-	rc = mamori_store_user_get(tx, req->user, &user);
-	if (rc == MAMORI_ERR_NOT_FOUND)
-		return report_nothing(&tx, c, req, "no such account", rv.now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_foreach_user(tx, user.id, mamori_factor_name(MAMORI_FACTOR_CARD), 0, in_use_one,
-		                                    &u);
-	if (rc == MAMORI_OK && u.n == 0) {
-		free(u.cards);
-		return report_nothing(&tx, c, req, "you have no card in use", rv.now);
-	}
-	if (rc == MAMORI_OK)
-		rc = report_revoke(tx, c, req, &rv, &u);
-	free(u.cards);
-	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK) {
-		if (tx != NULL)
-			mamori_store_rollback(&tx);
+	do
+		rc = report_record(c, req, &rv, &why);
+	while (mamori_store_retry(&rc, &attempt));
+	if (rc != MAMORI_OK || why != NULL) {
 		mamori_cred_revocation_free(&rv);
-		return pam_internal_error();
+		return rc != MAMORI_OK ? pam_store_error(rc) : pam_error(MAMORI_ERROR_NOT_FOUND, "message", why);
 	}
 	mamori_log_notice("%s reported %zu card(s) lost: revoked", req->user, rv.ncreds);
 	conf = mamori_daemon_conf_get();

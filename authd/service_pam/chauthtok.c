@@ -54,14 +54,14 @@ pw_current(struct mamori_txn *tx, int64_t user_id, const char *system, struct ma
 }
 
 static int
-pw_subject_lookup(const char *name, const char *system, int64_t now, struct pw_subject *s)
+pw_subject_lookup_once(const char *name, const char *system, int64_t now, struct pw_subject *s)
 {
 	struct mamori_txn *tx = NULL;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc == MAMORI_ERR_BUSY ? rc : MAMORI_ERR_STORE;
 	rc = mamori_lockout_state(tx, name, now, &s->lock);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_user_get(tx, name, &s->user);
@@ -71,11 +71,19 @@ pw_subject_lookup(const char *name, const char *system, int64_t now, struct pw_s
 		if (rc == MAMORI_OK)
 			s->have_pw = 1;
 	}
-	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
-		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
+	return mamori_store_end(&tx, rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc);
+}
+
+/* The subject, read again when a shared store refuses the reading. */
+static int
+pw_subject_lookup(const char *name, const char *system, int64_t now, struct pw_subject *s)
+{
+	int rc, attempt = 0;
+
+	do
+		rc = pw_subject_lookup_once(name, system, now, s);
+	while (mamori_store_retry(&rc, &attempt));
+	return rc;
 }
 
 /* Verify pw against the subject's hash, or against the dummy hash when
@@ -111,62 +119,82 @@ chauthtok_compromised_start(struct mamori_conn *c)
 	return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(c->conversation->req.locale, MSG_PASSWORD_PROMPT));
 }
 
+/* What a transaction of the change decided: computed anew each time it
+ * runs, acted on once it committed. */
+struct pw_outcome {
+	const char *result, *reason;
+	char text[256];
+	struct failure_outcome failure;
+};
+
+/* The compromised report's transaction: the failure counted, or the
+ * password marked, and the audit row. */
+static int
+compromised_record(struct mamori_conn *c, const struct mamori_conf *conf, const struct pw_subject *s, int matched,
+                   int64_t now, struct pw_outcome *o)
+{
+	const struct pam_request *req = &c->conversation->req;
+	struct mamori_txn *tx = NULL;
+	struct subject as;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->result = MAMORI_RESULT_AUTH_ERR;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	if (s->lock.locked) {
+		o->result = MAMORI_RESULT_MAXTRIES;
+		o->reason = "account locked";
+		pam_lock_message(req->locale, &s->lock, o->text, sizeof(o->text));
+	} else if (!matched) {
+		o->reason = "compromised report: wrong password";
+		rc = pam_count_failure(tx, conf, req, as_subject(s, &as), req->user, now, &o->failure);
+	} else {
+		rc = mamori_store_password_mark_compromised(tx, s->user.id);
+		o->result = MAMORI_RESULT_SUCCESS;
+		o->reason = "password reported compromised by its owner";
+		snprintf(o->text, sizeof(o->text), "%s", mamori_msg(req->locale, MSG_COMPROMISED_REPORTED));
+	}
+	if (rc == MAMORI_OK)
+		rc = pam_audit(tx, c, req, "account", req->user, o->result, o->reason, now);
+	return mamori_store_end(&tx, rc);
+}
+
 /* Self-service report of a compromised password (P-PW-LEAK): the user
  * proves who they are with the password, then it is marked. */
 json_t *
 chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
-	struct failure_outcome failure = { 0 };
+	struct pw_outcome o;
 	struct pw_subject s;
-	struct subject as;
-	char text[256] = "";
-	const char *result = MAMORI_RESULT_AUTH_ERR, *reason;
-	int matched = 0;
+	int matched = 0, rc, attempt = 0, ok;
 	json_t *reply = NULL, *detail;
 	int64_t now = mamori_clock_now();
 
 	conv->step = STEP_NONE;
-	if (pw_subject_lookup(req->user, conv->system, now, &s) != MAMORI_OK ||
-	    (!s.lock.locked && pw_verify_or_pretend(conf, &s, pw, len, &matched) != MAMORI_OK))
-		goto fail;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		goto fail;
-	if (s.lock.locked) {
-		result = MAMORI_RESULT_MAXTRIES;
-		reason = "account locked";
-		pam_lock_message(req->locale, &s.lock, text, sizeof(text));
-	} else if (!matched) {
-		reason = "compromised report: wrong password";
-		if (pam_count_failure(tx, conf, req, as_subject(&s, &as), req->user, now, &failure) != MAMORI_OK)
-			goto fail_rollback;
-	} else if (mamori_store_password_mark_compromised(tx, s.user.id) != MAMORI_OK) {
-		goto fail_rollback;
-	} else {
-		result = MAMORI_RESULT_SUCCESS;
-		reason = "password reported compromised by its owner";
-		snprintf(text, sizeof(text), "%s", mamori_msg(req->locale, MSG_COMPROMISED_REPORTED));
+	rc = pw_subject_lookup(req->user, conv->system, now, &s);
+	if (rc == MAMORI_OK && !s.lock.locked)
+		rc = pw_verify_or_pretend(conf, &s, pw, len, &matched);
+	if (rc == MAMORI_OK) {
+		do
+			rc = compromised_record(c, conf, &s, matched, now, &o);
+		while (mamori_store_retry(&rc, &attempt));
 	}
-	if (pam_audit(tx, c, req, "account", req->user, result, reason, now) != MAMORI_OK)
-		goto fail_rollback;
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		goto fail;
-	pam_after_failure(conf, req, req->user, &failure, now);
-	if (!strcmp(result, MAMORI_RESULT_SUCCESS)) {
+	if (rc != MAMORI_OK) {
+		reply = pam_store_error(rc);
+		goto out;
+	}
+	pam_after_failure(conf, req, req->user, &o.failure, now);
+	ok = !strcmp(o.result, MAMORI_RESULT_SUCCESS);
+	if (ok) {
 		detail = json_pack("{s:s}", "reported_by", "owner");
 		mamori_incident_raise(conf, "password_compromised", req->user, req->service, detail, now);
 		json_decref(detail);
 	}
-	reply = pam_done(result, !strcmp(result, MAMORI_RESULT_SUCCESS) ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR, text,
-	                 NULL);
-	goto out;
-fail_rollback:
-	mamori_store_rollback(&tx);
-fail:
-	reply = pam_internal_error();
+	reply = pam_done(o.result, ok ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR, o.text, NULL);
 out:
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	mamori_daemon_conf_put(conf);
@@ -176,19 +204,14 @@ out:
 static json_t *
 chauthtok_refused(struct mamori_conn *c, const char *result, const char *reason, const char *text)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
-	int64_t now = mamori_clock_now();
+
+	int rc;
 
 	pam_conversation_reset(conv);
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
-	if (pam_audit(tx, c, &conv->req, "chauthtok", NULL, result, reason, now) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return pam_internal_error();
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return pam_internal_error();
+	rc = pam_audit_alone(c, &conv->req, "chauthtok", NULL, result, reason);
+	if (rc != MAMORI_OK)
+		return pam_store_error(rc);
 	return pam_done(result, MAMORI_STYLE_ERROR, text, NULL);
 }
 
@@ -198,17 +221,35 @@ chauthtok_failed(struct mamori_conn *c, const char *result, const char *reason, 
 	return chauthtok_refused(c, result, reason, mamori_msg(c->conversation->req.locale, msg));
 }
 
+/* A wrong current password: counted and audited in one transaction. */
+static int
+current_wrong_record(struct mamori_conn *c, const struct mamori_conf *conf, const struct pw_subject *s, int64_t now,
+                     struct failure_outcome *failure)
+{
+	struct pam_request *req = &c->conversation->req;
+	struct mamori_txn *tx = NULL;
+	struct subject as;
+	int rc;
+
+	memset(failure, 0, sizeof(*failure));
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = pam_count_failure(tx, conf, req, as_subject(s, &as), req->user, now, failure);
+	if (rc == MAMORI_OK)
+		rc = pam_audit(tx, c, req, "chauthtok", NULL, MAMORI_RESULT_AUTHTOK_RECOVER_ERR,
+		               "wrong current password", now);
+	return mamori_store_end(&tx, rc);
+}
+
 json_t *
 chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct failure_outcome failure = { 0 };
 	struct pw_subject s;
-	struct subject as;
 	char text[256];
-	int matched = 0, rc;
+	int matched = 0, rc, attempt = 0;
 	int64_t now = mamori_clock_now();
 	json_t *reply = NULL;
 
@@ -218,23 +259,18 @@ chauthtok_current(struct mamori_conn *c, const char *pw, size_t len)
 	mamori_wipe(&s.pw, sizeof(s.pw));
 	if (rc != MAMORI_OK) {
 		pam_conversation_reset(conv);
-		reply = pam_internal_error();
+		reply = pam_store_error(rc);
 	} else if (s.lock.locked) {
 		pam_lock_message(conv->req.locale, &s.lock, text, sizeof(text));
 		reply = chauthtok_refused(c, MAMORI_RESULT_AUTHTOK_RECOVER_ERR, "account locked", text);
 	} else if (!matched) {
 		pam_conversation_reset(conv);
 		now = mamori_clock_now();
-		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-			reply = pam_internal_error();
-		} else if (pam_count_failure(tx, conf, &conv->req, as_subject(&s, &as), conv->req.user, now,
-		                             &failure) != MAMORI_OK ||
-		           pam_audit(tx, c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_AUTHTOK_RECOVER_ERR,
-		                     "wrong current password", now) != MAMORI_OK) {
-			mamori_store_rollback(&tx);
-			reply = pam_internal_error();
-		} else if (mamori_store_commit(&tx) != MAMORI_OK) {
-			reply = pam_internal_error();
+		do
+			rc = current_wrong_record(c, conf, &s, now, &failure);
+		while (mamori_store_retry(&rc, &attempt));
+		if (rc != MAMORI_OK) {
+			reply = pam_store_error(rc);
 		} else {
 			pam_after_failure(conf, &conv->req, conv->req.user, &failure, now);
 			if (failure.locked_now)
@@ -288,17 +324,33 @@ refusal_reason(enum mamori_change_refusal r)
 	return "password changed";
 }
 
+/* The new password stored and audited in one transaction; np is left as
+ * it was, for a second run. */
+static int
+confirm_record(struct mamori_conn *c, const struct mamori_user *u, const struct mamori_new_password *np, int64_t now)
+{
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = mamori_password_store(tx, u, np, 0, 0, now);
+	if (rc == MAMORI_OK)
+		rc = pam_audit(tx, c, &c->conversation->req, "chauthtok", NULL, MAMORI_RESULT_SUCCESS,
+		               "password changed", now);
+	return mamori_store_end(&tx, rc);
+}
+
 json_t *
 chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf;
 	struct mamori_new_password np;
 	enum mamori_change_refusal refusal;
 	struct pw_subject s;
 	char message[256];
-	int rc;
+	int rc, attempt = 0;
 	int64_t now = mamori_clock_now();
 
 	if (len != conv->new_len || mamori_memeq_consttime(pw, conv->new_password, len) != 0)
@@ -323,22 +375,14 @@ chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	if (refusal != MAMORI_CHANGE_OK)
 		return chauthtok_refused(c, MAMORI_RESULT_AUTHTOK_ERR, refusal_reason(refusal), message);
 	now = mamori_clock_now();
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		goto fail;
-	if (mamori_password_store(tx, &s.user, &np, 0, 0, now) != MAMORI_OK ||
-	    pam_audit(tx, c, &conv->req, "chauthtok", NULL, MAMORI_RESULT_SUCCESS, "password changed", now) !=
-	            MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		goto fail;
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		goto fail;
+	do
+		rc = confirm_record(c, &s.user, &np, now);
+	while (mamori_store_retry(&rc, &attempt));
 	mamori_password_prepared_wipe(&np);
+	if (rc != MAMORI_OK)
+		return pam_store_error(rc);
 	return pam_done(MAMORI_RESULT_SUCCESS, MAMORI_STYLE_INFO, mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED),
 	                NULL);
-fail:
-	mamori_password_prepared_wipe(&np);
-	return pam_internal_error();
 }
 
 /* ---------------------------------------------------------------- Start */

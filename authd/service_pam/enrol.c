@@ -63,13 +63,30 @@ enrol_authorise(struct mamori_conn *c, int64_t user_id, const char *name, int pr
 	return pam_prompt(MAMORI_STYLE_ECHO_OFF, mamori_msg(conv->req.locale, MSG_ENROLL_CODE_PROMPT));
 }
 
+/* The account's enrolment code, read in a transaction run again when a
+ * shared store refuses it. */
+static int
+code_read(int64_t user_id, unsigned char stored[MAMORI_ENROLL_DIGEST_LEN], int64_t *expires_at)
+{
+	struct mamori_txn *tx = NULL;
+	int rc, attempt = 0, found = 0;
+
+	do {
+		if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
+			rc = mamori_store_enroll_code_get(tx, user_id, stored, expires_at);
+			found = rc == MAMORI_OK;
+			rc = mamori_store_end(&tx, rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc);
+		}
+	} while (mamori_store_retry(&rc, &attempt));
+	return rc == MAMORI_OK && !found ? MAMORI_ERR_NOT_FOUND : rc;
+}
+
 /* The enrolment code was given: a valid one (the account's, not expired)
  * lets the enrolment go on; it is used up when the enrolment is
  * confirmed, so that a wrong first answer does not cost it. */
 json_t *
 enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct pam_request *req = &conv->req;
 	unsigned char stored[MAMORI_ENROLL_DIGEST_LEN];
@@ -80,11 +97,7 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 	conv->step = STEP_NONE;
 	rc = mamori_enroll_code_digest(answer, len, conv->enroll_digest);
 	if (rc == MAMORI_OK) {
-		if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-			return pam_internal_error();
-		rc = mamori_store_enroll_code_get(tx, conv->enroll_user_id, stored, &expires_at);
-		if (mamori_store_commit(&tx) != MAMORI_OK)
-			rc = MAMORI_ERR_STORE;
+		rc = code_read(conv->enroll_user_id, stored, &expires_at);
 		valid = rc == MAMORI_OK && now < expires_at && mamori_enroll_code_equal(stored, conv->enroll_digest);
 		mamori_wipe(stored, sizeof(stored));
 		if (rc == MAMORI_ERR_NOT_FOUND)
@@ -93,22 +106,17 @@ enrol_code_answer(struct mamori_conn *c, const char *answer, size_t len)
 		rc = MAMORI_OK;
 	}
 	if (rc != MAMORI_OK)
-		return pam_internal_error();
+		return pam_store_error(rc);
 	if (valid) {
 		conv->enroll_code_given = 1;
 		return enrol_begin(c);
 	}
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
 	snprintf(reason, sizeof(reason), "%s enrolment refused: no valid enrolment code",
 	         mamori_factor_name(conv->enrol_factor));
-	if (pam_audit(tx, c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR, reason, now) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return pam_internal_error();
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return pam_internal_error();
+	rc = pam_audit_alone(c, req, "enroll", conv->member, MAMORI_RESULT_AUTH_ERR, reason);
+	if (rc != MAMORI_OK)
+		return pam_store_error(rc);
 	return pam_done(MAMORI_RESULT_AUTH_ERR, MAMORI_STYLE_ERROR, mamori_msg(req->locale, MSG_ENROLL_CODE_WRONG),
 	                NULL);
 }
@@ -127,6 +135,28 @@ handover_drop(json_t *handover)
 	json_decref(handover);
 }
 
+/* The pending credential made in one transaction; out is made anew at
+ * each run. */
+static int
+begin_record(struct mamori_pam_conversation *conv, const struct mamori_conf *conf, const struct mamori_factor_ops *ops,
+             struct mamori_enrolment *out)
+{
+	struct mamori_factor_ctx ctx;
+	struct mamori_txn *tx = NULL;
+	struct subject s = { .found = 1 };
+	int rc;
+
+	handover_drop(out->handover);
+	mamori_wipe(out, sizeof(*out));
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = mamori_store_user_get(tx, conv->enroll_name, &s.user);
+	pam_factor_ctx(conv, conf, &s, mamori_clock_now(), &ctx);
+	if (rc == MAMORI_OK)
+		rc = ops->enrol_begin(tx, &ctx, "", out);
+	return mamori_store_end(&tx, rc);
+}
+
 /* The factor makes a pending credential for the account enrolling, in one
  * transaction, and shows it; the next answer confirms it. */
 static json_t *
@@ -136,29 +166,21 @@ enrol_begin(struct mamori_conn *c)
 	const struct mamori_factor_ops *ops = mamori_factor_ops(conv->enrol_factor);
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_enrolment out = { 0 };
-	struct mamori_factor_ctx ctx;
-	struct mamori_txn *tx = NULL;
-	struct subject s = { .found = 1 };
 	json_t *reply;
-	int rc = MAMORI_ERR_STORE;
+	int rc = MAMORI_ERR_STORE, attempt = 0;
 
 	conv->step = STEP_NONE;
-	if (ops != NULL && ops->enrol_begin != NULL && mamori_store_begin(mamori_daemon.store, &tx) == MAMORI_OK) {
-		rc = mamori_store_user_get(tx, conv->enroll_name, &s.user);
-		pam_factor_ctx(conv, conf, &s, mamori_clock_now(), &ctx);
-		if (rc == MAMORI_OK)
-			rc = ops->enrol_begin(tx, &ctx, "", &out);
-		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(&tx);
-		else
-			mamori_store_rollback(&tx);
+	if (ops != NULL && ops->enrol_begin != NULL) {
+		do
+			rc = begin_record(conv, conf, ops, &out);
+		while (mamori_store_retry(&rc, &attempt));
 	}
 	mamori_daemon_conf_put(conf);
 	handover_drop(out.handover);
 	if (rc != MAMORI_OK || out.show.count == 0) {
 		mamori_log_err("enrol %s: the pending credential could not be made", conv->enroll_name);
 		mamori_wipe(&out, sizeof(out));
-		return pam_internal_error();
+		return rc == MAMORI_ERR_BUSY ? pam_store_error(rc) : pam_internal_error();
 	}
 	conv->pending_id = out.credential_id;
 	conv->step = STEP_ENROLL_CODE;
@@ -223,6 +245,26 @@ confirm_record(struct mamori_txn *tx, struct mamori_pam_conversation *conv, cons
 	return MAMORI_OK;
 }
 
+/* The confirmation's transaction: k decided anew at each run. */
+static int
+confirm_run(struct mamori_conn *c, const struct mamori_factor_ops *ops, const struct mamori_factor_ctx *ctx,
+            struct mamori_factor_proof *proof, int64_t now, struct confirmation *k)
+{
+	struct mamori_pam_conversation *conv = c->conversation;
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	k->result = MAMORI_RESULT_AUTH_ERR;
+	k->msg = mamori_msg_factor(conv->enrol_factor, MAMORI_FMSG_WRONG);
+	snprintf(k->reason, sizeof(k->reason), "%s enrolment: wrong code", mamori_factor_name(conv->enrol_factor));
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = confirm_record(tx, conv, ops, ctx, proof, k);
+	if (rc == MAMORI_OK)
+		rc = pam_audit(tx, c, &conv->req, "enroll", conv->member, k->result, k->reason, now);
+	return mamori_store_end(&tx, rc);
+}
+
 /* The answer that confirms the pending credential: the subject read once
  * with the pending credential (load), verified outside any transaction,
  * then decided and recorded in one transaction. */
@@ -237,10 +279,9 @@ enrol_confirm(struct mamori_conn *c, const char *answer, size_t len)
 		                  .msg = mamori_msg_factor(conv->enrol_factor, MAMORI_FMSG_WRONG) };
 	struct mamori_prompts more = { 0 };
 	struct mamori_factor_ctx ctx;
-	struct mamori_txn *tx = NULL;
 	struct subject s;
 	int64_t now = mamori_clock_now();
-	int rc = MAMORI_ERR_INTERNAL;
+	int rc = MAMORI_ERR_INTERNAL, attempt = 0;
 
 	conv->step = STEP_NONE;
 	snprintf(k.reason, sizeof(k.reason), "%s enrolment: wrong code", mamori_factor_name(conv->enrol_factor));
@@ -254,23 +295,17 @@ enrol_confirm(struct mamori_conn *c, const char *answer, size_t len)
 	ctx.locked = 0;
 	if (rc == MAMORI_OK)
 		rc = ops->verify(&ctx, answer, len, &proof, &more);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_begin(mamori_daemon.store, &tx);
 	if (rc == MAMORI_OK) {
-		rc = confirm_record(tx, conv, ops, &ctx, &proof, &k);
-		if (rc == MAMORI_OK)
-			rc = pam_audit(tx, c, &conv->req, "enroll", conv->member, k.result, k.reason, now);
-		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(&tx);
-		else
-			mamori_store_rollback(&tx);
+		do
+			rc = confirm_run(c, ops, &ctx, &proof, now, &k);
+		while (mamori_store_retry(&rc, &attempt));
 	}
 	if (ops != NULL && ops->release != NULL)
 		ops->release(&proof);
 	mamori_daemon_conf_put(conf);
 	mamori_wipe(conv->enroll_digest, sizeof(conv->enroll_digest));
 	if (rc != MAMORI_OK)
-		return pam_internal_error();
+		return pam_store_error(rc);
 	return pam_done(k.result, !strcmp(k.result, MAMORI_RESULT_SUCCESS) ? MAMORI_STYLE_INFO : MAMORI_STYLE_ERROR,
 	                mamori_msg(conv->req.locale, k.msg), NULL);
 }

@@ -463,6 +463,8 @@ mamori_pam_service_handle(struct mamori_conn *c, const char *method, json_t *par
 	const struct pam_method *m = method_find(method);
 	json_t *reply;
 
+	/* This thread serves a request: its store tally counts from here. */
+	mamori_store_tally_reset();
 	if (c->conversation == NULL) {
 		c->conversation = calloc(1, sizeof(*c->conversation));
 		if (c->conversation == NULL)

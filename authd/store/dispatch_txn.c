@@ -5,6 +5,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +17,72 @@
 #include "error.h"
 #include "log.h"
 #include "store/backend.h"
+
+/* This thread's tally (store.h), and whether it reset it: a thread that
+ * serves requests. */
+static _Thread_local struct mamori_store_tally tally;
+static _Thread_local int tally_armed;
+
+void
+mamori_store_tally_reset(void)
+{
+	memset(&tally, 0, sizeof(tally));
+	tally_armed = 1;
+}
+
+struct mamori_store_tally
+mamori_store_tally_get(void)
+{
+	return tally;
+}
+
+void
+mamori_store_tally_add(enum mamori_store_tally_kind kind)
+{
+	if (kind == STORE_TALLY_COMMITTED)
+		tally.committed++;
+	else if (kind == STORE_TALLY_REFUSED)
+		tally.refused++;
+	else
+		tally.busy++;
+}
+
+#ifdef MAMORI_TEST_HOOKS
+/* MAMORI_TEST_STORE_REFUSE_FILE holds how many commits to refuse, of
+ * request threads' transactions that appended to the audit log (their
+ * hooks' slot is set): the writing ones; each refusal counts one down. */
+int
+mamori_store_test_refuse(const struct mamori_txn *tx)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	const char *path = getenv("MAMORI_TEST_STORE_REFUSE_FILE");
+	char buf[16];
+	long n = 0;
+	FILE *f;
+
+	if (!tally_armed || tx->hook_slot == NULL || path == NULL || path[0] == '\0')
+		return 0;
+	pthread_mutex_lock(&lock);
+	if ((f = fopen(path, "r+e")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL)
+			n = strtol(buf, NULL, 10);
+		if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && ftruncate(fileno(f), 0) == 0)
+			fprintf(f, "%ld\n", n - 1);
+		fclose(f);
+	}
+	pthread_mutex_unlock(&lock);
+	if (n > 0)
+		mamori_log_warn("store: test hook: a commit refused (%ld left)", n - 1);
+	return n > 0;
+}
+#else
+int
+mamori_store_test_refuse(const struct mamori_txn *tx)
+{
+	(void)tx;
+	return 0;
+}
+#endif
 
 void **
 mamori_store_txn_slot(struct mamori_txn *tx)

@@ -276,6 +276,20 @@ int mamori_store_shared(const struct mamori_store *store);
  * messages for the client) before its commit succeeded. */
 #define MAMORI_STORE_RETRIES 4
 int mamori_store_retry(int *rc, int *attempt);
+/* What this thread's transactions came to since it last called
+ * mamori_store_tally_reset(): how many committed, how many the backend
+ * refused (MAMORI_ERR_RETRY: at commit, or rolled back after a refusal),
+ * and how many could not begin (MAMORI_ERR_BUSY).  A caller that runs a
+ * whole request again (io.mamori.Admin) does so only when none of the
+ * request's transactions committed.  Under --enable-test-hooks, a thread
+ * that reset its tally is also one whose commits the file named by
+ * MAMORI_TEST_STORE_REFUSE_FILE can refuse (it holds how many; only
+ * transactions that appended to the audit log). */
+struct mamori_store_tally {
+	unsigned committed, refused, busy;
+};
+void mamori_store_tally_reset(void);
+struct mamori_store_tally mamori_store_tally_get(void);
 /* End *tx as run_once does: commit when rc is MAMORI_OK (the commit's
  * result, MAMORI_ERR_RETRY included), else roll back and return rc, or
  * MAMORI_ERR_RETRY when the backend refused the transaction, whatever

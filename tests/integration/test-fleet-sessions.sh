@@ -5,7 +5,8 @@
 # (as test-fleet.sh sets them up).  A session opened through B's PAM stack,
 # with a leader process that stays, is ended by B within 1 s when A disables
 # its account (A's NOTIFY wakes B's sweep); A, whose node it is not, never
-# touches it.  With the notifications undeliverable the backstop
+# touches it; so when A's housekeeping disables an unused account.  With the
+# notifications undeliverable the backstop
 # (sweep_interval, 2 s on B) still ends it, and a listener that was lost
 # comes back.  PostgreSQL only: `make check-postgresql` runs it.
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +53,9 @@ set_store_lines() {
 new_env
 A=$T
 set_store_lines node=term-a
+# A's housekeeping disables accounts unused for 30 days (the last test moves
+# A's clock past that).
+printf '\n[accounts]\nstale_disable = yes\nstale_after_days = 30\n' >>"$A/mamori.conf"
 start_daemon || { echo "Bail out! daemon A did not start"; exit 1; }
 
 # Daemon B: A's database and keys; the backstop every 2 s.
@@ -264,6 +268,40 @@ t_listener_reconnects() {
 	ended_by_b "$sid" disabled
 }
 
+# ------------------------------------------------ housekeeping's disable
+
+# A's housekeeping disables an unused account (P-ID-STALE): its commit
+# sends the fleet event as an administrator's disable does, and B's sweep,
+# woken by it, ends the account's session on B within 1 s.  A's clock moves
+# 31 days: this test runs last.
+t_stale_on_a_ends_session_on_b() {
+	local pid sid ms events i
+	on_a
+	add_user fs.five 'Fuyu-no-Hoshi-2030'
+	on_b
+	pid=$(open_session fs.five 'Fuyu-no-Hoshi-2030')
+	sid=$(session_of "$pid")
+	[ -n "$sid" ] || fail "no open session"
+	sleep 0.3
+	events=$(grep -c 'fleet sweep: event' "$B/daemon.log" || true)
+	on_a
+	advance_clock $((31 * 86400))
+	# The housekeeping tick (every second) disables it: from its audit row.
+	for i in $(seq 1 500); do
+		[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'fs.five' AND reason = 'P-ID-STALE: unused'")" = 1 ] &&
+			break
+		sleep 0.01
+	done
+	START=$(now_ms)
+	[ "$i" -lt 500 ] || fail "A's housekeeping did not disable fs.five"
+	ms=$(wait_gone "$pid" 5000) || return 1
+	echo "stale disable by A's housekeeping -> session on B ended: $ms ms" | tee -a "$TIMES"
+	[ "$ms" -le 1000 ] || fail "the session ended after $ms ms (more than 1 s)"
+	[ "$(grep -c 'fleet sweep: event' "$B/daemon.log" || true)" -gt "$events" ] ||
+		fail "no event woke B's sweep"
+	ended_by_b "$sid" disabled
+}
+
 show_times() {
 	sed 's/^/# /' "$TIMES"
 	: >"$TIMES"
@@ -280,6 +318,9 @@ run_test "P-ID-LIFECYCLE notifications undelivered: B's backstop (sweep_interval
 show_times
 run_test "P-ID-LIFECYCLE listeners terminated: they reconnect, and a disable on A again ends B's session within 1 s" \
 	t_listener_reconnects
+show_times
+run_clock_test "P-ID-LIFECYCLE P-ID-STALE an account disabled by A's housekeeping: its session on B ends within 1 s, woken by the event" \
+	t_stale_on_a_ends_session_on_b
 show_times
 rm -f "$TIMES"
 end_leaders

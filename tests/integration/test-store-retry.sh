@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Transactions a shared store refuses are run again, and nothing is counted
+# twice (issue #14).  The test hook MAMORI_TEST_STORE_REFUSE_FILE makes the
+# daemon refuse the next N commits of writing transactions (those that
+# append to the audit log) as PostgreSQL refuses a serialization failure or
+# a deadlock (MAMORI_ERR_RETRY), on either backend.  Refused once, the
+# administrator's call and the password change succeed with one audit row
+# and one failure count; refused every time (4 runs), they fail closed:
+# "busy", nothing changed.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require_test_hooks "needs the store's refusal hook"
+
+new_env
+REFUSE=$T/refuse
+echo 0 >"$REFUSE"
+export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
+start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
+
+# refuse N: the next N writing commits are refused.
+refuse() { echo "$1" >"$REFUSE"; }
+audit_count() { sql "SELECT count(*) FROM audit WHERE \"user\" = '$1' AND reason = '$2'"; }
+reruns() { grep -c "admin: $1 refused by the store, run again" "$T/daemon.log" || true; }
+
+# P-AUDIT, P-LOGIN-UI: an administrator's lock refused once runs again:
+# the account is locked, with one audit row.
+t_admin_lock_refused_once() {
+	add_user rt.lock 'Hoshi-no-Yoru-2030'
+	local before
+	before=$(reruns io.mamori.Admin.UserLock)
+	refuse 1
+	ctl user lock rt.lock >/dev/null
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(reruns io.mamori.Admin.UserLock)" $((before + 1)) "run a second time"
+	expect_eq "$(audit_count rt.lock 'user lock')" 1 "one audit row"
+	pam -p 'Hoshi-no-Yoru-2030' mamori-test rt.lock auth=MAXTRIES >/dev/null
+}
+
+# P-ID-LIFECYCLE: a disable refused at every run fails closed: busy, and
+# the account stays active with no audit row of the disable.
+t_admin_disable_busy() {
+	add_user rt.busy 'Tsuki-no-Umi-2030'
+	local out rc=0
+	refuse 4
+	out=$(ctl user disable rt.busy 2>&1) || rc=$?
+	refuse 0
+	[ "$rc" -ne 0 ] || fail "the disable succeeded: $out"
+	expect_match "$out" "the store is busy, try again; nothing was changed"
+	expect_eq "$(audit_count rt.busy 'user disable')" 0 "no audit row"
+	pam -p 'Tsuki-no-Umi-2030' mamori-test rt.busy auth=SUCCESS >/dev/null
+}
+
+# P-LOGIN-UI: a wrong current password whose count is refused once is
+# counted once, with one audit row.
+t_chauthtok_failure_counted_once() {
+	add_user rt.count 'Yuki-no-Hana-2030'
+	refuse 1
+	pam -p 'wrong-current' -p 'x' -p 'x' mamori-test rt.count chauthtok=AUTHTOK_RECOVERY_ERR >/dev/null
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'rt.count'")" 1 "one failure"
+	expect_eq "$(audit_count rt.count 'wrong current password')" 1 "one audit row"
+}
+
+# P-PW-AGE: a password change refused once is made once.
+t_chauthtok_change_refused_once() {
+	add_user rt.change 'Sora-no-Iro-2030'
+	local before
+	before=$(audit_count rt.change 'password changed')
+	refuse 1
+	pam -p 'Sora-no-Iro-2030' -p 'Umi-no-Koe-2031' -p 'Umi-no-Koe-2031' mamori-test rt.change \
+		chauthtok=SUCCESS >/dev/null
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(audit_count rt.change 'password changed')" $((before + 1)) "one more audit row"
+	pam -p 'Umi-no-Koe-2031' mamori-test rt.change auth=SUCCESS >/dev/null
+}
+
+# A change refused at every run fails closed: the old password stays.
+t_chauthtok_change_busy() {
+	add_user rt.cbusy 'Kawa-no-Oto-2030'
+	local before rc=0
+	before=$(audit_count rt.cbusy 'password changed')
+	refuse 4
+	pam -p 'Kawa-no-Oto-2030' -p 'Mori-no-Ki-2031' -p 'Mori-no-Ki-2031' mamori-test rt.cbusy \
+		chauthtok=SUCCESS >/dev/null 2>&1 || rc=$?
+	refuse 0
+	[ "$rc" -ne 0 ] || fail "the change succeeded"
+	expect_eq "$(audit_count rt.cbusy 'password changed')" "$before" "no audit row"
+	pam -p 'Kawa-no-Oto-2030' mamori-test rt.cbusy auth=SUCCESS >/dev/null
+}
+
+run_test "admin lock refused once: run again, one audit row (P-AUDIT)" t_admin_lock_refused_once
+run_test "admin disable refused every time: busy, nothing changed (P-ID-LIFECYCLE)" t_admin_disable_busy
+run_test "chauthtok wrong password refused once: counted once (P-LOGIN-UI)" t_chauthtok_failure_counted_once
+run_test "chauthtok change refused once: made once (P-PW-AGE)" t_chauthtok_change_refused_once
+run_test "chauthtok change refused every time: fails closed" t_chauthtok_change_busy
+tap_done
