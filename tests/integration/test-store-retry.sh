@@ -57,6 +57,7 @@ t_admin_disable_busy() {
 # counted once, with one audit row.
 t_chauthtok_failure_counted_once() {
 	add_user rt.count 'Yuki-no-Hana-2030'
+	advance_clock $((8 * 86400)) # past the minimum age
 	refuse 1
 	pam -p 'wrong-current' -p 'x' -p 'x' mamori-test rt.count chauthtok=AUTHTOK_RECOVERY_ERR >/dev/null
 	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
@@ -67,6 +68,7 @@ t_chauthtok_failure_counted_once() {
 # P-PW-AGE: a password change refused once is made once.
 t_chauthtok_change_refused_once() {
 	add_user rt.change 'Sora-no-Iro-2030'
+	advance_clock $((8 * 86400)) # past the minimum age
 	local before
 	before=$(audit_count rt.change 'password changed')
 	refuse 1
@@ -80,6 +82,7 @@ t_chauthtok_change_refused_once() {
 # A change refused at every run fails closed: the old password stays.
 t_chauthtok_change_busy() {
 	add_user rt.cbusy 'Kawa-no-Oto-2030'
+	advance_clock $((8 * 86400)) # past the minimum age
 	local before rc=0
 	before=$(audit_count rt.cbusy 'password changed')
 	refuse 4
