@@ -99,6 +99,8 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "conninfo", CONF_CONNINFO, G(store_conninfo), 0, 0, NULL },
 	{ "store", "pool_size", CONF_UINT, G(store_pool_size), 1, 64, NULL },
 	{ "store", "connect_timeout", CONF_UINT, G(store_connect_timeout), 1, 600, NULL },
+	{ "store", "statement_timeout", CONF_UINT, G(store_statement_timeout), 1, 3600, NULL },
+	{ "store", "lock_timeout", CONF_UINT, G(store_lock_timeout), 1, 3600, NULL },
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
@@ -212,6 +214,12 @@ struct parse_ctx {
 	char *linebuf;
 	size_t linecap;
 	struct service_seen *services_seen;
+	/* A conninfo being read: indented lines right below its key go on
+	 * with its value (inih's continuation lines); it is checked once it
+	 * ends, and blamed on its key's line. */
+	char **cont_field;
+	int cont_line;
+	int continuing; /* the line handed out last continues it */
 };
 
 static int error_at(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -574,10 +582,11 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 			return error_at(ctx, "hours: %s", reason);
 		return 1;
 	case CONF_CONNINFO:
-		if (mamori_conf_conninfo_check(value, reason, sizeof(reason)) != 0)
-			return error_at(ctx, "%s", reason);
+		/* Checked when its last line has been read (conninfo_end). */
 		if (set_string((char **)(void *)field, value) != 0)
 			return error_at(ctx, "out of memory");
+		ctx->cont_field = (char **)(void *)field;
+		ctx->cont_line = ctx->line;
 		return 1;
 	case CONF_URIS:
 	case CONF_ATTR:
@@ -587,6 +596,48 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 		return handle_dir_key(ctx, k, base, value);
 	}
 	return 0;
+}
+
+/* The longest conninfo, its continuation lines joined. */
+#define CONNINFO_MAX 4096
+
+/* A continuation line of the conninfo being read: joined with a space. */
+static int
+conninfo_more(struct parse_ctx *ctx, const char *value)
+{
+	size_t have = strlen(*ctx->cont_field), more = strlen(value);
+	char *joined;
+
+	ctx->continuing = 0;
+	if (more == 0)
+		return 1;
+	if (have + 1 + more > CONNINFO_MAX)
+		return error_at(ctx, "conninfo longer than %d characters", CONNINFO_MAX);
+	joined = realloc(*ctx->cont_field, have + more + 2);
+	if (joined == NULL)
+		return error_at(ctx, "out of memory");
+	joined[have] = ' ';
+	memcpy(joined + have + 1, value, more + 1);
+	*ctx->cont_field = joined;
+	return 1;
+}
+
+/* The conninfo's last line has been read: check the whole of it, and
+ * blame its key's line. */
+static void
+conninfo_end(struct parse_ctx *ctx)
+{
+	char reason[256];
+	int line = ctx->line;
+
+	if (ctx->cont_field == NULL)
+		return;
+	if (ctx->error_line == 0 && mamori_conf_conninfo_check(*ctx->cont_field, reason, sizeof(reason)) != 0) {
+		ctx->line = ctx->cont_line;
+		error_at(ctx, "%s", reason);
+		ctx->line = line;
+	}
+	ctx->cont_field = NULL;
 }
 
 static int
@@ -600,6 +651,8 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 
 	if (ctx->error_line != 0)
 		return 0;
+	if (ctx->continuing)
+		return conninfo_more(ctx, value);
 	if (!strncmp(section, "service ", 8))
 		return handle_service(ctx, section + 8, name, value);
 	if (!strncmp(section, "system ", 7))
@@ -657,8 +710,10 @@ conf_reader(char *str, int num, void *stream)
 	if (ctx->error_line != 0)
 		return NULL;
 	len = getline(&ctx->linebuf, &ctx->linecap, ctx->file);
-	if (len < 0)
+	if (len < 0) {
+		conninfo_end(ctx);
 		return NULL;
+	}
 	ctx->line++;
 	if (memchr(ctx->linebuf, '\0', (size_t)len) != NULL) {
 		error_at(ctx, "NUL byte in line");
@@ -669,10 +724,19 @@ conf_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	/* Leading blanks go: inih would read an indented line as the
-	 * continuation of the value above it. */
+	 * continuation of the value above it.  Only a conninfo goes on so,
+	 * over the indented lines right below its key. */
 	p = ctx->linebuf;
 	while (*p == ' ' || *p == '\t')
 		p++;
+	if (ctx->cont_field != NULL && p > ctx->linebuf && strchr("\r\n;#", *p) == NULL) {
+		ctx->continuing = 1;
+		memcpy(str, ctx->linebuf, (size_t)len + 1);
+		return str;
+	}
+	conninfo_end(ctx);
+	if (ctx->error_line != 0)
+		return NULL;
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
 		/* inih keeps 50 bytes of a section name. */
@@ -766,6 +830,8 @@ mamori_conf_defaults(void)
 	}
 	c->store_pool_size = 4;
 	c->store_connect_timeout = 5;
+	c->store_statement_timeout = 5;
+	c->store_lock_timeout = 2;
 	c->max_connections = 256;
 	c->max_connections_per_uid = 16;
 	c->max_argon2 = 0;

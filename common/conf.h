@@ -164,6 +164,11 @@ struct mamori_conf {
 	char *store_conninfo;
 	unsigned store_pool_size; /* connections kept open; default 4, 1..64 */
 	unsigned store_connect_timeout; /* seconds; default 5 */
+	/* Set on every new connection (SET statement_timeout, lock_timeout):
+	 * a hung server or a long lock never holds a PAM conversation for
+	 * longer.  Seconds; defaults 5 and 2, 1..3600. */
+	unsigned store_statement_timeout;
+	unsigned store_lock_timeout;
 	/* This terminal's name in a shared store: the sessions it opens carry
 	 * it, and only its own sessions are acted on here.  Printable ASCII
 	 * without spaces, 1 to MAMORI_NODE_MAX bytes; default: the host name. */
@@ -331,8 +336,12 @@ int mamori_conf_dir_uri_loopback(const char *uri);
 
 /* [store] conninfo (conf_store.c, with libpq's parser): no password
  * keyword, no service=, and sslmode=verify-full unless every host (and
- * hostaddr) is a Unix socket or the loopback.  0, or -1 with reason set
- * (never quoting the conninfo). */
+ * hostaddr) is a Unix socket or the loopback; a conninfo that reaches
+ * more than one server (host=a,b, port=p1,p2) needs
+ * target_session_attrs=read-write or primary, so that a daemon never
+ * writes to a standby.  0, or -1 with reason set (never quoting the
+ * conninfo).  In mamori.conf the value may go on over indented lines,
+ * joined with a space (conf.c). */
 int mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len);
 
 /* The lines of the keys the cross-checks blame (0: not given). */
