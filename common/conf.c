@@ -99,9 +99,13 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "conninfo", CONF_CONNINFO, G(store_conninfo), 0, 0, NULL },
 	{ "store", "pool_size", CONF_UINT, G(store_pool_size), 1, 64, NULL },
 	{ "store", "connect_timeout", CONF_UINT, G(store_connect_timeout), 1, 600, NULL },
+	{ "store", "statement_timeout", CONF_UINT, G(store_statement_timeout), 1, 3600, NULL },
+	{ "store", "lock_timeout", CONF_UINT, G(store_lock_timeout), 1, 3600, NULL },
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
+	{ "store", "next_key", CONF_PATH, G(store_next_key), 0, 0, NULL },
+	{ "store", "previous_key", CONF_PATH, G(store_previous_key), 0, 0, NULL },
 	{ "store", "node", CONF_NODE, G(store_node), 0, 0, NULL },
 	{ "store", "sweep_interval", CONF_UINT, G(store_sweep_interval), 1, 86400, NULL },
 	{ "offline", "enabled", CONF_BOOL, G(offline_enabled), 0, 1, NULL },
@@ -210,6 +214,12 @@ struct parse_ctx {
 	char *linebuf;
 	size_t linecap;
 	struct service_seen *services_seen;
+	/* A conninfo being read: indented lines right below its key go on
+	 * with its value (inih's continuation lines); it is checked once it
+	 * ends, and blamed on its key's line. */
+	char **cont_field;
+	int cont_line;
+	int continuing; /* the line handed out last continues it */
 };
 
 static int error_at(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -572,10 +582,11 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 			return error_at(ctx, "hours: %s", reason);
 		return 1;
 	case CONF_CONNINFO:
-		if (mamori_conf_conninfo_check(value, reason, sizeof(reason)) != 0)
-			return error_at(ctx, "%s", reason);
+		/* Checked when its last line has been read (conninfo_end). */
 		if (set_string((char **)(void *)field, value) != 0)
 			return error_at(ctx, "out of memory");
+		ctx->cont_field = (char **)(void *)field;
+		ctx->cont_line = ctx->line;
 		return 1;
 	case CONF_URIS:
 	case CONF_ATTR:
@@ -585,6 +596,48 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 		return handle_dir_key(ctx, k, base, value);
 	}
 	return 0;
+}
+
+/* The longest conninfo, its continuation lines joined. */
+#define CONNINFO_MAX 4096
+
+/* A continuation line of the conninfo being read: joined with a space. */
+static int
+conninfo_more(struct parse_ctx *ctx, const char *value)
+{
+	size_t have = strlen(*ctx->cont_field), more = strlen(value);
+	char *joined;
+
+	ctx->continuing = 0;
+	if (more == 0)
+		return 1;
+	if (have + 1 + more > CONNINFO_MAX)
+		return error_at(ctx, "conninfo longer than %d characters", CONNINFO_MAX);
+	joined = realloc(*ctx->cont_field, have + more + 2);
+	if (joined == NULL)
+		return error_at(ctx, "out of memory");
+	joined[have] = ' ';
+	memcpy(joined + have + 1, value, more + 1);
+	*ctx->cont_field = joined;
+	return 1;
+}
+
+/* The conninfo's last line has been read: check the whole of it, and
+ * blame its key's line. */
+static void
+conninfo_end(struct parse_ctx *ctx)
+{
+	char reason[256];
+	int line = ctx->line;
+
+	if (ctx->cont_field == NULL)
+		return;
+	if (ctx->error_line == 0 && mamori_conf_conninfo_check(*ctx->cont_field, reason, sizeof(reason)) != 0) {
+		ctx->line = ctx->cont_line;
+		error_at(ctx, "%s", reason);
+		ctx->line = line;
+	}
+	ctx->cont_field = NULL;
 }
 
 static int
@@ -598,6 +651,8 @@ conf_ini_handler(void *user, const char *section, const char *name, const char *
 
 	if (ctx->error_line != 0)
 		return 0;
+	if (ctx->continuing)
+		return conninfo_more(ctx, value);
 	if (!strncmp(section, "service ", 8))
 		return handle_service(ctx, section + 8, name, value);
 	if (!strncmp(section, "system ", 7))
@@ -655,8 +710,10 @@ conf_reader(char *str, int num, void *stream)
 	if (ctx->error_line != 0)
 		return NULL;
 	len = getline(&ctx->linebuf, &ctx->linecap, ctx->file);
-	if (len < 0)
+	if (len < 0) {
+		conninfo_end(ctx);
 		return NULL;
+	}
 	ctx->line++;
 	if (memchr(ctx->linebuf, '\0', (size_t)len) != NULL) {
 		error_at(ctx, "NUL byte in line");
@@ -667,10 +724,19 @@ conf_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	/* Leading blanks go: inih would read an indented line as the
-	 * continuation of the value above it. */
+	 * continuation of the value above it.  Only a conninfo goes on so,
+	 * over the indented lines right below its key. */
 	p = ctx->linebuf;
 	while (*p == ' ' || *p == '\t')
 		p++;
+	if (ctx->cont_field != NULL && p > ctx->linebuf && strchr("\r\n;#", *p) == NULL) {
+		ctx->continuing = 1;
+		memcpy(str, ctx->linebuf, (size_t)len + 1);
+		return str;
+	}
+	conninfo_end(ctx);
+	if (ctx->error_line != 0)
+		return NULL;
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
 		/* inih keeps 50 bytes of a section name. */
@@ -764,6 +830,8 @@ mamori_conf_defaults(void)
 	}
 	c->store_pool_size = 4;
 	c->store_connect_timeout = 5;
+	c->store_statement_timeout = 5;
+	c->store_lock_timeout = 2;
 	c->max_connections = 256;
 	c->max_connections_per_uid = 16;
 	c->max_argon2 = 0;
@@ -1101,6 +1169,8 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_key);
 	free(c->audit_key);
 	free(c->audit_checkpoint);
+	free(c->store_next_key);
+	free(c->store_previous_key);
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
 	free(c->totp_first_enroll);
@@ -1266,4 +1336,24 @@ mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, siz
 		return (n < 0 || (size_t)n >= len) ? -1 : 0;
 	}
 	return join(buf, len, conf->state_dir, "audit.checkpoint");
+}
+
+static int
+key_beside(const char *set, const char *key, const char *suffix, char *buf, size_t len)
+{
+	int n = set != NULL ? snprintf(buf, len, "%s", set) : snprintf(buf, len, "%s%s", key, suffix);
+
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+int
+mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_next_key, conf->store_key, ".next", buf, len);
+}
+
+int
+mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_previous_key, conf->store_key, ".previous", buf, len);
 }

@@ -164,6 +164,11 @@ struct mamori_conf {
 	char *store_conninfo;
 	unsigned store_pool_size; /* connections kept open; default 4, 1..64 */
 	unsigned store_connect_timeout; /* seconds; default 5 */
+	/* Set on every new connection (SET statement_timeout, lock_timeout):
+	 * a hung server or a long lock never holds a PAM conversation for
+	 * longer.  Seconds; defaults 5 and 2, 1..3600. */
+	unsigned store_statement_timeout;
+	unsigned store_lock_timeout;
 	/* This terminal's name in a shared store: the sessions it opens carry
 	 * it, and only its own sessions are acted on here.  Printable ASCII
 	 * without spaces, 1 to MAMORI_NODE_MAX bytes; default: the host name. */
@@ -172,6 +177,8 @@ struct mamori_conf {
 	 * active, or of revoked credentials) when no event came; default 30. */
 	unsigned store_sweep_interval;
 	char *store_key; /* the key that seals TOTP secrets */
+	char *store_next_key; /* NULL: store_key + ".next"; opens, the rotation's target */
+	char *store_previous_key; /* NULL: store_key + ".previous"; opens only */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
 	/* [offline] (backend = postgresql only): password logins from a local
@@ -293,6 +300,10 @@ int mamori_conf_node_valid(const char *node);
 int mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len);
 /* The audit checkpoint file: [store] audit_checkpoint, or state_dir/audit.checkpoint. */
 int mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len);
+/* [store] next_key, or the store key's path with ".next"; previous_key, or
+ * with ".previous".  0, or -1 when it does not fit. */
+int mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len);
+int mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len);
 
 /* [directory]: the defaults and the checks of conf.c (common/conf_dir.c),
  * with libldap's own URL and DN parsers.  Each check returns 0 or -1
@@ -325,8 +336,12 @@ int mamori_conf_dir_uri_loopback(const char *uri);
 
 /* [store] conninfo (conf_store.c, with libpq's parser): no password
  * keyword, no service=, and sslmode=verify-full unless every host (and
- * hostaddr) is a Unix socket or the loopback.  0, or -1 with reason set
- * (never quoting the conninfo). */
+ * hostaddr) is a Unix socket or the loopback; a conninfo that reaches
+ * more than one server (host=a,b, port=p1,p2) needs
+ * target_session_attrs=read-write or primary, so that a daemon never
+ * writes to a standby.  0, or -1 with reason set (never quoting the
+ * conninfo).  In mamori.conf the value may go on over indented lines,
+ * joined with a space (conf.c). */
 int mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len);
 
 /* The lines of the keys the cross-checks blame (0: not given). */

@@ -50,6 +50,64 @@ hosts_local(const char *list)
 	return 1;
 }
 
+/* The n-th entry of a comma-separated list (its only entry when it has
+ * one, for all n: libpq's rule for port=), "" when the list is NULL. */
+static size_t
+list_entry(const char *list, unsigned n, const char **start)
+{
+	const char *comma;
+
+	*start = "";
+	if (list == NULL)
+		return 0;
+	if (strchr(list, ',') == NULL)
+		n = 0;
+	for (; n > 0 && list != NULL; n--) {
+		comma = strchr(list, ',');
+		list = comma != NULL ? comma + 1 : NULL;
+	}
+	if (list == NULL)
+		return 0;
+	*start = list;
+	comma = strchr(list, ',');
+	return comma != NULL ? (size_t)(comma - list) : strlen(list);
+}
+
+static unsigned
+list_count(const char *list)
+{
+	unsigned n = 1;
+
+	for (; list != NULL && *list != '\0'; list++)
+		n += *list == ',';
+	return n;
+}
+
+/* Whether the conninfo may reach more than one server: several entries
+ * in host, hostaddr or port, unless each is the loopback on one port
+ * (host=localhost,::1 is one server, as host=localhost is). */
+static int
+several_servers(const char *host, const char *hostaddr, const char *port)
+{
+	const char *hosts = hostaddr != NULL ? hostaddr : host, *h0, *hi, *p0, *pi;
+	unsigned n = list_count(hosts), np = list_count(port);
+	size_t lh0, lp0;
+
+	if (np > n)
+		n = np;
+	lh0 = list_entry(hosts, 0, &h0);
+	lp0 = list_entry(port, 0, &p0);
+	for (unsigned i = 1; i < n; i++) {
+		size_t lh = list_entry(hosts, i, &hi), lp = list_entry(port, i, &pi);
+		int same_host = (lh == lh0 && !strncmp(hi, h0, lh)) ||
+		                (lh > 0 && lh0 > 0 && hi[0] != '/' && h0[0] != '/' && hi[0] != '@' && h0[0] != '@' &&
+		                 host_local(hi, lh) && host_local(h0, lh0));
+		if (!same_host || lp != lp0 || strncmp(pi, p0, lp) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 static const char *
 option(const PQconninfoOption *opts, const char *keyword)
 {
@@ -86,6 +144,12 @@ mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len)
 	} else if ((!hosts_local(option(opts, "host")) || !hosts_local(option(opts, "hostaddr"))) &&
 	           (mode == NULL || strcmp(mode, "verify-full") != 0)) {
 		snprintf(reason, len, "conninfo reaches a host off the loopback: sslmode must be verify-full");
+	} else if (several_servers(option(opts, "host"), option(opts, "hostaddr"), option(opts, "port")) &&
+	           ((v = option(opts, "target_session_attrs")) == NULL ||
+	            (strcmp(v, "read-write") != 0 && strcmp(v, "primary") != 0))) {
+		snprintf(reason, len,
+		         "conninfo names several servers: target_session_attrs must be read-write or primary "
+		         "(never write to a standby)");
 	} else {
 		rc = 0;
 	}

@@ -74,7 +74,11 @@ conn_msg(PGconn *conn, char *buf, size_t len)
 
 /* Map an error result to a MAMORI_ERR_*, logging it once.  The primary
  * message of a data exception (class 22) may quote a parameter's value:
- * only its SQLSTATE is logged. */
+ * only its SQLSTATE is logged.  A lost connection is MAMORI_ERR_RETRY:
+ * before COMMIT the server commits nothing of a transaction whose
+ * connection ends, so running it again from begin (on a new connection:
+ * after a failover, the new primary) cannot count anything twice; commit
+ * itself makes an unknown outcome of it (pg_commit). */
 static int
 pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 {
@@ -85,7 +89,7 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
 		c->broken = 1;
 		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
-		return MAMORI_ERR_STORE;
+		return MAMORI_ERR_RETRY;
 	}
 	if (!strncmp(state, "22", 2) || msg == NULL)
 		msg = "";
@@ -94,26 +98,126 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 		return MAMORI_ERR_EXISTS;
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
 		return MAMORI_ERR_RETRY;
+	/* lock_timeout, statement_timeout ([store]): busy, fail closed. */
+	if (!strcmp(state, "55P03") || !strcmp(state, "57014"))
+		return MAMORI_ERR_BUSY;
 	return MAMORI_ERR_STORE;
 }
 
-static int
-prepare(struct pg_txn *t, struct pg_stmt *stmt, int idx, char name[16], const char *what)
+void
+pg_round_trip(struct mamori_txn *tx)
 {
-	PGresult *res;
+	pg_tx(tx)->round_trips++;
+}
+
+/* The results of one query of a pipeline, up to the NULL that ends them:
+ * MAMORI_OK with the last in *out (when out is not NULL; else cleared), or
+ * the error of a failed query (logged once, as pg_error does), or
+ * MAMORI_ERR_STORE for a query the pipeline skipped after an earlier
+ * error (*err already says why). */
+static int
+pipeline_result(struct pg_conn *c, PGresult **out, const char *what)
+{
+	PGresult *r = PQgetResult(c->conn), *next;
 	int rc = MAMORI_OK;
 
-	snprintf(name, 16, "m%d", idx);
-	if (t->c->prepared[idx])
-		return MAMORI_OK;
-	res = PQprepare(t->c->conn, name, stmt->sql, stmt->nparams, NULL);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = pg_error(t->c, res, what);
+	if (r == NULL)
+		return pg_error(c, NULL, what);
+	while ((next = PQgetResult(c->conn)) != NULL) { /* (one result a query, but be sure) */
+		PQclear(r);
+		r = next;
+	}
+	switch (PQresultStatus(r)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		rc = MAMORI_ERR_STORE;
+		break;
+	default:
+		rc = pg_error(c, r, what);
+		break;
+	}
+	if (rc == MAMORI_OK && out != NULL)
+		*out = r;
 	else
-		t->c->prepared[idx] = 1;
-	PQclear(res);
+		PQclear(r);
 	return rc;
 }
+
+/* Read a sent pipeline: BEGIN (begin), PREPARE (prep), the statement, the
+ * sync.  The first error is the pipeline's; *out the statement's result. */
+static int
+pipeline_read(struct pg_txn *t, int begin, int prep, int idx, PGresult **out, const char *what)
+{
+	struct pg_conn *c = t->c;
+	PGresult *sync;
+	int rc = MAMORI_OK, r;
+
+	if (begin && (rc = pipeline_result(c, NULL, "begin")) == MAMORI_OK)
+		t->begun = 1;
+	if (prep) {
+		r = pipeline_result(c, NULL, what);
+		if (r == MAMORI_OK)
+			c->prepared[idx] = 1;
+		else if (rc == MAMORI_OK)
+			rc = r;
+	}
+	r = pipeline_result(c, out, what);
+	if (rc == MAMORI_OK)
+		rc = r;
+	if (c->broken)
+		return rc != MAMORI_OK ? rc : MAMORI_ERR_STORE;
+	sync = PQgetResult(c->conn);
+	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+		c->broken = 1;
+		mamori_log_err("store: %s: the pipeline did not end as sent", what);
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	PQclear(sync);
+	if (rc != MAMORI_OK && out != NULL && *out != NULL) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* One round trip, one pipeline: the transaction's BEGIN when it was not
+ * sent yet, the statement's PREPARE when this connection has not seen it,
+ * the statement, a sync.  MAMORI_OK with its result in *out. */
+static int
+pipeline_run(struct pg_txn *t, struct pg_stmt *stmt, int idx, const char *name, int n, const char *const *values,
+             const int *lengths, const int *formats, PGresult **out, const char *what)
+{
+	PGconn *conn = t->c->conn;
+	int begin = !t->begun, prep = !t->c->prepared[idx], rc;
+
+	*out = NULL;
+	t->round_trips++;
+	if (!PQenterPipelineMode(conn) ||
+	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)) ||
+	    (prep && !PQsendPrepare(conn, name, stmt->sql, stmt->nparams, NULL)) ||
+	    !PQsendQueryPrepared(conn, name, n, values, lengths, formats, 0) || !PQpipelineSync(conn))
+		rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */
+	else
+		rc = pipeline_read(t, begin, prep, idx, out, what);
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
+		/* Results left unread: this connection is not used again. */
+		PQfinish(conn);
+		t->c->conn = NULL;
+		t->c->broken = 1;
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	if (rc != MAMORI_OK && *out != NULL) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int conn_ready(struct pg_store *st, struct pg_conn *c);
 
 int
 pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
@@ -135,15 +239,18 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 		t->failed = MAMORI_ERR_STORE;
 		return t->failed;
 	}
-	if ((rc = prepare(t, stmt, idx, name, what)) != MAMORI_OK) {
+	snprintf(name, sizeof(name), "m%d", idx);
+	rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
+	if (rc != MAMORI_OK && !t->begun && t->c->broken) {
+		/* The server went away while the connection was idle (a restart,
+		 * a failover), and nothing of this transaction was done: once
+		 * more, on a new connection. */
+		if ((rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
+			rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
+	}
+	if (rc != MAMORI_OK) {
 		t->failed = rc;
 		return rc;
-	}
-	r = PQexecPrepared(t->c->conn, name, n, values, lengths, formats, 0);
-	if (r == NULL || (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)) {
-		t->failed = pg_error(t->c, r, what);
-		PQclear(r);
-		return t->failed;
 	}
 	if (res != NULL)
 		*res = r;
@@ -256,17 +363,35 @@ quiet(void *arg, const char *message)
 	(void)message; /* NOTICEs ("already exists, skipping") are not ours to print */
 }
 
+/* TCP keepalives unless the conninfo sets its own (the keys before
+ * dbname give way to the conninfo's): a primary that vanished without a
+ * word (a power cut, a partition) is seen gone within about 30 s even on
+ * an idle connection, not after the system's two hours. */
 static PGconn *
 pg_connect(struct pg_store *st)
 {
-	static const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *const values[] = { st->conninfo, st->timeout, "mamori-authd", NULL };
+	static const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+		                            "dbname",     "connect_timeout", "application_name",    NULL };
+	const char *const values[] = { "1", "15", "5", "3", st->conninfo, st->timeout, "mamori-authd", NULL };
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 
 	if (conn != NULL)
 		PQsetNoticeProcessor(conn, quiet, NULL);
 	return conn;
 }
+
+/* A new connection's session: the timeouts of [store]. */
+static int
+conn_session(struct pg_store *st, PGconn *conn)
+{
+	PGresult *res = PQexec(conn, st->session_sql);
+	int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static void set_where(struct pg_store *st, PGconn *conn);
 
 /* Make c usable: connect it the first time, reset it when it was lost
  * (with a multi-host conninfo, PQreset tries every host again: after a
@@ -276,17 +401,26 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 {
 	char msg[256];
 
+	int fresh = 0;
+
 	if (c->conn == NULL) {
 		c->conn = pg_connect(st);
-		memset(c->prepared, 0, sizeof(c->prepared));
+		fresh = 1;
 	} else if (c->broken || PQstatus(c->conn) != CONNECTION_OK) {
 		PQreset(c->conn);
-		memset(c->prepared, 0, sizeof(c->prepared));
+		fresh = 1;
 	}
-	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+	if (fresh)
+		memset(c->prepared, 0, sizeof(c->prepared));
+	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
 		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
-		return MAMORI_ERR_STORE;
+		return MAMORI_ERR_BUSY;
+	}
+	if (fresh) {
+		pthread_mutex_lock(&st->lock);
+		set_where(st, c->conn);
+		pthread_mutex_unlock(&st->lock);
 	}
 	c->broken = 0;
 	return MAMORI_OK;
@@ -306,19 +440,21 @@ conn_simple(struct pg_conn *c, const char *sql, const char *what)
 }
 
 /* After a transaction: the connection must be idle, or it is reset
- * before its next use. */
-static void
+ * before its next use.  Returns the round trips it made (0 or 1). */
+static unsigned
 conn_settle(struct pg_conn *c)
 {
 	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK) {
 		c->broken = 1;
-		return;
+		return 0;
 	}
 	if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
 		PQclear(PQexec(c->conn, "ROLLBACK"));
 		if (PQtransactionStatus(c->conn) != PQTRANS_IDLE)
 			c->broken = 1;
+		return 1;
 	}
+	return 0;
 }
 
 /* A free connection, waiting up to connect_timeout for one: one already
@@ -386,23 +522,21 @@ pg_begin(struct mamori_store *store, struct mamori_txn **out)
 		free(t);
 		return rc;
 	}
+	/* BEGIN goes with the transaction's first statement, in one pipeline
+	 * (pg_run): no round trip of its own. */
 	rc = conn_ready(st, c);
-	if (rc == MAMORI_OK && (rc = conn_simple(c, PG_BEGIN, "begin")) != MAMORI_OK && c->broken) {
-		/* The server went away while the connection was idle (a restart,
-		 * a failover): once more, on a new connection. */
-		rc = conn_ready(st, c);
-		if (rc == MAMORI_OK)
-			rc = conn_simple(c, PG_BEGIN, "begin");
-	}
 	if (rc != MAMORI_OK) {
+		/* No server to write to (the primary gone, no standby promoted
+		 * yet): busy, fail closed; the next begin tries every host again. */
 		conn_settle(c);
 		pool_give(st, c);
 		free(t);
-		return rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
+		return rc == MAMORI_ERR_RETRY || rc == MAMORI_ERR_BUSY ? rc : MAMORI_ERR_STORE;
 	}
 	t->base.store = store;
 	t->c = c;
 	t->failed = MAMORI_OK;
+	t->begin_sql = PG_BEGIN;
 	*out = &t->base;
 	return MAMORI_OK;
 }
@@ -412,9 +546,11 @@ pg_rollback(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
 
-	if (t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK)
+	if (t->begun && t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK) {
+		t->round_trips++;
 		conn_simple(t->c, "ROLLBACK", "rollback");
-	conn_settle(t->c);
+	}
+	t->round_trips += conn_settle(t->c);
 }
 
 static int
@@ -428,11 +564,21 @@ pg_commit(struct mamori_txn *tx)
 		pg_rollback(tx);
 		return t->failed;
 	}
+	if (!t->begun)
+		return MAMORI_OK; /* no statement: nothing began on the server */
+	t->round_trips++;
 	res = PQexec(t->c->conn, "COMMIT");
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = pg_error(t->c, res, "commit");
-		if (rc != MAMORI_ERR_RETRY)
+		/* COMMIT sent and the connection lost: it may have committed
+		 * (or, waiting for the synchronous standby, be committed on the
+		 * primary only).  Never a success, and never run again. */
+		if (t->c->broken) {
+			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
 			rc = MAMORI_ERR_STORE;
+		} else if (rc != MAMORI_ERR_RETRY) {
+			rc = MAMORI_ERR_STORE;
+		}
 	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		mamori_log_err("store: commit: the server rolled the transaction back");
 		rc = MAMORI_ERR_STORE;
@@ -440,7 +586,7 @@ pg_commit(struct mamori_txn *tx)
 	PQclear(res);
 	if (rc != MAMORI_OK)
 		t->failed = rc;
-	conn_settle(t->c);
+	t->round_trips += conn_settle(t->c);
 	return rc;
 }
 
@@ -449,9 +595,13 @@ pg_release(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
 	struct pg_store *st = (struct pg_store *)tx->store;
+	unsigned long long n, all;
 
-	conn_settle(t->c);
+	t->round_trips += conn_settle(t->c);
 	pool_give(st, t->c);
+	n = __atomic_add_fetch(&st->txns, 1, __ATOMIC_RELAXED);
+	all = __atomic_add_fetch(&st->round_trips, t->round_trips, __ATOMIC_RELAXED);
+	mamori_log_debug("store: txn %llu: %u round trips, %llu in all", n, t->round_trips, all);
 	free(t);
 }
 
@@ -468,23 +618,27 @@ option(const PQconninfoOption *opts, const char *keyword)
 }
 
 /* "postgresql://host:port/dbname" for messages and mamorictl status: no
- * user, never a secret.  What the conninfo leaves out is what conn
- * reached. */
+ * user, never a secret.  Once connected, the host and port conn reached
+ * (of a multi-host conninfo, the primary found); before, the conninfo's
+ * lists.  Written into the buffer not in use, then published (under
+ * st->lock once the pool is shared). */
 static void
 set_where(struct pg_store *st, PGconn *conn)
 {
 	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
 	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
+	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
 
 	if (host[0] == '\0')
 		host = option(opts, "hostaddr");
-	if (host[0] == '\0' && conn != NULL && PQhost(conn) != NULL)
+	if (conn != NULL && PQhost(conn) != NULL && PQhost(conn)[0] != '\0')
 		host = PQhost(conn);
-	if (port[0] == '\0' && conn != NULL && PQport(conn) != NULL)
+	if (conn != NULL && PQport(conn) != NULL && PQport(conn)[0] != '\0')
 		port = PQport(conn);
 	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
 		db = PQdb(conn);
-	snprintf(st->where, sizeof(st->where), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
 	PQconninfoFree(opts);
 }
 
@@ -508,6 +662,9 @@ pg_open_conf(struct pg_store *st, const struct mamori_conf *conf, char *err, siz
 		return -1;
 	}
 	snprintf(st->timeout, sizeof(st->timeout), "%u", st->connect_timeout);
+	snprintf(st->session_sql, sizeof(st->session_sql), "SET statement_timeout = %u; SET lock_timeout = %u",
+	         (conf->store_statement_timeout > 0 ? conf->store_statement_timeout : 5) * 1000u,
+	         (conf->store_lock_timeout > 0 ? conf->store_lock_timeout : 2) * 1000u);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -545,8 +702,15 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		goto fail;
 	}
 	set_where(st, st->conns[0].conn);
+	/* The timeouts after the migration: a daemon waits for another's
+	 * (pg_advisory_lock) as long as it takes. */
 	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
 		goto fail;
+	if (conn_session(st, st->conns[0].conn) != 0) {
+		snprintf(err, errlen, "%s: cannot set the timeouts: %s", st->where,
+		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
+		goto fail;
+	}
 	*out = &st->base;
 	return MAMORI_OK;
 fail:
@@ -573,7 +737,7 @@ pg_close(struct mamori_store *store)
 static const char *
 pg_path(const struct mamori_store *store)
 {
-	return ((const struct pg_store *)store)->where;
+	return __atomic_load_n(&((const struct pg_store *)store)->where, __ATOMIC_ACQUIRE);
 }
 
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it

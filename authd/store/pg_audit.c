@@ -188,23 +188,20 @@ pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t
 	return audit_walk(tx, since, after_id, limit, cb, data);
 }
 
-/* The first statement of tx: REPEATABLE READ, READ ONLY.  Not a
- * statement that can be prepared, so sent as it is. */
+/* tx is REPEATABLE READ, READ ONLY: said in its BEGIN, which goes with
+ * its first statement (pg.c pg_run), so before any statement. */
 static int
 snapshot_begin(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
-	PGresult *res = PQexec(t->c->conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-	int rc = MAMORI_OK;
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		mamori_log_err("store: %s: audit snapshot: %s", pg_store_of(tx)->where, PQerrorMessage(t->c->conn));
-		if (PQstatus(t->c->conn) != CONNECTION_OK)
-			t->c->broken = 1;
-		t->failed = rc = MAMORI_ERR_STORE;
+	if (t->begun) {
+		mamori_log_err("store: %s: audit snapshot: the transaction has begun", pg_store_of(tx)->where);
+		t->failed = MAMORI_ERR_STORE;
+		return t->failed;
 	}
-	PQclear(res);
-	return rc;
+	t->begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+	return MAMORI_OK;
 }
 
 int

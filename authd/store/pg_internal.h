@@ -60,11 +60,23 @@ struct pg_store {
 	struct pg_conn *conns;
 	unsigned n_conns;
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
-	char where[256]; /* host/port/dbname for messages: never the conninfo */
+	/* postgresql://host:port/dbname for messages and mamorictl status,
+	 * never the conninfo: the server last connected to (after a failover,
+	 * the new primary).  One of where_buf, replaced by a whole new string
+	 * (pg.c set_where), so that a reader never sees one half-written. */
+	const char *where;
+	char where_buf[2][256];
 	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
 	 * dbname), connect_timeout, application_name. */
 	char *conninfo;
 	char timeout[16];
+	/* "SET statement_timeout = ...; SET lock_timeout = ..." ([store]),
+	 * run on every new connection of the pool. */
+	char session_sql[96];
+	/* Round trips to the server (pg.c pg_round_trip), all transactions
+	 * together, and transactions ended: read and added to atomically. */
+	uint64_t round_trips;
+	uint64_t txns;
 };
 
 struct pg_txn {
@@ -73,6 +85,14 @@ struct pg_txn {
 	/* MAMORI_OK, or the error that doomed the transaction (RETRY, STORE):
 	 * once set, pg_run refuses and commit rolls back and returns it. */
 	int failed;
+	/* Synchronous exchanges with the server in this transaction (each
+	 * PQexec, PQprepare, PQexecPrepared, pipeline sync): logged at debug
+	 * level when it ends ("store: txn N: R round trips, T in all"). */
+	unsigned round_trips;
+	/* BEGIN is sent with the first statement, in its pipeline (pg.c
+	 * pg_run): begin_sql is what is sent, begun says it was. */
+	const char *begin_sql;
+	int begun;
 	/* Rows of this transaction's own INSERTs are visible to it: nothing
 	 * to keep here, but a place for what one statement hands the next. */
 };
@@ -86,13 +106,17 @@ pg_tx(struct mamori_txn *tx)
 /* ---------------------------------------------------------- pg_schema.c */
 
 /* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
-#define PG_SCHEMA_VERSION 9
+#define PG_SCHEMA_VERSION 10
 
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
 int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- pg.c */
+
+/* Count one synchronous exchange with the server in tx (pg_txn
+ * round_trips): every call that waits for the server calls it once. */
+void pg_round_trip(struct mamori_txn *tx);
 
 /* Run a statement in tx with n parameters.  values[i] NULL is SQL NULL;
  * lengths/formats may be NULL (all text), else formats[i] 1 marks a binary
@@ -105,8 +129,12 @@ int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
  * and reports MAMORI_ERR_EXISTS itself:
  *   23505 unique violation           -> MAMORI_ERR_EXISTS (tx doomed)
  *   40001, 40P01                     -> MAMORI_ERR_RETRY (tx doomed)
- *   the connection lost              -> MAMORI_ERR_STORE (tx doomed, the
- *                                       connection reset at its next use)
+ *   the connection lost              -> MAMORI_ERR_RETRY (tx doomed, the
+ *                                       connection reset at its next use):
+ *                                       COMMIT was not sent, so the
+ *                                       server committed nothing of it
+ *   55P03 lock_timeout, 57014        -> MAMORI_ERR_BUSY (tx doomed)
+ *         statement_timeout
  *   anything else                    -> MAMORI_ERR_STORE (tx doomed) */
 int pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
            const int *formats, PGresult **res);
@@ -210,7 +238,8 @@ int pg_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned c
 
 int pg_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
 int pg_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                       const unsigned char nonce[12]);
+                       const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                       const unsigned char *old_nonce);
 int pg_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 int pg_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
                          mamori_store_cred_cb cb, void *data);

@@ -9,6 +9,9 @@
  * Client i (0 <= i < CLIENTS) logs in as USER_PREFIX followed by i in two
  * digits (bench00, bench01, ...) with the password PASSWORD-i (PASSWORD, a
  * dash, i in decimal); tests/bench/concurrency creates those accounts.
+ * With -n SERVICES (> 1), client i uses the PAM service SERVICE followed by
+ * i % SERVICES in decimal (mamori-fleet0 ...: one per daemon, as
+ * tests/bench/fleet sets them up).
  *
  * (a) argon2id_verify with t=T, m=M_KIB, p=P, alone, in this process: EVALS
  *     times before the load and EVALS times after it; the median of all is
@@ -60,6 +63,7 @@ struct client {
 	pthread_t tid;
 	unsigned index;
 	char user[NAME_MAX_LEN + 1];
+	char service[NAME_MAX_LEN + 8]; /* SERVICE, or SERVICE and index % SERVICES (-n) */
 	char password[PASSWORD_MAX + 24]; /* PASSWORD, a dash and the index: room for any size_t */
 	double *latency; /* seconds, of the logins started in the measured time */
 	size_t nlatency, cap;
@@ -116,7 +120,7 @@ login(const struct client *c)
 {
 	struct conv_state st = { .password = c->password, .prompts = 0, .last_text = "" };
 
-	if (pam_run(service, c->user, 0, &st) < 0) {
+	if (pam_run(c->service, c->user, 0, &st) < 0) {
 		failed = 1;
 		stop_clients = 1;
 		return -1;
@@ -476,7 +480,8 @@ mib(unsigned long kib)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: concurrency-bin [-c CLIENTS] [-d SECONDS] [-w SECONDS] [-e EVALS] [-s SECONDS] [-v]\n"
+	fprintf(stderr, "usage: concurrency-bin [-c CLIENTS] [-d SECONDS] [-w SECONDS] [-e EVALS] [-s SECONDS] "
+	                "[-n SERVICES] [-v]\n"
 	                "                       DAEMON_PID SERVICE USER_PREFIX PASSWORD|- T M_KIB P\n");
 }
 
@@ -484,7 +489,8 @@ int
 main(int argc, char **argv)
 {
 	char password[PASSWORD_MAX + 2], *encoded = NULL;
-	unsigned long clients = 64, duration = 30, warmup = 3, evals = 5, par_seconds = 5, t_cost, lanes, pid, v;
+	unsigned long clients = 64, duration = 30, warmup = 3, evals = 5, par_seconds = 5, nservices = 1, t_cost, lanes,
+	              pid, v;
 	struct client *cl = NULL;
 	double *eval_s = NULL, *lat = NULL, t_eval, before, after, limit, par_rate = 0, rate, fraction, budget_mib;
 	unsigned long ended = 0, per_min = (unsigned long)-1, per_max = 0, budget_kib;
@@ -498,7 +504,7 @@ main(int argc, char **argv)
 	const struct number_option opts[] = {
 		{ 'c', "CLIENTS", 1, CLIENTS_MAX, &clients },   { 'd', "SECONDS (-d)", 1, 86400, &duration },
 		{ 'w', "SECONDS (-w)", 0, 3600, &warmup },      { 'e', "EVALS", 1, 1000, &evals },
-		{ 's', "SECONDS (-s)", 0, 3600, &par_seconds },
+		{ 's', "SECONDS (-s)", 0, 3600, &par_seconds }, { 'n', "SERVICES", 1, 64, &nservices },
 	};
 
 	bench_prog = "concurrency";
@@ -542,6 +548,10 @@ main(int argc, char **argv)
 	for (k = 0; k < clients; k++) {
 		cl[k].index = (unsigned)k;
 		snprintf(cl[k].user, sizeof(cl[k].user), "%s%02zu", user_prefix, k);
+		if (nservices > 1)
+			snprintf(cl[k].service, sizeof(cl[k].service), "%s%lu", service, k % nservices);
+		else
+			snprintf(cl[k].service, sizeof(cl[k].service), "%s", service);
 		snprintf(cl[k].password, sizeof(cl[k].password), "%s-%zu", password, k);
 	}
 

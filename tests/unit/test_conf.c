@@ -752,6 +752,93 @@ test_load_postgresql_store(void **state)
 	             "connect_timeout must be a whole number from 1 to 600");
 }
 
+/* A conninfo that names several servers (#14 failover) must ask for the
+ * primary: a daemon never writes to a standby (P-AUDIT: the chain lives
+ * on the primary).  Loopback names on one port are one server. */
+static void
+test_load_postgresql_several_hosts(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+	const char *several = "conninfo names several servers: target_session_attrs must be read-write or primary "
+	                      "(never write to a standby)";
+
+	c = expect_ok(fx, "[store]\nbackend = postgresql\n"
+	                  "conninfo = host=/run/pg1,/run/pg2 target_session_attrs=read-write\n");
+	assert_string_equal(c->store_conninfo, "host=/run/pg1,/run/pg2 target_session_attrs=read-write");
+	expect_ok(fx, "[store]\nconninfo = host=/run/pg port=5432,5433 target_session_attrs=primary\n");
+	expect_ok(fx,
+	          "[store]\nconninfo = postgresql://127.0.0.1:5432,127.0.0.1:5433/m?target_session_attrs=read-write\n");
+	expect_ok(fx, "[store]\nconninfo = host=localhost,127.0.0.1,::1 port=5432\n");
+	expect_error(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/pg1,/run/pg2\n", 3, several);
+	expect_error(fx, "[store]\nconninfo = host=/run/pg port=5432,5433 target_session_attrs=any\n", 2, several);
+	expect_error(fx, "[store]\nconninfo = host=/run/pg1,/run/pg2 target_session_attrs=prefer-standby\n", 2,
+	             several);
+	expect_error(fx, "[store]\nconninfo = postgresql://127.0.0.1:5432,127.0.0.1:5433/m\n", 2, several);
+	expect_error(fx,
+	             "[store]\nconninfo = host=pg1.lg.jp,pg2.lg.jp sslmode=verify-full "
+	             "sslrootcert=/etc/mamori/ca.crt\n",
+	             2, several);
+}
+
+/* A conninfo longer than a line (inih reads 200 characters at most) goes
+ * on over indented lines right below its key, joined with a space; it is
+ * checked whole and blamed on its key's line. */
+#define LONG1                                                                                                          \
+	"host=/var/run/postgresql/cluster-one-with-a-rather-long-socket-directory-name-for-this-test,"                 \
+	"/var/run/postgresql/cluster-two-with-a-long-socket-directory-name-too"
+#define LONG2                                                                                                          \
+	"port=5432,5433 dbname=mamori_production_store user=mamori_authd_service_account "                             \
+	"target_session_attrs=read-write connect_timeout=3 keepalives_idle=30"
+#define LONG3                                                                                                          \
+	"sslrootcert=/etc/mamori/pki/postgresql-root-ca-certificate.pem passfile=/etc/mamori/pg/authd.pgpass "         \
+	"application_name=mamori-authd"
+
+static void
+test_load_postgresql_long_conninfo(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = " LONG1 "\n    " LONG2 "\n\t" LONG3
+	                  "\npool_size = 3\n");
+	assert_string_equal(c->store_conninfo, LONG1 " " LONG2 " " LONG3);
+	assert_true(strlen(c->store_conninfo) >= 400);
+	assert_int_equal(c->store_pool_size, 3);
+	/* A blank line ends it: the indented key below is a key again. */
+	c = expect_ok(fx, "[store]\nconninfo = host=/run/pg\n  dbname=m\n\n  pool_size = 2\n");
+	assert_string_equal(c->store_conninfo, "host=/run/pg dbname=m");
+	assert_int_equal(c->store_pool_size, 2);
+	/* Checked whole, blamed on the key's line, never quoted. */
+	expect_error(fx, "[store]\n\nconninfo = host=/run/pg\n  password=Sw0rdfish\nnode = t1\n", 3,
+	             "conninfo must not hold a password: use passfile= or a client certificate (sslcert=, sslkey=)");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg1,/run/pg2\n  dbname=m\n", 2,
+	             "conninfo names several servers: target_session_attrs must be read-write or primary "
+	             "(never write to a standby)");
+	/* Other keys do not go on. */
+	expect_error(fx, "[store]\nnode = t1\n  pool_size = 0\n", 3, "pool_size must be a whole number from 1 to 64");
+}
+
+/* [store] statement_timeout and lock_timeout: a hung primary or a long
+ * lock ends the transaction (fail closed) instead of the conversation
+ * waiting for ever. */
+static void
+test_load_store_timeouts(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[store]\nconninfo = host=/run/pg\n");
+	assert_int_equal(c->store_statement_timeout, 5);
+	assert_int_equal(c->store_lock_timeout, 2);
+	c = expect_ok(fx, "[store]\nconninfo = host=/run/pg\nstatement_timeout = 30\nlock_timeout = 10\n");
+	assert_int_equal(c->store_statement_timeout, 30);
+	assert_int_equal(c->store_lock_timeout, 10);
+	expect_error(fx, "[store]\nstatement_timeout = 0\n", 2,
+	             "statement_timeout must be a whole number from 1 to 3600");
+	expect_error(fx, "[store]\nlock_timeout = 3601\n", 2, "lock_timeout must be a whole number from 1 to 3600");
+}
+
 /* [offline] (#14): off by default; its bounds; refused with a SQLite
  * store, on the line of enabled. */
 static void
@@ -1370,6 +1457,9 @@ main(void)
 		FX_TEST(test_load_rejects_bad_bool),
 		FX_TEST(test_load_rejects_unknown_backend),
 		FX_TEST(test_load_postgresql_store),
+		FX_TEST(test_load_postgresql_several_hosts),
+		FX_TEST(test_load_postgresql_long_conninfo),
+		FX_TEST(test_load_store_timeouts),
 		FX_TEST(test_load_offline),
 		FX_TEST(test_load_rejects_bad_service_name),
 		FX_TEST(test_load_rejects_bad_system_name),
