@@ -129,8 +129,10 @@ offline_store_reachable(void)
 	struct mamori_txn *tx = NULL;
 	int rc = mamori_store_begin(offline.store, &tx);
 
+	/* pg.c: a connection that cannot be made or reset is BUSY (older:
+	 * STORE); a full pool is BUSY too, after connect_timeout. */
 	if (rc != MAMORI_OK)
-		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO;
+		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY;
 	mamori_store_rollback(&tx);
 	return 1;
 }
@@ -138,7 +140,8 @@ offline_store_reachable(void)
 int
 mamori_offline_unreachable(int rc)
 {
-	if (offline.db == NULL || (rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY))
+	if (offline.db == NULL ||
+	    (rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY && rc != MAMORI_ERR_RETRY))
 		return 0;
 	if (offline_store_reachable())
 		return 0;

@@ -34,8 +34,9 @@ int mamori_offline_enabled(void);
 
 /* Whether the store is out of reach: a store call failed with rc, and a
  * fresh transaction cannot be begun either (the backend cannot connect:
- * MAMORI_ERR_STORE from begin).  An error on a reachable store (a bad
- * statement, BUSY: the pool is full) is not offline.  Marks the terminal
+ * MAMORI_ERR_BUSY or MAMORI_ERR_STORE from begin; a pool full for
+ * connect_timeout is BUSY too, and counts).  An error on a reachable store
+ * (a bad statement, a serialization failure) is not offline.  Marks the terminal
  * offline (logged once) when it is. */
 int mamori_offline_unreachable(int rc);
 /* A store transaction succeeded: back online (logged once), and the
