@@ -8,7 +8,6 @@
 
 #include <sqlite3.h>
 
-#include "core/offline.h"
 #include "core/seal.h"
 #include "names.h"
 #include "store/store.h"
@@ -41,7 +40,9 @@ struct offline_entry {
 
 int offline_exec(const char *sql);
 int offline_store_reachable(void);
-const char *offline_result(enum mamori_offline_verdict v);
+struct mamori_offline_request;
+/* The PAM result of a verdict (enum mamori_offline_verdict). */
+const char *offline_result(int verdict);
 /* Under offline.lock: one decision appended to the journal (fsynced). */
 int offline_journal_append(const struct mamori_offline_request *r, const char *category, const char *result,
                            const char *reason, int64_t now);

@@ -15,6 +15,7 @@
 
 #include "core/audit.h"
 #include "core/clock.h"
+#include "core/offline.h"
 #include "core/offline_internal.h"
 #include "error.h"
 #include "log.h"
@@ -26,9 +27,9 @@
 #define REPLAYED_KEY "offline-replayed:"
 
 const char *
-offline_result(enum mamori_offline_verdict v)
+offline_result(int verdict)
 {
-	switch (v) {
+	switch ((enum mamori_offline_verdict)verdict) {
 	case OFFLINE_ALLOWED:
 		return MAMORI_RESULT_SUCCESS;
 	case OFFLINE_LOCKED:
