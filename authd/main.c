@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "core/daemon.h"
 #include "core/fleet.h"
+#include "core/offline.h"
 #include "error.h"
 #include "factors/password.h"
 #include "factors/totp.h"
@@ -124,66 +125,128 @@ audit_daemon(const char *result, const char *reason)
 		mamori_log_err("audit: the daemon's %s event was not committed", result);
 }
 
-/* The sealed TOTP secrets in the store: how many, and the first one, to
- * check the key against. */
+/* The sealed TOTP secrets in the store: how many, grouped by the key that
+ * sealed them (its id, "" when not recorded), with the first of each group
+ * to check the keyring against. */
+#define CENSUS_GROUPS 8
+struct census_group {
+	char key_id[MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
+	int64_t count;
+	int64_t cred_id, user_id;
+	unsigned char sealed[MAMORI_CRED_SEALED_MAX];
+	size_t sealed_len;
+	unsigned char nonce[MAMORI_SEAL_NONCE_LEN];
+};
 struct sealed_census {
 	int64_t count;
-	struct mamori_credential first;
+	int groups;
+	struct census_group g[CENSUS_GROUPS];
 };
 
 static int
 sealed_count_one(const struct mamori_credential *r, const char *user, void *data)
 {
 	struct sealed_census *census = data;
+	struct census_group *g = NULL;
 
 	(void)user;
 	if (r->sealed_len == 0)
 		return MAMORI_OK;
-	if (census->count++ == 0)
-		census->first = *r;
+	census->count++;
+	for (int i = 0; i < census->groups && g == NULL; i++)
+		if (strcmp(census->g[i].key_id, r->seal_key_id) == 0)
+			g = &census->g[i];
+	if (g == NULL && census->groups < CENSUS_GROUPS) {
+		g = &census->g[census->groups++];
+		memcpy(g->key_id, r->seal_key_id, sizeof(g->key_id));
+		g->cred_id = r->id;
+		g->user_id = r->user_id;
+		memcpy(g->sealed, r->sealed, r->sealed_len);
+		g->sealed_len = r->sealed_len;
+		memcpy(g->nonce, r->nonce, sizeof(g->nonce));
+	}
+	if (g != NULL)
+		g->count++;
 	return MAMORI_OK;
 }
 
-/* P-CRED-STORE: load the key that seals TOTP secrets.  It is made only for
- * a store that holds no sealed secret: a new key would never open the old
- * ones, and every TOTP login would fail.  When secrets exist, the key must
- * be there and open one of them. */
+/* Check each group of sealed secrets against the keyring: the first of a
+ * group whose key is loaded must open.  *opened: groups that open;
+ * *missing: secrets under keys not loaded.  MAMORI_ERR_CRYPTO when a
+ * loaded key fails to open its group. */
+static int
+census_check(const struct sealed_census *census, int *opened, int64_t *missing)
+{
+	unsigned char plain[MAMORI_CRED_SEALED_MAX];
+	size_t plain_len = 0;
+	char aad[64];
+	int rc = MAMORI_OK;
+
+	*opened = 0;
+	*missing = census->count;
+	for (int i = 0; i < census->groups; i++) {
+		const struct census_group *g = &census->g[i];
+
+		if (g->key_id[0] != '\0' && !mamori_seal_key_loaded(g->key_id)) {
+			mamori_log_warn("store key: %lld sealed TOTP secrets are under store key %s, which is not "
+			                "loaded: their logins fail until it is installed (mamorictl key status)",
+			                (long long)g->count, g->key_id);
+			continue;
+		}
+		snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)g->user_id, (long long)g->cred_id);
+		if (mamori_unseal_with(g->key_id, g->sealed, g->sealed_len, g->nonce, (const unsigned char *)aad,
+		                       strlen(aad), plain, sizeof(plain), &plain_len) != MAMORI_OK) {
+			rc = MAMORI_ERR_CRYPTO;
+			continue;
+		}
+		(*opened)++;
+		*missing -= g->count;
+	}
+	mamori_wipe(plain, sizeof(plain));
+	return rc;
+}
+
+/* P-CRED-STORE: load the keyring that seals TOTP secrets.  The current key
+ * is made only for a store that holds no sealed secret: a new key would
+ * never open the old ones, and every TOTP login would fail.  When secrets
+ * exist, the key must be there, and the keyring must open them (a key id
+ * not loaded is a warning naming it, as long as some secrets open). */
 static int
 store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 {
 	struct mamori_txn *tx = NULL;
-	struct sealed_census census = { 0 };
-	unsigned char plain[MAMORI_CRED_SEALED_MAX];
-	size_t plain_len = 0;
-	char aad[64];
-	int rc;
+	struct sealed_census *census = calloc(1, sizeof(*census));
+	int64_t missing = 0;
+	int rc, opened = 0;
 
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-		snprintf(err, errlen, "the store failed");
-		return MAMORI_ERR_STORE;
+	if (census == NULL || mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
+		snprintf(err, errlen, census == NULL ? "out of memory" : "the store failed");
+		free(census);
+		return census == NULL ? MAMORI_ERR_NOMEM : MAMORI_ERR_STORE;
 	}
-	rc = mamori_store_cred_foreach(tx, "totp", NULL, 0, sealed_count_one, &census);
+	rc = mamori_store_cred_foreach(tx, "totp", NULL, 0, sealed_count_one, census);
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		rc = MAMORI_ERR_STORE;
 	if (rc != MAMORI_OK) {
 		snprintf(err, errlen, "the store failed");
 		goto out;
 	}
-	rc = mamori_seal_key_load(conf->store_key, census.count == 0, err, errlen);
+	rc = mamori_seal_key_load(conf->store_key, census->count == 0, err, errlen);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		snprintf(err, errlen,
 		         "%s is missing, but the store holds %lld sealed TOTP secrets that only that key opens: "
 		         "restore it from a backup and start again; if it is lost, see SEALED SECRETS in "
 		         "mamori-authd(8) (a new key would make every TOTP login fail)",
-		         conf->store_key, (long long)census.count);
+		         conf->store_key, (long long)census->count);
 		goto out;
 	}
-	if (rc != MAMORI_OK || census.count == 0)
+	if (rc != MAMORI_OK)
 		goto out;
-	snprintf(aad, sizeof(aad), "totp:%lld:%lld", (long long)census.first.user_id, (long long)census.first.id);
-	rc = mamori_unseal(census.first.sealed, census.first.sealed_len, census.first.nonce, (const unsigned char *)aad,
-	                   strlen(aad), plain, sizeof(plain), &plain_len);
-	if (rc != MAMORI_OK) {
+	mamori_seal_keyring_load(conf);
+	if (census->count == 0)
+		goto out;
+	rc = census_check(census, &opened, &missing);
+	if (rc != MAMORI_OK || opened == 0) {
 		mamori_seal_key_forget();
 		snprintf(err, errlen,
 		         "%s does not open the sealed TOTP secrets in the store (another key?): restore the key "
@@ -192,8 +255,7 @@ store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 		rc = MAMORI_ERR_CONFIG;
 	}
 out:
-	mamori_wipe(plain, sizeof(plain));
-	mamori_wipe(&census, sizeof(census));
+	mamori_freezero(census, sizeof(*census));
 	return rc;
 }
 
@@ -333,6 +395,11 @@ main(int argc, char **argv)
 		mamori_log_err("audit log: %s", err);
 		goto out;
 	}
+	/* Offline logins ([offline] enabled): the local cache and journal. */
+	if (mamori_offline_init(conf, mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("offline cache: %s", err);
+		goto out;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
 		goto out;
@@ -358,6 +425,7 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
+	mamori_offline_shutdown();
 	mamori_fleet_stop();
 	mamori_directory_stop();
 	mamori_card_watch_stop();

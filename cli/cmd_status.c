@@ -12,6 +12,26 @@
 #include "protocol.h"
 #include "wire.h"
 
+/* [offline] enabled: "store: online", or "store: offline since TIME (N
+ * logins, M audit rows waiting)". */
+static void
+status_offline(struct output_list *l, const json_t *offline)
+{
+	long long since = json_integer_value(json_object_get(offline, "since"));
+	long long waiting = json_integer_value(json_object_get(offline, "waiting"));
+	char when[64], text[160];
+
+	if (!json_is_object(offline))
+		return;
+	if (since == 0)
+		snprintf(text, sizeof(text), "online (%lld offline audit rows waiting)", waiting);
+	else
+		snprintf(text, sizeof(text), "offline since %s (%lld logins, %lld audit rows waiting)",
+		         output_time_zoned(since, when, sizeof(when)),
+		         (long long)json_integer_value(json_object_get(offline, "logins")), waiting);
+	output_list_text(l, "store", text);
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
@@ -49,6 +69,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		output_list_value(&l, "uptime", uptime, "-");
 	output_list_value(&l, "store backend", json_object_get(store, "backend"), "-");
 	output_list_value(&l, "store path", json_object_get(store, "path"), "-");
+	status_offline(&l, json_object_get(params, "offline"));
 	output_list_value(&l, "users", json_object_get(params, "users"), "-");
 	output_list_value(&l, "audit rows", json_object_get(params, "audit_rows"), "-");
 	output_list_value(&l, "connections", json_object_get(params, "connections"), "-");

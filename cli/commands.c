@@ -60,7 +60,11 @@ static const struct command commands[] = {
 	{ "directory", "status", cmd_directory_status },
 	{ "directory", "approve", cmd_directory_approve },
 	{ "report", "stale", cmd_report_stale },
+	{ "key", "new", cmd_key_new },
+	{ "key", "status", cmd_key_status },
+	{ "key", "rotate", cmd_key_rotate },
 	{ "status", NULL, cmd_status },
+	{ "store", "migrate", cmd_store_migrate },
 };
 /* clang-format on */
 

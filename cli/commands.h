@@ -49,11 +49,16 @@ int cmd_finger_revoke(struct cli *cli, int argc, char **argv);
 int cmd_finger_list(struct cli *cli, int argc, char **argv);
 int cmd_audit_show(struct cli *cli, int argc, char **argv);
 int cmd_audit_verify(struct cli *cli, int argc, char **argv);
+int cmd_key_new(struct cli *cli, int argc, char **argv);
+int cmd_key_status(struct cli *cli, int argc, char **argv);
+int cmd_key_rotate(struct cli *cli, int argc, char **argv);
 int cmd_directory_sync(struct cli *cli, int argc, char **argv);
 int cmd_directory_status(struct cli *cli, int argc, char **argv);
 int cmd_directory_approve(struct cli *cli, int argc, char **argv);
 int cmd_report_stale(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
+/* store migrate runs locally, without the daemon (cmd_store.c). */
+int cmd_store_migrate(struct cli *cli, int argc, char **argv);
 
 /* Run the command argv[0] [argv[1]] names, from the one table of commands
  * (commands.c).  An enum cli_exit value. */

@@ -104,8 +104,17 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "key", CONF_PATH, G(store_key), 0, 0, NULL },
 	{ "store", "audit_key", CONF_PATH, G(audit_key), 0, 0, NULL },
 	{ "store", "audit_checkpoint", CONF_PATH, G(audit_checkpoint), 0, 0, NULL },
+	{ "store", "next_key", CONF_PATH, G(store_next_key), 0, 0, NULL },
+	{ "store", "previous_key", CONF_PATH, G(store_previous_key), 0, 0, NULL },
 	{ "store", "node", CONF_NODE, G(store_node), 0, 0, NULL },
 	{ "store", "sweep_interval", CONF_UINT, G(store_sweep_interval), 1, 86400, NULL },
+	{ "offline", "enabled", CONF_BOOL, G(offline_enabled), 0, 1, NULL },
+	{ "offline", "max_hours", CONF_UINT, G(offline_max_hours), 1, 8760, NULL },
+	{ "offline", "max_entries", CONF_UINT, G(offline_max_entries), 1, 65536, NULL },
+	{ "offline", "max_failures", CONF_UINT, G(offline_max_failures), 1, 100, NULL },
+	{ "offline", "allow_privileged", CONF_BOOL, G(offline_allow_privileged), 0, 1, NULL },
+	{ "offline", "allow_mynumber", CONF_BOOL, G(offline_allow_mynumber), 0, 1, NULL },
+	{ "offline", "probe_interval", CONF_UINT, G(offline_probe_interval), 1, 3600, NULL },
 	{ "totp", "issuer", CONF_STRING, G(totp_issuer), 0, 0, NULL },
 	{ "totp", "algorithm", CONF_ENUM, G(totp_algorithm), 0, 0, totp_algorithms },
 	{ "totp", "digits", CONF_UINT, G(totp_digits), 6, 8, NULL },
@@ -830,6 +839,10 @@ mamori_conf_defaults(void)
 	c->rate_limit = 30;
 	c->clock_check_interval = 3600;
 	c->store_sweep_interval = 30;
+	c->offline_max_hours = 72;
+	c->offline_max_entries = 256;
+	c->offline_max_failures = 5;
+	c->offline_probe_interval = 10;
 	c->argon2_t = 3;
 	c->argon2_m_kib = 65536;
 	c->argon2_p = 1;
@@ -1009,6 +1022,16 @@ static int
 store_check(const struct parse_ctx *ctx, char *reason, size_t len, int *line)
 {
 	*line = 0;
+	/* Offline logins stand in for a shared store out of reach: a local
+	 * SQLite store is never out of reach, and the key is refused there. */
+	if (ctx->conf->offline_enabled && strcmp(ctx->conf->store_backend, "postgresql") != 0) {
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (!strcmp(conf_keys[i].section, "offline") && !strcmp(conf_keys[i].key, "enabled"))
+				*line = ctx->key_line[i];
+		}
+		snprintf(reason, len, "offline logins need backend = postgresql");
+		return -1;
+	}
 	if (strcmp(ctx->conf->store_backend, "postgresql") != 0 || ctx->conf->store_conninfo != NULL)
 		return 0;
 	for (size_t i = 0; i < N_KEYS; i++) {
@@ -1146,6 +1169,8 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_key);
 	free(c->audit_key);
 	free(c->audit_checkpoint);
+	free(c->store_next_key);
+	free(c->store_previous_key);
 	free(c->totp_issuer);
 	free(c->totp_algorithm);
 	free(c->totp_first_enroll);
@@ -1311,4 +1336,24 @@ mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, siz
 		return (n < 0 || (size_t)n >= len) ? -1 : 0;
 	}
 	return join(buf, len, conf->state_dir, "audit.checkpoint");
+}
+
+static int
+key_beside(const char *set, const char *key, const char *suffix, char *buf, size_t len)
+{
+	int n = set != NULL ? snprintf(buf, len, "%s", set) : snprintf(buf, len, "%s%s", key, suffix);
+
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+int
+mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_next_key, conf->store_key, ".next", buf, len);
+}
+
+int
+mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len)
+{
+	return key_beside(conf->store_previous_key, conf->store_key, ".previous", buf, len);
 }

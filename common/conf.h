@@ -177,8 +177,20 @@ struct mamori_conf {
 	 * active, or of revoked credentials) when no event came; default 30. */
 	unsigned store_sweep_interval;
 	char *store_key; /* the key that seals TOTP secrets */
+	char *store_next_key; /* NULL: store_key + ".next"; opens, the rotation's target */
+	char *store_previous_key; /* NULL: store_key + ".previous"; opens only */
 	char *audit_key; /* the key that MACs the audit chain and its checkpoints */
 	char *audit_checkpoint; /* NULL: state_dir/audit.checkpoint */
+	/* [offline] (backend = postgresql only): password logins from a local
+	 * cache while the store cannot be reached (docs/architecture.md
+	 * "Offline logins").  Off by default: unreachable store, no login. */
+	int offline_enabled;
+	unsigned offline_max_hours; /* a cached login older than this is refused; default 72 */
+	unsigned offline_max_entries; /* accounts cached, least recently used evicted; default 256 */
+	unsigned offline_max_failures; /* wrong passwords offline that lock the entry; default 5 */
+	int offline_allow_privileged; /* default no */
+	int offline_allow_mynumber; /* default no */
+	unsigned offline_probe_interval; /* seconds between probes while offline; default 10 */
 	/* [password] */
 	uint32_t argon2_t;
 	uint32_t argon2_m_kib;
@@ -288,6 +300,10 @@ int mamori_conf_node_valid(const char *node);
 int mamori_conf_store_path(const struct mamori_conf *conf, char *buf, size_t len);
 /* The audit checkpoint file: [store] audit_checkpoint, or state_dir/audit.checkpoint. */
 int mamori_conf_audit_checkpoint_path(const struct mamori_conf *conf, char *buf, size_t len);
+/* [store] next_key, or the store key's path with ".next"; previous_key, or
+ * with ".previous".  0, or -1 when it does not fit. */
+int mamori_conf_next_key_path(const struct mamori_conf *conf, char *buf, size_t len);
+int mamori_conf_previous_key_path(const struct mamori_conf *conf, char *buf, size_t len);
 
 /* [directory]: the defaults and the checks of conf.c (common/conf_dir.c),
  * with libldap's own URL and DN parsers.  Each check returns 0 or -1

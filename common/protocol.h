@@ -165,6 +165,13 @@
 #define MAMORI_ADMIN_TOTP_ENROLL_CODE MAMORI_IF_ADMIN ".TotpEnrollCode"
 #define MAMORI_ADMIN_AUDIT_SHOW MAMORI_IF_ADMIN ".AuditShow"
 #define MAMORI_ADMIN_AUDIT_VERIFY MAMORI_IF_ADMIN ".AuditVerify"
+/* The store key (P-CRED-STORE).  KeyStatus: the ids of the keys loaded
+ * here and how many sealed secrets each id seals.  KeyRotate {batch,
+ * after_id}: re-seal up to batch secrets (id order, above after_id) under
+ * the next key; answers how many, the ones that would not open, last_id and
+ * how many remain. */
+#define MAMORI_ADMIN_KEY_STATUS MAMORI_IF_ADMIN ".KeyStatus"
+#define MAMORI_ADMIN_KEY_ROTATE MAMORI_IF_ADMIN ".KeyRotate"
 
 /* org.varlink.service (both sockets). */
 #define MAMORI_VARLINK_GET_INFO MAMORI_IF_VARLINK ".GetInfo"

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "conf.h"
 #include "error.h"
 #include "log.h"
 #include "core/seal.h"
@@ -28,10 +29,15 @@ struct key_page {
 	unsigned char *bytes;
 	size_t len;
 	int locked;
+	char id[MAMORI_SEAL_KEY_ID_LEN + 1]; /* public: names the key, not secret */
 };
 
 static pthread_rwlock_t key_rwlock = PTHREAD_RWLOCK_INITIALIZER;
-static struct key_page current_key;
+/* The keyring: [MAMORI_SEAL_CURRENT] seals and opens, the others open. */
+static struct key_page ring[MAMORI_SEAL_SLOTS];
+#define current_key (ring[MAMORI_SEAL_CURRENT])
+static int slot_of(const char *id);
+static const char *const slot_what[MAMORI_SEAL_SLOTS] = { "store key", "next store key", "previous store key" };
 /* The key that MACs the audit chain (audit.c), kept the same way. */
 static struct key_page audit_key;
 
@@ -248,6 +254,25 @@ fail:
 	return rc;
 }
 
+/* The key's id: hex of the first 8 bytes of SHA-256 over a fixed label
+ * and the key.  It names the key in the store and in messages and says
+ * nothing usable about it. */
+static void
+key_id_compute(const unsigned char *key, char out[MAMORI_SEAL_KEY_ID_LEN + 1])
+{
+	static const char label[] = "mamori store key id v1";
+	unsigned char buf[sizeof(label) + MAMORI_SEAL_KEY_LEN], digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	memcpy(buf, label, sizeof(label));
+	memcpy(buf + sizeof(label), key, MAMORI_SEAL_KEY_LEN);
+	if (EVP_Digest(buf, sizeof(buf), digest, &n, EVP_sha256(), NULL) != 1 || n < MAMORI_SEAL_KEY_ID_LEN / 2)
+		memset(digest, 0, sizeof(digest)); /* never reached with OpenSSL's SHA-256 */
+	for (int i = 0; i < MAMORI_SEAL_KEY_ID_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	mamori_wipe(buf, sizeof(buf));
+}
+
 /* Load the key file at path into slot (see mamori_seal_key_load). */
 static int
 key_slot_load(struct key_page *slot, const char *what, const char *path, int create, char *err, size_t errlen)
@@ -273,6 +298,7 @@ key_slot_load(struct key_page *slot, const char *what, const char *path, int cre
 		key_page_free(&page);
 		return rc;
 	}
+	key_id_compute(page.bytes, page.id);
 	pthread_rwlock_wrlock(&key_rwlock);
 	old = *slot;
 	*slot = page;
@@ -302,7 +328,8 @@ mamori_seal_key_load(const char *path, int create, char *err, size_t errlen)
 void
 mamori_seal_key_forget(void)
 {
-	key_slot_forget(&current_key);
+	for (int i = 0; i < MAMORI_SEAL_SLOTS; i++)
+		key_slot_forget(&ring[i]);
 }
 
 int
@@ -336,18 +363,20 @@ mamori_audit_key_mac(const void *data, size_t len, unsigned char out[MAMORI_AUDI
 	return rc;
 }
 
-/* Set up ctx for AES-256-GCM with the current key and nonce.  The caller
+/* Set up ctx for AES-256-GCM with the key of slot and nonce.  The caller
  * holds the read lock. */
 static int
-cipher_init(EVP_CIPHER_CTX *ctx, int encrypt, const unsigned char *nonce)
+cipher_init(EVP_CIPHER_CTX *ctx, int encrypt, int slot, const unsigned char *nonce)
 {
-	if (current_key.bytes == NULL) {
+	const struct key_page *key = slot >= 0 && slot < MAMORI_SEAL_SLOTS ? &ring[slot] : NULL;
+
+	if (key == NULL || key->bytes == NULL) {
 		mamori_log_err("%s: no store key loaded", __func__);
 		return MAMORI_ERR_INTERNAL;
 	}
 	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, MAMORI_SEAL_NONCE_LEN, NULL) != 1 ||
-	    EVP_CipherInit_ex(ctx, NULL, NULL, current_key.bytes, nonce, encrypt) != 1) {
+	    EVP_CipherInit_ex(ctx, NULL, NULL, key->bytes, nonce, encrypt) != 1) {
 		mamori_log_err("%s: AES-256-GCM set-up failed", __func__);
 		return MAMORI_ERR_CRYPTO;
 	}
@@ -358,9 +387,17 @@ int
 mamori_seal(const unsigned char *plain, size_t len, const unsigned char *aad, size_t aadlen,
             unsigned char nonce[MAMORI_SEAL_NONCE_LEN], unsigned char *out, size_t outcap, size_t *outlen)
 {
+	return mamori_seal_with(NULL, plain, len, aad, aadlen, nonce, out, outcap, outlen, NULL);
+}
+
+int
+mamori_seal_with(const char *key_id, const unsigned char *plain, size_t len, const unsigned char *aad, size_t aadlen,
+                 unsigned char nonce[MAMORI_SEAL_NONCE_LEN], unsigned char *out, size_t outcap, size_t *outlen,
+                 char used[MAMORI_SEAL_KEY_ID_LEN + 1])
+{
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char iv[MAMORI_SEAL_NONCE_LEN];
-	int n = 0, last = 0, rc;
+	int n = 0, last = 0, rc, slot = -1;
 
 	if ((plain == NULL && len > 0) || (aad == NULL && aadlen > 0) || nonce == NULL || out == NULL || outlen == NULL)
 		return MAMORI_ERR_INVALID;
@@ -376,7 +413,13 @@ mamori_seal(const unsigned char *plain, size_t len, const unsigned char *aad, si
 		return MAMORI_ERR_NOMEM;
 
 	pthread_rwlock_rdlock(&key_rwlock);
-	rc = cipher_init(ctx, 1, iv);
+	slot = key_id == NULL ? MAMORI_SEAL_CURRENT : slot_of(key_id);
+	if (slot < 0) {
+		mamori_log_err("%s: store key %s is not loaded", __func__, key_id);
+		rc = MAMORI_ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = cipher_init(ctx, 1, slot, iv);
 	if (rc != MAMORI_OK)
 		goto out;
 	rc = MAMORI_ERR_CRYPTO;
@@ -391,6 +434,8 @@ mamori_seal(const unsigned char *plain, size_t len, const unsigned char *aad, si
 		goto out;
 	memcpy(nonce, iv, sizeof(iv));
 	*outlen = len + MAMORI_SEAL_TAG_LEN;
+	if (used != NULL)
+		memcpy(used, ring[slot].id, sizeof(ring[slot].id));
 	rc = MAMORI_OK;
 out:
 	pthread_rwlock_unlock(&key_rwlock);
@@ -403,31 +448,21 @@ out:
 	return rc;
 }
 
-int
-mamori_unseal(const unsigned char *sealed, size_t len, const unsigned char nonce[MAMORI_SEAL_NONCE_LEN],
-              const unsigned char *aad, size_t aadlen, unsigned char *plain, size_t plaincap, size_t *plainlen)
+/* Open under the key of slot; the caller holds the read lock and has
+ * checked the arguments (textlen fits in int). */
+static int
+unseal_slot(int slot, const unsigned char *sealed, size_t textlen, const unsigned char *nonce, const unsigned char *aad,
+            size_t aadlen, unsigned char *plain)
 {
-	EVP_CIPHER_CTX *ctx = NULL;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	unsigned char tag[MAMORI_SEAL_TAG_LEN];
-	size_t textlen;
 	int n = 0, last = 0, rc;
 
-	if (sealed == NULL || nonce == NULL || (aad == NULL && aadlen > 0) || plain == NULL || plainlen == NULL)
-		return MAMORI_ERR_INVALID;
-	/* Without a whole tag there is nothing that could match. */
-	if (len < MAMORI_SEAL_TAG_LEN)
-		return MAMORI_ERR_CRYPTO;
-	textlen = len - MAMORI_SEAL_TAG_LEN;
-	if (textlen > (size_t)INT_MAX || aadlen > (size_t)INT_MAX || plaincap < textlen)
-		return MAMORI_ERR_TOO_LARGE;
-	/* EVP wants a writable tag. */
-	memcpy(tag, sealed + textlen, sizeof(tag));
-	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		return MAMORI_ERR_NOMEM;
-
-	pthread_rwlock_rdlock(&key_rwlock);
-	rc = cipher_init(ctx, 0, nonce);
+	/* EVP wants a writable tag. */
+	memcpy(tag, sealed + textlen, sizeof(tag));
+	rc = cipher_init(ctx, 0, slot, nonce);
 	if (rc != MAMORI_OK)
 		goto out;
 	rc = MAMORI_ERR_CRYPTO;
@@ -439,14 +474,145 @@ mamori_unseal(const unsigned char *sealed, size_t len, const unsigned char nonce
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, MAMORI_SEAL_TAG_LEN, tag) != 1)
 		goto out;
 	/* Fails when the tag, the aad, the nonce or the key does not match. */
-	if (EVP_DecryptFinal_ex(ctx, plain + n, &last) != 1 || (size_t)n + (size_t)last != textlen)
-		goto out;
-	*plainlen = textlen;
-	rc = MAMORI_OK;
+	if (EVP_DecryptFinal_ex(ctx, plain + n, &last) == 1 && (size_t)n + (size_t)last == textlen)
+		rc = MAMORI_OK;
 out:
-	pthread_rwlock_unlock(&key_rwlock);
 	EVP_CIPHER_CTX_free(ctx);
-	if (rc != MAMORI_OK)
+	return rc;
+}
+
+int
+mamori_unseal(const unsigned char *sealed, size_t len, const unsigned char nonce[MAMORI_SEAL_NONCE_LEN],
+              const unsigned char *aad, size_t aadlen, unsigned char *plain, size_t plaincap, size_t *plainlen)
+{
+	return mamori_unseal_with(NULL, sealed, len, nonce, aad, aadlen, plain, plaincap, plainlen);
+}
+
+int
+mamori_unseal_with(const char *key_id, const unsigned char *sealed, size_t len,
+                   const unsigned char nonce[MAMORI_SEAL_NONCE_LEN], const unsigned char *aad, size_t aadlen,
+                   unsigned char *plain, size_t plaincap, size_t *plainlen)
+{
+	size_t textlen;
+	int rc = MAMORI_ERR_INTERNAL, slot;
+
+	if (sealed == NULL || nonce == NULL || (aad == NULL && aadlen > 0) || plain == NULL || plainlen == NULL)
+		return MAMORI_ERR_INVALID;
+	/* Without a whole tag there is nothing that could match. */
+	if (len < MAMORI_SEAL_TAG_LEN)
+		return MAMORI_ERR_CRYPTO;
+	textlen = len - MAMORI_SEAL_TAG_LEN;
+	if (textlen > (size_t)INT_MAX || aadlen > (size_t)INT_MAX || plaincap < textlen)
+		return MAMORI_ERR_TOO_LARGE;
+
+	pthread_rwlock_rdlock(&key_rwlock);
+	if (key_id != NULL && *key_id != '\0') {
+		slot = slot_of(key_id);
+		if (slot < 0) {
+			mamori_log_err("%s: sealed under store key %s, which is not loaded here (install it as "
+			               "[store] next_key or previous_key)",
+			               __func__, key_id);
+			rc = MAMORI_ERR_NOT_FOUND;
+		} else {
+			rc = unseal_slot(slot, sealed, textlen, nonce, aad, aadlen, plain);
+		}
+	} else {
+		/* Sealed before key ids: every loaded key, the current first. */
+		for (slot = 0; slot < MAMORI_SEAL_SLOTS && rc != MAMORI_OK; slot++)
+			if (ring[slot].bytes != NULL)
+				rc = unseal_slot(slot, sealed, textlen, nonce, aad, aadlen, plain);
+		if (rc == MAMORI_ERR_INTERNAL)
+			mamori_log_err("%s: no store key loaded", __func__);
+	}
+	pthread_rwlock_unlock(&key_rwlock);
+	if (rc == MAMORI_OK)
+		*plainlen = textlen;
+	else
 		mamori_wipe(plain, plaincap);
 	return rc;
+}
+
+int
+mamori_seal_slot_load(enum mamori_seal_slot slot, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	if (slot <= MAMORI_SEAL_CURRENT || slot >= MAMORI_SEAL_SLOTS)
+		return MAMORI_ERR_INVALID;
+	rc = key_slot_load(&ring[slot], slot_what[slot], path, 0, err, errlen);
+	if (rc != MAMORI_OK)
+		key_slot_forget(&ring[slot]);
+	return rc;
+}
+
+void
+mamori_seal_slot_forget(enum mamori_seal_slot slot)
+{
+	if (slot > MAMORI_SEAL_CURRENT && slot < MAMORI_SEAL_SLOTS)
+		key_slot_forget(&ring[slot]);
+}
+
+int
+mamori_seal_key_id(enum mamori_seal_slot slot, char out[MAMORI_SEAL_KEY_ID_LEN + 1])
+{
+	int rc = MAMORI_ERR_NOT_FOUND;
+
+	out[0] = '\0';
+	if (slot < 0 || slot >= MAMORI_SEAL_SLOTS)
+		return MAMORI_ERR_INVALID;
+	pthread_rwlock_rdlock(&key_rwlock);
+	if (ring[slot].bytes != NULL) {
+		memcpy(out, ring[slot].id, sizeof(ring[slot].id));
+		rc = MAMORI_OK;
+	}
+	pthread_rwlock_unlock(&key_rwlock);
+	return rc;
+}
+
+/* The slot holding the key named id, or -1.  The caller holds the lock. */
+static int
+slot_of(const char *id)
+{
+	for (int i = 0; i < MAMORI_SEAL_SLOTS; i++)
+		if (ring[i].bytes != NULL && strcmp(ring[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+int
+mamori_seal_key_loaded(const char *key_id)
+{
+	int found;
+
+	if (key_id == NULL || *key_id == '\0')
+		return 0;
+	pthread_rwlock_rdlock(&key_rwlock);
+	found = slot_of(key_id) >= 0;
+	pthread_rwlock_unlock(&key_rwlock);
+	return found;
+}
+
+/* The optional keys of the keyring ([store] next_key, previous_key): a
+ * missing file leaves its slot empty; any other fault is logged and leaves
+ * it empty too (fail closed: what only that key opens stays shut). */
+void
+mamori_seal_keyring_load(const struct mamori_conf *conf)
+{
+	static const enum mamori_seal_slot slots[] = { MAMORI_SEAL_NEXT, MAMORI_SEAL_PREVIOUS };
+	char path[4096], err[512], id[MAMORI_SEAL_KEY_ID_LEN + 1];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if ((i == 0 ? mamori_conf_next_key_path(conf, path, sizeof(path))
+		            : mamori_conf_previous_key_path(conf, path, sizeof(path))) != 0) {
+			mamori_seal_slot_forget(slots[i]);
+			mamori_log_err("store key: the %s key's path is too long", i == 0 ? "next" : "previous");
+			continue;
+		}
+		rc = mamori_seal_slot_load(slots[i], path, err, sizeof(err));
+		if (rc == MAMORI_OK && mamori_seal_key_id(slots[i], id) == MAMORI_OK)
+			mamori_log_notice("store key: %s loaded (key id %s)", path, id);
+		else if (rc != MAMORI_ERR_NOT_FOUND)
+			mamori_log_err("store key: %s", err);
+	}
 }

@@ -28,6 +28,7 @@
 #include "protocol.h"
 #include "service_pam/pam_service.h"
 #include "secure.h"
+#include "core/seal.h"
 #include "core/server.h"
 
 struct listener {
@@ -511,6 +512,21 @@ admin_group_apply(const struct mamori_conf *conf)
 	mamori_log_info("reload: %s: admin group %s", l->path, exists ? conf->admin_group : "absent: root only");
 }
 
+/* P-CRED-STORE: the keyring follows its files: the current key when it
+ * loads (after a switch it is the former next key; a key that fails to load
+ * keeps the running one), the next and previous keys as they are now. */
+static void
+keyring_reload(const struct mamori_conf *conf)
+{
+	char err[512], id[MAMORI_SEAL_KEY_ID_LEN + 1];
+
+	if (mamori_seal_key_load(conf->store_key, 0, err, sizeof(err)) != MAMORI_OK)
+		mamori_log_err("reload: keeping the running store key: %s", err);
+	else if (mamori_seal_key_id(MAMORI_SEAL_CURRENT, id) == MAMORI_OK)
+		mamori_log_notice("reload: store key %s (key id %s)", conf->store_key, id);
+	mamori_seal_keyring_load(conf);
+}
+
 static void
 reload(void)
 {
@@ -543,6 +559,7 @@ reload(void)
 	if (mamori_daemon_blocklist_load(old, err, sizeof(err)) != MAMORI_OK)
 		mamori_log_err("reload: keeping the previous block list: %s", err);
 	admin_group_apply(old);
+	keyring_reload(old);
 	mamori_daemon_conf_put(old);
 	/* The directory engine follows the new [directory] (or stops). */
 	if (mamori_directory_reload() != MAMORI_OK)

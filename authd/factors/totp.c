@@ -348,6 +348,7 @@ struct totp_state {
 	unsigned char sealed[MAMORI_CRED_SEALED_MAX];
 	size_t sealed_len;
 	unsigned char nonce[MAMORI_SEAL_NONCE_LEN];
+	char seal_key_id[MAMORI_CRED_SEAL_KEY_ID_MAX + 1]; /* "": unknown, every key is tried */
 };
 
 static const char totp_name[] = "totp";
@@ -472,6 +473,7 @@ totp_load(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, struct mam
 			memcpy(st->sealed, c->sealed, c->sealed_len);
 			st->sealed_len = c->sealed_len;
 			memcpy(st->nonce, c->nonce, sizeof(st->nonce));
+			memcpy(st->seal_key_id, c->seal_key_id, sizeof(st->seal_key_id));
 		}
 	}
 	mamori_freezero(c, sizeof(*c));
@@ -493,16 +495,18 @@ totp_dummy(const struct mamori_factor_ctx *ctx, const char *code)
 	unsigned char secret[MAMORI_TOTP_SECRET_MAX];
 	unsigned char sealed[MAMORI_SEAL_TAG_LEN + MAMORI_TOTP_SECRET_MAX], nonce[MAMORI_SEAL_NONCE_LEN];
 	size_t len = 0, plain_len = 0;
-	char aad[64];
+	char aad[64], key_id[MAMORI_SEAL_KEY_ID_LEN + 1];
 	int64_t step = 0;
 
 	conf_params(ctx->conf, &p);
+	/* One key tried, as for a secret that names its key. */
+	(void)mamori_seal_key_id(MAMORI_SEAL_CURRENT, key_id);
 	len = algorithm_index(p.algorithm) >= 0 ? algorithms[algorithm_index(p.algorithm)].secret_len : 20;
 	mamori_factor_seal_aad(totp_name, 0, 0, aad, sizeof(aad));
 	memset(sealed, 0, sizeof(sealed));
 	memset(nonce, 0, sizeof(nonce));
-	(void)mamori_unseal(sealed, MAMORI_SEAL_TAG_LEN + len, nonce, (const unsigned char *)aad, strlen(aad), secret,
-	                    sizeof(secret), &plain_len);
+	(void)mamori_unseal_with(key_id, sealed, MAMORI_SEAL_TAG_LEN + len, nonce, (const unsigned char *)aad,
+	                         strlen(aad), secret, sizeof(secret), &plain_len);
 	memset(secret, 0, sizeof(secret));
 	(void)mamori_totp_verify(secret, len, &p, ctx->now, code, &step);
 	mamori_wipe(secret, sizeof(secret));
@@ -519,11 +523,12 @@ totp_check(const struct mamori_factor_ctx *ctx, const struct totp_state *st, con
 	int rc;
 
 	mamori_factor_seal_aad(totp_name, st->user_id, st->id, aad, sizeof(aad));
-	rc = mamori_unseal(st->sealed, st->sealed_len, st->nonce, (const unsigned char *)aad, strlen(aad), secret,
-	                   sizeof(secret), &secret_len);
+	rc = mamori_unseal_with(st->seal_key_id, st->sealed, st->sealed_len, st->nonce, (const unsigned char *)aad,
+	                        strlen(aad), secret, sizeof(secret), &secret_len);
 	if (rc != MAMORI_OK) {
-		mamori_log_err("TOTP credential %lld of user id %lld cannot be unsealed", (long long)st->id,
-		               (long long)st->user_id);
+		mamori_log_err("TOTP credential %lld of user id %lld cannot be unsealed (store key %s)",
+		               (long long)st->id, (long long)st->user_id,
+		               st->seal_key_id[0] != '\0' ? st->seal_key_id : "unrecorded");
 		return rc;
 	}
 	rc = mamori_totp_verify(secret, secret_len, &st->params, ctx->now, code, &step);
@@ -612,7 +617,7 @@ pending_insert(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, const
 	json_t *pub = public_data_new(p);
 	char *text = pub != NULL ? json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	size_t sealed_len = 0;
-	char aad[64];
+	char aad[64], key_id[MAMORI_SEAL_KEY_ID_LEN + 1];
 	int rc = MAMORI_ERR_NOMEM;
 
 	json_decref(pub);
@@ -638,11 +643,11 @@ pending_insert(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, const
 		rc = mamori_store_cred_insert(tx, c);
 	if (rc == MAMORI_OK) {
 		mamori_factor_seal_aad(totp_name, c->user_id, c->id, aad, sizeof(aad));
-		rc = mamori_seal(secret, secret_len, (const unsigned char *)aad, strlen(aad), c->nonce, c->sealed,
-		                 sizeof(c->sealed), &sealed_len);
+		rc = mamori_seal_with(NULL, secret, secret_len, (const unsigned char *)aad, strlen(aad), c->nonce,
+		                      c->sealed, sizeof(c->sealed), &sealed_len, key_id);
 	}
 	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_set_secret(tx, c->id, c->sealed, sealed_len, c->nonce);
+		rc = mamori_store_cred_set_sealed(tx, c->id, c->sealed, sealed_len, c->nonce, key_id);
 	if (rc == MAMORI_OK)
 		*id = c->id;
 	free(text);

@@ -182,6 +182,9 @@ json_t *admin_audit_show(struct admin_call *call, json_t *params);
 json_t *admin_audit_verify(struct admin_call *call, json_t *params);
 
 json_t *admin_status(struct admin_call *call, json_t *params);
+/* keys.c */
+json_t *admin_key_status(struct admin_call *call, json_t *params);
+json_t *admin_key_rotate(struct admin_call *call, json_t *params);
 
 /* The HR directory and the stale-ID report (directory.c). */
 json_t *admin_directory_sync(struct admin_call *call, json_t *params);

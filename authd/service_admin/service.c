@@ -97,6 +97,8 @@ static const struct admin_method methods[] = {
 	{ .name = MAMORI_ADMIN_TOTP_ENROLL_CODE, .handler = admin_enroll_code, TOTP_ALIAS },
 	{ .name = MAMORI_ADMIN_AUDIT_SHOW, .handler = admin_audit_show },
 	{ .name = MAMORI_ADMIN_AUDIT_VERIFY, .handler = admin_audit_verify },
+	{ .name = MAMORI_ADMIN_KEY_STATUS, .handler = admin_key_status },
+	{ .name = MAMORI_ADMIN_KEY_ROTATE, .handler = admin_key_rotate, .flags = ADMIN_WRITES },
 };
 
 json_t *

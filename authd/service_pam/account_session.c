@@ -148,8 +148,8 @@ pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_
 	int rc;
 
 	(void)params;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return pam_internal_error();
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return offline_account_check(c, req, rc);
 	conf = mamori_daemon_conf_get();
 	rc = account_decide(tx, conf, req, now, &v);
 	mamori_daemon_conf_put(conf);

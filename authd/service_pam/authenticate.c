@@ -119,7 +119,7 @@ auth_begin_factors(struct mamori_conn *c)
 	                      sets_factors(sets, n_sets) | (conv->op == OP_ENROL ? FACTOR_BIT(conv->enrol_factor) : 0),
 	                      NULL, NULL, &s);
 	mamori_daemon_conf_put(conf);
-	if (rc != MAMORI_OK)
+	if (rc != MAMORI_OK && !offline_fallback(conv, rc))
 		return pam_internal_error();
 	conv->enrolled = s.enrolled;
 	if (conv->op == OP_ENROL && (s.enrolled & FACTOR_BIT(conv->enrol_factor)))
@@ -218,11 +218,21 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	int64_t now = mamori_clock_now();
 	int rc = MAMORI_ERR_INTERNAL;
 
-	if (ops != NULL)
+	if (ops != NULL && !conv->offline)
 		rc = pam_subject_load(conv, conf, now, 0, ops, proof, &s);
+	if (ops != NULL && (conv->offline || (rc != MAMORI_OK && offline_fallback(conv, rc)))) {
+		/* Offline: the answer is kept for the offline decision only. */
+		mamori_daemon_conf_put(conf);
+		if (conv->set.factor[conv->next] == MAMORI_FACTOR_PASSWORD)
+			offline_keep_password(conv, answer, len);
+		conv->next++;
+		return ask_next(c);
+	}
 	if (rc == MAMORI_OK) {
 		pam_factor_ctx(conv, conf, &s, now, &ctx);
 		rc = ops->verify(&ctx, answer, len, proof, &more);
+		if (rc == MAMORI_OK && proof->ok && conv->set.factor[conv->next] == MAMORI_FACTOR_PASSWORD)
+			offline_keep_password(conv, answer, len);
 	}
 	mamori_daemon_conf_put(conf);
 	if (rc != MAMORI_OK) {

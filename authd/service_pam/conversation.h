@@ -90,6 +90,13 @@ struct mamori_pam_conversation {
 	int enroll_code_given;
 	unsigned char enroll_digest[MAMORI_ENROLL_DIGEST_LEN];
 	int authonly; /* the stack calls only pam_authenticate */
+	/* Offline logins (core/offline.h): the store was out of reach, and the
+	 * conversation goes on from the local cache; the password answered,
+	 * kept for the offline decision or for the cache after an online
+	 * success, wiped by pam_proofs_release. */
+	int offline;
+	char *offline_pw;
+	size_t offline_pw_len;
 };
 
 /* ------------------------------------------------------------ records */
@@ -176,6 +183,22 @@ json_t *auth_choice_given(struct mamori_conn *c, const char *answer, size_t len)
 json_t *auth_member_given(struct mamori_conn *c, const char *name, size_t len);
 json_t *auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len);
 void auth_abandoned(struct mamori_conn *c);
+
+/* offline_auth.c (docs/architecture.md "Offline logins") */
+/* A store call of the conversation failed with rc: whether the
+ * conversation goes on offline (enabled, and the store out of reach). */
+int offline_fallback(struct mamori_pam_conversation *conv, int rc);
+/* Keep a copy of the password answered (offline enabled only). */
+void offline_keep_password(struct mamori_pam_conversation *conv, const char *pw, size_t len);
+/* The offline decision of the conversation, journaled before the reply. */
+json_t *offline_auth_decide(struct mamori_conn *c);
+/* After an online decision committed: the cache entry written after a
+ * success with the password (account u), or removed when the account was
+ * seen gone, inactive or locked. */
+void offline_after_decision(const struct mamori_conf *conf, const struct mamori_pam_conversation *conv,
+                            const struct mamori_user *u, int success, int gone, int64_t now);
+/* AccountCheck when the store cannot be reached. */
+json_t *offline_account_check(struct mamori_conn *c, const struct pam_request *req, int rc);
 
 /* decide.c: every factor of the set was answered. */
 json_t *auth_decide(struct mamori_conn *c);

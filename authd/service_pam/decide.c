@@ -489,6 +489,11 @@ auth_decide(struct mamori_conn *c)
 	json_t *reply = NULL;
 	int rc, attempt = 0;
 
+	if (c->conversation->offline) {
+		reply = offline_auth_decide(c);
+		pam_proofs_release(c->conversation);
+		return reply;
+	}
 	d.req = &d.conv->req;
 	d.conf = mamori_daemon_conf_get();
 	d.name = pam_subject_name(d.conv);
@@ -506,7 +511,13 @@ auth_decide(struct mamori_conn *c)
 		rc = decide_once(&d);
 	} while (mamori_store_retry(&rc, &attempt));
 	if (rc == MAMORI_OK) {
+		offline_after_decision(d.conf, d.conv, &d.s.user, !strcmp(d.result, MAMORI_RESULT_SUCCESS),
+		                       !d.s.found || d.s.user.state != MAMORI_STATE_ACTIVE || d.s.lock.locked ||
+		                               d.failure.locked_now,
+		                       d.now);
 		reply = decision_reply(&d);
+	} else if (offline_fallback(d.conv, rc)) {
+		reply = offline_auth_decide(c);
 	} else {
 		mamori_log_err("authenticate %s on %s: the store failed", d.req->user, d.req->service);
 		/* Refused each time it ran: recorded as a refusal of its own. */

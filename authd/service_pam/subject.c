@@ -98,6 +98,10 @@ pam_proofs_release(struct mamori_pam_conversation *conv)
 		/* A factor's state is its own to free; nothing is left of it. */
 		mamori_wipe(&conv->proofs[i], sizeof(conv->proofs[i]));
 	}
+	if (conv->offline_pw != NULL)
+		mamori_freezero(conv->offline_pw, conv->offline_pw_len);
+	conv->offline_pw = NULL;
+	conv->offline_pw_len = 0;
 }
 
 json_t *

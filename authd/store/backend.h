@@ -127,8 +127,12 @@ struct mamori_store_ops {
 	int (*audit_hash_at)(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
 	int (*audit_first_mac)(struct mamori_txn *tx, int64_t *id);
 	int (*cred_insert)(struct mamori_txn *tx, struct mamori_credential *c);
+	/* key_id: the sealing key's id (NULL: unknown).  old_nonce NULL:
+	 * unconditional (but never a revoked row); else only the row whose
+	 * nonce is old_nonce and key id old_key_id (NULL: unknown). */
 	int (*cred_set_secret)(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-	                       const unsigned char nonce[12]);
+	                       const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+	                       const unsigned char *old_nonce);
 	int (*cred_get)(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 	int (*cred_foreach_user)(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
 	                         mamori_store_cred_cb cb, void *data);

@@ -678,7 +678,29 @@ mamori_store_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned c
 {
 	if (tx == NULL || sealed == NULL || nonce == NULL || len == 0 || len > MAMORI_CRED_SEALED_MAX)
 		return MAMORI_ERR_INVALID;
-	return tx->store->ops->cred_set_secret(tx, id, sealed, len, nonce);
+	return tx->store->ops->cred_set_secret(tx, id, sealed, len, nonce, NULL, NULL, NULL);
+}
+
+int
+mamori_store_cred_set_sealed(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                             const unsigned char nonce[12], const char *key_id)
+{
+	if (tx == NULL || sealed == NULL || nonce == NULL || len == 0 || len > MAMORI_CRED_SEALED_MAX ||
+	    (key_id != NULL && strlen(key_id) > MAMORI_CRED_SEAL_KEY_ID_MAX))
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_set_secret(tx, id, sealed, len, nonce, key_id, NULL, NULL);
+}
+
+int
+mamori_store_cred_reseal(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                         const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                         const unsigned char old_nonce[12])
+{
+	if (tx == NULL || sealed == NULL || nonce == NULL || old_nonce == NULL || len == 0 ||
+	    len > MAMORI_CRED_SEALED_MAX || key_id == NULL || *key_id == '\0' ||
+	    strlen(key_id) > MAMORI_CRED_SEAL_KEY_ID_MAX)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_set_secret(tx, id, sealed, len, nonce, key_id, old_key_id, old_nonce);
 }
 
 int

@@ -23,7 +23,7 @@
 
 #define CRED_COLUMNS                                                                                                   \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
-	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id"
+	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
 #define CRED_FROM " FROM credentials c JOIN users u ON u.id = c.user_id "
 
 /* A bytea column: MAMORI_ERR_STORE when it does not fit (as SQLite). */
@@ -59,6 +59,7 @@ cred_from_row(const PGresult *res, int row, struct mamori_credential *c)
 	pg_get_text(res, row, 12, c->revoke_reason, sizeof(c->revoke_reason));
 	pg_get_text(res, row, 13, c->revoked_by, sizeof(c->revoked_by));
 	pg_get_text(res, row, 15, c->key_id, sizeof(c->key_id));
+	pg_get_text(res, row, 16, c->seal_key_id, sizeof(c->seal_key_id));
 	return MAMORI_OK;
 }
 
@@ -129,21 +130,25 @@ pg_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 
 int
 pg_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                   const unsigned char nonce[12])
+                   const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                   const unsigned char *old_nonce)
 {
-	PG_STMT(stmt, 3,
-	        "UPDATE credentials SET sealed = $1::bytea, nonce = $2::bytea WHERE id = $3::bigint AND "
-	        "state <> 'revoked'");
+	/* $5 NULL: unconditional; else the row as it was read. */
+	PG_STMT(stmt, 6,
+	        "UPDATE credentials SET sealed = $1::bytea, nonce = $2::bytea, seal_key_id = $4::text "
+	        "WHERE id = $3::bigint AND state <> 'revoked' AND ($5::bytea IS NULL OR "
+	        "(nonce = $5::bytea AND seal_key_id IS NOT DISTINCT FROM $6::text))");
 	struct pg_i64 a;
-	const char *values[] = { (const char *)sealed, (const char *)nonce, pg_i64(&a, id) };
-	const int lengths[] = { (int)len, 12, 0 };
-	const int formats[] = { 1, 1, 0 };
+	const char *values[] = { (const char *)sealed,    (const char *)nonce,     pg_i64(&a, id),
+		                 pg_text_or_null(key_id), (const char *)old_nonce, pg_text_or_null(old_key_id) };
+	const int lengths[] = { (int)len, 12, 0, 0, old_nonce != NULL ? 12 : 0, 0 };
+	const int formats[] = { 1, 1, 0, 0, 1, 0 };
 	PGresult *res = NULL;
 	int rc;
 
 	if (len > MAMORI_CRED_SEALED_MAX)
 		return MAMORI_ERR_TOO_LARGE;
-	if ((rc = pg_run(tx, &stmt, 3, values, lengths, formats, &res)) != MAMORI_OK)
+	if ((rc = pg_run(tx, &stmt, 6, values, lengths, formats, &res)) != MAMORI_OK)
 		return rc;
 	rc = strcmp(PQcmdTuples(res), "1") == 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 	PQclear(res);

@@ -106,7 +106,7 @@ pg_tx(struct mamori_txn *tx)
 /* ---------------------------------------------------------- pg_schema.c */
 
 /* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
-#define PG_SCHEMA_VERSION 9
+#define PG_SCHEMA_VERSION 10
 
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
@@ -238,7 +238,8 @@ int pg_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned c
 
 int pg_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
 int pg_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                       const unsigned char nonce[12]);
+                       const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                       const unsigned char *old_nonce);
 int pg_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 int pg_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
                          mamori_store_cred_cb cb, void *data);

@@ -198,6 +198,8 @@ static const struct {
 	{ 8, 9,
 	  "ALTER TABLE sessions ADD COLUMN node text NOT NULL DEFAULT '';"
 	  "CREATE INDEX sessions_node_open ON sessions(node, closed_at);" },
+	/* sqlite.c's 9 -> 10: the key that sealed each secret. */
+	{ 9, 10, "ALTER TABLE credentials ADD COLUMN seal_key_id text;" },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -218,6 +218,10 @@ static const char *const migrations[] = {
 	 * at open (claim_sessions). */
 	"ALTER TABLE sessions ADD COLUMN node TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX sessions_node_open ON sessions(node, closed_at);",
+	/* 9 -> 10: the id of the store key that sealed each secret (key
+	 * rotation).  NULL: sealed before, opened by trying every loaded
+	 * key. */
+	"ALTER TABLE credentials ADD COLUMN seal_key_id TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -17,7 +17,7 @@
 
 #define CRED_COLUMNS                                                                                                   \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
-	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id"
+	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
 #define CRED_FROM " FROM credentials c JOIN users u ON u.id = c.user_id "
 
 static int
@@ -57,6 +57,7 @@ cred_from_row(sqlite3_stmt *stmt, struct mamori_credential *c)
 	sq_copy_column(stmt, 12, c->revoke_reason, sizeof(c->revoke_reason));
 	sq_copy_column(stmt, 13, c->revoked_by, sizeof(c->revoked_by));
 	sq_copy_column(stmt, 15, c->key_id, sizeof(c->key_id));
+	sq_copy_column(stmt, 16, c->seal_key_id, sizeof(c->seal_key_id));
 	return MAMORI_OK;
 }
 
@@ -133,18 +134,29 @@ sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c)
 
 int
 sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                   const unsigned char nonce[12])
+                   const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                   const unsigned char *old_nonce)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sq_prepare(st, "UPDATE credentials SET sealed = ?, nonce = ? WHERE id = ? AND state <> 'revoked'", &stmt) !=
-	    MAMORI_OK)
+	/* ?5 NULL: unconditional; else the row as it was read (IS: NULL
+	 * matches NULL). */
+	if (sq_prepare(st,
+	               "UPDATE credentials SET sealed = ?1, nonce = ?2, seal_key_id = ?4 WHERE id = ?3 AND "
+	               "state <> 'revoked' AND (?5 IS NULL OR (nonce = ?5 AND seal_key_id IS ?6))",
+	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_blob(stmt, 1, sealed, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(stmt, 2, nonce, 12, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, id);
+	sq_bind_text(stmt, 4, key_id);
+	if (old_nonce != NULL)
+		sqlite3_bind_blob(stmt, 5, old_nonce, 12, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, 5);
+	sq_bind_text(stmt, 6, old_key_id);
 	if ((rc = sq_step_done(st, stmt, "cred_set_secret")) != MAMORI_OK)
 		return rc;
 	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;

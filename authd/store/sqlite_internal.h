@@ -128,7 +128,8 @@ int sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[
 int sq_audit_first_mac(struct mamori_txn *tx, int64_t *id);
 int sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
 int sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
-                       const unsigned char nonce[12]);
+                       const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                       const unsigned char *old_nonce);
 int sq_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 int sq_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
                          mamori_store_cred_cb cb, void *data);

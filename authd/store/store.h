@@ -189,6 +189,8 @@ const char *mamori_cred_state_name(enum mamori_cred_state state);
 #define MAMORI_CRED_REASON_MAX 200
 #define MAMORI_CRED_ACTOR_MAX (MAMORI_USER_NAME_MAX + 16)
 #define MAMORI_CRED_KEY_ID_MAX 128
+/* The id of the key that sealed a secret (core/seal.h MAMORI_SEAL_KEY_ID_LEN). */
+#define MAMORI_CRED_SEAL_KEY_ID_MAX 16
 
 struct mamori_credential {
 	int64_t id;
@@ -211,6 +213,10 @@ struct mamori_credential {
 	 * must belong to one person (a card's certificate fingerprint, a
 	 * FIDO2 credential id); "" when none.  Indexed. */
 	char key_id[MAMORI_CRED_KEY_ID_MAX + 1];
+	/* The id of the store key that sealed `sealed` (mamori_seal_key_id);
+	 * "" when unknown: sealed before schema 10, opened by trying every
+	 * loaded key. */
+	char seal_key_id[MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
 };
 
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
@@ -409,6 +415,18 @@ int mamori_store_choice_set(struct mamori_txn *tx, int64_t user_id, const char *
 int mamori_store_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
 int mamori_store_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                                  const unsigned char nonce[12]);
+/* The same, recording key_id (mamori_seal_key_id; NULL or "": unknown) as
+ * the key that sealed it. */
+int mamori_store_cred_set_sealed(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                                 const unsigned char nonce[12], const char *key_id);
+/* Key rotation: replace the sealed secret of id with one sealed under
+ * key_id, only if the row still holds the secret that was read (its nonce
+ * old_nonce, under old_key_id, "" or NULL: unknown) and is not revoked.
+ * MAMORI_ERR_NOT_FOUND when it changed meanwhile (a new enrolment, a
+ * revocation, another terminal's rotation): nothing is written. */
+int mamori_store_cred_reseal(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
+                             const unsigned char nonce[12], const char *key_id, const char *old_key_id,
+                             const unsigned char old_nonce[12]);
 int mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 /* Credentials of user_id, of factor (NULL: every factor), in id order;
  * revoked ones only when with_revoked is set. */

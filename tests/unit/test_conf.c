@@ -839,6 +839,39 @@ test_load_store_timeouts(void **state)
 	expect_error(fx, "[store]\nlock_timeout = 3601\n", 2, "lock_timeout must be a whole number from 1 to 3600");
 }
 
+/* [offline] (#14): off by default; its bounds; refused with a SQLite
+ * store, on the line of enabled. */
+static void
+test_load_offline(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/postgresql\n");
+	assert_int_equal(c->offline_enabled, 0);
+	assert_int_equal(c->offline_max_hours, 72);
+	assert_int_equal(c->offline_max_entries, 256);
+	assert_int_equal(c->offline_max_failures, 5);
+	assert_int_equal(c->offline_allow_privileged, 0);
+	assert_int_equal(c->offline_allow_mynumber, 0);
+	assert_int_equal(c->offline_probe_interval, 10);
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/postgresql\n"
+	                  "[offline]\nenabled = yes\nmax_hours = 24\nmax_entries = 16\nmax_failures = 3\n"
+	                  "allow_privileged = yes\nallow_mynumber = yes\nprobe_interval = 2\n");
+	assert_int_equal(c->offline_enabled, 1);
+	assert_int_equal(c->offline_max_hours, 24);
+	assert_int_equal(c->offline_max_entries, 16);
+	assert_int_equal(c->offline_max_failures, 3);
+	assert_int_equal(c->offline_allow_privileged, 1);
+	assert_int_equal(c->offline_allow_mynumber, 1);
+	assert_int_equal(c->offline_probe_interval, 2);
+	expect_ok(fx, "[offline]\nenabled = no\n");
+	expect_error(fx, "[daemon]\n[offline]\nmax_hours = 1\nenabled = yes\n", 4,
+	             "offline logins need backend = postgresql");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg\n[offline]\nmax_failures = 0\n", 4,
+	             "max_failures must be a whole number from 1 to 100");
+}
+
 static void
 test_load_rejects_bad_service_name(void **state)
 {
@@ -1427,6 +1460,7 @@ main(void)
 		FX_TEST(test_load_postgresql_several_hosts),
 		FX_TEST(test_load_postgresql_long_conninfo),
 		FX_TEST(test_load_store_timeouts),
+		FX_TEST(test_load_offline),
 		FX_TEST(test_load_rejects_bad_service_name),
 		FX_TEST(test_load_rejects_bad_system_name),
 		FX_TEST(test_load_rejects_unknown_key_in_service),

@@ -165,7 +165,7 @@ test_open_migrates_once(void **state)
 	}
 	assert_int_equal(pgt_sql(f->db, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
 	                 0);
-	assert_string_equal(out, "9"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
+	assert_string_equal(out, "10"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
 	assert_string_equal(mamori_store_backend(f->store), "postgresql");
 	assert_null(strstr(mamori_store_path(f->store), "user"));

@@ -628,6 +628,156 @@ test_threads_seal_concurrently(void **state)
 	}
 }
 
+/* ------------------------------------------------------- keyring (P-CRED-STORE) */
+
+/* Write a key of 32 bytes all `fill`, 0600. */
+static void
+key_file(const char *path, int fill)
+{
+	unsigned char k[MAMORI_SEAL_KEY_LEN];
+
+	memset(k, fill, sizeof(k));
+	write_file(path, k, sizeof(k), 0600);
+}
+
+static void
+slot_ok(struct fixture *f, enum mamori_seal_slot slot, const char *path)
+{
+	f->err[0] = '\0';
+	if (mamori_seal_slot_load(slot, path, f->err, sizeof(f->err)) != MAMORI_OK)
+		fail_msg("loading %s: %s", path, f->err);
+}
+
+static void
+test_keyring_ids(void **state)
+{
+	struct fixture *f = *state;
+	char next[160], a[MAMORI_SEAL_KEY_ID_LEN + 1], b[MAMORI_SEAL_KEY_ID_LEN + 1], c[MAMORI_SEAL_KEY_ID_LEN + 1];
+
+	snprintf(next, sizeof(next), "%s.next", f->key);
+	key_file(f->key, 1);
+	key_file(next, 2);
+	load_ok(f, f->key, 0);
+	/* No next key: its slot is empty and says so. */
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_NEXT, b), MAMORI_ERR_NOT_FOUND);
+	assert_string_equal(b, "");
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_CURRENT, a), MAMORI_OK);
+	assert_int_equal(strlen(a), MAMORI_SEAL_KEY_ID_LEN);
+	assert_int_equal(strspn(a, "0123456789abcdef"), MAMORI_SEAL_KEY_ID_LEN);
+	slot_ok(f, MAMORI_SEAL_NEXT, next);
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_NEXT, b), MAMORI_OK);
+	assert_string_not_equal(a, b);
+	assert_true(mamori_seal_key_loaded(a) && mamori_seal_key_loaded(b));
+	assert_false(mamori_seal_key_loaded("0000000000000000") || mamori_seal_key_loaded(""));
+	/* The id is the key's: the same bytes loaded again, the same id. */
+	mamori_seal_key_forget();
+	assert_false(mamori_seal_key_loaded(a));
+	load_ok(f, next, 0);
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_CURRENT, c), MAMORI_OK);
+	assert_string_equal(b, c);
+	/* A missing next key empties its slot; it is not an error to start. */
+	assert_int_equal(mamori_seal_slot_load(MAMORI_SEAL_NEXT, "/nonexistent/store.key.next", f->err, sizeof(f->err)),
+	                 MAMORI_ERR_NOT_FOUND);
+	/* The current slot is never loaded this way (never created either). */
+	assert_int_equal(mamori_seal_slot_load(MAMORI_SEAL_CURRENT, next, f->err, sizeof(f->err)), MAMORI_ERR_INVALID);
+}
+
+static void
+test_keyring_seal_under_next_open_by_id(void **state)
+{
+	struct fixture *f = *state;
+	char next[160], cur[MAMORI_SEAL_KEY_ID_LEN + 1], nid[MAMORI_SEAL_KEY_ID_LEN + 1],
+	        used[MAMORI_SEAL_KEY_ID_LEN + 1];
+	unsigned char in[20], a[36], b[36], back[20], na[MAMORI_SEAL_NONCE_LEN], nb[MAMORI_SEAL_NONCE_LEN];
+	size_t alen, blen, backlen;
+
+	snprintf(next, sizeof(next), "%s.next", f->key);
+	key_file(f->key, 1);
+	key_file(next, 2);
+	load_ok(f, f->key, 0);
+	slot_ok(f, MAMORI_SEAL_NEXT, next);
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_CURRENT, cur), MAMORI_OK);
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_NEXT, nid), MAMORI_OK);
+	memset(in, 0x5a, sizeof(in));
+	/* New secrets are sealed under the current key, and say so. */
+	assert_int_equal(mamori_seal_with(NULL, in, sizeof(in), aad, AAD_LEN, na, a, sizeof(a), &alen, used),
+	                 MAMORI_OK);
+	assert_string_equal(used, cur);
+	/* The rotation's target: the next key, by its id. */
+	assert_int_equal(mamori_seal_with(nid, in, sizeof(in), aad, AAD_LEN, nb, b, sizeof(b), &blen, used), MAMORI_OK);
+	assert_string_equal(used, nid);
+	/* Each opens by its id, not by the other's. */
+	assert_int_equal(mamori_unseal_with(cur, a, alen, na, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_OK);
+	assert_memory_equal(back, in, sizeof(in));
+	assert_int_equal(mamori_unseal_with(nid, b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_OK);
+	assert_memory_equal(back, in, sizeof(in));
+	assert_int_equal(mamori_unseal_with(cur, b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen),
+	                 MAMORI_ERR_CRYPTO);
+	assert_wiped(back, sizeof(back));
+	/* An id not recorded (sealed before key ids): every loaded key is
+	 * tried, and mamori_unseal (its existing callers) does the same. */
+	assert_int_equal(mamori_unseal_with("", b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_OK);
+	assert_int_equal(mamori_unseal(b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_OK);
+	assert_memory_equal(back, in, sizeof(in));
+	/* Sealing under a key not loaded is refused. */
+	assert_int_equal(
+	        mamori_seal_with("0123456789abcdef", in, sizeof(in), aad, AAD_LEN, nb, b, sizeof(b), &blen, NULL),
+	        MAMORI_ERR_NOT_FOUND);
+}
+
+/* A secret under a key that is not loaded is a clear error naming the
+ * key id, with nothing opened: fail closed. */
+static void
+test_keyring_missing_key_fails_closed(void **state)
+{
+	struct fixture *f = *state;
+	char next[160], nid[MAMORI_SEAL_KEY_ID_LEN + 1];
+	unsigned char in[20], b[36], back[20], nb[MAMORI_SEAL_NONCE_LEN];
+	size_t blen, backlen = 99;
+
+	snprintf(next, sizeof(next), "%s.next", f->key);
+	key_file(f->key, 1);
+	key_file(next, 2);
+	load_ok(f, f->key, 0);
+	slot_ok(f, MAMORI_SEAL_NEXT, next);
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_NEXT, nid), MAMORI_OK);
+	memset(in, 0x33, sizeof(in));
+	assert_int_equal(mamori_seal_with(nid, in, sizeof(in), aad, AAD_LEN, nb, b, sizeof(b), &blen, NULL), MAMORI_OK);
+	/* The next key goes (its file removed, the keyring reloaded). */
+	mamori_seal_slot_forget(MAMORI_SEAL_NEXT);
+	assert_false(mamori_seal_key_loaded(nid));
+	memset(back, 0xee, sizeof(back));
+	assert_int_equal(mamori_unseal_with(nid, b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen),
+	                 MAMORI_ERR_NOT_FOUND);
+	assert_wiped(back, sizeof(back));
+	assert_int_equal(backlen, 99);
+	/* Nor does trying every key open it. */
+	assert_int_equal(mamori_unseal(b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_ERR_CRYPTO);
+	assert_wiped(back, sizeof(back));
+	/* Installed as the previous key, it opens again. */
+	slot_ok(f, MAMORI_SEAL_PREVIOUS, next);
+	assert_int_equal(mamori_unseal_with(nid, b, blen, nb, aad, AAD_LEN, back, sizeof(back), &backlen), MAMORI_OK);
+	assert_memory_equal(back, in, sizeof(in));
+}
+
+/* A next key file that fails its checks leaves the slot empty. */
+static void
+test_keyring_refused_next_key_leaves_slot_empty(void **state)
+{
+	struct fixture *f = *state;
+	char next[160], id[MAMORI_SEAL_KEY_ID_LEN + 1];
+
+	snprintf(next, sizeof(next), "%s.next", f->key);
+	key_file(f->key, 1);
+	key_file(next, 2);
+	load_ok(f, f->key, 0);
+	slot_ok(f, MAMORI_SEAL_NEXT, next);
+	assert_int_equal(chmod(next, 0644), 0);
+	assert_int_equal(mamori_seal_slot_load(MAMORI_SEAL_NEXT, next, f->err, sizeof(f->err)), MAMORI_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "next store key"));
+	assert_int_equal(mamori_seal_key_id(MAMORI_SEAL_NEXT, id), MAMORI_ERR_NOT_FOUND);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -656,6 +806,10 @@ main(void)
 		T(test_buffers_too_small),
 		T(test_after_forget_nothing_seals),
 		T(test_threads_seal_concurrently),
+		T(test_keyring_ids),
+		T(test_keyring_seal_under_next_open_by_id),
+		T(test_keyring_missing_key_fails_closed),
+		T(test_keyring_refused_next_key_leaves_slot_empty),
 	};
 
 	/* A FIFO opened without O_NONBLOCK would hang; fail instead. */

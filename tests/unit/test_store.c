@@ -4653,10 +4653,12 @@ test_open_migrates_v7_directory(void **state)
 		fail_msg("open: %s", fx->err);
 	add_user_committed(fx, "alice");
 	mamori_store_close(&fx->store);
-	/* Schema 9's session node goes too: a store of schema 7 had none. */
+	/* Schema 9's session node and schema 10's seal key id go too: a store
+	 * of schema 7 had neither. */
 	raw_exec(fx, "DROP TABLE directory_people; DROP TABLE directory_state;"
 	             "ALTER TABLE users DROP COLUMN state_reason; ALTER TABLE users DROP COLUMN review_required;"
 	             "DROP INDEX sessions_node_open; ALTER TABLE sessions DROP COLUMN node;"
+	             "ALTER TABLE credentials DROP COLUMN seal_key_id;"
 	             "PRAGMA user_version = 7");
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
 		fail_msg("open of a v7 store: %s", fx->err);
@@ -4866,7 +4868,7 @@ test_session_node_written_and_filtered(void **state)
 	char buf[80];
 
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'node'"), 1);
-	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 9);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 10);
 	fx->store = b;
 	begin(fx);
 	alice = add_user(fx, "alice");

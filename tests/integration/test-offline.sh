@@ -1,0 +1,256 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Offline logins (issue #14, docs/architecture.md "Offline logins"): while
+# the PostgreSQL store is out of reach, a terminal with [offline] enabled
+# lets a password login through from its local cache, for accounts that
+# logged in on it within max_hours, with its own failure counter, never for
+# a privileged ID or on a My Number service; every offline decision is
+# journaled and replayed into the central audit chain on reconnection.
+# The test runs a cluster of its own, which it stops and starts.
+# PostgreSQL only: `make check-postgresql` runs it.
+. "$(dirname "$0")/lib.sh"
+
+require "root" test "$(id -u)" = 0
+require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "sqlite3" command -v sqlite3
+require_test_hooks "needs the test clock"
+if ! on_postgresql; then
+	echo "1..0 # SKIP offline logins stand in for a PostgreSQL store (make check-postgresql)"
+	exit 0
+fi
+
+# A cluster of the test's own, that it may stop and start.
+PGD=$(mktemp -d /tmp/mamori-offpg.XXXXXX)
+rmdir "$PGD"
+MAMORI_TEST_PG_CONNINFO=$(bash "$top_srcdir/tests/pg/cluster.sh" start "$PGD") ||
+	{ echo "Bail out! cannot start a cluster of the test's own"; exit 1; }
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_down() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null; }
+pg_up() {
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -l "$PGD/pg.log" -w -t 60 \
+		-o "-k $PGD -h '' -c fsync=off" start >/dev/null
+}
+finish() {
+	pg_up 2>/dev/null || true
+	cleanup_all
+	bash "$top_srcdir/tests/pg/cluster.sh" stop "$PGD" >/dev/null 2>&1 || true
+}
+trap finish EXIT
+
+EXTRA_CONF="[offline]
+enabled = yes
+max_hours = 72
+max_failures = 3
+probe_interval = 1
+
+[service mamori-mfa]
+system = default
+require = password+totp
+
+[system mn]
+mynumber = yes
+
+[service mn-login]
+system = mn
+require = password+totp
+rhost_empty = local"
+
+# Daemon B: offline logins off (the default).
+EXTRA_CONF="" new_env
+B=$T
+start_daemon || { echo "Bail out! daemon B did not start"; exit 1; }
+# Daemon A: offline logins on.
+new_env
+A=$T
+make_service mamori-mfa
+make_service mn-login
+start_daemon || { echo "Bail out! daemon A did not start"; exit 1; }
+on_a() { use_env "$A"; }
+on_b() { use_env "$B"; }
+
+PW='Tsuki-no-Hikari-2030'
+PRIV_PW='Kawa-no-Nagare-Hayai-Sugiru-77'
+
+t_cache_written_online() {
+	on_a
+	add_user off.alice "$PW"
+	add_user off.carol "$PW"
+	add_user off.dave "$PW"
+	add_user off.prv "$PRIV_PW" --privileged
+	ctl user add off.never >/dev/null
+	for u in off.alice off.carol off.dave; do pam -p "$PW" mamori-test $u auth=SUCCESS >/dev/null; done
+	pam -p "$PRIV_PW" mamori-test off.prv auth=SUCCESS >/dev/null
+	# The wrong-password output online, to compare with offline.
+	pam -p 'wrong-one' mamori-test off.alice auth=AUTH_ERR >"$A/online-wrong.out"
+	pam -p 'wrong-one' mamori-test off.nobody auth=AUTH_ERR >"$A/online-unknown.out"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM cache WHERE name LIKE 'off.%'")" 4 "entries"
+	on_b
+	add_user off.bob "$PW"
+	pam -p "$PW" mamori-test off.bob auth=SUCCESS >/dev/null
+	[ ! -e "$B/state/offline.db" ] || fail "daemon B made an offline cache"
+}
+
+t_disabled_refused() {
+	pg_down
+	on_b
+	if pam -p "$PW" mamori-test off.bob auth=SUCCESS >/dev/null; then fail "B let a login through offline"; fi
+	grep -q "offline logins\|offline:" "$B/daemon.log" && fail "B speaks of offline logins"
+	true
+}
+
+t_cached_allowed() {
+	on_a
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS acct=SUCCESS
+	grep -q "store: unreachable" "$A/daemon.log" || fail "the transition was not logged"
+}
+
+t_wrong_refused_same_prompts() {
+	on_a
+	pam -p 'wrong-one' mamori-test off.alice auth=AUTH_ERR >"$A/offline-wrong.out"
+	diff "$A/online-wrong.out" "$A/offline-wrong.out" || fail "the offline answer differs from the online one"
+}
+
+t_never_logged_in_refused() {
+	on_a
+	pam -p "$PW" mamori-test off.never auth=AUTH_ERR >"$A/offline-never.out"
+	pam -p 'wrong-one' mamori-test off.nobody auth=AUTH_ERR >"$A/offline-unknown.out"
+	diff "$A/online-unknown.out" "$A/offline-unknown.out" || fail "prompts differ for an unknown name"
+	diff <(sed 's/off.never/X/' "$A/offline-never.out") <(sed 's/off.nobody/X/' "$A/offline-unknown.out") ||
+		fail "prompts differ between a never-cached and an unknown name"
+}
+
+t_locked_after_max_failures() {
+	on_a
+	pam -p 'wrong-1' mamori-test off.carol auth=AUTH_ERR >/dev/null
+	pam -p 'wrong-2' mamori-test off.carol auth=AUTH_ERR >/dev/null
+	pam -p 'wrong-3' mamori-test off.carol auth=MAXTRIES >/dev/null
+	pam -p "$PW" mamori-test off.carol auth=MAXTRIES >/dev/null
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT failures FROM cache WHERE name = 'off.carol'")" 3 "failures"
+}
+
+t_privileged_refused() {
+	on_a
+	pam -p "$PRIV_PW" mamori-test off.prv auth=AUTH_ERR >/dev/null
+	pam -p "$PW" mamori-priv off.alice auth=AUTH_ERR >/dev/null
+}
+
+t_mynumber_refused() {
+	on_a
+	pam -p "$PW" -p 123456 mn-login off.alice auth=AUTH_ERR >/dev/null
+	sqlite3 "$A/state/offline.db" "SELECT row FROM journal ORDER BY seq DESC LIMIT 1" |
+		grep -q '"reason":"offline: My Number service"' || fail "not refused as a My Number service"
+	# A service a password alone does not meet.
+	pam -p "$PW" -p 123456 mamori-mfa off.alice auth=AUTH_ERR >/dev/null
+}
+
+t_status_offline() {
+	on_a
+	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(1 logins, [0-9]+ audit rows waiting\)" ||
+		{ cat "$A/status.out"; fail "status does not say offline"; }
+}
+
+t_cache_holds_no_secret() {
+	on_a
+	! grep -a -q -- "$PW" "$A/state/offline.db" || fail "a password in the cache"
+	! grep -a -q -- "$PRIV_PW" "$A/state/offline.db" || fail "a password in the cache"
+	! grep -a -q -- '$argon2id$' "$A/state/offline.db" || fail "an unsealed hash in the cache"
+	expect_eq "$(stat -c %a "$A/state/offline.db")" 600 "mode"
+}
+
+t_too_old_refused() {
+	on_a
+	advance_clock $((73 * 3600))
+	pam -p "$PW" mamori-test off.dave auth=AUTH_ERR >/dev/null
+}
+
+# The journal's rows, as the central log must show them in order.
+journal_rows() {
+	sqlite3 "$A/state/offline.db" "SELECT seq || '|' || hash FROM journal ORDER BY seq"
+}
+central_rows() {
+	sql "SELECT (detail::json->>'seq') || '|' || (detail::json->>'hash') FROM audit WHERE category = 'offline' AND result <> 'tampered' ORDER BY id"
+}
+wait_replayed() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" = 0 ] && return 0
+		sleep 0.1
+	done
+	fail "the journal was not replayed"
+}
+
+t_replayed_in_order() {
+	on_a
+	journal_rows >"$A/journal-1"
+	[ "$(wc -l <"$A/journal-1")" -ge 10 ] || fail "too few journal rows"
+	pg_up
+	wait_replayed
+	central_rows >"$A/central-1"
+	diff "$A/journal-1" "$A/central-1" || fail "the central rows are not the journal's, in order"
+	ctl audit verify
+	ctl status | grep -E "store: +online \(0 offline audit rows waiting\)"
+	grep -q "store: reachable again" "$A/daemon.log" || fail "the transition back was not logged"
+}
+
+t_second_reconnection_no_duplicates() {
+	on_a
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # online again: the cache renewed
+	pg_down
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	journal_rows >"$A/journal-2"
+	expect_eq "$(wc -l <"$A/journal-2")" 1 "new journal rows"
+	# A replay cut short after its commit: the journal as it was before.
+	stop_daemon
+	cp -p "$A/state/offline.db" "$A/offline.db.before"
+	pg_up
+	start_daemon
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # wakes the replay
+	wait_replayed
+	stop_daemon
+	cp -p "$A/offline.db.before" "$A/state/offline.db"
+	start_daemon
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	central_rows >"$A/central-2"
+	cat "$A/journal-1" "$A/journal-2" | diff - "$A/central-2" || fail "a row replayed twice, or lost"
+	ctl audit verify
+}
+
+t_tampered_journal_audited() {
+	on_a
+	pg_down
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	pam -p 'wrong-x' mamori-test off.alice auth=AUTH_ERR >/dev/null
+	stop_daemon
+	sqlite3 "$A/state/offline.db" "UPDATE journal SET row = replace(row, 'auth_err', 'success')"
+	pg_up
+	start_daemon
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND result = 'tampered'")" 1 "tamper rows"
+	central_rows >"$A/central-3"
+	diff "$A/central-2" "$A/central-3" || fail "a tampered journal was replayed"
+	ls "$A"/state/offline.db.tampered-* >/dev/null || fail "the tampered journal was not kept aside"
+	ctl audit verify
+}
+
+run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
+run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
+run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
+run_test "P-LOGIN-UI offline: a wrong password is refused, with the online answer" t_wrong_refused_same_prompts
+run_test "P-INPUT offline: an account never logged in here is refused, with the same prompts" \
+	t_never_logged_in_refused
+run_test "P-LOGIN-UI offline: the cache's own failure counter locks after max_failures" \
+	t_locked_after_max_failures
+run_test "P-PRIV-STRICT offline: refused for a privileged ID and on a privileged service" t_privileged_refused
+run_test "P-MFA-MN offline: refused on a My Number service and where a password is not enough" \
+	t_mynumber_refused
+run_test "offline logins: status says the terminal is offline" t_status_offline
+run_test "P-CRED-STORE offline: the cache holds no password and no unsealed hash" t_cache_holds_no_secret
+run_test "offline logins: refused after max_hours" t_too_old_refused
+run_test "P-AUDIT offline: on reconnection the journal is replayed in order, and the chain verifies" \
+	t_replayed_in_order
+run_test "P-AUDIT offline: a second reconnection, and a replay resumed, replay nothing twice" \
+	t_second_reconnection_no_duplicates
+run_test "P-AUDIT offline: a tampered journal is audited centrally, not replayed" t_tampered_journal_audited
+tap_done
