@@ -186,7 +186,8 @@ int mamori_store_factor_set_parse(const char *s, unsigned *out);
 
 /* The tally of store.h (dispatch_txn.c), kept by dispatch.c. */
 enum mamori_store_tally_kind { STORE_TALLY_COMMITTED, STORE_TALLY_REFUSED, STORE_TALLY_BUSY };
-void mamori_store_tally_add(enum mamori_store_tally_kind kind);
+/* Counted when counts is non-zero. */
+void mamori_store_tally_add(enum mamori_store_tally_kind kind, int counts);
 /* Non-zero when the test hook refuses this commit (MAMORI_TEST_HOOKS): a
  * transaction of a request thread that appended to the audit log. */
 int mamori_store_test_refuse(const struct mamori_txn *tx);

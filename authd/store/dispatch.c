@@ -202,10 +202,9 @@ mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx)
 
 	*tx = NULL;
 	rc = store->ops->begin(store, tx);
+	mamori_store_tally_add(STORE_TALLY_BUSY, rc == MAMORI_ERR_BUSY);
 	if (rc != MAMORI_OK)
 		*tx = NULL;
-	if (rc == MAMORI_ERR_BUSY)
-		mamori_store_tally_add(STORE_TALLY_BUSY);
 	else
 		(*tx)->store = store;
 	return rc;
@@ -239,19 +238,14 @@ mamori_store_commit(struct mamori_txn **txp)
 		return MAMORI_ERR_STORE;
 	tx = *txp;
 	*txp = NULL;
-	if (mamori_store_test_refuse(tx)) {
-		/* the test hook: refused as a shared backend would */
+	/* the test hook refuses it as a shared backend would: rolled back */
+	if ((rc = mamori_store_test_refuse(tx) ? MAMORI_ERR_RETRY : MAMORI_OK) != MAMORI_OK)
 		tx->store->ops->rollback(tx);
-		txn_end(tx, 0);
-		mamori_store_tally_add(STORE_TALLY_REFUSED);
-		return MAMORI_ERR_RETRY;
-	}
-	rc = tx->store->ops->commit(tx);
+	else
+		rc = tx->store->ops->commit(tx);
 	txn_end(tx, rc == MAMORI_OK);
-	if (rc == MAMORI_OK)
-		mamori_store_tally_add(STORE_TALLY_COMMITTED);
-	else if (rc == MAMORI_ERR_RETRY)
-		mamori_store_tally_add(STORE_TALLY_REFUSED);
+	mamori_store_tally_add(rc == MAMORI_OK ? STORE_TALLY_COMMITTED : STORE_TALLY_REFUSED,
+	                       rc == MAMORI_OK || rc == MAMORI_ERR_RETRY);
 	/* RETRY: refused by a shared backend, nothing of it happened. */
 	return rc == MAMORI_OK || rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
 }
@@ -265,8 +259,7 @@ mamori_store_rollback(struct mamori_txn **txp)
 		return;
 	tx = *txp;
 	*txp = NULL;
-	if (tx->store->ops->refused != NULL && tx->store->ops->refused(tx))
-		mamori_store_tally_add(STORE_TALLY_REFUSED);
+	mamori_store_tally_add(STORE_TALLY_REFUSED, tx->store->ops->refused != NULL && tx->store->ops->refused(tx));
 	tx->store->ops->rollback(tx);
 	txn_end(tx, 0);
 }

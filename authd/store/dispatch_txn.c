@@ -37,8 +37,10 @@ mamori_store_tally_get(void)
 }
 
 void
-mamori_store_tally_add(enum mamori_store_tally_kind kind)
+mamori_store_tally_add(enum mamori_store_tally_kind kind, int counts)
 {
+	if (!counts)
+		return;
 	if (kind == STORE_TALLY_COMMITTED)
 		tally.committed++;
 	else if (kind == STORE_TALLY_REFUSED)
