@@ -148,7 +148,7 @@ open_one(void *arg)
 }
 
 /* Daemons starting together: one migrates, under the advisory lock, and
- * the others find version 8; a newer schema is refused. */
+ * the others find the newest version; a newer schema is refused. */
 static void
 test_open_migrates_once(void **state)
 {
@@ -171,9 +171,9 @@ test_open_migrates_once(void **state)
 	assert_null(strstr(mamori_store_path(f->store), "user"));
 	assert_int_equal(strncmp(mamori_store_path(f->store), "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
-	assert_int_equal(pgt_sql(f->db, "UPDATE schema_version SET version = 10", NULL, 0), 0);
+	assert_int_equal(pgt_sql(f->db, "UPDATE schema_version SET version = 11", NULL, 0), 0);
 	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
-	assert_non_null(strstr(err, "schema version 10 is newer than this mamori (9)"));
+	assert_non_null(strstr(err, "schema version 11 is newer than this mamori (10)"));
 }
 
 /* ---------------------------------------------------------------- pool */
