@@ -351,10 +351,10 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 {
 	const struct mamori_conf *conf;
 	struct mamori_session ses = { 0 };
-	struct mamori_login login;
+	struct mamori_login login = { 0 };
 	char when[32], text[256];
 	json_t *reply, *messages;
-	int rc, attempt = 0;
+	int rc, attempt = 0, offline = 0;
 
 	if ((reply = session_new(c, params, req, &ses)) != NULL)
 		return reply;
@@ -366,6 +366,12 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 	do
 		rc = session_record(c, conf, req, &ses, &login);
 	while (mamori_store_retry(&rc, &attempt));
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND &&
+	    (ses.id = offline_session_open(c, conf, req, rc, ses.opened_at)) > 0) {
+		offline = 1;
+		ses.deadline = 0;
+		rc = MAMORI_OK;
+	}
 	if (rc != MAMORI_OK) {
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);
@@ -374,7 +380,8 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 	}
 	if (conf->banner != NULL)
 		append_banner(messages, conf->banner);
-	append_notices(messages, req, &login, ses.opened_at);
+	if (!offline)
+		append_notices(messages, req, &login, ses.opened_at);
 	if (ses.deadline > 0) {
 		mamori_clock_format(ses.deadline, when, sizeof(when));
 		mamori_msgf(text, sizeof(text), req->locale, MSG_SESSION_DEADLINE, when);
@@ -468,6 +475,8 @@ pam_close_session(struct mamori_conn *c, const json_t *params, const struct pam_
 
 	if (mamori_wire_get_int(params, "session_id", 1, INT64_MAX, &session_id) == MAMORI_ERR_INVALID)
 		return pam_error(MAMORI_ERROR_INVALID_PARAMETER, "parameter", "session_id");
+	if (session_id >= OFFLINE_SESSION_BASE)
+		return offline_session_close(c, req, session_id, now);
 	do
 		reply = close_once(c, req, session_id, now, &rc);
 	while (reply == NULL && mamori_store_retry(&rc, &attempt));

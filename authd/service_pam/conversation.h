@@ -199,6 +199,18 @@ void offline_after_decision(const struct mamori_conf *conf, const struct mamori_
                             const struct mamori_user *u, int success, int gone, int64_t now);
 /* AccountCheck when the store cannot be reached. */
 json_t *offline_account_check(struct mamori_conn *c, const struct pam_request *req, int rc);
+/* Sessions opened while the store cannot be reached have ids from
+ * OFFLINE_SESSION_BASE up, which no store reaches: they are journaled
+ * only, never time-boxed (privileged services are refused). */
+#define OFFLINE_SESSION_BASE ((int64_t)1 << 62)
+/* OpenSession after the store failed with rc: the offline session's id,
+ * journaled, or 0 (not offline, not a fresh unlocked entry, a privileged
+ * service, or the journal failed: fail closed). */
+int64_t offline_session_open(struct mamori_conn *c, const struct mamori_conf *conf, const struct pam_request *req,
+                             int rc, int64_t now);
+/* CloseSession of an offline session (id from OFFLINE_SESSION_BASE up),
+ * journaled, whether the store is back or not. */
+json_t *offline_session_close(struct mamori_conn *c, const struct pam_request *req, int64_t id, int64_t now);
 
 /* decide.c: every factor of the set was answered. */
 json_t *auth_decide(struct mamori_conn *c);

@@ -10,6 +10,7 @@
  * lock does (P-LOGIN-UI). */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +141,51 @@ offline_account_check(struct mamori_conn *c, const struct pam_request *req, int 
 		return pam_internal_error();
 	return mamori_wire_reply(
 	        json_pack("{s:s,s:[]}", "result", ok ? MAMORI_RESULT_SUCCESS : MAMORI_RESULT_PERM_DENIED, "messages"));
+}
+
+static struct mamori_offline_request
+session_request(const struct mamori_conn *c, const struct pam_request *req)
+{
+	struct mamori_offline_request r = { .name = req->user,
+		                            .service = req->service,
+		                            .tty = req->tty,
+		                            .rhost = req->rhost,
+		                            .peer_uid = (int64_t)c->peer.uid,
+		                            .peer_pid = (int64_t)c->peer.pid };
+	return r;
+}
+
+int64_t
+offline_session_open(struct mamori_conn *c, const struct mamori_conf *conf, const struct pam_request *req, int rc,
+                     int64_t now)
+{
+	static atomic_uint_fast32_t next;
+	const struct mamori_service_conf *svc = mamori_conf_service(conf, req->service);
+	struct mamori_offline_request r = session_request(c, req);
+	int ok;
+
+	if (!mamori_offline_enabled() || !mamori_offline_unreachable(rc))
+		return 0;
+	/* P-PRIV-TIME: a privileged service's time box needs the store. */
+	ok = (svc == NULL || !svc->privileged) && mamori_offline_account_ok(conf, req->user, now);
+	if (mamori_offline_journal(&r, "session", ok ? MAMORI_RESULT_SUCCESS : MAMORI_RESULT_PERM_DENIED,
+	                           ok ? "offline: session opened" : "offline: session refused", now) != MAMORI_OK ||
+	    !ok)
+		return 0;
+	/* Unique within this daemon's life: the time and a counter. */
+	return OFFLINE_SESSION_BASE + (now % ((int64_t)1 << 40)) * 1024 + (int64_t)(atomic_fetch_add(&next, 1) % 1024);
+}
+
+json_t *
+offline_session_close(struct mamori_conn *c, const struct pam_request *req, int64_t id, int64_t now)
+{
+	struct mamori_offline_request r = session_request(c, req);
+	char reason[64];
+
+	if (!mamori_offline_enabled())
+		return pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such session");
+	snprintf(reason, sizeof(reason), "offline session %lld closed", (long long)id);
+	if (mamori_offline_journal(&r, "session", MAMORI_RESULT_SUCCESS, reason, now) != MAMORI_OK)
+		return pam_internal_error();
+	return mamori_wire_reply(json_pack("{s:s}", "result", MAMORI_RESULT_SUCCESS));
 }

@@ -104,6 +104,20 @@ t_cached_allowed() {
 	grep -q "store: unreachable" "$A/daemon.log" || fail "the transition was not logged"
 }
 
+# A login's whole PAM round (auth, account, session open and close) goes
+# through offline, each step journaled; an account without a fresh entry
+# gets no session.
+t_cached_session() {
+	on_a
+	local before
+	before=$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS >/dev/null
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE seq > $before AND row LIKE '%offline: session opened%'")" 1 "session opened rows"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE seq > $before AND row LIKE '%offline session % closed%'")" 1 "session closed rows"
+	if pam mamori-test off.never open=SUCCESS >/dev/null 2>&1; then fail "a session opened offline for an account never logged in here"; fi
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE seq > $before AND row LIKE '%offline: session refused%'")" 1 "session refused rows"
+}
+
 t_wrong_refused_same_prompts() {
 	on_a
 	pam -p 'wrong-one' mamori-test off.alice auth=AUTH_ERR >"$A/offline-wrong.out"
@@ -145,7 +159,7 @@ t_mynumber_refused() {
 
 t_status_offline() {
 	on_a
-	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(1 logins, [0-9]+ audit rows waiting\)" ||
+	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(2 logins, [0-9]+ audit rows waiting\)" ||
 		{ cat "$A/status.out"; fail "status does not say offline"; }
 }
 
@@ -237,6 +251,7 @@ t_tampered_journal_audited() {
 run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
+run_test "offline logins: a session opens and closes offline, journaled; none for an account not cached" t_cached_session
 run_test "P-LOGIN-UI offline: a wrong password is refused, with the online answer" t_wrong_refused_same_prompts
 run_test "P-INPUT offline: an account never logged in here is refused, with the same prompts" \
 	t_never_logged_in_refused
