@@ -267,3 +267,11 @@ cli_user_name_operand(const char *cmd, int argc, char **argv, const char **name)
 	*name = argv[optind];
 	return CLI_CONTINUE;
 }
+
+int
+cli_parse_bare(struct cli *cli, const char *cmd, int argc, char **argv)
+{
+	int rc = cli_parse_no_options(cli, cmd, argc, argv);
+
+	return rc != CLI_CONTINUE ? rc : cli_check_operands(cmd, "", argc, argv, 0);
+}

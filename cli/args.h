@@ -33,6 +33,8 @@ int cli_common_option(struct cli *cli, const char *cmd, int c, char **argv);
 int cli_parse_no_options(struct cli *cli, const char *cmd, int argc, char **argv);
 /* What is left after the options: exactly `want` operands. */
 int cli_check_operands(const char *cmd, const char *what, int argc, char **argv, int want);
+/* A command with no option of its own and no operand. */
+int cli_parse_bare(struct cli *cli, const char *cmd, int argc, char **argv);
 /* A user name operand, checked locally so that a typo is a usage error
  * rather than a round trip. */
 int cli_check_user_name(const char *cmd, const char *name);

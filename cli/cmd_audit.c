@@ -163,10 +163,7 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 	long long rows = 0, first_bad = 0;
 	int ok = 0, rc;
 
-	rc = cli_parse_no_options(cli, cmd, argc, argv);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_check_operands(cmd, "", argc, argv, 0);
+	rc = cli_parse_bare(cli, cmd, argc, argv);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_admin_call(cli, MAMORI_ADMIN_AUDIT_VERIFY, json_object(), "audit verify", &reply);

@@ -370,9 +370,7 @@ cmd_directory_status(struct cli *cli, int argc, char **argv)
 	json_t *reply;
 	int rc;
 
-	if ((rc = cli_parse_no_options(cli, cmd, argc, argv)) != CLI_CONTINUE)
-		return rc;
-	if ((rc = cli_check_operands(cmd, "", argc, argv, 0)) != CLI_CONTINUE)
+	if ((rc = cli_parse_bare(cli, cmd, argc, argv)) != CLI_CONTINUE)
 		return rc;
 	rc = cli_admin_call(cli, MAMORI_ADMIN_DIRECTORY_STATUS, json_object(), cmd, &reply);
 	if (rc != CLI_EXIT_OK)

@@ -93,10 +93,7 @@ cmd_key_status(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	rc = cli_parse_no_options(cli, cmd, argc, argv);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_check_operands(cmd, "", argc, argv, 0);
+	rc = cli_parse_bare(cli, cmd, argc, argv);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_admin_call(cli, MAMORI_ADMIN_KEY_STATUS, json_object(), "key status", &reply);

@@ -42,10 +42,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	json_t *reply;
 	int rc;
 
-	rc = cli_parse_no_options(cli, cmd, argc, argv);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_check_operands(cmd, "", argc, argv, 0);
+	rc = cli_parse_bare(cli, cmd, argc, argv);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_admin_call(cli, MAMORI_ADMIN_STATUS, json_object(), "status", &reply);

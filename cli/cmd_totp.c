@@ -233,10 +233,7 @@ cmd_totp_list(struct cli *cli, int argc, char **argv)
 	json_t *reply;
 	int rc;
 
-	rc = cli_parse_no_options(cli, cmd, argc, argv);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_check_operands(cmd, "", argc, argv, 0);
+	rc = cli_parse_bare(cli, cmd, argc, argv);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_admin_call_paged(cli, MAMORI_ADMIN_TOTP_LIST, json_object(), cmd, "factors", "after", "next", &reply);
