@@ -14,6 +14,28 @@ set -o pipefail
 AUTHD="$top_builddir/authd/mamori-authd"
 CTL="$top_builddir/cli/mamorictl"
 BUILT_PAM_CLIENT="$top_builddir/tests/integration/pam_client"
+# Raw protocol calls (rawclient.py) and a JSON field of their replies.
+RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+# totp_code SECRET [SECONDS]: the TOTP code at $T's test clock (plus
+# SECONDS).  A test with several daemons on clocks of their own defines
+# its own.
+totp_code() {
+	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
+}
+# enroll_totp NAME: a TOTP factor enrolled and confirmed through $T's admin
+# socket, with totp_code's code (which uses up the current step); prints
+# the secret.
+enroll_totp() {
+	local out secret code
+	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
+	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+	code=$(totp_code "$secret")
+	out=$($RAW "$T/run/admin.sock" \
+		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
+	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
+	echo "$secret"
+}
 BUILT_MODULE="$top_builddir/pam/.libs/pam_mamori.so"
 PAM_WRAPPER_LIB=${PAM_WRAPPER_LIB:-$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
 	[ -e "$d/libpam_wrapper.so" ] && echo "$d/libpam_wrapper.so" && break; done)}

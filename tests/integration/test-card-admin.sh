@@ -14,8 +14,6 @@ require "sqlite3" command -v sqlite3
 card_require
 require_test_hooks "needs the test clock (certificates made during the run)"
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 # card-login: the card alone logs in (a My Number service: possession, and
 # the PIN the card checks).
 EXTRA_CONF="[system mn]

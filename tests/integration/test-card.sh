@@ -19,7 +19,6 @@ require_test_hooks "needs the test clock"
 
 HELPER="$top_builddir/authd/card/mamori-card-helper"
 require "the card helper" test -x "$HELPER"
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 
 EXTRA_CONF="[system mn]
 mynumber = yes

@@ -20,9 +20,7 @@ require "sqlite3" command -v sqlite3
 # The driver moves the test clock (lockouts, TOTP steps).
 require_test_hooks "needs the test clock"
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 DRIVER="$top_srcdir/tests/integration/chaos_driver.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 # lockout_threshold = 0 never locks but still counts every failure, so the
 # failing accounts can fail thousands of times and every increment stays
@@ -45,21 +43,6 @@ lockout_window = 31536000"
 new_env
 make_service mn-login
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
-
-totp_code() {
-	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
-}
-
-enroll_totp() {
-	local out secret code
-	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	code=$(totp_code "$secret")
-	out=$($RAW "$T/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
-	echo "$secret"
-}
 
 # The accounts: three that only ever fail (plus a name without an
 # account), four that log in with password+TOTP, two whose passwords keep

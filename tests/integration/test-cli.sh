@@ -14,8 +14,6 @@ new_env
 make_service cli-mfa
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 t_user_lifecycle() {
 	local out
 	ctl user add sato.taro --kind contractor --expires 2031-03-31 >/dev/null
@@ -290,7 +288,6 @@ t_factor_totp_names_are_the_same_calls() {
 # (login uid) as themselves; a privileged ID, a staff account and a shared
 # account to act on.
 CONTRACTOR="itaku-c$$"
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 
 contractor_setup() {
 	local group="mamadm$$"

@@ -7,8 +7,6 @@ require "root" test "$(id -u)" = 0
 require "python3" test -x /usr/bin/python3
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-
 new_env
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 add_user alice 'Correct-Horse-42'

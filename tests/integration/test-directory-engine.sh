@@ -18,7 +18,6 @@ require "root" test "$(id -u)" = 0
 slapd_require
 
 PEOPLE="/usr/bin/python3 $top_srcdir/tests/directory/people.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 SLAPD_ROOT=$(mktemp -d /tmp/mamori-slapd.XXXXXX)
 trap 'slapd_cleanup_all; cleanup_all; rm -rf "$SLAPD_ROOT"' EXIT

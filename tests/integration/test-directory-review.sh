@@ -15,8 +15,6 @@ require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "python3" test -x /usr/bin/python3
 require "sqlite3" command -v sqlite3
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 EXTRA_CONF="[service group-bound]
 system = default
 allow_users = rv.sato

@@ -25,8 +25,6 @@ slapd_require
 require_test_hooks "needs the test clock"
 
 PEOPLE="/usr/bin/python3 $top_srcdir/tests/directory/people.py"
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 SLAPD_ROOT=$(mktemp -d /tmp/mamori-slapd.XXXXXX)
 # Slapds and daemons started inside a test (a subshell) are stopped too.
 SLAPD_REGISTRY="$SLAPD_ROOT/slapds"

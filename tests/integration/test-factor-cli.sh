@@ -12,7 +12,6 @@ require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 
 FAKE="/usr/bin/python3 $top_srcdir/tests/integration/fake_admin.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 new_env
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }

@@ -16,8 +16,6 @@ require "unshare" command -v unshare
 require "sudo" test -u "$(command -v sudo)"
 require_test_hooks "needs the software authenticator's transport"
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 HELPER="$top_builddir/authd/fido2/mamori-fido2-helper"
 require "the fido2 helper" test -x "$HELPER"
 GROUP=$(getent group nogroup >/dev/null && echo nogroup || echo nobody)

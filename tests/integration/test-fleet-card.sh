@@ -18,7 +18,6 @@ if ! on_postgresql; then
 fi
 card_require
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 PIN=123456
 EXTRA_CONF="[system mn]
 mynumber = yes

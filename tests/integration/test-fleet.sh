@@ -18,9 +18,6 @@ if ! on_postgresql; then
 	exit 0
 fi
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 EXTRA_CONF="[system mn]
 mynumber = yes
 
@@ -59,19 +56,6 @@ on_b() { use_env "$B"; }
 
 totp_code() {
 	oathtool --totp -b "$1" --now "@$(cat "$A/clock")"
-}
-
-# enroll_totp NAME: a TOTP factor enrolled and confirmed through A's admin
-# socket; prints the secret.
-enroll_totp() {
-	local out secret code
-	out=$($RAW "$A/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	code=$(totp_code "$secret")
-	out=$($RAW "$A/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
-	echo "$secret"
 }
 
 # ------------------------------------------------------------ lockout

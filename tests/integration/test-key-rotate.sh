@@ -15,9 +15,6 @@ require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 require_test_hooks "needs the test clock"
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 EXTRA_CONF="[system mn]
 mynumber = yes
 
@@ -33,18 +30,6 @@ set_clock "$(date -d '2030-02-04 10:00:00' +%s)"
 start_daemon || { echo "Bail out! the daemon did not start"; exit 1; }
 
 totp_code() { oathtool --totp -b "$1" --now "@$(cat "$A/clock")"; }
-
-# enroll_totp NAME: TOTP enrolled and confirmed through the admin socket;
-# prints the secret.
-enroll_totp() {
-	local out secret
-	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	out=$($RAW "$T/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$(totp_code "$secret")\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
-	echo "$secret"
-}
 
 # key_id SLOT: the id of the key the daemon holds in SLOT (current, next,
 # previous), or None.

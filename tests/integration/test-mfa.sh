@@ -11,9 +11,6 @@ require "oathtool" command -v oathtool
 # TOTP codes are computed for the test clock, which the script moves.
 require_test_hooks "needs the test clock"
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 EXTRA_CONF="[system mn]
 mynumber = yes
 
@@ -50,24 +47,6 @@ sed -i "s|/tmp/mamori-hook-placeholder|$T/hook|" "$T/mamori.conf"
 for s in mn-login mn-remote two-ways counter-only; do make_service "$s"; done
 set_clock "$(date -d '2030-02-04 10:00:00' +%s)"
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
-
-# The code for the test clock (plus OFFSET seconds).
-totp_code() {
-	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
-}
-
-# enroll_totp NAME: enrol a TOTP factor through the admin socket; prints
-# the secret.  The confirming code uses up the current step.
-enroll_totp() {
-	local out secret code
-	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	code=$(totp_code "$secret")
-	out=$($RAW "$T/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
-	echo "$secret"
-}
 
 add_user taro 'Sakura-no-Ki-2030'
 TARO_SECRET=$(enroll_totp taro)

@@ -15,8 +15,6 @@ require "oathtool" command -v oathtool
 require "sqlite3" command -v sqlite3
 
 FIXTURE="$top_srcdir/tests/integration/fixtures/store-0.1.0"
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 # The fixture's accounts and secrets (README).
 TANAKA_PW='Sakura-no-Ki-2026'
@@ -58,7 +56,6 @@ if [ "$HAVE_TEST_HOOKS" = 1 ]; then
 fi
 start_daemon || { echo "Bail out! the daemon did not start on the 0.1.0 store"; cat "$T/daemon.log"; exit 1; }
 
-# The code for the test clock (plus OFFSET seconds).
 totp_code() {
 	oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"
 }

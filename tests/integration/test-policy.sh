@@ -12,7 +12,6 @@ require "cracklib dictionary" test -e /var/cache/cracklib/cracklib_dict.pwd
 require_test_hooks "needs the test clock"
 
 DAY=86400
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 # The incident hook writes each event as one line.
 setup_hook() {

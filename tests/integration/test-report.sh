@@ -15,8 +15,6 @@ require "python3" test -x /usr/bin/python3
 require "sqlite3" command -v sqlite3
 require_test_hooks "needs the test clock"
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
 # raw MESSAGE: the daemon's first reply to one message on admin.sock.
 raw() {
 	$RAW "$T/run/admin.sock" "$1" >"$T/raw"

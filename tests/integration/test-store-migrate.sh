@@ -18,8 +18,6 @@ if ! on_postgresql; then
 	exit 0
 fi
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 START=$(date -d '2030-02-04 10:00:00' +%s)
 
 EXTRA_CONF="[system mn]
@@ -31,18 +29,6 @@ require = password+totp
 rhost_empty = local"
 
 totp_code() { oathtool --totp -b "$1" --now "@$(cat "$T/clock")"; }
-
-# enroll_totp NAME: TOTP enrolled and confirmed through $T's daemon; prints
-# the secret.
-enroll_totp() {
-	local out secret
-	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	out=$($RAW "$T/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$(totp_code "$secret")\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
-	echo "$secret"
-}
 
 # terminal NODE: a terminal's environment on the SQLite store, node NODE,
 # its daemon started.

@@ -13,9 +13,6 @@ require "python3" test -x /usr/bin/python3
 # TOTP codes and the time box follow the test clock.
 require_test_hooks "needs the test clock"
 
-RAW="/usr/bin/python3 $top_srcdir/tests/integration/rawclient.py"
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-
 EXTRA_CONF="[service sudo]
 privileged = yes
 require = password+totp
