@@ -395,13 +395,15 @@ main(int argc, char **argv)
 		mamori_log_err("audit log: %s", err);
 		goto out;
 	}
-	/* Offline logins ([offline] enabled): the local cache and journal. */
-	if (mamori_offline_init(conf, mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
-		mamori_log_err("offline cache: %s", err);
-		goto out;
-	}
 	if (!foreground && daemon(0, 0) != 0) {
 		mamori_log_err("daemon: %s", strerror(errno));
+		goto out;
+	}
+	/* Offline logins ([offline] enabled): the local cache and journal,
+	 * opened and its probe thread started in the process that serves
+	 * (threads and an open SQLite handle do not survive daemon()'s fork). */
+	if (mamori_offline_init(conf, mamori_daemon.store, err, sizeof(err)) != MAMORI_OK) {
+		mamori_log_err("offline cache: %s", err);
 		goto out;
 	}
 	if (mamori_server_listen(conf) != 0)
@@ -425,12 +427,15 @@ main(int argc, char **argv)
 
 	rc = mamori_server_run() == 0 ? 0 : 1;
 out:
-	mamori_offline_shutdown();
 	mamori_fleet_stop();
 	mamori_directory_stop();
 	mamori_card_watch_stop();
 	mamori_housekeeping_stop();
 	left = mamori_server_shutdown();
+	/* After the connection threads: none is in an offline call (when
+	 * some are left, the process's exit closes the file). */
+	if (left == 0)
+		mamori_offline_shutdown();
 	mamori_incident_shutdown();
 	if (conf != NULL)
 		mamori_daemon_conf_put(conf);

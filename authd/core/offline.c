@@ -32,7 +32,9 @@ struct offline_state offline = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHR
 static const char schema[] =
         "CREATE TABLE IF NOT EXISTS cache (name TEXT PRIMARY KEY, user_id INTEGER NOT NULL,"
         " privileged INTEGER NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL,"
-        " verified_at INTEGER NOT NULL, used_at INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0);"
+        " verified_at INTEGER NOT NULL, used_at INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
+        " kind INTEGER NOT NULL DEFAULT 0, expires TEXT NOT NULL DEFAULT '', hours TEXT NOT NULL DEFAULT '',"
+        " review INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, row TEXT NOT NULL,"
         " prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
@@ -188,7 +190,8 @@ cache_write(const struct mamori_user *u, const unsigned char *nonce, const unsig
 
 	ok = sqlite3_prepare_v2(offline.db,
 	                        "INSERT OR REPLACE INTO cache (name, user_id, privileged, nonce, sealed, verified_at,"
-	                        " used_at, failures) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+	                        " used_at, failures, kind, expires, hours, review)"
+	                        " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
 	                        -1, &st, NULL) == SQLITE_OK;
 	ok = ok && sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_int64(st, 2, u->id) == SQLITE_OK &&
@@ -196,7 +199,10 @@ cache_write(const struct mamori_user *u, const unsigned char *nonce, const unsig
 	     sqlite3_bind_blob(st, 4, nonce, MAMORI_SEAL_NONCE_LEN, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_blob(st, 5, sealed, (int)sealed_len, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_int64(st, 6, now) == SQLITE_OK && sqlite3_bind_int64(st, 7, now) == SQLITE_OK &&
-	     sqlite3_step(st) == SQLITE_DONE;
+	     sqlite3_bind_int(st, 8, (int)u->kind) == SQLITE_OK &&
+	     sqlite3_bind_text(st, 9, u->expires, -1, SQLITE_STATIC) == SQLITE_OK &&
+	     sqlite3_bind_text(st, 10, u->hours, -1, SQLITE_STATIC) == SQLITE_OK &&
+	     sqlite3_bind_int(st, 11, u->review_required != 0) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	st = NULL;
 	/* The least recently used beyond the bound go. */
@@ -306,6 +312,26 @@ cache_count(const char *name, int success, int64_t now)
 	return ok ? MAMORI_OK : MAMORI_ERR_IO;
 }
 
+/* One failure counted before the password is checked, so that parallel
+ * attempts cannot try more than max_failures passwords between two
+ * successes: MAMORI_ERR_DENIED when the entry has reached max_failures
+ * already.  A success clears it (cache_count). */
+static int
+cache_reserve(const char *name, unsigned max_failures)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(offline.db,
+	                            "UPDATE cache SET failures = failures + 1 WHERE name = ? AND failures < ?", -1, &st,
+	                            NULL) == SQLITE_OK &&
+	         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
+	         sqlite3_bind_int64(st, 2, max_failures) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+
+	sqlite3_finalize(st);
+	if (!ok)
+		return MAMORI_ERR_IO;
+	return sqlite3_changes(offline.db) == 1 ? MAMORI_OK : MAMORI_ERR_DENIED;
+}
+
 /* Whether the entry's password is pw: its hash unsealed, then Argon2id.
  * No entry: the dummy hash, for the same cost. */
 static int
@@ -345,6 +371,8 @@ policy_refusal(const struct mamori_conf *conf, const struct mamori_offline_reque
 		return "offline: the service needs more than a password";
 	if (!found)
 		return "offline: not cached on this terminal";
+	if (r->refusal != NULL)
+		return r->refusal;
 	if (e->privileged && !conf->offline_allow_privileged)
 		return "offline: privileged ID";
 	if (now - e->verified_at > (int64_t)conf->offline_max_hours * 3600 || now < e->verified_at)
@@ -370,8 +398,17 @@ mamori_offline_decide(const struct mamori_conf *conf, const struct mamori_offlin
 		return OFFLINE_ERROR;
 	found = rc == MAMORI_OK;
 	refusal = policy_refusal(conf, r, &e, found, now);
-	if (refusal == NULL && e.failures >= conf->offline_max_failures)
-		refusal = "offline: locked";
+	if (refusal == NULL) {
+		pthread_mutex_lock(&offline.lock);
+		rc = cache_reserve(r->name, conf->offline_max_failures);
+		pthread_mutex_unlock(&offline.lock);
+		if (rc == MAMORI_ERR_DENIED) {
+			refusal = "offline: locked";
+		} else if (rc != MAMORI_OK) {
+			mamori_wipe(&e, sizeof(e));
+			return OFFLINE_ERROR;
+		}
+	}
 	/* The same Argon2id cost whatever the refusal (P-INPUT). */
 	rc = entry_verify(conf, r->name, &e, found && refusal == NULL, r->pw, r->len);
 	mamori_wipe(&e, sizeof(e));
@@ -383,7 +420,8 @@ mamori_offline_decide(const struct mamori_conf *conf, const struct mamori_offlin
 		v = cache_count(r->name, 1, now) == MAMORI_OK ? OFFLINE_ALLOWED : OFFLINE_ERROR;
 		snprintf(reason, reasonlen, "offline: password");
 	} else if (rc == MAMORI_ERR_DENIED) {
-		v = cache_count(r->name, 0, now) == MAMORI_OK ? OFFLINE_WRONG : OFFLINE_ERROR;
+		/* Counted already, before the check. */
+		v = OFFLINE_WRONG;
 		snprintf(reason, reasonlen, "offline: wrong password");
 		if (v == OFFLINE_WRONG && cache_read(r->name, &e) == MAMORI_OK &&
 		    e.failures >= conf->offline_max_failures)
@@ -446,4 +484,38 @@ mamori_offline_status(struct mamori_offline_status *st)
 	st->logins = offline.logins;
 	st->waiting = offline_journal_count();
 	pthread_mutex_unlock(&offline.lock);
+}
+
+int
+mamori_offline_cached_user(const char *name, struct mamori_user *u)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = MAMORI_ERR_IO, step;
+
+	memset(u, 0, sizeof(*u));
+	if (offline.db == NULL)
+		return MAMORI_ERR_NOT_FOUND;
+	pthread_mutex_lock(&offline.lock);
+	if (sqlite3_prepare_v2(offline.db,
+	                       "SELECT user_id, privileged, kind, expires, hours, review FROM cache WHERE name = ?", -1,
+	                       &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK) {
+		step = sqlite3_step(st);
+		if (step == SQLITE_DONE) {
+			rc = MAMORI_ERR_NOT_FOUND;
+		} else if (step == SQLITE_ROW) {
+			u->id = sqlite3_column_int64(st, 0);
+			snprintf(u->name, sizeof(u->name), "%s", name);
+			u->privileged = sqlite3_column_int(st, 1);
+			u->kind = (enum mamori_user_kind)sqlite3_column_int(st, 2);
+			u->state = MAMORI_STATE_ACTIVE;
+			snprintf(u->expires, sizeof(u->expires), "%s", (const char *)sqlite3_column_text(st, 3));
+			snprintf(u->hours, sizeof(u->hours), "%s", (const char *)sqlite3_column_text(st, 4));
+			u->review_required = sqlite3_column_int(st, 5);
+			rc = MAMORI_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&offline.lock);
+	return rc;
 }

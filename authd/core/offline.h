@@ -72,6 +72,10 @@ struct mamori_offline_request {
 	int password_only; /* the set answered is the password alone, and the service accepts it */
 	const char *pw;
 	size_t len;
+	/* The account rules that need no store (access, remote logins,
+	 * expiry, hours, review), checked by the caller on the cached
+	 * account (mamori_offline_cached_user): their refusal, or NULL. */
+	const char *refusal;
 };
 /* Decide, count a failure, and journal the decision (fsynced) before it
  * returns; reason receives what the journal says. */
@@ -81,6 +85,10 @@ enum mamori_offline_verdict mamori_offline_decide(const struct mamori_conf *conf
 /* One other offline decision (an AccountCheck) journaled (fsynced). */
 int mamori_offline_journal(const struct mamori_offline_request *r, const char *category, const char *result,
                            const char *reason, int64_t now);
+/* The cached facts of name's account (id, name, kind, privileged,
+ * expires, hours, review_required; state active), for the account rules
+ * that need no store.  MAMORI_ERR_NOT_FOUND when not cached. */
+int mamori_offline_cached_user(const char *name, struct mamori_user *u);
 /* Whether name may pass AccountCheck offline: a fresh, unlocked entry. */
 int mamori_offline_account_ok(const struct mamori_conf *conf, const char *name, int64_t now);
 

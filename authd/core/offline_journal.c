@@ -318,8 +318,13 @@ journal_cut(const struct jrow *rows, size_t n, int64_t last, int64_t bad_seq)
 	}
 	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; DELETE FROM journal WHERE seq <= %lld;", (long long)last);
 	snprintf(value, sizeof(value), "%lld", (long long)last);
-	if (offline_exec(sql) != MAMORI_OK)
+	if (offline_exec(sql) != MAMORI_OK) {
+		/* Never left inside a transaction: the writes that follow
+		 * must each reach the disk before their answer. */
+		if (!sqlite3_get_autocommit(offline.db))
+			offline_exec("ROLLBACK");
 		return MAMORI_ERR_IO;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (rows[i].seq == last && meta_set("anchor", rows[i].hash) != MAMORI_OK) {
 			offline_exec("ROLLBACK");
@@ -330,7 +335,12 @@ journal_cut(const struct jrow *rows, size_t n, int64_t last, int64_t bad_seq)
 		offline_exec("ROLLBACK");
 		return MAMORI_ERR_IO;
 	}
-	return offline_exec("COMMIT");
+	if (offline_exec("COMMIT") != MAMORI_OK) {
+		if (!sqlite3_get_autocommit(offline.db))
+			offline_exec("ROLLBACK");
+		return MAMORI_ERR_IO;
+	}
+	return MAMORI_OK;
 }
 
 int

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/daemon.h"
+#include "core/offline.h"
 #include "error.h"
 #include "factors/password.h"
 #include "log.h"
@@ -190,6 +191,8 @@ chauthtok_compromised(struct mamori_conn *c, const char *pw, size_t len)
 	pam_after_failure(conf, req, req->user, &o.failure, now);
 	ok = !strcmp(o.result, MAMORI_RESULT_SUCCESS);
 	if (ok) {
+		/* The offline cache must not keep opening the account with it. */
+		mamori_offline_forget(req->user);
 		detail = json_pack("{s:s}", "reported_by", "owner");
 		mamori_incident_raise(conf, "password_compromised", req->user, req->service, detail, now);
 		json_decref(detail);
@@ -381,6 +384,8 @@ chauthtok_confirm(struct mamori_conn *c, const char *pw, size_t len)
 	mamori_password_prepared_wipe(&np);
 	if (rc != MAMORI_OK)
 		return pam_store_error(rc);
+	/* The old password no longer opens the account offline either. */
+	mamori_offline_forget(s.user.name);
 	return pam_done(MAMORI_RESULT_SUCCESS, MAMORI_STYLE_INFO, mamori_msg(conv->req.locale, MSG_PASSWORD_CHANGED),
 	                NULL);
 }

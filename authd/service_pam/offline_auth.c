@@ -10,6 +10,7 @@
  * lock does (P-LOGIN-UI). */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,31 @@ password_only(const struct mamori_pam_conversation *conv)
 	return 0;
 }
 
+/* The account rules that need no store, on the cached account: a
+ * refusal's reason, or NULL.  Not cached: NULL (the cache's own refusal
+ * follows). */
+static const char *
+offline_rules(const struct mamori_conf *conf, const char *user, const char *service, const char *rhost, int64_t now)
+{
+	struct mamori_user u;
+	const char *why = NULL;
+
+	if (!pam_access_allowed(conf, service, user))
+		return "offline: no access to the service";
+	if (pam_is_remote(conf, service, rhost) && !mamori_conf_service_remote(conf, service))
+		return "offline: remote login refused";
+	if (mamori_offline_cached_user(user, &u) != MAMORI_OK)
+		return NULL;
+	if (pam_review_refused(conf, service, &u))
+		why = "offline: awaiting review";
+	else if (pam_account_expired(&u))
+		why = "offline: account expired";
+	else if (!pam_hours_allow(conf, &u, now))
+		why = "offline: outside the hours of use";
+	mamori_wipe(&u, sizeof(u));
+	return why;
+}
+
 json_t *
 offline_auth_decide(struct mamori_conn *c)
 {
@@ -82,6 +108,7 @@ offline_auth_decide(struct mamori_conn *c)
 		.password_only = password_only(conv) && conv->member[0] == '\0' && conv->offline_pw != NULL,
 		.pw = conv->offline_pw != NULL ? conv->offline_pw : "",
 		.len = conv->offline_pw_len,
+		.refusal = offline_rules(conf, conv->req.user, conv->req.service, conv->req.rhost, mamori_clock_now()),
 	};
 	enum mamori_offline_verdict v;
 	char reason[96];
@@ -129,18 +156,68 @@ offline_account_check(struct mamori_conn *c, const struct pam_request *req, int 
 		                            .rhost = req->rhost,
 		                            .peer_uid = (int64_t)c->peer.uid,
 		                            .peer_pid = (int64_t)c->peer.pid };
+	const char *why;
 	int ok;
 
 	if (!mamori_offline_enabled() || !mamori_offline_unreachable(rc))
 		return pam_internal_error();
 	conf = mamori_daemon_conf_get();
-	ok = mamori_offline_account_ok(conf, req->user, mamori_clock_now());
+	why = offline_rules(conf, req->user, req->service, req->rhost, mamori_clock_now());
+	ok = why == NULL && mamori_offline_account_ok(conf, req->user, mamori_clock_now());
 	mamori_daemon_conf_put(conf);
 	if (mamori_offline_journal(&r, "account", ok ? MAMORI_RESULT_SUCCESS : MAMORI_RESULT_PERM_DENIED,
-	                           ok ? "offline: ok" : "offline: not cached", mamori_clock_now()) != MAMORI_OK)
+	                           ok            ? "offline: ok"
+	                           : why != NULL ? why
+	                                         : "offline: not cached",
+	                           mamori_clock_now()) != MAMORI_OK)
 		return pam_internal_error();
 	return mamori_wire_reply(
 	        json_pack("{s:s,s:[]}", "result", ok ? MAMORI_RESULT_SUCCESS : MAMORI_RESULT_PERM_DENIED, "messages"));
+}
+
+/* The offline sessions this daemon opened and that are not closed yet:
+ * only those may be closed, by the caller that opened them (or root). */
+#define ISSUED_MAX 64
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		int64_t id;
+		uid_t uid;
+		char user[MAMORI_USER_NAME_MAX + 1];
+		char service[MAMORI_SERVICE_NAME_MAX + 1];
+	} s[ISSUED_MAX];
+	unsigned next;
+} issued = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+issued_add(int64_t id, uid_t uid, const char *user, const char *service)
+{
+	pthread_mutex_lock(&issued.lock);
+	issued.s[issued.next].id = id;
+	issued.s[issued.next].uid = uid;
+	snprintf(issued.s[issued.next].user, sizeof(issued.s[0].user), "%s", user);
+	snprintf(issued.s[issued.next].service, sizeof(issued.s[0].service), "%s", service);
+	issued.next = (issued.next + 1) % ISSUED_MAX;
+	pthread_mutex_unlock(&issued.lock);
+}
+
+/* Whether id was issued for user on service to uid (or uid is root);
+ * taken off the list when so. */
+static int
+issued_take(int64_t id, uid_t uid, const char *user, const char *service)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&issued.lock);
+	for (unsigned i = 0; !found && i < ISSUED_MAX; i++) {
+		if (issued.s[i].id == id && (uid == 0 || issued.s[i].uid == uid) && !strcmp(issued.s[i].user, user) &&
+		    !strcmp(issued.s[i].service, service)) {
+			issued.s[i].id = 0;
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&issued.lock);
+	return found;
 }
 
 static struct mamori_offline_request
@@ -163,17 +240,22 @@ offline_session_open(struct mamori_conn *c, const struct mamori_conf *conf, cons
 	const struct mamori_service_conf *svc = mamori_conf_service(conf, req->service);
 	struct mamori_offline_request r = session_request(c, req);
 	int ok;
+	int64_t id;
 
 	if (!mamori_offline_enabled() || !mamori_offline_unreachable(rc))
 		return 0;
 	/* P-PRIV-TIME: a privileged service's time box needs the store. */
-	ok = (svc == NULL || !svc->privileged) && mamori_offline_account_ok(conf, req->user, now);
+	ok = (svc == NULL || !svc->privileged) &&
+	     offline_rules(conf, req->user, req->service, req->rhost, now) == NULL &&
+	     mamori_offline_account_ok(conf, req->user, now);
 	if (mamori_offline_journal(&r, "session", ok ? MAMORI_RESULT_SUCCESS : MAMORI_RESULT_PERM_DENIED,
 	                           ok ? "offline: session opened" : "offline: session refused", now) != MAMORI_OK ||
 	    !ok)
 		return 0;
 	/* Unique within this daemon's life: the time and a counter. */
-	return OFFLINE_SESSION_BASE + (now % ((int64_t)1 << 40)) * 1024 + (int64_t)(atomic_fetch_add(&next, 1) % 1024);
+	id = OFFLINE_SESSION_BASE + (now % ((int64_t)1 << 40)) * 1024 + (int64_t)(atomic_fetch_add(&next, 1) % 1024);
+	issued_add(id, c->peer.uid, req->user, req->service);
+	return id;
 }
 
 json_t *
@@ -182,7 +264,7 @@ offline_session_close(struct mamori_conn *c, const struct pam_request *req, int6
 	struct mamori_offline_request r = session_request(c, req);
 	char reason[64];
 
-	if (!mamori_offline_enabled())
+	if (!mamori_offline_enabled() || !issued_take(id, c->peer.uid, req->user, req->service))
 		return pam_error(MAMORI_ERROR_NOT_FOUND, "message", "no such session");
 	snprintf(reason, sizeof(reason), "offline session %lld closed", (long long)id);
 	if (mamori_offline_journal(&r, "session", MAMORI_RESULT_SUCCESS, reason, now) != MAMORI_OK)

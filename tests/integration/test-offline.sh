@@ -80,10 +80,16 @@ t_cache_written_online() {
 	ctl user add off.never >/dev/null
 	for u in off.alice off.carol off.dave; do pam -p "$PW" mamori-test $u auth=SUCCESS >/dev/null; done
 	pam -p "$PRIV_PW" mamori-test off.prv auth=SUCCESS >/dev/null
+	# Hours of use: the hour of the test clock only (t_hours_refused moves
+	# the clock past it).
+	local h
+	h=$(date -d "@$(cat "$A/clock")" +%H)
+	add_user off.erin "$PW" --hours "Mon-Sun $h:00-$(printf %02d $((10#$h + 1))):00"
+	pam -p "$PW" mamori-test off.erin auth=SUCCESS acct=SUCCESS >/dev/null
 	# The wrong-password output online, to compare with offline.
 	pam -p 'wrong-one' mamori-test off.alice auth=AUTH_ERR >"$A/online-wrong.out"
 	pam -p 'wrong-one' mamori-test off.nobody auth=AUTH_ERR >"$A/online-unknown.out"
-	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM cache WHERE name LIKE 'off.%'")" 4 "entries"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM cache WHERE name LIKE 'off.%'")" 5 "entries"
 	on_b
 	add_user off.bob "$PW"
 	pam -p "$PW" mamori-test off.bob auth=SUCCESS >/dev/null
@@ -116,6 +122,21 @@ t_cached_session() {
 	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE seq > $before AND row LIKE '%offline session % closed%'")" 1 "session closed rows"
 	if pam mamori-test off.never open=SUCCESS >/dev/null 2>&1; then fail "a session opened offline for an account never logged in here"; fi
 	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE seq > $before AND row LIKE '%offline: session refused%'")" 1 "session refused rows"
+}
+
+# The account rules that need no store hold offline on the cached facts:
+# outside its hours of use, an account is refused at authentication, at
+# the account check and for a session, and its right password counts as
+# no success.
+t_hours_refused() {
+	on_a
+	pam -p "$PW" mamori-test off.erin auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS >/dev/null ||
+		fail "off.erin refused offline within its hours"
+	advance_clock 7200
+	pam -p "$PW" mamori-test off.erin auth=AUTH_ERR >/dev/null
+	pam mamori-test off.erin acct=PERM_DENIED >/dev/null
+	if pam mamori-test off.erin open=SUCCESS >/dev/null 2>&1; then fail "a session opened outside the hours"; fi
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE row LIKE '%outside the hours of use%' AND row LIKE '%\"user\":\"off.erin\"%'")" 2 "journal rows naming the hours"
 }
 
 t_wrong_refused_same_prompts() {
@@ -159,7 +180,7 @@ t_mynumber_refused() {
 
 t_status_offline() {
 	on_a
-	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(2 logins, [0-9]+ audit rows waiting\)" ||
+	ctl status | tee "$A/status.out" | grep -E "store: +offline since .* \(3 logins, [0-9]+ audit rows waiting\)" ||
 		{ cat "$A/status.out"; fail "status does not say offline"; }
 }
 
@@ -252,6 +273,7 @@ run_test "offline logins: the cache is written at online password logins, on A o
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
 run_test "offline logins: a session opens and closes offline, journaled; none for an account not cached" t_cached_session
+run_test "P-PRIV-TIME offline: the cached hours of use hold (auth, account, session)" t_hours_refused
 run_test "P-LOGIN-UI offline: a wrong password is refused, with the online answer" t_wrong_refused_same_prompts
 run_test "P-INPUT offline: an account never logged in here is refused, with the same prompts" \
 	t_never_logged_in_refused
