@@ -592,27 +592,47 @@ mamori_seal_key_loaded(const char *key_id)
 	return found;
 }
 
-/* The optional keys of the keyring ([store] next_key, previous_key): a
+/* One optional key of the keyring ([store] next_key or previous_key): a
  * missing file leaves its slot empty; any other fault is logged and leaves
  * it empty too (fail closed: what only that key opens stays shut). */
+static void
+optional_load(const struct mamori_conf *conf, enum mamori_seal_slot slot)
+{
+	char path[4096], err[512], id[MAMORI_SEAL_KEY_ID_LEN + 1];
+	const char *which = slot == MAMORI_SEAL_NEXT ? "next" : "previous";
+	int rc;
+
+	if ((slot == MAMORI_SEAL_NEXT ? mamori_conf_next_key_path(conf, path, sizeof(path))
+	                              : mamori_conf_previous_key_path(conf, path, sizeof(path))) != 0) {
+		mamori_seal_slot_forget(slot);
+		mamori_log_err("store key: the %s key's path is too long", which);
+		return;
+	}
+	rc = mamori_seal_slot_load(slot, path, err, sizeof(err));
+	if (rc == MAMORI_OK && mamori_seal_key_id(slot, id) == MAMORI_OK)
+		mamori_log_notice("store key: %s loaded (key id %s)", path, id);
+	else if (rc != MAMORI_ERR_NOT_FOUND)
+		mamori_log_err("store key: %s", err);
+}
+
 void
 mamori_seal_keyring_load(const struct mamori_conf *conf)
 {
-	static const enum mamori_seal_slot slots[] = { MAMORI_SEAL_NEXT, MAMORI_SEAL_PREVIOUS };
-	char path[4096], err[512], id[MAMORI_SEAL_KEY_ID_LEN + 1];
+	optional_load(conf, MAMORI_SEAL_NEXT);
+	optional_load(conf, MAMORI_SEAL_PREVIOUS);
+}
+
+int
+mamori_seal_keyring_reload(const struct mamori_conf *conf, char *err, size_t errlen)
+{
 	int rc;
 
-	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
-		if ((i == 0 ? mamori_conf_next_key_path(conf, path, sizeof(path))
-		            : mamori_conf_previous_key_path(conf, path, sizeof(path))) != 0) {
-			mamori_seal_slot_forget(slots[i]);
-			mamori_log_err("store key: the %s key's path is too long", i == 0 ? "next" : "previous");
-			continue;
-		}
-		rc = mamori_seal_slot_load(slots[i], path, err, sizeof(err));
-		if (rc == MAMORI_OK && mamori_seal_key_id(slots[i], id) == MAMORI_OK)
-			mamori_log_notice("store key: %s loaded (key id %s)", path, id);
-		else if (rc != MAMORI_ERR_NOT_FOUND)
-			mamori_log_err("store key: %s", err);
-	}
+	/* In this order, a switch (the next key becomes the key, the key
+	 * the previous one) never leaves either key loaded nowhere: the old
+	 * key reaches the previous slot before the current one is replaced,
+	 * and the new one the current slot before the next one is emptied. */
+	optional_load(conf, MAMORI_SEAL_PREVIOUS);
+	rc = mamori_seal_key_load(conf->store_key, 0, err, errlen);
+	optional_load(conf, MAMORI_SEAL_NEXT);
+	return rc;
 }

@@ -43,11 +43,15 @@ void mamori_seal_key_forget(void);
 int mamori_seal_slot_load(enum mamori_seal_slot slot, const char *path, char *err, size_t errlen);
 void mamori_seal_slot_forget(enum mamori_seal_slot slot);
 /* Load the next and previous keys at their configured paths (see
- * mamori_conf_next_key_path): at start and on every reload.  A missing
+ * mamori_conf_next_key_path) at start (a reload: mamori_seal_keyring_reload).  A missing
  * file empties its slot; any other fault is logged and empties it too
  * (fail closed: what only that key opens stays shut). */
 struct mamori_conf;
 void mamori_seal_keyring_load(const struct mamori_conf *conf);
+/* On reload: the previous key, the current key ([store] key; refused:
+ * the running one is kept, and its error returned), then the next key, in
+ * that order (see seal.c). */
+int mamori_seal_keyring_reload(const struct mamori_conf *conf, char *err, size_t errlen);
 /* The id of the key in slot; MAMORI_ERR_NOT_FOUND (out "") when empty. */
 int mamori_seal_key_id(enum mamori_seal_slot slot, char out[MAMORI_SEAL_KEY_ID_LEN + 1]);
 /* Whether a key with this id is loaded in any slot. */

@@ -520,11 +520,10 @@ keyring_reload(const struct mamori_conf *conf)
 {
 	char err[512], id[MAMORI_SEAL_KEY_ID_LEN + 1];
 
-	if (mamori_seal_key_load(conf->store_key, 0, err, sizeof(err)) != MAMORI_OK)
+	if (mamori_seal_keyring_reload(conf, err, sizeof(err)) != MAMORI_OK)
 		mamori_log_err("reload: keeping the running store key: %s", err);
 	else if (mamori_seal_key_id(MAMORI_SEAL_CURRENT, id) == MAMORI_OK)
 		mamori_log_notice("reload: store key %s (key id %s)", conf->store_key, id);
-	mamori_seal_keyring_load(conf);
 }
 
 static void

@@ -163,10 +163,14 @@ reseal_one(int64_t id, const char *target, enum reseal_result *result, struct ma
 		mamori_store_rollback(&tx);
 		return MAMORI_OK;
 	}
-	rc = mamori_seal_with(target, plain, plain_len, (const unsigned char *)aad, strlen(aad), nonce, sealed,
-	                      sizeof(sealed), &sealed_len, NULL);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_cred_reseal(tx, c->id, sealed, sealed_len, nonce, target, c->seal_key_id, c->nonce);
+	/* The target key gone (a reload meanwhile) is an error, never a
+	 * row "changed": the row stays under its old key. */
+	if ((rc = mamori_seal_with(target, plain, plain_len, (const unsigned char *)aad, strlen(aad), nonce, sealed,
+	                           sizeof(sealed), &sealed_len, NULL)) != MAMORI_OK) {
+		rc = MAMORI_ERR_INTERNAL;
+		goto out;
+	}
+	rc = mamori_store_cred_reseal(tx, c->id, sealed, sealed_len, nonce, target, c->seal_key_id, c->nonce);
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		mamori_store_rollback(&tx);
 		rc = MAMORI_OK;
@@ -197,7 +201,8 @@ rotate_target(char id[MAMORI_SEAL_KEY_ID_LEN + 1])
 
 /* Record the batch in the audit log: who rotated, to which key, how many. */
 static int
-rotate_audit(const struct admin_call *call, const char *target, int64_t done, int64_t changed, int64_t failed)
+rotate_audit(const struct admin_call *call, const char *target, int64_t done, int64_t changed, int64_t failed,
+             int stopped)
 {
 	struct mamori_txn *tx = NULL;
 	json_t *detail = json_pack("{s:s,s:I,s:I,s:I}", "key_id", target, "resealed", (json_int_t)done, "changed",
@@ -205,12 +210,27 @@ rotate_audit(const struct admin_call *call, const char *target, int64_t done, in
 	int rc = detail != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
 
 	if (rc == MAMORI_OK && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
-		rc = admin_audit(tx, call, failed == 0 ? "success" : "failure", "key rotate", detail);
+		rc = admin_audit(tx, call, failed == 0 && !stopped ? "success" : "failure",
+		                 stopped ? "key rotate stopped by a store failure" : "key rotate", detail);
 		rc = rc == MAMORI_OK ? mamori_store_commit(&tx) : rc;
 		mamori_store_rollback(&tx);
 	}
 	json_decref(detail);
 	return rc;
+}
+
+/* A batch stopped by a failing row after done secrets were re-sealed:
+ * audited as a failure with its counts; the reply says what happened. */
+static json_t *
+rotate_stopped(const struct admin_call *call, const char *target, int64_t done, int64_t changed, size_t unopened)
+{
+	char msg[160];
+
+	(void)rotate_audit(call, target, done, changed, (int64_t)unopened, 1);
+	snprintf(msg, sizeof(msg),
+	         "the store failed after %lld secrets were re-sealed under key %s; run key rotate again",
+	         (long long)done, target);
+	return admin_error(MAMORI_ERROR_INTERNAL, "message", msg);
 }
 
 static json_t *
@@ -257,8 +277,12 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 		goto fail;
 	qsort(s.ids, s.n, sizeof(*s.ids), id_cmp);
 	for (i = 0; i < s.n && i < (size_t)batch; i++) {
-		if (reseal_one(s.ids[i], target, &result, c) != MAMORI_OK)
+		if (reseal_one(s.ids[i], target, &result, c) != MAMORI_OK) {
+			/* What was re-sealed before stays so, and is audited. */
+			if (done > 0)
+				reply = rotate_stopped(call, target, done, changed, json_array_size(unopened));
 			goto fail;
+		}
 		last = s.ids[i];
 		if (result == RESEALED)
 			done++;
@@ -270,7 +294,7 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 		                                         c->seal_key_id[0] != '\0' ? c->seal_key_id : NULL)) != 0)
 			goto fail;
 	}
-	if (rotate_audit(call, target, done, changed, (int64_t)json_array_size(unopened)) != MAMORI_OK)
+	if (rotate_audit(call, target, done, changed, (int64_t)json_array_size(unopened), 0) != MAMORI_OK)
 		goto fail;
 	mamori_log_notice("key rotate: %lld re-sealed under store key %s, %lld changed meanwhile, %zu would not "
 	                  "open, %zu to go",

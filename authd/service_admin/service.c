@@ -288,11 +288,14 @@ target_get(const json_t *params, const char **out)
 static json_t *
 call_run(struct admin_call *call, json_t *params)
 {
+	/* A handler may point target into memory of its own run. */
+	const char *target = call->target;
 	struct mamori_store_tally t;
 	json_t *reply;
 	int rc, attempt = 0;
 
 	for (;;) {
+		call->target = target;
 		mamori_store_tally_reset();
 		reply = call->method->handler(call, params);
 		t = mamori_store_tally_get();

@@ -244,8 +244,9 @@ mamori_store_commit(struct mamori_txn **txp)
 	else
 		rc = tx->store->ops->commit(tx);
 	txn_end(tx, rc == MAMORI_OK);
-	mamori_store_tally_add(rc == MAMORI_OK ? STORE_TALLY_COMMITTED : STORE_TALLY_REFUSED,
-	                       rc == MAMORI_OK || rc == MAMORI_ERR_RETRY);
+	/* A commit that failed otherwise may have landed (its outcome is
+	 * unknown): counted as committed, so that nothing runs it again. */
+	mamori_store_tally_add(rc == MAMORI_ERR_RETRY ? STORE_TALLY_REFUSED : STORE_TALLY_COMMITTED, 1);
 	/* RETRY: refused by a shared backend, nothing of it happened. */
 	return rc == MAMORI_OK || rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
 }
