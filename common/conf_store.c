@@ -137,6 +137,10 @@ mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len)
 		snprintf(reason, len,
 		         "conninfo must not hold a password: use passfile= or a client certificate "
 		         "(sslcert=, sslkey=)");
+	} else if (option(opts, "sslpassword") != NULL) {
+		snprintf(reason, len,
+		         "conninfo must not hold the client key's passphrase (sslpassword=): use a key without one, "
+		         "readable only by the daemon");
 	} else if (option(opts, "service") != NULL) {
 		snprintf(reason, len, "conninfo must name its hosts itself, not a service= of pg_service.conf");
 	} else if ((v = option(opts, "dbname")) != NULL && (strchr(v, '=') != NULL || strstr(v, "://") != NULL)) {

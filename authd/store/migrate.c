@@ -4,12 +4,14 @@
  * migrate_audit.c: the audit rows and the verification. */
 #include "config.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "core/audit.h"
+#include "core/clock.h"
 #include "core/seal.h"
 #include "error.h"
 #include "factors/factor.h"
@@ -281,8 +283,14 @@ copy_new_user(struct migrate *m, struct migrate_user *mu)
 		rc = copy_login(m, mu);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_cred_foreach_user(m->stx, mu->u.id, NULL, 1, copy_cred, &c);
-	if (rc == MAMORI_OK && mamori_store_enroll_code_get(m->stx, mu->u.id, code, &expires) == MAMORI_OK)
-		rc = mamori_store_enroll_code_put(m->dtx, mu->target_id, code, mu->u.created_at, expires);
+	if (rc == MAMORI_OK) {
+		int got = mamori_store_enroll_code_get(m->stx, mu->u.id, code, &expires);
+		if (got == MAMORI_OK)
+			rc = mamori_store_enroll_code_put(m->dtx, mu->target_id, code, mu->u.created_at, expires);
+		else if (got != MAMORI_ERR_NOT_FOUND)
+			rc = got;
+	}
+	mamori_wipe(code, sizeof(code));
 	return rc;
 }
 
@@ -414,6 +422,33 @@ plan(struct migrate *m)
 	return MAMORI_OK;
 }
 
+/* The move itself, one row of the central chain in its transaction (a
+ * run that moved nothing writes nothing). */
+static int
+audit_move(struct migrate *m)
+{
+	json_t *detail;
+	struct mamori_audit_event ev = { .category = "admin",
+		                         .actor = getuid() == 0 ? "root" : "mamorictl",
+		                         .result = "success",
+		                         .reason = "store migrate",
+		                         .peer_uid = (int64_t)getuid(),
+		                         .peer_pid = (int64_t)getpid() };
+	int rc;
+
+	if (m->users_c.added == 0 && m->creds_c.added == 0 && m->audit_c.added == 0)
+		return MAMORI_OK;
+	detail = json_pack("{s:s,s:I,s:I,s:I}", "source_node", m->node, "accounts_added", (json_int_t)m->users_c.added,
+	                   "credentials_added", (json_int_t)m->creds_c.added, "audit_rows_imported",
+	                   (json_int_t)m->audit_c.added);
+	if (detail == NULL)
+		return MAMORI_ERR_NOMEM;
+	ev.detail = detail;
+	rc = mamori_audit_append(m->dtx, &ev, mamori_clock_now());
+	json_decref(detail);
+	return rc;
+}
+
 static int
 copy_and_commit(struct migrate *m)
 {
@@ -425,6 +460,8 @@ copy_and_commit(struct migrate *m)
 		rc = copy_accounts(m);
 	if (rc == MAMORI_OK)
 		rc = migrate_audit_copy(m);
+	if (rc == MAMORI_OK)
+		rc = audit_move(m);
 	if (rc != MAMORI_OK) {
 		mamori_store_rollback(&m->dtx);
 		return fail(m, rc, "copying");

@@ -124,6 +124,9 @@ t_migrated_accounts_log_in_on_central() {
 	ctl audit verify >"$C/verify.out" || fail "audit verify: $(cat "$C/verify.out")"
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'import' AND $(sql_json detail source_node) = 'term-1'")" \
 		"$S1_ROWS" "imported rows"
+	# The move itself is one row of the chain.
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-1'")" \
+		1 "rows recording the move"
 	stop_daemon
 }
 

@@ -735,6 +735,9 @@ test_load_postgresql_store(void **state)
 	             "conninfo must not hold a password: use passfile= or a client certificate (sslcert=, sslkey=)");
 	expect_error(fx, "[store]\nconninfo = postgresql://mamori:Sw0rdfish@localhost/mamori\n", 2,
 	             "conninfo must not hold a password: use passfile= or a client certificate (sslcert=, sslkey=)");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg sslkey=/etc/mamori/pg.key sslpassword=Sw0rdfish\n", 2,
+	             "conninfo must not hold the client key's passphrase (sslpassword=): use a key without one, "
+	             "readable only by the daemon");
 	/* Off the loopback, every host needs verify-full. */
 	expect_error(fx, "[store]\nconninfo = host=db.example.lg.jp sslmode=require\n", 2,
 	             "conninfo reaches a host off the loopback: sslmode must be verify-full");
