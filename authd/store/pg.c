@@ -261,11 +261,21 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 
 /* ----------------------------------------------------------- connections */
 
+/* Whether this thread's last COMMIT drew a WARNING: the server's way of
+ * saying that a wait for the synchronous standby was cancelled and the
+ * transaction is committed on the primary only. */
+static _Thread_local int commit_warned;
+
+/* NOTICEs ("already exists, skipping") are not ours to print; a WARNING
+ * is remembered for pg_commit. */
 static void
-quiet(void *arg, const char *message)
+notice(void *arg, const PGresult *res)
 {
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
 	(void)arg;
-	(void)message; /* NOTICEs ("already exists, skipping") are not ours to print */
+	if (severity != NULL && strcmp(severity, "WARNING") == 0)
+		commit_warned = 1;
 }
 
 /* TCP keepalives unless the conninfo sets its own (the keys before
@@ -281,7 +291,7 @@ pg_connect(struct pg_store *st)
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 
 	if (conn != NULL)
-		PQsetNoticeProcessor(conn, quiet, NULL);
+		PQsetNoticeReceiver(conn, notice, NULL);
 	return conn;
 }
 
@@ -472,6 +482,7 @@ pg_commit(struct mamori_txn *tx)
 	if (!t->begun)
 		return MAMORI_OK; /* no statement: nothing began on the server */
 	t->round_trips++;
+	commit_warned = 0;
 	res = PQexec(t->c->conn, "COMMIT");
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = pg_error(t->c, res, "commit");
@@ -486,6 +497,13 @@ pg_commit(struct mamori_txn *tx)
 		}
 	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		mamori_log_err("store: commit: the server rolled the transaction back");
+		rc = MAMORI_ERR_STORE;
+	} else if (commit_warned) {
+		/* A synchronous standby's wait cancelled: committed on the
+		 * primary only, and lost if it fails now.  Never a success
+		 * (nor run again). */
+		mamori_log_err("store: commit: committed on the primary only (the wait for the synchronous standby "
+		               "was cancelled)");
 		rc = MAMORI_ERR_STORE;
 	}
 	PQclear(res);

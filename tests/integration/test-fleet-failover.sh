@@ -86,6 +86,33 @@ t_logins_and_failures_acknowledged() {
 	! grep -q "$PGD/s2\|user=" "$T/status1" || fail "status names more: $(cat "$T/status1")"
 }
 
+# With the standby gone, a commit waits for it; an operator who cancels
+# that wait (pg_cancel_backend) leaves the transaction committed on the
+# primary only, with a WARNING: the daemon must not take it as a commit.
+t_sync_wait_cancelled_not_accepted() {
+	local pid i rc=0 cancelled=0
+	as_pg "$PGBIN/pg_ctl" -D "$PGD/p2" -m fast -w stop >/dev/null
+	pam -p 'Hoshi-no-Umi-2030' mamori-test fo.one auth=SUCCESS >"$T/cancelled.out" 2>&1 &
+	pid=$!
+	# Cancel every wait for the standby until the login has its answer.
+	for i in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		cancelled=$((cancelled + $(pg_on 1 "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
+			WHERE wait_event = 'SyncRep'")))
+		sleep 0.1
+	done
+	wait "$pid" || rc=$?
+	start_cluster 2
+	for i in $(seq 1 100); do
+		[ "$(pg_on 1 "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$cancelled" -gt 0 ] || fail "no commit waited for the standby"
+	[ "$rc" -ne 0 ] || fail "a login whose commit is on the primary only was accepted: $(cat "$T/cancelled.out")"
+	grep -q "committed on the primary only" "$T/daemon.log" || fail "the daemon did not say why"
+	expect_eq "$(pg_on 1 "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'")" 1 "the standby back"
+}
+
 t_refused_while_no_primary() {
 	as_pg "$PGBIN/pg_ctl" -D "$PGD/p1" -m immediate -w stop >/dev/null
 	now_ms >"$T/stopped_at"
@@ -126,6 +153,8 @@ t_nothing_acknowledged_lost() {
 
 run_test "P-LOGIN-UI logins and acknowledged failures on the primary; status names the connected server only" \
 	t_logins_and_failures_acknowledged
+run_test "P-AUDIT a commit whose wait for the synchronous standby was cancelled is not taken as one" \
+	t_sync_wait_cancelled_not_accepted
 run_test "P-LOGIN-UI fail closed: with the primary stopped and no standby promoted, a login is refused" \
 	t_refused_while_no_primary
 run_test "P-LOGIN-UI logins resume on the promoted standby without a daemon restart (< 15 s)" \
