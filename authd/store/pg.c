@@ -94,6 +94,15 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 	if (!strncmp(state, "22", 2) || msg == NULL)
 		msg = "";
 	mamori_log_err("store: %s: SQLSTATE %s%s%s", what, state, msg[0] != '\0' ? ": " : "", msg);
+	/* The server going away with a word (a shutdown, a connection
+	 * exception), or a server that is no longer the primary: the
+	 * connection is reset (and finds the primary again), the
+	 * transaction run again, as for a connection lost. */
+	if (!strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") || !strcmp(state, "57P03") ||
+	    !strcmp(state, "25006")) {
+		c->broken = 1;
+		return MAMORI_ERR_RETRY;
+	}
 	if (!strcmp(state, "23505"))
 		return MAMORI_ERR_EXISTS;
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
