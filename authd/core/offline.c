@@ -131,8 +131,12 @@ offline_store_reachable(void)
 	struct mamori_txn *tx = NULL;
 	int rc = mamori_store_begin(offline.store, &tx);
 
-	/* pg.c: a connection that cannot be made or reset is BUSY (older:
-	 * STORE); a full pool is BUSY too, after connect_timeout. */
+	/* pg.c: a connection that cannot be made or reset is BUSY, and so is
+	 * a pool whose connections are all in use for connect_timeout: that
+	 * one is a busy store, not a gone one, and never turns on offline
+	 * logins (which would bypass the fleet's lockouts). */
+	if (rc == MAMORI_ERR_BUSY && !mamori_store_unreachable(offline.store))
+		return 1;
 	if (rc != MAMORI_OK)
 		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY;
 	mamori_store_rollback(&tx);

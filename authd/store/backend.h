@@ -64,6 +64,10 @@ struct mamori_store_ops {
 	 * that turned that error into its own still runs it again
 	 * (mamori_store_end); NULL for a backend that never refuses. */
 	int (*refused)(struct mamori_txn *tx);
+	/* Non-zero while the backend's last attempt to connect failed (no
+	 * server to write to), as opposed to a begin that only found every
+	 * connection in use; NULL for a backend with nothing to reach. */
+	int (*unreachable)(struct mamori_store *store);
 	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
 	                              mamori_store_audit_cb cb, void *data);
 

@@ -99,6 +99,12 @@ mamori_store_shared(const struct mamori_store *store)
 }
 
 int
+mamori_store_unreachable(struct mamori_store *store)
+{
+	return store != NULL && store->ops->unreachable != NULL && store->ops->unreachable(store);
+}
+
+int
 mamori_store_retry(int *rc, int *attempt)
 {
 	unsigned r = 0;

@@ -339,8 +339,11 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
 		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
+		__atomic_store_n(&st->connect_failed, 1, __ATOMIC_RELAXED);
 		return MAMORI_ERR_BUSY;
 	}
+	if (fresh)
+		__atomic_store_n(&st->connect_failed, 0, __ATOMIC_RELAXED);
 	if (fresh) {
 		pthread_mutex_lock(&st->lock);
 		set_where(st, c->conn);
@@ -672,6 +675,12 @@ pg_path(const struct mamori_store *store)
 	return __atomic_load_n(&((const struct pg_store *)store)->where, __ATOMIC_ACQUIRE);
 }
 
+static int
+pg_unreachable(struct mamori_store *store)
+{
+	return __atomic_load_n(&((struct pg_store *)store)->connect_failed, __ATOMIC_RELAXED);
+}
+
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it
  * again (store.h mamori_store_end). */
 static int
@@ -691,6 +700,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.rollback = pg_rollback,
 	.release = pg_release,
 	.refused = pg_refused,
+	.unreachable = pg_unreachable,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
 	.user_get = pg_user_get,
 	.user_insert = pg_user_insert,

@@ -77,6 +77,9 @@ struct pg_store {
 	 * together, and transactions ended: read and added to atomically. */
 	uint64_t round_trips;
 	uint64_t txns;
+	/* Whether the last attempt to connect (or reset) failed: read and
+	 * written atomically (pg.c conn_ready, pg_unreachable). */
+	int connect_failed;
 };
 
 struct pg_txn {

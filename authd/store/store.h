@@ -257,6 +257,10 @@ void **mamori_store_txn_slot(struct mamori_txn *tx);
  * (PostgreSQL): the audit log's tail then moves under this daemon, and a
  * transaction may fail with MAMORI_ERR_RETRY. */
 int mamori_store_shared(const struct mamori_store *store);
+/* Non-zero while the store's server cannot be reached: its last attempt
+ * to connect failed.  A begin refused BUSY with this 0 only found every
+ * connection in use (a busy store, not a gone one). */
+int mamori_store_unreachable(struct mamori_store *store);
 /* Running a transaction again.  A shared backend may refuse a transaction
  * (a serialization failure, a deadlock): its calls and its commit then
  * return MAMORI_ERR_RETRY, and nothing of it happened.  The caller runs

@@ -194,6 +194,8 @@ test_pool_waits_then_busy(void **state)
 	assert_int_equal(mamori_store_begin(f->store, &b), MAMORI_ERR_BUSY);
 	assert_true(now_s() - t0 >= 0.9);
 	assert_null(b);
+	/* Busy, not gone: offline logins must not take over (core/offline.c). */
+	assert_false(mamori_store_unreachable(f->store));
 	mamori_store_rollback(&a);
 	assert_int_equal(mamori_store_begin(f->store, &b), MAMORI_OK);
 	assert_int_equal(mamori_store_user_get(b, "nobody-here", &u), MAMORI_ERR_NOT_FOUND);
@@ -226,6 +228,46 @@ test_pool_resets_lost_connection(void **state)
 	assert_int_equal(mamori_store_user_get(tx, "carol", &got), MAMORI_OK);
 	assert_int_equal(got.id, u.id);
 	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+}
+
+/* The server refuses the daemon's connections: begin is BUSY, and the
+ * store says it cannot be reached until a connection is made again. */
+static void
+test_unreachable_told_from_busy(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+	char sql[256], out[32];
+	int rc;
+
+	f->conf->store_pool_size = 1;
+	f->conf->store_connect_timeout = 1;
+	open_store(f);
+	assert_false(mamori_store_unreachable(f->store));
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+	         "AND application_name = 'mamori-authd'",
+	         f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	usleep(100000);
+	/* The first statement finds the connection gone; the next begin
+	 * cannot make a new one. */
+	if (mamori_store_begin(f->store, &tx) == MAMORI_OK) {
+		rc = mamori_store_user_get(tx, "nobody-here", &u);
+		assert_int_not_equal(rc, MAMORI_OK);
+		mamori_store_rollback(&tx);
+	}
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_ERR_BUSY);
+	assert_true(mamori_store_unreachable(f->store));
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "nobody-here", &u), MAMORI_ERR_NOT_FOUND);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	assert_false(mamori_store_unreachable(f->store));
 }
 
 /* ------------------------------------------------------------ deadlock */
@@ -552,10 +594,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_open_unreachable),     T(test_open_migrates_once),
-		T(test_pool_waits_then_busy), T(test_pool_resets_lost_connection),
-		T(test_deadlock_is_retry),    T(test_exists_keeps_transaction),
-		T(test_user_walks),           T(test_login_counts),
+		T(test_open_unreachable),
+		T(test_open_migrates_once),
+		T(test_pool_waits_then_busy),
+		T(test_pool_resets_lost_connection),
+		T(test_unreachable_told_from_busy),
+		T(test_deadlock_is_retry),
+		T(test_exists_keeps_transaction),
+		T(test_user_walks),
+		T(test_login_counts),
 		T(test_password_bytes),
 	};
 
