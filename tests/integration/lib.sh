@@ -26,14 +26,19 @@ totp_code() {
 # enroll_totp NAME: a TOTP factor enrolled and confirmed through $T's admin
 # socket, with totp_code's code (which uses up the current step); prints
 # the secret.
+# Every step says what failed: none may end the test without a word.
 enroll_totp() {
 	local out secret code
-	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
-	code=$(totp_code "$secret")
+	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}") ||
+		{ echo "enroll_totp $1: TotpEnroll: rawclient failed: $out" >&2; return 1; }
+	# The reply's first line, without a pipe (no writer to lose to SIGPIPE).
+	secret=$(json 'd["parameters"]["secret"]' <<<"${out%%$'\n'*}") ||
+		{ echo "enroll_totp $1: no secret in the reply: $out" >&2; return 1; }
+	code=$(totp_code "$secret") || { echo "enroll_totp $1: no code for the secret" >&2; return 1; }
 	out=$($RAW "$T/run/admin.sock" \
-		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}")
-	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }
+		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$code\"}}") ||
+		{ echo "enroll_totp $1: TotpConfirm: rawclient failed: $out" >&2; return 1; }
+	grep -q '"totp"' <<<"$out" || { echo "enroll_totp $1: confirm failed: $out" >&2; return 1; }
 	echo "$secret"
 }
 BUILT_MODULE="$top_builddir/pam/.libs/pam_mamori.so"

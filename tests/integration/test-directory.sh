@@ -151,7 +151,7 @@ totp_code() { oathtool --totp -b "$1" --now "@$(cat "$T/clock")"; }
 enroll_totp() {
 	local out secret
 	out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpEnroll\",\"parameters\":{\"name\":\"$1\"}}")
-	secret=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+	secret=$(json 'd["parameters"]["secret"]' <<<"${out%%$'\n'*}")
 	out=$($RAW "$T/run/admin.sock" \
 		"{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"$1\",\"code\":\"$(totp_code "$secret")\"}}")
 	grep -q '"totp"' <<<"$out" || { echo "confirm failed: $out" >&2; return 1; }

@@ -62,7 +62,7 @@ start_daemon_slow || { echo "Bail out! daemon did not start under gdb"; cat "$T/
 
 add_user taro 'Sakura-no-Ki-2030'
 out=$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"taro"}}')
-SECRET=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+SECRET=$(json 'd["parameters"]["secret"]' <<<"${out%%$'\n'*}")
 out=$($RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"taro\",\
 \"code\":\"$(oathtool --totp -b "$SECRET" --now "@$(cat "$T/clock")")\"}}")
 grep -q '"totp"' <<<"$out" || { echo "Bail out! TOTP not enrolled: $out"; exit 1; }

@@ -31,7 +31,7 @@ ns_pam sudo
 totp_code() { oathtool --totp -b "$1" --now "@$(($(cat "$T/clock") + ${2:-0}))"; }
 add_user mamori-ns 'Sudo-no-Kagi-2030'
 out=$($RAW "$T/run/admin.sock" '{"method":"io.mamori.Admin.TotpEnroll","parameters":{"name":"mamori-ns"}}')
-SECRET=$(echo "$out" | head -n 1 | json 'd["parameters"]["secret"]')
+SECRET=$(json 'd["parameters"]["secret"]' <<<"${out%%$'\n'*}")
 $RAW "$T/run/admin.sock" "{\"method\":\"io.mamori.Admin.TotpConfirm\",\"parameters\":{\"name\":\"mamori-ns\",\"code\":\"$(totp_code "$SECRET")\"}}" >/dev/null
 
 # sudo_as ANSWERS COMMAND...: the test account runs sudo -S COMMAND, typing
