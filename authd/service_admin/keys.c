@@ -275,7 +275,8 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 	rc = mamori_store_cred_foreach(tx, NULL, NULL, 0, scan_one, &s);
 	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
-	qsort(s.ids, s.n, sizeof(*s.ids), id_cmp);
+	if (s.n > 0) /* qsort wants an array, even of none */
+		qsort(s.ids, s.n, sizeof(*s.ids), id_cmp);
 	for (i = 0; i < s.n && i < (size_t)batch; i++) {
 		if (reseal_one(s.ids[i], target, &result, c) != MAMORI_OK) {
 			/* What was re-sealed before stays so, and is audited. */
