@@ -43,18 +43,6 @@ stmt_index(struct pg_stmt *stmt)
 	return idx;
 }
 
-/* The statement's first words, for messages: never its parameters. */
-static void
-stmt_words(const char *sql, char *buf, size_t len)
-{
-	size_t n = strnlen(sql, len - 1);
-
-	if (n > 48)
-		n = 48;
-	memcpy(buf, sql, n);
-	buf[n] = '\0';
-}
-
 /* libpq's last message on conn, on one line. */
 static const char *
 conn_msg(PGconn *conn, char *buf, size_t len)
@@ -79,7 +67,7 @@ conn_msg(PGconn *conn, char *buf, size_t len)
  * connection ends, so running it again from begin (on a new connection:
  * after a failover, the new primary) cannot count anything twice; commit
  * itself makes an unknown outcome of it (pg_commit). */
-static int
+int
 pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -119,153 +107,52 @@ pg_round_trip(struct mamori_txn *tx)
 	pg_tx(tx)->round_trips++;
 }
 
-/* The results of one query of a pipeline, up to the NULL that ends them:
- * MAMORI_OK with the last in *out (when out is not NULL; else cleared), or
- * the error of a failed query (logged once, as pg_error does), or
- * MAMORI_ERR_STORE for a query the pipeline skipped after an earlier
- * error (*err already says why). */
-static int
-pipeline_result(struct pg_conn *c, PGresult **out, const char *what)
-{
-	PGresult *r = PQgetResult(c->conn), *next;
-	int rc = MAMORI_OK;
-
-	if (r == NULL)
-		return pg_error(c, NULL, what);
-	while ((next = PQgetResult(c->conn)) != NULL) { /* (one result a query, but be sure) */
-		PQclear(r);
-		r = next;
-	}
-	switch (PQresultStatus(r)) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-		break;
-	case PGRES_PIPELINE_ABORTED:
-		rc = MAMORI_ERR_STORE;
-		break;
-	default:
-		rc = pg_error(c, r, what);
-		break;
-	}
-	if (rc == MAMORI_OK && out != NULL)
-		*out = r;
-	else
-		PQclear(r);
-	return rc;
-}
-
-/* Read a sent pipeline: BEGIN (begin), PREPARE (prep), the statement, the
- * sync.  The first error is the pipeline's; *out the statement's result. */
-static int
-pipeline_read(struct pg_txn *t, int begin, int prep, int idx, PGresult **out, const char *what)
-{
-	struct pg_conn *c = t->c;
-	PGresult *sync;
-	int rc = MAMORI_OK, r;
-
-	if (begin && (rc = pipeline_result(c, NULL, "begin")) == MAMORI_OK)
-		t->begun = 1;
-	if (prep) {
-		r = pipeline_result(c, NULL, what);
-		if (r == MAMORI_OK)
-			c->prepared[idx] = 1;
-		else if (rc == MAMORI_OK)
-			rc = r;
-	}
-	r = pipeline_result(c, out, what);
-	if (rc == MAMORI_OK)
-		rc = r;
-	if (c->broken)
-		return rc != MAMORI_OK ? rc : MAMORI_ERR_STORE;
-	sync = PQgetResult(c->conn);
-	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
-		c->broken = 1;
-		mamori_log_err("store: %s: the pipeline did not end as sent", what);
-		if (rc == MAMORI_OK)
-			rc = MAMORI_ERR_STORE;
-	}
-	PQclear(sync);
-	if (rc != MAMORI_OK && out != NULL && *out != NULL) {
-		PQclear(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-/* One round trip, one pipeline: the transaction's BEGIN when it was not
- * sent yet, the statement's PREPARE when this connection has not seen it,
- * the statement, a sync.  MAMORI_OK with its result in *out. */
-static int
-pipeline_run(struct pg_txn *t, struct pg_stmt *stmt, int idx, const char *name, int n, const char *const *values,
-             const int *lengths, const int *formats, PGresult **out, const char *what)
-{
-	PGconn *conn = t->c->conn;
-	int begin = !t->begun, prep = !t->c->prepared[idx], rc;
-
-	*out = NULL;
-	t->round_trips++;
-	if (!PQenterPipelineMode(conn) ||
-	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)) ||
-	    (prep && !PQsendPrepare(conn, name, stmt->sql, stmt->nparams, NULL)) ||
-	    !PQsendQueryPrepared(conn, name, n, values, lengths, formats, 0) || !PQpipelineSync(conn))
-		rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */
-	else
-		rc = pipeline_read(t, begin, prep, idx, out, what);
-	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
-		/* Results left unread: this connection is not used again. */
-		PQfinish(conn);
-		t->c->conn = NULL;
-		t->c->broken = 1;
-		if (rc == MAMORI_OK)
-			rc = MAMORI_ERR_STORE;
-	}
-	if (rc != MAMORI_OK && *out != NULL) {
-		PQclear(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
 static int conn_ready(struct pg_store *st, struct pg_conn *c);
+
+/* One round trip of t (pg_pipeline), once more on a new connection when
+ * the server went away while the connection was idle (a restart, a
+ * failover) and nothing of this transaction was done. */
+static int
+round_trip(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
+           const int *formats, PGresult **out, const char *what)
+{
+	int rc = pg_pipeline(t, stmt, idx, n, values, lengths, formats, 0, out, what);
+
+	if (rc != MAMORI_OK && !t->begun && t->c->broken &&
+	    (rc = conn_ready((struct pg_store *)t->base.store, t->c)) == MAMORI_OK)
+		rc = pg_pipeline(t, stmt, idx, n, values, lengths, formats, 0, out, what);
+	if (rc != MAMORI_OK)
+		t->failed = rc;
+	return rc;
+}
 
 int
 pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
        const int *formats, PGresult **res)
 {
 	struct pg_txn *t = pg_tx(tx);
-	char what[64], name[16];
-	PGresult *r;
+	char what[64];
 	int idx, rc;
 
 	if (res != NULL)
 		*res = NULL;
 	if (t->failed != MAMORI_OK)
 		return t->failed;
-	stmt_words(stmt->sql, what, sizeof(what));
+	pg_stmt_words(stmt->sql, what, sizeof(what));
 	if (n != stmt->nparams || (idx = stmt_index(stmt)) == 0) {
 		mamori_log_err("store: %s: %s", what,
 		               n != stmt->nparams ? "wrong parameter count" : "too many statements");
 		t->failed = MAMORI_ERR_STORE;
 		return t->failed;
 	}
-	snprintf(name, sizeof(name), "m%d", idx);
-	rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
-	if (rc != MAMORI_OK && !t->begun && t->c->broken) {
-		/* The server went away while the connection was idle (a restart,
-		 * a failover), and nothing of this transaction was done: once
-		 * more, on a new connection. */
-		if ((rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
-			rc = pipeline_run(t, stmt, idx, name, n, values, lengths, formats, &r, what);
-	}
-	if (rc != MAMORI_OK) {
-		t->failed = rc;
-		return rc;
-	}
 	if (res != NULL)
-		*res = r;
-	else
-		PQclear(r);
-	return MAMORI_OK;
+		return round_trip(t, stmt, idx, n, values, lengths, formats, res, what);
+	/* Nobody reads its result: it goes with the next round trip. */
+	if (t->n_queued == PG_QUEUE_MAX && (rc = round_trip(t, NULL, 0, 0, NULL, NULL, NULL, NULL, what)) != MAMORI_OK)
+		return rc;
+	if ((rc = pg_queue(t, stmt, idx, n, values, lengths, formats)) != MAMORI_OK)
+		t->failed = rc;
+	return rc;
 }
 
 /* ----------------------------------------------------------- connections */
@@ -473,6 +360,7 @@ pg_rollback(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
 
+	pg_queue_clear(t); /* never sent */
 	if (t->begun && t->c->conn != NULL && !t->c->broken && PQstatus(t->c->conn) == CONNECTION_OK) {
 		t->round_trips++;
 		conn_simple(t->c, "ROLLBACK", "rollback");
@@ -484,27 +372,40 @@ static int
 pg_commit(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = MAMORI_OK;
 
+	/* Statements queued before anything began: sent first on their own
+	 * (once more on a new connection if the idle one was lost), so that
+	 * the COMMIT below always follows a transaction that began. */
+	if (t->failed == MAMORI_OK && !t->begun && t->n_queued > 0)
+		round_trip(t, NULL, 0, 0, NULL, NULL, NULL, NULL, "commit");
 	if (t->failed != MAMORI_OK) {
 		pg_rollback(tx);
 		return t->failed;
 	}
 	if (!t->begun)
 		return MAMORI_OK; /* no statement: nothing began on the server */
-	t->round_trips++;
 	commit_warned = 0;
-	res = PQexec(t->c->conn, "COMMIT");
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rc = pg_error(t->c, res, "commit");
+	if (t->n_queued > 0) {
+		/* The queued statements and COMMIT, in one round trip. */
+		rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
+	} else {
+		t->round_trips++;
+		res = PQexec(t->c->conn, "COMMIT");
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_error(t->c, res, "commit");
+	}
+	if (rc != MAMORI_OK) {
 		/* COMMIT sent and the connection lost: it may have committed
 		 * (or, waiting for the synchronous standby, be committed on the
-		 * primary only).  Never a success, and never run again. */
+		 * primary only).  Never a success, and never run again.  A
+		 * queued statement refused (a serialization failure) made the
+		 * server skip the COMMIT: run again. */
 		if (t->c->broken) {
 			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
 			rc = MAMORI_ERR_STORE;
-		} else if (rc != MAMORI_ERR_RETRY) {
+		} else if (rc != MAMORI_ERR_RETRY && rc != MAMORI_ERR_BUSY) {
 			rc = MAMORI_ERR_STORE;
 		}
 	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -519,6 +420,7 @@ pg_commit(struct mamori_txn *tx)
 		rc = MAMORI_ERR_STORE;
 	}
 	PQclear(res);
+	pg_queue_clear(t);
 	if (rc != MAMORI_OK)
 		t->failed = rc;
 	t->round_trips += conn_settle(t->c);
@@ -532,6 +434,7 @@ pg_release(struct mamori_txn *tx)
 	struct pg_store *st = (struct pg_store *)tx->store;
 	unsigned long long n, all;
 
+	pg_queue_clear(t);
 	t->round_trips += conn_settle(t->c);
 	pool_give(st, t->c);
 	n = __atomic_add_fetch(&st->txns, 1, __ATOMIC_RELAXED);

@@ -17,12 +17,13 @@ int
 pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed)
 {
 	PGresult *res;
-	int rc = pg_run(tx, stmt, n, values, NULL, NULL, &res);
+	int rc;
 
-	if (rc != MAMORI_OK)
+	if (changed == NULL)
+		return pg_run(tx, stmt, n, values, NULL, NULL, NULL);
+	if ((rc = pg_run(tx, stmt, n, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
-	if (changed != NULL)
-		*changed = strtoll(PQcmdTuples(res), NULL, 10);
+	*changed = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return MAMORI_OK;
 }

@@ -96,6 +96,11 @@ struct pg_txn {
 	 * pg_run): begin_sql is what is sent, begun says it was. */
 	const char *begin_sql;
 	int begun;
+	/* Statements whose result nobody reads (pg_run with no res), waiting
+	 * for the transaction's next round trip or its COMMIT
+	 * (pg_pipeline.c): at most PG_QUEUE_MAX. */
+	struct pg_queued *queue;
+	unsigned n_queued;
 	/* Rows of this transaction's own INSERTs are visible to it: nothing
 	 * to keep here, but a place for what one statement hands the next. */
 };
@@ -138,15 +143,46 @@ void pg_round_trip(struct mamori_txn *tx);
  *                                       server committed nothing of it
  *   55P03 lock_timeout, 57014        -> MAMORI_ERR_BUSY (tx doomed)
  *         statement_timeout
- *   anything else                    -> MAMORI_ERR_STORE (tx doomed) */
+ *   anything else                    -> MAMORI_ERR_STORE (tx doomed)
+ * With no res, nobody reads the statement's result: it is queued and
+ * sent with the transaction's next statement or its COMMIT, in the same
+ * round trip (pg_pipeline.c), and its error, if any, is returned there
+ * (a unique violation as MAMORI_ERR_STORE).  Locks and writes whose
+ * result is not needed cost no round trip of their own. */
 int pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
            const int *formats, PGresult **res);
 /* pg_run for statements that return no row, or whose rows do not matter:
- * *changed (when not NULL) gets PQcmdTuples. */
+ * *changed (when not NULL) gets PQcmdTuples; with no changed, the
+ * statement is queued (pg_run with no res). */
 int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *changed);
 /* Run a statement that returns one bigint in its first row and column
  * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
 int pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
+
+/* -------------------------------------------------------- pg_pipeline.c */
+
+/* How many statements may wait for a round trip (pg_txn queue). */
+#define PG_QUEUE_MAX 64
+
+/* Map an error result (NULL: the connection lost) of c to a MAMORI_ERR_*,
+ * logging it once with what (pg.c; see pg_run). */
+int pg_error(struct pg_conn *c, const PGresult *res, const char *what);
+/* The statement's first words, for messages: never its parameters. */
+void pg_stmt_words(const char *sql, char *buf, size_t len);
+/* Queue a statement (idx its index) with copies of its parameters, for
+ * the next pg_pipeline; t->n_queued must be below PG_QUEUE_MAX. */
+int pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
+             const int *formats);
+/* Drop the queue, its copies wiped. */
+void pg_queue_clear(struct pg_txn *t);
+/* One round trip: BEGIN unless it was sent, the queue (cleared when the
+ * whole pipeline succeeded), then stmt (when not NULL; its result in
+ * *out) or COMMIT (when commit; its result in *out), a sync.  MAMORI_OK,
+ * or the first error (pg_run's codes; a queued statement's error other
+ * than a retry or busy is MAMORI_ERR_STORE).  A lost connection leaves
+ * t->c broken. */
+int pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
+                const int *formats, int commit, PGresult **out, const char *what);
 
 /* Text parameters. */
 struct pg_i64 {

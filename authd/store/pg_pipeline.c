@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* PostgreSQL backend (pg_internal.h): libpq pipelines.  A round trip is
+ * one pipeline: the transaction's BEGIN when it was not sent yet, the
+ * statements queued since the last round trip (the ones whose result
+ * nobody reads: pg_run with no res), the statement whose result is wanted
+ * (or the COMMIT), a sync.  The server runs them in order, each statement
+ * with its own snapshot (READ COMMITTED), so a queued lock is held before
+ * the statement after it reads; an error makes the server skip the rest
+ * up to the sync, and it is the round trip's. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "log.h"
+#include "secure.h"
+#include "store/pg_internal.h"
+
+/* A statement waiting for the next round trip, with copies of its
+ * parameters (wiped when it is done: a hash may be among them). */
+struct pg_queued {
+	struct pg_stmt *stmt;
+	int idx;
+	int n;
+	char **values;
+	size_t *sizes; /* of each copy, for the wipe */
+	int *lengths;
+	int *formats;
+	int prep; /* its PREPARE is in the pipeline being read */
+};
+
+void
+pg_stmt_words(const char *sql, char *buf, size_t len)
+{
+	size_t n = strnlen(sql, len - 1);
+
+	if (n > 48)
+		n = 48;
+	memcpy(buf, sql, n);
+	buf[n] = '\0';
+}
+
+static void
+queued_free(struct pg_queued *q)
+{
+	for (int i = 0; i < q->n; i++) {
+		if (q->values[i] != NULL)
+			mamori_freezero(q->values[i], q->sizes[i]);
+	}
+	free(q->values);
+	free(q->sizes);
+	free(q->lengths);
+	free(q->formats);
+	memset(q, 0, sizeof(*q));
+}
+
+void
+pg_queue_clear(struct pg_txn *t)
+{
+	for (unsigned i = 0; i < t->n_queued; i++)
+		queued_free(&t->queue[i]);
+	free(t->queue);
+	t->queue = NULL;
+	t->n_queued = 0;
+}
+
+int
+pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
+         const int *formats)
+{
+	struct pg_queued *q;
+
+	if (t->queue == NULL && (t->queue = calloc(PG_QUEUE_MAX, sizeof(*t->queue))) == NULL)
+		return MAMORI_ERR_NOMEM;
+	q = &t->queue[t->n_queued];
+	q->stmt = stmt;
+	q->idx = idx;
+	q->n = n;
+	if (n > 0) {
+		q->values = calloc((size_t)n, sizeof(*q->values));
+		q->sizes = calloc((size_t)n, sizeof(*q->sizes));
+		q->lengths = calloc((size_t)n, sizeof(*q->lengths));
+		q->formats = calloc((size_t)n, sizeof(*q->formats));
+		if (q->values == NULL || q->sizes == NULL || q->lengths == NULL || q->formats == NULL) {
+			q->n = 0;
+			queued_free(q);
+			return MAMORI_ERR_NOMEM;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int binary = formats != NULL && formats[i] == 1;
+		size_t len;
+
+		if (values[i] == NULL)
+			continue;
+		len = binary ? (size_t)lengths[i] : strlen(values[i]) + 1;
+		q->formats[i] = binary;
+		q->lengths[i] = binary ? lengths[i] : 0;
+		q->sizes[i] = len > 0 ? len : 1;
+		if ((q->values[i] = malloc(q->sizes[i])) == NULL) {
+			queued_free(q);
+			return MAMORI_ERR_NOMEM;
+		}
+		memcpy(q->values[i], values[i], len);
+	}
+	t->n_queued++;
+	return MAMORI_OK;
+}
+
+/* Send one statement of a pipeline: its PREPARE first when neither the
+ * connection nor this pipeline has it. */
+static int
+send_one(struct pg_conn *c, unsigned char *sent, struct pg_stmt *stmt, int idx, int n, const char *const *values,
+         const int *lengths, const int *formats, int *prep)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "m%d", idx);
+	*prep = !c->prepared[idx] && !sent[idx];
+	if (*prep) {
+		if (!PQsendPrepare(c->conn, name, stmt->sql, stmt->nparams, NULL))
+			return -1;
+		sent[idx] = 1;
+	}
+	return PQsendQueryPrepared(c->conn, name, n, values, lengths, formats, 0) ? 0 : -1;
+}
+
+/* The results of one query of a pipeline, up to the NULL that ends them:
+ * MAMORI_OK with the last in *out (when out is not NULL; else cleared), or
+ * the error of a failed query (logged once, as pg_error does), or
+ * MAMORI_ERR_STORE for a query the pipeline skipped after an earlier
+ * error (that error already says why). */
+static int
+result_of(struct pg_conn *c, PGresult **out, const char *what)
+{
+	PGresult *r = PQgetResult(c->conn), *next;
+	int rc = MAMORI_OK;
+
+	if (r == NULL)
+		return pg_error(c, NULL, what);
+	while ((next = PQgetResult(c->conn)) != NULL) { /* (one result a query, but be sure) */
+		PQclear(r);
+		r = next;
+	}
+	switch (PQresultStatus(r)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		rc = MAMORI_ERR_STORE;
+		break;
+	default:
+		rc = pg_error(c, r, what);
+		break;
+	}
+	if (rc == MAMORI_OK && out != NULL)
+		*out = r;
+	else
+		PQclear(r);
+	return rc;
+}
+
+/* Read one statement's results (its PREPARE's, when sent, then its own)
+ * into *rc, the pipeline's first error.  A queued statement's error is
+ * the transaction's: a retry or busy as it is, anything else a store
+ * error (its caller has returned long ago, and a unique violation there
+ * is no answer about a later call's row).  0 while the connection is
+ * still there. */
+static int
+read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const char *what, int *rc)
+{
+	int r;
+
+	if (prep) {
+		r = result_of(c, NULL, what);
+		if (r == MAMORI_OK)
+			c->prepared[idx] = 1;
+		else if (*rc == MAMORI_OK)
+			*rc = r;
+		if (c->broken)
+			return -1;
+	}
+	r = result_of(c, out, what);
+	if (queued && r != MAMORI_OK && r != MAMORI_ERR_RETRY && r != MAMORI_ERR_BUSY)
+		r = MAMORI_ERR_STORE;
+	if (*rc == MAMORI_OK)
+		*rc = r;
+	return c->broken ? -1 : 0;
+}
+
+/* Read what pg_pipeline sent: *out gets the statement's (or COMMIT's)
+ * result when the whole pipeline succeeded. */
+static int
+read_all(struct pg_txn *t, int begin, struct pg_stmt *stmt, int idx, int prep, int commit, PGresult **out,
+         const char *what)
+{
+	struct pg_conn *c = t->c;
+	PGresult *sync, *mine = NULL;
+	char words[64];
+	int rc = MAMORI_OK, r;
+
+	if (begin) {
+		if ((r = result_of(c, NULL, "begin")) == MAMORI_OK)
+			t->begun = 1;
+		rc = r;
+		if (c->broken)
+			return rc;
+	}
+	for (unsigned i = 0; i < t->n_queued; i++) {
+		struct pg_queued *q = &t->queue[i];
+
+		pg_stmt_words(q->stmt->sql, words, sizeof(words));
+		if (read_one(c, q->idx, q->prep, 1, NULL, words, &rc) != 0)
+			return rc;
+	}
+	if (stmt != NULL || commit) {
+		if (read_one(c, idx, prep, 0, &mine, what, &rc) != 0)
+			goto out;
+	}
+	sync = PQgetResult(c->conn);
+	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+		c->broken = 1;
+		mamori_log_err("store: %s: the pipeline did not end as sent", what);
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	PQclear(sync);
+out:
+	if (rc == MAMORI_OK && out != NULL)
+		*out = mine;
+	else
+		PQclear(mine);
+	return rc;
+}
+
+int
+pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
+            const int *formats, int commit, PGresult **out, const char *what)
+{
+	unsigned char sent[PG_STMT_MAX + 1] = { 0 };
+	PGconn *conn = t->c->conn;
+	int begin = !t->begun, prep = 0, rc;
+
+	if (out != NULL)
+		*out = NULL;
+	t->round_trips++;
+	if (!PQenterPipelineMode(conn) ||
+	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)))
+		goto lost;
+	for (unsigned i = 0; i < t->n_queued; i++) {
+		struct pg_queued *q = &t->queue[i];
+
+		if (send_one(t->c, sent, q->stmt, q->idx, q->n, (const char *const *)q->values, q->lengths, q->formats,
+		             &q->prep) != 0)
+			goto lost;
+	}
+	if (stmt != NULL && send_one(t->c, sent, stmt, idx, n, values, lengths, formats, &prep) != 0)
+		goto lost;
+	if (commit && !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		goto lost;
+	if (!PQpipelineSync(conn))
+		goto lost;
+	rc = read_all(t, begin, stmt, idx, prep, commit, out, what);
+	goto done;
+lost:
+	rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */
+done:
+	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
+		/* Results left unread: this connection is not used again. */
+		PQfinish(conn);
+		t->c->conn = NULL;
+		t->c->broken = 1;
+		if (rc == MAMORI_OK)
+			rc = MAMORI_ERR_STORE;
+	}
+	if (rc != MAMORI_OK && out != NULL && *out != NULL) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	/* Sent and done: a retry from begin (pg_run, on a connection lost
+	 * before BEGIN was answered) sends the queue again. */
+	if (rc == MAMORI_OK)
+		pg_queue_clear(t);
+	return rc;
+}
