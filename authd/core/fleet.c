@@ -239,6 +239,7 @@ fleet_main(void *arg)
 	char buf[MAMORI_STORE_EVENT_MAX + 1];
 
 	(void)arg;
+	mamori_store_thread_label("fleet");
 	if (mamori_store_events_open(mamori_daemon.store, &ev) != MAMORI_OK)
 		mamori_log_err("fleet sweep: cannot listen for events: the sweep runs every sweep_interval only");
 	while (!stopping()) {

@@ -301,7 +301,9 @@ duty_time_box(struct mamori_store *store, int64_t now)
 	}
 	if ((rc = mamori_store_begin(store, &tx)) != MAMORI_OK)
 		goto out;
-	rc = mamori_store_session_foreach_due(tx, now, collect_due, &l);
+	rc = mamori_store_reads_only(tx); /* every second: one round trip */
+	if (rc == MAMORI_OK)
+		rc = mamori_store_session_foreach_due(tx, now, collect_due, &l);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_commit(&tx);
 	else
@@ -649,6 +651,7 @@ housekeeping_main(void *arg)
 	int64_t next = mamori_clock_monotonic_ms();
 
 	(void)arg;
+	mamori_store_thread_label("housekeeping");
 	pthread_mutex_lock(&hk.lock);
 	while (!hk.stopping) {
 		int64_t now;

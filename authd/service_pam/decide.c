@@ -474,7 +474,12 @@ decide_once(struct decision *d)
 
 	if (rc != MAMORI_OK)
 		return rc;
-	rc = decide(d);
+	/* What decide reads, and the audit chain's tail it appends to, in
+	 * one round trip; the writes go with the COMMIT. */
+	rc = mamori_store_prefetch(d->tx, d->name, d->conv->system,
+	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_AUDIT);
+	if (rc == MAMORI_OK)
+		rc = decide(d);
 	if (rc == MAMORI_OK)
 		rc = decision_record(d);
 	return mamori_store_end(&d->tx, rc);

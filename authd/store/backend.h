@@ -68,6 +68,11 @@ struct mamori_store_ops {
 	 * server to write to), as opposed to a begin that only found every
 	 * connection in use; NULL for a backend with nothing to reach. */
 	int (*unreachable)(struct mamori_store *store);
+	/* store.h mamori_store_prefetch; NULL for a backend without a
+	 * server to save round trips to. */
+	int (*prefetch)(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+	/* store.h mamori_store_reads_only; NULL: nothing to do. */
+	int (*reads_only)(struct mamori_txn *tx);
 	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
 	                              mamori_store_audit_cb cb, void *data);
 

@@ -105,6 +105,38 @@ mamori_store_unreachable(struct mamori_store *store)
 }
 
 int
+mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	if (tx->store->ops->prefetch == NULL || name == NULL)
+		return MAMORI_OK;
+	return tx->store->ops->prefetch(tx, name, system, what);
+}
+
+int
+mamori_store_reads_only(struct mamori_txn *tx)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->reads_only != NULL ? tx->store->ops->reads_only(tx) : MAMORI_OK;
+}
+
+static _Thread_local const char *thread_label;
+
+void
+mamori_store_thread_label(const char *label)
+{
+	thread_label = label;
+}
+
+const char *
+mamori_store_thread_label_get(void)
+{
+	return thread_label;
+}
+
+int
 mamori_store_retry(int *rc, int *attempt)
 {
 	unsigned r = 0;

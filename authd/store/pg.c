@@ -126,9 +126,10 @@ round_trip(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *c
 	return rc;
 }
 
-int
-pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
-       const int *formats, PGresult **res)
+/* pg_run, or pg_run_keep when keep is not NULL. */
+static int
+run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
+    const int *formats, PGresult **res, PGresult **keep)
 {
 	struct pg_txn *t = pg_tx(tx);
 	char what[64];
@@ -136,6 +137,8 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 
 	if (res != NULL)
 		*res = NULL;
+	if (keep != NULL)
+		*keep = NULL;
 	if (t->failed != MAMORI_OK)
 		return t->failed;
 	pg_stmt_words(stmt->sql, what, sizeof(what));
@@ -145,14 +148,47 @@ pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *va
 		t->failed = MAMORI_ERR_STORE;
 		return t->failed;
 	}
-	if (res != NULL)
+	if (strncmp(stmt->sql, "SELECT ", 7) != 0) {
+		if (t->autocommit) {
+			mamori_log_err("store: %s: a write in a transaction declared read-only", what);
+			t->failed = MAMORI_ERR_STORE;
+			return t->failed;
+		}
+		pg_snap_written(t, stmt->sql);
+	}
+	if (res != NULL && keep == NULL)
 		return round_trip(t, stmt, idx, n, values, lengths, formats, res, what);
-	/* Nobody reads its result: it goes with the next round trip. */
+	/* Nobody reads its result now: it goes with the next round trip. */
 	if (t->n_queued == PG_QUEUE_MAX && (rc = round_trip(t, NULL, 0, 0, NULL, NULL, NULL, NULL, what)) != MAMORI_OK)
 		return rc;
-	if ((rc = pg_queue(t, stmt, idx, n, values, lengths, formats)) != MAMORI_OK)
+	if ((rc = pg_queue(t, stmt, idx, n, values, lengths, formats, keep)) != MAMORI_OK)
 		t->failed = rc;
 	return rc;
+}
+
+int
+pg_run(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, const int *lengths,
+       const int *formats, PGresult **res)
+{
+	return run(tx, stmt, n, values, lengths, formats, res, NULL);
+}
+
+int
+pg_run_keep(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, PGresult **keep)
+{
+	return run(tx, stmt, n, values, NULL, NULL, NULL, keep);
+}
+
+int
+pg_flush(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+
+	if (t->failed != MAMORI_OK)
+		return t->failed;
+	if (t->n_queued == 0)
+		return MAMORI_OK;
+	return round_trip(t, NULL, 0, 0, NULL, NULL, NULL, NULL, "prefetch");
 }
 
 /* ----------------------------------------------------------- connections */
@@ -435,11 +471,16 @@ pg_release(struct mamori_txn *tx)
 	unsigned long long n, all;
 
 	pg_queue_clear(t);
+	pg_snap_free(t);
 	t->round_trips += conn_settle(t->c);
 	pool_give(st, t->c);
 	n = __atomic_add_fetch(&st->txns, 1, __ATOMIC_RELAXED);
 	all = __atomic_add_fetch(&st->round_trips, t->round_trips, __ATOMIC_RELAXED);
-	mamori_log_debug("store: txn %llu: %u round trips, %llu in all", n, t->round_trips, all);
+	if (mamori_store_thread_label_get() != NULL)
+		mamori_log_debug("store: txn %llu (%s): %u round trips, %llu in all", n,
+		                 mamori_store_thread_label_get(), t->round_trips, all);
+	else
+		mamori_log_debug("store: txn %llu: %u round trips, %llu in all", n, t->round_trips, all);
 	free(t);
 }
 
@@ -584,6 +625,16 @@ pg_unreachable(struct mamori_store *store)
 	return __atomic_load_n(&((struct pg_store *)store)->connect_failed, __ATOMIC_RELAXED);
 }
 
+static int
+pg_reads_only(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+
+	if (!t->begun && t->n_queued == 0)
+		t->autocommit = 1;
+	return MAMORI_OK;
+}
+
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it
  * again (store.h mamori_store_end). */
 static int
@@ -604,6 +655,8 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.release = pg_release,
 	.refused = pg_refused,
 	.unreachable = pg_unreachable,
+	.prefetch = pg_prefetch,
+	.reads_only = pg_reads_only,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
 	.user_get = pg_user_get,
 	.user_insert = pg_user_insert,

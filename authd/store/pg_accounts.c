@@ -100,7 +100,10 @@ int
 pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out)
 {
 	PG_STMT(stmt, 1, "SELECT " PG_USER_COLUMNS " FROM users WHERE name = $1::text");
+	int rc;
 
+	if (pg_snap_user(pg_tx(tx), name, out, &rc))
+		return rc;
 	return user_one(tx, &stmt, name, out);
 }
 
@@ -258,26 +261,29 @@ pg_user_foreach_expired_dev(struct mamori_txn *tx, const char *today, mamori_sto
 
 /* -------------------------------------------------------------- passwords */
 
-#define PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"
+void
+pg_password_from_row(const PGresult *res, int row, int off, struct mamori_password *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = pg_get_i64(res, row, off + 0);
+	out->user_id = pg_get_i64(res, row, off + 1);
+	pg_get_text(res, row, off + 2, out->system, sizeof(out->system));
+	pg_get_text(res, row, off + 3, out->hash, sizeof(out->hash));
+	out->created_at = pg_get_i64(res, row, off + 4);
+	out->temporary = pg_get_i64(res, row, off + 5) != 0;
+	out->must_change = pg_get_i64(res, row, off + 6) != 0;
+	out->expires_at = pg_get_i64(res, row, off + 7);
+	out->compromised = pg_get_i64(res, row, off + 8) != 0;
+}
 
 static void
 password_from_row(const PGresult *res, int row, struct mamori_password *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->id = pg_get_i64(res, row, 0);
-	out->user_id = pg_get_i64(res, row, 1);
-	pg_get_text(res, row, 2, out->system, sizeof(out->system));
-	pg_get_text(res, row, 3, out->hash, sizeof(out->hash));
-	out->created_at = pg_get_i64(res, row, 4);
-	out->temporary = pg_get_i64(res, row, 5) != 0;
-	out->must_change = pg_get_i64(res, row, 6) != 0;
-	out->expires_at = pg_get_i64(res, row, 7);
-	out->compromised = pg_get_i64(res, row, 8) != 0;
+	pg_password_from_row(res, row, 0, out);
 }
 
-/* The hashes of a result, wiped before it is freed. */
-static void
-clear_hashes(PGresult *res, int col)
+void
+pg_clear_hashes(PGresult *res, int col)
 {
 	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
 		char *s = PQgetvalue(res, i, col);
@@ -290,20 +296,22 @@ int
 pg_password_current(struct mamori_txn *tx, int64_t user_id, const char *system, struct mamori_password *out)
 {
 	PG_STMT(stmt, 2,
-	        "SELECT " PASSWORD_COLUMNS " FROM passwords WHERE user_id = $1::bigint AND system = $2::text "
+	        "SELECT " PG_PASSWORD_COLUMNS " FROM passwords WHERE user_id = $1::bigint AND system = $2::text "
 	        "AND current = 1 ORDER BY id DESC LIMIT 1");
 	struct pg_i64 id;
 	const char *values[] = { pg_i64(&id, user_id), system };
 	PGresult *res = NULL;
 	int rc;
 
+	if (pg_snap_password(pg_tx(tx), user_id, system, out, &rc))
+		return rc;
 	if ((rc = pg_run(tx, &stmt, 2, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	if (PQntuples(res) > 0)
 		password_from_row(res, 0, out);
 	else
 		rc = MAMORI_ERR_NOT_FOUND;
-	clear_hashes(res, 3);
+	pg_clear_hashes(res, 3);
 	return rc;
 }
 
@@ -392,7 +400,7 @@ int
 pg_password_foreach_current(struct mamori_txn *tx, int64_t user_id, mamori_store_password_cb cb, void *data)
 {
 	PG_STMT(stmt, 1,
-	        "SELECT " PASSWORD_COLUMNS " FROM passwords WHERE user_id = $1::bigint AND current = 1 "
+	        "SELECT " PG_PASSWORD_COLUMNS " FROM passwords WHERE user_id = $1::bigint AND current = 1 "
 	        "ORDER BY system");
 	struct mamori_password pw;
 	struct pg_i64 id;
@@ -408,7 +416,7 @@ pg_password_foreach_current(struct mamori_txn *tx, int64_t user_id, mamori_store
 		rc = cb(&pw, data);
 		mamori_wipe(pw.hash, sizeof(pw.hash));
 	}
-	clear_hashes(res, 3);
+	pg_clear_hashes(res, 3);
 	return rc == MAMORI_STOP ? MAMORI_OK : rc;
 }
 
@@ -466,36 +474,40 @@ pg_compare_key_set(struct mamori_txn *tx, int64_t user_id, const struct mamori_c
 
 /* ----------------------------------------------------------------- logins */
 
+void
+pg_login_from_row(const PGresult *res, int row, int off, struct mamori_login *out)
+{
+	out->last_success_at = pg_get_i64(res, row, off + 0);
+	pg_get_text(res, row, off + 1, out->last_service, sizeof(out->last_service));
+	pg_get_text(res, row, off + 2, out->last_tty, sizeof(out->last_tty));
+	pg_get_text(res, row, off + 3, out->last_rhost, sizeof(out->last_rhost));
+	out->failures_since_success = pg_get_i64(res, row, off + 4);
+	out->last_failure_at = pg_get_i64(res, row, off + 5);
+	out->last_logout_at = pg_get_i64(res, row, off + 6);
+	out->prev_success_at = pg_get_i64(res, row, off + 7);
+	pg_get_text(res, row, off + 8, out->prev_service, sizeof(out->prev_service));
+	pg_get_text(res, row, off + 9, out->prev_tty, sizeof(out->prev_tty));
+	pg_get_text(res, row, off + 10, out->prev_rhost, sizeof(out->prev_rhost));
+	out->failures_before_last = pg_get_i64(res, row, off + 11);
+	out->logout_before_last = pg_get_i64(res, row, off + 12);
+}
+
 int
 pg_login_get(struct mamori_txn *tx, int64_t user_id, struct mamori_login *out)
 {
-	PG_STMT(stmt, 1,
-	        "SELECT last_success_at, last_service, last_tty, last_rhost, failures_since_success, "
-	        "last_failure_at, last_logout_at, prev_success_at, prev_service, prev_tty, prev_rhost, "
-	        "failures_before_last, logout_before_last FROM logins WHERE user_id = $1::bigint");
+	PG_STMT(stmt, 1, "SELECT " PG_LOGIN_COLUMNS " FROM logins WHERE user_id = $1::bigint");
 	struct pg_i64 id;
 	const char *values[] = { pg_i64(&id, user_id) };
 	PGresult *res = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (pg_snap_login(pg_tx(tx), user_id, out))
+		return MAMORI_OK;
 	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
-	if (PQntuples(res) > 0) {
-		out->last_success_at = pg_get_i64(res, 0, 0);
-		pg_get_text(res, 0, 1, out->last_service, sizeof(out->last_service));
-		pg_get_text(res, 0, 2, out->last_tty, sizeof(out->last_tty));
-		pg_get_text(res, 0, 3, out->last_rhost, sizeof(out->last_rhost));
-		out->failures_since_success = pg_get_i64(res, 0, 4);
-		out->last_failure_at = pg_get_i64(res, 0, 5);
-		out->last_logout_at = pg_get_i64(res, 0, 6);
-		out->prev_success_at = pg_get_i64(res, 0, 7);
-		pg_get_text(res, 0, 8, out->prev_service, sizeof(out->prev_service));
-		pg_get_text(res, 0, 9, out->prev_tty, sizeof(out->prev_tty));
-		pg_get_text(res, 0, 10, out->prev_rhost, sizeof(out->prev_rhost));
-		out->failures_before_last = pg_get_i64(res, 0, 11);
-		out->logout_before_last = pg_get_i64(res, 0, 12);
-	}
+	if (PQntuples(res) > 0)
+		pg_login_from_row(res, 0, 0, out);
 	PQclear(res);
 	return MAMORI_OK;
 }

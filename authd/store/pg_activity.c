@@ -40,8 +40,13 @@ pg_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 	        "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, leader_start, logind_id, opened_at, "
 	        "deadline, node) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::text, "
 	        "$8::bigint, $9::bigint, $10::text) RETURNING id");
-	struct pg_i64 user_id, pid, start, opened, deadline;
-	const char *values[10];
+	PG_STMT(with_id, 11,
+	        "INSERT INTO sessions (user_id, service, tty, rhost, leader_pid, leader_start, logind_id, opened_at, "
+	        "deadline, node, id) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, "
+	        "$7::text, $8::bigint, $9::bigint, $10::text, $11::bigint)");
+	struct pg_i64 user_id, pid, start, opened, deadline, given;
+	const char *values[11];
+	int64_t id;
 	PGresult *res = NULL;
 	int rc;
 
@@ -55,6 +60,13 @@ pg_session_open(struct mamori_txn *tx, struct mamori_session *ses)
 	values[7] = pg_i64(&opened, ses->opened_at);
 	values[8] = ses->deadline > 0 ? pg_i64(&deadline, ses->deadline) : NULL;
 	values[9] = ses->node;
+	if (pg_snap_session_id(pg_tx(tx), &id)) {
+		/* The id prefetched: the INSERT goes with the next round trip. */
+		values[10] = pg_i64(&given, id);
+		if ((rc = pg_run(tx, &with_id, 11, values, NULL, NULL, NULL)) == MAMORI_OK)
+			ses->id = id;
+		return rc;
+	}
 	if ((rc = pg_run(tx, &stmt, 10, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	/* The id comes from the database's sequence: unique across daemons. */
@@ -246,28 +258,33 @@ int
 pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
 {
 	/* Held until the transaction ends; a name without a row is covered. */
-	PG_STMT(lock, 1, "SELECT pg_advisory_xact_lock(" PG_LOCK_LOCKOUT ", hashtext($1::text))");
-	PG_STMT(stmt, 1,
-	        "SELECT failures, window_start, locked_until, lock_count, last_failure_at FROM lockouts "
-	        "WHERE name = $1::text FOR UPDATE");
+	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
+	PG_STMT(stmt, 1, PG_LOCKOUT_SQL);
 	const char *values[] = { name };
 	PGresult *res = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (pg_snap_lockout(pg_tx(tx), name, out))
+		return MAMORI_OK; /* read, and its locks taken, by pg_prefetch */
 	if ((rc = pg_exec(tx, &lock, 1, values, NULL)) != MAMORI_OK)
 		return rc;
 	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
-	if (PQntuples(res) > 0) {
-		out->failures = pg_get_i64(res, 0, 0);
-		out->window_start = pg_get_i64(res, 0, 1);
-		out->locked_until = pg_get_i64(res, 0, 2);
-		out->lock_count = pg_get_i64(res, 0, 3);
-		out->last_failure_at = pg_get_i64(res, 0, 4);
-	}
+	if (PQntuples(res) > 0)
+		pg_lockout_from_row(res, 0, out);
 	PQclear(res);
 	return MAMORI_OK;
+}
+
+void
+pg_lockout_from_row(const PGresult *res, int row, struct mamori_lockout *out)
+{
+	out->failures = pg_get_i64(res, row, 0);
+	out->window_start = pg_get_i64(res, row, 1);
+	out->locked_until = pg_get_i64(res, row, 2);
+	out->lock_count = pg_get_i64(res, row, 3);
+	out->last_failure_at = pg_get_i64(res, row, 4);
 }
 
 int

@@ -41,15 +41,25 @@ pg_store_of(const struct mamori_txn *tx)
 int
 pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
 {
-	PG_STMT(lock, 0, "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ", 0)");
-	PG_STMT(stmt, 0, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+	PG_STMT(lock, 0, PG_AUDIT_LOCK_SQL);
+	PG_STMT(stmt, 0, PG_AUDIT_TAIL_SQL);
 	PGresult *res = NULL;
 	int rc;
 
+	if (pg_snap_tail(pg_tx(tx), last_id, last_hash))
+		return MAMORI_OK; /* read, under the lock, by pg_prefetch */
 	if ((rc = pg_exec(tx, &lock, 0, NULL, NULL)) != MAMORI_OK)
 		return rc;
 	if ((rc = pg_run(tx, &stmt, 0, NULL, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
+	pg_tail_from_result(res, last_id, last_hash);
+	PQclear(res);
+	return MAMORI_OK;
+}
+
+void
+pg_tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65])
+{
 	if (PQntuples(res) > 0) {
 		*last_id = pg_get_i64(res, 0, 0);
 		pg_get_text(res, 0, 1, last_hash, 65);
@@ -58,8 +68,6 @@ pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
 		memset(last_hash, '0', 64);
 		last_hash[64] = '\0';
 	}
-	PQclear(res);
-	return MAMORI_OK;
 }
 
 int
@@ -88,7 +96,12 @@ pg_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 		                   r->hash,
 		                   pg_text_or_null(r->mac) };
 
-	return pg_exec(tx, &stmt, 16, values, NULL);
+	int rc = pg_exec(tx, &stmt, 16, values, NULL);
+
+	/* The chain's tail is now this row (the audit lock is held). */
+	if (rc == MAMORI_OK)
+		pg_snap_set_tail(pg_tx(tx), r->id, r->hash);
+	return rc;
 }
 
 /* A text column, NULL for SQL NULL (the row's hash covers the

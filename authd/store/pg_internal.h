@@ -96,11 +96,17 @@ struct pg_txn {
 	 * pg_run): begin_sql is what is sent, begun says it was. */
 	const char *begin_sql;
 	int begun;
+	/* A read-only transaction (MAMORI_PREFETCH_ALONE): no BEGIN, each
+	 * round trip a transaction of its own; a write fails. */
+	int autocommit;
 	/* Statements whose result nobody reads (pg_run with no res), waiting
 	 * for the transaction's next round trip or its COMMIT
 	 * (pg_pipeline.c): at most PG_QUEUE_MAX. */
 	struct pg_queued *queue;
 	unsigned n_queued;
+	/* What pg_prefetch read for one name, served to the data calls of
+	 * this transaction until a write may have changed it (pg_prefetch.c). */
+	struct pg_snap *snap;
 	/* Rows of this transaction's own INSERTs are visible to it: nothing
 	 * to keep here, but a place for what one statement hands the next. */
 };
@@ -170,9 +176,9 @@ int pg_error(struct pg_conn *c, const PGresult *res, const char *what);
 /* The statement's first words, for messages: never its parameters. */
 void pg_stmt_words(const char *sql, char *buf, size_t len);
 /* Queue a statement (idx its index) with copies of its parameters, for
- * the next pg_pipeline; t->n_queued must be below PG_QUEUE_MAX. */
+ * the next pg_pipeline (its result into *keep when keep is not NULL); t->n_queued must be below PG_QUEUE_MAX. */
 int pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
-             const int *formats);
+             const int *formats, PGresult **keep);
 /* Drop the queue, its copies wiped. */
 void pg_queue_clear(struct pg_txn *t);
 /* One round trip: BEGIN unless it was sent, the queue (cleared when the
@@ -183,6 +189,56 @@ void pg_queue_clear(struct pg_txn *t);
  * t->c broken. */
 int pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
                 const int *formats, int commit, PGresult **out, const char *what);
+
+/* Queue a statement as pg_run with no res does, but keep its result in
+ * *keep (NULL until the round trip succeeded; the caller PQclears it),
+ * and pg_flush: the round trip that sends the queue (pg.c). */
+int pg_run_keep(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, PGresult **keep);
+int pg_flush(struct mamori_txn *tx);
+
+/* -------------------------------------------------------- pg_prefetch.c */
+
+/* The store's prefetch (backend.h): one round trip for what a PAM step
+ * reads of one name. */
+int pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+/* Served from what pg_prefetch read: 1 with *out (and *rc for the calls
+ * that may find nothing) set, or 0: read it from the server. */
+int pg_snap_user(struct pg_txn *t, const char *name, struct mamori_user *out, int *rc);
+int pg_snap_lockout(struct pg_txn *t, const char *name, struct mamori_lockout *out);
+int pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct mamori_password *out, int *rc);
+int pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out);
+int pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65]);
+/* The session id prefetched (once). */
+int pg_snap_session_id(struct pg_txn *t, int64_t *id);
+/* The audit row just inserted is the chain's tail (under the audit lock). */
+void pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash);
+/* A statement other than a SELECT is about to run: forget what it may
+ * change (everything but the tail, and the tail too when it names the
+ * audit table). */
+void pg_snap_written(struct pg_txn *t, const char *sql);
+/* Wipe and free it (the transaction ends). */
+void pg_snap_free(struct pg_txn *t);
+
+/* The statements pg_prefetch shares with the data calls, and their row
+ * readers (pg_activity.c, pg_accounts.c, pg_audit.c). */
+#define PG_LOCKOUT_LOCK_SQL "SELECT pg_advisory_xact_lock(" PG_LOCK_LOCKOUT ", hashtext($1::text))"
+#define PG_LOCKOUT_SQL                                                                                                 \
+	"SELECT failures, window_start, locked_until, lock_count, last_failure_at FROM lockouts WHERE name = "         \
+	"$1::text "                                                                                                    \
+	"FOR UPDATE"
+#define PG_AUDIT_LOCK_SQL "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ", 0)"
+#define PG_AUDIT_TAIL_SQL "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"
+#define PG_PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"
+#define PG_LOGIN_COLUMNS                                                                                               \
+	"last_success_at, last_service, last_tty, last_rhost, failures_since_success, last_failure_at, "               \
+	"last_logout_at, prev_success_at, prev_service, prev_tty, prev_rhost, failures_before_last, "                  \
+	"logout_before_last"
+void pg_lockout_from_row(const PGresult *res, int row, struct mamori_lockout *out);
+void pg_password_from_row(const PGresult *res, int row, int off, struct mamori_password *out);
+void pg_login_from_row(const PGresult *res, int row, int off, struct mamori_login *out);
+void pg_tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65]);
+/* Wipe the hashes (column col) of a result, then PQclear it. */
+void pg_clear_hashes(PGresult *res, int col);
 
 /* Text parameters. */
 struct pg_i64 {

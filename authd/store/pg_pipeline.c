@@ -31,6 +31,7 @@ struct pg_queued {
 	int *lengths;
 	int *formats;
 	int prep; /* its PREPARE is in the pipeline being read */
+	PGresult **keep; /* where its result goes (pg_run_keep), or NULL */
 };
 
 void
@@ -70,7 +71,7 @@ pg_queue_clear(struct pg_txn *t)
 
 int
 pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *const *values, const int *lengths,
-         const int *formats)
+         const int *formats, PGresult **keep)
 {
 	struct pg_queued *q;
 
@@ -80,6 +81,9 @@ pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *con
 	q->stmt = stmt;
 	q->idx = idx;
 	q->n = n;
+	q->keep = keep;
+	if (keep != NULL)
+		*keep = NULL;
 	if (n > 0) {
 		q->values = calloc((size_t)n, sizeof(*q->values));
 		q->sizes = calloc((size_t)n, sizeof(*q->sizes));
@@ -214,8 +218,8 @@ read_all(struct pg_txn *t, int begin, struct pg_stmt *stmt, int idx, int prep, i
 		struct pg_queued *q = &t->queue[i];
 
 		pg_stmt_words(q->stmt->sql, words, sizeof(words));
-		if (read_one(c, q->idx, q->prep, 1, NULL, words, &rc) != 0)
-			return rc;
+		if (read_one(c, q->idx, q->prep, 1, q->keep, words, &rc) != 0)
+			goto out;
 	}
 	if (stmt != NULL || commit) {
 		if (read_one(c, idx, prep, 0, &mine, what, &rc) != 0)
@@ -234,6 +238,12 @@ out:
 		*out = mine;
 	else
 		PQclear(mine);
+	for (unsigned i = 0; rc != MAMORI_OK && i < t->n_queued; i++) {
+		if (t->queue[i].keep != NULL) {
+			PQclear(*t->queue[i].keep);
+			*t->queue[i].keep = NULL;
+		}
+	}
 	return rc;
 }
 
@@ -243,7 +253,7 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 {
 	unsigned char sent[PG_STMT_MAX + 1] = { 0 };
 	PGconn *conn = t->c->conn;
-	int begin = !t->begun, prep = 0, rc;
+	int begin = !t->begun && !t->autocommit, prep = 0, rc;
 
 	if (out != NULL)
 		*out = NULL;

@@ -261,6 +261,35 @@ int mamori_store_shared(const struct mamori_store *store);
  * to connect failed.  A begin refused BUSY with this 0 only found every
  * connection in use (a busy store, not a gone one). */
 int mamori_store_unreachable(struct mamori_store *store);
+/* What a transaction is about to read of one name, so that a backend
+ * with a server (PostgreSQL) reads it in one round trip and serves the
+ * transaction's calls from it: MAMORI_PREFETCH_LOCKOUT (lockout_get's
+ * row, with its locks), _PASSWORD (the current passwords of system, or
+ * of the default system when system is NULL, and of the default system),
+ * _LOGIN (login_get's row), _AUDIT (audit_tail, with its lock: for a
+ * transaction that appends a row and holds no lock a long time).  The
+ * account (user_get) always.  _SESSION_ID: the id the transaction's
+ * session_open gives.  _ALONE: tx only reads (a write in it then fails):
+ * the prefetch is a transaction of its own on the server, its locks
+ * released at its end, and the calls it does not serve each read alone.
+ * Nothing changes what the calls return; a backend without a server does
+ * nothing.  An error dooms tx as a call's would. */
+#define MAMORI_PREFETCH_LOCKOUT 0x1u
+#define MAMORI_PREFETCH_PASSWORD 0x2u
+#define MAMORI_PREFETCH_LOGIN 0x4u
+#define MAMORI_PREFETCH_AUDIT 0x8u
+#define MAMORI_PREFETCH_SESSION_ID 0x10u
+#define MAMORI_PREFETCH_ALONE 0x20u
+int mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+/* tx only reads, from here on (MAMORI_PREFETCH_ALONE without a name):
+ * each of its statements a transaction of its own on a server; a write in
+ * it fails.  Before any other call of tx; MAMORI_OK. */
+int mamori_store_reads_only(struct mamori_txn *tx);
+/* Name the calling thread's transactions in the backend's debug log (a
+ * background thread's, to tell its work from the requests'): a string
+ * that lives as long as the thread. */
+void mamori_store_thread_label(const char *label);
+const char *mamori_store_thread_label_get(void);
 /* Running a transaction again.  A shared backend may refuse a transaction
  * (a serialization failure, a deadlock): its calls and its commit then
  * return MAMORI_ERR_RETRY, and nothing of it happened.  The caller runs

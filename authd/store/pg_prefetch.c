@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* PostgreSQL backend (pg_internal.h): the prefetch of a PAM step.  The
+ * reads a step makes of one name (its lockout, with its locks; the
+ * account; its current passwords; its last logins; the audit chain's
+ * tail, with its lock) go to the server in one pipeline, one round trip,
+ * and the data calls of the same transaction are served from what came
+ * back (pg_snap_*) instead of a round trip each.  The locks are taken as
+ * the data calls would take them (the same statements, in the same
+ * order: the lockout's before the audit's), so what is served is what the
+ * calls would read: a lockout row and the tail cannot change while the
+ * transaction holds their locks, and what a statement of this transaction
+ * may change is forgotten before it runs (pg_snap_written).  A name that
+ * is not the prefetched one, or another system's password, is read as
+ * before. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "names.h"
+#include "secure.h"
+#include "store/pg_internal.h"
+
+enum {
+	SNAP_USER = 1 << 0,
+	SNAP_LOCKOUT = 1 << 1,
+	SNAP_PASSWORD = 1 << 2,
+	SNAP_LOGIN = 1 << 3,
+	SNAP_TAIL = 1 << 4,
+};
+
+struct pg_snap {
+	char name[MAMORI_USER_NAME_MAX + 1];
+	unsigned have; /* SNAP_* */
+	int user_found;
+	struct mamori_user user;
+	struct mamori_lockout lockout;
+	/* The user the password and login rows are of (the prefetch's
+	 * joins read the name again: only rows of the same id are kept). */
+	int64_t user_id;
+	char system[2][MAMORI_SERVICE_NAME_MAX + 1]; /* the systems asked */
+	int pw_found[2];
+	struct mamori_password pw[2];
+	struct mamori_login login;
+	int64_t tail_id;
+	char tail_hash[65];
+	int64_t session_id; /* 0: none (left) */
+};
+
+static int
+snap_of(struct pg_txn *t, const char *name, unsigned part)
+{
+	return t->snap != NULL && (t->snap->have & part) && strcmp(t->snap->name, name) == 0;
+}
+
+int
+pg_snap_user(struct pg_txn *t, const char *name, struct mamori_user *out, int *rc)
+{
+	if (!snap_of(t, name, SNAP_USER))
+		return 0;
+	if (t->snap->user_found) {
+		*out = t->snap->user;
+		*rc = MAMORI_OK;
+	} else {
+		*rc = MAMORI_ERR_NOT_FOUND;
+	}
+	return 1;
+}
+
+int
+pg_snap_lockout(struct pg_txn *t, const char *name, struct mamori_lockout *out)
+{
+	if (!snap_of(t, name, SNAP_LOCKOUT))
+		return 0;
+	*out = t->snap->lockout;
+	return 1;
+}
+
+int
+pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct mamori_password *out, int *rc)
+{
+	struct pg_snap *s = t->snap;
+
+	if (s == NULL || !(s->have & SNAP_PASSWORD) || s->user_id != user_id || user_id == 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(s->system[i], system) != 0)
+			continue;
+		if (s->pw_found[i]) {
+			*out = s->pw[i];
+			*rc = MAMORI_OK;
+		} else {
+			*rc = MAMORI_ERR_NOT_FOUND;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int
+pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out)
+{
+	if (t->snap == NULL || !(t->snap->have & SNAP_LOGIN) || t->snap->user_id != user_id || user_id == 0)
+		return 0;
+	*out = t->snap->login;
+	return 1;
+}
+
+int
+pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65])
+{
+	if (t->snap == NULL || !(t->snap->have & SNAP_TAIL))
+		return 0;
+	*last_id = t->snap->tail_id;
+	memcpy(last_hash, t->snap->tail_hash, 65);
+	return 1;
+}
+
+int
+pg_snap_session_id(struct pg_txn *t, int64_t *id)
+{
+	if (t->snap == NULL || t->snap->session_id <= 0)
+		return 0;
+	*id = t->snap->session_id;
+	t->snap->session_id = 0;
+	return 1;
+}
+
+void
+pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash)
+{
+	if (t->snap == NULL || hash == NULL || strlen(hash) != 64)
+		return;
+	t->snap->tail_id = id;
+	memcpy(t->snap->tail_hash, hash, 65);
+	t->snap->have |= SNAP_TAIL;
+}
+
+void
+pg_snap_written(struct pg_txn *t, const char *sql)
+{
+	if (t->snap == NULL)
+		return;
+	t->snap->have &= strstr(sql, "audit") != NULL ? 0u : (unsigned)SNAP_TAIL;
+	if (!(t->snap->have & ~(unsigned)SNAP_TAIL)) {
+		/* Nothing of the account left: its hashes wiped at once. */
+		mamori_wipe(t->snap->pw, sizeof(t->snap->pw));
+	}
+}
+
+void
+pg_snap_free(struct pg_txn *t)
+{
+	if (t->snap != NULL)
+		mamori_freezero(t->snap, sizeof(*t->snap));
+	t->snap = NULL;
+}
+
+/* The rows of the password and login reads: "u.id" first, then the
+ * joined row's columns (NULL when there is none).  0 when the name's user
+ * is not the one the account row said (renamed meanwhile): not kept. */
+static int
+same_user(const PGresult *res, const struct pg_snap *s)
+{
+	return PQntuples(res) > 0 && s->user_found && pg_get_i64(res, 0, 0) == s->user.id;
+}
+
+static void
+keep_passwords(struct pg_snap *s, const PGresult *res)
+{
+	if (!same_user(res, s))
+		return;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct mamori_password pw;
+
+		if (PQgetisnull(res, i, 1))
+			continue;
+		pg_password_from_row(res, i, 1, &pw);
+		for (int k = 0; k < 2; k++) {
+			if (!s->pw_found[k] && strcmp(pw.system, s->system[k]) == 0) {
+				s->pw[k] = pw;
+				s->pw_found[k] = 1;
+			}
+		}
+		mamori_wipe(&pw, sizeof(pw));
+	}
+	s->have |= SNAP_PASSWORD;
+}
+
+static void
+keep_login(struct pg_snap *s, const PGresult *res)
+{
+	if (!same_user(res, s))
+		return;
+	memset(&s->login, 0, sizeof(s->login));
+	if (!PQgetisnull(res, 0, 1))
+		pg_login_from_row(res, 0, 1, &s->login);
+	s->have |= SNAP_LOGIN;
+}
+
+int
+pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what)
+{
+	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
+	PG_STMT(lockout, 1, PG_LOCKOUT_SQL);
+	PG_STMT(user, 1, "SELECT " PG_USER_COLUMNS " FROM users WHERE name = $1::text");
+	/* The current password of each of the two systems (a service's own,
+	 * and the default one it falls back to), as pg_password_current
+	 * reads them. */
+	PG_STMT(passwords, 3,
+	        "SELECT u.id, p.* FROM users u LEFT JOIN LATERAL (SELECT DISTINCT ON (system) " PG_PASSWORD_COLUMNS
+	        " FROM passwords WHERE user_id = u.id AND current = 1 AND system IN ($2::text, $3::text) "
+	        "ORDER BY system, id DESC) p ON true WHERE u.name = $1::text");
+	PG_STMT(login, 1,
+	        "SELECT u.id, l.* FROM users u LEFT JOIN LATERAL (SELECT " PG_LOGIN_COLUMNS
+	        " FROM logins WHERE user_id = u.id) l ON true WHERE u.name = $1::text");
+	PG_STMT(audit_lock, 0, PG_AUDIT_LOCK_SQL);
+	PG_STMT(tail, 0, PG_AUDIT_TAIL_SQL);
+	PG_STMT(session_id, 0, "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))");
+	struct pg_txn *t = pg_tx(tx);
+	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_tail = NULL, *r_ses = NULL;
+	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
+	const char *one[] = { name };
+	const char *three[] = { name, sys, MAMORI_SYSTEM_DEFAULT };
+	struct pg_snap *s;
+	int rc = MAMORI_OK;
+
+	if (name == NULL || strlen(name) > MAMORI_USER_NAME_MAX)
+		return MAMORI_OK; /* nothing to serve: the calls read as before */
+	pg_snap_free(t);
+	if ((what & MAMORI_PREFETCH_ALONE) && !t->begun && t->n_queued == 0)
+		t->autocommit = 1;
+	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
+		rc = pg_run(tx, &lock, 1, one, NULL, NULL, NULL);
+	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &lockout, 1, one, &r_lockout);
+	if (rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &user, 1, one, &r_user);
+	if ((what & MAMORI_PREFETCH_PASSWORD) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &passwords, 3, three, &r_pw);
+	if ((what & MAMORI_PREFETCH_LOGIN) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &login, 1, one, &r_login);
+	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
+		rc = pg_run(tx, &audit_lock, 0, NULL, NULL, NULL, NULL);
+	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &tail, 0, NULL, &r_tail);
+	if ((what & MAMORI_PREFETCH_SESSION_ID) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &session_id, 0, NULL, &r_ses);
+	if (rc == MAMORI_OK)
+		rc = pg_flush(tx);
+	if (rc == MAMORI_OK && (s = calloc(1, sizeof(*s))) == NULL)
+		rc = MAMORI_ERR_NOMEM;
+	if (rc == MAMORI_OK) {
+		memcpy(s->name, name, strlen(name) + 1);
+		if (r_lockout != NULL) {
+			if (PQntuples(r_lockout) > 0)
+				pg_lockout_from_row(r_lockout, 0, &s->lockout);
+			s->have |= SNAP_LOCKOUT;
+		}
+		if (r_user != NULL) {
+			s->user_found = PQntuples(r_user) > 0 && pg_user_from_row(r_user, 0, &s->user) == MAMORI_OK;
+			s->user_id = s->user_found ? s->user.id : 0;
+			s->have |= SNAP_USER;
+		}
+		snprintf(s->system[0], sizeof(s->system[0]), "%s", sys);
+		snprintf(s->system[1], sizeof(s->system[1]), "%s", MAMORI_SYSTEM_DEFAULT);
+		if (r_pw != NULL)
+			keep_passwords(s, r_pw);
+		if (r_login != NULL)
+			keep_login(s, r_login);
+		if (r_tail != NULL) {
+			pg_tail_from_result(r_tail, &s->tail_id, s->tail_hash);
+			s->have |= SNAP_TAIL;
+		}
+		if (r_ses != NULL && PQntuples(r_ses) == 1)
+			s->session_id = pg_get_i64(r_ses, 0, 0);
+		t->snap = s;
+	}
+	PQclear(r_lockout);
+	PQclear(r_user);
+	if (r_pw != NULL)
+		pg_clear_hashes(r_pw, 4);
+	PQclear(r_login);
+	PQclear(r_tail);
+	PQclear(r_ses);
+	return rc;
+}
