@@ -7,21 +7,28 @@
 # costs at most 4 and a complete password login through PAM
 # (authenticate, acct_mgmt, open_session) at most 8, the figures of
 # docs/performance.md "Fleet": each step's reads in one pipeline
-# (mamori_store_prefetch), its writes with its COMMIT.  The background
+# (mamori_store_prefetch), its writes with its COMMIT.  A password+TOTP
+# authentication costs at most 9 (the TOTP credentials are read on their
+# own, and the step's conditional UPDATE needs its count).  The background
 # threads' transactions are labelled in the log and not counted.
 # PostgreSQL only: `make check-postgresql` runs it.
 . "$(dirname "$0")/lib.sh"
 
 require "root" test "$(id -u)" = 0
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "oathtool" command -v oathtool
 if ! on_postgresql; then
 	echo "1..0 # SKIP round trips to PostgreSQL are counted on PostgreSQL only (make check-postgresql)"
 	exit 0
 fi
 
 # One connection in the pool, so that every login after the first finds
-# its statements prepared.
+# its statements prepared.  A service that asks for a password and a TOTP
+# code, for the second-factor count.
+EXTRA_CONF="[service rt-totp]
+require = password+totp"
 new_env
+make_service rt-totp
 sed -i '/^\[store\]$/a pool_size = 1' "$T/mamori.conf"
 start_daemon || { echo "Bail out! the daemon did not start"; exit 1; }
 
@@ -69,6 +76,29 @@ t_password_auth_round_trips() {
 		fail "a password authentication took $n round trips (at most $MAX_PASSWORD_AUTH)"
 }
 
+# A password+TOTP authentication: what the TOTP code adds (its credential
+# read with the answer, its step taken in the decision: a conditional
+# UPDATE whose count is read).
+t_totp_auth_round_trips() {
+	local secret n
+	add_user rt.totp 'Kumo-no-Ue-2030'
+	secret=$(enroll_totp rt.totp) || { fail "TOTP enrolment failed"; return; }
+	advance_clock 30 || return
+	pam -p 'Kumo-no-Ue-2030' -p "$(totp_code "$secret")" rt-totp rt.totp auth=SUCCESS >/dev/null ||
+		{ fail "the warm-up authentication failed"; return; }
+	advance_clock 30 || return
+	sleep 0.2
+	local before
+	before=$(wc -l <"$T/daemon.log")
+	pam -p 'Kumo-no-Ue-2030' -p "$(totp_code "$secret")" rt-totp rt.totp auth=SUCCESS >/dev/null ||
+		{ fail "the authentication failed"; return; }
+	sleep 0.2
+	n=$(request_round_trips_after "$before")
+	echo "# password+TOTP authentication (pam_authenticate): $n round trips"
+	[ "$n" -ge 1 ] && [ "$n" -le "$MAX_TOTP_AUTH" ] ||
+		fail "a password+TOTP authentication took $n round trips (at most $MAX_TOTP_AUTH)"
+}
+
 t_background_labelled() {
 	grep -Eq 'store: txn [0-9]+ \(housekeeping\): [0-9]+ round trips' "$T/daemon.log" ||
 		fail "no housekeeping transaction labelled in the daemon's debug log"
@@ -76,10 +106,12 @@ t_background_labelled() {
 
 MAX_PASSWORD_LOGIN=${MAX_PASSWORD_LOGIN:-8}
 MAX_PASSWORD_AUTH=${MAX_PASSWORD_AUTH:-4}
+MAX_TOTP_AUTH=${MAX_TOTP_AUTH:-9}
 run_test "round trips of each transaction are in the daemon's debug log" t_round_trips_logged
 run_test "a password login (authenticate, acct_mgmt, open_session) costs at most $MAX_PASSWORD_LOGIN round trips" \
 	t_password_login_round_trips
 run_test "a password authentication (pam_authenticate) costs at most $MAX_PASSWORD_AUTH round trips" \
 	t_password_auth_round_trips
+run_clock_test "a password+TOTP authentication costs at most $MAX_TOTP_AUTH round trips" t_totp_auth_round_trips
 run_test "the housekeeping thread's transactions are labelled apart from the requests'" t_background_labelled
 tap_done
