@@ -53,12 +53,19 @@ session_on_b() {
 }
 
 # disable_on_a USER: once the sweeps that followed the sessions' opening are
-# over, A disables USER; START is when.
+# over, A disables USER; START is when, EVENTS the events B had received.
 disable_on_a() {
 	sleep 0.3
 	on_a
+	EVENTS=$(events_of_b)
 	START=$(now_ms)
 	ctl user disable "$1" >/dev/null
+}
+events_of_b() { grep -c 'fleet sweep: event' "$B/daemon.log" || true; }
+# woken_by_event: an event reached B's sweep since disable_on_a (with
+# sweep_interval 2 s, the backstop alone meets a 1 s bound in some runs).
+woken_by_event() {
+	[ "$(events_of_b)" -gt "$EVENTS" ] || fail "no event woke B's sweep"
 }
 
 # ended_within PID MS TEXT: the session's leader PID has ended within MS
@@ -81,6 +88,7 @@ t_disable_on_a_ends_session_on_b() {
 	session_on_b fs.one 'Haru-no-Kaze-2030'
 	disable_on_a fs.one
 	ended_within "$PID" 1000 "disable on A -> session on B ended"
+	woken_by_event
 	ended_disabled_by_b "$SID"
 }
 
@@ -102,6 +110,7 @@ t_disable_on_a_ends_sessions_on_both() {
 	ended_within "$pb1" 1000 "disable on A -> the first session on B ended"
 	ended_within "$pb2" 1000 "disable on A -> the second session on B ended"
 	ended_within "$pa" 1000 "disable on A -> the session on A ended"
+	woken_by_event
 	ended_disabled_by_b "$sb1"
 	ended_disabled_by_b "$sb2"
 	# A's own session: ended by A, once; B never named it.
@@ -120,25 +129,22 @@ listeners() {
 	sql "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
 		AND application_name = 'mamori-authd-listen' AND query LIKE 'LISTEN%' ORDER BY pid"
 }
-events_of_b() { grep -c 'fleet sweep: event' "$B/daemon.log" || true; }
 
 # The listeners' backends stopped (SIGSTOP): their connections look alive
 # and the commits' notifications are never delivered.  B's backstop
 # (sweep_interval = 2) ends the session within 2 s (3 s with the time to
 # end it), and no event woke B.
 t_backstop_without_notifications() {
-	local p events_before
+	local p
 	session_on_b fs.three 'Aki-no-Tsuki-2030'
 	[ "$(listeners | wc -l)" -eq 2 ] || fail "not two listeners: $(listeners | tr '\n' ' ')"
 	for p in $(listeners); do
 		STOPPED="$STOPPED $p"
 		kill -STOP "$p"
 	done
-	sleep 0.3
-	events_before=$(events_of_b)
 	disable_on_a fs.three
 	ended_within "$PID" 3000 "disable on A, no notifications -> session on B ended by the backstop"
-	expect_eq "$(events_of_b)" "$events_before" "events B received meanwhile"
+	expect_eq "$(events_of_b)" "$EVENTS" "events B received meanwhile"
 	ended_disabled_by_b "$SID"
 	cont_stopped
 }
@@ -164,6 +170,7 @@ t_listener_reconnects() {
 	session_on_b fs.four 'Fuyu-no-Yuki-2030'
 	disable_on_a fs.four
 	ended_within "$PID" 1000 "listener reconnected; disable on A -> session on B ended"
+	woken_by_event
 	ended_disabled_by_b "$SID"
 }
 
