@@ -315,8 +315,6 @@ conn_session(struct pg_store *st, PGconn *conn)
 	return ok ? 0 : -1;
 }
 
-static void set_where(struct pg_store *st, PGconn *conn);
-
 /* Make c usable: connect it the first time, reset it when it was lost
  * (with a multi-host conninfo, PQreset tries every host again: after a
  * failover it reaches the new primary). */
@@ -346,7 +344,7 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 		__atomic_store_n(&st->connect_failed, 0, __ATOMIC_RELAXED);
 	if (fresh) {
 		pthread_mutex_lock(&st->lock);
-		set_where(st, c->conn);
+		pg_set_where(st, c->conn);
 		pthread_mutex_unlock(&st->lock);
 	}
 	c->broken = 0;
@@ -542,41 +540,6 @@ pg_release(struct mamori_txn *tx)
 
 /* ------------------------------------------------------------ the store */
 
-static const char *
-option(const PQconninfoOption *opts, const char *keyword)
-{
-	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
-		if (!strcmp(o->keyword, keyword))
-			return o->val != NULL ? o->val : "";
-	}
-	return "";
-}
-
-/* "postgresql://host:port/dbname" for messages and mamorictl status: no
- * user, never a secret.  Once connected, the host and port conn reached
- * (of a multi-host conninfo, the primary found); before, the conninfo's
- * lists.  Written into the buffer not in use, then published (under
- * st->lock once the pool is shared). */
-static void
-set_where(struct pg_store *st, PGconn *conn)
-{
-	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
-	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
-	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
-
-	if (host[0] == '\0')
-		host = option(opts, "hostaddr");
-	if (conn != NULL && PQhost(conn) != NULL && PQhost(conn)[0] != '\0')
-		host = PQhost(conn);
-	if (conn != NULL && PQport(conn) != NULL && PQport(conn)[0] != '\0')
-		port = PQport(conn);
-	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
-		db = PQdb(conn);
-	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
-	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
-	PQconninfoFree(opts);
-}
-
 static void pg_close(struct mamori_store *store);
 
 static int
@@ -629,14 +592,14 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		free(st);
 		return MAMORI_ERR_STORE;
 	}
-	set_where(st, NULL);
+	pg_set_where(st, NULL);
 	st->conns[0].conn = pg_connect(st);
 	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s: cannot connect: %s", st->where,
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
-	set_where(st, st->conns[0].conn);
+	pg_set_where(st, st->conns[0].conn);
 	/* The timeouts after the migration: a daemon waits for another's
 	 * (pg_advisory_lock) as long as it takes. */
 	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
