@@ -124,28 +124,37 @@ mamori_offline_enabled(void)
 	return offline.db != NULL;
 }
 
-/* Whether a fresh transaction can be begun on the store. */
+/* Whether the store answers: a fresh transaction begun and a statement
+ * sent (mamori_store_ping: a begin alone sends nothing, and an idle pooled
+ * connection to a server that died would pass). */
 int
 offline_store_reachable(void)
 {
 	struct mamori_txn *tx = NULL;
 	int rc = mamori_store_begin(offline.store, &tx);
 
+	if (rc == MAMORI_OK) {
+		rc = mamori_store_ping(tx);
+		mamori_store_rollback(&tx);
+	}
 	/* pg.c: a connection that cannot be made or reset is BUSY, and so is
 	 * a pool whose connections are all in use for connect_timeout: that
 	 * one is a busy store, not a gone one, and never turns on offline
 	 * logins (which would bypass the fleet's lockouts). */
 	if (rc == MAMORI_ERR_BUSY && !mamori_store_unreachable(offline.store))
 		return 1;
+	/* A connection lost under the ping and not made again (pg_ping
+	 * tried): gone as well. */
 	if (rc != MAMORI_OK)
-		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY;
-	mamori_store_rollback(&tx);
+		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY && rc != MAMORI_ERR_RETRY;
 	return 1;
 }
 
 int
 mamori_offline_unreachable(int rc)
 {
+	/* MAMORI_ERR_OUTCOME (a commit that may have landed) is none of
+	 * these: that decision is refused, never made again offline. */
 	if (offline.db == NULL ||
 	    (rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY && rc != MAMORI_ERR_RETRY))
 		return 0;

@@ -33,10 +33,11 @@ void mamori_offline_shutdown(void);
 int mamori_offline_enabled(void);
 
 /* Whether the store is out of reach: a store call failed with rc, and a
- * fresh transaction cannot be begun either (the backend cannot connect:
- * MAMORI_ERR_BUSY or MAMORI_ERR_STORE from begin; a pool full for
- * connect_timeout is BUSY too, and counts).  An error on a reachable store
- * (a bad statement, a serialization failure) is not offline.  Marks the terminal
+ * fresh transaction cannot reach the server either (begin, then
+ * mamori_store_ping: the backend cannot connect; a pool full for
+ * connect_timeout is BUSY too, and does not count).  An error on a
+ * reachable store (a bad statement, a serialization failure) is not
+ * offline, nor is MAMORI_ERR_OUTCOME (a commit that may have landed).  Marks the terminal
  * offline (logged once) when it is. */
 int mamori_offline_unreachable(int rc);
 /* A store transaction succeeded: back online (logged once), and the

@@ -501,7 +501,7 @@ pg_commit(struct mamori_txn *tx)
 		 * primary only).  Never a success, and never run again. */
 		if (t->c->broken) {
 			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
-			rc = MAMORI_ERR_STORE;
+			rc = MAMORI_ERR_OUTCOME;
 		} else if (rc != MAMORI_ERR_RETRY) {
 			rc = MAMORI_ERR_STORE;
 		}
@@ -514,7 +514,7 @@ pg_commit(struct mamori_txn *tx)
 		 * (nor run again). */
 		mamori_log_err("store: commit: committed on the primary only (the wait for the synchronous standby "
 		               "was cancelled)");
-		rc = MAMORI_ERR_STORE;
+		rc = MAMORI_ERR_OUTCOME;
 	}
 	PQclear(res);
 	if (rc != MAMORI_OK)
@@ -644,6 +644,42 @@ pg_unreachable(struct mamori_store *store)
 	return __atomic_load_n(&((struct pg_store *)store)->connect_failed, __ATOMIC_RELAXED);
 }
 
+/* SELECT 1 now, on the transaction's connection (inside it once begun,
+ * alone before): a server gone is seen at once, not at the first real
+ * statement.  An idle connection found lost is made anew once, as pg_run
+ * does: a server that is gone then fails to connect (BUSY, and
+ * pg_unreachable says so). */
+static int
+ping_once(struct pg_txn *t)
+{
+	PGresult *res;
+	int rc = MAMORI_OK;
+
+	t->round_trips++;
+	res = PQexec(t->c->conn, "SELECT 1");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = pg_error(t->c, res, "ping");
+	PQclear(res);
+	return rc;
+}
+
+static int
+pg_ping(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+	int rc;
+
+	if (t->failed != MAMORI_OK)
+		return t->failed;
+	rc = ping_once(t);
+	if (rc != MAMORI_OK && !t->begun && t->c->broken &&
+	    (rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
+		rc = ping_once(t);
+	if (rc != MAMORI_OK)
+		t->failed = rc;
+	return rc;
+}
+
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it
  * again (store.h mamori_store_end). */
 static int
@@ -664,6 +700,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.release = pg_release,
 	.refused = pg_refused,
 	.unreachable = pg_unreachable,
+	.ping = pg_ping,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
 	.user_get = pg_user_get,
 	.user_insert = pg_user_insert,

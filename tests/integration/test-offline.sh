@@ -26,6 +26,10 @@ MAMORI_TEST_PG_CONNINFO=$(bash "$top_srcdir/tests/pg/cluster.sh" start "$PGD") |
 	{ echo "Bail out! cannot start a cluster of the test's own"; exit 1; }
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pg_down() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null; }
+# The server gone without a word to its clients (a crash, a power cut).
+pg_kill() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -m immediate -w stop >/dev/null; }
+# psql on the cluster as its superuser.
+pg_admin() { psql_on "$(cat "$A/pgdb")" -A -t -c "$1"; }
 pg_up() {
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -l "$PGD/pg.log" -w -t 60 \
 		-o "-k $PGD -h '' -c fsync=off" start >/dev/null
@@ -269,6 +273,56 @@ t_tampered_journal_audited() {
 	ctl audit verify
 }
 
+# A commit that waits for a synchronous standby that never answers, and
+# the server gone meanwhile: the commit's outcome is unknown (it may have
+# landed on the primary).  The login is refused, not decided again offline
+# (which would count it twice, or let through a login the store refused).
+t_unknown_commit_not_offline() {
+	on_a
+	local i waiting=0 rc=0 before
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # online, the cache fresh
+	before=$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")
+	pg_admin "ALTER SYSTEM SET synchronous_standby_names = 'nosuchstandby'" >/dev/null
+	pg_admin "SELECT pg_reload_conf()" >/dev/null
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >"$A/unknown.out" 2>&1 &
+	local pid=$!
+	for i in $(seq 1 100); do
+		waiting=$(pg_admin "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")
+		[ "$waiting" -gt 0 ] && break
+		sleep 0.1
+	done
+	pg_kill
+	wait "$pid" || rc=$?
+	pg_up
+	pg_admin "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+	pg_admin "SELECT pg_reload_conf()" >/dev/null
+	[ "$waiting" -gt 0 ] || fail "no commit waited for the standby"
+	[ "$rc" -ne 0 ] || fail "a login whose commit's outcome is unknown was let through: $(cat "$A/unknown.out")"
+	grep -q "commit: its outcome is unknown" "$A/daemon.log" || fail "the unknown outcome was not logged"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" "$before" "journal rows"
+}
+
+# Idle pooled connections to a server that dies without a word: the
+# fallback's check sends a statement (a begin alone sends nothing), so the
+# next logins, some at once, go offline without a refusal first.
+t_dead_server_idle_pool() {
+	on_a
+	local i failed=0 before
+	wait_replayed
+	for i in 1 2 3 4; do pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null & done
+	wait
+	before=$(grep -c "the store failed" "$A/daemon.log" || true)
+	pg_kill
+	for i in 1 2 3; do pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null & done
+	for i in 1 2 3; do wait -n || failed=$((failed + 1)); done
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null || failed=$((failed + 1))
+	expect_eq "$failed" 0 "logins refused"
+	expect_eq "$(grep -c "the store failed" "$A/daemon.log")" "$before" "logins that failed on the store"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE row LIKE '%offline: password%'")" 4 "offline logins journaled"
+	pg_up
+	wait_replayed
+}
+
 run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
@@ -290,4 +344,8 @@ run_test "P-AUDIT offline: on reconnection the journal is replayed in order, and
 run_test "P-AUDIT offline: a second reconnection, and a replay resumed, replay nothing twice" \
 	t_second_reconnection_no_duplicates
 run_test "P-AUDIT offline: a tampered journal is audited centrally, not replayed" t_tampered_journal_audited
+run_test "P-AUDIT offline: a decision whose commit may have landed is refused, never made again offline" \
+	t_unknown_commit_not_offline
+run_test "offline logins: idle pooled connections to a server that died: the next logins go offline at once" \
+	t_dead_server_idle_pool
 tap_done
