@@ -9,7 +9,8 @@
  * write is fsynced before the answer), holds:
  *   cache    one entry per account: the account's id, whether it is
  *            privileged, an Argon2id hash of its password sealed under
- *            store.key (aad "offline:<name>:<id>"), when it was verified
+ *            the current store key (aad "offline:<name>:<id>") and that
+ *            key's id (opened with that key only), when it was verified
  *            online, when it was last used, its own failure count;
  *   journal  the offline decisions, each row's hash SHA-256(prev "\n"
  *            row) and an HMAC of it under the audit key;

@@ -156,6 +156,8 @@ t_never_logged_in_refused() {
 	diff "$A/online-unknown.out" "$A/offline-unknown.out" || fail "prompts differ for an unknown name"
 	diff <(sed 's/off.never/X/' "$A/offline-never.out") <(sed 's/off.nobody/X/' "$A/offline-unknown.out") ||
 		fail "prompts differ between a never-cached and an unknown name"
+	# The same fsynced write as a cached name's failure count: the pad row.
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM meta WHERE key = 'pad'")" 1 "pad rows"
 }
 
 t_locked_after_max_failures() {
@@ -323,6 +325,42 @@ t_dead_server_idle_pool() {
 	wait_replayed
 }
 
+# The cache records the key that sealed each entry: after a key switch an
+# entry opens with the previous key, and once that key is no longer
+# loaded, the entry is forgotten and the login refused.
+t_key_gone_entry_forgotten() {
+	on_a
+	local old new
+	add_user off.kim "$PW"
+	pam -p "$PW" mamori-test off.kim auth=SUCCESS >/dev/null
+	old=$(sqlite3 "$A/state/offline.db" "SELECT key_id FROM cache WHERE name = 'off.kim'")
+	[ -n "$old" ] || fail "no key id recorded"
+	head -c 32 /dev/urandom >"$A/state/store.key.next"
+	chmod 600 "$A/state/store.key.next"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	mv "$A/state/store.key" "$A/state/store.key.previous"
+	mv "$A/state/store.key.next" "$A/state/store.key"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # sealed anew, under the new key
+	new=$(sqlite3 "$A/state/offline.db" "SELECT key_id FROM cache WHERE name = 'off.alice'")
+	[ -n "$new" ] && [ "$new" != "$old" ] || fail "off.alice not sealed under the new key ($new, $old)"
+	pg_down
+	pam -p "$PW" mamori-test off.kim auth=SUCCESS >/dev/null || fail "off.kim refused with its key as the previous one"
+	rm "$A/state/store.key.previous"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null || fail "off.alice refused under the current key"
+	pam -p "$PW" mamori-test off.kim auth=AUTH_ERR >/dev/null
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM cache WHERE name = 'off.kim'")" 0 "off.kim's entries"
+	sqlite3 "$A/state/offline.db" "SELECT row FROM journal ORDER BY seq DESC LIMIT 1" |
+		grep -q '"reason":"offline: cached under a key not loaded"' || fail "the journal does not say why"
+	pg_up
+	wait_replayed
+	ctl audit verify
+}
+
 run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
@@ -348,4 +386,6 @@ run_test "P-AUDIT offline: a decision whose commit may have landed is refused, n
 	t_unknown_commit_not_offline
 run_test "offline logins: idle pooled connections to a server that died: the next logins go offline at once" \
 	t_dead_server_idle_pool
+run_test "P-CRED-STORE offline: an entry opens with the key that sealed it; one whose key is gone is forgotten" \
+	t_key_gone_entry_forgotten
 tap_done
