@@ -105,9 +105,10 @@ struct mamori_offline_status {
 void mamori_offline_status(struct mamori_offline_status *st);
 
 /* Replay the journal into the central audit chain now (the probe thread
- * calls it): verify the local chain, append each row as an "offline"
- * audit row in one transaction that also records the last seq replayed,
- * then delete the rows.  MAMORI_OK when nothing is left. */
+ * calls it): verify the local chain, then in batches of 64 rows, each one
+ * transaction that checks and moves the replay mark (the seq and hash of
+ * the last row replayed), append the rows as "offline" audit rows, then
+ * delete them here.  MAMORI_OK when nothing is left. */
 int mamori_offline_replay(void);
 
 #endif

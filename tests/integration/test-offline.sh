@@ -363,6 +363,73 @@ t_key_gone_entry_forgotten() {
 
 run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
+# More rows than a batch (64): each batch is its own central transaction
+# and moves the replay mark; a replay stopped after the first batch (a
+# trigger refuses the 65th row) resumes after it, and nothing is
+# replayed twice.
+t_replay_in_batches() {
+	on_a
+	local i first stop
+	# The next seq: the journal is empty (all replayed).
+	first=$(($(sqlite3 "$A/state/offline.db" "SELECT value FROM meta WHERE key = 'last_seq'") + 1))
+	stop=$((first + 64))
+	pg_admin "CREATE FUNCTION offline_stop() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+		IF NEW.category = 'offline' AND NEW.detail IS NOT NULL THEN
+		IF (NEW.detail::json->>'seq')::bigint = $stop THEN RAISE EXCEPTION 'replay stopped here'; END IF;
+		END IF; RETURN NEW; END \$\$;
+		CREATE TRIGGER offline_stop BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION offline_stop()" >/dev/null
+	pg_down
+	for i in $(seq 1 70); do pam -p "wrong-$i" mamori-test off.nobody auth=AUTH_ERR >/dev/null; done
+	journal_rows >"$A/journal-5"
+	expect_eq "$(wc -l <"$A/journal-5")" 70 "journal rows"
+	expect_eq "$(head -n 1 "$A/journal-5" | cut -d'|' -f1)" "$first" "the first seq"
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # online: wakes the replay
+	for i in $(seq 1 100); do
+		[ "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" = 6 ] && break
+		sleep 0.1
+	done
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" 6 "rows left after the first batch"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND CASE WHEN category = 'offline' THEN (detail::json->>'seq')::bigint END >= $first")" 64 "central rows of the first batch"
+	expect_match "$(sql "SELECT value FROM directory_state WHERE key LIKE 'offline-replayed:%'")" "^$((stop - 1)):[0-9a-f]{64}\$" "the mark"
+	pg_admin "DROP TRIGGER offline_stop ON audit; DROP FUNCTION offline_stop()" >/dev/null
+	wait_replayed
+	sql "SELECT (detail::json->>'seq') || '|' || (detail::json->>'hash') FROM audit WHERE CASE WHEN category = 'offline' THEN (detail::json->>'seq')::bigint END >= $first ORDER BY id" >"$A/central-5"
+	diff "$A/journal-5" "$A/central-5" || fail "a row replayed twice, or lost"
+	ctl audit verify
+}
+
+# The replay mark holds the hash of the last row replayed: a journal file
+# restored from an older copy, whose new rows take seq numbers already
+# replayed, is not taken for the one replayed (its rows would be skipped
+# unseen): audited as broken and kept aside.
+t_mark_hash_checked() {
+	on_a
+	local tampered aside
+	tampered=$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND result = 'tampered'")
+	aside=$(ls "$A"/state/offline.db.tampered-* | wc -l)
+	stop_daemon
+	cp -p "$A/state/offline.db" "$A/offline.db.old"
+	start_daemon
+	pg_down
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	stop_daemon
+	cp -p "$A/offline.db.old" "$A/state/offline.db"
+	start_daemon
+	pg_down
+	pam -p 'wrong-again' mamori-test off.alice auth=AUTH_ERR >/dev/null # the same seq, another row
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND result = 'tampered'")" $((tampered + 1)) "tamper rows"
+	expect_eq "$(ls "$A"/state/offline.db.tampered-* | wc -l)" $((aside + 1)) "journals kept aside"
+	grep -q "the replay mark's row (seq [0-9]*) is not this journal's" "$A/daemon.log" || fail "not logged"
+	ctl audit verify
+}
+
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
 run_test "offline logins: a session opens and closes offline, journaled; none for an account not cached" t_cached_session
 run_test "P-PRIV-TIME offline: the cached hours of use hold (auth, account, session)" t_hours_refused
@@ -388,4 +455,8 @@ run_test "offline logins: idle pooled connections to a server that died: the nex
 	t_dead_server_idle_pool
 run_test "P-CRED-STORE offline: an entry opens with the key that sealed it; one whose key is gone is forgotten" \
 	t_key_gone_entry_forgotten
+run_test "P-AUDIT offline: the journal is replayed in batches; a replay stopped after one resumes after it" \
+	t_replay_in_batches
+run_test "P-AUDIT offline: the replay mark's hash is checked; a journal that is not the one replayed is kept aside" \
+	t_mark_hash_checked
 tap_done
