@@ -68,6 +68,9 @@ struct mamori_store_ops {
 	 * server to write to), as opposed to a begin that only found every
 	 * connection in use; NULL for a backend with nothing to reach. */
 	int (*unreachable)(struct mamori_store *store);
+	/* One statement sent to the server now (store.h mamori_store_ping);
+	 * NULL for a backend with no server. */
+	int (*ping)(struct mamori_txn *tx);
 	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
 	                              mamori_store_audit_cb cb, void *data);
 
