@@ -41,6 +41,8 @@ mamori_strerror(int err)
 		return "too busy";
 	case MAMORI_ERR_CRYPTO:
 		return "cryptographic failure";
+	case MAMORI_ERR_OUTCOME:
+		return "commit outcome unknown";
 	}
 	return "unknown error";
 }

@@ -25,6 +25,10 @@ enum mamori_error {
 	 * deadlock, SQLSTATE 40001/40P01): nothing of it happened; the caller
 	 * may run the whole transaction again (store.h). */
 	MAMORI_ERR_RETRY = -16,
+	/* A COMMIT whose outcome is unknown (the connection lost after it was
+	 * sent, or committed on the primary only): never a success, never run
+	 * again, and never a sign that the store is out of reach (offline.h). */
+	MAMORI_ERR_OUTCOME = -17,
 };
 
 const char *mamori_strerror(int err);

@@ -82,7 +82,8 @@ remember_failed(int64_t id)
 
 struct due {
 	struct mamori_session s;
-	int64_t cred; /* 0: the account */
+	int64_t cred; /* the revoked credential the session used, or 0 */
+	int account; /* ended for its account's state, not its credential */
 	char factor[MAMORI_CRED_FACTOR_MAX + 1];
 	char reason[MAMORI_CRED_REASON_MAX + 1];
 	char actor[MAMORI_CRED_ACTOR_MAX + 1];
@@ -111,8 +112,10 @@ collect(const struct mamori_session *s, int64_t credential_id, void *data)
 	return MAMORI_OK;
 }
 
-/* Why each session ends: its credential's revocation, or its account's
- * state. */
+/* Why each session ends: its account's state when the account is disabled
+ * or retired (a retirement revokes the account's credentials too, and the
+ * daemon that retired it ends its own sessions as the account's:
+ * P-ID-LIFECYCLE, whatever they used), else its credential's revocation. */
 static int
 explain(struct mamori_txn *tx, struct due *d)
 {
@@ -120,9 +123,10 @@ explain(struct mamori_txn *tx, struct due *d)
 	struct mamori_user u;
 	int rc;
 
-	if (d->cred == 0) {
-		if ((rc = mamori_store_user_get_id(tx, d->s.user_id, &u)) != MAMORI_OK)
-			return rc;
+	if ((rc = mamori_store_user_get_id(tx, d->s.user_id, &u)) != MAMORI_OK)
+		return rc;
+	if (d->cred == 0 || u.state == MAMORI_STATE_DISABLED || u.state == MAMORI_STATE_RETIRED) {
+		d->account = 1;
 		snprintf(d->reason, sizeof(d->reason), "%s", mamori_user_state_name(u.state));
 		snprintf(d->actor, sizeof(d->actor), "mamori-authd");
 		return MAMORI_OK;
@@ -157,24 +161,21 @@ find_due(struct mamori_store *store, struct walk *w)
 }
 
 /* End one session as the local path would have: the same code, the same
- * audit row. */
+ * audit row (the account's, with the credential it used, as a retirement's
+ * own ends record it). */
 static unsigned
 end_one(struct mamori_store *store, const struct mamori_conf *conf, struct due *d, int64_t now)
 {
 	struct mamori_cred_revocation r = { .reason = d->reason, .actor = d->actor, .now = now };
-	unsigned ended;
 
 	mamori_log_notice("fleet sweep: session %lld of %s on %s (node %s) must end: %s %s", (long long)d->s.id,
-	                  d->s.user, d->s.service, d->s.node, d->cred != 0 ? "credential revoked," : "account",
+	                  d->s.user, d->s.service, d->s.node, d->account ? "account" : "credential revoked,",
 	                  d->reason);
-	if (d->cred == 0)
-		return mamori_sessions_end_lifecycle(store, conf, &d->s, 1, d->reason, d->actor, now);
-	r.factor = strcmp(d->factor, "fido2") == 0 ? "fido2" : "card";
+	r.factor = d->account ? MAMORI_CRED_REVOKE_ACCOUNT : strcmp(d->factor, "fido2") == 0 ? "fido2" : "card";
 	r.sessions = &d->s;
 	r.session_cred = &d->cred;
 	r.nsessions = r.sessions_cap = 1;
-	ended = mamori_cred_revoke_finish(store, conf, &r);
-	return ended;
+	return mamori_cred_revoke_finish(store, conf, &r);
 }
 
 unsigned

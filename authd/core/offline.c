@@ -34,7 +34,7 @@ static const char schema[] =
         " privileged INTEGER NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL,"
         " verified_at INTEGER NOT NULL, used_at INTEGER NOT NULL, failures INTEGER NOT NULL DEFAULT 0,"
         " kind INTEGER NOT NULL DEFAULT 0, expires TEXT NOT NULL DEFAULT '', hours TEXT NOT NULL DEFAULT '',"
-        " review INTEGER NOT NULL DEFAULT 0);"
+        " review INTEGER NOT NULL DEFAULT 0, key_id TEXT NOT NULL DEFAULT '');"
         "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, row TEXT NOT NULL,"
         " prev_hash TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
@@ -49,6 +49,18 @@ offline_exec(const char *sql)
 	mamori_log_err("offline cache: %s", msg != NULL ? msg : "error");
 	sqlite3_free(msg);
 	return MAMORI_ERR_IO;
+}
+
+/* A cache made before key ids: the column added (its entries "": opened
+ * with every loaded key, as mamori_unseal_with does). */
+static int
+cache_add_key_id(void)
+{
+	sqlite3_stmt *st = NULL;
+	int has = sqlite3_prepare_v2(offline.db, "SELECT key_id FROM cache LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	return has ? MAMORI_OK : offline_exec("ALTER TABLE cache ADD COLUMN key_id TEXT NOT NULL DEFAULT ''");
 }
 
 /* The file is made 0600 before SQLite opens it, and refused when it is a
@@ -71,7 +83,7 @@ offline_open(const char *path, char *err, size_t errlen)
 	                    NULL) != SQLITE_OK ||
 	    offline_exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;") !=
 	            MAMORI_OK ||
-	    offline_exec(schema) != MAMORI_OK) {
+	    offline_exec(schema) != MAMORI_OK || cache_add_key_id() != MAMORI_OK) {
 		snprintf(err, errlen, "%s: cannot open the offline cache", path);
 		sqlite3_close(offline.db);
 		offline.db = NULL;
@@ -124,28 +136,37 @@ mamori_offline_enabled(void)
 	return offline.db != NULL;
 }
 
-/* Whether a fresh transaction can be begun on the store. */
+/* Whether the store answers: a fresh transaction begun and a statement
+ * sent (mamori_store_ping: a begin alone sends nothing, and an idle pooled
+ * connection to a server that died would pass). */
 int
 offline_store_reachable(void)
 {
 	struct mamori_txn *tx = NULL;
 	int rc = mamori_store_begin(offline.store, &tx);
 
+	if (rc == MAMORI_OK) {
+		rc = mamori_store_ping(tx);
+		mamori_store_rollback(&tx);
+	}
 	/* pg.c: a connection that cannot be made or reset is BUSY, and so is
 	 * a pool whose connections are all in use for connect_timeout: that
 	 * one is a busy store, not a gone one, and never turns on offline
 	 * logins (which would bypass the fleet's lockouts). */
 	if (rc == MAMORI_ERR_BUSY && !mamori_store_unreachable(offline.store))
 		return 1;
+	/* A connection lost under the ping and not made again (pg_ping
+	 * tried): gone as well. */
 	if (rc != MAMORI_OK)
-		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY;
-	mamori_store_rollback(&tx);
+		return rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY && rc != MAMORI_ERR_RETRY;
 	return 1;
 }
 
 int
 mamori_offline_unreachable(int rc)
 {
+	/* MAMORI_ERR_OUTCOME (a commit that may have landed) is none of
+	 * these: that decision is refused, never made again offline. */
 	if (offline.db == NULL ||
 	    (rc != MAMORI_ERR_STORE && rc != MAMORI_ERR_IO && rc != MAMORI_ERR_BUSY && rc != MAMORI_ERR_RETRY))
 		return 0;
@@ -187,15 +208,15 @@ entry_aad(const char *name, int64_t id, char *out, size_t len)
 
 static int
 cache_write(const struct mamori_user *u, const unsigned char *nonce, const unsigned char *sealed, size_t sealed_len,
-            int64_t now, unsigned max_entries)
+            const char *key_id, int64_t now, unsigned max_entries)
 {
 	sqlite3_stmt *st = NULL;
 	int ok;
 
 	ok = sqlite3_prepare_v2(offline.db,
 	                        "INSERT OR REPLACE INTO cache (name, user_id, privileged, nonce, sealed, verified_at,"
-	                        " used_at, failures, kind, expires, hours, review)"
-	                        " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+	                        " used_at, failures, kind, expires, hours, review, key_id)"
+	                        " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
 	                        -1, &st, NULL) == SQLITE_OK;
 	ok = ok && sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_int64(st, 2, u->id) == SQLITE_OK &&
@@ -206,7 +227,8 @@ cache_write(const struct mamori_user *u, const unsigned char *nonce, const unsig
 	     sqlite3_bind_int(st, 8, (int)u->kind) == SQLITE_OK &&
 	     sqlite3_bind_text(st, 9, u->expires, -1, SQLITE_STATIC) == SQLITE_OK &&
 	     sqlite3_bind_text(st, 10, u->hours, -1, SQLITE_STATIC) == SQLITE_OK &&
-	     sqlite3_bind_int(st, 11, u->review_required != 0) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+	     sqlite3_bind_int(st, 11, u->review_required != 0) == SQLITE_OK &&
+	     sqlite3_bind_text(st, 12, key_id, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	st = NULL;
 	/* The least recently used beyond the bound go. */
@@ -225,7 +247,7 @@ mamori_offline_remember(const struct mamori_conf *conf, const struct mamori_user
                         int64_t now)
 {
 	struct mamori_argon2_params p;
-	char encoded[MAMORI_HASH_MAX], aad[MAMORI_USER_NAME_MAX + 48];
+	char encoded[MAMORI_HASH_MAX], aad[MAMORI_USER_NAME_MAX + 48], key_id[MAMORI_SEAL_KEY_ID_LEN + 1] = "";
 	unsigned char nonce[MAMORI_SEAL_NONCE_LEN], sealed[MAMORI_HASH_MAX + MAMORI_SEAL_TAG_LEN];
 	size_t sealed_len = 0, aadlen = entry_aad(u->name, u->id, aad, sizeof(aad));
 	int rc;
@@ -235,12 +257,13 @@ mamori_offline_remember(const struct mamori_conf *conf, const struct mamori_user
 	mamori_daemon_argon2_params(conf, &p);
 	rc = aadlen > 0 ? mamori_password_hash(&p, pw, len, encoded, sizeof(encoded)) : MAMORI_ERR_INVALID;
 	if (rc == MAMORI_OK)
-		rc = mamori_seal((const unsigned char *)encoded, strlen(encoded) + 1, (const unsigned char *)aad,
-		                 aadlen, nonce, sealed, sizeof(sealed), &sealed_len);
+		rc = mamori_seal_with(NULL, (const unsigned char *)encoded, strlen(encoded) + 1,
+		                      (const unsigned char *)aad, aadlen, nonce, sealed, sizeof(sealed), &sealed_len,
+		                      key_id);
 	mamori_wipe(encoded, sizeof(encoded));
 	if (rc == MAMORI_OK) {
 		pthread_mutex_lock(&offline.lock);
-		rc = cache_write(u, nonce, sealed, sealed_len, now, conf->offline_max_entries);
+		rc = cache_write(u, nonce, sealed, sealed_len, key_id, now, conf->offline_max_entries);
 		pthread_mutex_unlock(&offline.lock);
 	}
 	if (rc != MAMORI_OK)
@@ -248,20 +271,27 @@ mamori_offline_remember(const struct mamori_conf *conf, const struct mamori_user
 	return rc;
 }
 
-void
-mamori_offline_forget(const char *name)
+/* Under offline.lock: name's entry removed. */
+static void
+cache_delete(const char *name)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (offline.db == NULL)
-		return;
-	pthread_mutex_lock(&offline.lock);
 	if (sqlite3_prepare_v2(offline.db, "DELETE FROM cache WHERE name = ?", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
 		mamori_log_err("offline cache: cannot forget %s", name);
 	else if (sqlite3_changes(offline.db) > 0)
 		mamori_log_info("offline cache: %s forgotten", name);
 	sqlite3_finalize(st);
+}
+
+void
+mamori_offline_forget(const char *name)
+{
+	if (offline.db == NULL)
+		return;
+	pthread_mutex_lock(&offline.lock);
+	cache_delete(name);
 	pthread_mutex_unlock(&offline.lock);
 }
 
@@ -273,10 +303,10 @@ cache_read(const char *name, struct offline_entry *e)
 	int rc = MAMORI_ERR_IO, step;
 
 	memset(e, 0, sizeof(*e));
-	if (sqlite3_prepare_v2(
-	            offline.db,
-	            "SELECT user_id, privileged, nonce, sealed, verified_at, failures FROM cache WHERE name = ?", -1,
-	            &st, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(offline.db,
+	                       "SELECT user_id, privileged, nonce, sealed, verified_at, failures, key_id FROM cache "
+	                       "WHERE name = ?",
+	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return rc;
@@ -293,6 +323,7 @@ cache_read(const char *name, struct offline_entry *e)
 		memcpy(e->sealed, sqlite3_column_blob(st, 3), e->sealed_len);
 		e->verified_at = sqlite3_column_int64(st, 4);
 		e->failures = sqlite3_column_int64(st, 5);
+		snprintf(e->key_id, sizeof(e->key_id), "%s", (const char *)sqlite3_column_text(st, 6));
 		rc = MAMORI_OK;
 	}
 	sqlite3_finalize(st);
@@ -336,8 +367,18 @@ cache_reserve(const char *name, unsigned max_failures)
 	return sqlite3_changes(offline.db) == 1 ? MAMORI_OK : MAMORI_ERR_DENIED;
 }
 
-/* Whether the entry's password is pw: its hash unsealed, then Argon2id.
- * No entry: the dummy hash, for the same cost. */
+/* One write of the file, fsynced, that changes nothing that matters:
+ * the work cache_reserve does, for the decisions that count no failure. */
+static int
+cache_pad(void)
+{
+	return offline_exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('pad', '')");
+}
+
+/* Whether the entry's password is pw: its hash unsealed with the key
+ * that sealed it (MAMORI_ERR_NOT_FOUND when that key is no longer loaded),
+ * then Argon2id.  No entry, or one that does not open: the dummy hash, for
+ * the same cost. */
 static int
 entry_verify(const struct mamori_conf *conf, const char *name, const struct offline_entry *e, int found, const char *pw,
              size_t len)
@@ -346,18 +387,22 @@ entry_verify(const struct mamori_conf *conf, const char *name, const struct offl
 	size_t plain_len = 0, aadlen;
 	int rc;
 
-	if (!found) {
-		if (mamori_daemon_dummy_hash(conf, encoded, sizeof(encoded)) == MAMORI_OK)
-			(void)mamori_password_verify(encoded, pw, len);
-		return MAMORI_ERR_DENIED;
+	if (found) {
+		aadlen = entry_aad(name, e->user_id, aad, sizeof(aad));
+		rc = mamori_unseal_with(e->key_id, e->sealed, e->sealed_len, e->nonce, (const unsigned char *)aad,
+		                        aadlen, (unsigned char *)encoded, sizeof(encoded) - 1, &plain_len);
+		if (rc == MAMORI_OK && (plain_len == 0 || encoded[plain_len - 1] != '\0'))
+			rc = MAMORI_ERR_CRYPTO;
+		if (rc == MAMORI_OK) {
+			rc = mamori_password_verify(encoded, pw, len);
+			mamori_wipe(encoded, sizeof(encoded));
+			return rc;
+		}
+	} else {
+		rc = MAMORI_ERR_DENIED;
 	}
-	aadlen = entry_aad(name, e->user_id, aad, sizeof(aad));
-	rc = mamori_unseal(e->sealed, e->sealed_len, e->nonce, (const unsigned char *)aad, aadlen,
-	                   (unsigned char *)encoded, sizeof(encoded) - 1, &plain_len);
-	if (rc == MAMORI_OK && (plain_len == 0 || encoded[plain_len - 1] != '\0'))
-		rc = MAMORI_ERR_CRYPTO;
-	if (rc == MAMORI_OK)
-		rc = mamori_password_verify(encoded, pw, len);
+	if (mamori_daemon_dummy_hash(conf, encoded, sizeof(encoded)) == MAMORI_OK)
+		(void)mamori_password_verify(encoded, pw, len);
 	mamori_wipe(encoded, sizeof(encoded));
 	return rc;
 }
@@ -402,16 +447,19 @@ mamori_offline_decide(const struct mamori_conf *conf, const struct mamori_offlin
 		return OFFLINE_ERROR;
 	found = rc == MAMORI_OK;
 	refusal = policy_refusal(conf, r, &e, found, now);
-	if (refusal == NULL) {
-		pthread_mutex_lock(&offline.lock);
-		rc = cache_reserve(r->name, conf->offline_max_failures);
-		pthread_mutex_unlock(&offline.lock);
-		if (rc == MAMORI_ERR_DENIED) {
-			refusal = "offline: locked";
-		} else if (rc != MAMORI_OK) {
-			mamori_wipe(&e, sizeof(e));
-			return OFFLINE_ERROR;
-		}
+	pthread_mutex_lock(&offline.lock);
+	rc = refusal == NULL ? cache_reserve(r->name, conf->offline_max_failures) : MAMORI_ERR_DENIED;
+	if (rc == MAMORI_ERR_DENIED) {
+		/* No failure counted (refused before the check, or locked): the
+		 * same fsynced write all the same, so that a name cached here
+		 * and one that is not take the same time (P-INPUT). */
+		refusal = refusal != NULL ? refusal : "offline: locked";
+		rc = cache_pad();
+	}
+	pthread_mutex_unlock(&offline.lock);
+	if (rc != MAMORI_OK) {
+		mamori_wipe(&e, sizeof(e));
+		return OFFLINE_ERROR;
 	}
 	/* The same Argon2id cost whatever the refusal (P-INPUT). */
 	rc = entry_verify(conf, r->name, &e, found && refusal == NULL, r->pw, r->len);
@@ -431,6 +479,11 @@ mamori_offline_decide(const struct mamori_conf *conf, const struct mamori_offlin
 		    e.failures >= conf->offline_max_failures)
 			v = OFFLINE_LOCKED;
 		mamori_wipe(&e, sizeof(e));
+	} else if (rc == MAMORI_ERR_NOT_FOUND) {
+		/* Sealed under a key no longer loaded here: the entry goes. */
+		cache_delete(r->name);
+		snprintf(reason, reasonlen, "offline: cached under a key not loaded");
+		v = OFFLINE_REFUSED;
 	} else {
 		snprintf(reason, reasonlen, "offline: cached entry unusable");
 		v = OFFLINE_REFUSED;
@@ -471,6 +524,11 @@ mamori_offline_account_ok(const struct mamori_conf *conf, const char *name, int6
 	pthread_mutex_lock(&offline.lock);
 	ok = cache_read(name, &e) == MAMORI_OK && policy_refusal(conf, &r, &e, 1, now) == NULL &&
 	     e.failures < conf->offline_max_failures;
+	/* An entry sealed under a key no longer loaded: forgotten. */
+	if (ok && e.key_id[0] != '\0' && !mamori_seal_key_loaded(e.key_id)) {
+		cache_delete(name);
+		ok = 0;
+	}
 	mamori_wipe(&e, sizeof(e));
 	pthread_mutex_unlock(&offline.lock);
 	return ok;

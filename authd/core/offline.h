@@ -9,7 +9,8 @@
  * write is fsynced before the answer), holds:
  *   cache    one entry per account: the account's id, whether it is
  *            privileged, an Argon2id hash of its password sealed under
- *            store.key (aad "offline:<name>:<id>"), when it was verified
+ *            the current store key (aad "offline:<name>:<id>") and that
+ *            key's id (opened with that key only), when it was verified
  *            online, when it was last used, its own failure count;
  *   journal  the offline decisions, each row's hash SHA-256(prev "\n"
  *            row) and an HMAC of it under the audit key;
@@ -33,10 +34,11 @@ void mamori_offline_shutdown(void);
 int mamori_offline_enabled(void);
 
 /* Whether the store is out of reach: a store call failed with rc, and a
- * fresh transaction cannot be begun either (the backend cannot connect:
- * MAMORI_ERR_BUSY or MAMORI_ERR_STORE from begin; a pool full for
- * connect_timeout is BUSY too, and counts).  An error on a reachable store
- * (a bad statement, a serialization failure) is not offline.  Marks the terminal
+ * fresh transaction cannot reach the server either (begin, then
+ * mamori_store_ping: the backend cannot connect; a pool full for
+ * connect_timeout is BUSY too, and does not count).  An error on a
+ * reachable store (a bad statement, a serialization failure) is not
+ * offline, nor is MAMORI_ERR_OUTCOME (a commit that may have landed).  Marks the terminal
  * offline (logged once) when it is. */
 int mamori_offline_unreachable(int rc);
 /* A store transaction succeeded: back online (logged once), and the
@@ -103,9 +105,10 @@ struct mamori_offline_status {
 void mamori_offline_status(struct mamori_offline_status *st);
 
 /* Replay the journal into the central audit chain now (the probe thread
- * calls it): verify the local chain, append each row as an "offline"
- * audit row in one transaction that also records the last seq replayed,
- * then delete the rows.  MAMORI_OK when nothing is left. */
+ * calls it): verify the local chain, then in batches of 64 rows, each one
+ * transaction that checks and moves the replay mark (the seq and hash of
+ * the last row replayed), append the rows as "offline" audit rows, then
+ * delete them here.  MAMORI_OK when nothing is left. */
 int mamori_offline_replay(void);
 
 #endif

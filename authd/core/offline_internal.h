@@ -34,6 +34,7 @@ struct offline_entry {
 	unsigned char nonce[MAMORI_SEAL_NONCE_LEN];
 	unsigned char sealed[MAMORI_HASH_MAX + MAMORI_SEAL_TAG_LEN];
 	size_t sealed_len;
+	char key_id[MAMORI_SEAL_KEY_ID_LEN + 1]; /* the sealing key's ("": before key ids, any loaded key) */
 	int64_t verified_at;
 	int64_t failures;
 };

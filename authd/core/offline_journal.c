@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -22,9 +23,13 @@
 #include "protocol.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-/* The central record of the last seq replayed from this node's journal,
- * written in the transaction that appends the rows. */
+/* The central replay mark of this node's journal: "<seq>:<hash>", the seq
+ * and hash of the last row replayed ("<seq>" alone: written before the
+ * hash was), moved in each transaction that appends rows. */
 #define REPLAYED_KEY "offline-replayed:"
+/* The rows appended to the central chain in one transaction: the
+ * fleet-wide audit lock is held for one batch, not the whole journal. */
+#define REPLAY_BATCH 64
 
 const char *
 offline_result(int verdict)
@@ -265,57 +270,140 @@ replay_row(struct mamori_txn *tx, const struct jrow *r, int64_t now)
 	return rc;
 }
 
-/* The central transaction: the rows after the last seq replayed, then the
- * new last seq; *last receives it. */
+/* The hash of this journal's row at seq: a row still held, or the anchor
+ * of the rows cut (meta last_seq).  MAMORI_ERR_NOT_FOUND: this journal
+ * never held it, or holds it no longer. */
 static int
-replay_central(const struct jrow *rows, size_t n, int64_t bad_seq, int64_t *last)
+local_hash(const struct jrow *rows, size_t n, int64_t seq, char hash[65])
 {
-	char key[sizeof(REPLAYED_KEY) + MAMORI_NODE_MAX], value[32];
+	char value[32];
+
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].seq == seq) {
+			memcpy(hash, rows[i].hash, 65);
+			return MAMORI_OK;
+		}
+	}
+	if (meta_get("last_seq", value, sizeof(value)) == MAMORI_OK && strtoll(value, NULL, 10) == seq &&
+	    meta_get("anchor", hash, 65) == MAMORI_OK)
+		return MAMORI_OK;
+	return MAMORI_ERR_NOT_FOUND;
+}
+
+/* The replay's position: the central mark as read, then moved. */
+struct replay_mark {
+	int64_t seq;
+	char hash[65]; /* "" : a mark written before the hash was */
+};
+
+/* The central mark read and checked against this journal: the row at its
+ * seq must have its hash (else the journal is not the one replayed: a
+ * file restored from a copy, rows rewritten; *bad receives that seq). */
+static int
+mark_read(struct mamori_txn *tx, const char *key, const struct jrow *rows, size_t n, struct replay_mark *m,
+          int64_t *bad)
+{
+	char value[32 + 65], mine[65];
+	const char *colon;
+	int rc = mamori_store_dir_state_get(tx, key, value, sizeof(value));
+
+	memset(m, 0, sizeof(*m));
+	if (rc == MAMORI_ERR_NOT_FOUND)
+		return MAMORI_OK;
+	if (rc != MAMORI_OK)
+		return rc;
+	m->seq = strtoll(value, NULL, 10);
+	if ((colon = strchr(value, ':')) != NULL)
+		snprintf(m->hash, sizeof(m->hash), "%s", colon + 1);
+	if (m->seq != 0 && m->hash[0] != '\0' && *bad == 0 &&
+	    (local_hash(rows, n, m->seq, mine) != MAMORI_OK || strcmp(mine, m->hash) != 0)) {
+		mamori_log(LOG_ALERT,
+		           "offline journal: the replay mark's row (seq %lld) is not this journal's: "
+		           "audited, not replayed",
+		           (long long)m->seq);
+		*bad = m->seq;
+	}
+	return MAMORI_OK;
+}
+
+/* The broken journal, the whole file, copied aside (VACUUM INTO) under a
+ * name of its own (two within one second included), before the central
+ * transaction that audits it commits: a copy that fails leaves the mark
+ * where it was, and the next replay finds the journal broken again. */
+static int
+keep_aside(void)
+{
+	char path[4200];
+	long long now = (long long)mamori_clock_now();
+	sqlite3_stmt *st = NULL;
+	int tries = 0, ok;
+
+	snprintf(path, sizeof(path), "%s.tampered-%lld", offline.path, now);
+	while (access(path, F_OK) == 0 && ++tries < 1000)
+		snprintf(path, sizeof(path), "%s.tampered-%lld-%d", offline.path, now, tries);
+	ok = tries < 1000 && sqlite3_prepare_v2(offline.db, "VACUUM INTO ?", -1, &st, NULL) == SQLITE_OK &&
+	     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		mamori_log_err("offline journal: cannot keep the broken journal aside as %s", path);
+	return ok ? MAMORI_OK : MAMORI_ERR_IO;
+}
+
+/* One central transaction: the mark read and checked, then the rows of
+ * rows[0..batch) after it appended, and the mark moved to the last row's
+ * seq and hash.  A broken journal (*bad, found here or before) is audited
+ * instead, and the mark moved past all n rows.  *last receives the seq
+ * the local journal may be cut to. */
+static int
+replay_central(const struct jrow *rows, size_t n, size_t batch, int64_t *bad, int64_t *last)
+{
+	char key[sizeof(REPLAYED_KEY) + MAMORI_NODE_MAX], value[32 + 65];
 	struct mamori_txn *tx = NULL;
+	struct replay_mark m;
 	int64_t now = mamori_clock_now();
 	int rc = mamori_store_begin(offline.store, &tx);
 
 	if (rc != MAMORI_OK)
 		return rc;
 	snprintf(key, sizeof(key), "%s%s", REPLAYED_KEY, offline.node);
-	rc = mamori_store_dir_state_get(tx, key, value, sizeof(value));
-	*last = rc == MAMORI_OK ? strtoll(value, NULL, 10) : 0;
-	rc = rc == MAMORI_ERR_NOT_FOUND ? MAMORI_OK : rc;
-	if (rc == MAMORI_OK && bad_seq != 0) {
+	rc = mark_read(tx, key, rows, n, &m, bad);
+	if (rc == MAMORI_OK && *bad != 0) {
 		char reason[128];
 		struct mamori_audit_event ev = {
 			.category = "offline", .result = "tampered", .peer_uid = -1, .peer_pid = -1, .reason = reason
 		};
 		snprintf(reason, sizeof(reason), "offline journal of %s broken at seq %lld: not replayed", offline.node,
-		         (long long)bad_seq);
+		         (long long)*bad);
 		rc = mamori_audit_append(tx, &ev, now);
-		*last = rows[n - 1].seq;
+		if (rc == MAMORI_OK)
+			rc = keep_aside();
+		m.seq = rows[n - 1].seq;
+		memcpy(m.hash, rows[n - 1].hash, sizeof(m.hash));
 	}
-	for (size_t i = 0; rc == MAMORI_OK && bad_seq == 0 && i < n; i++) {
-		if (rows[i].seq <= *last)
+	for (size_t i = 0; rc == MAMORI_OK && *bad == 0 && i < batch; i++) {
+		if (rows[i].seq <= m.seq)
 			continue; /* replayed before the journal was cut */
 		rc = replay_row(tx, &rows[i], now);
-		*last = rows[i].seq;
+		m.seq = rows[i].seq;
+		memcpy(m.hash, rows[i].hash, sizeof(m.hash));
 	}
-	snprintf(value, sizeof(value), "%lld", (long long)*last);
+	*last = m.seq;
+	if (m.hash[0] != '\0')
+		snprintf(value, sizeof(value), "%lld:%s", (long long)m.seq, m.hash);
+	else
+		snprintf(value, sizeof(value), "%lld", (long long)m.seq);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_dir_state_set(tx, key, value);
 	return mamori_store_end(&tx, rc);
 }
 
 /* After the central commit: the rows up to last go, the anchor and the
- * last seq move on.  A tampered journal is kept aside first. */
+ * last seq move on (a broken journal was kept aside: replay_central). */
 static int
-journal_cut(const struct jrow *rows, size_t n, int64_t last, int64_t bad_seq)
+journal_cut(const struct jrow *rows, size_t n, int64_t last)
 {
-	char sql[160], aside[4200], value[32];
+	char sql[160], value[32];
 
-	if (bad_seq != 0) {
-		snprintf(aside, sizeof(aside), "VACUUM INTO '%s.tampered-%lld'", offline.path,
-		         (long long)mamori_clock_now());
-		if (strchr(offline.path, '\'') != NULL || offline_exec(aside) != MAMORI_OK)
-			return MAMORI_ERR_IO;
-	}
 	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; DELETE FROM journal WHERE seq <= %lld;", (long long)last);
 	snprintf(value, sizeof(value), "%lld", (long long)last);
 	if (offline_exec(sql) != MAMORI_OK) {
@@ -343,11 +431,14 @@ journal_cut(const struct jrow *rows, size_t n, int64_t last, int64_t bad_seq)
 	return MAMORI_OK;
 }
 
+/* The rows in batches of REPLAY_BATCH, each its own central transaction
+ * followed by its local cut: a replay cut short resumes after the last
+ * batch committed.  A broken journal goes whole, audited. */
 int
 mamori_offline_replay(void)
 {
 	struct jrow *rows = NULL;
-	size_t n = 0;
+	size_t n = 0, done = 0, batch;
 	int64_t bad = 0, last = 0;
 	int rc;
 
@@ -362,12 +453,17 @@ mamori_offline_replay(void)
 		if (bad != 0)
 			mamori_log(LOG_ALERT, "offline journal: the chain is broken at seq %lld: audited, not replayed",
 			           (long long)bad);
-		rc = replay_central(rows, n, bad, &last);
-		if (rc == MAMORI_OK)
-			rc = journal_cut(rows, n, last, bad);
-		if (rc == MAMORI_OK)
-			mamori_log_notice("offline journal: %zu rows replayed into the audit log", bad != 0 ? 0 : n);
 	}
+	while (rc == MAMORI_OK && done < n) {
+		batch = n - done < REPLAY_BATCH ? n - done : REPLAY_BATCH;
+		rc = replay_central(rows + done, n - done, batch, &bad, &last);
+		if (rc == MAMORI_OK)
+			rc = journal_cut(rows + done, n - done, last);
+		if (rc == MAMORI_OK)
+			done = bad != 0 ? n : done + batch;
+	}
+	if (n > 0 && bad == 0)
+		mamori_log_notice("offline journal: %zu of %zu rows replayed into the audit log", done, n);
 	jrows_free(rows, n);
 	pthread_mutex_unlock(&offline.lock);
 	return rc;

@@ -73,6 +73,9 @@ struct mamori_store_ops {
 	int (*prefetch)(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
 	/* store.h mamori_store_reads_only; NULL: nothing to do. */
 	int (*reads_only)(struct mamori_txn *tx);
+	/* One statement sent to the server now (store.h mamori_store_ping);
+	 * NULL for a backend with no server. */
+	int (*ping)(struct mamori_txn *tx);
 	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
 	                              mamori_store_audit_cb cb, void *data);
 

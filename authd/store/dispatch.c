@@ -247,8 +247,10 @@ mamori_store_commit(struct mamori_txn **txp)
 	/* A commit that failed otherwise may have landed (its outcome is
 	 * unknown): counted as committed, so that nothing runs it again. */
 	mamori_store_tally_add(rc == MAMORI_ERR_RETRY ? STORE_TALLY_REFUSED : STORE_TALLY_COMMITTED, 1);
-	/* RETRY: refused by a shared backend, nothing of it happened. */
-	return rc == MAMORI_OK || rc == MAMORI_ERR_RETRY ? rc : MAMORI_ERR_STORE;
+	/* RETRY: refused by a shared backend, nothing of it happened.
+	 * OUTCOME: it may have happened; kept apart from a store out of reach,
+	 * so that it never turns into an offline login (offline.h). */
+	return rc == MAMORI_OK || rc == MAMORI_ERR_RETRY || rc == MAMORI_ERR_OUTCOME ? rc : MAMORI_ERR_STORE;
 }
 
 void

@@ -137,6 +137,14 @@ mamori_store_thread_label_get(void)
 }
 
 int
+mamori_store_ping(struct mamori_txn *tx)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->ping != NULL ? tx->store->ops->ping(tx) : MAMORI_OK;
+}
+
+int
 mamori_store_retry(int *rc, int *attempt)
 {
 	unsigned r = 0;

@@ -238,8 +238,6 @@ conn_session(struct pg_store *st, PGconn *conn)
 	return ok ? 0 : -1;
 }
 
-static void set_where(struct pg_store *st, PGconn *conn);
-
 /* Make c usable: connect it the first time, reset it when it was lost
  * (with a multi-host conninfo, PQreset tries every host again: after a
  * failover it reaches the new primary). */
@@ -269,7 +267,7 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 		__atomic_store_n(&st->connect_failed, 0, __ATOMIC_RELAXED);
 	if (fresh) {
 		pthread_mutex_lock(&st->lock);
-		set_where(st, c->conn);
+		pg_set_where(st, c->conn);
 		pthread_mutex_unlock(&st->lock);
 	}
 	c->broken = 0;
@@ -440,7 +438,7 @@ pg_commit(struct mamori_txn *tx)
 		 * server skip the COMMIT: run again. */
 		if (t->c->broken) {
 			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
-			rc = MAMORI_ERR_STORE;
+			rc = MAMORI_ERR_OUTCOME;
 		} else if (rc != MAMORI_ERR_RETRY && rc != MAMORI_ERR_BUSY) {
 			rc = MAMORI_ERR_STORE;
 		}
@@ -453,7 +451,7 @@ pg_commit(struct mamori_txn *tx)
 		 * (nor run again). */
 		mamori_log_err("store: commit: committed on the primary only (the wait for the synchronous standby "
 		               "was cancelled)");
-		rc = MAMORI_ERR_STORE;
+		rc = MAMORI_ERR_OUTCOME;
 	}
 	PQclear(res);
 	pg_queue_clear(t);
@@ -485,41 +483,6 @@ pg_release(struct mamori_txn *tx)
 }
 
 /* ------------------------------------------------------------ the store */
-
-static const char *
-option(const PQconninfoOption *opts, const char *keyword)
-{
-	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
-		if (!strcmp(o->keyword, keyword))
-			return o->val != NULL ? o->val : "";
-	}
-	return "";
-}
-
-/* "postgresql://host:port/dbname" for messages and mamorictl status: no
- * user, never a secret.  Once connected, the host and port conn reached
- * (of a multi-host conninfo, the primary found); before, the conninfo's
- * lists.  Written into the buffer not in use, then published (under
- * st->lock once the pool is shared). */
-static void
-set_where(struct pg_store *st, PGconn *conn)
-{
-	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
-	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
-	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
-
-	if (host[0] == '\0')
-		host = option(opts, "hostaddr");
-	if (conn != NULL && PQhost(conn) != NULL && PQhost(conn)[0] != '\0')
-		host = PQhost(conn);
-	if (conn != NULL && PQport(conn) != NULL && PQport(conn)[0] != '\0')
-		port = PQport(conn);
-	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
-		db = PQdb(conn);
-	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
-	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
-	PQconninfoFree(opts);
-}
 
 static void pg_close(struct mamori_store *store);
 
@@ -573,14 +536,14 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		free(st);
 		return MAMORI_ERR_STORE;
 	}
-	set_where(st, NULL);
+	pg_set_where(st, NULL);
 	st->conns[0].conn = pg_connect(st);
 	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s: cannot connect: %s", st->where,
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
-	set_where(st, st->conns[0].conn);
+	pg_set_where(st, st->conns[0].conn);
 	/* The timeouts after the migration: a daemon waits for another's
 	 * (pg_advisory_lock) as long as it takes. */
 	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
@@ -635,6 +598,42 @@ pg_reads_only(struct mamori_txn *tx)
 	return MAMORI_OK;
 }
 
+/* SELECT 1 now, on the transaction's connection (inside it once begun,
+ * alone before): a server gone is seen at once, not at the first real
+ * statement.  An idle connection found lost is made anew once, as pg_run
+ * does: a server that is gone then fails to connect (BUSY, and
+ * pg_unreachable says so). */
+static int
+ping_once(struct pg_txn *t)
+{
+	PGresult *res;
+	int rc = MAMORI_OK;
+
+	t->round_trips++;
+	res = PQexec(t->c->conn, "SELECT 1");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = pg_error(t->c, res, "ping");
+	PQclear(res);
+	return rc;
+}
+
+static int
+pg_ping(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+	int rc;
+
+	if (t->failed != MAMORI_OK)
+		return t->failed;
+	rc = ping_once(t);
+	if (rc != MAMORI_OK && !t->begun && t->c->broken &&
+	    (rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
+		rc = ping_once(t);
+	if (rc != MAMORI_OK)
+		t->failed = rc;
+	return rc;
+}
+
 /* A transaction PostgreSQL refused (40001, 40P01): its caller runs it
  * again (store.h mamori_store_end). */
 static int
@@ -657,6 +656,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.unreachable = pg_unreachable,
 	.prefetch = pg_prefetch,
 	.reads_only = pg_reads_only,
+	.ping = pg_ping,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,
 	.user_get = pg_user_get,
 	.user_insert = pg_user_insert,

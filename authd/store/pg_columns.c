@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* PostgreSQL backend (pg_internal.h): what the data calls build on
- * pg_run (pg.c) with, and the readers of result columns. */
+ * pg_run (pg.c) with, the readers of result columns, and the store's
+ * address for messages (pg_set_where). */
 #include "config.h"
 
 #include <stdio.h>
@@ -107,4 +108,39 @@ pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size_t c
 	mamori_wipe(raw, n); /* it may be a sealed secret */
 	PQfreemem(raw);
 	return rc;
+}
+
+static const char *
+option(const PQconninfoOption *opts, const char *keyword)
+{
+	for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (!strcmp(o->keyword, keyword))
+			return o->val != NULL ? o->val : "";
+	}
+	return "";
+}
+
+/* "postgresql://host:port/dbname" for messages and mamorictl status: no
+ * user, never a secret.  Once connected, the host and port conn reached
+ * (of a multi-host conninfo, the primary found); before, the conninfo's
+ * lists.  Written into the buffer not in use, then published (under
+ * st->lock once the pool is shared). */
+void
+pg_set_where(struct pg_store *st, PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
+	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
+	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
+
+	if (host[0] == '\0')
+		host = option(opts, "hostaddr");
+	if (conn != NULL && PQhost(conn) != NULL && PQhost(conn)[0] != '\0')
+		host = PQhost(conn);
+	if (conn != NULL && PQport(conn) != NULL && PQport(conn)[0] != '\0')
+		port = PQport(conn);
+	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
+		db = PQdb(conn);
+	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
+	PQconninfoFree(opts);
 }

@@ -63,7 +63,7 @@ struct pg_store {
 	/* postgresql://host:port/dbname for messages and mamorictl status,
 	 * never the conninfo: the server last connected to (after a failover,
 	 * the new primary).  One of where_buf, replaced by a whole new string
-	 * (pg.c set_where), so that a reader never sees one half-written. */
+	 * (pg_set_where), so that a reader never sees one half-written. */
 	const char *where;
 	char where_buf[2][256];
 	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
@@ -164,6 +164,10 @@ int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *cons
 /* Run a statement that returns one bigint in its first row and column
  * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
 int pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
+/* st->where set from the conninfo, and from conn's host and port once
+ * connected (pg_columns.c; the caller holds st->lock once the pool is
+ * shared). */
+void pg_set_where(struct pg_store *st, PGconn *conn);
 
 /* -------------------------------------------------------- pg_pipeline.c */
 

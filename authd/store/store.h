@@ -226,7 +226,11 @@ const char *mamori_store_path(const struct mamori_store *store);
 
 /* Begin a transaction: *tx is its handle.  commit ends it either way
  * (*tx is set to NULL) and returns MAMORI_OK only when the COMMIT
- * succeeded; rollback ends it without changes.  Both accept a NULL *tx. */
+ * succeeded, MAMORI_ERR_RETRY when the backend refused it (nothing of it
+ * happened), MAMORI_ERR_OUTCOME when it may or may not have happened (a
+ * connection lost after COMMIT was sent; committed on a primary whose
+ * synchronous standby did not confirm it), MAMORI_ERR_STORE otherwise;
+ * rollback ends it without changes.  Both accept a NULL *tx. */
 int mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx);
 /* Called when a transaction ends, each with the transaction's own slot
  * (mamori_store_txn_slot): end before the handle is released, committed 1
@@ -290,6 +294,12 @@ int mamori_store_reads_only(struct mamori_txn *tx);
  * that lives as long as the thread. */
 void mamori_store_thread_label(const char *label);
 const char *mamori_store_thread_label_get(void);
+/* Send the server one cheap statement now (PostgreSQL: SELECT 1; a begin
+ * alone sends nothing, so an idle pooled connection to a server that died
+ * looks alive until used).  MAMORI_OK, or the error of the statement
+ * (MAMORI_ERR_RETRY for a connection lost: the next begin resets it).  A
+ * backend with no server (SQLite): MAMORI_OK. */
+int mamori_store_ping(struct mamori_txn *tx);
 /* Running a transaction again.  A shared backend may refuse a transaction
  * (a serialization failure, a deadlock): its calls and its commit then
  * return MAMORI_ERR_RETRY, and nothing of it happened.  The caller runs

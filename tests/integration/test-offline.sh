@@ -26,6 +26,10 @@ MAMORI_TEST_PG_CONNINFO=$(bash "$top_srcdir/tests/pg/cluster.sh" start "$PGD") |
 	{ echo "Bail out! cannot start a cluster of the test's own"; exit 1; }
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pg_down() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null; }
+# The server gone without a word to its clients (a crash, a power cut).
+pg_kill() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -m immediate -w stop >/dev/null; }
+# psql on the cluster as its superuser.
+pg_admin() { psql_on "$(cat "$A/pgdb")" -A -t -c "$1"; }
 pg_up() {
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGD/data" -l "$PGD/pg.log" -w -t 60 \
 		-o "-k $PGD -h '' -c fsync=off" start >/dev/null
@@ -152,6 +156,8 @@ t_never_logged_in_refused() {
 	diff "$A/online-unknown.out" "$A/offline-unknown.out" || fail "prompts differ for an unknown name"
 	diff <(sed 's/off.never/X/' "$A/offline-never.out") <(sed 's/off.nobody/X/' "$A/offline-unknown.out") ||
 		fail "prompts differ between a never-cached and an unknown name"
+	# The same fsynced write as a cached name's failure count: the pad row.
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM meta WHERE key = 'pad'")" 1 "pad rows"
 }
 
 t_locked_after_max_failures() {
@@ -269,8 +275,161 @@ t_tampered_journal_audited() {
 	ctl audit verify
 }
 
+# A commit that waits for a synchronous standby that never answers, and
+# the server gone meanwhile: the commit's outcome is unknown (it may have
+# landed on the primary).  The login is refused, not decided again offline
+# (which would count it twice, or let through a login the store refused).
+t_unknown_commit_not_offline() {
+	on_a
+	local i waiting=0 rc=0 before
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # online, the cache fresh
+	before=$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")
+	pg_admin "ALTER SYSTEM SET synchronous_standby_names = 'nosuchstandby'" >/dev/null
+	pg_admin "SELECT pg_reload_conf()" >/dev/null
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >"$A/unknown.out" 2>&1 &
+	local pid=$!
+	for i in $(seq 1 100); do
+		waiting=$(pg_admin "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")
+		[ "$waiting" -gt 0 ] && break
+		sleep 0.1
+	done
+	pg_kill
+	wait "$pid" || rc=$?
+	pg_up
+	pg_admin "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+	pg_admin "SELECT pg_reload_conf()" >/dev/null
+	[ "$waiting" -gt 0 ] || fail "no commit waited for the standby"
+	[ "$rc" -ne 0 ] || fail "a login whose commit's outcome is unknown was let through: $(cat "$A/unknown.out")"
+	grep -q "commit: its outcome is unknown" "$A/daemon.log" || fail "the unknown outcome was not logged"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" "$before" "journal rows"
+}
+
+# Idle pooled connections to a server that dies without a word: the
+# fallback's check sends a statement (a begin alone sends nothing), so the
+# next logins, some at once, go offline without a refusal first.
+t_dead_server_idle_pool() {
+	on_a
+	local i failed=0 before
+	wait_replayed
+	for i in 1 2 3 4; do pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null & done
+	wait
+	before=$(grep -c "the store failed" "$A/daemon.log" || true)
+	pg_kill
+	for i in 1 2 3; do pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null & done
+	for i in 1 2 3; do wait -n || failed=$((failed + 1)); done
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null || failed=$((failed + 1))
+	expect_eq "$failed" 0 "logins refused"
+	expect_eq "$(grep -c "the store failed" "$A/daemon.log")" "$before" "logins that failed on the store"
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal WHERE row LIKE '%offline: password%'")" 4 "offline logins journaled"
+	pg_up
+	wait_replayed
+}
+
+# The cache records the key that sealed each entry: after a key switch an
+# entry opens with the previous key, and once that key is no longer
+# loaded, the entry is forgotten and the login refused.
+t_key_gone_entry_forgotten() {
+	on_a
+	local old new
+	add_user off.kim "$PW"
+	pam -p "$PW" mamori-test off.kim auth=SUCCESS >/dev/null
+	old=$(sqlite3 "$A/state/offline.db" "SELECT key_id FROM cache WHERE name = 'off.kim'")
+	[ -n "$old" ] || fail "no key id recorded"
+	head -c 32 /dev/urandom >"$A/state/store.key.next"
+	chmod 600 "$A/state/store.key.next"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	mv "$A/state/store.key" "$A/state/store.key.previous"
+	mv "$A/state/store.key.next" "$A/state/store.key"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # sealed anew, under the new key
+	new=$(sqlite3 "$A/state/offline.db" "SELECT key_id FROM cache WHERE name = 'off.alice'")
+	[ -n "$new" ] && [ "$new" != "$old" ] || fail "off.alice not sealed under the new key ($new, $old)"
+	pg_down
+	pam -p "$PW" mamori-test off.kim auth=SUCCESS >/dev/null || fail "off.kim refused with its key as the previous one"
+	rm "$A/state/store.key.previous"
+	kill -HUP "$(cat "$A/daemon.pid")"
+	sleep 0.5
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null || fail "off.alice refused under the current key"
+	pam -p "$PW" mamori-test off.kim auth=AUTH_ERR >/dev/null
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM cache WHERE name = 'off.kim'")" 0 "off.kim's entries"
+	sqlite3 "$A/state/offline.db" "SELECT row FROM journal ORDER BY seq DESC LIMIT 1" |
+		grep -q '"reason":"offline: cached under a key not loaded"' || fail "the journal does not say why"
+	pg_up
+	wait_replayed
+	ctl audit verify
+}
+
 run_test "offline logins: the cache is written at online password logins, on A only" t_cache_written_online
 run_test "offline logins disabled (the default): store unreachable, every login refused" t_disabled_refused
+# More rows than a batch (64): each batch is its own central transaction
+# and moves the replay mark; a replay stopped after the first batch (a
+# trigger refuses the 65th row) resumes after it, and nothing is
+# replayed twice.
+t_replay_in_batches() {
+	on_a
+	local i first stop
+	# The next seq: the journal is empty (all replayed).
+	first=$(($(sqlite3 "$A/state/offline.db" "SELECT value FROM meta WHERE key = 'last_seq'") + 1))
+	stop=$((first + 64))
+	pg_admin "CREATE FUNCTION offline_stop() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+		IF NEW.category = 'offline' AND NEW.detail IS NOT NULL THEN
+		IF (NEW.detail::json->>'seq')::bigint = $stop THEN RAISE EXCEPTION 'replay stopped here'; END IF;
+		END IF; RETURN NEW; END \$\$;
+		CREATE TRIGGER offline_stop BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION offline_stop()" >/dev/null
+	pg_down
+	for i in $(seq 1 70); do pam -p "wrong-$i" mamori-test off.nobody auth=AUTH_ERR >/dev/null; done
+	journal_rows >"$A/journal-5"
+	expect_eq "$(wc -l <"$A/journal-5")" 70 "journal rows"
+	expect_eq "$(head -n 1 "$A/journal-5" | cut -d'|' -f1)" "$first" "the first seq"
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null # online: wakes the replay
+	for i in $(seq 1 100); do
+		[ "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" = 6 ] && break
+		sleep 0.1
+	done
+	expect_eq "$(sqlite3 "$A/state/offline.db" "SELECT count(*) FROM journal")" 6 "rows left after the first batch"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND CASE WHEN category = 'offline' THEN (detail::json->>'seq')::bigint END >= $first")" 64 "central rows of the first batch"
+	expect_match "$(sql "SELECT value FROM directory_state WHERE key LIKE 'offline-replayed:%'")" "^$((stop - 1)):[0-9a-f]{64}\$" "the mark"
+	pg_admin "DROP TRIGGER offline_stop ON audit; DROP FUNCTION offline_stop()" >/dev/null
+	wait_replayed
+	sql "SELECT (detail::json->>'seq') || '|' || (detail::json->>'hash') FROM audit WHERE CASE WHEN category = 'offline' THEN (detail::json->>'seq')::bigint END >= $first ORDER BY id" >"$A/central-5"
+	diff "$A/journal-5" "$A/central-5" || fail "a row replayed twice, or lost"
+	ctl audit verify
+}
+
+# The replay mark holds the hash of the last row replayed: a journal file
+# restored from an older copy, whose new rows take seq numbers already
+# replayed, is not taken for the one replayed (its rows would be skipped
+# unseen): audited as broken and kept aside.
+t_mark_hash_checked() {
+	on_a
+	local tampered aside
+	tampered=$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND result = 'tampered'")
+	aside=$(ls "$A"/state/offline.db.tampered-* | wc -l)
+	stop_daemon
+	cp -p "$A/state/offline.db" "$A/offline.db.old"
+	start_daemon
+	pg_down
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	stop_daemon
+	cp -p "$A/offline.db.old" "$A/state/offline.db"
+	start_daemon
+	pg_down
+	pam -p 'wrong-again' mamori-test off.alice auth=AUTH_ERR >/dev/null # the same seq, another row
+	pg_up
+	pam -p "$PW" mamori-test off.alice auth=SUCCESS >/dev/null
+	wait_replayed
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'offline' AND result = 'tampered'")" $((tampered + 1)) "tamper rows"
+	expect_eq "$(ls "$A"/state/offline.db.tampered-* | wc -l)" $((aside + 1)) "journals kept aside"
+	grep -q "the replay mark's row (seq [0-9]*) is not this journal's" "$A/daemon.log" || fail "not logged"
+	ctl audit verify
+}
+
 run_test "offline logins: a cached account logs in with its password; the transition is logged" t_cached_allowed
 run_test "offline logins: a session opens and closes offline, journaled; none for an account not cached" t_cached_session
 run_test "P-PRIV-TIME offline: the cached hours of use hold (auth, account, session)" t_hours_refused
@@ -290,4 +449,14 @@ run_test "P-AUDIT offline: on reconnection the journal is replayed in order, and
 run_test "P-AUDIT offline: a second reconnection, and a replay resumed, replay nothing twice" \
 	t_second_reconnection_no_duplicates
 run_test "P-AUDIT offline: a tampered journal is audited centrally, not replayed" t_tampered_journal_audited
+run_test "P-AUDIT offline: a decision whose commit may have landed is refused, never made again offline" \
+	t_unknown_commit_not_offline
+run_test "offline logins: idle pooled connections to a server that died: the next logins go offline at once" \
+	t_dead_server_idle_pool
+run_test "P-CRED-STORE offline: an entry opens with the key that sealed it; one whose key is gone is forgotten" \
+	t_key_gone_entry_forgotten
+run_test "P-AUDIT offline: the journal is replayed in batches; a replay stopped after one resumes after it" \
+	t_replay_in_batches
+run_test "P-AUDIT offline: the replay mark's hash is checked; a journal that is not the one replayed is kept aside" \
+	t_mark_hash_checked
 tap_done

@@ -270,6 +270,44 @@ test_unreachable_told_from_busy(void **state)
 	assert_false(mamori_store_unreachable(f->store));
 }
 
+/* A begin sends nothing (BEGIN goes with the first statement): on an
+ * idle pooled connection whose server is gone it still answers OK.
+ * mamori_store_ping sends SELECT 1: it finds the connection lost, cannot
+ * make a new one, and the store then says unreachable (offline.c's check). */
+static void
+test_ping_sees_a_dead_idle_connection(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_txn *tx = NULL;
+	char sql[256], out[32];
+
+	f->conf->store_pool_size = 1;
+	f->conf->store_connect_timeout = 1;
+	open_store(f);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_ping(tx), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+	         "AND application_name = 'mamori-authd'",
+	         f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	usleep(100000);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK); /* nothing sent */
+	assert_false(mamori_store_unreachable(f->store));
+	assert_int_equal(mamori_store_ping(tx), MAMORI_ERR_BUSY);
+	mamori_store_rollback(&tx);
+	assert_true(mamori_store_unreachable(f->store));
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->dbname);
+	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_ping(tx), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_false(mamori_store_unreachable(f->store));
+}
+
 /* ------------------------------------------------------------ deadlock */
 
 struct dl {
@@ -599,6 +637,7 @@ main(void)
 		T(test_pool_waits_then_busy),
 		T(test_pool_resets_lost_connection),
 		T(test_unreachable_told_from_busy),
+		T(test_ping_sees_a_dead_idle_connection),
 		T(test_deadlock_is_retry),
 		T(test_exists_keeps_transaction),
 		T(test_user_walks),
