@@ -475,6 +475,7 @@ static void *
 probe_main(void *arg)
 {
 	(void)arg;
+	mamori_store_thread_label("offline");
 	pthread_mutex_lock(&offline.lock);
 	while (!offline.stopping) {
 		struct timespec until;
