@@ -36,6 +36,7 @@ enum {
 struct pg_snap {
 	char name[MAMORI_USER_NAME_MAX + 1];
 	unsigned have; /* SNAP_* */
+	int user_rc; /* what pg_user_get would return */
 	int user_found;
 	struct mamori_user user;
 	struct mamori_lockout lockout;
@@ -62,12 +63,9 @@ pg_snap_user(struct pg_txn *t, const char *name, struct mamori_user *out, int *r
 {
 	if (!snap_of(t, name, SNAP_USER))
 		return 0;
-	if (t->snap->user_found) {
+	if (t->snap->user_found)
 		*out = t->snap->user;
-		*rc = MAMORI_OK;
-	} else {
-		*rc = MAMORI_ERR_NOT_FOUND;
-	}
+	*rc = t->snap->user_rc;
 	return 1;
 }
 
@@ -146,10 +144,8 @@ pg_snap_written(struct pg_txn *t, const char *sql)
 	if (t->snap == NULL)
 		return;
 	t->snap->have &= strstr(sql, "audit") != NULL ? 0u : (unsigned)SNAP_TAIL;
-	if (!(t->snap->have & ~(unsigned)SNAP_TAIL)) {
-		/* Nothing of the account left: its hashes wiped at once. */
-		mamori_wipe(t->snap->pw, sizeof(t->snap->pw));
-	}
+	/* Nothing of the account is served any more: its hashes wiped. */
+	mamori_wipe(t->snap->pw, sizeof(t->snap->pw));
 }
 
 void
@@ -262,7 +258,8 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 			s->have |= SNAP_LOCKOUT;
 		}
 		if (r_user != NULL) {
-			s->user_found = PQntuples(r_user) > 0 && pg_user_from_row(r_user, 0, &s->user) == MAMORI_OK;
+			s->user_rc = PQntuples(r_user) > 0 ? pg_user_from_row(r_user, 0, &s->user) : MAMORI_ERR_NOT_FOUND;
+			s->user_found = s->user_rc == MAMORI_OK;
 			s->user_id = s->user_found ? s->user.id : 0;
 			s->have |= SNAP_USER;
 		}
