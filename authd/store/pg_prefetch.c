@@ -258,7 +258,8 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 			s->have |= SNAP_LOCKOUT;
 		}
 		if (r_user != NULL) {
-			s->user_rc = PQntuples(r_user) > 0 ? pg_user_from_row(r_user, 0, &s->user) : MAMORI_ERR_NOT_FOUND;
+			s->user_rc =
+			        PQntuples(r_user) > 0 ? pg_user_from_row(r_user, 0, &s->user) : MAMORI_ERR_NOT_FOUND;
 			s->user_found = s->user_rc == MAMORI_OK;
 			s->user_id = s->user_found ? s->user.id : 0;
 			s->have |= SNAP_USER;
