@@ -67,10 +67,12 @@ pam_subject_load(const struct mamori_pam_conversation *conv, const struct mamori
 	memset(s, 0, sizeof(*s));
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	/* The lockout, the account and its passwords in one round trip; the
-	 * step only reads (the factors' enrolled and load calls read). */
+	/* The lockout, the account, its passwords and credentials in one
+	 * round trip; the step only reads (the factors' enrolled and load
+	 * calls read). */
 	rc = mamori_store_prefetch(tx, name, conv->system,
-	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_ALONE);
+	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_CREDENTIALS |
+	                                   MAMORI_PREFETCH_ALONE);
 	if (rc == MAMORI_OK)
 		rc = mamori_lockout_state(tx, name, now, &s->lock);
 	if (rc == MAMORI_OK) {

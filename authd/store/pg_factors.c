@@ -21,9 +21,7 @@
 #include "secure.h"
 #include "store/pg_internal.h"
 
-#define CRED_COLUMNS                                                                                                   \
-	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
-	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
+#define CRED_COLUMNS PG_CRED_COLUMNS
 #define CRED_FROM " FROM credentials c JOIN users u ON u.id = c.user_id "
 
 /* A bytea column: MAMORI_ERR_STORE when it does not fit (as SQLite). */
@@ -63,21 +61,22 @@ cred_from_row(const PGresult *res, int row, struct mamori_credential *c)
 	return MAMORI_OK;
 }
 
-/* Run stmt (CRED_COLUMNS) and call cb with each credential, stopping at
- * its first non-zero answer. */
+/* Call cb with each credential of res (CRED_COLUMNS) of factor (all when
+ * NULL), revoked ones only with with_revoked, and of id only when id is
+ * not 0, stopping at its first non-zero answer.  Rows whose id is NULL
+ * (a prefetch's account without credentials) are none. */
 static int
-cred_walk(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, mamori_store_cred_cb cb,
-          void *data)
+cred_rows(const PGresult *res, const char *factor, int with_revoked, int64_t id, mamori_store_cred_cb cb, void *data)
 {
 	struct mamori_credential c;
 	char name[MAMORI_USER_NAME_MAX + 1];
-	PGresult *res = NULL;
-	int rc, rows;
+	int rc = MAMORI_OK, rows = PQntuples(res);
 
-	if ((rc = pg_run(tx, stmt, n, values, NULL, NULL, &res)) != MAMORI_OK)
-		return rc;
-	rows = PQntuples(res);
 	for (int i = 0; i < rows && rc == MAMORI_OK; i++) {
+		if (PQgetisnull(res, i, 0) || (id != 0 && pg_get_i64(res, i, 0) != id) ||
+		    (factor != NULL && strcmp(PQgetvalue(res, i, 2), factor) != 0) ||
+		    (!with_revoked && strcmp(PQgetvalue(res, i, 4), "revoked") == 0))
+			continue;
 		if ((rc = cred_from_row(res, i, &c)) != MAMORI_OK)
 			break;
 		pg_get_text(res, i, 14, name, sizeof(name));
@@ -85,8 +84,23 @@ cred_walk(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const 
 		mamori_wipe(&c, sizeof(c));
 	}
 	mamori_wipe(&c, sizeof(c));
-	PQclear(res);
 	return rc == MAMORI_STOP ? MAMORI_OK : rc;
+}
+
+/* Run stmt (CRED_COLUMNS) and call cb with each credential, stopping at
+ * its first non-zero answer. */
+static int
+cred_walk(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, mamori_store_cred_cb cb,
+          void *data)
+{
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = pg_run(tx, stmt, n, values, NULL, NULL, &res)) != MAMORI_OK)
+		return rc;
+	rc = cred_rows(res, NULL, 1, 0, cb, data);
+	PQclear(res);
+	return rc;
 }
 
 int
@@ -171,8 +185,13 @@ pg_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out)
 	const char *values[] = { pg_i64(&a, id) };
 	int rc;
 
+	const PGresult *pre = pg_snap_creds_with(pg_tx(tx), id);
+
 	memset(out, 0, sizeof(*out));
-	rc = cred_walk(tx, &stmt, 1, values, cred_first, out);
+	if (pre != NULL)
+		rc = cred_rows(pre, NULL, 1, id, cred_first, out);
+	else
+		rc = cred_walk(tx, &stmt, 1, values, cred_first, out);
 	if (rc != MAMORI_OK) {
 		mamori_wipe(out, sizeof(*out));
 		return rc;
@@ -189,7 +208,10 @@ pg_cred_foreach_user(struct mamori_txn *tx, int64_t user_id, const char *factor,
 	        "c.factor = $2::text) AND ($3::integer <> 0 OR c.state <> 'revoked') ORDER BY c.id");
 	struct pg_i64 a;
 	const char *values[] = { pg_i64(&a, user_id), factor, with_revoked ? "1" : "0" };
+	const PGresult *pre = pg_snap_creds(pg_tx(tx), user_id);
 
+	if (pre != NULL)
+		return cred_rows(pre, factor, with_revoked, 0, cb, data);
 	return cred_walk(tx, &stmt, 3, values, cb, data);
 }
 

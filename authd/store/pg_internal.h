@@ -212,13 +212,17 @@ int pg_snap_lockout(struct pg_txn *t, const char *name, struct mamori_lockout *o
 int pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct mamori_password *out, int *rc);
 int pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out);
 int pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65]);
+/* The account's credentials prefetched (CRED_COLUMNS, u.id; every state,
+ * in id order), or NULL: read them. */
+const PGresult *pg_snap_creds(struct pg_txn *t, int64_t user_id);
+/* The same when credential cred_id is among them (cred_get), or NULL. */
+const PGresult *pg_snap_creds_with(struct pg_txn *t, int64_t cred_id);
 /* The session id prefetched (once). */
 int pg_snap_session_id(struct pg_txn *t, int64_t *id);
 /* The audit row just inserted is the chain's tail (under the audit lock). */
 void pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash);
 /* A statement other than a SELECT is about to run: forget what it may
- * change (everything but the tail, and the tail too when it names the
- * audit table). */
+ * change (the parts of the tables it names). */
 void pg_snap_written(struct pg_txn *t, const char *sql);
 /* Wipe and free it (the transaction ends). */
 void pg_snap_free(struct pg_txn *t);
@@ -230,6 +234,9 @@ void pg_snap_free(struct pg_txn *t);
 	"SELECT failures, window_start, locked_until, lock_count, last_failure_at FROM lockouts WHERE name = "         \
 	"$1::text "                                                                                                    \
 	"FOR UPDATE"
+#define PG_CRED_COLUMNS                                                                                                \
+	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
+	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
 #define PG_AUDIT_LOCK_SQL "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ", 0)"
 #define PG_AUDIT_TAIL_SQL "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"
 #define PG_PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"

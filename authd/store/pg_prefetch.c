@@ -31,6 +31,7 @@ enum {
 	SNAP_PASSWORD = 1 << 2,
 	SNAP_LOGIN = 1 << 3,
 	SNAP_TAIL = 1 << 4,
+	SNAP_CREDS = 1 << 5,
 };
 
 struct pg_snap {
@@ -50,6 +51,9 @@ struct pg_snap {
 	int64_t tail_id;
 	char tail_hash[65];
 	int64_t session_id; /* 0: none (left) */
+	/* The account's credentials, every state, in id order (CRED_COLUMNS
+	 * then u.id; one row of NULLs but u.id when it has none). */
+	PGresult *creds;
 };
 
 static int
@@ -138,22 +142,74 @@ pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash)
 	t->snap->have |= SNAP_TAIL;
 }
 
+/* The parts a write naming table may change: its table's, and for the
+ * accounts table everything of the account (a deleted account takes its
+ * passwords, logins and credentials with it, ON DELETE CASCADE).  There
+ * are no triggers: a statement changes only the tables it names. */
+static const struct {
+	const char *table;
+	unsigned parts;
+} written[] = {
+	{ "users", SNAP_USER | SNAP_PASSWORD | SNAP_LOGIN | SNAP_CREDS },
+	{ "lockouts", SNAP_LOCKOUT },
+	{ "passwords", SNAP_PASSWORD },
+	{ "logins", SNAP_LOGIN },
+	{ "credentials", SNAP_CREDS },
+	{ "audit", SNAP_TAIL },
+};
+
 void
 pg_snap_written(struct pg_txn *t, const char *sql)
 {
-	if (t->snap == NULL)
+	struct pg_snap *s = t->snap;
+
+	if (s == NULL)
 		return;
-	t->snap->have &= strstr(sql, "audit") != NULL ? 0u : (unsigned)SNAP_TAIL;
-	/* Nothing of the account is served any more: its hashes wiped. */
-	mamori_wipe(t->snap->pw, sizeof(t->snap->pw));
+	/* A name anywhere in the statement counts (a word of another
+	 * table's name too): forgetting too much costs a read, never a
+	 * wrong answer. */
+	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		if (strstr(sql, written[i].table) != NULL)
+			s->have &= ~written[i].parts;
+	}
+	if (!(s->have & SNAP_PASSWORD))
+		mamori_wipe(s->pw, sizeof(s->pw));
+	if (!(s->have & SNAP_CREDS) && s->creds != NULL) {
+		PQclear(s->creds);
+		s->creds = NULL;
+	}
+}
+
+const PGresult *
+pg_snap_creds(struct pg_txn *t, int64_t user_id)
+{
+	struct pg_snap *s = t->snap;
+
+	if (s == NULL || !(s->have & SNAP_CREDS) || s->creds == NULL || user_id == 0 || s->user_id != user_id)
+		return NULL;
+	return s->creds;
 }
 
 void
 pg_snap_free(struct pg_txn *t)
 {
+	if (t->snap != NULL && t->snap->creds != NULL)
+		PQclear(t->snap->creds);
 	if (t->snap != NULL)
 		mamori_freezero(t->snap, sizeof(*t->snap));
 	t->snap = NULL;
+}
+
+const PGresult *
+pg_snap_creds_with(struct pg_txn *t, int64_t cred_id)
+{
+	const PGresult *res = t->snap != NULL ? pg_snap_creds(t, t->snap->user_id) : NULL;
+
+	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
+		if (!PQgetisnull(res, i, 0) && pg_get_i64(res, i, 0) == cred_id)
+			return res;
+	}
+	return NULL;
 }
 
 /* The rows of the password and login reads: "u.id" first, then the
@@ -217,8 +273,12 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 	PG_STMT(audit_lock, 0, PG_AUDIT_LOCK_SQL);
 	PG_STMT(tail, 0, PG_AUDIT_TAIL_SQL);
 	PG_STMT(session_id, 0, "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))");
+	PG_STMT(creds, 1,
+	        "SELECT " PG_CRED_COLUMNS ", u.id FROM users u LEFT JOIN credentials c ON c.user_id = u.id "
+	        "WHERE u.name = $1::text ORDER BY c.id");
 	struct pg_txn *t = pg_tx(tx);
-	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_tail = NULL, *r_ses = NULL;
+	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_tail = NULL, *r_ses = NULL,
+	         *r_creds = NULL;
 	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
 	const char *one[] = { name };
 	const char *three[] = { name, sys, MAMORI_SYSTEM_DEFAULT };
@@ -244,6 +304,8 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 		rc = pg_run(tx, &audit_lock, 0, NULL, NULL, NULL, NULL);
 	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
 		rc = pg_run_keep(tx, &tail, 0, NULL, &r_tail);
+	if ((what & MAMORI_PREFETCH_CREDENTIALS) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &creds, 1, one, &r_creds);
 	if ((what & MAMORI_PREFETCH_SESSION_ID) && rc == MAMORI_OK)
 		rc = pg_run_keep(tx, &session_id, 0, NULL, &r_ses);
 	if (rc == MAMORI_OK)
@@ -276,6 +338,14 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 		}
 		if (r_ses != NULL && PQntuples(r_ses) == 1)
 			s->session_id = pg_get_i64(r_ses, 0, 0);
+		/* Kept when its rows are of the account read (u.id, the last
+		 * column, the same). */
+		if (r_creds != NULL && PQntuples(r_creds) > 0 && s->user_found &&
+		    pg_get_i64(r_creds, 0, PQnfields(r_creds) - 1) == s->user.id) {
+			s->creds = r_creds;
+			r_creds = NULL;
+			s->have |= SNAP_CREDS;
+		}
 		t->snap = s;
 	}
 	PQclear(r_lockout);
@@ -285,5 +355,6 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 	PQclear(r_login);
 	PQclear(r_tail);
 	PQclear(r_ses);
+	PQclear(r_creds);
 	return rc;
 }

@@ -272,7 +272,8 @@ int mamori_store_unreachable(struct mamori_store *store);
  * of the default system when system is NULL, and of the default system),
  * _LOGIN (login_get's row), _AUDIT (audit_tail, with its lock: for a
  * transaction that appends a row and holds no lock a long time).  The
- * account (user_get) always.  _SESSION_ID: the id the transaction's
+ * account (user_get) always.  _CREDENTIALS: the account's credentials
+ * (cred_foreach_user, cred_get of one of them).  _SESSION_ID: the id the transaction's
  * session_open gives.  _ALONE: tx only reads (a write in it then fails):
  * the prefetch is a transaction of its own on the server, its locks
  * released at its end, and the calls it does not serve each read alone.
@@ -284,6 +285,7 @@ int mamori_store_unreachable(struct mamori_store *store);
 #define MAMORI_PREFETCH_AUDIT 0x8u
 #define MAMORI_PREFETCH_SESSION_ID 0x10u
 #define MAMORI_PREFETCH_ALONE 0x20u
+#define MAMORI_PREFETCH_CREDENTIALS 0x40u
 int mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
 /* tx only reads, from here on (MAMORI_PREFETCH_ALONE without a name):
  * each of its statements a transaction of its own on a server; a write in

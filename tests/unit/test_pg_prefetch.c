@@ -11,7 +11,10 @@
  *     write, and its commit says so;
  *   - a queued write that the server refuses fails the commit, and nothing
  *     of the transaction is kept (the error is not lost with the queue);
- *   - a session id prefetched is the id session_open gives.
+ *   - a session id prefetched is the id session_open gives;
+ *   - the credentials prefetched are walked as the server walks them (a
+ *     factor, the revoked ones left out), and a credential changed in the
+ *     transaction (a TOTP step taken) is read back changed.
  * It needs MAMORI_TEST_PG_CONNINFO (a role that may create databases);
  * without it, one visible SKIP. */
 #include "config.h"
@@ -310,6 +313,56 @@ test_session_id_prefetched(void **state)
 	commit_ok(&tx);
 }
 
+static int
+count_cred(const struct mamori_credential *c, const char *user, void *data)
+{
+	int *n = data;
+
+	assert_string_equal(user, "alice");
+	*n = *n * 10 + (int)c->counter; /* the order shows */
+	return MAMORI_OK;
+}
+
+static void
+test_credentials_prefetched(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_credential c[3] = { 0 }, got;
+	struct mamori_txn *tx = NULL;
+	int plain_totp = 0, pre_totp = 0, plain_all = 0, pre_all = 0;
+
+	for (int i = 0; i < 3; i++) {
+		c[i].user_id = f->alice;
+		snprintf(c[i].factor, sizeof(c[i].factor), "%s", i == 1 ? "fido2" : "totp");
+		snprintf(c[i].label, sizeof(c[i].label), "c%d", i);
+		c[i].state = MAMORI_CRED_ACTIVE;
+		c[i].counter = i + 1;
+		c[i].created_at = 1500;
+	}
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(mamori_store_cred_insert(tx, &c[i]), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_revoke(tx, c[2].id, 1600, "lost", "admin"), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_foreach_user(tx, f->alice, "totp", 0, count_cred, &plain_totp), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_foreach_user(tx, f->alice, NULL, 1, count_cred, &plain_all), MAMORI_OK);
+	commit_ok(&tx);
+	assert_int_equal(plain_totp, 1);
+	assert_int_equal(plain_all, 123);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_prefetch(tx, "alice", NULL, MAMORI_PREFETCH_CREDENTIALS), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_foreach_user(tx, f->alice, "totp", 0, count_cred, &pre_totp), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_foreach_user(tx, f->alice, NULL, 1, count_cred, &pre_all), MAMORI_OK);
+	assert_int_equal(pre_totp, plain_totp);
+	assert_int_equal(pre_all, plain_all);
+	assert_int_equal(mamori_store_cred_get(tx, c[0].id, &got), MAMORI_OK);
+	assert_int_equal(got.counter, 1);
+	assert_int_equal(mamori_store_cred_accept_counter(tx, c[0].id, 7, 1700), MAMORI_OK);
+	assert_int_equal(mamori_store_cred_get(tx, c[0].id, &got), MAMORI_OK);
+	assert_int_equal(got.counter, 7);
+	assert_int_equal(mamori_store_cred_accept_counter(tx, c[0].id, 7, 1701), MAMORI_ERR_DENIED);
+	commit_ok(&tx);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -317,7 +370,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_prefetch_serves_what_calls_read), T(test_writes_are_read_back),  T(test_alone_refuses_writes),
-		T(test_queued_error_fails_commit),       T(test_session_id_prefetched),
+		T(test_queued_error_fails_commit),       T(test_session_id_prefetched), T(test_credentials_prefetched),
 	};
 
 	mamori_log_init("test_pg_prefetch", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
