@@ -93,17 +93,9 @@ cmd_key_status(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	rc = cli_parse_bare(cli, cmd, argc, argv);
+	rc = cli_bare_call(cli, cmd, MAMORI_ADMIN_KEY_STATUS, argc, argv, &reply);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_admin_call(cli, MAMORI_ADMIN_KEY_STATUS, json_object(), "key status", &reply);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (cli->json) {
-		rc = cli_print_json_reply(reply);
-		json_decref(reply);
-		return rc;
-	}
 	params = mamori_wire_parameters(reply);
 	keys = json_object_get(params, "keys");
 	output_list_value(&l, "current key", json_object_get(keys, "current"), "-");
