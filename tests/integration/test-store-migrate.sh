@@ -20,13 +20,7 @@ fi
 
 START=$(date -d '2030-02-04 10:00:00' +%s)
 
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local"
+EXTRA_CONF=$MN_LOGIN_CONF
 
 totp_code() { oathtool --totp -b "$1" --now "@$(cat "$T/clock")"; }
 
