@@ -174,6 +174,8 @@ struct mamori_store_ops {
 	int (*session_foreach_revoked)(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 	int (*user_get_id)(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 	int (*user_foreach_stale)(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+	int (*user_disable_if)(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+	                       const char *reason, int64_t now);
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;

@@ -106,3 +106,12 @@ mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mam
 		return MAMORI_ERR_INVALID;
 	return tx->store->ops->user_foreach_stale(tx, unused_since, cb, data);
 }
+
+int
+mamori_store_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+                             const char *reason, int64_t now)
+{
+	if (tx == NULL || seen == NULL || seen->id <= 0 || reason == NULL || unused_since < 0)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->user_disable_if(tx, seen, unused_since, reason, now);
+}

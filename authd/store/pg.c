@@ -776,4 +776,5 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.session_foreach_revoked = pg_session_foreach_revoked,
 	.user_get_id = pg_user_get_id,
 	.user_foreach_stale = pg_user_foreach_stale,
+	.user_disable_if = pg_user_disable_if,
 };

@@ -607,4 +607,5 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.session_foreach_revoked = sq_session_foreach_revoked,
 	.user_get_id = sq_user_get_id,
 	.user_foreach_stale = sq_user_foreach_stale,
+	.user_disable_if = sq_user_disable_if,
 };

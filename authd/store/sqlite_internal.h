@@ -158,5 +158,7 @@ int sq_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t l
 int sq_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
 int sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 int sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+int sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
+                       int64_t now);
 
 #endif

@@ -578,4 +578,13 @@ int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamo
 typedef int (*mamori_store_stale_cb)(const struct mamori_user *user, int64_t last_used, void *data);
 int mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 
+/* Housekeeping's disable (P-DEV-ID, P-ID-STALE), one conditional UPDATE of
+ * state, state_reason and updated_at only: the account seen by a walk
+ * (seen) is disabled with reason only while its row still holds what the
+ * walk decided on (state, kind, expires, updated_at) and, when
+ * unused_since > 0, it is still unused since then.  MAMORI_ERR_NOT_FOUND:
+ * changed meanwhile (by another daemon or an administrator), left alone. */
+int mamori_store_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+                                 const char *reason, int64_t now);
+
 #endif
