@@ -296,6 +296,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	const char *config_path = MAMORI_DEFAULT_CONFIG;
+	char where[4096];
 	const struct mamori_conf *conf;
 	struct mamori_conf *loaded;
 	char err[512], dummy[MAMORI_HASH_MAX], path[4096], config_abs[4096];
@@ -409,8 +410,8 @@ main(int argc, char **argv)
 	if (mamori_server_listen(conf) != 0)
 		goto out;
 	mamori_log_notice("mamori-authd %s started (store %s, Argon2id t=%u m=%u KiB p=%u, %u parallel)",
-	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store), conf->argon2_t, conf->argon2_m_kib,
-	                  conf->argon2_p, mamori_password_slots());
+	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store, where, sizeof(where)), conf->argon2_t,
+	                  conf->argon2_m_kib, conf->argon2_p, mamori_password_slots());
 #ifdef MAMORI_TEST_HOOKS
 	mamori_log_warn("built with --enable-test-hooks: the clock and other test seams can be set through "
 	                "MAMORI_TEST_* variables; never deploy this build");

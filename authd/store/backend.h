@@ -50,7 +50,7 @@ struct mamori_store_ops {
 	/* Open the store that conf names, migrating its schema. */
 	int (*open)(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 	void (*close)(struct mamori_store *store);
-	const char *(*path)(const struct mamori_store *store);
+	void (*path)(const struct mamori_store *store, char *out, size_t len);
 	/* Transactions.  commit returns MAMORI_OK only when the COMMIT
 	 * succeeded (it rolls back otherwise); neither commit nor rollback
 	 * frees the handle: release does, once store.c called the end hook,

@@ -323,7 +323,7 @@ static void set_where(struct pg_store *st, PGconn *conn);
 static int
 conn_ready(struct pg_store *st, struct pg_conn *c)
 {
-	char msg[256];
+	char msg[256], where[256];
 
 	int fresh = 0;
 
@@ -337,18 +337,16 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 	if (fresh)
 		memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
-		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
+		mamori_log_err("store: cannot connect to %s: %s", pg_where(st, where),
+		               conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
 		__atomic_store_n(&st->connect_failed, 1, __ATOMIC_RELAXED);
 		return MAMORI_ERR_BUSY;
 	}
 	if (fresh)
 		__atomic_store_n(&st->connect_failed, 0, __ATOMIC_RELAXED);
-	if (fresh) {
-		pthread_mutex_lock(&st->lock);
+	if (fresh)
 		set_where(st, c->conn);
-		pthread_mutex_unlock(&st->lock);
-	}
 	c->broken = 0;
 	return MAMORI_OK;
 }
@@ -389,6 +387,7 @@ conn_settle(struct pg_conn *c)
 static int
 pool_take(struct pg_store *st, struct pg_conn **out)
 {
+	char where[256];
 	struct timespec deadline;
 	int waited = 0;
 
@@ -416,7 +415,7 @@ pool_take(struct pg_store *st, struct pg_conn **out)
 		waited = pthread_cond_timedwait(&st->free_conn, &st->lock, &deadline);
 	}
 	pthread_mutex_unlock(&st->lock);
-	mamori_log_warn("store: no free connection to %s after %u s", st->where, st->connect_timeout);
+	mamori_log_warn("store: no free connection to %s after %u s", pg_where(st, where), st->connect_timeout);
 	return MAMORI_ERR_BUSY;
 }
 
@@ -555,14 +554,14 @@ option(const PQconninfoOption *opts, const char *keyword)
 /* "postgresql://host:port/dbname" for messages and mamorictl status: no
  * user, never a secret.  Once connected, the host and port conn reached
  * (of a multi-host conninfo, the primary found); before, the conninfo's
- * lists.  Written into the buffer not in use, then published (under
- * st->lock once the pool is shared). */
+ * lists.  Formatted aside, then copied under st->lock, which every reader
+ * takes too (pg_where): no torn read. */
 static void
 set_where(struct pg_store *st, PGconn *conn)
 {
 	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
 	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
-	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
+	char buf[sizeof(st->where)];
 
 	if (host[0] == '\0')
 		host = option(opts, "hostaddr");
@@ -572,9 +571,22 @@ set_where(struct pg_store *st, PGconn *conn)
 		port = PQport(conn);
 	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
 		db = PQdb(conn);
-	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
-	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
+	snprintf(buf, sizeof(buf), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
 	PQconninfoFree(opts);
+	pthread_mutex_lock(&st->lock);
+	memcpy(st->where, buf, sizeof(buf));
+	pthread_mutex_unlock(&st->lock);
+}
+
+const char *
+pg_where(const struct pg_store *st, char out[256])
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&st->lock; /* the lock only: st is read */
+
+	pthread_mutex_lock(lock);
+	snprintf(out, 256, "%s", st->where);
+	pthread_mutex_unlock(lock);
+	return out;
 }
 
 static void pg_close(struct mamori_store *store);
@@ -615,7 +627,7 @@ static int
 pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
 {
 	struct pg_store *st;
-	char msg[256];
+	char msg[256], where[256];
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -632,17 +644,17 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 	set_where(st, NULL);
 	st->conns[0].conn = pg_connect(st);
 	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "%s: cannot connect: %s", st->where,
+		snprintf(err, errlen, "%s: cannot connect: %s", pg_where(st, where),
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
 	set_where(st, st->conns[0].conn);
 	/* The timeouts after the migration: a daemon waits for another's
 	 * (pg_advisory_lock) as long as it takes. */
-	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
+	if (pg_migrate(st->conns[0].conn, pg_where(st, where), err, errlen) != 0)
 		goto fail;
 	if (conn_session(st, st->conns[0].conn) != 0) {
-		snprintf(err, errlen, "%s: cannot set the timeouts: %s", st->where,
+		snprintf(err, errlen, "%s: cannot set the timeouts: %s", pg_where(st, where),
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
@@ -669,10 +681,12 @@ pg_close(struct mamori_store *store)
 	free(st);
 }
 
-static const char *
-pg_path(const struct mamori_store *store)
+static void
+pg_path(const struct mamori_store *store, char *out, size_t len)
 {
-	return __atomic_load_n(&((const struct pg_store *)store)->where, __ATOMIC_ACQUIRE);
+	char where[256];
+
+	snprintf(out, len, "%s", pg_where((const struct pg_store *)store, where));
 }
 
 static int

@@ -62,10 +62,9 @@ struct pg_store {
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
 	/* postgresql://host:port/dbname for messages and mamorictl status,
 	 * never the conninfo: the server last connected to (after a failover,
-	 * the new primary).  One of where_buf, replaced by a whole new string
-	 * (pg.c set_where), so that a reader never sees one half-written. */
-	const char *where;
-	char where_buf[2][256];
+	 * the new primary).  Written and read only under lock (pg.c set_where,
+	 * pg_where: a reader copies it), so that none sees it half-written. */
+	char where[256];
 	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
 	 * dbname), connect_timeout, application_name. */
 	char *conninfo;
@@ -114,6 +113,8 @@ pg_tx(struct mamori_txn *tx)
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
 int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
+/* A copy of st->where taken under st->lock (never call it holding it). */
+const char *pg_where(const struct pg_store *st, char out[256]);
 
 /* ------------------------- pg.c (pg_exec, pg_run_int64, columns: pg_columns.c) */
 

@@ -460,10 +460,10 @@ sq_close(struct mamori_store *store)
 	free(st);
 }
 
-static const char *
-sq_path(const struct mamori_store *store)
+static void
+sq_path(const struct mamori_store *store, char *out, size_t len)
 {
-	return ((const struct sqlite_store *)store)->path;
+	snprintf(out, len, "%s", ((const struct sqlite_store *)store)->path);
 }
 
 static int

@@ -222,7 +222,11 @@ struct mamori_credential {
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 void mamori_store_close(struct mamori_store **store);
 const char *mamori_store_backend(const struct mamori_store *store);
-const char *mamori_store_path(const struct mamori_store *store);
+/* Where the store is, copied into out (len bytes, 4096 hold any) and
+ * returned: SQLite's file, or PostgreSQL's postgresql://host:port/db of the
+ * server last connected to, which a reconnection may change at any time
+ * (copied under the backend's lock: never half-written). */
+const char *mamori_store_path(const struct mamori_store *store, char *out, size_t len);
 
 /* Begin a transaction: *tx is its handle.  commit ends it either way
  * (*tx is set to NULL) and returns MAMORI_OK only when the COMMIT
