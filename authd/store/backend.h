@@ -140,6 +140,8 @@ struct mamori_store_ops {
 	int (*cred_get)(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 	int (*cred_foreach_user)(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
 	                         mamori_store_cred_cb cb, void *data);
+	int (*cred_reseal_batch)(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit,
+	                         int64_t *ids, size_t *n, int *more);
 	int (*cred_foreach)(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
 	                    mamori_store_cred_cb cb, void *data);
 	int (*cred_activate)(struct mamori_txn *tx, int64_t id, int64_t now);

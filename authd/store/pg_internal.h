@@ -278,6 +278,8 @@ int pg_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb 
 int pg_dir_count_active(struct mamori_txn *tx, int64_t *count);
 int pg_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int pg_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+int pg_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids,
+                         size_t *n, int *more);
 int pg_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 int pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
                        int64_t now);

@@ -157,6 +157,8 @@ int sq_dir_count_active(struct mamori_txn *tx, int64_t *count);
 int sq_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int sq_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
 int sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+int sq_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids,
+                         size_t *n, int *more);
 int sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
 int sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
                        int64_t now);

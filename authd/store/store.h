@@ -435,6 +435,13 @@ int mamori_store_cred_set_sealed(struct mamori_txn *tx, int64_t id, const unsign
 int mamori_store_cred_reseal(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                              const unsigned char nonce[12], const char *key_id, const char *old_key_id,
                              const unsigned char old_nonce[12]);
+/* Key rotation's next batch: the ids, in order, of up to limit credentials
+ * above after_id, not revoked, holding a sealed secret not recorded as
+ * under key_id (seal_key_id IS DISTINCT FROM key_id): one indexed range
+ * of the credentials, never a walk of them all.  *more: rows remain past
+ * the batch. */
+int mamori_store_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit,
+                                   int64_t *ids, size_t *n, int *more);
 int mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 /* Credentials of user_id, of factor (NULL: every factor), in id order;
  * revoked ones only when with_revoked is set. */
