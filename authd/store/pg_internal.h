@@ -43,6 +43,7 @@ struct pg_stmt {
  * their own here. */
 #define PG_LOCK_LOCKOUT "1835232363" /* "mclk" */
 #define PG_LOCK_AUDIT "1835229556" /* "mcat" */
+#define PG_LOCK_NAME "1835232877" /* "mcnm": mamori_store_lock_name, hashtext(name) */
 
 #define PG_STMT(var, n, text) static struct pg_stmt var = { .sql = (text), .nparams = (n), .idx = 0 }
 
@@ -222,6 +223,7 @@ int pg_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, si
 void pg_events_close(struct mamori_store_events *ev);
 int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int pg_lock_name(struct mamori_txn *tx, const char *name);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int pg_lockout_clear(struct mamori_txn *tx, const char *name);
 int pg_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,

@@ -609,4 +609,5 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.user_foreach_stale = sq_user_foreach_stale,
 	.user_disable_if = sq_user_disable_if,
 	.cred_reseal_batch = sq_cred_reseal_batch,
+	.lock_name = sq_lock_name,
 };

@@ -361,6 +361,10 @@ int mamori_store_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t n
 
 /* Lockouts, by the name tried.  get gives zeros when there is no row. */
 int mamori_store_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+/* A lock on name held until tx ends, waiting for another transaction's
+ * (PostgreSQL: pg_advisory_xact_lock; SQLite: its write transactions are
+ * one at a time already).  Used by store migrate, on the node's name. */
+int mamori_store_lock_name(struct mamori_txn *tx, const char *name);
 int mamori_store_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int mamori_store_lockout_clear(struct mamori_txn *tx, const char *name);
 /* Forget the rows that hold no lock at now (a timed lock that has run out
