@@ -564,10 +564,18 @@ mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen
 		rc = migrate_audit_attach(&m, dir, sizeof(dir));
 	if (rc == MAMORI_OK && (rc = mamori_store_begin(m.src, &m.stx)) == MAMORI_OK)
 		rc = mamori_store_begin(m.dst, &m.dtx);
-	/* Two moves of one node at once: the second waits here for the
-	 * first's commit, then plans on what it wrote (nothing twice). */
-	if (rc == MAMORI_OK && (rc = mamori_store_lock_name(m.dtx, lock_name(&m, lock, sizeof(lock)))) != MAMORI_OK)
+	/* Two moves of one node at once: the second waits here, up to the
+	 * store's lock_timeout, for the first's commit, then plans on what it
+	 * wrote (nothing twice); still held, it is refused, nothing written. */
+	if (rc == MAMORI_OK && (rc = mamori_store_lock_name(m.dtx, lock_name(&m, lock, sizeof(lock)))) != MAMORI_OK) {
+		if (rc == MAMORI_ERR_BUSY || rc == MAMORI_ERR_RETRY)
+			snprintf(err, errlen,
+			         "another store migrate of node %s is writing to the target: nothing moved; run it "
+			         "again "
+			         "once that one has ended",
+			         m.node);
 		rc = fail(&m, rc, "locking the node's move in the target");
+	}
 	if (rc == MAMORI_OK)
 		rc = check_target_key(&m);
 	if (rc == MAMORI_OK)

@@ -217,6 +217,52 @@ t_other_key_refused_before_any_write() {
 	migrate "$S6" || fail "the move with the fleet's key failed: $(cat "$S6/migrate.out")"
 }
 
+t_two_moves_of_one_node_serialised() {
+	local i p1 p2 rc1=0 rc2=0
+	terminal term-7
+	S7=$T
+	add_user mg.ivy 'Mori-no-Michi-2030'
+	stop_daemon
+	use_env "$C"
+	# A session holds the node's move lock, as a move under way would:
+	# both moves wait on it (up to the store's lock_timeout), then are
+	# refused with nothing written; once it is free, a move goes through.
+	PGAPPNAME=mamori-migrate-holder psql_on "$(cat "$C/pgdb")" \
+		-c "SELECT pg_advisory_lock(1835232877, hashtext('store migrate term-7'))" -c "SELECT pg_sleep(60)" \
+		>/dev/null 2>&1 &
+	for i in $(seq 1 100); do
+		[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+		sleep 0.1
+	done
+	cp "$S7/mamori.conf" "$S7/mamori-2.conf"
+	migrate "$S7" &
+	p1=$!
+	( "$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 ) &
+	p2=$!
+	wait "$p1" || rc1=$?
+	wait "$p2" || rc2=$?
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mamori-migrate-holder'" >/dev/null
+	wait
+	[ "$rc1" != 0 ] && [ "$rc2" != 0 ] || fail "a move went through while the node's lock was held"
+	grep -q 'another store migrate of node term-7 is writing' "$S7/migrate.out" ||
+		fail "no clear reason: $(cat "$S7/migrate.out")"
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 0 "mg.ivy moved while locked"
+	migrate "$S7" || fail "the move once the lock was free failed: $(cat "$S7/migrate.out")"
+	# Two at once now: one moves, the other waits for it and adds nothing
+	# (or, when the first outlasts lock_timeout, is refused): never both.
+	migrate "$S7" &
+	p1=$!
+	"$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 || true
+	wait "$p1" || true
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 1 "mg.ivy's accounts"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-7'")" \
+		1 "rows recording the move of term-7"
+}
+
 t_conflicting_account_stops_everything() {
 	local before after
 	terminal term-3
@@ -305,6 +351,8 @@ run_test "P-CRED-STORE a second terminal with colliding ids moves too; its TOTP 
 	t_second_terminal_ids_collide_totp_resealed
 run_test "P-CRED-STORE a terminal whose sealing key is not the central store's is refused before anything is written" \
 	t_other_key_refused_before_any_write
+run_test "two moves of one node at once never both write: a move is refused while the node's lock is held" \
+	t_two_moves_of_one_node_serialised
 run_test "a conflicting account stops the migration with nothing changed" t_conflicting_account_stops_everything
 run_test "P-AUDIT a tampered source audit chain is refused, nothing changed" t_tampered_source_chain_refused
 run_test "a move killed half-way (in its transaction) leaves nothing; the next run moves everything" \
