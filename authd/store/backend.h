@@ -99,6 +99,7 @@ struct mamori_store_ops {
 	int (*login_failure)(struct mamori_txn *tx, int64_t user_id, int64_t now);
 	int (*lockout_get)(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 	int (*lock_name)(struct mamori_txn *tx, const char *name);
+	int (*state_claim)(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 	int (*lockout_put)(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 	int (*lockout_clear)(struct mamori_txn *tx, const char *name);
 	int (*lockout_prune)(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,

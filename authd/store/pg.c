@@ -793,4 +793,5 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.user_disable_if = pg_user_disable_if,
 	.cred_reseal_batch = pg_cred_reseal_batch,
 	.lock_name = pg_lock_name,
+	.state_claim = pg_state_claim,
 };

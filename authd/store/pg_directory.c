@@ -273,3 +273,17 @@ pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 		return rc;
 	return changed == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
+
+/* In READ COMMITTED the INSERT of a key another open transaction inserted
+ * waits for it, then does nothing; the SELECT, a statement of its own,
+ * sees the row committed first. */
+int
+pg_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len)
+{
+	PG_STMT(ins, 2,
+	        "INSERT INTO directory_state (key, value) VALUES ($1::text, $2::text) ON CONFLICT (key) DO NOTHING");
+	const char *values[] = { key, value };
+	int rc = pg_exec(tx, &ins, 2, values, NULL);
+
+	return rc == MAMORI_OK ? pg_dir_state_get(tx, key, out, len) : rc;
+}

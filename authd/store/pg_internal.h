@@ -224,6 +224,7 @@ void pg_events_close(struct mamori_store_events *ev);
 int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 int pg_lock_name(struct mamori_txn *tx, const char *name);
+int pg_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int pg_lockout_clear(struct mamori_txn *tx, const char *name);
 int pg_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,

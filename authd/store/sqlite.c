@@ -610,4 +610,5 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.user_disable_if = sq_user_disable_if,
 	.cred_reseal_batch = sq_cred_reseal_batch,
 	.lock_name = sq_lock_name,
+	.state_claim = sq_state_claim,
 };

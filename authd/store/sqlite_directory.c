@@ -313,3 +313,19 @@ sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 		return sq_fail(st, "user_disable_if");
 	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
+
+int
+sq_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st, "INSERT OR IGNORE INTO directory_state (key, value) VALUES (?, ?)", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT);
+	if ((rc = sq_step_done(st, stmt, "state_claim")) != MAMORI_OK)
+		return rc;
+	return sq_dir_state_get(tx, key, out, len);
+}

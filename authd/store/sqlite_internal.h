@@ -97,6 +97,7 @@ int sq_login_success(struct mamori_txn *tx, int64_t user_id, int64_t now, const 
 int sq_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t now);
 int sq_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 int sq_lock_name(struct mamori_txn *tx, const char *name);
+int sq_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 int sq_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int sq_lockout_clear(struct mamori_txn *tx, const char *name);
 int sq_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,

@@ -584,6 +584,12 @@ int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
  * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
 int mamori_store_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int mamori_store_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+/* First writer wins: value is stored under key unless a value is there
+ * already (a conditional insert: of two transactions at once, the second
+ * waits for the first and keeps its value); out gets the value held after,
+ * value or the first writer's.  Used at start for the store key's id
+ * (main.c; key names outside the directory engine's). */
+int mamori_store_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 /* The account of a directory row, by its id (MAMORI_ERR_NOT_FOUND). */
 int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 

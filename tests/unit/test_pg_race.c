@@ -12,7 +12,9 @@
  * and the audit walks, which read the log in pages, give every row once
  * across pages; and housekeeping's disables (P-DEV-ID, P-ID-STALE): an
  * account changed on another connection between housekeeping's walk and
- * its update keeps that change and is skipped, not overwritten.
+ * its update keeps that change and is skipped, not overwritten; and the
+ * store key's id claimed by two daemons starting at once on an empty
+ * store: the first writer wins, both read its value.
  * Each side holds its transaction open a moment after its read so that
  * the two always overlap: without the backend's locks (a) loses counts
  * and (d) collides on the same id.
@@ -262,6 +264,64 @@ test_housekeeping_race(void **state)
 	unlink(key);
 	unlink(cp);
 	rmdir(dir);
+}
+
+/* ------------------------------------------------------------ key claim */
+
+static char claim_seen[THREADS][ROUNDS][64];
+
+static void *
+claim_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mamori_txn *tx = NULL;
+	char key[32], mine[32];
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		snprintf(key, sizeof(key), "race.claim.%d", round);
+		snprintf(mine, sizeof(mine), "key-of-%d", w->index);
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			rc = mamori_store_state_claim(tx, key, mine, claim_seen[w->index][round],
+			                              sizeof(claim_seen[0][0]));
+			usleep(HOLD_US);
+			if ((rc = txn_end(&tx, rc)) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK)
+			w->errors++;
+	}
+	return NULL;
+}
+
+/* P-CRED-STORE: two daemons starting together on an empty store each
+ * claim their key's id at once: one wins, and both read the winner's
+ * (the loser then refuses to start, main.c store_key_claim). */
+static void
+test_key_claim_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+	struct mamori_txn *tx = NULL;
+	char held[64];
+
+	race_run(r, claim_worker, w);
+	for (int round = 0; round < ROUNDS; round++) {
+		char key[32];
+
+		assert_true(strncmp(claim_seen[0][round], "key-of-", 7) == 0);
+		assert_string_equal(claim_seen[0][round], claim_seen[1][round]);
+		snprintf(key, sizeof(key), "race.claim.%d", round);
+		assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+		assert_int_equal(mamori_store_dir_state_get(tx, key, held, sizeof(held)), MAMORI_OK);
+		mamori_store_rollback(&tx);
+		assert_string_equal(held, claim_seen[0][round]);
+	}
 }
 
 /* ------------------------------------------------------------- lockouts */
@@ -650,6 +710,7 @@ main(void)
 		cmocka_unit_test(test_lockout_race),     cmocka_unit_test(test_counter_race),
 		cmocka_unit_test(test_enroll_code_race), cmocka_unit_test(test_audit_race),
 		cmocka_unit_test(test_audit_pages),      cmocka_unit_test(test_housekeeping_race),
+		cmocka_unit_test(test_key_claim_race),
 	};
 
 	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
