@@ -129,6 +129,8 @@ audit_daemon(const char *result, const char *reason)
  * sealed them (its id, "" when not recorded), with the first of each group
  * to check the keyring against. */
 #define CENSUS_GROUPS 8
+/* directory_state's key for the shared store's key id (store_key_claim). */
+#define STORE_KEY_CLAIM "seal.store_key_id"
 struct census_group {
 	char key_id[MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
 	int64_t count;
@@ -206,6 +208,61 @@ census_check(const struct sealed_census *census, int *opened, int64_t *missing)
 	return rc;
 }
 
+/* A store without sealed secrets: the first daemon to start on it records
+ * its key's id (mamori_store_state_claim, first writer wins); a daemon
+ * started with another key (two terminals started together on a new
+ * shared store, each having made its own) refuses to start, since its
+ * secrets would not open anywhere else (docs/deployment.md).  PostgreSQL
+ * only: a terminal's own SQLite store has one daemon.  Once secrets exist
+ * they decide (store_key_load), and the id follows the current key. */
+static int
+store_key_claim(const struct mamori_conf *conf, int empty, char *err, size_t errlen)
+{
+	struct mamori_txn *tx = NULL;
+	char mine[MAMORI_SEAL_KEY_ID_LEN + 1], first[256];
+	int rc, attempt = 0;
+
+	if (strcmp(mamori_store_backend(mamori_daemon.store), "postgresql") != 0)
+		return MAMORI_OK;
+	if ((rc = mamori_seal_key_id(MAMORI_SEAL_CURRENT, mine)) != MAMORI_OK) {
+		snprintf(err, errlen, "no store key loaded");
+		return rc;
+	}
+	do {
+		if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+			continue;
+		if (!empty && (rc = mamori_store_dir_state_set(tx, STORE_KEY_CLAIM, mine)) == MAMORI_OK)
+			snprintf(first, sizeof(first), "%s", mine);
+		else if (empty)
+			rc = mamori_store_state_claim(tx, STORE_KEY_CLAIM, mine, first, sizeof(first));
+		rc = mamori_store_end(&tx, rc);
+	} while (mamori_store_retry(&rc, &attempt));
+	if (rc != MAMORI_OK) {
+		snprintf(err, errlen, "the store failed recording the store key's id");
+		return rc;
+	}
+	if (strcmp(first, mine) == 0)
+		return MAMORI_OK;
+	/* A rotation on a store still empty: the recorded key is this
+	 * terminal's previous or next one; the current one is recorded. */
+	if (mamori_seal_key_loaded(first)) {
+		attempt = 0;
+		do {
+			if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK)
+				rc = mamori_store_end(&tx, mamori_store_dir_state_set(tx, STORE_KEY_CLAIM, mine));
+		} while (mamori_store_retry(&rc, &attempt));
+		if (rc != MAMORI_OK)
+			snprintf(err, errlen, "the store failed recording the store key's id");
+		return rc;
+	}
+	snprintf(err, errlen,
+	         "%s (store key %s) is not the key of this shared store: the first daemon started on it uses store "
+	         "key %s; copy that daemon's key file here and start again (docs/deployment.md, The sealing key "
+	         "across terminals)",
+	         conf->store_key, mine, first);
+	return MAMORI_ERR_CONFIG;
+}
+
 /* P-CRED-STORE: load the keyring that seals TOTP secrets.  The current key
  * is made only for a store that holds no sealed secret: a new key would
  * never open the old ones, and every TOTP login would fail.  When secrets
@@ -243,8 +300,11 @@ store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 	if (rc != MAMORI_OK)
 		goto out;
 	mamori_seal_keyring_load(conf);
-	if (census->count == 0)
+	if (census->count == 0) {
+		if ((rc = store_key_claim(conf, 1, err, errlen)) != MAMORI_OK)
+			mamori_seal_key_forget();
 		goto out;
+	}
 	rc = census_check(census, &opened, &missing);
 	if (rc != MAMORI_OK || opened == 0) {
 		mamori_seal_key_forget();
@@ -253,6 +313,10 @@ store_key_load(const struct mamori_conf *conf, char *err, size_t errlen)
 		         "they were sealed with; see SEALED SECRETS in mamori-authd(8)",
 		         conf->store_key);
 		rc = MAMORI_ERR_CONFIG;
+	} else if (missing == 0 && store_key_claim(conf, 0, err, errlen) != MAMORI_OK) {
+		/* only a record for later starts: a failure here stops nothing */
+		mamori_log_warn("store key: %s", err);
+		err[0] = '\0';
 	}
 out:
 	mamori_freezero(census, sizeof(*census));
@@ -296,6 +360,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	const char *config_path = MAMORI_DEFAULT_CONFIG;
+	char where[4096];
 	const struct mamori_conf *conf;
 	struct mamori_conf *loaded;
 	char err[512], dummy[MAMORI_HASH_MAX], path[4096], config_abs[4096];
@@ -409,8 +474,8 @@ main(int argc, char **argv)
 	if (mamori_server_listen(conf) != 0)
 		goto out;
 	mamori_log_notice("mamori-authd %s started (store %s, Argon2id t=%u m=%u KiB p=%u, %u parallel)",
-	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store), conf->argon2_t, conf->argon2_m_kib,
-	                  conf->argon2_p, mamori_password_slots());
+	                  PACKAGE_VERSION, mamori_store_path(mamori_daemon.store, where, sizeof(where)), conf->argon2_t,
+	                  conf->argon2_m_kib, conf->argon2_p, mamori_password_slots());
 #ifdef MAMORI_TEST_HOOKS
 	mamori_log_warn("built with --enable-test-hooks: the clock and other test seams can be set through "
 	                "MAMORI_TEST_* variables; never deploy this build");

@@ -275,3 +275,22 @@ cli_parse_bare(struct cli *cli, const char *cmd, int argc, char **argv)
 
 	return rc != CLI_CONTINUE ? rc : cli_check_operands(cmd, "", argc, argv, 0);
 }
+
+int
+cli_bare_call(struct cli *cli, const char *cmd, const char *method, int argc, char **argv, json_t **reply)
+{
+	int rc = cli_parse_bare(cli, cmd, argc, argv);
+
+	*reply = NULL;
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_admin_call(cli, method, json_object(), cmd, reply);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (!cli->json)
+		return CLI_CONTINUE;
+	rc = cli_print_json_reply(*reply);
+	json_decref(*reply);
+	*reply = NULL;
+	return rc;
+}

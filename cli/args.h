@@ -35,6 +35,11 @@ int cli_parse_no_options(struct cli *cli, const char *cmd, int argc, char **argv
 int cli_check_operands(const char *cmd, const char *what, int argc, char **argv, int want);
 /* A command with no option of its own and no operand. */
 int cli_parse_bare(struct cli *cli, const char *cmd, int argc, char **argv);
+/* Such a command's one io.mamori.Admin call, with no parameters (cmd names
+ * it in errors): CLI_CONTINUE with *reply for the caller to print as a
+ * list and drop; otherwise the exit status, with the reply printed as JSON
+ * (--json) or the usage or call error reported. */
+int cli_bare_call(struct cli *cli, const char *cmd, const char *method, int argc, char **argv, json_t **reply);
 /* A user name operand, checked locally so that a typo is a usage error
  * rather than a round trip. */
 int cli_check_user_name(const char *cmd, const char *name);

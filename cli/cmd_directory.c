@@ -370,17 +370,11 @@ cmd_directory_status(struct cli *cli, int argc, char **argv)
 	json_t *reply;
 	int rc;
 
-	if ((rc = cli_parse_bare(cli, cmd, argc, argv)) != CLI_CONTINUE)
+	if ((rc = cli_bare_call(cli, cmd, MAMORI_ADMIN_DIRECTORY_STATUS, argc, argv, &reply)) != CLI_CONTINUE)
 		return rc;
-	rc = cli_admin_call(cli, MAMORI_ADMIN_DIRECTORY_STATUS, json_object(), cmd, &reply);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (cli->json)
-		rc = cli_print_json_reply(reply);
-	else
-		print_status(mamori_wire_parameters(reply));
+	print_status(mamori_wire_parameters(reply));
 	json_decref(reply);
-	return rc;
+	return CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------------- approve */

@@ -93,17 +93,9 @@ cmd_key_status(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	rc = cli_parse_bare(cli, cmd, argc, argv);
+	rc = cli_bare_call(cli, cmd, MAMORI_ADMIN_KEY_STATUS, argc, argv, &reply);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_admin_call(cli, MAMORI_ADMIN_KEY_STATUS, json_object(), "key status", &reply);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (cli->json) {
-		rc = cli_print_json_reply(reply);
-		json_decref(reply);
-		return rc;
-	}
 	params = mamori_wire_parameters(reply);
 	keys = json_object_get(params, "keys");
 	output_list_value(&l, "current key", json_object_get(keys, "current"), "-");
@@ -172,7 +164,8 @@ int
 cmd_key_rotate(struct cli *cli, int argc, char **argv)
 {
 	const char *cmd = "key rotate", *target = "?";
-	long long after = 0, last = 0, remaining = 0, done = 0, changed = 0, n = 0, failed = 0, batch = 100;
+	long long after = 0, last = 0, done = 0, changed = 0, n = 0, failed = 0, batch = 100;
+	int more = 0;
 	const json_t *params;
 	json_t *reply = NULL, *unopened = json_array();
 	char target_buf[64] = "";
@@ -195,10 +188,11 @@ cmd_key_rotate(struct cli *cli, int argc, char **argv)
 		if (mamori_wire_get_string(params, "key_id", 32, &target) == MAMORI_OK)
 			snprintf(target_buf, sizeof(target_buf), "%s", target);
 		if (mamori_wire_get_int(params, "last_id", 0, INT64_MAX, &last) != MAMORI_OK ||
-		    mamori_wire_get_int(params, "remaining", 0, INT64_MAX, &remaining) != MAMORI_OK) {
-			rc = cli_unexpected_reply("no last_id or remaining");
+		    !json_is_boolean(json_object_get(params, "more"))) {
+			rc = cli_unexpected_reply("no last_id or more");
 			break;
 		}
+		more = json_is_true(json_object_get(params, "more"));
 		mamori_wire_get_int(params, "resealed", 0, INT64_MAX, &n);
 		done += n;
 		mamori_wire_get_int(params, "changed", 0, INT64_MAX, &n);
@@ -207,12 +201,12 @@ cmd_key_rotate(struct cli *cli, int argc, char **argv)
 		json_decref(reply);
 		reply = NULL;
 		if (!cli->json)
-			fprintf(stderr, "key rotate: %lld re-sealed, %lld to go\n", done, remaining);
+			fprintf(stderr, "key rotate: %lld re-sealed, %s\n", done, more ? "more to go" : "none to go");
 		/* No step forward: nothing more this call can do. */
 		if (last <= after)
 			break;
 		after = last;
-	} while (remaining > 0);
+	} while (more);
 	json_decref(reply);
 	if (rc == CLI_EXIT_OK && cli->json) {
 		json_t *out = json_pack("{s:s,s:I,s:I,s:O}", "key_id", target_buf, "resealed", (json_int_t)done,

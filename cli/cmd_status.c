@@ -42,17 +42,9 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	json_t *reply;
 	int rc;
 
-	rc = cli_parse_bare(cli, cmd, argc, argv);
+	rc = cli_bare_call(cli, cmd, MAMORI_ADMIN_STATUS, argc, argv, &reply);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_admin_call(cli, MAMORI_ADMIN_STATUS, json_object(), "status", &reply);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (cli->json) {
-		rc = cli_print_json_reply(reply);
-		json_decref(reply);
-		return rc;
-	}
 	params = mamori_wire_parameters(reply);
 	store = json_object_get(params, "store");
 	uptime = json_object_get(params, "uptime");

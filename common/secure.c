@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -59,5 +60,24 @@ mamori_random_bytes(void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int
+mamori_hex_encode(const void *in, size_t len, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	if (out == NULL || len > (SIZE_MAX - 1) / 2 || outlen < 2 * len + 1 || (len > 0 && in == NULL)) {
+		if (out != NULL && outlen > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
 	return 0;
 }

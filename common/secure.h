@@ -14,5 +14,9 @@ void mamori_string_freezero(char **s);
 int mamori_memeq_consttime(const void *a, const void *b, size_t len);
 /* Fill buf with len bytes from the kernel CSPRNG: 0 or -1. */
 int mamori_random_bytes(void *buf, size_t len);
+/* len bytes of in as 2 * len lower-case hex digits and a NUL in out, which
+ * holds outlen bytes: 0, or -1 (out set to "" when it has room for that)
+ * when they do not fit. */
+int mamori_hex_encode(const void *in, size_t len, char *out, size_t outlen);
 
 #endif

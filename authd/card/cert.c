@@ -18,6 +18,7 @@
 #include "card/card.h"
 #include "card/cert.h"
 #include "error.h"
+#include "secure.h"
 
 /* One whole certificate, nothing before or after it. */
 static X509 *
@@ -116,7 +117,6 @@ serial_text(const X509 *x, char *out, size_t outlen)
 int
 mamori_card_cert_parse(const unsigned char *der, size_t len, struct mamori_card_cert *out)
 {
-	static const char hexdigits[] = "0123456789abcdef";
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	X509 *x;
@@ -136,15 +136,11 @@ mamori_card_cert_parse(const unsigned char *der, size_t len, struct mamori_card_
 	    time_of(X509_get0_notBefore(x), &out->not_before) != 0 ||
 	    time_of(X509_get0_notAfter(x), &out->not_after) != 0)
 		goto done;
-	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md)) {
+	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md) ||
+	    mamori_hex_encode(md, sizeof(md), out->fingerprint, sizeof(out->fingerprint)) != 0) {
 		rc = MAMORI_ERR_CRYPTO;
 		goto done;
 	}
-	for (size_t i = 0; i < sizeof(md); i++) {
-		out->fingerprint[2 * i] = hexdigits[md[i] >> 4];
-		out->fingerprint[2 * i + 1] = hexdigits[md[i] & 15];
-	}
-	out->fingerprint[MAMORI_CARD_FPR_HEX] = '\0';
 	rc = MAMORI_OK;
 done:
 	if (rc != MAMORI_OK)

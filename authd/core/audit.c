@@ -23,6 +23,7 @@
 #include "error.h"
 #include "log.h"
 #include "core/seal.h"
+#include "secure.h"
 
 static json_t *
 string_or_null(const char *s)
@@ -82,7 +83,6 @@ mamori_audit_canonical(const struct mamori_audit_row *row)
 int
 mamori_audit_row_hash(const struct mamori_audit_row *row, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = NULL;
@@ -93,13 +93,9 @@ mamori_audit_row_hash(const struct mamori_audit_row *row, char out[65])
 		goto fail;
 	if ((ctx = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, row->prev_hash, strlen(row->prev_hash)) != 1 || EVP_DigestUpdate(ctx, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, canon, strlen(canon)) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+	    EVP_DigestUpdate(ctx, canon, strlen(canon)) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen != 32 || mamori_hex_encode(md, 32, out, 65) != 0)
 		goto fail;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 	rc = MAMORI_OK;
 fail:
 	EVP_MD_CTX_free(ctx);
@@ -120,26 +116,14 @@ static struct {
 	int tampered; /* the log did not match its checkpoint: keep the file as evidence */
 } audit;
 
-static void
-to_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 static int
 mac_hex(const char *text, char out[65])
 {
 	unsigned char mac[MAMORI_AUDIT_MAC_LEN];
 	int rc = mamori_audit_key_mac(text, strlen(text), mac);
 
-	if (rc == MAMORI_OK)
-		to_hex(mac, sizeof(mac), out);
+	if (rc == MAMORI_OK && mamori_hex_encode(mac, sizeof(mac), out, 65) != 0)
+		rc = MAMORI_ERR_CRYPTO;
 	return rc;
 }
 

@@ -82,6 +82,17 @@ static struct {
 	size_t evict; /* next slot to reuse when failed[] is full */
 } duty = { .clock_state = 2 };
 
+#ifdef MAMORI_TEST_HOOKS
+void (*mamori_housekeeping_test_walked)(const char *duty);
+#define WALKED(duty)                                                                                                   \
+	do {                                                                                                           \
+		if (mamori_housekeeping_test_walked != NULL)                                                           \
+			mamori_housekeeping_test_walked(duty);                                                         \
+	} while (0)
+#else
+#define WALKED(duty) ((void)0)
+#endif
+
 static int
 stopping(void)
 {
@@ -360,11 +371,15 @@ collect_dev(const struct mamori_user *u, void *data)
 
 /* One run of the expiry: the batch collected, disabled and audited in one
  * transaction, with the fleet event (every daemon's sweep ends the
- * sessions); l is filled anew at each run. */
+ * sessions); l is filled anew at each run.  Each disable is conditional
+ * (mamori_store_user_disable_if): an account changed meanwhile by another
+ * daemon or an administrator is skipped (its state left ACTIVE in l) and
+ * judged again at the next run. */
 static int
 dev_disable_run(struct mamori_store *store, const char *today, int64_t now, struct dev_list *l)
 {
 	struct mamori_txn *tx = NULL;
+	size_t disabled = 0;
 	int rc;
 
 	l->n = 0;
@@ -373,6 +388,8 @@ dev_disable_run(struct mamori_store *store, const char *today, int64_t now, stru
 		return rc;
 	/* The walk ends before the updates, so they never disturb it. */
 	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, l);
+	if (rc == MAMORI_OK)
+		WALKED("dev");
 	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
 		struct mamori_user *u = &l->u[i];
 		struct mamori_audit_event ev = {
@@ -384,17 +401,23 @@ dev_disable_run(struct mamori_store *store, const char *today, int64_t now, stru
 			.peer_pid = -1,
 		};
 
-		u->state = MAMORI_STATE_DISABLED;
-		snprintf(u->state_reason, sizeof(u->state_reason), "%s", MAMORI_STATE_REASON_DEV_EXPIRED);
-		u->updated_at = now;
-		rc = mamori_store_user_update(tx, u);
-		if (rc == MAMORI_OK) {
-			ev.detail = json_pack("{s:s}", "expires", u->expires);
-			rc = mamori_audit_append(tx, &ev, now);
-			json_decref(ev.detail);
+		rc = mamori_store_user_disable_if(tx, u, 0, MAMORI_STATE_REASON_DEV_EXPIRED, now);
+		if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
+			rc = MAMORI_OK;
+			continue;
 		}
+		if (rc != MAMORI_OK)
+			break;
+		u->state = MAMORI_STATE_DISABLED;
+		disabled++;
+		if ((ev.detail = json_pack("{s:s}", "expires", u->expires)) == NULL) {
+			rc = MAMORI_ERR_NOMEM;
+			break;
+		}
+		rc = mamori_audit_append(tx, &ev, now);
+		json_decref(ev.detail);
 	}
-	if (rc == MAMORI_OK && l->n > 0)
+	if (rc == MAMORI_OK && disabled > 0)
 		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 	return mamori_store_end(&tx, rc);
 }
@@ -417,9 +440,15 @@ duty_dev_accounts(struct mamori_store *store, int64_t now)
 	while (mamori_store_retry(&rc, &attempt));
 	if (rc != MAMORI_OK)
 		goto out;
-	for (size_t i = 0; i < l.n; i++)
-		mamori_log_notice("development account %s expired on %s: disabled (P-DEV-ID)", l.u[i].name,
-		                  l.u[i].expires);
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.u[i].state == MAMORI_STATE_DISABLED)
+			mamori_log_notice("development account %s expired on %s: disabled (P-DEV-ID)", l.u[i].name,
+			                  l.u[i].expires);
+		else
+			mamori_log_info("development account %s changed meanwhile: skipped, judged again at the next "
+			                "run",
+			                l.u[i].name);
+	}
 	/* More than one batch: the rest at the next tick. */
 	if (l.more)
 		duty.dev.next = now;
@@ -464,11 +493,10 @@ stale_disable_one(struct mamori_txn *tx, struct mamori_user *u, int64_t last_use
 	};
 	int rc;
 
-	u->state = MAMORI_STATE_DISABLED;
-	snprintf(u->state_reason, sizeof(u->state_reason), "%s", MAMORI_STATE_REASON_STALE);
-	u->updated_at = now;
-	if ((rc = mamori_store_user_update(tx, u)) != MAMORI_OK)
+	/* unused_since: still unused since the walk's bound */
+	if ((rc = mamori_store_user_disable_if(tx, u, last_used + 1, MAMORI_STATE_REASON_STALE, now)) != MAMORI_OK)
 		return rc;
+	u->state = MAMORI_STATE_DISABLED;
 	if ((ev.detail = json_pack("{s:I,s:I}", "last_used", (json_int_t)last_used, "days_unused",
 	                           (json_int_t)((now - last_used) / 86400))) == NULL)
 		return MAMORI_ERR_NOMEM;
@@ -479,11 +507,13 @@ stale_disable_one(struct mamori_txn *tx, struct mamori_user *u, int64_t last_use
 
 /* One run: the batch collected, disabled and audited in one transaction,
  * with the fleet event (every daemon's sweep ends the sessions); l is
- * filled anew at each run. */
+ * filled anew at each run.  An account changed meanwhile (a login, an
+ * administrator's change) is skipped: its state stays ACTIVE in l. */
 static int
 stale_disable_run(struct mamori_store *store, int64_t before, int64_t now, struct stale_list *l)
 {
 	struct mamori_txn *tx = NULL;
+	size_t disabled = 0;
 	int rc;
 
 	l->n = 0;
@@ -492,9 +522,16 @@ stale_disable_run(struct mamori_store *store, int64_t before, int64_t now, struc
 		return rc;
 	/* The walk ends before the updates, so they never disturb it. */
 	rc = mamori_store_user_foreach_stale(tx, before, collect_stale, l);
-	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
+	if (rc == MAMORI_OK)
+		WALKED("stale");
+	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
 		rc = stale_disable_one(tx, &l->u[i], l->last_used[i], now);
-	if (rc == MAMORI_OK && l->n > 0)
+		if (rc == MAMORI_OK)
+			disabled++;
+		else if (rc == MAMORI_ERR_NOT_FOUND) /* changed meanwhile */
+			rc = MAMORI_OK;
+	}
+	if (rc == MAMORI_OK && disabled > 0)
 		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 	return mamori_store_end(&tx, rc);
 }
@@ -517,15 +554,28 @@ duty_stale_accounts(struct mamori_store *store, const struct mamori_conf *conf, 
 	while (mamori_store_retry(&rc, &attempt));
 	if (rc != MAMORI_OK || l.n == 0)
 		goto out;
-	names = json_array();
+	if ((names = json_array()) == NULL) {
+		rc = MAMORI_ERR_NOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < l.n; i++) {
+		if (l.u[i].state != MAMORI_STATE_DISABLED) {
+			mamori_log_info("account %s changed meanwhile: skipped, judged again at the next run",
+			                l.u[i].name);
+			continue;
+		}
 		mamori_log_notice("account %s unused for %u days: disabled (P-ID-STALE)", l.u[i].name,
 		                  conf->stale_after_days);
 		json_array_append_new(names, json_string(l.u[i].name));
 	}
+	if (json_array_size(names) == 0) {
+		json_decref(names);
+		goto more;
+	}
 	json_t *detail = json_pack("{s:o,s:I}", "names", names, "stale_after_days", (json_int_t)conf->stale_after_days);
 	mamori_incident_raise(conf, MAMORI_INCIDENT_STALE_DISABLED, NULL, NULL, detail, now);
 	json_decref(detail);
+more:
 	if (l.more)
 		duty.stale.next = now;
 out:

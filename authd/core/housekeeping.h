@@ -30,4 +30,11 @@ void mamori_housekeeping_tick(void);
  * builds report 0 when MAMORI_TEST_CLOCK_UNSYNC=1. */
 int mamori_clock_synchronised(void);
 
+#ifdef MAMORI_TEST_HOOKS
+/* Called, when set, between a disabling duty's walk and its updates, with
+ * the duty's name ("dev", "stale"): a test changes an account there as
+ * another daemon would. */
+extern void (*mamori_housekeeping_test_walked)(const char *duty);
+#endif
+
 #endif

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "log.h"
 #include "protocol.h"
+#include "secure.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* The central replay mark of this node's journal: "<seq>:<hash>", the seq
@@ -44,18 +45,6 @@ offline_result(int verdict)
 	}
 }
 
-static void
-hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* SHA-256(prev "\n" row) as hex, and its HMAC under the audit key. */
 static int
 row_hash(const char *prev, const char *row, char hash[65], char mac[65])
@@ -70,10 +59,9 @@ row_hash(const char *prev, const char *row, char hash[65], char mac[65])
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return MAMORI_ERR_CRYPTO;
-	hex(d, 32, hash);
-	if (mamori_audit_key_mac(hash, 64, m) != MAMORI_OK)
+	if (mamori_hex_encode(d, 32, hash, 65) != 0 || mamori_audit_key_mac(hash, 64, m) != MAMORI_OK ||
+	    mamori_hex_encode(m, sizeof(m), mac, 65) != 0)
 		return MAMORI_ERR_CRYPTO;
-	hex(m, sizeof(m), mac);
 	return MAMORI_OK;
 }
 

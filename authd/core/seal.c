@@ -268,8 +268,7 @@ key_id_compute(const unsigned char *key, char out[MAMORI_SEAL_KEY_ID_LEN + 1])
 	memcpy(buf + sizeof(label), key, MAMORI_SEAL_KEY_LEN);
 	if (EVP_Digest(buf, sizeof(buf), digest, &n, EVP_sha256(), NULL) != 1 || n < MAMORI_SEAL_KEY_ID_LEN / 2)
 		memset(digest, 0, sizeof(digest)); /* never reached with OpenSSL's SHA-256 */
-	for (int i = 0; i < MAMORI_SEAL_KEY_ID_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	(void)mamori_hex_encode(digest, MAMORI_SEAL_KEY_ID_LEN / 2, out, MAMORI_SEAL_KEY_ID_LEN + 1); /* fits */
 	mamori_wipe(buf, sizeof(buf));
 }
 

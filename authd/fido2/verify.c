@@ -45,25 +45,13 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
-}
-
 void
 mamori_fido2_key_id(const unsigned char *cred_id, size_t len, char out[MAMORI_FIDO2_KEY_ID_LEN + 1])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256(cred_id, len, md);
-	hex(md, sizeof(md), out);
+	(void)mamori_hex_encode(md, sizeof(md), out, MAMORI_FIDO2_KEY_ID_LEN + 1); /* fits: 32 bytes, 64 digits */
 }
 
 int
@@ -247,7 +235,10 @@ cred_fill(const fido_cred_t *cred, int alg, const struct mamori_fido2_attestatio
 	out->cose_alg = alg;
 	memcpy(out->pk, fido_cred_pubkey_ptr(cred), pk_len);
 	out->pk_len = pk_len;
-	hex(fido_cred_aaguid_ptr(cred), 16, out->aaguid);
+	if (mamori_hex_encode(fido_cred_aaguid_ptr(cred), 16, out->aaguid, sizeof(out->aaguid)) != 0) {
+		seterr(err, errlen, "credential of an unexpected shape");
+		return MAMORI_ERR_DENIED;
+	}
 	out->uv = (fido_cred_flags(cred) & FLAG_UV) != 0;
 	out->bio = att->bio != 0;
 	out->pin_set = att->pin_set != 0;

@@ -6,8 +6,10 @@
  * under the target key, each in a transaction of its own whose UPDATE is
  * conditional on the row as it was read (its nonce and key id): an
  * enrolment, a revocation or another terminal's rotation meanwhile is
- * never overwritten, only counted as changed.  mamorictl calls it again
- * with after_id until nothing remains, printing its progress; logins go on
+ * never overwritten, only counted as changed.  The batch is read with
+ * mamori_store_cred_reseal_batch (id > after_id, not under the target,
+ * LIMIT batch).  mamorictl calls it again with after_id until nothing
+ * remains, printing its progress; logins go on
  * between the transactions, since every terminal opens both keys. */
 #include "config.h"
 
@@ -94,43 +96,6 @@ admin_key_status(struct admin_call *call, json_t *params)
 	                                   slot_json(MAMORI_SEAL_CURRENT), "next", slot_json(MAMORI_SEAL_NEXT),
 	                                   "previous", slot_json(MAMORI_SEAL_PREVIOUS), "sealed", rows, "other",
 	                                   (json_int_t)k.other, "total", (json_int_t)k.total));
-}
-
-/* The ids of the sealed secrets not under target, above after, in id
- * order (a growing array), and how many there are. */
-struct rotate_scan {
-	const char *target;
-	int64_t after;
-	int64_t *ids;
-	size_t n, cap;
-};
-
-static int
-scan_one(const struct mamori_credential *c, const char *user, void *data)
-{
-	struct rotate_scan *s = data;
-	int64_t *grown;
-
-	(void)user;
-	if (c->sealed_len == 0 || c->id <= s->after || strcmp(c->seal_key_id, s->target) == 0)
-		return MAMORI_OK;
-	if (s->n == s->cap) {
-		s->cap = s->cap != 0 ? s->cap * 2 : 256;
-		grown = realloc(s->ids, s->cap * sizeof(*s->ids));
-		if (grown == NULL)
-			return MAMORI_ERR_NOMEM;
-		s->ids = grown;
-	}
-	s->ids[s->n++] = c->id;
-	return MAMORI_OK;
-}
-
-static int
-id_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 enum reseal_result { RESEALED, CHANGED, UNOPENED };
@@ -233,12 +198,15 @@ rotate_stopped(const struct admin_call *call, const char *target, int64_t done, 
 	return admin_error(MAMORI_ERROR_INTERNAL, "message", msg);
 }
 
+/* more: secrets remain past last_id.  remaining (1 or 0) is kept for a
+ * mamorictl older than `more`, which loops while it is not 0. */
 static json_t *
-rotate_reply(const char *target, int64_t done, int64_t changed, json_t *unopened, int64_t last, size_t remaining)
+rotate_reply(const char *target, int64_t done, int64_t changed, json_t *unopened, int64_t last, int more)
 {
-	return mamori_wire_reply(json_pack("{s:s,s:I,s:I,s:o,s:I,s:I}", "key_id", target, "resealed", (json_int_t)done,
-	                                   "changed", (json_int_t)changed, "unopened", unopened, "last_id",
-	                                   (json_int_t)last, "remaining", (json_int_t)remaining));
+	return mamori_wire_reply(json_pack("{s:s,s:I,s:I,s:o,s:I,s:b,s:I}", "key_id", target, "resealed",
+	                                   (json_int_t)done, "changed", (json_int_t)changed, "unopened", unopened,
+	                                   "last_id", (json_int_t)last, "more", more, "remaining",
+	                                   (json_int_t)(more ? 1 : 0)));
 }
 
 json_t *
@@ -246,15 +214,15 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 {
 	char target_buf[MAMORI_SEAL_KEY_ID_LEN + 1];
 	const char *target = rotate_target(target_buf);
-	struct rotate_scan s = { 0 };
 	struct mamori_txn *tx = NULL;
 	struct mamori_credential *c = NULL;
 	long long batch = 100, after = 0;
 	int64_t done = 0, changed = 0, last = 0;
 	json_t *unopened = json_array(), *reply = NULL;
 	enum reseal_result result;
-	size_t i = 0;
-	int rc;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int more = 0;
 
 	if (mamori_wire_get_int(params, "batch", 1, 10000, &batch) == MAMORI_ERR_INVALID ||
 	    mamori_wire_get_int(params, "after_id", 0, INT64_MAX, &after) == MAMORI_ERR_INVALID) {
@@ -267,24 +235,23 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 		                     "no next store key is loaded on this terminal: install it as [store] next_key "
 		                     "on every terminal and reload each daemon first");
 	}
-	s.target = target;
-	s.after = (int64_t)after;
+	/* The batch read in one indexed range of the credentials (id order,
+	 * above after_id): never a walk of them all at each call. */
 	if (unopened == NULL || (c = malloc(sizeof(*c))) == NULL ||
+	    (ids = calloc((size_t)batch, sizeof(*ids))) == NULL ||
 	    mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
-	rc = mamori_store_cred_foreach(tx, NULL, NULL, 0, scan_one, &s);
-	if (rc != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK)
+	if (mamori_store_cred_reseal_batch(tx, target, (int64_t)after, (size_t)batch, ids, &n, &more) != MAMORI_OK ||
+	    mamori_store_commit(&tx) != MAMORI_OK)
 		goto fail;
-	if (s.n > 0) /* qsort wants an array, even of none */
-		qsort(s.ids, s.n, sizeof(*s.ids), id_cmp);
-	for (i = 0; i < s.n && i < (size_t)batch; i++) {
-		if (reseal_one(s.ids[i], target, &result, c) != MAMORI_OK) {
+	for (size_t i = 0; i < n; i++) {
+		if (reseal_one(ids[i], target, &result, c) != MAMORI_OK) {
 			/* What was re-sealed before stays so, and is audited. */
 			if (done > 0)
 				reply = rotate_stopped(call, target, done, changed, json_array_size(unopened));
 			goto fail;
 		}
-		last = s.ids[i];
+		last = ids[i];
 		if (result == RESEALED)
 			done++;
 		else if (result == CHANGED)
@@ -298,15 +265,16 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 	if (rotate_audit(call, target, done, changed, (int64_t)json_array_size(unopened), 0) != MAMORI_OK)
 		goto fail;
 	mamori_log_notice("key rotate: %lld re-sealed under store key %s, %lld changed meanwhile, %zu would not "
-	                  "open, %zu to go",
-	                  (long long)done, target, (long long)changed, json_array_size(unopened), s.n - i);
-	reply = rotate_reply(target, done, changed, unopened, last, s.n - i);
+	                  "open%s",
+	                  (long long)done, target, (long long)changed, json_array_size(unopened),
+	                  more ? ", more to go" : "");
+	reply = rotate_reply(target, done, changed, unopened, last, more);
 	unopened = NULL;
 fail:
 	mamori_store_rollback(&tx);
 	json_decref(unopened);
 	if (c != NULL)
 		mamori_freezero(c, sizeof(*c));
-	free(s.ids);
+	free(ids);
 	return reply != NULL ? reply : admin_internal_error();
 }

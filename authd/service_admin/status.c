@@ -43,6 +43,7 @@ json_t *
 admin_status(struct admin_call *call, json_t *params)
 {
 	int64_t users = 0, rows = 0;
+	char path[4096];
 	json_t *out;
 	int rc;
 
@@ -53,9 +54,10 @@ admin_status(struct admin_call *call, json_t *params)
 	out = json_pack("{s:s,s:I,s:I,s:{s:s,s:s},s:I,s:I,s:I,s:I}", "version", PACKAGE_VERSION, "started_at",
 	                (json_int_t)mamori_daemon.started_at, "uptime",
 	                (json_int_t)(call->now - mamori_daemon.started_at), "store", "backend",
-	                mamori_store_backend(mamori_daemon.store), "path", mamori_store_path(mamori_daemon.store),
-	                "users", (json_int_t)users, "audit_rows", (json_int_t)rows, "connections",
-	                (json_int_t)mamori_daemon_connections(), "argon2_slots", (json_int_t)mamori_password_slots());
+	                mamori_store_backend(mamori_daemon.store), "path",
+	                mamori_store_path(mamori_daemon.store, path, sizeof(path)), "users", (json_int_t)users,
+	                "audit_rows", (json_int_t)rows, "connections", (json_int_t)mamori_daemon_connections(),
+	                "argon2_slots", (json_int_t)mamori_password_slots());
 	if (out != NULL && rc != MAMORI_OK) {
 		json_object_del(out, "users");
 		json_object_del(out, "audit_rows");

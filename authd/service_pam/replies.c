@@ -34,18 +34,16 @@ static struct ticket tickets[TICKET_SLOTS];
 int
 pam_ticket_issue(const char *user, const char *service, int64_t now, char hex[TICKET_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[TICKET_HEX / 2];
 	struct ticket *slot = NULL;
+	int rc;
 
 	if (mamori_random_bytes(raw, sizeof(raw)) != 0)
 		return MAMORI_ERR_CRYPTO;
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		hex[2 * i] = digits[raw[i] >> 4];
-		hex[2 * i + 1] = digits[raw[i] & 15];
-	}
-	hex[TICKET_HEX] = '\0';
+	rc = mamori_hex_encode(raw, sizeof(raw), hex, TICKET_HEX + 1);
 	mamori_wipe(raw, sizeof(raw));
+	if (rc != 0)
+		return MAMORI_ERR_CRYPTO;
 	pthread_mutex_lock(&tickets_lock);
 	for (size_t i = 0; i < TICKET_SLOTS; i++) {
 		/* An empty or expired slot, else the one closest to expiry. */

@@ -50,7 +50,7 @@ struct mamori_store_ops {
 	/* Open the store that conf names, migrating its schema. */
 	int (*open)(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 	void (*close)(struct mamori_store *store);
-	const char *(*path)(const struct mamori_store *store);
+	void (*path)(const struct mamori_store *store, char *out, size_t len);
 	/* Transactions.  commit returns MAMORI_OK only when the COMMIT
 	 * succeeded (it rolls back otherwise); neither commit nor rollback
 	 * frees the handle: release does, once store.c called the end hook,
@@ -106,6 +106,8 @@ struct mamori_store_ops {
 	                     const char *rhost);
 	int (*login_failure)(struct mamori_txn *tx, int64_t user_id, int64_t now);
 	int (*lockout_get)(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+	int (*lock_name)(struct mamori_txn *tx, const char *name);
+	int (*state_claim)(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 	int (*lockout_put)(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 	int (*lockout_clear)(struct mamori_txn *tx, const char *name);
 	int (*lockout_prune)(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
@@ -148,6 +150,8 @@ struct mamori_store_ops {
 	int (*cred_get)(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 	int (*cred_foreach_user)(struct mamori_txn *tx, int64_t user_id, const char *factor, int with_revoked,
 	                         mamori_store_cred_cb cb, void *data);
+	int (*cred_reseal_batch)(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit,
+	                         int64_t *ids, size_t *n, int *more);
 	int (*cred_foreach)(struct mamori_txn *tx, const char *factor, const char *after, int with_revoked,
 	                    mamori_store_cred_cb cb, void *data);
 	int (*cred_activate)(struct mamori_txn *tx, int64_t id, int64_t now);
@@ -182,6 +186,8 @@ struct mamori_store_ops {
 	int (*session_foreach_revoked)(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 	int (*user_get_id)(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 	int (*user_foreach_stale)(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+	int (*user_disable_if)(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+	                       const char *reason, int64_t now);
 };
 
 extern const struct mamori_store_ops mamori_store_sqlite_ops;

@@ -179,9 +179,10 @@ mamori_store_backend(const struct mamori_store *store)
 }
 
 const char *
-mamori_store_path(const struct mamori_store *store)
+mamori_store_path(const struct mamori_store *store, char *out, size_t len)
 {
-	return store->ops->path(store);
+	store->ops->path(store, out, len);
+	return out;
 }
 
 void

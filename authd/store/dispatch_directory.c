@@ -106,3 +106,23 @@ mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mam
 		return MAMORI_ERR_INVALID;
 	return tx->store->ops->user_foreach_stale(tx, unused_since, cb, data);
 }
+
+int
+mamori_store_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+                             const char *reason, int64_t now)
+{
+	if (tx == NULL || seen == NULL || seen->id <= 0 || reason == NULL || unused_since < 0)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->user_disable_if(tx, seen, unused_since, reason, now);
+}
+
+int
+mamori_store_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len)
+{
+	if (out != NULL && len > 0)
+		out[0] = '\0';
+	if (tx == NULL || key == NULL || key[0] == '\0' || strlen(key) > DIR_STATE_KEY_MAX || value == NULL ||
+	    strlen(value) > DIR_STATE_VALUE_MAX || out == NULL || len == 0)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->state_claim(tx, key, value, out, len);
+}

@@ -62,6 +62,20 @@ mamori_store_cred_reseal(struct mamori_txn *tx, int64_t id, const unsigned char 
 }
 
 int
+mamori_store_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids,
+                               size_t *n, int *more)
+{
+	if (n != NULL)
+		*n = 0;
+	if (more != NULL)
+		*more = 0;
+	if (tx == NULL || key_id == NULL || *key_id == '\0' || after_id < 0 || limit == 0 || limit > 100000 ||
+	    ids == NULL || n == NULL || more == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->cred_reseal_batch(tx, key_id, after_id, limit, ids, n, more);
+}
+
+int
 mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out)
 {
 	if (tx == NULL || out == NULL)

@@ -109,3 +109,11 @@ mamori_store_events_close(struct mamori_store_events **ev)
 		free(*ev);
 	*ev = NULL;
 }
+
+int
+mamori_store_lock_name(struct mamori_txn *tx, const char *name)
+{
+	if (tx == NULL || name == NULL || *name == '\0')
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->lock_name(tx, name);
+}

@@ -356,6 +356,79 @@ copy_accounts(struct migrate *m)
 	return rc;
 }
 
+/* --------------------------------------------------------- target's key */
+
+#define KEY_IDS 8
+
+/* The key ids of the central store's sealed secrets, and whether one
+ * without a recorded id opens under the target key (tried on the first
+ * such secret: one that does not names another key). */
+struct key_ids {
+	char id[KEY_IDS][MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
+	int n, unknown, unknown_opens;
+};
+
+static int
+collect_key_id(const struct mamori_credential *c, const char *user, void *data)
+{
+	struct key_ids *k = data;
+	unsigned char plain[MAMORI_CRED_SEALED_MAX];
+	char aad[64];
+	size_t plen = 0;
+	int i;
+
+	(void)user;
+	if (c->sealed_len == 0)
+		return MAMORI_OK;
+	if (c->seal_key_id[0] == '\0') {
+		if (k->unknown++ == 0) {
+			mamori_factor_seal_aad(c->factor, c->user_id, c->id, aad, sizeof(aad));
+			k->unknown_opens = mamori_unseal(c->sealed, c->sealed_len, c->nonce, (const unsigned char *)aad,
+			                                 strlen(aad), plain, sizeof(plain), &plen) == MAMORI_OK;
+			explicit_bzero(plain, sizeof(plain));
+		}
+		return MAMORI_OK;
+	}
+	for (i = 0; i < k->n; i++)
+		if (strcmp(k->id[i], c->seal_key_id) == 0)
+			return MAMORI_OK;
+	if (k->n < KEY_IDS)
+		memcpy(k->id[k->n++], c->seal_key_id, sizeof(k->id[0]));
+	return MAMORI_OK;
+}
+
+/* Before anything is written: the key the secrets will be sealed under
+ * must be one the central store already uses (every other terminal has
+ * it), unless the store holds no secret yet.  A terminal with another key
+ * would leave secrets no other terminal opens: refused. */
+static int
+check_target_key(struct migrate *m)
+{
+	struct key_ids k = { 0 };
+	char target[MAMORI_SEAL_KEY_ID_LEN + 1], list[KEY_IDS * (MAMORI_CRED_SEAL_KEY_ID_MAX + 2) + 1] = "";
+	int rc = mamori_seal_key_load(m->target_key, 0, m->err, m->errlen);
+
+	if (rc == MAMORI_OK)
+		rc = mamori_seal_key_id(MAMORI_SEAL_CURRENT, target);
+	if (rc == MAMORI_OK)
+		rc = mamori_store_cred_foreach(m->dtx, NULL, NULL, 1, collect_key_id, &k);
+	mamori_seal_key_forget();
+	if (rc != MAMORI_OK)
+		return fail(m, rc, "reading the target key and the central store's key ids");
+	for (int i = 0; i < k.n; i++) {
+		if (strcmp(k.id[i], target) == 0)
+			return MAMORI_OK;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i > 0 ? ", " : "", k.id[i]);
+	}
+	if (k.n == 0 && (k.unknown == 0 || k.unknown_opens))
+		return MAMORI_OK;
+	snprintf(m->err, m->errlen,
+	         "the target key %s (id %s) is not the central store's: its secrets are sealed under %s; give "
+	         "--target-key with the fleet's store key: nothing moved",
+	         m->target_key, target, k.n > 0 ? list : "a key without a recorded id that this one does not open");
+	return MAMORI_ERR_DENIED;
+}
+
 /* ------------------------------------------------------------- the run */
 
 static int
@@ -471,11 +544,18 @@ copy_and_commit(struct migrate *m)
 	return rc == MAMORI_OK ? MAMORI_OK : fail(m, rc, "committing to the target");
 }
 
+static const char *
+lock_name(const struct migrate *m, char *out, size_t len)
+{
+	snprintf(out, len, "store migrate %s", m->node);
+	return out;
+}
+
 int
 mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen)
 {
 	struct migrate m = { .o = o, .err = err, .errlen = errlen };
-	char dir[64] = "", path[128];
+	char dir[64] = "", path[128], lock[MAMORI_NODE_MAX + 32];
 	int rc;
 
 	err[0] = '\0';
@@ -484,6 +564,20 @@ mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen
 		rc = migrate_audit_attach(&m, dir, sizeof(dir));
 	if (rc == MAMORI_OK && (rc = mamori_store_begin(m.src, &m.stx)) == MAMORI_OK)
 		rc = mamori_store_begin(m.dst, &m.dtx);
+	/* Two moves of one node at once: the second waits here, up to the
+	 * store's lock_timeout, for the first's commit, then plans on what it
+	 * wrote (nothing twice); still held, it is refused, nothing written. */
+	if (rc == MAMORI_OK && (rc = mamori_store_lock_name(m.dtx, lock_name(&m, lock, sizeof(lock)))) != MAMORI_OK) {
+		if (rc == MAMORI_ERR_BUSY || rc == MAMORI_ERR_RETRY)
+			snprintf(err, errlen,
+			         "another store migrate of node %s is writing to the target: nothing moved; run it "
+			         "again "
+			         "once that one has ended",
+			         m.node);
+		rc = fail(&m, rc, "locking the node's move in the target");
+	}
+	if (rc == MAMORI_OK)
+		rc = check_target_key(&m);
 	if (rc == MAMORI_OK)
 		rc = plan(&m);
 	if (rc == MAMORI_OK && o->dry_run)

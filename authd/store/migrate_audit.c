@@ -22,21 +22,63 @@
 
 #define IMPORT_CATEGORY "import"
 
+/* A dry run writes nothing on the source either: the verification runs
+ * against a copy of its checkpoint (init and verify may write theirs), in
+ * dir, made here; a missing checkpoint stays missing in the copy. */
+static int
+checkpoint_copy(struct migrate *m, const char *path, char *dir, size_t dirlen, char *copy, size_t copylen)
+{
+	char buf[4096];
+	FILE *in, *out;
+	size_t n;
+	int rc = MAMORI_OK;
+
+	snprintf(dir, dirlen, "/tmp/mamori-migrate-dry.XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		dir[0] = '\0';
+		snprintf(m->err, m->errlen, "cannot make a temporary directory");
+		return MAMORI_ERR_IO;
+	}
+	snprintf(copy, copylen, "%s/audit.checkpoint", dir);
+	if ((in = fopen(path, "re")) == NULL)
+		return MAMORI_OK;
+	if ((out = fopen(copy, "wxe")) == NULL)
+		rc = MAMORI_ERR_IO;
+	while (rc == MAMORI_OK && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = MAMORI_ERR_IO;
+	if (rc == MAMORI_OK && ferror(in))
+		rc = MAMORI_ERR_IO;
+	if (out != NULL && fclose(out) != 0)
+		rc = MAMORI_ERR_IO;
+	fclose(in);
+	if (rc != MAMORI_OK)
+		snprintf(m->err, m->errlen, "cannot copy the source audit checkpoint %s for the dry run", path);
+	return rc;
+}
+
 int
 migrate_audit_check_source(struct migrate *m)
 {
 	struct mamori_audit_verdict v;
-	char path[4096];
-	int rc;
+	char path[4096], dir[64] = "", copy[128];
+	int rc = MAMORI_OK;
 
 	if (mamori_conf_audit_checkpoint_path(m->o->source, path, sizeof(path)) != 0) {
 		snprintf(m->err, m->errlen, "source audit checkpoint: path too long");
 		return MAMORI_ERR_CONFIG;
 	}
-	rc = mamori_audit_init(m->src, m->o->source->audit_key, path, m->err, m->errlen);
+	if (m->o->dry_run)
+		rc = checkpoint_copy(m, path, dir, sizeof(dir), copy, sizeof(copy));
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_init(m->src, m->o->source->audit_key, m->o->dry_run ? copy : path, m->err, m->errlen);
 	if (rc == MAMORI_OK)
 		rc = mamori_audit_verify(m->src, &v);
 	mamori_audit_shutdown();
+	if (dir[0] != '\0') {
+		unlink(copy);
+		rmdir(dir);
+	}
 	if (rc != MAMORI_OK)
 		return rc;
 	fprintf(m->o->out, "source audit chain: %lld rows, %s\n", (long long)v.rows, v.ok ? "verified" : "FAILED");

@@ -244,7 +244,7 @@ conn_session(struct pg_store *st, PGconn *conn)
 static int
 conn_ready(struct pg_store *st, struct pg_conn *c)
 {
-	char msg[256];
+	char msg[256], where[256];
 
 	int fresh = 0;
 
@@ -258,18 +258,16 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 	if (fresh)
 		memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
-		mamori_log_err("store: cannot connect to %s: %s", st->where, conn_msg(c->conn, msg, sizeof(msg)));
+		mamori_log_err("store: cannot connect to %s: %s", pg_where(st, where),
+		               conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
 		__atomic_store_n(&st->connect_failed, 1, __ATOMIC_RELAXED);
 		return MAMORI_ERR_BUSY;
 	}
 	if (fresh)
 		__atomic_store_n(&st->connect_failed, 0, __ATOMIC_RELAXED);
-	if (fresh) {
-		pthread_mutex_lock(&st->lock);
+	if (fresh)
 		pg_set_where(st, c->conn);
-		pthread_mutex_unlock(&st->lock);
-	}
 	c->broken = 0;
 	return MAMORI_OK;
 }
@@ -310,6 +308,7 @@ conn_settle(struct pg_conn *c)
 static int
 pool_take(struct pg_store *st, struct pg_conn **out)
 {
+	char where[256];
 	struct timespec deadline;
 	int waited = 0;
 
@@ -337,7 +336,7 @@ pool_take(struct pg_store *st, struct pg_conn **out)
 		waited = pthread_cond_timedwait(&st->free_conn, &st->lock, &deadline);
 	}
 	pthread_mutex_unlock(&st->lock);
-	mamori_log_warn("store: no free connection to %s after %u s", st->where, st->connect_timeout);
+	mamori_log_warn("store: no free connection to %s after %u s", pg_where(st, where), st->connect_timeout);
 	return MAMORI_ERR_BUSY;
 }
 
@@ -522,7 +521,7 @@ static int
 pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen)
 {
 	struct pg_store *st;
-	char msg[256];
+	char msg[256], where[256];
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -539,17 +538,17 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 	pg_set_where(st, NULL);
 	st->conns[0].conn = pg_connect(st);
 	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "%s: cannot connect: %s", st->where,
+		snprintf(err, errlen, "%s: cannot connect: %s", pg_where(st, where),
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
 	pg_set_where(st, st->conns[0].conn);
 	/* The timeouts after the migration: a daemon waits for another's
 	 * (pg_advisory_lock) as long as it takes. */
-	if (pg_migrate(st->conns[0].conn, st->where, err, errlen) != 0)
+	if (pg_migrate(st->conns[0].conn, pg_where(st, where), err, errlen) != 0)
 		goto fail;
 	if (conn_session(st, st->conns[0].conn) != 0) {
-		snprintf(err, errlen, "%s: cannot set the timeouts: %s", st->where,
+		snprintf(err, errlen, "%s: cannot set the timeouts: %s", pg_where(st, where),
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
@@ -576,10 +575,12 @@ pg_close(struct mamori_store *store)
 	free(st);
 }
 
-static const char *
-pg_path(const struct mamori_store *store)
+static void
+pg_path(const struct mamori_store *store, char *out, size_t len)
 {
-	return __atomic_load_n(&((const struct pg_store *)store)->where, __ATOMIC_ACQUIRE);
+	char where[256];
+
+	snprintf(out, len, "%s", pg_where((const struct pg_store *)store, where));
 }
 
 static int
@@ -732,4 +733,8 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.session_foreach_revoked = pg_session_foreach_revoked,
 	.user_get_id = pg_user_get_id,
 	.user_foreach_stale = pg_user_foreach_stale,
+	.user_disable_if = pg_user_disable_if,
+	.cred_reseal_batch = pg_cred_reseal_batch,
+	.lock_name = pg_lock_name,
+	.state_claim = pg_state_claim,
 };

@@ -255,6 +255,18 @@ pg_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, in
 /* --------------------------------------------------------------- lockouts */
 
 int
+pg_lock_name(struct mamori_txn *tx, const char *name)
+{
+	PG_STMT(lock, 1, "SELECT pg_advisory_xact_lock(" PG_LOCK_NAME ", hashtext($1::text))");
+	const char *values[] = { name };
+	PGresult *res = NULL;
+	int rc = pg_run(tx, &lock, 1, values, NULL, NULL, &res);
+
+	PQclear(res);
+	return rc;
+}
+
+int
 pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
 {
 	/* Held until the transaction ends; a name without a row is covered. */

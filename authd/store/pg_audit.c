@@ -207,9 +207,11 @@ static int
 snapshot_begin(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
+	char where[256];
 
 	if (t->begun) {
-		mamori_log_err("store: %s: audit snapshot: the transaction has begun", pg_store_of(tx)->where);
+		mamori_log_err("store: %s: audit snapshot: the transaction has begun",
+		               pg_where(pg_store_of(tx), where));
 		t->failed = MAMORI_ERR_STORE;
 		return t->failed;
 	}

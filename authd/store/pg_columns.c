@@ -123,14 +123,14 @@ option(const PQconninfoOption *opts, const char *keyword)
 /* "postgresql://host:port/dbname" for messages and mamorictl status: no
  * user, never a secret.  Once connected, the host and port conn reached
  * (of a multi-host conninfo, the primary found); before, the conninfo's
- * lists.  Written into the buffer not in use, then published (under
- * st->lock once the pool is shared). */
+ * lists.  Formatted aside, then copied under st->lock, which every reader
+ * takes too (pg_where): no torn read.  The caller does not hold the lock. */
 void
 pg_set_where(struct pg_store *st, PGconn *conn)
 {
 	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
 	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
-	char *buf = st->where == st->where_buf[0] ? st->where_buf[1] : st->where_buf[0];
+	char buf[sizeof(st->where)];
 
 	if (host[0] == '\0')
 		host = option(opts, "hostaddr");
@@ -140,7 +140,20 @@ pg_set_where(struct pg_store *st, PGconn *conn)
 		port = PQport(conn);
 	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
 		db = PQdb(conn);
-	snprintf(buf, sizeof(st->where_buf[0]), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
-	__atomic_store_n(&st->where, buf, __ATOMIC_RELEASE);
+	snprintf(buf, sizeof(buf), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
 	PQconninfoFree(opts);
+	pthread_mutex_lock(&st->lock);
+	memcpy(st->where, buf, sizeof(buf));
+	pthread_mutex_unlock(&st->lock);
+}
+
+const char *
+pg_where(const struct pg_store *st, char out[256])
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&st->lock; /* the lock only: st is read */
+
+	pthread_mutex_lock(lock);
+	snprintf(out, 256, "%s", st->where);
+	pthread_mutex_unlock(lock);
+	return out;
 }

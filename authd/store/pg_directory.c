@@ -242,3 +242,48 @@ pg_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_
 	PQclear(res);
 	return rc == MAMORI_STOP ? MAMORI_OK : rc;
 }
+
+/* One conditional UPDATE: in READ COMMITTED a row changed by a transaction
+ * that commits first is checked again in its new version, so a change made
+ * meanwhile is never overwritten: the row is left as it is. */
+int
+pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
+                   int64_t now)
+{
+	PG_STMT(stmt, 8,
+	        "UPDATE users u SET state = 'disabled', state_reason = $2::text, updated_at = $3::bigint "
+	        "WHERE u.id = $1::bigint AND u.state = $4::text AND u.kind = $5::text "
+	        "AND u.expires IS NOT DISTINCT FROM $6::text AND u.updated_at = $7::bigint "
+	        "AND ($8::bigint = 0 OR coalesce((SELECT l.last_success_at FROM logins l WHERE l.user_id = u.id), "
+	        "u.created_at) < $8::bigint)");
+	struct pg_i64 id, at, updated, since;
+	const char *values[8];
+	int64_t changed = 0;
+	int rc;
+
+	values[0] = pg_i64(&id, seen->id);
+	values[1] = reason;
+	values[2] = pg_i64(&at, now);
+	values[3] = mamori_user_state_name(seen->state);
+	values[4] = mamori_user_kind_name(seen->kind);
+	values[5] = pg_text_or_null(seen->expires);
+	values[6] = pg_i64(&updated, seen->updated_at);
+	values[7] = pg_i64(&since, unused_since);
+	if ((rc = pg_exec(tx, &stmt, 8, values, &changed)) != MAMORI_OK)
+		return rc;
+	return changed == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+/* In READ COMMITTED the INSERT of a key another open transaction inserted
+ * waits for it, then does nothing; the SELECT, a statement of its own,
+ * sees the row committed first. */
+int
+pg_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len)
+{
+	PG_STMT(ins, 2,
+	        "INSERT INTO directory_state (key, value) VALUES ($1::text, $2::text) ON CONFLICT (key) DO NOTHING");
+	const char *values[] = { key, value };
+	int rc = pg_exec(tx, &ins, 2, values, NULL);
+
+	return rc == MAMORI_OK ? pg_dir_state_get(tx, key, out, len) : rc;
+}

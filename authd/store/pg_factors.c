@@ -365,3 +365,30 @@ pg_cred_find_key(struct mamori_txn *tx, const char *factor, const char *key_id, 
 	}
 	return out->id > 0 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
+
+int
+pg_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids, size_t *n,
+                     int *more)
+{
+	/* One row past the batch tells whether more remain. */
+	PG_STMT(stmt, 3,
+	        "SELECT id FROM credentials WHERE id > $1::bigint AND state <> 'revoked' AND sealed IS NOT NULL "
+	        "AND octet_length(sealed) > 0 AND seal_key_id IS DISTINCT FROM $2::text ORDER BY id LIMIT $3::bigint");
+	struct pg_i64 a, l;
+	const char *values[] = { pg_i64(&a, after_id), key_id, pg_i64(&l, (int64_t)limit + 1) };
+	PGresult *res = NULL;
+	int rc, rows;
+
+	if ((rc = pg_run(tx, &stmt, 3, values, NULL, NULL, &res)) != MAMORI_OK)
+		return rc;
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		if ((size_t)i == limit) {
+			*more = 1;
+			break;
+		}
+		ids[(*n)++] = pg_get_i64(res, i, 0);
+	}
+	PQclear(res);
+	return MAMORI_OK;
+}

@@ -43,6 +43,7 @@ struct pg_stmt {
  * their own here. */
 #define PG_LOCK_LOCKOUT "1835232363" /* "mclk" */
 #define PG_LOCK_AUDIT "1835229556" /* "mcat" */
+#define PG_LOCK_NAME "1835232877" /* "mcnm": mamori_store_lock_name, hashtext(name) */
 
 #define PG_STMT(var, n, text) static struct pg_stmt var = { .sql = (text), .nparams = (n), .idx = 0 }
 
@@ -62,10 +63,10 @@ struct pg_store {
 	unsigned connect_timeout; /* seconds: also how long begin waits for a free connection */
 	/* postgresql://host:port/dbname for messages and mamorictl status,
 	 * never the conninfo: the server last connected to (after a failover,
-	 * the new primary).  One of where_buf, replaced by a whole new string
-	 * (pg_set_where), so that a reader never sees one half-written. */
-	const char *where;
-	char where_buf[2][256];
+	 * the new primary).  Written and read only under lock (pg_columns.c
+	 * pg_set_where, pg_where: a reader copies it), so that none sees it
+	 * half-written. */
+	char where[256];
 	/* PQconnectdbParams' values (pg.c): the conninfo (expanded as
 	 * dbname), connect_timeout, application_name. */
 	char *conninfo;
@@ -125,6 +126,8 @@ pg_tx(struct mamori_txn *tx)
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
 int pg_migrate(PGconn *conn, const char *where, char *err, size_t errlen);
+/* A copy of st->where taken under st->lock (never call it holding it). */
+const char *pg_where(const struct pg_store *st, char out[256]);
 
 /* ------------------------- pg.c (pg_exec, pg_run_int64, columns: pg_columns.c) */
 
@@ -324,6 +327,8 @@ int pg_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, si
 void pg_events_close(struct mamori_store_events *ev);
 int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int pg_lock_name(struct mamori_txn *tx, const char *name);
+int pg_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int pg_lockout_clear(struct mamori_txn *tx, const char *name);
 int pg_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
@@ -380,6 +385,10 @@ int pg_dir_foreach(struct mamori_txn *tx, int with_removed, mamori_store_dir_cb 
 int pg_dir_count_active(struct mamori_txn *tx, int64_t *count);
 int pg_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int pg_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+int pg_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids,
+                         size_t *n, int *more);
 int pg_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+int pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
+                       int64_t now);
 
 #endif

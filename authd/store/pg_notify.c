@@ -51,17 +51,18 @@ listen_connect(struct pg_events *ev)
 	struct pg_store *st = (struct pg_store *)ev->base.store;
 	const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
 	const char *const values[] = { st->conninfo, st->timeout, "mamori-authd-listen", NULL };
+	char where[256];
 	PGresult *res;
 
 	ev->conn = PQconnectdbParams(keys, values, 1);
 	if (ev->conn == NULL || PQstatus(ev->conn) != CONNECTION_OK) {
-		mamori_log_warn("store %s: cannot open the event connection: %s", st->where,
+		mamori_log_warn("store %s: cannot open the event connection: %s", pg_where(st, where),
 		                ev->conn != NULL ? PQerrorMessage(ev->conn) : "out of memory");
 		goto fail;
 	}
 	res = PQexec(ev->conn, "LISTEN " CHANNEL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		mamori_log_warn("store %s: LISTEN failed: %s", st->where, PQerrorMessage(ev->conn));
+		mamori_log_warn("store %s: LISTEN failed: %s", pg_where(st, where), PQerrorMessage(ev->conn));
 		PQclear(res);
 		goto fail;
 	}
@@ -108,8 +109,10 @@ take(struct pg_events *ev, char *buf, size_t len)
 static int
 lost(struct pg_events *ev)
 {
-	mamori_log_warn("store %s: the event connection was lost: %s", ((struct pg_store *)ev->base.store)->where,
-	                PQerrorMessage(ev->conn));
+	char where[256];
+
+	mamori_log_warn("store %s: the event connection was lost: %s",
+	                pg_where((struct pg_store *)ev->base.store, where), PQerrorMessage(ev->conn));
 	PQfinish(ev->conn);
 	ev->conn = NULL;
 	ev->backoff_ms = BACKOFF_MIN_MS;

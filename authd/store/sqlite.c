@@ -460,10 +460,10 @@ sq_close(struct mamori_store *store)
 	free(st);
 }
 
-static const char *
-sq_path(const struct mamori_store *store)
+static void
+sq_path(const struct mamori_store *store, char *out, size_t len)
 {
-	return ((const struct sqlite_store *)store)->path;
+	snprintf(out, len, "%s", ((const struct sqlite_store *)store)->path);
 }
 
 static int
@@ -607,4 +607,8 @@ const struct mamori_store_ops mamori_store_sqlite_ops = {
 	.session_foreach_revoked = sq_session_foreach_revoked,
 	.user_get_id = sq_user_get_id,
 	.user_foreach_stale = sq_user_foreach_stale,
+	.user_disable_if = sq_user_disable_if,
+	.cred_reseal_batch = sq_cred_reseal_batch,
+	.lock_name = sq_lock_name,
+	.state_claim = sq_state_claim,
 };

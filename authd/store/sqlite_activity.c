@@ -335,6 +335,14 @@ sq_session_close(struct mamori_txn *tx, int64_t user_id, const char *service, in
 /* --------------------------------------------------------------- lockouts */
 
 int
+sq_lock_name(struct mamori_txn *tx, const char *name)
+{
+	(void)tx; /* a write transaction: BEGIN IMMEDIATE, one at a time */
+	(void)name;
+	return MAMORI_OK;
+}
+
+int
 sq_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
 {
 	struct sqlite_store *st = sq_store(tx);

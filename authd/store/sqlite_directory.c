@@ -282,3 +282,50 @@ sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_
 	sqlite3_finalize(stmt);
 	return rc;
 }
+
+int
+sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
+                   int64_t now)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st,
+	               "UPDATE users SET state = 'disabled', state_reason = ?, updated_at = ? "
+	               "WHERE id = ? AND state = ? AND kind = ? AND expires IS ? AND updated_at = ? "
+	               "AND (? = 0 OR coalesce((SELECT l.last_success_at FROM logins l WHERE l.user_id = users.id), "
+	               "users.created_at) < ?)",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, seen->id);
+	sqlite3_bind_text(stmt, 4, mamori_user_state_name(seen->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, mamori_user_kind_name(seen->kind), -1, SQLITE_STATIC);
+	sq_bind_text(stmt, 6, seen->expires);
+	sqlite3_bind_int64(stmt, 7, seen->updated_at);
+	sqlite3_bind_int64(stmt, 8, unused_since);
+	sqlite3_bind_int64(stmt, 9, unused_since);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sq_fail(st, "user_disable_if");
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
+int
+sq_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sq_prepare(st, "INSERT OR IGNORE INTO directory_state (key, value) VALUES (?, ?)", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT);
+	if ((rc = sq_step_done(st, stmt, "state_claim")) != MAMORI_OK)
+		return rc;
+	return sq_dir_state_get(tx, key, out, len);
+}

@@ -486,3 +486,33 @@ sq_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char 
 		return sq_fail(st, "enroll_code_take");
 	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
 }
+
+int
+sq_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids, size_t *n,
+                     int *more)
+{
+	struct sqlite_store *st = sq_store(tx);
+	sqlite3_stmt *stmt;
+	int step;
+
+	/* One row past the batch tells whether more remain. */
+	if (sq_prepare(st,
+	               "SELECT id FROM credentials WHERE id > ? AND state <> 'revoked' AND sealed IS NOT NULL "
+	               "AND length(sealed) > 0 AND seal_key_id IS NOT ? ORDER BY id LIMIT ?",
+	               &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, after_id);
+	sqlite3_bind_text(stmt, 2, key_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, (int64_t)limit + 1);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (*n == limit) {
+			*more = 1;
+			break;
+		}
+		ids[(*n)++] = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return sq_fail(st, "cred_reseal_batch");
+	return MAMORI_OK;
+}

@@ -96,6 +96,8 @@ int sq_login_success(struct mamori_txn *tx, int64_t user_id, int64_t now, const 
                      const char *rhost);
 int sq_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t now);
 int sq_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int sq_lock_name(struct mamori_txn *tx, const char *name);
+int sq_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 int sq_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int sq_lockout_clear(struct mamori_txn *tx, const char *name);
 int sq_lockout_prune(struct mamori_txn *tx, int64_t now, int64_t failures_before, int64_t locks_before,
@@ -157,6 +159,10 @@ int sq_dir_count_active(struct mamori_txn *tx, int64_t *count);
 int sq_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int sq_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
 int sq_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
+int sq_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit, int64_t *ids,
+                         size_t *n, int *more);
 int sq_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+int sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
+                       int64_t now);
 
 #endif

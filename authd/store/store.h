@@ -222,7 +222,11 @@ struct mamori_credential {
 int mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, size_t errlen);
 void mamori_store_close(struct mamori_store **store);
 const char *mamori_store_backend(const struct mamori_store *store);
-const char *mamori_store_path(const struct mamori_store *store);
+/* Where the store is, copied into out (len bytes, 4096 hold any) and
+ * returned: SQLite's file, or PostgreSQL's postgresql://host:port/db of the
+ * server last connected to, which a reconnection may change at any time
+ * (copied under the backend's lock: never half-written). */
+const char *mamori_store_path(const struct mamori_store *store, char *out, size_t len);
 
 /* Begin a transaction: *tx is its handle.  commit ends it either way
  * (*tx is set to NULL) and returns MAMORI_OK only when the COMMIT
@@ -398,6 +402,10 @@ int mamori_store_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t n
 
 /* Lockouts, by the name tried.  get gives zeros when there is no row. */
 int mamori_store_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+/* A lock on name held until tx ends, waiting for another transaction's
+ * (PostgreSQL: pg_advisory_xact_lock; SQLite: its write transactions are
+ * one at a time already).  Used by store migrate, on the node's name. */
+int mamori_store_lock_name(struct mamori_txn *tx, const char *name);
 int mamori_store_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);
 int mamori_store_lockout_clear(struct mamori_txn *tx, const char *name);
 /* Forget the rows that hold no lock at now (a timed lock that has run out
@@ -472,6 +480,13 @@ int mamori_store_cred_set_sealed(struct mamori_txn *tx, int64_t id, const unsign
 int mamori_store_cred_reseal(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                              const unsigned char nonce[12], const char *key_id, const char *old_key_id,
                              const unsigned char old_nonce[12]);
+/* Key rotation's next batch: the ids, in order, of up to limit credentials
+ * above after_id, not revoked, holding a sealed secret not recorded as
+ * under key_id (seal_key_id IS DISTINCT FROM key_id): one indexed range
+ * of the credentials, never a walk of them all.  *more: rows remain past
+ * the batch. */
+int mamori_store_cred_reseal_batch(struct mamori_txn *tx, const char *key_id, int64_t after_id, size_t limit,
+                                   int64_t *ids, size_t *n, int *more);
 int mamori_store_cred_get(struct mamori_txn *tx, int64_t id, struct mamori_credential *out);
 /* Credentials of user_id, of factor (NULL: every factor), in id order;
  * revoked ones only when with_revoked is set. */
@@ -610,6 +625,12 @@ int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
  * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
 int mamori_store_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
 int mamori_store_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
+/* First writer wins: value is stored under key unless a value is there
+ * already (a conditional insert: of two transactions at once, the second
+ * waits for the first and keeps its value); out gets the value held after,
+ * value or the first writer's.  Used at start for the store key's id
+ * (main.c; key names outside the directory engine's). */
+int mamori_store_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 /* The account of a directory row, by its id (MAMORI_ERR_NOT_FOUND). */
 int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamori_user *out);
 
@@ -618,5 +639,14 @@ int mamori_store_user_get_id(struct mamori_txn *tx, int64_t user_id, struct mamo
  * gets the account and that time. */
 typedef int (*mamori_store_stale_cb)(const struct mamori_user *user, int64_t last_used, void *data);
 int mamori_store_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_stale_cb cb, void *data);
+
+/* Housekeeping's disable (P-DEV-ID, P-ID-STALE), one conditional UPDATE of
+ * state, state_reason and updated_at only: the account seen by a walk
+ * (seen) is disabled with reason only while its row still holds what the
+ * walk decided on (state, kind, expires, updated_at) and, when
+ * unused_since > 0, it is still unused since then.  MAMORI_ERR_NOT_FOUND:
+ * changed meanwhile (by another daemon or an administrator), left alone. */
+int mamori_store_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since,
+                                 const char *reason, int64_t now);
 
 #endif

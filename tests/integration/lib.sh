@@ -41,6 +41,16 @@ enroll_totp() {
 	grep -q '"totp"' <<<"$out" || { echo "enroll_totp $1: confirm failed: $out" >&2; return 1; }
 	echo "$secret"
 }
+# MN_LOGIN_CONF: a My Number system "mn" and its local login service
+# "mn-login" (password and TOTP), for a script's EXTRA_CONF (make_service
+# mn-login after new_env).
+MN_LOGIN_CONF="[system mn]
+mynumber = yes
+
+[service mn-login]
+system = mn
+require = password+totp
+rhost_empty = local"
 BUILT_MODULE="$top_builddir/pam/.libs/pam_mamori.so"
 PAM_WRAPPER_LIB=${PAM_WRAPPER_LIB:-$(for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
 	[ -e "$d/libpam_wrapper.so" ] && echo "$d/libpam_wrapper.so" && break; done)}

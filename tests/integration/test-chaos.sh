@@ -25,13 +25,7 @@ DRIVER="$top_srcdir/tests/integration/chaos_driver.py"
 # lockout_threshold = 0 never locks but still counts every failure, so the
 # failing accounts can fail thousands of times and every increment stays
 # visible; the window is a year, so no count starts again from zero.
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local
+EXTRA_CONF="$MN_LOGIN_CONF
 
 [password]
 history = 2

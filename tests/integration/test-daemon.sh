@@ -386,7 +386,23 @@ t_lost_store_key_refused() {
 	# Without sealed secrets a missing key is made, as on first start.
 	ctl totp remove alice >/dev/null
 	stop_daemon
+	cp -p "$key" "$T/store.key.saved"
 	rm "$key"
+	if on_postgresql; then
+		# A shared store keeps the key its first daemon recorded: a new
+		# one is refused even with no secret sealed (the other terminals
+		# hold the first), until the store's key is back.
+		rc=0
+		MAMORI_TEST_CLOCK_FILE="$T/clock" timeout 20 "$AUTHD" --config "$T/mamori.conf" --foreground \
+			>"$T/newkey.log" 2>&1 || rc=$?
+		cat "$T/newkey.log"
+		[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "started on a shared store with a new key (status $rc)"
+		grep -q "is not the key of this shared store: the first daemon started on it uses store key" \
+			"$T/newkey.log" || fail "no reason given for the new key"
+		mv "$T/store.key.saved" "$key"
+		start_daemon
+		return
+	fi
 	start_daemon
 	expect_eq "$(stat -c '%a %s' "$key")" "600 32" "new store key"
 }
@@ -448,7 +464,7 @@ else
 fi
 run_test "admin.sock belongs to the mamori-admin group when it exists" t_admin_group_socket
 run_test "SIGHUP reads admin_group again: socket group and who is served" t_admin_group_reload
-run_test "P-CRED-STORE a lost store key is not replaced while sealed secrets exist" t_lost_store_key_refused
+run_test "P-CRED-STORE a lost store key is not replaced while sealed secrets exist (nor, on a shared store, ever)" t_lost_store_key_refused
 run_test "socket activation: passed sockets are used and left in place" t_socket_activation
 run_test "a test-hooks build says so at start-up" t_test_hooks_warned_at_start
 tap_done

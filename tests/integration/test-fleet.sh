@@ -18,13 +18,7 @@ if ! on_postgresql; then
 	exit 0
 fi
 
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local"
+EXTRA_CONF=$MN_LOGIN_CONF
 
 # Daemon A: a database of its own, its keys made at its first start.
 new_env

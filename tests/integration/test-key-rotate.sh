@@ -15,13 +15,7 @@ require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 require_test_hooks "needs the test clock"
 
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local"
+EXTRA_CONF=$MN_LOGIN_CONF
 
 new_env
 A=$T

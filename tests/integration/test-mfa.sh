@@ -11,13 +11,7 @@ require "oathtool" command -v oathtool
 # TOTP codes are computed for the test clock, which the script moves.
 require_test_hooks "needs the test clock"
 
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local
+EXTRA_CONF="$MN_LOGIN_CONF
 
 [service mn-remote]
 system = mn

@@ -20,13 +20,7 @@ fi
 
 START=$(date -d '2030-02-04 10:00:00' +%s)
 
-EXTRA_CONF="[system mn]
-mynumber = yes
-
-[service mn-login]
-system = mn
-require = password+totp
-rhost_empty = local"
+EXTRA_CONF=$MN_LOGIN_CONF
 
 totp_code() { oathtool --totp -b "$1" --now "@$(cat "$T/clock")"; }
 
@@ -98,6 +92,27 @@ t_dry_run_writes_nothing() {
 	grep -q 'dry run: nothing written' "$S1/migrate.out" || fail "not a dry run"
 	after=$(central_dump)
 	[ "$before" = "$after" ] || fail "the dry run changed the central store: $(diff <(echo "$before") <(echo "$after") | head)"
+}
+
+# Every file of ENV's state directory: name, size, content and time of
+# change (to the nanosecond), so that a rewrite with the same bytes shows.
+state_files() { find "$1/state" -type f | sort | xargs -r stat -c '%n %s %y' && find "$1/state" -type f | sort | xargs -r sha256sum; }
+
+t_dry_run_leaves_source_alone() {
+	local before after
+	before=$(state_files "$S1")
+	sleep 0.05
+	migrate "$S1" --dry-run || fail "dry run failed: $(cat "$S1/migrate.out")"
+	grep -q 'source audit chain: .* verified' "$S1/migrate.out" || fail "source not verified: $(cat "$S1/migrate.out")"
+	after=$(state_files "$S1")
+	[ "$before" = "$after" ] || fail "the dry run wrote on the source: $(diff <(echo "$before") <(echo "$after") | head)"
+	# Without its checkpoint the verification would anchor a new one:
+	# not on a dry run.
+	[ -f "$S1/state/audit.checkpoint" ] || fail "no source checkpoint at $S1/state/audit.checkpoint"
+	mv "$S1/state/audit.checkpoint" "$S1/audit.checkpoint.aside"
+	migrate "$S1" --dry-run || fail "dry run without a checkpoint failed: $(cat "$S1/migrate.out")"
+	[ ! -e "$S1/state/audit.checkpoint" ] || fail "the dry run wrote the source's audit checkpoint"
+	mv "$S1/audit.checkpoint.aside" "$S1/state/audit.checkpoint"
 }
 
 t_migrated_accounts_log_in_on_central() {
@@ -172,6 +187,74 @@ t_second_terminal_ids_collide_totp_resealed() {
 	# Both terminals' secrets (two keys) now name one key: the central one.
 	expect_eq "$(sql "SELECT count(DISTINCT seal_key_id) || ',' || count(*) FROM credentials WHERE seal_key_id <> ''")" \
 		"1,2" "sealing key ids of the moved secrets"
+}
+
+t_other_key_refused_before_any_write() {
+	local before after
+	terminal term-6
+	S6=$T
+	add_user mg.hana 'Niji-no-Hashi-2030'
+	enroll_totp mg.hana >/dev/null
+	stop_daemon
+	before=$(central_dump)
+	# The terminal's own key, not the fleet's: the central store already
+	# holds secrets, under another key id.
+	! "$CTL" --config "$S6/mamori.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$S6/state/store.key" --target-audit-key "$C/state/audit.key" >"$S6/migrate.out" 2>&1 ||
+		fail "a terminal with another sealing key was moved"
+	grep -q "is not the central store's: its secrets are sealed under" "$S6/migrate.out" ||
+		fail "no clear reason: $(cat "$S6/migrate.out")"
+	after=$(central_dump)
+	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
+	# With the fleet's key it moves.
+	migrate "$S6" || fail "the move with the fleet's key failed: $(cat "$S6/migrate.out")"
+}
+
+t_two_moves_of_one_node_serialised() {
+	local i p1 p2 rc1=0 rc2=0
+	terminal term-7
+	S7=$T
+	add_user mg.ivy 'Mori-no-Michi-2030'
+	stop_daemon
+	use_env "$C"
+	# A session holds the node's move lock, as a move under way would:
+	# both moves wait on it (up to the store's lock_timeout), then are
+	# refused with nothing written; once it is free, a move goes through.
+	PGAPPNAME=mamori-migrate-holder psql_on "$(cat "$C/pgdb")" \
+		-c "SELECT pg_advisory_lock(1835232877, hashtext('store migrate term-7'))" -c "SELECT pg_sleep(60)" \
+		>/dev/null 2>&1 &
+	for i in $(seq 1 100); do
+		[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+		sleep 0.1
+	done
+	cp "$S7/mamori.conf" "$S7/mamori-2.conf"
+	migrate "$S7" &
+	p1=$!
+	( "$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 ) &
+	p2=$!
+	wait "$p1" || rc1=$?
+	wait "$p2" || rc2=$?
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mamori-migrate-holder'" >/dev/null
+	wait
+	[ "$rc1" != 0 ] && [ "$rc2" != 0 ] || fail "a move went through while the node's lock was held"
+	grep -q 'another store migrate of node term-7 is writing' "$S7/migrate.out" ||
+		fail "no clear reason: $(cat "$S7/migrate.out")"
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 0 "mg.ivy moved while locked"
+	migrate "$S7" || fail "the move once the lock was free failed: $(cat "$S7/migrate.out")"
+	# Two at once now: one moves, the other waits for it and adds nothing
+	# (or, when the first outlasts lock_timeout, is refused): never both.
+	migrate "$S7" &
+	p1=$!
+	"$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 || true
+	wait "$p1" || true
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 1 "mg.ivy's accounts"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-7'")" \
+		1 "rows recording the move of term-7"
 }
 
 t_conflicting_account_stops_everything() {
@@ -251,6 +334,8 @@ t_killed_half_way_leaves_nothing_then_reruns() {
 
 run_test "store migrate refuses while the terminal's daemon runs" t_refused_while_daemon_runs
 run_test "store migrate --dry-run prints the plan and writes nothing (pg_dump unchanged)" t_dry_run_writes_nothing
+run_test "P-AUDIT store migrate --dry-run writes nothing on the source either (its checkpoint and store untouched)" \
+	t_dry_run_leaves_source_alone
 run_test "P-CRED-STORE P-AUDIT migrated accounts log in on the central store (re-sealed TOTP, step kept, lockout count carried); audit verify passes" \
 	t_migrated_accounts_log_in_on_central
 run_test "P-LOGIN-UI P-AUDIT the lockout count is carried; the terminal's failures are imported as audit rows" \
@@ -258,6 +343,10 @@ run_test "P-LOGIN-UI P-AUDIT the lockout count is carried; the terminal's failur
 run_test "store migrate run twice: the second run changes nothing (pg_dump unchanged)" t_second_run_changes_nothing
 run_test "P-CRED-STORE a second terminal with colliding ids moves too; its TOTP works after (re-sealed)" \
 	t_second_terminal_ids_collide_totp_resealed
+run_test "P-CRED-STORE a terminal whose sealing key is not the central store's is refused before anything is written" \
+	t_other_key_refused_before_any_write
+run_test "two moves of one node at once never both write: a move is refused while the node's lock is held" \
+	t_two_moves_of_one_node_serialised
 run_test "a conflicting account stops the migration with nothing changed" t_conflicting_account_stops_everything
 run_test "P-AUDIT a tampered source audit chain is refused, nothing changed" t_tampered_source_chain_refused
 run_test "a move killed half-way (in its transaction) leaves nothing; the next run moves everything" \

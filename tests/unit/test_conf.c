@@ -577,131 +577,66 @@ test_rhost_empty(void **state)
 
 /* ------------------------------------------------------------------ errors with file:line */
 
+#define NUMBER_ERR(key, range) key " must be a whole number from " range
+
+/* A file, the line its error names and the reason given. */
+struct load_error {
+	const char *text;
+	int line;
+	const char *reason;
+};
+
+static const struct load_error load_errors[] = {
+	/* Sections and keys.  inih (built without
+	 * INI_CALL_HANDLER_ON_NEW_SECTION) reports a section only with its
+	 * first key. */
+	{ "[daemon]\ndebug = no\n[deamon]\ndebug = yes\n", 4, "unknown section [deamon]" },
+	{ "# top\ndebug = yes\n", 2, "unknown section []" },
+	{ "[daemon]\n\n# why\nruntime_dir = /run/x\nruntimedir = /run/y\n", 5,
+	  "unknown key \"runtimedir\" in [daemon]" },
+	{ "[store]\nargon2_t = 3\n", 2, "unknown key \"argon2_t\" in [store]" },
+	/* Numbers: not a number, trailing text, signed, hex, empty, too large
+	 * for unsigned long, out of range. */
+	{ "[password]\nargon2_t = three\n", 2, NUMBER_ERR("argon2_t", "1 to 64") },
+	{ "[daemon]\n\nidle_timeout = 30s\n", 3, NUMBER_ERR("idle_timeout", "1 to 3600") },
+	{ "[daemon]\nmax_argon2 = -1\n", 2, NUMBER_ERR("max_argon2", "0 to 1024") },
+	{ "[daemon]\nmax_argon2 = +1\n", 2, NUMBER_ERR("max_argon2", "0 to 1024") },
+	{ "[daemon]\nmax_argon2 = 0x10\n", 2, NUMBER_ERR("max_argon2", "0 to 1024") },
+	{ "[daemon]\nmax_argon2 =\n", 2, NUMBER_ERR("max_argon2", "0 to 1024") },
+	{ "[password]\nargon2_m_kib = 99999999999999999999999\n", 2, NUMBER_ERR("argon2_m_kib", "8 to 4194304") },
+	{ "[password]\nargon2_t = 3\nargon2_m_kib = 4\n", 3, NUMBER_ERR("argon2_m_kib", "8 to 4194304") },
+	{ "[password]\nargon2_m_kib = 4194305\n", 2, NUMBER_ERR("argon2_m_kib", "8 to 4194304") },
+	{ "[daemon]\nidle_timeout = 0\n", 2, NUMBER_ERR("idle_timeout", "1 to 3600") },
+	{ "[password]\ntemp_length = 11\n", 2, NUMBER_ERR("temp_length", "12 to 64") },
+	/* Paths, strings, booleans, the backend. */
+	{ "[daemon]\nruntime_dir = run/mamori\n", 2, "runtime_dir must be an absolute path" },
+	{ "[store]\npath = mamori.db\n", 2, "path must be an absolute path" },
+	{ "[daemon]\nstate_dir =\n", 2, "state_dir must be an absolute path" },
+	{ "[daemon]\nadmin_group =\n", 2, "admin_group must not be empty" },
+	{ "[daemon]\ndebug = maybe\n", 2, "debug must be yes or no" },
+	{ "[daemon]\ndebug = YES\n", 2, "debug must be yes or no" },
+	{ "[store]\nbackend = postgres\n", 2, "unsupported backend \"postgres\"" },
+	/* Service and system names, a key of no service section. */
+	{ "[service ../sshd]\nsystem = web\n", 2, "invalid service name \"../sshd\"" },
+	{ "[daemon]\n[service ssh d]\nsystem = web\n", 3, "invalid service name \"ssh d\"" },
+	{ "[service sshd]\nsystem = web/prod\n", 2, "invalid system name \"web/prod\"" },
+	{ "[service sshd]\nsystem = web\nfactor = totp\n", 3, "unknown key \"factor\" in [service sshd]" },
+	/* Syntax, and the first of several errors: both the line and the
+	 * reason are the first error's, even when it is a syntax error inih
+	 * finds on its own. */
+	{ "[daemon]\ndebug = yes\njust words\n", 3, "syntax error" },
+	{ "[daemon]\nidle_timeout = 0\nbogus = 1\n[nowhere]\nx = 1\n", 2, NUMBER_ERR("idle_timeout", "1 to 3600") },
+	{ "[daemon]\njust words\nbogus = 1\n", 2, "syntax error" },
+	{ "[daemon\ndebug = yes\n", 1, "syntax error" },
+};
+
 static void
-test_load_rejects_unknown_section(void **state)
+test_load_rejects_bad_lines(void **state)
 {
 	struct fixture *fx = *state;
 
-	/* inih (built without INI_CALL_HANDLER_ON_NEW_SECTION) reports a
-	 * section only with its first key. */
-	expect_error(fx, "[daemon]\ndebug = no\n[deamon]\ndebug = yes\n", 4, "unknown section [deamon]");
-}
-
-static void
-test_load_rejects_key_outside_any_section(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "# top\ndebug = yes\n", 2, "unknown section []");
-}
-
-static void
-test_load_rejects_unknown_key(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\n\n# why\nruntime_dir = /run/x\nruntimedir = /run/y\n", 5,
-	             "unknown key \"runtimedir\" in [daemon]");
-}
-
-static void
-test_load_rejects_key_from_other_section(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[store]\nargon2_t = 3\n", 2, "unknown key \"argon2_t\" in [store]");
-}
-
-static void
-test_load_rejects_bad_number(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[password]\nargon2_t = three\n", 2, "argon2_t must be a whole number from 1 to 64");
-}
-
-static void
-test_load_rejects_number_with_trailing_text(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\n\nidle_timeout = 30s\n", 3, "idle_timeout must be a whole number from 1 to 3600");
-}
-
-static void
-test_load_rejects_signed_and_hex_numbers(void **state)
-{
-	struct fixture *fx = *state;
-	const char *reason = "max_argon2 must be a whole number from 0 to 1024";
-
-	expect_error(fx, "[daemon]\nmax_argon2 = -1\n", 2, reason);
-	expect_error(fx, "[daemon]\nmax_argon2 = +1\n", 2, reason);
-	expect_error(fx, "[daemon]\nmax_argon2 = 0x10\n", 2, reason);
-	expect_error(fx, "[daemon]\nmax_argon2 =\n", 2, reason);
-}
-
-static void
-test_load_rejects_number_overflowing_unsigned_long(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[password]\nargon2_m_kib = 99999999999999999999999\n", 2,
-	             "argon2_m_kib must be a whole number from 8 to 4194304");
-}
-
-static void
-test_load_rejects_out_of_range_number(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[password]\nargon2_t = 3\nargon2_m_kib = 4\n", 3,
-	             "argon2_m_kib must be a whole number from 8 to 4194304");
-}
-
-static void
-test_load_rejects_number_above_range(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[password]\nargon2_m_kib = 4194305\n", 2,
-	             "argon2_m_kib must be a whole number from 8 to 4194304");
-	expect_error(fx, "[daemon]\nidle_timeout = 0\n", 2, "idle_timeout must be a whole number from 1 to 3600");
-	expect_error(fx, "[password]\ntemp_length = 11\n", 2, "temp_length must be a whole number from 12 to 64");
-}
-
-static void
-test_load_rejects_relative_path(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\nruntime_dir = run/mamori\n", 2, "runtime_dir must be an absolute path");
-	expect_error(fx, "[store]\npath = mamori.db\n", 2, "path must be an absolute path");
-	expect_error(fx, "[daemon]\nstate_dir =\n", 2, "state_dir must be an absolute path");
-}
-
-static void
-test_load_rejects_empty_string(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\nadmin_group =\n", 2, "admin_group must not be empty");
-}
-
-static void
-test_load_rejects_bad_bool(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\ndebug = maybe\n", 2, "debug must be yes or no");
-	expect_error(fx, "[daemon]\ndebug = YES\n", 2, "debug must be yes or no");
-}
-
-static void
-test_load_rejects_unknown_backend(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[store]\nbackend = postgres\n", 2, "unsupported backend \"postgres\"");
+	for (size_t i = 0; i < sizeof(load_errors) / sizeof(load_errors[0]); i++)
+		expect_error(fx, load_errors[i].text, load_errors[i].line, load_errors[i].reason);
 }
 
 /* [store] backend = postgresql (P-CRED-STORE): the conninfo is required,
@@ -873,60 +808,6 @@ test_load_offline(void **state)
 	             "offline logins need backend = postgresql");
 	expect_error(fx, "[store]\nconninfo = host=/run/pg\n[offline]\nmax_failures = 0\n", 4,
 	             "max_failures must be a whole number from 1 to 100");
-}
-
-static void
-test_load_rejects_bad_service_name(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[service ../sshd]\nsystem = web\n", 2, "invalid service name \"../sshd\"");
-	expect_error(fx, "[daemon]\n[service ssh d]\nsystem = web\n", 3, "invalid service name \"ssh d\"");
-}
-
-static void
-test_load_rejects_bad_system_name(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[service sshd]\nsystem = web/prod\n", 2, "invalid system name \"web/prod\"");
-}
-
-static void
-test_load_rejects_unknown_key_in_service(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[service sshd]\nsystem = web\nfactor = totp\n", 3,
-	             "unknown key \"factor\" in [service sshd]");
-}
-
-static void
-test_load_rejects_syntax_error(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\ndebug = yes\njust words\n", 3, "syntax error");
-}
-
-static void
-test_load_reports_first_of_several_errors(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\nidle_timeout = 0\nbogus = 1\n[nowhere]\nx = 1\n", 2,
-	             "idle_timeout must be a whole number from 1 to 3600");
-}
-
-/* Both the line and the reason must be those of the first error, even when
- * the first error is a syntax error inih finds on its own. */
-static void
-test_load_reports_syntax_error_before_later_bad_key(void **state)
-{
-	struct fixture *fx = *state;
-
-	expect_error(fx, "[daemon]\njust words\nbogus = 1\n", 2, "syntax error");
-	expect_error(fx, "[daemon\ndebug = yes\n", 1, "syntax error");
 }
 
 /* ------------------------------------------------------------------ long lines */
@@ -1445,31 +1326,12 @@ main(void)
 		FX_TEST(test_reserved_names),
 		FX_TEST(test_P_PW_STRENGTH_org_words_and_guesses),
 		FX_TEST(test_rhost_empty),
-		FX_TEST(test_load_rejects_unknown_section),
-		FX_TEST(test_load_rejects_key_outside_any_section),
-		FX_TEST(test_load_rejects_unknown_key),
-		FX_TEST(test_load_rejects_key_from_other_section),
-		FX_TEST(test_load_rejects_bad_number),
-		FX_TEST(test_load_rejects_number_with_trailing_text),
-		FX_TEST(test_load_rejects_signed_and_hex_numbers),
-		FX_TEST(test_load_rejects_number_overflowing_unsigned_long),
-		FX_TEST(test_load_rejects_out_of_range_number),
-		FX_TEST(test_load_rejects_number_above_range),
-		FX_TEST(test_load_rejects_relative_path),
-		FX_TEST(test_load_rejects_empty_string),
-		FX_TEST(test_load_rejects_bad_bool),
-		FX_TEST(test_load_rejects_unknown_backend),
+		FX_TEST(test_load_rejects_bad_lines),
 		FX_TEST(test_load_postgresql_store),
 		FX_TEST(test_load_postgresql_several_hosts),
 		FX_TEST(test_load_postgresql_long_conninfo),
 		FX_TEST(test_load_store_timeouts),
 		FX_TEST(test_load_offline),
-		FX_TEST(test_load_rejects_bad_service_name),
-		FX_TEST(test_load_rejects_bad_system_name),
-		FX_TEST(test_load_rejects_unknown_key_in_service),
-		FX_TEST(test_load_rejects_syntax_error),
-		FX_TEST(test_load_reports_first_of_several_errors),
-		FX_TEST(test_load_reports_syntax_error_before_later_bad_key),
 		FX_TEST(test_load_never_reads_tail_of_long_comment_as_key),
 		FX_TEST(test_load_reports_overlong_line_on_its_own_line),
 		FX_TEST(test_service_system_maps_configured_service),

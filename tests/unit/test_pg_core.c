@@ -154,7 +154,7 @@ test_open_migrates_once(void **state)
 {
 	struct fx *f = *state;
 	pthread_t t[4];
-	char out[64], err[256];
+	char out[64], err[256], path[256];
 	void *rc;
 
 	for (int i = 0; i < 4; i++)
@@ -168,8 +168,8 @@ test_open_migrates_once(void **state)
 	assert_string_equal(out, "10"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
 	assert_string_equal(mamori_store_backend(f->store), "postgresql");
-	assert_null(strstr(mamori_store_path(f->store), "user"));
-	assert_int_equal(strncmp(mamori_store_path(f->store), "postgresql://", 13), 0);
+	assert_null(strstr(mamori_store_path(f->store, path, sizeof(path)), "user"));
+	assert_int_equal(strncmp(path, "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
 	assert_int_equal(pgt_sql(f->db, "UPDATE schema_version SET version = 11", NULL, 0), 0);
 	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);

@@ -10,7 +10,11 @@
  *   (d) audit appends: every append commits, the ids are strictly
  *       consecutive and each row chains to the one before (no fork).
  * and the audit walks, which read the log in pages, give every row once
- * across pages.
+ * across pages; and housekeeping's disables (P-DEV-ID, P-ID-STALE): an
+ * account changed on another connection between housekeeping's walk and
+ * its update keeps that change and is skipped, not overwritten; and the
+ * store key's id claimed by two daemons starting at once on an empty
+ * store: the first writer wins, both read its value.
  * Each side holds its transaction open a moment after its read so that
  * the two always overlap: without the backend's locks (a) loses counts
  * and (d) collides on the same id.
@@ -37,6 +41,10 @@
 #include <openssl/evp.h>
 
 #include "conf.h"
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/daemon.h"
+#include "core/housekeeping.h"
 #include "pg_testdb.h"
 #include "error.h"
 #include "log.h"
@@ -150,6 +158,170 @@ txn_end(struct mamori_txn **tx, int rc)
 		return mamori_store_commit(tx);
 	mamori_store_rollback(tx);
 	return rc;
+}
+
+/* ---------------------------------------------------------- housekeeping */
+
+static struct race *hk_race;
+static int hk_walked_dev, hk_walked_stale;
+
+/* An active account; used: it logged in just now (never stale). */
+static void
+hk_user(struct race *r, const char *name, enum mamori_user_kind kind, const char *expires, int used)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	snprintf(u.expires, sizeof(u.expires), "%s", expires);
+	u.kind = kind;
+	u.state = MAMORI_STATE_ACTIVE;
+	u.created_at = u.updated_at = 1000;
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
+	if (used)
+		assert_int_equal(mamori_store_login_success(tx, u.id, mamori_clock_now(), "login", "tty1", NULL),
+		                 MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+}
+
+/* Another daemon, on its own connection, while housekeeping's transaction
+ * has read the accounts and not yet written: an administrator extends
+ * hk-dev-renewed, and hk-stale-used logs in. */
+static void
+hk_between(const char *duty)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+
+	assert_int_equal(mamori_store_begin(hk_race->store, &tx), MAMORI_OK);
+	if (strcmp(duty, "dev") == 0) {
+		hk_walked_dev++;
+		assert_int_equal(mamori_store_user_get(tx, "hk-dev-renewed", &u), MAMORI_OK);
+		snprintf(u.expires, sizeof(u.expires), "2999-12-31");
+		u.updated_at = 2000;
+		assert_int_equal(mamori_store_user_update(tx, &u), MAMORI_OK);
+	} else {
+		hk_walked_stale++;
+		assert_int_equal(mamori_store_user_get(tx, "hk-stale-used", &u), MAMORI_OK);
+		assert_int_equal(mamori_store_login_success(tx, u.id, mamori_clock_now(), "login", "tty1", NULL),
+		                 MAMORI_OK);
+	}
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+}
+
+static void
+hk_expect(struct race *r, const char *name, enum mamori_user_state state, const char *reason, const char *expires)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, name, &u), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_string_equal(mamori_user_state_name(u.state), mamori_user_state_name(state));
+	assert_string_equal(u.state_reason, reason);
+	assert_string_equal(u.expires, expires);
+}
+
+/* P-DEV-ID, P-ID-STALE: housekeeping on one daemon never overwrites what
+ * another daemon wrote between its walk and its update: the renewed
+ * development account stays active with its new expiry, the account that
+ * logged in meanwhile stays active; the others are disabled. */
+static void
+test_housekeeping_race(void **state)
+{
+	struct race *r = *state;
+	struct mamori_conf *conf = mamori_conf_defaults();
+	char dir[] = "/tmp/mamori-pg-race.XXXXXX", key[128], cp[128], err[512];
+
+	assert_non_null(conf);
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/audit.key", dir);
+	snprintf(cp, sizeof(cp), "%s/audit.checkpoint", dir);
+	assert_int_equal(mamori_audit_init(r->store, key, cp, err, sizeof(err)), MAMORI_OK);
+	conf->stale_disable = 1;
+	conf->stale_after_days = 30;
+	assert_int_equal(mamori_daemon_conf_set(conf), MAMORI_OK);
+	hk_user(r, "hk-dev-renewed", MAMORI_KIND_DEV, "2000-01-01", 1);
+	hk_user(r, "hk-dev-expired", MAMORI_KIND_DEV, "2000-01-01", 1);
+	hk_user(r, "hk-stale-used", MAMORI_KIND_STAFF, "", 0);
+	hk_user(r, "hk-stale-plain", MAMORI_KIND_STAFF, "", 0);
+	hk_race = r;
+	mamori_daemon.store = r->store;
+	mamori_housekeeping_test_walked = hk_between;
+	mamori_housekeeping_tick();
+	mamori_housekeeping_test_walked = NULL;
+	mamori_daemon.store = NULL;
+	mamori_audit_shutdown();
+	assert_int_equal(hk_walked_dev, 1);
+	assert_int_equal(hk_walked_stale, 1);
+	hk_expect(r, "hk-dev-renewed", MAMORI_STATE_ACTIVE, "", "2999-12-31");
+	hk_expect(r, "hk-dev-expired", MAMORI_STATE_DISABLED, MAMORI_STATE_REASON_DEV_EXPIRED, "2000-01-01");
+	hk_expect(r, "hk-stale-used", MAMORI_STATE_ACTIVE, "", "");
+	hk_expect(r, "hk-stale-plain", MAMORI_STATE_DISABLED, MAMORI_STATE_REASON_STALE, "");
+	unlink(key);
+	unlink(cp);
+	rmdir(dir);
+}
+
+/* ------------------------------------------------------------ key claim */
+
+static char claim_seen[THREADS][ROUNDS][64];
+
+static void *
+claim_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct mamori_txn *tx = NULL;
+	char key[32], mine[32];
+	int rc;
+
+	for (int round = 0; round < ROUNDS; round++) {
+		snprintf(key, sizeof(key), "race.claim.%d", round);
+		snprintf(mine, sizeof(mine), "key-of-%d", w->index);
+		pthread_barrier_wait(&w->race->barrier);
+		for (int tries = 0; tries < MAX_TRIES; tries++) {
+			if ((rc = mamori_store_begin(w->race->store, &tx)) != MAMORI_OK)
+				break;
+			rc = mamori_store_state_claim(tx, key, mine, claim_seen[w->index][round],
+			                              sizeof(claim_seen[0][0]));
+			usleep(HOLD_US);
+			if ((rc = txn_end(&tx, rc)) != MAMORI_ERR_RETRY)
+				break;
+			w->retries++;
+		}
+		w->rc[round] = rc;
+		if (rc != MAMORI_OK)
+			w->errors++;
+	}
+	return NULL;
+}
+
+/* P-CRED-STORE: two daemons starting together on an empty store each
+ * claim their key's id at once: one wins, and both read the winner's
+ * (the loser then refuses to start, main.c store_key_claim). */
+static void
+test_key_claim_race(void **state)
+{
+	struct race *r = *state;
+	struct worker w[THREADS];
+	struct mamori_txn *tx = NULL;
+	char held[64];
+
+	race_run(r, claim_worker, w);
+	for (int round = 0; round < ROUNDS; round++) {
+		char key[32];
+
+		assert_true(strncmp(claim_seen[0][round], "key-of-", 7) == 0);
+		assert_string_equal(claim_seen[0][round], claim_seen[1][round]);
+		snprintf(key, sizeof(key), "race.claim.%d", round);
+		assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+		assert_int_equal(mamori_store_dir_state_get(tx, key, held, sizeof(held)), MAMORI_OK);
+		mamori_store_rollback(&tx);
+		assert_string_equal(held, claim_seen[0][round]);
+	}
 }
 
 /* ------------------------------------------------------------- lockouts */
@@ -537,7 +709,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lockout_race),     cmocka_unit_test(test_counter_race),
 		cmocka_unit_test(test_enroll_code_race), cmocka_unit_test(test_audit_race),
-		cmocka_unit_test(test_audit_pages),
+		cmocka_unit_test(test_audit_pages),      cmocka_unit_test(test_housekeeping_race),
+		cmocka_unit_test(test_key_claim_race),
 	};
 
 	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);

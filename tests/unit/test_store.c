@@ -557,7 +557,7 @@ test_open_creates_private_wal_file(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_uid, geteuid());
 	assert_string_equal(mamori_store_backend(fx->store), "sqlite");
-	assert_string_equal(mamori_store_path(fx->store), fx->path);
+	assert_string_equal(mamori_store_path(fx->store, buf, sizeof(buf)), fx->path);
 
 	/* A write makes SQLite create its side files: they must be as private. */
 	add_user_committed(fx, "alice");
