@@ -220,9 +220,10 @@ t_lock_timeout_through_bouncer() {
 # such a mix-up is an error (26000, 42P05), never another statement run.
 # Seen in runs with PgBouncer 1.18: the second daemon refuses to start
 # (42P05: its first transaction meets the first daemon's statement); the
-# first one's logins one after another succeed (its connections land on
-# the server connection they prepared on), at once nearly all are
-# refused (26000, 42P05); a wrong password is never accepted.
+# first one's logins succeed or are refused (26000, 42P05) as the pooler
+# hands out server connections (one after another, from all to none of
+# them from run to run; at once, nearly all refused); a wrong password is
+# never accepted.
 t_prepared_yes_fails_closed() {
 	local e i ok=0 bad=0 wrong=0 started=0 from_a from_b errors pids=() cok=0 cbad=0
 	on_a
