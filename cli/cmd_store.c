@@ -110,7 +110,7 @@ target_conf(const struct migrate_args *a, const char *source_path, const char *c
 		char *backend = strdup("postgresql"), *conninfo = strdup(a->conninfo);
 
 		if (backend == NULL || conninfo == NULL ||
-		    mamori_conf_conninfo_check(conninfo, err, sizeof(err)) != 0) {
+		    mamori_conf_conninfo_check("conninfo", conninfo, err, sizeof(err)) != 0) {
 			output_error("%s: --conninfo: %s", cmd, backend && conninfo ? err : "out of memory");
 			free(backend);
 			free(conninfo);

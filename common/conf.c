@@ -97,6 +97,8 @@ static const struct conf_key conf_keys[] = {
 	{ "store", "backend", CONF_ENUM, G(store_backend), 0, 0, store_backends },
 	{ "store", "path", CONF_PATH, G(store_path), 0, 0, NULL },
 	{ "store", "conninfo", CONF_CONNINFO, G(store_conninfo), 0, 0, NULL },
+	{ "store", "listen_conninfo", CONF_CONNINFO, G(store_listen_conninfo), 0, 0, NULL },
+	{ "store", "prepared", CONF_BOOL, G(store_prepared), 0, 1, NULL },
 	{ "store", "pool_size", CONF_UINT, G(store_pool_size), 1, 64, NULL },
 	{ "store", "connect_timeout", CONF_UINT, G(store_connect_timeout), 1, 600, NULL },
 	{ "store", "statement_timeout", CONF_UINT, G(store_statement_timeout), 1, 3600, NULL },
@@ -218,6 +220,7 @@ struct parse_ctx {
 	 * with its value (inih's continuation lines); it is checked once it
 	 * ends, and blamed on its key's line. */
 	char **cont_field;
+	const char *cont_key;
 	int cont_line;
 	int continuing; /* the line handed out last continues it */
 };
@@ -586,6 +589,7 @@ handle_key(struct parse_ctx *ctx, const struct conf_key *k, void *base, const ch
 		if (set_string((char **)(void *)field, value) != 0)
 			return error_at(ctx, "out of memory");
 		ctx->cont_field = (char **)(void *)field;
+		ctx->cont_key = k->key;
 		ctx->cont_line = ctx->line;
 		return 1;
 	case CONF_URIS:
@@ -612,7 +616,7 @@ conninfo_more(struct parse_ctx *ctx, const char *value)
 	if (more == 0)
 		return 1;
 	if (have + 1 + more > CONNINFO_MAX)
-		return error_at(ctx, "conninfo longer than %d characters", CONNINFO_MAX);
+		return error_at(ctx, "%s longer than %d characters", ctx->cont_key, CONNINFO_MAX);
 	joined = realloc(*ctx->cont_field, have + more + 2);
 	if (joined == NULL)
 		return error_at(ctx, "out of memory");
@@ -632,7 +636,8 @@ conninfo_end(struct parse_ctx *ctx)
 
 	if (ctx->cont_field == NULL)
 		return;
-	if (ctx->error_line == 0 && mamori_conf_conninfo_check(*ctx->cont_field, reason, sizeof(reason)) != 0) {
+	if (ctx->error_line == 0 &&
+	    mamori_conf_conninfo_check(ctx->cont_key, *ctx->cont_field, reason, sizeof(reason)) != 0) {
 		ctx->line = ctx->cont_line;
 		error_at(ctx, "%s", reason);
 		ctx->line = line;
@@ -832,6 +837,7 @@ mamori_conf_defaults(void)
 	c->store_connect_timeout = 5;
 	c->store_statement_timeout = 5;
 	c->store_lock_timeout = 2;
+	c->store_prepared = 1;
 	c->max_connections = 256;
 	c->max_connections_per_uid = 16;
 	c->max_argon2 = 0;
@@ -1161,6 +1167,7 @@ mamori_conf_free(struct mamori_conf **confp)
 	free(c->store_path);
 	free(c->store_node);
 	free(c->store_conninfo);
+	free(c->store_listen_conninfo);
 	free(c->blocklist);
 	free(c->org_words);
 	free(c->banner);

@@ -162,6 +162,16 @@ struct mamori_conf {
 	 * refused (FILE:LINE); use passfile= or a client certificate.  Off the
 	 * loopback and Unix sockets, sslmode must be verify-full. */
 	char *store_conninfo;
+	/* The fleet events' listener (LISTEN): its own connection, which
+	 * cannot go through a pooler in transaction mode; checked as
+	 * conninfo is.  NULL: conninfo. */
+	char *store_listen_conninfo;
+	/* Whether statements are prepared by name once per connection
+	 * (default yes).  no: each is sent unnamed, and the timeouts with
+	 * each transaction (set_config(..., true), SET LOCAL's function
+	 * form) instead of once per connection: for PgBouncer in transaction
+	 * mode older than 1.21. */
+	int store_prepared;
 	unsigned store_pool_size; /* connections kept open; default 4, 1..64 */
 	unsigned store_connect_timeout; /* seconds; default 5 */
 	/* Set on every new connection (SET statement_timeout, lock_timeout):
@@ -334,7 +344,7 @@ int mamori_conf_dir_values_valid(const char *list);
 int mamori_conf_dir_uri_ldapi(const char *uri);
 int mamori_conf_dir_uri_loopback(const char *uri);
 
-/* [store] conninfo (conf_store.c, with libpq's parser): no password
+/* [store] conninfo and listen_conninfo (key: which one, for reason) (conf_store.c, with libpq's parser): no password
  * keyword, no service=, and sslmode=verify-full unless every host (and
  * hostaddr) is a Unix socket or the loopback; a conninfo that reaches
  * more than one server (host=a,b, port=p1,p2) needs
@@ -342,7 +352,7 @@ int mamori_conf_dir_uri_loopback(const char *uri);
  * writes to a standby.  0, or -1 with reason set (never quoting the
  * conninfo).  In mamori.conf the value may go on over indented lines,
  * joined with a space (conf.c). */
-int mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len);
+int mamori_conf_conninfo_check(const char *key, const char *conninfo, char *reason, size_t len);
 
 /* The lines of the keys the cross-checks blame (0: not given). */
 struct mamori_conf_dir_lines {

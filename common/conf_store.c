@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* [store] conninfo (backend = postgresql): what conf.c checks of a libpq
+/* [store] conninfo and listen_conninfo (backend = postgresql): what conf.c checks of a libpq
  * connection string when it loads mamori.conf, with libpq's own parser.
  * Nothing here prints the conninfo or a part of it. */
 #include "config.h"
@@ -119,7 +119,7 @@ option(const PQconninfoOption *opts, const char *keyword)
 }
 
 int
-mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len)
+mamori_conf_conninfo_check(const char *key, const char *conninfo, char *reason, size_t len)
 {
 	PQconninfoOption *opts;
 	const char *v, *mode;
@@ -129,31 +129,34 @@ mamori_conf_conninfo_check(const char *conninfo, char *reason, size_t len)
 	opts = PQconninfoParse(conninfo, &msg);
 	PQfreemem(msg); /* it may quote the conninfo */
 	if (opts == NULL) {
-		snprintf(reason, len, "conninfo is not a libpq connection string (keyword=value ... or postgresql://)");
+		snprintf(reason, len, "%s is not a libpq connection string (keyword=value ... or postgresql://)", key);
 		return -1;
 	}
 	mode = option(opts, "sslmode");
 	if (option(opts, "password") != NULL) {
 		snprintf(reason, len,
-		         "conninfo must not hold a password: use passfile= or a client certificate "
-		         "(sslcert=, sslkey=)");
+		         "%s must not hold a password: use passfile= or a client certificate "
+		         "(sslcert=, sslkey=)",
+		         key);
 	} else if (option(opts, "sslpassword") != NULL) {
 		snprintf(reason, len,
-		         "conninfo must not hold the client key's passphrase (sslpassword=): use a key without one, "
-		         "readable only by the daemon");
+		         "%s must not hold the client key's passphrase (sslpassword=): use a key without one, "
+		         "readable only by the daemon",
+		         key);
 	} else if (option(opts, "service") != NULL) {
-		snprintf(reason, len, "conninfo must name its hosts itself, not a service= of pg_service.conf");
+		snprintf(reason, len, "%s must name its hosts itself, not a service= of pg_service.conf", key);
 	} else if ((v = option(opts, "dbname")) != NULL && (strchr(v, '=') != NULL || strstr(v, "://") != NULL)) {
-		snprintf(reason, len, "conninfo: dbname must be a database name");
+		snprintf(reason, len, "%s: dbname must be a database name", key);
 	} else if ((!hosts_local(option(opts, "host")) || !hosts_local(option(opts, "hostaddr"))) &&
 	           (mode == NULL || strcmp(mode, "verify-full") != 0)) {
-		snprintf(reason, len, "conninfo reaches a host off the loopback: sslmode must be verify-full");
+		snprintf(reason, len, "%s reaches a host off the loopback: sslmode must be verify-full", key);
 	} else if (several_servers(option(opts, "host"), option(opts, "hostaddr"), option(opts, "port")) &&
 	           ((v = option(opts, "target_session_attrs")) == NULL ||
 	            (strcmp(v, "read-write") != 0 && strcmp(v, "primary") != 0))) {
 		snprintf(reason, len,
-		         "conninfo names several servers: target_session_attrs must be read-write or primary "
-		         "(never write to a standby)");
+		         "%s names several servers: target_session_attrs must be read-write or primary "
+		         "(never write to a standby)",
+		         key);
 	} else {
 		rc = 0;
 	}

@@ -257,7 +257,8 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 	}
 	if (fresh)
 		memset(c->prepared, 0, sizeof(c->prepared));
-	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK || (fresh && conn_session(st, c->conn) != 0)) {
+	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK ||
+	    (fresh && st->prepared && conn_session(st, c->conn) != 0)) {
 		mamori_log_err("store: cannot connect to %s: %s", pg_where(st, where),
 		               conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
@@ -489,23 +490,33 @@ static int
 pg_open_conf(struct pg_store *st, const struct mamori_conf *conf, char *err, size_t errlen)
 {
 	pthread_condattr_t attr;
+	unsigned statement_ms, lock_ms;
 
 	if (conf->store_conninfo == NULL || conf->store_conninfo[0] == '\0') {
 		snprintf(err, errlen, "[store] backend = postgresql needs a conninfo");
 		return -1;
 	}
 	st->conninfo = strdup(conf->store_conninfo);
+	st->listen_conninfo =
+	        strdup(conf->store_listen_conninfo != NULL ? conf->store_listen_conninfo : conf->store_conninfo);
+	st->prepared = conf->store_prepared;
 	st->n_conns = conf->store_pool_size > 0 ? conf->store_pool_size : 4;
 	st->connect_timeout = conf->store_connect_timeout > 0 ? conf->store_connect_timeout : 5;
 	st->conns = calloc(st->n_conns, sizeof(*st->conns));
-	if (st->conninfo == NULL || st->conns == NULL) {
+	if (st->conninfo == NULL || st->listen_conninfo == NULL || st->conns == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	for (unsigned i = 0; i < st->n_conns; i++)
+		st->conns[i].named = st->prepared;
 	snprintf(st->timeout, sizeof(st->timeout), "%u", st->connect_timeout);
+	statement_ms = (conf->store_statement_timeout > 0 ? conf->store_statement_timeout : 5) * 1000u;
+	lock_ms = (conf->store_lock_timeout > 0 ? conf->store_lock_timeout : 2) * 1000u;
 	snprintf(st->session_sql, sizeof(st->session_sql), "SET statement_timeout = %u; SET lock_timeout = %u",
-	         (conf->store_statement_timeout > 0 ? conf->store_statement_timeout : 5) * 1000u,
-	         (conf->store_lock_timeout > 0 ? conf->store_lock_timeout : 2) * 1000u);
+	         statement_ms, lock_ms);
+	snprintf(st->local_sql, sizeof(st->local_sql),
+	         "SELECT set_config('statement_timeout', '%u', true), set_config('lock_timeout', '%u', true)",
+	         statement_ms, lock_ms);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -532,6 +543,7 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 	if (pg_open_conf(st, conf, err, errlen) != 0) {
 		free(st->conns);
 		free(st->conninfo);
+		free(st->listen_conninfo);
 		free(st);
 		return MAMORI_ERR_STORE;
 	}
@@ -547,7 +559,7 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 	 * (pg_advisory_lock) as long as it takes. */
 	if (pg_migrate(st->conns[0].conn, pg_where(st, where), err, errlen) != 0)
 		goto fail;
-	if (conn_session(st, st->conns[0].conn) != 0) {
+	if (st->prepared && conn_session(st, st->conns[0].conn) != 0) {
 		snprintf(err, errlen, "%s: cannot set the timeouts: %s", pg_where(st, where),
 		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
@@ -572,6 +584,7 @@ pg_close(struct mamori_store *store)
 	pthread_mutex_destroy(&st->lock);
 	free(st->conns);
 	free(st->conninfo);
+	free(st->listen_conninfo);
 	free(st);
 }
 

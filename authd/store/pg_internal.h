@@ -14,8 +14,9 @@
  * 40001, 40P01) dooms the transaction: every later call of it, and its
  * commit, returns MAMORI_ERR_RETRY, and the caller runs it again.
  *
- * Statements are prepared once per connection, the first time they run:
- * each call site keeps a static struct pg_stmt. */
+ * Statements are prepared once per connection, the first time they run
+ * (unless [store] prepared = no): each call site keeps a static struct
+ * pg_stmt. */
 
 #include <pthread.h>
 #include <stddef.h>
@@ -28,7 +29,8 @@
 /* How many distinct statements the backend may prepare (pg_stmt.idx). */
 #define PG_STMT_MAX 256
 
-/* A statement: its name on the server is "m" followed by its index. */
+/* A statement: its name on the server is "m", its index and a hash of
+ * its text (pg_pipeline.c). */
 struct pg_stmt {
 	const char *sql; /* $1, $2 ... */
 	int nparams;
@@ -52,6 +54,7 @@ struct pg_conn {
 	unsigned char prepared[PG_STMT_MAX + 1]; /* prepared[idx]: on this connection */
 	int in_use;
 	int broken; /* lost: reset (PQreset) before its next use */
+	int named; /* [store] prepared: statements prepared by name (else unnamed) */
 };
 
 struct pg_store {
@@ -72,8 +75,18 @@ struct pg_store {
 	char *conninfo;
 	char timeout[16];
 	/* "SET statement_timeout = ...; SET lock_timeout = ..." ([store]),
-	 * run on every new connection of the pool. */
+	 * run on every new connection of the pool when prepared; else
+	 * local_sql, the same timeouts as set_config(..., true), is the
+	 * first statement of every pipeline that begins a transaction
+	 * (pg_pipeline.c). */
 	char session_sql[96];
+	char local_sql[128];
+	/* [store] prepared: statements prepared by name once per connection
+	 * (1), or each sent unnamed (0: a pooler in transaction mode that
+	 * keeps no prepared statement across server connections). */
+	int prepared;
+	/* The listener's conninfo ([store] listen_conninfo, else conninfo). */
+	char *listen_conninfo;
 	/* Round trips to the server (pg.c pg_round_trip), all transactions
 	 * together, and transactions ended: read and added to atomically. */
 	uint64_t round_trips;

@@ -3,7 +3,9 @@
  * (store.h mamori_store_notify, mamori_store_events_*).  notify is
  * pg_notify('mamori', event) inside the caller's transaction, so that it
  * is delivered when, and only when, the transaction commits.  A listener
- * is a connection of its own (never one of the pool), LISTEN mamori,
+ * is a connection of its own (never one of the pool; [store]
+ * listen_conninfo, else conninfo: never through a pooler in transaction
+ * mode, since LISTEN belongs to a session), LISTEN mamori,
  * waited on with poll() on PQsocket; a lost connection is reported once
  * (events may have been missed) and reopened with a growing pause. */
 #include "config.h"
@@ -50,7 +52,7 @@ listen_connect(struct pg_events *ev)
 {
 	struct pg_store *st = (struct pg_store *)ev->base.store;
 	const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *const values[] = { st->conninfo, st->timeout, "mamori-authd-listen", NULL };
+	const char *const values[] = { st->listen_conninfo, st->timeout, "mamori-authd-listen", NULL };
 	char where[256];
 	PGresult *res;
 

@@ -9,6 +9,7 @@
  * up to the sync, and it is the round trip's. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,15 +116,36 @@ pg_queue(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *con
 	return MAMORI_OK;
 }
 
+/* A statement's name on the server: "m", its index, "_" and a hash of its
+ * text (64-bit FNV-1a).  Two daemons may give one index to different
+ * statements (each numbers them in the order it first runs them): a
+ * connection that is not the one the statement was prepared on (a pooler
+ * in transaction mode before PgBouncer 1.21, with prepared = yes) then
+ * meets an error (26000: no such statement; 42P05: it exists), never
+ * another daemon's statement of the same name. */
+static void
+stmt_name(const char *sql, int idx, char name[24])
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	snprintf(name, 24, "m%d_%016llx", idx, (unsigned long long)h);
+}
+
 /* Send one statement of a pipeline: its PREPARE first when neither the
- * connection nor this pipeline has it. */
+ * connection nor this pipeline has it; with prepared = no, the statement
+ * itself, unnamed (no PREPARE: nothing is kept on the server). */
 static int
 send_one(struct pg_conn *c, unsigned char *sent, struct pg_stmt *stmt, int idx, int n, const char *const *values,
          const int *lengths, const int *formats, int *prep)
 {
-	char name[16];
+	char name[24];
 
-	snprintf(name, sizeof(name), "m%d", idx);
+	*prep = 0;
+	if (!c->named)
+		return PQsendQueryParams(c->conn, stmt->sql, n, NULL, values, lengths, formats, 0) ? 0 : -1;
+	stmt_name(stmt->sql, idx, name);
 	*prep = !c->prepared[idx] && !sent[idx];
 	if (*prep) {
 		if (!PQsendPrepare(c->conn, name, stmt->sql, stmt->nparams, NULL))
@@ -199,7 +221,7 @@ read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const
 /* Read what pg_pipeline sent: *out gets the statement's (or COMMIT's)
  * result when the whole pipeline succeeded. */
 static int
-read_all(struct pg_txn *t, int begin, struct pg_stmt *stmt, int idx, int prep, int commit, PGresult **out,
+read_all(struct pg_txn *t, int begin, int local, struct pg_stmt *stmt, int idx, int prep, int commit, PGresult **out,
          const char *what)
 {
 	struct pg_conn *c = t->c;
@@ -211,6 +233,12 @@ read_all(struct pg_txn *t, int begin, struct pg_stmt *stmt, int idx, int prep, i
 		if ((r = result_of(c, NULL, "begin")) == MAMORI_OK)
 			t->begun = 1;
 		rc = r;
+		if (c->broken)
+			return rc;
+	}
+	if (local && (r = result_of(c, NULL, "timeouts")) != MAMORI_OK) {
+		if (rc == MAMORI_OK)
+			rc = r;
 		if (c->broken)
 			return rc;
 	}
@@ -253,13 +281,21 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 {
 	unsigned char sent[PG_STMT_MAX + 1] = { 0 };
 	PGconn *conn = t->c->conn;
+	const char *local_sql = ((struct pg_store *)t->base.store)->local_sql;
 	int begin = !t->begun && !t->autocommit, prep = 0, rc;
+	/* prepared = no: the timeouts with the transaction, right after its
+	 * BEGIN; a read-only transaction without BEGIN (autocommit) sends
+	 * them first in each of its pipelines, each a transaction of its own
+	 * on the server up to its sync (set_config(..., true) lasts as long:
+	 * SET LOCAL there would draw a WARNING). */
+	int local = !t->c->named && (begin || t->autocommit);
 
 	if (out != NULL)
 		*out = NULL;
 	t->round_trips++;
 	if (!PQenterPipelineMode(conn) ||
-	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)))
+	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)) ||
+	    (local && !PQsendQueryParams(conn, local_sql, 0, NULL, NULL, NULL, NULL, 0)))
 		goto lost;
 	for (unsigned i = 0; i < t->n_queued; i++) {
 		struct pg_queued *q = &t->queue[i];
@@ -274,7 +310,7 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 		goto lost;
 	if (!PQpipelineSync(conn))
 		goto lost;
-	rc = read_all(t, begin, stmt, idx, prep, commit, out, what);
+	rc = read_all(t, begin, local, stmt, idx, prep, commit, out, what);
 	goto done;
 lost:
 	rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */

@@ -104,6 +104,25 @@ t_background_labelled() {
 		fail "no housekeeping transaction labelled in the daemon's debug log"
 }
 
+# [store] prepared = no (PgBouncer in transaction mode before 1.21):
+# statements sent unnamed and the timeouts with each transaction's BEGIN,
+# in the same pipelines: a login costs the same round trips.  The daemon
+# is restarted with it (its connection made anew), and the timeouts are
+# no longer set on the connection.
+t_unprepared_same_round_trips() {
+	local n
+	stop_daemon
+	sed -i '/^\[store\]$/a prepared = no' "$T/mamori.conf"
+	start_daemon || { fail "the daemon did not start with prepared = no"; return; }
+	n=$(login_round_trips auth=SUCCESS acct=SUCCESS open=SUCCESS) || { fail "the login failed"; return; }
+	echo "# password login, prepared = no: $n round trips"
+	[ "$n" -ge 1 ] && [ "$n" -le "$MAX_PASSWORD_LOGIN" ] ||
+		fail "a password login took $n round trips with prepared = no (at most $MAX_PASSWORD_LOGIN)"
+	n=$(login_round_trips auth=SUCCESS) || { fail "the authentication failed"; return; }
+	[ "$n" -ge 1 ] && [ "$n" -le "$MAX_PASSWORD_AUTH" ] ||
+		fail "a password authentication took $n round trips with prepared = no (at most $MAX_PASSWORD_AUTH)"
+}
+
 MAX_PASSWORD_LOGIN=${MAX_PASSWORD_LOGIN:-8}
 MAX_PASSWORD_AUTH=${MAX_PASSWORD_AUTH:-4}
 MAX_TOTP_AUTH=${MAX_TOTP_AUTH:-6}
@@ -114,4 +133,6 @@ run_test "a password authentication (pam_authenticate) costs at most $MAX_PASSWO
 	t_password_auth_round_trips
 run_clock_test "a password+TOTP authentication costs at most $MAX_TOTP_AUTH round trips" t_totp_auth_round_trips
 run_test "the housekeeping thread's transactions are labelled apart from the requests'" t_background_labelled
+run_test "with prepared = no (nothing prepared, the timeouts with each BEGIN) a password login costs the same round trips" \
+	t_unprepared_same_round_trips
 tap_done

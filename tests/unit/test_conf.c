@@ -757,6 +757,48 @@ test_load_postgresql_long_conninfo(void **state)
 	expect_error(fx, "[store]\nnode = t1\n  pool_size = 0\n", 3, "pool_size must be a whole number from 1 to 64");
 }
 
+/* [store] listen_conninfo (the fleet events' listener, straight to the
+ * primary when the transactions go through a pooler) is checked as
+ * conninfo is, and named in its reasons (P-CRED-STORE: no secret in
+ * mamori.conf); prepared = yes|no, default yes (#14 PgBouncer). */
+static void
+test_load_store_listen_conninfo_prepared(void **state)
+{
+	struct fixture *fx = *state;
+	struct mamori_conf *c;
+
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/pgbouncer port=6432 dbname=m\n");
+	assert_null(c->store_listen_conninfo);
+	assert_int_equal(c->store_prepared, 1);
+	c = expect_ok(fx, "[store]\nbackend = postgresql\nconninfo = host=/run/pgbouncer port=6432 dbname=m\n"
+	                  "listen_conninfo = host=/run/pg1,/run/pg2\n  target_session_attrs=read-write dbname=m\n"
+	                  "prepared = no\n");
+	assert_string_equal(c->store_conninfo, "host=/run/pgbouncer port=6432 dbname=m");
+	assert_string_equal(c->store_listen_conninfo,
+	                    "host=/run/pg1,/run/pg2 target_session_attrs=read-write dbname=m");
+	assert_int_equal(c->store_prepared, 0);
+	c = expect_ok(fx, "[store]\nprepared = yes\n");
+	assert_int_equal(c->store_prepared, 1);
+	expect_error(fx, "[store]\nprepared = sometimes\n", 2, "prepared must be yes or no");
+	expect_error(fx, "[store]\nconninfo = host=/run/pg\nlisten_conninfo = host=/run/pg password=Sw0rdfish\n", 3,
+	             "listen_conninfo must not hold a password: use passfile= or a client certificate "
+	             "(sslcert=, sslkey=)");
+	expect_error(fx, "[store]\nlisten_conninfo = host=/run/pg sslkey=/k sslpassword=Sw0rdfish\n", 2,
+	             "listen_conninfo must not hold the client key's passphrase (sslpassword=): use a key without "
+	             "one, readable only by the daemon");
+	expect_error(fx, "[store]\nlisten_conninfo = host=db.example.lg.jp sslmode=require\n", 2,
+	             "listen_conninfo reaches a host off the loopback: sslmode must be verify-full");
+	expect_error(fx, "[store]\nlisten_conninfo = service=mamori\n", 2,
+	             "listen_conninfo must name its hosts itself, not a service= of pg_service.conf");
+	/* A listener on a standby would never hear a commit: several servers
+	 * need the primary. */
+	expect_error(fx, "[store]\nlisten_conninfo = host=/run/pg1,/run/pg2\n  dbname=m\n", 2,
+	             "listen_conninfo names several servers: target_session_attrs must be read-write or primary "
+	             "(never write to a standby)");
+	expect_error(fx, "[store]\nlisten_conninfo = host=/run/pg Sw0rdfish\n", 2,
+	             "listen_conninfo is not a libpq connection string (keyword=value ... or postgresql://)");
+}
+
 /* [store] statement_timeout and lock_timeout: a hung primary or a long
  * lock ends the transaction (fail closed) instead of the conversation
  * waiting for ever. */
@@ -1330,6 +1372,7 @@ main(void)
 		FX_TEST(test_load_postgresql_store),
 		FX_TEST(test_load_postgresql_several_hosts),
 		FX_TEST(test_load_postgresql_long_conninfo),
+		FX_TEST(test_load_store_listen_conninfo_prepared),
 		FX_TEST(test_load_store_timeouts),
 		FX_TEST(test_load_offline),
 		FX_TEST(test_load_never_reads_tail_of_long_comment_as_key),
