@@ -160,8 +160,12 @@ pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_
 	if (rc == MAMORI_OK)
 		rc = pam_audit(tx, c, req, "account", NULL, v.result, v.reason, now);
 	if (rc != MAMORI_OK) {
+		/* The store gone under an idle connection shows here, not at
+		 * begin (which sends nothing): offline when it is unreachable,
+		 * an internal error otherwise.  A commit that failed is never
+		 * decided again offline. */
 		mamori_store_rollback(&tx);
-		return pam_internal_error();
+		return offline_account_check(c, req, rc);
 	}
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return pam_internal_error();
@@ -335,9 +339,10 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 	if (rc == MAMORI_OK)
 		rc = session_owner(tx, c, req, &u);
 	if (rc != MAMORI_OK) {
-		/* any failure answers "no such account", unless the store
-		 * refused the transaction: it runs again */
-		return mamori_store_end(&tx, rc) == MAMORI_ERR_RETRY ? MAMORI_ERR_RETRY : MAMORI_ERR_NOT_FOUND;
+		/* No owner: "no such account"; the store refusing the
+		 * transaction (it runs again) or failing (busy, or gone: the
+		 * caller may open the session offline) says so. */
+		return mamori_store_end(&tx, rc);
 	}
 	ses->user_id = u.id;
 	/* P-PRIV-TIME: sessions of a privileged service get a deadline. */

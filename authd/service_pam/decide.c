@@ -463,6 +463,18 @@ decision_reply(struct decision *d)
 	return reply;
 }
 
+static unsigned
+decide_prefetch(const struct decision *d)
+{
+	unsigned what = MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD;
+
+	for (unsigned i = 0; i < d->conv->set.count; i++) {
+		if (d->conv->set.factor[i] != MAMORI_FACTOR_PASSWORD)
+			return what;
+	}
+	return what | MAMORI_PREFETCH_LOGIN_LOCK | MAMORI_PREFETCH_AUDIT;
+}
+
 /* One run of the decision's transaction.  A shared store may refuse it
  * (MAMORI_ERR_RETRY): then nothing of it happened, and it runs again from
  * what auth_decide set up; everything counted outside the store (the
@@ -474,10 +486,15 @@ decide_once(struct decision *d)
 
 	if (rc != MAMORI_OK)
 		return rc;
-	/* What decide reads, and the audit chain's tail it appends to, in
-	 * one round trip; the writes go with the COMMIT. */
-	rc = mamori_store_prefetch(d->tx, d->name, d->conv->system,
-	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_AUDIT);
+	/* What decide reads in one round trip; the writes go with the
+	 * COMMIT.  A decision of passwords only also takes the lock of the
+	 * login record it writes, then the audit lock and tail, so that its
+	 * audit row costs no round trip of its own.  One with a credential
+	 * factor changes the credential's row (a TOTP step, a key's sign
+	 * count): the audit lock must come after that row's lock, as in an
+	 * administrator's revoke (row, then audit), so its tail is read at
+	 * the append. */
+	rc = mamori_store_prefetch(d->tx, d->name, d->conv->system, decide_prefetch(d));
 	if (rc == MAMORI_OK)
 		rc = decide(d);
 	if (rc == MAMORI_OK)

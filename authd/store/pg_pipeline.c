@@ -133,6 +133,18 @@ stmt_name(const char *sql, int idx, char name[24])
 	snprintf(name, 24, "m%d_%016llx", idx, (unsigned long long)h);
 }
 
+/* Free a result a failed round trip leaves behind, every value wiped
+ * first: it may hold a password hash the caller never got to wipe. */
+static void
+clear_wiped(PGresult *r)
+{
+	for (int i = 0; r != NULL && i < PQntuples(r); i++) {
+		for (int j = 0; j < PQnfields(r); j++)
+			mamori_wipe(PQgetvalue(r, i, j), (size_t)PQgetlength(r, i, j));
+	}
+	PQclear(r);
+}
+
 /* Send one statement of a pipeline: its PREPARE first when neither the
  * connection nor this pipeline has it; with prepared = no, the statement
  * itself, unnamed (no PREPARE: nothing is kept on the server). */
@@ -265,10 +277,10 @@ out:
 	if (rc == MAMORI_OK && out != NULL)
 		*out = mine;
 	else
-		PQclear(mine);
+		clear_wiped(mine);
 	for (unsigned i = 0; rc != MAMORI_OK && i < t->n_queued; i++) {
 		if (t->queue[i].keep != NULL) {
-			PQclear(*t->queue[i].keep);
+			clear_wiped(*t->queue[i].keep);
 			*t->queue[i].keep = NULL;
 		}
 	}
@@ -324,8 +336,14 @@ done:
 			rc = MAMORI_ERR_STORE;
 	}
 	if (rc != MAMORI_OK && out != NULL && *out != NULL) {
-		PQclear(*out);
+		clear_wiped(*out);
 		*out = NULL;
+	}
+	for (unsigned i = 0; rc != MAMORI_OK && i < t->n_queued; i++) {
+		if (t->queue[i].keep != NULL && *t->queue[i].keep != NULL) {
+			clear_wiped(*t->queue[i].keep);
+			*t->queue[i].keep = NULL;
+		}
 	}
 	/* Sent and done: a retry from begin (pg_run, on a connection lost
 	 * before BEGIN was answered) sends the queue again. */

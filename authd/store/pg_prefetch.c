@@ -56,10 +56,18 @@ struct pg_snap {
 	PGresult *creds;
 };
 
+/* What was prefetched is served only while the transaction stands: once
+ * it has failed, every call returns its error (pg_run). */
+static struct pg_snap *
+live(struct pg_txn *t)
+{
+	return t->failed == MAMORI_OK ? t->snap : NULL;
+}
+
 static int
 snap_of(struct pg_txn *t, const char *name, unsigned part)
 {
-	return t->snap != NULL && (t->snap->have & part) && strcmp(t->snap->name, name) == 0;
+	return live(t) != NULL && (t->snap->have & part) && strcmp(t->snap->name, name) == 0;
 }
 
 int
@@ -85,7 +93,7 @@ pg_snap_lockout(struct pg_txn *t, const char *name, struct mamori_lockout *out)
 int
 pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct mamori_password *out, int *rc)
 {
-	struct pg_snap *s = t->snap;
+	struct pg_snap *s = live(t);
 
 	if (s == NULL || !(s->have & SNAP_PASSWORD) || s->user_id != user_id || user_id == 0)
 		return 0;
@@ -106,7 +114,7 @@ pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct m
 int
 pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out)
 {
-	if (t->snap == NULL || !(t->snap->have & SNAP_LOGIN) || t->snap->user_id != user_id || user_id == 0)
+	if (live(t) == NULL || !(t->snap->have & SNAP_LOGIN) || t->snap->user_id != user_id || user_id == 0)
 		return 0;
 	*out = t->snap->login;
 	return 1;
@@ -115,7 +123,7 @@ pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out)
 int
 pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65])
 {
-	if (t->snap == NULL || !(t->snap->have & SNAP_TAIL))
+	if (live(t) == NULL || !(t->snap->have & SNAP_TAIL))
 		return 0;
 	*last_id = t->snap->tail_id;
 	memcpy(last_hash, t->snap->tail_hash, 65);
@@ -125,7 +133,7 @@ pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65])
 int
 pg_snap_session_id(struct pg_txn *t, int64_t *id)
 {
-	if (t->snap == NULL || t->snap->session_id <= 0)
+	if (live(t) == NULL || t->snap->session_id <= 0)
 		return 0;
 	*id = t->snap->session_id;
 	t->snap->session_id = 0;
@@ -183,7 +191,7 @@ pg_snap_written(struct pg_txn *t, const char *sql)
 const PGresult *
 pg_snap_creds(struct pg_txn *t, int64_t user_id)
 {
-	struct pg_snap *s = t->snap;
+	struct pg_snap *s = live(t);
 
 	if (s == NULL || !(s->have & SNAP_CREDS) || s->creds == NULL || user_id == 0 || s->user_id != user_id)
 		return NULL;
@@ -203,7 +211,7 @@ pg_snap_free(struct pg_txn *t)
 const PGresult *
 pg_snap_creds_with(struct pg_txn *t, int64_t cred_id)
 {
-	const PGresult *res = t->snap != NULL ? pg_snap_creds(t, t->snap->user_id) : NULL;
+	const PGresult *res = live(t) != NULL ? pg_snap_creds(t, t->snap->user_id) : NULL;
 
 	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
 		if (!PQgetisnull(res, i, 0) && pg_get_i64(res, i, 0) == cred_id)
@@ -270,6 +278,9 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 	PG_STMT(login, 1,
 	        "SELECT u.id, l.* FROM users u LEFT JOIN LATERAL (SELECT " PG_LOGIN_COLUMNS
 	        " FROM logins WHERE user_id = u.id) l ON true WHERE u.name = $1::text");
+	PG_STMT(login_lock, 1,
+	        "SELECT l.user_id FROM logins l JOIN users u ON u.id = l.user_id WHERE u.name = $1::text "
+	        "FOR UPDATE OF l");
 	PG_STMT(audit_lock, 0, PG_AUDIT_LOCK_SQL);
 	PG_STMT(tail, 0, PG_AUDIT_TAIL_SQL);
 	PG_STMT(session_id, 0, "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))");
@@ -300,6 +311,10 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 		rc = pg_run_keep(tx, &passwords, 3, three, &r_pw);
 	if ((what & MAMORI_PREFETCH_LOGIN) && rc == MAMORI_OK)
 		rc = pg_run_keep(tx, &login, 1, one, &r_login);
+	/* Every row lock the step takes before the audit lock, which comes
+	 * last, as in every other transaction: no cycle of waits. */
+	if ((what & MAMORI_PREFETCH_LOGIN_LOCK) && rc == MAMORI_OK)
+		rc = pg_run(tx, &login_lock, 1, one, NULL, NULL, NULL);
 	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
 		rc = pg_run(tx, &audit_lock, 0, NULL, NULL, NULL, NULL);
 	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)

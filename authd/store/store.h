@@ -274,8 +274,11 @@ int mamori_store_unreachable(struct mamori_store *store);
  * transaction's calls from it: MAMORI_PREFETCH_LOCKOUT (lockout_get's
  * row, with its locks), _PASSWORD (the current passwords of system, or
  * of the default system when system is NULL, and of the default system),
- * _LOGIN (login_get's row), _AUDIT (audit_tail, with its lock: for a
- * transaction that appends a row and holds no lock a long time).  The
+ * _LOGIN (login_get's row), _LOGIN_LOCK (that row locked, for a step
+ * that writes it), _AUDIT (audit_tail, with its lock, taken after every
+ * other lock of the prefetch: only for a step that takes no other row
+ * lock after it, so that the audit lock stays the last lock of every
+ * transaction).  The
  * account (user_get) always.  _CREDENTIALS: the account's credentials
  * (cred_foreach_user, cred_get of one of them).  _SESSION_ID: the id the transaction's
  * session_open gives.  _ALONE: tx only reads (a write in it then fails):
@@ -290,6 +293,7 @@ int mamori_store_unreachable(struct mamori_store *store);
 #define MAMORI_PREFETCH_SESSION_ID 0x10u
 #define MAMORI_PREFETCH_ALONE 0x20u
 #define MAMORI_PREFETCH_CREDENTIALS 0x40u
+#define MAMORI_PREFETCH_LOGIN_LOCK 0x80u
 int mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
 /* tx only reads, from here on (MAMORI_PREFETCH_ALONE without a name):
  * each of its statements a transaction of its own on a server; a write in

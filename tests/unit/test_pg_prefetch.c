@@ -12,6 +12,8 @@
  *   - a queued write that the server refuses fails the commit, and nothing
  *     of the transaction is kept (the error is not lost with the queue);
  *   - a session id prefetched is the id session_open gives;
+ *   - the prefetch holds the locks the calls it serves would take (the
+ *     name's lockout lock, the audit lock) until the transaction ends;
  *   - the credentials prefetched are walked as the server walks them (a
  *     factor, the revoked ones left out), and a credential changed in the
  *     transaction (a TOTP step taken) is read back changed.
@@ -80,6 +82,7 @@ setup(void **state)
 	free(f->conf->store_backend);
 	f->conf->store_backend = strdup("postgresql");
 	f->conf->store_conninfo = strdup(db);
+	f->conf->store_lock_timeout = 1; /* seconds: test_prefetch_holds_its_locks waits that long */
 	if (mamori_store_open(f->conf, &f->store, err, sizeof(err)) != MAMORI_OK) {
 		fprintf(stderr, "open: %s\n", err);
 		return -1;
@@ -313,6 +316,40 @@ test_session_id_prefetched(void **state)
 	commit_ok(&tx);
 }
 
+static void
+test_prefetch_holds_its_locks(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_txn *tx = NULL, *other = NULL;
+	struct mamori_lockout l;
+	char hash[65];
+	int64_t id;
+
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(
+	        mamori_store_prefetch(tx, "alice", NULL,
+	                              MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_LOGIN_LOCK | MAMORI_PREFETCH_AUDIT),
+	        MAMORI_OK);
+	/* Another transaction waits lock_timeout (1 s) for each, then busy. */
+	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(other, "alice", &l), MAMORI_ERR_BUSY);
+	mamori_store_rollback(&other);
+	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(other, &id, hash), MAMORI_ERR_BUSY);
+	mamori_store_rollback(&other);
+	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
+	/* The login record's write, queued, waits for the row lock at the
+	 * commit: a failed commit (store.h: any but a refusal is a store
+	 * error there). */
+	assert_int_equal(mamori_store_login_failure(other, f->alice, 1800), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&other), MAMORI_ERR_STORE);
+	commit_ok(&tx);
+	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(other, "alice", &l), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(other, &id, hash), MAMORI_OK);
+	commit_ok(&other);
+}
+
 static int
 count_cred(const struct mamori_credential *c, const char *user, void *data)
 {
@@ -371,6 +408,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_prefetch_serves_what_calls_read), T(test_writes_are_read_back),  T(test_alone_refuses_writes),
 		T(test_queued_error_fails_commit),       T(test_session_id_prefetched), T(test_credentials_prefetched),
+		T(test_prefetch_holds_its_locks),
 	};
 
 	mamori_log_init("test_pg_prefetch", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
