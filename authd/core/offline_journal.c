@@ -93,19 +93,26 @@ meta_set(const char *key, const char *value)
 	return ok ? MAMORI_OK : MAMORI_ERR_IO;
 }
 
-/* The chain's last hash: the newest row's, else the anchor. */
-static void
+/* The chain's last hash: the newest row's, else the anchor, else zeros
+ * (an empty journal).  MAMORI_ERR_IO when the journal cannot be read: a
+ * row linked to a wrong head would later read as a broken journal. */
+static int
 chain_head(char head[65])
 {
 	sqlite3_stmt *st = NULL;
+	int step = SQLITE_ERROR, rc = MAMORI_OK;
 
 	if (sqlite3_prepare_v2(offline.db, "SELECT hash FROM journal ORDER BY seq DESC LIMIT 1", -1, &st, NULL) ==
-	            SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
+	    SQLITE_OK)
+		step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
 		snprintf(head, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	else if (step != SQLITE_DONE)
+		rc = MAMORI_ERR_IO;
 	else if (meta_get("anchor", head, 65) != MAMORI_OK)
 		snprintf(head, 65, "%s", ZERO_HASH);
 	sqlite3_finalize(st);
+	return rc;
 }
 
 int
@@ -124,8 +131,7 @@ offline_journal_append(const struct mamori_offline_request *r, const char *categ
 	json_decref(j);
 	if (row == NULL)
 		return MAMORI_ERR_NOMEM;
-	chain_head(prev);
-	ok = row_hash(prev, row, hash, mac) == MAMORI_OK &&
+	ok = chain_head(prev) == MAMORI_OK && row_hash(prev, row, hash, mac) == MAMORI_OK &&
 	     sqlite3_prepare_v2(offline.db,
 	                        "INSERT INTO journal (seq, row, prev_hash, hash, mac) VALUES"
 	                        " ((SELECT max(coalesce((SELECT max(seq) FROM journal), 0),"

@@ -76,8 +76,14 @@ offline_rules(const struct mamori_conf *conf, const char *user, const char *serv
 		return "offline: no access to the service";
 	if (pam_is_remote(conf, service, rhost) && !mamori_conf_service_remote(conf, service))
 		return "offline: remote login refused";
-	if (mamori_offline_cached_user(user, &u) != MAMORI_OK)
-		return NULL;
+	switch (mamori_offline_cached_user(user, &u)) {
+	case MAMORI_OK:
+		break;
+	case MAMORI_ERR_NOT_FOUND:
+		return NULL; /* not cached: the decision refuses it */
+	default:
+		return "offline: the cache cannot be read"; /* its rules cannot be checked */
+	}
 	if (pam_review_refused(conf, service, &u))
 		why = "offline: awaiting review";
 	else if (pam_account_expired(&u))

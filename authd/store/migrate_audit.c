@@ -9,6 +9,8 @@
  * again. */
 #include "config.h"
 
+#include <errno.h>
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,12 @@ checkpoint_copy(struct migrate *m, const char *path, char *dir, size_t dirlen, c
 		return MAMORI_ERR_IO;
 	}
 	snprintf(copy, copylen, "%s/audit.checkpoint", dir);
-	if ((in = fopen(path, "re")) == NULL)
-		return MAMORI_OK;
+	if ((in = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return MAMORI_OK; /* none yet: the verification makes none in the copy either */
+		snprintf(m->err, m->errlen, "%s: %s", path, strerror(errno));
+		return MAMORI_ERR_IO;
+	}
 	if ((out = fopen(copy, "wxe")) == NULL)
 		rc = MAMORI_ERR_IO;
 	while (rc == MAMORI_OK && (n = fread(buf, 1, sizeof(buf), in)) > 0)
