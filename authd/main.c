@@ -130,7 +130,7 @@ audit_daemon(const char *result, const char *reason)
  * to check the keyring against. */
 #define CENSUS_GROUPS 8
 /* directory_state's key for the shared store's key id (store_key_claim). */
-#define STORE_KEY_CLAIM "seal.store_key_id"
+#define STORE_KEY_CLAIM MAMORI_STORE_KEY_CLAIM
 struct census_group {
 	char key_id[MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
 	int64_t count;

@@ -420,7 +420,24 @@ check_target_key(struct migrate *m)
 			return MAMORI_OK;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i > 0 ? ", " : "", k.id[i]);
 	}
-	if (k.n == 0 && (k.unknown == 0 || k.unknown_opens))
+	if (k.n == 0 && k.unknown == 0) {
+		/* No secret yet: the key the fleet's first daemon recorded
+		 * (main.c store_key_claim) decides, when there is one. */
+		char claimed[MAMORI_CRED_SEAL_KEY_ID_MAX + 1];
+
+		rc = mamori_store_dir_state_get(m->dtx, MAMORI_STORE_KEY_CLAIM, claimed, sizeof(claimed));
+		if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && strcmp(claimed, target) == 0))
+			return MAMORI_OK;
+		if (rc != MAMORI_OK)
+			return fail(m, rc, "reading the central store's recorded key id");
+		snprintf(
+		        m->err, m->errlen,
+		        "the target key %s (id %s) is not the central store's: its first daemon recorded store key %s; "
+		        "give --target-key with the fleet's store key: nothing moved",
+		        m->target_key, target, claimed);
+		return MAMORI_ERR_DENIED;
+	}
+	if (k.n == 0 && k.unknown_opens)
 		return MAMORI_OK;
 	snprintf(m->err, m->errlen,
 	         "the target key %s (id %s) is not the central store's: its secrets are sealed under %s; give "

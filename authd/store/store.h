@@ -628,6 +628,9 @@ int mamori_store_dir_count_active(struct mamori_txn *tx, int64_t *count);
 /* The engine's own state, small strings by key ("cookie", "last_sync",
  * ...): get gives MAMORI_ERR_NOT_FOUND; value up to 4096 bytes. */
 int mamori_store_dir_state_get(struct mamori_txn *tx, const char *key, char *out, size_t len);
+/* The key of the shared store's key id (main.c store_key_claim; store
+ * migrate checks a target key against it). */
+#define MAMORI_STORE_KEY_CLAIM "seal.store_key_id"
 int mamori_store_dir_state_set(struct mamori_txn *tx, const char *key, const char *value);
 /* First writer wins: value is stored under key unless a value is there
  * already (a conditional insert: of two transactions at once, the second

@@ -115,6 +115,28 @@ t_dry_run_leaves_source_alone() {
 	mv "$S1/audit.checkpoint.aside" "$S1/state/audit.checkpoint"
 }
 
+# Before any secret reaches the central store, the key its first daemon
+# recorded (seal.store_key_id) is the fleet's: a terminal with its own key
+# is refused, and nothing is written.
+t_recorded_key_refused_on_empty_store() {
+	local before after
+	terminal term-7
+	S7=$T
+	add_user mg.kei 'Tsuki-no-Michi-2030'
+	enroll_totp mg.kei >/dev/null
+	stop_daemon
+	[ "$(use_env "$C"; sql "SELECT count(*) FROM credentials")" = 0 ] || fail "the central store already holds secrets"
+	before=$(central_dump)
+	! "$CTL" --config "$S7/mamori.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$S7/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate.out" 2>&1 ||
+		fail "a terminal with another sealing key was moved into a store whose key is recorded"
+	grep -q "is not the central store's: its first daemon recorded store key" "$S7/migrate.out" ||
+		fail "no clear reason: $(cat "$S7/migrate.out")"
+	after=$(central_dump)
+	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
+}
+
 t_migrated_accounts_log_in_on_central() {
 	local out
 	local S1_ROWS
@@ -336,6 +358,8 @@ run_test "store migrate refuses while the terminal's daemon runs" t_refused_whil
 run_test "store migrate --dry-run prints the plan and writes nothing (pg_dump unchanged)" t_dry_run_writes_nothing
 run_test "P-AUDIT store migrate --dry-run writes nothing on the source either (its checkpoint and store untouched)" \
 	t_dry_run_leaves_source_alone
+run_test "P-CRED-STORE a terminal whose key is not the one the central store recorded is refused while it holds no secret" \
+	t_recorded_key_refused_on_empty_store
 run_test "P-CRED-STORE P-AUDIT migrated accounts log in on the central store (re-sealed TOTP, step kept, lockout count carried); audit verify passes" \
 	t_migrated_accounts_log_in_on_central
 run_test "P-LOGIN-UI P-AUDIT the lockout count is carried; the terminal's failures are imported as audit rows" \
