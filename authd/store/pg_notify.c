@@ -51,8 +51,14 @@ static int
 listen_connect(struct pg_events *ev)
 {
 	struct pg_store *st = (struct pg_store *)ev->base.store;
-	const char *const keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *const values[] = { st->listen_conninfo, st->timeout, "mamori-authd-listen", NULL };
+	/* TCP keepalives as the pool's (pg.c pg_connect), unless the
+	 * conninfo sets its own: an idle listener to a server gone without a
+	 * word (a power cut, a partition) is seen lost within about 30 s, and
+	 * reconnects, rather than waiting for the sweep's backstop for hours. */
+	const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+		                     "dbname",     "connect_timeout", "application_name",    NULL };
+	const char *const values[] = { "1", "15", "5", "3", st->listen_conninfo, st->timeout, "mamori-authd-listen",
+		                       NULL };
 	char where[256];
 	PGresult *res;
 

@@ -22,6 +22,7 @@ require "python3" test -x /usr/bin/python3
 fleet_require
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 require "pgbouncer (apt-get install pgbouncer)" test -x "$PGBOUNCER"
+BOUNCER_VERSION=$("$PGBOUNCER" --version 2>/dev/null | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p' | head -n 1)
 
 # ------------------------------------------------------------ PgBouncer
 
@@ -260,9 +261,15 @@ t_prepared_yes_fails_closed() {
 	fleet_time "prepared = yes: $started of 2 daemons started; one after another $ok logins succeeded," \
 		"$bad failed; at once $cok succeeded, $cbad failed; $wrong wrong passwords accepted; errors:$errors"
 	expect_eq "$wrong" 0 "wrong passwords accepted"
-	# It does not work: a daemon refused to start, or logins failed, each
-	# with the pooler's mix-up named.
-	[ "$started" -lt 2 ] || [ "$((bad + cbad))" -gt 0 ] || fail "prepared = yes worked through PgBouncer 1.18"
+	# Before PgBouncer 1.21 it does not work: a daemon refused to start, or
+	# logins failed, each with the pooler's mix-up named.  A PgBouncer that
+	# tracks prepared statements (1.21 with max_prepared_statements, on by
+	# default from 1.22) may make it work: then only the line above holds.
+	if [ "$(printf '%s\n' "$BOUNCER_VERSION" 1.21 | sort -V | head -n 1)" = 1.21 ]; then
+		echo "# PgBouncer $BOUNCER_VERSION may track prepared statements: not asserted that it fails"
+		return 0
+	fi
+	[ "$started" -lt 2 ] || [ "$((bad + cbad))" -gt 0 ] || fail "prepared = yes worked through PgBouncer $BOUNCER_VERSION"
 	grep -Eq '26000|42P05' <<<"$errors" || fail "no 26000 or 42P05 in the logs"
 }
 
@@ -276,7 +283,7 @@ show_times
 run_test "through PgBouncer, prepared = no: lock_timeout holds (sent with each transaction)" \
 	t_lock_timeout_through_bouncer
 show_times
-run_test "prepared = yes through PgBouncer 1.18 fails closed" t_prepared_yes_fails_closed
+run_test "prepared = yes through PgBouncer ${BOUNCER_VERSION:-?} fails closed (never a wrong password)" t_prepared_yes_fails_closed
 show_times
 fleet_done
 tap_done
