@@ -360,7 +360,12 @@ replay_central(const struct jrow *rows, size_t n, size_t batch, int64_t *bad, in
 	if (rc != MAMORI_OK)
 		return rc;
 	snprintf(key, sizeof(key), "%s%s", REPLAYED_KEY, offline.node);
-	rc = mark_read(tx, key, rows, n, &m, bad);
+	/* The node's mark is read and moved under a lock of its own: two
+	 * replays of one node's journal (a cloned terminal) take turns, and
+	 * the second reads the mark the first moved. */
+	rc = mamori_store_lock_name(tx, key);
+	if (rc == MAMORI_OK)
+		rc = mark_read(tx, key, rows, n, &m, bad);
 	if (rc == MAMORI_OK && *bad != 0) {
 		char reason[128];
 		struct mamori_audit_event ev = {
