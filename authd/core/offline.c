@@ -174,7 +174,7 @@ mamori_offline_unreachable(int rc)
 		return 0;
 	pthread_mutex_lock(&offline.lock);
 	if (offline.since == 0) {
-		offline.since = mamori_clock_now();
+		__atomic_store_n(&offline.since, mamori_clock_now(), __ATOMIC_RELAXED);
 		offline.logins = 0;
 		mamori_log_warn("store: unreachable, offline logins from the local cache from now");
 	}
@@ -185,13 +185,16 @@ mamori_offline_unreachable(int rc)
 void
 mamori_offline_reachable(void)
 {
-	if (offline.db == NULL)
+	/* Online already (the usual case after an online decision): nothing
+	 * to do, and no wait for a replay in progress, which holds the lock
+	 * for all its batches.  Rows still waiting go at the next probe. */
+	if (offline.db == NULL || __atomic_load_n(&offline.since, __ATOMIC_RELAXED) == 0)
 		return;
 	pthread_mutex_lock(&offline.lock);
 	if (offline.since != 0) {
 		mamori_log_notice("store: reachable again after %lld s offline (%lld offline logins)",
 		                  (long long)(mamori_clock_now() - offline.since), (long long)offline.logins);
-		offline.since = 0;
+		__atomic_store_n(&offline.since, 0, __ATOMIC_RELAXED);
 	}
 	pthread_cond_signal(&offline.wake);
 	pthread_mutex_unlock(&offline.lock);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,8 +444,8 @@ mamori_offline_replay(void)
 
 	if (offline.db == NULL)
 		return MAMORI_OK;
-	/* One replay at a time; decisions wait for it (they are offline
-	 * ones, and the store is back). */
+	/* One replay at a time (the probe thread's); the lock is held for
+	 * one batch at a time. */
 	pthread_mutex_lock(&offline.lock);
 	rc = jrows_read(&rows, &n);
 	if (rc == MAMORI_OK && n > 0) {
@@ -460,6 +461,15 @@ mamori_offline_replay(void)
 			rc = journal_cut(rows + done, n - done, last);
 		if (rc == MAMORI_OK)
 			done = bad != 0 ? n : done + batch;
+		if (rc == MAMORI_OK && done < n) {
+			/* Between batches the lock is let go, so that the
+			 * cache writes of online logins wait for one batch at
+			 * most.  Only the probe thread replays, and rows
+			 * appended meanwhile come after these. */
+			pthread_mutex_unlock(&offline.lock);
+			sched_yield();
+			pthread_mutex_lock(&offline.lock);
+		}
 	}
 	if (n > 0 && bad == 0)
 		mamori_log_notice("offline journal: %zu of %zu rows replayed into the audit log", done, n);
