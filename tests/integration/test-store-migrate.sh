@@ -120,19 +120,19 @@ t_dry_run_leaves_source_alone() {
 # is refused, and nothing is written.
 t_recorded_key_refused_on_empty_store() {
 	local before after
-	terminal term-7
-	S7=$T
+	terminal term-8
+	S8=$T
 	add_user mg.kei 'Tsuki-no-Michi-2030'
 	enroll_totp mg.kei >/dev/null
 	stop_daemon
 	[ "$(use_env "$C"; sql "SELECT count(*) FROM credentials")" = 0 ] || fail "the central store already holds secrets"
 	before=$(central_dump)
-	! "$CTL" --config "$S7/mamori.conf" store migrate --to postgresql \
+	! "$CTL" --config "$S8/mamori.conf" store migrate --to postgresql \
 		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$S7/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate.out" 2>&1 ||
+		--target-key "$S8/state/store.key" --target-audit-key "$C/state/audit.key" >"$S8/migrate.out" 2>&1 ||
 		fail "a terminal with another sealing key was moved into a store whose key is recorded"
-	grep -q "is not the central store's: its first daemon recorded store key" "$S7/migrate.out" ||
-		fail "no clear reason: $(cat "$S7/migrate.out")"
+	grep -q "is not the central store's: its first daemon recorded store key" "$S8/migrate.out" ||
+		fail "no clear reason: $(cat "$S8/migrate.out")"
 	after=$(central_dump)
 	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
 }
@@ -266,17 +266,30 @@ t_two_moves_of_one_node_serialised() {
 		fail "no clear reason: $(cat "$S7/migrate.out")"
 	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 0 "mg.ivy moved while locked"
 	migrate "$S7" || fail "the move once the lock was free failed: $(cat "$S7/migrate.out")"
-	# Two at once now: one moves, the other waits for it and adds nothing
-	# (or, when the first outlasts lock_timeout, is refused): never both.
-	migrate "$S7" &
+	# Two at once of a terminal not moved yet: one moves, the other waits
+	# for it and adds nothing (or, when the first outlasts lock_timeout,
+	# is refused): never both.
+	terminal term-9
+	S9=$T
+	add_user mg.yuzu 'Yuki-no-Hana-2030'
+	stop_daemon
+	use_env "$C"
+	cp "$S9/mamori.conf" "$S9/mamori-2.conf"
+	migrate "$S9" &
 	p1=$!
-	"$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
+	"$CTL" --config "$S9/mamori-2.conf" store migrate --to postgresql \
 		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 || true
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S9/migrate-2.out" 2>&1 || true
 	wait "$p1" || true
-	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 1 "mg.ivy's accounts"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-7'")" \
-		1 "rows recording the move of term-7"
+	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.yuzu'")" 1 "mg.yuzu's accounts"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-9'")" \
+		1 "rows recording the move of term-9"
+	# One added the account; the other found it there, or was refused.
+	expect_eq "$(cat "$S9/migrate.out" "$S9/migrate-2.out" | grep -c '1 accounts in the source: 1 to add')" 1 \
+		"moves that added the account"
+	cat "$S9/migrate.out" "$S9/migrate-2.out" |
+		grep -q '1 accounts in the source: 0 to add, 1 already there (identical)\|another store migrate of node term-9' ||
+		fail "the second move neither found the account there nor was refused: $(cat "$S9/migrate-2.out")"
 }
 
 t_conflicting_account_stops_everything() {
