@@ -186,8 +186,8 @@ void
 mamori_offline_reachable(void)
 {
 	/* Online already (the usual case after an online decision): nothing
-	 * to do, and no wait for a replay in progress, which holds the lock
-	 * for all its batches.  Rows still waiting go at the next probe. */
+	 * to do, and no wait for the batch a replay holds the lock for.  Rows
+	 * still waiting go at the next probe. */
 	if (offline.db == NULL || __atomic_load_n(&offline.since, __ATOMIC_RELAXED) == 0)
 		return;
 	pthread_mutex_lock(&offline.lock);
