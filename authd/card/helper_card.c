@@ -392,6 +392,12 @@ struct wait_state {
 	int no_applet, card_error, any_reader;
 };
 
+/* A card that has just come may not answer yet (unpowered, reset, its
+ * reader busy for a moment): one that failed for any reason but "no
+ * applet" is tried again, up to CARD_ATTEMPTS times, RETRY_MS apart. */
+#define CARD_ATTEMPTS 3
+#define RETRY_MS 150
+
 /* One round over the reader list as it is now: try every card present;
  * then wait for a change.  1: a card is ready; 0: the reader list changed;
  * -1: failed or timed out (*err). */
@@ -401,9 +407,9 @@ wait_round(struct helper *h, struct wait_state *ws, int *tries, const char **err
 	char buf[READERS_MAX * (MAX_READERNAME + 1) + 1];
 	const char *names[READERS_MAX];
 	SCARD_READERSTATE st[READERS_MAX + 1];
-	unsigned char tried[READERS_MAX] = { 0 };
+	unsigned char tried[READERS_MAX] = { 0 }, attempts[READERS_MAX] = { 0 };
 	size_t n;
-	int first = 1;
+	int first = 1, retry = 0;
 
 	if ((*err = list_readers(h, buf, sizeof(buf), names, &n)) != NULL)
 		return -1;
@@ -417,8 +423,10 @@ wait_round(struct helper *h, struct wait_state *ws, int *tries, const char **err
 		LONG rv;
 		if (left < 0)
 			left = 0;
+		if (retry && left > RETRY_MS)
+			left = RETRY_MS;
 		rv = SCardGetStatusChange(h->ctx, (DWORD)left, st, (DWORD)n + 1);
-		if (rv == SCARD_E_TIMEOUT && !first) {
+		if (rv == SCARD_E_TIMEOUT && !first && (!retry || ws->deadline - now_ms() <= 0)) {
 			*err = MAMORI_CARD_E_TIMEOUT;
 			return -1;
 		}
@@ -431,12 +439,14 @@ wait_round(struct helper *h, struct wait_state *ws, int *tries, const char **err
 		if (!first && (st[n].dwEventState & SCARD_STATE_CHANGED))
 			return 0;
 		first = 0;
+		retry = 0;
 		for (size_t i = 0; i < n; i++) {
 			DWORD ev = st[i].dwEventState;
 			if (ev & SCARD_STATE_EMPTY)
-				tried[i] = 0;
+				tried[i] = attempts[i] = 0;
 			if ((ev & SCARD_STATE_PRESENT) && !(ev & SCARD_STATE_MUTE) && !tried[i]) {
 				tried[i] = 1;
+				attempts[i]++;
 				*err = card_try(h, names[i], tries);
 				if (*err == NULL)
 					return 1;
@@ -444,6 +454,10 @@ wait_round(struct helper *h, struct wait_state *ws, int *tries, const char **err
 					ws->no_applet = 1;
 				else if (!is(*err, MAMORI_CARD_E_REMOVED))
 					ws->card_error = 1;
+				if (!is(*err, MAMORI_CARD_E_NO_APPLET) && attempts[i] < CARD_ATTEMPTS) {
+					tried[i] = 0; /* again after RETRY_MS, or at the next change */
+					retry = 1;
+				}
 			}
 		}
 		for (size_t i = 0; i <= n; i++)
