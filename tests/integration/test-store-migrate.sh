@@ -48,6 +48,21 @@ migrate() {
 # random token of \restrict).
 central_dump() { use_env "$C"; sql .dump | grep -v '^--\|^\\restrict\|^\\unrestrict'; }
 
+# own_key_refused ENV REASON: the move of ENV's store with ENV's own
+# sealing key (not the central store's) is refused, says REASON, and
+# leaves the central store as it was.
+own_key_refused() {
+	local env=$1 reason=$2 before after
+	before=$(central_dump)
+	! "$CTL" --config "$env/mamori.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$env/state/store.key" --target-audit-key "$C/state/audit.key" >"$env/migrate.out" 2>&1 ||
+		fail "a terminal with another sealing key was moved"
+	grep -q "$reason" "$env/migrate.out" || fail "no clear reason: $(cat "$env/migrate.out")"
+	after=$(central_dump)
+	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
+}
+
 # The central store: its own database and keys, made by a daemon's first
 # start, which also writes its first audit rows.
 new_env
@@ -119,22 +134,13 @@ t_dry_run_leaves_source_alone() {
 # recorded (seal.store_key_id) is the fleet's: a terminal with its own key
 # is refused, and nothing is written.
 t_recorded_key_refused_on_empty_store() {
-	local before after
 	terminal term-8
 	S8=$T
 	add_user mg.kei 'Tsuki-no-Michi-2030'
 	enroll_totp mg.kei >/dev/null
 	stop_daemon
 	[ "$(use_env "$C"; sql "SELECT count(*) FROM credentials")" = 0 ] || fail "the central store already holds secrets"
-	before=$(central_dump)
-	! "$CTL" --config "$S8/mamori.conf" store migrate --to postgresql \
-		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$S8/state/store.key" --target-audit-key "$C/state/audit.key" >"$S8/migrate.out" 2>&1 ||
-		fail "a terminal with another sealing key was moved into a store whose key is recorded"
-	grep -q "is not the central store's: its first daemon recorded store key" "$S8/migrate.out" ||
-		fail "no clear reason: $(cat "$S8/migrate.out")"
-	after=$(central_dump)
-	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
+	own_key_refused "$S8" "is not the central store's: its first daemon recorded store key"
 }
 
 t_migrated_accounts_log_in_on_central() {
@@ -212,23 +218,14 @@ t_second_terminal_ids_collide_totp_resealed() {
 }
 
 t_other_key_refused_before_any_write() {
-	local before after
 	terminal term-6
 	S6=$T
 	add_user mg.hana 'Niji-no-Hashi-2030'
 	enroll_totp mg.hana >/dev/null
 	stop_daemon
-	before=$(central_dump)
 	# The terminal's own key, not the fleet's: the central store already
 	# holds secrets, under another key id.
-	! "$CTL" --config "$S6/mamori.conf" store migrate --to postgresql \
-		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$S6/state/store.key" --target-audit-key "$C/state/audit.key" >"$S6/migrate.out" 2>&1 ||
-		fail "a terminal with another sealing key was moved"
-	grep -q "is not the central store's: its secrets are sealed under" "$S6/migrate.out" ||
-		fail "no clear reason: $(cat "$S6/migrate.out")"
-	after=$(central_dump)
-	[ "$before" = "$after" ] || fail "the refused move changed the store: $(diff <(echo "$before") <(echo "$after") | head)"
+	own_key_refused "$S6" "is not the central store's: its secrets are sealed under"
 	# With the fleet's key it moves.
 	migrate "$S6" || fail "the move with the fleet's key failed: $(cat "$S6/migrate.out")"
 }
