@@ -98,12 +98,30 @@ sets_for_enrolment(enum mamori_factor f, struct mamori_factor_set *sets, unsigne
 	*n_sets = kept;
 }
 
+/* What the subject (the user, or the member of a shared account) has of the
+ * factors of the accepted sets: conv->enrolled, and whether it can meet
+ * none of them (conv->unsatisfiable), for the decision. */
+static void
+learn_enrolled(struct mamori_pam_conversation *conv, const struct subject *s)
+{
+	conv->enrolled = s->enrolled;
+	conv->enrolled_known = 1;
+	conv->unsatisfiable = 1;
+	for (unsigned i = 0; i < conv->n_choices; i++) {
+		unsigned need = sets_factors(&conv->choices[i], 1);
+		if (s->found && (s->enrolled & need) == need)
+			conv->unsatisfiable = 0;
+	}
+}
+
 /* P-INPUT: what is asked until the decision depends on the service's
  * configuration only: every name, known or not, with or without the
  * factors, sees the service's accepted sets (a choice when there are
  * several, the first the default) and then every factor of the set chosen.
- * What the subject (the user, or the member of a shared account) has
- * enrolled is looked up here only for the decision. */
+ * So an authentication reads nothing of the subject before its first
+ * answer: what it has enrolled is learnt with that answer's load, for the
+ * decision only (one store round trip fewer a login).  A self-enrolment
+ * reads it here, since the sets it offers depend on it. */
 json_t *
 auth_begin_factors(struct mamori_conn *c)
 {
@@ -115,22 +133,24 @@ auth_begin_factors(struct mamori_conn *c)
 	int rc;
 
 	auth_service_sets(conf, conv->req.service, sets, &n_sets);
-	rc = pam_subject_load(conv, conf, mamori_clock_now(),
-	                      sets_factors(sets, n_sets) | (conv->op == OP_ENROL ? FACTOR_BIT(conv->enrol_factor) : 0),
-	                      NULL, NULL, &s);
-	mamori_daemon_conf_put(conf);
-	if (rc != MAMORI_OK && !offline_fallback(conv, rc))
-		return pam_internal_error();
-	conv->enrolled = s.enrolled;
-	if (conv->op == OP_ENROL && (s.enrolled & FACTOR_BIT(conv->enrol_factor)))
-		sets_for_enrolment(conv->enrol_factor, sets, &n_sets);
+	conv->enrolled = 0;
+	conv->enrolled_known = 0;
 	conv->unsatisfiable = 1;
-	for (unsigned i = 0; i < n_sets; i++) {
-		unsigned need = sets_factors(&sets[i], 1);
-		if (s.found && (s.enrolled & need) == need)
-			conv->unsatisfiable = 0;
-		conv->choices[conv->n_choices++] = sets[i];
+	if (conv->op == OP_ENROL) {
+		rc = pam_subject_load(conv, conf, mamori_clock_now(),
+		                      sets_factors(sets, n_sets) | FACTOR_BIT(conv->enrol_factor), NULL, NULL, &s);
+		if (rc != MAMORI_OK) {
+			mamori_daemon_conf_put(conf);
+			return pam_internal_error();
+		}
+		if (s.enrolled & FACTOR_BIT(conv->enrol_factor))
+			sets_for_enrolment(conv->enrol_factor, sets, &n_sets);
 	}
+	mamori_daemon_conf_put(conf);
+	for (unsigned i = 0; i < n_sets; i++)
+		conv->choices[conv->n_choices++] = sets[i];
+	if (conv->op == OP_ENROL)
+		learn_enrolled(conv, &s);
 	conv->default_choice = 0;
 	if (conv->n_choices == 1) {
 		conv->set = conv->choices[0];
@@ -218,8 +238,13 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	int64_t now = mamori_clock_now();
 	int rc = MAMORI_ERR_INTERNAL;
 
-	if (ops != NULL && !conv->offline)
-		rc = pam_subject_load(conv, conf, now, 0, ops, proof, &s);
+	if (ops != NULL && !conv->offline) {
+		rc = pam_subject_load(conv, conf, now,
+		                      conv->enrolled_known ? 0 : sets_factors(conv->choices, conv->n_choices), ops,
+		                      proof, &s);
+		if (rc == MAMORI_OK && !conv->enrolled_known)
+			learn_enrolled(conv, &s);
+	}
 	if (ops != NULL && (conv->offline || (rc != MAMORI_OK && offline_fallback(conv, rc)))) {
 		/* Offline: the answer is kept for the offline decision only. */
 		mamori_daemon_conf_put(conf);

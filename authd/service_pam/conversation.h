@@ -74,7 +74,8 @@ struct mamori_pam_conversation {
 	struct mamori_factor_set set; /* the set being asked */
 	unsigned next; /* the factor of set asked next */
 	int unsatisfiable; /* the subject can meet no accepted set (or is unknown) */
-	unsigned enrolled; /* the factors the subject has (FACTOR_BIT), learnt at the start */
+	unsigned enrolled; /* the factors the subject has (FACTOR_BIT), learnt with the first answer */
+	int enrolled_known; /* enrolled and unsatisfiable are learnt */
 	/* What each factor of set answered, kept from load to release. */
 	struct mamori_factor_proof proofs[MAMORI_SET_FACTORS_MAX];
 	unsigned proved; /* the factors proved right in the decision (FACTOR_BIT) */
