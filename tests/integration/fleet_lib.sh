@@ -3,7 +3,8 @@
 # (issue #14): source after lib.sh.  Daemon A (node term-a) and daemon B
 # (node term-b) share the database, the sealing key and the audit key.
 #
-#   fleet_require                  SKIP the whole script off PostgreSQL
+#   fleet_require                  root, pam_client and python3, or fail;
+#                                  SKIP the whole script off PostgreSQL
 #   fleet_new_a                    new_env for A (node term-a); sets A
 #   fleet_new_b [KEY=VALUE...]     new_env for B on A's database, with A's
 #                                  keys and clock, more [store] lines; sets B
@@ -21,12 +22,30 @@
 #                                  TAP comments after the test
 #   fleet_done                     end_leaders and the timings' file
 
-# fleet_require: two daemons share a store on PostgreSQL only.
+# fleet_require: what every fleet test runs; two daemons share a store on
+# PostgreSQL only.
 fleet_require() {
+	require "root" test "$(id -u)" = 0
+	require "pam_client" test -x "$BUILT_PAM_CLIENT"
+	require "python3" test -x /usr/bin/python3
 	if ! on_postgresql; then
 		echo "1..0 # SKIP two daemons share a store on PostgreSQL only (make check-postgresql)"
 		exit 0
 	fi
+}
+
+# fleet_lockout_a_to_b NAME PASSWORD: NAME made on A fails five times
+# there, the fifth locking it; at once B refuses the right password as
+# locked, and the store holds one count of five.  Leaves B in use.
+fleet_lockout_a_to_b() {
+	local i
+	on_a
+	add_user "$1" "$2"
+	for i in 1 2 3 4; do pam -p 'wrong' mamori-test "$1" auth=AUTH_ERR >/dev/null; done
+	pam -p 'wrong' mamori-test "$1" auth=MAXTRIES
+	on_b
+	pam -p "$2" mamori-test "$1" auth=MAXTRIES
+	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = '$1'")" 5 "one count in the store"
 }
 
 set_store_lines() {

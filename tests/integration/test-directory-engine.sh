@@ -94,10 +94,7 @@ env_with_directory() {
 
 mkdir -p "$SLAPD_ROOT/e"
 $PEOPLE --count 10 --prefix e >"$SLAPD_ROOT/e/people.ldif"
-slapd_start "$SLAPD_ROOT/e" --syncprov --ldif "$SLAPD_ROOT/e/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/e" --syncprov --ldif "$SLAPD_ROOT/e/people.ldif" || slapd_bail "slapd did not start"
 env_with_directory 10
 
 t_unreachable_then_back() {

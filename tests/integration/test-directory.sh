@@ -213,10 +213,7 @@ start_env() {
 
 mkdir -p "$SLAPD_ROOT/a"
 $PEOPLE --count 40 --hr >"$SLAPD_ROOT/a/people.ldif"
-slapd_start "$SLAPD_ROOT/a" --syncprov --ldif "$SLAPD_ROOT/a/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/a" --syncprov --ldif "$SLAPD_ROOT/a/people.ldif" || slapd_bail "slapd did not start"
 EXTRA_CONF="[service grp-svc]
 allow_groups = mamori-dtgrp"
 dir_env A "$SLAPD_ROOT/a" "tls = none
@@ -398,10 +395,7 @@ stop_daemon
 
 mkdir -p "$SLAPD_ROOT/b"
 $PEOPLE --count 40 --prefix b >"$SLAPD_ROOT/b/people.ldif"
-slapd_start "$SLAPD_ROOT/b" --syncprov --ldif "$SLAPD_ROOT/b/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/b" --syncprov --ldif "$SLAPD_ROOT/b/people.ldif" || slapd_bail "slapd did not start"
 dir_env B "$SLAPD_ROOT/b" "tls = none
 mode = poll
 poll_interval = 3600
@@ -512,10 +506,7 @@ stop_daemon
 
 mkdir -p "$SLAPD_ROOT/c"
 $PEOPLE --count 5 --prefix c >"$SLAPD_ROOT/c/people.ldif"
-slapd_start "$SLAPD_ROOT/c" --ldif "$SLAPD_ROOT/c/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/c" --ldif "$SLAPD_ROOT/c/people.ldif" || slapd_bail "slapd did not start"
 dir_env C "$SLAPD_ROOT/c" "tls = none
 mode = auto
 poll_interval = 5"
@@ -633,10 +624,7 @@ run_test "P-ID-LIFECYCLE an ldaprc in the daemon's working directory does not ma
 
 mkdir -p "$SLAPD_ROOT/h"
 $PEOPLE --count 3000 --prefix h >"$SLAPD_ROOT/h/people.ldif"
-slapd_start "$SLAPD_ROOT/h" --syncprov --ldif "$SLAPD_ROOT/h/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/h" --syncprov --ldif "$SLAPD_ROOT/h/people.ldif" || slapd_bail "slapd did not start"
 dir_env H "$SLAPD_ROOT/h" "tls = none
 mode = poll
 poll_interval = 3600"

@@ -11,7 +11,6 @@
 . "$(dirname "$0")/fleet_lib.sh"
 . "$(dirname "$0")/card_lib.sh"
 
-require "root" test "$(id -u)" = 0
 require_test_hooks "needs the test clock (certificates made during the run)"
 fleet_require
 card_require

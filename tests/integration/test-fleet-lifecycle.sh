@@ -22,8 +22,6 @@
 . "$(dirname "$0")/fleet_lib.sh"
 . "$top_srcdir/tests/directory/slapd_lib.sh"
 
-require "root" test "$(id -u)" = 0
-require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "python3-cbor2" /usr/bin/python3 -c "import cbor2, cryptography"
 require_test_hooks "needs the software authenticator's transport"
 fleet_require
@@ -64,10 +62,7 @@ only() {
 
 mkdir -p "$SLAPD_ROOT/d"
 $PEOPLE --count 10 --prefix f >"$SLAPD_ROOT/d/people.ldif"
-slapd_start "$SLAPD_ROOT/d" --syncprov --ldif "$SLAPD_ROOT/d/people.ldif" || {
-	echo "Bail out! slapd did not start"
-	exit 1
-}
+slapd_start "$SLAPD_ROOT/d" --syncprov --ldif "$SLAPD_ROOT/d/people.ldif" || slapd_bail "slapd did not start"
 
 EXTRA_CONF="[service fido2-login]
 require = fido2

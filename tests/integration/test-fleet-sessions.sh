@@ -12,9 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet_lib.sh"
 
-require "root" test "$(id -u)" = 0
-require "pam_client" test -x "$BUILT_PAM_CLIENT"
-require "python3" test -x /usr/bin/python3
 fleet_require
 
 # Backends stopped by a test (SIGSTOP) are continued whatever happens, or

@@ -7,16 +7,11 @@
 # the test clock.  What one decides, the other sees at once.  PostgreSQL
 # only: `make check-postgresql` runs it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleet_lib.sh"
 
-require "root" test "$(id -u)" = 0
-require "pam_client" test -x "$BUILT_PAM_CLIENT"
-require "python3" test -x /usr/bin/python3
 require "oathtool" command -v oathtool
 require_test_hooks "needs the test clock"
-if ! on_postgresql; then
-	echo "1..0 # SKIP two daemons share a store on PostgreSQL only (make check-postgresql)"
-	exit 0
-fi
+fleet_require
 
 EXTRA_CONF=$MN_LOGIN_CONF
 
@@ -45,8 +40,6 @@ advance_both() {
 	cp "$A/clock" "$B/clock"
 }
 
-on_a() { use_env "$A"; }
-on_b() { use_env "$B"; }
 
 totp_code() {
 	oathtool --totp -b "$1" --now "@$(cat "$A/clock")"
@@ -55,16 +48,9 @@ totp_code() {
 # ------------------------------------------------------------ lockout
 
 t_lockout_reached_on_a_holds_on_b() {
-	local i
-	on_a
-	add_user fl.one 'Ame-no-Hi-2030'
-	for i in 1 2 3 4; do pam -p 'wrong' mamori-test fl.one auth=AUTH_ERR >/dev/null; done
-	pam -p 'wrong' mamori-test fl.one auth=MAXTRIES
-	# At once on B: the right password is refused, and B says locked.
-	on_b
-	pam -p 'Ame-no-Hi-2030' mamori-test fl.one auth=MAXTRIES
+	fleet_lockout_a_to_b fl.one 'Ame-no-Hi-2030'
+	# B says locked too.
 	expect_eq "$(ctl --json user show fl.one | json 'd["user"]["locked"]')" True "B's user show"
-	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'fl.one'")" 5 "one count in the store"
 }
 
 t_lockout_failures_split_add_up() {

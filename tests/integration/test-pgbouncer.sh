@@ -16,9 +16,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet_lib.sh"
 
-require "root" test "$(id -u)" = 0
-require "pam_client" test -x "$BUILT_PAM_CLIENT"
-require "python3" test -x /usr/bin/python3
 fleet_require
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 require "pgbouncer (apt-get install pgbouncer)" test -x "$PGBOUNCER"
@@ -157,14 +154,7 @@ t_logins_through_bouncer() {
 }
 
 t_lockout_on_a_holds_on_b() {
-	local i
-	on_a
-	add_user bn.lock "$PW"
-	for i in 1 2 3 4; do pam -p 'wrong' mamori-test bn.lock auth=AUTH_ERR >/dev/null; done
-	pam -p 'wrong' mamori-test bn.lock auth=MAXTRIES
-	on_b
-	pam -p "$PW" mamori-test bn.lock auth=MAXTRIES
-	expect_eq "$(sql "SELECT failures FROM lockouts WHERE name = 'bn.lock'")" 5 "one count in the store"
+	fleet_lockout_a_to_b bn.lock "$PW"
 }
 
 # A disable on A (through PgBouncer: its NOTIFY goes with its commit) ends
