@@ -35,53 +35,29 @@
 #include "store/store.h"
 
 struct fx {
-	char admin[1024]; /* the conninfo given */
-	char db[1152]; /* the conninfo of this test's database (keyword=value given) */
-	char dbname[64];
-	struct mamori_conf *conf;
+	struct pgt_db db;
 	struct mamori_store *store;
 };
 
 static int
 setup(void **state)
 {
-	static int n;
 	struct fx *f = calloc(1, sizeof(*f));
-	char sql[128];
 
-	if (f == NULL)
+	if (f == NULL || pgt_db_create(&f->db, "mamori_core") != 0) {
+		free(f);
 		return -1;
-	snprintf(f->admin, sizeof(f->admin), "%s", getenv("MAMORI_TEST_PG_CONNINFO"));
-	snprintf(f->dbname, sizeof(f->dbname), "mamori_core_%ld_%d", (long)getpid(), n++);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	/* A later dbname= overrides the one given. */
-	snprintf(f->db, sizeof(f->db), "%s dbname=%s", f->admin, f->dbname);
-	if (pgt_sql(f->admin, sql, NULL, 0) != 0 || (f->conf = mamori_conf_defaults()) == NULL)
-		goto fail;
-	free(f->conf->store_backend);
-	f->conf->store_backend = strdup("postgresql");
-	f->conf->store_conninfo = strdup(f->db);
-	if (f->conf->store_backend == NULL || f->conf->store_conninfo == NULL)
-		goto fail;
+	}
 	*state = f;
 	return 0;
-fail:
-	if (f->conf != NULL)
-		mamori_conf_free(&f->conf);
-	free(f);
-	return -1;
 }
 
 static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char sql[160];
 
-	mamori_store_close(&f->store);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-	(void)pgt_sql(f->admin, sql, NULL, 0);
-	mamori_conf_free(&f->conf);
+	pgt_db_drop(&f->db, &f->store);
 	free(f);
 	return 0;
 }
@@ -89,10 +65,8 @@ teardown(void **state)
 static void
 open_store(struct fx *f)
 {
-	char err[256];
-
-	if (mamori_store_open(f->conf, &f->store, err, sizeof(err)) != MAMORI_OK)
-		fail_msg("open: %s", err);
+	if (pgt_db_open(&f->db, &f->store) != 0)
+		fail();
 }
 
 static struct mamori_user
@@ -125,10 +99,10 @@ test_open_unreachable(void **state)
 	struct fx *f = *state;
 	char err[256];
 
-	free(f->conf->store_conninfo);
-	f->conf->store_conninfo = strdup("host=/nonexistent-mamori dbname=nothing");
-	f->conf->store_connect_timeout = 1;
-	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
+	free(f->db.conf->store_conninfo);
+	f->db.conf->store_conninfo = strdup("host=/nonexistent-mamori dbname=nothing");
+	f->db.conf->store_connect_timeout = 1;
+	assert_int_equal(mamori_store_open(f->db.conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
 	assert_null(f->store);
 	assert_non_null(strstr(err, "postgresql:///nonexistent-mamori/nothing: cannot connect: "));
 }
@@ -139,7 +113,7 @@ open_one(void *arg)
 	struct fx *f = arg;
 	struct mamori_store *s = NULL;
 	char err[256];
-	intptr_t rc = mamori_store_open(f->conf, &s, err, sizeof(err));
+	intptr_t rc = mamori_store_open(f->db.conf, &s, err, sizeof(err));
 
 	if (rc != MAMORI_OK)
 		print_error("open: %s\n", err);
@@ -163,16 +137,17 @@ test_open_migrates_once(void **state)
 		assert_int_equal(pthread_join(t[i], &rc), 0);
 		assert_int_equal((intptr_t)rc, MAMORI_OK);
 	}
-	assert_int_equal(pgt_sql(f->db, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
-	                 0);
+	assert_int_equal(
+	        pgt_sql(f->db.conninfo, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
+	        0);
 	assert_string_equal(out, "10"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
 	assert_string_equal(mamori_store_backend(f->store), "postgresql");
 	assert_null(strstr(mamori_store_path(f->store, path, sizeof(path)), "user"));
 	assert_int_equal(strncmp(path, "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
-	assert_int_equal(pgt_sql(f->db, "UPDATE schema_version SET version = 11", NULL, 0), 0);
-	assert_int_equal(mamori_store_open(f->conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
+	assert_int_equal(pgt_sql(f->db.conninfo, "UPDATE schema_version SET version = 11", NULL, 0), 0);
+	assert_int_equal(mamori_store_open(f->db.conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
 	assert_non_null(strstr(err, "schema version 11 is newer than this mamori (10)"));
 }
 
@@ -186,8 +161,8 @@ test_pool_waits_then_busy(void **state)
 	struct mamori_user u;
 	double t0;
 
-	f->conf->store_pool_size = 1;
-	f->conf->store_connect_timeout = 1;
+	f->db.conf->store_pool_size = 1;
+	f->db.conf->store_connect_timeout = 1;
 	open_store(f);
 	assert_int_equal(mamori_store_begin(f->store, &a), MAMORI_OK);
 	t0 = now_s();
@@ -212,7 +187,7 @@ test_pool_resets_lost_connection(void **state)
 	struct mamori_user u = user("carol"), got;
 	char sql[256], out[32];
 
-	f->conf->store_pool_size = 2;
+	f->db.conf->store_pool_size = 2;
 	open_store(f);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
 	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
@@ -220,8 +195,8 @@ test_pool_resets_lost_connection(void **state)
 	snprintf(sql, sizeof(sql),
 	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
 	         "AND application_name = 'mamori-authd'",
-	         f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	         f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	assert_true(atoi(out) >= 1);
 	usleep(100000);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
@@ -241,17 +216,17 @@ test_unreachable_told_from_busy(void **state)
 	char sql[256], out[32];
 	int rc;
 
-	f->conf->store_pool_size = 1;
-	f->conf->store_connect_timeout = 1;
+	f->db.conf->store_pool_size = 1;
+	f->db.conf->store_connect_timeout = 1;
 	open_store(f);
 	assert_false(mamori_store_unreachable(f->store));
-	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	snprintf(sql, sizeof(sql),
 	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
 	         "AND application_name = 'mamori-authd'",
-	         f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	         f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	usleep(100000);
 	/* The first statement finds the connection gone; the next begin
 	 * cannot make a new one. */
@@ -262,8 +237,8 @@ test_unreachable_told_from_busy(void **state)
 	}
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_ERR_BUSY);
 	assert_true(mamori_store_unreachable(f->store));
-	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
 	assert_int_equal(mamori_store_user_get(tx, "nobody-here", &u), MAMORI_ERR_NOT_FOUND);
 	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
@@ -281,27 +256,27 @@ test_ping_sees_a_dead_idle_connection(void **state)
 	struct mamori_txn *tx = NULL;
 	char sql[256], out[32];
 
-	f->conf->store_pool_size = 1;
-	f->conf->store_connect_timeout = 1;
+	f->db.conf->store_pool_size = 1;
+	f->db.conf->store_connect_timeout = 1;
 	open_store(f);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
 	assert_int_equal(mamori_store_ping(tx), MAMORI_OK);
 	mamori_store_rollback(&tx);
-	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	snprintf(sql, sizeof(sql),
 	         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
 	         "AND application_name = 'mamori-authd'",
-	         f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	         f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	usleep(100000);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK); /* nothing sent */
 	assert_false(mamori_store_unreachable(f->store));
 	assert_int_equal(mamori_store_ping(tx), MAMORI_ERR_BUSY);
 	mamori_store_rollback(&tx);
 	assert_true(mamori_store_unreachable(f->store));
-	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->dbname);
-	assert_int_equal(pgt_sql(f->admin, sql, out, sizeof(out)), 0);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", f->db.dbname);
+	assert_int_equal(pgt_sql(f->db.admin, sql, out, sizeof(out)), 0);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
 	assert_int_equal(mamori_store_ping(tx), MAMORI_OK);
 	mamori_store_rollback(&tx);
@@ -533,7 +508,7 @@ test_login_counts(void **state)
 	struct counter c[2];
 	pthread_t t[2];
 
-	f->conf->store_pool_size = 2;
+	f->db.conf->store_pool_size = 2;
 	open_store(f);
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
 	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);

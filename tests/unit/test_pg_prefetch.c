@@ -43,9 +43,7 @@
 #define HASH_C "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$dGhpcmR0aGlyZHRoaXJk"
 
 struct fx {
-	char admin[1024];
-	char dbname[64];
-	struct mamori_conf *conf;
+	struct pgt_db db;
 	struct mamori_store *store;
 	int64_t alice;
 };
@@ -61,7 +59,6 @@ commit_ok(struct mamori_txn **tx)
 static int
 setup(void **state)
 {
-	static int n;
 	struct fx *f = calloc(1, sizeof(*f));
 	struct mamori_user a = { 0 }, b = { 0 };
 	struct mamori_lockout l = { .failures = 2, .window_start = 100, .last_failure_at = 120 };
@@ -69,24 +66,14 @@ setup(void **state)
 		.id = 1, .ts = 5, .category = "admin", .result = "success", .peer_uid = -1, .peer_pid = -1
 	};
 	struct mamori_txn *tx = NULL;
-	char sql[128], err[256], db[1152];
 
-	if (f == NULL)
-		return -1;
-	snprintf(f->admin, sizeof(f->admin), "%s", getenv("MAMORI_TEST_PG_CONNINFO"));
-	snprintf(f->dbname, sizeof(f->dbname), "mamori_prefetch_%ld_%d", (long)getpid(), n++);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-	snprintf(db, sizeof(db), "%s dbname=%s", f->admin, f->dbname);
-	if (pgt_sql(f->admin, sql, NULL, 0) != 0 || (f->conf = mamori_conf_defaults()) == NULL)
-		return -1;
-	free(f->conf->store_backend);
-	f->conf->store_backend = strdup("postgresql");
-	f->conf->store_conninfo = strdup(db);
-	f->conf->store_lock_timeout = 1; /* seconds: test_prefetch_holds_its_locks waits that long */
-	if (mamori_store_open(f->conf, &f->store, err, sizeof(err)) != MAMORI_OK) {
-		fprintf(stderr, "open: %s\n", err);
+	if (f == NULL || pgt_db_create(&f->db, "mamori_prefetch") != 0) {
+		free(f);
 		return -1;
 	}
+	f->db.conf->store_lock_timeout = 1; /* seconds: test_prefetch_holds_its_locks waits that long */
+	if (pgt_db_open(&f->db, &f->store) != 0)
+		goto fail;
 	snprintf(a.name, sizeof(a.name), "alice");
 	snprintf(b.name, sizeof(b.name), "bob");
 	a.kind = b.kind = MAMORI_KIND_STAFF;
@@ -101,22 +88,23 @@ setup(void **state)
 	    mamori_store_lockout_put(tx, "alice", &l) != MAMORI_OK ||
 	    mamori_store_login_success(tx, a.id, 1100, "login", "tty1", NULL) != MAMORI_OK ||
 	    mamori_store_audit_insert(tx, &row) != MAMORI_OK || mamori_store_commit(&tx) != MAMORI_OK)
-		return -1;
+		goto fail;
 	f->alice = a.id;
 	*state = f;
 	return 0;
+fail:
+	mamori_store_rollback(&tx);
+	pgt_db_drop(&f->db, &f->store);
+	free(f);
+	return -1;
 }
 
 static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char sql[160];
 
-	mamori_store_close(&f->store);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-	(void)pgt_sql(f->admin, sql, NULL, 0);
-	mamori_conf_free(&f->conf);
+	pgt_db_drop(&f->db, &f->store);
 	free(f);
 	return 0;
 }
