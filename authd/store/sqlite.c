@@ -279,6 +279,16 @@ sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what)
 	return rc == SQLITE_DONE ? MAMORI_OK : sq_fail(st, what);
 }
 
+int
+sq_step_one(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sq_step_done(st, stmt, what);
+
+	if (rc != MAMORI_OK)
+		return rc;
+	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+}
+
 void
 sq_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
 {

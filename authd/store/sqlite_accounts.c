@@ -107,7 +107,6 @@ sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 	struct sqlite_store *st = sq_store(tx);
 	char required[128];
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st,
 	               "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ?, "
@@ -128,11 +127,7 @@ sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 	sqlite3_bind_text(stmt, 8, u->state_reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 9, u->review_required ? 1 : 0);
 	sqlite3_bind_int64(stmt, 10, u->id);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, "user_update");
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "user_update");
 }
 
 int
@@ -140,16 +135,11 @@ sq_user_delete(struct mamori_txn *tx, int64_t user_id)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st, "DELETE FROM users WHERE id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, "user_delete");
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "user_delete");
 }
 
 int
@@ -404,17 +394,12 @@ sq_password_rehash(struct mamori_txn *tx, int64_t password_id, const char *hash)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st, "UPDATE passwords SET hash = ? WHERE id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, password_id);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, "password_rehash");
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "password_rehash");
 }
 
 /* ---------------------------------------------------------------- members */
@@ -443,16 +428,12 @@ sq_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st, "DELETE FROM members WHERE shared_id = ? AND member_id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	sqlite3_bind_int64(stmt, 1, shared_id);
 	sqlite3_bind_int64(stmt, 2, member_id);
-	rc = sq_step_done(st, stmt, "member_remove");
-	if (rc != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "member_remove");
 }
 
 int

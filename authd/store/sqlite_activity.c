@@ -274,7 +274,6 @@ sq_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const cha
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	/* The leader may have closed its session itself while being ended: the
 	 * reason is still recorded. */
@@ -286,10 +285,7 @@ sq_session_end(struct mamori_txn *tx, int64_t session_id, int64_t now, const cha
 	sqlite3_bind_int64(stmt, 1, now);
 	sq_bind_text(stmt, 2, reason);
 	sqlite3_bind_int64(stmt, 3, session_id);
-	rc = sq_step_done(st, stmt, "session_end");
-	if (rc != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "session_end");
 }
 
 int

@@ -289,7 +289,6 @@ sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st,
 	               "UPDATE users SET state = 'disabled', state_reason = ?, updated_at = ? "
@@ -307,11 +306,7 @@ sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 	sqlite3_bind_int64(stmt, 7, seen->updated_at);
 	sqlite3_bind_int64(stmt, 8, unused_since);
 	sqlite3_bind_int64(stmt, 9, unused_since);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, "user_disable_if");
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "user_disable_if");
 }
 
 int

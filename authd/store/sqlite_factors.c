@@ -139,7 +139,6 @@ sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *seale
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	/* ?5 NULL: unconditional; else the row as it was read (IS: NULL
 	 * matches NULL). */
@@ -157,9 +156,7 @@ sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *seale
 	else
 		sqlite3_bind_null(stmt, 5);
 	sq_bind_text(stmt, 6, old_key_id);
-	if ((rc = sq_step_done(st, stmt, "cred_set_secret")) != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "cred_set_secret");
 }
 
 static int
@@ -278,7 +275,6 @@ sq_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *publi
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st,
 	               "UPDATE credentials SET public_data = ?, key_id = ?, counter = ? WHERE id = ? AND state = "
@@ -289,9 +285,7 @@ sq_cred_set_public(struct mamori_txn *tx, int64_t id, const unsigned char *publi
 	sqlite3_bind_text(stmt, 2, key_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, counter);
 	sqlite3_bind_int64(stmt, 4, id);
-	if ((rc = sq_step_done(st, stmt, "cred_set_public")) != MAMORI_OK)
-		return rc;
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "cred_set_public");
 }
 
 int
@@ -472,7 +466,6 @@ sq_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char 
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (sq_prepare(st, "DELETE FROM enroll_codes WHERE user_id = ? AND digest = ? AND expires_at > ?", &stmt) !=
 	    MAMORI_OK)
@@ -480,11 +473,7 @@ sq_enroll_code_take(struct mamori_txn *tx, int64_t user_id, const unsigned char 
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_blob(stmt, 2, digest, MAMORI_ENROLL_DIGEST_LEN, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, now);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(st, "enroll_code_take");
-	return sqlite3_changes(st->db) == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	return sq_step_one(st, stmt, "enroll_code_take");
 }
 
 int

@@ -53,6 +53,9 @@ int sq_prepare_cached(struct sqlite_store *st, enum sq_cached which, const char 
 void sq_cached_done(sqlite3_stmt *stmt);
 /* Step a statement that returns no row, and finalize it. */
 int sq_step_done(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what);
+/* The same for a statement that changes one row: MAMORI_ERR_NOT_FOUND
+ * when it changed none (or more than one). */
+int sq_step_one(struct sqlite_store *st, sqlite3_stmt *stmt, const char *what);
 /* Bind s, or NULL when s is NULL or empty. */
 void sq_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 void sq_copy_column(sqlite3_stmt *stmt, int col, char *buf, size_t len);
