@@ -305,7 +305,7 @@ int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t
  * pg_directory.c (directory people and state, stale accounts). */
 int pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int pg_user_insert(struct mamori_txn *tx, struct mamori_user *user);
-int pg_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int pg_user_update(struct mamori_txn *tx, struct mamori_user *user);
 int pg_user_delete(struct mamori_txn *tx, int64_t user_id);
 int pg_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
 int pg_user_count(struct mamori_txn *tx, int64_t *count);
