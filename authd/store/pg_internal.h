@@ -118,6 +118,12 @@ struct pg_txn {
 	 * (pg_pipeline.c): at most PG_QUEUE_MAX. */
 	struct pg_queued *queue;
 	unsigned n_queued;
+	/* The COMMIT of the last commit pipeline certainly did not run on the
+	 * server: never handed to libpq (the connection failed before it), or
+	 * skipped because the server answered a statement before it in the
+	 * pipeline with an error (the server skips what follows up to the
+	 * sync).  A commit that failed so is no unknown outcome (pg_commit). */
+	int commit_unrun;
 	/* What pg_prefetch read for one name, served to the data calls of
 	 * this transaction until a write may have changed it (pg_prefetch.c). */
 	struct pg_snap *snap;

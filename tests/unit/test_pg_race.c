@@ -14,7 +14,8 @@
  * account changed on another connection between housekeeping's walk and
  * its update keeps that change and is skipped, not overwritten, and an
  * update of an account disabled meanwhile is refused, not written over
- * the disable; and the
+ * the disable, and a commit whose queued statement the server ended
+ * with an error is a refusal, not an unknown outcome; and the
  * store key's id claimed by two daemons starting at once on an empty
  * store: the first writer wins, both read its value.
  * Each side holds its transaction open a moment after its read so that
@@ -333,6 +334,85 @@ test_user_update_race(void **state)
 	assert_string_equal(ua.hours, "Mon-Fri 08:00-18:00");
 	/* Each write moved updated_at, even within one second. */
 	assert_int_equal(ua.updated_at, 1002);
+}
+
+/* ------------------------------------------------- a commit that did not run */
+
+struct oc {
+	struct race *r;
+	int rc;
+};
+
+/* A transaction that began (a read), queues a write of oc.key (no round
+ * trip of its own) and commits: its write and its COMMIT in one pipeline. */
+static void *
+oc_commit(void *arg)
+{
+	struct oc *o = arg;
+	struct mamori_txn *tx = NULL;
+	char v[64];
+
+	o->rc = mamori_store_begin(o->r->store, &tx);
+	if (o->rc == MAMORI_OK && mamori_store_dir_state_get(tx, "oc.other", v, sizeof(v)) != MAMORI_ERR_NOT_FOUND)
+		o->rc = -100;
+	if (o->rc == MAMORI_OK)
+		o->rc = mamori_store_dir_state_set(tx, "oc.key", "v1");
+	if (o->rc == MAMORI_OK)
+		o->rc = mamori_store_commit(&tx);
+	else
+		mamori_store_rollback(&tx);
+	return NULL;
+}
+
+/* The server ends the connection (pg_terminate_backend: 57P01) while a
+ * queued statement before the COMMIT waits for a row lock: the server
+ * answered that statement with an error and never ran the COMMIT, so the
+ * commit is a refusal to run again (MAMORI_ERR_RETRY), not an unknown
+ * outcome (MAMORI_ERR_OUTCOME: never decided again offline), and nothing
+ * of it happened. */
+static void
+test_commit_skipped_is_not_unknown(void **state)
+{
+	struct race *r = *state;
+	struct mamori_txn *tx = NULL;
+	struct oc o = { .r = r, .rc = -1 };
+	PGconn *locker;
+	PGresult *res;
+	pthread_t t;
+	char pid[32] = "", sql[256], v[64];
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_set(tx, "oc.key", "v0"), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	locker = PQconnectdb(r->conf->store_conninfo);
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; UPDATE directory_state SET value = 'locked' WHERE key = 'oc.key'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
+	assert_int_equal(pthread_create(&t, NULL, oc_commit, &o), 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND wait_event_type = 'Lock' "
+	         "AND query LIKE 'INSERT INTO directory_state%%'",
+	         r->dbname);
+	for (int i = 0; i < 500 && pid[0] == '\0'; i++) {
+		assert_int_equal(pgt_sql(r->admin, sql, pid, sizeof(pid)), 0);
+		if (pid[0] == '\0')
+			usleep(10000);
+	}
+	assert_true(pid[0] != '\0');
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%s)", pid);
+	assert_int_equal(pgt_sql(r->admin, sql, NULL, 0), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	res = PQexec(locker, "ROLLBACK");
+	PQclear(res);
+	PQfinish(locker);
+	assert_int_equal(o.rc, MAMORI_ERR_RETRY);
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_get(tx, "oc.key", v, sizeof(v)), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_string_equal(v, "v0");
 }
 
 /* ------------------------------------------------------------ key claim */
@@ -776,10 +856,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lockout_race),     cmocka_unit_test(test_counter_race),
-		cmocka_unit_test(test_enroll_code_race), cmocka_unit_test(test_audit_race),
-		cmocka_unit_test(test_audit_pages),      cmocka_unit_test(test_housekeeping_race),
-		cmocka_unit_test(test_key_claim_race),   cmocka_unit_test(test_user_update_race),
+		cmocka_unit_test(test_lockout_race),
+		cmocka_unit_test(test_counter_race),
+		cmocka_unit_test(test_enroll_code_race),
+		cmocka_unit_test(test_audit_race),
+		cmocka_unit_test(test_audit_pages),
+		cmocka_unit_test(test_housekeeping_race),
+		cmocka_unit_test(test_key_claim_race),
+		cmocka_unit_test(test_user_update_race),
+		cmocka_unit_test(test_commit_skipped_is_not_unknown),
 	};
 
 	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
