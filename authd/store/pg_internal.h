@@ -186,9 +186,13 @@ int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *cons
 /* Run a statement that returns one bigint in its first row and column
  * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
 int pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
-/* st->where set from the conninfo, and from conn's host and port once
- * connected (pg_columns.c; the caller holds st->lock once the pool is
- * shared). */
+/* "postgresql://host:port/dbname" of conninfo for messages and mamorictl
+ * status: no user, never a secret.  Once connected, the host and port
+ * conn reached (of a multi-host conninfo, the primary found); before (conn
+ * NULL, or not connected), the conninfo's lists (pg_columns.c). */
+void pg_format_where(const char *conninfo, PGconn *conn, char out[256]);
+/* st->where: pg_format_where of the pool's conninfo (pg_columns.c; it
+ * takes st->lock, which the caller does not hold). */
 void pg_set_where(struct pg_store *st, PGconn *conn);
 
 /* -------------------------------------------------------- pg_pipeline.c */
