@@ -83,7 +83,7 @@ struct mamori_store_ops {
 	 * arguments. */
 	int (*user_get)(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 	int (*user_insert)(struct mamori_txn *tx, struct mamori_user *user);
-	int (*user_update)(struct mamori_txn *tx, const struct mamori_user *user);
+	int (*user_update)(struct mamori_txn *tx, struct mamori_user *user);
 	int (*user_delete)(struct mamori_txn *tx, int64_t user_id);
 	int (*user_foreach)(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
 	int (*user_count)(struct mamori_txn *tx, int64_t *count);

@@ -302,7 +302,7 @@ mamori_store_user_insert(struct mamori_txn *tx, struct mamori_user *user)
 }
 
 int
-mamori_store_user_update(struct mamori_txn *tx, const struct mamori_user *user)
+mamori_store_user_update(struct mamori_txn *tx, struct mamori_user *user)
 {
 	if (tx == NULL)
 		return MAMORI_ERR_INVALID;

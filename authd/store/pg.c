@@ -426,6 +426,8 @@ pg_commit(struct mamori_txn *tx)
 		rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
 	} else {
 		t->round_trips++;
+		/* A connection libpq knows is gone sends nothing. */
+		t->commit_unrun = PQstatus(t->c->conn) != CONNECTION_OK;
 		res = PQexec(t->c->conn, "COMMIT");
 		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = pg_error(t->c, res, "commit");
@@ -434,9 +436,13 @@ pg_commit(struct mamori_txn *tx)
 		/* COMMIT sent and the connection lost: it may have committed
 		 * (or, waiting for the synchronous standby, be committed on the
 		 * primary only).  Never a success, and never run again.  A
-		 * queued statement refused (a serialization failure) made the
-		 * server skip the COMMIT: run again. */
-		if (t->c->broken) {
+		 * COMMIT that certainly did not run (never sent; or skipped
+		 * because the server answered a queued statement before it
+		 * with an error, a serialization failure or a shutdown among
+		 * them, even when the connection then ended) is a failure before
+		 * the commit: what that statement's error is (run again after a
+		 * refusal or a connection lost), never an unknown outcome. */
+		if (t->c->broken && !t->commit_unrun) {
 			mamori_log_err("store: commit: its outcome is unknown (the connection was lost)");
 			rc = MAMORI_ERR_OUTCOME;
 		} else if (rc != MAMORI_ERR_RETRY && rc != MAMORI_ERR_BUSY) {

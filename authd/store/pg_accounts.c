@@ -45,6 +45,7 @@ pg_user_from_row(const PGresult *res, int row, struct mamori_user *u)
 	pg_get_text(res, row, 5, u->expires, sizeof(u->expires));
 	u->created_at = pg_get_i64(res, row, 6);
 	u->updated_at = pg_get_i64(res, row, 7);
+	u->row_updated_at = u->updated_at;
 	pg_get_text(res, row, 8, u->hours, sizeof(u->hours));
 	if (mamori_store_factor_set_parse(PQgetvalue(res, row, 9), &u->enroll_required) != 0)
 		return MAMORI_ERR_STORE;
@@ -140,20 +141,27 @@ pg_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	if (rc != MAMORI_OK)
 		return rc;
 	u->id = id;
+	u->row_updated_at = u->updated_at;
 	return MAMORI_OK;
 }
 
+/* The row's updated_at is its version (store.h): the UPDATE matches only
+ * the row as it was read.  In READ COMMITTED a row another transaction
+ * changed and committed meanwhile (even while this UPDATE waited for its
+ * lock) no longer matches: the transaction is doomed as a serialization
+ * failure is, and runs again from its read. */
 int
-pg_user_update(struct mamori_txn *tx, const struct mamori_user *u)
+pg_user_update(struct mamori_txn *tx, struct mamori_user *u)
 {
-	PG_STMT(stmt, 10,
+	PG_STMT(stmt, 11,
 	        "UPDATE users SET kind = $1::text, privileged = $2::integer, state = $3::text, expires = $4::text, "
 	        "updated_at = $5::bigint, hours = $6::text, enroll_required = $7::text, state_reason = $8::text, "
-	        "review_required = $9::integer WHERE id = $10::bigint");
-	struct pg_i64 updated, id;
+	        "review_required = $9::integer WHERE id = $10::bigint AND updated_at = $11::bigint");
+	PG_STMT(exists, 1, "SELECT 1::bigint FROM users WHERE id = $1::bigint");
+	struct pg_i64 updated, id, seen;
 	char required[128];
-	const char *values[10];
-	int64_t changed = 0;
+	const char *values[11];
+	int64_t changed = 0, one = 0, at = mamori_user_next_updated_at(u);
 	int rc;
 
 	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0)
@@ -162,15 +170,27 @@ pg_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 	values[1] = u->privileged ? "1" : "0";
 	values[2] = mamori_user_state_name(u->state);
 	values[3] = pg_text_or_null(u->expires);
-	values[4] = pg_i64(&updated, u->updated_at);
+	values[4] = pg_i64(&updated, at);
 	values[5] = pg_text_or_null(u->hours);
 	values[6] = required;
 	values[7] = u->state_reason;
 	values[8] = u->review_required ? "1" : "0";
 	values[9] = pg_i64(&id, u->id);
-	if ((rc = pg_exec(tx, &stmt, 10, values, &changed)) != MAMORI_OK)
+	values[10] = pg_i64(&seen, u->row_updated_at);
+	if ((rc = pg_exec(tx, &stmt, 11, values, &changed)) != MAMORI_OK)
 		return rc;
-	return changed == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;
+	if (changed != 1) {
+		/* Gone (or never there): said as before. */
+		if ((rc = pg_run_int64(tx, &exists, 1, &values[9], &one)) != MAMORI_OK)
+			return rc;
+		mamori_log_info("store: user_update: the account changed since it was read: the transaction runs "
+		                "again");
+		pg_tx(tx)->failed = MAMORI_ERR_RETRY;
+		return MAMORI_ERR_RETRY;
+	}
+	u->updated_at = at;
+	u->row_updated_at = at;
+	return MAMORI_OK;
 }
 
 /* A statement changing rows of one id: MAMORI_ERR_NOT_FOUND unless it

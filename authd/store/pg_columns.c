@@ -120,17 +120,11 @@ option(const PQconninfoOption *opts, const char *keyword)
 	return "";
 }
 
-/* "postgresql://host:port/dbname" for messages and mamorictl status: no
- * user, never a secret.  Once connected, the host and port conn reached
- * (of a multi-host conninfo, the primary found); before, the conninfo's
- * lists.  Formatted aside, then copied under st->lock, which every reader
- * takes too (pg_where): no torn read.  The caller does not hold the lock. */
 void
-pg_set_where(struct pg_store *st, PGconn *conn)
+pg_format_where(const char *conninfo, PGconn *conn, char out[256])
 {
-	PQconninfoOption *opts = PQconninfoParse(st->conninfo, NULL);
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
 	const char *host = option(opts, "host"), *port = option(opts, "port"), *db = option(opts, "dbname");
-	char buf[sizeof(st->where)];
 
 	if (host[0] == '\0')
 		host = option(opts, "hostaddr");
@@ -140,8 +134,18 @@ pg_set_where(struct pg_store *st, PGconn *conn)
 		port = PQport(conn);
 	if (db[0] == '\0' && conn != NULL && PQdb(conn) != NULL)
 		db = PQdb(conn);
-	snprintf(buf, sizeof(buf), "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
+	snprintf(out, 256, "postgresql://%s%s%s/%s", host, port[0] != '\0' ? ":" : "", port, db);
 	PQconninfoFree(opts);
+}
+
+/* Formatted aside, then copied under st->lock, which every reader takes
+ * too (pg_where): no torn read.  The caller does not hold the lock. */
+void
+pg_set_where(struct pg_store *st, PGconn *conn)
+{
+	char buf[sizeof(st->where)];
+
+	pg_format_where(st->conninfo, conn, buf);
 	pthread_mutex_lock(&st->lock);
 	memcpy(st->where, buf, sizeof(buf));
 	pthread_mutex_unlock(&st->lock);

@@ -251,7 +251,8 @@ pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
                    int64_t now)
 {
 	PG_STMT(stmt, 8,
-	        "UPDATE users u SET state = 'disabled', state_reason = $2::text, updated_at = $3::bigint "
+	        "UPDATE users u SET state = 'disabled', state_reason = $2::text, "
+	        "updated_at = greatest($3::bigint, u.updated_at + 1) "
 	        "WHERE u.id = $1::bigint AND u.state = $4::text AND u.kind = $5::text "
 	        "AND u.expires IS NOT DISTINCT FROM $6::text AND u.updated_at = $7::bigint "
 	        "AND ($8::bigint = 0 OR coalesce((SELECT l.last_success_at FROM logins l WHERE l.user_id = u.id), "

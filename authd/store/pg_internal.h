@@ -118,6 +118,12 @@ struct pg_txn {
 	 * (pg_pipeline.c): at most PG_QUEUE_MAX. */
 	struct pg_queued *queue;
 	unsigned n_queued;
+	/* The COMMIT of the last commit pipeline certainly did not run on the
+	 * server: never handed to libpq (the connection failed before it), or
+	 * skipped because the server answered a statement before it in the
+	 * pipeline with an error (the server skips what follows up to the
+	 * sync).  A commit that failed so is no unknown outcome (pg_commit). */
+	int commit_unrun;
 	/* What pg_prefetch read for one name, served to the data calls of
 	 * this transaction until a write may have changed it (pg_prefetch.c). */
 	struct pg_snap *snap;
@@ -180,9 +186,13 @@ int pg_exec(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *cons
 /* Run a statement that returns one bigint in its first row and column
  * (count(*), RETURNING id): MAMORI_ERR_NOT_FOUND for no row. */
 int pg_run_int64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out);
-/* st->where set from the conninfo, and from conn's host and port once
- * connected (pg_columns.c; the caller holds st->lock once the pool is
- * shared). */
+/* "postgresql://host:port/dbname" of conninfo for messages and mamorictl
+ * status: no user, never a secret.  Once connected, the host and port
+ * conn reached (of a multi-host conninfo, the primary found); before (conn
+ * NULL, or not connected), the conninfo's lists (pg_columns.c). */
+void pg_format_where(const char *conninfo, PGconn *conn, char out[256]);
+/* st->where: pg_format_where of the pool's conninfo (pg_columns.c; it
+ * takes st->lock, which the caller does not hold). */
 void pg_set_where(struct pg_store *st, PGconn *conn);
 
 /* -------------------------------------------------------- pg_pipeline.c */
@@ -305,7 +315,7 @@ int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t
  * pg_directory.c (directory people and state, stale accounts). */
 int pg_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int pg_user_insert(struct mamori_txn *tx, struct mamori_user *user);
-int pg_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int pg_user_update(struct mamori_txn *tx, struct mamori_user *user);
 int pg_user_delete(struct mamori_txn *tx, int64_t user_id);
 int pg_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
 int pg_user_count(struct mamori_txn *tx, int64_t *count);

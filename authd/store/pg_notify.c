@@ -63,14 +63,17 @@ listen_connect(struct pg_events *ev)
 	PGresult *res;
 
 	ev->conn = PQconnectdbParams(keys, values, 1);
+	/* The listener's server ([store] listen_conninfo when set), not the
+	 * pool's. */
+	pg_format_where(st->listen_conninfo, ev->conn, where);
 	if (ev->conn == NULL || PQstatus(ev->conn) != CONNECTION_OK) {
-		mamori_log_warn("store %s: cannot open the event connection: %s", pg_where(st, where),
+		mamori_log_warn("store %s: cannot open the event connection: %s", where,
 		                ev->conn != NULL ? PQerrorMessage(ev->conn) : "out of memory");
 		goto fail;
 	}
 	res = PQexec(ev->conn, "LISTEN " CHANNEL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		mamori_log_warn("store %s: LISTEN failed: %s", pg_where(st, where), PQerrorMessage(ev->conn));
+		mamori_log_warn("store %s: LISTEN failed: %s", where, PQerrorMessage(ev->conn));
 		PQclear(res);
 		goto fail;
 	}
@@ -119,8 +122,8 @@ lost(struct pg_events *ev)
 {
 	char where[256];
 
-	mamori_log_warn("store %s: the event connection was lost: %s",
-	                pg_where((struct pg_store *)ev->base.store, where), PQerrorMessage(ev->conn));
+	pg_format_where(((struct pg_store *)ev->base.store)->listen_conninfo, ev->conn, where);
+	mamori_log_warn("store %s: the event connection was lost: %s", where, PQerrorMessage(ev->conn));
 	PQfinish(ev->conn);
 	ev->conn = NULL;
 	ev->backoff_ms = BACKOFF_MIN_MS;

@@ -171,10 +171,14 @@ send_one(struct pg_conn *c, unsigned char *sent, struct pg_stmt *stmt, int idx, 
  * MAMORI_OK with the last in *out (when out is not NULL; else cleared), or
  * the error of a failed query (logged once, as pg_error does), or
  * MAMORI_ERR_STORE for a query the pipeline skipped after an earlier
- * error (that error already says why). */
+ * error (that error already says why).  *answered (when not NULL) is set
+ * to 1 when the server itself answered the query with an error (an error
+ * with its SQLSTATE, not of class 08, which libpq may make of a connection
+ * lost) or skipped it: the server then skips the rest up to the sync. */
 static int
-result_of(struct pg_conn *c, PGresult **out, const char *what)
+result_of(struct pg_conn *c, PGresult **out, const char *what, int *answered)
 {
+	const char *state;
 	PGresult *r = PQgetResult(c->conn), *next;
 	int rc = MAMORI_OK;
 
@@ -190,8 +194,13 @@ result_of(struct pg_conn *c, PGresult **out, const char *what)
 		break;
 	case PGRES_PIPELINE_ABORTED:
 		rc = MAMORI_ERR_STORE;
+		if (answered != NULL)
+			*answered = 1;
 		break;
 	default:
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (answered != NULL && state != NULL && strncmp(state, "08", 2) != 0)
+			*answered = 1;
 		rc = pg_error(c, r, what);
 		break;
 	}
@@ -209,12 +218,12 @@ result_of(struct pg_conn *c, PGresult **out, const char *what)
  * is no answer about a later call's row).  0 while the connection is
  * still there. */
 static int
-read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const char *what, int *rc)
+read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const char *what, int *rc, int *answered)
 {
 	int r;
 
 	if (prep) {
-		r = result_of(c, NULL, what);
+		r = result_of(c, NULL, what, answered);
 		if (r == MAMORI_OK)
 			c->prepared[idx] = 1;
 		else if (*rc == MAMORI_OK)
@@ -222,7 +231,7 @@ read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const
 		if (c->broken)
 			return -1;
 	}
-	r = result_of(c, out, what);
+	r = result_of(c, out, what, answered);
 	if (queued && r != MAMORI_OK && r != MAMORI_ERR_RETRY && r != MAMORI_ERR_BUSY)
 		r = MAMORI_ERR_STORE;
 	if (*rc == MAMORI_OK)
@@ -231,7 +240,9 @@ read_one(struct pg_conn *c, int idx, int prep, int queued, PGresult **out, const
 }
 
 /* Read what pg_pipeline sent: *out gets the statement's (or COMMIT's)
- * result when the whole pipeline succeeded. */
+ * result when the whole pipeline succeeded.  A commit pipeline whose
+ * statements before the COMMIT the server answered with an error sets
+ * t->commit_unrun. */
 static int
 read_all(struct pg_txn *t, int begin, int local, struct pg_stmt *stmt, int idx, int prep, int commit, PGresult **out,
          const char *what)
@@ -239,30 +250,30 @@ read_all(struct pg_txn *t, int begin, int local, struct pg_stmt *stmt, int idx, 
 	struct pg_conn *c = t->c;
 	PGresult *sync, *mine = NULL;
 	char words[64];
-	int rc = MAMORI_OK, r;
+	int rc = MAMORI_OK, r, before = 0;
 
 	if (begin) {
-		if ((r = result_of(c, NULL, "begin")) == MAMORI_OK)
+		if ((r = result_of(c, NULL, "begin", &before)) == MAMORI_OK)
 			t->begun = 1;
 		rc = r;
 		if (c->broken)
-			return rc;
+			goto out;
 	}
-	if (local && (r = result_of(c, NULL, "timeouts")) != MAMORI_OK) {
+	if (local && (r = result_of(c, NULL, "timeouts", &before)) != MAMORI_OK) {
 		if (rc == MAMORI_OK)
 			rc = r;
 		if (c->broken)
-			return rc;
+			goto out;
 	}
 	for (unsigned i = 0; i < t->n_queued; i++) {
 		struct pg_queued *q = &t->queue[i];
 
 		pg_stmt_words(q->stmt->sql, words, sizeof(words));
-		if (read_one(c, q->idx, q->prep, 1, q->keep, words, &rc) != 0)
+		if (read_one(c, q->idx, q->prep, 1, q->keep, words, &rc, &before) != 0)
 			goto out;
 	}
 	if (stmt != NULL || commit) {
-		if (read_one(c, idx, prep, 0, &mine, what, &rc) != 0)
+		if (read_one(c, idx, prep, 0, &mine, what, &rc, NULL) != 0)
 			goto out;
 	}
 	sync = PQgetResult(c->conn);
@@ -274,6 +285,8 @@ read_all(struct pg_txn *t, int begin, int local, struct pg_stmt *stmt, int idx, 
 	}
 	PQclear(sync);
 out:
+	if (commit && before)
+		t->commit_unrun = 1;
 	if (rc == MAMORI_OK && out != NULL)
 		*out = mine;
 	else
@@ -301,9 +314,11 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 	 * on the server up to its sync (set_config(..., true) lasts as long:
 	 * SET LOCAL there would draw a WARNING). */
 	int local = !t->c->named && (begin || t->autocommit);
+	int commit_sent = 0;
 
 	if (out != NULL)
 		*out = NULL;
+	t->commit_unrun = 0;
 	t->round_trips++;
 	if (!PQenterPipelineMode(conn) ||
 	    (begin && !PQsendQueryParams(conn, t->begin_sql, 0, NULL, NULL, NULL, NULL, 0)) ||
@@ -318,6 +333,7 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 	}
 	if (stmt != NULL && send_one(t->c, sent, stmt, idx, n, values, lengths, formats, &prep) != 0)
 		goto lost;
+	commit_sent = commit;
 	if (commit && !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 		goto lost;
 	if (!PQpipelineSync(conn))
@@ -326,6 +342,9 @@ pg_pipeline(struct pg_txn *t, struct pg_stmt *stmt, int idx, int n, const char *
 	goto done;
 lost:
 	rc = pg_error(t->c, NULL, what); /* the connection is lost: reset before its next use */
+	/* Failed before COMMIT was handed to libpq: it never left. */
+	if (commit && !commit_sent)
+		t->commit_unrun = 1;
 done:
 	if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
 		/* Results left unread: this connection is not used again. */

@@ -29,6 +29,7 @@ sq_user_from_row(sqlite3_stmt *stmt, struct mamori_user *u)
 	sq_copy_column(stmt, 5, u->expires, sizeof(u->expires));
 	u->created_at = sqlite3_column_int64(stmt, 6);
 	u->updated_at = sqlite3_column_int64(stmt, 7);
+	u->row_updated_at = u->updated_at;
 	sq_copy_column(stmt, 8, u->hours, sizeof(u->hours));
 	if (mamori_store_factor_set_parse((const char *)sqlite3_column_text(stmt, 9), &u->enroll_required) != 0)
 		return MAMORI_ERR_STORE;
@@ -98,19 +99,44 @@ sq_user_insert(struct mamori_txn *tx, struct mamori_user *u)
 	if (rc != SQLITE_DONE)
 		return MAMORI_ERR_STORE;
 	u->id = sqlite3_last_insert_rowid(st->db);
+	u->row_updated_at = u->updated_at;
 	return MAMORI_OK;
 }
 
+/* MAMORI_OK when the account of id is there, else MAMORI_ERR_NOT_FOUND. */
+static int
+sq_user_exists(struct sqlite_store *st, int64_t id)
+{
+	sqlite3_stmt *stmt;
+	int step;
+
+	if (sq_prepare(st, "SELECT 1 FROM users WHERE id = ?", &stmt) != MAMORI_OK)
+		return MAMORI_ERR_STORE;
+	sqlite3_bind_int64(stmt, 1, id);
+	step = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (step == SQLITE_ROW)
+		return MAMORI_OK;
+	return step == SQLITE_DONE ? MAMORI_ERR_NOT_FOUND : sq_fail(st, "user_update");
+}
+
+/* As pg_user_update: only the row as it was read.  SQLite's write
+ * transactions begin IMMEDIATE, so an account read and written in one
+ * transaction cannot change in between; the condition keeps the two
+ * backends' answers the same (an account read in another transaction, or
+ * built in memory, is refused: MAMORI_ERR_RETRY). */
 int
-sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
+sq_user_update(struct mamori_txn *tx, struct mamori_user *u)
 {
 	struct sqlite_store *st = sq_store(tx);
 	char required[128];
 	sqlite3_stmt *stmt;
+	int64_t at = mamori_user_next_updated_at(u);
+	int rc;
 
 	if (sq_prepare(st,
 	               "UPDATE users SET kind = ?, privileged = ?, state = ?, expires = ?, updated_at = ?, hours = ?, "
-	               "enroll_required = ?, state_reason = ?, review_required = ? WHERE id = ?",
+	               "enroll_required = ?, state_reason = ?, review_required = ? WHERE id = ? AND updated_at = ?",
 	               &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
 	if (mamori_store_factor_set_format(u->enroll_required, required, sizeof(required)) != 0) {
@@ -121,13 +147,27 @@ sq_user_update(struct mamori_txn *tx, const struct mamori_user *u)
 	sqlite3_bind_int(stmt, 2, u->privileged ? 1 : 0);
 	sqlite3_bind_text(stmt, 3, mamori_user_state_name(u->state), -1, SQLITE_STATIC);
 	sq_bind_text(stmt, 4, u->expires);
-	sqlite3_bind_int64(stmt, 5, u->updated_at);
+	sqlite3_bind_int64(stmt, 5, at);
 	sq_bind_text(stmt, 6, u->hours);
 	sqlite3_bind_text(stmt, 7, required, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 8, u->state_reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 9, u->review_required ? 1 : 0);
 	sqlite3_bind_int64(stmt, 10, u->id);
-	return sq_step_one(st, stmt, "user_update");
+	sqlite3_bind_int64(stmt, 11, u->row_updated_at);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sq_fail(st, "user_update");
+	if (sqlite3_changes(st->db) != 1) {
+		if ((rc = sq_user_exists(st, u->id)) != MAMORI_OK)
+			return rc; /* gone (or never there): said as before */
+		mamori_log_info("store: user_update: the account changed since it was read: the transaction runs "
+		                "again");
+		return MAMORI_ERR_RETRY;
+	}
+	u->updated_at = at;
+	u->row_updated_at = at;
+	return MAMORI_OK;
 }
 
 int

@@ -291,7 +291,7 @@ sq_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 	sqlite3_stmt *stmt;
 
 	if (sq_prepare(st,
-	               "UPDATE users SET state = 'disabled', state_reason = ?, updated_at = ? "
+	               "UPDATE users SET state = 'disabled', state_reason = ?, updated_at = max(?, updated_at + 1) "
 	               "WHERE id = ? AND state = ? AND kind = ? AND expires IS ? AND updated_at = ? "
 	               "AND (? = 0 OR coalesce((SELECT l.last_success_at FROM logins l WHERE l.user_id = users.id), "
 	               "users.created_at) < ?)",

@@ -78,7 +78,7 @@ int sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t
 /* The data calls (backend.h). */
 int sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int sq_user_insert(struct mamori_txn *tx, struct mamori_user *user);
-int sq_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+int sq_user_update(struct mamori_txn *tx, struct mamori_user *user);
 int sq_user_delete(struct mamori_txn *tx, int64_t user_id);
 int sq_user_foreach(struct mamori_txn *tx, const char *after, mamori_store_user_cb cb, void *data);
 int sq_user_count(struct mamori_txn *tx, int64_t *count);

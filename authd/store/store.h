@@ -57,8 +57,22 @@ struct mamori_user {
 	 * to groups (allow_groups). */
 	int review_required;
 	int64_t created_at;
+	/* Every write of the row moves it forward (to now, or one past what
+	 * it was when that is not earlier): it is also the row's version. */
 	int64_t updated_at;
+	/* updated_at as the store last read or wrote the row (user_get and
+	 * the other reads, user_insert, user_update); 0 for an account built
+	 * in memory.  user_update writes only while the row still holds it. */
+	int64_t row_updated_at;
 };
+
+/* What user_update writes as updated_at: the caller's (now), or one past
+ * the row's when that is not later, so that every write moves it. */
+static inline int64_t
+mamori_user_next_updated_at(const struct mamori_user *u)
+{
+	return u->updated_at > u->row_updated_at ? u->updated_at : u->row_updated_at + 1;
+}
 
 #define MAMORI_STATE_REASON_SECONDMENT "secondment"
 #define MAMORI_STATE_REASON_RETIRED "retired" /* retired in the directory */
@@ -353,7 +367,13 @@ void mamori_store_rollback(struct mamori_txn **tx);
 /* Users.  Lookups return MAMORI_ERR_NOT_FOUND for no such user. */
 int mamori_store_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
 int mamori_store_user_insert(struct mamori_txn *tx, struct mamori_user *user);
-int mamori_store_user_update(struct mamori_txn *tx, const struct mamori_user *user);
+/* Write the account read in tx (its row_updated_at) with
+ * updated_at = max(user->updated_at, row_updated_at + 1), and set both to
+ * that.  The row changed or gone since it was read (another daemon's
+ * disable_if, an administrator): MAMORI_ERR_RETRY, the transaction
+ * refused as a serialization failure is, so that it runs again from its
+ * read and never writes back an account older than the row. */
+int mamori_store_user_update(struct mamori_txn *tx, struct mamori_user *user);
 int mamori_store_user_delete(struct mamori_txn *tx, int64_t user_id);
 /* Iteration callbacks return MAMORI_OK to go on, MAMORI_STOP to end the
  * walk early (the walk then returns MAMORI_OK), or an error. */

@@ -5,7 +5,8 @@
 # PostgreSQL database, the sealing key (store.key) and the audit key (A's
 # copied to B, as docs/deployment.md installs one on each terminal) and
 # the test clock.  What one decides, the other sees at once.  PostgreSQL
-# only: `make check-postgresql` runs it.
+# only: `make check-postgresql` runs it.  A third daemon on the store
+# checks that its listener's messages name the listener's own server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet_lib.sh"
 
@@ -167,6 +168,23 @@ t_audit_one_chain_verified_on_both() {
 		fail "the logins of both daemons are not all in the one log"
 }
 
+# A third daemon on the same store (its environment made below, so that
+# cleanup_all stops it and removes it) whose listener ([store]
+# listen_conninfo) names a server that refuses it: its log names that
+# server, not the pool's (which it reaches: it starts).
+t_listener_log_names_its_server() {
+	local i
+	use_env "$L"
+	start_daemon || fail "the third daemon did not start"
+	for i in $(seq 1 100); do
+		grep -q "cannot open the event connection" "$T/daemon.log" && break
+		sleep 0.05
+	done
+	grep -q "store postgresql://127.0.0.1:9/mamori_listen_elsewhere: cannot open the event connection" \
+		"$T/daemon.log" || fail "the listener's failure does not name its server: $(grep 'event connection' "$T/daemon.log")"
+	stop_daemon
+}
+
 run_test "P-LOGIN-UI a lockout reached by failures on daemon A holds on daemon B at once" \
 	t_lockout_reached_on_a_holds_on_b
 run_test "P-LOGIN-UI failures split across daemons A and B add up to one lockout" t_lockout_failures_split_add_up
@@ -178,4 +196,14 @@ run_test "P-ID-LIFECYCLE an account disabled on A is refused on B" t_disabled_on
 run_test "P-CRED-STORE a credential revoked on A is refused on B" t_revoked_on_a_refused_on_b
 run_test "P-AUDIT one audit chain: audit verify passes on A and on B after interleaved logins" \
 	t_audit_one_chain_verified_on_both
+MAMORI_TEST_SHARE_DB=$(cat "$A/pgdb") new_env
+L=$T
+mkdir -p "$L/state"
+chmod 700 "$L/state"
+cp -p "$A/state/store.key" "$A/state/audit.key" "$L/state/"
+cp -p "$A/clock" "$L/clock"
+sed -i "/^\[store\]$/a listen_conninfo = host=127.0.0.1 port=9 dbname=mamori_listen_elsewhere connect_timeout=1" \
+	"$L/mamori.conf"
+run_test "the fleet listener's messages name its own server (listen_conninfo), not the pool's" \
+	t_listener_log_names_its_server
 tap_done

@@ -12,7 +12,10 @@
  * and the audit walks, which read the log in pages, give every row once
  * across pages; and housekeeping's disables (P-DEV-ID, P-ID-STALE): an
  * account changed on another connection between housekeeping's walk and
- * its update keeps that change and is skipped, not overwritten; and the
+ * its update keeps that change and is skipped, not overwritten, and an
+ * update of an account disabled meanwhile is refused, not written over
+ * the disable, and a commit whose queued statement the server ended
+ * with an error is a refusal, not an unknown outcome; and the
  * store key's id claimed by two daemons starting at once on an empty
  * store: the first writer wins, both read its value.
  * Each side holds its transaction open a moment after its read so that
@@ -264,6 +267,152 @@ test_housekeeping_race(void **state)
 	unlink(key);
 	unlink(cp);
 	rmdir(dir);
+}
+
+/* One attempt of an administrator's change of ur-lost's hours: read,
+ * change, write, in one transaction (as service_admin/users.c). */
+static int
+ur_set_hours(struct race *r, int64_t now)
+{
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+	int rc;
+
+	if ((rc = mamori_store_begin(r->store, &tx)) != MAMORI_OK)
+		return rc;
+	if ((rc = mamori_store_user_get(tx, "ur-lost", &u)) == MAMORI_OK) {
+		snprintf(u.hours, sizeof(u.hours), "Mon-Fri 08:00-18:00");
+		u.updated_at = now;
+		rc = mamori_store_user_update(tx, &u);
+	}
+	return mamori_store_end(&tx, rc);
+}
+
+/* P-DEV-ID, P-ID-STALE: an account another daemon disables (disable_if)
+ * and commits between a transaction's read of it and its update, in the
+ * same second as the row's last write: the update is refused
+ * (MAMORI_ERR_RETRY, the transaction doomed), the disable survives, and
+ * the transaction run again from its read writes its change over the
+ * disabled account without enabling it. */
+static void
+test_user_update_race(void **state)
+{
+	struct race *r = *state;
+	struct mamori_txn *a = NULL, *b = NULL;
+	struct mamori_user ua, ub;
+	int rc, attempt = 0;
+
+	hk_user(r, "ur-lost", MAMORI_KIND_STAFF, "", 1); /* updated_at 1000 */
+	assert_int_equal(mamori_store_begin(r->store, &a), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(a, "ur-lost", &ua), MAMORI_OK);
+	assert_int_equal(ua.state, MAMORI_STATE_ACTIVE);
+
+	assert_int_equal(mamori_store_begin(r->store, &b), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(b, "ur-lost", &ub), MAMORI_OK);
+	assert_int_equal(mamori_store_user_disable_if(b, &ub, 0, MAMORI_STATE_REASON_STALE, 1000), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&b), MAMORI_OK);
+
+	snprintf(ua.hours, sizeof(ua.hours), "Sat 10:00-12:00");
+	ua.updated_at = 1000;
+	assert_int_equal(mamori_store_user_update(a, &ua), MAMORI_ERR_RETRY);
+	/* Doomed: ending it, whatever the caller made of the error, is a
+	 * refusal to run again. */
+	assert_int_equal(mamori_store_end(&a, MAMORI_ERR_STORE), MAMORI_ERR_RETRY);
+	hk_expect(r, "ur-lost", MAMORI_STATE_DISABLED, MAMORI_STATE_REASON_STALE, "");
+
+	/* Run again: it reads the disabled account and keeps it so. */
+	do
+		rc = ur_set_hours(r, 1000);
+	while (mamori_store_retry(&rc, &attempt));
+	assert_int_equal(rc, MAMORI_OK);
+	assert_int_equal(attempt, 0);
+	assert_int_equal(mamori_store_begin(r->store, &a), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(a, "ur-lost", &ua), MAMORI_OK);
+	mamori_store_rollback(&a);
+	assert_int_equal(ua.state, MAMORI_STATE_DISABLED);
+	assert_string_equal(ua.state_reason, MAMORI_STATE_REASON_STALE);
+	assert_string_equal(ua.hours, "Mon-Fri 08:00-18:00");
+	/* Each write moved updated_at, even within one second. */
+	assert_int_equal(ua.updated_at, 1002);
+}
+
+/* ------------------------------------------------- a commit that did not run */
+
+struct oc {
+	struct race *r;
+	int rc;
+};
+
+/* A transaction that began (a read), queues a write of oc.key (no round
+ * trip of its own) and commits: its write and its COMMIT in one pipeline. */
+static void *
+oc_commit(void *arg)
+{
+	struct oc *o = arg;
+	struct mamori_txn *tx = NULL;
+	char v[64];
+
+	o->rc = mamori_store_begin(o->r->store, &tx);
+	if (o->rc == MAMORI_OK && mamori_store_dir_state_get(tx, "oc.other", v, sizeof(v)) != MAMORI_ERR_NOT_FOUND)
+		o->rc = -100;
+	if (o->rc == MAMORI_OK)
+		o->rc = mamori_store_dir_state_set(tx, "oc.key", "v1");
+	if (o->rc == MAMORI_OK)
+		o->rc = mamori_store_commit(&tx);
+	else
+		mamori_store_rollback(&tx);
+	return NULL;
+}
+
+/* The server ends the connection (pg_terminate_backend: 57P01) while a
+ * queued statement before the COMMIT waits for a row lock: the server
+ * answered that statement with an error and never ran the COMMIT, so the
+ * commit is a refusal to run again (MAMORI_ERR_RETRY), not an unknown
+ * outcome (MAMORI_ERR_OUTCOME: never decided again offline), and nothing
+ * of it happened. */
+static void
+test_commit_skipped_is_not_unknown(void **state)
+{
+	struct race *r = *state;
+	struct mamori_txn *tx = NULL;
+	struct oc o = { .r = r, .rc = -1 };
+	PGconn *locker;
+	PGresult *res;
+	pthread_t t;
+	char pid[32] = "", sql[256], v[64];
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_set(tx, "oc.key", "v0"), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	locker = PQconnectdb(r->conf->store_conninfo);
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; UPDATE directory_state SET value = 'locked' WHERE key = 'oc.key'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
+	assert_int_equal(pthread_create(&t, NULL, oc_commit, &o), 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND wait_event_type = 'Lock' "
+	         "AND query LIKE 'INSERT INTO directory_state%%'",
+	         r->dbname);
+	for (int i = 0; i < 500 && pid[0] == '\0'; i++) {
+		assert_int_equal(pgt_sql(r->admin, sql, pid, sizeof(pid)), 0);
+		if (pid[0] == '\0')
+			usleep(10000);
+	}
+	assert_true(pid[0] != '\0');
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%s)", pid);
+	assert_int_equal(pgt_sql(r->admin, sql, NULL, 0), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	res = PQexec(locker, "ROLLBACK");
+	PQclear(res);
+	PQfinish(locker);
+	assert_int_equal(o.rc, MAMORI_ERR_RETRY);
+
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_dir_state_get(tx, "oc.key", v, sizeof(v)), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_string_equal(v, "v0");
 }
 
 /* ------------------------------------------------------------ key claim */
@@ -707,10 +856,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lockout_race),     cmocka_unit_test(test_counter_race),
-		cmocka_unit_test(test_enroll_code_race), cmocka_unit_test(test_audit_race),
-		cmocka_unit_test(test_audit_pages),      cmocka_unit_test(test_housekeeping_race),
+		cmocka_unit_test(test_lockout_race),
+		cmocka_unit_test(test_counter_race),
+		cmocka_unit_test(test_enroll_code_race),
+		cmocka_unit_test(test_audit_race),
+		cmocka_unit_test(test_audit_pages),
+		cmocka_unit_test(test_housekeeping_race),
 		cmocka_unit_test(test_key_claim_race),
+		cmocka_unit_test(test_user_update_race),
+		cmocka_unit_test(test_commit_skipped_is_not_unknown),
 	};
 
 	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
