@@ -111,24 +111,32 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 	struct halt halt = { 0 };
 	int64_t now = mamori_clock_now();
 	char today[11];
-	int rc, applied = 0;
+	int rc, applied, attempt = 0;
 
 	mamori_clock_today(today);
 	dir_engine_lock();
-	rc = mamori_store_begin(store, &tx);
-	if (rc == MAMORI_OK)
-		rc = p != NULL ? mamori_dir_plan_person(tx, conf, p, today, &plan)
-		               : mamori_dir_plan_removed(tx, gone_uuid, &plan);
-	if (rc == MAMORI_OK && plan.action != MAMORI_DIR_UNCHANGED && disable_allowed(tx, conf, &plan, &halt)) {
-		rc = mamori_dir_apply(tx, conf, &plan, DIR_ACTOR, today, now, now, &fx);
-		applied = 1;
-	}
-	if (rc == MAMORI_OK && cookie != NULL)
-		rc = cookie_tx(tx, cookie, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	/* Planned and applied in one transaction, run again from the plan
+	 * when a shared store refused it (another daemon changed the
+	 * account meanwhile): nothing of a refused run happened. */
+	do {
+		mamori_dir_effects_free(&fx);
+		memset(&halt, 0, sizeof(halt));
+		applied = 0;
+		rc = mamori_store_begin(store, &tx);
+		if (rc == MAMORI_OK)
+			rc = p != NULL ? mamori_dir_plan_person(tx, conf, p, today, &plan)
+			               : mamori_dir_plan_removed(tx, gone_uuid, &plan);
+		if (rc == MAMORI_OK && plan.action != MAMORI_DIR_UNCHANGED && disable_allowed(tx, conf, &plan, &halt)) {
+			rc = mamori_dir_apply(tx, conf, &plan, DIR_ACTOR, today, now, now, &fx);
+			applied = 1;
+		}
+		if (rc == MAMORI_OK && cookie != NULL)
+			rc = cookie_tx(tx, cookie, now);
+		if (rc == MAMORI_OK)
+			rc = mamori_store_commit(&tx);
+		else
+			mamori_store_rollback(&tx);
+	} while (mamori_store_retry(&rc, &attempt));
 	if (rc == MAMORI_OK) {
 		if (applied)
 			sum->sessions_ended += mamori_dir_effects_finish(store, conf, &fx, now);

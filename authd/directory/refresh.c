@@ -508,7 +508,7 @@ struct applying {
 /* One transaction of up to APPLY_BATCH plans from a->off; one_only: just one
  * (after a batch failed). */
 static int
-apply_txn(struct applying *a, int one_only, int *more)
+apply_txn_once(struct applying *a, int one_only, int *more)
 {
 	struct dir_refresh *r = a->r;
 	struct mamori_dir_effects fx = { 0 };
@@ -552,6 +552,19 @@ apply_txn(struct applying *a, int one_only, int *more)
 			dir_engine_cookie_moved(now);
 	}
 	mamori_dir_effects_free(&fx);
+	return rc;
+}
+
+/* apply_txn_once, run again when a shared store refused it (another daemon
+ * changed an account meanwhile): a refused run moved nothing of a. */
+static int
+apply_txn(struct applying *a, int one_only, int *more)
+{
+	int rc, attempt = 0;
+
+	do
+		rc = apply_txn_once(a, one_only, more);
+	while (mamori_store_retry(&rc, &attempt));
 	return rc;
 }
 

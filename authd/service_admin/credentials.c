@@ -161,8 +161,10 @@ confirm_load(struct admin_call *call, const struct mamori_factor_ops *ops, struc
 	proof->credential_id = f.id;
 	if (rc == MAMORI_OK && f.id != 0)
 		rc = ops->load(tx, ctx, proof);
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		rc = MAMORI_ERR_STORE;
+	/* Read only, so ended without a COMMIT: a committed transaction
+	 * would keep call_run from running the call again when the store
+	 * refuses confirm_decide's (the account changed meanwhile). */
+	mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		return admin_internal_error();
 	if (f.id == 0) {

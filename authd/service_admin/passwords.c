@@ -105,10 +105,10 @@ admin_password_temp(struct admin_call *call, json_t *params)
 	}
 	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		goto out;
-	if (mamori_store_commit(&tx) != MAMORI_OK) {
-		reply = admin_internal_error();
-		goto out;
-	}
+	/* Read only, so ended without a COMMIT: a committed transaction
+	 * would keep call_run from running the call again when the store
+	 * refuses temp_store's (the account changed meanwhile). */
+	mamori_store_rollback(&tx);
 	if (u.kind == MAMORI_KIND_SHARED) {
 		reply = admin_refused(
 		        call, MAMORI_ERROR_POLICY_VIOLATION,

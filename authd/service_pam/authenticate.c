@@ -128,7 +128,7 @@ auth_begin_factors(struct mamori_conn *c)
 	struct mamori_pam_conversation *conv = c->conversation;
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_factor_set sets[MAMORI_SETS_MAX];
-	struct subject s;
+	struct subject s = { .found = 0 };
 	unsigned n_sets;
 	int rc;
 
@@ -234,7 +234,7 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	const struct mamori_conf *conf = mamori_daemon_conf_get();
 	struct mamori_prompts more = { 0 };
 	struct mamori_factor_ctx ctx;
-	struct subject s;
+	struct subject s = { .found = 0 };
 	int64_t now = mamori_clock_now();
 	int rc = MAMORI_ERR_INTERNAL;
 

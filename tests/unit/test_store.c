@@ -1013,7 +1013,7 @@ static void
 test_user_update(void **state)
 {
 	struct fixture *fx = *state;
-	struct mamori_user u, out;
+	struct mamori_user u, out, stale;
 
 	begin(fx);
 	add_user(fx, "alice");
@@ -1040,6 +1040,26 @@ test_user_update(void **state)
 	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &out), MAMORI_OK);
 	assert_string_equal(out.expires, "");
 	assert_int_equal(out.privileged, 0);
+
+	/* Only the row as it was read is written: each write moves
+	 * updated_at, by one at least (here in the same second), and a copy
+	 * read before another write is refused, MAMORI_ERR_RETRY, changing
+	 * nothing. */
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &out), MAMORI_OK);
+	stale = out;
+	out.privileged = 1;
+	out.updated_at = out.row_updated_at;
+	assert_int_equal(mamori_store_user_update(fx->tx, &out), MAMORI_OK);
+	assert_int_equal(out.updated_at, stale.row_updated_at + 1);
+	assert_int_equal(out.row_updated_at, stale.row_updated_at + 1);
+	stale.state = MAMORI_STATE_ACTIVE;
+	assert_int_equal(mamori_store_user_update(fx->tx, &stale), MAMORI_ERR_RETRY);
+	assert_int_equal(mamori_store_user_get(fx->tx, "alice", &out), MAMORI_OK);
+	assert_int_equal(out.state, MAMORI_STATE_RETIRED);
+	assert_int_equal(out.privileged, 1);
+	assert_int_equal(out.updated_at, stale.row_updated_at + 1);
+	/* The copy written back is the one read now: it goes through. */
+	assert_int_equal(mamori_store_user_update(fx->tx, &out), MAMORI_OK);
 
 	/* An id that does not exist. */
 	out.id += 1000;
