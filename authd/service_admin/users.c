@@ -81,7 +81,7 @@ admin_user_json(struct mamori_txn *tx, const struct mamori_user *u, int64_t now)
 		mamori_store_member_foreach(tx, u->id, member_one, members);
 	if (mamori_store_login_get(tx, u->id, &login) != MAMORI_OK)
 		memset(&login, 0, sizeof(login));
-	if (mamori_store_lockout_get(tx, u->name, &lock) != MAMORI_OK)
+	if (mamori_store_lockout_peek(tx, u->name, &lock) != MAMORI_OK)
 		memset(&lock, 0, sizeof(lock));
 	locked = lock.locked_until == MAMORI_LOCKED_UNTIL_UNLOCK || lock.locked_until > now;
 	/* Failures count while their window is open or the lock they caused

@@ -106,6 +106,8 @@ struct mamori_store_ops {
 	                     const char *rhost);
 	int (*login_failure)(struct mamori_txn *tx, int64_t user_id, int64_t now);
 	int (*lockout_get)(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+	/* NULL: lockout_get, which takes no lock. */
+	int (*lockout_peek)(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 	int (*lock_name)(struct mamori_txn *tx, const char *name);
 	int (*state_claim)(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 	int (*lockout_put)(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);

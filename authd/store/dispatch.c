@@ -449,6 +449,15 @@ mamori_store_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_
 }
 
 int
+mamori_store_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
+{
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->lockout_peek != NULL ? tx->store->ops->lockout_peek(tx, name, out)
+	                                            : tx->store->ops->lockout_get(tx, name, out);
+}
+
+int
 mamori_store_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout)
 {
 	if (tx == NULL)

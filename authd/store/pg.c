@@ -698,6 +698,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.login_success = pg_login_success,
 	.login_failure = pg_login_failure,
 	.lockout_get = pg_lockout_get,
+	.lockout_peek = pg_lockout_peek,
 	.lockout_put = pg_lockout_put,
 	.lockout_clear = pg_lockout_clear,
 	.lockout_prune = pg_lockout_prune,

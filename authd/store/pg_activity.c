@@ -289,6 +289,25 @@ pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *o
 	return MAMORI_OK;
 }
 
+int
+pg_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
+{
+	PG_STMT(stmt, 1, PG_LOCKOUT_PEEK_SQL);
+	const char *values[] = { name };
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (pg_snap_lockout(pg_tx(tx), name, out))
+		return MAMORI_OK;
+	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
+		return rc;
+	if (PQntuples(res) > 0)
+		pg_lockout_from_row(res, 0, out);
+	PQclear(res);
+	return MAMORI_OK;
+}
+
 void
 pg_lockout_from_row(const PGresult *res, int row, struct mamori_lockout *out)
 {

@@ -256,10 +256,10 @@ void pg_snap_free(struct pg_txn *t);
 /* The statements pg_prefetch shares with the data calls, and their row
  * readers (pg_activity.c, pg_accounts.c, pg_audit.c). */
 #define PG_LOCKOUT_LOCK_SQL "SELECT pg_advisory_xact_lock(" PG_LOCK_LOCKOUT ", hashtext($1::text))"
-#define PG_LOCKOUT_SQL                                                                                                 \
+#define PG_LOCKOUT_PEEK_SQL                                                                                            \
 	"SELECT failures, window_start, locked_until, lock_count, last_failure_at FROM lockouts WHERE name = "         \
-	"$1::text "                                                                                                    \
-	"FOR UPDATE"
+	"$1::text"
+#define PG_LOCKOUT_SQL PG_LOCKOUT_PEEK_SQL " FOR UPDATE"
 #define PG_CRED_COLUMNS                                                                                                \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
 	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
@@ -350,6 +350,7 @@ int pg_events_wait(struct mamori_store_events *ev, int timeout_ms, char *buf, si
 void pg_events_close(struct mamori_store_events *ev);
 int pg_session_foreach_revoked(struct mamori_txn *tx, mamori_store_session_reader_cb cb, void *data);
 int pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+int pg_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 int pg_lock_name(struct mamori_txn *tx, const char *name);
 int pg_state_claim(struct mamori_txn *tx, const char *key, const char *value, char *out, size_t len);
 int pg_lockout_put(struct mamori_txn *tx, const char *name, const struct mamori_lockout *lockout);

@@ -426,6 +426,12 @@ int mamori_store_login_failure(struct mamori_txn *tx, int64_t user_id, int64_t n
 
 /* Lockouts, by the name tried.  get gives zeros when there is no row. */
 int mamori_store_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
+/* get's row without get's locks (PostgreSQL: the name's advisory lock and
+ * FOR UPDATE), for what only shows it: an administrator's user object,
+ * built after the call's audit row, when its transaction holds the audit
+ * lock, which must stay the last lock (architecture.md "Prefetch"), and a
+ * page of accounts, which must not hold up their logins. */
+int mamori_store_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out);
 /* A lock on name held until tx ends, waiting for another transaction's
  * (PostgreSQL: pg_advisory_xact_lock; SQLite: its write transactions are
  * one at a time already).  Used by store migrate, on the node's name. */

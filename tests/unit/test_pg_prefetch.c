@@ -322,6 +322,13 @@ test_prefetch_holds_its_locks(void **state)
 	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
 	assert_int_equal(mamori_store_lockout_get(other, "alice", &l), MAMORI_ERR_BUSY);
 	mamori_store_rollback(&other);
+	/* A peek takes none of them: the row at once. */
+	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_peek(other, "alice", &l), MAMORI_OK);
+	assert_int_equal(l.failures, 2);
+	assert_int_equal(l.window_start, 100);
+	assert_int_equal(l.last_failure_at, 120);
+	commit_ok(&other);
 	assert_int_equal(mamori_store_begin(f->store, &other), MAMORI_OK);
 	assert_int_equal(mamori_store_audit_tail(other, &id, hash), MAMORI_ERR_BUSY);
 	mamori_store_rollback(&other);
