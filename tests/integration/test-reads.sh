@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
 # One subject per conversation step (issue #10): a password+TOTP login
-# reads the user row and the lockout row once per step and once more in
-# the decision, each step in one transaction.  Counted in the real daemon,
+# reads the user row and the lockout row once per answer and once more in
+# the decision, each step in one transaction, and nothing before the
+# first prompt.  Counted in the real daemon,
 # run under gdb, at the store's door (mamori_store_user_get,
 # mamori_lockout_state, mamori_store_begin) for the calls that come from
 # the io.mamori.Pam service (not housekeeping's).
@@ -101,11 +102,12 @@ mark("end")
 print(r["result"])
 PY
 	expect_eq "$(/usr/bin/python3 "$T/login.py")" success "password+TOTP login"
-	# Start: the subject and what it has enrolled, in one transaction.
-	expect_eq "$(count_between start password user)" 1 "Start: user reads"
-	expect_eq "$(count_between start password lockout)" 1 "Start: lockout reads"
-	expect_eq "$(count_between start password transaction)" 1 "Start: transactions"
-	# The password: the subject and the password's hash, in one transaction.
+	# Start: nothing of the subject (the prompts are the service's, P-INPUT).
+	expect_eq "$(count_between start password user)" 0 "Start: user reads"
+	expect_eq "$(count_between start password lockout)" 0 "Start: lockout reads"
+	expect_eq "$(count_between start password transaction)" 0 "Start: transactions"
+	# The password: the subject, what it has enrolled and the password's
+	# hash, in one transaction.
 	expect_eq "$(count_between password totp user)" 1 "password: user reads"
 	expect_eq "$(count_between password totp lockout)" 1 "password: lockout reads"
 	expect_eq "$(count_between password totp transaction)" 1 "password: transactions"
@@ -132,7 +134,7 @@ stop_daemon_under_gdb() {
 	rm -f "$T/daemon.pid"
 }
 
-run_test "issue #10 a password+TOTP login reads its subject once per step and once in the decision" \
+run_test "issue #10 a password+TOTP login reads its subject once per answer and once in the decision, none at Start" \
 	t_one_subject_per_step
 stop_daemon_under_gdb
 tap_done
