@@ -266,22 +266,16 @@ pg_lock_name(struct mamori_txn *tx, const char *name)
 	return rc;
 }
 
-int
-pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
+/* The lockout row of name, read by stmt (with FOR UPDATE or without) into
+ * out, which the caller zeroed: left so when there is no row. */
+static int
+lockout_read(struct mamori_txn *tx, struct pg_stmt *stmt, const char *name, struct mamori_lockout *out)
 {
-	/* Held until the transaction ends; a name without a row is covered. */
-	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
-	PG_STMT(stmt, 1, PG_LOCKOUT_SQL);
 	const char *values[] = { name };
 	PGresult *res = NULL;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (pg_snap_lockout(pg_tx(tx), name, out))
-		return MAMORI_OK; /* read, and its locks taken, by pg_prefetch */
-	if ((rc = pg_exec(tx, &lock, 1, values, NULL)) != MAMORI_OK)
-		return rc;
-	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
+	if ((rc = pg_run(tx, stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	if (PQntuples(res) > 0)
 		pg_lockout_from_row(res, 0, out);
@@ -290,22 +284,31 @@ pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *o
 }
 
 int
-pg_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
+pg_lockout_get(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
 {
-	PG_STMT(stmt, 1, PG_LOCKOUT_PEEK_SQL);
+	/* Held until the transaction ends; a name without a row is covered. */
+	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
+	PG_STMT(stmt, 1, PG_LOCKOUT_SQL);
 	const char *values[] = { name };
-	PGresult *res = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (pg_snap_lockout(pg_tx(tx), name, out))
-		return MAMORI_OK;
-	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
+		return MAMORI_OK; /* read, and its locks taken, by pg_prefetch */
+	if ((rc = pg_exec(tx, &lock, 1, values, NULL)) != MAMORI_OK)
 		return rc;
-	if (PQntuples(res) > 0)
-		pg_lockout_from_row(res, 0, out);
-	PQclear(res);
-	return MAMORI_OK;
+	return lockout_read(tx, &stmt, name, out);
+}
+
+int
+pg_lockout_peek(struct mamori_txn *tx, const char *name, struct mamori_lockout *out)
+{
+	PG_STMT(stmt, 1, PG_LOCKOUT_PEEK_SQL);
+
+	memset(out, 0, sizeof(*out));
+	if (pg_snap_lockout(pg_tx(tx), name, out))
+		return MAMORI_OK;
+	return lockout_read(tx, &stmt, name, out);
 }
 
 void
