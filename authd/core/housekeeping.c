@@ -369,6 +369,25 @@ collect_dev(const struct mamori_user *u, void *data)
 	return MAMORI_OK;
 }
 
+/* The audit row of an account a run disabled (detail NULL: out of memory). */
+static int
+disabled_audit(struct mamori_txn *tx, const char *name, const char *reason, json_t *detail, int64_t now)
+{
+	struct mamori_audit_event ev = {
+		.category = "account",
+		.user = name,
+		.result = "disabled",
+		.reason = reason,
+		.detail = detail,
+		.peer_uid = -1,
+		.peer_pid = -1,
+	};
+	int rc = detail != NULL ? mamori_audit_append(tx, &ev, now) : MAMORI_ERR_NOMEM;
+
+	json_decref(detail);
+	return rc;
+}
+
 /* One run of the expiry: the batch collected, disabled and audited in one
  * transaction, with the fleet event (every daemon's sweep ends the
  * sessions); l is filled anew at each run.  Each disable is conditional
@@ -390,33 +409,21 @@ dev_disable_run(struct mamori_store *store, const char *today, int64_t now, stru
 	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, l);
 	if (rc == MAMORI_OK)
 		WALKED("dev");
+	/* Every account's row lock (disable_if's) before the audit rows': the
+	 * audit lock is the last lock of a transaction. */
 	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
-		struct mamori_user *u = &l->u[i];
-		struct mamori_audit_event ev = {
-			.category = "account",
-			.user = u->name,
-			.result = "disabled",
-			.reason = "development account expired",
-			.peer_uid = -1,
-			.peer_pid = -1,
-		};
-
-		rc = mamori_store_user_disable_if(tx, u, 0, MAMORI_STATE_REASON_DEV_EXPIRED, now);
-		if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
+		rc = mamori_store_user_disable_if(tx, &l->u[i], 0, MAMORI_STATE_REASON_DEV_EXPIRED, now);
+		if (rc == MAMORI_OK) {
+			l->u[i].state = MAMORI_STATE_DISABLED;
+			disabled++;
+		} else if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
 			rc = MAMORI_OK;
-			continue;
 		}
-		if (rc != MAMORI_OK)
-			break;
-		u->state = MAMORI_STATE_DISABLED;
-		disabled++;
-		if ((ev.detail = json_pack("{s:s}", "expires", u->expires)) == NULL) {
-			rc = MAMORI_ERR_NOMEM;
-			break;
-		}
-		rc = mamori_audit_append(tx, &ev, now);
-		json_decref(ev.detail);
 	}
+	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
+		if (l->u[i].state == MAMORI_STATE_DISABLED)
+			rc = disabled_audit(tx, l->u[i].name, "development account expired",
+			                    json_pack("{s:s}", "expires", l->u[i].expires), now);
 	if (rc == MAMORI_OK && disabled > 0)
 		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 	return mamori_store_end(&tx, rc);
@@ -480,31 +487,6 @@ collect_stale(const struct mamori_user *u, int64_t last_used, void *data)
 	return MAMORI_OK;
 }
 
-static int
-stale_disable_one(struct mamori_txn *tx, struct mamori_user *u, int64_t last_used, int64_t now)
-{
-	struct mamori_audit_event ev = {
-		.category = "account",
-		.user = u->name,
-		.result = "disabled",
-		.reason = "P-ID-STALE: unused",
-		.peer_uid = -1,
-		.peer_pid = -1,
-	};
-	int rc;
-
-	/* unused_since: still unused since the walk's bound */
-	if ((rc = mamori_store_user_disable_if(tx, u, last_used + 1, MAMORI_STATE_REASON_STALE, now)) != MAMORI_OK)
-		return rc;
-	u->state = MAMORI_STATE_DISABLED;
-	if ((ev.detail = json_pack("{s:I,s:I}", "last_used", (json_int_t)last_used, "days_unused",
-	                           (json_int_t)((now - last_used) / 86400))) == NULL)
-		return MAMORI_ERR_NOMEM;
-	rc = mamori_audit_append(tx, &ev, now);
-	json_decref(ev.detail);
-	return rc;
-}
-
 /* One run: the batch collected, disabled and audited in one transaction,
  * with the fleet event (every daemon's sweep ends the sessions); l is
  * filled anew at each run.  An account changed meanwhile (a login, an
@@ -524,13 +506,24 @@ stale_disable_run(struct mamori_store *store, int64_t before, int64_t now, struc
 	rc = mamori_store_user_foreach_stale(tx, before, collect_stale, l);
 	if (rc == MAMORI_OK)
 		WALKED("stale");
+	/* Every account's locks (disable_if's) before the audit rows': the
+	 * audit lock is the last lock of a transaction.  unused_since: still
+	 * unused since the walk's bound. */
 	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
-		rc = stale_disable_one(tx, &l->u[i], l->last_used[i], now);
-		if (rc == MAMORI_OK)
+		rc = mamori_store_user_disable_if(tx, &l->u[i], l->last_used[i] + 1, MAMORI_STATE_REASON_STALE, now);
+		if (rc == MAMORI_OK) {
+			l->u[i].state = MAMORI_STATE_DISABLED;
 			disabled++;
-		else if (rc == MAMORI_ERR_NOT_FOUND) /* changed meanwhile */
+		} else if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
 			rc = MAMORI_OK;
+		}
 	}
+	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
+		if (l->u[i].state == MAMORI_STATE_DISABLED)
+			rc = disabled_audit(tx, l->u[i].name, "P-ID-STALE: unused",
+			                    json_pack("{s:I,s:I}", "last_used", (json_int_t)l->last_used[i],
+			                              "days_unused", (json_int_t)((now - l->last_used[i]) / 86400)),
+			                    now);
 	if (rc == MAMORI_OK && disabled > 0)
 		rc = mamori_store_notify(tx, MAMORI_FLEET_EVENT);
 	return mamori_store_end(&tx, rc);

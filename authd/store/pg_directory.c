@@ -245,11 +245,17 @@ pg_user_foreach_stale(struct mamori_txn *tx, int64_t unused_since, mamori_store_
 
 /* One conditional UPDATE: in READ COMMITTED a row changed by a transaction
  * that commits first is checked again in its new version, so a change made
- * meanwhile is never overwritten: the row is left as it is. */
+ * meanwhile is never overwritten: the row is left as it is.  A login is
+ * not a change of the row: a stale disable first takes the name's lock,
+ * which every login decision holds to its commit (lockout_get, the
+ * prefetch), so that its UPDATE, a statement of its own, sees a login
+ * that committed meanwhile, and a login that comes after it reads the
+ * account disabled. */
 int
 pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_t unused_since, const char *reason,
                    int64_t now)
 {
+	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
 	PG_STMT(stmt, 8,
 	        "UPDATE users u SET state = 'disabled', state_reason = $2::text, "
 	        "updated_at = greatest($3::bigint, u.updated_at + 1) "
@@ -258,7 +264,7 @@ pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 	        "AND ($8::bigint = 0 OR coalesce((SELECT l.last_success_at FROM logins l WHERE l.user_id = u.id), "
 	        "u.created_at) < $8::bigint)");
 	struct pg_i64 id, at, updated, since;
-	const char *values[8];
+	const char *values[8], *name[1];
 	int64_t changed = 0;
 	int rc;
 
@@ -270,6 +276,9 @@ pg_user_disable_if(struct mamori_txn *tx, const struct mamori_user *seen, int64_
 	values[5] = pg_text_or_null(seen->expires);
 	values[6] = pg_i64(&updated, seen->updated_at);
 	values[7] = pg_i64(&since, unused_since);
+	name[0] = seen->name;
+	if (unused_since > 0 && (rc = pg_exec(tx, &lock, 1, name, NULL)) != MAMORI_OK)
+		return rc;
 	if ((rc = pg_exec(tx, &stmt, 8, values, &changed)) != MAMORI_OK)
 		return rc;
 	return changed == 1 ? MAMORI_OK : MAMORI_ERR_NOT_FOUND;

@@ -415,6 +415,62 @@ test_commit_skipped_is_not_unknown(void **state)
 	assert_string_equal(v, "v0");
 }
 
+/* One stale disable of sl-late (unused since 2000) by another daemon's
+ * housekeeping, in a transaction of its own. */
+static void *
+sl_disable(void *arg)
+{
+	struct oc *o = arg;
+	struct mamori_txn *tx = NULL;
+	struct mamori_user u;
+
+	o->rc = mamori_store_begin(o->r->store, &tx);
+	if (o->rc == MAMORI_OK && (o->rc = mamori_store_user_get(tx, "sl-late", &u)) == MAMORI_OK)
+		o->rc = mamori_store_user_disable_if(tx, &u, 2000, MAMORI_STATE_REASON_STALE, 3000);
+	if (o->rc == MAMORI_OK)
+		o->rc = mamori_store_commit(&tx);
+	else
+		mamori_store_rollback(&tx);
+	return NULL;
+}
+
+/* P-ID-STALE: an account that has never logged in, its first login being
+ * decided (the decision holds the name's lock to its commit, its login
+ * record written with the COMMIT) while another daemon disables it as
+ * stale: the disable waits for the decision, then sees the login and
+ * leaves the account active. */
+static void
+test_stale_disable_waits_for_login(void **state)
+{
+	struct race *r = *state;
+	struct mamori_txn *tx = NULL;
+	struct mamori_lockout l;
+	struct mamori_user u;
+	struct oc o = { .r = r, .rc = -1 };
+	pthread_t t;
+	char sql[256], waiting[16] = "";
+
+	hk_user(r, "sl-late", MAMORI_KIND_STAFF, "", 0); /* created at 1000, never used */
+	assert_int_equal(mamori_store_begin(r->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(tx, "sl-late", &l), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "sl-late", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_login_success(tx, u.id, 5000, "login", "tty1", NULL), MAMORI_OK);
+
+	assert_int_equal(pthread_create(&t, NULL, sl_disable, &o), 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND wait_event = 'advisory'", r->dbname);
+	for (int i = 0; i < 500 && strcmp(waiting, "1") != 0; i++) {
+		assert_int_equal(pgt_sql(r->admin, sql, waiting, sizeof(waiting)), 0);
+		if (strcmp(waiting, "1") != 0)
+			usleep(10000);
+	}
+	assert_string_equal(waiting, "1"); /* the disable waits for the decision */
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(o.rc, MAMORI_ERR_NOT_FOUND);
+	hk_expect(r, "sl-late", MAMORI_STATE_ACTIVE, "", "");
+}
+
 /* ------------------------------------------------------------ key claim */
 
 static char claim_seen[THREADS][ROUNDS][64];
@@ -865,6 +921,7 @@ main(void)
 		cmocka_unit_test(test_key_claim_race),
 		cmocka_unit_test(test_user_update_race),
 		cmocka_unit_test(test_commit_skipped_is_not_unknown),
+		cmocka_unit_test(test_stale_disable_waits_for_login),
 	};
 
 	mamori_log_init("test_pg_race", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
