@@ -388,6 +388,29 @@ disabled_audit(struct mamori_txn *tx, const char *name, const char *reason, json
 	return rc;
 }
 
+/* Disable each of the n accounts a walk collected, conditionally (reason;
+ * last_used: a stale run's, each still unused since one past it; NULL:
+ * none).  Disabled ones are marked so in u; one changed meanwhile is left
+ * ACTIVE.  Only disable_if's locks: the audit rows come after every
+ * account's, so that the audit lock is the last lock of a transaction. */
+static int
+disable_each(struct mamori_txn *tx, struct mamori_user *u, const int64_t *last_used, size_t n, const char *reason,
+             int64_t now, size_t *disabled)
+{
+	int rc = MAMORI_OK;
+
+	for (size_t i = 0; rc == MAMORI_OK && i < n; i++) {
+		rc = mamori_store_user_disable_if(tx, &u[i], last_used != NULL ? last_used[i] + 1 : 0, reason, now);
+		if (rc == MAMORI_OK) {
+			u[i].state = MAMORI_STATE_DISABLED;
+			(*disabled)++;
+		} else if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
+			rc = MAMORI_OK;
+		}
+	}
+	return rc;
+}
+
 /* One run of the expiry: the batch collected, disabled and audited in one
  * transaction, with the fleet event (every daemon's sweep ends the
  * sessions); l is filled anew at each run.  Each disable is conditional
@@ -409,17 +432,8 @@ dev_disable_run(struct mamori_store *store, const char *today, int64_t now, stru
 	rc = mamori_store_user_foreach_expired_dev(tx, today, collect_dev, l);
 	if (rc == MAMORI_OK)
 		WALKED("dev");
-	/* Every account's row lock (disable_if's) before the audit rows': the
-	 * audit lock is the last lock of a transaction. */
-	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
-		rc = mamori_store_user_disable_if(tx, &l->u[i], 0, MAMORI_STATE_REASON_DEV_EXPIRED, now);
-		if (rc == MAMORI_OK) {
-			l->u[i].state = MAMORI_STATE_DISABLED;
-			disabled++;
-		} else if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
-			rc = MAMORI_OK;
-		}
-	}
+	if (rc == MAMORI_OK)
+		rc = disable_each(tx, l->u, NULL, l->n, MAMORI_STATE_REASON_DEV_EXPIRED, now, &disabled);
 	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
 		if (l->u[i].state == MAMORI_STATE_DISABLED)
 			rc = disabled_audit(tx, l->u[i].name, "development account expired",
@@ -506,18 +520,8 @@ stale_disable_run(struct mamori_store *store, int64_t before, int64_t now, struc
 	rc = mamori_store_user_foreach_stale(tx, before, collect_stale, l);
 	if (rc == MAMORI_OK)
 		WALKED("stale");
-	/* Every account's locks (disable_if's) before the audit rows': the
-	 * audit lock is the last lock of a transaction.  unused_since: still
-	 * unused since the walk's bound. */
-	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++) {
-		rc = mamori_store_user_disable_if(tx, &l->u[i], l->last_used[i] + 1, MAMORI_STATE_REASON_STALE, now);
-		if (rc == MAMORI_OK) {
-			l->u[i].state = MAMORI_STATE_DISABLED;
-			disabled++;
-		} else if (rc == MAMORI_ERR_NOT_FOUND) { /* changed meanwhile */
-			rc = MAMORI_OK;
-		}
-	}
+	if (rc == MAMORI_OK)
+		rc = disable_each(tx, l->u, l->last_used, l->n, MAMORI_STATE_REASON_STALE, now, &disabled);
 	for (size_t i = 0; rc == MAMORI_OK && i < l->n; i++)
 		if (l->u[i].state == MAMORI_STATE_DISABLED)
 			rc = disabled_audit(tx, l->u[i].name, "P-ID-STALE: unused",

@@ -259,6 +259,8 @@ pg_lock_name(struct mamori_txn *tx, const char *name)
 {
 	PG_STMT(lock, 1, "SELECT pg_advisory_xact_lock(" PG_LOCK_NAME ", hashtext($1::text))");
 	const char *values[] = { name };
+	/* Waited for here, not queued as pg_exec would: the caller says why
+	 * when it cannot have it (another store migrate of the node). */
 	PGresult *res = NULL;
 	int rc = pg_run(tx, &lock, 1, values, NULL, NULL, &res);
 

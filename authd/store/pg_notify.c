@@ -40,11 +40,9 @@ pg_notify(struct mamori_txn *tx, const char *event)
 {
 	PG_STMT(stmt, 1, "SELECT pg_notify('" CHANNEL "', $1::text)");
 	const char *values[] = { event };
-	PGresult *res = NULL;
-	int rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res);
 
-	PQclear(res);
-	return rc;
+	/* Queued: it goes with the COMMIT, and is delivered with it. */
+	return pg_exec(tx, &stmt, 1, values, NULL);
 }
 
 static int

@@ -34,6 +34,15 @@ terminal() {
 	start_daemon || { echo "Bail out! the daemon of terminal $1 did not start"; exit 1; }
 }
 
+# terminal_with_secret NODE NAME PASSWORD: a stopped terminal NODE whose
+# account NAME has a TOTP secret sealed under the terminal's own key.
+terminal_with_secret() {
+	terminal "$1"
+	add_user "$2" "$3"
+	enroll_totp "$2" >/dev/null
+	stop_daemon
+}
+
 # migrate ENV ARGS...: store migrate of ENV's store into the central store,
 # with the central keys; output in $T/migrate.out.
 migrate() {
@@ -134,11 +143,8 @@ t_dry_run_leaves_source_alone() {
 # recorded (seal.store_key_id) is the fleet's: a terminal with its own key
 # is refused, and nothing is written.
 t_recorded_key_refused_on_empty_store() {
-	terminal term-8
+	terminal_with_secret term-8 mg.kei 'Tsuki-no-Michi-2030'
 	S8=$T
-	add_user mg.kei 'Tsuki-no-Michi-2030'
-	enroll_totp mg.kei >/dev/null
-	stop_daemon
 	[ "$(use_env "$C"; sql "SELECT count(*) FROM credentials")" = 0 ] || fail "the central store already holds secrets"
 	own_key_refused "$S8" "is not the central store's: its first daemon recorded store key"
 }
@@ -218,11 +224,8 @@ t_second_terminal_ids_collide_totp_resealed() {
 }
 
 t_other_key_refused_before_any_write() {
-	terminal term-6
+	terminal_with_secret term-6 mg.hana 'Niji-no-Hashi-2030'
 	S6=$T
-	add_user mg.hana 'Niji-no-Hashi-2030'
-	enroll_totp mg.hana >/dev/null
-	stop_daemon
 	# The terminal's own key, not the fleet's: the central store already
 	# holds secrets, under another key id.
 	own_key_refused "$S6" "is not the central store's: its secrets are sealed under"
