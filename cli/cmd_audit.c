@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "args.h"
+#include "names.h"
 #include "commands.h"
 #include "error.h"
 #include "output.h"
@@ -157,10 +158,10 @@ cmd_audit_show(struct cli *cli, int argc, char **argv)
 int
 cmd_audit_verify(struct cli *cli, int argc, char **argv)
 {
-	const char *cmd = "audit verify", *reason = NULL;
+	const char *cmd = "audit verify", *reason = NULL, *chain = "";
 	const json_t *params;
 	json_t *reply;
-	long long rows = 0, first_bad = 0;
+	long long rows = 0, first_bad = 0, chains = 0;
 	int ok = 0, rc;
 
 	rc = cli_parse_bare(cli, cmd, argc, argv);
@@ -175,8 +176,14 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 		return cli_unexpected_reply("no ok flag");
 	}
 	mamori_wire_get_int(params, "rows", 0, INT64_MAX, &rows);
+	mamori_wire_get_int(params, "chains", 0, INT64_MAX, &chains);
+	if (mamori_wire_get_string(params, "chain", MAMORI_NODE_MAX, &chain) != MAMORI_OK)
+		chain = "";
 	if (cli->json) {
 		rc = cli_print_json_reply(reply);
+	} else if (ok && chains > 1) {
+		/* A shared store: one chain per node (and the chain of before). */
+		printf("audit chain intact: %lld rows in %lld chains\n", rows, chains);
 	} else if (ok) {
 		printf("audit chain intact: %lld rows\n", rows);
 	}
@@ -187,9 +194,11 @@ cmd_audit_verify(struct cli *cli, int argc, char **argv)
 		/* Rows that are only missing (truncation) have no first bad row;
 		 * the reason says how many are missing. */
 		if (mamori_wire_get_int(params, "first_bad", 1, INT64_MAX, &first_bad) == MAMORI_OK)
-			output_error("audit chain broken at row %lld: %s", first_bad, reason);
+			output_error("audit chain broken at row %lld: %s%s%s%s", first_bad, reason,
+			             chain[0] ? " (chain \"" : "", chain, chain[0] ? "\")" : "");
 		else
-			output_error("audit chain broken: %s", reason);
+			output_error("audit chain broken: %s%s%s%s", reason, chain[0] ? " (chain \"" : "", chain,
+			             chain[0] ? "\")" : "");
 		rc = CLI_EXIT_FAILED;
 	}
 	json_decref(reply);

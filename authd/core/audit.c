@@ -42,6 +42,11 @@ mamori_audit_row_json(const struct mamori_audit_row *r)
 	if (r->detail != NULL)
 		detail = json_loads(r->detail, JSON_REJECT_DUPLICATES, NULL);
 	json_object_set_new(o, "id", json_integer(r->id));
+	/* A node's chain is named in its rows (and so in their hashes); the
+	 * store's one chain, "", is not (rows of before schema version 11
+	 * hash as they did). */
+	if (r->chain != NULL && r->chain[0] != '\0')
+		json_object_set_new(o, "chain", json_string(r->chain));
 	json_object_set_new(o, "ts", json_integer(r->ts));
 	json_object_set_new(o, "category", string_or_null(r->category));
 	json_object_set_new(o, "actor", string_or_null(r->actor));
@@ -104,14 +109,13 @@ fail:
 }
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-#define CHECKPOINT_FORMAT "mamori-audit-checkpoint-v1"
-#define CHECKPOINT_FILE_MAX 4096
 
 /* Everything below belongs to the one store mamori_audit_init attached to;
  * the rows of each transaction, the last row this daemon committed and
  * the checkpoint file's updates are audit_txn.c's. */
 static struct {
 	struct mamori_store *store;
+	char chain[MAMORI_NODE_MAX + 1]; /* the chain this daemon appends to: "" or its node */
 	char checkpoint_path[4096];
 	int tampered; /* the log did not match its checkpoint: keep the file as evidence */
 } audit;
@@ -148,75 +152,17 @@ mamori_audit_row_mac(const char *hash, char out[65])
 int
 mamori_audit_checkpoint_mac(const struct mamori_audit_checkpoint *cp, char out[65])
 {
-	char text[160];
+	char text[160 + MAMORI_NODE_MAX];
 
 	if (strlen(cp->head_hash) != 64)
 		return MAMORI_ERR_INVALID;
-	snprintf(text, sizeof(text), CHECKPOINT_FORMAT "\n%lld\n%s\n%lld", (long long)cp->rows, cp->head_hash,
-	         (long long)cp->mac_from);
+	if (cp->chain[0] != '\0')
+		snprintf(text, sizeof(text), CHECKPOINT_FORMAT_CHAIN "\n%s\n%lld\n%s\n%lld", cp->chain,
+		         (long long)cp->rows, cp->head_hash, (long long)cp->mac_from);
+	else
+		snprintf(text, sizeof(text), CHECKPOINT_FORMAT "\n%lld\n%s\n%lld", (long long)cp->rows, cp->head_hash,
+		         (long long)cp->mac_from);
 	return mac_hex(text, out);
-}
-
-/* ---------------------------------------------------------- checkpoint file */
-
-int
-mamori_audit_checkpoint_read(const char *path, struct mamori_audit_checkpoint *cp, char *err, size_t errlen)
-{
-	char buf[CHECKPOINT_FILE_MAX + 1];
-	json_t *o = NULL;
-	json_error_t jerr;
-	const char *format = NULL, *head = NULL, *mac = NULL;
-	json_int_t rows = -1, mac_from = -1;
-	struct stat st;
-	size_t got = 0;
-	ssize_t n;
-	int fd, rc = MAMORI_ERR_CONFIG;
-
-	memset(cp, 0, sizeof(*cp));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "audit checkpoint %s: %s", path,
-		         errno == ENOENT  ? "missing"
-		         : errno == ELOOP ? "a symbolic link, refused"
-		                          : strerror(errno));
-		return errno == ENOENT ? MAMORI_ERR_NOT_FOUND : errno == ELOOP ? MAMORI_ERR_CONFIG : MAMORI_ERR_IO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "audit checkpoint %s: not a regular file", path);
-		goto out;
-	}
-	while (got < CHECKPOINT_FILE_MAX) {
-		n = read(fd, buf + got, CHECKPOINT_FILE_MAX - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "audit checkpoint %s: %s", path, strerror(errno));
-			rc = MAMORI_ERR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	o = json_loads(buf, JSON_REJECT_DUPLICATES, &jerr);
-	if (got == CHECKPOINT_FILE_MAX || o == NULL ||
-	    json_unpack(o, "{s:s, s:I, s:s, s:I, s:s}", "format", &format, "rows", &rows, "head_hash", &head,
-	                "mac_from", &mac_from, "mac", &mac) != 0 ||
-	    strcmp(format, CHECKPOINT_FORMAT) != 0 || rows < 0 || mac_from < 1 || strlen(head) != 64 ||
-	    strspn(head, "0123456789abcdef") != 64 || strlen(mac) != 64) {
-		snprintf(err, errlen, "audit checkpoint %s: not a checkpoint of this format", path);
-		goto out;
-	}
-	cp->rows = rows;
-	cp->mac_from = mac_from;
-	memcpy(cp->head_hash, head, 65);
-	memcpy(cp->mac, mac, 65);
-	rc = MAMORI_OK;
-out:
-	json_decref(o);
-	close(fd);
-	return rc;
 }
 
 /* The checkpoint's MAC, checked: MAMORI_OK, or MAMORI_ERR_CRYPTO. */
@@ -228,69 +174,6 @@ checkpoint_check(const struct mamori_audit_checkpoint *cp)
 	if (mamori_audit_checkpoint_mac(cp, want) != MAMORI_OK)
 		return MAMORI_ERR_INTERNAL;
 	return mac_equal(want, cp->mac) ? MAMORI_OK : MAMORI_ERR_CRYPTO;
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write cp to path: a temporary file beside it, fsynced, renamed over it,
- * and the directory fsynced, so the file always holds a whole checkpoint. */
-int
-mamori_audit_checkpoint_write(const char *path, struct mamori_audit_checkpoint *cp)
-{
-	char tmp[4096 + 8], line[512], dir[4096];
-	const char *slash;
-	struct stat st;
-	int fd, n, dfd;
-
-	if (mamori_audit_checkpoint_mac(cp, cp->mac) != MAMORI_OK)
-		return MAMORI_ERR_CRYPTO;
-	n = snprintf(line, sizeof(line),
-	             "{\"format\":\"" CHECKPOINT_FORMAT "\",\"rows\":%lld,\"head_hash\":\"%s\",\"mac_from\":%lld,"
-	             "\"mac\":\"%s\"}\n",
-	             (long long)cp->rows, cp->head_hash, (long long)cp->mac_from, cp->mac);
-	if (n < 0 || (size_t)n >= sizeof(line) || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return MAMORI_ERR_TOO_LARGE;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0)
-		goto fail;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) != 0 ||
-	    write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0) {
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0)
-		goto fail;
-	slash = strrchr(path, '/');
-	snprintf(dir, sizeof(dir), "%.*s",
-	         slash == NULL   ? 1
-	         : slash == path ? 1
-	                         : (int)(slash - path),
-	         slash == NULL ? "." : path);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL)) {
-		if (dfd >= 0)
-			close(dfd);
-		goto fail;
-	}
-	close(dfd);
-	return MAMORI_OK;
-fail:
-	mamori_log_err("audit checkpoint %s: cannot write: %s", path, strerror(errno));
-	(void)unlink(tmp);
-	return MAMORI_ERR_IO;
 }
 
 /* ------------------------------------------------------------- journal */
@@ -311,15 +194,15 @@ mamori_audit_journal(const struct mamori_audit_row *r, const struct mamori_audit
 		                r->service ? r->service : "-", r->user ? r->user : "-", r->result ? r->result : "-",
 		                r->reason ? r->reason : "-", r->actor ? r->actor : "-", "PRIORITY=%d", LOG_NOTICE,
 		                "SYSLOG_FACILITY=%d", LOG_AUTHPRIV >> 3, "MAMORI_AUDIT_ID=%lld", (long long)r->id,
-		                "MAMORI_CATEGORY=%s", r->category, "MAMORI_SERVICE=%s", r->service ? r->service : "",
-		                "MAMORI_USER=%s", r->user ? r->user : "", "MAMORI_RESULT=%s",
-		                r->result ? r->result : "", "MAMORI_REASON=%s", r->reason ? r->reason : "",
-		                "MAMORI_ACTOR=%s", r->actor ? r->actor : "", "MAMORI_TTY=%s", r->tty ? r->tty : "",
-		                "MAMORI_RHOST=%s", r->rhost ? r->rhost : "", "MAMORI_PEER_UID=%s", uid,
-		                "MAMORI_PEER_PID=%s", pid, "MAMORI_HASH=%s", r->hash ? r->hash : "", "MAMORI_MAC=%s",
-		                r->mac ? r->mac : "", "MAMORI_CHECKPOINT_ROWS=%lld", (long long)cp->rows,
-		                "MAMORI_CHECKPOINT_MAC_FROM=%lld", (long long)cp->mac_from, "MAMORI_CHECKPOINT_MAC=%s",
-		                cp->mac, NULL);
+		                "MAMORI_AUDIT_CHAIN=%s", r->chain != NULL ? r->chain : "", "MAMORI_CATEGORY=%s",
+		                r->category, "MAMORI_SERVICE=%s", r->service ? r->service : "", "MAMORI_USER=%s",
+		                r->user ? r->user : "", "MAMORI_RESULT=%s", r->result ? r->result : "",
+		                "MAMORI_REASON=%s", r->reason ? r->reason : "", "MAMORI_ACTOR=%s",
+		                r->actor ? r->actor : "", "MAMORI_TTY=%s", r->tty ? r->tty : "", "MAMORI_RHOST=%s",
+		                r->rhost ? r->rhost : "", "MAMORI_PEER_UID=%s", uid, "MAMORI_PEER_PID=%s", pid,
+		                "MAMORI_HASH=%s", r->hash ? r->hash : "", "MAMORI_MAC=%s", r->mac ? r->mac : "",
+		                "MAMORI_CHECKPOINT_ROWS=%lld", (long long)cp->rows, "MAMORI_CHECKPOINT_MAC_FROM=%lld",
+		                (long long)cp->mac_from, "MAMORI_CHECKPOINT_MAC=%s", cp->mac, NULL);
 		return;
 	}
 	/* Through the daemon's log: syslog, and standard error too in the
@@ -327,12 +210,12 @@ mamori_audit_journal(const struct mamori_audit_row *r, const struct mamori_audit
 	mamori_log(LOG_AUTHPRIV | LOG_NOTICE,
 	           "audit id=%lld category=%s service=%s user=%s result=%s reason=%s actor=%s tty=%s rhost=%s "
 	           "peer_uid=%s peer_pid=%s hash=%s mac=%s checkpoint_rows=%lld checkpoint_mac_from=%lld "
-	           "checkpoint_mac=%s",
+	           "checkpoint_mac=%s chain=%s",
 	           (long long)r->id, r->category, r->service ? r->service : "-", r->user ? r->user : "-",
 	           r->result ? r->result : "-", r->reason ? r->reason : "-", r->actor ? r->actor : "-",
 	           r->tty ? r->tty : "-", r->rhost ? r->rhost : "-", uid[0] ? uid : "-", pid[0] ? pid : "-",
 	           r->hash ? r->hash : "-", r->mac ? r->mac : "-", (long long)cp->rows, (long long)cp->mac_from,
-	           cp->mac);
+	           cp->mac, r->chain != NULL && r->chain[0] != '\0' ? r->chain : "-");
 }
 
 /* ------------------------------------------------------------- append */
@@ -353,14 +236,16 @@ tampered(const char *what, int64_t last_id, int64_t want_id)
 	           what, (long long)last_id, (long long)want_id, audit.checkpoint_path);
 }
 
-/* The tail read in tx under the store's lock, compared with what this
- * daemon knows.  Alone on the store (SQLite), or after tx's own first row,
- * the log must end where this daemon left it: anything else was deleted or
- * rewritten behind its back.  On a shared store other daemons append too:
- * the tail never goes back, and the last row this daemon committed is
- * still there with the same hash.  The checkpoint file then stays as it
- * is, the evidence verify reports.  An error only when the store cannot
- * be read. */
+/* The tail read in tx, compared with what this daemon knows: the log must
+ * end where this daemon left it (SQLite, whose lock is held; or tx's own
+ * rows), anything else was deleted or rewritten behind its back.  A
+ * node's chain read again (after a transaction that appended was rolled
+ * back, or its COMMIT's answer lost) may have gone on: a lost answer
+ * that had committed, or another daemon with the same node; the tail then
+ * never goes back, and the last row this daemon committed is still there
+ * with the same hash.  The checkpoint file then stays as it is, the
+ * evidence verify reports.  An error only when the store cannot be
+ * read. */
 static int
 tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 {
@@ -388,11 +273,37 @@ tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 	}
 	if (want_id == 0)
 		return MAMORI_OK;
-	rc = mamori_store_audit_hash_at(tx, want_id, hash, mac);
+	rc = mamori_store_audit_hash_at(tx, audit.chain, want_id, hash, mac);
 	if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && strcmp(hash, want_hash) != 0)) {
 		tampered("the last row the daemon wrote was changed or removed", last_id, want_id);
 		return MAMORI_OK;
 	}
+	return rc;
+}
+
+/* The row tx's next append follows.  SQLite: the tail, read under its
+ * lock.  A shared store: the node's chain, claimed for tx (one
+ * transaction of this daemon at a time appends to it, from its first
+ * append to its end), and its head, held by the daemon: no read, unless
+ * the head is not known (read then, and checked). */
+static int
+chain_tail(struct mamori_txn *tx, int64_t *last_id, char prev[65])
+{
+	int known = 1, rc;
+
+	if (mamori_store_shared(audit.store)) {
+		rc = mamori_audit_txn_claim(tx, mamori_store_lock_timeout(audit.store), last_id, prev, &known);
+		if (rc == MAMORI_ERR_BUSY)
+			mamori_log_err("audit: chain %s: still held by another transaction after %u s", audit.chain,
+			               mamori_store_lock_timeout(audit.store));
+		if (rc != MAMORI_OK || known)
+			return rc;
+	}
+	rc = mamori_store_audit_tail(tx, audit.chain, last_id, prev);
+	if (rc == MAMORI_OK)
+		rc = tail_check(tx, *last_id, prev);
+	if (rc == MAMORI_OK && !known)
+		mamori_audit_txn_set_head(*last_id, prev);
 	return rc;
 }
 
@@ -409,15 +320,13 @@ mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, 
 		mamori_log_err("audit: the log of this store is not set up (mamori_audit_init)");
 		return MAMORI_ERR_INTERNAL;
 	}
-	rc = mamori_store_audit_tail(tx, &last_id, prev);
-	if (rc == MAMORI_OK)
-		rc = tail_check(tx, last_id, prev);
-	if (rc != MAMORI_OK)
+	if ((rc = chain_tail(tx, &last_id, prev)) != MAMORI_OK)
 		return rc;
 	if (ev->detail != NULL && (detail = json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return MAMORI_ERR_NOMEM;
 	/* The store keeps "" as NULL: hash what it will keep. */
 	row.id = last_id + 1;
+	row.chain = audit.chain;
 	row.ts = now;
 	row.category = ev->category;
 	row.actor = empty_to_null(ev->actor);
@@ -449,14 +358,61 @@ mamori_audit_append(struct mamori_txn *tx, const struct mamori_audit_event *ev, 
 
 /* ------------------------------------------------------------- set-up */
 
+/* The chain's tail and the id of its first row with a MAC. */
+static int
+chain_read(struct mamori_store *store, const char *chain, int64_t *last_id, char tail[65], int64_t *first_mac)
+{
+	struct mamori_txn *tx = NULL;
+	int rc = mamori_store_begin(store, &tx);
+
+	if (rc == MAMORI_OK)
+		rc = mamori_store_audit_tail(tx, chain, last_id, tail);
+	if (rc == MAMORI_OK && first_mac != NULL)
+		rc = mamori_store_audit_first_mac(tx, chain, first_mac);
+	mamori_store_rollback(&tx);
+	return rc;
+}
+
+/* Whether cp (its MAC checked) matches its chain in store: why is left
+ * empty, or says what does not. */
+static void
+checkpoint_compare(struct mamori_store *store, const struct mamori_audit_checkpoint *cp, char *why, size_t whylen)
+{
+	struct mamori_txn *tx = NULL;
+	char tail[65], hash[65] = "?", mac[65];
+	int64_t last_id = 0;
+
+	if (checkpoint_check(cp) != MAMORI_OK) {
+		snprintf(why, whylen, "its MAC does not match");
+		return;
+	}
+	if (chain_read(store, cp->chain, &last_id, tail, NULL) != MAMORI_OK) {
+		snprintf(why, whylen, "the log cannot be read");
+		return;
+	}
+	if (last_id < cp->rows) {
+		snprintf(why, whylen, "%lld rows missing: the checkpoint records %lld rows, the log has %lld",
+		         (long long)(cp->rows - last_id), (long long)cp->rows, (long long)last_id);
+		return;
+	}
+	if (cp->rows == 0)
+		snprintf(hash, sizeof(hash), ZERO_HASH);
+	else if (mamori_store_begin(store, &tx) == MAMORI_OK) {
+		if (mamori_store_audit_hash_at(tx, cp->chain, cp->rows, hash, mac) != MAMORI_OK)
+			snprintf(hash, sizeof(hash), "?");
+		mamori_store_rollback(&tx);
+	}
+	if (strcmp(hash, cp->head_hash) != 0)
+		snprintf(why, whylen, "row %lld is not the row it records", (long long)cp->rows);
+}
+
 int
 mamori_audit_init(struct mamori_store *store, const char *key_path, const char *checkpoint_path, char *err,
                   size_t errlen)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_store_txn_hooks hooks = { .end = mamori_audit_txn_end, .after_release = mamori_audit_txn_flush };
 	struct mamori_audit_checkpoint cp;
-	char tail[65], hash[65], mac[65], cperr[512], why[512] = "";
+	char tail[65], cperr[512], why[512] = "";
 	int64_t last_id = 0, first_mac = 0, mac_from;
 	int cprc, rc;
 
@@ -466,15 +422,9 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		snprintf(err, errlen, "audit checkpoint: no path, or too long");
 		return MAMORI_ERR_CONFIG;
 	}
-	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
-		snprintf(err, errlen, "audit log: cannot read the store");
-		return MAMORI_ERR_STORE;
-	}
-	rc = mamori_store_audit_tail(tx, &last_id, tail);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_audit_first_mac(tx, &first_mac);
-	mamori_store_rollback(&tx);
-	if (rc != MAMORI_OK) {
+	/* A shared store: this daemon's node's chain; SQLite: its one. */
+	snprintf(audit.chain, sizeof(audit.chain), "%s", mamori_store_shared(store) ? mamori_store_node(store) : "");
+	if ((rc = chain_read(store, audit.chain, &last_id, tail, &first_mac)) != MAMORI_OK) {
 		snprintf(err, errlen, "audit log: cannot read the store");
 		return rc;
 	}
@@ -501,24 +451,19 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 
 	mac_from = first_mac > 0 ? first_mac : last_id + 1;
 	if (cprc == MAMORI_OK) {
-		mac_from = cp.mac_from;
-		if (checkpoint_check(&cp) != MAMORI_OK) {
-			snprintf(why, sizeof(why), "its MAC does not match");
-		} else if (last_id < cp.rows) {
-			snprintf(why, sizeof(why),
-			         "%lld rows missing: the checkpoint records %lld rows, the log has %lld",
-			         (long long)(cp.rows - last_id), (long long)cp.rows, (long long)last_id);
-		} else {
-			if (cp.rows == 0)
-				snprintf(hash, sizeof(hash), ZERO_HASH);
-			else if (mamori_store_begin(store, &tx) == MAMORI_OK) {
-				rc = mamori_store_audit_hash_at(tx, cp.rows, hash, mac);
-				mamori_store_rollback(&tx);
-				if (rc != MAMORI_OK)
-					snprintf(hash, sizeof(hash), "?");
-			}
-			if (strcmp(hash, cp.head_hash) != 0)
-				snprintf(why, sizeof(why), "row %lld is not the row it records", (long long)cp.rows);
+		checkpoint_compare(store, &cp, why, sizeof(why));
+		if (why[0] == '\0' && strcmp(cp.chain, audit.chain) != 0) {
+			/* The checkpoint of another chain, which matches it: the
+			 * store's one chain before the daemon had a node's (a
+			 * store of schema version 10), or the node renamed.  The
+			 * file anchors this daemon's chain from now on. */
+			mamori_log_notice("audit checkpoint %s: chain \"%s\" matches it up to row %lld; it now anchors "
+			                  "chain \"%s\"",
+			                  checkpoint_path, cp.chain, (long long)cp.rows, audit.chain);
+			cprc = MAMORI_ERR_NOT_FOUND;
+			first_mac = 0;
+		} else if (why[0] == '\0') {
+			mac_from = cp.mac_from;
 		}
 	} else if (cprc == MAMORI_ERR_NOT_FOUND && first_mac > 0) {
 		/* The log has been keyed, so a checkpoint existed: anchor anew
@@ -539,6 +484,7 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 		           "updated until it is moved aside (mamorictl audit verify)",
 		           checkpoint_path, why);
 	} else if (cprc == MAMORI_ERR_NOT_FOUND) {
+		snprintf(cp.chain, sizeof(cp.chain), "%s", audit.chain);
 		cp.rows = last_id;
 		cp.mac_from = mac_from;
 		memcpy(cp.head_hash, tail, 65);
@@ -547,12 +493,13 @@ mamori_audit_init(struct mamori_store *store, const char *key_path, const char *
 			audit.store = NULL;
 			return MAMORI_ERR_IO;
 		}
-		if (first_mac == 0 && last_id > 0)
+		if (first_mac == 0 && last_id > 0 && mac_from > last_id)
 			mamori_log_notice("audit log: rows 1 to %lld predate the audit key; they are anchored by the "
 			                  "checkpoint %s, and rows from %lld on carry a MAC",
 			                  (long long)last_id, checkpoint_path, (long long)mac_from);
 	}
-	mamori_audit_txn_start(checkpoint_path, mac_from, last_id, tail, cprc == MAMORI_OK ? cp.rows : last_id);
+	mamori_audit_txn_start(checkpoint_path, mac_from, last_id, tail,
+	                       cprc == MAMORI_OK && strcmp(cp.chain, audit.chain) == 0 ? cp.rows : last_id);
 	mamori_store_set_txn_hooks(store, &hooks);
 	return MAMORI_OK;
 }
@@ -569,6 +516,12 @@ mamori_audit_shutdown(void)
 	mamori_audit_key_forget();
 }
 
+void
+mamori_audit_head_forget(void)
+{
+	mamori_audit_txn_forget_head();
+}
+
 int
 mamori_audit_tampered(void)
 {
@@ -578,24 +531,52 @@ mamori_audit_tampered(void)
 
 /* ------------------------------------------------------------- verify */
 
+/* The walk goes chain by chain, each in id order: each chain starts at row
+ * 1 from the zero hash.  The store's one chain ("") carries MACs from the
+ * first row that has one (rows from before 0.2.0 have none); a node's
+ * chain, born MAC'd, from its first row.  The checkpoint compares with
+ * its own chain. */
 struct verify_ctx {
 	struct mamori_audit_verdict *v;
 	const struct mamori_audit_checkpoint *cp; /* NULL: none to compare with */
+	char chain[MAMORI_NODE_MAX + 1]; /* the chain walked */
+	int started; /* a row of chain was seen */
 	int64_t mac_from; /* 0: from the first row that has one */
 	char prev[65];
 	int64_t expect_id;
+	int64_t cp_rows; /* rows walked of the checkpoint's chain */
 };
+
+static void
+chain_start(struct verify_ctx *ctx, const char *chain)
+{
+	snprintf(ctx->chain, sizeof(ctx->chain), "%s", chain);
+	ctx->started = 1;
+	ctx->v->chains++;
+	ctx->expect_id = 1;
+	memset(ctx->prev, '0', 64);
+	ctx->prev[64] = '\0';
+	if (ctx->cp != NULL && strcmp(ctx->cp->chain, chain) == 0)
+		ctx->mac_from = ctx->cp->mac_from;
+	else
+		ctx->mac_from = chain[0] != '\0' ? 1 : 0;
+}
 
 static int
 verify_row(const struct mamori_audit_row *row, void *data)
 {
 	struct verify_ctx *ctx = data;
 	struct mamori_audit_verdict *v = ctx->v;
+	const char *chain = row->chain != NULL ? row->chain : "";
 	char hash[65], mac[65];
 
 	v->rows++;
 	if (!v->ok)
 		return MAMORI_OK;
+	if (!ctx->started || strcmp(chain, ctx->chain) != 0)
+		chain_start(ctx, chain);
+	if (ctx->cp != NULL && strcmp(ctx->cp->chain, chain) == 0)
+		ctx->cp_rows++;
 	if (row->id != ctx->expect_id) {
 		snprintf(v->reason, sizeof(v->reason), "expected row %lld, found row %lld (rows removed)",
 		         (long long)ctx->expect_id, (long long)row->id);
@@ -618,7 +599,8 @@ verify_row(const struct mamori_audit_row *row, void *data)
 		snprintf(v->reason, sizeof(v->reason), "row MAC does not match (changed without the audit key)");
 		goto bad;
 	}
-	if (ctx->cp != NULL && row->id == ctx->cp->rows && strcmp(row->hash, ctx->cp->head_hash) != 0) {
+	if (ctx->cp != NULL && strcmp(ctx->cp->chain, chain) == 0 && row->id == ctx->cp->rows &&
+	    strcmp(row->hash, ctx->cp->head_hash) != 0) {
 		snprintf(v->reason, sizeof(v->reason), "row is not the row the checkpoint records");
 		goto bad;
 	}
@@ -628,6 +610,7 @@ verify_row(const struct mamori_audit_row *row, void *data)
 bad:
 	v->ok = 0;
 	v->first_bad = row->id;
+	snprintf(v->chain, sizeof(v->chain), "%s", chain);
 	return MAMORI_OK;
 }
 
@@ -644,9 +627,6 @@ mamori_audit_verify(struct mamori_store *store, struct mamori_audit_verdict *ver
 	verdict->checkpoint_rows = -1;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.v = verdict;
-	ctx.expect_id = 1;
-	memset(ctx.prev, '0', 64);
-	ctx.prev[64] = '\0';
 	/* The checkpoint first: it is written after its rows commit, so the
 	 * snapshot read next holds every row it records. */
 	cprc = audit.checkpoint_path[0] != '\0'
@@ -659,10 +639,10 @@ mamori_audit_verify(struct mamori_store *store, struct mamori_audit_verdict *ver
 	}
 	if (cprc == MAMORI_OK) {
 		ctx.cp = &cp;
-		ctx.mac_from = cp.mac_from;
 		verdict->checkpoint_rows = cp.rows;
+		snprintf(verdict->checkpoint_chain, sizeof(verdict->checkpoint_chain), "%s", cp.chain);
 	}
-	rc = mamori_store_audit_snapshot_foreach(store, 0, 0, 0, verify_row, &ctx);
+	rc = mamori_store_audit_snapshot_foreach(store, 0, 0, 0, MAMORI_AUDIT_BY_CHAIN, verify_row, &ctx);
 	if (rc != MAMORI_OK)
 		return rc;
 	if (!verdict->ok)
@@ -670,13 +650,15 @@ mamori_audit_verify(struct mamori_store *store, struct mamori_audit_verdict *ver
 	if (cprc != MAMORI_OK) {
 		verdict->ok = 0;
 		snprintf(verdict->reason, sizeof(verdict->reason), "%s", cperr);
-	} else if (verdict->rows < cp.rows) {
-		/* Truncation: the newest rows, or all of them, are gone. */
+	} else if (ctx.cp_rows < cp.rows) {
+		/* Truncation: the newest rows of the checkpoint's chain, or all
+		 * of them, are gone. */
 		verdict->ok = 0;
-		verdict->missing = cp.rows - verdict->rows;
+		verdict->missing = cp.rows - ctx.cp_rows;
+		snprintf(verdict->chain, sizeof(verdict->chain), "%s", cp.chain);
 		snprintf(verdict->reason, sizeof(verdict->reason),
 		         "%lld rows missing: the checkpoint records %lld rows, the log has %lld",
-		         (long long)verdict->missing, (long long)cp.rows, (long long)verdict->rows);
+		         (long long)verdict->missing, (long long)cp.rows, (long long)ctx.cp_rows);
 	}
 	return MAMORI_OK;
 }

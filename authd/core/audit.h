@@ -26,7 +26,8 @@ struct mamori_audit_event {
  * key.  Kept in a file outside the store (written after each commit) and
  * carried by each row's journal message. */
 struct mamori_audit_checkpoint {
-	int64_t rows;
+	char chain[MAMORI_NODE_MAX + 1]; /* "": the store's one chain (format v1) */
+	int64_t rows; /* of the chain: its last row's id */
 	char head_hash[65];
 	int64_t mac_from; /* the first row that carries a MAC */
 	char mac[65];
@@ -41,6 +42,9 @@ int mamori_audit_init(struct mamori_store *store, const char *key_path, const ch
 /* Detach, forget the key and the rows not yet sent.  Call it before the
  * store is closed (init calls it too, on the store attached before). */
 void mamori_audit_shutdown(void);
+/* Read the chain's head from the store again at the next append (a shared
+ * store: another writer of this node's chain may have appended). */
+void mamori_audit_head_forget(void);
 /* Whether the log was found changed outside the daemon since init. */
 int mamori_audit_tampered(void);
 
@@ -67,13 +71,16 @@ int mamori_audit_row_hash(const struct mamori_audit_row *row, char out[65]);
 struct mamori_audit_verdict {
 	int ok;
 	int64_t rows;
-	int64_t first_bad; /* row id, 0 when ok or when the rows are only missing */
+	int64_t chains; /* chains walked (each node's, and the store's one) */
+	char chain[MAMORI_NODE_MAX + 1]; /* the chain of first_bad or missing rows ("": the store's one) */
+	int64_t first_bad; /* row id in chain, 0 when ok or when the rows are only missing */
 	int64_t missing; /* rows the checkpoint records that the log lacks */
 	int64_t checkpoint_rows; /* -1: no valid checkpoint */
+	char checkpoint_chain[MAMORI_NODE_MAX + 1];
 	char reason[640];
 };
 
-/* Walk the whole chain on a snapshot of its own (not holding the store's
+/* Walk the whole log, every chain, on a snapshot of its own (not holding the store's
  * lock; call it outside a transaction) and compare it with the checkpoint
  * file.  Returns MAMORI_OK with the verdict, or an error when the store
  * could not be read. */

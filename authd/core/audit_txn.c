@@ -3,8 +3,11 @@
  * (mamori_store_txn_slot) until it ends: a rolled-back transaction's rows
  * are forgotten, a committed one's go to the journal and the checkpoint
  * file once the store released it, in the order of their row ids, which is
- * the order of the commits (the tail is read under the store's lock:
- * SQLite's, or PostgreSQL's advisory lock held to the transaction's end).
+ * the order of the commits: SQLite's lock is held from the tail's read to
+ * the transaction's end; on a shared store (PostgreSQL), where the daemon
+ * appends to its node's chain, whose head it holds, the chain is claimed
+ * by one transaction at a time (mamori_audit_txn_claim) from its first
+ * append to its end.
  *
  * A backend may run several transactions of this daemon at once
  * (PostgreSQL), so nothing of one transaction is global: what is global is
@@ -17,9 +20,11 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/audit.h"
 #include "core/audit_internal.h"
@@ -44,6 +49,9 @@ struct audit_txn {
  * checkpoint file, so that one thread at a time sends rows. */
 static struct {
 	pthread_mutex_t lock;
+	pthread_cond_t released; /* the chain's holder ended */
+	struct audit_txn *holder; /* the transaction that claimed the chain */
+	int head_known; /* head is the chain's tail (else read it again) */
 	struct audit_txn *in_flight; /* appended, not yet ended */
 	struct audit_txn *queue; /* committed, not yet sent, by first_id */
 	int64_t head_id; /* the last row this daemon committed */
@@ -52,7 +60,7 @@ static struct {
 	int64_t mac_from;
 	int64_t checkpoint_rows; /* of the checkpoint file, as last written or read */
 	char checkpoint_path[4096];
-} at = { .lock = PTHREAD_MUTEX_INITIALIZER, .mac_from = 1 };
+} at = { .lock = PTHREAD_MUTEX_INITIALIZER, .released = PTHREAD_COND_INITIALIZER, .mac_from = 1 };
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -148,6 +156,8 @@ mamori_audit_txn_start(const char *checkpoint_path, int64_t mac_from, int64_t he
 	list_free(&at.queue);
 	snprintf(at.checkpoint_path, sizeof(at.checkpoint_path), "%s", checkpoint_path ? checkpoint_path : "");
 	at.mac_from = mac_from;
+	at.holder = NULL;
+	at.head_known = 1;
 	at.head_id = at.seen_id = head_id;
 	snprintf(at.head_hash, sizeof(at.head_hash), "%s", head_hash ? head_hash : "");
 	at.checkpoint_rows = checkpoint_rows;
@@ -185,23 +195,81 @@ mamori_audit_txn_saw(int64_t tail_id)
 	pthread_mutex_unlock(&at.lock);
 }
 
-int
-mamori_audit_txn_add(struct mamori_txn *tx, const struct mamori_audit_row *row)
+/* tx's slot, made (and in flight) when it has none; first: the row id it
+ * starts at (queue order). */
+static struct audit_txn *
+slot_txn(struct mamori_txn *tx, int64_t first)
 {
 	void **slot = mamori_store_txn_slot(tx);
 	struct audit_txn *t = *slot;
-	int rc;
 
 	if (t == NULL) {
 		if ((t = calloc(1, sizeof(*t))) == NULL)
-			return MAMORI_ERR_NOMEM;
-		t->first_id = row->id;
+			return NULL;
+		t->first_id = first;
 		pthread_mutex_lock(&at.lock);
 		t->next = at.in_flight;
 		at.in_flight = t;
 		pthread_mutex_unlock(&at.lock);
 		*slot = t;
 	}
+	return t;
+}
+
+int
+mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_s, int64_t *id, char hash[65], int *known)
+{
+	struct audit_txn *t = slot_txn(tx, INT64_MAX);
+	struct timespec until;
+	int rc = 0;
+
+	if (t == NULL)
+		return MAMORI_ERR_NOMEM;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)timeout_s;
+	pthread_mutex_lock(&at.lock);
+	while (at.holder != NULL && at.holder != t && rc == 0)
+		rc = pthread_cond_timedwait(&at.released, &at.lock, &until);
+	if (at.holder != NULL && at.holder != t) {
+		pthread_mutex_unlock(&at.lock);
+		return MAMORI_ERR_BUSY;
+	}
+	at.holder = t;
+	*known = t->n > 0 || at.head_known;
+	*id = t->n > 0 ? t->head_id : at.head_id;
+	memcpy(hash, t->n > 0 ? t->head_hash : at.head_hash, 65);
+	pthread_mutex_unlock(&at.lock);
+	return MAMORI_OK;
+}
+
+void
+mamori_audit_txn_set_head(int64_t id, const char *hash)
+{
+	pthread_mutex_lock(&at.lock);
+	at.head_id = id;
+	snprintf(at.head_hash, sizeof(at.head_hash), "%s", hash);
+	at.head_known = 1;
+	pthread_mutex_unlock(&at.lock);
+}
+
+void
+mamori_audit_txn_forget_head(void)
+{
+	pthread_mutex_lock(&at.lock);
+	at.head_known = 0;
+	pthread_mutex_unlock(&at.lock);
+}
+
+int
+mamori_audit_txn_add(struct mamori_txn *tx, const struct mamori_audit_row *row)
+{
+	struct audit_txn *t = slot_txn(tx, row->id);
+	int rc;
+
+	if (t == NULL)
+		return MAMORI_ERR_NOMEM;
+	if (t->n == 0)
+		t->first_id = row->id;
 	if ((rc = rows_add(t, row)) != MAMORI_OK)
 		return rc;
 	t->head_id = row->id;
@@ -223,6 +291,15 @@ mamori_audit_txn_end(void *data, void **slot, int committed)
 	pthread_mutex_lock(&at.lock);
 	if (t != NULL)
 		unlink_from(&at.in_flight, t);
+	if (t != NULL && at.holder == t) {
+		/* Rolled back, or a COMMIT whose answer was lost (it may have
+		 * committed): the chain's tail is read again before the next
+		 * append. */
+		if (!committed && t->n > 0)
+			at.head_known = 0;
+		at.holder = NULL;
+		pthread_cond_broadcast(&at.released);
+	}
 	if (t != NULL && committed && t->n > 0) {
 		if (t->head_id > at.head_id) {
 			at.head_id = t->head_id;
@@ -270,6 +347,7 @@ send_rows(struct audit_txn *t, int64_t mac_from, const char *path)
 
 	cp.mac_from = mac_from;
 	for (size_t i = 0; i < t->n; i++) {
+		snprintf(cp.chain, sizeof(cp.chain), "%s", t->rows[i].row.chain != NULL ? t->rows[i].row.chain : "");
 		cp.rows = t->rows[i].row.id;
 		snprintf(cp.head_hash, sizeof(cp.head_hash), "%s", t->rows[i].row.hash);
 		if (mamori_audit_checkpoint_mac(&cp, cp.mac) != MAMORI_OK)

@@ -9,10 +9,16 @@
 #include "rules/incident.h"
 #include "service_admin/call.h"
 
+/* Each row with its place in the whole log, n, which pages go by (a
+ * row's id is its place in its chain). */
 static int
 show_one(const struct mamori_audit_row *row, void *data)
 {
-	return admin_page_add(data, mamori_audit_row_json(row));
+	json_t *o = mamori_audit_row_json(row);
+
+	if (o != NULL)
+		json_object_set_new(o, "n", json_integer(row->n));
+	return admin_page_add(data, o);
 }
 
 json_t *
@@ -33,7 +39,7 @@ admin_audit_show(struct admin_call *call, json_t *params)
 	if (pg.items == NULL)
 		return admin_internal_error();
 	/* On a snapshot of its own, so that logins go on while it reads. */
-	rc = mamori_store_audit_snapshot_foreach(mamori_daemon.store, since, after, limit, show_one, &pg);
+	rc = mamori_store_audit_snapshot_foreach(mamori_daemon.store, since, after, limit, 0, show_one, &pg);
 	if (rc != MAMORI_OK) {
 		json_decref(pg.items);
 		return admin_internal_error();
@@ -54,7 +60,7 @@ admin_audit_show(struct admin_call *call, json_t *params)
 			return admin_internal_error();
 		}
 	}
-	return admin_page_reply(&pg, "records", "next_after_id", "id");
+	return admin_page_reply(&pg, "records", "next_after_id", "n");
 }
 
 json_t *
@@ -72,10 +78,11 @@ admin_audit_verify(struct admin_call *call, json_t *params)
 	if (!v.ok) {
 		const struct mamori_conf *conf = mamori_daemon_conf_get();
 		json_t *detail =
-		        json_pack("{s:I,s:I,s:I,s:s}", "rows", (json_int_t)v.rows, "first_bad", (json_int_t)v.first_bad,
-		                  "missing", (json_int_t)v.missing, "reason", v.reason);
+		        json_pack("{s:I,s:s,s:I,s:I,s:s}", "rows", (json_int_t)v.rows, "chain", v.chain, "first_bad",
+		                  (json_int_t)v.first_bad, "missing", (json_int_t)v.missing, "reason", v.reason);
 
-		mamori_log(LOG_ALERT, "audit log verification failed (row %lld): %s", (long long)v.first_bad, v.reason);
+		mamori_log(LOG_ALERT, "audit log verification failed (chain \"%s\", row %lld): %s", v.chain,
+		           (long long)v.first_bad, v.reason);
 		/* P-INCIDENT: a tampered log is an incident. */
 		mamori_incident_raise(conf, "audit_tampered", NULL, NULL, detail, call->now);
 		json_decref(detail);
@@ -90,10 +97,13 @@ admin_audit_verify(struct admin_call *call, json_t *params)
 	}
 	if (mamori_store_commit(&tx) != MAMORI_OK)
 		return admin_internal_error();
-	out = json_pack("{s:b,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows);
-	if (out != NULL && v.checkpoint_rows >= 0)
+	out = json_pack("{s:b,s:I,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows, "chains", (json_int_t)v.chains);
+	if (out != NULL && v.checkpoint_rows >= 0) {
 		json_object_set_new(out, "checkpoint_rows", json_integer(v.checkpoint_rows));
+		json_object_set_new(out, "checkpoint_chain", json_string(v.checkpoint_chain));
+	}
 	if (out != NULL && !v.ok) {
+		json_object_set_new(out, "chain", json_string(v.chain));
 		if (v.first_bad > 0)
 			json_object_set_new(out, "first_bad", json_integer(v.first_bad));
 		if (v.missing > 0)

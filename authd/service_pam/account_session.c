@@ -151,9 +151,9 @@ pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_
 	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
 		return offline_account_check(c, req, rc);
 	conf = mamori_daemon_conf_get();
-	/* What account_decide reads, and the audit tail, in one round trip. */
+	/* What account_decide reads in one round trip. */
 	rc = mamori_store_prefetch(tx, req->user, mamori_conf_service_system(conf, req->service),
-	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_AUDIT);
+	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD);
 	if (rc == MAMORI_OK)
 		rc = account_decide(tx, conf, req, now, &v);
 	mamori_daemon_conf_put(conf);
@@ -332,10 +332,9 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 
 	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
 		return rc;
-	/* The owner, its last logins, the audit tail and the new session's
-	 * id in one round trip. */
-	rc = mamori_store_prefetch(tx, req->user, NULL,
-	                           MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_AUDIT | MAMORI_PREFETCH_SESSION_ID);
+	/* The owner, its last logins and the new session's id in one round
+	 * trip. */
+	rc = mamori_store_prefetch(tx, req->user, NULL, MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_SESSION_ID);
 	if (rc == MAMORI_OK)
 		rc = session_owner(tx, c, req, &u);
 	if (rc != MAMORI_OK) {

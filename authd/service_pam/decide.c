@@ -472,7 +472,7 @@ decide_prefetch(const struct decision *d)
 		if (d->conv->set.factor[i] != MAMORI_FACTOR_PASSWORD)
 			return what;
 	}
-	return what | MAMORI_PREFETCH_LOGIN_LOCK | MAMORI_PREFETCH_AUDIT;
+	return what | MAMORI_PREFETCH_LOGIN_LOCK;
 }
 
 /* One run of the decision's transaction.  A shared store may refuse it
@@ -486,14 +486,13 @@ decide_once(struct decision *d)
 
 	if (rc != MAMORI_OK)
 		return rc;
-	/* What decide reads in one round trip; the writes go with the
-	 * COMMIT.  A decision of passwords only also takes the lock of the
-	 * login record it writes, then the audit lock and tail, so that its
-	 * audit row costs no round trip of its own.  One with a credential
-	 * factor changes the credential's row (a TOTP step, a key's sign
-	 * count): the audit lock must come after that row's lock, as in an
-	 * administrator's revoke (row, then audit), so its tail is read at
-	 * the append. */
+	/* What decide reads in one round trip; the writes, and the audit
+	 * row (its chain's head is this daemon's: nothing to read), go with
+	 * the COMMIT.  A decision of passwords only also takes the lock of
+	 * the login record it writes.  One with a credential factor changes
+	 * the credential's row (a TOTP step, a key's sign count) first, and
+	 * takes the login record's lock when it writes it, after that row's,
+	 * as an administrator's revoke does. */
 	rc = mamori_store_prefetch(d->tx, d->name, d->conv->system, decide_prefetch(d));
 	if (rc == MAMORI_OK)
 		rc = decide(d);

@@ -26,6 +26,7 @@ struct mamori_store {
 	/* [store] node, set by store.c before open returns (a backend's open
 	 * reads conf->store_node). */
 	char node[MAMORI_NODE_MAX + 1];
+	unsigned lock_timeout; /* [store] lock_timeout, seconds */
 };
 
 /* A listener (store.h mamori_store_events_open): a backend's begins with
@@ -76,8 +77,8 @@ struct mamori_store_ops {
 	/* One statement sent to the server now (store.h mamori_store_ping);
 	 * NULL for a backend with no server. */
 	int (*ping)(struct mamori_txn *tx);
-	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
-	                              mamori_store_audit_cb cb, void *data);
+	int (*audit_snapshot_foreach)(struct mamori_store *store, int64_t since, int64_t after_n, int64_t limit,
+	                              unsigned flags, mamori_store_audit_cb cb, void *data);
 
 	/* The data calls, as in store.h; store.c has checked tx and the
 	 * arguments. */
@@ -135,13 +136,13 @@ struct mamori_store_ops {
 	int (*member_remove)(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 	int (*member_check)(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 	int (*member_foreach)(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
-	int (*audit_tail)(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+	int (*audit_tail)(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65]);
 	int (*audit_insert)(struct mamori_txn *tx, const struct mamori_audit_row *row);
-	int (*audit_foreach)(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit,
+	int (*audit_foreach)(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
 	                     mamori_store_audit_cb cb, void *data);
 	int (*audit_count)(struct mamori_txn *tx, int64_t *count);
-	int (*audit_hash_at)(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
-	int (*audit_first_mac)(struct mamori_txn *tx, int64_t *id);
+	int (*audit_hash_at)(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65]);
+	int (*audit_first_mac)(struct mamori_txn *tx, const char *chain, int64_t *id);
 	int (*cred_insert)(struct mamori_txn *tx, struct mamori_credential *c);
 	/* key_id: the sealing key's id (NULL: unknown).  old_nonce NULL:
 	 * unconditional (but never a revoked row); else only the row whose

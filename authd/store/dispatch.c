@@ -153,6 +153,7 @@ mamori_store_open(const struct mamori_conf *conf, struct mamori_store **out, cha
 		(*out)->ops = backends[i];
 		memset(&(*out)->hooks, 0, sizeof((*out)->hooks));
 		snprintf((*out)->node, sizeof((*out)->node), "%s", conf->store_node != NULL ? conf->store_node : "");
+		(*out)->lock_timeout = conf->store_lock_timeout > 0 ? conf->store_lock_timeout : 2;
 		return MAMORI_OK;
 	}
 	for (size_t i = 0; i < N_BACKENDS; i++) {
@@ -275,12 +276,12 @@ mamori_store_txn_store(const struct mamori_txn *tx)
 }
 
 int
-mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
-                                    mamori_store_audit_cb cb, void *data)
+mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_n, int64_t limit,
+                                    unsigned flags, mamori_store_audit_cb cb, void *data)
 {
-	if (cb == NULL)
+	if (cb == NULL || ((flags & MAMORI_AUDIT_BY_CHAIN) && (since != 0 || after_n != 0)))
 		return MAMORI_ERR_INVALID;
-	return store->ops->audit_snapshot_foreach(store, since, after_id, limit, cb, data);
+	return store->ops->audit_snapshot_foreach(store, since, after_n, limit, flags, cb, data);
 }
 
 /* ------------------------------------------------------------- data calls */
@@ -609,11 +610,11 @@ mamori_store_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_sto
 }
 
 int
-mamori_store_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
+mamori_store_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65])
 {
 	if (tx == NULL)
 		return MAMORI_ERR_INVALID;
-	return tx->store->ops->audit_tail(tx, last_id, last_hash);
+	return tx->store->ops->audit_tail(tx, chain != NULL ? chain : "", last_id, last_hash);
 }
 
 int
@@ -625,12 +626,12 @@ mamori_store_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *
 }
 
 int
-mamori_store_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit,
+mamori_store_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
                            mamori_store_audit_cb cb, void *data)
 {
-	if (tx == NULL)
+	if (tx == NULL || cb == NULL || ((flags & MAMORI_AUDIT_BY_CHAIN) && (since != 0 || after_n != 0)))
 		return MAMORI_ERR_INVALID;
-	return tx->store->ops->audit_foreach(tx, since, after_id, limit, cb, data);
+	return tx->store->ops->audit_foreach(tx, since, after_n, limit, flags, cb, data);
 }
 
 int
@@ -642,17 +643,17 @@ mamori_store_audit_count(struct mamori_txn *tx, int64_t *count)
 }
 
 int
-mamori_store_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65])
+mamori_store_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65])
 {
 	if (tx == NULL)
 		return MAMORI_ERR_INVALID;
-	return tx->store->ops->audit_hash_at(tx, id, hash, mac);
+	return tx->store->ops->audit_hash_at(tx, chain != NULL ? chain : "", id, hash, mac);
 }
 
 int
-mamori_store_audit_first_mac(struct mamori_txn *tx, int64_t *id)
+mamori_store_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id)
 {
 	if (tx == NULL)
 		return MAMORI_ERR_INVALID;
-	return tx->store->ops->audit_first_mac(tx, id);
+	return tx->store->ops->audit_first_mac(tx, chain != NULL ? chain : "", id);
 }

@@ -98,6 +98,12 @@ mamori_store_shared(const struct mamori_store *store)
 	return store != NULL && store->ops->shared;
 }
 
+unsigned
+mamori_store_lock_timeout(const struct mamori_store *store)
+{
+	return store != NULL && store->lock_timeout > 0 ? store->lock_timeout : 2;
+}
+
 int
 mamori_store_unreachable(struct mamori_store *store)
 {

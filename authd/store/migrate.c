@@ -593,6 +593,10 @@ mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen
 			         m.node);
 		rc = fail(&m, rc, "locking the node's move in the target");
 	}
+	/* A move of the same node that ended while this one waited appended
+	 * to the node's chain: its head is read again at the first append. */
+	if (rc == MAMORI_OK && !o->dry_run)
+		mamori_audit_head_forget();
 	if (rc == MAMORI_OK)
 		rc = check_target_key(&m);
 	if (rc == MAMORI_OK)

@@ -122,10 +122,12 @@ migrate_audit_attach(struct migrate *m, char *dir, size_t dirlen)
 	rc = mamori_audit_key_load(key, 0, m->err, m->errlen);
 	if (rc == MAMORI_OK)
 		rc = mamori_store_begin(m->dst, &tx);
+	/* The chain the import appends to: the node's on a shared store. */
+	snprintf(cp.chain, sizeof(cp.chain), "%s", mamori_store_shared(m->dst) ? mamori_store_node(m->dst) : "");
 	if (rc == MAMORI_OK)
-		rc = mamori_store_audit_tail(tx, &cp.rows, cp.head_hash);
+		rc = mamori_store_audit_tail(tx, cp.chain, &cp.rows, cp.head_hash);
 	if (rc == MAMORI_OK)
-		rc = mamori_store_audit_first_mac(tx, &first_mac);
+		rc = mamori_store_audit_first_mac(tx, cp.chain, &first_mac);
 	mamori_store_rollback(&tx);
 	cp.mac_from = first_mac > 0 ? first_mac : cp.rows + 1;
 	if (rc == MAMORI_OK)
@@ -174,7 +176,7 @@ imported_row(const struct mamori_audit_row *row, void *data)
 		else {
 			im->n++;
 			snprintf(im->last_hash, sizeof(im->last_hash), "%s", json_string_value(hash));
-			if (im->check && (mamori_store_audit_hash_at(im->m->stx, im->n, h, mac) != MAMORI_OK ||
+			if (im->check && (mamori_store_audit_hash_at(im->m->stx, "", im->n, h, mac) != MAMORI_OK ||
 			                  strcmp(h, im->last_hash) != 0))
 				im->bad = 1;
 		}
@@ -188,12 +190,12 @@ walk_imported(struct migrate *m, int check, int64_t *n)
 {
 	struct imported im = { .m = m, .check = check };
 	char h[65], mac[65];
-	int rc = mamori_store_audit_foreach(m->dtx, 0, 0, 0, imported_row, &im);
+	int rc = mamori_store_audit_foreach(m->dtx, 0, 0, 0, 0, imported_row, &im);
 
 	if (rc != MAMORI_OK)
 		return rc;
 	if (!im.bad && im.n > 0 &&
-	    (mamori_store_audit_hash_at(m->stx, im.n, h, mac) != MAMORI_OK || strcmp(h, im.last_hash) != 0))
+	    (mamori_store_audit_hash_at(m->stx, "", im.n, h, mac) != MAMORI_OK || strcmp(h, im.last_hash) != 0))
 		im.bad = 1;
 	if (im.bad) {
 		snprintf(m->err, m->errlen,
@@ -257,7 +259,7 @@ import_row(const struct mamori_audit_row *row, void *data)
 int
 migrate_audit_copy(struct migrate *m)
 {
-	return mamori_store_audit_foreach(m->stx, 0, m->audit_imported, 0, import_row, m);
+	return mamori_store_audit_foreach(m->stx, 0, m->audit_imported, 0, 0, import_row, m);
 }
 
 static int

@@ -72,6 +72,7 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *cons;
 	char lost[256];
 
 	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
@@ -91,6 +92,13 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 		c->broken = 1;
 		return MAMORI_ERR_RETRY;
 	}
+	/* A row of this node's audit chain that is there already: another
+	 * daemon appended to the chain (two terminals with the same [store]
+	 * node), or a commit whose answer was lost had committed.  audit.c
+	 * reads the chain's tail again before its next append: run again. */
+	if (!strcmp(state, "23505") && (cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) != NULL &&
+	    !strcmp(cons, "audit_pkey"))
+		return MAMORI_ERR_RETRY;
 	if (!strcmp(state, "23505"))
 		return MAMORI_ERR_EXISTS;
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))

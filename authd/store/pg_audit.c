@@ -2,24 +2,22 @@
 /* PostgreSQL backend: the audit log, the same calls as sqlite_audit.c
  * with the same answers.
  *
- * One chain for the whole fleet.  audit.c reads the tail, computes the
- * next row's id and hash, and inserts it, in the caller's transaction;
- * audit_tail first takes a transaction-level advisory lock with a fixed
- * key (PG_LOCK_AUDIT, 0), so the appends of every daemon are serialised
- * from the tail's read to their transaction's end, and each row's
- * prev_hash is the hash of the row committed before it: the chain never
- * forks.  The lock is its own statement: under READ COMMITTED the SELECT
- * of the tail that follows the wait gets a new snapshot, with the rows
- * the previous holder committed.  audit_insert writes the id the caller
- * computed (no sequence), so a second row with the same id is refused by
- * the primary key rather than forking the chain.
+ * One chain per node (docs/architecture.md "Audit chain").  A row's key
+ * is (chain, id): id is its place in its chain, computed by audit.c from
+ * the chain's head it holds (each daemon appends to its own node's chain
+ * only, one transaction at a time), so a second row with the same place
+ * is refused by the primary key (audit_pkey) rather than forking the
+ * chain: pg_error makes that refusal a retry, and audit.c reads the
+ * chain's tail again before the next append.  n, the row's place in the
+ * whole log, is drawn by the server (an identity) and is in no hash.
  *
  * Walks read the log in pages of AUDIT_PAGE rows (a verification walks
- * the whole log; libpq holds a result in memory).
- * pg_audit_snapshot_foreach takes a pooled connection of its own, outside
- * every transaction of the caller, in a REPEATABLE READ, READ ONLY
- * transaction: every page sees the same committed state of the log, and
- * no lock is taken, so logins go on while a verification runs. */
+ * the whole log; libpq holds a result in memory), in n order, or chain by
+ * chain in id order.  pg_audit_snapshot_foreach takes a pooled connection
+ * of its own, outside every transaction of the caller, in a REPEATABLE
+ * READ, READ ONLY transaction: every page sees the same committed state
+ * of the log, and no lock is taken, so logins go on while a verification
+ * runs. */
 #include "config.h"
 
 #include <stdio.h>
@@ -38,27 +36,8 @@ pg_store_of(const struct mamori_txn *tx)
 	return (const struct pg_store *)tx->store;
 }
 
-int
-pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
-{
-	PG_STMT(lock, 0, PG_AUDIT_LOCK_SQL);
-	PG_STMT(stmt, 0, PG_AUDIT_TAIL_SQL);
-	PGresult *res = NULL;
-	int rc;
-
-	if (pg_snap_tail(pg_tx(tx), last_id, last_hash))
-		return MAMORI_OK; /* read, under the lock, by pg_prefetch */
-	if ((rc = pg_exec(tx, &lock, 0, NULL, NULL)) != MAMORI_OK)
-		return rc;
-	if ((rc = pg_run(tx, &stmt, 0, NULL, NULL, NULL, &res)) != MAMORI_OK)
-		return rc;
-	pg_tail_from_result(res, last_id, last_hash);
-	PQclear(res);
-	return MAMORI_OK;
-}
-
-void
-pg_tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65])
+static void
+tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65])
 {
 	if (PQntuples(res) > 0) {
 		*last_id = pg_get_i64(res, 0, 0);
@@ -71,15 +50,31 @@ pg_tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65])
 }
 
 int
+pg_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65])
+{
+	PG_STMT(stmt, 1, "SELECT id, hash FROM audit WHERE chain = $1::text ORDER BY id DESC LIMIT 1");
+	const char *values[] = { chain };
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
+		return rc;
+	tail_from_result(res, last_id, last_hash);
+	PQclear(res);
+	return MAMORI_OK;
+}
+
+int
 pg_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 {
-	PG_STMT(stmt, 16,
-	        "INSERT INTO audit (id, ts, category, actor, service, \"user\", result, reason, tty, rhost, peer_uid, "
-	        "peer_pid, detail, prev_hash, hash, mac) VALUES ($1::bigint, $2::bigint, $3::text, $4::text, "
-	        "$5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, $13::text, "
-	        "$14::text, $15::text, $16::text)");
+	PG_STMT(stmt, 17,
+	        "INSERT INTO audit (chain, id, ts, category, actor, service, \"user\", result, reason, tty, rhost, "
+	        "peer_uid, peer_pid, detail, prev_hash, hash, mac) VALUES ($1::text, $2::bigint, $3::bigint, $4::text, "
+	        "$5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::text, $12::bigint, $13::bigint, "
+	        "$14::text, $15::text, $16::text, $17::text)");
 	struct pg_i64 id, ts, uid, pid;
-	const char *values[16] = { pg_i64(&id, r->id),
+	const char *values[17] = { r->chain != NULL ? r->chain : "",
+		                   pg_i64(&id, r->id),
 		                   pg_i64(&ts, r->ts),
 		                   r->category,
 		                   pg_text_or_null(r->actor),
@@ -96,12 +91,8 @@ pg_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 		                   r->hash,
 		                   pg_text_or_null(r->mac) };
 
-	int rc = pg_exec(tx, &stmt, 16, values, NULL);
-
-	/* The chain's tail is now this row (the audit lock is held). */
-	if (rc == MAMORI_OK)
-		pg_snap_set_tail(pg_tx(tx), r->id, r->hash);
-	return rc;
+	/* Queued: it goes with the next statement or the COMMIT. */
+	return pg_exec(tx, &stmt, 17, values, NULL);
 }
 
 /* A text column, NULL for SQL NULL (the row's hash covers the
@@ -122,6 +113,8 @@ static void
 audit_from_row(const PGresult *res, int i, struct mamori_audit_row *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->n = pg_get_i64(res, i, 16);
+	r->chain = PQgetvalue(res, i, 17);
 	r->id = pg_get_i64(res, i, 0);
 	r->ts = pg_get_i64(res, i, 1);
 	r->category = column_or_null(res, i, 2);
@@ -142,63 +135,84 @@ audit_from_row(const PGresult *res, int i, struct mamori_audit_row *r)
 
 #define AUDIT_SELECT                                                                                                   \
 	"SELECT id, ts, category, actor, service, \"user\", result, reason, tty, rhost, peer_uid, peer_pid, detail, "  \
-	"prev_hash, hash, mac FROM audit "
+	"prev_hash, hash, mac, n, chain FROM audit "
 
-/* One page: rows with ts >= since (when since > 0) and id > after_id, in
- * id order, at most n.  *res: the result to PQclear. */
+/* One page: rows with ts >= since (when since > 0) and n > after_n, in n
+ * order, at most lim; by chain: the rows after (chain, after_id), chain
+ * by chain in id order.  *res: the result to PQclear. */
+struct page_at {
+	int64_t since, after_n, after_id;
+	const char *chain; /* by chain: the last row's chain */
+	unsigned flags;
+};
+
 static int
-audit_page(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t n, PGresult **res)
+audit_page(struct mamori_txn *tx, const struct page_at *at, int64_t lim, PGresult **res)
 {
-	/* Without a since, walk the primary key alone. */
-	PG_STMT(by_ts, 3, AUDIT_SELECT "WHERE ts >= $1::bigint AND id > $2::bigint ORDER BY id LIMIT $3::bigint");
-	PG_STMT(by_id, 2, AUDIT_SELECT "WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint");
+	/* Without a since, walk the index on n (or the key) alone. */
+	PG_STMT(by_ts, 3, AUDIT_SELECT "WHERE ts >= $1::bigint AND n > $2::bigint ORDER BY n LIMIT $3::bigint");
+	PG_STMT(by_n, 2, AUDIT_SELECT "WHERE n > $1::bigint ORDER BY n LIMIT $2::bigint");
+	PG_STMT(by_chain, 3,
+	        AUDIT_SELECT "WHERE (chain, id) > ($1::text, $2::bigint) ORDER BY chain, id LIMIT $3::bigint");
 	struct pg_i64 a, b, c;
 	const char *values[3];
 
-	if (since > 0) {
-		values[0] = pg_i64(&a, since);
-		values[1] = pg_i64(&b, after_id);
-		values[2] = pg_i64(&c, n);
+	if (at->flags & MAMORI_AUDIT_BY_CHAIN) {
+		values[0] = at->chain;
+		values[1] = pg_i64(&b, at->after_id);
+		values[2] = pg_i64(&c, lim);
+		return pg_run(tx, &by_chain, 3, values, NULL, NULL, res);
+	}
+	if (at->since > 0) {
+		values[0] = pg_i64(&a, at->since);
+		values[1] = pg_i64(&b, at->after_n);
+		values[2] = pg_i64(&c, lim);
 		return pg_run(tx, &by_ts, 3, values, NULL, NULL, res);
 	}
-	values[0] = pg_i64(&b, after_id);
-	values[1] = pg_i64(&c, n);
-	return pg_run(tx, &by_id, 2, values, NULL, NULL, res);
+	values[0] = pg_i64(&b, at->after_n);
+	values[1] = pg_i64(&c, lim);
+	return pg_run(tx, &by_n, 2, values, NULL, NULL, res);
 }
 
 static int
-audit_walk(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb, void *data)
+audit_walk(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
+           mamori_store_audit_cb cb, void *data)
 {
 	struct mamori_audit_row r;
+	struct page_at at = { .since = since, .after_n = after_n, .after_id = -1, .chain = "", .flags = flags };
+	char chain[MAMORI_NODE_MAX + 1] = "";
 	int64_t left = limit > 0 ? limit : -1;
 	PGresult *res = NULL;
 	int rc = MAMORI_OK, rows;
 
 	while (left != 0 && rc == MAMORI_OK) {
-		int64_t n = left > 0 && left < AUDIT_PAGE ? left : AUDIT_PAGE;
+		int64_t lim = left > 0 && left < AUDIT_PAGE ? left : AUDIT_PAGE;
 
-		if ((rc = audit_page(tx, since, after_id, n, &res)) != MAMORI_OK)
+		at.chain = chain;
+		if ((rc = audit_page(tx, &at, lim, &res)) != MAMORI_OK)
 			return rc;
 		rows = PQntuples(res);
 		for (int i = 0; i < rows && rc == MAMORI_OK; i++) {
 			audit_from_row(res, i, &r);
-			after_id = r.id;
+			at.after_n = r.n;
+			at.after_id = r.id;
+			snprintf(chain, sizeof(chain), "%s", r.chain);
 			rc = cb(&r, data);
 		}
 		PQclear(res);
 		if (left > 0)
 			left -= rows;
-		if (rows < n)
+		if (rows < lim)
 			break;
 	}
 	return rc == MAMORI_STOP ? MAMORI_OK : rc;
 }
 
 int
-pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
-                 void *data)
+pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
+                 mamori_store_audit_cb cb, void *data)
 {
-	return audit_walk(tx, since, after_id, limit, cb, data);
+	return audit_walk(tx, since, after_n, limit, flags, cb, data);
 }
 
 /* tx is REPEATABLE READ, READ ONLY: said in its BEGIN, which goes with
@@ -220,7 +234,7 @@ snapshot_begin(struct mamori_txn *tx)
 }
 
 int
-pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
                           mamori_store_audit_cb cb, void *data)
 {
 	struct mamori_txn *tx = NULL;
@@ -233,22 +247,22 @@ pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t aft
 	tx->store = store;
 	rc = snapshot_begin(tx);
 	if (rc == MAMORI_OK)
-		rc = audit_walk(tx, since, after_id, limit, cb, data);
+		rc = audit_walk(tx, since, after_n, limit, flags, cb, data);
 	store->ops->rollback(tx);
 	store->ops->release(tx);
 	return rc;
 }
 
 int
-pg_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65])
+pg_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65])
 {
-	PG_STMT(stmt, 1, "SELECT hash, mac FROM audit WHERE id = $1::bigint");
+	PG_STMT(stmt, 2, "SELECT hash, mac FROM audit WHERE chain = $1::text AND id = $2::bigint");
 	struct pg_i64 a;
-	const char *values[] = { pg_i64(&a, id) };
+	const char *values[] = { chain, pg_i64(&a, id) };
 	PGresult *res = NULL;
 	int rc;
 
-	if ((rc = pg_run(tx, &stmt, 1, values, NULL, NULL, &res)) != MAMORI_OK)
+	if ((rc = pg_run(tx, &stmt, 2, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	if (PQntuples(res) > 0) {
 		pg_get_text(res, 0, 0, hash, 65);
@@ -262,12 +276,12 @@ pg_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65])
 
 /* The bigint in the first column of a one-row statement (NULL: 0). */
 static int
-one_i64(struct mamori_txn *tx, struct pg_stmt *stmt, int64_t *out)
+one_i64(struct mamori_txn *tx, struct pg_stmt *stmt, int n, const char *const *values, int64_t *out)
 {
 	PGresult *res = NULL;
 	int rc;
 
-	if ((rc = pg_run(tx, stmt, 0, NULL, NULL, NULL, &res)) != MAMORI_OK)
+	if ((rc = pg_run(tx, stmt, n, values, NULL, NULL, &res)) != MAMORI_OK)
 		return rc;
 	if (PQntuples(res) == 1)
 		*out = pg_get_i64(res, 0, 0);
@@ -278,11 +292,12 @@ one_i64(struct mamori_txn *tx, struct pg_stmt *stmt, int64_t *out)
 }
 
 int
-pg_audit_first_mac(struct mamori_txn *tx, int64_t *id)
+pg_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id)
 {
-	PG_STMT(stmt, 0, "SELECT min(id) FROM audit WHERE mac IS NOT NULL");
+	PG_STMT(stmt, 1, "SELECT min(id) FROM audit WHERE chain = $1::text AND mac IS NOT NULL");
+	const char *values[] = { chain };
 
-	return one_i64(tx, &stmt, id);
+	return one_i64(tx, &stmt, 1, values, id);
 }
 
 int
@@ -290,5 +305,5 @@ pg_audit_count(struct mamori_txn *tx, int64_t *count)
 {
 	PG_STMT(stmt, 0, "SELECT count(*) FROM audit");
 
-	return one_i64(tx, &stmt, count);
+	return one_i64(tx, &stmt, 0, NULL, count);
 }

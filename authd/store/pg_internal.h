@@ -40,11 +40,10 @@ struct pg_stmt {
 /* Transaction-level advisory locks (pg_advisory_xact_lock(class, key),
  * the two-int4 form): the class, as SQL text, names what is locked, so
  * that no two uses of advisory locks ever share a key.  lockouts: key
- * hashtext(name), taken by lockout_get (pg_activity.c); audit: key 0, the
- * chain's tail, taken by audit_tail (pg_audit.c).  Others take a class of
- * their own here. */
+ * hashtext(name), taken by lockout_get (pg_activity.c).  Others take a
+ * class of their own here ("mcat", 1835229556, was the audit chain's
+ * until schema version 11: not to be used again). */
 #define PG_LOCK_LOCKOUT "1835232363" /* "mclk" */
-#define PG_LOCK_AUDIT "1835229556" /* "mcat" */
 #define PG_LOCK_NAME "1835232877" /* "mcnm": mamori_store_lock_name, hashtext(name) */
 
 #define PG_STMT(var, n, text) static struct pg_stmt var = { .sql = (text), .nparams = (n), .idx = 0 }
@@ -140,7 +139,7 @@ pg_tx(struct mamori_txn *tx)
 /* ---------------------------------------------------------- pg_schema.c */
 
 /* The schema version this mamori writes: sqlite.c's (pg_schema.c). */
-#define PG_SCHEMA_VERSION 10
+#define PG_SCHEMA_VERSION 11
 
 /* Bring the database conn reaches to PG_SCHEMA_VERSION, under an advisory
  * lock (several daemons may start at once): 0, or -1 with err set. */
@@ -237,7 +236,6 @@ int pg_snap_user(struct pg_txn *t, const char *name, struct mamori_user *out, in
 int pg_snap_lockout(struct pg_txn *t, const char *name, struct mamori_lockout *out);
 int pg_snap_password(struct pg_txn *t, int64_t user_id, const char *system, struct mamori_password *out, int *rc);
 int pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out);
-int pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65]);
 /* The account's credentials prefetched (CRED_COLUMNS, u.id; every state,
  * in id order), or NULL: read them. */
 const PGresult *pg_snap_creds(struct pg_txn *t, int64_t user_id);
@@ -245,8 +243,6 @@ const PGresult *pg_snap_creds(struct pg_txn *t, int64_t user_id);
 const PGresult *pg_snap_creds_with(struct pg_txn *t, int64_t cred_id);
 /* The session id prefetched (once). */
 int pg_snap_session_id(struct pg_txn *t, int64_t *id);
-/* The audit row just inserted is the chain's tail (under the audit lock). */
-void pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash);
 /* A statement other than a SELECT is about to run: forget what it may
  * change (the parts of the tables it names). */
 void pg_snap_written(struct pg_txn *t, const char *sql);
@@ -263,8 +259,6 @@ void pg_snap_free(struct pg_txn *t);
 #define PG_CRED_COLUMNS                                                                                                \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
 	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
-#define PG_AUDIT_LOCK_SQL "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ", 0)"
-#define PG_AUDIT_TAIL_SQL "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"
 #define PG_PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"
 #define PG_LOGIN_COLUMNS                                                                                               \
 	"last_success_at, last_service, last_tty, last_rhost, failures_since_success, last_failure_at, "               \
@@ -273,7 +267,6 @@ void pg_snap_free(struct pg_txn *t);
 void pg_lockout_from_row(const PGresult *res, int row, struct mamori_lockout *out);
 void pg_password_from_row(const PGresult *res, int row, int off, struct mamori_password *out);
 void pg_login_from_row(const PGresult *res, int row, int off, struct mamori_login *out);
-void pg_tail_from_result(const PGresult *res, int64_t *last_id, char last_hash[65]);
 /* Wipe the hashes (column col) of a result, then PQclear it. */
 void pg_clear_hashes(PGresult *res, int col);
 
@@ -304,7 +297,7 @@ int pg_get_bytea(const PGresult *res, int row, int col, unsigned char *buf, size
 int pg_user_from_row(const PGresult *res, int row, struct mamori_user *u);
 int pg_user_walk(const PGresult *res, mamori_store_user_cb cb, void *data);
 
-int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+int pg_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
                               mamori_store_audit_cb cb, void *data);
 
 /* The data calls (backend.h), one per line of struct mamori_store_ops, in
@@ -393,13 +386,13 @@ int pg_session_credential_add(struct mamori_txn *tx, int64_t session_id, int64_t
 int pg_session_foreach_credential(struct mamori_txn *tx, int64_t credential_id, mamori_store_session_cb cb, void *data);
 int pg_session_foreach_reader(struct mamori_txn *tx, const char *reader, mamori_store_session_reader_cb cb, void *data);
 
-int pg_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+int pg_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65]);
 int pg_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
-int pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
-                     void *data);
+int pg_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
+                     mamori_store_audit_cb cb, void *data);
 int pg_audit_count(struct mamori_txn *tx, int64_t *count);
-int pg_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
-int pg_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+int pg_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65]);
+int pg_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id);
 
 int pg_dir_get(struct mamori_txn *tx, const char *uuid, struct mamori_dir_record *out);
 int pg_dir_get_user(struct mamori_txn *tx, int64_t user_id, struct mamori_dir_record *out);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* PostgreSQL backend (pg_internal.h): the prefetch of a PAM step.  The
  * reads a step makes of one name (its lockout, with its locks; the
- * account; its current passwords; its last logins; the audit chain's
- * tail, with its lock) go to the server in one pipeline, one round trip,
+ * account; its current passwords; its last logins; its credentials; a
+ * new session's id) go to the server in one pipeline, one round trip,
  * and the data calls of the same transaction are served from what came
  * back (pg_snap_*) instead of a round trip each.  The locks are taken as
  * the data calls would take them (the same statements, in the same
- * order: the lockout's before the audit's), so what is served is what the
- * calls would read: a lockout row and the tail cannot change while the
+ * order), so what is served is what the
+ * calls would read: a lockout row cannot change while the
  * transaction holds their locks, and what a statement of this transaction
  * may change is forgotten before it runs (pg_snap_written).  A name that
  * is not the prefetched one, or another system's password, is read as
@@ -30,8 +30,7 @@ enum {
 	SNAP_LOCKOUT = 1 << 1,
 	SNAP_PASSWORD = 1 << 2,
 	SNAP_LOGIN = 1 << 3,
-	SNAP_TAIL = 1 << 4,
-	SNAP_CREDS = 1 << 5,
+	SNAP_CREDS = 1 << 4,
 };
 
 struct pg_snap {
@@ -48,8 +47,6 @@ struct pg_snap {
 	int pw_found[2];
 	struct mamori_password pw[2];
 	struct mamori_login login;
-	int64_t tail_id;
-	char tail_hash[65];
 	int64_t session_id; /* 0: none (left) */
 	/* The account's credentials, every state, in id order (CRED_COLUMNS
 	 * then u.id; one row of NULLs but u.id when it has none). */
@@ -121,16 +118,6 @@ pg_snap_login(struct pg_txn *t, int64_t user_id, struct mamori_login *out)
 }
 
 int
-pg_snap_tail(struct pg_txn *t, int64_t *last_id, char last_hash[65])
-{
-	if (live(t) == NULL || !(t->snap->have & SNAP_TAIL))
-		return 0;
-	*last_id = t->snap->tail_id;
-	memcpy(last_hash, t->snap->tail_hash, 65);
-	return 1;
-}
-
-int
 pg_snap_session_id(struct pg_txn *t, int64_t *id)
 {
 	if (live(t) == NULL || t->snap->session_id <= 0)
@@ -138,16 +125,6 @@ pg_snap_session_id(struct pg_txn *t, int64_t *id)
 	*id = t->snap->session_id;
 	t->snap->session_id = 0;
 	return 1;
-}
-
-void
-pg_snap_set_tail(struct pg_txn *t, int64_t id, const char *hash)
-{
-	if (t->snap == NULL || hash == NULL || strlen(hash) != 64)
-		return;
-	t->snap->tail_id = id;
-	memcpy(t->snap->tail_hash, hash, 65);
-	t->snap->have |= SNAP_TAIL;
 }
 
 /* The parts a write naming table may change: its table's, and for the
@@ -163,7 +140,6 @@ static const struct {
 	{ "passwords", SNAP_PASSWORD },
 	{ "logins", SNAP_LOGIN },
 	{ "credentials", SNAP_CREDS },
-	{ "audit", SNAP_TAIL },
 };
 
 void
@@ -281,15 +257,12 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 	PG_STMT(login_lock, 1,
 	        "SELECT l.user_id FROM logins l JOIN users u ON u.id = l.user_id WHERE u.name = $1::text "
 	        "FOR UPDATE OF l");
-	PG_STMT(audit_lock, 0, PG_AUDIT_LOCK_SQL);
-	PG_STMT(tail, 0, PG_AUDIT_TAIL_SQL);
 	PG_STMT(session_id, 0, "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))");
 	PG_STMT(creds, 1,
 	        "SELECT " PG_CRED_COLUMNS ", u.id FROM users u LEFT JOIN credentials c ON c.user_id = u.id "
 	        "WHERE u.name = $1::text ORDER BY c.id");
 	struct pg_txn *t = pg_tx(tx);
-	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_tail = NULL, *r_ses = NULL,
-	         *r_creds = NULL;
+	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_ses = NULL, *r_creds = NULL;
 	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
 	const char *one[] = { name };
 	const char *three[] = { name, sys, MAMORI_SYSTEM_DEFAULT };
@@ -311,14 +284,8 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 		rc = pg_run_keep(tx, &passwords, 3, three, &r_pw);
 	if ((what & MAMORI_PREFETCH_LOGIN) && rc == MAMORI_OK)
 		rc = pg_run_keep(tx, &login, 1, one, &r_login);
-	/* Every row lock the step takes before the audit lock, which comes
-	 * last, as in every other transaction: no cycle of waits. */
 	if ((what & MAMORI_PREFETCH_LOGIN_LOCK) && rc == MAMORI_OK)
 		rc = pg_run(tx, &login_lock, 1, one, NULL, NULL, NULL);
-	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
-		rc = pg_run(tx, &audit_lock, 0, NULL, NULL, NULL, NULL);
-	if ((what & MAMORI_PREFETCH_AUDIT) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &tail, 0, NULL, &r_tail);
 	if ((what & MAMORI_PREFETCH_CREDENTIALS) && rc == MAMORI_OK)
 		rc = pg_run_keep(tx, &creds, 1, one, &r_creds);
 	if ((what & MAMORI_PREFETCH_SESSION_ID) && rc == MAMORI_OK)
@@ -347,10 +314,6 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 			keep_passwords(s, r_pw);
 		if (r_login != NULL)
 			keep_login(s, r_login);
-		if (r_tail != NULL) {
-			pg_tail_from_result(r_tail, &s->tail_id, s->tail_hash);
-			s->have |= SNAP_TAIL;
-		}
 		if (r_ses != NULL && PQntuples(r_ses) == 1)
 			s->session_id = pg_get_i64(r_ses, 0, 0);
 		/* Kept when its rows are of the account read (u.id, the last
@@ -368,7 +331,6 @@ pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigne
 	if (r_pw != NULL)
 		pg_clear_hashes(r_pw, 4);
 	PQclear(r_login);
-	PQclear(r_tail);
 	PQclear(r_ses);
 	PQclear(r_creds);
 	return rc;

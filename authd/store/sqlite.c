@@ -222,6 +222,11 @@ static const char *const migrations[] = {
 	 * rotation).  NULL: sealed before, opened by trying every loaded
 	 * key. */
 	"ALTER TABLE credentials ADD COLUMN seal_key_id TEXT;",
+	/* 10 -> 11: the audit log is one chain per node on a shared store
+	 * (docs/architecture.md "Audit chain"); SQLite's rows stay in its
+	 * one chain, "", and the rowid is each row's place in the log. */
+	"ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT '';"
+	"CREATE UNIQUE INDEX audit_chain_id ON audit(chain, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* SQLite backend: the audit log. */
+/* SQLite backend: the audit log.  One chain, "" (the daemon is alone on
+ * its store); the rowid, id, is each row's place in it and in the log
+ * (n = id). */
 #include "config.h"
 
 #include <stdio.h>
@@ -16,15 +18,17 @@
 /* ------------------------------------------------------------------ audit */
 
 int
-sq_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65])
+sq_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65])
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK;
 
-	if (sq_prepare_cached(st, SQ_CACHED_AUDIT_TAIL, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &stmt) !=
-	    MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_AUDIT_TAIL,
+	                      "SELECT id, hash FROM audit WHERE chain = ? ORDER BY id DESC LIMIT 1",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, chain, -1, SQLITE_TRANSIENT);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
 		*last_id = sqlite3_column_int64(stmt, 0);
@@ -50,12 +54,13 @@ sq_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *r)
 	int rc;
 
 	/* Cached: one insert per audit row, 100,000 in a first directory sync. */
-	if (sq_prepare_cached(
-	            st, SQ_CACHED_AUDIT_INSERT,
-	            "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
-	            "peer_uid, peer_pid, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	            &stmt) != MAMORI_OK)
+	if (sq_prepare_cached(st, SQ_CACHED_AUDIT_INSERT,
+	                      "INSERT INTO audit (id, ts, category, actor, service, user, result, reason, tty, rhost, "
+	                      "peer_uid, peer_pid, detail, prev_hash, hash, mac, chain) VALUES "
+	                      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                      &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 17, r->chain != NULL ? r->chain : "", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 1, r->id);
 	sqlite3_bind_int64(stmt, 2, r->ts);
 	sqlite3_bind_text(stmt, 3, r->category, -1, SQLITE_TRANSIENT);
@@ -91,20 +96,23 @@ column_or_null(sqlite3_stmt *stmt, int col)
 
 #define AUDIT_SELECT                                                                                                   \
 	"SELECT id, ts, category, actor, service, user, result, reason, tty, rhost, peer_uid, peer_pid, detail, "      \
-	"prev_hash, hash, mac FROM audit "
+	"prev_hash, hash, mac, chain FROM audit "
 
 static int
-audit_walk(struct sqlite_store *st, sqlite3 *db, int64_t since, int64_t after_id, int64_t limit,
+audit_walk(struct sqlite_store *st, sqlite3 *db, int64_t since, int64_t after_id, int64_t limit, unsigned flags,
            mamori_store_audit_cb cb, void *data)
 {
 	struct mamori_audit_row r;
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK, step;
 
-	/* Without a since, walk the primary key alone. */
+	/* Without a since, walk the primary key alone; by chain, the
+	 * (chain, id) index. */
 	if (sqlite3_prepare_v2(db,
-	                       since > 0 ? AUDIT_SELECT "WHERE ts >= ? AND id > ? ORDER BY id LIMIT ?"
-	                                 : AUDIT_SELECT "WHERE ?1 >= 0 AND id > ?2 ORDER BY id LIMIT ?3",
+	                       (flags & MAMORI_AUDIT_BY_CHAIN) ? AUDIT_SELECT
+	                               "WHERE ?1 >= 0 AND ?2 >= 0 ORDER BY chain, id LIMIT ?3"
+	                       : since > 0 ? AUDIT_SELECT "WHERE ts >= ? AND id > ? ORDER BY id LIMIT ?"
+	                                   : AUDIT_SELECT "WHERE ?1 >= 0 AND id > ?2 ORDER BY id LIMIT ?3",
 	                       -1, &stmt, NULL) != SQLITE_OK) {
 		mamori_log_err("store: audit walk: %s", sqlite3_errmsg(db));
 		return MAMORI_ERR_STORE;
@@ -115,6 +123,8 @@ audit_walk(struct sqlite_store *st, sqlite3 *db, int64_t since, int64_t after_id
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
 		r.id = sqlite3_column_int64(stmt, 0);
+		r.n = r.id;
+		r.chain = column_or_null(stmt, 16);
 		r.ts = sqlite3_column_int64(stmt, 1);
 		r.category = column_or_null(stmt, 2);
 		r.actor = column_or_null(stmt, 3);
@@ -144,15 +154,15 @@ audit_walk(struct sqlite_store *st, sqlite3 *db, int64_t since, int64_t after_id
 }
 
 int
-sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
-                 void *data)
+sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, unsigned flags,
+                 mamori_store_audit_cb cb, void *data)
 {
 	struct sqlite_store *st = sq_store(tx);
-	return audit_walk(st, st->db, since, after_id, limit, cb, data);
+	return audit_walk(st, st->db, since, after_id, limit, flags, cb, data);
 }
 
 int
-sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
+sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit, unsigned flags,
                           mamori_store_audit_cb cb, void *data)
 {
 	struct sqlite_store *st = (struct sqlite_store *)store;
@@ -175,7 +185,7 @@ sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t aft
 		mamori_log_err("store: %s: read transaction: %s", st->path, sqlite3_errmsg(db));
 		goto out;
 	}
-	rc = audit_walk(st, db, since, after_id, limit, cb, data);
+	rc = audit_walk(st, db, since, after_id, limit, flags, cb, data);
 	(void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 out:
 	sqlite3_close_v2(db);
@@ -183,15 +193,16 @@ out:
 }
 
 int
-sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65])
+sq_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65])
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK;
 
-	if (sq_prepare(st, "SELECT hash, mac FROM audit WHERE id = ?", &stmt) != MAMORI_OK)
+	if (sq_prepare(st, "SELECT hash, mac FROM audit WHERE chain = ? AND id = ?", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 1, chain, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, id);
 	switch (sqlite3_step(stmt)) {
 	case SQLITE_ROW:
 		sq_copy_column(stmt, 0, hash, 65);
@@ -208,14 +219,15 @@ sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65])
 }
 
 int
-sq_audit_first_mac(struct mamori_txn *tx, int64_t *id)
+sq_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id)
 {
 	struct sqlite_store *st = sq_store(tx);
 	sqlite3_stmt *stmt;
 	int rc = MAMORI_OK;
 
-	if (sq_prepare(st, "SELECT min(id) FROM audit WHERE mac IS NOT NULL", &stmt) != MAMORI_OK)
+	if (sq_prepare(st, "SELECT min(id) FROM audit WHERE chain = ? AND mac IS NOT NULL", &stmt) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
+	sqlite3_bind_text(stmt, 1, chain, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		*id = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(stmt, 0);
 	else

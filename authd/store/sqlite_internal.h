@@ -73,7 +73,7 @@ int sq_user_from_row(sqlite3_stmt *stmt, struct mamori_user *u);
 int sq_user_walk(struct sqlite_store *st, sqlite3_stmt *stmt, mamori_store_user_cb cb, void *data);
 
 int sq_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
-                              mamori_store_audit_cb cb, void *data);
+                              unsigned flags, mamori_store_audit_cb cb, void *data);
 
 /* The data calls (backend.h). */
 int sq_user_get(struct mamori_txn *tx, const char *name, struct mamori_user *out);
@@ -124,13 +124,13 @@ int sq_member_add(struct mamori_txn *tx, int64_t shared_id, int64_t member_id, i
 int sq_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 int sq_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 int sq_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
-int sq_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+int sq_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65]);
 int sq_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
-int sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, mamori_store_audit_cb cb,
-                     void *data);
+int sq_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit, unsigned flags,
+                     mamori_store_audit_cb cb, void *data);
 int sq_audit_count(struct mamori_txn *tx, int64_t *count);
-int sq_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
-int sq_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+int sq_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65]);
+int sq_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id);
 int sq_cred_insert(struct mamori_txn *tx, struct mamori_credential *c);
 int sq_cred_set_secret(struct mamori_txn *tx, int64_t id, const unsigned char *sealed, size_t len,
                        const unsigned char nonce[12], const char *key_id, const char *old_key_id,

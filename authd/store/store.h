@@ -163,7 +163,12 @@ struct mamori_session {
 };
 
 struct mamori_audit_row {
+	/* The row's place in its chain, from 1.  The log is one chain per
+	 * node on a shared store (PostgreSQL), one chain ("") on SQLite
+	 * (docs/architecture.md "Audit chain"). */
 	int64_t id;
+	const char *chain; /* the chain's name: its node; "" or NULL: the store's one chain */
+	int64_t n; /* the row's place in the whole log (read only: the store gives it) */
 	int64_t ts;
 	const char *category;
 	const char *actor;
@@ -276,9 +281,11 @@ struct mamori_store *mamori_store_txn_store(const struct mamori_txn *tx);
  * set the hooks (audit.c) uses it. */
 void **mamori_store_txn_slot(struct mamori_txn *tx);
 /* Non-zero when other daemons may write the same store at the same time
- * (PostgreSQL): the audit log's tail then moves under this daemon, and a
+ * (PostgreSQL): the audit log is then one chain per node, and a
  * transaction may fail with MAMORI_ERR_RETRY. */
 int mamori_store_shared(const struct mamori_store *store);
+/* [store] lock_timeout, in seconds: how long a wait for a lock may last. */
+unsigned mamori_store_lock_timeout(const struct mamori_store *store);
 /* Non-zero while the store's server cannot be reached: its last attempt
  * to connect failed.  A begin refused BUSY with this 0 only found every
  * connection in use (a busy store, not a gone one). */
@@ -289,11 +296,7 @@ int mamori_store_unreachable(struct mamori_store *store);
  * row, with its locks), _PASSWORD (the current passwords of system, or
  * of the default system when system is NULL, and of the default system),
  * _LOGIN (login_get's row), _LOGIN_LOCK (that row locked, for a step
- * that writes it), _AUDIT (audit_tail, with its lock, taken after every
- * other lock of the prefetch: only for a step that takes no other row
- * lock after it, so that the audit lock stays the last lock of every
- * transaction).  The
- * account (user_get) always.  _CREDENTIALS: the account's credentials
+ * that writes it).  The account (user_get) always.  _CREDENTIALS: the account's credentials
  * (cred_foreach_user, cred_get of one of them).  _SESSION_ID: the id the transaction's
  * session_open gives.  _ALONE: tx only reads (a write in it then fails):
  * the prefetch is a transaction of its own on the server, its locks
@@ -303,7 +306,6 @@ int mamori_store_unreachable(struct mamori_store *store);
 #define MAMORI_PREFETCH_LOCKOUT 0x1u
 #define MAMORI_PREFETCH_PASSWORD 0x2u
 #define MAMORI_PREFETCH_LOGIN 0x4u
-#define MAMORI_PREFETCH_AUDIT 0x8u
 #define MAMORI_PREFETCH_SESSION_ID 0x10u
 #define MAMORI_PREFETCH_ALONE 0x20u
 #define MAMORI_PREFETCH_CREDENTIALS 0x40u
@@ -599,24 +601,29 @@ int mamori_store_member_remove(struct mamori_txn *tx, int64_t shared_id, int64_t
 int mamori_store_member_check(struct mamori_txn *tx, int64_t shared_id, int64_t member_id);
 int mamori_store_member_foreach(struct mamori_txn *tx, int64_t shared_id, mamori_store_user_cb cb, void *data);
 
-/* Audit rows, appended with their chain fields already computed (audit.c). */
-int mamori_store_audit_tail(struct mamori_txn *tx, int64_t *last_id, char last_hash[65]);
+/* Audit rows, appended with their chain fields already computed (audit.c).
+ * chain: "" for the store's one chain (SQLite, and rows of a PostgreSQL
+ * store from before schema version 11), else a node's. */
+int mamori_store_audit_tail(struct mamori_txn *tx, const char *chain, int64_t *last_id, char last_hash[65]);
 int mamori_store_audit_insert(struct mamori_txn *tx, const struct mamori_audit_row *row);
 typedef int (*mamori_store_audit_cb)(const struct mamori_audit_row *row, void *data);
-/* Rows with ts >= since and id > after_id in id order, at most limit (0:
- * all). */
-int mamori_store_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_id, int64_t limit,
+/* Walks, in the order of the whole log (n), or with MAMORI_AUDIT_BY_CHAIN
+ * chain by chain (by name), each in id order (since and after_n must then
+ * be 0). */
+#define MAMORI_AUDIT_BY_CHAIN 0x1u
+/* Rows with ts >= since and n > after_n, at most limit (0: all). */
+int mamori_store_audit_foreach(struct mamori_txn *tx, int64_t since, int64_t after_n, int64_t limit, unsigned flags,
                                mamori_store_audit_cb cb, void *data);
 /* The same walk on a read-only connection of its own, outside any
  * transaction of the store: it sees one committed state of the log and
  * does not take the store's lock, so logins go on while it runs. */
-int mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_id, int64_t limit,
-                                        mamori_store_audit_cb cb, void *data);
+int mamori_store_audit_snapshot_foreach(struct mamori_store *store, int64_t since, int64_t after_n, int64_t limit,
+                                        unsigned flags, mamori_store_audit_cb cb, void *data);
 int mamori_store_audit_count(struct mamori_txn *tx, int64_t *count);
-/* The hash and MAC (empty when none) of row id; MAMORI_ERR_NOT_FOUND. */
-int mamori_store_audit_hash_at(struct mamori_txn *tx, int64_t id, char hash[65], char mac[65]);
-/* The id of the first row with a MAC, 0 when none has one. */
-int mamori_store_audit_first_mac(struct mamori_txn *tx, int64_t *id);
+/* The hash and MAC (empty when none) of row id of chain; MAMORI_ERR_NOT_FOUND. */
+int mamori_store_audit_hash_at(struct mamori_txn *tx, const char *chain, int64_t id, char hash[65], char mac[65]);
+/* The id of chain's first row with a MAC, 0 when none has one. */
+int mamori_store_audit_first_mac(struct mamori_txn *tx, const char *chain, int64_t *id);
 
 /* The HR directory (authd/directory/).  An account is managed by the
  * directory exactly when a directory row names it (user_id); the row stays

@@ -663,6 +663,8 @@ r = json.loads(sys.argv[1])
 r["user"] = "mallory"
 canon = {k: r[k] for k in ("actor", "category", "detail", "id", "peer_pid", "peer_uid", "prev_hash",
                           "reason", "result", "rhost", "service", "ts", "tty", "user")}
+if r.get("chain"):  # a node'"'"'s chain (a shared store) is named in the hash
+    canon["chain"] = r["chain"]
 text = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 print(r["id"], hashlib.sha256((r["prev_hash"] + "\n" + text).encode()).hexdigest())' "$row")
 	[ -n "$h" ] || fail "no row to edit"

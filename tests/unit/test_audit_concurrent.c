@@ -10,6 +10,11 @@
  *   - a real deadlock between two transactions gives the loser
  *     MAMORI_ERR_RETRY, and mamori_store_retry's second run succeeds with
  *     nothing counted twice (one audit row, one lockout failure).
+ *   - the daemon appends to its node's chain from the head it holds, reads
+ *     nothing; a row of that chain written by another writer (a terminal
+ *     with the same [store] node) makes its commit a refusal (the primary
+ *     key), and the run again reads the tail and follows it; verify walks
+ *     every chain and names the chain of a row removed.
  * It needs MAMORI_TEST_PG_CONNINFO (a role that may create databases);
  * without it, one visible SKIP. */
 #include "config.h"
@@ -369,6 +374,103 @@ test_deadlock_retried(void **state)
 	assert_int_equal(mamori_audit_tampered(), 0);
 }
 
+/* One transaction appending one row: its commit's result. */
+static int
+append_one(struct fx *f, const char *reason)
+{
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	if ((rc = append(tx, reason)) != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return rc;
+	}
+	return mamori_store_commit(&tx);
+}
+
+/* A row of chain, after the row (id, hash), with its hash and MAC, as
+ * another daemon of the same node (the same audit key) appends it. */
+static void
+insert_as_other(struct fx *f, const char *chain, int64_t id, const char *prev)
+{
+	struct mamori_audit_row row = { .id = id + 1,
+		                        .chain = chain,
+		                        .ts = 1001,
+		                        .category = "auth",
+		                        .user = "bob",
+		                        .result = "success",
+		                        .reason = "other",
+		                        .peer_uid = -1,
+		                        .peer_pid = -1,
+		                        .prev_hash = prev };
+	struct mamori_txn *tx = NULL;
+	char hash[65], mac[65];
+
+	assert_int_equal(mamori_audit_row_hash(&row, hash), MAMORI_OK);
+	assert_int_equal(mamori_audit_row_mac(hash, mac), MAMORI_OK);
+	row.hash = hash;
+	row.mac = mac;
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_insert(tx, &row), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+}
+
+/* P-AUDIT, issue #14: one chain per node.  The rows this daemon appends
+ * are its node's chain, anchored by its checkpoint; a row another writer
+ * put in that chain makes the next commit a refusal, never a fork, and
+ * the run again follows it; a row removed is found, in its chain. */
+static void
+test_node_chain(void **state)
+{
+	struct fx *f = *state;
+	const char *node = mamori_store_node(f->store);
+	struct mamori_audit_checkpoint cp;
+	struct mamori_audit_verdict v;
+	struct mamori_txn *tx = NULL;
+	char err[512], hash[65], sql[256];
+	int64_t last;
+
+	assert_true(mamori_store_shared(f->store));
+	assert_true(node[0] != '\0');
+	assert_int_equal(append_one(f, "n1"), MAMORI_OK);
+	assert_int_equal(append_one(f, "n2"), MAMORI_OK);
+	assert_int_equal(mamori_audit_checkpoint_read(f->checkpoint, &cp, err, sizeof(err)), MAMORI_OK);
+	assert_string_equal(cp.chain, node);
+	assert_int_equal(cp.rows, 2);
+	/* Another writer of the node's chain appends row 3. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(tx, node, &last, hash), MAMORI_OK);
+	mamori_store_rollback(&tx);
+	assert_int_equal(last, 2);
+	insert_as_other(f, node, last, hash);
+	/* The daemon's row 3 is refused at its commit (nothing of it
+	 * happened); the next run reads the tail and appends row 4. */
+	assert_int_equal(append_one(f, "n3-refused"), MAMORI_ERR_RETRY);
+	assert_int_equal(append_one(f, "n3"), MAMORI_OK);
+	assert_int_equal(mamori_audit_tampered(), 0);
+	assert_int_equal(mamori_audit_verify(f->store, &v), MAMORI_OK);
+	if (!v.ok)
+		fail_msg("verify: %s", v.reason);
+	assert_int_equal(v.rows, 4);
+	assert_int_equal(v.chains, 1);
+	assert_int_equal(journal_has(f, "n3-refused"), 0);
+	assert_int_equal(journal_has(f, "n3"), 1);
+	/* A second chain (another node's) verifies on its own. */
+	insert_as_other(f, "term-other", 0, "0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(mamori_audit_verify(f->store, &v), MAMORI_OK);
+	assert_true(v.ok);
+	assert_int_equal(v.chains, 2);
+	assert_int_equal(v.rows, 5);
+	/* The node's row 2 removed: found in its chain. */
+	snprintf(sql, sizeof(sql), "DELETE FROM audit WHERE chain = '%s' AND id = 2", node);
+	assert_int_equal(pgt_sql(f->conf->store_conninfo, sql, NULL, 0), 0);
+	assert_int_equal(mamori_audit_verify(f->store, &v), MAMORI_OK);
+	assert_false(v.ok);
+	assert_string_equal(v.chain, node);
+	assert_int_equal(v.first_bad, 3);
+}
+
 int
 main(void)
 {
@@ -376,6 +478,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_other_transaction_ends_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadlock_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_chain, setup, teardown),
 	};
 
 	if (getenv("MAMORI_TEST_PG_CONNINFO") == NULL || getenv("MAMORI_TEST_PG_CONNINFO")[0] == '\0') {

@@ -469,7 +469,7 @@ audited(struct fixture *fx, const char *result)
 	struct mamori_audit_verdict v;
 
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, match_row, &m), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, 0, match_row, &m), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(mamori_audit_verify(fx->store, &v), MAMORI_OK);
 	assert_int_equal(v.ok, 1);

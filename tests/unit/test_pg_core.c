@@ -140,15 +140,15 @@ test_open_migrates_once(void **state)
 	assert_int_equal(
 	        pgt_sql(f->db.conninfo, "SELECT string_agg(version::text, ',') FROM schema_version", out, sizeof(out)),
 	        0);
-	assert_string_equal(out, "10"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
+	assert_string_equal(out, "11"); /* the newest schema (pg_internal.h PG_SCHEMA_VERSION) */
 	open_store(f);
 	assert_string_equal(mamori_store_backend(f->store), "postgresql");
 	assert_null(strstr(mamori_store_path(f->store, path, sizeof(path)), "user"));
 	assert_int_equal(strncmp(path, "postgresql://", 13), 0);
 	mamori_store_close(&f->store);
-	assert_int_equal(pgt_sql(f->db.conninfo, "UPDATE schema_version SET version = 11", NULL, 0), 0);
+	assert_int_equal(pgt_sql(f->db.conninfo, "UPDATE schema_version SET version = 12", NULL, 0), 0);
 	assert_int_equal(mamori_store_open(f->db.conf, &f->store, err, sizeof(err)), MAMORI_ERR_STORE);
-	assert_non_null(strstr(err, "schema version 11 is newer than this mamori (10)"));
+	assert_non_null(strstr(err, "schema version 12 is newer than this mamori (11)"));
 }
 
 /* ---------------------------------------------------------------- pool */

@@ -638,7 +638,7 @@ audit_count(struct fixture *fx, const char *category, const char *user, const ch
 	struct mamori_audit_verdict v;
 
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, match_row, &m), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, 0, match_row, &m), MAMORI_OK);
 	assert_int_equal(mamori_audit_verify(fx->store, &v), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(v.ok, 1);

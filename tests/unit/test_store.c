@@ -3061,7 +3061,7 @@ collect(struct fixture *fx, int64_t since, int64_t after_id, int64_t limit, stru
 {
 	memset(l, 0, sizeof(*l));
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->tx, since, after_id, limit, collect_row, l), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, since, after_id, limit, 0, collect_row, l), MAMORI_OK);
 	commit(fx);
 }
 
@@ -3097,7 +3097,7 @@ test_audit_empty_log_verifies(void **state)
 	assert_int_equal(v.rows, 0);
 	assert_int_equal(v.first_bad, 0);
 	begin(fx);
-	assert_int_equal(mamori_store_audit_tail(fx->tx, &last, tail), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(fx->tx, "", &last, tail), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(last, 0);
 	assert_string_equal(tail, ZERO_HASH);
@@ -3126,7 +3126,7 @@ test_audit_chain_links(void **state)
 			assert_string_not_equal(l.rows[i].hash, l.rows[j].hash);
 	}
 	begin(fx);
-	assert_int_equal(mamori_store_audit_tail(fx->tx, &last, tail), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(fx->tx, "", &last, tail), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(last, 3);
 	assert_string_equal(tail, l.rows[2].hash);
@@ -3534,14 +3534,14 @@ test_audit_foreach_since_and_limit(void **state)
 	l.stop_after = 1;
 	l.stop_code = MAMORI_STOP;
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, collect_row, &l), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, 0, collect_row, &l), MAMORI_OK);
 	commit(fx);
 	assert_int_equal(l.n, 1);
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	l.stop_code = MAMORI_ERR_BUSY;
 	begin(fx);
-	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, collect_row, &l), MAMORI_ERR_BUSY);
+	assert_int_equal(mamori_store_audit_foreach(fx->tx, 0, 0, 0, 0, collect_row, &l), MAMORI_ERR_BUSY);
 	commit(fx);
 	assert_int_equal(l.n, 2);
 }
@@ -4673,12 +4673,13 @@ test_open_migrates_v7_directory(void **state)
 		fail_msg("open: %s", fx->err);
 	add_user_committed(fx, "alice");
 	mamori_store_close(&fx->store);
-	/* Schema 9's session node and schema 10's seal key id go too: a store
-	 * of schema 7 had neither. */
+	/* Schema 9's session node, schema 10's seal key id and schema 11's
+	 * audit chain go too: a store of schema 7 had none. */
 	raw_exec(fx, "DROP TABLE directory_people; DROP TABLE directory_state;"
 	             "ALTER TABLE users DROP COLUMN state_reason; ALTER TABLE users DROP COLUMN review_required;"
 	             "DROP INDEX sessions_node_open; ALTER TABLE sessions DROP COLUMN node;"
 	             "ALTER TABLE credentials DROP COLUMN seal_key_id;"
+	             "DROP INDEX audit_chain_id; ALTER TABLE audit DROP COLUMN chain;"
 	             "PRAGMA user_version = 7");
 	if (mamori_store_open(fx->conf, &fx->store, fx->err, sizeof(fx->err)) != MAMORI_OK)
 		fail_msg("open of a v7 store: %s", fx->err);
@@ -4888,7 +4889,7 @@ test_session_node_written_and_filtered(void **state)
 	char buf[80];
 
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'node'"), 1);
-	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 10);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 11);
 	fx->store = b;
 	begin(fx);
 	alice = add_user(fx, "alice");
