@@ -281,21 +281,40 @@ tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 	return rc;
 }
 
+/* How long a transaction that already holds something of the server
+ * waits for the chain before it is run again (milliseconds). */
+#define CLAIM_BEGUN_WAIT_MS 50
+
 /* The row tx's next append follows.  SQLite: the tail, read under its
  * lock.  A shared store: the node's chain, claimed for tx (one
  * transaction of this daemon at a time appends to it, from its first
  * append to its end), and its head, held by the daemon: no read, unless
- * the head is not known (read then, and checked). */
+ * the head is not known (read then, and checked).  The claim is the
+ * daemon's own, which neither the server's deadlock detector nor a pool
+ * sees: a transaction that has sent nothing yet (every statement queued,
+ * as on a carry) holds nothing another could wait for, and waits up to
+ * lock_timeout (then busy); one that has begun may hold a connection or
+ * locks the holder waits for, so it waits a moment only, then is run
+ * again (MAMORI_ERR_RETRY), letting go of them. */
 static int
 chain_tail(struct mamori_txn *tx, int64_t *last_id, char prev[65])
 {
-	int known = 1, rc;
+	int known = 1, begun, rc;
 
 	if (mamori_store_shared(audit.store)) {
-		rc = mamori_audit_txn_claim(tx, mamori_store_lock_timeout(audit.store), last_id, prev, &known);
-		if (rc == MAMORI_ERR_BUSY)
+		begun = mamori_store_txn_begun(tx);
+		rc = mamori_audit_txn_claim(tx,
+		                            begun ? CLAIM_BEGUN_WAIT_MS : mamori_store_lock_timeout(audit.store) * 1000,
+		                            last_id, prev, &known);
+		if (rc == MAMORI_ERR_TIMEOUT && begun) {
+			mamori_log_debug("audit: chain %s: held by another transaction: run again", audit.chain);
+			return MAMORI_ERR_RETRY;
+		}
+		if (rc == MAMORI_ERR_TIMEOUT) {
 			mamori_log_err("audit: chain %s: still held by another transaction after %u s", audit.chain,
 			               mamori_store_lock_timeout(audit.store));
+			return MAMORI_ERR_BUSY;
+		}
 		if (rc != MAMORI_OK || known)
 			return rc;
 	}

@@ -28,11 +28,11 @@ int mamori_audit_txn_expect(struct mamori_txn *tx, int64_t *id, char hash[65], i
 /* A tail read under the store's lock: the highest one is remembered. */
 void mamori_audit_txn_saw(int64_t tail_id);
 /* A shared store: claim the node's chain for tx until tx ends, waiting
- * at most timeout_s seconds for the transaction that holds it
- * (MAMORI_ERR_BUSY).  *id and hash: the row tx's next append follows (its
- * own last, or the chain's head); *known is 0 when the head must be read
- * from the store first (then mamori_audit_txn_set_head). */
-int mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_s, int64_t *id, char hash[65], int *known);
+ * at most timeout_ms for the transaction that holds it
+ * (MAMORI_ERR_TIMEOUT).  *id and hash: the row tx's next append follows
+ * (its own last, or the chain's head); *known is 0 when the head must be
+ * read from the store first (then mamori_audit_txn_set_head). */
+int mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_ms, int64_t *id, char hash[65], int *known);
 void mamori_audit_txn_set_head(int64_t id, const char *hash);
 /* The chain's head is read again before the next append (another writer
  * may have appended: a store migrate waited for one). */

@@ -217,7 +217,7 @@ slot_txn(struct mamori_txn *tx, int64_t first)
 }
 
 int
-mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_s, int64_t *id, char hash[65], int *known)
+mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_ms, int64_t *id, char hash[65], int *known)
 {
 	struct audit_txn *t = slot_txn(tx, INT64_MAX);
 	struct timespec until;
@@ -226,13 +226,18 @@ mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_s, int64_t *id, c
 	if (t == NULL)
 		return MAMORI_ERR_NOMEM;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)timeout_s;
+	until.tv_sec += (time_t)(timeout_ms / 1000);
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&at.lock);
 	while (at.holder != NULL && at.holder != t && rc == 0)
 		rc = pthread_cond_timedwait(&at.released, &at.lock, &until);
 	if (at.holder != NULL && at.holder != t) {
 		pthread_mutex_unlock(&at.lock);
-		return MAMORI_ERR_BUSY;
+		return MAMORI_ERR_TIMEOUT;
 	}
 	at.holder = t;
 	*known = t->n > 0 || at.head_known;

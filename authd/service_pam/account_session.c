@@ -19,6 +19,7 @@
 #include "protocol.h"
 #include "secure.h"
 #include "rules/session_end.h"
+#include "service_pam/carry_link.h"
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
 #include "service_pam/session_link.h"
@@ -137,38 +138,85 @@ account_decide(struct mamori_txn *tx, const struct mamori_conf *conf, const stru
 	return account_password(tx, conf, req, &u, now, v);
 }
 
+/* One run of AccountCheck's transaction, on the rows carried from this
+ * client's authentication (carry not NULL: its guard fails the run,
+ * MAMORI_ERR_RETRY, when they changed since) or read anew.  *committing:
+ * the error, if any, is the commit's. */
+static int
+account_once(struct mamori_conn *c, const struct pam_request *req, const struct mamori_store_carry *carry, int64_t now,
+             struct account_verdict *v, int *committing)
+{
+	struct mamori_txn *tx = NULL;
+	const struct mamori_conf *conf;
+	int rc;
+
+	*committing = 0;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	conf = mamori_daemon_conf_get();
+	/* What account_decide reads in one round trip, or none. */
+	if (carry != NULL)
+		rc = mamori_store_carry_use(tx, carry, MAMORI_PREFETCH_LOCKOUT);
+	else
+		rc = mamori_store_prefetch(tx, req->user, mamori_conf_service_system(conf, req->service),
+		                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD);
+	if (rc == MAMORI_OK)
+		rc = account_decide(tx, conf, req, now, v);
+	mamori_daemon_conf_put(conf);
+	if (rc == MAMORI_OK)
+		rc = pam_audit(tx, c, req, "account", NULL, v->result, v->reason, now);
+	if (rc != MAMORI_OK) {
+		mamori_store_rollback(&tx);
+		return rc;
+	}
+	*committing = 1;
+	return mamori_store_commit(&tx);
+}
+
 json_t *
 pam_account_check(struct mamori_conn *c, const json_t *params, const struct pam_request *req)
 {
-	struct mamori_txn *tx = NULL;
-	struct account_verdict v = { .result = MAMORI_RESULT_SUCCESS, .reason = "ok", .style = MAMORI_STYLE_ERROR };
-	const struct mamori_conf *conf;
+	const struct account_verdict fresh = { .result = MAMORI_RESULT_SUCCESS,
+		                               .reason = "ok",
+		                               .style = MAMORI_STYLE_ERROR };
+	struct account_verdict v = fresh;
 	int64_t now = mamori_clock_now();
+	struct mamori_store_carry *carry = pam_carry_take(c, req->user, req->service, now);
 	json_t *reply;
-	int rc;
+	int rc, committing = 0, attempt = 0;
 
 	(void)params;
-	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
-		return offline_account_check(c, req, rc);
-	conf = mamori_daemon_conf_get();
-	/* What account_decide reads in one round trip. */
-	rc = mamori_store_prefetch(tx, req->user, mamori_conf_service_system(conf, req->service),
-	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD);
-	if (rc == MAMORI_OK)
-		rc = account_decide(tx, conf, req, now, &v);
-	mamori_daemon_conf_put(conf);
-	if (rc == MAMORI_OK)
-		rc = pam_audit(tx, c, req, "account", NULL, v.result, v.reason, now);
+	rc = carry != NULL ? account_once(c, req, carry, now, &v, &committing) : MAMORI_ERR_RETRY;
+	if (rc == MAMORI_OK) {
+		/* Unchanged by this check: the session open's too. */
+		pam_carry_keep(c, req->user, req->service, carry, now);
+		carry = NULL;
+	}
+	mamori_store_carry_free(&carry);
+	/* Without a carry, or the rows changed since: read anew (and again
+	 * while a shared store refuses the run: nothing of it happened).  A
+	 * carried run that found the store gone sent nothing that ran: that
+	 * is for offline_account_check, as the run reading anew would be. */
+	if (rc == MAMORI_ERR_RETRY && !mamori_store_unreachable(mamori_daemon.store)) {
+		do {
+			v = fresh;
+			rc = account_once(c, req, NULL, now, &v, &committing);
+		} while (!mamori_store_unreachable(mamori_daemon.store) && mamori_store_retry(&rc, &attempt));
+	} else if (rc != MAMORI_OK && rc != MAMORI_ERR_OUTCOME) {
+		committing = 0;
+	}
+	if (rc != MAMORI_OK && committing) {
+		mamori_log_err("account check of %s on %s: its commit failed: %s", req->user, req->service,
+		               mamori_strerror(rc));
+		return pam_internal_error();
+	}
 	if (rc != MAMORI_OK) {
 		/* The store gone under an idle connection shows here, not at
 		 * begin (which sends nothing): offline when it is unreachable,
 		 * an internal error otherwise.  A commit that failed is never
 		 * decided again offline. */
-		mamori_store_rollback(&tx);
 		return offline_account_check(c, req, rc);
 	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return pam_internal_error();
 	reply = json_pack("{s:s,s:[]}", "result", v.result, "messages");
 	if (reply != NULL)
 		pam_messages_append(json_object_get(reply, "messages"), v.style, v.text);
@@ -323,7 +371,7 @@ session_new(const struct mamori_conn *c, const json_t *params, const struct pam_
  * logins are read for the notices.  MAMORI_ERR_NOT_FOUND: no owner. */
 static int
 session_record(const struct mamori_conn *c, const struct mamori_conf *conf, const struct pam_request *req,
-               struct mamori_session *ses, struct mamori_login *login)
+               struct mamori_session *ses, struct mamori_login *login, struct mamori_store_carry **carry)
 {
 	struct mamori_txn *tx = NULL;
 	const struct mamori_service_conf *svc;
@@ -332,9 +380,15 @@ session_record(const struct mamori_conn *c, const struct mamori_conf *conf, cons
 
 	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
 		return rc;
-	/* The owner, its last logins and the new session's id in one round
-	 * trip. */
-	rc = mamori_store_prefetch(tx, req->user, NULL, MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_SESSION_ID);
+	/* The owner, its last logins and the new session's id: carried from
+	 * this client's authentication (checked with the COMMIT: a change
+	 * since fails the run, which runs again reading them), or read in
+	 * one round trip.  A carry serves one run. */
+	if (*carry != NULL)
+		rc = mamori_store_carry_use(tx, *carry, 0);
+	else
+		rc = mamori_store_prefetch(tx, req->user, NULL, MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_SESSION_ID);
+	mamori_store_carry_free(carry);
 	if (rc == MAMORI_OK)
 		rc = session_owner(tx, c, req, &u);
 	if (rc != MAMORI_OK) {
@@ -365,6 +419,7 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 	const struct mamori_conf *conf;
 	struct mamori_session ses = { 0 };
 	struct mamori_login login = { 0 };
+	struct mamori_store_carry *carry;
 	char when[32], text[256];
 	json_t *reply, *messages;
 	int rc, attempt = 0, offline = 0;
@@ -376,15 +431,20 @@ pam_open_session(struct mamori_conn *c, const json_t *params, const struct pam_r
 		return pam_internal_error();
 	ses.opened_at = mamori_clock_now();
 	conf = mamori_daemon_conf_get();
+	carry = pam_carry_take(c, req->user, req->service, ses.opened_at);
 	do
-		rc = session_record(c, conf, req, &ses, &login);
-	while (mamori_store_retry(&rc, &attempt));
+		rc = session_record(c, conf, req, &ses, &login, &carry);
+	while (!mamori_store_unreachable(mamori_daemon.store) && mamori_store_retry(&rc, &attempt));
+	mamori_store_carry_free(&carry);
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND &&
 	    (ses.id = offline_session_open(c, conf, req, rc, ses.opened_at)) > 0) {
 		offline = 1;
 		ses.deadline = 0;
 		rc = MAMORI_OK;
 	}
+	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND)
+		mamori_log_err("session open of %s on %s: the store answered %s", req->user, req->service,
+		               mamori_strerror(rc));
 	if (rc != MAMORI_OK) {
 		mamori_daemon_conf_put(conf);
 		json_decref(messages);

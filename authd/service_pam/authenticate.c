@@ -138,7 +138,8 @@ auth_begin_factors(struct mamori_conn *c)
 	conv->unsatisfiable = 1;
 	if (conv->op == OP_ENROL) {
 		rc = pam_subject_load(conv, conf, mamori_clock_now(),
-		                      sets_factors(sets, n_sets) | FACTOR_BIT(conv->enrol_factor), NULL, NULL, &s);
+		                      sets_factors(sets, n_sets) | FACTOR_BIT(conv->enrol_factor), NULL, NULL, &s,
+		                      NULL);
 		if (rc != MAMORI_OK) {
 			mamori_daemon_conf_put(conf);
 			return pam_internal_error();
@@ -235,15 +236,19 @@ auth_factor_answer(struct mamori_conn *c, const char *answer, size_t len)
 	struct mamori_prompts more = { 0 };
 	struct mamori_factor_ctx ctx;
 	struct subject s = { .found = 0 };
+	struct mamori_store_carry *carry = NULL;
 	int64_t now = mamori_clock_now();
 	int rc = MAMORI_ERR_INTERNAL;
 
 	if (ops != NULL && !conv->offline) {
 		rc = pam_subject_load(conv, conf, now,
 		                      conv->enrolled_known ? 0 : sets_factors(conv->choices, conv->n_choices), ops,
-		                      proof, &s);
+		                      proof, &s, &carry);
 		if (rc == MAMORI_OK && !conv->enrolled_known)
 			learn_enrolled(conv, &s);
+		/* What this load read, for the decision (the last answer's). */
+		mamori_store_carry_free(&conv->carry);
+		conv->carry = carry;
 	}
 	if (ops != NULL && (conv->offline || (rc != MAMORI_OK && offline_fallback(conv, rc)))) {
 		/* Offline: the answer is kept for the offline decision only. */

@@ -98,6 +98,9 @@ struct mamori_pam_conversation {
 	int offline;
 	char *offline_pw;
 	size_t offline_pw_len;
+	/* What the last answer's load read of the subject (store.h carries),
+	 * for the decision; freed by pam_proofs_release. */
+	struct mamori_store_carry *carry;
 };
 
 /* ------------------------------------------------------------ records */
@@ -125,10 +128,12 @@ struct subject {
 
 /* One read transaction: the subject's account and lockout; whether it has
  * each factor of want_enrolled (ops->enrolled); and, when ops is not NULL,
- * what that factor's verify needs (ops->load into proof). */
+ * what that factor's verify needs (ops->load into proof).  With carry not
+ * NULL, what was read is carried there too (NULL when the store makes no
+ * carries). */
 int pam_subject_load(const struct mamori_pam_conversation *conv, const struct mamori_conf *conf, int64_t now,
                      unsigned want_enrolled, const struct mamori_factor_ops *ops, struct mamori_factor_proof *proof,
-                     struct subject *s);
+                     struct subject *s, struct mamori_store_carry **carry);
 /* What a factor sees of the conversation and of its subject s (NULL: none
  * yet, for prompts). */
 void pam_factor_ctx(const struct mamori_pam_conversation *conv, const struct mamori_conf *conf, const struct subject *s,

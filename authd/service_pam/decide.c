@@ -22,6 +22,7 @@
 #include "protocol.h"
 #include "rules/incident.h"
 #include "secure.h"
+#include "service_pam/carry_link.h"
 #include "service_pam/conversation.h"
 #include "service_pam/gate.h"
 #include "service_pam/session_link.h"
@@ -58,6 +59,9 @@ struct decision {
 	enum mamori_factor renew_factor;
 	const char *incident;
 	json_t *incident_detail;
+	/* A success's rows, carried to the same client's account check and
+	 * session open (carry_link.h), once committed. */
+	struct mamori_store_carry *next;
 };
 
 /* What a check says. */
@@ -475,6 +479,36 @@ decide_prefetch(const struct decision *d)
 	return what | MAMORI_PREFETCH_LOGIN_LOCK;
 }
 
+/* The end of a run: after a success, what the account check and the
+ * session open will read is read with the COMMIT (after the writes) and
+ * carried to them. */
+static int
+decide_end(struct decision *d, int rc)
+{
+	if (rc == MAMORI_OK && !strcmp(d->result, MAMORI_RESULT_SUCCESS))
+		rc = mamori_store_carry_refresh(d->tx, d->req->user, d->conv->system, &d->next);
+	rc = mamori_store_end(&d->tx, rc);
+	if (d->next != NULL && (rc != MAMORI_OK || mamori_store_carry_finish(&d->next) != MAMORI_OK))
+		mamori_store_carry_free(&d->next);
+	return rc;
+}
+
+/* Whether the load's carry serves the decision: a set of passwords only
+ * (a credential factor's decision reads and changes its row), of the name
+ * the load read. */
+static int
+decide_carried(const struct decision *d)
+{
+	if (d->conv->carry == NULL || d->conv->set.count == 0 ||
+	    strcmp(mamori_store_carry_name(d->conv->carry), d->name) != 0)
+		return 0;
+	for (unsigned i = 0; i < d->conv->set.count; i++) {
+		if (d->conv->set.factor[i] != MAMORI_FACTOR_PASSWORD)
+			return 0;
+	}
+	return 1;
+}
+
 /* One run of the decision's transaction.  A shared store may refuse it
  * (MAMORI_ERR_RETRY): then nothing of it happened, and it runs again from
  * what auth_decide set up; everything counted outside the store (the
@@ -482,10 +516,26 @@ decide_prefetch(const struct decision *d)
 static int
 decide_once(struct decision *d)
 {
+	int carried = decide_carried(d);
 	int rc = mamori_store_begin(mamori_daemon.store, &d->tx);
 
 	if (rc != MAMORI_OK)
 		return rc;
+	/* On what the answer's load read (one round trip in all: the
+	 * name's and the rows' locks, a guard that they are still what the
+	 * load read, the writes, the audit row, the COMMIT); a change made
+	 * since fails the guard, and the run again reads anew.  A carry
+	 * serves one run. */
+	if (carried) {
+		rc = mamori_store_carry_use(d->tx, d->conv->carry,
+		                            MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_LOGIN_LOCK);
+		mamori_store_carry_free(&d->conv->carry);
+		if (rc == MAMORI_OK)
+			rc = decide(d);
+		if (rc == MAMORI_OK)
+			rc = decision_record(d);
+		return decide_end(d, rc);
+	}
 	/* What decide reads in one round trip; the writes, and the audit
 	 * row (its chain's head is this daemon's: nothing to read), go with
 	 * the COMMIT.  A decision of passwords only also takes the lock of
@@ -498,7 +548,7 @@ decide_once(struct decision *d)
 		rc = decide(d);
 	if (rc == MAMORI_OK)
 		rc = decision_record(d);
-	return mamori_store_end(&d->tx, rc);
+	return decide_end(d, rc);
 }
 
 /* All factors of the set were asked: decide, count and record it in one
@@ -532,6 +582,8 @@ auth_decide(struct mamori_conn *c)
 		rc = decide_once(&d);
 	} while (mamori_store_retry(&rc, &attempt));
 	if (rc == MAMORI_OK) {
+		pam_carry_keep(c, d.req->user, d.req->service, d.next, d.now);
+		d.next = NULL;
 		offline_after_decision(d.conf, d.conv, &d.s.user, !strcmp(d.result, MAMORI_RESULT_SUCCESS),
 		                       !d.s.found || d.s.user.state != MAMORI_STATE_ACTIVE || d.s.lock.locked ||
 		                               d.failure.locked_now,

@@ -286,7 +286,7 @@ enrol_confirm(struct mamori_conn *c, const char *answer, size_t len)
 	conv->step = STEP_NONE;
 	snprintf(k.reason, sizeof(k.reason), "%s enrolment: wrong code", mamori_factor_name(conv->enrol_factor));
 	if (ops != NULL)
-		rc = pam_subject_load(conv, conf, now, 0, ops, &proof, &s);
+		rc = pam_subject_load(conv, conf, now, 0, ops, &proof, &s, NULL);
 	if (rc == MAMORI_OK && !s.found)
 		rc = MAMORI_ERR_NOT_FOUND;
 	pam_factor_ctx(conv, conf, &s, now, &ctx);

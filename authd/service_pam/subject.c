@@ -57,7 +57,7 @@ subject_enrolled(struct mamori_txn *tx, const struct mamori_factor_ctx *ctx, uns
 int
 pam_subject_load(const struct mamori_pam_conversation *conv, const struct mamori_conf *conf, int64_t now,
                  unsigned want_enrolled, const struct mamori_factor_ops *ops, struct mamori_factor_proof *proof,
-                 struct subject *s)
+                 struct subject *s, struct mamori_store_carry **carry)
 {
 	const char *name = pam_subject_name(conv);
 	struct mamori_factor_ctx ctx;
@@ -65,14 +65,20 @@ pam_subject_load(const struct mamori_pam_conversation *conv, const struct mamori
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	if (carry != NULL)
+		*carry = NULL;
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	/* The lockout, the account, its passwords and credentials in one
-	 * round trip; the step only reads (the factors' enrolled and load
+	/* The lockout, the account, its passwords, credentials and last
+	 * logins in one round trip (and the digest a carry is checked
+	 * against); the step only reads (the factors' enrolled and load
 	 * calls read). */
 	rc = mamori_store_prefetch(tx, name, conv->system,
 	                           MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_CREDENTIALS |
-	                                   MAMORI_PREFETCH_ALONE);
+	                                   MAMORI_PREFETCH_ALONE |
+	                                   (carry != NULL ? MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_CARRY : 0));
+	if (rc == MAMORI_OK && carry != NULL)
+		rc = mamori_store_carry_take(tx, carry);
 	if (rc == MAMORI_OK)
 		rc = mamori_lockout_state(tx, name, now, &s->lock);
 	if (rc == MAMORI_OK) {
@@ -85,11 +91,13 @@ pam_subject_load(const struct mamori_pam_conversation *conv, const struct mamori
 		rc = subject_enrolled(tx, &ctx, want_enrolled, &s->enrolled);
 	if (rc == MAMORI_OK && ops != NULL && ops->load != NULL)
 		rc = ops->load(tx, &ctx, proof);
-	if (rc != MAMORI_OK) {
+	if (rc == MAMORI_OK)
+		rc = mamori_store_commit(&tx);
+	else
 		mamori_store_rollback(&tx);
-		return rc;
-	}
-	return mamori_store_commit(&tx);
+	if (rc != MAMORI_OK && carry != NULL)
+		mamori_store_carry_free(carry);
+	return rc;
 }
 
 void
@@ -105,6 +113,7 @@ pam_proofs_release(struct mamori_pam_conversation *conv)
 		/* A factor's state is its own to free; nothing is left of it. */
 		mamori_wipe(&conv->proofs[i], sizeof(conv->proofs[i]));
 	}
+	mamori_store_carry_free(&conv->carry);
 	if (conv->offline_pw != NULL)
 		mamori_freezero(conv->offline_pw, conv->offline_pw_len);
 	conv->offline_pw = NULL;

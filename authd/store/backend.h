@@ -29,6 +29,14 @@ struct mamori_store {
 	unsigned lock_timeout; /* [store] lock_timeout, seconds */
 };
 
+/* A carry (store.h mamori_store_carry_*): a backend's begins with this. */
+struct mamori_store_carry {
+	char name[MAMORI_USER_NAME_MAX + 1];
+	/* _finish: the queued reads made the carry, after the commit. */
+	int (*finish)(struct mamori_store_carry *carry);
+	void (*free)(struct mamori_store_carry *carry); /* wipes it */
+};
+
 /* A listener (store.h mamori_store_events_open): a backend's begins with
  * this. */
 struct mamori_store_events {
@@ -72,6 +80,15 @@ struct mamori_store_ops {
 	/* store.h mamori_store_prefetch; NULL for a backend without a
 	 * server to save round trips to. */
 	int (*prefetch)(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+	/* store.h mamori_store_carry_*; NULL for a backend without a server
+	 * (no carry is ever made). */
+	int (*carry_take)(struct mamori_txn *tx, struct mamori_store_carry **carry);
+	int (*carry_use)(struct mamori_txn *tx, const struct mamori_store_carry *carry, unsigned locks);
+	int (*carry_refresh)(struct mamori_txn *tx, const char *name, const char *system,
+	                     struct mamori_store_carry **pending);
+	/* store.h mamori_store_txn_begun; NULL: never (a backend whose
+	 * transactions hold nothing of a server's). */
+	int (*begun)(struct mamori_txn *tx);
 	/* store.h mamori_store_reads_only; NULL: nothing to do. */
 	int (*reads_only)(struct mamori_txn *tx);
 	/* One statement sent to the server now (store.h mamori_store_ping);

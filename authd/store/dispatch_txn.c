@@ -98,6 +98,12 @@ mamori_store_shared(const struct mamori_store *store)
 	return store != NULL && store->ops->shared;
 }
 
+int
+mamori_store_txn_begun(const struct mamori_txn *tx)
+{
+	return tx != NULL && tx->store->ops->begun != NULL && tx->store->ops->begun((struct mamori_txn *)tx);
+}
+
 unsigned
 mamori_store_lock_timeout(const struct mamori_store *store)
 {
@@ -118,6 +124,61 @@ mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *syste
 	if (tx->store->ops->prefetch == NULL || name == NULL)
 		return MAMORI_OK;
 	return tx->store->ops->prefetch(tx, name, system, what);
+}
+
+int
+mamori_store_carry_take(struct mamori_txn *tx, struct mamori_store_carry **carry)
+{
+	*carry = NULL;
+	if (tx == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->carry_take != NULL ? tx->store->ops->carry_take(tx, carry) : MAMORI_OK;
+}
+
+int
+mamori_store_carry_use(struct mamori_txn *tx, const struct mamori_store_carry *carry, unsigned locks)
+{
+	if (tx == NULL || carry == NULL || tx->store->ops->carry_use == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->carry_use(tx, carry, locks);
+}
+
+int
+mamori_store_carry_refresh(struct mamori_txn *tx, const char *name, const char *system,
+                           struct mamori_store_carry **pending)
+{
+	*pending = NULL;
+	if (tx == NULL || name == NULL)
+		return MAMORI_ERR_INVALID;
+	return tx->store->ops->carry_refresh != NULL ? tx->store->ops->carry_refresh(tx, name, system, pending)
+	                                             : MAMORI_OK;
+}
+
+int
+mamori_store_carry_finish(struct mamori_store_carry **pending)
+{
+	int rc;
+
+	if (pending == NULL || *pending == NULL)
+		return MAMORI_ERR_INVALID;
+	if ((rc = (*pending)->finish(*pending)) != MAMORI_OK)
+		mamori_store_carry_free(pending);
+	return rc;
+}
+
+const char *
+mamori_store_carry_name(const struct mamori_store_carry *carry)
+{
+	return carry != NULL ? carry->name : "";
+}
+
+void
+mamori_store_carry_free(struct mamori_store_carry **carry)
+{
+	if (carry == NULL || *carry == NULL)
+		return;
+	(*carry)->free(*carry);
+	*carry = NULL;
 }
 
 int

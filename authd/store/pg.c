@@ -80,6 +80,12 @@ pg_error(struct pg_conn *c, const PGresult *res, const char *what)
 		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
 		return MAMORI_ERR_RETRY;
 	}
+	/* A carry's guard (pg_carry_use): the rows changed since they were
+	 * read; the caller decides again on rows read anew. */
+	if (!strcmp(state, "MM001")) {
+		mamori_log_debug("store: %s: the rows carried changed meanwhile: run again", what);
+		return MAMORI_ERR_RETRY;
+	}
 	if (!strncmp(state, "22", 2) || msg == NULL)
 		msg = "";
 	mamori_log_err("store: %s: SQLSTATE %s%s%s", what, state, msg[0] != '\0' ? ": " : "", msg);
@@ -417,21 +423,31 @@ pg_commit(struct mamori_txn *tx)
 	PGresult *res = NULL;
 	int rc = MAMORI_OK;
 
-	/* Statements queued before anything began: sent first on their own
-	 * (once more on a new connection if the idle one was lost), so that
-	 * the COMMIT below always follows a transaction that began. */
-	if (t->failed == MAMORI_OK && !t->begun && t->n_queued > 0)
+	/* A read-only transaction's last statements, each a transaction of
+	 * its own: sent, no COMMIT. */
+	if (t->failed == MAMORI_OK && t->autocommit && t->n_queued > 0)
 		round_trip(t, NULL, 0, 0, NULL, NULL, NULL, NULL, "commit");
 	if (t->failed != MAMORI_OK) {
 		pg_rollback(tx);
 		return t->failed;
 	}
-	if (!t->begun)
+	if (!t->begun && (t->autocommit || t->n_queued == 0))
 		return MAMORI_OK; /* no statement: nothing began on the server */
 	commit_warned = 0;
 	if (t->n_queued > 0) {
-		/* The queued statements and COMMIT, in one round trip. */
+		int fresh = !t->begun;
+
+		/* The queued statements and COMMIT, in one round trip, with
+		 * the BEGIN when nothing was sent yet.  Then a connection the
+		 * server closed while it was idle (a restart, a failover) fails
+		 * at the BEGIN, before anything ran: once more on a new
+		 * connection, as for a first statement (round_trip). */
 		rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
+		if (rc != MAMORI_OK && fresh && !t->begun && t->commit_unrun && t->c->broken &&
+		    (rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
+			rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
+		if (rc != MAMORI_OK && fresh && !t->begun)
+			t->commit_unrun = 1; /* nothing of it ran: not an unknown outcome */
 	} else {
 		t->round_trips++;
 		/* A connection libpq knows is gone sends nothing. */
@@ -617,6 +633,14 @@ pg_unreachable(struct mamori_store *store)
 }
 
 static int
+pg_begun(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+
+	return t->begun || t->autocommit;
+}
+
+static int
 pg_reads_only(struct mamori_txn *tx)
 {
 	struct pg_txn *t = pg_tx(tx);
@@ -683,6 +707,10 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.refused = pg_refused,
 	.unreachable = pg_unreachable,
 	.prefetch = pg_prefetch,
+	.carry_take = pg_carry_take,
+	.carry_use = pg_carry_use,
+	.carry_refresh = pg_carry_refresh,
+	.begun = pg_begun,
 	.reads_only = pg_reads_only,
 	.ping = pg_ping,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,

@@ -230,6 +230,10 @@ int pg_flush(struct mamori_txn *tx);
 /* The store's prefetch (backend.h): one round trip for what a PAM step
  * reads of one name. */
 int pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+/* The carries (store.h mamori_store_carry_*). */
+int pg_carry_take(struct mamori_txn *tx, struct mamori_store_carry **carry);
+int pg_carry_use(struct mamori_txn *tx, const struct mamori_store_carry *carry, unsigned locks);
+int pg_carry_refresh(struct mamori_txn *tx, const char *name, const char *system, struct mamori_store_carry **pending);
 /* Served from what pg_prefetch read: 1 with *out (and *rc for the calls
  * that may find nothing) set, or 0: read it from the server. */
 int pg_snap_user(struct pg_txn *t, const char *name, struct mamori_user *out, int *rc);
@@ -259,6 +263,29 @@ void pg_snap_free(struct pg_txn *t);
 #define PG_CRED_COLUMNS                                                                                                \
 	"c.id, c.user_id, c.factor, c.label, c.state, c.public_data, c.sealed, c.nonce, c.counter, c.created_at, "     \
 	"c.last_used_at, c.revoked_at, c.revoke_reason, c.revoked_by, u.name, c.key_id, c.seal_key_id"
+/* The reads of a prefetch that a carry makes too (pg_prefetch.c). */
+#define PG_SNAP_USER_SQL "SELECT " PG_USER_COLUMNS " FROM users WHERE name = $1::text"
+#define PG_SNAP_PASSWORDS_SQL                                                                                          \
+	"SELECT u.id, p.* FROM users u LEFT JOIN LATERAL (SELECT DISTINCT ON (system) " PG_PASSWORD_COLUMNS            \
+	" FROM passwords WHERE user_id = u.id AND current = 1 AND system IN ($2::text, $3::text) "                     \
+	"ORDER BY system, id DESC) p ON true WHERE u.name = $1::text"
+#define PG_SNAP_LOGIN_SQL                                                                                              \
+	"SELECT u.id, l.* FROM users u LEFT JOIN LATERAL (SELECT " PG_LOGIN_COLUMNS                                    \
+	" FROM logins WHERE user_id = u.id) l ON true WHERE u.name = $1::text"
+#define PG_LOGIN_LOCK_SQL                                                                                              \
+	"SELECT l.user_id FROM logins l JOIN users u ON u.id = l.user_id WHERE u.name = $1::text FOR UPDATE OF l"
+#define PG_SNAP_SESSION_ID_SQL "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))"
+/* The digest of what a carry holds of name $1 (store.h): its account, its
+ * lockout row, its current passwords (of every system), its last logins,
+ * each row as the server prints it; "-" for a row that is not there. */
+#define PG_CARRY_DIGEST_SQL                                                                                            \
+	"SELECT encode(sha256(convert_to(concat_ws(chr(31), "                                                          \
+	"coalesce((SELECT u::text FROM users u WHERE u.name = $1::text), '-'), "                                       \
+	"coalesce((SELECT l::text FROM lockouts l WHERE l.name = $1::text), '-'), "                                    \
+	"coalesce((SELECT string_agg(p::text, chr(30) ORDER BY p.id) FROM passwords p JOIN users u ON u.id = "         \
+	"p.user_id WHERE u.name = $1::text AND p.current = 1), '-'), "                                                 \
+	"coalesce((SELECT g::text FROM logins g JOIN users u ON u.id = g.user_id WHERE u.name = $1::text), '-')), "    \
+	"'UTF8')), 'hex')"
 #define PG_PASSWORD_COLUMNS "id, user_id, system, hash, created_at, temporary, must_change, expires_at, compromised"
 #define PG_LOGIN_COLUMNS                                                                                               \
 	"last_success_at, last_service, last_tty, last_rhost, failures_since_success, last_failure_at, "               \

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "error.h"
+#include "log.h"
 #include "names.h"
 #include "secure.h"
 #include "store/pg_internal.h"
@@ -48,6 +49,7 @@ struct pg_snap {
 	struct mamori_password pw[2];
 	struct mamori_login login;
 	int64_t session_id; /* 0: none (left) */
+	char digest[65]; /* of the name's rows (PG_CARRY_DIGEST_SQL), "" when not read */
 	/* The account's credentials, every state, in id order (CRED_COLUMNS
 	 * then u.id; one row of NULLs but u.id when it has none). */
 	PGresult *creds;
@@ -238,100 +240,271 @@ keep_login(struct pg_snap *s, const PGresult *res)
 	s->have |= SNAP_LOGIN;
 }
 
-int
-pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what)
+/* What a prefetch (or a carry's reads) brought back, any of them NULL. */
+struct snap_results {
+	PGresult *lockout, *user, *pw, *login, *ses, *creds, *digest;
+};
+
+/* s made from r, for name and the systems sys and the default; the
+ * credentials' result is kept in s (r->creds set to NULL) when it is of
+ * the account read. */
+static void
+snap_fill(struct pg_snap *s, const char *name, const char *sys, struct snap_results *r)
 {
+	memcpy(s->name, name, strlen(name) + 1);
+	if (r->lockout != NULL) {
+		if (PQntuples(r->lockout) > 0)
+			pg_lockout_from_row(r->lockout, 0, &s->lockout);
+		s->have |= SNAP_LOCKOUT;
+	}
+	if (r->user != NULL) {
+		s->user_rc = PQntuples(r->user) > 0 ? pg_user_from_row(r->user, 0, &s->user) : MAMORI_ERR_NOT_FOUND;
+		s->user_found = s->user_rc == MAMORI_OK;
+		s->user_id = s->user_found ? s->user.id : 0;
+		s->have |= SNAP_USER;
+	}
+	snprintf(s->system[0], sizeof(s->system[0]), "%s", sys);
+	snprintf(s->system[1], sizeof(s->system[1]), "%s", MAMORI_SYSTEM_DEFAULT);
+	if (r->pw != NULL)
+		keep_passwords(s, r->pw);
+	if (r->login != NULL)
+		keep_login(s, r->login);
+	if (r->ses != NULL && PQntuples(r->ses) == 1)
+		s->session_id = pg_get_i64(r->ses, 0, 0);
+	/* Kept when its rows are of the account read (u.id, the last
+	 * column, the same). */
+	if (r->creds != NULL && PQntuples(r->creds) > 0 && s->user_found &&
+	    pg_get_i64(r->creds, 0, PQnfields(r->creds) - 1) == s->user.id) {
+		s->creds = r->creds;
+		r->creds = NULL;
+		s->have |= SNAP_CREDS;
+	}
+	if (r->digest != NULL && PQntuples(r->digest) == 1)
+		pg_get_text(r->digest, 0, 0, s->digest, sizeof(s->digest));
+}
+
+/* Bits of queue_reads beside store.h's MAMORI_PREFETCH_*: the lockout row
+ * without its locks (a carry's refresh, whose transaction holds them). */
+#define READ_LOCKOUT_PEEK 0x10000u
+
+/* Queue the reads of name that what asks, their results into r (the
+ * digest first: a change committed between it and the reads, each
+ * statement its own snapshot in a read-only pipeline, makes a carry fail
+ * its guard, never pass it on rows older than the digest); the locks in
+ * the order the data calls take them. */
+static int
+queue_reads(struct mamori_txn *tx, const char *name, const char *sys, unsigned what, struct snap_results *r)
+{
+	PG_STMT(digest, 1, PG_CARRY_DIGEST_SQL);
 	PG_STMT(lock, 1, PG_LOCKOUT_LOCK_SQL);
 	PG_STMT(lockout, 1, PG_LOCKOUT_SQL);
-	PG_STMT(user, 1, "SELECT " PG_USER_COLUMNS " FROM users WHERE name = $1::text");
+	PG_STMT(peek, 1, PG_LOCKOUT_PEEK_SQL);
+	PG_STMT(user, 1, PG_SNAP_USER_SQL);
 	/* The current password of each of the two systems (a service's own,
 	 * and the default one it falls back to), as pg_password_current
 	 * reads them. */
-	PG_STMT(passwords, 3,
-	        "SELECT u.id, p.* FROM users u LEFT JOIN LATERAL (SELECT DISTINCT ON (system) " PG_PASSWORD_COLUMNS
-	        " FROM passwords WHERE user_id = u.id AND current = 1 AND system IN ($2::text, $3::text) "
-	        "ORDER BY system, id DESC) p ON true WHERE u.name = $1::text");
-	PG_STMT(login, 1,
-	        "SELECT u.id, l.* FROM users u LEFT JOIN LATERAL (SELECT " PG_LOGIN_COLUMNS
-	        " FROM logins WHERE user_id = u.id) l ON true WHERE u.name = $1::text");
-	PG_STMT(login_lock, 1,
-	        "SELECT l.user_id FROM logins l JOIN users u ON u.id = l.user_id WHERE u.name = $1::text "
-	        "FOR UPDATE OF l");
-	PG_STMT(session_id, 0, "SELECT nextval(pg_get_serial_sequence('sessions', 'id'))");
+	PG_STMT(passwords, 3, PG_SNAP_PASSWORDS_SQL);
+	PG_STMT(login, 1, PG_SNAP_LOGIN_SQL);
+	PG_STMT(login_lock, 1, PG_LOGIN_LOCK_SQL);
+	PG_STMT(session_id, 0, PG_SNAP_SESSION_ID_SQL);
 	PG_STMT(creds, 1,
 	        "SELECT " PG_CRED_COLUMNS ", u.id FROM users u LEFT JOIN credentials c ON c.user_id = u.id "
 	        "WHERE u.name = $1::text ORDER BY c.id");
-	struct pg_txn *t = pg_tx(tx);
-	PGresult *r_lockout = NULL, *r_user = NULL, *r_pw = NULL, *r_login = NULL, *r_ses = NULL, *r_creds = NULL;
-	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
 	const char *one[] = { name };
 	const char *three[] = { name, sys, MAMORI_SYSTEM_DEFAULT };
-	struct pg_snap *s;
 	int rc = MAMORI_OK;
+
+	if (what & MAMORI_PREFETCH_CARRY)
+		rc = pg_run_keep(tx, &digest, 1, one, &r->digest);
+	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
+		rc = pg_run(tx, &lock, 1, one, NULL, NULL, NULL);
+	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &lockout, 1, one, &r->lockout);
+	if ((what & READ_LOCKOUT_PEEK) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &peek, 1, one, &r->lockout);
+	if (rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &user, 1, one, &r->user);
+	if ((what & MAMORI_PREFETCH_PASSWORD) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &passwords, 3, three, &r->pw);
+	if ((what & MAMORI_PREFETCH_LOGIN) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &login, 1, one, &r->login);
+	if ((what & MAMORI_PREFETCH_LOGIN_LOCK) && rc == MAMORI_OK)
+		rc = pg_run(tx, &login_lock, 1, one, NULL, NULL, NULL);
+	if ((what & MAMORI_PREFETCH_CREDENTIALS) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &creds, 1, one, &r->creds);
+	if ((what & MAMORI_PREFETCH_SESSION_ID) && rc == MAMORI_OK)
+		rc = pg_run_keep(tx, &session_id, 0, NULL, &r->ses);
+	return rc;
+}
+
+static void
+results_clear(struct snap_results *r)
+{
+	PQclear(r->lockout);
+	PQclear(r->user);
+	if (r->pw != NULL)
+		pg_clear_hashes(r->pw, 4);
+	PQclear(r->login);
+	PQclear(r->ses);
+	PQclear(r->creds);
+	PQclear(r->digest);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+pg_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what)
+{
+	struct pg_txn *t = pg_tx(tx);
+	struct snap_results r = { 0 };
+	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
+	struct pg_snap *s;
+	int rc;
 
 	if (name == NULL || strlen(name) > MAMORI_USER_NAME_MAX)
 		return MAMORI_OK; /* nothing to serve: the calls read as before */
 	pg_snap_free(t);
 	if ((what & MAMORI_PREFETCH_ALONE) && !t->begun && t->n_queued == 0)
 		t->autocommit = 1;
-	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
-		rc = pg_run(tx, &lock, 1, one, NULL, NULL, NULL);
-	if ((what & MAMORI_PREFETCH_LOCKOUT) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &lockout, 1, one, &r_lockout);
-	if (rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &user, 1, one, &r_user);
-	if ((what & MAMORI_PREFETCH_PASSWORD) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &passwords, 3, three, &r_pw);
-	if ((what & MAMORI_PREFETCH_LOGIN) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &login, 1, one, &r_login);
-	if ((what & MAMORI_PREFETCH_LOGIN_LOCK) && rc == MAMORI_OK)
-		rc = pg_run(tx, &login_lock, 1, one, NULL, NULL, NULL);
-	if ((what & MAMORI_PREFETCH_CREDENTIALS) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &creds, 1, one, &r_creds);
-	if ((what & MAMORI_PREFETCH_SESSION_ID) && rc == MAMORI_OK)
-		rc = pg_run_keep(tx, &session_id, 0, NULL, &r_ses);
+	rc = queue_reads(tx, name, sys, what, &r);
 	if (rc == MAMORI_OK)
 		rc = pg_flush(tx);
 	if (rc == MAMORI_OK && (s = calloc(1, sizeof(*s))) == NULL)
 		rc = MAMORI_ERR_NOMEM;
 	if (rc == MAMORI_OK) {
-		memcpy(s->name, name, strlen(name) + 1);
-		if (r_lockout != NULL) {
-			if (PQntuples(r_lockout) > 0)
-				pg_lockout_from_row(r_lockout, 0, &s->lockout);
-			s->have |= SNAP_LOCKOUT;
-		}
-		if (r_user != NULL) {
-			s->user_rc =
-			        PQntuples(r_user) > 0 ? pg_user_from_row(r_user, 0, &s->user) : MAMORI_ERR_NOT_FOUND;
-			s->user_found = s->user_rc == MAMORI_OK;
-			s->user_id = s->user_found ? s->user.id : 0;
-			s->have |= SNAP_USER;
-		}
-		snprintf(s->system[0], sizeof(s->system[0]), "%s", sys);
-		snprintf(s->system[1], sizeof(s->system[1]), "%s", MAMORI_SYSTEM_DEFAULT);
-		if (r_pw != NULL)
-			keep_passwords(s, r_pw);
-		if (r_login != NULL)
-			keep_login(s, r_login);
-		if (r_ses != NULL && PQntuples(r_ses) == 1)
-			s->session_id = pg_get_i64(r_ses, 0, 0);
-		/* Kept when its rows are of the account read (u.id, the last
-		 * column, the same). */
-		if (r_creds != NULL && PQntuples(r_creds) > 0 && s->user_found &&
-		    pg_get_i64(r_creds, 0, PQnfields(r_creds) - 1) == s->user.id) {
-			s->creds = r_creds;
-			r_creds = NULL;
-			s->have |= SNAP_CREDS;
-		}
+		snap_fill(s, name, sys, &r); /* keeps the credentials' result */
 		t->snap = s;
 	}
-	PQclear(r_lockout);
-	PQclear(r_user);
-	if (r_pw != NULL)
-		pg_clear_hashes(r_pw, 4);
-	PQclear(r_login);
-	PQclear(r_ses);
-	PQclear(r_creds);
+	results_clear(&r);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- carries */
+
+/* A carry (store.h): the snapshot of one name, and while pending the
+ * results its reads bring with the commit. */
+struct pg_carry {
+	struct mamori_store_carry base;
+	struct pg_snap snap; /* never its credentials */
+	char system[MAMORI_SERVICE_NAME_MAX + 1];
+	struct snap_results pending;
+};
+
+static void
+carry_free(struct mamori_store_carry *base)
+{
+	struct pg_carry *c = (struct pg_carry *)base;
+
+	results_clear(&c->pending);
+	mamori_freezero(c, sizeof(*c));
+}
+
+static int
+carry_finish(struct mamori_store_carry *base)
+{
+	struct pg_carry *c = (struct pg_carry *)base;
+	struct snap_results r = c->pending;
+
+	memset(&c->pending, 0, sizeof(c->pending));
+	if (r.digest == NULL || r.lockout == NULL || r.user == NULL || r.pw == NULL || r.login == NULL ||
+	    r.ses == NULL) {
+		c->pending = r; /* freed with the carry */
+		return MAMORI_ERR_STORE;
+	}
+	snap_fill(&c->snap, c->base.name, c->system, &r);
+	c->pending = r;
+	return c->snap.digest[0] != '\0' && (c->snap.have & SNAP_USER) ? MAMORI_OK : MAMORI_ERR_STORE;
+}
+
+static struct pg_carry *
+carry_new(const char *name)
+{
+	struct pg_carry *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	snprintf(c->base.name, sizeof(c->base.name), "%s", name);
+	c->base.finish = carry_finish;
+	c->base.free = carry_free;
+	return c;
+}
+
+int
+pg_carry_take(struct mamori_txn *tx, struct mamori_store_carry **out)
+{
+	struct pg_snap *s = live(pg_tx(tx));
+	struct pg_carry *c;
+
+	*out = NULL;
+	if (s == NULL || s->digest[0] == '\0' || !(s->have & SNAP_USER))
+		return MAMORI_OK; /* nothing to carry */
+	if ((c = carry_new(s->name)) == NULL)
+		return MAMORI_ERR_NOMEM;
+	c->snap = *s;
+	c->snap.creds = NULL;
+	c->snap.have &= ~(unsigned)SNAP_CREDS;
+	c->snap.session_id = 0;
+	*out = &c->base;
+	return MAMORI_OK;
+}
+
+int
+pg_carry_use(struct mamori_txn *tx, const struct mamori_store_carry *base, unsigned locks)
+{
+	PG_STMT(lock, 2, "SELECT mamori_lock_now($1::text, $2::boolean)");
+	PG_STMT(guard, 2, "SELECT mamori_expect((" PG_CARRY_DIGEST_SQL ") = $2::text)");
+	const struct pg_carry *c = (const struct pg_carry *)base;
+	struct pg_txn *t = pg_tx(tx);
+	const char *two_lock[] = { c->base.name, (locks & MAMORI_PREFETCH_LOGIN_LOCK) ? "true" : "false" };
+	const char *two[] = { c->base.name, c->snap.digest };
+	struct pg_snap *s;
+	int rc = MAMORI_OK;
+
+	if (c->snap.digest[0] == '\0')
+		return MAMORI_ERR_INVALID;
+	/* The locks the calls served would take, without waiting, then the
+	 * guard: the rows are the carried ones while the locks hold them,
+	 * or the transaction fails (SQLSTATE MM001: pg_error's retry).  Not
+	 * waiting matters: everything goes with the COMMIT, after the
+	 * transaction claimed its audit chain (audit.c), which a transaction
+	 * holding one of these locks may be waiting for; a lock held
+	 * elsewhere sends the step to read anew, taking its locks first. */
+	if (locks & MAMORI_PREFETCH_LOCKOUT)
+		rc = pg_run(tx, &lock, 2, two_lock, NULL, NULL, NULL);
+	if (rc == MAMORI_OK)
+		rc = pg_run(tx, &guard, 2, two, NULL, NULL, NULL);
+	if (rc != MAMORI_OK)
+		return rc;
+	if ((s = malloc(sizeof(*s))) == NULL)
+		return t->failed = MAMORI_ERR_NOMEM;
+	*s = c->snap;
+	pg_snap_free(t);
+	t->snap = s;
+	return MAMORI_OK;
+}
+
+int
+pg_carry_refresh(struct mamori_txn *tx, const char *name, const char *system, struct mamori_store_carry **pending)
+{
+	const char *sys = system != NULL && system[0] != '\0' ? system : MAMORI_SYSTEM_DEFAULT;
+	struct pg_carry *c;
+	int rc;
+
+	*pending = NULL;
+	if (strlen(name) > MAMORI_USER_NAME_MAX || strlen(sys) > MAMORI_SERVICE_NAME_MAX)
+		return MAMORI_OK;
+	if ((c = carry_new(name)) == NULL)
+		return MAMORI_ERR_NOMEM;
+	snprintf(c->system, sizeof(c->system), "%s", sys);
+	/* After the transaction's writes, so what is read is what it
+	 * commits. */
+	rc = queue_reads(tx, name, sys,
+	                 MAMORI_PREFETCH_CARRY | READ_LOCKOUT_PEEK | MAMORI_PREFETCH_PASSWORD | MAMORI_PREFETCH_LOGIN |
+	                         MAMORI_PREFETCH_SESSION_ID,
+	                 &c->pending);
+	if (rc != MAMORI_OK) {
+		carry_free(&c->base);
+		return rc;
+	}
+	*pending = &c->base;
+	return MAMORI_OK;
 }

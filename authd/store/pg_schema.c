@@ -214,7 +214,24 @@ static const struct {
 	  "ALTER TABLE audit ALTER COLUMN id DROP IDENTITY;"
 	  "ALTER TABLE audit DROP CONSTRAINT audit_pkey;"
 	  "ALTER TABLE audit ADD PRIMARY KEY (chain, id);"
-	  "CREATE UNIQUE INDEX audit_n ON audit(n);" },
+	  "CREATE UNIQUE INDEX audit_n ON audit(n);"
+	  /* A carry's guard (pg_prefetch.c pg_carry_use): the transaction
+	   * fails, SQLSTATE MM001, unless ok. */
+	  "CREATE FUNCTION mamori_expect(ok boolean) RETURNS void LANGUAGE plpgsql AS $f$ BEGIN "
+	  "IF ok IS NOT TRUE THEN RAISE EXCEPTION 'mamori: the rows read changed' USING ERRCODE = 'MM001'; "
+	  "END IF; END $f$;"
+	  /* A carry's locks, taken without waiting (pg_carry_use): the name's
+	   * advisory lock, its lockout row's, and with login its login
+	   * record's; any of them held elsewhere fails the transaction,
+	   * SQLSTATE MM001. */
+	  "CREATE FUNCTION mamori_lock_now(who text, login boolean) RETURNS void LANGUAGE plpgsql AS $f$ BEGIN "
+	  "IF NOT pg_try_advisory_xact_lock(" PG_LOCK_LOCKOUT ", hashtext(who)) THEN "
+	  "RAISE EXCEPTION 'mamori: the name is locked' USING ERRCODE = 'MM001'; END IF; "
+	  "PERFORM 1 FROM lockouts l WHERE l.name = who FOR UPDATE NOWAIT; "
+	  "IF login THEN PERFORM 1 FROM logins g JOIN users u ON u.id = g.user_id WHERE u.name = who "
+	  "FOR UPDATE OF g NOWAIT; END IF; "
+	  "EXCEPTION WHEN lock_not_available THEN "
+	  "RAISE EXCEPTION 'mamori: a row is locked' USING ERRCODE = 'MM001'; END $f$;" },
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -284,6 +284,10 @@ void **mamori_store_txn_slot(struct mamori_txn *tx);
  * (PostgreSQL): the audit log is then one chain per node, and a
  * transaction may fail with MAMORI_ERR_RETRY. */
 int mamori_store_shared(const struct mamori_store *store);
+/* Whether tx has sent anything to its server yet (it may hold a server
+ * connection, locks): 0 for a transaction whose statements are all
+ * queued, and for a backend without a server. */
+int mamori_store_txn_begun(const struct mamori_txn *tx);
 /* [store] lock_timeout, in seconds: how long a wait for a lock may last. */
 unsigned mamori_store_lock_timeout(const struct mamori_store *store);
 /* Non-zero while the store's server cannot be reached: its last attempt
@@ -310,7 +314,41 @@ int mamori_store_unreachable(struct mamori_store *store);
 #define MAMORI_PREFETCH_ALONE 0x20u
 #define MAMORI_PREFETCH_CREDENTIALS 0x40u
 #define MAMORI_PREFETCH_LOGIN_LOCK 0x80u
+/* _CARRY: also the digest of the name's rows a carry is checked against
+ * (mamori_store_carry_take), read first. */
+#define MAMORI_PREFETCH_CARRY 0x100u
 int mamori_store_prefetch(struct mamori_txn *tx, const char *name, const char *system, unsigned what);
+
+/* Carries (a backend with a server: PostgreSQL; SQLite has none, and each
+ * call leaves *carry NULL).  A carry is what a transaction read of one
+ * name (its account, lockout row, current passwords of the systems
+ * prefetched, last logins; a new session's id after a decision), with a
+ * digest the server computed of those rows, handed to a later
+ * transaction of this daemon so that it need not read them again: _use
+ * serves that transaction's calls from it, and queues, before anything
+ * the transaction writes, the locks asked, taken without waiting
+ * (MAMORI_PREFETCH_LOCKOUT: the name's lock and its lockout row's; with
+ * it, _LOGIN_LOCK: the login record's), and a guard; a lock held
+ * elsewhere, or rows whose digest is no longer the carried one, fail the
+ * transaction (MAMORI_ERR_RETRY).  So a transaction decided on a carry
+ * commits only on the rows it was decided on: a change made meanwhile
+ * (by this daemon or another) costs the run again on rows read anew,
+ * never a decision on old ones.
+ *   _take: after a prefetch with MAMORI_PREFETCH_CARRY, a copy of it.
+ *   _refresh: queue, after the transaction's writes, the reads of what a
+ *   later step needs (a new session's id among them); _finish after its
+ *   commit makes them the carry (MAMORI_ERR_STORE when the commit did not
+ *   bring them: nothing carried).
+ * A carry holds password hashes: _free wipes it. */
+struct mamori_store_carry;
+int mamori_store_carry_take(struct mamori_txn *tx, struct mamori_store_carry **carry);
+int mamori_store_carry_use(struct mamori_txn *tx, const struct mamori_store_carry *carry, unsigned locks);
+int mamori_store_carry_refresh(struct mamori_txn *tx, const char *name, const char *system,
+                               struct mamori_store_carry **pending);
+int mamori_store_carry_finish(struct mamori_store_carry **pending);
+/* The name a carry is of ("" for NULL). */
+const char *mamori_store_carry_name(const struct mamori_store_carry *carry);
+void mamori_store_carry_free(struct mamori_store_carry **carry);
 /* tx only reads, from here on (MAMORI_PREFETCH_ALONE without a name):
  * each of its statements a transaction of its own on a server; a write in
  * it fails.  Before any other call of tx; MAMORI_OK. */

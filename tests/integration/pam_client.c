@@ -4,11 +4,13 @@
  * message the modules showed.  Run it under pam_wrapper.
  *
  *   pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER]
- *              [-S] [-T FILE] SERVICE USER OP=CODE...
+ *              [-S] [-P] [-T FILE] SERVICE USER OP=CODE...
  *
  * -p answers echo-off prompts in order, -e echo-on prompts.  -S keeps the
  * process alive after the operations (printing "READY") until a signal
- * ends it, like the leader of a login session.  -T writes to FILE the PAM
+ * ends it, like the leader of a login session.  -P pauses after the first
+ * operation (printing "PAUSED") until SIGUSR1, so that a test changes the
+ * account between two steps of one PAM handle.  -T writes to FILE the PAM
  * transaction's own time in microseconds (pam_start to pam_end, without
  * the process's start and exit: what a login costs inside a display
  * manager or sudo that is already running), for the benchmarks.  OP is auth, setcred, acct,
@@ -162,7 +164,7 @@ main(int argc, char **argv)
 	enum op ops[MAX_OPS];
 	int expected[MAX_OPS];
 	size_t n_ops = 0;
-	int i, hold = 0, status = 0, rc;
+	int i, hold = 0, pause_after_first = 0, status = 0, rc;
 	pam_handle_t *pamh = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -179,15 +181,17 @@ main(int argc, char **argv)
 			ruser = argv[++i];
 		else if (!strcmp(argv[i], "-S"))
 			hold = 1;
+		else if (!strcmp(argv[i], "-P"))
+			pause_after_first = 1;
 		else if (!strcmp(argv[i], "-T") && i + 1 < argc)
 			timing = argv[++i];
 		else
 			break;
 	}
 	if (argc - i < 3) {
-		fprintf(stderr,
-		        "usage: pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER] [-S] [-T FILE] "
-		        "SERVICE USER OP=CODE...\n");
+		fprintf(stderr, "usage: pam_client [-p ANSWER]... [-e ANSWER]... [-t TTY] [-r RHOST] [-R RUSER] [-S] "
+		                "[-P] [-T FILE] "
+		                "SERVICE USER OP=CODE...\n");
 		return 2;
 	}
 	const char *service = argv[i], *user = argv[i + 1];
@@ -211,7 +215,24 @@ main(int argc, char **argv)
 		pam_end(pamh, PAM_SYSTEM_ERR);
 		return 1;
 	}
+	if (pause_after_first) {
+		sigset_t usr1;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+	}
 	for (size_t k = 0; k < n_ops; k++) {
+		if (k == 1 && pause_after_first) {
+			sigset_t usr1;
+			int sig;
+
+			sigemptyset(&usr1);
+			sigaddset(&usr1, SIGUSR1);
+			printf("PAUSED %ld\n", (long)getpid());
+			fflush(stdout);
+			sigwait(&usr1, &sig);
+		}
 		switch (ops[k]) {
 		case OP_AUTH:
 			rc = pam_authenticate(pamh, 0);

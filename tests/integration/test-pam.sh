@@ -89,6 +89,39 @@ t_disabled_user_refused() {
 	pam -p 'Tsubaki-no-Hana-11' mamori-test carol auth=SUCCESS acct=SUCCESS
 }
 
+# An account disabled between pam_authenticate and pam_acct_mgmt of one PAM
+# handle: the account check refuses it.  On a shared store the check
+# decides on what the authentication read (a carry), checked against the
+# rows at its commit: the disable fails that check, and it reads anew.
+t_disabled_between_steps() {
+	local bg pid="" i
+	add_user kaede 'Hanabi-no-Yoru-33'
+	: >"$T/paused.out"
+	# Not through pam(): its retry wrapper holds the output until the end.
+	env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "${VALGRIND[@]}" \
+		"$PAM_CLIENT" -P -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=ACCT_EXPIRED \
+		>"$T/paused.out" 2>&1 &
+	bg=$!
+	for i in $(seq 1 200); do
+		pid=$(sed -n 's/^PAUSED \([0-9]*\)$/\1/p' "$T/paused.out")
+		[ -n "$pid" ] && break
+		sleep 0.05
+	done
+	if [ -z "$pid" ]; then
+		kill "$bg" 2>/dev/null
+		wait "$bg" 2>/dev/null
+		fail "pam_client did not pause after the authentication: $(cat "$T/paused.out")"
+		return
+	fi
+	ctl user disable kaede >/dev/null
+	kill -USR1 "$pid"
+	wait "$bg" || fail "the account check after a disable: $(cat "$T/paused.out")"
+	# Enabled again: the same steps succeed (the carry, when there is one).
+	ctl user enable kaede >/dev/null
+	pam -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS >/dev/null ||
+		fail "the login after the enable"
+}
+
 t_expired_account_refused() {
 	set_clock "$(date -d '2030-01-20 12:00' +%s)"
 	add_user dave 'Ajisai-no-Ame-22' --expires 2030-01-31
@@ -366,6 +399,8 @@ run_test "P-PW-TEMP temporary password forces a change at first login" t_tempora
 run_test "chauthtok asks for the current password without a ticket" t_chauthtok_asks_current_password_without_ticket
 run_test "P-PW-TEMP a change through another system's service replaces the password in effect" t_change_through_another_system_replaces_the_password_in_effect
 run_test "disabled user refused" t_disabled_user_refused
+run_test "P-ID-LIFECYCLE an account disabled between authentication and account check is refused" \
+	t_disabled_between_steps
 run_clock_test "expired account refused by account management" t_expired_account_refused
 run_clock_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
 run_test "account check of an unknown user" t_unknown_user_account_check

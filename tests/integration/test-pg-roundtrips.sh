@@ -124,8 +124,8 @@ t_unprepared_same_round_trips() {
 		fail "a password authentication took $n round trips with prepared = no (at most $MAX_PASSWORD_AUTH)"
 }
 
-MAX_PASSWORD_LOGIN=${MAX_PASSWORD_LOGIN:-7}
-MAX_PASSWORD_AUTH=${MAX_PASSWORD_AUTH:-3}
+MAX_PASSWORD_LOGIN=${MAX_PASSWORD_LOGIN:-4}
+MAX_PASSWORD_AUTH=${MAX_PASSWORD_AUTH:-2}
 MAX_TOTP_AUTH=${MAX_TOTP_AUTH:-5}
 run_test "round trips of each transaction are in the daemon's debug log" t_round_trips_logged
 run_test "a password login (authenticate, acct_mgmt, open_session) costs at most $MAX_PASSWORD_LOGIN round trips" \

@@ -471,6 +471,31 @@ test_node_chain(void **state)
 	assert_int_equal(v.first_bad, 3);
 }
 
+/* The claim on the node's chain (audit.c chain_tail): a transaction that
+ * has begun on the server (it may hold what the claim's holder waits
+ * for) waits for it a moment only, then is refused (run again); one that
+ * has sent nothing waits, and appends once the holder has ended. */
+static void
+test_claim_begun_refused(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_txn *holder = NULL, *begun = NULL;
+	int64_t n;
+
+	assert_int_equal(mamori_store_begin(f->store, &holder), MAMORI_OK);
+	assert_int_equal(append(holder, "claim-holder"), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(f->store, &begun), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_count(begun, &n), MAMORI_OK);
+	assert_true(mamori_store_txn_begun(begun));
+	assert_int_equal(append(begun, "claim-begun"), MAMORI_ERR_RETRY);
+	mamori_store_rollback(&begun);
+	assert_int_equal(mamori_store_commit(&holder), MAMORI_OK);
+	assert_int_equal(append_one(f, "claim-after"), MAMORI_OK);
+	assert_int_equal(journal_has(f, "claim-begun"), 0);
+	assert_int_equal(journal_has(f, "claim-after"), 1);
+	assert_chain(f, 2);
+}
+
 int
 main(void)
 {
@@ -479,6 +504,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_overlapping_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadlock_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_begun_refused, setup, teardown),
 	};
 
 	if (getenv("MAMORI_TEST_PG_CONNINFO") == NULL || getenv("MAMORI_TEST_PG_CONNINFO")[0] == '\0') {

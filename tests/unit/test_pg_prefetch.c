@@ -392,15 +392,96 @@ test_credentials_prefetched(void **state)
 	commit_ok(&tx);
 }
 
+/* A carry (store.h): taken from a read-only load, it serves a later
+ * transaction's reads; that transaction commits only while the rows are
+ * what the load read (the guard), and a change made meanwhile fails it
+ * (MAMORI_ERR_RETRY) with nothing of it written.  After a commit, the
+ * refreshed carry holds the rows as committed and a new session's id. */
+static void
+test_carry(void **state)
+{
+	struct fx *f = *state;
+	struct mamori_store_carry *carry = NULL, *next = NULL;
+	struct mamori_lockout l, other = { .failures = 3, .window_start = 100, .last_failure_at = 130 };
+	struct mamori_password pw;
+	struct mamori_login login;
+	struct mamori_user u;
+	struct mamori_txn *tx = NULL;
+
+	/* The load: read only, the digest with the rows. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_prefetch(tx, "alice", "mn",
+	                                       MAMORI_PREFETCH_LOCKOUT | MAMORI_PREFETCH_PASSWORD |
+	                                               MAMORI_PREFETCH_LOGIN | MAMORI_PREFETCH_ALONE |
+	                                               MAMORI_PREFETCH_CARRY),
+	                 MAMORI_OK);
+	assert_int_equal(mamori_store_carry_take(tx, &carry), MAMORI_OK);
+	commit_ok(&tx);
+	assert_non_null(carry);
+	assert_string_equal(mamori_store_carry_name(carry), "alice");
+	/* Unchanged: served from the carry, and its writes commit. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_carry_use(tx, carry, MAMORI_PREFETCH_LOCKOUT), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "alice", &u), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(tx, "alice", &l), MAMORI_OK);
+	assert_int_equal(l.failures, 2);
+	assert_int_equal(mamori_store_password_current(tx, u.id, "mn", &pw), MAMORI_OK);
+	assert_string_equal(pw.hash, HASH_B);
+	l.failures = 0;
+	assert_int_equal(mamori_store_lockout_put(tx, "alice", &l), MAMORI_OK);
+	assert_int_equal(mamori_store_carry_refresh(tx, "alice", "mn", &next), MAMORI_OK);
+	assert_non_null(next);
+	commit_ok(&tx);
+	assert_int_equal(mamori_store_carry_finish(&next), MAMORI_OK);
+	/* The carry of before no longer matches (its lockout row changed):
+	 * the guard fails the transaction, and its write is not made. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_carry_use(tx, carry, MAMORI_PREFETCH_LOCKOUT), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_put(tx, "alice", &other), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_ERR_RETRY);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(tx, "alice", &l), MAMORI_OK);
+	assert_int_equal(l.failures, 0);
+	commit_ok(&tx);
+	/* The refreshed carry: the rows as committed, and a session id. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_carry_use(tx, next, 0), MAMORI_OK);
+	assert_int_equal(mamori_store_lockout_get(tx, "alice", &l), MAMORI_OK);
+	assert_int_equal(l.failures, 0);
+	assert_int_equal(mamori_store_login_get(tx, f->alice, &login), MAMORI_OK);
+	assert_int_equal(login.last_success_at, 1100);
+	commit_ok(&tx);
+	/* Changed by another transaction (a disable): refused. */
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "alice", &u), MAMORI_OK);
+	u.state = MAMORI_STATE_DISABLED;
+	u.updated_at = 2000;
+	assert_int_equal(mamori_store_user_update(tx, &u), MAMORI_OK);
+	commit_ok(&tx);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_carry_use(tx, next, 0), MAMORI_OK);
+	assert_int_equal(mamori_store_user_get(tx, "alice", &u), MAMORI_OK);
+	assert_int_equal(u.state, MAMORI_STATE_ACTIVE); /* served from the carry... */
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_ERR_RETRY); /* ...so never committed on */
+	mamori_store_carry_free(&carry);
+	mamori_store_carry_free(&next);
+	assert_null(carry);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_prefetch_serves_what_calls_read), T(test_writes_are_read_back),  T(test_alone_refuses_writes),
-		T(test_queued_error_fails_commit),       T(test_session_id_prefetched), T(test_credentials_prefetched),
+		T(test_prefetch_serves_what_calls_read),
+		T(test_writes_are_read_back),
+		T(test_alone_refuses_writes),
+		T(test_queued_error_fails_commit),
+		T(test_session_id_prefetched),
+		T(test_credentials_prefetched),
 		T(test_prefetch_holds_its_locks),
+		T(test_carry),
 	};
 
 	mamori_log_init("test_pg_prefetch", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
