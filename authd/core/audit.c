@@ -249,7 +249,7 @@ tampered(const char *what, int64_t last_id, int64_t want_id)
 static int
 tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 {
-	char want_hash[65], hash[65], mac[65];
+	char want_hash[65], hash[65], mac[65], want_mac[65];
 	int64_t want_id, seen;
 	int own = mamori_audit_txn_expect(tx, &want_id, want_hash, &seen);
 	int rc;
@@ -271,8 +271,17 @@ tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 			tampered("the last row the daemon wrote was changed", last_id, want_id);
 		return MAMORI_OK;
 	}
-	if (want_id == 0)
+	/* Rows after the daemon's own: another writer of the node's chain
+	 * (the same audit key), or a commit whose answer was lost.  The tail
+	 * the next row will follow must carry the key's MAC. */
+	rc = mamori_store_audit_hash_at(tx, audit.chain, last_id, hash, mac);
+	if (rc == MAMORI_OK && (strcmp(hash, prev) != 0 || mamori_audit_row_mac(hash, want_mac) != MAMORI_OK ||
+	                        !mac_equal(want_mac, mac))) {
+		tampered("a row after the daemon's last one does not carry the audit key's MAC", last_id, want_id);
 		return MAMORI_OK;
+	}
+	if (rc != MAMORI_OK || want_id == 0)
+		return rc;
 	rc = mamori_store_audit_hash_at(tx, audit.chain, want_id, hash, mac);
 	if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && strcmp(hash, want_hash) != 0)) {
 		tampered("the last row the daemon wrote was changed or removed", last_id, want_id);
@@ -308,6 +317,7 @@ chain_tail(struct mamori_txn *tx, int64_t *last_id, char prev[65])
 		                            last_id, prev, &known);
 		if (rc == MAMORI_ERR_TIMEOUT && begun) {
 			mamori_log_debug("audit: chain %s: held by another transaction: run again", audit.chain);
+			mamori_store_refuse(tx);
 			return MAMORI_ERR_RETRY;
 		}
 		if (rc == MAMORI_ERR_TIMEOUT) {

@@ -60,7 +60,22 @@ static struct {
 	int64_t mac_from;
 	int64_t checkpoint_rows; /* of the checkpoint file, as last written or read */
 	char checkpoint_path[4096];
-} at = { .lock = PTHREAD_MUTEX_INITIALIZER, .released = PTHREAD_COND_INITIALIZER, .mac_from = 1 };
+} at = { .lock = PTHREAD_MUTEX_INITIALIZER, .mac_from = 1 };
+
+/* released waits on the monotonic clock (a wall clock set back would
+ * stretch the wait). */
+static pthread_once_t released_once = PTHREAD_ONCE_INIT;
+
+static void
+released_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&at.released, &a);
+	pthread_condattr_destroy(&a);
+}
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -225,7 +240,8 @@ mamori_audit_txn_claim(struct mamori_txn *tx, unsigned timeout_ms, int64_t *id, 
 
 	if (t == NULL)
 		return MAMORI_ERR_NOMEM;
-	clock_gettime(CLOCK_REALTIME, &until);
+	pthread_once(&released_once, released_init);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(timeout_ms / 1000);
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -303,6 +319,7 @@ mamori_audit_txn_end(void *data, void **slot, int committed)
 		if (!committed && t->n > 0)
 			at.head_known = 0;
 		at.holder = NULL;
+		pthread_once(&released_once, released_init);
 		pthread_cond_broadcast(&at.released);
 	}
 	if (t != NULL && committed && t->n > 0) {

@@ -91,16 +91,19 @@ pam_carry_take(const struct mamori_conn *c, const char *user, const char *servic
 	if (!client(c, &start))
 		return NULL;
 	pthread_mutex_lock(&kept_lock);
-	for (size_t i = 0; i < PAM_CARRY_MAX && carry == NULL; i++) {
+	for (size_t i = 0; i < PAM_CARRY_MAX; i++) {
 		struct kept *k = &kept[i];
 
-		if (k->carry == NULL || k->pid != c->peer.pid || k->start != start || strcmp(k->user, user) != 0 ||
-		    strcmp(k->service, service) != 0)
+		/* The expired ones go as they are met (they hold hashes). */
+		if (k->carry != NULL && expired(k, now)) {
+			mamori_store_carry_free(&k->carry);
+			continue;
+		}
+		if (carry != NULL || k->carry == NULL || k->pid != c->peer.pid || k->start != start ||
+		    strcmp(k->user, user) != 0 || strcmp(k->service, service) != 0)
 			continue;
 		carry = k->carry;
 		k->carry = NULL;
-		if (expired(k, now))
-			mamori_store_carry_free(&carry);
 	}
 	pthread_mutex_unlock(&kept_lock);
 	return carry;

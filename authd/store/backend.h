@@ -89,6 +89,8 @@ struct mamori_store_ops {
 	/* store.h mamori_store_txn_begun; NULL: never (a backend whose
 	 * transactions hold nothing of a server's). */
 	int (*begun)(struct mamori_txn *tx);
+	/* store.h mamori_store_refuse; NULL: a backend that refuses nothing. */
+	void (*refuse)(struct mamori_txn *tx);
 	/* store.h mamori_store_reads_only; NULL: nothing to do. */
 	int (*reads_only)(struct mamori_txn *tx);
 	/* One statement sent to the server now (store.h mamori_store_ping);

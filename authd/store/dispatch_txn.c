@@ -104,6 +104,13 @@ mamori_store_txn_begun(const struct mamori_txn *tx)
 	return tx != NULL && tx->store->ops->begun != NULL && tx->store->ops->begun((struct mamori_txn *)tx);
 }
 
+void
+mamori_store_refuse(struct mamori_txn *tx)
+{
+	if (tx != NULL && tx->store->ops->refuse != NULL)
+		tx->store->ops->refuse(tx);
+}
+
 unsigned
 mamori_store_lock_timeout(const struct mamori_store *store)
 {

@@ -43,78 +43,6 @@ stmt_index(struct pg_stmt *stmt)
 	return idx;
 }
 
-/* libpq's last message on conn, on one line. */
-static const char *
-conn_msg(PGconn *conn, char *buf, size_t len)
-{
-	size_t n;
-
-	snprintf(buf, len, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\n' || buf[i] == '\t')
-			buf[i] = ' ';
-	}
-	return buf;
-}
-
-/* Map an error result to a MAMORI_ERR_*, logging it once.  The primary
- * message of a data exception (class 22) may quote a parameter's value:
- * only its SQLSTATE is logged.  A lost connection is MAMORI_ERR_RETRY:
- * before COMMIT the server commits nothing of a transaction whose
- * connection ends, so running it again from begin (on a new connection:
- * after a failover, the new primary) cannot count anything twice; commit
- * itself makes an unknown outcome of it (pg_commit). */
-int
-pg_error(struct pg_conn *c, const PGresult *res, const char *what)
-{
-	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *cons;
-	char lost[256];
-
-	if (state == NULL || PQstatus(c->conn) != CONNECTION_OK) {
-		c->broken = 1;
-		mamori_log_err("store: %s: connection lost: %s", what, conn_msg(c->conn, lost, sizeof(lost)));
-		return MAMORI_ERR_RETRY;
-	}
-	/* A carry's guard (pg_carry_use): the rows changed since they were
-	 * read; the caller decides again on rows read anew. */
-	if (!strcmp(state, "MM001")) {
-		mamori_log_debug("store: %s: the rows carried changed meanwhile: run again", what);
-		return MAMORI_ERR_RETRY;
-	}
-	if (!strncmp(state, "22", 2) || msg == NULL)
-		msg = "";
-	mamori_log_err("store: %s: SQLSTATE %s%s%s", what, state, msg[0] != '\0' ? ": " : "", msg);
-	/* The server going away with a word (a shutdown, a connection
-	 * exception), or a server that is no longer the primary: the
-	 * connection is reset (and finds the primary again), the
-	 * transaction run again, as for a connection lost. */
-	if (!strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") || !strcmp(state, "57P03") ||
-	    !strcmp(state, "25006")) {
-		c->broken = 1;
-		return MAMORI_ERR_RETRY;
-	}
-	/* A row of this node's audit chain that is there already: another
-	 * daemon appended to the chain (two terminals with the same [store]
-	 * node), or a commit whose answer was lost had committed.  audit.c
-	 * reads the chain's tail again before its next append: run again. */
-	if (!strcmp(state, "23505") && (cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)) != NULL &&
-	    !strcmp(cons, "audit_pkey"))
-		return MAMORI_ERR_RETRY;
-	if (!strcmp(state, "23505"))
-		return MAMORI_ERR_EXISTS;
-	if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
-		return MAMORI_ERR_RETRY;
-	/* lock_timeout, statement_timeout ([store]): busy, fail closed. */
-	if (!strcmp(state, "55P03") || !strcmp(state, "57014"))
-		return MAMORI_ERR_BUSY;
-	return MAMORI_ERR_STORE;
-}
-
 void
 pg_round_trip(struct mamori_txn *tx)
 {
@@ -274,7 +202,7 @@ conn_ready(struct pg_store *st, struct pg_conn *c)
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK ||
 	    (fresh && st->prepared && conn_session(st, c->conn) != 0)) {
 		mamori_log_err("store: cannot connect to %s: %s", pg_where(st, where),
-		               conn_msg(c->conn, msg, sizeof(msg)));
+		               pg_conn_msg(c->conn, msg, sizeof(msg)));
 		c->broken = 1;
 		__atomic_store_n(&st->connect_failed, 1, __ATOMIC_RELAXED);
 		return MAMORI_ERR_BUSY;
@@ -438,16 +366,27 @@ pg_commit(struct mamori_txn *tx)
 		int fresh = !t->begun;
 
 		/* The queued statements and COMMIT, in one round trip, with
-		 * the BEGIN when nothing was sent yet.  Then a connection the
-		 * server closed while it was idle (a restart, a failover) fails
-		 * at the BEGIN, before anything ran: once more on a new
-		 * connection, as for a first statement (round_trip). */
+		 * the BEGIN when nothing was sent yet.  A connection the server
+		 * closed while it was idle (a restart, a failover) is found
+		 * before anything is sent (its end of file read now) and made
+		 * anew; once sent, a connection lost with no answer is an
+		 * unknown outcome (the COMMIT may have run), and only an error
+		 * the server answered before the COMMIT (a shutdown's 57P01
+		 * among them) makes it certain that nothing ran: once more on a
+		 * new connection then, as for a first statement (round_trip). */
+		if (fresh &&
+		    (t->c->conn == NULL || !PQconsumeInput(t->c->conn) || PQstatus(t->c->conn) != CONNECTION_OK)) {
+			t->c->broken = 1;
+			if ((rc = conn_ready((struct pg_store *)tx->store, t->c)) != MAMORI_OK) {
+				pg_queue_clear(t);
+				t->commit_unrun = 1;
+				return rc;
+			}
+		}
 		rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
 		if (rc != MAMORI_OK && fresh && !t->begun && t->commit_unrun && t->c->broken &&
 		    (rc = conn_ready((struct pg_store *)tx->store, t->c)) == MAMORI_OK)
 			rc = pg_pipeline(t, NULL, 0, 0, NULL, NULL, NULL, 1, &res, "commit");
-		if (rc != MAMORI_OK && fresh && !t->begun)
-			t->commit_unrun = 1; /* nothing of it ran: not an unknown outcome */
 	} else {
 		t->round_trips++;
 		/* A connection libpq knows is gone sends nothing. */
@@ -581,7 +520,7 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 	st->conns[0].conn = pg_connect(st);
 	if (st->conns[0].conn == NULL || PQstatus(st->conns[0].conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s: cannot connect: %s", pg_where(st, where),
-		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
+		         pg_conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
 	pg_set_where(st, st->conns[0].conn);
@@ -591,7 +530,7 @@ pg_open(const struct mamori_conf *conf, struct mamori_store **out, char *err, si
 		goto fail;
 	if (st->prepared && conn_session(st, st->conns[0].conn) != 0) {
 		snprintf(err, errlen, "%s: cannot set the timeouts: %s", pg_where(st, where),
-		         conn_msg(st->conns[0].conn, msg, sizeof(msg)));
+		         pg_conn_msg(st->conns[0].conn, msg, sizeof(msg)));
 		goto fail;
 	}
 	*out = &st->base;
@@ -630,6 +569,15 @@ static int
 pg_unreachable(struct mamori_store *store)
 {
 	return __atomic_load_n(&((struct pg_store *)store)->connect_failed, __ATOMIC_RELAXED);
+}
+
+static void
+pg_refuse(struct mamori_txn *tx)
+{
+	struct pg_txn *t = pg_tx(tx);
+
+	if (t->failed == MAMORI_OK)
+		t->failed = MAMORI_ERR_RETRY;
 }
 
 static int
@@ -711,6 +659,7 @@ const struct mamori_store_ops mamori_store_pg_ops = {
 	.carry_use = pg_carry_use,
 	.carry_refresh = pg_carry_refresh,
 	.begun = pg_begun,
+	.refuse = pg_refuse,
 	.reads_only = pg_reads_only,
 	.ping = pg_ping,
 	.audit_snapshot_foreach = pg_audit_snapshot_foreach,

@@ -202,6 +202,8 @@ void pg_set_where(struct pg_store *st, PGconn *conn);
 /* Map an error result (NULL: the connection lost) of c to a MAMORI_ERR_*,
  * logging it once with what (pg.c; see pg_run). */
 int pg_error(struct pg_conn *c, const PGresult *res, const char *what);
+/* libpq's last message on conn, on one line, in buf (pg_error.c). */
+const char *pg_conn_msg(PGconn *conn, char *buf, size_t len);
 /* The statement's first words, for messages: never its parameters. */
 void pg_stmt_words(const char *sql, char *buf, size_t len);
 /* Queue a statement (idx its index) with copies of its parameters, for

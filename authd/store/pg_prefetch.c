@@ -411,7 +411,7 @@ carry_finish(struct mamori_store_carry *base)
 		return MAMORI_ERR_STORE;
 	}
 	snap_fill(&c->snap, c->base.name, c->system, &r);
-	c->pending = r;
+	results_clear(&r); /* what is kept is in the snapshot: the hashes go now */
 	return c->snap.digest[0] != '\0' && (c->snap.have & SNAP_USER) ? MAMORI_OK : MAMORI_ERR_STORE;
 }
 

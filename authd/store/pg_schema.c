@@ -205,7 +205,7 @@ static const struct {
 	 * whole log, drawn by the server; the rows of before stay in the
 	 * chain "", in the same order. */
 	{ 10, 11,
-	  "ALTER TABLE audit ADD COLUMN chain" T " NOT NULL DEFAULT '';"
+	  "ALTER TABLE audit ADD COLUMN chain" T " NOT NULL DEFAULT '' CHECK (octet_length(chain) <= 63);"
 	  "ALTER TABLE audit ADD COLUMN n bigint;"
 	  "UPDATE audit SET n = id;"
 	  "ALTER TABLE audit ALTER COLUMN n SET NOT NULL;"

@@ -288,6 +288,10 @@ int mamori_store_shared(const struct mamori_store *store);
  * connection, locks): 0 for a transaction whose statements are all
  * queued, and for a backend without a server. */
 int mamori_store_txn_begun(const struct mamori_txn *tx);
+/* Doom tx as a shared store's refusal would (MAMORI_ERR_RETRY: every
+ * later call fails so, and the callers run the transaction again), for a
+ * refusal made outside the store (the audit chain's claim). */
+void mamori_store_refuse(struct mamori_txn *tx);
 /* [store] lock_timeout, in seconds: how long a wait for a lock may last. */
 unsigned mamori_store_lock_timeout(const struct mamori_store *store);
 /* Non-zero while the store's server cannot be reached: its last attempt

@@ -471,6 +471,40 @@ test_node_chain(void **state)
 	assert_int_equal(v.first_bad, 3);
 }
 
+/* A row after the daemon's last one that does not carry the audit key's
+ * MAC (written by someone without the key): the daemon reads the tail
+ * again after the refusal, finds it, and says the log was changed. */
+static void
+test_foreign_row_without_mac(void **state)
+{
+	struct fx *f = *state;
+	const char *node = mamori_store_node(f->store);
+	struct mamori_audit_row row = { .chain = node,
+		                        .ts = 1001,
+		                        .category = "auth",
+		                        .user = "mallory",
+		                        .result = "success",
+		                        .peer_uid = -1,
+		                        .peer_pid = -1 };
+	struct mamori_txn *tx = NULL;
+	char prev[65], hash[65];
+	int64_t last;
+
+	assert_int_equal(append_one(f, "m1"), MAMORI_OK);
+	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+	assert_int_equal(mamori_store_audit_tail(tx, node, &last, prev), MAMORI_OK);
+	row.id = last + 1;
+	row.prev_hash = prev;
+	assert_int_equal(mamori_audit_row_hash(&row, hash), MAMORI_OK);
+	row.hash = hash;
+	assert_int_equal(mamori_store_audit_insert(tx, &row), MAMORI_OK);
+	assert_int_equal(mamori_store_commit(&tx), MAMORI_OK);
+	assert_int_equal(append_one(f, "m2-refused"), MAMORI_ERR_RETRY);
+	assert_int_equal(mamori_audit_tampered(), 0);
+	assert_int_equal(append_one(f, "m2"), MAMORI_OK);
+	assert_int_equal(mamori_audit_tampered(), 1);
+}
+
 /* The claim on the node's chain (audit.c chain_tail): a transaction that
  * has begun on the server (it may hold what the claim's holder waits
  * for) waits for it a moment only, then is refused (run again); one that
@@ -505,6 +539,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadlock_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_begun_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_row_without_mac, setup, teardown),
 	};
 
 	if (getenv("MAMORI_TEST_PG_CONNINFO") == NULL || getenv("MAMORI_TEST_PG_CONNINFO")[0] == '\0') {

@@ -407,6 +407,7 @@ test_carry(void **state)
 	struct mamori_login login;
 	struct mamori_user u;
 	struct mamori_txn *tx = NULL;
+	int64_t n_audit = 0;
 
 	/* The load: read only, the digest with the rows. */
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
@@ -433,6 +434,19 @@ test_carry(void **state)
 	assert_non_null(next);
 	commit_ok(&tx);
 	assert_int_equal(mamori_store_carry_finish(&next), MAMORI_OK);
+	/* The name's lock held by another transaction: the carried one does
+	 * not wait for it (it is refused at once, and reads anew). */
+	{
+		struct mamori_txn *holder = NULL;
+
+		assert_int_equal(mamori_store_begin(f->store, &holder), MAMORI_OK);
+		assert_int_equal(mamori_store_lockout_get(holder, "alice", &l), MAMORI_OK);
+		assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
+		assert_int_equal(mamori_store_carry_use(tx, next, MAMORI_PREFETCH_LOCKOUT), MAMORI_OK);
+		assert_int_equal(mamori_store_audit_count(tx, &n_audit), MAMORI_ERR_RETRY);
+		mamori_store_rollback(&tx);
+		mamori_store_rollback(&holder);
+	}
 	/* The carry of before no longer matches (its lockout row changed):
 	 * the guard fails the transaction, and its write is not made. */
 	assert_int_equal(mamori_store_begin(f->store, &tx), MAMORI_OK);
