@@ -118,6 +118,7 @@ static struct {
 	char chain[MAMORI_NODE_MAX + 1]; /* the chain this daemon appends to: "" or its node */
 	char checkpoint_path[4096];
 	int tampered; /* the log did not match its checkpoint: keep the file as evidence */
+	int foreign_warned; /* another writer of this chain was reported */
 } audit;
 
 static int
@@ -280,7 +281,15 @@ tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 		tampered("a row after the daemon's last one does not carry the audit key's MAC", last_id, want_id);
 		return MAMORI_OK;
 	}
-	if (rc != MAMORI_OK || want_id == 0)
+	if (rc != MAMORI_OK)
+		return rc;
+	/* Said once: two daemons with one node name collide at each other's
+	 * appends and keep retrying. */
+	if (last_id > want_id + 1 && !__atomic_exchange_n(&audit.foreign_warned, 1, __ATOMIC_RELAXED))
+		mamori_log_warn("audit: chain %s went on from row %lld to %lld without this daemon: another "
+		                "daemon appends to it; give each terminal its own [store] node",
+		                audit.chain, (long long)want_id, (long long)last_id);
+	if (want_id == 0)
 		return rc;
 	rc = mamori_store_audit_hash_at(tx, audit.chain, want_id, hash, mac);
 	if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && strcmp(hash, want_hash) != 0)) {

@@ -100,9 +100,10 @@ admin_key_status(struct admin_call *call, json_t *params)
 
 enum reseal_result { RESEALED, CHANGED, UNOPENED };
 
-/* Re-seal credential id under target in a transaction of its own. */
+/* One attempt of reseal_one: MAMORI_ERR_RETRY when the store refused it
+ * (nothing of it happened). */
 static int
-reseal_one(int64_t id, const char *target, enum reseal_result *result, struct mamori_credential *c)
+reseal_attempt(int64_t id, const char *target, enum reseal_result *result, struct mamori_credential *c)
 {
 	unsigned char plain[MAMORI_CRED_SEALED_MAX], sealed[MAMORI_CRED_SEALED_MAX], nonce[MAMORI_SEAL_NONCE_LEN];
 	struct mamori_txn *tx = NULL;
@@ -111,8 +112,8 @@ reseal_one(int64_t id, const char *target, enum reseal_result *result, struct ma
 	int rc;
 
 	*result = CHANGED;
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return MAMORI_ERR_STORE;
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
 	rc = mamori_store_cred_get(tx, id, c);
 	if (rc == MAMORI_ERR_NOT_FOUND || (rc == MAMORI_OK && (c->sealed_len == 0 || c->state == MAMORI_CRED_REVOKED ||
 	                                                       strcmp(c->seal_key_id, target) == 0))) {
@@ -143,9 +144,25 @@ reseal_one(int64_t id, const char *target, enum reseal_result *result, struct ma
 		*result = RESEALED;
 	}
 out:
-	mamori_store_rollback(&tx);
+	/* A statement the store refused dooms tx: MAMORI_ERR_RETRY. */
+	if (tx != NULL)
+		rc = mamori_store_end(&tx, rc);
 	mamori_wipe(plain, sizeof(plain));
 	mamori_wipe(sealed, sizeof(sealed));
+	return rc;
+}
+
+/* Re-seal credential id under target in a transaction of its own, run
+ * again while a shared store refuses it: the rows re-sealed before it in
+ * the batch are committed, so the call as a whole is never run again. */
+static int
+reseal_one(int64_t id, const char *target, enum reseal_result *result, struct mamori_credential *c)
+{
+	int rc, attempt = 0;
+
+	do
+		rc = reseal_attempt(id, target, result, c);
+	while (mamori_store_retry(&rc, &attempt));
 	return rc;
 }
 
@@ -164,22 +181,36 @@ rotate_target(char id[MAMORI_SEAL_KEY_ID_LEN + 1])
 	return NULL;
 }
 
-/* Record the batch in the audit log: who rotated, to which key, how many. */
+/* One attempt of rotate_audit. */
+static int
+rotate_audit_once(const struct admin_call *call, json_t *detail, int ok, int stopped)
+{
+	struct mamori_txn *tx = NULL;
+	int rc;
+
+	if ((rc = mamori_store_begin(mamori_daemon.store, &tx)) != MAMORI_OK)
+		return rc;
+	rc = admin_audit(tx, call, ok ? "success" : "failure",
+	                 stopped ? "key rotate stopped by a store failure" : "key rotate", detail);
+	return mamori_store_end(&tx, rc);
+}
+
+/* Record the batch in the audit log: who rotated, to which key, how many.
+ * Run again when refused: the batch's rows are committed already, so the
+ * call as a whole is never run again. */
 static int
 rotate_audit(const struct admin_call *call, const char *target, int64_t done, int64_t changed, int64_t failed,
              int stopped)
 {
-	struct mamori_txn *tx = NULL;
 	json_t *detail = json_pack("{s:s,s:I,s:I,s:I}", "key_id", target, "resealed", (json_int_t)done, "changed",
 	                           (json_int_t)changed, "unopened", (json_int_t)failed);
-	int rc = detail != NULL ? MAMORI_OK : MAMORI_ERR_NOMEM;
+	int rc, attempt = 0;
 
-	if (rc == MAMORI_OK && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
-		rc = admin_audit(tx, call, failed == 0 && !stopped ? "success" : "failure",
-		                 stopped ? "key rotate stopped by a store failure" : "key rotate", detail);
-		rc = rc == MAMORI_OK ? mamori_store_commit(&tx) : rc;
-		mamori_store_rollback(&tx);
-	}
+	if (detail == NULL)
+		return MAMORI_ERR_NOMEM;
+	do
+		rc = rotate_audit_once(call, detail, failed == 0 && !stopped, stopped);
+	while (mamori_store_retry(&rc, &attempt));
 	json_decref(detail);
 	return rc;
 }

@@ -144,6 +144,8 @@ t_revoked_on_a_refused_on_b() {
 
 # ------------------------------------------------------------ audit
 
+# A and B keep the default node name (the host's): one chain that both
+# append to, each following the other's rows; A says so in its log.
 t_audit_one_chain_verified_on_both() {
 	local i
 	on_a
@@ -166,6 +168,8 @@ t_audit_one_chain_verified_on_both() {
 		"broken links"
 	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'fl.aud' AND result = 'success' AND category = 'auth'")" -ge 6 ] ||
 		fail "the logins of both daemons are not all in the one log"
+	grep -q "without this daemon: another daemon appends to it; give each terminal its own \[store\] node" \
+		"$A/daemon.log" || fail "A does not warn of a second writer of its chain"
 }
 
 # A third daemon on the same store (its environment made below, so that
@@ -194,7 +198,7 @@ run_test "P-CRED-STORE a TOTP code accepted on A is refused on B (replay); a sec
 	t_totp_accepted_on_a_refused_on_b
 run_test "P-ID-LIFECYCLE an account disabled on A is refused on B" t_disabled_on_a_refused_on_b
 run_test "P-CRED-STORE a credential revoked on A is refused on B" t_revoked_on_a_refused_on_b
-run_test "P-AUDIT one audit chain: audit verify passes on A and on B after interleaved logins" \
+run_test "P-AUDIT one node name, one audit chain: audit verify passes on A and on B after interleaved logins; A warns" \
 	t_audit_one_chain_verified_on_both
 MAMORI_TEST_SHARE_DB=$(cat "$A/pgdb") new_env
 L=$T

@@ -207,6 +207,8 @@ rm -f "$A/state/store.key.next"
 start_daemon || { echo "Bail out! A did not restart"; exit 1; }
 MAMORI_TEST_SHARE_DB=$(cat "$A/pgdb") new_env
 B=$T
+# Its own node, as every terminal of a fleet has (A keeps the host name).
+sed -i '/^\[store\]$/a node = kr-term-b' "$B/mamori.conf"
 make_service mn-login
 mkdir -p "$B/state"
 chmod 700 "$B/state"

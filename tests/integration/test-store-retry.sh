@@ -12,6 +12,7 @@
 
 require "root" test "$(id -u)" = 0
 require "pam_client" test -x "$BUILT_PAM_CLIENT"
+require "oathtool" command -v oathtool
 require_test_hooks "needs the store's refusal hook"
 
 new_env
@@ -94,9 +95,31 @@ t_chauthtok_change_busy() {
 	pam -p 'Kawa-no-Oto-2030' mamori-test rt.cbusy auth=SUCCESS >/dev/null
 }
 
+# P-CRED-STORE: key rotate commits each secret's re-seal, then the batch's
+# audit row; that row's commit refused once is made again on its own (the
+# call is not run again, its secrets are re-sealed already): the rotation
+# succeeds with one audit row.
+t_key_rotate_audit_refused_once() {
+	local out before
+	add_user rt.key 'Kaze-no-Uta-2030'
+	enroll_totp rt.key >/dev/null
+	ctl key new "$T/state/store.key.next" >/dev/null
+	kill -HUP "$(cat "$T/daemon.pid")"
+	sleep 0.5
+	before=$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")
+	refuse 1
+	out=$(ctl key rotate 2>&1) || fail "key rotate failed: $out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_match "$out" "^1 secrets re-sealed" "the count"
+	expect_eq "$(reruns io.mamori.Admin.KeyRotate)" 0 "the call not run again"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")" $((before + 1)) "one audit row"
+	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
+}
+
 run_test "admin lock refused once: run again, one audit row (P-AUDIT)" t_admin_lock_refused_once
 run_test "admin disable refused every time: busy, nothing changed (P-ID-LIFECYCLE)" t_admin_disable_busy
 run_test "chauthtok wrong password refused once: counted once (P-LOGIN-UI)" t_chauthtok_failure_counted_once
 run_test "chauthtok change refused once: made once (P-PW-AGE)" t_chauthtok_change_refused_once
 run_test "chauthtok change refused every time: fails closed" t_chauthtok_change_busy
+run_test "key rotate's audit row refused once: made again, one row (P-CRED-STORE)" t_key_rotate_audit_refused_once
 tap_done
