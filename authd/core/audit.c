@@ -448,7 +448,13 @@ int
 mamori_audit_init(struct mamori_store *store, const char *key_path, const char *checkpoint_path, char *err,
                   size_t errlen)
 {
-	struct mamori_store_txn_hooks hooks = { .end = mamori_audit_txn_end, .after_release = mamori_audit_txn_flush };
+	struct mamori_store_txn_hooks hooks = {
+		.end = mamori_audit_txn_end,
+		.after_release = mamori_audit_txn_flush,
+#ifdef MAMORI_TEST_HOOKS
+		.test_match = mamori_audit_txn_test_match,
+#endif
+	};
 	struct mamori_audit_checkpoint cp;
 	char tail[65], cperr[512], why[512] = "";
 	int64_t last_id = 0, first_mac = 0, mac_from;

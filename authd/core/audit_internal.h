@@ -42,5 +42,8 @@ int mamori_audit_txn_add(struct mamori_txn *tx, const struct mamori_audit_row *r
 /* The store's transaction hooks (store.h). */
 int mamori_audit_txn_end(void *data, void **slot, int committed);
 void mamori_audit_txn_flush(void *data, void *slot);
+#ifdef MAMORI_TEST_HOOKS
+int mamori_audit_txn_test_match(void *data, void *slot, const char *text);
+#endif
 
 #endif

@@ -298,6 +298,22 @@ mamori_audit_txn_add(struct mamori_txn *tx, const struct mamori_audit_row *row)
 	return MAMORI_OK;
 }
 
+#ifdef MAMORI_TEST_HOOKS
+/* The test hook's match (store.h): a row of the transaction whose reason
+ * holds text. */
+int
+mamori_audit_txn_test_match(void *data, void *slot, const char *text)
+{
+	const struct audit_txn *t = slot;
+
+	(void)data;
+	for (size_t i = 0; t != NULL && i < t->n; i++)
+		if (t->rows[i].row.reason != NULL && strstr(t->rows[i].row.reason, text) != NULL)
+			return 1;
+	return 0;
+}
+#endif
+
 /* The end hook.  A committed transaction's rows join the queue, by row id;
  * rolled-back rows are forgotten.  Non-zero when there is something to
  * send once the transaction is released. */

@@ -51,25 +51,36 @@ mamori_store_tally_add(enum mamori_store_tally_kind kind, int counts)
 
 #ifdef MAMORI_TEST_HOOKS
 /* MAMORI_TEST_STORE_REFUSE_FILE holds how many commits to refuse, of
- * request threads' transactions that appended to the audit log (their
- * hooks' slot is set): the writing ones; each refusal counts one down. */
+ * transactions that appended to the audit log (their hooks' slot is set):
+ * "N", request threads' (those that reset their tally); "N text", any
+ * thread's whose rows the hooks' test_match finds text in.  Each refusal
+ * counts one down; the text stays. */
 int
 mamori_store_test_refuse(const struct mamori_txn *tx)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	const struct mamori_store_txn_hooks *hooks = &tx->store->hooks;
 	const char *path = getenv("MAMORI_TEST_STORE_REFUSE_FILE");
-	char buf[16];
+	char buf[256] = "", *text = buf;
 	long n = 0;
 	FILE *f;
 
-	if (!tally_armed || tx->hook_slot == NULL || path == NULL || path[0] == '\0')
+	if (tx->hook_slot == NULL || path == NULL || path[0] == '\0')
 		return 0;
 	pthread_mutex_lock(&lock);
 	if ((f = fopen(path, "r+e")) != NULL) {
-		if (fgets(buf, sizeof(buf), f) != NULL)
-			n = strtol(buf, NULL, 10);
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\n")] = '\0';
+			n = strtol(buf, &text, 10);
+			text += strspn(text, " ");
+		}
+		if (n > 0 && text[0] == '\0' && !tally_armed)
+			n = 0;
+		if (n > 0 && text[0] != '\0' &&
+		    (hooks->test_match == NULL || !hooks->test_match(hooks->data, tx->hook_slot, text)))
+			n = 0;
 		if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && ftruncate(fileno(f), 0) == 0)
-			fprintf(f, "%ld\n", n - 1);
+			fprintf(f, "%ld%s%s\n", n - 1, text[0] != '\0' ? " " : "", text);
 		fclose(f);
 	}
 	pthread_mutex_unlock(&lock);
@@ -259,5 +270,19 @@ mamori_store_end(struct mamori_txn **txp, int rc)
 	if (rc != MAMORI_ERR_RETRY && tx->store->ops->refused != NULL && tx->store->ops->refused(tx))
 		rc = MAMORI_ERR_RETRY;
 	mamori_store_rollback(txp);
+	return rc;
+}
+
+int
+mamori_store_run(struct mamori_store *store, int (*fn)(struct mamori_txn *tx, void *data), void *data)
+{
+	struct mamori_txn *tx;
+	int rc, attempt = 0;
+
+	do {
+		tx = NULL;
+		if ((rc = mamori_store_begin(store, &tx)) == MAMORI_OK)
+			rc = mamori_store_end(&tx, fn(tx, data));
+	} while (mamori_store_retry(&rc, &attempt));
 	return rc;
 }

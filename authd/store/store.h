@@ -269,6 +269,9 @@ int mamori_store_begin(struct mamori_store *store, struct mamori_txn **tx);
 struct mamori_store_txn_hooks {
 	int (*end)(void *data, void **slot, int committed);
 	void (*after_release)(void *data, void *slot);
+	/* Under --enable-test-hooks: whether the rows in slot match text
+	 * (MAMORI_TEST_STORE_REFUSE_FILE's "N text" form). */
+	int (*test_match)(void *data, void *slot, const char *text);
 	void *data;
 };
 void mamori_store_set_txn_hooks(struct mamori_store *store, const struct mamori_store_txn_hooks *hooks);
@@ -392,10 +395,11 @@ int mamori_store_retry(int *rc, int *attempt);
  * refused (MAMORI_ERR_RETRY: at commit, or rolled back after a refusal),
  * and how many could not begin (MAMORI_ERR_BUSY).  A caller that runs a
  * whole request again (io.mamori.Admin) does so only when none of the
- * request's transactions committed.  Under --enable-test-hooks, a thread
- * that reset its tally is also one whose commits the file named by
- * MAMORI_TEST_STORE_REFUSE_FILE can refuse (it holds how many; only
- * transactions that appended to the audit log). */
+ * request's transactions committed.  Under --enable-test-hooks, the file
+ * named by MAMORI_TEST_STORE_REFUSE_FILE makes commits refused, of
+ * transactions that appended to the audit log: "N" refuses the next N of
+ * threads that reset their tally (requests'); "N text" the next N of any
+ * thread whose rows match text (test_match: a row's reason holds it). */
 struct mamori_store_tally {
 	unsigned committed, refused, busy;
 };
@@ -406,6 +410,15 @@ struct mamori_store_tally mamori_store_tally_get(void);
  * MAMORI_ERR_RETRY when the backend refused the transaction, whatever
  * error the caller made of it on the way. */
 int mamori_store_end(struct mamori_txn **tx, int rc) __attribute__((warn_unused_result));
+/* Run fn(tx, data) in a transaction of its own, begun here and ended with
+ * mamori_store_end on what fn returned, and run it again from begin while
+ * the store refuses it (mamori_store_retry): the result of the last run,
+ * MAMORI_ERR_BUSY when the retries were spent.  fn computes everything
+ * anew at each run and leaves nothing outside the store before the
+ * commit.  For a transaction that follows others of the same call that
+ * committed already (which are not run again). */
+int mamori_store_run(struct mamori_store *store, int (*fn)(struct mamori_txn *tx, void *data), void *data)
+        __attribute__((warn_unused_result));
 void mamori_store_rollback(struct mamori_txn **tx);
 
 /* Users.  Lookups return MAMORI_ERR_NOT_FOUND for no such user. */
