@@ -105,10 +105,17 @@ prepare_state_dir(const struct mamori_conf *conf)
 	return 0;
 }
 
+static int
+audit_daemon_append(struct mamori_txn *tx, void *data)
+{
+	return mamori_audit_append(tx, data, mamori_clock_now());
+}
+
+/* The daemon's start or stop, in the audit log (run again when refused:
+ * two daemons that share a node name meet at their first rows). */
 static void
 audit_daemon(const char *result, const char *reason)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_audit_event ev = {
 		.category = "daemon",
 		.result = result,
@@ -116,13 +123,10 @@ audit_daemon(const char *result, const char *reason)
 		.peer_uid = -1,
 		.peer_pid = (int64_t)getpid(),
 	};
+	int rc = mamori_store_run(mamori_daemon.store, audit_daemon_append, &ev);
 
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return;
-	if (mamori_audit_append(tx, &ev, mamori_clock_now()) != MAMORI_OK)
-		mamori_store_rollback(&tx);
-	else if (mamori_store_commit(&tx) != MAMORI_OK)
-		mamori_log_err("audit: the daemon's %s event was not committed", result);
+	if (rc != MAMORI_OK)
+		mamori_log_err("audit: the daemon's %s event was not written: %s", reason, mamori_strerror(rc));
 }
 
 /* The sealed TOTP secrets in the store: how many, grouped by the key that

@@ -90,7 +90,6 @@ struct due {
 };
 
 struct walk {
-	struct mamori_txn *tx;
 	struct due *d;
 	size_t n;
 };
@@ -144,19 +143,29 @@ explain(struct mamori_txn *tx, struct due *d)
 	return rc;
 }
 
+/* One run of find_due: the list collected anew. */
+static int
+find_due_once(struct mamori_txn *tx, void *data)
+{
+	struct walk *w = data;
+	int rc;
+
+	w->n = 0;
+	rc = mamori_store_session_foreach_revoked(tx, collect, w);
+	for (size_t i = 0; rc == MAMORI_OK && i < w->n; i++)
+		rc = explain(tx, &w->d[i]);
+	return rc;
+}
+
+/* The sessions to end, read again while the store refuses the read: the
+ * events that woke the sweep were taken already. */
 static int
 find_due(struct mamori_store *store, struct walk *w)
 {
-	int rc = mamori_store_begin(store, &w->tx);
+	int rc = mamori_store_run(store, find_due_once, w);
 
-	if (rc == MAMORI_OK)
-		rc = mamori_store_session_foreach_revoked(w->tx, collect, w);
-	for (size_t i = 0; rc == MAMORI_OK && i < w->n; i++)
-		rc = explain(w->tx, &w->d[i]);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&w->tx);
-	else
-		mamori_store_rollback(&w->tx);
+	if (rc != MAMORI_OK)
+		w->n = 0;
 	return rc;
 }
 

@@ -48,21 +48,28 @@ cookie_tx(struct mamori_txn *tx, const char *cookie, int64_t now)
 	return rc;
 }
 
+struct cookie_at {
+	const char *cookie;
+	int64_t now;
+};
+
+static int
+cookie_run(struct mamori_txn *tx, void *data)
+{
+	const struct cookie_at *c = data;
+
+	return cookie_tx(tx, c->cookie, c->now);
+}
+
 int
 dir_store_cookie(struct mamori_store *store, const char *cookie)
 {
-	struct mamori_txn *tx = NULL;
 	int64_t now = mamori_clock_now();
+	struct cookie_at c = { cookie, now };
 	int rc;
 
 	dir_engine_lock();
-	rc = mamori_store_begin(store, &tx);
-	if (rc == MAMORI_OK)
-		rc = cookie_tx(tx, cookie, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	rc = mamori_store_run(store, cookie_run, &c);
 	dir_engine_unlock();
 	if (rc == MAMORI_OK)
 		dir_engine_cookie_moved(now);
@@ -138,6 +145,8 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 			mamori_store_rollback(&tx);
 	} while (mamori_store_retry(&rc, &attempt));
 	if (rc == MAMORI_OK) {
+		if (applied && mamori_dir_action_disables(plan.action))
+			dir_engine_disable_count();
 		if (applied)
 			sum->sessions_ended += mamori_dir_effects_finish(store, conf, &fx, now);
 		dir_summary_count(sum, plan.action);
@@ -156,6 +165,12 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 	return rc;
 }
 
+static int
+refusal_run(struct mamori_txn *tx, void *data)
+{
+	return mamori_audit_append(tx, data, mamori_clock_now());
+}
+
 void
 dir_report_refusal(struct mamori_store *store, const struct mamori_conf *conf, const char *dn, const char *why,
                    const char *actor)
@@ -168,7 +183,6 @@ dir_report_refusal(struct mamori_store *store, const struct mamori_conf *conf, c
 		.peer_uid = -1,
 		.peer_pid = -1,
 	};
-	struct mamori_txn *tx = NULL;
 	size_t n = strlen(dn) + strlen(why) + 2;
 	char *key = malloc(n);
 	int rc;
@@ -183,13 +197,7 @@ dir_report_refusal(struct mamori_store *store, const struct mamori_conf *conf, c
 	}
 	ev.detail = json_pack("{s:s}", "dn", dn);
 	dir_engine_lock();
-	rc = ev.detail != NULL ? mamori_store_begin(store, &tx) : MAMORI_ERR_NOMEM;
-	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(tx, &ev, mamori_clock_now());
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	rc = ev.detail != NULL ? mamori_store_run(store, refusal_run, &ev) : MAMORI_ERR_NOMEM;
 	dir_engine_unlock();
 	json_decref(ev.detail);
 	if (rc == MAMORI_OK)

@@ -116,18 +116,24 @@ dir_engine_halted(void)
 	return h;
 }
 
+struct state_kv {
+	const char *key, *value;
+};
+
+static int
+state_run(struct mamori_txn *tx, void *data)
+{
+	const struct state_kv *kv = data;
+
+	return mamori_store_dir_state_set(tx, kv->key, kv->value);
+}
+
 static void
 state_set(const char *key, const char *value)
 {
-	struct mamori_txn *tx = NULL;
-	int rc = mamori_store_begin(mamori_daemon.store, &tx);
+	struct state_kv kv = { key, value };
+	int rc = mamori_store_run(mamori_daemon.store, state_run, &kv);
 
-	if (rc == MAMORI_OK)
-		rc = mamori_store_dir_state_set(tx, key, value);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
 	if (rc != MAMORI_OK)
 		mamori_log_err("directory: cannot record %s: %s", key, mamori_strerror(rc));
 }
@@ -158,24 +164,34 @@ dir_engine_halt(const struct mamori_conf *conf, unsigned would_disable, unsigned
 	json_decref(detail);
 }
 
-int
-dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active, unsigned *would)
+/* The window's disables of the last WINDOW_SECONDS, under eng.lock. */
+static size_t
+window_trim(int64_t now)
 {
-	int64_t now = mamori_clock_now(), *w;
-	size_t kept = 0, count;
-	unsigned pct = conf->directory->max_disable_percent;
+	size_t kept = 0;
 
-	pthread_mutex_lock(&eng.lock);
 	for (size_t i = 0; i < eng.nwindow; i++)
 		if (eng.window[i] > now - WINDOW_SECONDS && eng.window[i] <= now)
 			eng.window[kept++] = eng.window[i];
 	eng.nwindow = kept;
-	count = kept + 1;
+	return kept;
+}
+
+int
+dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active, unsigned *would)
+{
+	size_t count;
+	unsigned pct = conf->directory->max_disable_percent;
+	int64_t *w;
+
+	pthread_mutex_lock(&eng.lock);
+	count = window_trim(mamori_clock_now()) + 1;
 	*would = (unsigned)count;
 	if ((uint64_t)count * 100 > (uint64_t)pct * managed_active) {
 		pthread_mutex_unlock(&eng.lock);
 		return 0; /* the caller halts, once its transaction is over */
 	}
+	/* Room for the count, made now: dir_engine_disable_count cannot fail. */
 	if (eng.nwindow == eng.window_cap) {
 		size_t cap = eng.window_cap == 0 ? 64 : eng.window_cap * 2;
 
@@ -186,9 +202,20 @@ dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_acti
 		eng.window = w;
 		eng.window_cap = cap;
 	}
-	eng.window[eng.nwindow++] = now;
 	pthread_mutex_unlock(&eng.lock);
 	return 1;
+}
+
+void
+dir_engine_disable_count(void)
+{
+	int64_t now = mamori_clock_now();
+
+	pthread_mutex_lock(&eng.lock);
+	window_trim(now);
+	if (eng.nwindow < eng.window_cap)
+		eng.window[eng.nwindow++] = now;
+	pthread_mutex_unlock(&eng.lock);
 }
 
 void

@@ -100,8 +100,12 @@ void dir_engine_halt(const struct mamori_conf *conf, unsigned would_disable, uns
 /* An incremental disable about to be applied: 1 when it is allowed by the
  * 10-minute window, 0 when it is past the safety stop (it is skipped, and
  * the caller halts the engine with *would once its transaction is over:
- * the halt writes the store). */
+ * the halt writes the store).  Counted in the window only once committed
+ * (dir_engine_disable_count), so that a run refused by the store and run
+ * again counts once; the caller holds dir_engine_lock from the check to
+ * the count, and the check made the room the count needs. */
 int dir_engine_disable_allowed(const struct mamori_conf *conf, unsigned managed_active, unsigned *would);
+void dir_engine_disable_count(void);
 void dir_engine_managed(unsigned managed);
 /* Whether (dn, why) was reported by the last sync; remembers it for the next. */
 int dir_engine_refusal_known(const char *key);

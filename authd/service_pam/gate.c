@@ -228,11 +228,34 @@ refusal_summary_append(struct mamori_txn *tx, enum refusal_kind kind, const stru
 	return rc;
 }
 
+/* The rows of one refusal transaction: the summaries of n slots whose
+ * interval ended (kinds[i], or kind for them all), then ev's row. */
+struct refusal_rows {
+	enum refusal_kind kind;
+	const enum refusal_kind *kinds;
+	const struct refusal_slot *due;
+	size_t n;
+	const struct mamori_audit_event *ev;
+	int64_t now;
+};
+
+static int
+refusal_rows_append(struct mamori_txn *tx, void *data)
+{
+	const struct refusal_rows *r = data;
+	int rc = MAMORI_OK;
+
+	for (size_t i = 0; i < r->n && rc == MAMORI_OK; i++)
+		rc = refusal_summary_append(tx, r->kinds != NULL ? r->kinds[i] : r->kind, &r->due[i], r->now);
+	if (rc == MAMORI_OK && r->ev != NULL)
+		rc = mamori_audit_append(tx, r->ev, r->now);
+	return rc;
+}
+
 void
 pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const char *category,
                   const struct pam_request *req, const char *reason)
 {
-	struct mamori_txn *tx = NULL;
 	struct refusal_slot *slot = NULL, *oldest = NULL, pending = { 0 };
 	struct refusal_slot *table = refusals[kind];
 	int64_t now = mamori_clock_now();
@@ -279,25 +302,17 @@ pam_refusal_audit(const struct mamori_conn *c, enum refusal_kind kind, const cha
 		.peer_uid = (int64_t)c->peer.uid,
 		.peer_pid = (int64_t)c->peer.pid,
 	};
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-		mamori_log_err("cannot audit a refusal: the store is unavailable");
-		return;
-	}
-	rc = pending.used ? refusal_summary_append(tx, kind, &pending, now) : MAMORI_OK;
-	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(tx, &ev, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
-	if (rc != MAMORI_OK)
+	struct refusal_rows rows = { .kind = kind, .due = &pending, .n = pending.used ? 1 : 0, .ev = &ev, .now = now };
+
+	/* The slots were cleared: the rows are written now, or lost. */
+	if ((rc = mamori_store_run(mamori_daemon.store, refusal_rows_append, &rows)) != MAMORI_OK)
 		mamori_log_err("cannot audit a refusal: %s", mamori_strerror(rc));
 }
 
 void
 mamori_pam_service_refusals_flush(int64_t now, int all)
 {
-	struct mamori_txn *tx = NULL;
+	struct refusal_rows rows = { 0 };
 	struct refusal_slot *due;
 	enum refusal_kind *kinds;
 	size_t n = 0;
@@ -325,14 +340,12 @@ mamori_pam_service_refusals_flush(int64_t now, int all)
 		}
 	}
 	pthread_mutex_unlock(&refusals_lock);
-	if (n > 0 && (rc = mamori_store_begin(mamori_daemon.store, &tx)) == MAMORI_OK) {
-		for (size_t i = 0; i < n && rc == MAMORI_OK; i++)
-			rc = refusal_summary_append(tx, kinds[i], &due[i], now);
-		if (rc == MAMORI_OK)
-			rc = mamori_store_commit(&tx);
-		else
-			mamori_store_rollback(&tx);
-	}
+	rows.kinds = kinds;
+	rows.due = due;
+	rows.n = n;
+	rows.now = now;
+	if (n > 0)
+		rc = mamori_store_run(mamori_daemon.store, refusal_rows_append, &rows);
 	if (rc != MAMORI_OK)
 		mamori_log_err("cannot audit the summary of %zu refusals: %s", n, mamori_strerror(rc));
 	free(due);

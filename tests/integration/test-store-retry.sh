@@ -24,6 +24,7 @@ start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 # refuse N: the next N writing commits are refused.
 refuse() { echo "$1" >"$REFUSE"; }
 audit_count() { sql "SELECT count(*) FROM audit WHERE \"user\" = '$1' AND reason = '$2'"; }
+rows_of() { sql "SELECT count(*) FROM audit WHERE reason = '$1'"; }
 reruns() { grep -c "admin: $1 refused by the store, run again" "$T/daemon.log" || true; }
 
 # P-AUDIT, P-LOGIN-UI: an administrator's lock refused once runs again:
@@ -116,10 +117,48 @@ t_key_rotate_audit_refused_once() {
 	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
 }
 
+# P-AUDIT: the daemon's own rows ("daemon stopped", "daemon started"), a
+# transaction of their own each, refused once: written at the second run.
+t_daemon_rows_refused_once() {
+	local stopped started
+	stopped=$(rows_of 'daemon stopped')
+	started=$(rows_of 'daemon started')
+	refuse "1 daemon stopped"
+	stop_daemon
+	expect_eq "$(cat "$REFUSE")" "0 daemon stopped" "the refusal was used"
+	refuse "1 daemon started"
+	start_daemon || fail "the daemon did not start"
+	expect_eq "$(cat "$REFUSE")" "0 daemon started" "the refusal was used"
+	expect_eq "$(rows_of 'daemon stopped')" $((stopped + 1)) "one stop row"
+	expect_eq "$(rows_of 'daemon started')" $((started + 1)) "one start row"
+}
+
+# P-AUDIT: the row of a caller refused for acting for another user,
+# refused once by the store: written at the second run, once.
+t_refusal_row_refused_once() {
+	local n out i
+	n=$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND reason = 'caller may act only for itself'")
+	cp -f "$top_srcdir/tests/integration/rawclient.py" "$T/rawclient.py"
+	chmod 755 "$T/rawclient.py"
+	refuse "1 caller may act only for itself"
+	out=$(runuser -u daemon -- /usr/bin/python3 "$T/rawclient.py" "$T/run/pam.sock" \
+		'{"method":"io.mamori.Pam.AccountCheck","parameters":{"service":"mamori-test","user":"rt.other"}}')
+	expect_match "$out" "io.mamori.Error.PermissionDenied" "the refusal"
+	for i in $(seq 1 50); do
+		[ "$(cat "$REFUSE")" = "0 caller may act only for itself" ] && break
+		sleep 0.1
+	done
+	expect_eq "$(cat "$REFUSE")" "0 caller may act only for itself" "the refusal was used"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE peer_uid = 1 AND reason = 'caller may act only for itself'")" \
+		$((n + 1)) "one row"
+}
+
 run_test "admin lock refused once: run again, one audit row (P-AUDIT)" t_admin_lock_refused_once
 run_test "admin disable refused every time: busy, nothing changed (P-ID-LIFECYCLE)" t_admin_disable_busy
 run_test "chauthtok wrong password refused once: counted once (P-LOGIN-UI)" t_chauthtok_failure_counted_once
 run_test "chauthtok change refused once: made once (P-PW-AGE)" t_chauthtok_change_refused_once
 run_test "chauthtok change refused every time: fails closed" t_chauthtok_change_busy
+run_test "the daemon's stop and start rows refused once: written once each (P-AUDIT)" t_daemon_rows_refused_once
+run_test "a refused caller's row refused once: written once (P-AUDIT)" t_refusal_row_refused_once
 run_test "key rotate's audit row refused once: made again, one row (P-CRED-STORE)" t_key_rotate_audit_refused_once
 tap_done
