@@ -366,3 +366,28 @@ mamori_wire_wipe_string(json_t *s)
 	if (json_is_string(s))
 		mamori_wipe((char *)json_string_value(s), json_string_length(s));
 }
+
+int
+mamori_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	int sock = 1;
+
+	while (len > 0) {
+		ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+		if (n < 0 && sock && errno == ENOTSOCK) {
+			sock = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -49,6 +49,9 @@ int mamori_wire_encode(const json_t *msg, char *buf, size_t bufsize, size_t *out
  * part of the message perhaps sent (the connection is then unusable).
  * Otherwise MAMORI_OK, MAMORI_ERR_IO (peer gone), or an encoding error. */
 int mamori_wire_send(int fd, const json_t *msg);
+/* Write all of buf to fd, a socket (never raising SIGPIPE) or a file;
+ * interrupted writes go on.  0, or -1 with errno set. */
+int mamori_write_all(int fd, const void *buf, size_t len);
 
 /* Helpers to build calls, replies and errors. */
 json_t *mamori_wire_call(const char *method, json_t *parameters /* stolen */);

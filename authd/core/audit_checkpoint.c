@@ -19,6 +19,7 @@
 #include "error.h"
 #include "log.h"
 #include "names.h"
+#include "wire.h"
 
 #define CHECKPOINT_FILE_MAX 4096
 
@@ -85,21 +86,6 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write cp to path: a temporary file beside it, fsynced, renamed over it,
  * and the directory fsynced, so the file always holds a whole checkpoint. */
 int
@@ -138,7 +124,7 @@ mamori_audit_checkpoint_write(const char *path, struct mamori_audit_checkpoint *
 	if (fd < 0)
 		goto fail;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) != 0 ||
-	    write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0) {
+	    mamori_write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0) {
 		close(fd);
 		goto fail;
 	}

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wire.h"
+
 #define DEVSOCK_ENV "MAMORI_TEST_FIDO2_DEVICES"
 #define DEVSOCK_HEADER 5 /* command byte, 4-byte big-endian length */
 #define DEVSOCK_MSG_MAX 7609 /* CTAPHID: 64-byte reports, 1 + 128 of them */
@@ -105,21 +107,6 @@ devsock_write(void *handle, const unsigned char *buf, size_t len)
 }
 
 static int
-write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 devsock_tx(fido_dev_t *dev, uint8_t cmd, const unsigned char *buf, size_t count)
 {
 	struct devsock *h = fido_dev_io_handle(dev);
@@ -132,7 +119,7 @@ devsock_tx(fido_dev_t *dev, uint8_t cmd, const unsigned char *buf, size_t count)
 	hdr[2] = (unsigned char)(count >> 16);
 	hdr[3] = (unsigned char)(count >> 8);
 	hdr[4] = (unsigned char)count;
-	if (write_all(h->fd, hdr, sizeof(hdr)) != 0 || (count > 0 && write_all(h->fd, buf, count) != 0))
+	if (mamori_write_all(h->fd, hdr, sizeof(hdr)) != 0 || (count > 0 && mamori_write_all(h->fd, buf, count) != 0))
 		return -1;
 	return (int)count;
 }

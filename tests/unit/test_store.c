@@ -491,6 +491,57 @@ test_retry_helper(void **state)
 	assert_int_equal(rc, MAMORI_ERR_STORE);
 }
 
+/* mamori_store_run: a run that was refused left nothing and is run again
+ * from begin; one refused at every run ends busy with nothing committed;
+ * another error is not run again and rolls back. */
+struct run_probe {
+	struct fixture *fx;
+	int runs, refuse_runs, fail;
+	char tag;
+};
+
+static int
+run_probe_fn(struct mamori_txn *tx, void *data)
+{
+	struct run_probe *p = data;
+	struct mamori_user u;
+
+	p->runs++;
+	p->fx->tx = tx;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "run%c%d", p->tag, p->runs);
+	u.kind = MAMORI_KIND_STAFF;
+	u.state = MAMORI_STATE_ACTIVE;
+	u.created_at = u.updated_at = 1000;
+	assert_int_equal(mamori_store_user_insert(tx, &u), MAMORI_OK);
+	p->fx->tx = NULL;
+	if (p->fail)
+		return MAMORI_ERR_INVALID;
+	return p->runs <= p->refuse_runs ? MAMORI_ERR_RETRY : MAMORI_OK;
+}
+
+static void
+test_store_run(void **state)
+{
+	struct fixture *fx = *state;
+	struct run_probe p = { .fx = fx, .refuse_runs = 1, .tag = 'a' };
+
+	assert_int_equal(mamori_store_run(fx->store, run_probe_fn, &p), MAMORI_OK);
+	assert_int_equal(p.runs, 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users WHERE name = 'runa2'"), 1);
+
+	p = (struct run_probe){ .fx = fx, .refuse_runs = 100, .tag = 'b' };
+	assert_int_equal(mamori_store_run(fx->store, run_probe_fn, &p), MAMORI_ERR_BUSY);
+	assert_int_equal(p.runs, MAMORI_STORE_RETRIES);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 1);
+
+	p = (struct run_probe){ .fx = fx, .fail = 1, .tag = 'c' };
+	assert_int_equal(mamori_store_run(fx->store, run_probe_fn, &p), MAMORI_ERR_INVALID);
+	assert_int_equal(p.runs, 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM users"), 1);
+}
+
 /* A COMMIT that fails is reported, its changes are gone, the hooks hear
  * "not committed", and the store goes on.  The failure: a deferred
  * foreign key, checked only at COMMIT. */
@@ -4978,6 +5029,7 @@ main(void)
 		DIR_TEST(test_txn_handles_one_after_the_other),
 		DIR_TEST(test_txn_slot_reaches_the_hooks),
 		DIR_TEST(test_retry_helper),
+		STORE_TEST(test_store_run),
 		DIR_TEST(test_commit_failure_is_reported),
 		DIR_TEST(test_unknown_backend_refused),
 		cmocka_unit_test(test_cred_state_names),
