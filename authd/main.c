@@ -508,6 +508,8 @@ out:
 	mamori_incident_shutdown();
 	if (conf != NULL)
 		mamori_daemon_conf_put(conf);
+	if (left == 0)
+		mamori_pam_service_carries_forget();
 	if (mamori_daemon.store != NULL && left == 0) {
 		mamori_pam_service_refusals_flush(mamori_clock_now(), 1);
 		audit_daemon("success", "daemon stopped");

@@ -11,6 +11,7 @@
 #include "names.h"
 #include "rules/session_end.h"
 #include "service_pam/carry_link.h"
+#include "service_pam/pam_service.h"
 
 struct kept {
 	pid_t pid;
@@ -107,4 +108,13 @@ pam_carry_take(const struct mamori_conn *c, const char *user, const char *servic
 	}
 	pthread_mutex_unlock(&kept_lock);
 	return carry;
+}
+
+void
+mamori_pam_service_carries_forget(void)
+{
+	pthread_mutex_lock(&kept_lock);
+	for (size_t i = 0; i < PAM_CARRY_MAX; i++)
+		mamori_store_carry_free(&kept[i].carry);
+	pthread_mutex_unlock(&kept_lock);
 }

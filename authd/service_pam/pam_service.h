@@ -12,6 +12,9 @@ json_t *mamori_pam_service_handle(struct mamori_conn *conn, const char *method, 
 /* Write the summary rows of refusals whose interval is over (all of them
  * when all is set), for housekeeping and shutdown. */
 void mamori_pam_service_refusals_flush(int64_t now, int all);
+/* Forget every carry kept for a client's next step (they hold password
+ * hashes: wiped), at shutdown once no connection thread is left. */
+void mamori_pam_service_carries_forget(void);
 /* Drop the connection's conversation, wiping what it held. */
 void mamori_pam_service_end(struct mamori_conn *conn);
 
