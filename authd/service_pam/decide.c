@@ -16,6 +16,7 @@
 #include "core/audit.h"
 #include "core/clock.h"
 #include "core/daemon.h"
+#include "core/test_pause.h"
 #include "error.h"
 #include "factors/factor.h"
 #include "log.h"
@@ -575,6 +576,8 @@ auth_decide(struct mamori_conn *c)
 	d.all_ok = d.conv->set.count > 0;
 	for (unsigned i = 0; i < d.conv->set.count; i++)
 		d.all_ok = d.all_ok && mamori_factor_ops(d.conv->set.factor[i]) != NULL && d.conv->proofs[i].ok;
+	/* Between the answer's load and the decision (test-pam.sh). */
+	mamori_test_pause("decide");
 	start = d;
 	do {
 		json_decref(d.incident_detail);

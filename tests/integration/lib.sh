@@ -236,6 +236,16 @@ run_clock_test() {
 	fi
 }
 
+# run_hooks_test NAME FUNCTION: run_test for a test that needs another
+# test hook (the store's refusal, a pause); a visible SKIP without.
+run_hooks_test() {
+	if [ "$HAVE_TEST_HOOKS" = 1 ]; then
+		run_test "$@"
+	else
+		tap_skip "$1" "needs a test hook: $TEST_HOOKS_SKIP"
+	fi
+}
+
 # require_test_hooks WHY: the whole script needs a test hook (WHY: "needs
 # the test clock"); without test hooks it is one visible SKIP.
 require_test_hooks() {

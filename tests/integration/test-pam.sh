@@ -19,6 +19,9 @@ EXTRA_CONF=$'[policy staff]\nmin_age_days = 0\n\n[service console-only]\nremote 
 new_env
 make_service console-only
 make_service no-remote
+# The test hook that holds a request at a named point (t_disabled_before_decision).
+PAUSE=$T/pause
+export MAMORI_TEST_PAUSE_FILE=$PAUSE
 start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 add_user alice 'Correct-Horse-42'
 
@@ -120,6 +123,35 @@ t_disabled_between_steps() {
 	ctl user enable kaede >/dev/null
 	pam -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS >/dev/null ||
 		fail "the login after the enable"
+}
+
+# An account disabled between the password's check and the decision (the
+# daemon held there by the test hook MAMORI_TEST_PAUSE_FILE): the
+# authentication refuses it.  On a shared store the decision decides on
+# what the answer's load read (a carry), checked against the rows at its
+# commit: the disable fails that check, and it reads anew.
+t_disabled_before_decision() {
+	local bg i
+	add_user kikyo 'Suzumushi-no-Koe-33'
+	: >"$T/decide.out"
+	echo decide >"$PAUSE"
+	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=AUTH_ERR >"$T/decide.out" 2>&1 &
+	bg=$!
+	for i in $(seq 1 200); do
+		[ "$(cat "$PAUSE")" = "paused decide" ] && break
+		sleep 0.05
+	done
+	if [ "$(cat "$PAUSE")" != "paused decide" ]; then
+		rm -f "$PAUSE"
+		wait "$bg"
+		fail "the daemon did not pause before the decision: $(cat "$T/decide.out")"
+		return
+	fi
+	ctl user disable kikyo >/dev/null
+	rm -f "$PAUSE"
+	wait "$bg" || fail "the decision after a disable: $(cat "$T/decide.out")"
+	ctl user enable kikyo >/dev/null
+	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=SUCCESS >/dev/null || fail "the login after the enable"
 }
 
 t_expired_account_refused() {
@@ -401,6 +433,8 @@ run_test "P-PW-TEMP a change through another system's service replaces the passw
 run_test "disabled user refused" t_disabled_user_refused
 run_test "P-ID-LIFECYCLE an account disabled between authentication and account check is refused" \
 	t_disabled_between_steps
+run_hooks_test "P-ID-LIFECYCLE an account disabled between the password's check and the decision is refused" \
+	t_disabled_before_decision
 run_clock_test "expired account refused by account management" t_expired_account_refused
 run_clock_test "P-PW-TEMP unused temporary password expires" t_unused_temporary_password_expires
 run_test "account check of an unknown user" t_unknown_user_account_check
