@@ -236,6 +236,18 @@ run_clock_test() {
 	fi
 }
 
+# wait_until TRIES CMD...: CMD run every 0.05 s until it succeeds, TRIES
+# times at most; its status.
+wait_until() {
+	local tries=$1 i
+	shift
+	for i in $(seq 1 "$tries"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # run_hooks_test NAME FUNCTION: run_test for a test that needs another
 # test hook (the store's refusal, a pause); a visible SKIP without.
 run_hooks_test() {

@@ -97,7 +97,7 @@ t_disabled_user_refused() {
 # decides on what the authentication read (a carry), checked against the
 # rows at its commit: the disable fails that check, and it reads anew.
 t_disabled_between_steps() {
-	local bg pid="" i
+	local bg pid=""
 	add_user kaede 'Hanabi-no-Yoru-33'
 	: >"$T/paused.out"
 	# Not through pam(): its retry wrapper holds the output until the end.
@@ -105,11 +105,8 @@ t_disabled_between_steps() {
 		"$PAM_CLIENT" -P -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=ACCT_EXPIRED \
 		>"$T/paused.out" 2>&1 &
 	bg=$!
-	for i in $(seq 1 200); do
-		pid=$(sed -n 's/^PAUSED \([0-9]*\)$/\1/p' "$T/paused.out")
-		[ -n "$pid" ] && break
-		sleep 0.05
-	done
+	wait_until 200 grep -q '^PAUSED [0-9]*$' "$T/paused.out"
+	pid=$(sed -n 's/^PAUSED \([0-9]*\)$/\1/p' "$T/paused.out")
 	if [ -z "$pid" ]; then
 		kill "$bg" 2>/dev/null
 		wait "$bg" 2>/dev/null
@@ -131,17 +128,13 @@ t_disabled_between_steps() {
 # what the answer's load read (a carry), checked against the rows at its
 # commit: the disable fails that check, and it reads anew.
 t_disabled_before_decision() {
-	local bg i
+	local bg
 	add_user kikyo 'Suzumushi-no-Koe-33'
 	: >"$T/decide.out"
 	echo decide >"$PAUSE"
 	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=AUTH_ERR >"$T/decide.out" 2>&1 &
 	bg=$!
-	for i in $(seq 1 200); do
-		[ "$(cat "$PAUSE")" = "paused decide" ] && break
-		sleep 0.05
-	done
-	if [ "$(cat "$PAUSE")" != "paused decide" ]; then
+	if ! wait_until 200 grep -qx "paused decide" "$PAUSE"; then
 		rm -f "$PAUSE"
 		wait "$bg"
 		fail "the daemon did not pause before the decision: $(cat "$T/decide.out")"
