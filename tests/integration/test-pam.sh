@@ -92,12 +92,36 @@ t_disabled_user_refused() {
 	pam -p 'Tsubaki-no-Hana-11' mamori-test carol auth=SUCCESS acct=SUCCESS
 }
 
+# held BG OUT WHAT CHECK...: the background PAM client BG (its output in
+# OUT) is held where the test wants it (CHECK succeeds within 10 s), or it
+# is killed and the test fails with WHAT.
+held() {
+	local bg=$1 out=$2 what=$3
+	shift 3
+	wait_until 200 "$@" && return 0
+	kill "$bg" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	fail "$what: $(cat "$out")"
+	return 1
+}
+
+# disable_then_release USER BG OUT RELEASE...: USER disabled while BG is
+# held, BG released (RELEASE) and its expected codes checked, USER enabled.
+disable_then_release() {
+	local user=$1 bg=$2 out=$3
+	shift 3
+	ctl user disable "$user" >/dev/null
+	"$@"
+	wait "$bg" || fail "the step after a disable: $(cat "$out")"
+	ctl user enable "$user" >/dev/null
+}
+
 # An account disabled between pam_authenticate and pam_acct_mgmt of one PAM
 # handle: the account check refuses it.  On a shared store the check
 # decides on what the authentication read (a carry), checked against the
 # rows at its commit: the disable fails that check, and it reads anew.
 t_disabled_between_steps() {
-	local bg pid=""
+	local bg
 	add_user kaede 'Hanabi-no-Yoru-33'
 	: >"$T/paused.out"
 	# Not through pam(): its retry wrapper holds the output until the end.
@@ -105,19 +129,11 @@ t_disabled_between_steps() {
 		"$PAM_CLIENT" -P -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=ACCT_EXPIRED \
 		>"$T/paused.out" 2>&1 &
 	bg=$!
-	wait_until 200 grep -q '^PAUSED [0-9]*$' "$T/paused.out"
-	pid=$(sed -n 's/^PAUSED \([0-9]*\)$/\1/p' "$T/paused.out")
-	if [ -z "$pid" ]; then
-		kill "$bg" 2>/dev/null
-		wait "$bg" 2>/dev/null
-		fail "pam_client did not pause after the authentication: $(cat "$T/paused.out")"
-		return
-	fi
-	ctl user disable kaede >/dev/null
-	kill -USR1 "$pid"
-	wait "$bg" || fail "the account check after a disable: $(cat "$T/paused.out")"
+	held "$bg" "$T/paused.out" "pam_client did not pause after the authentication" \
+		grep -q '^PAUSED [0-9]*$' "$T/paused.out" || return
+	disable_then_release kaede "$bg" "$T/paused.out" \
+		kill -USR1 "$(sed -n 's/^PAUSED \([0-9]*\)$/\1/p' "$T/paused.out")"
 	# Enabled again: the same steps succeed (the carry, when there is one).
-	ctl user enable kaede >/dev/null
 	pam -p 'Hanabi-no-Yoru-33' mamori-test kaede auth=SUCCESS acct=SUCCESS open=SUCCESS close=SUCCESS >/dev/null ||
 		fail "the login after the enable"
 }
@@ -128,22 +144,16 @@ t_disabled_between_steps() {
 # what the answer's load read (a carry), checked against the rows at its
 # commit: the disable fails that check, and it reads anew.
 t_disabled_before_decision() {
-	local bg
+	local bg rc=0
 	add_user kikyo 'Suzumushi-no-Koe-33'
 	: >"$T/decide.out"
 	echo decide >"$PAUSE"
 	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=AUTH_ERR >"$T/decide.out" 2>&1 &
 	bg=$!
-	if ! wait_until 200 grep -qx "paused decide" "$PAUSE"; then
-		rm -f "$PAUSE"
-		wait "$bg"
-		fail "the daemon did not pause before the decision: $(cat "$T/decide.out")"
-		return
-	fi
-	ctl user disable kikyo >/dev/null
+	held "$bg" "$T/decide.out" "the daemon did not pause before the decision" \
+		grep -qx "paused decide" "$PAUSE" || rc=1
+	[ "$rc" -ne 0 ] || disable_then_release kikyo "$bg" "$T/decide.out" rm -f "$PAUSE"
 	rm -f "$PAUSE"
-	wait "$bg" || fail "the decision after a disable: $(cat "$T/decide.out")"
-	ctl user enable kikyo >/dev/null
 	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=SUCCESS >/dev/null || fail "the login after the enable"
 }
 
