@@ -116,10 +116,27 @@ t_key_rotate_audit_refused_once() {
 	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
 }
 
+# P-PW-TEMP: a temporary password whose commit is refused once is set by
+# the call run again (the password checks' reads before it commit
+# nothing), with one audit row.
+t_password_temp_refused_once() {
+	local out before
+	ctl user add rt.temp >/dev/null
+	before=$(reruns io.mamori.Admin.PasswordTemp)
+	refuse 1
+	out=$(printf 'Hoshi-Temp-Pass-1\n' | ctl password temp rt.temp --password-stdin 2>&1) ||
+		fail "password temp failed: $out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(reruns io.mamori.Admin.PasswordTemp)" $((before + 1)) "run a second time"
+	expect_eq "$(audit_count rt.temp 'password temp')" 1 "one audit row"
+	pam -p 'Hoshi-Temp-Pass-1' mamori-test rt.temp auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+}
+
 run_test "admin lock refused once: run again, one audit row (P-AUDIT)" t_admin_lock_refused_once
 run_test "admin disable refused every time: busy, nothing changed (P-ID-LIFECYCLE)" t_admin_disable_busy
 run_test "chauthtok wrong password refused once: counted once (P-LOGIN-UI)" t_chauthtok_failure_counted_once
 run_test "chauthtok change refused once: made once (P-PW-AGE)" t_chauthtok_change_refused_once
 run_test "chauthtok change refused every time: fails closed" t_chauthtok_change_busy
 run_test "key rotate's audit row refused once: made again, one row (P-CRED-STORE)" t_key_rotate_audit_refused_once
+run_test "P-PW-TEMP password temp refused once: run again, set, one audit row" t_password_temp_refused_once
 tap_done
