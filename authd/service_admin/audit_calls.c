@@ -63,39 +63,60 @@ admin_audit_show(struct admin_call *call, json_t *params)
 	return admin_page_reply(&pg, "records", "next_after_id", "n");
 }
 
+struct verify_row {
+	const struct admin_call *call;
+	int ok;
+};
+
+static int
+verify_audit_once(struct mamori_txn *tx, void *data)
+{
+	const struct verify_row *row = data;
+
+	return admin_audit(tx, row->call, row->ok ? "success" : "failure",
+	                   row->ok ? "audit verify: intact" : "audit verify: broken", NULL);
+}
+
+/* A broken log: LOG_ALERT and the audit_tampered incident (P-INCIDENT). */
+static void
+verify_alert(const struct admin_call *call, const struct mamori_audit_verdict *v)
+{
+	const struct mamori_conf *conf = mamori_daemon_conf_get();
+	json_t *detail = json_pack("{s:I,s:s,s:I,s:I,s:s}", "rows", (json_int_t)v->rows, "chain", v->chain, "first_bad",
+	                           (json_int_t)v->first_bad, "missing", (json_int_t)v->missing, "reason", v->reason);
+
+	mamori_log(LOG_ALERT, "audit log verification failed (chain \"%s\", row %lld): %s", v->chain,
+	           (long long)v->first_bad, v->reason);
+	mamori_incident_raise(conf, "audit_tampered", NULL, NULL, detail, call->now);
+	json_decref(detail);
+	mamori_daemon_conf_put(conf);
+}
+
 json_t *
 admin_audit_verify(struct admin_call *call, json_t *params)
 {
-	struct mamori_txn *tx = NULL;
 	struct mamori_audit_verdict v;
+	struct verify_row row = { .call = call };
 	json_t *out;
+	int rc;
 
 	(void)params;
 	/* The walk holds no lock (a snapshot of its own); only the row
-	 * recording it is written in a transaction. */
+	 * recording it is written in a transaction, run again here while the
+	 * store refuses it. */
 	if (mamori_audit_verify(mamori_daemon.store, &v) != MAMORI_OK)
 		return admin_internal_error();
-	if (!v.ok) {
-		const struct mamori_conf *conf = mamori_daemon_conf_get();
-		json_t *detail =
-		        json_pack("{s:I,s:s,s:I,s:I,s:s}", "rows", (json_int_t)v.rows, "chain", v.chain, "first_bad",
-		                  (json_int_t)v.first_bad, "missing", (json_int_t)v.missing, "reason", v.reason);
-
-		mamori_log(LOG_ALERT, "audit log verification failed (chain \"%s\", row %lld): %s", v.chain,
-		           (long long)v.first_bad, v.reason);
-		/* P-INCIDENT: a tampered log is an incident. */
-		mamori_incident_raise(conf, "audit_tampered", NULL, NULL, detail, call->now);
-		json_decref(detail);
-		mamori_daemon_conf_put(conf);
-	}
-	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
-		return admin_internal_error();
-	if (admin_audit(tx, call, v.ok ? "success" : "failure", v.ok ? "audit verify: intact" : "audit verify: broken",
-	                NULL) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return admin_internal_error();
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
+	row.ok = v.ok;
+	rc = mamori_store_run(mamori_daemon.store, verify_audit_once, &row);
+	/* Raised after the row's attempts, whatever became of them: a
+	 * tampered log is told even when the row recording its verification
+	 * cannot be written (fail loud), and once, not at every attempt.  Only
+	 * a store that refused every attempt leaves the call failed with
+	 * nothing committed, which the gate runs again: a new verification,
+	 * which alerts again if the log is still broken. */
+	if (!v.ok)
+		verify_alert(call, &v);
+	if (rc != MAMORI_OK)
 		return admin_internal_error();
 	out = json_pack("{s:b,s:I,s:I}", "ok", v.ok, "rows", (json_int_t)v.rows, "chains", (json_int_t)v.chains);
 	if (out != NULL && v.checkpoint_rows >= 0) {

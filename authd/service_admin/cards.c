@@ -14,6 +14,7 @@
 
 #include "card/card.h"
 #include "card/cert.h"
+#include "core/clock.h"
 #include "error.h"
 #include "factors.h"
 #include "log.h"
@@ -200,7 +201,8 @@ share_refused(const struct admin_call *call, const struct card_read *r, const ch
 }
 
 /* The binding, in one write transaction: the account checked again, the
- * card's other bindings, the credential and its audit row. */
+ * card's other bindings, the credential and its audit row.  Each run
+ * starts anew (enroll_finish). */
 static json_t *
 enroll_bind(struct admin_call *call, const struct card_read *r, const char *label)
 {
@@ -248,8 +250,44 @@ enroll_bind(struct admin_call *call, const struct card_read *r, const char *labe
 	return mamori_wire_reply(card);
 }
 
+/* What follows the reading of the card: the refusal of a card that cannot
+ * be used (read_rc MAMORI_ERR_DENIED), or the binding.  Run again here
+ * while the store refuses one of its transactions and none of them
+ * committed, as the gate (service.c call_run) runs a whole call: the gate
+ * would wait for the card again.  Spent, it replies busy (and the gate,
+ * finding nothing of the call committed, runs the whole call again). */
+static json_t *
+enroll_finish(struct admin_call *call, const struct card_read *r, const char *label, int read_rc)
+{
+	struct mamori_store_tally before, after;
+	json_t *reply;
+	int rc, attempt = 0;
+
+	for (;;) {
+		before = mamori_store_tally_get();
+		if (read_rc == MAMORI_ERR_DENIED)
+			reply = admin_refused(call, r->error, r->why);
+		else
+			reply = enroll_bind(call, r, label);
+		after = mamori_store_tally_get();
+		if (after.committed != before.committed || after.refused == before.refused ||
+		    mamori_wire_error_name(reply) == NULL)
+			return reply;
+		json_decref(reply);
+		rc = MAMORI_ERR_RETRY;
+		if (!mamori_store_retry(&rc, &attempt))
+			return admin_error(MAMORI_ERROR_BUSY, "message",
+			                   "the store is busy, try again; nothing was changed");
+		mamori_log_info("admin: %s: refused by the store after the card was read, run again",
+		                call->method->name);
+		call->now = mamori_clock_now();
+	}
+}
+
 /* The account and the rule first, in a short read transaction: nobody
- * waits for a card on behalf of an account they may not change. */
+ * waits for a card on behalf of an account they may not change.  Ended
+ * without a COMMIT, so that a refusal of what follows finds nothing of
+ * the call committed. */
 static json_t *
 enroll_precheck(struct admin_call *call)
 {
@@ -261,8 +299,7 @@ enroll_precheck(struct admin_call *call)
 		return admin_internal_error();
 	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return admin_internal_error();
+	mamori_store_rollback(&tx);
 	return NULL;
 }
 
@@ -290,13 +327,11 @@ admin_card_enroll(struct admin_call *call, json_t *params)
 		timeout = conf->card_wait > 0 ? conf->card_wait : 30;
 	rc = card_read(conf, (int)timeout, call->now, r);
 	mamori_daemon_conf_put(conf);
-	if (rc == MAMORI_ERR_DENIED)
-		reply = admin_refused(call, r->error, r->why);
-	else if (rc != MAMORI_OK)
+	if (rc == MAMORI_OK || rc == MAMORI_ERR_DENIED)
+		reply = enroll_finish(call, r, label, rc);
+	else
 		reply = admin_error(MAMORI_ERROR_INTERNAL, "message",
 		                    "the card could not be read: the card helper failed");
-	else
-		reply = enroll_bind(call, r, label);
 	mamori_wipe(r, sizeof(*r));
 	free(r);
 	return reply;

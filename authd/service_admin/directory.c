@@ -16,31 +16,40 @@
 
 /* ------------------------------------------------------------ sync */
 
+struct sync_row {
+	const struct admin_call *call;
+	const char *result;
+	json_t *detail;
+};
+
+static int
+sync_audit_once(struct mamori_txn *tx, void *data)
+{
+	const struct sync_row *row = data;
+
+	return admin_audit(tx, row->call, row->result, "directory sync", row->detail);
+}
+
 /* The one audit row of a DirectorySync, whatever its end: the figures,
- * dry_run and force, and the error when it failed.  MAMORI_OK or an
- * error. */
+ * dry_run and force, and the error when it failed.  In a transaction of
+ * its own, run again while the store refuses it: the sync's batches
+ * committed already, so the gate would not run the call again.
+ * MAMORI_OK or an error. */
 static int
 sync_audit(const struct admin_call *call, json_t *summary, const char *error, const char *message)
 {
-	struct mamori_txn *tx = NULL;
-	json_t *detail = json_deep_copy(summary);
+	struct sync_row row = { .call = call, .result = error == NULL ? "success" : "failure" };
 	int rc;
 
-	if (detail == NULL)
+	if ((row.detail = json_deep_copy(summary)) == NULL)
 		return MAMORI_ERR_NOMEM;
-	if (error != NULL && (json_object_set_new(detail, "error", json_string(error)) != 0 ||
-	                      json_object_set_new(detail, "message", json_string(message)) != 0)) {
-		json_decref(detail);
+	if (error != NULL && (json_object_set_new(row.detail, "error", json_string(error)) != 0 ||
+	                      json_object_set_new(row.detail, "message", json_string(message)) != 0)) {
+		json_decref(row.detail);
 		return MAMORI_ERR_NOMEM;
 	}
-	rc = mamori_store_begin(mamori_daemon.store, &tx);
-	if (rc == MAMORI_OK)
-		rc = admin_audit(tx, call, error == NULL ? "success" : "failure", "directory sync", detail);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
-	json_decref(detail);
+	rc = mamori_store_run(mamori_daemon.store, sync_audit_once, &row);
+	json_decref(row.detail);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/daemon.h"
 #include "error.h"
 #include "factors/factor.h"
@@ -33,18 +34,16 @@ enroll_precheck(struct admin_call *call, struct mamori_fido2_key *keys, unsigned
 	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply;
+	int rc;
 
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
 	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	if (mamori_fido2_user_keys(tx, u.id, 0, keys, NULL, n) != MAMORI_OK) {
-		mamori_store_rollback(&tx);
-		return admin_internal_error();
-	}
-	if (mamori_store_commit(&tx) != MAMORI_OK)
-		return admin_internal_error();
-	return NULL;
+	rc = mamori_fido2_user_keys(tx, u.id, 0, keys, NULL, n);
+	/* Read only, so ended without a COMMIT. */
+	mamori_store_rollback(&tx);
+	return rc == MAMORI_OK ? NULL : admin_internal_error();
 }
 
 static json_t *
@@ -86,27 +85,24 @@ bind_key(struct mamori_txn *tx, struct admin_call *call, const struct mamori_use
 	return rc;
 }
 
+/* The binding, in one write transaction: the account checked again, the
+ * key's credential and its audit row.  Each run starts anew (c is
+ * cleared by bind_key). */
 static json_t *
-enroll_bind(struct admin_call *call, const struct mamori_fido2_key *key, const char *label)
+enroll_bind(struct admin_call *call, const struct mamori_fido2_key *key, const char *label, struct mamori_credential *c)
 {
-	struct mamori_credential *c;
 	struct mamori_txn *tx = NULL;
 	struct mamori_user u;
 	json_t *reply, *detail, *out = NULL;
 	int rc;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL || mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK) {
-		free(c);
+	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return admin_internal_error();
-	}
-	if ((reply = admin_load_target(&tx, call, &u)) != NULL) {
-		free(c);
+	if ((reply = admin_load_target(&tx, call, &u)) != NULL)
 		return reply;
-	}
 	rc = bind_key(tx, call, &u, label, key, c);
 	if (rc == MAMORI_ERR_EXISTS) {
 		mamori_store_rollback(&tx);
-		free(c);
 		return admin_refused(call, MAMORI_ERROR_EXISTS, "this security key is already enrolled");
 	}
 	detail =
@@ -120,11 +116,48 @@ enroll_bind(struct admin_call *call, const struct mamori_fido2_key *key, const c
 		if (tx != NULL)
 			mamori_store_rollback(&tx);
 		json_decref(out);
-		free(c);
 		return admin_internal_error();
 	}
-	free(c);
 	return mamori_wire_reply(out);
+}
+
+/* What follows the key: the refusal of a key that made no credential
+ * (why set), or the binding of the one it made.  The gate never runs
+ * Fido2Enroll again (ADMIN_ONCE: the key made its credential), so it is
+ * run again here while the store refuses one of its transactions and
+ * none of them committed: a refusal neither loses the credential nor
+ * asks for another touch.  Spent, the call fails busy. */
+static json_t *
+enroll_finish(struct admin_call *call, const struct mamori_fido2_key *key, const char *label, const char *why)
+{
+	struct mamori_store_tally before, after;
+	struct mamori_credential *c = NULL;
+	json_t *reply;
+	int rc, attempt = 0;
+
+	if (why == NULL && (c = calloc(1, sizeof(*c))) == NULL)
+		return admin_internal_error();
+	for (;;) {
+		before = mamori_store_tally_get();
+		reply = why != NULL ? admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why)
+		                    : enroll_bind(call, key, label, c);
+		after = mamori_store_tally_get();
+		if (after.committed != before.committed || after.refused == before.refused ||
+		    mamori_wire_error_name(reply) == NULL)
+			break;
+		json_decref(reply);
+		rc = MAMORI_ERR_RETRY;
+		if (!mamori_store_retry(&rc, &attempt)) {
+			reply = admin_error(MAMORI_ERROR_BUSY, "message",
+			                    "the store is busy, try again; nothing was changed");
+			break;
+		}
+		mamori_log_info("admin: %s: refused by the store after the key answered, run again",
+		                call->method->name);
+		call->now = mamori_clock_now();
+	}
+	free(c);
+	return reply;
 }
 
 json_t *
@@ -155,13 +188,11 @@ admin_fido2_enroll(struct admin_call *call, json_t *params)
 	rc = mamori_fido2_enrol_key(conf, call->target, keys, n, pin, pin != NULL ? strlen(pin) : 0, &made, &error);
 	mamori_daemon_conf_put(conf);
 	free(keys);
-	if (rc == MAMORI_ERR_DENIED) {
+	if (rc == MAMORI_ERR_DENIED)
 		snprintf(why, sizeof(why), "the security key could not be enrolled: %s", error);
-		return admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why);
-	}
-	if (rc != MAMORI_OK)
+	else if (rc != MAMORI_OK)
 		return admin_error(MAMORI_ERROR_INTERNAL, "message", "the key helper failed");
-	reply = enroll_bind(call, &made, label);
+	reply = enroll_finish(call, &made, label, rc == MAMORI_ERR_DENIED ? why : NULL);
 	mamori_wipe(&made, sizeof(made));
 	return reply;
 }

@@ -157,6 +157,10 @@ admin_password_compromised(struct admin_call *call, json_t *params)
 		return admin_internal_error();
 	}
 	reply = admin_commit_with_user(&tx, call, &u, 0);
+	/* Raised once the mark is committed, and only then: a commit the
+	 * store refused changed nothing, and the gate runs the call again. */
+	if (mamori_wire_error_name(reply) != NULL)
+		return reply;
 	conf = mamori_daemon_conf_get();
 	detail = json_pack("{s:s,s:s}", "reported_by", "administrator", "actor", call->actor);
 	mamori_incident_raise(conf, "password_compromised", u.name, NULL, detail, call->now);

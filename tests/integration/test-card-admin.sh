@@ -53,6 +53,12 @@ check_validity = yes
 [incident]
 hook = $T/hook
 CONF
+# The store's refusal hook (tests/integration/test-store-retry.sh): "N"
+# refuses the next N commits of requests' transactions that append to the
+# audit log, "N text" those whose audit row's reason holds text.
+REFUSE=$T/refuse
+echo 0 >"$REFUSE"
+export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
 pcscd_start || { echo "Bail out! pcscd did not start"; exit 1; }
 start_daemon || { echo "Bail out! the daemon did not start"; exit 1; }
 
@@ -433,6 +439,39 @@ PY
 	expect_match "$out" '"parameter": *"user"' "names the parameter"
 }
 
+# P-CARD-SHARE, P-AUDIT: what follows the reading of the card, refused once
+# by the store, is run again by the daemon without waiting for the card
+# again: a binding and a refusal (another account's card) each end with
+# one audit row.
+t_enroll_refused_once_run_again() {
+	local rc=0 out
+	add_user frank 'Umi-no-Kaze-2031-Yuu'
+	add_user gina 'Sora-no-Hoshi-2031-Yoi'
+	# A card of frank's own: its binding refused once.
+	card_use r1 --key p256
+	echo 1 >"$REFUSE"
+	out=$(ctl card enroll frank --timeout 5 2>&1) || fail "card enroll: $out"
+	echo "$out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_match "$out" "^card .* bound to frank \(serial $(card_serial r1), state issued\)$" "enroll line"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'frank' AND reason = 'card enroll'")" 1 \
+		"one audit row of the binding"
+	expect_eq "$(ctl --json card list frank | json "len(d['cards'])")" 1 "one card"
+	# The same card for gina: the refusal's row refused once.
+	echo "1 P-CARD-SHARE" >"$REFUSE"
+	out=$(ctl card enroll gina --timeout 5 2>&1) || rc=$?
+	echo "$out"
+	expect_eq "$(cat "$REFUSE")" "0 P-CARD-SHARE" "the refusal was used"
+	expect_eq "$rc" 1 "exit status"
+	expect_match "$out" 'P-CARD-SHARE: this card is bound to another account \(frank\)' "message"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'gina' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
+		"one audit row of the refusal"
+	expect_eq "$(grep -c "CardEnroll: refused by the store after the card was read, run again" "$T/daemon.log")" 2 \
+		"run again twice, by the daemon"
+	expect_eq "$(grep -c 'admin: io.mamori.Admin.CardEnroll refused by the store, run again' "$T/daemon.log")" 0 \
+		"the call not run again whole"
+}
+
 run_test "P-CARD-SHARE card enroll binds the card in the reader to one account, listed as issued" \
 	t_enroll_binds_and_lists_issued
 run_test "P-CARD-SHARE a card bound to another account is refused and audited" t_share_refused_and_audited
@@ -451,6 +490,9 @@ run_test "P-CARD-LOST card report-lost: by its owner without admin, never anothe
 	t_report_lost_by_its_owner_P_CARD_LOST
 run_test "P-CARD-LOST CardReportLost takes no parameter (the account is the caller's uid)" \
 	t_report_lost_takes_no_parameter
+
+run_test "P-CARD-SHARE P-AUDIT card enroll refused once by the store after the card's reading: run again, one audit row" \
+	t_enroll_refused_once_run_again
 
 cards_stop_all
 card_cleanup

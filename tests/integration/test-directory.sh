@@ -404,6 +404,10 @@ max_disable_percent = 5
 [accounts]
 stale_after_days = 30"
 echo "$SLAPD_ROOT/b" >"$T/slapd-dir"
+# The store's refusal hook (tests/integration/test-store-retry.sh): "N
+# text" refuses the next N commits whose audit rows' reason holds text.
+echo 0 >"$T/refuse"
+export MAMORI_TEST_STORE_REFUSE_FILE=$T/refuse
 start_env
 
 t_safety_stop() {
@@ -463,6 +467,22 @@ t_dry_run_and_json() {
 	expect_match "$(ctl directory status)" "." "status"
 }
 
+# P-ID-LIFECYCLE, P-AUDIT: the sync's own audit row, written after its
+# changes committed, refused once by the store is written again: the sync
+# succeeds, with one row.
+t_sync_audit_row_refused_once() {
+	local out before
+	add_person b000300
+	before=$(sql "SELECT count(*) FROM audit WHERE reason = 'directory sync'")
+	echo "1 directory sync" >"$T/refuse"
+	out=$(sync_retry --json directory sync) || fail "directory sync failed: $out"
+	echo "$out"
+	expect_eq "$(cat "$T/refuse")" "0 directory sync" "the refusal was used"
+	expect_eq "$(json 'd["created"]' <<<"$out")" 1 "created"
+	exists b000300
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'directory sync'")" $((before + 1)) "one more row"
+}
+
 # P-ID-STALE: an account unused for stale_after_days is reported; the CSV
 # parses, and a department like a spreadsheet formula is defused.
 t_stale_report_and_csv() {
@@ -499,8 +519,11 @@ PY
 
 run_test "P-ID-LIFECYCLE safety stop: 10 of 40 gone stops with exit 4 and an incident; --force applies (P-PRIV-CONTRACTOR: not from a caller with no login uid)" t_safety_stop
 run_test "P-ID-LIFECYCLE directory sync --dry-run changes nothing; --json summary" t_dry_run_and_json
+run_test "P-ID-LIFECYCLE P-AUDIT directory sync whose own audit row is refused once: one row, success" \
+	t_sync_audit_row_refused_once
 run_clock_test "P-ID-STALE P-DEV-ID report stale lists unused and expired development IDs; CSV defused" t_stale_report_and_csv
 stop_daemon
+unset MAMORI_TEST_STORE_REFUSE_FILE
 
 # ================================== C: a slapd without syncprov: polling
 

@@ -64,8 +64,14 @@ PIN=4321
 # The keys a test may plug in: each one listens only while it is plugged.
 SOFTKEY_DIR=$(mktemp -d /tmp/mamori-softkey.XXXXXX)
 chmod 755 "$SOFTKEY_DIR"
-KEYS="k1 k2 k3 k4 k5 k6"
-export MAMORI_TEST_FIDO2_DEVICES="$SOFTKEY_DIR/k1:$SOFTKEY_DIR/k2:$SOFTKEY_DIR/k3:$SOFTKEY_DIR/k4:$SOFTKEY_DIR/k5:$SOFTKEY_DIR/k6"
+KEYS="k1 k2 k3 k4 k5 k6 k7"
+export MAMORI_TEST_FIDO2_DEVICES="$SOFTKEY_DIR/k1:$SOFTKEY_DIR/k2:$SOFTKEY_DIR/k3:$SOFTKEY_DIR/k4:$SOFTKEY_DIR/k5:$SOFTKEY_DIR/k6:$SOFTKEY_DIR/k7"
+# The store's refusal hook (tests/integration/test-store-retry.sh): "N"
+# refuses the next N commits of requests' transactions that append to the
+# audit log.
+REFUSE=$T/refuse
+echo 0 >"$REFUSE"
+export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
 trap 'for n in $KEYS; do softkey_stop "$n"; done; rm -rf "$SOFTKEY_DIR"; cleanup_all' EXIT
 LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 
@@ -125,6 +131,30 @@ t_admin_enroll() {
 		fail "not audited"
 }
 run_test "fido2: mamorictl fido2 enroll makes a credential on the key, checked and listed" t_admin_enroll
+
+# P-AUDIT: the binding of a key's new credential refused once by the store
+# is made again by the daemon (Fido2Enroll is never run again whole: the
+# key made its credential): one touch, one credential, one audit row.
+t_admin_enroll_refused_once() {
+	local out
+	add_user rt.fido 'Kumo-no-Ue-2030z'
+	plug k7 --pin "$PIN"
+	echo 1 >"$REFUSE"
+	out=$(echo "$PIN" | ctl fido2 enroll rt.fido --label retried --pin-stdin 2>&1) || fail "fido2 enroll: $out"
+	echo "$out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_match "$out" '^security key retried enrolled for rt\.fido' "enroll line"
+	expect_eq "$(softkey_state k7 credentials)" 1 "credentials on the key"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'rt.fido' AND reason = 'fido2 enroll'")" 1 \
+		"one audit row"
+	expect_eq "$(ctl --json fido2 list rt.fido | json '[(k["label"], k["state"]) for k in d["keys"]]')" \
+		"[('retried', 'active')]" "listed"
+	grep -q "Fido2Enroll: refused by the store after the key answered, run again" "$T/daemon.log" ||
+		fail "no run again logged"
+	pam -p "$PIN" fido2-login rt.fido auth=SUCCESS >/dev/null
+}
+run_test "P-AUDIT fido2: an enrolment whose binding is refused once is bound, one credential, one audit row" \
+	t_admin_enroll_refused_once
 
 t_right_key() {
 	local out

@@ -15,7 +15,20 @@ require "pam_client" test -x "$BUILT_PAM_CLIENT"
 require "oathtool" command -v oathtool
 require_test_hooks "needs the store's refusal hook"
 
+# incident_hook: $T's daemon hands its incidents to a hook that keeps them
+# in $T/incidents (one JSON object a line).
+incident_hook() {
+	cat >"$T/hook" <<HOOK
+#!/bin/sh
+cat >>"$T/incidents"
+echo >>"$T/incidents"
+HOOK
+	chmod 700 "$T/hook"
+	printf '\n[incident]\nhook = %s\n' "$T/hook" >>"$T/mamori.conf"
+}
+
 new_env
+incident_hook
 REFUSE=$T/refuse
 echo 0 >"$REFUSE"
 export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
@@ -153,6 +166,71 @@ t_refusal_row_refused_once() {
 		$((n + 1)) "one row"
 }
 
+# P-PW-TEMP: a temporary password whose commit is refused once is set by
+# the call run again (the password checks' reads before it commit
+# nothing), with one audit row.
+t_password_temp_refused_once() {
+	local out before
+	ctl user add rt.temp >/dev/null
+	before=$(reruns io.mamori.Admin.PasswordTemp)
+	refuse 1
+	out=$(printf 'Hoshi-Temp-Pass-1\n' | ctl password temp rt.temp --password-stdin 2>&1) ||
+		fail "password temp failed: $out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(reruns io.mamori.Admin.PasswordTemp)" $((before + 1)) "run a second time"
+	expect_eq "$(audit_count rt.temp 'password temp')" 1 "one audit row"
+	pam -p 'Hoshi-Temp-Pass-1' mamori-test rt.temp auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+}
+
+# incidents KIND: how many KIND incidents reached the hook, once the hook
+# has been given time for more than the first.
+incidents() {
+	local i
+	for i in $(seq 1 50); do
+		grep -q "\"kind\": *\"$1\"" "$T/incidents" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	grep -c "\"kind\": *\"$1\"" "$T/incidents" || true
+}
+
+# P-PW-LEAK: a password marked compromised whose commit is refused once is
+# marked by the call run again; password_compromised is raised once, after
+# the commit.
+t_password_compromised_refused_once() {
+	local out
+	add_user rt.leak 'Hana-no-Michi-2030'
+	: >"$T/incidents"
+	refuse 1
+	out=$(ctl password compromised rt.leak 2>&1) || fail "password compromised failed: $out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(audit_count rt.leak 'password compromised')" 1 "one audit row"
+	expect_eq "$(incidents password_compromised)" 1 "one incident"
+}
+
+# P-AUDIT, P-INCIDENT: the row of a verification that found the log broken,
+# refused once, is written again on its own; the alert and audit_tampered
+# are raised once.  The log is tampered with: a daemon of its own.
+t_audit_verify_broken_refused_once() {
+	new_env
+	trap 'stop_daemon; rm -rf "$T"' EXIT
+	incident_hook
+	start_daemon
+	ctl user add rt.tamper >/dev/null
+	sql "UPDATE audit SET \"user\" = 'mallory' WHERE id = (SELECT min(id) FROM audit)"
+	local rc=0
+	refuse 1
+	ctl audit verify >"$T/out" 2>&1 || rc=$?
+	cat "$T/out"
+	expect_eq "$rc" 1 "audit verify exit status"
+	expect_match "$(cat "$T/out")" "audit chain broken" "the verdict"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
+	expect_eq "$(reruns io.mamori.Admin.AuditVerify)" 0 "the call not run again"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'audit verify: broken'")" 1 "one audit row"
+	expect_eq "$(incidents audit_tampered)" 1 "one incident"
+	expect_eq "$(grep -c 'audit log verification failed' "$T/daemon.log")" 1 "one alert"
+}
+
 run_test "admin lock refused once: run again, one audit row (P-AUDIT)" t_admin_lock_refused_once
 run_test "admin disable refused every time: busy, nothing changed (P-ID-LIFECYCLE)" t_admin_disable_busy
 run_test "chauthtok wrong password refused once: counted once (P-LOGIN-UI)" t_chauthtok_failure_counted_once
@@ -161,4 +239,8 @@ run_test "chauthtok change refused every time: fails closed" t_chauthtok_change_
 run_test "the daemon's stop and start rows refused once: written once each (P-AUDIT)" t_daemon_rows_refused_once
 run_test "a refused caller's row refused once: written once (P-AUDIT)" t_refusal_row_refused_once
 run_test "key rotate's audit row refused once: made again, one row (P-CRED-STORE)" t_key_rotate_audit_refused_once
+run_test "P-PW-TEMP password temp refused once: run again, set, one audit row" t_password_temp_refused_once
+run_test "P-PW-LEAK password compromised refused once: one audit row, one incident" t_password_compromised_refused_once
+run_test "P-AUDIT P-INCIDENT audit verify of a broken log, its row refused once: one row, one alert" \
+	t_audit_verify_broken_refused_once
 tap_done
