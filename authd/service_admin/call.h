@@ -65,6 +65,11 @@ json_t *admin_internal_error(void);
  * a refusal that cannot be recorded is an internal error.  No transaction
  * of the call may be open. */
 json_t *admin_refused(const struct admin_call *call, const char *error, const char *message);
+/* Run step(call, data), a part of a call that follows something done only
+ * once (a card read, a key's credential made), and run it again, as the
+ * gate runs a whole call, while the store refused one of its transactions
+ * and none of them committed; "busy" when the retries are spent. */
+json_t *admin_run_step(struct admin_call *call, json_t *(*step)(struct admin_call *call, void *data), void *data);
 /* Append the action to the audit log inside the open transaction tx. */
 int admin_audit(struct mamori_txn *tx, const struct admin_call *call, const char *result, const char *reason,
                 json_t *detail);

@@ -14,7 +14,6 @@
 
 #include "card/card.h"
 #include "card/cert.h"
-#include "core/clock.h"
 #include "error.h"
 #include "factors.h"
 #include "log.h"
@@ -251,37 +250,32 @@ enroll_bind(struct admin_call *call, const struct card_read *r, const char *labe
 }
 
 /* What follows the reading of the card: the refusal of a card that cannot
- * be used (read_rc MAMORI_ERR_DENIED), or the binding.  Run again here
- * while the store refuses one of its transactions and none of them
- * committed, as the gate (service.c call_run) runs a whole call: the gate
- * would wait for the card again.  Spent, it replies busy (and the gate,
- * finding nothing of the call committed, runs the whole call again). */
+ * be used (read_rc MAMORI_ERR_DENIED), or the binding. */
+struct enroll_step {
+	const struct card_read *r;
+	const char *label;
+	int read_rc;
+};
+
+static json_t *
+enroll_step(struct admin_call *call, void *data)
+{
+	const struct enroll_step *e = data;
+
+	return e->read_rc == MAMORI_ERR_DENIED ? admin_refused(call, e->r->error, e->r->why)
+	                                       : enroll_bind(call, e->r, e->label);
+}
+
+/* Run again here while the store refuses it (admin_run_step), since the
+ * gate would wait for the card again.  Spent, it replies busy (and the
+ * gate, finding nothing of the call committed, runs the whole call
+ * again). */
 static json_t *
 enroll_finish(struct admin_call *call, const struct card_read *r, const char *label, int read_rc)
 {
-	struct mamori_store_tally before, after;
-	json_t *reply;
-	int rc, attempt = 0;
+	struct enroll_step e = { .r = r, .label = label, .read_rc = read_rc };
 
-	for (;;) {
-		before = mamori_store_tally_get();
-		if (read_rc == MAMORI_ERR_DENIED)
-			reply = admin_refused(call, r->error, r->why);
-		else
-			reply = enroll_bind(call, r, label);
-		after = mamori_store_tally_get();
-		if (after.committed != before.committed || after.refused == before.refused ||
-		    mamori_wire_error_name(reply) == NULL)
-			return reply;
-		json_decref(reply);
-		rc = MAMORI_ERR_RETRY;
-		if (!mamori_store_retry(&rc, &attempt))
-			return admin_error(MAMORI_ERROR_BUSY, "message",
-			                   "the store is busy, try again; nothing was changed");
-		mamori_log_info("admin: %s: refused by the store after the card was read, run again",
-		                call->method->name);
-		call->now = mamori_clock_now();
-	}
+	return admin_run_step(call, enroll_step, &e);
 }
 
 /* The account and the rule first, in a short read transaction: nobody

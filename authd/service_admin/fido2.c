@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "core/daemon.h"
 #include "error.h"
 #include "factors/factor.h"
@@ -122,41 +121,36 @@ enroll_bind(struct admin_call *call, const struct mamori_fido2_key *key, const c
 }
 
 /* What follows the key: the refusal of a key that made no credential
- * (why set), or the binding of the one it made.  The gate never runs
- * Fido2Enroll again (ADMIN_ONCE: the key made its credential), so it is
- * run again here while the store refuses one of its transactions and
- * none of them committed: a refusal neither loses the credential nor
- * asks for another touch.  Spent, the call fails busy. */
+ * (why set), or the binding of the one it made. */
+struct enroll_step {
+	const struct mamori_fido2_key *key;
+	const char *label, *why;
+	struct mamori_credential *c;
+};
+
+static json_t *
+enroll_step(struct admin_call *call, void *data)
+{
+	struct enroll_step *e = data;
+
+	return e->why != NULL ? admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, e->why)
+	                      : enroll_bind(call, e->key, e->label, e->c);
+}
+
+/* The gate never runs Fido2Enroll again (ADMIN_ONCE: the key made its
+ * credential), so its step after the key is run again here while the
+ * store refuses it (admin_run_step): a refusal neither loses the
+ * credential nor asks for another touch.  Spent, the call fails busy. */
 static json_t *
 enroll_finish(struct admin_call *call, const struct mamori_fido2_key *key, const char *label, const char *why)
 {
-	struct mamori_store_tally before, after;
-	struct mamori_credential *c = NULL;
+	struct enroll_step e = { .key = key, .label = label, .why = why };
 	json_t *reply;
-	int rc, attempt = 0;
 
-	if (why == NULL && (c = calloc(1, sizeof(*c))) == NULL)
+	if (why == NULL && (e.c = calloc(1, sizeof(*e.c))) == NULL)
 		return admin_internal_error();
-	for (;;) {
-		before = mamori_store_tally_get();
-		reply = why != NULL ? admin_refused(call, MAMORI_ERROR_POLICY_VIOLATION, why)
-		                    : enroll_bind(call, key, label, c);
-		after = mamori_store_tally_get();
-		if (after.committed != before.committed || after.refused == before.refused ||
-		    mamori_wire_error_name(reply) == NULL)
-			break;
-		json_decref(reply);
-		rc = MAMORI_ERR_RETRY;
-		if (!mamori_store_retry(&rc, &attempt)) {
-			reply = admin_error(MAMORI_ERROR_BUSY, "message",
-			                    "the store is busy, try again; nothing was changed");
-			break;
-		}
-		mamori_log_info("admin: %s: refused by the store after the key answered, run again",
-		                call->method->name);
-		call->now = mamori_clock_now();
-	}
-	free(c);
+	reply = admin_run_step(call, enroll_step, &e);
+	free(e.c);
 	return reply;
 }
 

@@ -278,6 +278,30 @@ target_get(const json_t *params, const char **out)
 	return 0;
 }
 
+json_t *
+admin_run_step(struct admin_call *call, json_t *(*step)(struct admin_call *call, void *data), void *data)
+{
+	struct mamori_store_tally before, after;
+	json_t *reply;
+	int rc, attempt = 0;
+
+	for (;;) {
+		before = mamori_store_tally_get();
+		reply = step(call, data);
+		after = mamori_store_tally_get();
+		if (after.committed != before.committed || after.refused == before.refused ||
+		    mamori_wire_error_name(reply) == NULL)
+			return reply;
+		json_decref(reply);
+		rc = MAMORI_ERR_RETRY;
+		if (!mamori_store_retry(&rc, &attempt))
+			return admin_error(MAMORI_ERROR_BUSY, "message",
+			                   "the store is busy, try again; nothing was changed");
+		mamori_log_info("admin: %s: a step refused by the store, run again", call->method->name);
+		call->now = mamori_clock_now();
+	}
+}
+
 /* Run the method, and run it again when a shared store refused one of its
  * transactions (a serialization failure, a deadlock) and none of them
  * committed: nothing of the attempt happened, and nothing left the daemon

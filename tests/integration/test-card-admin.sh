@@ -466,7 +466,7 @@ t_enroll_refused_once_run_again() {
 	expect_match "$out" 'P-CARD-SHARE: this card is bound to another account \(frank\)' "message"
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'gina' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
 		"one audit row of the refusal"
-	expect_eq "$(grep -c "CardEnroll: refused by the store after the card was read, run again" "$T/daemon.log")" 2 \
+	expect_eq "$(grep -c "CardEnroll: a step refused by the store, run again" "$T/daemon.log")" 2 \
 		"run again twice, by the daemon"
 	expect_eq "$(grep -c 'admin: io.mamori.Admin.CardEnroll refused by the store, run again' "$T/daemon.log")" 0 \
 		"the call not run again whole"

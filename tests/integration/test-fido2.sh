@@ -149,7 +149,7 @@ t_admin_enroll_refused_once() {
 		"one audit row"
 	expect_eq "$(ctl --json fido2 list rt.fido | json '[(k["label"], k["state"]) for k in d["keys"]]')" \
 		"[('retried', 'active')]" "listed"
-	grep -q "Fido2Enroll: refused by the store after the key answered, run again" "$T/daemon.log" ||
+	grep -q "Fido2Enroll: a step refused by the store, run again" "$T/daemon.log" ||
 		fail "no run again logged"
 	pam -p "$PIN" fido2-login rt.fido auth=SUCCESS >/dev/null
 }
