@@ -267,7 +267,10 @@ t_helper_restarted() {
 	on_removal lock
 	card_insert card
 	pid=$(leader card-c5)
-	hpid=$(pids_by_cmdline "mamori-card-helper .*--watch" | head -n 1)
+	# This environment's helper only: another script's, running at the
+	# same time, is not ours to kill (and a second match made head's
+	# early exit fail the pipeline).
+	hpid=$(pids_by_cmdline "^$T/mamori-card-helper .*--watch" | head -n 1)
 	[ -n "$hpid" ] || fail "no watcher helper running"
 	kill -KILL "$hpid"
 	for _ in $(seq 1 30); do grep -q 'card watcher: the helper exited.*restart 1)' "$T/daemon.log" && break; sleep 0.1; done
