@@ -22,6 +22,7 @@
 #include "core/fleet.h"
 #include "error.h"
 #include "core/housekeeping.h"
+#include "core/time_box_record.h"
 #include "rules/lockout.h"
 #include "log.h"
 #include "protocol.h"
@@ -45,8 +46,6 @@
 #define RETRY_MAX 60
 #define FAILED_FORGET 600
 #define TIMEDATED_TIMEOUT_USEC (3ULL * 1000 * 1000)
-
-#define REASON_TIME_BOX "privileged time box expired"
 
 /* The thread. */
 static struct {
@@ -174,60 +173,16 @@ collect_due(const struct mamori_session *s, void *data)
 	return MAMORI_OK;
 }
 
-static void
-session_event(struct mamori_audit_event *ev, const struct mamori_session *s, const char *result, const char *reason,
-              json_t *detail)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->category = "session";
-	ev->user = s->user;
-	ev->service = s->service;
-	ev->tty = s->tty;
-	ev->rhost = s->rhost;
-	ev->result = result;
-	ev->reason = reason;
-	ev->peer_uid = -1;
-	ev->peer_pid = s->leader_pid > 0 ? s->leader_pid : -1;
-	ev->detail = detail;
-}
-
 /* The session is gone: close its record and say so.  by_time_box: the
  * time box ended it; otherwise its leader had exited before the box
  * closed, and the session is recorded as a normal end (P-PRIV-TIME: no
- * time-box end for a session that had already ended). */
+ * time-box end for a session that had already ended).  The record runs
+ * again while a shared store refuses it (time_box_record.h). */
 static void
 record_end(struct mamori_store *store, const struct mamori_session *s, int by_time_box)
 {
-	struct mamori_txn *tx = NULL;
-	struct mamori_audit_event ev;
-	int64_t now = mamori_clock_now();
-	json_t *detail;
-	int rc;
+	int rc = mamori_time_box_record_end(store, s, by_time_box);
 
-	detail = json_pack("{s:I,s:I}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline);
-	if (by_time_box)
-		session_event(&ev, s, "ended", REASON_TIME_BOX, detail);
-	else
-		session_event(&ev, s, "success", "session closed: its leader had exited", detail);
-	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
-		mamori_log_err("session %lld of %s ended, but the store is unavailable: recorded later",
-		               (long long)s->id, s->user);
-		json_decref(detail);
-		return;
-	}
-	rc = mamori_store_session_end(tx, s->id, now, by_time_box ? "time box" : "leader exited");
-	/* NOT_FOUND: its own close came first (the leader's PAM close_session,
-	 * run on SIGTERM).  The time box still ended it; a leader that had
-	 * exited leaves nothing more to say. */
-	if (rc == MAMORI_ERR_NOT_FOUND && by_time_box)
-		rc = MAMORI_OK;
-	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(tx, &ev, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
-	json_decref(detail);
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
 		mamori_log_err("session %lld of %s ended, but its record could not be closed: %s", (long long)s->id,
 		               s->user, mamori_strerror(rc));
@@ -247,12 +202,9 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 static void
 record_failed(struct mamori_store *store, const struct mamori_session *s, int why)
 {
-	struct mamori_txn *tx = NULL;
 	struct failed_end *f = failed_find(s->id);
-	struct mamori_audit_event ev;
 	int64_t now = mamori_clock_now();
 	unsigned backoff;
-	json_t *detail;
 	int rc;
 
 	if (f == NULL) {
@@ -277,24 +229,11 @@ record_failed(struct mamori_store *store, const struct mamori_session *s, int wh
 	if (f->tries > 1)
 		return;
 
-	detail = json_pack("{s:I,s:I,s:s}", "session_id", (json_int_t)s->id, "deadline", (json_int_t)s->deadline,
-	                   "error", mamori_strerror(why));
-	session_event(&ev, s, "failed", REASON_TIME_BOX ": session could not be ended", detail);
-	if (mamori_store_begin(store, &tx) != MAMORI_OK) {
-		json_decref(detail);
-		f->tries = 0; /* report it at the next try */
-		return;
-	}
-	rc = mamori_audit_append(tx, &ev, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
-	json_decref(detail);
+	rc = mamori_time_box_record_failed(store, s, why);
 	if (rc != MAMORI_OK) {
 		mamori_log_err("cannot audit the failed end of session %lld: %s", (long long)s->id,
 		               mamori_strerror(rc));
-		f->tries = 0;
+		f->tries = 0; /* report it at the next try */
 	}
 }
 

@@ -37,6 +37,9 @@
 #define CONF_CHECK_MS 1000
 /* Readers whose last state is remembered across helper restarts. */
 #define READERS_MAX 16
+/* A removal that could not be carried out is tried again after 1, 2, 4 …
+ * PENDING_MAX seconds. */
+#define PENDING_MAX_MS 60000
 
 /* ---------------------------------------------------------------- removal */
 
@@ -49,6 +52,8 @@ struct removed_list {
 	struct removed_session *r;
 	size_t n;
 	int more;
+	const char *reader;
+	int64_t before; /* 0: every open session; else those opened by then */
 };
 
 static int
@@ -60,6 +65,10 @@ collect_removed(const struct mamori_session *s, int64_t credential_id, void *dat
 	 * the reader (rows come ordered by session). */
 	if (l->n > 0 && l->r[l->n - 1].s.id == s->id)
 		return MAMORI_OK;
+	/* Opened after the card left: a card came back to the reader since
+	 * (a removal carried out late). */
+	if (l->before > 0 && s->opened_at > l->before)
+		return MAMORI_OK;
 	if (l->n == REMOVED_MAX) {
 		l->more = 1;
 		return MAMORI_STOP;
@@ -70,6 +79,20 @@ collect_removed(const struct mamori_session *s, int64_t credential_id, void *dat
 	return MAMORI_OK;
 }
 
+/* One run of the read of the reader's sessions (mamori_store_run): the
+ * list is collected anew each time. */
+static int
+read_removed(struct mamori_txn *tx, void *data)
+{
+	struct removed_list *l = data;
+	int rc;
+
+	l->n = 0;
+	l->more = 0;
+	rc = mamori_store_session_foreach_reader(tx, l->reader, collect_removed, l);
+	return rc == MAMORI_STOP ? MAMORI_OK : rc;
+}
+
 static const char *
 action_name(int action)
 {
@@ -78,8 +101,35 @@ action_name(int action)
 	                                                 : "none";
 }
 
+struct removal_record {
+	const struct mamori_session *s;
+	const struct mamori_audit_event *ev;
+	const char *end_reason;
+};
+
+/* One run of record_removal's transaction (mamori_store_run). */
+static int
+record_removal_once(struct mamori_txn *tx, void *data)
+{
+	const struct removal_record *d = data;
+	int64_t now = mamori_clock_now();
+	int rc = MAMORI_OK;
+
+	if (d->end_reason != NULL) {
+		rc = mamori_store_session_end(tx, d->s->id, now, d->end_reason);
+		/* Its own close came first (PAM close_session on SIGTERM). */
+		if (rc == MAMORI_ERR_NOT_FOUND)
+			rc = MAMORI_OK;
+	}
+	if (rc == MAMORI_OK)
+		rc = mamori_audit_append(tx, d->ev, now);
+	return rc;
+}
+
 /* One audit row for what was done to r, and, when end_reason is set, the
- * session's record closed with it in the same transaction. */
+ * session's record closed with it in the same transaction, run again
+ * while a shared store refuses it (the session was locked or ended
+ * already: only its record is written again). */
 static void
 record_removal(struct mamori_store *store, const struct removed_session *r, const char *reader, int action,
                const char *result, const char *reason, const char *end_reason, int why)
@@ -96,8 +146,7 @@ record_removal(struct mamori_store *store, const struct removed_session *r, cons
 		.peer_uid = -1,
 		.peer_pid = s->leader_pid > 0 ? s->leader_pid : -1,
 	};
-	struct mamori_txn *tx = NULL;
-	int64_t now = mamori_clock_now();
+	struct removal_record d = { .s = s, .ev = &ev, .end_reason = end_reason };
 	int rc;
 
 	ev.detail = json_pack("{s:I,s:I,s:s,s:s,s:s}", "session_id", (json_int_t)s->id, "credential_id",
@@ -105,19 +154,7 @@ record_removal(struct mamori_store *store, const struct removed_session *r, cons
 	                      "logind_session", s->logind_id);
 	if (ev.detail != NULL && why != MAMORI_OK)
 		json_object_set_new(ev.detail, "error", json_string(mamori_strerror(why)));
-	rc = mamori_store_begin(store, &tx);
-	if (rc == MAMORI_OK && end_reason != NULL) {
-		rc = mamori_store_session_end(tx, s->id, now, end_reason);
-		/* Its own close came first (PAM close_session on SIGTERM). */
-		if (rc == MAMORI_ERR_NOT_FOUND)
-			rc = MAMORI_OK;
-	}
-	if (rc == MAMORI_OK)
-		rc = mamori_audit_append(tx, &ev, now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else
-		mamori_store_rollback(&tx);
+	rc = mamori_store_run(store, record_removal_once, &d);
 	json_decref(ev.detail);
 	if (rc != MAMORI_OK)
 		mamori_log_err("session %lld of %s: card removed (%s: %s), but it could not be recorded: %s",
@@ -165,11 +202,13 @@ act_on(struct mamori_store *store, const struct removed_session *r, const char *
 	return 0;
 }
 
-int
-mamori_card_watch_removed(struct mamori_store *store, int action, const char *reader)
+/* The card left reader at before (0: act on every open session of it).
+ * The read runs again while a shared store refuses it; an error (< 0)
+ * when it could not be read, nothing done then. */
+static int
+removed_before(struct mamori_store *store, int action, const char *reader, int64_t before)
 {
-	struct mamori_txn *tx = NULL;
-	struct removed_list l = { 0 };
+	struct removed_list l = { .reader = reader, .before = before };
 	int rc, acted = 0;
 
 	if (action != MAMORI_CARD_REMOVAL_LOCK && action != MAMORI_CARD_REMOVAL_TERMINATE)
@@ -179,14 +218,7 @@ mamori_card_watch_removed(struct mamori_store *store, int action, const char *re
 	l.r = calloc(REMOVED_MAX, sizeof(*l.r));
 	if (l.r == NULL)
 		return MAMORI_ERR_NOMEM;
-	rc = mamori_store_begin(store, &tx);
-	if (rc == MAMORI_OK) {
-		rc = mamori_store_session_foreach_reader(tx, reader, collect_removed, &l);
-		if (rc == MAMORI_OK || rc == MAMORI_STOP)
-			rc = mamori_store_commit(&tx);
-		else
-			mamori_store_rollback(&tx);
-	}
+	rc = mamori_store_run(store, read_removed, &l);
 	if (rc != MAMORI_OK) {
 		mamori_log_err("card removed from %s: its sessions could not be read: %s", reader, mamori_strerror(rc));
 		free(l.r);
@@ -202,6 +234,12 @@ mamori_card_watch_removed(struct mamori_store *store, int action, const char *re
 		                action == MAMORI_CARD_REMOVAL_LOCK ? "locked" : "ended");
 	free(l.r);
 	return acted;
+}
+
+int
+mamori_card_watch_removed(struct mamori_store *store, int action, const char *reader)
+{
+	return removed_before(store, action, reader, 0);
 }
 
 /* ----------------------------------------------------------------- thread */
@@ -228,6 +266,11 @@ struct watcher {
 	struct {
 		char name[MAMORI_CARD_READER_MAX + 1];
 		int present;
+		/* A removal not carried out yet (removal_act): when the card
+		 * left (mamori_clock_now), and when to try again (monotonic). */
+		int pending;
+		int64_t removed_at;
+		int64_t retry_ms, backoff_ms;
 	} readers[READERS_MAX];
 	size_t nreaders;
 };
@@ -340,9 +383,10 @@ watcher_configure(struct watcher *w)
 /* Whether a removal from reader acts: not when the reader was already
  * known to be empty (the helper reports every reader's state when it
  * starts, and again after a restart).  A reader not seen before acts:
- * a card that went while no helper watched is still gone. */
+ * a card that went while no helper watched is still gone.  *slot: the
+ * reader's place in w->readers, READERS_MAX when it has none. */
 static int
-reader_changed(struct watcher *w, const char *reader, int present)
+reader_changed(struct watcher *w, const char *reader, int present, size_t *slot)
 {
 	size_t i;
 	int was;
@@ -350,9 +394,11 @@ reader_changed(struct watcher *w, const char *reader, int present)
 	for (i = 0; i < w->nreaders; i++)
 		if (strcmp(w->readers[i].name, reader) == 0)
 			break;
+	*slot = i;
 	if (i == w->nreaders) {
 		if (w->nreaders == READERS_MAX)
 			return !present;
+		memset(&w->readers[i], 0, sizeof(w->readers[i]));
 		snprintf(w->readers[i].name, sizeof(w->readers[i].name), "%s", reader);
 		w->readers[i].present = -1;
 		w->nreaders++;
@@ -362,12 +408,62 @@ reader_changed(struct watcher *w, const char *reader, int present)
 	return !present && was != 0;
 }
 
+/* Carry out the removal of the card that left reader at removed_at
+ * (readers[i]; i == READERS_MAX: a reader with no place).  This fails
+ * closed: when the store could not be read (busy after its retries, or
+ * unreachable), nothing was done, and the removal stays pending and is
+ * carried out again after 1, 2, 4 … 60 s until it is, so that the
+ * sessions open when the card left are locked or ended late rather than
+ * never.  It stays pending when a card comes back meanwhile (it may not
+ * be the one that left), but then the sessions opened after removed_at
+ * are not its; while the reader stays empty, every session of it is (no
+ * filter on the time, which a clock stepped back would defeat).  A new
+ * removal from the reader replaces it. */
+static void
+removal_act(struct watcher *w, const char *reader, size_t i, int64_t removed_at)
+{
+	int64_t before = i < READERS_MAX && w->readers[i].present != 0 ? removed_at : 0;
+	int rc = removed_before(mamori_daemon.store, w->action, reader, before);
+
+	if (i == READERS_MAX) {
+		if (rc < 0)
+			mamori_log_err("card removed from %s: not carried out, and too many readers to try again",
+			               reader);
+		return;
+	}
+	if (rc >= 0) {
+		w->readers[i].pending = 0;
+		w->readers[i].backoff_ms = 0;
+		return;
+	}
+	w->readers[i].pending = 1;
+	w->readers[i].removed_at = removed_at;
+	w->readers[i].backoff_ms = w->readers[i].backoff_ms == 0 ? 1000 : w->readers[i].backoff_ms * 2;
+	if (w->readers[i].backoff_ms > PENDING_MAX_MS)
+		w->readers[i].backoff_ms = PENDING_MAX_MS;
+	w->readers[i].retry_ms = mamori_clock_monotonic_ms() + w->readers[i].backoff_ms;
+	mamori_log_err("card removed from %s: its sessions are not locked or ended yet; trying again in %lld s", reader,
+	               (long long)(w->readers[i].backoff_ms / 1000));
+}
+
+/* The pending removals that are due, tried again. */
+static void
+removals_retry(struct watcher *w)
+{
+	int64_t now = mamori_clock_monotonic_ms();
+
+	for (size_t i = 0; i < w->nreaders && !stopping(); i++)
+		if (w->readers[i].pending && now >= w->readers[i].retry_ms)
+			removal_act(w, w->readers[i].name, i, w->readers[i].removed_at);
+}
+
 /* Read every event the helper has sent. */
 static void
 watcher_read(struct watcher *w)
 {
 	char reader[MAMORI_CARD_READER_MAX + 1];
 	int present = 0, rc;
+	size_t slot;
 
 	while (w->helper != NULL && !stopping()) {
 		rc = mamori_card_watch_next(w->helper, reader, &present);
@@ -379,8 +475,8 @@ watcher_read(struct watcher *w)
 			return;
 		}
 		mamori_log_debug("card watcher: %s %s", reader, present ? "present" : "removed");
-		if (reader_changed(w, reader, present))
-			(void)mamori_card_watch_removed(mamori_daemon.store, w->action, reader);
+		if (reader_changed(w, reader, present, &slot))
+			removal_act(w, reader, slot, mamori_clock_now());
 	}
 }
 
@@ -409,6 +505,7 @@ watcher_main(void *arg)
 			break;
 		if (w.helper != NULL && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0)
 			watcher_read(&w);
+		removals_retry(&w);
 		if (w.generation != mamori_daemon_conf_generation() || (w.wanted && w.helper == NULL))
 			watcher_configure(&w);
 	}

@@ -260,14 +260,33 @@ incidents(const struct mamori_conf *conf, const struct mamori_cred_revocation *r
 	}
 }
 
+struct end_records {
+	const struct mamori_cred_revocation *r;
+	const struct end_job *jobs;
+	size_t from, n;
+};
+
+/* One run of a round's records (mamori_store_run): the ends happened
+ * already and are not run again; their records are written anew. */
+static int
+end_records_once(struct mamori_txn *tx, void *data)
+{
+	const struct end_records *d = data;
+	int64_t now = mamori_clock_now();
+	int rc = MAMORI_OK;
+
+	for (size_t i = 0; rc == MAMORI_OK && i < d->n; i++)
+		rc = end_record(tx, d->r, d->from + i, &d->jobs[i], now);
+	return rc;
+}
+
 static unsigned
 end_round(struct mamori_store *store, struct mamori_cred_revocation *r, size_t from, size_t n)
 {
 	struct end_job jobs[CARD_END_PARALLEL];
-	struct mamori_txn *tx = NULL;
+	struct end_records d = { .r = r, .jobs = jobs, .from = from, .n = n };
 	const char *what = revoked_what(r);
 	unsigned ended = 0;
-	int64_t now;
 	int rc;
 
 	memset(jobs, 0, sizeof(jobs));
@@ -276,14 +295,10 @@ end_round(struct mamori_store *store, struct mamori_cred_revocation *r, size_t f
 	end_all(jobs, n);
 	for (size_t i = 0; i < n; i++)
 		ended += jobs[i].rc == MAMORI_OK;
-	now = mamori_clock_now();
-	rc = mamori_store_begin(store, &tx);
-	for (size_t i = 0; rc == MAMORI_OK && i < n; i++)
-		rc = end_record(tx, r, from + i, &jobs[i], now);
-	if (rc == MAMORI_OK)
-		rc = mamori_store_commit(&tx);
-	else if (tx != NULL)
-		mamori_store_rollback(&tx);
+	/* The records come after the ends (and after the revocation's own
+	 * transaction, committed): they alone run again while a shared store
+	 * refuses them. */
+	rc = mamori_store_run(store, end_records_once, &d);
 	if (rc != MAMORI_OK)
 		mamori_log_err("%s revoked: %u session(s) ended, but their records could not be written: %s", what,
 		               ended, mamori_strerror(rc));

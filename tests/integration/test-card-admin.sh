@@ -368,6 +368,40 @@ t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
 		1 "the end audited"
 }
 
+# P-CARD-LOST P-AUDIT: the ended session's record (closed, its "ended"
+# audit row) is written after the revocation committed and the session
+# ended; refused once by the store, as a shared store refuses a
+# serialization failure, it alone is written again: the session ended
+# once, one audit row, the revocation not run again.
+t_revoke_end_record_refused_once_P_CARD_LOST() {
+	local id pid sid start ms
+	add_user frank 'Kumo-no-Ue-2031-Tobu'
+	card_make c6 --key p256 >/dev/null
+	card_use c6 --key p256 --pin "$PIN"
+	ctl card enroll frank --timeout 5 >/dev/null
+	id=$(ctl --json card list frank | json "d['cards'][0]['id']")
+	pid=$(open_card_session frank)
+	sid=$(session_used_card "$pid" "$id")
+	echo "1 card revoked (" >"$REFUSE"
+	start=$(date +%s%3N)
+	ctl --json card revoke frank --reason damaged >"$T/revoke.out"
+	cat "$T/revoke.out"
+	ms=$(ms_until_gone "$pid" "$start")
+	echo "leader gone ${ms} ms after the revocation began"
+	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
+	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
+	expect_eq "$(json "(d['revoked'], d['sessions_ended'])" <"$T/revoke.out")" "(1, 1)" "reply"
+	expect_eq "$(grep -c "sent SIGTERM to leader $pid\$" "$T/daemon.log")" 1 "the leader signalled once"
+	expect_eq "$(card_field frank "$id" state)" damaged "revoked as damaged"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card revoked" "end reason"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND $(sql_json_int detail session_id) = $sid AND reason LIKE 'P-CARD-LOST%'")" \
+		1 "one audit row of the end"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND reason = 'P-CARD-LOST: card revoked (damaged)' AND $(sql_json_int detail session_id) = $sid")" \
+		1 "the end audited"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'frank' AND reason = 'P-CARD-LOST: card revoke'")" \
+		1 "the revocation audited once"
+}
+
 # ----------------------------------------------------------- report-lost
 
 LOCAL_USER="mamori-cl$$"
@@ -486,6 +520,8 @@ run_test "P-CARD-LOST a card login makes the card active; its live session ends 
 	t_lost_card_ends_live_session_P_CARD_LOST
 run_test "P-CARD-LOST factor revoke --factor card ends the card's sessions too" \
 	t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST
+run_test "P-CARD-LOST P-AUDIT card revoke: the ended session's record refused once by the store is written again, one audit row" \
+	t_revoke_end_record_refused_once_P_CARD_LOST
 run_test "P-CARD-LOST card report-lost: by its owner without admin, never another's; the session ends within 1 s" \
 	t_report_lost_by_its_owner_P_CARD_LOST
 run_test "P-CARD-LOST CardReportLost takes no parameter (the account is the caller's uid)" \

@@ -47,6 +47,8 @@ require = card
 require = card
 [service card-c6]
 require = card
+[service card-c7]
+require = card
 [service pw-c9]
 require = password
 
@@ -87,7 +89,7 @@ session required $MODULE $opts
 SVC
 	chmod 644 "$T/services/$name"
 }
-for i in 1 2 3 4 5 6; do make_logind_service "card-c$i" "c$i"; done
+for i in 1 2 3 4 5 6 7; do make_logind_service "card-c$i" "c$i"; done
 make_logind_service pw-c9 c9
 
 PAM_CLIENT_ENV="$T/pam_client_env"
@@ -97,11 +99,17 @@ exec env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/ser
 SH
 chmod 755 "$PAM_CLIENT_ENV"
 
+# The store's refusal hook (tests/integration/test-store-retry.sh): "N
+# text" refuses the next N commits whose audit rows' reason holds text.
+REFUSE=$T/refuse
+echo 0 >"$REFUSE"
+export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
+
 pcscd_start || { echo "Bail out! pcscd did not start"; exit 1; }
 logind_start || { echo "Bail out! the logind mock did not start"; exit 1; }
 LANG=C LC_ALL=C start_daemon || { echo "Bail out! daemon did not start"; cat "$T/daemon.log"; exit 1; }
 
-for id in c1 c2 c3 c5 c6 c9; do
+for id in c1 c2 c3 c5 c6 c7 c9; do
 	logind_add_session "$id" seat0 "$USER_UID" "$USER_NAME" 1 >/dev/null ||
 		{ echo "Bail out! AddSession $id"; exit 1; }
 done
@@ -259,7 +267,10 @@ t_helper_restarted() {
 	on_removal lock
 	card_insert card
 	pid=$(leader card-c5)
-	hpid=$(pids_by_cmdline "mamori-card-helper .*--watch" | head -n 1)
+	# This environment's helper only: another script's, running at the
+	# same time, is not ours to kill (and a second match made head's
+	# early exit fail the pipeline).
+	hpid=$(pids_by_cmdline "^$T/mamori-card-helper .*--watch" | head -n 1)
 	[ -n "$hpid" ] || fail "no watcher helper running"
 	kill -KILL "$hpid"
 	for _ in $(seq 1 30); do grep -q 'card watcher: the helper exited.*restart 1)' "$T/daemon.log" && break; sleep 0.1; done
@@ -268,6 +279,35 @@ t_helper_restarted() {
 	logind_clear_calls
 	card_remove card
 	logind_wait_call LockSession c5 3 >/dev/null || fail "no LockSession(c5) after the helper came back"
+	end_leader "$pid"
+}
+
+# P-AUDIT: the end's record (the session closed, its audit row) refused
+# once by the store, as a shared store refuses a serialization failure,
+# is written again: the session was ended once, recorded once.
+t_removal_record_refused_once() {
+	local pid sid
+	on_removal terminate
+	card_insert card
+	pid=$(leader card-c7)
+	sid=$(session_of c7)
+	[ -n "$sid" ] || fail "the session was not recorded with its logind id"
+	logind_clear_calls
+	echo "1 card removed" >"$REFUSE"
+	card_remove card
+	logind_wait_call TerminateSession c7 3 >/dev/null || fail "no TerminateSession(c7) after the card left"
+	for _ in $(seq 1 30); do
+		[ "$(audit_removal "$sid" ended)" = 1 ] && break
+		sleep 0.1
+	done
+	sleep 0.5 # nothing more comes
+	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
+	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
+	expect_eq "$(logind_calls | grep -c 'TerminateSession.*c7')" 1 "TerminateSession(c7) calls"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card removed" "the session's end"
+	expect_eq "$(audit_removal "$sid" ended)" 1 "the end is audited once"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason LIKE 'card removed%' AND $(sql_json_int detail session_id) = $sid")" \
+		1 "no other removal row"
 	end_leader "$pid"
 }
 
@@ -301,6 +341,8 @@ run_test "card removal: on_removal = none does nothing (and the watcher stops on
 run_test "card removal: a logind session of another uid is never trusted (lock fails, terminate signals the leader)" \
 	t_other_uid_never_trusted
 run_test "card removal: a helper that dies is started again and removals still act" t_helper_restarted
+run_test "P-AUDIT card removal: the end's record refused once by the store is written again, one audit row" \
+	t_removal_record_refused_once
 run_test "P-CARD-LOST card revoke ends the card's live session through logind TerminateSession within 1 s" \
 	t_revoke_terminates_through_logind
 

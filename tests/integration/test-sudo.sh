@@ -24,6 +24,11 @@ min_age_days = 0
 session_limit = 600"
 new_env
 set_clock "$(date -d '2030-03-05 10:00:00' +%s)"
+# The store's refusal hook (tests/integration/test-store-retry.sh): "N
+# text" refuses the next N commits whose audit rows' reason holds text.
+REFUSE=$T/refuse
+echo 0 >"$REFUSE"
+export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 ns_setup
 ns_pam sudo
@@ -137,6 +142,40 @@ t_sudo_time_box_ends_long_command() {
 		fail "not audited"
 }
 
+# P-PRIV-TIME P-AUDIT: the time box's end is recorded (the session closed
+# "time box", its "ended" audit row) after the leader was ended; that
+# record refused once by the store, as a shared store refuses a
+# serialization failure, is written again at once, never left for a
+# later tick to record as a leader that had exited.
+t_time_box_record_refused_once() {
+	local i pid id out=$T/tb-leader.out
+	advance_clock 30
+	setsid env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" -S \
+		-p 'Sudo-no-Kagi-2030' -t pts/9 mamori-priv mamori-ns auth=SUCCESS open=SUCCESS >"$out" 2>&1 &
+	for i in $(seq 1 50); do grep -q 'READY\|FAILED' "$out" && break; sleep 0.1; done
+	pid=$(sed -n 's/^READY //p' "$out")
+	[ -n "$pid" ] || { cat "$out"; fail "session did not open"; }
+	id=$(sql "SELECT id FROM sessions WHERE leader_pid = $pid AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
+	[ -n "$id" ] || fail "no open session"
+	echo "1 privileged time box expired" >"$REFUSE"
+	advance_clock 601
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || { kill "$pid"; fail "the time box did not end the session"; }
+	for i in $(seq 1 50); do
+		[ -n "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" ] && break
+		sleep 0.1
+	done
+	housekeeping_ticks # nothing more comes
+	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
+	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
+	expect_eq "$(grep -c "sent SIGTERM to leader $pid\$" "$T/daemon.log")" 1 "the leader signalled once"
+	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" "time box" "end reason"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND result = 'ended' AND reason = 'privileged time box expired' AND $(sql_json_int detail session_id) = $id")" \
+		1 "the time box's end audited once"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND reason <> 'session opened' AND $(sql_json_int detail session_id) = $id")" \
+		1 "no other end audited"
+}
+
 t_sudo_daemon_down_fails_closed() {
 	local out
 	stop_daemon
@@ -153,5 +192,7 @@ run_test "P-PRIV-TIME real sudo's session is recorded closed, and no time box en
 run_test "P-PRIV-TIME a session whose leader had exited is recorded closed, not ended by its time box" \
 	t_exited_leader_recorded_as_a_normal_end
 run_test "P-PRIV-TIME the privileged time box ends a long sudo command" t_sudo_time_box_ends_long_command
+run_test "P-PRIV-TIME P-AUDIT the time box's record refused once by the store is written again: ended once, one audit row" \
+	t_time_box_record_refused_once
 run_test "real sudo fails closed when the daemon is down" t_sudo_daemon_down_fails_closed
 tap_done

@@ -731,6 +731,40 @@ test_watcher_restarts_a_helper_that_breaks_the_protocol(void **state)
 	mamori_card_watch_stop();
 }
 
+/* A removal whose sessions could not be read (another connection holds
+ * the store's write lock past its 5 s busy timeout) is not dropped: it
+ * stays pending and is carried out once the store can be read again. */
+static void
+test_watcher_removal_pending_while_the_store_is_unreadable(void **state)
+{
+	struct fixture *fx = *state;
+	char helper[400], text[1024], db[300];
+	sqlite3 *h = NULL;
+
+	write_helper(fx, helper, sizeof(helper), 0);
+	snprintf(text, sizeof(text),
+	         "[card]\nhelper = %s\nhelper_user = %s\non_removal = lock\n[service login]\nrequire = card\n", helper,
+	         self_name);
+	assert_int_equal(conf_install(fx, text), 0);
+	begin(fx);
+	add_card_user(fx);
+	(void)add_session(fx, "own1", 0, READER0);
+	commit(fx);
+	snprintf(db, sizeof(db), "%s/mamori.db", fx->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(mamori_card_watch_start(), MAMORI_OK);
+	/* The first read waits 5 s for the lock, then fails. */
+	usleep(7000000);
+	assert_int_equal(logind_mock_calls("LockSession", NULL), 0);
+	assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(wait_calls("LockSession", "own1", 1, 8000), 1);
+	usleep(200000);
+	assert_int_equal(logind_mock_calls("LockSession", NULL), 1);
+	mamori_card_watch_stop();
+}
+
 #define MOCK_TEST(f) cmocka_unit_test_setup(f, clear_calls)
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, setup_store, teardown_store)
 
@@ -753,6 +787,7 @@ main(void)
 		STORE_TEST(test_watcher_not_wanted),
 		STORE_TEST(test_watcher_restarts_a_dead_helper),
 		STORE_TEST(test_watcher_restarts_a_helper_that_breaks_the_protocol),
+		STORE_TEST(test_watcher_removal_pending_while_the_store_is_unreadable),
 	};
 
 	mamori_log_init("test_card_watch", getenv("MAMORI_TEST_VERBOSE") != NULL, 0);
