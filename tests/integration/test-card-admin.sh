@@ -479,26 +479,26 @@ PY
 # one audit row.
 t_enroll_refused_once_run_again() {
 	local rc=0 out
-	add_user frank 'Umi-no-Kaze-2031-Yuu'
-	add_user gina 'Sora-no-Hoshi-2031-Yoi'
-	# A card of frank's own: its binding refused once.
+	add_user hana 'Umi-no-Kaze-2031-Yuu'
+	add_user ichiro 'Sora-no-Hoshi-2031-Yoi'
+	# A card of hana's own: its binding refused once.
 	card_use r1 --key p256
 	echo 1 >"$REFUSE"
-	out=$(ctl card enroll frank --timeout 5 2>&1) || fail "card enroll: $out"
+	out=$(ctl card enroll hana --timeout 5 2>&1) || fail "card enroll: $out"
 	echo "$out"
 	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
-	expect_match "$out" "^card .* bound to frank \(serial $(card_serial r1), state issued\)$" "enroll line"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'frank' AND reason = 'card enroll'")" 1 \
+	expect_match "$out" "^card .* bound to hana \(serial $(card_serial r1), state issued\)$" "enroll line"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'hana' AND reason = 'card enroll'")" 1 \
 		"one audit row of the binding"
-	expect_eq "$(ctl --json card list frank | json "len(d['cards'])")" 1 "one card"
-	# The same card for gina: the refusal's row refused once.
+	expect_eq "$(ctl --json card list hana | json "len(d['cards'])")" 1 "one card"
+	# The same card for ichiro: the refusal's row refused once.
 	echo "1 P-CARD-SHARE" >"$REFUSE"
-	out=$(ctl card enroll gina --timeout 5 2>&1) || rc=$?
+	out=$(ctl card enroll ichiro --timeout 5 2>&1) || rc=$?
 	echo "$out"
 	expect_eq "$(cat "$REFUSE")" "0 P-CARD-SHARE" "the refusal was used"
 	expect_eq "$rc" 1 "exit status"
-	expect_match "$out" 'P-CARD-SHARE: this card is bound to another account \(frank\)' "message"
-	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'gina' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
+	expect_match "$out" 'P-CARD-SHARE: this card is bound to another account \(hana\)' "message"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'ichiro' AND reason LIKE 'P-CARD-SHARE%'")" 1 \
 		"one audit row of the refusal"
 	expect_eq "$(grep -c "CardEnroll: a step refused by the store, run again" "$T/daemon.log")" 2 \
 		"run again twice, by the daemon"
