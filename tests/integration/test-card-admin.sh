@@ -347,15 +347,23 @@ t_admin_rule_applies_P_PRIV_CONTRACTOR() {
 	expect_eq "$(ctl --json card list pv.admin | json "[c['state'] for c in d['cards']]")" "['issued']" "untouched"
 }
 
+# card_session_of USER PASSWORD CARD KEY: USER with the card CARD (a KEY
+# key) enrolled and a session that used it: the card's credential id, the
+# session's leader and its id in CARD_ID, CARD_PID and CARD_SID.
+card_session_of() {
+	add_user "$1" "$2"
+	card_make "$3" --key "$4" >/dev/null
+	card_use "$3" --key "$4" --pin "$PIN"
+	ctl card enroll "$1" --timeout 5 >/dev/null
+	CARD_ID=$(ctl --json card list "$1" | json "d['cards'][0]['id']")
+	CARD_PID=$(open_card_session "$1")
+	CARD_SID=$(session_used_card "$CARD_PID" "$CARD_ID")
+}
+
 t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
 	local id pid sid start ms
-	add_user dave 'Umi-no-Kaze-2031-Fune'
-	card_make c5 --key rsa2048 >/dev/null
-	card_use c5 --key rsa2048 --pin "$PIN"
-	ctl card enroll dave --timeout 5 >/dev/null
-	id=$(ctl --json card list dave | json "d['cards'][0]['id']")
-	pid=$(open_card_session dave)
-	sid=$(session_used_card "$pid" "$id")
+	card_session_of dave 'Umi-no-Kaze-2031-Fune' c5 rsa2048
+	id=$CARD_ID pid=$CARD_PID sid=$CARD_SID
 	start=$(date +%s%3N)
 	ctl factor revoke dave --factor card --reason 'left the company' >/dev/null
 	ms=$(ms_until_gone "$pid" "$start")
@@ -375,13 +383,8 @@ t_factor_revoke_of_a_card_ends_its_sessions_P_CARD_LOST() {
 # once, one audit row, the revocation not run again.
 t_revoke_end_record_refused_once_P_CARD_LOST() {
 	local id pid sid start ms
-	add_user frank 'Kumo-no-Ue-2031-Tobu'
-	card_make c6 --key p256 >/dev/null
-	card_use c6 --key p256 --pin "$PIN"
-	ctl card enroll frank --timeout 5 >/dev/null
-	id=$(ctl --json card list frank | json "d['cards'][0]['id']")
-	pid=$(open_card_session frank)
-	sid=$(session_used_card "$pid" "$id")
+	card_session_of frank 'Kumo-no-Ue-2031-Tobu' c6 p256
+	id=$CARD_ID pid=$CARD_PID sid=$CARD_SID
 	echo "1 card revoked (" >"$REFUSE"
 	start=$(date +%s%3N)
 	ctl --json card revoke frank --reason damaged >"$T/revoke.out"

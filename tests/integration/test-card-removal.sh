@@ -194,20 +194,33 @@ t_lock_on_removal() {
 	end_leader "$pw_pid"
 }
 
-t_terminate_on_removal() {
-	local pid sid
+# terminated_by_removal C [CMD...]: the card session whose logind id is C
+# sees its card leave with on_removal = terminate (CMD run just before),
+# and logind asked to end it; its leader and session id in REM_PID and
+# REM_SID.
+terminated_by_removal() {
+	local c=$1
+	shift
 	on_removal terminate
 	card_insert card
-	pid=$(leader card-c2)
-	sid=$(session_of c2)
+	REM_PID=$(leader "card-$c")
+	REM_SID=$(session_of "$c")
+	[ -n "$REM_SID" ] || fail "the session was not recorded with its logind id"
 	logind_clear_calls
+	[ $# -eq 0 ] || "$@"
 	card_remove card
-	logind_wait_call TerminateSession c2 3 >/dev/null || fail "no TerminateSession(c2) after the card left"
+	logind_wait_call TerminateSession "$c" 3 >/dev/null || fail "no TerminateSession($c) after the card left"
+}
+
+end_reason_is() { [ "$(sql "SELECT end_reason FROM sessions WHERE id = $1")" = "$2" ]; }
+removal_audited() { [ "$(audit_removal "$1" "$2")" = 1 ]; }
+
+t_terminate_on_removal() {
+	local pid sid
+	terminated_by_removal c2
+	pid=$REM_PID sid=$REM_SID
 	logind_called LockSession c2 && fail "locked instead"
-	for _ in $(seq 1 30); do
-		[ "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" = "card removed" ] && break
-		sleep 0.1
-	done
+	wait_until 60 end_reason_is "$sid" "card removed"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card removed" "the session's end"
 	expect_eq "$(audit_removal "$sid" ended)" 1 "the end is audited"
 	end_leader "$pid"
@@ -287,19 +300,9 @@ t_helper_restarted() {
 # is written again: the session was ended once, recorded once.
 t_removal_record_refused_once() {
 	local pid sid
-	on_removal terminate
-	card_insert card
-	pid=$(leader card-c7)
-	sid=$(session_of c7)
-	[ -n "$sid" ] || fail "the session was not recorded with its logind id"
-	logind_clear_calls
-	echo "1 card removed" >"$REFUSE"
-	card_remove card
-	logind_wait_call TerminateSession c7 3 >/dev/null || fail "no TerminateSession(c7) after the card left"
-	for _ in $(seq 1 30); do
-		[ "$(audit_removal "$sid" ended)" = 1 ] && break
-		sleep 0.1
-	done
+	terminated_by_removal c7 eval 'echo "1 card removed" >"$REFUSE"'
+	pid=$REM_PID sid=$REM_SID
+	wait_until 60 removal_audited "$sid" ended
 	sleep 0.5 # nothing more comes
 	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
 	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"

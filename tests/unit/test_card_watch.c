@@ -620,12 +620,12 @@ wait_calls(const char *method, const char *id, int n, int ms)
 	return got;
 }
 
+/* A configuration whose card removal locks the session, a card user and
+ * a session of theirs at READER0, in a transaction left open (begin). */
 static void
-test_watcher_locks_on_removal_and_stops(void **state)
+lock_on_removal_with_session(struct fixture *fx)
 {
-	struct fixture *fx = *state;
 	char helper[400], text[1024];
-	int64_t t0;
 
 	write_helper(fx, helper, sizeof(helper), 0);
 	snprintf(text, sizeof(text),
@@ -635,6 +635,15 @@ test_watcher_locks_on_removal_and_stops(void **state)
 	begin(fx);
 	add_card_user(fx);
 	(void)add_session(fx, "own1", 0, READER0);
+}
+
+static void
+test_watcher_locks_on_removal_and_stops(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t t0;
+
+	lock_on_removal_with_session(fx);
 	(void)add_session(fx, "own2", 0, READER1);
 	commit(fx);
 	assert_int_equal(mamori_card_watch_start(), MAMORI_OK);
@@ -738,17 +747,10 @@ static void
 test_watcher_removal_pending_while_the_store_is_unreadable(void **state)
 {
 	struct fixture *fx = *state;
-	char helper[400], text[1024], db[300];
+	char db[300];
 	sqlite3 *h = NULL;
 
-	write_helper(fx, helper, sizeof(helper), 0);
-	snprintf(text, sizeof(text),
-	         "[card]\nhelper = %s\nhelper_user = %s\non_removal = lock\n[service login]\nrequire = card\n", helper,
-	         self_name);
-	assert_int_equal(conf_install(fx, text), 0);
-	begin(fx);
-	add_card_user(fx);
-	(void)add_session(fx, "own1", 0, READER0);
+	lock_on_removal_with_session(fx);
 	commit(fx);
 	snprintf(db, sizeof(db), "%s/mamori.db", fx->dir);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
