@@ -119,10 +119,11 @@ t_exited_leader_recorded_as_a_normal_end() {
 t_sudo_time_box_ends_long_command() {
 	local i pid
 	advance_clock 30
-	ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" sleep 1000 >"$T/sudo-long.out" 2>&1 &
+	# A length of its own, so that no other run's command is taken for it.
+	ns_run "$T/sudo.sh" "Sudo-no-Kagi-2030\n$(totp_code "$SECRET")\n" sleep "1000.$$" >"$T/sudo-long.out" 2>&1 &
 	local nspid=$!
 	for i in $(seq 1 100); do
-		pid=$(pids_by_cmdline '^sleep 1000$')
+		pid=$(pids_by_cmdline "^sleep 1000\\.$$\$")
 		pid=${pid%%$'\n'*} # the first
 		[ -n "$pid" ] && break
 		sleep 0.1
