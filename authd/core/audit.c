@@ -287,7 +287,8 @@ tail_check(struct mamori_txn *tx, int64_t last_id, const char *prev)
 	 * appends and keep retrying. */
 	if (last_id > want_id + 1 && !__atomic_exchange_n(&audit.foreign_warned, 1, __ATOMIC_RELAXED))
 		mamori_log_warn("audit: chain %s went on from row %lld to %lld without this daemon: another "
-		                "daemon appends to it; give each terminal its own [store] node",
+		                "daemon appends to it (or commits of this one whose answers were lost); give each "
+		                "terminal its own [store] node",
 		                audit.chain, (long long)want_id, (long long)last_id);
 	if (want_id == 0)
 		return rc;

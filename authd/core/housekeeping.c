@@ -62,6 +62,7 @@ struct failed_end {
 	int64_t next_try;
 	int64_t last_seen;
 	unsigned tries;
+	int by_time_box; /* ended by the time box; its record could not be written */
 };
 
 struct schedule {
@@ -186,6 +187,15 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 	if (rc != MAMORI_OK && rc != MAMORI_ERR_NOT_FOUND) {
 		mamori_log_err("session %lld of %s ended, but its record could not be closed: %s", (long long)s->id,
 		               s->user, mamori_strerror(rc));
+		/* Written at the next tick as what it was: the leader is gone
+		 * by then, which must not make it a normal end. */
+		if (by_time_box) {
+			struct failed_end *f = failed_slot(s->id);
+
+			f->by_time_box = 1;
+			f->next_try = 0;
+			f->last_seen = mamori_clock_now();
+		}
 		return;
 	}
 	failed_forget(s->id);
@@ -197,15 +207,11 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 		                s->user, s->service);
 }
 
-/* The session could not be ended: it stays open and is tried again; the
- * audit log hears of it once. */
-static void
-record_failed(struct mamori_store *store, const struct mamori_session *s, int why)
+/* The session's slot in failed[], made when it has none. */
+static struct failed_end *
+failed_slot(int64_t id)
 {
-	struct failed_end *f = failed_find(s->id);
-	int64_t now = mamori_clock_now();
-	unsigned backoff;
-	int rc;
+	struct failed_end *f = failed_find(id);
 
 	if (f == NULL) {
 		if (duty.nfailed < FAILED_MAX) {
@@ -215,8 +221,21 @@ record_failed(struct mamori_store *store, const struct mamori_session *s, int wh
 			duty.evict = (duty.evict + 1) % FAILED_MAX;
 		}
 		memset(f, 0, sizeof(*f));
-		f->id = s->id;
+		f->id = id;
 	}
+	return f;
+}
+
+/* The session could not be ended: it stays open and is tried again; the
+ * audit log hears of it once. */
+static void
+record_failed(struct mamori_store *store, const struct mamori_session *s, int why)
+{
+	struct failed_end *f = failed_slot(s->id);
+	int64_t now = mamori_clock_now();
+	unsigned backoff;
+	int rc;
+
 	f->tries++;
 	f->last_seen = now;
 	backoff = f->tries > 6 ? RETRY_MAX : 1U << (f->tries - 1);
@@ -265,7 +284,13 @@ duty_time_box(struct mamori_store *store, int64_t now)
 
 	for (size_t i = 0; i < l.n && !stopping(); i++) {
 		const struct mamori_session *s = &l.s[i];
+		const struct failed_end *f = failed_find(s->id);
 
+		/* Ended by the time box, its record not written then. */
+		if (f != NULL && f->by_time_box) {
+			record_end(store, s, 1);
+			continue;
+		}
 		/* P-PRIV-TIME: a session whose leader had already gone was not
 		 * ended by its time box. */
 		if (mamori_session_leader_state(s) == 1) {

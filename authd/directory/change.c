@@ -144,9 +144,11 @@ dir_apply_change(struct mamori_store *store, const struct mamori_conf *conf, con
 		else
 			mamori_store_rollback(&tx);
 	} while (mamori_store_retry(&rc, &attempt));
+	/* A disable counts once committed, or when its commit's answer was
+	 * lost (it may have been: the window fails closed). */
+	if ((rc == MAMORI_OK || rc == MAMORI_ERR_OUTCOME) && applied && mamori_dir_action_disables(plan.action))
+		dir_engine_disable_count();
 	if (rc == MAMORI_OK) {
-		if (applied && mamori_dir_action_disables(plan.action))
-			dir_engine_disable_count();
 		if (applied)
 			sum->sessions_ended += mamori_dir_effects_finish(store, conf, &fx, now);
 		dir_summary_count(sum, plan.action);

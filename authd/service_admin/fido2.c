@@ -150,7 +150,8 @@ enroll_finish(struct admin_call *call, const struct mamori_fido2_key *key, const
 	if (why == NULL && (e.c = calloc(1, sizeof(*e.c))) == NULL)
 		return admin_internal_error();
 	reply = admin_run_step(call, enroll_step, &e);
-	free(e.c);
+	if (e.c != NULL)
+		mamori_freezero(e.c, sizeof(*e.c));
 	return reply;
 }
 

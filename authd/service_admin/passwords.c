@@ -137,6 +137,7 @@ admin_password_compromised(struct admin_call *call, json_t *params)
 	struct mamori_txn *tx = NULL;
 	const struct mamori_conf *conf;
 	struct mamori_user u;
+	struct mamori_store_tally before;
 	json_t *reply, *detail;
 	int rc;
 
@@ -156,10 +157,12 @@ admin_password_compromised(struct admin_call *call, json_t *params)
 		mamori_store_rollback(&tx);
 		return admin_internal_error();
 	}
+	before = mamori_store_tally_get();
 	reply = admin_commit_with_user(&tx, call, &u, 0);
-	/* Raised once the mark is committed, and only then: a commit the
-	 * store refused changed nothing, and the gate runs the call again. */
-	if (mamori_wire_error_name(reply) != NULL)
+	/* Raised once the mark is committed, or may be (a commit whose answer
+	 * was lost counts as committed): not when the store refused it, which
+	 * changed nothing, and the gate runs the call again. */
+	if (mamori_store_tally_get().committed == before.committed)
 		return reply;
 	conf = mamori_daemon_conf_get();
 	detail = json_pack("{s:s,s:s}", "reported_by", "administrator", "actor", call->actor);

@@ -168,7 +168,7 @@ t_audit_one_chain_verified_on_both() {
 		"broken links"
 	[ "$(sql "SELECT count(*) FROM audit WHERE \"user\" = 'fl.aud' AND result = 'success' AND category = 'auth'")" -ge 6 ] ||
 		fail "the logins of both daemons are not all in the one log"
-	grep -q "without this daemon: another daemon appends to it; give each terminal its own \[store\] node" \
+	grep -q "without this daemon: another daemon appends to it (or commits of this one whose answers were lost); give each terminal its own \[store\] node" \
 		"$A/daemon.log" || fail "A does not warn of a second writer of its chain"
 }
 

@@ -144,16 +144,18 @@ t_disabled_between_steps() {
 # what the answer's load read (a carry), checked against the rows at its
 # commit: the disable fails that check, and it reads anew.
 t_disabled_before_decision() {
-	local bg rc=0
+	local bg
 	add_user kikyo 'Suzumushi-no-Koe-33'
 	: >"$T/decide.out"
 	echo decide >"$PAUSE"
 	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=AUTH_ERR >"$T/decide.out" 2>&1 &
 	bg=$!
-	held "$bg" "$T/decide.out" "the daemon did not pause before the decision" \
-		grep -qx "paused decide" "$PAUSE" || rc=1
-	[ "$rc" -ne 0 ] || disable_then_release kikyo "$bg" "$T/decide.out" rm -f "$PAUSE"
-	rm -f "$PAUSE"
+	if ! held "$bg" "$T/decide.out" "the daemon did not pause before the decision" \
+		grep -qx "paused decide" "$PAUSE"; then
+		rm -f "$PAUSE"
+		return 1
+	fi
+	disable_then_release kikyo "$bg" "$T/decide.out" rm -f "$PAUSE"
 	pam -p 'Suzumushi-no-Koe-33' mamori-test kikyo auth=SUCCESS >/dev/null || fail "the login after the enable"
 }
 

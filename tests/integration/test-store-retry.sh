@@ -38,6 +38,7 @@ start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 refuse() { echo "$1" >"$REFUSE"; }
 audit_count() { sql "SELECT count(*) FROM audit WHERE \"user\" = '$1' AND reason = '$2'"; }
 rows_of() { sql "SELECT count(*) FROM audit WHERE reason = '$1'"; }
+next_key_loaded() { [ "$(ctl --json key status | json 'd["keys"]["next"]')" != None ]; }
 reruns() { grep -c "admin: $1 refused by the store, run again" "$T/daemon.log" || true; }
 
 # P-AUDIT, P-LOGIN-UI: an administrator's lock refused once runs again:
@@ -119,7 +120,7 @@ t_key_rotate_audit_refused_once() {
 	enroll_totp rt.key >/dev/null
 	ctl key new "$T/state/store.key.next" >/dev/null
 	kill -HUP "$(cat "$T/daemon.pid")"
-	sleep 0.5
+	wait_until 200 next_key_loaded || fail "the next key was not loaded"
 	before=$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")
 	refuse 1
 	out=$(ctl key rotate 2>&1) || fail "key rotate failed: $out"

@@ -145,10 +145,11 @@ t_sudo_time_box_ends_long_command() {
 
 # P-PRIV-TIME P-AUDIT: the time box's end is recorded (the session closed
 # "time box", its "ended" audit row) after the leader was ended; that
-# record refused once by the store, as a shared store refuses a
-# serialization failure, is written again at once, never left for a
-# later tick to record as a leader that had exited.
-t_time_box_record_refused_once() {
+# record refused N times by the store, as a shared store refuses a
+# serialization failure: once, it is written again at once; at each of
+# the tick's 4 runs, the next tick writes it, still as the time box's end
+# (the leader is gone by then, which must not make it a normal end).
+time_box_record_refused() {
 	local i pid id out=$T/tb-leader.out
 	advance_clock 30
 	setsid env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" -S \
@@ -158,7 +159,7 @@ t_time_box_record_refused_once() {
 	[ -n "$pid" ] || { cat "$out"; fail "session did not open"; }
 	id=$(sql "SELECT id FROM sessions WHERE leader_pid = $pid AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
 	[ -n "$id" ] || fail "no open session"
-	echo "1 privileged time box expired" >"$REFUSE"
+	echo "$1 privileged time box expired" >"$REFUSE"
 	advance_clock 601
 	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null || { kill "$pid"; fail "the time box did not end the session"; }
@@ -176,6 +177,9 @@ t_time_box_record_refused_once() {
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'session' AND reason <> 'session opened' AND $(sql_json_int detail session_id) = $id")" \
 		1 "no other end audited"
 }
+
+t_time_box_record_refused_once() { time_box_record_refused 1; }
+t_time_box_record_refused_a_whole_tick() { time_box_record_refused 4; }
 
 t_sudo_daemon_down_fails_closed() {
 	local out
@@ -195,5 +199,7 @@ run_test "P-PRIV-TIME a session whose leader had exited is recorded closed, not 
 run_test "P-PRIV-TIME the privileged time box ends a long sudo command" t_sudo_time_box_ends_long_command
 run_test "P-PRIV-TIME P-AUDIT the time box's record refused once by the store is written again: ended once, one audit row" \
 	t_time_box_record_refused_once
+run_test "P-PRIV-TIME P-AUDIT the time box's record refused at every run of a tick is written at the next, as the time box's" \
+	t_time_box_record_refused_a_whole_tick
 run_test "real sudo fails closed when the daemon is down" t_sudo_daemon_down_fails_closed
 tap_done
