@@ -136,6 +136,25 @@ failed_forget(int64_t id)
 		*f = duty.failed[--duty.nfailed];
 }
 
+/* The session's slot in failed[], made when it has none. */
+static struct failed_end *
+failed_slot(int64_t id)
+{
+	struct failed_end *f = failed_find(id);
+
+	if (f == NULL) {
+		if (duty.nfailed < FAILED_MAX) {
+			f = &duty.failed[duty.nfailed++];
+		} else {
+			f = &duty.failed[duty.evict];
+			duty.evict = (duty.evict + 1) % FAILED_MAX;
+		}
+		memset(f, 0, sizeof(*f));
+		f->id = id;
+	}
+	return f;
+}
+
 /* Forget sessions that are no longer due (closed some other way). */
 static void
 failed_expire(int64_t now)
@@ -205,25 +224,6 @@ record_end(struct mamori_store *store, const struct mamori_session *s, int by_ti
 	else
 		mamori_log_info("session %lld of %s on %s: its leader had exited; recorded closed", (long long)s->id,
 		                s->user, s->service);
-}
-
-/* The session's slot in failed[], made when it has none. */
-static struct failed_end *
-failed_slot(int64_t id)
-{
-	struct failed_end *f = failed_find(id);
-
-	if (f == NULL) {
-		if (duty.nfailed < FAILED_MAX) {
-			f = &duty.failed[duty.nfailed++];
-		} else {
-			f = &duty.failed[duty.evict];
-			duty.evict = (duty.evict + 1) % FAILED_MAX;
-		}
-		memset(f, 0, sizeof(*f));
-		f->id = id;
-	}
-	return f;
 }
 
 /* The session could not be ended: it stays open and is tried again; the
