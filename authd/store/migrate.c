@@ -4,9 +4,13 @@
  * migrate_audit.c: the audit rows and the verification. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -568,14 +572,52 @@ lock_name(const struct migrate *m, char *out, size_t len)
 	return out;
 }
 
+/* Two moves of one terminal's store at once: the move holds the source
+ * store's write lock from its open to its end, so a second would wait in
+ * SQLite (5 s) and then fail on "database is locked".  A move first takes
+ * an exclusive flock on the store's directory (a lock on the database
+ * file itself would meet SQLite's own fcntl locks) and a second one is
+ * refused at once, with the reason.  The descriptor in *fd. */
+static int
+lock_source(struct migrate *m, int *fd)
+{
+	char path[4096];
+	int busy;
+
+	if (mamori_conf_store_path(m->o->source, path, sizeof(path)) != 0) {
+		snprintf(m->err, m->errlen, "store path too long");
+		return MAMORI_ERR_CONFIG;
+	}
+	*fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0) {
+		snprintf(m->err, m->errlen, "%s: %s", path, strerror(errno));
+		return MAMORI_ERR_IO;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return MAMORI_OK;
+	busy = errno == EWOULDBLOCK;
+	if (busy)
+		snprintf(m->err, m->errlen,
+		         "another store migrate of this terminal's store (in %s) is under way: nothing moved; run it "
+		         "again once that one has ended",
+		         path);
+	else
+		snprintf(m->err, m->errlen, "%s: cannot lock: %s", path, strerror(errno));
+	close(*fd);
+	*fd = -1;
+	return busy ? MAMORI_ERR_BUSY : MAMORI_ERR_IO;
+}
+
 int
 mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen)
 {
 	struct migrate m = { .o = o, .err = err, .errlen = errlen };
 	char dir[64] = "", path[128], lock[MAMORI_NODE_MAX + 32];
-	int rc;
+	int rc, source_lock;
 
 	err[0] = '\0';
+	if ((rc = lock_source(&m, &source_lock)) != MAMORI_OK)
+		return rc;
 	rc = open_stores(&m);
 	if (rc == MAMORI_OK && !o->dry_run)
 		rc = migrate_audit_attach(&m, dir, sizeof(dir));
@@ -618,6 +660,7 @@ mamori_migrate_run(const struct mamori_migrate_opts *o, char *err, size_t errlen
 	}
 	mamori_store_close(&m.dst);
 	mamori_store_close(&m.src);
+	close(source_lock);
 	free(m.users);
 	return rc;
 }

@@ -233,16 +233,25 @@ t_other_key_refused_before_any_write() {
 	migrate "$S6" || fail "the move with the fleet's key failed: $(cat "$S6/migrate.out")"
 }
 
+# migrate_2 ENV: a second store migrate of ENV's store (its own copy of
+# the configuration), output in ENV/migrate-2.out.
+migrate_2() {
+	cp "$1/mamori.conf" "$1/mamori-2.conf"
+	"$CTL" --config "$1/mamori-2.conf" store migrate --to postgresql \
+		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
+		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$1/migrate-2.out" 2>&1
+}
+
 t_two_moves_of_one_node_serialised() {
-	local i p1 p2 rc1=0 rc2=0
+	local i f rc1=0 rc2=0 out
 	terminal term-7
 	S7=$T
 	add_user mg.ivy 'Mori-no-Michi-2030'
 	stop_daemon
 	use_env "$C"
-	# A session holds the node's move lock, as a move under way would:
-	# both moves wait on it (up to the store's lock_timeout), then are
-	# refused with nothing written; once it is free, a move goes through.
+	# A session holds the node's move lock, as a move of the node from
+	# another terminal would: the move waits on it (up to the store's
+	# lock_timeout), then is refused with nothing written.
 	PGAPPNAME=mamori-migrate-holder psql_on "$(cat "$C/pgdb")" \
 		-c "SELECT pg_advisory_lock(1835232877, hashtext('store migrate term-7'))" -c "SELECT pg_sleep(60)" \
 		>/dev/null 2>&1 &
@@ -250,46 +259,46 @@ t_two_moves_of_one_node_serialised() {
 		[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
 		sleep 0.1
 	done
-	cp "$S7/mamori.conf" "$S7/mamori-2.conf"
-	migrate "$S7" &
-	p1=$!
-	( "$CTL" --config "$S7/mamori-2.conf" store migrate --to postgresql \
-		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S7/migrate-2.out" 2>&1 ) &
-	p2=$!
-	wait "$p1" || rc1=$?
-	wait "$p2" || rc2=$?
+	! migrate "$S7" || fail "a move went through while the node's lock was held"
 	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mamori-migrate-holder'" >/dev/null
 	wait
-	[ "$rc1" != 0 ] && [ "$rc2" != 0 ] || fail "a move went through while the node's lock was held"
 	grep -q 'another store migrate of node term-7 is writing' "$S7/migrate.out" ||
 		fail "no clear reason: $(cat "$S7/migrate.out")"
+	# A move of this terminal's store under way (its lock on the store's
+	# directory held): refused at once, before either store is opened.
+	flock -x "$S7/state" -c "\"$CTL\" --config \"$S7/mamori.conf\" store migrate --to postgresql \
+		--conninfo \"$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")\" --target-key \"$C/state/store.key\" \
+		--target-audit-key \"$C/state/audit.key\" >\"$S7/migrate.out\" 2>&1" &&
+		fail "a move went through while another held the terminal's store"
+	grep -q "another store migrate of this terminal's store (in $S7/state) is under way" "$S7/migrate.out" ||
+		fail "no clear reason: $(cat "$S7/migrate.out")"
 	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.ivy'")" 0 "mg.ivy moved while locked"
-	migrate "$S7" || fail "the move once the lock was free failed: $(cat "$S7/migrate.out")"
-	# Two at once of a terminal not moved yet: one moves, the other waits
-	# for it and adds nothing (or, when the first outlasts lock_timeout,
-	# is refused): never both.
+	migrate "$S7" || fail "the move once the locks were free failed: $(cat "$S7/migrate.out")"
+	# Two at once of a terminal not moved yet: one moves, the other is
+	# refused at the terminal's store or, started after the first ended,
+	# finds the account there: never both, and never another failure.
 	terminal term-9
 	S9=$T
 	add_user mg.yuzu 'Yuki-no-Hana-2030'
 	stop_daemon
 	use_env "$C"
-	cp "$S9/mamori.conf" "$S9/mamori-2.conf"
 	migrate "$S9" &
-	p1=$!
-	"$CTL" --config "$S9/mamori-2.conf" store migrate --to postgresql \
-		--conninfo "$MAMORI_TEST_PG_CONNINFO dbname=$(cat "$C/pgdb")" \
-		--target-key "$C/state/store.key" --target-audit-key "$C/state/audit.key" >"$S9/migrate-2.out" 2>&1 || true
-	wait "$p1" || true
+	migrate_2 "$S9" || rc2=$?
+	wait "$!" || rc1=$?
 	expect_eq "$(sql "SELECT count(*) FROM users WHERE name = 'mg.yuzu'")" 1 "mg.yuzu's accounts"
 	expect_eq "$(sql "SELECT count(*) FROM audit WHERE category = 'admin' AND reason = 'store migrate' AND $(sql_json detail source_node) = 'term-9'")" \
 		1 "rows recording the move of term-9"
-	# One added the account; the other found it there, or was refused.
+	out="first (exit $rc1): $(cat "$S9/migrate.out"); second (exit $rc2): $(cat "$S9/migrate-2.out")"
 	expect_eq "$(cat "$S9/migrate.out" "$S9/migrate-2.out" | grep -c '1 accounts in the source: 1 to add')" 1 \
-		"moves that added the account"
-	cat "$S9/migrate.out" "$S9/migrate-2.out" |
-		grep -q '1 accounts in the source: 0 to add, 1 already there (identical)\|another store migrate of node term-9' ||
-		fail "the second move neither found the account there nor was refused: $(cat "$S9/migrate-2.out")"
+		"moves that added the account ($out)"
+	for i in 1 2; do
+		f=$S9/migrate.out
+		[ "$i" = 2 ] && f=$S9/migrate-2.out
+		grep -q '1 accounts in the source: 1 to add\|1 accounts in the source: 0 to add, 1 already there (identical)' "$f" &&
+			continue
+		grep -q "another store migrate of this terminal's store (in $S9/state) is under way" "$f" ||
+			fail "a move neither moved, found the account there nor was refused by the other: $out"
+	done
 }
 
 t_conflicting_account_stops_everything() {
@@ -382,7 +391,7 @@ run_test "P-CRED-STORE a second terminal with colliding ids moves too; its TOTP 
 	t_second_terminal_ids_collide_totp_resealed
 run_test "P-CRED-STORE a terminal whose sealing key is not the central store's is refused before anything is written" \
 	t_other_key_refused_before_any_write
-run_test "two moves of one node at once never both write: a move is refused while the node's lock is held" \
+run_test "two moves of one node at once never both write: a move is refused while the node's lock or the terminal's store is held" \
 	t_two_moves_of_one_node_serialised
 run_test "a conflicting account stops the migration with nothing changed" t_conflicting_account_stops_everything
 run_test "P-AUDIT a tampered source audit chain is refused, nothing changed" t_tampered_source_chain_refused
