@@ -30,20 +30,6 @@ compare_one(const struct mamori_password_digest *d, void *data)
 	return MAMORI_STOP;
 }
 
-/* End a transaction that only read, without a COMMIT: a committed one
- * would keep io.mamori.Admin's gate from running a call again when the
- * store refuses its write (service_admin/service.c call_run).  rc is what
- * the reads returned; MAMORI_ERR_RETRY when the store refused the
- * transaction, whatever they returned. */
-static int
-read_end(struct mamori_txn **tx, int rc)
-{
-	/* mamori_store_end commits a MAMORI_OK: the reads' success goes
-	 * through it as MAMORI_STOP, which it rolls back. */
-	rc = mamori_store_end(tx, rc == MAMORI_OK ? MAMORI_STOP : rc);
-	return rc == MAMORI_STOP ? MAMORI_OK : rc;
-}
-
 int
 mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user *u, const char *system, const char *pw,
                         size_t len, int check_strength, const char *locale, struct mamori_new_password *out,
@@ -79,7 +65,7 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 	/* The account's comparison key, made on its first password. */
 	if (mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		return MAMORI_ERR_STORE;
-	rc = read_end(&tx, mamori_store_compare_key_get(tx, u->id, &out->key));
+	rc = mamori_store_end_read(&tx, mamori_store_compare_key_get(tx, u->id, &out->key));
 	if (rc == MAMORI_ERR_NOT_FOUND) {
 		rc = mamori_password_compare_key_new(&params, &out->key);
 		out->key_is_new = 1;
@@ -100,7 +86,7 @@ mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_user
 		 * password always differs from the current one. */
 		rc = mamori_store_password_history(tx, u->id, system, conf->history > 0 ? conf->history : 1,
 		                                   compare_one, &reuse);
-		if ((rc = read_end(&tx, rc)) != MAMORI_OK)
+		if ((rc = mamori_store_end_read(&tx, rc)) != MAMORI_OK)
 			return rc;
 		if (reuse.found != MAMORI_CHANGE_OK) {
 			*refusal = reuse.found;

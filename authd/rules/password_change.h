@@ -35,7 +35,9 @@ int mamori_password_prepare(const struct mamori_conf *conf, const struct mamori_
                             const char *pw, size_t len, int check_strength, const char *locale,
                             struct mamori_new_password *out, enum mamori_change_refusal *refusal, char *message,
                             size_t msglen);
-/* Store a prepared password inside the caller's transaction. */
+/* Store a prepared password inside the caller's transaction.
+ * MAMORI_ERR_BUSY when another change made the account's comparison key
+ * since np was prepared (its digest would not compare): prepare it anew. */
 int mamori_password_store(struct mamori_txn *tx, const struct mamori_user *u, const struct mamori_new_password *np,
                           int temporary, int64_t expires_at, int64_t now);
 void mamori_password_prepared_wipe(struct mamori_new_password *np);

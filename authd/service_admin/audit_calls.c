@@ -110,10 +110,9 @@ admin_audit_verify(struct admin_call *call, json_t *params)
 	rc = mamori_store_run(mamori_daemon.store, verify_audit_once, &row);
 	/* Raised after the row's attempts, whatever became of them: a
 	 * tampered log is told even when the row recording its verification
-	 * cannot be written (fail loud), and once, not at every attempt.  Only
-	 * a store that refused every attempt leaves the call failed with
-	 * nothing committed, which the gate runs again: a new verification,
-	 * which alerts again if the log is still broken. */
+	 * cannot be written (fail loud), and once: AuditVerify is ADMIN_ONCE,
+	 * so a store that refused every attempt ends the call "busy" without
+	 * running it (and its alert) again. */
 	if (!v.ok)
 		verify_alert(call, &v);
 	if (rc != MAMORI_OK)

@@ -229,6 +229,24 @@ rotate_stopped(const struct admin_call *call, const char *target, int64_t done, 
 	return admin_error(MAMORI_ERROR_INTERNAL, "message", msg);
 }
 
+/* A batch whose re-seals committed but whose audit row could not be
+ * written, the store refusing it every time: told (the reply and the
+ * daemon's log carry the counts), never "nothing was changed". */
+static json_t *
+rotate_unaudited(const char *target, int64_t done)
+{
+	char msg[200];
+
+	mamori_log_err("key rotate: %lld secrets re-sealed under store key %s, but the store refused the batch's "
+	               "audit row at every attempt",
+	               (long long)done, target);
+	snprintf(msg, sizeof(msg),
+	         "%lld secrets were re-sealed under key %s, but the store failed to record them in the audit log; "
+	         "run key rotate again",
+	         (long long)done, target);
+	return admin_error(MAMORI_ERROR_INTERNAL, "message", msg);
+}
+
 /* more: secrets remain past last_id.  remaining (1 or 0) is kept for a
  * mamorictl older than `more`, which loops while it is not 0. */
 static json_t *
@@ -272,8 +290,10 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 	    (ids = calloc((size_t)batch, sizeof(*ids))) == NULL ||
 	    mamori_store_begin(mamori_daemon.store, &tx) != MAMORI_OK)
 		goto fail;
-	if (mamori_store_cred_reseal_batch(tx, target, (int64_t)after, (size_t)batch, ids, &n, &more) != MAMORI_OK ||
-	    mamori_store_commit(&tx) != MAMORI_OK)
+	/* Read only: ended without a COMMIT, so that the gate runs the call
+	 * again when the store refuses its first re-seal's retries. */
+	if (mamori_store_end_read(&tx, mamori_store_cred_reseal_batch(tx, target, (int64_t)after, (size_t)batch, ids,
+	                                                              &n, &more)) != MAMORI_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		if (reseal_one(ids[i], target, &result, c) != MAMORI_OK) {
@@ -293,8 +313,11 @@ admin_key_rotate(struct admin_call *call, json_t *params)
 		                                         c->seal_key_id[0] != '\0' ? c->seal_key_id : NULL)) != 0)
 			goto fail;
 	}
-	if (rotate_audit(call, target, done, changed, (int64_t)json_array_size(unopened), 0) != MAMORI_OK)
+	if (rotate_audit(call, target, done, changed, (int64_t)json_array_size(unopened), 0) != MAMORI_OK) {
+		if (done > 0)
+			reply = rotate_unaudited(target, done);
 		goto fail;
+	}
 	mamori_log_notice("key rotate: %lld re-sealed under store key %s, %lld changed meanwhile, %zu would not "
 	                  "open%s",
 	                  (long long)done, target, (long long)changed, json_array_size(unopened),

@@ -269,8 +269,19 @@ mamori_store_end(struct mamori_txn **txp, int rc)
 	tx = *txp;
 	if (rc != MAMORI_ERR_RETRY && tx->store->ops->refused != NULL && tx->store->ops->refused(tx))
 		rc = MAMORI_ERR_RETRY;
+	else if (rc == MAMORI_ERR_RETRY && (tx->store->ops->refused == NULL || !tx->store->ops->refused(tx)))
+		mamori_store_tally_add(STORE_TALLY_REFUSED, 1); /* the rollback counts the backend's */
 	mamori_store_rollback(txp);
 	return rc;
+}
+
+int
+mamori_store_end_read(struct mamori_txn **txp, int rc)
+{
+	/* mamori_store_end commits a MAMORI_OK: the reads' success goes
+	 * through it as MAMORI_STOP, which it rolls back. */
+	rc = mamori_store_end(txp, rc == MAMORI_OK ? MAMORI_STOP : rc);
+	return rc == MAMORI_STOP ? MAMORI_OK : rc;
 }
 
 int

@@ -408,8 +408,16 @@ struct mamori_store_tally mamori_store_tally_get(void);
 /* End *tx as run_once does: commit when rc is MAMORI_OK (the commit's
  * result, MAMORI_ERR_RETRY included), else roll back and return rc, or
  * MAMORI_ERR_RETRY when the backend refused the transaction, whatever
- * error the caller made of it on the way. */
+ * error the caller made of it on the way.  A MAMORI_ERR_RETRY of the
+ * caller's own (what it read changed under it) counts in the tally as a
+ * refusal, as the backend's do. */
 int mamori_store_end(struct mamori_txn **tx, int rc) __attribute__((warn_unused_result));
+/* End *tx, which only read, without a COMMIT: a committed transaction
+ * counts in the tally, and keeps io.mamori.Admin's gate from running the
+ * call again when the store refuses a later write of it.  rc is what the
+ * reads returned: MAMORI_OK, that error, or MAMORI_ERR_RETRY when the
+ * store refused the transaction. */
+int mamori_store_end_read(struct mamori_txn **tx, int rc) __attribute__((warn_unused_result));
 /* Run fn(tx, data) in a transaction of its own, begun here and ended with
  * mamori_store_end on what fn returned, and run it again from begin while
  * the store refuses it (mamori_store_retry): the result of the last run,

@@ -32,6 +32,8 @@ incident_hook
 REFUSE=$T/refuse
 echo 0 >"$REFUSE"
 export MAMORI_TEST_STORE_REFUSE_FILE=$REFUSE
+PAUSE=$T/pause
+export MAMORI_TEST_PAUSE_FILE=$PAUSE
 start_daemon || { echo "Bail out! daemon did not start"; exit 1; }
 
 # refuse N: the next N writing commits are refused.
@@ -113,7 +115,9 @@ t_chauthtok_change_busy() {
 # P-CRED-STORE: key rotate commits each secret's re-seal, then the batch's
 # audit row; that row's commit refused once is made again on its own (the
 # call is not run again, its secrets are re-sealed already): the rotation
-# succeeds with one audit row.
+# succeeds with one audit row.  Refused at every attempt, the reply says
+# the secrets were re-sealed but not recorded (never "nothing was
+# changed").
 t_key_rotate_audit_refused_once() {
 	local out before
 	add_user rt.key 'Kaze-no-Uta-2030'
@@ -122,6 +126,16 @@ t_key_rotate_audit_refused_once() {
 	kill -HUP "$(cat "$T/daemon.pid")"
 	wait_until 200 next_key_loaded || fail "the next key was not loaded"
 	before=$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")
+	refuse 4
+	out=$(ctl key rotate 2>&1) && fail "key rotate succeeded with its audit row refused every time: $out"
+	expect_eq "$(cat "$REFUSE")" 0 "the refusals were used"
+	expect_match "$out" "1 secrets were re-sealed under key .*, but the store failed to record them" \
+		"the reply"
+	grep -q "key rotate: 1 secrets re-sealed under store key .* the store refused the batch's audit row" \
+		"$T/daemon.log" || fail "not in the daemon's log"
+	expect_eq "$(sql "SELECT count(*) FROM audit WHERE reason = 'key rotate'")" "$before" "no audit row"
+	add_user rt.key2 'Kaze-no-Uta-2031'
+	enroll_totp rt.key2 >/dev/null
 	refuse 1
 	out=$(ctl key rotate 2>&1) || fail "key rotate failed: $out"
 	expect_eq "$(cat "$REFUSE")" 0 "the refusal was used"
@@ -183,6 +197,28 @@ t_password_temp_refused_once() {
 	pam -p 'Hoshi-Temp-Pass-1' mamori-test rt.temp auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
 }
 
+# P-PW-TEMP: an account's first password is prepared against no
+# comparison key; another temporary password made the key meanwhile (the
+# first call held by the pause hook between its preparation and its
+# store).  The first call is run again, prepared anew: it succeeds, and
+# its password is the one in effect.
+t_password_temp_key_made_meanwhile() {
+	local bg out before
+	ctl user add rt.race >/dev/null
+	before=$(reruns io.mamori.Admin.PasswordTemp)
+	echo password-temp >"$PAUSE"
+	printf 'Kaze-Temp-Pass-1\n' | ctl password temp rt.race --password-stdin >"$T/race.out" 2>&1 &
+	bg=$!
+	wait_until 400 grep -qx "paused password-temp" "$PAUSE" || fail "the first call never paused"
+	out=$(printf 'Kumo-Temp-Pass-2\n' | ctl password temp rt.race --password-stdin 2>&1) ||
+		fail "the second call failed: $out"
+	rm -f "$PAUSE"
+	wait "$bg" || fail "the first call failed: $(cat "$T/race.out")"
+	expect_eq "$(reruns io.mamori.Admin.PasswordTemp)" $((before + 1)) "the first call run again"
+	expect_eq "$(audit_count rt.race 'password temp')" 2 "audit rows"
+	pam -p 'Kaze-Temp-Pass-1' mamori-test rt.race auth=SUCCESS acct=NEW_AUTHTOK_REQD >/dev/null
+}
+
 # incidents KIND: how many KIND incidents reached the hook, once the hook
 # has been given time for more than the first.
 incidents() {
@@ -241,6 +277,8 @@ run_test "the daemon's stop and start rows refused once: written once each (P-AU
 run_test "a refused caller's row refused once: written once (P-AUDIT)" t_refusal_row_refused_once
 run_test "key rotate's audit row refused once: made again, one row (P-CRED-STORE)" t_key_rotate_audit_refused_once
 run_test "P-PW-TEMP password temp refused once: run again, set, one audit row" t_password_temp_refused_once
+run_test "P-PW-TEMP password temp whose account's comparison key was made meanwhile: run again, set" \
+	t_password_temp_key_made_meanwhile
 run_test "P-PW-LEAK password compromised refused once: one audit row, one incident" t_password_compromised_refused_once
 run_test "P-AUDIT P-INCIDENT audit verify of a broken log, its row refused once: one row, one alert" \
 	t_audit_verify_broken_refused_once
