@@ -220,7 +220,7 @@ t_terminate_on_removal() {
 	terminated_by_removal c2
 	pid=$REM_PID sid=$REM_SID
 	logind_called LockSession c2 && fail "locked instead"
-	wait_until 60 end_reason_is "$sid" "card removed"
+	wait_until 400 end_reason_is "$sid" "card removed"
 	expect_eq "$(sql "SELECT end_reason FROM sessions WHERE id = $sid")" "card removed" "the session's end"
 	expect_eq "$(audit_removal "$sid" ended)" 1 "the end is audited"
 	end_leader "$pid"
@@ -302,7 +302,7 @@ t_removal_record_refused_once() {
 	local pid sid
 	terminated_by_removal c7 eval 'echo "1 card removed" >"$REFUSE"'
 	pid=$REM_PID sid=$REM_SID
-	wait_until 60 removal_audited "$sid" ended
+	wait_until 400 removal_audited "$sid" ended
 	sleep 0.5 # nothing more comes
 	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
 	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"

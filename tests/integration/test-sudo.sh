@@ -150,23 +150,20 @@ t_sudo_time_box_ends_long_command() {
 # the tick's 4 runs, the next tick writes it, still as the time box's end
 # (the leader is gone by then, which must not make it a normal end).
 time_box_record_refused() {
-	local i pid id out=$T/tb-leader.out
+	local pid id out=$T/tb-leader.out
 	advance_clock 30
 	setsid env LD_PRELOAD="$PAM_PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/services" "$PAM_CLIENT" -S \
 		-p 'Sudo-no-Kagi-2030' -t pts/9 mamori-priv mamori-ns auth=SUCCESS open=SUCCESS >"$out" 2>&1 &
-	for i in $(seq 1 50); do grep -q 'READY\|FAILED' "$out" && break; sleep 0.1; done
+	wait_until 400 grep -q 'READY\|FAILED' "$out"
 	pid=$(sed -n 's/^READY //p' "$out")
 	[ -n "$pid" ] || { cat "$out"; fail "session did not open"; }
 	id=$(sql "SELECT id FROM sessions WHERE leader_pid = $pid AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
 	[ -n "$id" ] || fail "no open session"
 	echo "$1 privileged time box expired" >"$REFUSE"
 	advance_clock 601
-	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait_until 400 eval "! kill -0 $pid 2>/dev/null"
 	! kill -0 "$pid" 2>/dev/null || { kill "$pid"; fail "the time box did not end the session"; }
-	for i in $(seq 1 50); do
-		[ -n "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" ] && break
-		sleep 0.1
-	done
+	wait_until 400 eval '[ -n "$(sql "SELECT end_reason FROM sessions WHERE id = $id")" ]'
 	housekeeping_ticks # nothing more comes
 	expect_eq "$(cut -d' ' -f1 "$REFUSE")" 0 "the refusal was used"
 	grep -q "store: test hook: a commit refused" "$T/daemon.log" || fail "no refusal logged"
