@@ -243,7 +243,7 @@ migrate_2() {
 }
 
 t_two_moves_of_one_node_serialised() {
-	local i f rc1=0 rc2=0 out
+	local i f rc rc1=0 rc2=0 out
 	terminal term-7
 	S7=$T
 	add_user mg.ivy 'Mori-no-Michi-2030'
@@ -291,13 +291,18 @@ t_two_moves_of_one_node_serialised() {
 	out="first (exit $rc1): $(cat "$S9/migrate.out"); second (exit $rc2): $(cat "$S9/migrate-2.out")"
 	expect_eq "$(cat "$S9/migrate.out" "$S9/migrate-2.out" | grep -c '1 accounts in the source: 1 to add')" 1 \
 		"moves that added the account ($out)"
+	# Each run either succeeded, adding the account or finding it there,
+	# or failed, refused by the other.
 	for i in 1 2; do
-		f=$S9/migrate.out
-		[ "$i" = 2 ] && f=$S9/migrate-2.out
-		grep -q '1 accounts in the source: 1 to add\|1 accounts in the source: 0 to add, 1 already there (identical)' "$f" &&
-			continue
-		grep -q "another store migrate of this terminal's store (in $S9/state) is under way" "$f" ||
-			fail "a move neither moved, found the account there nor was refused by the other: $out"
+		f=$S9/migrate.out rc=$rc1
+		[ "$i" = 2 ] && f=$S9/migrate-2.out rc=$rc2
+		if [ "$rc" = 0 ]; then
+			grep -q '1 accounts in the source: 1 to add\|1 accounts in the source: 0 to add, 1 already there (identical)' "$f" ||
+				fail "a move succeeded without adding the account or finding it there: $out"
+		else
+			grep -q "another store migrate of this terminal's store (in $S9/state) is under way" "$f" ||
+				fail "a move failed, not refused by the other: $out"
+		fi
 	done
 }
 
