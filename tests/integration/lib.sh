@@ -708,7 +708,10 @@ pids_by_cmdline() {
 # whole database as SQL text (sqlite3 .dump, pg_dump's plain format).
 sql() {
 	if ! on_postgresql; then
-		sqlite3 "$T/state/mamori.db" "$@"
+		# Waits for the daemon's write transaction as the daemon waits for
+		# another's (busy timeout): without it, a write here (a test's DDL)
+		# that meets one fails at once, "database is locked".
+		sqlite3 -cmd ".timeout 10000" "$T/state/mamori.db" "$@"
 		return
 	fi
 	[ $# -eq 1 ] || fail "sql: one query at a time on PostgreSQL" || return 1
